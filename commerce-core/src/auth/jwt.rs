@@ -1,0 +1,45 @@
+//! Reading the expiry of a JWT access token (bol hands out JWTs).
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// The `exp` claim of a JWT, if `token` is one and has it.
+///
+/// The signature is not checked: the value only tells the client when to ask for a new
+/// token, and the provider checks the token itself.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// // header {"alg":"none"}, payload {"exp":1700000299}
+/// let token = "eyJhbGciOiJub25lIn0.eyJleHAiOjE3MDAwMDAyOTl9.sig";
+/// assert_eq!(
+///     commerce_core::jwt_expiry(token),
+///     Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_299))
+/// );
+/// assert_eq!(commerce_core::jwt_expiry("not-a-jwt"), None);
+/// ```
+pub fn jwt_expiry(token: &str) -> Option<SystemTime> {
+    let mut parts = token.split('.');
+    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.get("exp")?.as_f64()?;
+    (exp.is_finite() && exp >= 0.0).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(exp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_tokens_have_no_expiry() {
+        for t in ["", "a.b", "a.b.c.d", "a.!!!.c", "a.e30.c" /* {} */] {
+            assert_eq!(jwt_expiry(t), None, "{t}");
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! The provider-neutral traits and their domain types.
+//!
+//! - [`SalesChannel`]: where orders come from (bol).
+//! - [`Fulfilment`]: who ships them (ShopWeDo, a supplier's Customer API).
+//! - [`ReviewPlatform`]: who asks the customer for a review (Safe.Shop, Sitejabber).
+//!
+//! They are small on purpose: each provider crate offers its full typed API beside them, and
+//! the facade composes providers through them as trait objects.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// An amount of money in minor units (cents), with its ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    /// The amount in minor units (`1299` for 12.99).
+    pub minor_units: i64,
+    /// The currency (`EUR`).
+    pub currency: String,
+}
+
+impl Money {
+    /// An amount in minor units.
+    pub fn new(minor_units: i64, currency: impl Into<String>) -> Self {
+        Money {
+            minor_units,
+            currency: currency.into(),
+        }
+    }
+
+    /// An amount in euros given as a decimal (`12.99`), rounded to the cent.
+    pub fn eur(amount: f64) -> Self {
+        Money::new((amount * 100.0).round() as i64, "EUR")
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.minor_units < 0 { "-" } else { "" };
+        let abs = self.minor_units.unsigned_abs();
+        write!(f, "{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency)
+    }
+}
+
+/// A postal address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// First name.
+    pub first_name: String,
+    /// Last name (surname).
+    pub last_name: String,
+    /// Company, if any.
+    pub company: Option<String>,
+    /// Street name.
+    pub street: String,
+    /// House number.
+    pub house_number: String,
+    /// House number addition (`A`, `bis`).
+    pub house_number_addition: Option<String>,
+    /// Postal code.
+    pub postcode: String,
+    /// City.
+    pub city: String,
+    /// ISO 3166-1 alpha-2 country code (`NL`).
+    pub country: String,
+    /// E-mail address for this address, if any.
+    pub email: Option<String>,
+    /// Telephone number, if any.
+    pub phone: Option<String>,
+}
+
+/// The person who placed an order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// E-mail address.
+    pub email: String,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Preferred language (ISO 639-1, `nl`), if known.
+    pub language: Option<String>,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    /// The line's id on the sales channel (bol `orderItemId`).
+    pub line_id: String,
+    /// The product's EAN / GTIN, the code shops route orders by.
+    pub ean: Option<String>,
+    /// The shop's own SKU, if known.
+    pub sku: Option<String>,
+    /// Product title.
+    pub title: String,
+    /// Quantity ordered (at least 1).
+    pub quantity: u32,
+    /// Price per unit, if known.
+    pub unit_price: Option<Money>,
+}
+
+/// An order as a sales channel hands it over.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// The order id on its sales channel.
+    pub id: String,
+    /// The sales channel's name (`bol`).
+    pub channel: String,
+    /// When it was placed.
+    pub placed_at: Option<DateTime<Utc>>,
+    /// Who placed it.
+    pub customer: Customer,
+    /// Where it goes.
+    pub shipping_address: Address,
+    /// Where the invoice goes, if different.
+    pub billing_address: Option<Address>,
+    /// What was ordered.
+    pub lines: Vec<LineItem>,
+}
+
+/// A tracking code and the carrier that issued it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracking {
+    /// The carrier (a provider's transporter code such as `TNT` or `DHL`).
+    pub carrier: Option<String>,
+    /// The tracking code.
+    pub code: String,
+    /// A tracking page, if the provider gave one.
+    pub url: Option<String>,
+}
+
+/// A parcel that left the warehouse.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    /// Its tracking, if any.
+    pub tracking: Option<Tracking>,
+    /// When it was shipped, if known.
+    pub shipped_at: Option<DateTime<Utc>>,
+    /// The order lines in it (their `line_id`s); empty when the provider does not say.
+    pub line_ids: Vec<String>,
+}
+
+/// Where an order stands at a fulfilment provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FulfilmentState {
+    /// Received, not yet being worked on.
+    Received,
+    /// Being picked or packed.
+    Processing,
+    /// Partly shipped.
+    PartiallyShipped,
+    /// Shipped in full.
+    Shipped,
+    /// Cancelled.
+    Cancelled,
+    /// Refused or failed at the provider.
+    Failed,
+    /// A state this library does not know (the provider's own word).
+    Other(String),
+}
+
+/// An order's state at a fulfilment provider, with its shipments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfilmentStatus {
+    /// The state.
+    pub state: FulfilmentState,
+    /// Shipments so far.
+    pub shipments: Vec<Shipment>,
+}
+
+/// What a fulfilment provider answered to an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionReceipt {
+    /// The provider's name.
+    pub provider: String,
+    /// The provider's reference for the order (pass it to status and cancel).
+    pub reference: String,
+    /// The order was already there (found by its external id), so nothing new was created.
+    pub already_submitted: bool,
+}
+
+/// Stock of one item at a fulfilment provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLevel {
+    /// The provider's own item id.
+    pub item_id: String,
+    /// The EAN / barcode, if the provider keeps one.
+    pub ean: Option<String>,
+    /// Units available to sell.
+    pub available: i64,
+}
+
+/// A product named in a review invitation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductRef {
+    /// The shop's SKU (what review platforms key product reviews by).
+    pub sku: String,
+    /// The EAN / GTIN, if known.
+    pub ean: Option<String>,
+    /// Product name.
+    pub name: Option<String>,
+}
+
+/// A request to invite a customer to review an order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewInvitation {
+    /// The order id (platforms de-duplicate invitations on it).
+    pub order_id: String,
+    /// Who to invite.
+    pub customer: Customer,
+    /// The products bought, for platforms that collect product reviews.
+    pub products: Vec<ProductRef>,
+    /// When to send the invitation (`None`: the platform's default delay).
+    pub send_at: Option<DateTime<Utc>>,
+    /// The customer's country (ISO 3166-1 alpha-2), if known.
+    pub country: Option<String>,
+}
+
+/// What a review platform answered to an invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationReceipt {
+    /// The platform's name.
+    pub platform: String,
+    /// The platform's reference, if it gave one.
+    pub reference: Option<String>,
+    /// The platform already had this invitation, so nothing new was sent.
+    pub already_invited: bool,
+}
+
+/// A business's rating on a review platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatingSummary {
+    /// Average rating.
+    pub average: f64,
+    /// The top of the scale (usually 5).
+    pub scale: f64,
+    /// Number of reviews.
+    pub count: u64,
+}
+
+/// A shipment to confirm on a sales channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentConfirmation {
+    /// The order id on the channel.
+    pub order_id: String,
+    /// The order lines shipped (their `line_id`s).
+    pub line_ids: Vec<String>,
+    /// The parcel's tracking.
+    pub tracking: Tracking,
+}
+
+/// What a sales channel answered to a shipment confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmationReceipt {
+    /// The channel's name.
+    pub channel: String,
+    /// The channel's reference (a shipment id, a process-status id), if it gave one.
+    pub reference: Option<String>,
+}
+
+/// Where orders come from.
+#[async_trait]
+pub trait SalesChannel: Send + Sync + fmt::Debug {
+    /// The channel's name (`bol`).
+    fn name(&self) -> &str;
+
+    /// The orders waiting to be shipped, fetched page by page as the stream is read.
+    fn open_orders(&self) -> BoxStream<'_, Result<Order, Error>>;
+
+    /// Confirms a shipment with its tracking code, and waits until the channel accepted it.
+    async fn confirm_shipment(&self, shipment: &ShipmentConfirmation) -> Result<ConfirmationReceipt, Error>;
+}
+
+/// Who ships orders.
+#[async_trait]
+pub trait Fulfilment: Send + Sync + fmt::Debug {
+    /// The provider's name (`shopwedo`).
+    fn name(&self) -> &str;
+
+    /// Hands an order over for shipping. Implementations must not create it twice: when
+    /// unsure whether an earlier attempt arrived, they look it up by [`Order::id`].
+    async fn submit(&self, order: &Order) -> Result<SubmissionReceipt, Error>;
+
+    /// The order's state and shipments; `reference` is [`SubmissionReceipt::reference`].
+    async fn status(&self, reference: &str) -> Result<FulfilmentStatus, Error>;
+
+    /// Cancels an order not yet shipped ([`Error::Unsupported`] where the provider cannot).
+    async fn cancel(&self, reference: &str) -> Result<(), Error>;
+
+    /// Stock of the items with these EANs / barcodes (all items when `eans` is empty).
+    async fn stock(&self, eans: &[String]) -> Result<Vec<StockLevel>, Error>;
+}
+
+/// Who asks customers for reviews.
+#[async_trait]
+pub trait ReviewPlatform: Send + Sync + fmt::Debug {
+    /// The platform's name (`safeshop`).
+    fn name(&self) -> &str;
+
+    /// Invites the customer to review the order (and its products, where the platform
+    /// takes them). Implementations must not invite twice for one order.
+    async fn invite(&self, invitation: &ReviewInvitation) -> Result<InvitationReceipt, Error>;
+
+    /// The business's rating, where the platform offers one.
+    async fn rating_summary(&self) -> Result<Option<RatingSummary>, Error> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct Shop;
+
+    #[async_trait]
+    impl SalesChannel for Shop {
+        fn name(&self) -> &str {
+            "shop"
+        }
+        fn open_orders(&self) -> BoxStream<'_, Result<Order, Error>> {
+            futures_util::stream::iter(vec![Ok(Order {
+                id: "1".into(),
+                ..Default::default()
+            })])
+            .boxed()
+        }
+        async fn confirm_shipment(&self, s: &ShipmentConfirmation) -> Result<ConfirmationReceipt, Error> {
+            Ok(ConfirmationReceipt {
+                channel: self.name().into(),
+                reference: Some(s.tracking.code.clone()),
+            })
+        }
+    }
+
+    #[derive(Debug)]
+    struct Reviews;
+
+    #[async_trait]
+    impl ReviewPlatform for Reviews {
+        fn name(&self) -> &str {
+            "reviews"
+        }
+        async fn invite(&self, i: &ReviewInvitation) -> Result<InvitationReceipt, Error> {
+            Ok(InvitationReceipt {
+                platform: self.name().into(),
+                reference: Some(i.order_id.clone()),
+                already_invited: false,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_traits_work_as_shared_trait_objects() {
+        let channels: Vec<Arc<dyn SalesChannel>> = vec![Arc::new(Shop)];
+        let platforms: Vec<Box<dyn ReviewPlatform>> = vec![Box::new(Reviews)];
+        let _fulfilment: Option<Box<dyn Fulfilment>> = None;
+        let orders: Vec<_> = channels[0].open_orders().collect().await;
+        assert_eq!(orders.len(), 1);
+        let receipt = platforms[0]
+            .invite(&ReviewInvitation {
+                order_id: "1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(receipt.reference.as_deref(), Some("1"));
+        assert_eq!(platforms[0].rating_summary().await.unwrap(), None);
+    }
+
+    #[test]
+    fn money_prints_with_two_decimals() {
+        assert_eq!(Money::eur(12.99).to_string(), "12.99 EUR");
+        assert_eq!(Money::new(-5, "EUR").to_string(), "-0.05 EUR");
+    }
+}

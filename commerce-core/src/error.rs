@@ -1,0 +1,521 @@
+//! The one error type of the runtime, split by where a call failed.
+//!
+//! Every provider crate returns [`Error`]. Callers decide with the predicates
+//! ([`Error::is_retryable`], [`Error::retry_after`], [`Error::is_auth`],
+//! [`Error::may_have_reached_server`], ...) instead of matching every variant. Sources are
+//! kept (behind an `Arc`, so the error is `Clone` and can be handed to every caller that
+//! waited on the same token request), never flattened into strings.
+//!
+//! No variant ever holds a secret: request URLs are stripped from transport errors (a query
+//! may carry an API key), and bodies of token answers are never quoted.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A name used in errors and traces: a provider or endpoint name.
+pub type Name = Cow<'static, str>;
+
+/// Whether a failed request may have reached the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The request certainly did not reach the provider (no connection was made).
+    NotSent,
+    /// The request was (at least partly) sent; the provider may have acted on it.
+    MaybeSent,
+}
+
+impl fmt::Display for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Delivery::NotSent => "not sent",
+            Delivery::MaybeSent => "may have reached the server",
+        })
+    }
+}
+
+/// One rejected field: in input validated before sending, or in a provider's answer
+/// (bol `violations`, ShopWeDo per-field `errors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field, as the provider or the input names it (`shipping_address.zipcode`).
+    pub field: String,
+    /// Why it was rejected.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A rejected field with its reason.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Every problem found in a piece of input, collected before anything is sent.
+///
+/// ```
+/// use commerce_core::ValidationErrors;
+/// let mut errors = ValidationErrors::new();
+/// errors.check(false, "email", "is not a well-formed address");
+/// errors.check(true, "order_id", "is required");
+/// assert_eq!(errors.to_string(), "email: is not a well-formed address");
+/// assert!(errors.into_result(()).is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidationErrors {
+    errors: Vec<FieldError>,
+}
+
+impl ValidationErrors {
+    /// An empty collection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `field: message`.
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// Records `field: message` unless `ok` holds.
+    pub fn check(&mut self, ok: bool, field: impl Into<String>, message: impl Into<String>) {
+        if !ok {
+            self.push(field, message);
+        }
+    }
+
+    /// Records that a required text field is missing or blank.
+    pub fn require(&mut self, value: &str, field: impl Into<String>) {
+        self.check(!value.trim().is_empty(), field, "is required");
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The recorded problems, in the order they were found.
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    /// `Ok(value)` when nothing was recorded, otherwise [`Error::InvalidInput`].
+    pub fn into_result<T>(self, value: T) -> Result<T, Error> {
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(Error::InvalidInput(self))
+        }
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        join(f, &self.errors)
+    }
+}
+
+fn join(f: &mut fmt::Formatter<'_>, items: &[FieldError]) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str("; ")?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
+}
+
+/// An error answer of a provider: its HTTP status and, where it sent them, its own code,
+/// message and per-field violations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderError {
+    /// Which provider answered.
+    pub provider: Name,
+    /// Which endpoint was called.
+    pub endpoint: Name,
+    /// The HTTP status (the provider's own status for errors sent with HTTP 200).
+    pub status: u16,
+    /// The provider's error code (Sitejabber `errorCode`, OAuth `error`, ShopWeDo `error`).
+    pub code: Option<String>,
+    /// The provider's message (`errorReason`, `error_description`, Problem `detail`).
+    pub message: Option<String>,
+    /// Per-field problems (bol `violations`, ShopWeDo `errors`).
+    pub violations: Vec<FieldError>,
+    /// How long the provider asked the caller to wait (`Retry-After`).
+    pub retry_after: Option<Duration>,
+    /// A short excerpt of the body, kept when no code or message could be read from it.
+    pub body_excerpt: Option<String>,
+}
+
+impl ProviderError {
+    /// An error answer with just a status; fill the public fields as the answer allows.
+    pub fn new(provider: impl Into<Name>, endpoint: impl Into<Name>, status: u16) -> Self {
+        ProviderError {
+            provider: provider.into(),
+            endpoint: endpoint.into(),
+            status,
+            code: None,
+            message: None,
+            violations: Vec::new(),
+            retry_after: None,
+            body_excerpt: None,
+        }
+    }
+
+    /// Sets the provider's code.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Sets the provider's message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// Adds per-field violations.
+    pub fn with_violations(mut self, violations: impl IntoIterator<Item = FieldError>) -> Self {
+        self.violations.extend(violations);
+        self
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: provider error (HTTP {})",
+            self.provider, self.endpoint, self.status
+        )?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        if !self.violations.is_empty() {
+            f.write_str(" [")?;
+            join(f, &self.violations)?;
+            f.write_str("]")?;
+        }
+        if self.code.is_none() && self.message.is_none() {
+            if let Some(body) = &self.body_excerpt {
+                write!(f, ": {body}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// Authentication failed: credentials refused, a token request failed, or the provider
+/// still refused a fresh token.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthError {
+    /// Which provider refused.
+    pub provider: Name,
+    /// The endpoint (or `token`) that failed.
+    pub endpoint: Name,
+    /// The HTTP status, when an answer came.
+    pub status: Option<u16>,
+    /// The provider's code (`invalid_client`, `access_denied`, ...).
+    pub code: Option<String>,
+    /// The provider's message or what went wrong.
+    pub message: String,
+    /// The underlying failure, if any.
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl AuthError {
+    /// An authentication failure with a message.
+    pub fn new(provider: impl Into<Name>, endpoint: impl Into<Name>, message: impl Into<String>) -> Self {
+        AuthError {
+            provider: provider.into(),
+            endpoint: endpoint.into(),
+            status: None,
+            code: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: authentication failed", self.provider, self.endpoint)?;
+        if let Some(status) = self.status {
+            write!(f, " (HTTP {status})")?;
+        }
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for AuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Everything that can go wrong in a call, split by where it failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input was rejected before anything was sent.
+    #[error("invalid input: {0}")]
+    InvalidInput(ValidationErrors),
+
+    /// The client is misconfigured (empty credentials, a non-HTTPS URL, ...); nothing was sent.
+    #[error("configuration error: {message}")]
+    Config {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// The connection failed or broke.
+    #[error("{provider} {endpoint}: transport error ({delivery}): {source}")]
+    Transport {
+        /// The provider.
+        provider: Name,
+        /// The endpoint.
+        endpoint: Name,
+        /// Whether the request may have reached the provider.
+        delivery: Delivery,
+        /// The HTTP client's error (its URL removed).
+        source: Arc<reqwest::Error>,
+    },
+
+    /// No answer came in time.
+    #[error("{provider} {endpoint}: no answer within {after:?} ({delivery})")]
+    Timeout {
+        /// The provider.
+        provider: Name,
+        /// The endpoint.
+        endpoint: Name,
+        /// The time limit that ran out.
+        after: Duration,
+        /// Whether the request may have reached the provider.
+        delivery: Delivery,
+    },
+
+    /// A request that is not safe to repeat failed after it may have reached the provider, so
+    /// it was not re-sent. Whether it took effect is unknown: look it up before trying again.
+    #[error(
+        "{provider} {endpoint}: the request may have reached the server and was not re-sent, \
+         because repeating it could act twice; check whether it took effect before trying again \
+         (cause: {source})"
+    )]
+    Unconfirmed {
+        /// The provider.
+        provider: Name,
+        /// The endpoint.
+        endpoint: Name,
+        /// The failure that left the outcome unknown.
+        source: Arc<Error>,
+    },
+
+    /// The provider refused the call for its rate limit, and the wait it asked for was longer
+    /// than the client may wait, or the retries ran out.
+    #[error("{provider} {endpoint}: rate limited{}", fmt_wait(.retry_after))]
+    RateLimited {
+        /// The provider.
+        provider: Name,
+        /// The endpoint.
+        endpoint: Name,
+        /// How long the provider asked to wait, if it said.
+        retry_after: Option<Duration>,
+    },
+
+    /// Authentication failed.
+    #[error(transparent)]
+    Auth(AuthError),
+
+    /// The provider answered with an error.
+    #[error(transparent)]
+    Provider(ProviderError),
+
+    /// The answer could not be decoded into the expected type.
+    #[error("{provider} {endpoint}: could not decode the answer at `{path}`: {message}{}", fmt_excerpt(.excerpt))]
+    Decode {
+        /// The provider.
+        provider: Name,
+        /// The endpoint.
+        endpoint: Name,
+        /// The JSON path of the failing value (`items[3].price`), `.` for the root.
+        path: String,
+        /// What did not fit.
+        message: String,
+        /// A short excerpt of the body around the failure (absent for answers that carry secrets).
+        excerpt: Option<String>,
+        /// The decoder's error.
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The provider does not offer this operation.
+    #[error("{provider}: {operation} is not supported: {reason}")]
+    Unsupported {
+        /// The provider.
+        provider: Name,
+        /// The operation asked for.
+        operation: Name,
+        /// Why, and what to do instead.
+        reason: String,
+    },
+}
+
+fn fmt_wait(wait: &Option<Duration>) -> String {
+    match wait {
+        Some(d) => format!(" (asked to wait {d:?})"),
+        None => String::new(),
+    }
+}
+
+fn fmt_excerpt(excerpt: &Option<String>) -> String {
+    match excerpt {
+        Some(e) => format!("; body: {e}"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// A configuration error.
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+        }
+    }
+
+    /// A single invalid input field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut errors = ValidationErrors::new();
+        errors.push(field, message);
+        Error::InvalidInput(errors)
+    }
+
+    /// Whether trying the same call again later could succeed.
+    ///
+    /// True for transport failures and time-outs of calls that are safe to repeat, rate
+    /// limits, and provider answers 429, 502, 503 and 504. False for everything the caller
+    /// must change first, and for [`Error::Unconfirmed`].
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::Timeout { .. } | Error::RateLimited { .. } => true,
+            Error::Provider(p) => matches!(p.status, 429 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+
+    /// How long the provider asked to wait before the next call, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            Error::Provider(p) => p.retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether authentication failed.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Error::Auth(_))
+    }
+
+    /// Whether the provider refused the call for its rate limit.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Error::RateLimited { .. }) || matches!(self, Error::Provider(p) if p.status == 429)
+    }
+
+    /// Whether the call was refused before sending for bad input or configuration.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, Error::InvalidInput(_) | Error::Config { .. })
+    }
+
+    /// Whether the outcome of a non-repeatable request is unknown ([`Error::Unconfirmed`]).
+    pub fn is_unconfirmed(&self) -> bool {
+        matches!(self, Error::Unconfirmed { .. })
+    }
+
+    /// Whether the request may have reached the provider (and so may have taken effect).
+    pub fn may_have_reached_server(&self) -> bool {
+        match self {
+            Error::Transport { delivery, .. } | Error::Timeout { delivery, .. } => {
+                *delivery == Delivery::MaybeSent
+            }
+            Error::Unconfirmed { .. } => true,
+            Error::InvalidInput(_) | Error::Config { .. } | Error::Unsupported { .. } => false,
+            // An answer came: the provider saw the request.
+            _ => true,
+        }
+    }
+
+    /// The HTTP status of the provider's answer, if one came.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Provider(p) => Some(p.status),
+            Error::Auth(a) => a.status,
+            Error::Unconfirmed { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// The provider's own error code, if it sent one.
+    pub fn provider_code(&self) -> Option<&str> {
+        match self {
+            Error::Provider(p) => p.code.as_deref(),
+            Error::Auth(a) => a.code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The provider's answer, for errors that are one.
+    pub fn as_provider_error(&self) -> Option<&ProviderError> {
+        match self {
+            Error::Provider(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The fields rejected, by input validation or by the provider.
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Error::InvalidInput(v) => v.errors(),
+            Error::Provider(p) => &p.violations,
+            _ => &[],
+        }
+    }
+}
+
+impl From<ProviderError> for Error {
+    fn from(e: ProviderError) -> Self {
+        Error::Provider(e)
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Error::Auth(e)
+    }
+}
+
+impl From<ValidationErrors> for Error {
+    fn from(e: ValidationErrors) -> Self {
+        Error::InvalidInput(e)
+    }
+}

@@ -1,0 +1,892 @@
+//! The transport: the one place requests are sent.
+//!
+//! `authenticate → wait for the rate limit → send → classify the answer → retry or return`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use tracing::Instrument;
+use url::Url;
+
+use crate::auth::{AuthTicket, Authenticator, NoAuth};
+use crate::endpoint::{Body, Endpoint, Replay, Target};
+use crate::error::{AuthError, Delivery, Error, FieldError, Name, ProviderError};
+use crate::http::HttpClient;
+use crate::limit::{RateLimiter, RateLimits};
+use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::url::{check_secure, secure_base_url};
+
+/// One attempt of a request as the [`Authenticator`] sees it, before it is sent. The
+/// authenticator may add headers or query parameters, or rewrite the body (a signed
+/// envelope).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OutgoingRequest {
+    /// The method.
+    pub method: Method,
+    /// The full URL, query included.
+    pub url: Url,
+    /// The headers so far.
+    pub headers: HeaderMap,
+    /// The body, if any.
+    pub body: Option<Body>,
+    /// The endpoint's name.
+    pub endpoint: Name,
+}
+
+impl OutgoingRequest {
+    /// Appends a query parameter.
+    pub fn add_query(&mut self, key: &str, value: &str) {
+        self.url.query_pairs_mut().append_pair(key, value);
+    }
+}
+
+/// An answer, read in full.
+#[derive(Clone)]
+pub struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    provider: Name,
+    endpoint: Name,
+    sensitive: bool,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("provider", &self.provider)
+            .field("endpoint", &self.endpoint)
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl Response {
+    /// An answer, for classifiers and tests.
+    pub fn new(
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+        provider: impl Into<Name>,
+        endpoint: impl Into<Name>,
+    ) -> Self {
+        Response {
+            status,
+            headers,
+            body,
+            provider: provider.into(),
+            endpoint: endpoint.into(),
+            sensitive: false,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body (already gzip-decoded).
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The provider that answered.
+    pub fn provider(&self) -> &Name {
+        &self.provider
+    }
+
+    /// The endpoint that was called.
+    pub fn endpoint(&self) -> &Name {
+        &self.endpoint
+    }
+
+    /// Whether the body carries secrets and must never be quoted.
+    pub fn is_sensitive(&self) -> bool {
+        self.sensitive
+    }
+
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Decodes the body as JSON; a failure names the JSON path and quotes the body around it.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        decode_json(&self.provider, &self.endpoint, &self.body, self.sensitive)
+    }
+
+    /// A [`ProviderError`] read from this answer in the common shapes (see
+    /// [`DefaultClassifier`]).
+    pub fn provider_error(&self) -> ProviderError {
+        read_provider_error(self)
+    }
+}
+
+/// Decodes `body` as JSON into `T`, reporting the JSON path of a failure and, unless the
+/// body is `sensitive`, a short excerpt around it.
+pub fn decode_json<T: DeserializeOwned>(
+    provider: &Name,
+    endpoint: &Name,
+    body: &[u8],
+    sensitive: bool,
+) -> Result<T, Error> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let (message, quoted) = if sensitive {
+            // The message could quote a value of the secret-bearing answer.
+            (
+                format!(
+                    "{:?} error at line {} column {}",
+                    inner.classify(),
+                    inner.line(),
+                    inner.column()
+                ),
+                None,
+            )
+        } else {
+            (
+                inner.to_string(),
+                excerpt(body, Some((inner.line(), inner.column()))),
+            )
+        };
+        Error::Decode {
+            provider: provider.clone(),
+            endpoint: endpoint.clone(),
+            path,
+            message,
+            excerpt: quoted,
+            source: Some(Arc::new(inner)),
+        }
+    })
+}
+
+const EXCERPT_CHARS: usize = 120;
+
+/// A short, single-line excerpt of `body`, centred on `at` (1-based line and column) when
+/// given; `None` for an empty body.
+pub fn excerpt(body: &[u8], at: Option<(usize, usize)>) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    if text.trim().is_empty() {
+        return None;
+    }
+    let offset = match at {
+        Some((line, column)) if line > 0 => {
+            let line_start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
+            (line_start + column.saturating_sub(1)).min(text.len())
+        }
+        _ => 0,
+    };
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let centre = chars.partition_point(|(i, _)| *i < offset);
+    let start = if at.is_some() {
+        centre.saturating_sub(EXCERPT_CHARS / 2)
+    } else {
+        0
+    };
+    let end = (start + EXCERPT_CHARS).min(chars.len());
+    let mut out: String = chars[start..end]
+        .iter()
+        .map(|(_, c)| if c.is_whitespace() { ' ' } else { *c })
+        .collect();
+    out = out
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if start > 0 {
+        out.insert(0, '…');
+    }
+    if end < chars.len() {
+        out.push('…');
+    }
+    Some(out)
+}
+
+/// What an answer means.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// The call succeeded.
+    Success,
+    /// The provider refused the call (the status may say it is worth retrying).
+    Failure(ProviderError),
+    /// The provider said the credentials expired: refresh once and retry once.
+    AuthExpired(ProviderError),
+}
+
+/// Decides what an answer means. Providers that report errors in the body with HTTP 200
+/// (Sitejabber) or mark expired tokens their own way supply their own.
+pub trait Classifier: Send + Sync + fmt::Debug {
+    /// Classifies one answer.
+    fn classify(&self, response: &Response) -> Verdict;
+}
+
+/// The default classification: 2xx succeeds, 401 means expired credentials, anything else
+/// is a [`ProviderError`] read from the common body shapes (OAuth `error` /
+/// `error_description`, Problem `title` / `detail` / `violations`, `message`, `code`,
+/// `errors`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultClassifier;
+
+impl Classifier for DefaultClassifier {
+    fn classify(&self, response: &Response) -> Verdict {
+        let status = response.status();
+        if status.is_success() {
+            Verdict::Success
+        } else if status == StatusCode::UNAUTHORIZED {
+            Verdict::AuthExpired(read_provider_error(response))
+        } else {
+            Verdict::Failure(read_provider_error(response))
+        }
+    }
+}
+
+fn text_of(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn first_text(v: &serde_json::Value, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| v.get(k).and_then(text_of))
+}
+
+fn read_violations(v: &serde_json::Value) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    for key in ["violations", "errors"] {
+        match v.get(key) {
+            Some(serde_json::Value::Array(items)) => {
+                for item in items {
+                    let field = first_text(item, &["name", "field", "property", "path"]).unwrap_or_default();
+                    let message =
+                        first_text(item, &["reason", "message", "detail", "error"]).or_else(|| text_of(item));
+                    if let Some(message) = message {
+                        out.push(FieldError::new(field, message));
+                    }
+                }
+            }
+            Some(serde_json::Value::Object(map)) => {
+                for (field, reason) in map {
+                    let message = match reason {
+                        serde_json::Value::Array(list) => {
+                            list.iter().filter_map(text_of).collect::<Vec<_>>().join(", ")
+                        }
+                        other => text_of(other).unwrap_or_else(|| other.to_string()),
+                    };
+                    out.push(FieldError::new(field.clone(), message));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn read_provider_error(response: &Response) -> ProviderError {
+    let mut pe = ProviderError::new(
+        response.provider.clone(),
+        response.endpoint.clone(),
+        response.status.as_u16(),
+    );
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&response.body) {
+        pe.code = first_text(&v, &["error", "errorCode", "code", "error_code"]);
+        pe.message = first_text(
+            &v,
+            &["error_description", "errorReason", "detail", "message", "title"],
+        )
+        .or_else(|| {
+            v.get("error")
+                .and_then(|e| first_text(e, &["message", "description"]))
+        });
+        pe.violations = read_violations(&v);
+    }
+    if pe.code.is_none() && pe.message.is_none() && !response.sensitive {
+        pe.body_excerpt = excerpt(&response.body, None);
+    }
+    pe.retry_after = response
+        .headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+    pe
+}
+
+struct Inner {
+    provider: Name,
+    http: HttpClient,
+    base: Url,
+    auth: Arc<dyn Authenticator>,
+    limits: RateLimits,
+    retry: RetryPolicy,
+    classifier: Arc<dyn Classifier>,
+    headers: HeaderMap,
+}
+
+/// The HTTP runtime of one provider client. Cheap to clone; clones share the token cache,
+/// the rate limits and the connection pool.
+///
+/// See the crate documentation for a complete example.
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("provider", &self.inner.provider)
+            .field("base_url", &self.inner.base.as_str())
+            .field("auth", &self.inner.auth)
+            .field("limits", &self.inner.limits)
+            .field("retry", &self.inner.retry)
+            .field("classifier", &self.inner.classifier)
+            .finish()
+    }
+}
+
+/// Builds a [`Transport`].
+pub struct TransportBuilder {
+    provider: Name,
+    http: HttpClient,
+    base: Result<Url, Error>,
+    auth: Arc<dyn Authenticator>,
+    limits: RateLimits,
+    retry: RetryPolicy,
+    classifier: Arc<dyn Classifier>,
+    headers: HeaderMap,
+}
+
+impl fmt::Debug for TransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportBuilder")
+            .field("provider", &self.provider)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TransportBuilder {
+    /// Sets the authenticator (default: none).
+    pub fn auth(mut self, auth: impl Authenticator + 'static) -> Self {
+        self.auth = Arc::new(auth);
+        self
+    }
+
+    /// Sets a shared authenticator.
+    pub fn auth_arc(mut self, auth: Arc<dyn Authenticator>) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Sets the rate limits (default: none).
+    pub fn limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the retry policy (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the answer classifier (default: [`DefaultClassifier`]).
+    pub fn classifier(mut self, classifier: impl Classifier + 'static) -> Self {
+        self.classifier = Arc::new(classifier);
+        self
+    }
+
+    /// Sends this header with every request (an endpoint's own header wins).
+    pub fn default_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Finishes the transport; fails on a bad or insecure base URL.
+    pub fn build(self) -> Result<Transport, Error> {
+        Ok(Transport {
+            inner: Arc::new(Inner {
+                base: self.base?,
+                provider: self.provider,
+                http: self.http,
+                auth: self.auth,
+                limits: self.limits,
+                retry: self.retry,
+                classifier: self.classifier,
+                headers: self.headers,
+            }),
+        })
+    }
+}
+
+enum Outcome {
+    Done(Response),
+    /// Failed on the way: no answer came.
+    Lost {
+        error: Error,
+        delivery: Delivery,
+    },
+    /// The provider answered with an error.
+    Refused {
+        error: ProviderError,
+        expired: bool,
+        ticket: AuthTicket,
+    },
+}
+
+impl Transport {
+    /// Starts a transport for `provider` at `base_url` (HTTPS, or HTTP to a loopback host).
+    pub fn builder(http: &HttpClient, provider: impl Into<Name>, base_url: &str) -> TransportBuilder {
+        TransportBuilder {
+            provider: provider.into(),
+            http: http.clone(),
+            base: secure_base_url(base_url),
+            auth: Arc::new(NoAuth),
+            limits: RateLimits::default(),
+            retry: RetryPolicy::default(),
+            classifier: Arc::new(DefaultClassifier),
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// The same transport with another authenticator (sharing limits and connections), for
+    /// a provider's login call or a second account.
+    pub fn with_auth(&self, auth: Arc<dyn Authenticator>) -> Transport {
+        let i = &self.inner;
+        Transport {
+            inner: Arc::new(Inner {
+                provider: i.provider.clone(),
+                http: i.http.clone(),
+                base: i.base.clone(),
+                auth,
+                limits: i.limits.clone(),
+                retry: i.retry.clone(),
+                classifier: i.classifier.clone(),
+                headers: i.headers.clone(),
+            }),
+        }
+    }
+
+    /// The provider name.
+    pub fn provider(&self) -> &str {
+        &self.inner.provider
+    }
+
+    /// The base URL (ends in `/`).
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// The HTTP settings.
+    pub fn http(&self) -> &HttpClient {
+        &self.inner.http
+    }
+
+    /// The rate limiter of a bucket (`None`: the default one).
+    pub fn limiter(&self, bucket: Option<&str>) -> RateLimiter {
+        self.inner.limits.limiter(bucket)
+    }
+
+    /// The full URL of an endpoint, query included.
+    pub fn url_for(&self, endpoint: &Endpoint) -> Result<Url, Error> {
+        let mut url = match &endpoint.target {
+            Target::Path(path) => self
+                .inner
+                .base
+                .join(path)
+                .map_err(|e| Error::invalid("path", format!("`{path}` does not form a URL: {e}")))?,
+            Target::Absolute(url) => url.clone(),
+        };
+        check_secure(&url)?;
+        if !endpoint.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in &endpoint.query {
+                pairs.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Sends `endpoint` and decodes the JSON answer into `T`.
+    pub async fn json<T: DeserializeOwned>(&self, endpoint: &Endpoint) -> Result<T, Error> {
+        self.send(endpoint).await?.json()
+    }
+
+    /// Sends `endpoint`: authenticates, waits for the rate limit, sends, classifies the
+    /// answer, and retries what is safe to retry. Returns the successful answer.
+    pub async fn send(&self, endpoint: &Endpoint) -> Result<Response, Error> {
+        if let Some(e) = &endpoint.invalid {
+            return Err((**e).clone());
+        }
+        let url = self.url_for(endpoint)?;
+        let limiter = self.inner.limits.limiter(endpoint.bucket.as_deref());
+        let mut backoff = self.inner.retry.backoff();
+        let idempotency_key = match &endpoint.replay {
+            Replay::IdempotencyKey(h) => Some((h.clone(), new_idempotency_key())),
+            _ => None,
+        };
+        let provider = &self.inner.provider;
+        let mut reauthenticated = false;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let paused = limiter.pause_remaining();
+            if paused > self.inner.retry.max_wait {
+                // Waiting that long silently would look like a hang; say so instead.
+                return Err(Error::RateLimited {
+                    provider: provider.clone(),
+                    endpoint: endpoint.name.clone(),
+                    retry_after: Some(paused),
+                });
+            }
+            let span = tracing::info_span!(
+                "commerce.request",
+                provider = %provider,
+                endpoint = %endpoint.name,
+                method = %endpoint.method,
+                path = %url.path(),
+                attempt,
+                status = tracing::field::Empty,
+                latency_ms = tracing::field::Empty,
+            );
+            let outcome = self
+                .attempt(endpoint, &url, &limiter, idempotency_key.as_ref())
+                .instrument(span.clone())
+                .await?;
+            let _entered = span.enter();
+            match outcome {
+                Outcome::Done(response) => return Ok(response),
+                Outcome::Lost { error, delivery } => {
+                    if delivery == Delivery::MaybeSent && !endpoint.replay.after_possible_delivery() {
+                        tracing::warn!(error = %error, "not re-sent: the request may have reached the provider");
+                        return Err(Error::Unconfirmed {
+                            provider: provider.clone(),
+                            endpoint: endpoint.name.clone(),
+                            source: Arc::new(error),
+                        });
+                    }
+                    let Some(wait) = backoff.next() else {
+                        return Err(error);
+                    };
+                    tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "retrying");
+                    drop(_entered);
+                    tokio::time::sleep(wait).await;
+                }
+                Outcome::Refused {
+                    error,
+                    expired: true,
+                    ticket,
+                } => {
+                    if !reauthenticated && self.inner.auth.invalidate(&ticket).await {
+                        reauthenticated = true;
+                        tracing::info!("credentials expired: refreshed, retrying once");
+                        continue;
+                    }
+                    return Err(Error::Auth(AuthError {
+                        status: Some(error.status),
+                        code: error.code.clone(),
+                        source: None,
+                        ..AuthError::new(
+                            provider.clone(),
+                            endpoint.name.clone(),
+                            error
+                                .message
+                                .clone()
+                                .or(error.body_excerpt.clone())
+                                .unwrap_or_else(|| {
+                                    if reauthenticated {
+                                        "refused again with fresh credentials".to_owned()
+                                    } else {
+                                        "credentials refused".to_owned()
+                                    }
+                                }),
+                        )
+                    }));
+                }
+                Outcome::Refused {
+                    error,
+                    expired: false,
+                    ..
+                } => {
+                    let status = error.status;
+                    if !matches!(status, 429 | 502 | 503 | 504) {
+                        return Err(Error::Provider(error));
+                    }
+                    // 429 and 503 say the provider did not act; 502 and 504 come from a
+                    // gateway that may have passed the request on.
+                    if matches!(status, 502 | 504) && !endpoint.replay.after_possible_delivery() {
+                        return Err(Error::Unconfirmed {
+                            provider: provider.clone(),
+                            endpoint: endpoint.name.clone(),
+                            source: Arc::new(Error::Provider(error)),
+                        });
+                    }
+                    let asked = error.retry_after;
+                    let give_up = |error: ProviderError| {
+                        if status == 429 {
+                            Error::RateLimited {
+                                provider: provider.clone(),
+                                endpoint: endpoint.name.clone(),
+                                retry_after: asked,
+                            }
+                        } else {
+                            Error::Provider(error)
+                        }
+                    };
+                    if asked.is_some_and(|w| w > self.inner.retry.max_wait) {
+                        return Err(give_up(error));
+                    }
+                    let Some(wait) = backoff.next() else {
+                        return Err(give_up(error));
+                    };
+                    // A Retry-After already paused the bucket (see `attempt`); a 429
+                    // without one pauses it for the backoff wait, since every caller of
+                    // the bucket is over the limit, not just this one.
+                    if status == 429 && asked.is_none() {
+                        limiter.pause_for(wait);
+                    }
+                    tracing::warn!(
+                        status,
+                        wait_ms = asked.unwrap_or(wait).as_millis() as u64,
+                        "retrying"
+                    );
+                    drop(_entered);
+                    if status != 429 {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        endpoint: &Endpoint,
+        url: &Url,
+        limiter: &RateLimiter,
+        idempotency_key: Option<&(HeaderName, HeaderValue)>,
+    ) -> Result<Outcome, Error> {
+        limiter.acquire().await;
+        let mut headers = self.inner.headers.clone();
+        for (k, v) in &endpoint.headers {
+            headers.insert(k, v.clone());
+        }
+        if let Some((h, v)) = idempotency_key {
+            headers.insert(h.clone(), v.clone());
+        }
+        let mut request = OutgoingRequest {
+            method: endpoint.method.clone(),
+            url: url.clone(),
+            headers,
+            body: endpoint.body.clone(),
+            endpoint: endpoint.name.clone(),
+        };
+        let ticket = if endpoint.authenticated {
+            self.inner.auth.authorize(&mut request).await?
+        } else {
+            AuthTicket::fixed()
+        };
+        check_secure(&request.url)?;
+        let timeout = endpoint.timeout.or(self.inner.http.timeout());
+        let built = self.build(request, timeout)?;
+        let started = Instant::now();
+        let span = tracing::Span::current();
+        let lost = |e: reqwest::Error| {
+            let delivery = if e.is_connect() {
+                Delivery::NotSent
+            } else {
+                Delivery::MaybeSent
+            };
+            let error = if e.is_timeout() && !e.is_connect() {
+                Error::Timeout {
+                    provider: self.inner.provider.clone(),
+                    endpoint: endpoint.name.clone(),
+                    after: timeout.unwrap_or_default(),
+                    delivery,
+                }
+            } else {
+                Error::Transport {
+                    provider: self.inner.provider.clone(),
+                    endpoint: endpoint.name.clone(),
+                    delivery,
+                    source: Arc::new(e.without_url()),
+                }
+            };
+            Outcome::Lost { error, delivery }
+        };
+        let answer = match self.inner.http.client().execute(built).await {
+            Ok(a) => a,
+            Err(e) => return Ok(lost(e)),
+        };
+        let status = answer.status();
+        let headers = answer.headers().clone();
+        let body = match answer.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Ok(lost(e)),
+        };
+        span.record("status", status.as_u16());
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        if let Some(paused) = limiter.observe(&headers) {
+            tracing::debug!(
+                pause_ms = paused.as_millis() as u64,
+                "provider asked to slow down"
+            );
+        }
+        let response = Response {
+            status,
+            headers,
+            body,
+            provider: self.inner.provider.clone(),
+            endpoint: endpoint.name.clone(),
+            sensitive: endpoint.sensitive_answer,
+        };
+        tracing::debug!(status = status.as_u16(), bytes = response.body.len(), "answer");
+        Ok(match self.inner.classifier.classify(&response) {
+            Verdict::Success => Outcome::Done(response),
+            Verdict::Failure(error) => Outcome::Refused {
+                error: with_retry_after(error, &response),
+                expired: false,
+                ticket,
+            },
+            Verdict::AuthExpired(error) => Outcome::Refused {
+                error: with_retry_after(error, &response),
+                expired: true,
+                ticket,
+            },
+        })
+    }
+
+    fn build(&self, request: OutgoingRequest, timeout: Option<Duration>) -> Result<reqwest::Request, Error> {
+        let OutgoingRequest {
+            method,
+            url,
+            mut headers,
+            body,
+            endpoint,
+        } = request;
+        headers
+            .entry(USER_AGENT)
+            .or_insert_with(|| self.inner.http.user_agent().clone());
+        let mut builder = self.inner.http.client().request(method, url);
+        builder = match body {
+            None => builder,
+            Some(Body::Json(bytes)) => {
+                headers
+                    .entry(CONTENT_TYPE)
+                    .or_insert(HeaderValue::from_static("application/json"));
+                builder.body(bytes)
+            }
+            Some(Body::Form(fields)) => {
+                headers
+                    .entry(CONTENT_TYPE)
+                    .or_insert(HeaderValue::from_static("application/x-www-form-urlencoded"));
+                builder.body(Body::encode_form(&fields))
+            }
+            Some(Body::Raw { content_type, bytes }) => {
+                headers.insert(CONTENT_TYPE, content_type);
+                builder.body(bytes)
+            }
+            Some(Body::Multipart(parts)) => {
+                headers.remove(CONTENT_TYPE);
+                let mut form = reqwest::multipart::Form::new();
+                for p in &parts {
+                    form = form.part(p.name().to_owned(), p.to_reqwest()?);
+                }
+                builder.multipart(form)
+            }
+        };
+        builder = builder.headers(headers);
+        if let Some(t) = timeout {
+            builder = builder.timeout(t);
+        }
+        builder.build().map_err(|e| {
+            Error::invalid(
+                endpoint.to_string(),
+                format!("the request cannot be built: {}", e.without_url()),
+            )
+        })
+    }
+}
+
+fn with_retry_after(mut error: ProviderError, response: &Response) -> ProviderError {
+    if error.retry_after.is_none() {
+        error.retry_after = response
+            .headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+    }
+    error
+}
+
+fn new_idempotency_key() -> HeaderValue {
+    let key = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    HeaderValue::from_str(&key).expect("hex is a valid header value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_short_single_line_and_centred() {
+        assert_eq!(excerpt(b"  ", None), None);
+        assert_eq!(excerpt(b"{\"a\":\n 1}", None).unwrap(), "{\"a\": 1}");
+        let long = format!("{{\"items\":[{}\"bad\"]}}", "1,".repeat(200));
+        let e = excerpt(long.as_bytes(), Some((1, 410))).unwrap();
+        assert!(e.starts_with('…') && e.ends_with('…') && e.contains("bad"), "{e}");
+        assert!(e.chars().count() <= EXCERPT_CHARS + 2);
+    }
+
+    #[test]
+    fn common_error_shapes_are_read() {
+        let r = |status: u16, body: &str| {
+            Response::new(
+                StatusCode::from_u16(status).unwrap(),
+                HeaderMap::new(),
+                Bytes::from(body.to_owned()),
+                "p",
+                "e",
+            )
+            .provider_error()
+        };
+        let oauth = r(
+            400,
+            r#"{"error":"invalid_client","error_description":"Unknown client"}"#,
+        );
+        assert_eq!(
+            (oauth.code.as_deref(), oauth.message.as_deref()),
+            (Some("invalid_client"), Some("Unknown client"))
+        );
+        let problem = r(
+            400,
+            r#"{"type":"x","title":"Error validating request","status":400,"detail":"Bad request","violations":[{"name":"orderItems[0].quantity","reason":"must be at least 1"}]}"#,
+        );
+        assert_eq!(problem.message.as_deref(), Some("Bad request"));
+        assert_eq!(
+            problem.violations,
+            vec![FieldError::new("orderItems[0].quantity", "must be at least 1")]
+        );
+        let fields = r(
+            400,
+            r#"{"error":"order_invalid_data","errors":{"zipcode":["required"],"country":"too long"}}"#,
+        );
+        assert_eq!(fields.violations.len(), 2);
+        let html = r(502, "<html>Bad Gateway</html>");
+        assert_eq!(html.body_excerpt.as_deref(), Some("<html>Bad Gateway</html>"));
+    }
+}
