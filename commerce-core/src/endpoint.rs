@@ -4,6 +4,7 @@
 //! whether it is safe to repeat, its rate-limit bucket and extra headers. Only the
 //! [`Transport`](crate::Transport) sends it.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,8 +50,8 @@ impl Replay {
     }
 }
 
-/// One part of a `multipart/form-data` body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One part of a `multipart/form-data` body. `Debug` shows its name and file name only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Part {
     name: Name,
     value: PartValue,
@@ -62,6 +63,15 @@ pub struct Part {
 enum PartValue {
     Text(String),
     Bytes(Bytes),
+}
+
+impl fmt::Debug for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Part")
+            .field("name", &self.name)
+            .field("filename", &self.filename)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Part {
@@ -128,7 +138,10 @@ impl Part {
 
 /// A request body. Bodies are kept as values (not streams), so a request that is safe to
 /// repeat can be rebuilt for every attempt, and an authenticator can rewrite them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the kind, the field names and the size, never the values (a login form
+/// holds a password).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Body {
     /// Serialized JSON, sent as `application/json`.
@@ -144,6 +157,23 @@ pub enum Body {
         /// The body.
         bytes: Bytes,
     },
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Json(b) => write!(f, "Json({} bytes)", b.len()),
+            Body::Form(fields) => f
+                .debug_tuple("Form")
+                .field(&fields.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>())
+                .finish(),
+            Body::Multipart(parts) => f
+                .debug_tuple("Multipart")
+                .field(&parts.iter().map(Part::name).collect::<Vec<_>>())
+                .finish(),
+            Body::Raw { content_type, bytes } => write!(f, "Raw({content_type:?}, {} bytes)", bytes.len()),
+        }
+    }
 }
 
 impl Body {
@@ -172,7 +202,8 @@ pub(crate) enum Target {
     Absolute(Url),
 }
 
-/// The description of one call to a provider endpoint.
+/// The description of one call to a provider endpoint. `Debug` shows query and header
+/// names, not their values (an e-mail address, a key).
 ///
 /// ```
 /// use commerce_core::{Endpoint, Replay};
@@ -187,7 +218,7 @@ pub(crate) enum Target {
 /// let create = Endpoint::post("orders.create", "orders").json(&serde_json::json!({"id": 1}));
 /// assert_eq!(create.replay(), &Replay::Never);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Endpoint {
     pub(crate) name: Name,
     pub(crate) method: Method,
@@ -201,6 +232,32 @@ pub struct Endpoint {
     pub(crate) timeout: Option<Duration>,
     pub(crate) sensitive_answer: bool,
     pub(crate) invalid: Option<Arc<Error>>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let target = match &self.target {
+            Target::Path(p) => p.clone(),
+            Target::Absolute(u) => crate::url::redact(u),
+        };
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("method", &self.method)
+            .field("target", &target)
+            .field(
+                "query",
+                &self.query.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>(),
+            )
+            .field(
+                "headers",
+                &self.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            )
+            .field("body", &self.body)
+            .field("replay", &self.replay)
+            .field("bucket", &self.bucket)
+            .field("authenticated", &self.authenticated)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {

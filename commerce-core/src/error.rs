@@ -210,10 +210,11 @@ impl fmt::Display for ProviderError {
             join(f, &self.violations)?;
             f.write_str("]")?;
         }
-        if self.code.is_none() && self.message.is_none() {
-            if let Some(body) = &self.body_excerpt {
-                write!(f, ": {body}")?;
-            }
+        if self.code.is_none()
+            && self.message.is_none()
+            && let Some(body) = &self.body_excerpt
+        {
+            write!(f, ": {body}")?;
         }
         Ok(())
     }
@@ -268,6 +269,65 @@ impl fmt::Display for AuthError {
 }
 
 impl std::error::Error for AuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// An answer that could not be decoded into the expected type.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DecodeError {
+    /// The provider.
+    pub provider: Name,
+    /// The endpoint.
+    pub endpoint: Name,
+    /// The JSON path of the failing value (`items[3].price`), `.` for the root.
+    pub path: String,
+    /// What did not fit.
+    pub message: String,
+    /// A short excerpt of the body around the failure (absent for answers that carry secrets).
+    pub excerpt: Option<String>,
+    /// The decoder's error (absent for answers that carry secrets).
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl DecodeError {
+    /// A decoding failure at `path`.
+    pub fn new(
+        provider: impl Into<Name>,
+        endpoint: impl Into<Name>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        DecodeError {
+            provider: provider.into(),
+            endpoint: endpoint.into(),
+            path: path.into(),
+            message: message.into(),
+            excerpt: None,
+            source: None,
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: could not decode the answer at `{}`: {}",
+            self.provider, self.endpoint, self.path, self.message
+        )?;
+        if let Some(e) = &self.excerpt {
+            write!(f, "; body: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DecodeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source
             .as_deref()
@@ -346,28 +406,15 @@ pub enum Error {
 
     /// Authentication failed.
     #[error(transparent)]
-    Auth(AuthError),
+    Auth(Box<AuthError>),
 
     /// The provider answered with an error.
     #[error(transparent)]
-    Provider(ProviderError),
+    Provider(Box<ProviderError>),
 
     /// The answer could not be decoded into the expected type.
-    #[error("{provider} {endpoint}: could not decode the answer at `{path}`: {message}{}", fmt_excerpt(.excerpt))]
-    Decode {
-        /// The provider.
-        provider: Name,
-        /// The endpoint.
-        endpoint: Name,
-        /// The JSON path of the failing value (`items[3].price`), `.` for the root.
-        path: String,
-        /// What did not fit.
-        message: String,
-        /// A short excerpt of the body around the failure (absent for answers that carry secrets).
-        excerpt: Option<String>,
-        /// The decoder's error.
-        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
-    },
+    #[error(transparent)]
+    Decode(Box<DecodeError>),
 
     /// The provider does not offer this operation.
     #[error("{provider}: {operation} is not supported: {reason}")]
@@ -384,13 +431,6 @@ pub enum Error {
 fn fmt_wait(wait: &Option<Duration>) -> String {
     match wait {
         Some(d) => format!(" (asked to wait {d:?})"),
-        None => String::new(),
-    }
-}
-
-fn fmt_excerpt(excerpt: &Option<String>) -> String {
-    match excerpt {
-        Some(e) => format!("; body: {e}"),
         None => String::new(),
     }
 }
@@ -487,7 +527,7 @@ impl Error {
     /// The provider's answer, for errors that are one.
     pub fn as_provider_error(&self) -> Option<&ProviderError> {
         match self {
-            Error::Provider(p) => Some(p),
+            Error::Provider(p) => Some(&**p),
             _ => None,
         }
     }
@@ -504,13 +544,19 @@ impl Error {
 
 impl From<ProviderError> for Error {
     fn from(e: ProviderError) -> Self {
-        Error::Provider(e)
+        Error::Provider(Box::new(e))
     }
 }
 
 impl From<AuthError> for Error {
     fn from(e: AuthError) -> Self {
-        Error::Auth(e)
+        Error::Auth(Box::new(e))
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Error::Decode(Box::new(e))
     }
 }
 

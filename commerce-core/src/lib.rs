@@ -105,7 +105,9 @@ pub use crate::commerce::{
     Shipment, ShipmentConfirmation, StockLevel, SubmissionReceipt, Tracking,
 };
 pub use crate::endpoint::{Body, Endpoint, Part, Replay};
-pub use crate::error::{AuthError, Delivery, Error, FieldError, Name, ProviderError, ValidationErrors};
+pub use crate::error::{
+    AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, ValidationErrors,
+};
 pub use crate::http::{CONNECT_TIMEOUT, HttpClient, REQUEST_TIMEOUT, shared_client};
 pub use crate::limit::{Quota, RateLimiter, RateLimits};
 pub use crate::retry::{RetryPolicy, parse_retry_after};

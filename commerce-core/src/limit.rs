@@ -61,7 +61,6 @@ impl Quota {
     }
 }
 
-#[derive(Debug)]
 struct Window {
     quota: Quota,
     grants: VecDeque<Instant>,
@@ -87,7 +86,6 @@ impl Window {
     }
 }
 
-#[derive(Debug)]
 struct State {
     windows: Vec<Window>,
     paused_until: Option<Instant>,
@@ -97,10 +95,10 @@ struct State {
 impl State {
     fn earliest(&mut self, now: Instant) -> Instant {
         let mut at = now;
-        if let Some(p) = self.paused_until {
-            if p > at {
-                at = p;
-            }
+        if let Some(p) = self.paused_until
+            && p > at
+        {
+            at = p;
         }
         for w in &mut self.windows {
             at = at.max(w.earliest(now));
@@ -116,7 +114,6 @@ impl State {
     }
 }
 
-#[derive(Debug)]
 struct Inner {
     /// Waiters queue here, first come first served (tokio's mutex is fair), so only the head
     /// of the queue sleeps and every slot goes to the longest waiter.
@@ -125,9 +122,23 @@ struct Inner {
 }
 
 /// A limiter enforcing several quotas at once. Clones share their state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RateLimiter {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state();
+        f.debug_struct("RateLimiter")
+            .field(
+                "quotas",
+                &state.windows.iter().map(|w| w.quota).collect::<Vec<_>>(),
+            )
+            .field("granted", &state.granted)
+            .field("paused", &self.pause_remaining_in(&state))
+            .finish()
+    }
 }
 
 impl RateLimiter {
@@ -222,16 +233,16 @@ impl RateLimiter {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| parse_retry_after(v, now));
         let remaining = header_u64(headers, "x-ratelimit-remaining");
-        if remaining == Some(0) {
-            if let Some(reset) = header_u64(headers, "x-ratelimit-reset") {
-                let reset_wait = if reset > 1_000_000_000 {
-                    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-                    at.duration_since(now).unwrap_or(Duration::ZERO)
-                } else {
-                    Duration::from_secs(reset)
-                };
-                wait = Some(wait.map_or(reset_wait, |w| w.max(reset_wait)));
-            }
+        if remaining == Some(0)
+            && let Some(reset) = header_u64(headers, "x-ratelimit-reset")
+        {
+            let reset_wait = if reset > 1_000_000_000 {
+                let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+                at.duration_since(now).unwrap_or(Duration::ZERO)
+            } else {
+                Duration::from_secs(reset)
+            };
+            wait = Some(wait.map_or(reset_wait, |w| w.max(reset_wait)));
         }
         let wait = wait.filter(|w| !w.is_zero())?;
         self.pause_for(wait);
@@ -240,8 +251,12 @@ impl RateLimiter {
 
     /// How long the provider's last pause still holds calls back.
     pub fn pause_remaining(&self) -> Duration {
+        self.pause_remaining_in(&self.state())
+    }
+
+    fn pause_remaining_in(&self, state: &State) -> Duration {
         let now = Instant::now();
-        self.state()
+        state
             .paused_until
             .map_or(Duration::ZERO, |p| p.saturating_duration_since(now))
     }
@@ -271,11 +286,21 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 
 /// The limiters of one client: a default limiter and named buckets. Clones share them, so
 /// every clone of a client draws on the same quotas.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RateLimits {
     default: RateLimiter,
     configured: Arc<HashMap<Name, Vec<Quota>>>,
     buckets: Arc<Mutex<HashMap<Name, RateLimiter>>>,
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        f.debug_struct("RateLimits")
+            .field("default", &self.default)
+            .field("buckets", &*buckets)
+            .finish()
+    }
 }
 
 impl Default for RateLimits {

@@ -96,8 +96,12 @@ impl RetryPolicy {
             }
         }
         let cap = self.max_delay;
-        // backon adds jitter on top of the capped delay; keep the cap a cap.
-        builder.build().map(move |d| d.min(cap))
+        // backon adds jitter on top of the capped delay (keep the cap a cap), and its f32
+        // factor leaves traces such as 200.000003 ms (round to the millisecond).
+        builder.build().map(move |d| {
+            let ms = (d.as_micros() + 500) / 1000;
+            Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)).min(cap)
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::auth::{AuthTicket, Authenticator, NoAuth};
 use crate::endpoint::{Body, Endpoint, Replay, Target};
-use crate::error::{AuthError, Delivery, Error, FieldError, Name, ProviderError};
+use crate::error::{AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError};
 use crate::http::HttpClient;
 use crate::limit::{RateLimiter, RateLimits};
 use crate::retry::{RetryPolicy, parse_retry_after};
@@ -24,8 +24,8 @@ use crate::url::{check_secure, secure_base_url};
 
 /// One attempt of a request as the [`Authenticator`] sees it, before it is sent. The
 /// authenticator may add headers or query parameters, or rewrite the body (a signed
-/// envelope).
-#[derive(Debug, Clone)]
+/// envelope). `Debug` shows the URL without its query and the header names only.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct OutgoingRequest {
     /// The method.
@@ -38,6 +38,21 @@ pub struct OutgoingRequest {
     pub body: Option<Body>,
     /// The endpoint's name.
     pub endpoint: Name,
+}
+
+impl fmt::Debug for OutgoingRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutgoingRequest")
+            .field("endpoint", &self.endpoint)
+            .field("method", &self.method)
+            .field("url", &crate::url::redact(&self.url))
+            .field(
+                "headers",
+                &self.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            )
+            .field("body", &self.body)
+            .finish()
+    }
 }
 
 impl OutgoingRequest {
@@ -147,31 +162,31 @@ pub fn decode_json<T: DeserializeOwned>(
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let (message, quoted) = if sensitive {
-            // The message could quote a value of the secret-bearing answer.
-            (
-                format!(
+        if sensitive {
+            // The decoder's message could quote a value of the secret-bearing answer, so
+            // neither it nor the decoder's error is kept.
+            return Error::from(DecodeError {
+                provider: provider.clone(),
+                endpoint: endpoint.clone(),
+                path,
+                message: format!(
                     "{:?} error at line {} column {}",
                     inner.classify(),
                     inner.line(),
                     inner.column()
                 ),
-                None,
-            )
-        } else {
-            (
-                inner.to_string(),
-                excerpt(body, Some((inner.line(), inner.column()))),
-            )
-        };
-        Error::Decode {
+                excerpt: None,
+                source: None,
+            });
+        }
+        Error::from(DecodeError {
             provider: provider.clone(),
             endpoint: endpoint.clone(),
             path,
-            message,
-            excerpt: quoted,
+            message: inner.to_string(),
+            excerpt: excerpt(body, Some((inner.line(), inner.column()))),
             source: Some(Arc::new(inner)),
-        }
+        })
     })
 }
 
@@ -597,7 +612,7 @@ impl Transport {
                         tracing::info!("credentials expired: refreshed, retrying once");
                         continue;
                     }
-                    return Err(Error::Auth(AuthError {
+                    return Err(Error::from(AuthError {
                         status: Some(error.status),
                         code: error.code.clone(),
                         source: None,
@@ -625,7 +640,7 @@ impl Transport {
                 } => {
                     let status = error.status;
                     if !matches!(status, 429 | 502 | 503 | 504) {
-                        return Err(Error::Provider(error));
+                        return Err(Error::from(error));
                     }
                     // 429 and 503 say the provider did not act; 502 and 504 come from a
                     // gateway that may have passed the request on.
@@ -633,7 +648,7 @@ impl Transport {
                         return Err(Error::Unconfirmed {
                             provider: provider.clone(),
                             endpoint: endpoint.name.clone(),
-                            source: Arc::new(Error::Provider(error)),
+                            source: Arc::new(Error::from(error)),
                         });
                     }
                     let asked = error.retry_after;
@@ -645,7 +660,7 @@ impl Transport {
                                 retry_after: asked,
                             }
                         } else {
-                            Error::Provider(error)
+                            Error::from(error)
                         }
                     };
                     if asked.is_some_and(|w| w > self.inner.retry.max_wait) {
@@ -846,9 +861,17 @@ mod tests {
     fn excerpts_are_short_single_line_and_centred() {
         assert_eq!(excerpt(b"  ", None), None);
         assert_eq!(excerpt(b"{\"a\":\n 1}", None).unwrap(), "{\"a\": 1}");
-        let long = format!("{{\"items\":[{}\"bad\"]}}", "1,".repeat(200));
-        let e = excerpt(long.as_bytes(), Some((1, 410))).unwrap();
-        assert!(e.starts_with('…') && e.ends_with('…') && e.contains("bad"), "{e}");
+        let long = format!(
+            "{{\"items\":[{}\"bad\",{}1]}}",
+            "1,".repeat(200),
+            "1,".repeat(200)
+        );
+        let column = long.find("\"bad\"").unwrap() + 1;
+        let e = excerpt(long.as_bytes(), Some((1, column))).unwrap();
+        assert!(
+            e.starts_with('…') && e.ends_with('…') && e.contains("\"bad\""),
+            "{e}"
+        );
         assert!(e.chars().count() <= EXCERPT_CHARS + 2);
     }
 

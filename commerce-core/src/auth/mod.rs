@@ -265,11 +265,11 @@ impl TokenCache {
             if let Some(lease) = state.fresh(Instant::now()) {
                 return Ok(lease);
             }
-            if state.attempts > seen {
-                if let Some(failure) = &state.last_failure {
-                    // The request this caller waited for failed: share its error.
-                    return Err(failure.clone());
-                }
+            if state.attempts > seen
+                && let Some(failure) = &state.last_failure
+            {
+                // The request this caller waited for failed: share its error.
+                return Err(failure.clone());
             }
         }
         let requested_at = Instant::now();

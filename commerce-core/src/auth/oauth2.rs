@@ -24,7 +24,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::{Token, TokenSource, jwt_expiry};
-use crate::error::{AuthError, Delivery, Error, Name, ProviderError};
+use crate::error::{AuthError, DecodeError, Delivery, Error, Name, ProviderError};
 use crate::http::HttpClient;
 use crate::transport::excerpt;
 use crate::url::secure_url;
@@ -304,9 +304,9 @@ impl ClientCredentials {
                     Some(s @ (429 | 500..=599)) => {
                         let mut p = ProviderError::new(self.provider.clone(), endpoint, s).with_code(code);
                         p.message = Some(message);
-                        Error::Provider(p)
+                        Error::from(p)
                     }
-                    _ => Error::Auth(AuthError {
+                    _ => Error::from(AuthError {
                         status: status_code,
                         code: Some(code),
                         ..AuthError::new(self.provider.clone(), endpoint, message)
@@ -321,30 +321,36 @@ impl ClientCredentials {
                         let mut p = ProviderError::new(self.provider.clone(), endpoint, s);
                         p.body_excerpt = excerpt(&body, None);
                         if matches!(s, 429 | 500..=599) {
-                            Error::Provider(p)
+                            Error::from(p)
                         } else {
-                            Error::Auth(AuthError {
+                            Error::from(AuthError {
                                 status: status_code,
                                 ..AuthError::new(self.provider.clone(), "token", p.to_string())
                             })
                         }
                     }
                     // A success answer holds the token: never quote it.
-                    _ => Error::Decode {
+                    _ => Error::from(DecodeError {
                         provider: self.provider.clone(),
                         endpoint,
                         path,
-                        message: e.inner().to_string(),
+                        // serde's message could quote the token: keep only where it failed.
+                        message: format!(
+                            "{:?} error at line {} column {}",
+                            e.inner().classify(),
+                            e.inner().line(),
+                            e.inner().column()
+                        ),
                         excerpt: None,
-                        source: Some(std::sync::Arc::new(e.into_inner())),
-                    },
+                        source: None,
+                    }),
                 }
             }
             RequestTokenError::Other(message) => match status_code {
-                Some(s @ (429 | 500..=599)) => Error::Provider(
-                    ProviderError::new(self.provider.clone(), endpoint, s).with_message(message),
-                ),
-                _ => Error::Auth(AuthError {
+                Some(s @ (429 | 500..=599)) => {
+                    Error::from(ProviderError::new(self.provider.clone(), endpoint, s).with_message(message))
+                }
+                _ => Error::from(AuthError {
                     status: status_code,
                     ..AuthError::new(self.provider.clone(), endpoint, message)
                 }),
@@ -483,11 +489,11 @@ impl TokenSource for ClientCredentials {
         let answer = result.map_err(|e| self.classify(e, status))?;
         let secret = SecretString::from(answer.access_token.secret().to_owned());
         let mut expires_in = answer.expires_in.map(Duration::from_secs);
-        if self.read_jwt_expiry {
-            if let Some(exp) = jwt_expiry(secret.expose_secret()) {
-                let left = exp.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-                expires_in = Some(expires_in.map_or(left, |e| e.min(left)));
-            }
+        if self.read_jwt_expiry
+            && let Some(exp) = jwt_expiry(secret.expose_secret())
+        {
+            let left = exp.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+            expires_in = Some(expires_in.map_or(left, |e| e.min(left)));
         }
         let refresh = answer
             .refresh_token

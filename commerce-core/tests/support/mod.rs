@@ -69,6 +69,19 @@ impl Recorded {
     }
 }
 
+/// HTTP settings for paused-time tests: no per-attempt time limit and no idle pooling,
+/// so no timer of the HTTP stack fires while the runtime waits on a socket.
+pub fn paused_time_http() -> commerce_core::HttpClient {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    commerce_core::HttpClient::new("commerce-core-tests", "0.0.0")
+        .with_client(client)
+        .with_timeout(None)
+}
+
 pub struct ScriptedServer {
     pub url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
@@ -93,39 +106,35 @@ impl ScriptedServer {
                 tokio::spawn(async move {
                     let (read, mut write) = socket.into_split();
                     let mut reader = BufReader::new(read);
-                    loop {
-                        let Some(recorded) = read_request(&mut reader).await else {
-                            return;
-                        };
-                        let reply = {
-                            let mut log = log.lock().unwrap();
-                            log.push(recorded);
-                            replies[(log.len() - 1).min(replies.len() - 1)].clone()
-                        };
-                        match reply {
-                            Reply::Respond {
-                                status,
-                                headers,
-                                body,
-                            } => {
-                                let mut head =
-                                    format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
-                                for (k, v) in headers {
-                                    head.push_str(&format!("{k}: {v}\r\n"));
-                                }
-                                head.push_str("\r\n");
-                                if write.write_all(head.as_bytes()).await.is_err()
-                                    || write.write_all(body.as_bytes()).await.is_err()
-                                {
-                                    return;
-                                }
+                    let Some(recorded) = read_request(&mut reader).await else {
+                        return;
+                    };
+                    let reply = {
+                        let mut log = log.lock().unwrap();
+                        log.push(recorded);
+                        replies[(log.len() - 1).min(replies.len() - 1)].clone()
+                    };
+                    match reply {
+                        Reply::Respond {
+                            status,
+                            headers,
+                            body,
+                        } => {
+                            let mut head = format!(
+                                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                                body.len()
+                            );
+                            for (k, v) in headers {
+                                head.push_str(&format!("{k}: {v}\r\n"));
                             }
-                            Reply::Stall => {
-                                tokio::time::sleep(Duration::from_secs(3600)).await;
-                                return;
-                            }
-                            Reply::Drop => return,
+                            head.push_str("\r\n");
+                            // One request per connection: no idle connection (and so no pool
+                            // timer) is left behind to disturb paused-time tests.
+                            let _ = write.write_all(head.as_bytes()).await;
+                            let _ = write.write_all(body.as_bytes()).await;
                         }
+                        Reply::Stall => tokio::time::sleep(Duration::from_secs(3600)).await,
+                        Reply::Drop => {}
                     }
                 });
             }
