@@ -117,5 +117,10 @@ pub use crate::transport::{
 };
 pub use crate::url::{check_secure, encode_segment, redact, secure_base_url, secure_url};
 
+/// The README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Re-exported so provider crates and their users name one version.
 pub use secrecy::{ExposeSecret, SecretString};
