@@ -217,6 +217,8 @@ pub struct ReviewInvitation {
     pub customer: Customer,
     /// The products bought, for platforms that collect product reviews.
     pub products: Vec<ProductRef>,
+    /// When the order was placed (platforms ask for the order date), if known.
+    pub ordered_at: Option<DateTime<Utc>>,
     /// When to send the invitation (`None`: the platform's default delay).
     pub send_at: Option<DateTime<Utc>>,
     /// The customer's country (ISO 3166-1 alpha-2), if known.

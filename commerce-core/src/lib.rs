@@ -92,6 +92,7 @@ mod error;
 mod http;
 mod limit;
 mod retry;
+mod support;
 mod transport;
 mod url;
 
@@ -111,6 +112,9 @@ pub use crate::error::{
 pub use crate::http::{CONNECT_TIMEOUT, HttpClient, REQUEST_TIMEOUT, shared_client};
 pub use crate::limit::{Quota, RateLimiter, RateLimits};
 pub use crate::retry::{RetryPolicy, parse_retry_after};
+pub use crate::support::{
+    decode_items, env_all_or_none, env_optional, env_required, is_valid_email, offset_stream, page_stream,
+};
 pub use crate::transport::{
     Classifier, DefaultClassifier, OutgoingRequest, Response, Transport, TransportBuilder, Verdict,
     decode_json, excerpt,

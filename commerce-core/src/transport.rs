@@ -241,6 +241,9 @@ pub enum Verdict {
     Failure(ProviderError),
     /// The provider said the credentials expired: refresh once and retry once.
     AuthExpired(ProviderError),
+    /// The provider refused the credentials themselves (a wrong key or password): fail with
+    /// [`Error::Auth`] at once, since new tokens from the same credentials would not help.
+    AuthRejected(ProviderError),
 }
 
 /// Decides what an answer means. Providers that report errors in the body with HTTP 200
@@ -462,6 +465,8 @@ enum Outcome {
         expired: bool,
         ticket: AuthTicket,
     },
+    /// The provider refused the credentials.
+    Rejected(ProviderError),
 }
 
 impl Transport {
@@ -612,27 +617,14 @@ impl Transport {
                         tracing::info!("credentials expired: refreshed, retrying once");
                         continue;
                     }
-                    return Err(Error::from(AuthError {
-                        status: Some(error.status),
-                        code: error.code.clone(),
-                        source: None,
-                        ..AuthError::new(
-                            provider.clone(),
-                            endpoint.name.clone(),
-                            error
-                                .message
-                                .clone()
-                                .or(error.body_excerpt.clone())
-                                .unwrap_or_else(|| {
-                                    if reauthenticated {
-                                        "refused again with fresh credentials".to_owned()
-                                    } else {
-                                        "credentials refused".to_owned()
-                                    }
-                                }),
-                        )
-                    }));
+                    let fallback = if reauthenticated {
+                        "refused again with fresh credentials"
+                    } else {
+                        "credentials refused"
+                    };
+                    return Err(auth_error(&error, fallback));
                 }
+                Outcome::Rejected(error) => return Err(auth_error(&error, "credentials refused")),
                 Outcome::Refused {
                     error,
                     expired: false,
@@ -783,6 +775,7 @@ impl Transport {
                 expired: true,
                 ticket,
             },
+            Verdict::AuthRejected(error) => Outcome::Rejected(error),
         })
     }
 
@@ -836,6 +829,20 @@ impl Transport {
             )
         })
     }
+}
+
+/// An [`Error::Auth`] carrying what the provider said.
+fn auth_error(error: &ProviderError, fallback: &str) -> Error {
+    let message = error
+        .message
+        .clone()
+        .or_else(|| error.body_excerpt.clone())
+        .unwrap_or_else(|| fallback.to_owned());
+    Error::from(AuthError {
+        status: Some(error.status),
+        code: error.code.clone(),
+        ..AuthError::new(error.provider.clone(), error.endpoint.clone(), message)
+    })
 }
 
 fn with_retry_after(mut error: ProviderError, response: &Response) -> ProviderError {

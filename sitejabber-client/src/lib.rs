@@ -1,4 +1,69 @@
-//! Client for the Sitejabber business API: reviews, products, review requests, messages, privacy.
+//! A typed client for the whole Sitejabber business API: business profiles, reviews,
+//! comments, messages, review requests, review links, products, product reviews, product
+//! review requests and customer-data (privacy) requests.
 //!
-//! **Not implemented yet**: this crate is a placeholder in the workspace; its API is
-//! built by issue 3. It exports nothing.
+//! - **Authentication**: `client_token` (your API key) goes on every call; the business
+//!   account logs in once (`POST /login`) and its `user_token` is reused by every clone of
+//!   the client until Sitejabber says it expired (codes 203, 204, 207), when the client logs
+//!   in again, once. Both tokens and the password are secrets: never in `Debug`, errors or
+//!   traces.
+//! - **Errors**: Sitejabber reports errors in the body, often with HTTP 200. The
+//!   `status`/`success`/`errorCode`/`errorReason` envelope decides; every code of its table
+//!   is an [`ErrorCode`] (`ErrorCode::of(&error)`).
+//! - **Rate limits**: 10 calls per 10 s and 1000 per hour, paced on the client side so
+//!   Sitejabber's 429 does not happen in normal use; a 429 is waited out and safe calls are
+//!   retried.
+//! - **Lists** are streams over `start`/`count` that fetch a page only when it is read
+//!   ([`SitejabberClient::reviews_stream`] and friends), or single [`Page`]s.
+//! - **Tolerant decoding**: numbers sent as strings, `""` for absent dates, `pending`
+//!   publication dates, dates with slashes are all read; one odd item never fails a page.
+//!
+//! ```no_run
+//! use futures_util::TryStreamExt;
+//! use sitejabber_client::{ReviewRequest, ReviewsQuery, SitejabberClient};
+//!
+//! # async fn run() -> Result<(), commerce_core::Error> {
+//! let client = SitejabberClient::from_env()?;
+//! client.login().await?; // optional: the first call logs in by itself
+//! let mut reviews = client.reviews_stream(ReviewsQuery::default());
+//! while let Some(review) = reviews.try_next().await? {
+//!     println!("{:?}: {}", review.review_no, review.title);
+//! }
+//! client
+//!     .add_review_request(&ReviewRequest {
+//!         email: Some("jan@example.com".into()),
+//!         order_id: "A-1001".into(),
+//!         order_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 20),
+//!         ..Default::default()
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The business API paths follow Sitejabber's public documentation; the Google My Business
+//! data source code (`google`) and the meaning of code 304 for a repeated request are
+//! *inferred*.
+
+mod api;
+mod client;
+mod error;
+mod lenient;
+mod model;
+mod platform;
+
+pub use crate::api::{
+    CommentsQuery, Datasource, FlagReason, Folder, MAX_PAGE, MessagesQuery, NewProduct, NewProductReview,
+    Page, ProductReviewRequest, ProductReviewsQuery, ProductsQuery, ReviewImageUpload, ReviewRequest,
+    ReviewsQuery, SortOrder, StatsQuery, Vote,
+};
+pub use crate::client::{
+    DEFAULT_BASE_URL, PROVIDER, SitejabberClient, SitejabberClientBuilder, default_limits,
+};
+pub use crate::error::{EnvelopeClassifier, ErrorCode};
+pub use crate::lenient::{parse_local, parse_rfc};
+pub use crate::model::{
+    Address, Business, Comment, CustomerInformation, Image, Login, Message, NumReviews, Partner, Product,
+    ProductCategory, ProductImage, ProductReview, ProductReviewRequestReceipt, ProductReviewStats,
+    Publication, Rating, RatingType, Removed, Review, ReviewImage, ReviewRequestReceipt, User,
+};
+pub use commerce_core::Error;

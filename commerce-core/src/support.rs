@@ -1,0 +1,229 @@
+//! Small helpers every provider crate needs: environment variables, input checks, paging
+//! and tolerant list decoding.
+
+use std::future::Future;
+
+use futures_util::stream::{self, BoxStream, StreamExt};
+use serde::de::DeserializeOwned;
+
+use crate::error::{DecodeError, Error, Name};
+
+/// A required environment variable; a missing or blank one is a [`Error::Config`] naming it.
+pub fn env_required(name: &str) -> Result<String, Error> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        Ok(_) => Err(Error::config(format!("the environment variable {name} is empty"))),
+        Err(_) => Err(Error::config(format!(
+            "the environment variable {name} is not set"
+        ))),
+    }
+}
+
+/// An optional environment variable (`None` when unset or blank).
+pub fn env_optional(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Which of `names` are set: all, none, or some (an error naming the missing ones).
+///
+/// The quickstart uses it to choose live or sandbox per provider; a partial set is an error
+/// because it is almost always a typo.
+pub fn env_all_or_none(names: &[&str]) -> Result<bool, Error> {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| env_optional(n).is_none())
+        .collect();
+    match missing.len() {
+        0 => Ok(true),
+        n if n == names.len() => Ok(false),
+        _ => Err(Error::config(format!(
+            "some but not all of {} are set; missing: {}",
+            names.join(", "),
+            missing.join(", ")
+        ))),
+    }
+}
+
+/// Whether `email` is a plausible e-mail address: one `@`, a non-empty local part, a domain
+/// with a dot and no empty label, no spaces or control characters.
+///
+/// ```
+/// use commerce_core::is_valid_email;
+/// assert!(is_valid_email("jan.de.vries+shop@example.co.uk"));
+/// for bad in ["", "jan", "jan@", "@example.com", "jan@example", "jan @example.com", "a@b@c.nl", "jan@.com"] {
+///     assert!(!is_valid_email(bad), "{bad}");
+/// }
+/// ```
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && email.len() <= 254
+        && !domain.contains('@')
+        && domain.contains('.')
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// A stream over an offset-paged list (`start`/`count`, `offset`/`limit`): `fetch(offset,
+/// size)` is called only as the stream is read, and the stream ends after a page shorter
+/// than `page_size`. A failed page ends the stream after yielding its error.
+pub fn offset_stream<T, F, Fut>(start: u64, page_size: u64, fetch: F) -> BoxStream<'static, Result<T, Error>>
+where
+    T: Send + 'static,
+    F: FnMut(u64, u64) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Vec<Result<T, Error>>, Error>> + Send + 'static,
+{
+    let page_size = page_size.max(1);
+    stream::unfold((Some(start), fetch), move |(next, mut fetch)| async move {
+        let offset = next?;
+        match fetch(offset, page_size).await {
+            Ok(items) => {
+                let more = items.len() as u64 >= page_size;
+                let next = more.then_some(offset + items.len() as u64);
+                Some((stream::iter(items), (next, fetch)))
+            }
+            Err(e) => Some((stream::iter(vec![Err(e)]), (None, fetch))),
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+/// A stream over a numbered-page list (`page=1, 2, ...`) that ends at the first empty page.
+/// A failed page ends the stream after yielding its error.
+pub fn page_stream<T, F, Fut>(first_page: u64, fetch: F) -> BoxStream<'static, Result<T, Error>>
+where
+    T: Send + 'static,
+    F: FnMut(u64) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Vec<Result<T, Error>>, Error>> + Send + 'static,
+{
+    stream::unfold((Some(first_page), fetch), move |(next, mut fetch)| async move {
+        let page = next?;
+        match fetch(page).await {
+            Ok(items) if items.is_empty() => None,
+            Ok(items) => Some((stream::iter(items), (Some(page + 1), fetch))),
+            Err(e) => Some((stream::iter(vec![Err(e)]), (None, fetch))),
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+/// Decodes each element of a JSON list on its own, so one odd element never fails the whole
+/// page: each comes back as `Ok(item)` or as the [`Error::Decode`] that names its index.
+pub fn decode_items<T: DeserializeOwned>(
+    provider: &Name,
+    endpoint: &Name,
+    items: Vec<serde_json::Value>,
+) -> Vec<Result<T, Error>> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| {
+            serde_path_to_error::deserialize(&value).map_err(|e| {
+                let path = format!("[{i}]{}", display_path(e.path()));
+                let mut d = DecodeError::new(provider.clone(), endpoint.clone(), path, e.inner().to_string());
+                let shown = value.to_string();
+                d.excerpt = crate::transport::excerpt(shown.as_bytes(), None);
+                Error::from(d)
+            })
+        })
+        .collect()
+}
+
+fn display_path(path: &serde_path_to_error::Path) -> String {
+    let p = path.to_string();
+    if p == "." {
+        String::new()
+    } else if p.starts_with('[') {
+        p
+    } else {
+        format!(".{p}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::TryStreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn offset_streams_fetch_lazily_and_stop_after_a_short_page() {
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = calls.clone();
+        let s = offset_stream(0, 3, move |offset, size| {
+            seen.lock().unwrap().push(offset);
+            async move {
+                let end = (offset + size).min(7);
+                Ok((offset..end).map(Ok).collect())
+            }
+        });
+        let mut s = s;
+        assert_eq!(s.try_next().await.unwrap(), Some(0));
+        assert_eq!(*calls.lock().unwrap(), vec![0], "one page fetched for one item");
+        let rest: Vec<u64> = s.try_collect().await.unwrap();
+        assert_eq!(rest, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(*calls.lock().unwrap(), vec![0, 3, 6]);
+    }
+
+    #[tokio::test]
+    async fn page_streams_end_at_an_empty_page_and_on_errors() {
+        let s = page_stream(1, |page| async move {
+            Ok(if page <= 2 {
+                vec![Ok(page), Ok(page * 10)]
+            } else {
+                vec![]
+            })
+        });
+        let all: Vec<u64> = s.try_collect().await.unwrap();
+        assert_eq!(all, vec![1, 10, 2, 20]);
+        let failing = page_stream(1, |page| async move {
+            if page == 2 {
+                Err(Error::config("boom"))
+            } else {
+                Ok(vec![Ok(page)])
+            }
+        });
+        let got: Vec<Result<u64, Error>> = failing.collect().await;
+        assert_eq!(got.len(), 2);
+        assert!(got[1].is_err());
+    }
+
+    #[test]
+    fn one_odd_item_does_not_fail_the_others() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Item {
+            #[allow(dead_code)]
+            id: u32,
+        }
+        let values: Vec<serde_json::Value> =
+            serde_json::from_str(r#"[{"id":1},{"id":"x"},{"id":3}]"#).unwrap();
+        let items = decode_items::<Item>(&"p".into(), &"e".into(), values);
+        assert!(items[0].is_ok() && items[2].is_ok());
+        let err = items[1].as_ref().unwrap_err();
+        assert!(err.to_string().contains("at `[1].id`"), "{err}");
+    }
+
+    #[test]
+    fn env_all_or_none_names_what_is_missing() {
+        // Variable names unique to this test, so parallel tests cannot interfere.
+        let names = ["CC_TEST_ENV_A_7f3", "CC_TEST_ENV_B_7f3"];
+        assert!(!env_all_or_none(&names).unwrap());
+        assert!(
+            env_required("CC_TEST_ENV_A_7f3")
+                .unwrap_err()
+                .to_string()
+                .contains("CC_TEST_ENV_A_7f3 is not set")
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! The client: configuration, authentication and the shared plumbing of the endpoints.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use commerce_core::{
+    AuthTicket, Authenticator, Endpoint, Error, ExposeSecret, HttpClient, OutgoingRequest, Quota, RateLimits,
+    RetryPolicy, SecretString, Token, TokenAuth, TokenCache, TokenSource, Transport, decode_items,
+    encode_segment, env_optional, env_required,
+};
+use http::HeaderName;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::EnvelopeClassifier;
+use crate::model::Login;
+
+/// The provider name used in errors and traces.
+pub const PROVIDER: &str = "sitejabber";
+
+/// The live API root.
+pub const DEFAULT_BASE_URL: &str = "https://api.sitejabber.com/v1/";
+
+/// Sitejabber's documented limits per user token: 10 calls in any 10 s and 1000 per hour.
+pub fn default_limits() -> RateLimits {
+    RateLimits::new([Quota::new(10, Duration::from_secs(10)), Quota::per_hour(1000)])
+}
+
+const LOGIN: &str = "login";
+
+/// Builds a [`SitejabberClient`].
+pub struct SitejabberClientBuilder {
+    client_token: SecretString,
+    email: String,
+    password: SecretString,
+    domain: String,
+    base_url: String,
+    http: HttpClient,
+    retry: RetryPolicy,
+    limits: RateLimits,
+}
+
+impl fmt::Debug for SitejabberClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SitejabberClientBuilder")
+            .field("client_token", &"[redacted]")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .field("domain", &self.domain)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SitejabberClientBuilder {
+    /// Overrides the API root (default [`DEFAULT_BASE_URL`]).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Overrides the HTTP settings (client, time limit).
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Overrides the retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Overrides the client-side pacing (default [`default_limits`]).
+    pub fn limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Builds the client. Empty credentials and a non-HTTPS base URL are refused here.
+    pub fn build(self) -> Result<SitejabberClient, Error> {
+        let mut missing = commerce_core::ValidationErrors::new();
+        missing.require(self.client_token.expose_secret(), "client_token");
+        missing.require(&self.email, "email");
+        missing.require(self.password.expose_secret(), "password");
+        missing.require(&self.domain, "domain");
+        if !missing.is_empty() {
+            return Err(Error::config(format!("sitejabber: {missing}")));
+        }
+        let client_token = Arc::new(self.client_token);
+        // The login call goes through the same transport (same limits, same tracing), with
+        // only the client token.
+        let login_transport = Transport::builder(&self.http, PROVIDER, &self.base_url)
+            .auth(ClientTokenOnly {
+                client_token: client_token.clone(),
+            })
+            .classifier(EnvelopeClassifier)
+            .limits(self.limits.clone())
+            .retry(self.retry.clone())
+            .build()?;
+        let tokens = TokenCache::with_margin(
+            LoginSource {
+                transport: login_transport,
+                email: self.email.clone(),
+                password: self.password,
+            },
+            Duration::from_secs(24 * 3600),
+            Duration::ZERO,
+        );
+        let transport = Transport::builder(&self.http, PROVIDER, &self.base_url)
+            .auth(SitejabberAuth {
+                client_token,
+                user_token: TokenAuth::header(tokens.clone(), HeaderName::from_static("user_token")),
+            })
+            .classifier(EnvelopeClassifier)
+            .limits(self.limits)
+            .retry(self.retry)
+            .build()?;
+        Ok(SitejabberClient {
+            inner: Arc::new(Inner {
+                transport,
+                tokens,
+                domain: self.domain,
+                email: self.email,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    transport: Transport,
+    tokens: TokenCache,
+    domain: String,
+    email: String,
+}
+
+/// A client of the Sitejabber business API for one business (its domain). Cheap to clone;
+/// clones share the user token and the rate limits.
+#[derive(Clone)]
+pub struct SitejabberClient {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for SitejabberClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SitejabberClient")
+            .field("domain", &self.inner.domain)
+            .field("email", &self.inner.email)
+            .field("transport", &self.inner.transport)
+            .finish()
+    }
+}
+
+impl SitejabberClient {
+    /// A builder with the API key (`client_token`), the business account's login and the
+    /// business's domain (`example.com`).
+    pub fn builder(
+        client_token: SecretString,
+        email: impl Into<String>,
+        password: SecretString,
+        domain: impl Into<String>,
+    ) -> SitejabberClientBuilder {
+        SitejabberClientBuilder {
+            client_token,
+            email: email.into(),
+            password,
+            domain: domain.into(),
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            http: HttpClient::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
+            retry: RetryPolicy::default(),
+            limits: default_limits(),
+        }
+    }
+
+    /// A client from `SITEJABBER_CLIENT_TOKEN`, `SITEJABBER_EMAIL`, `SITEJABBER_PASSWORD`,
+    /// `SITEJABBER_DOMAIN` and, optionally, `SITEJABBER_BASE_URL`. A missing variable is an
+    /// error that names it.
+    pub fn from_env() -> Result<Self, Error> {
+        let mut builder = Self::builder(
+            env_required("SITEJABBER_CLIENT_TOKEN")?.into(),
+            env_required("SITEJABBER_EMAIL")?,
+            env_required("SITEJABBER_PASSWORD")?.into(),
+            env_required("SITEJABBER_DOMAIN")?,
+        );
+        if let Some(url) = env_optional("SITEJABBER_BASE_URL") {
+            builder = builder.base_url(url);
+        }
+        builder.build()
+    }
+
+    /// The business's domain.
+    pub fn domain(&self) -> &str {
+        &self.inner.domain
+    }
+
+    /// The transport, for calls this crate does not cover yet.
+    pub fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    /// How many logins this client has made (one, unless the token expired).
+    pub fn logins(&self) -> u64 {
+        self.inner.tokens.token_requests()
+    }
+
+    /// `businesses/{domain}/{rest}`.
+    pub(crate) fn business_path(&self, rest: &str) -> String {
+        let d = encode_segment(&self.inner.domain);
+        if rest.is_empty() {
+            format!("businesses/{d}")
+        } else {
+            format!("businesses/{d}/{rest}")
+        }
+    }
+
+    /// `partners/{domain}/{rest}`.
+    pub(crate) fn partner_path(&self, rest: &str) -> String {
+        format!("partners/{}/{rest}", encode_segment(&self.inner.domain))
+    }
+
+    /// Sends and decodes the whole answer.
+    pub(crate) async fn call<T: DeserializeOwned>(&self, endpoint: Endpoint) -> Result<T, Error> {
+        self.inner.transport.json(&endpoint).await
+    }
+
+    /// Sends and decodes the object under `key` of the answer.
+    pub(crate) async fn call_key<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        key: &str,
+    ) -> Result<T, Error> {
+        let response = self.inner.transport.send(&endpoint).await?;
+        let mut value: Value = response.json()?;
+        let inner = value.get_mut(key).map(Value::take).unwrap_or(Value::Null);
+        commerce_core::decode_json(
+            response.provider(),
+            response.endpoint(),
+            inner.to_string().as_bytes(),
+            false,
+        )
+    }
+
+    /// Sends and checks the envelope only.
+    pub(crate) async fn call_status(&self, endpoint: Endpoint) -> Result<(), Error> {
+        self.inner.transport.send(&endpoint).await.map(drop)
+    }
+
+    /// Sends and decodes a list found under `key` (or the answer itself, when it is a list),
+    /// each item on its own.
+    pub(crate) async fn call_list<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        key: &str,
+    ) -> Result<Vec<Result<T, Error>>, Error> {
+        let response = self.inner.transport.send(&endpoint).await?;
+        let value: Value = response.json()?;
+        let items = match value {
+            Value::Array(items) => items,
+            Value::Object(mut map) => match map.remove(key) {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        Ok(decode_items(response.provider(), response.endpoint(), items))
+    }
+
+    /// Logs in now (normally the client logs in by itself on the first call, and again when
+    /// Sitejabber says the token expired).
+    pub async fn login(&self) -> Result<(), Error> {
+        self.inner.tokens.get().await.map(drop)
+    }
+}
+
+/// Adds `client_token` to every call and, except for the login call, the `user_token`
+/// header from the login.
+#[derive(Debug)]
+struct SitejabberAuth {
+    client_token: Arc<SecretString>,
+    user_token: TokenAuth,
+}
+
+#[async_trait]
+impl Authenticator for SitejabberAuth {
+    async fn authorize(&self, request: &mut OutgoingRequest) -> Result<AuthTicket, Error> {
+        request.add_query("client_token", self.client_token.expose_secret());
+        self.user_token.authorize(request).await
+    }
+
+    async fn invalidate(&self, ticket: &AuthTicket) -> bool {
+        self.user_token.invalidate(ticket).await
+    }
+}
+
+/// The login call's authenticator: the client token only.
+#[derive(Debug)]
+struct ClientTokenOnly {
+    client_token: Arc<SecretString>,
+}
+
+#[async_trait]
+impl Authenticator for ClientTokenOnly {
+    async fn authorize(&self, request: &mut OutgoingRequest) -> Result<AuthTicket, Error> {
+        request.add_query("client_token", self.client_token.expose_secret());
+        Ok(AuthTicket::fixed())
+    }
+}
+
+/// Gets a user token by `POST /login` with the account's e-mail and password.
+struct LoginSource {
+    transport: Transport,
+    email: String,
+    password: SecretString,
+}
+
+impl fmt::Debug for LoginSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginSource")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+#[async_trait]
+impl TokenSource for LoginSource {
+    async fn fetch(&self) -> Result<Token, Error> {
+        let endpoint = Endpoint::post(LOGIN, LOGIN)
+            .form([
+                ("email", self.email.as_str()),
+                ("password", self.password.expose_secret()),
+            ])
+            // Logging in twice is harmless (the newer token wins), so a lost answer may be
+            // asked again.
+            .idempotent()
+            .sensitive_answer();
+        let login: Login = self.transport.json(&endpoint).await?;
+        // The expiry is a local time of unknown zone: count it as UTC less a day.
+        let expires_in = login.expire.and_then(|at| {
+            let left = at - chrono::Utc::now().naive_utc() - chrono::TimeDelta::days(1);
+            left.to_std().ok()
+        });
+        Ok(Token::new(login.token).with_expires_in(expires_in))
+    }
+}
