@@ -394,7 +394,7 @@ pub enum Error {
 
     /// The provider refused the call for its rate limit, and the wait it asked for was longer
     /// than the client may wait, or the retries ran out.
-    #[error("{provider} {endpoint}: rate limited{}", fmt_wait(.retry_after))]
+    #[error("{provider} {endpoint}: rate limited{}{}", fmt_wait(.retry_after), fmt_answer(.answer))]
     RateLimited {
         /// The provider.
         provider: Name,
@@ -402,6 +402,9 @@ pub enum Error {
         endpoint: Name,
         /// How long the provider asked to wait, if it said.
         retry_after: Option<Duration>,
+        /// The provider's last answer, when the limit was its own (`None` when the client's
+        /// pacing refused to wait that long).
+        answer: Option<Box<ProviderError>>,
     },
 
     /// Authentication failed.
@@ -426,6 +429,18 @@ pub enum Error {
         /// Why, and what to do instead.
         reason: String,
     },
+}
+
+fn fmt_answer(answer: &Option<Box<ProviderError>>) -> String {
+    let Some(a) = answer else {
+        return String::new();
+    };
+    match (&a.code, &a.message) {
+        (Some(c), Some(m)) => format!(": {c}: {m}"),
+        (Some(c), None) => format!(": {c}"),
+        (None, Some(m)) => format!(": {m}"),
+        (None, None) => String::new(),
+    }
 }
 
 fn fmt_wait(wait: &Option<Duration>) -> String {
@@ -511,6 +526,7 @@ impl Error {
             Error::Provider(p) => Some(p.status),
             Error::Auth(a) => a.status,
             Error::Unconfirmed { source, .. } => source.status(),
+            Error::RateLimited { answer: Some(a), .. } => Some(a.status),
             _ => None,
         }
     }
@@ -520,6 +536,7 @@ impl Error {
         match self {
             Error::Provider(p) => p.code.as_deref(),
             Error::Auth(a) => a.code.as_deref(),
+            Error::RateLimited { answer: Some(a), .. } => a.code.as_deref(),
             _ => None,
         }
     }

@@ -572,6 +572,7 @@ impl Transport {
                     provider: provider.clone(),
                     endpoint: endpoint.name.clone(),
                     retry_after: Some(paused),
+                    answer: None,
                 });
             }
             let span = tracing::info_span!(
@@ -650,6 +651,7 @@ impl Transport {
                                 provider: provider.clone(),
                                 endpoint: endpoint.name.clone(),
                                 retry_after: asked,
+                                answer: Some(Box::new(error)),
                             }
                         } else {
                             Error::from(error)

@@ -62,8 +62,13 @@ pub use crate::client::{
 pub use crate::error::{EnvelopeClassifier, ErrorCode};
 pub use crate::lenient::{parse_local, parse_rfc};
 pub use crate::model::{
-    Address, Business, Comment, CustomerInformation, Image, Login, Message, NumReviews, Partner, Product,
-    ProductCategory, ProductImage, ProductReview, ProductReviewRequestReceipt, ProductReviewStats,
+    Address, Answer, Business, Comment, CustomerInformation, Image, Login, Message, NumReviews, Partner,
+    Product, ProductCategory, ProductImage, ProductReview, ProductReviewRequestReceipt, ProductReviewStats,
     Publication, Rating, RatingType, Removed, Review, ReviewImage, ReviewRequestReceipt, User,
 };
 pub use commerce_core::Error;
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

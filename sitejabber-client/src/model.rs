@@ -619,3 +619,74 @@ pub struct CustomerInformation {
     #[serde(default)]
     pub categories: serde_json::Value,
 }
+
+/// An answer to a question.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// Text.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub content: String,
+    /// Written at.
+    #[serde(default, deserialize_with = "lenient::opt_local")]
+    pub created: Option<NaiveDateTime>,
+    /// The same, with its offset.
+    #[serde(rename = "createdRFC", default, deserialize_with = "lenient::opt_rfc")]
+    pub created_rfc: Option<DateTime<FixedOffset>>,
+    /// Published at.
+    #[serde(default, deserialize_with = "lenient::opt_local")]
+    pub published: Option<NaiveDateTime>,
+    /// Votes.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub num_votes: Option<u64>,
+    /// Positive votes.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub num_positive_votes: Option<u64>,
+    /// Negative votes.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub num_negative_votes: Option<u64>,
+    /// Author.
+    #[serde(default, deserialize_with = "lenient::opt_object")]
+    pub author: Option<User>,
+}
+
+/// A question about the business or one of its products (in Sitejabber's public docs,
+/// not in the schema: read tolerantly like the rest).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    /// The business it is about.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub business: Option<String>,
+    /// Text.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub content: String,
+    /// Asked at.
+    #[serde(default, deserialize_with = "lenient::opt_local")]
+    pub created: Option<NaiveDateTime>,
+    /// The same, with its offset.
+    #[serde(rename = "createdRFC", default, deserialize_with = "lenient::opt_rfc")]
+    pub created_rfc: Option<DateTime<FixedOffset>>,
+    /// Published at.
+    #[serde(default, deserialize_with = "lenient::opt_local")]
+    pub published: Option<NaiveDateTime>,
+    /// Whether it was removed.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub removed: Option<bool>,
+    /// Number of answers.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub num_answers: Option<u64>,
+    /// Sum of votes.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub sum_votes: Option<u64>,
+    /// Its address part on Sitejabber.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub slug: Option<String>,
+    /// The answers.
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub answers: Vec<Answer>,
+    /// The product (product questions only).
+    #[serde(default, deserialize_with = "lenient::opt_object")]
+    pub product: Option<Product>,
+    /// Who asked.
+    #[serde(default, deserialize_with = "lenient::opt_object")]
+    pub author: Option<User>,
+}

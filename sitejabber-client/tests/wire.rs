@@ -904,3 +904,44 @@ async fn every_call_carries_the_user_token_from_one_login() {
     m.assert_calls_async(5).await;
     assert_eq!(c.logins(), 1);
 }
+
+#[tokio::test]
+async fn questions_and_product_questions() {
+    let server = server_with_login().await;
+    let questions = server
+        .mock_async(|when, then| {
+            authed(
+                when.method(GET)
+                    .path(biz("questions"))
+                    .query_param("start", "0")
+                    .query_param("count", "100"),
+            );
+            ok_json(then, "questions.json");
+        })
+        .await;
+    let product = server
+        .mock_async(|when, then| {
+            authed(
+                when.method(GET)
+                    .path(biz("product/questions"))
+                    .query_param("sku", "4770")
+                    .query_param("start", "0")
+                    .query_param("count", "20"),
+            );
+            ok_json(then, "product-questions.json");
+        })
+        .await;
+    let c = client(&server);
+    let all: Vec<_> = c.questions_stream().try_collect().await.unwrap();
+    questions.assert_async().await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].answers[0].content, "Ja, binnen 3 werkdagen.");
+    assert_eq!(all[0].sum_votes, Some(0));
+    let page = c.product_questions(Some("4770"), 0, 20).await.unwrap();
+    product.assert_async().await;
+    assert_eq!(
+        page.items[0].product.as_ref().unwrap().gtin.as_deref(),
+        Some("8712345678906")
+    );
+    assert_eq!(page.items[0].removed, Some(false));
+}
