@@ -90,6 +90,7 @@ mod commerce;
 mod endpoint;
 mod error;
 mod http;
+pub mod lenient;
 mod limit;
 mod retry;
 mod support;

@@ -631,7 +631,7 @@ fn page_check(count: u32) -> Result<(), Error> {
 
 #[derive(Deserialize)]
 struct EditLink {
-    #[serde(default, deserialize_with = "crate::lenient::text")]
+    #[serde(default, deserialize_with = "commerce_core::lenient::text")]
     link: String,
 }
 

@@ -6,7 +6,7 @@
 use commerce_core::{Classifier, Error, ProviderError, Response, Verdict};
 use serde_json::Value;
 
-use crate::lenient;
+use commerce_core::lenient;
 
 /// Every error code of Sitejabber's table, as a typed case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

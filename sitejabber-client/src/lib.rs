@@ -47,7 +47,6 @@
 mod api;
 mod client;
 mod error;
-mod lenient;
 mod model;
 mod platform;
 
@@ -60,7 +59,6 @@ pub use crate::client::{
     DEFAULT_BASE_URL, PROVIDER, SitejabberClient, SitejabberClientBuilder, default_limits,
 };
 pub use crate::error::{EnvelopeClassifier, ErrorCode};
-pub use crate::lenient::{parse_local, parse_rfc};
 pub use crate::model::{
     Address, Answer, Business, Comment, CustomerInformation, Image, Login, Message, NumReviews, Partner,
     Product, ProductCategory, ProductImage, ProductReview, ProductReviewRequestReceipt, ProductReviewStats,

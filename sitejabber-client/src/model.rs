@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use commerce_core::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::lenient;
+use commerce_core::lenient;
 
 /// The answer to a login: the user token and when it expires.
 #[derive(Clone, Deserialize)]

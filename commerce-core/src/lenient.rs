@@ -1,17 +1,38 @@
-//! Tolerant field decoders. Sitejabber's answers send numbers as strings, `""` for absent
-//! dates, `"pending"` for unpublished reviews, dates with slashes, and `null` where the
-//! documentation promises a value. Every decoder here accepts all of that and never fails:
-//! an unreadable value becomes `None` (or empty), never an error that sinks a whole page.
+//! Tolerant field decoders for providers whose answers drift from their documentation:
+//! numbers sent as strings, `""` or `false` for "none" (`integer|bool`, `DateTime|bool`,
+//! `array|bool`), dates with slashes, `null` where a value is promised. Every decoder here
+//! accepts all of that and never fails: an unreadable value becomes `None` (or empty), never
+//! an error that sinks a whole page.
+//!
+//! Use them with serde's `deserialize_with`, always together with `default`:
+//!
+//! ```
+//! use commerce_core::lenient;
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct Item {
+//!     #[serde(default, deserialize_with = "lenient::opt_u64")]
+//!     count: Option<u64>,
+//!     #[serde(default, deserialize_with = "lenient::opt_local")]
+//!     shipped_at: Option<chrono::NaiveDateTime>,
+//! }
+//!
+//! let item: Item = serde_json::from_str(r#"{"count": "12", "shipped_at": false}"#).unwrap();
+//! assert_eq!((item.count, item.shipped_at), (Some(12), None));
+//! ```
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+/// Any JSON value (`null` when absent).
+pub fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
     Ok(Option::<Value>::deserialize(d)?.unwrap_or(Value::Null))
 }
 
-pub(crate) fn as_u64(v: &Value) -> Option<u64> {
+/// A whole number from a number or a numeric string (`false`, blank and the rest: `None`).
+pub fn as_u64(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64().or_else(|| {
             n.as_f64()
@@ -25,12 +46,13 @@ pub(crate) fn as_u64(v: &Value) -> Option<u64> {
                 .filter(|f| *f >= 0.0 && f.fract() == 0.0)
                 .map(|f| f as u64)
         }),
-        Value::Bool(b) => Some(u64::from(*b)),
+        // `integer|bool` fields send `false` for "none".
         _ => None,
     }
 }
 
-pub(crate) fn as_f64(v: &Value) -> Option<f64> {
+/// A number from a number or a numeric string.
+pub fn as_f64(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
@@ -38,7 +60,8 @@ pub(crate) fn as_f64(v: &Value) -> Option<f64> {
     }
 }
 
-pub(crate) fn as_text(v: &Value) -> Option<String> {
+/// A text from a string (not blank), a number or a boolean.
+pub fn as_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -47,28 +70,28 @@ pub(crate) fn as_text(v: &Value) -> Option<String> {
     }
 }
 
-/// A whole number sent as a number, a numeric string, or a boolean.
-pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+/// A whole number sent as a number or a numeric string; `false` is `None`.
+pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Ok(as_u64(&value(d)?))
 }
 
 /// A number sent as a number or a numeric string.
-pub(crate) fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     Ok(as_f64(&value(d)?))
 }
 
 /// A text sent as a string or a number; blank is `None`.
-pub(crate) fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(as_text(&value(d)?))
 }
 
 /// A text that is always there: missing, `null` or odd values are the empty string.
-pub(crate) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(as_text(&value(d)?).unwrap_or_default())
 }
 
 /// A flag sent as `true`/`false`, `1`/`0`, `"1"`/`"0"`, `"Yes"`/`"No"`.
-pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     Ok(match value(d)? {
         Value::Bool(b) => Some(b),
         Value::Number(n) => n.as_f64().map(|f| f != 0.0),
@@ -92,7 +115,7 @@ fn dashed(s: &str) -> String {
     }
 }
 
-/// Reads a local timestamp in any of the shapes Sitejabber sends: `2015-11-06 12:01:45`,
+/// Reads a local timestamp in any of the shapes providers send: `2015-11-06 12:01:45`,
 /// `2020/02/18 08:19:04`, `2015-11-06T12:01:45-07:00` (the offset dropped), `2017-04-28`.
 pub fn parse_local(s: &str) -> Option<NaiveDateTime> {
     let s = dashed(s);
@@ -110,7 +133,7 @@ pub fn parse_local(s: &str) -> Option<NaiveDateTime> {
         })
 }
 
-/// Reads an "RFC 3339" timestamp, including Sitejabber's `2020/02/18T08:19:04-07:00`.
+/// Reads an "RFC 3339" timestamp, including the slashed `2020/02/18T08:19:04-07:00`.
 pub fn parse_rfc(s: &str) -> Option<DateTime<FixedOffset>> {
     let s = dashed(s);
     DateTime::parse_from_rfc3339(&s)
@@ -120,7 +143,7 @@ pub fn parse_rfc(s: &str) -> Option<DateTime<FixedOffset>> {
 }
 
 /// A local timestamp; blank or unreadable is `None`.
-pub(crate) fn opt_local<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDateTime>, D::Error> {
+pub fn opt_local<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDateTime>, D::Error> {
     Ok(match value(d)? {
         Value::String(s) => parse_local(&s),
         _ => None,
@@ -128,7 +151,7 @@ pub(crate) fn opt_local<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveD
 }
 
 /// An RFC 3339 timestamp; blank or unreadable is `None`.
-pub(crate) fn opt_rfc<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<FixedOffset>>, D::Error> {
+pub fn opt_rfc<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<FixedOffset>>, D::Error> {
     Ok(match value(d)? {
         Value::String(s) => parse_rfc(&s),
         _ => None,
@@ -137,7 +160,7 @@ pub(crate) fn opt_rfc<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime
 
 /// A list whose elements are read one by one: `null` or a non-list is empty, and an element
 /// that cannot be read is left out (logged at debug level).
-pub(crate) fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+pub fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: serde::de::DeserializeOwned,
@@ -148,7 +171,7 @@ where
             .filter_map(|item| match serde_json::from_value(item) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    tracing::debug!(error = %e, "sitejabber: an odd list element was left out");
+                    tracing::debug!(error = %e, "an odd list element was left out");
                     None
                 }
             })
@@ -158,7 +181,7 @@ where
 }
 
 /// A list of texts: numbers are kept as their text, blanks and `null`s are skipped.
-pub(crate) fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(match value(d)? {
         Value::Array(items) => items.iter().filter_map(as_text).collect(),
         Value::String(s) => s
@@ -172,7 +195,7 @@ pub(crate) fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, 
 }
 
 /// Any nested object; absent or unreadable is `None`.
-pub(crate) fn opt_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+pub fn opt_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: serde::de::DeserializeOwned,
@@ -221,6 +244,7 @@ mod tests {
         assert_eq!(as_u64(&json!(10.0)), Some(10));
         assert_eq!(as_u64(&json!("")), None);
         assert_eq!(as_u64(&json!("x")), None);
+        assert_eq!(as_u64(&json!(false)), None, "integer|bool: false means none");
         assert_eq!(as_f64(&json!("4.43")), Some(4.43));
         assert_eq!(as_text(&json!(4770)), Some("4770".into()));
         assert_eq!(as_text(&json!("")), None);
