@@ -60,12 +60,12 @@ pub fn as_f64(v: &Value) -> Option<f64> {
     }
 }
 
-/// A text from a string (not blank), a number or a boolean.
+/// A text from a string (not blank) or a number; `false`, `null` and the rest are `None`.
 pub fn as_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        // `string|bool` fields send `false` for "none".
         _ => None,
     }
 }
@@ -73,6 +73,27 @@ pub fn as_text(v: &Value) -> Option<String> {
 /// A whole number sent as a number or a numeric string; `false` is `None`.
 pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Ok(as_u64(&value(d)?))
+}
+
+/// A signed whole number (a stock level can go below zero) sent as a number or a numeric
+/// string; `false` is `None`.
+pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match value(d)? {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    })
+}
+
+/// A list of whole numbers sent as numbers or numeric strings; `false`, `null` and odd
+/// elements give nothing.
+pub fn u64_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    Ok(match value(d)? {
+        Value::Array(items) => items.iter().filter_map(as_u64).collect(),
+        _ => Vec::new(),
+    })
 }
 
 /// A number sent as a number or a numeric string.
@@ -146,6 +167,15 @@ pub fn parse_rfc(s: &str) -> Option<DateTime<FixedOffset>> {
 pub fn opt_local<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDateTime>, D::Error> {
     Ok(match value(d)? {
         Value::String(s) => parse_local(&s),
+        _ => None,
+    })
+}
+
+/// A calendar date (`2024-05-01`, also the date of a timestamp); blank, `false` or
+/// unreadable is `None`.
+pub fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    Ok(match value(d)? {
+        Value::String(s) => parse_local(&s).map(|t| t.date()),
         _ => None,
     })
 }

@@ -85,6 +85,11 @@
 //!   attempt, status, latency) and a `commerce.token` span per token request; no secrets,
 //!   no query strings.
 
+// Lets `testing.rs` name this crate the same way whether it is compiled here or included
+// into the integration tests.
+#[cfg(feature = "testing")]
+extern crate self as commerce_core;
+
 mod auth;
 mod commerce;
 mod endpoint;
@@ -94,6 +99,8 @@ pub mod lenient;
 mod limit;
 mod retry;
 mod support;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod transport;
 mod url;
 
@@ -114,7 +121,8 @@ pub use crate::http::{CONNECT_TIMEOUT, HttpClient, REQUEST_TIMEOUT, shared_clien
 pub use crate::limit::{Quota, RateLimiter, RateLimits};
 pub use crate::retry::{RetryPolicy, parse_retry_after};
 pub use crate::support::{
-    decode_items, env_all_or_none, env_optional, env_required, is_valid_email, offset_stream, page_stream,
+    Page, decode_items, env_all_or_none, env_optional, env_required, is_valid_email, offset_stream,
+    page_stream,
 };
 pub use crate::transport::{
     Classifier, DefaultClassifier, OutgoingRequest, Response, Transport, TransportBuilder, Verdict,

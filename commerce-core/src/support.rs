@@ -118,6 +118,33 @@ where
     .boxed()
 }
 
+/// A page of a list: the items that could be read, and an error for each that could not
+/// (so one odd item never hides the others, and none is dropped silently).
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items read.
+    pub items: Vec<T>,
+    /// One error per item that could not be read, naming its index.
+    pub errors: Vec<Error>,
+}
+
+impl<T> Page<T> {
+    /// Splits decoded items into the page's items and errors.
+    pub fn from_results(results: Vec<Result<T, Error>>) -> Self {
+        let mut page = Page {
+            items: Vec::with_capacity(results.len()),
+            errors: Vec::new(),
+        };
+        for r in results {
+            match r {
+                Ok(item) => page.items.push(item),
+                Err(e) => page.errors.push(e),
+            }
+        }
+        page
+    }
+}
+
 /// Decodes each element of a JSON list on its own, so one odd element never fails the whole
 /// page: each comes back as `Ok(item)` or as the [`Error::Decode`] that names its index.
 pub fn decode_items<T: DeserializeOwned>(

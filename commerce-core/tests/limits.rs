@@ -1,5 +1,6 @@
 //! Client-side pacing, checked in simulated time.
 
+#[path = "../src/testing.rs"]
 mod support;
 
 use std::sync::{Arc, Mutex};

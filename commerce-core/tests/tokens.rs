@@ -1,5 +1,6 @@
 //! Token requests, the token cache and expired-token recovery.
 
+#[path = "../src/testing.rs"]
 mod support;
 
 use std::sync::Arc;

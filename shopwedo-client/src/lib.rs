@@ -1,4 +1,78 @@
-//! Client for the ShopWeDo fulfilment API with HMAC-SHA512 signed requests.
+//! A typed client for the ShopWeDo fulfilment REST API 1.1: `authTest`, orders
+//! (`createOrder`, `getOrder`, `cancelOrder`), stock (`getStock`), webshop data
+//! (`getProducts`, `getCategories`, `getBlogPosts`) and the legacy manual-label form.
 //!
-//! **Not implemented yet**: this crate is a placeholder in the workspace; its API is
-//! built by issue 4. It exports nothing.
+//! - **Signed requests**: every request carries an `auth` object with a fresh timestamp, a
+//!   random salt and `token = hex(HMAC-SHA512(shop key, shopid ++ shopkey ++ timestamp ++
+//!   salt))`. The signer is the pure function [`sign`]; the clock and salt source can be
+//!   replaced for tests. The shop key is a secret.
+//! - **The envelope** `auth` + `data` goes as form fields holding JSON (what public clients
+//!   send; the default) or as one JSON body (as the documentation shows):
+//!   [`Envelope`].
+//! - **Orders are validated first** (addresses, country codes, items, amounts), every bad
+//!   field named; `createOrder` is never re-sent once it may have reached ShopWeDo.
+//! - **Tolerant decoding** of `integer|bool`, `DateTime|bool` and `array|bool` (`false`
+//!   means none) into `Option`s and empty lists; names in four languages as
+//!   [`Translations`].
+//! - **Pacing** at 3 requests per second; 401 is [`Error::Auth`](commerce_core::Error),
+//!   429 is waited out.
+//!
+//! ```no_run
+//! use shopwedo_client::{Address, NewOrder, OrderItem, ShopWeDoClient};
+//!
+//! # async fn run() -> Result<(), commerce_core::Error> {
+//! let client = ShopWeDoClient::from_env()?;
+//! client.auth_test().await?;
+//! let id = client
+//!     .create_order(&NewOrder {
+//!         external_order_id: "A-1001".into(),
+//!         external_order_reference: None,
+//!         release: Some(true),
+//!         created_at: chrono::Utc::now().naive_utc(),
+//!         updated_at: None,
+//!         comment: None,
+//!         comment_packing: None,
+//!         billing_address: None,
+//!         shipping_address: Address {
+//!             firstname: Some("An".into()),
+//!             lastname: Some("Peeters".into()),
+//!             street: "Grote Markt".into(),
+//!             number: "7".into(),
+//!             zip: "2000".into(),
+//!             city: "Antwerpen".into(),
+//!             country_iso2: "BE".into(),
+//!             email: "an@example.be".into(),
+//!             phone: "+3231234567".into(),
+//!             ..Default::default()
+//!         },
+//!         items: vec![OrderItem { sku: 123, amount: 1, name: None, comment: None }],
+//!     })
+//!     .await?;
+//! let order = client.get_order(id).await?;
+//! println!("{:?} shipped at {:?}", order.status_string, order.shipped_at);
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod label;
+mod model;
+mod platform;
+mod signer;
+
+pub use crate::client::{
+    DEFAULT_BASE_URL, MAX_STOCK_PAGE, PROVIDER, ShopWeDoClient, ShopWeDoClientBuilder, StockQuery,
+    WEBSHOP_PAGE, default_limits,
+};
+pub use crate::label::{LabelHost, LabelLanguage, ManualLabel};
+pub use crate::model::{
+    Address, BlogPost, Category, ExtraHandling, NewOrder, Order, OrderItem, Product, ProductCategory,
+    ProductImage, Promotion, Shipment, Status, StockItem, TIMESTAMP_FORMAT, Translations,
+};
+pub use crate::platform::state_of;
+pub use crate::signer::{AuthObject, Clock, Envelope, RandomSalt, SaltSource, Signer, SystemClock, sign};
+pub use commerce_core::{Error, Page};
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use commerce_core::{Endpoint, Error, Part, ValidationErrors, is_valid_email, offset_stream};
+use commerce_core::{Endpoint, Error, Page, Part, ValidationErrors, is_valid_email, offset_stream};
 use futures_util::stream::BoxStream;
 use serde::Deserialize;
 
@@ -15,32 +15,6 @@ use crate::model::{
 
 /// Lists are fetched in pages of at most this many items (Sitejabber's maximum `count`).
 pub const MAX_PAGE: u32 = 100;
-
-/// A page of a list: the items that could be read, and an error for each that could not
-/// (so one odd item never hides the others).
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    /// The items read.
-    pub items: Vec<T>,
-    /// One error per item that could not be read, naming its index.
-    pub errors: Vec<Error>,
-}
-
-impl<T> Page<T> {
-    fn from_results(results: Vec<Result<T, Error>>) -> Self {
-        let mut page = Page {
-            items: Vec::with_capacity(results.len()),
-            errors: Vec::new(),
-        };
-        for r in results {
-            match r {
-                Ok(item) => page.items.push(item),
-                Err(e) => page.errors.push(e),
-            }
-        }
-        page
-    }
-}
 
 /// A third-party data source whose reviews and ratings can be included.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -52,8 +52,8 @@ mod platform;
 
 pub use crate::api::{
     CommentsQuery, Datasource, FlagReason, Folder, MAX_PAGE, MessagesQuery, NewProduct, NewProductReview,
-    Page, ProductReviewRequest, ProductReviewsQuery, ProductsQuery, ReviewImageUpload, ReviewRequest,
-    ReviewsQuery, SortOrder, StatsQuery, Vote,
+    ProductReviewRequest, ProductReviewsQuery, ProductsQuery, ReviewImageUpload, ReviewRequest, ReviewsQuery,
+    SortOrder, StatsQuery, Vote,
 };
 pub use crate::client::{
     DEFAULT_BASE_URL, PROVIDER, SitejabberClient, SitejabberClientBuilder, default_limits,
@@ -64,7 +64,7 @@ pub use crate::model::{
     Product, ProductCategory, ProductImage, ProductReview, ProductReviewRequestReceipt, ProductReviewStats,
     Publication, Rating, RatingType, Removed, Review, ReviewImage, ReviewRequestReceipt, User,
 };
-pub use commerce_core::Error;
+pub use commerce_core::{Error, Page};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

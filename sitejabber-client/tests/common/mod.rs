@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use commerce_core::{HttpClient, RetryPolicy};
+use commerce_core::RetryPolicy;
 use httpmock::HttpMockRequest;
 use httpmock::Method::POST;
 use httpmock::{MockServer, When};
@@ -94,15 +94,4 @@ pub fn client(server: &MockServer) -> SitejabberClient {
     .retry(fast_retry())
     .build()
     .unwrap()
-}
-
-/// HTTP settings for paused-time tests: no idle pool timer, no per-attempt time limit.
-pub fn paused_http() -> HttpClient {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    HttpClient::new("sitejabber-tests", "0")
-        .with_client(client)
-        .with_timeout(None)
 }

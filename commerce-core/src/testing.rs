@@ -1,7 +1,8 @@
-//! A scripted HTTP/1.1 server for tests whose answers must change from one request to the
-//! next (a 429 then a 200), or that must read a request and never answer. httpmock serves
-//! the wire-shape tests; this serves the stateful ones.
-#![allow(dead_code)]
+//! Test helpers for provider crates (cargo feature `testing`): a scripted HTTP/1.1 server
+//! for tests whose answers must change from one request to the next (a 429 then a 200), or
+//! that must read a request and never answer or drop the connection; and HTTP settings for
+//! paused-time tests. httpmock serves the wire-shape tests; this serves the stateful ones.
+#![allow(dead_code, missing_docs)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
