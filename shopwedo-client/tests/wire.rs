@@ -689,3 +689,54 @@ fn debug_never_shows_the_shop_key() {
         .unwrap_err();
     assert!(err.to_string().contains("refusing plain http://"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn requests_are_paced_at_three_per_second() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/authTest");
+            then.status(202);
+        })
+        .await;
+    let c = ShopWeDoClient::builder(SHOP_ID, SHOP_KEY.to_owned().into())
+        .base_url(server.url("/api"))
+        .http(commerce_core::testing::paused_time_http())
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let calls: Vec<_> = (0..9)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.auth_test().await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    assert_eq!(c.transport().limiter(None).granted(), 9);
+}
+
+#[tokio::test]
+async fn a_429_that_does_not_pass_is_a_typed_rate_limit_error() {
+    let server = MockServer::start_async().await;
+    let m = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/getStock");
+            then.status(429)
+                .header("retry-after", "0")
+                .json_body(json!({"error": "Too many requests"}));
+        })
+        .await;
+    let err = client(&server.url("/api"), Envelope::Form)
+        .stock(StockQuery::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_rate_limited());
+    m.assert_calls_async(3).await;
+}
