@@ -105,8 +105,9 @@ mod transport;
 mod url;
 
 pub use crate::auth::{
-    AuthTicket, Authenticator, ClientAuth, ClientCredentials, Lease, NoAuth, Token, TokenAuth, TokenCache,
-    TokenRequestFormat, TokenSource, jwt_expiry, secret_header,
+    AuthTicket, Authenticator, AuthorizationCodeFlow, AuthorizationRequest, ClientAuth, ClientCredentials,
+    Lease, NoAuth, RefreshTokenSource, Token, TokenAuth, TokenCache, TokenRequestFormat, TokenSource,
+    jwt_expiry, secret_header,
 };
 pub use crate::commerce::{
     Address, ConfirmationReceipt, Customer, Fulfilment, FulfilmentState, FulfilmentStatus, InvitationReceipt,

@@ -55,7 +55,9 @@ fn full_invite() -> Invite {
     Invite {
         email: "jan@example.com".into(),
         order_id: "A-1001".into(),
-        send_datetime: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap().and_hms_opt(10, 0, 0),
+        send_datetime: NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(10, 0, 0),
         firstname: Some("Jan".into()),
         lastname: Some("Visser".into()),
         telephone: Some("+31612345678".into()),
@@ -100,13 +102,20 @@ async fn an_invite_with_every_field_and_one_token_for_many() {
     assert_eq!(body["send_datetime"], "2026-12-01 10:00:00");
     insta::assert_json_snapshot!("invite_body", body);
     for i in 0..4 {
-        c.clone().invite(&Invite::new("a@example.com", format!("B-{i}"))).await.unwrap();
+        c.clone()
+            .invite(&Invite::new("a@example.com", format!("B-{i}")))
+            .await
+            .unwrap();
     }
     token.assert_calls_async(1).await;
     invites.assert_calls_async(5).await;
     assert_eq!(c.token_requests(), 1);
     let minimal: serde_json::Value = serde_json::from_str(&bodies.last()).unwrap();
-    assert_eq!(minimal, json!({"email": "a@example.com", "order_id": "B-3"}), "absent fields are left out");
+    assert_eq!(
+        minimal,
+        json!({"email": "a@example.com", "order_id": "B-3"}),
+        "absent fields are left out"
+    );
 }
 
 #[tokio::test]
@@ -144,7 +153,10 @@ async fn the_token_request_can_be_a_form() {
 async fn statuses_map_to_typed_results() {
     let cases: [(u16, &str); 4] = [
         (409, r#"{"message":"Invite already exists"}"#),
-        (422, r#"{"message":"The given data was invalid.","errors":{"email":["The email must be a valid email address."]}}"#),
+        (
+            422,
+            r#"{"message":"The given data was invalid.","errors":{"email":["The email must be a valid email address."]}}"#,
+        ),
         (500, "Server Error"),
         (401, r#"{"message":"Unauthenticated."}"#),
     ];
@@ -157,7 +169,9 @@ async fn statuses_map_to_typed_results() {
                 then.status(status).body(body);
             })
             .await;
-        let result = client(&server).invite(&Invite::new("jan@example.com", "A-1")).await;
+        let result = client(&server)
+            .invite(&Invite::new("jan@example.com", "A-1"))
+            .await;
         match status {
             409 => assert_eq!(
                 result.unwrap(),
@@ -244,13 +258,17 @@ async fn as_a_review_platform_one_invite_per_order() {
 fn secrets_never_show_and_plain_http_is_refused() {
     let b = SafeShopClient::builder(ID, SECRET.to_owned().into());
     assert!(!format!("{b:?}").contains(SECRET));
-    let c = SafeShopClient::builder(ID, SECRET.to_owned().into()).build().unwrap();
+    let c = SafeShopClient::builder(ID, SECRET.to_owned().into())
+        .build()
+        .unwrap();
     assert!(!format!("{c:?}").contains(SECRET));
     let err = SafeShopClient::builder(ID, SECRET.to_owned().into())
         .base_url("http://api.safe.shop/v1")
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("refusing plain http://"));
-    let err = SafeShopClient::builder("", SECRET.to_owned().into()).build().unwrap_err();
+    let err = SafeShopClient::builder("", SECRET.to_owned().into())
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("client id is empty"));
 }

@@ -24,7 +24,10 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 pub use self::jwt::jwt_expiry;
-pub use self::oauth2::{ClientAuth, ClientCredentials, TokenRequestFormat};
+pub use self::oauth2::{
+    AuthorizationCodeFlow, AuthorizationRequest, ClientAuth, ClientCredentials, RefreshTokenSource,
+    TokenRequestFormat,
+};
 use crate::error::Error;
 use crate::transport::OutgoingRequest;
 

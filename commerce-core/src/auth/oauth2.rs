@@ -1,5 +1,6 @@
-//! OAuth2 client credentials on the `oauth2` crate, driven through our own
-//! `reqwest::Client` (so the dependency tree holds one reqwest).
+//! OAuth2 on the `oauth2` crate, driven through our own `reqwest::Client` (so the
+//! dependency tree holds one reqwest): the client-credentials grant as a [`TokenSource`],
+//! and the authorization-code flow with PKCE and refresh tokens.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,13 +11,13 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
-    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RefreshToken, RequestTokenError, Scope,
-    StandardRevocableToken, TokenUrl,
+    AuthType, AuthUrl, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -118,88 +119,73 @@ impl oauth2::TokenResponse for TokenAnswer {
     }
 }
 
-type OAuthClient = oauth2::Client<
+type OAuthClient<HasAuthUrl> = oauth2::Client<
     BasicErrorResponse,
     TokenAnswer,
     BasicTokenIntrospectionResponse,
     StandardRevocableToken,
     BasicRevocationErrorResponse,
-    EndpointNotSet,
+    HasAuthUrl,
     EndpointNotSet,
     EndpointNotSet,
     EndpointNotSet,
     EndpointSet,
 >;
 
-/// A [`TokenSource`] for the OAuth2 client-credentials grant.
-///
-/// ```
-/// use commerce_core::{ClientAuth, ClientCredentials, HttpClient, TokenCache, TokenRequestFormat};
-/// let http = HttpClient::new("my-crate", "0.1.0");
-/// let source = ClientCredentials::new(
-///     &http,
-///     "safeshop",
-///     "https://api.safe.shop/v1/oauth/token",
-///     "my-client-id",
-///     "my-client-secret".to_owned().into(),
-/// )?
-/// .client_auth(ClientAuth::Body)
-/// .format(TokenRequestFormat::Json)
-/// .scope("*");
-/// let cache = TokenCache::new(source);
-/// # Ok::<(), commerce_core::Error>(())
-/// ```
-pub struct ClientCredentials {
+type TokenResult = Result<TokenAnswer, RequestTokenError<reqwest::Error, BasicErrorResponse>>;
+
+/// What sending a token request needs, owned, so the `oauth2` crate's future borrows
+/// nothing of the caller; shared by every grant.
+struct Wire {
     provider: Name,
     http: HttpClient,
     token_url: Url,
     client_id: String,
-    client_secret: SecretString,
+    client_secret: Option<SecretString>,
     client_auth: ClientAuth,
     format: TokenRequestFormat,
-    scopes: Vec<String>,
-    extra: Vec<(String, String)>,
+    headers: HeaderMap,
     read_jwt_expiry: bool,
 }
 
-impl fmt::Debug for ClientCredentials {
+impl fmt::Debug for Wire {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientCredentials")
+        f.debug_struct("OAuth2")
             .field("provider", &self.provider)
             .field("token_url", &self.token_url.as_str())
             .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("client_auth", &self.client_auth)
             .field("format", &self.format)
-            .field("scopes", &self.scopes)
             .finish()
     }
 }
 
-impl ClientCredentials {
-    /// Client credentials for `provider`, requested at `token_url` (HTTPS, or HTTP to a
-    /// loopback host). Empty credentials are refused here, before anything is sent.
-    /// Defaults: HTTP Basic client authentication, a form body, no scope.
-    pub fn new(
+impl Wire {
+    fn new(
         http: &HttpClient,
-        provider: impl Into<Name>,
+        provider: Name,
         token_url: &str,
-        client_id: impl Into<String>,
-        client_secret: SecretString,
+        client_id: String,
+        client_secret: Option<SecretString>,
     ) -> Result<Self, Error> {
-        let provider = provider.into();
-        let client_id = client_id.into();
         if client_id.trim().is_empty() {
             return Err(Error::config(format!(
                 "{provider}: the OAuth2 client id is empty"
             )));
         }
-        if client_secret.expose_secret().trim().is_empty() {
+        if client_secret
+            .as_ref()
+            .is_some_and(|s| s.expose_secret().trim().is_empty())
+        {
             return Err(Error::config(format!(
                 "{provider}: the OAuth2 client secret is empty"
             )));
         }
-        Ok(ClientCredentials {
+        Ok(Wire {
             token_url: secure_url(token_url)?,
             provider,
             http: http.clone(),
@@ -207,58 +193,143 @@ impl ClientCredentials {
             client_secret,
             client_auth: ClientAuth::Basic,
             format: TokenRequestFormat::Form,
-            scopes: Vec::new(),
-            extra: Vec::new(),
+            headers: HeaderMap::new(),
             read_jwt_expiry: true,
         })
     }
 
-    /// Sets how the client authenticates.
-    pub fn client_auth(mut self, client_auth: ClientAuth) -> Self {
-        self.client_auth = client_auth;
-        self
-    }
-
-    /// Sets the body format of the token request.
-    pub fn format(mut self, format: TokenRequestFormat) -> Self {
-        self.format = format;
-        self
-    }
-
-    /// Asks for a scope.
-    pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.scopes.push(scope.into());
-        self
-    }
-
-    /// Adds a parameter to the token request.
-    pub fn extra_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.extra.push((name.into(), value.into()));
-        self
-    }
-
-    /// Whether to read the `exp` claim of JWT access tokens (on by default); the earlier of
-    /// it and `expires_in` decides when the token is refreshed.
-    pub fn read_jwt_expiry(mut self, on: bool) -> Self {
-        self.read_jwt_expiry = on;
-        self
-    }
-
-    /// The token endpoint.
-    pub fn token_url(&self) -> &Url {
-        &self.token_url
-    }
-
-    fn client(&self) -> OAuthClient {
+    fn client<A: oauth2::EndpointState>(
+        &self,
+        client: oauth2::Client<
+            BasicErrorResponse,
+            TokenAnswer,
+            BasicTokenIntrospectionResponse,
+            StandardRevocableToken,
+            BasicRevocationErrorResponse,
+            A,
+            EndpointNotSet,
+            EndpointNotSet,
+            EndpointNotSet,
+            EndpointNotSet,
+        >,
+    ) -> OAuthClient<A> {
         let auth_type = match self.client_auth {
             ClientAuth::Basic => AuthType::BasicAuth,
             // Sent in the body by the oauth2 crate; moved into the header by `send` below.
             ClientAuth::BasicUnencoded | ClientAuth::Body => AuthType::RequestBody,
         };
-        oauth2::Client::new(ClientId::new(self.client_id.clone()))
-            .set_client_secret(ClientSecret::new(self.client_secret.expose_secret().to_owned()))
+        let client = client
             .set_token_uri(TokenUrl::from_url(self.token_url.clone()))
-            .set_auth_type(auth_type)
+            .set_auth_type(auth_type);
+        match &self.client_secret {
+            Some(secret) => client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned())),
+            None => client,
+        }
+    }
+
+    fn span(&self, grant: &'static str) -> tracing::Span {
+        tracing::info_span!(
+            "commerce.token",
+            provider = %self.provider,
+            grant,
+            status = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        )
+    }
+
+    /// Sends the token request the `oauth2` crate prepared, through our client, in the
+    /// configured shape.
+    async fn send(
+        &self,
+        request: oauth2::HttpRequest,
+        status: &Mutex<Option<StatusCode>>,
+    ) -> Result<oauth2::HttpResponse, reqwest::Error> {
+        let (parts, body) = request.into_parts();
+        let mut fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+        let mut headers = parts.headers;
+        headers.insert(USER_AGENT, self.http.user_agent().clone());
+        for (k, v) in &self.headers {
+            headers.insert(k, v.clone());
+        }
+        if self.client_auth == ClientAuth::BasicUnencoded
+            && let Some(secret) = &self.client_secret
+        {
+            use base64::Engine as _;
+            fields.retain(|(k, _)| k != "client_id" && k != "client_secret");
+            let raw = format!("{}:{}", self.client_id, secret.expose_secret());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+            if let Ok(v) = HeaderValue::from_str(&format!("Basic {encoded}")) {
+                headers.insert(AUTHORIZATION, v);
+            }
+        }
+        if let Some(v) = headers.get_mut(AUTHORIZATION) {
+            v.set_sensitive(true);
+        }
+        let body = match self.format {
+            TokenRequestFormat::Form => {
+                let mut s = url::form_urlencoded::Serializer::new(String::new());
+                s.extend_pairs(&fields);
+                s.finish().into_bytes()
+            }
+            TokenRequestFormat::Json => {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                let object: serde_json::Map<String, serde_json::Value> = fields
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+                serde_json::to_vec(&object).unwrap_or_default()
+            }
+        };
+        let mut builder = self
+            .http
+            .client()
+            .request(parts.method, self.token_url.clone())
+            .headers(headers)
+            .body(body);
+        if let Some(t) = self.http.timeout() {
+            builder = builder.timeout(t);
+        }
+        let response = builder.send().await.map_err(reqwest::Error::without_url)?;
+        *status.lock().unwrap_or_else(|p| p.into_inner()) = Some(response.status());
+        let mut out = http::Response::builder().status(response.status());
+        if let Some(h) = out.headers_mut() {
+            *h = response.headers().clone();
+        }
+        let bytes = response.bytes().await.map_err(reqwest::Error::without_url)?;
+        Ok(out
+            .body(bytes.to_vec())
+            .expect("status and headers came from a valid answer"))
+    }
+
+    /// Turns the `oauth2` crate's outcome into a [`Token`] or a typed [`Error`], and
+    /// records the status and latency on `span`.
+    fn finish(
+        &self,
+        result: TokenResult,
+        status: &Mutex<Option<StatusCode>>,
+        span: &tracing::Span,
+        started: tokio::time::Instant,
+    ) -> Result<Token, Error> {
+        let status = *status.lock().unwrap_or_else(|p| p.into_inner());
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        if let Some(s) = status {
+            span.record("status", s.as_u16());
+        }
+        let answer = result.map_err(|e| self.classify(e, status))?;
+        let secret = SecretString::from(answer.access_token.secret().to_owned());
+        let mut expires_in = answer.expires_in.map(Duration::from_secs);
+        if self.read_jwt_expiry
+            && let Some(exp) = jwt_expiry(secret.expose_secret())
+        {
+            let left = exp.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+            expires_in = Some(expires_in.map_or(left, |e| e.min(left)));
+        }
+        let refresh = answer
+            .refresh_token
+            .map(|r| SecretString::from(r.secret().to_owned()));
+        Ok(Token::new(secret)
+            .with_expires_in(expires_in)
+            .with_refresh_token(refresh))
     }
 
     fn classify(
@@ -359,83 +430,19 @@ impl ClientCredentials {
     }
 }
 
-/// What sending a token request needs, owned, so the `oauth2` crate's future borrows
-/// nothing of the caller.
-struct Wire {
-    http: HttpClient,
-    token_url: Url,
-    client_id: String,
-    client_secret: SecretString,
-    client_auth: ClientAuth,
-    format: TokenRequestFormat,
-}
-
-impl Wire {
-    /// Sends the token request the `oauth2` crate prepared, through our client, in the
-    /// configured shape.
-    async fn send(
-        &self,
-        request: oauth2::HttpRequest,
-        status: &Mutex<Option<StatusCode>>,
-    ) -> Result<oauth2::HttpResponse, reqwest::Error> {
-        let (parts, body) = request.into_parts();
-        let mut fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-        let mut headers = parts.headers;
-        headers.insert(USER_AGENT, self.http.user_agent().clone());
-        if self.client_auth == ClientAuth::BasicUnencoded {
-            use base64::Engine as _;
-            fields.retain(|(k, _)| k != "client_id" && k != "client_secret");
-            let raw = format!("{}:{}", self.client_id, self.client_secret.expose_secret());
-            let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
-            if let Ok(mut v) = HeaderValue::from_str(&format!("Basic {encoded}")) {
-                v.set_sensitive(true);
-                headers.insert(AUTHORIZATION, v);
-            }
-        }
-        if let Some(v) = headers.get_mut(AUTHORIZATION) {
-            v.set_sensitive(true);
-        }
-        let body = match self.format {
-            TokenRequestFormat::Form => {
-                let mut s = url::form_urlencoded::Serializer::new(String::new());
-                s.extend_pairs(&fields);
-                s.finish().into_bytes()
-            }
-            TokenRequestFormat::Json => {
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                let object: serde_json::Map<String, serde_json::Value> = fields
-                    .into_iter()
-                    .map(|(k, v)| (k, serde_json::Value::String(v)))
-                    .collect();
-                serde_json::to_vec(&object).unwrap_or_default()
-            }
-        };
-        let mut builder = self
-            .http
-            .client()
-            .request(parts.method, self.token_url.clone())
-            .headers(headers)
-            .body(body);
-        if let Some(t) = self.http.timeout() {
-            builder = builder.timeout(t);
-        }
-        let response = builder.send().await.map_err(reqwest::Error::without_url)?;
-        *status.lock().unwrap_or_else(|p| p.into_inner()) = Some(response.status());
-        let mut out = http::Response::builder().status(response.status());
-        if let Some(h) = out.headers_mut() {
-            *h = response.headers().clone();
-        }
-        let bytes = response.bytes().await.map_err(reqwest::Error::without_url)?;
-        Ok(out
-            .body(bytes.to_vec())
-            .expect("status and headers came from a valid answer"))
-    }
-}
-
-/// Hands the `oauth2` crate's requests to [`ClientCredentials::send`].
+/// Hands the `oauth2` crate's requests to [`Wire::send`].
 struct Sender {
     wire: Arc<Wire>,
     status: Arc<Mutex<Option<StatusCode>>>,
+}
+
+impl Sender {
+    fn new(wire: &Arc<Wire>) -> Self {
+        Sender {
+            wire: wire.clone(),
+            status: Arc::new(Mutex::new(None)),
+        }
+    }
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Sender {
@@ -449,18 +456,124 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Sender {
     }
 }
 
+fn wire_mut(wire: &mut Arc<Wire>) -> &mut Wire {
+    Arc::get_mut(wire).expect("configured before first use")
+}
+
+/// A [`TokenSource`] for the OAuth2 client-credentials grant.
+///
+/// ```
+/// use commerce_core::{ClientAuth, ClientCredentials, HttpClient, TokenCache, TokenRequestFormat};
+/// let http = HttpClient::new("my-crate", "0.1.0");
+/// let source = ClientCredentials::new(
+///     &http,
+///     "safeshop",
+///     "https://api.safe.shop/v1/oauth/token",
+///     "my-client-id",
+///     "my-client-secret".to_owned().into(),
+/// )?
+/// .client_auth(ClientAuth::Body)
+/// .format(TokenRequestFormat::Json)
+/// .scope("*");
+/// let cache = TokenCache::new(source);
+/// # Ok::<(), commerce_core::Error>(())
+/// ```
+pub struct ClientCredentials {
+    wire: Arc<Wire>,
+    scopes: Vec<String>,
+    extra: Vec<(String, String)>,
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("oauth2", &self.wire)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl ClientCredentials {
+    /// Client credentials for `provider`, requested at `token_url` (HTTPS, or HTTP to a
+    /// loopback host). Empty credentials are refused here, before anything is sent.
+    /// Defaults: HTTP Basic client authentication, a form body, no scope.
+    pub fn new(
+        http: &HttpClient,
+        provider: impl Into<Name>,
+        token_url: &str,
+        client_id: impl Into<String>,
+        client_secret: SecretString,
+    ) -> Result<Self, Error> {
+        if client_secret.expose_secret().trim().is_empty() {
+            return Err(Error::config(format!(
+                "{}: the OAuth2 client secret is empty",
+                provider.into()
+            )));
+        }
+        Ok(ClientCredentials {
+            wire: Arc::new(Wire::new(
+                http,
+                provider.into(),
+                token_url,
+                client_id.into(),
+                Some(client_secret),
+            )?),
+            scopes: Vec::new(),
+            extra: Vec::new(),
+        })
+    }
+
+    /// Sets how the client authenticates.
+    pub fn client_auth(mut self, client_auth: ClientAuth) -> Self {
+        wire_mut(&mut self.wire).client_auth = client_auth;
+        self
+    }
+
+    /// Sets the body format of the token request.
+    pub fn format(mut self, format: TokenRequestFormat) -> Self {
+        wire_mut(&mut self.wire).format = format;
+        self
+    }
+
+    /// Asks for a scope.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    /// Adds a parameter to the token request.
+    pub fn extra_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends this header with the token request (it replaces one the request would have).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        wire_mut(&mut self.wire).headers.insert(name, value);
+        self
+    }
+
+    /// Whether to read the `exp` claim of JWT access tokens (on by default); the earlier of
+    /// it and `expires_in` decides when the token is refreshed.
+    pub fn read_jwt_expiry(mut self, on: bool) -> Self {
+        wire_mut(&mut self.wire).read_jwt_expiry = on;
+        self
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> &Url {
+        &self.wire.token_url
+    }
+}
+
 #[async_trait]
 impl TokenSource for ClientCredentials {
     async fn fetch(&self) -> Result<Token, Error> {
-        let span = tracing::info_span!(
-            "commerce.token",
-            provider = %self.provider,
-            grant = "client_credentials",
-            status = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
-        );
+        let span = self.wire.span("client_credentials");
         let started = tokio::time::Instant::now();
-        let client = self.client();
+        let client = self
+            .wire
+            .client(oauth2::Client::new(ClientId::new(self.wire.client_id.clone())));
         let mut request = client.exchange_client_credentials();
         for s in &self.scopes {
             request = request.add_scope(Scope::new(s.clone()));
@@ -468,38 +581,229 @@ impl TokenSource for ClientCredentials {
         for (k, v) in &self.extra {
             request = request.add_extra_param(k.clone(), v.clone());
         }
-        let status = Arc::new(Mutex::new(None));
-        let sender = Sender {
-            wire: Arc::new(Wire {
-                http: self.http.clone(),
-                token_url: self.token_url.clone(),
-                client_id: self.client_id.clone(),
-                client_secret: self.client_secret.clone(),
-                client_auth: self.client_auth,
-                format: self.format,
-            }),
-            status: status.clone(),
-        };
+        let sender = Sender::new(&self.wire);
         let result = request.request_async(&sender).instrument(span.clone()).await;
-        let status = *status.lock().unwrap_or_else(|p| p.into_inner());
-        span.record("latency_ms", started.elapsed().as_millis() as u64);
-        if let Some(s) = status {
-            span.record("status", s.as_u16());
+        self.wire.finish(result, &sender.status, &span, started)
+    }
+}
+
+/// The start of a sign-in: send the user to `url`, keep `state` and `pkce_verifier` for
+/// when they come back with a code.
+pub struct AuthorizationRequest {
+    /// Where to send the user.
+    pub url: Url,
+    /// The `state` sent; the redirect must carry it back unchanged.
+    pub state: String,
+    /// The PKCE verifier for the code exchange.
+    pub pkce_verifier: SecretString,
+}
+
+impl fmt::Debug for AuthorizationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationRequest")
+            .field("url", &self.url.as_str())
+            .field("state", &self.state)
+            .field("pkce_verifier", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The OAuth2 authorization-code flow with PKCE (S256) and refresh tokens, for signing
+/// users in with their account elsewhere.
+///
+/// ```
+/// use commerce_core::{AuthorizationCodeFlow, HttpClient};
+/// let http = HttpClient::new("my-crate", "0.1.0");
+/// let flow = AuthorizationCodeFlow::new(
+///     &http,
+///     "shop",
+///     "https://shop.example/oauth/authorize",
+///     "https://shop.example/oauth/access-token",
+///     "my-client-id",
+///     Some("my-client-secret".to_owned().into()),
+///     "https://app.example/callback",
+/// )?
+/// .scope("all");
+/// let start = flow.authorize_url();
+/// assert!(start.url.as_str().contains("code_challenge_method=S256"));
+/// // ... the user signs in and comes back with `code` and `state`:
+/// // flow.check_state(&start.state, returned_state)?;
+/// // let token = flow.exchange(code, &start.pkce_verifier).await?;
+/// # Ok::<(), commerce_core::Error>(())
+/// ```
+pub struct AuthorizationCodeFlow {
+    wire: Arc<Wire>,
+    auth_url: Url,
+    redirect_url: Url,
+    scopes: Vec<String>,
+}
+
+impl fmt::Debug for AuthorizationCodeFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCodeFlow")
+            .field("oauth2", &self.wire)
+            .field("auth_url", &self.auth_url.as_str())
+            .field("redirect_url", &self.redirect_url.as_str())
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl AuthorizationCodeFlow {
+    /// The flow for `provider` with its authorization and token endpoints, the client's id
+    /// (and secret, for confidential clients) and the redirect address registered for it.
+    /// Defaults: client authentication in the body, form requests.
+    pub fn new(
+        http: &HttpClient,
+        provider: impl Into<Name>,
+        auth_url: &str,
+        token_url: &str,
+        client_id: impl Into<String>,
+        client_secret: Option<SecretString>,
+        redirect_url: &str,
+    ) -> Result<Self, Error> {
+        let mut wire = Wire::new(http, provider.into(), token_url, client_id.into(), client_secret)?;
+        wire.client_auth = ClientAuth::Body;
+        Ok(AuthorizationCodeFlow {
+            wire: Arc::new(wire),
+            auth_url: secure_url(auth_url)?,
+            redirect_url: Url::parse(redirect_url)
+                .map_err(|e| Error::config(format!("`{redirect_url}` is not a valid redirect URL: {e}")))?,
+            scopes: Vec::new(),
+        })
+    }
+
+    /// Sets how the client authenticates at the token endpoint.
+    pub fn client_auth(mut self, client_auth: ClientAuth) -> Self {
+        wire_mut(&mut self.wire).client_auth = client_auth;
+        self
+    }
+
+    /// Asks for a scope.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    fn client(&self) -> OAuthClient<EndpointSet> {
+        self.wire
+            .client(
+                oauth2::Client::new(ClientId::new(self.wire.client_id.clone()))
+                    .set_auth_uri(AuthUrl::from_url(self.auth_url.clone())),
+            )
+            .set_redirect_uri(RedirectUrl::from_url(self.redirect_url.clone()))
+    }
+
+    /// Where to send the user to sign in, with a fresh random `state` and PKCE challenge.
+    pub fn authorize_url(&self) -> AuthorizationRequest {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let client = self.client();
+        let mut request = client
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(challenge);
+        for s in &self.scopes {
+            request = request.add_scope(Scope::new(s.clone()));
         }
-        let answer = result.map_err(|e| self.classify(e, status))?;
-        let secret = SecretString::from(answer.access_token.secret().to_owned());
-        let mut expires_in = answer.expires_in.map(Duration::from_secs);
-        if self.read_jwt_expiry
-            && let Some(exp) = jwt_expiry(secret.expose_secret())
-        {
-            let left = exp.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-            expires_in = Some(expires_in.map_or(left, |e| e.min(left)));
+        let (url, state) = request.url();
+        AuthorizationRequest {
+            url,
+            state: state.secret().to_owned(),
+            pkce_verifier: SecretString::from(verifier.secret().to_owned()),
         }
-        let refresh = answer
-            .refresh_token
-            .map(|r| SecretString::from(r.secret().to_owned()));
-        Ok(Token::new(secret)
-            .with_expires_in(expires_in)
-            .with_refresh_token(refresh))
+    }
+
+    /// Checks that the `state` the redirect brought back is the one sent (in constant
+    /// time); a mismatch is a forged or stale redirect.
+    pub fn check_state(&self, sent: &str, returned: &str) -> Result<(), Error> {
+        let same = sent.len() == returned.len()
+            && sent
+                .bytes()
+                .zip(returned.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(Error::from(AuthError::new(
+                self.wire.provider.clone(),
+                "authorize",
+                "the returned state does not match the one sent; refusing the code",
+            )))
+        }
+    }
+
+    /// Exchanges the code the user came back with for tokens.
+    pub async fn exchange(&self, code: &str, pkce_verifier: &SecretString) -> Result<Token, Error> {
+        let span = self.wire.span("authorization_code");
+        let started = tokio::time::Instant::now();
+        let client = self.client();
+        let request = client
+            .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.expose_secret().to_owned()));
+        let sender = Sender::new(&self.wire);
+        let result = request.request_async(&sender).instrument(span.clone()).await;
+        self.wire.finish(result, &sender.status, &span, started)
+    }
+
+    /// Gets a new access token (and, when the provider rotates them, a new refresh token).
+    pub async fn refresh(&self, refresh_token: &SecretString) -> Result<Token, Error> {
+        let span = self.wire.span("refresh_token");
+        let started = tokio::time::Instant::now();
+        let client = self.client();
+        let refresh = RefreshToken::new(refresh_token.expose_secret().to_owned());
+        let mut request = client.exchange_refresh_token(&refresh);
+        for s in &self.scopes {
+            request = request.add_scope(Scope::new(s.clone()));
+        }
+        let sender = Sender::new(&self.wire);
+        let result = request.request_async(&sender).instrument(span.clone()).await;
+        self.wire.finish(result, &sender.status, &span, started)
+    }
+}
+
+/// A [`TokenSource`] that renews access tokens with a refresh token, keeping the newest
+/// refresh token when the provider rotates it. Put it in a [`TokenCache`](super::TokenCache)
+/// for long-running jobs signed in through the code flow.
+pub struct RefreshTokenSource {
+    flow: AuthorizationCodeFlow,
+    refresh_token: Mutex<SecretString>,
+}
+
+impl fmt::Debug for RefreshTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshTokenSource")
+            .field("flow", &self.flow)
+            .field("refresh_token", &"[redacted]")
+            .finish()
+    }
+}
+
+impl RefreshTokenSource {
+    /// Renews with `refresh_token` through `flow`.
+    pub fn new(flow: AuthorizationCodeFlow, refresh_token: SecretString) -> Self {
+        RefreshTokenSource {
+            flow,
+            refresh_token: Mutex::new(refresh_token),
+        }
+    }
+
+    /// The refresh token to keep for next time (the newest one).
+    pub fn current_refresh_token(&self) -> SecretString {
+        self.refresh_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait]
+impl TokenSource for RefreshTokenSource {
+    async fn fetch(&self) -> Result<Token, Error> {
+        let current = self.current_refresh_token();
+        let token = self.flow.refresh(&current).await?;
+        if let Some(rotated) = token.refresh_token() {
+            *self.refresh_token.lock().unwrap_or_else(|p| p.into_inner()) = rotated.clone();
+        }
+        Ok(token)
     }
 }
