@@ -298,6 +298,17 @@ pub trait Fulfilment: Send + Sync + fmt::Debug {
 
     /// Stock of the items with these EANs / barcodes (all items when `eans` is empty).
     async fn stock(&self, eans: &[String]) -> Result<Vec<StockLevel>, Error>;
+
+    /// Looks up an earlier submission of the order with this [`Order::id`], to settle a
+    /// submit whose outcome was unknown ([`Error::Unconfirmed`]). `Ok(None)`: the provider
+    /// has no such order. The default says the provider offers no such look-up.
+    async fn find_submission(&self, order_id: &str) -> Result<Option<SubmissionReceipt>, Error> {
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("find_submission({order_id})").into(),
+            reason: "the provider offers no look-up by your order id".to_owned(),
+        })
+    }
 }
 
 /// Who asks customers for reviews.

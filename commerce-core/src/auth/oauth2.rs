@@ -265,6 +265,14 @@ impl Wire {
         if let Some(v) = headers.get_mut(AUTHORIZATION) {
             v.set_sensitive(true);
         }
+        // The order RFC 6749's examples and providers' documentation show: the grant, the
+        // client, then the rest as the request added it.
+        fields.sort_by_key(|(k, _)| match k.as_str() {
+            "grant_type" => 0,
+            "client_id" => 1,
+            "client_secret" => 2,
+            _ => 3,
+        });
         let body = match self.format {
             TokenRequestFormat::Form => {
                 let mut s = url::form_urlencoded::Serializer::new(String::new());

@@ -1,0 +1,295 @@
+//! The Customer API's objects. Their shapes are not public (*inferred*), so every field is
+//! optional, several spellings are accepted, unknown fields are kept in `extra`, and the
+//! `_type` tag says which shape arrived.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use commerce_core::lenient;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+fn first<'a>(map: &'a serde_json::Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().find_map(|k| map.get(*k).filter(|v| !v.is_null()))
+}
+
+/// How many of a product the shop can deliver.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Availability {
+    /// Units available, if the shop says.
+    pub quantity: Option<i64>,
+    /// Whether it is in stock, if the shop says.
+    pub in_stock: Option<bool>,
+    /// The shop's own word for it (`in_stock`, `on_order`, ...).
+    pub status: Option<String>,
+}
+
+impl Availability {
+    /// Units that can be ordered now: the quantity when given, else 1 for "in stock" and 0
+    /// otherwise.
+    pub fn available(&self) -> i64 {
+        match (self.quantity, self.in_stock) {
+            (Some(q), _) => q,
+            (None, Some(true)) => 1,
+            _ => 0,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Availability {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match lenient::value(d)? {
+            Value::Number(n) => Availability {
+                quantity: n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+                in_stock: n.as_f64().map(|f| f > 0.0),
+                status: None,
+            },
+            Value::Bool(b) => Availability {
+                in_stock: Some(b),
+                ..Default::default()
+            },
+            Value::String(s) => Availability {
+                status: Some(s),
+                ..Default::default()
+            },
+            Value::Object(map) => {
+                let quantity = first(
+                    &map,
+                    &["quantity", "qty", "stock", "available_quantity", "amount"],
+                )
+                .and_then(|v| v.as_i64().or_else(|| lenient::as_f64(v).map(|f| f as i64)));
+                let in_stock =
+                    first(&map, &["in_stock", "available", "is_available"]).and_then(|v| match v {
+                        Value::Bool(b) => Some(*b),
+                        other => lenient::as_f64(other).map(|f| f > 0.0),
+                    });
+                let status = first(&map, &["status", "state", "label"]).and_then(lenient::as_text);
+                Availability {
+                    in_stock: in_stock.or(quantity.map(|q| q > 0)),
+                    quantity,
+                    status,
+                }
+            }
+            _ => Availability::default(),
+        })
+    }
+}
+
+/// A price.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Price {
+    /// The amount (your price, excluding VAT where the shop says so).
+    pub amount: Option<f64>,
+    /// The amount including VAT, if given apart.
+    pub amount_with_vat: Option<f64>,
+    /// ISO 4217 currency.
+    pub currency: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Price {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match lenient::value(d)? {
+            v @ (Value::Number(_) | Value::String(_)) => Price {
+                amount: lenient::as_f64(&v),
+                ..Default::default()
+            },
+            Value::Object(map) => Price {
+                amount: first(
+                    &map,
+                    &["amount", "value", "price", "without_vat", "price_without_vat"],
+                )
+                .and_then(lenient::as_f64),
+                amount_with_vat: first(&map, &["with_vat", "price_with_vat", "amount_with_vat"])
+                    .and_then(lenient::as_f64),
+                currency: first(&map, &["currency", "currency_code"]).and_then(lenient::as_text),
+            },
+            _ => Price::default(),
+        })
+    }
+}
+
+/// A product of the shop, with its availability and your price.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    /// The shape tag (`Product`).
+    #[serde(rename = "_type", default, deserialize_with = "lenient::opt_text")]
+    pub kind: Option<String>,
+    /// The shop's id.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub id: Option<String>,
+    /// The product code (often the EAN).
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub code: String,
+    /// The brand.
+    #[serde(default, deserialize_with = "brand")]
+    pub brand: Option<String>,
+    /// The name.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub name: Option<String>,
+    /// Availability.
+    #[serde(default, alias = "stock")]
+    pub availability: Option<Availability>,
+    /// Your price.
+    #[serde(default)]
+    pub price: Option<Price>,
+    /// Every other field, as sent.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// A brand sent as a name or as an object with one.
+fn brand<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match lenient::value(d)? {
+        Value::Object(map) => first(&map, &["name", "title", "code"]).and_then(lenient::as_text),
+        other => lenient::as_text(&other),
+    })
+}
+
+/// A postal address on an order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// Name of the receiver.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<String>,
+    /// Company.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub company: Option<String>,
+    /// Street and number.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub street: String,
+    /// City.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub city: String,
+    /// Postal code.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub zip: String,
+    /// ISO 3166-1 alpha-2 country.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub country: String,
+    /// E-mail.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub email: Option<String>,
+    /// Telephone.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub phone: Option<String>,
+}
+
+/// One line of an order to send.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NewOrderItem {
+    /// The product code.
+    pub code: String,
+    /// The brand, where codes repeat across brands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// How many (more than 0).
+    pub quantity: u32,
+}
+
+/// An order to send to the shop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NewOrder {
+    /// Your own order number; also how a lost submission is found again.
+    pub reference: String,
+    /// The lines (at least one).
+    pub items: Vec<NewOrderItem>,
+    /// Where to deliver (the shop's default address when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_address: Option<Address>,
+    /// A note for the shop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrderItem {
+    /// The product code.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub code: String,
+    /// The brand.
+    #[serde(default, deserialize_with = "brand")]
+    pub brand: Option<String>,
+    /// The name.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub name: Option<String>,
+    /// How many.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub quantity: Option<u64>,
+    /// The price per unit.
+    #[serde(default)]
+    pub price: Option<Price>,
+}
+
+/// A parcel of an order (*inferred* shape).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    /// The carrier.
+    #[serde(default, alias = "transporter", deserialize_with = "lenient::opt_text")]
+    pub carrier: Option<String>,
+    /// The tracking number.
+    #[serde(
+        default,
+        alias = "tracking_code",
+        alias = "tracking",
+        deserialize_with = "lenient::opt_text"
+    )]
+    pub tracking_number: Option<String>,
+    /// The tracking page.
+    #[serde(default, alias = "url", deserialize_with = "lenient::opt_text")]
+    pub tracking_url: Option<String>,
+    /// When it shipped.
+    #[serde(default, deserialize_with = "lenient::opt_local")]
+    pub shipped_at: Option<NaiveDateTime>,
+}
+
+/// An order with its items, payment and processing status.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    /// The shape tag (`Order`).
+    #[serde(rename = "_type", default, deserialize_with = "lenient::opt_text")]
+    pub kind: Option<String>,
+    /// The shop's order id.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub id: String,
+    /// Your reference, as sent.
+    #[serde(default, alias = "customer_reference", deserialize_with = "lenient::opt_text")]
+    pub reference: Option<String>,
+    /// The shop's order number, if apart from the id.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub number: Option<String>,
+    /// Created at.
+    #[serde(default, deserialize_with = "lenient::opt_local")]
+    pub created_at: Option<NaiveDateTime>,
+    /// Payment status (`paid`, `unpaid`, ...).
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub payment_status: Option<String>,
+    /// Processing status (`new`, `processing`, `shipped`, ...).
+    #[serde(default, alias = "status", deserialize_with = "lenient::opt_text")]
+    pub processing_status: Option<String>,
+    /// The lines (present in the order detail).
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub items: Vec<OrderItem>,
+    /// Parcels, if the shop reports them.
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub shipments: Vec<Shipment>,
+    /// Every other field, as sent.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}

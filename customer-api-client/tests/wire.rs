@@ -1,0 +1,502 @@
+//! The Customer API on the wire.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use commerce_core::testing::{Reply, ScriptedServer};
+use commerce_core::{Endpoint, Fulfilment, FulfilmentState, RetryPolicy};
+use customer_api_client::{CustomerApiClient, NewOrder, NewOrderItem, Paths};
+use httpmock::Method::{GET, POST};
+use httpmock::{HttpMockRequest, MockServer};
+use serde_json::{Value, json};
+
+const ID: &str = "d194b033-1975-43e5-a083-96bdbe3ea1cd";
+const SECRET: &str = "164381f6-dcea-46c1-bf8f-f9f22288970c";
+
+fn gzip(body: &Value) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(body.to_string().as_bytes()).unwrap();
+    e.finish().unwrap()
+}
+
+fn client(url: &str) -> CustomerApiClient {
+    CustomerApiClient::builder(url, ID, SECRET.to_owned().into())
+        .retry(
+            RetryPolicy::default()
+                .with_max_retries(2)
+                .with_delays(Duration::from_millis(5), Duration::from_millis(20)),
+        )
+        .build()
+        .unwrap()
+}
+
+#[derive(Clone, Default)]
+struct Bodies(Arc<Mutex<Vec<String>>>);
+
+impl Bodies {
+    fn matcher(&self) -> impl Fn(&HttpMockRequest) -> bool + Send + Sync + 'static {
+        let seen = self.0.clone();
+        move |req: &HttpMockRequest| {
+            seen.lock().unwrap().push(req.body_string());
+            true
+        }
+    }
+    fn last(&self) -> String {
+        self.0.lock().unwrap().last().cloned().unwrap()
+    }
+}
+
+/// The token endpoint, answering `tok-1`; its request bodies are recorded.
+async fn tokens(server: &MockServer) -> (httpmock::Mock<'_>, Bodies) {
+    let bodies = Bodies::default();
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/customer/oauth/access-token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept-encoding", "gzip")
+                .header_missing("authorization")
+                .is_true(bodies.matcher());
+            then.status(200).header("content-type", "application/json; charset=utf-8").json_body(json!({
+                "_type": "AccessToken", "token_type": "Bearer", "expires_in": 3600, "access_token": "tok-1"
+            }));
+        })
+        .await;
+    (mock, bodies)
+}
+
+#[tokio::test]
+async fn the_token_request_is_a_form_with_the_credentials_and_scope_all() {
+    let server = MockServer::start_async().await;
+    let (token, bodies) = tokens(&server).await;
+    let products = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/customer/products")
+                .header("authorization", "Bearer tok-1");
+            then.status(200).json_body(json!([]));
+        })
+        .await;
+    let c = client(&server.base_url());
+    c.products_by_code("8712345678906").await.unwrap();
+    c.products_by_code("8712345678913").await.unwrap();
+    token.assert_calls_async(1).await;
+    products.assert_calls_async(2).await;
+    assert_eq!(
+        bodies.last(),
+        format!("grant_type=client_credentials&client_id={ID}&client_secret={SECRET}&scope=all")
+    );
+    insta::assert_snapshot!("token_body", bodies.last().replace(SECRET, "[secret]"));
+}
+
+#[tokio::test]
+async fn gzip_is_asked_on_every_request_and_gzip_answers_decode() {
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    let answer = json!([{
+        "_type": "Product", "id": 77, "code": "8712345678906", "brand": {"_type": "Brand", "name": "Gazelle"},
+        "name": "Orange C7", "availability": {"_type": "Availability", "quantity": "14", "status": "in_stock"},
+        "price": {"_type": "Price", "amount": "612.40", "with_vat": 741.0, "currency": "EUR"}, "ean": "8712345678906"
+    }]);
+    let products = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/customer/products")
+                .query_param("code", "8712345678906")
+                .header("accept-encoding", "gzip")
+                .header("accept", "application/json");
+            then.status(200)
+                .header("content-type", "application/json; charset=utf-8")
+                .header("content-encoding", "gzip")
+                .body(gzip(&answer));
+        })
+        .await;
+    let c = client(&server.base_url());
+    let found = c.products_by_code("8712345678906").await.unwrap();
+    assert_eq!(found[0].brand.as_deref(), Some("Gazelle"));
+    let a = found[0].availability.as_ref().unwrap();
+    assert_eq!(
+        (a.quantity, a.in_stock, a.status.as_deref()),
+        (Some(14), Some(true), Some("in_stock"))
+    );
+    let p = found[0].price.as_ref().unwrap();
+    assert_eq!(
+        (p.amount, p.amount_with_vat, p.currency.as_deref()),
+        (Some(612.4), Some(741.0), Some("EUR"))
+    );
+    assert_eq!(found[0].extra["ean"], "8712345678906", "unknown fields are kept");
+    // Even a call that asks for no compression goes out with gzip.
+    let raw = c
+        .transport()
+        .send(
+            &Endpoint::get("products.raw", "api/customer/products")
+                .query("code", "8712345678906")
+                .header(http::header::ACCEPT_ENCODING, "identity"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(raw.json::<Value>().unwrap(), answer);
+    products.assert_calls_async(2).await;
+}
+
+#[tokio::test]
+async fn a_product_by_brand_and_code() {
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    let m = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/customer/products")
+                .query_param("code", "C7")
+                .query_param("brand", "Gazelle");
+            then.status(200)
+                .json_body(json!({"_type": "ProductCollection", "items": [
+                    {"_type": "Product", "code": "C7", "brand": "Gazelle", "availability": 3, "price": 612.4}
+                ]}));
+        })
+        .await;
+    let p = client(&server.base_url())
+        .product("Gazelle", "C7")
+        .await
+        .unwrap()
+        .unwrap();
+    m.assert_async().await;
+    assert_eq!(p.availability.unwrap().available(), 3);
+    assert_eq!(p.price.unwrap().amount, Some(612.4));
+}
+
+#[tokio::test]
+async fn an_order_is_sent_as_json_and_read_back() {
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    let bodies = Bodies::default();
+    let m = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/customer/orders")
+                .header("content-type", "application/json")
+                .header("accept-encoding", "gzip")
+                .json_body(json!({
+                    "reference": "A-1001",
+                    "items": [{"code": "8712345678906", "quantity": 2}, {"code": "C7", "brand": "Gazelle", "quantity": 1}],
+                    "note": "please ring"
+                }))
+                .is_true(bodies.matcher());
+            then.status(201).json_body(json!({
+                "_type": "Order", "id": 5501, "reference": "A-1001", "payment_status": "unpaid",
+                "processing_status": "new", "items": [{"code": "8712345678906", "quantity": 2}]
+            }));
+        })
+        .await;
+    let order = client(&server.base_url())
+        .create_order(&NewOrder {
+            reference: "A-1001".into(),
+            items: vec![
+                NewOrderItem {
+                    code: "8712345678906".into(),
+                    brand: None,
+                    quantity: 2,
+                },
+                NewOrderItem {
+                    code: "C7".into(),
+                    brand: Some("Gazelle".into()),
+                    quantity: 1,
+                },
+            ],
+            delivery_address: None,
+            note: Some("please ring".into()),
+        })
+        .await
+        .unwrap();
+    m.assert_async().await;
+    insta::assert_snapshot!("create_order_body", bodies.last());
+    assert_eq!(order.id, "5501");
+    assert_eq!(order.items[0].quantity, Some(2));
+}
+
+#[tokio::test]
+async fn a_bad_order_is_refused_before_sending() {
+    let server = MockServer::start_async().await;
+    let (token, _) = tokens(&server).await;
+    let err = client(&server.base_url())
+        .create_order(&NewOrder {
+            reference: "".into(),
+            items: vec![NewOrderItem {
+                code: " ".into(),
+                brand: None,
+                quantity: 0,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    insta::assert_snapshot!("invalid_order", err);
+    token.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn orders_page_until_an_empty_page_and_one_order_has_its_details() {
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    let page1 = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/customer/orders").query_param("page", "1");
+            then.status(200).json_body(json!({"_type": "OrderCollection", "data": [
+                {"_type": "Order", "id": "5501", "reference": "A-1001", "payment_status": "paid", "processing_status": "shipped"},
+                {"_type": "Order", "id": "5502", "reference": "A-1002", "payment_status": "unpaid", "processing_status": "processing"}
+            ]}));
+        })
+        .await;
+    let page2 = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/customer/orders")
+                .query_param("page", "2");
+            then.status(200)
+                .json_body(json!({"_type": "OrderCollection", "data": []}));
+        })
+        .await;
+    let detail = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/customer/orders/5501");
+            then.status(200).json_body(json!({"_type": "Order", "id": 5501, "reference": "A-1001",
+                "payment_status": "paid", "processing_status": "shipped",
+                "items": [{"code": "8712345678906", "name": "Orange C7", "quantity": 1, "price": {"amount": 612.4, "currency": "EUR"}}],
+                "shipments": [{"carrier": "PostNL", "tracking_number": "3SABCD1234567", "tracking_url": "https://postnl.example/3SABCD1234567", "shipped_at": "2026-11-21 15:00:00"}]}));
+        })
+        .await;
+    let c = client(&server.base_url());
+    use futures_util::TryStreamExt;
+    let all: Vec<_> = c.orders_stream().try_collect().await.unwrap();
+    assert_eq!(all.len(), 2);
+    page1.assert_calls_async(1).await;
+    page2.assert_calls_async(1).await;
+    let one = c.order("5501").await.unwrap();
+    detail.assert_async().await;
+    assert_eq!(one.items[0].price.as_ref().unwrap().amount, Some(612.4));
+    let status = c.status("5501").await.unwrap();
+    assert_eq!(status.state, FulfilmentState::Shipped);
+    assert_eq!(
+        status.shipments[0].tracking.as_ref().unwrap().code,
+        "3SABCD1234567"
+    );
+    assert_eq!(
+        c.find_order_by_reference("A-1002").await.unwrap().unwrap().id,
+        "5502"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_of_another_type_is_a_decode_error() {
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/customer/orders/9");
+            then.status(200)
+                .json_body(json!({"_type": "Product", "code": "X"}));
+        })
+        .await;
+    let err = client(&server.base_url()).order("9").await.unwrap_err();
+    insta::assert_snapshot!("wrong_type", err);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_once_and_the_call_retried_once() {
+    let server = MockServer::start_async().await;
+    let n = Arc::new(AtomicU32::new(0));
+    let first = n.clone();
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/customer/oauth/access-token")
+                .is_true(move |_| first.fetch_add(1, Ordering::SeqCst) == 0);
+            then.status(200).json_body(json!({"_type": "AccessToken", "token_type": "Bearer", "expires_in": 3600, "access_token": "tok-1"}));
+        })
+        .await;
+    let later = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/customer/oauth/access-token");
+            then.status(200).json_body(json!({"_type": "AccessToken", "token_type": "Bearer", "expires_in": 3600, "access_token": "tok-2"}));
+        })
+        .await;
+    let expired = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/customer/orders/1")
+                .header("authorization", "Bearer tok-1");
+            then.status(401).header("content-encoding", "gzip").body(gzip(
+                &json!({"error": "invalid_token", "error_description": "The access token expired"}),
+            ));
+        })
+        .await;
+    let fresh = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/customer/orders/1")
+                .header("authorization", "Bearer tok-2");
+            then.status(200).json_body(json!({"_type": "Order", "id": 1}));
+        })
+        .await;
+    let c = client(&server.base_url());
+    assert_eq!(c.order("1").await.unwrap().id, "1");
+    expired.assert_calls_async(1).await;
+    fresh.assert_calls_async(1).await;
+    later.assert_calls_async(1).await;
+    assert_eq!(c.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn each_documented_error_shape() {
+    // invalid_client on the token request.
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/customer/oauth/access-token");
+            then.status(401).json_body(json!({"error": "invalid_client", "error_description": "Client authentication failed", "message": "Client authentication failed", "status": 401}));
+        })
+        .await;
+    let err = client(&server.base_url()).order("1").await.unwrap_err();
+    assert!(err.is_auth());
+    assert_eq!(err.provider_code(), Some("invalid_client"));
+    insta::assert_snapshot!("invalid_client", err);
+
+    // access_denied (400, an invalid token): an auth error, not retried.
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    let denied = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/customer/orders/1");
+            then.status(400).header("content-encoding", "gzip").body(gzip(&json!({
+                "error": "access_denied", "error_description": "The resource owner or authorization server denied the request.", "status": 400
+            })));
+        })
+        .await;
+    let err = client(&server.base_url()).order("1").await.unwrap_err();
+    assert!(err.is_auth());
+    assert_eq!(err.provider_code(), Some("access_denied"));
+    denied.assert_calls_async(1).await;
+    insta::assert_snapshot!("access_denied", err);
+
+    // A 400 for a request without gzip (what the API documents) keeps its words.
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/customer/orders/1");
+            then.status(400)
+                .json_body(json!({"error": "bad_request", "message": "Accept-Encoding gzip required"}));
+        })
+        .await;
+    let err = client(&server.base_url()).order("1").await.unwrap_err();
+    assert_eq!(err.provider_code(), Some("bad_request"));
+}
+
+#[tokio::test]
+async fn https_only() {
+    let err = CustomerApiClient::builder("http://theshopname.com", ID, SECRET.to_owned().into())
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("refusing plain http://"));
+    let c = client("https://theshopname.com");
+    assert!(!format!("{c:?}").contains(SECRET));
+}
+
+#[tokio::test]
+async fn a_lost_submission_is_settled_by_its_reference() {
+    // The token, then the order is received and the connection dropped, then the list shows it.
+    let server = ScriptedServer::start(vec![
+        Reply::json(
+            200,
+            r#"{"_type":"AccessToken","token_type":"Bearer","expires_in":3600,"access_token":"t"}"#,
+        ),
+        Reply::Drop,
+        Reply::json(
+            200,
+            r#"[{"_type":"Order","id":"7001","reference":"bol-42","processing_status":"new"}]"#,
+        ),
+        Reply::json(200, "[]"),
+    ])
+    .await;
+    let c = client(&server.url);
+    let order = commerce_core::Order {
+        id: "bol-42".into(),
+        channel: "bol".into(),
+        lines: vec![commerce_core::LineItem {
+            ean: Some("8712345678906".into()),
+            quantity: 1,
+            ..Default::default()
+        }],
+        shipping_address: commerce_core::Address {
+            first_name: "Jan".into(),
+            last_name: "Visser".into(),
+            street: "Damrak".into(),
+            house_number: "1".into(),
+            postcode: "1012 LG".into(),
+            city: "Amsterdam".into(),
+            country: "nl".into(),
+            ..Default::default()
+        },
+        customer: commerce_core::Customer {
+            email: "jan@example.com".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let receipt = c.submit(&order).await.unwrap();
+    assert!(receipt.already_submitted);
+    assert_eq!(receipt.reference, "7001");
+    let sent = server.requests();
+    assert_eq!(sent.len(), 3, "the create was sent once, then looked up");
+    let body: Value = serde_json::from_slice(&sent[1].body).unwrap();
+    assert_eq!(body["items"], json!([{"code": "8712345678906", "quantity": 1}]));
+    assert_eq!(body["delivery_address"]["street"], "Damrak 1");
+    assert_eq!(body["delivery_address"]["country"], "NL");
+    assert!(
+        c.cancel("7001")
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("not supported")
+    );
+}
+
+#[tokio::test]
+async fn paths_are_one_setting_and_the_code_flow_uses_them() {
+    let server = MockServer::start_async().await;
+    let token = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/custom/token");
+            then.status(200).json_body(json!({"access_token": "t"}));
+        })
+        .await;
+    let m = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/custom/items").query_param("code", "X");
+            then.status(200).json_body(json!([]));
+        })
+        .await;
+    let c = CustomerApiClient::builder(server.base_url(), ID, SECRET.to_owned().into())
+        .paths(Paths {
+            token: "custom/token".into(),
+            authorize: "custom/authorize".into(),
+            products: "custom/items".into(),
+            orders: "custom/orders".into(),
+        })
+        .build()
+        .unwrap();
+    c.products_by_code("X").await.unwrap();
+    token.assert_async().await;
+    m.assert_async().await;
+    let flow = c
+        .authorization_code_flow("app", None, "https://app.example/cb")
+        .unwrap();
+    assert!(
+        flow.authorize_url()
+            .url
+            .as_str()
+            .starts_with(&format!("{}/custom/authorize?", server.base_url()))
+    );
+}
