@@ -1,4 +1,10 @@
-//! Client for the bol.com Retailer API v10: orders, shipments, returns, offers, process status.
-//!
-//! **Not implemented yet**: this crate is a placeholder in the workspace; its API is
-//! built by issue 6. It exports nothing.
+//! A typed client for the whole bol.com Retailer API v10.
+
+mod client;
+mod generated;
+
+pub use crate::client::{
+    Api, DEFAULT_API_URL, DEFAULT_TOKEN_URL, PROVIDER, RetailerClient, RetailerClientBuilder,
+};
+pub use crate::generated::*;
+pub use commerce_core::Error;

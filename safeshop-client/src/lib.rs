@@ -8,8 +8,8 @@
 //!   e-mail, order id, language and country are checked before anything is sent.
 //! - **Results by status**: Safe.Shop answers with HTTP statuses only. 2xx is
 //!   [`InviteOutcome::Accepted`], 409 is [`InviteOutcome::Duplicate`] (the invite was
-//!   already there), 401 is [`Error::Auth`](commerce_core::Error::Auth), 422 and the rest
-//!   are [`Error::Provider`](commerce_core::Error::Provider), any body text kept.
+//!   already there), 401 is [`Error::Auth`], 422 and the rest
+//!   are [`Error::Provider`], any body text kept.
 //!
 //! ```no_run
 //! use safeshop_client::{Invite, SafeShopClient};
@@ -308,7 +308,7 @@ impl SafeShopClient {
     }
 
     /// Sends an invite. Validated first; a create, so never re-sent once it may have reached
-    /// Safe.Shop (then [`Error::Unconfirmed`](commerce_core::Error::Unconfirmed) says so).
+    /// Safe.Shop (then [`Error::Unconfirmed`] says so).
     pub async fn invite(&self, invite: &Invite) -> Result<InviteOutcome, Error> {
         let mut ep = Endpoint::post("invites.create", "invites").json(invite);
         if let Err(e) = invite.validate() {

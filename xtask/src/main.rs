@@ -1,10 +1,25 @@
-//! Workspace automation (`cargo xtask ci | release | bench`).
+//! Workspace automation: `cargo xtask <command>`.
 //!
-//! **Not implemented yet**: the commands are built by issue 9. Until then this binary
-//! says so and exits with an error, so nothing mistakes it for a passing check.
+//! - `codegen [--check] [SPECS_DIR]`: writes the bol Retailer API client code from bol's
+//!   OpenAPI descriptions (default `../shared/specs`).
+//!
+//! `ci`, `release` and `bench` are built by issue 9; until then they say so and fail, so
+//! nothing mistakes them for a passing check.
+
+mod codegen;
 
 fn main() {
-    let command = std::env::args().nth(1).unwrap_or_default();
-    eprintln!("cargo xtask {command}: not implemented yet (issue 9); run .ci/run for the checks CI makes");
-    std::process::exit(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = args.split_first().map_or(("", &[][..]), |(c, r)| (c.as_str(), r));
+    let result = match command {
+        "codegen" => codegen::run(rest),
+        "ci" | "release" | "bench" => Err(format!(
+            "cargo xtask {command}: not implemented yet (issue 9); run .ci/run for the checks CI makes"
+        )),
+        _ => Err("usage: cargo xtask codegen [--check] [SPECS_DIR]".to_owned()),
+    };
+    if let Err(e) = result {
+        eprintln!("{e}");
+        std::process::exit(2);
+    }
 }

@@ -1,0 +1,248 @@
+//! The client: configuration, authentication, environments and media types.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use commerce_core::{
+    ClientAuth, ClientCredentials, Endpoint, Error, HttpClient, RateLimits, RetryPolicy, SecretString,
+    TokenAuth, TokenCache, Transport, env_optional, env_required,
+};
+use serde::de::DeserializeOwned;
+
+/// The provider name used in errors and traces.
+pub const PROVIDER: &str = "bol";
+
+/// The live API root.
+pub const DEFAULT_API_URL: &str = "https://api.bol.com";
+
+/// The token endpoint.
+pub const DEFAULT_TOKEN_URL: &str = "https://login.bol.com/token";
+
+/// Which part of the API an operation belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `/retailer/...` (demo: `/retailer-demo/...`).
+    Retailer,
+    /// `/shared/...` (demo: `/shared-demo/...`).
+    Shared,
+}
+
+/// Builds a [`RetailerClient`].
+pub struct RetailerClientBuilder {
+    client_id: String,
+    client_secret: SecretString,
+    api_url: String,
+    token_url: String,
+    demo: bool,
+    media_versions: HashMap<String, String>,
+    http: HttpClient,
+    retry: RetryPolicy,
+    limits: RateLimits,
+}
+
+impl fmt::Debug for RetailerClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetailerClientBuilder")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("api_url", &self.api_url)
+            .field("demo", &self.demo)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RetailerClientBuilder {
+    /// Uses bol's demo environment (`/retailer-demo`, `/shared-demo`).
+    pub fn demo(mut self, demo: bool) -> Self {
+        self.demo = demo;
+        self
+    }
+
+    /// Overrides the API root (default [`DEFAULT_API_URL`]).
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = url.into();
+        self
+    }
+
+    /// Overrides the token endpoint (default [`DEFAULT_TOKEN_URL`]).
+    pub fn token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = url.into();
+        self
+    }
+
+    /// Uses another media type version for one operation group (bol's tag, `"Offers"`):
+    /// `media_version("Offers", "v11")` sends `application/vnd.retailer.v11+json` for offers,
+    /// since bol now versions resources one by one.
+    pub fn media_version(mut self, group: impl Into<String>, version: impl Into<String>) -> Self {
+        self.media_versions.insert(group.into(), version.into());
+        self
+    }
+
+    /// Overrides the HTTP settings.
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Overrides the retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Overrides the rate limits (default: a bucket per operation, paced by bol's
+    /// `X-RateLimit-*` and `Retry-After` answers).
+    pub fn limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Builds the client; empty credentials or a non-HTTPS URL are refused here.
+    pub fn build(self) -> Result<RetailerClient, Error> {
+        let credentials = ClientCredentials::new(
+            &self.http,
+            PROVIDER,
+            &self.token_url,
+            self.client_id,
+            self.client_secret,
+        )?
+        // bol documents `Authorization: Basic base64(client_id:client_secret)`.
+        .client_auth(ClientAuth::BasicUnencoded);
+        // Tokens live about 5 minutes; asking too often gets the caller's IP banned, so one
+        // token is shared and renewed 30-40 s before it expires.
+        let tokens = TokenCache::with_margin(credentials, Duration::from_secs(30), Duration::from_secs(10));
+        let transport = Transport::builder(&self.http, PROVIDER, &self.api_url)
+            .auth(TokenAuth::bearer(tokens.clone()))
+            .limits(self.limits)
+            .retry(self.retry)
+            .build()?;
+        Ok(RetailerClient {
+            inner: Arc::new(Inner {
+                transport,
+                tokens,
+                demo: self.demo,
+                media_versions: self.media_versions,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    transport: Transport,
+    tokens: TokenCache,
+    demo: bool,
+    media_versions: HashMap<String, String>,
+}
+
+/// A bol.com Retailer API client. Cheap to clone; clones share the token, the rate limits
+/// and the connection pool.
+#[derive(Clone)]
+pub struct RetailerClient {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for RetailerClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetailerClient")
+            .field("demo", &self.inner.demo)
+            .field("transport", &self.inner.transport)
+            .finish()
+    }
+}
+
+impl RetailerClient {
+    /// A builder with the client credentials from the bol partner platform.
+    pub fn builder(client_id: impl Into<String>, client_secret: SecretString) -> RetailerClientBuilder {
+        RetailerClientBuilder {
+            client_id: client_id.into(),
+            client_secret,
+            api_url: DEFAULT_API_URL.to_owned(),
+            token_url: DEFAULT_TOKEN_URL.to_owned(),
+            demo: false,
+            media_versions: HashMap::new(),
+            http: HttpClient::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
+            retry: RetryPolicy::default(),
+            limits: RateLimits::default(),
+        }
+    }
+
+    /// A client from `RETAILER_CLIENT_ID`, `RETAILER_CLIENT_SECRET` and, optionally,
+    /// `RETAILER_API_URL`, `RETAILER_TOKEN_URL` and `RETAILER_DEMO` (`1`: the demo
+    /// environment). A missing variable is an error that names it.
+    pub fn from_env() -> Result<Self, Error> {
+        let mut b = Self::builder(
+            env_required("RETAILER_CLIENT_ID")?,
+            env_required("RETAILER_CLIENT_SECRET")?.into(),
+        );
+        if let Some(url) = env_optional("RETAILER_API_URL") {
+            b = b.api_url(url);
+        }
+        if let Some(url) = env_optional("RETAILER_TOKEN_URL") {
+            b = b.token_url(url);
+        }
+        if let Some(demo) = env_optional("RETAILER_DEMO") {
+            b = b.demo(matches!(demo.as_str(), "1" | "true" | "yes"));
+        }
+        b.build()
+    }
+
+    /// Whether the client talks to the demo environment.
+    pub fn is_demo(&self) -> bool {
+        self.inner.demo
+    }
+
+    /// How many token requests this client has made.
+    pub fn token_requests(&self) -> u64 {
+        self.inner.tokens.token_requests()
+    }
+
+    /// The transport, for calls this crate does not cover.
+    pub fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    /// `retailer/{rel}` or `shared/{rel}`, in the demo environment `retailer-demo/...`.
+    pub(crate) fn path(&self, api: Api, rel: &str) -> String {
+        let root = match (api, self.inner.demo) {
+            (Api::Retailer, false) => "retailer",
+            (Api::Retailer, true) => "retailer-demo",
+            (Api::Shared, false) => "shared",
+            (Api::Shared, true) => "shared-demo",
+        };
+        format!("{root}/{rel}")
+    }
+
+    /// The media type of an operation of `group`, with the group's version override.
+    pub(crate) fn media(&self, group: &str, media: &str) -> String {
+        match self.inner.media_versions.get(group) {
+            Some(v) => media.replacen(".v10+", &format!(".{v}+"), 1),
+            None => media.to_owned(),
+        }
+    }
+
+    pub(crate) async fn json_of<T: DeserializeOwned>(&self, endpoint: Endpoint) -> Result<T, Error> {
+        self.inner.transport.json(&endpoint).await
+    }
+
+    pub(crate) async fn bytes_of(&self, endpoint: Endpoint) -> Result<bytes::Bytes, Error> {
+        Ok(self.inner.transport.send(&endpoint).await?.body().clone())
+    }
+}
+
+/// The properties of an object parameter as query pairs (OpenAPI's default `form` style,
+/// exploded): absent ones left out, texts as they are, the rest as JSON.
+pub(crate) fn query_pairs<T: serde::Serialize>(value: &T) -> Vec<(String, String)> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
