@@ -890,9 +890,7 @@ impl Gen {
                     let _ = write!(
                         call,
                         "{}, ",
-                        if owned == "String" {
-                            format!("&{name}")
-                        } else if owned == "Vec<String>" {
+                        if owned == "String" || owned == "Vec<String>" {
                             format!("&{name}")
                         } else {
                             format!("{name}.clone()")
