@@ -1,10 +1,59 @@
-//! A typed client for the whole bol.com Retailer API v10.
+//! A typed client for the whole bol.com Retailer API v10: all 76 operations of bol's own
+//! OpenAPI descriptions (orders, shipments, returns, offers, products, insights, inventory,
+//! invoices, commissions, promotions, replenishments, shipping labels, subscriptions,
+//! transports, retailers, product content and the shared process status), with a typed
+//! model for every schema.
+//!
+//! - **Generated from bol's description** by `cargo xtask codegen` ([`models`] and the
+//!   methods of [`RetailerClient`]); [`OPERATIONS`] lists them, and a test fails when an
+//!   `operationId` of the description has no method. A new API version is a regenerate away.
+//! - **One token**: client credentials with HTTP Basic (`base64(id:secret)`, as bol
+//!   documents), `Accept: application/json`; the JWT is reused by every clone until 30-40 s
+//!   before its `exp` (bol bans IPs that ask too often), and a 401 "Expired JWT" refreshes
+//!   once and retries once.
+//! - **Environments**: production, or demo with [`RetailerClientBuilder::demo`]
+//!   (`/retailer-demo`, `/shared-demo`), and any API root.
+//! - **Media types per operation** (`application/vnd.retailer.v10+json`, PDF, CSV, XLSX
+//!   where the description says so), overridable per group with
+//!   [`RetailerClientBuilder::media_version`], since bol versions resources one by one.
+//! - **Errors** are bol's Problem object, with its violations as field errors.
+//! - **Rate limits per operation**, from `X-RateLimit-*` and `Retry-After`; a 429 is always
+//!   waited out.
+//! - **Process status**: [`RetailerClient::wait_for_process`] polls with backoff until
+//!   `SUCCESS`, `FAILURE` or `TIMEOUT`; [`RetailerClient::export_offers`] runs the offers
+//!   export end to end.
+//! - **Lists as streams** from page 1 until an empty page (`{}`).
+//!
+//! ```no_run
+//! use commerce_core::{SalesChannel, ShipmentConfirmation, Tracking};
+//! use futures_util::TryStreamExt;
+//! use retailer_client::RetailerClient;
+//!
+//! # async fn run() -> Result<(), commerce_core::Error> {
+//! let bol = RetailerClient::from_env()?;
+//! let mut orders = bol.open_orders();
+//! while let Some(order) = orders.try_next().await? {
+//!     println!("{} for {}", order.id, order.shipping_address.city);
+//! }
+//! # Ok(()) }
+//! ```
 
+mod channel;
 mod client;
+mod export;
 mod generated;
+mod process;
 
+pub use crate::channel::to_commerce_order;
 pub use crate::client::{
     Api, DEFAULT_API_URL, DEFAULT_TOKEN_URL, PROVIDER, RetailerClient, RetailerClientBuilder,
 };
+pub use crate::export::{ExportedOffer, parse_csv};
 pub use crate::generated::*;
+pub use crate::process::{WaitOptions, is_final};
 pub use commerce_core::Error;
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

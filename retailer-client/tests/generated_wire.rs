@@ -847,11 +847,11 @@ async fn get_process_status() {
             let when = when
                 .method(Method::GET)
                 .path("/shared/process-status/p-1")
-                .header("accept", "application/vnd.advertiser.v10+json")
+                .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
             let _ = when;
             then.status(200)
-                .header("content-type", "application/vnd.advertiser.v10+json")
+                .header("content-type", "application/vnd.retailer.v10+json")
                 .body(ANSWER);
         })
         .await;
@@ -874,17 +874,17 @@ async fn get_process_status_bulk() {
             let when = when
                 .method(Method::POST)
                 .path("/shared/process-status")
-                .header("accept", "application/vnd.advertiser.v10+json")
+                .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
             let when = when
-                .header("content-type", "application/vnd.advertiser.v10+json")
+                .header("content-type", "application/vnd.retailer.v10+json")
                 .is_true(|req| {
                     normalized(&serde_json::from_slice(&req.body().to_vec()).unwrap_or_default())
                         == normalized(&serde_json::from_str(BODY).unwrap())
                 });
             let _ = when;
             then.status(200)
-                .header("content-type", "application/vnd.advertiser.v10+json")
+                .header("content-type", "application/vnd.retailer.v10+json")
                 .body(ANSWER);
         })
         .await;
@@ -909,11 +909,11 @@ async fn get_process_status_entity_id() {
             let when = when
                 .method(Method::GET)
                 .path("/shared/process-status")
-                .header("accept", "application/vnd.advertiser.v10+json")
+                .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
             let _ = when;
             then.status(200)
-                .header("content-type", "application/vnd.advertiser.v10+json")
+                .header("content-type", "application/vnd.retailer.v10+json")
                 .body(ANSWER);
         })
         .await;

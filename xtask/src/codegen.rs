@@ -345,11 +345,13 @@ impl Gen {
                 let mut body = None;
                 let mut multipart = false;
                 let mut body_example = None;
-                if let Some((ct, content)) = op
-                    .pointer("/requestBody/content")
-                    .and_then(Value::as_object)
-                    .and_then(|c| c.iter().next())
-                {
+                let request_content = op.pointer("/requestBody/content").and_then(Value::as_object);
+                let chosen = request_content.and_then(|c| {
+                    c.iter()
+                        .find(|(ct, _)| ct.contains("vnd.retailer"))
+                        .or_else(|| c.iter().next())
+                });
+                if let Some((ct, content)) = chosen {
                     if ct.starts_with("multipart/") {
                         multipart = true;
                     } else if let Some(r) = content.pointer("/schema/$ref").and_then(Value::as_str) {
@@ -385,6 +387,11 @@ impl Gen {
                         }
                     }
                 }
+                // A retailer client asks for the retailer media type first (the shared API
+                // also offers the advertiser one).
+                answers.sort_by_key(|(media, ty): &(String, Option<String>)| {
+                    (!media.contains("vnd.retailer"), ty.is_none())
+                });
                 if answers.is_empty() {
                     let media = MEDIA_OVERRIDES
                         .iter()

@@ -236,21 +236,21 @@ pub const OPERATIONS: &[OperationInfo] = &[
         method: "GET",
         path: "/shared/process-status/{process-status-id}",
         group: "Process Status",
-        accept: "application/vnd.advertiser.v10+json",
+        accept: "application/vnd.retailer.v10+json",
     },
     OperationInfo {
         id: "get-process-status-bulk",
         method: "POST",
         path: "/shared/process-status",
         group: "Process Status",
-        accept: "application/vnd.advertiser.v10+json",
+        accept: "application/vnd.retailer.v10+json",
     },
     OperationInfo {
         id: "get-process-status-entity-id",
         method: "GET",
         path: "/shared/process-status",
         group: "Process Status",
-        accept: "application/vnd.advertiser.v10+json",
+        accept: "application/vnd.retailer.v10+json",
     },
     OperationInfo {
         id: "get-product-assets",
@@ -1536,7 +1536,7 @@ impl RetailerClient {
         );
         #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::GET, "get-process-status", path)
-            .accept(self.media("Process Status", "application/vnd.advertiser.v10+json"))
+            .accept(self.media("Process Status", "application/vnd.retailer.v10+json"))
             .bucket("get-process-status");
         self.json_of(ep).await
     }
@@ -1553,12 +1553,12 @@ impl RetailerClient {
         let path = self.path(Api::Shared, "process-status");
         #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::POST, "get-process-status-bulk", path)
-            .accept(self.media("Process Status", "application/vnd.advertiser.v10+json"))
+            .accept(self.media("Process Status", "application/vnd.retailer.v10+json"))
             .bucket("get-process-status-bulk")
             .idempotent();
         ep = ep
             .json(body)
-            .content_type(self.media("Process Status", "application/vnd.advertiser.v10+json"));
+            .content_type(self.media("Process Status", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
     }
 
@@ -1576,7 +1576,7 @@ impl RetailerClient {
         let path = self.path(Api::Shared, "process-status");
         #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::GET, "get-process-status-entity-id", path)
-            .accept(self.media("Process Status", "application/vnd.advertiser.v10+json"))
+            .accept(self.media("Process Status", "application/vnd.retailer.v10+json"))
             .bucket("get-process-status-entity-id");
         ep = ep.query("entity-id", entity_id);
         ep = ep.query("event-type", event_type);

@@ -1,0 +1,188 @@
+//! bol as a [`SalesChannel`]: open FBR orders in, shipment confirmations out.
+
+use async_trait::async_trait;
+use commerce_core::{
+    Address, ConfirmationReceipt, Customer, Error, LineItem, Money, Order as CommerceOrder, SalesChannel,
+    ShipmentConfirmation, ValidationErrors,
+};
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+
+use crate::client::{PROVIDER, RetailerClient};
+use crate::generated::GetOrdersParams;
+use crate::generated::models::{
+    GetOrdersFulfilmentMethod, GetOrdersStatus, Order, OrderItem, ShipmentRequest, TransportInstruction,
+};
+use crate::process::WaitOptions;
+
+/// An order as the provider-neutral [`CommerceOrder`]: the lines still to ship, the
+/// shipment address, and the customer from it.
+pub fn to_commerce_order(order: &Order) -> CommerceOrder {
+    let s = &order.shipment_details;
+    let shipping_address = Address {
+        first_name: s.first_name.clone(),
+        last_name: s.surname.clone(),
+        company: s.company.clone(),
+        street: s.street_name.clone(),
+        house_number: s.house_number.clone(),
+        house_number_addition: s.house_number_extension.clone(),
+        postcode: s.zip_code.clone(),
+        city: s.city.clone(),
+        country: s.country_code.clone(),
+        email: s.email.clone(),
+        phone: s.delivery_phone_number.clone(),
+    };
+    let billing_address = order.billing_details.as_ref().map(|b| Address {
+        first_name: b.first_name.clone(),
+        last_name: b.surname.clone(),
+        company: b.company.clone(),
+        street: b.street_name.clone(),
+        house_number: b.house_number.clone(),
+        house_number_addition: b.house_number_extension.clone(),
+        postcode: b.zip_code.clone(),
+        city: b.city.clone(),
+        country: b.country_code.clone(),
+        email: Some(b.email.clone()),
+        phone: None,
+    });
+    let lines = order
+        .order_items
+        .iter()
+        .filter_map(|item| {
+            let open = item.quantity - item.quantity_shipped - item.quantity_cancelled;
+            (open > 0 && !item.cancellation_request).then(|| LineItem {
+                line_id: item.order_item_id.clone(),
+                ean: item
+                    .product
+                    .as_ref()
+                    .map(|p| p.ean.clone())
+                    .filter(|e| !e.is_empty()),
+                sku: item.offer.as_ref().and_then(|o| o.reference.clone()),
+                title: item.product.as_ref().map(|p| p.title.clone()).unwrap_or_default(),
+                quantity: u32::try_from(open).unwrap_or(u32::MAX),
+                unit_price: Some(Money::eur(item.unit_price)),
+            })
+        })
+        .collect();
+    CommerceOrder {
+        id: order.order_id.clone(),
+        channel: PROVIDER.to_owned(),
+        placed_at: order
+            .order_placed_date_time
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.to_utc()),
+        customer: Customer {
+            email: s.email.clone().unwrap_or_default(),
+            first_name: Some(s.first_name.clone()).filter(|n| !n.is_empty()),
+            last_name: Some(s.surname.clone()).filter(|n| !n.is_empty()),
+            language: s.language.as_ref().map(|l| l.as_str().chars().take(2).collect()),
+        },
+        shipping_address,
+        billing_address,
+        lines,
+    }
+}
+
+impl RetailerClient {
+    /// Whether every given line of the order is already shipped in full (so confirming it
+    /// again would be a duplicate).
+    async fn already_shipped(&self, order_id: &str, line_ids: &[String]) -> Result<bool, Error> {
+        let order = self.get_order(order_id).await?;
+        Ok(line_ids.iter().all(|id| {
+            order
+                .order_items
+                .iter()
+                .find(|i| &i.order_item_id == id)
+                .is_some_and(|i| i.quantity_shipped + i.quantity_cancelled >= i.quantity)
+        }))
+    }
+}
+
+#[async_trait]
+impl SalesChannel for RetailerClient {
+    fn name(&self) -> &str {
+        PROVIDER
+    }
+
+    /// Open orders fulfilled by the retailer (FBR), page by page; each with its details
+    /// (addresses, products), fetched as the stream is read.
+    fn open_orders(&self) -> BoxStream<'_, Result<CommerceOrder, Error>> {
+        let params = GetOrdersParams {
+            fulfilment_method: Some(GetOrdersFulfilmentMethod::Fbr),
+            status: Some(GetOrdersStatus::Open),
+            ..Default::default()
+        };
+        self.get_orders_stream(params)
+            .and_then(move |reduced| async move {
+                let order = self.get_order(&reduced.order_id).await?;
+                Ok(to_commerce_order(&order))
+            })
+            .try_filter(|o| futures_util::future::ready(!o.lines.is_empty()))
+            .boxed()
+    }
+
+    /// Confirms the shipment of the lines with their tracking code and waits until bol's
+    /// process status says it succeeded. Lines bol already has as shipped are not sent
+    /// again: the order is read first, so a rerun after a crash does not ship twice.
+    async fn confirm_shipment(&self, shipment: &ShipmentConfirmation) -> Result<ConfirmationReceipt, Error> {
+        let mut v = ValidationErrors::new();
+        v.require(&shipment.order_id, "order_id");
+        v.check(
+            !shipment.line_ids.is_empty(),
+            "line_ids",
+            "at least one order line is required",
+        );
+        v.require(&shipment.tracking.code, "tracking.code");
+        v.into_result(())?;
+        if self
+            .already_shipped(&shipment.order_id, &shipment.line_ids)
+            .await?
+        {
+            return Ok(ConfirmationReceipt {
+                channel: PROVIDER.to_owned(),
+                reference: None,
+            });
+        }
+        let request = ShipmentRequest {
+            order_items: shipment
+                .line_ids
+                .iter()
+                .map(|id| OrderItem {
+                    order_item_id: id.clone(),
+                    quantity: None,
+                })
+                .collect(),
+            transport: Some(TransportInstruction {
+                transporter_code: shipment
+                    .tracking
+                    .carrier
+                    .clone()
+                    .unwrap_or_else(|| "OTHER".to_owned()),
+                track_and_trace: Some(shipment.tracking.code.clone()),
+            }),
+            ..Default::default()
+        };
+        let started = match self.create_shipment(&request).await {
+            Ok(s) => s,
+            Err(e) if e.is_unconfirmed() => {
+                // It may have arrived: look before trying again.
+                if self
+                    .already_shipped(&shipment.order_id, &shipment.line_ids)
+                    .await?
+                {
+                    return Ok(ConfirmationReceipt {
+                        channel: PROVIDER.to_owned(),
+                        reference: None,
+                    });
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let done = self.wait_for_success(&started, WaitOptions::default()).await?;
+        Ok(ConfirmationReceipt {
+            channel: PROVIDER.to_owned(),
+            reference: done.process_status_id.or(started.process_status_id),
+        })
+    }
+}

@@ -1,0 +1,509 @@
+//! Tokens, environments, media types, errors, pacing, streams, process status, the offers
+//! export and the SalesChannel, for bol.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use commerce_core::{SalesChannel, ShipmentConfirmation, Tracking};
+use common::{CLIENT_ID, CLIENT_SECRET, client, setup};
+use futures_util::TryStreamExt;
+use httpmock::Method::{GET, POST, PUT};
+use httpmock::MockServer;
+use retailer_client::models::{GetOrdersStatus, ProcessStatusStatus, UpdateOfferStockRequest};
+use retailer_client::{GetOrdersParams, RetailerClient, WaitOptions};
+use serde_json::json;
+
+const V10: &str = "application/vnd.retailer.v10+json";
+
+fn process(id: &str, status: &str, entity: &str) -> serde_json::Value {
+    json!({"processStatusId": id, "entityId": entity, "eventType": "CREATE_SHIPMENT", "description": "Example",
+           "status": status, "createTimestamp": "2026-11-23T10:00:00+01:00", "links": []})
+}
+
+#[tokio::test]
+async fn one_token_serves_many_calls_and_clones() {
+    let server = setup().await;
+    let orders = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/orders")
+                .header("authorization", "Bearer tok-1");
+            then.status(200).header("content-type", V10).json_body(json!({}));
+        })
+        .await;
+    let bol = client(&server);
+    for _ in 0..10 {
+        bol.clone().get_orders(&Default::default()).await.unwrap();
+    }
+    orders.assert_calls_async(10).await;
+    assert_eq!(bol.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_jwt_refreshes_once_and_retries_once() {
+    let server = MockServer::start_async().await;
+    let n = Arc::new(AtomicU32::new(0));
+    let count = n.clone();
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/token")
+                .is_true(move |_| count.fetch_add(1, Ordering::SeqCst) == 0);
+            then.status(200)
+                .json_body(json!({"access_token": "tok-old", "token_type": "Bearer", "expires_in": 299}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/token");
+            then.status(200)
+                .json_body(json!({"access_token": "tok-new", "token_type": "Bearer", "expires_in": 299}));
+        })
+        .await;
+    let expired = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders/1043946570").header("authorization", "Bearer tok-old");
+            then.status(401).header("content-type", V10).json_body(json!({
+                "type": "https://api.bol.com/problems", "title": "Expired JWT", "status": 401, "detail": "Expired JWT"
+            }));
+        })
+        .await;
+    let fresh = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/orders/1043946570")
+                .header("authorization", "Bearer tok-new");
+            then.status(200)
+                .header("content-type", V10)
+                .json_body(json!({"orderId": "1043946570"}));
+        })
+        .await;
+    let bol = client(&server);
+    assert_eq!(bol.get_order("1043946570").await.unwrap().order_id, "1043946570");
+    expired.assert_calls_async(1).await;
+    fresh.assert_calls_async(1).await;
+    assert_eq!(bol.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn the_token_is_renewed_from_the_jwt_exp_not_per_request() {
+    // A JWT whose exp is 60 s away, though expires_in says 299: the cache renews by exp.
+    use base64::Engine as _;
+    let exp = chrono::Utc::now().timestamp() + 60;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{exp}}}"#));
+    let jwt = format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln");
+    let server = MockServer::start_async().await;
+    let token = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/token");
+            then.status(200)
+                .json_body(json!({"access_token": jwt, "token_type": "Bearer", "expires_in": 299}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders");
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let bol = client(&server);
+    bol.get_orders(&Default::default()).await.unwrap();
+    bol.get_orders(&Default::default()).await.unwrap();
+    token.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn problems_keep_their_violations() {
+    let server = setup().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/retailer/shipments");
+            then.status(400).header("content-type", V10).json_body(json!({
+                "type": "https://api.bol.com/problems", "title": "Error validating request. Consult the bol.com API documentation for more information.",
+                "status": 400, "detail": "Bad request", "host": "Instance-111", "instance": "https://api.bol.com/retailer/shipments",
+                "violations": [{"name": "orderItems[0].orderItemId", "reason": "Request contains invalid value(s): '123'."}]
+            }));
+        })
+        .await;
+    let err = client(&server)
+        .create_shipment(&Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.field_errors()[0].field, "orderItems[0].orderItemId");
+    assert!(
+        !err.is_unconfirmed(),
+        "a 400 is an answer: the shipment was refused"
+    );
+    insta::assert_snapshot!("problem", err);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_honoured_per_operation() {
+    let server = setup().await;
+    let n = Arc::new(AtomicU32::new(0));
+    let count = n.clone();
+    let limited = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/orders")
+                .is_true(move |_| count.fetch_add(1, Ordering::SeqCst) == 0);
+            then.status(429)
+                .header("retry-after", "30")
+                .header("x-ratelimit-limit", "25")
+                .header("x-ratelimit-remaining", "0")
+                .json_body(json!({"title": "Too many requests", "status": 429}));
+        })
+        .await;
+    let ok = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders");
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let bol = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
+        .api_url(server.base_url())
+        .token_url(server.url("/token"))
+        .http(commerce_core::testing::paused_time_http())
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    bol.get_orders(&Default::default()).await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
+    limited.assert_calls_async(1).await;
+    ok.assert_calls_async(1).await;
+    assert_eq!(bol.transport().limiter(Some("get-orders")).granted(), 2);
+    assert_eq!(
+        bol.transport().limiter(Some("get-order")).granted(),
+        0,
+        "other operations are not held"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_page_ends_a_stream() {
+    let server = setup().await;
+    let page1 = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/orders")
+                .query_param("page", "1")
+                .query_param("status", "ALL");
+            then.status(200).json_body(json!({"orders": [
+                {"orderId": "1", "orderPlacedDateTime": "2026-11-20T10:00:00+01:00", "orderItems": []},
+                {"orderId": "2", "orderPlacedDateTime": "2026-11-20T11:00:00+01:00", "orderItems": []}
+            ]}));
+        })
+        .await;
+    let page2 = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders").query_param("page", "2");
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let all: Vec<_> = client(&server)
+        .get_orders_stream(GetOrdersParams {
+            status: Some(GetOrdersStatus::All),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    page1.assert_calls_async(1).await;
+    page2.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn the_demo_environment_and_a_media_version_override() {
+    let server = setup().await;
+    let offer = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path("/retailer-demo/offers/o-1/stock")
+                .header("accept", "application/vnd.retailer.v11+json")
+                .header("content-type", "application/vnd.retailer.v11+json")
+                .json_body(json!({"amount": 6, "managedByRetailer": false}));
+            then.status(202).json_body(process("1", "PENDING", "o-1"));
+        })
+        .await;
+    let status = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/shared-demo/process-status/1")
+                .header("accept", V10);
+            then.status(200).json_body(process("1", "SUCCESS", "o-1"));
+        })
+        .await;
+    let bol = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
+        .api_url(server.base_url())
+        .token_url(server.url("/token"))
+        .demo(true)
+        .media_version("Offers", "v11")
+        .build()
+        .unwrap();
+    assert!(bol.is_demo());
+    let started = bol
+        .update_offer_stock(
+            "o-1",
+            &Default::default(),
+            &UpdateOfferStockRequest {
+                amount: 6,
+                managed_by_retailer: false,
+            },
+        )
+        .await
+        .unwrap();
+    let done = bol
+        .wait_for_process(
+            &started,
+            WaitOptions {
+                deadline: Duration::from_secs(5),
+                first_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.status, ProcessStatusStatus::Success);
+    offer.assert_async().await;
+    status.assert_async().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn process_status_waiting_backs_off_until_final_or_the_deadline() {
+    let server = setup().await;
+    let n = Arc::new(AtomicU32::new(0));
+    let count = n.clone();
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/shared/process-status/77")
+                .is_true(move |_| count.fetch_add(1, Ordering::SeqCst) < 3);
+            then.status(200).json_body(process("77", "PENDING", "e"));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/shared/process-status/77");
+            then.status(200).json_body(process("77", "FAILURE", "e"));
+        })
+        .await;
+    let bol = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
+        .api_url(server.base_url())
+        .token_url(server.url("/token"))
+        .http(commerce_core::testing::paused_time_http())
+        .build()
+        .unwrap();
+    let pending: retailer_client::models::ProcessStatus =
+        serde_json::from_value(process("77", "PENDING", "e")).unwrap();
+    let start = tokio::time::Instant::now();
+    let done = bol
+        .wait_for_process(&pending, WaitOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(done.status, ProcessStatusStatus::Failure);
+    // Polls after 1, 2, 4 and 8 s.
+    assert_eq!(start.elapsed(), Duration::from_secs(15));
+    assert_eq!(n.load(Ordering::SeqCst), 4);
+    let err = bol
+        .wait_for_success(&pending, WaitOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.provider_code(), Some("FAILURE"));
+
+    // Never final: the deadline ends the wait.
+    let never = MockServer::start_async().await;
+    never
+        .mock_async(|when, then| {
+            when.method(POST).path("/token");
+            then.status(200)
+                .json_body(json!({"access_token": "t", "expires_in": 299}));
+        })
+        .await;
+    never
+        .mock_async(|when, then| {
+            when.method(GET).path("/shared/process-status/77");
+            then.status(200).json_body(process("77", "PENDING", "e"));
+        })
+        .await;
+    let bol = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
+        .api_url(never.base_url())
+        .token_url(never.url("/token"))
+        .http(commerce_core::testing::paused_time_http())
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let err = bol
+        .wait_for_process(&pending, WaitOptions::deadline(Duration::from_secs(60)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, retailer_client::Error::Timeout { .. }), "{err:?}");
+    assert_eq!(start.elapsed(), Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn the_offers_export_end_to_end() {
+    let server = setup().await;
+    let request = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/retailer/offers/export")
+                .header("content-type", V10)
+                .json_body(json!({"format": "CSV"}));
+            then.status(202).json_body(process("9", "PENDING", ""));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/shared/process-status/9");
+            then.status(200).json_body(process("9", "SUCCESS", "report-9"));
+        })
+        .await;
+    let download = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/offers/export/report-9")
+                .header("accept", "application/vnd.retailer.v10+csv");
+            then.status(200).header("content-type", "application/vnd.retailer.v10+csv").body(
+                "offerId,ean,conditionName,conditionCategory,conditionComment,bundlePricesPrice,fulfilmentDeliveryCode,stockAmount,onHoldByRetailer,fulfilmentType,mutationDateTime,referenceCode,correctedStock\n\
+                 13722de8-8182-d161-5422-4a0a1caab5c8,8712345678906,NEW,NEW,,829.00,1-2d,9,false,FBR,2026-11-22 08:00:00.0,4770,9\n\
+                 f3b0b8e6-1111-2222-3333-444455556666,8712345678913,AS_NEW,SECONDHAND,\"Doos open, ongebruikt\",8.95,1-2d,0,true,FBR,2026-11-22 08:00:00.0,4771,0\n",
+            );
+        })
+        .await;
+    let offers = client(&server)
+        .export_offers(WaitOptions {
+            deadline: Duration::from_secs(5),
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        })
+        .await
+        .unwrap();
+    request.assert_async().await;
+    download.assert_async().await;
+    assert_eq!(offers.len(), 2);
+    assert_eq!(offers[0].ean(), Some("8712345678906"));
+    assert_eq!(offers[0].stock_amount(), Some(9));
+    assert_eq!(offers[0].price(), Some(829.0));
+    assert_eq!(offers[1].get("conditionComment"), Some("Doos open, ongebruikt"));
+    assert_eq!(offers[1].get("referenceCode"), Some("4771"));
+}
+
+fn order_detail(shipped: i64) -> serde_json::Value {
+    json!({
+        "orderId": "1043946570", "pickupPoint": false, "orderPlacedDateTime": "2026-11-20T10:00:00+01:00",
+        "shipmentDetails": {"salutation": "FEMALE", "firstName": "An", "surname": "Peeters", "streetName": "Grote Markt",
+            "houseNumber": "7", "houseNumberExtension": "b2", "zipCode": "2000", "city": "Antwerpen", "countryCode": "BE",
+            "email": "an@example.be", "language": "nl-BE", "deliveryPhoneNumber": "+3231234567"},
+        "billingDetails": {"salutation": "FEMALE", "firstName": "An", "surname": "Peeters", "streetName": "Grote Markt",
+            "houseNumber": "7", "zipCode": "2000", "city": "Antwerpen", "countryCode": "BE", "email": "an@example.be"},
+        "orderItems": [
+            {"orderItemId": "6107434013", "cancellationRequest": false, "quantity": 1, "quantityShipped": shipped, "quantityCancelled": 0,
+             "unitPrice": 829.0, "totalPrice": 829.0, "commission": 50.3, "latestChangedDateTime": "2026-11-20T10:00:00+01:00",
+             "offer": {"offerId": "o-1", "reference": "4770"}, "product": {"ean": "8712345678906", "title": "Orange C7"},
+             "fulfilment": {"method": "FBR"}}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn as_a_sales_channel_open_orders_and_a_confirmation() {
+    let server = setup().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/orders")
+                .query_param("page", "1")
+                .query_param("fulfilment-method", "FBR")
+                .query_param("status", "OPEN");
+            then.status(200).json_body(json!({"orders": [{"orderId": "1043946570", "orderPlacedDateTime": "2026-11-20T10:00:00+01:00",
+                "orderItems": [{"orderItemId": "6107434013", "ean": "8712345678906", "quantity": 1, "quantityShipped": 0, "quantityCancelled": 0}]}]}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders").query_param("page", "2");
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let n = Arc::new(AtomicU32::new(0));
+    let count = n.clone();
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/orders/1043946570")
+                .is_true(move |_| count.fetch_add(1, Ordering::SeqCst) < 2);
+            then.status(200).json_body(order_detail(0));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders/1043946570");
+            then.status(200).json_body(order_detail(1));
+        })
+        .await;
+    let shipments = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/retailer/shipments").json_body(json!({
+                "orderItems": [{"orderItemId": "6107434013"}],
+                "transport": {"transporterCode": "BPOST_BE", "trackAndTrace": "323212345678901234567890"}
+            }));
+            then.status(202).json_body(process("55", "PENDING", "6107434013"));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/shared/process-status/55");
+            then.status(200).json_body(process("55", "SUCCESS", "6107434013"));
+        })
+        .await;
+    let bol = client(&server);
+    let channel: &dyn SalesChannel = &bol;
+    let orders: Vec<_> = channel.open_orders().try_collect().await.unwrap();
+    assert_eq!(orders.len(), 1);
+    let order = &orders[0];
+    assert_eq!(order.lines[0].ean.as_deref(), Some("8712345678906"));
+    assert_eq!(order.lines[0].sku.as_deref(), Some("4770"));
+    assert_eq!(
+        order.shipping_address.house_number_addition.as_deref(),
+        Some("b2")
+    );
+    assert_eq!(order.customer.language.as_deref(), Some("nl"));
+    let confirmation = ShipmentConfirmation {
+        order_id: order.id.clone(),
+        line_ids: vec!["6107434013".into()],
+        tracking: Tracking {
+            carrier: Some("BPOST_BE".into()),
+            code: "323212345678901234567890".into(),
+            url: None,
+        },
+    };
+    let receipt = channel.confirm_shipment(&confirmation).await.unwrap();
+    assert_eq!(receipt.reference.as_deref(), Some("55"));
+    // Now bol has the line as shipped: confirming again sends nothing.
+    let again = channel.confirm_shipment(&confirmation).await.unwrap();
+    assert_eq!(again.reference, None);
+    shipments.assert_calls_async(1).await;
+}
+
+#[test]
+fn secrets_never_show_and_plain_http_is_refused() {
+    let b = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into());
+    let c = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
+        .build()
+        .unwrap();
+    assert!(!format!("{b:?} {c:?}").contains(CLIENT_SECRET));
+    let err = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
+        .api_url("http://api.bol.com")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("refusing plain http://"));
+}
