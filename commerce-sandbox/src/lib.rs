@@ -1,4 +1,562 @@
-//! A stateful local emulator of the five commerce providers, for tests, examples and benchmarks.
+//! A stateful local emulator of the five commerce providers — Safe.Shop, Sitejabber,
+//! ShopWeDo, a kvik.shop Customer API and the bol.com Retailer API — on one loopback port,
+//! for the quickstart, the facade's end-to-end tests and the benchmarks.
 //!
-//! **Not implemented yet**: this crate is a placeholder in the workspace; its API is
-//! built by issue 7. It exports nothing.
+//! It is an independent reading of the providers' documents: it shares no protocol code
+//! with the client crates (no signing, no token handling, no models), so a client's mistake
+//! cannot be mirrored here and pass unseen. It enforces what the documents say (auth
+//! schemes, the HMAC and its 15-minute window, gzip, media types, required fields, rate
+//! limits, token reuse), keeps state (orders ship, process statuses finish), injects faults
+//! on request, and reports what it saw at `GET /__sandbox/report`.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let sandbox = commerce_sandbox::start(commerce_sandbox::Config::default()).await?;
+//! for (name, value) in sandbox.env() {
+//!     println!("export {name}={value}");
+//! }
+//! let report = sandbox.report();
+//! assert_eq!(report.total_duplicates(), 0);
+//! # Ok(()) }
+//! ```
+
+// Guards return `Result<(), Response>`: the error is the answer itself, sent once per
+// request, so boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
+mod bol;
+mod customer;
+mod safeshop;
+mod shopwedo;
+mod sitejabber;
+mod world;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use crate::world::{Product, gtin_check_digit};
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// Safe.Shop client id.
+pub const SAFESHOP_CLIENT_ID: &str = "sandbox-safeshop";
+/// Safe.Shop client secret.
+pub const SAFESHOP_CLIENT_SECRET: &str = "sandbox-safeshop-secret";
+/// Sitejabber API key (`client_token`).
+pub const SITEJABBER_CLIENT_TOKEN: &str = "sandbox-sitejabber-client-token";
+/// Sitejabber business account e-mail.
+pub const SITEJABBER_EMAIL: &str = "shop@sandbox-shop.test";
+/// Sitejabber business account password.
+pub const SITEJABBER_PASSWORD: &str = "sandbox-sitejabber-password";
+/// Sitejabber business domain.
+pub const SITEJABBER_DOMAIN: &str = "sandbox-shop.test";
+/// ShopWeDo shop id.
+pub const SHOPWEDO_SHOP_ID: u64 = 4242;
+/// ShopWeDo shop key.
+pub const SHOPWEDO_SHOP_KEY: &str = "sandbox-shopwedo-key";
+/// Customer API client id.
+pub const CUSTOMER_API_CLIENT_ID: &str = "sandbox-customer-client";
+/// Customer API client secret.
+pub const CUSTOMER_API_CLIENT_SECRET: &str = "sandbox-customer-secret";
+/// bol client id.
+pub const RETAILER_CLIENT_ID: &str = "sandbox-bol-client";
+/// bol client secret.
+pub const RETAILER_CLIENT_SECRET: &str = "sandbox-bol-secret";
+
+/// How the sandbox behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Open bol orders seeded at start.
+    pub orders: usize,
+    /// Products in the shared catalogue.
+    pub products: usize,
+    /// Share of non-token requests that fail transiently (0 to 1).
+    pub faults: f64,
+    /// Seed of the fault and data generator.
+    pub seed: u64,
+    /// Lifetime of Customer API tokens.
+    pub customer_token_lifetime: Duration,
+    /// Lifetime of bol tokens (bol: 299 s).
+    pub bol_token_lifetime: Duration,
+    /// `getOrder` (ShopWeDo) or order detail (Customer API) reads before an order ships.
+    pub ship_after_reads: u32,
+    /// Process-status reads before a bol process succeeds.
+    pub process_after_reads: u32,
+    /// The `Retry-After` of 503 faults and 429 answers, in seconds.
+    pub retry_after_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            orders: 25,
+            products: 12,
+            faults: 0.0,
+            seed: 7,
+            customer_token_lifetime: Duration::from_secs(3600),
+            bol_token_lifetime: Duration::from_secs(299),
+            ship_after_reads: 2,
+            process_after_reads: 1,
+            retry_after_secs: 1,
+        }
+    }
+}
+
+/// What the sandbox saw of one provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderReport {
+    /// Requests by endpoint (`POST /invites`).
+    pub requests: BTreeMap<String, u64>,
+    /// Token (or login) requests.
+    pub token_requests: u64,
+    /// 429 answers served.
+    pub rate_limited: u64,
+    /// Rule violations: requests the provider would refuse for breaking its rules.
+    pub violations: u64,
+    /// The first violations, described.
+    pub violation_samples: Vec<String>,
+    /// Faults injected.
+    pub faults: u64,
+    /// Entities created, by kind.
+    pub created: BTreeMap<String, u64>,
+    /// Duplicates: attempts to create what already exists (data damage).
+    pub duplicates: u64,
+    /// The first duplicates, described.
+    pub duplicate_samples: Vec<String>,
+}
+
+/// What the sandbox saw, per provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// By provider: `safeshop`, `sitejabber`, `shopwedo`, `customer`, `bol`.
+    pub providers: BTreeMap<String, ProviderReport>,
+}
+
+impl Report {
+    fn sum(&self, f: impl Fn(&ProviderReport) -> u64) -> u64 {
+        self.providers.values().map(f).sum()
+    }
+
+    /// Rule violations over all providers.
+    pub fn total_violations(&self) -> u64 {
+        self.sum(|p| p.violations)
+    }
+
+    /// Duplicates over all providers.
+    pub fn total_duplicates(&self) -> u64 {
+        self.sum(|p| p.duplicates)
+    }
+
+    /// 429 answers over all providers.
+    pub fn total_rate_limited(&self) -> u64 {
+        self.sum(|p| p.rate_limited)
+    }
+
+    /// Faults injected over all providers.
+    pub fn total_faults(&self) -> u64 {
+        self.sum(|p| p.faults)
+    }
+
+    /// Entities of `kind` created at `provider`.
+    pub fn created(&self, provider: &str, kind: &str) -> u64 {
+        self.providers
+            .get(provider)
+            .and_then(|p| p.created.get(kind))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+const SAMPLES: usize = 20;
+
+/// A sliding-window counter: at most `limit` events in any `window`.
+#[derive(Debug)]
+pub(crate) struct Window {
+    limit: usize,
+    window: Duration,
+    events: VecDeque<Instant>,
+}
+
+impl Window {
+    pub(crate) fn new(limit: usize, window: Duration) -> Self {
+        Window {
+            limit,
+            window,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Counts an event if the window has room; otherwise says how long until it has.
+    pub(crate) fn admit(&mut self, now: Instant) -> Result<usize, Duration> {
+        while self
+            .events
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
+            self.events.pop_front();
+        }
+        if self.events.len() < self.limit {
+            self.events.push_back(now);
+            Ok(self.limit - self.events.len())
+        } else {
+            let oldest = self.events[0];
+            Err(self.window.saturating_sub(now.duration_since(oldest)))
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) world: Mutex<world::World>,
+    report: Mutex<Report>,
+    rng: Mutex<fastrand::Rng>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    fn new(config: Config) -> Self {
+        Shared {
+            world: Mutex::new(world::World::seed(&config)),
+            report: Mutex::new(Report::default()),
+            rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
+            config,
+        }
+    }
+
+    pub(crate) fn world(&self) -> MutexGuard<'_, world::World> {
+        lock(&self.world)
+    }
+
+    fn with_report(&self, provider: &str, f: impl FnOnce(&mut ProviderReport)) {
+        let mut report = lock(&self.report);
+        f(report.providers.entry(provider.to_owned()).or_default());
+    }
+
+    pub(crate) fn hit(&self, provider: &str, endpoint: &str) {
+        self.with_report(provider, |p| {
+            *p.requests.entry(endpoint.to_owned()).or_default() += 1
+        });
+    }
+
+    pub(crate) fn token_request(&self, provider: &str) {
+        self.with_report(provider, |p| p.token_requests += 1);
+    }
+
+    pub(crate) fn rate_limited(&self, provider: &str) {
+        self.with_report(provider, |p| p.rate_limited += 1);
+    }
+
+    pub(crate) fn violation(&self, provider: &str, what: impl Into<String>) {
+        let what = what.into();
+        self.with_report(provider, |p| {
+            p.violations += 1;
+            if p.violation_samples.len() < SAMPLES {
+                p.violation_samples.push(what);
+            }
+        });
+    }
+
+    pub(crate) fn created(&self, provider: &str, kind: &str) {
+        self.with_report(provider, |p| *p.created.entry(kind.to_owned()).or_default() += 1);
+    }
+
+    pub(crate) fn duplicate(&self, provider: &str, what: impl Into<String>) {
+        let what = what.into();
+        self.with_report(provider, |p| {
+            p.duplicates += 1;
+            if p.duplicate_samples.len() < SAMPLES {
+                p.duplicate_samples.push(what);
+            }
+        });
+    }
+
+    fn fault(&self, provider: &str) {
+        self.with_report(provider, |p| p.faults += 1);
+    }
+
+    fn report(&self) -> Report {
+        lock(&self.report).clone()
+    }
+
+    fn reset(&self) {
+        *lock(&self.report) = Report::default();
+        *lock(&self.world) = world::World::seed(&self.config);
+        *lock(&self.rng) = fastrand::Rng::with_seed(self.config.seed);
+    }
+}
+
+/// A JSON answer.
+pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// Whether a request path asks for a token (never faulted: faults test the API calls).
+fn is_token_path(path: &str) -> bool {
+    path.ends_with("/oauth/token")
+        || path.ends_with("/oauth/access-token")
+        || path == "/bol/token"
+        || path.ends_with("/login")
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Unavailable,
+    BadGateway,
+    Drop,
+    Delay,
+}
+
+/// Decides faults before any handler runs, so a faulted request changes nothing.
+async fn faults(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let provider = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    if path.starts_with("/__sandbox") || is_token_path(&path) || shared.config.faults <= 0.0 {
+        return next.run(request).await;
+    }
+    let fault = {
+        let mut rng = lock(&shared.rng);
+        (rng.f64() < shared.config.faults).then(|| match rng.u8(0..4) {
+            0 => Fault::Unavailable,
+            1 => Fault::BadGateway,
+            2 => Fault::Drop,
+            _ => Fault::Delay,
+        })
+    };
+    let Some(fault) = fault else {
+        return next.run(request).await;
+    };
+    shared.fault(&provider);
+    match fault {
+        Fault::Unavailable => {
+            let mut r = json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"message": "sandbox fault: unavailable"}),
+            );
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&shared.config.retry_after_secs.to_string()).expect("digits"),
+            );
+            r
+        }
+        Fault::BadGateway => json(
+            StatusCode::BAD_GATEWAY,
+            serde_json::json!({"message": "sandbox fault: bad gateway"}),
+        ),
+        Fault::Drop => {
+            // The status line goes out, then the connection breaks before any body.
+            let stream = futures_util::stream::once(async {
+                Err::<bytes::Bytes, std::io::Error>(std::io::Error::other(
+                    "sandbox fault: connection dropped",
+                ))
+            });
+            Response::new(Body::from_stream(stream))
+        }
+        Fault::Delay => {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            next.run(request).await
+        }
+    }
+}
+
+async fn report(State(shared): State<Arc<Shared>>) -> Response {
+    json(
+        StatusCode::OK,
+        serde_json::to_value(shared.report()).unwrap_or_default(),
+    )
+}
+
+async fn reset(State(shared): State<Arc<Shared>>) -> Response {
+    shared.reset();
+    json(StatusCode::OK, serde_json::json!({"reset": true}))
+}
+
+async fn not_found(request: Request) -> Response {
+    json(
+        StatusCode::NOT_FOUND,
+        serde_json::json!({"message": format!("the sandbox has no {} {}", request.method(), request.uri().path())}),
+    )
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/__sandbox/report", get(report))
+        .route("/__sandbox/reset", post(reset))
+        .nest("/safeshop/v1", safeshop::router())
+        .nest("/sitejabber/v1", sitejabber::router())
+        .nest("/shopwedo/api", shopwedo::router())
+        .nest("/customer", customer::router())
+        .nest("/bol", bol::router())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), faults))
+        .with_state(shared)
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The base URLs of the emulated providers, as the clients take them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrls {
+    /// Safe.Shop API root.
+    pub safeshop: String,
+    /// Sitejabber API root.
+    pub sitejabber: String,
+    /// ShopWeDo host.
+    pub shopwedo: String,
+    /// Customer API shop origin.
+    pub customer: String,
+    /// bol API root.
+    pub bol: String,
+    /// bol token endpoint.
+    pub bol_token: String,
+}
+
+impl Sandbox {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Where each provider lives.
+    pub fn base_urls(&self) -> BaseUrls {
+        let u = self.url();
+        BaseUrls {
+            safeshop: format!("{u}/safeshop/v1"),
+            sitejabber: format!("{u}/sitejabber/v1/"),
+            shopwedo: format!("{u}/shopwedo/api"),
+            customer: format!("{u}/customer"),
+            bol: format!("{u}/bol"),
+            bol_token: format!("{u}/bol/token"),
+        }
+    }
+
+    /// The environment variables that point every client at the sandbox.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let b = self.base_urls();
+        vec![
+            ("SAFESHOP_CLIENT_ID", SAFESHOP_CLIENT_ID.into()),
+            ("SAFESHOP_CLIENT_SECRET", SAFESHOP_CLIENT_SECRET.into()),
+            ("SAFESHOP_BASE_URL", b.safeshop),
+            ("SITEJABBER_CLIENT_TOKEN", SITEJABBER_CLIENT_TOKEN.into()),
+            ("SITEJABBER_EMAIL", SITEJABBER_EMAIL.into()),
+            ("SITEJABBER_PASSWORD", SITEJABBER_PASSWORD.into()),
+            ("SITEJABBER_DOMAIN", SITEJABBER_DOMAIN.into()),
+            ("SITEJABBER_BASE_URL", b.sitejabber),
+            ("SHOPWEDO_SHOP_ID", SHOPWEDO_SHOP_ID.to_string()),
+            ("SHOPWEDO_SHOP_KEY", SHOPWEDO_SHOP_KEY.into()),
+            ("SHOPWEDO_BASE_URL", b.shopwedo),
+            ("CUSTOMER_API_SHOP_URL", b.customer),
+            ("CUSTOMER_API_CLIENT_ID", CUSTOMER_API_CLIENT_ID.into()),
+            ("CUSTOMER_API_CLIENT_SECRET", CUSTOMER_API_CLIENT_SECRET.into()),
+            ("RETAILER_CLIENT_ID", RETAILER_CLIENT_ID.into()),
+            ("RETAILER_CLIENT_SECRET", RETAILER_CLIENT_SECRET.into()),
+            ("RETAILER_API_URL", b.bol),
+            ("RETAILER_TOKEN_URL", b.bol_token),
+            ("RETAILER_DEMO", "0".into()),
+        ]
+    }
+
+    /// What it saw so far.
+    pub fn report(&self) -> Report {
+        self.shared.report()
+    }
+
+    /// The shared product catalogue.
+    pub fn catalogue(&self) -> Vec<Product> {
+        self.shared.world().products.clone()
+    }
+
+    /// Forgets everything and seeds anew.
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+
+    /// Stops serving.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a sandbox on an ephemeral loopback port.
+pub async fn start(config: Config) -> std::io::Result<Sandbox> {
+    start_on(TcpListener::bind("127.0.0.1:0").await?, config)
+}
+
+/// Starts a sandbox on a listener you bound.
+pub fn start_on(listener: TcpListener, config: Config) -> std::io::Result<Sandbox> {
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(Shared::new(config));
+    let app = router(shared.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Ok(Sandbox {
+        addr,
+        shared,
+        stop: Some(stop),
+        task,
+    })
+}

@@ -1,0 +1,434 @@
+//! bol.com Retailer API under `/bol`: tokens at `/bol/token` (HTTP Basic, a JWT with `exp`;
+//! asking again while the last token is fresh is a violation), the retailer media type
+//! checked (406 / 415), Problem errors, per-endpoint limits with `X-RateLimit-*` and
+//! `Retry-After`, and changes answered with `202` and a process status that moves from
+//! `PENDING` to `SUCCESS`. `/retailer-demo` and `/shared-demo` behave the same.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+use crate::world::{BolOrder, BolProcess, now_rfc3339};
+use crate::{RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET, Shared, Window};
+
+const P: &str = "bol";
+const JSON: &str = "application/vnd.retailer.v10+json";
+const CSV: &str = "application/vnd.retailer.v10+csv";
+const PAGE: usize = 50;
+/// Asking for a new token while the last one has more than this left is token abuse.
+const FRESH: Duration = Duration::from_secs(60);
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/token", post(token))
+        .route("/{root}/{*rest}", any(api))
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, JSON)],
+        json!({"type": "https://api.bol.com/problems", "title": title, "status": status.as_u16(), "detail": detail,
+               "host": "sandbox", "instance": "sandbox"})
+        .to_string(),
+    )
+        .into_response()
+}
+
+fn answer(status: StatusCode, media: &str, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, media.to_owned())], body).into_response()
+}
+
+async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    s.hit(P, "POST /token");
+    s.token_request(P);
+    let expected = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{RETAILER_CLIENT_ID}:{RETAILER_CLIENT_SECRET}"))
+    );
+    let basic_ok =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected.as_str());
+    let grant: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if !basic_ok || grant.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        s.violation(P, "token request without the client's HTTP Basic credentials");
+        return crate::json(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "invalid_client", "error_description": "Bad client credentials"}),
+        );
+    }
+    if !headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"))
+    {
+        s.violation(P, "token request without Accept: application/json");
+    }
+    let lifetime = s.config.bol_token_lifetime;
+    let now = Instant::now();
+    let mut w = s.world();
+    let fresh = w
+        .bol_tokens
+        .values()
+        .any(|exp| exp.saturating_duration_since(now) > FRESH.min(lifetime / 2));
+    let exp = chrono::Utc::now().timestamp() + lifetime.as_secs() as i64;
+    w.tokens_issued += 1;
+    let header_part = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(format!(
+        r#"{{"sub":"{RETAILER_CLIENT_ID}","exp":{exp},"jti":"{}"}}"#,
+        w.tokens_issued
+    ));
+    let jwt = format!(
+        "{header_part}.{payload}.{}",
+        URL_SAFE_NO_PAD.encode(format!("sandbox-{}", fastrand::u64(..)))
+    );
+    w.bol_tokens.insert(jwt.clone(), now + lifetime);
+    drop(w);
+    if fresh {
+        s.violation(P, "a new token was requested while the last one was still fresh");
+    }
+    crate::json(
+        StatusCode::OK,
+        json!({"access_token": jwt, "token_type": "Bearer", "expires_in": lifetime.as_secs(), "scope": "RETAILER"}),
+    )
+}
+
+/// The limit of an endpoint: calls per second.
+fn limit_of(endpoint: &str) -> usize {
+    match endpoint {
+        "GET /orders" => 10,
+        "POST /shipments" => 10,
+        _ => 20,
+    }
+}
+
+fn endpoint_key(method: &Method, rest: &str) -> String {
+    let segments: Vec<&str> = rest.split('/').collect();
+    let shape: Vec<&str> = match segments.as_slice() {
+        ["orders", _] => vec!["orders", "{id}"],
+        ["process-status", _] => vec!["process-status", "{id}"],
+        ["offers", "export", _] => vec!["offers", "export", "{id}"],
+        other => other.to_vec(),
+    };
+    format!("{method} /{}", shape.join("/"))
+}
+
+/// Adds the endpoint's rate-limit headers to an answer.
+fn with_limit(mut r: Response, limit: usize, remaining: usize) -> Response {
+    let h = r.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    h.insert("x-ratelimit-reset", HeaderValue::from_static("1"));
+    r
+}
+
+async fn api(
+    State(s): State<Arc<Shared>>,
+    Path((root, rest)): Path<(String, String)>,
+    method: Method,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let api = match root.as_str() {
+        "retailer" | "retailer-demo" => "retailer",
+        "shared" | "shared-demo" => "shared",
+        _ => return problem(StatusCode::NOT_FOUND, "Not Found", "No such API."),
+    };
+    let endpoint = endpoint_key(&method, &rest);
+    s.hit(P, &endpoint);
+    // Authentication.
+    let token = crate::safeshop::bearer(&headers);
+    let expiry = token.as_ref().and_then(|t| s.world().bol_tokens.get(t).copied());
+    match expiry {
+        None => {
+            s.violation(P, format!("{endpoint} without a token bol issued"));
+            return problem(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized request");
+        }
+        Some(at) if Instant::now() >= at => {
+            return problem(StatusCode::UNAUTHORIZED, "Expired JWT", "Expired JWT");
+        }
+        Some(_) => {}
+    }
+    // Media types.
+    let wants_csv = endpoint == "GET /offers/export/{id}";
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let accepted = if wants_csv {
+        accept.contains(CSV)
+    } else {
+        accept.contains(JSON)
+    };
+    if !accepted {
+        s.violation(P, format!("{endpoint} with Accept `{accept}`"));
+        return problem(
+            StatusCode::NOT_ACCEPTABLE,
+            "Not Acceptable",
+            &format!("Accept must be {}", if wants_csv { CSV } else { JSON }),
+        );
+    }
+    if !body.is_empty() {
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !ct.starts_with(JSON) {
+            s.violation(P, format!("{endpoint} with Content-Type `{ct}`"));
+            return problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Media Type",
+                &format!("Content-Type must be {JSON}"),
+            );
+        }
+    }
+    // The endpoint's rate limit.
+    let limit = limit_of(&endpoint);
+    let admitted = s
+        .world()
+        .bol_limits
+        .entry(endpoint.clone())
+        .or_insert_with(|| Window::new(limit, Duration::from_secs(1)))
+        .admit(Instant::now());
+    let remaining = match admitted {
+        Ok(left) => left,
+        Err(_) => {
+            s.rate_limited(P);
+            s.violation(P, format!("{endpoint} over {limit} per second"));
+            let mut r = problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests",
+                "Too many requests, retry later.",
+            );
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&s.config.retry_after_secs.max(1).to_string()).expect("digits"),
+            );
+            r.headers_mut()
+                .insert("x-ratelimit-limit", HeaderValue::from(limit));
+            r.headers_mut()
+                .insert("x-ratelimit-remaining", HeaderValue::from(0));
+            r.headers_mut()
+                .insert("x-ratelimit-reset", HeaderValue::from_static("1"));
+            return r;
+        }
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let r = match (api, method.as_str(), segments.as_slice()) {
+        ("retailer", "GET", ["orders"]) => list_orders(&s, &q),
+        ("retailer", "GET", ["orders", id]) => order_detail(&s, id),
+        ("retailer", "POST", ["shipments"]) => create_shipment(&s, &body),
+        ("retailer", "POST", ["offers", "export"]) => {
+            start_process(&s, "CREATE_OFFER_EXPORT", "report-1".into())
+        }
+        ("retailer", "GET", ["offers", "export", _]) => offers_csv(&s),
+        ("shared", "GET", ["process-status", id]) => process_status(&s, id),
+        _ => problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            &format!("The sandbox does not serve {endpoint}"),
+        ),
+    };
+    with_limit(r, limit, remaining)
+}
+
+fn open_items(o: &BolOrder) -> bool {
+    o.items.iter().any(|i| i.shipped < i.quantity)
+}
+
+fn list_orders(s: &Shared, q: &HashMap<String, String>) -> Response {
+    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+    let status = q.get("status").map(String::as_str).unwrap_or("OPEN");
+    let method = q.get("fulfilment-method").map(String::as_str).unwrap_or("FBR");
+    let w = s.world();
+    let orders: Vec<Value> = w
+        .bol_orders
+        .iter()
+        // Every seeded order is fulfilled by the retailer.
+        .filter(|_| method != "FBB")
+        .filter(|o| match status {
+            "OPEN" => open_items(o),
+            "SHIPPED" => !open_items(o),
+            _ => true,
+        })
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .map(|o| {
+            json!({"orderId": o.order_id, "orderPlacedDateTime": o.placed,
+                   "orderItems": o.items.iter().map(|i| json!({"orderItemId": i.order_item_id, "ean": i.ean,
+                       "fulfilmentMethod": "FBR", "fulfilmentStatus": if i.shipped < i.quantity { "OPEN" } else { "SHIPPED" },
+                       "quantity": i.quantity, "quantityShipped": i.shipped, "quantityCancelled": 0,
+                       "cancellationRequest": false, "latestChangedDateTime": o.placed})).collect::<Vec<_>>()})
+        })
+        .collect();
+    // An empty page is `{}`, without the list key.
+    let body = if orders.is_empty() {
+        json!({})
+    } else {
+        json!({"orders": orders})
+    };
+    answer(StatusCode::OK, JSON, body.to_string())
+}
+
+fn order_detail(s: &Shared, id: &str) -> Response {
+    let w = s.world();
+    let Some(o) = w.bol_orders.iter().find(|o| o.order_id == id) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            &format!("Order {id} not found."),
+        );
+    };
+    let address = json!({"salutation": "UNKNOWN", "firstName": o.first_name, "surname": o.surname, "streetName": o.street,
+        "houseNumber": o.house_number, "zipCode": o.zip, "city": o.city, "countryCode": o.country, "email": o.email,
+        "deliveryPhoneNumber": o.phone, "language": if o.country == "BE" { "nl-BE" } else { "nl" }});
+    let mut billing = address.clone();
+    billing.as_object_mut().map(|m| m.remove("deliveryPhoneNumber"));
+    billing.as_object_mut().map(|m| m.remove("language"));
+    let body = json!({
+        "orderId": o.order_id, "pickupPoint": false, "orderPlacedDateTime": o.placed,
+        "shipmentDetails": address, "billingDetails": billing,
+        "orderItems": o.items.iter().map(|i| json!({
+            "orderItemId": i.order_item_id, "cancellationRequest": false, "quantity": i.quantity,
+            "quantityShipped": i.shipped, "quantityCancelled": 0, "unitPrice": i.unit_price,
+            "totalPrice": i.unit_price * i.quantity as f64, "commission": (i.unit_price * 0.1 * 100.0).round() / 100.0,
+            "latestChangedDateTime": o.placed, "fulfilment": {"method": "FBR", "distributionParty": "RETAILER"},
+            "offer": {"offerId": format!("offer-{}", i.ean), "reference": i.shop_sku},
+            "product": {"ean": i.ean, "title": i.title}})).collect::<Vec<_>>()
+    });
+    answer(StatusCode::OK, JSON, body.to_string())
+}
+
+fn process_json(id: &str, p: &BolProcess, status: &str) -> Value {
+    json!({"processStatusId": id, "entityId": p.entity_id, "eventType": p.event_type,
+           "description": format!("Sandbox {} for {}", p.event_type, p.entity_id), "status": status,
+           "errorMessage": p.failure, "createTimestamp": p.created,
+           "links": [{"rel": "self", "href": format!("/shared/process-status/{id}"), "method": "GET"}]})
+}
+
+fn start_process(s: &Shared, event: &str, entity: String) -> Response {
+    let mut w = s.world();
+    let id = w.next_process.to_string();
+    w.next_process += 1;
+    let p = BolProcess {
+        reads: 0,
+        entity_id: entity,
+        event_type: event.into(),
+        created: now_rfc3339(),
+        failure: None,
+    };
+    let body = process_json(&id, &p, "PENDING");
+    w.bol_processes.insert(id, p);
+    answer(StatusCode::ACCEPTED, JSON, body.to_string())
+}
+
+fn process_status(s: &Shared, id: &str) -> Response {
+    let after = s.config.process_after_reads;
+    let mut w = s.world();
+    let Some(p) = w.bol_processes.get_mut(id) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            &format!("Process status {id} not found."),
+        );
+    };
+    p.reads += 1;
+    let status = if p.reads >= after { "SUCCESS" } else { "PENDING" };
+    let body = process_json(id, p, status);
+    answer(StatusCode::OK, JSON, body.to_string())
+}
+
+fn create_shipment(s: &Shared, body: &[u8]) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        s.violation(P, "shipment body is not JSON");
+        return problem(StatusCode::BAD_REQUEST, "Bad Request", "Malformed JSON");
+    };
+    let items = request["orderItems"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        s.violation(P, "shipment without order items");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Error validating request",
+            "orderItems must not be empty",
+        );
+    }
+    let ids: Vec<String> = items
+        .iter()
+        .filter_map(|i| i["orderItemId"].as_str().map(str::to_owned))
+        .collect();
+    let mut w = s.world();
+    let mut already = Vec::new();
+    let mut unknown = Vec::new();
+    for id in &ids {
+        match w
+            .bol_orders
+            .iter()
+            .flat_map(|o| o.items.iter())
+            .find(|i| &i.order_item_id == id)
+        {
+            None => unknown.push(id.clone()),
+            Some(i) if i.shipped >= i.quantity => already.push(id.clone()),
+            Some(_) => {}
+        }
+    }
+    if !unknown.is_empty() {
+        drop(w);
+        s.violation(P, format!("shipment for unknown order items {unknown:?}"));
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Error validating request",
+            &format!("Unknown order items {unknown:?}"),
+        );
+    }
+    if !already.is_empty() {
+        drop(w);
+        s.duplicate(P, format!("order items {already:?} shipped again"));
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Error validating request",
+            &format!("Order items {already:?} are already shipped"),
+        );
+    }
+    for o in w.bol_orders.iter_mut() {
+        for i in o.items.iter_mut() {
+            if ids.contains(&i.order_item_id) {
+                i.shipped = i.quantity;
+            }
+        }
+    }
+    drop(w);
+    s.created(P, "shipments");
+    start_process(s, "CONFIRM_SHIPMENT", ids[0].clone())
+}
+
+fn offers_csv(s: &Shared) -> Response {
+    let w = s.world();
+    let mut csv = String::from(
+        "offerId,ean,conditionName,conditionCategory,conditionComment,bundlePricesPrice,fulfilmentDeliveryCode,stockAmount,onHoldByRetailer,fulfilmentType,mutationDateTime,referenceCode,correctedStock\n",
+    );
+    for p in &w.products {
+        let stock = if p.at_shopwedo {
+            w.shopwedo_stock.get(&p.shopwedo_sku).copied().unwrap_or(0)
+        } else {
+            w.customer_stock.get(&p.ean).copied().unwrap_or(0)
+        };
+        csv.push_str(&format!(
+            "offer-{},{},NEW,NEW,,{:.2},1-2d,{stock},false,FBR,2026-11-22 08:00:00.0,{},{stock}\n",
+            p.ean,
+            p.ean,
+            p.price_cents as f64 / 100.0,
+            p.shop_sku
+        ));
+    }
+    answer(StatusCode::OK, CSV, csv)
+}

@@ -1,0 +1,68 @@
+//! `cargo run -p commerce-sandbox -- --port 8080 [--orders N] [--faults P --seed S]`:
+//! serves all five providers on one loopback port and prints the `export` lines that point
+//! the clients at it.
+
+use std::time::Duration;
+
+use commerce_sandbox::Config;
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: commerce-sandbox [--port PORT] [--orders N] [--products N] [--faults P] [--seed S] \
+         [--customer-token-lifetime SECS] [--bol-token-lifetime SECS]"
+    );
+    std::process::exit(2);
+}
+
+fn value<T: std::str::FromStr>(args: &mut impl Iterator<Item = String>, flag: &str) -> T {
+    args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+        eprintln!("{flag} needs a value");
+        usage()
+    })
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let mut config = Config::default();
+    let mut port: u16 = 0;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => port = value(&mut args, "--port"),
+            "--orders" => config.orders = value(&mut args, "--orders"),
+            "--products" => config.products = value(&mut args, "--products"),
+            "--faults" => config.faults = value(&mut args, "--faults"),
+            "--seed" => config.seed = value(&mut args, "--seed"),
+            "--customer-token-lifetime" => {
+                config.customer_token_lifetime =
+                    Duration::from_secs(value(&mut args, "--customer-token-lifetime"))
+            }
+            "--bol-token-lifetime" => {
+                config.bol_token_lifetime = Duration::from_secs(value(&mut args, "--bol-token-lifetime"))
+            }
+            "-h" | "--help" => usage(),
+            other => {
+                eprintln!("unknown argument {other}");
+                usage()
+            }
+        }
+    }
+    if !(0.0..=1.0).contains(&config.faults) {
+        eprintln!("--faults takes a share from 0 to 1");
+        usage()
+    }
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let sandbox = commerce_sandbox::start_on(listener, config)?;
+    println!("commerce sandbox listening on {}", sandbox.url());
+    println!(
+        "report: GET {0}/__sandbox/report   reset: POST {0}/__sandbox/reset",
+        sandbox.url()
+    );
+    println!();
+    for (name, value) in sandbox.env() {
+        println!("export {name}={value}");
+    }
+    tokio::signal::ctrl_c().await?;
+    sandbox.stop().await;
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! ShopWeDo: every request is `POST /{method}` with an `auth` object (as form fields holding
+//! JSON, or one JSON body) signed with HMAC-SHA512; stale (over 15 minutes), future or
+//! replayed (same salt) signatures are refused with 401; 3 requests per second (429 above);
+//! orders are validated field by field, and move to shipped with a tracking code.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Map, Value, json};
+use sha2::Sha512;
+
+use crate::world::{ShopwedoOrder, now_rfc3339};
+use crate::{SHOPWEDO_SHOP_ID, SHOPWEDO_SHOP_KEY, Shared};
+
+const P: &str = "shopwedo";
+const WINDOW_SECS: i64 = 15 * 60;
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new().route("/{method}", post(call))
+}
+
+fn expected_token(shop_id: &str, timestamp: &str, salt: &str) -> String {
+    let mut mac =
+        <Hmac<Sha512> as KeyInit>::new_from_slice(SHOPWEDO_SHOP_KEY.as_bytes()).expect("any key length");
+    mac.update(format!("{shop_id}{SHOPWEDO_SHOP_KEY}{timestamp}{salt}").as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn refuse(message: &str) -> Response {
+    crate::json(StatusCode::UNAUTHORIZED, json!({"error": message}))
+}
+
+/// The `auth` and `data` objects, from form fields holding JSON or from one JSON body.
+fn envelope(headers: &HeaderMap, body: &[u8]) -> Option<(Value, Value)> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        let f: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+        let auth = serde_json::from_str(f.get("auth")?).ok()?;
+        let data = f
+            .get("data")
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or(json!({}));
+        Some((auth, data))
+    } else {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        Some((
+            v.get("auth")?.clone(),
+            v.get("data").cloned().unwrap_or(json!({})),
+        ))
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn verify(s: &Shared, auth: &Value) -> Result<(), Response> {
+    let shop_id = text(&auth["shopid"]);
+    let salt = text(&auth["salt"]);
+    let Some(timestamp) = auth["timestamp"]
+        .as_i64()
+        .or_else(|| text(&auth["timestamp"]).parse().ok())
+    else {
+        s.violation(P, "auth without a timestamp");
+        return Err(refuse("Invalid timestamp."));
+    };
+    if shop_id != SHOPWEDO_SHOP_ID.to_string() {
+        s.violation(P, format!("auth for unknown shop {shop_id}"));
+        return Err(refuse("Unknown shop."));
+    }
+    let now = chrono::Utc::now().timestamp();
+    if timestamp < now - WINDOW_SECS {
+        s.violation(P, "auth timestamp older than 15 minutes");
+        return Err(refuse("The token is expired."));
+    }
+    if timestamp > now + 5 {
+        s.violation(P, "auth timestamp in the future");
+        return Err(refuse("The timestamp is in the future."));
+    }
+    if text(&auth["token"]) != expected_token(&shop_id, &timestamp.to_string(), &salt) {
+        s.violation(P, "auth token does not verify");
+        return Err(refuse("Oops! The token is invalid."));
+    }
+    if salt.is_empty() || !s.world().shopwedo_salts.insert(salt.clone()) {
+        s.violation(P, format!("auth salt `{salt}` used before"));
+        return Err(refuse("The salt was used before."));
+    }
+    Ok(())
+}
+
+async fn call(
+    State(s): State<Arc<Shared>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    s.hit(P, &format!("POST /{method}"));
+    let Some((auth, data)) = envelope(&headers, &body) else {
+        s.violation(P, format!("{method} without an auth object"));
+        return refuse("No authentication given.");
+    };
+    if let Err(r) = verify(&s, &auth) {
+        return r;
+    }
+    if let Err(wait) = s.world().shopwedo_window.admit(Instant::now()) {
+        s.rate_limited(P);
+        s.violation(P, format!("{method} over 3 requests per second"));
+        let mut r = crate::json(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"error": "Too many requests."}),
+        );
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_str(&secs.to_string()).expect("digits"),
+        );
+        return r;
+    }
+    match method.as_str() {
+        "authTest" => StatusCode::ACCEPTED.into_response(),
+        "createOrder" => create_order(&s, &data),
+        "getOrder" => get_order(&s, &data),
+        "cancelOrder" => cancel_order(&s, &data),
+        "getStock" => get_stock(&s, &data),
+        "getProducts" => get_products(&s),
+        "getCategories" => crate::json(
+            StatusCode::OK,
+            json!([{"category_id": 1, "category_parent_id": 0, "name": {"nl": "Fietsen", "fr": "Vélos", "en": "Bikes", "de": "Fahrräder"}, "description": false, "sort": 1, "images": false, "status": 1, "childs": false}]),
+        ),
+        "getBlogPosts" => crate::json(
+            StatusCode::OK,
+            json!([{"post_id": 1, "title": "Welkom", "content": "<p>Hallo</p>", "language": "nl", "date": "2026-11-01 12:00:00", "image": false, "status": 1}]),
+        ),
+        other => crate::json(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("Unknown method {other}.")}),
+        ),
+    }
+}
+
+fn check_address(errors: &mut Map<String, Value>, prefix: &str, a: &Value) {
+    for field in ["street", "number", "zip", "city", "email", "phone"] {
+        if text(&a[field]).trim().is_empty() {
+            errors.insert(
+                format!("{prefix}.{field}"),
+                json!([format!("The {field} field is required.")]),
+            );
+        }
+    }
+    let country = text(&a["country_iso2"]);
+    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
+        errors.insert(
+            format!("{prefix}.country_iso2"),
+            json!(["The country must be 2 characters."]),
+        );
+    }
+}
+
+fn create_order(s: &Shared, data: &Value) -> Response {
+    let mut errors = Map::new();
+    let external = text(&data["external_order_id"]);
+    if external.trim().is_empty() {
+        errors.insert(
+            "external_order_id".into(),
+            json!(["The external order id field is required."]),
+        );
+    }
+    if chrono::NaiveDateTime::parse_from_str(&text(&data["created_at"]), "%Y-%m-%d %H:%M:%S").is_err() {
+        errors.insert(
+            "created_at".into(),
+            json!(["The created at does not match the format Y-m-d H:i:s."]),
+        );
+    }
+    if !data["shipping_address"].is_object() {
+        errors.insert(
+            "shipping_address".into(),
+            json!(["The shipping address field is required."]),
+        );
+    } else {
+        check_address(&mut errors, "shipping_address", &data["shipping_address"]);
+    }
+    if data["billing_address"].is_object() {
+        check_address(&mut errors, "billing_address", &data["billing_address"]);
+    }
+    let items = data["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        s.violation(P, "createOrder without items");
+        return crate::json(
+            StatusCode::BAD_REQUEST,
+            json!({"order_id": false, "error": "order_items_empty"}),
+        );
+    }
+    {
+        let w = s.world();
+        for (i, item) in items.iter().enumerate() {
+            match item["sku"].as_u64() {
+                Some(sku) if w.shopwedo_stock.contains_key(&sku) => {}
+                Some(_) => {
+                    errors.insert(format!("items.{i}.sku"), json!(["The selected sku is invalid."]));
+                }
+                None => {
+                    errors.insert(format!("items.{i}.sku"), json!(["The sku must be an integer."]));
+                }
+            }
+            if item["amount"].as_u64().is_none_or(|a| a == 0) {
+                errors.insert(
+                    format!("items.{i}.amount"),
+                    json!(["The amount must be at least 1."]),
+                );
+            }
+        }
+    }
+    if !errors.is_empty() {
+        s.violation(
+            P,
+            format!("createOrder with invalid data: {}", Value::Object(errors.clone())),
+        );
+        return crate::json(
+            StatusCode::BAD_REQUEST,
+            json!({"order_id": false, "error": "order_invalid_data", "errors": errors}),
+        );
+    }
+    let mut w = s.world();
+    let duplicate = w
+        .shopwedo_orders
+        .values()
+        .any(|o| o.external_order_id == external);
+    let id = w.next_shopwedo_order;
+    w.next_shopwedo_order += 1;
+    for item in &items {
+        if let (Some(sku), Some(amount)) = (item["sku"].as_u64(), item["amount"].as_i64()) {
+            *w.shopwedo_stock.entry(sku).or_default() -= amount;
+        }
+    }
+    w.shopwedo_orders.insert(
+        id,
+        ShopwedoOrder {
+            order_id: id,
+            external_order_id: external.clone(),
+            data: data.clone(),
+            created: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
+            reads: 0,
+            cancelled: false,
+        },
+    );
+    drop(w);
+    // A real warehouse would ship it twice: that is the damage counted.
+    if duplicate {
+        s.duplicate(P, format!("order {external} created again"));
+    }
+    s.created(P, "orders");
+    crate::json(StatusCode::CREATED, json!({"order_id": id}))
+}
+
+fn order_json(o: &ShopwedoOrder, shipped: bool) -> Value {
+    let (status, status_string) = if o.cancelled {
+        (9, "cancelled")
+    } else if shipped {
+        (7, "shipped")
+    } else {
+        (2, "processing")
+    };
+    let shipped_at = o.created.clone();
+    json!({
+        "order_id": o.order_id, "parent_order_id": null, "external_order_id": o.external_order_id,
+        "external_order_reference": o.data["external_order_reference"], "shop_id": SHOPWEDO_SHOP_ID,
+        "app_id": false, "app_name": false, "warehouse_id": 1, "created_at": o.created,
+        "status": status, "status_string": status_string, "customer_id": false, "payment_method": "EXTERN",
+        "paid_at": false, "desired_delivery_date": false,
+        "shipping_address": o.data["shipping_address"], "billing_address": o.data.get("billing_address").cloned().unwrap_or(json!(false)),
+        "shipping": if shipped { json!([{"carrier": "bpost", "tracking_code": format!("SWD{}BE", o.order_id),
+            "tracking_url": format!("https://track.bpost.cloud/btr/web/#/search?itemCode=SWD{}BE", o.order_id), "shipped_at": shipped_at}]) } else { json!(false) },
+        "shipped_at": if shipped { json!(shipped_at) } else { json!(false) },
+        "comment": o.data["comment"], "comment_packing": o.data["comment_packing"], "language": "nl",
+        "items": o.data["items"]
+    })
+}
+
+fn order_id(data: &Value) -> Option<u64> {
+    data["order_id"]
+        .as_u64()
+        .or_else(|| text(&data["order_id"]).parse().ok())
+}
+
+fn get_order(s: &Shared, data: &Value) -> Response {
+    let ship_after = s.config.ship_after_reads;
+    let mut w = s.world();
+    let Some(o) = order_id(data).and_then(|id| w.shopwedo_orders.get_mut(&id)) else {
+        return crate::json(StatusCode::BAD_REQUEST, json!({"error": "order_not_found"}));
+    };
+    o.reads += 1;
+    let shipped = !o.cancelled && o.reads > ship_after;
+    crate::json(StatusCode::OK, order_json(o, shipped))
+}
+
+fn cancel_order(s: &Shared, data: &Value) -> Response {
+    let ship_after = s.config.ship_after_reads;
+    let mut w = s.world();
+    let Some(o) = order_id(data).and_then(|id| w.shopwedo_orders.get_mut(&id)) else {
+        return crate::json(StatusCode::BAD_REQUEST, json!({"error": "order_not_found"}));
+    };
+    if o.reads > ship_after {
+        return crate::json(StatusCode::BAD_REQUEST, json!({"error": "order_fulfilment_done"}));
+    }
+    o.cancelled = true;
+    crate::json(StatusCode::OK, json!({}))
+}
+
+fn get_stock(s: &Shared, data: &Value) -> Response {
+    let limit = data["limit"].as_u64().unwrap_or(50);
+    if limit == 0 || limit > 50 {
+        s.violation(P, format!("getStock with limit {limit}"));
+        return crate::json(StatusCode::BAD_REQUEST, json!({"error": "limit_invalid"}));
+    }
+    let offset = data["offset"].as_u64().unwrap_or(0) as usize;
+    let only = data["sku"].as_u64();
+    let w = s.world();
+    let items: Vec<Value> = w
+        .products
+        .iter()
+        .filter(|p| only.is_none_or(|sku| sku == p.shopwedo_sku))
+        .skip(offset)
+        .take(limit as usize)
+        .map(|p| {
+            let level = w.shopwedo_stock.get(&p.shopwedo_sku).copied().unwrap_or(0);
+            json!({"sku": p.shopwedo_sku, "reference": p.ean, "description": p.title, "warehouse_id": 1, "weight": 1200,
+                   "items_in_box": 1, "level": level, "atp": level, "status": if level > 0 { 1 } else { 2 },
+                   "status_string": if level > 0 { "in_stock" } else { "out_of_stock" }, "tht_alert": false,
+                   "tht_date": false, "last_update": false, "last_atp_update": now_rfc3339()})
+        })
+        .collect();
+    crate::json(StatusCode::OK, Value::Array(items))
+}
+
+fn get_products(s: &Shared) -> Response {
+    let w = s.world();
+    let items: Vec<Value> = w
+        .products
+        .iter()
+        .filter(|p| p.at_shopwedo)
+        .enumerate()
+        .map(|(i, p)| {
+            json!({"product_id": 500 + i, "product_parent_id": 0, "sku": p.shopwedo_sku,
+                   "name": {"nl": p.title, "fr": p.title, "en": p.title, "de": p.title}, "description": false,
+                   "price": p.price_cents as f64 / 121.0, "VAT": 21, "promotions": false, "status": 1,
+                   "barcode": p.ean, "ATP": w.shopwedo_stock.get(&p.shopwedo_sku), "sort": i, "is_featured": false,
+                   "is_virtual": false, "is_nostock": false, "images": [], "categories": []})
+        })
+        .collect();
+    crate::json(StatusCode::OK, Value::Array(items))
+}

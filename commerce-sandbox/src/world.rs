@@ -1,0 +1,284 @@
+//! The sandbox's shared state: one catalogue whose identifiers agree across providers, as
+//! they do for a real shop (a bol order line's EAN is the `reference` of a ShopWeDo stock
+//! item and the code of a Customer API product), and each provider's own records.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::{Config, Window};
+
+/// A product of the shared catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Product {
+    /// The EAN-13: bol's order line EAN, ShopWeDo's stock `reference`, the Customer API's
+    /// product code.
+    pub ean: String,
+    /// The shop's own SKU (bol offer reference, Sitejabber product SKU).
+    pub shop_sku: String,
+    /// Title.
+    pub title: String,
+    /// Brand.
+    pub brand: String,
+    /// Price in cents.
+    pub price_cents: i64,
+    /// ShopWeDo's stock item id.
+    pub shopwedo_sku: u64,
+    /// Stocked at ShopWeDo (else at the Customer API supplier).
+    pub at_shopwedo: bool,
+}
+
+/// The GTIN check digit of 12 digits.
+pub fn gtin_check_digit(digits: &str) -> u32 {
+    let sum: u32 = digits
+        .chars()
+        .rev()
+        .filter_map(|c| c.to_digit(10))
+        .enumerate()
+        .map(|(i, d)| if i % 2 == 0 { d * 3 } else { d })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct BolItem {
+    pub order_item_id: String,
+    pub ean: String,
+    pub shop_sku: String,
+    pub title: String,
+    pub quantity: i64,
+    pub shipped: i64,
+    pub unit_price: f64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct BolOrder {
+    pub order_id: String,
+    pub placed: String,
+    pub first_name: String,
+    pub surname: String,
+    pub street: String,
+    pub house_number: String,
+    pub zip: String,
+    pub city: String,
+    pub country: String,
+    pub email: String,
+    pub phone: String,
+    pub items: Vec<BolItem>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct BolProcess {
+    pub reads: u32,
+    pub entity_id: String,
+    pub event_type: String,
+    pub created: String,
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ShopwedoOrder {
+    pub order_id: u64,
+    pub external_order_id: String,
+    pub data: serde_json::Value,
+    pub created: String,
+    pub reads: u32,
+    pub cancelled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CustomerOrder {
+    pub id: u64,
+    pub reference: String,
+    pub items: Vec<(String, i64)>,
+    pub created: String,
+    pub reads: u32,
+}
+
+pub(crate) struct World {
+    pub products: Vec<Product>,
+    // bol
+    pub bol_orders: Vec<BolOrder>,
+    pub bol_tokens: HashMap<String, Instant>,
+    pub bol_processes: HashMap<String, BolProcess>,
+    pub bol_limits: HashMap<String, Window>,
+    pub next_process: u64,
+    // ShopWeDo
+    pub shopwedo_stock: BTreeMap<u64, i64>,
+    pub shopwedo_orders: BTreeMap<u64, ShopwedoOrder>,
+    pub shopwedo_salts: HashSet<String>,
+    pub shopwedo_window: Window,
+    pub next_shopwedo_order: u64,
+    // Customer API
+    pub customer_stock: BTreeMap<String, i64>,
+    pub customer_tokens: HashMap<String, Instant>,
+    pub customer_orders: BTreeMap<u64, CustomerOrder>,
+    pub next_customer_order: u64,
+    // Sitejabber
+    pub sitejabber_tokens: HashMap<String, (Window, Window)>,
+    pub sitejabber_requests: HashSet<(String, String)>,
+    pub sitejabber_product_requests: HashSet<(String, String, String)>,
+    // Safe.Shop
+    pub safeshop_tokens: HashSet<String>,
+    pub safeshop_invites: BTreeMap<String, serde_json::Value>,
+    pub tokens_issued: u64,
+}
+
+const FIRST: [&str; 8] = ["An", "Jan", "Sophie", "Luuk", "Emma", "Noah", "Julia", "Daan"];
+const LAST: [&str; 8] = [
+    "Peeters", "de Vries", "Jansen", "Bakker", "Visser", "Smit", "Maes", "Claes",
+];
+const CITIES: [(&str, &str, &str); 4] = [
+    ("Amsterdam", "1012 LG", "NL"),
+    ("Utrecht", "3511 AB", "NL"),
+    ("Antwerpen", "2000", "BE"),
+    ("Gent", "9000", "BE"),
+];
+const THINGS: [&str; 6] = [
+    "Stadsfiets",
+    "Fietsbel",
+    "Fietsslot",
+    "Zadeltas",
+    "Koplamp",
+    "Bidon",
+];
+
+impl World {
+    pub(crate) fn seed(config: &Config) -> Self {
+        let mut rng = fastrand::Rng::with_seed(config.seed);
+        let products: Vec<Product> = (0..config.products.max(1))
+            .map(|i| {
+                let base = format!("{:012}", 871_234_500_000u64 + i as u64);
+                Product {
+                    ean: format!("{base}{}", gtin_check_digit(&base)),
+                    shop_sku: format!("SKU-{}", 4700 + i),
+                    title: format!("{} model {}", THINGS[i % THINGS.len()], i + 1),
+                    brand: ["Gazelle", "AXA", "Basil"][i % 3].to_owned(),
+                    price_cents: 995 + (i as i64 * 1375) % 80_000,
+                    shopwedo_sku: 1000 + i as u64,
+                    at_shopwedo: i % 2 == 0,
+                }
+            })
+            .collect();
+        let shopwedo_stock = products
+            .iter()
+            .map(|p| (p.shopwedo_sku, if p.at_shopwedo { 500 } else { 0 }))
+            .collect();
+        let customer_stock = products
+            .iter()
+            .map(|p| (p.ean.clone(), if p.at_shopwedo { 0 } else { 500 }))
+            .collect();
+        let mut next_item = 6_107_434_000u64;
+        let bol_orders = (0..config.orders)
+            .map(|i| {
+                // Lines from one side of the catalogue, so one provider can fulfil the order.
+                let side = rng.bool();
+                let candidates: Vec<&Product> = products.iter().filter(|p| p.at_shopwedo == side).collect();
+                let candidates = if candidates.is_empty() {
+                    products.iter().collect()
+                } else {
+                    candidates
+                };
+                let lines = 1 + rng.usize(0..2);
+                let items = (0..lines)
+                    .map(|_| {
+                        let p = candidates[rng.usize(0..candidates.len())];
+                        next_item += 1;
+                        BolItem {
+                            order_item_id: next_item.to_string(),
+                            ean: p.ean.clone(),
+                            shop_sku: p.shop_sku.clone(),
+                            title: p.title.clone(),
+                            quantity: 1 + rng.i64(0..2),
+                            shipped: 0,
+                            unit_price: p.price_cents as f64 / 100.0,
+                        }
+                    })
+                    .collect();
+                let (city, zip, country) = CITIES[rng.usize(0..CITIES.len())];
+                let first = FIRST[rng.usize(0..FIRST.len())];
+                BolOrder {
+                    order_id: (1_043_946_570u64 + i as u64 * 7).to_string(),
+                    placed: format!("2026-11-{:02}T{:02}:15:00+01:00", 10 + i % 12, 8 + i % 10),
+                    first_name: first.to_owned(),
+                    surname: LAST[rng.usize(0..LAST.len())].to_owned(),
+                    street: "Grote Markt".to_owned(),
+                    house_number: (1 + i % 90).to_string(),
+                    zip: zip.to_owned(),
+                    city: city.to_owned(),
+                    country: country.to_owned(),
+                    email: format!("customer{i}@example.com"),
+                    phone: format!("+316{:08}", 10_000_000 + i),
+                    items,
+                }
+            })
+            .collect();
+        World {
+            products,
+            bol_orders,
+            bol_tokens: HashMap::new(),
+            bol_processes: HashMap::new(),
+            bol_limits: HashMap::new(),
+            next_process: 1,
+            shopwedo_stock,
+            shopwedo_orders: BTreeMap::new(),
+            shopwedo_salts: HashSet::new(),
+            shopwedo_window: Window::new(3, Duration::from_secs(1)),
+            next_shopwedo_order: 90_001,
+            customer_stock,
+            customer_tokens: HashMap::new(),
+            customer_orders: BTreeMap::new(),
+            next_customer_order: 5_001,
+            sitejabber_tokens: HashMap::new(),
+            sitejabber_requests: HashSet::new(),
+            sitejabber_product_requests: HashSet::new(),
+            safeshop_tokens: HashSet::new(),
+            safeshop_invites: BTreeMap::new(),
+            tokens_issued: 0,
+        }
+    }
+
+    /// A fresh random-looking token.
+    pub(crate) fn token(&mut self, prefix: &str) -> String {
+        self.tokens_issued += 1;
+        format!("{prefix}-{:06}-{:016x}", self.tokens_issued, fastrand::u64(..))
+    }
+
+    pub(crate) fn product_by_ean(&self, ean: &str) -> Option<&Product> {
+        self.products.iter().find(|p| p.ean == ean)
+    }
+}
+
+/// Now as an RFC 3339 timestamp.
+pub(crate) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eans_are_valid_and_identifiers_agree() {
+        // A real EAN-13: 4006381333931.
+        assert_eq!(gtin_check_digit("400638133393"), 1);
+        let world = World::seed(&Config::default());
+        for p in &world.products {
+            assert_eq!(p.ean.len(), 13);
+            assert_eq!(
+                gtin_check_digit(&p.ean[..12]),
+                p.ean[12..].parse::<u32>().unwrap()
+            );
+        }
+        for order in &world.bol_orders {
+            let sides: HashSet<bool> = order
+                .items
+                .iter()
+                .map(|i| world.product_by_ean(&i.ean).unwrap().at_shopwedo)
+                .collect();
+            assert_eq!(sides.len(), 1, "one provider can fulfil each order");
+        }
+        assert_eq!(world.bol_orders.len(), Config::default().orders);
+    }
+}
