@@ -277,6 +277,8 @@ pub trait SalesChannel: Send + Sync + fmt::Debug {
     fn open_orders(&self) -> BoxStream<'_, Result<Order, Error>>;
 
     /// Confirms a shipment with its tracking code, and waits until the channel accepted it.
+    /// Implementations must be safe to call again for lines already confirmed (they check
+    /// first), so a rerun after a crash never ships twice.
     async fn confirm_shipment(&self, shipment: &ShipmentConfirmation) -> Result<ConfirmationReceipt, Error>;
 }
 
@@ -324,6 +326,13 @@ pub trait ReviewPlatform: Send + Sync + fmt::Debug {
     /// The business's rating, where the platform offers one.
     async fn rating_summary(&self) -> Result<Option<RatingSummary>, Error> {
         Ok(None)
+    }
+
+    /// Whether inviting again for an order already invited is harmless (the platform
+    /// refuses the repeat, as Safe.Shop does with 409). When true, an invitation whose
+    /// outcome was unknown may simply be sent again.
+    fn repeatable_invites(&self) -> bool {
+        false
     }
 }
 

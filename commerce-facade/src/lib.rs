@@ -1,4 +1,57 @@
-//! One crate composing the commerce provider clients behind cargo features, with the order-to-review flow.
+//! One crate for the commerce provider clients, each behind its cargo feature (`safeshop`,
+//! `sitejabber`, `shopwedo`, `customer-api`, `retailer`; all on by default) and re-exported
+//! under a short name, with the **order-to-review flow** that composes them:
 //!
-//! **Not implemented yet**: this crate is a placeholder in the workspace; its API is
-//! built by issue 8. It exports nothing.
+//! open orders from every sales channel → submitted to a fulfilment provider that has the
+//! stock (routed by EAN, or by a mapping you supply) → followed until shipped → the shipment
+//! confirmed on the channel with its tracking code → review invitations on every platform.
+//!
+//! Every step of every order is journaled before and after it runs (an SQLite file by
+//! default), so a rerun after a crash resumes where it stopped: no order submitted twice,
+//! no invitation sent twice, no shipment confirmed twice, none lost.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use commerce_facade::{Flow, FlowOptions, Providers, SqliteJournal};
+//!
+//! # async fn run() -> Result<(), commerce_core::Error> {
+//! let providers = Providers::from_env()?; // every provider whose variables are set
+//! let journal = Arc::new(SqliteJournal::from_env_or("commerce-journal.sqlite")?);
+//! let flow = Flow::new(providers, journal, FlowOptions::default())
+//!     .observe(|event| println!("{event:?}"));
+//! let summary = flow.run().await;
+//! println!("{} orders completed, {} failures", summary.completed, summary.failures.len());
+//! # Ok(()) }
+//! ```
+//!
+//! `cargo run --example quickstart` runs the whole flow against the built-in sandbox for
+//! every provider whose variables are not set.
+
+mod flow;
+mod journal;
+mod setup;
+
+pub use crate::flow::{Event, Flow, FlowOptions, Providers, StopHandle, Summary};
+pub use crate::journal::{Journal, MemoryJournal, OrderRecord, SqliteJournal, Step};
+pub use crate::setup::{PROVIDERS, ProviderSpec, add_provider, configured};
+pub use commerce_core as core;
+
+/// The Safe.Shop client.
+#[cfg(feature = "safeshop")]
+pub use safeshop_client as safeshop;
+
+/// The Sitejabber client.
+#[cfg(feature = "sitejabber")]
+pub use sitejabber_client as sitejabber;
+
+/// The ShopWeDo client.
+#[cfg(feature = "shopwedo")]
+pub use shopwedo_client as shopwedo;
+
+/// The Customer API client.
+#[cfg(feature = "customer-api")]
+pub use customer_api_client as customer_api;
+
+/// The bol.com Retailer API client.
+#[cfg(feature = "retailer")]
+pub use retailer_client as retailer;

@@ -353,6 +353,11 @@ impl ReviewPlatform for SafeShopClient {
             already_invited: matches!(outcome, InviteOutcome::Duplicate { .. }),
         })
     }
+
+    /// Safe.Shop answers 409 to an order invited before, so repeating is harmless.
+    fn repeatable_invites(&self) -> bool {
+        true
+    }
 }
 
 /// The README's example, compiled as a doctest so it cannot rot.

@@ -86,6 +86,19 @@ impl ShopWeDoClient {
         }
         problems.into_result(())?;
         let email = &order.customer.email;
+        let shipping = address(&order.shipping_address, email);
+        // The billing address is the same customer's: where it lacks the phone (bol gives
+        // none there) or the e-mail ShopWeDo requires, take the shipping address's.
+        let billing = order.billing_address.as_ref().map(|a| {
+            let mut b = address(a, email);
+            if b.phone.trim().is_empty() {
+                b.phone = shipping.phone.clone();
+            }
+            if b.email.trim().is_empty() {
+                b.email = shipping.email.clone();
+            }
+            b
+        });
         Ok(NewOrder {
             external_order_id: order.id.clone(),
             external_order_reference: Some(format!("{}:{}", order.channel, order.id)),
@@ -94,8 +107,8 @@ impl ShopWeDoClient {
             updated_at: None,
             comment: None,
             comment_packing: None,
-            billing_address: order.billing_address.as_ref().map(|a| address(a, email)),
-            shipping_address: address(&order.shipping_address, email),
+            billing_address: billing,
+            shipping_address: shipping,
             items,
         })
     }

@@ -638,9 +638,18 @@ async fn as_fulfilment_submit_follows_and_reads_stock() {
         }],
         ..Default::default()
     };
+    let order = commerce_core::Order {
+        // bol's billing details carry no phone: the shipping address's is used.
+        billing_address: Some(commerce_core::Address {
+            phone: None,
+            ..order.shipping_address.clone()
+        }),
+        ..order
+    };
     let receipt = c.submit(&order).await.unwrap();
     assert_eq!(receipt.reference, "90211");
     let sent = create.data();
+    assert_eq!(sent["billing_address"]["phone"], "+3231234567");
     assert_eq!(
         sent["items"],
         json!([{"sku": 124, "amount": 2, "name": "Fietsbel"}]),

@@ -1,0 +1,252 @@
+//! The whole order-to-review flow, end to end:
+//!
+//! ```sh
+//! cargo run --example quickstart [-- --orders N] [-- --journal PATH]
+//! ```
+//!
+//! Each provider whose variables are all set in the environment is used live; each with
+//! none set runs against an in-process sandbox; a partial set is an error naming what is
+//! missing. It prints every step as it happens and a summary, and exits non-zero if
+//! anything failed.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use commerce_core::env_optional;
+use commerce_facade::{
+    Event, Flow, FlowOptions, PROVIDERS, Providers, SqliteJournal, add_provider, configured,
+};
+
+struct Args {
+    journal: Option<String>,
+    orders: usize,
+}
+
+fn args() -> Result<Args, String> {
+    let mut out = Args {
+        journal: None,
+        orders: 6,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--journal" => out.journal = Some(it.next().ok_or("--journal needs a path")?),
+            "--orders" => {
+                out.orders = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("--orders needs a number")?
+            }
+            "-h" | "--help" => return Err("usage: quickstart [--orders N] [--journal PATH]".into()),
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; usage: quickstart [--orders N] [--journal PATH]"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn print_event(e: &Event) {
+    match e {
+        Event::Seen { key, lines } => println!("[{key}] open order, {lines} line(s) to ship"),
+        Event::Routed { key, provider } => println!("[{key}] routed to {provider} (it has the stock)"),
+        Event::Submitted { key, receipt } => println!(
+            "[{key}] submitted to {} as {}{}",
+            receipt.provider,
+            receipt.reference,
+            if receipt.already_submitted {
+                " (found, already there)"
+            } else {
+                ""
+            }
+        ),
+        Event::Shipped { key, tracking } => println!(
+            "[{key}] shipped: {} {}",
+            tracking.carrier.as_deref().unwrap_or("carrier?"),
+            tracking.code
+        ),
+        Event::Confirmed { key, reference } => println!(
+            "[{key}] shipment confirmed on the sales channel{}",
+            reference
+                .as_deref()
+                .map(|r| format!(" (process status {r})"))
+                .unwrap_or_default()
+        ),
+        Event::Invited { key, receipt } => println!(
+            "[{key}] review invitation on {}{}",
+            receipt.platform,
+            if receipt.already_invited {
+                " (already invited)"
+            } else {
+                ""
+            }
+        ),
+        Event::Completed { key } => println!("[{key}] completed"),
+        Event::Failed { key, step, error } => println!("[{key}] FAILED at {step}: {error}"),
+        Event::Attention { key, reason } => println!("[{key}] NEEDS ATTENTION: {reason}"),
+        other => println!("{other:?}"),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Live, sandbox, or a configuration error, per provider.
+    let env = |name: &str| env_optional(name);
+    let mut live = HashMap::new();
+    for spec in PROVIDERS {
+        match configured(spec, &env) {
+            Ok(is_live) => {
+                live.insert(spec.name, is_live);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let sandbox = if live.values().any(|l| !l) {
+        let config = commerce_sandbox::Config {
+            orders: args.orders,
+            ..Default::default()
+        };
+        match commerce_sandbox::start(config).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("error: could not start the sandbox: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let sandbox_vars: HashMap<&str, String> = sandbox
+        .as_ref()
+        .map(|s| s.env().into_iter().collect())
+        .unwrap_or_default();
+    println!("commerce quickstart: the order-to-review flow");
+    let mut providers = Providers::new();
+    for spec in PROVIDERS {
+        let is_live = live[spec.name];
+        println!(
+            "  {:<13} {:<22} {}",
+            spec.name,
+            spec.role,
+            if is_live {
+                "live (from the environment)".to_owned()
+            } else {
+                format!(
+                    "sandbox at {}",
+                    sandbox.as_ref().map(|s| s.url()).unwrap_or_default()
+                )
+            }
+        );
+        let from_sandbox = |name: &str| sandbox_vars.get(name).cloned();
+        let vars: &dyn Fn(&str) -> Option<String> = if is_live { &env } else { &from_sandbox };
+        providers = match add_provider(providers, spec.name, vars) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {}: {e}", spec.name);
+                return ExitCode::from(2);
+            }
+        };
+    }
+    let journal_path = args
+        .journal
+        .or_else(|| env_optional("COMMERCE_JOURNAL"))
+        .unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join(format!("commerce-quickstart-{}.sqlite", std::process::id()))
+                .display()
+                .to_string()
+        });
+    let journal = match SqliteJournal::open(&journal_path) {
+        Ok(j) => Arc::new(j),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("  journal       {journal_path}");
+    println!();
+    let fast = sandbox.is_some()
+        && !live.get("shopwedo").copied().unwrap_or(false)
+        && !live.get("customer-api").copied().unwrap_or(false);
+    let options = FlowOptions {
+        poll_interval: if fast {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(60)
+        },
+        ..FlowOptions::default()
+    };
+    let flow = Flow::new(providers, journal, options).observe(print_event);
+    let stop = flow.stop_handle();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            println!("stopping after the current steps (the journal keeps the rest for the next run)...");
+            stop.stop();
+        }
+    });
+    let summary = flow.run().await;
+
+    println!();
+    println!("Summary");
+    println!("  orders seen      {}", summary.orders_seen);
+    println!("  submitted        {}", summary.submitted);
+    println!("  shipped          {}", summary.shipped);
+    println!("  confirmed        {}", summary.confirmed);
+    let invitations: Vec<String> = summary
+        .invitations
+        .iter()
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect();
+    println!(
+        "  invitations      {}",
+        if invitations.is_empty() {
+            "0".to_owned()
+        } else {
+            invitations.join(", ")
+        }
+    );
+    println!("  completed        {}", summary.completed);
+    println!("  failures         {}", summary.failures.len());
+    println!("  needs attention  {}", summary.attention.len());
+    if summary.pending > 0 {
+        println!("  left for a rerun {}", summary.pending);
+    }
+    println!("  time taken       {:.1} s", summary.elapsed.as_secs_f64());
+    let mut ok = summary.is_clean() && summary.pending == 0 && !summary.interrupted;
+    if let Some(sandbox) = &sandbox {
+        let report = sandbox.report();
+        println!(
+            "  sandbox report   {} rule violations, {} duplicates, {} rate-limit refusals (429)",
+            report.total_violations(),
+            report.total_duplicates(),
+            report.total_rate_limited()
+        );
+        for (provider, r) in &report.providers {
+            for v in &r.violation_samples {
+                println!("    {provider}: {v}");
+            }
+        }
+        ok &= report.total_violations() == 0 && report.total_duplicates() == 0;
+    }
+    if ok {
+        println!("\nEverything went through.");
+        ExitCode::SUCCESS
+    } else {
+        println!("\nSomething did not go through: see above.");
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,211 @@
+//! Building providers from environment variables (or any lookup of them), per enabled
+//! feature. A provider with all its variables set is configured, one with none is left
+//! out, and a partial set is an error that names what is missing.
+
+#[allow(unused_imports)]
+use commerce_core::{Error, env_optional};
+
+use crate::flow::Providers;
+
+/// A provider this build can compose, with the variables it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderSpec {
+    /// Its name (`bol`, `shopwedo`, ...).
+    pub name: &'static str,
+    /// What it is for.
+    pub role: &'static str,
+    /// Variables that must all be set to use it live.
+    pub required: &'static [&'static str],
+}
+
+/// The providers enabled by this build's features.
+pub const PROVIDERS: &[ProviderSpec] = &[
+    #[cfg(feature = "retailer")]
+    ProviderSpec {
+        name: "bol",
+        role: "sales channel",
+        required: &["RETAILER_CLIENT_ID", "RETAILER_CLIENT_SECRET"],
+    },
+    #[cfg(feature = "shopwedo")]
+    ProviderSpec {
+        name: "shopwedo",
+        role: "fulfilment",
+        required: &["SHOPWEDO_SHOP_ID", "SHOPWEDO_SHOP_KEY"],
+    },
+    #[cfg(feature = "customer-api")]
+    ProviderSpec {
+        name: "customer-api",
+        role: "fulfilment (supplier)",
+        required: &[
+            "CUSTOMER_API_SHOP_URL",
+            "CUSTOMER_API_CLIENT_ID",
+            "CUSTOMER_API_CLIENT_SECRET",
+        ],
+    },
+    #[cfg(feature = "safeshop")]
+    ProviderSpec {
+        name: "safeshop",
+        role: "review platform",
+        required: &["SAFESHOP_CLIENT_ID", "SAFESHOP_CLIENT_SECRET"],
+    },
+    #[cfg(feature = "sitejabber")]
+    ProviderSpec {
+        name: "sitejabber",
+        role: "review platform",
+        required: &[
+            "SITEJABBER_CLIENT_TOKEN",
+            "SITEJABBER_EMAIL",
+            "SITEJABBER_PASSWORD",
+            "SITEJABBER_DOMAIN",
+        ],
+    },
+];
+
+/// Whether `spec`'s variables are all set (`true`), none (`false`), or some (an error
+/// naming the missing ones).
+pub fn configured(spec: &ProviderSpec, vars: &dyn Fn(&str) -> Option<String>) -> Result<bool, Error> {
+    let missing: Vec<&str> = spec
+        .required
+        .iter()
+        .copied()
+        .filter(|n| vars(n).is_none())
+        .collect();
+    match missing.len() {
+        0 => Ok(true),
+        n if n == spec.required.len() => Ok(false),
+        _ => Err(Error::config(format!(
+            "{}: some but not all of its variables are set; missing: {}",
+            spec.name,
+            missing.join(", ")
+        ))),
+    }
+}
+
+#[cfg_attr(
+    not(any(
+        feature = "retailer",
+        feature = "shopwedo",
+        feature = "customer-api",
+        feature = "safeshop",
+        feature = "sitejabber"
+    )),
+    allow(dead_code)
+)]
+fn need(vars: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, Error> {
+    vars(name).ok_or_else(|| Error::config(format!("the variable {name} is not set")))
+}
+
+/// Adds the provider `name` to `providers`, built from `vars`.
+#[allow(unused_variables, unused_mut)]
+pub fn add_provider(
+    mut providers: Providers,
+    name: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Providers, Error> {
+    match name {
+        #[cfg(feature = "retailer")]
+        "bol" => {
+            let mut b = retailer_client::RetailerClient::builder(
+                need(vars, "RETAILER_CLIENT_ID")?,
+                need(vars, "RETAILER_CLIENT_SECRET")?.into(),
+            );
+            if let Some(url) = vars("RETAILER_API_URL") {
+                b = b.api_url(url);
+            }
+            if let Some(url) = vars("RETAILER_TOKEN_URL") {
+                b = b.token_url(url);
+            }
+            if let Some(demo) = vars("RETAILER_DEMO") {
+                b = b.demo(matches!(demo.as_str(), "1" | "true" | "yes"));
+            }
+            Ok(providers.channel(b.build()?))
+        }
+        #[cfg(feature = "shopwedo")]
+        "shopwedo" => {
+            let id = need(vars, "SHOPWEDO_SHOP_ID")?;
+            let id = id
+                .parse()
+                .map_err(|_| Error::config(format!("SHOPWEDO_SHOP_ID must be a number, not `{id}`")))?;
+            let mut b = shopwedo_client::ShopWeDoClient::builder(id, need(vars, "SHOPWEDO_SHOP_KEY")?.into());
+            if let Some(url) = vars("SHOPWEDO_BASE_URL") {
+                b = b.base_url(url);
+            }
+            Ok(providers.fulfilment(b.build()?))
+        }
+        #[cfg(feature = "customer-api")]
+        "customer-api" => {
+            let c = customer_api_client::CustomerApiClient::builder(
+                need(vars, "CUSTOMER_API_SHOP_URL")?,
+                need(vars, "CUSTOMER_API_CLIENT_ID")?,
+                need(vars, "CUSTOMER_API_CLIENT_SECRET")?.into(),
+            )
+            .build()?;
+            Ok(providers.fulfilment(c))
+        }
+        #[cfg(feature = "safeshop")]
+        "safeshop" => {
+            let mut b = safeshop_client::SafeShopClient::builder(
+                need(vars, "SAFESHOP_CLIENT_ID")?,
+                need(vars, "SAFESHOP_CLIENT_SECRET")?.into(),
+            );
+            if let Some(url) = vars("SAFESHOP_BASE_URL") {
+                b = b.base_url(url);
+            }
+            Ok(providers.review_platform(b.build()?))
+        }
+        #[cfg(feature = "sitejabber")]
+        "sitejabber" => {
+            let mut b = sitejabber_client::SitejabberClient::builder(
+                need(vars, "SITEJABBER_CLIENT_TOKEN")?.into(),
+                need(vars, "SITEJABBER_EMAIL")?,
+                need(vars, "SITEJABBER_PASSWORD")?.into(),
+                need(vars, "SITEJABBER_DOMAIN")?,
+            );
+            if let Some(url) = vars("SITEJABBER_BASE_URL") {
+                b = b.base_url(url);
+            }
+            Ok(providers.review_platform(b.build()?))
+        }
+        other => Err(Error::config(format!("{other} is not a provider of this build"))),
+    }
+}
+
+impl Providers {
+    /// Every provider of this build whose variables are all set in the environment; a
+    /// provider with only some set is an error naming the missing ones.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_vars(&|name| env_optional(name))
+    }
+
+    /// Like [`from_env`](Self::from_env), with the variables looked up by `vars`.
+    pub fn from_vars(vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let mut providers = Providers::new();
+        for spec in PROVIDERS {
+            if configured(spec, vars)? {
+                providers = add_provider(providers, spec.name, vars)?;
+            }
+        }
+        Ok(providers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_set_names_what_is_missing() {
+        for spec in PROVIDERS {
+            let first = spec.required[0];
+            let only_first = |n: &str| (n == first).then(|| "x".to_owned());
+            if spec.required.len() > 1 {
+                let err = configured(spec, &only_first).unwrap_err();
+                assert!(err.to_string().contains(spec.required[1]), "{err}");
+            }
+            assert!(!configured(spec, &|_| None).unwrap());
+            assert!(configured(spec, &|_| Some("x".to_owned())).unwrap());
+        }
+        let none = Providers::from_vars(&|_| None).unwrap();
+        assert!(none.channels.is_empty() && none.fulfilment.is_empty() && none.reviews.is_empty());
+    }
+}
