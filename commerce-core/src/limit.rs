@@ -20,10 +20,16 @@ use crate::error::Name;
 use crate::retry::parse_retry_after;
 
 /// At most `limit` calls in any window of length `window`.
+///
+/// The limiter spaces calls by the window plus a small margin, `min(window / 20, 100 ms)`:
+/// calls leave exactly on the window's edge, and the variance of their travel time would
+/// otherwise let the provider see one too many in its own window. The margin still leaves
+/// at least 95% of the documented rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     limit: u32,
     window: Duration,
+    margin: Duration,
 }
 
 impl Quota {
@@ -32,7 +38,19 @@ impl Quota {
         Quota {
             limit: limit.max(1),
             window,
+            margin: (window / 20).min(Duration::from_millis(100)),
         }
+    }
+
+    /// Sets the safety margin added to the window when spacing calls.
+    pub fn with_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// The safety margin.
+    pub fn margin(&self) -> Duration {
+        self.margin
     }
 
     /// At most `limit` calls per second.
@@ -69,8 +87,9 @@ struct Window {
 impl Window {
     /// The earliest instant at which one more grant keeps this quota.
     fn earliest(&mut self, now: Instant) -> Instant {
+        let span = self.quota.window + self.quota.margin;
         while let Some(&oldest) = self.grants.front() {
-            if oldest + self.quota.window <= now {
+            if oldest + span <= now {
                 self.grants.pop_front();
             } else {
                 break;
@@ -81,7 +100,7 @@ impl Window {
         } else {
             // The grant that must leave the window before another may enter.
             let idx = self.grants.len() - self.quota.limit as usize;
-            self.grants[idx] + self.quota.window
+            self.grants[idx] + span
         }
     }
 }
@@ -355,13 +374,17 @@ mod tests {
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
         l.acquire().await;
-        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(1050),
+            "the window and its 5% margin"
+        );
         assert_eq!(l.granted(), 4);
     }
 
     #[tokio::test(start_paused = true)]
     async fn try_acquire_says_how_long_to_wait() {
-        let l = RateLimiter::new([Quota::new(1, Duration::from_secs(10))]);
+        let l = RateLimiter::new([Quota::new(1, Duration::from_secs(10)).with_margin(Duration::ZERO)]);
         assert!(l.try_acquire().is_ok());
         assert_eq!(l.try_acquire(), Err(Duration::from_secs(10)));
         tokio::time::advance(Duration::from_secs(4)).await;

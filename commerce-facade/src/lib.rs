@@ -55,3 +55,8 @@ pub use customer_api_client as customer_api;
 /// The bol.com Retailer API client.
 #[cfg(feature = "retailer")]
 pub use retailer_client as retailer;
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -124,6 +124,7 @@ impl SitejabberClientBuilder {
                 tokens,
                 domain: self.domain,
                 email: self.email,
+                invitation_parts: Default::default(),
             }),
         })
     }
@@ -134,6 +135,8 @@ struct Inner {
     tokens: TokenCache,
     domain: String,
     email: String,
+    /// The parts of review invitations already sent by this client: `(order id, part)`.
+    invitation_parts: std::sync::Mutex<std::collections::HashSet<(String, &'static str)>>,
 }
 
 /// A client of the Sitejabber business API for one business (its domain). Cheap to clone;
@@ -203,6 +206,24 @@ impl SitejabberClient {
     /// How many logins this client has made (one, unless the token expired).
     pub fn logins(&self) -> u64 {
         self.inner.tokens.token_requests()
+    }
+
+    /// Whether this client already sent `part` of the invitation for `order_id`.
+    pub(crate) fn invitation_part_sent(&self, order_id: &str, part: &'static str) -> bool {
+        self.inner
+            .invitation_parts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&(order_id.to_owned(), part))
+    }
+
+    /// Remembers that `part` of the invitation for `order_id` went out.
+    pub(crate) fn mark_invitation_part(&self, order_id: &str, part: &'static str) {
+        self.inner
+            .invitation_parts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((order_id.to_owned(), part));
     }
 
     /// `businesses/{domain}/{rest}`.

@@ -21,39 +21,52 @@ impl ReviewPlatform for SitejabberClient {
     }
 
     /// Sends a review request for the order and, when the invitation names SKUs, a product
-    /// review request for them. A request Sitejabber already has (code 304) counts as sent.
+    /// review request for them (each SKU once). A request Sitejabber already has (code 304)
+    /// counts as sent. The parts already sent by this client are not sent again when the
+    /// invitation is retried after the other part failed; across a restart of the process
+    /// between the two parts, that memory is gone (Sitejabber offers no look-up).
     async fn invite(&self, invitation: &ReviewInvitation) -> Result<InvitationReceipt, Error> {
         let customer = &invitation.customer;
+        let order_id = &invitation.order_id;
         let order_date = invitation
             .ordered_at
             .unwrap_or_else(chrono::Utc::now)
             .date_naive();
-        let skus: Vec<String> = invitation
-            .products
-            .iter()
-            .map(|p| p.sku.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
-        let request = ReviewRequest {
-            email: Some(customer.email.clone()),
-            order_id: invitation.order_id.clone(),
-            order_date: Some(order_date),
-            first_name: customer.first_name.clone(),
-            last_name: customer.last_name.clone(),
-            language: customer.language.clone(),
-            product_skus: skus.clone(),
-            ..Default::default()
-        };
-        let (link, mut already) = match self.add_review_request(&request).await {
-            Ok(receipt) => (receipt.link, false),
-            Err(e) if already_there(&e) => (None, true),
-            Err(e) => return Err(e),
-        };
-        if !skus.is_empty() {
+        let mut skus: Vec<String> = Vec::new();
+        for p in &invitation.products {
+            let sku = p.sku.trim();
+            if !sku.is_empty() && !skus.iter().any(|s| s == sku) {
+                skus.push(sku.to_owned());
+            }
+        }
+        let mut link = None;
+        let mut already = true;
+        if !self.invitation_part_sent(order_id, "review") {
+            let request = ReviewRequest {
+                email: Some(customer.email.clone()),
+                order_id: order_id.clone(),
+                order_date: Some(order_date),
+                first_name: customer.first_name.clone(),
+                last_name: customer.last_name.clone(),
+                language: customer.language.clone(),
+                product_skus: skus.clone(),
+                ..Default::default()
+            };
+            match self.add_review_request(&request).await {
+                Ok(receipt) => {
+                    link = receipt.link;
+                    already = false;
+                }
+                Err(e) if already_there(&e) => {}
+                Err(e) => return Err(e),
+            }
+            self.mark_invitation_part(order_id, "review");
+        }
+        if !skus.is_empty() && !self.invitation_part_sent(order_id, "products") {
             let products = ProductReviewRequest {
                 email: customer.email.clone(),
                 product_skus: skus,
-                order_id: invitation.order_id.clone(),
+                order_id: order_id.clone(),
                 order_date: Some(order_date),
                 first_name: customer.first_name.clone(),
                 last_name: customer.last_name.clone(),
@@ -65,10 +78,11 @@ impl ReviewPlatform for SitejabberClient {
                 Err(e) if already_there(&e) => {}
                 Err(e) => return Err(e),
             }
+            self.mark_invitation_part(order_id, "products");
         }
         Ok(InvitationReceipt {
             platform: PROVIDER.to_owned(),
-            reference: link.or_else(|| Some(invitation.order_id.clone())),
+            reference: link.or_else(|| Some(order_id.clone())),
             already_invited: already,
         })
     }

@@ -1,0 +1,188 @@
+//! The order-to-review flow end to end against the in-process sandbox: every order
+//! completes once, with faults too, and across a crash.
+#![cfg(all(
+    feature = "retailer",
+    feature = "shopwedo",
+    feature = "customer-api",
+    feature = "safeshop",
+    feature = "sitejabber"
+))]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use commerce_facade::{
+    Flow, FlowOptions, Journal, MemoryJournal, PROVIDERS, Providers, SqliteJournal, add_provider,
+};
+use commerce_sandbox::{Config, Report, Sandbox};
+
+async fn sandbox(config: Config) -> Sandbox {
+    commerce_sandbox::start(config).await.unwrap()
+}
+
+fn providers(sb: &Sandbox) -> Providers {
+    let vars: HashMap<&str, String> = sb.env().into_iter().collect();
+    let lookup = |name: &str| vars.get(name).cloned();
+    let mut p = Providers::new();
+    for spec in PROVIDERS {
+        p = add_provider(p, spec.name, &lookup).unwrap();
+    }
+    p
+}
+
+fn options() -> FlowOptions {
+    FlowOptions {
+        poll_interval: Duration::from_millis(100),
+        ..FlowOptions::default()
+    }
+}
+
+/// Each entity created exactly once per order, nothing refused, nothing doubled.
+fn assert_once(report: &Report, orders: u64) {
+    assert_eq!(report.total_duplicates(), 0, "duplicates: {report:#?}");
+    assert_eq!(report.created("bol", "shipments"), orders, "{report:#?}");
+    assert_eq!(
+        report.created("shopwedo", "orders") + report.created("customer", "orders"),
+        orders,
+        "{report:#?}"
+    );
+    assert_eq!(report.created("safeshop", "invites"), orders);
+    assert_eq!(report.created("sitejabber", "review_requests"), orders);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_completes_with_no_violation_duplicate_or_429() {
+    let sb = sandbox(Config {
+        orders: 10,
+        ..Config::default()
+    })
+    .await;
+    let journal = Arc::new(MemoryJournal::new());
+    let flow = Flow::new(providers(&sb), journal.clone(), options());
+    let summary = flow.run().await;
+    assert!(summary.is_clean(), "{summary:#?}");
+    assert_eq!(
+        (summary.orders_seen, summary.completed, summary.pending),
+        (10, 10, 0)
+    );
+    assert_eq!(summary.invitations.values().sum::<usize>(), 20);
+    let report = sb.report();
+    assert_eq!(report.total_violations(), 0, "{report:#?}");
+    assert_eq!(report.total_rate_limited(), 0, "{report:#?}");
+    assert_once(&report, 10);
+    assert_eq!(
+        report.providers["bol"].token_requests, 1,
+        "one bol token for the whole run"
+    );
+    assert!(
+        report.created("shopwedo", "orders") > 0 && report.created("customer", "orders") > 0,
+        "both fulfilment providers used"
+    );
+    // A second run finds nothing to do.
+    let again = flow.run().await;
+    assert_eq!((again.orders_seen, again.submitted), (0, 0), "{again:#?}");
+    assert_once(&sb.report(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_faults_at_0_2_every_order_still_completes_without_duplicates() {
+    let sb = sandbox(Config {
+        orders: 10,
+        faults: 0.2,
+        seed: 11,
+        ..Config::default()
+    })
+    .await;
+    let journal = Arc::new(MemoryJournal::new());
+    // The sandbox decides faults before handling, so resending an unconfirmed create is
+    // safe here; its duplicate counter checks that nothing was doubled all the same.
+    let flow = Flow::new(
+        providers(&sb),
+        journal.clone(),
+        FlowOptions {
+            resend_unconfirmed: true,
+            ..options()
+        },
+    );
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let summary = flow.run().await;
+        if summary.orders_seen == 0 || (summary.is_clean() && summary.pending == 0) {
+            break;
+        }
+        assert!(runs < 8, "still not done after {runs} runs: {summary:#?}");
+    }
+    let report = sb.report();
+    assert!(report.total_faults() > 0, "faults were injected");
+    assert_once(&report, 10);
+    assert_eq!(report.total_violations(), 0, "{report:#?}");
+    let done = journal
+        .all()
+        .unwrap()
+        .iter()
+        .filter(|r| r.confirmation.is_done())
+        .count();
+    assert_eq!(done, 10, "none lost");
+}
+
+async fn crash_and_resume(stop_after: usize) {
+    let sb = sandbox(Config {
+        orders: 8,
+        ..Config::default()
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("commerce-crash-{}-{stop_after}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("journal.sqlite");
+    {
+        let journal = Arc::new(SqliteJournal::open(&path).unwrap());
+        let flow = Flow::new(
+            providers(&sb),
+            journal,
+            FlowOptions {
+                stop_after_steps: Some(stop_after),
+                ..options()
+            },
+        );
+        let summary = flow.run().await;
+        assert!(summary.interrupted, "stopped part-way: {summary:#?}");
+        assert!(summary.completed < 8);
+    }
+    // A restart takes a moment; two processes cannot share a client-side rate limiter, so
+    // without it the new one could meet the old one's last calls in ShopWeDo's 1 s window.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // A new process: new clients, the same journal file, the same providers.
+    let journal = Arc::new(SqliteJournal::open(&path).unwrap());
+    let summary = Flow::new(providers(&sb), journal.clone(), options()).run().await;
+    assert!(summary.is_clean() && !summary.interrupted, "{summary:#?}");
+    let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
+    let complete = journal
+        .all()
+        .unwrap()
+        .iter()
+        .filter(|r| r.is_complete(&platforms))
+        .count();
+    assert_eq!(complete, 8, "every order completes");
+    let report = sb.report();
+    assert_once(&report, 8);
+    // The resumed process has no token yet, so it asks bol for one while the first
+    // process's token is still fresh: the one report expected, and nothing else.
+    assert_eq!(report.total_violations(), 1, "{report:#?}");
+    assert_eq!(
+        report.providers["bol"].violation_samples,
+        vec!["a new token was requested while the last one was still fresh".to_owned()]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_early_in_the_run_resumes_and_completes_every_order_once() {
+    crash_and_resume(5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_late_in_the_run_resumes_and_completes_every_order_once() {
+    crash_and_resume(29).await;
+}
