@@ -1,25 +1,145 @@
 //! Workspace automation: `cargo xtask <command>`.
 //!
+//! - `ci [--skip-tests]`: every check CI makes.
+//! - `release <crate> <major|minor|patch|X.Y.Z> [--execute]`, `release --all [--execute]`:
+//!   plan (a dry run by default) and carry out releases of separately versioned crates.
+//! - `bench`: runs the benchmarks and prints their figures.
 //! - `codegen [--check] [SPECS_DIR]`: writes the bol Retailer API client code from bol's
 //!   OpenAPI descriptions (default `../shared/specs`).
-//!
-//! `ci`, `release` and `bench` are built by issue 9; until then they say so and fail, so
-//! nothing mistakes them for a passing check.
 
 mod codegen;
+mod release;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root (the parent of this crate).
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
+}
+
+fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    println!("\n==> {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed", args.join(" ")))
+    }
+}
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    run(
+        &std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+        args,
+        &[],
+    )
+}
+
+/// Every check CI makes: format, lint, docs, the generated bol client, the facade's feature
+/// combinations, the example, and (unless `--skip-tests`) the tests.
+fn ci(args: &[String]) -> Result<(), String> {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    run(
+        &std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    if workspace_root().join("../shared/specs").is_dir() {
+        println!("\n==> cargo xtask codegen --check");
+        codegen::run(&["--check".to_owned()])?;
+    } else {
+        println!("\n==> skipped codegen --check: ../shared/specs is not beside the workspace");
+    }
+    for features in [
+        "",
+        "safeshop",
+        "sitejabber",
+        "shopwedo",
+        "customer-api",
+        "retailer",
+    ] {
+        let mut a = vec![
+            "check",
+            "--locked",
+            "--quiet",
+            "-p",
+            "commerce-facade",
+            "--no-default-features",
+        ];
+        if !features.is_empty() {
+            a.extend(["--features", features]);
+        }
+        cargo(&a)?;
+    }
+    cargo(&[
+        "check",
+        "--locked",
+        "--quiet",
+        "-p",
+        "commerce-facade",
+        "--all-features",
+    ])?;
+    cargo(&[
+        "run",
+        "--locked",
+        "--quiet",
+        "-p",
+        "commerce-core",
+        "--example",
+        "describe_endpoint",
+    ])?;
+    if !args.iter().any(|a| a == "--skip-tests") {
+        cargo(&["test", "--workspace", "--locked"])?;
+    }
+    println!("\nci: every check passed");
+    Ok(())
+}
+
+/// Runs the benchmarks (criterion) and prints their figures.
+fn bench(args: &[String]) -> Result<(), String> {
+    let mut a = vec!["bench", "--workspace", "--locked"];
+    let extra: Vec<&str> = args.iter().map(String::as_str).collect();
+    if !extra.is_empty() {
+        a.push("--");
+        a.extend(extra);
+    }
+    cargo(&a)
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (command, rest) = args.split_first().map_or(("", &[][..]), |(c, r)| (c.as_str(), r));
     let result = match command {
+        "ci" => ci(rest),
+        "release" => release::run(rest),
+        "bench" => bench(rest),
         "codegen" => codegen::run(rest),
-        "ci" | "release" | "bench" => Err(format!(
-            "cargo xtask {command}: not implemented yet (issue 9); run .ci/run for the checks CI makes"
-        )),
-        _ => Err("usage: cargo xtask codegen [--check] [SPECS_DIR]".to_owned()),
+        _ => Err(
+            "usage: cargo xtask <ci [--skip-tests] | release <crate> <major|minor|patch|X.Y.Z> [--execute] \
+                  | release --all [--execute] | bench | codegen [--check]>"
+                .to_owned(),
+        ),
     };
     if let Err(e) = result {
-        eprintln!("{e}");
-        std::process::exit(2);
+        eprintln!("error: {e}");
+        std::process::exit(1);
     }
 }
