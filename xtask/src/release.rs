@@ -172,6 +172,20 @@ impl Workspace {
         })
     }
 
+    /// `names` and every workspace crate they depend on, directly or not.
+    pub fn with_dependencies<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut todo: Vec<String> = names.into_iter().map(str::to_owned).collect();
+        while let Some(name) = todo.pop() {
+            if let Some(p) = self.packages.get(&name)
+                && out.insert(name)
+            {
+                todo.extend(p.deps.iter().cloned());
+            }
+        }
+        out
+    }
+
     /// The crates that depend on `name` (directly).
     fn dependents(&self, name: &str) -> Vec<&Package> {
         self.packages.values().filter(|p| p.deps.contains(name)).collect()
@@ -479,17 +493,26 @@ pub fn run(args: &[String]) -> Result<(), String> {
     preflight(&ws, &plan)?;
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let files = rewritten_files(&ws, &plan, &date)?;
+    // Cargo rewrites the lock file while it packages; a dry run puts it back too.
+    let lock = root.join("Cargo.lock");
     let originals: Vec<(PathBuf, String)> = files
         .iter()
-        .map(|(p, _)| (p.clone(), std::fs::read_to_string(p).unwrap_or_default()))
+        .map(|(p, _)| p.clone())
+        .chain(lock.is_file().then_some(lock))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            (p, text)
+        })
         .collect();
     for (path, text) in &files {
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
+    // The crates being released, packaged together with the workspace crates they depend on,
+    // so cargo resolves each against the versions this release will put on crates.io.
     let mut publish: Vec<String> = vec!["publish".into(), "--dry-run".into(), "--allow-dirty".into()];
-    for (name, _, _) in &plan.releases {
+    for name in ws.with_dependencies(plan.releases.iter().map(|(n, _, _)| n.as_str())) {
         publish.push("-p".into());
-        publish.push(name.clone());
+        publish.push(name);
     }
     println!("checking: cargo {}", publish.join(" "));
     let checked = cargo(&root, &publish);
@@ -640,6 +663,14 @@ mod tests {
         let names: Vec<&str> = both.releases.iter().map(|(n, _, _)| n.as_str()).collect();
         assert_eq!(names, ["core", "mid", "top"], "dependencies first");
         assert!(plan(&ws, &[("nope".into(), Bump::Patch)]).is_err());
+    }
+
+    #[test]
+    fn the_publish_check_packages_the_dependencies_along() {
+        let (_dir, ws) = workspace();
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(ws.with_dependencies(["top"]), names(&["core", "mid", "top"]));
+        assert_eq!(ws.with_dependencies(["solo", "core"]), names(&["core", "solo"]));
     }
 
     #[test]
