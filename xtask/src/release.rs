@@ -103,6 +103,9 @@ pub struct Package {
     pub dir: PathBuf,
     /// Workspace crates it depends on (normal and build dependencies).
     pub deps: BTreeSet<String>,
+    /// Workspace crates it uses in tests and examples. Cargo keeps a dev-dependency that
+    /// names a version in the published manifest, so those must be on crates.io too.
+    pub dev_deps: BTreeSet<String>,
 }
 
 /// The publishable crates of a workspace.
@@ -147,15 +150,19 @@ impl Workspace {
                 .and_then(|d| d.strip_prefix(&root_dir).ok())
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            let deps = p["dependencies"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|d| d["kind"].is_null() || d["kind"] == "build")
-                .filter_map(|d| d["name"].as_str())
-                .filter(|d| members.contains(*d))
-                .map(str::to_owned)
-                .collect();
+            let of_kind = |dev: bool| -> BTreeSet<String> {
+                p["dependencies"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|d| (d["kind"] == "dev") == dev)
+                    .filter_map(|d| d["name"].as_str())
+                    .filter(|d| members.contains(*d))
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let deps = of_kind(false);
+            let dev_deps = of_kind(true);
             packages.insert(
                 name.clone(),
                 Package {
@@ -163,6 +170,7 @@ impl Workspace {
                     name,
                     dir,
                     deps,
+                    dev_deps,
                 },
             );
         }
@@ -172,7 +180,8 @@ impl Workspace {
         })
     }
 
-    /// `names` and every workspace crate they depend on, directly or not.
+    /// `names` and every workspace crate they depend on, directly or not, including the
+    /// dev-dependencies that name a version.
     pub fn with_dependencies<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         let mut todo: Vec<String> = names.into_iter().map(str::to_owned).collect();
@@ -180,7 +189,7 @@ impl Workspace {
             if let Some(p) = self.packages.get(&name)
                 && out.insert(name)
             {
-                todo.extend(p.deps.iter().cloned());
+                todo.extend(p.deps.iter().chain(&p.dev_deps).cloned());
             }
         }
         out
@@ -563,7 +572,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    /// A git-tracked workspace of three crates: `core` ← `mid` ← `top`, and `solo`.
+    /// A git-tracked workspace of three crates: `core` ← `mid` ← `top`, and `solo`, which
+    /// uses `core` in its tests only.
     fn workspace() -> (tempdir::Dir, Workspace) {
         let dir = tempdir::Dir::new();
         let root = dir.path().to_path_buf();
@@ -581,7 +591,7 @@ mod tests {
             ("core", ""),
             ("mid", "core.workspace = true\n"),
             ("top", "mid.workspace = true\n"),
-            ("solo", ""),
+            ("solo", "\n[dev-dependencies]\ncore.workspace = true\n"),
         ] {
             write(
                 &format!("{name}/Cargo.toml"),
@@ -670,7 +680,11 @@ mod tests {
         let (_dir, ws) = workspace();
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
         assert_eq!(ws.with_dependencies(["top"]), names(&["core", "mid", "top"]));
-        assert_eq!(ws.with_dependencies(["solo", "core"]), names(&["core", "solo"]));
+        assert_eq!(
+            ws.with_dependencies(["solo"]),
+            names(&["core", "solo"]),
+            "a dev-dependency with a version is kept by cargo publish"
+        );
     }
 
     #[test]
