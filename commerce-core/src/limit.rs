@@ -5,7 +5,12 @@
 //! `window`"), which is exactly what providers mean by "10 calls per 10 seconds". A token
 //! bucket (GCRA, as in `governor`) would let a full burst through and then keep refilling,
 //! so 19 calls could pass in one 10-second window; the log never does. Its memory is one
-//! instant per grant still inside the window (1000 per hour: 16 KB).
+//! slot per grant still inside the window (1000 per hour: 24 KB).
+//!
+//! The provider counts a call when it arrives, which may be well after the limiter let it
+//! through. So [`RateLimiter::acquire`] hands out a [`Permit`]: held until the answer is
+//! back, it restamps the call's slot with that instant, and a slot whose call is still
+//! under way blocks its window until the call ends.
 //!
 //! All times are [`tokio::time::Instant`], so tests can run a simulated hour with paused time.
 
@@ -79,29 +84,62 @@ impl Quota {
     }
 }
 
+/// One grant as a quota sees it.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    id: u64,
+    /// When the call was let through, then, once it is over, when its answer came back.
+    at: Instant,
+    /// The call is still under way: the provider may not even have seen it yet.
+    open: bool,
+}
+
 struct Window {
     quota: Quota,
-    grants: VecDeque<Instant>,
+    /// Closed slots in time order, then the open ones.
+    grants: VecDeque<Slot>,
+}
+
+/// When one more grant may enter a window.
+enum Earliest {
+    At(Instant),
+    /// Only when a call under way is over: until then its arrival time is unknown.
+    AfterCompletion,
 }
 
 impl Window {
     /// The earliest instant at which one more grant keeps this quota.
-    fn earliest(&mut self, now: Instant) -> Instant {
+    fn earliest(&mut self, now: Instant) -> Earliest {
         let span = self.quota.window + self.quota.margin;
-        while let Some(&oldest) = self.grants.front() {
-            if oldest + span <= now {
+        while let Some(oldest) = self.grants.front() {
+            if !oldest.open && oldest.at + span <= now {
                 self.grants.pop_front();
             } else {
                 break;
             }
         }
         if self.grants.len() < self.quota.limit as usize {
-            now
-        } else {
-            // The grant that must leave the window before another may enter.
-            let idx = self.grants.len() - self.quota.limit as usize;
-            self.grants[idx] + span
+            return Earliest::At(now);
         }
+        // The grant that must leave the window before another may enter.
+        let target = self.grants[self.grants.len() - self.quota.limit as usize];
+        if target.open {
+            Earliest::AfterCompletion
+        } else {
+            Earliest::At(target.at + span)
+        }
+    }
+
+    /// Restamps the grant `id` with the time its call ended, keeping the order.
+    fn close(&mut self, id: u64, at: Instant) {
+        let Some(i) = self.grants.iter().rposition(|s| s.id == id) else {
+            return;
+        };
+        let mut slot = self.grants.remove(i).expect("found");
+        slot.at = slot.at.max(at);
+        slot.open = false;
+        let pos = self.grants.partition_point(|s| !s.open && s.at <= slot.at);
+        self.grants.insert(pos, slot);
     }
 }
 
@@ -112,7 +150,7 @@ struct State {
 }
 
 impl State {
-    fn earliest(&mut self, now: Instant) -> Instant {
+    fn earliest(&mut self, now: Instant) -> Earliest {
         let mut at = now;
         if let Some(p) = self.paused_until
             && p > at
@@ -120,16 +158,51 @@ impl State {
             at = p;
         }
         for w in &mut self.windows {
-            at = at.max(w.earliest(now));
+            match w.earliest(now) {
+                Earliest::At(t) => at = at.max(t),
+                Earliest::AfterCompletion => return Earliest::AfterCompletion,
+            }
         }
-        at
+        Earliest::At(at)
     }
 
-    fn record(&mut self, now: Instant) {
-        for w in &mut self.windows {
-            w.grants.push_back(now);
-        }
+    fn record(&mut self, now: Instant) -> u64 {
         self.granted += 1;
+        let id = self.granted;
+        for w in &mut self.windows {
+            w.grants.push_back(Slot {
+                id,
+                at: now,
+                open: true,
+            });
+        }
+        id
+    }
+}
+
+/// The right to make one call, from [`RateLimiter::acquire`]. Hold it until the answer
+/// has come back (or the call failed): the limiter then counts the call at that later
+/// instant, which is never before the provider saw it. A call's travel time and a busy
+/// machine can therefore never make the provider see one call too many in its window.
+/// Dropping it at once counts the call when it was let through.
+#[derive(Debug)]
+#[must_use = "hold the permit until the call's answer has come back"]
+pub struct Permit {
+    limiter: Option<RateLimiter>,
+    id: u64,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(limiter) = self.limiter.take() {
+            let now = Instant::now();
+            let mut state = limiter.state();
+            for w in &mut state.windows {
+                w.close(self.id, now);
+            }
+            drop(state);
+            limiter.inner.completed.notify_one();
+        }
     }
 }
 
@@ -138,6 +211,8 @@ struct Inner {
     /// of the queue sleeps and every slot goes to the longest waiter.
     gate: tokio::sync::Mutex<()>,
     state: Mutex<State>,
+    /// Signalled when a call ends, for a waiter held back by a call under way.
+    completed: tokio::sync::Notify,
 }
 
 /// A limiter enforcing several quotas at once. Clones share their state.
@@ -166,6 +241,7 @@ impl RateLimiter {
         RateLimiter {
             inner: Arc::new(Inner {
                 gate: tokio::sync::Mutex::new(()),
+                completed: tokio::sync::Notify::new(),
                 state: Mutex::new(State {
                     windows: quotas
                         .into_iter()
@@ -193,37 +269,51 @@ impl RateLimiter {
     }
 
     /// Waits until one more call keeps every quota and no pause is in force, then counts
-    /// the call. Cancelling the wait counts nothing.
-    pub async fn acquire(&self) {
+    /// the call; hold the [`Permit`] until its answer is back. Cancelling the wait counts
+    /// nothing.
+    pub async fn acquire(&self) -> Permit {
         let _turn = self.inner.gate.lock().await;
         loop {
+            // Registered before the state is read, so no completion is missed.
+            let completed = self.inner.completed.notified();
             let at = {
                 let mut state = self.state();
                 let now = Instant::now();
-                let at = state.earliest(now);
-                if at <= now {
-                    state.record(now);
-                    return;
+                match state.earliest(now) {
+                    Earliest::At(at) if at <= now => return self.permit(state.record(now)),
+                    at => at,
                 }
-                at
             };
-            tokio::time::sleep_until(at).await;
+            match at {
+                Earliest::At(at) => tokio::time::sleep_until(at).await,
+                Earliest::AfterCompletion => completed.await,
+            }
         }
     }
 
-    /// Counts a call now if every quota allows it; otherwise says how long to wait.
-    pub fn try_acquire(&self) -> Result<(), Duration> {
+    fn permit(&self, id: u64) -> Permit {
+        Permit {
+            limiter: Some(self.clone()),
+            id,
+        }
+    }
+
+    /// Counts a call now if every quota allows it; otherwise says how long to wait
+    /// (`None`: until a call under way has ended).
+    pub fn try_acquire(&self) -> Result<Permit, Option<Duration>> {
         let Ok(_turn) = self.inner.gate.try_lock() else {
-            return Err(Duration::ZERO);
+            return Err(Some(Duration::ZERO));
         };
         let mut state = self.state();
         let now = Instant::now();
-        let at = state.earliest(now);
-        if at <= now {
-            state.record(now);
-            Ok(())
-        } else {
-            Err(at - now)
+        match state.earliest(now) {
+            Earliest::At(at) if at <= now => {
+                let id = state.record(now);
+                drop(state);
+                Ok(self.permit(id))
+            }
+            Earliest::At(at) => Err(Some(at - now)),
+            Earliest::AfterCompletion => Err(None),
         }
     }
 
@@ -370,10 +460,10 @@ mod tests {
         let l = RateLimiter::new([Quota::new(3, Duration::from_secs(1))]);
         let start = Instant::now();
         for _ in 0..3 {
-            l.acquire().await;
+            drop(l.acquire().await);
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
-        l.acquire().await;
+        drop(l.acquire().await);
         assert_eq!(
             start.elapsed(),
             Duration::from_millis(1050),
@@ -385,10 +475,38 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn try_acquire_says_how_long_to_wait() {
         let l = RateLimiter::new([Quota::new(1, Duration::from_secs(10)).with_margin(Duration::ZERO)]);
-        assert!(l.try_acquire().is_ok());
-        assert_eq!(l.try_acquire(), Err(Duration::from_secs(10)));
+        let permit = l.try_acquire().unwrap();
+        assert_eq!(l.try_acquire().unwrap_err(), None, "the call is under way");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        drop(permit);
+        assert_eq!(
+            l.try_acquire().unwrap_err(),
+            Some(Duration::from_secs(10)),
+            "counted from its answer"
+        );
         tokio::time::advance(Duration::from_secs(4)).await;
-        assert_eq!(l.try_acquire(), Err(Duration::from_secs(6)));
+        assert_eq!(l.try_acquire().unwrap_err(), Some(Duration::from_secs(6)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_held_back_by_a_call_under_way_goes_when_it_ends() {
+        let l = RateLimiter::new([Quota::new(1, Duration::from_secs(1)).with_margin(Duration::ZERO)]);
+        let permit = l.acquire().await;
+        let start = Instant::now();
+        let waiter = tokio::spawn({
+            let l = l.clone();
+            async move {
+                drop(l.acquire().await);
+                start.elapsed()
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(permit);
+        assert_eq!(
+            waiter.await.unwrap(),
+            Duration::from_secs(6),
+            "5 s under way, then the window"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -397,7 +515,7 @@ mod tests {
         l.pause_for(Duration::from_secs(5));
         l.pause_for(Duration::from_secs(2));
         let start = Instant::now();
-        l.acquire().await;
+        drop(l.acquire().await);
         assert_eq!(start.elapsed(), Duration::from_secs(5));
     }
 
@@ -416,7 +534,7 @@ mod tests {
         h.insert("retry-after", "3".parse().unwrap());
         assert_eq!(l.observe(&h), Some(Duration::from_secs(3)));
         let start = Instant::now();
-        l.acquire().await;
+        drop(l.acquire().await);
         assert_eq!(start.elapsed(), Duration::from_secs(7));
     }
 
@@ -425,8 +543,8 @@ mod tests {
         let limits = RateLimits::new([Quota::per_second(1)]).with_bucket("orders", [Quota::per_second(2)]);
         let a = limits.limiter(Some("orders"));
         let b = limits.clone().limiter(Some("orders"));
-        a.acquire().await;
-        b.acquire().await;
+        drop(a.acquire().await);
+        drop(b.acquire().await);
         assert!(a.try_acquire().is_err(), "the bucket's quota is shared");
         assert!(limits.limiter(None).try_acquire().is_ok());
         assert!(limits.limiter(Some("other")).quotas().is_empty());

@@ -690,7 +690,7 @@ impl Transport {
         limiter: &RateLimiter,
         idempotency_key: Option<&(HeaderName, HeaderValue)>,
     ) -> Result<Outcome, Error> {
-        limiter.acquire().await;
+        let _permit = limiter.acquire().await;
         let mut headers = self.inner.headers.clone();
         for (k, v) in &endpoint.headers {
             headers.insert(k, v.clone());

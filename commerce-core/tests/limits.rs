@@ -36,7 +36,7 @@ async fn over_a_simulated_hour_the_limiter_never_exceeds_any_quota() {
             let grants = grants.clone();
             tokio::spawn(async move {
                 loop {
-                    limiter.acquire().await;
+                    let _permit = limiter.acquire().await;
                     let now = Instant::now();
                     if now >= end {
                         return;
@@ -67,6 +67,46 @@ async fn over_a_simulated_hour_the_limiter_never_exceeds_any_quota() {
         "{:?}",
         times[999] - start
     );
+}
+
+/// The provider counts a call when it arrives, which may be long after the limiter let it
+/// through (a slow network, a busy machine). Calls are counted again when their answer is
+/// back, so however late they arrive, the provider never sees too many in its window.
+#[tokio::test(start_paused = true)]
+async fn late_arrivals_never_break_the_providers_window() {
+    let quota = Quota::per_second(3);
+    let limiter = RateLimiter::new([quota]);
+    let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let seed = Arc::new(Mutex::new(0x2545_f491_4f6c_dd1d_u64));
+    // Up to 400 ms on the way there and 400 ms back: far more than the 50 ms margin.
+    let delay = move || {
+        let mut s = seed.lock().unwrap();
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        Duration::from_millis(*s % 400)
+    };
+    let workers: Vec<_> = (0..6)
+        .map(|_| {
+            let (limiter, arrivals, delay) = (limiter.clone(), arrivals.clone(), delay.clone());
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    let permit = limiter.acquire().await;
+                    tokio::time::sleep(delay()).await;
+                    arrivals.lock().unwrap().push(Instant::now());
+                    tokio::time::sleep(delay()).await;
+                    drop(permit);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let mut times = arrivals.lock().unwrap().clone();
+    times.sort();
+    assert_eq!(times.len(), 120);
+    assert_within(&times, quota);
 }
 
 #[tokio::test(start_paused = true)]
