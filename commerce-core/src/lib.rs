@@ -119,7 +119,7 @@ pub use crate::error::{
     AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, ValidationErrors,
 };
 pub use crate::http::{CONNECT_TIMEOUT, HttpClient, REQUEST_TIMEOUT, shared_client};
-pub use crate::limit::{Quota, RateLimiter, RateLimits};
+pub use crate::limit::{Permit, Quota, RateLimiter, RateLimits};
 pub use crate::retry::{RetryPolicy, parse_retry_after};
 pub use crate::support::{
     Page, decode_items, env_all_or_none, env_optional, env_required, is_valid_email, offset_stream,
