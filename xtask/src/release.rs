@@ -57,6 +57,8 @@ pub enum Bump {
     Minor,
     Patch,
     To(Version),
+    /// The first release of a crate: its current version, as it stands.
+    First,
 }
 
 impl Bump {
@@ -86,6 +88,7 @@ impl Bump {
                 ..v
             },
             Bump::To(to) => to,
+            Bump::First => return Ok(v),
         };
         if new <= v {
             return Err(format!("{new} is not after {v}"));
@@ -447,19 +450,27 @@ pub fn preflight(ws: &Workspace, plan: &Plan) -> Result<(), String> {
     Ok(())
 }
 
-/// The crates whose sources changed since their last release tag (or never released).
-pub fn changed_since_tag(ws: &Workspace) -> Result<Vec<String>, String> {
+/// The crates whose sources changed since their last release tag (a patch release), and
+/// those never released (released at the version they have).
+pub fn changed_since_tag(ws: &Workspace) -> Result<Vec<(String, Bump)>, String> {
     let mut changed = Vec::new();
     for p in ws.packages.values() {
+        let ever = !git(&ws.root, &["tag", "--list", &format!("{}-v*", p.name)])?
+            .trim()
+            .is_empty();
         let tag = format!("{}-v{}", p.name, p.version);
         let tagged = !git(&ws.root, &["tag", "--list", &tag])?.trim().is_empty();
+        if !ever {
+            changed.push((p.name.clone(), Bump::First));
+            continue;
+        }
         let dir = p.dir.display().to_string();
         let differs = !tagged
             || !git(&ws.root, &["diff", "--name-only", &tag, "HEAD", "--", &dir])?
                 .trim()
                 .is_empty();
         if differs {
-            changed.push(p.name.clone());
+            changed.push((p.name.clone(), Bump::Patch));
         }
     }
     Ok(changed)
@@ -490,7 +501,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             println!("nothing changed since the last release tags");
             return Ok(());
         }
-        changed.into_iter().map(|n| (n, Bump::Patch)).collect()
+        changed
     } else {
         match words.as_slice() {
             [name, bump] => vec![(name.to_string(), Bump::parse(bump)?)],
@@ -740,12 +751,20 @@ mod tests {
     #[test]
     fn all_finds_the_crates_changed_since_their_tag() {
         let (dir, ws) = workspace();
+        let first = changed_since_tag(&ws).unwrap();
+        assert_eq!(first.len(), 4);
+        assert!(first.iter().all(|(_, b)| *b == Bump::First), "{first:?}");
+        let p = plan(&ws, &first).unwrap();
+        assert!(
+            p.releases.iter().all(|(_, old, new)| old == new),
+            "released as they stand"
+        );
         for tag in ["core-v0.1.0", "mid-v0.1.0", "top-v0.1.0", "solo-v0.1.0"] {
             git(dir.path(), &["tag", tag]).unwrap();
         }
         assert!(changed_since_tag(&ws).unwrap().is_empty());
         std::fs::write(dir.path().join("mid/src/lib.rs"), "// changed\n").unwrap();
         git(dir.path(), &["commit", "-qam", "change mid"]).unwrap();
-        assert_eq!(changed_since_tag(&ws).unwrap(), ["mid"]);
+        assert_eq!(changed_since_tag(&ws).unwrap(), [("mid".to_owned(), Bump::Patch)]);
     }
 }
