@@ -723,11 +723,12 @@ async fn requests_are_paced_at_three_per_second() {
     for call in calls {
         call.await.unwrap().unwrap();
     }
+    // The 7th call can start at 2 s at the earliest. (No upper bound here: a call is counted
+    // when its answer is back, and paused time jumps to the next timer while a real socket
+    // waits, so simulated time says nothing about how long the answers took. The limiter's
+    // own tests show it reaches the full rate.)
     let elapsed = start.elapsed();
-    assert!(
-        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(3),
-        "{elapsed:?}"
-    );
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
     assert_eq!(c.transport().limiter(None).granted(), 9);
 }
 

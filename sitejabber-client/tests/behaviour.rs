@@ -228,13 +228,9 @@ async fn pacing_keeps_under_10_per_10_seconds() {
             commerce_core::Quota::per_hour(1000)
         ]
     );
-    // And no slower than that: the 21st to 26th calls go at 20 s plus the margin (0.5 s
-    // per 10 s window).
-    assert!(
-        start.elapsed() <= Duration::from_secs(21),
-        "{:?}",
-        start.elapsed()
-    );
+    // No upper bound: a call is counted when its answer is back, and paused time jumps to
+    // the next timer while a real socket waits, so simulated time says nothing about how
+    // long the answers took. commerce-core's limiter tests show it reaches the full rate.
 }
 
 fn invitation(skus: &[&str]) -> ReviewInvitation {
