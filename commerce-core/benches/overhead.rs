@@ -1,0 +1,99 @@
+//! Per-request overhead of the shared runtime: the same GET, answered by the same local
+//! server with the same JSON, decoded into the same types, sent once through a bare
+//! `reqwest::Client` and once through a `Transport` built on that very client (endpoint
+//! description, rate limiter, authentication hook, classification, retry bookkeeping,
+//! tracing span). Run with `cargo xtask bench` (or `cargo bench -p commerce-core`).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use commerce_core::{Endpoint, HttpClient, Quota, RateLimits, Transport};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Review {
+    id: u64,
+    title: String,
+    content: String,
+    rating: u8,
+    author: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Reviews {
+    reviews: Vec<Review>,
+    total: u64,
+}
+
+/// A realistic page: 20 reviews, about 4 KB.
+fn page() -> String {
+    let reviews: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                r#"{{"id":{i},"title":"Fast delivery, well packed","content":"The order arrived two days early and everything was as described. Would buy here again.","rating":{},"author":"Customer {i}"}}"#,
+                1 + i % 5
+            )
+        })
+        .collect();
+    format!(r#"{{"reviews":[{}],"total":20}}"#, reviews.join(","))
+}
+
+fn overhead(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let body = page();
+    let base = rt.block_on(async move {
+        let app = Router::new().route(
+            "/reviews",
+            get(move || {
+                let body = body.clone();
+                async move { ([("content-type", "application/json")], body) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    });
+    // One client for both, so connection reuse and settings are the same.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let http = HttpClient::new("commerce-core-bench", "0.0.0").with_client(client.clone());
+    // A quota far above what a benchmark reaches, so the limiter's bookkeeping is measured
+    // but never waits.
+    let transport = Transport::builder(&http, "bench", &base)
+        .limits(RateLimits::new([Quota::per_second(1_000_000)]))
+        .build()
+        .unwrap();
+    let url = format!("{base}/reviews");
+    let endpoint = Endpoint::get("reviews.list", "reviews");
+
+    let mut group = c.benchmark_group("get_and_decode_20_reviews");
+    group.bench_function("bare_reqwest", |b| {
+        b.to_async(&rt).iter(|| async {
+            let answer = client.get(&url).send().await.unwrap();
+            let page: Reviews = answer.error_for_status().unwrap().json().await.unwrap();
+            black_box(page)
+        })
+    });
+    group.bench_function("commerce_core_transport", |b| {
+        b.to_async(&rt).iter(|| async {
+            let page: Reviews = transport.json(&endpoint).await.unwrap();
+            black_box(page)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, overhead);
+criterion_main!(benches);
