@@ -21,27 +21,32 @@ pub(crate) fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
-    println!("\n==> {program} {}", args.join(" "));
+/// The cargo that runs this xtask.
+pub(crate) fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Runs `program` in `dir`; an error names the command when it fails.
+pub(crate) fn run_in(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let name = Path::new(program)
+        .file_name()
+        .map_or(program.into(), |n| n.to_string_lossy());
+    println!("\n==> {name} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
         .envs(env.iter().copied())
-        .current_dir(workspace_root())
+        .current_dir(dir)
         .status()
         .map_err(|e| format!("{program}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`{program} {}` failed", args.join(" ")))
+        Err(format!("`{name} {}` failed", args.join(" ")))
     }
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {
-    run(
-        &std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
-        args,
-        &[],
-    )
+    run_in(&workspace_root(), &cargo_program(), args, &[])
 }
 
 /// Every check CI makes: format, lint, docs, the generated bol client, the facade's feature
@@ -57,8 +62,9 @@ fn ci(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
-    run(
-        &std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+    run_in(
+        &workspace_root(),
+        &cargo_program(),
         &["doc", "--workspace", "--no-deps", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;

@@ -333,63 +333,58 @@ pub fn rewrite_changelog(text: &str, version: Version, date: &str) -> Result<Str
     Ok(out.join("\n") + "\n")
 }
 
-/// Sets `version = "..."` in the `[package]` section of a manifest.
-fn set_package_version(manifest: &str, version: Version) -> Result<String, String> {
-    let mut in_package = false;
+/// Rewrites the first line of `section` (a `[header]`) for which `edit` returns a
+/// replacement; `None` when no line was rewritten.
+fn edit_first_in_section(
+    manifest: &str,
+    section: &str,
+    mut edit: impl FnMut(&str) -> Option<String>,
+) -> Option<String> {
+    let mut inside = false;
     let mut done = false;
     let out: Vec<String> = manifest
         .lines()
         .map(|l| {
             let t = l.trim();
             if t.starts_with('[') {
-                in_package = t == "[package]";
-            } else if in_package && !done && t.starts_with("version") && t.contains('=') {
+                inside = t == section;
+            } else if inside
+                && !done
+                && let Some(new) = edit(l)
+            {
                 done = true;
-                return format!("version = \"{version}\"");
+                return new;
             }
             l.to_owned()
         })
         .collect();
-    if done {
-        Ok(out.join("\n") + "\n")
-    } else {
-        Err("no `version = \"...\"` in [package] (a crate released on its own needs its own version)".into())
-    }
+    done.then(|| out.join("\n") + "\n")
+}
+
+/// Sets `version = "..."` in the `[package]` section of a manifest.
+fn set_package_version(manifest: &str, version: Version) -> Result<String, String> {
+    edit_first_in_section(manifest, "[package]", |l| {
+        let t = l.trim();
+        (t.starts_with("version") && t.contains('=')).then(|| format!("version = \"{version}\""))
+    })
+    .ok_or_else(|| {
+        "no `version = \"...\"` in [package] (a crate released on its own needs its own version)".into()
+    })
 }
 
 /// Sets the version requirement of `name` in `[workspace.dependencies]`.
 fn set_requirement(manifest: &str, name: &str, version: Version) -> Result<String, String> {
-    let mut in_deps = false;
-    let mut done = false;
-    let out: Vec<String> = manifest
-        .lines()
-        .map(|l| {
-            let t = l.trim();
-            if t.starts_with('[') {
-                in_deps = t == "[workspace.dependencies]";
-            } else if in_deps
-                && t.starts_with(&format!("{name} "))
-                && let Some(at) = l.find("version")
-            {
-                let rest = &l[at..];
-                if let Some(q1) = rest.find('"')
-                    && let Some(len) = rest[q1 + 1..].find('"')
-                {
-                    done = true;
-                    let end = q1 + 1 + len + 1;
-                    return format!("{}version = \"{version}\"{}", &l[..at], &rest[end..]);
-                }
-            }
-            l.to_owned()
-        })
-        .collect();
-    if done {
-        Ok(out.join("\n") + "\n")
-    } else {
-        Err(format!(
-            "no version requirement for {name} in [workspace.dependencies]"
-        ))
-    }
+    edit_first_in_section(manifest, "[workspace.dependencies]", |l| {
+        if !l.trim().starts_with(&format!("{name} ")) {
+            return None;
+        }
+        let at = l.find("version")?;
+        let rest = &l[at..];
+        let q1 = rest.find('"')?;
+        let end = q1 + 1 + rest[q1 + 1..].find('"')? + 1;
+        Some(format!("{}version = \"{version}\"{}", &l[..at], &rest[end..]))
+    })
+    .ok_or_else(|| format!("no version requirement for {name} in [workspace.dependencies]"))
 }
 
 /// The files a plan rewrites, with their new text.
@@ -477,16 +472,8 @@ pub fn changed_since_tag(ws: &Workspace) -> Result<Vec<(String, Bump)>, String> 
 }
 
 fn cargo(root: &Path, args: &[String]) -> Result<(), String> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args)
-        .current_dir(root)
-        .status()
-        .map_err(|e| format!("cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo {} failed", args.join(" ")))
-    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    crate::run_in(root, &crate::cargo_program(), &args, &[])
 }
 
 /// The command.
