@@ -147,6 +147,18 @@ struct State {
     windows: Vec<Window>,
     paused_until: Option<Instant>,
     granted: u64,
+    /// Calls let through whose permit is still held.
+    in_flight: u64,
+    /// What the provider's `X-RateLimit-Remaining` left us until its reset.
+    budget: Option<Budget>,
+}
+
+/// Calls the provider still allows before `until`, as its last answer said, less the calls
+/// that were under way then (the provider may not have counted them yet).
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    left: u64,
+    until: Instant,
 }
 
 impl State {
@@ -156,6 +168,11 @@ impl State {
             && p > at
         {
             at = p;
+        }
+        match self.budget {
+            Some(b) if b.until <= now => self.budget = None,
+            Some(b) if b.left == 0 => at = at.max(b.until),
+            _ => {}
         }
         for w in &mut self.windows {
             match w.earliest(now) {
@@ -168,6 +185,10 @@ impl State {
 
     fn record(&mut self, now: Instant) -> u64 {
         self.granted += 1;
+        self.in_flight += 1;
+        if let Some(b) = &mut self.budget {
+            b.left = b.left.saturating_sub(1);
+        }
         let id = self.granted;
         for w in &mut self.windows {
             w.grants.push_back(Slot {
@@ -197,6 +218,7 @@ impl Drop for Permit {
         if let Some(limiter) = self.limiter.take() {
             let now = Instant::now();
             let mut state = limiter.state();
+            state.in_flight = state.in_flight.saturating_sub(1);
             for w in &mut state.windows {
                 w.close(self.id, now);
             }
@@ -252,6 +274,8 @@ impl RateLimiter {
                         .collect(),
                     paused_until: None,
                     granted: 0,
+                    in_flight: 0,
+                    budget: None,
                 }),
             }),
         }
@@ -334,6 +358,13 @@ impl RateLimiter {
     /// status) and `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset` pause the limiter.
     /// Returns the pause it applied, if any.
     ///
+    /// A non-zero `X-RateLimit-Remaining` with `X-RateLimit-Reset` becomes a budget: until the
+    /// reset, at most that many calls more, less the calls under way when the answer came
+    /// (the provider may not have counted them yet). Several calls at once would otherwise
+    /// all be sent on the strength of one answer's "2 left" and the provider would refuse
+    /// the rest. Within one budget period a later answer can only lower the budget (answers
+    /// may arrive out of order); a new period starts with the first answer after the reset.
+    ///
     /// `X-RateLimit-Reset` is read as seconds until the reset, or as a Unix time when it is
     /// larger than 10⁹ (providers use both).
     pub fn observe(&self, headers: &HeaderMap) -> Option<Duration> {
@@ -342,16 +373,31 @@ impl RateLimiter {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| parse_retry_after(v, now));
         let remaining = header_u64(headers, "x-ratelimit-remaining");
-        if remaining == Some(0)
-            && let Some(reset) = header_u64(headers, "x-ratelimit-reset")
-        {
-            let reset_wait = if reset > 1_000_000_000 {
+        let reset_wait = header_u64(headers, "x-ratelimit-reset").map(|reset| {
+            if reset > 1_000_000_000 {
                 let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
                 at.duration_since(now).unwrap_or(Duration::ZERO)
             } else {
                 Duration::from_secs(reset)
-            };
-            wait = Some(wait.map_or(reset_wait, |w| w.max(reset_wait)));
+            }
+        });
+        if let (Some(remaining), Some(reset_wait)) = (remaining, reset_wait) {
+            if remaining == 0 {
+                wait = Some(wait.map_or(reset_wait, |w| w.max(reset_wait)));
+            } else if !reset_wait.is_zero() {
+                let mut state = self.state();
+                let at = Instant::now();
+                let left = remaining.saturating_sub(state.in_flight);
+                match &mut state.budget {
+                    Some(b) if b.until > at => b.left = b.left.min(left),
+                    _ => {
+                        state.budget = Some(Budget {
+                            left,
+                            until: at + reset_wait,
+                        })
+                    }
+                }
+            }
         }
         let wait = wait.filter(|w| !w.is_zero())?;
         self.pause_for(wait);
@@ -536,6 +582,46 @@ mod tests {
         let start = Instant::now();
         drop(l.acquire().await);
         assert_eq!(start.elapsed(), Duration::from_secs(7));
+    }
+
+    fn remaining(left: u64, reset: u64) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", left.to_string().parse().unwrap());
+        h.insert("x-ratelimit-reset", reset.to_string().parse().unwrap());
+        h
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_remaining_count_is_a_budget_until_the_reset() {
+        let l = RateLimiter::unlimited();
+        let start = Instant::now();
+        assert_eq!(l.observe(&remaining(3, 1)), None);
+        for _ in 0..3 {
+            drop(l.acquire().await);
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "three more were allowed");
+        drop(l.acquire().await);
+        assert_eq!(start.elapsed(), Duration::from_secs(1), "the fourth waits for the reset");
+        // A new period: the next answer sets the budget afresh.
+        l.observe(&remaining(2, 1));
+        assert!(l.try_acquire().is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_under_way_are_taken_off_the_budget_and_late_answers_only_lower_it() {
+        let l = RateLimiter::unlimited();
+        let start = Instant::now();
+        let a = l.acquire().await;
+        let b = l.acquire().await;
+        // "2 left", but two calls are under way and the provider may not have counted them.
+        l.observe(&remaining(2, 1));
+        assert!(matches!(l.try_acquire(), Err(Some(_))), "no budget left");
+        drop((a, b));
+        // An older answer arriving late cannot raise the budget within the period.
+        l.observe(&remaining(9, 1));
+        assert!(l.try_acquire().is_err());
+        drop(l.acquire().await);
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]

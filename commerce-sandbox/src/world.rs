@@ -3,7 +3,8 @@
 //! item and the code of a Customer API product), and each provider's own records.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use serde::Serialize;
 

@@ -4,6 +4,7 @@
 //! - `release <crate> <major|minor|patch|X.Y.Z> [--execute]`, `release --all [--execute]`:
 //!   plan (a dry run by default) and carry out releases of separately versioned crates.
 //! - `bench`: runs the benchmarks and prints their figures.
+//! - `soak`: the flow's fault and crash soaks at full size.
 //! - `codegen [--check] [SPECS_DIR]`: writes the bol Retailer API client code from bol's
 //!   OpenAPI descriptions (default `../shared/specs`).
 
@@ -130,6 +131,23 @@ fn bench(args: &[String]) -> Result<(), String> {
     cargo(&a)
 }
 
+/// The reliability soaks at full size: the flow at faults 0.3 for 1,000 orders, and 20
+/// crash-and-resume runs of 25 orders each (`cargo test` runs them reduced).
+fn soak(args: &[String]) -> Result<(), String> {
+    let mut a = vec!["test", "--locked", "-p", "commerce-facade", "--test", "soak", "--", "--nocapture"];
+    a.extend(args.iter().map(String::as_str));
+    run_in(
+        &workspace_root(),
+        &cargo_program(),
+        &a,
+        &[
+            ("SOAK_ORDERS", "1000"),
+            ("SOAK_CRASH_RUNS", "20"),
+            ("SOAK_CRASH_ORDERS", "25"),
+        ],
+    )
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (command, rest) = args.split_first().map_or(("", &[][..]), |(c, r)| (c.as_str(), r));
@@ -137,10 +155,11 @@ fn main() {
         "ci" => ci(rest),
         "release" => release::run(rest),
         "bench" => bench(rest),
+        "soak" => soak(rest),
         "codegen" => codegen::run(rest),
         _ => Err(
             "usage: cargo xtask <ci [--skip-tests] | release <crate> <major|minor|patch|X.Y.Z> [--execute] \
-                  | release --all [--execute] | bench | codegen [--check]>"
+                  | release --all [--execute] | bench | soak | codegen [--check]>"
                 .to_owned(),
         ),
     };
