@@ -601,7 +601,11 @@ mod tests {
         }
         assert_eq!(start.elapsed(), Duration::ZERO, "three more were allowed");
         drop(l.acquire().await);
-        assert_eq!(start.elapsed(), Duration::from_secs(1), "the fourth waits for the reset");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(1),
+            "the fourth waits for the reset"
+        );
         // A new period: the next answer sets the budget afresh.
         l.observe(&remaining(2, 1));
         assert!(l.try_acquire().is_ok());

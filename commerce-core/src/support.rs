@@ -1,6 +1,7 @@
 //! Small helpers every provider crate needs: environment variables, input checks, paging
 //! and tolerant list decoding.
 
+use std::fmt;
 use std::future::Future;
 
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -73,47 +74,88 @@ pub fn is_valid_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// What identifies a page cheaply: its length and its first and last items.
+fn fingerprint<T: fmt::Debug>(items: &[Result<T, Error>]) -> (usize, String, String) {
+    (
+        items.len(),
+        items.first().map(|i| format!("{i:?}")).unwrap_or_default(),
+        items.last().map(|i| format!("{i:?}")).unwrap_or_default(),
+    )
+}
+
+/// The error that ends a stream whose provider answers every page alike: a server (or a
+/// proxy in front of it) that ignores the paging parameter would otherwise be paged
+/// forever.
+fn repeated_page(at: &str) -> Error {
+    Error::Decode(Box::new(DecodeError::new(
+        "paging",
+        at.to_owned(),
+        ".",
+        "the answer repeats the previous page (the paging parameter seems ignored); the stream stops here",
+    )))
+}
+
 /// A stream over an offset-paged list (`start`/`count`, `offset`/`limit`): `fetch(offset,
 /// size)` is called only as the stream is read, and the stream ends after a page shorter
-/// than `page_size`. A failed page ends the stream after yielding its error.
+/// than `page_size`. A failed page ends the stream after yielding its error, and so does a
+/// page that repeats the one before it.
 pub fn offset_stream<T, F, Fut>(start: u64, page_size: u64, fetch: F) -> BoxStream<'static, Result<T, Error>>
 where
-    T: Send + 'static,
+    T: fmt::Debug + Send + 'static,
     F: FnMut(u64, u64) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Vec<Result<T, Error>>, Error>> + Send + 'static,
 {
     let page_size = page_size.max(1);
-    stream::unfold((Some(start), fetch), move |(next, mut fetch)| async move {
-        let offset = next?;
-        match fetch(offset, page_size).await {
-            Ok(items) => {
-                let more = items.len() as u64 >= page_size;
-                let next = more.then_some(offset + items.len() as u64);
-                Some((stream::iter(items), (next, fetch)))
+    stream::unfold(
+        (Some(start), fetch, None),
+        move |(next, mut fetch, last)| async move {
+            let offset = next?;
+            match fetch(offset, page_size).await {
+                Ok(items) => {
+                    let seen = fingerprint(&items);
+                    if last.as_ref() == Some(&seen) {
+                        let e = repeated_page(&format!("offset {offset}"));
+                        return Some((stream::iter(vec![Err(e)]), (None, fetch, None)));
+                    }
+                    let more = items.len() as u64 >= page_size;
+                    let next = more.then_some(offset + items.len() as u64);
+                    Some((stream::iter(items), (next, fetch, Some(seen))))
+                }
+                Err(e) => Some((stream::iter(vec![Err(e)]), (None, fetch, None))),
             }
-            Err(e) => Some((stream::iter(vec![Err(e)]), (None, fetch))),
-        }
-    })
+        },
+    )
     .flatten()
     .boxed()
 }
 
 /// A stream over a numbered-page list (`page=1, 2, ...`) that ends at the first empty page.
-/// A failed page ends the stream after yielding its error.
+/// A failed page ends the stream after yielding its error, and so does a page that
+/// repeats the one before it.
 pub fn page_stream<T, F, Fut>(first_page: u64, fetch: F) -> BoxStream<'static, Result<T, Error>>
 where
-    T: Send + 'static,
+    T: fmt::Debug + Send + 'static,
     F: FnMut(u64) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Vec<Result<T, Error>>, Error>> + Send + 'static,
 {
-    stream::unfold((Some(first_page), fetch), move |(next, mut fetch)| async move {
-        let page = next?;
-        match fetch(page).await {
-            Ok(items) if items.is_empty() => None,
-            Ok(items) => Some((stream::iter(items), (Some(page + 1), fetch))),
-            Err(e) => Some((stream::iter(vec![Err(e)]), (None, fetch))),
-        }
-    })
+    stream::unfold(
+        (Some(first_page), fetch, None),
+        move |(next, mut fetch, last)| async move {
+            let page = next?;
+            match fetch(page).await {
+                Ok(items) if items.is_empty() => None,
+                Ok(items) => {
+                    let seen = fingerprint(&items);
+                    if last.as_ref() == Some(&seen) {
+                        let e = repeated_page(&format!("page {page}"));
+                        return Some((stream::iter(vec![Err(e)]), (None, fetch, None)));
+                    }
+                    Some((stream::iter(items), (Some(page + 1), fetch, Some(seen))))
+                }
+                Err(e) => Some((stream::iter(vec![Err(e)]), (None, fetch, None))),
+            }
+        },
+    )
     .flatten()
     .boxed()
 }
@@ -201,6 +243,22 @@ mod tests {
         let rest: Vec<u64> = s.try_collect().await.unwrap();
         assert_eq!(rest, vec![1, 2, 3, 4, 5, 6]);
         assert_eq!(*calls.lock().unwrap(), vec![0, 3, 6]);
+    }
+
+    #[tokio::test]
+    async fn a_provider_ignoring_the_paging_parameter_ends_the_stream_with_an_error() {
+        let pages = page_stream(1, |_page| async move { Ok(vec![Ok(1u64), Ok(2)]) });
+        let got: Vec<Result<u64, Error>> = pages.take(10).collect().await;
+        assert_eq!(got.len(), 3, "one page, then the error: {got:?}");
+        let err = got[2].as_ref().unwrap_err().to_string();
+        assert!(
+            err.contains("page 2") && err.contains("repeats the previous page"),
+            "{err}"
+        );
+        let offsets = offset_stream(0, 2, |_offset, _size| async move { Ok(vec![Ok(1u64), Ok(2)]) });
+        let got: Vec<Result<u64, Error>> = offsets.take(10).collect().await;
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[2].as_ref().unwrap_err().to_string().contains("offset 2"));
     }
 
     #[tokio::test]

@@ -186,3 +186,275 @@ async fn read_request<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>
         at: Instant::now(),
     })
 }
+
+/// Fuzzing the response decoders: a server that answers every request with whatever the
+/// test set last, and proptest strategies for answers (arbitrary bytes, fixtures mutated
+/// byte-wise and structurally, truncated fixtures, odd statuses and media types).
+#[cfg(feature = "testing")]
+pub mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// One answer of the fuzzing server.
+    #[derive(Debug, Clone)]
+    pub struct Answer {
+        pub status: u16,
+        pub content_type: Option<String>,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Answer {
+        pub fn json(status: u16, body: &str) -> Self {
+            Answer {
+                status,
+                content_type: Some("application/json".into()),
+                headers: Vec::new(),
+                body: body.as_bytes().to_vec(),
+            }
+        }
+    }
+
+    /// Answers each request with the answer of the first fixed route whose path prefix
+    /// matches, else with the current answer.
+    pub struct FuzzServer {
+        pub url: String,
+        current: Arc<Mutex<Answer>>,
+        fixed: Arc<Mutex<Vec<(String, Answer)>>>,
+        seen: Arc<Mutex<u64>>,
+    }
+
+    impl FuzzServer {
+        pub async fn start() -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let current = Arc::new(Mutex::new(Answer::json(200, "{}")));
+            let fixed: Arc<Mutex<Vec<(String, Answer)>>> = Arc::default();
+            let seen: Arc<Mutex<u64>> = Arc::default();
+            let (c, f, n) = (current.clone(), fixed.clone(), seen.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Ok((socket, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let (c, f, n) = (c.clone(), f.clone(), n.clone());
+                    tokio::spawn(async move {
+                        let (read, mut write) = socket.into_split();
+                        let mut reader = BufReader::new(read);
+                        let Some(request) = read_request(&mut reader).await else {
+                            return;
+                        };
+                        *n.lock().unwrap() += 1;
+                        let path = request.target.split('?').next().unwrap_or("").to_owned();
+                        let answer = f
+                            .lock()
+                            .unwrap()
+                            .iter()
+                            .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+                            .map(|(_, a)| a.clone())
+                            .unwrap_or_else(|| c.lock().unwrap().clone());
+                        let mut head = format!(
+                            "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                            answer.status,
+                            answer.body.len()
+                        );
+                        if let Some(t) = &answer.content_type {
+                            head.push_str(&format!("content-type: {t}\r\n"));
+                        }
+                        for (k, v) in &answer.headers {
+                            head.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        head.push_str("\r\n");
+                        let _ = write.write_all(head.as_bytes()).await;
+                        let _ = write.write_all(&answer.body).await;
+                    });
+                }
+            });
+            FuzzServer {
+                url,
+                current,
+                fixed,
+                seen,
+            }
+        }
+
+        /// Answers requests whose path starts with `prefix` with `answer` from now on.
+        pub fn fix(&self, prefix: &str, answer: Answer) {
+            self.fixed.lock().unwrap().push((prefix.to_owned(), answer));
+        }
+
+        /// Answers every other request with `answer` from now on.
+        pub fn set(&self, answer: Answer) {
+            *self.current.lock().unwrap() = answer;
+        }
+
+        /// Requests served so far.
+        pub fn requests(&self) -> u64 {
+            *self.seen.lock().unwrap()
+        }
+    }
+
+    /// Statuses worth decoding: successes, the provider errors, throttling, outages, and
+    /// a few nobody documents.
+    pub const STATUSES: &[u16] = &[
+        200, 200, 200, 201, 202, 204, 207, 304, 400, 401, 403, 404, 405, 409, 415, 422, 429, 500, 502, 503,
+        599,
+    ];
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            ".{0,12}".prop_map(Value::String),
+            Just(Value::String(String::new())),
+            Just(Value::Array(Vec::new())),
+            Just(Value::Object(Default::default())),
+            Just(serde_json::json!([{}, null, 1, "x"])),
+        ]
+    }
+
+    fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    pointers(x, format!("{at}/{i}"), out);
+                }
+            }
+            Value::Object(o) => {
+                for (k, x) in o {
+                    let k = k.replace('~', "~0").replace('/', "~1");
+                    pointers(x, format!("{at}/{k}"), out);
+                }
+            }
+            _ => {}
+        }
+        out.push(at);
+    }
+
+    /// Replaces one node (chosen by `pick`) of a JSON fixture, or drops one member.
+    fn mutate_json(fixture: &[u8], pick: usize, replacement: Value, drop: bool) -> Vec<u8> {
+        let Ok(mut v) = serde_json::from_slice::<Value>(fixture) else {
+            return fixture.to_vec();
+        };
+        let mut all = Vec::new();
+        pointers(&v, String::new(), &mut all);
+        let target = all[pick % all.len()].clone();
+        if drop && let Some((parent, key)) = target.rsplit_once('/') {
+            match v.pointer_mut(parent) {
+                Some(Value::Object(o)) => {
+                    o.remove(&key.replace("~1", "/").replace("~0", "~"));
+                }
+                Some(Value::Array(a)) => {
+                    if let Ok(i) = key.parse::<usize>()
+                        && i < a.len()
+                    {
+                        a.remove(i);
+                    }
+                }
+                _ => {}
+            }
+        } else if let Some(node) = v.pointer_mut(&target) {
+            *node = replacement;
+        }
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    /// Byte-wise edits: overwrite, insert or delete at positions chosen by the seeds.
+    fn mutate_bytes(fixture: &[u8], edits: Vec<(usize, u8, u8)>) -> Vec<u8> {
+        let mut b = fixture.to_vec();
+        for (at, op, byte) in edits {
+            let i = if b.is_empty() { 0 } else { at % b.len() };
+            match op % 3 {
+                0 if !b.is_empty() => b[i] = byte,
+                1 => b.insert(i, byte),
+                _ if !b.is_empty() => {
+                    b.remove(i);
+                }
+                _ => b.push(byte),
+            }
+        }
+        b
+    }
+
+    /// Bodies: arbitrary bytes, fixtures mutated structurally or byte-wise, truncated, or
+    /// the fixtures themselves.
+    pub fn bodies(fixtures: Vec<Vec<u8>>) -> BoxedStrategy<Vec<u8>> {
+        assert!(!fixtures.is_empty());
+        let f = proptest::sample::select(fixtures);
+        prop_oneof![
+            2 => proptest::collection::vec(any::<u8>(), 0..300),
+            1 => "[ -~]{0,80}".prop_map(String::into_bytes),
+            4 => (f.clone(), any::<usize>(), leaf(), proptest::bool::weighted(0.3))
+                .prop_map(|(f, pick, leaf, drop)| mutate_json(&f, pick, leaf, drop)),
+            2 => (f.clone(), proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..6))
+                .prop_map(|(f, edits)| mutate_bytes(&f, edits)),
+            1 => (f.clone(), any::<usize>()).prop_map(|(f, cut)| {
+                let n = if f.is_empty() { 0 } else { cut % f.len() };
+                f[..n].to_vec()
+            }),
+            1 => f,
+        ]
+        .boxed()
+    }
+
+    /// Whole answers: a status from [`STATUSES`], one of `content_types` (or none), and a
+    /// body from [`bodies`].
+    pub fn answers(fixtures: Vec<Vec<u8>>, content_types: &[&str]) -> BoxedStrategy<Answer> {
+        let mut types: Vec<Option<String>> = content_types.iter().map(|t| Some((*t).to_owned())).collect();
+        types.push(Some("text/html".into()));
+        types.push(None);
+        (
+            proptest::sample::select(STATUSES),
+            proptest::sample::select(types),
+            bodies(fixtures),
+        )
+            .prop_map(|(status, content_type, body)| Answer {
+                status,
+                content_type,
+                headers: Vec::new(),
+                body,
+            })
+            .boxed()
+    }
+
+    /// The fixtures of a crate's `tests/fixtures` folder (every file, as bytes).
+    pub fn fixtures_in(dir: &std::path::Path) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_file())
+            .map(|e| std::fs::read(e.path()).unwrap())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Runs `cases` answers (or `PROPTEST_CASES`) from `strategy` through `check` on a current-thread runtime;
+    /// a panic anywhere in a decoder fails the test with the shrunk answer that caused it.
+    pub fn run_cases<S, F>(cases: u32, strategy: S, check: F)
+    where
+        S: Strategy,
+        S::Value: std::fmt::Debug,
+        F: Fn(S::Value),
+    {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(cases);
+        let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+            cases,
+            failure_persistence: None,
+            ..Default::default()
+        });
+        if let Err(e) = runner.run(&strategy, |v| {
+            check(v);
+            Ok(())
+        }) {
+            panic!("{e}");
+        }
+    }
+}

@@ -39,7 +39,11 @@ fn assert_once(report: &Report, orders: u64) {
         "{report:#?}"
     );
     assert_eq!(report.created("safeshop", "invites"), orders, "{report:#?}");
-    assert_eq!(report.created("sitejabber", "review_requests"), orders, "{report:#?}");
+    assert_eq!(
+        report.created("sitejabber", "review_requests"),
+        orders,
+        "{report:#?}"
+    );
 }
 
 fn complete(journal: &dyn Journal) -> usize {
@@ -92,7 +96,11 @@ async fn fault_soak_every_order_completes_once_with_faults_at_0_3() {
     assert_once(&report, orders as u64);
     assert_eq!(report.total_violations(), 0, "{report:#?}");
     assert_eq!(report.total_rate_limited(), 0, "no 429 ever: {report:#?}");
-    assert_eq!(complete(journal.as_ref()), orders, "every order completes, none lost");
+    assert_eq!(
+        complete(journal.as_ref()),
+        orders,
+        "every order completes, none lost"
+    );
     eprintln!(
         "fault soak: {orders} orders in {runs} runs, {} faults injected, {} s simulated",
         report.total_faults(),
@@ -131,13 +139,23 @@ async fn crash_and_resume(run: u64, orders: usize, stop_after: usize, dir: &std:
     loop {
         runs += 1;
         let summary = flow.run().await;
-        assert!(summary.is_clean() && !summary.interrupted, "run {run}: {summary:#?}");
+        assert!(
+            summary.is_clean() && !summary.interrupted,
+            "run {run}: {summary:#?}"
+        );
         if summary.pending == 0 {
             break;
         }
-        assert!(runs < 5, "run {run}: still pending after {runs} runs: {summary:#?}");
+        assert!(
+            runs < 5,
+            "run {run}: still pending after {runs} runs: {summary:#?}"
+        );
     }
-    assert_eq!(complete(journal.as_ref()), orders, "run {run} (stop at {stop_after}): none lost");
+    assert_eq!(
+        complete(journal.as_ref()),
+        orders,
+        "run {run} (stop at {stop_after}): none lost"
+    );
     let report = sb.report();
     assert_once(&report, orders as u64);
     // The only report allowed: the resumed process asks bol for a token while the first

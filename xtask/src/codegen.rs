@@ -918,6 +918,92 @@ impl Gen {
         }
     }
 
+    /// The arguments of an example call of `op`: the path and query values the wire test
+    /// expects, defaults for parameter structs, the example body as `BODY`, a PDF part.
+    fn example_args(op: &Op) -> Vec<String> {
+        let mut call_args = Vec::new();
+        for (name, ty, _) in Self::args(op) {
+            let p = op.params.iter().find(|p| p.rust == name).unwrap();
+            let v = match ty.as_str() {
+                "&str" => {
+                    if p.location == "path" {
+                        "\"p-1\"".to_owned()
+                    } else {
+                        "\"q-1\"".to_owned()
+                    }
+                }
+                "&[String]" => "&[\"q-1\".to_string()]".to_owned(),
+                "i64" => "1".to_owned(),
+                "f64" => "1.5".to_owned(),
+                "bool" => "true".to_owned(),
+                other if other.starts_with('&') => format!("&{}::default()", &other[1..]),
+                other => format!("{other}::default()"),
+            };
+            call_args.push(v);
+        }
+        if Self::params_struct(op).is_some() {
+            call_args.push("&Default::default()".to_owned());
+        }
+        if let Some((_, body)) = &op.body {
+            call_args.push(format!("&serde_json::from_str::<{body}>(BODY).unwrap()"));
+        }
+        if op.multipart {
+            call_args.push("commerce_core::Part::file(\"invoice\", b\"%PDF-1.4\".to_vec(), \"invoice.pdf\", \"application/pdf\")".to_owned());
+        }
+        call_args
+    }
+
+    /// Every operation called once with its example arguments, the description's example
+    /// answers and media types: the seeds and calls of the decoder fuzz test.
+    fn decoder_calls(&self) -> String {
+        let mut out = String::new();
+        out.push_str(HEADER);
+        out.push_str("//! Every operation of the description called once with its example arguments, and the\n//! description's example answers and media types: the calls and seeds of the decoder fuzz\n//! test (`tests/decoders.rs`).\n\n");
+        out.push_str("#![allow(clippy::all, unused_imports, dead_code)]\n\nuse retailer_client::models::*;\nuse retailer_client::*;\n\n");
+        let mut answers: Vec<String> = Vec::new();
+        let mut media: Vec<String> = Vec::new();
+        for op in &self.ops {
+            let (m, ty) = &op.answers[0];
+            if !media.contains(m) {
+                media.push(m.clone());
+            }
+            if ty.is_some()
+                && let Some(example) = &op.answer_example
+            {
+                let text = example.to_string();
+                if !answers.contains(&text) {
+                    answers.push(text);
+                }
+            }
+        }
+        out.push_str(
+            "/// The description's example answers, each once.\npub const EXAMPLE_ANSWERS: &[&str] = &[\n",
+        );
+        for a in &answers {
+            let _ = writeln!(out, "    {},", lit(a));
+        }
+        out.push_str("];\n\n/// The media types of the answers.\npub const MEDIA_TYPES: &[&str] = &[\n");
+        for m in &media {
+            let _ = writeln!(out, "    {},", lit(m));
+        }
+        out.push_str("];\n\n/// Calls every operation once, ignoring the outcome.\npub async fn call_every_operation(c: &RetailerClient) {\n");
+        for op in &self.ops {
+            out.push_str("    {\n");
+            if op.body.is_some() {
+                let body_json = op.body_example.clone().unwrap_or(Value::Null);
+                let _ = writeln!(out, "        const BODY: &str = {};", lit(&body_json.to_string()));
+            }
+            let _ = writeln!(
+                out,
+                "        let _ = c.{}({}).await;\n    }}",
+                snake(&op.id),
+                Self::example_args(op).join(", ")
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+
     /// A wire test per operation: method, path, media types, body, and the decoding of the
     /// description's example answer (re-encoded, it must give the example back).
     fn tests(&self) -> String {
@@ -944,36 +1030,8 @@ impl Gen {
                 })
                 .collect::<Vec<_>>()
                 .join("/");
-            let mut call_args = Vec::new();
-            for (name, ty, _) in Self::args(op) {
-                let p = op.params.iter().find(|p| p.rust == name).unwrap();
-                let v = match ty.as_str() {
-                    "&str" => {
-                        if p.location == "path" {
-                            "\"p-1\"".to_owned()
-                        } else {
-                            "\"q-1\"".to_owned()
-                        }
-                    }
-                    "&[String]" => "&[\"q-1\".to_string()]".to_owned(),
-                    "i64" => "1".to_owned(),
-                    "f64" => "1.5".to_owned(),
-                    "bool" => "true".to_owned(),
-                    other if other.starts_with('&') => format!("&{}::default()", &other[1..]),
-                    other => format!("{other}::default()"),
-                };
-                call_args.push(v);
-            }
-            if Self::params_struct(op).is_some() {
-                call_args.push("&Default::default()".to_owned());
-            }
+            let call_args = Self::example_args(op);
             let body_json = op.body_example.clone().unwrap_or(Value::Null);
-            if let Some((_, body)) = &op.body {
-                call_args.push(format!("&serde_json::from_str::<{body}>(BODY).unwrap()"));
-            }
-            if op.multipart {
-                call_args.push("commerce_core::Part::file(\"invoice\", b\"%PDF-1.4\".to_vec(), \"invoice.pdf\", \"application/pdf\")".to_owned());
-            }
             let (media, ty) = &op.answers[0];
             let answer = match ty {
                 Some(_) => op.answer_example.clone().unwrap_or(Value::Object(Map::new())),
@@ -1086,6 +1144,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         (crate_dir.join("src/generated/models.rs"), g.models()),
         (crate_dir.join("src/generated/operations.rs"), g.operations()),
         (crate_dir.join("tests/generated_wire.rs"), g.tests()),
+        (
+            crate_dir.join("tests/decoders/generated_calls.rs"),
+            g.decoder_calls(),
+        ),
     ];
     let mut stale = Vec::new();
     for (path, text) in &files {

@@ -134,7 +134,16 @@ fn bench(args: &[String]) -> Result<(), String> {
 /// The reliability soaks at full size: the flow at faults 0.3 for 1,000 orders, and 20
 /// crash-and-resume runs of 25 orders each (`cargo test` runs them reduced).
 fn soak(args: &[String]) -> Result<(), String> {
-    let mut a = vec!["test", "--locked", "-p", "commerce-facade", "--test", "soak", "--", "--nocapture"];
+    let mut a = vec![
+        "test",
+        "--locked",
+        "-p",
+        "commerce-facade",
+        "--test",
+        "soak",
+        "--",
+        "--nocapture",
+    ];
     a.extend(args.iter().map(String::as_str));
     run_in(
         &workspace_root(),

@@ -1,0 +1,94 @@
+//! The decoders never panic: every call's answer (token, products, orders, errors) is fed
+//! arbitrary bytes and mutated fixtures under every status, plain or gzip-encoded (valid
+//! gzip of a mutated body, or bytes that only claim to be gzip).
+
+use std::io::Write;
+
+use commerce_core::RetryPolicy;
+use commerce_core::testing::fuzz::{Answer, FuzzServer, answers, fixtures_in, run_cases};
+use customer_api_client::{CustomerApiClient, NewOrder, NewOrderItem};
+use futures_util::StreamExt;
+use proptest::prelude::*;
+
+const TOKEN: &str =
+    r#"{"_type":"AccessToken","token_type":"Bearer","expires_in":3600,"access_token":"tok-1"}"#;
+const TOKEN_PATH: &str = "/api/customer/oauth/access-token";
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(body).unwrap();
+    e.finish().unwrap()
+}
+
+/// Plain (0), gzip-encoded (1), or claiming gzip without being it (2).
+fn encoded() -> impl Strategy<Value = Answer> {
+    let fixtures = fixtures_in(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
+    (
+        answers(fixtures, &["application/json", "application/json; charset=utf-8"]),
+        0..3u8,
+    )
+        .prop_map(|(mut a, how)| {
+            if how > 0 {
+                if how == 1 {
+                    a.body = gzip(&a.body);
+                }
+                a.headers.push(("content-encoding".into(), "gzip".into()));
+            }
+            a
+        })
+}
+
+async fn call_all(c: &CustomerApiClient) {
+    let _ = c.products_by_code("8712345678906").await;
+    let _ = c.product("Gazelle", "C7").await;
+    let _ = c
+        .create_order(&NewOrder {
+            reference: "A-1001".into(),
+            items: vec![NewOrderItem {
+                code: "C7".into(),
+                brand: Some("Gazelle".into()),
+                quantity: 1,
+            }],
+            ..Default::default()
+        })
+        .await;
+    let _ = c.orders(1).await;
+    let _ = c.orders_stream().take(3).count().await;
+    let _ = c.order("5501").await;
+    let _ = c.find_order_by_reference("A-1001").await;
+}
+
+fn fuzz(fixed_token: bool, cases: u32) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(FuzzServer::start());
+    if fixed_token {
+        server.fix(TOKEN_PATH, Answer::json(200, TOKEN));
+    }
+    let client = || {
+        CustomerApiClient::builder(server.url.clone(), "id-1", "secret-1".to_owned().into())
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap()
+    };
+    let shared = client();
+    run_cases(cases, encoded(), |answer| {
+        server.set(answer);
+        // With the token fuzzed too, a new client per case reads a token answer each time.
+        let c = if fixed_token { shared.clone() } else { client() };
+        rt.block_on(call_all(&c));
+    });
+    assert!(server.requests() >= u64::from(cases));
+}
+
+#[test]
+fn resource_answers_never_panic() {
+    fuzz(true, 192);
+}
+
+#[test]
+fn token_answers_never_panic() {
+    fuzz(false, 96);
+}

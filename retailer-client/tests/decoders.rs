@@ -1,0 +1,101 @@
+//! The decoders never panic: every operation's answer (the generated calls), the process
+//! status polling, the CSV offer export and the token answer are fed arbitrary bytes and
+//! mutated examples of bol's description under every status.
+
+#[path = "decoders/generated_calls.rs"]
+mod generated_calls;
+
+use std::time::Duration;
+
+use commerce_core::RetryPolicy;
+use commerce_core::testing::fuzz::{Answer, FuzzServer, answers, run_cases};
+use generated_calls::{EXAMPLE_ANSWERS, MEDIA_TYPES, call_every_operation};
+use retailer_client::models::ProcessStatus;
+use retailer_client::{RetailerClient, WaitOptions};
+
+const TOKEN: &str = r#"{"access_token":"tok-1","token_type":"Bearer","expires_in":299,"scope":"RETAILER"}"#;
+/// A problem answer and a CSV export, besides the description's examples.
+const MORE: &[&str] = &[
+    TOKEN,
+    r#"{"type":"https://api.bol.com/problems","title":"Error validating request.","status":400,"detail":"Bad request","host":"Instance-111","instance":"https://api.bol.com/retailer/orders","violations":[{"name":"orderId","reason":"Request contains invalid value(s): 'x'."}]}"#,
+    "offerId,ean,conditionName,conditionCategory,conditionComment,bundlePricesPrice,fulfilmentDeliveryCode,stockAmount,onHoldByRetailer,fulfilmentType,mutationDateTime,referenceCode,correctedStock\n13722de8-8182-d161-5422-4a0a1caab5c8,8718526069334,NEW,NEW,,99.99,24uurs-21,5,false,FBR,2026-11-23 10:00:00.0 UTC,REF1,5\n",
+];
+
+fn seeds() -> Vec<Vec<u8>> {
+    EXAMPLE_ANSWERS
+        .iter()
+        .chain(MORE)
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
+}
+
+fn quick() -> WaitOptions {
+    WaitOptions {
+        deadline: Duration::from_millis(30),
+        first_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+    }
+}
+
+async fn call_all(c: &RetailerClient) {
+    call_every_operation(c).await;
+    let pending: ProcessStatus = serde_json::from_str(EXAMPLE_ANSWERS[0]).unwrap();
+    let pending = ProcessStatus {
+        status: serde_json::from_str("\"PENDING\"").unwrap(),
+        ..pending
+    };
+    let _ = c.wait_for_process(&pending, quick()).await;
+    let _ = c.wait_for_success(&pending, quick()).await;
+    let _ = c.export_offers(quick()).await;
+}
+
+fn fuzz(fixed_token: bool, cases: u32) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(FuzzServer::start());
+    if fixed_token {
+        server.fix("/token", Answer::json(200, TOKEN));
+    }
+    let mut media: Vec<&str> = MEDIA_TYPES.to_vec();
+    media.push("application/json");
+    let client = || {
+        RetailerClient::builder("id-1", "secret-1".to_owned().into())
+            .api_url(server.url.clone())
+            .token_url(format!("{}/token", server.url))
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap()
+    };
+    let shared = client();
+    run_cases(cases, answers(seeds(), &media), |answer| {
+        server.set(answer);
+        let c = if fixed_token { shared.clone() } else { client() };
+        if fixed_token {
+            rt.block_on(call_all(&c));
+        } else {
+            // Only the token answer matters here: one call reads it.
+            let _ = rt.block_on(c.export_offers(quick()));
+        }
+    });
+    assert!(server.requests() >= u64::from(cases));
+}
+
+#[test]
+fn operation_answers_never_panic() {
+    fuzz(true, 48);
+}
+
+#[test]
+fn token_answers_never_panic() {
+    fuzz(false, 96);
+}
+
+#[test]
+fn the_csv_export_parser_never_panics() {
+    use commerce_core::testing::fuzz::bodies;
+    run_cases(512, bodies(seeds()), |bytes| {
+        let _ = retailer_client::parse_csv(&String::from_utf8_lossy(&bytes));
+    });
+}

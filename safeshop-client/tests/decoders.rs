@@ -1,0 +1,55 @@
+//! The decoders never panic: every answer the client reads (token, invitation outcome,
+//! errors) is fed arbitrary bytes and mutated examples under every status.
+
+use commerce_core::RetryPolicy;
+use commerce_core::testing::fuzz::{Answer, FuzzServer, answers, run_cases};
+use safeshop_client::{Invite, SafeShopClient};
+
+const SEEDS: &[&str] = &[
+    r#"{"token_type":"Bearer","expires_in":31536000,"access_token":"tok-1"}"#,
+    r#"{"success":true}"#,
+    r#"{"message":"The given data was invalid.","errors":{"email":["The email must be a valid email address."]}}"#,
+    r#"{"message":"Unauthenticated."}"#,
+    "Invite already exists",
+];
+
+fn seeds() -> Vec<Vec<u8>> {
+    SEEDS.iter().map(|s| s.as_bytes().to_vec()).collect()
+}
+
+fn client(server: &FuzzServer) -> SafeShopClient {
+    SafeShopClient::builder("id-1", "secret-1".to_owned().into())
+        .base_url(format!("{}/v1", server.url))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+fn fuzz(fixed_token: bool) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(FuzzServer::start());
+    if fixed_token {
+        server.fix("/v1/oauth/token", Answer::json(200, SEEDS[0]));
+    }
+    let before = server.requests();
+    run_cases(256, answers(seeds(), &["application/json"]), |answer| {
+        server.set(answer);
+        // A new client per case, so the token answer is read every time.
+        let c = client(&server);
+        let _ = rt.block_on(c.invite(&Invite::new("jan@example.com", "A-1")));
+    });
+    assert!(server.requests() - before >= 256, "every case reached the server");
+}
+
+#[test]
+fn invitation_answers_never_panic() {
+    fuzz(true);
+}
+
+#[test]
+fn token_answers_never_panic() {
+    fuzz(false);
+}

@@ -1,0 +1,84 @@
+//! The decoders never panic: every call's answer (orders, stock, products, categories, blog
+//! posts, barcodes and the error answers) is fed arbitrary bytes and mutated fixtures under
+//! every status.
+
+use chrono::NaiveDate;
+use commerce_core::testing::fuzz::{FuzzServer, answers, fixtures_in, run_cases};
+use commerce_core::{RateLimits, RetryPolicy};
+use futures_util::StreamExt;
+use shopwedo_client::{Address, NewOrder, OrderItem, ShopWeDoClient, StockQuery};
+
+fn order() -> NewOrder {
+    NewOrder {
+        external_order_id: "A-1001".into(),
+        external_order_reference: None,
+        release: Some(true),
+        created_at: NaiveDate::from_ymd_opt(2026, 11, 20)
+            .unwrap()
+            .and_hms_opt(9, 15, 0)
+            .unwrap(),
+        updated_at: None,
+        comment: None,
+        comment_packing: None,
+        billing_address: None,
+        shipping_address: Address {
+            street: "Grote Markt".into(),
+            number: "7".into(),
+            zip: "2000".into(),
+            city: "Antwerpen".into(),
+            country_iso2: "BE".into(),
+            email: "an@example.be".into(),
+            phone: "+3231234567".into(),
+            ..Default::default()
+        },
+        items: vec![OrderItem {
+            sku: 123,
+            amount: 1,
+            name: None,
+            comment: None,
+        }],
+    }
+}
+
+async fn call_all(c: &ShopWeDoClient) {
+    let _ = c.auth_test().await;
+    let _ = c.create_order(&order()).await;
+    let _ = c.get_order(42).await;
+    let _ = c.cancel_order(42).await;
+    let _ = c
+        .stock(StockQuery {
+            sku: Some(123),
+            limit: Some(25),
+            offset: 0,
+        })
+        .await;
+    let _ = c.stock_stream().take(3).count().await;
+    let _ = c.products(&[1, 2], &[], None).await;
+    let _ = c.products_stream(vec![3]).take(3).count().await;
+    let _ = c.categories(&[], Some(2)).await;
+    let _ = c.categories_stream().take(3).count().await;
+    let _ = c.blog_posts(&[5], None).await;
+    let _ = c.blog_posts_stream().take(3).count().await;
+    let _ = c.sku_for_barcode("8712345678906").await;
+}
+
+#[test]
+fn answers_never_panic() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(FuzzServer::start());
+    let fixtures = fixtures_in(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
+    let c = ShopWeDoClient::builder(4242, "key-1".to_owned().into())
+        .base_url(format!("{}/api", server.url))
+        .retry(RetryPolicy::none())
+        .limits(RateLimits::default())
+        .build()
+        .unwrap();
+    run_cases(192, answers(fixtures, &["application/json"]), |answer| {
+        server.set(answer);
+        rt.block_on(call_all(&c));
+    });
+    assert!(server.requests() >= 192);
+}
