@@ -458,3 +458,106 @@ pub mod fuzz {
         }
     }
 }
+
+/// The secret sweep: with `COMMERCE_TRACE_SWEEP=<dir>` set, [`sweep::install`] sends every
+/// client-side `tracing` event and `log` record of the test process, at TRACE, to
+/// `<dir>/trace-<pid>.log`, and notes the test's configured secrets in
+/// `<dir>/secrets-<pid>.txt`. `cargo xtask sweep <dir>` then checks that no secret noted by
+/// any test appears in any trace. Without the variable it does nothing.
+#[cfg(feature = "testing")]
+pub mod sweep {
+    use std::collections::HashSet;
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::sync::{Mutex, OnceLock};
+
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    /// The variable naming the sweep's folder.
+    pub const VAR: &str = "COMMERCE_TRACE_SWEEP";
+
+    /// Server-side targets of the test servers (httpmock, the sandbox, axum): they log what
+    /// they receive, which includes the credentials a client must send.
+    pub const SERVER_TARGETS: &[&str] = &[
+        "httpmock",
+        "axum",
+        "tower_http",
+        "commerce_sandbox",
+        "hyper::server",
+    ];
+
+    struct Sweep {
+        dir: PathBuf,
+        noted: Mutex<HashSet<String>>,
+    }
+
+    fn sweep() -> Option<&'static Sweep> {
+        static SWEEP: OnceLock<Option<Sweep>> = OnceLock::new();
+        SWEEP
+            .get_or_init(|| {
+                let dir = PathBuf::from(std::env::var_os(VAR)?);
+                std::fs::create_dir_all(&dir).expect("the sweep folder");
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join(format!("trace-{}.log", std::process::id())))
+                    .expect("the trace file");
+                let file = std::sync::Arc::new(Mutex::new(file));
+                let mut targets = Targets::new().with_default(LevelFilter::TRACE);
+                for t in SERVER_TARGETS {
+                    targets = targets.with_target(*t, LevelFilter::OFF);
+                }
+                let layer = tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(move || Appender(file.clone()))
+                    .with_filter(targets);
+                // `try_init` also routes `log` records (reqwest's) into tracing.
+                let _ = tracing_subscriber::registry().with(layer).try_init();
+                Some(Sweep {
+                    dir,
+                    noted: Mutex::new(HashSet::new()),
+                })
+            })
+            .as_ref()
+    }
+
+    use tracing_subscriber::Layer as _;
+
+    struct Appender(std::sync::Arc<Mutex<std::fs::File>>);
+
+    impl Write for Appender {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Captures this process's client traffic at TRACE (once) and notes `secrets` as
+    /// configured, when the sweep is on.
+    pub fn install(secrets: &[&str]) {
+        let Some(s) = sweep() else {
+            return;
+        };
+        let mut noted = s.noted.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh: Vec<&str> = secrets
+            .iter()
+            .copied()
+            .filter(|x| !x.is_empty() && noted.insert((*x).to_owned()))
+            .collect();
+        if fresh.is_empty() {
+            return;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(s.dir.join(format!("secrets-{}.txt", std::process::id())))
+            .expect("the secrets file");
+        for x in fresh {
+            writeln!(f, "{x}").expect("noted");
+        }
+    }
+}

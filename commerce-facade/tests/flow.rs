@@ -8,6 +8,8 @@
     feature = "sitejabber"
 ))]
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,7 @@ async fn sandbox(config: Config) -> Sandbox {
 }
 
 fn providers(sb: &Sandbox) -> Providers {
+    support::sweep_sandbox_secrets();
     let vars: HashMap<&str, String> = sb.env().into_iter().collect();
     let lookup = |name: &str| vars.get(name).cloned();
     let mut p = Providers::new();

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use proptest::prelude::*;
 
 const TOKEN: &str =
-    r#"{"_type":"AccessToken","token_type":"Bearer","expires_in":3600,"access_token":"tok-1"}"#;
+    r#"{"_type":"AccessToken","token_type":"Bearer","expires_in":3600,"access_token":"tok-SWEEP-1"}"#;
 const TOKEN_PATH: &str = "/api/customer/oauth/access-token";
 
 fn gzip(body: &[u8]) -> Vec<u8> {
@@ -59,6 +59,7 @@ async fn call_all(c: &CustomerApiClient) {
 }
 
 fn fuzz(fixed_token: bool, cases: u32) {
+    commerce_core::testing::sweep::install(&["secret-SWEEP-1"]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -68,7 +69,7 @@ fn fuzz(fixed_token: bool, cases: u32) {
         server.fix(TOKEN_PATH, Answer::json(200, TOKEN));
     }
     let client = || {
-        CustomerApiClient::builder(server.url.clone(), "id-1", "secret-1".to_owned().into())
+        CustomerApiClient::builder(server.url.clone(), "id-1", "secret-SWEEP-1".to_owned().into())
             .retry(RetryPolicy::none())
             .build()
             .unwrap()

@@ -22,6 +22,7 @@ fn gzip(body: &Value) -> Vec<u8> {
 }
 
 fn client(url: &str) -> CustomerApiClient {
+    commerce_core::testing::sweep::install(&[SECRET, "tok-1"]);
     CustomerApiClient::builder(url, ID, SECRET.to_owned().into())
         .retry(
             RetryPolicy::default()

@@ -13,7 +13,8 @@ use generated_calls::{EXAMPLE_ANSWERS, MEDIA_TYPES, call_every_operation};
 use retailer_client::models::ProcessStatus;
 use retailer_client::{RetailerClient, WaitOptions};
 
-const TOKEN: &str = r#"{"access_token":"tok-1","token_type":"Bearer","expires_in":299,"scope":"RETAILER"}"#;
+const TOKEN: &str =
+    r#"{"access_token":"tok-SWEEP-1","token_type":"Bearer","expires_in":299,"scope":"RETAILER"}"#;
 /// A problem answer and a CSV export, besides the description's examples.
 const MORE: &[&str] = &[
     TOKEN,
@@ -50,6 +51,7 @@ async fn call_all(c: &RetailerClient) {
 }
 
 fn fuzz(fixed_token: bool, cases: u32) {
+    commerce_core::testing::sweep::install(&["secret-SWEEP-1"]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -61,7 +63,7 @@ fn fuzz(fixed_token: bool, cases: u32) {
     let mut media: Vec<&str> = MEDIA_TYPES.to_vec();
     media.push("application/json");
     let client = || {
-        RetailerClient::builder("id-1", "secret-1".to_owned().into())
+        RetailerClient::builder("id-1", "secret-SWEEP-1".to_owned().into())
             .api_url(server.url.clone())
             .token_url(format!("{}/token", server.url))
             .retry(RetryPolicy::none())

@@ -6,7 +6,7 @@ use commerce_core::testing::fuzz::{Answer, FuzzServer, answers, run_cases};
 use safeshop_client::{Invite, SafeShopClient};
 
 const SEEDS: &[&str] = &[
-    r#"{"token_type":"Bearer","expires_in":31536000,"access_token":"tok-1"}"#,
+    r#"{"token_type":"Bearer","expires_in":31536000,"access_token":"tok-SWEEP-1"}"#,
     r#"{"success":true}"#,
     r#"{"message":"The given data was invalid.","errors":{"email":["The email must be a valid email address."]}}"#,
     r#"{"message":"Unauthenticated."}"#,
@@ -18,7 +18,7 @@ fn seeds() -> Vec<Vec<u8>> {
 }
 
 fn client(server: &FuzzServer) -> SafeShopClient {
-    SafeShopClient::builder("id-1", "secret-1".to_owned().into())
+    SafeShopClient::builder("id-1", "secret-SWEEP-1".to_owned().into())
         .base_url(format!("{}/v1", server.url))
         .retry(RetryPolicy::none())
         .build()
@@ -26,6 +26,7 @@ fn client(server: &FuzzServer) -> SafeShopClient {
 }
 
 fn fuzz(fixed_token: bool) {
+    commerce_core::testing::sweep::install(&["secret-SWEEP-1"]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

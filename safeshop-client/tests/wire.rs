@@ -45,6 +45,7 @@ async fn token_mock(server: &MockServer) -> httpmock::Mock<'_> {
 }
 
 fn client(server: &MockServer) -> SafeShopClient {
+    commerce_core::testing::sweep::install(&[SECRET, TOKEN]);
     SafeShopClient::builder(ID, SECRET.to_owned().into())
         .base_url(server.url("/v1"))
         .build()

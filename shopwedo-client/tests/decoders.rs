@@ -64,13 +64,14 @@ async fn call_all(c: &ShopWeDoClient) {
 
 #[test]
 fn answers_never_panic() {
+    commerce_core::testing::sweep::install(&["key-SWEEP-1"]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let server = rt.block_on(FuzzServer::start());
     let fixtures = fixtures_in(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
-    let c = ShopWeDoClient::builder(4242, "key-1".to_owned().into())
+    let c = ShopWeDoClient::builder(4242, "key-SWEEP-1".to_owned().into())
         .base_url(format!("{}/api", server.url))
         .retry(RetryPolicy::none())
         .limits(RateLimits::default())

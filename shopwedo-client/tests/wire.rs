@@ -43,6 +43,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn client(base: &str, envelope: Envelope) -> ShopWeDoClient {
+    commerce_core::testing::sweep::install(&[SHOP_KEY]);
     ShopWeDoClient::builder(SHOP_ID, SHOP_KEY.to_owned().into())
         .base_url(base)
         .envelope(envelope)

@@ -9,13 +9,13 @@ use futures_util::StreamExt;
 use sitejabber_client::*;
 
 const DOMAIN: &str = "fietsenwinkel.example";
-const LOGIN: &str = r#"{"user_token":"ut-1","status":"ok"}"#;
+const LOGIN: &str = r#"{"user_token":"ut-SWEEP-1","status":"ok"}"#;
 
 fn client(server: &FuzzServer) -> SitejabberClient {
     SitejabberClient::builder(
-        "ck-1".to_owned().into(),
+        "ck-SWEEP-1".to_owned().into(),
         "shop@example.com",
-        "pw-1".to_owned().into(),
+        "pw-SWEEP-1".to_owned().into(),
         DOMAIN,
     )
     .base_url(format!("{}/v1", server.url))
@@ -96,6 +96,7 @@ async fn call_all(c: &SitejabberClient) {
 }
 
 fn fuzz(fixed_login: bool, cases: u32) {
+    commerce_core::testing::sweep::install(&["ck-SWEEP-1", "pw-SWEEP-1"]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -5,11 +5,13 @@
 //!   plan (a dry run by default) and carry out releases of separately versioned crates.
 //! - `bench`: runs the benchmarks and prints their figures.
 //! - `soak`: the flow's fault and crash soaks at full size.
+//! - `sweep [--check DIR]`: the whole test suite at TRACE must show no configured secret.
 //! - `codegen [--check] [SPECS_DIR]`: writes the bol Retailer API client code from bol's
 //!   OpenAPI descriptions (default `../shared/specs`).
 
 mod codegen;
 mod release;
+mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -157,6 +159,36 @@ fn soak(args: &[String]) -> Result<(), String> {
     )
 }
 
+/// The TRACE secret sweep: `sweep` runs the whole test suite with the sweep on and checks
+/// its traces; `sweep --check DIR` only checks a sweep folder of an earlier run.
+fn sweep_command(args: &[String]) -> Result<(), String> {
+    let dir = match args {
+        [flag, dir] if flag == "--check" => PathBuf::from(dir),
+        [] => {
+            let dir = workspace_root().join("target/trace-sweep");
+            let _ = std::fs::remove_dir_all(&dir);
+            let d = dir.to_string_lossy().into_owned();
+            run_in(
+                &workspace_root(),
+                &cargo_program(),
+                &["test", "--workspace", "--locked"],
+                &[("COMMERCE_TRACE_SWEEP", d.as_str())],
+            )?;
+            dir
+        }
+        _ => return Err("usage: cargo xtask sweep [--check DIR]".into()),
+    };
+    let s = sweep::check(&dir)?;
+    println!(
+        "sweep: no secret in {} lines ({} KB) of TRACE output from {} test processes; {} secrets checked",
+        s.lines,
+        s.bytes / 1024,
+        s.traces,
+        s.secrets
+    );
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (command, rest) = args.split_first().map_or(("", &[][..]), |(c, r)| (c.as_str(), r));
@@ -165,10 +197,11 @@ fn main() {
         "release" => release::run(rest),
         "bench" => bench(rest),
         "soak" => soak(rest),
+        "sweep" => sweep_command(rest),
         "codegen" => codegen::run(rest),
         _ => Err(
             "usage: cargo xtask <ci [--skip-tests] | release <crate> <major|minor|patch|X.Y.Z> [--execute] \
-                  | release --all [--execute] | bench | soak | codegen [--check]>"
+                  | release --all [--execute] | bench | soak | sweep [--check DIR] | codegen [--check]>"
                 .to_owned(),
         ),
     };

@@ -12,6 +12,7 @@ use commerce_sandbox::{BaseUrls, Sandbox};
 /// `tokio::time::Instant`, so rate windows, token lifetimes and `Retry-After` waits all pass
 /// in simulated time, and an hour of provider limits costs only the CPU it needs.
 pub fn providers_on(sb: &Sandbox, http: &HttpClient) -> Providers {
+    sweep_sandbox_secrets();
     let b: BaseUrls = sb.base_urls();
     let bol = retailer_client::RetailerClient::builder(
         commerce_sandbox::RETAILER_CLIENT_ID,
@@ -71,4 +72,16 @@ pub fn size(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Notes the sandbox's credentials for the TRACE secret sweep (`cargo xtask sweep`).
+pub fn sweep_sandbox_secrets() {
+    commerce_core::testing::sweep::install(&[
+        commerce_sandbox::SAFESHOP_CLIENT_SECRET,
+        commerce_sandbox::SITEJABBER_CLIENT_TOKEN,
+        commerce_sandbox::SITEJABBER_PASSWORD,
+        commerce_sandbox::SHOPWEDO_SHOP_KEY,
+        commerce_sandbox::CUSTOMER_API_CLIENT_SECRET,
+        commerce_sandbox::RETAILER_CLIENT_SECRET,
+    ]);
 }

@@ -43,6 +43,7 @@ pub fn fast_retry() -> RetryPolicy {
 }
 
 pub fn client(server: &MockServer) -> RetailerClient {
+    commerce_core::testing::sweep::install(&[CLIENT_SECRET, "tok-1"]);
     RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
         .api_url(server.base_url())
         .token_url(server.url("/token"))

@@ -84,6 +84,7 @@ pub fn fast_retry() -> RetryPolicy {
 }
 
 pub fn client(server: &MockServer) -> SitejabberClient {
+    commerce_core::testing::sweep::install(&[CLIENT_TOKEN, USER_TOKEN, PASSWORD]);
     SitejabberClient::builder(
         CLIENT_TOKEN.to_owned().into(),
         EMAIL,
