@@ -26,10 +26,11 @@ use crate::retry::parse_retry_after;
 
 /// At most `limit` calls in any window of length `window`.
 ///
-/// The limiter spaces calls by the window plus a small margin, `min(window / 20, 100 ms)`:
-/// calls leave exactly on the window's edge, and the variance of their travel time would
-/// otherwise let the provider see one too many in its own window. The margin still leaves
-/// at least 95% of the documented rate.
+/// The limiter spaces calls by the window plus a small margin, `min(window / 100, 10 ms)`.
+/// The travel time of calls is covered by counting each call when its answer is back (see
+/// [`Permit`]); the margin only keeps a call off the exact edge of the provider's window
+/// (a provider counting `[t - window, t]` inclusively) and absorbs clock granularity. It
+/// leaves at least 99% of the documented rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     limit: u32,
@@ -43,7 +44,7 @@ impl Quota {
         Quota {
             limit: limit.max(1),
             window,
-            margin: (window / 20).min(Duration::from_millis(100)),
+            margin: (window / 100).min(Duration::from_millis(10)),
         }
     }
 
@@ -213,6 +214,15 @@ pub struct Permit {
     id: u64,
 }
 
+impl Permit {
+    /// Applies the answer of this permit's call, as [`RateLimiter::observe`] does; the call
+    /// itself is counted in the provider's `X-RateLimit-Remaining`, so only the other calls
+    /// under way are taken off the budget.
+    pub fn observe(&self, headers: &HeaderMap) -> Option<Duration> {
+        self.limiter.as_ref()?.observe_counted(headers, 1)
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
         if let Some(limiter) = self.limiter.take() {
@@ -368,6 +378,13 @@ impl RateLimiter {
     /// `X-RateLimit-Reset` is read as seconds until the reset, or as a Unix time when it is
     /// larger than 10⁹ (providers use both).
     pub fn observe(&self, headers: &HeaderMap) -> Option<Duration> {
+        self.observe_counted(headers, 0)
+    }
+
+    /// [`observe`](Self::observe) for an answer whose own call is among the calls under way
+    /// (`own` = 1): that call is surely counted in the answer, so it is not taken off the
+    /// budget again.
+    fn observe_counted(&self, headers: &HeaderMap, own: u64) -> Option<Duration> {
         let now = SystemTime::now();
         let mut wait = headers
             .get(http::header::RETRY_AFTER)
@@ -387,7 +404,7 @@ impl RateLimiter {
             } else if !reset_wait.is_zero() {
                 let mut state = self.state();
                 let at = Instant::now();
-                let left = remaining.saturating_sub(state.in_flight);
+                let left = remaining.saturating_sub(state.in_flight.saturating_sub(own));
                 match &mut state.budget {
                     Some(b) if b.until > at => b.left = b.left.min(left),
                     _ => {
@@ -512,8 +529,8 @@ mod tests {
         drop(l.acquire().await);
         assert_eq!(
             start.elapsed(),
-            Duration::from_millis(1050),
-            "the window and its 5% margin"
+            Duration::from_millis(1010),
+            "the window and its 1% margin"
         );
         assert_eq!(l.granted(), 4);
     }
@@ -621,6 +638,13 @@ mod tests {
         l.observe(&remaining(2, 1));
         assert!(matches!(l.try_acquire(), Err(Some(_))), "no budget left");
         drop((a, b));
+        // A permit's own answer: its call is counted there, so it is not taken off again.
+        let own = RateLimiter::unlimited();
+        let p = own.acquire().await;
+        p.observe(&remaining(1, 1));
+        drop(p);
+        assert!(own.try_acquire().is_ok(), "one left for one more call");
+        assert!(own.try_acquire().is_err(), "and no more");
         // An older answer arriving late cannot raise the budget within the period.
         l.observe(&remaining(9, 1));
         assert!(l.try_acquire().is_err());

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -158,6 +159,13 @@ pub fn decode_json<T: DeserializeOwned>(
     body: &[u8],
     sensitive: bool,
 ) -> Result<T, Error> {
+    // The plain decoder first: tracking the path of every value costs about as much as the
+    // decoding itself, and only a failure needs it. A failure is decoded again with the path
+    // tracked (answers that decode are the rule; a few KB decoded twice on an error is not).
+    let mut de = serde_json::Deserializer::from_slice(body);
+    if let Ok(value) = T::deserialize(&mut de) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -690,7 +698,7 @@ impl Transport {
         limiter: &RateLimiter,
         idempotency_key: Option<&(HeaderName, HeaderValue)>,
     ) -> Result<Outcome, Error> {
-        let _permit = limiter.acquire().await;
+        let permit = limiter.acquire().await;
         let mut headers = self.inner.headers.clone();
         for (k, v) in &endpoint.headers {
             headers.insert(k, v.clone());
@@ -738,19 +746,20 @@ impl Transport {
             };
             Outcome::Lost { error, delivery }
         };
-        let answer = match self.inner.http.client().execute(built).await {
+        let mut answer = match self.inner.http.client().execute(built).await {
             Ok(a) => a,
             Err(e) => return Ok(lost(e)),
         };
         let status = answer.status();
-        let headers = answer.headers().clone();
+        // Taken, not cloned: the body needs no header any more.
+        let headers = std::mem::take(answer.headers_mut());
         let body = match answer.bytes().await {
             Ok(b) => b,
             Err(e) => return Ok(lost(e)),
         };
         span.record("status", status.as_u16());
         span.record("latency_ms", started.elapsed().as_millis() as u64);
-        if let Some(paused) = limiter.observe(&headers) {
+        if let Some(paused) = permit.observe(&headers) {
             tracing::debug!(
                 pause_ms = paused.as_millis() as u64,
                 "provider asked to slow down"

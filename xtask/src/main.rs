@@ -122,15 +122,64 @@ fn ci(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the benchmarks (criterion) and prints their figures.
+/// Runs the benchmarks and prints their figures: `bench` runs every benchmark of the
+/// workspace (criterion ones and the figure reports) and then the build cost; `bench
+/// build-cost` only the build cost; other arguments go to the benchmarks.
 fn bench(args: &[String]) -> Result<(), String> {
+    if args.first().is_some_and(|a| a == "build-cost") {
+        return build_cost();
+    }
     let mut a = vec!["bench", "--workspace", "--locked"];
     let extra: Vec<&str> = args.iter().map(String::as_str).collect();
     if !extra.is_empty() {
         a.push("--");
         a.extend(extra);
     }
-    cargo(&a)
+    cargo(&a)?;
+    build_cost()
+}
+
+/// Clean build time of the facade with one provider feature and with all, each in a fresh
+/// target folder (dependencies included, as a user's first build).
+fn build_cost() -> Result<(), String> {
+    let root = workspace_root();
+    let mut figures = Vec::new();
+    for (label, features) in [
+        ("safeshop only", "safeshop"),
+        ("retailer only", "retailer"),
+        ("all five", "safeshop,sitejabber,shopwedo,customer-api,retailer"),
+    ] {
+        let target = root.join("target/build-cost");
+        let _ = std::fs::remove_dir_all(&target);
+        let t = target.to_string_lossy().into_owned();
+        let started = std::time::Instant::now();
+        run_in(
+            &root,
+            &cargo_program(),
+            &[
+                "build",
+                "--locked",
+                "-p",
+                "commerce-facade",
+                "--no-default-features",
+                "--features",
+                features,
+                "--target-dir",
+                &t,
+            ],
+            &[("CARGO_INCREMENTAL", "0")],
+        )?;
+        figures.push((label, started.elapsed()));
+        let _ = std::fs::remove_dir_all(&target);
+    }
+    println!(
+        "\nclean build of commerce-facade (dev profile, {} jobs):",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for (label, took) in figures {
+        println!("  {label:<14} {:>6.1} s", took.as_secs_f64());
+    }
+    Ok(())
 }
 
 /// The reliability soaks at full size: the flow at faults 0.3 for 1,000 orders, and 20
