@@ -81,7 +81,13 @@ fn fuzz(fixed_token: bool, cases: u32) {
         let c = if fixed_token { shared.clone() } else { client() };
         rt.block_on(call_all(&c));
     });
-    assert!(server.requests() >= u64::from(cases));
+    // Each of the 7 calls is sent in every case: the resource decoders are reached.
+    let per_case = if fixed_token { 7 } else { 1 };
+    assert!(
+        server.requests() >= u64::from(cases) * per_case,
+        "{}",
+        server.requests()
+    );
 }
 
 #[test]

@@ -81,5 +81,7 @@ fn answers_never_panic() {
         server.set(answer);
         rt.block_on(call_all(&c));
     });
-    assert!(server.requests() >= 192);
+    // About 12.4 of the 13 calls are sent per case on average (not analysed why some are
+    // not); the bound shows the decoders are reached, not skipped.
+    assert!(server.requests() >= 192 * 10, "{}", server.requests());
 }

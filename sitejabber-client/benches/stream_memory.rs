@@ -37,7 +37,9 @@ async fn serve(total: u64) -> String {
     let app = Router::new()
         .route(
             "/v1/login",
-            post(|| async { r#"{"user_token":"ut-bench","status":"ok"}"# }),
+            post(|| async {
+                r#"{"token":"ut-bench","expire":"2099-05-06 13:04:39","status":"OK","success":true}"#
+            }),
         )
         .route("/v1/businesses/{domain}/reviews", get(reviews))
         .with_state(total);
