@@ -100,7 +100,8 @@ fn main() {
         let p = &r.providers["sitejabber"];
         // The login is a call too: it and the first 999 reviews are the hour's 1000 calls;
         // the first 10 go at once, the other 990 at the 10-per-10-s pace.
-        let ten = (1000.0 - 10.0) / t[998].as_secs_f64() / (10.0 / 10.0);
+        let documented = 10.0 / Duration::from_secs(10).as_secs_f64();
+        let ten = (1000.0 - 10.0) / t[998].as_secs_f64() / documented;
         row(
             "Sitejabber `GET reviews` (+ login)",
             "10 per 10 s",
