@@ -433,21 +433,28 @@ pub mod fuzz {
         out
     }
 
-    /// Runs `cases` answers (or `PROPTEST_CASES`) from `strategy` through `check` on a current-thread runtime;
-    /// a panic anywhere in a decoder fails the test with the shrunk answer that caused it.
+    /// `PROPTEST_CASES` if set, else `default`.
+    pub fn cases(default: u32) -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// Runs `cases` answers (or `PROPTEST_CASES`) from `strategy` through `check`; a panic
+    /// anywhere in a decoder fails the test with the shrunk answer that caused it.
     pub fn run_cases<S, F>(cases: u32, strategy: S, check: F)
     where
         S: Strategy,
         S::Value: std::fmt::Debug,
         F: Fn(S::Value),
     {
-        let cases = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(cases);
         let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
-            cases,
+            cases: self::cases(cases),
             failure_persistence: None,
+            // Deterministic: the same answers on every run (`PROPTEST_RNG_SEED` is not read
+            // here; change this seed, or the cases, to explore further).
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x00C0_FFEE),
             ..Default::default()
         });
         if let Err(e) = runner.run(&strategy, |v| {
@@ -455,6 +462,49 @@ pub mod fuzz {
             Ok(())
         }) {
             panic!("{e}");
+        }
+    }
+
+    /// A crate's decoder test: a current-thread runtime and a fuzzing server whose fixed
+    /// routes (a token or login endpoint) answer well, the crate's secrets noted for the
+    /// sweep.
+    pub struct Harness {
+        pub rt: tokio::runtime::Runtime,
+        pub server: FuzzServer,
+    }
+
+    impl Harness {
+        pub fn start(secrets: &[&str], fixed: &[(&str, Answer)]) -> Self {
+            super::sweep::install(secrets);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let server = rt.block_on(FuzzServer::start());
+            for (prefix, answer) in fixed {
+                server.fix(prefix, answer.clone());
+            }
+            Harness { rt, server }
+        }
+
+        /// Serves each of `cases` answers of `strategy` in turn while `calls` runs, then
+        /// checks that at least `per_case` requests per case reached the server (so the
+        /// decoders were reached, not skipped by an early failure).
+        pub fn run<F>(&self, cases: u32, strategy: BoxedStrategy<Answer>, per_case: u64, calls: F)
+        where
+            F: Fn(),
+        {
+            let before = self.server.requests();
+            run_cases(cases, strategy, |answer| {
+                self.server.set(answer);
+                calls();
+            });
+            let served = self.server.requests() - before;
+            assert!(
+                served >= u64::from(self::cases(cases)) * per_case,
+                "only {served} requests reached the server in {} cases",
+                self::cases(cases)
+            );
         }
     }
 }

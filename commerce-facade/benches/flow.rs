@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_core::testing::paused_time_http;
-use commerce_facade::{Flow, FlowOptions, Journal, SqliteJournal};
+use commerce_facade::{Flow, FlowOptions, SqliteJournal};
 use commerce_sandbox::Config;
 
 fn main() {
@@ -53,13 +53,11 @@ fn main() {
             assert!(runs < 10, "{s:#?}");
         }
         let (simulated, machine) = (simulated.elapsed(), machine.elapsed());
-        let done = journal
-            .all()
-            .unwrap()
-            .iter()
-            .filter(|r| r.confirmation.is_done())
-            .count();
-        assert_eq!(done, orders, "every order completed");
+        assert_eq!(
+            support::complete(journal.as_ref()),
+            orders,
+            "every order completed"
+        );
         (simulated, machine, runs, sb.report())
     });
     assert_eq!(report.total_duplicates(), 0);

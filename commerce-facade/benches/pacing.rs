@@ -7,6 +7,9 @@
 //! so an hour of Sitejabber's limit passes in well under a second of machine time. The
 //! figure is a rate, not a duration, so this is a report rather than a criterion timing.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -77,22 +80,12 @@ fn main() {
         })
         .await
         .unwrap();
-        let b = sb.base_urls();
         let http = paused_time_http();
         println!("| provider | documented limit | calls | sustained share | 429s | violations | machine time |");
         println!("|---|---|---|---|---|---|---|");
 
         // Sitejabber: 10 per 10 s and 1000 per hour.
-        let sj = sitejabber_client::SitejabberClient::builder(
-            commerce_sandbox::SITEJABBER_CLIENT_TOKEN.into(),
-            commerce_sandbox::SITEJABBER_EMAIL,
-            commerce_sandbox::SITEJABBER_PASSWORD.into(),
-            commerce_sandbox::SITEJABBER_DOMAIN,
-        )
-        .base_url(b.sitejabber)
-        .http(http.clone())
-        .build()
-        .unwrap();
+        let sj = support::sitejabber_on(&sb, &http);
         let wall = std::time::Instant::now();
         let query = sitejabber_client::ReviewsQuery::default();
         let t = run(1001, || sj.reviews(&query, 0, 20)).await;
@@ -120,14 +113,7 @@ fn main() {
         );
 
         // ShopWeDo: 3 per second.
-        let sw = shopwedo_client::ShopWeDoClient::builder(
-            commerce_sandbox::SHOPWEDO_SHOP_ID,
-            commerce_sandbox::SHOPWEDO_SHOP_KEY.into(),
-        )
-        .base_url(b.shopwedo)
-        .http(http.clone())
-        .build()
-        .unwrap();
+        let sw = support::shopwedo_on(&sb, &http);
         let wall = std::time::Instant::now();
         let t = run(600, || sw.auth_test()).await;
         let r = sb.report();
@@ -144,15 +130,7 @@ fn main() {
 
         // bol: per endpoint, learned from X-RateLimit-*; the sandbox allows 20 per second
         // for an order, 10 for the order list.
-        let bol = retailer_client::RetailerClient::builder(
-            commerce_sandbox::RETAILER_CLIENT_ID,
-            commerce_sandbox::RETAILER_CLIENT_SECRET.into(),
-        )
-        .api_url(b.bol)
-        .token_url(b.bol_token)
-        .http(http.clone())
-        .build()
-        .unwrap();
+        let bol = support::bol_on(&sb, &http);
         let wall = std::time::Instant::now();
         let params = retailer_client::GetOrdersParams::default();
         let t = run(1000, || bol.get_orders(&params)).await;

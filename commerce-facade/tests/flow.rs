@@ -14,10 +14,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_facade::{
-    Flow, FlowOptions, Journal, MemoryJournal, PROVIDERS, Providers, SqliteJournal, add_provider,
-};
-use commerce_sandbox::{Config, Report, Sandbox};
+use commerce_facade::{Flow, FlowOptions, MemoryJournal, PROVIDERS, Providers, SqliteJournal, add_provider};
+use commerce_sandbox::{Config, Sandbox};
+use support::assert_once;
 
 async fn sandbox(config: Config) -> Sandbox {
     commerce_sandbox::start(config).await.unwrap()
@@ -39,19 +38,6 @@ fn options() -> FlowOptions {
         poll_interval: Duration::from_millis(100),
         ..FlowOptions::default()
     }
-}
-
-/// Each entity created exactly once per order, nothing refused, nothing doubled.
-fn assert_once(report: &Report, orders: u64) {
-    assert_eq!(report.total_duplicates(), 0, "duplicates: {report:#?}");
-    assert_eq!(report.created("bol", "shipments"), orders, "{report:#?}");
-    assert_eq!(
-        report.created("shopwedo", "orders") + report.created("customer", "orders"),
-        orders,
-        "{report:#?}"
-    );
-    assert_eq!(report.created("safeshop", "invites"), orders);
-    assert_eq!(report.created("sitejabber", "review_requests"), orders);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,26 +94,12 @@ async fn with_faults_at_0_2_every_order_still_completes_without_duplicates() {
             ..options()
         },
     );
-    let mut runs = 0;
-    loop {
-        runs += 1;
-        let summary = flow.run().await;
-        if summary.orders_seen == 0 || (summary.is_clean() && summary.pending == 0) {
-            break;
-        }
-        assert!(runs < 8, "still not done after {runs} runs: {summary:#?}");
-    }
+    support::run_until_done(&flow, 8).await;
     let report = sb.report();
     assert!(report.total_faults() > 0, "faults were injected");
     assert_once(&report, 10);
     assert_eq!(report.total_violations(), 0, "{report:#?}");
-    let done = journal
-        .all()
-        .unwrap()
-        .iter()
-        .filter(|r| r.confirmation.is_done())
-        .count();
-    assert_eq!(done, 10, "none lost");
+    assert_eq!(support::complete(journal.as_ref()), 10, "none lost");
 }
 
 async fn crash_and_resume(stop_after: usize) {
@@ -160,14 +132,7 @@ async fn crash_and_resume(stop_after: usize) {
     let journal = Arc::new(SqliteJournal::open(&path).unwrap());
     let summary = Flow::new(providers(&sb), journal.clone(), options()).run().await;
     assert!(summary.is_clean() && !summary.interrupted, "{summary:#?}");
-    let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
-    let complete = journal
-        .all()
-        .unwrap()
-        .iter()
-        .filter(|r| r.is_complete(&platforms))
-        .count();
-    assert_eq!(complete, 8, "every order completes");
+    assert_eq!(support::complete(journal.as_ref()), 8, "every order completes");
     let report = sb.report();
     assert_once(&report, 8);
     // The resumed process has no token yet, so it asks bol for one while the first

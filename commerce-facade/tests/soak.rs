@@ -16,44 +16,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_core::testing::paused_time_http;
-use commerce_facade::{Flow, FlowOptions, Journal, MemoryJournal, SqliteJournal};
-use commerce_sandbox::{Config, Report};
-use support::{providers_on, size};
-
-const PLATFORMS: [&str; 2] = ["safeshop", "sitejabber"];
+use commerce_facade::{Flow, FlowOptions, MemoryJournal, SqliteJournal};
+use commerce_sandbox::Config;
+use support::{assert_once, complete, providers_on, run_until_done, size};
 
 fn options() -> FlowOptions {
     FlowOptions {
         poll_interval: Duration::from_secs(5),
         ..FlowOptions::default()
     }
-}
-
-/// Each entity created exactly once per order: nothing doubled, nothing lost.
-fn assert_once(report: &Report, orders: u64) {
-    assert_eq!(report.total_duplicates(), 0, "duplicates: {report:#?}");
-    assert_eq!(report.created("bol", "shipments"), orders, "{report:#?}");
-    assert_eq!(
-        report.created("shopwedo", "orders") + report.created("customer", "orders"),
-        orders,
-        "{report:#?}"
-    );
-    assert_eq!(report.created("safeshop", "invites"), orders, "{report:#?}");
-    assert_eq!(
-        report.created("sitejabber", "review_requests"),
-        orders,
-        "{report:#?}"
-    );
-}
-
-fn complete(journal: &dyn Journal) -> usize {
-    let platforms = PLATFORMS.map(str::to_owned);
-    journal
-        .all()
-        .unwrap()
-        .iter()
-        .filter(|r| r.is_complete(&platforms))
-        .count()
 }
 
 #[tokio::test(start_paused = true)]
@@ -79,15 +50,7 @@ async fn fault_soak_every_order_completes_once_with_faults_at_0_3() {
             ..options()
         },
     );
-    let mut runs = 0;
-    loop {
-        runs += 1;
-        let summary = flow.run().await;
-        if summary.orders_seen == 0 || (summary.is_clean() && summary.pending == 0) {
-            break;
-        }
-        assert!(runs < 30, "still not done after {runs} runs: {summary:#?}");
-    }
+    let runs = run_until_done(&flow, 30).await;
     let report = sb.report();
     assert!(
         report.total_faults() as f64 > 0.2 * orders as f64,

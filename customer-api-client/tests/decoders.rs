@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use commerce_core::RetryPolicy;
-use commerce_core::testing::fuzz::{Answer, FuzzServer, answers, fixtures_in, run_cases};
+use commerce_core::testing::fuzz::{Answer, Harness, answers, fixtures_in};
 use customer_api_client::{CustomerApiClient, NewOrder, NewOrderItem};
 use futures_util::StreamExt;
 use proptest::prelude::*;
@@ -21,7 +21,7 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 }
 
 /// Plain (0), gzip-encoded (1), or claiming gzip without being it (2).
-fn encoded() -> impl Strategy<Value = Answer> {
+fn encoded() -> BoxedStrategy<Answer> {
     let fixtures = fixtures_in(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
     (
         answers(fixtures, &["application/json", "application/json; charset=utf-8"]),
@@ -36,6 +36,7 @@ fn encoded() -> impl Strategy<Value = Answer> {
             }
             a
         })
+        .boxed()
 }
 
 async fn call_all(c: &CustomerApiClient) {
@@ -59,35 +60,22 @@ async fn call_all(c: &CustomerApiClient) {
 }
 
 fn fuzz(fixed_token: bool, cases: u32) {
-    commerce_core::testing::sweep::install(&["secret-SWEEP-1"]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(FuzzServer::start());
-    if fixed_token {
-        server.fix(TOKEN_PATH, Answer::json(200, TOKEN));
-    }
+    let token = [(TOKEN_PATH, Answer::json(200, TOKEN))];
+    let h = Harness::start(&["secret-SWEEP-1"], if fixed_token { &token } else { &[] });
     let client = || {
-        CustomerApiClient::builder(server.url.clone(), "id-1", "secret-SWEEP-1".to_owned().into())
+        CustomerApiClient::builder(h.server.url.clone(), "id-1", "secret-SWEEP-1".to_owned().into())
             .retry(RetryPolicy::none())
             .build()
             .unwrap()
     };
     let shared = client();
-    run_cases(cases, encoded(), |answer| {
-        server.set(answer);
-        // With the token fuzzed too, a new client per case reads a token answer each time.
-        let c = if fixed_token { shared.clone() } else { client() };
-        rt.block_on(call_all(&c));
-    });
     // Each of the 7 calls is sent in every case: the resource decoders are reached.
     let per_case = if fixed_token { 7 } else { 1 };
-    assert!(
-        server.requests() >= u64::from(cases) * per_case,
-        "{}",
-        server.requests()
-    );
+    h.run(cases, encoded(), per_case, || {
+        // With the token fuzzed too, a new client per case reads a token answer each time.
+        let c = if fixed_token { shared.clone() } else { client() };
+        h.rt.block_on(call_all(&c));
+    });
 }
 
 #[test]

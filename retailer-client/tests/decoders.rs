@@ -8,7 +8,7 @@ mod generated_calls;
 use std::time::Duration;
 
 use commerce_core::RetryPolicy;
-use commerce_core::testing::fuzz::{Answer, FuzzServer, answers, run_cases};
+use commerce_core::testing::fuzz::{Answer, Harness, answers, run_cases};
 use generated_calls::{EXAMPLE_ANSWERS, MEDIA_TYPES, call_every_operation};
 use retailer_client::models::ProcessStatus;
 use retailer_client::{RetailerClient, WaitOptions};
@@ -51,43 +51,29 @@ async fn call_all(c: &RetailerClient) {
 }
 
 fn fuzz(fixed_token: bool, cases: u32) {
-    commerce_core::testing::sweep::install(&["secret-SWEEP-1"]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(FuzzServer::start());
-    if fixed_token {
-        server.fix("/token", Answer::json(200, TOKEN));
-    }
+    let token = [("/token", Answer::json(200, TOKEN))];
+    let h = Harness::start(&["secret-SWEEP-1"], if fixed_token { &token } else { &[] });
     let mut media: Vec<&str> = MEDIA_TYPES.to_vec();
     media.push("application/json");
     let client = || {
         RetailerClient::builder("id-1", "secret-SWEEP-1".to_owned().into())
-            .api_url(server.url.clone())
-            .token_url(format!("{}/token", server.url))
+            .api_url(h.server.url.clone())
+            .token_url(format!("{}/token", h.server.url))
             .retry(RetryPolicy::none())
             .build()
             .unwrap()
     };
     let shared = client();
-    run_cases(cases, answers(seeds(), &media), |answer| {
-        server.set(answer);
-        let c = if fixed_token { shared.clone() } else { client() };
-        if fixed_token {
-            rt.block_on(call_all(&c));
-        } else {
-            // Only the token answer matters here: one call reads it.
-            let _ = rt.block_on(c.export_offers(quick()));
-        }
-    });
     // Every operation is sent in every case: each decoder is reached.
     let per_case = if fixed_token { 76 } else { 1 };
-    assert!(
-        server.requests() >= u64::from(cases) * per_case,
-        "{}",
-        server.requests()
-    );
+    h.run(cases, answers(seeds(), &media), per_case, || {
+        if fixed_token {
+            h.rt.block_on(call_all(&shared));
+        } else {
+            // Only the token answer matters here: one call of a new client reads it.
+            let _ = h.rt.block_on(client().export_offers(quick()));
+        }
+    });
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! errors) is fed arbitrary bytes and mutated examples under every status.
 
 use commerce_core::RetryPolicy;
-use commerce_core::testing::fuzz::{Answer, FuzzServer, answers, run_cases};
+use commerce_core::testing::fuzz::{Answer, FuzzServer, Harness, answers};
 use safeshop_client::{Invite, SafeShopClient};
 
 const SEEDS: &[&str] = &[
@@ -26,23 +26,13 @@ fn client(server: &FuzzServer) -> SafeShopClient {
 }
 
 fn fuzz(fixed_token: bool) {
-    commerce_core::testing::sweep::install(&["secret-SWEEP-1"]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(FuzzServer::start());
-    if fixed_token {
-        server.fix("/v1/oauth/token", Answer::json(200, SEEDS[0]));
-    }
-    let before = server.requests();
-    run_cases(256, answers(seeds(), &["application/json"]), |answer| {
-        server.set(answer);
+    let token = [("/v1/oauth/token", Answer::json(200, SEEDS[0]))];
+    let h = Harness::start(&["secret-SWEEP-1"], if fixed_token { &token } else { &[] });
+    h.run(256, answers(seeds(), &["application/json"]), 1, || {
         // A new client per case, so the token answer is read every time.
-        let c = client(&server);
-        let _ = rt.block_on(c.invite(&Invite::new("jan@example.com", "A-1")));
+        let c = client(&h.server);
+        let _ = h.rt.block_on(c.invite(&Invite::new("jan@example.com", "A-1")));
     });
-    assert!(server.requests() - before >= 256, "every case reached the server");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! fixtures under every status.
 
 use chrono::NaiveDate;
-use commerce_core::testing::fuzz::{Answer, FuzzServer, answers, fixtures_in, run_cases};
+use commerce_core::testing::fuzz::{Answer, FuzzServer, Harness, answers, fixtures_in};
 use commerce_core::{RateLimits, RetryPolicy};
 use futures_util::StreamExt;
 use sitejabber_client::*;
@@ -82,6 +82,7 @@ async fn call_all(c: &SitejabberClient) {
             email: "jan@example.com".into(),
             product_skus: vec!["S-1".into()],
             order_id: "A-1".into(),
+            order_date: NaiveDate::from_ymd_opt(2026, 1, 2),
             ..Default::default()
         })
         .await;
@@ -96,29 +97,19 @@ async fn call_all(c: &SitejabberClient) {
 }
 
 fn fuzz(fixed_login: bool, cases: u32) {
-    commerce_core::testing::sweep::install(&["ck-SWEEP-1", "pw-SWEEP-1"]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(FuzzServer::start());
-    if fixed_login {
-        server.fix("/v1/login", Answer::json(200, LOGIN));
-    }
+    let login = [("/v1/login", Answer::json(200, LOGIN))];
+    let h = Harness::start(
+        &["ck-SWEEP-1", "pw-SWEEP-1"],
+        if fixed_login { &login } else { &[] },
+    );
     let fixtures = fixtures_in(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
-    let c = client(&server);
-    run_cases(cases, answers(fixtures, &["application/json"]), |answer| {
-        server.set(answer);
-        rt.block_on(call_all(&c));
-    });
+    let c = client(&h.server);
     // With the login fixed, each of the 35 calls is sent in every case (the checks before
     // sending pass), so the resource decoders are reached, not only the login's.
     let per_case = if fixed_login { 35 } else { 1 };
-    assert!(
-        server.requests() >= u64::from(cases) * per_case,
-        "the calls reached the server: {}",
-        server.requests()
-    );
+    h.run(cases, answers(fixtures, &["application/json"]), per_case, || {
+        h.rt.block_on(call_all(&c));
+    });
 }
 
 #[test]

@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use commerce_core::HttpClient;
-use commerce_facade::Providers;
-use commerce_sandbox::{BaseUrls, Sandbox};
+use commerce_facade::{Flow, Journal, Providers};
+use commerce_sandbox::{BaseUrls, Report, Sandbox};
 
 /// All five providers against `sb`, every client on `http`.
 ///
@@ -13,8 +13,18 @@ use commerce_sandbox::{BaseUrls, Sandbox};
 /// in simulated time, and an hour of provider limits costs only the CPU it needs.
 pub fn providers_on(sb: &Sandbox, http: &HttpClient) -> Providers {
     sweep_sandbox_secrets();
+    Providers::new()
+        .channel(bol_on(sb, http))
+        .fulfilment(shopwedo_on(sb, http))
+        .fulfilment(customer_on(sb, http))
+        .review_platform(safeshop_on(sb, http))
+        .review_platform(sitejabber_on(sb, http))
+}
+
+/// The bol client against `sb`.
+pub fn bol_on(sb: &Sandbox, http: &HttpClient) -> retailer_client::RetailerClient {
     let b: BaseUrls = sb.base_urls();
-    let bol = retailer_client::RetailerClient::builder(
+    retailer_client::RetailerClient::builder(
         commerce_sandbox::RETAILER_CLIENT_ID,
         commerce_sandbox::RETAILER_CLIENT_SECRET.into(),
     )
@@ -22,47 +32,99 @@ pub fn providers_on(sb: &Sandbox, http: &HttpClient) -> Providers {
     .token_url(b.bol_token)
     .http(http.clone())
     .build()
-    .unwrap();
-    let shopwedo = shopwedo_client::ShopWeDoClient::builder(
+    .unwrap()
+}
+
+/// The ShopWeDo client against `sb`.
+pub fn shopwedo_on(sb: &Sandbox, http: &HttpClient) -> shopwedo_client::ShopWeDoClient {
+    shopwedo_client::ShopWeDoClient::builder(
         commerce_sandbox::SHOPWEDO_SHOP_ID,
         commerce_sandbox::SHOPWEDO_SHOP_KEY.into(),
     )
-    .base_url(b.shopwedo)
+    .base_url(sb.base_urls().shopwedo)
     .http(http.clone())
     .build()
-    .unwrap();
-    let customer = customer_api_client::CustomerApiClient::builder(
-        b.customer,
+    .unwrap()
+}
+
+/// The Customer API client against `sb`.
+pub fn customer_on(sb: &Sandbox, http: &HttpClient) -> customer_api_client::CustomerApiClient {
+    customer_api_client::CustomerApiClient::builder(
+        sb.base_urls().customer,
         commerce_sandbox::CUSTOMER_API_CLIENT_ID,
         commerce_sandbox::CUSTOMER_API_CLIENT_SECRET.into(),
     )
     .http(http.clone())
     .build()
-    .unwrap();
-    let safeshop = safeshop_client::SafeShopClient::builder(
+    .unwrap()
+}
+
+/// The Safe.Shop client against `sb`.
+pub fn safeshop_on(sb: &Sandbox, http: &HttpClient) -> safeshop_client::SafeShopClient {
+    safeshop_client::SafeShopClient::builder(
         commerce_sandbox::SAFESHOP_CLIENT_ID,
         commerce_sandbox::SAFESHOP_CLIENT_SECRET.into(),
     )
-    .base_url(b.safeshop)
+    .base_url(sb.base_urls().safeshop)
     .http(http.clone())
     .build()
-    .unwrap();
-    let sitejabber = sitejabber_client::SitejabberClient::builder(
+    .unwrap()
+}
+
+/// The Sitejabber client against `sb`.
+pub fn sitejabber_on(sb: &Sandbox, http: &HttpClient) -> sitejabber_client::SitejabberClient {
+    sitejabber_client::SitejabberClient::builder(
         commerce_sandbox::SITEJABBER_CLIENT_TOKEN.into(),
         commerce_sandbox::SITEJABBER_EMAIL,
         commerce_sandbox::SITEJABBER_PASSWORD.into(),
         commerce_sandbox::SITEJABBER_DOMAIN,
     )
-    .base_url(b.sitejabber)
+    .base_url(sb.base_urls().sitejabber)
     .http(http.clone())
     .build()
-    .unwrap();
-    Providers::new()
-        .channel(bol)
-        .fulfilment(shopwedo)
-        .fulfilment(customer)
-        .review_platform(safeshop)
-        .review_platform(sitejabber)
+    .unwrap()
+}
+
+/// Runs `flow` until a run finds nothing left to do (or only clean, finished work); fails
+/// after `max_runs`. Returns the number of runs.
+pub async fn run_until_done(flow: &Flow, max_runs: usize) -> usize {
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let summary = flow.run().await;
+        if summary.orders_seen == 0 || (summary.is_clean() && summary.pending == 0) {
+            return runs;
+        }
+        assert!(runs < max_runs, "still not done after {runs} runs: {summary:#?}");
+    }
+}
+
+/// Each entity created exactly once per order: nothing doubled, nothing lost.
+pub fn assert_once(report: &Report, orders: u64) {
+    assert_eq!(report.total_duplicates(), 0, "duplicates: {report:#?}");
+    assert_eq!(report.created("bol", "shipments"), orders, "{report:#?}");
+    assert_eq!(
+        report.created("shopwedo", "orders") + report.created("customer", "orders"),
+        orders,
+        "{report:#?}"
+    );
+    assert_eq!(report.created("safeshop", "invites"), orders, "{report:#?}");
+    assert_eq!(
+        report.created("sitejabber", "review_requests"),
+        orders,
+        "{report:#?}"
+    );
+}
+
+/// Orders of the journal with every step done on both review platforms.
+pub fn complete(journal: &dyn Journal) -> usize {
+    let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
+    journal
+        .all()
+        .unwrap()
+        .iter()
+        .filter(|r| r.is_complete(&platforms))
+        .count()
 }
 
 /// A size from the environment variable `name`, else `default` (the soaks run reduced in
