@@ -126,8 +126,8 @@ pub use crate::support::{
     page_stream,
 };
 pub use crate::transport::{
-    Classifier, DefaultClassifier, OutgoingRequest, Response, Transport, TransportBuilder, Verdict,
-    decode_json, excerpt,
+    Classifier, DefaultClassifier, OutgoingRequest, Response, Transport, TransportBuilder, TransportSettings,
+    Verdict, decode_json, excerpt,
 };
 pub use crate::url::{check_secure, encode_segment, redact, secure_base_url, secure_url};
 

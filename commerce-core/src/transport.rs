@@ -477,7 +477,70 @@ enum Outcome {
     Rejected(ProviderError),
 }
 
+/// What every provider client's builder lets its user override: the HTTP settings, the retry
+/// policy and the client-side pacing. A builder holds one, exposes its setters with
+/// [`transport_settings_setters!`](crate::transport_settings_setters), and starts its
+/// transports with [`Transport::configured`].
+#[derive(Debug, Clone)]
+pub struct TransportSettings {
+    /// The HTTP client and its settings.
+    pub http: HttpClient,
+    /// When and how often failed calls are sent again.
+    pub retry: RetryPolicy,
+    /// Client-side pacing.
+    pub limits: RateLimits,
+}
+
+impl TransportSettings {
+    /// HTTP settings whose `User-Agent` names `crate_name`/`crate_version`, the default retry
+    /// policy, and `limits` (the provider's documented limits).
+    pub fn new(crate_name: &str, crate_version: &str, limits: RateLimits) -> Self {
+        TransportSettings {
+            http: HttpClient::new(crate_name, crate_version),
+            retry: RetryPolicy::default(),
+            limits,
+        }
+    }
+}
+
+/// The `http`, `retry` and `limits` setters of a client builder whose
+/// [`TransportSettings`] are in the field `$field`.
+#[macro_export]
+macro_rules! transport_settings_setters {
+    ($field:ident) => {
+        /// Overrides the HTTP settings (time limits, proxy, TLS, `User-Agent`).
+        pub fn http(mut self, http: $crate::HttpClient) -> Self {
+            self.$field.http = http;
+            self
+        }
+
+        /// Overrides the retry policy.
+        pub fn retry(mut self, retry: $crate::RetryPolicy) -> Self {
+            self.$field.retry = retry;
+            self
+        }
+
+        /// Overrides the client-side pacing (the default keeps the provider's documented
+        /// limits).
+        pub fn limits(mut self, limits: $crate::RateLimits) -> Self {
+            self.$field.limits = limits;
+            self
+        }
+    };
+}
+
 impl Transport {
+    /// [`Transport::builder`] with `settings`' HTTP client, pacing and retry policy.
+    pub fn configured(
+        settings: &TransportSettings,
+        provider: impl Into<Name>,
+        base_url: &str,
+    ) -> TransportBuilder {
+        Self::builder(&settings.http, provider, base_url)
+            .limits(settings.limits.clone())
+            .retry(settings.retry.clone())
+    }
+
     /// Starts a transport for `provider` at `base_url` (HTTPS, or HTTP to a loopback host).
     pub fn builder(http: &HttpClient, provider: impl Into<Name>, base_url: &str) -> TransportBuilder {
         TransportBuilder {

@@ -42,9 +42,9 @@ use std::fmt;
 use async_trait::async_trait;
 use commerce_core::{
     AuthTicket, Authenticator, AuthorizationCodeFlow, Classifier, ClientAuth, ClientCredentials, Endpoint,
-    Error, Fulfilment, FulfilmentState, FulfilmentStatus, HttpClient, OutgoingRequest, Page, Response,
-    RetryPolicy, SecretString, StockLevel, SubmissionReceipt, TokenAuth, TokenCache, Tracking, Transport,
-    ValidationErrors, Verdict, decode_items, encode_segment, env_required, page_stream,
+    Error, Fulfilment, FulfilmentState, FulfilmentStatus, OutgoingRequest, Page, RateLimits, Response,
+    SecretString, StockLevel, SubmissionReceipt, TokenAuth, TokenCache, Tracking, Transport,
+    TransportSettings, ValidationErrors, Verdict, decode_items, encode_segment, env_required, page_stream,
 };
 use futures_util::TryStreamExt;
 use futures_util::stream::BoxStream;
@@ -133,8 +133,7 @@ pub struct CustomerApiClientBuilder {
     client_id: String,
     client_secret: SecretString,
     paths: Paths,
-    http: HttpClient,
-    retry: RetryPolicy,
+    settings: TransportSettings,
 }
 
 impl fmt::Debug for CustomerApiClientBuilder {
@@ -155,17 +154,7 @@ impl CustomerApiClientBuilder {
         self
     }
 
-    /// Overrides the HTTP settings.
-    pub fn http(mut self, http: HttpClient) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Overrides the retry policy.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
+    commerce_core::transport_settings_setters!(settings);
 
     /// Builds the client; a non-HTTPS shop or empty credentials are refused here.
     pub fn build(self) -> Result<CustomerApiClient, Error> {
@@ -174,7 +163,7 @@ impl CustomerApiClientBuilder {
             .join(&self.paths.token)
             .map_err(|e| Error::config(format!("customer-api: bad token path: {e}")))?;
         let credentials = ClientCredentials::new(
-            &self.http,
+            &self.settings.http,
             PROVIDER,
             token_url.as_str(),
             self.client_id,
@@ -187,13 +176,12 @@ impl CustomerApiClientBuilder {
         .scope("all")
         .header(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         let tokens = TokenCache::new(credentials);
-        let transport = Transport::builder(&self.http, PROVIDER, origin.as_str())
+        let transport = Transport::configured(&self.settings, PROVIDER, origin.as_str())
             .auth(GzipBearer {
                 bearer: TokenAuth::bearer(tokens.clone()),
             })
             .classifier(CustomerApiClassifier)
             .default_header(ACCEPT, HeaderValue::from_static("application/json"))
-            .retry(self.retry)
             .build()?;
         Ok(CustomerApiClient {
             transport,
@@ -262,8 +250,11 @@ impl CustomerApiClient {
             client_id: client_id.into(),
             client_secret,
             paths: Paths::default(),
-            http: HttpClient::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
-            retry: RetryPolicy::default(),
+            settings: TransportSettings::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                RateLimits::default(),
+            ),
         }
     }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_core::{
-    ClientAuth, ClientCredentials, Endpoint, Error, HttpClient, RateLimits, RetryPolicy, SecretString,
-    TokenAuth, TokenCache, Transport, env_optional, env_required,
+    ClientAuth, ClientCredentials, Endpoint, Error, RateLimits, SecretString, TokenAuth, TokenCache,
+    Transport, TransportSettings, env_optional, env_required,
 };
 use serde::de::DeserializeOwned;
 
@@ -37,9 +37,7 @@ pub struct RetailerClientBuilder {
     token_url: String,
     demo: bool,
     media_versions: HashMap<String, String>,
-    http: HttpClient,
-    retry: RetryPolicy,
-    limits: RateLimits,
+    settings: TransportSettings,
 }
 
 impl fmt::Debug for RetailerClientBuilder {
@@ -80,29 +78,12 @@ impl RetailerClientBuilder {
         self
     }
 
-    /// Overrides the HTTP settings.
-    pub fn http(mut self, http: HttpClient) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Overrides the retry policy.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Overrides the rate limits (default: a bucket per operation, paced by bol's
-    /// `X-RateLimit-*` and `Retry-After` answers).
-    pub fn limits(mut self, limits: RateLimits) -> Self {
-        self.limits = limits;
-        self
-    }
+    commerce_core::transport_settings_setters!(settings);
 
     /// Builds the client; empty credentials or a non-HTTPS URL are refused here.
     pub fn build(self) -> Result<RetailerClient, Error> {
         let credentials = ClientCredentials::new(
-            &self.http,
+            &self.settings.http,
             PROVIDER,
             &self.token_url,
             self.client_id,
@@ -113,10 +94,8 @@ impl RetailerClientBuilder {
         // Tokens live about 5 minutes; asking too often gets the caller's IP banned, so one
         // token is shared and renewed 30-40 s before it expires.
         let tokens = TokenCache::with_margin(credentials, Duration::from_secs(30), Duration::from_secs(10));
-        let transport = Transport::builder(&self.http, PROVIDER, &self.api_url)
+        let transport = Transport::configured(&self.settings, PROVIDER, &self.api_url)
             .auth(TokenAuth::bearer(tokens.clone()))
-            .limits(self.limits)
-            .retry(self.retry)
             .build()?;
         Ok(RetailerClient {
             inner: Arc::new(Inner {
@@ -162,9 +141,11 @@ impl RetailerClient {
             token_url: DEFAULT_TOKEN_URL.to_owned(),
             demo: false,
             media_versions: HashMap::new(),
-            http: HttpClient::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
-            retry: RetryPolicy::default(),
-            limits: RateLimits::default(),
+            settings: TransportSettings::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                RateLimits::default(),
+            ),
         }
     }
 

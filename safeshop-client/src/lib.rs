@@ -31,8 +31,8 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use commerce_core::{
-    ClientAuth, ClientCredentials, Endpoint, Error, HttpClient, InvitationReceipt, RetryPolicy,
-    ReviewInvitation, ReviewPlatform, SecretString, TokenAuth, TokenCache, TokenRequestFormat, Transport,
+    ClientAuth, ClientCredentials, Endpoint, Error, InvitationReceipt, RateLimits, ReviewInvitation,
+    ReviewPlatform, SecretString, TokenAuth, TokenCache, TokenRequestFormat, Transport, TransportSettings,
     ValidationErrors, env_optional, env_required, is_valid_email,
 };
 use serde::{Serialize, Serializer};
@@ -194,8 +194,7 @@ pub struct SafeShopClientBuilder {
     base_url: String,
     scope: String,
     format: TokenRequestFormat,
-    http: HttpClient,
-    retry: RetryPolicy,
+    settings: TransportSettings,
 }
 
 impl fmt::Debug for SafeShopClientBuilder {
@@ -227,17 +226,7 @@ impl SafeShopClientBuilder {
         self
     }
 
-    /// Overrides the HTTP settings.
-    pub fn http(mut self, http: HttpClient) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Overrides the retry policy.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
+    commerce_core::transport_settings_setters!(settings);
 
     /// Builds the client; empty credentials or a non-HTTPS URL are refused here.
     pub fn build(self) -> Result<SafeShopClient, Error> {
@@ -246,7 +235,7 @@ impl SafeShopClientBuilder {
             .join("oauth/token")
             .map_err(|e| Error::config(format!("safeshop: bad token URL: {e}")))?;
         let credentials = ClientCredentials::new(
-            &self.http,
+            &self.settings.http,
             PROVIDER,
             token_url.as_str(),
             self.client_id,
@@ -256,13 +245,12 @@ impl SafeShopClientBuilder {
         .format(self.format)
         .scope(self.scope);
         let tokens = TokenCache::new(credentials);
-        let transport = Transport::builder(&self.http, PROVIDER, base.as_str())
+        let transport = Transport::configured(&self.settings, PROVIDER, base.as_str())
             .auth(TokenAuth::bearer(tokens.clone()))
             .default_header(
                 http::header::ACCEPT,
                 http::HeaderValue::from_static("application/json"),
             )
-            .retry(self.retry)
             .build()?;
         Ok(SafeShopClient { transport, tokens })
     }
@@ -284,8 +272,11 @@ impl SafeShopClient {
             base_url: DEFAULT_BASE_URL.to_owned(),
             scope: DEFAULT_SCOPE.to_owned(),
             format: TokenRequestFormat::Json,
-            http: HttpClient::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
-            retry: RetryPolicy::default(),
+            settings: TransportSettings::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                RateLimits::default(),
+            ),
         }
     }
 

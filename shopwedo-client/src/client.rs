@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use commerce_core::{
-    Endpoint, Error, HttpClient, Page, Quota, RateLimits, RetryPolicy, SecretString, Transport,
-    ValidationErrors, decode_items, env_optional, env_required, is_valid_email, offset_stream,
+    Endpoint, Error, Page, Quota, RateLimits, SecretString, Transport, TransportSettings, ValidationErrors,
+    decode_items, env_optional, env_required, is_valid_email, offset_stream,
 };
 use futures_util::stream::BoxStream;
 use serde::de::DeserializeOwned;
@@ -41,9 +41,7 @@ pub struct ShopWeDoClientBuilder {
     envelope: Envelope,
     clock: Arc<dyn Clock>,
     salts: Arc<dyn SaltSource>,
-    http: HttpClient,
-    retry: RetryPolicy,
-    limits: RateLimits,
+    settings: TransportSettings,
     release: bool,
 }
 
@@ -83,23 +81,7 @@ impl ShopWeDoClientBuilder {
         self
     }
 
-    /// Overrides the HTTP settings.
-    pub fn http(mut self, http: HttpClient) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Overrides the retry policy.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Overrides the client-side pacing (default [`default_limits`]).
-    pub fn limits(mut self, limits: RateLimits) -> Self {
-        self.limits = limits;
-        self
-    }
+    commerce_core::transport_settings_setters!(settings);
 
     /// Whether orders submitted through [`Fulfilment`](commerce_core::Fulfilment) ask to
     /// be released as soon as their stock is there (default: yes).
@@ -124,10 +106,8 @@ impl ShopWeDoClientBuilder {
             salts: self.salts,
             envelope: self.envelope,
         };
-        let transport = Transport::builder(&self.http, PROVIDER, &self.base_url)
+        let transport = Transport::configured(&self.settings, PROVIDER, &self.base_url)
             .auth(signer)
-            .limits(self.limits)
-            .retry(self.retry)
             .build()?;
         Ok(ShopWeDoClient {
             inner: Arc::new(Inner {
@@ -259,9 +239,11 @@ impl ShopWeDoClient {
             envelope: Envelope::Form,
             clock: Arc::new(SystemClock),
             salts: Arc::new(RandomSalt),
-            http: HttpClient::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
-            retry: RetryPolicy::default(),
-            limits: default_limits(),
+            settings: TransportSettings::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                default_limits(),
+            ),
             release: true,
         }
     }

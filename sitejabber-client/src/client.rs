@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use commerce_core::{
-    AuthTicket, Authenticator, Endpoint, Error, ExposeSecret, HttpClient, OutgoingRequest, Quota, RateLimits,
-    RetryPolicy, SecretString, Token, TokenAuth, TokenCache, TokenSource, Transport, decode_items,
+    AuthTicket, Authenticator, Endpoint, Error, ExposeSecret, OutgoingRequest, Quota, RateLimits,
+    SecretString, Token, TokenAuth, TokenCache, TokenSource, Transport, TransportSettings, decode_items,
     encode_segment, env_optional, env_required,
 };
 use http::HeaderName;
@@ -37,9 +37,7 @@ pub struct SitejabberClientBuilder {
     password: SecretString,
     domain: String,
     base_url: String,
-    http: HttpClient,
-    retry: RetryPolicy,
-    limits: RateLimits,
+    settings: TransportSettings,
 }
 
 impl fmt::Debug for SitejabberClientBuilder {
@@ -61,23 +59,7 @@ impl SitejabberClientBuilder {
         self
     }
 
-    /// Overrides the HTTP settings (client, time limit).
-    pub fn http(mut self, http: HttpClient) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Overrides the retry policy.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Overrides the client-side pacing (default [`default_limits`]).
-    pub fn limits(mut self, limits: RateLimits) -> Self {
-        self.limits = limits;
-        self
-    }
+    commerce_core::transport_settings_setters!(settings);
 
     /// Builds the client. Empty credentials and a non-HTTPS base URL are refused here.
     pub fn build(self) -> Result<SitejabberClient, Error> {
@@ -92,13 +74,11 @@ impl SitejabberClientBuilder {
         let client_token = Arc::new(self.client_token);
         // The login call goes through the same transport (same limits, same tracing), with
         // only the client token.
-        let login_transport = Transport::builder(&self.http, PROVIDER, &self.base_url)
+        let login_transport = Transport::configured(&self.settings, PROVIDER, &self.base_url)
             .auth(ClientTokenOnly {
                 client_token: client_token.clone(),
             })
             .classifier(EnvelopeClassifier)
-            .limits(self.limits.clone())
-            .retry(self.retry.clone())
             .build()?;
         let tokens = TokenCache::with_margin(
             LoginSource {
@@ -109,14 +89,12 @@ impl SitejabberClientBuilder {
             Duration::from_secs(24 * 3600),
             Duration::ZERO,
         );
-        let transport = Transport::builder(&self.http, PROVIDER, &self.base_url)
+        let transport = Transport::configured(&self.settings, PROVIDER, &self.base_url)
             .auth(SitejabberAuth {
                 client_token,
                 user_token: TokenAuth::header(tokens.clone(), HeaderName::from_static("user_token")),
             })
             .classifier(EnvelopeClassifier)
-            .limits(self.limits)
-            .retry(self.retry)
             .build()?;
         Ok(SitejabberClient {
             inner: Arc::new(Inner {
@@ -171,9 +149,11 @@ impl SitejabberClient {
             password,
             domain: domain.into(),
             base_url: DEFAULT_BASE_URL.to_owned(),
-            http: HttpClient::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
-            retry: RetryPolicy::default(),
-            limits: default_limits(),
+            settings: TransportSettings::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                default_limits(),
+            ),
         }
     }
 
