@@ -419,6 +419,25 @@ pub enum Error {
     #[error(transparent)]
     Decode(Box<DecodeError>),
 
+    /// The answer was larger than the client reads (counted after decompression); the rest
+    /// was not read. Raise the limit with the client builder's `max_answer_bytes` if the
+    /// provider really sends answers this large.
+    #[error(
+        "{provider} {endpoint}: the answer is larger than the limit of {limit} bytes and was not \
+         read further{}",
+        fmt_declared(.declared)
+    )]
+    TooLarge {
+        /// The provider.
+        provider: Name,
+        /// The endpoint.
+        endpoint: Name,
+        /// The limit in bytes.
+        limit: u64,
+        /// The size the answer announced (`Content-Length`), when it did.
+        declared: Option<u64>,
+    },
+
     /// The provider does not offer this operation.
     #[error("{provider}: {operation} is not supported: {reason}")]
     Unsupported {
@@ -440,6 +459,13 @@ fn fmt_answer(answer: &Option<Box<ProviderError>>) -> String {
         (Some(c), None) => format!(": {c}"),
         (None, Some(m)) => format!(": {m}"),
         (None, None) => String::new(),
+    }
+}
+
+fn fmt_declared(declared: &Option<u64>) -> String {
+    match declared {
+        Some(n) => format!(" (it announced {n} bytes)"),
+        None => String::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use http::HeaderValue;
 
 /// The connect time limit of the shared client.
@@ -10,6 +11,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The default time limit for one attempt (sending and reading the whole answer).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default limit on the size of one answer, counted after decompression: 32 MiB.
+/// An answer past it fails with [`Error::TooLarge`](crate::Error::TooLarge) as soon as the
+/// limit is crossed (or at once, when its `Content-Length` says so); the rest is not read.
+pub const MAX_ANSWER_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How much of an error answer (a status other than 2xx) is read: 64 KiB. Error answers
+/// are read for the provider's code and message, which come first; the rest is dropped.
+pub const MAX_ERROR_BYTES: u64 = 64 * 1024;
 
 /// The process-wide `reqwest::Client`: rustls, gzip, no redirects (a redirect could carry
 /// credentials to another host), a connect time limit, and its connection pool shared by
@@ -36,13 +46,14 @@ pub struct HttpClient {
     client: reqwest::Client,
     user_agent: HeaderValue,
     timeout: Option<Duration>,
+    max_answer_bytes: u64,
 }
 
 impl HttpClient {
     /// Settings for the crate `crate_name` at `crate_version` (pass
     /// `env!("CARGO_PKG_NAME")` and `env!("CARGO_PKG_VERSION")`): the shared client, a
-    /// `User-Agent` of `crate_name/crate_version commerce-core/x.y.z`, and a 30 s limit per
-    /// attempt.
+    /// `User-Agent` of `crate_name/crate_version commerce-core/x.y.z`, a 30 s limit per
+    /// attempt and a 32 MiB limit per answer.
     pub fn new(crate_name: &str, crate_version: &str) -> Self {
         let ua = format!(
             "{crate_name}/{crate_version} commerce-core/{}",
@@ -53,7 +64,21 @@ impl HttpClient {
             user_agent: HeaderValue::from_str(&ua)
                 .unwrap_or_else(|_| HeaderValue::from_static("commerce-core")),
             timeout: Some(REQUEST_TIMEOUT),
+            max_answer_bytes: MAX_ANSWER_BYTES,
         }
+    }
+
+    /// Sets the largest answer read, in bytes after decompression (default
+    /// [`MAX_ANSWER_BYTES`]); token answers count too. Error answers are read up to
+    /// [`MAX_ERROR_BYTES`] at most.
+    pub fn with_max_answer_bytes(mut self, limit: u64) -> Self {
+        self.max_answer_bytes = limit.max(1);
+        self
+    }
+
+    /// The largest answer read, in bytes after decompression.
+    pub fn max_answer_bytes(&self) -> u64 {
+        self.max_answer_bytes
     }
 
     /// Uses another `reqwest::Client` (a proxy, custom roots). Keep redirects off in it.
@@ -81,6 +106,63 @@ impl HttpClient {
     /// The per-attempt time limit.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+}
+
+/// Why an answer's body could not be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The body is larger than the limit (`declared`: its `Content-Length`, if given).
+    TooLarge { limit: u64, declared: Option<u64> },
+    /// The connection failed while reading.
+    Http(reqwest::Error),
+}
+
+/// Reads an answer's body as a stream (after decompression) and stops at `limit` bytes:
+/// past it, `Err(TooLarge)`, or with `truncate` the first `limit` bytes. Never holds more
+/// than `limit` bytes plus one chunk. A body that comes in one chunk is not copied.
+pub(crate) async fn read_body(
+    response: &mut reqwest::Response,
+    limit: u64,
+    truncate: bool,
+) -> Result<Bytes, ReadError> {
+    let declared = response.content_length();
+    if !truncate && declared.is_some_and(|n| n > limit) {
+        return Err(ReadError::TooLarge { limit, declared });
+    }
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let mut total: usize = 0;
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Http)? {
+        let fits = limit_usize - total;
+        if chunk.len() > fits {
+            if !truncate {
+                return Err(ReadError::TooLarge { limit, declared });
+            }
+            append(&mut first, &mut rest, chunk.slice(..fits));
+            break;
+        }
+        total += chunk.len();
+        append(&mut first, &mut rest, chunk);
+    }
+    Ok(match (first, rest) {
+        (_, Some(buf)) => buf.freeze(),
+        (Some(one), None) => one,
+        (None, None) => Bytes::new(),
+    })
+}
+
+fn append(first: &mut Option<Bytes>, rest: &mut Option<BytesMut>, chunk: Bytes) {
+    if let Some(buf) = rest {
+        buf.extend_from_slice(&chunk);
+    } else if let Some(one) = first.take() {
+        let mut buf = BytesMut::with_capacity(one.len() + chunk.len());
+        buf.extend_from_slice(&one);
+        buf.extend_from_slice(&chunk);
+        *rest = Some(buf);
+    } else {
+        *first = Some(chunk);
     }
 }
 

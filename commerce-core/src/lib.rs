@@ -98,6 +98,7 @@ mod http;
 pub mod lenient;
 mod limit;
 mod retry;
+mod scrub;
 mod support;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -106,8 +107,8 @@ mod url;
 
 pub use crate::auth::{
     AuthTicket, Authenticator, AuthorizationCodeFlow, AuthorizationRequest, ClientAuth, ClientCredentials,
-    Lease, NoAuth, RefreshTokenSource, Token, TokenAuth, TokenCache, TokenRequestFormat, TokenSource,
-    jwt_expiry, secret_header,
+    Lease, NoAuth, RefreshTokenSource, Token, TokenAuth, TokenCache, TokenRequestFormat, TokenRules,
+    TokenSource, jwt_expiry, secret_header,
 };
 pub use crate::commerce::{
     Address, ConfirmationReceipt, Customer, Fulfilment, FulfilmentState, FulfilmentStatus, InvitationReceipt,
@@ -118,9 +119,11 @@ pub use crate::endpoint::{Body, Endpoint, Part, Replay};
 pub use crate::error::{
     AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, ValidationErrors,
 };
-pub use crate::http::{CONNECT_TIMEOUT, HttpClient, REQUEST_TIMEOUT, shared_client};
+pub use crate::http::{
+    CONNECT_TIMEOUT, HttpClient, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, REQUEST_TIMEOUT, shared_client,
+};
 pub use crate::limit::{Permit, Quota, RateLimiter, RateLimits};
-pub use crate::retry::{RetryPolicy, parse_retry_after};
+pub use crate::retry::{MAX_SERVER_WAIT, RetryPolicy, parse_retry_after};
 pub use crate::support::{
     Page, decode_items, env_all_or_none, env_optional, env_required, is_valid_email, offset_stream,
     page_stream,

@@ -22,7 +22,7 @@ use http::HeaderMap;
 use tokio::time::Instant;
 
 use crate::error::Name;
-use crate::retry::parse_retry_after;
+use crate::retry::{MAX_SERVER_WAIT, parse_retry_after};
 
 /// At most `limit` calls in any window of length `window`.
 ///
@@ -152,6 +152,8 @@ struct State {
     in_flight: u64,
     /// What the provider's `X-RateLimit-Remaining` left us until its reset.
     budget: Option<Budget>,
+    /// Until a budget is known from the provider's headers, one call at a time.
+    slow_start: bool,
 }
 
 /// Calls the provider still allows before `until`, as its last answer said, less the calls
@@ -174,6 +176,11 @@ impl State {
             Some(b) if b.until <= now => self.budget = None,
             Some(b) if b.left == 0 => at = at.max(b.until),
             _ => {}
+        }
+        if self.slow_start && self.budget.is_none() && self.in_flight > 0 {
+            // The provider's budget for this period is not known yet: the call under way
+            // will tell it.
+            return Earliest::AfterCompletion;
         }
         for w in &mut self.windows {
             match w.earliest(now) {
@@ -220,6 +227,27 @@ impl Permit {
     /// under way are taken off the budget.
     pub fn observe(&self, headers: &HeaderMap) -> Option<Duration> {
         self.limiter.as_ref()?.observe_counted(headers, 1)
+    }
+}
+
+impl Permit {
+    /// The call was not made after all (its credentials could not be had): forgets its
+    /// slot, so it counts against no quota and no budget.
+    pub fn unused(mut self) {
+        if let Some(limiter) = self.limiter.take() {
+            let mut state = limiter.state();
+            state.in_flight = state.in_flight.saturating_sub(1);
+            for w in &mut state.windows {
+                if let Some(i) = w.grants.iter().rposition(|s| s.id == self.id) {
+                    w.grants.remove(i);
+                }
+            }
+            if let Some(b) = &mut state.budget {
+                b.left = b.left.saturating_add(1);
+            }
+            drop(state);
+            limiter.inner.completed.notify_one();
+        }
     }
 }
 
@@ -270,6 +298,19 @@ impl std::fmt::Debug for RateLimiter {
 impl RateLimiter {
     /// A limiter that keeps every quota in `quotas`.
     pub fn new(quotas: impl IntoIterator<Item = Quota>) -> Self {
+        Self::build(quotas, false)
+    }
+
+    /// A limiter that keeps `quotas` and, for a provider that announces its budget in
+    /// `X-RateLimit-Remaining` / `X-RateLimit-Reset` (bol), starts slowly: while no budget
+    /// is known (at first, and again after each reset) one call goes at a time, and the
+    /// others wait for its answer to tell how many more the provider allows. Concurrent
+    /// callers on a fresh client can then not overrun a limit they do not know yet.
+    pub fn slow_start(quotas: impl IntoIterator<Item = Quota>) -> Self {
+        Self::build(quotas, true)
+    }
+
+    fn build(quotas: impl IntoIterator<Item = Quota>, slow_start: bool) -> Self {
         RateLimiter {
             inner: Arc::new(Inner {
                 gate: tokio::sync::Mutex::new(()),
@@ -286,6 +327,7 @@ impl RateLimiter {
                     granted: 0,
                     in_flight: 0,
                     budget: None,
+                    slow_start,
                 }),
             }),
         }
@@ -359,9 +401,11 @@ impl RateLimiter {
         }
     }
 
-    /// Lets no call through for `wait` from now.
+    /// Lets no call through for `wait` from now (at most [`MAX_SERVER_WAIT`]).
     pub fn pause_for(&self, wait: Duration) {
-        self.pause_until(Instant::now() + wait);
+        let now = Instant::now();
+        let until = now.checked_add(wait.min(MAX_SERVER_WAIT)).unwrap_or(now);
+        self.pause_until(until);
     }
 
     /// Applies what an answer says about the provider's own limit: `Retry-After` (on any
@@ -391,12 +435,16 @@ impl RateLimiter {
             .and_then(|v| parse_retry_after(v, now));
         let remaining = header_u64(headers, "x-ratelimit-remaining");
         let reset_wait = header_u64(headers, "x-ratelimit-reset").map(|reset| {
-            if reset > 1_000_000_000 {
-                let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-                at.duration_since(now).unwrap_or(Duration::ZERO)
+            let wait = if reset > 1_000_000_000 {
+                SystemTime::UNIX_EPOCH
+                    .checked_add(Duration::from_secs(reset))
+                    .map_or(MAX_SERVER_WAIT, |at| {
+                        at.duration_since(now).unwrap_or(Duration::ZERO)
+                    })
             } else {
                 Duration::from_secs(reset)
-            }
+            };
+            wait.min(MAX_SERVER_WAIT)
         });
         if let (Some(remaining), Some(reset_wait)) = (remaining, reset_wait) {
             if remaining == 0 {
@@ -410,7 +458,7 @@ impl RateLimiter {
                     _ => {
                         state.budget = Some(Budget {
                             left,
-                            until: at + reset_wait,
+                            until: at.checked_add(reset_wait).unwrap_or(at),
                         })
                     }
                 }
@@ -463,6 +511,7 @@ pub struct RateLimits {
     default: RateLimiter,
     configured: Arc<HashMap<Name, Vec<Quota>>>,
     buckets: Arc<Mutex<HashMap<Name, RateLimiter>>>,
+    slow_start: bool,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -488,7 +537,24 @@ impl RateLimits {
             default: RateLimiter::new(quotas),
             configured: Arc::new(HashMap::new()),
             buckets: Arc::new(Mutex::new(HashMap::new())),
+            slow_start: false,
         }
+    }
+
+    /// Limits whose every bucket starts slowly ([`RateLimiter::slow_start`]): for a
+    /// provider that announces each bucket's budget in its answers' `X-RateLimit-*`
+    /// headers rather than documenting it (bol). Quotas still apply on top.
+    pub fn slow_start(quotas: impl IntoIterator<Item = Quota>) -> Self {
+        RateLimits {
+            default: RateLimiter::slow_start(quotas),
+            slow_start: true,
+            ..Self::new([])
+        }
+    }
+
+    /// Whether the buckets start slowly.
+    pub fn is_slow_start(&self) -> bool {
+        self.slow_start
     }
 
     /// Gives the named bucket its own quotas. Buckets not configured have none, but still
@@ -508,7 +574,7 @@ impl RateLimits {
             return l.clone();
         }
         let quotas = self.configured.get(name).cloned().unwrap_or_default();
-        let limiter = RateLimiter::new(quotas);
+        let limiter = RateLimiter::build(quotas, self.slow_start);
         buckets.insert(Name::Owned(name.to_owned()), limiter.clone());
         limiter
     }

@@ -105,14 +105,27 @@ impl RetryPolicy {
     }
 }
 
-/// Reads a `Retry-After` value: delay seconds (`120`, also `1.5`) or an HTTP date.
+/// The longest wait any server answer can impose (`Retry-After`, `X-RateLimit-Reset`): a
+/// day. Larger values (`18446744073709551615`, `1e300`, a date in the year 9999) are taken
+/// as this, so no arithmetic on them can overflow; such a wait is far past
+/// [`RetryPolicy::max_wait`] anyway, so the call fails at once with
+/// [`Error::RateLimited`](crate::Error::RateLimited) instead of hanging.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// Reads a `Retry-After` value: delay seconds (`120`, also `1.5`) or an HTTP date; at most
+/// [`MAX_SERVER_WAIT`]. Anything else (negative, not a number, not UTF-8) is `None`.
 pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
     let text = value.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(MAX_SERVER_WAIT.as_secs_f64())));
     }
     let at = httpdate::parse_http_date(text).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_SERVER_WAIT),
+    )
 }
 
 #[cfg(test)]

@@ -18,10 +18,12 @@ use url::Url;
 use crate::auth::{AuthTicket, Authenticator, NoAuth};
 use crate::endpoint::{Body, Endpoint, Replay, Target};
 use crate::error::{AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError};
-use crate::http::HttpClient;
+use crate::http::{HttpClient, MAX_ERROR_BYTES, ReadError, read_body};
 use crate::limit::{RateLimiter, RateLimits};
 use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::scrub::Scrubber;
 use crate::url::{check_secure, secure_base_url};
+use secrecy::SecretString;
 
 /// One attempt of a request as the [`Authenticator`] sees it, before it is sent. The
 /// authenticator may add headers or query parameters, or rewrite the body (a signed
@@ -72,6 +74,8 @@ pub struct Response {
     provider: Name,
     endpoint: Name,
     sensitive: bool,
+    acted: bool,
+    scrubber: Scrubber,
 }
 
 impl fmt::Debug for Response {
@@ -101,7 +105,42 @@ impl Response {
             provider: provider.into(),
             endpoint: endpoint.into(),
             sensitive: false,
+            acted: false,
+            scrubber: Scrubber::default(),
         }
+    }
+
+    /// Marks this answer as the success of a call that may have created or changed
+    /// something (see [`Response::acted`]), for classifiers and tests.
+    pub fn with_acted(mut self, acted: bool) -> Self {
+        self.acted = acted;
+        self
+    }
+
+    /// Whether this is the success answer of a call that may have acted at the provider (its
+    /// endpoint is not [`Replay::Always`]: a create or a change). An answer to such a call
+    /// that cannot be read leaves its outcome unknown: see [`Response::unreadable`].
+    pub fn acted(&self) -> bool {
+        self.acted
+    }
+
+    /// The error for an answer that could not be read as expected (`error`, typically a
+    /// [`Error::Decode`]): when the call [`acted`](Self::acted), it is
+    /// [`Error::Unconfirmed`] with `error` as its cause, since the provider may well have
+    /// created what was asked although the caller cannot tell; otherwise `error` itself.
+    pub fn unreadable(&self, error: Error) -> Error {
+        unreadable(
+            self.scrubber.error(error),
+            !self.acted,
+            &self.provider,
+            &self.endpoint,
+        )
+    }
+
+    /// Decodes `body` (this answer's body, or a part of it the caller took out) as JSON into
+    /// `T`, as [`decode_json`] does; a failure goes through [`Response::unreadable`].
+    pub fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, Error> {
+        decode_json(&self.provider, &self.endpoint, body, self.sensitive).map_err(|e| self.unreadable(e))
     }
 
     /// The HTTP status.
@@ -139,9 +178,10 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    /// Decodes the body as JSON; a failure names the JSON path and quotes the body around it.
+    /// Decodes the body as JSON; a failure names the JSON path and quotes the body around it
+    /// (and is [`Error::Unconfirmed`] when the call [`acted`](Self::acted)).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        decode_json(&self.provider, &self.endpoint, &self.body, self.sensitive)
+        self.decode(&self.body)
     }
 
     /// A [`ProviderError`] read from this answer in the common shapes (see
@@ -201,21 +241,40 @@ pub fn decode_json<T: DeserializeOwned>(
 const EXCERPT_CHARS: usize = 120;
 
 /// A short, single-line excerpt of `body`, centred on `at` (1-based line and column) when
-/// given; `None` for an empty body.
+/// given; `None` for an empty body. Only a few hundred bytes around that place are looked
+/// at, however large the body.
 pub fn excerpt(body: &[u8], at: Option<(usize, usize)>) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    if text.trim().is_empty() {
-        return None;
-    }
+    // Bytes looked at on each side: enough for EXCERPT_CHARS characters of up to 4 bytes.
+    const REACH: usize = EXCERPT_CHARS * 4;
     let offset = match at {
         Some((line, column)) if line > 0 => {
-            let line_start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
-            (line_start + column.saturating_sub(1)).min(text.len())
+            let line_start = if line == 1 {
+                0
+            } else {
+                body.iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'\n')
+                    .nth(line - 2)
+                    .map_or(body.len(), |(i, _)| i + 1)
+            };
+            line_start
+                .saturating_add(column.saturating_sub(1))
+                .min(body.len())
         }
         _ => 0,
     };
+    let from = if at.is_some() {
+        offset.saturating_sub(REACH)
+    } else {
+        0
+    };
+    let to = offset.saturating_add(REACH).min(body.len());
+    let text = String::from_utf8_lossy(&body[from..to]);
+    if text.trim().is_empty() {
+        return None;
+    }
     let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let centre = chars.partition_point(|(i, _)| *i < offset);
+    let centre = chars.partition_point(|(i, _)| *i < offset - from);
     let start = if at.is_some() {
         centre.saturating_sub(EXCERPT_CHARS / 2)
     } else {
@@ -231,10 +290,10 @@ pub fn excerpt(body: &[u8], at: Option<(usize, usize)>) -> Option<String> {
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    if start > 0 {
+    if start > 0 || (from > 0 && start == 0) {
         out.insert(0, '…');
     }
-    if end < chars.len() {
+    if end < chars.len() || to < body.len() {
         out.push('…');
     }
     Some(out)
@@ -361,6 +420,7 @@ struct Inner {
     retry: RetryPolicy,
     classifier: Arc<dyn Classifier>,
     headers: HeaderMap,
+    scrubber: Scrubber,
 }
 
 /// The HTTP runtime of one provider client. Cheap to clone; clones share the token cache,
@@ -395,6 +455,7 @@ pub struct TransportBuilder {
     retry: RetryPolicy,
     classifier: Arc<dyn Classifier>,
     headers: HeaderMap,
+    secrets: Vec<SecretString>,
 }
 
 impl fmt::Debug for TransportBuilder {
@@ -443,10 +504,20 @@ impl TransportBuilder {
         self
     }
 
+    /// Names a secret of the client (an API key, a password) that must never appear in an
+    /// error: every text a provider sends back is scrubbed of it (as it is, and form- or
+    /// percent-encoded) before it enters an error. The values of request headers marked
+    /// sensitive (the bearer token) are scrubbed without being named.
+    pub fn secret(mut self, secret: &SecretString) -> Self {
+        self.secrets.push(secret.clone());
+        self
+    }
+
     /// Finishes the transport; fails on a bad or insecure base URL.
     pub fn build(self) -> Result<Transport, Error> {
         Ok(Transport {
             inner: Arc::new(Inner {
+                scrubber: Scrubber::new(&self.secrets),
                 base: self.base?,
                 provider: self.provider,
                 http: self.http,
@@ -474,7 +545,14 @@ enum Outcome {
         ticket: AuthTicket,
     },
     /// The provider refused the credentials.
-    Rejected(ProviderError),
+    Rejected {
+        error: ProviderError,
+        ticket: AuthTicket,
+    },
+    /// No credentials could be had (a failed token request): nothing was sent.
+    NoCredentials(Error),
+    /// A success answer that cannot be read (too large): the call may have acted.
+    Unreadable(Error),
 }
 
 /// What every provider client's builder lets its user override: the HTTP settings, the retry
@@ -552,6 +630,7 @@ impl Transport {
             retry: RetryPolicy::default(),
             classifier: Arc::new(DefaultClassifier),
             headers: HeaderMap::new(),
+            secrets: Vec::new(),
         }
     }
 
@@ -569,6 +648,7 @@ impl Transport {
                 retry: i.retry.clone(),
                 classifier: i.classifier.clone(),
                 headers: i.headers.clone(),
+                scrubber: i.scrubber.clone(),
             }),
         }
     }
@@ -694,9 +774,40 @@ impl Transport {
                     } else {
                         "credentials refused"
                     };
-                    return Err(auth_error(&error, fallback));
+                    // Still refused with fresh credentials (or they cannot be renewed): not
+                    // an expiry. The authenticator cools down instead of asking again.
+                    let error = auth_error(&error, fallback);
+                    self.inner.auth.rejected(&ticket, &error).await;
+                    return Err(error);
                 }
-                Outcome::Rejected(error) => return Err(auth_error(&error, "credentials refused")),
+                Outcome::Rejected { error, ticket } => {
+                    let error = auth_error(&error, "credentials refused");
+                    self.inner.auth.rejected(&ticket, &error).await;
+                    return Err(error);
+                }
+                Outcome::NoCredentials(error) => {
+                    // Nothing was sent. A transient failure of the token request is retried
+                    // like any call, but never before the authenticator's cool-down is over.
+                    if !error.is_retryable() {
+                        return Err(error);
+                    }
+                    let Some(wait) = backoff.next() else {
+                        return Err(error);
+                    };
+                    let wait = wait
+                        .max(self.inner.auth.ready_in())
+                        .max(error.retry_after().unwrap_or_default());
+                    if wait > self.inner.retry.max_wait {
+                        return Err(error);
+                    }
+                    tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "no credentials yet: retrying");
+                    drop(_entered);
+                    tokio::time::sleep(wait).await;
+                }
+                Outcome::Unreadable(error) => {
+                    let harmless = endpoint.replay == Replay::Always;
+                    return Err(unreadable(error, harmless, provider, &endpoint.name));
+                }
                 Outcome::Refused {
                     error,
                     expired: false,
@@ -734,11 +845,12 @@ impl Transport {
                     let Some(wait) = backoff.next() else {
                         return Err(give_up(error));
                     };
-                    // A Retry-After already paused the bucket (see `attempt`); a 429
-                    // without one pauses it for the backoff wait, since every caller of
-                    // the bucket is over the limit, not just this one.
-                    if status == 429 && asked.is_none() {
-                        limiter.pause_for(wait);
+                    // A 429 pauses the whole bucket, since every caller of it is over the
+                    // limit, not just this one: for the provider's Retry-After (already
+                    // applied in `attempt`) or the backoff wait, whichever is longer, so a
+                    // `Retry-After: 0` still backs off.
+                    if status == 429 {
+                        limiter.pause_for(asked.unwrap_or_default().max(wait));
                     }
                     tracing::warn!(
                         status,
@@ -777,11 +889,25 @@ impl Transport {
             endpoint: endpoint.name.clone(),
         };
         let ticket = if endpoint.authenticated {
-            self.inner.auth.authorize(&mut request).await?
+            match self.inner.auth.authorize(&mut request).await {
+                Ok(ticket) => ticket,
+                Err(error) => {
+                    permit.unused();
+                    return Ok(Outcome::NoCredentials(error));
+                }
+            }
         } else {
             AuthTicket::fixed()
         };
         check_secure(&request.url)?;
+        // Secrets the authenticator put in headers (a bearer token): taken out of any error
+        // text the provider sends back.
+        let sent_secrets: Vec<HeaderValue> = request
+            .headers
+            .values()
+            .filter(|v| v.is_sensitive())
+            .cloned()
+            .collect();
         let timeout = endpoint.timeout.or(self.inner.http.timeout());
         let built = self.build(request, timeout)?;
         let started = Instant::now();
@@ -816,18 +942,36 @@ impl Transport {
         let status = answer.status();
         // Taken, not cloned: the body needs no header any more.
         let headers = std::mem::take(answer.headers_mut());
-        let body = match answer.bytes().await {
-            Ok(b) => b,
-            Err(e) => return Ok(lost(e)),
-        };
-        span.record("status", status.as_u16());
-        span.record("latency_ms", started.elapsed().as_millis() as u64);
         if let Some(paused) = permit.observe(&headers) {
             tracing::debug!(
                 pause_ms = paused.as_millis() as u64,
                 "provider asked to slow down"
             );
         }
+        // An error answer is read for its code and message, which come first: at most
+        // MAX_ERROR_BYTES of it, the rest dropped. A success is read whole, up to the limit.
+        let success = status.is_success();
+        let limit = self.inner.http.max_answer_bytes();
+        let (limit, truncate) = if success {
+            (limit, false)
+        } else {
+            (limit.min(MAX_ERROR_BYTES), true)
+        };
+        let body = match read_body(&mut answer, limit, truncate).await {
+            Ok(b) => b,
+            Err(ReadError::Http(e)) => return Ok(lost(e)),
+            Err(ReadError::TooLarge { limit, declared }) => {
+                tracing::warn!(limit, "answer larger than the limit: not read further");
+                return Ok(Outcome::Unreadable(Error::TooLarge {
+                    provider: self.inner.provider.clone(),
+                    endpoint: endpoint.name.clone(),
+                    limit,
+                    declared,
+                }));
+            }
+        };
+        span.record("status", status.as_u16());
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
         let response = Response {
             status,
             headers,
@@ -835,21 +979,33 @@ impl Transport {
             provider: self.inner.provider.clone(),
             endpoint: endpoint.name.clone(),
             sensitive: endpoint.sensitive_answer,
+            acted: success && endpoint.replay != Replay::Always,
+            scrubber: self.inner.scrubber.clone(),
         };
         tracing::debug!(status = status.as_u16(), bytes = response.body.len(), "answer");
+        let scrub = |mut error: ProviderError| {
+            self.inner
+                .scrubber
+                .with_headers(&sent_secrets)
+                .provider_error(&mut error);
+            with_retry_after(error, &response)
+        };
         Ok(match self.inner.classifier.classify(&response) {
             Verdict::Success => Outcome::Done(response),
             Verdict::Failure(error) => Outcome::Refused {
-                error: with_retry_after(error, &response),
+                error: scrub(error),
                 expired: false,
                 ticket,
             },
             Verdict::AuthExpired(error) => Outcome::Refused {
-                error: with_retry_after(error, &response),
+                error: scrub(error),
                 expired: true,
                 ticket,
             },
-            Verdict::AuthRejected(error) => Outcome::Rejected(error),
+            Verdict::AuthRejected(error) => Outcome::Rejected {
+                error: scrub(error),
+                ticket,
+            },
         })
     }
 
@@ -902,6 +1058,20 @@ impl Transport {
                 format!("the request cannot be built: {}", e.without_url()),
             )
         })
+    }
+}
+
+/// `error` for an answer of `provider`'s `endpoint` that could not be read: as it is when
+/// the call was safe to repeat (`harmless`) or is already unconfirmed, otherwise
+/// [`Error::Unconfirmed`] with `error` as its cause, since the call may have acted.
+fn unreadable(error: Error, harmless: bool, provider: &Name, endpoint: &Name) -> Error {
+    if harmless || error.is_unconfirmed() {
+        return error;
+    }
+    Error::Unconfirmed {
+        provider: provider.clone(),
+        endpoint: endpoint.clone(),
+        source: Arc::new(error),
     }
 }
 

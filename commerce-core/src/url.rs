@@ -35,14 +35,28 @@ pub fn secure_base_url(raw: &str) -> Result<Url, Error> {
 
 /// Parses `raw` as an absolute URL and applies the HTTPS rule of [`secure_base_url`].
 pub fn secure_url(raw: &str) -> Result<Url, Error> {
-    let url = Url::parse(raw.trim())
-        .map_err(|e| Error::config(format!("`{}` is not a valid URL: {e}", raw.trim())))?;
+    let raw = raw.trim();
+    let url = Url::parse(raw).map_err(|e| {
+        // Not quoted when it may carry user info.
+        let shown = if raw.contains('@') { "a URL" } else { raw };
+        Error::config(format!("`{shown}` is not a valid URL: {e}"))
+    })?;
     check_secure(&url)?;
     Ok(url)
 }
 
-/// Refuses a URL that would send data in clear text to a host that is not loopback.
+/// Refuses a URL that would send data in clear text to a host that is not loopback, and a
+/// URL with user info (`https://user:password@host`): credentials belong in the client's
+/// settings, where they are kept secret, not in a URL that is shown in messages and that
+/// the HTTP client would turn into a `Basic` header of its own.
 pub fn check_secure(url: &Url) -> Result<(), Error> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::config(format!(
+            "refusing the URL `{}`: it carries user info (`user:password@`); give credentials \
+             to the client's builder instead",
+            redact(url)
+        )));
+    }
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
@@ -130,6 +144,21 @@ mod tests {
         assert!(secure_base_url("ftp://example.com").is_err());
         assert!(secure_base_url("not a url").is_err());
         assert!(secure_base_url("https://example.com/?key=1").is_err());
+    }
+
+    #[test]
+    fn user_info_is_refused_and_never_shown() {
+        for bad in [
+            "http://user:pa55word@127.0.0.1:8080/",
+            "https://user:pa55word@api.example.com/v1",
+            "https://pa55word@api.example.com/v1",
+            "https://:pa55word@api.example.com/v1",
+        ] {
+            let err = secure_base_url(bad).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(shown.contains("user info"), "{shown}");
+            assert!(!shown.contains("pa55word"), "{shown}");
+        }
     }
 
     #[test]

@@ -29,12 +29,37 @@ pub fn jwt_expiry(token: &str) -> Option<SystemTime> {
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let exp = claims.get("exp")?.as_f64()?;
-    (exp.is_finite() && exp >= 0.0).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(exp))
+    // Any number may come (1e300, -1, NaN): no panic, no overflow; an expiry past what the
+    // clock can hold is no expiry at all.
+    let since_epoch = Duration::try_from_secs_f64(exp).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(since_epoch)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_expiries_never_panic() {
+        let jwt = |exp: &str| {
+            format!(
+                "eyJhbGciOiJub25lIn0.{}.sig",
+                URL_SAFE_NO_PAD.encode(format!("{{\"exp\":{exp}}}"))
+            )
+        };
+        for exp in [
+            "1e300",
+            "-1",
+            "18446744073709551615",
+            "9.3e18",
+            "1.7976931348623157e308",
+            "0",
+        ] {
+            let _ = jwt_expiry(&jwt(exp));
+        }
+        assert_eq!(jwt_expiry(&jwt("-1")), None);
+        assert_eq!(jwt_expiry(&jwt("0")), Some(SystemTime::UNIX_EPOCH));
+    }
 
     #[test]
     fn odd_tokens_have_no_expiry() {

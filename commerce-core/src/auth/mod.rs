@@ -13,6 +13,7 @@
 mod jwt;
 mod oauth2;
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,7 +29,7 @@ pub use self::oauth2::{
     AuthorizationCodeFlow, AuthorizationRequest, ClientAuth, ClientCredentials, RefreshTokenSource,
     TokenRequestFormat,
 };
-use crate::error::Error;
+use crate::error::{Error, Name};
 use crate::transport::OutgoingRequest;
 
 /// What an [`Authenticator`] used for one attempt, so that an "expired" answer invalidates
@@ -69,6 +70,22 @@ pub trait Authenticator: Send + Sync + fmt::Debug {
     async fn invalidate(&self, ticket: &AuthTicket) -> bool {
         let _ = ticket;
         false
+    }
+
+    /// The provider still refused the credentials of `ticket` after they were renewed (or
+    /// they could not be renewed): `error` is what the caller gets. A token cache stops
+    /// asking for tokens for a cool-down and hands out `error` meanwhile; a 401 can mean a
+    /// blocked account, and asking again at once would only count against the provider's
+    /// limit on token requests.
+    async fn rejected(&self, ticket: &AuthTicket, error: &Error) {
+        let _ = (ticket, error);
+    }
+
+    /// How long from now [`authorize`](Self::authorize) will keep failing without asking
+    /// the provider (a cool-down after a failed token request, or the ceiling on token
+    /// requests reached). The transport waits at least this long before trying again.
+    fn ready_in(&self) -> Duration {
+        Duration::ZERO
     }
 }
 
@@ -147,6 +164,11 @@ impl fmt::Debug for Token {
 pub trait TokenSource: Send + Sync + fmt::Debug {
     /// Requests a new token from the provider.
     async fn fetch(&self) -> Result<Token, Error>;
+
+    /// The provider's name, for errors the cache makes itself.
+    fn provider(&self) -> Name {
+        Name::Borrowed("token")
+    }
 }
 
 /// A token handed out by the cache, with the generation to name it by on invalidation.
@@ -171,6 +193,19 @@ struct Cached {
     secret: SecretString,
     generation: u64,
     refresh_at: Option<Instant>,
+    expires_at: Option<Instant>,
+    /// Fetched after a rejection: a refusal of this token is a rejection too, with no
+    /// second token asked for.
+    probation: bool,
+}
+
+impl Cached {
+    fn lease(&self) -> Lease {
+        Lease {
+            secret: self.secret.clone(),
+            generation: self.generation,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -180,6 +215,25 @@ struct CacheState {
     /// Completed token requests, successful or not.
     attempts: u64,
     last_failure: Option<Error>,
+    /// Failed token requests and rejected tokens since the last token that lived its life:
+    /// the cool-down doubles with each.
+    strikes: u32,
+    /// The last token was rejected (its replacement goes on probation).
+    rejected: bool,
+    /// No token request before this instant.
+    cooling_until: Option<Instant>,
+    /// When the token requests of the last minute started (the ceiling).
+    recent: VecDeque<Instant>,
+}
+
+/// What the cache does for a caller without a fresh token.
+enum Hold {
+    /// Hand out this token (due for renewal, but still valid while renewal must wait).
+    Serve(Lease),
+    /// Fail with this error, without asking the provider.
+    Fail(Error),
+    /// Ask the provider.
+    Ask,
 }
 
 impl CacheState {
@@ -188,23 +242,176 @@ impl CacheState {
         if c.refresh_at.is_some_and(|at| now >= at) {
             return None;
         }
-        Some(Lease {
-            secret: c.secret.clone(),
-            generation: c.generation,
-        })
+        Some(c.lease())
+    }
+
+    fn still_valid(&self, now: Instant) -> Option<Lease> {
+        let c = self.current.as_ref()?;
+        c.expires_at.is_none_or(|at| now < at).then(|| c.lease())
+    }
+
+    /// Whether a token request may be made now: not during a cool-down, and not past the
+    /// ceiling of token requests per window.
+    fn hold(&mut self, now: Instant, rules: &TokenRules, provider: &Name) -> Hold {
+        if let Some(until) = self.cooling_until
+            && now < until
+        {
+            if let Some(lease) = self.still_valid(now) {
+                return Hold::Serve(lease);
+            }
+            return Hold::Fail(self.last_failure.clone().unwrap_or_else(|| {
+                Error::from(crate::error::AuthError::new(
+                    provider.clone(),
+                    "token",
+                    "token requests are cooling down after a failure",
+                ))
+            }));
+        }
+        if let Some(wait) = self.ceiling_wait(now, rules) {
+            if let Some(lease) = self.still_valid(now) {
+                return Hold::Serve(lease);
+            }
+            tracing::warn!(
+                wait_ms = wait.as_millis() as u64,
+                "ceiling on token requests reached: not asking"
+            );
+            return Hold::Fail(Error::RateLimited {
+                provider: provider.clone(),
+                endpoint: Name::Borrowed("token"),
+                retry_after: Some(wait),
+                answer: None,
+            });
+        }
+        Hold::Ask
+    }
+
+    /// How long until one more token request keeps the ceiling, if it is reached.
+    fn ceiling_wait(&mut self, now: Instant, rules: &TokenRules) -> Option<Duration> {
+        let (limit, window) = rules.ceiling;
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        {
+            self.recent.pop_front();
+        }
+        if (self.recent.len() as u32) < limit.max(1) {
+            return None;
+        }
+        let oldest = *self.recent.front()?;
+        Some(window.saturating_sub(now.saturating_duration_since(oldest)))
+    }
+
+    /// Starts (or extends) the cool-down after a failure.
+    fn strike(&mut self, now: Instant, rules: &TokenRules) {
+        self.strikes = self.strikes.saturating_add(1);
+        let cool = rules.cool_down(self.strikes);
+        self.cooling_until = Some(clamped_add(now, cool));
+        tracing::debug!(
+            strikes = self.strikes,
+            cool_down_ms = cool.as_millis() as u64,
+            "token requests cooling down"
+        );
+    }
+
+    fn remaining_hold(&mut self, now: Instant, rules: &TokenRules) -> Duration {
+        if self.still_valid(now).is_some() {
+            // Handed out during any hold.
+            return Duration::ZERO;
+        }
+        let cooling = self
+            .cooling_until
+            .map_or(Duration::ZERO, |u| u.saturating_duration_since(now));
+        cooling.max(self.ceiling_wait(now, rules).unwrap_or(Duration::ZERO))
+    }
+}
+
+/// `at + d`, or as far as the clock goes.
+fn clamped_add(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365))
+}
+
+/// The rules a [`TokenCache`] keeps whatever the provider answers, so no answer can make it
+/// ask for tokens too often (bol bans IPs that do) or hold a token forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenRules {
+    /// The shortest life a token is used for, whatever `expires_in` or its JWT `exp` says
+    /// (`0` included): 30 s. A token the provider really ends earlier is refused with 401
+    /// and renewed then.
+    pub min_life: Duration,
+    /// The longest life a token is trusted for (an `expires_in` of 2⁶³ s): 24 h.
+    pub max_life: Duration,
+    /// The cool-down after the first failed token request or rejected token: 1 s. It doubles
+    /// with each further failure in a row, up to `max_cool_down`.
+    pub first_cool_down: Duration,
+    /// The longest cool-down: 60 s.
+    pub max_cool_down: Duration,
+    /// At most this many token requests in any window of this length, whatever happens:
+    /// 6 per minute.
+    pub ceiling: (u32, Duration),
+}
+
+impl Default for TokenRules {
+    fn default() -> Self {
+        TokenRules {
+            min_life: Duration::from_secs(30),
+            max_life: Duration::from_secs(24 * 3600),
+            first_cool_down: Duration::from_secs(1),
+            max_cool_down: Duration::from_secs(60),
+            ceiling: (6, Duration::from_secs(60)),
+        }
+    }
+}
+
+impl TokenRules {
+    /// Sets the shortest and longest life a token is used for.
+    pub fn with_life(mut self, min: Duration, max: Duration) -> Self {
+        self.min_life = min;
+        self.max_life = max.max(min);
+        self
+    }
+
+    /// Sets the first and the longest cool-down.
+    pub fn with_cool_down(mut self, first: Duration, max: Duration) -> Self {
+        self.first_cool_down = first;
+        self.max_cool_down = max.max(first);
+        self
+    }
+
+    /// Sets the ceiling: at most `limit` token requests in any `window`.
+    pub fn with_ceiling(mut self, limit: u32, window: Duration) -> Self {
+        self.ceiling = (limit.max(1), window);
+        self
+    }
+
+    /// The cool-down after `strikes` failures in a row.
+    fn cool_down(&self, strikes: u32) -> Duration {
+        let doublings = strikes.saturating_sub(1).min(30);
+        self.first_cool_down
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_cool_down)
+    }
+
+    /// A provider's token life, within the rules.
+    fn life(&self, said: Duration) -> Duration {
+        said.clamp(self.min_life, self.max_life)
     }
 }
 
 struct CacheInner {
     source: Arc<dyn TokenSource>,
+    provider: Name,
     state: Mutex<CacheState>,
     /// Held by the one caller that requests a token; the others queue behind it.
     flight: tokio::sync::Mutex<()>,
     margin: Duration,
     jitter: Duration,
+    rules: TokenRules,
 }
 
-/// A token cache shared by every clone of a client.
+/// A token cache shared by every clone of a client: one per credential.
 ///
 /// - Single flight: however many callers find the cache cold or expired at once, one token
 ///   request is made and the rest wait for its result (a failure too, so a broken token
@@ -213,6 +420,11 @@ struct CacheInner {
 ///   its lifetime) before it expires, so no request is sent with a token about to lapse.
 /// - Invalidation by generation: [`TokenCache::invalidate`] drops the token only if it is
 ///   still the one that was refused.
+/// - Discipline ([`TokenRules`]): a token's life is taken within a floor and a ceiling
+///   (30 s to 24 h); after a failed token request, or a token refused right after it was
+///   renewed, no token is asked for during a cool-down (1 s, doubling to 60 s; a token
+///   still valid is used meanwhile, otherwise the failure is handed out again); and never
+///   more than 6 token requests in a minute, whatever the provider answers.
 #[derive(Clone)]
 pub struct TokenCache {
     inner: Arc<CacheInner>,
@@ -226,46 +438,82 @@ impl fmt::Debug for TokenCache {
             .field("token", &state.current.as_ref().map(|_| "[redacted]"))
             .field("generation", &state.generations)
             .field("margin", &self.inner.margin)
+            .field("rules", &self.inner.rules)
             .finish()
     }
 }
 
 impl TokenCache {
-    /// A cache over `source`, refreshing 30 s (plus up to 10 s of jitter) before expiry.
+    /// A cache over `source`, refreshing 30 s (plus up to 10 s of jitter) before expiry,
+    /// with the default [`TokenRules`].
     pub fn new(source: impl TokenSource + 'static) -> Self {
         Self::with_margin(source, Duration::from_secs(30), Duration::from_secs(10))
     }
 
     /// A cache refreshing `margin` plus up to `jitter` before expiry.
     pub fn with_margin(source: impl TokenSource + 'static, margin: Duration, jitter: Duration) -> Self {
+        let provider = source.provider();
         TokenCache {
             inner: Arc::new(CacheInner {
                 source: Arc::new(source),
+                provider,
                 state: Mutex::new(CacheState::default()),
                 flight: tokio::sync::Mutex::new(()),
                 margin,
                 jitter,
+                rules: TokenRules::default(),
             }),
         }
+    }
+
+    /// The same cache with other rules; call before first use (the state is not kept).
+    pub fn with_rules(self, rules: TokenRules) -> Self {
+        let i = &self.inner;
+        TokenCache {
+            inner: Arc::new(CacheInner {
+                source: i.source.clone(),
+                provider: i.provider.clone(),
+                state: Mutex::new(CacheState::default()),
+                flight: tokio::sync::Mutex::new(()),
+                margin: i.margin,
+                jitter: i.jitter,
+                rules,
+            }),
+        }
+    }
+
+    /// The rules this cache keeps.
+    pub fn rules(&self) -> &TokenRules {
+        &self.inner.rules
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The current token, requesting one if the cache is cold or the token is due.
+    /// The current token, requesting one if the cache is cold or the token is due (unless
+    /// a cool-down or the ceiling holds requests back: then a token still valid, or the
+    /// last failure, or [`Error::RateLimited`] with the wait).
     pub async fn get(&self) -> Result<Lease, Error> {
+        let rules = &self.inner.rules;
         let seen = {
-            let state = self.state();
-            if let Some(lease) = state.fresh(Instant::now()) {
+            let mut state = self.state();
+            let now = Instant::now();
+            if let Some(lease) = state.fresh(now) {
                 return Ok(lease);
+            }
+            match state.hold(now, rules, &self.inner.provider) {
+                Hold::Serve(lease) => return Ok(lease),
+                Hold::Fail(e) => return Err(e),
+                Hold::Ask => {}
             }
             state.attempts
         };
         let _flight = self.inner.flight.lock().await;
         {
-            let state = self.state();
-            if let Some(lease) = state.fresh(Instant::now()) {
+            let mut state = self.state();
+            let now = Instant::now();
+            if let Some(lease) = state.fresh(now) {
                 return Ok(lease);
             }
             if state.attempts > seen
@@ -274,6 +522,12 @@ impl TokenCache {
                 // The request this caller waited for failed: share its error.
                 return Err(failure.clone());
             }
+            match state.hold(now, rules, &self.inner.provider) {
+                Hold::Serve(lease) => return Ok(lease),
+                Hold::Fail(e) => return Err(e),
+                Hold::Ask => {}
+            }
+            state.recent.push_back(now);
         }
         let requested_at = Instant::now();
         let result = self.inner.source.fetch().await;
@@ -283,22 +537,33 @@ impl TokenCache {
             Ok(token) => {
                 state.generations += 1;
                 let generation = state.generations;
-                let refresh_at = token.expires_in.map(|life| requested_at + life - self.lead(life));
-                let lease = Lease {
-                    secret: token.secret.clone(),
-                    generation,
-                };
-                state.current = Some(Cached {
+                // Within the rules, whatever the provider said: no overflow, no token used
+                // for less than the floor (`expires_in: 0` would ask on every call).
+                let life = token.expires_in.map(|said| rules.life(said));
+                let refresh_at = life.map(|life| clamped_add(requested_at, life - self.lead(life)));
+                let expires_at = life.map(|life| clamped_add(requested_at, life));
+                let probation = state.rejected;
+                if !state.rejected {
+                    state.strikes = 0;
+                }
+                state.rejected = false;
+                state.cooling_until = None;
+                let cached = Cached {
                     secret: token.secret,
                     generation,
                     refresh_at,
-                });
+                    expires_at,
+                    probation,
+                };
+                let lease = cached.lease();
+                state.current = Some(cached);
                 state.last_failure = None;
-                tracing::debug!(generation, expires_in = ?token.expires_in, "access token obtained");
+                tracing::debug!(generation, expires_in = ?token.expires_in, ?life, probation, "access token obtained");
                 Ok(lease)
             }
             Err(e) => {
                 state.last_failure = Some(e.clone());
+                state.strike(Instant::now(), rules);
                 Err(e)
             }
         }
@@ -324,6 +589,47 @@ impl TokenCache {
         } else {
             false
         }
+    }
+
+    /// Whether the token of `generation` was fetched right after a rejected one: a refusal
+    /// of it is a rejection as well, not an expiry worth another token.
+    pub fn on_probation(&self, generation: u64) -> bool {
+        self.state()
+            .current
+            .as_ref()
+            .is_some_and(|c| c.generation == generation && c.probation)
+    }
+
+    /// The provider refused the token of `generation` although it was fresh: drop it and
+    /// hand out `error` for a cool-down instead of asking for another one at once (a 401
+    /// can mean a blocked account). Ignored when a newer token is already in place.
+    pub fn reject(&self, generation: u64, error: Error) {
+        let mut state = self.state();
+        let current = state.current.as_ref().map(|c| c.generation);
+        // The refused token is gone already when the transport renewed it once; a later
+        // generation is another caller's newer token.
+        if current.is_some_and(|g| g != generation) || (current.is_none() && state.generations != generation)
+        {
+            return;
+        }
+        if current.is_none() && state.rejected {
+            // Another caller already reported this token.
+            return;
+        }
+        state.current = None;
+        state.rejected = true;
+        state.last_failure = Some(error);
+        state.strike(Instant::now(), &self.inner.rules);
+        tracing::warn!(
+            generation,
+            "access token refused right after renewal: cooling down"
+        );
+    }
+
+    /// How long token requests are held back from now (a cool-down, or the ceiling), when
+    /// no usable token is cached.
+    pub fn ready_in(&self) -> Duration {
+        self.state().remaining_hold(Instant::now(), &self.inner.rules)
     }
 
     /// How many token requests have completed (successful or not).
@@ -389,12 +695,24 @@ impl Authenticator for TokenAuth {
 
     async fn invalidate(&self, ticket: &AuthTicket) -> bool {
         match ticket.token_generation() {
+            // A token on probation is not renewed: its refusal is a rejection.
+            Some(generation) if self.cache.on_probation(generation) => false,
             Some(generation) => {
                 self.cache.invalidate(generation);
                 true
             }
             None => false,
         }
+    }
+
+    async fn rejected(&self, ticket: &AuthTicket, error: &Error) {
+        if let Some(generation) = ticket.token_generation() {
+            self.cache.reject(generation, error.clone());
+        }
+    }
+
+    fn ready_in(&self) -> Duration {
+        self.cache.ready_in()
     }
 }
 
@@ -433,7 +751,76 @@ mod tests {
         assert!(results.iter().all(|r| r.is_err()));
         assert_eq!(cache.token_requests(), 1, "waiters share the failure");
         assert!(cache.get().await.is_err());
+        assert_eq!(cache.token_requests(), 1, "no request during the cool-down");
+        assert_eq!(cache.ready_in(), Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(cache.get().await.is_err());
         assert_eq!(cache.token_requests(), 2, "a later caller tries again");
+        assert_eq!(cache.ready_in(), Duration::from_secs(2), "the cool-down doubles");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_answer_makes_the_cache_ask_more_than_the_ceiling() {
+        // Tokens that the provider says are already expired: the floor keeps each for 30 s.
+        let cache = TokenCache::new(Counting {
+            life: Some(Duration::ZERO),
+            ..Default::default()
+        });
+        for _ in 0..20 {
+            cache.get().await.unwrap();
+        }
+        assert_eq!(cache.token_requests(), 1, "the floor on a token's life");
+        // Every token refused at once: the cache still asks at most 6 times a minute.
+        let start = Instant::now();
+        let mut asked = Vec::new();
+        while start.elapsed() < Duration::from_secs(600) {
+            if let Ok(lease) = cache.get().await {
+                asked.push(Instant::now());
+                cache.invalidate(lease.generation);
+            }
+            tokio::time::advance(Duration::from_millis(100)).await;
+        }
+        for (i, at) in asked.iter().enumerate() {
+            let in_minute = asked[i..]
+                .iter()
+                .take_while(|t| t.duration_since(*at) < Duration::from_secs(60))
+                .count();
+            assert!(in_minute <= 6, "{in_minute} token requests within a minute");
+        }
+        assert!(
+            asked.len() >= 50,
+            "the ceiling still lets tokens through: {}",
+            asked.len()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rejected_token_cools_down_and_its_successor_is_on_probation() {
+        let cache = TokenCache::new(Counting {
+            life: Some(Duration::from_secs(300)),
+            ..Default::default()
+        });
+        let first = cache.get().await.unwrap();
+        assert!(!cache.on_probation(first.generation));
+        cache.reject(first.generation, Error::config("refused"));
+        cache.reject(first.generation, Error::config("refused"));
+        let err = cache.get().await.unwrap_err();
+        assert_eq!(err.to_string(), "configuration error: refused");
+        assert_eq!(cache.token_requests(), 1, "no request during the cool-down");
+        assert_eq!(cache.ready_in(), Duration::from_secs(1), "one strike, not two");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let second = cache.get().await.unwrap();
+        assert!(cache.on_probation(second.generation));
+        cache.reject(second.generation, Error::config("refused"));
+        assert_eq!(cache.ready_in(), Duration::from_secs(2));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let third = cache.get().await.unwrap();
+        assert!(cache.on_probation(third.generation));
+        // A token that lives its life ends the probation of the next.
+        tokio::time::advance(Duration::from_secs(300)).await;
+        let fourth = cache.get().await.unwrap();
+        assert_eq!(fourth.generation, third.generation + 1);
+        assert!(!cache.on_probation(fourth.generation));
     }
 
     #[tokio::test(start_paused = true)]
@@ -459,7 +846,8 @@ mod tests {
             },
             Duration::from_secs(30),
             Duration::ZERO,
-        );
+        )
+        .with_rules(TokenRules::default().with_life(Duration::from_secs(1), Duration::from_secs(3600)));
         cache.get().await.unwrap();
         tokio::time::advance(Duration::from_secs(5)).await;
         cache.get().await.unwrap();

@@ -26,7 +26,8 @@ use url::Url;
 
 use super::{Token, TokenSource, jwt_expiry};
 use crate::error::{AuthError, DecodeError, Delivery, Error, Name, ProviderError};
-use crate::http::HttpClient;
+use crate::http::{HttpClient, MAX_ERROR_BYTES, ReadError, read_body};
+use crate::scrub::Scrubber;
 use crate::transport::excerpt;
 use crate::url::secure_url;
 
@@ -49,6 +50,10 @@ pub enum TokenRequestFormat {
     Form,
     /// One JSON object of strings (some providers accept or expect it).
     Json,
+    /// The parameters in the query string and no body (`POST /token?grant_type=...`), as
+    /// bol documents its token request. Only with HTTP Basic client authentication: a client
+    /// secret never travels in a URL.
+    Query,
 }
 
 /// The token answer, read tolerantly: `token_type` may be missing (taken as `bearer`) and
@@ -132,7 +137,34 @@ type OAuthClient<HasAuthUrl> = oauth2::Client<
     EndpointSet,
 >;
 
-type TokenResult = Result<TokenAnswer, RequestTokenError<reqwest::Error, BasicErrorResponse>>;
+type TokenResult = Result<TokenAnswer, RequestTokenError<WireError, BasicErrorResponse>>;
+
+/// Why a token request got no readable answer.
+#[derive(Debug)]
+enum WireError {
+    /// The connection failed.
+    Http(reqwest::Error),
+    /// The answer was larger than the client reads.
+    TooLarge { limit: u64, declared: Option<u64> },
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::Http(e) => e.fmt(f),
+            WireError::TooLarge { limit, .. } => write!(f, "the answer is larger than {limit} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WireError::Http(e) => Some(e),
+            WireError::TooLarge { .. } => None,
+        }
+    }
+}
 
 /// What sending a token request needs, owned, so the `oauth2` crate's future borrows
 /// nothing of the caller; shared by every grant.
@@ -146,6 +178,8 @@ struct Wire {
     format: TokenRequestFormat,
     headers: HeaderMap,
     read_jwt_expiry: bool,
+    /// The client secret in every form it travels in, to take out of error texts.
+    scrubber: Scrubber,
 }
 
 impl fmt::Debug for Wire {
@@ -185,8 +219,26 @@ impl Wire {
                 "{provider}: the OAuth2 client secret is empty"
             )));
         }
+        let scrubber = match &client_secret {
+            Some(secret) => {
+                use base64::Engine as _;
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let raw = secret.expose_secret();
+                let encoded =
+                    |t: &str| -> String { url::form_urlencoded::byte_serialize(t.as_bytes()).collect() };
+                // The secret as it is and as the two Basic headers carry it.
+                let forms = [
+                    secret.clone(),
+                    SecretString::from(b64.encode(format!("{client_id}:{raw}"))),
+                    SecretString::from(b64.encode(format!("{}:{}", encoded(&client_id), encoded(raw)))),
+                ];
+                Scrubber::new(&forms)
+            }
+            None => Scrubber::default(),
+        };
         Ok(Wire {
             token_url: secure_url(token_url)?,
+            scrubber,
             provider,
             http: http.clone(),
             client_id,
@@ -243,7 +295,7 @@ impl Wire {
         &self,
         request: oauth2::HttpRequest,
         status: &Mutex<Option<StatusCode>>,
-    ) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    ) -> Result<oauth2::HttpResponse, WireError> {
         let (parts, body) = request.into_parts();
         let mut fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
         let mut headers = parts.headers;
@@ -273,11 +325,17 @@ impl Wire {
             "client_secret" => 2,
             _ => 3,
         });
+        let mut url = self.token_url.clone();
         let body = match self.format {
             TokenRequestFormat::Form => {
                 let mut s = url::form_urlencoded::Serializer::new(String::new());
                 s.extend_pairs(&fields);
                 s.finish().into_bytes()
+            }
+            TokenRequestFormat::Query => {
+                headers.remove(CONTENT_TYPE);
+                url.query_pairs_mut().extend_pairs(&fields);
+                Vec::new()
             }
             TokenRequestFormat::Json => {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -288,22 +346,35 @@ impl Wire {
                 serde_json::to_vec(&object).unwrap_or_default()
             }
         };
-        let mut builder = self
-            .http
-            .client()
-            .request(parts.method, self.token_url.clone())
-            .headers(headers)
-            .body(body);
+        let mut builder = self.http.client().request(parts.method, url).headers(headers);
+        if !body.is_empty() {
+            builder = builder.body(body);
+        }
         if let Some(t) = self.http.timeout() {
             builder = builder.timeout(t);
         }
-        let response = builder.send().await.map_err(reqwest::Error::without_url)?;
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| WireError::Http(e.without_url()))?;
         *status.lock().unwrap_or_else(|p| p.into_inner()) = Some(response.status());
         let mut out = http::Response::builder().status(response.status());
         if let Some(h) = out.headers_mut() {
-            *h = response.headers().clone();
+            *h = std::mem::take(response.headers_mut());
         }
-        let bytes = response.bytes().await.map_err(reqwest::Error::without_url)?;
+        // The same bounds as any answer: a token answer up to the client's limit, an error
+        // answer's first MAX_ERROR_BYTES.
+        let (limit, truncate) = if response.status().is_success() {
+            (self.http.max_answer_bytes(), false)
+        } else {
+            (self.http.max_answer_bytes().min(MAX_ERROR_BYTES), true)
+        };
+        let bytes = read_body(&mut response, limit, truncate)
+            .await
+            .map_err(|e| match e {
+                ReadError::Http(e) => WireError::Http(e.without_url()),
+                ReadError::TooLarge { limit, declared } => WireError::TooLarge { limit, declared },
+            })?;
         Ok(out
             .body(bytes.to_vec())
             .expect("status and headers came from a valid answer"))
@@ -342,13 +413,28 @@ impl Wire {
 
     fn classify(
         &self,
-        error: RequestTokenError<reqwest::Error, BasicErrorResponse>,
+        error: RequestTokenError<WireError, BasicErrorResponse>,
+        status: Option<StatusCode>,
+    ) -> Error {
+        // The provider's text may quote the request, client secret included.
+        self.scrubber.error(self.classify_raw(error, status))
+    }
+
+    fn classify_raw(
+        &self,
+        error: RequestTokenError<WireError, BasicErrorResponse>,
         status: Option<StatusCode>,
     ) -> Error {
         let status_code = status.map(|s| s.as_u16());
         let endpoint: Name = Cow::Borrowed("token");
         match error {
-            RequestTokenError::Request(e) => {
+            RequestTokenError::Request(WireError::TooLarge { limit, declared }) => Error::TooLarge {
+                provider: self.provider.clone(),
+                endpoint,
+                limit,
+                declared,
+            },
+            RequestTokenError::Request(WireError::Http(e)) => {
                 let (delivery, timed_out) = (
                     if e.is_connect() {
                         Delivery::NotSent
@@ -454,8 +540,8 @@ impl Sender {
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Sender {
-    type Error = reqwest::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, reqwest::Error>> + Send + 'c>>;
+    type Error = WireError;
+    type Future = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, WireError>> + Send + 'c>>;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         let wire = self.wire.clone();
@@ -577,6 +663,13 @@ impl ClientCredentials {
 #[async_trait]
 impl TokenSource for ClientCredentials {
     async fn fetch(&self) -> Result<Token, Error> {
+        if self.wire.format == TokenRequestFormat::Query && self.wire.client_auth == ClientAuth::Body {
+            return Err(Error::config(format!(
+                "{}: the token request's parameters go in the query string, so the client must \
+                 authenticate with HTTP Basic: a client secret never travels in a URL",
+                self.wire.provider
+            )));
+        }
         let span = self.wire.span("client_credentials");
         let started = tokio::time::Instant::now();
         let client = self
@@ -592,6 +685,10 @@ impl TokenSource for ClientCredentials {
         let sender = Sender::new(&self.wire);
         let result = request.request_async(&sender).instrument(span.clone()).await;
         self.wire.finish(result, &sender.status, &span, started)
+    }
+
+    fn provider(&self) -> Name {
+        self.wire.provider.clone()
     }
 }
 
@@ -813,5 +910,9 @@ impl TokenSource for RefreshTokenSource {
             *self.refresh_token.lock().unwrap_or_else(|p| p.into_inner()) = rotated.clone();
         }
         Ok(token)
+    }
+
+    fn provider(&self) -> Name {
+        self.flow.wire.provider.clone()
     }
 }

@@ -1,0 +1,192 @@
+//! Taking configured secrets out of text a provider sent, before it enters an error.
+//!
+//! A provider may quote the request in its error message (a token endpoint that answers
+//! `invalid_client: client_id=..&client_secret=..`). Every error built from an answer goes
+//! through a [`Scrubber`] holding the client's secrets, in the forms they travel in (as
+//! they are, form- and percent-encoded), and every place they appear becomes `[redacted]`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, ProviderError};
+
+/// What a secret is replaced with.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// The secrets of a client, ready to be taken out of text. Cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct Scrubber {
+    /// Every secret in every form it may travel in, longest first.
+    needles: Arc<Vec<String>>,
+}
+
+impl fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scrubber({} forms of secrets)", self.needles.len())
+    }
+}
+
+impl Scrubber {
+    /// A scrubber for `secrets`.
+    pub(crate) fn new<'a>(secrets: impl IntoIterator<Item = &'a SecretString>) -> Self {
+        let mut s = Scrubber::default();
+        s.extend(secrets.into_iter().map(|x| x.expose_secret()));
+        s
+    }
+
+    fn extend<'a>(&mut self, secrets: impl IntoIterator<Item = &'a str>) {
+        let needles = Arc::make_mut(&mut self.needles);
+        for secret in secrets {
+            let secret = secret.trim();
+            if secret.is_empty() {
+                continue;
+            }
+            let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            let percent = form.replace('+', "%20");
+            for form in [secret.to_owned(), form, percent] {
+                if !needles.contains(&form) {
+                    needles.push(form);
+                }
+            }
+        }
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    }
+
+    /// This scrubber plus the secrets in `values` (header values marked sensitive: a
+    /// bearer token, and the token alone without its scheme).
+    pub(crate) fn with_headers(&self, values: &[HeaderValue]) -> Scrubber {
+        if values.is_empty() {
+            return self.clone();
+        }
+        let mut s = self.clone();
+        let texts: Vec<&str> = values
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| {
+                let bare = v.split_once(' ').map(|(_, t)| t);
+                std::iter::once(v).chain(bare)
+            })
+            .collect();
+        s.extend(texts);
+        s
+    }
+
+    /// Whether there is nothing to take out.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.needles.is_empty()
+    }
+
+    /// `text` with every secret replaced by `[redacted]`.
+    pub(crate) fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let mut out = Cow::Borrowed(text);
+        for needle in self.needles.iter() {
+            if out.contains(needle.as_str()) {
+                out = Cow::Owned(out.replace(needle.as_str(), REDACTED));
+            }
+        }
+        out
+    }
+
+    fn string(&self, text: &mut String) -> bool {
+        match self.text(text) {
+            Cow::Borrowed(_) => false,
+            Cow::Owned(clean) => {
+                *text = clean;
+                true
+            }
+        }
+    }
+
+    fn option(&self, text: &mut Option<String>) -> bool {
+        text.as_mut().is_some_and(|t| self.string(t))
+    }
+
+    /// Takes the secrets out of a provider's error answer.
+    pub(crate) fn provider_error(&self, e: &mut ProviderError) {
+        if self.is_empty() {
+            return;
+        }
+        self.option(&mut e.code);
+        self.option(&mut e.message);
+        self.option(&mut e.body_excerpt);
+        for v in &mut e.violations {
+            self.string(&mut v.field);
+            self.string(&mut v.message);
+        }
+    }
+
+    /// Takes the secrets out of every text of `error` that came from a provider. A decoder's
+    /// own error (which may quote a value) is dropped when its message held a secret.
+    pub(crate) fn error(&self, error: Error) -> Error {
+        if self.is_empty() {
+            return error;
+        }
+        match error {
+            Error::Provider(mut p) => {
+                self.provider_error(&mut p);
+                Error::Provider(p)
+            }
+            Error::Auth(mut a) => {
+                let changed = self.string(&mut a.message) | self.option(&mut a.code);
+                if changed {
+                    a.source = None;
+                }
+                Error::Auth(a)
+            }
+            Error::Decode(mut d) => {
+                let changed = self.string(&mut d.message) | self.option(&mut d.excerpt);
+                if changed {
+                    d.source = None;
+                }
+                Error::Decode(d)
+            }
+            Error::RateLimited {
+                provider,
+                endpoint,
+                retry_after,
+                answer,
+            } => Error::RateLimited {
+                provider,
+                endpoint,
+                retry_after,
+                answer: answer.map(|mut a| {
+                    self.provider_error(&mut a);
+                    a
+                }),
+            },
+            Error::Unconfirmed {
+                provider,
+                endpoint,
+                source,
+            } => Error::Unconfirmed {
+                provider,
+                endpoint,
+                source: Arc::new(self.error((*source).clone())),
+            },
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_a_secret_is_taken_out() {
+        let s = Scrubber::new([&SecretString::from("s3cr et+/x".to_owned())]);
+        let quoted = "bad request: grant_type=client_credentials&client_secret=s3cr+et%2B%2Fx; \
+                      raw s3cr et+/x; path s3cr%20et%2B%2Fx";
+        let clean = s.text(quoted);
+        assert!(!clean.contains("s3cr"), "{clean}");
+        assert_eq!(clean.matches(REDACTED).count(), 3, "{clean}");
+        assert!(matches!(s.text("nothing here"), Cow::Borrowed(_)));
+        let with = s.with_headers(&[HeaderValue::from_static("Bearer tok-123")]);
+        assert_eq!(with.text("token tok-123 refused"), "token [redacted] refused");
+        assert!(!format!("{with:?}").contains("tok"));
+    }
+}
