@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::HeaderValue;
 
 /// The connect time limit of the shared client.
@@ -120,7 +120,8 @@ pub(crate) enum ReadError {
 
 /// Reads an answer's body as a stream (after decompression) and stops at `limit` bytes:
 /// past it, `Err(TooLarge)`, or with `truncate` the first `limit` bytes. Never holds more
-/// than `limit` bytes plus one chunk. A body that comes in one chunk is not copied.
+/// than `limit` bytes plus one chunk (the buffer grows by doubling, but never past the
+/// limit). A body that comes in one chunk is not copied.
 pub(crate) async fn read_body(
     response: &mut reqwest::Response,
     limit: u64,
@@ -132,7 +133,7 @@ pub(crate) async fn read_body(
     }
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut first: Option<Bytes> = None;
-    let mut rest: Option<BytesMut> = None;
+    let mut rest: Option<Vec<u8>> = None;
     let mut total: usize = 0;
     while let Some(chunk) = response.chunk().await.map_err(ReadError::Http)? {
         let fits = limit_usize - total;
@@ -140,30 +141,36 @@ pub(crate) async fn read_body(
             if !truncate {
                 return Err(ReadError::TooLarge { limit, declared });
             }
-            append(&mut first, &mut rest, chunk.slice(..fits));
+            append(&mut first, &mut rest, chunk.slice(..fits), limit_usize);
             break;
         }
         total += chunk.len();
-        append(&mut first, &mut rest, chunk);
+        append(&mut first, &mut rest, chunk, limit_usize);
     }
     Ok(match (first, rest) {
-        (_, Some(buf)) => buf.freeze(),
+        (_, Some(buf)) => Bytes::from(buf),
         (Some(one), None) => one,
         (None, None) => Bytes::new(),
     })
 }
 
-fn append(first: &mut Option<Bytes>, rest: &mut Option<BytesMut>, chunk: Bytes) {
-    if let Some(buf) = rest {
-        buf.extend_from_slice(&chunk);
-    } else if let Some(one) = first.take() {
-        let mut buf = BytesMut::with_capacity(one.len() + chunk.len());
+fn append(first: &mut Option<Bytes>, rest: &mut Option<Vec<u8>>, chunk: Bytes, limit: usize) {
+    if rest.is_none() {
+        let Some(one) = first.take() else {
+            *first = Some(chunk);
+            return;
+        };
+        let mut buf = Vec::with_capacity((one.len() + chunk.len()).max(16 * 1024).min(limit));
         buf.extend_from_slice(&one);
-        buf.extend_from_slice(&chunk);
         *rest = Some(buf);
-    } else {
-        *first = Some(chunk);
     }
+    let buf = rest.as_mut().expect("set above");
+    let needed = buf.len() + chunk.len();
+    if needed > buf.capacity() {
+        let target = (buf.capacity() * 2).max(needed).min(limit.max(needed));
+        buf.reserve_exact(target - buf.len());
+    }
+    buf.extend_from_slice(&chunk);
 }
 
 #[cfg(test)]

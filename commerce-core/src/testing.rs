@@ -24,6 +24,17 @@ pub enum Reply {
     Stall,
     /// Read the request in full, then close the connection without answering.
     Drop,
+    /// Write these bytes as they are (status line, headers, body: malformed ones too), then
+    /// close the connection.
+    Raw(Vec<u8>),
+    /// Write these bytes (say, only the head of an answer), then hold the connection open
+    /// without writing more.
+    Stalling(Vec<u8>),
+    /// Write this head (status line and headers, `hostile::head`), then body bytes without
+    /// end until the client hangs up.
+    Endless(String),
+    /// Write these bytes one at a time, `every` apart (a slow-loris answer).
+    Trickle { bytes: Vec<u8>, every: Duration },
 }
 
 impl Reply {
@@ -136,6 +147,38 @@ impl ScriptedServer {
                         }
                         Reply::Stall => tokio::time::sleep(Duration::from_secs(3600)).await,
                         Reply::Drop => {}
+                        Reply::Raw(bytes) => {
+                            let _ = write.write_all(&bytes).await;
+                        }
+                        Reply::Stalling(bytes) => {
+                            let _ = write.write_all(&bytes).await;
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                        }
+                        Reply::Endless(head) => {
+                            if write.write_all(head.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            let chunk = vec![b'x'; 64 * 1024];
+                            let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+                            let frame = if chunked {
+                                let mut f = format!("{:x}\r\n", chunk.len()).into_bytes();
+                                f.extend_from_slice(&chunk);
+                                f.extend_from_slice(b"\r\n");
+                                f
+                            } else {
+                                chunk
+                            };
+                            // Until the client hangs up.
+                            while write.write_all(&frame).await.is_ok() {}
+                        }
+                        Reply::Trickle { bytes, every } => {
+                            for b in bytes {
+                                if write.write_all(&[b]).await.is_err() {
+                                    return;
+                                }
+                                tokio::time::sleep(every).await;
+                            }
+                        }
                     }
                 });
             }
@@ -185,6 +228,53 @@ async fn read_request<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>
         body,
         at: Instant::now(),
     })
+}
+
+/// Hostile answers: heads to write by hand, and bodies that are not what they seem.
+pub mod hostile {
+    use std::io::Write as _;
+
+    /// The head of an answer: status line, these headers, `connection: close`, and the
+    /// blank line. Nothing is added: no `content-length` unless given.
+    pub fn head(status: u16, headers: &[(&str, &str)]) -> String {
+        let mut head = format!("HTTP/1.1 {status} X\r\nconnection: close\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        head
+    }
+
+    /// A whole answer: the head with a `content-length`, and the body.
+    pub fn answer(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let len = body.len().to_string();
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        all.push(("content-length", &len));
+        let mut bytes = head(status, &all).into_bytes();
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    /// `data` gzip-compressed.
+    pub fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// A gzip body that inflates to `inflated` zero bytes, about a thousandth of that
+    /// compressed (written a megabyte at a time, so building it holds little).
+    pub fn gzip_bomb(inflated: usize) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let block = vec![0u8; 1 << 20];
+        let mut left = inflated;
+        while left > 0 {
+            let n = left.min(block.len());
+            e.write_all(&block[..n]).unwrap();
+            left -= n;
+        }
+        e.finish().unwrap()
+    }
 }
 
 /// Fuzzing the response decoders: a server that answers every request with whatever the

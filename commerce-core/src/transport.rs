@@ -604,6 +604,14 @@ macro_rules! transport_settings_setters {
             self.$field.limits = limits;
             self
         }
+
+        /// Sets the largest answer the client reads, in bytes after decompression (default
+        /// [`MAX_ANSWER_BYTES`]($crate::MAX_ANSWER_BYTES), 32 MiB; token answers count
+        /// too). A larger answer fails with [`Error::TooLarge`]($crate::Error::TooLarge).
+        pub fn max_answer_bytes(mut self, limit: u64) -> Self {
+            self.$field.http = self.$field.http.clone().with_max_answer_bytes(limit);
+            self
+        }
     };
 }
 

@@ -105,6 +105,14 @@ impl Authenticator for GzipBearer {
     async fn invalidate(&self, ticket: &AuthTicket) -> bool {
         self.bearer.invalidate(ticket).await
     }
+
+    async fn rejected(&self, ticket: &AuthTicket, error: &Error) {
+        self.bearer.rejected(ticket, error).await;
+    }
+
+    fn ready_in(&self) -> std::time::Duration {
+        self.bearer.ready_in()
+    }
 }
 
 /// `invalid_token` (401) means expired: refresh once. `access_denied` (400) means the token
@@ -343,13 +351,8 @@ impl CustomerApiClient {
         {
             value = inner.take();
         }
-        check_type(&value, kind, &response)?;
-        commerce_core::decode_json(
-            response.provider(),
-            response.endpoint(),
-            value.to_string().as_bytes(),
-            false,
-        )
+        check_type(&value, kind, &response).map_err(|e| response.unreadable(e))?;
+        response.decode(value.to_string().as_bytes())
     }
 
     /// The products with this code (one per brand that uses it), with availability and

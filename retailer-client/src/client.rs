@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use commerce_core::{
     ClientAuth, ClientCredentials, Endpoint, Error, RateLimits, SecretString, TokenAuth, TokenCache,
-    Transport, TransportSettings, env_optional, env_required,
+    TokenRequestFormat, Transport, TransportSettings, env_optional, env_required,
 };
 use serde::de::DeserializeOwned;
 
@@ -89,8 +89,10 @@ impl RetailerClientBuilder {
             self.client_id,
             self.client_secret,
         )?
-        // bol documents `Authorization: Basic base64(client_id:client_secret)`.
-        .client_auth(ClientAuth::BasicUnencoded);
+        // bol documents `Authorization: Basic base64(client_id:client_secret)` and "a POST
+        // with no body" (`grant_type` in the query string).
+        .client_auth(ClientAuth::BasicUnencoded)
+        .format(TokenRequestFormat::Query);
         // Tokens live about 5 minutes; asking too often gets the caller's IP banned, so one
         // token is shared and renewed 30-40 s before it expires.
         let tokens = TokenCache::with_margin(credentials, Duration::from_secs(30), Duration::from_secs(10));
@@ -141,10 +143,12 @@ impl RetailerClient {
             token_url: DEFAULT_TOKEN_URL.to_owned(),
             demo: false,
             media_versions: HashMap::new(),
+            // bol documents no limits: each endpoint announces its own in `X-RateLimit-*`,
+            // so every bucket starts slowly until its first answer tells its budget.
             settings: TransportSettings::new(
                 env!("CARGO_PKG_NAME"),
                 env!("CARGO_PKG_VERSION"),
-                RateLimits::default(),
+                RateLimits::slow_start([]),
             ),
         }
     }

@@ -63,12 +63,13 @@ fn fuzz(fixed_token: bool, cases: u32) {
             .build()
             .unwrap()
     };
-    let shared = client();
-    // Every operation is sent in every case: each decoder is reached.
+    // Every operation is sent in every case: each decoder is reached. A new client per case:
+    // an answer refusing the token makes a client cool down before it asks for another,
+    // and the next case must not inherit that.
     let per_case = if fixed_token { 76 } else { 1 };
     h.run(cases, answers(seeds(), &media), per_case, || {
         if fixed_token {
-            h.rt.block_on(call_all(&shared));
+            h.rt.block_on(call_all(&client()));
         } else {
             // Only the token answer matters here: one call of a new client reads it.
             let _ = h.rt.block_on(client().export_offers(quick()));

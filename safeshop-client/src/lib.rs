@@ -7,9 +7,12 @@
 //! - **Invites**: `POST {base}/invites` with every field public integrations send, typed;
 //!   e-mail, order id, language and country are checked before anything is sent.
 //! - **Results by status**: Safe.Shop answers with HTTP statuses only. 2xx is
-//!   [`InviteOutcome::Accepted`], 409 is [`InviteOutcome::Duplicate`] (the invite was
-//!   already there), 401 is [`Error::Auth`], 422 and the rest
-//!   are [`Error::Provider`], any body text kept.
+//!   [`InviteOutcome::Accepted`], 401 is [`Error::Auth`], 422 and the rest are
+//!   [`Error::Provider`], any body text kept. A 409 Conflict is read as
+//!   [`InviteOutcome::Duplicate`] (an invite for that order already there): *inferred*, since
+//!   the Safe.Shop document says nothing of 409 or of de-duplication. So an invite whose
+//!   outcome was lost is never sent again on the strength of it
+//!   ([`ReviewPlatform::repeatable_invites`] is `false`).
 //!
 //! ```no_run
 //! use safeshop_client::{Invite, SafeShopClient};
@@ -60,7 +63,8 @@ fn send_at<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::E
 pub struct Invite {
     /// The customer's e-mail (required).
     pub email: String,
-    /// The order id (required; Safe.Shop answers 409 for one it already has).
+    /// The order id (required). Whether Safe.Shop refuses an order id it already has (409)
+    /// is not documented.
     pub order_id: String,
     /// When to send the invitation (`Y-m-d H:i:s`); `None`: the dashboard's delay.
     #[serde(serialize_with = "send_at", skip_serializing_if = "Option::is_none")]
@@ -180,7 +184,8 @@ pub enum InviteOutcome {
         /// The body text.
         body: String,
     },
-    /// Safe.Shop already had an invite for this order (409); nothing new was sent.
+    /// Safe.Shop answered 409 Conflict, read as "already had an invite for this order"
+    /// (*inferred*: the document does not describe 409).
     Duplicate {
         /// The body text, if any.
         body: String,
@@ -324,7 +329,7 @@ impl ReviewPlatform for SafeShopClient {
         PROVIDER
     }
 
-    /// One invite per order; a 409 counts as already invited.
+    /// One invite per order; a 409 counts as already invited (inferred, see the crate docs).
     async fn invite(&self, invitation: &ReviewInvitation) -> Result<InvitationReceipt, Error> {
         let c = &invitation.customer;
         let invite = Invite {
@@ -345,9 +350,11 @@ impl ReviewPlatform for SafeShopClient {
         })
     }
 
-    /// Safe.Shop answers 409 to an order invited before, so repeating is harmless.
+    /// `false`: the Safe.Shop document does not say that it refuses a second invite for an
+    /// order (the 409 this crate reads is inferred), so repeating one whose outcome is
+    /// unknown could e-mail the customer twice.
     fn repeatable_invites(&self) -> bool {
-        true
+        false
     }
 }
 

@@ -99,6 +99,7 @@ impl ShopWeDoClientBuilder {
         if self.shop_id == 0 {
             return Err(Error::config("shopwedo: the shop id must be a positive number"));
         }
+        let key = self.shop_key.clone();
         let signer = Signer {
             shop_id: self.shop_id,
             shop_key: self.shop_key,
@@ -108,6 +109,7 @@ impl ShopWeDoClientBuilder {
         };
         let transport = Transport::configured(&self.settings, PROVIDER, &self.base_url)
             .auth(signer)
+            .secret(&key)
             .build()?;
         Ok(ShopWeDoClient {
             inner: Arc::new(Inner {
@@ -307,6 +309,8 @@ impl ShopWeDoClient {
             ep.fail(e);
         }
         let response = self.inner.transport.send(&ep).await?;
+        // An answer without an order id does not say the order was not made: an unknown
+        // outcome (`Error::Unconfirmed`), like any unreadable answer to a create.
         let answer: Value = response.json()?;
         commerce_core::lenient::as_u64(&answer["order_id"]).ok_or_else(|| {
             let mut e = commerce_core::DecodeError::new(
@@ -316,7 +320,7 @@ impl ShopWeDoClient {
                 "no order id in the answer",
             );
             e.excerpt = commerce_core::excerpt(response.body(), None);
-            Error::from(e)
+            response.unreadable(Error::from(e))
         })
     }
 
@@ -335,12 +339,7 @@ impl ShopWeDoClient {
             }
             other => other,
         };
-        commerce_core::decode_json(
-            response.provider(),
-            response.endpoint(),
-            order.to_string().as_bytes(),
-            false,
-        )
+        response.decode(order.to_string().as_bytes())
     }
 
     /// Cancels an order not yet in fulfilment (`cancelOrder`); a 400 says it is too late.

@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use commerce_core::{
     AuthTicket, Authenticator, Endpoint, Error, ExposeSecret, OutgoingRequest, Quota, RateLimits,
-    SecretString, Token, TokenAuth, TokenCache, TokenSource, Transport, TransportSettings, decode_items,
-    encode_segment, env_optional, env_required,
+    SecretString, Token, TokenAuth, TokenCache, TokenRules, TokenSource, Transport, TransportSettings,
+    decode_items, encode_segment, env_optional, env_required,
 };
 use http::HeaderName;
 use serde::de::DeserializeOwned;
@@ -79,7 +79,10 @@ impl SitejabberClientBuilder {
                 client_token: client_token.clone(),
             })
             .classifier(EnvelopeClassifier)
+            .secret(&client_token)
+            .secret(&self.password)
             .build()?;
+        let password = self.password.clone();
         let tokens = TokenCache::with_margin(
             LoginSource {
                 transport: login_transport,
@@ -88,13 +91,19 @@ impl SitejabberClientBuilder {
             },
             Duration::from_secs(24 * 3600),
             Duration::ZERO,
+        )
+        // User tokens live about six months: trust a login's expiry that long.
+        .with_rules(
+            TokenRules::default().with_life(Duration::from_secs(30), Duration::from_secs(200 * 86_400)),
         );
         let transport = Transport::configured(&self.settings, PROVIDER, &self.base_url)
             .auth(SitejabberAuth {
-                client_token,
+                client_token: client_token.clone(),
                 user_token: TokenAuth::header(tokens.clone(), HeaderName::from_static("user_token")),
             })
             .classifier(EnvelopeClassifier)
+            .secret(&client_token)
+            .secret(&password)
             .build()?;
         Ok(SitejabberClient {
             inner: Arc::new(Inner {
@@ -235,12 +244,7 @@ impl SitejabberClient {
         let response = self.inner.transport.send(&endpoint).await?;
         let mut value: Value = response.json()?;
         let inner = value.get_mut(key).map(Value::take).unwrap_or(Value::Null);
-        commerce_core::decode_json(
-            response.provider(),
-            response.endpoint(),
-            inner.to_string().as_bytes(),
-            false,
-        )
+        response.decode(inner.to_string().as_bytes())
     }
 
     /// Sends and checks the envelope only.
@@ -293,6 +297,14 @@ impl Authenticator for SitejabberAuth {
     async fn invalidate(&self, ticket: &AuthTicket) -> bool {
         self.user_token.invalidate(ticket).await
     }
+
+    async fn rejected(&self, ticket: &AuthTicket, error: &Error) {
+        self.user_token.rejected(ticket, error).await;
+    }
+
+    fn ready_in(&self) -> Duration {
+        self.user_token.ready_in()
+    }
 }
 
 /// The login call's authenticator: the client token only.
@@ -344,5 +356,9 @@ impl TokenSource for LoginSource {
             left.to_std().ok()
         });
         Ok(Token::new(login.token).with_expires_in(expires_in))
+    }
+
+    fn provider(&self) -> commerce_core::Name {
+        PROVIDER.into()
     }
 }

@@ -27,7 +27,9 @@ pub async fn setup() -> MockServer {
                 .path("/token")
                 .header("authorization", basic())
                 .header("accept", "application/json")
-                .body("grant_type=client_credentials");
+                // "a POST with no body", the grant in the query string.
+                .query_param("grant_type", "client_credentials")
+                .is_true(|req| req.body().is_empty());
             then.status(200)
                 .header("content-type", "application/json")
                 .json_body(json!({"access_token": "tok-1", "token_type": "Bearer", "expires_in": 299, "scope": "RETAILER"}));
