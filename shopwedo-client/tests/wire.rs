@@ -751,3 +751,18 @@ async fn a_429_that_does_not_pass_is_a_typed_rate_limit_error() {
     assert!(err.is_rate_limited());
     m.assert_calls_async(3).await;
 }
+
+#[tokio::test]
+async fn a_create_order_answer_that_cannot_be_read_leaves_the_order_unconfirmed() {
+    // The order may well exist at ShopWeDo: never report it as "not created".
+    for body in ["<html>OK</html>", r#"{"status": "ok"}"#, r#"{"order_id": "n/a"}"#] {
+        let server = ScriptedServer::start(vec![Reply::json(200, body)]).await;
+        let err = client(&format!("{}/api", server.url), Envelope::Form)
+            .create_order(&new_order())
+            .await
+            .unwrap_err();
+        assert!(err.is_unconfirmed(), "{body}: {err}");
+        assert!(err.may_have_reached_server());
+        assert_eq!(server.count(), 1, "never sent twice");
+    }
+}
