@@ -43,6 +43,7 @@ mod client;
 mod export;
 mod generated;
 mod process;
+mod wire;
 
 pub use crate::channel::to_commerce_order;
 pub use crate::client::{
@@ -51,6 +52,7 @@ pub use crate::client::{
 pub use crate::export::{ExportedOffer, parse_csv};
 pub use crate::generated::*;
 pub use crate::process::{WaitOptions, is_final};
+pub use crate::wire::FileUpload;
 pub use commerce_core::Error;
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -1,5 +1,5 @@
-//! Tokens, environments, media types, errors, pacing, streams, process status, the offers
-//! export and the SalesChannel, for bol.
+//! Tokens, environments, media types, errors, pacing, streams, process status, shipping
+//! labels with their headers, the offers export and the SalesChannel, for bol.
 
 mod common;
 
@@ -13,7 +13,7 @@ use futures_util::TryStreamExt;
 use httpmock::Method::{GET, POST, PUT};
 use httpmock::MockServer;
 use retailer_client::models::{GetOrdersStatus, ProcessStatusStatus, UpdateOfferStockRequest};
-use retailer_client::{GetOrdersParams, RetailerClient, WaitOptions};
+use retailer_client::{GetOrdersParams, RetailerClient, ShippingLabel, WaitOptions};
 use serde_json::json;
 
 const V10: &str = "application/vnd.retailer.v10+json";
@@ -506,4 +506,57 @@ fn secrets_never_show_and_plain_http_is_refused() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("refusing plain http://"));
+}
+
+#[tokio::test]
+async fn a_shipping_label_with_absent_or_unreadable_headers() {
+    let server = setup().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/shipping-labels/l-1")
+                .header("accept", "application/vnd.retailer.v10+pdf");
+            then.status(200)
+                .header("content-type", "application/vnd.retailer.v10+pdf")
+                .body("%PDF-1.4");
+        })
+        .await;
+    let label = client(&server).get_shipping_label("l-1").await.unwrap();
+    assert_eq!(
+        label,
+        ShippingLabel {
+            pdf: bytes::Bytes::from_static(b"%PDF-1.4"),
+            track_and_trace_code: None,
+            transporter_code: None,
+        }
+    );
+
+    // A header that is not UTF-8 reads as absent; httpmock sends only text, so a raw server.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let raw = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the request ends early");
+            request.extend_from_slice(&buf[..n]);
+        }
+        let mut answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/vnd.retailer.v10+pdf\r\n".to_vec();
+        answer.extend_from_slice(b"x-track-and-trace-code: 3S\xff\xfeBOL\r\nx-transporter-code: TNT\r\n");
+        answer.extend_from_slice(b"content-length: 8\r\nconnection: close\r\n\r\n%PDF-1.4");
+        socket.write_all(&answer).await.unwrap();
+        socket.shutdown().await.unwrap();
+    });
+    let bol = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
+        .api_url(raw)
+        .token_url(server.url("/token"))
+        .build()
+        .unwrap();
+    let label = bol.get_shipping_label("l-1").await.unwrap();
+    assert_eq!(label.track_and_trace_code, None, "not UTF-8");
+    assert_eq!(label.transporter_code.as_deref(), Some("TNT"));
+    assert_eq!(&label.pdf[..], b"%PDF-1.4");
 }
