@@ -20,8 +20,9 @@
 //! - **Rate limits per operation**, from `X-RateLimit-*` and `Retry-After`; a 429 is always
 //!   waited out.
 //! - **Process status**: [`RetailerClient::wait_for_process`] polls with backoff until
-//!   `SUCCESS`, `FAILURE` or `TIMEOUT`; [`RetailerClient::export_offers`] runs the offers
-//!   export end to end.
+//!   `SUCCESS`, `FAILURE` or `TIMEOUT`; [`RetailerClient::wait_for_processes`] waits for many
+//!   with bol's bulk request (up to 1000 ids a request); [`RetailerClient::export_offers`]
+//!   runs the offers export end to end.
 //! - **Lists as streams** from page 1 until an empty page (`{}`).
 //!
 //! ```no_run
@@ -51,7 +52,7 @@ pub use crate::client::{
 };
 pub use crate::export::{ExportedOffer, parse_csv};
 pub use crate::generated::*;
-pub use crate::process::{WaitOptions, is_final};
+pub use crate::process::{BULK_PROCESS_STATUS_LIMIT, WaitOptions, is_final};
 pub use crate::wire::FileUpload;
 pub use commerce_core::Error;
 
