@@ -1,5 +1,6 @@
-//! bol.com Retailer API under `/bol`: tokens at `/bol/token` (HTTP Basic, a JWT with `exp`;
-//! asking again while the last token is fresh is a violation), the retailer media type
+//! bol.com Retailer API under `/bol`: tokens at `/bol/token` (a POST with no body,
+//! `grant_type=client_credentials` in the query, HTTP Basic; a JWT with `exp`; a body, or
+//! asking again while the last token is fresh, is a violation), the retailer media type
 //! checked (406 / 415), Problem errors, per-endpoint limits with `X-RateLimit-*` and
 //! `Retry-After`, and changes answered with `202` and a process status that moves from
 //! `PENDING` to `SUCCESS`. `/retailer-demo` and `/shared-demo` behave the same.
@@ -12,7 +13,7 @@ use tokio::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use base64::Engine as _;
@@ -50,7 +51,12 @@ fn answer(status: StatusCode, media: &str, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, media.to_owned())], body).into_response()
 }
 
-async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+/// bol documents the token request as a POST with no body:
+/// `POST /token?grant_type=client_credentials`, HTTP Basic, `Accept: application/json`.
+/// A body is a violation; a grant type sent in a form body instead of the query is still
+/// served (after that violation), so a client that does so can be watched through the rest
+/// of its calls rather than stopped at the door.
+async fn token(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     s.hit(P, "POST /token");
     s.token_request(P);
     let expected = format!(
@@ -59,12 +65,33 @@ async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
     );
     let basic_ok =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected.as_str());
-    let grant: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    if !basic_ok || grant.get("grant_type").map(String::as_str) != Some("client_credentials") {
+    if !basic_ok {
         s.violation(P, "token request without the client's HTTP Basic credentials");
         return crate::json(
             StatusCode::UNAUTHORIZED,
             json!({"error": "invalid_client", "error_description": "Bad client credentials"}),
+        );
+    }
+    if !body.is_empty() {
+        s.violation(
+            P,
+            "token request with a body (bol documents a POST without one, grant_type in the query)",
+        );
+    }
+    let grant_in = |text: &[u8]| {
+        url::form_urlencoded::parse(text)
+            .find(|(k, _)| k == "grant_type")
+            .map(|(_, v)| v.into_owned())
+    };
+    let grant = grant_in(uri.query().unwrap_or_default().as_bytes()).or_else(|| grant_in(&body));
+    if grant.as_deref() != Some("client_credentials") {
+        s.violation(
+            P,
+            "token request without grant_type=client_credentials in the query",
+        );
+        return crate::json(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "unsupported_grant_type", "error_description": "grant_type must be client_credentials"}),
         );
     }
     if !headers

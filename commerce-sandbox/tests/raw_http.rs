@@ -475,27 +475,84 @@ async fn customer_api_gzip_form_tokens_and_expiry() {
     }
 }
 
+/// `Basic base64(client_id:client_secret)`, as bol documents it.
+fn bol_basic() -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{RETAILER_CLIENT_ID}:{RETAILER_CLIENT_SECRET}"))
+    )
+}
+
+/// bol's token request as documented: a POST with no body, the grant type in the query.
+async fn bol_token_request(c: &reqwest::Client, sb: &Sandbox) -> reqwest::Response {
+    c.post(format!(
+        "{}?grant_type=client_credentials",
+        sb.base_urls().bol_token
+    ))
+    .header("authorization", bol_basic())
+    .header("accept", "application/json")
+    .send()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn bol_the_token_request_is_a_post_without_a_body() {
+    let sb = sandbox().await;
+    let c = http();
+    let ok = bol_token_request(&c, &sb).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let token: Value = ok.json().await.unwrap();
+    assert_eq!(token["token_type"], "Bearer");
+    assert_eq!(report(&sb).await.providers["bol"].violations, 0);
+
+    // The grant type in a form body: served, but the body is a violation.
+    sb.reset();
+    let form = c
+        .post(&sb.base_urls().bol_token)
+        .header("authorization", bol_basic())
+        .header("accept", "application/json")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let r = report(&sb).await.providers["bol"].clone();
+    assert_eq!(r.violations, 1, "{:?}", r.violation_samples);
+    assert!(
+        r.violation_samples[0].contains("with a body"),
+        "{:?}",
+        r.violation_samples
+    );
+
+    // No grant type at all: refused.
+    sb.reset();
+    let none = c
+        .post(&sb.base_urls().bol_token)
+        .header("authorization", bol_basic())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), StatusCode::BAD_REQUEST);
+    let error: Value = none.json().await.unwrap();
+    assert_eq!(error["error"], "unsupported_grant_type");
+    let r = report(&sb).await.providers["bol"].clone();
+    assert_eq!(r.violations, 1, "{:?}", r.violation_samples);
+    assert!(
+        r.violation_samples[0].contains("grant_type"),
+        "{:?}",
+        r.violation_samples
+    );
+}
+
 #[tokio::test]
 async fn bol_tokens_media_types_limits_and_process_status() {
     let sb = sandbox().await;
     let base = sb.base_urls().bol;
     let c = http();
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("{RETAILER_CLIENT_ID}:{RETAILER_CLIENT_SECRET}"))
-    );
-    let token: Value = c
-        .post(&sb.base_urls().bol_token)
-        .header("authorization", &basic)
-        .header("accept", "application/json")
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = bol_token_request(&c, &sb).await.json().await.unwrap();
     let jwt = token["access_token"].as_str().unwrap().to_owned();
     let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(jwt.split('.').nth(1).unwrap())
@@ -503,13 +560,7 @@ async fn bol_tokens_media_types_limits_and_process_status() {
     let claims: Value = serde_json::from_slice(&claims).unwrap();
     assert!(claims["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp() + 250);
     // Asking again while the token is fresh is a violation.
-    c.post(&sb.base_urls().bol_token)
-        .header("authorization", &basic)
-        .header("accept", "application/json")
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    bol_token_request(&c, &sb).await;
     let bearer = format!("Bearer {jwt}");
     let v10 = "application/vnd.retailer.v10+json";
     let wrong_media = c
