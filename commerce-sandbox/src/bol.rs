@@ -1,8 +1,10 @@
-//! bol.com Retailer API under `/bol`: tokens at `/bol/token` (HTTP Basic, a JWT with `exp`;
-//! asking again while the last token is fresh is a violation), the retailer media type
+//! bol.com Retailer API under `/bol`: tokens at `/bol/token` (a POST with no body,
+//! `grant_type=client_credentials` in the query, HTTP Basic; a JWT with `exp`; a body, or
+//! asking again while the last token is fresh, is a violation), the retailer media type
 //! checked (406 / 415), Problem errors, per-endpoint limits with `X-RateLimit-*` and
 //! `Retry-After`, and changes answered with `202` and a process status that moves from
-//! `PENDING` to `SUCCESS`. `/retailer-demo` and `/shared-demo` behave the same.
+//! `PENDING` to `SUCCESS`, read one by one or in bulk (`POST /shared/process-status`).
+//! `/retailer-demo` and `/shared-demo` behave the same.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use tokio::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use base64::Engine as _;
@@ -36,21 +38,33 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
 }
 
 fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, JSON)],
-        json!({"type": "https://api.bol.com/problems", "title": title, "status": status.as_u16(), "detail": detail,
-               "host": "sandbox", "instance": "sandbox"})
-        .to_string(),
-    )
-        .into_response()
+    problem_with(status, title, detail, &[])
+}
+
+/// A Problem with its violations (`name`, `reason`), as bol answers a request that breaks
+/// the description.
+fn problem_with(status: StatusCode, title: &str, detail: &str, violations: &[(String, String)]) -> Response {
+    let mut body = json!({"type": "https://api.bol.com/problems", "title": title, "status": status.as_u16(),
+                          "detail": detail, "host": "sandbox", "instance": "sandbox"});
+    if !violations.is_empty() {
+        body["violations"] = violations
+            .iter()
+            .map(|(name, reason)| json!({"name": name, "reason": reason}))
+            .collect();
+    }
+    (status, [(header::CONTENT_TYPE, JSON)], body.to_string()).into_response()
 }
 
 fn answer(status: StatusCode, media: &str, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, media.to_owned())], body).into_response()
 }
 
-async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+/// bol documents the token request as a POST with no body:
+/// `POST /token?grant_type=client_credentials`, HTTP Basic, `Accept: application/json`.
+/// A body is a violation; a grant type sent in a form body instead of the query is still
+/// served (after that violation), so a client that does so can be watched through the rest
+/// of its calls rather than stopped at the door.
+async fn token(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     s.hit(P, "POST /token");
     s.token_request(P);
     let expected = format!(
@@ -59,12 +73,33 @@ async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
     );
     let basic_ok =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected.as_str());
-    let grant: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    if !basic_ok || grant.get("grant_type").map(String::as_str) != Some("client_credentials") {
+    if !basic_ok {
         s.violation(P, "token request without the client's HTTP Basic credentials");
         return crate::json(
             StatusCode::UNAUTHORIZED,
             json!({"error": "invalid_client", "error_description": "Bad client credentials"}),
+        );
+    }
+    if !body.is_empty() {
+        s.violation(
+            P,
+            "token request with a body (bol documents a POST without one, grant_type in the query)",
+        );
+    }
+    let grant_in = |text: &[u8]| {
+        url::form_urlencoded::parse(text)
+            .find(|(k, _)| k == "grant_type")
+            .map(|(_, v)| v.into_owned())
+    };
+    let grant = grant_in(uri.query().unwrap_or_default().as_bytes()).or_else(|| grant_in(&body));
+    if grant.as_deref() != Some("client_credentials") {
+        s.violation(
+            P,
+            "token request without grant_type=client_credentials in the query",
+        );
+        return crate::json(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "unsupported_grant_type", "error_description": "grant_type must be client_credentials"}),
         );
     }
     if !headers
@@ -108,9 +143,14 @@ fn limit_of(endpoint: &str) -> usize {
     match endpoint {
         "GET /orders" => 10,
         "POST /shipments" => 10,
+        // One call asks for up to 1000 statuses.
+        "POST /process-status" => 5,
         _ => 20,
     }
 }
+
+/// The most ids bol takes in one bulk process-status request.
+const BULK_LIMIT: usize = 1000;
 
 fn endpoint_key(method: &Method, rest: &str) -> String {
     let segments: Vec<&str> = rest.split('/').collect();
@@ -234,6 +274,7 @@ async fn api(
         }
         ("retailer", "GET", ["offers", "export", _]) => offers_csv(&s),
         ("shared", "GET", ["process-status", id]) => process_status(&s, id),
+        ("shared", "POST", ["process-status"]) => process_statuses(&s, &body),
         _ => problem(
             StatusCode::NOT_FOUND,
             "Not Found",
@@ -333,6 +374,13 @@ fn start_process(s: &Shared, event: &str, entity: String) -> Response {
     answer(StatusCode::ACCEPTED, JSON, body.to_string())
 }
 
+/// A read of a process status: each read brings it closer to `SUCCESS`.
+fn read_process(p: &mut BolProcess, id: &str, after: u32) -> Value {
+    p.reads += 1;
+    let status = if p.reads >= after { "SUCCESS" } else { "PENDING" };
+    process_json(id, p, status)
+}
+
 fn process_status(s: &Shared, id: &str) -> Response {
     let after = s.config.process_after_reads;
     let mut w = s.world();
@@ -343,10 +391,76 @@ fn process_status(s: &Shared, id: &str) -> Response {
             &format!("Process status {id} not found."),
         );
     };
-    p.reads += 1;
-    let status = if p.reads >= after { "SUCCESS" } else { "PENDING" };
-    let body = process_json(id, p, status);
+    let body = read_process(p, id, after);
     answer(StatusCode::OK, JSON, body.to_string())
+}
+
+/// `POST /shared/process-status`: `{"processStatusQueries": [{"processStatusId": ..}]}`, 1 to
+/// 1000 ids (bol's `BulkProcessStatusRequest`), answered with `{"processStatuses": [..]}`
+/// holding the statuses known, each read once, in the order asked; unknown ids (bol keeps
+/// statuses only for a while) are left out.
+fn process_statuses(s: &Shared, body: &[u8]) -> Response {
+    let refuse = |detail: &str, violations: Vec<(String, String)>| {
+        s.violation(P, format!("bulk process-status request: {detail}"));
+        problem_with(
+            StatusCode::BAD_REQUEST,
+            "Error validating request",
+            detail,
+            &violations,
+        )
+    };
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return refuse("the body is not JSON", Vec::new());
+    };
+    let Some(queries) = request.get("processStatusQueries").and_then(Value::as_array) else {
+        return refuse(
+            "processStatusQueries is required",
+            vec![("processStatusQueries".into(), "Must not be null.".into())],
+        );
+    };
+    if queries.is_empty() || queries.len() > BULK_LIMIT {
+        return refuse(
+            &format!("{} process status ids, 1 to {BULK_LIMIT} allowed", queries.len()),
+            vec![(
+                "processStatusQueries".into(),
+                format!("Size must be between 1 and {BULK_LIMIT}."),
+            )],
+        );
+    }
+    let mut ids: Vec<&str> = Vec::new();
+    let mut bad = Vec::new();
+    for (i, q) in queries.iter().enumerate() {
+        match q
+            .get("processStatusId")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+        {
+            Some(id) => {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            None => bad.push((
+                format!("processStatusQueries[{i}].processStatusId"),
+                "Must not be blank.".to_owned(),
+            )),
+        }
+    }
+    if !bad.is_empty() {
+        return refuse("a query without a processStatusId", bad);
+    }
+    let after = s.config.process_after_reads;
+    let mut w = s.world();
+    let statuses: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| w.bol_processes.get_mut(*id).map(|p| read_process(p, id, after)))
+        .collect();
+    drop(w);
+    answer(
+        StatusCode::OK,
+        JSON,
+        json!({"processStatuses": statuses}).to_string(),
+    )
 }
 
 fn create_shipment(s: &Shared, body: &[u8]) -> Response {

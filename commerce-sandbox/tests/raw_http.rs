@@ -475,27 +475,84 @@ async fn customer_api_gzip_form_tokens_and_expiry() {
     }
 }
 
+/// `Basic base64(client_id:client_secret)`, as bol documents it.
+fn bol_basic() -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{RETAILER_CLIENT_ID}:{RETAILER_CLIENT_SECRET}"))
+    )
+}
+
+/// bol's token request as documented: a POST with no body, the grant type in the query.
+async fn bol_token_request(c: &reqwest::Client, sb: &Sandbox) -> reqwest::Response {
+    c.post(format!(
+        "{}?grant_type=client_credentials",
+        sb.base_urls().bol_token
+    ))
+    .header("authorization", bol_basic())
+    .header("accept", "application/json")
+    .send()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn bol_the_token_request_is_a_post_without_a_body() {
+    let sb = sandbox().await;
+    let c = http();
+    let ok = bol_token_request(&c, &sb).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let token: Value = ok.json().await.unwrap();
+    assert_eq!(token["token_type"], "Bearer");
+    assert_eq!(report(&sb).await.providers["bol"].violations, 0);
+
+    // The grant type in a form body: served, but the body is a violation.
+    sb.reset();
+    let form = c
+        .post(&sb.base_urls().bol_token)
+        .header("authorization", bol_basic())
+        .header("accept", "application/json")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let r = report(&sb).await.providers["bol"].clone();
+    assert_eq!(r.violations, 1, "{:?}", r.violation_samples);
+    assert!(
+        r.violation_samples[0].contains("with a body"),
+        "{:?}",
+        r.violation_samples
+    );
+
+    // No grant type at all: refused.
+    sb.reset();
+    let none = c
+        .post(&sb.base_urls().bol_token)
+        .header("authorization", bol_basic())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), StatusCode::BAD_REQUEST);
+    let error: Value = none.json().await.unwrap();
+    assert_eq!(error["error"], "unsupported_grant_type");
+    let r = report(&sb).await.providers["bol"].clone();
+    assert_eq!(r.violations, 1, "{:?}", r.violation_samples);
+    assert!(
+        r.violation_samples[0].contains("grant_type"),
+        "{:?}",
+        r.violation_samples
+    );
+}
+
 #[tokio::test]
 async fn bol_tokens_media_types_limits_and_process_status() {
     let sb = sandbox().await;
     let base = sb.base_urls().bol;
     let c = http();
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("{RETAILER_CLIENT_ID}:{RETAILER_CLIENT_SECRET}"))
-    );
-    let token: Value = c
-        .post(&sb.base_urls().bol_token)
-        .header("authorization", &basic)
-        .header("accept", "application/json")
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = bol_token_request(&c, &sb).await.json().await.unwrap();
     let jwt = token["access_token"].as_str().unwrap().to_owned();
     let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(jwt.split('.').nth(1).unwrap())
@@ -503,13 +560,7 @@ async fn bol_tokens_media_types_limits_and_process_status() {
     let claims: Value = serde_json::from_slice(&claims).unwrap();
     assert!(claims["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp() + 250);
     // Asking again while the token is fresh is a violation.
-    c.post(&sb.base_urls().bol_token)
-        .header("authorization", &basic)
-        .header("accept", "application/json")
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    bol_token_request(&c, &sb).await;
     let bearer = format!("Bearer {jwt}");
     let v10 = "application/vnd.retailer.v10+json";
     let wrong_media = c
@@ -625,6 +676,158 @@ async fn bol_tokens_media_types_limits_and_process_status() {
         "per second",
         "without a token bol issued",
     ] {
+        assert!(samples.contains(expected), "{expected} not in {samples}");
+    }
+}
+
+/// A client for paused-time tests: no idle pool, so no timer of the HTTP stack makes the
+/// paused clock jump while the runtime waits on a socket.
+fn paused_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_gzip()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn bol_bulk_process_status_validated_and_limited() {
+    let sb = sandbox().await;
+    let base = sb.base_urls().bol;
+    let c = paused_http();
+    let token: Value = bol_token_request(&c, &sb).await.json().await.unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let v10 = "application/vnd.retailer.v10+json";
+    let page: Value = c
+        .get(format!("{base}/retailer/orders"))
+        .header("authorization", &bearer)
+        .header("accept", v10)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for order in &page["orders"].as_array().unwrap()[..2] {
+        let item = order["orderItems"][0]["orderItemId"].as_str().unwrap();
+        let started: Value = c
+            .post(format!("{base}/retailer/shipments"))
+            .header("authorization", &bearer)
+            .header("accept", v10)
+            .header("content-type", v10)
+            .body(json!({"orderItems": [{"orderItemId": item}]}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(started["processStatusId"].as_str().unwrap().to_owned());
+    }
+    let bulk = |root: &str, body: String| {
+        c.post(format!("{base}/{root}/process-status"))
+            .header("authorization", &bearer)
+            .header("accept", v10)
+            .header("content-type", v10)
+            .body(body)
+            .send()
+    };
+    let queries = |ids: &[&str]| {
+        json!({"processStatusQueries": ids.iter().map(|id| json!({"processStatusId": id})).collect::<Vec<_>>()})
+            .to_string()
+    };
+
+    // Known ids in the order asked, each once; an unknown one is left out.
+    let r = bulk("shared", queries(&[&ids[1], "no-such-id", &ids[0], &ids[1]]))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], v10);
+    assert_eq!(r.headers()["x-ratelimit-limit"], "5");
+    assert_eq!(r.headers()["x-ratelimit-remaining"], "4");
+    assert_eq!(r.headers()["x-ratelimit-reset"], "1");
+    let answer: Value = r.json().await.unwrap();
+    let got: Vec<(&str, &str)> = answer["processStatuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["processStatusId"].as_str().unwrap(),
+                p["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [(ids[1].as_str(), "SUCCESS"), (ids[0].as_str(), "SUCCESS")]);
+    assert_eq!(answer["processStatuses"][0]["eventType"], "CONFIRM_SHIPMENT");
+    // The demo root too, sharing the endpoint's limit.
+    let demo = bulk("shared-demo", queries(&[&ids[0]])).await.unwrap();
+    assert_eq!(demo.status(), StatusCode::OK);
+    assert_eq!(demo.headers()["x-ratelimit-remaining"], "3");
+
+    // The media types are checked before anything else (and before the limit).
+    let wrong_accept = c
+        .post(format!("{base}/shared/process-status"))
+        .header("authorization", &bearer)
+        .header("accept", "application/json")
+        .header("content-type", v10)
+        .body(queries(&[&ids[0]]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_accept.status(), StatusCode::NOT_ACCEPTABLE);
+    let wrong_type = c
+        .post(format!("{base}/shared/process-status"))
+        .header("authorization", &bearer)
+        .header("accept", v10)
+        .header("content-type", "application/json")
+        .body(queries(&[&ids[0]]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // The body as bol's BulkProcessStatusRequest: 1 to 1000 ids.
+    let many: Vec<String> = (0..1001).map(|i| format!("id-{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    for (body, violation) in [
+        (queries(&many), "processStatusQueries"),
+        (queries(&[]), "processStatusQueries"),
+        (
+            json!({"processStatusIds": [ids[0]]}).to_string(),
+            "processStatusQueries",
+        ),
+    ] {
+        let r = bulk("shared", body).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let problem: Value = r.json().await.unwrap();
+        assert_eq!(problem["violations"][0]["name"], violation, "{problem}");
+    }
+
+    // Five in the second: the sixth is refused, the next second it goes through.
+    let limited = bulk("shared", queries(&[&ids[0]])).await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(limited.headers()["x-ratelimit-limit"], "5");
+    assert_eq!(limited.headers()["x-ratelimit-remaining"], "0");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let again = bulk("shared", queries(&[&ids[0]])).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+
+    let r = report(&sb).await.providers["bol"].clone();
+    assert_eq!(r.requests["POST /process-status"], 9);
+    assert_eq!(r.rate_limited, 1);
+    let samples = r.violation_samples.join(" | ");
+    assert_eq!(
+        r.violation_samples
+            .iter()
+            .filter(|v| v.starts_with("bulk process-status request"))
+            .count(),
+        3,
+        "{samples}"
+    );
+    for expected in ["with Accept", "Content-Type", "over 5 per second"] {
         assert!(samples.contains(expected), "{expected} not in {samples}");
     }
 }

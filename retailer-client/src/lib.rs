@@ -20,8 +20,9 @@
 //! - **Rate limits per operation**, from `X-RateLimit-*` and `Retry-After`; a 429 is always
 //!   waited out.
 //! - **Process status**: [`RetailerClient::wait_for_process`] polls with backoff until
-//!   `SUCCESS`, `FAILURE` or `TIMEOUT`; [`RetailerClient::export_offers`] runs the offers
-//!   export end to end.
+//!   `SUCCESS`, `FAILURE` or `TIMEOUT`; [`RetailerClient::wait_for_processes`] waits for many
+//!   with bol's bulk request (up to 1000 ids a request); [`RetailerClient::export_offers`]
+//!   runs the offers export end to end.
 //! - **Lists as streams** from page 1 until an empty page (`{}`).
 //!
 //! ```no_run
@@ -43,6 +44,7 @@ mod client;
 mod export;
 mod generated;
 mod process;
+mod wire;
 
 pub use crate::channel::to_commerce_order;
 pub use crate::client::{
@@ -50,7 +52,8 @@ pub use crate::client::{
 };
 pub use crate::export::{ExportedOffer, parse_csv};
 pub use crate::generated::*;
-pub use crate::process::{WaitOptions, is_final};
+pub use crate::process::{BULK_PROCESS_STATUS_LIMIT, WaitOptions, is_final};
+pub use crate::wire::FileUpload;
 pub use commerce_core::Error;
 
 /// The README's examples, compiled as doctests so they cannot rot.

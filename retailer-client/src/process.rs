@@ -1,15 +1,23 @@
 //! Waiting for bol's process statuses: most changes answer `202` with a process status
-//! that moves from `PENDING` to `SUCCESS`, `FAILURE` or `TIMEOUT`.
+//! that moves from `PENDING` to `SUCCESS`, `FAILURE` or `TIMEOUT`. One at a time
+//! (`GET /shared/process-status/{id}`), or many at once (`POST /shared/process-status`).
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use commerce_core::{Delivery, Error, ProviderError};
+use commerce_core::{Delivery, Error, ProviderError, ValidationErrors};
 use tokio::time::Instant;
 
 use crate::client::{PROVIDER, RetailerClient};
-use crate::generated::models::{ProcessStatus, ProcessStatusStatus};
+use crate::generated::models::{
+    BulkProcessStatusRequest, ProcessStatus, ProcessStatusId, ProcessStatusStatus,
+};
 
-/// How [`RetailerClient::wait_for_process`] polls.
+/// The most process status ids bol takes in one bulk request (`POST /shared/process-status`);
+/// [`RetailerClient::wait_for_processes`] asks for more in chunks of this size.
+pub const BULK_PROCESS_STATUS_LIMIT: usize = 1000;
+
+/// How [`RetailerClient::wait_for_process`] and [`RetailerClient::wait_for_processes`] poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitOptions {
     /// Give up after this long.
@@ -85,6 +93,116 @@ impl RetailerClient {
             }
             delay = (delay * 2).min(options.max_delay);
         }
+    }
+
+    /// Waits for many process statuses at once: polls the ones not yet final with bol's bulk
+    /// request (`POST /shared/process-status`, at most [`BULK_PROCESS_STATUS_LIMIT`] ids per
+    /// request, so more go in several requests a round) until every one is `SUCCESS`,
+    /// `FAILURE` or `TIMEOUT`, and returns them in the order given.
+    ///
+    /// It waits as [`wait_for_process`](Self::wait_for_process) does: a first round after
+    /// `first_delay`, waits doubling up to `max_delay`, and past `deadline` it fails with
+    /// [`Error::Timeout`] (the changes may still happen at bol; the statuses that did finish
+    /// are not returned then). Statuses already final are returned as they are, without a
+    /// request; an id given twice is asked for once. A `FAILURE` or `TIMEOUT` is returned,
+    /// not an error: look at each status.
+    ///
+    /// The answers are read tolerantly: an id bol leaves out of an answer (bol keeps process
+    /// statuses only for a while) is asked for again in the next round until the deadline,
+    /// never dropped, and a status for an id not asked for is ignored. A status given without
+    /// a `processStatusId` is refused before any request ([`Error::InvalidInput`] naming its
+    /// index); a failed request ends the wait with its error.
+    ///
+    /// ```no_run
+    /// # use retailer_client::{RetailerClient, WaitOptions};
+    /// # use retailer_client::models::ProcessStatusStatus;
+    /// # async fn run(bol: RetailerClient, started: Vec<retailer_client::models::ProcessStatus>) -> Result<(), retailer_client::Error> {
+    /// let done = bol.wait_for_processes(&started, WaitOptions::default()).await?;
+    /// for (before, after) in started.iter().zip(&done) {
+    ///     if after.status != ProcessStatusStatus::Success {
+    ///         println!("{} for {}: {}", after.event_type, after.entity_id.as_deref().unwrap_or("?"), after.status);
+    ///     }
+    ///     assert_eq!(before.process_status_id, after.process_status_id);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_processes(
+        &self,
+        statuses: &[ProcessStatus],
+        options: WaitOptions,
+    ) -> Result<Vec<ProcessStatus>, Error> {
+        let mut latest = statuses.to_vec();
+        // The ids still to poll, each once, in the order they first appear.
+        let mut pending: Vec<String> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut missing = ValidationErrors::new();
+        for (i, status) in statuses.iter().enumerate() {
+            if is_final(status) {
+                continue;
+            }
+            match status.process_status_id.as_deref().filter(|id| !id.is_empty()) {
+                Some(id) => {
+                    if seen.insert(id) {
+                        pending.push(id.to_owned());
+                    }
+                }
+                None => missing.push(
+                    format!("statuses[{i}].processStatusId"),
+                    "the process status has no id to poll",
+                ),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::InvalidInput(missing));
+        }
+        let started = Instant::now();
+        let mut delay = options.first_delay;
+        while !pending.is_empty() {
+            let left = options.deadline.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                tracing::debug!(
+                    pending = pending.len(),
+                    "process statuses not final by the deadline"
+                );
+                return Err(Error::Timeout {
+                    provider: PROVIDER.into(),
+                    endpoint: "process-status".into(),
+                    after: options.deadline,
+                    delivery: Delivery::MaybeSent,
+                });
+            }
+            tokio::time::sleep(delay.min(left)).await;
+            let mut done: HashMap<String, ProcessStatus> = HashMap::new();
+            for chunk in pending.chunks(BULK_PROCESS_STATUS_LIMIT) {
+                let request = BulkProcessStatusRequest {
+                    process_status_queries: chunk
+                        .iter()
+                        .map(|id| ProcessStatusId {
+                            process_status_id: id.clone(),
+                        })
+                        .collect(),
+                };
+                let answer = self.get_process_status_bulk(&request).await?;
+                let asked: HashSet<&str> = chunk.iter().map(String::as_str).collect();
+                for now in answer.process_statuses {
+                    let Some(id) = now.process_status_id.as_deref() else {
+                        continue;
+                    };
+                    if asked.contains(id) && is_final(&now) {
+                        done.insert(id.to_owned(), now);
+                    }
+                }
+            }
+            pending.retain(|id| !done.contains_key(id));
+            tracing::debug!(finished = done.len(), pending = pending.len(), "process statuses");
+            for status in latest.iter_mut().filter(|s| !is_final(s)) {
+                if let Some(now) = status.process_status_id.as_deref().and_then(|id| done.get(id)) {
+                    *status = now.clone();
+                }
+            }
+            delay = (delay * 2).min(options.max_delay);
+        }
+        Ok(latest)
     }
 
     /// Like [`wait_for_process`](Self::wait_for_process), but a `FAILURE` or `TIMEOUT` is an

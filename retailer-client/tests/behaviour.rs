@@ -1,10 +1,11 @@
-//! Tokens, environments, media types, errors, pacing, streams, process status, the offers
-//! export and the SalesChannel, for bol.
+//! Tokens, environments, media types, errors, pacing, streams, process status (one and in
+//! bulk), shipping labels with their headers, the offers export and the SalesChannel, for
+//! bol.
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use commerce_core::{SalesChannel, ShipmentConfirmation, Tracking};
@@ -12,9 +13,9 @@ use common::{CLIENT_ID, CLIENT_SECRET, client, setup};
 use futures_util::TryStreamExt;
 use httpmock::Method::{GET, POST, PUT};
 use httpmock::MockServer;
-use retailer_client::models::{GetOrdersStatus, ProcessStatusStatus, UpdateOfferStockRequest};
-use retailer_client::{GetOrdersParams, RetailerClient, WaitOptions};
-use serde_json::json;
+use retailer_client::models::{GetOrdersStatus, ProcessStatus, ProcessStatusStatus, UpdateOfferStockRequest};
+use retailer_client::{GetOrdersParams, RetailerClient, ShippingLabel, WaitOptions};
+use serde_json::{Value, json};
 
 const V10: &str = "application/vnd.retailer.v10+json";
 
@@ -506,4 +507,347 @@ fn secrets_never_show_and_plain_http_is_refused() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("refusing plain http://"));
+}
+
+/// A client for paused-time tests: no idle pool, no per-attempt time limit.
+fn paused_client(server: &MockServer) -> RetailerClient {
+    RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
+        .api_url(server.base_url())
+        .token_url(server.url("/token"))
+        .http(commerce_core::testing::paused_time_http())
+        .build()
+        .unwrap()
+}
+
+fn status(id: &str, state: &str) -> ProcessStatus {
+    serde_json::from_value(process(id, state, &format!("item-{id}"))).unwrap()
+}
+
+/// The body of a bulk process-status request for `ids`, as bol's `BulkProcessStatusRequest`.
+fn bulk_body(ids: &[&str]) -> Value {
+    json!({"processStatusQueries": ids.iter().map(|id| json!({"processStatusId": id})).collect::<Vec<_>>()})
+}
+
+/// Mocks `POST /shared/process-status` for exactly the body of `ids`, with the retailer media
+/// type in `Accept` and `Content-Type`, answering `statuses`; the bodies it matched are kept.
+async fn bulk_mock<'a>(
+    server: &'a MockServer,
+    ids: &[&str],
+    statuses: Value,
+    seen: &Arc<Mutex<Vec<Value>>>,
+) -> httpmock::Mock<'a> {
+    let seen = seen.clone();
+    let body = bulk_body(ids);
+    let expected = body.clone();
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/shared/process-status")
+                .header("accept", V10)
+                .header("content-type", V10)
+                .header("authorization", "Bearer tok-1")
+                .json_body(body)
+                .is_true(move |req| {
+                    // Kept only when this mock's body matches, however httpmock tries mocks.
+                    let got: Value = serde_json::from_slice(req.body().as_ref()).unwrap_or_default();
+                    if got == expected {
+                        seen.lock().unwrap().push(got);
+                    }
+                    true
+                });
+            then.status(200)
+                .header("content-type", V10)
+                .json_body(json!({"processStatuses": statuses}));
+        })
+        .await
+}
+
+fn ids_and_states(statuses: &[ProcessStatus]) -> Vec<(String, String)> {
+    statuses
+        .iter()
+        .map(|s| (s.process_status_id.clone().unwrap(), s.status.to_string()))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulk_waiting_when_all_succeed_in_one_round() {
+    let server = setup().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    // Asked: 1 and 3 (2 is final already, 1 is given twice). Answered out of order, with a
+    // status not asked for.
+    let m = bulk_mock(
+        &server,
+        &["1", "3"],
+        json!([
+            process("3", "SUCCESS", "item-3"),
+            process("99", "SUCCESS", "x"),
+            process("1", "SUCCESS", "item-1")
+        ]),
+        &seen,
+    )
+    .await;
+    let given = [
+        status("1", "PENDING"),
+        status("2", "SUCCESS"),
+        status("3", "PENDING"),
+        status("1", "PENDING"),
+    ];
+    let start = tokio::time::Instant::now();
+    let done = paused_client(&server)
+        .wait_for_processes(&given, WaitOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(1),
+        "one round, after the first delay"
+    );
+    m.assert_calls_async(1).await;
+    assert_eq!(
+        ids_and_states(&done),
+        [
+            ("1", "SUCCESS"),
+            ("2", "SUCCESS"),
+            ("3", "SUCCESS"),
+            ("1", "SUCCESS")
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    insta::assert_json_snapshot!("bulk_request", seen.lock().unwrap()[0]);
+
+    // Nothing to wait for: no request, no wait.
+    let start = tokio::time::Instant::now();
+    let client = paused_client(&server);
+    assert!(
+        client
+            .wait_for_processes(&[], WaitOptions::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let final_only = client
+        .wait_for_processes(&given[1..2], WaitOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(final_only, given[1..2]);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    m.assert_calls_async(1).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulk_waiting_polls_the_pending_and_the_left_out_again() {
+    let server = setup().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    // Round 1: 1 done, 2 still pending, 3 left out of the answer.
+    let first = bulk_mock(
+        &server,
+        &["1", "2", "3"],
+        json!([
+            process("1", "SUCCESS", "item-1"),
+            process("2", "PENDING", "item-2")
+        ]),
+        &seen,
+    )
+    .await;
+    // Round 2 asks for 2 and 3 only.
+    let second = bulk_mock(
+        &server,
+        &["2", "3"],
+        json!([
+            process("2", "SUCCESS", "item-2"),
+            process("3", "SUCCESS", "item-3")
+        ]),
+        &seen,
+    )
+    .await;
+    let given = [
+        status("1", "PENDING"),
+        status("2", "PENDING"),
+        status("3", "PENDING"),
+    ];
+    let start = tokio::time::Instant::now();
+    let done = paused_client(&server)
+        .wait_for_processes(&given, WaitOptions::default())
+        .await
+        .unwrap();
+    // Rounds after 1 s and 2 s more.
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    first.assert_calls_async(1).await;
+    second.assert_calls_async(1).await;
+    assert_eq!(
+        ids_and_states(&done),
+        [("1", "SUCCESS"), ("2", "SUCCESS"), ("3", "SUCCESS")].map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    assert_eq!(done[2].entity_id.as_deref(), Some("item-3"));
+    insta::assert_json_snapshot!("bulk_requests_by_round", *seen.lock().unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulk_waiting_returns_a_failure_among_them() {
+    let server = setup().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut failed = process("2", "FAILURE", "item-2");
+    failed["errorMessage"] = json!("Order item 2 is already shipped.");
+    let m = bulk_mock(
+        &server,
+        &["1", "2", "3"],
+        json!([
+            process("1", "SUCCESS", "item-1"),
+            failed,
+            process("3", "TIMEOUT", "item-3")
+        ]),
+        &seen,
+    )
+    .await;
+    let given = [
+        status("1", "PENDING"),
+        status("2", "PENDING"),
+        status("3", "PENDING"),
+    ];
+    let client = paused_client(&server);
+    let done = client
+        .wait_for_processes(&given, WaitOptions::default())
+        .await
+        .unwrap();
+    m.assert_calls_async(1).await;
+    assert_eq!(
+        ids_and_states(&done),
+        [("1", "SUCCESS"), ("2", "FAILURE"), ("3", "TIMEOUT")].map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    assert_eq!(
+        done[1].error_message.as_deref(),
+        Some("Order item 2 is already shipped.")
+    );
+
+    // A pending status without an id is refused before any request.
+    let mut no_id = status("4", "PENDING");
+    no_id.process_status_id = None;
+    let err = client
+        .wait_for_processes(&[status("1", "PENDING"), no_id], WaitOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("statuses[1].processStatusId"), "{err}");
+    m.assert_calls_async(1).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulk_waiting_ends_at_the_deadline_without_losing_an_id() {
+    let server = setup().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    // 1 stays pending, 2 is never in an answer: both are asked for in every round.
+    let m = bulk_mock(
+        &server,
+        &["1", "2"],
+        json!([process("1", "PENDING", "item-1")]),
+        &seen,
+    )
+    .await;
+    let given = [status("1", "PENDING"), status("2", "PENDING")];
+    let start = tokio::time::Instant::now();
+    let err = paused_client(&server)
+        .wait_for_processes(&given, WaitOptions::deadline(Duration::from_secs(60)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, retailer_client::Error::Timeout { .. }), "{err:?}");
+    assert_eq!(start.elapsed(), Duration::from_secs(60));
+    // Rounds at 1, 3, 7, 15, 25, 35, 45, 55 and 60 s.
+    m.assert_calls_async(9).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulk_waiting_asks_at_most_1000_ids_a_request() {
+    let server = setup().await;
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let seen_sizes = sizes.clone();
+    let m = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/shared/process-status")
+                .header("content-type", V10);
+            then.respond_with(move |req| {
+                let body: Value = serde_json::from_slice(req.body().as_ref()).unwrap();
+                let ids: Vec<String> = body["processStatusQueries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|q| q["processStatusId"].as_str().unwrap().to_owned())
+                    .collect();
+                seen_sizes.lock().unwrap().push(ids.len());
+                let statuses: Vec<Value> = ids.iter().map(|id| process(id, "SUCCESS", "e")).collect();
+                http::Response::builder()
+                    .status(200)
+                    .header("content-type", V10)
+                    .body(json!({"processStatuses": statuses}).to_string())
+                    .unwrap()
+                    .into()
+            });
+        })
+        .await;
+    let given: Vec<ProcessStatus> = (0..2345).map(|i| status(&i.to_string(), "PENDING")).collect();
+    let done = paused_client(&server)
+        .wait_for_processes(&given, WaitOptions::default())
+        .await
+        .unwrap();
+    m.assert_calls_async(3).await;
+    assert_eq!(*sizes.lock().unwrap(), [1000, 1000, 345]);
+    assert!(done.iter().all(|s| s.status == ProcessStatusStatus::Success));
+    assert!(
+        done.iter()
+            .zip(&given)
+            .all(|(d, g)| d.process_status_id == g.process_status_id),
+        "in the order given"
+    );
+}
+
+#[tokio::test]
+async fn a_shipping_label_with_absent_or_unreadable_headers() {
+    let server = setup().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/shipping-labels/l-1")
+                .header("accept", "application/vnd.retailer.v10+pdf");
+            then.status(200)
+                .header("content-type", "application/vnd.retailer.v10+pdf")
+                .body("%PDF-1.4");
+        })
+        .await;
+    let label = client(&server).get_shipping_label("l-1").await.unwrap();
+    assert_eq!(
+        label,
+        ShippingLabel {
+            pdf: bytes::Bytes::from_static(b"%PDF-1.4"),
+            track_and_trace_code: None,
+            transporter_code: None,
+        }
+    );
+
+    // A header that is not UTF-8 reads as absent; httpmock sends only text, so a raw server.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let raw = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the request ends early");
+            request.extend_from_slice(&buf[..n]);
+        }
+        let mut answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/vnd.retailer.v10+pdf\r\n".to_vec();
+        answer.extend_from_slice(b"x-track-and-trace-code: 3S\xff\xfeBOL\r\nx-transporter-code: TNT\r\n");
+        answer.extend_from_slice(b"content-length: 8\r\nconnection: close\r\n\r\n%PDF-1.4");
+        socket.write_all(&answer).await.unwrap();
+        socket.shutdown().await.unwrap();
+    });
+    let bol = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
+        .api_url(raw)
+        .token_url(server.url("/token"))
+        .build()
+        .unwrap();
+    let label = bol.get_shipping_label("l-1").await.unwrap();
+    assert_eq!(label.track_and_trace_code, None, "not UTF-8");
+    assert_eq!(label.transporter_code.as_deref(), Some("TNT"));
+    assert_eq!(&label.pdf[..], b"%PDF-1.4");
 }

@@ -1588,12 +1588,24 @@ async fn get_shipping_label() {
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+pdf")
+                .header("X-Track-And-Trace-Code", "v-track_and_trace_code")
+                .header("X-Transporter-Code", "v-transporter_code")
                 .body("BYTES");
         })
         .await;
     let got = client(&server).get_shipping_label("p-1").await.unwrap();
     m.assert_async().await;
-    assert_eq!(&got[..], b"BYTES");
+    assert_eq!(
+        got.track_and_trace_code.as_deref(),
+        Some("v-track_and_trace_code"),
+        "the `X-Track-And-Trace-Code` header is read"
+    );
+    assert_eq!(
+        got.transporter_code.as_deref(),
+        Some("v-transporter_code"),
+        "the `X-Transporter-Code` header is read"
+    );
+    assert_eq!(&got.pdf[..], b"BYTES");
 }
 
 #[tokio::test]
@@ -2298,7 +2310,15 @@ async fn upload_invoice() {
                 .path("/retailer/shipments/invoices/p-1")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
-            let when = when.body_includes("name=\"invoice\"; filename=\"invoice.pdf\"");
+            let when = when.is_true(|req| {
+                req.headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("multipart/form-data; boundary="))
+            });
+            let when = when
+                .body_includes("Content-Disposition: form-data; name=\"invoice\"; filename=\"document.pdf\"");
+            let when = when.body_includes("application/pdf").body_includes("%PDF-1.4");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -2308,7 +2328,7 @@ async fn upload_invoice() {
     let got = client(&server)
         .upload_invoice(
             "p-1",
-            commerce_core::Part::file("invoice", b"%PDF-1.4".to_vec(), "invoice.pdf", "application/pdf"),
+            FileUpload::new(b"%PDF-1.4".to_vec(), "document.pdf", "application/pdf"),
         )
         .await
         .unwrap();

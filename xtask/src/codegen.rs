@@ -154,6 +154,16 @@ struct Param {
     doc: Option<String>,
 }
 
+/// A field of a multipart body: a file (`format: binary`) or a text.
+struct MultipartField {
+    /// The part's name on the wire, as the description writes it.
+    json: String,
+    rust: String,
+    file: bool,
+    required: bool,
+    doc: Option<String>,
+}
+
 struct Op {
     id: String,
     method: String,
@@ -165,7 +175,11 @@ struct Op {
     description: Option<String>,
     params: Vec<Param>,
     body: Option<(String, String)>,
-    multipart: bool,
+    /// The fields of a `multipart/form-data` body, in the description's order (empty when
+    /// the body is not multipart).
+    multipart: Vec<MultipartField>,
+    /// Headers the description declares on the success answer: (name, description).
+    answer_headers: Vec<(String, Option<String>)>,
     /// (media type, rust return type: `Some(T)` for JSON, `None` for bytes)
     answers: Vec<(String, Option<String>)>,
     answer_example: Option<Value>,
@@ -180,6 +194,8 @@ struct Gen {
     enums: Vec<EnumDef>,
     names: BTreeSet<String>,
     ops: Vec<Op>,
+    /// What [`Gen::unsupported`] reports, found while reading the operations.
+    problems: Vec<String>,
 }
 
 fn ref_name(r: &str) -> String {
@@ -343,7 +359,7 @@ impl Gen {
                     });
                 }
                 let mut body = None;
-                let mut multipart = false;
+                let mut multipart = Vec::new();
                 let mut body_example = None;
                 let request_content = op.pointer("/requestBody/content").and_then(Value::as_object);
                 let chosen = request_content.and_then(|c| {
@@ -353,7 +369,11 @@ impl Gen {
                 });
                 if let Some((ct, content)) = chosen {
                     if ct.starts_with("multipart/") {
-                        multipart = true;
+                        multipart = self.multipart_fields(content.get("schema").unwrap_or(&Value::Null));
+                        if multipart.is_empty() {
+                            self.problems
+                                .push(format!("{id}: a multipart body without named parts"));
+                        }
                     } else if let Some(r) = content.pointer("/schema/$ref").and_then(Value::as_str) {
                         body = Some((ct.clone(), ref_name(r)));
                         body_example = Some(self.example(&content["schema"], 0));
@@ -361,10 +381,18 @@ impl Gen {
                 }
                 let mut answers = Vec::new();
                 let mut answer_example = None;
+                let mut answer_headers: Vec<(String, Option<String>)> = Vec::new();
                 if let Some(responses) = op.get("responses").and_then(Value::as_object) {
                     for (code, r) in responses {
                         if !code.starts_with('2') {
                             continue;
+                        }
+                        for (name, h) in r.get("headers").and_then(Value::as_object).into_iter().flatten() {
+                            if !answer_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                                let description =
+                                    h.get("description").and_then(Value::as_str).map(str::to_owned);
+                                answer_headers.push((name.clone(), description));
+                            }
                         }
                         for (ct, content) in r.get("content").and_then(Value::as_object).into_iter().flatten()
                         {
@@ -418,6 +446,7 @@ impl Gen {
                     params,
                     body,
                     multipart,
+                    answer_headers,
                     answers,
                     answer_example,
                     body_example,
@@ -426,6 +455,37 @@ impl Gen {
             }
         }
         self.ops.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+
+    /// The fields of a multipart body schema (inline or a reference): each property is a part
+    /// named as the description names it, a file where its format is `binary`.
+    fn multipart_fields(&self, schema: &Value) -> Vec<MultipartField> {
+        let schema = match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => self
+                .schemas
+                .get(r.rsplit('/').next().unwrap_or(r))
+                .cloned()
+                .unwrap_or(Value::Null),
+            None => schema.clone(),
+        };
+        let required: BTreeSet<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(name, p)| MultipartField {
+                json: name.clone(),
+                rust: snake(name),
+                file: p.get("format").and_then(Value::as_str) == Some("binary"),
+                required: required.contains(name.as_str()),
+                doc: p.get("description").and_then(Value::as_str).map(str::to_owned),
+            })
+            .collect()
     }
 
     /// An example value of a schema, from the description's own `example`s.
@@ -603,6 +663,57 @@ impl Gen {
         (!optional.is_empty()).then(|| format!("{}Params", pascal(&op.id)))
     }
 
+    /// For an operation whose description declares headers on its success answer: the name
+    /// of the type holding the answer and those headers (the operation's name without `get-`,
+    /// e.g. `ShippingLabel`, unless a model is named so) and the name of its body field (the
+    /// media type's suffix for bytes, `pdf`; `body` for JSON).
+    fn header_answer(&self, op: &Op) -> Option<(String, String)> {
+        if op.answer_headers.is_empty() {
+            return None;
+        }
+        let mut name = pascal(op.id.strip_prefix("get-").unwrap_or(&op.id));
+        if self.names.contains(&name) {
+            name.push_str("Answer");
+        }
+        let (media, ty) = &op.answers[0];
+        let field = match ty {
+            Some(_) => "body".to_owned(),
+            None => snake(media.rsplit(['+', '.', '/']).next().unwrap_or("body")),
+        };
+        Some((name, field))
+    }
+
+    /// The field of a declared answer header: `X-Track-And-Trace-Code` → `track_and_trace_code`.
+    fn header_field(header: &str) -> String {
+        let h = header
+            .strip_prefix("X-")
+            .or_else(|| header.strip_prefix("x-"))
+            .unwrap_or(header);
+        snake(h)
+    }
+
+    /// Shapes of the description the generator does not turn into code; an error rather
+    /// than a method that silently drops part of the operation.
+    fn unsupported(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for op in &self.ops {
+            if !op.answer_headers.is_empty() && op.answers.len() > 1 {
+                out.push(format!(
+                    "{}: answer headers with several answer media types",
+                    op.id
+                ));
+            }
+            let mut fields = BTreeSet::new();
+            for (h, _) in &op.answer_headers {
+                if !fields.insert(Self::header_field(h)) {
+                    out.push(format!("{}: two answer headers named like `{h}`", op.id));
+                }
+            }
+        }
+        out.extend(self.problems.iter().cloned());
+        out
+    }
+
     fn media_group(op: &Op) -> String {
         lit(&op.group)
     }
@@ -684,6 +795,36 @@ impl Gen {
             }
         }
 
+        for op in &self.ops {
+            let Some((name, body_field)) = self.header_answer(op) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "/// The answer of [`RetailerClient::{}`] with the headers bol's description declares on it\n/// (each `None` when absent or not UTF-8).",
+                snake(&op.id)
+            );
+            let (media, ty) = &op.answers[0];
+            let eq = if ty.is_none() { ", Eq" } else { "" };
+            let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq{eq})]");
+            let _ = writeln!(out, "pub struct {name} {{");
+            let body_ty = ty.clone().unwrap_or_else(|| "bytes::Bytes".to_owned());
+            let _ = writeln!(
+                out,
+                "    /// The answer's body (`{media}`).\n    pub {body_field}: {body_ty},"
+            );
+            for (header, description) in &op.answer_headers {
+                let fallback = format!("The `{header}` header.");
+                let text = description
+                    .as_deref()
+                    .map(|d| format!("{} (`{header}`).", d.trim().trim_end_matches('.')))
+                    .unwrap_or(fallback);
+                doc(&mut out, "    ", Some(&text), "");
+                let _ = writeln!(out, "    pub {}: Option<String>,", Self::header_field(header));
+            }
+            out.push_str("}\n\n");
+        }
+
         out.push_str("impl RetailerClient {\n");
         for op in &self.ops {
             self.method(&mut out, op);
@@ -706,8 +847,14 @@ impl Gen {
         if let Some((_, body)) = &op.body {
             let _ = write!(sig, ", body: &{body}");
         }
-        if op.multipart {
-            sig.push_str(", file: commerce_core::Part");
+        for f in &op.multipart {
+            let ty = match (f.file, f.required) {
+                (true, true) => "crate::FileUpload",
+                (true, false) => "Option<crate::FileUpload>",
+                (false, true) => "&str",
+                (false, false) => "Option<&str>",
+            };
+            let _ = write!(sig, ", {}: {ty}", f.rust);
         }
         let prefix = match op.api {
             Api::Retailer => "/retailer/",
@@ -772,6 +919,19 @@ impl Gen {
             {
                 out.push_str("    ///\n");
                 doc(out, "    ", Some(d), "");
+            }
+            for f in &op.multipart {
+                let what = f.doc.as_deref().map(str::trim).unwrap_or("");
+                let what = if what.is_empty() {
+                    "A part of the body."
+                } else {
+                    what
+                };
+                let _ = writeln!(
+                    out,
+                    "    ///\n    /// `{}`: {what} Sent as the multipart part `{}`, a name set here, not by the caller.",
+                    f.rust, f.json,
+                );
             }
             if op.deprecated {
                 out.push_str("    ///\n    /// Deprecated by bol.\n");
@@ -845,16 +1005,73 @@ impl Gen {
                     lit(ct)
                 );
             }
-            if op.multipart {
-                out.push_str("        ep = ep.multipart(vec![file]);\n");
+            if !op.multipart.is_empty() {
+                // The parts are named here, as the description names them, never by the caller.
+                if op.multipart.iter().all(|f| f.required) {
+                    let parts: Vec<String> = op
+                        .multipart
+                        .iter()
+                        .map(|f| {
+                            if f.file {
+                                format!("{}.into_part({})", f.rust, lit(&f.json))
+                            } else {
+                                format!("commerce_core::Part::text({}, {})", lit(&f.json), f.rust)
+                            }
+                        })
+                        .collect();
+                    let _ = writeln!(out, "        ep = ep.multipart(vec![{}]);", parts.join(", "));
+                    let _ = writeln!(out, "        {finish}\n    }}\n");
+                    return;
+                }
+                out.push_str("        let mut parts = Vec::new();\n");
+                for f in &op.multipart {
+                    let value = if f.required { f.rust.as_str() } else { "v" };
+                    let part = if f.file {
+                        format!("{value}.into_part({})", lit(&f.json))
+                    } else {
+                        format!("commerce_core::Part::text({}, {value})", lit(&f.json))
+                    };
+                    if f.required {
+                        let _ = writeln!(out, "        parts.push({part});");
+                    } else {
+                        let _ = writeln!(
+                            out,
+                            "        if let Some(v) = {} {{\n            parts.push({part});\n        }}",
+                            f.rust
+                        );
+                    }
+                }
+                out.push_str("        ep = ep.multipart(parts);\n");
             }
             let _ = writeln!(out, "        {finish}\n    }}\n");
         };
 
         let (first_media, first_ty) = &op.answers[0];
-        match first_ty {
-            Some(t) => emit(out, &fname, first_media, t, "self.json_of(ep).await", ""),
-            None => emit(
+        match (first_ty, self.header_answer(op)) {
+            // The description declares headers on the answer: the body and those headers,
+            // each read tolerantly (absent or not UTF-8: `None`).
+            (_, Some((name, body_field))) => {
+                let mut finish = String::from(
+                    "let answer = self.transport().send(&ep).await?;\n        let headers = answer.headers();\n",
+                );
+                let _ = writeln!(finish, "        Ok({name} {{");
+                for (header, _) in &op.answer_headers {
+                    let _ = writeln!(
+                        finish,
+                        "            {}: crate::wire::header_text(headers, {}),",
+                        Self::header_field(header),
+                        lit(&header.to_ascii_lowercase())
+                    );
+                }
+                let body = match first_ty {
+                    Some(_) => "answer.json()?",
+                    None => "answer.body().clone()",
+                };
+                let _ = write!(finish, "            {body_field}: {body},\n        }})");
+                emit(out, &fname, first_media, &name, &finish, "");
+            }
+            (Some(t), None) => emit(out, &fname, first_media, t, "self.json_of(ep).await", ""),
+            (None, None) => emit(
                 out,
                 &fname,
                 first_media,
@@ -947,8 +1164,14 @@ impl Gen {
         if let Some((_, body)) = &op.body {
             call_args.push(format!("&serde_json::from_str::<{body}>(BODY).unwrap()"));
         }
-        if op.multipart {
-            call_args.push("commerce_core::Part::file(\"invoice\", b\"%PDF-1.4\".to_vec(), \"invoice.pdf\", \"application/pdf\")".to_owned());
+        for f in &op.multipart {
+            let v = if f.file {
+                // A file name unlike the part's name: the part is named by the operation.
+                "FileUpload::new(b\"%PDF-1.4\".to_vec(), \"document.pdf\", \"application/pdf\")".to_owned()
+            } else {
+                format!("\"{}-1\"", f.json)
+            };
+            call_args.push(if f.required { v } else { format!("Some({v})") });
         }
         call_args
     }
@@ -1060,13 +1283,38 @@ impl Gen {
                     lit(ct)
                 );
             }
-            if op.multipart {
-                out.push_str("            let when = when.body_includes(\"name=\\\"invoice\\\"; filename=\\\"invoice.pdf\\\"\");\n");
+            if !op.multipart.is_empty() {
+                out.push_str("            let when = when.is_true(|req| req.headers().get(\"content-type\").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(\"multipart/form-data; boundary=\")));\n");
+            }
+            for f in &op.multipart {
+                // Each part under the name the description gives it, whatever the caller did.
+                let disposition = if f.file {
+                    format!("name=\"{}\"; filename=\"document.pdf\"", f.json)
+                } else {
+                    format!("name=\"{}\"", f.json)
+                };
+                let _ = writeln!(
+                    out,
+                    "            let when = when.body_includes({});",
+                    lit(&format!("Content-Disposition: form-data; {disposition}"))
+                );
+                if f.file {
+                    out.push_str("            let when = when.body_includes(\"application/pdf\").body_includes(\"%PDF-1.4\");\n");
+                }
             }
             let body_expr = if ty.is_some() { "ANSWER" } else { "\"BYTES\"" };
+            let mut then_headers = String::new();
+            for (header, _) in &op.answer_headers {
+                let _ = write!(
+                    then_headers,
+                    ".header({}, {})",
+                    lit(header),
+                    lit(&format!("v-{}", Self::header_field(header)))
+                );
+            }
             let _ = writeln!(
                 out,
-                "            let _ = when;\n            then.status(200).header(\"content-type\", {}).body({body_expr});\n        }})\n        .await;",
+                "            let _ = when;\n            then.status(200).header(\"content-type\", {}){then_headers}.body({body_expr});\n        }})\n        .await;",
                 lit(media)
             );
             let _ = writeln!(
@@ -1075,14 +1323,36 @@ impl Gen {
                 call_args.join(", ")
             );
             out.push_str("    m.assert_async().await;\n");
+            let got = match self.header_answer(op) {
+                Some((_, body_field)) => {
+                    for (header, _) in &op.answer_headers {
+                        let field = Self::header_field(header);
+                        let _ = writeln!(
+                            out,
+                            "    assert_eq!(got.{field}.as_deref(), Some({}), \"the `{header}` header is read\");",
+                            lit(&format!("v-{field}"))
+                        );
+                    }
+                    format!("got.{body_field}")
+                }
+                None => "got".to_owned(),
+            };
             match ty {
                 Some(t) if t == "serde_json::Value" => {
-                    out.push_str("    assert_eq!(normalized(&got), normalized(&serde_json::from_str(ANSWER).unwrap()));\n");
+                    let _ = writeln!(
+                        out,
+                        "    assert_eq!(normalized(&{got}), normalized(&serde_json::from_str(ANSWER).unwrap()));"
+                    );
                 }
                 Some(_) => {
-                    out.push_str("    assert_eq!(normalized(&serde_json::to_value(&got).unwrap()), normalized(&serde_json::from_str(ANSWER).unwrap()), \"re-encoded, the answer gives the example back\");\n");
+                    let _ = writeln!(
+                        out,
+                        "    assert_eq!(normalized(&serde_json::to_value(&{got}).unwrap()), normalized(&serde_json::from_str(ANSWER).unwrap()), \"re-encoded, the answer gives the example back\");"
+                    );
                 }
-                None => out.push_str("    assert_eq!(&got[..], b\"BYTES\");\n"),
+                None => {
+                    let _ = writeln!(out, "    assert_eq!(&{got}[..], b\"BYTES\");");
+                }
             }
             out.push_str("}\n\n");
         }
@@ -1138,6 +1408,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     g.add_ops(&retailer, Api::Retailer);
     g.add_ops(&shared, Api::Shared);
     g.ops.sort_by(|a, b| a.id.cmp(&b.id));
+    let unsupported = g.unsupported();
+    if !unsupported.is_empty() {
+        return Err(format!(
+            "the description has shapes the generator does not handle: {}",
+            unsupported.join("; ")
+        ));
+    }
 
     let crate_dir = root.join("retailer-client");
     let files = [
@@ -1194,5 +1471,7 @@ mod tests {
         assert_eq!(pascal("FBR"), "Fbr");
         assert_eq!(pascal("processStatusId"), "ProcessStatusId");
         assert_eq!(pascal("1"), "V1");
+        assert_eq!(Gen::header_field("X-Track-And-Trace-Code"), "track_and_trace_code");
+        assert_eq!(Gen::header_field("X-Transporter-Code"), "transporter_code");
     }
 }

@@ -799,6 +799,18 @@ pub struct UpdateOfferStockParams {
     pub x_fulfilment_party: Option<String>,
 }
 
+/// The answer of [`RetailerClient::get_shipping_label`] with the headers bol's description declares on it
+/// (each `None` when absent or not UTF-8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingLabel {
+    /// The answer's body (`application/vnd.retailer.v10+pdf`).
+    pub pdf: bytes::Bytes,
+    /// Track and trace code for the retrieved label (`X-Track-And-Trace-Code`).
+    pub track_and_trace_code: Option<String>,
+    /// Transporter code for the retrieved label (`X-Transporter-Code`).
+    pub transporter_code: Option<String>,
+}
+
 impl RetailerClient {
     /// Add transport information by transport id
     ///
@@ -2251,7 +2263,7 @@ impl RetailerClient {
     /// `GET /retailer/shipping-labels/{shipping-label-id}` (`get-shipping-label`).
     ///
     /// Retrieves a shipping label by shipping label id. Metadata for the shipping label is added as headers in the response. If you are only interested in the metadata, you can do a HEAD request to retrieve only the headers without the label data.
-    pub async fn get_shipping_label(&self, shipping_label_id: &str) -> Result<bytes::Bytes, Error> {
+    pub async fn get_shipping_label(&self, shipping_label_id: &str) -> Result<ShippingLabel, Error> {
         let path = self.path(
             Api::Retailer,
             &format!("shipping-labels/{}", encode_segment(shipping_label_id)),
@@ -2260,7 +2272,13 @@ impl RetailerClient {
         let mut ep = Endpoint::new(http::Method::GET, "get-shipping-label", path)
             .accept(self.media("Shipping Labels", "application/vnd.retailer.v10+pdf"))
             .bucket("get-shipping-label");
-        self.bytes_of(ep).await
+        let answer = self.transport().send(&ep).await?;
+        let headers = answer.headers();
+        Ok(ShippingLabel {
+            track_and_trace_code: crate::wire::header_text(headers, "x-track-and-trace-code"),
+            transporter_code: crate::wire::header_text(headers, "x-transporter-code"),
+            pdf: answer.body().clone(),
+        })
     }
 
     /// Retrieve public keys for push notification signature validation.
@@ -2679,10 +2697,12 @@ impl RetailerClient {
     /// `POST /retailer/shipments/invoices/{shipment-id}` (`upload-invoice`).
     ///
     /// Uploads an invoice associated with shipment id.
+    ///
+    /// `invoice`: The invoice file. Sent as the multipart part `invoice`, a name set here, not by the caller.
     pub async fn upload_invoice(
         &self,
         shipment_id: &str,
-        file: commerce_core::Part,
+        invoice: crate::FileUpload,
     ) -> Result<ProcessStatus, Error> {
         let path = self.path(
             Api::Retailer,
@@ -2692,7 +2712,7 @@ impl RetailerClient {
         let mut ep = Endpoint::new(http::Method::POST, "upload-invoice", path)
             .accept(self.media("Shipments", "application/vnd.retailer.v10+json"))
             .bucket("upload-invoice");
-        ep = ep.multipart(vec![file]);
+        ep = ep.multipart(vec![invoice.into_part("invoice")]);
         self.json_of(ep).await
     }
 }

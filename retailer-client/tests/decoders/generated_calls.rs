@@ -423,7 +423,7 @@ pub async fn call_every_operation(c: &RetailerClient) {
         let _ = c
             .upload_invoice(
                 "p-1",
-                commerce_core::Part::file("invoice", b"%PDF-1.4".to_vec(), "invoice.pdf", "application/pdf"),
+                FileUpload::new(b"%PDF-1.4".to_vec(), "document.pdf", "application/pdf"),
             )
             .await;
     }
