@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use crate::bol::bol_limit_per_second;
 pub use crate::world::{Product, gtin_check_digit};
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -1471,7 +1471,10 @@ mod tests {
         assert_eq!(pascal("FBR"), "Fbr");
         assert_eq!(pascal("processStatusId"), "ProcessStatusId");
         assert_eq!(pascal("1"), "V1");
-        assert_eq!(Gen::header_field("X-Track-And-Trace-Code"), "track_and_trace_code");
+        assert_eq!(
+            Gen::header_field("X-Track-And-Trace-Code"),
+            "track_and_trace_code"
+        );
         assert_eq!(Gen::header_field("X-Transporter-Code"), "transporter_code");
     }
 }
