@@ -1,0 +1,97 @@
+//! The overhead benchmark's two loops as a plain program, for instruction counts that do not
+//! drift with the host's speed:
+//!
+//! ```sh
+//! cargo build --release -p commerce-core --example overhead_calls
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/overhead_calls transport 2000
+//! ```
+//!
+//! Each run starts a local server (axum, keep-alive) answering a 20-review JSON page and
+//! makes `N` calls, either through a bare `reqwest::Client` (`bare`) or through a
+//! `Transport` built on that client (`transport`), with server and client on one thread.
+//! The instructions per call are `(total(N) - total(0)) / N` for each mode.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use commerce_core::{Endpoint, HttpClient, Quota, RateLimits, Transport};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Review {
+    id: u64,
+    title: String,
+    content: String,
+    rating: u8,
+    author: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Reviews {
+    reviews: Vec<Review>,
+    total: u64,
+}
+
+fn page() -> String {
+    let reviews: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                r#"{{"id":{i},"title":"Fast delivery, well packed","content":"The order arrived two days early and everything was as described. Would buy here again.","rating":{},"author":"Customer {i}"}}"#,
+                1 + i % 5
+            )
+        })
+        .collect();
+    format!(r#"{{"reviews":[{}],"total":20}}"#, reviews.join(","))
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "transport".into());
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let body = page();
+    rt.block_on(async move {
+        let app = Router::new().route(
+            "/reviews",
+            get(move || {
+                let body = body.clone();
+                async move { ([("content-type", "application/json")], body) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let http = HttpClient::new("commerce-core-bench", "0.0.0").with_client(client.clone());
+        let transport = Transport::builder(&http, "bench", &base)
+            .limits(RateLimits::new([Quota::per_second(1_000_000)]))
+            .build()
+            .unwrap();
+        let url = format!("{base}/reviews");
+        let endpoint = Endpoint::get("reviews.list", "reviews");
+        // One call of each kind before counting, so both loops start warm (connection open).
+        let warm = client.get(&url).send().await.unwrap();
+        black_box(warm.bytes().await.unwrap());
+        let _: Reviews = transport.json(&endpoint).await.unwrap();
+        for _ in 0..n {
+            if mode == "bare" {
+                let answer = client.get(&url).send().await.unwrap();
+                let page: Reviews = answer.error_for_status().unwrap().json().await.unwrap();
+                black_box(page);
+            } else {
+                let page: Reviews = transport.json(&endpoint).await.unwrap();
+                black_box(page);
+            }
+        }
+    });
+}
