@@ -73,8 +73,13 @@ fn main() {
             .build()
             .unwrap();
         let http = HttpClient::new("commerce-core-bench", "0.0.0").with_client(client.clone());
+        let quotas = if std::env::var_os("OVERHEAD_NO_QUOTA").is_some() {
+            vec![]
+        } else {
+            vec![Quota::per_second(1_000_000)]
+        };
         let transport = Transport::builder(&http, "bench", &base)
-            .limits(RateLimits::new([Quota::per_second(1_000_000)]))
+            .limits(RateLimits::new(quotas))
             .build()
             .unwrap();
         let url = format!("{base}/reviews");
@@ -83,6 +88,15 @@ fn main() {
         let warm = client.get(&url).send().await.unwrap();
         black_box(warm.bytes().await.unwrap());
         let _: Reviews = transport.json(&endpoint).await.unwrap();
+        if std::env::var_os("OVERHEAD_SIZES").is_some() {
+            let bare = client.get(&url).send();
+            let ours = transport.json::<Reviews>(&endpoint);
+            eprintln!(
+                "future sizes: bare send {} bytes, Transport::json {} bytes",
+                std::mem::size_of_val(&bare),
+                std::mem::size_of_val(&ours)
+            );
+        }
         for _ in 0..n {
             if mode == "bare" {
                 let answer = client.get(&url).send().await.unwrap();

@@ -136,6 +136,18 @@ impl Window {
         let Some(i) = self.grants.iter().rposition(|s| s.id == id) else {
             return;
         };
+        // The usual case (calls end in the order they started): the grant is the first open
+        // one and ends after every closed one, so it keeps its place.
+        let stamp = self.grants[i].at.max(at);
+        let first_open = i
+            .checked_sub(1)
+            .is_none_or(|p| !self.grants[p].open && self.grants[p].at <= stamp);
+        if first_open {
+            let slot = &mut self.grants[i];
+            slot.at = stamp;
+            slot.open = false;
+            return;
+        }
         let mut slot = self.grants.remove(i).expect("found");
         slot.at = slot.at.max(at);
         slot.open = false;
@@ -429,12 +441,16 @@ impl RateLimiter {
     /// (`own` = 1): that call is surely counted in the answer, so it is not taken off the
     /// budget again.
     fn observe_counted(&self, headers: &HeaderMap, own: u64) -> Option<Duration> {
+        let retry_after = headers.get(http::header::RETRY_AFTER);
+        let remaining = header_u64(headers, &X_RATELIMIT_REMAINING);
+        let reset = header_u64(headers, &X_RATELIMIT_RESET);
+        if retry_after.is_none() && reset.is_none() {
+            // Nothing to apply (most answers of most providers): no clock read.
+            return None;
+        }
         let now = SystemTime::now();
-        let mut wait = headers
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| parse_retry_after(v, now));
-        let remaining = header_u64(headers, "x-ratelimit-remaining");
-        let reset_wait = header_u64(headers, "x-ratelimit-reset").map(|reset| {
+        let mut wait = retry_after.and_then(|v| parse_retry_after(v, now));
+        let reset_wait = reset.map(|reset| {
             let wait = if reset > 1_000_000_000 {
                 SystemTime::UNIX_EPOCH
                     .checked_add(Duration::from_secs(reset))
@@ -492,7 +508,10 @@ impl RateLimiter {
     }
 }
 
-fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+static X_RATELIMIT_REMAINING: http::HeaderName = http::HeaderName::from_static("x-ratelimit-remaining");
+static X_RATELIMIT_RESET: http::HeaderName = http::HeaderName::from_static("x-ratelimit-reset");
+
+fn header_u64(headers: &HeaderMap, name: &http::HeaderName) -> Option<u64> {
     headers
         .get(name)?
         .to_str()

@@ -714,7 +714,8 @@ impl Transport {
         }
         let url = self.url_for(endpoint)?;
         let limiter = self.inner.limits.limiter(endpoint.bucket.as_deref());
-        let mut backoff = self.inner.retry.backoff();
+        // Built on the first failure: most calls never need it.
+        let mut backoff = None;
         let idempotency_key = match &endpoint.replay {
             Replay::IdempotencyKey(h) => Some((h.clone(), new_idempotency_key())),
             _ => None,
@@ -760,7 +761,7 @@ impl Transport {
                             source: Arc::new(error),
                         });
                     }
-                    let Some(wait) = backoff.next() else {
+                    let Some(wait) = backoff.get_or_insert_with(|| self.inner.retry.backoff()).next() else {
                         return Err(error);
                     };
                     tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "retrying");
@@ -799,7 +800,7 @@ impl Transport {
                     if !error.is_retryable() {
                         return Err(error);
                     }
-                    let Some(wait) = backoff.next() else {
+                    let Some(wait) = backoff.get_or_insert_with(|| self.inner.retry.backoff()).next() else {
                         return Err(error);
                     };
                     let wait = wait
@@ -850,7 +851,7 @@ impl Transport {
                     if asked.is_some_and(|w| w > self.inner.retry.max_wait) {
                         return Err(give_up(error));
                     }
-                    let Some(wait) = backoff.next() else {
+                    let Some(wait) = backoff.get_or_insert_with(|| self.inner.retry.backoff()).next() else {
                         return Err(give_up(error));
                     };
                     // A 429 pauses the whole bucket, since every caller of it is over the
