@@ -63,9 +63,11 @@ impl Scrubber {
             return self.clone();
         }
         let mut s = self.clone();
+        // As UTF-8, not only visible ASCII (`to_str`): a token with other bytes is quoted
+        // back as text all the same.
         let texts: Vec<&str> = values
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
             .flat_map(|v| {
                 let bare = v.split_once(' ').map(|(_, t)| t);
                 std::iter::once(v).chain(bare)

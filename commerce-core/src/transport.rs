@@ -110,13 +110,6 @@ impl Response {
         }
     }
 
-    /// Marks this answer as the success of a call that may have created or changed
-    /// something (see [`Response::acted`]), for classifiers and tests.
-    pub fn with_acted(mut self, acted: bool) -> Self {
-        self.acted = acted;
-        self
-    }
-
     /// Whether this is the success answer of a call that may have acted at the provider (its
     /// endpoint is not [`Replay::Always`]: a create or a change). An answer to such a call
     /// that cannot be read leaves its outcome unknown: see [`Response::unreadable`].
@@ -290,7 +283,7 @@ pub fn excerpt(body: &[u8], at: Option<(usize, usize)>) -> Option<String> {
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    if start > 0 || (from > 0 && start == 0) {
+    if start > 0 || from > 0 {
         out.insert(0, '…');
     }
     if end < chars.len() || to < body.len() {

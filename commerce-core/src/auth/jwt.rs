@@ -5,6 +5,10 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// A JWT payload longer than this (base64) is not read: no access token needs 64 KiB of
+/// claims, and reading it would cost memory for nothing.
+const MAX_PAYLOAD: usize = 64 * 1024;
+
 /// The `exp` claim of a JWT, if `token` is one and has it.
 ///
 /// The signature is not checked: the value only tells the client when to ask for a new
@@ -26,9 +30,17 @@ pub fn jwt_expiry(token: &str) -> Option<SystemTime> {
     if parts.next().is_some() {
         return None;
     }
+    // Only `exp` is read: the other claims are skipped, not built, however large.
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        exp: Option<serde_json::Number>,
+    }
+    if payload.len() > MAX_PAYLOAD {
+        return None;
+    }
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let exp = claims.get("exp")?.as_f64()?;
+    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.exp?.as_f64()?;
     // Any number may come (1e300, -1, NaN): no panic, no overflow; an expiry past what the
     // clock can hold is no expiry at all.
     let since_epoch = Duration::try_from_secs_f64(exp).ok()?;

@@ -302,10 +302,13 @@ impl CacheState {
         Some(window.saturating_sub(now.saturating_duration_since(oldest)))
     }
 
-    /// Starts (or extends) the cool-down after a failure.
-    fn strike(&mut self, now: Instant, rules: &TokenRules) {
+    /// Starts (or extends) the cool-down after a failure: the rules' cool-down, or the
+    /// provider's `Retry-After` on the failed token request when that is longer.
+    fn strike(&mut self, now: Instant, rules: &TokenRules, asked: Option<Duration>) {
         self.strikes = self.strikes.saturating_add(1);
-        let cool = rules.cool_down(self.strikes);
+        let cool = rules
+            .cool_down(self.strikes)
+            .max(asked.unwrap_or_default().min(crate::retry::MAX_SERVER_WAIT));
         self.cooling_until = Some(clamped_add(now, cool));
         tracing::debug!(
             strikes = self.strikes,
@@ -563,7 +566,7 @@ impl TokenCache {
             }
             Err(e) => {
                 state.last_failure = Some(e.clone());
-                state.strike(Instant::now(), rules);
+                state.strike(Instant::now(), rules, e.retry_after());
                 Err(e)
             }
         }
@@ -619,7 +622,7 @@ impl TokenCache {
         state.current = None;
         state.rejected = true;
         state.last_failure = Some(error);
-        state.strike(Instant::now(), &self.inner.rules);
+        state.strike(Instant::now(), &self.inner.rules, None);
         tracing::warn!(
             generation,
             "access token refused right after renewal: cooling down"

@@ -27,6 +27,7 @@ use url::Url;
 use super::{Token, TokenSource, jwt_expiry};
 use crate::error::{AuthError, DecodeError, Delivery, Error, Name, ProviderError};
 use crate::http::{HttpClient, MAX_ERROR_BYTES, ReadError, read_body};
+use crate::retry::parse_retry_after;
 use crate::scrub::Scrubber;
 use crate::transport::excerpt;
 use crate::url::secure_url;
@@ -294,7 +295,7 @@ impl Wire {
     async fn send(
         &self,
         request: oauth2::HttpRequest,
-        status: &Mutex<Option<StatusCode>>,
+        status: &Mutex<Option<Seen>>,
     ) -> Result<oauth2::HttpResponse, WireError> {
         let (parts, body) = request.into_parts();
         let mut fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
@@ -357,7 +358,13 @@ impl Wire {
             .send()
             .await
             .map_err(|e| WireError::Http(e.without_url()))?;
-        *status.lock().unwrap_or_else(|p| p.into_inner()) = Some(response.status());
+        *status.lock().unwrap_or_else(|p| p.into_inner()) = Some(Seen {
+            status: response.status(),
+            retry_after: response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| parse_retry_after(v, SystemTime::now())),
+        });
         let mut out = http::Response::builder().status(response.status());
         if let Some(h) = out.headers_mut() {
             *h = std::mem::take(response.headers_mut());
@@ -385,16 +392,25 @@ impl Wire {
     fn finish(
         &self,
         result: TokenResult,
-        status: &Mutex<Option<StatusCode>>,
+        status: &Mutex<Option<Seen>>,
         span: &tracing::Span,
         started: tokio::time::Instant,
     ) -> Result<Token, Error> {
-        let status = *status.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = *status.lock().unwrap_or_else(|p| p.into_inner());
+        let status = seen.map(|s| s.status);
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         if let Some(s) = status {
             span.record("status", s.as_u16());
         }
-        let answer = result.map_err(|e| self.classify(e, status))?;
+        let answer = result.map_err(|e| {
+            let mut error = self.classify(e, status);
+            // A token endpoint's Retry-After holds the next token request back (the cache's
+            // cool-down is at least as long).
+            if let (Error::Provider(p), Some(wait)) = (&mut error, seen.and_then(|s| s.retry_after)) {
+                p.retry_after = Some(wait);
+            }
+            error
+        })?;
         let secret = SecretString::from(answer.access_token.secret().to_owned());
         let mut expires_in = answer.expires_in.map(Duration::from_secs);
         if self.read_jwt_expiry
@@ -524,10 +540,17 @@ impl Wire {
     }
 }
 
+/// What the token endpoint's answer said before its body was read.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+}
+
 /// Hands the `oauth2` crate's requests to [`Wire::send`].
 struct Sender {
     wire: Arc<Wire>,
-    status: Arc<Mutex<Option<StatusCode>>>,
+    status: Arc<Mutex<Option<Seen>>>,
 }
 
 impl Sender {
