@@ -323,6 +323,31 @@ async fn a_refresh_token_quoted_back_by_the_token_endpoint_is_not_scrubbed() {
 }
 
 // ---------------------------------------------------------------------------------------
+// FAILING: a bearer token with a non-ASCII character, quoted back in a JSON error.
+//
+// Claim broken: "the values of sensitive request headers (the bearer token) are taken out of
+// every code, message, violation and excerpt the provider sends back".
+// Why: `HeaderValue::from_str` accepts bytes >= 0x80 (obs-text), so `secret_header` builds
+// the header and the token is sent; but `Scrubber::with_headers` reads the sensitive values
+// with `HeaderValue::to_str()`, which fails for anything but visible ASCII, and the
+// `filter_map(.. .ok())` silently drops them: nothing is scrubbed.
+// ---------------------------------------------------------------------------------------
+#[tokio::test]
+async fn a_non_ascii_bearer_token_is_sent_but_never_scrubbed() {
+    const TOKEN: &str = "t\u{f6}k-SECRET-umlaut-5";
+    let api = ScriptedServer::start(vec![Reply::json(
+        403,
+        &serde_json::json!({"message": format!("token {TOKEN} may not do this")}).to_string(),
+    )])
+    .await;
+    let (t, _ts) = bearer_transport(TOKEN, &api).await;
+    let e = within(10, t.send(&Endpoint::get("a", "a"))).await.unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    assert_eq!(api.count(), 1, "the token was sent");
+    assert_no_leak("403 message", &e, TOKEN);
+}
+
+// ---------------------------------------------------------------------------------------
 // HELD: what the scrubber does cover.
 // ---------------------------------------------------------------------------------------
 
