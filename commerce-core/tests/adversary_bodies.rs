@@ -26,7 +26,10 @@ fn transport(url: &str, limit: Option<u64>, retry: RetryPolicy) -> Transport {
     if let Some(limit) = limit {
         http = http.with_max_answer_bytes(limit);
     }
-    Transport::builder(&http, "shop", url).retry(retry).build().unwrap()
+    Transport::builder(&http, "shop", url)
+        .retry(retry)
+        .build()
+        .unwrap()
 }
 
 fn create() -> Endpoint {
@@ -127,8 +130,16 @@ async fn held_the_limit_is_exact_and_counted_after_decompression() {
         ("over, content-length", false, hostile::answer(200, &[], &over)),
         ("at, close-delimited", true, close_delimited(&at)),
         ("over, close-delimited", false, close_delimited(&over)),
-        ("at, gzip", true, hostile::answer(200, &[("content-encoding", "gzip")], &hostile::gzip(&at))),
-        ("over, gzip", false, hostile::answer(200, &[("content-encoding", "gzip")], &hostile::gzip(&over))),
+        (
+            "at, gzip",
+            true,
+            hostile::answer(200, &[("content-encoding", "gzip")], &hostile::gzip(&at)),
+        ),
+        (
+            "over, gzip",
+            false,
+            hostile::answer(200, &[("content-encoding", "gzip")], &hostile::gzip(&over)),
+        ),
     ] {
         let server = ScriptedServer::start(vec![Reply::Raw(reply)]).await;
         let t = transport(&server.url, Some(1024), RetryPolicy::none());
@@ -203,7 +214,10 @@ async fn held_retry_after_zero_backs_off() {
     let http = support::paused_time_http();
     for extra in [
         vec![],
-        vec![("x-ratelimit-remaining", "18446744073709551615"), ("x-ratelimit-reset", "0")],
+        vec![
+            ("x-ratelimit-remaining", "18446744073709551615"),
+            ("x-ratelimit-reset", "0"),
+        ],
         vec![("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "0")],
         vec![("x-ratelimit-remaining", "-0"), ("x-ratelimit-reset", "-0")],
     ] {
@@ -220,7 +234,11 @@ async fn held_retry_after_zero_backs_off() {
             t.send(&endpoint).await.unwrap();
             let at: Vec<Instant> = server.requests().iter().map(|r| r.at).collect();
             assert_eq!(at.len(), 2);
-            assert!(at[1] - at[0] >= Duration::from_millis(50), "{extra:?}: {:?}", at[1] - at[0]);
+            assert!(
+                at[1] - at[0] >= Duration::from_millis(50),
+                "{extra:?}: {:?}",
+                at[1] - at[0]
+            );
         }
     }
 }

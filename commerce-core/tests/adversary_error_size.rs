@@ -84,11 +84,16 @@ async fn a_long_mistyped_value_makes_an_error_as_long_as_the_answer() {
         ("unknown variant", format!(r#"{{"status":"{long}"}}"#)),
         ("map key", format!(r#"{{"{long}":"not a number"}}"#)),
     ] {
-        let server = ScriptedServer::start(vec![Reply::Raw(hostile::answer(200, &[], body.as_bytes()))]).await;
+        let server =
+            ScriptedServer::start(vec![Reply::Raw(hostile::answer(200, &[], body.as_bytes()))]).await;
         let t = transport(&server.url);
         let e = match what {
-            "wrong type" => within(30, t.json::<Data>(&Endpoint::get("a", "a"))).await.unwrap_err(),
-            "unknown variant" => within(30, t.json::<Order>(&Endpoint::get("a", "a"))).await.unwrap_err(),
+            "wrong type" => within(30, t.json::<Data>(&Endpoint::get("a", "a")))
+                .await
+                .unwrap_err(),
+            "unknown variant" => within(30, t.json::<Order>(&Endpoint::get("a", "a")))
+                .await
+                .unwrap_err(),
             _ => within(30, t.json::<HashMap<String, u32>>(&Endpoint::get("a", "a")))
                 .await
                 .unwrap_err(),
@@ -131,5 +136,9 @@ async fn held_an_error_answers_message_is_bounded_by_the_64_kib_read() {
     let e = within(30, transport(&server.url).send(&Endpoint::get("a", "a")))
         .await
         .unwrap_err();
-    assert!(e.to_string().len() <= 64 * 1024 + 200, "{} bytes", e.to_string().len());
+    assert!(
+        e.to_string().len() <= 64 * 1024 + 200,
+        "{} bytes",
+        e.to_string().len()
+    );
 }

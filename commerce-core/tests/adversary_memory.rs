@@ -126,8 +126,9 @@ fn adversary_memory() {
         // -----------------------------------------------------------------------------
         // HELD (measured): the same size of token that is not a JWT.
         // -----------------------------------------------------------------------------
-        let plain = serde_json::to_vec(&serde_json::json!({"access_token": "t".repeat(size), "expires_in": 299}))
-            .unwrap();
+        let plain =
+            serde_json::to_vec(&serde_json::json!({"access_token": "t".repeat(size), "expires_in": 299}))
+                .unwrap();
         let server = ScriptedServer::start(vec![Reply::Raw(hostile::answer(
             200,
             &[("content-type", "application/json"), ("content-encoding", "gzip")],
@@ -178,8 +179,16 @@ fn adversary_memory() {
             .unwrap()
             .unwrap_err();
         let peak = GLOBAL.get_peak_memory();
-        assert_eq!(e.status(), Some(400), "{}", &e.to_string()[..200.min(e.to_string().len())]);
-        println!("1 MiB bearer token, 64 KiB error answer: peak {:.1} MiB", mb(peak));
+        assert_eq!(
+            e.status(),
+            Some(400),
+            "{}",
+            &e.to_string()[..200.min(e.to_string().len())]
+        );
+        println!(
+            "1 MiB bearer token, 64 KiB error answer: peak {:.1} MiB",
+            mb(peak)
+        );
         assert!(peak < 16 * MB, "{:.1} MiB", mb(peak));
 
         // -----------------------------------------------------------------------------
@@ -213,7 +222,11 @@ fn adversary_memory() {
             .await
             .unwrap();
         let peak = GLOBAL.get_peak_memory();
-        println!("8 MiB chunk extension: {:?}, peak {:.1} MiB", r.as_ref().map(|_| ()), mb(peak));
+        println!(
+            "8 MiB chunk extension: {:?}, peak {:.1} MiB",
+            r.as_ref().map(|_| ()),
+            mb(peak)
+        );
         assert!(r.is_err());
         assert!(peak < 2 * MB, "{:.1} MiB", mb(peak));
 

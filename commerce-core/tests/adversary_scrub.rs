@@ -269,11 +269,7 @@ async fn a_configured_key_json_escaped_by_the_provider_leaks_in_the_excerpt() {
 #[tokio::test]
 async fn a_configured_secret_as_a_json_key_leaks_through_the_decode_path() {
     const KEY: &str = "k3y-SECRET-as-a-key";
-    let api = ScriptedServer::start(vec![Reply::json(
-        200,
-        &format!(r#"{{"{KEY}":"not a number"}}"#),
-    )])
-    .await;
+    let api = ScriptedServer::start(vec![Reply::json(200, &format!(r#"{{"{KEY}":"not a number"}}"#))]).await;
     let t = Transport::builder(&http(), "shop", &api.url)
         .secret(&SecretString::from(KEY.to_owned()))
         .retry(RetryPolicy::none())
@@ -362,8 +358,12 @@ async fn held_a_configured_secret_in_an_undecodable_success_is_scrubbed_along_th
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let read = within(10, t.json::<Data>(&Endpoint::get("a", "a"))).await.unwrap_err();
-    let create = within(10, t.json::<Data>(&Endpoint::post("c", "c"))).await.unwrap_err();
+    let read = within(10, t.json::<Data>(&Endpoint::get("a", "a")))
+        .await
+        .unwrap_err();
+    let create = within(10, t.json::<Data>(&Endpoint::post("c", "c")))
+        .await
+        .unwrap_err();
     assert!(create.is_unconfirmed());
     for e in [read, create] {
         assert_no_leak("configured secret in a 2xx", &e, KEY);
@@ -405,7 +405,9 @@ async fn held_a_malformed_head_quoting_the_token_stays_out_of_transport_errors()
     ] {
         let api = ScriptedServer::start(vec![Reply::Raw(raw)]).await;
         let (t, _ts) = bearer_transport(TOKEN, &api).await;
-        let e = within(10, t.json::<Data>(&Endpoint::get("a", "a"))).await.unwrap_err();
+        let e = within(10, t.json::<Data>(&Endpoint::get("a", "a")))
+            .await
+            .unwrap_err();
         assert_no_leak("malformed head", &e, TOKEN);
     }
 }
@@ -447,8 +449,11 @@ async fn held_a_secret_inside_ordinary_words_mangles_but_stays_bounded() {
 #[tokio::test]
 async fn held_user_info_is_refused_everywhere() {
     let http = http();
-    let t = Transport::builder(&http, "shop", "http://127.0.0.1:9/").build().unwrap();
-    let absolute = Endpoint::get("a", "a").absolute(url::Url::parse("https://u:pa55word@h.example/x").unwrap());
+    let t = Transport::builder(&http, "shop", "http://127.0.0.1:9/")
+        .build()
+        .unwrap();
+    let absolute =
+        Endpoint::get("a", "a").absolute(url::Url::parse("https://u:pa55word@h.example/x").unwrap());
     let e = within(5, t.send(&absolute)).await.unwrap_err();
     let shown = everything_shown(&e);
     assert!(e.is_invalid_input() && shown.contains("user info"), "{shown}");

@@ -17,7 +17,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::http::{HeaderMap, StatusCode};
 use commerce_core::{
-    Endpoint, Error, ProviderError, RateLimits, RetryPolicy, Token, TokenAuth, TokenCache, TokenSource, Transport,
+    Endpoint, Error, ProviderError, RateLimits, RetryPolicy, Token, TokenAuth, TokenCache, TokenSource,
+    Transport,
 };
 use tokio::time::Instant;
 
@@ -247,6 +248,13 @@ async fn held_unused_permits_during_a_cold_start_cause_no_429() {
         fail: 2,
         n: AtomicU64::new(0),
     });
-    let (ok, refused, failed) = cold_burst(p, Duration::from_millis(300), 24, 2, Some(TokenAuth::bearer(cache))).await;
+    let (ok, refused, failed) = cold_burst(
+        p,
+        Duration::from_millis(300),
+        24,
+        2,
+        Some(TokenAuth::bearer(cache)),
+    )
+    .await;
     assert_eq!(refused, 0, "ok {ok}, failed {failed}");
 }

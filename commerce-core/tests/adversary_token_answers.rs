@@ -9,7 +9,9 @@ mod support;
 use std::future::Future;
 use std::time::Duration;
 
-use commerce_core::{ClientCredentials, Endpoint, Error, HttpClient, RetryPolicy, TokenAuth, TokenCache, Transport};
+use commerce_core::{
+    ClientCredentials, Endpoint, Error, HttpClient, RetryPolicy, TokenAuth, TokenCache, Transport,
+};
 use serde_json::json;
 use support::{Reply, ScriptedServer};
 
@@ -55,7 +57,10 @@ async fn held_odd_access_tokens_never_panic_and_never_inject_headers() {
         (json!({"access_token": "   "}), true),
         (json!({"access_token": "zq9", "token_type": "mac"}), true),
         (json!({"access_token": "zq9", "token_type": "\u{0}\n"}), true),
-        (json!({"access_token": "zq9", "token_type": null, "refresh_token": 5}), false),
+        (
+            json!({"access_token": "zq9", "token_type": null, "refresh_token": 5}),
+            false,
+        ),
         (json!({"access_token": long}), true),
     ];
     for (answer, sendable) in cases {
@@ -70,7 +75,10 @@ async fn held_odd_access_tokens_never_panic_and_never_inject_headers() {
             assert!(!shown.contains("LLLL"), "{shown_answer}");
         }
         for req in api.requests() {
-            assert!(req.header("x-injected").is_none(), "{shown_answer}: a header was injected");
+            assert!(
+                req.header("x-injected").is_none(),
+                "{shown_answer}: a header was injected"
+            );
         }
         if !sendable {
             assert_eq!(api.count(), 0, "{shown_answer}: {r:?}");
@@ -87,8 +95,14 @@ async fn held_odd_access_tokens_never_panic_and_never_inject_headers() {
 #[tokio::test(start_paused = true)]
 async fn held_an_unsendable_token_fails_calls_until_its_life_is_over() {
     let tokens = ScriptedServer::start(vec![
-        Reply::json(200, &json!({"access_token": "bad\ntoken", "expires_in": 299}).to_string()),
-        Reply::json(200, &json!({"access_token": "good", "expires_in": 299}).to_string()),
+        Reply::json(
+            200,
+            &json!({"access_token": "bad\ntoken", "expires_in": 299}).to_string(),
+        ),
+        Reply::json(
+            200,
+            &json!({"access_token": "good", "expires_in": 299}).to_string(),
+        ),
     ])
     .await;
     let api = ScriptedServer::start(vec![Reply::json(200, "{}")]).await;
@@ -96,7 +110,10 @@ async fn held_an_unsendable_token_fails_calls_until_its_life_is_over() {
     let (t, cache) = client(&http, &tokens, &api);
     for _ in 0..5 {
         let e = t.send(&Endpoint::get("a", "a")).await.unwrap_err();
-        assert!(matches!(e, Error::Config { .. }) && e.is_invalid_input() && !e.is_retryable(), "{e}");
+        assert!(
+            matches!(e, Error::Config { .. }) && e.is_invalid_input() && !e.is_retryable(),
+            "{e}"
+        );
     }
     assert_eq!((cache.token_requests(), api.count()), (1, 0));
     tokio::time::advance(Duration::from_secs(299)).await;

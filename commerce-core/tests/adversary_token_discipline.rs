@@ -52,7 +52,8 @@ fn gaps(times: &[Instant]) -> Vec<Duration> {
 async fn a_token_endpoints_retry_after_is_ignored() {
     for (status, wait) in [(429u16, 30u64), (503, 20)] {
         let tokens = ScriptedServer::start(vec![
-            Reply::json(status, r#"{"error":"temporarily_unavailable"}"#).header("retry-after", &wait.to_string()),
+            Reply::json(status, r#"{"error":"temporarily_unavailable"}"#)
+                .header("retry-after", &wait.to_string()),
             Reply::json(200, r#"{"access_token":"tok","expires_in":299}"#),
         ])
         .await;
@@ -70,7 +71,8 @@ async fn a_token_endpoints_retry_after_is_ignored() {
         let said = e.retry_after();
         // With retries, the second token request should wait for it.
         let tokens2 = ScriptedServer::start(vec![
-            Reply::json(status, r#"{"error":"temporarily_unavailable"}"#).header("retry-after", &wait.to_string()),
+            Reply::json(status, r#"{"error":"temporarily_unavailable"}"#)
+                .header("retry-after", &wait.to_string()),
             Reply::json(200, r#"{"access_token":"tok","expires_in":299}"#),
         ])
         .await;
@@ -341,12 +343,23 @@ async fn held_a_401_storm_from_many_callers_keeps_the_ceiling_and_the_cool_down(
         assert_ceiling(&at);
         if uses == 0 {
             assert_eq!(ok, 0);
-            let short: Vec<_> = gaps(&at).into_iter().filter(|g| *g < Duration::from_secs(1)).collect();
-            assert!(short.len() <= 1, "token requests within the cool-down: {:?}", gaps(&at));
+            let short: Vec<_> = gaps(&at)
+                .into_iter()
+                .filter(|g| *g < Duration::from_secs(1))
+                .collect();
+            assert!(
+                short.len() <= 1,
+                "token requests within the cool-down: {:?}",
+                gaps(&at)
+            );
         } else {
             assert!(ok > 0, "tokens that work once still get calls through");
         }
-        println!("uses {uses}: {} token requests, {ok} calls through, gaps {:?}", at.len(), gaps(&at));
+        println!(
+            "uses {uses}: {} token requests, {ok} calls through, gaps {:?}",
+            at.len(),
+            gaps(&at)
+        );
     }
 }
 

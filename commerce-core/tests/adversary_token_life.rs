@@ -111,12 +111,12 @@ async fn a_string_fractional_expires_in_is_ignored() {
 #[tokio::test(start_paused = true)]
 async fn a_negative_or_absurd_jwt_exp_makes_a_token_live_for_ever() {
     let mut kept = Vec::new();
-    for claims in [
-        r#"{"exp":-1}"#,
-        r#"{"exp":1e300}"#,
-        r#"{"exp":"1700000000"}"#,
-    ] {
-        let n = requests_after(json!({"access_token": jwt(claims)}), Duration::from_secs(25 * 3600)).await;
+    for claims in [r#"{"exp":-1}"#, r#"{"exp":1e300}"#, r#"{"exp":"1700000000"}"#] {
+        let n = requests_after(
+            json!({"access_token": jwt(claims)}),
+            Duration::from_secs(25 * 3600),
+        )
+        .await;
         if n == 1 {
             kept.push(claims);
         }
@@ -155,8 +155,16 @@ async fn held_numeric_lifetimes_are_clamped() {
     }
     for claims in [r#"{"exp":0}"#, r#"{"exp":1}"#, r#"{"exp":-0.0}"#] {
         let answer = json!({"access_token": jwt(claims), "expires_in": 3600});
-        assert_eq!(requests_after(answer.clone(), Duration::from_secs(20)).await, 1, "{answer}");
-        assert_eq!(requests_after(answer.clone(), Duration::from_secs(31)).await, 2, "{answer}");
+        assert_eq!(
+            requests_after(answer.clone(), Duration::from_secs(20)).await,
+            1,
+            "{answer}"
+        );
+        assert_eq!(
+            requests_after(answer.clone(), Duration::from_secs(31)).await,
+            2,
+            "{answer}"
+        );
     }
 }
 
