@@ -460,12 +460,13 @@ impl RateLimiter {
             } else {
                 Duration::from_secs(reset)
             };
-            wait.min(MAX_SERVER_WAIT)
+            // Whole seconds: "0" means the window ends within the next second, not now.
+            wait.clamp(Duration::from_secs(1), MAX_SERVER_WAIT)
         });
         if let (Some(remaining), Some(reset_wait)) = (remaining, reset_wait) {
             if remaining == 0 {
                 wait = Some(wait.map_or(reset_wait, |w| w.max(reset_wait)));
-            } else if !reset_wait.is_zero() {
+            } else {
                 let mut state = self.state();
                 let at = Instant::now();
                 let left = remaining.saturating_sub(state.in_flight.saturating_sub(own));

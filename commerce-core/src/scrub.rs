@@ -47,7 +47,11 @@ impl Scrubber {
             }
             let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
             let percent = form.replace('+', "%20");
-            for form in [secret.to_owned(), form, percent] {
+            // As a JSON string holds it: serde's escaping, and PHP's (`\/`, `\u00f6`).
+            let json = serde_json::to_string(secret).unwrap_or_default();
+            let json = json.trim_matches('"').to_owned();
+            let php = php_json(secret);
+            for form in [secret.to_owned(), form, percent, json, php] {
                 if !needles.contains(&form) {
                     needles.push(form);
                 }
@@ -75,6 +79,34 @@ impl Scrubber {
             .collect();
         s.extend(texts);
         s
+    }
+
+    /// [`excerpt`](crate::excerpt) of `body` with the secrets taken out *before* it is cut
+    /// to length and its whitespace folded, so no part of a secret survives at a cut.
+    pub(crate) fn excerpt(&self, body: &[u8], at: Option<(usize, usize)>) -> Option<String> {
+        if self.is_empty() {
+            return crate::excerpt(body, at);
+        }
+        // The excerpt's own reach, plus the longest secret on both sides.
+        let reach = crate::transport::EXCERPT_REACH + self.needles.first().map_or(0, String::len);
+        let offset = match at {
+            Some((line, column)) => crate::transport::byte_offset(body, line, column),
+            None => 0,
+        };
+        let from = offset.saturating_sub(reach);
+        let to = offset.saturating_add(reach).min(body.len());
+        let window = String::from_utf8_lossy(&body[from..to]);
+        let before = String::from_utf8_lossy(&body[from..offset.min(to)]);
+        let clean_before = self.text(&before);
+        let clean = self.text(&window);
+        let mut out = crate::excerpt(clean.as_bytes(), at.map(|_| (1, clean_before.len() + 1)))?;
+        if from > 0 && !out.starts_with('…') {
+            out.insert(0, '…');
+        }
+        if to < body.len() && !out.ends_with('…') {
+            out.push('…');
+        }
+        Some(out)
     }
 
     /// Whether there is nothing to take out.
@@ -140,7 +172,8 @@ impl Scrubber {
                 Error::Auth(a)
             }
             Error::Decode(mut d) => {
-                let changed = self.string(&mut d.message) | self.option(&mut d.excerpt);
+                let changed =
+                    self.string(&mut d.message) | self.option(&mut d.excerpt) | self.string(&mut d.path);
                 if changed {
                     d.source = None;
                 }
@@ -174,6 +207,27 @@ impl Scrubber {
     }
 }
 
+/// `text` as PHP's `json_encode` writes it inside a string: `/` escaped, every character
+/// outside ASCII as `\uXXXX` (UTF-16 units).
+fn php_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' => out.push_str("\\/"),
+            c if (c as u32) < 0x20 || !c.is_ascii() => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +241,9 @@ mod tests {
         assert!(!clean.contains("s3cr"), "{clean}");
         assert_eq!(clean.matches(REDACTED).count(), 3, "{clean}");
         assert!(matches!(s.text("nothing here"), Cow::Borrowed(_)));
+        let s2 = Scrubber::new([&SecretString::from("k/ö\"x".to_owned())]);
+        assert_eq!(s2.text(r#"{"m":"k\/\u00f6\"x"}"#), r#"{"m":"[redacted]"}"#);
+        assert_eq!(s2.text(r#"{"m":"k/ö\"x"}"#), r#"{"m":"[redacted]"}"#);
         let with = s.with_headers(&[HeaderValue::from_static("Bearer tok-123")]);
         assert_eq!(with.text("token tok-123 refused"), "token [redacted] refused");
         assert!(!format!("{with:?}").contains("tok"));

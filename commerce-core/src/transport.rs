@@ -76,6 +76,8 @@ pub struct Response {
     sensitive: bool,
     acted: bool,
     scrubber: Scrubber,
+    /// Secrets the request carried in headers (a bearer token), to take out of error texts.
+    sent: Vec<HeaderValue>,
 }
 
 impl fmt::Debug for Response {
@@ -107,7 +109,23 @@ impl Response {
             sensitive: false,
             acted: false,
             scrubber: Scrubber::default(),
+            sent: Vec::new(),
         }
+    }
+
+    /// The client's secrets and the ones this request carried, for an error's texts.
+    fn scrubber(&self) -> Scrubber {
+        self.scrubber.with_headers(&self.sent)
+    }
+
+    /// An [`excerpt`] of the body, with every secret of the client and of this request taken
+    /// out first; for provider crates that build their own errors from an answer. `None`
+    /// for an answer that carries secrets.
+    pub fn excerpt(&self, at: Option<(usize, usize)>) -> Option<String> {
+        if self.sensitive {
+            return None;
+        }
+        self.scrubber().excerpt(&self.body, at)
     }
 
     /// Whether this is the success answer of a call that may have acted at the provider (its
@@ -123,7 +141,7 @@ impl Response {
     /// created what was asked although the caller cannot tell; otherwise `error` itself.
     pub fn unreadable(&self, error: Error) -> Error {
         unreadable(
-            self.scrubber.error(error),
+            self.scrubber().error(error),
             !self.acted,
             &self.provider,
             &self.endpoint,
@@ -133,7 +151,14 @@ impl Response {
     /// Decodes `body` (this answer's body, or a part of it the caller took out) as JSON into
     /// `T`, as [`decode_json`] does; a failure goes through [`Response::unreadable`].
     pub fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, Error> {
-        decode_json(&self.provider, &self.endpoint, body, self.sensitive).map_err(|e| self.unreadable(e))
+        decode_scrubbed(
+            &self.provider,
+            &self.endpoint,
+            body,
+            self.sensitive,
+            &self.scrubber(),
+        )
+        .map_err(|e| self.unreadable(e))
     }
 
     /// The HTTP status.
@@ -192,6 +217,20 @@ pub fn decode_json<T: DeserializeOwned>(
     body: &[u8],
     sensitive: bool,
 ) -> Result<T, Error> {
+    decode_scrubbed(provider, endpoint, body, sensitive, &Scrubber::default())
+}
+
+/// [`decode_json`], with `scrubber`'s secrets taken out of the error before its texts are
+/// cut. The decoder's message can quote a value of any length (a string where a number was
+/// expected): it is cut to 300 characters and the JSON path to 200, and the decoder's own
+/// error, which holds the whole value, is then not kept.
+fn decode_scrubbed<T: DeserializeOwned>(
+    provider: &Name,
+    endpoint: &Name,
+    body: &[u8],
+    sensitive: bool,
+    scrubber: &Scrubber,
+) -> Result<T, Error> {
     // The plain decoder first: tracking the path of every value costs about as much as the
     // decoding itself, and only a failure needs it. A failure is decoded again with the path
     // tracked (answers that decode are the rule; a few KB decoded twice on an error is not).
@@ -220,41 +259,64 @@ pub fn decode_json<T: DeserializeOwned>(
                 source: None,
             });
         }
+        let (path, path_cut) = cut(&scrubber.text(&path), 200);
+        let full = inner.to_string();
+        let clean = scrubber.text(&full);
+        let scrubbed = clean != full;
+        let (message, message_cut) = cut(&clean, 300);
+        let keep_source = !(path_cut || message_cut || scrubbed);
         Error::from(DecodeError {
             provider: provider.clone(),
             endpoint: endpoint.clone(),
             path,
-            message: inner.to_string(),
-            excerpt: excerpt(body, Some((inner.line(), inner.column()))),
-            source: Some(Arc::new(inner)),
+            message,
+            excerpt: scrubber.excerpt(body, Some((inner.line(), inner.column()))),
+            source: if keep_source { Some(Arc::new(inner)) } else { None },
         })
     })
 }
 
 const EXCERPT_CHARS: usize = 120;
 
+/// Bytes an excerpt looks at on each side of its centre: enough for its characters at up to
+/// 4 bytes each.
+pub(crate) const EXCERPT_REACH: usize = EXCERPT_CHARS * 4;
+
+/// The byte offset of a 1-based line and column in `body` (clamped to its length).
+pub(crate) fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
+    if line == 0 {
+        return 0;
+    }
+    let line_start = if line == 1 {
+        0
+    } else {
+        body.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .map_or(body.len(), |(i, _)| i + 1)
+    };
+    line_start
+        .saturating_add(column.saturating_sub(1))
+        .min(body.len())
+}
+
+/// `text` cut to `max` characters (with `…`); whether it was cut.
+fn cut(text: &str, max: usize) -> (String, bool) {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => (format!("{}…", &text[..i]), true),
+        None => (text.to_owned(), false),
+    }
+}
+
 /// A short, single-line excerpt of `body`, centred on `at` (1-based line and column) when
 /// given; `None` for an empty body. Only a few hundred bytes around that place are looked
 /// at, however large the body.
 pub fn excerpt(body: &[u8], at: Option<(usize, usize)>) -> Option<String> {
-    // Bytes looked at on each side: enough for EXCERPT_CHARS characters of up to 4 bytes.
-    const REACH: usize = EXCERPT_CHARS * 4;
+    const REACH: usize = EXCERPT_REACH;
     let offset = match at {
-        Some((line, column)) if line > 0 => {
-            let line_start = if line == 1 {
-                0
-            } else {
-                body.iter()
-                    .enumerate()
-                    .filter(|(_, b)| **b == b'\n')
-                    .nth(line - 2)
-                    .map_or(body.len(), |(i, _)| i + 1)
-            };
-            line_start
-                .saturating_add(column.saturating_sub(1))
-                .min(body.len())
-        }
-        _ => 0,
+        Some((line, column)) => byte_offset(body, line, column),
+        None => 0,
     };
     let from = if at.is_some() {
         offset.saturating_sub(REACH)
@@ -394,8 +456,8 @@ fn read_provider_error(response: &Response) -> ProviderError {
         });
         pe.violations = read_violations(&v);
     }
-    if pe.code.is_none() && pe.message.is_none() && !response.sensitive {
-        pe.body_excerpt = excerpt(&response.body, None);
+    if pe.code.is_none() && pe.message.is_none() {
+        pe.body_excerpt = response.excerpt(None);
     }
     pe.retry_after = response
         .headers
@@ -983,13 +1045,11 @@ impl Transport {
             sensitive: endpoint.sensitive_answer,
             acted: success && endpoint.replay != Replay::Always,
             scrubber: self.inner.scrubber.clone(),
+            sent: sent_secrets,
         };
         tracing::debug!(status = status.as_u16(), bytes = response.body.len(), "answer");
         let scrub = |mut error: ProviderError| {
-            self.inner
-                .scrubber
-                .with_headers(&sent_secrets)
-                .provider_error(&mut error);
+            response.scrubber().provider_error(&mut error);
             with_retry_after(error, &response)
         };
         Ok(match self.inner.classifier.classify(&response) {

@@ -218,7 +218,7 @@ fn check_type(value: &Value, expected: &[&str], response: &Response) -> Result<(
                 "._type",
                 format!("expected {} but the answer is a `{kind}`", expected.join(" or ")),
             );
-            e.excerpt = commerce_core::excerpt(response.body(), None);
+            e.excerpt = response.excerpt(None);
             Err(Error::from(e))
         }
         _ => Ok(()),

@@ -319,7 +319,7 @@ impl ShopWeDoClient {
                 "order_id",
                 "no order id in the answer",
             );
-            e.excerpt = commerce_core::excerpt(response.body(), None);
+            e.excerpt = response.excerpt(None);
             response.unreadable(Error::from(e))
         })
     }

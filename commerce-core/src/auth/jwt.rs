@@ -32,20 +32,40 @@ pub fn jwt_expiry(token: &str) -> Option<SystemTime> {
     }
     // Only `exp` is read: the other claims are skipped, not built, however large.
     #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Exp {
+        Number(f64),
+        Text(String),
+    }
+    #[derive(serde::Deserialize)]
     struct Claims {
-        exp: Option<serde_json::Number>,
+        exp: Option<Exp>,
     }
     if payload.len() > MAX_PAYLOAD {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     let claims: Claims = serde_json::from_slice(&bytes).ok()?;
-    let exp = claims.exp?.as_f64()?;
-    // Any number may come (1e300, -1, NaN): no panic, no overflow; an expiry past what the
-    // clock can hold is no expiry at all.
-    let since_epoch = Duration::try_from_secs_f64(exp).ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(since_epoch)
+    let exp = match claims.exp? {
+        Exp::Number(n) => n,
+        Exp::Text(t) => t.trim().parse::<f64>().unwrap_or(0.0),
+    };
+    // Any value may come (1e300, -1, "soon"): no panic, no overflow. One that makes no sense
+    // is an expiry long past (the cache keeps the token for its floor); one past what the
+    // clock can hold is far in the future (the cache keeps it for its ceiling).
+    if exp.is_nan() || exp <= 0.0 {
+        return Some(SystemTime::UNIX_EPOCH);
+    }
+    let since_epoch = Duration::try_from_secs_f64(exp).unwrap_or(FAR);
+    Some(
+        SystemTime::UNIX_EPOCH
+            .checked_add(since_epoch)
+            .unwrap_or(SystemTime::UNIX_EPOCH + FAR),
+    )
 }
+
+/// About 35,000 years: later than any token lives, early enough for every clock.
+const FAR: Duration = Duration::from_secs(1 << 40);
 
 #[cfg(test)]
 mod tests {
@@ -69,7 +89,12 @@ mod tests {
         ] {
             let _ = jwt_expiry(&jwt(exp));
         }
-        assert_eq!(jwt_expiry(&jwt("-1")), None);
+        assert_eq!(jwt_expiry(&jwt("-1")), Some(SystemTime::UNIX_EPOCH), "long past");
+        assert!(jwt_expiry(&jwt("1e300")).unwrap() > SystemTime::now() + Duration::from_secs(1 << 30));
+        assert_eq!(
+            jwt_expiry(&jwt("\"1700000000\"")),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
         assert_eq!(jwt_expiry(&jwt("0")), Some(SystemTime::UNIX_EPOCH));
     }
 

@@ -194,9 +194,9 @@ struct Cached {
     generation: u64,
     refresh_at: Option<Instant>,
     expires_at: Option<Instant>,
-    /// Fetched after a rejection: a refusal of this token is a rejection too, with no
-    /// second token asked for.
-    probation: bool,
+    /// Fetched after a rejection or to replace a token refused as expired: until this
+    /// instant a refusal of it is a rejection, with no second token asked for.
+    probation: Option<Instant>,
 }
 
 impl Cached {
@@ -220,6 +220,8 @@ struct CacheState {
     strikes: u32,
     /// The last token was rejected (its replacement goes on probation).
     rejected: bool,
+    /// The last token was dropped as expired (its replacement goes on probation too).
+    invalidated: bool,
     /// No token request before this instant.
     cooling_until: Option<Instant>,
     /// When the token requests of the last minute started (the ceiling).
@@ -326,6 +328,32 @@ impl CacheState {
             .cooling_until
             .map_or(Duration::ZERO, |u| u.saturating_duration_since(now));
         cooling.max(self.ceiling_wait(now, rules).unwrap_or(Duration::ZERO))
+    }
+}
+
+/// Records a token request whose caller gave up before its answer came.
+struct Abandoned<'a> {
+    cache: &'a TokenCache,
+    at: Instant,
+    armed: bool,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut state = self.cache.state();
+        state.attempts += 1;
+        let error = Error::Timeout {
+            provider: self.cache.inner.provider.clone(),
+            endpoint: Name::Borrowed("token"),
+            after: Instant::now().saturating_duration_since(self.at),
+            delivery: crate::error::Delivery::MaybeSent,
+        };
+        state.last_failure = Some(error);
+        state.strike(Instant::now(), &self.cache.inner.rules, None);
+        tracing::warn!("token request abandoned by its caller: counted as failed");
     }
 }
 
@@ -533,7 +561,16 @@ impl TokenCache {
             state.recent.push_back(now);
         }
         let requested_at = Instant::now();
+        // If this caller gives up (its future dropped: a time-out, a cancelled task) while
+        // the request is under way, the request still counts as a failed one: the next
+        // waiter must not ask again at once.
+        let mut abandoned = Abandoned {
+            cache: self,
+            at: requested_at,
+            armed: true,
+        };
         let result = self.inner.source.fetch().await;
+        abandoned.armed = false;
         let mut state = self.state();
         state.attempts += 1;
         match result {
@@ -545,11 +582,16 @@ impl TokenCache {
                 let life = token.expires_in.map(|said| rules.life(said));
                 let refresh_at = life.map(|life| clamped_add(requested_at, life - self.lead(life)));
                 let expires_at = life.map(|life| clamped_add(requested_at, life));
-                let probation = state.rejected;
+                // A token fetched after a rejection, or to replace one refused as expired, is
+                // on probation for its first `min_life`: refused then, it is not renewed again
+                // (the refusal was not about expiry).
+                let probation =
+                    (state.rejected || state.invalidated).then(|| clamped_add(requested_at, rules.min_life));
                 if !state.rejected {
                     state.strikes = 0;
                 }
                 state.rejected = false;
+                state.invalidated = false;
                 state.cooling_until = None;
                 let cached = Cached {
                     secret: token.secret,
@@ -561,7 +603,7 @@ impl TokenCache {
                 let lease = cached.lease();
                 state.current = Some(cached);
                 state.last_failure = None;
-                tracing::debug!(generation, expires_in = ?token.expires_in, ?life, probation, "access token obtained");
+                tracing::debug!(generation, expires_in = ?token.expires_in, ?life, probation = probation.is_some(), "access token obtained");
                 Ok(lease)
             }
             Err(e) => {
@@ -587,6 +629,7 @@ impl TokenCache {
         let mut state = self.state();
         if state.current.as_ref().is_some_and(|c| c.generation == generation) {
             state.current = None;
+            state.invalidated = true;
             tracing::debug!(generation, "access token invalidated");
             true
         } else {
@@ -597,10 +640,11 @@ impl TokenCache {
     /// Whether the token of `generation` was fetched right after a rejected one: a refusal
     /// of it is a rejection as well, not an expiry worth another token.
     pub fn on_probation(&self, generation: u64) -> bool {
+        let now = Instant::now();
         self.state()
             .current
             .as_ref()
-            .is_some_and(|c| c.generation == generation && c.probation)
+            .is_some_and(|c| c.generation == generation && c.probation.is_some_and(|until| now < until))
     }
 
     /// The provider refused the token of `generation` although it was fresh: drop it and
@@ -691,7 +735,15 @@ pub fn secret_header(scheme: Option<&str>, secret: &SecretString) -> Result<Head
 impl Authenticator for TokenAuth {
     async fn authorize(&self, request: &mut OutgoingRequest) -> Result<AuthTicket, Error> {
         let lease = self.cache.get().await?;
-        let value = secret_header(self.scheme, &lease.secret)?;
+        let value = match secret_header(self.scheme, &lease.secret) {
+            Ok(value) => value,
+            Err(e) => {
+                // A token no header can carry is useless: drop it and cool down, rather than
+                // failing every call until it expires.
+                self.cache.reject(lease.generation, e.clone());
+                return Err(e);
+            }
+        };
         request.headers.insert(self.header.clone(), value);
         Ok(AuthTicket::generation(lease.generation))
     }

@@ -29,7 +29,6 @@ use crate::error::{AuthError, DecodeError, Delivery, Error, Name, ProviderError}
 use crate::http::{HttpClient, MAX_ERROR_BYTES, ReadError, read_body};
 use crate::retry::parse_retry_after;
 use crate::scrub::Scrubber;
-use crate::transport::excerpt;
 use crate::url::secure_url;
 
 /// How the client proves who it is to the token endpoint.
@@ -93,11 +92,17 @@ fn lenient_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error
         Float(f64),
         Text(String),
     }
+    // A lifetime that is there but makes no sense ("soon", -1, NaN) is taken as 0 (the
+    // cache then keeps the token for its floor), never as "no expiry": a token must not be
+    // trusted for ever because its answer was odd. Past u64 saturates (the cache clamps it).
+    fn secs(f: f64) -> u64 {
+        if f.is_nan() || f <= 0.0 { 0 } else { f as u64 }
+    }
     Ok(match Option::<Secs>::deserialize(d)? {
         Some(Secs::Int(n)) => Some(n),
-        Some(Secs::Float(f)) if f.is_finite() && f >= 0.0 => Some(f as u64),
-        Some(Secs::Text(s)) => s.trim().parse().ok(),
-        _ => None,
+        Some(Secs::Float(f)) => Some(secs(f)),
+        Some(Secs::Text(s)) => Some(s.trim().parse::<f64>().map_or(0, secs)),
+        None => None,
     })
 }
 
@@ -500,7 +505,7 @@ impl Wire {
                     // An error answer in no standard shape: safe to quote.
                     Some(s) if s != 200 => {
                         let mut p = ProviderError::new(self.provider.clone(), endpoint, s);
-                        p.body_excerpt = excerpt(&body, None);
+                        p.body_excerpt = self.scrubber.excerpt(&body, None);
                         if matches!(s, 429 | 500..=599) {
                             Error::from(p)
                         } else {
@@ -870,7 +875,11 @@ impl AuthorizationCodeFlow {
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.expose_secret().to_owned()));
         let sender = Sender::new(&self.wire);
         let result = request.request_async(&sender).instrument(span.clone()).await;
-        self.wire.finish(result, &sender.status, &span, started)
+        // The provider may quote the code or the verifier back.
+        let code = SecretString::from(code.to_owned());
+        self.wire
+            .finish(result, &sender.status, &span, started)
+            .map_err(|e| Scrubber::new([&code, pkce_verifier]).error(e))
     }
 
     /// Gets a new access token (and, when the provider rotates them, a new refresh token).
@@ -885,7 +894,10 @@ impl AuthorizationCodeFlow {
         }
         let sender = Sender::new(&self.wire);
         let result = request.request_async(&sender).instrument(span.clone()).await;
-        self.wire.finish(result, &sender.status, &span, started)
+        // The provider may quote the refresh token back ("refresh token rt-... was revoked").
+        self.wire
+            .finish(result, &sender.status, &span, started)
+            .map_err(|e| Scrubber::new([refresh_token]).error(e))
     }
 }
 

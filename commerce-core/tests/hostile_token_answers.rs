@@ -41,8 +41,8 @@ fn client(http: &HttpClient, tokens: &ScriptedServer, api: &ScriptedServer) -> (
 }
 
 #[tokio::test]
-async fn held_odd_access_tokens_never_panic_and_never_inject_headers() {
-    let http = HttpClient::new("adversary", "0.0.0").with_timeout(Some(Duration::from_secs(3)));
+async fn odd_access_tokens_never_panic_and_never_inject_headers() {
+    let http = HttpClient::new("commerce-core-tests", "0.0.0").with_timeout(Some(Duration::from_secs(3)));
     let long = "L".repeat(1 << 20);
     let cases: Vec<(serde_json::Value, bool)> = vec![
         // (answer, whether a request may reach the API)
@@ -50,7 +50,7 @@ async fn held_odd_access_tokens_never_panic_and_never_inject_headers() {
         (json!({"access_token": "zq9\nx-injected: yes"}), false),
         (json!({"access_token": "zq9\u{0}"}), false),
         // Non-ASCII bytes are valid in a header value (obs-text): sent as UTF-8 bytes. (Not
-        // scrubbed from errors, though: see `adversary_scrub.rs`.)
+        // scrubbed from errors, though: see `hostile_scrub.rs`.)
         (json!({"access_token": "zq9\u{f6}"}), true),
         (json!({"access_token": "\u{7f}"}), false),
         (json!({"access_token": ""}), true),
@@ -86,14 +86,12 @@ async fn held_odd_access_tokens_never_panic_and_never_inject_headers() {
     }
 }
 
-/// What happens after an access token that cannot be sent in a header: every call fails
-/// with `Error::Config` ("the access token holds characters that cannot be sent in a
-/// header"), `is_invalid_input()` and not retryable, without a new token request, until the
-/// cached token's life is over (here 299 s); then the client recovers. (With no
-/// `expires_in`, or one `lenient_secs` cannot read — see `adversary_token_life.rs` — that
-/// is never: the client stays broken until restarted, as no 401 can come to renew it.)
+/// An access token that cannot be sent in a header: the call fails with `Error::Config`
+/// ("the access token holds characters that cannot be sent in a header"), not retryable,
+/// and the token is dropped as rejected: the calls during the cool-down (1 s) fail without
+/// a token request, and the first call after it gets a new token.
 #[tokio::test(start_paused = true)]
-async fn held_an_unsendable_token_fails_calls_until_its_life_is_over() {
+async fn an_unsendable_token_is_dropped_and_renewed_after_the_cool_down() {
     let tokens = ScriptedServer::start(vec![
         Reply::json(
             200,
@@ -116,7 +114,7 @@ async fn held_an_unsendable_token_fails_calls_until_its_life_is_over() {
         );
     }
     assert_eq!((cache.token_requests(), api.count()), (1, 0));
-    tokio::time::advance(Duration::from_secs(299)).await;
+    tokio::time::advance(Duration::from_secs(1)).await;
     t.send(&Endpoint::get("a", "a")).await.unwrap();
     assert_eq!((cache.token_requests(), api.count()), (2, 1));
 }

@@ -22,7 +22,8 @@ async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
 }
 
 fn transport(url: &str, limit: Option<u64>, retry: RetryPolicy) -> Transport {
-    let mut http = HttpClient::new("adversary", "0.0.0").with_timeout(Some(Duration::from_millis(1500)));
+    let mut http =
+        HttpClient::new("commerce-core-tests", "0.0.0").with_timeout(Some(Duration::from_millis(1500)));
     if let Some(limit) = limit {
         http = http.with_max_answer_bytes(limit);
     }
@@ -49,7 +50,7 @@ fn json_of(n: usize) -> Vec<u8> {
 
 /// Unreadable 2xx answers to a create: every one is `Unconfirmed`, sent once.
 #[tokio::test]
-async fn held_unreadable_successes_of_a_create_are_unconfirmed_and_sent_once() {
+async fn unreadable_successes_of_a_create_are_unconfirmed_and_sent_once() {
     let gz = hostile::gzip(br#"{"id":1}"#);
     let cases: Vec<(&str, Reply)> = vec![
         (
@@ -117,7 +118,7 @@ async fn held_unreadable_successes_of_a_create_are_unconfirmed_and_sent_once() {
 /// Exactly at the limit is read, one byte over is refused, before and after gzip, with and
 /// without a `Content-Length`; limits 0 and 1.
 #[tokio::test]
-async fn held_the_limit_is_exact_and_counted_after_decompression() {
+async fn the_limit_is_exact_and_counted_after_decompression() {
     let at = json_of(1024);
     let over = json_of(1025);
     let close_delimited = |body: &[u8]| {
@@ -170,7 +171,7 @@ async fn held_the_limit_is_exact_and_counted_after_decompression() {
 /// An error answer of 64 KiB + 1 and far more, gzip-compressed: read up to 64 KiB, the
 /// status and a short excerpt kept.
 #[tokio::test]
-async fn held_error_answers_are_cut_at_64_kib_after_decompression() {
+async fn error_answers_are_cut_at_64_kib_after_decompression() {
     let mut big = b"<html>".to_vec();
     big.extend(std::iter::repeat_n(b'x', 8 << 20));
     let server = ScriptedServer::start(vec![Reply::Raw(hostile::answer(
@@ -188,7 +189,7 @@ async fn held_error_answers_are_cut_at_64_kib_after_decompression() {
 /// The replay table: 503 (with `Retry-After`) and 429 are sent again, 502 and 504 are not,
 /// whatever `Retry-After` says.
 #[tokio::test(start_paused = true)]
-async fn held_a_create_is_re_sent_only_after_429_or_503() {
+async fn a_create_is_re_sent_only_after_429_or_503() {
     let http = support::paused_time_http();
     for (status, sent) in [(503u16, 2usize), (429, 2), (502, 1), (504, 1), (500, 1)] {
         let server = ScriptedServer::start(vec![
@@ -210,7 +211,7 @@ async fn held_a_create_is_re_sent_only_after_429_or_503() {
 
 /// `Retry-After: 0` (and absurd companions) on a 429 still backs off, create or read.
 #[tokio::test(start_paused = true)]
-async fn held_retry_after_zero_backs_off() {
+async fn retry_after_zero_backs_off() {
     let http = support::paused_time_http();
     for extra in [
         vec![],

@@ -48,7 +48,7 @@ async fn requests_after(answer: Value, later: Duration) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------
-// FAILING: an `expires_in` that is present but not a non-negative integer in the form
+// Found failing by the adversarial review of issue 14, holds now: an `expires_in` that is present but not a non-negative integer in the form
 // `lenient_secs` expects makes the token live for ever (it is never renewed before a 401).
 //
 // Claim broken: "a token's life taken as 30 s to 24 h whatever `expires_in` ... say[s]";
@@ -61,7 +61,7 @@ async fn requests_after(answer: Value, later: Duration) -> u64 {
 // Observed: after 25 h (and for "299.5" after 10 min) still 1 token request.
 // ---------------------------------------------------------------------------------------
 #[tokio::test(start_paused = true)]
-async fn an_unreadable_expires_in_makes_a_token_live_for_ever() {
+async fn an_unreadable_expires_in_is_taken_as_the_floor() {
     let mut kept = Vec::new();
     for expires_in in [
         json!("1e300"),
@@ -90,7 +90,7 @@ async fn an_unreadable_expires_in_makes_a_token_live_for_ever() {
 /// The sharpest case: the provider says "299.5 seconds", as a string; the token is still used
 /// 10 minutes later (and would be after 10 years).
 #[tokio::test(start_paused = true)]
-async fn a_string_fractional_expires_in_is_ignored() {
+async fn a_string_fractional_expires_in_is_read() {
     let n = requests_after(
         json!({"access_token": "tok", "expires_in": "299.5"}),
         Duration::from_secs(600),
@@ -100,7 +100,7 @@ async fn a_string_fractional_expires_in_is_ignored() {
 }
 
 // ---------------------------------------------------------------------------------------
-// FAILING: a JWT `exp` that is negative (or not a number) with no `expires_in`: the token
+// Found failing by the adversarial review of issue 14, holds now: a JWT `exp` that is negative (or not a number) with no `expires_in`: the token
 // lives for ever, while `exp: 0` (the same "long expired") is kept 30 s as the rules say.
 //
 // Claim broken: "... whatever ... the JWT's `exp` say[s]".
@@ -109,7 +109,7 @@ async fn a_string_fractional_expires_in_is_ignored() {
 // (see above) instead of the floor (for a past `exp`) or the 24 h ceiling (for a far one).
 // ---------------------------------------------------------------------------------------
 #[tokio::test(start_paused = true)]
-async fn a_negative_or_absurd_jwt_exp_makes_a_token_live_for_ever() {
+async fn a_negative_or_absurd_jwt_exp_is_clamped() {
     let mut kept = Vec::new();
     for claims in [r#"{"exp":-1}"#, r#"{"exp":1e300}"#, r#"{"exp":"1700000000"}"#] {
         let n = requests_after(
@@ -131,7 +131,7 @@ async fn a_negative_or_absurd_jwt_exp_makes_a_token_live_for_ever() {
 /// Numbers, however absurd, are clamped: at least 30 s (≥ 22.5 s before renewal), at most
 /// 24 h; JWT `exp` in the past or at 0 gets the floor.
 #[tokio::test(start_paused = true)]
-async fn held_numeric_lifetimes_are_clamped() {
+async fn numeric_lifetimes_are_clamped() {
     for expires_in in [
         json!(0),
         json!(0.4),
@@ -171,7 +171,7 @@ async fn held_numeric_lifetimes_are_clamped() {
 /// JWTs that are not quite JWTs, or whose payload is huge or deeply nested: no panic, the
 /// token is handed out.
 #[tokio::test(start_paused = true)]
-async fn held_odd_jwts_never_panic() {
+async fn odd_jwts_never_panic() {
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let big = format!(r#"{{"exp":1,"pad":"{}"}}"#, "x".repeat(1 << 20));
     for token in [
