@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_facade::{Flow, FlowOptions, MemoryJournal, PROVIDERS, Providers, SqliteJournal, add_provider};
+use commerce_facade::{
+    Flow, FlowOptions, Journal, MemoryJournal, PROVIDERS, Providers, SqliteJournal, add_provider,
+};
 use commerce_sandbox::{Config, Sandbox};
 use support::assert_once;
 
@@ -153,4 +155,65 @@ async fn a_crash_early_in_the_run_resumes_and_completes_every_order_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_late_in_the_run_resumes_and_completes_every_order_once() {
     crash_and_resume(29).await;
+}
+
+/// Creates that take effect and are answered with a 2xx nobody can read (the runtime reports
+/// `Error::Unconfirmed`): the flow never repeats them. Each such step is settled by a look-up
+/// where the provider has one (Customer API orders by reference, bol shipments re-read from
+/// the order), or left for a person; nothing is created twice and no order is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_answered_with_an_unreadable_2xx_are_never_repeated() {
+    let orders = 12;
+    let sb = sandbox(Config {
+        orders,
+        garbled_creates: 0.35,
+        seed: 21,
+        ..Config::default()
+    })
+    .await;
+    let journal = Arc::new(MemoryJournal::new());
+    let flow = Flow::new(providers(&sb), journal.clone(), options());
+    let mut last = flow.run().await;
+    for _ in 0..6 {
+        if last.pending == 0 && last.failures.is_empty() {
+            break;
+        }
+        last = flow.run().await;
+    }
+    let report = sb.report();
+    assert!(
+        report.total_faults() > 0,
+        "some creates were garbled: {report:#?}"
+    );
+    assert_eq!(report.total_duplicates(), 0, "nothing created twice: {report:#?}");
+    assert_eq!(report.total_violations(), 0, "{report:#?}");
+    assert!(last.failures.is_empty(), "{last:#?}");
+    // Every order is either complete or waiting for a person, with the reason.
+    let needs_person: std::collections::HashSet<&str> =
+        last.attention.iter().map(|(k, _)| k.as_str()).collect();
+    let records = journal.all().unwrap();
+    assert_eq!(records.len(), orders);
+    let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
+    for r in &records {
+        assert!(
+            r.is_complete(&platforms) || needs_person.contains(r.key.as_str()),
+            "{} neither complete nor waiting for a person: {last:#?}",
+            r.key
+        );
+    }
+    assert!(
+        !last.attention.is_empty(),
+        "some outcomes were unknown: {last:#?}"
+    );
+    for (_, reason) in &last.attention {
+        assert!(
+            reason.contains("outcome") || reason.contains("may have"),
+            "{reason}"
+        );
+    }
+    // Nothing created more than once per order.
+    assert!(report.created("bol", "shipments") <= orders as u64);
+    assert!(report.created("safeshop", "invites") <= orders as u64);
+    assert!(report.created("sitejabber", "review_requests") <= orders as u64);
+    assert!(report.created("shopwedo", "orders") + report.created("customer", "orders") <= orders as u64);
 }

@@ -102,6 +102,10 @@ pub struct Config {
     pub process_after_reads: u32,
     /// The `Retry-After` of 503 faults and 429 answers, in seconds.
     pub retry_after_secs: u64,
+    /// Share of creates (an order, a shipment, an invite, a review request) that take
+    /// effect and are then answered with a 2xx whose body cannot be read (a proxy's page):
+    /// the client cannot tell what it made. Unlike `faults`, these change state.
+    pub garbled_creates: f64,
 }
 
 impl Default for Config {
@@ -116,6 +120,7 @@ impl Default for Config {
             ship_after_reads: 2,
             process_after_reads: 1,
             retry_after_secs: 1,
+            garbled_creates: 0.0,
         }
     }
 }
@@ -332,8 +337,47 @@ enum Fault {
     Delay,
 }
 
-/// Decides faults before any handler runs, so a faulted request changes nothing.
+/// Whether a request creates something at its provider.
+fn is_create(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::POST
+        && (path.ends_with("/invites")
+            || path.ends_with("/review/request/add")
+            || path.ends_with("/createOrder")
+            || path.ends_with("/api/customer/orders")
+            || path.ends_with("/retailer/shipments")
+            || path.ends_with("/retailer-demo/shipments"))
+}
+
+/// Decides faults before any handler runs, so a faulted request changes nothing; except a
+/// garbled create, which is handled and then has its 2xx answer replaced.
 async fn faults(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if shared.config.garbled_creates > 0.0 && is_create(request.method(), request.uri().path()) {
+        let garble = lock(&shared.rng).f64() < shared.config.garbled_creates;
+        if garble {
+            let provider = request
+                .uri()
+                .path()
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let answer = next.run(request).await;
+            if !answer.status().is_success() {
+                return answer;
+            }
+            shared.fault(&provider);
+            let (mut parts, _) = answer.into_parts();
+            parts.headers.remove(header::CONTENT_LENGTH);
+            parts
+                .headers
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            return Response::from_parts(
+                parts,
+                Body::from("<html><body>502 upstream hiccup (the request went through)</body></html>"),
+            );
+        }
+    }
     let path = request.uri().path().to_owned();
     let provider = path
         .trim_start_matches('/')

@@ -9,7 +9,7 @@ use commerce_sandbox::Config;
 fn usage() -> ! {
     eprintln!(
         "usage: commerce-sandbox [--port PORT] [--orders N] [--products N] [--faults P] [--seed S] \
-         [--customer-token-lifetime SECS] [--bol-token-lifetime SECS]"
+         [--garbled-creates P] [--customer-token-lifetime SECS] [--bol-token-lifetime SECS]"
     );
     std::process::exit(2);
 }
@@ -33,6 +33,7 @@ async fn main() -> std::io::Result<()> {
             "--products" => config.products = value(&mut args, "--products"),
             "--faults" => config.faults = value(&mut args, "--faults"),
             "--seed" => config.seed = value(&mut args, "--seed"),
+            "--garbled-creates" => config.garbled_creates = value(&mut args, "--garbled-creates"),
             "--customer-token-lifetime" => {
                 config.customer_token_lifetime =
                     Duration::from_secs(value(&mut args, "--customer-token-lifetime"))
@@ -47,8 +48,8 @@ async fn main() -> std::io::Result<()> {
             }
         }
     }
-    if !(0.0..=1.0).contains(&config.faults) {
-        eprintln!("--faults takes a share from 0 to 1");
+    if !(0.0..=1.0).contains(&config.faults) || !(0.0..=1.0).contains(&config.garbled_creates) {
+        eprintln!("--faults and --garbled-creates take a share from 0 to 1");
         usage()
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
