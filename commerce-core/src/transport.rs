@@ -301,6 +301,28 @@ pub(crate) fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
         .min(body.len())
 }
 
+/// Keeps a provider's error texts to a size a person reads (a provider answering errors with
+/// HTTP 200, as Sitejabber does, is read up to the full answer limit): the code to 200
+/// characters, the message to 1,000, at most 50 violations of 500 characters each.
+fn bound(error: &mut ProviderError) {
+    let shorten = |text: &mut String, max: usize| {
+        if let (cut_text, true) = cut(text, max) {
+            *text = cut_text;
+        }
+    };
+    if let Some(code) = &mut error.code {
+        shorten(code, 200);
+    }
+    if let Some(message) = &mut error.message {
+        shorten(message, 1000);
+    }
+    error.violations.truncate(50);
+    for v in &mut error.violations {
+        shorten(&mut v.field, 200);
+        shorten(&mut v.message, 500);
+    }
+}
+
 /// `text` cut to `max` characters (with `…`); whether it was cut.
 fn cut(text: &str, max: usize) -> (String, bool) {
     match text.char_indices().nth(max) {
@@ -1050,6 +1072,7 @@ impl Transport {
         tracing::debug!(status = status.as_u16(), bytes = response.body.len(), "answer");
         let scrub = |mut error: ProviderError| {
             response.scrubber().provider_error(&mut error);
+            bound(&mut error);
             with_retry_after(error, &response)
         };
         Ok(match self.inner.classifier.classify(&response) {

@@ -142,3 +142,37 @@ async fn an_error_answers_message_is_bounded_by_the_64_kib_read() {
         e.to_string().len()
     );
 }
+
+/// A provider that reports errors with HTTP 200 (read up to the full answer limit) and a
+/// message of megabytes: the error keeps a readable size.
+#[tokio::test]
+async fn a_huge_error_message_in_a_success_status_is_cut() {
+    #[derive(Debug)]
+    struct EnvelopeErrors;
+    impl commerce_core::Classifier for EnvelopeErrors {
+        fn classify(&self, response: &commerce_core::Response) -> commerce_core::Verdict {
+            let v: serde_json::Value = serde_json::from_slice(response.body()).unwrap_or_default();
+            let message = v["errorReason"].as_str().unwrap_or_default().to_owned();
+            commerce_core::Verdict::Failure(
+                commerce_core::ProviderError::new("p", "e", 200)
+                    .with_code("E".repeat(10_000))
+                    .with_message(message)
+                    .with_violations(
+                        (0..1000)
+                            .map(|i| commerce_core::FieldError::new(format!("f{i}"), "x".repeat(10_000))),
+                    ),
+            )
+        }
+    }
+    let body = serde_json::json!({"status": "ERROR", "errorReason": "r".repeat(4 << 20)}).to_string();
+    let server = ScriptedServer::start(vec![Reply::json(200, &body)]).await;
+    let t = commerce_core::Transport::builder(&commerce_core::HttpClient::new("t", "0"), "p", &server.url)
+        .classifier(EnvelopeErrors)
+        .retry(commerce_core::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = within(10, t.send(&commerce_core::Endpoint::get("e", "e")))
+        .await
+        .unwrap_err();
+    assert!(shown_len(&e) < 100_000, "{}", shown_len(&e));
+}
