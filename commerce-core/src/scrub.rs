@@ -135,6 +135,23 @@ impl Scrubber {
         }
     }
 
+    /// A provider's error code: an identifier it defines (`invalid_grant`), which a secret
+    /// of fewer than 8 characters cannot be told apart from; only longer secrets are taken
+    /// out of it, so `provider_code()` stays something to match on.
+    fn code(&self, code: &mut Option<String>) -> bool {
+        let Some(text) = code else {
+            return false;
+        };
+        let mut changed = false;
+        for needle in self.needles.iter().filter(|n| n.chars().count() >= 8) {
+            if text.contains(needle.as_str()) {
+                *text = text.replace(needle.as_str(), REDACTED);
+                changed = true;
+            }
+        }
+        changed
+    }
+
     fn option(&self, text: &mut Option<String>) -> bool {
         text.as_mut().is_some_and(|t| self.string(t))
     }
@@ -144,7 +161,7 @@ impl Scrubber {
         if self.is_empty() {
             return;
         }
-        self.option(&mut e.code);
+        self.code(&mut e.code);
         self.option(&mut e.message);
         self.option(&mut e.body_excerpt);
         for v in &mut e.violations {
@@ -165,7 +182,7 @@ impl Scrubber {
                 Error::Provider(p)
             }
             Error::Auth(mut a) => {
-                let changed = self.string(&mut a.message) | self.option(&mut a.code);
+                let changed = self.string(&mut a.message) | self.code(&mut a.code);
                 if changed {
                     a.source = None;
                 }
