@@ -22,12 +22,14 @@ use commerce_facade::{
 struct Args {
     journal: Option<String>,
     orders: usize,
+    retain_days: u64,
 }
 
 fn args() -> Result<Args, String> {
     let mut out = Args {
         journal: None,
         orders: 6,
+        retain_days: 30,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -39,10 +41,18 @@ fn args() -> Result<Args, String> {
                     .and_then(|n| n.parse().ok())
                     .ok_or("--orders needs a number")?
             }
-            "-h" | "--help" => return Err("usage: quickstart [--orders N] [--journal PATH]".into()),
+            "--retain-days" => {
+                out.retain_days = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("--retain-days needs a number of days")?
+            }
+            "-h" | "--help" => {
+                return Err("usage: quickstart [--orders N] [--journal PATH] [--retain-days N]".into());
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: quickstart [--orders N] [--journal PATH]"
+                    "unknown argument {other}; usage: quickstart [--orders N] [--journal PATH] [--retain-days N]"
                 ));
             }
         }
@@ -188,6 +198,7 @@ async fn main() -> ExitCode {
         } else {
             Duration::from_secs(60)
         },
+        retain_personal_data: Duration::from_secs(args.retain_days.saturating_mul(86_400)),
         ..FlowOptions::default()
     };
     let flow = Flow::new(providers, journal, options).observe(print_event);

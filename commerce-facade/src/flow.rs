@@ -106,6 +106,10 @@ pub struct FlowOptions {
     pub resend_unconfirmed: bool,
     /// Stop cleanly after this many finished steps (tests of resuming; `None`: run on).
     pub stop_after_steps: Option<usize>,
+    /// How long the personal fields (names, addresses, e-mail addresses, phones) of a
+    /// completed order are kept in the journal; each run purges older ones, keeping ids,
+    /// steps and references. Default 30 days.
+    pub retain_personal_data: Duration,
 }
 
 impl Default for FlowOptions {
@@ -117,6 +121,7 @@ impl Default for FlowOptions {
             routes: HashMap::new(),
             resend_unconfirmed: false,
             stop_after_steps: None,
+            retain_personal_data: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -213,6 +218,8 @@ pub struct Summary {
     pub pending: usize,
     /// Whether the run was stopped before it finished.
     pub interrupted: bool,
+    /// Completed orders whose personal fields were purged in this run.
+    pub purged: usize,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -394,6 +401,15 @@ impl Flow {
                 }
             })
             .await;
+        // Personal data of orders completed long enough ago leaves the journal.
+        let keep =
+            chrono::Duration::from_std(self.options.retain_personal_data).unwrap_or(chrono::Duration::MAX);
+        if let Some(before) = chrono::Utc::now().checked_sub_signed(keep) {
+            match self.journal.purge_personal(before) {
+                Ok(n) => self.summary().purged = n,
+                Err(e) => self.fail("journal", "purge", &e),
+            }
+        }
         let mut summary = self.summary().clone();
         summary.interrupted |= self.stopping();
         summary.elapsed = started.elapsed();
@@ -428,6 +444,10 @@ impl Flow {
         self.confirm(&mut r).await?;
         for platform in self.providers.reviews.clone() {
             self.invite(&mut r, &platform).await?;
+        }
+        if r.completed_at.is_none() {
+            r.completed_at = Some(chrono::Utc::now());
+            self.save(&r)?;
         }
         Ok(())
     }

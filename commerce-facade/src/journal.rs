@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
 use commerce_core::{Error, InvitationReceipt, Order, SubmissionReceipt, Tracking};
 use serde::{Deserialize, Serialize};
 
@@ -38,24 +39,41 @@ impl<T> Step<T> {
 }
 
 /// Everything the flow knows of one order.
+///
+/// Read forward-compatibly: every field but the key and the order has a default, so a
+/// record written by an older release (without a field added since) still reads, and
+/// fields a newer release added are ignored (a journal whose schema is newer than this
+/// release's is refused at open, so they are never lost by a rewrite).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderRecord {
     /// `channel:order id`.
     pub key: String,
-    /// The order as the channel gave it.
+    /// The order as the channel gave it (its personal fields blanked once purged).
     pub order: Order,
     /// The fulfilment provider chosen for it.
+    #[serde(default)]
     pub fulfilment: Option<String>,
     /// The hand-over to the fulfilment provider.
+    #[serde(default)]
     pub submission: Step<SubmissionReceipt>,
     /// The parcel's tracking, once shipped.
+    #[serde(default)]
     pub shipped: Step<Tracking>,
     /// The shipment confirmation on the channel (its reference, if any).
+    #[serde(default)]
     pub confirmation: Step<Option<String>>,
     /// Review invitations, by platform.
+    #[serde(default)]
     pub invitations: BTreeMap<String, Step<InvitationReceipt>>,
     /// Why the order waits for a person, if it does (the flow does not guess).
+    #[serde(default)]
     pub attention: Option<String>,
+    /// When the flow found every step done (schema 1).
+    #[serde(default)]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// When its personal fields were purged, if they were (schema 1).
+    #[serde(default)]
+    pub purged_at: Option<DateTime<Utc>>,
 }
 
 impl OrderRecord {
@@ -70,7 +88,31 @@ impl OrderRecord {
             confirmation: Step::NotStarted,
             invitations: BTreeMap::new(),
             attention: None,
+            completed_at: None,
+            purged_at: None,
         }
+    }
+
+    /// Blanks the order's personal fields (names, e-mail addresses, street, house number,
+    /// postcode, city, phone, company), keeping its ids, country, lines, steps and
+    /// references, and notes when.
+    pub fn purge_personal(&mut self, now: DateTime<Utc>) {
+        let c = &mut self.order.customer;
+        c.email.clear();
+        c.first_name = None;
+        c.last_name = None;
+        let blank = |a: &mut commerce_core::Address| {
+            let country = std::mem::take(&mut a.country);
+            *a = commerce_core::Address {
+                country,
+                ..Default::default()
+            };
+        };
+        blank(&mut self.order.shipping_address);
+        if let Some(b) = &mut self.order.billing_address {
+            blank(b);
+        }
+        self.purged_at = Some(now);
     }
 
     /// Whether every step is done for these review platforms.
@@ -91,7 +133,34 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     fn save(&self, record: &OrderRecord) -> Result<(), Error>;
     /// Every record.
     fn all(&self) -> Result<Vec<OrderRecord>, Error>;
+
+    /// Blanks the personal fields of the orders completed before `before` (see
+    /// [`OrderRecord::purge_personal`]); returns how many were purged.
+    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, Error> {
+        let now = Utc::now();
+        let mut purged = 0;
+        for mut r in self.all()? {
+            if r.purged_at.is_none() && r.completed_at.is_some_and(|at| at < before) {
+                r.purge_personal(now);
+                self.save(&r)?;
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
 }
+
+/// The journal schema this release writes. 0: the first release (no version recorded);
+/// 1: records carry `completed_at` / `purged_at`, kept in a column too, so purges find
+/// them without reading every record.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The migrations, in order: `MIGRATIONS[n]` takes a journal from schema `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1
+    "ALTER TABLE orders ADD COLUMN completed_at TEXT;
+     CREATE INDEX IF NOT EXISTS orders_completed_at ON orders (completed_at);",
+];
 
 fn storage(e: impl std::fmt::Display) -> Error {
     Error::config(format!("journal: {e}"))
@@ -110,24 +179,31 @@ impl std::fmt::Debug for SqliteJournal {
 }
 
 impl SqliteJournal {
-    /// Opens (or creates) the journal at `path`.
+    /// Opens (or creates) the journal at `path`, readable by its owner only (it holds
+    /// names, addresses and e-mail addresses), and brings its schema to
+    /// [`SCHEMA_VERSION`]. A journal written by a newer release is refused, so no field it
+    /// added is lost by a rewrite.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let conn = rusqlite::Connection::open(path).map_err(storage)?;
+        owner_only(path)?;
+        let mut conn = rusqlite::Connection::open(path).map_err(storage)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             CREATE TABLE IF NOT EXISTS orders (
-                 key TEXT PRIMARY KEY,
-                 record TEXT NOT NULL,
-                 updated_at TEXT NOT NULL
-             );",
+             PRAGMA synchronous = NORMAL;",
         )
         .map_err(storage)?;
+        migrate(&mut conn)?;
         Ok(SqliteJournal {
             conn: Mutex::new(conn),
             path: path.display().to_string(),
         })
+    }
+
+    /// The schema version of the journal.
+    pub fn schema_version(&self) -> Result<i64, Error> {
+        self.conn()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(storage)
     }
 
     /// The journal at `COMMERCE_JOURNAL`, or at `default` when it is not set.
@@ -141,6 +217,102 @@ impl SqliteJournal {
     fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Creates the file readable and writable by its owner only (mode 0600), or narrows an
+/// existing one to that; SQLite gives its `-wal` and `-shm` files the same mode.
+fn owner_only(path: &Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(storage)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(storage)?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Brings a journal to [`SCHEMA_VERSION`], one migration per transaction.
+fn migrate(conn: &mut rusqlite::Connection) -> Result<(), Error> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'orders'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .map_err(storage)?
+        > 0;
+    if !exists {
+        let tx = conn.transaction().map_err(storage)?;
+        tx.execute_batch(
+            "CREATE TABLE orders (
+                 key TEXT PRIMARY KEY,
+                 record TEXT NOT NULL,
+                 updated_at TEXT NOT NULL,
+                 completed_at TEXT
+             );
+             CREATE INDEX orders_completed_at ON orders (completed_at);",
+        )
+        .map_err(storage)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(storage)?;
+        return tx.commit().map_err(storage);
+    }
+    let mut version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(storage)?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::config(format!(
+            "journal: written by a newer release (schema {version}; this release reads up to \
+             {SCHEMA_VERSION}): upgrade this program rather than let it rewrite the journal"
+        )));
+    }
+    while version < SCHEMA_VERSION {
+        let tx = conn.transaction().map_err(storage)?;
+        tx.execute_batch(MIGRATIONS[version as usize]).map_err(storage)?;
+        if version == 0 {
+            // Records of schema 0 carry no `completed_at`: an order confirmed with every
+            // invitation done counts as completed when it was last written.
+            let rows: Vec<(String, String, String)> = {
+                let mut stmt = tx
+                    .prepare("SELECT key, record, updated_at FROM orders")
+                    .map_err(storage)?;
+                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                    .map_err(storage)?
+                    .collect::<Result<_, _>>()
+                    .map_err(storage)?
+            };
+            for (key, text, updated_at) in rows {
+                let Ok(mut r) = serde_json::from_str::<OrderRecord>(&text) else {
+                    continue;
+                };
+                let done = r.confirmation.is_done()
+                    && !r.invitations.is_empty()
+                    && r.invitations.values().all(Step::is_done);
+                let at = DateTime::parse_from_rfc3339(&updated_at).map(|t| t.with_timezone(&Utc));
+                if let (true, Ok(at)) = (done, at) {
+                    r.completed_at = Some(at);
+                    let text = serde_json::to_string(&r).map_err(storage)?;
+                    tx.execute(
+                        "UPDATE orders SET record = ?1, completed_at = ?2 WHERE key = ?3",
+                        (text, at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), key),
+                    )
+                    .map_err(storage)?;
+                }
+            }
+        }
+        version += 1;
+        tx.pragma_update(None, "user_version", version).map_err(storage)?;
+        tx.commit().map_err(storage)?;
+        tracing::info!(version, "journal migrated");
+    }
+    Ok(())
 }
 
 impl Journal for SqliteJournal {
@@ -162,14 +334,45 @@ impl Journal for SqliteJournal {
 
     fn save(&self, record: &OrderRecord) -> Result<(), Error> {
         let text = serde_json::to_string(record).map_err(storage)?;
+        // Purged records leave the purge's index.
+        let completed = record
+            .completed_at
+            .filter(|_| record.purged_at.is_none())
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
         self.conn()
             .execute(
-                "INSERT INTO orders (key, record, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
-                (&record.key, &text, chrono::Utc::now().to_rfc3339()),
+                "INSERT INTO orders (key, record, updated_at, completed_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(key) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at,
+                     completed_at = excluded.completed_at",
+                (&record.key, &text, Utc::now().to_rfc3339(), completed),
             )
             .map_err(storage)?;
         Ok(())
+    }
+
+    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, Error> {
+        let texts: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare("SELECT record FROM orders WHERE completed_at IS NOT NULL AND completed_at < ?1")
+                .map_err(storage)?;
+            let before = before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            stmt.query_map([before], |row| row.get::<_, String>(0))
+                .map_err(storage)?
+                .collect::<Result<_, _>>()
+                .map_err(storage)?
+        };
+        let now = Utc::now();
+        let mut purged = 0;
+        for text in texts {
+            let mut r: OrderRecord = serde_json::from_str(&text).map_err(storage)?;
+            if r.purged_at.is_none() {
+                r.purge_personal(now);
+                self.save(&r)?;
+                purged += 1;
+            }
+        }
+        Ok(purged)
     }
 
     fn all(&self) -> Result<Vec<OrderRecord>, Error> {

@@ -32,7 +32,7 @@ mod journal;
 mod setup;
 
 pub use crate::flow::{Event, Flow, FlowOptions, Providers, StopHandle, Summary};
-pub use crate::journal::{Journal, MemoryJournal, OrderRecord, SqliteJournal, Step};
+pub use crate::journal::{Journal, MemoryJournal, OrderRecord, SCHEMA_VERSION, SqliteJournal, Step};
 pub use crate::setup::{PROVIDERS, ProviderSpec, add_provider, configured};
 pub use commerce_core as core;
 

@@ -1,0 +1,161 @@
+//! The journal across releases and over time: a journal written by the first release
+//! (schema 0, records without the fields added since) opens, reads and is migrated; one
+//! written by a newer release is refused; the file is readable by its owner only; personal
+//! fields of orders completed long ago are purged, ids, steps and references kept.
+
+use chrono::{Duration, Utc};
+use commerce_facade::{Journal, MemoryJournal, OrderRecord, SCHEMA_VERSION, SqliteJournal, Step};
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("commerce-journal-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("journal.sqlite")
+}
+
+/// Two records exactly as the first release wrote them (no `completed_at`, no `purged_at`).
+fn v0_records() -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/journal_v0_records.json"
+    ))
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A journal file laid out as the first release created it.
+fn write_v0_journal(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE IF NOT EXISTS orders (
+             key TEXT PRIMARY KEY,
+             record TEXT NOT NULL,
+             updated_at TEXT NOT NULL
+         );",
+    )
+    .unwrap();
+    for r in v0_records() {
+        conn.execute(
+            "INSERT INTO orders (key, record, updated_at) VALUES (?1, ?2, ?3)",
+            (
+                r["key"].as_str().unwrap(),
+                r.to_string(),
+                "2026-10-01T08:00:00+00:00",
+            ),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_journal_of_the_first_release_opens_reads_and_is_migrated() {
+    let path = temp_path("v0");
+    write_v0_journal(&path);
+    let journal = SqliteJournal::open(&path).unwrap();
+    assert_eq!(journal.schema_version().unwrap(), SCHEMA_VERSION);
+    let records = journal.all().unwrap();
+    assert_eq!(records.len(), 2);
+    let done = &records[0];
+    assert_eq!(done.key, "bol:1043946584");
+    assert!(done.confirmation.is_done());
+    assert_eq!(
+        done.completed_at.map(|t| t.to_rfc3339()),
+        Some("2026-10-01T08:00:00+00:00".to_owned()),
+        "a completed order of schema 0 counts as completed when last written"
+    );
+    let waiting = &records[1];
+    assert_eq!(waiting.submission, Step::Started);
+    assert_eq!(waiting.completed_at, None);
+    // Reopening is a no-op, and the records survive a rewrite.
+    drop(journal);
+    let journal = SqliteJournal::open(&path).unwrap();
+    journal.save(&records[1]).unwrap();
+    assert_eq!(journal.all().unwrap(), records);
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_journal_of_a_newer_release_is_refused() {
+    let path = temp_path("newer");
+    drop(SqliteJournal::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(conn);
+    let err = SqliteJournal::open(&path).unwrap_err();
+    assert!(err.to_string().contains("newer release"), "{err}");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn the_journal_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = temp_path("mode");
+    let journal = SqliteJournal::open(&path).unwrap();
+    let r: OrderRecord = serde_json::from_value(v0_records().remove(0)).unwrap();
+    journal.save(&r).unwrap();
+    for file in [path.clone(), path.with_extension("sqlite-wal")] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    // An existing journal with a looser mode is narrowed.
+    drop(journal);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(SqliteJournal::open(&path).unwrap());
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+fn purge_in(journal: &dyn Journal) {
+    let mut records: Vec<OrderRecord> = v0_records()
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect();
+    let mut recent = records[0].clone();
+    recent.key = "bol:recent".into();
+    recent.completed_at = Some(Utc::now() - Duration::days(2));
+    records[0].completed_at = Some(Utc::now() - Duration::days(31));
+    for r in records.iter().chain([&recent]) {
+        journal.save(r).unwrap();
+    }
+    assert_eq!(
+        journal.purge_personal(Utc::now() - Duration::days(30)).unwrap(),
+        1
+    );
+    let old = journal.load("bol:1043946584").unwrap().unwrap();
+    let o = &old.order;
+    assert!(old.purged_at.is_some());
+    assert!(o.customer.email.is_empty() && o.customer.first_name.is_none() && o.customer.last_name.is_none());
+    for a in [&o.shipping_address, o.billing_address.as_ref().unwrap()] {
+        assert!(a.first_name.is_empty() && a.last_name.is_empty() && a.street.is_empty());
+        assert!(a.house_number.is_empty() && a.postcode.is_empty() && a.city.is_empty());
+        assert!(a.phone.is_none() && a.email.is_none() && a.company.is_none());
+        assert_eq!(a.country, "BE", "the country is kept");
+    }
+    // Ids, lines, steps and references are kept.
+    assert_eq!((o.id.as_str(), o.lines.len()), ("1043946584", 1));
+    assert_eq!(old.submission, records[0].submission);
+    assert_eq!(old.shipped, records[0].shipped);
+    assert_eq!(old.invitations, records[0].invitations);
+    // Orders completed recently, and orders not completed, keep everything.
+    assert_eq!(journal.load("bol:recent").unwrap().unwrap(), recent);
+    assert_eq!(journal.load("bol:1043946591").unwrap().unwrap(), records[1]);
+    assert_eq!(
+        journal.purge_personal(Utc::now()).unwrap(),
+        1,
+        "only the recent one is left"
+    );
+}
+
+#[test]
+fn personal_fields_of_orders_completed_long_ago_are_purged() {
+    let path = temp_path("purge");
+    purge_in(&SqliteJournal::open(&path).unwrap());
+    purge_in(&MemoryJournal::new());
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
