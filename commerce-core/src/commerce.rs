@@ -329,10 +329,30 @@ pub trait ReviewPlatform: Send + Sync + fmt::Debug {
     }
 
     /// Whether inviting again for an order already invited is harmless (the platform
-    /// refuses the repeat, as Safe.Shop does with 409). When true, an invitation whose
-    /// outcome was unknown may simply be sent again.
+    /// documents that it refuses the repeat). When true, an invitation whose outcome was
+    /// unknown may simply be sent again.
     fn repeatable_invites(&self) -> bool {
         false
+    }
+
+    /// The separate calls an invitation takes, in order (Sitejabber: a review request, then
+    /// a product review request for the order's products), so a caller can record each on
+    /// its own and never repeat one that went through when a later one fails. Empty (the
+    /// default): one call, [`invite`](Self::invite).
+    fn invitation_parts(&self, invitation: &ReviewInvitation) -> Vec<String> {
+        let _ = invitation;
+        Vec::new()
+    }
+
+    /// Sends one part named by [`invitation_parts`](Self::invitation_parts), and only it.
+    /// The default sends the whole invitation.
+    async fn invite_part(
+        &self,
+        part: &str,
+        invitation: &ReviewInvitation,
+    ) -> Result<InvitationReceipt, Error> {
+        let _ = part;
+        self.invite(invitation).await
     }
 }
 

@@ -683,18 +683,6 @@ impl Flow {
             return Ok(());
         }
         self.check_stop()?;
-        if state == Step::Started && !platform.repeatable_invites() && !self.options.resend_unconfirmed {
-            return self.attention(
-                r,
-                format!(
-                    "{name} may have received the invitation for order {} (its outcome was lost) and offers no \
-                     look-up: check it there, then clear or finish this order",
-                    r.order.id
-                ),
-            );
-        }
-        r.invitations.insert(name.clone(), Step::Started);
-        self.save(r)?;
         let o = &r.order;
         let invitation = ReviewInvitation {
             order_id: o.id.clone(),
@@ -712,27 +700,95 @@ impl Flow {
             country: Some(o.shipping_address.country.clone()).filter(|c| !c.is_empty()),
             ordered_at: o.placed_at,
         };
-        match platform.invite(&invitation).await {
-            Ok(receipt) => {
-                r.invitations.insert(name.clone(), Step::Done(receipt.clone()));
-                self.save(r)?;
-                *self.summary().invitations.entry(name).or_default() += 1;
-                self.emit(Event::Invited {
-                    key: r.key.clone(),
-                    receipt,
-                });
-                if self.step_done() {
-                    Err(Halt::Stopped)
-                } else {
-                    Ok(())
+        // An invitation of several calls (Sitejabber's review request, then its product
+        // review request): each call is its own step, `platform/part`, so a rerun never
+        // repeats one that went through. The platform's own step is done with the last.
+        let parts = platform.invitation_parts(&invitation);
+        let prefix = format!("{name}/");
+        let legacy_started = state == Step::Started && !r.invitations.keys().any(|k| k.starts_with(&prefix));
+        if !parts.is_empty()
+            && legacy_started
+            && !platform.repeatable_invites()
+            && !self.options.resend_unconfirmed
+        {
+            // Started by a release that sent the parts as one step: which went out is unknown.
+            return self.attention(
+                r,
+                format!(
+                    "{name} may have received the invitation for order {} (its outcome was lost) and offers \
+                     no look-up: check it there, then clear or finish this order",
+                    r.order.id
+                ),
+            );
+        }
+        let steps: Vec<(String, Option<String>)> = if parts.is_empty() {
+            vec![(name.clone(), None)]
+        } else {
+            parts
+                .into_iter()
+                .map(|part| (format!("{name}/{part}"), Some(part)))
+                .collect()
+        };
+        let mut combined: Option<InvitationReceipt> = None;
+        for (step, part) in steps {
+            let state = r.invitations.get(&step).cloned().unwrap_or_default();
+            let receipt = match state {
+                Step::Done(receipt) => receipt,
+                Step::Started if !platform.repeatable_invites() && !self.options.resend_unconfirmed => {
+                    return self.attention(
+                        r,
+                        format!(
+                            "{step} may have received the invitation for order {} (its outcome was lost) and \
+                             offers no look-up: check it there, then clear or finish this order",
+                            r.order.id
+                        ),
+                    );
                 }
-            }
-            Err(e) if e.is_unconfirmed() => Err(Halt::Failed(format!("invite {name}"), e)),
-            Err(e) => {
-                r.invitations.insert(name.clone(), Step::NotStarted);
-                self.save(r)?;
-                Err(Halt::Failed(format!("invite {name}"), e))
-            }
+                _ => {
+                    self.check_stop()?;
+                    r.invitations.insert(step.clone(), Step::Started);
+                    self.save(r)?;
+                    let sent = match &part {
+                        Some(part) => platform.invite_part(part, &invitation).await,
+                        None => platform.invite(&invitation).await,
+                    };
+                    match sent {
+                        Ok(receipt) => {
+                            r.invitations.insert(step.clone(), Step::Done(receipt.clone()));
+                            self.save(r)?;
+                            receipt
+                        }
+                        Err(e) if e.is_unconfirmed() => {
+                            return Err(Halt::Failed(format!("invite {step}"), e));
+                        }
+                        Err(e) => {
+                            r.invitations.insert(step.clone(), Step::NotStarted);
+                            self.save(r)?;
+                            return Err(Halt::Failed(format!("invite {step}"), e));
+                        }
+                    }
+                }
+            };
+            combined = Some(match combined {
+                None => receipt,
+                Some(mut first) => {
+                    first.already_invited &= receipt.already_invited;
+                    first
+                }
+            });
+        }
+        let receipt = combined.expect("at least one step");
+        r.invitations.insert(name.clone(), Step::Done(receipt.clone()));
+        self.save(r)?;
+        *self.summary().invitations.entry(name).or_default() += 1;
+        self.emit(Event::Invited {
+            key: r.key.clone(),
+            receipt,
+        });
+        if self.step_done() {
+            Err(Halt::Stopped)
+        } else {
+            Ok(())
         }
     }
 

@@ -217,3 +217,84 @@ async fn creates_answered_with_an_unreadable_2xx_are_never_repeated() {
     assert!(report.created("sitejabber", "review_requests") <= orders as u64);
     assert!(report.created("shopwedo", "orders") + report.created("customer", "orders") <= orders as u64);
 }
+
+/// Sitejabber wrapped so that every order's product review request fails the first time,
+/// after its review request went through.
+#[derive(Debug)]
+struct SecondPartFailsOnce {
+    inner: commerce_facade::sitejabber::SitejabberClient,
+    failed: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+#[async_trait::async_trait]
+impl commerce_core::ReviewPlatform for SecondPartFailsOnce {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn invite(
+        &self,
+        invitation: &commerce_core::ReviewInvitation,
+    ) -> Result<commerce_core::InvitationReceipt, commerce_core::Error> {
+        self.inner.invite(invitation).await
+    }
+
+    fn invitation_parts(&self, invitation: &commerce_core::ReviewInvitation) -> Vec<String> {
+        self.inner.invitation_parts(invitation)
+    }
+
+    async fn invite_part(
+        &self,
+        part: &str,
+        invitation: &commerce_core::ReviewInvitation,
+    ) -> Result<commerce_core::InvitationReceipt, commerce_core::Error> {
+        if part == "products" && self.failed.lock().unwrap().insert(invitation.order_id.clone()) {
+            return Err(commerce_core::Error::from(commerce_core::ProviderError::new(
+                "sitejabber",
+                "product review request",
+                500,
+            )));
+        }
+        self.inner.invite_part(part, invitation).await
+    }
+}
+
+/// Sitejabber's invitation is two calls: each is its own journal step, so when the second
+/// fails the rerun sends only the second (it sent the first again before: a duplicate
+/// e-mail to the customer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_second_invitation_call_does_not_repeat_the_first() {
+    let orders = 6;
+    let sb = sandbox(Config {
+        orders,
+        ..Config::default()
+    })
+    .await;
+    let http = commerce_core::HttpClient::new("commerce-facade-tests", "0.0.0");
+    let providers = Providers::new()
+        .channel(support::bol_on(&sb, &http))
+        .fulfilment(support::shopwedo_on(&sb, &http))
+        .fulfilment(support::customer_on(&sb, &http))
+        .review_platform(support::safeshop_on(&sb, &http))
+        .review_platform(SecondPartFailsOnce {
+            inner: support::sitejabber_on(&sb, &http),
+            failed: Default::default(),
+        });
+    let journal = Arc::new(MemoryJournal::new());
+    let first = Flow::new(providers, journal.clone(), options()).run().await;
+    assert_eq!(first.failures.len(), orders, "{first:#?}");
+    // The rerun is another process: new clients, nothing remembered but the journal.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let flow = Flow::new(support::providers_on(&sb, &http), journal.clone(), options());
+    support::run_until_done(&flow, 4).await;
+    let report = sb.report();
+    assert_once(&report, orders as u64);
+    assert!(
+        report.created("sitejabber", "product_review_requests") >= orders as u64,
+        "one per SKU"
+    );
+    assert_eq!(support::complete(journal.as_ref()), orders);
+    let record = &journal.all().unwrap()[0];
+    assert!(record.invitations["sitejabber/review"].is_done());
+    assert!(record.invitations["sitejabber/products"].is_done());
+}
