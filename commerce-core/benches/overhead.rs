@@ -9,39 +9,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+mod common;
 use commerce_core::{Endpoint, HttpClient, Quota, RateLimits, Transport};
+use common::{Reviews, page};
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde::Deserialize;
-
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)]
-struct Review {
-    id: u64,
-    title: String,
-    content: String,
-    rating: u8,
-    author: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)]
-struct Reviews {
-    reviews: Vec<Review>,
-    total: u64,
-}
-
-/// A realistic page: 20 reviews, about 4 KB.
-fn page() -> String {
-    let reviews: Vec<String> = (0..20)
-        .map(|i| {
-            format!(
-                r#"{{"id":{i},"title":"Fast delivery, well packed","content":"The order arrived two days early and everything was as described. Would buy here again.","rating":{},"author":"Customer {i}"}}"#,
-                1 + i % 5
-            )
-        })
-        .collect();
-    format!(r#"{{"reviews":[{}],"total":20}}"#, reviews.join(","))
-}
 
 fn overhead(c: &mut Criterion) {
     // One thread for server and client: no scheduling between threads in the figure, which

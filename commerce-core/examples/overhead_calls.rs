@@ -16,37 +16,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+#[path = "../benches/common/mod.rs"]
+mod common;
 use commerce_core::{Endpoint, HttpClient, Quota, RateLimits, Transport};
-use serde::Deserialize;
-
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)]
-struct Review {
-    id: u64,
-    title: String,
-    content: String,
-    rating: u8,
-    author: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)]
-struct Reviews {
-    reviews: Vec<Review>,
-    total: u64,
-}
-
-fn page() -> String {
-    let reviews: Vec<String> = (0..20)
-        .map(|i| {
-            format!(
-                r#"{{"id":{i},"title":"Fast delivery, well packed","content":"The order arrived two days early and everything was as described. Would buy here again.","rating":{},"author":"Customer {i}"}}"#,
-                1 + i % 5
-            )
-        })
-        .collect();
-    format!(r#"{{"reviews":[{}],"total":20}}"#, reviews.join(","))
-}
+use common::{Reviews, page};
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -1,0 +1,36 @@
+//! The overhead benchmark's page and types, shared by `benches/overhead.rs` and
+//! `examples/overhead_calls.rs` so both measure the same call.
+
+use serde::Deserialize;
+
+/// One review of the page.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+pub struct Review {
+    id: u64,
+    title: String,
+    content: String,
+    rating: u8,
+    author: String,
+}
+
+/// The page as decoded.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+pub struct Reviews {
+    reviews: Vec<Review>,
+    total: u64,
+}
+
+/// A realistic page: 20 reviews, about 4 KB.
+pub fn page() -> String {
+    let reviews: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                r#"{{"id":{i},"title":"Fast delivery, well packed","content":"The order arrived two days early and everything was as described. Would buy here again.","rating":{},"author":"Customer {i}"}}"#,
+                1 + i % 5
+            )
+        })
+        .collect();
+    format!(r#"{{"reviews":[{}],"total":20}}"#, reviews.join(","))
+}
