@@ -41,10 +41,10 @@ use std::fmt;
 
 use async_trait::async_trait;
 use commerce_core::{
-    AuthTicket, Authenticator, AuthorizationCodeFlow, Classifier, ClientAuth, ClientCredentials, Endpoint,
-    Error, Fulfilment, FulfilmentState, FulfilmentStatus, OutgoingRequest, Page, RateLimits, Response,
-    SecretString, StockLevel, SubmissionReceipt, TokenAuth, TokenCache, Tracking, Transport,
-    TransportSettings, ValidationErrors, Verdict, decode_items, encode_segment, env_required, page_stream,
+    AuthorizationCodeFlow, Classifier, ClientAuth, ClientCredentials, Endpoint, Error, Fulfilment,
+    FulfilmentState, FulfilmentStatus, Page, RateLimits, Response, SecretString, StockLevel,
+    SubmissionReceipt, TokenAuth, TokenCache, Tracking, Transport, TransportSettings, ValidationErrors,
+    Verdict, decode_items, encode_segment, env_required, page_stream,
 };
 use futures_util::TryStreamExt;
 use futures_util::stream::BoxStream;
@@ -83,35 +83,6 @@ impl Default for Paths {
             products: "api/customer/products".into(),
             orders: "api/customer/orders".into(),
         }
-    }
-}
-
-/// Sets `Accept-Encoding: gzip` on every request, whatever else asked for, and the bearer
-/// token: no request without gzip leaves the client.
-#[derive(Debug)]
-struct GzipBearer {
-    bearer: TokenAuth,
-}
-
-#[async_trait]
-impl Authenticator for GzipBearer {
-    async fn authorize(&self, request: &mut OutgoingRequest) -> Result<AuthTicket, Error> {
-        request
-            .headers
-            .insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        self.bearer.authorize(request).await
-    }
-
-    async fn invalidate(&self, ticket: &AuthTicket) -> bool {
-        self.bearer.invalidate(ticket).await
-    }
-
-    async fn rejected(&self, ticket: &AuthTicket, error: &Error) {
-        self.bearer.rejected(ticket, error).await;
-    }
-
-    fn ready_in(&self) -> std::time::Duration {
-        self.bearer.ready_in()
     }
 }
 
@@ -185,9 +156,13 @@ impl CustomerApiClientBuilder {
         .header(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         let tokens = TokenCache::new(credentials);
         let transport = Transport::configured(&self.settings, PROVIDER, origin.as_str())
-            .auth(GzipBearer {
-                bearer: TokenAuth::bearer(tokens.clone()),
-            })
+            // `Accept-Encoding: gzip` on every request, whatever else asked for: no request
+            // without gzip leaves the client.
+            .auth(TokenAuth::bearer(tokens.clone()).each_request(|request| {
+                request
+                    .headers
+                    .insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+            }))
             .classifier(CustomerApiClassifier)
             .default_header(ACCEPT, HeaderValue::from_static("application/json"))
             .build()?;

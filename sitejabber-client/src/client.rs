@@ -97,9 +97,12 @@ impl SitejabberClientBuilder {
             TokenRules::default().with_life(Duration::from_secs(30), Duration::from_secs(200 * 86_400)),
         );
         let transport = Transport::configured(&self.settings, PROVIDER, &self.base_url)
-            .auth(SitejabberAuth {
-                client_token: client_token.clone(),
-                user_token: TokenAuth::header(tokens.clone(), HeaderName::from_static("user_token")),
+            // `client_token` in the query of every call, and the login's `user_token` header.
+            .auth({
+                let client_token = client_token.clone();
+                TokenAuth::header(tokens.clone(), HeaderName::from_static("user_token")).each_request(
+                    move |request| request.add_query("client_token", client_token.expose_secret()),
+                )
             })
             .classifier(EnvelopeClassifier)
             .secret(&client_token)
@@ -276,34 +279,6 @@ impl SitejabberClient {
     /// Sitejabber says the token expired).
     pub async fn login(&self) -> Result<(), Error> {
         self.inner.tokens.get().await.map(drop)
-    }
-}
-
-/// Adds `client_token` to every call and, except for the login call, the `user_token`
-/// header from the login.
-#[derive(Debug)]
-struct SitejabberAuth {
-    client_token: Arc<SecretString>,
-    user_token: TokenAuth,
-}
-
-#[async_trait]
-impl Authenticator for SitejabberAuth {
-    async fn authorize(&self, request: &mut OutgoingRequest) -> Result<AuthTicket, Error> {
-        request.add_query("client_token", self.client_token.expose_secret());
-        self.user_token.authorize(request).await
-    }
-
-    async fn invalidate(&self, ticket: &AuthTicket) -> bool {
-        self.user_token.invalidate(ticket).await
-    }
-
-    async fn rejected(&self, ticket: &AuthTicket, error: &Error) {
-        self.user_token.rejected(ticket, error).await;
-    }
-
-    fn ready_in(&self) -> Duration {
-        self.user_token.ready_in()
     }
 }
 

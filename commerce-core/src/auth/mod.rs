@@ -686,12 +686,24 @@ impl TokenCache {
 }
 
 /// Puts the cached token in a header: `Authorization: Bearer <token>` by default, or a
-/// provider's own header (`user_token: <token>`).
+/// provider's own header (`user_token: <token>`); optionally with something more on every
+/// request ([`TokenAuth::each_request`]).
 #[derive(Debug, Clone)]
 pub struct TokenAuth {
     cache: TokenCache,
     header: HeaderName,
     scheme: Option<&'static str>,
+    each: Option<RequestHook>,
+}
+
+/// What [`TokenAuth::each_request`] adds to every request.
+#[derive(Clone)]
+struct RequestHook(Arc<dyn Fn(&mut OutgoingRequest) + Send + Sync>);
+
+impl fmt::Debug for RequestHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RequestHook")
+    }
 }
 
 impl TokenAuth {
@@ -701,6 +713,7 @@ impl TokenAuth {
             cache,
             header: AUTHORIZATION,
             scheme: Some("Bearer"),
+            each: None,
         }
     }
 
@@ -710,7 +723,17 @@ impl TokenAuth {
             cache,
             header,
             scheme: None,
+            each: None,
         }
+    }
+
+    /// Also applies `f` to every request, before the token is added: what a provider wants
+    /// on every call besides the token (an API key in the query, `Accept-Encoding: gzip`).
+    /// One authenticator keeps the token's expiry, rejection and cool-down handling, so a
+    /// provider crate need not wrap `TokenAuth` and forward each of them.
+    pub fn each_request(mut self, f: impl Fn(&mut OutgoingRequest) + Send + Sync + 'static) -> Self {
+        self.each = Some(RequestHook(Arc::new(f)));
+        self
     }
 
     /// The cache behind it.
@@ -734,6 +757,9 @@ pub fn secret_header(scheme: Option<&str>, secret: &SecretString) -> Result<Head
 #[async_trait]
 impl Authenticator for TokenAuth {
     async fn authorize(&self, request: &mut OutgoingRequest) -> Result<AuthTicket, Error> {
+        if let Some(each) = &self.each {
+            (each.0)(request);
+        }
         let lease = self.cache.get().await?;
         let value = match secret_header(self.scheme, &lease.secret) {
             Ok(value) => value,
