@@ -7,11 +7,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
 mod common;
 use commerce_core::{Endpoint, HttpClient, Quota, RateLimits, Transport};
-use common::{Reviews, page};
+use common::{Reviews, serve_page};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn overhead(c: &mut Criterion) {
@@ -21,20 +19,7 @@ fn overhead(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let body = page();
-    let base = rt.block_on(async move {
-        let app = Router::new().route(
-            "/reviews",
-            get(move || {
-                let body = body.clone();
-                async move { ([("content-type", "application/json")], body) }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        url
-    });
+    let base = rt.block_on(serve_page());
     // One client for both, so connection reuse and settings are the same.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))

@@ -14,12 +14,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
 #[path = "../benches/common/mod.rs"]
 mod common;
 use commerce_core::{Endpoint, HttpClient, Quota, RateLimits, Transport};
-use common::{Reviews, page};
+use common::{Reviews, serve_page};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -29,18 +27,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let body = page();
     rt.block_on(async move {
-        let app = Router::new().route(
-            "/reviews",
-            get(move || {
-                let body = body.clone();
-                async move { ([("content-type", "application/json")], body) }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = serve_page().await;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()

@@ -234,6 +234,14 @@ async fn read_request<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>
 pub mod hostile {
     use std::io::Write as _;
 
+    /// Runs `f`, failing the test if it takes longer than `secs` of real time: a client
+    /// against a hostile server must give up in bounded time.
+    pub async fn within<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(std::time::Duration::from_secs(secs), f)
+            .await
+            .expect("the client must give up in bounded time")
+    }
+
     /// The head of an answer: status line, these headers, `connection: close`, and the
     /// blank line. Nothing is added: no `content-length` unless given.
     pub fn head(status: u16, headers: &[(&str, &str)]) -> String {

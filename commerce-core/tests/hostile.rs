@@ -8,7 +8,8 @@
 #[path = "../src/testing.rs"]
 mod support;
 
-use std::future::Future;
+use support::hostile::within;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,13 +24,6 @@ use httpmock::MockServer;
 use serde_json::json;
 use support::{Reply, ScriptedServer, hostile};
 use tokio::time::Instant;
-
-/// Fails the test if `f` takes longer than `secs` of real time.
-async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .expect("the client must give up in bounded time")
-}
 
 fn http(timeout: Duration) -> HttpClient {
     HttpClient::new("commerce-core-tests", "0.0.0").with_timeout(Some(timeout))

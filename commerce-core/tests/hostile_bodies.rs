@@ -8,18 +8,13 @@
 #[path = "../src/testing.rs"]
 mod support;
 
-use std::future::Future;
+use support::hostile::within;
+
 use std::time::Duration;
 
 use commerce_core::{Endpoint, Error, HttpClient, RetryPolicy, Transport};
 use support::{Reply, ScriptedServer, hostile};
 use tokio::time::Instant;
-
-async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .expect("bounded in time")
-}
 
 fn transport(url: &str, limit: Option<u64>, retry: RetryPolicy) -> Transport {
     let mut http =

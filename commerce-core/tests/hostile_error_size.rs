@@ -5,19 +5,14 @@
 #[path = "../src/testing.rs"]
 mod support;
 
+use support::hostile::within;
+
 use std::collections::HashMap;
-use std::future::Future;
 use std::time::Duration;
 
 use commerce_core::{Endpoint, Error, HttpClient, RetryPolicy, Transport};
 use serde::Deserialize;
 use support::{Reply, ScriptedServer, hostile};
-
-async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .expect("bounded in time")
-}
 
 fn transport(url: &str) -> Transport {
     Transport::builder(

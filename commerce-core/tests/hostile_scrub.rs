@@ -9,8 +9,9 @@
 #[path = "../src/testing.rs"]
 mod support;
 
+use support::hostile::within;
+
 use std::collections::HashMap;
-use std::future::Future;
 use std::time::Duration;
 
 use commerce_core::{
@@ -19,12 +20,6 @@ use commerce_core::{
 };
 use serde::Deserialize;
 use support::{Reply, ScriptedServer, hostile};
-
-async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .expect("bounded in time")
-}
 
 fn http() -> HttpClient {
     HttpClient::new("commerce-core-tests", "0.0.0").with_timeout(Some(Duration::from_secs(3)))

@@ -6,7 +6,8 @@
 #[path = "../src/testing.rs"]
 mod support;
 
-use std::future::Future;
+use support::hostile::within;
+
 use std::time::Duration;
 
 use commerce_core::{
@@ -14,12 +15,6 @@ use commerce_core::{
 };
 use serde_json::json;
 use support::{Reply, ScriptedServer};
-
-async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .expect("bounded in time")
-}
 
 fn client(http: &HttpClient, tokens: &ScriptedServer, api: &ScriptedServer) -> (Transport, TokenCache) {
     let cache = TokenCache::new(

@@ -2,9 +2,8 @@
 //! thousandfold (the API is gzip-only), a create answered with an unreadable body, and a
 //! token endpoint quoting the client secret back.
 
-use std::time::Duration;
-
-use commerce_core::testing::{Reply, ScriptedServer, hostile};
+use commerce_core::testing::hostile::{self, within};
+use commerce_core::testing::{Reply, ScriptedServer};
 use commerce_core::{Error, RetryPolicy};
 use customer_api_client::{CustomerApiClient, NewOrder, NewOrderItem};
 
@@ -21,12 +20,6 @@ fn client(url: &str, limit: Option<u64>) -> CustomerApiClient {
     b.build().unwrap()
 }
 
-async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("bounded in time")
-}
-
 #[tokio::test]
 async fn a_gzip_bomb_is_stopped_at_the_limit_after_decompression() {
     let bomb = hostile::gzip_bomb(64 << 20);
@@ -39,7 +32,7 @@ async fn a_gzip_bomb_is_stopped_at_the_limit_after_decompression() {
         )),
     ])
     .await;
-    let err = within(client(&server.url, Some(1 << 20)).products_by_code("SKU-1"))
+    let err = within(20, client(&server.url, Some(1 << 20)).products_by_code("SKU-1"))
         .await
         .unwrap_err();
     assert!(
@@ -73,7 +66,7 @@ async fn a_created_order_whose_answer_cannot_be_read_is_unconfirmed() {
             )),
         ])
         .await;
-        let err = within(client(&server.url, None).create_order(&order))
+        let err = within(20, client(&server.url, None).create_order(&order))
             .await
             .unwrap_err();
         assert!(err.is_unconfirmed(), "{err}");
@@ -90,7 +83,7 @@ async fn a_token_endpoint_quoting_the_secret_does_not_put_it_in_the_error() {
         ),
     )])
     .await;
-    let err = within(client(&server.url, None).products_by_code("SKU-1"))
+    let err = within(20, client(&server.url, None).products_by_code("SKU-1"))
         .await
         .unwrap_err();
     let shown = format!("{err} {err:?}");

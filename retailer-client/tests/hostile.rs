@@ -4,19 +4,12 @@
 
 mod common;
 
-use std::time::Duration;
-
 use commerce_core::Error;
-use commerce_core::testing::{Reply, ScriptedServer, hostile};
+use commerce_core::testing::hostile::{self, within};
+use commerce_core::testing::{Reply, ScriptedServer};
 use httpmock::Method::GET;
 use retailer_client::models::{OrderItem, ShipmentRequest};
 use retailer_client::{GetOrdersParams, RetailerClient};
-
-async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("bounded in time")
-}
 
 #[tokio::test]
 async fn a_401_on_every_call_costs_two_token_requests_not_one_per_call() {
@@ -31,7 +24,7 @@ async fn a_401_on_every_call_costs_two_token_requests_not_one_per_call() {
         .await;
     let client = common::client(&server);
     for _ in 0..5 {
-        let err = within(client.get_orders(&GetOrdersParams::default()))
+        let err = within(20, client.get_orders(&GetOrdersParams::default()))
             .await
             .unwrap_err();
         assert!(err.is_auth() && !err.is_retryable(), "{err}");
@@ -67,7 +60,7 @@ async fn an_endless_answer_stops_at_the_limit() {
         )),
     ])
     .await;
-    let err = within(scripted(&server.url).get_orders(&GetOrdersParams::default()))
+    let err = within(20, scripted(&server.url).get_orders(&GetOrdersParams::default()))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
@@ -87,7 +80,7 @@ async fn a_shipment_answered_with_an_unreadable_body_is_unconfirmed() {
         }],
         ..Default::default()
     };
-    let err = within(scripted(&server.url).create_shipment(&request))
+    let err = within(20, scripted(&server.url).create_shipment(&request))
         .await
         .unwrap_err();
     assert!(err.is_unconfirmed(), "{err}");

@@ -34,3 +34,20 @@ pub fn page() -> String {
         .collect();
     format!(r#"{{"reviews":[{}],"total":20}}"#, reviews.join(","))
 }
+
+/// Serves [`page`] at `/reviews` on a loopback port (axum, keep-alive) on the current
+/// runtime; returns the base URL.
+pub async fn serve_page() -> String {
+    let body = page();
+    let app = axum::Router::new().route(
+        "/reviews",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
