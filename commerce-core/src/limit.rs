@@ -240,41 +240,40 @@ impl Permit {
     pub fn observe(&self, headers: &HeaderMap) -> Option<Duration> {
         self.limiter.as_ref()?.observe_counted(headers, 1)
     }
-}
 
-impl Permit {
     /// The call was not made after all (its credentials could not be had): forgets its
     /// slot, so it counts against no quota and no budget.
     pub fn unused(mut self) {
-        if let Some(limiter) = self.limiter.take() {
-            let mut state = limiter.state();
-            state.in_flight = state.in_flight.saturating_sub(1);
-            for w in &mut state.windows {
-                if let Some(i) = w.grants.iter().rposition(|s| s.id == self.id) {
-                    w.grants.remove(i);
-                }
+        self.end(false);
+    }
+
+    /// Ends the call: its slot restamped with now (`made`), or removed with its share of the
+    /// budget given back; a waiter held back by it may go.
+    fn end(&mut self, made: bool) {
+        let Some(limiter) = self.limiter.take() else {
+            return;
+        };
+        let now = Instant::now();
+        let mut state = limiter.state();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        for w in &mut state.windows {
+            if made {
+                w.close(self.id, now);
+            } else if let Some(i) = w.grants.iter().rposition(|s| s.id == self.id) {
+                w.grants.remove(i);
             }
-            if let Some(b) = &mut state.budget {
-                b.left = b.left.saturating_add(1);
-            }
-            drop(state);
-            limiter.inner.completed.notify_one();
         }
+        if !made && let Some(b) = &mut state.budget {
+            b.left = b.left.saturating_add(1);
+        }
+        drop(state);
+        limiter.inner.completed.notify_one();
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if let Some(limiter) = self.limiter.take() {
-            let now = Instant::now();
-            let mut state = limiter.state();
-            state.in_flight = state.in_flight.saturating_sub(1);
-            for w in &mut state.windows {
-                w.close(self.id, now);
-            }
-            drop(state);
-            limiter.inner.completed.notify_one();
-        }
+        self.end(true);
     }
 }
 
