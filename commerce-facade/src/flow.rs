@@ -314,13 +314,18 @@ impl Flow {
             .collect()
     }
 
-    /// Counts a finished step; true when the flow must stop now.
-    fn step_done(&self) -> bool {
+    /// Counts a finished step: `Err(Halt::Stopped)` when the flow must stop now (a stop was
+    /// asked for, or `stop_after_steps` is reached), otherwise `Ok` to go on.
+    fn step_finished(&self) -> Result<(), Halt> {
         let n = self.steps.fetch_add(1, Ordering::SeqCst) + 1;
         if self.options.stop_after_steps.is_some_and(|max| n >= max) {
             self.stop.store(true, Ordering::SeqCst);
         }
-        self.stop.load(Ordering::SeqCst)
+        if self.stop.load(Ordering::SeqCst) {
+            Err(Halt::Stopped)
+        } else {
+            Ok(())
+        }
     }
 
     fn stopping(&self) -> bool {
@@ -519,9 +524,7 @@ impl Flow {
             key: r.key.clone(),
             provider: f.name().to_owned(),
         });
-        if self.step_done() {
-            return Err(Halt::Stopped);
-        }
+        self.step_finished()?;
         Ok(f)
     }
 
@@ -575,11 +578,7 @@ impl Flow {
             key: r.key.clone(),
             receipt,
         });
-        if self.step_done() {
-            Err(Halt::Stopped)
-        } else {
-            Ok(())
-        }
+        self.step_finished()
     }
 
     fn attention(&self, r: &mut OrderRecord, reason: String) -> Result<(), Halt> {
@@ -619,11 +618,7 @@ impl Flow {
                         key: r.key.clone(),
                         tracking,
                     });
-                    return if self.step_done() {
-                        Err(Halt::Stopped)
-                    } else {
-                        Ok(())
-                    };
+                    return self.step_finished();
                 }
                 FulfilmentState::Cancelled | FulfilmentState::Failed => {
                     return self
@@ -666,11 +661,7 @@ impl Flow {
                     key: r.key.clone(),
                     reference: receipt.reference,
                 });
-                if self.step_done() {
-                    Err(Halt::Stopped)
-                } else {
-                    Ok(())
-                }
+                self.step_finished()
             }
             Err(e) => Err(Halt::Failed("confirm".into(), e)),
         }
@@ -785,11 +776,7 @@ impl Flow {
             key: r.key.clone(),
             receipt,
         });
-        if self.step_done() {
-            Err(Halt::Stopped)
-        } else {
-            Ok(())
-        }
+        self.step_finished()
     }
 
     /// Every record of the journal (for reports).
