@@ -31,8 +31,11 @@ mod flow;
 mod journal;
 mod setup;
 
-pub use crate::flow::{Event, Flow, FlowOptions, Providers, StopHandle, Summary};
-pub use crate::journal::{Journal, MemoryJournal, OrderRecord, SCHEMA_VERSION, SqliteJournal, Step};
+pub use crate::flow::{Event, Flow, FlowOptions, Providers, StopHandle, Summary, runner_name};
+pub use crate::journal::{
+    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord, SCHEMA_VERSION,
+    SqliteJournal, Step,
+};
 pub use crate::setup::{PROVIDERS, ProviderSpec, add_provider, configured};
 pub use commerce_core as core;
 

@@ -1,6 +1,7 @@
 //! The journal across releases and over time: a journal written by the first release
 //! (schema 0, records without the fields added since) opens, reads and is migrated; one
-//! written by a newer release is refused; the file is readable by its owner only; personal
+//! and one of the last release (schema 1) gain the schedule, the leases and the history;
+//! one written by a newer release is refused; the file is readable by its owner only; personal
 //! fields of orders completed long ago are purged, ids, steps and references kept.
 
 use chrono::{Duration, Utc};
@@ -70,8 +71,68 @@ fn a_journal_of_the_first_release_opens_reads_and_is_migrated() {
     // Reopening is a no-op, and the records survive a rewrite.
     drop(journal);
     let journal = SqliteJournal::open(&path).unwrap();
-    journal.save(&records[1]).unwrap();
+    let now = Utc::now();
+    let held = journal
+        .claim("t", &["bol".to_owned()], now, now + Duration::minutes(1))
+        .unwrap()
+        .expect("the unfinished order is open");
+    assert_eq!(held, records[1]);
+    assert_eq!(
+        journal.claim("t", &["bol".to_owned()], now, now).unwrap(),
+        None,
+        "the completed one is not"
+    );
+    journal.release("t", &held, "").unwrap();
     assert_eq!(journal.all().unwrap(), records);
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// A journal file as the release before this one left it (schema 1: `completed_at` in
+/// the records and in a column), with one order completed and one under way.
+fn write_v1_journal(path: &std::path::Path) {
+    write_v0_journal(path);
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE orders ADD COLUMN completed_at TEXT;
+         CREATE INDEX IF NOT EXISTS orders_completed_at ON orders (completed_at);
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    let mut done = v0_records().remove(0);
+    done["completed_at"] = "2026-10-01T08:00:00Z".into();
+    conn.execute(
+        "UPDATE orders SET record = ?1, completed_at = ?2 WHERE key = ?3",
+        (done.to_string(), "2026-10-01T08:00:00.000000Z", done["key"].as_str().unwrap()),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_journal_of_the_last_release_is_migrated_to_the_schedule_and_leases() {
+    let path = temp_path("v1");
+    write_v1_journal(&path);
+    let journal = SqliteJournal::open(&path).unwrap();
+    assert_eq!(journal.schema_version().unwrap(), SCHEMA_VERSION);
+    let records = journal.all().unwrap();
+    assert!(records[0].completed_at.is_some() && !records[0].is_open());
+    assert!(records[1].is_open() && records[1].due.is_none());
+    let channels = ["bol".to_owned()];
+    assert_eq!(
+        journal.next_due(&channels).unwrap(),
+        Some(chrono::DateTime::<Utc>::MIN_UTC),
+        "the order under way is due at once"
+    );
+    let now = Utc::now();
+    let held = journal
+        .claim("runner-a", &channels, now, now + Duration::minutes(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.key, "bol:1043946591");
+    assert_eq!(journal.leases(now).unwrap()[0].runner, "runner-a");
+    journal.release("runner-a", &held, "checked").unwrap();
+    assert_eq!(journal.history(&held.key).unwrap()[0].note, "checked");
+    // The completed order can still be purged (its column was carried over).
+    assert_eq!(journal.purge_personal(Utc::now()).unwrap(), 1);
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
@@ -95,7 +156,7 @@ fn the_journal_is_readable_by_its_owner_only() {
     let path = temp_path("mode");
     let journal = SqliteJournal::open(&path).unwrap();
     let r: OrderRecord = serde_json::from_value(v0_records().remove(0)).unwrap();
-    journal.save(&r).unwrap();
+    journal.add(&r).unwrap();
     for file in [path.clone(), path.with_extension("sqlite-wal")] {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", file.display());
@@ -121,7 +182,7 @@ fn purge_in(journal: &dyn Journal) {
     recent.completed_at = Some(Utc::now() - Duration::days(2));
     records[0].completed_at = Some(Utc::now() - Duration::days(31));
     for r in records.iter().chain([&recent]) {
-        journal.save(r).unwrap();
+        journal.add(r).unwrap();
     }
     assert_eq!(
         journal.purge_personal(Utc::now() - Duration::days(30)).unwrap(),

@@ -157,7 +157,7 @@ async fn products(
 }
 
 fn order_json(s: &Shared, o: &CustomerOrder) -> Value {
-    let shipped = o.reads > s.config.ship_after_reads;
+    let shipped = s.config.ships(o.reads, o.made);
     json!({
         "_type": "Order", "id": o.id, "reference": o.reference, "created_at": o.created,
         "payment_status": "invoiced", "processing_status": if shipped { "shipped" } else if o.reads > 0 { "processing" } else { "new" },
@@ -234,6 +234,7 @@ async fn create_order(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
         reference: reference.clone(),
         items,
         created: now_rfc3339(),
+        made: Instant::now(),
         reads: 0,
     };
     w.customer_orders.insert(id, created.clone());

@@ -98,6 +98,9 @@ pub struct Config {
     pub bol_token_lifetime: Duration,
     /// `getOrder` (ShopWeDo) or order detail (Customer API) reads before an order ships.
     pub ship_after_reads: u32,
+    /// How long after it was made an order ships at the earliest, whatever the reads (real
+    /// warehouses take hours: `Duration::from_secs(7200)` in paused time). Default 0.
+    pub ship_after: Duration,
     /// Process-status reads before a bol process succeeds.
     pub process_after_reads: u32,
     /// The `Retry-After` of 503 faults and 429 answers, in seconds.
@@ -106,6 +109,13 @@ pub struct Config {
     /// effect and are then answered with a 2xx whose body cannot be read (a proxy's page):
     /// the client cannot tell what it made. Unlike `faults`, these change state.
     pub garbled_creates: f64,
+}
+
+impl Config {
+    /// Whether a fulfilment order read `reads` times, made at `made`, has shipped.
+    pub(crate) fn ships(&self, reads: u32, made: Instant) -> bool {
+        reads > self.ship_after_reads && made.elapsed() >= self.ship_after
+    }
 }
 
 impl Default for Config {
@@ -118,6 +128,7 @@ impl Default for Config {
             customer_token_lifetime: Duration::from_secs(3600),
             bol_token_lifetime: Duration::from_secs(299),
             ship_after_reads: 2,
+            ship_after: Duration::ZERO,
             process_after_reads: 1,
             retry_after_secs: 1,
             garbled_creates: 0.0,

@@ -258,6 +258,7 @@ fn create_order(s: &Shared, data: &Value) -> Response {
             external_order_id: external.clone(),
             data: data.clone(),
             created: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
+            made: Instant::now(),
             reads: 0,
             cancelled: false,
         },
@@ -302,23 +303,21 @@ fn order_id(data: &Value) -> Option<u64> {
 }
 
 fn get_order(s: &Shared, data: &Value) -> Response {
-    let ship_after = s.config.ship_after_reads;
     let mut w = s.world();
     let Some(o) = order_id(data).and_then(|id| w.shopwedo_orders.get_mut(&id)) else {
         return crate::json(StatusCode::BAD_REQUEST, json!({"error": "order_not_found"}));
     };
     o.reads += 1;
-    let shipped = !o.cancelled && o.reads > ship_after;
+    let shipped = !o.cancelled && s.config.ships(o.reads, o.made);
     crate::json(StatusCode::OK, order_json(o, shipped))
 }
 
 fn cancel_order(s: &Shared, data: &Value) -> Response {
-    let ship_after = s.config.ship_after_reads;
     let mut w = s.world();
     let Some(o) = order_id(data).and_then(|id| w.shopwedo_orders.get_mut(&id)) else {
         return crate::json(StatusCode::BAD_REQUEST, json!({"error": "order_not_found"}));
     };
-    if o.reads > ship_after {
+    if s.config.ships(o.reads, o.made) {
         return crate::json(StatusCode::BAD_REQUEST, json!({"error": "order_fulfilment_done"}));
     }
     o.cancelled = true;

@@ -84,6 +84,7 @@ pub(crate) struct ShopwedoOrder {
     pub external_order_id: String,
     pub data: serde_json::Value,
     pub created: String,
+    pub made: tokio::time::Instant,
     pub reads: u32,
     pub cancelled: bool,
 }
@@ -94,6 +95,7 @@ pub(crate) struct CustomerOrder {
     pub reference: String,
     pub items: Vec<(String, i64)>,
     pub created: String,
+    pub made: tokio::time::Instant,
     pub reads: u32,
 }
 

@@ -1,0 +1,454 @@
+//! The order-to-review flow: open orders from every sales channel → submitted to a
+//! fulfilment provider that has the stock → followed until shipped → the shipment
+//! confirmed on the channel with its tracking code → review invitations on every platform.
+//!
+//! The flow is a table (module `steps`: step → what runs → what the journal records →
+//! what an unknown outcome does) driven by a scheduler (module `schedule`): the journal
+//! records, per order, its step and when it is next due; a run advances every due order as
+//! far as it can now, checks a shipping order's status once each time it is due, and never
+//! holds a worker while an order waits. Several runners (processes) share one journal:
+//! each order is worked on only by the runner holding its lease.
+//!
+//! Every step of every order is written to the [`Journal`] before and after it runs. A
+//! rerun resumes where it stopped: a finished step is never done again, and a step whose
+//! outcome is unknown (it started, and then the process died or the answer was lost or
+//! unreadable) is settled first (module `settle`): by looking the submission up where the
+//! provider can, by calls that are safe to repeat (bol re-reads the order before
+//! confirming; Safe.Shop refuses a second invite), and otherwise by stopping the order for
+//! a person to check, never by guessing.
+
+mod map;
+mod order;
+mod route;
+mod schedule;
+mod settle;
+mod steps;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use commerce_core::{
+    Error, Fulfilment, InvitationReceipt, Order, ReviewPlatform, SalesChannel, SubmissionReceipt, Tracking,
+};
+
+use crate::journal::{Journal, OrderRecord};
+
+/// The providers the flow composes, as shared trait objects.
+#[derive(Clone, Default)]
+pub struct Providers {
+    /// Where orders come from.
+    pub channels: Vec<Arc<dyn SalesChannel>>,
+    /// Who ships them, tried in this order when routing.
+    pub fulfilment: Vec<Arc<dyn Fulfilment>>,
+    /// Who asks for reviews.
+    pub reviews: Vec<Arc<dyn ReviewPlatform>>,
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Providers")
+            .field(
+                "channels",
+                &self
+                    .channels
+                    .iter()
+                    .map(|c| c.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "fulfilment",
+                &self
+                    .fulfilment
+                    .iter()
+                    .map(|c| c.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "reviews",
+                &self
+                    .reviews
+                    .iter()
+                    .map(|c| c.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Providers {
+    /// No providers yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a sales channel.
+    pub fn channel(mut self, channel: impl SalesChannel + 'static) -> Self {
+        self.channels.push(Arc::new(channel));
+        self
+    }
+
+    /// Adds a fulfilment provider.
+    pub fn fulfilment(mut self, fulfilment: impl Fulfilment + 'static) -> Self {
+        self.fulfilment.push(Arc::new(fulfilment));
+        self
+    }
+
+    /// Adds a review platform.
+    pub fn review_platform(mut self, platform: impl ReviewPlatform + 'static) -> Self {
+        self.reviews.push(Arc::new(platform));
+        self
+    }
+}
+
+/// How the flow runs.
+#[derive(Debug, Clone)]
+pub struct FlowOptions {
+    /// Orders worked on at once by this runner.
+    pub concurrency: usize,
+    /// How often a shipping order's status is checked (and, in [`Flow::watch`], how often
+    /// the channels are asked for new orders). Default 5 minutes.
+    pub poll_interval: Duration,
+    /// This runner's name in the journal's leases and history (default: `runner-` with
+    /// the process id and a random suffix). Two runners must not share one.
+    pub runner: String,
+    /// How long an order stays claimed by this runner without a journal write from it.
+    /// Renewed at every write, so it only ends when the runner is gone or stuck; then
+    /// another runner takes the order over and settles the step under way. Longer than any
+    /// one provider call can take (the runtime bounds a call, retries included, to about
+    /// two minutes). Default 10 minutes.
+    pub lease: Duration,
+    /// Failures in a row at one order before [`Flow::run`] stops waiting for it (it stays
+    /// due with a growing delay, for the next run or [`Flow::watch`]). Default 5.
+    pub max_attempts: u32,
+    /// EAN → fulfilment provider name, consulted before stock when routing.
+    pub routes: HashMap<String, String>,
+    /// Send a create again when its outcome is unknown and the provider offers no look-up.
+    /// Off by default: only right where failures are known to happen before the provider
+    /// acts (the sandbox's faults do), since otherwise it risks a duplicate.
+    pub resend_unconfirmed: bool,
+    /// Stop cleanly after this many finished steps (tests of resuming; `None`: run on).
+    pub stop_after_steps: Option<usize>,
+    /// How long the personal fields (names, addresses, e-mail addresses, phones) of a
+    /// completed order are kept in the journal; each run purges older ones, keeping ids,
+    /// steps and references. Default 30 days.
+    pub retain_personal_data: Duration,
+}
+
+/// A runner name unlikely to be taken: the process id and a random suffix.
+pub fn runner_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("runner-{}-{:05x}", std::process::id(), nanos & 0xfffff)
+}
+
+impl Default for FlowOptions {
+    fn default() -> Self {
+        FlowOptions {
+            concurrency: 4,
+            poll_interval: Duration::from_secs(300),
+            runner: runner_name(),
+            lease: Duration::from_secs(600),
+            max_attempts: 5,
+            routes: HashMap::new(),
+            resend_unconfirmed: false,
+            stop_after_steps: None,
+            retain_personal_data: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+/// What happened, as it happens.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// An order seen for the first time on its channel.
+    Seen {
+        /// `channel:order id`.
+        key: String,
+        /// Lines to ship.
+        lines: usize,
+    },
+    /// A fulfilment provider was chosen.
+    Routed {
+        /// The order.
+        key: String,
+        /// The provider.
+        provider: String,
+    },
+    /// Handed over for shipping.
+    Submitted {
+        /// The order.
+        key: String,
+        /// The provider's receipt.
+        receipt: SubmissionReceipt,
+    },
+    /// Shipped.
+    Shipped {
+        /// The order.
+        key: String,
+        /// Its tracking.
+        tracking: Tracking,
+    },
+    /// The shipment was confirmed on the channel.
+    Confirmed {
+        /// The order.
+        key: String,
+        /// The channel's reference.
+        reference: Option<String>,
+    },
+    /// A review invitation went out.
+    Invited {
+        /// The order.
+        key: String,
+        /// The platform's receipt.
+        receipt: InvitationReceipt,
+    },
+    /// Every step is done.
+    Completed {
+        /// The order.
+        key: String,
+    },
+    /// A step failed; the order is tried again when due.
+    Failed {
+        /// The order (or the channel, when listing failed).
+        key: String,
+        /// The step.
+        step: String,
+        /// Why.
+        error: String,
+    },
+    /// The order waits for a person: the flow will not guess.
+    Attention {
+        /// The order.
+        key: String,
+        /// Why, and what to check.
+        reason: String,
+    },
+    /// Nothing is due now: the run sleeps until the next check.
+    Waiting {
+        /// Orders of this run waiting for their parcel to ship.
+        shipment: usize,
+        /// Orders of this run waiting to try a failed step again.
+        retry: usize,
+        /// Orders of this run held by other runners.
+        elsewhere: usize,
+        /// When the next order is due.
+        next_check: DateTime<Utc>,
+    },
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Orders worked on (open when the run began or seen during it).
+    pub orders_seen: usize,
+    /// Handed over for shipping in this run.
+    pub submitted: usize,
+    /// Found shipped in this run.
+    pub shipped: usize,
+    /// Confirmed on their channel in this run.
+    pub confirmed: usize,
+    /// Invitations sent in this run, by platform.
+    pub invitations: BTreeMap<String, usize>,
+    /// Orders with every step done.
+    pub completed: usize,
+    /// Failures: `(order, step, error)`.
+    pub failures: Vec<(String, String, String)>,
+    /// Orders waiting for a person: `(order, reason)`.
+    pub attention: Vec<(String, String)>,
+    /// Orders left unfinished (interrupted, or failing [`FlowOptions::max_attempts`]
+    /// times in a row).
+    pub pending: usize,
+    /// Whether the run was stopped before it finished.
+    pub interrupted: bool,
+    /// Completed orders whose personal fields were purged in this run.
+    pub purged: usize,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Whether nothing failed and nothing waits for a person.
+    pub fn is_clean(&self) -> bool {
+        self.failures.is_empty() && self.attention.is_empty()
+    }
+}
+
+type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Wall-clock time that follows tokio's clock, so due times and leases pass in paused
+/// time in tests as they do in real time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    wall: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            wall: Utc::now(),
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        let elapsed = chrono::Duration::from_std(self.start.elapsed()).unwrap_or(chrono::Duration::MAX);
+        self.wall.checked_add_signed(elapsed).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// The tokio instant of a wall-clock time (now, if it has passed).
+    pub(crate) fn instant(&self, at: DateTime<Utc>) -> tokio::time::Instant {
+        let ahead = (at - self.now()).to_std().unwrap_or_default();
+        tokio::time::Instant::now() + ahead
+    }
+}
+
+/// The flow over some providers and a journal.
+pub struct Flow {
+    providers: Providers,
+    journal: Arc<dyn Journal>,
+    options: FlowOptions,
+    observer: Observer,
+    stop: Arc<Stop>,
+    steps: AtomicUsize,
+    summary: Mutex<Summary>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flow")
+            .field("providers", &self.providers)
+            .field("journal", &self.journal)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Stop {
+    asked: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+/// Stops a running flow cleanly: each order finishes its current step, the orders are
+/// given back to the journal, and [`Flow::run`] / [`Flow::watch`] return.
+#[derive(Debug, Clone)]
+pub struct StopHandle(Arc<Stop>);
+
+impl StopHandle {
+    /// Asks the flow to stop.
+    pub fn stop(&self) {
+        self.0.asked.store(true, Ordering::SeqCst);
+        self.0.wake.notify_one();
+    }
+}
+
+impl Flow {
+    /// A flow over `providers`, keeping its records in `journal`.
+    pub fn new(providers: Providers, journal: Arc<dyn Journal>, options: FlowOptions) -> Self {
+        Flow {
+            providers,
+            journal,
+            options,
+            observer: Arc::new(|_| {}),
+            stop: Arc::new(Stop::default()),
+            steps: AtomicUsize::new(0),
+            summary: Mutex::new(Summary::default()),
+            clock: Clock::new(),
+        }
+    }
+
+    /// Calls `observer` with every event as it happens.
+    pub fn observe(mut self, observer: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.observer = Arc::new(observer);
+        self
+    }
+
+    /// A handle that stops the flow cleanly (for Ctrl-C).
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.stop.clone())
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &FlowOptions {
+        &self.options
+    }
+
+    fn emit(&self, event: Event) {
+        (self.observer)(&event);
+    }
+
+    fn summary(&self) -> std::sync::MutexGuard<'_, Summary> {
+        self.summary.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.asked.load(Ordering::SeqCst)
+    }
+
+    /// Counts a finished step; true when the flow must stop now (a stop was asked for, or
+    /// `stop_after_steps` is reached).
+    fn count_step(&self) -> bool {
+        let n = self.steps.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.options.stop_after_steps.is_some_and(|max| n >= max) {
+            self.stop.asked.store(true, Ordering::SeqCst);
+        }
+        self.stopping()
+    }
+
+    fn poll_interval(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.options.poll_interval).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// When a lease taken or renewed now ends.
+    fn lease_until(&self) -> DateTime<Utc> {
+        let lease = chrono::Duration::from_std(self.options.lease).unwrap_or(chrono::Duration::MAX);
+        self.clock.now().checked_add_signed(lease).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    fn fail(&self, key: &str, step: &str, error: &dyn std::fmt::Display) {
+        self.summary()
+            .failures
+            .push((key.to_owned(), step.to_owned(), error.to_string()));
+        self.emit(Event::Failed {
+            key: key.to_owned(),
+            step: step.to_owned(),
+            error: error.to_string(),
+        });
+    }
+
+    fn platforms(&self) -> Vec<String> {
+        self.providers
+            .reviews
+            .iter()
+            .map(|p| p.name().to_owned())
+            .collect()
+    }
+
+    /// Every record of the journal (for reports).
+    pub fn records(&self) -> Result<Vec<OrderRecord>, Error> {
+        Ok(self.journal.all()?)
+    }
+
+    /// The orders of `orders` with every step done, as the journal has them.
+    pub fn completed(&self, orders: &[Order]) -> usize {
+        let platforms = self.platforms();
+        orders
+            .iter()
+            .filter(|o| {
+                self.journal
+                    .load(&format!("{}:{}", o.channel, o.id))
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| r.is_complete(&platforms))
+            })
+            .count()
+    }
+}

@@ -1,0 +1,333 @@
+//! One order held by a runner, taken through the table (`steps`) as far as it can go now:
+//! each step journaled before its call (`Started`) and after (`Done`), an unknown outcome
+//! settled by the table's rule (`settle`), and a shipment checked once per visit.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use commerce_core::{Error, Fulfilment, FulfilmentState, InvitationReceipt, ReviewInvitation, SubmissionReceipt};
+
+use super::settle::{self, Settled};
+use super::steps::{self, InvitePlan, Next};
+use super::{Event, Flow, map, route};
+use crate::journal::{JournalError, OrderRecord, Step};
+
+/// Why an order's work ends for this visit.
+#[derive(Debug)]
+pub(crate) enum Halt {
+    /// Not shipped yet: check again at `until`.
+    Wait(DateTime<Utc>),
+    /// The runner is stopping; the order is given back as it stands.
+    Stopped,
+    /// A step failed: `(step, error)`; retried later.
+    Failed(String, Error),
+    /// A person must decide (the record says why).
+    Attention(String),
+    /// The journal cannot be written (or the lease was lost): nothing more may be done.
+    Journal(JournalError),
+}
+
+impl From<JournalError> for Halt {
+    fn from(e: JournalError) -> Self {
+        Halt::Journal(e)
+    }
+}
+
+/// An order this runner holds the lease of.
+pub(crate) struct Held<'f> {
+    flow: &'f Flow,
+    pub(crate) r: OrderRecord,
+    invitation: ReviewInvitation,
+    plans: Vec<InvitePlan>,
+}
+
+impl<'f> Held<'f> {
+    pub(crate) fn new(flow: &'f Flow, r: OrderRecord) -> Self {
+        let invitation = map::invitation(&r.order);
+        let plans = flow
+            .providers
+            .reviews
+            .iter()
+            .map(|p| InvitePlan::of(p.as_ref(), &invitation))
+            .collect();
+        Held {
+            flow,
+            r,
+            invitation,
+            plans,
+        }
+    }
+
+    /// Writes the record and renews the lease.
+    fn save(&self, note: &str) -> Result<(), Halt> {
+        let f = self.flow;
+        f.journal
+            .save(&f.options.runner, f.lease_until(), &self.r, note)
+            .map_err(Halt::Journal)
+    }
+
+    /// A step finished: counted (a stop after N steps ends the work here).
+    fn finished(&self) -> Result<(), Halt> {
+        if self.flow.count_step() { Err(Halt::Stopped) } else { Ok(()) }
+    }
+
+    fn check_stop(&self) -> Result<(), Halt> {
+        if self.flow.stopping() { Err(Halt::Stopped) } else { Ok(()) }
+    }
+
+    /// Stops the order for a person.
+    fn attention<T>(&mut self, reason: String) -> Result<T, Halt> {
+        self.r.attention = Some(reason.clone());
+        Err(Halt::Attention(reason))
+    }
+
+    /// Runs the table until the order is complete (`Ok`) or must halt.
+    pub(crate) async fn advance(&mut self) -> Result<(), Halt> {
+        loop {
+            let next = steps::next(&self.r, &self.plans);
+            if next.rule().acts {
+                self.check_stop()?;
+            }
+            match next {
+                Next::Route => self.route().await?,
+                Next::Submit { settle } => self.submit(settle).await?,
+                Next::Shipment => self.shipment().await?,
+                Next::Confirm => self.confirm().await?,
+                Next::Invite {
+                    plan,
+                    step,
+                    part,
+                    settle,
+                } => self.invite(plan, step, part, settle).await?,
+                Next::Invited { plan } => self.invited(plan)?,
+                Next::Complete => return Ok(()),
+            }
+        }
+    }
+
+    fn fulfilment(&mut self) -> Result<Arc<dyn Fulfilment>, Halt> {
+        let name = self.r.fulfilment.clone().unwrap_or_default();
+        match route::by_name(&self.flow.providers.fulfilment, &name) {
+            Some(f) => Ok(f),
+            None => self.attention(format!("routed to {name}, which is not configured in this run")),
+        }
+    }
+
+    async fn route(&mut self) -> Result<(), Halt> {
+        let rule = steps::ROUTE.name;
+        let flow = self.flow;
+        let chosen = route::choose(&self.r.order, &flow.providers.fulfilment, &flow.options.routes)
+            .await
+            .map_err(|e| Halt::Failed(rule.into(), e))?;
+        let Some(f) = chosen else {
+            return self.attention(format!(
+                "no fulfilment provider has stock for every line ({})",
+                route::eans(&self.r.order).join(", ")
+            ));
+        };
+        self.r.fulfilment = Some(f.name().to_owned());
+        self.save(&format!("routed to {}", f.name()))?;
+        flow.emit(Event::Routed {
+            key: self.r.key.clone(),
+            provider: f.name().to_owned(),
+        });
+        self.finished()
+    }
+
+    async fn submit(&mut self, settle: bool) -> Result<(), Halt> {
+        let rule = steps::SUBMIT;
+        let f = self.fulfilment()?;
+        let flow = self.flow;
+        if settle {
+            let settled = settle::submission(rule, f.as_ref(), &self.r.order.id, flow.options.resend_unconfirmed)
+                .await
+                .map_err(|e| Halt::Failed(rule.name.into(), e))?;
+            match settled {
+                Settled::Found(receipt) => return self.submitted(receipt, "found at the provider"),
+                Settled::Send => {}
+                Settled::Person(reason) => return self.attention(reason),
+            }
+        } else {
+            self.r.submission = Step::Started;
+            self.save(&format!("submitting to {}", f.name()))?;
+        }
+        match f.submit(&self.r.order).await {
+            Ok(receipt) => self.submitted(receipt, "submitted"),
+            // Stays Started: settled at the next visit, by the look-up.
+            Err(e) if e.is_unconfirmed() => Err(Halt::Failed(rule.name.into(), e)),
+            Err(e) => {
+                self.r.submission = Step::NotStarted;
+                self.save(&format!("not submitted: {e}"))?;
+                Err(Halt::Failed(rule.name.into(), e))
+            }
+        }
+    }
+
+    fn submitted(&mut self, receipt: SubmissionReceipt, how: &str) -> Result<(), Halt> {
+        let note = format!("{how} to {} as {}", receipt.provider, receipt.reference);
+        self.r.submission = Step::Done(receipt.clone());
+        self.r.failures = 0;
+        self.r.last_error = None;
+        self.save(&note)?;
+        self.flow.summary().submitted += 1;
+        self.flow.emit(Event::Submitted {
+            key: self.r.key.clone(),
+            receipt,
+        });
+        self.finished()
+    }
+
+    /// One status read: shipped (with a tracking code) moves on; otherwise the order
+    /// waits until its next check, holding nothing.
+    async fn shipment(&mut self) -> Result<(), Halt> {
+        let rule = steps::SHIPMENT.name;
+        let f = self.fulfilment()?;
+        let flow = self.flow;
+        let reference = self
+            .r
+            .submission
+            .done()
+            .map(|s| s.reference.clone())
+            .unwrap_or_default();
+        let status = f
+            .status(&reference)
+            .await
+            .map_err(|e| Halt::Failed(rule.into(), e))?;
+        match status.state {
+            FulfilmentState::Shipped => {
+                if let Some(tracking) = status.shipments.iter().find_map(|s| s.tracking.clone()) {
+                    self.r.shipped = Step::Done(tracking.clone());
+                    self.r.failures = 0;
+                    self.r.last_error = None;
+                    self.save(&format!("shipped: {}", tracking.code))?;
+                    flow.summary().shipped += 1;
+                    flow.emit(Event::Shipped {
+                        key: self.r.key.clone(),
+                        tracking,
+                    });
+                    return self.finished();
+                }
+            }
+            FulfilmentState::Cancelled | FulfilmentState::Failed => {
+                return self.attention(format!("{} reports the order as {:?}", f.name(), status.state));
+            }
+            _ => {}
+        }
+        Err(Halt::Wait(flow.clock.now() + flow.poll_interval()))
+    }
+
+    async fn confirm(&mut self) -> Result<(), Halt> {
+        let rule = steps::CONFIRM.name;
+        let flow = self.flow;
+        let Some(channel) = flow
+            .providers
+            .channels
+            .iter()
+            .find(|c| c.name() == self.r.order.channel)
+            .cloned()
+        else {
+            return self.attention(format!("the channel {} is not configured", self.r.order.channel));
+        };
+        // The channel checks the order before it confirms (SalesChannel::confirm_shipment),
+        // so a confirmation begun before is simply asked again.
+        let tracking = self.r.shipped.done().cloned().unwrap_or_default();
+        self.r.confirmation = Step::Started;
+        self.save("confirming the shipment")?;
+        let confirmation = map::confirmation(&self.r.order, tracking);
+        match channel.confirm_shipment(&confirmation).await {
+            Ok(receipt) => {
+                self.r.confirmation = Step::Done(receipt.reference.clone());
+                self.r.failures = 0;
+                self.r.last_error = None;
+                self.save("shipment confirmed")?;
+                flow.summary().confirmed += 1;
+                flow.emit(Event::Confirmed {
+                    key: self.r.key.clone(),
+                    reference: receipt.reference,
+                });
+                self.finished()
+            }
+            Err(e) => Err(Halt::Failed(rule.into(), e)),
+        }
+    }
+
+    async fn invite(&mut self, plan: usize, step: String, part: Option<String>, settle: bool) -> Result<(), Halt> {
+        let rule = steps::INVITE;
+        let flow = self.flow;
+        let platform = flow.providers.reviews[plan].clone();
+        if settle {
+            match settle::invitation(
+                rule,
+                platform.as_ref(),
+                &step,
+                &self.r.order.id,
+                flow.options.resend_unconfirmed,
+            ) {
+                Settled::Send | Settled::Found(()) => {}
+                Settled::Person(reason) => return self.attention(reason),
+            }
+        }
+        self.r.invitations.insert(step.clone(), Step::Started);
+        self.save(&format!("inviting on {step}"))?;
+        let sent = match &part {
+            Some(part) => platform.invite_part(part, &self.invitation).await,
+            None => platform.invite(&self.invitation).await,
+        };
+        let failed = format!("{} {step}", rule.name);
+        match sent {
+            Ok(receipt) => {
+                self.r.invitations.insert(step.clone(), Step::Done(receipt.clone()));
+                self.r.failures = 0;
+                self.r.last_error = None;
+                self.save(&format!("invited on {step}"))?;
+                if part.is_none() {
+                    self.announce(plan, receipt)?;
+                }
+                Ok(())
+            }
+            Err(e) if e.is_unconfirmed() => Err(Halt::Failed(failed, e)),
+            Err(e) => {
+                self.r.invitations.insert(step.clone(), Step::NotStarted);
+                self.save(&format!("not invited on {step}: {e}"))?;
+                Err(Halt::Failed(failed, e))
+            }
+        }
+    }
+
+    /// Every call of a platform's invitation went through: the platform's own step is
+    /// done, with the receipts combined.
+    fn invited(&mut self, plan: usize) -> Result<(), Halt> {
+        let p = &self.plans[plan];
+        let mut combined: Option<InvitationReceipt> = None;
+        for (step, _) in &p.calls {
+            if let Some(Step::Done(receipt)) = self.r.invitations.get(step) {
+                combined = Some(match combined {
+                    None => receipt.clone(),
+                    Some(mut first) => {
+                        first.already_invited &= receipt.already_invited;
+                        first
+                    }
+                });
+            }
+        }
+        let receipt = combined.unwrap_or_else(|| InvitationReceipt {
+            platform: p.platform.clone(),
+            reference: None,
+            already_invited: false,
+        });
+        let name = p.platform.clone();
+        self.r.invitations.insert(name.clone(), Step::Done(receipt.clone()));
+        self.save(&format!("invited on {name}"))?;
+        self.announce(plan, receipt)
+    }
+
+    fn announce(&self, plan: usize, receipt: InvitationReceipt) -> Result<(), Halt> {
+        let name = self.plans[plan].platform.clone();
+        *self.flow.summary().invitations.entry(name).or_default() += 1;
+        self.flow.emit(Event::Invited {
+            key: self.r.key.clone(),
+            receipt,
+        });
+        self.finished()
+    }
+}

@@ -1,0 +1,356 @@
+//! The scheduler: passes over the journal instead of a loop per order.
+//!
+//! A pass lists the channels' open orders (new ones enter the journal, due at once), then
+//! `concurrency` workers each claim the soonest due order no runner holds, take it through
+//! the table as far as it goes now, and give it back with its next due time: a shipping
+//! order is due again after `poll_interval`, a failed step after a delay that doubles with
+//! each failure. A waiting order costs nothing between its checks and holds no worker, so
+//! new orders are routed and submitted while others wait for their parcels. Between passes
+//! the run sleeps until the next order is due (or a stop is asked for), and says so.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+
+use super::order::{Halt, Held};
+use super::{Event, Flow, Summary};
+use crate::journal::{JournalError, OrderRecord};
+
+/// What a run keeps of the orders it works on.
+#[derive(Debug, Default)]
+struct Run {
+    /// Orders to see finished (completed, needing a person, or cancelled) before
+    /// [`Flow::run`] returns.
+    open: HashSet<String>,
+    /// Every order the run considered.
+    seen: HashSet<String>,
+    /// Failures in this run, per order.
+    tries: HashMap<String, u32>,
+    /// Orders this run gave back to wait: `true` for a retry, `false` for a shipment.
+    waiting: HashMap<String, bool>,
+}
+
+impl Run {
+    /// Orders the run still waits for: open, and not failing `max_attempts` times in a
+    /// row.
+    fn unfinished(&self, max_attempts: u32) -> impl Iterator<Item = &String> {
+        self.open
+            .iter()
+            .filter(move |k| self.tries.get(*k).copied().unwrap_or(0) < max_attempts.max(1))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    UntilDone,
+    Watch,
+}
+
+/// The delay before a failed step is tried again: 30 s (or the poll interval, if
+/// shorter), doubling with each failure in a row, at most an hour.
+fn retry_delay(poll_interval: Duration, failures: u32) -> Duration {
+    let base = poll_interval.min(Duration::from_secs(30));
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    base.saturating_mul(factor).min(Duration::from_secs(3600))
+}
+
+impl Flow {
+    /// Runs until every order open on the channels or unfinished in the journal is
+    /// completed or needs a person (or, for an order that keeps failing,
+    /// [`FlowOptions::max_attempts`](super::FlowOptions::max_attempts) times in a row: it
+    /// is left for the next run), sleeping between checks while orders wait for their
+    /// parcels. Orders held by other runners are left to them, and waited for.
+    pub async fn run(&self) -> Summary {
+        self.drive(Mode::UntilDone).await
+    }
+
+    /// Runs passes until stopped ([`Flow::stop_handle`]): new orders are picked up each
+    /// `poll_interval`, waiting ones checked when due, failed ones retried.
+    pub async fn watch(&self) -> Summary {
+        self.drive(Mode::Watch).await
+    }
+
+    async fn drive(&self, mode: Mode) -> Summary {
+        let started = tokio::time::Instant::now();
+        *self.summary() = Summary::default();
+        let channels: Vec<String> = self
+            .providers
+            .channels
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let run = Mutex::new(Run::default());
+        // Unfinished orders of earlier runs.
+        match self.journal.all() {
+            Ok(records) => {
+                let mut run = lock(&run);
+                for r in records {
+                    if r.is_open() && channels.contains(&r.order.channel) {
+                        run.open.insert(r.key.clone());
+                        run.seen.insert(r.key);
+                    }
+                }
+            }
+            Err(e) => self.fail("journal", "load", &e),
+        }
+        let mut listed_at: Option<DateTime<Utc>> = None;
+        loop {
+            let now = self.clock.now();
+            if listed_at.is_none() || (mode == Mode::Watch && listed_at.is_some_and(|t| now >= t + self.poll_interval())) {
+                self.list(&run).await;
+                self.purge();
+                listed_at = Some(now);
+            }
+            self.pass(&channels, &run).await;
+            if self.stopping() {
+                break;
+            }
+            self.forget_finished(&run);
+            if mode == Mode::UntilDone && lock(&run).unfinished(self.options.max_attempts).next().is_none() {
+                break;
+            }
+            // Sleep until the next order is due (orders held by other runners: until their
+            // lease may end), at most a poll interval, at least a moment.
+            let now = self.clock.now();
+            let mut wake = now + self.poll_interval();
+            match self.journal.next_due(&channels) {
+                Ok(Some(due)) => wake = wake.min(due),
+                Ok(None) => {}
+                Err(e) => self.fail("journal", "schedule", &e),
+            }
+            if mode == Mode::Watch {
+                wake = wake.min(listed_at.unwrap_or(now) + self.poll_interval());
+            }
+            let wake = wake.max(now + chrono::Duration::milliseconds(10));
+            self.announce_wait(&run, wake);
+            let sleep = std::pin::pin!(tokio::time::sleep_until(self.clock.instant(wake)));
+            let stop = std::pin::pin!(self.stop.wake.notified());
+            futures_util::future::select(sleep, stop).await;
+            if self.stopping() {
+                break;
+            }
+        }
+        if mode == Mode::UntilDone {
+            self.purge();
+        }
+        let run = run.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut summary = self.summary().clone();
+        summary.orders_seen = run.seen.len();
+        summary.pending = run.open.len();
+        summary.interrupted |= self.stopping();
+        summary.elapsed = started.elapsed();
+        summary
+    }
+
+    /// New orders of every channel enter the journal (once, whichever runner sees them
+    /// first); known open ones join the run.
+    async fn list(&self, run: &Mutex<Run>) {
+        for channel in &self.providers.channels {
+            let mut orders = channel.open_orders();
+            while let Some(order) = orders.next().await {
+                let order = match order {
+                    Ok(order) => order,
+                    Err(e) => {
+                        self.fail(channel.name(), "open orders", &e);
+                        break;
+                    }
+                };
+                let record = OrderRecord::new(order);
+                let key = record.key.clone();
+                if lock(run).seen.contains(&key) {
+                    continue;
+                }
+                let open = match self.journal.add(&record) {
+                    Ok(true) => {
+                        self.emit(Event::Seen {
+                            key: key.clone(),
+                            lines: record.order.lines.len(),
+                        });
+                        true
+                    }
+                    Ok(false) => match self.journal.load(&key) {
+                        Ok(known) => known.is_some_and(|r| r.is_open()),
+                        Err(e) => {
+                            self.fail(&key, "journal", &e);
+                            false
+                        }
+                    },
+                    Err(e) => {
+                        self.fail(&key, "journal", &e);
+                        false
+                    }
+                };
+                if open {
+                    let mut run = lock(run);
+                    run.seen.insert(key.clone());
+                    run.open.insert(key);
+                }
+            }
+        }
+    }
+
+    /// `concurrency` workers claim due orders until none is left.
+    async fn pass(&self, channels: &[String], run: &Mutex<Run>) {
+        let workers = self.options.concurrency.max(1);
+        futures_util::stream::iter(0..workers)
+            .for_each_concurrent(None, |_| async move {
+                while !self.stopping() {
+                    let now = self.clock.now();
+                    match self
+                        .journal
+                        .claim(&self.options.runner, channels, now, self.lease_until())
+                    {
+                        Ok(Some(record)) => self.visit(record, run).await,
+                        Ok(None) => break,
+                        Err(e) => {
+                            self.fail("journal", "claim", &e);
+                            break;
+                        }
+                    }
+                }
+            })
+            .await;
+    }
+
+    /// Takes one claimed order as far as it goes, and gives it back.
+    async fn visit(&self, record: OrderRecord, run: &Mutex<Run>) {
+        let key = record.key.clone();
+        {
+            let mut run = lock(run);
+            run.waiting.remove(&key);
+            if run.seen.insert(key.clone()) {
+                run.open.insert(key.clone());
+            }
+        }
+        let mut held = Held::new(self, record);
+        let halt = held.advance().await;
+        let mut r = held.r;
+        let now = self.clock.now();
+        let runner = &self.options.runner;
+        let given_back = match halt {
+            Ok(()) => {
+                r.completed_at = Some(now);
+                r.due = None;
+                let done = self.journal.release(runner, &r, "completed");
+                if done.is_ok() {
+                    self.summary().completed += 1;
+                    self.emit(Event::Completed { key: key.clone() });
+                    lock(run).open.remove(&key);
+                }
+                done
+            }
+            Err(Halt::Wait(due)) => {
+                r.due = Some(due);
+                lock(run).waiting.insert(key.clone(), false);
+                self.journal.release(runner, &r, "")
+            }
+            Err(Halt::Stopped) => {
+                r.due = None;
+                self.summary().interrupted = true;
+                self.journal
+                    .release(runner, &r, "interrupted: given back as it stands")
+            }
+            Err(Halt::Failed(step, e)) => {
+                r.failures = r.failures.saturating_add(1);
+                r.last_error = Some(format!("{step}: {e}"));
+                let delay = retry_delay(self.options.poll_interval, r.failures);
+                let due = now + chrono::Duration::from_std(delay).unwrap_or_default();
+                r.due = Some(due);
+                self.fail(&key, &step, &e);
+                {
+                    let mut run = lock(run);
+                    *run.tries.entry(key.clone()).or_default() += 1;
+                    run.waiting.insert(key.clone(), true);
+                }
+                self.journal.release(runner, &r, &format!("{step} failed: {e}"))
+            }
+            Err(Halt::Attention(reason)) => {
+                r.due = None;
+                let done = self
+                    .journal
+                    .release(runner, &r, &format!("needs a person: {reason}"));
+                if done.is_ok() {
+                    self.summary().attention.push((key.clone(), reason.clone()));
+                    self.emit(Event::Attention {
+                        key: key.clone(),
+                        reason,
+                    });
+                    lock(run).open.remove(&key);
+                }
+                done
+            }
+            Err(Halt::Journal(e)) => Err(e),
+        };
+        match given_back {
+            Ok(()) => {}
+            // Another runner took the order over (this one was stuck past its lease): it
+            // settles what was under way; this run leaves the order to it.
+            Err(JournalError::LeaseLost { .. }) => {
+                tracing::warn!(key, "lease lost to another runner: leaving the order to it");
+                lock(run).waiting.remove(&key);
+            }
+            Err(e) => self.fail(&key, "journal", &e),
+        }
+    }
+
+    /// Orders of the run finished elsewhere (by another runner, or an operator) leave it.
+    fn forget_finished(&self, run: &Mutex<Run>) {
+        let keys: Vec<String> = lock(run).open.iter().cloned().collect();
+        for key in keys {
+            if let Ok(r) = self.journal.load(&key)
+                && r.is_none_or(|r| !r.is_open())
+            {
+                let mut run = lock(run);
+                run.open.remove(&key);
+                run.waiting.remove(&key);
+            }
+        }
+    }
+
+    fn announce_wait(&self, run: &Mutex<Run>, next_check: DateTime<Utc>) {
+        let run = lock(run);
+        let retry = run.waiting.values().filter(|r| **r).count();
+        let shipment = run.waiting.len() - retry;
+        let elsewhere = run.open.len().saturating_sub(shipment + retry);
+        if shipment + retry + elsewhere > 0 {
+            self.emit(Event::Waiting {
+                shipment,
+                retry,
+                elsewhere,
+                next_check,
+            });
+        }
+    }
+
+    /// Personal data of orders completed long enough ago leaves the journal.
+    fn purge(&self) {
+        let keep = chrono::Duration::from_std(self.options.retain_personal_data).unwrap_or(chrono::Duration::MAX);
+        if let Some(before) = Utc::now().checked_sub_signed(keep) {
+            match self.journal.purge_personal(before) {
+                Ok(n) => self.summary().purged += n,
+                Err(e) => self.fail("journal", "purge", &e),
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_step_waits_longer_each_time_up_to_an_hour() {
+        let live = Duration::from_secs(300);
+        let delays: Vec<u64> = (1..=9).map(|n| retry_delay(live, n).as_secs()).collect();
+        assert_eq!(delays, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(retry_delay(Duration::from_millis(200), 1), Duration::from_millis(200));
+        assert_eq!(retry_delay(live, u32::MAX), Duration::from_secs(3600));
+    }
+}

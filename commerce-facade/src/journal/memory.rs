@@ -1,0 +1,212 @@
+//! A journal in memory, for tests and one-off runs: the same rules as the SQLite journal
+//! (leases, due times, history), within one process.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderRecord};
+
+#[derive(Debug)]
+struct Row {
+    record: OrderRecord,
+    lease: Option<(String, DateTime<Utc>)>,
+    history: Vec<HistoryEntry>,
+}
+
+/// A journal in memory, for tests.
+#[derive(Debug, Default)]
+pub struct MemoryJournal {
+    rows: Mutex<BTreeMap<String, Row>>,
+}
+
+impl MemoryJournal {
+    /// An empty journal.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn rows(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Row>> {
+        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn held<'a>(
+        rows: &'a mut BTreeMap<String, Row>,
+        runner: &str,
+        key: &str,
+    ) -> Result<&'a mut Row, JournalError> {
+        match rows.get_mut(key) {
+            Some(row) if row.lease.as_ref().is_some_and(|(r, _)| r == runner) => Ok(row),
+            _ => Err(JournalError::LeaseLost { key: key.to_owned() }),
+        }
+    }
+}
+
+fn note(by: &str, note: &str) -> HistoryEntry {
+    HistoryEntry {
+        at: Utc::now(),
+        by: by.to_owned(),
+        note: note.to_owned(),
+    }
+}
+
+impl Journal for MemoryJournal {
+    fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
+        Ok(self.rows().get(key).map(|r| r.record.clone()))
+    }
+
+    fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
+        Ok(self.rows().values().map(|r| r.record.clone()).collect())
+    }
+
+    fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
+        let mut rows = self.rows();
+        if rows.contains_key(&record.key) {
+            return Ok(false);
+        }
+        rows.insert(
+            record.key.clone(),
+            Row {
+                record: record.clone(),
+                lease: None,
+                history: vec![note("flow", "seen on its channel")],
+            },
+        );
+        Ok(true)
+    }
+
+    fn claim(
+        &self,
+        runner: &str,
+        channels: &[String],
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<OrderRecord>, JournalError> {
+        let mut rows = self.rows();
+        let free = rows
+            .values_mut()
+            .filter(|row| {
+                row.record.is_open()
+                    && channels.contains(&row.record.order.channel)
+                    && row.record.due.is_none_or(|d| d <= now)
+                    && row.lease.as_ref().is_none_or(|(_, u)| *u <= now)
+            })
+            .min_by_key(|row| row.record.due);
+        Ok(free.map(|row| {
+            row.lease = Some((runner.to_owned(), until));
+            row.record.clone()
+        }))
+    }
+
+    fn save(
+        &self,
+        runner: &str,
+        until: DateTime<Utc>,
+        record: &OrderRecord,
+        text: &str,
+    ) -> Result<(), JournalError> {
+        let mut rows = self.rows();
+        let row = Self::held(&mut rows, runner, &record.key)?;
+        row.record = record.clone();
+        row.lease = Some((runner.to_owned(), until));
+        row.history.push(note(runner, text));
+        Ok(())
+    }
+
+    fn release(&self, runner: &str, record: &OrderRecord, text: &str) -> Result<(), JournalError> {
+        let mut rows = self.rows();
+        let row = Self::held(&mut rows, runner, &record.key)?;
+        row.record = record.clone();
+        row.lease = None;
+        if !text.is_empty() {
+            row.history.push(note(runner, text));
+        }
+        Ok(())
+    }
+
+    fn amend(
+        &self,
+        key: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        change: Amendment<'_>,
+    ) -> Result<OrderRecord, JournalError> {
+        let mut rows = self.rows();
+        let row = rows
+            .get_mut(key)
+            .ok_or_else(|| JournalError::NotFound(key.to_owned()))?;
+        if let Some((runner, until)) = &row.lease
+            && *until > now
+        {
+            return Err(JournalError::Busy {
+                key: key.to_owned(),
+                runner: runner.clone(),
+                until: *until,
+            });
+        }
+        let mut record = row.record.clone();
+        let text = change(&mut record).map_err(JournalError::Refused)?;
+        record.due = None;
+        row.record = record.clone();
+        row.lease = None;
+        row.history.push(note(by, &text));
+        Ok(record)
+    }
+
+    fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
+        Ok(self
+            .rows()
+            .get(key)
+            .map(|r| r.history.clone())
+            .unwrap_or_default())
+    }
+
+    fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
+        Ok(self
+            .rows()
+            .iter()
+            .filter_map(|(key, row)| {
+                let (runner, until) = row.lease.as_ref()?;
+                (*until > now).then(|| LeaseInfo {
+                    key: key.clone(),
+                    runner: runner.clone(),
+                    until: *until,
+                })
+            })
+            .collect())
+    }
+
+    fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
+        let rows = self.rows();
+        let mut soonest: Option<DateTime<Utc>> = None;
+        for row in rows.values() {
+            let r = &row.record;
+            if !r.is_open() || !channels.contains(&r.order.channel) {
+                continue;
+            }
+            // A held order is due when its lease ends at the earliest.
+            let at = match (&row.lease, r.due) {
+                (Some((_, until)), Some(due)) => due.max(*until),
+                (Some((_, until)), None) => *until,
+                (None, due) => due.unwrap_or(DateTime::<Utc>::MIN_UTC),
+            };
+            soonest = Some(soonest.map_or(at, |s| s.min(at)));
+        }
+        Ok(soonest)
+    }
+
+    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        let now = Utc::now();
+        let mut purged = 0;
+        for row in self.rows().values_mut() {
+            let r = &mut row.record;
+            if r.purged_at.is_none() && r.completed_at.is_some_and(|at| at < before) {
+                r.purge_personal(now);
+                row.history.push(note("flow", "personal data purged"));
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+}

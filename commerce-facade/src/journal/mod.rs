@@ -1,0 +1,351 @@
+//! The journal: each step of each order is written before and after it runs, so a rerun
+//! after a crash or an interrupt resumes where it stopped, and never does a finished step
+//! twice. It is also the flow's schedule (when each order is next due) and the place where
+//! several runners share the work: an order is worked on only by the runner holding its
+//! lease, taken in the same transaction that reads it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use commerce_core::{InvitationReceipt, Order, SubmissionReceipt, Tracking};
+use serde::{Deserialize, Serialize};
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryJournal;
+pub use sqlite::{SCHEMA_VERSION, SqliteJournal};
+
+/// Where one step stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "state", content = "value")]
+pub enum Step<T> {
+    /// Not begun.
+    #[default]
+    NotStarted,
+    /// Begun: the call may or may not have reached the provider.
+    Started,
+    /// Finished, with what it produced.
+    Done(T),
+}
+
+impl<T> Step<T> {
+    /// Whether it finished.
+    pub fn is_done(&self) -> bool {
+        matches!(self, Step::Done(_))
+    }
+
+    /// What it produced, if it finished.
+    pub fn done(&self) -> Option<&T> {
+        match self {
+            Step::Done(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the flow knows of one order.
+///
+/// Read forward-compatibly: every field but the key and the order has a default, so a
+/// record written by an older release (without a field added since) still reads, and
+/// fields a newer release added are ignored (a journal whose schema is newer than this
+/// release's is refused at open, so they are never lost by a rewrite).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// `channel:order id`.
+    pub key: String,
+    /// The order as the channel gave it (its personal fields blanked once purged).
+    pub order: Order,
+    /// The fulfilment provider chosen for it.
+    #[serde(default)]
+    pub fulfilment: Option<String>,
+    /// The hand-over to the fulfilment provider.
+    #[serde(default)]
+    pub submission: Step<SubmissionReceipt>,
+    /// The parcel's tracking, once shipped.
+    #[serde(default)]
+    pub shipped: Step<Tracking>,
+    /// The shipment confirmation on the channel (its reference, if any).
+    #[serde(default)]
+    pub confirmation: Step<Option<String>>,
+    /// Review invitations, by platform (and `platform/part` for an invitation of several
+    /// calls).
+    #[serde(default)]
+    pub invitations: BTreeMap<String, Step<InvitationReceipt>>,
+    /// Why the order waits for a person, if it does (the flow does not guess).
+    #[serde(default)]
+    pub attention: Option<String>,
+    /// When the flow found every step done (schema 1).
+    #[serde(default)]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// When its personal fields were purged, if they were (schema 1).
+    #[serde(default)]
+    pub purged_at: Option<DateTime<Utc>>,
+    /// When the order is next worth working on (a shipment check, a retry after a
+    /// failure); `None`: now (schema 2).
+    #[serde(default)]
+    pub due: Option<DateTime<Utc>>,
+    /// Failed attempts in a row at its current step (schema 2).
+    #[serde(default)]
+    pub failures: u32,
+    /// The last failure, while the step has not succeeded since (schema 2).
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Why an operator ended the flow's work on it, if one did (schema 2).
+    #[serde(default)]
+    pub cancelled: Option<String>,
+}
+
+impl OrderRecord {
+    /// A record for an order just seen.
+    pub fn new(order: Order) -> Self {
+        OrderRecord {
+            key: format!("{}:{}", order.channel, order.id),
+            order,
+            fulfilment: None,
+            submission: Step::NotStarted,
+            shipped: Step::NotStarted,
+            confirmation: Step::NotStarted,
+            invitations: BTreeMap::new(),
+            attention: None,
+            completed_at: None,
+            purged_at: None,
+            due: None,
+            failures: 0,
+            last_error: None,
+            cancelled: None,
+        }
+    }
+
+    /// Blanks the order's personal fields (names, e-mail addresses, street, house number,
+    /// postcode, city, phone, company), keeping its ids, country, lines, steps and
+    /// references, and notes when.
+    pub fn purge_personal(&mut self, now: DateTime<Utc>) {
+        let c = &mut self.order.customer;
+        c.email.clear();
+        c.first_name = None;
+        c.last_name = None;
+        let blank = |a: &mut commerce_core::Address| {
+            let country = std::mem::take(&mut a.country);
+            *a = commerce_core::Address {
+                country,
+                ..Default::default()
+            };
+        };
+        blank(&mut self.order.shipping_address);
+        if let Some(b) = &mut self.order.billing_address {
+            blank(b);
+        }
+        self.purged_at = Some(now);
+    }
+
+    /// Whether every step is done for these review platforms.
+    pub fn is_complete(&self, platforms: &[String]) -> bool {
+        self.confirmation.is_done()
+            && platforms
+                .iter()
+                .all(|p| self.invitations.get(p).is_some_and(Step::is_done))
+    }
+
+    /// Whether the flow still has work on it: not completed, not waiting for a person,
+    /// not cancelled by an operator.
+    pub fn is_open(&self) -> bool {
+        self.completed_at.is_none() && self.attention.is_none() && self.cancelled.is_none()
+    }
+
+    /// Where the order stands, in a word: `completed`, `cancelled`, `attention`, or the
+    /// step it is at (`route`, `submit`, `shipment`, `confirm`, `invite`).
+    pub fn stage(&self) -> &'static str {
+        if self.completed_at.is_some() {
+            "completed"
+        } else if self.cancelled.is_some() {
+            "cancelled"
+        } else if self.attention.is_some() {
+            "attention"
+        } else if self.fulfilment.is_none() {
+            "route"
+        } else if !self.submission.is_done() {
+            "submit"
+        } else if !self.shipped.is_done() {
+            "shipment"
+        } else if !self.confirmation.is_done() {
+            "confirm"
+        } else {
+            "invite"
+        }
+    }
+}
+
+/// A line of an order's history: what a runner (or an operator) did to it, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The runner, or `operator` for a change made with `commerce resolve` / `retry`.
+    pub by: String,
+    /// What happened.
+    pub note: String,
+}
+
+/// An order held by a runner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseInfo {
+    /// The order.
+    pub key: String,
+    /// The runner holding it.
+    pub runner: String,
+    /// Until when, unless renewed.
+    pub until: DateTime<Utc>,
+}
+
+/// A journal operation that did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// The storage failed (the file, the database).
+    #[error("journal: {0}")]
+    Storage(String),
+    /// The runner's lease on the order ended and another runner took it: the runner must
+    /// stop working on it (the other one settles whatever was under way).
+    #[error("journal: the lease on {key} was lost to another runner")]
+    LeaseLost {
+        /// The order.
+        key: String,
+    },
+    /// The order is held by a runner right now.
+    #[error("journal: {key} is being worked on by runner {runner} (lease until {until}); try again after")]
+    Busy {
+        /// The order.
+        key: String,
+        /// The runner.
+        runner: String,
+        /// Its lease's end.
+        until: DateTime<Utc>,
+    },
+    /// No such order.
+    #[error("journal: no order {0}")]
+    NotFound(String),
+    /// A change refused (an operator's request that does not fit the order).
+    #[error("journal: {0}")]
+    Refused(String),
+}
+
+impl JournalError {
+    pub(crate) fn storage(e: impl std::fmt::Display) -> Self {
+        JournalError::Storage(e.to_string())
+    }
+}
+
+impl From<JournalError> for commerce_core::Error {
+    fn from(e: JournalError) -> Self {
+        commerce_core::Error::config(e.to_string())
+    }
+}
+
+/// A change an operator makes to one order (see [`Journal::amend`]).
+pub type Amendment<'a> = &'a mut dyn FnMut(&mut OrderRecord) -> Result<String, String>;
+
+/// Where the flow keeps its records, its schedule and its leases. An SQLite file by
+/// default ([`SqliteJournal`], shared by several runner processes on one machine); a trait
+/// so that a server database can serve runners on several machines (every operation is
+/// one transaction, and [`Journal::claim`] is `SELECT … FOR UPDATE SKIP LOCKED` there).
+pub trait Journal: Send + Sync + std::fmt::Debug {
+    /// The record of `key`, if any.
+    fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError>;
+
+    /// Every record, ordered by key.
+    fn all(&self) -> Result<Vec<OrderRecord>, JournalError>;
+
+    /// Records an order just seen on its channel, unless the journal knows it already
+    /// (another runner may have added it first); returns whether it was added.
+    fn add(&self, record: &OrderRecord) -> Result<bool, JournalError>;
+
+    /// Takes one open order of one of `channels` that is due at `now` and not held by a
+    /// runner (or whose runner's lease ended before `now`), and leases it to `runner`
+    /// until `until`, in one transaction. The soonest due first.
+    fn claim(
+        &self,
+        runner: &str,
+        channels: &[String],
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<OrderRecord>, JournalError>;
+
+    /// Writes a record `runner` holds, renews the lease to `until` and adds `note` to the
+    /// order's history; durable when it returns. [`JournalError::LeaseLost`] when another
+    /// runner holds the order now (nothing is written).
+    fn save(
+        &self,
+        runner: &str,
+        until: DateTime<Utc>,
+        record: &OrderRecord,
+        note: &str,
+    ) -> Result<(), JournalError>;
+
+    /// Writes a record `runner` holds, like [`Journal::save`], and gives up the lease.
+    fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError>;
+
+    /// Changes an order no runner holds (an operator's decision): `change` edits the
+    /// record and returns the history note, or refuses with a reason. The order is due
+    /// at once afterwards.
+    fn amend(&self, key: &str, by: &str, now: DateTime<Utc>, change: Amendment<'_>)
+    -> Result<OrderRecord, JournalError>;
+
+    /// The history of `key`, oldest first.
+    fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError>;
+
+    /// The orders held by a runner whose lease has not ended at `now`.
+    fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError>;
+
+    /// When the soonest open order of `channels` no runner holds is due (`None`: no open
+    /// order is left).
+    fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError>;
+
+    /// Blanks the personal fields of the orders completed before `before` (see
+    /// [`OrderRecord::purge_personal`]); returns how many were purged.
+    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError>;
+}
+
+/// A timestamp as the SQLite journal stores it: fixed width, so text order is time order.
+pub(crate) fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> OrderRecord {
+        OrderRecord::new(Order {
+            id: id.into(),
+            channel: "bol".into(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn completion_needs_the_confirmation_and_every_invitation() {
+        let mut r = record("1");
+        let platforms = vec!["safeshop".to_owned()];
+        assert!(!r.is_complete(&platforms));
+        r.confirmation = Step::Done(None);
+        assert!(!r.is_complete(&platforms));
+        r.invitations.insert(
+            "safeshop".into(),
+            Step::Done(InvitationReceipt {
+                platform: "safeshop".into(),
+                reference: None,
+                already_invited: false,
+            }),
+        );
+        assert!(r.is_complete(&platforms));
+    }
+
+    #[test]
+    fn stamps_sort_as_time() {
+        let a = DateTime::parse_from_rfc3339("2026-11-30T09:59:59.5Z").unwrap().to_utc();
+        let b = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z").unwrap().to_utc();
+        assert!(stamp(a) < stamp(b));
+        assert_eq!(stamp(b).len(), stamp(a).len());
+    }
+}

@@ -1,0 +1,631 @@
+//! The journal in an SQLite file: WAL mode, each operation one `BEGIN IMMEDIATE`
+//! transaction, so several runner processes on one machine share it safely (SQLite
+//! serialises the writers; a runner waits up to 30 s for the lock).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use commerce_core::Error;
+use rusqlite::{OptionalExtension, TransactionBehavior};
+
+use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderRecord, Step, stamp};
+
+/// The journal schema this release writes. 0: the first release (no version recorded);
+/// 1: records carry `completed_at` / `purged_at`, kept in a column too, so purges find
+/// them without reading every record; 2: the schedule and the leases (columns `channel`,
+/// `open`, `due`, `lease_owner`, `lease_until`; records carry `due`, `failures`,
+/// `last_error`, `cancelled`) and each order's history (table `history`).
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The first release's table: a new journal is created as that and migrated, so there
+/// is one description of the schema, the migrations.
+const SCHEMA_0: &str = "CREATE TABLE orders (
+    key TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);";
+
+/// The migrations, in order: `MIGRATIONS[n]` takes a journal from schema `n` to `n + 1`.
+/// After them, the columns kept beside each record are computed again from the record
+/// ([`derived`]), so a migration only declares them.
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1
+    "ALTER TABLE orders ADD COLUMN completed_at TEXT;
+     CREATE INDEX IF NOT EXISTS orders_completed_at ON orders (completed_at);",
+    // 1 -> 2
+    "ALTER TABLE orders ADD COLUMN channel TEXT NOT NULL DEFAULT '';
+     ALTER TABLE orders ADD COLUMN open INTEGER NOT NULL DEFAULT 1;
+     ALTER TABLE orders ADD COLUMN due TEXT;
+     ALTER TABLE orders ADD COLUMN lease_owner TEXT;
+     ALTER TABLE orders ADD COLUMN lease_until TEXT;
+     CREATE INDEX orders_due ON orders (open, due);
+     CREATE TABLE history (
+         id INTEGER PRIMARY KEY,
+         key TEXT NOT NULL,
+         at TEXT NOT NULL,
+         by TEXT NOT NULL,
+         note TEXT NOT NULL
+     );
+     CREATE INDEX history_key ON history (key, id);",
+];
+
+/// How long a runner waits for another one's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn storage(e: impl std::fmt::Display) -> JournalError {
+    JournalError::storage(e)
+}
+
+/// The columns kept beside a record: `(completed_at, open, due, channel)`.
+fn derived(r: &OrderRecord) -> (Option<String>, bool, Option<String>, &str) {
+    // Purged records leave the purge's index.
+    let completed = r.completed_at.filter(|_| r.purged_at.is_none()).map(stamp);
+    (completed, r.is_open(), r.due.map(stamp), &r.order.channel)
+}
+
+fn read(text: &str) -> Result<OrderRecord, JournalError> {
+    serde_json::from_str(text).map_err(storage)
+}
+
+fn parse_stamp(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
+}
+
+/// A journal in an SQLite file (WAL mode; each operation a transaction).
+pub struct SqliteJournal {
+    conn: Mutex<rusqlite::Connection>,
+    path: String,
+}
+
+impl std::fmt::Debug for SqliteJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteJournal").field("path", &self.path).finish()
+    }
+}
+
+impl SqliteJournal {
+    /// Opens (or creates) the journal at `path`, readable by its owner only (it holds
+    /// names, addresses and e-mail addresses), and brings its schema to
+    /// [`SCHEMA_VERSION`]. A journal written by a newer release is refused, so no field it
+    /// added is lost by a rewrite.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::open_journal(path.as_ref()).map_err(Error::from)
+    }
+
+    fn open_journal(path: &Path) -> Result<Self, JournalError> {
+        owner_only(path)?;
+        let mut conn = rusqlite::Connection::open(path).map_err(storage)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;",
+        )
+        .map_err(storage)?;
+        migrate(&mut conn)?;
+        Ok(SqliteJournal {
+            conn: Mutex::new(conn),
+            path: path.display().to_string(),
+        })
+    }
+
+    /// The schema version of the journal.
+    pub fn schema_version(&self) -> Result<i64, Error> {
+        self.conn()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| Error::from(storage(e)))
+    }
+
+    /// The journal at `COMMERCE_JOURNAL`, or at `default` when it is not set.
+    pub fn from_env_or(default: impl AsRef<Path>) -> Result<Self, Error> {
+        match commerce_core::env_optional("COMMERCE_JOURNAL") {
+            Some(path) => Self::open(path),
+            None => Self::open(default),
+        }
+    }
+
+    /// Where the file is.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `work` in one write transaction (taken at once, so two runners never both
+    /// read and then both write).
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(storage)?;
+        let out = work(&tx)?;
+        tx.commit().map_err(storage)?;
+        Ok(out)
+    }
+
+    /// Writes a held record; `lease_until` `None` gives the lease up.
+    fn write_held(
+        &self,
+        runner: &str,
+        lease_until: Option<DateTime<Utc>>,
+        record: &OrderRecord,
+        note: &str,
+    ) -> Result<(), JournalError> {
+        let text = serde_json::to_string(record).map_err(storage)?;
+        let (completed, open, due, _) = derived(record);
+        let now = Utc::now();
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE orders SET record = ?1, updated_at = ?2, completed_at = ?3, open = ?4, due = ?5,
+                         lease_owner = CASE WHEN ?6 IS NULL THEN NULL ELSE lease_owner END, lease_until = ?6
+                     WHERE key = ?7 AND lease_owner = ?8",
+                    (
+                        &text,
+                        stamp(now),
+                        completed,
+                        open,
+                        due,
+                        lease_until.map(stamp),
+                        &record.key,
+                        runner,
+                    ),
+                )
+                .map_err(storage)?;
+            if changed == 0 {
+                return Err(JournalError::LeaseLost {
+                    key: record.key.clone(),
+                });
+            }
+            if !note.is_empty() {
+                history(tx, &record.key, now, runner, note)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn history(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    at: DateTime<Utc>,
+    by: &str,
+    note: &str,
+) -> Result<(), JournalError> {
+    tx.execute(
+        "INSERT INTO history (key, at, by, note) VALUES (?1, ?2, ?3, ?4)",
+        (key, stamp(at), by, note),
+    )
+    .map_err(storage)?;
+    Ok(())
+}
+
+/// Creates the file readable and writable by its owner only (mode 0600), or narrows an
+/// existing one to that; SQLite gives its `-wal` and `-shm` files the same mode.
+fn owner_only(path: &Path) -> Result<(), JournalError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(storage)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(storage)?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Brings a journal to [`SCHEMA_VERSION`], in one transaction (two runners starting at
+/// once: the second waits, then finds nothing to do).
+fn migrate(conn: &mut rusqlite::Connection) -> Result<(), JournalError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    let exists: bool = tx
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'orders'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .map_err(storage)?
+        > 0;
+    if !exists {
+        tx.execute_batch(SCHEMA_0).map_err(storage)?;
+    }
+    let from: i64 = tx
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(storage)?;
+    if from > SCHEMA_VERSION {
+        return Err(JournalError::Storage(format!(
+            "written by a newer release (schema {from}; this release reads up to \
+             {SCHEMA_VERSION}): upgrade this program rather than let it rewrite the journal"
+        )));
+    }
+    if from == SCHEMA_VERSION {
+        return Ok(());
+    }
+    for migration in &MIGRATIONS[from as usize..] {
+        tx.execute_batch(migration).map_err(storage)?;
+    }
+    // The columns beside each record, from the record; records of schema 0 carry no
+    // `completed_at`: an order confirmed with every invitation done counts as completed
+    // when it was last written.
+    let rows: Vec<(String, String, String)> = {
+        let mut stmt = tx
+            .prepare("SELECT key, record, updated_at FROM orders")
+            .map_err(storage)?;
+        stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .map_err(storage)?
+            .collect::<Result<_, _>>()
+            .map_err(storage)?
+    };
+    for (key, text, updated_at) in rows {
+        let Ok(mut r) = serde_json::from_str::<OrderRecord>(&text) else {
+            continue;
+        };
+        if from == 0 {
+            let done = r.confirmation.is_done()
+                && !r.invitations.is_empty()
+                && r.invitations.values().all(Step::is_done);
+            if let (true, Some(at)) = (done, parse_stamp(&updated_at)) {
+                r.completed_at = Some(at);
+            }
+        }
+        let text = serde_json::to_string(&r).map_err(storage)?;
+        let (completed, open, due, channel) = derived(&r);
+        tx.execute(
+            "UPDATE orders SET record = ?1, completed_at = ?2, open = ?3, due = ?4, channel = ?5 WHERE key = ?6",
+            (text, completed, open, due, channel, key),
+        )
+        .map_err(storage)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(storage)?;
+    tx.commit().map_err(storage)?;
+    tracing::info!(from, to = SCHEMA_VERSION, "journal migrated");
+    Ok(())
+}
+
+impl Journal for SqliteJournal {
+    fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
+        let text: Option<String> = self
+            .conn()
+            .query_row("SELECT record FROM orders WHERE key = ?1", [key], |row| row.get(0))
+            .optional()
+            .map_err(storage)?;
+        text.as_deref().map(read).transpose()
+    }
+
+    fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT record FROM orders ORDER BY key")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(storage)?;
+        rows.map(|r| read(&r.map_err(storage)?)).collect()
+    }
+
+    fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
+        let text = serde_json::to_string(record).map_err(storage)?;
+        let (completed, open, due, channel) = derived(record);
+        let now = Utc::now();
+        self.write(|tx| {
+            let added = tx
+                .execute(
+                    "INSERT INTO orders (key, record, updated_at, completed_at, open, due, channel)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (key) DO NOTHING",
+                    (&record.key, &text, stamp(now), completed, open, due, channel),
+                )
+                .map_err(storage)?
+                > 0;
+            if added {
+                history(tx, &record.key, now, "flow", "seen on its channel")?;
+            }
+            Ok(added)
+        })
+    }
+
+    fn claim(
+        &self,
+        runner: &str,
+        channels: &[String],
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<OrderRecord>, JournalError> {
+        let channels = serde_json::to_string(channels).map_err(storage)?;
+        let now = stamp(now);
+        self.write(|tx| {
+            let found: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT key, record FROM orders
+                     WHERE open = 1 AND channel IN (SELECT value FROM json_each(?1))
+                       AND (due IS NULL OR due <= ?2) AND (lease_until IS NULL OR lease_until <= ?2)
+                     ORDER BY due LIMIT 1",
+                    (&channels, &now),
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(storage)?;
+            let Some((key, text)) = found else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE orders SET lease_owner = ?1, lease_until = ?2 WHERE key = ?3",
+                (runner, stamp(until), &key),
+            )
+            .map_err(storage)?;
+            read(&text).map(Some)
+        })
+    }
+
+    fn save(
+        &self,
+        runner: &str,
+        until: DateTime<Utc>,
+        record: &OrderRecord,
+        note: &str,
+    ) -> Result<(), JournalError> {
+        self.write_held(runner, Some(until), record, note)
+    }
+
+    fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError> {
+        self.write_held(runner, None, record, note)
+    }
+
+    fn amend(
+        &self,
+        key: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        change: Amendment<'_>,
+    ) -> Result<OrderRecord, JournalError> {
+        self.write(|tx| {
+            let found: Option<(String, Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT record, lease_owner, lease_until FROM orders WHERE key = ?1",
+                    [key],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(storage)?;
+            let Some((text, owner, until)) = found else {
+                return Err(JournalError::NotFound(key.to_owned()));
+            };
+            if let (Some(runner), Some(until)) = (owner, until.as_deref().and_then(parse_stamp))
+                && until > now
+            {
+                return Err(JournalError::Busy {
+                    key: key.to_owned(),
+                    runner,
+                    until,
+                });
+            }
+            let mut record = read(&text)?;
+            let note = change(&mut record).map_err(JournalError::Refused)?;
+            record.due = None;
+            let text = serde_json::to_string(&record).map_err(storage)?;
+            let (completed, open, due, _) = derived(&record);
+            tx.execute(
+                "UPDATE orders SET record = ?1, updated_at = ?2, completed_at = ?3, open = ?4, due = ?5,
+                     lease_owner = NULL, lease_until = NULL WHERE key = ?6",
+                (text, stamp(now), completed, open, due, key),
+            )
+            .map_err(storage)?;
+            history(tx, key, now, by, &note)?;
+            Ok(record)
+        })
+    }
+
+    fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT at, by, note FROM history WHERE key = ?1 ORDER BY id")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([key], |row| {
+                Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(storage)?;
+        rows.map(|r| {
+            let (at, by, note) = r.map_err(storage)?;
+            Ok(HistoryEntry {
+                at: parse_stamp(&at).unwrap_or_default(),
+                by,
+                note,
+            })
+        })
+        .collect()
+    }
+
+    fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT key, lease_owner, lease_until FROM orders
+                 WHERE lease_owner IS NOT NULL AND lease_until > ?1 ORDER BY lease_owner, key",
+            )
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([stamp(now)], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+            })
+            .map_err(storage)?;
+        rows.map(|r| {
+            let (key, runner, until) = r.map_err(storage)?;
+            Ok(LeaseInfo {
+                key,
+                runner,
+                until: parse_stamp(&until).unwrap_or_default(),
+            })
+        })
+        .collect()
+    }
+
+    fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
+        let channels = serde_json::to_string(channels).map_err(storage)?;
+        // A held order is due when its lease ends at the earliest; a new one (`due` NULL)
+        // at once.
+        let soonest: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT min(CASE
+                     WHEN lease_until IS NOT NULL AND (due IS NULL OR lease_until > due) THEN lease_until
+                     ELSE coalesce(due, '0000-01-01T00:00:00.000000Z') END)
+                 FROM orders WHERE open = 1 AND channel IN (SELECT value FROM json_each(?1))",
+                [channels],
+                |row| row.get(0),
+            )
+            .map_err(storage)?;
+        Ok(soonest.map(|s| parse_stamp(&s).unwrap_or(DateTime::<Utc>::MIN_UTC)))
+    }
+
+    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        let now = Utc::now();
+        self.write(|tx| {
+            let rows: Vec<(String, String)> = {
+                let mut stmt = tx
+                    .prepare(
+                        "SELECT key, record FROM orders WHERE completed_at IS NOT NULL AND completed_at < ?1",
+                    )
+                    .map_err(storage)?;
+                stmt.query_map([stamp(before)], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .map_err(storage)?
+                    .collect::<Result<_, _>>()
+                    .map_err(storage)?
+            };
+            let mut purged = 0;
+            for (key, text) in rows {
+                let mut r = read(&text)?;
+                if r.purged_at.is_some() {
+                    continue;
+                }
+                r.purge_personal(now);
+                let text = serde_json::to_string(&r).map_err(storage)?;
+                // Purged records leave the purge's index (`completed_at` NULL).
+                tx.execute(
+                    "UPDATE orders SET record = ?1, completed_at = NULL WHERE key = ?2",
+                    (text, &key),
+                )
+                .map_err(storage)?;
+                history(tx, &key, now, "flow", "personal data purged")?;
+                purged += 1;
+            }
+            Ok(purged)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commerce_core::{Order, SubmissionReceipt};
+
+    fn record(id: &str) -> OrderRecord {
+        OrderRecord::new(Order {
+            id: id.into(),
+            channel: "bol".into(),
+            ..Default::default()
+        })
+    }
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("journal-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("j.sqlite")
+    }
+
+    #[test]
+    fn the_sqlite_journal_survives_reopening() {
+        let path = temp("reopen");
+        let channels = ["bol".to_owned()];
+        let now = Utc::now();
+        let later = now + chrono::Duration::minutes(5);
+        {
+            let j = SqliteJournal::open(&path).unwrap();
+            assert!(j.add(&record("1")).unwrap());
+            assert!(!j.add(&record("1")).unwrap(), "added once");
+            j.add(&record("2")).unwrap();
+            let mut r = j.claim("a", &channels, now, later).unwrap().unwrap();
+            r.submission = Step::Done(SubmissionReceipt {
+                provider: "shopwedo".into(),
+                reference: "9".into(),
+                already_submitted: false,
+            });
+            j.save("a", later, &r, "submitted").unwrap();
+            j.release("a", &r, "").unwrap();
+        }
+        let j = SqliteJournal::open(&path).unwrap();
+        let r = j.load("bol:1").unwrap().unwrap();
+        assert_eq!(r.submission.done().unwrap().reference, "9");
+        assert_eq!(j.all().unwrap().len(), 2);
+        assert!(j.load("bol:3").unwrap().is_none());
+        let notes: Vec<String> = j.history("bol:1").unwrap().into_iter().map(|h| h.note).collect();
+        assert_eq!(notes, ["seen on its channel", "submitted"]);
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_held_order_is_not_claimed_again_until_its_lease_ends() {
+        let path = temp("lease");
+        let j = SqliteJournal::open(&path).unwrap();
+        let other = SqliteJournal::open(&path).unwrap();
+        let channels = ["bol".to_owned()];
+        j.add(&record("1")).unwrap();
+        let now = Utc::now();
+        let until = now + chrono::Duration::seconds(30);
+        let r = j.claim("a", &channels, now, until).unwrap().unwrap();
+        assert_eq!(other.claim("b", &channels, now, until).unwrap(), None);
+        assert!(matches!(
+            other.amend("bol:1", "operator", now, &mut |_| Ok(String::new())),
+            Err(JournalError::Busy { .. })
+        ));
+        // The lease ends: b takes the order, and a may no longer write it.
+        let after = until + chrono::Duration::seconds(1);
+        let taken = other
+            .claim("b", &channels, after, after + chrono::Duration::seconds(30))
+            .unwrap();
+        assert_eq!(taken.map(|t| t.key), Some("bol:1".to_owned()));
+        assert!(matches!(
+            j.save("a", after, &r, "late"),
+            Err(JournalError::LeaseLost { .. })
+        ));
+        assert_eq!(j.leases(after).unwrap()[0].runner, "b");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn an_order_is_claimed_when_due_and_only_while_open() {
+        let path = temp("due");
+        let j = SqliteJournal::open(&path).unwrap();
+        let channels = ["bol".to_owned()];
+        let now = Utc::now();
+        let mut r = record("1");
+        r.due = Some(now + chrono::Duration::minutes(5));
+        j.add(&r).unwrap();
+        let mut done = record("2");
+        done.completed_at = Some(now);
+        j.add(&done).unwrap();
+        let until = now + chrono::Duration::minutes(10);
+        assert_eq!(j.claim("a", &channels, now, until).unwrap(), None);
+        assert_eq!(j.claim("a", &["other".to_owned()], now, until).unwrap(), None);
+        assert_eq!(j.next_due(&channels).unwrap(), r.due.map(|d| d.trunc_subsecs(6)));
+        let later = now + chrono::Duration::minutes(6);
+        assert!(j.claim("a", &channels, later, until).unwrap().is_some());
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    use chrono::SubsecRound;
+}

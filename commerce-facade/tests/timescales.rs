@@ -1,0 +1,94 @@
+//! The flow at a warehouse's pace, in paused time: parcels ship two hours after the order
+//! reaches the warehouse. No order waits behind another's parcel: all 100 are submitted in
+//! the first minutes, each waiting order is checked once per poll interval and costs nothing
+//! in between, and the run says what it waits for.
+#![cfg(all(
+    feature = "retailer",
+    feature = "shopwedo",
+    feature = "customer-api",
+    feature = "safeshop",
+    feature = "sitejabber"
+))]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use commerce_core::testing::paused_time_http;
+use commerce_facade::{Event, Flow, FlowOptions, MemoryJournal};
+use commerce_sandbox::Config;
+
+#[tokio::test(start_paused = true)]
+async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels() {
+    let orders = 100;
+    let sb = commerce_sandbox::start(Config {
+        orders,
+        ship_after: Duration::from_secs(2 * 3600),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let journal = Arc::new(MemoryJournal::new());
+    let started = tokio::time::Instant::now();
+    let submitted_at = Arc::new(Mutex::new(Vec::new()));
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let poll = Duration::from_secs(300);
+    let flow = Flow::new(
+        support::providers_on(&sb, &paused_time_http()),
+        journal.clone(),
+        FlowOptions {
+            concurrency: 4,
+            poll_interval: poll,
+            ..FlowOptions::default()
+        },
+    )
+    .observe({
+        let (submitted_at, waits) = (submitted_at.clone(), waits.clone());
+        move |e| match e {
+            Event::Submitted { .. } => submitted_at.lock().unwrap().push(started.elapsed()),
+            Event::Waiting { shipment, .. } => waits.lock().unwrap().push(*shipment),
+            _ => {}
+        }
+    });
+    let summary = flow.run().await;
+    let took = started.elapsed();
+    assert!(summary.is_clean(), "{summary:#?}");
+    assert_eq!((summary.completed, summary.pending), (orders, 0), "{summary:#?}");
+    assert_eq!(support::complete(journal.as_ref()), orders);
+
+    let submitted_at = submitted_at.lock().unwrap().clone();
+    assert_eq!(submitted_at.len(), orders);
+    let last_submission = submitted_at.iter().max().copied().unwrap();
+    assert!(
+        last_submission < Duration::from_secs(5 * 60),
+        "every order submitted within the first minutes, none behind a shipping order: the last at {last_submission:?}"
+    );
+    // The parcels ship after two hours; the run ends soon after the last one's check.
+    assert!(took >= Duration::from_secs(2 * 3600), "{took:?}");
+    assert!(took < Duration::from_secs(2 * 3600) + 2 * poll + last_submission, "{took:?}");
+
+    // A waiting order is checked once per poll interval, not in a loop.
+    let report = sb.report();
+    let status_reads = report.providers["shopwedo"].requests.get("POST /getOrder").copied().unwrap_or(0)
+        + report.providers["customer"]
+            .requests
+            .iter()
+            .filter(|(k, _)| k.as_str() == "GET /api/customer/orders/{id}")
+            .map(|(_, n)| *n)
+            .sum::<u64>();
+    let checks_per_order = (2 * 3600) / poll.as_secs() + 2;
+    assert!(
+        status_reads <= orders as u64 * checks_per_order,
+        "{status_reads} status reads for {orders} orders: {report:#?}"
+    );
+    assert!(status_reads >= orders as u64 * (checks_per_order - 3), "{status_reads}");
+    eprintln!(
+        "last submission at {last_submission:?} of simulated time, run {took:?}, {status_reads} status reads"
+    );
+    support::assert_once(&report, orders as u64);
+    assert_eq!(report.total_rate_limited(), 0, "{report:#?}");
+    // While the parcels travel, the run says it waits for them.
+    let waits = waits.lock().unwrap();
+    assert!(waits.iter().any(|n| *n == orders), "{waits:?}");
+}
