@@ -170,6 +170,24 @@ pub fn add_provider(
     }
 }
 
+/// A duration as people write it on a command line: `200ms`, `2s`, `5m`, `1h`, `2d` (a
+/// bare number is seconds); `None` when it is not one (or overflows).
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let unit_ms: u64 = match unit {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_millis(n.checked_mul(unit_ms)?))
+}
+
 impl Providers {
     /// Every provider of this build whose variables are all set in the environment; a
     /// provider with only some set is an error naming the missing ones.
@@ -192,6 +210,19 @@ impl Providers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("200ms"), Some(Duration::from_millis(200)));
+        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration(" 5m "), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        for bad in ["", "m", "5 m", "-1s", "1.5s", "5x", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn a_partial_set_names_what_is_missing() {

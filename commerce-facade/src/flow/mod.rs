@@ -162,8 +162,10 @@ impl Default for FlowOptions {
     }
 }
 
-/// What happened, as it happens.
-#[derive(Debug, Clone, PartialEq)]
+/// What happened, as it happens. `Display` gives the line the quickstart and `commerce
+/// run` print; serialized (for `--json`) with its kind in `event`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
     /// An order seen for the first time on its channel.
@@ -242,8 +244,65 @@ pub enum Event {
     },
 }
 
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq)]
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Seen { key, lines } => write!(f, "[{key}] open order, {lines} line(s) to ship"),
+            Event::Routed { key, provider } => write!(f, "[{key}] routed to {provider}"),
+            Event::Submitted { key, receipt } => write!(
+                f,
+                "[{key}] submitted to {} as {}{}",
+                receipt.provider,
+                receipt.reference,
+                if receipt.already_submitted { " (found, already there)" } else { "" }
+            ),
+            Event::Shipped { key, tracking } => write!(
+                f,
+                "[{key}] shipped: {} {}",
+                tracking.carrier.as_deref().unwrap_or("carrier?"),
+                tracking.code
+            ),
+            Event::Confirmed { key, reference } => write!(
+                f,
+                "[{key}] shipment confirmed on the sales channel{}",
+                reference
+                    .as_deref()
+                    .map(|r| format!(" (process status {r})"))
+                    .unwrap_or_default()
+            ),
+            Event::Invited { key, receipt } => write!(
+                f,
+                "[{key}] review invitation on {}{}",
+                receipt.platform,
+                if receipt.already_invited { " (already invited)" } else { "" }
+            ),
+            Event::Completed { key } => write!(f, "[{key}] completed"),
+            Event::Failed { key, step, error } => write!(f, "[{key}] FAILED at {step} (tried again later): {error}"),
+            Event::Attention { key, reason } => write!(f, "[{key}] NEEDS ATTENTION: {reason}"),
+            Event::Waiting {
+                shipment,
+                retry,
+                elsewhere,
+                next_check,
+            } => {
+                let mut parts = Vec::new();
+                if *shipment > 0 {
+                    parts.push(format!("{shipment} order(s) waiting for shipment"));
+                }
+                if *retry > 0 {
+                    parts.push(format!("{retry} waiting to try a failed step again"));
+                }
+                if *elsewhere > 0 {
+                    parts.push(format!("{elsewhere} with other runners"));
+                }
+                write!(f, "{}, next check {}", parts.join(", "), next_check.format("%H:%M:%S UTC"))
+            }
+        }
+    }
+}
+
+/// What a run did. `Display` gives the summary the quickstart and `commerce run` print.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Summary {
     /// Orders worked on (open when the run began or seen during it).
     pub orders_seen: usize,
@@ -276,6 +335,31 @@ impl Summary {
     /// Whether nothing failed and nothing waits for a person.
     pub fn is_clean(&self) -> bool {
         self.failures.is_empty() && self.attention.is_empty()
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "  orders seen      {}", self.orders_seen)?;
+        writeln!(f, "  submitted        {}", self.submitted)?;
+        writeln!(f, "  shipped          {}", self.shipped)?;
+        writeln!(f, "  confirmed        {}", self.confirmed)?;
+        let invitations: Vec<String> = self.invitations.iter().map(|(p, n)| format!("{p} {n}")).collect();
+        writeln!(
+            f,
+            "  invitations      {}",
+            if invitations.is_empty() { "0".to_owned() } else { invitations.join(", ") }
+        )?;
+        writeln!(f, "  completed        {}", self.completed)?;
+        writeln!(f, "  failures         {}", self.failures.len())?;
+        writeln!(f, "  needs attention  {}", self.attention.len())?;
+        if self.pending > 0 {
+            writeln!(f, "  left for a rerun {}", self.pending)?;
+        }
+        if self.purged > 0 {
+            writeln!(f, "  personal data purged from {} completed orders", self.purged)?;
+        }
+        write!(f, "  time taken       {:.1} s", self.elapsed.as_secs_f64())
     }
 }
 

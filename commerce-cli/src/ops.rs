@@ -1,0 +1,349 @@
+//! The commands that read and settle the journal: `status`, `attention`, `show`,
+//! `resolve`, `retry`. Each change is one journal transaction, refused while a runner holds
+//! the order, and written to the order's history.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use commerce_core::{InvitationReceipt, SubmissionReceipt};
+use commerce_facade::{Journal, OrderRecord, SqliteJournal, Step};
+use serde_json::{Value, json};
+
+use crate::{Failure, ResolveArgs};
+
+/// The review platforms whose invitation steps `--skip-step` accepts before the order has
+/// any.
+const PLATFORMS: [&str; 2] = ["safeshop", "sitejabber"];
+
+/// Who changes an order with `resolve` / `retry`, in its history.
+const OPERATOR: &str = "operator";
+
+/// How to print.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Out {
+    pub(crate) json: bool,
+}
+
+impl Out {
+    fn print(&self, value: Value, text: impl FnOnce() -> String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("{}", text());
+        }
+    }
+}
+
+/// Opens an existing journal (a command that reads one never creates it).
+pub(crate) fn journal(path: &str) -> Result<SqliteJournal, Failure> {
+    if !std::path::Path::new(path).exists() {
+        return Err(Failure {
+            message: format!("no journal at {path} (give --journal PATH or set COMMERCE_JOURNAL)"),
+            code: 1,
+        });
+    }
+    Ok(SqliteJournal::open(path)?)
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn step_text<T>(step: &Step<T>, done: impl Fn(&T) -> String) -> String {
+    match step {
+        Step::NotStarted => "not started".to_owned(),
+        Step::Started => "started, outcome unknown".to_owned(),
+        Step::Done(v) => done(v),
+    }
+}
+
+/// `commerce status`.
+pub(crate) fn status(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
+    let records = journal.all()?;
+    let now = Utc::now();
+    let leases = journal.leases(now)?;
+    let mut stages: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &records {
+        *stages.entry(r.stage()).or_default() += 1;
+    }
+    let mut waiting: Vec<(&OrderRecord, DateTime<Utc>)> = records
+        .iter()
+        .filter(|r| r.is_open())
+        .filter_map(|r| r.due.filter(|d| *d > now).map(|d| (r, d)))
+        .collect();
+    waiting.sort_by_key(|(_, d)| *d);
+    let failing: Vec<&OrderRecord> = records
+        .iter()
+        .filter(|r| r.is_open() && r.failures > 0)
+        .collect();
+    let mut runners: BTreeMap<&str, (usize, DateTime<Utc>)> = BTreeMap::new();
+    for l in &leases {
+        let e = runners.entry(l.runner.as_str()).or_insert((0, l.until));
+        e.0 += 1;
+        e.1 = e.1.max(l.until);
+    }
+    let value = json!({
+        "journal": journal.path(),
+        "orders": records.len(),
+        "stages": stages,
+        "waiting": waiting.iter().map(|(r, d)| json!({"key": r.key, "stage": r.stage(), "due": d})).collect::<Vec<_>>(),
+        "failing": failing.iter().map(|r| json!({"key": r.key, "stage": r.stage(), "failures": r.failures, "last_error": r.last_error, "due": r.due})).collect::<Vec<_>>(),
+        "runners": runners.iter().map(|(name, (n, until))| json!({"runner": name, "orders": n, "until": until})).collect::<Vec<_>>(),
+    });
+    out.print(value, || {
+        let mut t = format!("journal {}: {} orders\n", journal.path(), records.len());
+        for stage in ["route", "submit", "shipment", "confirm", "invite", "attention", "cancelled", "completed"] {
+            if let Some(n) = stages.get(stage) {
+                t += &format!("  {stage:<10} {n}\n");
+            }
+        }
+        if let Some((r, due)) = waiting.first() {
+            t += &format!(
+                "waiting: {} order(s), the next due {} ({}, {})\n",
+                waiting.len(),
+                time(*due),
+                r.key,
+                r.stage()
+            );
+        } else {
+            t += "waiting: none\n";
+        }
+        for r in &failing {
+            t += &format!(
+                "failing: {} at {} ({} time(s)): {}\n",
+                r.key,
+                r.stage(),
+                r.failures,
+                r.last_error.as_deref().unwrap_or("?")
+            );
+        }
+        if runners.is_empty() {
+            t += "runners holding leases: none";
+        } else {
+            t += "runners holding leases:";
+            for (name, (n, until)) in &runners {
+                t += &format!("\n  {name}  {n} order(s), until {}", time(*until));
+            }
+        }
+        t
+    });
+    Ok(0)
+}
+
+/// What a person should do about an order that waits for one.
+fn advice(r: &OrderRecord) -> String {
+    let key = &r.key;
+    match r.stage() {
+        _ if r.fulfilment.is_none() => format!(
+            "route it by hand: `commerce resolve {key} --submitted REF --provider NAME` once a provider has it, \
+             or `commerce resolve {key} --cancel`"
+        ),
+        _ if r.submission == Step::Started => format!(
+            "look for order {} at {}: if it is there, `commerce resolve {key} --submitted REF`; if not, \
+             `commerce retry {key}`",
+            r.order.id,
+            r.fulfilment.as_deref().unwrap_or("the provider")
+        ),
+        _ => {
+            let started: Vec<&String> = r
+                .invitations
+                .iter()
+                .filter(|(_, s)| **s == Step::Started)
+                .map(|(k, _)| k)
+                .collect();
+            match started.first() {
+                Some(step) => format!(
+                    "look on {step} for an invitation of order {}: if it was sent, `commerce resolve {key} \
+                     --skip-step {step}`; if not, `commerce retry {key}`",
+                    r.order.id
+                ),
+                None => format!(
+                    "fix the cause, then `commerce retry {key}` (or `commerce resolve {key} --cancel`)"
+                ),
+            }
+        }
+    }
+}
+
+/// `commerce attention`.
+pub(crate) fn attention(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
+    let records: Vec<OrderRecord> = journal
+        .all()?
+        .into_iter()
+        .filter(|r| r.attention.is_some() && r.cancelled.is_none())
+        .collect();
+    let value = Value::Array(
+        records
+            .iter()
+            .map(|r| json!({"key": r.key, "stage": r.stage(), "reason": r.attention, "advice": advice(r)}))
+            .collect(),
+    );
+    out.print(value, || {
+        if records.is_empty() {
+            return "no order needs a person".to_owned();
+        }
+        let mut t = format!("{} order(s) need a person\n", records.len());
+        for r in &records {
+            t += &format!(
+                "\n{}\n  why:  {}\n  then: {}\n",
+                r.key,
+                r.attention.as_deref().unwrap_or_default(),
+                advice(r)
+            );
+        }
+        t.trim_end().to_owned()
+    });
+    Ok(0)
+}
+
+fn load(journal: &SqliteJournal, key: &str) -> Result<OrderRecord, Failure> {
+    journal.load(key)?.ok_or_else(|| Failure {
+        message: format!("no order {key} in the journal (keys look like bol:1043946570)"),
+        code: 1,
+    })
+}
+
+/// `commerce show KEY`.
+pub(crate) fn show(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, Failure> {
+    let r = load(journal, key)?;
+    let history = journal.history(key)?;
+    let value = json!({"record": r, "stage": r.stage(), "history": history});
+    out.print(value, || {
+        let mut t = format!("{}  ({})\n", r.key, r.stage());
+        t += &format!("  fulfilment    {}\n", r.fulfilment.as_deref().unwrap_or("not routed"));
+        t += &format!(
+            "  submission    {}\n",
+            step_text(&r.submission, |s| format!("{} {}", s.provider, s.reference))
+        );
+        t += &format!("  shipment      {}\n", step_text(&r.shipped, |s| s.code.clone()));
+        t += &format!(
+            "  confirmation  {}\n",
+            step_text(&r.confirmation, |c| c.clone().unwrap_or_else(|| "done".into()))
+        );
+        for (step, state) in &r.invitations {
+            t += &format!("  invite {step:<22} {}\n", step_text(state, |_| "sent".into()));
+        }
+        if let Some(due) = r.due {
+            t += &format!("  next due      {}\n", time(due));
+        }
+        if let Some(e) = &r.last_error {
+            t += &format!("  last error    {e} ({} failure(s) in a row)\n", r.failures);
+        }
+        if let Some(a) = &r.attention {
+            t += &format!("  attention     {a}\n");
+        }
+        if let Some(c) = &r.cancelled {
+            t += &format!("  cancelled     {c}\n");
+        }
+        t += "history\n";
+        for h in &history {
+            t += &format!("  {}  {:<20} {}\n", time(h.at), h.by, h.note);
+        }
+        t.trim_end().to_owned()
+    });
+    Ok(0)
+}
+
+fn settled(r: &mut OrderRecord) {
+    r.attention = None;
+    r.failures = 0;
+    r.last_error = None;
+}
+
+/// `commerce resolve KEY --submitted REF | --skip-step STEP | --cancel`.
+pub(crate) fn resolve(journal: &SqliteJournal, args: ResolveArgs, out: Out) -> Result<u8, Failure> {
+    let reason = args.reason.clone();
+    let because = |text: String| match &reason {
+        Some(why) => format!("{text} ({why})"),
+        None => text,
+    };
+    let record = journal.amend(&args.key, OPERATOR, Utc::now(), &mut |r| {
+        if let Some(reference) = &args.submitted {
+            if r.submission.is_done() {
+                return Err(format!("{} is submitted already", r.key));
+            }
+            let provider = match (&args.provider, &r.fulfilment) {
+                (Some(p), _) | (None, Some(p)) => p.clone(),
+                (None, None) => return Err("the order was not routed: give --provider NAME".into()),
+            };
+            r.fulfilment = Some(provider.clone());
+            r.submission = Step::Done(SubmissionReceipt {
+                provider: provider.clone(),
+                reference: reference.clone(),
+                already_submitted: true,
+            });
+            settled(r);
+            Ok(because(format!("resolved: submitted to {provider} as {reference}")))
+        } else if let Some(step) = &args.skip_step {
+            if step == "confirm" {
+                if !r.shipped.is_done() {
+                    return Err("the order has not shipped: its confirmation cannot be skipped yet".into());
+                }
+                r.confirmation = Step::Done(None);
+            } else if r.invitations.contains_key(step) || PLATFORMS.contains(&step.split('/').next().unwrap_or_default()) {
+                if !r.confirmation.is_done() {
+                    return Err("invitations follow the shipment confirmation: skip `confirm` first".into());
+                }
+                let platform = step.split('/').next().unwrap_or_default().to_owned();
+                r.invitations.insert(
+                    step.clone(),
+                    Step::Done(InvitationReceipt {
+                        platform,
+                        reference: None,
+                        already_invited: true,
+                    }),
+                );
+            } else {
+                return Err(format!(
+                    "`{step}` cannot be skipped: give `confirm` or an invitation step (safeshop, \
+                     sitejabber/review, sitejabber/products); a submission is settled with --submitted"
+                ));
+            }
+            settled(r);
+            Ok(because(format!("resolved: {step} done by hand")))
+        } else {
+            r.cancelled = Some(because("cancelled by an operator".to_owned()));
+            settled(r);
+            Ok(because("resolved: the flow leaves the order".to_owned()))
+        }
+    })?;
+    out.print(json!({"key": record.key, "stage": record.stage()}), || {
+        format!("{}: {}", record.key, record.stage())
+    });
+    Ok(0)
+}
+
+/// `commerce retry KEY`.
+pub(crate) fn retry(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, Failure> {
+    let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
+        if r.completed_at.is_some() {
+            return Err(format!("{} is completed", r.key));
+        }
+        // The person checked that a step of unknown outcome did not go through.
+        let mut again = Vec::new();
+        if r.submission == Step::Started {
+            r.submission = Step::NotStarted;
+            again.push("submit".to_owned());
+        }
+        if r.confirmation == Step::Started {
+            r.confirmation = Step::NotStarted;
+        }
+        for (step, state) in r.invitations.iter_mut() {
+            if *state == Step::Started {
+                *state = Step::NotStarted;
+                again.push(step.clone());
+            }
+        }
+        settled(r);
+        r.cancelled = None;
+        Ok(if again.is_empty() {
+            "retry asked by an operator".to_owned()
+        } else {
+            format!("retry asked by an operator: {} sent again", again.join(", "))
+        })
+    })?;
+    out.print(json!({"key": record.key, "stage": record.stage()}), || {
+        format!("{}: {}, due now", record.key, record.stage())
+    });
+    Ok(0)
+}

@@ -1,0 +1,90 @@
+//! `commerce run`: the flow against the providers configured in the environment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use commerce_facade::{Event, Flow, FlowOptions, PROVIDERS, Providers, SqliteJournal, runner_name};
+
+use crate::ops::Out;
+use crate::{Failure, RunArgs, USAGE};
+
+/// Runs the flow; the exit status: 0 every order completed (with --watch: stopped, and no
+/// order needs a person), 2 some need a person and every other one completed, 1 some were
+/// left unfinished (failing, or interrupted).
+pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Failure> {
+    let providers = Providers::from_env().map_err(|e| Failure {
+        message: e.to_string(),
+        code: USAGE,
+    })?;
+    if providers.channels.is_empty() || providers.fulfilment.is_empty() {
+        let wanted: Vec<String> = PROVIDERS
+            .iter()
+            .map(|p| format!("{} ({}): {}", p.name, p.role, p.required.join(", ")))
+            .collect();
+        return Err(Failure {
+            message: format!(
+                "no sales channel or no fulfilment provider is configured in the environment; set every \
+                 variable of at least one of each:\n  {}\n(`cargo run --example quickstart` tries the flow \
+                 on the built-in sandbox)",
+                wanted.join("\n  ")
+            ),
+            code: USAGE,
+        });
+    }
+    let journal = Arc::new(SqliteJournal::open(journal_path)?);
+    let options = FlowOptions {
+        concurrency: usize::from(args.concurrency),
+        poll_interval: args.poll_interval,
+        lease: args.lease,
+        runner: args.runner.unwrap_or_else(runner_name),
+        resend_unconfirmed: args.resend_unconfirmed,
+        retain_personal_data: Duration::from_secs(args.retain_days.saturating_mul(86_400)),
+        ..FlowOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        if !out.json {
+            println!(
+                "commerce run: runner {}, journal {journal_path}, {}",
+                options.runner,
+                if args.watch { "until Ctrl-C" } else { "until every order is done or needs a person" }
+            );
+        }
+        let flow = Flow::new(providers, journal, options).observe(move |e: &Event| {
+            if out.json {
+                println!("{}", serde_json::to_string(e).unwrap_or_default());
+            } else {
+                println!("{e}");
+            }
+        });
+        let stop = flow.stop_handle();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("stopping after the current steps (the journal keeps the rest)...");
+                stop.stop();
+            }
+        });
+        let summary = if args.watch { flow.watch().await } else { flow.run().await };
+        if out.json {
+            println!(
+                "{}",
+                serde_json::json!({ "event": "summary", "summary": summary })
+            );
+        } else {
+            println!("\nSummary\n{summary}");
+        }
+        // A step that failed and then went through is not a failure of the run; an order
+        // left unfinished is (with --watch, Ctrl-C is how a run ends).
+        let unfinished = !args.watch && (summary.pending > 0 || summary.interrupted);
+        Ok(if unfinished {
+            1
+        } else if !summary.attention.is_empty() {
+            2
+        } else {
+            0
+        })
+    })
+}
