@@ -92,3 +92,94 @@ async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels(
     let waits = waits.lock().unwrap();
     assert!(waits.iter().any(|n| *n == orders), "{waits:?}");
 }
+
+/// A warehouse whose order intake is slow: each submission takes longer than a runner's
+/// lease. Counts the submissions per order.
+#[derive(Debug, Default)]
+struct SlowWarehouse {
+    submissions: Mutex<std::collections::HashMap<String, usize>>,
+}
+
+#[async_trait::async_trait]
+impl commerce_core::Fulfilment for SlowWarehouse {
+    fn name(&self) -> &str {
+        "slow-warehouse"
+    }
+
+    async fn submit(&self, order: &commerce_core::Order) -> Result<commerce_core::SubmissionReceipt, commerce_core::Error> {
+        *self.submissions.lock().unwrap().entry(order.id.clone()).or_default() += 1;
+        // The first order takes 5 s, the others 2 s: a worker finishing one of those
+        // after the first order's lease ran out would take the first over.
+        let first = self.submissions.lock().unwrap().len() == 1;
+        tokio::time::sleep(Duration::from_secs(if first { 5 } else { 2 })).await;
+        Ok(commerce_core::SubmissionReceipt {
+            provider: self.name().into(),
+            reference: format!("W-{}", order.id),
+            already_submitted: false,
+        })
+    }
+
+    async fn status(&self, reference: &str) -> Result<commerce_core::FulfilmentStatus, commerce_core::Error> {
+        Ok(commerce_core::FulfilmentStatus {
+            state: commerce_core::FulfilmentState::Shipped,
+            shipments: vec![commerce_core::Shipment {
+                tracking: Some(commerce_core::Tracking {
+                    carrier: Some("TNT".into()),
+                    code: format!("3S{reference}"),
+                    url: None,
+                }),
+                ..Default::default()
+            }],
+        })
+    }
+
+    async fn cancel(&self, _reference: &str) -> Result<(), commerce_core::Error> {
+        Ok(())
+    }
+
+    async fn stock(&self, eans: &[String]) -> Result<Vec<commerce_core::StockLevel>, commerce_core::Error> {
+        Ok(eans
+            .iter()
+            .map(|ean| commerce_core::StockLevel {
+                item_id: ean.clone(),
+                ean: Some(ean.clone()),
+                available: 1000,
+            })
+            .collect())
+    }
+}
+
+/// A call that outlasts the lease does not let another worker (of this runner or another)
+/// take the order over: the lease is renewed while the order is worked on.
+#[tokio::test(start_paused = true)]
+async fn a_call_longer_than_the_lease_keeps_its_order() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 3,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let http = paused_time_http();
+    let warehouse = Arc::new(SlowWarehouse::default());
+    let mut providers = commerce_facade::Providers::new()
+        .channel(support::bol_on(&sb, &http))
+        .review_platform(support::safeshop_on(&sb, &http));
+    providers.fulfilment.push(warehouse.clone());
+    let journal = Arc::new(MemoryJournal::new());
+    let flow = Flow::new(
+        providers,
+        journal.clone(),
+        FlowOptions {
+            concurrency: 2,
+            lease: Duration::from_secs(1),
+            poll_interval: Duration::from_secs(1),
+            ..FlowOptions::default()
+        },
+    );
+    let summary = flow.run().await;
+    assert!(summary.is_clean(), "{summary:#?}");
+    assert_eq!(summary.completed, 3, "{summary:#?}");
+    let submissions = warehouse.submissions.lock().unwrap().clone();
+    assert_eq!(submissions.len(), 3);
+    assert!(submissions.values().all(|n| *n == 1), "each order submitted once: {submissions:?}");
+}

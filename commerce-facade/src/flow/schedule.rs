@@ -31,6 +31,8 @@ struct Run {
     tries: HashMap<String, u32>,
     /// Orders this run gave back to wait: `true` for a retry, `false` for a shipment.
     waiting: HashMap<String, bool>,
+    /// What the run last said it waits for: `(shipment, retry, elsewhere)`.
+    announced: Option<(usize, usize, usize)>,
 }
 
 impl Run {
@@ -226,7 +228,17 @@ impl Flow {
             }
         }
         let mut held = Held::new(self, record);
-        let halt = held.advance().await;
+        // The lease is renewed while the order is worked on, so it only ends when this
+        // runner is gone (or stuck past it): then another runner takes the order over, and
+        // this one stops at once (its call, if one is under way, is settled by the other).
+        let halt = {
+            let work = std::pin::pin!(held.advance());
+            let beat = std::pin::pin!(self.heartbeat(&key));
+            match futures_util::future::select(work, beat).await {
+                futures_util::future::Either::Left((halt, _)) => halt,
+                futures_util::future::Either::Right((lost, _)) => Err(Halt::Journal(lost)),
+            }
+        };
         let mut r = held.r;
         let now = self.clock.now();
         let runner = &self.options.runner;
@@ -296,6 +308,20 @@ impl Flow {
         }
     }
 
+    /// Renews the lease on `key` every third of its length; returns only when it is lost.
+    async fn heartbeat(&self, key: &str) -> JournalError {
+        let every = (self.options.lease / 3).max(Duration::from_millis(10));
+        loop {
+            tokio::time::sleep(every).await;
+            match self.journal.renew(key, &self.options.runner, self.lease_until()) {
+                Ok(()) => {}
+                Err(lost @ JournalError::LeaseLost { .. }) => return lost,
+                // The journal is busy or failing: the lease still runs; try again.
+                Err(e) => tracing::warn!(key, error = %e, "could not renew a lease"),
+            }
+        }
+    }
+
     /// Orders of the run finished elsewhere (by another runner, or an operator) leave it.
     fn forget_finished(&self, run: &Mutex<Run>) {
         let keys: Vec<String> = lock(run).open.iter().cloned().collect();
@@ -310,12 +336,15 @@ impl Flow {
         }
     }
 
+    /// Says what the run waits for, when that changed since it last said so.
     fn announce_wait(&self, run: &Mutex<Run>, next_check: DateTime<Utc>) {
-        let run = lock(run);
+        let mut run = lock(run);
         let retry = run.waiting.values().filter(|r| **r).count();
         let shipment = run.waiting.len() - retry;
         let elsewhere = run.open.len().saturating_sub(shipment + retry);
-        if shipment + retry + elsewhere > 0 {
+        let picture = (shipment, retry, elsewhere);
+        if shipment + retry + elsewhere > 0 && run.announced != Some(picture) {
+            run.announced = Some(picture);
             self.emit(Event::Waiting {
                 shipment,
                 retry,

@@ -114,6 +114,13 @@ impl Journal for MemoryJournal {
         Ok(())
     }
 
+    fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+        let mut rows = self.rows();
+        let row = Self::held(&mut rows, runner, key)?;
+        row.lease = Some((runner.to_owned(), until));
+        Ok(())
+    }
+
     fn release(&self, runner: &str, record: &OrderRecord, text: &str) -> Result<(), JournalError> {
         let mut rows = self.rows();
         let row = Self::held(&mut rows, runner, &record.key)?;

@@ -282,6 +282,10 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
         note: &str,
     ) -> Result<(), JournalError>;
 
+    /// Extends the lease `runner` holds on `key` to `until` (a heartbeat while a call is
+    /// under way); [`JournalError::LeaseLost`] when another runner holds the order now.
+    fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError>;
+
     /// Writes a record `runner` holds, like [`Journal::save`], and gives up the lease.
     fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError>;
 

@@ -380,6 +380,21 @@ impl Journal for SqliteJournal {
         self.write_held(runner, Some(until), record, note)
     }
 
+    fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE orders SET lease_until = ?1 WHERE key = ?2 AND lease_owner = ?3",
+                    (stamp(until), key, runner),
+                )
+                .map_err(storage)?;
+            if changed == 0 {
+                return Err(JournalError::LeaseLost { key: key.to_owned() });
+            }
+            Ok(())
+        })
+    }
+
     fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError> {
         self.write_held(runner, None, record, note)
     }
