@@ -72,10 +72,7 @@ pub(crate) fn status(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
         .filter_map(|r| r.due.filter(|d| *d > now).map(|d| (r, d)))
         .collect();
     waiting.sort_by_key(|(_, d)| *d);
-    let failing: Vec<&OrderRecord> = records
-        .iter()
-        .filter(|r| r.is_open() && r.failures > 0)
-        .collect();
+    let failing: Vec<&OrderRecord> = records.iter().filter(|r| r.is_open() && r.failures > 0).collect();
     let mut runners: BTreeMap<&str, (usize, DateTime<Utc>)> = BTreeMap::new();
     for l in &leases {
         let e = runners.entry(l.runner.as_str()).or_insert((0, l.until));
@@ -92,7 +89,16 @@ pub(crate) fn status(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
     });
     out.print(value, || {
         let mut t = format!("journal {}: {} orders\n", journal.path(), records.len());
-        for stage in ["route", "submit", "shipment", "confirm", "invite", "attention", "cancelled", "completed"] {
+        for stage in [
+            "route",
+            "submit",
+            "shipment",
+            "confirm",
+            "invite",
+            "attention",
+            "cancelled",
+            "completed",
+        ] {
             if let Some(n) = stages.get(stage) {
                 t += &format!("  {stage:<10} {n}\n");
             }
@@ -210,7 +216,10 @@ pub(crate) fn show(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, F
     let value = json!({"record": r, "stage": r.stage(), "history": history});
     out.print(value, || {
         let mut t = format!("{}  ({})\n", r.key, r.stage());
-        t += &format!("  fulfilment    {}\n", r.fulfilment.as_deref().unwrap_or("not routed"));
+        t += &format!(
+            "  fulfilment    {}\n",
+            r.fulfilment.as_deref().unwrap_or("not routed")
+        );
         t += &format!(
             "  submission    {}\n",
             step_text(&r.submission, |s| format!("{} {}", s.provider, s.reference))
@@ -273,14 +282,18 @@ pub(crate) fn resolve(journal: &SqliteJournal, args: ResolveArgs, out: Out) -> R
                 already_submitted: true,
             });
             settled(r);
-            Ok(because(format!("resolved: submitted to {provider} as {reference}")))
+            Ok(because(format!(
+                "resolved: submitted to {provider} as {reference}"
+            )))
         } else if let Some(step) = &args.skip_step {
             if step == "confirm" {
                 if !r.shipped.is_done() {
                     return Err("the order has not shipped: its confirmation cannot be skipped yet".into());
                 }
                 r.confirmation = Step::Done(None);
-            } else if r.invitations.contains_key(step) || PLATFORMS.contains(&step.split('/').next().unwrap_or_default()) {
+            } else if r.invitations.contains_key(step)
+                || PLATFORMS.contains(&step.split('/').next().unwrap_or_default())
+            {
                 if !r.confirmation.is_done() {
                     return Err("invitations follow the shipment confirmation: skip `confirm` first".into());
                 }

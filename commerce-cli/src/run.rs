@@ -50,7 +50,11 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
             println!(
                 "commerce run: runner {}, journal {journal_path}, {}",
                 options.runner,
-                if args.watch { "until Ctrl-C" } else { "until every order is done or needs a person" }
+                if args.watch {
+                    "until Ctrl-C"
+                } else {
+                    "until every order is done or needs a person"
+                }
             );
         }
         let flow = Flow::new(providers, journal, options).observe(move |e: &Event| {
@@ -67,7 +71,11 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
                 stop.stop();
             }
         });
-        let summary = if args.watch { flow.watch().await } else { flow.run().await };
+        let summary = if args.watch {
+            flow.watch().await
+        } else {
+            flow.run().await
+        };
         if out.json {
             println!(
                 "{}",

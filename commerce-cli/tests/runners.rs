@@ -144,16 +144,29 @@ async fn runners_share_one_journal(processes: usize, orders: usize, seed: u64) {
     for r in &records {
         if r.completed_at.is_some() {
             completed += 1;
-            assert!(r.confirmation.is_done() && r.invitations.values().all(|s| s.is_done()), "{r:#?}");
+            assert!(
+                r.confirmation.is_done() && r.invitations.values().all(|s| s.is_done()),
+                "{r:#?}"
+            );
         } else {
             let reason = r.attention.as_deref().unwrap_or_else(|| {
-                panic!("{} neither completed nor waiting for a person: {r:#?}\n{diagnostics}", r.key)
+                panic!(
+                    "{} neither completed nor waiting for a person: {r:#?}\n{diagnostics}",
+                    r.key
+                )
             });
-            assert!(reason.contains("may have received") || reason.contains("reports the order"), "{reason}");
+            assert!(
+                reason.contains("may have received") || reason.contains("reports the order"),
+                "{reason}"
+            );
         }
     }
     assert!(completed > 0, "{diagnostics}");
-    assert_eq!(journal.leases(chrono::Utc::now()).unwrap(), vec![], "no lease left");
+    assert_eq!(
+        journal.leases(chrono::Utc::now()).unwrap(),
+        vec![],
+        "no lease left"
+    );
     // The shipments and invitations made match the journal: one per order that got there.
     let confirmed = records.iter().filter(|r| r.confirmation.is_done()).count() as u64;
     let unconfirmed: Vec<String> = records

@@ -102,7 +102,11 @@ fn write_v1_journal(path: &std::path::Path) {
     done["completed_at"] = "2026-10-01T08:00:00Z".into();
     conn.execute(
         "UPDATE orders SET record = ?1, completed_at = ?2 WHERE key = ?3",
-        (done.to_string(), "2026-10-01T08:00:00.000000Z", done["key"].as_str().unwrap()),
+        (
+            done.to_string(),
+            "2026-10-01T08:00:00.000000Z",
+            done["key"].as_str().unwrap(),
+        ),
     )
     .unwrap();
 }

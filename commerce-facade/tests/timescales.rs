@@ -66,11 +66,18 @@ async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels(
     );
     // The parcels ship after two hours; the run ends soon after the last one's check.
     assert!(took >= Duration::from_secs(2 * 3600), "{took:?}");
-    assert!(took < Duration::from_secs(2 * 3600) + 2 * poll + last_submission, "{took:?}");
+    assert!(
+        took < Duration::from_secs(2 * 3600) + 2 * poll + last_submission,
+        "{took:?}"
+    );
 
     // A waiting order is checked once per poll interval, not in a loop.
     let report = sb.report();
-    let status_reads = report.providers["shopwedo"].requests.get("POST /getOrder").copied().unwrap_or(0)
+    let status_reads = report.providers["shopwedo"]
+        .requests
+        .get("POST /getOrder")
+        .copied()
+        .unwrap_or(0)
         + report.providers["customer"]
             .requests
             .iter()
@@ -82,7 +89,10 @@ async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels(
         status_reads <= orders as u64 * checks_per_order,
         "{status_reads} status reads for {orders} orders: {report:#?}"
     );
-    assert!(status_reads >= orders as u64 * (checks_per_order - 3), "{status_reads}");
+    assert!(
+        status_reads >= orders as u64 * (checks_per_order - 3),
+        "{status_reads}"
+    );
     eprintln!(
         "last submission at {last_submission:?} of simulated time, run {took:?}, {status_reads} status reads"
     );
@@ -106,8 +116,16 @@ impl commerce_core::Fulfilment for SlowWarehouse {
         "slow-warehouse"
     }
 
-    async fn submit(&self, order: &commerce_core::Order) -> Result<commerce_core::SubmissionReceipt, commerce_core::Error> {
-        *self.submissions.lock().unwrap().entry(order.id.clone()).or_default() += 1;
+    async fn submit(
+        &self,
+        order: &commerce_core::Order,
+    ) -> Result<commerce_core::SubmissionReceipt, commerce_core::Error> {
+        *self
+            .submissions
+            .lock()
+            .unwrap()
+            .entry(order.id.clone())
+            .or_default() += 1;
         // The first order takes 5 s, the others 2 s: a worker finishing one of those
         // after the first order's lease ran out would take the first over.
         let first = self.submissions.lock().unwrap().len() == 1;
@@ -181,5 +199,8 @@ async fn a_call_longer_than_the_lease_keeps_its_order() {
     assert_eq!(summary.completed, 3, "{summary:#?}");
     let submissions = warehouse.submissions.lock().unwrap().clone();
     assert_eq!(submissions.len(), 3);
-    assert!(submissions.values().all(|n| *n == 1), "each order submitted once: {submissions:?}");
+    assert!(
+        submissions.values().all(|n| *n == 1),
+        "each order submitted once: {submissions:?}"
+    );
 }

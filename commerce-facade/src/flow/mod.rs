@@ -254,7 +254,11 @@ impl std::fmt::Display for Event {
                 "[{key}] submitted to {} as {}{}",
                 receipt.provider,
                 receipt.reference,
-                if receipt.already_submitted { " (found, already there)" } else { "" }
+                if receipt.already_submitted {
+                    " (found, already there)"
+                } else {
+                    ""
+                }
             ),
             Event::Shipped { key, tracking } => write!(
                 f,
@@ -274,10 +278,16 @@ impl std::fmt::Display for Event {
                 f,
                 "[{key}] review invitation on {}{}",
                 receipt.platform,
-                if receipt.already_invited { " (already invited)" } else { "" }
+                if receipt.already_invited {
+                    " (already invited)"
+                } else {
+                    ""
+                }
             ),
             Event::Completed { key } => write!(f, "[{key}] completed"),
-            Event::Failed { key, step, error } => write!(f, "[{key}] FAILED at {step} (tried again later): {error}"),
+            Event::Failed { key, step, error } => {
+                write!(f, "[{key}] FAILED at {step} (tried again later): {error}")
+            }
             Event::Attention { key, reason } => write!(f, "[{key}] NEEDS ATTENTION: {reason}"),
             Event::Waiting {
                 shipment,
@@ -295,7 +305,12 @@ impl std::fmt::Display for Event {
                 if *elsewhere > 0 {
                     parts.push(format!("{elsewhere} with other runners"));
                 }
-                write!(f, "{}, next check {}", parts.join(", "), next_check.format("%H:%M:%S UTC"))
+                write!(
+                    f,
+                    "{}, next check {}",
+                    parts.join(", "),
+                    next_check.format("%H:%M:%S UTC")
+                )
             }
         }
     }
@@ -348,7 +363,11 @@ impl std::fmt::Display for Summary {
         writeln!(
             f,
             "  invitations      {}",
-            if invitations.is_empty() { "0".to_owned() } else { invitations.join(", ") }
+            if invitations.is_empty() {
+                "0".to_owned()
+            } else {
+                invitations.join(", ")
+            }
         )?;
         writeln!(f, "  completed        {}", self.completed)?;
         writeln!(f, "  failures         {}", self.failures.len())?;
@@ -383,7 +402,9 @@ impl Clock {
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
         let elapsed = chrono::Duration::from_std(self.start.elapsed()).unwrap_or(chrono::Duration::MAX);
-        self.wall.checked_add_signed(elapsed).unwrap_or(DateTime::<Utc>::MAX_UTC)
+        self.wall
+            .checked_add_signed(elapsed)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// The tokio instant of a wall-clock time (now, if it has passed).
@@ -494,7 +515,10 @@ impl Flow {
     /// When a lease taken or renewed now ends.
     fn lease_until(&self) -> DateTime<Utc> {
         let lease = chrono::Duration::from_std(self.options.lease).unwrap_or(chrono::Duration::MAX);
-        self.clock.now().checked_add_signed(lease).unwrap_or(DateTime::<Utc>::MAX_UTC)
+        self.clock
+            .now()
+            .checked_add_signed(lease)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     fn fail(&self, key: &str, step: &str, error: &dyn std::fmt::Display) {

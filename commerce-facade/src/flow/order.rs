@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use commerce_core::{Error, Fulfilment, FulfilmentState, InvitationReceipt, ReviewInvitation, SubmissionReceipt};
+use commerce_core::{
+    Error, Fulfilment, FulfilmentState, InvitationReceipt, ReviewInvitation, SubmissionReceipt,
+};
 
 use super::settle::{self, Settled};
 use super::steps::{self, InvitePlan, Next};
@@ -68,11 +70,19 @@ impl<'f> Held<'f> {
 
     /// A step finished: counted (a stop after N steps ends the work here).
     fn finished(&self) -> Result<(), Halt> {
-        if self.flow.count_step() { Err(Halt::Stopped) } else { Ok(()) }
+        if self.flow.count_step() {
+            Err(Halt::Stopped)
+        } else {
+            Ok(())
+        }
     }
 
     fn check_stop(&self) -> Result<(), Halt> {
-        if self.flow.stopping() { Err(Halt::Stopped) } else { Ok(()) }
+        if self.flow.stopping() {
+            Err(Halt::Stopped)
+        } else {
+            Ok(())
+        }
     }
 
     /// Stops the order for a person.
@@ -139,9 +149,14 @@ impl<'f> Held<'f> {
         let f = self.fulfilment()?;
         let flow = self.flow;
         if settle {
-            let settled = settle::submission(rule, f.as_ref(), &self.r.order.id, flow.options.resend_unconfirmed)
-                .await
-                .map_err(|e| Halt::Failed(rule.name.into(), e))?;
+            let settled = settle::submission(
+                rule,
+                f.as_ref(),
+                &self.r.order.id,
+                flow.options.resend_unconfirmed,
+            )
+            .await
+            .map_err(|e| Halt::Failed(rule.name.into(), e))?;
             match settled {
                 Settled::Found(receipt) => return self.submitted(receipt, "found at the provider"),
                 Settled::Send => {}
@@ -251,7 +266,13 @@ impl<'f> Held<'f> {
         }
     }
 
-    async fn invite(&mut self, plan: usize, step: String, part: Option<String>, settle: bool) -> Result<(), Halt> {
+    async fn invite(
+        &mut self,
+        plan: usize,
+        step: String,
+        part: Option<String>,
+        settle: bool,
+    ) -> Result<(), Halt> {
         let rule = steps::INVITE;
         let flow = self.flow;
         let platform = flow.providers.reviews[plan].clone();
@@ -276,7 +297,9 @@ impl<'f> Held<'f> {
         let failed = format!("{} {step}", rule.name);
         match sent {
             Ok(receipt) => {
-                self.r.invitations.insert(step.clone(), Step::Done(receipt.clone()));
+                self.r
+                    .invitations
+                    .insert(step.clone(), Step::Done(receipt.clone()));
                 self.r.failures = 0;
                 self.r.last_error = None;
                 self.save(&format!("invited on {step}"))?;
@@ -316,7 +339,9 @@ impl<'f> Held<'f> {
             already_invited: false,
         });
         let name = p.platform.clone();
-        self.r.invitations.insert(name.clone(), Step::Done(receipt.clone()));
+        self.r
+            .invitations
+            .insert(name.clone(), Step::Done(receipt.clone()));
         self.save(&format!("invited on {name}"))?;
         self.announce(plan, receipt)
     }

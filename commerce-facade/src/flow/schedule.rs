@@ -101,7 +101,9 @@ impl Flow {
         let mut listed_at: Option<DateTime<Utc>> = None;
         loop {
             let now = self.clock.now();
-            if listed_at.is_none() || (mode == Mode::Watch && listed_at.is_some_and(|t| now >= t + self.poll_interval())) {
+            if listed_at.is_none()
+                || (mode == Mode::Watch && listed_at.is_some_and(|t| now >= t + self.poll_interval()))
+            {
                 self.list(&run).await;
                 self.purge();
                 listed_at = Some(now);
@@ -356,7 +358,8 @@ impl Flow {
 
     /// Personal data of orders completed long enough ago leaves the journal.
     fn purge(&self) {
-        let keep = chrono::Duration::from_std(self.options.retain_personal_data).unwrap_or(chrono::Duration::MAX);
+        let keep =
+            chrono::Duration::from_std(self.options.retain_personal_data).unwrap_or(chrono::Duration::MAX);
         if let Some(before) = Utc::now().checked_sub_signed(keep) {
             match self.journal.purge_personal(before) {
                 Ok(n) => self.summary().purged += n,
@@ -379,7 +382,10 @@ mod tests {
         let live = Duration::from_secs(300);
         let delays: Vec<u64> = (1..=9).map(|n| retry_delay(live, n).as_secs()).collect();
         assert_eq!(delays, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
-        assert_eq!(retry_delay(Duration::from_millis(200), 1), Duration::from_millis(200));
+        assert_eq!(
+            retry_delay(Duration::from_millis(200), 1),
+            Duration::from_millis(200)
+        );
         assert_eq!(retry_delay(live, u32::MAX), Duration::from_secs(3600));
     }
 }

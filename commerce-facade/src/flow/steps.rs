@@ -97,7 +97,10 @@ impl InvitePlan {
                 .map(|part| (format!("{name}/{part}"), Some(part)))
                 .collect()
         };
-        InvitePlan { platform: name, calls }
+        InvitePlan {
+            platform: name,
+            calls,
+        }
     }
 }
 
@@ -166,7 +169,10 @@ pub(crate) fn next(r: &OrderRecord, plans: &[InvitePlan]) -> Next {
         // Begun by a release that sent every call as the platform's one step: which
         // call went out is unknown, so the first is settled.
         let legacy = r.invitations.get(&plan.platform) == Some(&Step::Started)
-            && plan.calls.iter().all(|(s, part)| part.is_some() && !r.invitations.contains_key(s));
+            && plan
+                .calls
+                .iter()
+                .all(|(s, part)| part.is_some() && !r.invitations.contains_key(s));
         for (step, part) in &plan.calls {
             match r.invitations.get(step) {
                 Some(Step::Done(_)) if part.is_some() => continue,
@@ -280,7 +286,8 @@ mod tests {
         r.shipped = Step::Done(Tracking::default());
         r.confirmation = Step::Done(None);
         r.invitations.insert("safeshop".into(), receipt("safeshop"));
-        r.invitations.insert("sitejabber/review".into(), receipt("sitejabber"));
+        r.invitations
+            .insert("sitejabber/review".into(), receipt("sitejabber"));
         r.invitations.insert("sitejabber/products".into(), Step::Started);
         assert_eq!(
             next(&r, &plans),

@@ -292,8 +292,13 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// Changes an order no runner holds (an operator's decision): `change` edits the
     /// record and returns the history note, or refuses with a reason. The order is due
     /// at once afterwards.
-    fn amend(&self, key: &str, by: &str, now: DateTime<Utc>, change: Amendment<'_>)
-    -> Result<OrderRecord, JournalError>;
+    fn amend(
+        &self,
+        key: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        change: Amendment<'_>,
+    ) -> Result<OrderRecord, JournalError>;
 
     /// The history of `key`, oldest first.
     fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError>;
@@ -347,8 +352,12 @@ mod tests {
 
     #[test]
     fn stamps_sort_as_time() {
-        let a = DateTime::parse_from_rfc3339("2026-11-30T09:59:59.5Z").unwrap().to_utc();
-        let b = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z").unwrap().to_utc();
+        let a = DateTime::parse_from_rfc3339("2026-11-30T09:59:59.5Z")
+            .unwrap()
+            .to_utc();
+        let b = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+            .unwrap()
+            .to_utc();
         assert!(stamp(a) < stamp(b));
         assert_eq!(stamp(b).len(), stamp(a).len());
     }

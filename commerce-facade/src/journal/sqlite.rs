@@ -300,7 +300,9 @@ impl Journal for SqliteJournal {
     fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
         let text: Option<String> = self
             .conn()
-            .query_row("SELECT record FROM orders WHERE key = ?1", [key], |row| row.get(0))
+            .query_row("SELECT record FROM orders WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
             .optional()
             .map_err(storage)?;
         text.as_deref().map(read).transpose()
@@ -474,7 +476,11 @@ impl Journal for SqliteJournal {
             .map_err(storage)?;
         let rows = stmt
             .query_map([stamp(now)], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
             })
             .map_err(storage)?;
         rows.map(|r| {
