@@ -1,8 +1,10 @@
 //! The whole order-to-review flow for 1,000 orders against the in-process sandbox, with the
-//! journal on disk (SQLite, durable at every step), in simulated time: orders per second of
-//! provider time (what the providers' limits allow) and per second of machine time (what
-//! the flow itself costs). `cargo bench -p commerce-facade --bench flow` (part of
-//! `cargo xtask bench`); `FLOW_ORDERS` changes the size.
+//! journal on disk (SQLite, durable at every step), in simulated time, worked by 1, 2 and 4
+//! runners sharing the journal file (each with its own clients and its own connection, as
+//! separate processes would be): orders per second of provider time (what the providers'
+//! limits allow) and per second of machine time (what the flow itself costs).
+//! `cargo bench -p commerce-facade --bench flow` (part of `cargo xtask bench`);
+//! `FLOW_ORDERS` changes the size, `FLOW_RUNNERS` the runner counts (`1,2,4`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -11,73 +13,99 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_core::testing::paused_time_http;
-use commerce_facade::{Flow, FlowOptions, SqliteJournal};
-use commerce_sandbox::Config;
+use commerce_facade::{Flow, FlowOptions, Journal, SqliteJournal};
+use commerce_sandbox::{Config, Report};
 
-fn main() {
-    let orders = support::size("FLOW_ORDERS", 1000);
+struct Figures {
+    simulated: Duration,
+    machine: Duration,
+    report: Report,
+    journal_kb: u64,
+}
+
+fn run(orders: usize, runners: usize) -> Figures {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("commerce-flow-bench-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("commerce-flow-bench-{}-{runners}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("journal.sqlite");
-    let (simulated, machine, runs, report) = rt.block_on(async {
+    let (simulated, machine, report) = rt.block_on(async {
         let sb = commerce_sandbox::start(Config {
             orders,
             ..Config::default()
         })
         .await
         .unwrap();
-        let journal = Arc::new(SqliteJournal::open(&path).unwrap());
-        let flow = Flow::new(
-            support::providers_on(&sb, &paused_time_http()),
-            journal.clone(),
-            FlowOptions {
-                poll_interval: Duration::from_secs(5),
-                ..FlowOptions::default()
-            },
-        );
+        let flows: Vec<Flow> = (0..runners)
+            .map(|i| {
+                Flow::new(
+                    support::providers_on(&sb, &paused_time_http()),
+                    Arc::new(SqliteJournal::open(&path).unwrap()),
+                    FlowOptions {
+                        poll_interval: Duration::from_secs(5),
+                        runner: format!("bench-{i}"),
+                        ..FlowOptions::default()
+                    },
+                )
+            })
+            .collect();
         let simulated = tokio::time::Instant::now();
         let machine = std::time::Instant::now();
-        let mut runs = 0;
-        loop {
-            runs += 1;
-            let s = flow.run().await;
-            assert!(s.is_clean(), "{s:#?}");
-            if s.pending == 0 {
-                break;
-            }
-            assert!(runs < 10, "{s:#?}");
-        }
+        let summaries = futures_util::future::join_all(flows.iter().map(|f| f.run())).await;
         let (simulated, machine) = (simulated.elapsed(), machine.elapsed());
+        for s in &summaries {
+            assert!(s.attention.is_empty() && s.pending == 0, "{s:#?}");
+        }
+        let journal = SqliteJournal::open(&path).unwrap();
         assert_eq!(
-            support::complete(journal.as_ref()),
+            support::complete(&journal as &dyn Journal),
             orders,
             "every order completed"
         );
-        (simulated, machine, runs, sb.report())
+        (simulated, machine, sb.report())
     });
     assert_eq!(report.total_duplicates(), 0);
-    assert_eq!(report.total_rate_limited(), 0);
     let journal_kb = std::fs::metadata(&path).map_or(0, |m| m.len()) / 1024;
     std::fs::remove_dir_all(&dir).unwrap();
-    let requests: u64 = report
-        .providers
-        .values()
-        .map(|p| p.requests.values().sum::<u64>())
-        .sum();
+    Figures {
+        simulated,
+        machine,
+        report,
+        journal_kb,
+    }
+}
+
+fn main() {
+    let orders = support::size("FLOW_ORDERS", 1000);
+    let counts: Vec<usize> = std::env::var("FLOW_RUNNERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2, 4]);
     println!(
-        "| orders | flow runs | provider time (simulated) | orders/s of provider time | machine time | orders/s of machine time | HTTP requests | journal |"
+        "| orders | runners | provider time (simulated) | orders/s of provider time | machine time | orders/s of machine time | HTTP requests | 429 answers | token requests | journal |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
-    println!(
-        "| {orders} | {runs} | {:.0} s | {:.3} | {:.2} s | {:.0} | {requests} | {journal_kb} KB |",
-        simulated.as_secs_f64(),
-        orders as f64 / simulated.as_secs_f64(),
-        machine.as_secs_f64(),
-        orders as f64 / machine.as_secs_f64(),
-    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for runners in counts {
+        let f = run(orders, runners);
+        let requests: u64 = f
+            .report
+            .providers
+            .values()
+            .map(|p| p.requests.values().sum::<u64>())
+            .sum();
+        let tokens: u64 = f.report.providers.values().map(|p| p.token_requests).sum();
+        println!(
+            "| {orders} | {runners} | {:.0} s | {:.3} | {:.2} s | {:.0} | {requests} | {} | {tokens} | {} KB |",
+            f.simulated.as_secs_f64(),
+            orders as f64 / f.simulated.as_secs_f64(),
+            f.machine.as_secs_f64(),
+            orders as f64 / f.machine.as_secs_f64(),
+            f.report.total_rate_limited(),
+            f.journal_kb,
+        );
+    }
 }

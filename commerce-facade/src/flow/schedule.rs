@@ -29,8 +29,9 @@ struct Run {
     seen: HashSet<String>,
     /// Failures in this run, per order.
     tries: HashMap<String, u32>,
-    /// Orders this run gave back to wait: `true` for a retry, `false` for a shipment.
-    waiting: HashMap<String, bool>,
+    /// Orders this run gave back to wait: when they are due, and `true` for a retry,
+    /// `false` for a shipment.
+    waiting: HashMap<String, (DateTime<Utc>, bool)>,
     /// What the run last said it waits for: `(shipment, retry, elsewhere)`.
     announced: Option<(usize, usize, usize)>,
 }
@@ -258,7 +259,7 @@ impl Flow {
             }
             Err(Halt::Wait(due)) => {
                 r.due = Some(due);
-                lock(run).waiting.insert(key.clone(), false);
+                lock(run).waiting.insert(key.clone(), (due, false));
                 self.journal.release(runner, &r, "")
             }
             Err(Halt::Stopped) => {
@@ -277,7 +278,7 @@ impl Flow {
                 {
                     let mut run = lock(run);
                     *run.tries.entry(key.clone()).or_default() += 1;
-                    run.waiting.insert(key.clone(), true);
+                    run.waiting.insert(key.clone(), (due, true));
                 }
                 self.journal.release(runner, &r, &format!("{step} failed: {e}"))
             }
@@ -325,8 +326,18 @@ impl Flow {
     }
 
     /// Orders of the run finished elsewhere (by another runner, or an operator) leave it.
+    /// Only the orders whose state this run cannot know are read: those it has not given
+    /// back to wait, or whose wait is over (another runner may have taken them since).
     fn forget_finished(&self, run: &Mutex<Run>) {
-        let keys: Vec<String> = lock(run).open.iter().cloned().collect();
+        let now = self.clock.now();
+        let keys: Vec<String> = {
+            let run = lock(run);
+            run.open
+                .iter()
+                .filter(|k| run.waiting.get(*k).is_none_or(|(due, _)| *due <= now))
+                .cloned()
+                .collect()
+        };
         for key in keys {
             if let Ok(r) = self.journal.load(&key)
                 && r.is_none_or(|r| !r.is_open())
@@ -341,7 +352,7 @@ impl Flow {
     /// Says what the run waits for, when that changed since it last said so.
     fn announce_wait(&self, run: &Mutex<Run>, next_check: DateTime<Utc>) {
         let mut run = lock(run);
-        let retry = run.waiting.values().filter(|r| **r).count();
+        let retry = run.waiting.values().filter(|(_, r)| *r).count();
         let shipment = run.waiting.len() - retry;
         let elsewhere = run.open.len().saturating_sub(shipment + retry);
         let picture = (shipment, retry, elsewhere);
