@@ -59,8 +59,9 @@ enum Command {
     /// Settle an order a person has checked: it was submitted, a step was done by hand,
     /// or the flow should leave it.
     Resolve(ResolveArgs),
-    /// Work on an order again: clears its attention and failures; a step whose outcome
-    /// was unknown is sent again (check first that the provider did not get it).
+    /// Work on an order now: clears its failures and its wait; for an order that needs a
+    /// person, also its attention, and a step whose outcome was unknown is sent again
+    /// (check first that the provider did not get it).
     Retry {
         /// The order, `channel:order id`.
         key: String,
@@ -73,15 +74,16 @@ struct RunArgs {
     #[arg(long)]
     watch: bool,
     /// How often a shipping order is checked, and new orders looked for with --watch:
-    /// `200ms`, `30s`, `5m`, `1h`.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    /// `200ms`, `30s`, `5m`, `1h` (100ms to 1d).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = poll_interval)]
     poll_interval: Duration,
     /// Orders worked on at once by this runner.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
     /// How long an order stays claimed by this runner without news from it (a crashed
-    /// runner's orders are taken over after this).
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = duration)]
+    /// runner's orders are taken over after this); 2s to 1d, longer than a journal write
+    /// can wait for another runner's.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = lease)]
     lease: Duration,
     /// This runner's name in the journal (default: from the process id).
     #[arg(long, value_name = "NAME")]
@@ -120,8 +122,22 @@ struct ResolveArgs {
     reason: Option<String>,
 }
 
-fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text).ok_or_else(|| format!("`{text}` is not a duration such as 200ms, 30s, 5m, 1h"))
+fn duration(text: &str, least: Duration, most: Duration) -> Result<Duration, String> {
+    let d = parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 200ms, 30s, 5m, 1h"))?;
+    if d < least || d > most {
+        return Err(format!("`{text}` is outside {least:?} to {most:?}"));
+    }
+    Ok(d)
+}
+
+fn poll_interval(text: &str) -> Result<Duration, String> {
+    let (least, most) = commerce_facade::POLL_BOUNDS;
+    duration(text, least, most)
+}
+
+fn lease(text: &str) -> Result<Duration, String> {
+    duration(text, Duration::from_secs(2), commerce_facade::LEASE_BOUNDS.1)
 }
 
 /// A command's failure, as people (or scripts) read it.

@@ -79,8 +79,10 @@ pub(crate) fn status(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
         e.0 += 1;
         e.1 = e.1.max(l.until);
     }
+    let unreadable = journal.unreadable()?;
     let value = json!({
         "journal": journal.path(),
+        "unreadable": unreadable.iter().map(|(k, e)| json!({"key": k, "error": e})).collect::<Vec<_>>(),
         "orders": records.len(),
         "stages": stages,
         "waiting": waiting.iter().map(|(r, d)| json!({"key": r.key, "stage": r.stage(), "due": d})).collect::<Vec<_>>(),
@@ -113,6 +115,9 @@ pub(crate) fn status(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
             );
         } else {
             t += "waiting: none\n";
+        }
+        for (key, error) in &unreadable {
+            t += &format!("unreadable: {key} (set aside, not worked on): {error}\n");
         }
         for r in &failing {
             t += &format!(
@@ -331,6 +336,12 @@ pub(crate) fn retry(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, 
     let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
         if r.completed_at.is_some() {
             return Err(format!("{} is completed", r.key));
+        }
+        if r.attention.is_none() && r.cancelled.is_none() {
+            // Failing, not waiting for a person: due now, and a step of unknown outcome is
+            // still settled by the flow (a look-up where the provider has one).
+            r.failures = 0;
+            return Ok("retry asked by an operator: due now".to_owned());
         }
         // The person checked that a step of unknown outcome did not go through.
         let mut again = Vec::new();

@@ -10,7 +10,7 @@ use crate::{Failure, RunArgs, USAGE};
 
 /// Runs the flow; the exit status: 0 every order completed (with --watch: stopped, and no
 /// order needs a person), 2 some need a person and every other one completed, 1 some were
-/// left unfinished (failing, or interrupted).
+/// left unfinished (failing, or interrupted) or a channel could not be listed.
 pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Failure> {
     let providers = Providers::from_env().map_err(|e| Failure {
         message: e.to_string(),
@@ -86,7 +86,8 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
         }
         // A step that failed and then went through is not a failure of the run; an order
         // left unfinished is (with --watch, Ctrl-C is how a run ends).
-        let unfinished = !args.watch && (summary.pending > 0 || summary.interrupted);
+        let unfinished =
+            !summary.unlisted.is_empty() || (!args.watch && (summary.pending > 0 || summary.interrupted));
         Ok(if unfinished {
             1
         } else if !summary.attention.is_empty() {

@@ -213,7 +213,8 @@ async fn main() -> ExitCode {
     println!("{summary}");
     // A step that failed and then went through is not a failure of the run; an order left
     // unfinished is (with --watch, Ctrl-C is how a run ends).
-    let mut ok = args.watch || (summary.pending == 0 && !summary.interrupted);
+    let mut ok =
+        summary.unlisted.is_empty() && (args.watch || (summary.pending == 0 && !summary.interrupted));
     if let Some(sandbox) = &sandbox {
         let report = sandbox.report();
         println!(

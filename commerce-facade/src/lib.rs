@@ -31,7 +31,9 @@ mod flow;
 mod journal;
 mod setup;
 
-pub use crate::flow::{Event, Flow, FlowOptions, Providers, StopHandle, Summary, runner_name};
+pub use crate::flow::{
+    Event, Flow, FlowOptions, LEASE_BOUNDS, POLL_BOUNDS, Providers, StopHandle, Summary, runner_name,
+};
 pub use crate::journal::{
     Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord, SCHEMA_VERSION,
     SqliteJournal, Step,

@@ -109,7 +109,8 @@ pub struct FlowOptions {
     /// Orders worked on at once by this runner.
     pub concurrency: usize,
     /// How often a shipping order's status is checked (and, in [`Flow::watch`], how often
-    /// the channels are asked for new orders). Default 5 minutes.
+    /// the channels are asked for new orders). Default 5 minutes; kept within
+    /// [`POLL_BOUNDS`].
     pub poll_interval: Duration,
     /// This runner's name in the journal's leases and history (default: `runner-` with
     /// the process id and a random suffix). Two runners must not share one.
@@ -118,7 +119,7 @@ pub struct FlowOptions {
     /// Renewed at every write, so it only ends when the runner is gone or stuck; then
     /// another runner takes the order over and settles the step under way. Longer than any
     /// one provider call can take (the runtime bounds a call, retries included, to about
-    /// two minutes). Default 10 minutes.
+    /// two minutes). Default 10 minutes; kept within [`LEASE_BOUNDS`].
     pub lease: Duration,
     /// Failures in a row at one order before [`Flow::run`] stops waiting for it (it stays
     /// due with a growing delay, for the next run or [`Flow::watch`]). Default 5.
@@ -136,6 +137,14 @@ pub struct FlowOptions {
     /// steps and references. Default 30 days.
     pub retain_personal_data: Duration,
 }
+
+/// The lease a runner may take, `(least, most)`: a lease of nothing would let a second
+/// worker take an order under way; one past a day is no protection worth having.
+pub const LEASE_BOUNDS: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(86_400));
+
+/// The poll interval, `(least, most)`: a shipping order is not read in a loop, and is read
+/// at least daily.
+pub const POLL_BOUNDS: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(86_400));
 
 /// A runner name unlikely to be taken: the process id and a random suffix.
 pub fn runner_name() -> String {
@@ -338,6 +347,9 @@ pub struct Summary {
     /// Orders left unfinished (interrupted, or failing [`FlowOptions::max_attempts`]
     /// times in a row).
     pub pending: usize,
+    /// Channels whose open orders could not be listed (after `max_attempts` tries in
+    /// [`Flow::run`]): their new orders were not seen.
+    pub unlisted: Vec<String>,
     /// Whether the run was stopped before it finished.
     pub interrupted: bool,
     /// Completed orders whose personal fields were purged in this run.
@@ -375,6 +387,13 @@ impl std::fmt::Display for Summary {
         if self.pending > 0 {
             writeln!(f, "  left for a rerun {}", self.pending)?;
         }
+        if !self.unlisted.is_empty() {
+            writeln!(
+                f,
+                "  NOT LISTED       {} (their new orders were not seen)",
+                self.unlisted.join(", ")
+            )?;
+        }
         if self.purged > 0 {
             writeln!(f, "  personal data purged from {} completed orders", self.purged)?;
         }
@@ -382,28 +401,39 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// `now + delay`, at the latest representable time.
+pub(crate) fn later(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
 
-/// Wall-clock time that follows tokio's clock, so due times and leases pass in paused
-/// time in tests as they do in real time.
+/// The system clock, plus whatever tokio's clock has been moved on beyond it: in real time
+/// that is nothing, so every runner reads the system clock whatever happened to its process
+/// (a suspend, an NTP step: leases and due times written by one runner are compared with
+/// another runner's clock); in paused time in tests, the simulated time.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
-    wall: DateTime<Utc>,
-    start: tokio::time::Instant,
+    tokio: tokio::time::Instant,
+    real: std::time::Instant,
 }
 
 impl Clock {
     fn new() -> Self {
         Clock {
-            wall: Utc::now(),
-            start: tokio::time::Instant::now(),
+            tokio: tokio::time::Instant::now(),
+            real: std::time::Instant::now(),
         }
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        let elapsed = chrono::Duration::from_std(self.start.elapsed()).unwrap_or(chrono::Duration::MAX);
-        self.wall
-            .checked_add_signed(elapsed)
+        let simulated = self.tokio.elapsed().saturating_sub(self.real.elapsed());
+        let ahead = chrono::Duration::from_std(simulated).unwrap_or(chrono::Duration::MAX);
+        Utc::now()
+            .checked_add_signed(ahead)
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
@@ -457,7 +487,9 @@ impl StopHandle {
 
 impl Flow {
     /// A flow over `providers`, keeping its records in `journal`.
-    pub fn new(providers: Providers, journal: Arc<dyn Journal>, options: FlowOptions) -> Self {
+    pub fn new(providers: Providers, journal: Arc<dyn Journal>, mut options: FlowOptions) -> Self {
+        options.lease = options.lease.clamp(LEASE_BOUNDS.0, LEASE_BOUNDS.1);
+        options.poll_interval = options.poll_interval.clamp(POLL_BOUNDS.0, POLL_BOUNDS.1);
         Flow {
             providers,
             journal,
@@ -508,17 +540,9 @@ impl Flow {
         self.stopping()
     }
 
-    fn poll_interval(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.options.poll_interval).unwrap_or(chrono::Duration::MAX)
-    }
-
     /// When a lease taken or renewed now ends.
     fn lease_until(&self) -> DateTime<Utc> {
-        let lease = chrono::Duration::from_std(self.options.lease).unwrap_or(chrono::Duration::MAX);
-        self.clock
-            .now()
-            .checked_add_signed(lease)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        later(self.clock.now(), self.options.lease)
     }
 
     fn fail(&self, key: &str, step: &str, error: &dyn std::fmt::Display) {
@@ -558,5 +582,29 @@ impl Flow {
                     .is_some_and(|r| r.is_complete(&platforms))
             })
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In real time the flow's clock is the system clock (leases written by one runner are
+    /// read by another's), however long the process has been running.
+    #[tokio::test]
+    async fn in_real_time_the_clock_is_the_system_clock() {
+        let clock = Clock::new();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let drift = (clock.now() - Utc::now()).num_milliseconds().abs();
+        assert!(drift < 5, "{drift} ms from the system clock");
+    }
+
+    /// In paused time it moves with tokio's clock.
+    #[tokio::test(start_paused = true)]
+    async fn in_paused_time_the_clock_moves_with_tokio() {
+        let clock = Clock::new();
+        tokio::time::advance(Duration::from_secs(7200)).await;
+        let ahead = (clock.now() - Utc::now()).num_seconds();
+        assert!((7199..=7200).contains(&ahead), "{ahead}");
     }
 }

@@ -110,7 +110,26 @@ impl<'f> Held<'f> {
                     settle,
                 } => self.invite(plan, step, part, settle).await?,
                 Next::Invited { plan } => self.invited(plan)?,
-                Next::Complete => return Ok(()),
+                Next::Complete => {
+                    // Invitations expected when the order was seen, on a platform this runner
+                    // does not have: never completed without them.
+                    let missing: Vec<&String> = self
+                        .r
+                        .platforms
+                        .iter()
+                        .filter(|p| !self.plans.iter().any(|plan| &plan.platform == *p))
+                        .filter(|p| !self.r.invitations.get(*p).is_some_and(Step::is_done))
+                        .collect();
+                    if !missing.is_empty() {
+                        let missing = missing.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+                        return self.attention(format!(
+                            "the invitation on {missing} (configured when the order was seen) is not sent, and \
+                             this runner has no {missing}: configure it and `commerce retry`, or \
+                             `commerce resolve --skip-step` each"
+                        ));
+                    }
+                    return Ok(());
+                }
             }
         }
     }
@@ -228,7 +247,10 @@ impl<'f> Held<'f> {
             }
             _ => {}
         }
-        Err(Halt::Wait(flow.clock.now() + flow.poll_interval()))
+        Err(Halt::Wait(super::later(
+            flow.clock.now(),
+            flow.options.poll_interval,
+        )))
     }
 
     async fn confirm(&mut self) -> Result<(), Halt> {

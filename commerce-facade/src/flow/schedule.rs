@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use super::order::{Halt, Held};
-use super::{Event, Flow, Summary};
+use super::{Event, Flow, Summary, later};
 use crate::journal::{JournalError, OrderRecord};
 
 /// What a run keeps of the orders it works on.
@@ -99,37 +99,56 @@ impl Flow {
             }
             Err(e) => self.fail("journal", "load", &e),
         }
-        let mut listed_at: Option<DateTime<Utc>> = None;
+        // When the channels are listed next (`None`: not again in this run).
+        let mut list_at = Some(self.clock.now());
+        let mut listing_failures = 0u32;
+        let mut unlisted: Vec<String> = Vec::new();
+        let mut journal_failures = 0u32;
+        let max_attempts = self.options.max_attempts.max(1);
         loop {
             let now = self.clock.now();
-            if listed_at.is_none()
-                || (mode == Mode::Watch && listed_at.is_some_and(|t| now >= t + self.poll_interval()))
-            {
-                self.list(&run).await;
+            if list_at.is_some_and(|t| now >= t) {
+                unlisted = self.list(&run).await;
                 self.purge();
-                listed_at = Some(now);
+                if unlisted.is_empty() {
+                    listing_failures = 0;
+                    list_at = (mode == Mode::Watch).then(|| later(now, self.options.poll_interval));
+                } else {
+                    // Listed again after a delay; a run gives up after `max_attempts`.
+                    listing_failures += 1;
+                    let delay = retry_delay(self.options.poll_interval, listing_failures);
+                    list_at = (mode == Mode::Watch || listing_failures < max_attempts).then(|| now + delay);
+                }
             }
-            self.pass(&channels, &run).await;
+            let journal_ok = self.pass(&channels, &run).await;
             if self.stopping() {
                 break;
             }
+            journal_failures = if journal_ok { 0 } else { journal_failures + 1 };
             self.forget_finished(&run);
-            if mode == Mode::UntilDone && lock(&run).unfinished(self.options.max_attempts).next().is_none() {
+            if mode == Mode::UntilDone
+                && (journal_failures >= max_attempts
+                    || (list_at.is_none() && lock(&run).unfinished(max_attempts).next().is_none()))
+            {
                 break;
             }
             // Sleep until the next order is due (orders held by other runners: until their
-            // lease may end), at most a poll interval, at least a moment.
+            // lease may end) or the next listing, at most a poll interval, at least a moment;
+            // after a journal failure, at least a delay that doubles with each one.
             let now = self.clock.now();
-            let mut wake = now + self.poll_interval();
+            let mut wake = later(now, self.options.poll_interval);
             match self.journal.next_due(&channels) {
                 Ok(Some(due)) => wake = wake.min(due),
                 Ok(None) => {}
                 Err(e) => self.fail("journal", "schedule", &e),
             }
-            if mode == Mode::Watch {
-                wake = wake.min(listed_at.unwrap_or(now) + self.poll_interval());
+            if let Some(at) = list_at {
+                wake = wake.min(at);
             }
-            let wake = wake.max(now + chrono::Duration::milliseconds(10));
+            let mut wake = wake.max(later(now, Duration::from_millis(10)));
+            if journal_failures > 0 {
+                wake = wake.max(later(now, retry_delay(Duration::from_secs(1), journal_failures)));
+            }
             self.announce_wait(&run, wake);
             let sleep = std::pin::pin!(tokio::time::sleep_until(self.clock.instant(wake)));
             let stop = std::pin::pin!(self.stop.wake.notified());
@@ -145,25 +164,33 @@ impl Flow {
         let mut summary = self.summary().clone();
         summary.orders_seen = run.seen.len();
         summary.pending = run.open.len();
+        summary.unlisted = unlisted;
         summary.interrupted |= self.stopping();
         summary.elapsed = started.elapsed();
         summary
     }
 
     /// New orders of every channel enter the journal (once, whichever runner sees them
-    /// first); known open ones join the run.
-    async fn list(&self, run: &Mutex<Run>) {
+    /// first); known open ones join the run. Returns the channels that could not be listed.
+    async fn list(&self, run: &Mutex<Run>) -> Vec<String> {
+        let mut failed = Vec::new();
+        let platforms = self.platforms();
         for channel in &self.providers.channels {
+            if self.stopping() {
+                break;
+            }
             let mut orders = channel.open_orders();
             while let Some(order) = orders.next().await {
                 let order = match order {
                     Ok(order) => order,
                     Err(e) => {
                         self.fail(channel.name(), "open orders", &e);
+                        failed.push(channel.name().to_owned());
                         break;
                     }
                 };
-                let record = OrderRecord::new(order);
+                let mut record = OrderRecord::new(order);
+                record.platforms = platforms.clone();
                 let key = record.key.clone();
                 if lock(run).seen.contains(&key) {
                     continue;
@@ -195,11 +222,15 @@ impl Flow {
                 }
             }
         }
+        failed
     }
 
-    /// `concurrency` workers claim due orders until none is left.
-    async fn pass(&self, channels: &[String], run: &Mutex<Run>) {
+    /// `concurrency` workers claim due orders until none is left; false when the journal
+    /// failed a claim.
+    async fn pass(&self, channels: &[String], run: &Mutex<Run>) -> bool {
         let workers = self.options.concurrency.max(1);
+        let journal_ok = std::sync::atomic::AtomicBool::new(true);
+        let journal_ok = &journal_ok;
         futures_util::stream::iter(0..workers)
             .for_each_concurrent(None, |_| async move {
                 while !self.stopping() {
@@ -212,12 +243,14 @@ impl Flow {
                         Ok(None) => break,
                         Err(e) => {
                             self.fail("journal", "claim", &e);
+                            journal_ok.store(false, std::sync::atomic::Ordering::SeqCst);
                             break;
                         }
                     }
                 }
             })
             .await;
+        journal_ok.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Takes one claimed order as far as it goes, and gives it back.
@@ -245,6 +278,9 @@ impl Flow {
         let mut r = held.r;
         let now = self.clock.now();
         let runner = &self.options.runner;
+        if !matches!(halt, Err(Halt::Failed(..))) {
+            lock(run).tries.remove(&key);
+        }
         let given_back = match halt {
             Ok(()) => {
                 r.completed_at = Some(now);
@@ -271,8 +307,7 @@ impl Flow {
             Err(Halt::Failed(step, e)) => {
                 r.failures = r.failures.saturating_add(1);
                 r.last_error = Some(format!("{step}: {e}"));
-                let delay = retry_delay(self.options.poll_interval, r.failures);
-                let due = now + chrono::Duration::from_std(delay).unwrap_or_default();
+                let due = later(now, retry_delay(self.options.poll_interval, r.failures));
                 r.due = Some(due);
                 self.fail(&key, &step, &e);
                 {

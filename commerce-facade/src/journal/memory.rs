@@ -110,7 +110,9 @@ impl Journal for MemoryJournal {
         let row = Self::held(&mut rows, runner, &record.key)?;
         row.record = record.clone();
         row.lease = Some((runner.to_owned(), until));
-        row.history.push(note(runner, text));
+        if !text.is_empty() {
+            row.history.push(note(runner, text));
+        }
         Ok(())
     }
 

@@ -94,6 +94,10 @@ pub struct OrderRecord {
     /// Why an operator ended the flow's work on it, if one did (schema 2).
     #[serde(default)]
     pub cancelled: Option<String>,
+    /// The review platforms configured when the order was seen: it is completed only with
+    /// an invitation on each (schema 2; empty: the runner's own).
+    #[serde(default)]
+    pub platforms: Vec<String>,
 }
 
 impl OrderRecord {
@@ -114,6 +118,7 @@ impl OrderRecord {
             failures: 0,
             last_error: None,
             cancelled: None,
+            platforms: Vec::new(),
         }
     }
 
@@ -316,8 +321,13 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
 }
 
 /// A timestamp as the SQLite journal stores it: fixed width, so text order is time order.
+/// Times past the year 9999 are kept as its last second (text order holds for four-digit
+/// years only).
 pub(crate) fn stamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    let last = DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let first = DateTime::<Utc>::from_timestamp(-62_167_219_200, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    at.clamp(first, last)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The journal in an SQLite file: WAL mode, each operation one `BEGIN IMMEDIATE`
-//! transaction, so several runner processes on one machine share it safely (SQLite
+//! The journal in an SQLite file: WAL mode with `synchronous = FULL` (a write that
+//! returned survives a power loss, so a `Started` step is never forgotten), each operation
+//! one `BEGIN IMMEDIATE` transaction, so several runner processes on one machine share it safely (SQLite
 //! serialises the writers; a runner waits up to 30 s for the lock).
 
 use std::path::Path;
@@ -100,7 +101,7 @@ impl SqliteJournal {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;",
+             PRAGMA synchronous = FULL;",
         )
         .map_err(storage)?;
         migrate(&mut conn)?;
@@ -128,6 +129,26 @@ impl SqliteJournal {
     /// Where the file is.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The records that do not read (edited by hand, cut short), with why: kept as they
+    /// are, never worked on, left out of [`Journal::all`].
+    pub fn unreadable(&self) -> Result<Vec<(String, String)>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT key, record FROM orders ORDER BY key")
+            .map_err(|e| Error::from(storage(e)))?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+            .map_err(|e| Error::from(storage(e)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, text) = row.map_err(|e| Error::from(storage(e)))?;
+            if let Err(e) = read(&text) {
+                out.push((key, e.to_string()));
+            }
+        }
+        Ok(out)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
@@ -308,15 +329,24 @@ impl Journal for SqliteJournal {
         text.as_deref().map(read).transpose()
     }
 
+    /// Every record that reads; the others are named by [`SqliteJournal::unreadable`].
     fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT record FROM orders ORDER BY key")
+            .prepare("SELECT key, record FROM orders ORDER BY key")
             .map_err(storage)?;
         let rows = stmt
-            .query_map([], |row| row.get::<_, String>(0))
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
             .map_err(storage)?;
-        rows.map(|r| read(&r.map_err(storage)?)).collect()
+        let mut records = Vec::new();
+        for row in rows {
+            let (key, text) = row.map_err(storage)?;
+            match read(&text) {
+                Ok(r) => records.push(r),
+                Err(e) => tracing::error!(key, error = %e, "unreadable journal record skipped"),
+            }
+        }
+        Ok(records)
     }
 
     fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
@@ -349,26 +379,46 @@ impl Journal for SqliteJournal {
         let channels = serde_json::to_string(channels).map_err(storage)?;
         let now = stamp(now);
         self.write(|tx| {
-            let found: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT key, record FROM orders
-                     WHERE open = 1 AND channel IN (SELECT value FROM json_each(?1))
-                       AND (due IS NULL OR due <= ?2) AND (lease_until IS NULL OR lease_until <= ?2)
-                     ORDER BY due LIMIT 1",
-                    (&channels, &now),
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()
-                .map_err(storage)?;
-            let Some((key, text)) = found else {
-                return Ok(None);
-            };
-            tx.execute(
-                "UPDATE orders SET lease_owner = ?1, lease_until = ?2 WHERE key = ?3",
-                (runner, stamp(until), &key),
-            )
-            .map_err(storage)?;
-            read(&text).map(Some)
+            loop {
+                let found: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT key, record FROM orders
+                         WHERE open = 1 AND channel IN (SELECT value FROM json_each(?1))
+                           AND (due IS NULL OR due <= ?2) AND (lease_until IS NULL OR lease_until <= ?2)
+                         ORDER BY due LIMIT 1",
+                        (&channels, &now),
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(storage)?;
+                let Some((key, text)) = found else {
+                    return Ok(None);
+                };
+                match read(&text) {
+                    Ok(record) => {
+                        tx.execute(
+                            "UPDATE orders SET lease_owner = ?1, lease_until = ?2 WHERE key = ?3",
+                            (runner, stamp(until), &key),
+                        )
+                        .map_err(storage)?;
+                        return Ok(Some(record));
+                    }
+                    // A record that does not read (edited by hand, cut short) is set aside,
+                    // kept as it is, and named by `unreadable`; the other orders go on.
+                    Err(e) => {
+                        tracing::error!(key, error = %e, "an unreadable journal record was set aside");
+                        tx.execute("UPDATE orders SET open = 0 WHERE key = ?1", [&key])
+                            .map_err(storage)?;
+                        history(
+                            tx,
+                            &key,
+                            Utc::now(),
+                            runner,
+                            &format!("unreadable record set aside: {e}"),
+                        )?;
+                    }
+                }
+            }
         })
     }
 

@@ -1,0 +1,111 @@
+//! Operator mistakes and outages the command line must not hide or worsen (each test
+//! failed on the code before its fix).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use commerce_facade::{Journal, OrderRecord, SqliteJournal, Step};
+use commerce_sandbox::Config;
+
+fn temp_journal(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("commerce-review-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("journal.sqlite")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn commerce(journal: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_commerce"))
+        .arg("--journal")
+        .arg(journal)
+        .args(args)
+        .env_remove("COMMERCE_JOURNAL")
+        .output()
+        .unwrap()
+}
+
+/// bol refuses the credentials: not one order could be listed, and `commerce run` says
+/// "done" (exit 0). A cron job or a supervisor never learns that no order is being read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_could_not_list_its_channel_does_not_exit_0() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 3,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let path = temp_journal("listing");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_commerce"))
+            .arg("--journal")
+            .arg(&path)
+            .args(["run", "--poll-interval", "100ms"])
+            .envs(sb.env())
+            .env("RETAILER_CLIENT_SECRET", "not-the-secret")
+            .env_remove("COMMERCE_JOURNAL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// `commerce retry` on an order that is not waiting for a person (it is failing, shown by
+/// `commerce status` as "failing: ... at submit"), whose submission's outcome is unknown
+/// and which the flow would settle by looking it up (Customer API): the retry turns the
+/// `Started` submission into `NotStarted`, so the next visit submits again without the
+/// look-up. A person who only wanted "try now" gets a second order at the supplier when the
+/// first one had arrived.
+#[test]
+fn retry_of_a_failing_order_keeps_its_unknown_submission_for_the_look_up() {
+    let path = temp_journal("retry");
+    let journal = SqliteJournal::open(&path).unwrap();
+    let mut r = OrderRecord::new(commerce_core::Order {
+        id: "1043946570".into(),
+        channel: "bol".into(),
+        ..Default::default()
+    });
+    journal.add(&r).unwrap();
+    let now = chrono::Utc::now();
+    journal
+        .claim(
+            "runner-a",
+            &["bol".to_owned()],
+            now,
+            now + chrono::Duration::minutes(5),
+        )
+        .unwrap()
+        .unwrap();
+    r.fulfilment = Some("customer-api".into());
+    r.submission = Step::Started;
+    r.failures = 1;
+    r.last_error = Some("submit: the request may have reached the server and was not re-sent".into());
+    r.due = Some(now + chrono::Duration::seconds(30));
+    journal.release("runner-a", &r, "submit failed").unwrap();
+
+    let status = commerce(&path, &["status"]);
+    assert!(
+        text(&status).contains("failing: bol:1043946570 at submit"),
+        "{}",
+        text(&status)
+    );
+    let retry = commerce(&path, &["retry", "bol:1043946570"]);
+    assert!(retry.status.success(), "{}", text(&retry));
+    let after = journal.load("bol:1043946570").unwrap().unwrap();
+    assert_eq!(
+        after.submission,
+        Step::Started,
+        "the unknown submission is no longer settled by the look-up: {}",
+        text(&retry)
+    );
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}

@@ -1,0 +1,416 @@
+//! The flow against adversity found by a review: misconfigured durations, a journal that
+//! fails or holds a record that does not read, a stop while sleeping. Fake providers,
+//! paused time. (Each test failed on the code before its fix.)
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use commerce_core::{
+    ConfirmationReceipt, Error, FulfilmentState, FulfilmentStatus, LineItem, Order, Shipment,
+    ShipmentConfirmation, StockLevel, SubmissionReceipt, Tracking,
+};
+use commerce_facade::{
+    Amendment, Flow, FlowOptions, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord,
+    Providers,
+};
+use futures_util::stream::BoxStream;
+
+fn order(id: &str) -> Order {
+    Order {
+        id: id.into(),
+        channel: "shop".into(),
+        lines: vec![LineItem {
+            line_id: format!("L{id}"),
+            ean: Some("8712345678901".into()),
+            sku: None,
+            title: "Thing".into(),
+            quantity: 1,
+            unit_price: None,
+        }],
+        ..Default::default()
+    }
+}
+
+/// A channel with fixed open orders; counts confirmations per order.
+#[derive(Debug, Default)]
+struct Shop {
+    orders: Vec<Order>,
+    confirmations: Mutex<HashMap<String, usize>>,
+}
+
+#[async_trait::async_trait]
+impl commerce_core::SalesChannel for Shop {
+    fn name(&self) -> &str {
+        "shop"
+    }
+
+    fn open_orders(&self) -> BoxStream<'_, Result<Order, Error>> {
+        Box::pin(futures_util::stream::iter(
+            self.orders.clone().into_iter().map(Ok),
+        ))
+    }
+
+    async fn confirm_shipment(&self, s: &ShipmentConfirmation) -> Result<ConfirmationReceipt, Error> {
+        *self
+            .confirmations
+            .lock()
+            .unwrap()
+            .entry(s.order_id.clone())
+            .or_default() += 1;
+        Ok(ConfirmationReceipt {
+            channel: "shop".into(),
+            reference: None,
+        })
+    }
+}
+
+/// A warehouse whose order intake takes `intake`: the order exists there once the call
+/// has arrived (at its end). It offers a look-up by order id, as the Customer API does.
+#[derive(Debug, Default)]
+struct Warehouse {
+    intake: Duration,
+    created: Mutex<HashMap<String, usize>>,
+    /// Parcels never leave (status reads counted).
+    never_ships: bool,
+    status_reads: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl commerce_core::Fulfilment for Warehouse {
+    fn name(&self) -> &str {
+        "warehouse"
+    }
+
+    async fn submit(&self, order: &Order) -> Result<SubmissionReceipt, Error> {
+        tokio::time::sleep(self.intake).await;
+        *self.created.lock().unwrap().entry(order.id.clone()).or_default() += 1;
+        Ok(SubmissionReceipt {
+            provider: "warehouse".into(),
+            reference: format!("W-{}", order.id),
+            already_submitted: false,
+        })
+    }
+
+    async fn status(&self, reference: &str) -> Result<FulfilmentStatus, Error> {
+        self.status_reads.fetch_add(1, Ordering::SeqCst);
+        if self.never_ships {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            return Ok(FulfilmentStatus {
+                state: FulfilmentState::Processing,
+                shipments: vec![],
+            });
+        }
+        Ok(FulfilmentStatus {
+            state: FulfilmentState::Shipped,
+            shipments: vec![Shipment {
+                tracking: Some(Tracking {
+                    carrier: Some("TNT".into()),
+                    code: format!("3S{reference}"),
+                    url: None,
+                }),
+                ..Default::default()
+            }],
+        })
+    }
+
+    async fn cancel(&self, _reference: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn stock(&self, eans: &[String]) -> Result<Vec<StockLevel>, Error> {
+        Ok(eans
+            .iter()
+            .map(|ean| StockLevel {
+                item_id: ean.clone(),
+                ean: Some(ean.clone()),
+                available: 1000,
+            })
+            .collect())
+    }
+
+    async fn find_submission(&self, order_id: &str) -> Result<Option<SubmissionReceipt>, Error> {
+        Ok(self
+            .created
+            .lock()
+            .unwrap()
+            .contains_key(order_id)
+            .then(|| SubmissionReceipt {
+                provider: "warehouse".into(),
+                reference: format!("W-{order_id}"),
+                already_submitted: true,
+            }))
+    }
+}
+
+fn providers(shop: &Arc<Shop>, warehouse: &Arc<Warehouse>) -> Providers {
+    let mut p = Providers::new();
+    p.channels.push(shop.clone());
+    p.fulfilment.push(warehouse.clone());
+    p
+}
+
+/// `--lease 0s` (or any lease shorter than the time between a claim and the journal's clock
+/// moving on) let a second worker of the same runner claim an order the first one was
+/// working on; both wrote as the same runner, so neither saw `LeaseLost`. Leases are now
+/// kept within `LEASE_BOUNDS` (and renewed while an order is worked on).
+#[tokio::test(start_paused = true)]
+async fn a_zero_lease_is_raised_so_two_workers_never_submit_one_order_twice() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse {
+        intake: Duration::from_secs(5),
+        ..Default::default()
+    });
+    let journal = Arc::new(MemoryJournal::new());
+    let flow = Flow::new(
+        providers(&shop, &warehouse),
+        journal,
+        FlowOptions {
+            concurrency: 2,
+            lease: commerce_facade::parse_duration("0s").unwrap(),
+            poll_interval: Duration::from_secs(1),
+            ..FlowOptions::default()
+        },
+    );
+    let summary = flow.run().await;
+    let created = warehouse.created.lock().unwrap().clone();
+    assert_eq!(created.get("1").copied(), Some(1), "{created:?} {summary:#?}");
+}
+
+/// A journal whose claims fail (a full disk, a read-only file, an I/O error, or a record
+/// that no longer reads): everything else works.
+#[derive(Debug)]
+struct ClaimsFail {
+    inner: MemoryJournal,
+    claims: AtomicUsize,
+}
+
+impl Journal for ClaimsFail {
+    fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
+        self.inner.load(key)
+    }
+    fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
+        self.inner.all()
+    }
+    fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
+        self.inner.add(record)
+    }
+    fn claim(
+        &self,
+        _runner: &str,
+        _channels: &[String],
+        _now: DateTime<Utc>,
+        _until: DateTime<Utc>,
+    ) -> Result<Option<OrderRecord>, JournalError> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        Err(JournalError::Storage("database or disk is full".into()))
+    }
+    fn save(
+        &self,
+        runner: &str,
+        until: DateTime<Utc>,
+        record: &OrderRecord,
+        note: &str,
+    ) -> Result<(), JournalError> {
+        self.inner.save(runner, until, record, note)
+    }
+    fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+        self.inner.renew(key, runner, until)
+    }
+    fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError> {
+        self.inner.release(runner, record, note)
+    }
+    fn amend(
+        &self,
+        key: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        change: Amendment<'_>,
+    ) -> Result<OrderRecord, JournalError> {
+        self.inner.amend(key, by, now, change)
+    }
+    fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
+        self.inner.history(key)
+    }
+    fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
+        self.inner.leases(now)
+    }
+    fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
+        self.inner.next_due(channels)
+    }
+    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        self.inner.purge_personal(before)
+    }
+}
+
+/// A claim that fails is not a failure of any order: `run` slept until the next due order
+/// (due now), 10 ms, and claimed again, 100 times a second per worker, for as long as the
+/// journal failed, and never returned. Now it backs off (1 s doubling) and gives up after
+/// `max_attempts` failing passes, reporting the orders as left.
+#[tokio::test(start_paused = true)]
+async fn a_failing_journal_is_backed_off_and_the_run_ends() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse::default());
+    let journal = Arc::new(ClaimsFail {
+        inner: MemoryJournal::new(),
+        claims: AtomicUsize::new(0),
+    });
+    let flow = Flow::new(
+        providers(&shop, &warehouse),
+        journal.clone(),
+        FlowOptions {
+            concurrency: 4,
+            ..FlowOptions::default() // poll interval 5 min
+        },
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(60), flow.run()).await;
+    let claims = journal.claims.load(Ordering::SeqCst);
+    assert!(
+        claims < 100,
+        "{claims} claims in one minute (run ended: {})",
+        ended.is_ok()
+    );
+    let summary = ended.expect("the run ends");
+    assert_eq!(
+        summary.pending, 1,
+        "the order is left for the next run: {summary:#?}"
+    );
+}
+
+/// In the SQLite journal one record that does not read (`claim` reads the soonest due
+/// record, and new records sort first) made every claim fail: no other order was worked
+/// on by any runner. Now it is set aside, kept as it is and named by `unreadable`.
+#[test]
+fn one_unreadable_record_is_set_aside_and_the_others_are_claimed() {
+    let dir = std::env::temp_dir().join(format!("review-poison-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("j.sqlite");
+    let j = commerce_facade::SqliteJournal::open(&path).unwrap();
+    let mut good = OrderRecord::new(order("good"));
+    good.due = Some(Utc::now() - chrono::Duration::minutes(1));
+    j.add(&good).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO orders (key, record, updated_at, channel, open) VALUES ('shop:bad', '{\"key\":\"shop:bad\"}', '2026-01-01T00:00:00.000000Z', 'shop', 1)",
+            [],
+        )
+        .unwrap();
+    }
+    let now = Utc::now();
+    let claimed = j.claim(
+        "a",
+        &["shop".to_owned()],
+        now,
+        now + chrono::Duration::minutes(10),
+    );
+    assert!(
+        matches!(&claimed, Ok(Some(r)) if r.key == "shop:good"),
+        "the due, readable order is not claimed: {claimed:?}"
+    );
+    assert_eq!(j.unreadable().unwrap().len(), 1);
+    assert_eq!(j.all().unwrap().len(), 1, "all() gives the records that read");
+    assert!(
+        j.history("shop:bad").unwrap()[0]
+            .note
+            .starts_with("unreadable record set aside")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The SQLite journal compares stamps as text ("fixed width, so text order is
+/// time order"), which holds for years 0000-9999 only. A lease past 9999 (`--lease
+/// 3000000d`, or `FlowOptions::lease` too large for chrono, which `Flow::lease_until`
+/// saturates to `DateTime::MAX_UTC`) is written as `+10245-...` / `+262142-...`, which
+/// sorts before `2026-...`: the order is free for any runner at once.
+#[test]
+fn a_lease_past_the_year_9999_still_holds_in_the_sqlite_journal() {
+    let dir = std::env::temp_dir().join(format!("review-far-lease-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let j = commerce_facade::SqliteJournal::open(dir.join("j.sqlite")).unwrap();
+    j.add(&OrderRecord::new(order("1"))).unwrap();
+    let channels = ["shop".to_owned()];
+    let now = Utc::now();
+    let lease = chrono::Duration::from_std(commerce_facade::parse_duration("3000000d").unwrap()).unwrap();
+    assert!(j.claim("a", &channels, now, now + lease).unwrap().is_some());
+    let again = j
+        .claim("b", &channels, now, now + chrono::Duration::minutes(10))
+        .unwrap();
+    assert_eq!(
+        again.map(|r| r.key),
+        None,
+        "claimed a second time while a holds it"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--poll-interval 0s` was accepted: a shipping order was given back due "now + 0" and the
+/// same worker claimed it again at once: the warehouse's status was read in a loop. The
+/// poll interval is now kept within `POLL_BOUNDS` (100 ms at least).
+#[tokio::test(start_paused = true)]
+async fn a_zero_poll_interval_is_raised_to_the_floor() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse {
+        never_ships: true,
+        ..Default::default()
+    });
+    let journal = Arc::new(MemoryJournal::new());
+    let flow = Flow::new(
+        providers(&shop, &warehouse),
+        journal,
+        FlowOptions {
+            concurrency: 1,
+            poll_interval: commerce_facade::parse_duration("0s").unwrap(),
+            ..FlowOptions::default()
+        },
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), flow.watch()).await;
+    let reads = warehouse.status_reads.load(Ordering::SeqCst);
+    assert!(reads <= 11, "{reads} status reads of one order in one second");
+}
+
+/// A stop asked while the run sleeps (or before it starts sleeping) ends it
+/// at once.
+#[tokio::test(start_paused = true)]
+async fn a_stop_while_sleeping_ends_the_watch_at_once() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse {
+        never_ships: true,
+        ..Default::default()
+    });
+    let flow = Flow::new(
+        providers(&shop, &warehouse),
+        Arc::new(MemoryJournal::new()),
+        FlowOptions::default(),
+    );
+    let stop = flow.stop_handle();
+    let started = tokio::time::Instant::now();
+    let (summary, ()) = tokio::join!(flow.watch(), async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.stop();
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(summary.interrupted);
+    // The order waits for its parcel, given back (no lease left behind).
+    assert_eq!(warehouse.status_reads.load(Ordering::SeqCst), 1);
+}
