@@ -100,7 +100,7 @@ async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels(
     assert_eq!(report.total_rate_limited(), 0, "{report:#?}");
     // While the parcels travel, the run says it waits for them.
     let waits = waits.lock().unwrap();
-    assert!(waits.iter().any(|n| *n == orders), "{waits:?}");
+    assert!(waits.contains(&orders), "{waits:?}");
 }
 
 /// A warehouse whose order intake is slow: each submission takes longer than a runner's
