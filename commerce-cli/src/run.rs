@@ -39,7 +39,7 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
         runner: args.runner.unwrap_or_else(runner_name),
         resend_unconfirmed: args.resend_unconfirmed,
         retain_personal_data: Duration::from_secs(args.retain_days.saturating_mul(86_400)),
-        ..FlowOptions::default()
+        ..FlowOptions::from_vars(&|name| commerce_core::env_optional(name))
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

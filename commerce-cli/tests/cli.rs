@@ -44,6 +44,7 @@ fn providers(sb: &Sandbox) -> Providers {
 fn options() -> FlowOptions {
     FlowOptions {
         poll_interval: Duration::from_millis(100),
+        contact_phone: Some(commerce_sandbox::SHOP_CONTACT_PHONE.to_owned()),
         ..FlowOptions::default()
     }
 }

@@ -48,7 +48,7 @@ fn run(orders: usize, runners: usize) -> Figures {
                     FlowOptions {
                         poll_interval: Duration::from_secs(5),
                         runner: format!("bench-{i}"),
-                        ..FlowOptions::default()
+                        ..support::shop_options()
                     },
                 )
             })

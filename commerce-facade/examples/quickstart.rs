@@ -183,16 +183,27 @@ async fn main() -> ExitCode {
     let fast = sandbox.is_some()
         && !live.get("shopwedo").copied().unwrap_or(false)
         && !live.get("customer-api").copied().unwrap_or(false);
-    let defaults = FlowOptions::default();
+    // The shop's settings from the environment; on the sandbox's warehouses, the demo
+    // shop's contact phone unless one is set.
+    let settings = |name: &str| {
+        env(name).or_else(|| {
+            if fast {
+                sandbox_vars.get(name).cloned()
+            } else {
+                None
+            }
+        })
+    };
+    let defaults = FlowOptions::from_vars(&settings);
     let options = FlowOptions {
         poll_interval: args.poll_interval.unwrap_or(if fast {
             Duration::from_millis(200)
         } else {
-            FlowOptions::default().poll_interval
+            defaults.poll_interval
         }),
         concurrency: args.concurrency.unwrap_or(defaults.concurrency),
         retain_personal_data: Duration::from_secs(args.retain_days.saturating_mul(86_400)),
-        ..FlowOptions::default()
+        ..defaults.clone()
     };
     let flow = Flow::new(providers, journal, options).observe(|e| println!("{e}"));
     let stop = flow.stop_handle();

@@ -38,7 +38,7 @@ fn providers(sb: &Sandbox) -> Providers {
 fn options() -> FlowOptions {
     FlowOptions {
         poll_interval: Duration::from_millis(100),
-        ..FlowOptions::default()
+        ..support::shop_options()
     }
 }
 

@@ -23,7 +23,7 @@ use support::{assert_once, complete, providers_on, run_until_done, size};
 fn options() -> FlowOptions {
     FlowOptions {
         poll_interval: Duration::from_secs(5),
-        ..FlowOptions::default()
+        ..support::shop_options()
     }
 }
 

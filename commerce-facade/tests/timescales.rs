@@ -40,7 +40,7 @@ async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels(
         FlowOptions {
             concurrency: 4,
             poll_interval: poll,
-            ..FlowOptions::default()
+            ..support::shop_options()
         },
     )
     .observe({

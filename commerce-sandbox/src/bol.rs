@@ -339,9 +339,18 @@ fn order_detail(s: &Shared, id: &str) -> Response {
             &format!("Order {id} not found."),
         );
     };
-    let address = json!({"salutation": "UNKNOWN", "firstName": o.first_name, "surname": o.surname, "streetName": o.street,
+    let mut address = json!({"salutation": "UNKNOWN", "firstName": o.first_name, "surname": o.surname, "streetName": o.street,
         "houseNumber": o.house_number, "zipCode": o.zip, "city": o.city, "countryCode": o.country, "email": o.email,
-        "deliveryPhoneNumber": o.phone, "language": if o.country == "BE" { "nl-BE" } else { "nl" }});
+        "language": if o.country == "BE" { "nl-BE" } else { "nl" }});
+    // bol leaves out what it does not have, rather than sending null.
+    if let Some(m) = address.as_object_mut() {
+        if let Some(phone) = &o.phone {
+            m.insert("deliveryPhoneNumber".into(), json!(phone));
+        }
+        if let Some(extension) = &o.house_number_extension {
+            m.insert("houseNumberExtension".into(), json!(extension));
+        }
+    }
     let mut billing = address.clone();
     billing.as_object_mut().map(|m| m.remove("deliveryPhoneNumber"));
     billing.as_object_mut().map(|m| m.remove("language"));

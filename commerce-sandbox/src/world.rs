@@ -61,11 +61,15 @@ pub(crate) struct BolOrder {
     pub surname: String,
     pub street: String,
     pub house_number: String,
+    /// bol's `houseNumberExtension` (`A`, `bis`, `2hg`), on some orders.
+    pub house_number_extension: Option<String>,
     pub zip: String,
     pub city: String,
     pub country: String,
+    /// A relay address at `verkopen.bol.com`, as bol gives every buyer.
     pub email: String,
-    pub phone: String,
+    /// bol's optional `deliveryPhoneNumber`: absent on most orders.
+    pub phone: Option<String>,
     pub items: Vec<BolItem>,
 }
 
@@ -208,11 +212,20 @@ impl World {
                     surname: LAST[rng.usize(0..LAST.len())].to_owned(),
                     street: "Grote Markt".to_owned(),
                     house_number: (1 + i % 90).to_string(),
+                    // Decided by the order's number, not the generator, so the rest of the
+                    // seeded data stays as it was.
+                    house_number_extension: [None, Some("A"), None, Some("bis"), None][i % 5]
+                        .map(str::to_owned),
                     zip: zip.to_owned(),
                     city: city.to_owned(),
                     country: country.to_owned(),
-                    email: format!("customer{i}@example.com"),
-                    phone: format!("+316{:08}", 10_000_000 + i),
+                    email: format!(
+                        "{}{:x}@verkopen.bol.com",
+                        first.to_ascii_lowercase(),
+                        0x2b9c_0000u64 + i as u64 * 7919
+                    ),
+                    // One order in four carries a phone, as bol sends them.
+                    phone: (i % 4 == 3).then(|| format!("+316{:08}", 10_000_000 + i)),
                     items,
                 }
             })

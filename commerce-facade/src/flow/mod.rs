@@ -126,6 +126,11 @@ pub struct FlowOptions {
     pub max_attempts: u32,
     /// EAN → fulfilment provider name, consulted before stock when routing.
     pub routes: HashMap<String, String>,
+    /// The shop's contact phone, given to a fulfilment provider where the buyer's is
+    /// missing (bol leaves it out of most orders; ShopWeDo requires one). `None`: such an
+    /// order waits for a person, with a message naming this setting. Read from
+    /// `COMMERCE_CONTACT_PHONE` by [`FlowOptions::from_vars`].
+    pub contact_phone: Option<String>,
     /// Send a create again when its outcome is unknown and the provider offers no look-up.
     /// Off by default: only right where failures are known to happen before the provider
     /// acts (the sandbox's faults do), since otherwise it risks a duplicate.
@@ -164,9 +169,21 @@ impl Default for FlowOptions {
             lease: Duration::from_secs(600),
             max_attempts: 5,
             routes: HashMap::new(),
+            contact_phone: None,
             resend_unconfirmed: false,
             stop_after_steps: None,
             retain_personal_data: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl FlowOptions {
+    /// The defaults, with the settings the environment gives (looked up by `vars`):
+    /// `COMMERCE_CONTACT_PHONE` (the shop's contact phone).
+    pub fn from_vars(vars: &dyn Fn(&str) -> Option<String>) -> Self {
+        FlowOptions {
+            contact_phone: vars(map::CONTACT_PHONE_VAR).filter(|p| !p.trim().is_empty()),
+            ..FlowOptions::default()
         }
     }
 }

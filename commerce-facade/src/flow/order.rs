@@ -185,10 +185,20 @@ impl<'f> Held<'f> {
             self.r.submission = Step::Started;
             self.save(&format!("submitting to {}", f.name()))?;
         }
-        match f.submit(&self.r.order).await {
+        let contact_phone = flow.options.contact_phone.as_deref();
+        match f
+            .submit(&map::fulfilment_order(&self.r.order, contact_phone))
+            .await
+        {
             Ok(receipt) => self.submitted(receipt, "submitted"),
             // Stays Started: settled at the next visit, by the look-up.
             Err(e) if e.is_unconfirmed() => Err(Halt::Failed(rule.name.into(), e)),
+            // Refused before anything was sent: trying again gives the same answer.
+            Err(e @ Error::InvalidInput(_)) => {
+                self.r.submission = Step::NotStarted;
+                let reason = map::refused(f.name(), &e, contact_phone);
+                self.attention(reason)
+            }
             Err(e) => {
                 self.r.submission = Step::NotStarted;
                 self.save(&format!("not submitted: {e}"))?;

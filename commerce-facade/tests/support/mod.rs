@@ -5,6 +5,15 @@ use commerce_core::HttpClient;
 use commerce_facade::{Flow, Journal, Providers};
 use commerce_sandbox::{BaseUrls, Report, Sandbox};
 
+/// The defaults, with the demo shop's contact phone (the sandbox's bol, like bol, leaves
+/// the buyer's phone out of most orders, and ShopWeDo requires one).
+pub fn shop_options() -> commerce_facade::FlowOptions {
+    commerce_facade::FlowOptions {
+        contact_phone: Some(commerce_sandbox::SHOP_CONTACT_PHONE.to_owned()),
+        ..commerce_facade::FlowOptions::default()
+    }
+}
+
 /// All five providers against `sb`, every client on `http`.
 ///
 /// With [`commerce_core::testing::paused_time_http`] (no per-attempt time limit, no idle

@@ -1,0 +1,119 @@
+//! The mapping between providers, against the sandbox's bol, which (like bol) leaves the
+//! buyer's phone out of most orders, gives relay e-mail addresses and house number
+//! extensions: without the shop's contact phone, an order ShopWeDo cannot take waits for a
+//! person with a message naming the field and the setting (nothing is sent, nothing is
+//! retried in a loop); with it, every order goes through.
+#![cfg(all(
+    feature = "retailer",
+    feature = "shopwedo",
+    feature = "customer-api",
+    feature = "safeshop",
+    feature = "sitejabber"
+))]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use commerce_core::testing::paused_time_http;
+use commerce_facade::{Flow, FlowOptions, Journal, MemoryJournal, Step};
+use commerce_sandbox::Config;
+
+#[tokio::test(start_paused = true)]
+async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through() {
+    let orders = 16;
+    let sb = commerce_sandbox::start(Config {
+        orders,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let http = paused_time_http();
+    let journal = Arc::new(MemoryJournal::new());
+    let no_phone = FlowOptions {
+        poll_interval: Duration::from_secs(1),
+        ..FlowOptions::default()
+    };
+    let first = Flow::new(
+        support::providers_on(&sb, &http),
+        journal.clone(),
+        no_phone.clone(),
+    )
+    .run()
+    .await;
+    // Orders routed to ShopWeDo without the buyer's phone wait for a person; the message
+    // names the field and the setting. Nothing failed, nothing was retried.
+    assert!(first.failures.is_empty(), "{first:#?}");
+    assert!(
+        !first.attention.is_empty(),
+        "some orders have no phone: {first:#?}"
+    );
+    for (key, reason) in &first.attention {
+        assert!(reason.contains("shipping_address.phone"), "{key}: {reason}");
+        assert!(reason.contains("COMMERCE_CONTACT_PHONE"), "{key}: {reason}");
+        let r = journal.load(key).unwrap().unwrap();
+        assert_eq!(r.fulfilment.as_deref(), Some("shopwedo"));
+        assert_eq!(r.submission, Step::NotStarted, "nothing was sent");
+        assert!(r.order.shipping_address.phone.is_none());
+    }
+    let report = sb.report();
+    assert_eq!(
+        report.created("shopwedo", "orders") + report.created("customer", "orders"),
+        (orders - first.attention.len()) as u64,
+        "{report:#?}"
+    );
+    // Every buyer's address is a bol relay address, passed on as given.
+    for r in journal.all().unwrap() {
+        assert!(
+            r.order.customer.email.ends_with("@verkopen.bol.com"),
+            "{}",
+            r.order.customer.email
+        );
+    }
+    let with_extension = journal
+        .all()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.order.shipping_address.house_number_addition.is_some())
+        .count();
+    assert!(
+        with_extension > 0,
+        "some addresses carry a house number extension"
+    );
+
+    // The operator sets the shop's phone and retries them: every order completes once.
+    for (key, _) in &first.attention {
+        journal
+            .amend(key, "operator", chrono::Utc::now(), &mut |r| {
+                r.attention = None;
+                Ok("retry asked by an operator".into())
+            })
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let second = Flow::new(
+        support::providers_on(&sb, &http),
+        journal.clone(),
+        FlowOptions {
+            poll_interval: Duration::from_secs(1),
+            ..support::shop_options()
+        },
+    )
+    .run()
+    .await;
+    assert!(second.is_clean(), "{second:#?}");
+    assert_eq!(support::complete(journal.as_ref()), orders);
+    let report = sb.report();
+    support::assert_once(&report, orders as u64);
+    // The second run has new clients, as a new process would: its bol token request while
+    // the first run's token is fresh is the only rule it breaks.
+    for p in report.providers.values() {
+        assert!(
+            p.violation_samples
+                .iter()
+                .all(|v| v.contains("new token was requested")),
+            "{report:#?}"
+        );
+    }
+}
