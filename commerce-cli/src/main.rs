@@ -85,6 +85,10 @@ struct RunArgs {
     /// can wait for another runner's.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = lease)]
     lease: Duration,
+    /// How long an order reported shipped without a tracking code waits for one before
+    /// its shipment is confirmed without one.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = any_duration)]
+    untracked_after: Duration,
     /// This runner's name in the journal (default: from the process id).
     #[arg(long, value_name = "NAME")]
     runner: Option<String>,
@@ -134,6 +138,10 @@ fn duration(text: &str, least: Duration, most: Duration) -> Result<Duration, Str
 fn poll_interval(text: &str) -> Result<Duration, String> {
     let (least, most) = commerce_facade::POLL_BOUNDS;
     duration(text, least, most)
+}
+
+fn any_duration(text: &str) -> Result<Duration, String> {
+    duration(text, Duration::ZERO, Duration::from_secs(7 * 86_400))
 }
 
 fn lease(text: &str) -> Result<Duration, String> {

@@ -36,6 +36,7 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
         concurrency: usize::from(args.concurrency),
         poll_interval: args.poll_interval,
         lease: args.lease,
+        untracked_after: args.untracked_after,
         runner: args.runner.unwrap_or_else(runner_name),
         resend_unconfirmed: args.resend_unconfirmed,
         retain_personal_data: Duration::from_secs(args.retain_days.saturating_mul(86_400)),

@@ -45,6 +45,7 @@ fn options() -> FlowOptions {
     FlowOptions {
         poll_interval: Duration::from_millis(100),
         contact_phone: Some(commerce_sandbox::SHOP_CONTACT_PHONE.to_owned()),
+        untracked_after: Duration::from_secs(1),
         ..FlowOptions::default()
     }
 }

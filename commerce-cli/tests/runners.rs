@@ -34,6 +34,8 @@ fn runner(sb: &Sandbox, dir: &Path, name: &str) -> Child {
             "2",
             "--lease",
             "3s",
+            "--untracked-after",
+            "1s",
             "--runner",
             name,
         ])

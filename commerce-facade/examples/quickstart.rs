@@ -202,6 +202,12 @@ async fn main() -> ExitCode {
             defaults.poll_interval
         }),
         concurrency: args.concurrency.unwrap_or(defaults.concurrency),
+        // The sandbox's warehouses ship some orders without a tracking code.
+        untracked_after: if fast {
+            Duration::from_secs(1)
+        } else {
+            defaults.untracked_after
+        },
         retain_personal_data: Duration::from_secs(args.retain_days.saturating_mul(86_400)),
         ..defaults.clone()
     };

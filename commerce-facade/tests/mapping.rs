@@ -2,7 +2,8 @@
 //! buyer's phone out of most orders, gives relay e-mail addresses and house number
 //! extensions: without the shop's contact phone, an order ShopWeDo cannot take waits for a
 //! person with a message naming the field and the setting (nothing is sent, nothing is
-//! retried in a loop); with it, every order goes through.
+//! retried in a loop); with it, every order goes through. ShopWeDo's parcels come in the
+//! shapes its undocumented `shipping` may take, some without a tracking code.
 #![cfg(all(
     feature = "retailer",
     feature = "shopwedo",
@@ -104,6 +105,45 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     .await;
     assert!(second.is_clean(), "{second:#?}");
     assert_eq!(support::complete(journal.as_ref()), orders);
+    // ShopWeDo's parcels, in every shape: the tracking read one level down as well, and a
+    // parcel that left without a code confirmed on bol without one after the wait.
+    let codes: Vec<String> = journal
+        .all()
+        .unwrap()
+        .iter()
+        .filter(|r| r.fulfilment.as_deref() == Some("shopwedo"))
+        .map(|r| r.shipped.done().unwrap().code.clone())
+        .collect();
+    let id = |code: &str| {
+        code.trim_start_matches("SWD")
+            .trim_end_matches("BE")
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert!(codes.iter().any(|c| c.is_empty()), "{codes:?}");
+    assert!(
+        codes.iter().any(|c| !c.is_empty() && id(c) % 6 == 1),
+        "nested in `shipment`: {codes:?}"
+    );
+    assert!(
+        codes.iter().any(|c| !c.is_empty() && id(c) % 6 == 2),
+        "nested in `tracking`: {codes:?}"
+    );
+    for r in journal.all().unwrap() {
+        if r.shipped.done().is_some_and(|t| t.code.is_empty()) {
+            let notes: Vec<String> = journal
+                .history(&r.key)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.note)
+                .collect();
+            assert!(
+                notes.iter().any(|n| n.contains("confirmed without one")),
+                "{notes:?}"
+            );
+            assert!(r.confirmation.is_done());
+        }
+    }
     let report = sb.report();
     support::assert_once(&report, orders as u64);
     // The second run has new clients, as a new process would: its bol token request while

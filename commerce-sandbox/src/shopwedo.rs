@@ -272,6 +272,25 @@ fn create_order(s: &Shared, data: &Value) -> Response {
     crate::json(StatusCode::CREATED, json!({"order_id": id}))
 }
 
+/// A parcel as `getOrder` lists it. ShopWeDo does not document the shape, so the sandbox
+/// sends the variants a client must read (decided by the order id, so seeded runs repeat):
+/// one order in six ships without a tracking code, others carry the tracking one level
+/// down (`shipment`, `tracking`), the rest at the top level.
+fn shipment_json(order_id: u64, shipped_at: &str) -> Value {
+    let code = format!("SWD{order_id}BE");
+    let url = format!("https://track.bpost.cloud/btr/web/#/search?itemCode={code}");
+    match order_id % 6 {
+        0 => json!({"carrier": "bpost", "shipped_at": shipped_at}),
+        1 => {
+            json!({"shipment": {"carrier": "bpost", "tracking_code": code, "tracking_url": url}, "shipped_at": shipped_at})
+        }
+        2 => json!({"tracking": {"carrier": "bpost", "barcode": code, "url": url}, "shipped_at": shipped_at}),
+        _ => {
+            json!({"carrier": "bpost", "tracking_code": code, "tracking_url": url, "shipped_at": shipped_at})
+        }
+    }
+}
+
 fn order_json(o: &ShopwedoOrder, shipped: bool) -> Value {
     let (status, status_string) = if o.cancelled {
         (9, "cancelled")
@@ -288,8 +307,7 @@ fn order_json(o: &ShopwedoOrder, shipped: bool) -> Value {
         "status": status, "status_string": status_string, "customer_id": false, "payment_method": "EXTERN",
         "paid_at": false, "desired_delivery_date": false,
         "shipping_address": o.data["shipping_address"], "billing_address": o.data.get("billing_address").cloned().unwrap_or(json!(false)),
-        "shipping": if shipped { json!([{"carrier": "bpost", "tracking_code": format!("SWD{}BE", o.order_id),
-            "tracking_url": format!("https://track.bpost.cloud/btr/web/#/search?itemCode=SWD{}BE", o.order_id), "shipped_at": shipped_at}]) } else { json!(false) },
+        "shipping": if shipped { json!([shipment_json(o.order_id, &shipped_at)]) } else { json!(false) },
         "shipped_at": if shipped { json!(shipped_at) } else { json!(false) },
         "comment": o.data["comment"], "comment_packing": o.data["comment_packing"], "language": "nl",
         "items": o.data["items"]

@@ -121,8 +121,9 @@ impl SalesChannel for RetailerClient {
             .boxed()
     }
 
-    /// Confirms the shipment of the lines with their tracking code and waits until bol's
-    /// process status says it succeeded. Lines bol already has as shipped are not sent
+    /// Confirms the shipment of the lines with their tracking code (without transport
+    /// details when the code is empty: a parcel that left without one) and waits until
+    /// bol's process status says it succeeded. Lines bol already has as shipped are not sent
     /// again: the order is read first, so a rerun after a crash does not ship twice.
     async fn confirm_shipment(&self, shipment: &ShipmentConfirmation) -> Result<ConfirmationReceipt, Error> {
         let mut v = ValidationErrors::new();
@@ -132,7 +133,6 @@ impl SalesChannel for RetailerClient {
             "line_ids",
             "at least one order line is required",
         );
-        v.require(&shipment.tracking.code, "tracking.code");
         v.into_result(())?;
         if self
             .already_shipped(&shipment.order_id, &shipment.line_ids)
@@ -152,7 +152,9 @@ impl SalesChannel for RetailerClient {
                     quantity: None,
                 })
                 .collect(),
-            transport: Some(TransportInstruction {
+            // Without a tracking code (a warehouse that shipped without one), the shipment
+            // is confirmed without transport details: bol's `transport` is optional.
+            transport: (!shipment.tracking.code.trim().is_empty()).then(|| TransportInstruction {
                 transporter_code: shipment
                     .tracking
                     .carrier

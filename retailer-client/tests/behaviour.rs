@@ -495,6 +495,48 @@ async fn as_a_sales_channel_open_orders_and_a_confirmation() {
     shipments.assert_calls_async(1).await;
 }
 
+/// A warehouse that shipped without a tracking code: the shipment is confirmed without
+/// transport details (bol's `transport` is optional), not refused and not sent with an
+/// empty code.
+#[tokio::test]
+async fn a_shipment_without_a_tracking_code_is_confirmed_without_transport() {
+    let server = setup().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders/1043946570");
+            then.status(200).json_body(order_detail(0));
+        })
+        .await;
+    let shipments = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/retailer/shipments")
+                .json_body(json!({"orderItems": [{"orderItemId": "6107434013"}]}));
+            then.status(202).json_body(process("56", "PENDING", "6107434013"));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/shared/process-status/56");
+            then.status(200).json_body(process("56", "SUCCESS", "6107434013"));
+        })
+        .await;
+    let bol = client(&server);
+    let channel: &dyn SalesChannel = &bol;
+    let confirmation = ShipmentConfirmation {
+        order_id: "1043946570".into(),
+        line_ids: vec!["6107434013".into()],
+        tracking: Tracking {
+            carrier: Some("bpost".into()),
+            code: String::new(),
+            url: None,
+        },
+    };
+    let receipt = channel.confirm_shipment(&confirmation).await.unwrap();
+    assert_eq!(receipt.reference.as_deref(), Some("56"));
+    shipments.assert_calls_async(1).await;
+}
+
 #[test]
 fn secrets_never_show_and_plain_http_is_refused() {
     let b = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into());

@@ -215,7 +215,9 @@ pub struct NewOrder {
 }
 
 /// A parcel of an order. ShopWeDo does not document its fields, so the known candidates are
-/// read by accessor and the whole object is kept as sent (*inferred*).
+/// read by accessor, at the top level or one level down (`{"shipment": {...}}`,
+/// `{"tracking": {...}}`, `{"parcel": {...}}`, `{"label": {...}}`), and the whole object is
+/// kept as sent (*inferred*).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Shipment {
@@ -225,8 +227,14 @@ pub struct Shipment {
 
 impl Shipment {
     fn first_text(&self, keys: &[&str]) -> Option<String> {
-        keys.iter()
-            .find_map(|k| self.raw.get(k).and_then(lenient::as_text))
+        let at =
+            |object: &serde_json::Value| keys.iter().find_map(|k| object.get(k).and_then(lenient::as_text));
+        at(&self.raw).or_else(|| {
+            ["shipment", "tracking", "parcel", "label"]
+                .iter()
+                .filter_map(|k| self.raw.get(k).filter(|v| v.is_object()))
+                .find_map(at)
+        })
     }
 
     /// The tracking code (`tracking_code`, `trackingcode`, `tracking_number`, `barcode`,
@@ -583,4 +591,35 @@ pub struct BlogPost {
     /// Status (online or offline).
     #[serde(default, deserialize_with = "status")]
     pub status: Option<Status>,
+}
+
+#[cfg(test)]
+mod shipment_tests {
+    use super::*;
+
+    fn shipment(raw: serde_json::Value) -> Shipment {
+        Shipment { raw }
+    }
+
+    /// The tracking fields are read where ShopWeDo may put them: at the top level or one
+    /// level down; a shipment without a code has none, whatever else it carries.
+    #[test]
+    fn tracking_is_read_at_the_top_level_or_one_level_down() {
+        let flat = shipment(serde_json::json!({"carrier": "bpost", "tracking_code": "SWD1BE"}));
+        let nested =
+            shipment(serde_json::json!({"shipment": {"carrier": "bpost", "tracking_number": "SWD2BE"}}));
+        let tracking = shipment(
+            serde_json::json!({"tracking": {"code": "x", "barcode": "SWD3BE", "url": "https://t/3"}}),
+        );
+        let none = shipment(
+            serde_json::json!({"carrier": "bpost", "shipped_at": "2026-11-30 10:00:00", "tracking": false}),
+        );
+        assert_eq!(flat.tracking_code().as_deref(), Some("SWD1BE"));
+        assert_eq!(nested.tracking_code().as_deref(), Some("SWD2BE"));
+        assert_eq!(nested.carrier().as_deref(), Some("bpost"));
+        assert_eq!(tracking.tracking_code().as_deref(), Some("SWD3BE"));
+        assert_eq!(tracking.tracking_url().as_deref(), Some("https://t/3"));
+        assert_eq!(none.tracking_code(), None);
+        assert_eq!(none.carrier().as_deref(), Some("bpost"));
+    }
 }

@@ -126,6 +126,9 @@ pub struct FlowOptions {
     pub max_attempts: u32,
     /// EAN → fulfilment provider name, consulted before stock when routing.
     pub routes: HashMap<String, String>,
+    /// How long an order reported shipped without a tracking code waits for one before its
+    /// shipment is confirmed on the channel without one. Default 30 minutes.
+    pub untracked_after: Duration,
     /// The shop's contact phone, given to a fulfilment provider where the buyer's is
     /// missing (bol leaves it out of most orders; ShopWeDo requires one). `None`: such an
     /// order waits for a person, with a message naming this setting. Read from
@@ -170,6 +173,7 @@ impl Default for FlowOptions {
             max_attempts: 5,
             routes: HashMap::new(),
             contact_phone: None,
+            untracked_after: Duration::from_secs(1800),
             resend_unconfirmed: false,
             stop_after_steps: None,
             retain_personal_data: Duration::from_secs(30 * 86_400),
@@ -286,6 +290,9 @@ impl std::fmt::Display for Event {
                     ""
                 }
             ),
+            Event::Shipped { key, tracking } if tracking.code.is_empty() => {
+                write!(f, "[{key}] shipped without a tracking code")
+            }
             Event::Shipped { key, tracking } => write!(
                 f,
                 "[{key}] shipped: {} {}",

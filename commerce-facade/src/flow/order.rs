@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use commerce_core::{
-    Error, Fulfilment, FulfilmentState, InvitationReceipt, ReviewInvitation, SubmissionReceipt,
+    Error, Fulfilment, FulfilmentState, InvitationReceipt, ReviewInvitation, SubmissionReceipt, Tracking,
 };
 
 use super::settle::{self, Settled};
@@ -239,11 +239,37 @@ impl<'f> Held<'f> {
             .map_err(|e| Halt::Failed(rule.into(), e))?;
         match status.state {
             FulfilmentState::Shipped => {
-                if let Some(tracking) = status.shipments.iter().find_map(|s| s.tracking.clone()) {
+                let found = status.shipments.iter().find_map(|s| s.tracking.clone());
+                // Shipped without a tracking code: one may still come; after
+                // `untracked_after` the shipment is confirmed without one.
+                let untracked = found.is_none().then(|| {
+                    let now = flow.clock.now();
+                    let first = self.r.shipped_untracked_since.is_none();
+                    let since = *self.r.shipped_untracked_since.get_or_insert(now);
+                    let waited = (now.signed_duration_since(since)).to_std().unwrap_or_default();
+                    (first, waited >= flow.options.untracked_after)
+                });
+                if let Some((true, false)) = untracked {
+                    self.save(&format!(
+                        "shipped without a tracking code: waiting up to {:?} for one",
+                        flow.options.untracked_after
+                    ))?;
+                }
+                let tracking = match (found, untracked) {
+                    (Some(t), _) => Some(t),
+                    (None, Some((_, true))) => Some(Tracking::default()),
+                    _ => None,
+                };
+                if let Some(tracking) = tracking {
                     self.r.shipped = Step::Done(tracking.clone());
                     self.r.failures = 0;
                     self.r.last_error = None;
-                    self.save(&format!("shipped: {}", tracking.code))?;
+                    let note = if tracking.code.is_empty() {
+                        "shipped without a tracking code: confirmed without one".to_owned()
+                    } else {
+                        format!("shipped: {}", tracking.code)
+                    };
+                    self.save(&note)?;
                     flow.summary().shipped += 1;
                     flow.emit(Event::Shipped {
                         key: self.r.key.clone(),

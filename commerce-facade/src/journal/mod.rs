@@ -94,6 +94,10 @@ pub struct OrderRecord {
     /// Why an operator ended the flow's work on it, if one did (schema 2).
     #[serde(default)]
     pub cancelled: Option<String>,
+    /// When the fulfilment provider first reported the order shipped without a tracking
+    /// code (schema 2).
+    #[serde(default)]
+    pub shipped_untracked_since: Option<DateTime<Utc>>,
     /// The review platforms configured when the order was seen: it is completed only with
     /// an invitation on each (schema 2; empty: the runner's own).
     #[serde(default)]
@@ -119,6 +123,7 @@ impl OrderRecord {
             last_error: None,
             cancelled: None,
             platforms: Vec::new(),
+            shipped_untracked_since: None,
         }
     }
 
