@@ -414,3 +414,41 @@ async fn a_stop_while_sleeping_ends_the_watch_at_once() {
     // The order waits for its parcel, given back (no lease left behind).
     assert_eq!(warehouse.status_reads.load(Ordering::SeqCst), 1);
 }
+
+/// An order routed by another runner to a fulfilment provider this runner does not have is
+/// left for a runner that has it (a failure of this visit, retried later), not parked for a
+/// person.
+#[tokio::test(start_paused = true)]
+async fn an_order_routed_to_a_provider_this_runner_lacks_is_left_for_another() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse::default());
+    let journal = Arc::new(MemoryJournal::new());
+    let mut record = OrderRecord::new(order("1"));
+    record.fulfilment = Some("other-warehouse".into());
+    journal.add(&record).unwrap();
+    let flow = Flow::new(
+        providers(&shop, &warehouse),
+        journal.clone(),
+        FlowOptions {
+            max_attempts: 2,
+            poll_interval: Duration::from_secs(1),
+            ..FlowOptions::default()
+        },
+    );
+    let summary = flow.run().await;
+    assert!(summary.attention.is_empty(), "{summary:#?}");
+    assert_eq!(summary.pending, 1, "{summary:#?}");
+    assert!(
+        summary.failures[0].2.contains("which this runner does not have"),
+        "{summary:#?}"
+    );
+    let r = journal.load("shop:1").unwrap().unwrap();
+    assert!(r.is_open() && r.attention.is_none(), "{r:#?}");
+    assert!(
+        warehouse.created.lock().unwrap().is_empty(),
+        "nothing sent elsewhere"
+    );
+}

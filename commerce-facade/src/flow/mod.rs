@@ -364,8 +364,11 @@ pub struct Summary {
     pub invitations: BTreeMap<String, usize>,
     /// Orders with every step done.
     pub completed: usize,
-    /// Failures: `(order, step, error)`.
+    /// Failures: `(order, step, error)`, the first 1,000 (every one is an
+    /// [`Event::Failed`]; a watching run can see many).
     pub failures: Vec<(String, String, String)>,
+    /// Failures beyond those kept in `failures`.
+    pub more_failures: usize,
     /// Orders waiting for a person: `(order, reason)`.
     pub attention: Vec<(String, String)>,
     /// Orders left unfinished (interrupted, or failing [`FlowOptions::max_attempts`]
@@ -406,7 +409,11 @@ impl std::fmt::Display for Summary {
             }
         )?;
         writeln!(f, "  completed        {}", self.completed)?;
-        writeln!(f, "  failures         {}", self.failures.len())?;
+        writeln!(
+            f,
+            "  failures         {}",
+            self.failures.len() + self.more_failures
+        )?;
         writeln!(f, "  needs attention  {}", self.attention.len())?;
         if self.pending > 0 {
             writeln!(f, "  left for a rerun {}", self.pending)?;
@@ -432,6 +439,9 @@ pub(crate) fn later(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
         .and_then(|d| now.checked_add_signed(d))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
+
+/// How many failures a [`Summary`] keeps.
+const MAX_FAILURES_KEPT: usize = 1000;
 
 type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
 
@@ -570,9 +580,15 @@ impl Flow {
     }
 
     fn fail(&self, key: &str, step: &str, error: &dyn std::fmt::Display) {
-        self.summary()
-            .failures
-            .push((key.to_owned(), step.to_owned(), error.to_string()));
+        let mut summary = self.summary();
+        if summary.failures.len() < MAX_FAILURES_KEPT {
+            summary
+                .failures
+                .push((key.to_owned(), step.to_owned(), error.to_string()));
+        } else {
+            summary.more_failures += 1;
+        }
+        drop(summary);
         self.emit(Event::Failed {
             key: key.to_owned(),
             step: step.to_owned(),

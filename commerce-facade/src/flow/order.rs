@@ -134,12 +134,20 @@ impl<'f> Held<'f> {
         }
     }
 
-    fn fulfilment(&mut self) -> Result<Arc<dyn Fulfilment>, Halt> {
+    /// The provider the order was routed to. One this runner does not have (another
+    /// runner may) is a failure of this visit, not a matter for a person: the order is left
+    /// for a runner that has it, and this run stops waiting for it after `max_attempts`.
+    fn fulfilment(&mut self, step: &str) -> Result<Arc<dyn Fulfilment>, Halt> {
         let name = self.r.fulfilment.clone().unwrap_or_default();
-        match route::by_name(&self.flow.providers.fulfilment, &name) {
-            Some(f) => Ok(f),
-            None => self.attention(format!("routed to {name}, which is not configured in this run")),
-        }
+        route::by_name(&self.flow.providers.fulfilment, &name).ok_or_else(|| {
+            Halt::Failed(
+                step.to_owned(),
+                Error::config(format!(
+                    "routed to {name}, which this runner does not have: configure {name} here, or leave the \
+                     order to a runner that has it"
+                )),
+            )
+        })
     }
 
     async fn route(&mut self) -> Result<(), Halt> {
@@ -165,7 +173,7 @@ impl<'f> Held<'f> {
 
     async fn submit(&mut self, settle: bool) -> Result<(), Halt> {
         let rule = steps::SUBMIT;
-        let f = self.fulfilment()?;
+        let f = self.fulfilment(rule.name)?;
         let flow = self.flow;
         if settle {
             let settled = settle::submission(
@@ -225,7 +233,7 @@ impl<'f> Held<'f> {
     /// waits until its next check, holding nothing.
     async fn shipment(&mut self) -> Result<(), Halt> {
         let rule = steps::SHIPMENT.name;
-        let f = self.fulfilment()?;
+        let f = self.fulfilment(rule)?;
         let flow = self.flow;
         let reference = self
             .r
