@@ -337,7 +337,7 @@ async fn shopwedo_signatures_pacing_validation_and_shipping() {
     };
     assert_eq!(
         code,
-        (id % 6 != 0).then(|| format!("SWD{id}BE")).as_deref(),
+        (!id.is_multiple_of(6)).then(|| format!("SWD{id}BE")).as_deref(),
         "{parcel}"
     );
     // The same order again is data damage.
