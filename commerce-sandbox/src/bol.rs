@@ -361,7 +361,8 @@ fn order_detail(s: &Shared, id: &str) -> Response {
             "orderItemId": i.order_item_id, "cancellationRequest": false, "quantity": i.quantity,
             "quantityShipped": i.shipped, "quantityCancelled": 0, "unitPrice": i.unit_price,
             "totalPrice": i.unit_price * i.quantity as f64, "commission": (i.unit_price * 0.1 * 100.0).round() / 100.0,
-            "latestChangedDateTime": o.placed, "fulfilment": {"method": "FBR", "distributionParty": "RETAILER"},
+            "latestChangedDateTime": o.placed, "discounts": [],
+            "fulfilment": {"method": "FBR", "distributionParty": "RETAILER", "timeFrameType": "REGULAR"},
             "offer": {"offerId": format!("offer-{}", i.ean), "reference": i.shop_sku},
             "product": {"ean": i.ean, "title": i.title}})).collect::<Vec<_>>()
     });
@@ -369,10 +370,15 @@ fn order_detail(s: &Shared, id: &str) -> Response {
 }
 
 fn process_json(id: &str, p: &BolProcess, status: &str) -> Value {
-    json!({"processStatusId": id, "entityId": p.entity_id, "eventType": p.event_type,
+    let mut answer = json!({"processStatusId": id, "entityId": p.entity_id, "eventType": p.event_type,
            "description": format!("Sandbox {} for {}", p.event_type, p.entity_id), "status": status,
-           "errorMessage": p.failure, "createTimestamp": p.created,
-           "links": [{"rel": "self", "href": format!("/shared/process-status/{id}"), "method": "GET"}]})
+           "createTimestamp": p.created,
+           "links": [{"rel": "self", "href": format!("/shared/process-status/{id}")}]});
+    // bol leaves out what it does not have, rather than sending null.
+    if let (Some(m), Some(failure)) = (answer.as_object_mut(), &p.failure) {
+        m.insert("errorMessage".into(), json!(failure));
+    }
+    answer
 }
 
 fn start_process(s: &Shared, event: &str, entity: String) -> Response {

@@ -1,0 +1,218 @@
+//! The sandbox's bol answers against bol's own description of the Retailer API v10
+//! (`../shared/specs/bol-retailer-v10.openapi.json`, kept beside the project): every field
+//! the sandbox sends is one bol describes, with the type and the values bol gives, and
+//! every field bol marks required is there. So the sandbox cannot invent a shape our client
+//! then learns to expect.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use commerce_sandbox::*;
+use serde_json::Value;
+
+fn spec() -> Value {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs/bol-retailer-v10.openapi.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A schema with its `$ref` followed.
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let name = r.trim_start_matches("#/components/schemas/");
+            resolve(spec, &spec["components"]["schemas"][name])
+        }
+        None => schema,
+    }
+}
+
+/// Every way `value` departs from `schema`, as `path: what`.
+fn check(spec: &Value, schema: &Value, value: &Value, path: &str, problems: &mut Vec<String>) {
+    let schema = resolve(spec, schema);
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        problems.push(format!("{path}: {value} is not one of {options:?}"));
+    }
+    let kind = schema
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or(if schema.get("properties").is_some() {
+            "object"
+        } else {
+            ""
+        });
+    let fits = match kind {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        _ => true,
+    };
+    if !fits {
+        problems.push(format!("{path}: {value} is not a {kind}"));
+        return;
+    }
+    if kind == "string"
+        && schema.get("format").and_then(Value::as_str) == Some("date-time")
+        && chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap_or_default()).is_err()
+    {
+        problems.push(format!("{path}: {value} is not a date-time"));
+    }
+    if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in values.iter().enumerate() {
+            check(spec, items, v, &format!("{path}[{i}]"), problems);
+        }
+    }
+    if let Some(object) = value.as_object() {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for (key, v) in object {
+            match properties.and_then(|p| p.get(key)) {
+                Some(s) => check(spec, s, v, &format!("{path}.{key}"), problems),
+                None => problems.push(format!("{path}.{key}: bol does not describe this field")),
+            }
+        }
+        for required in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !object.contains_key(required) {
+                problems.push(format!("{path}.{required}: required by bol, missing"));
+            }
+        }
+    }
+}
+
+fn schema_of(spec: &Value, path: &str, method: &str, status: &str) -> Value {
+    spec["paths"][path][method]["responses"][status]["content"]["application/vnd.retailer.v10+json"]["schema"]
+        .clone()
+}
+
+#[tokio::test]
+async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
+    let spec = spec();
+    let sb = start(Config {
+        orders: 12,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let base = sb.base_urls().bol;
+    let c = reqwest::Client::new();
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{RETAILER_CLIENT_ID}:{RETAILER_CLIENT_SECRET}"));
+    let token: Value = c
+        .post(format!(
+            "{}?grant_type=client_credentials",
+            sb.base_urls().bol_token
+        ))
+        .header("authorization", format!("Basic {basic}"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let v10 = "application/vnd.retailer.v10+json";
+    let get = |url: String| {
+        let c = c.clone();
+        let bearer = bearer.clone();
+        async move {
+            c.get(url)
+                .header("authorization", bearer)
+                .header("accept", v10)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let mut problems = Vec::new();
+    let list = get(format!("{base}/retailer/orders?page=1")).await;
+    check(
+        &spec,
+        &schema_of(&spec, "/retailer/orders", "get", "200"),
+        &list,
+        "GET /retailer/orders",
+        &mut problems,
+    );
+    let ids: Vec<String> = list["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 12);
+    let detail_schema = schema_of(&spec, "/retailer/orders/{order-id}", "get", "200");
+    let mut with_phone = 0;
+    let mut with_extension = 0;
+    let mut first = Value::Null;
+    for id in &ids {
+        let order = get(format!("{base}/retailer/orders/{id}")).await;
+        if first.is_null() {
+            first = order.clone();
+        }
+        check(
+            &spec,
+            &detail_schema,
+            &order,
+            &format!("GET /retailer/orders/{id}"),
+            &mut problems,
+        );
+        with_phone += usize::from(order["shipmentDetails"].get("deliveryPhoneNumber").is_some());
+        with_extension += usize::from(order["shipmentDetails"].get("houseNumberExtension").is_some());
+        assert!(
+            order["shipmentDetails"]["email"]
+                .as_str()
+                .unwrap()
+                .ends_with("@verkopen.bol.com"),
+            "bol relays the buyer's e-mail: {order}"
+        );
+    }
+    // As bol sends them: most orders carry no phone; some a house number extension.
+    assert!(
+        with_phone > 0 && with_phone * 2 < ids.len(),
+        "{with_phone} of {}",
+        ids.len()
+    );
+    assert!(with_extension > 0, "{with_extension}");
+    // A shipment and its process status.
+    let item = first["orderItems"][0]["orderItemId"].as_str().unwrap().to_owned();
+    let process: Value = c
+        .post(format!("{base}/retailer/shipments"))
+        .header("authorization", &bearer)
+        .header("accept", v10)
+        .header("content-type", v10)
+        .body(serde_json::json!({"orderItems": [{"orderItemId": item}]}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    check(
+        &spec,
+        &schema_of(&spec, "/retailer/shipments", "post", "202"),
+        &process,
+        "POST /retailer/shipments",
+        &mut problems,
+    );
+    assert!(
+        problems.is_empty(),
+        "{} departures from bol's description:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert_eq!(sb.report().total_violations(), 0, "{:#?}", sb.report());
+}
