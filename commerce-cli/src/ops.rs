@@ -321,6 +321,7 @@ pub(crate) fn resolve(journal: &SqliteJournal, args: ResolveArgs, out: Out) -> R
             Ok(because(format!("resolved: {step} done by hand")))
         } else {
             r.cancelled = Some(because("cancelled by an operator".to_owned()));
+            r.cancelled_at = Some(Utc::now());
             settled(r);
             Ok(because("resolved: the flow leaves the order".to_owned()))
         }
@@ -360,6 +361,7 @@ pub(crate) fn retry(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, 
         }
         settled(r);
         r.cancelled = None;
+        r.cancelled_at = None;
         Ok(if again.is_empty() {
             "retry asked by an operator".to_owned()
         } else {

@@ -226,3 +226,30 @@ fn personal_fields_of_orders_completed_long_ago_are_purged() {
     purge_in(&MemoryJournal::new());
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+/// An order an operator cancelled keeps its personal data as long as a completed one does,
+/// and no longer.
+#[test]
+fn personal_fields_of_orders_cancelled_long_ago_are_purged_too() {
+    let path = temp_path("purge-cancelled");
+    let sqlite = SqliteJournal::open(&path).unwrap();
+    let memory = MemoryJournal::new();
+    for journal in [&sqlite as &dyn Journal, &memory] {
+        let mut old: OrderRecord = serde_json::from_value(v0_records().remove(1)).unwrap();
+        old.cancelled = Some("cancelled by an operator".into());
+        old.cancelled_at = Some(Utc::now() - Duration::days(40));
+        let mut recent = old.clone();
+        recent.key = "bol:recent".into();
+        recent.cancelled_at = Some(Utc::now() - Duration::days(1));
+        journal.add(&old).unwrap();
+        journal.add(&recent).unwrap();
+        assert_eq!(
+            journal.purge_personal(Utc::now() - Duration::days(30)).unwrap(),
+            1
+        );
+        let purged = journal.load(&old.key).unwrap().unwrap();
+        assert!(purged.purged_at.is_some() && purged.order.customer.email.is_empty());
+        assert!(journal.load("bol:recent").unwrap().unwrap().purged_at.is_none());
+    }
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}

@@ -25,8 +25,11 @@ struct Run {
     /// Orders to see finished (completed, needing a person, or cancelled) before
     /// [`Flow::run`] returns.
     open: HashSet<String>,
-    /// Every order the run considered.
+    /// The orders the run considered that may still need it (in a watching run, those
+    /// still listed or open: the set does not grow for ever).
     seen: HashSet<String>,
+    /// How many orders the run considered.
+    seen_count: usize,
     /// Failures in this run, per order.
     tries: HashMap<String, u32>,
     /// Orders this run gave back to wait: when they are due, and `true` for a retry,
@@ -37,6 +40,13 @@ struct Run {
 }
 
 impl Run {
+    /// Notes an order the run considers; true when it is new to the run.
+    fn see(&mut self, key: &str) -> bool {
+        let new = self.seen.insert(key.to_owned());
+        self.seen_count += usize::from(new);
+        new
+    }
+
     /// Orders the run still waits for: open, and not failing `max_attempts` times in a
     /// row.
     fn unfinished(&self, max_attempts: u32) -> impl Iterator<Item = &String> {
@@ -92,8 +102,8 @@ impl Flow {
                 let mut run = lock(&run);
                 for r in records {
                     if r.is_open() && channels.contains(&r.order.channel) {
-                        run.open.insert(r.key.clone());
-                        run.seen.insert(r.key);
+                        run.see(&r.key);
+                        run.open.insert(r.key);
                     }
                 }
             }
@@ -162,7 +172,7 @@ impl Flow {
         }
         let run = run.into_inner().unwrap_or_else(|p| p.into_inner());
         let mut summary = self.summary().clone();
-        summary.orders_seen = run.seen.len();
+        summary.orders_seen = run.seen_count;
         summary.pending = run.open.len();
         summary.unlisted = unlisted;
         summary.interrupted |= self.stopping();
@@ -174,6 +184,7 @@ impl Flow {
     /// first); known open ones join the run. Returns the channels that could not be listed.
     async fn list(&self, run: &Mutex<Run>) -> Vec<String> {
         let mut failed = Vec::new();
+        let mut listed = HashSet::new();
         let platforms = self.platforms();
         for channel in &self.providers.channels {
             if self.stopping() {
@@ -193,6 +204,7 @@ impl Flow {
                 record.platforms = platforms.clone();
                 let key = record.key.clone();
                 if lock(run).seen.contains(&key) {
+                    listed.insert(key);
                     continue;
                 }
                 let open = match self.journal.add(&record) {
@@ -215,12 +227,20 @@ impl Flow {
                         false
                     }
                 };
+                listed.insert(key.clone());
                 if open {
                     let mut run = lock(run);
-                    run.seen.insert(key.clone());
+                    run.see(&key);
                     run.open.insert(key);
                 }
             }
+        }
+        if failed.is_empty() {
+            // What is neither listed nor open any more is forgotten (a watching run sees
+            // orders for months).
+            let mut run = lock(run);
+            let Run { seen, open, .. } = &mut *run;
+            seen.retain(|k| listed.contains(k) || open.contains(k));
         }
         failed
     }
@@ -259,7 +279,7 @@ impl Flow {
         {
             let mut run = lock(run);
             run.waiting.remove(&key);
-            if run.seen.insert(key.clone()) {
+            if run.see(&key) {
                 run.open.insert(key.clone());
             }
         }

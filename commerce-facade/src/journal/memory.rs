@@ -210,7 +210,7 @@ impl Journal for MemoryJournal {
         let mut purged = 0;
         for row in self.rows().values_mut() {
             let r = &mut row.record;
-            if r.purged_at.is_none() && r.completed_at.is_some_and(|at| at < before) {
+            if r.purged_at.is_none() && r.closed_at().is_some_and(|at| at < before) {
                 r.purge_personal(now);
                 row.history.push(note("flow", "personal data purged"));
                 purged += 1;

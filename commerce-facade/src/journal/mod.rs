@@ -94,6 +94,10 @@ pub struct OrderRecord {
     /// Why an operator ended the flow's work on it, if one did (schema 2).
     #[serde(default)]
     pub cancelled: Option<String>,
+    /// When an operator ended it (schema 2); its personal fields are purged like a
+    /// completed order's.
+    #[serde(default)]
+    pub cancelled_at: Option<DateTime<Utc>>,
     /// When the fulfilment provider first reported the order shipped without a tracking
     /// code (schema 2).
     #[serde(default)]
@@ -122,6 +126,7 @@ impl OrderRecord {
             failures: 0,
             last_error: None,
             cancelled: None,
+            cancelled_at: None,
             platforms: Vec::new(),
             shipped_untracked_since: None,
         }
@@ -155,6 +160,11 @@ impl OrderRecord {
             && platforms
                 .iter()
                 .all(|p| self.invitations.get(p).is_some_and(Step::is_done))
+    }
+
+    /// When the flow's work on it ended for good: completed, or cancelled by an operator.
+    pub fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.completed_at.or(self.cancelled_at)
     }
 
     /// Whether the flow still has work on it: not completed, not waiting for a person,
@@ -320,7 +330,8 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// order is left).
     fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError>;
 
-    /// Blanks the personal fields of the orders completed before `before` (see
+    /// Blanks the personal fields of the orders completed (or cancelled by an operator)
+    /// before `before` (see
     /// [`OrderRecord::purge_personal`]); returns how many were purged.
     fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError>;
 }

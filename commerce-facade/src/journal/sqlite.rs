@@ -62,7 +62,7 @@ fn storage(e: impl std::fmt::Display) -> JournalError {
 /// The columns kept beside a record: `(completed_at, open, due, channel)`.
 fn derived(r: &OrderRecord) -> (Option<String>, bool, Option<String>, &str) {
     // Purged records leave the purge's index.
-    let completed = r.completed_at.filter(|_| r.purged_at.is_none()).map(stamp);
+    let completed = r.closed_at().filter(|_| r.purged_at.is_none()).map(stamp);
     (completed, r.is_open(), r.due.map(stamp), &r.order.channel)
 }
 
