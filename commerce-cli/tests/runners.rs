@@ -40,6 +40,9 @@ fn runner(sb: &Sandbox, dir: &Path, name: &str) -> Child {
             name,
         ])
         .envs(sb.env())
+        // The shop's contact phone, as an operator sets it (bol leaves the buyer's out of
+        // most orders; ShopWeDo requires one).
+        .env("COMMERCE_CONTACT_PHONE", "+31201234567")
         .env_remove("COMMERCE_JOURNAL")
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())

@@ -183,18 +183,10 @@ async fn main() -> ExitCode {
     let fast = sandbox.is_some()
         && !live.get("shopwedo").copied().unwrap_or(false)
         && !live.get("customer-api").copied().unwrap_or(false);
-    // The shop's settings from the environment; on the sandbox's warehouses, the demo
-    // shop's contact phone unless one is set.
-    let settings = |name: &str| {
-        env(name).or_else(|| {
-            if fast {
-                sandbox_vars.get(name).cloned()
-            } else {
-                None
-            }
-        })
-    };
-    let defaults = FlowOptions::from_vars(&settings);
+    // The shop's settings come from the environment, live or not: the sandbox emulates the
+    // providers, not the shop (without COMMERCE_CONTACT_PHONE, orders whose buyer gave no
+    // phone wait for a person where the warehouse requires one).
+    let defaults = FlowOptions::from_vars(&env);
     let options = FlowOptions {
         poll_interval: args.poll_interval.unwrap_or(if fast {
             Duration::from_millis(200)

@@ -81,9 +81,6 @@ pub const RETAILER_CLIENT_ID: &str = "sandbox-bol-client";
 /// bol client secret.
 pub const RETAILER_CLIENT_SECRET: &str = "sandbox-bol-secret";
 
-/// The demo shop's contact phone (`COMMERCE_CONTACT_PHONE` in [`Sandbox::env`]).
-pub const SHOP_CONTACT_PHONE: &str = "+31201234567";
-
 /// How the sandbox behaves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -560,9 +557,6 @@ impl Sandbox {
             ("RETAILER_API_URL", b.bol),
             ("RETAILER_TOKEN_URL", b.bol_token),
             ("RETAILER_DEMO", "0".into()),
-            // The demo shop's own contact phone, for fulfilment providers that require one
-            // where the buyer gave none (see the facade's mapping policy).
-            ("COMMERCE_CONTACT_PHONE", SHOP_CONTACT_PHONE.into()),
         ]
     }
 

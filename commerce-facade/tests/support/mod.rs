@@ -5,12 +5,16 @@ use commerce_core::HttpClient;
 use commerce_facade::{Flow, Journal, Providers};
 use commerce_sandbox::{BaseUrls, Report, Sandbox};
 
-/// The defaults, with the demo shop's contact phone (the sandbox's bol, like bol, leaves
+/// A shop's contact phone, as its operator would set `COMMERCE_CONTACT_PHONE` (the sandbox
+/// emulates the providers, not the shop's settings).
+pub const SHOP_PHONE: &str = "+31201234567";
+
+/// The defaults, with the shop's contact phone (the sandbox's bol, like bol, leaves
 /// the buyer's phone out of most orders, and ShopWeDo requires one), and a short wait for
 /// a tracking code that does not come (the sandbox's ShopWeDo ships some orders without).
 pub fn shop_options() -> commerce_facade::FlowOptions {
     commerce_facade::FlowOptions {
-        contact_phone: Some(commerce_sandbox::SHOP_CONTACT_PHONE.to_owned()),
+        contact_phone: Some(SHOP_PHONE.to_owned()),
         untracked_after: std::time::Duration::from_secs(1),
         ..commerce_facade::FlowOptions::default()
     }
