@@ -452,3 +452,68 @@ async fn an_order_routed_to_a_provider_this_runner_lacks_is_left_for_another() {
         "nothing sent elsewhere"
     );
 }
+
+/// A review platform that refuses every invitation before sending it (the buyer's e-mail
+/// address does not pass its check), counting the attempts.
+#[derive(Debug, Default)]
+struct RefusingPlatform {
+    attempts: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl commerce_core::ReviewPlatform for RefusingPlatform {
+    fn name(&self) -> &str {
+        "refusing"
+    }
+
+    async fn invite(
+        &self,
+        _invitation: &commerce_core::ReviewInvitation,
+    ) -> Result<commerce_core::InvitationReceipt, Error> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let mut v = commerce_core::ValidationErrors::new();
+        v.push("customer.email", "is not an e-mail address");
+        v.into_result(commerce_core::InvitationReceipt {
+            platform: "refusing".into(),
+            reference: None,
+            already_invited: false,
+        })
+    }
+}
+
+/// A call refused before anything was sent gets the same answer every time: at any step
+/// (here an invitation, after the order shipped and was confirmed) the order waits for a
+/// person with the reason, instead of failing at every visit until the run gives up.
+#[tokio::test(start_paused = true)]
+async fn an_invitation_refused_before_sending_waits_for_a_person() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse::default());
+    let platform = Arc::new(RefusingPlatform::default());
+    let mut providers = providers(&shop, &warehouse);
+    providers.reviews.push(platform.clone());
+    let journal = Arc::new(MemoryJournal::new());
+    let summary = Flow::new(
+        providers,
+        journal.clone(),
+        FlowOptions {
+            poll_interval: Duration::from_secs(1),
+            ..FlowOptions::default()
+        },
+    )
+    .run()
+    .await;
+    assert!(summary.failures.is_empty(), "{summary:#?}");
+    assert_eq!(summary.attention.len(), 1, "{summary:#?}");
+    let reason = &summary.attention[0].1;
+    assert!(
+        reason.contains("customer.email") && reason.contains("refused"),
+        "{reason}"
+    );
+    assert_eq!(platform.attempts.load(Ordering::SeqCst), 1, "asked once");
+    let r = journal.load("shop:1").unwrap().unwrap();
+    assert!(r.confirmation.is_done() && r.attention.is_some());
+    assert_eq!(r.invitations["refusing"], commerce_facade::Step::NotStarted);
+}

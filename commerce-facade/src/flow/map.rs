@@ -29,7 +29,7 @@ pub(crate) fn fulfilment_order(o: &Order, contact_phone: Option<&str>) -> Order 
     o
 }
 
-/// Why a fulfilment provider refused an order before anything was sent, and the setting
+/// Why a provider (or a step) refused an order before anything was sent, and the setting
 /// that would supply what is missing: the order waits for a person with this.
 pub(crate) fn refused(provider: &str, error: &Error, contact_phone: Option<&str>) -> String {
     let text = error.to_string();

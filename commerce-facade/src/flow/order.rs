@@ -91,8 +91,25 @@ impl<'f> Held<'f> {
         Err(Halt::Attention(reason))
     }
 
-    /// Runs the table until the order is complete (`Ok`) or must halt.
+    /// Runs the table until the order is complete (`Ok`) or must halt. A call refused
+    /// before anything was sent (`Error::InvalidInput`: a field missing or malformed) gets
+    /// the same answer every time, so at any step it stops the order for a person, with the
+    /// setting that would supply what is missing, instead of failing at every visit.
     pub(crate) async fn advance(&mut self) -> Result<(), Halt> {
+        match self.run_table().await {
+            Err(Halt::Failed(step, e @ Error::InvalidInput(_))) => {
+                let who = match (step == steps::SUBMIT.name, &self.r.fulfilment) {
+                    (true, Some(provider)) => provider.clone(),
+                    _ => step,
+                };
+                let reason = map::refused(&who, &e, self.flow.options.contact_phone.as_deref());
+                self.attention(reason)
+            }
+            other => other,
+        }
+    }
+
+    async fn run_table(&mut self) -> Result<(), Halt> {
         loop {
             let next = steps::next(&self.r, &self.plans);
             if next.rule().acts {
@@ -201,12 +218,6 @@ impl<'f> Held<'f> {
             Ok(receipt) => self.submitted(receipt, "submitted"),
             // Stays Started: settled at the next visit, by the look-up.
             Err(e) if e.is_unconfirmed() => Err(Halt::Failed(rule.name.into(), e)),
-            // Refused before anything was sent: trying again gives the same answer.
-            Err(e @ Error::InvalidInput(_)) => {
-                self.r.submission = Step::NotStarted;
-                let reason = map::refused(f.name(), &e, contact_phone);
-                self.attention(reason)
-            }
             Err(e) => {
                 self.r.submission = Step::NotStarted;
                 self.save(&format!("not submitted: {e}"))?;
