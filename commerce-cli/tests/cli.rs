@@ -3,42 +3,17 @@
 //! `attention` and `show` describe them, `resolve` and `retry` settle them, and the next
 //! run finishes what was settled.
 
+mod support;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_facade::{Flow, FlowOptions, Journal, Providers, SqliteJournal, Step};
 use commerce_sandbox::{Config, Sandbox};
 use serde_json::Value;
-
-/// The shop's contact phone, as an operator sets it (bol leaves the buyer's out of most
-/// orders; ShopWeDo requires one).
-const SHOP_PHONE: &str = "+31201234567";
-
-fn commerce(journal: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_commerce"))
-        .arg("--journal")
-        .arg(journal)
-        .args(args)
-        .env_remove("COMMERCE_JOURNAL")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn json(o: &Output) -> Value {
-    assert!(o.status.success(), "{}", text(o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
-}
+use support::{SHOP_PHONE, commerce, json, json_error, temp_journal, text};
 
 fn providers(sb: &Sandbox) -> Providers {
     let vars: HashMap<String, String> = sb.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
@@ -52,13 +27,6 @@ fn options() -> FlowOptions {
         untracked_after: Duration::from_secs(1),
         ..FlowOptions::default()
     }
-}
-
-fn temp_journal(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("commerce-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("journal.sqlite")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,11 +239,6 @@ fn changes_are_refused_while_a_runner_holds_the_order_and_mistakes_are_named() {
     assert_eq!(absent.status.code(), Some(1));
     assert!(!nowhere.exists());
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
-}
-
-fn json_error(o: &Output) -> String {
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)));
-    v["error"].as_str().unwrap().to_owned()
 }
 
 #[test]

@@ -1,36 +1,13 @@
 //! Operator mistakes and outages the command line must not hide or worsen (each test
 //! failed on the code before its fix).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Command;
 
 use commerce_facade::{Journal, OrderRecord, SqliteJournal, Step};
 use commerce_sandbox::Config;
-
-fn temp_journal(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("commerce-review-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("journal.sqlite")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn commerce(journal: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_commerce"))
-        .arg("--journal")
-        .arg(journal)
-        .args(args)
-        .env_remove("COMMERCE_JOURNAL")
-        .output()
-        .unwrap()
-}
+use support::{commerce, temp_journal, text};
 
 /// bol refuses the credentials: not one order could be listed, and `commerce run` says
 /// "done" (exit 0). A cron job or a supervisor never learns that no order is being read.

@@ -6,19 +6,15 @@
 //! binary, pointed at it through the environment as an operator would point them at the
 //! providers.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use commerce_facade::{Journal, SqliteJournal};
 use commerce_sandbox::{Config, Sandbox};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("commerce-runners-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use support::{SHOP_PHONE, temp_dir};
 
 /// A `commerce run` process; its output goes to `<dir>/<name>.log`.
 fn runner(sb: &Sandbox, dir: &Path, name: &str) -> Child {
@@ -42,7 +38,7 @@ fn runner(sb: &Sandbox, dir: &Path, name: &str) -> Child {
         .envs(sb.env())
         // The shop's contact phone, as an operator sets it (bol leaves the buyer's out of
         // most orders; ShopWeDo requires one).
-        .env("COMMERCE_CONTACT_PHONE", "+31201234567")
+        .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
         .env_remove("COMMERCE_JOURNAL")
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
@@ -92,7 +88,7 @@ async fn runners_share_one_journal(processes: usize, orders: usize, seed: u64) {
     })
     .await
     .unwrap();
-    let dir = temp_dir(&format!("{processes}"));
+    let dir = temp_dir(&format!("runners-{processes}"));
     let mut children: Vec<(String, Child)> = (0..processes)
         .map(|i| {
             let name = format!("runner-{i}");

@@ -4,9 +4,10 @@
 //! every field bol marks required is there. So the sandbox cannot invent a shape our client
 //! then learns to expect.
 
+mod support;
+
 use std::path::PathBuf;
 
-use base64::Engine as _;
 use commerce_sandbox::*;
 use serde_json::Value;
 
@@ -106,23 +107,8 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
     .unwrap();
     let base = sb.base_urls().bol;
     let c = reqwest::Client::new();
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{RETAILER_CLIENT_ID}:{RETAILER_CLIENT_SECRET}"));
-    let token: Value = c
-        .post(format!(
-            "{}?grant_type=client_credentials",
-            sb.base_urls().bol_token
-        ))
-        .header("authorization", format!("Basic {basic}"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
-    let v10 = "application/vnd.retailer.v10+json";
+    let bearer = support::bol_bearer(&c, &sb).await;
+    let v10 = support::BOL_V10;
     let get = |url: String| {
         let c = c.clone();
         let bearer = bearer.clone();

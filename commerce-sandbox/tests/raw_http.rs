@@ -2,6 +2,8 @@
 //! exchange succeeds and each documented wrong one gets the documented answer and shows in
 //! the report.
 
+mod support;
+
 use std::io::Read;
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha512;
+use support::{bol_basic, bol_token_request};
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder().no_gzip().build().unwrap()
@@ -483,27 +486,6 @@ async fn customer_api_gzip_form_tokens_and_expiry() {
 }
 
 /// `Basic base64(client_id:client_secret)`, as bol documents it.
-fn bol_basic() -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("{RETAILER_CLIENT_ID}:{RETAILER_CLIENT_SECRET}"))
-    )
-}
-
-/// bol's token request as documented: a POST with no body, the grant type in the query.
-async fn bol_token_request(c: &reqwest::Client, sb: &Sandbox) -> reqwest::Response {
-    c.post(format!(
-        "{}?grant_type=client_credentials",
-        sb.base_urls().bol_token
-    ))
-    .header("authorization", bol_basic())
-    .header("accept", "application/json")
-    .send()
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn bol_the_token_request_is_a_post_without_a_body() {
     let sb = sandbox().await;
