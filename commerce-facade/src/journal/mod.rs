@@ -347,10 +347,11 @@ pub(crate) fn stamp(at: DateTime<Utc>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record(id: &str) -> OrderRecord {
+    /// A record of a bol order with no details, for the journal's unit tests.
+    pub(crate) fn record(id: &str) -> OrderRecord {
         OrderRecord::new(Order {
             id: id.into(),
             channel: "bol".into(),

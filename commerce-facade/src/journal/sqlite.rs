@@ -601,15 +601,8 @@ impl Journal for SqliteJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use commerce_core::{Order, SubmissionReceipt};
-
-    fn record(id: &str) -> OrderRecord {
-        OrderRecord::new(Order {
-            id: id.into(),
-            channel: "bol".into(),
-            ..Default::default()
-        })
-    }
+    use crate::journal::tests::record;
+    use commerce_core::SubmissionReceipt;
 
     fn temp(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("journal-unit-{}-{name}", std::process::id()));
