@@ -103,6 +103,10 @@ pub struct LineItem {
     pub quantity: u32,
     /// Price per unit, if known.
     pub unit_price: Option<Money>,
+    /// The buyer asked to cancel this line and the channel waits for the shop's answer
+    /// ([`SalesChannel::accept_cancellation`], or shipping it anyway).
+    #[serde(default)]
+    pub cancellation_requested: bool,
 }
 
 /// An order as a sales channel hands it over.
@@ -267,6 +271,47 @@ pub struct ConfirmationReceipt {
     pub reference: Option<String>,
 }
 
+/// One line of an order as the channel has it now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineState {
+    /// The line's id on the channel ([`LineItem::line_id`]).
+    pub line_id: String,
+    /// Quantity ordered.
+    pub ordered: u32,
+    /// Quantity the channel has as shipped.
+    pub shipped: u32,
+    /// Quantity cancelled (by the buyer, the shop or the channel).
+    pub cancelled: u32,
+    /// The buyer asked to cancel the line and the shop has not answered yet.
+    pub cancellation_requested: bool,
+}
+
+impl LineState {
+    /// The quantity still to ship: ordered, less shipped and cancelled.
+    pub fn open(&self) -> u32 {
+        self.ordered
+            .saturating_sub(self.shipped)
+            .saturating_sub(self.cancelled)
+    }
+}
+
+/// An order as the channel has it now, read again while the order is being worked on: the
+/// lines cancelled, the cancellations the buyer asked for, the quantities shipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderState {
+    /// The order id on the channel.
+    pub order_id: String,
+    /// Every line of the order, shipped and cancelled ones included.
+    pub lines: Vec<LineState>,
+}
+
+impl OrderState {
+    /// The line with this id, if the channel has it.
+    pub fn line(&self, line_id: &str) -> Option<&LineState> {
+        self.lines.iter().find(|l| l.line_id == line_id)
+    }
+}
+
 /// Where orders come from.
 #[async_trait]
 pub trait SalesChannel: Send + Sync + fmt::Debug {
@@ -280,6 +325,34 @@ pub trait SalesChannel: Send + Sync + fmt::Debug {
     /// Implementations must be safe to call again for lines already confirmed (they check
     /// first), so a rerun after a crash never ships twice.
     async fn confirm_shipment(&self, shipment: &ShipmentConfirmation) -> Result<ConfirmationReceipt, Error>;
+
+    /// The order as the channel has it now (`Ok(None)`: the channel has no such order), to
+    /// see what changed while it was being worked on. The default says the channel offers
+    /// no such read ([`Error::Unsupported`]); the flow then works on the order as first
+    /// seen.
+    async fn order_state(&self, order_id: &str) -> Result<Option<OrderState>, Error> {
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("order_state({order_id})").into(),
+            reason: "the channel offers no read of one order".to_owned(),
+        })
+    }
+
+    /// Accepts the buyer's request to cancel these lines, and waits until the channel
+    /// accepted it. Implementations must be safe to call again for lines already cancelled
+    /// (they check first). The default says the channel cannot ([`Error::Unsupported`]).
+    async fn accept_cancellation(
+        &self,
+        order_id: &str,
+        line_ids: &[String],
+    ) -> Result<ConfirmationReceipt, Error> {
+        let _ = line_ids;
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("accept_cancellation({order_id})").into(),
+            reason: "the channel takes no cancellations through its API".to_owned(),
+        })
+    }
 }
 
 /// Who ships orders.
@@ -420,6 +493,29 @@ mod tests {
             .unwrap();
         assert_eq!(receipt.reference.as_deref(), Some("1"));
         assert_eq!(platforms[0].rating_summary().await.unwrap(), None);
+    }
+
+    #[test]
+    fn a_line_is_open_for_what_is_neither_shipped_nor_cancelled() {
+        let line = |ordered, shipped, cancelled| LineState {
+            line_id: "1".into(),
+            ordered,
+            shipped,
+            cancelled,
+            cancellation_requested: false,
+        };
+        assert_eq!(line(3, 1, 1).open(), 1);
+        assert_eq!(line(2, 0, 2).open(), 0);
+        // A channel's inconsistent counts never underflow.
+        assert_eq!(line(1, 2, 3).open(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_channel_without_the_reads_says_so() {
+        let err = Shop.order_state("1").await.unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+        let err = Shop.accept_cancellation("1", &["L".into()]).await.unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
     }
 
     #[test]

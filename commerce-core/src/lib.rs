@@ -112,8 +112,8 @@ pub use crate::auth::{
 };
 pub use crate::commerce::{
     Address, ConfirmationReceipt, Customer, Fulfilment, FulfilmentState, FulfilmentStatus, InvitationReceipt,
-    LineItem, Money, Order, ProductRef, RatingSummary, ReviewInvitation, ReviewPlatform, SalesChannel,
-    Shipment, ShipmentConfirmation, StockLevel, SubmissionReceipt, Tracking,
+    LineItem, LineState, Money, Order, OrderState, ProductRef, RatingSummary, ReviewInvitation,
+    ReviewPlatform, SalesChannel, Shipment, ShipmentConfirmation, StockLevel, SubmissionReceipt, Tracking,
 };
 pub use crate::endpoint::{Body, Endpoint, Part, Replay};
 pub use crate::error::{

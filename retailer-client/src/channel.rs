@@ -2,20 +2,22 @@
 
 use async_trait::async_trait;
 use commerce_core::{
-    Address, ConfirmationReceipt, Customer, Error, LineItem, Money, Order as CommerceOrder, SalesChannel,
-    ShipmentConfirmation, ValidationErrors,
+    Address, ConfirmationReceipt, Customer, Error, LineItem, LineState, Money, Order as CommerceOrder,
+    OrderState, SalesChannel, ShipmentConfirmation, ValidationErrors,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use crate::client::{PROVIDER, RetailerClient};
 use crate::generated::GetOrdersParams;
 use crate::generated::models::{
-    GetOrdersFulfilmentMethod, GetOrdersStatus, Order, OrderItem, ShipmentRequest, TransportInstruction,
+    CancellationRequest, GetOrdersFulfilmentMethod, GetOrdersStatus, Order, OrderItem, OrderItemCancellation,
+    OrderItemCancellationReasonCode, ShipmentRequest, TransportInstruction,
 };
 use crate::process::WaitOptions;
 
-/// An order as the provider-neutral [`CommerceOrder`]: the lines still to ship, the
-/// shipment address, and the customer from it.
+/// An order as the provider-neutral [`CommerceOrder`]: the lines still to ship (those the
+/// buyer asked to cancel marked [`LineItem::cancellation_requested`]), the shipment address,
+/// and the customer from it.
 pub fn to_commerce_order(order: &Order) -> CommerceOrder {
     let s = &order.shipment_details;
     let shipping_address = Address {
@@ -49,7 +51,7 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
         .iter()
         .filter_map(|item| {
             let open = item.quantity - item.quantity_shipped - item.quantity_cancelled;
-            (open > 0 && !item.cancellation_request).then(|| LineItem {
+            (open > 0).then(|| LineItem {
                 line_id: item.order_item_id.clone(),
                 ean: item
                     .product
@@ -60,6 +62,7 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
                 title: item.product.as_ref().map(|p| p.title.clone()).unwrap_or_default(),
                 quantity: u32::try_from(open).unwrap_or(u32::MAX),
                 unit_price: Some(Money::eur(item.unit_price)),
+                cancellation_requested: item.cancellation_request,
             })
         })
         .collect();
@@ -83,18 +86,43 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
     }
 }
 
+/// The order's lines as [`OrderState`]: quantities ordered, shipped and cancelled, and the
+/// buyer's open cancellation requests. Negative or absurd counts read as 0 and `u32::MAX`.
+pub fn to_order_state(order: &Order) -> OrderState {
+    let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    OrderState {
+        order_id: order.order_id.clone(),
+        lines: order
+            .order_items
+            .iter()
+            .map(|i| LineState {
+                line_id: i.order_item_id.clone(),
+                ordered: count(i.quantity),
+                shipped: count(i.quantity_shipped),
+                cancelled: count(i.quantity_cancelled),
+                cancellation_requested: i.cancellation_request,
+            })
+            .collect(),
+    }
+}
+
 impl RetailerClient {
-    /// Whether every given line of the order is already shipped in full (so confirming it
-    /// again would be a duplicate).
-    async fn already_shipped(&self, order_id: &str, line_ids: &[String]) -> Result<bool, Error> {
+    /// Whether every given line of the order is already shipped or cancelled in full (so
+    /// confirming or cancelling it again would be a duplicate).
+    async fn already_closed(&self, order_id: &str, line_ids: &[String]) -> Result<bool, Error> {
         let order = self.get_order(order_id).await?;
-        Ok(line_ids.iter().all(|id| {
-            order
-                .order_items
-                .iter()
-                .find(|i| &i.order_item_id == id)
-                .is_some_and(|i| i.quantity_shipped + i.quantity_cancelled >= i.quantity)
-        }))
+        let state = to_order_state(&order);
+        Ok(line_ids
+            .iter()
+            .all(|id| state.line(id).is_some_and(|l| l.open() == 0)))
+    }
+
+    /// The receipt of a call that had nothing left to do.
+    fn nothing_to_do() -> ConfirmationReceipt {
+        ConfirmationReceipt {
+            channel: PROVIDER.to_owned(),
+            reference: None,
+        }
     }
 }
 
@@ -135,13 +163,10 @@ impl SalesChannel for RetailerClient {
         );
         v.into_result(())?;
         if self
-            .already_shipped(&shipment.order_id, &shipment.line_ids)
+            .already_closed(&shipment.order_id, &shipment.line_ids)
             .await?
         {
-            return Ok(ConfirmationReceipt {
-                channel: PROVIDER.to_owned(),
-                reference: None,
-            });
+            return Ok(Self::nothing_to_do());
         }
         let request = ShipmentRequest {
             order_items: shipment
@@ -169,13 +194,71 @@ impl SalesChannel for RetailerClient {
             Err(e) if e.is_unconfirmed() => {
                 // It may have arrived: look before trying again.
                 if self
-                    .already_shipped(&shipment.order_id, &shipment.line_ids)
+                    .already_closed(&shipment.order_id, &shipment.line_ids)
                     .await?
                 {
-                    return Ok(ConfirmationReceipt {
-                        channel: PROVIDER.to_owned(),
-                        reference: None,
-                    });
+                    return Ok(Self::nothing_to_do());
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let done = self.wait_for_success(&started, WaitOptions::default()).await?;
+        Ok(ConfirmationReceipt {
+            channel: PROVIDER.to_owned(),
+            reference: done.process_status_id.or(started.process_status_id),
+        })
+    }
+
+    /// The order as bol has it now (`GET /retailer/orders/{order-id}`); `Ok(None)` when bol
+    /// answers 404.
+    async fn order_state(&self, order_id: &str) -> Result<Option<OrderState>, Error> {
+        match self.get_order(order_id).await {
+            Ok(order) => Ok(Some(to_order_state(&order))),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Accepts the buyer's cancellation (`PUT /retailer/orders/cancellation`, reason
+    /// `REQUESTED_BY_CUSTOMER`) of the lines still open, and waits until bol's process
+    /// status says it succeeded. The order is read first: lines already cancelled or
+    /// shipped are not sent, so a rerun after a crash does not cancel twice.
+    async fn accept_cancellation(
+        &self,
+        order_id: &str,
+        line_ids: &[String],
+    ) -> Result<ConfirmationReceipt, Error> {
+        let mut v = ValidationErrors::new();
+        v.require(order_id, "order_id");
+        v.check(
+            !line_ids.is_empty(),
+            "line_ids",
+            "at least one order line is required",
+        );
+        v.into_result(())?;
+        let state = to_order_state(&self.get_order(order_id).await?);
+        let open: Vec<&String> = line_ids
+            .iter()
+            .filter(|id| state.line(id).is_none_or(|l| l.open() > 0))
+            .collect();
+        if open.is_empty() {
+            return Ok(Self::nothing_to_do());
+        }
+        let request = CancellationRequest {
+            order_items: open
+                .iter()
+                .map(|id| OrderItemCancellation {
+                    order_item_id: (*id).clone(),
+                    reason_code: OrderItemCancellationReasonCode::RequestedByCustomer,
+                })
+                .collect(),
+        };
+        let started = match self.cancel_order_item(&request).await {
+            Ok(s) => s,
+            Err(e) if e.is_unconfirmed() => {
+                if self.already_closed(order_id, line_ids).await? {
+                    return Ok(Self::nothing_to_do());
                 }
                 return Err(e);
             }

@@ -46,7 +46,7 @@ mod generated;
 mod process;
 mod wire;
 
-pub use crate::channel::to_commerce_order;
+pub use crate::channel::{to_commerce_order, to_order_state};
 pub use crate::client::{
     Api, DEFAULT_API_URL, DEFAULT_TOKEN_URL, PROVIDER, RetailerClient, RetailerClientBuilder,
 };

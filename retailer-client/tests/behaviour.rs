@@ -537,6 +537,90 @@ async fn a_shipment_without_a_tracking_code_is_confirmed_without_transport() {
     shipments.assert_calls_async(1).await;
 }
 
+/// The order as bol has it now, the buyer's cancellation accepted with bol's reason code
+/// and exact body, and nothing sent again once bol has the line cancelled.
+#[tokio::test]
+async fn a_buyers_cancellation_is_read_and_accepted_once() {
+    let server = setup().await;
+    let mut requested = order_detail(0);
+    requested["orderItems"][0]["cancellationRequest"] = json!(true);
+    let mut cancelled = order_detail(0);
+    cancelled["orderItems"][0]["quantityCancelled"] = json!(1);
+    let n = Arc::new(AtomicU32::new(0));
+    let count = n.clone();
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/orders/1043946570")
+                .header("accept", V10)
+                .is_true(move |_| count.fetch_add(1, Ordering::SeqCst) < 2);
+            then.status(200).json_body(requested);
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders/1043946570");
+            then.status(200).json_body(cancelled);
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders/404");
+            then.status(404).header("content-type", "application/vnd.retailer.v10+problem+json").json_body(
+                json!({"type": "https://api.bol.com/problems", "title": "Not Found", "status": 404,
+                       "detail": "Order 404 not found."}),
+            );
+        })
+        .await;
+    let cancels = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path("/retailer/orders/cancellation")
+                .header("content-type", V10)
+                .header("accept", V10)
+                .json_body(json!({"orderItems": [{"orderItemId": "6107434013", "reasonCode": "REQUESTED_BY_CUSTOMER"}]}));
+            then.status(202).json_body(process("57", "PENDING", "6107434013"));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/shared/process-status/57");
+            then.status(200).json_body(process("57", "SUCCESS", "6107434013"));
+        })
+        .await;
+    let bol = client(&server);
+    let channel: &dyn SalesChannel = &bol;
+    let state = channel.order_state("1043946570").await.unwrap().unwrap();
+    let line = state.line("6107434013").unwrap();
+    assert!(line.cancellation_requested);
+    assert_eq!((line.ordered, line.open()), (1, 1));
+    assert_eq!(channel.order_state("404").await.unwrap(), None);
+    let lines = vec!["6107434013".to_owned()];
+    let receipt = channel.accept_cancellation("1043946570", &lines).await.unwrap();
+    assert_eq!(receipt.reference.as_deref(), Some("57"));
+    // bol has the line cancelled now: accepting again sends nothing.
+    let again = channel.accept_cancellation("1043946570", &lines).await.unwrap();
+    assert_eq!(again.reference, None);
+    cancels.assert_calls_async(1).await;
+    let state = channel.order_state("1043946570").await.unwrap().unwrap();
+    assert_eq!(state.lines[0].open(), 0);
+    // Refused before sending: no line.
+    let err = channel.accept_cancellation("1043946570", &[]).await.unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+}
+
+/// A line the buyer asked to cancel is still listed (it is not shipped yet), marked, so
+/// the shop answers the request instead of never seeing it.
+#[test]
+fn a_line_with_a_cancellation_request_is_listed_and_marked() {
+    let mut detail = order_detail(0);
+    detail["orderItems"][0]["cancellationRequest"] = json!(true);
+    let order: retailer_client::models::Order = serde_json::from_value(detail).unwrap();
+    let order = retailer_client::to_commerce_order(&order);
+    assert_eq!(order.lines.len(), 1);
+    assert!(order.lines[0].cancellation_requested);
+}
+
 #[test]
 fn secrets_never_show_and_plain_http_is_refused() {
     let b = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into());
