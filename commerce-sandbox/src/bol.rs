@@ -163,7 +163,7 @@ const BULK_LIMIT: usize = 1000;
 fn endpoint_key(method: &Method, rest: &str) -> String {
     let segments: Vec<&str> = rest.split('/').collect();
     let shape: Vec<&str> = match segments.as_slice() {
-        ["orders", _] => vec!["orders", "{id}"],
+        ["orders", id] if *id != "cancellation" => vec!["orders", "{id}"],
         ["process-status", _] => vec!["process-status", "{id}"],
         ["offers", "export", _] => vec!["offers", "export", "{id}"],
         other => other.to_vec(),
@@ -277,6 +277,7 @@ async fn api(
         ("retailer", "GET", ["orders"]) => list_orders(&s, &q),
         ("retailer", "GET", ["orders", id]) => order_detail(&s, id),
         ("retailer", "POST", ["shipments"]) => create_shipment(&s, &body),
+        ("retailer", "PUT", ["orders", "cancellation"]) => cancel_items(&s, &body),
         ("retailer", "POST", ["offers", "export"]) => {
             start_process(&s, "CREATE_OFFER_EXPORT", "report-1".into())
         }
@@ -293,7 +294,7 @@ async fn api(
 }
 
 fn open_items(o: &BolOrder) -> bool {
-    o.items.iter().any(|i| i.shipped < i.quantity)
+    o.items.iter().any(|i| i.open() > 0)
 }
 
 fn list_orders(s: &Shared, q: &HashMap<String, String>) -> Response {
@@ -316,9 +317,9 @@ fn list_orders(s: &Shared, q: &HashMap<String, String>) -> Response {
         .map(|o| {
             json!({"orderId": o.order_id, "orderPlacedDateTime": o.placed,
                    "orderItems": o.items.iter().map(|i| json!({"orderItemId": i.order_item_id, "ean": i.ean,
-                       "fulfilmentMethod": "FBR", "fulfilmentStatus": if i.shipped < i.quantity { "OPEN" } else { "SHIPPED" },
-                       "quantity": i.quantity, "quantityShipped": i.shipped, "quantityCancelled": 0,
-                       "cancellationRequest": false, "latestChangedDateTime": o.placed})).collect::<Vec<_>>()})
+                       "fulfilmentMethod": "FBR", "fulfilmentStatus": if i.open() > 0 { "OPEN" } else { "HANDLED" },
+                       "quantity": i.quantity, "quantityShipped": i.shipped, "quantityCancelled": i.cancelled,
+                       "cancellationRequest": i.cancellation_request, "latestChangedDateTime": o.placed})).collect::<Vec<_>>()})
         })
         .collect();
     // An empty page is `{}`, without the list key.
@@ -331,14 +332,15 @@ fn list_orders(s: &Shared, q: &HashMap<String, String>) -> Response {
 }
 
 fn order_detail(s: &Shared, id: &str) -> Response {
-    let w = s.world();
-    let Some(o) = w.bol_orders.iter().find(|o| o.order_id == id) else {
+    let mut w = s.world();
+    let Some(o) = w.bol_orders.iter_mut().find(|o| o.order_id == id) else {
         return problem(
             StatusCode::NOT_FOUND,
             "Not Found",
             &format!("Order {id} not found."),
         );
     };
+    o.read();
     let mut address = json!({"salutation": "UNKNOWN", "firstName": o.first_name, "surname": o.surname, "streetName": o.street,
         "houseNumber": o.house_number, "zipCode": o.zip, "city": o.city, "countryCode": o.country, "email": o.email,
         "language": if o.country == "BE" { "nl-BE" } else { "nl" }});
@@ -358,8 +360,8 @@ fn order_detail(s: &Shared, id: &str) -> Response {
         "orderId": o.order_id, "pickupPoint": false, "orderPlacedDateTime": o.placed,
         "shipmentDetails": address, "billingDetails": billing,
         "orderItems": o.items.iter().map(|i| json!({
-            "orderItemId": i.order_item_id, "cancellationRequest": false, "quantity": i.quantity,
-            "quantityShipped": i.shipped, "quantityCancelled": 0, "unitPrice": i.unit_price,
+            "orderItemId": i.order_item_id, "cancellationRequest": i.cancellation_request, "quantity": i.quantity,
+            "quantityShipped": i.shipped, "quantityCancelled": i.cancelled, "unitPrice": i.unit_price,
             "totalPrice": i.unit_price * i.quantity as f64, "commission": (i.unit_price * 0.1 * 100.0).round() / 100.0,
             "latestChangedDateTime": o.placed, "discounts": [],
             "fulfilment": {"method": "FBR", "distributionParty": "RETAILER", "timeFrameType": "REGULAR"},
@@ -507,6 +509,7 @@ fn create_shipment(s: &Shared, body: &[u8]) -> Response {
     let mut w = s.world();
     let mut already = Vec::new();
     let mut unknown = Vec::new();
+    let mut cancelled = Vec::new();
     for id in &ids {
         match w
             .bol_orders
@@ -516,8 +519,18 @@ fn create_shipment(s: &Shared, body: &[u8]) -> Response {
         {
             None => unknown.push(id.clone()),
             Some(i) if i.shipped >= i.quantity => already.push(id.clone()),
+            Some(i) if i.open() <= 0 => cancelled.push(id.clone()),
             Some(_) => {}
         }
+    }
+    if !cancelled.is_empty() {
+        drop(w);
+        s.violation(P, format!("shipment for cancelled order items {cancelled:?}"));
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Error validating request",
+            &format!("Order items {cancelled:?} are cancelled"),
+        );
     }
     if !unknown.is_empty() {
         drop(w);
@@ -540,13 +553,105 @@ fn create_shipment(s: &Shared, body: &[u8]) -> Response {
     for o in w.bol_orders.iter_mut() {
         for i in o.items.iter_mut() {
             if ids.contains(&i.order_item_id) {
-                i.shipped = i.quantity;
+                // Shipping declines the buyer's request, if there was one.
+                i.shipped = i.quantity - i.cancelled;
+                i.cancellation_request = false;
             }
         }
     }
     drop(w);
     s.created(P, "shipments");
     start_process(s, "CONFIRM_SHIPMENT", ids[0].clone())
+}
+
+/// bol's reason codes for a cancellation (`OrderItemCancellation.reasonCode`).
+const REASON_CODES: [&str; 10] = [
+    "OUT_OF_STOCK",
+    "REQUESTED_BY_CUSTOMER",
+    "BAD_CONDITION",
+    "HIGHER_SHIPCOST",
+    "INCORRECT_PRICE",
+    "NOT_AVAIL_IN_TIME",
+    "NO_BOL_GUARANTEE",
+    "ORDERED_TWICE",
+    "RETAIN_ITEM",
+    "TECH_ISSUE",
+];
+
+/// `PUT /retailer/orders/cancellation`: `{"orderItems": [{"orderItemId", "reasonCode"}]}`,
+/// items of one order. Refused: an unknown item or reason, an item shipped, a buyer's
+/// cancellation (`REQUESTED_BY_CUSTOMER`) the buyer did not ask for; an item cancelled
+/// already is a duplicate.
+fn cancel_items(s: &Shared, body: &[u8]) -> Response {
+    let refuse = |detail: String, duplicate: bool| {
+        if duplicate {
+            s.duplicate(P, detail.clone());
+        } else {
+            s.violation(P, format!("cancellation: {detail}"));
+        }
+        problem(StatusCode::BAD_REQUEST, "Error validating request", &detail)
+    };
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return refuse("the body is not JSON".into(), false);
+    };
+    let items = request["orderItems"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        return refuse("orderItems must not be empty".into(), false);
+    }
+    let mut w = s.world();
+    let mut wanted = Vec::new();
+    for item in &items {
+        let id = item["orderItemId"].as_str().unwrap_or_default().to_owned();
+        let reason = item["reasonCode"].as_str().unwrap_or_default().to_owned();
+        if !REASON_CODES.contains(&reason.as_str()) {
+            drop(w);
+            return refuse(
+                format!("reasonCode `{reason}` of {id} is not one of bol's"),
+                false,
+            );
+        }
+        let found = w.bol_orders.iter().enumerate().find_map(|(o, order)| {
+            order
+                .items
+                .iter()
+                .position(|i| i.order_item_id == id)
+                .map(|i| (o, i))
+        });
+        let Some((o, i)) = found else {
+            drop(w);
+            return refuse(format!("unknown order item {id}"), false);
+        };
+        let line = &w.bol_orders[o].items[i];
+        if line.cancelled > 0 && line.open() <= 0 {
+            drop(w);
+            return refuse(format!("order item {id} cancelled again"), true);
+        }
+        if line.open() <= 0 {
+            drop(w);
+            return refuse(format!("order item {id} is shipped"), false);
+        }
+        if reason == "REQUESTED_BY_CUSTOMER" && !line.cancellation_request {
+            drop(w);
+            return refuse(
+                format!("order item {id}: the buyer asked for no cancellation"),
+                false,
+            );
+        }
+        wanted.push((o, i));
+    }
+    if wanted.iter().any(|(o, _)| *o != wanted[0].0) {
+        drop(w);
+        return refuse("order items of more than one order".into(), false);
+    }
+    for (o, i) in &wanted {
+        let line = &mut w.bol_orders[*o].items[*i];
+        line.cancelled += line.open();
+        line.cancellation_request = false;
+    }
+    let entity = w.bol_orders[wanted[0].0].items[wanted[0].1].order_item_id.clone();
+    drop(w);
+    s.created(P, "cancellations");
+    start_process(s, "CANCEL_ORDER", entity)
 }
 
 fn offers_csv(s: &Shared) -> Response {

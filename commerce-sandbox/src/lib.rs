@@ -109,6 +109,10 @@ pub struct Config {
     /// effect and are then answered with a 2xx whose body cannot be read (a proxy's page):
     /// the client cannot tell what it made. Unlike `faults`, these change state.
     pub garbled_creates: f64,
+    /// Share of bol orders whose buyer asks to cancel a while after the order appears
+    /// (after 0, 2, 3 or 6 reads of its details; every line or only the first), as
+    /// buyers do. Default 0.2.
+    pub cancellation_requests: f64,
 }
 
 impl Config {
@@ -132,6 +136,7 @@ impl Default for Config {
             process_after_reads: 1,
             retry_after_secs: 1,
             garbled_creates: 0.0,
+            cancellation_requests: 0.2,
         }
     }
 }
@@ -348,15 +353,17 @@ enum Fault {
     Delay,
 }
 
-/// Whether a request creates something at its provider.
+/// Whether a request creates something at its provider (a bol cancellation counts: it
+/// changes the order for good).
 fn is_create(method: &axum::http::Method, path: &str) -> bool {
-    method == axum::http::Method::POST
-        && (path.ends_with("/invites")
-            || path.ends_with("/review/request/add")
-            || path.ends_with("/createOrder")
-            || path.ends_with("/api/customer/orders")
-            || path.ends_with("/retailer/shipments")
-            || path.ends_with("/retailer-demo/shipments"))
+    (method == axum::http::Method::PUT && path.ends_with("/orders/cancellation"))
+        || method == axum::http::Method::POST
+            && (path.ends_with("/invites")
+                || path.ends_with("/review/request/add")
+                || path.ends_with("/createOrder")
+                || path.ends_with("/api/customer/orders")
+                || path.ends_with("/retailer/shipments")
+                || path.ends_with("/retailer-demo/shipments"))
 }
 
 /// Decides faults before any handler runs, so a faulted request changes nothing; except a
@@ -477,6 +484,25 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// A bol order line as the sandbox's bol has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BolLine {
+    /// The order.
+    pub order_id: String,
+    /// The line (`orderItemId`).
+    pub line_id: String,
+    /// Its product's EAN.
+    pub ean: String,
+    /// Quantity ordered.
+    pub quantity: i64,
+    /// Quantity shipped.
+    pub shipped: i64,
+    /// Quantity cancelled.
+    pub cancelled: i64,
+    /// The buyer asked to cancel and the shop has not answered.
+    pub cancellation_request: bool,
+}
+
 /// A running sandbox.
 pub struct Sandbox {
     addr: SocketAddr,
@@ -568,6 +594,38 @@ impl Sandbox {
     /// The shared product catalogue.
     pub fn catalogue(&self) -> Vec<Product> {
         self.shared.world().products.clone()
+    }
+
+    /// Every bol order line as bol has it now, to check a run's outcome against.
+    pub fn bol_lines(&self) -> Vec<BolLine> {
+        let w = self.shared.world();
+        w.bol_orders
+            .iter()
+            .flat_map(|o| {
+                o.items.iter().map(|i| BolLine {
+                    order_id: o.order_id.clone(),
+                    line_id: i.order_item_id.clone(),
+                    ean: i.ean.clone(),
+                    quantity: i.quantity,
+                    shipped: i.shipped,
+                    cancelled: i.cancelled,
+                    cancellation_request: i.cancellation_request,
+                })
+            })
+            .collect()
+    }
+
+    /// The buyer asks to cancel these lines of a bol order now (lines not open are left as
+    /// they are), as a buyer would at any moment.
+    pub fn request_cancellation(&self, order_id: &str, line_ids: &[&str]) {
+        let mut w = self.shared.world();
+        for o in w.bol_orders.iter_mut().filter(|o| o.order_id == order_id) {
+            for i in o.items.iter_mut() {
+                if line_ids.contains(&i.order_item_id.as_str()) && i.open() > 0 {
+                    i.cancellation_request = true;
+                }
+            }
+        }
     }
 
     /// Forgets everything and seeds anew.

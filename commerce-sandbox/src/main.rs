@@ -9,7 +9,7 @@ use commerce_sandbox::Config;
 fn usage() -> ! {
     eprintln!(
         "usage: commerce-sandbox [--port PORT] [--orders N] [--products N] [--faults P] [--seed S] \
-         [--garbled-creates P] [--ship-after SECS] [--customer-token-lifetime SECS] [--bol-token-lifetime SECS]"
+         [--garbled-creates P] [--cancellation-requests P] [--ship-after SECS] [--customer-token-lifetime SECS] [--bol-token-lifetime SECS]"
     );
     std::process::exit(2);
 }
@@ -34,6 +34,9 @@ async fn main() -> std::io::Result<()> {
             "--faults" => config.faults = value(&mut args, "--faults"),
             "--seed" => config.seed = value(&mut args, "--seed"),
             "--garbled-creates" => config.garbled_creates = value(&mut args, "--garbled-creates"),
+            "--cancellation-requests" => {
+                config.cancellation_requests = value(&mut args, "--cancellation-requests")
+            }
             "--ship-after" => config.ship_after = Duration::from_secs(value(&mut args, "--ship-after")),
             "--customer-token-lifetime" => {
                 config.customer_token_lifetime =

@@ -50,7 +50,28 @@ pub(crate) struct BolItem {
     pub title: String,
     pub quantity: i64,
     pub shipped: i64,
+    /// Quantity cancelled (bol's `quantityCancelled`).
+    pub cancelled: i64,
+    /// The buyer asked to cancel and the shop has not answered (`cancellationRequest`).
+    pub cancellation_request: bool,
     pub unit_price: f64,
+}
+
+impl BolItem {
+    /// Quantity neither shipped nor cancelled.
+    pub(crate) fn open(&self) -> i64 {
+        self.quantity - self.shipped - self.cancelled
+    }
+}
+
+/// When the buyer of an order asks to cancel it, and which lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CancelPlan {
+    /// The request appears once the order's details were read this many times (0: it is
+    /// there from the start).
+    pub after_reads: u32,
+    /// Every line (else only the first).
+    pub every_line: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +92,30 @@ pub(crate) struct BolOrder {
     /// bol's optional `deliveryPhoneNumber`: absent on most orders.
     pub phone: Option<String>,
     pub items: Vec<BolItem>,
+    /// The buyer's cancellation request to come, if any.
+    pub cancel_plan: Option<CancelPlan>,
+    /// Reads of the order's details so far.
+    pub reads: u32,
+}
+
+impl BolOrder {
+    /// One read of the order's details: the buyer's request appears when its time came,
+    /// on the lines not shipped or cancelled yet.
+    pub(crate) fn read(&mut self) {
+        self.reads += 1;
+        let Some(plan) = self.cancel_plan else {
+            return;
+        };
+        if self.reads > plan.after_reads {
+            self.cancel_plan = None;
+            let lines = if plan.every_line { self.items.len() } else { 1 };
+            for item in self.items.iter_mut().take(lines) {
+                if item.open() > 0 {
+                    item.cancellation_request = true;
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +222,9 @@ impl World {
             .map(|p| (p.ean.clone(), if p.at_shopwedo { 0 } else { 500 }))
             .collect();
         let mut next_item = 6_107_434_000u64;
+        // Buyers' cancellation requests from their own generator, so the rest of the seeded
+        // data stays as it was.
+        let mut cancels = fastrand::Rng::with_seed(config.seed ^ 0x00ca_9ce1);
         let bol_orders = (0..config.orders)
             .map(|i| {
                 // Lines from one side of the catalogue, so one provider can fulfil the order.
@@ -199,6 +247,8 @@ impl World {
                             title: p.title.clone(),
                             quantity: 1 + rng.i64(0..2),
                             shipped: 0,
+                            cancelled: 0,
+                            cancellation_request: false,
                             unit_price: p.price_cents as f64 / 100.0,
                         }
                     })
@@ -227,6 +277,11 @@ impl World {
                     // One order in four carries a phone, as bol sends them.
                     phone: (i % 4 == 3).then(|| format!("+316{:08}", 10_000_000 + i)),
                     items,
+                    cancel_plan: (cancels.f64() < config.cancellation_requests).then(|| CancelPlan {
+                        after_reads: [0, 2, 3, 6][cancels.usize(0..4)],
+                        every_line: cancels.bool(),
+                    }),
+                    reads: 0,
                 }
             })
             .collect();

@@ -194,6 +194,57 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
         "POST /retailer/shipments",
         &mut problems,
     );
+    // A buyer's cancellation request, accepted: the request, the cancellation's process
+    // status and the lines afterwards, in bol's shapes.
+    let order = &ids[1];
+    let line = sb.bol_lines().into_iter().find(|l| &l.order_id == order).unwrap();
+    sb.request_cancellation(order, &[&line.line_id]);
+    let requested = get(format!("{base}/retailer/orders/{order}")).await;
+    check(
+        &spec,
+        &detail_schema,
+        &requested,
+        "a requested cancellation",
+        &mut problems,
+    );
+    assert_eq!(requested["orderItems"][0]["cancellationRequest"], true);
+    let cancel = |reason: &'static str| {
+        c.put(format!("{base}/retailer/orders/cancellation"))
+            .header("authorization", &bearer)
+            .header("accept", v10)
+            .header("content-type", v10)
+            .body(
+                serde_json::json!({"orderItems": [{"orderItemId": line.line_id, "reasonCode": reason}]})
+                    .to_string(),
+            )
+            .send()
+    };
+    let accepted = cancel("REQUESTED_BY_CUSTOMER").await.unwrap();
+    assert_eq!(accepted.status(), 202);
+    check(
+        &spec,
+        &schema_of(&spec, "/retailer/orders/cancellation", "put", "202"),
+        &accepted.json().await.unwrap(),
+        "PUT /retailer/orders/cancellation",
+        &mut problems,
+    );
+    let all = get(format!("{base}/retailer/orders?page=1&status=ALL")).await;
+    check(
+        &spec,
+        &schema_of(&spec, "/retailer/orders", "get", "200"),
+        &all,
+        "GET /retailer/orders after a shipment and a cancellation",
+        &mut problems,
+    );
+    let cancelled = sb
+        .bol_lines()
+        .into_iter()
+        .find(|l| l.line_id == line.line_id)
+        .unwrap();
+    assert_eq!(
+        (cancelled.cancelled, cancelled.cancellation_request),
+        (line.quantity, false)
+    );
     assert!(
         problems.is_empty(),
         "{} departures from bol's description:\n{}",
@@ -201,4 +252,27 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
         problems.join("\n")
     );
     assert_eq!(sb.report().total_violations(), 0, "{:#?}", sb.report());
+    // Cancelling it again is a duplicate; cancelling for the buyer without their request
+    // is refused.
+    assert_eq!(cancel("REQUESTED_BY_CUSTOMER").await.unwrap().status(), 400);
+    assert_eq!(sb.report().total_duplicates(), 1);
+    let other = sb
+        .bol_lines()
+        .into_iter()
+        .find(|l| &l.order_id == &ids[2])
+        .unwrap();
+    let unasked = c
+        .put(format!("{base}/retailer/orders/cancellation"))
+        .header("authorization", &bearer)
+        .header("accept", v10)
+        .header("content-type", v10)
+        .body(
+            serde_json::json!({"orderItems": [{"orderItemId": other.line_id, "reasonCode": "REQUESTED_BY_CUSTOMER"}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unasked.status(), 400);
+    assert_eq!(sb.report().total_violations(), 1);
 }
