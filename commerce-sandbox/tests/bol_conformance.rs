@@ -259,7 +259,7 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
     let other = sb
         .bol_lines()
         .into_iter()
-        .find(|l| &l.order_id == &ids[2])
+        .find(|l| l.order_id == ids[2])
         .unwrap();
     let unasked = c
         .put(format!("{base}/retailer/orders/cancellation"))
