@@ -29,6 +29,7 @@ fn order(id: &str) -> Order {
             title: "Thing".into(),
             quantity: 1,
             unit_price: None,
+            cancellation_requested: false,
         }],
         ..Default::default()
     }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use commerce_core::testing::paused_time_http;
 use commerce_facade::{Flow, FlowOptions, MemoryJournal, SqliteJournal};
 use commerce_sandbox::Config;
-use support::{assert_once, complete, providers_on, run_until_done, size};
+use support::{assert_once, providers_on, run_until_done, settled, size};
 
 fn options() -> FlowOptions {
     FlowOptions {
@@ -56,14 +56,11 @@ async fn fault_soak_every_order_completes_once_with_faults_at_0_3() {
         report.total_faults() as f64 > 0.2 * orders as f64,
         "faults were injected: {report:#?}"
     );
-    assert_once(&report, orders as u64);
+    assert_once(&report, journal.as_ref());
     assert_eq!(report.total_violations(), 0, "{report:#?}");
     assert_eq!(report.total_rate_limited(), 0, "no 429 ever: {report:#?}");
-    assert_eq!(
-        complete(journal.as_ref()),
-        orders,
-        "every order completes, none lost"
-    );
+    // Every order completed, cancelled by its buyer, or with a person: none lost.
+    settled(&sb, journal.as_ref(), orders);
     eprintln!(
         "fault soak: {orders} orders in {runs} runs, {} faults injected, {} s simulated",
         report.total_faults(),
@@ -103,7 +100,7 @@ async fn crash_and_resume(run: u64, orders: usize, stop_after: usize, dir: &std:
         runs += 1;
         let summary = flow.run().await;
         assert!(
-            summary.is_clean() && !summary.interrupted,
+            support::clean_but_referrals(&summary) && !summary.interrupted,
             "run {run}: {summary:#?}"
         );
         if summary.pending == 0 {
@@ -114,13 +111,9 @@ async fn crash_and_resume(run: u64, orders: usize, stop_after: usize, dir: &std:
             "run {run}: still pending after {runs} runs: {summary:#?}"
         );
     }
-    assert_eq!(
-        complete(journal.as_ref()),
-        orders,
-        "run {run} (stop at {stop_after}): none lost"
-    );
+    settled(&sb, journal.as_ref(), orders);
     let report = sb.report();
-    assert_once(&report, orders as u64);
+    assert_once(&report, journal.as_ref());
     // The only report allowed: the resumed process asks bol for a token while the first
     // one's is still fresh (no persistent token cache).
     let bol_samples = &report.providers["bol"].violation_samples;

@@ -53,12 +53,15 @@ async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels(
     });
     let summary = flow.run().await;
     let took = started.elapsed();
-    assert!(summary.is_clean(), "{summary:#?}");
-    assert_eq!((summary.completed, summary.pending), (orders, 0), "{summary:#?}");
-    assert_eq!(support::complete(journal.as_ref()), orders);
+    assert!(support::clean_but_referrals(&summary), "{summary:#?}");
+    assert_eq!(summary.pending, 0, "{summary:#?}");
+    // Buyers cancel some orders on the way (the sandbox's bol, as bol's buyers do).
+    let outcome = support::settled(&sb, journal.as_ref(), orders);
+    assert_eq!(summary.completed, outcome.completed);
+    assert!(outcome.completed >= orders * 3 / 4, "{outcome:?}");
 
     let submitted_at = submitted_at.lock().unwrap().clone();
-    assert_eq!(submitted_at.len(), orders);
+    assert_eq!(submitted_at.len(), summary.submitted);
     let last_submission = submitted_at.iter().max().copied().unwrap();
     assert!(
         last_submission < Duration::from_secs(5 * 60),
@@ -90,17 +93,20 @@ async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels(
         "{status_reads} status reads for {orders} orders: {report:#?}"
     );
     assert!(
-        status_reads >= orders as u64 * (checks_per_order - 3),
+        status_reads >= summary.shipped as u64 * (checks_per_order - 3),
         "{status_reads}"
     );
     eprintln!(
         "last submission at {last_submission:?} of simulated time, run {took:?}, {status_reads} status reads"
     );
-    support::assert_once(&report, orders as u64);
+    support::assert_once(&report, journal.as_ref());
     assert_eq!(report.total_rate_limited(), 0, "{report:#?}");
     // While the parcels travel, the run says it waits for them.
     let waits = waits.lock().unwrap();
-    assert!(waits.contains(&orders), "{waits:?}");
+    assert!(
+        waits.iter().max().copied().unwrap_or(0) >= summary.shipped,
+        "{waits:?}"
+    );
 }
 
 /// A warehouse whose order intake is slow: each submission takes longer than a runner's

@@ -256,11 +256,7 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
     // is refused.
     assert_eq!(cancel("REQUESTED_BY_CUSTOMER").await.unwrap().status(), 400);
     assert_eq!(sb.report().total_duplicates(), 1);
-    let other = sb
-        .bol_lines()
-        .into_iter()
-        .find(|l| l.order_id == ids[2])
-        .unwrap();
+    let other = sb.bol_lines().into_iter().find(|l| l.order_id == ids[2]).unwrap();
     let unasked = c
         .put(format!("{base}/retailer/orders/cancellation"))
         .header("authorization", &bearer)

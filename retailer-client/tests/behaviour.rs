@@ -566,10 +566,12 @@ async fn a_buyers_cancellation_is_read_and_accepted_once() {
     server
         .mock_async(|when, then| {
             when.method(GET).path("/retailer/orders/404");
-            then.status(404).header("content-type", "application/vnd.retailer.v10+problem+json").json_body(
-                json!({"type": "https://api.bol.com/problems", "title": "Not Found", "status": 404,
+            then.status(404)
+                .header("content-type", "application/vnd.retailer.v10+problem+json")
+                .json_body(
+                    json!({"type": "https://api.bol.com/problems", "title": "Not Found", "status": 404,
                        "detail": "Order 404 not found."}),
-            );
+                );
         })
         .await;
     let cancels = server

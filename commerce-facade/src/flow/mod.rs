@@ -245,6 +245,14 @@ pub enum Event {
         /// The order.
         key: String,
     },
+    /// Every line was cancelled on the channel (at the buyer's request, or by the channel)
+    /// and the hand-over, if there was one, cancelled: nothing is left to do.
+    Cancelled {
+        /// The order.
+        key: String,
+        /// What was cancelled where.
+        reason: String,
+    },
     /// A step failed; the order is tried again when due.
     Failed {
         /// The order (or the channel, when listing failed).
@@ -318,6 +326,7 @@ impl std::fmt::Display for Event {
                 }
             ),
             Event::Completed { key } => write!(f, "[{key}] completed"),
+            Event::Cancelled { key, reason } => write!(f, "[{key}] cancelled: {reason}"),
             Event::Failed { key, step, error } => {
                 write!(f, "[{key}] FAILED at {step} (tried again later): {error}")
             }
@@ -364,6 +373,9 @@ pub struct Summary {
     pub invitations: BTreeMap<String, usize>,
     /// Orders with every step done.
     pub completed: usize,
+    /// Orders ended because every line was cancelled on their channel (the buyer's
+    /// request accepted, the hand-over cancelled).
+    pub cancelled: usize,
     /// Failures: `(order, step, error)`, the first 1,000 (every one is an
     /// [`Event::Failed`]; a watching run can see many).
     pub failures: Vec<(String, String, String)>,
@@ -409,6 +421,9 @@ impl std::fmt::Display for Summary {
             }
         )?;
         writeln!(f, "  completed        {}", self.completed)?;
+        if self.cancelled > 0 {
+            writeln!(f, "  cancelled        {}", self.cancelled)?;
+        }
         writeln!(
             f,
             "  failures         {}",

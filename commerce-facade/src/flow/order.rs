@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use commerce_core::{
-    Error, Fulfilment, FulfilmentState, InvitationReceipt, ReviewInvitation, SubmissionReceipt, Tracking,
+    Error, Fulfilment, FulfilmentState, InvitationReceipt, OrderState, ReviewInvitation, SalesChannel,
+    SubmissionReceipt, Tracking,
 };
 
 use super::settle::{self, Settled};
@@ -25,6 +26,9 @@ pub(crate) enum Halt {
     Failed(String, Error),
     /// A person must decide (the record says why).
     Attention(String),
+    /// Every line was cancelled on the channel (and the hand-over, if there was one):
+    /// nothing is left to do (the record says why).
+    Cancelled(String),
     /// The journal cannot be written (or the lease was lost): nothing more may be done.
     Journal(JournalError),
 }
@@ -91,6 +95,267 @@ impl<'f> Held<'f> {
         Err(Halt::Attention(reason))
     }
 
+    /// Ends the flow's work on an order with nothing left to ship.
+    fn cancelled<T>(&mut self, reason: String) -> Result<T, Halt> {
+        self.r.cancelled = Some(reason.clone());
+        self.r.cancelled_at = Some(self.flow.clock.now());
+        Err(Halt::Cancelled(reason))
+    }
+
+    /// Takes lines out of the order (they are not handed over, confirmed or named in an
+    /// invitation), each with why.
+    fn drop_lines(&mut self, lines: &[String], why: &str) {
+        self.r.order.lines.retain(|l| !lines.contains(&l.line_id));
+        for id in lines {
+            self.r.dropped_lines.insert(id.clone(), why.to_owned());
+        }
+        self.invitation = map::invitation(&self.r.order);
+        self.plans = self
+            .flow
+            .providers
+            .reviews
+            .iter()
+            .map(|p| InvitePlan::of(p.as_ref(), &self.invitation))
+            .collect();
+    }
+
+    /// Reads the order as the channel has it now and acts on what changed since it was
+    /// seen: lines cancelled on the channel, and the buyer's cancellation requests.
+    ///
+    /// - Not handed over yet: the buyer's request is accepted on the channel, cancelled
+    ///   lines are dropped, a quantity partly cancelled is reduced; nothing left: the order
+    ///   ends as cancelled.
+    /// - Handed over, not shipped, every line to cancel: the provider's status is read (a
+    ///   cancel from an earlier visit, or a parcel already gone), then the hand-over is
+    ///   cancelled at the provider, the buyer's request accepted, and the order ends as
+    ///   cancelled. The provider refusing (too late) means it ships: the request is kept and
+    ///   declined by confirming the shipment. Only some lines: the provider cancels whole
+    ///   orders only, so a person decides (asked once per line).
+    /// - Shipped, not confirmed: the buyer's request is declined by confirming (the parcel
+    ///   left); lines cancelled on the channel are never confirmed.
+    async fn changes(&mut self) -> Result<(), Halt> {
+        let rule = steps::CHANGES.name;
+        let channel = self.channel()?;
+        let state = match channel.order_state(&self.r.order.id).await {
+            Ok(Some(state)) => state,
+            Ok(None) => {
+                return self.attention(format!(
+                    "{} no longer has the order: check it there, then `commerce resolve --cancel` if it is gone",
+                    channel.name()
+                ));
+            }
+            // The channel offers no such read: the order is worked on as first seen.
+            Err(Error::Unsupported { .. }) => return Ok(()),
+            Err(e) => return Err(Halt::Failed(rule.into(), e)),
+        };
+        let seen = Changes::of(&self.r, &state);
+        if seen.is_empty() {
+            return Ok(());
+        }
+        if self.r.submission == Step::NotStarted {
+            self.before_hand_over(channel.as_ref(), seen).await
+        } else if !self.r.shipped.is_done() {
+            self.before_shipping(channel.as_ref(), seen).await
+        } else {
+            self.after_shipping(seen)
+        }
+    }
+
+    async fn accept(&mut self, channel: &dyn SalesChannel, lines: &[String]) -> Result<(), Halt> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.save(&format!(
+            "the buyer asks to cancel line(s) {}: accepting on {}",
+            lines.join(", "),
+            channel.name()
+        ))?;
+        channel
+            .accept_cancellation(&self.r.order.id, lines)
+            .await
+            .map_err(|e| Halt::Failed(steps::CHANGES.name.into(), e))?;
+        Ok(())
+    }
+
+    async fn before_hand_over(&mut self, channel: &dyn SalesChannel, seen: Changes) -> Result<(), Halt> {
+        self.accept(channel, &seen.requested).await?;
+        let name = channel.name().to_owned();
+        self.drop_lines(
+            &seen.requested,
+            &format!("the buyer asked to cancel it before it was handed over: accepted on {name}"),
+        );
+        self.drop_lines(
+            &seen.gone,
+            &format!("cancelled on {name} before it was handed over"),
+        );
+        for (id, open) in &seen.reduced {
+            if let Some(line) = self.r.order.lines.iter_mut().find(|l| &l.line_id == id) {
+                line.quantity = *open;
+            }
+        }
+        let mut note = Vec::new();
+        if !seen.requested.is_empty() || !seen.gone.is_empty() {
+            let lines: Vec<String> = seen.requested.iter().chain(&seen.gone).cloned().collect();
+            note.push(format!(
+                "line(s) {} cancelled on {name}: not handed over",
+                lines.join(", ")
+            ));
+        }
+        for (id, open) in &seen.reduced {
+            note.push(format!(
+                "line {id} partly cancelled on {name}: {open} left to ship"
+            ));
+        }
+        if self.r.order.lines.is_empty() {
+            return self.cancelled(format!(
+                "every line cancelled on {name} before the order was handed over"
+            ));
+        }
+        self.save(&note.join("; "))
+    }
+
+    async fn before_shipping(&mut self, channel: &dyn SalesChannel, seen: Changes) -> Result<(), Halt> {
+        let rule = steps::CHANGES.name;
+        // Lines cancelled on the channel that a person was asked about: decided.
+        let mut seen = seen;
+        let kept = &self.r.kept_lines;
+        seen.gone.retain(|id| !kept.contains_key(id));
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let f = self.fulfilment(rule)?;
+        let provider = f.name().to_owned();
+        let reference = self
+            .r
+            .submission
+            .done()
+            .map(|s| s.reference.clone())
+            .unwrap_or_default();
+        let whole = self
+            .r
+            .order
+            .lines
+            .iter()
+            .all(|l| seen.requested.contains(&l.line_id) || seen.gone.contains(&l.line_id));
+        if !whole {
+            let mut lines: Vec<String> = seen.requested.iter().chain(&seen.gone).cloned().collect();
+            lines.extend(seen.reduced.iter().map(|(id, _)| id.clone()));
+            for id in &lines {
+                self.r
+                    .kept_lines
+                    .insert(id.clone(), "cancellation referred to a person".to_owned());
+            }
+            return self.attention(format!(
+                "line(s) {} of this order are cancelled on {} (or the buyer asks to), and {provider} has the whole \
+                 order as {reference}: it cancels whole orders only. Have {provider} take the line(s) out and accept \
+                 the cancellation on {}, or let the order ship as it is (a buyer's request is declined by the \
+                 shipment; lines {} cancelled are never confirmed); then `commerce retry`",
+                lines.join(", "),
+                channel.name(),
+                channel.name(),
+                channel.name(),
+            ));
+        }
+        // Read first: a cancel from an earlier visit, or a parcel already gone.
+        let status = f
+            .status(&reference)
+            .await
+            .map_err(|e| Halt::Failed(rule.into(), e))?;
+        match status.state {
+            FulfilmentState::Cancelled => {}
+            FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
+                return self.keep(
+                    &seen.requested,
+                    &format!(
+                        "the buyer asked to cancel after {provider} shipped it: the shipment is confirmed"
+                    ),
+                );
+            }
+            _ => {
+                self.save(&format!(
+                    "every line is cancelled on {} (or the buyer asks to): cancelling {reference} at {provider}",
+                    channel.name()
+                ))?;
+                match f.cancel(&reference).await {
+                    Ok(()) => {}
+                    Err(e @ Error::Unsupported { .. }) => {
+                        for id in seen.requested.iter().chain(&seen.gone) {
+                            self.r
+                                .kept_lines
+                                .insert(id.clone(), "cancellation referred to a person".to_owned());
+                        }
+                        return self.attention(format!(
+                            "every line of this order is cancelled on {} (or the buyer asks to), and {provider} \
+                             cannot cancel {reference} through its API ({e}): cancel it at {provider} and on {}, then \
+                             `commerce resolve --cancel`; or let it ship and `commerce retry`",
+                            channel.name(),
+                            channel.name()
+                        ));
+                    }
+                    Err(e) if e.is_retryable() || e.is_unconfirmed() || e.is_auth() => {
+                        return Err(Halt::Failed(rule.into(), e));
+                    }
+                    // The provider refuses: the parcel is on its way.
+                    Err(e) => {
+                        return self.keep(
+                            &seen.requested,
+                            &format!(
+                                "{provider} refused to cancel ({e}): it ships, and the shipment is confirmed"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        self.accept(channel, &seen.requested).await?;
+        let name = channel.name().to_owned();
+        self.drop_lines(
+            &seen.requested,
+            &format!("the buyer asked to cancel it: cancelled at {provider} and on {name}"),
+        );
+        self.drop_lines(
+            &seen.gone,
+            &format!("cancelled on {name}: cancelled at {provider}"),
+        );
+        self.cancelled(format!(
+            "every line cancelled on {name} after the order was handed over: {reference} cancelled at {provider}"
+        ))
+    }
+
+    /// Keeps lines the buyer asked to cancel (they ship and are confirmed), and says so once.
+    fn keep(&mut self, lines: &[String], why: &str) -> Result<(), Halt> {
+        for id in lines {
+            self.r.kept_lines.insert(id.clone(), why.to_owned());
+        }
+        self.save(&format!("line(s) {}: {why}", lines.join(", ")))
+    }
+
+    fn after_shipping(&mut self, seen: Changes) -> Result<(), Halt> {
+        let channel = self.r.order.channel.clone();
+        if !seen.requested.is_empty() {
+            self.keep(
+                &seen.requested,
+                "the buyer asked to cancel after the parcel left: the shipment is confirmed, the buyer can return it",
+            )?;
+        }
+        if seen.gone.is_empty() {
+            return Ok(());
+        }
+        self.drop_lines(
+            &seen.gone,
+            &format!("cancelled on {channel} after the parcel left: not confirmed"),
+        );
+        if self.r.order.lines.is_empty() {
+            return self.attention(format!(
+                "the parcel left, but {channel} has every line of the order cancelled: there is nothing to confirm.                  See that the buyer returns it (or is charged), then `commerce resolve --skip-step confirm`"
+            ));
+        }
+        self.save(&format!(
+            "line(s) {} cancelled on {channel} after the parcel left: not confirmed",
+            seen.gone.join(", ")
+        ))
+    }
+
     /// Runs the table until the order is complete (`Ok`) or must halt. A call refused
     /// before anything was sent (`Error::InvalidInput`: a field missing or malformed) gets
     /// the same answer every time, so at any step it stops the order for a person, with the
@@ -110,10 +375,20 @@ impl<'f> Held<'f> {
     }
 
     async fn run_table(&mut self) -> Result<(), Halt> {
+        // The step the channel's view was last read before: read once per visit, and again
+        // before a later step of the same visit (the parcel left since: `confirm`).
+        let mut changes_read: Option<&'static str> = None;
         loop {
             let next = steps::next(&self.r, &self.plans);
-            if next.rule().acts {
+            let read_changes = next.reads_changes()
+                && changes_read.is_none_or(|before| before != next.rule().name && next == Next::Confirm);
+            if next.rule().acts || read_changes {
                 self.check_stop()?;
+            }
+            if read_changes {
+                changes_read = Some(next.rule().name);
+                self.changes().await?;
+                continue;
             }
             match next {
                 Next::Route => self.route().await?,
@@ -298,7 +573,15 @@ impl<'f> Held<'f> {
                 }
             }
             FulfilmentState::Cancelled | FulfilmentState::Failed => {
-                return self.attention(format!("{} reports the order as {:?}", f.name(), status.state));
+                return self.attention(format!(
+                    "{} reports the order as {:?}, and {} does not have it cancelled: check why at {}, then \
+                     `commerce resolve --cancel` (and cancel it on {}) or resubmit it",
+                    f.name(),
+                    status.state,
+                    self.r.order.channel,
+                    f.name(),
+                    self.r.order.channel
+                ));
             }
             _ => {}
         }
@@ -308,18 +591,25 @@ impl<'f> Held<'f> {
         )))
     }
 
-    async fn confirm(&mut self) -> Result<(), Halt> {
-        let rule = steps::CONFIRM.name;
-        let flow = self.flow;
-        let Some(channel) = flow
+    /// The order's sales channel.
+    fn channel(&mut self) -> Result<Arc<dyn SalesChannel>, Halt> {
+        match self
+            .flow
             .providers
             .channels
             .iter()
             .find(|c| c.name() == self.r.order.channel)
             .cloned()
-        else {
-            return self.attention(format!("the channel {} is not configured", self.r.order.channel));
-        };
+        {
+            Some(channel) => Ok(channel),
+            None => self.attention(format!("the channel {} is not configured", self.r.order.channel)),
+        }
+    }
+
+    async fn confirm(&mut self) -> Result<(), Halt> {
+        let rule = steps::CONFIRM.name;
+        let flow = self.flow;
+        let channel = self.channel()?;
         // The channel checks the order before it confirms (SalesChannel::confirm_shipment),
         // so a confirmation begun before is simply asked again.
         let tracking = self.r.shipped.done().cloned().unwrap_or_default();
@@ -431,5 +721,43 @@ impl<'f> Held<'f> {
             receipt,
         });
         self.finished()
+    }
+}
+
+/// What changed on the channel for the lines the flow still handles.
+#[derive(Debug, Default)]
+struct Changes {
+    /// Lines the buyer asks to cancel (and not decided before).
+    requested: Vec<String>,
+    /// Lines cancelled in full on the channel (or no longer there).
+    gone: Vec<String>,
+    /// Lines partly cancelled: `(line, quantity left to ship)`.
+    reduced: Vec<(String, u32)>,
+}
+
+impl Changes {
+    fn of(r: &OrderRecord, state: &OrderState) -> Self {
+        let mut seen = Changes::default();
+        for line in &r.order.lines {
+            let id = &line.line_id;
+            let Some(now) = state.line(id) else {
+                seen.gone.push(id.clone());
+                continue;
+            };
+            if now.open() == 0 && now.cancelled > 0 {
+                seen.gone.push(id.clone());
+            } else if r.kept_lines.contains_key(id) {
+                // Decided once: shipped as it is.
+            } else if now.cancellation_requested && now.open() > 0 {
+                seen.requested.push(id.clone());
+            } else if now.cancelled > 0 && now.open() > 0 && now.open() < line.quantity {
+                seen.reduced.push((id.clone(), now.open()));
+            }
+        }
+        seen
+    }
+
+    fn is_empty(&self) -> bool {
+        self.requested.is_empty() && self.gone.is_empty() && self.reduced.is_empty()
     }
 }

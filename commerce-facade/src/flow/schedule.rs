@@ -352,6 +352,19 @@ impl Flow {
                 }
                 done
             }
+            Err(Halt::Cancelled(reason)) => {
+                r.due = None;
+                let done = self.journal.release(runner, &r, &format!("cancelled: {reason}"));
+                if done.is_ok() {
+                    self.summary().cancelled += 1;
+                    self.emit(Event::Cancelled {
+                        key: key.clone(),
+                        reason,
+                    });
+                    lock(run).open.remove(&key);
+                }
+                done
+            }
             Err(Halt::Journal(e)) => Err(e),
         };
         match given_back {

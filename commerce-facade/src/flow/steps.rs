@@ -5,6 +5,7 @@
 //!
 //! | step | runs | the journal records | an unknown outcome |
 //! |---|---|---|---|
+//! | `changes` (once per visit, before `route`, `submit`, each `shipment` check and `confirm`) | `SalesChannel::order_state`; for the buyer's cancellation `Fulfilment::cancel` (after a status read) and `SalesChannel::accept_cancellation` | `dropped_lines`, `kept_lines`, `cancelled` | asked again: the channel checks the order before it cancels, the provider's status is read before its cancel |
 //! | `route` | stock reads at each fulfilment provider (or the configured routes) | `fulfilment` | reads only: done again |
 //! | `submit` | `Fulfilment::submit` | `submission`: `Started`, then `Done(receipt)` | looked up (`find_submission`); no look-up: a person decides (or sent again with `resend_unconfirmed`) |
 //! | `shipment` | `Fulfilment::status`, once each time it is due | `shipped`: `Done(tracking)`; until then `due` = now + `poll_interval` | reads only: done again |
@@ -40,8 +41,14 @@ pub(crate) struct Rule {
     pub unknown: Unknown,
 }
 
-/// The table, in the order an order goes through it.
-pub(crate) const TABLE: [Rule; 5] = [
+/// The table, in the order an order goes through it (`changes` runs once per visit,
+/// before the first of the next four that is due).
+pub(crate) const TABLE: [Rule; 6] = [
+    Rule {
+        name: "changes",
+        acts: true,
+        unknown: Unknown::AskAgain,
+    },
     Rule {
         name: "route",
         acts: false,
@@ -69,11 +76,12 @@ pub(crate) const TABLE: [Rule; 5] = [
     },
 ];
 
-pub(crate) const ROUTE: &Rule = &TABLE[0];
-pub(crate) const SUBMIT: &Rule = &TABLE[1];
-pub(crate) const SHIPMENT: &Rule = &TABLE[2];
-pub(crate) const CONFIRM: &Rule = &TABLE[3];
-pub(crate) const INVITE: &Rule = &TABLE[4];
+pub(crate) const CHANGES: &Rule = &TABLE[0];
+pub(crate) const ROUTE: &Rule = &TABLE[1];
+pub(crate) const SUBMIT: &Rule = &TABLE[2];
+pub(crate) const SHIPMENT: &Rule = &TABLE[3];
+pub(crate) const CONFIRM: &Rule = &TABLE[4];
+pub(crate) const INVITE: &Rule = &TABLE[5];
 
 /// A review platform's invitation for one order: its journal steps, one per call.
 #[derive(Debug, Clone)]
@@ -134,6 +142,15 @@ pub(crate) enum Next {
 }
 
 impl Next {
+    /// Whether the channel's view of the order is read (`changes`) before this step: the
+    /// steps that hand over, wait for or confirm what the buyer may still cancel.
+    pub(crate) fn reads_changes(&self) -> bool {
+        matches!(
+            self,
+            Next::Route | Next::Submit { settle: false } | Next::Shipment | Next::Confirm
+        )
+    }
+
     /// The table's row for this step.
     pub(crate) fn rule(&self) -> &'static Rule {
         match self {

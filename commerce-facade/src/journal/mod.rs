@@ -91,11 +91,14 @@ pub struct OrderRecord {
     /// The last failure, while the step has not succeeded since (schema 2).
     #[serde(default)]
     pub last_error: Option<String>,
-    /// Why an operator ended the flow's work on it, if one did (schema 2).
+    /// Why the flow's work on it ended without completing it, if it did (schema 2): an
+    /// operator cancelled it (`commerce resolve --cancel`), or every line was cancelled on
+    /// the channel (the buyer's request accepted, and the hand-over cancelled).
     #[serde(default)]
     pub cancelled: Option<String>,
-    /// When an operator ended it (schema 2); its personal fields are purged like a
-    /// completed order's.
+    /// When the flow's work on it ended without completing it (schema 2): an operator
+    /// cancelled it, or every line was cancelled on the channel; its personal fields are
+    /// purged like a completed order's.
     #[serde(default)]
     pub cancelled_at: Option<DateTime<Utc>>,
     /// When the fulfilment provider first reported the order shipped without a tracking
@@ -106,6 +109,15 @@ pub struct OrderRecord {
     /// an invitation on each (schema 2; empty: the runner's own).
     #[serde(default)]
     pub platforms: Vec<String>,
+    /// Lines taken out of the order while the flow worked on it (cancelled on the channel,
+    /// or at the buyer's request), with why: never handed over, confirmed or named in an
+    /// invitation (schema 2).
+    #[serde(default)]
+    pub dropped_lines: BTreeMap<String, String>,
+    /// Lines whose cancellation request was decided once (shipped anyway, or referred to a
+    /// person), with the decision: the request is not looked at again (schema 2).
+    #[serde(default)]
+    pub kept_lines: BTreeMap<String, String>,
 }
 
 impl OrderRecord {
@@ -129,6 +141,8 @@ impl OrderRecord {
             cancelled_at: None,
             platforms: Vec::new(),
             shipped_untracked_since: None,
+            dropped_lines: BTreeMap::new(),
+            kept_lines: BTreeMap::new(),
         }
     }
 
