@@ -338,6 +338,12 @@ pub(crate) fn retry(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, 
         if r.completed_at.is_some() {
             return Err(format!("{} is completed", r.key));
         }
+        if r.order.lines.is_empty() && !r.dropped_lines.is_empty() {
+            return Err(format!(
+                "every line of {} was cancelled on its channel: there is nothing left to ship",
+                r.key
+            ));
+        }
         if r.attention.is_none() && r.cancelled.is_none() {
             // Failing, not waiting for a person: due now, and a step of unknown outcome is
             // still settled by the flow (a look-up where the provider has one).

@@ -86,3 +86,27 @@ fn retry_of_a_failing_order_keeps_its_unknown_submission_for_the_look_up() {
     );
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+/// `commerce retry` on an order its buyer cancelled (every line dropped): reopened, it
+/// would be routed and handed over with no line. Refused, and the record is unchanged.
+#[test]
+fn retry_of_an_order_its_buyer_cancelled_is_refused() {
+    let path = temp_journal("retry-cancelled");
+    let journal = SqliteJournal::open(&path).unwrap();
+    let mut r = OrderRecord::new(commerce_core::Order {
+        id: "1043946571".into(),
+        channel: "bol".into(),
+        ..Default::default()
+    });
+    r.dropped_lines
+        .insert("6107434001".into(), "the buyer asked to cancel it".into());
+    r.cancelled = Some("every line cancelled on bol before the order was handed over".into());
+    r.cancelled_at = Some(chrono::Utc::now());
+    journal.add(&r).unwrap();
+    let retry = commerce(&path, &["retry", "bol:1043946571"]);
+    assert!(!retry.status.success(), "{}", text(&retry));
+    assert!(text(&retry).contains("nothing left to ship"), "{}", text(&retry));
+    let after = journal.load("bol:1043946571").unwrap().unwrap();
+    assert!(after.cancelled.is_some() && !after.is_open(), "{after:#?}");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}

@@ -142,6 +142,7 @@ async fn runners_share_one_journal(processes: usize, orders: usize, seed: u64) {
     // person with the reason; no lease is left.
     assert_eq!(records.len(), orders, "{diagnostics}");
     let mut completed = 0;
+    let lines = sb.bol_lines();
     for r in &records {
         if r.completed_at.is_some() {
             completed += 1;
@@ -149,6 +150,11 @@ async fn runners_share_one_journal(processes: usize, orders: usize, seed: u64) {
                 r.confirmation.is_done() && r.invitations.values().all(|s| s.is_done()),
                 "{r:#?}"
             );
+        } else if r.cancelled.is_some() {
+            // Its buyer cancelled it: every line cancelled on bol, none shipped.
+            for l in lines.iter().filter(|l| l.order_id == r.order.id) {
+                assert_eq!((l.cancelled, l.shipped), (l.quantity, 0), "{l:?} {r:#?}");
+            }
         } else {
             let reason = r.attention.as_deref().unwrap_or_else(|| {
                 panic!(
@@ -157,7 +163,10 @@ async fn runners_share_one_journal(processes: usize, orders: usize, seed: u64) {
                 )
             });
             assert!(
-                reason.contains("may have received") || reason.contains("reports the order"),
+                reason.contains("may have received")
+                    || reason.contains("reports the order")
+                    || reason.contains("cannot cancel")
+                    || reason.contains("cancels whole orders only"),
                 "{reason}"
             );
         }

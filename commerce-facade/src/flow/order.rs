@@ -445,6 +445,9 @@ impl<'f> Held<'f> {
     async fn route(&mut self) -> Result<(), Halt> {
         let rule = steps::ROUTE.name;
         let flow = self.flow;
+        if self.r.order.lines.is_empty() {
+            return self.cancelled("no line of the order is left to ship".to_owned());
+        }
         let chosen = route::choose(&self.r.order, &flow.providers.fulfilment, &flow.options.routes)
             .await
             .map_err(|e| Halt::Failed(rule.into(), e))?;
