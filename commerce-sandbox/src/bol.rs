@@ -565,7 +565,7 @@ fn create_shipment(s: &Shared, body: &[u8]) -> Response {
 }
 
 /// bol's reason codes for a cancellation (`OrderItemCancellation.reasonCode`).
-const REASON_CODES: [&str; 10] = [
+const REASON_CODES: [&str; 12] = [
     "OUT_OF_STOCK",
     "REQUESTED_BY_CUSTOMER",
     "BAD_CONDITION",
@@ -576,10 +576,12 @@ const REASON_CODES: [&str; 10] = [
     "ORDERED_TWICE",
     "RETAIN_ITEM",
     "TECH_ISSUE",
+    "UNFINDABLE_ITEM",
+    "OTHER",
 ];
 
 /// `PUT /retailer/orders/cancellation`: `{"orderItems": [{"orderItemId", "reasonCode"}]}`,
-/// items of one order. Refused: an unknown item or reason, an item shipped, a buyer's
+/// one item (bol's `maxItems: 1`). Refused: more than one item, an unknown item or reason, an item shipped, a buyer's
 /// cancellation (`REQUESTED_BY_CUSTOMER`) the buyer did not ask for; an item cancelled
 /// already is a duplicate.
 fn cancel_items(s: &Shared, body: &[u8]) -> Response {
@@ -595,8 +597,11 @@ fn cancel_items(s: &Shared, body: &[u8]) -> Response {
         return refuse("the body is not JSON".into(), false);
     };
     let items = request["orderItems"].as_array().cloned().unwrap_or_default();
-    if items.is_empty() {
-        return refuse("orderItems must not be empty".into(), false);
+    if items.len() != 1 {
+        return refuse(
+            format!("{} order items in one request; bol takes exactly 1", items.len()),
+            false,
+        );
     }
     let mut w = s.world();
     let mut wanted = Vec::new();
@@ -638,10 +643,6 @@ fn cancel_items(s: &Shared, body: &[u8]) -> Response {
             );
         }
         wanted.push((o, i));
-    }
-    if wanted.iter().any(|(o, _)| *o != wanted[0].0) {
-        drop(w);
-        return refuse("order items of more than one order".into(), false);
     }
     for (o, i) in &wanted {
         let line = &mut w.bol_orders[*o].items[*i];

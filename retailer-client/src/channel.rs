@@ -220,10 +220,12 @@ impl SalesChannel for RetailerClient {
         }
     }
 
-    /// Accepts the buyer's cancellation (`PUT /retailer/orders/cancellation`, reason
-    /// `REQUESTED_BY_CUSTOMER`) of the lines still open, and waits until bol's process
-    /// status says it succeeded. The order is read first: lines already cancelled or
-    /// shipped are not sent, so a rerun after a crash does not cancel twice.
+    /// Accepts the buyer's cancellation of each line still open, one
+    /// `PUT /retailer/orders/cancellation` per line (bol takes one order item per request),
+    /// reason `REQUESTED_BY_CUSTOMER`, waiting for each process status. The order is read
+    /// before each line: lines already cancelled or shipped are not sent, so a rerun after a
+    /// crash does not cancel twice. The PUT is never re-sent by the transport: an unknown
+    /// outcome is settled by reading the order again.
     async fn accept_cancellation(
         &self,
         order_id: &str,
@@ -231,43 +233,33 @@ impl SalesChannel for RetailerClient {
     ) -> Result<ConfirmationReceipt, Error> {
         let mut v = ValidationErrors::new();
         v.require(order_id, "order_id");
-        v.check(
-            !line_ids.is_empty(),
-            "line_ids",
-            "at least one order line is required",
-        );
+        v.check(!line_ids.is_empty(), "line_ids", "at least one order line is required");
         v.into_result(())?;
-        let state = to_order_state(&self.get_order(order_id).await?);
-        let open: Vec<&String> = line_ids
-            .iter()
-            .filter(|id| state.line(id).is_none_or(|l| l.open() > 0))
-            .collect();
-        if open.is_empty() {
-            return Ok(Self::nothing_to_do());
-        }
-        let request = CancellationRequest {
-            order_items: open
-                .iter()
-                .map(|id| OrderItemCancellation {
-                    order_item_id: (*id).clone(),
-                    reason_code: OrderItemCancellationReasonCode::RequestedByCustomer,
-                })
-                .collect(),
-        };
-        let started = match self.cancel_order_item(&request).await {
-            Ok(s) => s,
-            Err(e) if e.is_unconfirmed() => {
-                if self.already_closed(order_id, line_ids).await? {
-                    return Ok(Self::nothing_to_do());
-                }
-                return Err(e);
+        let mut receipt = Self::nothing_to_do();
+        for id in line_ids {
+            let one = std::slice::from_ref(id);
+            if self.already_closed(order_id, one).await? {
+                continue;
             }
-            Err(e) => return Err(e),
-        };
-        let done = self.wait_for_success(&started, WaitOptions::default()).await?;
-        Ok(ConfirmationReceipt {
-            channel: PROVIDER.to_owned(),
-            reference: done.process_status_id.or(started.process_status_id),
-        })
+            let request = CancellationRequest {
+                order_items: vec![OrderItemCancellation {
+                    order_item_id: id.clone(),
+                    reason_code: OrderItemCancellationReasonCode::RequestedByCustomer,
+                }],
+            };
+            let started = match self.cancel_order_item(&request).await {
+                Ok(s) => s,
+                Err(e) if e.is_unconfirmed() => {
+                    if self.already_closed(order_id, one).await? {
+                        continue;
+                    }
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
+            let done = self.wait_for_success(&started, WaitOptions::default()).await?;
+            receipt.reference = done.process_status_id.or(started.process_status_id);
+        }
+        Ok(receipt)
     }
 }

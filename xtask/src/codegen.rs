@@ -24,6 +24,13 @@ fn post_is_read(id: &str) -> bool {
     id.starts_with("get-")
 }
 
+/// PUTs that act once and are refused when repeated, so they are never re-sent after a
+/// failure that may have reached bol: the caller reads the order and settles instead
+/// (`cancel-order-item`: a second cancellation of a line is refused).
+fn put_acts_once(id: &str) -> bool {
+    id == "cancel-order-item"
+}
+
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "box", "break", "const", "continue", "crate", "do", "dyn", "else", "enum",
     "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro", "match",
@@ -899,6 +906,7 @@ impl Gen {
         };
         let replay = match op.method.as_str() {
             "POST" if post_is_read(&op.id) => ".idempotent()",
+            "PUT" if put_acts_once(&op.id) => ".with_replay(commerce_core::Replay::Never)",
             _ => "",
         };
 

@@ -264,11 +264,9 @@ impl<'f> Held<'f> {
         match status.state {
             FulfilmentState::Cancelled => {}
             FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
-                return self.keep(
-                    &seen.requested,
-                    &format!(
-                        "the buyer asked to cancel after {provider} shipped it: the shipment is confirmed"
-                    ),
+                return self.keep_all(
+                    &seen,
+                    &format!("cancelled after {provider} shipped it: the shipment is confirmed"),
                 );
             }
             _ => {
@@ -292,17 +290,33 @@ impl<'f> Held<'f> {
                             channel.name()
                         ));
                     }
-                    Err(e) if e.is_retryable() || e.is_unconfirmed() || e.is_auth() => {
-                        return Err(Halt::Failed(rule.into(), e));
-                    }
-                    // The provider refuses: the parcel is on its way.
+                    // Whatever the error, the provider's status says what happened: a
+                    // cancel that went through (a repeat answered "already cancelled",
+                    // an unreadable 2xx), a refusal because the parcel is on its way
+                    // (ShopWeDo: a 4xx), or nothing yet (tried again later).
                     Err(e) => {
-                        return self.keep(
-                            &seen.requested,
-                            &format!(
-                                "{provider} refused to cancel ({e}): it ships, and the shipment is confirmed"
-                            ),
-                        );
+                        let now = f
+                            .status(&reference)
+                            .await
+                            .map_err(|_| Halt::Failed(rule.into(), e.clone()))?;
+                        let refused =
+                            e.status().is_some_and(|s| (400..500).contains(&s) && s != 429) && !e.is_auth();
+                        match now.state {
+                            FulfilmentState::Cancelled => {}
+                            FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
+                                return self.keep_all(
+                                    &seen,
+                                    &format!("{provider} shipped it: the shipment is confirmed"),
+                                );
+                            }
+                            _ if refused => {
+                                return self.keep_all(
+                                    &seen,
+                                    &format!("{provider} refused to cancel ({e}): it ships, and the shipment is confirmed"),
+                                );
+                            }
+                            _ => return Err(Halt::Failed(rule.into(), e)),
+                        }
                     }
                 }
             }
@@ -322,8 +336,19 @@ impl<'f> Held<'f> {
         ))
     }
 
+    /// Keeps every line seen changed (a parcel on its way): requests are declined by the
+    /// confirmation, lines the channel cancelled are still never confirmed (`after_shipping`
+    /// drops them), and none is decided again.
+    fn keep_all(&mut self, seen: &Changes, why: &str) -> Result<(), Halt> {
+        let lines: Vec<String> = seen.requested.iter().chain(&seen.gone).cloned().collect();
+        self.keep(&lines, why)
+    }
+
     /// Keeps lines the buyer asked to cancel (they ship and are confirmed), and says so once.
     fn keep(&mut self, lines: &[String], why: &str) -> Result<(), Halt> {
+        if lines.is_empty() {
+            return Ok(());
+        }
         for id in lines {
             self.r.kept_lines.insert(id.clone(), why.to_owned());
         }
@@ -347,7 +372,8 @@ impl<'f> Held<'f> {
         );
         if self.r.order.lines.is_empty() {
             return self.attention(format!(
-                "the parcel left, but {channel} has every line of the order cancelled: there is nothing to confirm.                  See that the buyer returns it (or is charged), then `commerce resolve --skip-step confirm`"
+                "the parcel left, but {channel} has every line of the order cancelled: there is nothing to confirm \
+                 and no one to invite. See that the buyer returns it (or is charged), then `commerce resolve --cancel`"
             ));
         }
         self.save(&format!(
@@ -389,6 +415,11 @@ impl<'f> Held<'f> {
                 changes_read = Some(next.rule().name);
                 self.changes().await?;
                 continue;
+            }
+            // Every line dropped on the way (cancelled on the channel): nothing to confirm,
+            // and no invitation for an order its buyer does not receive.
+            if self.r.order.lines.is_empty() && !self.r.dropped_lines.is_empty() {
+                return self.cancelled("every line of the order was cancelled on its channel".to_owned());
             }
             match next {
                 Next::Route => self.route().await?,

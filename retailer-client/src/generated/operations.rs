@@ -850,7 +850,8 @@ impl RetailerClient {
         #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::PUT, "cancel-order-item", path)
             .accept(self.media("Orders", "application/vnd.retailer.v10+json"))
-            .bucket("cancel-order-item");
+            .bucket("cancel-order-item")
+            .with_replay(commerce_core::Replay::Never);
         ep = ep
             .json(body)
             .content_type(self.media("Orders", "application/vnd.retailer.v10+json"));
