@@ -272,3 +272,61 @@ async fn one_line_of_several_after_the_hand_over_asks_a_person_and_is_never_conf
     assert_no_violation(&sb.report());
     support::settled(&sb, journal.as_ref(), 12);
 }
+
+/// An order waiting for a person before its hand-over (here: ShopWeDo needs a phone the
+/// buyer did not give and the shop has not set) whose buyer then asks to cancel: the
+/// listing reopens it, and the flow accepts the request instead of leaving it unanswered.
+#[tokio::test(start_paused = true)]
+async fn a_request_on_an_order_waiting_for_a_person_is_answered() {
+    let sb = sandbox(8).await;
+    let journal = Arc::new(MemoryJournal::new());
+    let first = Flow::new(
+        support::providers_on(&sb, &paused_time_http()),
+        journal.clone(),
+        FlowOptions {
+            concurrency: 1,
+            poll_interval: Duration::from_secs(60),
+            ..FlowOptions::default()
+        },
+    )
+    .run()
+    .await;
+    let (key, _) = first
+        .attention
+        .iter()
+        .find(|(_, reason)| reason.contains("COMMERCE_CONTACT_PHONE"))
+        .expect("an order without a phone at ShopWeDo")
+        .clone();
+    let order = key.trim_start_matches("bol:").to_owned();
+    let (lines, _) = lines_of(&sb, &order);
+    sb.request_cancellation(
+        &order,
+        &lines.iter().map(|l| l.line_id.as_str()).collect::<Vec<_>>(),
+    );
+    // The shop still has no phone set: the order is cancelled all the same, as its buyer
+    // asked.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = Flow::new(
+        support::providers_on(&sb, &paused_time_http()),
+        journal.clone(),
+        FlowOptions {
+            concurrency: 1,
+            poll_interval: Duration::from_secs(60),
+            ..FlowOptions::default()
+        },
+    )
+    .run()
+    .await;
+    assert!(second.failures.is_empty(), "{second:#?}");
+    let r = journal.load(&key).unwrap().unwrap();
+    assert!(r.cancelled.is_some() && r.attention.is_none(), "{r:#?}");
+    assert!(notes(&journal, &key).contains("reopened to answer the request"));
+    for l in sb.bol_lines().iter().filter(|l| l.order_id == order) {
+        assert_eq!(
+            (l.cancelled, l.cancellation_request),
+            (l.quantity, false),
+            "{l:?}"
+        );
+    }
+    assert_no_violation(&sb.report());
+}

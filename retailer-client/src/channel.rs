@@ -233,7 +233,11 @@ impl SalesChannel for RetailerClient {
     ) -> Result<ConfirmationReceipt, Error> {
         let mut v = ValidationErrors::new();
         v.require(order_id, "order_id");
-        v.check(!line_ids.is_empty(), "line_ids", "at least one order line is required");
+        v.check(
+            !line_ids.is_empty(),
+            "line_ids",
+            "at least one order line is required",
+        );
         v.into_result(())?;
         let mut receipt = Self::nothing_to_do();
         for id in line_ids {

@@ -203,7 +203,16 @@ impl Flow {
                 let mut record = OrderRecord::new(order);
                 record.platforms = platforms.clone();
                 let key = record.key.clone();
-                if lock(run).seen.contains(&key) {
+                // A buyer's cancellation request is looked at even on an order seen before:
+                // one waiting for a person before its hand-over is reopened to answer it.
+                let requested: Vec<String> = record
+                    .order
+                    .lines
+                    .iter()
+                    .filter(|l| l.cancellation_requested)
+                    .map(|l| l.line_id.clone())
+                    .collect();
+                if lock(run).seen.contains(&key) && requested.is_empty() {
                     listed.insert(key);
                     continue;
                 }
@@ -216,6 +225,9 @@ impl Flow {
                         true
                     }
                     Ok(false) => match self.journal.load(&key) {
+                        Ok(Some(known)) if !requested.is_empty() && reopens(&known, &requested) => {
+                            self.reopen(&key, &requested)
+                        }
                         Ok(known) => known.is_some_and(|r| r.is_open()),
                         Err(e) => {
                             self.fail(&key, "journal", &e);
@@ -271,6 +283,33 @@ impl Flow {
             })
             .await;
         journal_ok.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Reopens an order waiting for a person because its buyer asks to cancel: the flow
+    /// answers the request at its next visit (before the hand-over, accepting is safe).
+    fn reopen(&self, key: &str, requested: &[String]) -> bool {
+        let note = format!(
+            "the buyer asks to cancel line(s) {}: reopened to answer the request",
+            requested.join(", ")
+        );
+        let reopened = self
+            .journal
+            .amend(key, &self.options.runner, self.clock.now(), &mut |r| {
+                if !reopens(r, requested) {
+                    return Err("no longer waiting for a person before its hand-over".to_owned());
+                }
+                r.attention = None;
+                r.due = None;
+                Ok(note.clone())
+            });
+        match reopened {
+            Ok(r) => r.is_open(),
+            Err(JournalError::Refused(_)) => false,
+            Err(e) => {
+                self.fail(key, "journal", &e);
+                false
+            }
+        }
     }
 
     /// Takes one claimed order as far as it goes, and gives it back.
@@ -467,4 +506,16 @@ mod tests {
         );
         assert_eq!(retry_delay(live, u32::MAX), Duration::from_secs(3600));
     }
+}
+
+/// Whether a known order waits for a person before its hand-over while its buyer asks to
+/// cancel lines the flow has not answered: it is reopened so the flow answers.
+fn reopens(r: &OrderRecord, requested: &[String]) -> bool {
+    r.attention.is_some()
+        && r.cancelled.is_none()
+        && r.completed_at.is_none()
+        && r.submission == crate::journal::Step::NotStarted
+        && requested
+            .iter()
+            .any(|l| !r.dropped_lines.contains_key(l) && !r.kept_lines.contains_key(l))
 }
