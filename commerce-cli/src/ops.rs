@@ -99,6 +99,7 @@ pub(crate) fn status(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
             "invite",
             "attention",
             "cancelled",
+            "split",
             "completed",
         ] {
             if let Some(n) = stages.get(stage) {

@@ -46,12 +46,15 @@ async fn an_operator_sees_and_settles_the_orders_that_need_a_person() {
     assert!(!first.attention.is_empty(), "some outcomes unknown: {first:#?}");
 
     // status: every order counted by where it stands.
+    // (An order split over both providers has a record per part besides its own.)
+    let records = journal.all().unwrap().len();
+    assert!(records >= orders);
     let status = json(&commerce(&path, &["--json", "status"]));
-    assert_eq!(status["orders"], orders);
+    assert_eq!(status["orders"], records);
     let stages = status["stages"].as_object().unwrap();
     assert_eq!(
         stages.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
-        orders as u64
+        records as u64
     );
     assert_eq!(stages["attention"], first.attention.len());
     assert_eq!(status["runners"], Value::Array(vec![]));
@@ -66,7 +69,13 @@ async fn an_operator_sees_and_settles_the_orders_that_need_a_person() {
     let listed = attention.as_array().unwrap();
     assert_eq!(listed.len(), first.attention.len());
     for a in listed {
-        assert!(a["reason"].as_str().unwrap().contains("may have"), "{a}");
+        let reason = a["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("may have")
+                || reason.contains("cannot cancel")
+                || reason.contains("whole orders only"),
+            "{a}"
+        );
         assert!(a["advice"].as_str().unwrap().contains("commerce "), "{a}");
     }
     let human = text(&commerce(&path, &["attention"]));

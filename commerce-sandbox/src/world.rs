@@ -225,6 +225,10 @@ impl World {
         // Buyers' cancellation requests from their own generator, so the rest of the seeded
         // data stays as it was.
         let mut cancels = fastrand::Rng::with_seed(config.seed ^ 0x00ca_9ce1);
+        // Every sixth order has a line stocked at the other provider too (so no one provider
+        // can ship it whole), from its own generator and its own line ids for the same
+        // reason.
+        let mut splits = fastrand::Rng::with_seed(config.seed ^ 0x0005_9117);
         let bol_orders = (0..config.orders)
             .map(|i| {
                 // Lines from one side of the catalogue, so one provider can fulfil the order.
@@ -253,6 +257,25 @@ impl World {
                         }
                     })
                     .collect();
+                let mut items: Vec<BolItem> = items;
+                if i % 6 == 5 {
+                    let side = world_side(&products, &items[0].ean);
+                    let others: Vec<&Product> = products.iter().filter(|p| p.at_shopwedo != side).collect();
+                    if !others.is_empty() {
+                        let p = others[splits.usize(0..others.len())];
+                        items.push(BolItem {
+                            order_item_id: (6_107_900_000u64 + i as u64).to_string(),
+                            ean: p.ean.clone(),
+                            shop_sku: p.shop_sku.clone(),
+                            title: p.title.clone(),
+                            quantity: 1,
+                            shipped: 0,
+                            cancelled: 0,
+                            cancellation_request: false,
+                            unit_price: p.price_cents as f64 / 100.0,
+                        });
+                    }
+                }
                 let (city, zip, country) = CITIES[rng.usize(0..CITIES.len())];
                 let first = FIRST[rng.usize(0..FIRST.len())];
                 BolOrder {
@@ -321,6 +344,14 @@ impl World {
     }
 }
 
+/// Whether the product with this EAN is stocked at ShopWeDo.
+fn world_side(products: &[Product], ean: &str) -> bool {
+    products
+        .iter()
+        .find(|p| p.ean == ean)
+        .is_some_and(|p| p.at_shopwedo)
+}
+
 /// Now as an RFC 3339 timestamp.
 pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
@@ -342,13 +373,15 @@ mod tests {
                 p.ean[12..].parse::<u32>().unwrap()
             );
         }
-        for order in &world.bol_orders {
+        for (i, order) in world.bol_orders.iter().enumerate() {
             let sides: HashSet<bool> = order
                 .items
                 .iter()
                 .map(|i| world.product_by_ean(&i.ean).unwrap().at_shopwedo)
                 .collect();
-            assert_eq!(sides.len(), 1, "one provider can fulfil each order");
+            // Every sixth order needs both providers; the others one.
+            let expected = if i % 6 == 5 { 2 } else { 1 };
+            assert_eq!(sides.len(), expected, "order {i}: {:?}", order.items);
         }
         assert_eq!(world.bol_orders.len(), Config::default().orders);
     }

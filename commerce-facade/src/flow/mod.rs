@@ -245,6 +245,14 @@ pub enum Event {
         /// The order.
         key: String,
     },
+    /// No fulfilment provider had stock for every line: the order was split into parts,
+    /// one per provider, each going on as an order of its own.
+    Split {
+        /// The order.
+        key: String,
+        /// The parts' keys (`bol:…/provider`).
+        parts: Vec<String>,
+    },
     /// Every line was cancelled on the channel (at the buyer's request, or by the channel)
     /// and the hand-over, if there was one, cancelled: nothing is left to do.
     Cancelled {
@@ -327,6 +335,11 @@ impl std::fmt::Display for Event {
             ),
             Event::Completed { key } => write!(f, "[{key}] completed"),
             Event::Cancelled { key, reason } => write!(f, "[{key}] cancelled: {reason}"),
+            Event::Split { key, parts } => write!(
+                f,
+                "[{key}] no provider has stock for every line: split into {}",
+                parts.join(", ")
+            ),
             Event::Failed { key, step, error } => {
                 write!(f, "[{key}] FAILED at {step} (tried again later): {error}")
             }
@@ -376,6 +389,9 @@ pub struct Summary {
     /// Orders ended because every line was cancelled on their channel (the buyer's
     /// request accepted, the hand-over cancelled).
     pub cancelled: usize,
+    /// Orders split over several fulfilment providers (their parts are counted as
+    /// orders of their own).
+    pub split: usize,
     /// Failures: `(order, step, error)`, the first 1,000 (every one is an
     /// [`Event::Failed`]; a watching run can see many).
     pub failures: Vec<(String, String, String)>,
@@ -423,6 +439,13 @@ impl std::fmt::Display for Summary {
         writeln!(f, "  completed        {}", self.completed)?;
         if self.cancelled > 0 {
             writeln!(f, "  cancelled        {}", self.cancelled)?;
+        }
+        if self.split > 0 {
+            writeln!(
+                f,
+                "  split            {} (each part counted as an order)",
+                self.split
+            )?;
         }
         writeln!(
             f,

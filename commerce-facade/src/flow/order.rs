@@ -10,6 +10,7 @@ use commerce_core::{
     SubmissionReceipt, Tracking,
 };
 
+use super::route::Route;
 use super::settle::{self, Settled};
 use super::steps::{self, InvitePlan, Next};
 use super::{Event, Flow, map, route};
@@ -29,6 +30,9 @@ pub(crate) enum Halt {
     /// Every line was cancelled on the channel (and the hand-over, if there was one):
     /// nothing is left to do (the record says why).
     Cancelled(String),
+    /// Split into parts, one per fulfilment provider: their keys. The parts go on as
+    /// orders of their own.
+    Split(Vec<String>),
     /// The journal cannot be written (or the lease was lost): nothing more may be done.
     Journal(JournalError),
 }
@@ -50,12 +54,7 @@ pub(crate) struct Held<'f> {
 impl<'f> Held<'f> {
     pub(crate) fn new(flow: &'f Flow, r: OrderRecord) -> Self {
         let invitation = map::invitation(&r.order);
-        let plans = flow
-            .providers
-            .reviews
-            .iter()
-            .map(|p| InvitePlan::of(p.as_ref(), &invitation))
-            .collect();
+        let plans = plans(flow, &r, &invitation);
         Held {
             flow,
             r,
@@ -110,13 +109,7 @@ impl<'f> Held<'f> {
             self.r.dropped_lines.insert(id.clone(), why.to_owned());
         }
         self.invitation = map::invitation(&self.r.order);
-        self.plans = self
-            .flow
-            .providers
-            .reviews
-            .iter()
-            .map(|p| InvitePlan::of(p.as_ref(), &self.invitation))
-            .collect();
+        self.plans = plans(self.flow, &self.r, &self.invitation);
     }
 
     /// Reads the order as the channel has it now and acts on what changed since it was
@@ -423,6 +416,7 @@ impl<'f> Held<'f> {
             }
             match next {
                 Next::Route => self.route().await?,
+                Next::Split => self.split_parts()?,
                 Next::Submit { settle } => self.submit(settle).await?,
                 Next::Shipment => self.shipment().await?,
                 Next::Confirm => self.confirm().await?,
@@ -482,19 +476,63 @@ impl<'f> Held<'f> {
         let chosen = route::choose(&self.r.order, &flow.providers.fulfilment, &flow.options.routes)
             .await
             .map_err(|e| Halt::Failed(rule.into(), e))?;
-        let Some(f) = chosen else {
-            return self.attention(format!(
-                "no fulfilment provider has stock for every line ({})",
-                route::eans(&self.r.order).join(", ")
-            ));
+        let name = match chosen {
+            Route::One(name) => name,
+            Route::Nowhere(ean) => {
+                return self.attention(format!(
+                    "no fulfilment provider has stock for the line with {ean} (the order's lines: {}): restock it, or \
+                     route it (FlowOptions::routes), then `commerce retry`",
+                    route::eans(&self.r.order).join(", ")
+                ));
+            }
+            Route::Split(parts) => {
+                // The plan first, then the parts: a crash in between adds the same parts.
+                let key = self.r.key.clone();
+                self.r.split = parts
+                    .into_iter()
+                    .map(|(provider, lines)| (format!("{key}/{provider}"), lines))
+                    .collect();
+                let keys: Vec<&String> = self.r.split.keys().collect();
+                let note = format!(
+                    "no provider has stock for every line: split into {}",
+                    keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                );
+                self.save(&note)?;
+                return self.finished();
+            }
         };
-        self.r.fulfilment = Some(f.name().to_owned());
-        self.save(&format!("routed to {}", f.name()))?;
+        self.r.fulfilment = Some(name.clone());
+        self.save(&format!("routed to {name}"))?;
         flow.emit(Event::Routed {
             key: self.r.key.clone(),
-            provider: f.name().to_owned(),
+            provider: name,
         });
         self.finished()
+    }
+
+    /// Adds a record for each part of a split order (again after a crash: adding is by
+    /// key, so a part is never added twice), each with its provider and its lines; the
+    /// first part sends the review invitation. The order itself is done.
+    fn split_parts(&mut self) -> Result<(), Halt> {
+        let mut keys = Vec::new();
+        for (i, (key, lines)) in self.r.split.iter().enumerate() {
+            let provider = key.rsplit('/').next().unwrap_or_default().to_owned();
+            let mut order = self.r.order.clone();
+            order.lines.retain(|l| lines.contains(&l.line_id));
+            let mut part = OrderRecord::new(order);
+            part.key = key.clone();
+            part.part_of = Some(self.r.key.clone());
+            part.fulfilment = Some(provider);
+            part.invites_elsewhere = i > 0;
+            part.platforms = if i == 0 {
+                self.r.platforms.clone()
+            } else {
+                Vec::new()
+            };
+            self.flow.journal.add(&part).map_err(Halt::Journal)?;
+            keys.push(key.clone());
+        }
+        Err(Halt::Split(keys))
     }
 
     async fn submit(&mut self, settle: bool) -> Result<(), Halt> {
@@ -794,4 +832,17 @@ impl Changes {
     fn is_empty(&self) -> bool {
         self.requested.is_empty() && self.gone.is_empty() && self.reduced.is_empty()
     }
+}
+
+/// The review invitations of an order: one plan per platform, none for a part of a split
+/// order whose first part sends them.
+fn plans(flow: &Flow, r: &OrderRecord, invitation: &ReviewInvitation) -> Vec<InvitePlan> {
+    if r.invites_elsewhere {
+        return Vec::new();
+    }
+    flow.providers
+        .reviews
+        .iter()
+        .map(|p| InvitePlan::of(p.as_ref(), invitation))
+        .collect()
 }

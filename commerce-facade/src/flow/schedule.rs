@@ -404,6 +404,28 @@ impl Flow {
                 }
                 done
             }
+            Err(Halt::Split(parts)) => {
+                r.completed_at = Some(now);
+                r.due = None;
+                let done = self
+                    .journal
+                    .release(runner, &r, &format!("split into {}", parts.join(", ")));
+                if done.is_ok() {
+                    self.summary().split += 1;
+                    let mut run = lock(run);
+                    run.open.remove(&key);
+                    for part in &parts {
+                        run.see(part);
+                        run.open.insert(part.clone());
+                    }
+                    drop(run);
+                    self.emit(Event::Split {
+                        key: key.clone(),
+                        parts,
+                    });
+                }
+                done
+            }
             Err(Halt::Journal(e)) => Err(e),
         };
         match given_back {
@@ -491,6 +513,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Whether a known order waits for a person before its hand-over while its buyer asks to
+/// cancel lines the flow has not answered: it is reopened so the flow answers.
+fn reopens(r: &OrderRecord, requested: &[String]) -> bool {
+    r.attention.is_some()
+        && r.cancelled.is_none()
+        && r.completed_at.is_none()
+        && r.submission == crate::journal::Step::NotStarted
+        && requested
+            .iter()
+            .any(|l| !r.dropped_lines.contains_key(l) && !r.kept_lines.contains_key(l))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,16 +540,4 @@ mod tests {
         );
         assert_eq!(retry_delay(live, u32::MAX), Duration::from_secs(3600));
     }
-}
-
-/// Whether a known order waits for a person before its hand-over while its buyer asks to
-/// cancel lines the flow has not answered: it is reopened so the flow answers.
-fn reopens(r: &OrderRecord, requested: &[String]) -> bool {
-    r.attention.is_some()
-        && r.cancelled.is_none()
-        && r.completed_at.is_none()
-        && r.submission == crate::journal::Step::NotStarted
-        && requested
-            .iter()
-            .any(|l| !r.dropped_lines.contains_key(l) && !r.kept_lines.contains_key(l))
 }

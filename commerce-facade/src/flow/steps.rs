@@ -7,6 +7,7 @@
 //! |---|---|---|---|
 //! | `changes` (once per visit, before `route`, `submit`, each `shipment` check and `confirm`) | `SalesChannel::order_state`; for the buyer's cancellation `Fulfilment::cancel` (after a status read) and `SalesChannel::accept_cancellation` | `dropped_lines`, `kept_lines`, `cancelled` | asked again: the channel checks the order before it cancels, the provider's status is read before its cancel |
 //! | `route` | stock reads at each fulfilment provider (or the configured routes) | `fulfilment` | reads only: done again |
+//! | `split` (no provider has every line) | adds a record per provider's part (its lines), the first one inviting | `split` (the plan, before), then the parts | done again: parts are added by key |
 //! | `submit` | `Fulfilment::submit` | `submission`: `Started`, then `Done(receipt)` | looked up (`find_submission`); no look-up: a person decides (or sent again with `resend_unconfirmed`) |
 //! | `shipment` | `Fulfilment::status`, once each time it is due | `shipped`: `Done(tracking)`; until then `due` = now + `poll_interval` | reads only: done again |
 //! | `confirm` | `SalesChannel::confirm_shipment` | `confirmation`: `Started`, then `Done(reference)` | asked again: the channel checks the order before it confirms |
@@ -43,7 +44,7 @@ pub(crate) struct Rule {
 
 /// The table, in the order an order goes through it (`changes` runs once per visit,
 /// before the first of the next four that is due).
-pub(crate) const TABLE: [Rule; 6] = [
+pub(crate) const TABLE: [Rule; 7] = [
     Rule {
         name: "changes",
         acts: true,
@@ -51,6 +52,11 @@ pub(crate) const TABLE: [Rule; 6] = [
     },
     Rule {
         name: "route",
+        acts: false,
+        unknown: Unknown::Repeat,
+    },
+    Rule {
+        name: "split",
         acts: false,
         unknown: Unknown::Repeat,
     },
@@ -78,10 +84,11 @@ pub(crate) const TABLE: [Rule; 6] = [
 
 pub(crate) const CHANGES: &Rule = &TABLE[0];
 pub(crate) const ROUTE: &Rule = &TABLE[1];
-pub(crate) const SUBMIT: &Rule = &TABLE[2];
-pub(crate) const SHIPMENT: &Rule = &TABLE[3];
-pub(crate) const CONFIRM: &Rule = &TABLE[4];
-pub(crate) const INVITE: &Rule = &TABLE[5];
+pub(crate) const SPLIT: &Rule = &TABLE[2];
+pub(crate) const SUBMIT: &Rule = &TABLE[3];
+pub(crate) const SHIPMENT: &Rule = &TABLE[4];
+pub(crate) const CONFIRM: &Rule = &TABLE[5];
+pub(crate) const INVITE: &Rule = &TABLE[6];
 
 /// A review platform's invitation for one order: its journal steps, one per call.
 #[derive(Debug, Clone)]
@@ -117,6 +124,8 @@ impl InvitePlan {
 pub(crate) enum Next {
     /// Choose the fulfilment provider.
     Route,
+    /// Add the parts of an order split over several providers.
+    Split,
     /// Hand the order over; `settle`: an earlier attempt's outcome is unknown.
     Submit { settle: bool },
     /// Check whether it shipped.
@@ -155,6 +164,7 @@ impl Next {
     pub(crate) fn rule(&self) -> &'static Rule {
         match self {
             Next::Route => ROUTE,
+            Next::Split => SPLIT,
             Next::Submit { .. } => SUBMIT,
             Next::Shipment => SHIPMENT,
             Next::Confirm => CONFIRM,
@@ -165,6 +175,9 @@ impl Next {
 
 /// Reads the record against the table: the first step not done.
 pub(crate) fn next(r: &OrderRecord, plans: &[InvitePlan]) -> Next {
+    if !r.split.is_empty() {
+        return Next::Split;
+    }
     if r.fulfilment.is_none() {
         return Next::Route;
     }
@@ -253,6 +266,7 @@ mod tests {
             seen.push(format!("{step:?}"));
             match step {
                 Next::Route => r.fulfilment = Some("shopwedo".into()),
+                Next::Split => unreachable!("the order is not split"),
                 Next::Submit { .. } => {
                     r.submission = Step::Done(SubmissionReceipt {
                         provider: "shopwedo".into(),

@@ -118,6 +118,18 @@ pub struct OrderRecord {
     /// person), with the decision: the request is not looked at again (schema 2).
     #[serde(default)]
     pub kept_lines: BTreeMap<String, String>,
+    /// No fulfilment provider had stock for every line, so the order was split: the part
+    /// of each provider (its record's key) and its lines. Written before the parts are
+    /// added, so a crash in between adds the same parts (schema 2).
+    #[serde(default)]
+    pub split: BTreeMap<String, Vec<String>>,
+    /// For a part of a split order: the key of the order it was split from (schema 2).
+    #[serde(default)]
+    pub part_of: Option<String>,
+    /// For a part of a split order other than the first: the review invitation is sent by
+    /// the first part, so this one sends none (schema 2).
+    #[serde(default)]
+    pub invites_elsewhere: bool,
 }
 
 impl OrderRecord {
@@ -143,6 +155,9 @@ impl OrderRecord {
             shipped_untracked_since: None,
             dropped_lines: BTreeMap::new(),
             kept_lines: BTreeMap::new(),
+            split: BTreeMap::new(),
+            part_of: None,
+            invites_elsewhere: false,
         }
     }
 
@@ -171,9 +186,10 @@ impl OrderRecord {
     /// Whether every step is done for these review platforms.
     pub fn is_complete(&self, platforms: &[String]) -> bool {
         self.confirmation.is_done()
-            && platforms
-                .iter()
-                .all(|p| self.invitations.get(p).is_some_and(Step::is_done))
+            && (self.invites_elsewhere
+                || platforms
+                    .iter()
+                    .all(|p| self.invitations.get(p).is_some_and(Step::is_done)))
     }
 
     /// When the flow's work on it ended for good: completed, or cancelled by an operator.
@@ -187,10 +203,13 @@ impl OrderRecord {
         self.completed_at.is_none() && self.attention.is_none() && self.cancelled.is_none()
     }
 
-    /// Where the order stands, in a word: `completed`, `cancelled`, `attention`, or the
-    /// step it is at (`route`, `submit`, `shipment`, `confirm`, `invite`).
+    /// Where the order stands, in a word: `split` (its parts go on as their own records),
+    /// `completed`, `cancelled`, `attention`, or the step it is at (`route`, `submit`,
+    /// `shipment`, `confirm`, `invite`).
     pub fn stage(&self) -> &'static str {
-        if self.completed_at.is_some() {
+        if !self.split.is_empty() && self.completed_at.is_some() {
+            "split"
+        } else if self.completed_at.is_some() {
             "completed"
         } else if self.cancelled.is_some() {
             "cancelled"

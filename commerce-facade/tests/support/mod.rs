@@ -155,6 +155,8 @@ pub struct Outcome {
     pub cancelled: usize,
     /// Waiting for a person about a buyer's cancellation the provider cannot carry out.
     pub referred: usize,
+    /// Split over several providers (its parts counted in the other fields).
+    pub split: usize,
 }
 
 /// Whether an order waits for a person about a cancellation (the flow's own words).
@@ -162,18 +164,43 @@ pub fn is_cancellation_referral(reason: &str) -> bool {
     reason.contains("cannot cancel") || reason.contains("cancels whole orders only")
 }
 
-/// Checks that each of the `orders` orders ended, and that bol agrees: a completed order
+/// Checks that each of the `orders` orders ended (or each part of one split over several
+/// providers), and that bol agrees: a completed order
 /// has every line it kept shipped and the lines it dropped cancelled; a cancelled one has
 /// every line cancelled; one waiting for a person waits about a cancellation. No buyer's
 /// request is left unanswered but those. Returns how they ended.
 pub fn settled(sb: &Sandbox, journal: &dyn Journal, orders: usize) -> Outcome {
     let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
     let records = journal.all().unwrap();
-    assert_eq!(records.len(), orders, "none lost: {records:#?}");
+    let ids: std::collections::BTreeSet<&str> = records.iter().map(|r| r.order.id.as_str()).collect();
+    assert_eq!(ids.len(), orders, "none lost: {records:#?}");
     let lines = sb.bol_lines();
     let mut outcome = Outcome::default();
     for r in &records {
-        let of_order: Vec<_> = lines.iter().filter(|l| l.order_id == r.order.id).collect();
+        if !r.split.is_empty() {
+            // Split over several providers: each part is a record of its own, with its lines.
+            outcome.split += 1;
+            let mut covered: Vec<&String> = Vec::new();
+            for (key, part_lines) in &r.split {
+                let part = records.iter().find(|p| &p.key == key);
+                let part = part.unwrap_or_else(|| panic!("part {key} of {} lost: {records:#?}", r.key));
+                assert_eq!(part.part_of.as_deref(), Some(r.key.as_str()));
+                covered.extend(part_lines);
+            }
+            for l in &r.order.lines {
+                assert_eq!(covered.iter().filter(|c| **c == &l.line_id).count(), 1, "{r:#?}");
+            }
+            continue;
+        }
+        // The bol lines this record handles (a part of a split order handles only its own).
+        let of_order: Vec<_> = lines
+            .iter()
+            .filter(|l| {
+                l.order_id == r.order.id
+                    && (r.order.lines.iter().any(|o| o.line_id == l.line_id)
+                        || r.dropped_lines.contains_key(&l.line_id))
+            })
+            .collect();
         if r.is_complete(&platforms) {
             outcome.completed += 1;
             for l in &of_order {
@@ -203,6 +230,18 @@ pub fn settled(sb: &Sandbox, journal: &dyn Journal, orders: usize) -> Outcome {
         }
     }
     outcome
+}
+
+/// Completed orders (or parts) that send the review invitations: all but the parts of a
+/// split order whose first part invites.
+pub fn inviting(journal: &dyn Journal) -> usize {
+    let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
+    journal
+        .all()
+        .unwrap()
+        .iter()
+        .filter(|r| r.is_complete(&platforms) && !r.invites_elsewhere)
+        .count()
 }
 
 /// Whether a run failed nowhere and asked a person only about cancellations.
