@@ -126,6 +126,10 @@ pub struct Order {
     pub billing_address: Option<Address>,
     /// What was ordered.
     pub lines: Vec<LineItem>,
+    /// Delivered to a pick-up point of this name: the shipping address is the point's, the
+    /// buyer collects the parcel there (bol's `pickupPoint` and `pickupPointName`).
+    #[serde(default)]
+    pub pickup_point: Option<String>,
 }
 
 /// A tracking code and the carrier that issued it.

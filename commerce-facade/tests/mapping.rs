@@ -158,6 +158,26 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
             assert!(r.confirmation.is_done());
         }
     }
+    // Pick-up point orders: handed over to the point's address with its name as the
+    // company line (read back from ShopWeDo), the buyer as the recipient.
+    let shopwedo = support::shopwedo_on(&sb, &http);
+    let mut pickups = 0;
+    for r in journal.all().unwrap() {
+        let Some(point) = r.order.pickup_point.clone() else {
+            continue;
+        };
+        pickups += 1;
+        if let (Some("shopwedo"), Some(receipt)) = (r.fulfilment.as_deref(), r.submission.done()) {
+            let there = shopwedo
+                .get_order(receipt.reference.parse().unwrap())
+                .await
+                .unwrap();
+            let address = there.shipping_address.unwrap();
+            assert_eq!(address.company.as_deref(), Some(point.as_str()), "{r:#?}");
+            assert_eq!(address.street, r.order.shipping_address.street);
+        }
+    }
+    assert!(pickups > 0, "some orders go to a pick-up point");
     let report = sb.report();
     support::assert_once(&report, journal.as_ref());
     // The second run has new clients, as a new process would: its bol token request while

@@ -356,8 +356,16 @@ fn order_detail(s: &Shared, id: &str) -> Response {
     let mut billing = address.clone();
     billing.as_object_mut().map(|m| m.remove("deliveryPhoneNumber"));
     billing.as_object_mut().map(|m| m.remove("language"));
+    // A pick-up point order: the shipment details are the point's address and name; the
+    // buyer's own address is the billing address.
+    if let (Some((name, street, number)), Some(m)) = (&o.pickup, address.as_object_mut()) {
+        m.insert("streetName".into(), json!(street));
+        m.insert("houseNumber".into(), json!(number));
+        m.remove("houseNumberExtension");
+        m.insert("pickupPointName".into(), json!(name));
+    }
     let body = json!({
-        "orderId": o.order_id, "pickupPoint": false, "orderPlacedDateTime": o.placed,
+        "orderId": o.order_id, "pickupPoint": o.pickup.is_some(), "orderPlacedDateTime": o.placed,
         "shipmentDetails": address, "billingDetails": billing,
         "orderItems": o.items.iter().map(|i| json!({
             "orderItemId": i.order_item_id, "cancellationRequest": i.cancellation_request, "quantity": i.quantity,

@@ -94,6 +94,9 @@ pub(crate) struct BolOrder {
     pub items: Vec<BolItem>,
     /// The buyer's cancellation request to come, if any.
     pub cancel_plan: Option<CancelPlan>,
+    /// Delivered to a pick-up point: its name, street and house number (in the buyer's
+    /// city); the buyer's own address is then the billing address only.
+    pub pickup: Option<(String, String, String)>,
     /// Reads of the order's details so far.
     pub reads: u32,
 }
@@ -305,6 +308,15 @@ impl World {
                         every_line: cancels.bool(),
                     }),
                     reads: 0,
+                    // One order in seven goes to a pick-up point (by its number, so the
+                    // rest of the seeded data stays as it was).
+                    pickup: (i % 7 == 3).then(|| {
+                        (
+                            format!("PostNL-punt Primera {city}"),
+                            "Stationsplein".to_owned(),
+                            (10 + i % 40).to_string(),
+                        )
+                    }),
                 }
             })
             .collect();

@@ -143,6 +143,7 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
     let detail_schema = schema_of(&spec, "/retailer/orders/{order-id}", "get", "200");
     let mut with_phone = 0;
     let mut with_extension = 0;
+    let mut pickup = 0;
     let mut first = Value::Null;
     for id in &ids {
         let order = get(format!("{base}/retailer/orders/{id}")).await;
@@ -158,6 +159,10 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
         );
         with_phone += usize::from(order["shipmentDetails"].get("deliveryPhoneNumber").is_some());
         with_extension += usize::from(order["shipmentDetails"].get("houseNumberExtension").is_some());
+        if order["pickupPoint"] == true {
+            pickup += 1;
+            assert!(order["shipmentDetails"]["pickupPointName"].is_string(), "{order}");
+        }
         assert!(
             order["shipmentDetails"]["email"]
                 .as_str()
@@ -173,6 +178,7 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
         ids.len()
     );
     assert!(with_extension > 0, "{with_extension}");
+    assert!(pickup > 0, "some orders go to a pick-up point");
     // A shipment and its process status.
     let item = first["orderItems"][0]["orderItemId"].as_str().unwrap().to_owned();
     let process: Value = c

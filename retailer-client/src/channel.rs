@@ -83,6 +83,13 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
         shipping_address,
         billing_address,
         lines,
+        // A pick-up point order: the shipment details are the point's address.
+        pickup_point: order.pickup_point.then(|| {
+            s.pickup_point_name
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| "pick-up point".to_owned())
+        }),
     }
 }
 

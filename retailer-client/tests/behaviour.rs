@@ -611,6 +611,23 @@ async fn a_buyers_cancellation_is_read_and_accepted_once() {
     assert!(err.is_invalid_input(), "{err}");
 }
 
+/// A pick-up point order: bol's `pickupPoint` with the point's name in the shipment
+/// details (whose address is the point's).
+#[test]
+fn a_pick_up_point_order_carries_the_points_name() {
+    let mut detail = order_detail(0);
+    detail["pickupPoint"] = json!(true);
+    detail["shipmentDetails"]["pickupPointName"] = json!("PostNL-punt Primera Antwerpen");
+    let order: retailer_client::models::Order = serde_json::from_value(detail).unwrap();
+    let order = retailer_client::to_commerce_order(&order);
+    assert_eq!(
+        order.pickup_point.as_deref(),
+        Some("PostNL-punt Primera Antwerpen")
+    );
+    let home: retailer_client::models::Order = serde_json::from_value(order_detail(0)).unwrap();
+    assert_eq!(retailer_client::to_commerce_order(&home).pickup_point, None);
+}
+
 /// A line the buyer asked to cancel is still listed (it is not shipped yet), marked, so
 /// the shop answers the request instead of never seeing it.
 #[test]

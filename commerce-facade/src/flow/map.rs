@@ -13,8 +13,15 @@ pub const CONTACT_PHONE_VAR: &str = "COMMERCE_CONTACT_PHONE";
 /// billing details; ShopWeDo requires one on both addresses, the carrier uses it). The
 /// provider fills what else it derives (ShopWeDo: the billing phone and e-mail from the
 /// shipping address).
+///
+/// A pick-up point order goes to the point's address (bol gives it as the shipment
+/// address) with the point's name as the company line, the buyer as the recipient, so the
+/// carrier delivers it there and the point knows whose it is.
 pub(crate) fn fulfilment_order(o: &Order, contact_phone: Option<&str>) -> Order {
     let mut o = o.clone();
+    if let Some(point) = o.pickup_point.clone() {
+        o.shipping_address.company = Some(point);
+    }
     let blank = |p: &Option<String>| p.as_deref().is_none_or(|p| p.trim().is_empty());
     if let Some(phone) = contact_phone.filter(|p| !p.trim().is_empty()) {
         if blank(&o.shipping_address.phone) {
@@ -45,8 +52,9 @@ pub(crate) fn refused(provider: &str, error: &Error, contact_phone: Option<&str>
 }
 
 /// The review invitation for an order: the buyer as the channel gave them (bol's relay
-/// e-mail address as given), every line as a product (SKU, else EAN), the shipping
-/// country, the order date.
+/// e-mail address as given), every line as a product (SKU, else EAN), the buyer's country
+/// (the billing address's, else the shipping address's: a pick-up point may be across a
+/// border), the order date.
 pub(crate) fn invitation(o: &Order) -> ReviewInvitation {
     ReviewInvitation {
         order_id: o.id.clone(),
@@ -61,7 +69,12 @@ pub(crate) fn invitation(o: &Order) -> ReviewInvitation {
             })
             .collect(),
         send_at: None,
-        country: Some(o.shipping_address.country.clone()).filter(|c| !c.is_empty()),
+        country: o
+            .billing_address
+            .as_ref()
+            .map(|b| b.country.clone())
+            .filter(|c| !c.is_empty())
+            .or_else(|| Some(o.shipping_address.country.clone()).filter(|c| !c.is_empty())),
         ordered_at: o.placed_at,
     }
 }
@@ -72,5 +85,59 @@ pub(crate) fn confirmation(o: &Order, tracking: Tracking) -> ShipmentConfirmatio
         order_id: o.id.clone(),
         line_ids: o.lines.iter().map(|l| l.line_id.clone()).collect(),
         tracking,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use commerce_core::Address;
+
+    use super::*;
+
+    fn order() -> Order {
+        let address = |street: &str, country: &str| Address {
+            first_name: "An".into(),
+            last_name: "Peeters".into(),
+            street: street.into(),
+            house_number: "12".into(),
+            country: country.into(),
+            ..Default::default()
+        };
+        Order {
+            id: "1".into(),
+            shipping_address: address("Stationsplein", "NL"),
+            billing_address: Some(address("Grote Markt", "BE")),
+            pickup_point: Some("PostNL-punt Primera Breda".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_pick_up_point_order_goes_to_the_point_for_the_buyer() {
+        let o = fulfilment_order(&order(), Some("+31201234567"));
+        assert_eq!(
+            o.shipping_address.company.as_deref(),
+            Some("PostNL-punt Primera Breda")
+        );
+        assert_eq!(
+            (
+                o.shipping_address.first_name.as_str(),
+                o.shipping_address.street.as_str()
+            ),
+            ("An", "Stationsplein")
+        );
+        // The shop's phone where the buyer gave none, on both addresses.
+        assert_eq!(o.shipping_address.phone.as_deref(), Some("+31201234567"));
+        assert_eq!(o.billing_address.unwrap().phone.as_deref(), Some("+31201234567"));
+    }
+
+    #[test]
+    fn the_invitation_names_the_buyers_country_not_the_points() {
+        assert_eq!(invitation(&order()).country.as_deref(), Some("BE"));
+        let without_billing = Order {
+            billing_address: None,
+            ..order()
+        };
+        assert_eq!(invitation(&without_billing).country.as_deref(), Some("NL"));
     }
 }
