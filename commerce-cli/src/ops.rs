@@ -222,6 +222,17 @@ pub(crate) fn show(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, F
     let value = json!({"record": r, "stage": r.stage(), "history": history});
     out.print(value, || {
         let mut t = format!("{}  ({})\n", r.key, r.stage());
+        for part in &r.split {
+            t += &format!(
+                "  part          {} ({}: {})\n",
+                part.key,
+                part.provider,
+                part.lines.join(", ")
+            );
+        }
+        if let Some(of) = &r.part_of {
+            t += &format!("  part of       {of}\n");
+        }
         t += &format!(
             "  fulfilment    {}\n",
             r.fulfilment.as_deref().unwrap_or("not routed")
@@ -259,6 +270,20 @@ pub(crate) fn show(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, F
     Ok(0)
 }
 
+/// An order split over several providers is worked on through its parts: a change to the
+/// order itself (a hand-over, a cancel, a retry) would bypass them.
+fn split_refused(r: &OrderRecord) -> Result<(), String> {
+    if r.split.is_empty() || r.parts_done {
+        return Ok(());
+    }
+    let parts: Vec<&str> = r.split.iter().map(|p| p.key.as_str()).collect();
+    Err(format!(
+        "{} was split into {}: resolve or retry those (the order invites once they ended)",
+        r.key,
+        parts.join(", ")
+    ))
+}
+
 fn settled(r: &mut OrderRecord) {
     r.attention = None;
     r.failures = 0;
@@ -273,6 +298,7 @@ pub(crate) fn resolve(journal: &SqliteJournal, args: ResolveArgs, out: Out) -> R
         None => text,
     };
     let record = journal.amend(&args.key, OPERATOR, Utc::now(), &mut |r| {
+        split_refused(r)?;
         if let Some(reference) = &args.submitted {
             if r.submission.is_done() {
                 return Err(format!("{} is submitted already", r.key));
@@ -300,7 +326,8 @@ pub(crate) fn resolve(journal: &SqliteJournal, args: ResolveArgs, out: Out) -> R
             } else if r.invitations.contains_key(step)
                 || PLATFORMS.contains(&step.split('/').next().unwrap_or_default())
             {
-                if !r.confirmation.is_done() {
+                // A split order's parts confirmed their shipments.
+                if !r.confirmation.is_done() && !r.parts_done {
                     return Err("invitations follow the shipment confirmation: skip `confirm` first".into());
                 }
                 let platform = step.split('/').next().unwrap_or_default().to_owned();
@@ -339,6 +366,7 @@ pub(crate) fn retry(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, 
         if r.completed_at.is_some() {
             return Err(format!("{} is completed", r.key));
         }
+        split_refused(r)?;
         if r.order.lines.is_empty() && !r.dropped_lines.is_empty() {
             return Err(format!(
                 "every line of {} was cancelled on its channel: there is nothing left to ship",

@@ -110,3 +110,55 @@ fn retry_of_an_order_its_buyer_cancelled_is_refused() {
     assert!(after.cancelled.is_some() && !after.is_open(), "{after:#?}");
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+/// `commerce retry` or `resolve` on an order split over two providers: it is worked on
+/// through its parts, so a hand-over or a cancel of the order itself would bypass them
+/// (a hand-over given for it would be made again by its parts). Refused, naming the parts.
+#[test]
+fn changes_to_a_split_order_are_refused_and_name_its_parts() {
+    let path = temp_journal("split");
+    let journal = SqliteJournal::open(&path).unwrap();
+    let mut r = OrderRecord::new(commerce_core::Order {
+        id: "1043946605".into(),
+        channel: "bol".into(),
+        ..Default::default()
+    });
+    r.split = vec![
+        commerce_facade::SplitPart {
+            key: "bol:1043946605/shopwedo".into(),
+            provider: "shopwedo".into(),
+            lines: vec!["6107434001".into()],
+        },
+        commerce_facade::SplitPart {
+            key: "bol:1043946605/customer-api".into(),
+            provider: "customer-api".into(),
+            lines: vec!["6107900005".into()],
+        },
+    ];
+    r.attention = Some("waiting".into());
+    journal.add(&r).unwrap();
+    for args in [
+        vec!["retry", "bol:1043946605"],
+        vec!["resolve", "bol:1043946605", "--cancel"],
+        vec![
+            "resolve",
+            "bol:1043946605",
+            "--submitted",
+            "90001",
+            "--provider",
+            "shopwedo",
+        ],
+    ] {
+        let out = commerce(&path, &args);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("bol:1043946605/shopwedo"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    let after = journal.load("bol:1043946605").unwrap().unwrap();
+    assert_eq!(after.submission, Step::NotStarted);
+    assert!(after.cancelled.is_none());
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}

@@ -146,23 +146,46 @@ async fn runners_share_one_journal(processes: usize, orders: usize, seed: u64) {
     let mut completed = 0;
     let lines = sb.bol_lines();
     for r in &records {
-        if !r.split.is_empty() && r.completed_at.is_some() {
+        if r.part_of.is_some() && r.attention.is_none() && r.cancelled.is_none() && r.completed_at.is_none() {
+            panic!(
+                "{} (a part) neither completed, cancelled nor with a person\n{diagnostics}",
+                r.key
+            );
+        }
+        if !r.split.is_empty() {
             // Split over both providers: each part is a record of its own, checked here too.
-            for key in r.split.keys() {
+            for part in &r.split {
                 assert!(
-                    records.iter().any(|p| &p.key == key),
-                    "part {key} lost\n{diagnostics}"
+                    records.iter().any(|p| p.key == part.key),
+                    "part {} lost\n{diagnostics}",
+                    part.key
                 );
             }
+        }
+        if !r.split.is_empty() && r.completed_at.is_none() && r.cancelled.is_none() && r.attention.is_none() {
+            // Waits for a part that waits for a person.
+            assert!(
+                records
+                    .iter()
+                    .any(|p| p.part_of.as_deref() == Some(r.key.as_str()) && p.attention.is_some()),
+                "{} waits for no part\n{diagnostics}",
+                r.key
+            );
         } else if r.completed_at.is_some() {
             completed += 1;
             assert!(
-                r.confirmation.is_done() && r.invitations.values().all(|s| s.is_done()),
+                (r.confirmation.is_done() || r.parts_done) && r.invitations.values().all(|s| s.is_done()),
                 "{r:#?}"
             );
         } else if r.cancelled.is_some() {
             // Its buyer cancelled it: every line cancelled on bol, none shipped.
-            for l in lines.iter().filter(|l| l.order_id == r.order.id) {
+            let handled = |id: &String| {
+                r.order.lines.iter().any(|o| &o.line_id == id) || r.dropped_lines.contains_key(id)
+            };
+            for l in lines
+                .iter()
+                .filter(|l| l.order_id == r.order.id && handled(&l.line_id))
+            {
                 assert_eq!((l.cancelled, l.shipped), (l.quantity, 0), "{l:?} {r:#?}");
             }
         } else {

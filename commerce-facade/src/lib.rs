@@ -36,7 +36,7 @@ pub use crate::flow::{
 };
 pub use crate::journal::{
     Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord, SCHEMA_VERSION,
-    SqliteJournal, Step,
+    SplitPart, SqliteJournal, Step,
 };
 pub use crate::setup::{PROVIDERS, ProviderSpec, add_provider, configured, parse_duration};
 pub use commerce_core as core;

@@ -1,7 +1,8 @@
 //! Orders no one fulfilment provider can ship whole (the sandbox's every sixth order has a
 //! line stocked only at the other provider): split into a part per provider, each handed
 //! over with its lines, shipped, and confirmed on bol with its own shipment and tracking
-//! code; one review invitation for the order.
+//! code; one review invitation for the order, once its parts ended, naming what they
+//! shipped.
 #![cfg(all(
     feature = "retailer",
     feature = "shopwedo",
@@ -40,18 +41,18 @@ async fn an_order_no_provider_can_ship_whole_is_split_and_each_part_confirmed_on
     .run()
     .await;
     assert!(summary.is_clean(), "{summary:#?}");
-    // Five orders whole, one split in two parts: seven completed, one split.
+    // Five orders whole, one split in two parts: six completed, one of them split.
     assert_eq!(
         (summary.split, summary.completed, summary.pending),
-        (1, 7, 0),
+        (1, 6, 0),
         "{summary:#?}"
     );
     let outcome = support::settled(&sb, journal.as_ref(), 6);
-    assert_eq!((outcome.split, outcome.completed), (1, 7));
+    assert_eq!((outcome.split, outcome.completed), (1, 6));
 
     let records = journal.all().unwrap();
     let parent = records.iter().find(|r| !r.split.is_empty()).unwrap();
-    assert_eq!(parent.stage(), "split");
+    assert_eq!(parent.stage(), "completed");
     let parts: Vec<_> = records
         .iter()
         .filter(|r| r.part_of.as_deref() == Some(parent.key.as_str()))
@@ -69,10 +70,15 @@ async fn an_order_no_provider_can_ship_whole_is_split_and_each_part_confirmed_on
         assert_eq!(part.order.lines.len(), 1, "{part:#?}");
         assert!(part.confirmation.is_done());
     }
-    // One invitation for the order, sent by its first part.
-    let inviting: Vec<_> = parts.iter().filter(|p| !p.invites_elsewhere).collect();
-    assert_eq!(inviting.len(), 1);
-    assert!(inviting[0].invitations["safeshop"].is_done());
+    // One invitation for the order, sent by the order once its parts ended, naming both
+    // lines.
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.invites_elsewhere && p.invitations.is_empty())
+    );
+    assert!(parent.invitations["safeshop"].is_done());
+    assert_eq!(parent.order.lines.len(), 2);
     let report = sb.report();
     assert_eq!(report.created("bol", "shipments"), 7, "{report:#?}");
     assert_eq!(report.created("safeshop", "invites"), 6, "{report:#?}");
@@ -90,6 +96,7 @@ async fn an_order_no_provider_can_ship_whole_is_split_and_each_part_confirmed_on
         .map(|h| h.note)
         .collect();
     assert!(notes.iter().any(|n| n.contains("split into")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains("every part ended")), "{notes:?}");
 }
 
 /// A runner that stops right after planning the split (as a crash would) leaves the plan
@@ -124,7 +131,7 @@ async fn a_split_planned_before_a_crash_adds_the_same_parts_once() {
         .await;
         let planned = journal.all().unwrap().into_iter().find(|r| !r.split.is_empty());
         if let Some(r) = planned {
-            assert_eq!(r.stage(), "route", "planned, parts not added yet: {r:#?}");
+            assert!(!r.parts_added, "planned, parts not added yet: {r:#?}");
             assert!(journal.all().unwrap().iter().all(|p| p.part_of.is_none()));
             break;
         }
@@ -150,4 +157,79 @@ async fn a_split_planned_before_a_crash_adds_the_same_parts_once() {
         .count();
     assert_eq!(parts, 2);
     support::assert_once(&sb.report(), journal.as_ref());
+}
+
+/// The buyer cancels the line of one part after the split, before that part is handed
+/// over: the part ends cancelled (accepted on bol), the other ships, and the order still
+/// invites, once, naming only what shipped.
+#[tokio::test(start_paused = true)]
+async fn a_part_its_buyer_cancels_leaves_the_invitation_to_the_order_for_what_shipped() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 6,
+        cancellation_requests: 0.0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let journal = Arc::new(MemoryJournal::new());
+    let options = FlowOptions {
+        poll_interval: Duration::from_secs(60),
+        concurrency: 1,
+        ..support::shop_options()
+    };
+    // One step per run until the split order's parts are in the journal.
+    let parent = loop {
+        Flow::new(
+            support::providers_on(&sb, &paused_time_http()),
+            journal.clone(),
+            FlowOptions {
+                stop_after_steps: Some(1),
+                ..options.clone()
+            },
+        )
+        .run()
+        .await;
+        if let Some(r) = journal.all().unwrap().into_iter().find(|r| r.parts_added) {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    };
+    // A part not handed over yet (the run may have handed one over after adding them).
+    let waiting = |p: &commerce_facade::SplitPart| {
+        journal.load(&p.key).unwrap().unwrap().submission == commerce_facade::Step::NotStarted
+    };
+    let cancelled = parent.split.iter().find(|p| waiting(p)).unwrap().clone();
+    let kept = parent
+        .split
+        .iter()
+        .find(|p| p.key != cancelled.key)
+        .unwrap()
+        .clone();
+    sb.request_cancellation(&parent.order.id, &[cancelled.lines[0].as_str()]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let summary = Flow::new(
+        support::providers_on(&sb, &paused_time_http()),
+        journal.clone(),
+        options,
+    )
+    .run()
+    .await;
+    assert!(summary.is_clean() && summary.pending == 0, "{summary:#?}");
+    let part = journal.load(&cancelled.key).unwrap().unwrap();
+    assert!(part.cancelled.is_some(), "{part:#?}");
+    let order = journal.load(&parent.key).unwrap().unwrap();
+    assert!(order.completed_at.is_some(), "{order:#?}");
+    assert!(order.invitations["safeshop"].is_done());
+    let lines: Vec<&str> = order.order.lines.iter().map(|l| l.line_id.as_str()).collect();
+    assert_eq!(lines, kept.lines.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(order.dropped_lines.contains_key(&cancelled.lines[0]));
+    support::settled(&sb, journal.as_ref(), 6);
+    let report = sb.report();
+    assert_eq!(
+        report.created("safeshop", "invites"),
+        6,
+        "one per order: {report:#?}"
+    );
+    assert_eq!(report.created("bol", "cancellations"), 1);
+    support::assert_once(&report, journal.as_ref());
 }

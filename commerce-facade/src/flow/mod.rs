@@ -389,8 +389,9 @@ pub struct Summary {
     /// Orders ended because every line was cancelled on their channel (the buyer's
     /// request accepted, the hand-over cancelled).
     pub cancelled: usize,
-    /// Orders split over several fulfilment providers (their parts are counted as
-    /// orders of their own).
+    /// Orders split over several fulfilment providers in this run (each counted once in
+    /// the other figures, as an order; their parts' hand-overs, shipments and
+    /// confirmations count as such).
     pub split: usize,
     /// Failures: `(order, step, error)`, the first 1,000 (every one is an
     /// [`Event::Failed`]; a watching run can see many).
@@ -443,7 +444,7 @@ impl std::fmt::Display for Summary {
         if self.split > 0 {
             writeln!(
                 f,
-                "  split            {} (each part counted as an order)",
+                "  split            {} (over several fulfilment providers)",
                 self.split
             )?;
         }

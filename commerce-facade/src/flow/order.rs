@@ -14,7 +14,7 @@ use super::route::Route;
 use super::settle::{self, Settled};
 use super::steps::{self, InvitePlan, Next};
 use super::{Event, Flow, map, route};
-use crate::journal::{JournalError, OrderRecord, Step};
+use crate::journal::{JournalError, OrderRecord, SplitPart, Step};
 
 /// Why an order's work ends for this visit.
 #[derive(Debug)]
@@ -416,7 +416,7 @@ impl<'f> Held<'f> {
             }
             match next {
                 Next::Route => self.route().await?,
-                Next::Split => self.split_parts()?,
+                Next::Split => self.split()?,
                 Next::Submit { settle } => self.submit(settle).await?,
                 Next::Shipment => self.shipment().await?,
                 Next::Confirm => self.confirm().await?,
@@ -485,17 +485,31 @@ impl<'f> Held<'f> {
                     route::eans(&self.r.order).join(", ")
                 ));
             }
+            Route::Unknown(provider) => {
+                return self.attention(format!(
+                    "FlowOptions::routes sends a line of this order to {provider}, which this runner does not have: \
+                     correct the route (or configure {provider}), then `commerce retry`"
+                ));
+            }
             Route::Split(parts) => {
                 // The plan first, then the parts: a crash in between adds the same parts.
                 let key = self.r.key.clone();
                 self.r.split = parts
                     .into_iter()
-                    .map(|(provider, lines)| (format!("{key}/{provider}"), lines))
+                    .map(|(provider, lines)| SplitPart {
+                        key: format!("{key}/{provider}"),
+                        provider,
+                        lines,
+                    })
                     .collect();
-                let keys: Vec<&String> = self.r.split.keys().collect();
                 let note = format!(
                     "no provider has stock for every line: split into {}",
-                    keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                    self.r
+                        .split
+                        .iter()
+                        .map(|p| p.key.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 self.save(&note)?;
                 return self.finished();
@@ -510,29 +524,72 @@ impl<'f> Held<'f> {
         self.finished()
     }
 
-    /// Adds a record for each part of a split order (again after a crash: adding is by
-    /// key, so a part is never added twice), each with its provider and its lines; the
-    /// first part sends the review invitation. The order itself is done.
-    fn split_parts(&mut self) -> Result<(), Halt> {
-        let mut keys = Vec::new();
-        for (i, (key, lines)) in self.r.split.iter().enumerate() {
-            let provider = key.rsplit('/').next().unwrap_or_default().to_owned();
-            let mut order = self.r.order.clone();
-            order.lines.retain(|l| lines.contains(&l.line_id));
-            let mut part = OrderRecord::new(order);
-            part.key = key.clone();
-            part.part_of = Some(self.r.key.clone());
-            part.fulfilment = Some(provider);
-            part.invites_elsewhere = i > 0;
-            part.platforms = if i == 0 {
-                self.r.platforms.clone()
-            } else {
-                Vec::new()
-            };
-            self.flow.journal.add(&part).map_err(Halt::Journal)?;
-            keys.push(key.clone());
+    /// A split order: adds a record for each part (again after a crash: adding is by key,
+    /// so a part is never added twice), each with its provider and lines and no invitation
+    /// of its own; then waits for the parts to end. When every part ended, the order keeps
+    /// the lines they shipped (the others are dropped) and its invitation goes next; when
+    /// none shipped, it ends cancelled.
+    fn split(&mut self) -> Result<(), Halt> {
+        let flow = self.flow;
+        if !self.r.parts_added {
+            for plan in &self.r.split {
+                let mut order = self.r.order.clone();
+                order.lines.retain(|l| plan.lines.contains(&l.line_id));
+                let mut part = OrderRecord::new(order);
+                part.key = plan.key.clone();
+                part.part_of = Some(self.r.key.clone());
+                part.fulfilment = Some(plan.provider.clone());
+                part.invites_elsewhere = true;
+                flow.journal.add(&part).map_err(Halt::Journal)?;
+            }
+            self.r.parts_added = true;
+            let keys: Vec<String> = self.r.split.iter().map(|p| p.key.clone()).collect();
+            self.save(&format!("parts added: {}", keys.join(", ")))?;
+            return Err(Halt::Split(keys));
         }
-        Err(Halt::Split(keys))
+        let mut shipped: Vec<String> = Vec::new();
+        let mut waiting = false;
+        for plan in &self.r.split {
+            match flow.journal.load(&plan.key).map_err(Halt::Journal)? {
+                Some(part) if part.completed_at.is_some() || part.confirmation.is_done() => {
+                    if part.completed_at.is_none() {
+                        waiting = true;
+                    }
+                    shipped.extend(part.order.lines.iter().map(|l| l.line_id.clone()));
+                }
+                // Cancelled: by its buyer, or by an operator.
+                Some(part) if part.cancelled.is_some() => {}
+                // Still under way, or with a person.
+                Some(_) => waiting = true,
+                None => {
+                    return Err(Halt::Failed(
+                        steps::SPLIT.name.into(),
+                        Error::config(format!("the part {} is not in the journal", plan.key)),
+                    ));
+                }
+            }
+        }
+        if waiting {
+            return Err(Halt::Wait(super::later(
+                flow.clock.now(),
+                flow.options.poll_interval,
+            )));
+        }
+        let not_shipped: Vec<String> = self
+            .r
+            .order
+            .lines
+            .iter()
+            .filter(|l| !shipped.contains(&l.line_id))
+            .map(|l| l.line_id.clone())
+            .collect();
+        self.drop_lines(&not_shipped, "not shipped: its part ended without a shipment");
+        if self.r.order.lines.is_empty() {
+            return self.cancelled("no part of the split order shipped".to_owned());
+        }
+        self.r.parts_done = true;
+        self.save("every part ended: the invitation names what they shipped")?;
+        self.finished()
     }
 
     async fn submit(&mut self, settle: bool) -> Result<(), Halt> {
@@ -835,7 +892,7 @@ impl Changes {
 }
 
 /// The review invitations of an order: one plan per platform, none for a part of a split
-/// order whose first part sends them.
+/// order (the order it was split from sends them).
 fn plans(flow: &Flow, r: &OrderRecord, invitation: &ReviewInvitation) -> Vec<InvitePlan> {
     if r.invites_elsewhere {
         return Vec::new();

@@ -11,14 +11,15 @@ use commerce_core::{Error, Fulfilment, Order, StockLevel};
 
 /// Where an order goes.
 pub(crate) enum Route {
-    /// One provider for every line (by name: a route may name a provider this runner
-    /// does not have; another runner may).
+    /// One provider for every line.
     One(String),
     /// Several providers: each provider's name and its lines (`line_id`s), in the order
     /// the providers were added.
     Split(Vec<(String, Vec<String>)>),
     /// A line no provider has stock for: its EAN.
     Nowhere(String),
+    /// A configured route names a provider this runner does not have.
+    Unknown(String),
 }
 
 /// Where `order` goes.
@@ -33,12 +34,8 @@ pub(crate) async fn choose(
         .iter()
         .filter_map(|l| Some((l.line_id.as_str(), routes.get(l.ean.as_ref()?)?)))
         .collect();
-    let mut stock: Vec<Vec<StockLevel>> = Vec::new();
-    if routed.len() < order.lines.len() {
-        let eans = eans(order);
-        for f in providers {
-            stock.push(f.stock(&eans).await?);
-        }
+    if let Some(name) = routed.values().find(|n| by_name(providers, n).is_none()) {
+        return Ok(Route::Unknown((*name).clone()));
     }
     let covers = |levels: &[StockLevel], ean: &Option<String>, quantity: u32| {
         ean.as_ref().is_some_and(|ean| {
@@ -50,14 +47,46 @@ pub(crate) async fn choose(
                 >= i64::from(quantity)
         })
     };
-    // The first provider with every line: routed to it, or in its stock.
-    for (i, f) in providers.iter().enumerate() {
-        let all = order.lines.iter().all(|l| match routed.get(l.line_id.as_str()) {
-            Some(name) => name.as_str() == f.name(),
-            None => stock.get(i).is_some_and(|s| covers(s, &l.ean, l.quantity)),
+    // The first provider with every line (routed to it, or in its stock); its stock is read
+    // only when it is needed, so one provider's outage does not stop orders another ships
+    // whole.
+    let eans = eans(order);
+    let mut stock: Vec<Vec<StockLevel>> = Vec::new();
+    for f in providers {
+        let all_routed_here = order.lines.iter().all(|l| {
+            routed
+                .get(l.line_id.as_str())
+                .is_some_and(|n| n.as_str() == f.name())
         });
-        if all {
+        if all_routed_here {
             return Ok(Route::One(f.name().to_owned()));
+        }
+        if order.lines.iter().any(|l| {
+            routed
+                .get(l.line_id.as_str())
+                .is_some_and(|n| n.as_str() != f.name())
+        }) {
+            // A line is routed elsewhere: this provider cannot have every line.
+            stock.push(Vec::new());
+            continue;
+        }
+        let levels = f.stock(&eans).await?;
+        if order
+            .lines
+            .iter()
+            .all(|l| routed.contains_key(l.line_id.as_str()) || covers(&levels, &l.ean, l.quantity))
+        {
+            return Ok(Route::One(f.name().to_owned()));
+        }
+        stock.push(levels);
+    }
+    // Stock not read above (a line routed elsewhere) is read now, for the split of the
+    // lines no route places.
+    if routed.len() < order.lines.len() {
+        for (i, f) in providers.iter().enumerate() {
+            if stock[i].is_empty() {
+                stock[i] = f.stock(&eans).await?;
+            }
         }
     }
     // Split: each line to its route, else to the first provider with its stock.
@@ -83,12 +112,7 @@ pub(crate) async fn choose(
             None => parts.push((name, vec![line.line_id.clone()])),
         }
     }
-    Ok(if parts.len() == 1 {
-        // Every line routed to one provider this runner does not have.
-        Route::One(parts.remove(0).0)
-    } else {
-        Route::Split(parts)
-    })
+    Ok(Route::Split(parts))
 }
 
 /// The EANs of the order's lines.
@@ -181,6 +205,7 @@ mod tests {
             Route::One(name) => format!("one {name}"),
             Route::Split(parts) => format!("split {parts:?}"),
             Route::Nowhere(ean) => format!("nowhere {ean}"),
+            Route::Unknown(name) => format!("unknown {name}"),
         }
     }
 
@@ -209,8 +234,8 @@ mod tests {
         let p = providers(&[("a", vec!["1", "2"]), ("b", vec!["2", "3"])]);
         // Every line routed to b: no stock read, even for a line only a has.
         assert_eq!(route(&order(&["1"]), &p, &[("1", "b")]).await, "one b");
-        // A provider this runner does not have: named all the same (another runner may).
-        assert_eq!(route(&order(&["1"]), &p, &[("1", "c")]).await, "one c");
+        // A provider this runner does not have (a typo, or another runner's): a person.
+        assert_eq!(route(&order(&["1"]), &p, &[("1", "c")]).await, "unknown c");
         // A line routed to b, the other only a has: split.
         assert_eq!(
             route(&order(&["2", "1"]), &p, &[("2", "b")]).await,

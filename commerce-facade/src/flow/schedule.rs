@@ -240,6 +240,11 @@ impl Flow {
                     }
                 };
                 listed.insert(key.clone());
+                if !requested.is_empty() {
+                    for part in self.parts_to_reopen(&key, &requested) {
+                        lock(run).open.insert(part);
+                    }
+                }
                 if open {
                     let mut run = lock(run);
                     run.see(&key);
@@ -304,12 +309,40 @@ impl Flow {
             });
         match reopened {
             Ok(r) => r.is_open(),
-            Err(JournalError::Refused(_)) => false,
+            // Changed meanwhile, or another runner holds it now: it answers.
+            Err(JournalError::Refused(_) | JournalError::Busy { .. }) => false,
             Err(e) => {
                 self.fail(key, "journal", &e);
                 false
             }
         }
+    }
+
+    /// The parts of a split order whose buyer asks to cancel their lines and which wait
+    /// for a person before their hand-over: reopened, like a whole order (`reopen`).
+    fn parts_to_reopen(&self, key: &str, requested: &[String]) -> Vec<String> {
+        let Ok(Some(known)) = self.journal.load(key) else {
+            return Vec::new();
+        };
+        let mut reopened = Vec::new();
+        for plan in known.split.iter().filter(|_| known.parts_added) {
+            let mine: Vec<String> = requested
+                .iter()
+                .filter(|l| plan.lines.contains(l))
+                .cloned()
+                .collect();
+            let waits = !mine.is_empty()
+                && self
+                    .journal
+                    .load(&plan.key)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|part| reopens(&part, &mine));
+            if waits && self.reopen(&plan.key, &mine) {
+                reopened.push(plan.key.clone());
+            }
+        }
+        reopened
     }
 
     /// Takes one claimed order as far as it goes, and gives it back.
@@ -318,7 +351,8 @@ impl Flow {
         {
             let mut run = lock(run);
             run.waiting.remove(&key);
-            if run.see(&key) {
+            // A part of a split order is not counted as an order seen.
+            if record.part_of.is_some() || run.see(&key) {
                 run.open.insert(key.clone());
             }
         }
@@ -346,7 +380,14 @@ impl Flow {
                 r.due = None;
                 let done = self.journal.release(runner, &r, "completed");
                 if done.is_ok() {
-                    self.summary().completed += 1;
+                    // A part of a split order is not an order: the order counts when it ends
+                    // (and the run waits for it again).
+                    match &r.part_of {
+                        None => self.summary().completed += 1,
+                        Some(order) => {
+                            lock(run).open.insert(order.clone());
+                        }
+                    }
                     self.emit(Event::Completed { key: key.clone() });
                     lock(run).open.remove(&key);
                 }
@@ -354,7 +395,14 @@ impl Flow {
             }
             Err(Halt::Wait(due)) => {
                 r.due = Some(due);
-                lock(run).waiting.insert(key.clone(), (due, false));
+                let mut run = lock(run);
+                run.waiting.insert(key.clone(), (due, false));
+                // A split order waiting for its parts does not keep the run going: its parts
+                // do while they are under way, and bring it back when one ends.
+                if !r.split.is_empty() {
+                    run.open.remove(&key);
+                }
+                drop(run);
                 self.journal.release(runner, &r, "")
             }
             Err(Halt::Stopped) => {
@@ -395,7 +443,12 @@ impl Flow {
                 r.due = None;
                 let done = self.journal.release(runner, &r, &format!("cancelled: {reason}"));
                 if done.is_ok() {
-                    self.summary().cancelled += 1;
+                    match &r.part_of {
+                        None => self.summary().cancelled += 1,
+                        Some(order) => {
+                            lock(run).open.insert(order.clone());
+                        }
+                    }
                     self.emit(Event::Cancelled {
                         key: key.clone(),
                         reason,
@@ -405,17 +458,16 @@ impl Flow {
                 done
             }
             Err(Halt::Split(parts)) => {
-                r.completed_at = Some(now);
-                r.due = None;
-                let done = self
-                    .journal
-                    .release(runner, &r, &format!("split into {}", parts.join(", ")));
+                // It waits for its parts, which go on as orders of their own (not counted
+                // as orders seen).
+                let due = later(now, self.options.poll_interval);
+                r.due = Some(due);
+                let done = self.journal.release(runner, &r, "");
                 if done.is_ok() {
                     self.summary().split += 1;
                     let mut run = lock(run);
-                    run.open.remove(&key);
+                    run.waiting.insert(key.clone(), (due, false));
                     for part in &parts {
-                        run.see(part);
                         run.open.insert(part.clone());
                     }
                     drop(run);
@@ -520,9 +572,11 @@ fn reopens(r: &OrderRecord, requested: &[String]) -> bool {
         && r.cancelled.is_none()
         && r.completed_at.is_none()
         && r.submission == crate::journal::Step::NotStarted
-        && requested
-            .iter()
-            .any(|l| !r.dropped_lines.contains_key(l) && !r.kept_lines.contains_key(l))
+        && requested.iter().any(|l| {
+            r.order.lines.iter().any(|o| &o.line_id == l)
+                && !r.dropped_lines.contains_key(l)
+                && !r.kept_lines.contains_key(l)
+        })
 }
 
 #[cfg(test)]

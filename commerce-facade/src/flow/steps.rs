@@ -7,7 +7,7 @@
 //! |---|---|---|---|
 //! | `changes` (once per visit, before `route`, `submit`, each `shipment` check and `confirm`) | `SalesChannel::order_state`; for the buyer's cancellation `Fulfilment::cancel` (after a status read) and `SalesChannel::accept_cancellation` | `dropped_lines`, `kept_lines`, `cancelled` | asked again: the channel checks the order before it cancels, the provider's status is read before its cancel |
 //! | `route` | stock reads at each fulfilment provider (or the configured routes) | `fulfilment` | reads only: done again |
-//! | `split` (no provider has every line) | adds a record per provider's part (its lines), the first one inviting | `split` (the plan, before), then the parts | done again: parts are added by key |
+//! | `split` (no provider has every line) | adds a record per provider's part (`{key}/{provider}`, its lines), then waits for the parts to end; the order keeps the lines they shipped and invites for them | `split` (the plan, before), the parts, `parts_added`, `parts_done` | done again: parts are added by key; waiting only reads |
 //! | `submit` | `Fulfilment::submit` | `submission`: `Started`, then `Done(receipt)` | looked up (`find_submission`); no look-up: a person decides (or sent again with `resend_unconfirmed`) |
 //! | `shipment` | `Fulfilment::status`, once each time it is due | `shipped`: `Done(tracking)`; until then `due` = now + `poll_interval` | reads only: done again |
 //! | `confirm` | `SalesChannel::confirm_shipment` | `confirmation`: `Started`, then `Done(reference)` | asked again: the channel checks the order before it confirms |
@@ -124,7 +124,7 @@ impl InvitePlan {
 pub(crate) enum Next {
     /// Choose the fulfilment provider.
     Route,
-    /// Add the parts of an order split over several providers.
+    /// Add the parts of an order split over several providers, or wait for them to end.
     Split,
     /// Hand the order over; `settle`: an earlier attempt's outcome is unknown.
     Submit { settle: bool },
@@ -176,21 +176,25 @@ impl Next {
 /// Reads the record against the table: the first step not done.
 pub(crate) fn next(r: &OrderRecord, plans: &[InvitePlan]) -> Next {
     if !r.split.is_empty() {
-        return Next::Split;
-    }
-    if r.fulfilment.is_none() {
-        return Next::Route;
-    }
-    match r.submission {
-        Step::NotStarted => return Next::Submit { settle: false },
-        Step::Started => return Next::Submit { settle: true },
-        Step::Done(_) => {}
-    }
-    if !r.shipped.is_done() {
-        return Next::Shipment;
-    }
-    if !r.confirmation.is_done() {
-        return Next::Confirm;
+        // Split: its parts hand over, ship and confirm; it invites once they ended.
+        if !r.parts_done {
+            return Next::Split;
+        }
+    } else {
+        if r.fulfilment.is_none() {
+            return Next::Route;
+        }
+        match r.submission {
+            Step::NotStarted => return Next::Submit { settle: false },
+            Step::Started => return Next::Submit { settle: true },
+            Step::Done(_) => {}
+        }
+        if !r.shipped.is_done() {
+            return Next::Shipment;
+        }
+        if !r.confirmation.is_done() {
+            return Next::Confirm;
+        }
     }
     for (i, plan) in plans.iter().enumerate() {
         if r.invitations.get(&plan.platform).is_some_and(Step::is_done) {

@@ -118,18 +118,37 @@ pub struct OrderRecord {
     /// person), with the decision: the request is not looked at again (schema 2).
     #[serde(default)]
     pub kept_lines: BTreeMap<String, String>,
-    /// No fulfilment provider had stock for every line, so the order was split: the part
-    /// of each provider (its record's key) and its lines. Written before the parts are
-    /// added, so a crash in between adds the same parts (schema 2).
+    /// No fulfilment provider had stock for every line, so the order was split: each
+    /// provider's part, a record of its own. Written before the parts are added, so a crash
+    /// in between adds the same parts (schema 2).
     #[serde(default)]
-    pub split: BTreeMap<String, Vec<String>>,
+    pub split: Vec<SplitPart>,
+    /// The parts of a split order were added to the journal; the order now waits for them
+    /// to end, then sends the review invitation for what they shipped (schema 2).
+    #[serde(default)]
+    pub parts_added: bool,
+    /// Every part of a split order ended and the lines they shipped are this order's lines
+    /// (the others dropped): its invitation goes next (schema 2).
+    #[serde(default)]
+    pub parts_done: bool,
     /// For a part of a split order: the key of the order it was split from (schema 2).
     #[serde(default)]
     pub part_of: Option<String>,
-    /// For a part of a split order other than the first: the review invitation is sent by
-    /// the first part, so this one sends none (schema 2).
+    /// The review invitation is sent by another record (the order a part was split from),
+    /// so this one sends none (schema 2).
     #[serde(default)]
     pub invites_elsewhere: bool,
+}
+
+/// One provider's part of a split order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitPart {
+    /// The part's record key: the order's key, `/`, the provider.
+    pub key: String,
+    /// The fulfilment provider.
+    pub provider: String,
+    /// Its lines (`line_id`s).
+    pub lines: Vec<String>,
 }
 
 impl OrderRecord {
@@ -155,7 +174,9 @@ impl OrderRecord {
             shipped_untracked_since: None,
             dropped_lines: BTreeMap::new(),
             kept_lines: BTreeMap::new(),
-            split: BTreeMap::new(),
+            split: Vec::new(),
+            parts_added: false,
+            parts_done: false,
             part_of: None,
             invites_elsewhere: false,
         }
@@ -185,7 +206,7 @@ impl OrderRecord {
 
     /// Whether every step is done for these review platforms.
     pub fn is_complete(&self, platforms: &[String]) -> bool {
-        self.confirmation.is_done()
+        (self.confirmation.is_done() || self.parts_done)
             && (self.invites_elsewhere
                 || platforms
                     .iter()
@@ -203,18 +224,20 @@ impl OrderRecord {
         self.completed_at.is_none() && self.attention.is_none() && self.cancelled.is_none()
     }
 
-    /// Where the order stands, in a word: `split` (its parts go on as their own records),
-    /// `completed`, `cancelled`, `attention`, or the step it is at (`route`, `submit`,
+    /// Where the order stands, in a word: `completed`, `cancelled`, `attention`, `split`
+    /// (its parts go on as records of their own), or the step it is at (`route`, `submit`,
     /// `shipment`, `confirm`, `invite`).
     pub fn stage(&self) -> &'static str {
-        if !self.split.is_empty() && self.completed_at.is_some() {
-            "split"
-        } else if self.completed_at.is_some() {
+        if self.completed_at.is_some() {
             "completed"
         } else if self.cancelled.is_some() {
             "cancelled"
         } else if self.attention.is_some() {
             "attention"
+        } else if !self.split.is_empty() && !self.parts_done {
+            "split"
+        } else if self.parts_done {
+            "invite"
         } else if self.fulfilment.is_none() {
             "route"
         } else if !self.submission.is_done() {

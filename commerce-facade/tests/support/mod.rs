@@ -181,17 +181,27 @@ pub fn settled(sb: &Sandbox, journal: &dyn Journal, orders: usize) -> Outcome {
             // Split over several providers: each part is a record of its own, with its lines.
             outcome.split += 1;
             let mut covered: Vec<&String> = Vec::new();
-            for (key, part_lines) in &r.split {
-                let part = records.iter().find(|p| &p.key == key);
-                let part = part.unwrap_or_else(|| panic!("part {key} of {} lost: {records:#?}", r.key));
+            for plan in &r.split {
+                let part = records.iter().find(|p| p.key == plan.key);
+                let part =
+                    part.unwrap_or_else(|| panic!("part {} of {} lost: {records:#?}", plan.key, r.key));
                 assert_eq!(part.part_of.as_deref(), Some(r.key.as_str()));
-                covered.extend(part_lines);
+                assert!(part.invites_elsewhere && part.invitations.is_empty(), "{part:#?}");
+                covered.extend(&plan.lines);
             }
-            for l in &r.order.lines {
-                assert_eq!(covered.iter().filter(|c| **c == &l.line_id).count(), 1, "{r:#?}");
+            let all: Vec<&String> = r
+                .order
+                .lines
+                .iter()
+                .map(|l| &l.line_id)
+                .chain(r.dropped_lines.keys())
+                .collect();
+            for id in all {
+                assert_eq!(covered.iter().filter(|c| **c == id).count(), 1, "{r:#?}");
             }
-            continue;
         }
+        // A part is checked like an order, and counted with the order it belongs to.
+        let count = r.part_of.is_none();
         // The bol lines this record handles (a part of a split order handles only its own).
         let of_order: Vec<_> = lines
             .iter()
@@ -202,7 +212,7 @@ pub fn settled(sb: &Sandbox, journal: &dyn Journal, orders: usize) -> Outcome {
             })
             .collect();
         if r.is_complete(&platforms) {
-            outcome.completed += 1;
+            outcome.completed += usize::from(count);
             for l in &of_order {
                 if r.dropped_lines.contains_key(&l.line_id) {
                     assert_eq!(l.shipped, 0, "a dropped line was confirmed: {l:?} {r:#?}");
@@ -212,10 +222,20 @@ pub fn settled(sb: &Sandbox, journal: &dyn Journal, orders: usize) -> Outcome {
                 }
             }
         } else if r.cancelled.is_some() {
-            outcome.cancelled += 1;
+            outcome.cancelled += usize::from(count);
             for l in &of_order {
                 assert_eq!((l.cancelled, l.shipped), (l.quantity, 0), "{l:?} {r:#?}");
             }
+        } else if !r.split.is_empty() && r.attention.is_none() {
+            // Waits for a part that waits for a person.
+            assert!(
+                records
+                    .iter()
+                    .any(|p| p.part_of.as_deref() == Some(r.key.as_str()) && p.attention.is_some()),
+                "{} waits for no part: {records:#?}",
+                r.key
+            );
+            continue;
         } else {
             let reason = r.attention.as_deref().unwrap_or_default();
             assert!(is_cancellation_referral(reason), "{} did not end: {r:#?}", r.key);
@@ -232,8 +252,8 @@ pub fn settled(sb: &Sandbox, journal: &dyn Journal, orders: usize) -> Outcome {
     outcome
 }
 
-/// Completed orders (or parts) that send the review invitations: all but the parts of a
-/// split order whose first part invites.
+/// Completed orders that send the review invitations (the parts of a split order do not:
+/// the order does).
 pub fn inviting(journal: &dyn Journal) -> usize {
     let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
     journal
