@@ -169,8 +169,11 @@ async fn business(
     ok(json!({
         "name": "Sandbox Shop", "urlAddress": format!("https://{SITEJABBER_DOMAIN}"), "displayAddress": SITEJABBER_DOMAIN,
         "averageRating": [{"type": "overall", "rating": (avg * 100.0).round() / 100.0}],
-        "numReviews": [{"type": "total", "rating": reviews.len().to_string()}],
-        "phone": "", "email": "", "address": {"city": "Amsterdam", "country": "NL"}
+        "urlProfilePage": format!("https://www.sitejabber.com/reviews/{SITEJABBER_DOMAIN}"),
+        "numReviews": [{"type": "total", "rating": reviews.len()}],
+        "phone": "", "email": "",
+        "address": {"streetAddress": "Grote Markt 1", "streetAddress2": "", "city": "Amsterdam", "state": "",
+                    "postalCode": "1012 LG", "country": "NL", "completeAddress": "Grote Markt 1, 1012 LG Amsterdam, NL"}
     }))
 }
 
@@ -213,15 +216,17 @@ async fn products(
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            json!({"id": i + 1, "sku": p.shop_sku, "gtin": p.ean, "brand": p.brand, "title": p.title,
-                   "price": p.price_cents as f64 / 100.0, "currency": "EUR", "num_reviews": 0, "average_rating": 0,
-                   "created": "2026/01/01 00:00:00"})
+            json!({"id": i + 1, "sku": p.shop_sku, "item_group": null, "gtin": p.ean, "mpn": null, "brand": p.brand,
+                   "title": p.title, "description": null, "categories": [], "price": p.price_cents as f64 / 100.0,
+                   "retail_price": null, "currency": "EUR",
+                   "product_link": format!("https://{SITEJABBER_DOMAIN}/p/{}", p.shop_sku),
+                   "images": [], "attributes": [], "num_reviews": 0, "average_rating": 0,
+                   "created": "2026/01/01 00:00:00", "createdRFC": "2026/01/01T00:00:00+01:00"})
         })
         .collect();
     match page(&all, &q) {
-        Ok(items) => ok(
-            json!({"products": items, "count": items.len(), "start": q.get("start").cloned().unwrap_or_default()}),
-        ),
+        Ok(items) => ok(json!({"products": items, "count": items.len(),
+                   "start": q.get("start").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0), "query": null})),
         Err(r) => r,
     }
 }
@@ -274,7 +279,8 @@ async fn review_request(
     } else {
         s.duplicate(P, format!("review request for order {order_id} sent again"));
     }
-    ok(json!({}))
+    // As Sitejabber's example answer: the review link.
+    ok(json!({"link": format!("https://www.sitejabber.com/requested-review/{order_id}")}))
 }
 
 async fn remove_review_request(
@@ -359,5 +365,7 @@ async fn product_review_request(
             )),
         );
     }
-    ok(json!({"links": links}))
+    // As Sitejabber's example answer: the first link, and one per SKU.
+    let first = links.values().next().cloned().unwrap_or(Value::Null);
+    ok(json!({"link": first, "links": links}))
 }
