@@ -158,12 +158,35 @@ async fn products(
 
 fn order_json(s: &Shared, o: &CustomerOrder) -> Value {
     let shipped = s.config.ships(o.reads, o.made);
+    // An order of several items with an even id leaves in two parcels, the second two
+    // reads after the first: partly shipped in between.
+    let two_parcels = o.items.len() > 1 && o.id.is_multiple_of(2);
+    let partly = shipped && two_parcels && !s.config.ships(o.reads.saturating_sub(2), o.made);
+    let parcel = |n: u64| {
+        let code = match n {
+            0 => format!("3SCA{:09}", o.id),
+            n => format!("3SCA{:09}", o.id * 10 + n),
+        };
+        json!({"_type": "Shipment", "carrier": "PostNL", "tracking_number": code,
+               "tracking_url": format!("https://jouw.postnl.nl/track-and-trace/{code}"), "shipped_at": o.created})
+    };
+    let shipments = match (shipped, partly, two_parcels) {
+        (false, _, _) => json!([]),
+        (true, true, _) => json!([parcel(1)]),
+        (true, false, true) => json!([parcel(1), parcel(2)]),
+        (true, false, false) => json!([parcel(0)]),
+    };
+    let status = match (shipped, partly) {
+        (true, true) => "partially_shipped",
+        (true, false) => "shipped",
+        _ if o.reads > 0 => "processing",
+        _ => "new",
+    };
     json!({
         "_type": "Order", "id": o.id, "reference": o.reference, "created_at": o.created,
-        "payment_status": "invoiced", "processing_status": if shipped { "shipped" } else if o.reads > 0 { "processing" } else { "new" },
+        "payment_status": "invoiced", "processing_status": status,
         "items": o.items.iter().map(|(code, qty)| json!({"_type": "OrderItem", "code": code, "quantity": qty})).collect::<Vec<_>>(),
-        "shipments": if shipped { json!([{"_type": "Shipment", "carrier": "PostNL", "tracking_number": format!("3SCA{:09}", o.id),
-            "tracking_url": format!("https://jouw.postnl.nl/track-and-trace/3SCA{:09}", o.id), "shipped_at": o.created}]) } else { json!([]) }
+        "shipments": shipments
     })
 }
 

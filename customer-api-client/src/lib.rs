@@ -433,13 +433,14 @@ pub fn state_of(order: &Order) -> FulfilmentState {
         .to_ascii_lowercase();
     if status.contains("cancel") {
         FulfilmentState::Cancelled
+    } else if status.contains("partial") {
+        // Before "shipped": `partially_shipped` is not shipped in full.
+        FulfilmentState::PartiallyShipped
     } else if ["shipped", "sent", "delivered", "completed", "dispatched"]
         .iter()
         .any(|w| status.contains(w))
     {
         FulfilmentState::Shipped
-    } else if status.contains("partial") {
-        FulfilmentState::PartiallyShipped
     } else if ["reject", "fail", "error"].iter().any(|w| status.contains(w)) {
         FulfilmentState::Failed
     } else if status.is_empty()

@@ -501,3 +501,22 @@ async fn paths_are_one_setting_and_the_code_flow_uses_them() {
             .starts_with(&format!("{}/custom/authorize?", server.base_url()))
     );
 }
+
+/// The processing status words the supplier may send, as states: `partially_shipped` is not
+/// shipped in full (it was read as shipped, so bol was confirmed after the first parcel).
+#[test]
+fn processing_statuses_read_as_states() {
+    use commerce_core::FulfilmentState;
+    let state = |status: &str| {
+        let order: customer_api_client::Order =
+            serde_json::from_value(serde_json::json!({"id": "5004", "processing_status": status})).unwrap();
+        customer_api_client::state_of(&order)
+    };
+    assert_eq!(state("partially_shipped"), FulfilmentState::PartiallyShipped);
+    assert_eq!(state("Partially Shipped"), FulfilmentState::PartiallyShipped);
+    assert_eq!(state("shipped"), FulfilmentState::Shipped);
+    assert_eq!(state("delivered"), FulfilmentState::Shipped);
+    assert_eq!(state("processing"), FulfilmentState::Processing);
+    assert_eq!(state("new"), FulfilmentState::Received);
+    assert_eq!(state("cancelled"), FulfilmentState::Cancelled);
+}

@@ -38,6 +38,9 @@ pub fn state_of(order: &Order) -> FulfilmentState {
         .to_ascii_lowercase();
     if text.contains("cancel") {
         FulfilmentState::Cancelled
+    } else if text.contains("partial") {
+        // Before "shipped": a partly shipped order has parcels, not all of them.
+        FulfilmentState::PartiallyShipped
     } else if !order.shipping.is_empty()
         || order.shipped_at.is_some()
         || text.contains("shipped")

@@ -766,3 +766,17 @@ async fn a_create_order_answer_that_cannot_be_read_leaves_the_order_unconfirmed(
         assert_eq!(server.count(), 1, "never sent twice");
     }
 }
+
+/// A status text saying the order left in part is not shipped in full, even with parcels.
+#[test]
+fn a_partly_shipped_order_is_not_shipped() {
+    let order: shopwedo_client::Order = serde_json::from_value(serde_json::json!({
+        "order_id": 90212, "status_string": "partially shipped",
+        "shipping": [{"carrier": "bpost", "tracking_code": "SWD1"}]
+    }))
+    .unwrap();
+    assert_eq!(
+        shopwedo_client::state_of(&order),
+        FulfilmentState::PartiallyShipped
+    );
+}

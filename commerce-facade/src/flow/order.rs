@@ -687,11 +687,26 @@ impl<'f> Held<'f> {
                     self.r.shipped = Step::Done(tracking.clone());
                     self.r.failures = 0;
                     self.r.last_error = None;
-                    let note = if tracking.code.is_empty() {
+                    let mut note = if tracking.code.is_empty() {
                         "shipped without a tracking code: confirmed without one".to_owned()
                     } else {
                         format!("shipped: {}", tracking.code)
                     };
+                    // Several parcels: bol takes one track-and-trace code per shipment, and
+                    // the providers do not say which lines each parcel holds.
+                    let others: Vec<&str> = status
+                        .shipments
+                        .iter()
+                        .filter_map(|s| s.tracking.as_ref().map(|t| t.code.as_str()))
+                        .filter(|c| *c != tracking.code && !c.is_empty())
+                        .collect();
+                    if !others.is_empty() {
+                        note += &format!(
+                            " (in {} parcels: bol gets this code for every line; the others: {})",
+                            others.len() + 1,
+                            others.join(", ")
+                        );
+                    }
                     self.save(&note)?;
                     flow.summary().shipped += 1;
                     flow.emit(Event::Shipped {
@@ -711,6 +726,26 @@ impl<'f> Held<'f> {
                     f.name(),
                     self.r.order.channel
                 ));
+            }
+            // Some parcels left, not all: bol is confirmed once every line has left (the
+            // providers do not say which lines a parcel holds); said once.
+            FulfilmentState::PartiallyShipped if !self.r.partly_shipped => {
+                self.r.partly_shipped = true;
+                let codes: Vec<&str> = status
+                    .shipments
+                    .iter()
+                    .filter_map(|s| s.tracking.as_ref().map(|t| t.code.as_str()))
+                    .collect();
+                self.save(&format!(
+                    "partly shipped ({} parcel(s) so far{}): the shipment is confirmed on {} once the rest has left",
+                    status.shipments.len(),
+                    if codes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", codes.join(", "))
+                    },
+                    self.r.order.channel
+                ))?;
             }
             _ => {}
         }

@@ -131,6 +131,10 @@ pub struct OrderRecord {
     /// (the others dropped): its invitation goes next (schema 2).
     #[serde(default)]
     pub parts_done: bool,
+    /// The fulfilment provider reported the order partly shipped (said once in the
+    /// history; bol is confirmed when every line has left) (schema 2).
+    #[serde(default)]
+    pub partly_shipped: bool,
     /// For a part of a split order: the key of the order it was split from (schema 2).
     #[serde(default)]
     pub part_of: Option<String>,
@@ -177,6 +181,7 @@ impl OrderRecord {
             split: Vec::new(),
             parts_added: false,
             parts_done: false,
+            partly_shipped: false,
             part_of: None,
             invites_elsewhere: false,
         }
