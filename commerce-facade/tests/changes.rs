@@ -33,20 +33,29 @@ async fn sandbox(orders: usize) -> Sandbox {
     .unwrap()
 }
 
-/// One run, one order at a time, stopping after `steps` finished steps (`None`: to the
-/// end).
+/// One run with the shop's settings, one order at a time, stopping after `steps` finished
+/// steps (`None`: to the end).
 async fn run(sb: &Sandbox, journal: &Arc<MemoryJournal>, steps: Option<usize>) -> Summary {
-    // A new process each time: new clients (ShopWeDo's 1 s window is the provider's).
+    let options = FlowOptions {
+        stop_after_steps: steps,
+        ..support::shop_options()
+    };
+    run_with(sb, journal, options).await
+}
+
+/// One run as a new process (new clients: ShopWeDo's 1 s window is the provider's), one
+/// order at a time, checking every minute.
+async fn run_with(sb: &Sandbox, journal: &Arc<MemoryJournal>, options: FlowOptions) -> Summary {
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    let options = FlowOptions {
+        concurrency: 1,
+        poll_interval: Duration::from_secs(60),
+        ..options
+    };
     Flow::new(
         support::providers_on(sb, &paused_time_http()),
         journal.clone(),
-        FlowOptions {
-            concurrency: 1,
-            poll_interval: Duration::from_secs(60),
-            stop_after_steps: steps,
-            ..support::shop_options()
-        },
+        options,
     )
     .run()
     .await
@@ -303,17 +312,7 @@ async fn one_line_of_several_after_the_hand_over_asks_a_person_and_is_never_conf
 async fn a_request_on_an_order_waiting_for_a_person_is_answered() {
     let sb = sandbox(8).await;
     let journal = Arc::new(MemoryJournal::new());
-    let first = Flow::new(
-        support::providers_on(&sb, &paused_time_http()),
-        journal.clone(),
-        FlowOptions {
-            concurrency: 1,
-            poll_interval: Duration::from_secs(60),
-            ..FlowOptions::default()
-        },
-    )
-    .run()
-    .await;
+    let first = run_with(&sb, &journal, FlowOptions::default()).await;
     let (key, _) = first
         .attention
         .iter()
@@ -328,18 +327,7 @@ async fn a_request_on_an_order_waiting_for_a_person_is_answered() {
     );
     // The shop still has no phone set: the order is cancelled all the same, as its buyer
     // asked.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let second = Flow::new(
-        support::providers_on(&sb, &paused_time_http()),
-        journal.clone(),
-        FlowOptions {
-            concurrency: 1,
-            poll_interval: Duration::from_secs(60),
-            ..FlowOptions::default()
-        },
-    )
-    .run()
-    .await;
+    let second = run_with(&sb, &journal, FlowOptions::default()).await;
     assert!(second.failures.is_empty(), "{second:#?}");
     let r = journal.load(&key).unwrap().unwrap();
     assert!(r.cancelled.is_some() && r.attention.is_none(), "{r:#?}");

@@ -17,29 +17,58 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_core::testing::paused_time_http;
-use commerce_facade::{Flow, FlowOptions, Journal, MemoryJournal};
-use commerce_sandbox::Config;
+use commerce_facade::{Flow, FlowOptions, Journal, MemoryJournal, OrderRecord, Summary};
+use commerce_sandbox::{Config, Sandbox};
 
-#[tokio::test(start_paused = true)]
-async fn an_order_no_provider_can_ship_whole_is_split_and_each_part_confirmed_on_its_own() {
-    let sb = commerce_sandbox::start(Config {
+/// Six orders, the sixth split over both providers; buyers cancel only when a test says.
+async fn sandbox() -> Sandbox {
+    commerce_sandbox::start(Config {
         orders: 6,
         cancellation_requests: 0.0,
         ..Config::default()
     })
     .await
-    .unwrap();
-    let journal = Arc::new(MemoryJournal::new());
-    let summary = Flow::new(
-        support::providers_on(&sb, &paused_time_http()),
+    .unwrap()
+}
+
+/// One run as a new process (new clients), one order at a time, after `steps` finished
+/// steps (`None`: to the end).
+async fn run(sb: &Sandbox, journal: &Arc<MemoryJournal>, steps: Option<usize>) -> Summary {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    Flow::new(
+        support::providers_on(sb, &paused_time_http()),
         journal.clone(),
         FlowOptions {
             poll_interval: Duration::from_secs(60),
+            concurrency: 1,
+            stop_after_steps: steps,
             ..support::shop_options()
         },
     )
     .run()
-    .await;
+    .await
+}
+
+/// Runs one step per run (as a runner stopped there would) until a record is as `wanted`.
+async fn step_until(
+    sb: &Sandbox,
+    journal: &Arc<MemoryJournal>,
+    wanted: impl Fn(&OrderRecord) -> bool,
+) -> OrderRecord {
+    for _ in 0..40 {
+        run(sb, journal, Some(1)).await;
+        if let Some(r) = journal.all().unwrap().into_iter().find(|r| wanted(r)) {
+            return r;
+        }
+    }
+    panic!("never reached: {:#?}", journal.all().unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_order_no_provider_can_ship_whole_is_split_and_each_part_confirmed_on_its_own() {
+    let sb = sandbox().await;
+    let journal = Arc::new(MemoryJournal::new());
+    let summary = run(&sb, &journal, None).await;
     assert!(summary.is_clean(), "{summary:#?}");
     // Five orders whole, one split in two parts: six completed, one of them split.
     assert_eq!(
@@ -103,50 +132,13 @@ async fn an_order_no_provider_can_ship_whole_is_split_and_each_part_confirmed_on
 /// in the journal; the next run adds the same parts, once.
 #[tokio::test(start_paused = true)]
 async fn a_split_planned_before_a_crash_adds_the_same_parts_once() {
-    let sb = commerce_sandbox::start(Config {
-        orders: 6,
-        cancellation_requests: 0.0,
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let sb = sandbox().await;
     let journal = Arc::new(MemoryJournal::new());
-    let options = FlowOptions {
-        poll_interval: Duration::from_secs(60),
-        concurrency: 1,
-        ..support::shop_options()
-    };
-    // One step per run, so the run that routes the split order stops right after it.
-    let mut steps = 1;
-    loop {
-        Flow::new(
-            support::providers_on(&sb, &paused_time_http()),
-            journal.clone(),
-            FlowOptions {
-                stop_after_steps: Some(1),
-                ..options.clone()
-            },
-        )
-        .run()
-        .await;
-        let planned = journal.all().unwrap().into_iter().find(|r| !r.split.is_empty());
-        if let Some(r) = planned {
-            assert!(!r.parts_added, "planned, parts not added yet: {r:#?}");
-            assert!(journal.all().unwrap().iter().all(|p| p.part_of.is_none()));
-            break;
-        }
-        steps += 1;
-        assert!(steps < 40, "the split order was never routed");
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let summary = Flow::new(
-        support::providers_on(&sb, &paused_time_http()),
-        journal.clone(),
-        options,
-    )
-    .run()
-    .await;
+    // The run that routes the split order stops right after it.
+    let planned = step_until(&sb, &journal, |r| !r.split.is_empty()).await;
+    assert!(!planned.parts_added, "planned, parts not added yet: {planned:#?}");
+    assert!(journal.all().unwrap().iter().all(|p| p.part_of.is_none()));
+    let summary = run(&sb, &journal, None).await;
     assert!(summary.failures.is_empty(), "{summary:#?}");
     support::settled(&sb, journal.as_ref(), 6);
     let parts = journal
@@ -164,36 +156,9 @@ async fn a_split_planned_before_a_crash_adds_the_same_parts_once() {
 /// invites, once, naming only what shipped.
 #[tokio::test(start_paused = true)]
 async fn a_part_its_buyer_cancels_leaves_the_invitation_to_the_order_for_what_shipped() {
-    let sb = commerce_sandbox::start(Config {
-        orders: 6,
-        cancellation_requests: 0.0,
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let sb = sandbox().await;
     let journal = Arc::new(MemoryJournal::new());
-    let options = FlowOptions {
-        poll_interval: Duration::from_secs(60),
-        concurrency: 1,
-        ..support::shop_options()
-    };
-    // One step per run until the split order's parts are in the journal.
-    let parent = loop {
-        Flow::new(
-            support::providers_on(&sb, &paused_time_http()),
-            journal.clone(),
-            FlowOptions {
-                stop_after_steps: Some(1),
-                ..options.clone()
-            },
-        )
-        .run()
-        .await;
-        if let Some(r) = journal.all().unwrap().into_iter().find(|r| r.parts_added) {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-    };
+    let parent = step_until(&sb, &journal, |r| r.parts_added).await;
     // A part not handed over yet (the run may have handed one over after adding them).
     let waiting = |p: &commerce_facade::SplitPart| {
         journal.load(&p.key).unwrap().unwrap().submission == commerce_facade::Step::NotStarted
@@ -206,14 +171,7 @@ async fn a_part_its_buyer_cancels_leaves_the_invitation_to_the_order_for_what_sh
         .unwrap()
         .clone();
     sb.request_cancellation(&parent.order.id, &[cancelled.lines[0].as_str()]);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let summary = Flow::new(
-        support::providers_on(&sb, &paused_time_http()),
-        journal.clone(),
-        options,
-    )
-    .run()
-    .await;
+    let summary = run(&sb, &journal, None).await;
     assert!(summary.is_clean() && summary.pending == 0, "{summary:#?}");
     let part = journal.load(&cancelled.key).unwrap().unwrap();
     assert!(part.cancelled.is_some(), "{part:#?}");

@@ -5,6 +5,8 @@
 //! description in `bol_conformance.rs`; the clients decode the same examples in their own
 //! tests.)
 
+mod support;
+
 use std::path::PathBuf;
 
 use commerce_sandbox::*;
@@ -71,17 +73,8 @@ async fn sitejabber_answers_have_the_fields_of_sitejabbers_examples() {
     let sb = start(Config::default()).await.unwrap();
     let base = sb.base_urls().sitejabber;
     let c = reqwest::Client::new();
-    let ct = format!("client_token={SITEJABBER_CLIENT_TOKEN}");
-    let login: Value = c
-        .post(format!("{base}login?{ct}"))
-        .form(&[("email", SITEJABBER_EMAIL), ("password", SITEJABBER_PASSWORD)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let user = login["token"].as_str().unwrap().to_owned();
+    let ct = support::sitejabber_client_token();
+    let user = support::sitejabber_login(&c, &sb).await;
     let get = |path: String| {
         let (c, user) = (c.clone(), user.clone());
         async move {

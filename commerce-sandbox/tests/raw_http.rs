@@ -111,17 +111,8 @@ async fn sitejabber_tokens_errors_in_the_body_and_its_rate_limit() {
     let sb = sandbox().await;
     let base = sb.base_urls().sitejabber;
     let c = http();
-    let ct = format!("client_token={SITEJABBER_CLIENT_TOKEN}");
-    let login: Value = c
-        .post(format!("{base}login?{ct}"))
-        .form(&[("email", SITEJABBER_EMAIL), ("password", SITEJABBER_PASSWORD)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let user = login["token"].as_str().unwrap().to_owned();
+    let ct = support::sitejabber_client_token();
+    let user = support::sitejabber_login(&c, &sb).await;
     let reviews: Value = c
         .get(format!(
             "{base}businesses/{SITEJABBER_DOMAIN}/reviews?{ct}&start=0&count=5"

@@ -1,8 +1,12 @@
-//! Shared by the sandbox's raw-HTTP tests: bol's token request as bol documents it.
+//! Shared by the sandbox's raw-HTTP tests: bol's token request as bol documents it, and
+//! Sitejabber's login.
 #![allow(dead_code)]
 
 use base64::Engine as _;
-use commerce_sandbox::{RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET, Sandbox};
+use commerce_sandbox::{
+    RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET, SITEJABBER_CLIENT_TOKEN, SITEJABBER_EMAIL,
+    SITEJABBER_PASSWORD, Sandbox,
+};
 
 /// bol's media type for the Retailer API v10.
 pub const BOL_V10: &str = "application/vnd.retailer.v10+json";
@@ -33,4 +37,27 @@ pub async fn bol_token_request(c: &reqwest::Client, sb: &Sandbox) -> reqwest::Re
 pub async fn bol_bearer(c: &reqwest::Client, sb: &Sandbox) -> String {
     let token: serde_json::Value = bol_token_request(c, sb).await.json().await.unwrap();
     format!("Bearer {}", token["access_token"].as_str().unwrap())
+}
+
+/// Sitejabber's `client_token` query parameter.
+pub fn sitejabber_client_token() -> String {
+    format!("client_token={SITEJABBER_CLIENT_TOKEN}")
+}
+
+/// A Sitejabber `user_token` from a login with the business account.
+pub async fn sitejabber_login(c: &reqwest::Client, sb: &Sandbox) -> String {
+    let login: serde_json::Value = c
+        .post(format!(
+            "{}login?{}",
+            sb.base_urls().sitejabber,
+            sitejabber_client_token()
+        ))
+        .form(&[("email", SITEJABBER_EMAIL), ("password", SITEJABBER_PASSWORD)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["token"].as_str().unwrap().to_owned()
 }
