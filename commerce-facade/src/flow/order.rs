@@ -259,7 +259,11 @@ impl<'f> Held<'f> {
             FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
                 return self.keep_all(
                     &seen,
-                    &format!("cancelled after {provider} shipped it: the shipment is confirmed"),
+                    &format!(
+                        "{provider} shipped it before the cancellation: a buyer's request is declined by the \
+                         confirmation; a line cancelled on {} is not confirmed",
+                        channel.name()
+                    ),
                 );
             }
             _ => {
@@ -299,13 +303,21 @@ impl<'f> Held<'f> {
                             FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
                                 return self.keep_all(
                                     &seen,
-                                    &format!("{provider} shipped it: the shipment is confirmed"),
+                                    &format!(
+                                        "{provider} shipped it before the cancellation: a buyer's request is declined \
+                                         by the confirmation; a line cancelled on {} is not confirmed",
+                                        channel.name()
+                                    ),
                                 );
                             }
                             _ if refused => {
                                 return self.keep_all(
                                     &seen,
-                                    &format!("{provider} refused to cancel ({e}): it ships, and the shipment is confirmed"),
+                                    &format!(
+                                        "{provider} refused to cancel ({e}): it ships; a buyer's request is declined by \
+                                         the confirmation, a line cancelled on {} is not confirmed",
+                                        channel.name()
+                                    ),
                                 );
                             }
                             _ => return Err(Halt::Failed(rule.into(), e)),
