@@ -336,6 +336,39 @@ mod tests {
     }
 
     #[test]
+    fn a_split_order_waits_for_its_parts_then_invites_and_never_routes_again() {
+        let plans = plans();
+        let mut r = OrderRecord::new(Order::default());
+        r.split = vec![crate::journal::SplitPart {
+            key: "bol:1/shopwedo".into(),
+            provider: "shopwedo".into(),
+            lines: vec!["L1".into()],
+        }];
+        assert_eq!(next(&r, &plans), Next::Split);
+        r.parts_added = true;
+        assert_eq!(next(&r, &plans), Next::Split, "waits for its parts");
+        r.parts_done = true;
+        assert!(
+            matches!(next(&r, &plans), Next::Invite { plan: 0, .. }),
+            "{:?}",
+            next(&r, &plans)
+        );
+        // A part invites nowhere: it completes once confirmed.
+        let mut part = OrderRecord::new(Order::default());
+        part.invites_elsewhere = true;
+        part.fulfilment = Some("shopwedo".into());
+        part.submission = Step::Done(SubmissionReceipt {
+            provider: "shopwedo".into(),
+            reference: "9".into(),
+            already_submitted: false,
+        });
+        part.shipped = Step::Done(Tracking::default());
+        part.confirmation = Step::Done(None);
+        assert_eq!(next(&part, &[]), Next::Complete);
+        assert!(part.is_complete(&["safeshop".to_owned()]));
+    }
+
+    #[test]
     fn the_rows_that_act_settle_an_unknown_outcome_without_guessing() {
         for rule in TABLE {
             assert_eq!(rule.acts, rule.unknown != Unknown::Repeat, "{rule:?}");
