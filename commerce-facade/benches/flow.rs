@@ -58,7 +58,15 @@ fn run(orders: usize, runners: usize) -> Figures {
         let summaries = futures_util::future::join_all(flows.iter().map(|f| f.run())).await;
         let (simulated, machine) = (simulated.elapsed(), machine.elapsed());
         for s in &summaries {
-            assert!(support::clean_but_referrals(s) && s.pending == 0, "{s:#?}");
+            // Failures (several runners' 429s: each has its own limiters) are tried again;
+            // nothing is left pending, and a person is asked only about cancellations.
+            assert!(
+                s.pending == 0
+                    && s.attention
+                        .iter()
+                        .all(|(_, reason)| support::is_cancellation_referral(reason)),
+                "{s:#?}"
+            );
         }
         // Every order completed, cancelled by its buyer, or with a person about that.
         let journal = SqliteJournal::open(&path).unwrap();
