@@ -94,6 +94,15 @@ impl<'f> Held<'f> {
         Err(Halt::Attention(reason))
     }
 
+    /// The fulfilment provider's reference of the hand-over (empty before it).
+    fn reference(&self) -> String {
+        self.r
+            .submission
+            .done()
+            .map(|s| s.reference.clone())
+            .unwrap_or_default()
+    }
+
     /// Ends the flow's work on an order with nothing left to ship.
     fn cancelled<T>(&mut self, reason: String) -> Result<T, Halt> {
         self.r.cancelled = Some(reason.clone());
@@ -218,12 +227,7 @@ impl<'f> Held<'f> {
         }
         let f = self.fulfilment(rule)?;
         let provider = f.name().to_owned();
-        let reference = self
-            .r
-            .submission
-            .done()
-            .map(|s| s.reference.clone())
-            .unwrap_or_default();
+        let reference = self.reference();
         let whole = self
             .r
             .order
@@ -233,12 +237,7 @@ impl<'f> Held<'f> {
         if !whole {
             let mut lines: Vec<String> = seen.requested.iter().chain(&seen.gone).cloned().collect();
             lines.extend(seen.reduced.iter().map(|(id, _)| id.clone()));
-            for id in &lines {
-                self.r
-                    .kept_lines
-                    .insert(id.clone(), "cancellation referred to a person".to_owned());
-            }
-            return self.attention(format!(
+            return self.refer(&lines, format!(
                 "line(s) {} of this order are cancelled on {} (or the buyer asks to), and {provider} has the whole \
                  order as {reference}: it cancels whole orders only. Have {provider} take the line(s) out and accept \
                  the cancellation on {}, or let the order ship as it is (a buyer's request is declined by the \
@@ -249,6 +248,11 @@ impl<'f> Held<'f> {
                 channel.name(),
             ));
         }
+        let too_late = format!(
+            "{provider} shipped it before the cancellation: a buyer's request is declined by the confirmation; \
+             a line cancelled on {} is not confirmed",
+            channel.name()
+        );
         // Read first: a cancel from an earlier visit, or a parcel already gone.
         let status = f
             .status(&reference)
@@ -257,14 +261,7 @@ impl<'f> Held<'f> {
         match status.state {
             FulfilmentState::Cancelled => {}
             FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
-                return self.keep_all(
-                    &seen,
-                    &format!(
-                        "{provider} shipped it before the cancellation: a buyer's request is declined by the \
-                         confirmation; a line cancelled on {} is not confirmed",
-                        channel.name()
-                    ),
-                );
+                return self.keep_all(&seen, &too_late);
             }
             _ => {
                 self.save(&format!(
@@ -274,12 +271,8 @@ impl<'f> Held<'f> {
                 match f.cancel(&reference).await {
                     Ok(()) => {}
                     Err(e @ Error::Unsupported { .. }) => {
-                        for id in seen.requested.iter().chain(&seen.gone) {
-                            self.r
-                                .kept_lines
-                                .insert(id.clone(), "cancellation referred to a person".to_owned());
-                        }
-                        return self.attention(format!(
+                        let lines: Vec<String> = seen.requested.iter().chain(&seen.gone).cloned().collect();
+                        return self.refer(&lines, format!(
                             "every line of this order is cancelled on {} (or the buyer asks to), and {provider} \
                              cannot cancel {reference} through its API ({e}): cancel it at {provider} and on {}, then \
                              `commerce resolve --cancel`; or let it ship and `commerce retry`",
@@ -301,14 +294,7 @@ impl<'f> Held<'f> {
                         match now.state {
                             FulfilmentState::Cancelled => {}
                             FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
-                                return self.keep_all(
-                                    &seen,
-                                    &format!(
-                                        "{provider} shipped it before the cancellation: a buyer's request is declined \
-                                         by the confirmation; a line cancelled on {} is not confirmed",
-                                        channel.name()
-                                    ),
-                                );
+                                return self.keep_all(&seen, &too_late);
                             }
                             _ if refused => {
                                 return self.keep_all(
@@ -339,6 +325,17 @@ impl<'f> Held<'f> {
         self.cancelled(format!(
             "every line cancelled on {name} after the order was handed over: {reference} cancelled at {provider}"
         ))
+    }
+
+    /// Refers a cancellation to a person: the lines are decided by them (not asked about
+    /// again at the next visit), and the order waits with `reason`.
+    fn refer<T>(&mut self, lines: &[String], reason: String) -> Result<T, Halt> {
+        for id in lines {
+            self.r
+                .kept_lines
+                .insert(id.clone(), "cancellation referred to a person".to_owned());
+        }
+        self.attention(reason)
     }
 
     /// Keeps every line seen changed (a parcel on its way): requests are declined by the
@@ -421,10 +418,10 @@ impl<'f> Held<'f> {
                 self.changes().await?;
                 continue;
             }
-            // Every line dropped on the way (cancelled on the channel): nothing to confirm,
-            // and no invitation for an order its buyer does not receive.
-            if self.r.order.lines.is_empty() && !self.r.dropped_lines.is_empty() {
-                return self.cancelled("every line of the order was cancelled on its channel".to_owned());
+            // No line left (every one cancelled on the channel on the way): nothing to hand
+            // over or confirm, and no invitation for an order its buyer does not receive.
+            if self.r.order.lines.is_empty() {
+                return self.cancelled("no line of the order is left to ship".to_owned());
             }
             match next {
                 Next::Route => self.route().await?,
@@ -482,9 +479,6 @@ impl<'f> Held<'f> {
     async fn route(&mut self) -> Result<(), Halt> {
         let rule = steps::ROUTE.name;
         let flow = self.flow;
-        if self.r.order.lines.is_empty() {
-            return self.cancelled("no line of the order is left to ship".to_owned());
-        }
         let chosen = route::choose(&self.r.order, &flow.providers.fulfilment, &flow.options.routes)
             .await
             .map_err(|e| Halt::Failed(rule.into(), e))?;
@@ -662,12 +656,7 @@ impl<'f> Held<'f> {
         let rule = steps::SHIPMENT.name;
         let f = self.fulfilment(rule)?;
         let flow = self.flow;
-        let reference = self
-            .r
-            .submission
-            .done()
-            .map(|s| s.reference.clone())
-            .unwrap_or_default();
+        let reference = self.reference();
         let status = f
             .status(&reference)
             .await

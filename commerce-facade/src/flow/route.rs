@@ -51,7 +51,8 @@ pub(crate) async fn choose(
     // only when it is needed, so one provider's outage does not stop orders another ships
     // whole.
     let eans = eans(order);
-    let mut stock: Vec<Vec<StockLevel>> = Vec::new();
+    // Each provider's stock, `None` where it was not read.
+    let mut stock: Vec<Option<Vec<StockLevel>>> = Vec::new();
     for f in providers {
         let all_routed_here = order.lines.iter().all(|l| {
             routed
@@ -67,7 +68,7 @@ pub(crate) async fn choose(
                 .is_some_and(|n| n.as_str() != f.name())
         }) {
             // A line is routed elsewhere: this provider cannot have every line.
-            stock.push(Vec::new());
+            stock.push(None);
             continue;
         }
         let levels = f.stock(&eans).await?;
@@ -78,14 +79,14 @@ pub(crate) async fn choose(
         {
             return Ok(Route::One(f.name().to_owned()));
         }
-        stock.push(levels);
+        stock.push(Some(levels));
     }
     // Stock not read above (a line routed elsewhere) is read now, for the split of the
     // lines no route places.
     if routed.len() < order.lines.len() {
-        for (i, f) in providers.iter().enumerate() {
-            if stock[i].is_empty() {
-                stock[i] = f.stock(&eans).await?;
+        for (levels, f) in stock.iter_mut().zip(providers) {
+            if levels.is_none() {
+                *levels = Some(f.stock(&eans).await?);
             }
         }
     }
@@ -94,11 +95,12 @@ pub(crate) async fn choose(
     for line in &order.lines {
         let name = match routed.get(line.line_id.as_str()) {
             Some(name) => (*name).clone(),
-            None => match providers
-                .iter()
-                .enumerate()
-                .find(|(i, _)| stock.get(*i).is_some_and(|s| covers(s, &line.ean, line.quantity)))
-            {
+            None => match providers.iter().enumerate().find(|(i, _)| {
+                stock
+                    .get(*i)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|s| covers(s, &line.ean, line.quantity))
+            }) {
                 Some((_, f)) => f.name().to_owned(),
                 None => {
                     return Ok(Route::Nowhere(

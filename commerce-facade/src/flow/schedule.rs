@@ -225,8 +225,16 @@ impl Flow {
                         true
                     }
                     Ok(false) => match self.journal.load(&key) {
-                        Ok(Some(known)) if !requested.is_empty() && reopens(&known, &requested) => {
-                            self.reopen(&key, &requested)
+                        Ok(Some(known)) if !requested.is_empty() => {
+                            // Its parts, if it was split, answer for their own lines.
+                            for part in self.parts_to_reopen(&known, &requested) {
+                                lock(run).open.insert(part);
+                            }
+                            if reopens(&known, &requested) {
+                                self.reopen(&key, &requested)
+                            } else {
+                                known.is_open()
+                            }
                         }
                         Ok(known) => known.is_some_and(|r| r.is_open()),
                         Err(e) => {
@@ -240,11 +248,6 @@ impl Flow {
                     }
                 };
                 listed.insert(key.clone());
-                if !requested.is_empty() {
-                    for part in self.parts_to_reopen(&key, &requested) {
-                        lock(run).open.insert(part);
-                    }
-                }
                 if open {
                     let mut run = lock(run);
                     run.see(&key);
@@ -290,6 +293,19 @@ impl Flow {
         journal_ok.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// A record ended (completed or cancelled): whether it is an order, to be counted. A
+    /// part of a split order is not: the order counts when it ends, and the run waits for
+    /// it again.
+    fn order_ended(&self, r: &OrderRecord, run: &Mutex<Run>) -> bool {
+        match &r.part_of {
+            None => true,
+            Some(order) => {
+                lock(run).open.insert(order.clone());
+                false
+            }
+        }
+    }
+
     /// Reopens an order waiting for a person because its buyer asks to cancel: the flow
     /// answers the request at its next visit (before the hand-over, accepting is safe).
     fn reopen(&self, key: &str, requested: &[String]) -> bool {
@@ -320,10 +336,7 @@ impl Flow {
 
     /// The parts of a split order whose buyer asks to cancel their lines and which wait
     /// for a person before their hand-over: reopened, like a whole order (`reopen`).
-    fn parts_to_reopen(&self, key: &str, requested: &[String]) -> Vec<String> {
-        let Ok(Some(known)) = self.journal.load(key) else {
-            return Vec::new();
-        };
+    fn parts_to_reopen(&self, known: &OrderRecord, requested: &[String]) -> Vec<String> {
         let mut reopened = Vec::new();
         for plan in known.split.iter().filter(|_| known.parts_added) {
             let mine: Vec<String> = requested
@@ -380,13 +393,8 @@ impl Flow {
                 r.due = None;
                 let done = self.journal.release(runner, &r, "completed");
                 if done.is_ok() {
-                    // A part of a split order is not an order: the order counts when it ends
-                    // (and the run waits for it again).
-                    match &r.part_of {
-                        None => self.summary().completed += 1,
-                        Some(order) => {
-                            lock(run).open.insert(order.clone());
-                        }
+                    if self.order_ended(&r, run) {
+                        self.summary().completed += 1;
                     }
                     self.emit(Event::Completed { key: key.clone() });
                     lock(run).open.remove(&key);
@@ -443,11 +451,8 @@ impl Flow {
                 r.due = None;
                 let done = self.journal.release(runner, &r, &format!("cancelled: {reason}"));
                 if done.is_ok() {
-                    match &r.part_of {
-                        None => self.summary().cancelled += 1,
-                        Some(order) => {
-                            lock(run).open.insert(order.clone());
-                        }
+                    if self.order_ended(&r, run) {
+                        self.summary().cancelled += 1;
                     }
                     self.emit(Event::Cancelled {
                         key: key.clone(),
