@@ -187,17 +187,7 @@ fn changes_are_refused_while_a_runner_holds_the_order_and_mistakes_are_named() {
         channel: "bol".into(),
         ..Default::default()
     };
-    journal.add(&commerce_facade::OrderRecord::new(order)).unwrap();
-    let now = chrono::Utc::now();
-    journal
-        .claim(
-            "runner-a",
-            &["bol".to_owned()],
-            now,
-            now + chrono::Duration::minutes(5),
-        )
-        .unwrap()
-        .unwrap();
+    support::add_held(&journal, &commerce_facade::OrderRecord::new(order));
 
     let busy = commerce(&path, &["retry", "bol:1043946570"]);
     assert_eq!(busy.status.code(), Some(1));

@@ -51,17 +51,8 @@ fn retry_of_a_failing_order_keeps_its_unknown_submission_for_the_look_up() {
         channel: "bol".into(),
         ..Default::default()
     });
-    journal.add(&r).unwrap();
+    support::add_held(&journal, &r);
     let now = chrono::Utc::now();
-    journal
-        .claim(
-            "runner-a",
-            &["bol".to_owned()],
-            now,
-            now + chrono::Duration::minutes(5),
-        )
-        .unwrap()
-        .unwrap();
     r.fulfilment = Some("customer-api".into());
     r.submission = Step::Started;
     r.failures = 1;

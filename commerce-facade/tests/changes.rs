@@ -105,14 +105,9 @@ fn assert_no_violation(report: &commerce_sandbox::Report) {
     }
 }
 
+/// The order's history as one text.
 fn notes(journal: &MemoryJournal, key: &str) -> String {
-    journal
-        .history(key)
-        .unwrap()
-        .into_iter()
-        .map(|h| h.note)
-        .collect::<Vec<_>>()
-        .join("\n")
+    support::notes(journal, key).join("\n")
 }
 
 #[tokio::test(start_paused = true)]

@@ -145,12 +145,7 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     );
     for r in journal.all().unwrap() {
         if r.shipped.done().is_some_and(|t| t.code.is_empty()) {
-            let notes: Vec<String> = journal
-                .history(&r.key)
-                .unwrap()
-                .into_iter()
-                .map(|h| h.note)
-                .collect();
+            let notes = support::notes(journal.as_ref(), &r.key);
             assert!(
                 notes.iter().any(|n| n.contains("confirmed without one")),
                 "{notes:?}"
@@ -162,12 +157,7 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     // shipped, confirmed when both left, the second code in the history.
     let mut two_parcels = 0;
     for r in journal.all().unwrap() {
-        let notes: Vec<String> = journal
-            .history(&r.key)
-            .unwrap()
-            .into_iter()
-            .map(|h| h.note)
-            .collect();
+        let notes = support::notes(journal.as_ref(), &r.key);
         if notes.iter().any(|n| n.contains("in 2 parcels")) {
             two_parcels += 1;
             assert_eq!(

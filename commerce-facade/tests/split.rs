@@ -118,12 +118,7 @@ async fn an_order_no_provider_can_ship_whole_is_split_and_each_part_confirmed_on
     assert_eq!(report.total_violations(), 0, "{report:#?}");
     support::assert_once(&report, journal.as_ref());
     // The history says what happened.
-    let notes: Vec<String> = journal
-        .history(&parent.key)
-        .unwrap()
-        .into_iter()
-        .map(|h| h.note)
-        .collect();
+    let notes = support::notes(journal.as_ref(), &parent.key);
     assert!(notes.iter().any(|n| n.contains("split into")), "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("every part ended")), "{notes:?}");
 }

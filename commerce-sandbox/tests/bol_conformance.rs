@@ -181,18 +181,24 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
     assert!(pickup > 0, "some orders go to a pick-up point");
     // A shipment and its process status.
     let item = first["orderItems"][0]["orderItemId"].as_str().unwrap().to_owned();
-    let process: Value = c
-        .post(format!("{base}/retailer/shipments"))
-        .header("authorization", &bearer)
-        .header("accept", v10)
-        .header("content-type", v10)
-        .body(serde_json::json!({"orderItems": [{"orderItemId": item}]}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // A bol call with a JSON body, as bol's media type.
+    let send = |request: reqwest::RequestBuilder, body: Value| {
+        request
+            .header("authorization", &bearer)
+            .header("accept", v10)
+            .header("content-type", v10)
+            .body(body.to_string())
+            .send()
+    };
+    let process: Value = send(
+        c.post(format!("{base}/retailer/shipments")),
+        serde_json::json!({"orderItems": [{"orderItemId": item}]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     check(
         &spec,
         &schema_of(&spec, "/retailer/shipments", "post", "202"),
@@ -214,18 +220,14 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
         &mut problems,
     );
     assert_eq!(requested["orderItems"][0]["cancellationRequest"], true);
-    let cancel = |reason: &'static str| {
-        c.put(format!("{base}/retailer/orders/cancellation"))
-            .header("authorization", &bearer)
-            .header("accept", v10)
-            .header("content-type", v10)
-            .body(
-                serde_json::json!({"orderItems": [{"orderItemId": line.line_id, "reasonCode": reason}]})
-                    .to_string(),
-            )
-            .send()
+    // The buyer's cancellation of a line accepted (bol's one item per request).
+    let cancel = |item: String| {
+        send(
+            c.put(format!("{base}/retailer/orders/cancellation")),
+            serde_json::json!({"orderItems": [{"orderItemId": item, "reasonCode": "REQUESTED_BY_CUSTOMER"}]}),
+        )
     };
-    let accepted = cancel("REQUESTED_BY_CUSTOMER").await.unwrap();
+    let accepted = cancel(line.line_id.clone()).await.unwrap();
     assert_eq!(accepted.status(), 202);
     check(
         &spec,
@@ -260,21 +262,10 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
     assert_eq!(sb.report().total_violations(), 0, "{:#?}", sb.report());
     // Cancelling it again is a duplicate; cancelling for the buyer without their request
     // is refused.
-    assert_eq!(cancel("REQUESTED_BY_CUSTOMER").await.unwrap().status(), 400);
+    assert_eq!(cancel(line.line_id.clone()).await.unwrap().status(), 400);
     assert_eq!(sb.report().total_duplicates(), 1);
     let other = sb.bol_lines().into_iter().find(|l| l.order_id == ids[2]).unwrap();
-    let unasked = c
-        .put(format!("{base}/retailer/orders/cancellation"))
-        .header("authorization", &bearer)
-        .header("accept", v10)
-        .header("content-type", v10)
-        .body(
-            serde_json::json!({"orderItems": [{"orderItemId": other.line_id, "reasonCode": "REQUESTED_BY_CUSTOMER"}]})
-                .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let unasked = cancel(other.line_id.clone()).await.unwrap();
     assert_eq!(unasked.status(), 400);
     assert_eq!(sb.report().total_violations(), 1);
 }

@@ -55,3 +55,20 @@ pub fn json_error(o: &Output) -> String {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)));
     v["error"].as_str().unwrap().to_owned()
 }
+
+/// A bol order in `journal`, held by `runner-a` for five minutes (as a running `commerce
+/// run` would hold it).
+pub fn add_held(journal: &commerce_facade::SqliteJournal, record: &commerce_facade::OrderRecord) {
+    use commerce_facade::Journal;
+    journal.add(record).unwrap();
+    let now = chrono::Utc::now();
+    journal
+        .claim(
+            "runner-a",
+            &["bol".to_owned()],
+            now,
+            now + chrono::Duration::minutes(5),
+        )
+        .unwrap()
+        .unwrap();
+}

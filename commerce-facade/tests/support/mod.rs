@@ -266,6 +266,16 @@ pub fn inviting(journal: &dyn Journal) -> usize {
         .count()
 }
 
+/// The notes of an order's history, oldest first.
+pub fn notes(journal: &dyn Journal, key: &str) -> Vec<String> {
+    journal
+        .history(key)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.note)
+        .collect()
+}
+
 /// Whether a run failed nowhere and asked a person only about cancellations.
 pub fn clean_but_referrals(summary: &commerce_facade::Summary) -> bool {
     summary.failures.is_empty()
