@@ -185,12 +185,12 @@ fn main() -> ExitCode {
     let out = ops::Out { json: cli.json };
     let result = match cli.command {
         Command::Run(args) => run::run(&journal_path, args, out),
-        other => ops::journal(&journal_path).and_then(|journal| match other {
-            Command::Status => ops::status(&journal, out),
-            Command::Attention => ops::attention(&journal, out),
-            Command::Show { key } => ops::show(&journal, &key, out),
-            Command::Resolve(args) => ops::resolve(&journal, args, out),
-            Command::Retry { key } => ops::retry(&journal, &key, out),
+        other => ops::journal(&ops::Store::parse(&journal_path)).and_then(|journal| match other {
+            Command::Status => ops::status(journal.as_ref(), out),
+            Command::Attention => ops::attention(journal.as_ref(), out),
+            Command::Show { key } => ops::show(journal.as_ref(), &key, out),
+            Command::Resolve(args) => ops::resolve(journal.as_ref(), args, out),
+            Command::Retry { key } => ops::retry(journal.as_ref(), &key, out),
             Command::Run(_) => unreachable!("handled above"),
         }),
     };

@@ -7,6 +7,43 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use commerce_core::{InvitationReceipt, SubmissionReceipt};
 use commerce_facade::{Journal, OrderRecord, SqliteJournal, Step};
+
+/// Where the journal is: an SQLite file, or (with feature `postgres`) a PostgreSQL database.
+pub(crate) enum Store {
+    /// A file.
+    Sqlite(String),
+    /// A database address (`postgres://...`).
+    Postgres(String),
+}
+
+impl Store {
+    /// `--journal` / `COMMERCE_JOURNAL`: an address starting `postgres://` or
+    /// `postgresql://` names a database, anything else a file.
+    pub(crate) fn parse(text: &str) -> Self {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Store::Postgres(text.to_owned())
+        } else {
+            Store::Sqlite(text.to_owned())
+        }
+    }
+}
+
+/// The PostgreSQL database at `url` (connected, its schema brought up to date).
+#[cfg(feature = "postgres")]
+pub(crate) fn postgres(url: &str) -> Result<commerce_facade::Postgres, Failure> {
+    Ok(commerce_facade::Postgres::connect(url)?)
+}
+
+/// This build has no PostgreSQL support.
+#[cfg(not(feature = "postgres"))]
+pub(crate) fn postgres(_url: &str) -> Result<std::convert::Infallible, Failure> {
+    Err(Failure {
+        message: "this `commerce` was built without PostgreSQL support: build it with \
+                  `--features postgres` to use a postgres:// journal"
+            .into(),
+        code: crate::USAGE,
+    })
+}
 use serde_json::{Value, json};
 
 use crate::{Failure, ResolveArgs};
@@ -34,15 +71,23 @@ impl Out {
     }
 }
 
-/// Opens an existing journal (a command that reads one never creates it).
-pub(crate) fn journal(path: &str) -> Result<SqliteJournal, Failure> {
-    if !std::path::Path::new(path).exists() {
-        return Err(Failure {
-            message: format!("no journal at {path} (give --journal PATH or set COMMERCE_JOURNAL)"),
-            code: 1,
-        });
+/// Opens an existing journal (a command that reads one never creates a file).
+pub(crate) fn journal(store: &Store) -> Result<Box<dyn Journal>, Failure> {
+    match store {
+        Store::Sqlite(path) => {
+            if !std::path::Path::new(path).exists() {
+                return Err(Failure {
+                    message: format!("no journal at {path} (give --journal PATH or set COMMERCE_JOURNAL)"),
+                    code: 1,
+                });
+            }
+            Ok(Box::new(SqliteJournal::open(path)?))
+        }
+        #[cfg(feature = "postgres")]
+        Store::Postgres(url) => Ok(Box::new(postgres(url)?.journal())),
+        #[cfg(not(feature = "postgres"))]
+        Store::Postgres(url) => match postgres(url)? {},
     }
-    Ok(SqliteJournal::open(path)?)
 }
 
 fn time(at: DateTime<Utc>) -> String {
@@ -58,7 +103,7 @@ fn step_text<T>(step: &Step<T>, done: impl Fn(&T) -> String) -> String {
 }
 
 /// `commerce status`.
-pub(crate) fn status(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
+pub(crate) fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
     let records = journal.all()?;
     let now = Utc::now();
     let leases = journal.leases(now)?;
@@ -81,7 +126,7 @@ pub(crate) fn status(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
     }
     let unreadable = journal.unreadable()?;
     let value = json!({
-        "journal": journal.path(),
+        "journal": journal.location(),
         "unreadable": unreadable.iter().map(|(k, e)| json!({"key": k, "error": e})).collect::<Vec<_>>(),
         "orders": records.len(),
         "stages": stages,
@@ -90,7 +135,7 @@ pub(crate) fn status(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
         "runners": runners.iter().map(|(name, (n, until))| json!({"runner": name, "orders": n, "until": until})).collect::<Vec<_>>(),
     });
     out.print(value, || {
-        let mut t = format!("journal {}: {} orders\n", journal.path(), records.len());
+        let mut t = format!("journal {}: {} orders\n", journal.location(), records.len());
         for stage in [
             "route",
             "submit",
@@ -178,7 +223,7 @@ fn advice(r: &OrderRecord) -> String {
 }
 
 /// `commerce attention`.
-pub(crate) fn attention(journal: &SqliteJournal, out: Out) -> Result<u8, Failure> {
+pub(crate) fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
     let records: Vec<OrderRecord> = journal
         .all()?
         .into_iter()
@@ -208,7 +253,7 @@ pub(crate) fn attention(journal: &SqliteJournal, out: Out) -> Result<u8, Failure
     Ok(0)
 }
 
-fn load(journal: &SqliteJournal, key: &str) -> Result<OrderRecord, Failure> {
+fn load(journal: &dyn Journal, key: &str) -> Result<OrderRecord, Failure> {
     journal.load(key)?.ok_or_else(|| Failure {
         message: format!("no order {key} in the journal (keys look like bol:1043946570)"),
         code: 1,
@@ -216,7 +261,7 @@ fn load(journal: &SqliteJournal, key: &str) -> Result<OrderRecord, Failure> {
 }
 
 /// `commerce show KEY`.
-pub(crate) fn show(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, Failure> {
+pub(crate) fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
     let r = load(journal, key)?;
     let history = journal.history(key)?;
     let value = json!({"record": r, "stage": r.stage(), "history": history});
@@ -291,7 +336,7 @@ fn settled(r: &mut OrderRecord) {
 }
 
 /// `commerce resolve KEY --submitted REF | --skip-step STEP | --cancel`.
-pub(crate) fn resolve(journal: &SqliteJournal, args: ResolveArgs, out: Out) -> Result<u8, Failure> {
+pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Result<u8, Failure> {
     let reason = args.reason.clone();
     let because = |text: String| match &reason {
         Some(why) => format!("{text} ({why})"),
@@ -361,7 +406,7 @@ pub(crate) fn resolve(journal: &SqliteJournal, args: ResolveArgs, out: Out) -> R
 }
 
 /// `commerce retry KEY`.
-pub(crate) fn retry(journal: &SqliteJournal, key: &str, out: Out) -> Result<u8, Failure> {
+pub(crate) fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
     let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
         if r.completed_at.is_some() {
             return Err(format!("{} is completed", r.key));

@@ -3,16 +3,29 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_facade::{Event, Flow, FlowOptions, PROVIDERS, Providers, SqliteJournal, runner_name};
+use commerce_facade::{Event, Flow, FlowOptions, Journal, PROVIDERS, Providers, SqliteJournal, runner_name};
 
-use crate::ops::Out;
+use crate::ops::{Out, Store};
 use crate::{Failure, RunArgs, USAGE};
 
 /// Runs the flow; the exit status: 0 every order completed (with --watch: stopped, and no
 /// order needs a person), 2 some need a person and every other one completed, 1 some were
 /// left unfinished (failing, or interrupted) or a channel could not be listed.
+///
+/// With a PostgreSQL journal, every client shares its credential's access token and rate
+/// budgets in the same database with the other runners.
 pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Failure> {
-    let providers = Providers::from_env().map_err(|e| Failure {
+    let (providers, journal): (Result<Providers, _>, Arc<dyn Journal>) = match Store::parse(journal_path) {
+        Store::Sqlite(path) => (Providers::from_env(), Arc::new(SqliteJournal::open(path)?)),
+        #[cfg(feature = "postgres")]
+        Store::Postgres(url) => {
+            let pg = crate::ops::postgres(&url)?;
+            (Providers::from_env_shared(pg.shared_state()), Arc::new(pg.journal()))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Store::Postgres(url) => match crate::ops::postgres(&url)? {},
+    };
+    let providers = providers.map_err(|e| Failure {
         message: e.to_string(),
         code: USAGE,
     })?;
@@ -31,7 +44,6 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
             code: USAGE,
         });
     }
-    let journal = Arc::new(SqliteJournal::open(journal_path)?);
     let options = FlowOptions {
         concurrency: usize::from(args.concurrency),
         poll_interval: args.poll_interval,
@@ -49,8 +61,9 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
     runtime.block_on(async move {
         if !out.json {
             println!(
-                "commerce run: runner {}, journal {journal_path}, {}",
+                "commerce run: runner {}, journal {}, {}",
                 options.runner,
+                journal.location(),
                 if args.watch {
                     "until Ctrl-C"
                 } else {

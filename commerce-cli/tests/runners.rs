@@ -16,12 +16,41 @@ use commerce_facade::{Journal, SqliteJournal};
 use commerce_sandbox::{Config, Sandbox};
 use support::{SHOP_PHONE, temp_dir};
 
+/// The journal the runners share: an SQLite file in the test's folder, or a PostgreSQL
+/// database.
+#[derive(Clone)]
+enum Shared {
+    Sqlite,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Postgres(String),
+}
+
+impl Shared {
+    /// `--journal`'s value.
+    fn address(&self, dir: &Path) -> String {
+        match self {
+            Shared::Sqlite => dir.join("journal.sqlite").display().to_string(),
+            Shared::Postgres(url) => url.clone(),
+        }
+    }
+
+    fn open(&self, dir: &Path) -> Result<Box<dyn Journal>, commerce_core::Error> {
+        match self {
+            Shared::Sqlite => Ok(Box::new(SqliteJournal::open(dir.join("journal.sqlite"))?)),
+            #[cfg(feature = "postgres")]
+            Shared::Postgres(url) => Ok(Box::new(commerce_facade::Postgres::connect(url)?.journal())),
+            #[cfg(not(feature = "postgres"))]
+            Shared::Postgres(_) => unreachable!("built without postgres"),
+        }
+    }
+}
+
 /// A `commerce run` process; its output goes to `<dir>/<name>.log`.
-fn runner(sb: &Sandbox, dir: &Path, name: &str) -> Child {
+fn runner(sb: &Sandbox, dir: &Path, journal: &Shared, name: &str) -> Child {
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
     Command::new(env!("CARGO_BIN_EXE_commerce"))
         .args(["--journal"])
-        .arg(dir.join("journal.sqlite"))
+        .arg(journal.address(dir))
         .args([
             "run",
             "--poll-interval",
@@ -79,7 +108,15 @@ fn logs(dir: &Path) -> String {
     out
 }
 
-async fn runners_share_one_journal(processes: usize, orders: usize, seed: u64) {
+/// What a run of several runners showed.
+struct Ran {
+    report: commerce_sandbox::Report,
+    elapsed: Duration,
+    diagnostics: String,
+}
+
+async fn runners_share_one_journal(journal: Shared, processes: usize, orders: usize, seed: u64) -> Ran {
+    let started = tokio::time::Instant::now();
     let sb = commerce_sandbox::start(Config {
         orders,
         faults: 0.2,
@@ -88,21 +125,25 @@ async fn runners_share_one_journal(processes: usize, orders: usize, seed: u64) {
     })
     .await
     .unwrap();
-    let dir = temp_dir(&format!("runners-{processes}"));
+    let kind = match journal {
+        Shared::Sqlite => "sqlite",
+        Shared::Postgres(_) => "postgres",
+    };
+    let dir = temp_dir(&format!("runners-{kind}-{processes}"));
     let mut children: Vec<(String, Child)> = (0..processes)
         .map(|i| {
             let name = format!("runner-{i}");
-            let child = runner(&sb, &dir, &name);
+            let child = runner(&sb, &dir, &journal, &name);
             (name, child)
         })
         .collect();
     // Once some orders are under way, the first runner is killed (SIGKILL: no clean-up, its
     // leases stay until they run out) and started again under a new name.
-    let journal_path = dir.join("journal.sqlite");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let submitted = SqliteJournal::open(&journal_path)
+        let submitted = journal
+            .open(&dir)
             .and_then(|j| Ok(j.all()?))
             .map(|all| all.iter().filter(|r| r.submission.is_done()).count())
             .unwrap_or(0);
@@ -118,15 +159,19 @@ async fn runners_share_one_journal(processes: usize, orders: usize, seed: u64) {
     children[0].1.kill().unwrap();
     let killed = children[0].1.wait().unwrap();
     assert!(!killed.success(), "killed mid-run: {killed:?}\n{}", logs(&dir));
-    children[0] = ("runner-restarted".into(), runner(&sb, &dir, "runner-restarted"));
+    children[0] = (
+        "runner-restarted".into(),
+        runner(&sb, &dir, &journal, "runner-restarted"),
+    );
 
     let mut statuses = Vec::new();
     for (name, child) in &mut children {
-        let status = wait(child, Duration::from_secs(240)).await;
+        let status = wait(child, Duration::from_secs(240 + orders as u64 * 3)).await;
         statuses.push((name.clone(), status.code()));
     }
+    let elapsed = started.elapsed();
     let report = sb.report();
-    let journal = SqliteJournal::open(&journal_path).unwrap();
+    let journal = journal.open(&dir).unwrap();
     let records = journal.all().unwrap();
     let diagnostics = format!("{statuses:?}\n{report:#?}\n{}", logs(&dir));
     for (name, code) in &statuses {
@@ -246,14 +291,58 @@ async fn runners_share_one_journal(processes: usize, orders: usize, seed: u64) {
         report.total_faults()
     );
     std::fs::remove_dir_all(&dir).unwrap();
+    Ran {
+        report,
+        elapsed,
+        diagnostics,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_runner_processes_with_faults_and_a_kill_do_nothing_twice_and_lose_nothing() {
-    runners_share_one_journal(2, 12, 31).await;
+    runners_share_one_journal(Shared::Sqlite, 2, 12, 31).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_runner_processes_with_faults_and_a_kill_do_nothing_twice_and_lose_nothing() {
-    runners_share_one_journal(4, 16, 47).await;
+    runners_share_one_journal(Shared::Sqlite, 4, 16, 47).await;
+}
+
+/// Four runner processes on one PostgreSQL journal, one killed (`kill -9`) and started
+/// again: besides nothing done twice or lost, one token request per credential per token
+/// life across every process, and no answer 429 (the runners spend each credential's
+/// budgets jointly). `PG_RUNNER_ORDERS` sets the size (`cargo xtask soak`: 1,000).
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_runner_processes_on_postgres_share_each_token_and_each_limit() {
+    let orders: usize = std::env::var("PG_RUNNER_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let ran = runners_share_one_journal(Shared::Postgres(support::pg_database("runners")), 4, orders, 61).await;
+    let Ran {
+        report,
+        elapsed,
+        diagnostics,
+    } = ran;
+    // bol's tokens live 299 s in the sandbox and are renewed 30-40 s before they end: a
+    // token serves at least 259 s.
+    let lives = 1 + elapsed.as_secs() / 259;
+    for provider in ["bol", "customer", "safeshop", "sitejabber"] {
+        let asked = report.providers.get(provider).map_or(0, |p| p.token_requests);
+        assert!(
+            (1..=lives).contains(&asked),
+            "{provider}: {asked} token requests in {elapsed:?} (at most {lives})\n{diagnostics}"
+        );
+    }
+    assert_eq!(report.total_rate_limited(), 0, "{diagnostics}");
+    eprintln!(
+        "postgres: {orders} orders in {elapsed:?}, token requests {:?}, 429s {}",
+        report
+            .providers
+            .iter()
+            .map(|(k, p)| (k.clone(), p.token_requests))
+            .collect::<Vec<_>>(),
+        report.total_rate_limited()
+    );
 }

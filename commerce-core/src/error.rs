@@ -438,6 +438,14 @@ pub enum Error {
         declared: Option<u64>,
     },
 
+    /// The state shared with other processes (the token store, the rate store: a
+    /// PostgreSQL database) could not be read or written; nothing was sent. Retryable.
+    #[error("shared state: {message} (nothing was sent)")]
+    Shared {
+        /// What failed.
+        message: String,
+    },
+
     /// The provider does not offer this operation.
     #[error("{provider}: {operation} is not supported: {reason}")]
     Unsupported {
@@ -484,6 +492,13 @@ impl Error {
         }
     }
 
+    /// A failure of the state shared with other processes ([`Error::Shared`]).
+    pub fn shared(message: impl std::fmt::Display) -> Self {
+        Error::Shared {
+            message: message.to_string(),
+        }
+    }
+
     /// A single invalid input field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let mut errors = ValidationErrors::new();
@@ -498,7 +513,9 @@ impl Error {
     /// must change first, and for [`Error::Unconfirmed`].
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Transport { .. } | Error::Timeout { .. } | Error::RateLimited { .. } => true,
+            Error::Transport { .. } | Error::Timeout { .. } | Error::RateLimited { .. } | Error::Shared { .. } => {
+                true
+            }
             Error::Provider(p) => matches!(p.status, 429 | 502 | 503 | 504),
             _ => false,
         }

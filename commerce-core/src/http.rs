@@ -47,6 +47,7 @@ pub struct HttpClient {
     user_agent: HeaderValue,
     timeout: Option<Duration>,
     max_answer_bytes: u64,
+    shared: Option<crate::shared::SharedState>,
 }
 
 impl HttpClient {
@@ -65,6 +66,7 @@ impl HttpClient {
                 .unwrap_or_else(|_| HeaderValue::from_static("commerce-core")),
             timeout: Some(REQUEST_TIMEOUT),
             max_answer_bytes: MAX_ANSWER_BYTES,
+            shared: None,
         }
     }
 
@@ -91,6 +93,19 @@ impl HttpClient {
     pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// Shares the credential's access token and rate budgets with every process using
+    /// `state` (see [`SharedState`](crate::SharedState)): the token cache and the rate
+    /// limiter of a client built with these settings keep them in its stores.
+    pub fn with_shared(mut self, state: crate::shared::SharedState) -> Self {
+        self.shared = Some(state);
+        self
+    }
+
+    /// The state shared with other processes, if any.
+    pub fn shared(&self) -> Option<&crate::shared::SharedState> {
+        self.shared.as_ref()
     }
 
     /// The `reqwest::Client`.

@@ -99,6 +99,7 @@ pub mod lenient;
 mod limit;
 mod retry;
 mod scrub;
+mod shared;
 mod support;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -124,6 +125,10 @@ pub use crate::http::{
 };
 pub use crate::limit::{Permit, Quota, RateLimiter, RateLimits};
 pub use crate::retry::{MAX_SERVER_WAIT, RetryPolicy, parse_retry_after};
+pub use crate::shared::{
+    BucketView, Credential, Decision, Grant, GrantView, POLL, RateStore, SharedState, Stored, TokenStore,
+    next_budget, verdict,
+};
 pub use crate::support::{
     Page, decode_items, env_all_or_none, env_optional, env_required, is_valid_email, offset_stream,
     page_stream,

@@ -21,8 +21,9 @@ use std::time::{Duration, SystemTime};
 use http::HeaderMap;
 use tokio::time::Instant;
 
-use crate::error::Name;
+use crate::error::{Error, Name};
 use crate::retry::{MAX_SERVER_WAIT, parse_retry_after};
+use crate::shared::{Decision, Grant, POLL, RateStore};
 
 /// At most `limit` calls in any window of length `window`.
 ///
@@ -231,6 +232,8 @@ impl State {
 pub struct Permit {
     limiter: Option<RateLimiter>,
     id: u64,
+    /// The grant's id in the shared store, for a shared limiter.
+    shared: Option<u64>,
 }
 
 impl Permit {
@@ -239,6 +242,21 @@ impl Permit {
     /// under way are taken off the budget.
     pub fn observe(&self, headers: &HeaderMap) -> Option<Duration> {
         self.limiter.as_ref()?.observe_counted(headers, 1)
+    }
+
+    /// [`observe`](Self::observe), and for a limiter shared with other processes, the pause
+    /// and the budget written to the shared store before it returns (so no other process
+    /// sends on a budget this answer spent). A store that fails is logged: the pause still
+    /// holds in this process.
+    pub async fn observe_shared(&self, headers: &HeaderMap) -> Option<Duration> {
+        let limiter = self.limiter.as_ref()?;
+        let paused = limiter.observe_counted(headers, 1);
+        if let Some(shared) = &limiter.inner.shared
+            && let Some(said) = read_limits(headers)
+        {
+            shared.apply(said, 1).await;
+        }
+        paused
     }
 
     /// The call was not made after all (its credentials could not be had): forgets its
@@ -253,6 +271,9 @@ impl Permit {
         let Some(limiter) = self.limiter.take() else {
             return;
         };
+        if let (Some(shared), Some(id)) = (&limiter.inner.shared, self.shared) {
+            shared.store.end(&shared.key, id, made);
+        }
         let now = Instant::now();
         let mut state = limiter.state();
         state.in_flight = state.in_flight.saturating_sub(1);
@@ -277,6 +298,46 @@ impl Drop for Permit {
     }
 }
 
+/// A limiter's bucket in a store shared with other processes.
+struct SharedBucket {
+    store: Arc<dyn RateStore>,
+    key: String,
+    quotas: Vec<Quota>,
+    slow_start: bool,
+}
+
+/// How long a shared grant counts as under way at most: a process that dies mid-call
+/// leaves its grant open no longer (the longest attempt, its answer read, and a margin).
+const OPEN_AT_MOST: Duration = Duration::from_secs(120);
+
+/// What an answer said about the provider's limit.
+struct Said {
+    /// Pause for this long (`Retry-After`, or a spent budget until its reset).
+    wait: Option<Duration>,
+    /// `X-RateLimit-Remaining` calls left until the reset, this long from now.
+    budget: Option<(u64, Duration)>,
+}
+
+impl SharedBucket {
+    /// Writes what an answer said to the store.
+    async fn apply(&self, said: Said, own: u64) {
+        if let Some((remaining, reset)) = said.budget
+            && let Err(e) = self.store.budget(&self.key, remaining, own, reset).await
+        {
+            tracing::warn!(error = %e, "the shared rate budget could not be written");
+        }
+        if let Some(wait) = said.wait.filter(|w| !w.is_zero()) {
+            self.pause(wait).await;
+        }
+    }
+
+    async fn pause(&self, wait: Duration) {
+        if let Err(e) = self.store.pause(&self.key, wait.min(MAX_SERVER_WAIT)).await {
+            tracing::warn!(error = %e, "the shared pause could not be written");
+        }
+    }
+}
+
 struct Inner {
     /// Waiters queue here, first come first served (tokio's mutex is fair), so only the head
     /// of the queue sleeps and every slot goes to the longest waiter.
@@ -284,6 +345,9 @@ struct Inner {
     state: Mutex<State>,
     /// Signalled when a call ends, for a waiter held back by a call under way.
     completed: tokio::sync::Notify,
+    /// The bucket in a store shared with other processes: its quotas, budget and pauses are
+    /// kept there (the local state only counts).
+    shared: Option<SharedBucket>,
 }
 
 /// A limiter enforcing several quotas at once. Clones share their state.
@@ -322,10 +386,41 @@ impl RateLimiter {
     }
 
     fn build(quotas: impl IntoIterator<Item = Quota>, slow_start: bool) -> Self {
+        Self::build_in(quotas, slow_start, None)
+    }
+
+    /// A limiter whose quotas, budget and pauses are kept in `store` under `key`, shared
+    /// with every process using the same store and key.
+    pub fn shared(
+        quotas: impl IntoIterator<Item = Quota>,
+        slow_start: bool,
+        store: Arc<dyn RateStore>,
+        key: impl Into<String>,
+    ) -> Self {
+        let quotas: Vec<Quota> = quotas.into_iter().collect();
+        Self::build_in(
+            [],
+            false,
+            Some(SharedBucket {
+                store,
+                key: key.into(),
+                quotas,
+                slow_start,
+            }),
+        )
+    }
+
+    /// Whether the limiter's state is shared with other processes.
+    pub fn is_shared(&self) -> bool {
+        self.inner.shared.is_some()
+    }
+
+    fn build_in(quotas: impl IntoIterator<Item = Quota>, slow_start: bool, shared: Option<SharedBucket>) -> Self {
         RateLimiter {
             inner: Arc::new(Inner {
                 gate: tokio::sync::Mutex::new(()),
                 completed: tokio::sync::Notify::new(),
+                shared,
                 state: Mutex::new(State {
                     windows: quotas
                         .into_iter()
@@ -358,8 +453,48 @@ impl RateLimiter {
     /// Waits until one more call keeps every quota and no pause is in force, then counts
     /// the call; hold the [`Permit`] until its answer is back. Cancelling the wait counts
     /// nothing.
+    ///
+    /// A shared limiter whose store fails keeps trying (once a second, logged); the
+    /// transport uses [`acquire_checked`](Self::acquire_checked) instead, to fail the call.
     pub async fn acquire(&self) -> Permit {
+        loop {
+            match self.acquire_checked().await {
+                Ok(permit) => return permit,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the shared rate store failed: trying again in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// [`acquire`](Self::acquire), failing with [`Error::Shared`] when the store of a shared
+    /// limiter fails (nothing was sent, nothing counted).
+    pub async fn acquire_checked(&self) -> Result<Permit, Error> {
         let _turn = self.inner.gate.lock().await;
+        if let Some(shared) = &self.inner.shared {
+            // One waiter per process asks the store; the others queue at the gate.
+            loop {
+                match shared
+                    .store
+                    .try_grant(&shared.key, &shared.quotas, shared.slow_start, OPEN_AT_MOST)
+                    .await?
+                {
+                    Grant::Granted(id) => {
+                        let local = self.state().record(Instant::now());
+                        let mut permit = self.permit(local);
+                        permit.shared = Some(id);
+                        return Ok(permit);
+                    }
+                    Grant::Denied(Decision::Wait(wait)) => tokio::time::sleep(wait).await,
+                    Grant::Denied(_) => tokio::time::sleep(POLL).await,
+                }
+            }
+        }
+        Ok(self.acquire_local().await)
+    }
+
+    async fn acquire_local(&self) -> Permit {
         loop {
             // Registered before the state is read, so no completion is missed.
             let completed = self.inner.completed.notified();
@@ -382,12 +517,17 @@ impl RateLimiter {
         Permit {
             limiter: Some(self.clone()),
             id,
+            shared: None,
         }
     }
 
     /// Counts a call now if every quota allows it; otherwise says how long to wait
-    /// (`None`: until a call under way has ended).
+    /// (`None`: until a call under way has ended). A shared limiter answers only through
+    /// [`acquire_checked`](Self::acquire_checked): here it always says to wait.
     pub fn try_acquire(&self) -> Result<Permit, Option<Duration>> {
+        if self.inner.shared.is_some() {
+            return Err(Some(POLL));
+        }
         let Ok(_turn) = self.inner.gate.try_lock() else {
             return Err(Some(Duration::ZERO));
         };
@@ -419,6 +559,15 @@ impl RateLimiter {
         self.pause_until(until);
     }
 
+    /// [`pause_for`](Self::pause_for), and for a shared limiter the pause written to the
+    /// store too, for every process.
+    pub async fn pause_shared(&self, wait: Duration) {
+        self.pause_for(wait);
+        if let Some(shared) = &self.inner.shared {
+            shared.pause(wait).await;
+        }
+    }
+
     /// Applies what an answer says about the provider's own limit: `Retry-After` (on any
     /// status) and `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset` pause the limiter.
     /// Returns the pause it applied, if any.
@@ -440,47 +589,22 @@ impl RateLimiter {
     /// (`own` = 1): that call is surely counted in the answer, so it is not taken off the
     /// budget again.
     fn observe_counted(&self, headers: &HeaderMap, own: u64) -> Option<Duration> {
-        let retry_after = headers.get(http::header::RETRY_AFTER);
-        let remaining = header_u64(headers, &X_RATELIMIT_REMAINING);
-        let reset = header_u64(headers, &X_RATELIMIT_RESET);
-        if retry_after.is_none() && reset.is_none() {
-            // Nothing to apply (most answers of most providers): no clock read.
-            return None;
-        }
-        let now = SystemTime::now();
-        let mut wait = retry_after.and_then(|v| parse_retry_after(v, now));
-        let reset_wait = reset.map(|reset| {
-            let wait = if reset > 1_000_000_000 {
-                SystemTime::UNIX_EPOCH
-                    .checked_add(Duration::from_secs(reset))
-                    .map_or(MAX_SERVER_WAIT, |at| {
-                        at.duration_since(now).unwrap_or(Duration::ZERO)
+        let said = read_limits(headers)?;
+        if let Some((remaining, reset_wait)) = said.budget {
+            let mut state = self.state();
+            let at = Instant::now();
+            let left = remaining.saturating_sub(state.in_flight.saturating_sub(own));
+            match &mut state.budget {
+                Some(b) if b.until > at => b.left = b.left.min(left),
+                _ => {
+                    state.budget = Some(Budget {
+                        left,
+                        until: at.checked_add(reset_wait).unwrap_or(at),
                     })
-            } else {
-                Duration::from_secs(reset)
-            };
-            // Whole seconds: "0" means the window ends within the next second, not now.
-            wait.clamp(Duration::from_secs(1), MAX_SERVER_WAIT)
-        });
-        if let (Some(remaining), Some(reset_wait)) = (remaining, reset_wait) {
-            if remaining == 0 {
-                wait = Some(wait.map_or(reset_wait, |w| w.max(reset_wait)));
-            } else {
-                let mut state = self.state();
-                let at = Instant::now();
-                let left = remaining.saturating_sub(state.in_flight.saturating_sub(own));
-                match &mut state.budget {
-                    Some(b) if b.until > at => b.left = b.left.min(left),
-                    _ => {
-                        state.budget = Some(Budget {
-                            left,
-                            until: at.checked_add(reset_wait).unwrap_or(at),
-                        })
-                    }
                 }
             }
         }
-        let wait = wait.filter(|w| !w.is_zero())?;
+        let wait = said.wait.filter(|w| !w.is_zero())?;
         self.pause_for(wait);
         Some(wait)
     }
@@ -511,6 +635,41 @@ impl RateLimiter {
 static X_RATELIMIT_REMAINING: http::HeaderName = http::HeaderName::from_static("x-ratelimit-remaining");
 static X_RATELIMIT_RESET: http::HeaderName = http::HeaderName::from_static("x-ratelimit-reset");
 
+/// What an answer's `Retry-After` and `X-RateLimit-*` headers say (`None`: nothing, the
+/// usual case, read without a look at the clock).
+fn read_limits(headers: &HeaderMap) -> Option<Said> {
+    let retry_after = headers.get(http::header::RETRY_AFTER);
+    let remaining = header_u64(headers, &X_RATELIMIT_REMAINING);
+    let reset = header_u64(headers, &X_RATELIMIT_RESET);
+    if retry_after.is_none() && reset.is_none() {
+        return None;
+    }
+    let now = SystemTime::now();
+    let mut wait = retry_after.and_then(|v| parse_retry_after(v, now));
+    let reset_wait = reset.map(|reset| {
+        let wait = if reset > 1_000_000_000 {
+            SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs(reset))
+                .map_or(MAX_SERVER_WAIT, |at| {
+                    at.duration_since(now).unwrap_or(Duration::ZERO)
+                })
+        } else {
+            Duration::from_secs(reset)
+        };
+        // Whole seconds: "0" means the window ends within the next second, not now.
+        wait.clamp(Duration::from_secs(1), MAX_SERVER_WAIT)
+    });
+    let mut budget = None;
+    if let (Some(remaining), Some(reset_wait)) = (remaining, reset_wait) {
+        if remaining == 0 {
+            wait = Some(wait.map_or(reset_wait, |w| w.max(reset_wait)));
+        } else {
+            budget = Some((remaining, reset_wait));
+        }
+    }
+    Some(Said { wait, budget })
+}
+
 fn header_u64(headers: &HeaderMap, name: &http::HeaderName) -> Option<u64> {
     headers
         .get(name)?
@@ -531,6 +690,8 @@ pub struct RateLimits {
     configured: Arc<HashMap<Name, Vec<Quota>>>,
     buckets: Arc<Mutex<HashMap<Name, RateLimiter>>>,
     slow_start: bool,
+    /// The store shared with other processes and this client's key in it.
+    shared: Option<(Arc<dyn RateStore>, String)>,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -557,7 +718,25 @@ impl RateLimits {
             configured: Arc::new(HashMap::new()),
             buckets: Arc::new(Mutex::new(HashMap::new())),
             slow_start: false,
+            shared: None,
         }
+    }
+
+    /// The same limits kept in `store` under `scope` (the provider, its address and the
+    /// credential's identity), so every process using the same credential spends them
+    /// jointly; each bucket is `scope/bucket` there. Call before first use: the calls
+    /// counted so far are not carried over.
+    pub fn shared_in(mut self, store: Arc<dyn RateStore>, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        self.default = RateLimiter::shared(
+            self.default.quotas(),
+            self.slow_start,
+            store.clone(),
+            format!("{scope}/default"),
+        );
+        self.buckets = Arc::new(Mutex::new(HashMap::new()));
+        self.shared = Some((store, scope));
+        self
     }
 
     /// Limits whose every bucket starts slowly ([`RateLimiter::slow_start`]): for a
@@ -593,7 +772,12 @@ impl RateLimits {
             return l.clone();
         }
         let quotas = self.configured.get(name).cloned().unwrap_or_default();
-        let limiter = RateLimiter::build(quotas, self.slow_start);
+        let limiter = match &self.shared {
+            Some((store, scope)) => {
+                RateLimiter::shared(quotas, self.slow_start, store.clone(), format!("{scope}/{name}"))
+            }
+            None => RateLimiter::build(quotas, self.slow_start),
+        };
         buckets.insert(Name::Owned(name.to_owned()), limiter.clone());
         limiter
     }

@@ -591,15 +591,29 @@ impl TransportBuilder {
     }
 
     /// Finishes the transport; fails on a bad or insecure base URL.
+    ///
+    /// With [`HttpClient::with_shared`], the limits are kept in the shared rate store under
+    /// the provider, its address and the credential's identity
+    /// ([`Authenticator::account`]), so every process using the same credential spends
+    /// them jointly.
     pub fn build(self) -> Result<Transport, Error> {
+        let base = self.base?;
+        let limits = match self.http.shared() {
+            Some(shared) => {
+                let account = self.auth.account().unwrap_or_default();
+                let scope = format!("{} {} {account}", self.provider, base.as_str());
+                self.limits.shared_in(shared.rates.clone(), scope)
+            }
+            None => self.limits,
+        };
         Ok(Transport {
             inner: Arc::new(Inner {
                 scrubber: Scrubber::new(&self.secrets),
-                base: self.base?,
+                base,
                 provider: self.provider,
                 http: self.http,
                 auth: self.auth,
-                limits: self.limits,
+                limits,
                 retry: self.retry,
                 classifier: self.classifier,
                 headers: self.headers,
@@ -666,6 +680,14 @@ macro_rules! transport_settings_setters {
         /// Overrides the HTTP settings (time limits, proxy, TLS, `User-Agent`).
         pub fn http(mut self, http: $crate::HttpClient) -> Self {
             self.$field.http = http;
+            self
+        }
+
+        /// Shares the credential's access token and rate budgets with every process using
+        /// `state` (a PostgreSQL database with the facade's `postgres` feature), keeping
+        /// this client's `User-Agent` and time limits.
+        pub fn shared(mut self, state: $crate::SharedState) -> Self {
+            self.$field.http = self.$field.http.with_shared(state);
             self
         }
 
@@ -936,7 +958,7 @@ impl Transport {
                     // applied in `attempt`) or the backoff wait, whichever is longer, so a
                     // `Retry-After: 0` still backs off.
                     if status == 429 {
-                        limiter.pause_for(asked.unwrap_or_default().max(wait));
+                        limiter.pause_shared(asked.unwrap_or_default().max(wait)).await;
                     }
                     tracing::warn!(
                         status,
@@ -959,7 +981,7 @@ impl Transport {
         limiter: &RateLimiter,
         idempotency_key: Option<&(HeaderName, HeaderValue)>,
     ) -> Result<Outcome, Error> {
-        let permit = limiter.acquire().await;
+        let permit = limiter.acquire_checked().await?;
         let mut headers = self.inner.headers.clone();
         for (k, v) in &endpoint.headers {
             headers.insert(k, v.clone());
@@ -1028,7 +1050,7 @@ impl Transport {
         let status = answer.status();
         // Taken, not cloned: the body needs no header any more.
         let headers = std::mem::take(answer.headers_mut());
-        if let Some(paused) = permit.observe(&headers) {
+        if let Some(paused) = permit.observe_shared(&headers).await {
             tracing::debug!(
                 pause_ms = paused.as_millis() as u64,
                 "provider asked to slow down"

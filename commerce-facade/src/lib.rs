@@ -24,11 +24,17 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Runners on several machines share a PostgreSQL database (feature `postgres`,
+//! [`Postgres`]): the journal, and each credential's access token and rate budgets, so N
+//! workers ask for one token and together keep the providers' limits.
+//!
 //! `cargo run --example quickstart` runs the whole flow against the built-in sandbox for
 //! every provider whose variables are not set.
 
 mod flow;
 mod journal;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod setup;
 
 pub use crate::flow::{
@@ -38,7 +44,9 @@ pub use crate::journal::{
     Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord, SCHEMA_VERSION,
     SplitPart, SqliteJournal, Step,
 };
-pub use crate::setup::{PROVIDERS, ProviderSpec, add_provider, configured, parse_duration};
+#[cfg(feature = "postgres")]
+pub use crate::postgres::{DEFAULT_CONNECTIONS, PG_SCHEMA_VERSION, PgJournal, PgShared, Postgres, is_postgres_url};
+pub use crate::setup::{PROVIDERS, ProviderSpec, add_provider, add_provider_shared, configured, parse_duration};
 pub use commerce_core as core;
 
 /// The Safe.Shop client.

@@ -3,7 +3,7 @@
 //! out, and a partial set is an error that names what is missing.
 
 #[allow(unused_imports)]
-use commerce_core::{Error, env_optional};
+use commerce_core::{Error, SharedState, env_optional};
 
 use crate::flow::Providers;
 
@@ -96,12 +96,32 @@ fn need(vars: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, Err
 }
 
 /// Adds the provider `name` to `providers`, built from `vars`.
-#[allow(unused_variables, unused_mut)]
 pub fn add_provider(
-    mut providers: Providers,
+    providers: Providers,
     name: &str,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Providers, Error> {
+    add_provider_shared(providers, name, vars, None)
+}
+
+/// [`add_provider`], the client sharing its credential's token and rate budgets through
+/// `shared` (with every process using the same state) when given.
+#[allow(unused_variables, unused_mut)]
+pub fn add_provider_shared(
+    mut providers: Providers,
+    name: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+    shared: Option<&SharedState>,
+) -> Result<Providers, Error> {
+    // Every builder has the same `shared` setter.
+    macro_rules! share {
+        ($b:expr) => {
+            match shared {
+                Some(state) => $b.shared(state.clone()),
+                None => $b,
+            }
+        };
+    }
     match name {
         #[cfg(feature = "retailer")]
         "bol" => {
@@ -118,7 +138,7 @@ pub fn add_provider(
             if let Some(demo) = vars("RETAILER_DEMO") {
                 b = b.demo(matches!(demo.as_str(), "1" | "true" | "yes"));
             }
-            Ok(providers.channel(b.build()?))
+            Ok(providers.channel(share!(b).build()?))
         }
         #[cfg(feature = "shopwedo")]
         "shopwedo" => {
@@ -130,17 +150,16 @@ pub fn add_provider(
             if let Some(url) = vars("SHOPWEDO_BASE_URL") {
                 b = b.base_url(url);
             }
-            Ok(providers.fulfilment(b.build()?))
+            Ok(providers.fulfilment(share!(b).build()?))
         }
         #[cfg(feature = "customer-api")]
         "customer-api" => {
-            let c = customer_api_client::CustomerApiClient::builder(
+            let b = customer_api_client::CustomerApiClient::builder(
                 need(vars, "CUSTOMER_API_SHOP_URL")?,
                 need(vars, "CUSTOMER_API_CLIENT_ID")?,
                 need(vars, "CUSTOMER_API_CLIENT_SECRET")?.into(),
-            )
-            .build()?;
-            Ok(providers.fulfilment(c))
+            );
+            Ok(providers.fulfilment(share!(b).build()?))
         }
         #[cfg(feature = "safeshop")]
         "safeshop" => {
@@ -151,7 +170,7 @@ pub fn add_provider(
             if let Some(url) = vars("SAFESHOP_BASE_URL") {
                 b = b.base_url(url);
             }
-            Ok(providers.review_platform(b.build()?))
+            Ok(providers.review_platform(share!(b).build()?))
         }
         #[cfg(feature = "sitejabber")]
         "sitejabber" => {
@@ -164,7 +183,7 @@ pub fn add_provider(
             if let Some(url) = vars("SITEJABBER_BASE_URL") {
                 b = b.base_url(url);
             }
-            Ok(providers.review_platform(b.build()?))
+            Ok(providers.review_platform(share!(b).build()?))
         }
         other => Err(Error::config(format!("{other} is not a provider of this build"))),
     }
@@ -197,10 +216,22 @@ impl Providers {
 
     /// Like [`from_env`](Self::from_env), with the variables looked up by `vars`.
     pub fn from_vars(vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        Self::from_vars_shared(vars, None)
+    }
+
+    /// [`from_env`](Self::from_env), every client sharing its credential's access token and
+    /// rate budgets through `shared` with every other process using it (a PostgreSQL
+    /// database's [`shared_state`](crate::Postgres::shared_state), with feature `postgres`).
+    pub fn from_env_shared(shared: SharedState) -> Result<Self, Error> {
+        Self::from_vars_shared(&|name| env_optional(name), Some(&shared))
+    }
+
+    /// [`from_vars`](Self::from_vars), sharing through `shared` when given.
+    pub fn from_vars_shared(vars: &dyn Fn(&str) -> Option<String>, shared: Option<&SharedState>) -> Result<Self, Error> {
         let mut providers = Providers::new();
         for spec in PROVIDERS {
             if configured(spec, vars)? {
-                providers = add_provider(providers, spec.name, vars)?;
+                providers = add_provider_shared(providers, spec.name, vars, shared)?;
             }
         }
         Ok(providers)

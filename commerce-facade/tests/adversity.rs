@@ -192,6 +192,10 @@ struct ClaimsFail {
 }
 
 impl Journal for ClaimsFail {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+
     fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
         self.inner.load(key)
     }

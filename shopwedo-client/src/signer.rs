@@ -159,6 +159,10 @@ impl Authenticator for Signer {
         });
         Ok(AuthTicket::fixed())
     }
+
+    fn account(&self) -> Option<String> {
+        Some(format!("shop {}", self.shop_id))
+    }
 }
 
 #[cfg(test)]

@@ -74,9 +74,13 @@ impl SitejabberClientBuilder {
         let client_token = Arc::new(self.client_token);
         // The login call goes through the same transport (same limits, same tracing), with
         // only the client token.
+        // Shared rate budgets are the account's: the login call and the others under one
+        // name (the token source's credential).
+        let account = format!("{} {}", self.base_url, self.email);
         let login_transport = Transport::configured(&self.settings, PROVIDER, &self.base_url)
             .auth(ClientTokenOnly {
                 client_token: client_token.clone(),
+                account: account.clone(),
             })
             .classifier(EnvelopeClassifier)
             .secret(&client_token)
@@ -88,6 +92,7 @@ impl SitejabberClientBuilder {
                 transport: login_transport,
                 email: self.email.clone(),
                 password: self.password,
+                account,
             },
             Duration::from_secs(24 * 3600),
             Duration::ZERO,
@@ -286,6 +291,7 @@ impl SitejabberClient {
 #[derive(Debug)]
 struct ClientTokenOnly {
     client_token: Arc<SecretString>,
+    account: String,
 }
 
 #[async_trait]
@@ -294,6 +300,10 @@ impl Authenticator for ClientTokenOnly {
         request.add_query("client_token", self.client_token.expose_secret());
         Ok(AuthTicket::fixed())
     }
+
+    fn account(&self) -> Option<String> {
+        Some(self.account.clone())
+    }
 }
 
 /// Gets a user token by `POST /login` with the account's e-mail and password.
@@ -301,6 +311,8 @@ struct LoginSource {
     transport: Transport,
     email: String,
     password: SecretString,
+    /// The base URL and the e-mail address: the account's name in shared state.
+    account: String,
 }
 
 impl fmt::Debug for LoginSource {
@@ -335,5 +347,16 @@ impl TokenSource for LoginSource {
 
     fn provider(&self) -> commerce_core::Name {
         PROVIDER.into()
+    }
+
+    fn credential(&self) -> Option<commerce_core::Credential> {
+        Some(commerce_core::Credential {
+            id: self.account.clone(),
+            secret: self.password.clone(),
+        })
+    }
+
+    fn token_store(&self) -> Option<Arc<dyn commerce_core::TokenStore>> {
+        self.transport.http().shared().map(|s| s.tokens.clone())
     }
 }

@@ -4,7 +4,11 @@
 //! - `release <crate> <major|minor|patch|X.Y.Z> [--execute]`, `release --all [--execute]`:
 //!   plan (a dry run by default) and carry out releases of separately versioned crates.
 //! - `bench`: runs the benchmarks and prints their figures.
-//! - `soak`: the flow's fault and crash soaks at full size.
+//! - `soak`: the flow's fault and crash soaks at full size, and four runner processes on
+//!   PostgreSQL with 1,000 orders.
+//! - `postgres [-- TEST ARGS]`: the `postgres` feature's tests against a throw-away
+//!   PostgreSQL cluster (`.ci/postgres`), installed when missing; `COMMERCE_TEST_POSTGRES`
+//!   set: against that server instead.
 //! - `sweep [--check DIR]`: the whole test suite at TRACE must show no configured secret.
 //! - `codegen [--check] [SPECS_DIR]`: writes the bol Retailer API client code from bol's
 //!   OpenAPI descriptions (default `../shared/specs`).
@@ -117,6 +121,7 @@ fn ci(args: &[String]) -> Result<(), String> {
     ])?;
     if !args.iter().any(|a| a == "--skip-tests") {
         cargo(&["test", "--workspace", "--locked"])?;
+        postgres(&[], &[])?;
     }
     println!("\nci: every check passed");
     Ok(())
@@ -205,7 +210,58 @@ fn soak(args: &[String]) -> Result<(), String> {
             ("SOAK_CRASH_RUNS", "20"),
             ("SOAK_CRASH_ORDERS", "25"),
         ],
+    )?;
+    // Four runner processes on one PostgreSQL journal, 1,000 orders, faults at 0.2, one
+    // killed and restarted.
+    postgres(
+        &[
+            "four_runner_processes_on_postgres".to_owned(),
+            "--nocapture".to_owned(),
+        ],
+        &[("PG_RUNNER_ORDERS", "1000")],
     )
+}
+
+/// The `postgres` feature's tests (the facade's journal and shared state, and the runner
+/// processes of the CLI) against a PostgreSQL server: `COMMERCE_TEST_POSTGRES` when set,
+/// else a throw-away cluster `.ci/postgres` starts (and stops, whatever the outcome). `env`
+/// goes to the tests; `args` after the test binaries' `--`.
+fn postgres(args: &[String], env: &[(&str, &str)]) -> Result<(), String> {
+    let root = workspace_root();
+    let script = root.join(".ci/postgres");
+    let script = script.to_string_lossy().into_owned();
+    let (server, cluster) = match std::env::var("COMMERCE_TEST_POSTGRES") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let dir = std::env::temp_dir().join(format!("commerce-pg-{}", std::process::id()));
+            let d = dir.to_string_lossy().into_owned();
+            println!("\n==> .ci/postgres start {d}");
+            let out = Command::new("bash")
+                .args([&script, "start", &d])
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| format!("{script}: {e}"))?;
+            if !out.status.success() {
+                return Err("the throw-away PostgreSQL cluster did not start".into());
+            }
+            (String::from_utf8_lossy(&out.stdout).trim().to_owned(), Some(d))
+        }
+    };
+    let mut env: Vec<(&str, &str)> = env.to_vec();
+    env.push(("COMMERCE_TEST_POSTGRES", &server));
+    let extra: Vec<&str> = args.iter().map(String::as_str).collect();
+    let test = |package: &str, feature: &str, target: &str| {
+        let mut a = vec![
+            "test", "--locked", "-p", package, "--features", feature, "--test", target, "--",
+        ];
+        a.extend(extra.iter().copied());
+        run_in(&root, &cargo_program(), &a, &env)
+    };
+    let result = test("commerce-facade", "postgres", "postgres").and_then(|()| test("commerce-cli", "postgres", "runners"));
+    if let Some(d) = cluster {
+        let _ = run_in(&root, "bash", &[&script, "stop", &d], &[]);
+    }
+    result
 }
 
 /// The TRACE secret sweep: `sweep` runs the whole test suite with the sweep on and checks
@@ -246,11 +302,12 @@ fn main() {
         "release" => release::run(rest),
         "bench" => bench(rest),
         "soak" => soak(rest),
+        "postgres" => postgres(rest, &[]),
         "sweep" => sweep_command(rest),
         "codegen" => codegen::run(rest),
         _ => Err(
             "usage: cargo xtask <ci [--skip-tests] | release <crate> <major|minor|patch|X.Y.Z> [--execute] \
-                  | release --all [--execute] | bench | soak | sweep [--check DIR] | codegen [--check]>"
+                  | release --all [--execute] | bench | soak | postgres | sweep [--check DIR] | codegen [--check]>"
                 .to_owned(),
         ),
     };

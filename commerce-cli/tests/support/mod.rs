@@ -72,3 +72,13 @@ pub fn add_held(journal: &commerce_facade::SqliteJournal, record: &commerce_faca
         .unwrap()
         .unwrap();
 }
+
+/// A new database on the PostgreSQL server `COMMERCE_TEST_POSTGRES` names (`.ci/postgres
+/// start DIR` starts a throw-away one); its address.
+#[cfg(feature = "postgres")]
+pub fn pg_database(name: &str) -> String {
+    let server = std::env::var("COMMERCE_TEST_POSTGRES")
+        .expect("COMMERCE_TEST_POSTGRES must name a PostgreSQL server for the `postgres` tests");
+    let name = format!("commerce_cli_{}_{name}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    commerce_facade::Postgres::create_database(&server, &name).unwrap()
+}

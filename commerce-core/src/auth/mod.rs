@@ -30,6 +30,7 @@ pub use self::oauth2::{
     TokenRequestFormat,
 };
 use crate::error::{Error, Name};
+use crate::shared::{Credential, Stored, TokenStore};
 use crate::transport::OutgoingRequest;
 
 /// What an [`Authenticator`] used for one attempt, so that an "expired" answer invalidates
@@ -86,6 +87,13 @@ pub trait Authenticator: Send + Sync + fmt::Debug {
     /// requests reached). The transport waits at least this long before trying again.
     fn ready_in(&self) -> Duration {
         Duration::ZERO
+    }
+
+    /// Who the credentials are (a client id, a shop id, a login; never a secret), for
+    /// state shared with other processes: the rate budgets of one account are kept under
+    /// it. `None`: the provider address alone names the budget.
+    fn account(&self) -> Option<String> {
+        None
     }
 }
 
@@ -169,6 +177,19 @@ pub trait TokenSource: Send + Sync + fmt::Debug {
     fn provider(&self) -> Name {
         Name::Borrowed("token")
     }
+
+    /// The credential the tokens are for, when they may be shared with other processes
+    /// through [`token_store`](Self::token_store).
+    fn credential(&self) -> Option<Credential> {
+        None
+    }
+
+    /// The store that shares this credential's token with other processes (from the
+    /// client's [`HttpClient::with_shared`](crate::HttpClient::with_shared)); `None`: the
+    /// token is this process's.
+    fn token_store(&self) -> Option<Arc<dyn TokenStore>> {
+        None
+    }
 }
 
 /// A token handed out by the cache, with the generation to name it by on invalidation.
@@ -192,6 +213,8 @@ impl fmt::Debug for Lease {
 struct Cached {
     secret: SecretString,
     generation: u64,
+    /// Its generation in the shared store, when it was shared.
+    stored: Option<u64>,
     refresh_at: Option<Instant>,
     expires_at: Option<Instant>,
     /// Fetched after a rejection or to replace a token refused as expired: until this
@@ -212,8 +235,14 @@ impl Cached {
 struct CacheState {
     current: Option<Cached>,
     generations: u64,
-    /// Completed token requests, successful or not.
+    /// Completed token flights (a request to the provider, or a token taken from the shared
+    /// store), successful or not.
     attempts: u64,
+    /// Token requests made to the provider.
+    requests: u64,
+    /// The shared store's generation of a token the provider refused: dropped for every
+    /// process on the next look at the store.
+    refused_shared: Option<u64>,
     last_failure: Option<Error>,
     /// Failed token requests and rejected tokens since the last token that lived its life:
     /// the cool-down doubles with each.
@@ -434,6 +463,8 @@ impl TokenRules {
 struct CacheInner {
     source: Arc<dyn TokenSource>,
     provider: Name,
+    /// The store sharing the token with other processes, and the credential it is for.
+    shared: Option<(Arc<dyn TokenStore>, Credential)>,
     state: Mutex<CacheState>,
     /// Held by the one caller that requests a token; the others queue behind it.
     flight: tokio::sync::Mutex<()>,
@@ -484,10 +515,12 @@ impl TokenCache {
     /// A cache refreshing `margin` plus up to `jitter` before expiry.
     pub fn with_margin(source: impl TokenSource + 'static, margin: Duration, jitter: Duration) -> Self {
         let provider = source.provider();
+        let shared = source.token_store().zip(source.credential());
         TokenCache {
             inner: Arc::new(CacheInner {
                 source: Arc::new(source),
                 provider,
+                shared,
                 state: Mutex::new(CacheState::default()),
                 flight: tokio::sync::Mutex::new(()),
                 margin,
@@ -504,6 +537,7 @@ impl TokenCache {
             inner: Arc::new(CacheInner {
                 source: i.source.clone(),
                 provider: i.provider.clone(),
+                shared: i.shared.clone(),
                 state: Mutex::new(CacheState::default()),
                 flight: tokio::sync::Mutex::new(()),
                 margin: i.margin,
@@ -569,46 +603,123 @@ impl TokenCache {
             at: requested_at,
             armed: true,
         };
-        let result = self.inner.source.fetch().await;
+        let refused = self.state().refused_shared.take();
+        let result = match &self.inner.shared {
+            Some((store, credential)) => self.fetch_shared(store.as_ref(), credential, refused).await,
+            None => self.inner.source.fetch().await.map(Fetched::Requested),
+        };
         abandoned.armed = false;
         let mut state = self.state();
         state.attempts += 1;
-        match result {
-            Ok(token) => {
-                state.generations += 1;
-                let generation = state.generations;
+        let stored = match &result {
+            Ok(Fetched::Stored(_, generation, _)) => Some(*generation),
+            Ok(Fetched::Shared(_, generation)) => *generation,
+            _ => None,
+        };
+        let (token, life) = match result {
+            // Another process's token: its remaining life as the store says, not raised to
+            // the rules' floor (it ends when it ends).
+            Ok(Fetched::Stored(token, _, left)) => {
+                state.recent.pop_back();
+                (token, Some(left))
+            }
+            Ok(Fetched::Requested(token) | Fetched::Shared(token, _)) => {
+                state.requests += 1;
                 // Within the rules, whatever the provider said: no overflow, no token used
                 // for less than the floor (`expires_in: 0` would ask on every call).
                 let life = token.expires_in.map(|said| rules.life(said));
-                let refresh_at = life.map(|life| clamped_add(requested_at, life - self.lead(life)));
-                let expires_at = life.map(|life| clamped_add(requested_at, life));
-                // A token fetched after a rejection, or to replace one refused as expired, is
-                // on probation for its first `min_life`: refused then, it is not renewed again
-                // (the refusal was not about expiry).
-                let probation =
-                    (state.rejected || state.invalidated).then(|| clamped_add(requested_at, rules.min_life));
-                if !state.rejected {
-                    state.strikes = 0;
-                }
-                state.rejected = false;
-                state.invalidated = false;
-                state.cooling_until = None;
-                let cached = Cached {
-                    secret: token.secret,
-                    generation,
-                    refresh_at,
-                    expires_at,
-                    probation,
-                };
-                let lease = cached.lease();
-                state.current = Some(cached);
-                state.last_failure = None;
-                tracing::debug!(generation, expires_in = ?token.expires_in, ?life, probation = probation.is_some(), "access token obtained");
-                Ok(lease)
+                (token, life)
             }
             Err(e) => {
+                state.requests += u64::from(!matches!(e, Error::Shared { .. }));
                 state.last_failure = Some(e.clone());
                 state.strike(Instant::now(), rules, e.retry_after());
+                return Err(e);
+            }
+        };
+        state.generations += 1;
+        let generation = state.generations;
+        let refresh_at = life.map(|life| clamped_add(requested_at, life - self.lead(life)));
+        let expires_at = life.map(|life| clamped_add(requested_at, life));
+        // A token fetched after a rejection, or to replace one refused as expired, is on
+        // probation for its first `min_life`: refused then, it is not renewed again (the
+        // refusal was not about expiry).
+        let probation = (state.rejected || state.invalidated).then(|| clamped_add(requested_at, rules.min_life));
+        if !state.rejected {
+            state.strikes = 0;
+        }
+        state.rejected = false;
+        state.invalidated = false;
+        state.cooling_until = None;
+        let cached = Cached {
+            secret: token.secret,
+            generation,
+            stored,
+            refresh_at,
+            expires_at,
+            probation,
+        };
+        let lease = cached.lease();
+        state.current = Some(cached);
+        state.last_failure = None;
+        tracing::debug!(generation, expires_in = ?token.expires_in, ?life, probation = probation.is_some(), shared = ?stored, "access token obtained");
+        Ok(lease)
+    }
+
+    /// A token through the shared store: the one another process stored if it has life
+    /// enough left, or else one requested from the provider by this process (holding the
+    /// store's claim, so no other process asks at the same time) and stored for the others.
+    /// While another process holds the claim, this one waits for its token (or uses its own
+    /// token while that is still valid).
+    async fn fetch_shared(
+        &self,
+        store: &dyn TokenStore,
+        credential: &Credential,
+        refused: Option<u64>,
+    ) -> Result<Fetched, Error> {
+        let rules = &self.inner.rules;
+        // A token with less left than the refresh lead would be renewed at once.
+        let min_left = self.inner.margin + self.inner.jitter + Duration::from_secs(1);
+        let deadline = Instant::now() + SHARED_HOLD + SHARED_HOLD;
+        let mut refused = refused;
+        loop {
+            match store.take(credential, min_left, refused.take(), SHARED_HOLD).await? {
+                Stored::Token {
+                    secret,
+                    left,
+                    generation,
+                } => return Ok(Fetched::Stored(Token::new(secret), generation, left)),
+                Stored::Fetch => break,
+                Stored::Wait(wait) => {
+                    if Instant::now() >= deadline {
+                        return Err(Error::shared(format!(
+                            "{}: another process has held the token request for over {} s",
+                            self.inner.provider,
+                            (SHARED_HOLD + SHARED_HOLD).as_secs()
+                        )));
+                    }
+                    tokio::time::sleep(wait.clamp(crate::shared::POLL, Duration::from_secs(1))).await;
+                }
+            }
+        }
+        match self.inner.source.fetch().await {
+            Ok(token) => {
+                let life = token.expires_in.map_or(rules.max_life, |said| rules.life(said));
+                let generation = match store.put(credential, &token.secret, life).await {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the token could not be shared: used by this process only");
+                        None
+                    }
+                };
+                Ok(Fetched::Shared(token, generation))
+            }
+            Err(e) => {
+                let strikes = self.state().strikes.saturating_add(1);
+                let cool = rules.cool_down(strikes).max(e.retry_after().unwrap_or_default());
+                if let Err(store_error) = store.abandon(credential, cool).await {
+                    tracing::warn!(error = %store_error, "the failed token request could not be shared");
+                }
                 Err(e)
             }
         }
@@ -628,7 +739,7 @@ impl TokenCache {
     pub fn invalidate(&self, generation: u64) -> bool {
         let mut state = self.state();
         if state.current.as_ref().is_some_and(|c| c.generation == generation) {
-            state.current = None;
+            state.refused_shared = state.current.take().and_then(|c| c.stored);
             state.invalidated = true;
             tracing::debug!(generation, "access token invalidated");
             true
@@ -663,7 +774,9 @@ impl TokenCache {
             // Another caller already reported this token.
             return;
         }
-        state.current = None;
+        if let Some(stored) = state.current.take().and_then(|c| c.stored) {
+            state.refused_shared = Some(stored);
+        }
         state.rejected = true;
         state.last_failure = Some(error);
         state.strike(Instant::now(), &self.inner.rules, None);
@@ -679,10 +792,36 @@ impl TokenCache {
         self.state().remaining_hold(Instant::now(), &self.inner.rules)
     }
 
-    /// How many token requests have completed (successful or not).
+    /// How many token requests this process made to the provider (successful or not;
+    /// tokens taken from a shared store are not requests).
     pub fn token_requests(&self) -> u64 {
-        self.state().attempts
+        self.state().requests
     }
+
+    /// Whether the token is shared with other processes through a store.
+    pub fn is_shared(&self) -> bool {
+        self.inner.shared.is_some()
+    }
+
+    /// The credential's identity, when the source names one.
+    pub fn account(&self) -> Option<String> {
+        self.inner.source.credential().map(|c| c.id)
+    }
+}
+
+/// How long one process holds a shared credential's token request before another may make
+/// it (longer than a token request's time limit).
+const SHARED_HOLD: Duration = Duration::from_secs(45);
+
+/// A token a flight brought.
+enum Fetched {
+    /// Requested from the provider, the token not shared.
+    Requested(Token),
+    /// Requested from the provider and put in the shared store (its generation there, if
+    /// the store took it).
+    Shared(Token, Option<u64>),
+    /// Taken from the shared store: its generation there and the life it has left.
+    Stored(Token, u64, Duration),
 }
 
 /// Puts the cached token in a header: `Authorization: Bearer <token>` by default, or a
@@ -794,6 +933,10 @@ impl Authenticator for TokenAuth {
 
     fn ready_in(&self) -> Duration {
         self.cache.ready_in()
+    }
+
+    fn account(&self) -> Option<String> {
+        self.cache.account()
     }
 }
 

@@ -718,6 +718,23 @@ impl TokenSource for ClientCredentials {
     fn provider(&self) -> Name {
         self.wire.provider.clone()
     }
+
+    fn credential(&self) -> Option<crate::shared::Credential> {
+        let secret = self.wire.client_secret.clone()?;
+        Some(crate::shared::Credential {
+            id: format!(
+                "{} {} {}",
+                self.wire.token_url,
+                self.wire.client_id,
+                self.scopes.join(" ")
+            ),
+            secret,
+        })
+    }
+
+    fn token_store(&self) -> Option<Arc<dyn crate::shared::TokenStore>> {
+        self.wire.http.shared().map(|s| s.tokens.clone())
+    }
 }
 
 /// The start of a sign-in: send the user to `url`, keep `state` and `pkce_verifier` for

@@ -205,6 +205,10 @@ impl Journal for MemoryJournal {
         Ok(soonest)
     }
 
+    fn location(&self) -> String {
+        "memory".into()
+    }
+
     fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
         let now = Utc::now();
         let mut purged = 0;

@@ -11,6 +11,8 @@ use commerce_core::{InvitationReceipt, Order, SubmissionReceipt, Tracking};
 use serde::{Deserialize, Serialize};
 
 mod memory;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 mod sqlite;
 
 pub use memory::MemoryJournal;
@@ -395,6 +397,46 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// before `before` (see
     /// [`OrderRecord::purge_personal`]); returns how many were purged.
     fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError>;
+
+    /// Where the journal is, for people (a file's path; a database's address without its
+    /// password).
+    fn location(&self) -> String;
+
+    /// The records that do not read (edited by hand, cut short), with why: kept as they
+    /// are, never worked on, left out of [`Journal::all`].
+    fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
+        Ok(Vec::new())
+    }
+}
+
+/// The columns a journal keeps beside each record, for its queries.
+pub(crate) struct Columns<'a> {
+    /// When its work ended (completed or cancelled), until its personal data is purged.
+    pub(crate) completed_at: Option<DateTime<Utc>>,
+    /// Whether the flow still works on it.
+    pub(crate) open: bool,
+    /// When it is next due.
+    pub(crate) due: Option<DateTime<Utc>>,
+    /// Its channel.
+    pub(crate) channel: &'a str,
+}
+
+impl OrderRecord {
+    /// The columns kept beside the record.
+    pub(crate) fn columns(&self) -> Columns<'_> {
+        Columns {
+            // Purged records leave the purge's index.
+            completed_at: self.closed_at().filter(|_| self.purged_at.is_none()),
+            open: self.is_open(),
+            due: self.due,
+            channel: &self.order.channel,
+        }
+    }
+}
+
+/// A record as a journal stores it (JSON).
+pub(crate) fn read_record(text: &str) -> Result<OrderRecord, JournalError> {
+    serde_json::from_str(text).map_err(JournalError::storage)
 }
 
 /// A timestamp as the SQLite journal stores it: fixed width, so text order is time order.

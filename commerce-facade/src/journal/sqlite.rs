@@ -59,16 +59,13 @@ fn storage(e: impl std::fmt::Display) -> JournalError {
     JournalError::storage(e)
 }
 
-/// The columns kept beside a record: `(completed_at, open, due, channel)`.
+/// The columns kept beside a record, as stored: `(completed_at, open, due, channel)`.
 fn derived(r: &OrderRecord) -> (Option<String>, bool, Option<String>, &str) {
-    // Purged records leave the purge's index.
-    let completed = r.closed_at().filter(|_| r.purged_at.is_none()).map(stamp);
-    (completed, r.is_open(), r.due.map(stamp), &r.order.channel)
+    let c = r.columns();
+    (c.completed_at.map(stamp), c.open, c.due.map(stamp), c.channel)
 }
 
-fn read(text: &str) -> Result<OrderRecord, JournalError> {
-    serde_json::from_str(text).map_err(storage)
-}
+use super::read_record as read;
 
 fn parse_stamp(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
@@ -129,26 +126,6 @@ impl SqliteJournal {
     /// Where the file is.
     pub fn path(&self) -> &str {
         &self.path
-    }
-
-    /// The records that do not read (edited by hand, cut short), with why: kept as they
-    /// are, never worked on, left out of [`Journal::all`].
-    pub fn unreadable(&self) -> Result<Vec<(String, String)>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT key, record FROM orders ORDER BY key")
-            .map_err(|e| Error::from(storage(e)))?;
-        let rows = stmt
-            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
-            .map_err(|e| Error::from(storage(e)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (key, text) = row.map_err(|e| Error::from(storage(e)))?;
-            if let Err(e) = read(&text) {
-                out.push((key, e.to_string()));
-            }
-        }
-        Ok(out)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
@@ -560,6 +537,28 @@ impl Journal for SqliteJournal {
             )
             .map_err(storage)?;
         Ok(soonest.map(|s| parse_stamp(&s).unwrap_or(DateTime::<Utc>::MIN_UTC)))
+    }
+
+    fn location(&self) -> String {
+        self.path.clone()
+    }
+
+    fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT key, record FROM orders ORDER BY key")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+            .map_err(storage)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, text) = row.map_err(storage)?;
+            if let Err(e) = read(&text) {
+                out.push((key, e.to_string()));
+            }
+        }
+        Ok(out)
     }
 
     fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {

@@ -1,0 +1,218 @@
+//! State shared by several clients of one credential, each standing for a process: one
+//! token request for all, a refused token renewed once for all, and every quota spent
+//! jointly. (The facade's PostgreSQL stores are proven with real processes in its own tests.)
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use commerce_core::{
+    ClientCredentials, Credential, Endpoint, HttpClient, Quota, RateLimits, SharedState, TokenAuth, TokenCache,
+    Transport,
+};
+use httpmock::Method::{GET, POST};
+use httpmock::MockServer;
+use serde_json::json;
+
+fn http(shared: &SharedState) -> HttpClient {
+    HttpClient::new("commerce-core-tests", "0.0.0").with_shared(shared.clone())
+}
+
+/// One "process": its own token cache and transport over the shared state.
+fn process(shared: &SharedState, server: &MockServer, limits: RateLimits) -> (Transport, TokenCache) {
+    let http = http(shared);
+    let credentials = ClientCredentials::new(
+        &http,
+        "shop",
+        &server.url("/token"),
+        "my-client",
+        "my-secret".to_owned().into(),
+    )
+    .unwrap();
+    let cache = TokenCache::new(credentials);
+    let transport = Transport::builder(&http, "shop", &server.url("/api"))
+        .auth(TokenAuth::bearer(cache.clone()))
+        .limits(limits)
+        .build()
+        .unwrap();
+    (transport, cache)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_of_one_credential_make_one_token_request() {
+    let server = MockServer::start_async().await;
+    let token = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/token");
+            then.status(200)
+                .json_body(json!({"access_token": "tok-A", "token_type": "Bearer", "expires_in": 299}))
+                .delay(Duration::from_millis(200));
+        })
+        .await;
+    let api = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/orders").header("authorization", "Bearer tok-A");
+            then.status(200).json_body(json!({"orders": []}));
+        })
+        .await;
+    let shared = SharedState::in_memory();
+    let processes: Vec<_> = (0..4).map(|_| process(&shared, &server, RateLimits::default())).collect();
+    let calls: Vec<_> = processes
+        .iter()
+        .flat_map(|(t, _)| {
+            (0..10).map(move |_| {
+                let t = t.clone();
+                tokio::spawn(async move { t.send(&Endpoint::get("orders.list", "orders")).await })
+            })
+        })
+        .collect();
+    for c in calls {
+        c.await.unwrap().unwrap();
+    }
+    token.assert_calls_async(1).await;
+    api.assert_calls_async(40).await;
+    let requests: u64 = processes.iter().map(|(_, c)| c.token_requests()).sum();
+    assert_eq!(requests, 1, "one process asked, the others took its token from the store");
+    assert!(processes.iter().all(|(_, c)| c.is_shared()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_the_provider_refuses_is_renewed_once_for_every_process() {
+    let server = MockServer::start_async().await;
+    let first = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/token");
+            then.status(200)
+                .json_body(json!({"access_token": "tok-1", "token_type": "Bearer", "expires_in": 3600}));
+        })
+        .await;
+    let ok1 = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/orders").header("authorization", "Bearer tok-1");
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let shared = SharedState::in_memory();
+    let a = process(&shared, &server, RateLimits::default());
+    let b = process(&shared, &server, RateLimits::default());
+    let list = Endpoint::get("orders.list", "orders");
+    a.0.send(&list).await.unwrap();
+    b.0.send(&list).await.unwrap();
+    ok1.assert_calls_async(2).await;
+    first.assert_calls_async(1).await;
+    // The provider ends tok-1 early: both processes are refused with it once.
+    let (mut first, mut ok1) = (first, ok1);
+    first.delete_async().await;
+    ok1.delete_async().await;
+    let refused = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/orders").header("authorization", "Bearer tok-1");
+            then.status(401).json_body(json!({"error": "invalid_token"}));
+        })
+        .await;
+    let second = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/token");
+            then.status(200)
+                .json_body(json!({"access_token": "tok-2", "token_type": "Bearer", "expires_in": 3600}));
+        })
+        .await;
+    let ok2 = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/orders").header("authorization", "Bearer tok-2");
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    a.0.send(&list).await.unwrap();
+    b.0.send(&list).await.unwrap();
+    refused.assert_calls_async(2).await;
+    ok2.assert_calls_async(2).await;
+    second.assert_calls_async(1).await;
+    assert_eq!(a.1.token_requests() + b.1.token_requests(), 2);
+}
+
+/// Two processes with a quota of 3 calls per 300 ms each: together the server never sees
+/// a fourth call within 300 ms of the first of three (the store counts both, each call from
+/// when its answer came back, which is after the server saw it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_spend_one_quota_jointly() {
+    let seen: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let app = {
+        let seen = seen.clone();
+        axum::Router::new()
+            .route(
+                "/token",
+                axum::routing::post(|| async {
+                    axum::Json(json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600}))
+                }),
+            )
+            .route(
+                "/api/orders",
+                axum::routing::get(move || {
+                    let seen = seen.clone();
+                    async move {
+                        seen.lock().unwrap().push(Instant::now());
+                        axum::Json(json!({}))
+                    }
+                }),
+            )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let shared = SharedState::in_memory();
+    let quota = || RateLimits::new([Quota::new(3, Duration::from_millis(300))]);
+    let mut transports = Vec::new();
+    for _ in 0..2 {
+        let http = http(&shared);
+        let credentials = ClientCredentials::new(
+            &http,
+            "shop",
+            &format!("http://{addr}/token"),
+            "my-client",
+            "my-secret".to_owned().into(),
+        )
+        .unwrap();
+        transports.push(
+            Transport::builder(&http, "shop", &format!("http://{addr}/api"))
+                .auth(TokenAuth::bearer(TokenCache::new(credentials)))
+                .limits(quota())
+                .build()
+                .unwrap(),
+        );
+    }
+    let calls: Vec<_> = transports
+        .iter()
+        .flat_map(|t| {
+            (0..6).map(move |_| {
+                let t = t.clone();
+                tokio::spawn(async move { t.send(&Endpoint::get("orders.list", "orders")).await })
+            })
+        })
+        .collect();
+    for c in calls {
+        c.await.unwrap().unwrap();
+    }
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen.len(), 12);
+    for w in seen.windows(4) {
+        assert!(
+            w[3] - w[0] >= Duration::from_millis(300),
+            "four calls within {:?}: the quota was not shared",
+            w[3] - w[0]
+        );
+    }
+}
+
+#[test]
+fn a_credential_never_shows_its_secret() {
+    let c = Credential {
+        id: "https://login.example/token my-client".into(),
+        secret: "hunter2-secret".to_owned().into(),
+    };
+    let text = format!("{c:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("my-client"));
+    let state = SharedState::in_memory();
+    assert!(!format!("{:?}", http(&state)).contains("hunter2"));
+}

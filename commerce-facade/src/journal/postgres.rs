@@ -1,0 +1,370 @@
+//! The journal in PostgreSQL, for runner processes on several machines: the same records,
+//! schedule, leases and history as the SQLite journal, each operation one transaction, and
+//! [`Journal::claim`] a `SELECT … FOR UPDATE SKIP LOCKED` (runners claiming at once each
+//! take another order, without waiting for each other).
+//!
+//! Times are the runners' own (as with SQLite): keep the machines' clocks in sync (NTP);
+//! leases last minutes, so a skew of a second or two costs nothing.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use postgres::Transaction;
+
+use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderRecord, read_record};
+use crate::postgres::pool::Pool;
+
+/// A journal in a PostgreSQL database (see [`Postgres`](crate::Postgres)).
+#[derive(Clone)]
+pub struct PgJournal {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) location: String,
+}
+
+impl std::fmt::Debug for PgJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgJournal").field("location", &self.location).finish()
+    }
+}
+
+fn history(tx: &mut Transaction<'_>, key: &str, at: DateTime<Utc>, by: &str, note: &str) -> Result<(), JournalError> {
+    tx.execute(
+        "INSERT INTO commerce_history (key, at, by, note) VALUES ($1, $2, $3, $4)",
+        &[&key, &at, &by, &note],
+    )?;
+    Ok(())
+}
+
+fn text(record: &OrderRecord) -> Result<String, JournalError> {
+    serde_json::to_string(record).map_err(JournalError::storage)
+}
+
+impl PgJournal {
+    /// Writes a held record; `lease_until` `None` gives the lease up.
+    fn write_held(
+        &self,
+        runner: &str,
+        lease_until: Option<DateTime<Utc>>,
+        record: &OrderRecord,
+        note: &str,
+    ) -> Result<(), JournalError> {
+        let body = text(record)?;
+        let c = record.columns();
+        let (completed, open, due) = (c.completed_at, c.open, c.due);
+        let (runner, key, note) = (runner.to_owned(), record.key.clone(), note.to_owned());
+        self.pool.blocking(move |client| {
+            let now = Utc::now();
+            let mut tx = client.transaction()?;
+            let changed = tx.execute(
+                "UPDATE commerce_orders SET record = $1, updated_at = $2, completed_at = $3, open = $4, due = $5,
+                     lease_owner = CASE WHEN $6::timestamptz IS NULL THEN NULL ELSE lease_owner END,
+                     lease_until = $6, version = version + 1
+                 WHERE key = $7 AND lease_owner = $8",
+                &[&body, &now, &completed, &open, &due, &lease_until, &key, &runner],
+            )?;
+            if changed == 0 {
+                return Err(JournalError::LeaseLost { key });
+            }
+            if !note.is_empty() {
+                history(&mut tx, &key, now, &runner, &note)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+impl Journal for PgJournal {
+    fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
+        let key = key.to_owned();
+        let found: Option<String> = self.pool.blocking(move |c| {
+            Ok::<_, JournalError>(
+                c.query_opt("SELECT record FROM commerce_orders WHERE key = $1", &[&key])?
+                    .map(|r| r.get(0)),
+            )
+        })?;
+        found.as_deref().map(read_record).transpose()
+    }
+
+    fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
+        let rows: Vec<(String, String)> = self.pool.blocking(|c| {
+            Ok::<_, JournalError>(
+                c.query("SELECT key, record FROM commerce_orders ORDER BY key", &[])?
+                    .into_iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect(),
+            )
+        })?;
+        let mut records = Vec::with_capacity(rows.len());
+        for (key, text) in rows {
+            match read_record(&text) {
+                Ok(r) => records.push(r),
+                Err(e) => tracing::error!(key, error = %e, "unreadable journal record skipped"),
+            }
+        }
+        Ok(records)
+    }
+
+    fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
+        let body = text(record)?;
+        let c = record.columns();
+        let (completed, open, due, channel) = (c.completed_at, c.open, c.due, c.channel.to_owned());
+        let key = record.key.clone();
+        self.pool.blocking(move |client| {
+            let now = Utc::now();
+            let mut tx = client.transaction()?;
+            let added = tx.execute(
+                "INSERT INTO commerce_orders (key, record, updated_at, completed_at, open, due, channel)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
+                &[&key, &body, &now, &completed, &open, &due, &channel],
+            )? > 0;
+            if added {
+                history(&mut tx, &key, now, "flow", "seen on its channel")?;
+            }
+            tx.commit()?;
+            Ok(added)
+        })
+    }
+
+    fn claim(
+        &self,
+        runner: &str,
+        channels: &[String],
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<OrderRecord>, JournalError> {
+        let (runner, channels) = (runner.to_owned(), channels.to_vec());
+        self.pool.blocking(move |client| {
+            let mut tx = client.transaction()?;
+            loop {
+                // SKIP LOCKED: an order another runner is claiming this instant is passed
+                // over, not waited for.
+                let Some(row) = tx.query_opt(
+                    "SELECT key, record FROM commerce_orders
+                     WHERE open AND channel = ANY($1) AND (due IS NULL OR due <= $2)
+                       AND (lease_until IS NULL OR lease_until <= $2)
+                     ORDER BY due NULLS FIRST LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    &[&channels, &now],
+                )?
+                else {
+                    tx.commit()?;
+                    return Ok(None);
+                };
+                let (key, text): (String, String) = (row.get(0), row.get(1));
+                match read_record(&text) {
+                    Ok(record) => {
+                        tx.execute(
+                            "UPDATE commerce_orders SET lease_owner = $1, lease_until = $2 WHERE key = $3",
+                            &[&runner, &until, &key],
+                        )?;
+                        tx.commit()?;
+                        return Ok(Some(record));
+                    }
+                    // Set aside, kept as it is, named by `unreadable`; the others go on.
+                    Err(e) => {
+                        tracing::error!(key, error = %e, "an unreadable journal record was set aside");
+                        tx.execute("UPDATE commerce_orders SET open = false WHERE key = $1", &[&key])?;
+                        history(
+                            &mut tx,
+                            &key,
+                            Utc::now(),
+                            &runner,
+                            &format!("unreadable record set aside: {e}"),
+                        )?;
+                    }
+                }
+            }
+        })
+    }
+
+    fn save(
+        &self,
+        runner: &str,
+        until: DateTime<Utc>,
+        record: &OrderRecord,
+        note: &str,
+    ) -> Result<(), JournalError> {
+        self.write_held(runner, Some(until), record, note)
+    }
+
+    fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+        let (key, runner) = (key.to_owned(), runner.to_owned());
+        self.pool.blocking(move |c| {
+            let changed = c.execute(
+                "UPDATE commerce_orders SET lease_until = $1 WHERE key = $2 AND lease_owner = $3",
+                &[&until, &key, &runner],
+            )?;
+            if changed == 0 {
+                return Err(JournalError::LeaseLost { key });
+            }
+            Ok(())
+        })
+    }
+
+    fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError> {
+        self.write_held(runner, None, record, note)
+    }
+
+    /// Read, changed by `change` in the caller, and written back only if nobody wrote the
+    /// order in between (its version is compared; on a conflict it is read again).
+    fn amend(
+        &self,
+        key: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        change: Amendment<'_>,
+    ) -> Result<OrderRecord, JournalError> {
+        for _ in 0..5 {
+            let k = key.to_owned();
+            type Found = Option<(String, Option<String>, Option<DateTime<Utc>>, i64)>;
+            let found: Found = self.pool.blocking(move |c| {
+                Ok::<_, JournalError>(
+                    c.query_opt(
+                        "SELECT record, lease_owner, lease_until, version FROM commerce_orders WHERE key = $1",
+                        &[&k],
+                    )?
+                    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))),
+                )
+            })?;
+            let Some((text, owner, until, version)) = found else {
+                return Err(JournalError::NotFound(key.to_owned()));
+            };
+            if let (Some(runner), Some(until)) = (owner, until)
+                && until > now
+            {
+                return Err(JournalError::Busy {
+                    key: key.to_owned(),
+                    runner,
+                    until,
+                });
+            }
+            let mut record = read_record(&text)?;
+            let note = change(&mut record).map_err(JournalError::Refused)?;
+            record.due = None;
+            let body = self::text(&record)?;
+            let c = record.columns();
+            let (completed, open, due) = (c.completed_at, c.open, c.due);
+            let (k, by) = (key.to_owned(), by.to_owned());
+            let written = self.pool.blocking(move |client| {
+                let mut tx = client.transaction()?;
+                let changed = tx.execute(
+                    "UPDATE commerce_orders SET record = $1, updated_at = $2, completed_at = $3, open = $4, due = $5,
+                         lease_owner = NULL, lease_until = NULL, version = version + 1
+                     WHERE key = $6 AND version = $7 AND (lease_until IS NULL OR lease_until <= $2)",
+                    &[&body, &now, &completed, &open, &due, &k, &version],
+                )?;
+                if changed == 0 {
+                    return Ok(false);
+                }
+                history(&mut tx, &k, now, &by, &note)?;
+                tx.commit()?;
+                Ok::<_, JournalError>(true)
+            })?;
+            if written {
+                return Ok(record);
+            }
+        }
+        Err(JournalError::Storage(format!(
+            "{key} changed under each of 5 attempts to amend it; try again"
+        )))
+    }
+
+    fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
+        let key = key.to_owned();
+        self.pool.blocking(move |c| {
+            Ok(c.query(
+                "SELECT at, by, note FROM commerce_history WHERE key = $1 ORDER BY id",
+                &[&key],
+            )?
+            .into_iter()
+            .map(|r| HistoryEntry {
+                at: r.get(0),
+                by: r.get(1),
+                note: r.get(2),
+            })
+            .collect())
+        })
+    }
+
+    fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
+        self.pool.blocking(move |c| {
+            Ok(c.query(
+                "SELECT key, lease_owner, lease_until FROM commerce_orders
+                 WHERE lease_owner IS NOT NULL AND lease_until > $1 ORDER BY lease_owner, key",
+                &[&now],
+            )?
+            .into_iter()
+            .map(|r| LeaseInfo {
+                key: r.get(0),
+                runner: r.get(1),
+                until: r.get(2),
+            })
+            .collect())
+        })
+    }
+
+    fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
+        let channels = channels.to_vec();
+        // A held order is due when its lease ends at the earliest; a new one at once.
+        self.pool.blocking(move |c| {
+            Ok(c.query_one(
+                "SELECT min(CASE
+                     WHEN lease_until IS NOT NULL AND (due IS NULL OR lease_until > due) THEN lease_until
+                     ELSE coalesce(due, 'epoch'::timestamptz) END)
+                 FROM commerce_orders WHERE open AND channel = ANY($1)",
+                &[&channels],
+            )?
+            .get(0))
+        })
+    }
+
+    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        self.pool.blocking(move |c| {
+            let now = Utc::now();
+            let mut tx = c.transaction()?;
+            let rows = tx.query(
+                "SELECT key, record FROM commerce_orders WHERE completed_at IS NOT NULL AND completed_at < $1
+                 FOR UPDATE",
+                &[&before],
+            )?;
+            let mut purged = 0;
+            for row in rows {
+                let (key, text): (String, String) = (row.get(0), row.get(1));
+                let mut r = read_record(&text)?;
+                if r.purged_at.is_some() {
+                    continue;
+                }
+                r.purge_personal(now);
+                let body = self::text(&r)?;
+                // Purged records leave the purge's index (`completed_at` NULL).
+                tx.execute(
+                    "UPDATE commerce_orders SET record = $1, completed_at = NULL, version = version + 1 WHERE key = $2",
+                    &[&body, &key],
+                )?;
+                history(&mut tx, &key, now, "flow", "personal data purged")?;
+                purged += 1;
+            }
+            tx.commit()?;
+            Ok(purged)
+        })
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
+        let rows: Vec<(String, String)> = self.pool.blocking(|c| {
+            Ok::<_, JournalError>(
+                c.query("SELECT key, record FROM commerce_orders ORDER BY key", &[])?
+                    .into_iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect(),
+            )
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, text)| read_record(&text).err().map(|e| (key, e.to_string())))
+            .collect())
+    }
+}

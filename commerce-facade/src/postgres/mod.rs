@@ -1,0 +1,250 @@
+//! PostgreSQL for runners on several machines (feature `postgres`): the journal
+//! ([`PgJournal`]), and the state every process of one credential shares, its access token
+//! and its rate budgets ([`Postgres::shared_state`]), in one database.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), commerce_core::Error> {
+//! use std::sync::Arc;
+//! use commerce_facade::{Flow, FlowOptions, Postgres, Providers};
+//!
+//! let pg = Postgres::connect("postgres://commerce@db.internal/commerce")?;
+//! // Every client shares its credential's token and budgets with the other workers.
+//! let providers = Providers::from_env_shared(pg.shared_state())?;
+//! let flow = Flow::new(providers, Arc::new(pg.journal()), FlowOptions::default());
+//! # let _ = flow;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What is stored: the journal's records (orders with their buyers' names and addresses,
+//! purged after the retention period, as in SQLite); for each credential a hash of its
+//! identity (token endpoint and client id, or login) and its current access token **sealed**
+//! (XChaCha20-Poly1305 under a key derived from the credential's secret, which is never
+//! stored: the database alone does not give the token), its expiry, and who is renewing it;
+//! for each rate bucket, the calls of its longest window, its pause and its budget. Tokens
+//! expire within minutes (bol) to months (Sitejabber's login).
+//!
+//! Connections are plain TCP (no TLS): run the database on the runners' private network,
+//! or reach it through a TLS tunnel.
+
+pub(crate) mod pool;
+mod shared;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use commerce_core::{Error, SharedState};
+
+pub use crate::journal::postgres::PgJournal;
+pub use shared::PgShared;
+
+use pool::{Pool, PoolError};
+
+/// The PostgreSQL schema this release writes.
+pub const PG_SCHEMA_VERSION: i32 = 1;
+
+/// `MIGRATIONS[n]` takes the database from schema `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: the journal (as SQLite's schema 2, plus a version per record for amends), its
+    // history, the token store and the rate store.
+    "CREATE TABLE commerce_orders (
+         key TEXT PRIMARY KEY,
+         record TEXT NOT NULL,
+         updated_at TIMESTAMPTZ NOT NULL,
+         completed_at TIMESTAMPTZ,
+         channel TEXT NOT NULL,
+         open BOOLEAN NOT NULL,
+         due TIMESTAMPTZ,
+         lease_owner TEXT,
+         lease_until TIMESTAMPTZ,
+         version BIGINT NOT NULL DEFAULT 0
+     );
+     CREATE INDEX commerce_orders_due ON commerce_orders (open, due);
+     CREATE INDEX commerce_orders_completed_at ON commerce_orders (completed_at);
+     CREATE TABLE commerce_history (
+         id BIGSERIAL PRIMARY KEY,
+         key TEXT NOT NULL,
+         at TIMESTAMPTZ NOT NULL,
+         by TEXT NOT NULL,
+         note TEXT NOT NULL
+     );
+     CREATE INDEX commerce_history_key ON commerce_history (key, id);
+     CREATE TABLE commerce_tokens (
+         credential TEXT PRIMARY KEY,
+         sealed BYTEA,
+         expires_at TIMESTAMPTZ,
+         generation BIGINT NOT NULL DEFAULT 0,
+         held_until TIMESTAMPTZ
+     );
+     CREATE TABLE commerce_rate_buckets (
+         bucket TEXT PRIMARY KEY,
+         paused_until TIMESTAMPTZ,
+         budget_left BIGINT,
+         budget_until TIMESTAMPTZ
+     );
+     CREATE TABLE commerce_rate_grants (
+         id BIGSERIAL PRIMARY KEY,
+         bucket TEXT NOT NULL,
+         at TIMESTAMPTZ NOT NULL,
+         open BOOLEAN NOT NULL,
+         open_until TIMESTAMPTZ NOT NULL
+     );
+     CREATE INDEX commerce_rate_grants_bucket ON commerce_rate_grants (bucket, at);",
+];
+
+/// How many connections a process opens by default.
+pub const DEFAULT_CONNECTIONS: usize = 4;
+
+/// A PostgreSQL database holding the journal and the shared state. Cheap to clone; clones
+/// share the connections.
+#[derive(Clone)]
+pub struct Postgres {
+    pool: Arc<Pool>,
+    location: String,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres").field("location", &self.location).finish()
+    }
+}
+
+impl Postgres {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/dbname`, or
+    /// `host=... user=...`) with [`DEFAULT_CONNECTIONS`] connections, and brings its schema
+    /// to [`PG_SCHEMA_VERSION`] (one transaction, under a lock: several processes starting at
+    /// once migrate it once). A database written by a newer release is refused.
+    pub fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(url, DEFAULT_CONNECTIONS)
+    }
+
+    /// [`connect`](Self::connect) with `connections` connections (the flow's concurrency plus
+    /// two is plenty).
+    pub fn connect_with(url: &str, connections: usize) -> Result<Self, Error> {
+        let mut config = postgres::Config::from_str(url)
+            .map_err(|e| Error::config(format!("not a PostgreSQL address: {}", pool::describe(&e))))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        let location = location(&config);
+        let pool = Arc::new(Pool::new(config, connections));
+        pool.blocking(migrate).map_err(|e| {
+            Error::config(format!("the PostgreSQL database at {location}: {}", e.0))
+        })?;
+        Ok(Postgres { pool, location })
+    }
+
+    /// Creates the database `name` (letters, digits and `_`) on the server at `server_url`
+    /// unless it exists, connecting as that address's user (who needs `CREATEDB`); returns
+    /// the address of the database, for [`connect`](Self::connect).
+    pub fn create_database(server_url: &str, name: &str) -> Result<String, Error> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(Error::invalid("name", "letters, digits and `_` only"));
+        }
+        let config = postgres::Config::from_str(server_url)
+            .map_err(|e| Error::config(format!("not a PostgreSQL address: {}", pool::describe(&e))))?;
+        let pool = Pool::new(config, 1);
+        let create = format!("CREATE DATABASE {name}");
+        let wanted = name.to_owned();
+        pool.blocking(move |c| {
+            if c.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&wanted])?
+                .is_none()
+            {
+                c.batch_execute(&create)?;
+            }
+            Ok::<_, PoolError>(())
+        })
+        .map_err(|e| Error::config(format!("creating the database {name}: {}", e.0)))?;
+        let (base, _) = server_url
+            .split_once('?')
+            .map_or((server_url, ""), |(b, q)| (b, q));
+        let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+        Ok(format!("{base}/{name}"))
+    }
+
+    /// The journal in this database.
+    pub fn journal(&self) -> PgJournal {
+        PgJournal {
+            pool: self.pool.clone(),
+            location: self.location.clone(),
+        }
+    }
+
+    /// The token store and the rate store in this database, for
+    /// [`Providers::from_env_shared`](crate::Providers::from_env_shared) or a client
+    /// builder's `shared`.
+    pub fn shared_state(&self) -> SharedState {
+        let store = Arc::new(PgShared {
+            pool: self.pool.clone(),
+        });
+        SharedState {
+            tokens: store.clone(),
+            rates: store,
+        }
+    }
+
+    /// Where the database is, without its password.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&self) -> Result<i32, Error> {
+        Ok(self.pool.blocking(|c| {
+            Ok::<_, PoolError>(c.query_one("SELECT version FROM commerce_schema", &[])?.get(0))
+        })?)
+    }
+}
+
+/// Whether `text` names a PostgreSQL database rather than a file.
+pub fn is_postgres_url(text: &str) -> bool {
+    text.starts_with("postgres://") || text.starts_with("postgresql://")
+}
+
+/// `postgres://user@host:port/dbname`, never the password.
+fn location(config: &postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_default();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{host}:{port}/{}",
+        config.get_user().unwrap_or(""),
+        config.get_dbname().unwrap_or("")
+    )
+}
+
+fn migrate(client: &mut postgres::Client) -> Result<(), PoolError> {
+    let mut tx = client.transaction()?;
+    // One migration at a time, whatever the number of processes starting.
+    tx.execute("SELECT pg_advisory_xact_lock(7355608100)", &[])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS commerce_schema (version INTEGER NOT NULL)")?;
+    let from: i32 = match tx.query_opt("SELECT version FROM commerce_schema", &[])? {
+        Some(row) => row.get(0),
+        None => {
+            tx.execute("INSERT INTO commerce_schema (version) VALUES (0)", &[])?;
+            0
+        }
+    };
+    if from > PG_SCHEMA_VERSION {
+        return Err(PoolError(format!(
+            "written by a newer release (schema {from}; this release reads up to {PG_SCHEMA_VERSION}): \
+             upgrade this program rather than let it rewrite the journal"
+        )));
+    }
+    for migration in &MIGRATIONS[from.max(0) as usize..] {
+        tx.batch_execute(migration)?;
+    }
+    if from < PG_SCHEMA_VERSION {
+        tx.execute("UPDATE commerce_schema SET version = $1", &[&PG_SCHEMA_VERSION])?;
+        tracing::info!(from, to = PG_SCHEMA_VERSION, "PostgreSQL schema migrated");
+    }
+    tx.commit()?;
+    Ok(())
+}

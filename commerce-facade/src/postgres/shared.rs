@@ -1,0 +1,430 @@
+//! The token store and the rate store in PostgreSQL: each operation one transaction on the
+//! credential's (or bucket's) row, locked `FOR UPDATE`, with the database's clock as the one
+//! clock of every process.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chrono::{DateTime, Utc};
+use commerce_core::{
+    BucketView, Credential, Decision, Error, ExposeSecret, Grant, GrantView, POLL, Quota, RateStore, SecretString,
+    Stored, TokenStore, next_budget, verdict,
+};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use super::pool::{Pool, PoolError, describe};
+
+/// The shared stores in PostgreSQL (see [`Postgres::shared_state`](crate::Postgres::shared_state)).
+pub struct PgShared {
+    pub(crate) pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for PgShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgShared")
+    }
+}
+
+fn shared(e: postgres::Error) -> Error {
+    Error::shared(format!("PostgreSQL: {}", describe(&e)))
+}
+
+/// What names one credential's row, and what seals its token.
+struct Sealing {
+    /// Hex SHA-256 of the credential's identity: the row's key (the identity itself is
+    /// not stored).
+    row: String,
+    /// HMAC-SHA-256 of the identity under the credential's secret.
+    key: [u8; 32],
+}
+
+const CONTEXT: &[u8] = b"commerce-token-store/v1\0";
+
+fn sealing(credential: &Credential) -> Sealing {
+    let mut digest = Sha256::new();
+    digest.update(CONTEXT);
+    digest.update(credential.id.as_bytes());
+    let row = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(credential.secret.expose_secret().as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(CONTEXT);
+    mac.update(credential.id.as_bytes());
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&mac.finalize().into_bytes());
+    Sealing { row, key }
+}
+
+impl Sealing {
+    /// A random nonce, then the token encrypted and authenticated (with the row's key as
+    /// associated data, so a sealed token moved to another row does not open).
+    fn seal(&self, token: &SecretString) -> Result<Vec<u8>, Error> {
+        let mut nonce = [0u8; 24];
+        getrandom::fill(&mut nonce).map_err(|e| Error::shared(format!("no random nonce: {e}")))?;
+        let cipher = XChaCha20Poly1305::new((&self.key).into());
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: token.expose_secret().as_bytes(),
+                    aad: self.row.as_bytes(),
+                },
+            )
+            .map_err(|_| Error::shared("the token could not be sealed"))?;
+        Ok([nonce.as_slice(), &sealed].concat())
+    }
+
+    /// The token, or `None` when it does not open (sealed under another secret: the
+    /// credential's secret was changed).
+    fn open(&self, sealed: &[u8]) -> Option<SecretString> {
+        if sealed.len() < 24 {
+            return None;
+        }
+        let (nonce, body) = sealed.split_at(24);
+        let plain = XChaCha20Poly1305::new((&self.key).into())
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: self.row.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok().map(SecretString::from)
+    }
+}
+
+fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(365))
+}
+
+fn left(now: DateTime<Utc>, until: DateTime<Utc>) -> Duration {
+    (until - now).to_std().unwrap_or_default()
+}
+
+#[async_trait]
+impl TokenStore for PgShared {
+    async fn take(
+        &self,
+        credential: &Credential,
+        min_left: Duration,
+        refused: Option<u64>,
+        hold: Duration,
+    ) -> Result<Stored, Error> {
+        let seal = sealing(credential);
+        let row = seal.row.clone();
+        let refused = refused.map(|g| g as i64);
+        type Found = (Option<Vec<u8>>, Option<DateTime<Utc>>, i64, Option<DateTime<Utc>>, DateTime<Utc>);
+        let taken: Result<(Found, bool), Error> = self
+            .pool
+            .call(move |c| {
+                let mut tx = c.transaction().map_err(shared)?;
+                tx.execute(
+                    "INSERT INTO commerce_tokens (credential) VALUES ($1) ON CONFLICT DO NOTHING",
+                    &[&row],
+                )
+                .map_err(shared)?;
+                let r = tx
+                    .query_one(
+                        "SELECT sealed, expires_at, generation, held_until, clock_timestamp()
+                         FROM commerce_tokens WHERE credential = $1 FOR UPDATE",
+                        &[&row],
+                    )
+                    .map_err(shared)?;
+                let (mut sealed, mut expires, generation, held, now): Found =
+                    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+                if refused == Some(generation) && sealed.is_some() {
+                    // The provider refused it: gone for every process.
+                    tx.execute(
+                        "UPDATE commerce_tokens SET sealed = NULL, expires_at = NULL WHERE credential = $1",
+                        &[&row],
+                    )
+                    .map_err(shared)?;
+                    (sealed, expires) = (None, None);
+                }
+                let usable = sealed.is_some() && expires.is_some_and(|e| left(now, e) >= min_left);
+                let free = held.is_none_or(|h| h <= now);
+                let claim = !usable && free;
+                if claim {
+                    tx.execute(
+                        "UPDATE commerce_tokens SET held_until = $2 WHERE credential = $1",
+                        &[&row, &after(now, hold)],
+                    )
+                    .map_err(shared)?;
+                }
+                tx.commit().map_err(shared)?;
+                Ok(((sealed, expires, generation, held, now), claim))
+            })
+            .await;
+        let ((sealed, expires, generation, held, now), claim) = taken?;
+        if claim {
+            return Ok(Stored::Fetch);
+        }
+        if let (Some(sealed), Some(expires)) = (sealed, expires)
+            && left(now, expires) >= min_left
+        {
+            return match seal.open(&sealed) {
+                Some(secret) => Ok(Stored::Token {
+                    secret,
+                    left: left(now, expires),
+                    generation: generation as u64,
+                }),
+                // Sealed under another secret: this process's credential differs (a rotated
+                // secret); it waits for a token it can open, which the holder's next renewal
+                // brings, or for the claim to be free.
+                None => Ok(Stored::Wait(POLL.max(Duration::from_secs(1)))),
+            };
+        }
+        Ok(Stored::Wait(held.map_or(POLL, |h| left(now, h)).min(Duration::from_secs(1))))
+    }
+
+    async fn put(&self, credential: &Credential, token: &SecretString, life: Duration) -> Result<u64, Error> {
+        let seal = sealing(credential);
+        let sealed = seal.seal(token)?;
+        let row = seal.row;
+        let life = chrono::Duration::from_std(life).unwrap_or(chrono::Duration::days(365));
+        let generation: i64 = self
+            .pool
+            .call(move |c| {
+                let r = c
+                    .query_one(
+                        "INSERT INTO commerce_tokens (credential, sealed, expires_at, generation, held_until)
+                         VALUES ($1, $2, clock_timestamp() + $3 * interval '1 microsecond', 1, NULL)
+                         ON CONFLICT (credential) DO UPDATE SET sealed = excluded.sealed,
+                             expires_at = excluded.expires_at, generation = commerce_tokens.generation + 1,
+                             held_until = NULL
+                         RETURNING generation",
+                        &[&row, &sealed, &(life.num_microseconds().unwrap_or(i64::MAX) as f64)],
+                    )
+                    .map_err(shared)?;
+                Ok::<_, Error>(r.get(0))
+            })
+            .await?;
+        Ok(generation as u64)
+    }
+
+    async fn abandon(&self, credential: &Credential, cool_down: Duration) -> Result<(), Error> {
+        let row = sealing(credential).row;
+        let micros = cool_down.as_micros().min(i64::MAX as u128) as f64;
+        self.pool
+            .call(move |c| {
+                c.execute(
+                    "UPDATE commerce_tokens SET held_until = clock_timestamp() + $2 * interval '1 microsecond'
+                     WHERE credential = $1",
+                    &[&row, &micros],
+                )
+                .map_err(shared)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// A bucket's name in the database: a hash of the scope (provider, address, account) and
+/// the bucket, so account names are not stored.
+fn bucket_row(bucket: &str) -> String {
+    let digest = Sha256::digest(bucket.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn system(at: DateTime<Utc>) -> SystemTime {
+    SystemTime::from(at)
+}
+
+#[async_trait]
+impl RateStore for PgShared {
+    async fn try_grant(
+        &self,
+        bucket: &str,
+        quotas: &[Quota],
+        slow_start: bool,
+        open_for: Duration,
+    ) -> Result<Grant, Error> {
+        let row = bucket_row(bucket);
+        let quotas = quotas.to_vec();
+        let longest = quotas
+            .iter()
+            .map(|q| q.window() + q.margin())
+            .max()
+            .unwrap_or_default();
+        self.pool
+            .call(move |c| {
+                let mut tx = c.transaction().map_err(shared)?;
+                tx.execute(
+                    "INSERT INTO commerce_rate_buckets (bucket) VALUES ($1) ON CONFLICT DO NOTHING",
+                    &[&row],
+                )
+                .map_err(shared)?;
+                // The bucket's row lock makes each decision and its grant one step for every
+                // process.
+                let b = tx
+                    .query_one(
+                        "SELECT paused_until, budget_left, budget_until, clock_timestamp()
+                         FROM commerce_rate_buckets WHERE bucket = $1 FOR UPDATE",
+                        &[&row],
+                    )
+                    .map_err(shared)?;
+                let (paused, left, until, now): (
+                    Option<DateTime<Utc>>,
+                    Option<i64>,
+                    Option<DateTime<Utc>>,
+                    DateTime<Utc>,
+                ) = (b.get(0), b.get(1), b.get(2), b.get(3));
+                // A grant left open by a process that died counts as ended when it would have
+                // ended at the latest; grants out of every window are forgotten.
+                tx.execute(
+                    "UPDATE commerce_rate_grants SET open = false, at = open_until
+                     WHERE bucket = $1 AND open AND open_until < $2",
+                    &[&row, &now],
+                )
+                .map_err(shared)?;
+                tx.execute(
+                    "DELETE FROM commerce_rate_grants WHERE bucket = $1 AND NOT open AND at < $2",
+                    &[&row, &(now - chrono::Duration::from_std(longest).unwrap_or_default())],
+                )
+                .map_err(shared)?;
+                let grants = tx
+                    .query("SELECT at, open FROM commerce_rate_grants WHERE bucket = $1", &[&row])
+                    .map_err(shared)?
+                    .into_iter()
+                    .map(|g| GrantView {
+                        at: system(g.get(0)),
+                        open: g.get(1),
+                    })
+                    .collect();
+                let view = BucketView {
+                    paused_until: paused.map(system),
+                    budget: left.zip(until).map(|(l, u)| (l.max(0) as u64, system(u))),
+                    grants,
+                };
+                let decision = verdict(&quotas, slow_start, &view, system(now));
+                if decision != Decision::Go {
+                    tx.commit().map_err(shared)?;
+                    return Ok(Grant::Denied(decision));
+                }
+                let id: i64 = tx
+                    .query_one(
+                        "INSERT INTO commerce_rate_grants (bucket, at, open, open_until)
+                         VALUES ($1, $2, true, $3) RETURNING id",
+                        &[&row, &now, &after(now, open_for)],
+                    )
+                    .map_err(shared)?
+                    .get(0);
+                tx.execute(
+                    "UPDATE commerce_rate_buckets SET budget_left = greatest(budget_left - 1, 0)
+                     WHERE bucket = $1 AND budget_until > $2",
+                    &[&row, &now],
+                )
+                .map_err(shared)?;
+                tx.commit().map_err(shared)?;
+                Ok(Grant::Granted(id as u64))
+            })
+            .await
+    }
+
+    fn end(&self, bucket: &str, id: u64, made: bool) {
+        let row = bucket_row(bucket);
+        let id = id as i64;
+        self.pool.detach("the end of a call", move |c| {
+            if made {
+                c.execute(
+                    "UPDATE commerce_rate_grants SET at = greatest(at, clock_timestamp()), open = false
+                     WHERE id = $1",
+                    &[&id],
+                )?;
+            } else {
+                let mut tx = c.transaction()?;
+                if tx.execute("DELETE FROM commerce_rate_grants WHERE id = $1", &[&id])? > 0 {
+                    tx.execute(
+                        "UPDATE commerce_rate_buckets SET budget_left = budget_left + 1 WHERE bucket = $1",
+                        &[&row],
+                    )?;
+                }
+                tx.commit()?;
+            }
+            Ok::<_, PoolError>(())
+        });
+    }
+
+    async fn pause(&self, bucket: &str, wait: Duration) -> Result<(), Error> {
+        let row = bucket_row(bucket);
+        let micros = wait.as_micros().min(i64::MAX as u128) as f64;
+        self.pool
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO commerce_rate_buckets (bucket, paused_until)
+                     VALUES ($1, clock_timestamp() + $2 * interval '1 microsecond')
+                     ON CONFLICT (bucket) DO UPDATE SET paused_until =
+                         greatest(commerce_rate_buckets.paused_until, excluded.paused_until)",
+                    &[&row, &micros],
+                )
+                .map_err(shared)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn budget(&self, bucket: &str, remaining: u64, own: u64, reset: Duration) -> Result<(), Error> {
+        let row = bucket_row(bucket);
+        self.pool
+            .call(move |c| {
+                let mut tx = c.transaction().map_err(shared)?;
+                tx.execute(
+                    "INSERT INTO commerce_rate_buckets (bucket) VALUES ($1) ON CONFLICT DO NOTHING",
+                    &[&row],
+                )
+                .map_err(shared)?;
+                let b = tx
+                    .query_one(
+                        "SELECT budget_left, budget_until, clock_timestamp(),
+                             (SELECT count(*) FROM commerce_rate_grants g WHERE g.bucket = $1 AND g.open)
+                         FROM commerce_rate_buckets WHERE bucket = $1 FOR UPDATE",
+                        &[&row],
+                    )
+                    .map_err(shared)?;
+                let (left, until, now, open): (Option<i64>, Option<DateTime<Utc>>, DateTime<Utc>, i64) =
+                    (b.get(0), b.get(1), b.get(2), b.get(3));
+                let current = left.zip(until).map(|(l, u)| (l.max(0) as u64, system(u)));
+                let (left, until) = next_budget(current, remaining, open.max(0) as u64, own, reset, system(now));
+                tx.execute(
+                    "UPDATE commerce_rate_buckets SET budget_left = $2, budget_until = $3 WHERE bucket = $1",
+                    &[&row, &(left.min(i64::MAX as u64) as i64), &DateTime::<Utc>::from(until)],
+                )
+                .map_err(shared)?;
+                tx.commit().map_err(shared)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_token_opens_only_with_its_credential() {
+        let c = Credential {
+            id: "https://login.bol.com/token client".into(),
+            secret: "s3cret".to_owned().into(),
+        };
+        let s = sealing(&c);
+        let sealed = s.seal(&"tok-123".to_owned().into()).unwrap();
+        assert!(!sealed.windows(7).any(|w| w == b"tok-123"), "not in clear text");
+        assert!(!s.row.contains("client"), "the identity is hashed");
+        assert_eq!(s.open(&sealed).unwrap().expose_secret(), "tok-123");
+        let rotated = sealing(&Credential {
+            secret: "other".to_owned().into(),
+            ..c.clone()
+        });
+        assert_eq!(rotated.row, s.row);
+        assert!(rotated.open(&sealed).is_none(), "another secret does not open it");
+        let mut tampered = sealed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert!(s.open(&tampered).is_none());
+        assert_ne!(s.seal(&"tok-123".to_owned().into()).unwrap(), sealed, "a new nonce each time");
+    }
+}

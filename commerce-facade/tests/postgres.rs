@@ -1,0 +1,292 @@
+//! The PostgreSQL journal and shared state (feature `postgres`), against a real server:
+//! `COMMERCE_TEST_POSTGRES` names one where the tests may create databases (`.ci/postgres
+//! start DIR` starts a throw-away one). Each test works in a database of its own.
+#![cfg(feature = "postgres")]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use commerce_core::{Order, SubmissionReceipt};
+use commerce_facade::{Flow, FlowOptions, Journal, JournalError, OrderRecord, PgJournal, Postgres, SqliteJournal, Step};
+use commerce_sandbox::Config;
+use support::{assert_once, shop_options};
+
+/// A new, empty database on the test server; its address.
+fn database() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let admin = std::env::var("COMMERCE_TEST_POSTGRES").expect(
+        "COMMERCE_TEST_POSTGRES must name a PostgreSQL server for the `postgres` tests \
+         (`.ci/postgres start /tmp/pg` starts one and prints its address)",
+    );
+    let name = format!(
+        "commerce_t_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        Utc::now().timestamp_micros()
+    );
+    Postgres::create_database(&admin, &name).unwrap()
+}
+
+/// Runs `f` on a connection to `url`, on a thread of its own (the synchronous client may
+/// not run on an async runtime's thread).
+fn sql<T: Send + 'static>(url: &str, f: impl FnOnce(&mut postgres::Client) -> T + Send + 'static) -> T {
+    let url = url.to_owned();
+    std::thread::spawn(move || f(&mut postgres::Client::connect(&url, postgres::NoTls).unwrap()))
+        .join()
+        .unwrap()
+}
+
+fn record(id: &str) -> OrderRecord {
+    OrderRecord::new(Order {
+        id: id.into(),
+        channel: "bol".into(),
+        ..Default::default()
+    })
+}
+
+/// The lease rules every journal keeps, on two handles of one journal (two runners).
+fn lease_rules(a: &dyn Journal, b: &dyn Journal) {
+    let channels = ["bol".to_owned()];
+    let now = Utc::now();
+    let until = now + chrono::Duration::seconds(30);
+    assert!(a.add(&record("1")).unwrap());
+    assert!(!b.add(&record("1")).unwrap(), "added once");
+    let mut r = a.claim("a", &channels, now, until).unwrap().unwrap();
+    assert_eq!(b.claim("b", &channels, now, until).unwrap(), None, "held");
+    assert!(matches!(
+        b.amend("bol:1", "operator", now, &mut |_| Ok(String::new())),
+        Err(JournalError::Busy { .. })
+    ));
+    r.submission = Step::Done(SubmissionReceipt {
+        provider: "shopwedo".into(),
+        reference: "9".into(),
+        already_submitted: false,
+    });
+    a.save("a", until, &r, "submitted").unwrap();
+    a.renew("bol:1", "a", until).unwrap();
+    // The lease ends: b takes the order, and a may no longer write it.
+    let after = until + chrono::Duration::seconds(1);
+    let taken = b
+        .claim("b", &channels, after, after + chrono::Duration::seconds(30))
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.submission, r.submission, "b reads what a saved");
+    assert!(matches!(a.save("a", after, &r, "late"), Err(JournalError::LeaseLost { .. })));
+    assert!(matches!(a.renew("bol:1", "a", after), Err(JournalError::LeaseLost { .. })));
+    assert_eq!(a.leases(after).unwrap()[0].runner, "b");
+    b.release("b", &taken, "released").unwrap();
+    assert_eq!(a.leases(after).unwrap(), vec![]);
+    // Due later: not claimed before, and `next_due` says when.
+    let mut later = record("2");
+    later.due = Some(now + chrono::Duration::minutes(5));
+    a.add(&later).unwrap();
+    let amended = a
+        .amend("bol:1", "operator", after, &mut |r| {
+            r.attention = Some("check it".into());
+            Ok("held for a person".into())
+        })
+        .unwrap();
+    assert!(!amended.is_open());
+    assert_eq!(a.claim("a", &channels, now, until).unwrap(), None);
+    let due = a.next_due(&channels).unwrap().unwrap();
+    assert!((due - later.due.unwrap()).num_milliseconds().abs() < 1, "{due}");
+    let notes: Vec<String> = b.history("bol:1").unwrap().into_iter().map(|h| h.note).collect();
+    assert_eq!(
+        notes,
+        ["seen on its channel", "submitted", "released", "held for a person"]
+    );
+    assert_eq!(a.all().unwrap().len(), 2);
+    assert!(a.load("bol:3").unwrap().is_none());
+}
+
+#[test]
+fn the_postgres_journal_keeps_the_same_lease_rules_as_sqlite() {
+    let url = database();
+    let (one, two) = (Postgres::connect(&url).unwrap(), Postgres::connect(&url).unwrap());
+    lease_rules(&one.journal(), &two.journal());
+    let dir = std::env::temp_dir().join(format!("pg-vs-sqlite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("j.sqlite");
+    lease_rules(
+        &SqliteJournal::open(&path).unwrap(),
+        &SqliteJournal::open(&path).unwrap(),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_schema_is_made_once_and_a_newer_one_is_refused() {
+    let url = database();
+    // Several processes starting at once: one migrates, the others find it done.
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || Postgres::connect(&url).map(|p| p.schema_version().unwrap()))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap().unwrap(), commerce_facade::PG_SCHEMA_VERSION);
+    }
+    sql(&url, |c| c.execute("UPDATE commerce_schema SET version = 99", &[]).unwrap());
+    let err = Postgres::connect(&url).unwrap_err().to_string();
+    assert!(err.contains("newer release") && err.contains("99"), "{err}");
+}
+
+#[test]
+fn a_wrong_address_names_the_database_but_never_its_password() {
+    let err = Postgres::connect("postgres://shop:hunter2@127.0.0.1:1/commerce")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("postgres://shop@127.0.0.1:1/commerce"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    let pg = Postgres::connect(&database()).unwrap();
+    assert!(!format!("{pg:?}").contains("password"));
+}
+
+#[test]
+fn runners_claiming_at_once_each_take_another_order() {
+    let url = database();
+    let pg = Postgres::connect(&url).unwrap();
+    let journal = pg.journal();
+    for i in 0..60 {
+        journal.add(&record(&i.to_string())).unwrap();
+    }
+    let now = Utc::now();
+    let until = now + chrono::Duration::minutes(5);
+    let runners: Vec<_> = (0..4)
+        .map(|i| {
+            // A connection pool each, as separate processes have.
+            let journal: PgJournal = Postgres::connect(&url).unwrap().journal();
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                while let Some(r) = journal
+                    .claim(&format!("r{i}"), &["bol".to_owned()], now, until)
+                    .unwrap()
+                {
+                    mine.push(r.key);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all: Vec<String> = runners.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    assert_eq!(all.len(), 60, "each order claimed once");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 60);
+    assert_eq!(journal.leases(now).unwrap().len(), 60);
+}
+
+#[test]
+fn personal_data_is_purged_and_unreadable_records_are_set_aside() {
+    let pg = Postgres::connect(&database()).unwrap();
+    let journal = pg.journal();
+    let mut done = record("1");
+    done.order.customer.email = "buyer@example.nl".into();
+    done.completed_at = Some(Utc::now() - chrono::Duration::days(40));
+    journal.add(&done).unwrap();
+    journal.add(&record("2")).unwrap();
+    assert_eq!(journal.purge_personal(Utc::now() - chrono::Duration::days(30)).unwrap(), 1);
+    assert_eq!(journal.load("bol:1").unwrap().unwrap().order.customer.email, "");
+    assert_eq!(journal.purge_personal(Utc::now()).unwrap(), 0, "once");
+    sql(pg.location(), |c| {
+        c.execute("UPDATE commerce_orders SET record = '{\"cut' WHERE key = 'bol:2'", &[])
+            .unwrap()
+    });
+    let now = Utc::now();
+    assert_eq!(
+        journal
+            .claim("a", &["bol".to_owned()], now, now + chrono::Duration::minutes(1))
+            .unwrap(),
+        None
+    );
+    let unreadable = journal.unreadable().unwrap();
+    assert_eq!(unreadable.len(), 1);
+    assert_eq!(unreadable[0].0, "bol:2");
+    assert!(journal.history("bol:2").unwrap().last().unwrap().note.contains("set aside"));
+}
+
+/// Three workers, each with its own connections and its own clients (as three processes
+/// have), run the flow on one PostgreSQL journal against the sandbox with faults: every
+/// order once, one token request per credential for all of them, and no answer 429 (the
+/// workers spend the providers' limits jointly).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_on_one_database_share_each_token_and_each_limit() {
+    let orders = support::size("PG_FLOW_ORDERS", 24);
+    let sb = commerce_sandbox::start(Config {
+        orders,
+        faults: 0.2,
+        seed: 16,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let url = database();
+    let mut workers = Vec::new();
+    for i in 0..3 {
+        let pg = Postgres::connect(&url).unwrap();
+        let env: Vec<(&str, String)> = sb.env();
+        let vars = move |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        let providers = commerce_facade::Providers::from_vars_shared(&vars, Some(&pg.shared_state())).unwrap();
+        let flow = Flow::new(
+            providers,
+            Arc::new(pg.journal()),
+            FlowOptions {
+                runner: format!("worker-{i}"),
+                poll_interval: Duration::from_millis(100),
+                lease: Duration::from_secs(5),
+                concurrency: 2,
+                ..shop_options()
+            },
+        );
+        workers.push(tokio::spawn(async move {
+            support::run_until_done(&flow, 60).await;
+        }));
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let report = sb.report();
+    let journal = Postgres::connect(&url).unwrap().journal();
+    assert_once(&report, &journal);
+    for provider in ["bol", "customer", "safeshop", "sitejabber"] {
+        assert_eq!(
+            report.providers.get(provider).map_or(0, |p| p.token_requests),
+            1,
+            "{provider}: one token for every worker\n{report:#?}"
+        );
+    }
+    assert_eq!(report.total_rate_limited(), 0, "{report:#?}");
+    assert!(report.total_faults() > 0);
+    // What the database holds of the credentials: no secret, no token in clear text.
+    let (sealed, names): (Vec<Vec<u8>>, Vec<String>) = sql(&url, |c| {
+        let sealed = c
+            .query("SELECT sealed FROM commerce_tokens WHERE sealed IS NOT NULL", &[])
+            .unwrap()
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        let names = c
+            .query("SELECT credential FROM commerce_tokens", &[])
+            .unwrap()
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        (sealed, names)
+    });
+    assert_eq!(sealed.len(), 4, "one token per credential");
+    let secrets = sb
+        .env()
+        .into_iter()
+        .filter(|(k, _)| ["SECRET", "PASSWORD", "KEY", "TOKEN", "CLIENT_ID"].iter().any(|s| k.contains(s)));
+    for (_, value) in secrets {
+        for s in &sealed {
+            assert!(!s.windows(value.len()).any(|w| w == value.as_bytes()));
+        }
+        assert!(names.iter().all(|n| !n.contains(&value)), "{names:?}");
+    }
+}
