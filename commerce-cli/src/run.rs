@@ -20,7 +20,10 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
         #[cfg(feature = "postgres")]
         Store::Postgres(url) => {
             let pg = crate::ops::postgres(&url)?;
-            (Providers::from_env_shared(pg.shared_state()), Arc::new(pg.journal()))
+            (
+                Providers::from_env_shared(pg.shared_state()),
+                Arc::new(pg.journal()),
+            )
         }
         #[cfg(not(feature = "postgres"))]
         Store::Postgres(url) => match crate::ops::postgres(&url)? {},

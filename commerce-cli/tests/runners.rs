@@ -319,7 +319,8 @@ async fn four_runner_processes_on_postgres_share_each_token_and_each_limit() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    let ran = runners_share_one_journal(Shared::Postgres(support::pg_database("runners")), 4, orders, 61).await;
+    let ran =
+        runners_share_one_journal(Shared::Postgres(support::pg_database("runners")), 4, orders, 61).await;
     let Ran {
         report,
         elapsed,

@@ -513,9 +513,10 @@ impl Error {
     /// must change first, and for [`Error::Unconfirmed`].
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Transport { .. } | Error::Timeout { .. } | Error::RateLimited { .. } | Error::Shared { .. } => {
-                true
-            }
+            Error::Transport { .. }
+            | Error::Timeout { .. }
+            | Error::RateLimited { .. }
+            | Error::Shared { .. } => true,
             Error::Provider(p) => matches!(p.status, 429 | 502 | 503 | 504),
             _ => false,
         }

@@ -415,7 +415,11 @@ impl RateLimiter {
         self.inner.shared.is_some()
     }
 
-    fn build_in(quotas: impl IntoIterator<Item = Quota>, slow_start: bool, shared: Option<SharedBucket>) -> Self {
+    fn build_in(
+        quotas: impl IntoIterator<Item = Quota>,
+        slow_start: bool,
+        shared: Option<SharedBucket>,
+    ) -> Self {
         RateLimiter {
             inner: Arc::new(Inner {
                 gate: tokio::sync::Mutex::new(()),

@@ -449,15 +449,40 @@ mod tests {
     #[test]
     fn the_shared_verdict_keeps_each_quota_counting_calls_under_way() {
         let q = [Quota::new(2, Duration::from_secs(1)).with_margin(Duration::ZERO)];
-        let closed = |ms| GrantView { at: at(ms), open: false };
+        let closed = |ms| GrantView {
+            at: at(ms),
+            open: false,
+        };
         let mut view = BucketView::default();
         assert_eq!(verdict(&q, false, &view, at(0)), Decision::Go);
         view.grants = vec![closed(0), closed(100)];
-        assert_eq!(verdict(&q, false, &view, at(200)), Decision::Wait(Duration::from_millis(800)));
+        assert_eq!(
+            verdict(&q, false, &view, at(200)),
+            Decision::Wait(Duration::from_millis(800))
+        );
         assert_eq!(verdict(&q, false, &view, at(1000)), Decision::Go);
-        view.grants = vec![closed(0), GrantView { at: at(100), open: true }, closed(50)];
-        assert_eq!(verdict(&q, false, &view, at(200)), Decision::Wait(Duration::from_millis(850)));
-        view.grants = vec![GrantView { at: at(0), open: true }, GrantView { at: at(100), open: true }];
+        view.grants = vec![
+            closed(0),
+            GrantView {
+                at: at(100),
+                open: true,
+            },
+            closed(50),
+        ];
+        assert_eq!(
+            verdict(&q, false, &view, at(200)),
+            Decision::Wait(Duration::from_millis(850))
+        );
+        view.grants = vec![
+            GrantView {
+                at: at(0),
+                open: true,
+            },
+            GrantView {
+                at: at(100),
+                open: true,
+            },
+        ];
         assert_eq!(verdict(&q, false, &view, at(5000)), Decision::AfterCompletion);
     }
 
@@ -467,15 +492,24 @@ mod tests {
             paused_until: Some(at(500)),
             ..Default::default()
         };
-        assert_eq!(verdict(&[], false, &view, at(0)), Decision::Wait(Duration::from_millis(500)));
+        assert_eq!(
+            verdict(&[], false, &view, at(0)),
+            Decision::Wait(Duration::from_millis(500))
+        );
         let view = BucketView {
             budget: Some((0, at(700))),
             ..Default::default()
         };
-        assert_eq!(verdict(&[], false, &view, at(0)), Decision::Wait(Duration::from_millis(700)));
+        assert_eq!(
+            verdict(&[], false, &view, at(0)),
+            Decision::Wait(Duration::from_millis(700))
+        );
         assert_eq!(verdict(&[], false, &view, at(700)), Decision::Go, "a new period");
         let open = BucketView {
-            grants: vec![GrantView { at: at(0), open: true }],
+            grants: vec![GrantView {
+                at: at(0),
+                open: true,
+            }],
             ..Default::default()
         };
         assert_eq!(verdict(&[], true, &open, at(1)), Decision::AfterCompletion);
@@ -491,8 +525,17 @@ mod tests {
     fn a_budget_only_decreases_within_its_period() {
         let b = next_budget(None, 10, 3, 1, Duration::from_secs(1), at(0));
         assert_eq!(b, (8, at(1000)));
-        assert_eq!(next_budget(Some(b), 9, 0, 0, Duration::from_secs(5), at(10)), (8, at(1000)));
-        assert_eq!(next_budget(Some(b), 4, 0, 0, Duration::from_secs(5), at(10)), (4, at(1000)));
-        assert_eq!(next_budget(Some(b), 9, 0, 0, Duration::from_secs(5), at(1000)), (9, at(6000)));
+        assert_eq!(
+            next_budget(Some(b), 9, 0, 0, Duration::from_secs(5), at(10)),
+            (8, at(1000))
+        );
+        assert_eq!(
+            next_budget(Some(b), 4, 0, 0, Duration::from_secs(5), at(10)),
+            (4, at(1000))
+        );
+        assert_eq!(
+            next_budget(Some(b), 9, 0, 0, Duration::from_secs(5), at(1000)),
+            (9, at(6000))
+        );
     }
 }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use commerce_core::{
-    ClientCredentials, Credential, Endpoint, HttpClient, Quota, RateLimits, SharedState, TokenAuth, TokenCache,
-    Transport,
+    ClientCredentials, Credential, Endpoint, HttpClient, Quota, RateLimits, SharedState, TokenAuth,
+    TokenCache, Transport,
 };
 use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
@@ -50,12 +50,16 @@ async fn four_processes_of_one_credential_make_one_token_request() {
         .await;
     let api = server
         .mock_async(|when, then| {
-            when.method(GET).path("/api/orders").header("authorization", "Bearer tok-A");
+            when.method(GET)
+                .path("/api/orders")
+                .header("authorization", "Bearer tok-A");
             then.status(200).json_body(json!({"orders": []}));
         })
         .await;
     let shared = SharedState::in_memory();
-    let processes: Vec<_> = (0..4).map(|_| process(&shared, &server, RateLimits::default())).collect();
+    let processes: Vec<_> = (0..4)
+        .map(|_| process(&shared, &server, RateLimits::default()))
+        .collect();
     let calls: Vec<_> = processes
         .iter()
         .flat_map(|(t, _)| {
@@ -71,7 +75,10 @@ async fn four_processes_of_one_credential_make_one_token_request() {
     token.assert_calls_async(1).await;
     api.assert_calls_async(40).await;
     let requests: u64 = processes.iter().map(|(_, c)| c.token_requests()).sum();
-    assert_eq!(requests, 1, "one process asked, the others took its token from the store");
+    assert_eq!(
+        requests, 1,
+        "one process asked, the others took its token from the store"
+    );
     assert!(processes.iter().all(|(_, c)| c.is_shared()));
 }
 
@@ -87,7 +94,9 @@ async fn a_token_the_provider_refuses_is_renewed_once_for_every_process() {
         .await;
     let ok1 = server
         .mock_async(|when, then| {
-            when.method(GET).path("/api/orders").header("authorization", "Bearer tok-1");
+            when.method(GET)
+                .path("/api/orders")
+                .header("authorization", "Bearer tok-1");
             then.status(200).json_body(json!({}));
         })
         .await;
@@ -100,12 +109,14 @@ async fn a_token_the_provider_refuses_is_renewed_once_for_every_process() {
     ok1.assert_calls_async(2).await;
     first.assert_calls_async(1).await;
     // The provider ends tok-1 early: both processes are refused with it once.
-    let (mut first, mut ok1) = (first, ok1);
+    let (first, ok1) = (first, ok1);
     first.delete_async().await;
     ok1.delete_async().await;
     let refused = server
         .mock_async(|when, then| {
-            when.method(GET).path("/api/orders").header("authorization", "Bearer tok-1");
+            when.method(GET)
+                .path("/api/orders")
+                .header("authorization", "Bearer tok-1");
             then.status(401).json_body(json!({"error": "invalid_token"}));
         })
         .await;
@@ -118,7 +129,9 @@ async fn a_token_the_provider_refuses_is_renewed_once_for_every_process() {
         .await;
     let ok2 = server
         .mock_async(|when, then| {
-            when.method(GET).path("/api/orders").header("authorization", "Bearer tok-2");
+            when.method(GET)
+                .path("/api/orders")
+                .header("authorization", "Bearer tok-2");
             then.status(200).json_body(json!({}));
         })
         .await;
@@ -215,4 +228,95 @@ fn a_credential_never_shows_its_secret() {
     assert!(text.contains("my-client"));
     let state = SharedState::in_memory();
     assert!(!format!("{:?}", http(&state)).contains("hunter2"));
+}
+
+/// A token source standing for one process's provider account, sharing through `store`.
+#[derive(Debug)]
+struct Account {
+    calls: Arc<std::sync::atomic::AtomicU64>,
+    store: Arc<dyn commerce_core::TokenStore>,
+}
+
+#[async_trait::async_trait]
+impl commerce_core::TokenSource for Account {
+    async fn fetch(&self) -> Result<commerce_core::Token, commerce_core::Error> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        Ok(
+            commerce_core::Token::new(format!("tok-{n}").into())
+                .with_expires_in(Some(Duration::from_secs(4))),
+        )
+    }
+
+    fn credential(&self) -> Option<Credential> {
+        Some(credential())
+    }
+
+    fn token_store(&self) -> Option<Arc<dyn commerce_core::TokenStore>> {
+        Some(self.store.clone())
+    }
+}
+
+fn credential() -> Credential {
+    Credential {
+        id: "https://login.example/token my-client".into(),
+        secret: "my-secret".to_owned().into(),
+    }
+}
+
+/// A cache whose 4-second tokens are due a second before they end (a quarter of their
+/// life), and its count of token requests. Its margin of 4 s makes it take a stored token only
+/// with more than 5 s left: the store's clock (the system's) stands still in paused time.
+fn account_cache(shared: &SharedState) -> (TokenCache, Arc<std::sync::atomic::AtomicU64>) {
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let account = Account {
+        calls: calls.clone(),
+        store: shared.tokens.clone(),
+    };
+    let cache = TokenCache::with_margin(account, Duration::from_secs(4), Duration::ZERO).with_rules(
+        commerce_core::TokenRules::default().with_life(Duration::from_secs(1), Duration::from_secs(3600)),
+    );
+    (cache, calls)
+}
+
+/// Another process holds the renewal: a process whose own token is still valid goes on
+/// with it; once it has expired, it waits for the other's token instead of asking.
+#[tokio::test(start_paused = true)]
+async fn while_another_process_renews_the_token_a_valid_one_serves_then_its_token_is_taken() {
+    use commerce_core::{ExposeSecret, Stored};
+    let shared = SharedState::in_memory();
+    let (cache, calls) = account_cache(&shared);
+    let first = cache.get().await.unwrap();
+    assert_eq!(first.secret.expose_secret(), "tok-1");
+    // The other process claims the renewal (it will be slow).
+    let claimed = shared
+        .tokens
+        .take(
+            &credential(),
+            Duration::from_secs(3600),
+            None,
+            Duration::from_secs(45),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(claimed, Stored::Fetch), "{claimed:?}");
+    // Due (renewal 1 s before the end), still valid: served at once, nothing asked.
+    tokio::time::advance(Duration::from_millis(3500)).await;
+    assert_eq!(cache.get().await.unwrap().secret.expose_secret(), "tok-1");
+    // Expired: this process waits for the other's token, and never asks itself.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let other = shared.tokens.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        other
+            .put(
+                &credential(),
+                &"tok-other".to_owned().into(),
+                Duration::from_secs(3600),
+            )
+            .await
+            .unwrap();
+    });
+    assert_eq!(cache.get().await.unwrap().secret.expose_secret(), "tok-other");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(cache.token_requests(), 1);
 }

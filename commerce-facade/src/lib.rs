@@ -45,8 +45,12 @@ pub use crate::journal::{
     SplitPart, SqliteJournal, Step,
 };
 #[cfg(feature = "postgres")]
-pub use crate::postgres::{DEFAULT_CONNECTIONS, PG_SCHEMA_VERSION, PgJournal, PgShared, Postgres, is_postgres_url};
-pub use crate::setup::{PROVIDERS, ProviderSpec, add_provider, add_provider_shared, configured, parse_duration};
+pub use crate::postgres::{
+    DEFAULT_CONNECTIONS, PG_SCHEMA_VERSION, PgJournal, PgShared, Postgres, is_postgres_url,
+};
+pub use crate::setup::{
+    PROVIDERS, ProviderSpec, add_provider, add_provider_shared, configured, parse_duration,
+};
 pub use commerce_core as core;
 
 /// The Safe.Shop client.

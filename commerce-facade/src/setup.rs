@@ -227,7 +227,10 @@ impl Providers {
     }
 
     /// [`from_vars`](Self::from_vars), sharing through `shared` when given.
-    pub fn from_vars_shared(vars: &dyn Fn(&str) -> Option<String>, shared: Option<&SharedState>) -> Result<Self, Error> {
+    pub fn from_vars_shared(
+        vars: &dyn Fn(&str) -> Option<String>,
+        shared: Option<&SharedState>,
+    ) -> Result<Self, Error> {
         let mut providers = Providers::new();
         for spec in PROVIDERS {
             if configured(spec, vars)? {

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use commerce_core::{Order, SubmissionReceipt};
-use commerce_facade::{Flow, FlowOptions, Journal, JournalError, OrderRecord, PgJournal, Postgres, SqliteJournal, Step};
+use commerce_facade::{
+    Flow, FlowOptions, Journal, JournalError, OrderRecord, PgJournal, Postgres, SqliteJournal, Step,
+};
 use commerce_sandbox::Config;
 use support::{assert_once, shop_options};
 
@@ -75,8 +77,14 @@ fn lease_rules(a: &dyn Journal, b: &dyn Journal) {
         .unwrap()
         .unwrap();
     assert_eq!(taken.submission, r.submission, "b reads what a saved");
-    assert!(matches!(a.save("a", after, &r, "late"), Err(JournalError::LeaseLost { .. })));
-    assert!(matches!(a.renew("bol:1", "a", after), Err(JournalError::LeaseLost { .. })));
+    assert!(matches!(
+        a.save("a", after, &r, "late"),
+        Err(JournalError::LeaseLost { .. })
+    ));
+    assert!(matches!(
+        a.renew("bol:1", "a", after),
+        Err(JournalError::LeaseLost { .. })
+    ));
     assert_eq!(a.leases(after).unwrap()[0].runner, "b");
     b.release("b", &taken, "released").unwrap();
     assert_eq!(a.leases(after).unwrap(), vec![]);
@@ -97,7 +105,12 @@ fn lease_rules(a: &dyn Journal, b: &dyn Journal) {
     let notes: Vec<String> = b.history("bol:1").unwrap().into_iter().map(|h| h.note).collect();
     assert_eq!(
         notes,
-        ["seen on its channel", "submitted", "released", "held for a person"]
+        [
+            "seen on its channel",
+            "submitted",
+            "released",
+            "held for a person"
+        ]
     );
     assert_eq!(a.all().unwrap().len(), 2);
     assert!(a.load("bol:3").unwrap().is_none());
@@ -131,7 +144,9 @@ fn the_schema_is_made_once_and_a_newer_one_is_refused() {
     for h in handles {
         assert_eq!(h.join().unwrap().unwrap(), commerce_facade::PG_SCHEMA_VERSION);
     }
-    sql(&url, |c| c.execute("UPDATE commerce_schema SET version = 99", &[]).unwrap());
+    sql(&url, |c| {
+        c.execute("UPDATE commerce_schema SET version = 99", &[]).unwrap()
+    });
     let err = Postgres::connect(&url).unwrap_err().to_string();
     assert!(err.contains("newer release") && err.contains("99"), "{err}");
 }
@@ -190,12 +205,20 @@ fn personal_data_is_purged_and_unreadable_records_are_set_aside() {
     done.completed_at = Some(Utc::now() - chrono::Duration::days(40));
     journal.add(&done).unwrap();
     journal.add(&record("2")).unwrap();
-    assert_eq!(journal.purge_personal(Utc::now() - chrono::Duration::days(30)).unwrap(), 1);
+    assert_eq!(
+        journal
+            .purge_personal(Utc::now() - chrono::Duration::days(30))
+            .unwrap(),
+        1
+    );
     assert_eq!(journal.load("bol:1").unwrap().unwrap().order.customer.email, "");
     assert_eq!(journal.purge_personal(Utc::now()).unwrap(), 0, "once");
     sql(pg.location(), |c| {
-        c.execute("UPDATE commerce_orders SET record = '{\"cut' WHERE key = 'bol:2'", &[])
-            .unwrap()
+        c.execute(
+            "UPDATE commerce_orders SET record = '{\"cut' WHERE key = 'bol:2'",
+            &[],
+        )
+        .unwrap()
     });
     let now = Utc::now();
     assert_eq!(
@@ -207,7 +230,15 @@ fn personal_data_is_purged_and_unreadable_records_are_set_aside() {
     let unreadable = journal.unreadable().unwrap();
     assert_eq!(unreadable.len(), 1);
     assert_eq!(unreadable[0].0, "bol:2");
-    assert!(journal.history("bol:2").unwrap().last().unwrap().note.contains("set aside"));
+    assert!(
+        journal
+            .history("bol:2")
+            .unwrap()
+            .last()
+            .unwrap()
+            .note
+            .contains("set aside")
+    );
 }
 
 /// Three workers, each with its own connections and its own clients (as three processes
@@ -231,7 +262,8 @@ async fn workers_on_one_database_share_each_token_and_each_limit() {
         let pg = Postgres::connect(&url).unwrap();
         let env: Vec<(&str, String)> = sb.env();
         let vars = move |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-        let providers = commerce_facade::Providers::from_vars_shared(&vars, Some(&pg.shared_state())).unwrap();
+        let providers =
+            commerce_facade::Providers::from_vars_shared(&vars, Some(&pg.shared_state())).unwrap();
         let flow = Flow::new(
             providers,
             Arc::new(pg.journal()),
@@ -279,14 +311,79 @@ async fn workers_on_one_database_share_each_token_and_each_limit() {
         (sealed, names)
     });
     assert_eq!(sealed.len(), 4, "one token per credential");
-    let secrets = sb
-        .env()
-        .into_iter()
-        .filter(|(k, _)| ["SECRET", "PASSWORD", "KEY", "TOKEN", "CLIENT_ID"].iter().any(|s| k.contains(s)));
+    let secrets = sb.env().into_iter().filter(|(k, _)| {
+        ["SECRET", "PASSWORD", "KEY", "TOKEN", "CLIENT_ID"]
+            .iter()
+            .any(|s| k.contains(s))
+    });
     for (_, value) in secrets {
         for s in &sealed {
             assert!(!s.windows(value.len()).any(|w| w == value.as_bytes()));
         }
         assert!(names.iter().all(|n| !n.contains(&value)), "{names:?}");
     }
+}
+
+/// The database drops every connection of the workers five times mid-run (a restart, a
+/// fail-over): operations under way fail (the journal's as failures of the order, the
+/// stores' as `Error::Shared`, nothing sent), the next ones connect again, and the flow
+/// ends with every order settled once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_dropped_mid_run_lose_nothing_and_do_nothing_twice() {
+    let orders = 12;
+    let sb = commerce_sandbox::start(Config {
+        orders,
+        seed: 17,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let url = database();
+    let mut workers = Vec::new();
+    for i in 0..2 {
+        let pg = Postgres::connect(&url).unwrap();
+        let env: Vec<(&str, String)> = sb.env();
+        let vars = move |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        let providers =
+            commerce_facade::Providers::from_vars_shared(&vars, Some(&pg.shared_state())).unwrap();
+        let flow = Flow::new(
+            providers,
+            Arc::new(pg.journal()),
+            FlowOptions {
+                runner: format!("worker-{i}"),
+                poll_interval: Duration::from_millis(100),
+                lease: Duration::from_secs(3),
+                ..shop_options()
+            },
+        );
+        workers.push(tokio::spawn(async move {
+            support::run_until_done(&flow, 80).await;
+        }));
+    }
+    let name = url.rsplit_once('/').unwrap().1.to_owned();
+    let admin = std::env::var("COMMERCE_TEST_POSTGRES").unwrap();
+    let dropped = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        let mut dropped = 0;
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(700));
+            dropped += c
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                    &[&name],
+                )
+                .unwrap()
+                .len();
+        }
+        dropped
+    });
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert!(dropped.join().unwrap() > 0, "connections were dropped");
+    let report = sb.report();
+    let journal = Postgres::connect(&url).unwrap().journal();
+    assert_once(&report, &journal);
+    support::settled(&sb, &journal as &dyn Journal, orders);
+    assert_eq!(report.total_rate_limited(), 0, "{report:#?}");
 }

@@ -141,6 +141,25 @@ fn bench(args: &[String]) -> Result<(), String> {
         a.extend(extra);
     }
     cargo(&a)?;
+    // The flow with 1, 2, 4 and 8 workers on PostgreSQL (real time: its stores keep the
+    // database's clock).
+    with_postgres(|server| {
+        run_in(
+            &workspace_root(),
+            &cargo_program(),
+            &[
+                "bench",
+                "--locked",
+                "-p",
+                "commerce-facade",
+                "--features",
+                "postgres",
+                "--bench",
+                "flow_postgres",
+            ],
+            &[("COMMERCE_TEST_POSTGRES", server)],
+        )
+    })?;
     build_cost()
 }
 
@@ -222,46 +241,59 @@ fn soak(args: &[String]) -> Result<(), String> {
     )
 }
 
-/// The `postgres` feature's tests (the facade's journal and shared state, and the runner
-/// processes of the CLI) against a PostgreSQL server: `COMMERCE_TEST_POSTGRES` when set,
-/// else a throw-away cluster `.ci/postgres` starts (and stops, whatever the outcome). `env`
-/// goes to the tests; `args` after the test binaries' `--`.
-fn postgres(args: &[String], env: &[(&str, &str)]) -> Result<(), String> {
-    let root = workspace_root();
-    let script = root.join(".ci/postgres");
-    let script = script.to_string_lossy().into_owned();
-    let (server, cluster) = match std::env::var("COMMERCE_TEST_POSTGRES") {
-        Ok(url) => (url, None),
-        Err(_) => {
-            let dir = std::env::temp_dir().join(format!("commerce-pg-{}", std::process::id()));
-            let d = dir.to_string_lossy().into_owned();
-            println!("\n==> .ci/postgres start {d}");
-            let out = Command::new("bash")
-                .args([&script, "start", &d])
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .map_err(|e| format!("{script}: {e}"))?;
-            if !out.status.success() {
-                return Err("the throw-away PostgreSQL cluster did not start".into());
-            }
-            (String::from_utf8_lossy(&out.stdout).trim().to_owned(), Some(d))
-        }
-    };
-    let mut env: Vec<(&str, &str)> = env.to_vec();
-    env.push(("COMMERCE_TEST_POSTGRES", &server));
-    let extra: Vec<&str> = args.iter().map(String::as_str).collect();
-    let test = |package: &str, feature: &str, target: &str| {
-        let mut a = vec![
-            "test", "--locked", "-p", package, "--features", feature, "--test", target, "--",
-        ];
-        a.extend(extra.iter().copied());
-        run_in(&root, &cargo_program(), &a, &env)
-    };
-    let result = test("commerce-facade", "postgres", "postgres").and_then(|()| test("commerce-cli", "postgres", "runners"));
-    if let Some(d) = cluster {
-        let _ = run_in(&root, "bash", &[&script, "stop", &d], &[]);
+/// Runs `work` with the address of a PostgreSQL server: `COMMERCE_TEST_POSTGRES` when set,
+/// else a throw-away cluster `.ci/postgres` starts (installing PostgreSQL when missing) and
+/// stops afterwards, whatever the outcome.
+fn with_postgres(work: impl FnOnce(&str) -> Result<(), String>) -> Result<(), String> {
+    if let Ok(url) = std::env::var("COMMERCE_TEST_POSTGRES") {
+        return work(&url);
     }
+    let root = workspace_root();
+    let script = root.join(".ci/postgres").to_string_lossy().into_owned();
+    let dir = std::env::temp_dir().join(format!("commerce-pg-{}", std::process::id()));
+    let d = dir.to_string_lossy().into_owned();
+    println!("\n==> .ci/postgres start {d}");
+    let out = Command::new("bash")
+        .args([&script, "start", &d])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{script}: {e}"))?;
+    if !out.status.success() {
+        return Err("the throw-away PostgreSQL cluster did not start".into());
+    }
+    let result = work(String::from_utf8_lossy(&out.stdout).trim());
+    let _ = run_in(&root, "bash", &[&script, "stop", &d], &[]);
     result
+}
+
+/// The `postgres` feature's tests (the facade's journal and shared state, and the runner
+/// processes of the CLI) against a PostgreSQL server ([`with_postgres`]). `env` goes to the
+/// tests; `args` after the test binaries' `--`.
+fn postgres(args: &[String], env: &[(&str, &str)]) -> Result<(), String> {
+    with_postgres(|server| {
+        let mut env: Vec<(&str, &str)> = env.to_vec();
+        env.push(("COMMERCE_TEST_POSTGRES", server));
+        let extra: Vec<&str> = args.iter().map(String::as_str).collect();
+        let test = |package: &str, target: &str, filter: Option<&str>| {
+            let mut a = vec![
+                "test",
+                "--locked",
+                "-p",
+                package,
+                "--features",
+                "postgres",
+                "--test",
+                target,
+                "--",
+            ];
+            a.extend(filter);
+            a.extend(extra.iter().copied());
+            run_in(&workspace_root(), &cargo_program(), &a, &env)
+        };
+        // The CLI's runner tests on SQLite ran with the workspace's tests already.
+        test("commerce-facade", "postgres", None)
+            .and_then(|()| test("commerce-cli", "runners", Some("on_postgres")))
+    })
 }
 
 /// The TRACE secret sweep: `sweep` runs the whole test suite with the sweep on and checks

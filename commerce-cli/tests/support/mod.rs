@@ -79,6 +79,10 @@ pub fn add_held(journal: &commerce_facade::SqliteJournal, record: &commerce_faca
 pub fn pg_database(name: &str) -> String {
     let server = std::env::var("COMMERCE_TEST_POSTGRES")
         .expect("COMMERCE_TEST_POSTGRES must name a PostgreSQL server for the `postgres` tests");
-    let name = format!("commerce_cli_{}_{name}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let name = format!(
+        "commerce_cli_{}_{name}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
     commerce_facade::Postgres::create_database(&server, &name).unwrap()
 }

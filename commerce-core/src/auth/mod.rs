@@ -611,6 +611,11 @@ impl TokenCache {
         abandoned.armed = false;
         let mut state = self.state();
         state.attempts += 1;
+        if let Ok(Fetched::Current(lease)) = result {
+            // Another process is renewing the token: this one's is still valid meanwhile.
+            state.recent.pop_back();
+            return Ok(lease);
+        }
         let stored = match &result {
             Ok(Fetched::Stored(_, generation, _)) => Some(*generation),
             Ok(Fetched::Shared(_, generation)) => *generation,
@@ -623,6 +628,7 @@ impl TokenCache {
                 state.recent.pop_back();
                 (token, Some(left))
             }
+            Ok(Fetched::Current(_)) => unreachable!("returned above"),
             Ok(Fetched::Requested(token) | Fetched::Shared(token, _)) => {
                 state.requests += 1;
                 // Within the rules, whatever the provider said: no overflow, no token used
@@ -644,7 +650,8 @@ impl TokenCache {
         // A token fetched after a rejection, or to replace one refused as expired, is on
         // probation for its first `min_life`: refused then, it is not renewed again (the
         // refusal was not about expiry).
-        let probation = (state.rejected || state.invalidated).then(|| clamped_add(requested_at, rules.min_life));
+        let probation =
+            (state.rejected || state.invalidated).then(|| clamped_add(requested_at, rules.min_life));
         if !state.rejected {
             state.strikes = 0;
         }
@@ -683,13 +690,19 @@ impl TokenCache {
         let deadline = Instant::now() + SHARED_HOLD + SHARED_HOLD;
         let mut refused = refused;
         loop {
-            match store.take(credential, min_left, refused.take(), SHARED_HOLD).await? {
+            match store
+                .take(credential, min_left, refused.take(), SHARED_HOLD)
+                .await?
+            {
                 Stored::Token {
                     secret,
                     left,
                     generation,
                 } => return Ok(Fetched::Stored(Token::new(secret), generation, left)),
                 Stored::Fetch => break,
+                Stored::Wait(_) if let Some(lease) = self.state().still_valid(Instant::now()) => {
+                    return Ok(Fetched::Current(lease));
+                }
                 Stored::Wait(wait) => {
                     if Instant::now() >= deadline {
                         return Err(Error::shared(format!(
@@ -822,6 +835,9 @@ enum Fetched {
     Shared(Token, Option<u64>),
     /// Taken from the shared store: its generation there and the life it has left.
     Stored(Token, u64, Duration),
+    /// Another process holds the shared request: the current token, still valid, serves
+    /// meanwhile.
+    Current(Lease),
 }
 
 /// Puts the cached token in a header: `Authorization: Bearer <token>` by default, or a

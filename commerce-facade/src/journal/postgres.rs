@@ -23,11 +23,19 @@ pub struct PgJournal {
 
 impl std::fmt::Debug for PgJournal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgJournal").field("location", &self.location).finish()
+        f.debug_struct("PgJournal")
+            .field("location", &self.location)
+            .finish()
     }
 }
 
-fn history(tx: &mut Transaction<'_>, key: &str, at: DateTime<Utc>, by: &str, note: &str) -> Result<(), JournalError> {
+fn history(
+    tx: &mut Transaction<'_>,
+    key: &str,
+    at: DateTime<Utc>,
+    by: &str,
+    note: &str,
+) -> Result<(), JournalError> {
     tx.execute(
         "INSERT INTO commerce_history (key, at, by, note) VALUES ($1, $2, $3, $4)",
         &[&key, &at, &by, &note],

@@ -105,7 +105,9 @@ pub struct Postgres {
 
 impl std::fmt::Debug for Postgres {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Postgres").field("location", &self.location).finish()
+        f.debug_struct("Postgres")
+            .field("location", &self.location)
+            .finish()
     }
 }
 
@@ -128,9 +130,8 @@ impl Postgres {
         }
         let location = location(&config);
         let pool = Arc::new(Pool::new(config, connections));
-        pool.blocking(migrate).map_err(|e| {
-            Error::config(format!("the PostgreSQL database at {location}: {}", e.0))
-        })?;
+        pool.blocking(migrate)
+            .map_err(|e| Error::config(format!("the PostgreSQL database at {location}: {}", e.0)))?;
         Ok(Postgres { pool, location })
     }
 

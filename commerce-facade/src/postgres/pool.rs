@@ -126,7 +126,10 @@ impl Pool {
     }
 
     /// Runs `f` on a connection and waits for it (blocking this thread).
-    pub(crate) fn blocking<T, E>(&self, f: impl FnOnce(&mut Client) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    pub(crate) fn blocking<T, E>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<PoolError> + Send + 'static,
@@ -140,7 +143,10 @@ impl Pool {
     }
 
     /// Runs `f` on a connection and awaits it.
-    pub(crate) async fn call<T, E>(&self, f: impl FnOnce(&mut Client) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    pub(crate) async fn call<T, E>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<PoolError> + Send + 'static,
@@ -154,7 +160,11 @@ impl Pool {
     }
 
     /// Runs `f` on a connection without waiting; a failure is logged.
-    pub(crate) fn detach(&self, what: &'static str, f: impl FnOnce(&mut Client) -> Result<(), PoolError> + Send + 'static) {
+    pub(crate) fn detach(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&mut Client) -> Result<(), PoolError> + Send + 'static,
+    ) {
         let job: Job = Box::new(move |conn| {
             if let Err(e) = conn.run(f) {
                 tracing::warn!(error = %e.0, what, "a PostgreSQL write was lost");

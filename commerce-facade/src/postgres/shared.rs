@@ -10,8 +10,8 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, Utc};
 use commerce_core::{
-    BucketView, Credential, Decision, Error, ExposeSecret, Grant, GrantView, POLL, Quota, RateStore, SecretString,
-    Stored, TokenStore, next_budget, verdict,
+    BucketView, Credential, Decision, Error, ExposeSecret, Grant, GrantView, POLL, Quota, RateStore,
+    SecretString, Stored, TokenStore, next_budget, verdict,
 };
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -49,8 +49,9 @@ fn sealing(credential: &Credential) -> Sealing {
     digest.update(CONTEXT);
     digest.update(credential.id.as_bytes());
     let row = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(credential.secret.expose_secret().as_bytes())
-        .expect("HMAC takes keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(credential.secret.expose_secret().as_bytes())
+            .expect("HMAC takes keys of any length");
     mac.update(CONTEXT);
     mac.update(credential.id.as_bytes());
     let mut key = [0u8; 32];
@@ -115,12 +116,10 @@ impl TokenStore for PgShared {
         hold: Duration,
     ) -> Result<Stored, Error> {
         let seal = sealing(credential);
-        let row = seal.row.clone();
         let refused = refused.map(|g| g as i64);
-        type Found = (Option<Vec<u8>>, Option<DateTime<Utc>>, i64, Option<DateTime<Utc>>, DateTime<Utc>);
-        let taken: Result<(Found, bool), Error> = self
-            .pool
+        self.pool
             .call(move |c| {
+                let row = seal.row.clone();
                 let mut tx = c.transaction().map_err(shared)?;
                 tx.execute(
                     "INSERT INTO commerce_tokens (credential) VALUES ($1) ON CONFLICT DO NOTHING",
@@ -134,8 +133,13 @@ impl TokenStore for PgShared {
                         &[&row],
                     )
                     .map_err(shared)?;
-                let (mut sealed, mut expires, generation, held, now): Found =
-                    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+                let (mut sealed, expires, generation, held, now): (
+                    Option<Vec<u8>>,
+                    Option<DateTime<Utc>>,
+                    i64,
+                    Option<DateTime<Utc>>,
+                    DateTime<Utc>,
+                ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
                 if refused == Some(generation) && sealed.is_some() {
                     // The provider refused it: gone for every process.
                     tx.execute(
@@ -143,42 +147,34 @@ impl TokenStore for PgShared {
                         &[&row],
                     )
                     .map_err(shared)?;
-                    (sealed, expires) = (None, None);
+                    sealed = None;
                 }
-                let usable = sealed.is_some() && expires.is_some_and(|e| left(now, e) >= min_left);
-                let free = held.is_none_or(|h| h <= now);
-                let claim = !usable && free;
-                if claim {
-                    tx.execute(
-                        "UPDATE commerce_tokens SET held_until = $2 WHERE credential = $1",
-                        &[&row, &after(now, hold)],
-                    )
-                    .map_err(shared)?;
-                }
+                let remaining = expires.map_or(Duration::ZERO, |e| left(now, e));
+                // A token sealed under another secret (the credential's secret was changed
+                // in this process) does not open: as good as none here.
+                let token = sealed
+                    .filter(|_| remaining >= min_left)
+                    .and_then(|s| seal.open(&s));
+                let stored = match token {
+                    Some(secret) => Stored::Token {
+                        secret,
+                        left: remaining,
+                        generation: generation as u64,
+                    },
+                    None if held.is_none_or(|h| h <= now) => {
+                        tx.execute(
+                            "UPDATE commerce_tokens SET held_until = $2 WHERE credential = $1",
+                            &[&row, &after(now, hold)],
+                        )
+                        .map_err(shared)?;
+                        Stored::Fetch
+                    }
+                    None => Stored::Wait(held.map_or(POLL, |h| left(now, h)).min(Duration::from_secs(1))),
+                };
                 tx.commit().map_err(shared)?;
-                Ok(((sealed, expires, generation, held, now), claim))
+                Ok(stored)
             })
-            .await;
-        let ((sealed, expires, generation, held, now), claim) = taken?;
-        if claim {
-            return Ok(Stored::Fetch);
-        }
-        if let (Some(sealed), Some(expires)) = (sealed, expires)
-            && left(now, expires) >= min_left
-        {
-            return match seal.open(&sealed) {
-                Some(secret) => Ok(Stored::Token {
-                    secret,
-                    left: left(now, expires),
-                    generation: generation as u64,
-                }),
-                // Sealed under another secret: this process's credential differs (a rotated
-                // secret); it waits for a token it can open, which the holder's next renewal
-                // brings, or for the claim to be free.
-                None => Ok(Stored::Wait(POLL.max(Duration::from_secs(1)))),
-            };
-        }
-        Ok(Stored::Wait(held.map_or(POLL, |h| left(now, h)).min(Duration::from_secs(1))))
+            .await
     }
 
     async fn put(&self, credential: &Credential, token: &SecretString, life: Duration) -> Result<u64, Error> {
@@ -186,10 +182,10 @@ impl TokenStore for PgShared {
         let sealed = seal.seal(token)?;
         let row = seal.row;
         let life = chrono::Duration::from_std(life).unwrap_or(chrono::Duration::days(365));
-        let generation: i64 = self
-            .pool
-            .call(move |c| {
-                let r = c
+        let generation: i64 =
+            self.pool
+                .call(move |c| {
+                    let r = c
                     .query_one(
                         "INSERT INTO commerce_tokens (credential, sealed, expires_at, generation, held_until)
                          VALUES ($1, $2, clock_timestamp() + $3 * interval '1 microsecond', 1, NULL)
@@ -200,9 +196,9 @@ impl TokenStore for PgShared {
                         &[&row, &sealed, &(life.num_microseconds().unwrap_or(i64::MAX) as f64)],
                     )
                     .map_err(shared)?;
-                Ok::<_, Error>(r.get(0))
-            })
-            .await?;
+                    Ok::<_, Error>(r.get(0))
+                })
+                .await?;
         Ok(generation as u64)
     }
 
@@ -283,11 +279,17 @@ impl RateStore for PgShared {
                 .map_err(shared)?;
                 tx.execute(
                     "DELETE FROM commerce_rate_grants WHERE bucket = $1 AND NOT open AND at < $2",
-                    &[&row, &(now - chrono::Duration::from_std(longest).unwrap_or_default())],
+                    &[
+                        &row,
+                        &(now - chrono::Duration::from_std(longest).unwrap_or_default()),
+                    ],
                 )
                 .map_err(shared)?;
                 let grants = tx
-                    .query("SELECT at, open FROM commerce_rate_grants WHERE bucket = $1", &[&row])
+                    .query(
+                        "SELECT at, open FROM commerce_rate_grants WHERE bucket = $1",
+                        &[&row],
+                    )
                     .map_err(shared)?
                     .into_iter()
                     .map(|g| GrantView {
@@ -388,10 +390,15 @@ impl RateStore for PgShared {
                 let (left, until, now, open): (Option<i64>, Option<DateTime<Utc>>, DateTime<Utc>, i64) =
                     (b.get(0), b.get(1), b.get(2), b.get(3));
                 let current = left.zip(until).map(|(l, u)| (l.max(0) as u64, system(u)));
-                let (left, until) = next_budget(current, remaining, open.max(0) as u64, own, reset, system(now));
+                let (left, until) =
+                    next_budget(current, remaining, open.max(0) as u64, own, reset, system(now));
                 tx.execute(
                     "UPDATE commerce_rate_buckets SET budget_left = $2, budget_until = $3 WHERE bucket = $1",
-                    &[&row, &(left.min(i64::MAX as u64) as i64), &DateTime::<Utc>::from(until)],
+                    &[
+                        &row,
+                        &(left.min(i64::MAX as u64) as i64),
+                        &DateTime::<Utc>::from(until),
+                    ],
                 )
                 .map_err(shared)?;
                 tx.commit().map_err(shared)?;
@@ -425,6 +432,10 @@ mod tests {
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert!(s.open(&tampered).is_none());
-        assert_ne!(s.seal(&"tok-123".to_owned().into()).unwrap(), sealed, "a new nonce each time");
+        assert_ne!(
+            s.seal(&"tok-123".to_owned().into()).unwrap(),
+            sealed,
+            "a new nonce each time"
+        );
     }
 }
