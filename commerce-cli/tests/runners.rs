@@ -108,7 +108,8 @@ fn logs(dir: &Path) -> String {
     out
 }
 
-/// What a run of several runners showed.
+/// What a run of several runners showed (read by the PostgreSQL test).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 struct Ran {
     report: commerce_sandbox::Report,
     elapsed: Duration,

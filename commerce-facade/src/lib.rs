@@ -25,7 +25,7 @@
 //! ```
 //!
 //! Runners on several machines share a PostgreSQL database (feature `postgres`,
-//! [`Postgres`]): the journal, and each credential's access token and rate budgets, so N
+//! `Postgres`): the journal, and each credential's access token and rate budgets, so N
 //! workers ask for one token and together keep the providers' limits.
 //!
 //! `cargo run --example quickstart` runs the whole flow against the built-in sandbox for

@@ -221,7 +221,7 @@ impl Providers {
 
     /// [`from_env`](Self::from_env), every client sharing its credential's access token and
     /// rate budgets through `shared` with every other process using it (a PostgreSQL
-    /// database's [`shared_state`](crate::Postgres::shared_state), with feature `postgres`).
+    /// database's `Postgres::shared_state()`, with feature `postgres`).
     pub fn from_env_shared(shared: SharedState) -> Result<Self, Error> {
         Self::from_vars_shared(&|name| env_optional(name), Some(&shared))
     }
