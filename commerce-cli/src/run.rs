@@ -15,23 +15,13 @@ use crate::{Failure, RunArgs, USAGE};
 /// With a PostgreSQL journal, every client shares its credential's access token and rate
 /// budgets in the same database with the other runners.
 pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Failure> {
-    let (providers, journal): (Result<Providers, _>, Arc<dyn Journal>) = match Store::parse(journal_path) {
-        Store::Sqlite(path) => (Providers::from_env(), Arc::new(SqliteJournal::open(path)?)),
-        #[cfg(feature = "postgres")]
-        Store::Postgres(url) => {
-            let pg = crate::ops::postgres(&url)?;
-            (
-                Providers::from_env_shared(pg.shared_state()),
-                Arc::new(pg.journal()),
-            )
-        }
-        #[cfg(not(feature = "postgres"))]
-        Store::Postgres(url) => match crate::ops::postgres(&url)? {},
-    };
-    let providers = providers.map_err(|e| Failure {
+    // The environment is checked before the journal is opened: a command line without
+    // providers is a usage error whatever the journal.
+    let usage = |e: commerce_core::Error| Failure {
         message: e.to_string(),
         code: USAGE,
-    })?;
+    };
+    let providers = Providers::from_env().map_err(usage)?;
     if providers.channels.is_empty() || providers.fulfilment.is_empty() {
         let wanted: Vec<String> = PROVIDERS
             .iter()
@@ -47,6 +37,20 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
             code: USAGE,
         });
     }
+    let (providers, journal): (Providers, Arc<dyn Journal>) = match Store::parse(journal_path) {
+        Store::Sqlite(path) => (providers, Arc::new(SqliteJournal::open(path)?)),
+        // The same clients again, sharing tokens and budgets in the database.
+        #[cfg(feature = "postgres")]
+        Store::Postgres(url) => {
+            let pg = crate::ops::postgres(&url)?;
+            (
+                Providers::from_env_shared(pg.shared_state()).map_err(usage)?,
+                Arc::new(pg.journal()),
+            )
+        }
+        #[cfg(not(feature = "postgres"))]
+        Store::Postgres(url) => match crate::ops::postgres(&url)? {},
+    };
     let options = FlowOptions {
         concurrency: usize::from(args.concurrency),
         poll_interval: args.poll_interval,

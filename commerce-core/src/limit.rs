@@ -632,6 +632,9 @@ impl RateLimiter {
 
     /// The quotas this limiter keeps.
     pub fn quotas(&self) -> Vec<Quota> {
+        if let Some(shared) = &self.inner.shared {
+            return shared.quotas.clone();
+        }
         self.state().windows.iter().map(|w| w.quota).collect()
     }
 }

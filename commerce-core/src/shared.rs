@@ -303,26 +303,34 @@ impl TokenStore for MemoryStore {
         let now = SystemTime::now();
         let mut state = self.lock();
         let t = state.tokens.entry(credential.id.clone()).or_default();
-        if refused == Some(t.generation) {
+        let view = TokenView {
+            left: t
+                .token
+                .as_ref()
+                .map(|(_, until)| until.duration_since(now).unwrap_or_default()),
+            generation: t.generation,
+            held: t.held_until.map(|h| h.duration_since(now).unwrap_or_default()),
+        };
+        let (drop, decision) = token_decision(&view, refused, min_left);
+        if drop {
             t.token = None;
         }
-        if let Some((secret, until)) = &t.token
-            && let Ok(left) = until.duration_since(now)
-            && left >= min_left
-        {
-            return Ok(Stored::Token {
-                secret: secret.clone(),
-                left,
+        Ok(match decision {
+            TokenDecision::Use => Stored::Token {
+                secret: t
+                    .token
+                    .as_ref()
+                    .map(|(s, _)| s.clone())
+                    .expect("used only when stored"),
+                left: view.left.unwrap_or_default(),
                 generation: t.generation,
-            });
-        }
-        if let Some(held) = t.held_until
-            && let Ok(wait) = held.duration_since(now)
-        {
-            return Ok(Stored::Wait(wait.min(POLL)));
-        }
-        t.held_until = Some(now + hold);
-        Ok(Stored::Fetch)
+            },
+            TokenDecision::Wait(wait) => Stored::Wait(wait),
+            TokenDecision::Claim => {
+                t.held_until = Some(now + hold);
+                Stored::Fetch
+            }
+        })
     }
 
     async fn put(&self, credential: &Credential, token: &SecretString, life: Duration) -> Result<u64, Error> {
@@ -434,6 +442,42 @@ pub fn next_budget(
     }
 }
 
+/// What a token store holds for one credential, as [`token_decision`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenView {
+    /// The stored token's remaining life (`None`: no token, or one this process cannot
+    /// open: sealed under another secret).
+    pub left: Option<Duration>,
+    /// The stored token's generation.
+    pub generation: u64,
+    /// How long another process's claim on the token request still runs.
+    pub held: Option<Duration>,
+}
+
+/// What a store answers to [`TokenStore::take`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenDecision {
+    /// Hand out the stored token.
+    Use,
+    /// Give the caller the token request (claimed for `hold`).
+    Claim,
+    /// Another process holds the request: look again after this long.
+    Wait(Duration),
+}
+
+/// The one rule of every token store: a token the provider refused (its generation is
+/// `refused`) is dropped (the `bool`); a token with at least `min_left` of life is used;
+/// otherwise the caller claims the request, unless another process holds it.
+pub fn token_decision(view: &TokenView, refused: Option<u64>, min_left: Duration) -> (bool, TokenDecision) {
+    let drop = view.left.is_some() && refused == Some(view.generation);
+    let decision = match (view.left, view.held) {
+        (Some(left), _) if !drop && left >= min_left => TokenDecision::Use,
+        (_, Some(held)) if !held.is_zero() => TokenDecision::Wait(held.clamp(POLL, Duration::from_secs(1))),
+        _ => TokenDecision::Claim,
+    };
+    (drop, decision)
+}
+
 /// How often a process looks again while another one holds what it waits for (a token
 /// request, a call under way): the stores cannot wake a waiter in another process.
 pub const POLL: Duration = Duration::from_millis(50);
@@ -519,6 +563,46 @@ mod tests {
             ..open
         };
         assert_eq!(verdict(&[], true, &known, at(1)), Decision::Go);
+    }
+
+    #[test]
+    fn a_stored_token_is_used_claimed_or_waited_for() {
+        let s = Duration::from_secs;
+        let view = |left: Option<u64>, held: Option<u64>| TokenView {
+            left: left.map(s),
+            generation: 3,
+            held: held.map(s),
+        };
+        let min = s(40);
+        assert_eq!(
+            token_decision(&view(Some(100), None), None, min),
+            (false, TokenDecision::Use)
+        );
+        assert_eq!(
+            token_decision(&view(Some(100), Some(9)), None, min),
+            (false, TokenDecision::Use)
+        );
+        assert_eq!(
+            token_decision(&view(Some(30), None), None, min),
+            (false, TokenDecision::Claim)
+        );
+        assert_eq!(
+            token_decision(&view(None, Some(0)), None, min),
+            (false, TokenDecision::Claim)
+        );
+        assert_eq!(
+            token_decision(&view(Some(30), Some(9)), None, min),
+            (false, TokenDecision::Wait(s(1)))
+        );
+        // Refused by the provider: dropped for all, and claimed by the one that saw it.
+        assert_eq!(
+            token_decision(&view(Some(100), None), Some(3), min),
+            (true, TokenDecision::Claim)
+        );
+        assert_eq!(
+            token_decision(&view(Some(100), None), Some(2), min),
+            (false, TokenDecision::Use)
+        );
     }
 
     #[test]

@@ -241,6 +241,40 @@ fn personal_data_is_purged_and_unreadable_records_are_set_aside() {
     );
 }
 
+/// `n` workers of the flow on the database at `url`, each with its own connections and its
+/// own clients of `sb` (as separate processes have), sharing tokens and budgets through the
+/// database; each runs until nothing is left.
+fn workers(
+    sb: &commerce_sandbox::Sandbox,
+    url: &str,
+    n: usize,
+    lease: Duration,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..n)
+        .map(|i| {
+            let pg = Postgres::connect(url).unwrap();
+            let env: Vec<(&str, String)> = sb.env();
+            let vars = move |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+            let providers =
+                commerce_facade::Providers::from_vars_shared(&vars, Some(&pg.shared_state())).unwrap();
+            let flow = Flow::new(
+                providers,
+                Arc::new(pg.journal()),
+                FlowOptions {
+                    runner: format!("worker-{i}"),
+                    poll_interval: Duration::from_millis(100),
+                    lease,
+                    concurrency: 2,
+                    ..shop_options()
+                },
+            );
+            tokio::spawn(async move {
+                support::run_until_done(&flow, 80).await;
+            })
+        })
+        .collect()
+}
+
 /// Three workers, each with its own connections and its own clients (as three processes
 /// have), run the flow on one PostgreSQL journal against the sandbox with faults: every
 /// order once, one token request per credential for all of them, and no answer 429 (the
@@ -257,29 +291,7 @@ async fn workers_on_one_database_share_each_token_and_each_limit() {
     .await
     .unwrap();
     let url = database();
-    let mut workers = Vec::new();
-    for i in 0..3 {
-        let pg = Postgres::connect(&url).unwrap();
-        let env: Vec<(&str, String)> = sb.env();
-        let vars = move |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-        let providers =
-            commerce_facade::Providers::from_vars_shared(&vars, Some(&pg.shared_state())).unwrap();
-        let flow = Flow::new(
-            providers,
-            Arc::new(pg.journal()),
-            FlowOptions {
-                runner: format!("worker-{i}"),
-                poll_interval: Duration::from_millis(100),
-                lease: Duration::from_secs(5),
-                concurrency: 2,
-                ..shop_options()
-            },
-        );
-        workers.push(tokio::spawn(async move {
-            support::run_until_done(&flow, 60).await;
-        }));
-    }
-    for w in workers {
+    for w in workers(&sb, &url, 3, Duration::from_secs(5)) {
         w.await.unwrap();
     }
     let report = sb.report();
@@ -339,27 +351,7 @@ async fn connections_dropped_mid_run_lose_nothing_and_do_nothing_twice() {
     .await
     .unwrap();
     let url = database();
-    let mut workers = Vec::new();
-    for i in 0..2 {
-        let pg = Postgres::connect(&url).unwrap();
-        let env: Vec<(&str, String)> = sb.env();
-        let vars = move |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-        let providers =
-            commerce_facade::Providers::from_vars_shared(&vars, Some(&pg.shared_state())).unwrap();
-        let flow = Flow::new(
-            providers,
-            Arc::new(pg.journal()),
-            FlowOptions {
-                runner: format!("worker-{i}"),
-                poll_interval: Duration::from_millis(100),
-                lease: Duration::from_secs(3),
-                ..shop_options()
-            },
-        );
-        workers.push(tokio::spawn(async move {
-            support::run_until_done(&flow, 80).await;
-        }));
-    }
+    let running = workers(&sb, &url, 2, Duration::from_secs(3));
     let name = url.rsplit_once('/').unwrap().1.to_owned();
     let admin = std::env::var("COMMERCE_TEST_POSTGRES").unwrap();
     let dropped = std::thread::spawn(move || {
@@ -377,7 +369,7 @@ async fn connections_dropped_mid_run_lose_nothing_and_do_nothing_twice() {
         }
         dropped
     });
-    for w in workers {
+    for w in running {
         w.await.unwrap();
     }
     assert!(dropped.join().unwrap() > 0, "connections were dropped");

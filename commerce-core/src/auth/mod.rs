@@ -610,12 +610,13 @@ impl TokenCache {
         };
         abandoned.armed = false;
         let mut state = self.state();
-        state.attempts += 1;
         if let Ok(Fetched::Current(lease)) = result {
-            // Another process is renewing the token: this one's is still valid meanwhile.
+            // Another process is renewing the token: this one's is still valid meanwhile
+            // (not a flight: a waiter looks for itself, and finds the same).
             state.recent.pop_back();
             return Ok(lease);
         }
+        state.attempts += 1;
         let stored = match &result {
             Ok(Fetched::Stored(_, generation, _)) => Some(*generation),
             Ok(Fetched::Shared(_, generation)) => *generation,

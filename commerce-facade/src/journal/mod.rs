@@ -439,6 +439,27 @@ pub(crate) fn read_record(text: &str) -> Result<OrderRecord, JournalError> {
     serde_json::from_str(text).map_err(JournalError::storage)
 }
 
+/// The records among stored `(key, record)` rows that read ([`Journal::all`]); the others
+/// are logged and left out.
+pub(crate) fn readable(rows: Vec<(String, String)>) -> Vec<OrderRecord> {
+    rows.into_iter()
+        .filter_map(|(key, text)| match read_record(&text) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::error!(key, error = %e, "unreadable journal record skipped");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The stored `(key, record)` rows that do not read, with why ([`Journal::unreadable`]).
+pub(crate) fn unreadable_rows(rows: Vec<(String, String)>) -> Vec<(String, String)> {
+    rows.into_iter()
+        .filter_map(|(key, text)| read_record(&text).err().map(|e| (key, e.to_string())))
+        .collect()
+}
+
 /// A timestamp as the SQLite journal stores it: fixed width, so text order is time order.
 /// Times past the year 9999 are kept as its last second (text order holds for four-digit
 /// years only).

@@ -48,6 +48,18 @@ fn text(record: &OrderRecord) -> Result<String, JournalError> {
 }
 
 impl PgJournal {
+    /// Every `(key, record)` row, by key.
+    fn rows(&self) -> Result<Vec<(String, String)>, JournalError> {
+        self.pool.blocking(|c| {
+            Ok(
+                c.query("SELECT key, record FROM commerce_orders ORDER BY key", &[])?
+                    .into_iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect(),
+            )
+        })
+    }
+
     /// Writes a held record; `lease_until` `None` gives the lease up.
     fn write_held(
         &self,
@@ -95,22 +107,7 @@ impl Journal for PgJournal {
     }
 
     fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
-        let rows: Vec<(String, String)> = self.pool.blocking(|c| {
-            Ok::<_, JournalError>(
-                c.query("SELECT key, record FROM commerce_orders ORDER BY key", &[])?
-                    .into_iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect(),
-            )
-        })?;
-        let mut records = Vec::with_capacity(rows.len());
-        for (key, text) in rows {
-            match read_record(&text) {
-                Ok(r) => records.push(r),
-                Err(e) => tracing::error!(key, error = %e, "unreadable journal record skipped"),
-            }
-        }
-        Ok(records)
+        Ok(super::readable(self.rows()?))
     }
 
     fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
@@ -362,17 +359,6 @@ impl Journal for PgJournal {
     }
 
     fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
-        let rows: Vec<(String, String)> = self.pool.blocking(|c| {
-            Ok::<_, JournalError>(
-                c.query("SELECT key, record FROM commerce_orders ORDER BY key", &[])?
-                    .into_iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect(),
-            )
-        })?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(key, text)| read_record(&text).err().map(|e| (key, e.to_string())))
-            .collect())
+        Ok(super::unreadable_rows(self.rows()?))
     }
 }

@@ -128,6 +128,18 @@ impl SqliteJournal {
         &self.path
     }
 
+    /// Every `(key, record)` row, by key.
+    fn rows(&self) -> Result<Vec<(String, String)>, JournalError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT key, record FROM orders ORDER BY key")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+            .map_err(storage)?;
+        rows.collect::<Result<_, _>>().map_err(storage)
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -308,22 +320,7 @@ impl Journal for SqliteJournal {
 
     /// Every record that reads; the others are named by [`SqliteJournal::unreadable`].
     fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT key, record FROM orders ORDER BY key")
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
-            .map_err(storage)?;
-        let mut records = Vec::new();
-        for row in rows {
-            let (key, text) = row.map_err(storage)?;
-            match read(&text) {
-                Ok(r) => records.push(r),
-                Err(e) => tracing::error!(key, error = %e, "unreadable journal record skipped"),
-            }
-        }
-        Ok(records)
+        Ok(super::readable(self.rows()?))
     }
 
     fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
@@ -544,21 +541,7 @@ impl Journal for SqliteJournal {
     }
 
     fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT key, record FROM orders ORDER BY key")
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
-            .map_err(storage)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (key, text) = row.map_err(storage)?;
-            if let Err(e) = read(&text) {
-                out.push((key, e.to_string()));
-            }
-        }
-        Ok(out)
+        Ok(super::unreadable_rows(self.rows()?))
     }
 
     fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {

@@ -10,8 +10,8 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, Utc};
 use commerce_core::{
-    BucketView, Credential, Decision, Error, ExposeSecret, Grant, GrantView, POLL, Quota, RateStore,
-    SecretString, Stored, TokenStore, next_budget, verdict,
+    BucketView, Credential, Decision, Error, ExposeSecret, Grant, GrantView, Quota, RateStore, SecretString,
+    Stored, TokenDecision, TokenStore, TokenView, next_budget, token_decision, verdict,
 };
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -116,7 +116,6 @@ impl TokenStore for PgShared {
         hold: Duration,
     ) -> Result<Stored, Error> {
         let seal = sealing(credential);
-        let refused = refused.map(|g| g as i64);
         self.pool
             .call(move |c| {
                 let row = seal.row.clone();
@@ -133,35 +132,40 @@ impl TokenStore for PgShared {
                         &[&row],
                     )
                     .map_err(shared)?;
-                let (mut sealed, expires, generation, held, now): (
+                let (sealed, expires, generation, held, now): (
                     Option<Vec<u8>>,
                     Option<DateTime<Utc>>,
                     i64,
                     Option<DateTime<Utc>>,
                     DateTime<Utc>,
                 ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
-                if refused == Some(generation) && sealed.is_some() {
+                // A token sealed under another secret (the credential's secret was changed
+                // in this process) does not open: as good as none here.
+                let token = sealed.and_then(|s| seal.open(&s));
+                let view = TokenView {
+                    left: token
+                        .as_ref()
+                        .map(|_| expires.map_or(Duration::ZERO, |e| left(now, e))),
+                    generation: generation as u64,
+                    held: held.map(|h| left(now, h)),
+                };
+                let (drop, decision) = token_decision(&view, refused, min_left);
+                if drop {
                     // The provider refused it: gone for every process.
                     tx.execute(
                         "UPDATE commerce_tokens SET sealed = NULL, expires_at = NULL WHERE credential = $1",
                         &[&row],
                     )
                     .map_err(shared)?;
-                    sealed = None;
                 }
-                let remaining = expires.map_or(Duration::ZERO, |e| left(now, e));
-                // A token sealed under another secret (the credential's secret was changed
-                // in this process) does not open: as good as none here.
-                let token = sealed
-                    .filter(|_| remaining >= min_left)
-                    .and_then(|s| seal.open(&s));
-                let stored = match token {
-                    Some(secret) => Stored::Token {
+                let stored = match (decision, token) {
+                    (TokenDecision::Use, Some(secret)) => Stored::Token {
                         secret,
-                        left: remaining,
+                        left: view.left.unwrap_or_default(),
                         generation: generation as u64,
                     },
-                    None if held.is_none_or(|h| h <= now) => {
+                    (TokenDecision::Wait(wait), _) => Stored::Wait(wait),
+                    _ => {
                         tx.execute(
                             "UPDATE commerce_tokens SET held_until = $2 WHERE credential = $1",
                             &[&row, &after(now, hold)],
@@ -169,7 +173,6 @@ impl TokenStore for PgShared {
                         .map_err(shared)?;
                         Stored::Fetch
                     }
-                    None => Stored::Wait(held.map_or(POLL, |h| left(now, h)).min(Duration::from_secs(1))),
                 };
                 tx.commit().map_err(shared)?;
                 Ok(stored)
@@ -230,6 +233,42 @@ fn system(at: DateTime<Utc>) -> SystemTime {
     SystemTime::from(at)
 }
 
+/// A bucket's row, locked for the rest of the transaction.
+struct Locked {
+    paused: Option<DateTime<Utc>>,
+    left: Option<i64>,
+    until: Option<DateTime<Utc>>,
+    /// The database's clock.
+    now: DateTime<Utc>,
+    /// Grants under way.
+    open: i64,
+}
+
+/// Creates the bucket's row if need be and locks it (`FOR UPDATE`): every process's
+/// operation on the bucket waits for this transaction.
+fn lock_bucket(tx: &mut postgres::Transaction<'_>, row: &str) -> Result<Locked, Error> {
+    tx.execute(
+        "INSERT INTO commerce_rate_buckets (bucket) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[&row],
+    )
+    .map_err(shared)?;
+    let b = tx
+        .query_one(
+            "SELECT paused_until, budget_left, budget_until, clock_timestamp(),
+                 (SELECT count(*) FROM commerce_rate_grants g WHERE g.bucket = $1 AND g.open)
+             FROM commerce_rate_buckets WHERE bucket = $1 FOR UPDATE",
+            &[&row],
+        )
+        .map_err(shared)?;
+    Ok(Locked {
+        paused: b.get(0),
+        left: b.get(1),
+        until: b.get(2),
+        now: b.get(3),
+        open: b.get(4),
+    })
+}
+
 #[async_trait]
 impl RateStore for PgShared {
     async fn try_grant(
@@ -249,26 +288,15 @@ impl RateStore for PgShared {
         self.pool
             .call(move |c| {
                 let mut tx = c.transaction().map_err(shared)?;
-                tx.execute(
-                    "INSERT INTO commerce_rate_buckets (bucket) VALUES ($1) ON CONFLICT DO NOTHING",
-                    &[&row],
-                )
-                .map_err(shared)?;
                 // The bucket's row lock makes each decision and its grant one step for every
                 // process.
-                let b = tx
-                    .query_one(
-                        "SELECT paused_until, budget_left, budget_until, clock_timestamp()
-                         FROM commerce_rate_buckets WHERE bucket = $1 FOR UPDATE",
-                        &[&row],
-                    )
-                    .map_err(shared)?;
-                let (paused, left, until, now): (
-                    Option<DateTime<Utc>>,
-                    Option<i64>,
-                    Option<DateTime<Utc>>,
-                    DateTime<Utc>,
-                ) = (b.get(0), b.get(1), b.get(2), b.get(3));
+                let Locked {
+                    paused,
+                    left,
+                    until,
+                    now,
+                    ..
+                } = lock_bucket(&mut tx, &row)?;
                 // A grant left open by a process that died counts as ended when it would have
                 // ended at the latest; grants out of every window are forgotten.
                 tx.execute(
@@ -374,21 +402,13 @@ impl RateStore for PgShared {
         self.pool
             .call(move |c| {
                 let mut tx = c.transaction().map_err(shared)?;
-                tx.execute(
-                    "INSERT INTO commerce_rate_buckets (bucket) VALUES ($1) ON CONFLICT DO NOTHING",
-                    &[&row],
-                )
-                .map_err(shared)?;
-                let b = tx
-                    .query_one(
-                        "SELECT budget_left, budget_until, clock_timestamp(),
-                             (SELECT count(*) FROM commerce_rate_grants g WHERE g.bucket = $1 AND g.open)
-                         FROM commerce_rate_buckets WHERE bucket = $1 FOR UPDATE",
-                        &[&row],
-                    )
-                    .map_err(shared)?;
-                let (left, until, now, open): (Option<i64>, Option<DateTime<Utc>>, DateTime<Utc>, i64) =
-                    (b.get(0), b.get(1), b.get(2), b.get(3));
+                let Locked {
+                    left,
+                    until,
+                    now,
+                    open,
+                    ..
+                } = lock_bucket(&mut tx, &row)?;
                 let current = left.zip(until).map(|(l, u)| (l.max(0) as u64, system(u)));
                 let (left, until) =
                     next_budget(current, remaining, open.max(0) as u64, own, reset, system(now));
