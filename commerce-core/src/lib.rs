@@ -126,8 +126,8 @@ pub use crate::http::{
 pub use crate::limit::{Permit, Quota, RateLimiter, RateLimits};
 pub use crate::retry::{MAX_SERVER_WAIT, RetryPolicy, parse_retry_after};
 pub use crate::shared::{
-    BucketView, Credential, Decision, Grant, GrantView, POLL, RateStore, SharedState, Stored, TokenDecision,
-    TokenStore, TokenView, next_budget, token_decision, verdict,
+    BucketView, Credential, Decision, Grant, GrantView, POLL, RateStore, SharedState, Stored, TOKEN_POLL,
+    TokenDecision, TokenStore, TokenView, next_budget, token_decision, verdict,
 };
 pub use crate::support::{
     Page, decode_items, env_all_or_none, env_optional, env_required, is_valid_email, offset_stream,

@@ -247,7 +247,7 @@ impl Permit {
     /// [`observe`](Self::observe), and for a limiter shared with other processes, the pause
     /// and the budget written to the shared store before it returns (so no other process
     /// sends on a budget this answer spent). A store that fails is logged: the pause still
-    /// holds in this process.
+    /// holds in this process (a shared limiter honours its own pauses too).
     pub async fn observe_shared(&self, headers: &HeaderMap) -> Option<Duration> {
         let limiter = self.limiter.as_ref()?;
         let paused = limiter.observe_counted(headers, 1);
@@ -462,7 +462,7 @@ impl RateLimiter {
     /// transport uses [`acquire_checked`](Self::acquire_checked) instead, to fail the call.
     pub async fn acquire(&self) -> Permit {
         loop {
-            match self.acquire_checked().await {
+            match self.acquire_checked(Duration::MAX).await {
                 Ok(permit) => return permit,
                 Err(e) => {
                     tracing::warn!(error = %e, "the shared rate store failed: trying again in 1 s");
@@ -473,29 +473,52 @@ impl RateLimiter {
     }
 
     /// [`acquire`](Self::acquire), failing with [`Error::Shared`] when the store of a shared
-    /// limiter fails (nothing was sent, nothing counted).
-    pub async fn acquire_checked(&self) -> Result<Permit, Error> {
+    /// limiter fails (nothing was sent, nothing counted), and, for a shared limiter, with
+    /// [`Error::RateLimited`] (its provider and endpoint left for the caller to name) when
+    /// a pause the provider asked for, here or in another process, runs longer than
+    /// `max_pause`: waiting that long silently would look like a hang.
+    pub async fn acquire_checked(&self, max_pause: Duration) -> Result<Permit, Error> {
         let _turn = self.inner.gate.lock().await;
-        if let Some(shared) = &self.inner.shared {
-            // One waiter per process asks the store; the others queue at the gate.
-            loop {
-                match shared
-                    .store
-                    .try_grant(&shared.key, &shared.quotas, shared.slow_start, OPEN_AT_MOST)
-                    .await?
-                {
-                    Grant::Granted(id) => {
-                        let local = self.state().record(Instant::now());
-                        let mut permit = self.permit(local);
-                        permit.shared = Some(id);
-                        return Ok(permit);
-                    }
-                    Grant::Denied(Decision::Wait(wait)) => tokio::time::sleep(wait).await,
-                    Grant::Denied(_) => tokio::time::sleep(POLL).await,
+        let Some(shared) = &self.inner.shared else {
+            return Ok(self.acquire_local().await);
+        };
+        let paused = |wait: Duration| Error::RateLimited {
+            provider: Name::Borrowed(""),
+            endpoint: Name::Borrowed(""),
+            retry_after: Some(wait),
+            answer: None,
+        };
+        // One waiter per process asks the store; the others queue at the gate.
+        loop {
+            // A pause this process heard of holds even when the store could not be told.
+            let local = self.pause_remaining();
+            if local > max_pause {
+                return Err(paused(local));
+            }
+            if !local.is_zero() {
+                tokio::time::sleep(local).await;
+            }
+            match shared
+                .store
+                .try_grant(&shared.key, &shared.quotas, shared.slow_start, OPEN_AT_MOST)
+                .await?
+            {
+                Grant::Granted(id) => {
+                    let local = self.state().record(Instant::now());
+                    let mut permit = self.permit(local);
+                    permit.shared = Some(id);
+                    return Ok(permit);
                 }
+                Grant::Denied(Decision::Paused(wait)) => {
+                    self.pause_for(wait);
+                    if wait > max_pause {
+                        return Err(paused(wait));
+                    }
+                }
+                Grant::Denied(Decision::Wait(wait)) => tokio::time::sleep(wait).await,
+                Grant::Denied(_) => tokio::time::sleep(POLL).await,
             }
         }
-        Ok(self.acquire_local().await)
     }
 
     async fn acquire_local(&self) -> Permit {

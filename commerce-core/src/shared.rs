@@ -28,6 +28,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use secrecy::SecretString;
 
+use crate::auth::TokenRules;
 use crate::error::Error;
 use crate::limit::Quota;
 
@@ -104,8 +105,16 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// generation.
     async fn put(&self, credential: &Credential, token: &SecretString, life: Duration) -> Result<u64, Error>;
 
-    /// The holder's token request failed: nobody asks again for `cool_down`.
-    async fn abandon(&self, credential: &Credential, cool_down: Duration) -> Result<(), Error>;
+    /// The holder's token request failed: one more failure in a row for the credential,
+    /// whichever process made it, and nobody asks again before the cool-down the rules set
+    /// for that many failures (or the wait the provider `asked` for, when longer). A stored
+    /// token resets the count.
+    async fn abandon(
+        &self,
+        credential: &Credential,
+        rules: &TokenRules,
+        asked: Option<Duration>,
+    ) -> Result<(), Error>;
 }
 
 /// One grant of a bucket as [`verdict`] sees it.
@@ -134,8 +143,11 @@ pub struct BucketView {
 pub enum Decision {
     /// Yes.
     Go,
-    /// Not before this long from now.
+    /// Not before this long from now (a quota's window).
     Wait(Duration),
+    /// Not before this long from now: the provider asked for a pause, or its budget is
+    /// spent until its reset.
+    Paused(Duration),
     /// Only once a call under way is over (its arrival time is not known yet).
     AfterCompletion,
 }
@@ -145,17 +157,19 @@ pub enum Decision {
 /// answer is back; no call while paused or with the provider's budget spent; and, for a
 /// provider announcing its budget (`slow_start`), one call at a time until a budget is known.
 pub fn verdict(quotas: &[Quota], slow_start: bool, view: &BucketView, now: SystemTime) -> Decision {
-    let mut at = now;
+    // The provider's own word first: a pause, or its budget spent until the reset.
+    let mut paused = now;
     if let Some(p) = view.paused_until {
-        at = at.max(p);
+        paused = paused.max(p);
     }
     let budget = view.budget.filter(|(_, until)| *until > now);
     if let Some((0, until)) = budget {
-        at = at.max(until);
+        paused = paused.max(until);
     }
     if slow_start && budget.is_none() && view.grants.iter().any(|g| g.open) {
         return Decision::AfterCompletion;
     }
+    let mut at = now;
     for quota in quotas {
         let span = quota.window() + quota.margin();
         // Closed grants in time order, then the open ones (their arrival is not known).
@@ -176,9 +190,13 @@ pub fn verdict(quotas: &[Quota], slow_start: bool, view: &BucketView, now: Syste
         }
         at = at.max(target.at + span);
     }
-    match at.duration_since(now) {
-        Ok(wait) if !wait.is_zero() => Decision::Wait(wait),
-        _ => Decision::Go,
+    let wait = |until: SystemTime| until.duration_since(now).unwrap_or_default();
+    if paused > now && paused >= at {
+        Decision::Paused(wait(paused))
+    } else if at > now {
+        Decision::Wait(wait(at))
+    } else {
+        Decision::Go
     }
 }
 
@@ -267,6 +285,7 @@ struct MemoryToken {
     token: Option<(SecretString, SystemTime)>,
     generation: u64,
     held_until: Option<SystemTime>,
+    strikes: u32,
 }
 
 #[derive(Default)]
@@ -339,13 +358,20 @@ impl TokenStore for MemoryStore {
         t.generation += 1;
         t.token = Some((token.clone(), SystemTime::now() + life));
         t.held_until = None;
+        t.strikes = 0;
         Ok(t.generation)
     }
 
-    async fn abandon(&self, credential: &Credential, cool_down: Duration) -> Result<(), Error> {
+    async fn abandon(
+        &self,
+        credential: &Credential,
+        rules: &TokenRules,
+        asked: Option<Duration>,
+    ) -> Result<(), Error> {
         let mut state = self.lock();
         let t = state.tokens.entry(credential.id.clone()).or_default();
-        t.held_until = Some(SystemTime::now() + cool_down);
+        t.strikes = t.strikes.saturating_add(1);
+        t.held_until = Some(SystemTime::now() + rules.shared_cool_down(t.strikes, asked));
         Ok(())
     }
 }
@@ -472,11 +498,15 @@ pub fn token_decision(view: &TokenView, refused: Option<u64>, min_left: Duration
     let drop = view.left.is_some() && refused == Some(view.generation);
     let decision = match (view.left, view.held) {
         (Some(left), _) if !drop && left >= min_left => TokenDecision::Use,
-        (_, Some(held)) if !held.is_zero() => TokenDecision::Wait(held.clamp(POLL, Duration::from_secs(1))),
+        (_, Some(held)) if !held.is_zero() => TokenDecision::Wait(held.min(TOKEN_POLL)),
         _ => TokenDecision::Claim,
     };
     (drop, decision)
 }
+
+/// How often a process looks again for the token another process is requesting (or, after
+/// a failure, may request again).
+pub const TOKEN_POLL: Duration = Duration::from_millis(200);
 
 /// How often a process looks again while another one holds what it waits for (a token
 /// request, a call under way): the stores cannot wake a waiter in another process.
@@ -538,7 +568,7 @@ mod tests {
         };
         assert_eq!(
             verdict(&[], false, &view, at(0)),
-            Decision::Wait(Duration::from_millis(500))
+            Decision::Paused(Duration::from_millis(500))
         );
         let view = BucketView {
             budget: Some((0, at(700))),
@@ -546,7 +576,7 @@ mod tests {
         };
         assert_eq!(
             verdict(&[], false, &view, at(0)),
-            Decision::Wait(Duration::from_millis(700))
+            Decision::Paused(Duration::from_millis(700))
         );
         assert_eq!(verdict(&[], false, &view, at(700)), Decision::Go, "a new period");
         let open = BucketView {
@@ -592,7 +622,7 @@ mod tests {
         );
         assert_eq!(
             token_decision(&view(Some(30), Some(9)), None, min),
-            (false, TokenDecision::Wait(s(1)))
+            (false, TokenDecision::Wait(TOKEN_POLL))
         );
         // Refused by the provider: dropped for all, and claimed by the one that saw it.
         assert_eq!(
@@ -603,6 +633,47 @@ mod tests {
             token_decision(&view(Some(100), None), Some(2), min),
             (false, TokenDecision::Use)
         );
+    }
+
+    #[tokio::test]
+    async fn failed_token_requests_cool_down_per_credential_whichever_process_made_them() {
+        let store = MemoryStore::default();
+        let c = Credential {
+            id: "token-url client".into(),
+            secret: "s".to_owned().into(),
+        };
+        let rules = TokenRules::default();
+        let hold = Duration::from_secs(45);
+        let held = |store: &MemoryStore| {
+            let state = store.lock();
+            let until = state.tokens[&c.id].held_until.unwrap();
+            until.duration_since(SystemTime::now()).unwrap_or_default()
+        };
+        // Process A fails: 1 s; process B (its own first failure) fails after it: 2 s, not 1.
+        assert!(matches!(
+            store.take(&c, Duration::ZERO, None, hold).await.unwrap(),
+            Stored::Fetch
+        ));
+        store.abandon(&c, &rules, None).await.unwrap();
+        assert!(held(&store) <= Duration::from_secs(1));
+        assert!(matches!(
+            store.take(&c, Duration::ZERO, None, hold).await.unwrap(),
+            Stored::Wait(_)
+        ));
+        store.lock().tokens.get_mut(&c.id).unwrap().held_until = None;
+        store.abandon(&c, &rules, None).await.unwrap();
+        assert!(held(&store) > Duration::from_millis(1500), "{:?}", held(&store));
+        // The provider's Retry-After, when longer; a stored token resets the count.
+        store
+            .abandon(&c, &rules, Some(Duration::from_secs(30)))
+            .await
+            .unwrap();
+        assert!(held(&store) > Duration::from_secs(29));
+        store
+            .put(&c, &"t".to_owned().into(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(store.lock().tokens[&c.id].strikes, 0);
     }
 
     #[test]

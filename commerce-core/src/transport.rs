@@ -981,7 +981,26 @@ impl Transport {
         limiter: &RateLimiter,
         idempotency_key: Option<&(HeaderName, HeaderValue)>,
     ) -> Result<Outcome, Error> {
-        let permit = limiter.acquire_checked().await?;
+        // The token first, then the rate permit: a caller waiting for a token (another
+        // caller's, or another process's, request under way) must not hold a permit the token
+        // request itself may need (Sitejabber's login spends the account's quota too).
+        if endpoint.authenticated
+            && let Err(error) = self.inner.auth.ready().await
+        {
+            return Ok(Outcome::NoCredentials(error));
+        }
+        let permit = limiter
+            .acquire_checked(self.inner.retry.max_wait)
+            .await
+            .map_err(|e| match e {
+                Error::RateLimited { retry_after, .. } => Error::RateLimited {
+                    provider: self.inner.provider.clone(),
+                    endpoint: endpoint.name.clone(),
+                    retry_after,
+                    answer: None,
+                },
+                e => e,
+            })?;
         let mut headers = self.inner.headers.clone();
         for (k, v) in &endpoint.headers {
             headers.insert(k, v.clone());

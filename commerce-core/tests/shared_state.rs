@@ -320,3 +320,103 @@ async fn while_another_process_renews_the_token_a_valid_one_serves_then_its_toke
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_eq!(cache.token_requests(), 1);
 }
+
+/// The provider asks one process for a pause longer than a call may wait: the other
+/// processes of the credential are refused at once too, without sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_asked_of_one_process_holds_for_every_process() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/token");
+            then.status(200)
+                .json_body(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600}));
+        })
+        .await;
+    let limited = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/orders");
+            then.status(429).header("retry-after", "300").json_body(json!({}));
+        })
+        .await;
+    let shared = SharedState::in_memory();
+    let a = process(&shared, &server, RateLimits::default());
+    let b = process(&shared, &server, RateLimits::default());
+    let list = Endpoint::get("orders.list", "orders");
+    let first = a.0.send(&list).await.unwrap_err();
+    assert!(first.is_rate_limited(), "{first}");
+    let started = Instant::now();
+    let second = b.0.send(&list).await.unwrap_err();
+    assert!(
+        matches!(&second, commerce_core::Error::RateLimited { retry_after: Some(w), endpoint, .. }
+            if *w > Duration::from_secs(200) && endpoint == "orders.list"),
+        "{second:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    limited.assert_calls_async(1).await;
+}
+
+/// Logs in through the same limits as the calls it authorizes, as Sitejabber's login does.
+#[derive(Debug)]
+struct Login {
+    transport: Transport,
+}
+
+#[async_trait::async_trait]
+impl commerce_core::TokenSource for Login {
+    async fn fetch(&self) -> Result<commerce_core::Token, commerce_core::Error> {
+        let answer: serde_json::Value = self
+            .transport
+            .json(&Endpoint::post("login", "login").idempotent())
+            .await?;
+        Ok(commerce_core::Token::new(
+            answer["token"].as_str().unwrap_or_default().to_owned().into(),
+        ))
+    }
+}
+
+/// More callers on a cold cache than the quota allows at once: none of them holds a permit
+/// while it waits for the token, so the login, which needs one, goes (it used to wait for
+/// ever on permits held by callers waiting for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_waiting_for_a_login_hold_no_permit_the_login_needs() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/login");
+            then.status(200).json_body(json!({"token": "user-token"}));
+        })
+        .await;
+    let api = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/orders")
+                .header("authorization", "Bearer user-token");
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let http = HttpClient::new("commerce-core-tests", "0.0.0");
+    let limits = RateLimits::new([Quota::new(1, Duration::from_millis(300))]);
+    let login = Transport::builder(&http, "shop", &server.url("/"))
+        .limits(limits.clone())
+        .build()
+        .unwrap();
+    let transport = Transport::builder(&http, "shop", &server.url("/"))
+        .auth(TokenAuth::bearer(TokenCache::new(Login { transport: login })))
+        .limits(limits)
+        .build()
+        .unwrap();
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let t = transport.clone();
+            tokio::spawn(async move { t.send(&Endpoint::get("orders.list", "orders")).await })
+        })
+        .collect();
+    let all = tokio::time::timeout(Duration::from_secs(30), futures_util::future::join_all(calls))
+        .await
+        .expect("the login found a permit");
+    for r in all {
+        r.unwrap().unwrap();
+    }
+    api.assert_calls_async(4).await;
+}

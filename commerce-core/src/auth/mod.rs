@@ -89,6 +89,13 @@ pub trait Authenticator: Send + Sync + fmt::Debug {
         Duration::ZERO
     }
 
+    /// Makes the credentials ready before the transport takes a rate permit for the call (a
+    /// token cache gets its token), so that no caller holds a permit while it waits for a
+    /// token request, which may need a permit itself. [`authorize`](Self::authorize) follows.
+    async fn ready(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Who the credentials are (a client id, a shop id, a login; never a secret), for
     /// state shared with other processes: the rate budgets of one account are kept under
     /// it. `None`: the provider address alone names the budget.
@@ -446,6 +453,14 @@ impl TokenRules {
         self
     }
 
+    /// The cool-down after `strikes` failed token requests in a row of one credential
+    /// (counted by a shared [`TokenStore`](crate::TokenStore) across processes), or the
+    /// wait the provider `asked` for when longer (at most a day).
+    pub fn shared_cool_down(&self, strikes: u32, asked: Option<Duration>) -> Duration {
+        self.cool_down(strikes)
+            .max(asked.unwrap_or_default().min(crate::retry::MAX_SERVER_WAIT))
+    }
+
     /// The cool-down after `strikes` failures in a row.
     fn cool_down(&self, strikes: u32) -> Duration {
         let doublings = strikes.saturating_sub(1).min(30);
@@ -610,6 +625,10 @@ impl TokenCache {
         };
         abandoned.armed = false;
         let mut state = self.state();
+        if result.is_err() && state.refused_shared.is_none() {
+            // The store may not have heard of the refusal: tell it on the next look.
+            state.refused_shared = refused;
+        }
         if let Ok(Fetched::Current(lease)) = result {
             // Another process is renewing the token: this one's is still valid meanwhile
             // (not a flight: a waiter looks for itself, and finds the same).
@@ -707,7 +726,8 @@ impl TokenCache {
                 Stored::Wait(wait) => {
                     if Instant::now() >= deadline {
                         return Err(Error::shared(format!(
-                            "{}: another process has held the token request for over {} s",
+                            "{}: for over {} s another process has held the token request, or \
+                             token requests have been cooling down after failures",
                             self.inner.provider,
                             (SHARED_HOLD + SHARED_HOLD).as_secs()
                         )));
@@ -729,9 +749,7 @@ impl TokenCache {
                 Ok(Fetched::Shared(token, generation))
             }
             Err(e) => {
-                let strikes = self.state().strikes.saturating_add(1);
-                let cool = rules.cool_down(strikes).max(e.retry_after().unwrap_or_default());
-                if let Err(store_error) = store.abandon(credential, cool).await {
+                if let Err(store_error) = store.abandon(credential, rules, e.retry_after()).await {
                     tracing::warn!(error = %store_error, "the failed token request could not be shared");
                 }
                 Err(e)
@@ -954,6 +972,10 @@ impl Authenticator for TokenAuth {
 
     fn account(&self) -> Option<String> {
         self.cache.account()
+    }
+
+    async fn ready(&self) -> Result<(), Error> {
+        self.cache.get().await.map(drop)
     }
 }
 

@@ -25,7 +25,9 @@
 //! expire within minutes (bol) to months (Sitejabber's login).
 //!
 //! Connections are plain TCP (no TLS): run the database on the runners' private network,
-//! or reach it through a TLS tunnel.
+//! or reach it through a TLS tunnel. `tokio-postgres` logs each statement with its
+//! parameters (journal records: buyers' names and addresses) at DEBUG through `log`: keep
+//! the `tokio_postgres` target at INFO in production logging.
 
 pub(crate) mod pool;
 mod shared;
@@ -74,7 +76,8 @@ const MIGRATIONS: &[&str] = &[
          sealed BYTEA,
          expires_at TIMESTAMPTZ,
          generation BIGINT NOT NULL DEFAULT 0,
-         held_until TIMESTAMPTZ
+         held_until TIMESTAMPTZ,
+         strikes INTEGER NOT NULL DEFAULT 0
      );
      CREATE TABLE commerce_rate_buckets (
          bucket TEXT PRIMARY KEY,
@@ -125,9 +128,7 @@ impl Postgres {
     pub fn connect_with(url: &str, connections: usize) -> Result<Self, Error> {
         let mut config = postgres::Config::from_str(url)
             .map_err(|e| Error::config(format!("not a PostgreSQL address: {}", pool::describe(&e))))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(std::time::Duration::from_secs(10));
-        }
+        limits(&mut config);
         let location = location(&config);
         let pool = Arc::new(Pool::new(config, connections));
         pool.blocking(migrate)
@@ -136,12 +137,17 @@ impl Postgres {
     }
 
     /// Creates the database `name` (letters, digits and `_`) on the server at `server_url`
-    /// unless it exists, connecting as that address's user (who needs `CREATEDB`); returns
-    /// the address of the database, for [`connect`](Self::connect).
+    /// (a `postgres://` URL) unless it exists, connecting as that address's user (who needs
+    /// `CREATEDB`); returns the same URL naming the new database, for
+    /// [`connect`](Self::connect).
     pub fn create_database(server_url: &str, name: &str) -> Result<String, Error> {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(Error::invalid("name", "letters, digits and `_` only"));
         }
+        let mut address = url::Url::parse(server_url)
+            .ok()
+            .filter(|u| is_postgres_url(u.as_str()))
+            .ok_or_else(|| Error::config("create_database takes a postgres:// URL"))?;
         let config = postgres::Config::from_str(server_url)
             .map_err(|e| Error::config(format!("not a PostgreSQL address: {}", pool::describe(&e))))?;
         let pool = Pool::new(config, 1);
@@ -156,11 +162,8 @@ impl Postgres {
             Ok::<_, PoolError>(())
         })
         .map_err(|e| Error::config(format!("creating the database {name}: {}", e.0)))?;
-        let (base, _) = server_url
-            .split_once('?')
-            .map_or((server_url, ""), |(b, q)| (b, q));
-        let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-        Ok(format!("{base}/{name}"))
+        address.set_path(&format!("/{name}"));
+        Ok(address.to_string())
     }
 
     /// The journal in this database.
@@ -195,6 +198,31 @@ impl Postgres {
             Ok::<_, PoolError>(c.query_one("SELECT version FROM commerce_schema", &[])?.get(0))
         })?)
     }
+}
+
+/// Time limits, so that a process stopped mid-transaction (a paused VM, a network split)
+/// holds no row lock of the shared stores for long, and no call waits for ever: 10 s to
+/// connect, statements cut after 30 s, a lock waited for at most 10 s, a transaction left
+/// idle ended after 60 s, TCP keepalives every 30 s. Settings in the address win.
+fn limits(config: &mut postgres::Config) {
+    use std::time::Duration;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    let given = config.get_options().unwrap_or("").to_owned();
+    let mut options = given.clone();
+    for (name, value) in [
+        ("statement_timeout", "30s"),
+        ("lock_timeout", "10s"),
+        ("idle_in_transaction_session_timeout", "60s"),
+    ] {
+        if !given.contains(name) {
+            options.push_str(&format!(" -c {name}={value}"));
+        }
+    }
+    config.options(options.trim());
+    config.keepalives(true);
+    config.keepalives_idle(Duration::from_secs(30));
 }
 
 /// Whether `text` names a PostgreSQL database rather than a file.

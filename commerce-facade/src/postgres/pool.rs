@@ -8,6 +8,7 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 
@@ -57,10 +58,15 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
     text
 }
 
+/// A connection idle this long is checked before use: the server may have dropped it (a
+/// restart, a fail-over), which the client only notices when it next uses it.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(5);
+
 /// One thread's connection, opened on first use and again after it broke.
 pub(crate) struct Conn {
     config: postgres::Config,
     client: Option<Client>,
+    last_used: Instant,
 }
 
 impl Conn {
@@ -68,6 +74,14 @@ impl Conn {
         if self.client.as_ref().is_some_and(Client::is_closed) {
             self.client = None;
         }
+        if self.last_used.elapsed() > CHECK_AFTER_IDLE
+            && let Some(c) = &mut self.client
+            && c.is_valid(Duration::from_secs(5)).is_err()
+        {
+            tracing::info!("a PostgreSQL connection was dropped by the server: connecting again");
+            self.client = None;
+        }
+        self.last_used = Instant::now();
         if self.client.is_none() {
             self.client = Some(self.config.connect(NoTls)?);
         }
@@ -99,6 +113,7 @@ impl Pool {
             let mut conn = Conn {
                 config: config.clone(),
                 client: None,
+                last_used: Instant::now(),
             };
             std::thread::Builder::new()
                 .name(format!("commerce-postgres-{i}"))
@@ -106,7 +121,15 @@ impl Pool {
                     loop {
                         let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         match job {
-                            Ok(job) => job(&mut conn),
+                            Ok(job) => {
+                                // A job that panics loses its answer (its caller sees the
+                                // thread stop mid-job), not the thread; its connection,
+                                // perhaps mid-transaction, is dropped.
+                                let run = std::panic::AssertUnwindSafe(|| job(&mut conn));
+                                if std::panic::catch_unwind(run).is_err() {
+                                    conn.client = None;
+                                }
+                            }
                             // The pool was dropped.
                             Err(_) => return,
                         }

@@ -11,7 +11,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, Utc};
 use commerce_core::{
     BucketView, Credential, Decision, Error, ExposeSecret, Grant, GrantView, Quota, RateStore, SecretString,
-    Stored, TokenDecision, TokenStore, TokenView, next_budget, token_decision, verdict,
+    Stored, TokenDecision, TokenRules, TokenStore, TokenView, next_budget, token_decision, verdict,
 };
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -194,7 +194,7 @@ impl TokenStore for PgShared {
                          VALUES ($1, $2, clock_timestamp() + $3 * interval '1 microsecond', 1, NULL)
                          ON CONFLICT (credential) DO UPDATE SET sealed = excluded.sealed,
                              expires_at = excluded.expires_at, generation = commerce_tokens.generation + 1,
-                             held_until = NULL
+                             held_until = NULL, strikes = 0
                          RETURNING generation",
                         &[&row, &sealed, &(life.num_microseconds().unwrap_or(i64::MAX) as f64)],
                     )
@@ -205,17 +205,32 @@ impl TokenStore for PgShared {
         Ok(generation as u64)
     }
 
-    async fn abandon(&self, credential: &Credential, cool_down: Duration) -> Result<(), Error> {
+    async fn abandon(
+        &self,
+        credential: &Credential,
+        rules: &TokenRules,
+        asked: Option<Duration>,
+    ) -> Result<(), Error> {
         let row = sealing(credential).row;
-        let micros = cool_down.as_micros().min(i64::MAX as u128) as f64;
+        let rules = *rules;
         self.pool
             .call(move |c| {
-                c.execute(
-                    "UPDATE commerce_tokens SET held_until = clock_timestamp() + $2 * interval '1 microsecond'
-                     WHERE credential = $1",
-                    &[&row, &micros],
+                let mut tx = c.transaction().map_err(shared)?;
+                let r = tx
+                    .query_one(
+                        "UPDATE commerce_tokens SET strikes = strikes + 1 WHERE credential = $1
+                         RETURNING strikes, clock_timestamp()",
+                        &[&row],
+                    )
+                    .map_err(shared)?;
+                let (strikes, now): (i32, DateTime<Utc>) = (r.get(0), r.get(1));
+                let cool = rules.shared_cool_down(strikes.max(0) as u32, asked);
+                tx.execute(
+                    "UPDATE commerce_tokens SET held_until = $2 WHERE credential = $1",
+                    &[&row, &after(now, cool)],
                 )
                 .map_err(shared)?;
+                tx.commit().map_err(shared)?;
                 Ok(())
             })
             .await
