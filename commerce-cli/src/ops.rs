@@ -28,15 +28,16 @@ impl Store {
     }
 }
 
-/// The PostgreSQL database at `url` (connected, its schema brought up to date).
+/// The PostgreSQL database at `url` (connected with `connections` connections, its schema
+/// brought up to date).
 #[cfg(feature = "postgres")]
-pub(crate) fn postgres(url: &str) -> Result<commerce_facade::Postgres, Failure> {
-    Ok(commerce_facade::Postgres::connect(url)?)
+pub(crate) fn postgres(url: &str, connections: usize) -> Result<commerce_facade::Postgres, Failure> {
+    Ok(commerce_facade::Postgres::connect_with(url, connections)?)
 }
 
 /// This build has no PostgreSQL support.
 #[cfg(not(feature = "postgres"))]
-pub(crate) fn postgres(_url: &str) -> Result<std::convert::Infallible, Failure> {
+pub(crate) fn postgres(_url: &str, _connections: usize) -> Result<std::convert::Infallible, Failure> {
     Err(Failure {
         message: "this `commerce` was built without PostgreSQL support: build it with \
                   `--features postgres` to use a postgres:// journal"
@@ -84,9 +85,9 @@ pub(crate) fn journal(store: &Store) -> Result<Box<dyn Journal>, Failure> {
             Ok(Box::new(SqliteJournal::open(path)?))
         }
         #[cfg(feature = "postgres")]
-        Store::Postgres(url) => Ok(Box::new(postgres(url)?.journal())),
+        Store::Postgres(url) => Ok(Box::new(postgres(url, 1)?.journal())),
         #[cfg(not(feature = "postgres"))]
-        Store::Postgres(url) => match postgres(url)? {},
+        Store::Postgres(url) => match postgres(url, 1)? {},
     }
 }
 

@@ -42,14 +42,16 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
         // The same clients again, sharing tokens and budgets in the database.
         #[cfg(feature = "postgres")]
         Store::Postgres(url) => {
-            let pg = crate::ops::postgres(&url)?;
+            // A connection per order worked on at once, and two for the listing and the
+            // shared stores.
+            let pg = crate::ops::postgres(&url, usize::from(args.concurrency) + 2)?;
             (
                 Providers::from_env_shared(pg.shared_state()).map_err(usage)?,
                 Arc::new(pg.journal()),
             )
         }
         #[cfg(not(feature = "postgres"))]
-        Store::Postgres(url) => match crate::ops::postgres(&url)? {},
+        Store::Postgres(url) => match crate::ops::postgres(&url, 1)? {},
     };
     let options = FlowOptions {
         concurrency: usize::from(args.concurrency),
