@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use commerce_core::{InvitationReceipt, SubmissionReceipt};
 use commerce_facade::{Journal, OrderRecord, SqliteJournal, Step};
+use serde_json::{Value, json};
+
+use crate::{Failure, ResolveArgs};
 
 /// Where the journal is: an SQLite file, or (with feature `postgres`) a PostgreSQL database.
 pub(crate) enum Store {
@@ -45,9 +48,6 @@ pub(crate) fn postgres(_url: &str, _connections: usize) -> Result<std::convert::
         code: crate::USAGE,
     })
 }
-use serde_json::{Value, json};
-
-use crate::{Failure, ResolveArgs};
 
 /// The review platforms whose invitation steps `--skip-step` accepts before the order has
 /// any.
