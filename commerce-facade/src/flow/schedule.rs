@@ -271,10 +271,13 @@ impl Flow {
         let workers = self.options.concurrency.max(1);
         let journal_ok = std::sync::atomic::AtomicBool::new(true);
         let journal_ok = &journal_ok;
+        // Orders due when the pass began: one given back due again a moment later (a split
+        // order polling its parts) waits for the next pass, so a pass always ends (with many
+        // such orders and a short poll interval, one pass used to go on for ever).
+        let now = self.clock.now();
         futures_util::stream::iter(0..workers)
             .for_each_concurrent(None, |_| async move {
                 while !self.stopping() {
-                    let now = self.clock.now();
                     match self
                         .journal
                         .claim(&self.options.runner, channels, now, self.lease_until())
