@@ -96,13 +96,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for runners in counts {
         let f = run(orders, runners);
-        let requests: u64 = f
-            .report
-            .providers
-            .values()
-            .map(|p| p.requests.values().sum::<u64>())
-            .sum();
-        let tokens: u64 = f.report.providers.values().map(|p| p.token_requests).sum();
+        let (requests, tokens) = (f.report.total_requests(), f.report.total_token_requests());
         println!(
             "| {orders} | {runners} | {:.0} s | {:.3} | {:.2} s | {:.0} | {requests} | {} | {tokens} | {} KB |",
             f.simulated.as_secs_f64(),

@@ -114,13 +114,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|");
     for workers in counts {
         let f = run(&server, orders, workers);
-        let requests: u64 = f
-            .report
-            .providers
-            .values()
-            .map(|p| p.requests.values().sum::<u64>())
-            .sum();
-        let tokens: u64 = f.report.providers.values().map(|p| p.token_requests).sum();
+        let (requests, tokens) = (f.report.total_requests(), f.report.total_token_requests());
         println!(
             "| {orders} | {workers} | {:.0} s | {:.3} | {:.2} s | {:.0} | {requests} | {} | {tokens} |",
             f.provider_time.as_secs_f64(),

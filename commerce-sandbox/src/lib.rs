@@ -196,6 +196,16 @@ impl Report {
         self.sum(|p| p.faults)
     }
 
+    /// Requests over all providers and endpoints.
+    pub fn total_requests(&self) -> u64 {
+        self.sum(|p| p.requests.values().sum())
+    }
+
+    /// Token (or login) requests over all providers.
+    pub fn total_token_requests(&self) -> u64 {
+        self.sum(|p| p.token_requests)
+    }
+
     /// Entities of `kind` created at `provider`.
     pub fn created(&self, provider: &str, kind: &str) -> u64 {
         self.providers
