@@ -146,3 +146,36 @@ pub struct ReadmeDoctests;
 
 /// Re-exported so provider crates and their users name one version.
 pub use secrecy::{ExposeSecret, SecretString};
+
+/// What a user of any provider crate needs in scope, in one import: the provider-neutral
+/// traits and domain types, [`Error`] and [`Page`], [`SecretString`], the settings types,
+/// and the stream extension traits that `try_next()` and friends come from.
+///
+/// Every provider crate's `prelude` re-exports this one and adds its client, so
+/// `use shopwedo_client::prelude::*;` is enough without a direct `commerce-core`
+/// dependency.
+///
+/// ```
+/// use commerce_core::prelude::*;
+///
+/// fn first_line(order: &Order) -> Option<&LineItem> {
+///     order.lines.first()
+/// }
+/// # let _ = first_line;
+/// ```
+pub mod prelude {
+    pub use crate::commerce::{
+        Address, ConfirmationReceipt, Customer, Fulfilment, FulfilmentState, FulfilmentStatus,
+        InvitationReceipt, LineItem, LineState, Money, Order, OrderState, ProductRef, RatingSummary,
+        ReviewInvitation, ReviewPlatform, SalesChannel, Shipment, ShipmentConfirmation, StockLevel,
+        SubmissionReceipt, Tracking,
+    };
+    pub use crate::error::{Delivery, Error, ProviderError};
+    pub use crate::http::HttpClient;
+    pub use crate::limit::{Quota, RateLimits};
+    pub use crate::retry::RetryPolicy;
+    pub use crate::shared::SharedState;
+    pub use crate::support::Page;
+    pub use futures_util::{StreamExt as _, TryStreamExt as _};
+    pub use secrecy::{ExposeSecret, SecretString};
+}

@@ -73,6 +73,27 @@ pub use customer_api_client as customer_api;
 #[cfg(feature = "retailer")]
 pub use retailer_client as retailer;
 
+/// Everything a first program needs, in one import: the flow, its journals and
+/// [`Providers`], each enabled provider's client, and [`commerce_core::prelude`] (the
+/// traits, the provider-neutral types, `Error`, `SecretString`, the settings types and the
+/// stream extension traits).
+pub mod prelude {
+    pub use crate::{
+        Event, Flow, FlowOptions, Journal, MemoryJournal, Providers, SqliteJournal, StopHandle, Summary,
+    };
+    pub use commerce_core::prelude::*;
+    #[cfg(feature = "customer-api")]
+    pub use customer_api_client::CustomerApiClient;
+    #[cfg(feature = "retailer")]
+    pub use retailer_client::RetailerClient;
+    #[cfg(feature = "safeshop")]
+    pub use safeshop_client::SafeShopClient;
+    #[cfg(feature = "shopwedo")]
+    pub use shopwedo_client::ShopWeDoClient;
+    #[cfg(feature = "sitejabber")]
+    pub use sitejabber_client::SitejabberClient;
+}
+
 /// The README's example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -155,10 +155,10 @@ pub fn add_provider_shared(
         #[cfg(feature = "customer-api")]
         "customer-api" => {
             let b = customer_api_client::CustomerApiClient::builder(
-                need(vars, "CUSTOMER_API_SHOP_URL")?,
                 need(vars, "CUSTOMER_API_CLIENT_ID")?,
                 need(vars, "CUSTOMER_API_CLIENT_SECRET")?.into(),
-            );
+            )
+            .shop_url(need(vars, "CUSTOMER_API_SHOP_URL")?);
             Ok(providers.fulfilment(share!(b).build()?))
         }
         #[cfg(feature = "safeshop")]
@@ -175,11 +175,11 @@ pub fn add_provider_shared(
         #[cfg(feature = "sitejabber")]
         "sitejabber" => {
             let mut b = sitejabber_client::SitejabberClient::builder(
-                need(vars, "SITEJABBER_CLIENT_TOKEN")?.into(),
                 need(vars, "SITEJABBER_EMAIL")?,
                 need(vars, "SITEJABBER_PASSWORD")?.into(),
-                need(vars, "SITEJABBER_DOMAIN")?,
-            );
+            )
+            .client_token(need(vars, "SITEJABBER_CLIENT_TOKEN")?.into())
+            .domain(need(vars, "SITEJABBER_DOMAIN")?);
             if let Some(url) = vars("SITEJABBER_BASE_URL") {
                 b = b.base_url(url);
             }

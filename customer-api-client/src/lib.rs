@@ -41,10 +41,10 @@ use std::fmt;
 
 use async_trait::async_trait;
 use commerce_core::{
-    AuthorizationCodeFlow, Classifier, ClientAuth, ClientCredentials, Endpoint, Error, Fulfilment,
-    FulfilmentState, FulfilmentStatus, Page, RateLimits, Response, SecretString, StockLevel,
-    SubmissionReceipt, TokenAuth, TokenCache, Tracking, Transport, TransportSettings, ValidationErrors,
-    Verdict, decode_items, encode_segment, env_required, page_stream,
+    AuthorizationCodeFlow, Classifier, ClientAuth, ClientCredentials, Endpoint, Fulfilment, FulfilmentState,
+    FulfilmentStatus, RateLimits, Response, SecretString, StockLevel, SubmissionReceipt, TokenAuth,
+    TokenCache, Tracking, Transport, TransportSettings, ValidationErrors, Verdict, decode_items,
+    encode_segment, env_required, page_stream,
 };
 use futures_util::TryStreamExt;
 use futures_util::stream::BoxStream;
@@ -56,7 +56,17 @@ use serde_json::Value;
 pub use crate::model::{
     Address, Availability, NewOrder, NewOrderItem, Order, OrderItem, Price, Product, Shipment,
 };
-pub use commerce_core::{Error as CustomerApiError, Page as ResultPage};
+pub use commerce_core::{Error, Page};
+
+/// Everything a first program needs, in one import: this crate's client and inputs, and
+/// [`commerce_core::prelude`] (the traits, the provider-neutral types, [`Error`],
+/// `SecretString`, the settings types and the stream extension traits). The Customer API's
+/// own [`Order`], [`Address`] and [`Shipment`] are left out (the prelude's are the
+/// provider-neutral ones); name them `customer_api_client::Order` and so on.
+pub mod prelude {
+    pub use crate::{CustomerApiClient, CustomerApiClientBuilder, NewOrder, NewOrderItem, Paths};
+    pub use commerce_core::prelude::*;
+}
 
 /// The provider name used in errors and traces.
 pub const PROVIDER: &str = "customer-api";
@@ -127,6 +137,12 @@ impl fmt::Debug for CustomerApiClientBuilder {
 }
 
 impl CustomerApiClientBuilder {
+    /// The shop's origin (`https://theshopname.com`; required).
+    pub fn shop_url(mut self, url: impl Into<String>) -> Self {
+        self.shop_url = url.into();
+        self
+    }
+
     /// Overrides the endpoint paths.
     pub fn paths(mut self, paths: Paths) -> Self {
         self.paths = paths;
@@ -135,8 +151,14 @@ impl CustomerApiClientBuilder {
 
     commerce_core::transport_settings_setters!(settings);
 
-    /// Builds the client; a non-HTTPS shop or empty credentials are refused here.
+    /// Builds the client; a missing or non-HTTPS shop URL or empty credentials are refused
+    /// here.
     pub fn build(self) -> Result<CustomerApiClient, Error> {
+        if self.shop_url.trim().is_empty() {
+            return Err(Error::config(
+                "customer-api: shop_url: is required (the shop's origin, set with `.shop_url(..)`)",
+            ));
+        }
         let origin = commerce_core::secure_base_url(&self.shop_url)?;
         let token_url = origin
             .join(&self.paths.token)
@@ -221,15 +243,11 @@ fn list_of(value: Value) -> Vec<Value> {
 }
 
 impl CustomerApiClient {
-    /// A builder for the shop at `shop_url` (its origin, `https://theshopname.com`) with the
-    /// customer's API credentials from their user profile.
-    pub fn builder(
-        shop_url: impl Into<String>,
-        client_id: impl Into<String>,
-        client_secret: SecretString,
-    ) -> CustomerApiClientBuilder {
+    /// A builder with the customer's API credentials from their user profile; the shop's
+    /// origin is required too: [`CustomerApiClientBuilder::shop_url`].
+    pub fn builder(client_id: impl Into<String>, client_secret: SecretString) -> CustomerApiClientBuilder {
         CustomerApiClientBuilder {
-            shop_url: shop_url.into(),
+            shop_url: String::new(),
             client_id: client_id.into(),
             client_secret,
             paths: Paths::default(),
@@ -244,11 +262,12 @@ impl CustomerApiClient {
     /// A client from `CUSTOMER_API_SHOP_URL`, `CUSTOMER_API_CLIENT_ID` and
     /// `CUSTOMER_API_CLIENT_SECRET`. A missing variable is an error that names it.
     pub fn from_env() -> Result<Self, Error> {
+        let shop_url = env_required("CUSTOMER_API_SHOP_URL")?;
         Self::builder(
-            env_required("CUSTOMER_API_SHOP_URL")?,
             env_required("CUSTOMER_API_CLIENT_ID")?,
             env_required("CUSTOMER_API_CLIENT_SECRET")?.into(),
         )
+        .shop_url(shop_url)
         .build()
     }
 

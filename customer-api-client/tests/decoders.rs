@@ -63,7 +63,8 @@ fn fuzz(fixed_token: bool, cases: u32) {
     let token = [(TOKEN_PATH, Answer::json(200, TOKEN))];
     let h = Harness::start(&["secret-SWEEP-1"], if fixed_token { &token } else { &[] });
     let client = || {
-        CustomerApiClient::builder(h.server.url.clone(), "id-1", "secret-SWEEP-1".to_owned().into())
+        CustomerApiClient::builder("id-1", "secret-SWEEP-1".to_owned().into())
+            .shop_url(h.server.url.clone())
             .retry(RetryPolicy::none())
             .build()
             .unwrap()

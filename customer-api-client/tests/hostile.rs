@@ -13,7 +13,9 @@ const TOKEN: &str =
 
 fn client(url: &str, limit: Option<u64>) -> CustomerApiClient {
     commerce_core::testing::sweep::install(&[SECRET, "tok-1"]);
-    let mut b = CustomerApiClient::builder(url, "id-1", SECRET.to_owned().into()).retry(RetryPolicy::none());
+    let mut b = CustomerApiClient::builder("id-1", SECRET.to_owned().into())
+        .shop_url(url)
+        .retry(RetryPolicy::none());
     if let Some(limit) = limit {
         b = b.max_answer_bytes(limit);
     }

@@ -23,7 +23,8 @@ fn gzip(body: &Value) -> Vec<u8> {
 
 fn client(url: &str) -> CustomerApiClient {
     commerce_core::testing::sweep::install(&[SECRET, "tok-1"]);
-    CustomerApiClient::builder(url, ID, SECRET.to_owned().into())
+    CustomerApiClient::builder(ID, SECRET.to_owned().into())
+        .shop_url(url)
         .retry(
             RetryPolicy::default()
                 .with_max_retries(2)
@@ -397,10 +398,15 @@ async fn each_documented_error_shape() {
 
 #[tokio::test]
 async fn https_only() {
-    let err = CustomerApiClient::builder("http://theshopname.com", ID, SECRET.to_owned().into())
+    let err = CustomerApiClient::builder(ID, SECRET.to_owned().into())
+        .shop_url("http://theshopname.com")
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("refusing plain http://"));
+    let err = CustomerApiClient::builder(ID, SECRET.to_owned().into())
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("shop_url: is required"), "{err}");
     let c = client("https://theshopname.com");
     assert!(!format!("{c:?}").contains(SECRET));
 }
@@ -479,7 +485,8 @@ async fn paths_are_one_setting_and_the_code_flow_uses_them() {
             then.status(200).json_body(json!([]));
         })
         .await;
-    let c = CustomerApiClient::builder(server.base_url(), ID, SECRET.to_owned().into())
+    let c = CustomerApiClient::builder(ID, SECRET.to_owned().into())
+        .shop_url(server.base_url())
         .paths(Paths {
             token: "custom/token".into(),
             authorize: "custom/authorize".into(),

@@ -54,7 +54,16 @@ pub use crate::export::{ExportedOffer, parse_csv};
 pub use crate::generated::*;
 pub use crate::process::{BULK_PROCESS_STATUS_LIMIT, WaitOptions, is_final};
 pub use crate::wire::FileUpload;
-pub use commerce_core::Error;
+pub use commerce_core::{Error, Page};
+
+/// Everything a first program needs, in one import: the client, its settings and inputs,
+/// and [`commerce_core::prelude`] (the traits, the provider-neutral types, [`Error`],
+/// `SecretString`, the settings types and the stream extension traits). bol's own models
+/// stay in [`models`] (their `Order` is bol's; the prelude's is the provider-neutral one).
+pub mod prelude {
+    pub use crate::{Api, FileUpload, RetailerClient, RetailerClientBuilder, WaitOptions, models};
+    pub use commerce_core::prelude::*;
+}
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -15,13 +15,18 @@
 //!   ([`ReviewPlatform::repeatable_invites`] is `false`).
 //!
 //! ```no_run
-//! use safeshop_client::{Invite, SafeShopClient};
+//! use safeshop_client::prelude::*;
 //!
-//! # async fn run() -> Result<(), commerce_core::Error> {
+//! # async fn run() -> Result<(), Error> {
 //! let client = SafeShopClient::from_env()?;
-//! let outcome = client
-//!     .invite(&Invite::new("jan@example.com", "A-1001").firstname("Jan").language("nl"))
-//!     .await?;
+//! let invite = Invite {
+//!     email: "jan@example.com".into(),
+//!     order_id: "A-1001".into(),
+//!     firstname: Some("Jan".into()),
+//!     language: Some("nl".into()),
+//!     ..Default::default()
+//! };
+//! let outcome = client.create_invite(&invite).await?;
 //! println!("{outcome:?}");
 //! # Ok(()) }
 //! ```
@@ -34,13 +39,35 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use commerce_core::{
-    ClientAuth, ClientCredentials, Endpoint, Error, InvitationReceipt, RateLimits, ReviewInvitation,
-    ReviewPlatform, SecretString, TokenAuth, TokenCache, TokenRequestFormat, Transport, TransportSettings,
-    ValidationErrors, env_optional, env_required, is_valid_email,
+    ClientAuth, ClientCredentials, Endpoint, InvitationReceipt, RateLimits, ReviewInvitation, ReviewPlatform,
+    SecretString, TokenAuth, TokenCache, TokenRequestFormat, Transport, TransportSettings, ValidationErrors,
+    env_optional, env_required, is_valid_email,
 };
 use serde::{Serialize, Serializer};
 
-pub use commerce_core::Error as SafeShopError;
+pub use commerce_core::Error;
+
+/// Everything a first program needs, in one import: this crate's client and inputs, and
+/// [`commerce_core::prelude`] (the traits, the provider-neutral types, [`Error`],
+/// `SecretString`, the settings types and the stream extension traits).
+///
+/// ```no_run
+/// use safeshop_client::prelude::*;
+///
+/// # async fn run() -> Result<(), Error> {
+/// let client = SafeShopClient::from_env()?;
+/// let invite = Invite {
+///     email: "jan@example.com".into(),
+///     order_id: "A-1001".into(),
+///     ..Default::default()
+/// };
+/// client.create_invite(&invite).await?;
+/// # Ok(()) }
+/// ```
+pub mod prelude {
+    pub use crate::{Invite, InviteOutcome, SafeShopClient, SafeShopClientBuilder};
+    pub use commerce_core::prelude::*;
+}
 
 /// The provider name used in errors and traces.
 pub const PROVIDER: &str = "safeshop";
@@ -58,7 +85,8 @@ fn send_at<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::E
     }
 }
 
-/// An invitation to review an order. `email` and `order_id` are required.
+/// An invitation to review an order. `email` and `order_id` are required; build it with
+/// the fields you have and `..Default::default()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Invite {
     /// The customer's e-mail (required).
@@ -108,45 +136,6 @@ pub struct Invite {
 }
 
 impl Invite {
-    /// An invitation for `email` about `order_id`.
-    pub fn new(email: impl Into<String>, order_id: impl Into<String>) -> Self {
-        Invite {
-            email: email.into(),
-            order_id: order_id.into(),
-            ..Default::default()
-        }
-    }
-
-    /// Sets the first name.
-    pub fn firstname(mut self, v: impl Into<String>) -> Self {
-        self.firstname = Some(v.into());
-        self
-    }
-
-    /// Sets the last name.
-    pub fn lastname(mut self, v: impl Into<String>) -> Self {
-        self.lastname = Some(v.into());
-        self
-    }
-
-    /// Sets the language (ISO 639-1).
-    pub fn language(mut self, v: impl Into<String>) -> Self {
-        self.language = Some(v.into());
-        self
-    }
-
-    /// Sets the country (ISO 3166-1 alpha-2).
-    pub fn country(mut self, v: impl Into<String>) -> Self {
-        self.country = Some(v.into());
-        self
-    }
-
-    /// Sets when to send.
-    pub fn send_at(mut self, at: NaiveDateTime) -> Self {
-        self.send_datetime = Some(at);
-        self
-    }
-
     /// Every problem Safe.Shop would refuse, named by field.
     pub fn validate(&self) -> Result<(), Error> {
         let mut v = ValidationErrors::new();
@@ -305,7 +294,7 @@ impl SafeShopClient {
 
     /// Sends an invite. Validated first; a create, so never re-sent once it may have reached
     /// Safe.Shop (then [`Error::Unconfirmed`] says so).
-    pub async fn invite(&self, invite: &Invite) -> Result<InviteOutcome, Error> {
+    pub async fn create_invite(&self, invite: &Invite) -> Result<InviteOutcome, Error> {
         let mut ep = Endpoint::post("invites.create", "invites").json(invite);
         if let Err(e) = invite.validate() {
             ep.fail(e);
@@ -342,7 +331,7 @@ impl ReviewPlatform for SafeShopClient {
             country: invitation.country.clone().map(|c| c.to_ascii_uppercase()),
             ..Default::default()
         };
-        let outcome = SafeShopClient::invite(self, &invite).await?;
+        let outcome = self.create_invite(&invite).await?;
         Ok(InvitationReceipt {
             platform: PROVIDER.to_owned(),
             reference: Some(invitation.order_id.clone()),

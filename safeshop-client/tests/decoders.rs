@@ -31,7 +31,11 @@ fn fuzz(fixed_token: bool) {
     h.run(256, answers(seeds(), &["application/json"]), 1, || {
         // A new client per case, so the token answer is read every time.
         let c = client(&h.server);
-        let _ = h.rt.block_on(c.invite(&Invite::new("jan@example.com", "A-1")));
+        let _ = h.rt.block_on(c.create_invite(&Invite {
+            email: "jan@example.com".into(),
+            order_id: "A-1".into(),
+            ..Default::default()
+        }));
     });
 }
 

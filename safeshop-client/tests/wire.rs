@@ -91,7 +91,7 @@ async fn an_invite_with_every_field_and_one_token_for_many() {
         })
         .await;
     let c = client(&server);
-    let outcome = c.invite(&full_invite()).await.unwrap();
+    let outcome = c.create_invite(&full_invite()).await.unwrap();
     assert_eq!(
         outcome,
         InviteOutcome::Accepted {
@@ -104,7 +104,11 @@ async fn an_invite_with_every_field_and_one_token_for_many() {
     insta::assert_json_snapshot!("invite_body", body);
     for i in 0..4 {
         c.clone()
-            .invite(&Invite::new("a@example.com", format!("B-{i}")))
+            .create_invite(&Invite {
+                email: "a@example.com".into(),
+                order_id: format!("B-{i}"),
+                ..Default::default()
+            })
             .await
             .unwrap();
     }
@@ -146,7 +150,13 @@ async fn the_token_request_can_be_a_form() {
         .form_token_request()
         .build()
         .unwrap();
-    c.invite(&Invite::new("jan@example.com", "A-1")).await.unwrap();
+    c.create_invite(&Invite {
+        email: "jan@example.com".into(),
+        order_id: "A-1".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     token.assert_async().await;
 }
 
@@ -171,7 +181,11 @@ async fn statuses_map_to_typed_results() {
             })
             .await;
         let result = client(&server)
-            .invite(&Invite::new("jan@example.com", "A-1"))
+            .create_invite(&Invite {
+                email: "jan@example.com".into(),
+                order_id: "A-1".into(),
+                ..Default::default()
+            })
             .await;
         match status {
             409 => assert_eq!(
@@ -206,10 +220,14 @@ async fn statuses_map_to_typed_results() {
 async fn bad_input_is_refused_before_anything_is_sent() {
     let server = MockServer::start_async().await;
     let token = token_mock(&server).await;
-    let mut bad = Invite::new("jan(at)example", " ");
+    let mut bad = Invite {
+        email: "jan(at)example".into(),
+        order_id: " ".into(),
+        ..Default::default()
+    };
     bad.language = Some("NL".into());
     bad.country = Some("nld".into());
-    let err = client(&server).invite(&bad).await.unwrap_err();
+    let err = client(&server).create_invite(&bad).await.unwrap_err();
     insta::assert_snapshot!("invalid_invite", err);
     token.assert_calls_async(0).await;
 }

@@ -210,6 +210,11 @@ impl NewOrder {
     pub fn validate(&self) -> Result<(), Error> {
         let mut v = ValidationErrors::new();
         v.require(&self.external_order_id, "external_order_id");
+        v.check(
+            self.created_at != chrono::NaiveDateTime::default(),
+            "created_at",
+            "is required (when the order was created)",
+        );
         check_address(&mut v, "shipping_address", &self.shipping_address);
         if let Some(billing) = &self.billing_address {
             check_address(&mut v, "billing_address", billing);
@@ -350,7 +355,7 @@ impl ShopWeDoClient {
     }
 
     /// One page of stock items (`getStock`).
-    pub async fn stock(&self, query: StockQuery) -> Result<Page<StockItem>, Error> {
+    pub async fn stock_items(&self, query: StockQuery) -> Result<Page<StockItem>, Error> {
         self.stock_page(query).await.map(Page::from_results)
     }
 

@@ -72,6 +72,19 @@ pub use crate::platform::state_of;
 pub use crate::signer::{AuthObject, Clock, Envelope, RandomSalt, SaltSource, Signer, SystemClock, sign};
 pub use commerce_core::{Error, Page};
 
+/// Everything a first program needs, in one import: this crate's client and inputs, and
+/// [`commerce_core::prelude`] (the traits, the provider-neutral types, [`Error`],
+/// `SecretString`, the settings types and the stream extension traits). ShopWeDo's own
+/// [`Order`], [`Address`] and [`Shipment`] are left out (the prelude's are the
+/// provider-neutral ones); name them `shopwedo_client::Order` and so on.
+pub mod prelude {
+    pub use crate::{
+        ExtraHandling, LabelHost, LabelLanguage, ManualLabel, NewOrder, OrderItem, ShopWeDoClient,
+        ShopWeDoClientBuilder, StockQuery,
+    };
+    pub use commerce_core::prelude::*;
+}
+
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

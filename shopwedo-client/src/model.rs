@@ -182,8 +182,11 @@ fn opt_ymd_his<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, 
     }
 }
 
-/// An order to create (`createOrder`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An order to create (`createOrder`): `external_order_id`, `created_at`,
+/// `shipping_address` and at least one item are required; build it with the fields you have
+/// and `..Default::default()` (a `created_at` left at its default, 1970-01-01, is refused
+/// before anything is sent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NewOrder {
     /// Your unique order number (required).
     pub external_order_id: String,
@@ -193,7 +196,7 @@ pub struct NewOrder {
     /// Release the order when all stock is available (not given: not released).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<bool>,
-    /// When the order was created (sent as `Y-m-d H:i:s`).
+    /// When the order was created (required; sent as `Y-m-d H:i:s`).
     #[serde(serialize_with = "ymd_his")]
     pub created_at: NaiveDateTime,
     /// When the order was last updated.

@@ -46,7 +46,7 @@ async fn call_all(c: &ShopWeDoClient) {
     let _ = c.get_order(42).await;
     let _ = c.cancel_order(42).await;
     let _ = c
-        .stock(StockQuery {
+        .stock_items(StockQuery {
             sku: Some(123),
             limit: Some(25),
             offset: 0,

@@ -300,6 +300,13 @@ async fn an_order_is_validated_before_sending_and_every_bad_field_named() {
         err.to_string().contains("items: at least one item is required"),
         "{err}"
     );
+    // An order built from `Default` alone names every required field it lacks.
+    let err = client(&server.url("/api"), Envelope::Form)
+        .create_order(&NewOrder::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input());
+    insta::assert_snapshot!("order_default_refused", err);
     any.assert_calls_async(0).await;
 }
 
@@ -421,7 +428,7 @@ async fn get_stock_with_limit_offset_and_sku() {
         method(&server, "getStock", 200, &fixture("stock.json"), &verified).await;
         let c = client(&server.url("/api"), envelope);
         let page = c
-            .stock(StockQuery {
+            .stock_items(StockQuery {
                 sku: Some(123),
                 limit: Some(25),
                 offset: 50,
@@ -436,7 +443,7 @@ async fn get_stock_with_limit_offset_and_sku() {
         assert_eq!(page.items[0].tht_date, None);
     }
     let err = client("https://api1.shopwedo.com/api", Envelope::Form)
-        .stock(StockQuery {
+        .stock_items(StockQuery {
             limit: Some(51),
             ..Default::default()
         })
@@ -745,7 +752,7 @@ async fn a_429_that_does_not_pass_is_a_typed_rate_limit_error() {
         })
         .await;
     let err = client(&server.url("/api"), Envelope::Form)
-        .stock(StockQuery::default())
+        .stock_items(StockQuery::default())
         .await
         .unwrap_err();
     assert!(err.is_rate_limited());

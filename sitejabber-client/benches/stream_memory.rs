@@ -52,16 +52,13 @@ async fn serve(total: u64) -> String {
 /// Streams `total` reviews; returns (reviews read, peak heap above the start in bytes).
 async fn stream(total: u64) -> (u64, usize) {
     let url = serve(total).await;
-    let client = SitejabberClient::builder(
-        "ck-bench".to_owned().into(),
-        "shop@example.com",
-        "pw-bench".to_owned().into(),
-        "shop.example",
-    )
-    .base_url(url)
-    .limits(RateLimits::default())
-    .build()
-    .unwrap();
+    let client = SitejabberClient::builder("shop@example.com", "pw-bench".to_owned().into())
+        .client_token("ck-bench".to_owned().into())
+        .domain("shop.example")
+        .base_url(url)
+        .limits(RateLimits::default())
+        .build()
+        .unwrap();
     client.login().await.unwrap();
     GLOBAL.reset_peak_memory();
     let mut read = 0;

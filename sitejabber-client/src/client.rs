@@ -53,6 +53,18 @@ impl fmt::Debug for SitejabberClientBuilder {
 }
 
 impl SitejabberClientBuilder {
+    /// The API key, sent as `client_token` on every call (required).
+    pub fn client_token(mut self, token: SecretString) -> Self {
+        self.client_token = token;
+        self
+    }
+
+    /// The business's domain (`example.com`; required): the business every call is about.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = domain.into();
+        self
+    }
+
     /// Overrides the API root (default [`DEFAULT_BASE_URL`]).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
@@ -152,19 +164,15 @@ impl fmt::Debug for SitejabberClient {
 }
 
 impl SitejabberClient {
-    /// A builder with the API key (`client_token`), the business account's login and the
-    /// business's domain (`example.com`).
-    pub fn builder(
-        client_token: SecretString,
-        email: impl Into<String>,
-        password: SecretString,
-        domain: impl Into<String>,
-    ) -> SitejabberClientBuilder {
+    /// A builder with the business account's login; the API key and the business's domain
+    /// are required too: [`SitejabberClientBuilder::client_token`] and
+    /// [`SitejabberClientBuilder::domain`] (a missing one is named by `build`).
+    pub fn builder(email: impl Into<String>, password: SecretString) -> SitejabberClientBuilder {
         SitejabberClientBuilder {
-            client_token,
+            client_token: SecretString::from(String::new()),
             email: email.into(),
             password,
-            domain: domain.into(),
+            domain: String::new(),
             base_url: DEFAULT_BASE_URL.to_owned(),
             settings: TransportSettings::new(
                 env!("CARGO_PKG_NAME"),
@@ -178,12 +186,13 @@ impl SitejabberClient {
     /// `SITEJABBER_DOMAIN` and, optionally, `SITEJABBER_BASE_URL`. A missing variable is an
     /// error that names it.
     pub fn from_env() -> Result<Self, Error> {
+        let client_token = env_required("SITEJABBER_CLIENT_TOKEN")?;
         let mut builder = Self::builder(
-            env_required("SITEJABBER_CLIENT_TOKEN")?.into(),
             env_required("SITEJABBER_EMAIL")?,
             env_required("SITEJABBER_PASSWORD")?.into(),
-            env_required("SITEJABBER_DOMAIN")?,
-        );
+        )
+        .client_token(client_token.into())
+        .domain(env_required("SITEJABBER_DOMAIN")?);
         if let Some(url) = env_optional("SITEJABBER_BASE_URL") {
             builder = builder.base_url(url);
         }

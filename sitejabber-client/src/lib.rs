@@ -66,6 +66,20 @@ pub use crate::model::{
 };
 pub use commerce_core::{Error, Page};
 
+/// Everything a first program needs, in one import: this crate's client, its queries and
+/// inputs, and [`commerce_core::prelude`] (the traits, the provider-neutral types,
+/// [`Error`], `SecretString`, the settings types and the stream extension traits).
+/// Sitejabber's own [`Address`] is left out (the prelude's `Address` is the
+/// provider-neutral one); name it `sitejabber_client::Address`.
+pub mod prelude {
+    pub use crate::{
+        CommentsQuery, Datasource, FlagReason, Folder, MessagesQuery, NewProduct, NewProductReview,
+        ProductReviewRequest, ProductReviewsQuery, ProductsQuery, ReviewImageUpload, ReviewRequest,
+        ReviewsQuery, SitejabberClient, SitejabberClientBuilder, SortOrder, StatsQuery, Vote,
+    };
+    pub use commerce_core::prelude::*;
+}
+
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -192,16 +192,13 @@ async fn pacing_keeps_under_10_per_10_seconds() {
                 .json_body(json!({"reviews": [], "status": "OK", "success": true}));
         })
         .await;
-    let c = SitejabberClient::builder(
-        CLIENT_TOKEN.to_owned().into(),
-        EMAIL,
-        PASSWORD.to_owned().into(),
-        DOMAIN,
-    )
-    .base_url(server.url("/v1/"))
-    .http(commerce_core::testing::paused_time_http())
-    .build()
-    .unwrap();
+    let c = SitejabberClient::builder(EMAIL, PASSWORD.to_owned().into())
+        .client_token(CLIENT_TOKEN.to_owned().into())
+        .domain(DOMAIN)
+        .base_url(server.url("/v1/"))
+        .http(commerce_core::testing::paused_time_http())
+        .build()
+        .unwrap();
     let start = tokio::time::Instant::now();
     let calls: Vec<_> = (0..25)
         .map(|_| {
@@ -337,12 +334,9 @@ async fn no_secret_shows_in_debug_or_errors() {
         .await;
     let c = client(&server);
     let err = c.business(&[]).await.unwrap_err();
-    let builder = SitejabberClient::builder(
-        CLIENT_TOKEN.to_owned().into(),
-        EMAIL,
-        PASSWORD.to_owned().into(),
-        DOMAIN,
-    );
+    let builder = SitejabberClient::builder(EMAIL, PASSWORD.to_owned().into())
+        .client_token(CLIENT_TOKEN.to_owned().into())
+        .domain(DOMAIN);
     let shown = format!("{c:?} {builder:?} {err} {err:?}");
     for secret in [CLIENT_TOKEN, USER_TOKEN, PASSWORD] {
         assert!(!shown.contains(secret), "{secret} shows in {shown}");
@@ -353,19 +347,27 @@ async fn no_secret_shows_in_debug_or_errors() {
 
 #[test]
 fn empty_credentials_and_plain_http_are_refused() {
-    let err = SitejabberClient::builder("".to_owned().into(), EMAIL, PASSWORD.to_owned().into(), DOMAIN)
+    let err = SitejabberClient::builder(EMAIL, PASSWORD.to_owned().into())
+        .client_token("".to_owned().into())
+        .domain(DOMAIN)
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("client_token: is required"), "{err}");
-    let err = SitejabberClient::builder(
-        CLIENT_TOKEN.to_owned().into(),
-        EMAIL,
-        PASSWORD.to_owned().into(),
-        DOMAIN,
-    )
-    .base_url("http://api.sitejabber.com/v1/")
-    .build()
-    .unwrap_err();
+    // The API key and the domain are named setters: leaving them out is named too.
+    let err = SitejabberClient::builder(EMAIL, PASSWORD.to_owned().into())
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("client_token: is required")
+            && err.to_string().contains("domain: is required"),
+        "{err}"
+    );
+    let err = SitejabberClient::builder(EMAIL, PASSWORD.to_owned().into())
+        .client_token(CLIENT_TOKEN.to_owned().into())
+        .domain(DOMAIN)
+        .base_url("http://api.sitejabber.com/v1/")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("refusing plain http://"), "{err}");
 }
 

@@ -12,17 +12,14 @@ const DOMAIN: &str = "fietsenwinkel.example";
 const LOGIN: &str = r#"{"token":"ut-SWEEP-1","expire":"2099-05-06 13:04:39","status":"OK","success":true}"#;
 
 fn client(server: &FuzzServer) -> SitejabberClient {
-    SitejabberClient::builder(
-        "ck-SWEEP-1".to_owned().into(),
-        "shop@example.com",
-        "pw-SWEEP-1".to_owned().into(),
-        DOMAIN,
-    )
-    .base_url(format!("{}/v1", server.url))
-    .retry(RetryPolicy::none())
-    .limits(RateLimits::default())
-    .build()
-    .unwrap()
+    SitejabberClient::builder("shop@example.com", "pw-SWEEP-1".to_owned().into())
+        .client_token("ck-SWEEP-1".to_owned().into())
+        .domain(DOMAIN)
+        .base_url(format!("{}/v1", server.url))
+        .retry(RetryPolicy::none())
+        .limits(RateLimits::default())
+        .build()
+        .unwrap()
 }
 
 /// Every call of the client once; streams are read for a few items.

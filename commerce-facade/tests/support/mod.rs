@@ -65,10 +65,10 @@ pub fn shopwedo_on(sb: &Sandbox, http: &HttpClient) -> shopwedo_client::ShopWeDo
 /// The Customer API client against `sb`.
 pub fn customer_on(sb: &Sandbox, http: &HttpClient) -> customer_api_client::CustomerApiClient {
     customer_api_client::CustomerApiClient::builder(
-        sb.base_urls().customer,
         commerce_sandbox::CUSTOMER_API_CLIENT_ID,
         commerce_sandbox::CUSTOMER_API_CLIENT_SECRET.into(),
     )
+    .shop_url(sb.base_urls().customer)
     .http(http.clone())
     .build()
     .unwrap()
@@ -89,11 +89,11 @@ pub fn safeshop_on(sb: &Sandbox, http: &HttpClient) -> safeshop_client::SafeShop
 /// The Sitejabber client against `sb`.
 pub fn sitejabber_on(sb: &Sandbox, http: &HttpClient) -> sitejabber_client::SitejabberClient {
     sitejabber_client::SitejabberClient::builder(
-        commerce_sandbox::SITEJABBER_CLIENT_TOKEN.into(),
         commerce_sandbox::SITEJABBER_EMAIL,
         commerce_sandbox::SITEJABBER_PASSWORD.into(),
-        commerce_sandbox::SITEJABBER_DOMAIN,
     )
+    .client_token(commerce_sandbox::SITEJABBER_CLIENT_TOKEN.into())
+    .domain(commerce_sandbox::SITEJABBER_DOMAIN)
     .base_url(sb.base_urls().sitejabber)
     .http(http.clone())
     .build()

@@ -85,14 +85,11 @@ pub fn fast_retry() -> RetryPolicy {
 
 pub fn client(server: &MockServer) -> SitejabberClient {
     commerce_core::testing::sweep::install(&[CLIENT_TOKEN, USER_TOKEN, PASSWORD]);
-    SitejabberClient::builder(
-        CLIENT_TOKEN.to_owned().into(),
-        EMAIL,
-        PASSWORD.to_owned().into(),
-        DOMAIN,
-    )
-    .base_url(server.url("/v1/"))
-    .retry(fast_retry())
-    .build()
-    .unwrap()
+    SitejabberClient::builder(EMAIL, PASSWORD.to_owned().into())
+        .client_token(CLIENT_TOKEN.to_owned().into())
+        .domain(DOMAIN)
+        .base_url(server.url("/v1/"))
+        .retry(fast_retry())
+        .build()
+        .unwrap()
 }
