@@ -40,12 +40,14 @@ pub fn shared_client() -> reqwest::Client {
 }
 
 /// The HTTP settings of one provider client: the shared `reqwest::Client`, the
-/// `User-Agent` naming the calling crate, and the per-attempt time limit.
+/// `User-Agent` naming the calling crate, the per-attempt time limit and the per-call
+/// deadline.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     user_agent: HeaderValue,
     timeout: Option<Duration>,
+    deadline: Option<Duration>,
     max_answer_bytes: u64,
     shared: Option<crate::shared::SharedState>,
 }
@@ -65,6 +67,7 @@ impl HttpClient {
             user_agent: HeaderValue::from_str(&ua)
                 .unwrap_or_else(|_| HeaderValue::from_static("commerce-core")),
             timeout: Some(REQUEST_TIMEOUT),
+            deadline: None,
             max_answer_bytes: MAX_ANSWER_BYTES,
             shared: None,
         }
@@ -121,6 +124,23 @@ impl HttpClient {
     /// The per-attempt time limit.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+
+    /// Sets the per-call deadline (`None`, the default: none): the longest one call may
+    /// take, its token, its waits for the rate limits, its attempts and the backoff between
+    /// them included. No attempt starts and no wait goes on past it; an attempt under way
+    /// is cut at it. The call then fails with [`Error::Timeout`](crate::Error::Timeout)
+    /// (`after` the deadline), or with the error that made it retry when waiting again
+    /// would pass the deadline. A create cut while it may have reached the provider is
+    /// still [`Error::Unconfirmed`](crate::Error::Unconfirmed).
+    pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The per-call deadline.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
     }
 }
 

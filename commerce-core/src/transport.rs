@@ -622,6 +622,14 @@ impl TransportBuilder {
     }
 }
 
+/// `wait`'s output, or `None` when `deadline` came first.
+async fn within<T>(deadline: Option<Instant>, wait: impl std::future::Future<Output = T>) -> Option<T> {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, wait).await.ok(),
+        None => Some(wait.await),
+    }
+}
+
 enum Outcome {
     Done(Response),
     /// Failed on the way: no answer came.
@@ -688,6 +696,23 @@ macro_rules! transport_settings_setters {
         /// this client's `User-Agent` and time limits.
         pub fn shared(mut self, state: $crate::SharedState) -> Self {
             self.$field.http = self.$field.http.with_shared(state);
+            self
+        }
+
+        /// Sets the time limit of one attempt: connecting, sending and reading the whole
+        /// answer (default [`REQUEST_TIMEOUT`]($crate::REQUEST_TIMEOUT), 30 s), keeping this
+        /// client's `User-Agent`.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.$field.http = self.$field.http.clone().with_timeout(Some(timeout));
+            self
+        }
+
+        /// Sets the deadline of one call, retries, backoff and waits for the token and the
+        /// rate limits included (default: none; see
+        /// [`HttpClient::with_deadline`]($crate::HttpClient::with_deadline)), keeping this
+        /// client's `User-Agent`.
+        pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
+            self.$field.http = self.$field.http.clone().with_deadline(Some(deadline));
             self
         }
 
@@ -822,8 +847,15 @@ impl Transport {
         let provider = &self.inner.provider;
         let mut reauthenticated = false;
         let mut attempt: u32 = 0;
+        // The per-call deadline: when it falls, and how long it was.
+        let deadline = self.inner.http.deadline().map(|d| (Instant::now() + d, d));
+        // Whether waiting `wait` more would pass the deadline.
+        let too_late = |wait: Duration| deadline.is_some_and(|(at, _)| Instant::now() + wait >= at);
         loop {
             attempt += 1;
+            if too_late(Duration::ZERO) {
+                return Err(self.past_deadline(endpoint, deadline, Delivery::NotSent));
+            }
             let paused = limiter.pause_remaining();
             if paused > self.inner.retry.max_wait {
                 // Waiting that long silently would look like a hang; say so instead.
@@ -845,7 +877,7 @@ impl Transport {
                 latency_ms = tracing::field::Empty,
             );
             let outcome = self
-                .attempt(endpoint, &url, &limiter, idempotency_key.as_ref())
+                .attempt(endpoint, &url, &limiter, idempotency_key.as_ref(), deadline)
                 .instrument(span.clone())
                 .await?;
             let _entered = span.enter();
@@ -860,9 +892,21 @@ impl Transport {
                             source: Arc::new(error),
                         });
                     }
+                    if too_late(Duration::ZERO) {
+                        // Cut by the deadline: the time limit that ran out is the call's.
+                        return Err(match error {
+                            Error::Timeout { delivery, .. } => {
+                                self.past_deadline(endpoint, deadline, delivery)
+                            }
+                            error => error,
+                        });
+                    }
                     let Some(wait) = backoff.get_or_insert_with(|| self.inner.retry.backoff()).next() else {
                         return Err(error);
                     };
+                    if too_late(wait) {
+                        return Err(error);
+                    }
                     tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "retrying");
                     drop(_entered);
                     tokio::time::sleep(wait).await;
@@ -905,7 +949,7 @@ impl Transport {
                     let wait = wait
                         .max(self.inner.auth.ready_in())
                         .max(error.retry_after().unwrap_or_default());
-                    if wait > self.inner.retry.max_wait {
+                    if wait > self.inner.retry.max_wait || too_late(wait) {
                         return Err(error);
                     }
                     tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "no credentials yet: retrying");
@@ -953,6 +997,9 @@ impl Transport {
                     let Some(wait) = backoff.get_or_insert_with(|| self.inner.retry.backoff()).next() else {
                         return Err(give_up(error));
                     };
+                    if too_late(asked.unwrap_or_default().max(wait)) {
+                        return Err(give_up(error));
+                    }
                     // A 429 pauses the whole bucket, since every caller of it is over the
                     // limit, not just this one: for the provider's Retry-After (already
                     // applied in `attempt`) or the backoff wait, whichever is longer, so a
@@ -974,24 +1021,43 @@ impl Transport {
         }
     }
 
+    /// The error of a call stopped by its deadline.
+    fn past_deadline(
+        &self,
+        endpoint: &Endpoint,
+        deadline: Option<(Instant, Duration)>,
+        delivery: Delivery,
+    ) -> Error {
+        Error::Timeout {
+            provider: self.inner.provider.clone(),
+            endpoint: endpoint.name.clone(),
+            after: deadline.map(|(_, d)| d).unwrap_or_default(),
+            delivery,
+        }
+    }
+
     async fn attempt(
         &self,
         endpoint: &Endpoint,
         url: &Url,
         limiter: &RateLimiter,
         idempotency_key: Option<&(HeaderName, HeaderValue)>,
+        deadline: Option<(Instant, Duration)>,
     ) -> Result<Outcome, Error> {
+        // Waits before anything is sent end at the deadline: nothing was sent.
+        let cut = || self.past_deadline(endpoint, deadline, Delivery::NotSent);
+        let at = deadline.map(|(at, _)| at);
         // The token first, then the rate permit: a caller waiting for a token (another
         // caller's, or another process's, request under way) must not hold a permit the token
         // request itself may need (Sitejabber's login spends the account's quota too).
         if endpoint.authenticated
-            && let Err(error) = self.inner.auth.ready().await
+            && let Err(error) = within(at, self.inner.auth.ready()).await.ok_or_else(cut)?
         {
             return Ok(Outcome::NoCredentials(error));
         }
-        let permit = limiter
-            .acquire_checked(self.inner.retry.max_wait)
+        let permit = within(at, limiter.acquire_checked(self.inner.retry.max_wait))
             .await
+            .ok_or_else(cut)?
             .map_err(|e| match e {
                 Error::RateLimited { retry_after, .. } => Error::RateLimited {
                     provider: self.inner.provider.clone(),
@@ -1016,11 +1082,15 @@ impl Transport {
             endpoint: endpoint.name.clone(),
         };
         let ticket = if endpoint.authenticated {
-            match self.inner.auth.authorize(&mut request).await {
-                Ok(ticket) => ticket,
-                Err(error) => {
+            match within(at, self.inner.auth.authorize(&mut request)).await {
+                Some(Ok(ticket)) => ticket,
+                Some(Err(error)) => {
                     permit.unused();
                     return Ok(Outcome::NoCredentials(error));
+                }
+                None => {
+                    permit.unused();
+                    return Err(cut());
                 }
             }
         } else {
@@ -1035,7 +1105,16 @@ impl Transport {
             .filter(|v| v.is_sensitive())
             .cloned()
             .collect();
-        let timeout = endpoint.timeout.or(self.inner.http.timeout());
+        let mut timeout = endpoint.timeout.or(self.inner.http.timeout());
+        if let Some(at) = at {
+            // An attempt ends at the deadline at the latest.
+            let left = at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                permit.unused();
+                return Err(cut());
+            }
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
         let built = self.build(request, timeout)?;
         let started = Instant::now();
         let span = tracing::Span::current();

@@ -291,3 +291,32 @@ fn secrets_never_show_and_plain_http_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("client id is empty"));
 }
+
+#[tokio::test]
+async fn time_limits_set_on_the_builder_keep_the_user_agent() {
+    let server = MockServer::start_async().await;
+    let token = token_mock(&server).await;
+    let invites = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/v1/invites")
+                .header_matches("user-agent", "^safeshop-client/[0-9.]+ commerce-core/");
+            then.status(201);
+        })
+        .await;
+    commerce_core::testing::sweep::install(&[SECRET, TOKEN]);
+    let c = SafeShopClient::builder(ID, SECRET.to_owned().into())
+        .base_url(server.url("/v1"))
+        .timeout(std::time::Duration::from_secs(5))
+        .deadline(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let invite = Invite {
+        email: "jan@example.com".into(),
+        order_id: "A-1".into(),
+        ..Default::default()
+    };
+    c.create_invite(&invite).await.unwrap();
+    token.assert_calls_async(1).await;
+    invites.assert_calls_async(1).await;
+}
