@@ -350,8 +350,9 @@ pub enum Error {
         message: String,
     },
 
-    /// The connection failed or broke.
-    #[error("{provider} {endpoint}: transport error ({delivery}): {source}")]
+    /// The connection failed or broke. Its text names the host and port and the cause at
+    /// the root of the chain ("could not connect to api.bol.com:443: Connection refused").
+    #[error("{provider} {endpoint}: {} ({delivery})", fmt_transport(.source))]
     Transport {
         /// The provider.
         provider: Name,
@@ -359,7 +360,8 @@ pub enum Error {
         endpoint: Name,
         /// Whether the request may have reached the provider.
         delivery: Delivery,
-        /// The HTTP client's error (its URL removed).
+        /// The HTTP client's error (its URL cut to the origin: a path or query may carry a
+        /// secret, the host and port do not).
         source: Arc<reqwest::Error>,
     },
 
@@ -600,6 +602,50 @@ impl Error {
             Error::Provider(p) => &p.violations,
             _ => &[],
         }
+    }
+}
+
+/// `e` with its URL cut to the origin (`https://api.bol.com/`): the host and port say where
+/// a connection failed; a path or a query could carry a secret.
+pub(crate) fn origin_only(e: reqwest::Error) -> reqwest::Error {
+    let origin = e.url().and_then(|u| {
+        let host = u.host_str()?;
+        let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+        reqwest::Url::parse(&format!("{}://{host}{port}/", u.scheme())).ok()
+    });
+    match origin {
+        Some(origin) => e.with_url(origin),
+        None => e.without_url(),
+    }
+}
+
+/// What went wrong on the connection, where, and the cause at the root of the chain:
+/// "could not connect to api.bol.com:443: Connection refused (os error 111)".
+fn fmt_transport(e: &reqwest::Error) -> String {
+    let target = e
+        .url()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| "the server".to_owned());
+    let mut root: &dyn std::error::Error = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    let cause = if std::ptr::addr_eq(root, e as &dyn std::error::Error) {
+        // No deeper cause: reqwest's own words, without the URL it appends.
+        e.to_string()
+            .split(" for url (")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        root.to_string()
+    };
+    if e.is_connect() {
+        format!("could not connect to {target}: {cause}")
+    } else if e.is_body() || e.is_decode() {
+        format!("the answer from {target} broke off: {cause}")
+    } else {
+        format!("the request to {target} failed: {cause}")
     }
 }
 

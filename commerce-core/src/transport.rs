@@ -460,24 +460,44 @@ fn read_violations(v: &serde_json::Value) -> Vec<FieldError> {
     out
 }
 
+/// Reads a provider's code, message and violations from a JSON error body in any of the
+/// common shapes (OAuth `error`/`error_description`, Problem `title`/`detail`, `message`,
+/// Sitejabber's `errorCode`/`errorReason`, `{"error": {"message": ..}}`). A "code" that is
+/// not an identifier (letters, digits, `_`, `-`, `.`) is words, so it is taken as the
+/// message (ShopWeDo sends its human text in `error`: `{"error": "Oops!"}`).
+pub(crate) fn read_error_body(pe: &mut ProviderError, body: &[u8]) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return;
+    };
+    pe.code = first_text(&v, &["error", "errorCode", "code", "error_code"]);
+    pe.message = first_text(
+        &v,
+        &["error_description", "errorReason", "detail", "message", "title"],
+    )
+    .or_else(|| {
+        v.get("error")
+            .and_then(|e| first_text(e, &["message", "description"]))
+    });
+    let identifier = |c: &str| {
+        c.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'))
+    };
+    if pe.code.as_deref().is_some_and(|c| !identifier(c.trim())) {
+        let sentence = pe.code.take();
+        if pe.message.is_none() {
+            pe.message = sentence;
+        }
+    }
+    pe.violations = read_violations(&v);
+}
+
 fn read_provider_error(response: &Response) -> ProviderError {
     let mut pe = ProviderError::new(
         response.provider.clone(),
         response.endpoint.clone(),
         response.status.as_u16(),
     );
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&response.body) {
-        pe.code = first_text(&v, &["error", "errorCode", "code", "error_code"]);
-        pe.message = first_text(
-            &v,
-            &["error_description", "errorReason", "detail", "message", "title"],
-        )
-        .or_else(|| {
-            v.get("error")
-                .and_then(|e| first_text(e, &["message", "description"]))
-        });
-        pe.violations = read_violations(&v);
-    }
+    read_error_body(&mut pe, &response.body);
     if pe.code.is_none() && pe.message.is_none() {
         pe.body_excerpt = response.excerpt(None);
     }
@@ -1136,7 +1156,7 @@ impl Transport {
                     provider: self.inner.provider.clone(),
                     endpoint: endpoint.name.clone(),
                     delivery,
-                    source: Arc::new(e.without_url()),
+                    source: Arc::new(crate::error::origin_only(e)),
                 }
             };
             Outcome::Lost { error, delivery }

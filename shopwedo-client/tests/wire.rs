@@ -222,6 +222,9 @@ async fn a_wrong_signature_is_a_typed_auth_error() {
         .await
         .unwrap_err();
     assert!(err.is_auth());
+    // ShopWeDo's `error` is its human message ("An error message will be returned
+    // explaining what happened"), not a code.
+    assert_eq!(err.provider_code(), None);
     insta::assert_snapshot!("auth_failed", err);
 }
 

@@ -362,7 +362,7 @@ impl Wire {
         let mut response = builder
             .send()
             .await
-            .map_err(|e| WireError::Http(e.without_url()))?;
+            .map_err(|e| WireError::Http(crate::error::origin_only(e)))?;
         *status.lock().unwrap_or_else(|p| p.into_inner()) = Some(Seen {
             status: response.status(),
             retry_after: response
@@ -384,7 +384,7 @@ impl Wire {
         let bytes = read_body(&mut response, limit, truncate)
             .await
             .map_err(|e| match e {
-                ReadError::Http(e) => WireError::Http(e.without_url()),
+                ReadError::Http(e) => WireError::Http(crate::error::origin_only(e)),
                 ReadError::TooLarge { limit, declared } => WireError::TooLarge { limit, declared },
             })?;
         Ok(out
@@ -505,13 +505,23 @@ impl Wire {
                     // An error answer in no standard shape: safe to quote.
                     Some(s) if s != 200 => {
                         let mut p = ProviderError::new(self.provider.clone(), endpoint, s);
-                        p.body_excerpt = self.scrubber.excerpt(&body, None);
+                        crate::transport::read_error_body(&mut p, &body);
+                        if p.code.is_none() && p.message.is_none() {
+                            p.body_excerpt = self.scrubber.excerpt(&body, None);
+                        }
                         if matches!(s, 429 | 500..=599) {
                             Error::from(p)
                         } else {
+                            // The provider's own words, once: no second "provider error"
+                            // prefix, no raw JSON when the answer has a message.
+                            let message = p
+                                .message
+                                .or(p.body_excerpt)
+                                .unwrap_or_else(|| "the token request was refused".to_owned());
                             Error::from(AuthError {
                                 status: status_code,
-                                ..AuthError::new(self.provider.clone(), "token", p.to_string())
+                                code: p.code,
+                                ..AuthError::new(self.provider.clone(), "token", message)
                             })
                         }
                     }
