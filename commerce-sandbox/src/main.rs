@@ -1,6 +1,7 @@
-//! `cargo run -p commerce-sandbox -- --port 8080 [--orders N] [--faults P --seed S]`:
-//! serves all five providers on one loopback port and prints the `export` lines that point
-//! the clients at it.
+//! `cargo run -p commerce-sandbox -- --port 8080 [--orders N] [--faults P --seed S]
+//! [--env-file PATH]`: serves all five providers on one loopback port and prints the
+//! `export` lines that point the clients at it (and, with `--env-file`, writes them to a
+//! file to `source`).
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use commerce_sandbox::Config;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: commerce-sandbox [--port PORT] [--orders N] [--products N] [--faults P] [--seed S] \
+        "usage: commerce-sandbox [--port PORT] [--env-file PATH] [--orders N] [--products N] [--faults P] [--seed S] \
          [--garbled-creates P] [--cancellation-requests P] [--ship-after SECS] [--customer-token-lifetime SECS] [--bol-token-lifetime SECS]"
     );
     std::process::exit(2);
@@ -25,10 +26,12 @@ fn value<T: std::str::FromStr>(args: &mut impl Iterator<Item = String>, flag: &s
 async fn main() -> std::io::Result<()> {
     let mut config = Config::default();
     let mut port: u16 = 0;
+    let mut env_file: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => port = value(&mut args, "--port"),
+            "--env-file" => env_file = Some(value::<String>(&mut args, "--env-file").into()),
             "--orders" => config.orders = value(&mut args, "--orders"),
             "--products" => config.products = value(&mut args, "--products"),
             "--faults" => config.faults = value(&mut args, "--faults"),
@@ -66,6 +69,11 @@ async fn main() -> std::io::Result<()> {
     println!();
     for (name, value) in sandbox.env() {
         println!("export {name}={value}");
+    }
+    if let Some(path) = &env_file {
+        sandbox.write_env_file(path)?;
+        println!();
+        println!("written to {} (`source {}`)", path.display(), path.display());
     }
     tokio::signal::ctrl_c().await?;
     sandbox.stop().await;
