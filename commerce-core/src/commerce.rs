@@ -322,8 +322,10 @@ pub trait SalesChannel: Send + Sync + fmt::Debug {
     /// The channel's name (`bol`).
     fn name(&self) -> &str;
 
-    /// The orders waiting to be shipped, fetched page by page as the stream is read.
-    fn open_orders(&self) -> BoxStream<'_, Result<Order, Error>>;
+    /// The orders waiting to be shipped, fetched page by page as the stream is read. The
+    /// stream owns what it needs (`'static`, like every stream of the provider crates), so
+    /// it can be kept, moved to a task or returned while the client goes out of scope.
+    fn open_orders(&self) -> BoxStream<'static, Result<Order, Error>>;
 
     /// Confirms a shipment with its tracking code, and waits until the channel accepted it.
     /// Implementations must be safe to call again for lines already confirmed (they check
@@ -449,7 +451,7 @@ mod tests {
         fn name(&self) -> &str {
             "shop"
         }
-        fn open_orders(&self) -> BoxStream<'_, Result<Order, Error>> {
+        fn open_orders(&self) -> BoxStream<'static, Result<Order, Error>> {
             futures_util::stream::iter(vec![Ok(Order {
                 id: "1".into(),
                 ..Default::default()

@@ -209,7 +209,9 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
 
 impl Providers {
     /// Every provider of this build whose variables are all set in the environment; a
-    /// provider with only some set is an error naming the missing ones.
+    /// provider with only some set is an error naming the missing ones, and so is an
+    /// environment with none at all (it lists every provider and its variables). Build a
+    /// [`Providers::new`] by hand to start from nothing.
     pub fn from_env() -> Result<Self, Error> {
         Self::from_vars(&|name| env_optional(name))
     }
@@ -232,10 +234,23 @@ impl Providers {
         shared: Option<&SharedState>,
     ) -> Result<Self, Error> {
         let mut providers = Providers::new();
+        let mut any = false;
         for spec in PROVIDERS {
             if configured(spec, vars)? {
                 providers = add_provider_shared(providers, spec.name, vars, shared)?;
+                any = true;
             }
+        }
+        if !any {
+            let wanted: Vec<String> = PROVIDERS
+                .iter()
+                .map(|p| format!("{} ({}): {}", p.name, p.role, p.required.join(", ")))
+                .collect();
+            return Err(Error::config(format!(
+                "no provider is configured: none has all its variables set. Set every variable of \
+                 the providers to use:\n  {}",
+                wanted.join("\n  ")
+            )));
         }
         Ok(providers)
     }
@@ -270,7 +285,12 @@ mod tests {
             assert!(!configured(spec, &|_| None).unwrap());
             assert!(configured(spec, &|_| Some("x".to_owned())).unwrap());
         }
-        let none = Providers::from_vars(&|_| None).unwrap();
-        assert!(none.channels.is_empty() && none.fulfilment.is_empty() && none.reviews.is_empty());
+        let err = Providers::from_vars(&|_| None).unwrap_err();
+        assert!(err.is_invalid_input(), "{err:?}");
+        for spec in PROVIDERS {
+            for name in spec.required {
+                assert!(err.to_string().contains(name), "{name} not named: {err}");
+            }
+        }
     }
 }

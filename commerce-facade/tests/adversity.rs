@@ -48,7 +48,7 @@ impl commerce_core::SalesChannel for Shop {
         "shop"
     }
 
-    fn open_orders(&self) -> BoxStream<'_, Result<Order, Error>> {
+    fn open_orders(&self) -> BoxStream<'static, Result<Order, Error>> {
         Box::pin(futures_util::stream::iter(
             self.orders.clone().into_iter().map(Ok),
         ))
@@ -498,7 +498,7 @@ async fn an_invitation_refused_before_sending_waits_for_a_person() {
     let warehouse = Arc::new(Warehouse::default());
     let platform = Arc::new(RefusingPlatform::default());
     let mut providers = providers(&shop, &warehouse);
-    providers.reviews.push(platform.clone());
+    providers.review_platforms.push(platform.clone());
     let journal = Arc::new(MemoryJournal::new());
     let summary = Flow::new(
         providers,

@@ -141,16 +141,20 @@ impl SalesChannel for RetailerClient {
 
     /// Open orders fulfilled by the retailer (FBR), page by page; each with its details
     /// (addresses, products), fetched as the stream is read.
-    fn open_orders(&self) -> BoxStream<'_, Result<CommerceOrder, Error>> {
+    fn open_orders(&self) -> BoxStream<'static, Result<CommerceOrder, Error>> {
         let params = GetOrdersParams {
             fulfilment_method: Some(GetOrdersFulfilmentMethod::Fbr),
             status: Some(GetOrdersStatus::Open),
             ..Default::default()
         };
+        let client = self.clone();
         self.get_orders_stream(params)
-            .and_then(move |reduced| async move {
-                let order = self.get_order(&reduced.order_id).await?;
-                Ok(to_commerce_order(&order))
+            .and_then(move |reduced| {
+                let client = client.clone();
+                async move {
+                    let order = client.get_order(&reduced.order_id).await?;
+                    Ok(to_commerce_order(&order))
+                }
             })
             .try_filter(|o| futures_util::future::ready(!o.lines.is_empty()))
             .boxed()

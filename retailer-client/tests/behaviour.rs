@@ -466,9 +466,18 @@ async fn as_a_sales_channel_open_orders_and_a_confirmation() {
             then.status(200).json_body(process("55", "SUCCESS", "6107434013"));
         })
         .await;
+    // The stream owns what it needs: it outlives the client it came from.
+    let stream = {
+        let bol = client(&server);
+        let channel: &dyn SalesChannel = &bol;
+        channel.open_orders()
+    };
+    let orders: Vec<_> = tokio::spawn(stream.try_collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .unwrap();
     let bol = client(&server);
     let channel: &dyn SalesChannel = &bol;
-    let orders: Vec<_> = channel.open_orders().try_collect().await.unwrap();
     assert_eq!(orders.len(), 1);
     let order = &orders[0];
     assert_eq!(order.lines[0].ean.as_deref(), Some("8712345678906"));

@@ -44,7 +44,7 @@ pub struct Providers {
     /// Who ships them, tried in this order when routing.
     pub fulfilment: Vec<Arc<dyn Fulfilment>>,
     /// Who asks for reviews.
-    pub reviews: Vec<Arc<dyn ReviewPlatform>>,
+    pub review_platforms: Vec<Arc<dyn ReviewPlatform>>,
 }
 
 impl std::fmt::Debug for Providers {
@@ -67,9 +67,9 @@ impl std::fmt::Debug for Providers {
                     .collect::<Vec<_>>(),
             )
             .field(
-                "reviews",
+                "review_platforms",
                 &self
-                    .reviews
+                    .review_platforms
                     .iter()
                     .map(|c| c.name().to_owned())
                     .collect::<Vec<_>>(),
@@ -98,7 +98,7 @@ impl Providers {
 
     /// Adds a review platform.
     pub fn review_platform(mut self, platform: impl ReviewPlatform + 'static) -> Self {
-        self.reviews.push(Arc::new(platform));
+        self.review_platforms.push(Arc::new(platform));
         self
     }
 }
@@ -637,7 +637,7 @@ impl Flow {
 
     fn platforms(&self) -> Vec<String> {
         self.providers
-            .reviews
+            .review_platforms
             .iter()
             .map(|p| p.name().to_owned())
             .collect()

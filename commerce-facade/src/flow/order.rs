@@ -807,7 +807,7 @@ impl<'f> Held<'f> {
     ) -> Result<(), Halt> {
         let rule = steps::INVITE;
         let flow = self.flow;
-        let platform = flow.providers.reviews[plan].clone();
+        let platform = flow.providers.review_platforms[plan].clone();
         if settle {
             match settle::invitation(
                 rule,
@@ -934,7 +934,7 @@ fn plans(flow: &Flow, r: &OrderRecord, invitation: &ReviewInvitation) -> Vec<Inv
         return Vec::new();
     }
     flow.providers
-        .reviews
+        .review_platforms
         .iter()
         .map(|p| InvitePlan::of(p.as_ref(), invitation))
         .collect()
