@@ -33,6 +33,8 @@
 //!
 //! Field names follow public integrations; that the token answer carries `expires_in` is
 //! *inferred* (without it the token is kept until Safe.Shop refuses it).
+//!
+#![doc = include_str!("../docs/first-hour.md")]
 
 use std::fmt;
 

@@ -18,21 +18,17 @@
 //!   429 is waited out.
 //!
 //! ```no_run
-//! use shopwedo_client::{Address, NewOrder, OrderItem, ShopWeDoClient};
+//! use shopwedo_client::prelude::*;
+//! use shopwedo_client::Address;
 //!
-//! # async fn run() -> Result<(), commerce_core::Error> {
+//! # async fn run() -> Result<(), Error> {
 //! let client = ShopWeDoClient::from_env()?;
 //! client.auth_test().await?;
 //! let id = client
 //!     .create_order(&NewOrder {
 //!         external_order_id: "A-1001".into(),
-//!         external_order_reference: None,
 //!         release: Some(true),
 //!         created_at: chrono::Utc::now().naive_utc(),
-//!         updated_at: None,
-//!         comment: None,
-//!         comment_packing: None,
-//!         billing_address: None,
 //!         shipping_address: Address {
 //!             firstname: Some("An".into()),
 //!             lastname: Some("Peeters".into()),
@@ -45,13 +41,16 @@
 //!             phone: "+3231234567".into(),
 //!             ..Default::default()
 //!         },
-//!         items: vec![OrderItem { sku: 123, amount: 1, name: None, comment: None }],
+//!         items: vec![OrderItem { sku: 123, amount: 1, ..Default::default() }],
+//!         ..Default::default()
 //!     })
 //!     .await?;
 //! let order = client.get_order(id).await?;
 //! println!("{:?} shipped at {:?}", order.status_string, order.shipped_at);
 //! # Ok(()) }
 //! ```
+//!
+#![doc = include_str!("../docs/first-hour.md")]
 
 mod client;
 mod label;

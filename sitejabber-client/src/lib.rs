@@ -19,15 +19,18 @@
 //!   publication dates, dates with slashes are all read; one odd item never fails a page.
 //!
 //! ```no_run
-//! use futures_util::TryStreamExt;
-//! use sitejabber_client::{ReviewRequest, ReviewsQuery, SitejabberClient};
+//! use sitejabber_client::prelude::*;
 //!
-//! # async fn run() -> Result<(), commerce_core::Error> {
+//! # async fn run() -> Result<(), Error> {
 //! let client = SitejabberClient::from_env()?;
 //! client.login().await?; // optional: the first call logs in by itself
 //! let mut reviews = client.reviews_stream(ReviewsQuery::default());
-//! while let Some(review) = reviews.try_next().await? {
-//!     println!("{:?}: {}", review.review_no, review.title);
+//! // One odd review is an `Err` and the stream goes on (see "One stream" below).
+//! while let Some(item) = reviews.next().await {
+//!     match item {
+//!         Ok(review) => println!("{:?}: {}", review.review_no, review.title),
+//!         Err(e) => eprintln!("skipped: {e}"),
+//!     }
 //! }
 //! client
 //!     .add_review_request(&ReviewRequest {
@@ -43,6 +46,8 @@
 //! The business API paths follow Sitejabber's public documentation; the Google My Business
 //! data source code (`google`) and the meaning of code 304 for a repeated request are
 //! *inferred*.
+//!
+#![doc = include_str!("../docs/first-hour.md")]
 
 mod api;
 mod client;
