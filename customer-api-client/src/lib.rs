@@ -17,9 +17,9 @@
 //!   decoded tolerantly, with their `_type` checked where it tells the shape.
 //!
 //! ```no_run
-//! use customer_api_client::{CustomerApiClient, NewOrder, NewOrderItem};
+//! use customer_api_client::prelude::*;
 //!
-//! # async fn run() -> Result<(), commerce_core::Error> {
+//! # async fn run() -> Result<(), Error> {
 //! let client = CustomerApiClient::from_env()?;
 //! for product in client.products_by_code("8712345678906").await? {
 //!     println!("{} {:?}: {:?}", product.code, product.brand, product.availability);
@@ -34,6 +34,8 @@
 //! println!("order {} is {:?}", order.id, order.processing_status);
 //! # Ok(()) }
 //! ```
+//!
+#![doc = include_str!("../docs/first-hour.md")]
 
 mod model;
 
