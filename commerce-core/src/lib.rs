@@ -1,11 +1,38 @@
 //! The shared runtime of the commerce provider clients, and the provider-neutral traits
 //! they implement.
 //!
+//! # If you use the clients
+//!
+//! You rarely depend on this crate directly: each provider crate's `prelude` re-exports
+//! [`prelude`], so `use retailer_client::prelude::*;` (or `shopwedo_client`, ...) is one
+//! import for what this crate gives every client:
+//!
+//! - **One error type**, [`Error`], for every provider. Decide with its predicates:
+//!   [`Error::is_invalid_input`] (nothing sent; [`Error::field_errors`] names every bad
+//!   field), [`Error::is_unconfirmed`] (a create may have reached the provider and was not
+//!   re-sent: look before sending again), [`Error::is_auth`], [`Error::is_retryable`] and
+//!   [`Error::retry_after`], [`Error::status`] and [`Error::provider_code`] (the provider's
+//!   own code, message and violations are kept).
+//! - **Three traits** any client can stand behind: [`SalesChannel`] (bol), [`Fulfilment`]
+//!   (ShopWeDo, a Customer API shop), [`ReviewPlatform`] (Safe.Shop, Sitejabber), over
+//!   provider-neutral types ([`Order`], [`ShipmentConfirmation`], [`ReviewInvitation`], ...).
+//! - **Streams** for lists: a page is fetched only when it is read; an `Err` for one item
+//!   that could not be decoded and the stream goes on, a failed page yields its error and
+//!   ends the stream ([`page_stream`], [`offset_stream`]).
+//! - **Settings** every builder has: `timeout(..)` (per attempt, 30 s), `deadline(..)` (per
+//!   call, none), `retry(..)` ([`RetryPolicy`]: 3 retries, 250 ms doubling to 10 s),
+//!   `limits(..)` ([`RateLimits`]: the provider's documented quotas), `max_answer_bytes(..)`
+//!   (32 MiB) and `shared(..)` ([`SharedState`]: one token and one budget per credential
+//!   across processes). The README lists every default.
+//! - **Secrets** as [`SecretString`]: never in `Debug`, errors or traces.
+//!
+//! # If you write a provider crate
+//!
 //! Every provider crate (Safe.Shop, Sitejabber, ShopWeDo, a Customer API, bol) *describes*
 //! its endpoints; only this crate *sends*. That keeps authentication, token caching, rate
 //! limits, retries, errors and tracing in one place, and makes each endpoint a few lines.
 //!
-//! # How a provider crate describes and sends an endpoint
+//! ## How a provider crate describes and sends an endpoint
 //!
 //! ```no_run
 //! use commerce_core::{
@@ -65,7 +92,7 @@
 //!
 //! The same code runs, tested, in `examples/describe_endpoint.rs` against a local server.
 //!
-//! # What the runtime guarantees
+//! ## What the runtime guarantees
 //!
 //! - **One HTTP client** ([`shared_client`]): rustls, gzip, no redirects, connect and
 //!   per-attempt time limits, a `User-Agent` naming the calling crate and version.
