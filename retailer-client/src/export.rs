@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use commerce_core::Error;
+use rust_decimal::Decimal;
 
 use crate::client::RetailerClient;
 use crate::generated::models::{CreateOfferExportRequest, CreateOfferExportRequestFormat};
@@ -41,9 +42,9 @@ impl ExportedOffer {
         self.get("stockAmount")?.parse().ok()
     }
 
-    /// `bundlePricesPrice` (the unit price).
-    pub fn price(&self) -> Option<f64> {
-        self.get("bundlePricesPrice")?.parse().ok()
+    /// `bundlePricesPrice` (the unit price), exact.
+    pub fn price(&self) -> Option<Decimal> {
+        self.get("bundlePricesPrice")?.trim().parse().ok()
     }
 
     /// `fulfilmentType` (`FBR` or `FBB`).

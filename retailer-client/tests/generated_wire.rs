@@ -290,6 +290,7 @@ async fn get_commission() {
                 .path("/retailer/commission/p-1")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("unit-price", "12.99");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -297,7 +298,7 @@ async fn get_commission() {
         })
         .await;
     let got = client(&server)
-        .get_commission("p-1", 1.5, &Default::default())
+        .get_commission("p-1", Decimal::new(1299, 2), &Default::default())
         .await
         .unwrap();
     m.assert_async().await;
@@ -687,6 +688,10 @@ async fn get_offer_insights() {
                 .path("/retailer/insights/offer")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("offer-id", "q-1");
+            let when = when.query_param("period", "DAY");
+            let when = when.query_param("number-of-periods", "1");
+            let when = when.query_param("name", "PRODUCT_VISITS");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -696,9 +701,9 @@ async fn get_offer_insights() {
     let got = client(&server)
         .get_offer_insights(
             "q-1",
-            GetOfferInsightsPeriod::default(),
+            GetOfferInsightsPeriod::Day,
             1,
-            GetOfferInsightsName::default(),
+            GetOfferInsightsName::ProductVisits,
         )
         .await
         .unwrap();
@@ -773,6 +778,9 @@ async fn get_performance_indicators() {
                 .path("/retailer/insights/performance/indicator")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("name", "CANCELLATIONS");
+            let when = when.query_param("year", "q-1");
+            let when = when.query_param("week", "q-1");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -780,7 +788,7 @@ async fn get_performance_indicators() {
         })
         .await;
     let got = client(&server)
-        .get_performance_indicators(GetPerformanceIndicatorsName::default(), "q-1", "q-1")
+        .get_performance_indicators(GetPerformanceIndicatorsName::Cancellations, "q-1", "q-1")
         .await
         .unwrap();
     m.assert_async().await;
@@ -911,6 +919,8 @@ async fn get_process_status_entity_id() {
                 .path("/shared/process-status")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("entity-id", "q-1");
+            let when = when.query_param("event-type", "CREATE_SHIPMENT");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -920,7 +930,7 @@ async fn get_process_status_entity_id() {
     let got = client(&server)
         .get_process_status_entity_id(
             "q-1",
-            GetProcessStatusEntityIdEventType::default(),
+            GetProcessStatusEntityIdEventType::CreateShipment,
             &Default::default(),
         )
         .await
@@ -1149,6 +1159,8 @@ async fn get_product_ranks() {
                 .path("/retailer/insights/product-ranks")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("ean", "q-1");
+            let when = when.query_param("date", "2024-01-31");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -1156,7 +1168,11 @@ async fn get_product_ranks() {
         })
         .await;
     let got = client(&server)
-        .get_product_ranks("q-1", "q-1", &Default::default())
+        .get_product_ranks(
+            "q-1",
+            NaiveDate::from_ymd_opt(2024, 1, 31).unwrap(),
+            &Default::default(),
+        )
         .await
         .unwrap();
     m.assert_async().await;
@@ -1259,6 +1275,7 @@ async fn get_promotions() {
                 .path("/retailer/promotions")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("promotion-type", "AWARENESS");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -1266,7 +1283,7 @@ async fn get_promotions() {
         })
         .await;
     let got = client(&server)
-        .get_promotions(GetPromotionsPromotionType::default(), &Default::default())
+        .get_promotions(GetPromotionsPromotionType::Awareness, &Default::default())
         .await
         .unwrap();
     m.assert_async().await;
@@ -1479,6 +1496,8 @@ async fn get_sales_forecast() {
                 .path("/retailer/insights/sales-forecast")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("offer-id", "q-1");
+            let when = when.query_param("weeks-ahead", "1");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -1505,6 +1524,9 @@ async fn get_search_terms() {
                 .path("/retailer/insights/search-terms")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("search-term", "q-1");
+            let when = when.query_param("period", "DAY");
+            let when = when.query_param("number-of-periods", "1");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -1512,7 +1534,7 @@ async fn get_search_terms() {
         })
         .await;
     let got = client(&server)
-        .get_search_terms("q-1", GetSearchTermsPeriod::default(), 1, &Default::default())
+        .get_search_terms("q-1", GetSearchTermsPeriod::Day, 1, &Default::default())
         .await
         .unwrap();
     m.assert_async().await;

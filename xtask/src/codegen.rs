@@ -31,6 +31,147 @@ fn put_acts_once(id: &str) -> bool {
     id == "cancel-order-item"
 }
 
+/// Fields and parameters that bol's description leaves without a `format` although their
+/// text and example say what they hold: `(schema or operationId, property or parameter,
+/// format)`. `time` is a time of day written `HH:MM` (bol's example: `"23:59"`).
+const UNMARKED_FORMATS: &[(&str, &str, &str)] = &[
+    // "The inclusive start date (in ISO 8601 format)", example "1970-01-01".
+    ("CommissionDateRange", "startDate", "date"),
+    ("CommissionDateRange", "endDate", "date"),
+    // "The expected delivery date ... In ISO 8601 format.", example "2021-01-01".
+    ("CreateDeliveryInfo", "expectedDeliveryDate", "date"),
+    ("UpdateDeliveryInfo", "expectedDeliveryDate", "date"),
+    // "The selected start date and time ... In ISO 8601 format.", example
+    // "2021-01-01T09:00:00+01:00" (the same fields are `date-time` in `PickupTimeSlot`).
+    ("CreatePickupTimeSlot", "fromDateTime", "date-time"),
+    ("CreatePickupTimeSlot", "untilDateTime", "date-time"),
+    // "Allowed delivery dates ... in ISO 8601 format.", example "2021-01-02".
+    ("DeliveryDatesResponse", "deliveryDates", "date"),
+    // "A date representing the registration date", example "2015-06-17".
+    ("RetailerInformationResponse", "registrationDate", "date"),
+    // "The time in ISO 8601 format when the ultimate order time on the day", example "23:59".
+    ("Offer", "ultimateOrderTime", "time"),
+    // "Period start date in ISO 8601 standard.", example "2019-03-01".
+    ("get-invoices", "period-start-date", "date"),
+    ("get-invoices", "period-end-date", "date"),
+    // "To filter on the date on which the latest change was performed on an order item."
+    ("get-orders", "latest-change-date", "date"),
+    // "Filters search results to a specific date."
+    ("get-product-ranks", "date", "date"),
+    // "The creation start date ... In ISO 8601 format.", example "2021-01-01".
+    ("get-replenishments", "start-date", "date"),
+    ("get-replenishments", "end-date", "date"),
+];
+
+/// Words that make a `number` field or parameter an amount of money when its name has one
+/// (`unitPrice`, `fixedAmount`, `totalCost`, `commission`); quantities are `integer`s and
+/// percentages, ratings and scores are named otherwise.
+const MONEY_WORDS: &[&str] = &["price", "amount", "cost", "commission", "fee"];
+
+/// `number` fields that hold money although their name does not say so: `(schema, property)`.
+const MONEY_BY_DESCRIPTION: &[(&str, &str)] = &[
+    // "The inclusive lower price threshold for which the commission is valid."
+    ("CommissionRange", "lower"),
+    // "The exclusive upper price threshold for which the commission is valid."
+    ("CommissionRange", "upper"),
+];
+
+/// Where the generator notes what a property or parameter holds beyond its JSON type, on
+/// its schema (on the items' schema for a list): `date-time`, `date`, `time` or `money`.
+const KIND_KEY: &str = "x-codegen-kind";
+
+/// What a field or parameter holds beyond its JSON type, which decides its Rust type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    /// `DateTime<FixedOffset>`: RFC 3339 with its offset, as bol sends it.
+    DateTime,
+    /// `NaiveDate`: `YYYY-MM-DD`.
+    Date,
+    /// `NaiveTime`: a time of day, `HH:MM` on the wire.
+    Time,
+    /// `Decimal`: an exact amount, a JSON number on the wire.
+    Money,
+}
+
+impl Kind {
+    /// The kind noted on a schema (on its items for a list).
+    fn of(schema: &Value) -> Kind {
+        let item = match schema.get("type").and_then(Value::as_str) {
+            Some("array") => schema.get("items").unwrap_or(&Value::Null),
+            _ => schema,
+        };
+        match item.get(KIND_KEY).and_then(Value::as_str) {
+            Some("date-time") => Kind::DateTime,
+            Some("date") => Kind::Date,
+            Some("time") => Kind::Time,
+            Some("money") => Kind::Money,
+            _ => Kind::Plain,
+        }
+    }
+
+    /// The Rust type of one value of this kind, `None` for a plain one.
+    fn rust(self) -> Option<&'static str> {
+        match self {
+            Kind::Plain => None,
+            Kind::DateTime => Some("DateTime<FixedOffset>"),
+            Kind::Date => Some("NaiveDate"),
+            Kind::Time => Some("NaiveTime"),
+            Kind::Money => Some("Decimal"),
+        }
+    }
+}
+
+/// What `name` (a property of schema `owner`, or a parameter of operation `owner`) holds, or
+/// `None` when it is plain: `date-time` and `date` as the description marks them or as
+/// [`UNMARKED_FORMATS`] lists them, money by [`MONEY_WORDS`] and [`MONEY_BY_DESCRIPTION`].
+/// A listed entry that does not fit its schema (not a string without a format) is an error.
+fn classify(owner: &str, name: &str, schema: &Value) -> Result<Option<&'static str>, String> {
+    let item = match schema.get("type").and_then(Value::as_str) {
+        Some("array") => schema.get("items").unwrap_or(&Value::Null),
+        _ => schema,
+    };
+    let ty = item.get("type").and_then(Value::as_str).unwrap_or_default();
+    let format = item.get("format").and_then(Value::as_str);
+    if let Some((_, _, f)) = UNMARKED_FORMATS
+        .iter()
+        .find(|(o, n, _)| *o == owner && *n == name)
+    {
+        if ty != "string" || format.is_some() || item.get("enum").is_some() {
+            return Err(format!(
+                "{owner}.{name} is listed as `{f}` but is not a string without a format"
+            ));
+        }
+        return Ok(Some(f));
+    }
+    let money = MONEY_BY_DESCRIPTION.contains(&(owner, name))
+        || words(name)
+            .iter()
+            .any(|w| MONEY_WORDS.contains(&w.to_ascii_lowercase().as_str()));
+    Ok(match (ty, format) {
+        ("string", Some("date-time")) => Some("date-time"),
+        ("string", Some("date")) => Some("date"),
+        ("number", _) if money => Some("money"),
+        _ => None,
+    })
+}
+
+/// Notes the kind of `name` on its schema (see [`KIND_KEY`]).
+fn annotate(owner: &str, name: &str, schema: &mut Value) -> Result<(), String> {
+    let Some(kind) = classify(owner, name, schema)? else {
+        return Ok(());
+    };
+    let item = if schema.get("type").and_then(Value::as_str) == Some("array") {
+        &mut schema["items"]
+    } else {
+        schema
+    };
+    if let Some(map) = item.as_object_mut() {
+        map.insert(KIND_KEY.to_owned(), Value::from(kind));
+    }
+    Ok(())
+}
+
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "box", "break", "const", "continue", "crate", "do", "dyn", "else", "enum",
     "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro", "match",
@@ -118,6 +259,29 @@ fn doc(out: &mut String, indent: &str, text: Option<&str>, fallback: &str) {
     }
 }
 
+/// The variant names of an enum's values (`CANCELLED_BY_SELLER`: `CancelledBySeller`),
+/// distinct, none named `Other` (the variant for values the library does not know).
+fn variants(values: &[String]) -> Vec<(String, String)> {
+    let mut used = BTreeSet::new();
+    let mut out = Vec::new();
+    for v in values {
+        let mut name = pascal(v);
+        if name == "Other" {
+            name = "OtherValue".into();
+        }
+        while !used.insert(name.clone()) {
+            name.push('_');
+        }
+        out.push((name, v.clone()));
+    }
+    out
+}
+
+/// Whether values of a generated argument type are `Copy` (passed on without `.clone()`).
+fn is_copy(ty: &str) -> bool {
+    matches!(ty, "i64" | "f64" | "bool" | "NaiveDate" | "Decimal")
+}
+
 fn lit(s: &str) -> String {
     format!("{s:?}")
 }
@@ -130,6 +294,7 @@ struct Field {
     doc: Option<String>,
     required: bool,
     array: bool,
+    kind: Kind,
 }
 
 struct StructDef {
@@ -157,6 +322,7 @@ struct Param {
     arg_ty: String,
     required: bool,
     array: bool,
+    kind: Kind,
     location: String,
     doc: Option<String>,
 }
@@ -233,6 +399,9 @@ impl Gen {
                 let (inner, _) = self.type_of(&items, hint);
                 (format!("Vec<{inner}>"), true)
             }
+            "string" | "number" if Kind::of(schema) != Kind::Plain => {
+                (Kind::of(schema).rust().unwrap_or_default().to_owned(), false)
+            }
             "string" => {
                 if let Some(values) = schema.get("enum").and_then(Value::as_array) {
                     let name = self.unique(pascal(hint));
@@ -268,6 +437,54 @@ impl Gen {
         }
     }
 
+    /// Notes what each property holds beyond its JSON type (see [`classify`]), and checks
+    /// that every entry of [`UNMARKED_FORMATS`] and [`MONEY_BY_DESCRIPTION`] still names a
+    /// property or parameter of the description.
+    fn annotate_schemas(&mut self) {
+        for (name, schema) in self.schemas.iter_mut() {
+            let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (pname, pschema) in props.iter_mut() {
+                if let Err(e) = annotate(name, pname, pschema) {
+                    self.problems.push(e);
+                }
+            }
+        }
+    }
+
+    /// Entries of [`UNMARKED_FORMATS`] and [`MONEY_BY_DESCRIPTION`] that name nothing in the
+    /// description (it changed): an error, so a list never silently stops applying.
+    fn check_lists(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let property = |owner: &str, name: &str| {
+            self.schemas
+                .get(owner)
+                .and_then(|s| s.pointer(&format!("/properties/{name}")))
+                .is_some()
+        };
+        let parameter = |owner: &str, name: &str| {
+            self.ops
+                .iter()
+                .any(|o| o.id == owner && o.params.iter().any(|p| p.json == name))
+        };
+        for (owner, name, _) in UNMARKED_FORMATS {
+            if !property(owner, name) && !parameter(owner, name) {
+                out.push(format!(
+                    "UNMARKED_FORMATS names {owner}.{name}, which the description lacks"
+                ));
+            }
+        }
+        for (owner, name) in MONEY_BY_DESCRIPTION {
+            if !property(owner, name) {
+                out.push(format!(
+                    "MONEY_BY_DESCRIPTION names {owner}.{name}, which the description lacks"
+                ));
+            }
+        }
+        out
+    }
+
     fn build_structs(&mut self) {
         let schemas: Vec<(String, Value)> = self.schemas.clone().into_iter().collect();
         for (name, _) in &schemas {
@@ -299,6 +516,7 @@ impl Gen {
                             .map(str::to_owned),
                         required: required.contains(pname),
                         array,
+                        kind: Kind::of(pschema),
                     });
                 }
             }
@@ -342,7 +560,11 @@ impl Gen {
                 {
                     let name = p["name"].as_str().unwrap_or_default();
                     let location = p["in"].as_str().unwrap_or_default().to_owned();
-                    let schema = p.get("schema").cloned().unwrap_or(Value::Null);
+                    let mut schema = p.get("schema").cloned().unwrap_or(Value::Null);
+                    if let Err(e) = annotate(&id, name, &mut schema) {
+                        self.problems.push(e);
+                    }
+                    let kind = Kind::of(&schema);
                     let (ty, array) = self.type_of(&schema, &format!("{opname}{}", pascal(name)));
                     let is_struct = self.structs.iter().any(|s| s.name == ty);
                     let arg_ty = match ty.as_str() {
@@ -361,6 +583,7 @@ impl Gen {
                             .and_then(Value::as_bool)
                             .unwrap_or(location == "path"),
                         array,
+                        kind,
                         location,
                         doc: p.get("description").and_then(Value::as_str).map(str::to_owned),
                     });
@@ -542,7 +765,15 @@ impl Gen {
                     Value::Array(vec![item])
                 }
             }
-            "string" => Value::String("string".into()),
+            "string" => Value::String(
+                match Kind::of(schema) {
+                    Kind::DateTime => "2024-01-31T12:00:00+01:00",
+                    Kind::Date => "2024-01-31",
+                    Kind::Time => "12:00",
+                    _ => "string",
+                }
+                .into(),
+            ),
             "integer" => Value::from(1),
             "number" => Value::from(1.5),
             "boolean" => Value::Bool(true),
@@ -575,6 +806,7 @@ impl Gen {
             "#![allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]\n",
         );
         out.push_str("#![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]\n\n");
+        out.push_str(&self.model_imports());
         out.push_str("use serde::{Deserialize, Serialize};\n\n");
         for s in &self.structs {
             doc(
@@ -594,19 +826,10 @@ impl Gen {
                     f.doc.as_deref(),
                     &format!("The `{}` field.", f.json),
                 );
-                let (ty, attrs) = match (f.required, f.array) {
-                    (_, true) if f.required => (f.ty.clone(), String::new()),
-                    (_, true) => (
-                        f.ty.clone(),
-                        ", skip_serializing_if = \"Vec::is_empty\"".to_owned(),
-                    ),
-                    (true, false) => (f.ty.clone(), String::new()),
-                    (false, false) => (
-                        format!("Option<{}>", f.ty),
-                        ", skip_serializing_if = \"Option::is_none\"".to_owned(),
-                    ),
-                };
-                let _ = writeln!(out, "    #[serde(rename = {}{attrs})]", lit(&f.json));
+                let (ty, attrs) = Self::field_type(f);
+                let mut attrs: Vec<String> = attrs;
+                attrs.insert(0, format!("rename = {}", lit(&f.json)));
+                let _ = writeln!(out, "    #[serde({})]", attrs.join(", "));
                 let _ = writeln!(out, "    pub {}: {ty},", f.rust);
             }
             out.push_str("}\n\n");
@@ -620,22 +843,13 @@ impl Gen {
             );
             out.push_str("#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]\n");
             let _ = writeln!(out, "pub enum {} {{", e.name);
-            let mut used = BTreeSet::new();
-            let mut variants = Vec::new();
-            for v in &e.values {
-                let mut name = pascal(v);
-                if name == "Other" {
-                    name = "OtherValue".into();
-                }
-                while !used.insert(name.clone()) {
-                    name.push('_');
-                }
+            let variants = variants(&e.values);
+            for (name, v) in &variants {
                 let _ = writeln!(
                     out,
                     "    /// `{v}`.\n    #[serde(rename = {})]\n    {name},",
                     lit(v)
                 );
-                variants.push((name, v.clone()));
             }
             out.push_str("    /// A value this version of the library does not know, as sent.\n    #[serde(untagged)]\n    Other(String),\n}\n\n");
             let _ = writeln!(
@@ -657,6 +871,65 @@ impl Gen {
                 "impl std::fmt::Display for {} {{\n    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}\n",
                 e.name
             );
+        }
+        out
+    }
+
+    /// The Rust type of a field and its serde attributes besides its name. A date, a date
+    /// and time or a time of day is always an `Option` (`None` when absent: a date has no
+    /// default to take); money is a `Decimal`, a JSON number on the wire both ways.
+    fn field_type(f: &Field) -> (String, Vec<String>) {
+        const SKIP_NONE: &str = "skip_serializing_if = \"Option::is_none\"";
+        const SKIP_EMPTY: &str = "skip_serializing_if = \"Vec::is_empty\"";
+        let with = |path: &str| format!("with = {}", lit(path));
+        if f.array {
+            let attrs = if f.required {
+                vec![]
+            } else {
+                vec![SKIP_EMPTY.to_owned()]
+            };
+            return (f.ty.clone(), attrs);
+        }
+        let optional = format!("Option<{}>", f.ty);
+        match f.kind {
+            Kind::Date | Kind::DateTime => (optional, vec![SKIP_NONE.to_owned()]),
+            Kind::Time => (
+                optional,
+                vec![with("crate::wire::time_of_day"), SKIP_NONE.to_owned()],
+            ),
+            Kind::Money if f.required => (f.ty.clone(), vec![with("rust_decimal::serde::float")]),
+            Kind::Money => (
+                optional,
+                vec![with("rust_decimal::serde::float_option"), SKIP_NONE.to_owned()],
+            ),
+            Kind::Plain if f.required => (f.ty.clone(), vec![]),
+            Kind::Plain => (optional, vec![SKIP_NONE.to_owned()]),
+        }
+    }
+
+    /// The types of other crates the models use, re-exported beside them so that a caller
+    /// builds a request without depending on those crates itself.
+    fn model_imports(&self) -> String {
+        let used = |k: Kind| {
+            self.structs.iter().any(|s| s.fields.iter().any(|f| f.kind == k))
+                || self.ops.iter().any(|o| o.params.iter().any(|p| p.kind == k))
+        };
+        let mut chrono = Vec::new();
+        if used(Kind::DateTime) {
+            chrono.extend(["DateTime", "FixedOffset"]);
+        }
+        if used(Kind::Date) {
+            chrono.push("NaiveDate");
+        }
+        if used(Kind::Time) {
+            chrono.push("NaiveTime");
+        }
+        let mut out = String::new();
+        if !chrono.is_empty() {
+            let _ = writeln!(out, "pub use chrono::{{{}}};", chrono.join(", "));
+        }
+        if used(Kind::Money) {
+            out.push_str("pub use rust_decimal::Decimal;\n");
         }
         out
     }
@@ -717,6 +990,24 @@ impl Gen {
                 }
             }
         }
+        for s in &self.structs {
+            for f in &s.fields {
+                if f.array && matches!(f.kind, Kind::Money | Kind::Time) {
+                    out.push(format!("{}.{}: a list of {:?}", s.name, f.json, f.kind));
+                }
+            }
+        }
+        for op in &self.ops {
+            for p in &op.params {
+                if p.kind != Kind::Plain && (p.location != "query" || p.array) {
+                    out.push(format!(
+                        "{}: the {} parameter `{}` is a {:?}",
+                        op.id, p.location, p.json, p.kind
+                    ));
+                }
+            }
+        }
+        out.extend(self.check_lists());
         out.extend(self.problems.iter().cloned());
         out
     }
@@ -1124,6 +1415,8 @@ impl Gen {
                         "{}, ",
                         if owned == "String" || owned == "Vec<String>" {
                             format!("&{name}")
+                        } else if is_copy(owned) {
+                            name.clone()
                         } else {
                             format!("{name}.clone()")
                         }
@@ -1134,6 +1427,7 @@ impl Gen {
                     "    /// Every item of [`RetailerClient::{fname}`], page by page from 1 until an empty page, fetched as\n    /// the stream is read (`params.page` is ignored).\n    pub fn {fname}_stream({ssig}, params: {pname}) -> BoxStream<'static, Result<{item}, Error>> {{\n        let client = self.clone();\n        commerce_core::page_stream(1, move |page| {{\n            let client = client.clone();\n            let mut params = params.clone();\n            params.page = Some(page as i64);\n            {clones}\n            async move {{\n                client\n                    .{fname}({call}&params)\n                    .await\n                    .map(|answer| answer.{field}.into_iter().map(Ok).collect())\n            }}\n        }})\n    }}\n",
                     clones = args
                         .iter()
+                        .filter(|(_, _, owned)| !is_copy(owned))
                         .map(|(n, _, _)| format!("let {n} = {n}.clone();"))
                         .collect::<Vec<_>>()
                         .join(" "),
@@ -1145,26 +1439,37 @@ impl Gen {
 
     /// The arguments of an example call of `op`: the path and query values the wire test
     /// expects, defaults for parameter structs, the example body as `BODY`, a PDF part.
-    fn example_args(op: &Op) -> Vec<String> {
+    /// The example value of a required parameter: the Rust expression passed, and the text
+    /// it is sent as (`None` for an object parameter, sent as several query pairs).
+    fn example_value(&self, p: &Param, arg_ty: &str) -> (String, Option<String>) {
+        let text = |expr: &str, text: &str| (expr.to_owned(), Some(text.to_owned()));
+        match arg_ty {
+            "&str" if p.location == "path" => text("\"p-1\"", "p-1"),
+            "&str" => text("\"q-1\"", "q-1"),
+            "&[String]" => text("&[\"q-1\".to_string()]", "q-1"),
+            "i64" => text("1", "1"),
+            "f64" => text("1.5", "1.5"),
+            "bool" => text("true", "true"),
+            "NaiveDate" => text("NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()", "2024-01-31"),
+            "Decimal" => text("Decimal::new(1299, 2)", "12.99"),
+            other => match self.enums.iter().find(|e| e.name == other) {
+                Some(e) => {
+                    let (variant, value) = variants(&e.values).swap_remove(0);
+                    text(&format!("{other}::{variant}"), &value)
+                }
+                None => match other.strip_prefix('&') {
+                    Some(t) => (format!("&{t}::default()"), None),
+                    None => (format!("{other}::default()"), None),
+                },
+            },
+        }
+    }
+
+    fn example_args(&self, op: &Op) -> Vec<String> {
         let mut call_args = Vec::new();
         for (name, ty, _) in Self::args(op) {
             let p = op.params.iter().find(|p| p.rust == name).unwrap();
-            let v = match ty.as_str() {
-                "&str" => {
-                    if p.location == "path" {
-                        "\"p-1\"".to_owned()
-                    } else {
-                        "\"q-1\"".to_owned()
-                    }
-                }
-                "&[String]" => "&[\"q-1\".to_string()]".to_owned(),
-                "i64" => "1".to_owned(),
-                "f64" => "1.5".to_owned(),
-                "bool" => "true".to_owned(),
-                other if other.starts_with('&') => format!("&{}::default()", &other[1..]),
-                other => format!("{other}::default()"),
-            };
-            call_args.push(v);
+            call_args.push(self.example_value(p, &ty).0);
         }
         if Self::params_struct(op).is_some() {
             call_args.push("&Default::default()".to_owned());
@@ -1228,7 +1533,7 @@ impl Gen {
                 out,
                 "        let _ = c.{}({}).await;\n    }}",
                 snake(&op.id),
-                Self::example_args(op).join(", ")
+                self.example_args(op).join(", ")
             );
         }
         out.push_str("}\n");
@@ -1261,7 +1566,7 @@ impl Gen {
                 })
                 .collect::<Vec<_>>()
                 .join("/");
-            let call_args = Self::example_args(op);
+            let call_args = self.example_args(op);
             let body_json = op.body_example.clone().unwrap_or(Value::Null);
             let (media, ty) = &op.answers[0];
             let answer = match ty {
@@ -1284,6 +1589,29 @@ impl Gen {
                 lit(&format!("{prefix}{path}")),
                 lit(media)
             );
+            for (name, ty, _) in Self::args(op) {
+                let p = op.params.iter().find(|p| p.rust == name).unwrap();
+                let (_, text) = self.example_value(p, &ty);
+                match (p.location.as_str(), text) {
+                    ("query", Some(text)) => {
+                        let _ = writeln!(
+                            out,
+                            "            let when = when.query_param({}, {});",
+                            lit(&p.json),
+                            lit(&text)
+                        );
+                    }
+                    ("header", Some(text)) => {
+                        let _ = writeln!(
+                            out,
+                            "            let when = when.header({}, {});",
+                            lit(&p.json.to_ascii_lowercase()),
+                            lit(&text)
+                        );
+                    }
+                    _ => {}
+                }
+            }
             if let Some(ct) = &content_type {
                 let _ = writeln!(
                     out,
@@ -1412,6 +1740,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut g = Gen::default();
     g.add_schemas(&retailer);
     g.add_schemas(&shared);
+    g.annotate_schemas();
     g.build_structs();
     g.add_ops(&retailer, Api::Retailer);
     g.add_ops(&shared, Api::Shared);

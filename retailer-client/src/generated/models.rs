@@ -15,6 +15,8 @@
     clippy::doc_overindented_list_items
 )]
 
+pub use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
+pub use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// The `AdditionalService` object.
@@ -193,8 +195,8 @@ pub struct BulkCommissionQuery {
     #[serde(rename = "ean")]
     pub ean: String,
     /// The price of the product with a period as a decimal separator. The price should always have two decimals precision.
-    #[serde(rename = "unitPrice")]
-    pub unit_price: f64,
+    #[serde(rename = "unitPrice", with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
 }
 
 /// The `BulkCommissionRatesMultiStatusResponse` object.
@@ -244,8 +246,8 @@ pub struct BundlePrice {
     #[serde(rename = "quantity")]
     pub quantity: i64,
     /// The price per single unit including VAT in case the customer orders at least the quantity provided. When using more than 1 price, the respective prices must be in decreasing order using 2 decimal precision and dot separated.
-    #[serde(rename = "unitPrice")]
-    pub unit_price: f64,
+    #[serde(rename = "unitPrice", with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
 }
 
 /// The `Campaign` object.
@@ -254,13 +256,13 @@ pub struct BundlePrice {
 pub struct Campaign {
     /// The ending date and time of the campaign.
     #[serde(rename = "endDateTime", skip_serializing_if = "Option::is_none")]
-    pub end_date_time: Option<String>,
+    pub end_date_time: Option<DateTime<FixedOffset>>,
     /// The name of the campaign under which the promotion had been created.
     #[serde(rename = "name")]
     pub name: String,
     /// The starting date and time of the campaign.
-    #[serde(rename = "startDateTime")]
-    pub start_date_time: String,
+    #[serde(rename = "startDateTime", skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// Container for the order items that have to be cancelled.
@@ -430,8 +432,8 @@ pub struct Commission {
     #[serde(rename = "ean")]
     pub ean: String,
     /// A fixed commission fee, including VAT.
-    #[serde(rename = "fixedAmount")]
-    pub fixed_amount: f64,
+    #[serde(rename = "fixedAmount", with = "rust_decimal::serde::float")]
+    pub fixed_amount: Decimal,
     /// A percentage of commission, based on the intended selling price per unit, including VAT.
     #[serde(rename = "percentage")]
     pub percentage: f64,
@@ -439,14 +441,18 @@ pub struct Commission {
     #[serde(rename = "reductions")]
     pub reductions: Vec<Reduction>,
     /// The total commission for selling this product at bol.com. The price includes VAT for Dutch sellers, and excludes VAT for Belgium sellers.
-    #[serde(rename = "totalCost")]
-    pub total_cost: f64,
+    #[serde(rename = "totalCost", with = "rust_decimal::serde::float")]
+    pub total_cost: Decimal,
     /// The total commission for selling this product at bol.com without reductions including VAT.
-    #[serde(rename = "totalCostWithoutReduction", skip_serializing_if = "Option::is_none")]
-    pub total_cost_without_reduction: Option<f64>,
+    #[serde(
+        rename = "totalCostWithoutReduction",
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_cost_without_reduction: Option<Decimal>,
     /// The intended selling price per single unit up to 2 decimals precision, including VAT.
-    #[serde(rename = "unitPrice")]
-    pub unit_price: f64,
+    #[serde(rename = "unitPrice", with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
 }
 
 /// An array of objects, each describing a period during which certain commission rates apply.
@@ -454,14 +460,14 @@ pub struct Commission {
 #[serde(default)]
 pub struct CommissionDateRange {
     /// The exclusive end date (in ISO 8601 format) after which the commission no longer applies.
-    #[serde(rename = "endDate")]
-    pub end_date: String,
+    #[serde(rename = "endDate", skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<NaiveDate>,
     /// An array of objects, each describing commission rates for a specific condition.
     #[serde(rename = "rates")]
     pub rates: Vec<CommissionDateRate>,
     /// The inclusive start date (in ISO 8601 format) from which the commission applies
-    #[serde(rename = "startDate")]
-    pub start_date: String,
+    #[serde(rename = "startDate", skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<NaiveDate>,
 }
 
 /// An array of objects, each describing commission rates for a specific condition.
@@ -496,8 +502,8 @@ pub struct CommissionFailedQuery {
 #[serde(default)]
 pub struct CommissionPriceRange {
     /// The fixed commission amount excluding VAT.
-    #[serde(rename = "fixedAmount")]
-    pub fixed_amount: f64,
+    #[serde(rename = "fixedAmount", with = "rust_decimal::serde::float")]
+    pub fixed_amount: Decimal,
     /// A percentage of commission, based on the intended selling price per unit, excluding VAT.
     #[serde(rename = "percentage")]
     pub percentage: f64,
@@ -523,11 +529,15 @@ pub struct CommissionProducts {
 #[serde(default)]
 pub struct CommissionRange {
     /// The inclusive lower price threshold for which the commission is valid.
-    #[serde(rename = "lower")]
-    pub lower: f64,
+    #[serde(rename = "lower", with = "rust_decimal::serde::float")]
+    pub lower: Decimal,
     /// The exclusive upper price threshold for which the commission is valid.
-    #[serde(rename = "upper", skip_serializing_if = "Option::is_none")]
-    pub upper: Option<f64>,
+    #[serde(
+        rename = "upper",
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub upper: Option<Decimal>,
 }
 
 /// The `CommissionRate` object.
@@ -628,8 +638,8 @@ pub struct CreateAddress {
 #[serde(default)]
 pub struct CreateDeliveryInfo {
     /// The expected delivery date of the shipment at the bol.com warehouse. In ISO 8601 format.
-    #[serde(rename = "expectedDeliveryDate")]
-    pub expected_delivery_date: String,
+    #[serde(rename = "expectedDeliveryDate", skip_serializing_if = "Option::is_none")]
+    pub expected_delivery_date: Option<NaiveDate>,
     /// The transporter code that correlates to the transport used for this replenishment.
     #[serde(rename = "transporterCode")]
     pub transporter_code: CreateDeliveryInfoTransporterCode,
@@ -697,11 +707,11 @@ pub struct CreatePickupAppointment {
 #[serde(default)]
 pub struct CreatePickupTimeSlot {
     /// The selected start date and time for the replenishment pickup appointment. In ISO 8601 format.
-    #[serde(rename = "fromDateTime")]
-    pub from_date_time: String,
+    #[serde(rename = "fromDateTime", skip_serializing_if = "Option::is_none")]
+    pub from_date_time: Option<DateTime<FixedOffset>>,
     /// The selected end date and time for the replenishment pickup appointment. In ISO 8601 format.
-    #[serde(rename = "untilDateTime")]
-    pub until_date_time: String,
+    #[serde(rename = "untilDateTime", skip_serializing_if = "Option::is_none")]
+    pub until_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// The `CreateProductContentSingleRequest` object.
@@ -833,7 +843,7 @@ pub struct CustomerDetails {
 pub struct DeliveryDatesResponse {
     /// Allowed delivery dates for shipments to the bol.com warehouse in ISO 8601 format.
     #[serde(rename = "deliveryDates")]
-    pub delivery_dates: Vec<String>,
+    pub delivery_dates: Vec<NaiveDate>,
 }
 
 /// The `DeliveryInformation` object.
@@ -844,8 +854,8 @@ pub struct DeliveryInformation {
     #[serde(rename = "destinationWarehouse")]
     pub destination_warehouse: DestinationWarehouse,
     /// The expected delivery date of the shipment at the bol.com warehouse in ISO 8601 format.
-    #[serde(rename = "expectedDeliveryDate")]
-    pub expected_delivery_date: String,
+    #[serde(rename = "expectedDeliveryDate", skip_serializing_if = "Option::is_none")]
+    pub expected_delivery_date: Option<NaiveDate>,
     /// The transporter that will pickup this replenishment.
     #[serde(rename = "transporterCode")]
     pub transporter_code: DeliveryInformationTransporterCode,
@@ -881,7 +891,7 @@ pub struct DeliveryOption {
     pub transporter_code: String,
     /// The date until the delivery option (incl total price) is valid.
     #[serde(rename = "validUntilDate", skip_serializing_if = "Option::is_none")]
-    pub valid_until_date: Option<String>,
+    pub valid_until_date: Option<NaiveDate>,
 }
 
 /// The configuration of order items to get delivery options for.
@@ -961,8 +971,8 @@ pub struct Details {
 #[serde(default)]
 pub struct Discount {
     /// The discount price applied, including VAT.
-    #[serde(rename = "amount")]
-    pub amount: f64,
+    #[serde(rename = "amount", with = "rust_decimal::serde::float")]
+    pub amount: Decimal,
     /// The title of the promotion.
     #[serde(rename = "title")]
     pub title: String,
@@ -1061,10 +1071,10 @@ pub struct HandoverDetails {
     pub collection_method: Option<HandoverDetailsCollectionMethod>,
     /// The date and time at which the parcel can be earliest  at the transporter to make sure your parcel is delivered on time.
     #[serde(rename = "earliestHandoverDateTime", skip_serializing_if = "Option::is_none")]
-    pub earliest_handover_date_time: Option<String>,
+    pub earliest_handover_date_time: Option<DateTime<FixedOffset>>,
     /// The date and time at which the parcel must ultimately be at the transporter to make sure your parcel is delivered on time. If you handover after this date you will receive a strike because you order will be delivered too late.
     #[serde(rename = "latestHandoverDateTime", skip_serializing_if = "Option::is_none")]
-    pub latest_handover_date_time: Option<String>,
+    pub latest_handover_date_time: Option<DateTime<FixedOffset>>,
     /// Indicates if you can use this label without receiving a strike if you handover before the latestHandoverDateTime. If this field is 'false' you can still buy and use this label but it will have negative consequences on your performance score because the order will be delivered too early or too late.
     #[serde(rename = "meetsCustomerExpectation", skip_serializing_if = "Option::is_none")]
     pub meets_customer_expectation: Option<bool>,
@@ -1204,8 +1214,12 @@ pub struct InvoiceRequestsProducts {
     #[serde(rename = "quantity", skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     /// The selling price to the customer of a single unit including VAT.
-    #[serde(rename = "unitPrice", skip_serializing_if = "Option::is_none")]
-    pub unit_price: Option<f64>,
+    #[serde(
+        rename = "unitPrice",
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub unit_price: Option<Decimal>,
 }
 
 /// The `InvoiceRequestsResponse` object.
@@ -1246,8 +1260,8 @@ pub struct KeySetResponse {
 #[serde(default)]
 pub struct LabelPrice {
     /// The price that is charged for this delivery option, excluding VAT.
-    #[serde(rename = "totalPrice")]
-    pub total_price: f64,
+    #[serde(rename = "totalPrice", with = "rust_decimal::serde::float")]
+    pub total_price: Decimal,
 }
 
 /// The `Link` object.
@@ -1300,8 +1314,11 @@ pub struct LoadCarrier {
     #[serde(rename = "transportState")]
     pub transport_state: LoadCarrierTransportState,
     /// The date and time in ISO 8601 format when the latest update for this transport was received.
-    #[serde(rename = "transportStateUpdateDateTime")]
-    pub transport_state_update_date_time: String,
+    #[serde(
+        rename = "transportStateUpdateDateTime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transport_state_update_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// Service norm for this indicator.
@@ -1346,22 +1363,26 @@ pub struct Offer {
     pub fulfilment_method: String,
     /// The date at which package can be delivered to customer latest. In case of pre-orders where a specific delivery date is not available, this field will not be present.
     #[serde(rename = "maxDeliveryDate", skip_serializing_if = "Option::is_none")]
-    pub max_delivery_date: Option<String>,
+    pub max_delivery_date: Option<NaiveDate>,
     /// The date at which package can be delivered to customer earliest.
     #[serde(rename = "minDeliveryDate", skip_serializing_if = "Option::is_none")]
-    pub min_delivery_date: Option<String>,
+    pub min_delivery_date: Option<NaiveDate>,
     /// Unique identifier for an offer.
     #[serde(rename = "offerId")]
     pub offer_id: String,
     /// The selling price to the customer of a single unit including VAT unless there is a discount. The price should always have two decimals precision.
-    #[serde(rename = "price")]
-    pub price: f64,
+    #[serde(rename = "price", with = "rust_decimal::serde::float")]
+    pub price: Decimal,
     /// The ID of the retailer which the offer belongs to.
     #[serde(rename = "retailerId")]
     pub retailer_id: String,
     /// The time in ISO 8601 format when the ultimate order time on the day in order to comply to the maxDeliveryDate as a promise.
-    #[serde(rename = "ultimateOrderTime", skip_serializing_if = "Option::is_none")]
-    pub ultimate_order_time: Option<String>,
+    #[serde(
+        rename = "ultimateOrderTime",
+        with = "crate::wire::time_of_day",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ultimate_order_time: Option<NaiveTime>,
 }
 
 /// The `OfferInsight` object.
@@ -1448,7 +1469,7 @@ pub struct Order {
     pub order_items: Vec<OrderOrderItem>,
     /// The date and time in ISO 8601 format when the order was placed.
     #[serde(rename = "orderPlacedDateTime", skip_serializing_if = "Option::is_none")]
-    pub order_placed_date_time: Option<String>,
+    pub order_placed_date_time: Option<DateTime<FixedOffset>>,
     /// Indicates whether this order is shipped to a Pick Up Point.
     #[serde(rename = "pickupPoint")]
     pub pickup_point: bool,
@@ -1466,13 +1487,13 @@ pub struct OrderFulfilment {
     pub distribution_party: Option<OrderFulfilmentDistributionParty>,
     /// The exact delivery date at which this order must be delivered at the customer's shipping address. This field is only filled when the customer chose an exact date for delivery. This field is empty in case the latestDeliveryDate is filled.
     #[serde(rename = "exactDeliveryDate", skip_serializing_if = "Option::is_none")]
-    pub exact_delivery_date: Option<String>,
+    pub exact_delivery_date: Option<NaiveDate>,
     /// The date this order item will automatically expire and thereby cancelling this order item from the order.
     #[serde(rename = "expiryDate", skip_serializing_if = "Option::is_none")]
-    pub expiry_date: Option<String>,
+    pub expiry_date: Option<NaiveDate>,
     /// The ultimate delivery date at which this order must be delivered at the customer's shipping address. This field is empty in case the exactDeliveryDate is filled.
     #[serde(rename = "latestDeliveryDate", skip_serializing_if = "Option::is_none")]
-    pub latest_delivery_date: Option<String>,
+    pub latest_delivery_date: Option<NaiveDate>,
     /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
     #[serde(rename = "method")]
     pub method: String,
@@ -1528,8 +1549,8 @@ pub struct OrderOrderItem {
     #[serde(rename = "cancellationRequest")]
     pub cancellation_request: bool,
     /// The commission for all quantities of this order item.
-    #[serde(rename = "commission")]
-    pub commission: f64,
+    #[serde(rename = "commission", with = "rust_decimal::serde::float")]
+    pub commission: Decimal,
     /// The `discounts` field.
     #[serde(rename = "discounts")]
     pub discounts: Vec<Discount>,
@@ -1537,8 +1558,8 @@ pub struct OrderOrderItem {
     #[serde(rename = "fulfilment", skip_serializing_if = "Option::is_none")]
     pub fulfilment: Option<OrderFulfilment>,
     /// The date and time in ISO 8601 format when the orderItem was last changed.
-    #[serde(rename = "latestChangedDateTime")]
-    pub latest_changed_date_time: String,
+    #[serde(rename = "latestChangedDateTime", skip_serializing_if = "Option::is_none")]
+    pub latest_changed_date_time: Option<DateTime<FixedOffset>>,
     /// The `offer` field.
     #[serde(rename = "offer", skip_serializing_if = "Option::is_none")]
     pub offer: Option<OrderOffer>,
@@ -1558,11 +1579,11 @@ pub struct OrderOrderItem {
     #[serde(rename = "quantityShipped")]
     pub quantity_shipped: i64,
     /// The price the customer paid for the entirety of this item, including VAT.
-    #[serde(rename = "totalPrice")]
-    pub total_price: f64,
+    #[serde(rename = "totalPrice", with = "rust_decimal::serde::float")]
+    pub total_price: Decimal,
     /// The selling price to the customer of a single unit including VAT.
-    #[serde(rename = "unitPrice")]
-    pub unit_price: f64,
+    #[serde(rename = "unitPrice", with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
 }
 
 /// The `OrderProduct` object.
@@ -1670,7 +1691,7 @@ pub struct PickupAppointment {
     pub comment_to_transporter: Option<String>,
     /// The date and time in ISO 8601 format when this replenishment was picked up by the transporter.
     #[serde(rename = "pickupDateTime", skip_serializing_if = "Option::is_none")]
-    pub pickup_date_time: Option<String>,
+    pub pickup_date_time: Option<DateTime<FixedOffset>>,
     /// The `pickupTimeSlot` field.
     #[serde(rename = "pickupTimeSlot")]
     pub pickup_time_slot: ReplenishmentPickupTimeSlot,
@@ -1681,11 +1702,11 @@ pub struct PickupAppointment {
 #[serde(default)]
 pub struct PickupTimeSlot {
     /// The available start date and time for the pickup appointment. In ISO 8601 format.
-    #[serde(rename = "fromDateTime")]
-    pub from_date_time: String,
+    #[serde(rename = "fromDateTime", skip_serializing_if = "Option::is_none")]
+    pub from_date_time: Option<DateTime<FixedOffset>>,
     /// The available end date and time for the pickup appointment. In ISO 8601 format.
-    #[serde(rename = "untilDateTime")]
-    pub until_date_time: String,
+    #[serde(rename = "untilDateTime", skip_serializing_if = "Option::is_none")]
+    pub until_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// The `PickupTimeSlotsAddress` object.
@@ -1738,8 +1759,8 @@ pub struct PickupTimeSlotsResponse {
 #[serde(default)]
 pub struct PriceStarBoundaries {
     /// The date and time in ISO 8601 format when boundaries updated for the last time.
-    #[serde(rename = "lastModifiedDateTime")]
-    pub last_modified_date_time: String,
+    #[serde(rename = "lastModifiedDateTime", skip_serializing_if = "Option::is_none")]
+    pub last_modified_date_time: Option<DateTime<FixedOffset>>,
     /// The `priceStarBoundaryLevels` field.
     #[serde(rename = "priceStarBoundaryLevels")]
     pub price_star_boundary_levels: Vec<PriceStarBoundaryLevels>,
@@ -1750,8 +1771,8 @@ pub struct PriceStarBoundaries {
 #[serde(default)]
 pub struct PriceStarBoundaryLevels {
     /// The boundary price of the corresponding level.
-    #[serde(rename = "boundaryPrice")]
-    pub boundary_price: f64,
+    #[serde(rename = "boundaryPrice", with = "rust_decimal::serde::float")]
+    pub boundary_price: Decimal,
     /// The level of the price star boundary.
     #[serde(rename = "level")]
     pub level: i64,
@@ -1798,8 +1819,8 @@ pub struct Problem {
 #[serde(default)]
 pub struct ProcessStatus {
     /// Time of creation of the response.
-    #[serde(rename = "createTimestamp")]
-    pub create_timestamp: String,
+    #[serde(rename = "createTimestamp", skip_serializing_if = "Option::is_none")]
+    pub create_timestamp: Option<DateTime<FixedOffset>>,
     /// Describes the action that is being processed.
     #[serde(rename = "description")]
     pub description: String,
@@ -1849,8 +1870,12 @@ pub struct Product {
     #[serde(rename = "ean")]
     pub ean: String,
     /// The maximum price a product can have in order to be part of the promotion.
-    #[serde(rename = "maximumPrice", skip_serializing_if = "Option::is_none")]
-    pub maximum_price: Option<f64>,
+    #[serde(
+        rename = "maximumPrice",
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_price: Option<Decimal>,
     /// The `relevanceScores` field.
     #[serde(rename = "relevanceScores", skip_serializing_if = "Vec::is_empty")]
     pub relevance_scores: Vec<RelevanceScore>,
@@ -2212,8 +2237,8 @@ pub struct Promotion {
     #[serde(rename = "countries")]
     pub countries: Vec<PromotionCountryCode>,
     /// The ending date and time of the promotion.
-    #[serde(rename = "endDateTime")]
-    pub end_date_time: String,
+    #[serde(rename = "endDateTime", skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<DateTime<FixedOffset>>,
     /// The identifier of the promotion.
     #[serde(rename = "promotionId")]
     pub promotion_id: String,
@@ -2224,8 +2249,8 @@ pub struct Promotion {
     #[serde(rename = "retailerSpecificPromotion")]
     pub retailer_specific_promotion: bool,
     /// The starting date and time of the promotion.
-    #[serde(rename = "startDateTime")]
-    pub start_date_time: String,
+    #[serde(rename = "startDateTime", skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<DateTime<FixedOffset>>,
     /// The title of the promotion.
     #[serde(rename = "title")]
     pub title: String,
@@ -2290,8 +2315,8 @@ pub struct ReducedOrder {
     #[serde(rename = "orderItems")]
     pub order_items: Vec<ReducedOrderItem>,
     /// The date and time in ISO 8601 format when the order was placed.
-    #[serde(rename = "orderPlacedDateTime")]
-    pub order_placed_date_time: String,
+    #[serde(rename = "orderPlacedDateTime", skip_serializing_if = "Option::is_none")]
+    pub order_placed_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// An order item.
@@ -2311,8 +2336,8 @@ pub struct ReducedOrderItem {
     #[serde(rename = "fulfilmentStatus")]
     pub fulfilment_status: ReducedOrderItemFulfilmentStatus,
     /// The date and time in ISO 8601 format when the orderItem was last changed.
-    #[serde(rename = "latestChangedDateTime")]
-    pub latest_changed_date_time: String,
+    #[serde(rename = "latestChangedDateTime", skip_serializing_if = "Option::is_none")]
+    pub latest_changed_date_time: Option<DateTime<FixedOffset>>,
     /// The id for the order item. One order can have multiple order items, but the list can only take one item.
     #[serde(rename = "orderItemId")]
     pub order_item_id: String,
@@ -2347,8 +2372,8 @@ pub struct ReducedPromotion {
     #[serde(rename = "countries")]
     pub countries: Vec<PromotionCountryCode>,
     /// The ending date and time of the promotion.
-    #[serde(rename = "endDateTime")]
-    pub end_date_time: String,
+    #[serde(rename = "endDateTime", skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<DateTime<FixedOffset>>,
     /// The identifier of the promotion.
     #[serde(rename = "promotionId")]
     pub promotion_id: String,
@@ -2359,8 +2384,8 @@ pub struct ReducedPromotion {
     #[serde(rename = "retailerSpecificPromotion")]
     pub retailer_specific_promotion: bool,
     /// The starting date and time of the promotion.
-    #[serde(rename = "startDateTime")]
-    pub start_date_time: String,
+    #[serde(rename = "startDateTime", skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<DateTime<FixedOffset>>,
     /// The title of the promotion.
     #[serde(rename = "title")]
     pub title: String,
@@ -2371,8 +2396,8 @@ pub struct ReducedPromotion {
 #[serde(default)]
 pub struct ReducedReplenishment {
     /// The date and time when this replenishment was created. In ISO 8601 format.
-    #[serde(rename = "creationDateTime")]
-    pub creation_date_time: String,
+    #[serde(rename = "creationDateTime", skip_serializing_if = "Option::is_none")]
+    pub creation_date_time: Option<DateTime<FixedOffset>>,
     /// The `invalidLines` field.
     #[serde(rename = "invalidLines")]
     pub invalid_lines: Vec<ReducedInvalidReplenishmentLine>,
@@ -2404,8 +2429,8 @@ pub struct ReducedReturn {
     #[serde(rename = "fulfilmentMethod")]
     pub fulfilment_method: String,
     /// The date and time in ISO 8601 format when this return was registered.
-    #[serde(rename = "registrationDateTime")]
-    pub registration_date_time: String,
+    #[serde(rename = "registrationDateTime", skip_serializing_if = "Option::is_none")]
+    pub registration_date_time: Option<DateTime<FixedOffset>>,
     /// Unique identifier for a return.
     #[serde(rename = "returnId")]
     pub return_id: String,
@@ -2450,7 +2475,7 @@ pub struct ReducedShipment {
     pub order: ReducedShipmentOrder,
     /// The date and time in ISO 8601 format when the order item was shipped.
     #[serde(rename = "shipmentDateTime", skip_serializing_if = "Option::is_none")]
-    pub shipment_date_time: Option<String>,
+    pub shipment_date_time: Option<DateTime<FixedOffset>>,
     /// A unique identifier for this shipment.
     #[serde(rename = "shipmentId")]
     pub shipment_id: String,
@@ -2486,7 +2511,7 @@ pub struct ReducedShipmentOrder {
     pub order_id: String,
     /// The date and time in ISO 8601 format when the order was placed.
     #[serde(rename = "orderPlacedDateTime", skip_serializing_if = "Option::is_none")]
-    pub order_placed_date_time: Option<String>,
+    pub order_placed_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// The `ReducedTransport` object.
@@ -2503,17 +2528,17 @@ pub struct ReducedTransport {
 #[serde(default)]
 pub struct Reduction {
     /// A reduction to the commission if the maximum price criteria is met, including VAT.
-    #[serde(rename = "costReduction")]
-    pub cost_reduction: f64,
+    #[serde(rename = "costReduction", with = "rust_decimal::serde::float")]
+    pub cost_reduction: Decimal,
     /// The end date from which the commission reduction is not valid anymore, in ISO 8601 format.
-    #[serde(rename = "endDate")]
-    pub end_date: String,
+    #[serde(rename = "endDate", skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<NaiveDate>,
     /// Maximum offer price that can be used to benefit from a commission reduction, including VAT.
-    #[serde(rename = "maximumPrice")]
-    pub maximum_price: f64,
+    #[serde(rename = "maximumPrice", with = "rust_decimal::serde::float")]
+    pub maximum_price: Decimal,
     /// The start date from which the commission reduction is valid, in ISO 8601 format.
-    #[serde(rename = "startDate")]
-    pub start_date: String,
+    #[serde(rename = "startDate", skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<NaiveDate>,
 }
 
 /// The `RelatedSearchTerm` object.
@@ -2572,11 +2597,11 @@ pub struct ReplenishmentLine {
 #[serde(default)]
 pub struct ReplenishmentPickupTimeSlot {
     /// The selected start date and time for the replenishment pickup appointment. In ISO 8601 format.
-    #[serde(rename = "fromDateTime")]
-    pub from_date_time: String,
+    #[serde(rename = "fromDateTime", skip_serializing_if = "Option::is_none")]
+    pub from_date_time: Option<DateTime<FixedOffset>>,
     /// The selected end date and time for the replenishment pickup appointment. In ISO 8601 format.
-    #[serde(rename = "untilDateTime")]
-    pub until_date_time: String,
+    #[serde(rename = "untilDateTime", skip_serializing_if = "Option::is_none")]
+    pub until_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// The `ReplenishmentResponse` object.
@@ -2584,8 +2609,8 @@ pub struct ReplenishmentPickupTimeSlot {
 #[serde(default)]
 pub struct ReplenishmentResponse {
     /// The date and time when this replenishment was created. In ISO 8601 format.
-    #[serde(rename = "creationDateTime")]
-    pub creation_date_time: String,
+    #[serde(rename = "creationDateTime", skip_serializing_if = "Option::is_none")]
+    pub creation_date_time: Option<DateTime<FixedOffset>>,
     /// The `deliveryInformation` field.
     #[serde(rename = "deliveryInformation")]
     pub delivery_information: DeliveryInformation,
@@ -2656,8 +2681,8 @@ pub struct RetailerInformationResponse {
     #[serde(rename = "ratingMethod", skip_serializing_if = "Option::is_none")]
     pub rating_method: Option<RetailerInformationResponseRatingMethod>,
     /// A date representing the registration date for the retailer within bol.com
-    #[serde(rename = "registrationDate")]
-    pub registration_date: String,
+    #[serde(rename = "registrationDate", skip_serializing_if = "Option::is_none")]
+    pub registration_date: Option<NaiveDate>,
     /// The Id of the retailer which information belongs to.
     #[serde(rename = "retailerId")]
     pub retailer_id: String,
@@ -2767,8 +2792,8 @@ pub struct Return {
     #[serde(rename = "fulfilmentMethod")]
     pub fulfilment_method: String,
     /// The date and time in ISO 8601 format when this return was registered.
-    #[serde(rename = "registrationDateTime")]
-    pub registration_date_time: String,
+    #[serde(rename = "registrationDateTime", skip_serializing_if = "Option::is_none")]
+    pub registration_date_time: Option<DateTime<FixedOffset>>,
     /// Unique identifier for a return.
     #[serde(rename = "returnId")]
     pub return_id: String,
@@ -2824,8 +2849,8 @@ pub struct ReturnProcessingResult {
     #[serde(rename = "handlingResult")]
     pub handling_result: String,
     /// The date and time in ISO 8601 format when the return was processed.
-    #[serde(rename = "processingDateTime")]
-    pub processing_date_time: String,
+    #[serde(rename = "processingDateTime", skip_serializing_if = "Option::is_none")]
+    pub processing_date_time: Option<DateTime<FixedOffset>>,
     /// The processing result of the return.
     #[serde(rename = "processingResult")]
     pub processing_result: String,
@@ -3033,7 +3058,7 @@ pub struct Shipment {
     pub pickup_point: Option<bool>,
     /// The date and time in ISO 8601 format when the order item was shipped.
     #[serde(rename = "shipmentDateTime", skip_serializing_if = "Option::is_none")]
-    pub shipment_date_time: Option<String>,
+    pub shipment_date_time: Option<DateTime<FixedOffset>>,
     /// The `shipmentDetails` field.
     #[serde(rename = "shipmentDetails", skip_serializing_if = "Option::is_none")]
     pub shipment_details: Option<ShipmentDetails>,
@@ -3111,7 +3136,7 @@ pub struct ShipmentFulfilment {
     pub distribution_party: Option<ShipmentFulfilmentDistributionParty>,
     /// The ultimate delivery date at which this order must be delivered at the customer's shipping address. This field is empty in case the exactDeliveryDate is filled.
     #[serde(rename = "latestDeliveryDate", skip_serializing_if = "Option::is_none")]
-    pub latest_delivery_date: Option<String>,
+    pub latest_delivery_date: Option<NaiveDate>,
     /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
     #[serde(rename = "method")]
     pub method: ShipmentFulfilmentMethod,
@@ -3122,8 +3147,12 @@ pub struct ShipmentFulfilment {
 #[serde(default)]
 pub struct ShipmentItem {
     /// The commission.
-    #[serde(rename = "commission", skip_serializing_if = "Option::is_none")]
-    pub commission: Option<f64>,
+    #[serde(
+        rename = "commission",
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub commission: Option<Decimal>,
     /// The `fulfilment` field.
     #[serde(rename = "fulfilment", skip_serializing_if = "Option::is_none")]
     pub fulfilment: Option<ShipmentFulfilment>,
@@ -3143,8 +3172,8 @@ pub struct ShipmentItem {
     #[serde(rename = "quantityShipped", skip_serializing_if = "Option::is_none")]
     pub quantity_shipped: Option<i64>,
     /// The selling price to the customer of a single unit including VAT.
-    #[serde(rename = "unitPrice")]
-    pub unit_price: f64,
+    #[serde(rename = "unitPrice", with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
 }
 
 /// The `ShipmentOrder` object.
@@ -3156,7 +3185,7 @@ pub struct ShipmentOrder {
     pub order_id: String,
     /// The date and time in ISO 8601 format when the order was placed.
     #[serde(rename = "orderPlacedDateTime", skip_serializing_if = "Option::is_none")]
-    pub order_placed_date_time: Option<String>,
+    pub order_placed_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// The `ShipmentRequest` object.
@@ -3227,8 +3256,8 @@ pub struct StateTransition {
     #[serde(rename = "state")]
     pub state: StateTransitionState,
     /// The date and time in ISO 8601 format that indicates when this states was updated for this replenishment.
-    #[serde(rename = "stateDateTime")]
-    pub state_date_time: String,
+    #[serde(rename = "stateDateTime", skip_serializing_if = "Option::is_none")]
+    pub state_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// The `StatusTransitions` object.
@@ -3239,8 +3268,8 @@ pub struct StatusTransitions {
     #[serde(rename = "status")]
     pub status: StatusTransitionsStatus,
     /// The date and time in ISO 8601 format that indicates when this status was updated for this invoice request.
-    #[serde(rename = "statusDateTime")]
-    pub status_date_time: String,
+    #[serde(rename = "statusDateTime", skip_serializing_if = "Option::is_none")]
+    pub status_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// The `Stock` object.
@@ -3383,8 +3412,8 @@ pub struct TransportEvent {
     #[serde(rename = "eventCode")]
     pub event_code: TransportEventEventCode,
     /// The date time of the transport event.
-    #[serde(rename = "eventDateTime")]
-    pub event_date_time: String,
+    #[serde(rename = "eventDateTime", skip_serializing_if = "Option::is_none")]
+    pub event_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// The `TransportInstruction` object.
@@ -3404,8 +3433,8 @@ pub struct TransportInstruction {
 #[serde(default)]
 pub struct UpdateDeliveryInfo {
     /// The expected delivery date of the shipment at the bol.com warehouse. In ISO 8601 format.
-    #[serde(rename = "expectedDeliveryDate")]
-    pub expected_delivery_date: String,
+    #[serde(rename = "expectedDeliveryDate", skip_serializing_if = "Option::is_none")]
+    pub expected_delivery_date: Option<NaiveDate>,
 }
 
 /// The `UpdateLoadCarrier` object.

@@ -635,9 +635,9 @@ pub struct GetInvoiceSpecificationParams {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetInvoicesParams {
     /// Period start date in ISO 8601 standard.
-    pub period_start_date: Option<String>,
+    pub period_start_date: Option<NaiveDate>,
     /// Period end date in ISO 8601 standard.
-    pub period_end_date: Option<String>,
+    pub period_end_date: Option<NaiveDate>,
 }
 
 /// The optional parameters of [`RetailerClient::get_load_carrier_labels`].
@@ -659,7 +659,7 @@ pub struct GetOrdersParams {
     /// Indicate the period in minutes, to filter order items based on their most recent change. If this parameter value is included when polling the API, ensure your polling frequency is at least one minute shorter than the specified interval.For example, if change-interval-minute is set to 2 minutes, poll the API every 1 minute or less.
     pub change_interval_minute: Option<i64>,
     /// To filter on the date on which the latest change was performed on an order item. Up to 3 months of history is supported.
-    pub latest_change_date: Option<String>,
+    pub latest_change_date: Option<NaiveDate>,
     /// Filters results to include only orders fulfilled through VVB. If set to true, the API will return only VVB orders.
     pub vvb_only: Option<bool>,
 }
@@ -747,9 +747,9 @@ pub struct GetReplenishmentsParams {
     /// The EAN number associated with this product.
     pub ean: Option<String>,
     /// The creation start date to find the replenishment. In ISO 8601 format.
-    pub start_date: Option<String>,
+    pub start_date: Option<NaiveDate>,
     /// The end date of the range to find the replenishment. In ISO 8601 format.
-    pub end_date: Option<String>,
+    pub end_date: Option<NaiveDate>,
     /// The current state(s) of the replenishment.
     pub state: Vec<String>,
     /// The requested page number with a page size of 50 items.
@@ -985,7 +985,7 @@ impl RetailerClient {
     pub async fn get_commission(
         &self,
         ean: &str,
-        unit_price: f64,
+        unit_price: Decimal,
         params: &GetCommissionParams,
     ) -> Result<Commission, Error> {
         let path = self.path(Api::Retailer, &format!("commission/{}", encode_segment(ean)));
@@ -1797,7 +1797,7 @@ impl RetailerClient {
     pub async fn get_product_ranks(
         &self,
         ean: &str,
-        date: &str,
+        date: NaiveDate,
         params: &GetProductRanksParams,
     ) -> Result<ProductRanks, Error> {
         let path = self.path(Api::Retailer, "insights/product-ranks");
@@ -1824,7 +1824,7 @@ impl RetailerClient {
     pub fn get_product_ranks_stream(
         &self,
         ean: String,
-        date: String,
+        date: NaiveDate,
         params: GetProductRanksParams,
     ) -> BoxStream<'static, Result<Rank, Error>> {
         let client = self.clone();
@@ -1833,10 +1833,9 @@ impl RetailerClient {
             let mut params = params.clone();
             params.page = Some(page as i64);
             let ean = ean.clone();
-            let date = date.clone();
             async move {
                 client
-                    .get_product_ranks(&ean, &date, &params)
+                    .get_product_ranks(&ean, date, &params)
                     .await
                     .map(|answer| answer.ranks.into_iter().map(Ok).collect())
             }

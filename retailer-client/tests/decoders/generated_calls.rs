@@ -110,7 +110,9 @@ pub async fn call_every_operation(c: &RetailerClient) {
             .await;
     }
     {
-        let _ = c.get_commission("p-1", 1.5, &Default::default()).await;
+        let _ = c
+            .get_commission("p-1", Decimal::new(1299, 2), &Default::default())
+            .await;
     }
     {
         const BODY: &str = "{\"products\":[{\"ean\":\"0000007740404\"}]}";
@@ -165,9 +167,9 @@ pub async fn call_every_operation(c: &RetailerClient) {
         let _ = c
             .get_offer_insights(
                 "q-1",
-                GetOfferInsightsPeriod::default(),
+                GetOfferInsightsPeriod::Day,
                 1,
-                GetOfferInsightsName::default(),
+                GetOfferInsightsName::ProductVisits,
             )
             .await;
     }
@@ -179,7 +181,7 @@ pub async fn call_every_operation(c: &RetailerClient) {
     }
     {
         let _ = c
-            .get_performance_indicators(GetPerformanceIndicatorsName::default(), "q-1", "q-1")
+            .get_performance_indicators(GetPerformanceIndicatorsName::Cancellations, "q-1", "q-1")
             .await;
     }
     {
@@ -201,7 +203,7 @@ pub async fn call_every_operation(c: &RetailerClient) {
         let _ = c
             .get_process_status_entity_id(
                 "q-1",
-                GetProcessStatusEntityIdEventType::default(),
+                GetProcessStatusEntityIdEventType::CreateShipment,
                 &Default::default(),
             )
             .await;
@@ -236,7 +238,13 @@ pub async fn call_every_operation(c: &RetailerClient) {
         let _ = c.get_product_placement("p-1", &Default::default()).await;
     }
     {
-        let _ = c.get_product_ranks("q-1", "q-1", &Default::default()).await;
+        let _ = c
+            .get_product_ranks(
+                "q-1",
+                NaiveDate::from_ymd_opt(2024, 1, 31).unwrap(),
+                &Default::default(),
+            )
+            .await;
     }
     {
         let _ = c.get_product_ratings("p-1").await;
@@ -249,7 +257,7 @@ pub async fn call_every_operation(c: &RetailerClient) {
     }
     {
         let _ = c
-            .get_promotions(GetPromotionsPromotionType::default(), &Default::default())
+            .get_promotions(GetPromotionsPromotionType::Awareness, &Default::default())
             .await;
     }
     {
@@ -278,7 +286,7 @@ pub async fn call_every_operation(c: &RetailerClient) {
     }
     {
         let _ = c
-            .get_search_terms("q-1", GetSearchTermsPeriod::default(), 1, &Default::default())
+            .get_search_terms("q-1", GetSearchTermsPeriod::Day, 1, &Default::default())
             .await;
     }
     {
