@@ -140,24 +140,6 @@ impl RetailerClient {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_become_exact_cents() {
-        let eur = |text: &str| euros(text.parse().unwrap()).map(|m| m.minor_units);
-        assert_eq!(eur("12.99"), Some(1299));
-        assert_eq!(eur("0.1"), Some(10));
-        assert_eq!(eur("118.91"), Some(11891));
-        assert_eq!(eur("12.995"), Some(1300));
-        assert_eq!(eur("-12.995"), Some(-1300));
-        assert_eq!(eur("12.994"), Some(1299));
-        assert_eq!(eur("79228162514264337593543950335"), None, "past i64 cents");
-        assert_eq!(euros(Decimal::new(1299, 2)).unwrap().currency, "EUR");
-    }
-}
-
 #[async_trait]
 impl SalesChannel for RetailerClient {
     fn name(&self) -> &str {
@@ -298,5 +280,23 @@ impl SalesChannel for RetailerClient {
             receipt.reference = done.process_status_id.or(started.process_status_id);
         }
         Ok(receipt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_become_exact_cents() {
+        let eur = |text: &str| euros(text.parse().unwrap()).map(|m| m.minor_units);
+        assert_eq!(eur("12.99"), Some(1299));
+        assert_eq!(eur("0.1"), Some(10));
+        assert_eq!(eur("118.91"), Some(11891));
+        assert_eq!(eur("12.995"), Some(1300));
+        assert_eq!(eur("-12.995"), Some(-1300));
+        assert_eq!(eur("12.994"), Some(1299));
+        assert_eq!(eur("79228162514264337593543950335"), None, "past i64 cents");
+        assert_eq!(euros(Decimal::new(1299, 2)).unwrap().currency, "EUR");
     }
 }
