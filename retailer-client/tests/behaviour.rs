@@ -13,7 +13,7 @@ use common::{CLIENT_ID, CLIENT_SECRET, client, setup};
 use futures_util::TryStreamExt;
 use httpmock::Method::{GET, POST, PUT};
 use httpmock::MockServer;
-use retailer_client::models::{GetOrdersStatus, ProcessStatus, ProcessStatusStatus, UpdateOfferStockRequest};
+use retailer_client::models::{GetOrdersStatus, ProcessState, ProcessStatus, UpdateOfferStockRequest};
 use retailer_client::{GetOrdersParams, RetailerClient, ShippingLabel, WaitOptions};
 use serde_json::{Value, json};
 
@@ -273,7 +273,7 @@ async fn the_demo_environment_and_a_media_version_override() {
         )
         .await
         .unwrap();
-    assert_eq!(done.status, ProcessStatusStatus::Success);
+    assert_eq!(done.status, ProcessState::Success);
     offer.assert_async().await;
     status.assert_async().await;
 }
@@ -310,7 +310,7 @@ async fn process_status_waiting_backs_off_until_final_or_the_deadline() {
         .wait_for_process(&pending, WaitOptions::default())
         .await
         .unwrap();
-    assert_eq!(done.status, ProcessStatusStatus::Failure);
+    assert_eq!(done.status, ProcessState::Failure);
     // Polls after 1, 2, 4 and 8 s.
     assert_eq!(start.elapsed(), Duration::from_secs(15));
     assert_eq!(n.load(Ordering::SeqCst), 4);
@@ -935,7 +935,7 @@ async fn bulk_waiting_asks_at_most_1000_ids_a_request() {
         .unwrap();
     m.assert_calls_async(3).await;
     assert_eq!(*sizes.lock().unwrap(), [1000, 1000, 345]);
-    assert!(done.iter().all(|s| s.status == ProcessStatusStatus::Success));
+    assert!(done.iter().all(|s| s.status == ProcessState::Success));
     assert!(
         done.iter()
             .zip(&given)

@@ -366,16 +366,85 @@ struct Gen {
     structs: Vec<StructDef>,
     enums: Vec<EnumDef>,
     names: BTreeSet<String>,
+    /// The Rust names of the schemas not named as the description names them (stutter).
+    schema_names: BTreeMap<String, String>,
     ops: Vec<Op>,
     /// What [`Gen::unsupported`] reports, found while reading the operations.
     problems: Vec<String>,
 }
 
-fn ref_name(r: &str) -> String {
-    pascal(r.rsplit('/').next().unwrap_or(r))
+/// The schema a `$ref` names (`#/components/schemas/Order`: `Order`).
+fn ref_target(r: &str) -> &str {
+    r.rsplit('/').next().unwrap_or(r)
+}
+
+/// Names that would stutter, and what they are called instead because the name without
+/// the stutter is taken: `(stuttering name, name)`.
+const NAME_OVERRIDES: &[(&str, &str)] = &[
+    // bol's schema of a full order's item (`Order.orderItems`, "Order item details from an
+    // order"); `OrderItem` is bol's name for an item of a shipment request.
+    ("OrderOrderItem", "OrderItemDetails"),
+    // `ProcessStatus.status`: PENDING, SUCCESS, FAILURE, TIMEOUT.
+    ("ProcessStatusStatus", "ProcessState"),
+    // `PromotionCountryCode.countryCode`: the country in which a promotion is active.
+    ("PromotionCountryCodeCountryCode", "PromotionCountry"),
+];
+
+/// A name without its stutter: words that repeat the words right before them are said once
+/// (`OrderOrderItem`: `OrderItem`; `TransportEventEventCode`: `TransportEventCode`).
+fn destutter(name: &str) -> String {
+    let mut w = words(&pascal(name));
+    let mut i = 0;
+    while i < w.len() {
+        let longest = (1..=(w.len() - i) / 2).rev().find(|&k| {
+            w[i..i + k]
+                .iter()
+                .zip(&w[i + k..i + 2 * k])
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        });
+        match longest {
+            Some(k) => {
+                w.drain(i..i + k);
+            }
+            None => i += 1,
+        }
+    }
+    pascal(&w.concat())
 }
 
 impl Gen {
+    /// A free name for a new type, without stutter: `name` said once where it repeats
+    /// itself, [`NAME_OVERRIDES`] where that is taken, and a number appended where even
+    /// the name as given is taken.
+    fn type_name(&mut self, name: &str) -> String {
+        let name = pascal(name);
+        let plain = destutter(&name);
+        if plain != name {
+            if !self.names.contains(&plain) {
+                self.names.insert(plain.clone());
+                return plain;
+            }
+            match NAME_OVERRIDES.iter().find(|(from, _)| *from == name) {
+                Some((_, to)) if !self.names.contains(*to) => {
+                    self.names.insert((*to).to_owned());
+                    return (*to).to_owned();
+                }
+                _ => self.problems.push(format!(
+                    "`{name}` stutters and `{plain}` is taken: name it in NAME_OVERRIDES"
+                )),
+            }
+        }
+        self.unique(name)
+    }
+
+    /// The Rust name of a schema of the description.
+    fn schema_name(&self, schema: &str) -> String {
+        self.schema_names
+            .get(schema)
+            .cloned()
+            .unwrap_or_else(|| pascal(schema))
+    }
+
     fn unique(&mut self, name: String) -> String {
         let mut candidate = name.clone();
         let mut i = 2;
@@ -390,7 +459,7 @@ impl Gen {
     /// The Rust type of a schema; inline enums become types named after `hint`.
     fn type_of(&mut self, schema: &Value, hint: &str) -> (String, bool) {
         if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-            return (ref_name(r), false);
+            return (self.schema_name(ref_target(r)), false);
         }
         let ty = schema.get("type").and_then(Value::as_str).unwrap_or("object");
         match ty {
@@ -404,7 +473,7 @@ impl Gen {
             }
             "string" => {
                 if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-                    let name = self.unique(pascal(hint));
+                    let name = self.type_name(hint);
                     self.enums.push(EnumDef {
                         name: name.clone(),
                         doc: schema
@@ -482,16 +551,34 @@ impl Gen {
                 ));
             }
         }
+        for (from, to) in NAME_OVERRIDES {
+            let named =
+                self.structs.iter().any(|s| s.name == *to) || self.enums.iter().any(|e| e.name == *to);
+            if !named {
+                out.push(format!(
+                    "NAME_OVERRIDES renames {from}, which nothing is called any more"
+                ));
+            }
+        }
         out
     }
 
     fn build_structs(&mut self) {
         let schemas: Vec<(String, Value)> = self.schemas.clone().into_iter().collect();
+        // bol's own names first, so a name made for an inline enum never takes one.
         for (name, _) in &schemas {
             self.names.insert(pascal(name));
         }
+        for (name, _) in &schemas {
+            let own = pascal(name);
+            if destutter(&own) != own {
+                self.names.remove(&own);
+                let rust = self.type_name(&own);
+                self.schema_names.insert(name.clone(), rust);
+            }
+        }
         for (name, schema) in schemas {
-            let sname = pascal(&name);
+            let sname = self.schema_name(&name);
             let required: BTreeSet<String> = schema
                 .get("required")
                 .and_then(Value::as_array)
@@ -605,7 +692,7 @@ impl Gen {
                                 .push(format!("{id}: a multipart body without named parts"));
                         }
                     } else if let Some(r) = content.pointer("/schema/$ref").and_then(Value::as_str) {
-                        body = Some((ct.clone(), ref_name(r)));
+                        body = Some((ct.clone(), self.schema_name(ref_target(r))));
                         body_example = Some(self.example(&content["schema"], 0));
                     }
                 }
@@ -632,7 +719,7 @@ impl Gen {
                                         if answer_example.is_none() {
                                             answer_example = Some(self.example(&content["schema"], 0));
                                         }
-                                        ref_name(r)
+                                        self.schema_name(ref_target(r))
                                     }
                                     None => "serde_json::Value".to_owned(),
                                 })
@@ -1808,6 +1895,16 @@ mod tests {
         assert_eq!(pascal("FBR"), "Fbr");
         assert_eq!(pascal("processStatusId"), "ProcessStatusId");
         assert_eq!(pascal("1"), "V1");
+        assert_eq!(destutter("OrderOrderItem"), "OrderItem");
+        assert_eq!(destutter("ProcessStatusStatus"), "ProcessStatus");
+        assert_eq!(destutter("TransportEventEventCode"), "TransportEventCode");
+        assert_eq!(
+            destutter("PromotionCountryCodeCountryCode"),
+            "PromotionCountryCode"
+        );
+        assert_eq!(destutter("ReplenishmentLineLineState"), "ReplenishmentLineState");
+        assert_eq!(destutter("StateTransitionState"), "StateTransitionState");
+        assert_eq!(destutter("ProductListProduct"), "ProductListProduct");
         assert_eq!(
             Gen::header_field("X-Track-And-Trace-Code"),
             "track_and_trace_code"

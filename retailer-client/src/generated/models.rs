@@ -1466,7 +1466,7 @@ pub struct Order {
     pub order_id: String,
     /// The `orderItems` field.
     #[serde(rename = "orderItems")]
-    pub order_items: Vec<OrderOrderItem>,
+    pub order_items: Vec<OrderItemDetails>,
     /// The date and time in ISO 8601 format when the order was placed.
     #[serde(rename = "orderPlacedDateTime", skip_serializing_if = "Option::is_none")]
     pub order_placed_date_time: Option<DateTime<FixedOffset>>,
@@ -1541,7 +1541,7 @@ pub struct OrderOffer {
 /// Order item details from an order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct OrderOrderItem {
+pub struct OrderItemDetails {
     /// The `additionalServices` field.
     #[serde(rename = "additionalServices", skip_serializing_if = "Vec::is_empty")]
     pub additional_services: Vec<AdditionalService>,
@@ -1841,7 +1841,7 @@ pub struct ProcessStatus {
     pub process_status_id: Option<String>,
     /// Status of the action being processed.
     #[serde(rename = "status")]
-    pub status: ProcessStatusStatus,
+    pub status: ProcessState,
 }
 
 /// The `ProcessStatusId` object.
@@ -2244,7 +2244,7 @@ pub struct Promotion {
     pub promotion_id: String,
     /// The type of the promotion.
     #[serde(rename = "promotionType")]
-    pub promotion_type: PromotionPromotionType,
+    pub promotion_type: PromotionType,
     /// Indicates whether the promotion is retailer specific or open to the platform.
     #[serde(rename = "retailerSpecificPromotion")]
     pub retailer_specific_promotion: bool,
@@ -2262,7 +2262,7 @@ pub struct Promotion {
 pub struct PromotionCountryCode {
     /// The country code of the country in which the promotion is active.
     #[serde(rename = "countryCode")]
-    pub country_code: PromotionCountryCodeCountryCode,
+    pub country_code: PromotionCountry,
 }
 
 /// Container for multiple promotions.
@@ -2379,7 +2379,7 @@ pub struct ReducedPromotion {
     pub promotion_id: String,
     /// The type of the promotion.
     #[serde(rename = "promotionType")]
-    pub promotion_type: ReducedPromotionPromotionType,
+    pub promotion_type: ReducedPromotionType,
     /// Indicates whether the promotion is retailer specific or open to the platform.
     #[serde(rename = "retailerSpecificPromotion")]
     pub retailer_specific_promotion: bool,
@@ -2574,7 +2574,7 @@ pub struct ReplenishmentLine {
     pub ean: String,
     /// The state of the line indicating whether this line was announced within this replenishment.
     #[serde(rename = "lineState")]
-    pub line_state: ReplenishmentLineLineState,
+    pub line_state: ReplenishmentLineState,
     /// The amount of announced quantity for this replenishment line.
     #[serde(rename = "quantityAnnounced")]
     pub quantity_announced: i64,
@@ -3410,7 +3410,7 @@ pub struct TotalPeriod {
 pub struct TransportEvent {
     /// The transport event code indicates the location of the parcel within the distribution process.
     #[serde(rename = "eventCode")]
-    pub event_code: TransportEventEventCode,
+    pub event_code: TransportEventCode,
     /// The date time of the transport event.
     #[serde(rename = "eventDateTime", skip_serializing_if = "Option::is_none")]
     pub event_date_time: Option<DateTime<FixedOffset>>,
@@ -4832,7 +4832,7 @@ impl std::fmt::Display for PickupAppointmentCancellationReason {
 
 /// Status of the action being processed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ProcessStatusStatus {
+pub enum ProcessState {
     /// `PENDING`.
     #[serde(rename = "PENDING")]
     Pending,
@@ -4850,13 +4850,13 @@ pub enum ProcessStatusStatus {
     Other(String),
 }
 
-impl Default for ProcessStatusStatus {
+impl Default for ProcessState {
     fn default() -> Self {
-        ProcessStatusStatus::Other(String::new())
+        ProcessState::Other(String::new())
     }
 }
 
-impl ProcessStatusStatus {
+impl ProcessState {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -4869,7 +4869,7 @@ impl ProcessStatusStatus {
     }
 }
 
-impl std::fmt::Display for ProcessStatusStatus {
+impl std::fmt::Display for ProcessState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -5204,7 +5204,7 @@ impl std::fmt::Display for ProductListResponseSort {
 
 /// The type of the promotion.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PromotionPromotionType {
+pub enum PromotionType {
     /// `AWARENESS`.
     #[serde(rename = "AWARENESS")]
     Awareness,
@@ -5216,13 +5216,13 @@ pub enum PromotionPromotionType {
     Other(String),
 }
 
-impl Default for PromotionPromotionType {
+impl Default for PromotionType {
     fn default() -> Self {
-        PromotionPromotionType::Other(String::new())
+        PromotionType::Other(String::new())
     }
 }
 
-impl PromotionPromotionType {
+impl PromotionType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5233,7 +5233,7 @@ impl PromotionPromotionType {
     }
 }
 
-impl std::fmt::Display for PromotionPromotionType {
+impl std::fmt::Display for PromotionType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -5241,7 +5241,7 @@ impl std::fmt::Display for PromotionPromotionType {
 
 /// The country code of the country in which the promotion is active.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PromotionCountryCodeCountryCode {
+pub enum PromotionCountry {
     /// `NL`.
     #[serde(rename = "NL")]
     Nl,
@@ -5253,13 +5253,13 @@ pub enum PromotionCountryCodeCountryCode {
     Other(String),
 }
 
-impl Default for PromotionCountryCodeCountryCode {
+impl Default for PromotionCountry {
     fn default() -> Self {
-        PromotionCountryCodeCountryCode::Other(String::new())
+        PromotionCountry::Other(String::new())
     }
 }
 
-impl PromotionCountryCodeCountryCode {
+impl PromotionCountry {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5270,7 +5270,7 @@ impl PromotionCountryCodeCountryCode {
     }
 }
 
-impl std::fmt::Display for PromotionCountryCodeCountryCode {
+impl std::fmt::Display for PromotionCountry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -5389,7 +5389,7 @@ impl std::fmt::Display for ReducedOrderItemFulfilmentStatus {
 
 /// The type of the promotion.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ReducedPromotionPromotionType {
+pub enum ReducedPromotionType {
     /// `AWARENESS`.
     #[serde(rename = "AWARENESS")]
     Awareness,
@@ -5401,13 +5401,13 @@ pub enum ReducedPromotionPromotionType {
     Other(String),
 }
 
-impl Default for ReducedPromotionPromotionType {
+impl Default for ReducedPromotionType {
     fn default() -> Self {
-        ReducedPromotionPromotionType::Other(String::new())
+        ReducedPromotionType::Other(String::new())
     }
 }
 
-impl ReducedPromotionPromotionType {
+impl ReducedPromotionType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5418,7 +5418,7 @@ impl ReducedPromotionPromotionType {
     }
 }
 
-impl std::fmt::Display for ReducedPromotionPromotionType {
+impl std::fmt::Display for ReducedPromotionType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -5463,7 +5463,7 @@ impl std::fmt::Display for RelevanceScoreCountryCode {
 
 /// The state of the line indicating whether this line was announced within this replenishment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ReplenishmentLineLineState {
+pub enum ReplenishmentLineState {
     /// `ANNOUNCED`.
     #[serde(rename = "ANNOUNCED")]
     Announced,
@@ -5478,13 +5478,13 @@ pub enum ReplenishmentLineLineState {
     Other(String),
 }
 
-impl Default for ReplenishmentLineLineState {
+impl Default for ReplenishmentLineState {
     fn default() -> Self {
-        ReplenishmentLineLineState::Other(String::new())
+        ReplenishmentLineState::Other(String::new())
     }
 }
 
-impl ReplenishmentLineLineState {
+impl ReplenishmentLineState {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5496,7 +5496,7 @@ impl ReplenishmentLineLineState {
     }
 }
 
-impl std::fmt::Display for ReplenishmentLineLineState {
+impl std::fmt::Display for ReplenishmentLineState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -6113,7 +6113,7 @@ impl std::fmt::Display for SubscriptionResponseSubscriptionType {
 
 /// The transport event code indicates the location of the parcel within the distribution process.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum TransportEventEventCode {
+pub enum TransportEventCode {
     /// `PRE_ANNOUNCED`.
     #[serde(rename = "PRE_ANNOUNCED")]
     PreAnnounced,
@@ -6146,13 +6146,13 @@ pub enum TransportEventEventCode {
     Other(String),
 }
 
-impl Default for TransportEventEventCode {
+impl Default for TransportEventCode {
     fn default() -> Self {
-        TransportEventEventCode::Other(String::new())
+        TransportEventCode::Other(String::new())
     }
 }
 
-impl TransportEventEventCode {
+impl TransportEventCode {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -6170,7 +6170,7 @@ impl TransportEventEventCode {
     }
 }
 
-impl std::fmt::Display for TransportEventEventCode {
+impl std::fmt::Display for TransportEventCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
