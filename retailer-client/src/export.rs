@@ -101,6 +101,11 @@ impl RetailerClient {
     /// Exports every offer: requests the CSV export, waits for its process status (the
     /// export can take minutes: give `options` a generous deadline), downloads the report
     /// and reads it.
+    ///
+    /// bol's description marks the two operations it uses deprecated
+    /// ([`post_offer_export`](Self::post_offer_export),
+    /// [`get_offer_export`](Self::get_offer_export)); bol still serves them.
+    #[allow(deprecated)]
     pub async fn export_offers(&self, options: WaitOptions) -> Result<Vec<ExportedOffer>, Error> {
         let started = self
             .post_offer_export(&CreateOfferExportRequest {

@@ -223,6 +223,7 @@ async fn an_empty_page_ends_a_stream() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the offer stock update deprecated; it is still served.
 async fn the_demo_environment_and_a_media_version_override() {
     let server = setup().await;
     let offer = server

@@ -158,6 +158,7 @@ async fn create_shipment() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn delete_offer() {
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
     let server = setup().await;
@@ -631,6 +632,7 @@ async fn get_load_carrier_labels() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn get_offer() {
     const ANSWER: &str = "{\"condition\":{\"category\":\"SECONDHAND\",\"comment\":\"Heeft een koffie vlek op de kaft.\",\"name\":\"AS_NEW\"},\"ean\":\"0000007740404\",\"economicOperatorId\":\"90bfddc5-a6d0-4986-9253-407b3a6850ca\",\"fulfilment\":{\"deliveryCode\":\"24uurs-23\",\"method\":\"FBR\"},\"notPublishableReasons\":[{\"code\":\"4003\",\"description\":\"The seller is on holiday.\"}],\"offerId\":\"6ff736b5-cdd0-4150-8c67-78269ee986f5\",\"onHoldByRetailer\":false,\"pricing\":{\"bundlePrices\":[{\"quantity\":1,\"unitPrice\":9.99}]},\"reference\":\"REF12345\",\"stock\":{\"amount\":6,\"correctedStock\":5,\"managedByRetailer\":false},\"store\":{\"productTitle\":\"Product Title\",\"visible\":[{\"countryCode\":\"NL\"}]},\"unknownProductTitle\":\"Unknown Product Title\"}";
     let server = setup().await;
@@ -657,6 +659,7 @@ async fn get_offer() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn get_offer_export() {
     let server = setup().await;
     let m = server
@@ -1657,6 +1660,7 @@ async fn get_subscription_keys() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn get_unpublished_offer_report() {
     let server = setup().await;
     let m = server
@@ -1740,6 +1744,7 @@ async fn handle_return() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn post_offer() {
     const BODY: &str = "{\"condition\":{\"category\":\"SECONDHAND\",\"comment\":\"Heeft een koffie vlek op de kaft.\",\"name\":\"AS_NEW\"},\"ean\":\"0000007740404\",\"economicOperatorId\":\"90bfddc5-a6d0-4986-9253-407b3a6850ca\",\"fulfilment\":{\"deliveryCode\":\"24uurs-23\",\"method\":\"FBR\"},\"onHoldByRetailer\":false,\"pricing\":{\"bundlePrices\":[{\"quantity\":1,\"unitPrice\":9.99}]},\"reference\":\"REF12345\",\"stock\":{\"amount\":6,\"managedByRetailer\":false},\"unknownProductTitle\":\"Unknown Product Title\"}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
@@ -1779,6 +1784,7 @@ async fn post_offer() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn post_offer_export() {
     const BODY: &str = "{\"format\":\"CSV\"}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
@@ -2091,6 +2097,7 @@ async fn post_test_push_notification() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn post_unpublished_offer_report() {
     const BODY: &str = "{\"format\":\"CSV\"}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
@@ -2129,6 +2136,7 @@ async fn post_unpublished_offer_report() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn put_offer() {
     const BODY: &str = "{\"economicOperatorId\":\"90bfddc5-a6d0-4986-9253-407b3a6850ca\",\"fulfilment\":{\"deliveryCode\":\"24uurs-23\",\"method\":\"FBR\"},\"onHoldByRetailer\":false,\"reference\":\"REF12345\",\"unknownProductTitle\":\"Unknown Product Title\"}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
@@ -2243,6 +2251,7 @@ async fn put_replenishment() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn update_offer_price() {
     const BODY: &str = "{\"pricing\":{\"bundlePrices\":[{\"quantity\":1,\"unitPrice\":9.99}]}}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
@@ -2282,6 +2291,7 @@ async fn update_offer_price() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn update_offer_stock() {
     const BODY: &str = "{\"amount\":6,\"managedByRetailer\":false}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";

@@ -247,8 +247,11 @@ fn pascal(s: &str) -> String {
 
 /// A doc comment from a description: one line per line, no code fences, no indentation
 /// (which rustdoc would take for a code block to compile).
-fn doc(out: &mut String, indent: &str, text: Option<&str>, fallback: &str) {
-    let text = text.map(str::trim).filter(|t| !t.is_empty()).unwrap_or(fallback);
+/// Nothing without a text: no doc is better than one that repeats the item's name.
+fn doc(out: &mut String, indent: &str, text: Option<&str>) {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return;
+    };
     for line in text.replace("\r", "").lines() {
         let line = line.trim().replace("```", "'''");
         if line.is_empty() {
@@ -295,12 +298,14 @@ struct Field {
     required: bool,
     array: bool,
     kind: Kind,
+    deprecated: bool,
 }
 
 struct StructDef {
     name: String,
     doc: Option<String>,
     fields: Vec<Field>,
+    deprecated: bool,
 }
 
 struct EnumDef {
@@ -597,13 +602,11 @@ impl Gen {
                         rust,
                         json: pname.clone(),
                         ty,
-                        doc: pschema
-                            .get("description")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
+                        doc: self.text_of(pschema),
                         required: required.contains(pname),
                         array,
                         kind: Kind::of(pschema),
+                        deprecated: pschema.get("deprecated").and_then(Value::as_bool) == Some(true),
                     });
                 }
             }
@@ -614,8 +617,68 @@ impl Gen {
                     .and_then(Value::as_str)
                     .map(str::to_owned),
                 fields,
+                deprecated: schema.get("deprecated").and_then(Value::as_bool) == Some(true),
             });
         }
+    }
+
+    /// The description's text for a property: its own description, else its items', else
+    /// that of the schema it refers to (bol describes many nested objects only there).
+    fn text_of(&self, schema: &Value) -> Option<String> {
+        let own = schema
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|d| !d.is_empty());
+        if let Some(d) = own {
+            return Some(d.to_owned());
+        }
+        if let Some(items) = schema.get("items") {
+            return self.text_of(items);
+        }
+        let target = ref_target(schema.get("$ref").and_then(Value::as_str)?);
+        let referred = self.schemas.get(target)?;
+        referred
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// Which operations send or answer a model, as a doc line linking them (the model is the
+    /// body or the answer of at most a few operations; of more, it says nothing).
+    fn usage(&self, model: &str) -> Option<String> {
+        let sent: Vec<String> = self
+            .ops
+            .iter()
+            .filter(|o| o.body.as_ref().is_some_and(|(_, b)| b == model))
+            .map(|o| {
+                format!(
+                    "[`RetailerClient::{0}`](crate::RetailerClient::{0})",
+                    snake(&o.id)
+                )
+            })
+            .collect();
+        let answered: Vec<String> = self
+            .ops
+            .iter()
+            .filter(|o| o.answers.iter().any(|(_, t)| t.as_deref() == Some(model)))
+            .map(|o| {
+                format!(
+                    "[`RetailerClient::{0}`](crate::RetailerClient::{0})",
+                    snake(&o.id)
+                )
+            })
+            .collect();
+        let mut parts = Vec::new();
+        if !sent.is_empty() && sent.len() <= 4 {
+            parts.push(format!("The body of {}.", sent.join(", ")));
+        }
+        if !answered.is_empty() && answered.len() <= 4 {
+            parts.push(format!("The answer of {}.", answered.join(", ")));
+        }
+        (!parts.is_empty()).then(|| parts.join(" "))
     }
 
     fn add_ops(&mut self, spec: &Value, api: Api) {
@@ -652,7 +715,14 @@ impl Gen {
                         self.problems.push(e);
                     }
                     let kind = Kind::of(&schema);
+                    let enums = self.enums.len();
                     let (ty, array) = self.type_of(&schema, &format!("{opname}{}", pascal(name)));
+                    // An enum made for the parameter: described by the parameter.
+                    if let Some(e) = self.enums.get_mut(enums)
+                        && e.doc.is_none()
+                    {
+                        e.doc = p.get("description").and_then(Value::as_str).map(str::to_owned);
+                    }
                     let is_struct = self.structs.iter().any(|s| s.name == ty);
                     let arg_ty = match ty.as_str() {
                         "String" => "&str".to_owned(),
@@ -889,6 +959,8 @@ impl Gen {
             "//! The models of every schema of bol's Retailer API v10 and shared process-status API.\n",
         );
         out.push_str("//!\n//! Decoding is tolerant: a missing field takes its default and an unknown enum value is kept\n//! as `Other`, so a new field or value at bol never breaks an answer.\n\n");
+        out.push_str("//!\n//! Items are documented with the description's own text; where it has none (most nested\n//! objects), they are left without a doc rather than given one that repeats their name.\n\n");
+        out.push_str("#![allow(missing_docs)]\n");
         out.push_str(
             "#![allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]\n",
         );
@@ -896,23 +968,24 @@ impl Gen {
         out.push_str(&self.model_imports());
         out.push_str("use serde::{Deserialize, Serialize};\n\n");
         for s in &self.structs {
-            doc(
-                &mut out,
-                "",
-                s.doc.as_deref(),
-                &format!("The `{}` object.", s.name),
-            );
+            doc(&mut out, "", s.doc.as_deref());
+            if let Some(used) = self.usage(&s.name) {
+                if s.doc.is_some() {
+                    out.push_str("///\n");
+                }
+                doc(&mut out, "", Some(&used));
+            }
             out.push_str(
                 "#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]\n#[serde(default)]\n",
             );
             let _ = writeln!(out, "pub struct {} {{", s.name);
             for f in &s.fields {
-                doc(
-                    &mut out,
-                    "    ",
-                    f.doc.as_deref(),
-                    &format!("The `{}` field.", f.json),
-                );
+                doc(&mut out, "    ", f.doc.as_deref());
+                if f.deprecated {
+                    out.push_str(
+                        "    #[deprecated(note = \"bol's description marks this field deprecated\")]\n",
+                    );
+                }
                 let (ty, attrs) = Self::field_type(f);
                 let mut attrs: Vec<String> = attrs;
                 attrs.insert(0, format!("rename = {}", lit(&f.json)));
@@ -922,12 +995,7 @@ impl Gen {
             out.push_str("}\n\n");
         }
         for e in &self.enums {
-            doc(
-                &mut out,
-                "",
-                e.doc.as_deref(),
-                &format!("The values of `{}`.", e.name),
-            );
+            doc(&mut out, "", e.doc.as_deref());
             out.push_str("#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]\n");
             let _ = writeln!(out, "pub enum {} {{", e.name);
             let variants = variants(&e.values);
@@ -1078,6 +1146,10 @@ impl Gen {
             }
         }
         for s in &self.structs {
+            if s.deprecated {
+                // Its `#[deprecated]` would warn in every model and method using it.
+                out.push(format!("{}: a deprecated schema", s.name));
+            }
             for f in &s.fields {
                 if f.array && matches!(f.kind, Kind::Money | Kind::Time) {
                     out.push(format!("{}.{}: a list of {:?}", s.name, f.json, f.kind));
@@ -1126,6 +1198,13 @@ impl Gen {
         out.push_str(
             "//! One method per operation of bol's Retailer API v10 and shared process-status API.\n\n",
         );
+        let undocumented = self.ops.iter().flat_map(|o| &o.params).any(|p| {
+            p.location != "path" && !p.required && p.doc.as_deref().is_none_or(|d| d.trim().is_empty())
+        });
+        if undocumented {
+            // Parameters the description leaves without text stay without a doc.
+            out.push_str("#![allow(missing_docs)]\n");
+        }
         out.push_str(
             "#![allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]\n",
         );
@@ -1163,12 +1242,7 @@ impl Gen {
                 out.push_str("#[derive(Debug, Clone, Default, PartialEq)]\n");
                 let _ = writeln!(out, "pub struct {name} {{");
                 for p in op.params.iter().filter(|p| p.location != "path" && !p.required) {
-                    doc(
-                        &mut out,
-                        "    ",
-                        p.doc.as_deref(),
-                        &format!("The `{}` parameter.", p.json),
-                    );
+                    doc(&mut out, "    ", p.doc.as_deref());
                     let ty = if p.array {
                         p.ty.clone()
                     } else {
@@ -1204,7 +1278,7 @@ impl Gen {
                     .as_deref()
                     .map(|d| format!("{} (`{header}`).", d.trim().trim_end_matches('.')))
                     .unwrap_or(fallback);
-                doc(&mut out, "    ", Some(&text), "");
+                doc(&mut out, "    ", Some(&text));
                 let _ = writeln!(out, "    pub {}: Option<String>,", Self::header_field(header));
             }
             out.push_str("}\n\n");
@@ -1293,7 +1367,7 @@ impl Gen {
             if summary.is_empty() {
                 summary = op.id.clone();
             }
-            doc(out, "    ", Some(&summary), "");
+            doc(out, "    ", Some(&summary));
             out.push_str("    ///\n");
             let _ = writeln!(
                 out,
@@ -1304,23 +1378,24 @@ impl Gen {
                 && d.trim() != summary.trim()
             {
                 out.push_str("    ///\n");
-                doc(out, "    ", Some(d), "");
+                doc(out, "    ", Some(d));
             }
             for f in &op.multipart {
-                let what = f.doc.as_deref().map(str::trim).unwrap_or("");
-                let what = if what.is_empty() {
-                    "A part of the body."
-                } else {
-                    what
-                };
+                let what = f.doc.as_deref().map(str::trim).filter(|w| !w.is_empty());
                 let _ = writeln!(
                     out,
-                    "    ///\n    /// `{}`: {what} Sent as the multipart part `{}`, a name set here, not by the caller.",
-                    f.rust, f.json,
+                    "    ///\n    /// `{}`: {}Sent as the multipart part `{}`, a name set here, not by the caller.",
+                    f.rust,
+                    what.map(|w| format!("{w} ")).unwrap_or_default(),
+                    f.json,
                 );
             }
             if op.deprecated {
-                out.push_str("    ///\n    /// Deprecated by bol.\n");
+                let _ = writeln!(
+                    out,
+                    "    #[deprecated(note = \"bol's description marks `{}` deprecated\")]",
+                    op.id
+                );
             }
             let _ = writeln!(out, "    pub async fn {fname}({sig}) -> Result<{ret}, Error> {{");
             let _ = writeln!(
@@ -1609,7 +1684,7 @@ impl Gen {
         for m in &media {
             let _ = writeln!(out, "    {},", lit(m));
         }
-        out.push_str("];\n\n/// Calls every operation once, ignoring the outcome.\npub async fn call_every_operation(c: &RetailerClient) {\n");
+        out.push_str("];\n\n/// Calls every operation once, ignoring the outcome (the deprecated ones too).\n#[allow(deprecated)]\npub async fn call_every_operation(c: &RetailerClient) {\n");
         for op in &self.ops {
             out.push_str("    {\n");
             if op.body.is_some() {
@@ -1660,7 +1735,12 @@ impl Gen {
                 Some(_) => op.answer_example.clone().unwrap_or(Value::Object(Map::new())),
                 None => Value::String("BYTES".into()),
             };
-            let _ = writeln!(out, "#[tokio::test]\nasync fn {fname_test}() {{");
+            let allow = if op.deprecated {
+                "#[allow(deprecated)] // bol marks the operation deprecated; it is still served.\n"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "#[tokio::test]\n{allow}async fn {fname_test}() {{");
             if op.body.is_some() {
                 let _ = writeln!(out, "    const BODY: &str = {};", lit(&body_json.to_string()));
             }

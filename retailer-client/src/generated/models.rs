@@ -4,6 +4,11 @@
 //! Decoding is tolerant: a missing field takes its default and an unknown enum value is kept
 //! as `Other`, so a new field or value at bol never breaks an answer.
 
+//!
+//! Items are documented with the description's own text; where it has none (most nested
+//! objects), they are left without a doc rather than given one that repeats their name.
+
+#![allow(missing_docs)]
 #![allow(
     rustdoc::bare_urls,
     rustdoc::broken_intra_doc_links,
@@ -19,7 +24,6 @@ pub use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
 pub use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// The `AdditionalService` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AdditionalService {
@@ -28,7 +32,6 @@ pub struct AdditionalService {
     pub service_type: String,
 }
 
-/// The `Address` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Address {
@@ -55,7 +58,6 @@ pub struct Address {
     pub zip_code: String,
 }
 
-/// The `Asset` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Asset {
@@ -74,12 +76,10 @@ pub struct Attribute {
     /// The identifier of the attribute for which the value has changed.
     #[serde(rename = "id")]
     pub id: String,
-    /// The `values` field.
     #[serde(rename = "values")]
     pub values: Vec<AttributeValue>,
 }
 
-/// The `AttributeValue` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AttributeValue {
@@ -91,19 +91,16 @@ pub struct AttributeValue {
     pub value: String,
 }
 
-/// The `Attributes` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attributes {
     /// The identifier of the attribute.
     #[serde(rename = "id")]
     pub id: String,
-    /// The `values` field.
     #[serde(rename = "values")]
     pub values: Vec<Values>,
 }
 
-/// The `AudioTracks` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AudioTracks {
@@ -184,7 +181,6 @@ pub struct BillingDetails {
     pub zip_code: String,
 }
 
-/// The `BulkCommissionQuery` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BulkCommissionQuery {
@@ -199,41 +195,36 @@ pub struct BulkCommissionQuery {
     pub unit_price: Decimal,
 }
 
-/// The `BulkCommissionRatesMultiStatusResponse` object.
+/// The answer of [`RetailerClient::get_commission_rates`](crate::RetailerClient::get_commission_rates).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BulkCommissionRatesMultiStatusResponse {
-    /// The `failedQueries` field.
     #[serde(rename = "failedQueries")]
     pub failed_queries: Vec<CommissionFailedQuery>,
-    /// The `successfulQueries` field.
     #[serde(rename = "successfulQueries")]
     pub successful_queries: Vec<CommissionSuccessfulQuery>,
 }
 
-/// The `BulkCommissionRequest` object.
+/// The body of [`RetailerClient::get_commissions`](crate::RetailerClient::get_commissions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BulkCommissionRequest {
-    /// The `commissionQueries` field.
     #[serde(rename = "commissionQueries")]
     pub commission_queries: Vec<BulkCommissionQuery>,
 }
 
-/// The `BulkCommissionResponse` object.
+/// The answer of [`RetailerClient::get_commissions`](crate::RetailerClient::get_commissions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BulkCommissionResponse {
-    /// The `commissions` field.
     #[serde(rename = "commissions")]
     pub commissions: Vec<Commission>,
 }
 
-/// The `BulkProcessStatusRequest` object.
+/// The body of [`RetailerClient::get_process_status_bulk`](crate::RetailerClient::get_process_status_bulk).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BulkProcessStatusRequest {
-    /// The `processStatusQueries` field.
     #[serde(rename = "processStatusQueries")]
     pub process_status_queries: Vec<ProcessStatusId>,
 }
@@ -250,7 +241,6 @@ pub struct BundlePrice {
     pub unit_price: Decimal,
 }
 
-/// The `Campaign` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Campaign {
@@ -266,6 +256,8 @@ pub struct Campaign {
 }
 
 /// Container for the order items that have to be cancelled.
+///
+/// The body of [`RetailerClient::cancel_order_item`](crate::RetailerClient::cancel_order_item).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CancellationRequest {
@@ -274,29 +266,23 @@ pub struct CancellationRequest {
     pub order_items: Vec<OrderItemCancellation>,
 }
 
-/// The `CatalogProduct` object.
+/// The answer of [`RetailerClient::get_catalog_product`](crate::RetailerClient::get_catalog_product).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CatalogProduct {
-    /// The `attributes` field.
     #[serde(rename = "attributes")]
     pub attributes: Vec<Attributes>,
-    /// The `audioTracks` field.
     #[serde(rename = "audioTracks", skip_serializing_if = "Vec::is_empty")]
     pub audio_tracks: Vec<AudioTracks>,
-    /// The `enrichment` field.
     #[serde(rename = "enrichment", skip_serializing_if = "Option::is_none")]
     pub enrichment: Option<Enrichment>,
-    /// The `gpc` field.
     #[serde(rename = "gpc")]
     pub gpc: Gpc,
-    /// The `parties` field.
     #[serde(rename = "parties")]
     pub parties: Vec<Party>,
     /// Indicates whether the product meets the minimum requirements for publishing to the webshop.
     #[serde(rename = "published")]
     pub published: bool,
-    /// The `series` field.
     #[serde(rename = "series", skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<Serie>,
 }
@@ -313,7 +299,6 @@ pub struct Categories {
     pub category_values: Vec<CategoryValues>,
 }
 
-/// The `Category` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Category {
@@ -341,6 +326,8 @@ pub struct CategoryValues {
 }
 
 /// The change transport requested by the user.
+///
+/// The body of [`RetailerClient::add_transport_information_by_transport_id`](crate::RetailerClient::add_transport_information_by_transport_id).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChangeTransportRequest {
@@ -352,28 +339,23 @@ pub struct ChangeTransportRequest {
     pub transporter_code: Option<String>,
 }
 
-/// The `ChunkRecommendationsAttribute` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChunkRecommendationsAttribute {
     /// The identifier of the attribute.
     #[serde(rename = "id")]
     pub id: String,
-    /// The `values` field.
     #[serde(rename = "values")]
     pub values: Vec<ChunkRecommendationsValue>,
 }
 
-/// The `ChunkRecommendationsAttributes` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChunkRecommendationsAttributes {
-    /// The `attributes` field.
     #[serde(rename = "attributes")]
     pub attributes: Vec<ChunkRecommendationsAttribute>,
 }
 
-/// The `ChunkRecommendationsPrediction` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChunkRecommendationsPrediction {
@@ -385,34 +367,29 @@ pub struct ChunkRecommendationsPrediction {
     pub probability: f64,
 }
 
-/// The `ChunkRecommendationsPredictions` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChunkRecommendationsPredictions {
-    /// The `predictions` field.
     #[serde(rename = "predictions")]
     pub predictions: Vec<ChunkRecommendationsPrediction>,
 }
 
-/// The `ChunkRecommendationsRequest` object.
+/// The body of [`RetailerClient::get_chunk_recommendations`](crate::RetailerClient::get_chunk_recommendations).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChunkRecommendationsRequest {
-    /// The `productContents` field.
     #[serde(rename = "productContents")]
     pub product_contents: Vec<ChunkRecommendationsAttributes>,
 }
 
-/// The `ChunkRecommendationsResponse` object.
+/// The answer of [`RetailerClient::get_chunk_recommendations`](crate::RetailerClient::get_chunk_recommendations).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChunkRecommendationsResponse {
-    /// The `recommendations` field.
     #[serde(rename = "recommendations")]
     pub recommendations: Vec<ChunkRecommendationsPredictions>,
 }
 
-/// The `ChunkRecommendationsValue` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChunkRecommendationsValue {
@@ -421,7 +398,7 @@ pub struct ChunkRecommendationsValue {
     pub value: String,
 }
 
-/// The `Commission` object.
+/// The answer of [`RetailerClient::get_commission`](crate::RetailerClient::get_commission).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Commission {
@@ -437,7 +414,6 @@ pub struct Commission {
     /// A percentage of commission, based on the intended selling price per unit, including VAT.
     #[serde(rename = "percentage")]
     pub percentage: f64,
-    /// The `reductions` field.
     #[serde(rename = "reductions")]
     pub reductions: Vec<Reduction>,
     /// The total commission for selling this product at bol.com. The price includes VAT for Dutch sellers, and excludes VAT for Belgium sellers.
@@ -477,12 +453,10 @@ pub struct CommissionDateRate {
     /// Condition of the product.
     #[serde(rename = "condition")]
     pub condition: String,
-    /// The `priceRanges` field.
     #[serde(rename = "priceRanges")]
     pub price_ranges: Vec<CommissionPriceRange>,
 }
 
-/// The `CommissionFailedQuery` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CommissionFailedQuery {
@@ -497,7 +471,6 @@ pub struct CommissionFailedQuery {
     pub violations: Vec<Violation>,
 }
 
-/// The `CommissionPriceRange` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CommissionPriceRange {
@@ -507,7 +480,7 @@ pub struct CommissionPriceRange {
     /// A percentage of commission, based on the intended selling price per unit, excluding VAT.
     #[serde(rename = "percentage")]
     pub percentage: f64,
-    /// The `range` field.
+    /// Defines a specific price range for which the commission rates apply including VAT.
     #[serde(rename = "range")]
     pub range: CommissionRange,
     /// A boolean flag indicating whether a reduction is applied to the commission or not.
@@ -515,11 +488,10 @@ pub struct CommissionPriceRange {
     pub reduction_applied: bool,
 }
 
-/// The `CommissionProducts` object.
+/// The body of [`RetailerClient::get_commission_rates`](crate::RetailerClient::get_commission_rates).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CommissionProducts {
-    /// The `products` field.
     #[serde(rename = "products")]
     pub products: Vec<Ean>,
 }
@@ -540,7 +512,6 @@ pub struct CommissionRange {
     pub upper: Option<Decimal>,
 }
 
-/// The `CommissionRate` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CommissionRate {
@@ -552,11 +523,9 @@ pub struct CommissionRate {
     pub ean: String,
 }
 
-/// The `CommissionSuccessfulQuery` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CommissionSuccessfulQuery {
-    /// The `commissionRates` field.
     #[serde(rename = "commissionRates")]
     pub commission_rates: Vec<CommissionRate>,
     /// This provides the location of the entity where it was provided in the original response body.
@@ -567,7 +536,7 @@ pub struct CommissionSuccessfulQuery {
     pub status: i64,
 }
 
-/// The `CompetingOffersResponse` object.
+/// The answer of [`RetailerClient::get_competing_offers`](crate::RetailerClient::get_competing_offers).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CompetingOffersResponse {
@@ -576,7 +545,6 @@ pub struct CompetingOffersResponse {
     pub offers: Vec<Offer>,
 }
 
-/// The `Condition` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Condition {
@@ -591,7 +559,6 @@ pub struct Condition {
     pub name: ConditionName,
 }
 
-/// The `Countries` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Countries {
@@ -606,7 +573,6 @@ pub struct Countries {
     pub minimum: f64,
 }
 
-/// The `CreateAddress` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateAddress {
@@ -633,7 +599,6 @@ pub struct CreateAddress {
     pub zip_code: String,
 }
 
-/// The `CreateDeliveryInfo` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateDeliveryInfo {
@@ -645,7 +610,7 @@ pub struct CreateDeliveryInfo {
     pub transporter_code: CreateDeliveryInfoTransporterCode,
 }
 
-/// The `CreateOfferExportRequest` object.
+/// The body of [`RetailerClient::post_offer_export`](crate::RetailerClient::post_offer_export).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateOfferExportRequest {
@@ -654,11 +619,10 @@ pub struct CreateOfferExportRequest {
     pub format: CreateOfferExportRequestFormat,
 }
 
-/// The `CreateOfferRequest` object.
+/// The body of [`RetailerClient::post_offer`](crate::RetailerClient::post_offer).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateOfferRequest {
-    /// The `condition` field.
     #[serde(rename = "condition")]
     pub condition: Condition,
     /// The EAN number associated with this product. Note: in case an ISBN is provided, the ISBN will be replaced with the actual EAN belonging to this ISBN.
@@ -667,19 +631,16 @@ pub struct CreateOfferRequest {
     /// An identifier referring to the Economic operator entity (manufacturer, authorized party, importer, distributor or other natural person or legal entity for whom the obligations apply with regards to the manufacturing, or making available on the market of the product in line with the applicable EU laws).
     #[serde(rename = "economicOperatorId", skip_serializing_if = "Option::is_none")]
     pub economic_operator_id: Option<String>,
-    /// The `fulfilment` field.
     #[serde(rename = "fulfilment")]
     pub fulfilment: Fulfilment,
     /// This field specifies whether the retailer has temporarily suspended the listing of this offer on the bol.com website. When set to true, the offer becomes invisible to customers and is not available for purchase. The default setting, false, indicates that the offer is active and visible on the website. This feature is useful for managing inventory or making updates to the offer without permanently removing it from the site.
     #[serde(rename = "onHoldByRetailer", skip_serializing_if = "Option::is_none")]
     pub on_hold_by_retailer: Option<bool>,
-    /// The `pricing` field.
     #[serde(rename = "pricing")]
     pub pricing: Pricing,
     /// A user-defined reference that helps you identify this particular offer when receiving data from us. This element can optionally be left empty and has a maximum amount of 100 characters.
     #[serde(rename = "reference", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// The `stock` field.
     #[serde(rename = "stock")]
     pub stock: StockCreate,
     /// In case the item is not known to bol.com you can use this field to identify this particular product. Note: in case the product is known to bol.com, the unknown product title will not be stored.
@@ -687,22 +648,18 @@ pub struct CreateOfferRequest {
     pub unknown_product_title: Option<String>,
 }
 
-/// The `CreatePickupAppointment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreatePickupAppointment {
-    /// The `address` field.
     #[serde(rename = "address")]
     pub address: CreateAddress,
     /// A comment to the transporter regarding the pickup appointment.
     #[serde(rename = "commentToTransporter", skip_serializing_if = "Option::is_none")]
     pub comment_to_transporter: Option<String>,
-    /// The `pickupTimeSlot` field.
     #[serde(rename = "pickupTimeSlot")]
     pub pickup_time_slot: CreatePickupTimeSlot,
 }
 
-/// The `CreatePickupTimeSlot` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreatePickupTimeSlot {
@@ -714,11 +671,10 @@ pub struct CreatePickupTimeSlot {
     pub until_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `CreateProductContentSingleRequest` object.
+/// The body of [`RetailerClient::post_product_content`](crate::RetailerClient::post_product_content).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateProductContentSingleRequest {
-    /// The `assets` field.
     #[serde(rename = "assets", skip_serializing_if = "Vec::is_empty")]
     pub assets: Vec<Asset>,
     /// A list of attributes. Every content update request should have one "EAN" attribute to link changes to a proper product.
@@ -729,7 +685,6 @@ pub struct CreateProductContentSingleRequest {
     pub language: CreateProductContentSingleRequestLanguage,
 }
 
-/// The `CreateReplenishmentLine` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateReplenishmentLine {
@@ -741,23 +696,20 @@ pub struct CreateReplenishmentLine {
     pub quantity: i64,
 }
 
-/// The `CreateReplenishmentRequest` object.
+/// The body of [`RetailerClient::post_replenishment`](crate::RetailerClient::post_replenishment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateReplenishmentRequest {
-    /// The `deliveryInfo` field.
     #[serde(rename = "deliveryInfo", skip_serializing_if = "Option::is_none")]
     pub delivery_info: Option<CreateDeliveryInfo>,
     /// Indicates whether the replenishment will be labeled by bol.com.
     #[serde(rename = "labelingByBol")]
     pub labeling_by_bol: bool,
-    /// The `lines` field.
     #[serde(rename = "lines")]
     pub lines: Vec<CreateReplenishmentLine>,
     /// The number of parcels in this replenishment. Note: if you are using the bol.com pickup service, the maximum number is 20.
     #[serde(rename = "numberOfLoadCarriers")]
     pub number_of_load_carriers: i64,
-    /// The `pickupAppointment` field.
     #[serde(rename = "pickupAppointment", skip_serializing_if = "Option::is_none")]
     pub pickup_appointment: Option<CreatePickupAppointment>,
     /// Custom user reference for this replenishment. Must contain at least 1 digit and only upper case characters allowed.
@@ -765,7 +717,7 @@ pub struct CreateReplenishmentRequest {
     pub reference: String,
 }
 
-/// The `CreateReturnRequest` object.
+/// The body of [`RetailerClient::create_return`](crate::RetailerClient::create_return).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateReturnRequest {
@@ -780,7 +732,7 @@ pub struct CreateReturnRequest {
     pub quantity_returned: i64,
 }
 
-/// The `CreateUnpublishedOfferReportRequest` object.
+/// The body of [`RetailerClient::post_unpublished_offer_report`](crate::RetailerClient::post_unpublished_offer_report).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateUnpublishedOfferReportRequest {
@@ -837,7 +789,7 @@ pub struct CustomerDetails {
     pub zip_code: Option<String>,
 }
 
-/// The `DeliveryDatesResponse` object.
+/// The answer of [`RetailerClient::get_delivery_dates`](crate::RetailerClient::get_delivery_dates).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeliveryDatesResponse {
@@ -846,11 +798,9 @@ pub struct DeliveryDatesResponse {
     pub delivery_dates: Vec<NaiveDate>,
 }
 
-/// The `DeliveryInformation` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeliveryInformation {
-    /// The `destinationWarehouse` field.
     #[serde(rename = "destinationWarehouse")]
     pub destination_warehouse: DestinationWarehouse,
     /// The expected delivery date of the shipment at the bol.com warehouse in ISO 8601 format.
@@ -865,19 +815,16 @@ pub struct DeliveryInformation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeliveryOption {
-    /// The `handoverDetails` field.
     #[serde(rename = "handoverDetails", skip_serializing_if = "Option::is_none")]
     pub handover_details: Option<HandoverDetails>,
     /// The display name of the shipping label.
     #[serde(rename = "labelDisplayName")]
     pub label_display_name: String,
-    /// The `labelPrice` field.
     #[serde(rename = "labelPrice")]
     pub label_price: LabelPrice,
     /// The type of the label, representing the way an item is being transported. MAILBOX is a mailbox package with delivery scan. MAILBOX_LIGHT is a mailbox package without delivery scan. PARCEL is a normal package.
     #[serde(rename = "labelType")]
     pub label_type: DeliveryOptionLabelType,
-    /// The `packageRestrictions` field.
     #[serde(rename = "packageRestrictions")]
     pub package_restrictions: PackageRestrictions,
     /// Indicates whether this delivery option is recommended to be the best option to ship your order item(s) with.
@@ -895,6 +842,8 @@ pub struct DeliveryOption {
 }
 
 /// The configuration of order items to get delivery options for.
+///
+/// The body of [`RetailerClient::get_delivery_options`](crate::RetailerClient::get_delivery_options).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeliveryOptionsRequest {
@@ -916,15 +865,16 @@ pub struct DeliveryOptionsRequestOrderItem {
 }
 
 /// The possible delivery options based on a shippable configuration
+///
+/// The answer of [`RetailerClient::get_delivery_options`](crate::RetailerClient::get_delivery_options).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeliveryOptionsResponse {
-    /// The `deliveryOptions` field.
+    /// A delivery option shows how and the costs of a transport for a shippable configuration
     #[serde(rename = "deliveryOptions")]
     pub delivery_options: Vec<DeliveryOption>,
 }
 
-/// The `DestinationWarehouse` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DestinationWarehouse {
@@ -955,18 +905,17 @@ pub struct DestinationWarehouse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Details {
-    /// The `norm` field.
+    /// Service norm for this indicator.
     #[serde(rename = "norm")]
     pub norm: Norm,
-    /// The `period` field.
+    /// The period for which the performance is measured.
     #[serde(rename = "period")]
     pub period: PerformanceIndicatorPeriod,
-    /// The `score` field.
+    /// The score for this measurement. In case there are no scores for an indicator, this element is omitted from the response.
     #[serde(rename = "score", skip_serializing_if = "Option::is_none")]
     pub score: Option<Score>,
 }
 
-/// The `Discount` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Discount {
@@ -978,7 +927,6 @@ pub struct Discount {
     pub title: String,
 }
 
-/// The `Ean` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Ean {
@@ -987,7 +935,6 @@ pub struct Ean {
     pub ean: String,
 }
 
-/// The `Enrichment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Enrichment {
@@ -1041,7 +988,6 @@ pub struct Filters {
     pub filter_values: Vec<FilterValues>,
 }
 
-/// The `Fulfilment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Fulfilment {
@@ -1053,7 +999,6 @@ pub struct Fulfilment {
     pub method: FulfilmentMethod,
 }
 
-/// The `Gpc` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Gpc {
@@ -1062,7 +1007,6 @@ pub struct Gpc {
     pub chunk_id: String,
 }
 
-/// The `HandoverDetails` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HandoverDetails {
@@ -1080,7 +1024,6 @@ pub struct HandoverDetails {
     pub meets_customer_expectation: Option<bool>,
 }
 
-/// The `InvalidReplenishmentLine` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InvalidReplenishmentLine {
@@ -1104,7 +1047,6 @@ pub struct InvalidReplenishmentLine {
     pub r#type: InvalidReplenishmentLineType,
 }
 
-/// The `Inventory` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Inventory {
@@ -1125,20 +1067,18 @@ pub struct Inventory {
     pub title: String,
 }
 
-/// The `InventoryResponse` object.
+/// The answer of [`RetailerClient::get_inventory`](crate::RetailerClient::get_inventory).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InventoryResponse {
-    /// The `inventory` field.
     #[serde(rename = "inventory")]
     pub inventory: Vec<Inventory>,
 }
 
-/// The `InvoiceRequests` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InvoiceRequests {
-    /// The `billingDetails` field.
+    /// The details of the customer that is responsible for the financial fulfillment of this shipment.
     #[serde(rename = "billingDetails", skip_serializing_if = "Option::is_none")]
     pub billing_details: Option<InvoiceRequestsBillingDetails>,
     /// The account of the customer within bol.com associated with this shipment.
@@ -1147,7 +1087,6 @@ pub struct InvoiceRequests {
     /// The id of the order associated with this shipment.
     #[serde(rename = "orderId", skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    /// The `products` field.
     #[serde(rename = "products", skip_serializing_if = "Vec::is_empty")]
     pub products: Vec<InvoiceRequestsProducts>,
     /// The id of the shipment associated with this invoice request.
@@ -1156,7 +1095,6 @@ pub struct InvoiceRequests {
     /// The current status of the invoice request.
     #[serde(rename = "status")]
     pub status: String,
-    /// The `statusTransitions` field.
     #[serde(rename = "statusTransitions")]
     pub status_transitions: Vec<StatusTransitions>,
 }
@@ -1203,7 +1141,6 @@ pub struct InvoiceRequestsBillingDetails {
     pub zip_code: Option<String>,
 }
 
-/// The `InvoiceRequestsProducts` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InvoiceRequestsProducts {
@@ -1222,16 +1159,14 @@ pub struct InvoiceRequestsProducts {
     pub unit_price: Option<Decimal>,
 }
 
-/// The `InvoiceRequestsResponse` object.
+/// The answer of [`RetailerClient::get_invoice_requests`](crate::RetailerClient::get_invoice_requests).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InvoiceRequestsResponse {
-    /// The `invoiceRequests` field.
     #[serde(rename = "invoiceRequests")]
     pub invoice_requests: Vec<InvoiceRequests>,
 }
 
-/// The `KeySet` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct KeySet {
@@ -1246,16 +1181,14 @@ pub struct KeySet {
     pub r#type: KeySetType,
 }
 
-/// The `KeySetResponse` object.
+/// The answer of [`RetailerClient::get_subscription_keys`](crate::RetailerClient::get_subscription_keys).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct KeySetResponse {
-    /// The `signatureKeys` field.
     #[serde(rename = "signatureKeys")]
     pub signature_keys: Vec<KeySet>,
 }
 
-/// The `LabelPrice` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LabelPrice {
@@ -1264,40 +1197,29 @@ pub struct LabelPrice {
     pub total_price: Decimal,
 }
 
-/// The `Link` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Link {
-    /// The `deprecation` field.
     #[serde(rename = "deprecation", skip_serializing_if = "Option::is_none")]
     pub deprecation: Option<String>,
-    /// The `href` field.
     #[serde(rename = "href", skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
-    /// The `hreflang` field.
     #[serde(rename = "hreflang", skip_serializing_if = "Option::is_none")]
     pub hreflang: Option<String>,
-    /// The `media` field.
     #[serde(rename = "media", skip_serializing_if = "Option::is_none")]
     pub media: Option<String>,
-    /// The `name` field.
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The `profile` field.
     #[serde(rename = "profile", skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
-    /// The `rel` field.
     #[serde(rename = "rel", skip_serializing_if = "Option::is_none")]
     pub rel: Option<String>,
-    /// The `title` field.
     #[serde(rename = "title", skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// The `type` field.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
 }
 
-/// The `LoadCarrier` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LoadCarrier {
@@ -1333,7 +1255,6 @@ pub struct Norm {
     pub value: f64,
 }
 
-/// The `NotPublishableReason` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NotPublishableReason {
@@ -1385,17 +1306,14 @@ pub struct Offer {
     pub ultimate_order_time: Option<NaiveTime>,
 }
 
-/// The `OfferInsight` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OfferInsight {
-    /// The `countries` field.
     #[serde(rename = "countries")]
     pub countries: Vec<OfferInsightsCountry>,
     /// The name of the requested offer insight.
     #[serde(rename = "name")]
     pub name: String,
-    /// The `periods` field.
     #[serde(rename = "periods")]
     pub periods: Vec<Periods>,
     /// Total number of customer visits on the product page when the offer had the buy box over the requested period (excluding the current day).
@@ -1407,15 +1325,15 @@ pub struct OfferInsight {
 }
 
 /// Offer insights.
+///
+/// The answer of [`RetailerClient::get_offer_insights`](crate::RetailerClient::get_offer_insights).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OfferInsights {
-    /// The `offerInsights` field.
     #[serde(rename = "offerInsights")]
     pub offer_insights: Vec<OfferInsight>,
 }
 
-/// The `OfferInsightsCountry` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OfferInsightsCountry {
@@ -1427,7 +1345,6 @@ pub struct OfferInsightsCountry {
     pub value: f64,
 }
 
-/// The `OfferInsightsPeriod` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OfferInsightsPeriod {
@@ -1445,7 +1362,6 @@ pub struct OfferInsightsPeriod {
     pub year: i64,
 }
 
-/// The `OffersCountryCode` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OffersCountryCode {
@@ -1455,16 +1371,18 @@ pub struct OffersCountryCode {
 }
 
 /// An order.
+///
+/// The answer of [`RetailerClient::get_order`](crate::RetailerClient::get_order).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Order {
-    /// The `billingDetails` field.
+    /// The details of the customer that is responsible for the financial fulfillment of this order.
     #[serde(rename = "billingDetails", skip_serializing_if = "Option::is_none")]
     pub billing_details: Option<BillingDetails>,
     /// The identifier of the order.
     #[serde(rename = "orderId")]
     pub order_id: String,
-    /// The `orderItems` field.
+    /// Order item details from an order.
     #[serde(rename = "orderItems")]
     pub order_items: Vec<OrderItemDetails>,
     /// The date and time in ISO 8601 format when the order was placed.
@@ -1473,12 +1391,11 @@ pub struct Order {
     /// Indicates whether this order is shipped to a Pick Up Point.
     #[serde(rename = "pickupPoint")]
     pub pickup_point: bool,
-    /// The `shipmentDetails` field.
+    /// The address details where this order needs to be shipped to. This can be the customers' own address, a (company) business address or a Pick Up Point address.
     #[serde(rename = "shipmentDetails")]
     pub shipment_details: ShipmentDetails,
 }
 
-/// The `OrderFulfilment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OrderFulfilment {
@@ -1526,7 +1443,6 @@ pub struct OrderItemCancellation {
     pub reason_code: OrderItemCancellationReasonCode,
 }
 
-/// The `OrderOffer` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OrderOffer {
@@ -1542,7 +1458,6 @@ pub struct OrderOffer {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OrderItemDetails {
-    /// The `additionalServices` field.
     #[serde(rename = "additionalServices", skip_serializing_if = "Vec::is_empty")]
     pub additional_services: Vec<AdditionalService>,
     /// Indicates whether the order was cancelled on request of the customer before the retailer has shipped it.
@@ -1551,22 +1466,18 @@ pub struct OrderItemDetails {
     /// The commission for all quantities of this order item.
     #[serde(rename = "commission", with = "rust_decimal::serde::float")]
     pub commission: Decimal,
-    /// The `discounts` field.
     #[serde(rename = "discounts")]
     pub discounts: Vec<Discount>,
-    /// The `fulfilment` field.
     #[serde(rename = "fulfilment", skip_serializing_if = "Option::is_none")]
     pub fulfilment: Option<OrderFulfilment>,
     /// The date and time in ISO 8601 format when the orderItem was last changed.
     #[serde(rename = "latestChangedDateTime", skip_serializing_if = "Option::is_none")]
     pub latest_changed_date_time: Option<DateTime<FixedOffset>>,
-    /// The `offer` field.
     #[serde(rename = "offer", skip_serializing_if = "Option::is_none")]
     pub offer: Option<OrderOffer>,
     /// The id for the order item. One order can have multiple order items, but the list can only take one item.
     #[serde(rename = "orderItemId")]
     pub order_item_id: String,
-    /// The `product` field.
     #[serde(rename = "product", skip_serializing_if = "Option::is_none")]
     pub product: Option<OrderProduct>,
     /// Amount of ordered products for this order item id.
@@ -1586,7 +1497,6 @@ pub struct OrderItemDetails {
     pub unit_price: Decimal,
 }
 
-/// The `OrderProduct` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OrderProduct {
@@ -1598,7 +1508,6 @@ pub struct OrderProduct {
     pub title: String,
 }
 
-/// The `PackageRestrictions` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PackageRestrictions {
@@ -1610,7 +1519,6 @@ pub struct PackageRestrictions {
     pub max_weight: String,
 }
 
-/// The `Party` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Party {
@@ -1625,11 +1533,10 @@ pub struct Party {
     pub r#type: String,
 }
 
-/// The `PerformanceIndicator` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PerformanceIndicator {
-    /// The `details` field.
+    /// Details of the indicator.
     #[serde(rename = "details")]
     pub details: Details,
     /// Indicator name.
@@ -1652,23 +1559,19 @@ pub struct PerformanceIndicatorPeriod {
     pub year: String,
 }
 
-/// The `PerformanceIndicators` object.
+/// The answer of [`RetailerClient::get_performance_indicators`](crate::RetailerClient::get_performance_indicators).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PerformanceIndicators {
-    /// The `performanceIndicators` field.
     #[serde(rename = "performanceIndicators")]
     pub performance_indicators: Vec<PerformanceIndicator>,
 }
 
-/// The `Periods` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Periods {
-    /// The `countries` field.
     #[serde(rename = "countries", skip_serializing_if = "Vec::is_empty")]
     pub countries: Vec<OfferInsightsCountry>,
-    /// The `period` field.
     #[serde(rename = "period")]
     pub period: OfferInsightsPeriod,
     /// Total number of customer visits on the product page when the offer had the buy box over the requested period (excluding the current day).
@@ -1676,11 +1579,9 @@ pub struct Periods {
     pub total: Option<f64>,
 }
 
-/// The `PickupAppointment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PickupAppointment {
-    /// The `address` field.
     #[serde(rename = "address")]
     pub address: Address,
     /// In case of a pickup cancellation this field indicates the reason for cancelling this pickup.
@@ -1692,12 +1593,10 @@ pub struct PickupAppointment {
     /// The date and time in ISO 8601 format when this replenishment was picked up by the transporter.
     #[serde(rename = "pickupDateTime", skip_serializing_if = "Option::is_none")]
     pub pickup_date_time: Option<DateTime<FixedOffset>>,
-    /// The `pickupTimeSlot` field.
     #[serde(rename = "pickupTimeSlot")]
     pub pickup_time_slot: ReplenishmentPickupTimeSlot,
 }
 
-/// The `PickupTimeSlot` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PickupTimeSlot {
@@ -1709,7 +1608,6 @@ pub struct PickupTimeSlot {
     pub until_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `PickupTimeSlotsAddress` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PickupTimeSlotsAddress {
@@ -1733,11 +1631,10 @@ pub struct PickupTimeSlotsAddress {
     pub zip_code: String,
 }
 
-/// The `PickupTimeSlotsRequest` object.
+/// The body of [`RetailerClient::post_pickup_time_slots`](crate::RetailerClient::post_pickup_time_slots).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PickupTimeSlotsRequest {
-    /// The `address` field.
     #[serde(rename = "address")]
     pub address: PickupTimeSlotsAddress,
     /// The number of load carriers in this shipment.
@@ -1745,28 +1642,25 @@ pub struct PickupTimeSlotsRequest {
     pub number_of_load_carriers: i64,
 }
 
-/// The `PickupTimeSlotsResponse` object.
+/// The answer of [`RetailerClient::post_pickup_time_slots`](crate::RetailerClient::post_pickup_time_slots).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PickupTimeSlotsResponse {
-    /// The `timeSlots` field.
     #[serde(rename = "timeSlots", skip_serializing_if = "Vec::is_empty")]
     pub time_slots: Vec<PickupTimeSlot>,
 }
 
-/// The `PriceStarBoundaries` object.
+/// The answer of [`RetailerClient::get_price_star_boundaries`](crate::RetailerClient::get_price_star_boundaries).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PriceStarBoundaries {
     /// The date and time in ISO 8601 format when boundaries updated for the last time.
     #[serde(rename = "lastModifiedDateTime", skip_serializing_if = "Option::is_none")]
     pub last_modified_date_time: Option<DateTime<FixedOffset>>,
-    /// The `priceStarBoundaryLevels` field.
     #[serde(rename = "priceStarBoundaryLevels")]
     pub price_star_boundary_levels: Vec<PriceStarBoundaryLevels>,
 }
 
-/// The `PriceStarBoundaryLevels` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PriceStarBoundaryLevels {
@@ -1778,7 +1672,6 @@ pub struct PriceStarBoundaryLevels {
     pub level: i64,
 }
 
-/// The `Pricing` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Pricing {
@@ -1809,12 +1702,11 @@ pub struct Problem {
     /// Type URI for this problem. Fixed value: https://api.bol.com/problems.
     #[serde(rename = "type")]
     pub r#type: String,
-    /// The `violations` field.
+    /// Describes a violation that occurred interacting with the API.
     #[serde(rename = "violations")]
     pub violations: Vec<Violation>,
 }
 
-/// The `ProcessStatus` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProcessStatus {
@@ -1844,7 +1736,6 @@ pub struct ProcessStatus {
     pub status: ProcessState,
 }
 
-/// The `ProcessStatusId` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProcessStatusId {
@@ -1853,11 +1744,10 @@ pub struct ProcessStatusId {
     pub process_status_id: String,
 }
 
-/// The `ProcessStatusResponse` object.
+/// The answer of [`RetailerClient::get_process_status_bulk`](crate::RetailerClient::get_process_status_bulk), [`RetailerClient::get_process_status_entity_id`](crate::RetailerClient::get_process_status_entity_id).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProcessStatusResponse {
-    /// The `processStatuses` field.
     #[serde(rename = "processStatuses")]
     pub process_statuses: Vec<ProcessStatus>,
 }
@@ -1876,12 +1766,11 @@ pub struct Product {
         skip_serializing_if = "Option::is_none"
     )]
     pub maximum_price: Option<Decimal>,
-    /// The `relevanceScores` field.
+    /// The relevance score of a product in a promotion.
     #[serde(rename = "relevanceScores", skip_serializing_if = "Vec::is_empty")]
     pub relevance_scores: Vec<RelevanceScore>,
 }
 
-/// The `ProductAssets` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductAssets {
@@ -1891,21 +1780,18 @@ pub struct ProductAssets {
     /// Type of the asset being used for.
     #[serde(rename = "usage")]
     pub usage: ProductAssetsUsage,
-    /// The `variants` field.
     #[serde(rename = "variants")]
     pub variants: Vec<ProductAssetsVariants>,
 }
 
-/// The `ProductAssetsResponse` object.
+/// The answer of [`RetailerClient::get_product_assets`](crate::RetailerClient::get_product_assets).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductAssetsResponse {
-    /// The `assets` field.
     #[serde(rename = "assets")]
     pub assets: Vec<ProductAssets>,
 }
 
-/// The `ProductAssetsVariants` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductAssetsVariants {
@@ -1926,7 +1812,7 @@ pub struct ProductAssetsVariants {
     pub width: i64,
 }
 
-/// The `ProductCategoriesResponse` object.
+/// The answer of [`RetailerClient::get_product_categories`](crate::RetailerClient::get_product_categories).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductCategoriesResponse {
@@ -1953,19 +1839,15 @@ pub struct ProductCategory {
     pub subcategories: Vec<ProductCategory>,
 }
 
-/// The `ProductDestination` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductDestination {
-    /// The `destinationWarehouse` field.
     #[serde(rename = "destinationWarehouse")]
     pub destination_warehouse: ProductDestinationWarehouse,
-    /// The `eans` field.
     #[serde(rename = "eans")]
     pub eans: Vec<Ean>,
 }
 
-/// The `ProductDestinationAddress` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductDestinationAddress {
@@ -1992,25 +1874,21 @@ pub struct ProductDestinationAddress {
     pub zip_code: String,
 }
 
-/// The `ProductDestinationWarehouse` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductDestinationWarehouse {
-    /// The `address` field.
     #[serde(rename = "address")]
     pub address: ProductDestinationAddress,
 }
 
-/// The `ProductDestinationsResponse` object.
+/// The answer of [`RetailerClient::get_product_destinations`](crate::RetailerClient::get_product_destinations).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductDestinationsResponse {
-    /// The `productDestinations` field.
     #[serde(rename = "productDestinations")]
     pub product_destinations: Vec<ProductDestination>,
 }
 
-/// The `ProductIdsEan` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductIdsEan {
@@ -2019,19 +1897,17 @@ pub struct ProductIdsEan {
     pub ean: String,
 }
 
-/// The `ProductIdsResponse` object.
+/// The answer of [`RetailerClient::get_product_ids`](crate::RetailerClient::get_product_ids).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductIdsResponse {
     /// Identifier of the product. This id is specific to bol.com webshop.
     #[serde(rename = "bolProductId")]
     pub bol_product_id: String,
-    /// The `eans` field.
     #[serde(rename = "eans")]
     pub eans: Vec<ProductIdsEan>,
 }
 
-/// The `ProductLabelsProduct` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductLabelsProduct {
@@ -2043,14 +1919,13 @@ pub struct ProductLabelsProduct {
     pub quantity: i64,
 }
 
-/// The `ProductLabelsRequest` object.
+/// The body of [`RetailerClient::post_product_labels`](crate::RetailerClient::post_product_labels).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductLabelsRequest {
     /// The printer format to create labels for.
     #[serde(rename = "labelFormat")]
     pub label_format: ProductLabelsRequestLabelFormat,
-    /// The `products` field.
     #[serde(rename = "products")]
     pub products: Vec<ProductLabelsProduct>,
 }
@@ -2079,29 +1954,24 @@ pub struct ProductListFilterValue {
     pub filter_value_id: String,
 }
 
-/// The `ProductListFiltersRequest` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductListFiltersRequest {
-    /// The `category` field.
     #[serde(rename = "category", skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
-    /// The `category-id` field.
     #[serde(rename = "category-id", skip_serializing_if = "Option::is_none")]
     pub category_id: Option<String>,
-    /// The `search` field.
     #[serde(rename = "search", skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
-    /// The `search-term` field.
     #[serde(rename = "search-term", skip_serializing_if = "Option::is_none")]
     pub search_term: Option<String>,
 }
 
-/// The `ProductListFiltersResponse` object.
+/// The answer of [`RetailerClient::get_product_list_filters`](crate::RetailerClient::get_product_list_filters).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductListFiltersResponse {
-    /// The `categoryData` field.
+    /// The list of categories that are available to further narrow down search results, for the given search term and category.
     #[serde(rename = "categoryData")]
     pub category_data: Categories,
     /// The list of range filters that is associated with the given search term or category.
@@ -2116,7 +1986,6 @@ pub struct ProductListFiltersResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductListProduct {
-    /// The `eans` field.
     #[serde(rename = "eans")]
     pub eans: Vec<ProductListProductEan>,
     /// The title of the product.
@@ -2124,7 +1993,6 @@ pub struct ProductListProduct {
     pub title: String,
 }
 
-/// The `ProductListProductEan` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductListProductEan {
@@ -2133,7 +2001,7 @@ pub struct ProductListProductEan {
     pub ean: String,
 }
 
-/// The `ProductListRequest` object.
+/// The body of [`RetailerClient::get_product_list`](crate::RetailerClient::get_product_list).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductListRequest {
@@ -2160,7 +2028,7 @@ pub struct ProductListRequest {
     pub sort: Option<ProductListRequestSort>,
 }
 
-/// The `ProductListResponse` object.
+/// The answer of [`RetailerClient::get_product_list`](crate::RetailerClient::get_product_list).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductListResponse {
@@ -2172,11 +2040,10 @@ pub struct ProductListResponse {
     pub sort: ProductListResponseSort,
 }
 
-/// The `ProductPlacementResponse` object.
+/// The answer of [`RetailerClient::get_product_placement`](crate::RetailerClient::get_product_placement).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductPlacementResponse {
-    /// The `categories` field.
     #[serde(rename = "categories")]
     pub categories: Vec<Category>,
     /// The URL of the product on the webshop.
@@ -2184,7 +2051,7 @@ pub struct ProductPlacementResponse {
     pub url: String,
 }
 
-/// The `ProductRanks` object.
+/// The answer of [`RetailerClient::get_product_ranks`](crate::RetailerClient::get_product_ranks).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductRanks {
@@ -2196,7 +2063,6 @@ pub struct ProductRanks {
     pub ranks: Vec<Rank>,
 }
 
-/// The `ProductRatingsRating` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductRatingsRating {
@@ -2208,32 +2074,33 @@ pub struct ProductRatingsRating {
     pub rating: i64,
 }
 
-/// The `ProductRatingsResponse` object.
+/// The answer of [`RetailerClient::get_product_ratings`](crate::RetailerClient::get_product_ratings).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductRatingsResponse {
-    /// The `ratings` field.
     #[serde(rename = "ratings")]
     pub ratings: Vec<ProductRatingsRating>,
 }
 
 /// Container for multiple products.
+///
+/// The answer of [`RetailerClient::get_products`](crate::RetailerClient::get_products).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Products {
-    /// The `products` field.
+    /// A single product.
     #[serde(rename = "products")]
     pub products: Vec<Product>,
 }
 
 /// A single promotion.
+///
+/// The answer of [`RetailerClient::get_promotion`](crate::RetailerClient::get_promotion).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Promotion {
-    /// The `campaign` field.
     #[serde(rename = "campaign", skip_serializing_if = "Option::is_none")]
     pub campaign: Option<Campaign>,
-    /// The `countries` field.
     #[serde(rename = "countries")]
     pub countries: Vec<PromotionCountryCode>,
     /// The ending date and time of the promotion.
@@ -2256,7 +2123,6 @@ pub struct Promotion {
     pub title: String,
 }
 
-/// The `PromotionCountryCode` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PromotionCountryCode {
@@ -2266,10 +2132,12 @@ pub struct PromotionCountryCode {
 }
 
 /// Container for multiple promotions.
+///
+/// The answer of [`RetailerClient::get_promotions`](crate::RetailerClient::get_promotions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Promotions {
-    /// The `promotions` field.
+    /// A single promotion.
     #[serde(rename = "promotions", skip_serializing_if = "Vec::is_empty")]
     pub promotions: Vec<ReducedPromotion>,
 }
@@ -2295,7 +2163,6 @@ pub struct Rank {
     pub was_sponsored: bool,
 }
 
-/// The `ReducedInvalidReplenishmentLine` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedInvalidReplenishmentLine {
@@ -2311,7 +2178,7 @@ pub struct ReducedOrder {
     /// The identifier of the order.
     #[serde(rename = "orderId")]
     pub order_id: String,
-    /// The `orderItems` field.
+    /// An order item.
     #[serde(rename = "orderItems")]
     pub order_items: Vec<ReducedOrderItem>,
     /// The date and time in ISO 8601 format when the order was placed.
@@ -2353,10 +2220,12 @@ pub struct ReducedOrderItem {
 }
 
 /// Container for many orders.
+///
+/// The answer of [`RetailerClient::get_orders`](crate::RetailerClient::get_orders).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedOrders {
-    /// The `orders` field.
+    /// An order.
     #[serde(rename = "orders")]
     pub orders: Vec<ReducedOrder>,
 }
@@ -2365,10 +2234,8 @@ pub struct ReducedOrders {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedPromotion {
-    /// The `campaign` field.
     #[serde(rename = "campaign", skip_serializing_if = "Option::is_none")]
     pub campaign: Option<Campaign>,
-    /// The `countries` field.
     #[serde(rename = "countries")]
     pub countries: Vec<PromotionCountryCode>,
     /// The ending date and time of the promotion.
@@ -2391,17 +2258,14 @@ pub struct ReducedPromotion {
     pub title: String,
 }
 
-/// The `ReducedReplenishment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedReplenishment {
     /// The date and time when this replenishment was created. In ISO 8601 format.
     #[serde(rename = "creationDateTime", skip_serializing_if = "Option::is_none")]
     pub creation_date_time: Option<DateTime<FixedOffset>>,
-    /// The `invalidLines` field.
     #[serde(rename = "invalidLines")]
     pub invalid_lines: Vec<ReducedInvalidReplenishmentLine>,
-    /// The `lines` field.
     #[serde(rename = "lines")]
     pub lines: Vec<ReducedReplenishmentLines>,
     /// Custom user defined reference to identify the replenishment.
@@ -2412,7 +2276,6 @@ pub struct ReducedReplenishment {
     pub replenishment_id: String,
 }
 
-/// The `ReducedReplenishmentLines` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedReplenishmentLines {
@@ -2421,7 +2284,6 @@ pub struct ReducedReplenishmentLines {
     pub ean: String,
 }
 
-/// The `ReducedReturn` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedReturn {
@@ -2434,12 +2296,10 @@ pub struct ReducedReturn {
     /// Unique identifier for a return.
     #[serde(rename = "returnId")]
     pub return_id: String,
-    /// The `returnItems` field.
     #[serde(rename = "returnItems")]
     pub return_items: Vec<ReducedReturnItem>,
 }
 
-/// The `ReducedReturnItem` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedReturnItem {
@@ -2455,10 +2315,28 @@ pub struct ReducedReturnItem {
     /// The id of the customer order this return item is in.
     #[serde(rename = "orderId")]
     pub order_id: String,
-    /// The `processingResults` field.
     #[serde(rename = "processingResults")]
     pub processing_results: Vec<ReturnProcessingResult>,
-    /// The `returnReason` field.
+    /// The reason why the customer returned this product.
+    ///
+    /// - **mainReason** (required): The main reason describing why the customer returned this product.
+    /// Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
+    ///
+    /// - **detailedReason**: The sub reason describing why the customer returned this product in more detail.
+    /// Allowed values **depend on mainReason**:
+    ///
+    /// | mainReason                          | detailedReason values                                                                                                                                                                                 | comments                                                                                       |
+    /// |-------------------------------------|------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ |------------------------------------------------------------------------------------------------|
+    /// | Verkeerde maat of afmeting          | Te groot, Te klein, Artikel werkt niet op mijn apparatuur, Meerdere maten/afmetingen besteld, Aanbevolen accessoire past niet, Meerdere opties/artikelen besteld, Pasvorm valt tegen, Anders-namelijk | Optional customer text input                                                                   |
+    /// | Verkeerd besteld                    | Onduidelijke productinformatie, Onduidelijke afbeelding, Dubbel besteld, Artikel had ik toch niet nodig, Aanbevolen accessoire past niet, Anders-namelijk                                             | Optional customer text input                                                                   |
+    /// | Artikel werkt niet                  | -                                                                                                                                                                                                     | Optional customer text input                                                                   |
+    /// | Klacht over artikel                 | Artikel is beschadigd, Artikel werkt niet, Artikel is incompleet, Kwaliteit valt tegen, Gebruiksaanwijzing onduidelijk, Artikel doet niet wat het belooft, Anders-namelijk                            | `customerComments` is mandatory only when "Artikel werkt niet" is selected. Otherwise Optional |
+    /// | Klacht over de bezorging            | Artikel is te laat bezorgd, Verpakking is beschadigd, Artikel is beschadigd, Ander artikel ontvangen dan besteld, Anders-namelijk                                                                     | Optional customer text input                                                                   |
+    /// | Elders goedkoper                    | -                                                                                                                                                                                                     | Optional customer text input                                                                   |
+    /// | Ander artikel ontvangen dan besteld | Onduidelijke productinformatie, Onduidelijke afbeelding, Ander artikel ontvangen dan besteld                                                                                                          | Optional customer text input                                                                   |
+    /// | Anders                              | Artikel cadeau ontvangen, Ik heb me bedacht, Artikel had ik toch niet nodig, Kwaliteit valt tegen, Andere kleur dan gedacht, Meerdere opties/artikelen besteld, Dubbel besteld, Anders-namelijk       | Optional customer text input                                                                   |
+    /// |                                     |                                                                                                                                                                                                       |                                                                                                |
+    /// - **customerComments** (required): Additional details from the customer about the return. Could be empty
     #[serde(rename = "returnReason")]
     pub return_reason: ReturnReason,
     /// The RMA (Return Merchandise Authorization) identifier of the return.
@@ -2466,11 +2344,9 @@ pub struct ReducedReturnItem {
     pub rma_id: String,
 }
 
-/// The `ReducedShipment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedShipment {
-    /// The `order` field.
     #[serde(rename = "order")]
     pub order: ReducedShipmentOrder,
     /// The date and time in ISO 8601 format when the order item was shipped.
@@ -2479,18 +2355,15 @@ pub struct ReducedShipment {
     /// A unique identifier for this shipment.
     #[serde(rename = "shipmentId")]
     pub shipment_id: String,
-    /// The `shipmentItems` field.
     #[serde(rename = "shipmentItems")]
     pub shipment_items: Vec<ReducedShipmentItem>,
     /// Reference supplied by the user when this item was shipped.
     #[serde(rename = "shipmentReference")]
     pub shipment_reference: String,
-    /// The `transport` field.
     #[serde(rename = "transport")]
     pub transport: ReducedTransport,
 }
 
-/// The `ReducedShipmentItem` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedShipmentItem {
@@ -2502,7 +2375,6 @@ pub struct ReducedShipmentItem {
     pub order_item_id: String,
 }
 
-/// The `ReducedShipmentOrder` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedShipmentOrder {
@@ -2514,7 +2386,6 @@ pub struct ReducedShipmentOrder {
     pub order_placed_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `ReducedTransport` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReducedTransport {
@@ -2523,7 +2394,6 @@ pub struct ReducedTransport {
     pub transport_id: String,
 }
 
-/// The `Reduction` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Reduction {
@@ -2541,7 +2411,6 @@ pub struct Reduction {
     pub start_date: Option<NaiveDate>,
 }
 
-/// The `RelatedSearchTerm` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RelatedSearchTerm {
@@ -2565,7 +2434,6 @@ pub struct RelevanceScore {
     pub relevance_score: Option<i64>,
 }
 
-/// The `ReplenishmentLine` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReplenishmentLine {
@@ -2592,7 +2460,6 @@ pub struct ReplenishmentLine {
     pub quantity_with_regular_state: i64,
 }
 
-/// The `ReplenishmentPickupTimeSlot` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReplenishmentPickupTimeSlot {
@@ -2604,32 +2471,27 @@ pub struct ReplenishmentPickupTimeSlot {
     pub until_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `ReplenishmentResponse` object.
+/// The answer of [`RetailerClient::get_replenishment`](crate::RetailerClient::get_replenishment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReplenishmentResponse {
     /// The date and time when this replenishment was created. In ISO 8601 format.
     #[serde(rename = "creationDateTime", skip_serializing_if = "Option::is_none")]
     pub creation_date_time: Option<DateTime<FixedOffset>>,
-    /// The `deliveryInformation` field.
     #[serde(rename = "deliveryInformation")]
     pub delivery_information: DeliveryInformation,
-    /// The `invalidLines` field.
     #[serde(rename = "invalidLines")]
     pub invalid_lines: Vec<InvalidReplenishmentLine>,
     /// Indicates whether the replenishment will be labeled by bol.com or not.
     #[serde(rename = "labelingByBol")]
     pub labeling_by_bol: bool,
-    /// The `lines` field.
     #[serde(rename = "lines")]
     pub lines: Vec<ReplenishmentLine>,
-    /// The `loadCarriers` field.
     #[serde(rename = "loadCarriers")]
     pub load_carriers: Vec<LoadCarrier>,
     /// The number of load carriers in this shipment.
     #[serde(rename = "numberOfLoadCarriers", skip_serializing_if = "Option::is_none")]
     pub number_of_load_carriers: Option<i64>,
-    /// The `pickupAppointment` field.
     #[serde(rename = "pickupAppointment", skip_serializing_if = "Option::is_none")]
     pub pickup_appointment: Option<PickupAppointment>,
     /// Custom user defined reference to identify the replenishment.
@@ -2641,30 +2503,27 @@ pub struct ReplenishmentResponse {
     /// Indicates the state of this replenishment order.
     #[serde(rename = "state")]
     pub state: ReplenishmentResponseState,
-    /// The `stateTransitions` field.
     #[serde(rename = "stateTransitions")]
     pub state_transitions: Vec<StateTransition>,
 }
 
-/// The `ReplenishmentsResponse` object.
+/// The answer of [`RetailerClient::get_replenishments`](crate::RetailerClient::get_replenishments).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReplenishmentsResponse {
-    /// The `replenishments` field.
     #[serde(rename = "replenishments")]
     pub replenishments: Vec<ReducedReplenishment>,
 }
 
-/// The `RequestProductDestinationsRequest` object.
+/// The body of [`RetailerClient::post_request_product_destinations`](crate::RetailerClient::post_request_product_destinations).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RequestProductDestinationsRequest {
-    /// The `eans` field.
     #[serde(rename = "eans")]
     pub eans: Vec<Ean>,
 }
 
-/// The `RetailerInformationResponse` object.
+/// The answer of [`RetailerClient::get_retailer_information`](crate::RetailerClient::get_retailer_information).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RetailerInformationResponse {
@@ -2686,10 +2545,9 @@ pub struct RetailerInformationResponse {
     /// The Id of the retailer which information belongs to.
     #[serde(rename = "retailerId")]
     pub retailer_id: String,
-    /// The `retailerRating` field.
+    /// Rating on different aspects all being one decimal precision.
     #[serde(rename = "retailerRating", skip_serializing_if = "Option::is_none")]
     pub retailer_rating: Option<RetailerRating>,
-    /// The `retailerReview` field.
     #[serde(rename = "retailerReview", skip_serializing_if = "Option::is_none")]
     pub retailer_review: Option<RetailerReview>,
     /// Indication of retailer's being the top seller.
@@ -2700,11 +2558,10 @@ pub struct RetailerInformationResponse {
     pub vat_number: String,
 }
 
-/// The `RetailerOffer` object.
+/// The answer of [`RetailerClient::get_offer`](crate::RetailerClient::get_offer).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RetailerOffer {
-    /// The `condition` field.
     #[serde(rename = "condition")]
     pub condition: Condition,
     /// The EAN number associated with this product. Note: in case an ISBN is provided, the ISBN will be replaced with the actual EAN belonging to this ISBN.
@@ -2713,10 +2570,8 @@ pub struct RetailerOffer {
     /// An identifier referring to the Economic operator entity (manufacturer, authorized party, importer, distributor or other natural person or legal entity for whom the obligations apply with regards to the manufacturing, or making available on the market of the product in line with the applicable EU laws).
     #[serde(rename = "economicOperatorId", skip_serializing_if = "Option::is_none")]
     pub economic_operator_id: Option<String>,
-    /// The `fulfilment` field.
     #[serde(rename = "fulfilment")]
     pub fulfilment: Fulfilment,
-    /// The `notPublishableReasons` field.
     #[serde(rename = "notPublishableReasons")]
     pub not_publishable_reasons: Vec<NotPublishableReason>,
     /// Unique identifier for an offer.
@@ -2725,16 +2580,13 @@ pub struct RetailerOffer {
     /// This field specifies whether the retailer has temporarily suspended the listing of this offer on the bol.com website. When set to true, the offer becomes invisible to customers and is not available for purchase. The default setting, false, indicates that the offer is active and visible on the website. This feature is useful for managing inventory or making updates to the offer without permanently removing it from the site.
     #[serde(rename = "onHoldByRetailer")]
     pub on_hold_by_retailer: bool,
-    /// The `pricing` field.
     #[serde(rename = "pricing")]
     pub pricing: Pricing,
     /// A user-defined reference that helps you identify this particular offer when receiving data from us. This element can optionally be left empty and has a maximum amount of 100 characters.
     #[serde(rename = "reference", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// The `stock` field.
     #[serde(rename = "stock")]
     pub stock: Stock,
-    /// The `store` field.
     #[serde(rename = "store")]
     pub store: Store,
     /// In case the item is not known to bol.com you can use this field to identify this particular product. Note: in case the product is known to bol.com, the unknown product title will not be stored.
@@ -2763,7 +2615,6 @@ pub struct RetailerRating {
     pub shipping_rating: Option<f64>,
 }
 
-/// The `RetailerReview` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RetailerReview {
@@ -2784,7 +2635,7 @@ pub struct RetailerReview {
     pub total_review_count: i64,
 }
 
-/// The `Return` object.
+/// The answer of [`RetailerClient::get_return`](crate::RetailerClient::get_return).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Return {
@@ -2797,16 +2648,14 @@ pub struct Return {
     /// Unique identifier for a return.
     #[serde(rename = "returnId")]
     pub return_id: String,
-    /// The `returnItems` field.
     #[serde(rename = "returnItems")]
     pub return_items: Vec<ReturnItem>,
 }
 
-/// The `ReturnItem` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReturnItem {
-    /// The `customerDetails` field.
+    /// Information related to the customer.
     #[serde(rename = "customerDetails")]
     pub customer_details: CustomerDetails,
     /// The EAN number associated with this product.
@@ -2821,10 +2670,28 @@ pub struct ReturnItem {
     /// The id of the customer order this return item is in.
     #[serde(rename = "orderId")]
     pub order_id: String,
-    /// The `processingResults` field.
     #[serde(rename = "processingResults")]
     pub processing_results: Vec<ReturnProcessingResult>,
-    /// The `returnReason` field.
+    /// The reason why the customer returned this product.
+    ///
+    /// - **mainReason** (required): The main reason describing why the customer returned this product.
+    /// Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
+    ///
+    /// - **detailedReason**: The sub reason describing why the customer returned this product in more detail.
+    /// Allowed values **depend on mainReason**:
+    ///
+    /// | mainReason                          | detailedReason values                                                                                                                                                                                 | comments                                                                                       |
+    /// |-------------------------------------|------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ |------------------------------------------------------------------------------------------------|
+    /// | Verkeerde maat of afmeting          | Te groot, Te klein, Artikel werkt niet op mijn apparatuur, Meerdere maten/afmetingen besteld, Aanbevolen accessoire past niet, Meerdere opties/artikelen besteld, Pasvorm valt tegen, Anders-namelijk | Optional customer text input                                                                   |
+    /// | Verkeerd besteld                    | Onduidelijke productinformatie, Onduidelijke afbeelding, Dubbel besteld, Artikel had ik toch niet nodig, Aanbevolen accessoire past niet, Anders-namelijk                                             | Optional customer text input                                                                   |
+    /// | Artikel werkt niet                  | -                                                                                                                                                                                                     | Optional customer text input                                                                   |
+    /// | Klacht over artikel                 | Artikel is beschadigd, Artikel werkt niet, Artikel is incompleet, Kwaliteit valt tegen, Gebruiksaanwijzing onduidelijk, Artikel doet niet wat het belooft, Anders-namelijk                            | `customerComments` is mandatory only when "Artikel werkt niet" is selected. Otherwise Optional |
+    /// | Klacht over de bezorging            | Artikel is te laat bezorgd, Verpakking is beschadigd, Artikel is beschadigd, Ander artikel ontvangen dan besteld, Anders-namelijk                                                                     | Optional customer text input                                                                   |
+    /// | Elders goedkoper                    | -                                                                                                                                                                                                     | Optional customer text input                                                                   |
+    /// | Ander artikel ontvangen dan besteld | Onduidelijke productinformatie, Onduidelijke afbeelding, Ander artikel ontvangen dan besteld                                                                                                          | Optional customer text input                                                                   |
+    /// | Anders                              | Artikel cadeau ontvangen, Ik heb me bedacht, Artikel had ik toch niet nodig, Kwaliteit valt tegen, Andere kleur dan gedacht, Meerdere opties/artikelen besteld, Dubbel besteld, Anders-namelijk       | Optional customer text input                                                                   |
+    /// |                                     |                                                                                                                                                                                                       |                                                                                                |
+    /// - **customerComments** (required): Additional details from the customer about the return. Could be empty
     #[serde(rename = "returnReason")]
     pub return_reason: ReturnReason,
     /// The RMA (Return Merchandise Authorization) identifier of the return.
@@ -2841,7 +2708,6 @@ pub struct ReturnItem {
     pub transporter_name: Option<String>,
 }
 
-/// The `ReturnProcessingResult` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReturnProcessingResult {
@@ -2894,6 +2760,8 @@ pub struct ReturnReason {
 }
 
 /// The handling result requested by the retailer.
+///
+/// The body of [`RetailerClient::handle_return`](crate::RetailerClient::handle_return).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReturnRequest {
@@ -2905,23 +2773,19 @@ pub struct ReturnRequest {
     pub quantity_returned: i64,
 }
 
-/// The `ReturnsResponse` object.
+/// The answer of [`RetailerClient::get_returns`](crate::RetailerClient::get_returns).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReturnsResponse {
-    /// The `returns` field.
     #[serde(rename = "returns")]
     pub returns: Vec<ReducedReturn>,
 }
 
-/// The `SalesForecastPeriod` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SalesForecastPeriod {
-    /// The `countries` field.
     #[serde(rename = "countries")]
     pub countries: Vec<Countries>,
-    /// The `total` field.
     #[serde(rename = "total")]
     pub total: Total,
     /// The number of weeks into the future, starting from today.
@@ -2929,20 +2793,17 @@ pub struct SalesForecastPeriod {
     pub weeks_ahead: i64,
 }
 
-/// The `SalesForecastResponse` object.
+/// The answer of [`RetailerClient::get_sales_forecast`](crate::RetailerClient::get_sales_forecast).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SalesForecastResponse {
-    /// The `countries` field.
     #[serde(rename = "countries")]
     pub countries: Vec<Countries>,
     /// Indicator name.
     #[serde(rename = "name")]
     pub name: String,
-    /// The `periods` field.
     #[serde(rename = "periods")]
     pub periods: Vec<SalesForecastPeriod>,
-    /// The `total` field.
     #[serde(rename = "total")]
     pub total: Total,
     /// Interpretation of the data that applies to this measurement.
@@ -2971,17 +2832,13 @@ pub struct Score {
     pub value: f64,
 }
 
-/// The `SearchTerm` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SearchTerm {
-    /// The `countries` field.
     #[serde(rename = "countries")]
     pub countries: Vec<SearchTermsCountry>,
-    /// The `periods` field.
     #[serde(rename = "periods")]
     pub periods: Vec<TotalPeriod>,
-    /// The `relatedSearchTerms` field.
     #[serde(rename = "relatedSearchTerms", skip_serializing_if = "Vec::is_empty")]
     pub related_search_terms: Vec<RelatedSearchTerm>,
     /// The search term for which you requested the search volume.
@@ -2995,16 +2852,14 @@ pub struct SearchTerm {
     pub r#type: String,
 }
 
-/// The `SearchTerms` object.
+/// The answer of [`RetailerClient::get_search_terms`](crate::RetailerClient::get_search_terms).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SearchTerms {
-    /// The `searchTerms` field.
     #[serde(rename = "searchTerms", skip_serializing_if = "Option::is_none")]
     pub search_terms: Option<SearchTerm>,
 }
 
-/// The `SearchTermsCountry` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SearchTermsCountry {
@@ -3016,7 +2871,6 @@ pub struct SearchTermsCountry {
     pub value: i64,
 }
 
-/// The `SearchTermsPeriod` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SearchTermsPeriod {
@@ -3034,7 +2888,6 @@ pub struct SearchTermsPeriod {
     pub year: Option<String>,
 }
 
-/// The `Serie` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Serie {
@@ -3043,14 +2896,13 @@ pub struct Serie {
     pub name: Option<String>,
 }
 
-/// The `Shipment` object.
+/// The answer of [`RetailerClient::get_shipment`](crate::RetailerClient::get_shipment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Shipment {
-    /// The `billingDetails` field.
+    /// The details of the customer that is responsible for the financial fulfillment of this order.
     #[serde(rename = "billingDetails", skip_serializing_if = "Option::is_none")]
     pub billing_details: Option<BillingDetails>,
-    /// The `order` field.
     #[serde(rename = "order")]
     pub order: ShipmentOrder,
     /// Indicates whether this order is shipped to a Pick Up Point.
@@ -3059,19 +2911,17 @@ pub struct Shipment {
     /// The date and time in ISO 8601 format when the order item was shipped.
     #[serde(rename = "shipmentDateTime", skip_serializing_if = "Option::is_none")]
     pub shipment_date_time: Option<DateTime<FixedOffset>>,
-    /// The `shipmentDetails` field.
+    /// The address details where this order needs to be shipped to. This can be the customers' own address, a (company) business address or a Pick Up Point address.
     #[serde(rename = "shipmentDetails", skip_serializing_if = "Option::is_none")]
     pub shipment_details: Option<ShipmentDetails>,
     /// A unique identifier for this shipment.
     #[serde(rename = "shipmentId")]
     pub shipment_id: String,
-    /// The `shipmentItems` field.
     #[serde(rename = "shipmentItems")]
     pub shipment_items: Vec<ShipmentItem>,
     /// Reference supplied by the user when this item was shipped.
     #[serde(rename = "shipmentReference")]
     pub shipment_reference: String,
-    /// The `transport` field.
     #[serde(rename = "transport", skip_serializing_if = "Option::is_none")]
     pub transport: Option<ShipmentTransport>,
 }
@@ -3127,7 +2977,6 @@ pub struct ShipmentDetails {
     pub zip_code: String,
 }
 
-/// The `ShipmentFulfilment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ShipmentFulfilment {
@@ -3142,7 +2991,6 @@ pub struct ShipmentFulfilment {
     pub method: ShipmentFulfilmentMethod,
 }
 
-/// The `ShipmentItem` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ShipmentItem {
@@ -3153,16 +3001,13 @@ pub struct ShipmentItem {
         skip_serializing_if = "Option::is_none"
     )]
     pub commission: Option<Decimal>,
-    /// The `fulfilment` field.
     #[serde(rename = "fulfilment", skip_serializing_if = "Option::is_none")]
     pub fulfilment: Option<ShipmentFulfilment>,
-    /// The `offer` field.
     #[serde(rename = "offer", skip_serializing_if = "Option::is_none")]
     pub offer: Option<OrderOffer>,
     /// A unique identifier for the item of the order that was shipped in this shipment.
     #[serde(rename = "orderItemId")]
     pub order_item_id: String,
-    /// The `product` field.
     #[serde(rename = "product", skip_serializing_if = "Option::is_none")]
     pub product: Option<OrderProduct>,
     /// Amount of ordered products for this order item id.
@@ -3176,7 +3021,6 @@ pub struct ShipmentItem {
     pub unit_price: Decimal,
 }
 
-/// The `ShipmentOrder` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ShipmentOrder {
@@ -3188,7 +3032,7 @@ pub struct ShipmentOrder {
     pub order_placed_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `ShipmentRequest` object.
+/// The body of [`RetailerClient::create_shipment`](crate::RetailerClient::create_shipment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ShipmentRequest {
@@ -3201,12 +3045,10 @@ pub struct ShipmentRequest {
     /// The identifier of the purchased shipping label.
     #[serde(rename = "shippingLabelId", skip_serializing_if = "Option::is_none")]
     pub shipping_label_id: Option<String>,
-    /// The `transport` field.
     #[serde(rename = "transport", skip_serializing_if = "Option::is_none")]
     pub transport: Option<TransportInstruction>,
 }
 
-/// The `ShipmentTransport` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ShipmentTransport {
@@ -3216,7 +3058,6 @@ pub struct ShipmentTransport {
     /// The track and trace code that is associated with this transport.
     #[serde(rename = "trackAndTrace", skip_serializing_if = "Option::is_none")]
     pub track_and_trace: Option<String>,
-    /// The `transportEvents` field.
     #[serde(rename = "transportEvents", skip_serializing_if = "Vec::is_empty")]
     pub transport_events: Vec<TransportEvent>,
     /// The transport id.
@@ -3227,16 +3068,17 @@ pub struct ShipmentTransport {
     pub transporter_code: Option<String>,
 }
 
-/// The `ShipmentsResponse` object.
+/// The answer of [`RetailerClient::get_shipments`](crate::RetailerClient::get_shipments).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ShipmentsResponse {
-    /// The `shipments` field.
     #[serde(rename = "shipments")]
     pub shipments: Vec<ReducedShipment>,
 }
 
 /// The configuration of order items to get delivery options for.
+///
+/// The body of [`RetailerClient::post_shipping_label`](crate::RetailerClient::post_shipping_label).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ShippingLabelRequest {
@@ -3248,7 +3090,6 @@ pub struct ShippingLabelRequest {
     pub shipping_label_offer_id: String,
 }
 
-/// The `StateTransition` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StateTransition {
@@ -3260,7 +3101,6 @@ pub struct StateTransition {
     pub state_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `StatusTransitions` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StatusTransitions {
@@ -3272,7 +3112,6 @@ pub struct StatusTransitions {
     pub status_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `Stock` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Stock {
@@ -3287,7 +3126,6 @@ pub struct Stock {
     pub managed_by_retailer: bool,
 }
 
-/// The `StockCreate` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StockCreate {
@@ -3299,14 +3137,12 @@ pub struct StockCreate {
     pub managed_by_retailer: bool,
 }
 
-/// The `Store` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Store {
     /// The product title for the product associated with this offer.
     #[serde(rename = "productTitle", skip_serializing_if = "Option::is_none")]
     pub product_title: Option<String>,
-    /// The `visible` field.
     #[serde(rename = "visible")]
     pub visible: Vec<OffersCountryCode>,
 }
@@ -3323,7 +3159,7 @@ pub struct SubCategory {
     pub name: Option<String>,
 }
 
-/// The `SubscriptionRequest` object.
+/// The body of [`RetailerClient::post_push_notification_subscription`](crate::RetailerClient::post_push_notification_subscription), [`RetailerClient::put_push_notification_subscription`](crate::RetailerClient::put_push_notification_subscription).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SubscriptionRequest {
@@ -3344,7 +3180,7 @@ pub struct SubscriptionRequest {
     pub url: String,
 }
 
-/// The `SubscriptionResponse` object.
+/// The answer of [`RetailerClient::get_push_notification_subscription`](crate::RetailerClient::get_push_notification_subscription).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SubscriptionResponse {
@@ -3357,7 +3193,7 @@ pub struct SubscriptionResponse {
     /// Identity needed for publishing a notification. Must be provided if subscriptionType = AWS_SQS and must be in format of AWS ARN.
     #[serde(rename = "identity", skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
-    /// The `resources` field.
+    /// Array of event types for which the subscription is set. Note that some event types are only available for certain subscription types.
     #[serde(rename = "resources")]
     pub resources: Vec<SubscriptionResponseResources>,
     /// The type of subscription. It indicates the platform where the events will be subscribed to. Be aware that certain event types are only available for specific types.
@@ -3368,16 +3204,14 @@ pub struct SubscriptionResponse {
     pub url: String,
 }
 
-/// The `SubscriptionsResponse` object.
+/// The answer of [`RetailerClient::get_push_notification_subscriptions`](crate::RetailerClient::get_push_notification_subscriptions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SubscriptionsResponse {
-    /// The `subscriptions` field.
     #[serde(rename = "subscriptions")]
     pub subscriptions: Vec<SubscriptionResponse>,
 }
 
-/// The `Total` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Total {
@@ -3389,14 +3223,11 @@ pub struct Total {
     pub minimum: f64,
 }
 
-/// The `TotalPeriod` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TotalPeriod {
-    /// The `countries` field.
     #[serde(rename = "countries")]
     pub countries: Vec<SearchTermsCountry>,
-    /// The `period` field.
     #[serde(rename = "period")]
     pub period: SearchTermsPeriod,
     /// The number of customer visits on the search page.
@@ -3404,7 +3235,6 @@ pub struct TotalPeriod {
     pub total: i64,
 }
 
-/// The `TransportEvent` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TransportEvent {
@@ -3416,7 +3246,6 @@ pub struct TransportEvent {
     pub event_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `TransportInstruction` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TransportInstruction {
@@ -3428,7 +3257,6 @@ pub struct TransportInstruction {
     pub transporter_code: String,
 }
 
-/// The `UpdateDeliveryInfo` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UpdateDeliveryInfo {
@@ -3437,7 +3265,6 @@ pub struct UpdateDeliveryInfo {
     pub expected_delivery_date: Option<NaiveDate>,
 }
 
-/// The `UpdateLoadCarrier` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UpdateLoadCarrier {
@@ -3446,23 +3273,21 @@ pub struct UpdateLoadCarrier {
     pub sscc: String,
 }
 
-/// The `UpdateOfferPriceRequest` object.
+/// The body of [`RetailerClient::update_offer_price`](crate::RetailerClient::update_offer_price).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UpdateOfferPriceRequest {
-    /// The `pricing` field.
     #[serde(rename = "pricing")]
     pub pricing: Pricing,
 }
 
-/// The `UpdateOfferRequest` object.
+/// The body of [`RetailerClient::put_offer`](crate::RetailerClient::put_offer).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UpdateOfferRequest {
     /// An identifier referring to the Economic operator entity (manufacturer, authorized party, importer, distributor or other natural person or legal entity for whom the obligations apply with regards to the manufacturing, or making available on the market of the product in line with the applicable EU laws).
     #[serde(rename = "economicOperatorId", skip_serializing_if = "Option::is_none")]
     pub economic_operator_id: Option<String>,
-    /// The `fulfilment` field.
     #[serde(rename = "fulfilment")]
     pub fulfilment: Fulfilment,
     /// This field specifies whether the retailer has temporarily suspended the listing of this offer on the bol.com website. When set to true, the offer becomes invisible to customers and is not available for purchase. The default setting, false, indicates that the offer is active and visible on the website. This feature is useful for managing inventory or making updates to the offer without permanently removing it from the site.
@@ -3476,7 +3301,7 @@ pub struct UpdateOfferRequest {
     pub unknown_product_title: Option<String>,
 }
 
-/// The `UpdateOfferStockRequest` object.
+/// The body of [`RetailerClient::update_offer_stock`](crate::RetailerClient::update_offer_stock).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UpdateOfferStockRequest {
@@ -3488,14 +3313,12 @@ pub struct UpdateOfferStockRequest {
     pub managed_by_retailer: bool,
 }
 
-/// The `UpdateReplenishmentRequest` object.
+/// The body of [`RetailerClient::put_replenishment`](crate::RetailerClient::put_replenishment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UpdateReplenishmentRequest {
-    /// The `deliveryInfo` field.
     #[serde(rename = "deliveryInfo", skip_serializing_if = "Option::is_none")]
     pub delivery_info: Option<UpdateDeliveryInfo>,
-    /// The `loadCarriers` field.
     #[serde(rename = "loadCarriers", skip_serializing_if = "Vec::is_empty")]
     pub load_carriers: Vec<UpdateLoadCarrier>,
     /// The number of parcels in this replenishment. Note: if you are using the bol.com pickup service, the maximum number is 20.
@@ -3506,7 +3329,6 @@ pub struct UpdateReplenishmentRequest {
     pub state: Option<UpdateReplenishmentRequestState>,
 }
 
-/// The `UploadReportAsset` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UploadReportAsset {
@@ -3527,7 +3349,6 @@ pub struct UploadReportAsset {
     pub url: String,
 }
 
-/// The `UploadReportAttribute` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UploadReportAttribute {
@@ -3543,19 +3364,18 @@ pub struct UploadReportAttribute {
     /// The reason explaining why the value was rejected.
     #[serde(rename = "subStatusDescription", skip_serializing_if = "Option::is_none")]
     pub sub_status_description: Option<String>,
-    /// The `values` field.
     #[serde(rename = "values")]
     pub values: Vec<UploadReportValue>,
 }
 
 /// Upload report.
+///
+/// The answer of [`RetailerClient::get_upload_report`](crate::RetailerClient::get_upload_report).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UploadReportResponse {
-    /// The `assets` field.
     #[serde(rename = "assets", skip_serializing_if = "Vec::is_empty")]
     pub assets: Vec<UploadReportAsset>,
-    /// The `attributes` field.
     #[serde(rename = "attributes")]
     pub attributes: Vec<UploadReportAttribute>,
     /// The language in which content is submitted.
@@ -3569,7 +3389,6 @@ pub struct UploadReportResponse {
     pub upload_id: String,
 }
 
-/// The `UploadReportValue` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UploadReportValue {
@@ -3581,7 +3400,6 @@ pub struct UploadReportValue {
     pub value: String,
 }
 
-/// The `Values` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Values {
@@ -6703,7 +6521,7 @@ impl std::fmt::Display for UploadReportResponseStatus {
     }
 }
 
-/// The values of `GetCommissionCondition`.
+/// The condition of the offer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetCommissionCondition {
     /// `NEW`.
@@ -6752,7 +6570,7 @@ impl std::fmt::Display for GetCommissionCondition {
     }
 }
 
-/// The values of `GetCatalogProductAcceptLanguage`.
+/// The language in which the catalog product details will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetCatalogProductAcceptLanguage {
     /// `nl`.
@@ -6797,7 +6615,7 @@ impl std::fmt::Display for GetCatalogProductAcceptLanguage {
     }
 }
 
-/// The values of `GetOfferInsightsPeriod`.
+/// The time unit in which the offer insights are grouped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetOfferInsightsPeriod {
     /// `DAY`.
@@ -6838,7 +6656,7 @@ impl std::fmt::Display for GetOfferInsightsPeriod {
     }
 }
 
-/// The values of `GetOfferInsightsName`.
+/// The name of the requested offer insight.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetOfferInsightsName {
     /// `PRODUCT_VISITS`.
@@ -6875,7 +6693,7 @@ impl std::fmt::Display for GetOfferInsightsName {
     }
 }
 
-/// The values of `GetPerformanceIndicatorsName`.
+/// The type of the performance indicator
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetPerformanceIndicatorsName {
     /// `CANCELLATIONS`.
@@ -6936,7 +6754,7 @@ impl std::fmt::Display for GetPerformanceIndicatorsName {
     }
 }
 
-/// The values of `GetProductRanksType`.
+/// Determines the search type, either 'SEARCH' for specific queries or 'BROWSE' for broader category searches. In order to retrieve all results, it can be sent as "null".
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductRanksType {
     /// `SEARCH`.
@@ -6973,7 +6791,7 @@ impl std::fmt::Display for GetProductRanksType {
     }
 }
 
-/// The values of `GetProductRanksAcceptLanguage`.
+/// The language to search for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductRanksAcceptLanguage {
     /// `nl-NL`.
@@ -7022,7 +6840,7 @@ impl std::fmt::Display for GetProductRanksAcceptLanguage {
     }
 }
 
-/// The values of `GetSearchTermsPeriod`.
+/// The time unit in which the offer insights are grouped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetSearchTermsPeriod {
     /// `DAY`.
@@ -7063,7 +6881,7 @@ impl std::fmt::Display for GetSearchTermsPeriod {
     }
 }
 
-/// The values of `GetInventoryStock`.
+/// Filter inventory by stock level.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetInventoryStock {
     /// `SUFFICIENT`.
@@ -7100,7 +6918,7 @@ impl std::fmt::Display for GetInventoryStock {
     }
 }
 
-/// The values of `GetInventoryState`.
+/// Filter inventory by stock type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetInventoryState {
     /// `REGULAR`.
@@ -7137,7 +6955,7 @@ impl std::fmt::Display for GetInventoryState {
     }
 }
 
-/// The values of `GetOrdersFulfilmentMethod`.
+/// Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB). In order to retrieve both FBR and FBB orders, ALL can be used as a parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetOrdersFulfilmentMethod {
     /// `FBR`.
@@ -7178,7 +6996,7 @@ impl std::fmt::Display for GetOrdersFulfilmentMethod {
     }
 }
 
-/// The values of `GetOrdersStatus`.
+/// You can filter orders based on their status with the following options: all orders, which include every order regardless of its current status; open orders, which show only the active orders excluding those that have been shipped or cancelled; and shipped orders, which display only the orders that have been shipped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetOrdersStatus {
     /// `OPEN`.
@@ -7219,7 +7037,7 @@ impl std::fmt::Display for GetOrdersStatus {
     }
 }
 
-/// The values of `GetProductCategoriesAcceptLanguage`.
+/// The language in which the product categories will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductCategoriesAcceptLanguage {
     /// `nl`.
@@ -7264,7 +7082,7 @@ impl std::fmt::Display for GetProductCategoriesAcceptLanguage {
     }
 }
 
-/// The values of `GetProductListAcceptLanguage`.
+/// The language in which the product list will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductListAcceptLanguage {
     /// `nl`.
@@ -7309,7 +7127,7 @@ impl std::fmt::Display for GetProductListAcceptLanguage {
     }
 }
 
-/// The values of `GetProductListFiltersCountryCode`.
+/// The country for which the filters will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductListFiltersCountryCode {
     /// `NL`.
@@ -7346,7 +7164,7 @@ impl std::fmt::Display for GetProductListFiltersCountryCode {
     }
 }
 
-/// The values of `GetProductListFiltersAcceptLanguage`.
+/// The language in which the product list filters will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductListFiltersAcceptLanguage {
     /// `nl`.
@@ -7391,7 +7209,7 @@ impl std::fmt::Display for GetProductListFiltersAcceptLanguage {
     }
 }
 
-/// The values of `GetProductAssetsUsage`.
+/// Type of the asset being used for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductAssetsUsage {
     /// `PRIMARY`.
@@ -7432,7 +7250,7 @@ impl std::fmt::Display for GetProductAssetsUsage {
     }
 }
 
-/// The values of `GetCompetingOffersCountryCode`.
+/// Countries in which this offer is currently on sale in the webshop, in ISO-3166-1 format.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetCompetingOffersCountryCode {
     /// `NL`.
@@ -7469,7 +7287,7 @@ impl std::fmt::Display for GetCompetingOffersCountryCode {
     }
 }
 
-/// The values of `GetCompetingOffersCondition`.
+/// The condition of the offered product (default='NEW').
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetCompetingOffersCondition {
     /// `ALL`.
@@ -7538,7 +7356,7 @@ impl std::fmt::Display for GetCompetingOffersCondition {
     }
 }
 
-/// The values of `GetProductPlacementCountryCode`.
+/// The country of the product placed on the webshop.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductPlacementCountryCode {
     /// `NL`.
@@ -7575,7 +7393,7 @@ impl std::fmt::Display for GetProductPlacementCountryCode {
     }
 }
 
-/// The values of `GetProductPlacementAcceptLanguage`.
+/// The language in which the product categories and URL will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductPlacementAcceptLanguage {
     /// `nl`.
@@ -7616,7 +7434,7 @@ impl std::fmt::Display for GetProductPlacementAcceptLanguage {
     }
 }
 
-/// The values of `GetPromotionsPromotionType`.
+/// The type(s) of promotion to be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetPromotionsPromotionType {
     /// `AWARENESS`.
@@ -7653,7 +7471,7 @@ impl std::fmt::Display for GetPromotionsPromotionType {
     }
 }
 
-/// The values of `GetLoadCarrierLabelsLabelType`.
+/// The type of label which you want to print.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetLoadCarrierLabelsLabelType {
     /// `WAREHOUSE`.
@@ -7690,7 +7508,7 @@ impl std::fmt::Display for GetLoadCarrierLabelsLabelType {
     }
 }
 
-/// The values of `GetReturnsFulfilmentMethod`.
+/// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetReturnsFulfilmentMethod {
     /// `FBR`.
@@ -7727,7 +7545,7 @@ impl std::fmt::Display for GetReturnsFulfilmentMethod {
     }
 }
 
-/// The values of `GetShipmentsFulfilmentMethod`.
+/// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetShipmentsFulfilmentMethod {
     /// `FBR`.
@@ -7764,7 +7582,7 @@ impl std::fmt::Display for GetShipmentsFulfilmentMethod {
     }
 }
 
-/// The values of `GetInvoiceRequestsState`.
+/// To filter on invoice request state. You can filter on all invoice requests regardless their statuses, open invoice requests requiring your action and invoice requests uploaded with possible errors.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetInvoiceRequestsState {
     /// `OPEN`.
@@ -7805,7 +7623,7 @@ impl std::fmt::Display for GetInvoiceRequestsState {
     }
 }
 
-/// The values of `GetProcessStatusEntityIdEventType`.
+/// The event type can only be used in combination with the entity id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProcessStatusEntityIdEventType {
     /// `CREATE_SHIPMENT`.

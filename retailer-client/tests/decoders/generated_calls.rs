@@ -63,7 +63,8 @@ pub const MEDIA_TYPES: &[&str] = &[
     "application/vnd.retailer.v10+csv",
 ];
 
-/// Calls every operation once, ignoring the outcome.
+/// Calls every operation once, ignoring the outcome (the deprecated ones too).
+#[allow(deprecated)]
 pub async fn call_every_operation(c: &RetailerClient) {
     {
         const BODY: &str = "{\"trackAndTrace\":\"3SBOL0987654321\",\"transporterCode\":\"TNT\"}";
