@@ -19,17 +19,26 @@ const MEDIA_OVERRIDES: &[(&str, &str)] = &[
     ("get-unpublished-offer-report", "application/vnd.retailer.v10+csv"),
 ];
 
-/// POST operations that only read (safe to repeat); every other POST creates something.
-fn post_is_read(id: &str) -> bool {
-    id.starts_with("get-")
-}
+/// The POST operations that only read, so are safe to repeat (sent `idempotent`): each
+/// answers `200` with what it was asked for and changes nothing at bol. Every other POST
+/// creates something and is never re-sent once it may have reached bol.
+const READING_POSTS: &[&str] = &[
+    "get-chunk-recommendations",
+    "get-commission-rates",
+    "get-commissions",
+    "get-delivery-options",
+    "get-process-status-bulk",
+    "get-product-list",
+    // "Retrieve pickup time slots."
+    "post-pickup-time-slots",
+    // "Retrieve product labels." (a PDF of the labels, made anew on each request)
+    "post-product-labels",
+];
 
 /// PUTs that act once and are refused when repeated, so they are never re-sent after a
 /// failure that may have reached bol: the caller reads the order and settles instead
 /// (`cancel-order-item`: a second cancellation of a line is refused).
-fn put_acts_once(id: &str) -> bool {
-    id == "cancel-order-item"
-}
+const PUTS_ACTING_ONCE: &[&str] = &["cancel-order-item"];
 
 /// Fields and parameters that bol's description leaves without a `format` although their
 /// text and example say what they hold: `(schema or operationId, property or parameter,
@@ -276,6 +285,40 @@ fn variants(values: &[String]) -> Vec<(String, String)> {
             name.push('_');
         }
         out.push((name, v.clone()));
+    }
+    out
+}
+
+/// A field name as serde spells it on the wire (`r#type`: `type`).
+fn unraw(rust: &str) -> &str {
+    rust.strip_prefix("r#").unwrap_or(rust)
+}
+
+/// A snake_case field name in camelCase, as serde's `rename_all = "camelCase"` makes it.
+fn serde_camel(rust: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in unraw(rust).chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A PascalCase variant name in SCREAMING_SNAKE_CASE, as serde's `rename_all` makes it.
+fn serde_screaming(variant: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in variant.char_indices() {
+        if i > 0 && c.is_uppercase() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
     }
     out
 }
@@ -554,6 +597,18 @@ impl Gen {
                 out.push(format!(
                     "MONEY_BY_DESCRIPTION names {owner}.{name}, which the description lacks"
                 ));
+            }
+        }
+        for (list, ids, method) in [
+            ("READING_POSTS", READING_POSTS, "POST"),
+            ("PUTS_ACTING_ONCE", PUTS_ACTING_ONCE, "PUT"),
+        ] {
+            for id in ids {
+                if !self.ops.iter().any(|o| o.id == *id && o.method == method) {
+                    out.push(format!(
+                        "{list} names {id}, which is no {method} of the description"
+                    ));
+                }
             }
         }
         for (from, to) in NAME_OVERRIDES {
@@ -975,9 +1030,16 @@ impl Gen {
                 }
                 doc(&mut out, "", Some(&used));
             }
-            out.push_str(
-                "#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]\n#[serde(default)]\n",
-            );
+            // `rename_all` where most fields' wire names are their names in camelCase, and a
+            // `rename` on each field named otherwise on the wire.
+            let fit = s.fields.iter().filter(|f| serde_camel(&f.rust) == f.json).count();
+            let camel = fit * 2 > s.fields.len();
+            out.push_str("#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]\n");
+            out.push_str(if camel {
+                "#[serde(default, rename_all = \"camelCase\")]\n"
+            } else {
+                "#[serde(default)]\n"
+            });
             let _ = writeln!(out, "pub struct {} {{", s.name);
             for f in &s.fields {
                 doc(&mut out, "    ", f.doc.as_deref());
@@ -986,10 +1048,18 @@ impl Gen {
                         "    #[deprecated(note = \"bol's description marks this field deprecated\")]\n",
                     );
                 }
-                let (ty, attrs) = Self::field_type(f);
-                let mut attrs: Vec<String> = attrs;
-                attrs.insert(0, format!("rename = {}", lit(&f.json)));
-                let _ = writeln!(out, "    #[serde({})]", attrs.join(", "));
+                let (ty, mut attrs) = Self::field_type(f);
+                let wire = if camel {
+                    serde_camel(&f.rust)
+                } else {
+                    unraw(&f.rust).to_owned()
+                };
+                if wire != f.json {
+                    attrs.insert(0, format!("rename = {}", lit(&f.json)));
+                }
+                if !attrs.is_empty() {
+                    let _ = writeln!(out, "    #[serde({})]", attrs.join(", "));
+                }
                 let _ = writeln!(out, "    pub {}: {ty},", f.rust);
             }
             out.push_str("}\n\n");
@@ -997,14 +1067,29 @@ impl Gen {
         for e in &self.enums {
             doc(&mut out, "", e.doc.as_deref());
             out.push_str("#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]\n");
-            let _ = writeln!(out, "pub enum {} {{", e.name);
             let variants = variants(&e.values);
+            // `rename_all` where most values are their variants' names in SCREAMING_SNAKE_CASE,
+            // and a `rename` on each variant named otherwise on the wire.
+            let fit = variants
+                .iter()
+                .filter(|(name, v)| serde_screaming(name) == *v)
+                .count();
+            let screaming = fit * 2 > variants.len();
+            if screaming {
+                out.push_str("#[serde(rename_all = \"SCREAMING_SNAKE_CASE\")]\n");
+            }
+            let _ = writeln!(out, "pub enum {} {{", e.name);
             for (name, v) in &variants {
-                let _ = writeln!(
-                    out,
-                    "    /// `{v}`.\n    #[serde(rename = {})]\n    {name},",
-                    lit(v)
-                );
+                let _ = writeln!(out, "    /// `{v}`.");
+                let wire = if screaming {
+                    serde_screaming(name)
+                } else {
+                    name.clone()
+                };
+                if wire != *v {
+                    let _ = writeln!(out, "    #[serde(rename = {})]", lit(v));
+                }
+                let _ = writeln!(out, "    {name},");
             }
             out.push_str("    /// A value this version of the library does not know, as sent.\n    #[serde(untagged)]\n    Other(String),\n}\n\n");
             let _ = writeln!(
@@ -1357,8 +1442,10 @@ impl Gen {
             Api::Shared => "Api::Shared",
         };
         let replay = match op.method.as_str() {
-            "POST" if post_is_read(&op.id) => ".idempotent()",
-            "PUT" if put_acts_once(&op.id) => ".with_replay(commerce_core::Replay::Never)",
+            "POST" if READING_POSTS.contains(&op.id.as_str()) => ".idempotent()",
+            "PUT" if PUTS_ACTING_ONCE.contains(&op.id.as_str()) => {
+                ".with_replay(commerce_core::Replay::Never)"
+            }
             _ => "",
         };
 
@@ -1398,111 +1485,122 @@ impl Gen {
                 );
             }
             let _ = writeln!(out, "    pub async fn {fname}({sig}) -> Result<{ret}, Error> {{");
-            let _ = writeln!(
-                out,
-                "        let path = self.path({api}, {path_expr});\n        #[allow(unused_mut)]\n        let mut ep = Endpoint::new(http::Method::{}, {}, path)\n            .accept(self.media({}, {}))\n            .bucket({}){replay};",
-                op.method,
-                lit(&op.id),
-                Self::media_group(op),
-                lit(media),
-                lit(&op.id)
-            );
+            // The endpoint is one chain of calls; what depends on a value (an optional header,
+            // a list, an object's properties) follows as statements, and only then is `ep` mut.
+            let mut chain = vec![
+                format!(
+                    "Endpoint::new(http::Method::{}, {}, path)",
+                    op.method,
+                    lit(&op.id)
+                ),
+                format!(".accept(self.media({}, {}))", Self::media_group(op), lit(media)),
+                format!(".bucket({}){replay}", lit(&op.id)),
+            ];
+            let mut statements: Vec<String> = Vec::new();
+            let mut step = |call: String, statement: Option<String>| match statement {
+                Some(st) => statements.push(st),
+                None if statements.is_empty() => chain.push(call),
+                None => statements.push(format!("ep = ep{call};")),
+            };
             for p in op.params.iter().filter(|p| p.location == "query") {
                 let value = if p.required {
                     p.rust.clone()
                 } else {
                     format!("params.{}", p.rust)
                 };
+                let name = lit(&p.json);
                 if p.arg_ty.starts_with('&') && !["&str", "&[String]"].contains(&p.arg_ty.as_str()) {
                     // An object parameter, exploded: one query pair per property.
-                    let _ = writeln!(
-                        out,
-                        "        for (k, v) in crate::client::query_pairs({value}) {{\n            ep = ep.query(k, v);\n        }}"
+                    step(
+                        String::new(),
+                        Some(format!(
+                            "for (k, v) in crate::client::query_pairs({value}) {{\n            ep = ep.query(k, v);\n        }}"
+                        )),
                     );
                 } else if p.array {
-                    let _ = writeln!(
-                        out,
-                        "        for v in {value}.iter() {{\n            ep = ep.query({}, v);\n        }}",
-                        lit(&p.json)
+                    step(
+                        String::new(),
+                        Some(format!(
+                            "for v in {value}.iter() {{\n            ep = ep.query({name}, v);\n        }}"
+                        )),
                     );
                 } else if p.required {
-                    let _ = writeln!(out, "        ep = ep.query({}, {value});", lit(&p.json));
+                    step(format!(".query({name}, {value})"), None);
                 } else {
-                    let _ = writeln!(
-                        out,
-                        "        if let Some(v) = &{value} {{\n            ep = ep.query({}, v);\n        }}",
-                        lit(&p.json)
-                    );
+                    step(format!(".query_opt({name}, {value}.as_ref())"), None);
                 }
             }
             for p in op.params.iter().filter(|p| p.location == "header") {
-                let value = if p.required {
-                    p.rust.clone()
-                } else {
-                    format!("params.{}", p.rust)
-                };
                 let header = format!(
                     "http::HeaderName::from_static({})",
                     lit(&p.json.to_ascii_lowercase())
                 );
                 let text = if p.ty == "String" { "v" } else { "v.as_str()" };
                 if p.required {
-                    let _ = writeln!(
-                        out,
-                        "        let v = &{value};\n        ep = ep.header({header}, {text});"
-                    );
+                    let text = if p.ty == "String" {
+                        p.rust.clone()
+                    } else {
+                        format!("{}.as_str()", p.rust)
+                    };
+                    step(format!(".header({header}, {text})"), None);
                 } else {
-                    let _ = writeln!(
-                        out,
-                        "        if let Some(v) = &{value} {{\n            ep = ep.header({header}, {text});\n        }}"
+                    step(
+                        String::new(),
+                        Some(format!(
+                            "if let Some(v) = &params.{} {{\n            ep = ep.header({header}, {text});\n        }}",
+                            p.rust
+                        )),
                     );
                 }
             }
             if let Some((ct, _)) = &op.body {
-                let _ = writeln!(
-                    out,
-                    "        ep = ep.json(body).content_type(self.media({}, {}));",
-                    Self::media_group(op),
-                    lit(ct)
+                step(
+                    format!(
+                        ".json(body).content_type(self.media({}, {}))",
+                        Self::media_group(op),
+                        lit(ct)
+                    ),
+                    None,
                 );
             }
-            if !op.multipart.is_empty() {
-                // The parts are named here, as the description names them, never by the caller.
-                if op.multipart.iter().all(|f| f.required) {
-                    let parts: Vec<String> = op
-                        .multipart
-                        .iter()
-                        .map(|f| {
-                            if f.file {
-                                format!("{}.into_part({})", f.rust, lit(&f.json))
-                            } else {
-                                format!("commerce_core::Part::text({}, {})", lit(&f.json), f.rust)
-                            }
-                        })
-                        .collect();
-                    let _ = writeln!(out, "        ep = ep.multipart(vec![{}]);", parts.join(", "));
-                    let _ = writeln!(out, "        {finish}\n    }}\n");
-                    return;
+            // The parts are named here, as the description names them, never by the caller.
+            let part = |f: &MultipartField, value: &str| {
+                if f.file {
+                    format!("{value}.into_part({})", lit(&f.json))
+                } else {
+                    format!("commerce_core::Part::text({}, {value})", lit(&f.json))
                 }
-                out.push_str("        let mut parts = Vec::new();\n");
+            };
+            let mut before = String::new();
+            if op.multipart.iter().all(|f| f.required) {
+                if !op.multipart.is_empty() {
+                    let parts: Vec<String> = op.multipart.iter().map(|f| part(f, &f.rust)).collect();
+                    step(format!(".multipart(vec![{}])", parts.join(", ")), None);
+                }
+            } else {
+                before.push_str("        let mut parts = Vec::new();\n");
                 for f in &op.multipart {
-                    let value = if f.required { f.rust.as_str() } else { "v" };
-                    let part = if f.file {
-                        format!("{value}.into_part({})", lit(&f.json))
-                    } else {
-                        format!("commerce_core::Part::text({}, {value})", lit(&f.json))
-                    };
                     if f.required {
-                        let _ = writeln!(out, "        parts.push({part});");
+                        let _ = writeln!(before, "        parts.push({});", part(f, &f.rust));
                     } else {
                         let _ = writeln!(
-                            out,
-                            "        if let Some(v) = {} {{\n            parts.push({part});\n        }}",
-                            f.rust
+                            before,
+                            "        if let Some(v) = {} {{\n            parts.push({});\n        }}",
+                            f.rust,
+                            part(f, "v")
                         );
                     }
                 }
-                out.push_str("        ep = ep.multipart(parts);\n");
+                step(".multipart(parts)".to_owned(), None);
+            }
+            let binding = if statements.is_empty() { "let" } else { "let mut" };
+            let _ = writeln!(
+                out,
+                "        let path = self.path({api}, {path_expr});\n{before}        {binding} ep = {};",
+                chain.join("\n            ")
+            );
+            for st in &statements {
+                let _ = writeln!(out, "        {st}");
             }
             let _ = writeln!(out, "        {finish}\n    }}\n");
         };
@@ -1975,6 +2073,12 @@ mod tests {
         assert_eq!(pascal("FBR"), "Fbr");
         assert_eq!(pascal("processStatusId"), "ProcessStatusId");
         assert_eq!(pascal("1"), "V1");
+        assert_eq!(serde_camel("order_item_id"), "orderItemId");
+        assert_eq!(serde_camel("r#type"), "type");
+        assert_eq!(serde_camel("ean"), "ean");
+        assert_eq!(serde_screaming("CancelledBySeller"), "CANCELLED_BY_SELLER");
+        assert_eq!(serde_screaming("V1"), "V1");
+        assert_eq!(serde_screaming("NlBe"), "NL_BE");
         assert_eq!(destutter("OrderOrderItem"), "OrderItem");
         assert_eq!(destutter("ProcessStatusStatus"), "ProcessStatus");
         assert_eq!(destutter("TransportEventEventCode"), "TransportEventCode");

@@ -825,17 +825,15 @@ impl RetailerClient {
             Api::Retailer,
             &format!("transports/{}", encode_segment(transport_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(
+        let ep = Endpoint::new(
             http::Method::PUT,
             "add-transport-information-by-transport-id",
             path,
         )
         .accept(self.media("Transports", "application/vnd.retailer.v10+json"))
-        .bucket("add-transport-information-by-transport-id");
-        ep = ep
-            .json(body)
-            .content_type(self.media("Transports", "application/vnd.retailer.v10+json"));
+        .bucket("add-transport-information-by-transport-id")
+        .json(body)
+        .content_type(self.media("Transports", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
     }
 
@@ -846,12 +844,10 @@ impl RetailerClient {
     /// This endpoint can be used to either confirm a cancellation request by the customer or to cancel an order item you yourself are unable to fulfil.
     pub async fn cancel_order_item(&self, body: &CancellationRequest) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "orders/cancellation");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::PUT, "cancel-order-item", path)
+        let ep = Endpoint::new(http::Method::PUT, "cancel-order-item", path)
             .accept(self.media("Orders", "application/vnd.retailer.v10+json"))
             .bucket("cancel-order-item")
-            .with_replay(commerce_core::Replay::Never);
-        ep = ep
+            .with_replay(commerce_core::Replay::Never)
             .json(body)
             .content_type(self.media("Orders", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -864,11 +860,9 @@ impl RetailerClient {
     /// Create a return, and automatically handle it with the provided handling result. When successfully created, the resulting return id is provided in the process status.
     pub async fn create_return(&self, body: &CreateReturnRequest) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "returns");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "create-return", path)
+        let ep = Endpoint::new(http::Method::POST, "create-return", path)
             .accept(self.media("Returns", "application/vnd.retailer.v10+json"))
-            .bucket("create-return");
-        ep = ep
+            .bucket("create-return")
             .json(body)
             .content_type(self.media("Returns", "application/json"));
         self.json_of(ep).await
@@ -881,11 +875,9 @@ impl RetailerClient {
     /// Ship multiple single order items within a customer order by providing shipping information. If you purchased a shipping label you should add the shippingLabelId to this message and leave the transport element empty. If you will ship the item using your own transporter method you must omit the shippingLabelId entirely and fill in the transport element with the fields from GET shipping labels.
     pub async fn create_shipment(&self, body: &ShipmentRequest) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "shipments");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "create-shipment", path)
+        let ep = Endpoint::new(http::Method::POST, "create-shipment", path)
             .accept(self.media("Shipments", "application/vnd.retailer.v10+json"))
-            .bucket("create-shipment");
-        ep = ep
+            .bucket("create-shipment")
             .json(body)
             .content_type(self.media("Shipments", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -899,8 +891,7 @@ impl RetailerClient {
     #[deprecated(note = "bol's description marks `delete-offer` deprecated")]
     pub async fn delete_offer(&self, offer_id: &str) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, &format!("offers/{}", encode_segment(offer_id)));
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::DELETE, "delete-offer", path)
+        let ep = Endpoint::new(http::Method::DELETE, "delete-offer", path)
             .accept(self.media("Offers", "application/vnd.retailer.v10+json"))
             .bucket("delete-offer");
         self.json_of(ep).await
@@ -919,8 +910,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("subscriptions/{}", encode_segment(subscription_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(
+        let ep = Endpoint::new(
             http::Method::DELETE,
             "delete-push-notification-subscription",
             path,
@@ -944,7 +934,6 @@ impl RetailerClient {
             Api::Retailer,
             &format!("content/catalog-products/{}", encode_segment(ean)),
         );
-        #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::GET, "get-catalog-product", path)
             .accept(self.media("Product Content", "application/vnd.retailer.v10+json"))
             .bucket("get-catalog-product");
@@ -964,12 +953,10 @@ impl RetailerClient {
         body: &ChunkRecommendationsRequest,
     ) -> Result<ChunkRecommendationsResponse, Error> {
         let path = self.path(Api::Retailer, "content/chunk-recommendations");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "get-chunk-recommendations", path)
+        let ep = Endpoint::new(http::Method::POST, "get-chunk-recommendations", path)
             .accept(self.media("Product Content", "application/vnd.retailer.v10+json"))
             .bucket("get-chunk-recommendations")
-            .idempotent();
-        ep = ep
+            .idempotent()
             .json(body)
             .content_type(self.media("Product Content", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -987,14 +974,11 @@ impl RetailerClient {
         params: &GetCommissionParams,
     ) -> Result<Commission, Error> {
         let path = self.path(Api::Retailer, &format!("commission/{}", encode_segment(ean)));
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-commission", path)
+        let ep = Endpoint::new(http::Method::GET, "get-commission", path)
             .accept(self.media("Commissions", "application/vnd.retailer.v10+json"))
-            .bucket("get-commission");
-        if let Some(v) = &params.condition {
-            ep = ep.query("condition", v);
-        }
-        ep = ep.query("unit-price", unit_price);
+            .bucket("get-commission")
+            .query_opt("condition", params.condition.as_ref())
+            .query("unit-price", unit_price);
         self.json_of(ep).await
     }
 
@@ -1008,12 +992,10 @@ impl RetailerClient {
         body: &CommissionProducts,
     ) -> Result<BulkCommissionRatesMultiStatusResponse, Error> {
         let path = self.path(Api::Retailer, "commissions");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "get-commission-rates", path)
+        let ep = Endpoint::new(http::Method::POST, "get-commission-rates", path)
             .accept(self.media("Commissions", "application/vnd.retailer.v10+json"))
             .bucket("get-commission-rates")
-            .idempotent();
-        ep = ep
+            .idempotent()
             .json(body)
             .content_type(self.media("Commissions", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -1029,12 +1011,10 @@ impl RetailerClient {
         body: &BulkCommissionRequest,
     ) -> Result<BulkCommissionResponse, Error> {
         let path = self.path(Api::Retailer, "commission");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "get-commissions", path)
+        let ep = Endpoint::new(http::Method::POST, "get-commissions", path)
             .accept(self.media("Commissions", "application/vnd.retailer.v10+json"))
             .bucket("get-commissions")
-            .idempotent();
-        ep = ep
+            .idempotent()
             .json(body)
             .content_type(self.media("Commissions", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -1051,25 +1031,17 @@ impl RetailerClient {
         params: &GetCompetingOffersParams,
     ) -> Result<CompetingOffersResponse, Error> {
         let path = self.path(Api::Retailer, &format!("products/{}/offers", encode_segment(ean)));
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-competing-offers", path)
+        let ep = Endpoint::new(http::Method::GET, "get-competing-offers", path)
             .accept(self.media("Products", "application/vnd.retailer.v10+json"))
-            .bucket("get-competing-offers");
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
-        if let Some(v) = &params.country_code {
-            ep = ep.query("country-code", v);
-        }
-        if let Some(v) = &params.best_offer_only {
-            ep = ep.query("best-offer-only", v);
-        }
-        if let Some(v) = &params.condition {
-            ep = ep.query("condition", v);
-        }
-        if let Some(v) = &params.include_refurbished_conditions {
-            ep = ep.query("include-refurbished-conditions", v);
-        }
+            .bucket("get-competing-offers")
+            .query_opt("page", params.page.as_ref())
+            .query_opt("country-code", params.country_code.as_ref())
+            .query_opt("best-offer-only", params.best_offer_only.as_ref())
+            .query_opt("condition", params.condition.as_ref())
+            .query_opt(
+                "include-refurbished-conditions",
+                params.include_refurbished_conditions.as_ref(),
+            );
         self.json_of(ep).await
     }
 
@@ -1102,8 +1074,7 @@ impl RetailerClient {
     /// Retrieve a list of available delivery dates for a replenishment.
     pub async fn get_delivery_dates(&self) -> Result<DeliveryDatesResponse, Error> {
         let path = self.path(Api::Retailer, "replenishments/delivery-dates");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-delivery-dates", path)
+        let ep = Endpoint::new(http::Method::GET, "get-delivery-dates", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+json"))
             .bucket("get-delivery-dates");
         self.json_of(ep).await
@@ -1119,12 +1090,10 @@ impl RetailerClient {
         body: &DeliveryOptionsRequest,
     ) -> Result<DeliveryOptionsResponse, Error> {
         let path = self.path(Api::Retailer, "shipping-labels/delivery-options");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "get-delivery-options", path)
+        let ep = Endpoint::new(http::Method::POST, "get-delivery-options", path)
             .accept(self.media("Shipping Labels", "application/vnd.retailer.v10+json"))
             .bucket("get-delivery-options")
-            .idempotent();
-        ep = ep
+            .idempotent()
             .json(body)
             .content_type(self.media("Shipping Labels", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -1137,25 +1106,16 @@ impl RetailerClient {
     /// The inventory endpoint is a specific LVB/FBB endpoint. It provides a paginated list containing your fulfilment by bol.com inventory. This endpoint does not provide information about your own stock.
     pub async fn get_inventory(&self, params: &GetInventoryParams) -> Result<InventoryResponse, Error> {
         let path = self.path(Api::Retailer, "inventory");
-        #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::GET, "get-inventory", path)
             .accept(self.media("Inventory", "application/vnd.retailer.v10+json"))
-            .bucket("get-inventory");
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
+            .bucket("get-inventory")
+            .query_opt("page", params.page.as_ref());
         for v in params.quantity.iter() {
             ep = ep.query("quantity", v);
         }
-        if let Some(v) = &params.stock {
-            ep = ep.query("stock", v);
-        }
-        if let Some(v) = &params.state {
-            ep = ep.query("state", v);
-        }
-        if let Some(v) = &params.query {
-            ep = ep.query("query", v);
-        }
+        ep = ep.query_opt("stock", params.stock.as_ref());
+        ep = ep.query_opt("state", params.state.as_ref());
+        ep = ep.query_opt("query", params.query.as_ref());
         self.json_of(ep).await
     }
 
@@ -1187,8 +1147,7 @@ impl RetailerClient {
     /// Gets an invoice by invoice id. The available media types differ per invoice and are listed within the response from the ‘GET all invoices’ call. Note: the media types listed in the response must be given in our standard API format.
     pub async fn get_invoice(&self, invoice_id: &str) -> Result<serde_json::Value, Error> {
         let path = self.path(Api::Retailer, &format!("invoices/{}", encode_segment(invoice_id)));
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-invoice", path)
+        let ep = Endpoint::new(http::Method::GET, "get-invoice", path)
             .accept(self.media("Invoices", "application/vnd.retailer.v10+json"))
             .bucket("get-invoice");
         self.json_of(ep).await
@@ -1201,8 +1160,7 @@ impl RetailerClient {
     /// Gets an invoice by invoice id. The available media types differ per invoice and are listed within the response from the ‘GET all invoices’ call. Note: the media types listed in the response must be given in our standard API format.
     pub async fn get_invoice_pdf(&self, invoice_id: &str) -> Result<bytes::Bytes, Error> {
         let path = self.path(Api::Retailer, &format!("invoices/{}", encode_segment(invoice_id)));
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-invoice", path)
+        let ep = Endpoint::new(http::Method::GET, "get-invoice", path)
             .accept(self.media("Invoices", "application/vnd.retailer.v10+pdf"))
             .bucket("get-invoice");
         self.bytes_of(ep).await
@@ -1218,19 +1176,12 @@ impl RetailerClient {
         params: &GetInvoiceRequestsParams,
     ) -> Result<InvoiceRequestsResponse, Error> {
         let path = self.path(Api::Retailer, "shipments/invoices/requests");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-invoice-requests", path)
+        let ep = Endpoint::new(http::Method::GET, "get-invoice-requests", path)
             .accept(self.media("Shipments", "application/vnd.retailer.v10+json"))
-            .bucket("get-invoice-requests");
-        if let Some(v) = &params.shipment_id {
-            ep = ep.query("shipment-id", v);
-        }
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
-        if let Some(v) = &params.state {
-            ep = ep.query("state", v);
-        }
+            .bucket("get-invoice-requests")
+            .query_opt("shipment-id", params.shipment_id.as_ref())
+            .query_opt("page", params.page.as_ref())
+            .query_opt("state", params.state.as_ref());
         self.json_of(ep).await
     }
 
@@ -1269,13 +1220,10 @@ impl RetailerClient {
             Api::Retailer,
             &format!("invoices/{}/specification", encode_segment(invoice_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-invoice-specification", path)
+        let ep = Endpoint::new(http::Method::GET, "get-invoice-specification", path)
             .accept(self.media("Invoices", "application/vnd.retailer.v10+json"))
-            .bucket("get-invoice-specification");
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
+            .bucket("get-invoice-specification")
+            .query_opt("page", params.page.as_ref());
         self.json_of(ep).await
     }
 
@@ -1293,16 +1241,13 @@ impl RetailerClient {
             Api::Retailer,
             &format!("invoices/{}/specification", encode_segment(invoice_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-invoice-specification", path)
+        let ep = Endpoint::new(http::Method::GET, "get-invoice-specification", path)
             .accept(self.media(
                 "Invoices",
                 "application/vnd.retailer.v10+openxmlformats-officedocument.spreadsheetml.sheet",
             ))
-            .bucket("get-invoice-specification");
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
+            .bucket("get-invoice-specification")
+            .query_opt("page", params.page.as_ref());
         self.bytes_of(ep).await
     }
 
@@ -1313,16 +1258,11 @@ impl RetailerClient {
     /// Gets a list of invoices, by default from the past 4 weeks. The optional period-start-date and period-end-date-date parameters can be used together to retrieve invoices from a specific date range in the past, the period can be no longer than 31 days. Invoices and their specifications can be downloaded separately in different media formats with the ‘GET an invoice by id’ and the ‘GET an invoice specification by id’ calls. The available media types differ per invoice and are listed per invoice within the response. Note: the media types listed in the response must be given in our standard API format.
     pub async fn get_invoices(&self, params: &GetInvoicesParams) -> Result<serde_json::Value, Error> {
         let path = self.path(Api::Retailer, "invoices");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-invoices", path)
+        let ep = Endpoint::new(http::Method::GET, "get-invoices", path)
             .accept(self.media("Invoices", "application/vnd.retailer.v10+json"))
-            .bucket("get-invoices");
-        if let Some(v) = &params.period_start_date {
-            ep = ep.query("period-start-date", v);
-        }
-        if let Some(v) = &params.period_end_date {
-            ep = ep.query("period-end-date", v);
-        }
+            .bucket("get-invoices")
+            .query_opt("period-start-date", params.period_start_date.as_ref())
+            .query_opt("period-end-date", params.period_end_date.as_ref());
         self.json_of(ep).await
     }
 
@@ -1343,13 +1283,10 @@ impl RetailerClient {
                 encode_segment(replenishment_id)
             ),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-load-carrier-labels", path)
+        let ep = Endpoint::new(http::Method::GET, "get-load-carrier-labels", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+pdf"))
-            .bucket("get-load-carrier-labels");
-        if let Some(v) = &params.label_type {
-            ep = ep.query("label-type", v);
-        }
+            .bucket("get-load-carrier-labels")
+            .query_opt("label-type", params.label_type.as_ref());
         self.bytes_of(ep).await
     }
 
@@ -1361,8 +1298,7 @@ impl RetailerClient {
     #[deprecated(note = "bol's description marks `get-offer` deprecated")]
     pub async fn get_offer(&self, offer_id: &str) -> Result<RetailerOffer, Error> {
         let path = self.path(Api::Retailer, &format!("offers/{}", encode_segment(offer_id)));
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-offer", path)
+        let ep = Endpoint::new(http::Method::GET, "get-offer", path)
             .accept(self.media("Offers", "application/vnd.retailer.v10+json"))
             .bucket("get-offer");
         self.json_of(ep).await
@@ -1379,8 +1315,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("offers/export/{}", encode_segment(report_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-offer-export", path)
+        let ep = Endpoint::new(http::Method::GET, "get-offer-export", path)
             .accept(self.media("Offers", "application/vnd.retailer.v10+csv"))
             .bucket("get-offer-export");
         self.bytes_of(ep).await
@@ -1399,14 +1334,13 @@ impl RetailerClient {
         name: GetOfferInsightsName,
     ) -> Result<OfferInsights, Error> {
         let path = self.path(Api::Retailer, "insights/offer");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-offer-insights", path)
+        let ep = Endpoint::new(http::Method::GET, "get-offer-insights", path)
             .accept(self.media("Insights", "application/vnd.retailer.v10+json"))
-            .bucket("get-offer-insights");
-        ep = ep.query("offer-id", offer_id);
-        ep = ep.query("period", period);
-        ep = ep.query("number-of-periods", number_of_periods);
-        ep = ep.query("name", name);
+            .bucket("get-offer-insights")
+            .query("offer-id", offer_id)
+            .query("period", period)
+            .query("number-of-periods", number_of_periods)
+            .query("name", name);
         self.json_of(ep).await
     }
 
@@ -1417,8 +1351,7 @@ impl RetailerClient {
     /// Gets an order by order id. The order can be partially shipped or cancelled, and the message contains the quantity shipped or cancelled items.
     pub async fn get_order(&self, order_id: &str) -> Result<Order, Error> {
         let path = self.path(Api::Retailer, &format!("orders/{}", encode_segment(order_id)));
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-order", path)
+        let ep = Endpoint::new(http::Method::GET, "get-order", path)
             .accept(self.media("Orders", "application/vnd.retailer.v10+json"))
             .bucket("get-order");
         self.json_of(ep).await
@@ -1431,28 +1364,15 @@ impl RetailerClient {
     /// Gets a paginated list of all orders for a retailer.
     pub async fn get_orders(&self, params: &GetOrdersParams) -> Result<ReducedOrders, Error> {
         let path = self.path(Api::Retailer, "orders");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-orders", path)
+        let ep = Endpoint::new(http::Method::GET, "get-orders", path)
             .accept(self.media("Orders", "application/vnd.retailer.v10+json"))
-            .bucket("get-orders");
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
-        if let Some(v) = &params.fulfilment_method {
-            ep = ep.query("fulfilment-method", v);
-        }
-        if let Some(v) = &params.status {
-            ep = ep.query("status", v);
-        }
-        if let Some(v) = &params.change_interval_minute {
-            ep = ep.query("change-interval-minute", v);
-        }
-        if let Some(v) = &params.latest_change_date {
-            ep = ep.query("latest-change-date", v);
-        }
-        if let Some(v) = &params.vvb_only {
-            ep = ep.query("vvb-only", v);
-        }
+            .bucket("get-orders")
+            .query_opt("page", params.page.as_ref())
+            .query_opt("fulfilment-method", params.fulfilment_method.as_ref())
+            .query_opt("status", params.status.as_ref())
+            .query_opt("change-interval-minute", params.change_interval_minute.as_ref())
+            .query_opt("latest-change-date", params.latest_change_date.as_ref())
+            .query_opt("vvb-only", params.vvb_only.as_ref());
         self.json_of(ep).await
     }
 
@@ -1489,13 +1409,12 @@ impl RetailerClient {
         week: &str,
     ) -> Result<PerformanceIndicators, Error> {
         let path = self.path(Api::Retailer, "insights/performance/indicator");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-performance-indicators", path)
+        let ep = Endpoint::new(http::Method::GET, "get-performance-indicators", path)
             .accept(self.media("Insights", "application/vnd.retailer.v10+json"))
-            .bucket("get-performance-indicators");
-        ep = ep.query("name", name);
-        ep = ep.query("year", year);
-        ep = ep.query("week", week);
+            .bucket("get-performance-indicators")
+            .query("name", name)
+            .query("year", year)
+            .query("week", week);
         self.json_of(ep).await
     }
 
@@ -1509,8 +1428,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("replenishments/{}/pick-list", encode_segment(replenishment_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-pick-list", path)
+        let ep = Endpoint::new(http::Method::GET, "get-pick-list", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+pdf"))
             .bucket("get-pick-list");
         self.bytes_of(ep).await
@@ -1526,8 +1444,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("products/{}/price-star-boundaries", encode_segment(ean)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-price-star-boundaries", path)
+        let ep = Endpoint::new(http::Method::GET, "get-price-star-boundaries", path)
             .accept(self.media("Products", "application/vnd.retailer.v10+json"))
             .bucket("get-price-star-boundaries");
         self.json_of(ep).await
@@ -1543,8 +1460,7 @@ impl RetailerClient {
             Api::Shared,
             &format!("process-status/{}", encode_segment(process_status_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-process-status", path)
+        let ep = Endpoint::new(http::Method::GET, "get-process-status", path)
             .accept(self.media("Process Status", "application/vnd.retailer.v10+json"))
             .bucket("get-process-status");
         self.json_of(ep).await
@@ -1560,12 +1476,10 @@ impl RetailerClient {
         body: &BulkProcessStatusRequest,
     ) -> Result<ProcessStatusResponse, Error> {
         let path = self.path(Api::Shared, "process-status");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "get-process-status-bulk", path)
+        let ep = Endpoint::new(http::Method::POST, "get-process-status-bulk", path)
             .accept(self.media("Process Status", "application/vnd.retailer.v10+json"))
             .bucket("get-process-status-bulk")
-            .idempotent();
-        ep = ep
+            .idempotent()
             .json(body)
             .content_type(self.media("Process Status", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -1583,15 +1497,12 @@ impl RetailerClient {
         params: &GetProcessStatusEntityIdParams,
     ) -> Result<ProcessStatusResponse, Error> {
         let path = self.path(Api::Shared, "process-status");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-process-status-entity-id", path)
+        let ep = Endpoint::new(http::Method::GET, "get-process-status-entity-id", path)
             .accept(self.media("Process Status", "application/vnd.retailer.v10+json"))
-            .bucket("get-process-status-entity-id");
-        ep = ep.query("entity-id", entity_id);
-        ep = ep.query("event-type", event_type);
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
+            .bucket("get-process-status-entity-id")
+            .query("entity-id", entity_id)
+            .query("event-type", event_type)
+            .query_opt("page", params.page.as_ref());
         self.json_of(ep).await
     }
 
@@ -1630,13 +1541,10 @@ impl RetailerClient {
         params: &GetProductAssetsParams,
     ) -> Result<ProductAssetsResponse, Error> {
         let path = self.path(Api::Retailer, &format!("products/{}/assets", encode_segment(ean)));
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-product-assets", path)
+        let ep = Endpoint::new(http::Method::GET, "get-product-assets", path)
             .accept(self.media("Products", "application/vnd.retailer.v10+json"))
-            .bucket("get-product-assets");
-        if let Some(v) = &params.usage {
-            ep = ep.query("usage", v);
-        }
+            .bucket("get-product-assets")
+            .query_opt("usage", params.usage.as_ref());
         self.json_of(ep).await
     }
 
@@ -1650,7 +1558,6 @@ impl RetailerClient {
         params: &GetProductCategoriesParams,
     ) -> Result<ProductCategoriesResponse, Error> {
         let path = self.path(Api::Retailer, "products/categories");
-        #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::GET, "get-product-categories", path)
             .accept(self.media("Products", "application/vnd.retailer.v10+json"))
             .bucket("get-product-categories");
@@ -1676,8 +1583,7 @@ impl RetailerClient {
                 encode_segment(product_destinations_id)
             ),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-product-destinations", path)
+        let ep = Endpoint::new(http::Method::GET, "get-product-destinations", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+json"))
             .bucket("get-product-destinations");
         self.json_of(ep).await
@@ -1693,8 +1599,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("products/{}/product-ids", encode_segment(ean)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-product-ids", path)
+        let ep = Endpoint::new(http::Method::GET, "get-product-ids", path)
             .accept(self.media("Products", "application/vnd.retailer.v10+json"))
             .bucket("get-product-ids");
         self.json_of(ep).await
@@ -1711,7 +1616,6 @@ impl RetailerClient {
         body: &ProductListRequest,
     ) -> Result<ProductListResponse, Error> {
         let path = self.path(Api::Retailer, "products/list");
-        #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::POST, "get-product-list", path)
             .accept(self.media("Products", "application/vnd.retailer.v10+json"))
             .bucket("get-product-list")
@@ -1736,19 +1640,12 @@ impl RetailerClient {
         params: &GetProductListFiltersParams,
     ) -> Result<ProductListFiltersResponse, Error> {
         let path = self.path(Api::Retailer, "products/list-filters");
-        #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::GET, "get-product-list-filters", path)
             .accept(self.media("Products", "application/vnd.retailer.v10+json"))
-            .bucket("get-product-list-filters");
-        if let Some(v) = &params.country_code {
-            ep = ep.query("country-code", v);
-        }
-        if let Some(v) = &params.search_term {
-            ep = ep.query("search-term", v);
-        }
-        if let Some(v) = &params.category_id {
-            ep = ep.query("category-id", v);
-        }
+            .bucket("get-product-list-filters")
+            .query_opt("country-code", params.country_code.as_ref())
+            .query_opt("search-term", params.search_term.as_ref())
+            .query_opt("category-id", params.category_id.as_ref());
         for (k, v) in crate::client::query_pairs(product_list_filters_request) {
             ep = ep.query(k, v);
         }
@@ -1772,13 +1669,10 @@ impl RetailerClient {
             Api::Retailer,
             &format!("products/{}/placement", encode_segment(ean)),
         );
-        #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::GET, "get-product-placement", path)
             .accept(self.media("Products", "application/vnd.retailer.v10+json"))
-            .bucket("get-product-placement");
-        if let Some(v) = &params.country_code {
-            ep = ep.query("country-code", v);
-        }
+            .bucket("get-product-placement")
+            .query_opt("country-code", params.country_code.as_ref());
         if let Some(v) = &params.accept_language {
             ep = ep.header(http::HeaderName::from_static("accept-language"), v.as_str());
         }
@@ -1797,18 +1691,13 @@ impl RetailerClient {
         params: &GetProductRanksParams,
     ) -> Result<ProductRanks, Error> {
         let path = self.path(Api::Retailer, "insights/product-ranks");
-        #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::GET, "get-product-ranks", path)
             .accept(self.media("Insights", "application/vnd.retailer.v10+json"))
-            .bucket("get-product-ranks");
-        ep = ep.query("ean", ean);
-        ep = ep.query("date", date);
-        if let Some(v) = &params.r#type {
-            ep = ep.query("type", v);
-        }
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
+            .bucket("get-product-ranks")
+            .query("ean", ean)
+            .query("date", date)
+            .query_opt("type", params.r#type.as_ref())
+            .query_opt("page", params.page.as_ref());
         if let Some(v) = &params.accept_language {
             ep = ep.header(http::HeaderName::from_static("accept-language"), v.as_str());
         }
@@ -1848,8 +1737,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("products/{}/ratings", encode_segment(ean)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-product-ratings", path)
+        let ep = Endpoint::new(http::Method::GET, "get-product-ratings", path)
             .accept(self.media("Products", "application/vnd.retailer.v10+json"))
             .bucket("get-product-ratings");
         self.json_of(ep).await
@@ -1869,13 +1757,10 @@ impl RetailerClient {
             Api::Retailer,
             &format!("promotions/{}/products", encode_segment(promotion_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-products", path)
+        let ep = Endpoint::new(http::Method::GET, "get-products", path)
             .accept(self.media("Promotions", "application/vnd.retailer.v10+json"))
-            .bucket("get-products");
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
+            .bucket("get-products")
+            .query_opt("page", params.page.as_ref());
         self.json_of(ep).await
     }
 
@@ -1911,8 +1796,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("promotions/{}", encode_segment(promotion_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-promotion", path)
+        let ep = Endpoint::new(http::Method::GET, "get-promotion", path)
             .accept(self.media("Promotions", "application/vnd.retailer.v10+json"))
             .bucket("get-promotion");
         self.json_of(ep).await
@@ -1929,14 +1813,11 @@ impl RetailerClient {
         params: &GetPromotionsParams,
     ) -> Result<Promotions, Error> {
         let path = self.path(Api::Retailer, "promotions");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-promotions", path)
+        let ep = Endpoint::new(http::Method::GET, "get-promotions", path)
             .accept(self.media("Promotions", "application/vnd.retailer.v10+json"))
-            .bucket("get-promotions");
-        ep = ep.query("promotion-type", promotion_type);
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
+            .bucket("get-promotions")
+            .query("promotion-type", promotion_type)
+            .query_opt("page", params.page.as_ref());
         self.json_of(ep).await
     }
 
@@ -1975,8 +1856,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("subscriptions/{}", encode_segment(subscription_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-push-notification-subscription", path)
+        let ep = Endpoint::new(http::Method::GET, "get-push-notification-subscription", path)
             .accept(self.media("Subscriptions", "application/vnd.retailer.v10+json"))
             .bucket("get-push-notification-subscription");
         self.json_of(ep).await
@@ -1989,8 +1869,7 @@ impl RetailerClient {
     /// Retrieves all event notification subscriptions for a given retailer. Each subscription may have different types of events and a destination, which could either be a URL (for WEBHOOK) or a topic name (for GCP_PUBSUB).
     pub async fn get_push_notification_subscriptions(&self) -> Result<SubscriptionsResponse, Error> {
         let path = self.path(Api::Retailer, "subscriptions");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-push-notification-subscriptions", path)
+        let ep = Endpoint::new(http::Method::GET, "get-push-notification-subscriptions", path)
             .accept(self.media("Subscriptions", "application/vnd.retailer.v10+json"))
             .bucket("get-push-notification-subscriptions");
         self.json_of(ep).await
@@ -2006,8 +1885,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("replenishments/{}", encode_segment(replenishment_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-replenishment", path)
+        let ep = Endpoint::new(http::Method::GET, "get-replenishment", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+json"))
             .bucket("get-replenishment");
         self.json_of(ep).await
@@ -2023,28 +1901,17 @@ impl RetailerClient {
         params: &GetReplenishmentsParams,
     ) -> Result<ReplenishmentsResponse, Error> {
         let path = self.path(Api::Retailer, "replenishments");
-        #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::GET, "get-replenishments", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+json"))
-            .bucket("get-replenishments");
-        if let Some(v) = &params.reference {
-            ep = ep.query("reference", v);
-        }
-        if let Some(v) = &params.ean {
-            ep = ep.query("ean", v);
-        }
-        if let Some(v) = &params.start_date {
-            ep = ep.query("start-date", v);
-        }
-        if let Some(v) = &params.end_date {
-            ep = ep.query("end-date", v);
-        }
+            .bucket("get-replenishments")
+            .query_opt("reference", params.reference.as_ref())
+            .query_opt("ean", params.ean.as_ref())
+            .query_opt("start-date", params.start_date.as_ref())
+            .query_opt("end-date", params.end_date.as_ref());
         for v in params.state.iter() {
             ep = ep.query("state", v);
         }
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
+        ep = ep.query_opt("page", params.page.as_ref());
         self.json_of(ep).await
     }
 
@@ -2082,8 +1949,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("retailers/{}", encode_segment(retailer_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-retailer-information", path)
+        let ep = Endpoint::new(http::Method::GET, "get-retailer-information", path)
             .accept(self.media("Retailers", "application/vnd.retailer.v10+json"))
             .bucket("get-retailer-information");
         self.json_of(ep).await
@@ -2096,8 +1962,7 @@ impl RetailerClient {
     /// Retrieve a return based on the return id.
     pub async fn get_return(&self, return_id: &str) -> Result<Return, Error> {
         let path = self.path(Api::Retailer, &format!("returns/{}", encode_segment(return_id)));
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-return", path)
+        let ep = Endpoint::new(http::Method::GET, "get-return", path)
             .accept(self.media("Returns", "application/vnd.retailer.v10+json"))
             .bucket("get-return");
         self.json_of(ep).await
@@ -2110,19 +1975,12 @@ impl RetailerClient {
     /// Get a paginated list of multi-item returns. Handled returns are sorted by date in descending order, while unhandled returns are sorted by date in ascending order.
     pub async fn get_returns(&self, params: &GetReturnsParams) -> Result<ReturnsResponse, Error> {
         let path = self.path(Api::Retailer, "returns");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-returns", path)
+        let ep = Endpoint::new(http::Method::GET, "get-returns", path)
             .accept(self.media("Returns", "application/vnd.retailer.v10+json"))
-            .bucket("get-returns");
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
-        if let Some(v) = &params.handled {
-            ep = ep.query("handled", v);
-        }
-        if let Some(v) = &params.fulfilment_method {
-            ep = ep.query("fulfilment-method", v);
-        }
+            .bucket("get-returns")
+            .query_opt("page", params.page.as_ref())
+            .query_opt("handled", params.handled.as_ref())
+            .query_opt("fulfilment-method", params.fulfilment_method.as_ref());
         self.json_of(ep).await
     }
 
@@ -2158,12 +2016,11 @@ impl RetailerClient {
         weeks_ahead: i64,
     ) -> Result<SalesForecastResponse, Error> {
         let path = self.path(Api::Retailer, "insights/sales-forecast");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-sales-forecast", path)
+        let ep = Endpoint::new(http::Method::GET, "get-sales-forecast", path)
             .accept(self.media("Insights", "application/vnd.retailer.v10+json"))
-            .bucket("get-sales-forecast");
-        ep = ep.query("offer-id", offer_id);
-        ep = ep.query("weeks-ahead", weeks_ahead);
+            .bucket("get-sales-forecast")
+            .query("offer-id", offer_id)
+            .query("weeks-ahead", weeks_ahead);
         self.json_of(ep).await
     }
 
@@ -2180,16 +2037,13 @@ impl RetailerClient {
         params: &GetSearchTermsParams,
     ) -> Result<SearchTerms, Error> {
         let path = self.path(Api::Retailer, "insights/search-terms");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-search-terms", path)
+        let ep = Endpoint::new(http::Method::GET, "get-search-terms", path)
             .accept(self.media("Insights", "application/vnd.retailer.v10+json"))
-            .bucket("get-search-terms");
-        ep = ep.query("search-term", search_term);
-        ep = ep.query("period", period);
-        ep = ep.query("number-of-periods", number_of_periods);
-        if let Some(v) = &params.related_search_terms {
-            ep = ep.query("related-search-terms", v);
-        }
+            .bucket("get-search-terms")
+            .query("search-term", search_term)
+            .query("period", period)
+            .query("number-of-periods", number_of_periods)
+            .query_opt("related-search-terms", params.related_search_terms.as_ref());
         self.json_of(ep).await
     }
 
@@ -2203,8 +2057,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("shipments/{}", encode_segment(shipment_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-shipment", path)
+        let ep = Endpoint::new(http::Method::GET, "get-shipment", path)
             .accept(self.media("Shipments", "application/vnd.retailer.v10+json"))
             .bucket("get-shipment");
         self.json_of(ep).await
@@ -2217,19 +2070,12 @@ impl RetailerClient {
     /// A paginated list to retrieve all your shipments up to 3 months old. The shipments will be sorted by date in descending order.
     pub async fn get_shipments(&self, params: &GetShipmentsParams) -> Result<ShipmentsResponse, Error> {
         let path = self.path(Api::Retailer, "shipments");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-shipments", path)
+        let ep = Endpoint::new(http::Method::GET, "get-shipments", path)
             .accept(self.media("Shipments", "application/vnd.retailer.v10+json"))
-            .bucket("get-shipments");
-        if let Some(v) = &params.page {
-            ep = ep.query("page", v);
-        }
-        if let Some(v) = &params.fulfilment_method {
-            ep = ep.query("fulfilment-method", v);
-        }
-        if let Some(v) = &params.order_id {
-            ep = ep.query("order-id", v);
-        }
+            .bucket("get-shipments")
+            .query_opt("page", params.page.as_ref())
+            .query_opt("fulfilment-method", params.fulfilment_method.as_ref())
+            .query_opt("order-id", params.order_id.as_ref());
         self.json_of(ep).await
     }
 
@@ -2264,8 +2110,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("shipping-labels/{}", encode_segment(shipping_label_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-shipping-label", path)
+        let ep = Endpoint::new(http::Method::GET, "get-shipping-label", path)
             .accept(self.media("Shipping Labels", "application/vnd.retailer.v10+pdf"))
             .bucket("get-shipping-label");
         let answer = self.transport().send(&ep).await?;
@@ -2284,8 +2129,7 @@ impl RetailerClient {
     /// Retrieve a list of public keys that should be used to validate the signature header for push notifications received from bol.com.
     pub async fn get_subscription_keys(&self) -> Result<KeySetResponse, Error> {
         let path = self.path(Api::Retailer, "subscriptions/signature-keys");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-subscription-keys", path)
+        let ep = Endpoint::new(http::Method::GET, "get-subscription-keys", path)
             .accept(self.media("Subscriptions", "application/vnd.retailer.v10+json"))
             .bucket("get-subscription-keys");
         self.json_of(ep).await
@@ -2302,8 +2146,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("offers/unpublished/{}", encode_segment(report_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-unpublished-offer-report", path)
+        let ep = Endpoint::new(http::Method::GET, "get-unpublished-offer-report", path)
             .accept(self.media("Offers", "application/vnd.retailer.v10+csv"))
             .bucket("get-unpublished-offer-report");
         self.bytes_of(ep).await
@@ -2319,8 +2162,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("content/upload-report/{}", encode_segment(upload_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::GET, "get-upload-report", path)
+        let ep = Endpoint::new(http::Method::GET, "get-upload-report", path)
             .accept(self.media("Product Content", "application/vnd.retailer.v10+json"))
             .bucket("get-upload-report");
         self.json_of(ep).await
@@ -2336,11 +2178,9 @@ impl RetailerClient {
             Api::Retailer,
             &format!("returns/{}", encode_segment(&rma_id.to_string())),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::PUT, "handle-return", path)
+        let ep = Endpoint::new(http::Method::PUT, "handle-return", path)
             .accept(self.media("Returns", "application/vnd.retailer.v10+json"))
-            .bucket("handle-return");
-        ep = ep
+            .bucket("handle-return")
             .json(body)
             .content_type(self.media("Returns", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2358,7 +2198,6 @@ impl RetailerClient {
         body: &CreateOfferRequest,
     ) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "offers");
-        #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::POST, "post-offer", path)
             .accept(self.media("Offers", "application/vnd.retailer.v10+json"))
             .bucket("post-offer");
@@ -2379,11 +2218,9 @@ impl RetailerClient {
     #[deprecated(note = "bol's description marks `post-offer-export` deprecated")]
     pub async fn post_offer_export(&self, body: &CreateOfferExportRequest) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "offers/export");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "post-offer-export", path)
+        let ep = Endpoint::new(http::Method::POST, "post-offer-export", path)
             .accept(self.media("Offers", "application/vnd.retailer.v10+json"))
-            .bucket("post-offer-export");
-        ep = ep
+            .bucket("post-offer-export")
             .json(body)
             .content_type(self.media("Offers", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2399,11 +2236,10 @@ impl RetailerClient {
         body: &PickupTimeSlotsRequest,
     ) -> Result<PickupTimeSlotsResponse, Error> {
         let path = self.path(Api::Retailer, "replenishments/pickup-time-slots");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "post-pickup-time-slots", path)
+        let ep = Endpoint::new(http::Method::POST, "post-pickup-time-slots", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+json"))
-            .bucket("post-pickup-time-slots");
-        ep = ep
+            .bucket("post-pickup-time-slots")
+            .idempotent()
             .json(body)
             .content_type(self.media("Replenishments", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2419,11 +2255,9 @@ impl RetailerClient {
         body: &CreateProductContentSingleRequest,
     ) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "content/products");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "post-product-content", path)
+        let ep = Endpoint::new(http::Method::POST, "post-product-content", path)
             .accept(self.media("Product Content", "application/vnd.retailer.v10+json"))
-            .bucket("post-product-content");
-        ep = ep
+            .bucket("post-product-content")
             .json(body)
             .content_type(self.media("Product Content", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2436,11 +2270,10 @@ impl RetailerClient {
     /// Retrieve product labels.
     pub async fn post_product_labels(&self, body: &ProductLabelsRequest) -> Result<bytes::Bytes, Error> {
         let path = self.path(Api::Retailer, "replenishments/product-labels");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "post-product-labels", path)
+        let ep = Endpoint::new(http::Method::POST, "post-product-labels", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+pdf"))
-            .bucket("post-product-labels");
-        ep = ep
+            .bucket("post-product-labels")
+            .idempotent()
             .json(body)
             .content_type(self.media("Replenishments", "application/vnd.retailer.v10+json"));
         self.bytes_of(ep).await
@@ -2456,11 +2289,9 @@ impl RetailerClient {
         body: &SubscriptionRequest,
     ) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "subscriptions");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "post-push-notification-subscription", path)
+        let ep = Endpoint::new(http::Method::POST, "post-push-notification-subscription", path)
             .accept(self.media("Subscriptions", "application/vnd.retailer.v10+json"))
-            .bucket("post-push-notification-subscription");
-        ep = ep
+            .bucket("post-push-notification-subscription")
             .json(body)
             .content_type(self.media("Subscriptions", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2476,11 +2307,9 @@ impl RetailerClient {
         body: &CreateReplenishmentRequest,
     ) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "replenishments");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "post-replenishment", path)
+        let ep = Endpoint::new(http::Method::POST, "post-replenishment", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+json"))
-            .bucket("post-replenishment");
-        ep = ep
+            .bucket("post-replenishment")
             .json(body)
             .content_type(self.media("Replenishments", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2496,11 +2325,9 @@ impl RetailerClient {
         body: &RequestProductDestinationsRequest,
     ) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "replenishments/product-destinations");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "post-request-product-destinations", path)
+        let ep = Endpoint::new(http::Method::POST, "post-request-product-destinations", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+json"))
-            .bucket("post-request-product-destinations");
-        ep = ep
+            .bucket("post-request-product-destinations")
             .json(body)
             .content_type(self.media("Replenishments", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2513,11 +2340,9 @@ impl RetailerClient {
     /// Create a shipping label with a shipping label offer id retrieved from get delivery options.
     pub async fn post_shipping_label(&self, body: &ShippingLabelRequest) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "shipping-labels");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "post-shipping-label", path)
+        let ep = Endpoint::new(http::Method::POST, "post-shipping-label", path)
             .accept(self.media("Shipping Labels", "application/vnd.retailer.v10+json"))
-            .bucket("post-shipping-label");
-        ep = ep
+            .bucket("post-shipping-label")
             .json(body)
             .content_type(self.media("Shipping Labels", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2533,8 +2358,7 @@ impl RetailerClient {
             Api::Retailer,
             &format!("subscriptions/test/{}", encode_segment(subscription_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "post-test-push-notification", path)
+        let ep = Endpoint::new(http::Method::POST, "post-test-push-notification", path)
             .accept(self.media("Subscriptions", "application/vnd.retailer.v10+json"))
             .bucket("post-test-push-notification");
         self.json_of(ep).await
@@ -2551,11 +2375,9 @@ impl RetailerClient {
         body: &CreateUnpublishedOfferReportRequest,
     ) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, "offers/unpublished");
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "post-unpublished-offer-report", path)
+        let ep = Endpoint::new(http::Method::POST, "post-unpublished-offer-report", path)
             .accept(self.media("Offers", "application/vnd.retailer.v10+json"))
-            .bucket("post-unpublished-offer-report");
-        ep = ep
+            .bucket("post-unpublished-offer-report")
             .json(body)
             .content_type(self.media("Offers", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2569,11 +2391,9 @@ impl RetailerClient {
     #[deprecated(note = "bol's description marks `put-offer` deprecated")]
     pub async fn put_offer(&self, offer_id: &str, body: &UpdateOfferRequest) -> Result<ProcessStatus, Error> {
         let path = self.path(Api::Retailer, &format!("offers/{}", encode_segment(offer_id)));
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::PUT, "put-offer", path)
+        let ep = Endpoint::new(http::Method::PUT, "put-offer", path)
             .accept(self.media("Offers", "application/vnd.retailer.v10+json"))
-            .bucket("put-offer");
-        ep = ep
+            .bucket("put-offer")
             .json(body)
             .content_type(self.media("Offers", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2593,11 +2413,9 @@ impl RetailerClient {
             Api::Retailer,
             &format!("subscriptions/{}", encode_segment(subscription_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::PUT, "put-push-notification-subscription", path)
+        let ep = Endpoint::new(http::Method::PUT, "put-push-notification-subscription", path)
             .accept(self.media("Subscriptions", "application/vnd.retailer.v10+json"))
-            .bucket("put-push-notification-subscription");
-        ep = ep
+            .bucket("put-push-notification-subscription")
             .json(body)
             .content_type(self.media("Subscriptions", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2617,11 +2435,9 @@ impl RetailerClient {
             Api::Retailer,
             &format!("replenishments/{}", encode_segment(replenishment_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::PUT, "put-replenishment", path)
+        let ep = Endpoint::new(http::Method::PUT, "put-replenishment", path)
             .accept(self.media("Replenishments", "application/vnd.retailer.v10+json"))
-            .bucket("put-replenishment");
-        ep = ep
+            .bucket("put-replenishment")
             .json(body)
             .content_type(self.media("Replenishments", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2642,11 +2458,9 @@ impl RetailerClient {
             Api::Retailer,
             &format!("offers/{}/price", encode_segment(offer_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::PUT, "update-offer-price", path)
+        let ep = Endpoint::new(http::Method::PUT, "update-offer-price", path)
             .accept(self.media("Offers", "application/vnd.retailer.v10+json"))
-            .bucket("update-offer-price");
-        ep = ep
+            .bucket("update-offer-price")
             .json(body)
             .content_type(self.media("Offers", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
@@ -2668,7 +2482,6 @@ impl RetailerClient {
             Api::Retailer,
             &format!("offers/{}/stock", encode_segment(offer_id)),
         );
-        #[allow(unused_mut)]
         let mut ep = Endpoint::new(http::Method::PUT, "update-offer-stock", path)
             .accept(self.media("Offers", "application/vnd.retailer.v10+json"))
             .bucket("update-offer-stock");
@@ -2697,11 +2510,10 @@ impl RetailerClient {
             Api::Retailer,
             &format!("shipments/invoices/{}", encode_segment(shipment_id)),
         );
-        #[allow(unused_mut)]
-        let mut ep = Endpoint::new(http::Method::POST, "upload-invoice", path)
+        let ep = Endpoint::new(http::Method::POST, "upload-invoice", path)
             .accept(self.media("Shipments", "application/vnd.retailer.v10+json"))
-            .bucket("upload-invoice");
-        ep = ep.multipart(vec![invoice.into_part("invoice")]);
+            .bucket("upload-invoice")
+            .multipart(vec![invoice.into_part("invoice")]);
         self.json_of(ep).await
     }
 }
