@@ -2,8 +2,6 @@
 //! A wire test per operation of the description: the exact method and path, the media
 //! types, the body, and the decoding of an answer built from the description's examples.
 
-#![allow(clippy::all, unused_variables, unused_imports)]
-
 mod common;
 
 use common::{client, normalized, setup};

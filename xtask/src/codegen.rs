@@ -262,13 +262,32 @@ fn doc(out: &mut String, indent: &str, text: Option<&str>) {
         return;
     };
     for line in text.replace("\r", "").lines() {
+        // The indentation of a list item's next lines is kept, up to three spaces: four
+        // would make a code block, which rustdoc would compile.
+        let indent_by = line.len() - line.trim_start_matches(' ').len();
         let line = line.trim().replace("```", "'''");
-        if line.is_empty() {
+        let line = format!("{}{}", " ".repeat(indent_by.min(3)), link_urls(&line));
+        if line.trim().is_empty() {
             let _ = writeln!(out, "{indent}///");
         } else {
             let _ = writeln!(out, "{indent}/// {line}");
         }
     }
+}
+
+/// Bare URLs of a description's line as links (`<https://...>`), which rustdoc renders and
+/// does not warn about; a trailing full stop or comma stays outside.
+fn link_urls(line: &str) -> String {
+    line.split(' ')
+        .map(|word| {
+            if !(word.starts_with("http://") || word.starts_with("https://")) {
+                return word.to_owned();
+            }
+            let url = word.trim_end_matches(['.', ',', ';', ':', ')']);
+            format!("<{url}>{}", &word[url.len()..])
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The variant names of an enum's values (`CANCELLED_BY_SELLER`: `CancelledBySeller`),
@@ -287,6 +306,43 @@ fn variants(values: &[String]) -> Vec<(String, String)> {
         out.push((name, v.clone()));
     }
     out
+}
+
+/// The words of generated code outside comments and string literals: what it uses.
+fn code_words(code: &str) -> BTreeSet<String> {
+    let mut words = BTreeSet::new();
+    for line in code.lines() {
+        let line = line.trim_start();
+        if line.starts_with("//") {
+            continue;
+        }
+        let mut word = String::new();
+        let mut in_string = false;
+        let mut escaped = false;
+        for c in line.chars() {
+            if in_string {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            if c.is_ascii_alphanumeric() || c == '_' {
+                word.push(c);
+                continue;
+            }
+            if !word.is_empty() {
+                words.insert(std::mem::take(&mut word));
+            }
+            in_string = c == '"';
+        }
+        if !word.is_empty() {
+            words.insert(word);
+        }
+    }
+    words
 }
 
 /// A field name as serde spells it on the wire (`r#type`: `type`).
@@ -414,6 +470,8 @@ struct Gen {
     structs: Vec<StructDef>,
     enums: Vec<EnumDef>,
     names: BTreeSet<String>,
+    /// bol's tags, each with its description.
+    tags: BTreeMap<String, Option<String>>,
     /// The Rust names of the schemas not named as the description names them (stutter).
     schema_names: BTreeMap<String, String>,
     ops: Vec<Op>,
@@ -737,6 +795,12 @@ impl Gen {
     }
 
     fn add_ops(&mut self, spec: &Value, api: Api) {
+        for tag in spec.get("tags").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(name) = tag.get("name").and_then(Value::as_str) {
+                let description = tag.get("description").and_then(Value::as_str).map(str::to_owned);
+                self.tags.insert(name.to_owned(), description);
+            }
+        }
         let Some(paths) = spec.get("paths").and_then(Value::as_object) else {
             return;
         };
@@ -1013,13 +1077,9 @@ impl Gen {
         out.push_str(
             "//! The models of every schema of bol's Retailer API v10 and shared process-status API.\n",
         );
-        out.push_str("//!\n//! Decoding is tolerant: a missing field takes its default and an unknown enum value is kept\n//! as `Other`, so a new field or value at bol never breaks an answer.\n\n");
+        out.push_str("//!\n//! Decoding is tolerant: a missing field takes its default and an unknown enum value is kept\n//! as `Other`, so a new field or value at bol never breaks an answer. Dates and times are\n//! `chrono` values, each an `Option` (absent: `None`, never a made-up date); one that is not\n//! RFC 3339 with its offset (`2017-02-09T12:39:48+01:00`) or a `YYYY-MM-DD` date fails the\n//! decoding, naming the field. Amounts of money are exact `Decimal`s, JSON numbers on the\n//! wire both ways.\n");
         out.push_str("//!\n//! Items are documented with the description's own text; where it has none (most nested\n//! objects), they are left without a doc rather than given one that repeats their name.\n\n");
-        out.push_str("#![allow(missing_docs)]\n");
-        out.push_str(
-            "#![allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]\n",
-        );
-        out.push_str("#![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]\n\n");
+        out.push_str("#![allow(missing_docs)]\n\n");
         out.push_str(&self.model_imports());
         out.push_str("use serde::{Deserialize, Serialize};\n\n");
         for s in &self.structs {
@@ -1277,28 +1337,28 @@ impl Gen {
             .collect()
     }
 
+    /// The tags of the operations, each with its module's name, in the tags' order.
+    fn tag_modules(&self) -> Vec<(String, String)> {
+        let tags: BTreeSet<&str> = self.ops.iter().map(|o| o.group.as_str()).collect();
+        tags.into_iter().map(|t| (t.to_owned(), snake(t))).collect()
+    }
+
+    /// `operations/mod.rs`: what the library knows of each operation, and the modules of
+    /// the operations, one per bol tag.
     fn operations(&self) -> String {
         let mut out = String::new();
         out.push_str(HEADER);
         out.push_str(
-            "//! One method per operation of bol's Retailer API v10 and shared process-status API.\n\n",
+            "//! One method per operation of bol's Retailer API v10 and shared process-status API,\n//! in one module and one `impl RetailerClient` per tag of bol's description.\n\n",
         );
-        let undocumented = self.ops.iter().flat_map(|o| &o.params).any(|p| {
-            p.location != "path" && !p.required && p.doc.as_deref().is_none_or(|d| d.trim().is_empty())
-        });
-        if undocumented {
-            // Parameters the description leaves without text stay without a doc.
-            out.push_str("#![allow(missing_docs)]\n");
+        for (tag, module) in self.tag_modules() {
+            let _ = writeln!(out, "mod {module};");
+            let types = self.tag_types(&tag);
+            if !types.is_empty() {
+                let _ = writeln!(out, "pub use {module}::{{{}}};", types.join(", "));
+            }
         }
-        out.push_str(
-            "#![allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]\n",
-        );
-        out.push_str("#![allow(clippy::too_many_arguments, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]\n\n");
-        out.push_str(
-            "use commerce_core::{Endpoint, Error, encode_segment};\nuse futures_util::stream::BoxStream;\n\n",
-        );
-        out.push_str("use super::models::*;\nuse crate::client::{Api, RetailerClient};\n\n");
-        out.push_str("/// What the library knows of an operation.\n#[derive(Debug, Clone, Copy, PartialEq, Eq)]\npub struct OperationInfo {\n    /// bol's `operationId`.\n    pub id: &'static str,\n    /// The HTTP method.\n    pub method: &'static str,\n    /// The path, as bol's description writes it.\n    pub path: &'static str,\n    /// The operation group (bol's tag).\n    pub group: &'static str,\n    /// The media type of the answer.\n    pub accept: &'static str,\n}\n\n");
+        out.push_str("\n/// What the library knows of an operation.\n#[derive(Debug, Clone, Copy, PartialEq, Eq)]\npub struct OperationInfo {\n    /// bol's `operationId`.\n    pub id: &'static str,\n    /// The HTTP method.\n    pub method: &'static str,\n    /// The path, as bol's description writes it.\n    pub path: &'static str,\n    /// The operation group (bol's tag).\n    pub group: &'static str,\n    /// The media type of the answer.\n    pub accept: &'static str,\n}\n\n");
         out.push_str("/// Every operation of the description, in `operationId` order.\npub const OPERATIONS: &[OperationInfo] = &[\n");
         for op in &self.ops {
             let prefix = match op.api {
@@ -1315,65 +1375,126 @@ impl Gen {
                 lit(&op.answers[0].0)
             );
         }
-        out.push_str("];\n\n");
+        out.push_str("];\n");
+        out
+    }
 
-        for op in &self.ops {
+    /// The types a tag's module defines: the optional parameters and the answers with
+    /// headers of its operations.
+    fn tag_types(&self, tag: &str) -> Vec<String> {
+        let mut types = Vec::new();
+        for op in self.ops.iter().filter(|o| o.group == tag) {
+            types.extend(Self::params_struct(op));
+            types.extend(self.header_answer(op).map(|(name, _)| name));
+        }
+        types.sort();
+        types
+    }
+
+    /// The module of the operations of one tag: their parameter and answer types, and one
+    /// `impl RetailerClient` whose doc names the tag.
+    fn tag_module(&self, tag: &str) -> String {
+        let ops: Vec<&Op> = self.ops.iter().filter(|o| o.group == tag).collect();
+        let mut body = String::new();
+        for op in &ops {
             if let Some(name) = Self::params_struct(op) {
                 let _ = writeln!(
-                    out,
+                    body,
                     "/// The optional parameters of [`RetailerClient::{}`].",
                     snake(&op.id)
                 );
-                out.push_str("#[derive(Debug, Clone, Default, PartialEq)]\n");
-                let _ = writeln!(out, "pub struct {name} {{");
+                body.push_str("#[derive(Debug, Clone, Default, PartialEq)]\n");
+                let _ = writeln!(body, "pub struct {name} {{");
                 for p in op.params.iter().filter(|p| p.location != "path" && !p.required) {
-                    doc(&mut out, "    ", p.doc.as_deref());
+                    doc(&mut body, "    ", p.doc.as_deref());
                     let ty = if p.array {
                         p.ty.clone()
                     } else {
                         format!("Option<{}>", p.ty)
                     };
-                    let _ = writeln!(out, "    pub {}: {ty},", p.rust);
+                    let _ = writeln!(body, "    pub {}: {ty},", p.rust);
                 }
-                out.push_str("}\n\n");
+                body.push_str("}\n\n");
             }
         }
-
-        for op in &self.ops {
+        for op in &ops {
             let Some((name, body_field)) = self.header_answer(op) else {
                 continue;
             };
             let _ = writeln!(
-                out,
+                body,
                 "/// The answer of [`RetailerClient::{}`] with the headers bol's description declares on it\n/// (each `None` when absent or not UTF-8).",
                 snake(&op.id)
             );
             let (media, ty) = &op.answers[0];
             let eq = if ty.is_none() { ", Eq" } else { "" };
-            let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq{eq})]");
-            let _ = writeln!(out, "pub struct {name} {{");
+            let _ = writeln!(body, "#[derive(Debug, Clone, PartialEq{eq})]");
+            let _ = writeln!(body, "pub struct {name} {{");
             let body_ty = ty.clone().unwrap_or_else(|| "bytes::Bytes".to_owned());
             let _ = writeln!(
-                out,
+                body,
                 "    /// The answer's body (`{media}`).\n    pub {body_field}: {body_ty},"
             );
             for (header, description) in &op.answer_headers {
-                let fallback = format!("The `{header}` header.");
                 let text = description
                     .as_deref()
                     .map(|d| format!("{} (`{header}`).", d.trim().trim_end_matches('.')))
-                    .unwrap_or(fallback);
-                doc(&mut out, "    ", Some(&text));
-                let _ = writeln!(out, "    pub {}: Option<String>,", Self::header_field(header));
+                    .unwrap_or_else(|| format!("The `{header}` header."));
+                doc(&mut body, "    ", Some(&text));
+                let _ = writeln!(body, "    pub {}: Option<String>,", Self::header_field(header));
             }
-            out.push_str("}\n\n");
+            body.push_str("}\n\n");
         }
+        let _ = writeln!(body, "/// # {tag}");
+        if let Some(d) = self.tags.get(tag).and_then(Option::as_deref) {
+            body.push_str("///\n");
+            doc(
+                &mut body,
+                "",
+                Some(&format!("{}.", d.trim().trim_end_matches('.'))),
+            );
+        }
+        let _ = writeln!(body, "///\n/// The operations bol's description tags `{tag}`.");
+        body.push_str("impl RetailerClient {\n");
+        for op in &ops {
+            self.method(&mut body, op);
+        }
+        body.push_str("}\n");
 
-        out.push_str("impl RetailerClient {\n");
-        for op in &self.ops {
-            self.method(&mut out, op);
+        let mut out = String::new();
+        out.push_str(HEADER);
+        let _ = writeln!(out, "//! The operations of bol's `{tag}` tag.\n");
+        let undocumented = ops.iter().flat_map(|o| &o.params).any(|p| {
+            p.location != "path" && !p.required && p.doc.as_deref().is_none_or(|d| d.trim().is_empty())
+        });
+        if undocumented {
+            // Parameters the description leaves without text stay without a doc.
+            out.push_str("#![allow(missing_docs)]\n\n");
         }
-        out.push_str("}\n");
+        let code = code_words(&body);
+        let core: Vec<&str> = ["Endpoint", "Error", "encode_segment"]
+            .into_iter()
+            .filter(|w| code.contains(*w))
+            .collect();
+        let _ = writeln!(out, "use commerce_core::{{{}}};", core.join(", "));
+        if code.contains("BoxStream") {
+            out.push_str("use futures_util::stream::BoxStream;\n");
+        }
+        let models: Vec<String> = self
+            .structs
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(self.enums.iter().map(|e| e.name.clone()))
+            .chain(["DateTime", "FixedOffset", "NaiveDate", "NaiveTime", "Decimal"].map(str::to_owned))
+            .filter(|n| code.contains(n))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !models.is_empty() {
+            let _ = writeln!(out, "\nuse crate::generated::models::{{{}}};", models.join(", "));
+        }
+        out.push_str("use crate::client::{Api, RetailerClient};\n\n");
+        out.push_str(&body);
         out
     }
 
@@ -1755,7 +1876,7 @@ impl Gen {
         let mut out = String::new();
         out.push_str(HEADER);
         out.push_str("//! Every operation of the description called once with its example arguments, and the\n//! description's example answers and media types: the calls and seeds of the decoder fuzz\n//! test (`tests/decoders.rs`).\n\n");
-        out.push_str("#![allow(clippy::all, unused_imports, dead_code)]\n\nuse retailer_client::models::*;\nuse retailer_client::*;\n\n");
+        out.push_str("use retailer_client::models::*;\nuse retailer_client::*;\n\n");
         let mut answers: Vec<String> = Vec::new();
         let mut media: Vec<String> = Vec::new();
         for op in &self.ops {
@@ -1806,7 +1927,7 @@ impl Gen {
         let mut out = String::new();
         out.push_str(HEADER);
         out.push_str("//! A wire test per operation of the description: the exact method and path, the media\n//! types, the body, and the decoding of an answer built from the description's examples.\n\n");
-        out.push_str("#![allow(clippy::all, unused_variables, unused_imports)]\n\nmod common;\n\nuse common::{client, normalized, setup};\nuse httpmock::Method;\nuse retailer_client::models::*;\nuse retailer_client::*;\n\n");
+        out.push_str("mod common;\n\nuse common::{client, normalized, setup};\nuse httpmock::Method;\nuse retailer_client::models::*;\nuse retailer_client::*;\n\n");
         for op in &self.ops {
             let fname = snake(&op.id);
             let fname_test = fname.trim_start_matches("r#");
@@ -2019,16 +2140,36 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     let crate_dir = root.join("retailer-client");
-    let files = [
+    let ops_dir = crate_dir.join("src/generated/operations");
+    let mut files = vec![
         (crate_dir.join("src/generated/models.rs"), g.models()),
-        (crate_dir.join("src/generated/operations.rs"), g.operations()),
+        (ops_dir.join("mod.rs"), g.operations()),
         (crate_dir.join("tests/generated_wire.rs"), g.tests()),
         (
             crate_dir.join("tests/decoders/generated_calls.rs"),
             g.decoder_calls(),
         ),
     ];
+    for (tag, module) in g.tag_modules() {
+        files.push((ops_dir.join(format!("{module}.rs")), g.tag_module(&tag)));
+    }
+    // Files a former run wrote that this one does not: the operations in one file, a tag
+    // bol no longer has.
+    let mut leftover: Vec<PathBuf> = vec![crate_dir.join("src/generated/operations.rs")];
+    if let Ok(entries) = std::fs::read_dir(&ops_dir) {
+        leftover.extend(entries.filter_map(Result::ok).map(|e| e.path()));
+    }
+    leftover.retain(|p| p.is_file() && !files.iter().any(|(f, _)| f == p));
+    leftover.sort();
     let mut stale = Vec::new();
+    for path in &leftover {
+        if check {
+            stale.push(format!("{} (to be removed)", path.display()));
+        } else {
+            std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("removed {}", path.display());
+        }
+    }
     for (path, text) in &files {
         let formatted = rustfmt(text)?;
         if check {
@@ -2073,6 +2214,10 @@ mod tests {
         assert_eq!(pascal("FBR"), "Fbr");
         assert_eq!(pascal("processStatusId"), "ProcessStatusId");
         assert_eq!(pascal("1"), "V1");
+        assert_eq!(
+            link_urls("Fixed value: https://api.bol.com/problems. See (https://x.y) or <https://z>"),
+            "Fixed value: <https://api.bol.com/problems>. See (https://x.y) or <https://z>"
+        );
         assert_eq!(serde_camel("order_item_id"), "orderItemId");
         assert_eq!(serde_camel("r#type"), "type");
         assert_eq!(serde_camel("ean"), "ean");

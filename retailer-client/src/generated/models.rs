@@ -2,23 +2,16 @@
 //! The models of every schema of bol's Retailer API v10 and shared process-status API.
 //!
 //! Decoding is tolerant: a missing field takes its default and an unknown enum value is kept
-//! as `Other`, so a new field or value at bol never breaks an answer.
-
+//! as `Other`, so a new field or value at bol never breaks an answer. Dates and times are
+//! `chrono` values, each an `Option` (absent: `None`, never a made-up date); one that is not
+//! RFC 3339 with its offset (`2017-02-09T12:39:48+01:00`) or a `YYYY-MM-DD` date fails the
+//! decoding, naming the field. Amounts of money are exact `Decimal`s, JSON numbers on the
+//! wire both ways.
 //!
 //! Items are documented with the description's own text; where it has none (most nested
 //! objects), they are left without a doc rather than given one that repeats their name.
 
 #![allow(missing_docs)]
-#![allow(
-    rustdoc::bare_urls,
-    rustdoc::broken_intra_doc_links,
-    rustdoc::invalid_html_tags
-)]
-#![allow(
-    clippy::large_enum_variant,
-    clippy::doc_lazy_continuation,
-    clippy::doc_overindented_list_items
-)]
 
 pub use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
 pub use rust_decimal::Decimal;
@@ -1464,7 +1457,7 @@ pub struct Problem {
     pub status: i64,
     /// Title describing the nature of the problem.
     pub title: String,
-    /// Type URI for this problem. Fixed value: https://api.bol.com/problems.
+    /// Type URI for this problem. Fixed value: <https://api.bol.com/problems>.
     pub r#type: String,
     /// Describes a violation that occurred interacting with the API.
     pub violations: Vec<Violation>,
@@ -1987,10 +1980,10 @@ pub struct ReducedReturnItem {
     /// The reason why the customer returned this product.
     ///
     /// - **mainReason** (required): The main reason describing why the customer returned this product.
-    /// Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
+    ///   Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
     ///
     /// - **detailedReason**: The sub reason describing why the customer returned this product in more detail.
-    /// Allowed values **depend on mainReason**:
+    ///   Allowed values **depend on mainReason**:
     ///
     /// | mainReason                          | detailedReason values                                                                                                                                                                                 | comments                                                                                       |
     /// |-------------------------------------|------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ |------------------------------------------------------------------------------------------------|
@@ -2283,10 +2276,10 @@ pub struct ReturnItem {
     /// The reason why the customer returned this product.
     ///
     /// - **mainReason** (required): The main reason describing why the customer returned this product.
-    /// Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
+    ///   Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
     ///
     /// - **detailedReason**: The sub reason describing why the customer returned this product in more detail.
-    /// Allowed values **depend on mainReason**:
+    ///   Allowed values **depend on mainReason**:
     ///
     /// | mainReason                          | detailedReason values                                                                                                                                                                                 | comments                                                                                       |
     /// |-------------------------------------|------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ |------------------------------------------------------------------------------------------------|
@@ -2330,10 +2323,10 @@ pub struct ReturnProcessingResult {
 /// The reason why the customer returned this product.
 ///
 /// - **mainReason** (required): The main reason describing why the customer returned this product.
-/// Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
+///   Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
 ///
 /// - **detailedReason**: The sub reason describing why the customer returned this product in more detail.
-/// Allowed values **depend on mainReason**:
+///   Allowed values **depend on mainReason**:
 ///
 /// | mainReason                          | detailedReason values                                                                                                                                                                                 | comments                                                                                       |
 /// |-------------------------------------|------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ |------------------------------------------------------------------------------------------------|

@@ -3,8 +3,6 @@
 //! description's example answers and media types: the calls and seeds of the decoder fuzz
 //! test (`tests/decoders.rs`).
 
-#![allow(clippy::all, unused_imports, dead_code)]
-
 use retailer_client::models::*;
 use retailer_client::*;
 
