@@ -26,7 +26,7 @@ use commerce_core::testing::paused_time_http;
 use commerce_sandbox::{Config, bol_limit_per_second};
 use futures_util::TryStreamExt;
 use retailer_client::models::{
-    GetOrdersStatus, OrderItem, ProcessStatusStatus, ReducedOrder, ShipmentRequest, TransportInstruction,
+    GetOrdersStatus, OrderItem, ProcessState, ReducedOrder, ShipmentRequest, TransportInstruction,
 };
 use retailer_client::{BULK_PROCESS_STATUS_LIMIT, GetOrdersParams, RetailerClient, WaitOptions};
 use tokio::time::Instant;
@@ -182,12 +182,7 @@ async fn job(bol: &RetailerClient, callers: usize) -> Job {
     let mut job = job.into_inner().unwrap();
     job.started = started.len();
     match bol.wait_for_processes(&started, WaitOptions::default()).await {
-        Ok(done) => {
-            job.succeeded = done
-                .iter()
-                .filter(|s| s.status == ProcessStatusStatus::Success)
-                .count()
-        }
+        Ok(done) => job.succeeded = done.iter().filter(|s| s.status == ProcessState::Success).count(),
         Err(e) => job.fail("wait-for-processes", &e),
     }
     job

@@ -6,6 +6,8 @@ use commerce_core::{
     OrderState, SalesChannel, ShipmentConfirmation, ValidationErrors,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::client::{PROVIDER, RetailerClient};
 use crate::generated::GetOrdersParams;
@@ -61,7 +63,7 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
                 sku: item.offer.as_ref().and_then(|o| o.reference.clone()),
                 title: item.product.as_ref().map(|p| p.title.clone()).unwrap_or_default(),
                 quantity: u32::try_from(open).unwrap_or(u32::MAX),
-                unit_price: Some(Money::eur(item.unit_price)),
+                unit_price: euros(item.unit_price),
                 cancellation_requested: item.cancellation_request,
             })
         })
@@ -69,11 +71,7 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
     CommerceOrder {
         id: order.order_id.clone(),
         channel: PROVIDER.to_owned(),
-        placed_at: order
-            .order_placed_date_time
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.to_utc()),
+        placed_at: order.order_placed_date_time.map(|t| t.to_utc()),
         customer: Customer {
             email: s.email.clone().unwrap_or_default(),
             first_name: Some(s.first_name.clone()).filter(|n| !n.is_empty()),
@@ -91,6 +89,15 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
                 .unwrap_or_else(|| "pick-up point".to_owned())
         }),
     }
+}
+
+/// An amount in euros as [`Money`] in cents, rounded half away from zero (`12.995` is
+/// 13.00 EUR); `None` for an amount no `i64` of cents holds.
+fn euros(amount: Decimal) -> Option<Money> {
+    let cents = amount
+        .checked_mul(Decimal::ONE_HUNDRED)?
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+    Some(Money::new(cents.to_i64()?, "EUR"))
 }
 
 /// The order's lines as [`OrderState`]: quantities ordered, shipped and cancelled, and the
@@ -277,5 +284,23 @@ impl SalesChannel for RetailerClient {
             receipt.reference = done.process_status_id.or(started.process_status_id);
         }
         Ok(receipt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_become_exact_cents() {
+        let eur = |text: &str| euros(text.parse().unwrap()).map(|m| m.minor_units);
+        assert_eq!(eur("12.99"), Some(1299));
+        assert_eq!(eur("0.1"), Some(10));
+        assert_eq!(eur("118.91"), Some(11891));
+        assert_eq!(eur("12.995"), Some(1300));
+        assert_eq!(eur("-12.995"), Some(-1300));
+        assert_eq!(eur("12.994"), Some(1299));
+        assert_eq!(eur("79228162514264337593543950335"), None, "past i64 cents");
+        assert_eq!(euros(Decimal::new(1299, 2)).unwrap().currency, "EUR");
     }
 }

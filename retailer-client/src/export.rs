@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use commerce_core::Error;
+use rust_decimal::Decimal;
 
 use crate::client::RetailerClient;
 use crate::generated::models::{CreateOfferExportRequest, CreateOfferExportRequestFormat};
@@ -41,9 +42,9 @@ impl ExportedOffer {
         self.get("stockAmount")?.parse().ok()
     }
 
-    /// `bundlePricesPrice` (the unit price).
-    pub fn price(&self) -> Option<f64> {
-        self.get("bundlePricesPrice")?.parse().ok()
+    /// `bundlePricesPrice` (the unit price), exact.
+    pub fn price(&self) -> Option<Decimal> {
+        self.get("bundlePricesPrice")?.trim().parse().ok()
     }
 
     /// `fulfilmentType` (`FBR` or `FBB`).
@@ -100,6 +101,11 @@ impl RetailerClient {
     /// Exports every offer: requests the CSV export, waits for its process status (the
     /// export can take minutes: give `options` a generous deadline), downloads the report
     /// and reads it.
+    ///
+    /// bol's description marks the two operations it uses deprecated
+    /// ([`post_offer_export`](Self::post_offer_export),
+    /// [`get_offer_export`](Self::get_offer_export)); bol still serves them.
+    #[allow(deprecated)]
     pub async fn export_offers(&self, options: WaitOptions) -> Result<Vec<ExportedOffer>, Error> {
         let started = self
             .post_offer_export(&CreateOfferExportRequest {

@@ -9,9 +9,7 @@ use commerce_core::{Delivery, Error, ProviderError, ValidationErrors};
 use tokio::time::Instant;
 
 use crate::client::{PROVIDER, RetailerClient};
-use crate::generated::models::{
-    BulkProcessStatusRequest, ProcessStatus, ProcessStatusId, ProcessStatusStatus,
-};
+use crate::generated::models::{BulkProcessStatusRequest, ProcessState, ProcessStatus, ProcessStatusId};
 
 /// The most process status ids bol takes in one bulk request (`POST /shared/process-status`);
 /// [`RetailerClient::wait_for_processes`] asks for more in chunks of this size.
@@ -52,7 +50,7 @@ impl WaitOptions {
 pub fn is_final(status: &ProcessStatus) -> bool {
     matches!(
         status.status,
-        ProcessStatusStatus::Success | ProcessStatusStatus::Failure | ProcessStatusStatus::Timeout
+        ProcessState::Success | ProcessState::Failure | ProcessState::Timeout
     )
 }
 
@@ -115,11 +113,11 @@ impl RetailerClient {
     ///
     /// ```no_run
     /// # use retailer_client::{RetailerClient, WaitOptions};
-    /// # use retailer_client::models::ProcessStatusStatus;
+    /// # use retailer_client::models::ProcessState;
     /// # async fn run(bol: RetailerClient, started: Vec<retailer_client::models::ProcessStatus>) -> Result<(), retailer_client::Error> {
     /// let done = bol.wait_for_processes(&started, WaitOptions::default()).await?;
     /// for (before, after) in started.iter().zip(&done) {
-    ///     if after.status != ProcessStatusStatus::Success {
+    ///     if after.status != ProcessState::Success {
     ///         println!("{} for {}: {}", after.event_type, after.entity_id.as_deref().unwrap_or("?"), after.status);
     ///     }
     ///     assert_eq!(before.process_status_id, after.process_status_id);
@@ -213,7 +211,7 @@ impl RetailerClient {
         options: WaitOptions,
     ) -> Result<ProcessStatus, Error> {
         let done = self.wait_for_process(status, options).await?;
-        if done.status == ProcessStatusStatus::Success {
+        if done.status == ProcessState::Success {
             return Ok(done);
         }
         let mut e = ProviderError::new(PROVIDER, format!("process-status {}", done.event_type), 200)

@@ -66,6 +66,33 @@ pub(crate) fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// A time of day as bol writes it (`"23:59"`, `Offer::ultimate_order_time`), for an optional
+/// field: read from `HH:MM` or `HH:MM:SS`, written `HH:MM` (with the seconds when there
+/// are some). Anything else is a decode error, which names the field.
+///
+/// [`Offer::ultimate_order_time`]: crate::models::Offer::ultimate_order_time
+pub(crate) mod time_of_day {
+    use chrono::{NaiveTime, Timelike};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(value: &Option<NaiveTime>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(t) if t.second() == 0 && t.nanosecond() == 0 => s.collect_str(&t.format("%H:%M")),
+            Some(t) => s.collect_str(t),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveTime>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => text.trim().parse().map(Some).map_err(|e| {
+                serde::de::Error::custom(format_args!("{text:?} is not a time of day (HH:MM): {e}"))
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +124,33 @@ mod tests {
             HeaderValue::from_bytes("Pakketdienst Zuid ä".as_bytes()).unwrap(),
         );
         assert_eq!(header_text(&h, "x-utf8").as_deref(), Some("Pakketdienst Zuid ä"));
+    }
+
+    #[test]
+    fn a_time_of_day_is_read_and_written_as_bol_does() {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct T {
+            #[serde(default, with = "time_of_day", skip_serializing_if = "Option::is_none")]
+            at: Option<chrono::NaiveTime>,
+        }
+        let read = |json: &str| serde_json::from_str::<T>(json).map(|t| t.at);
+        let hm = chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap();
+        assert_eq!(read(r#"{"at":"23:59"}"#).unwrap(), Some(hm));
+        assert_eq!(read(r#"{"at":"23:59:00"}"#).unwrap(), Some(hm));
+        assert_eq!(read("{}").unwrap(), None);
+        assert_eq!(read(r#"{"at":null}"#).unwrap(), None);
+        let err = read(r#"{"at":"half past"}"#).unwrap_err().to_string();
+        assert!(err.contains("\"half past\" is not a time of day"), "{err}");
+        assert_eq!(
+            serde_json::to_string(&T { at: Some(hm) }).unwrap(),
+            r#"{"at":"23:59"}"#
+        );
+        let s = chrono::NaiveTime::from_hms_opt(8, 5, 30).unwrap();
+        assert_eq!(
+            serde_json::to_string(&T { at: Some(s) }).unwrap(),
+            r#"{"at":"08:05:30"}"#
+        );
+        assert_eq!(serde_json::to_string(&T { at: None }).unwrap(), "{}");
     }
 
     #[test]

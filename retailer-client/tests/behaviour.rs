@@ -13,7 +13,7 @@ use common::{CLIENT_ID, CLIENT_SECRET, client, setup};
 use futures_util::TryStreamExt;
 use httpmock::Method::{GET, POST, PUT};
 use httpmock::MockServer;
-use retailer_client::models::{GetOrdersStatus, ProcessStatus, ProcessStatusStatus, UpdateOfferStockRequest};
+use retailer_client::models::{GetOrdersStatus, ProcessState, ProcessStatus, UpdateOfferStockRequest};
 use retailer_client::{GetOrdersParams, RetailerClient, ShippingLabel, WaitOptions};
 use serde_json::{Value, json};
 
@@ -223,6 +223,7 @@ async fn an_empty_page_ends_a_stream() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the offer stock update deprecated; it is still served.
 async fn the_demo_environment_and_a_media_version_override() {
     let server = setup().await;
     let offer = server
@@ -273,7 +274,7 @@ async fn the_demo_environment_and_a_media_version_override() {
         )
         .await
         .unwrap();
-    assert_eq!(done.status, ProcessStatusStatus::Success);
+    assert_eq!(done.status, ProcessState::Success);
     offer.assert_async().await;
     status.assert_async().await;
 }
@@ -310,7 +311,7 @@ async fn process_status_waiting_backs_off_until_final_or_the_deadline() {
         .wait_for_process(&pending, WaitOptions::default())
         .await
         .unwrap();
-    assert_eq!(done.status, ProcessStatusStatus::Failure);
+    assert_eq!(done.status, ProcessState::Failure);
     // Polls after 1, 2, 4 and 8 s.
     assert_eq!(start.elapsed(), Duration::from_secs(15));
     assert_eq!(n.load(Ordering::SeqCst), 4);
@@ -393,7 +394,7 @@ async fn the_offers_export_end_to_end() {
     assert_eq!(offers.len(), 2);
     assert_eq!(offers[0].ean(), Some("8712345678906"));
     assert_eq!(offers[0].stock_amount(), Some(9));
-    assert_eq!(offers[0].price(), Some(829.0));
+    assert_eq!(offers[0].price(), Some(rust_decimal::Decimal::new(829, 0)));
     assert_eq!(offers[1].get("conditionComment"), Some("Doos open, ongebruikt"));
     assert_eq!(offers[1].get("referenceCode"), Some("4771"));
 }
@@ -944,7 +945,7 @@ async fn bulk_waiting_asks_at_most_1000_ids_a_request() {
         .unwrap();
     m.assert_calls_async(3).await;
     assert_eq!(*sizes.lock().unwrap(), [1000, 1000, 345]);
-    assert!(done.iter().all(|s| s.status == ProcessStatusStatus::Success));
+    assert!(done.iter().all(|s| s.status == ProcessState::Success));
     assert!(
         done.iter()
             .zip(&given)

@@ -2,8 +2,6 @@
 //! A wire test per operation of the description: the exact method and path, the media
 //! types, the body, and the decoding of an answer built from the description's examples.
 
-#![allow(clippy::all, unused_variables, unused_imports)]
-
 mod common;
 
 use common::{client, normalized, setup};
@@ -158,6 +156,7 @@ async fn create_shipment() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn delete_offer() {
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
     let server = setup().await;
@@ -290,6 +289,7 @@ async fn get_commission() {
                 .path("/retailer/commission/p-1")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("unit-price", "12.99");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -297,7 +297,7 @@ async fn get_commission() {
         })
         .await;
     let got = client(&server)
-        .get_commission("p-1", 1.5, &Default::default())
+        .get_commission("p-1", Decimal::new(1299, 2), &Default::default())
         .await
         .unwrap();
     m.assert_async().await;
@@ -630,6 +630,7 @@ async fn get_load_carrier_labels() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn get_offer() {
     const ANSWER: &str = "{\"condition\":{\"category\":\"SECONDHAND\",\"comment\":\"Heeft een koffie vlek op de kaft.\",\"name\":\"AS_NEW\"},\"ean\":\"0000007740404\",\"economicOperatorId\":\"90bfddc5-a6d0-4986-9253-407b3a6850ca\",\"fulfilment\":{\"deliveryCode\":\"24uurs-23\",\"method\":\"FBR\"},\"notPublishableReasons\":[{\"code\":\"4003\",\"description\":\"The seller is on holiday.\"}],\"offerId\":\"6ff736b5-cdd0-4150-8c67-78269ee986f5\",\"onHoldByRetailer\":false,\"pricing\":{\"bundlePrices\":[{\"quantity\":1,\"unitPrice\":9.99}]},\"reference\":\"REF12345\",\"stock\":{\"amount\":6,\"correctedStock\":5,\"managedByRetailer\":false},\"store\":{\"productTitle\":\"Product Title\",\"visible\":[{\"countryCode\":\"NL\"}]},\"unknownProductTitle\":\"Unknown Product Title\"}";
     let server = setup().await;
@@ -656,6 +657,7 @@ async fn get_offer() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn get_offer_export() {
     let server = setup().await;
     let m = server
@@ -687,6 +689,10 @@ async fn get_offer_insights() {
                 .path("/retailer/insights/offer")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("offer-id", "q-1");
+            let when = when.query_param("period", "DAY");
+            let when = when.query_param("number-of-periods", "1");
+            let when = when.query_param("name", "PRODUCT_VISITS");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -696,9 +702,9 @@ async fn get_offer_insights() {
     let got = client(&server)
         .get_offer_insights(
             "q-1",
-            GetOfferInsightsPeriod::default(),
+            GetOfferInsightsPeriod::Day,
             1,
-            GetOfferInsightsName::default(),
+            GetOfferInsightsName::ProductVisits,
         )
         .await
         .unwrap();
@@ -773,6 +779,9 @@ async fn get_performance_indicators() {
                 .path("/retailer/insights/performance/indicator")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("name", "CANCELLATIONS");
+            let when = when.query_param("year", "q-1");
+            let when = when.query_param("week", "q-1");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -780,7 +789,7 @@ async fn get_performance_indicators() {
         })
         .await;
     let got = client(&server)
-        .get_performance_indicators(GetPerformanceIndicatorsName::default(), "q-1", "q-1")
+        .get_performance_indicators(GetPerformanceIndicatorsName::Cancellations, "q-1", "q-1")
         .await
         .unwrap();
     m.assert_async().await;
@@ -911,6 +920,8 @@ async fn get_process_status_entity_id() {
                 .path("/shared/process-status")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("entity-id", "q-1");
+            let when = when.query_param("event-type", "CREATE_SHIPMENT");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -920,7 +931,7 @@ async fn get_process_status_entity_id() {
     let got = client(&server)
         .get_process_status_entity_id(
             "q-1",
-            GetProcessStatusEntityIdEventType::default(),
+            GetProcessStatusEntityIdEventType::CreateShipment,
             &Default::default(),
         )
         .await
@@ -1149,6 +1160,8 @@ async fn get_product_ranks() {
                 .path("/retailer/insights/product-ranks")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("ean", "q-1");
+            let when = when.query_param("date", "2024-01-31");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -1156,7 +1169,11 @@ async fn get_product_ranks() {
         })
         .await;
     let got = client(&server)
-        .get_product_ranks("q-1", "q-1", &Default::default())
+        .get_product_ranks(
+            "q-1",
+            NaiveDate::from_ymd_opt(2024, 1, 31).unwrap(),
+            &Default::default(),
+        )
         .await
         .unwrap();
     m.assert_async().await;
@@ -1259,6 +1276,7 @@ async fn get_promotions() {
                 .path("/retailer/promotions")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("promotion-type", "AWARENESS");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -1266,7 +1284,7 @@ async fn get_promotions() {
         })
         .await;
     let got = client(&server)
-        .get_promotions(GetPromotionsPromotionType::default(), &Default::default())
+        .get_promotions(GetPromotionsPromotionType::Awareness, &Default::default())
         .await
         .unwrap();
     m.assert_async().await;
@@ -1479,6 +1497,8 @@ async fn get_sales_forecast() {
                 .path("/retailer/insights/sales-forecast")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("offer-id", "q-1");
+            let when = when.query_param("weeks-ahead", "1");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -1505,6 +1525,9 @@ async fn get_search_terms() {
                 .path("/retailer/insights/search-terms")
                 .header("accept", "application/vnd.retailer.v10+json")
                 .header("authorization", "Bearer tok-1");
+            let when = when.query_param("search-term", "q-1");
+            let when = when.query_param("period", "DAY");
+            let when = when.query_param("number-of-periods", "1");
             let _ = when;
             then.status(200)
                 .header("content-type", "application/vnd.retailer.v10+json")
@@ -1512,7 +1535,7 @@ async fn get_search_terms() {
         })
         .await;
     let got = client(&server)
-        .get_search_terms("q-1", GetSearchTermsPeriod::default(), 1, &Default::default())
+        .get_search_terms("q-1", GetSearchTermsPeriod::Day, 1, &Default::default())
         .await
         .unwrap();
     m.assert_async().await;
@@ -1635,6 +1658,7 @@ async fn get_subscription_keys() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn get_unpublished_offer_report() {
     let server = setup().await;
     let m = server
@@ -1718,6 +1742,7 @@ async fn handle_return() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn post_offer() {
     const BODY: &str = "{\"condition\":{\"category\":\"SECONDHAND\",\"comment\":\"Heeft een koffie vlek op de kaft.\",\"name\":\"AS_NEW\"},\"ean\":\"0000007740404\",\"economicOperatorId\":\"90bfddc5-a6d0-4986-9253-407b3a6850ca\",\"fulfilment\":{\"deliveryCode\":\"24uurs-23\",\"method\":\"FBR\"},\"onHoldByRetailer\":false,\"pricing\":{\"bundlePrices\":[{\"quantity\":1,\"unitPrice\":9.99}]},\"reference\":\"REF12345\",\"stock\":{\"amount\":6,\"managedByRetailer\":false},\"unknownProductTitle\":\"Unknown Product Title\"}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
@@ -1757,6 +1782,7 @@ async fn post_offer() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn post_offer_export() {
     const BODY: &str = "{\"format\":\"CSV\"}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
@@ -2069,6 +2095,7 @@ async fn post_test_push_notification() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn post_unpublished_offer_report() {
     const BODY: &str = "{\"format\":\"CSV\"}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
@@ -2107,6 +2134,7 @@ async fn post_unpublished_offer_report() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn put_offer() {
     const BODY: &str = "{\"economicOperatorId\":\"90bfddc5-a6d0-4986-9253-407b3a6850ca\",\"fulfilment\":{\"deliveryCode\":\"24uurs-23\",\"method\":\"FBR\"},\"onHoldByRetailer\":false,\"reference\":\"REF12345\",\"unknownProductTitle\":\"Unknown Product Title\"}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
@@ -2221,6 +2249,7 @@ async fn put_replenishment() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn update_offer_price() {
     const BODY: &str = "{\"pricing\":{\"bundlePrices\":[{\"quantity\":1,\"unitPrice\":9.99}]}}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";
@@ -2260,6 +2289,7 @@ async fn update_offer_price() {
 }
 
 #[tokio::test]
+#[allow(deprecated)] // bol marks the operation deprecated; it is still served.
 async fn update_offer_stock() {
     const BODY: &str = "{\"amount\":6,\"managedByRetailer\":false}";
     const ANSWER: &str = "{\"createTimestamp\":\"2018-11-14T09:34:41+01:00\",\"description\":\"Example process status description for processing 987654321.\",\"entityId\":\"987654321\",\"errorMessage\":\"Example process status error message.\",\"eventType\":\"CREATE_SHIPMENT\",\"links\":[{\"deprecation\":\"string\",\"href\":\"string\",\"hreflang\":\"string\",\"media\":\"string\",\"name\":\"string\",\"profile\":\"string\",\"rel\":\"string\",\"title\":\"string\",\"type\":\"string\"}],\"processStatusId\":\"1234567\",\"status\":\"SUCCESS\"}";

@@ -2,2845 +2,2331 @@
 //! The models of every schema of bol's Retailer API v10 and shared process-status API.
 //!
 //! Decoding is tolerant: a missing field takes its default and an unknown enum value is kept
-//! as `Other`, so a new field or value at bol never breaks an answer.
+//! as `Other`, so a new field or value at bol never breaks an answer. Dates and times are
+//! `chrono` values, each an `Option` (absent: `None`, never a made-up date); one that is not
+//! RFC 3339 with its offset (`2017-02-09T12:39:48+01:00`) or a `YYYY-MM-DD` date fails the
+//! decoding, naming the field. Amounts of money are exact `Decimal`s, JSON numbers on the
+//! wire both ways.
+//!
+//! Items are documented with the description's own text; where it has none (most nested
+//! objects), they are left without a doc rather than given one that repeats their name.
 
-#![allow(
-    rustdoc::bare_urls,
-    rustdoc::broken_intra_doc_links,
-    rustdoc::invalid_html_tags
-)]
-#![allow(
-    clippy::large_enum_variant,
-    clippy::doc_lazy_continuation,
-    clippy::doc_overindented_list_items
-)]
+#![allow(missing_docs)]
 
+pub use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
+pub use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// The `AdditionalService` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct AdditionalService {
     /// An additional service type that the customer selected when purchasing this order item.
-    #[serde(rename = "serviceType")]
     pub service_type: String,
 }
 
-/// The `Address` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Address {
     /// Name of the person responsible for this replenishment.
-    #[serde(rename = "attentionOf")]
     pub attention_of: String,
     /// The city of the pickup address.
-    #[serde(rename = "city")]
     pub city: String,
     /// The ISO 3166-2 country code.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// The house number of the pickup location.
-    #[serde(rename = "houseNumber")]
     pub house_number: String,
     /// The extension of the house number of the pickup location.
-    #[serde(rename = "houseNumberExtension")]
     pub house_number_extension: String,
     /// The street name of the pickup location.
-    #[serde(rename = "streetName")]
     pub street_name: String,
     /// The zip code in '1234AB' format for NL and '0000' for BE addresses.
-    #[serde(rename = "zipCode")]
     pub zip_code: String,
 }
 
-/// The `Asset` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Asset {
     /// The label(s) of the asset.
-    #[serde(rename = "labels")]
     pub labels: Vec<String>,
     /// The URL of the asset.
-    #[serde(rename = "url")]
     pub url: String,
 }
 
 /// A list of attributes. Every content update request should have one "EAN" attribute to link changes to a proper product.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Attribute {
     /// The identifier of the attribute for which the value has changed.
-    #[serde(rename = "id")]
     pub id: String,
-    /// The `values` field.
-    #[serde(rename = "values")]
     pub values: Vec<AttributeValue>,
 }
 
-/// The `AttributeValue` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct AttributeValue {
     /// The unit identifier of the attribute.
-    #[serde(rename = "unitId")]
     pub unit_id: String,
     /// The value of the attribute.
-    #[serde(rename = "value")]
     pub value: String,
 }
 
-/// The `Attributes` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Attributes {
     /// The identifier of the attribute.
-    #[serde(rename = "id")]
     pub id: String,
-    /// The `values` field.
-    #[serde(rename = "values")]
     pub values: Vec<Values>,
 }
 
-/// The `AudioTracks` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct AudioTracks {
     /// The name of the artist(s) performing the audio track.
-    #[serde(rename = "artistName", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub artist_name: Option<String>,
     /// The format in which the audio clip is available.
-    #[serde(rename = "clipType", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub clip_type: Option<String>,
     /// The URL on which an audio clip of the audio track has been made available.
-    #[serde(rename = "clipUrl", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub clip_url: Option<String>,
     /// The disc number within an album the audio track is stored on.
-    #[serde(rename = "discNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub disc_number: Option<String>,
     /// The disc side on which the audio track is stored on.
-    #[serde(rename = "discSide", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub disc_side: Option<String>,
     /// The play time of the audio track.
-    #[serde(rename = "playTime", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub play_time: Option<String>,
     /// The title of the audio track.
-    #[serde(rename = "title", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The track number on the album.
-    #[serde(rename = "trackNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub track_number: Option<String>,
 }
 
 /// The details of the customer that is responsible for the financial fulfillment of this order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct BillingDetails {
     /// The name of the city.
-    #[serde(rename = "city")]
     pub city: String,
     /// The company name.
-    #[serde(rename = "company", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
     /// The country code.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// A scrambled email address that can be used to contact the customer.
-    #[serde(rename = "email")]
     pub email: String,
     /// Additional information related to the address that helps in delivering the package.
-    #[serde(rename = "extraAddressInformation", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_address_information: Option<String>,
     /// The first name of the customer.
-    #[serde(rename = "firstName")]
     pub first_name: String,
     /// The house number.
-    #[serde(rename = "houseNumber")]
     pub house_number: String,
     /// The extension on the house number.
-    #[serde(rename = "houseNumberExtension", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub house_number_extension: Option<String>,
     /// The Kamer van Koophandel (kvk) number for organizations situated in the Netherlands or ondernemingsnummer for organizations situated in Belgium.
-    #[serde(rename = "kvkNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kvk_number: Option<String>,
     /// The order reference specified by the customer when ordering a product.
-    #[serde(rename = "orderReference", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub order_reference: Option<String>,
     /// The salutation of the customer.
-    #[serde(rename = "salutation")]
     pub salutation: BillingDetailsSalutation,
     /// The street name.
-    #[serde(rename = "streetName")]
     pub street_name: String,
     /// The surname of the customer.
-    #[serde(rename = "surname")]
     pub surname: String,
     /// The Value Added Tax (VAT) / BTW number for business sellers situated in the Netherlands.
-    #[serde(rename = "vatNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vat_number: Option<String>,
     /// The ZIP code in '1234AB' format for NL orders and '0000' format for BE orders.
-    #[serde(rename = "zipCode")]
     pub zip_code: String,
 }
 
-/// The `BulkCommissionQuery` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct BulkCommissionQuery {
     /// The condition of the offer.
-    #[serde(rename = "condition", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<BulkCommissionQueryCondition>,
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// The price of the product with a period as a decimal separator. The price should always have two decimals precision.
-    #[serde(rename = "unitPrice")]
-    pub unit_price: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
 }
 
-/// The `BulkCommissionRatesMultiStatusResponse` object.
+/// The answer of [`RetailerClient::get_commission_rates`](crate::RetailerClient::get_commission_rates).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct BulkCommissionRatesMultiStatusResponse {
-    /// The `failedQueries` field.
-    #[serde(rename = "failedQueries")]
     pub failed_queries: Vec<CommissionFailedQuery>,
-    /// The `successfulQueries` field.
-    #[serde(rename = "successfulQueries")]
     pub successful_queries: Vec<CommissionSuccessfulQuery>,
 }
 
-/// The `BulkCommissionRequest` object.
+/// The body of [`RetailerClient::get_commissions`](crate::RetailerClient::get_commissions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct BulkCommissionRequest {
-    /// The `commissionQueries` field.
-    #[serde(rename = "commissionQueries")]
     pub commission_queries: Vec<BulkCommissionQuery>,
 }
 
-/// The `BulkCommissionResponse` object.
+/// The answer of [`RetailerClient::get_commissions`](crate::RetailerClient::get_commissions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct BulkCommissionResponse {
-    /// The `commissions` field.
-    #[serde(rename = "commissions")]
     pub commissions: Vec<Commission>,
 }
 
-/// The `BulkProcessStatusRequest` object.
+/// The body of [`RetailerClient::get_process_status_bulk`](crate::RetailerClient::get_process_status_bulk).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct BulkProcessStatusRequest {
-    /// The `processStatusQueries` field.
-    #[serde(rename = "processStatusQueries")]
     pub process_status_queries: Vec<ProcessStatusId>,
 }
 
 /// A set of prices (containing a quantity and selling price) that apply to this offer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct BundlePrice {
     /// The minimum quantity a customer must order in order to receive discount. The element with value 1 must at least be present. In case of using more elements, the respective quantities must be in increasing order.
-    #[serde(rename = "quantity")]
     pub quantity: i64,
     /// The price per single unit including VAT in case the customer orders at least the quantity provided. When using more than 1 price, the respective prices must be in decreasing order using 2 decimal precision and dot separated.
-    #[serde(rename = "unitPrice")]
-    pub unit_price: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
 }
 
-/// The `Campaign` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Campaign {
     /// The ending date and time of the campaign.
-    #[serde(rename = "endDateTime", skip_serializing_if = "Option::is_none")]
-    pub end_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<DateTime<FixedOffset>>,
     /// The name of the campaign under which the promotion had been created.
-    #[serde(rename = "name")]
     pub name: String,
     /// The starting date and time of the campaign.
-    #[serde(rename = "startDateTime")]
-    pub start_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// Container for the order items that have to be cancelled.
+///
+/// The body of [`RetailerClient::cancel_order_item`](crate::RetailerClient::cancel_order_item).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CancellationRequest {
     /// List of order items to cancel. Order item id's must belong to the same order.
-    #[serde(rename = "orderItems")]
     pub order_items: Vec<OrderItemCancellation>,
 }
 
-/// The `CatalogProduct` object.
+/// The answer of [`RetailerClient::get_catalog_product`](crate::RetailerClient::get_catalog_product).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CatalogProduct {
-    /// The `attributes` field.
-    #[serde(rename = "attributes")]
     pub attributes: Vec<Attributes>,
-    /// The `audioTracks` field.
-    #[serde(rename = "audioTracks", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub audio_tracks: Vec<AudioTracks>,
-    /// The `enrichment` field.
-    #[serde(rename = "enrichment", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enrichment: Option<Enrichment>,
-    /// The `gpc` field.
-    #[serde(rename = "gpc")]
     pub gpc: Gpc,
-    /// The `parties` field.
-    #[serde(rename = "parties")]
     pub parties: Vec<Party>,
     /// Indicates whether the product meets the minimum requirements for publishing to the webshop.
-    #[serde(rename = "published")]
     pub published: bool,
-    /// The `series` field.
-    #[serde(rename = "series", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<Serie>,
 }
 
 /// The list of categories that are available to further narrow down search results, for the given search term and category.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Categories {
     /// The name of the categories.
-    #[serde(rename = "categoryName")]
     pub category_name: String,
     /// The list of available categories.
-    #[serde(rename = "categoryValues")]
     pub category_values: Vec<CategoryValues>,
 }
 
-/// The `Category` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Category {
     /// The id of the parent category which the product belongs to.
-    #[serde(rename = "categoryId")]
     pub category_id: String,
     /// The name of the parent category which the product belongs to.
-    #[serde(rename = "categoryName")]
     pub category_name: String,
     /// The subcategories which the product belongs to.
-    #[serde(rename = "subcategories", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subcategories: Vec<SubCategory>,
 }
 
 /// The list of available categories.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CategoryValues {
     /// The id of the category. This id can be used in other endpoints, like Get product list.
-    #[serde(rename = "categoryValueId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category_value_id: Option<String>,
     /// The name of the category.
-    #[serde(rename = "categoryValueName", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category_value_name: Option<String>,
 }
 
 /// The change transport requested by the user.
+///
+/// The body of [`RetailerClient::add_transport_information_by_transport_id`](crate::RetailerClient::add_transport_information_by_transport_id).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ChangeTransportRequest {
     /// The track and trace code that is associated with this transport.
-    #[serde(rename = "trackAndTrace")]
     pub track_and_trace: String,
     /// Specify the transporter that carries out the shipment.
-    #[serde(rename = "transporterCode", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transporter_code: Option<String>,
 }
 
-/// The `ChunkRecommendationsAttribute` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ChunkRecommendationsAttribute {
     /// The identifier of the attribute.
-    #[serde(rename = "id")]
     pub id: String,
-    /// The `values` field.
-    #[serde(rename = "values")]
     pub values: Vec<ChunkRecommendationsValue>,
 }
 
-/// The `ChunkRecommendationsAttributes` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ChunkRecommendationsAttributes {
-    /// The `attributes` field.
-    #[serde(rename = "attributes")]
     pub attributes: Vec<ChunkRecommendationsAttribute>,
 }
 
-/// The `ChunkRecommendationsPrediction` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ChunkRecommendationsPrediction {
     /// The identifier of the predicted GPC/Product Classification.
-    #[serde(rename = "chunkId")]
     pub chunk_id: String,
     /// The probability of the predicted chunk as a ratio, with eleven decimals of precision.
-    #[serde(rename = "probability")]
     pub probability: f64,
 }
 
-/// The `ChunkRecommendationsPredictions` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ChunkRecommendationsPredictions {
-    /// The `predictions` field.
-    #[serde(rename = "predictions")]
     pub predictions: Vec<ChunkRecommendationsPrediction>,
 }
 
-/// The `ChunkRecommendationsRequest` object.
+/// The body of [`RetailerClient::get_chunk_recommendations`](crate::RetailerClient::get_chunk_recommendations).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ChunkRecommendationsRequest {
-    /// The `productContents` field.
-    #[serde(rename = "productContents")]
     pub product_contents: Vec<ChunkRecommendationsAttributes>,
 }
 
-/// The `ChunkRecommendationsResponse` object.
+/// The answer of [`RetailerClient::get_chunk_recommendations`](crate::RetailerClient::get_chunk_recommendations).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ChunkRecommendationsResponse {
-    /// The `recommendations` field.
-    #[serde(rename = "recommendations")]
     pub recommendations: Vec<ChunkRecommendationsPredictions>,
 }
 
-/// The `ChunkRecommendationsValue` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ChunkRecommendationsValue {
     /// The value of the attribute.
-    #[serde(rename = "value")]
     pub value: String,
 }
 
-/// The `Commission` object.
+/// The answer of [`RetailerClient::get_commission`](crate::RetailerClient::get_commission).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Commission {
     /// The condition of the offer.
-    #[serde(rename = "condition")]
     pub condition: String,
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// A fixed commission fee, including VAT.
-    #[serde(rename = "fixedAmount")]
-    pub fixed_amount: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub fixed_amount: Decimal,
     /// A percentage of commission, based on the intended selling price per unit, including VAT.
-    #[serde(rename = "percentage")]
     pub percentage: f64,
-    /// The `reductions` field.
-    #[serde(rename = "reductions")]
     pub reductions: Vec<Reduction>,
     /// The total commission for selling this product at bol.com. The price includes VAT for Dutch sellers, and excludes VAT for Belgium sellers.
-    #[serde(rename = "totalCost")]
-    pub total_cost: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub total_cost: Decimal,
     /// The total commission for selling this product at bol.com without reductions including VAT.
-    #[serde(rename = "totalCostWithoutReduction", skip_serializing_if = "Option::is_none")]
-    pub total_cost_without_reduction: Option<f64>,
+    #[serde(
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_cost_without_reduction: Option<Decimal>,
     /// The intended selling price per single unit up to 2 decimals precision, including VAT.
-    #[serde(rename = "unitPrice")]
-    pub unit_price: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
 }
 
 /// An array of objects, each describing a period during which certain commission rates apply.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CommissionDateRange {
     /// The exclusive end date (in ISO 8601 format) after which the commission no longer applies.
-    #[serde(rename = "endDate")]
-    pub end_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<NaiveDate>,
     /// An array of objects, each describing commission rates for a specific condition.
-    #[serde(rename = "rates")]
     pub rates: Vec<CommissionDateRate>,
     /// The inclusive start date (in ISO 8601 format) from which the commission applies
-    #[serde(rename = "startDate")]
-    pub start_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<NaiveDate>,
 }
 
 /// An array of objects, each describing commission rates for a specific condition.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CommissionDateRate {
     /// Condition of the product.
-    #[serde(rename = "condition")]
     pub condition: String,
-    /// The `priceRanges` field.
-    #[serde(rename = "priceRanges")]
     pub price_ranges: Vec<CommissionPriceRange>,
 }
 
-/// The `CommissionFailedQuery` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CommissionFailedQuery {
     /// This provides the location of the entity where it was provided in the original response body.
-    #[serde(rename = "index")]
     pub index: f64,
     /// HTTP status code for individual entity operation.
-    #[serde(rename = "status")]
     pub status: i64,
     /// Outlines the list of violations encountered in the API for the specific index detailing the nature and reason for the issue.
-    #[serde(rename = "violations")]
     pub violations: Vec<Violation>,
 }
 
-/// The `CommissionPriceRange` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CommissionPriceRange {
     /// The fixed commission amount excluding VAT.
-    #[serde(rename = "fixedAmount")]
-    pub fixed_amount: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub fixed_amount: Decimal,
     /// A percentage of commission, based on the intended selling price per unit, excluding VAT.
-    #[serde(rename = "percentage")]
     pub percentage: f64,
-    /// The `range` field.
-    #[serde(rename = "range")]
+    /// Defines a specific price range for which the commission rates apply including VAT.
     pub range: CommissionRange,
     /// A boolean flag indicating whether a reduction is applied to the commission or not.
-    #[serde(rename = "reductionApplied")]
     pub reduction_applied: bool,
 }
 
-/// The `CommissionProducts` object.
+/// The body of [`RetailerClient::get_commission_rates`](crate::RetailerClient::get_commission_rates).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CommissionProducts {
-    /// The `products` field.
-    #[serde(rename = "products")]
     pub products: Vec<Ean>,
 }
 
 /// Defines a specific price range for which the commission rates apply including VAT.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CommissionRange {
     /// The inclusive lower price threshold for which the commission is valid.
-    #[serde(rename = "lower")]
-    pub lower: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub lower: Decimal,
     /// The exclusive upper price threshold for which the commission is valid.
-    #[serde(rename = "upper", skip_serializing_if = "Option::is_none")]
-    pub upper: Option<f64>,
+    #[serde(
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub upper: Option<Decimal>,
 }
 
-/// The `CommissionRate` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CommissionRate {
     /// An array of objects, each describing a period during which certain commission rates apply.
-    #[serde(rename = "dateRanges")]
     pub date_ranges: Vec<CommissionDateRange>,
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
 }
 
-/// The `CommissionSuccessfulQuery` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CommissionSuccessfulQuery {
-    /// The `commissionRates` field.
-    #[serde(rename = "commissionRates")]
     pub commission_rates: Vec<CommissionRate>,
     /// This provides the location of the entity where it was provided in the original response body.
-    #[serde(rename = "index")]
     pub index: f64,
     /// HTTP status code for individual entity operation.
-    #[serde(rename = "status")]
     pub status: i64,
 }
 
-/// The `CompetingOffersResponse` object.
+/// The answer of [`RetailerClient::get_competing_offers`](crate::RetailerClient::get_competing_offers).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CompetingOffersResponse {
     /// List of offers.
-    #[serde(rename = "offers")]
     pub offers: Vec<Offer>,
 }
 
-/// The `Condition` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Condition {
     /// The category of the condition. If not given NEW or SECONDHAND is derived from NAME.
-    #[serde(rename = "category", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<ConditionCategory>,
     /// The description of the condition of the product. Only allowed if name is not NEW and may not contain e-mail addresses.
-    #[serde(rename = "comment", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// The condition of the offered product.
-    #[serde(rename = "name")]
     pub name: ConditionName,
 }
 
-/// The `Countries` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Countries {
     /// Countries in which this offer is currently on sale in the webshop, in ISO-3166-1 format.
-    #[serde(rename = "countryCode", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country_code: Option<String>,
     /// Maximum number of estimated sales expectations on the bol.com platform.
-    #[serde(rename = "maximum")]
     pub maximum: f64,
     /// Minimum number of estimated sales expectations on the bol.com platform.
-    #[serde(rename = "minimum")]
     pub minimum: f64,
 }
 
-/// The `CreateAddress` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreateAddress {
     /// Name of the person responsible for this replenishment.
-    #[serde(rename = "attentionOf")]
     pub attention_of: String,
     /// The city of the pickup address.
-    #[serde(rename = "city")]
     pub city: String,
     /// The ISO 3166-2 country code.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// The house number of the pickup address.
-    #[serde(rename = "houseNumber")]
     pub house_number: String,
     /// The extension of the house number.
-    #[serde(rename = "houseNumberExtension", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub house_number_extension: Option<String>,
     /// The street name of the pickup address.
-    #[serde(rename = "streetName")]
     pub street_name: String,
     /// The zip code in '1234AB' format for NL and '0000' for BE addresses.
-    #[serde(rename = "zipCode")]
     pub zip_code: String,
 }
 
-/// The `CreateDeliveryInfo` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreateDeliveryInfo {
     /// The expected delivery date of the shipment at the bol.com warehouse. In ISO 8601 format.
-    #[serde(rename = "expectedDeliveryDate")]
-    pub expected_delivery_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_delivery_date: Option<NaiveDate>,
     /// The transporter code that correlates to the transport used for this replenishment.
-    #[serde(rename = "transporterCode")]
     pub transporter_code: CreateDeliveryInfoTransporterCode,
 }
 
-/// The `CreateOfferExportRequest` object.
+/// The body of [`RetailerClient::post_offer_export`](crate::RetailerClient::post_offer_export).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreateOfferExportRequest {
     /// The file format in which to return the export.
-    #[serde(rename = "format")]
     pub format: CreateOfferExportRequestFormat,
 }
 
-/// The `CreateOfferRequest` object.
+/// The body of [`RetailerClient::post_offer`](crate::RetailerClient::post_offer).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreateOfferRequest {
-    /// The `condition` field.
-    #[serde(rename = "condition")]
     pub condition: Condition,
     /// The EAN number associated with this product. Note: in case an ISBN is provided, the ISBN will be replaced with the actual EAN belonging to this ISBN.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// An identifier referring to the Economic operator entity (manufacturer, authorized party, importer, distributor or other natural person or legal entity for whom the obligations apply with regards to the manufacturing, or making available on the market of the product in line with the applicable EU laws).
-    #[serde(rename = "economicOperatorId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub economic_operator_id: Option<String>,
-    /// The `fulfilment` field.
-    #[serde(rename = "fulfilment")]
     pub fulfilment: Fulfilment,
     /// This field specifies whether the retailer has temporarily suspended the listing of this offer on the bol.com website. When set to true, the offer becomes invisible to customers and is not available for purchase. The default setting, false, indicates that the offer is active and visible on the website. This feature is useful for managing inventory or making updates to the offer without permanently removing it from the site.
-    #[serde(rename = "onHoldByRetailer", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_hold_by_retailer: Option<bool>,
-    /// The `pricing` field.
-    #[serde(rename = "pricing")]
     pub pricing: Pricing,
     /// A user-defined reference that helps you identify this particular offer when receiving data from us. This element can optionally be left empty and has a maximum amount of 100 characters.
-    #[serde(rename = "reference", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// The `stock` field.
-    #[serde(rename = "stock")]
     pub stock: StockCreate,
     /// In case the item is not known to bol.com you can use this field to identify this particular product. Note: in case the product is known to bol.com, the unknown product title will not be stored.
-    #[serde(rename = "unknownProductTitle", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown_product_title: Option<String>,
 }
 
-/// The `CreatePickupAppointment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreatePickupAppointment {
-    /// The `address` field.
-    #[serde(rename = "address")]
     pub address: CreateAddress,
     /// A comment to the transporter regarding the pickup appointment.
-    #[serde(rename = "commentToTransporter", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment_to_transporter: Option<String>,
-    /// The `pickupTimeSlot` field.
-    #[serde(rename = "pickupTimeSlot")]
     pub pickup_time_slot: CreatePickupTimeSlot,
 }
 
-/// The `CreatePickupTimeSlot` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreatePickupTimeSlot {
     /// The selected start date and time for the replenishment pickup appointment. In ISO 8601 format.
-    #[serde(rename = "fromDateTime")]
-    pub from_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_date_time: Option<DateTime<FixedOffset>>,
     /// The selected end date and time for the replenishment pickup appointment. In ISO 8601 format.
-    #[serde(rename = "untilDateTime")]
-    pub until_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `CreateProductContentSingleRequest` object.
+/// The body of [`RetailerClient::post_product_content`](crate::RetailerClient::post_product_content).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreateProductContentSingleRequest {
-    /// The `assets` field.
-    #[serde(rename = "assets", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub assets: Vec<Asset>,
     /// A list of attributes. Every content update request should have one "EAN" attribute to link changes to a proper product.
-    #[serde(rename = "attributes")]
     pub attributes: Vec<Attribute>,
     /// The language in which content is submitted.
-    #[serde(rename = "language")]
     pub language: CreateProductContentSingleRequestLanguage,
 }
 
-/// The `CreateReplenishmentLine` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreateReplenishmentLine {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// The number of announced items.
-    #[serde(rename = "quantity")]
     pub quantity: i64,
 }
 
-/// The `CreateReplenishmentRequest` object.
+/// The body of [`RetailerClient::post_replenishment`](crate::RetailerClient::post_replenishment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreateReplenishmentRequest {
-    /// The `deliveryInfo` field.
-    #[serde(rename = "deliveryInfo", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_info: Option<CreateDeliveryInfo>,
     /// Indicates whether the replenishment will be labeled by bol.com.
-    #[serde(rename = "labelingByBol")]
     pub labeling_by_bol: bool,
-    /// The `lines` field.
-    #[serde(rename = "lines")]
     pub lines: Vec<CreateReplenishmentLine>,
     /// The number of parcels in this replenishment. Note: if you are using the bol.com pickup service, the maximum number is 20.
-    #[serde(rename = "numberOfLoadCarriers")]
     pub number_of_load_carriers: i64,
-    /// The `pickupAppointment` field.
-    #[serde(rename = "pickupAppointment", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_appointment: Option<CreatePickupAppointment>,
     /// Custom user reference for this replenishment. Must contain at least 1 digit and only upper case characters allowed.
-    #[serde(rename = "reference")]
     pub reference: String,
 }
 
-/// The `CreateReturnRequest` object.
+/// The body of [`RetailerClient::create_return`](crate::RetailerClient::create_return).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreateReturnRequest {
     /// The handling result requested by the retailer.
-    #[serde(rename = "handlingResult")]
     pub handling_result: CreateReturnRequestHandlingResult,
     /// The id for the order item. One order can have multiple order items, but the list can only take one item.
-    #[serde(rename = "orderItemId")]
     pub order_item_id: String,
     /// The quantity of items returned.
-    #[serde(rename = "quantityReturned")]
     pub quantity_returned: i64,
 }
 
-/// The `CreateUnpublishedOfferReportRequest` object.
+/// The body of [`RetailerClient::post_unpublished_offer_report`](crate::RetailerClient::post_unpublished_offer_report).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CreateUnpublishedOfferReportRequest {
     /// The file format in which to return the export.
-    #[serde(rename = "format")]
     pub format: CreateUnpublishedOfferReportRequestFormat,
 }
 
 /// Information related to the customer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct CustomerDetails {
     /// The name of the city.
-    #[serde(rename = "city", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// The company name.
-    #[serde(rename = "company", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
     /// The country code.
-    #[serde(rename = "countryCode", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country_code: Option<String>,
     /// The delivery phone number of the customer. Filled in case the order requires an appointment for delivering the goods.
-    #[serde(rename = "deliveryPhoneNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_phone_number: Option<String>,
     /// A scrambled email address that can be used to contact the customer.
-    #[serde(rename = "email", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Additional information related to the address that helps in delivering the package.
-    #[serde(rename = "extraAddressInformation", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_address_information: Option<String>,
     /// The first name of the customer.
-    #[serde(rename = "firstName", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
     /// The house number.
-    #[serde(rename = "houseNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub house_number: Option<String>,
     /// The extension on the house number.
-    #[serde(rename = "houseNumberExtension", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub house_number_extension: Option<String>,
     /// The salutation of the customer.
-    #[serde(rename = "salutation")]
     pub salutation: CustomerDetailsSalutation,
     /// The street name.
-    #[serde(rename = "streetName", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub street_name: Option<String>,
     /// The surname of the customer.
-    #[serde(rename = "surname", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub surname: Option<String>,
     /// The Value Added Tax (VAT) / BTW number for business sellers situated in the Netherlands.
-    #[serde(rename = "vatNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vat_number: Option<String>,
     /// The ZIP code in '1234AB' format for NL orders and '0000' format for BE orders.
-    #[serde(rename = "zipCode", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub zip_code: Option<String>,
 }
 
-/// The `DeliveryDatesResponse` object.
+/// The answer of [`RetailerClient::get_delivery_dates`](crate::RetailerClient::get_delivery_dates).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct DeliveryDatesResponse {
     /// Allowed delivery dates for shipments to the bol.com warehouse in ISO 8601 format.
-    #[serde(rename = "deliveryDates")]
-    pub delivery_dates: Vec<String>,
+    pub delivery_dates: Vec<NaiveDate>,
 }
 
-/// The `DeliveryInformation` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct DeliveryInformation {
-    /// The `destinationWarehouse` field.
-    #[serde(rename = "destinationWarehouse")]
     pub destination_warehouse: DestinationWarehouse,
     /// The expected delivery date of the shipment at the bol.com warehouse in ISO 8601 format.
-    #[serde(rename = "expectedDeliveryDate")]
-    pub expected_delivery_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_delivery_date: Option<NaiveDate>,
     /// The transporter that will pickup this replenishment.
-    #[serde(rename = "transporterCode")]
     pub transporter_code: DeliveryInformationTransporterCode,
 }
 
 /// A delivery option shows how and the costs of a transport for a shippable configuration
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct DeliveryOption {
-    /// The `handoverDetails` field.
-    #[serde(rename = "handoverDetails", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub handover_details: Option<HandoverDetails>,
     /// The display name of the shipping label.
-    #[serde(rename = "labelDisplayName")]
     pub label_display_name: String,
-    /// The `labelPrice` field.
-    #[serde(rename = "labelPrice")]
     pub label_price: LabelPrice,
     /// The type of the label, representing the way an item is being transported. MAILBOX is a mailbox package with delivery scan. MAILBOX_LIGHT is a mailbox package without delivery scan. PARCEL is a normal package.
-    #[serde(rename = "labelType")]
     pub label_type: DeliveryOptionLabelType,
-    /// The `packageRestrictions` field.
-    #[serde(rename = "packageRestrictions")]
     pub package_restrictions: PackageRestrictions,
     /// Indicates whether this delivery option is recommended to be the best option to ship your order item(s) with.
-    #[serde(rename = "recommended")]
     pub recommended: bool,
     /// Unique identifier for the shipping label offer.
-    #[serde(rename = "shippingLabelOfferId")]
     pub shipping_label_offer_id: String,
     /// A code representing the transporter which is being used for transportation.
-    #[serde(rename = "transporterCode")]
     pub transporter_code: String,
     /// The date until the delivery option (incl total price) is valid.
-    #[serde(rename = "validUntilDate", skip_serializing_if = "Option::is_none")]
-    pub valid_until_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until_date: Option<NaiveDate>,
 }
 
 /// The configuration of order items to get delivery options for.
+///
+/// The body of [`RetailerClient::get_delivery_options`](crate::RetailerClient::get_delivery_options).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct DeliveryOptionsRequest {
     /// Order items for which the delivery options are requested.
-    #[serde(rename = "orderItems")]
     pub order_items: Vec<DeliveryOptionsRequestOrderItem>,
 }
 
 /// Order items for which the delivery options are requested.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct DeliveryOptionsRequestOrderItem {
     /// The id for the order item (1 order can have multiple order items).
-    #[serde(rename = "orderItemId")]
     pub order_item_id: String,
     /// The quantity of the order item for which the shipping label creation is requested for. If omitted, will be interpreted as the full quantity that is still open for this order item.
-    #[serde(rename = "quantity", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
 }
 
 /// The possible delivery options based on a shippable configuration
+///
+/// The answer of [`RetailerClient::get_delivery_options`](crate::RetailerClient::get_delivery_options).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct DeliveryOptionsResponse {
-    /// The `deliveryOptions` field.
-    #[serde(rename = "deliveryOptions")]
+    /// A delivery option shows how and the costs of a transport for a shippable configuration
     pub delivery_options: Vec<DeliveryOption>,
 }
 
-/// The `DestinationWarehouse` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct DestinationWarehouse {
     /// Name of the person responsible for this replenishment.
-    #[serde(rename = "attentionOf")]
     pub attention_of: String,
     /// The city of the pickup address.
-    #[serde(rename = "city")]
     pub city: String,
     /// The ISO 3166-2 country code.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// The house number of the pickup address.
-    #[serde(rename = "houseNumber")]
     pub house_number: String,
     /// The extension of the house number.
-    #[serde(rename = "houseNumberExtension")]
     pub house_number_extension: String,
     /// The street name of the pickup address.
-    #[serde(rename = "streetName")]
     pub street_name: String,
     /// The zip code in '1234AB' format for NL and '0000' for BE addresses.
-    #[serde(rename = "zipCode")]
     pub zip_code: String,
 }
 
 /// Details of the indicator.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Details {
-    /// The `norm` field.
-    #[serde(rename = "norm")]
+    /// Service norm for this indicator.
     pub norm: Norm,
-    /// The `period` field.
-    #[serde(rename = "period")]
+    /// The period for which the performance is measured.
     pub period: PerformanceIndicatorPeriod,
-    /// The `score` field.
-    #[serde(rename = "score", skip_serializing_if = "Option::is_none")]
+    /// The score for this measurement. In case there are no scores for an indicator, this element is omitted from the response.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<Score>,
 }
 
-/// The `Discount` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Discount {
     /// The discount price applied, including VAT.
-    #[serde(rename = "amount")]
-    pub amount: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub amount: Decimal,
     /// The title of the promotion.
-    #[serde(rename = "title")]
     pub title: String,
 }
 
-/// The `Ean` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Ean {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
 }
 
-/// The `Enrichment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Enrichment {
     /// The current enrichment level of the product.
-    #[serde(rename = "status")]
     pub status: i64,
 }
 
 /// The list of range filters that is associated with the given search term or category.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct FilterRanges {
     /// The maximum value for the range that can be used to filter results.
-    #[serde(rename = "max")]
     pub max: f64,
     /// The minimum value for the range that can be used to filter results.
-    #[serde(rename = "min")]
     pub min: f64,
     /// The id of the range filter product can be found under.
-    #[serde(rename = "rangeId")]
     pub range_id: String,
     /// The name of the range filter product can be found under.
-    #[serde(rename = "rangeName")]
     pub range_name: String,
     /// The unit that applies to the min and max range values.
-    #[serde(rename = "unit")]
     pub unit: String,
 }
 
 /// The list of filter values in this filter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct FilterValues {
     /// The unique identifier of the filter value.
-    #[serde(rename = "filterValueId")]
     pub filter_value_id: String,
     /// The name of the filter value.
-    #[serde(rename = "filterValueName", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filter_value_name: Option<String>,
 }
 
 /// The list of filters that is associated with the given search term or category.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Filters {
     /// The name of the filter.
-    #[serde(rename = "filterName")]
     pub filter_name: String,
     /// The list of filter values in this filter.
-    #[serde(rename = "filterValues")]
     pub filter_values: Vec<FilterValues>,
 }
 
-/// The `Fulfilment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Fulfilment {
     /// The delivery promise that applies to this offer. This value will only be used in combination with fulfilmentMethod 'FBR'.
-    #[serde(rename = "deliveryCode", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_code: Option<FulfilmentDeliveryCode>,
     /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
-    #[serde(rename = "method")]
     pub method: FulfilmentMethod,
 }
 
-/// The `Gpc` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Gpc {
     /// The identifier of the current GPC/Product Classification.
-    #[serde(rename = "chunkId")]
     pub chunk_id: String,
 }
 
-/// The `HandoverDetails` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct HandoverDetails {
     /// The type of collection for this parcel.
-    #[serde(rename = "collectionMethod", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub collection_method: Option<HandoverDetailsCollectionMethod>,
     /// The date and time at which the parcel can be earliest  at the transporter to make sure your parcel is delivered on time.
-    #[serde(rename = "earliestHandoverDateTime", skip_serializing_if = "Option::is_none")]
-    pub earliest_handover_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest_handover_date_time: Option<DateTime<FixedOffset>>,
     /// The date and time at which the parcel must ultimately be at the transporter to make sure your parcel is delivered on time. If you handover after this date you will receive a strike because you order will be delivered too late.
-    #[serde(rename = "latestHandoverDateTime", skip_serializing_if = "Option::is_none")]
-    pub latest_handover_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_handover_date_time: Option<DateTime<FixedOffset>>,
     /// Indicates if you can use this label without receiving a strike if you handover before the latestHandoverDateTime. If this field is 'false' you can still buy and use this label but it will have negative consequences on your performance score because the order will be delivered too early or too late.
-    #[serde(rename = "meetsCustomerExpectation", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub meets_customer_expectation: Option<bool>,
 }
 
-/// The `InvalidReplenishmentLine` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct InvalidReplenishmentLine {
     /// The amount of announced quantity for this replenishment line.
-    #[serde(rename = "quantityAnnounced")]
     pub quantity_announced: i64,
     /// The amount of quantity that is still in progress at the warehouse for this replenishment line.
-    #[serde(rename = "quantityInProgress")]
     pub quantity_in_progress: i64,
     /// The amount of received quantity for this replenishment line.
-    #[serde(rename = "quantityReceived")]
     pub quantity_received: i64,
     /// The quantity within this shipment line that has a graded (unsalable) state.
-    #[serde(rename = "quantityWithGradedState")]
     pub quantity_with_graded_state: i64,
     /// The quantity within this shipment line that has a regular (salable) state.
-    #[serde(rename = "quantityWithRegularState")]
     pub quantity_with_regular_state: i64,
     /// Type of invalid replenishment line, in case the BSKU and/or EAN cannot be determined for this replenishment line.
-    #[serde(rename = "type")]
     pub r#type: InvalidReplenishmentLineType,
 }
 
-/// The `Inventory` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Inventory {
     /// The BSKU number associated with this product.
-    #[serde(rename = "bsku")]
     pub bsku: String,
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// The stock that is not available for sale anymore.
-    #[serde(rename = "gradedStock")]
     pub graded_stock: i64,
     /// The stock that is available for sale.
-    #[serde(rename = "regularStock")]
     pub regular_stock: i64,
     /// The product title.
-    #[serde(rename = "title")]
     pub title: String,
 }
 
-/// The `InventoryResponse` object.
+/// The answer of [`RetailerClient::get_inventory`](crate::RetailerClient::get_inventory).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct InventoryResponse {
-    /// The `inventory` field.
-    #[serde(rename = "inventory")]
     pub inventory: Vec<Inventory>,
 }
 
-/// The `InvoiceRequests` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct InvoiceRequests {
-    /// The `billingDetails` field.
-    #[serde(rename = "billingDetails", skip_serializing_if = "Option::is_none")]
+    /// The details of the customer that is responsible for the financial fulfillment of this shipment.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_details: Option<InvoiceRequestsBillingDetails>,
     /// The account of the customer within bol.com associated with this shipment.
-    #[serde(rename = "customerAccountNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_account_number: Option<String>,
     /// The id of the order associated with this shipment.
-    #[serde(rename = "orderId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    /// The `products` field.
-    #[serde(rename = "products", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub products: Vec<InvoiceRequestsProducts>,
     /// The id of the shipment associated with this invoice request.
-    #[serde(rename = "shipmentId")]
     pub shipment_id: String,
     /// The current status of the invoice request.
-    #[serde(rename = "status")]
     pub status: String,
-    /// The `statusTransitions` field.
-    #[serde(rename = "statusTransitions")]
     pub status_transitions: Vec<StatusTransitions>,
 }
 
 /// The details of the customer that is responsible for the financial fulfillment of this shipment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct InvoiceRequestsBillingDetails {
     /// The name of the city.
-    #[serde(rename = "city", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// The company name.
-    #[serde(rename = "company", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
     /// The country code.
-    #[serde(rename = "countryCode", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country_code: Option<String>,
     /// The first name of the customer.
-    #[serde(rename = "firstName", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
     /// The house number.
-    #[serde(rename = "houseNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub house_number: Option<String>,
     /// The extension on the house number.
-    #[serde(rename = "houseNumberExtension", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub house_number_extension: Option<String>,
     /// The Kamer van Koophandel (KvK) number for organizations situated in the Netherlands or ondernemingsnummer for organizations situated in Belgium.
-    #[serde(rename = "kvkNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kvk_number: Option<String>,
     /// The salutation of the customer.
-    #[serde(rename = "salutation")]
     pub salutation: InvoiceRequestsBillingDetailsSalutation,
     /// The street name.
-    #[serde(rename = "streetName", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub street_name: Option<String>,
     /// The surname of the customer.
-    #[serde(rename = "surname", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub surname: Option<String>,
     /// The Value Added Tax (VAT) / BTW number for business sellers situated in the Netherlands.
-    #[serde(rename = "vatNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vat_number: Option<String>,
     /// The ZIP code in '1234AB' format for NL orders and '0000' format for BE orders.
-    #[serde(rename = "zipCode", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub zip_code: Option<String>,
 }
 
-/// The `InvoiceRequestsProducts` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct InvoiceRequestsProducts {
     /// The description of the ordered product.
-    #[serde(rename = "description", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Amount of the product being ordered.
-    #[serde(rename = "quantity", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     /// The selling price to the customer of a single unit including VAT.
-    #[serde(rename = "unitPrice", skip_serializing_if = "Option::is_none")]
-    pub unit_price: Option<f64>,
+    #[serde(
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub unit_price: Option<Decimal>,
 }
 
-/// The `InvoiceRequestsResponse` object.
+/// The answer of [`RetailerClient::get_invoice_requests`](crate::RetailerClient::get_invoice_requests).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct InvoiceRequestsResponse {
-    /// The `invoiceRequests` field.
-    #[serde(rename = "invoiceRequests")]
     pub invoice_requests: Vec<InvoiceRequests>,
 }
 
-/// The `KeySet` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct KeySet {
     /// Key identifier. Maps to the keyId value in the signature header of the push request.
-    #[serde(rename = "id")]
     pub id: String,
     /// The Base64 encoded public key to use when verifying the signature.
-    #[serde(rename = "publicKey")]
     pub public_key: String,
     /// Key encryption type.
-    #[serde(rename = "type")]
     pub r#type: KeySetType,
 }
 
-/// The `KeySetResponse` object.
+/// The answer of [`RetailerClient::get_subscription_keys`](crate::RetailerClient::get_subscription_keys).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct KeySetResponse {
-    /// The `signatureKeys` field.
-    #[serde(rename = "signatureKeys")]
     pub signature_keys: Vec<KeySet>,
 }
 
-/// The `LabelPrice` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct LabelPrice {
     /// The price that is charged for this delivery option, excluding VAT.
-    #[serde(rename = "totalPrice")]
-    pub total_price: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub total_price: Decimal,
 }
 
-/// The `Link` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Link {
-    /// The `deprecation` field.
-    #[serde(rename = "deprecation", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deprecation: Option<String>,
-    /// The `href` field.
-    #[serde(rename = "href", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
-    /// The `hreflang` field.
-    #[serde(rename = "hreflang", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hreflang: Option<String>,
-    /// The `media` field.
-    #[serde(rename = "media", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<String>,
-    /// The `name` field.
-    #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The `profile` field.
-    #[serde(rename = "profile", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
-    /// The `rel` field.
-    #[serde(rename = "rel", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rel: Option<String>,
-    /// The `title` field.
-    #[serde(rename = "title", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// The `type` field.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
 }
 
-/// The `LoadCarrier` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct LoadCarrier {
     /// The Serial Shipping Container Code (SSCC) for this load carrier.
-    #[serde(rename = "sscc", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sscc: Option<String>,
     /// The track and trace code for this load carrier.
-    #[serde(
-        rename = "transportLabelTrackAndTrace",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transport_label_track_and_trace: Option<String>,
     /// The current state of the transport for this load carrier.
-    #[serde(rename = "transportState")]
     pub transport_state: LoadCarrierTransportState,
     /// The date and time in ISO 8601 format when the latest update for this transport was received.
-    #[serde(rename = "transportStateUpdateDateTime")]
-    pub transport_state_update_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport_state_update_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// Service norm for this indicator.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Norm {
     /// Condition norm for this indicator.
-    #[serde(rename = "condition")]
     pub condition: NormCondition,
     /// Service norm for this indicator.
-    #[serde(rename = "value")]
     pub value: f64,
 }
 
-/// The `NotPublishableReason` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct NotPublishableReason {
     /// Error code signalling that the offer is invalid.
-    #[serde(rename = "code")]
     pub code: String,
     /// Error message describing the reason the offer is invalid.
-    #[serde(rename = "description")]
     pub description: String,
 }
 
 /// List of offers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Offer {
     /// Indicator if the offer is the best offer within the country for the requested EAN.
-    #[serde(rename = "bestOffer")]
     pub best_offer: bool,
     /// The condition of the offered product.
-    #[serde(rename = "condition", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
     /// The country code.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
-    #[serde(rename = "fulfilmentMethod")]
     pub fulfilment_method: String,
     /// The date at which package can be delivered to customer latest. In case of pre-orders where a specific delivery date is not available, this field will not be present.
-    #[serde(rename = "maxDeliveryDate", skip_serializing_if = "Option::is_none")]
-    pub max_delivery_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_delivery_date: Option<NaiveDate>,
     /// The date at which package can be delivered to customer earliest.
-    #[serde(rename = "minDeliveryDate", skip_serializing_if = "Option::is_none")]
-    pub min_delivery_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_delivery_date: Option<NaiveDate>,
     /// Unique identifier for an offer.
-    #[serde(rename = "offerId")]
     pub offer_id: String,
     /// The selling price to the customer of a single unit including VAT unless there is a discount. The price should always have two decimals precision.
-    #[serde(rename = "price")]
-    pub price: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub price: Decimal,
     /// The ID of the retailer which the offer belongs to.
-    #[serde(rename = "retailerId")]
     pub retailer_id: String,
     /// The time in ISO 8601 format when the ultimate order time on the day in order to comply to the maxDeliveryDate as a promise.
-    #[serde(rename = "ultimateOrderTime", skip_serializing_if = "Option::is_none")]
-    pub ultimate_order_time: Option<String>,
+    #[serde(with = "crate::wire::time_of_day", skip_serializing_if = "Option::is_none")]
+    pub ultimate_order_time: Option<NaiveTime>,
 }
 
-/// The `OfferInsight` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OfferInsight {
-    /// The `countries` field.
-    #[serde(rename = "countries")]
     pub countries: Vec<OfferInsightsCountry>,
     /// The name of the requested offer insight.
-    #[serde(rename = "name")]
     pub name: String,
-    /// The `periods` field.
-    #[serde(rename = "periods")]
     pub periods: Vec<Periods>,
     /// Total number of customer visits on the product page when the offer had the buy box over the requested period (excluding the current day).
-    #[serde(rename = "total", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<f64>,
     /// Interpretation of the data that applies to this measurement.
-    #[serde(rename = "type")]
     pub r#type: String,
 }
 
 /// Offer insights.
+///
+/// The answer of [`RetailerClient::get_offer_insights`](crate::RetailerClient::get_offer_insights).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OfferInsights {
-    /// The `offerInsights` field.
-    #[serde(rename = "offerInsights")]
     pub offer_insights: Vec<OfferInsight>,
 }
 
-/// The `OfferInsightsCountry` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OfferInsightsCountry {
     /// Countries in which this offer is currently on sale in the webshop, in ISO-3166-1 format.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// The total value of offer insight.
-    #[serde(rename = "value")]
     pub value: f64,
 }
 
-/// The `OfferInsightsPeriod` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OfferInsightsPeriod {
     /// Day of the month.
-    #[serde(rename = "day", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub day: Option<i64>,
     /// Month of the year.
-    #[serde(rename = "month", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub month: Option<i64>,
     /// Week of the year.
-    #[serde(rename = "week", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub week: Option<i64>,
     /// Year.
-    #[serde(rename = "year")]
     pub year: i64,
 }
 
-/// The `OffersCountryCode` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OffersCountryCode {
     /// Countries in which this offer is currently on sale in the webshop, in ISO-3166-1 format.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
 }
 
 /// An order.
+///
+/// The answer of [`RetailerClient::get_order`](crate::RetailerClient::get_order).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Order {
-    /// The `billingDetails` field.
-    #[serde(rename = "billingDetails", skip_serializing_if = "Option::is_none")]
+    /// The details of the customer that is responsible for the financial fulfillment of this order.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_details: Option<BillingDetails>,
     /// The identifier of the order.
-    #[serde(rename = "orderId")]
     pub order_id: String,
-    /// The `orderItems` field.
-    #[serde(rename = "orderItems")]
-    pub order_items: Vec<OrderOrderItem>,
+    /// Order item details from an order.
+    pub order_items: Vec<OrderItemDetails>,
     /// The date and time in ISO 8601 format when the order was placed.
-    #[serde(rename = "orderPlacedDateTime", skip_serializing_if = "Option::is_none")]
-    pub order_placed_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_placed_date_time: Option<DateTime<FixedOffset>>,
     /// Indicates whether this order is shipped to a Pick Up Point.
-    #[serde(rename = "pickupPoint")]
     pub pickup_point: bool,
-    /// The `shipmentDetails` field.
-    #[serde(rename = "shipmentDetails")]
+    /// The address details where this order needs to be shipped to. This can be the customers' own address, a (company) business address or a Pick Up Point address.
     pub shipment_details: ShipmentDetails,
 }
 
-/// The `OrderFulfilment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OrderFulfilment {
     /// The party that manages the distribution, either bol.com or the retailer itself.
-    #[serde(rename = "distributionParty", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub distribution_party: Option<OrderFulfilmentDistributionParty>,
     /// The exact delivery date at which this order must be delivered at the customer's shipping address. This field is only filled when the customer chose an exact date for delivery. This field is empty in case the latestDeliveryDate is filled.
-    #[serde(rename = "exactDeliveryDate", skip_serializing_if = "Option::is_none")]
-    pub exact_delivery_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exact_delivery_date: Option<NaiveDate>,
     /// The date this order item will automatically expire and thereby cancelling this order item from the order.
-    #[serde(rename = "expiryDate", skip_serializing_if = "Option::is_none")]
-    pub expiry_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<NaiveDate>,
     /// The ultimate delivery date at which this order must be delivered at the customer's shipping address. This field is empty in case the exactDeliveryDate is filled.
-    #[serde(rename = "latestDeliveryDate", skip_serializing_if = "Option::is_none")]
-    pub latest_delivery_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_delivery_date: Option<NaiveDate>,
     /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
-    #[serde(rename = "method")]
     pub method: String,
     /// Delivery option selected by the customer.
-    #[serde(rename = "timeFrameType")]
     pub time_frame_type: OrderFulfilmentTimeFrameType,
 }
 
 /// List of order items to ship.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OrderItem {
     /// The order item being confirmed.
-    #[serde(rename = "orderItemId")]
     pub order_item_id: String,
     /// The quantity of the order items to ship. If omitted, will be interpreted as the full quantity that is still open for this order item.
-    #[serde(rename = "quantity", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
 }
 
 /// List of order items to cancel. Order item id's must belong to the same order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OrderItemCancellation {
     /// The id for the order item. One order can have multiple order items, but the list can only take one item.
-    #[serde(rename = "orderItemId")]
     pub order_item_id: String,
     /// The code representing the reason for cancellation of this item.
-    #[serde(rename = "reasonCode")]
     pub reason_code: OrderItemCancellationReasonCode,
 }
 
-/// The `OrderOffer` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OrderOffer {
     /// Unique identifier for an offer.
-    #[serde(rename = "offerId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub offer_id: Option<String>,
     /// A user-defined reference that helps you identify this particular offer when receiving data from us. This element can optionally be left empty and has a maximum amount of 100 characters.
-    #[serde(rename = "reference", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
 }
 
 /// Order item details from an order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct OrderOrderItem {
-    /// The `additionalServices` field.
-    #[serde(rename = "additionalServices", skip_serializing_if = "Vec::is_empty")]
+#[serde(default, rename_all = "camelCase")]
+pub struct OrderItemDetails {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub additional_services: Vec<AdditionalService>,
     /// Indicates whether the order was cancelled on request of the customer before the retailer has shipped it.
-    #[serde(rename = "cancellationRequest")]
     pub cancellation_request: bool,
     /// The commission for all quantities of this order item.
-    #[serde(rename = "commission")]
-    pub commission: f64,
-    /// The `discounts` field.
-    #[serde(rename = "discounts")]
+    #[serde(with = "rust_decimal::serde::float")]
+    pub commission: Decimal,
     pub discounts: Vec<Discount>,
-    /// The `fulfilment` field.
-    #[serde(rename = "fulfilment", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fulfilment: Option<OrderFulfilment>,
     /// The date and time in ISO 8601 format when the orderItem was last changed.
-    #[serde(rename = "latestChangedDateTime")]
-    pub latest_changed_date_time: String,
-    /// The `offer` field.
-    #[serde(rename = "offer", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_changed_date_time: Option<DateTime<FixedOffset>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub offer: Option<OrderOffer>,
     /// The id for the order item. One order can have multiple order items, but the list can only take one item.
-    #[serde(rename = "orderItemId")]
     pub order_item_id: String,
-    /// The `product` field.
-    #[serde(rename = "product", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<OrderProduct>,
     /// Amount of ordered products for this order item id.
-    #[serde(rename = "quantity")]
     pub quantity: i64,
     /// Amount of cancelled products for this order item id.
-    #[serde(rename = "quantityCancelled")]
     pub quantity_cancelled: i64,
     /// Amount of shipped products for this order item id.
-    #[serde(rename = "quantityShipped")]
     pub quantity_shipped: i64,
     /// The price the customer paid for the entirety of this item, including VAT.
-    #[serde(rename = "totalPrice")]
-    pub total_price: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub total_price: Decimal,
     /// The selling price to the customer of a single unit including VAT.
-    #[serde(rename = "unitPrice")]
-    pub unit_price: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
 }
 
-/// The `OrderProduct` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OrderProduct {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// Title of the product as shown on the webshop.
-    #[serde(rename = "title")]
     pub title: String,
 }
 
-/// The `PackageRestrictions` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PackageRestrictions {
     /// The dimensions of a package.
-    #[serde(rename = "maxDimensions")]
     pub max_dimensions: String,
     /// The weight of a package.
-    #[serde(rename = "maxWeight")]
     pub max_weight: String,
 }
 
-/// The `Party` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Party {
     /// The name of the party involved for this product.
-    #[serde(rename = "name")]
     pub name: String,
     /// The role of the party involved for this product.
-    #[serde(rename = "role")]
     pub role: String,
     /// The type of party involved for this product.
-    #[serde(rename = "type")]
     pub r#type: String,
 }
 
-/// The `PerformanceIndicator` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PerformanceIndicator {
-    /// The `details` field.
-    #[serde(rename = "details")]
+    /// Details of the indicator.
     pub details: Details,
     /// Indicator name.
-    #[serde(rename = "name")]
     pub name: PerformanceIndicatorName,
     /// Interpretation of the data that applies to this measurement.
-    #[serde(rename = "type")]
     pub r#type: PerformanceIndicatorType,
 }
 
 /// The period for which the performance is measured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PerformanceIndicatorPeriod {
     /// Week number in the ISO-8601 standard.
-    #[serde(rename = "week")]
     pub week: String,
     /// Year number in the ISO-8601 standard.
-    #[serde(rename = "year")]
     pub year: String,
 }
 
-/// The `PerformanceIndicators` object.
+/// The answer of [`RetailerClient::get_performance_indicators`](crate::RetailerClient::get_performance_indicators).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PerformanceIndicators {
-    /// The `performanceIndicators` field.
-    #[serde(rename = "performanceIndicators")]
     pub performance_indicators: Vec<PerformanceIndicator>,
 }
 
-/// The `Periods` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Periods {
-    /// The `countries` field.
-    #[serde(rename = "countries", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub countries: Vec<OfferInsightsCountry>,
-    /// The `period` field.
-    #[serde(rename = "period")]
     pub period: OfferInsightsPeriod,
     /// Total number of customer visits on the product page when the offer had the buy box over the requested period (excluding the current day).
-    #[serde(rename = "total", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<f64>,
 }
 
-/// The `PickupAppointment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PickupAppointment {
-    /// The `address` field.
-    #[serde(rename = "address")]
     pub address: Address,
     /// In case of a pickup cancellation this field indicates the reason for cancelling this pickup.
-    #[serde(rename = "cancellationReason", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cancellation_reason: Option<PickupAppointmentCancellationReason>,
     /// A comment to the transporter regarding the pickup appointment.
-    #[serde(rename = "commentToTransporter", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment_to_transporter: Option<String>,
     /// The date and time in ISO 8601 format when this replenishment was picked up by the transporter.
-    #[serde(rename = "pickupDateTime", skip_serializing_if = "Option::is_none")]
-    pub pickup_date_time: Option<String>,
-    /// The `pickupTimeSlot` field.
-    #[serde(rename = "pickupTimeSlot")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pickup_date_time: Option<DateTime<FixedOffset>>,
     pub pickup_time_slot: ReplenishmentPickupTimeSlot,
 }
 
-/// The `PickupTimeSlot` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PickupTimeSlot {
     /// The available start date and time for the pickup appointment. In ISO 8601 format.
-    #[serde(rename = "fromDateTime")]
-    pub from_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_date_time: Option<DateTime<FixedOffset>>,
     /// The available end date and time for the pickup appointment. In ISO 8601 format.
-    #[serde(rename = "untilDateTime")]
-    pub until_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `PickupTimeSlotsAddress` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PickupTimeSlotsAddress {
     /// The city of the pickup address.
-    #[serde(rename = "city")]
     pub city: String,
     /// The ISO 3166-2 country code.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// The house number of the pickup address.
-    #[serde(rename = "houseNumber")]
     pub house_number: String,
     /// The extension of the house number.
-    #[serde(rename = "houseNumberExtension", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub house_number_extension: Option<String>,
     /// The street name of the pickup address.
-    #[serde(rename = "streetName")]
     pub street_name: String,
     /// The zip code in '1234AB' format for NL and '0000' for BE addresses.
-    #[serde(rename = "zipCode")]
     pub zip_code: String,
 }
 
-/// The `PickupTimeSlotsRequest` object.
+/// The body of [`RetailerClient::post_pickup_time_slots`](crate::RetailerClient::post_pickup_time_slots).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PickupTimeSlotsRequest {
-    /// The `address` field.
-    #[serde(rename = "address")]
     pub address: PickupTimeSlotsAddress,
     /// The number of load carriers in this shipment.
-    #[serde(rename = "numberOfLoadCarriers")]
     pub number_of_load_carriers: i64,
 }
 
-/// The `PickupTimeSlotsResponse` object.
+/// The answer of [`RetailerClient::post_pickup_time_slots`](crate::RetailerClient::post_pickup_time_slots).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PickupTimeSlotsResponse {
-    /// The `timeSlots` field.
-    #[serde(rename = "timeSlots", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub time_slots: Vec<PickupTimeSlot>,
 }
 
-/// The `PriceStarBoundaries` object.
+/// The answer of [`RetailerClient::get_price_star_boundaries`](crate::RetailerClient::get_price_star_boundaries).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PriceStarBoundaries {
     /// The date and time in ISO 8601 format when boundaries updated for the last time.
-    #[serde(rename = "lastModifiedDateTime")]
-    pub last_modified_date_time: String,
-    /// The `priceStarBoundaryLevels` field.
-    #[serde(rename = "priceStarBoundaryLevels")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_modified_date_time: Option<DateTime<FixedOffset>>,
     pub price_star_boundary_levels: Vec<PriceStarBoundaryLevels>,
 }
 
-/// The `PriceStarBoundaryLevels` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PriceStarBoundaryLevels {
     /// The boundary price of the corresponding level.
-    #[serde(rename = "boundaryPrice")]
-    pub boundary_price: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub boundary_price: Decimal,
     /// The level of the price star boundary.
-    #[serde(rename = "level")]
     pub level: i64,
 }
 
-/// The `Pricing` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Pricing {
     /// A set of prices (containing a quantity and selling price) that apply to this offer.
-    #[serde(rename = "bundlePrices")]
     pub bundle_prices: Vec<BundlePrice>,
 }
 
 /// Describes a problem that occurred interacting with the API.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Problem {
     /// Detailed error message describing in additional detail what caused the service to return this problem.
-    #[serde(rename = "detail")]
     pub detail: String,
     /// Host identifier describing the server instance that reported the problem.
-    #[serde(rename = "host", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Full URI path of the resource that reported the problem.
-    #[serde(rename = "instance", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
     /// HTTP status returned from the endpoint causing the problem.
-    #[serde(rename = "status")]
     pub status: i64,
     /// Title describing the nature of the problem.
-    #[serde(rename = "title")]
     pub title: String,
-    /// Type URI for this problem. Fixed value: https://api.bol.com/problems.
-    #[serde(rename = "type")]
+    /// Type URI for this problem. Fixed value: <https://api.bol.com/problems>.
     pub r#type: String,
-    /// The `violations` field.
-    #[serde(rename = "violations")]
+    /// Describes a violation that occurred interacting with the API.
     pub violations: Vec<Violation>,
 }
 
-/// The `ProcessStatus` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProcessStatus {
     /// Time of creation of the response.
-    #[serde(rename = "createTimestamp")]
-    pub create_timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_timestamp: Option<DateTime<FixedOffset>>,
     /// Describes the action that is being processed.
-    #[serde(rename = "description")]
     pub description: String,
     /// The id of the object being processed. For example, in case of a shipment process id, you will receive the id of the order item being processed.
-    #[serde(rename = "entityId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub entity_id: Option<String>,
     /// Shows error message if applicable.
-    #[serde(rename = "errorMessage", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
     /// Name of the requested action that is being processed.
-    #[serde(rename = "eventType")]
     pub event_type: String,
     /// Lists available actions applicable to this endpoint.
-    #[serde(rename = "links")]
     pub links: Vec<Link>,
     /// The process status id.
-    #[serde(rename = "processStatusId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_status_id: Option<String>,
     /// Status of the action being processed.
-    #[serde(rename = "status")]
-    pub status: ProcessStatusStatus,
+    pub status: ProcessState,
 }
 
-/// The `ProcessStatusId` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProcessStatusId {
     /// The process status id.
-    #[serde(rename = "processStatusId")]
     pub process_status_id: String,
 }
 
-/// The `ProcessStatusResponse` object.
+/// The answer of [`RetailerClient::get_process_status_bulk`](crate::RetailerClient::get_process_status_bulk), [`RetailerClient::get_process_status_entity_id`](crate::RetailerClient::get_process_status_entity_id).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProcessStatusResponse {
-    /// The `processStatuses` field.
-    #[serde(rename = "processStatuses")]
     pub process_statuses: Vec<ProcessStatus>,
 }
 
 /// A single product.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Product {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// The maximum price a product can have in order to be part of the promotion.
-    #[serde(rename = "maximumPrice", skip_serializing_if = "Option::is_none")]
-    pub maximum_price: Option<f64>,
-    /// The `relevanceScores` field.
-    #[serde(rename = "relevanceScores", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_price: Option<Decimal>,
+    /// The relevance score of a product in a promotion.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relevance_scores: Vec<RelevanceScore>,
 }
 
-/// The `ProductAssets` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductAssets {
     /// The intended order of the product images.
-    #[serde(rename = "order")]
     pub order: i64,
     /// Type of the asset being used for.
-    #[serde(rename = "usage")]
     pub usage: ProductAssetsUsage,
-    /// The `variants` field.
-    #[serde(rename = "variants")]
     pub variants: Vec<ProductAssetsVariants>,
 }
 
-/// The `ProductAssetsResponse` object.
+/// The answer of [`RetailerClient::get_product_assets`](crate::RetailerClient::get_product_assets).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductAssetsResponse {
-    /// The `assets` field.
-    #[serde(rename = "assets")]
     pub assets: Vec<ProductAssets>,
 }
 
-/// The `ProductAssetsVariants` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductAssetsVariants {
     /// The height of the asset in pixels.
-    #[serde(rename = "height")]
     pub height: i64,
     /// The mime type of the asset.
-    #[serde(rename = "mimeType")]
     pub mime_type: ProductAssetsVariantsMimeType,
     /// The name of the size of the asset, if the asset is an image.
-    #[serde(rename = "size")]
     pub size: ProductAssetsVariantsSize,
     /// The URL of the attribute.
-    #[serde(rename = "url")]
     pub url: String,
     /// The width of the asset in pixels.
-    #[serde(rename = "width")]
     pub width: i64,
 }
 
-/// The `ProductCategoriesResponse` object.
+/// The answer of [`RetailerClient::get_product_categories`](crate::RetailerClient::get_product_categories).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductCategoriesResponse {
     /// A list of product categories and its children.
-    #[serde(rename = "categories")]
     pub categories: Vec<ProductCategory>,
 }
 
 /// A list of product categories and its children.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductCategory {
     /// The id of the category.
-    #[serde(rename = "categoryId")]
     pub category_id: String,
     /// The name of the category.
-    #[serde(rename = "categoryName")]
     pub category_name: String,
     /// The order of the category in the tree.
-    #[serde(rename = "order", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<i64>,
     /// A list of product subcategories and its children.
-    #[serde(rename = "subcategories", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subcategories: Vec<ProductCategory>,
 }
 
-/// The `ProductDestination` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductDestination {
-    /// The `destinationWarehouse` field.
-    #[serde(rename = "destinationWarehouse")]
     pub destination_warehouse: ProductDestinationWarehouse,
-    /// The `eans` field.
-    #[serde(rename = "eans")]
     pub eans: Vec<Ean>,
 }
 
-/// The `ProductDestinationAddress` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductDestinationAddress {
     /// Name of the person responsible for this replenishment.
-    #[serde(rename = "attentionOf")]
     pub attention_of: String,
     /// The city of the bol.com warehouse address.
-    #[serde(rename = "city")]
     pub city: String,
     /// The ISO 3166-2 country code of the bol.com warehouse address.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// The house number of the bol.com warehouse address.
-    #[serde(rename = "houseNumber")]
     pub house_number: i64,
     /// The house number extension of the bol.com warehouse address.
-    #[serde(rename = "houseNumberExtension", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub house_number_extension: Option<String>,
     /// The street name of the bol.com warehouse address.
-    #[serde(rename = "streetName")]
     pub street_name: String,
     /// The zipcode of the bol.com warehouse address.
-    #[serde(rename = "zipCode")]
     pub zip_code: String,
 }
 
-/// The `ProductDestinationWarehouse` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductDestinationWarehouse {
-    /// The `address` field.
-    #[serde(rename = "address")]
     pub address: ProductDestinationAddress,
 }
 
-/// The `ProductDestinationsResponse` object.
+/// The answer of [`RetailerClient::get_product_destinations`](crate::RetailerClient::get_product_destinations).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductDestinationsResponse {
-    /// The `productDestinations` field.
-    #[serde(rename = "productDestinations")]
     pub product_destinations: Vec<ProductDestination>,
 }
 
-/// The `ProductIdsEan` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductIdsEan {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
 }
 
-/// The `ProductIdsResponse` object.
+/// The answer of [`RetailerClient::get_product_ids`](crate::RetailerClient::get_product_ids).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductIdsResponse {
     /// Identifier of the product. This id is specific to bol.com webshop.
-    #[serde(rename = "bolProductId")]
     pub bol_product_id: String,
-    /// The `eans` field.
-    #[serde(rename = "eans")]
     pub eans: Vec<ProductIdsEan>,
 }
 
-/// The `ProductLabelsProduct` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductLabelsProduct {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// The number of products to generate labels for.
-    #[serde(rename = "quantity")]
     pub quantity: i64,
 }
 
-/// The `ProductLabelsRequest` object.
+/// The body of [`RetailerClient::post_product_labels`](crate::RetailerClient::post_product_labels).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductLabelsRequest {
     /// The printer format to create labels for.
-    #[serde(rename = "labelFormat")]
     pub label_format: ProductLabelsRequestLabelFormat,
-    /// The `products` field.
-    #[serde(rename = "products")]
     pub products: Vec<ProductLabelsProduct>,
 }
 
 /// The list of range filters to get associated products for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductListFilterRange {
     /// The maximum value for the range that can be used to filter the products.
-    #[serde(rename = "max")]
     pub max: f64,
     /// The minimum value for the range that can be used to filter the products.
-    #[serde(rename = "min")]
     pub min: f64,
     /// The id of the range filter the products can be found within.
-    #[serde(rename = "rangeId")]
     pub range_id: String,
 }
 
 /// The list of filter values in this filter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductListFilterValue {
     /// The unique identifier of the filter value.
-    #[serde(rename = "filterValueId")]
     pub filter_value_id: String,
 }
 
-/// The `ProductListFiltersRequest` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductListFiltersRequest {
-    /// The `category` field.
-    #[serde(rename = "category", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
-    /// The `category-id` field.
     #[serde(rename = "category-id", skip_serializing_if = "Option::is_none")]
     pub category_id: Option<String>,
-    /// The `search` field.
-    #[serde(rename = "search", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
-    /// The `search-term` field.
     #[serde(rename = "search-term", skip_serializing_if = "Option::is_none")]
     pub search_term: Option<String>,
 }
 
-/// The `ProductListFiltersResponse` object.
+/// The answer of [`RetailerClient::get_product_list_filters`](crate::RetailerClient::get_product_list_filters).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductListFiltersResponse {
-    /// The `categoryData` field.
-    #[serde(rename = "categoryData")]
+    /// The list of categories that are available to further narrow down search results, for the given search term and category.
     pub category_data: Categories,
     /// The list of range filters that is associated with the given search term or category.
-    #[serde(rename = "filterRanges")]
     pub filter_ranges: Vec<FilterRanges>,
     /// The list of filters that is associated with the given search term or category.
-    #[serde(rename = "filters")]
     pub filters: Vec<Filters>,
 }
 
 /// The list of products that is associated with the given search term or category and filters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductListProduct {
-    /// The `eans` field.
-    #[serde(rename = "eans")]
     pub eans: Vec<ProductListProductEan>,
     /// The title of the product.
-    #[serde(rename = "title")]
     pub title: String,
 }
 
-/// The `ProductListProductEan` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductListProductEan {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
 }
 
-/// The `ProductListRequest` object.
+/// The body of [`RetailerClient::get_product_list`](crate::RetailerClient::get_product_list).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductListRequest {
     /// The category to get the associated products for.
-    #[serde(rename = "categoryId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category_id: Option<String>,
     /// The country for which the products will be retrieved.
-    #[serde(rename = "countryCode", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country_code: Option<ProductListRequestCountryCode>,
     /// The list of range filters to get associated products for.
-    #[serde(rename = "filterRanges", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filter_ranges: Vec<ProductListFilterRange>,
     /// The list of filter values in this filter.
-    #[serde(rename = "filterValues", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filter_values: Vec<ProductListFilterValue>,
     /// The requested page number with a page size of 50 items.
-    #[serde(rename = "page")]
     pub page: i64,
     /// The search term to get the associated products for.
-    #[serde(rename = "searchTerm", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub search_term: Option<String>,
     /// Determines the order of the products.
-    #[serde(rename = "sort", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sort: Option<ProductListRequestSort>,
 }
 
-/// The `ProductListResponse` object.
+/// The answer of [`RetailerClient::get_product_list`](crate::RetailerClient::get_product_list).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductListResponse {
     /// The list of products that is associated with the given search term or category and filters.
-    #[serde(rename = "products")]
     pub products: Vec<ProductListProduct>,
     /// Determines the order of the products.
-    #[serde(rename = "sort")]
     pub sort: ProductListResponseSort,
 }
 
-/// The `ProductPlacementResponse` object.
+/// The answer of [`RetailerClient::get_product_placement`](crate::RetailerClient::get_product_placement).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductPlacementResponse {
-    /// The `categories` field.
-    #[serde(rename = "categories")]
     pub categories: Vec<Category>,
     /// The URL of the product on the webshop.
-    #[serde(rename = "url")]
     pub url: String,
 }
 
-/// The `ProductRanks` object.
+/// The answer of [`RetailerClient::get_product_ranks`](crate::RetailerClient::get_product_ranks).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductRanks {
     /// Indicator if there is a next page of ranks (true/false).
-    #[serde(rename = "hasNextPage")]
     pub has_next_page: bool,
     /// The list of ranks associated with the product.
-    #[serde(rename = "ranks")]
     pub ranks: Vec<Rank>,
 }
 
-/// The `ProductRatingsRating` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductRatingsRating {
     /// The number of ratings for the corresponding scale.
-    #[serde(rename = "count", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
     /// Scale of the rating provided by the customer.
-    #[serde(rename = "rating")]
     pub rating: i64,
 }
 
-/// The `ProductRatingsResponse` object.
+/// The answer of [`RetailerClient::get_product_ratings`](crate::RetailerClient::get_product_ratings).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProductRatingsResponse {
-    /// The `ratings` field.
-    #[serde(rename = "ratings")]
     pub ratings: Vec<ProductRatingsRating>,
 }
 
 /// Container for multiple products.
+///
+/// The answer of [`RetailerClient::get_products`](crate::RetailerClient::get_products).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Products {
-    /// The `products` field.
-    #[serde(rename = "products")]
+    /// A single product.
     pub products: Vec<Product>,
 }
 
 /// A single promotion.
+///
+/// The answer of [`RetailerClient::get_promotion`](crate::RetailerClient::get_promotion).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Promotion {
-    /// The `campaign` field.
-    #[serde(rename = "campaign", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign: Option<Campaign>,
-    /// The `countries` field.
-    #[serde(rename = "countries")]
     pub countries: Vec<PromotionCountryCode>,
     /// The ending date and time of the promotion.
-    #[serde(rename = "endDateTime")]
-    pub end_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<DateTime<FixedOffset>>,
     /// The identifier of the promotion.
-    #[serde(rename = "promotionId")]
     pub promotion_id: String,
     /// The type of the promotion.
-    #[serde(rename = "promotionType")]
-    pub promotion_type: PromotionPromotionType,
+    pub promotion_type: PromotionType,
     /// Indicates whether the promotion is retailer specific or open to the platform.
-    #[serde(rename = "retailerSpecificPromotion")]
     pub retailer_specific_promotion: bool,
     /// The starting date and time of the promotion.
-    #[serde(rename = "startDateTime")]
-    pub start_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<DateTime<FixedOffset>>,
     /// The title of the promotion.
-    #[serde(rename = "title")]
     pub title: String,
 }
 
-/// The `PromotionCountryCode` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct PromotionCountryCode {
     /// The country code of the country in which the promotion is active.
-    #[serde(rename = "countryCode")]
-    pub country_code: PromotionCountryCodeCountryCode,
+    pub country_code: PromotionCountry,
 }
 
 /// Container for multiple promotions.
+///
+/// The answer of [`RetailerClient::get_promotions`](crate::RetailerClient::get_promotions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Promotions {
-    /// The `promotions` field.
-    #[serde(rename = "promotions", skip_serializing_if = "Vec::is_empty")]
+    /// A single promotion.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub promotions: Vec<ReducedPromotion>,
 }
 
 /// The list of ranks associated with the product.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Rank {
     /// The ID of the category to which the product belongs.
-    #[serde(rename = "categoryId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category_id: Option<String>,
     /// Number of viewable impressions of the product.
-    #[serde(rename = "impressions")]
     pub impressions: i64,
     /// The rank of the product in the category or search page.
-    #[serde(rename = "rank")]
     pub rank: i64,
     /// Search term related to the rank.
-    #[serde(rename = "searchTerm", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub search_term: Option<String>,
     /// Indicator if the product is sponsored or not.
-    #[serde(rename = "wasSponsored")]
     pub was_sponsored: bool,
 }
 
-/// The `ReducedInvalidReplenishmentLine` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedInvalidReplenishmentLine {
     /// Type of invalid replenishment line, in case the BSKU and/or EAN cannot be determined for this replenishment line.
-    #[serde(rename = "type")]
     pub r#type: ReducedInvalidReplenishmentLineType,
 }
 
 /// An order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedOrder {
     /// The identifier of the order.
-    #[serde(rename = "orderId")]
     pub order_id: String,
-    /// The `orderItems` field.
-    #[serde(rename = "orderItems")]
+    /// An order item.
     pub order_items: Vec<ReducedOrderItem>,
     /// The date and time in ISO 8601 format when the order was placed.
-    #[serde(rename = "orderPlacedDateTime")]
-    pub order_placed_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_placed_date_time: Option<DateTime<FixedOffset>>,
 }
 
 /// An order item.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedOrderItem {
     /// Indicates whether the order was cancelled on request of the customer before the retailer has shipped it.
-    #[serde(rename = "cancellationRequest")]
     pub cancellation_request: bool,
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
-    #[serde(rename = "fulfilmentMethod")]
     pub fulfilment_method: ReducedOrderItemFulfilmentMethod,
     /// This field indicates the processing state of an order. It can have two values: "OPEN," which corresponds to active order items excluding those that have been shipped or cancelled, and "HANDLED," which means the order item has either been shipped or cancelled.
-    #[serde(rename = "fulfilmentStatus")]
     pub fulfilment_status: ReducedOrderItemFulfilmentStatus,
     /// The date and time in ISO 8601 format when the orderItem was last changed.
-    #[serde(rename = "latestChangedDateTime")]
-    pub latest_changed_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_changed_date_time: Option<DateTime<FixedOffset>>,
     /// The id for the order item. One order can have multiple order items, but the list can only take one item.
-    #[serde(rename = "orderItemId")]
     pub order_item_id: String,
     /// Amount of ordered products for this order item id.
-    #[serde(rename = "quantity")]
     pub quantity: i64,
     /// Amount of cancelled products for this order item id.
-    #[serde(rename = "quantityCancelled")]
     pub quantity_cancelled: i64,
     /// Amount of shipped products for this order item id.
-    #[serde(rename = "quantityShipped")]
     pub quantity_shipped: i64,
 }
 
 /// Container for many orders.
+///
+/// The answer of [`RetailerClient::get_orders`](crate::RetailerClient::get_orders).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedOrders {
-    /// The `orders` field.
-    #[serde(rename = "orders")]
+    /// An order.
     pub orders: Vec<ReducedOrder>,
 }
 
 /// A single promotion.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedPromotion {
-    /// The `campaign` field.
-    #[serde(rename = "campaign", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign: Option<Campaign>,
-    /// The `countries` field.
-    #[serde(rename = "countries")]
     pub countries: Vec<PromotionCountryCode>,
     /// The ending date and time of the promotion.
-    #[serde(rename = "endDateTime")]
-    pub end_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<DateTime<FixedOffset>>,
     /// The identifier of the promotion.
-    #[serde(rename = "promotionId")]
     pub promotion_id: String,
     /// The type of the promotion.
-    #[serde(rename = "promotionType")]
-    pub promotion_type: ReducedPromotionPromotionType,
+    pub promotion_type: ReducedPromotionType,
     /// Indicates whether the promotion is retailer specific or open to the platform.
-    #[serde(rename = "retailerSpecificPromotion")]
     pub retailer_specific_promotion: bool,
     /// The starting date and time of the promotion.
-    #[serde(rename = "startDateTime")]
-    pub start_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<DateTime<FixedOffset>>,
     /// The title of the promotion.
-    #[serde(rename = "title")]
     pub title: String,
 }
 
-/// The `ReducedReplenishment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedReplenishment {
     /// The date and time when this replenishment was created. In ISO 8601 format.
-    #[serde(rename = "creationDateTime")]
-    pub creation_date_time: String,
-    /// The `invalidLines` field.
-    #[serde(rename = "invalidLines")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_date_time: Option<DateTime<FixedOffset>>,
     pub invalid_lines: Vec<ReducedInvalidReplenishmentLine>,
-    /// The `lines` field.
-    #[serde(rename = "lines")]
     pub lines: Vec<ReducedReplenishmentLines>,
     /// Custom user defined reference to identify the replenishment.
-    #[serde(rename = "reference")]
     pub reference: String,
     /// The unique identifier of the replenishment.
-    #[serde(rename = "replenishmentId")]
     pub replenishment_id: String,
 }
 
-/// The `ReducedReplenishmentLines` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedReplenishmentLines {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
 }
 
-/// The `ReducedReturn` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedReturn {
     /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
-    #[serde(rename = "fulfilmentMethod")]
     pub fulfilment_method: String,
     /// The date and time in ISO 8601 format when this return was registered.
-    #[serde(rename = "registrationDateTime")]
-    pub registration_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_date_time: Option<DateTime<FixedOffset>>,
     /// Unique identifier for a return.
-    #[serde(rename = "returnId")]
     pub return_id: String,
-    /// The `returnItems` field.
-    #[serde(rename = "returnItems")]
     pub return_items: Vec<ReducedReturnItem>,
 }
 
-/// The `ReducedReturnItem` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedReturnItem {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// The quantity that is expected to be returned by the customer. Note: this can be greater than 1 in case the customer ordered a quantity greater than 1 of the same product in the same customer order.
-    #[serde(rename = "expectedQuantity")]
     pub expected_quantity: i64,
     /// Indicates if this return item has been handled (by the retailer).
-    #[serde(rename = "handled")]
     pub handled: bool,
     /// The id of the customer order this return item is in.
-    #[serde(rename = "orderId")]
     pub order_id: String,
-    /// The `processingResults` field.
-    #[serde(rename = "processingResults")]
     pub processing_results: Vec<ReturnProcessingResult>,
-    /// The `returnReason` field.
-    #[serde(rename = "returnReason")]
+    /// The reason why the customer returned this product.
+    ///
+    /// - **mainReason** (required): The main reason describing why the customer returned this product.
+    ///   Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
+    ///
+    /// - **detailedReason**: The sub reason describing why the customer returned this product in more detail.
+    ///   Allowed values **depend on mainReason**:
+    ///
+    /// | mainReason                          | detailedReason values                                                                                                                                                                                 | comments                                                                                       |
+    /// |-------------------------------------|------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ |------------------------------------------------------------------------------------------------|
+    /// | Verkeerde maat of afmeting          | Te groot, Te klein, Artikel werkt niet op mijn apparatuur, Meerdere maten/afmetingen besteld, Aanbevolen accessoire past niet, Meerdere opties/artikelen besteld, Pasvorm valt tegen, Anders-namelijk | Optional customer text input                                                                   |
+    /// | Verkeerd besteld                    | Onduidelijke productinformatie, Onduidelijke afbeelding, Dubbel besteld, Artikel had ik toch niet nodig, Aanbevolen accessoire past niet, Anders-namelijk                                             | Optional customer text input                                                                   |
+    /// | Artikel werkt niet                  | -                                                                                                                                                                                                     | Optional customer text input                                                                   |
+    /// | Klacht over artikel                 | Artikel is beschadigd, Artikel werkt niet, Artikel is incompleet, Kwaliteit valt tegen, Gebruiksaanwijzing onduidelijk, Artikel doet niet wat het belooft, Anders-namelijk                            | `customerComments` is mandatory only when "Artikel werkt niet" is selected. Otherwise Optional |
+    /// | Klacht over de bezorging            | Artikel is te laat bezorgd, Verpakking is beschadigd, Artikel is beschadigd, Ander artikel ontvangen dan besteld, Anders-namelijk                                                                     | Optional customer text input                                                                   |
+    /// | Elders goedkoper                    | -                                                                                                                                                                                                     | Optional customer text input                                                                   |
+    /// | Ander artikel ontvangen dan besteld | Onduidelijke productinformatie, Onduidelijke afbeelding, Ander artikel ontvangen dan besteld                                                                                                          | Optional customer text input                                                                   |
+    /// | Anders                              | Artikel cadeau ontvangen, Ik heb me bedacht, Artikel had ik toch niet nodig, Kwaliteit valt tegen, Andere kleur dan gedacht, Meerdere opties/artikelen besteld, Dubbel besteld, Anders-namelijk       | Optional customer text input                                                                   |
+    /// |                                     |                                                                                                                                                                                                       |                                                                                                |
+    /// - **customerComments** (required): Additional details from the customer about the return. Could be empty
     pub return_reason: ReturnReason,
     /// The RMA (Return Merchandise Authorization) identifier of the return.
-    #[serde(rename = "rmaId")]
     pub rma_id: String,
 }
 
-/// The `ReducedShipment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedShipment {
-    /// The `order` field.
-    #[serde(rename = "order")]
     pub order: ReducedShipmentOrder,
     /// The date and time in ISO 8601 format when the order item was shipped.
-    #[serde(rename = "shipmentDateTime", skip_serializing_if = "Option::is_none")]
-    pub shipment_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipment_date_time: Option<DateTime<FixedOffset>>,
     /// A unique identifier for this shipment.
-    #[serde(rename = "shipmentId")]
     pub shipment_id: String,
-    /// The `shipmentItems` field.
-    #[serde(rename = "shipmentItems")]
     pub shipment_items: Vec<ReducedShipmentItem>,
     /// Reference supplied by the user when this item was shipped.
-    #[serde(rename = "shipmentReference")]
     pub shipment_reference: String,
-    /// The `transport` field.
-    #[serde(rename = "transport")]
     pub transport: ReducedTransport,
 }
 
-/// The `ReducedShipmentItem` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedShipmentItem {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// A unique identifier for the item of the order that was shipped in this shipment.
-    #[serde(rename = "orderItemId")]
     pub order_item_id: String,
 }
 
-/// The `ReducedShipmentOrder` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedShipmentOrder {
     /// A unique identifier for the order this shipment is related to.
-    #[serde(rename = "orderId")]
     pub order_id: String,
     /// The date and time in ISO 8601 format when the order was placed.
-    #[serde(rename = "orderPlacedDateTime", skip_serializing_if = "Option::is_none")]
-    pub order_placed_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_placed_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `ReducedTransport` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReducedTransport {
     /// The transport id.
-    #[serde(rename = "transportId")]
     pub transport_id: String,
 }
 
-/// The `Reduction` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Reduction {
     /// A reduction to the commission if the maximum price criteria is met, including VAT.
-    #[serde(rename = "costReduction")]
-    pub cost_reduction: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub cost_reduction: Decimal,
     /// The end date from which the commission reduction is not valid anymore, in ISO 8601 format.
-    #[serde(rename = "endDate")]
-    pub end_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<NaiveDate>,
     /// Maximum offer price that can be used to benefit from a commission reduction, including VAT.
-    #[serde(rename = "maximumPrice")]
-    pub maximum_price: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub maximum_price: Decimal,
     /// The start date from which the commission reduction is valid, in ISO 8601 format.
-    #[serde(rename = "startDate")]
-    pub start_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<NaiveDate>,
 }
 
-/// The `RelatedSearchTerm` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct RelatedSearchTerm {
     /// The search term for which you requested the search volume.
-    #[serde(rename = "searchTerm")]
     pub search_term: String,
     /// The number of customer visits on the search page.
-    #[serde(rename = "total")]
     pub total: i64,
 }
 
 /// The relevance score of a product in a promotion.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct RelevanceScore {
     /// The country for which the relevance score has been calculated against.
-    #[serde(rename = "countryCode", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country_code: Option<RelevanceScoreCountryCode>,
     /// The calculated relevance score for the product.
-    #[serde(rename = "relevanceScore", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relevance_score: Option<i64>,
 }
 
-/// The `ReplenishmentLine` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReplenishmentLine {
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// The state of the line indicating whether this line was announced within this replenishment.
-    #[serde(rename = "lineState")]
-    pub line_state: ReplenishmentLineLineState,
+    pub line_state: ReplenishmentLineState,
     /// The amount of announced quantity for this replenishment line.
-    #[serde(rename = "quantityAnnounced")]
     pub quantity_announced: i64,
     /// The amount of quantity that is still in progress at the warehouse for this replenishment line.
-    #[serde(rename = "quantityInProgress")]
     pub quantity_in_progress: i64,
     /// The amount of received quantity for this replenishment line.
-    #[serde(rename = "quantityReceived")]
     pub quantity_received: i64,
     /// The quantity within this shipment line that has a graded (unsalable) state.
-    #[serde(rename = "quantityWithGradedState")]
     pub quantity_with_graded_state: i64,
     /// The quantity within this shipment line that has a regular (salable) state.
-    #[serde(rename = "quantityWithRegularState")]
     pub quantity_with_regular_state: i64,
 }
 
-/// The `ReplenishmentPickupTimeSlot` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReplenishmentPickupTimeSlot {
     /// The selected start date and time for the replenishment pickup appointment. In ISO 8601 format.
-    #[serde(rename = "fromDateTime")]
-    pub from_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_date_time: Option<DateTime<FixedOffset>>,
     /// The selected end date and time for the replenishment pickup appointment. In ISO 8601 format.
-    #[serde(rename = "untilDateTime")]
-    pub until_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `ReplenishmentResponse` object.
+/// The answer of [`RetailerClient::get_replenishment`](crate::RetailerClient::get_replenishment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReplenishmentResponse {
     /// The date and time when this replenishment was created. In ISO 8601 format.
-    #[serde(rename = "creationDateTime")]
-    pub creation_date_time: String,
-    /// The `deliveryInformation` field.
-    #[serde(rename = "deliveryInformation")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_date_time: Option<DateTime<FixedOffset>>,
     pub delivery_information: DeliveryInformation,
-    /// The `invalidLines` field.
-    #[serde(rename = "invalidLines")]
     pub invalid_lines: Vec<InvalidReplenishmentLine>,
     /// Indicates whether the replenishment will be labeled by bol.com or not.
-    #[serde(rename = "labelingByBol")]
     pub labeling_by_bol: bool,
-    /// The `lines` field.
-    #[serde(rename = "lines")]
     pub lines: Vec<ReplenishmentLine>,
-    /// The `loadCarriers` field.
-    #[serde(rename = "loadCarriers")]
     pub load_carriers: Vec<LoadCarrier>,
     /// The number of load carriers in this shipment.
-    #[serde(rename = "numberOfLoadCarriers", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub number_of_load_carriers: Option<i64>,
-    /// The `pickupAppointment` field.
-    #[serde(rename = "pickupAppointment", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_appointment: Option<PickupAppointment>,
     /// Custom user defined reference to identify the replenishment.
-    #[serde(rename = "reference")]
     pub reference: String,
     /// The unique identifier of the replenishment.
-    #[serde(rename = "replenishmentId")]
     pub replenishment_id: String,
     /// Indicates the state of this replenishment order.
-    #[serde(rename = "state")]
     pub state: ReplenishmentResponseState,
-    /// The `stateTransitions` field.
-    #[serde(rename = "stateTransitions")]
     pub state_transitions: Vec<StateTransition>,
 }
 
-/// The `ReplenishmentsResponse` object.
+/// The answer of [`RetailerClient::get_replenishments`](crate::RetailerClient::get_replenishments).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReplenishmentsResponse {
-    /// The `replenishments` field.
-    #[serde(rename = "replenishments")]
     pub replenishments: Vec<ReducedReplenishment>,
 }
 
-/// The `RequestProductDestinationsRequest` object.
+/// The body of [`RetailerClient::post_request_product_destinations`](crate::RetailerClient::post_request_product_destinations).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct RequestProductDestinationsRequest {
-    /// The `eans` field.
-    #[serde(rename = "eans")]
     pub eans: Vec<Ean>,
 }
 
-/// The `RetailerInformationResponse` object.
+/// The answer of [`RetailerClient::get_retailer_information`](crate::RetailerClient::get_retailer_information).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct RetailerInformationResponse {
     /// The company name of the retailer.
-    #[serde(rename = "companyName")]
     pub company_name: String,
     /// The name of the retailer visible on bol.com
-    #[serde(rename = "displayName")]
     pub display_name: String,
     /// The KVK number of the retailer.
-    #[serde(rename = "kvkNumber")]
     pub kvk_number: String,
     /// An identifier that identifies if the rating is calculated over the past three months or on all reviews for the retailer.
-    #[serde(rename = "ratingMethod", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rating_method: Option<RetailerInformationResponseRatingMethod>,
     /// A date representing the registration date for the retailer within bol.com
-    #[serde(rename = "registrationDate")]
-    pub registration_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_date: Option<NaiveDate>,
     /// The Id of the retailer which information belongs to.
-    #[serde(rename = "retailerId")]
     pub retailer_id: String,
-    /// The `retailerRating` field.
-    #[serde(rename = "retailerRating", skip_serializing_if = "Option::is_none")]
+    /// Rating on different aspects all being one decimal precision.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retailer_rating: Option<RetailerRating>,
-    /// The `retailerReview` field.
-    #[serde(rename = "retailerReview", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retailer_review: Option<RetailerReview>,
     /// Indication of retailer's being the top seller.
-    #[serde(rename = "topRetailer", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub top_retailer: Option<bool>,
     /// The VAT number of the retailer.
-    #[serde(rename = "vatNumber")]
     pub vat_number: String,
 }
 
-/// The `RetailerOffer` object.
+/// The answer of [`RetailerClient::get_offer`](crate::RetailerClient::get_offer).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct RetailerOffer {
-    /// The `condition` field.
-    #[serde(rename = "condition")]
     pub condition: Condition,
     /// The EAN number associated with this product. Note: in case an ISBN is provided, the ISBN will be replaced with the actual EAN belonging to this ISBN.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// An identifier referring to the Economic operator entity (manufacturer, authorized party, importer, distributor or other natural person or legal entity for whom the obligations apply with regards to the manufacturing, or making available on the market of the product in line with the applicable EU laws).
-    #[serde(rename = "economicOperatorId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub economic_operator_id: Option<String>,
-    /// The `fulfilment` field.
-    #[serde(rename = "fulfilment")]
     pub fulfilment: Fulfilment,
-    /// The `notPublishableReasons` field.
-    #[serde(rename = "notPublishableReasons")]
     pub not_publishable_reasons: Vec<NotPublishableReason>,
     /// Unique identifier for an offer.
-    #[serde(rename = "offerId")]
     pub offer_id: String,
     /// This field specifies whether the retailer has temporarily suspended the listing of this offer on the bol.com website. When set to true, the offer becomes invisible to customers and is not available for purchase. The default setting, false, indicates that the offer is active and visible on the website. This feature is useful for managing inventory or making updates to the offer without permanently removing it from the site.
-    #[serde(rename = "onHoldByRetailer")]
     pub on_hold_by_retailer: bool,
-    /// The `pricing` field.
-    #[serde(rename = "pricing")]
     pub pricing: Pricing,
     /// A user-defined reference that helps you identify this particular offer when receiving data from us. This element can optionally be left empty and has a maximum amount of 100 characters.
-    #[serde(rename = "reference", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// The `stock` field.
-    #[serde(rename = "stock")]
     pub stock: Stock,
-    /// The `store` field.
-    #[serde(rename = "store")]
     pub store: Store,
     /// In case the item is not known to bol.com you can use this field to identify this particular product. Note: in case the product is known to bol.com, the unknown product title will not be stored.
-    #[serde(rename = "unknownProductTitle", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown_product_title: Option<String>,
 }
 
 /// Rating on different aspects all being one decimal precision.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct RetailerRating {
     /// Delivery rating of the retailer.
-    #[serde(rename = "deliveryTimeRating", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_time_rating: Option<f64>,
     /// Product rating of the retailer.
-    #[serde(rename = "productInformationRating", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub product_information_rating: Option<f64>,
     /// General rating of the retailer.
-    #[serde(rename = "retailerRating")]
     pub retailer_rating: f64,
     /// Service rating of the retailer.
-    #[serde(rename = "serviceRating", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_rating: Option<f64>,
     /// Shipping rating of the retailer.
-    #[serde(rename = "shippingRating", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping_rating: Option<f64>,
 }
 
-/// The `RetailerReview` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct RetailerReview {
     /// The percentage of the amount of customer that rated the retailer either neutral or positive during the rating method period.
-    #[serde(rename = "approvalPercentage", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_percentage: Option<i64>,
     /// The amount of negative customer reviews during that rating method period.
-    #[serde(rename = "negativeReviewCount")]
     pub negative_review_count: i64,
     /// The amount of neutral customer reviews during that rating method period.
-    #[serde(rename = "neutralReviewCount")]
     pub neutral_review_count: i64,
     /// The amount of positive customer reviews during that rating method period.
-    #[serde(rename = "positiveReviewCount")]
     pub positive_review_count: i64,
     /// The total amount of customer review during that rating method period.
-    #[serde(rename = "totalReviewCount")]
     pub total_review_count: i64,
 }
 
-/// The `Return` object.
+/// The answer of [`RetailerClient::get_return`](crate::RetailerClient::get_return).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Return {
     /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
-    #[serde(rename = "fulfilmentMethod")]
     pub fulfilment_method: String,
     /// The date and time in ISO 8601 format when this return was registered.
-    #[serde(rename = "registrationDateTime")]
-    pub registration_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_date_time: Option<DateTime<FixedOffset>>,
     /// Unique identifier for a return.
-    #[serde(rename = "returnId")]
     pub return_id: String,
-    /// The `returnItems` field.
-    #[serde(rename = "returnItems")]
     pub return_items: Vec<ReturnItem>,
 }
 
-/// The `ReturnItem` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReturnItem {
-    /// The `customerDetails` field.
-    #[serde(rename = "customerDetails")]
+    /// Information related to the customer.
     pub customer_details: CustomerDetails,
     /// The EAN number associated with this product.
-    #[serde(rename = "ean")]
     pub ean: String,
     /// The quantity that is expected to be returned by the customer. Note: this can be greater than 1 in case the customer ordered a quantity greater than 1 of the same product in the same customer order.
-    #[serde(rename = "expectedQuantity")]
     pub expected_quantity: i64,
     /// Indicates if this return item has been handled (by the retailer).
-    #[serde(rename = "handled")]
     pub handled: bool,
     /// The id of the customer order this return item is in.
-    #[serde(rename = "orderId")]
     pub order_id: String,
-    /// The `processingResults` field.
-    #[serde(rename = "processingResults")]
     pub processing_results: Vec<ReturnProcessingResult>,
-    /// The `returnReason` field.
-    #[serde(rename = "returnReason")]
+    /// The reason why the customer returned this product.
+    ///
+    /// - **mainReason** (required): The main reason describing why the customer returned this product.
+    ///   Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
+    ///
+    /// - **detailedReason**: The sub reason describing why the customer returned this product in more detail.
+    ///   Allowed values **depend on mainReason**:
+    ///
+    /// | mainReason                          | detailedReason values                                                                                                                                                                                 | comments                                                                                       |
+    /// |-------------------------------------|------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ |------------------------------------------------------------------------------------------------|
+    /// | Verkeerde maat of afmeting          | Te groot, Te klein, Artikel werkt niet op mijn apparatuur, Meerdere maten/afmetingen besteld, Aanbevolen accessoire past niet, Meerdere opties/artikelen besteld, Pasvorm valt tegen, Anders-namelijk | Optional customer text input                                                                   |
+    /// | Verkeerd besteld                    | Onduidelijke productinformatie, Onduidelijke afbeelding, Dubbel besteld, Artikel had ik toch niet nodig, Aanbevolen accessoire past niet, Anders-namelijk                                             | Optional customer text input                                                                   |
+    /// | Artikel werkt niet                  | -                                                                                                                                                                                                     | Optional customer text input                                                                   |
+    /// | Klacht over artikel                 | Artikel is beschadigd, Artikel werkt niet, Artikel is incompleet, Kwaliteit valt tegen, Gebruiksaanwijzing onduidelijk, Artikel doet niet wat het belooft, Anders-namelijk                            | `customerComments` is mandatory only when "Artikel werkt niet" is selected. Otherwise Optional |
+    /// | Klacht over de bezorging            | Artikel is te laat bezorgd, Verpakking is beschadigd, Artikel is beschadigd, Ander artikel ontvangen dan besteld, Anders-namelijk                                                                     | Optional customer text input                                                                   |
+    /// | Elders goedkoper                    | -                                                                                                                                                                                                     | Optional customer text input                                                                   |
+    /// | Ander artikel ontvangen dan besteld | Onduidelijke productinformatie, Onduidelijke afbeelding, Ander artikel ontvangen dan besteld                                                                                                          | Optional customer text input                                                                   |
+    /// | Anders                              | Artikel cadeau ontvangen, Ik heb me bedacht, Artikel had ik toch niet nodig, Kwaliteit valt tegen, Andere kleur dan gedacht, Meerdere opties/artikelen besteld, Dubbel besteld, Anders-namelijk       | Optional customer text input                                                                   |
+    /// |                                     |                                                                                                                                                                                                       |                                                                                                |
+    /// - **customerComments** (required): Additional details from the customer about the return. Could be empty
     pub return_reason: ReturnReason,
     /// The RMA (Return Merchandise Authorization) identifier of the return.
-    #[serde(rename = "rmaId")]
     pub rma_id: String,
     /// The product title.
-    #[serde(rename = "title")]
     pub title: String,
     /// The track and trace code that is associated with this transport.
-    #[serde(rename = "trackAndTrace", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub track_and_trace: Option<String>,
     /// The name of the transporter.
-    #[serde(rename = "transporterName", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transporter_name: Option<String>,
 }
 
-/// The `ReturnProcessingResult` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReturnProcessingResult {
     /// The handling result requested by the retailer.
-    #[serde(rename = "handlingResult")]
     pub handling_result: String,
     /// The date and time in ISO 8601 format when the return was processed.
-    #[serde(rename = "processingDateTime")]
-    pub processing_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processing_date_time: Option<DateTime<FixedOffset>>,
     /// The processing result of the return.
-    #[serde(rename = "processingResult")]
     pub processing_result: String,
     /// The processed quantity.
-    #[serde(rename = "quantity")]
     pub quantity: i64,
 }
 
 /// The reason why the customer returned this product.
 ///
 /// - **mainReason** (required): The main reason describing why the customer returned this product.
-/// Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
+///   Allowed values (examples): `Verkeerde maat of afmeting`, `Verkeerd besteld`
 ///
 /// - **detailedReason**: The sub reason describing why the customer returned this product in more detail.
-/// Allowed values **depend on mainReason**:
+///   Allowed values **depend on mainReason**:
 ///
 /// | mainReason                          | detailedReason values                                                                                                                                                                                 | comments                                                                                       |
 /// |-------------------------------------|------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ |------------------------------------------------------------------------------------------------|
@@ -2855,741 +2341,609 @@ pub struct ReturnProcessingResult {
 /// |                                     |                                                                                                                                                                                                       |                                                                                                |
 /// - **customerComments** (required): Additional details from the customer about the return. Could be empty
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReturnReason {
     /// Additional details from the customer as to why this item was returned.
-    #[serde(rename = "customerComments")]
     pub customer_comments: String,
     /// The sub reason describing why the customer returned this product in more detail.
-    #[serde(rename = "detailedReason", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub detailed_reason: Option<String>,
     /// The main reason describing why the customer returned this product.
-    #[serde(rename = "mainReason")]
     pub main_reason: String,
 }
 
 /// The handling result requested by the retailer.
+///
+/// The body of [`RetailerClient::handle_return`](crate::RetailerClient::handle_return).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReturnRequest {
     /// The handling result requested by the retailer.
-    #[serde(rename = "handlingResult")]
     pub handling_result: ReturnRequestHandlingResult,
     /// The quantity of items returned.
-    #[serde(rename = "quantityReturned")]
     pub quantity_returned: i64,
 }
 
-/// The `ReturnsResponse` object.
+/// The answer of [`RetailerClient::get_returns`](crate::RetailerClient::get_returns).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ReturnsResponse {
-    /// The `returns` field.
-    #[serde(rename = "returns")]
     pub returns: Vec<ReducedReturn>,
 }
 
-/// The `SalesForecastPeriod` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct SalesForecastPeriod {
-    /// The `countries` field.
-    #[serde(rename = "countries")]
     pub countries: Vec<Countries>,
-    /// The `total` field.
-    #[serde(rename = "total")]
     pub total: Total,
     /// The number of weeks into the future, starting from today.
-    #[serde(rename = "weeksAhead")]
     pub weeks_ahead: i64,
 }
 
-/// The `SalesForecastResponse` object.
+/// The answer of [`RetailerClient::get_sales_forecast`](crate::RetailerClient::get_sales_forecast).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct SalesForecastResponse {
-    /// The `countries` field.
-    #[serde(rename = "countries")]
     pub countries: Vec<Countries>,
     /// Indicator name.
-    #[serde(rename = "name")]
     pub name: String,
-    /// The `periods` field.
-    #[serde(rename = "periods")]
     pub periods: Vec<SalesForecastPeriod>,
-    /// The `total` field.
-    #[serde(rename = "total")]
     pub total: Total,
     /// Interpretation of the data that applies to this measurement.
-    #[serde(rename = "type")]
     pub r#type: String,
 }
 
 /// The score for this measurement. In case there are no scores for an indicator, this element is omitted from the response.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Score {
     /// Indicates whether the score conforms to the bol.com service norm or not.
-    #[serde(rename = "conforms")]
     pub conforms: bool,
     /// The lower part of the fraction (below the line). This usually is the larger number compared to the the numerator.
-    #[serde(rename = "denominator")]
     pub denominator: i64,
     /// The difference between the score and the bol.com service norm.
-    #[serde(rename = "distanceToNorm")]
     pub distance_to_norm: f64,
     /// The top part of the fraction (above the line). This usually is the smaller number compared to the denominator.
-    #[serde(rename = "numerator")]
     pub numerator: i64,
     /// The score for this measurement (denominator divided by the numerator).
-    #[serde(rename = "value")]
     pub value: f64,
 }
 
-/// The `SearchTerm` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct SearchTerm {
-    /// The `countries` field.
-    #[serde(rename = "countries")]
     pub countries: Vec<SearchTermsCountry>,
-    /// The `periods` field.
-    #[serde(rename = "periods")]
     pub periods: Vec<TotalPeriod>,
-    /// The `relatedSearchTerms` field.
-    #[serde(rename = "relatedSearchTerms", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub related_search_terms: Vec<RelatedSearchTerm>,
     /// The search term for which you requested the search volume.
-    #[serde(rename = "searchTerm")]
     pub search_term: String,
     /// The number of customer visits on the search page.
-    #[serde(rename = "total")]
     pub total: i64,
     /// Interpretation of the data that applies to this measurement.
-    #[serde(rename = "type")]
     pub r#type: String,
 }
 
-/// The `SearchTerms` object.
+/// The answer of [`RetailerClient::get_search_terms`](crate::RetailerClient::get_search_terms).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct SearchTerms {
-    /// The `searchTerms` field.
-    #[serde(rename = "searchTerms", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub search_terms: Option<SearchTerm>,
 }
 
-/// The `SearchTermsCountry` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct SearchTermsCountry {
     /// Countries in which this offer is currently on sale in the webshop in ISO-3166-1 format.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// The number of customer visits on the search page.
-    #[serde(rename = "value")]
     pub value: i64,
 }
 
-/// The `SearchTermsPeriod` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct SearchTermsPeriod {
     /// Day number in the ISO-8601 standard.
-    #[serde(rename = "day", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub day: Option<String>,
     /// Month number in the ISO-8601 standard.
-    #[serde(rename = "month", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub month: Option<String>,
     /// Week number in the ISO-8601 standard.
-    #[serde(rename = "week", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub week: Option<String>,
     /// Year number in the ISO-8601 standard.
-    #[serde(rename = "year", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub year: Option<String>,
 }
 
-/// The `Serie` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Serie {
     /// The name of the product serie(s) the EAN belongs to.
-    #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
-/// The `Shipment` object.
+/// The answer of [`RetailerClient::get_shipment`](crate::RetailerClient::get_shipment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Shipment {
-    /// The `billingDetails` field.
-    #[serde(rename = "billingDetails", skip_serializing_if = "Option::is_none")]
+    /// The details of the customer that is responsible for the financial fulfillment of this order.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_details: Option<BillingDetails>,
-    /// The `order` field.
-    #[serde(rename = "order")]
     pub order: ShipmentOrder,
     /// Indicates whether this order is shipped to a Pick Up Point.
-    #[serde(rename = "pickupPoint", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_point: Option<bool>,
     /// The date and time in ISO 8601 format when the order item was shipped.
-    #[serde(rename = "shipmentDateTime", skip_serializing_if = "Option::is_none")]
-    pub shipment_date_time: Option<String>,
-    /// The `shipmentDetails` field.
-    #[serde(rename = "shipmentDetails", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipment_date_time: Option<DateTime<FixedOffset>>,
+    /// The address details where this order needs to be shipped to. This can be the customers' own address, a (company) business address or a Pick Up Point address.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shipment_details: Option<ShipmentDetails>,
     /// A unique identifier for this shipment.
-    #[serde(rename = "shipmentId")]
     pub shipment_id: String,
-    /// The `shipmentItems` field.
-    #[serde(rename = "shipmentItems")]
     pub shipment_items: Vec<ShipmentItem>,
     /// Reference supplied by the user when this item was shipped.
-    #[serde(rename = "shipmentReference")]
     pub shipment_reference: String,
-    /// The `transport` field.
-    #[serde(rename = "transport", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<ShipmentTransport>,
 }
 
 /// The address details where this order needs to be shipped to. This can be the customers' own address, a (company) business address or a Pick Up Point address.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ShipmentDetails {
     /// The name of the city.
-    #[serde(rename = "city")]
     pub city: String,
     /// The company name.
-    #[serde(rename = "company", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
     /// The country code.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// The delivery phone number of the customer. Filled in case the order requires an appointment for delivering the goods.
-    #[serde(rename = "deliveryPhoneNumber", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_phone_number: Option<String>,
     /// A scrambled email address that can be used to contact the customer.
-    #[serde(rename = "email", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Additional information related to the address that helps in delivering the package.
-    #[serde(rename = "extraAddressInformation", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_address_information: Option<String>,
     /// The first name of the customer.
-    #[serde(rename = "firstName")]
     pub first_name: String,
     /// The house number.
-    #[serde(rename = "houseNumber")]
     pub house_number: String,
     /// The extension on the house number.
-    #[serde(rename = "houseNumberExtension", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub house_number_extension: Option<String>,
     /// The language of the customer in case of contact.
-    #[serde(rename = "language", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<ShipmentDetailsLanguage>,
     /// The name of Pick Up Point location this order needs to be shipped to.
-    #[serde(rename = "pickupPointName", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_point_name: Option<String>,
     /// The salutation of the customer.
-    #[serde(rename = "salutation")]
     pub salutation: ShipmentDetailsSalutation,
     /// The street name.
-    #[serde(rename = "streetName")]
     pub street_name: String,
     /// The surname of the customer.
-    #[serde(rename = "surname")]
     pub surname: String,
     /// The ZIP code in '1234AB' format for NL orders and '0000' format for BE orders.
-    #[serde(rename = "zipCode")]
     pub zip_code: String,
 }
 
-/// The `ShipmentFulfilment` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ShipmentFulfilment {
     /// The party that manages the distribution, either bol.com or the retailer itself.
-    #[serde(rename = "distributionParty", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub distribution_party: Option<ShipmentFulfilmentDistributionParty>,
     /// The ultimate delivery date at which this order must be delivered at the customer's shipping address. This field is empty in case the exactDeliveryDate is filled.
-    #[serde(rename = "latestDeliveryDate", skip_serializing_if = "Option::is_none")]
-    pub latest_delivery_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_delivery_date: Option<NaiveDate>,
     /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
-    #[serde(rename = "method")]
     pub method: ShipmentFulfilmentMethod,
 }
 
-/// The `ShipmentItem` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ShipmentItem {
     /// The commission.
-    #[serde(rename = "commission", skip_serializing_if = "Option::is_none")]
-    pub commission: Option<f64>,
-    /// The `fulfilment` field.
-    #[serde(rename = "fulfilment", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub commission: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fulfilment: Option<ShipmentFulfilment>,
-    /// The `offer` field.
-    #[serde(rename = "offer", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub offer: Option<OrderOffer>,
     /// A unique identifier for the item of the order that was shipped in this shipment.
-    #[serde(rename = "orderItemId")]
     pub order_item_id: String,
-    /// The `product` field.
-    #[serde(rename = "product", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<OrderProduct>,
     /// Amount of ordered products for this order item id.
-    #[serde(rename = "quantity")]
     pub quantity: i64,
     /// Amount of shipped products for this order item id.
-    #[serde(rename = "quantityShipped", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity_shipped: Option<i64>,
     /// The selling price to the customer of a single unit including VAT.
-    #[serde(rename = "unitPrice")]
-    pub unit_price: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub unit_price: Decimal,
 }
 
-/// The `ShipmentOrder` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ShipmentOrder {
     /// A unique identifier for the order this shipment is related to.
-    #[serde(rename = "orderId")]
     pub order_id: String,
     /// The date and time in ISO 8601 format when the order was placed.
-    #[serde(rename = "orderPlacedDateTime", skip_serializing_if = "Option::is_none")]
-    pub order_placed_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_placed_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `ShipmentRequest` object.
+/// The body of [`RetailerClient::create_shipment`](crate::RetailerClient::create_shipment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ShipmentRequest {
     /// List of order items to ship.
-    #[serde(rename = "orderItems")]
     pub order_items: Vec<OrderItem>,
     /// A user-defined reference that you can provide to add to the shipment. Can be used for own administration purposes. Only 'null' or non-empty strings accepted.
-    #[serde(rename = "shipmentReference", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shipment_reference: Option<String>,
     /// The identifier of the purchased shipping label.
-    #[serde(rename = "shippingLabelId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping_label_id: Option<String>,
-    /// The `transport` field.
-    #[serde(rename = "transport", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<TransportInstruction>,
 }
 
-/// The `ShipmentTransport` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ShipmentTransport {
     /// The shipping label id.
-    #[serde(rename = "shippingLabelId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping_label_id: Option<String>,
     /// The track and trace code that is associated with this transport.
-    #[serde(rename = "trackAndTrace", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub track_and_trace: Option<String>,
-    /// The `transportEvents` field.
-    #[serde(rename = "transportEvents", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transport_events: Vec<TransportEvent>,
     /// The transport id.
-    #[serde(rename = "transportId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transport_id: Option<String>,
     /// Specify the transporter that will carry out the shipment.
-    #[serde(rename = "transporterCode", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transporter_code: Option<String>,
 }
 
-/// The `ShipmentsResponse` object.
+/// The answer of [`RetailerClient::get_shipments`](crate::RetailerClient::get_shipments).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ShipmentsResponse {
-    /// The `shipments` field.
-    #[serde(rename = "shipments")]
     pub shipments: Vec<ReducedShipment>,
 }
 
 /// The configuration of order items to get delivery options for.
+///
+/// The body of [`RetailerClient::post_shipping_label`](crate::RetailerClient::post_shipping_label).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ShippingLabelRequest {
     /// Order items for which the delivery options are requested.
-    #[serde(rename = "orderItems")]
     pub order_items: Vec<DeliveryOptionsRequestOrderItem>,
     /// Shipping label offer id for which you request a shipping label.
-    #[serde(rename = "shippingLabelOfferId")]
     pub shipping_label_offer_id: String,
 }
 
-/// The `StateTransition` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct StateTransition {
     /// Indicates the state of this replenishment order.
-    #[serde(rename = "state")]
     pub state: StateTransitionState,
     /// The date and time in ISO 8601 format that indicates when this states was updated for this replenishment.
-    #[serde(rename = "stateDateTime")]
-    pub state_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `StatusTransitions` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct StatusTransitions {
     /// Indicates the status of this invoice request.
-    #[serde(rename = "status")]
     pub status: StatusTransitionsStatus,
     /// The date and time in ISO 8601 format that indicates when this status was updated for this invoice request.
-    #[serde(rename = "statusDateTime")]
-    pub status_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `Stock` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Stock {
     /// The amount of stock available for the specified product present in the retailers warehouse. Note: this should not be the FBB stock! Defaults to 0.
-    #[serde(rename = "amount", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     /// The amount of order items in stock minus handled order items and minus open order items. As compared to the stock you sent us. When this reaches 0, your offer will not be for sale on the shop.
-    #[serde(rename = "correctedStock", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub corrected_stock: Option<i64>,
     /// Configures whether the retailer manages the stock levels or that bol.com should calculate the corrected stock based on actual open orders. In case the configuration is set to 'false', all open orders are used to calculate the corrected stock. In case the configuration is set to 'true', only orders that are placed after the last offer update are taken into account.
-    #[serde(rename = "managedByRetailer")]
     pub managed_by_retailer: bool,
 }
 
-/// The `StockCreate` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct StockCreate {
     /// The amount of stock available for the specified product present in the retailers warehouse. Note: this should not be the FBB stock! Defaults to 0.
-    #[serde(rename = "amount")]
     pub amount: i64,
     /// Configures whether the retailer manages the stock levels or that bol.com should calculate the corrected stock based on actual open orders. In case the configuration is set to 'false', all open orders are used to calculate the corrected stock. In case the configuration is set to 'true', only orders that are placed after the last offer update are taken into account.
-    #[serde(rename = "managedByRetailer")]
     pub managed_by_retailer: bool,
 }
 
-/// The `Store` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Store {
     /// The product title for the product associated with this offer.
-    #[serde(rename = "productTitle", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub product_title: Option<String>,
-    /// The `visible` field.
-    #[serde(rename = "visible")]
     pub visible: Vec<OffersCountryCode>,
 }
 
 /// The subcategories which the product belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct SubCategory {
     /// The id of the subcategory which the product belongs to.
-    #[serde(rename = "id", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The name of the subcategory which the product belongs to.
-    #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
-/// The `SubscriptionRequest` object.
+/// The body of [`RetailerClient::post_push_notification_subscription`](crate::RetailerClient::post_push_notification_subscription), [`RetailerClient::put_push_notification_subscription`](crate::RetailerClient::put_push_notification_subscription).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct SubscriptionRequest {
     /// Whether the subscription is enabled and will receive notifications or not. Defaults to true.
-    #[serde(rename = "enabled", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// Identity needed for publishing a notification. Must be provided if subscriptionType = AWS_SQS and must be in format of AWS ARN
-    #[serde(rename = "identity", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
     /// Array of event types for which the subscription is set. Note that some event types are only available for certain subscription types.
-    #[serde(rename = "resources")]
     pub resources: Vec<SubscriptionRequestResources>,
     /// The type of subscription. It indicates the platform where the events will be subscribed to. Be aware that certain event types are only available for specific types.
-    #[serde(rename = "subscriptionType")]
     pub subscription_type: SubscriptionRequestSubscriptionType,
     /// The destination for event notifications. For WEBHOOK subscription types, this is the URL where messages are posted to. For GCP_PUBSUB, this is the topic name.
-    #[serde(rename = "url")]
     pub url: String,
 }
 
-/// The `SubscriptionResponse` object.
+/// The answer of [`RetailerClient::get_push_notification_subscription`](crate::RetailerClient::get_push_notification_subscription).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct SubscriptionResponse {
     /// Whether the subscription is enabled and will receive notifications or not. Defaults to true.
-    #[serde(rename = "enabled", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// The unique identifier assigned to each event notification subscription. This ID is used for tracking and managing each subscription.
-    #[serde(rename = "id")]
     pub id: String,
     /// Identity needed for publishing a notification. Must be provided if subscriptionType = AWS_SQS and must be in format of AWS ARN.
-    #[serde(rename = "identity", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
-    /// The `resources` field.
-    #[serde(rename = "resources")]
+    /// Array of event types for which the subscription is set. Note that some event types are only available for certain subscription types.
     pub resources: Vec<SubscriptionResponseResources>,
     /// The type of subscription. It indicates the platform where the events will be subscribed to. Be aware that certain event types are only available for specific types.
-    #[serde(rename = "subscriptionType")]
     pub subscription_type: SubscriptionResponseSubscriptionType,
     /// The destination for event notifications. For WEBHOOK subscription types, this is the URL where messages are posted to. For GCP_PUBSUB, this is the topic name.
-    #[serde(rename = "url")]
     pub url: String,
 }
 
-/// The `SubscriptionsResponse` object.
+/// The answer of [`RetailerClient::get_push_notification_subscriptions`](crate::RetailerClient::get_push_notification_subscriptions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct SubscriptionsResponse {
-    /// The `subscriptions` field.
-    #[serde(rename = "subscriptions")]
     pub subscriptions: Vec<SubscriptionResponse>,
 }
 
-/// The `Total` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Total {
     /// Maximum number of estimated sales expectations on the bol.com platform.
-    #[serde(rename = "maximum")]
     pub maximum: f64,
     /// Minimum number of estimated sales expectations on the bol.com platform.
-    #[serde(rename = "minimum")]
     pub minimum: f64,
 }
 
-/// The `TotalPeriod` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct TotalPeriod {
-    /// The `countries` field.
-    #[serde(rename = "countries")]
     pub countries: Vec<SearchTermsCountry>,
-    /// The `period` field.
-    #[serde(rename = "period")]
     pub period: SearchTermsPeriod,
     /// The number of customer visits on the search page.
-    #[serde(rename = "total")]
     pub total: i64,
 }
 
-/// The `TransportEvent` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct TransportEvent {
     /// The transport event code indicates the location of the parcel within the distribution process.
-    #[serde(rename = "eventCode")]
-    pub event_code: TransportEventEventCode,
+    pub event_code: TransportEventCode,
     /// The date time of the transport event.
-    #[serde(rename = "eventDateTime")]
-    pub event_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_date_time: Option<DateTime<FixedOffset>>,
 }
 
-/// The `TransportInstruction` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct TransportInstruction {
     /// The track and trace code that is associated with this transport.
-    #[serde(rename = "trackAndTrace", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub track_and_trace: Option<String>,
     /// Specify the transporter that will carry out the shipment.
-    #[serde(rename = "transporterCode")]
     pub transporter_code: String,
 }
 
-/// The `UpdateDeliveryInfo` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct UpdateDeliveryInfo {
     /// The expected delivery date of the shipment at the bol.com warehouse. In ISO 8601 format.
-    #[serde(rename = "expectedDeliveryDate")]
-    pub expected_delivery_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_delivery_date: Option<NaiveDate>,
 }
 
-/// The `UpdateLoadCarrier` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct UpdateLoadCarrier {
     /// The Serial Shipping Container Code (SSCC) for this load carrier.
-    #[serde(rename = "sscc")]
     pub sscc: String,
 }
 
-/// The `UpdateOfferPriceRequest` object.
+/// The body of [`RetailerClient::update_offer_price`](crate::RetailerClient::update_offer_price).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct UpdateOfferPriceRequest {
-    /// The `pricing` field.
-    #[serde(rename = "pricing")]
     pub pricing: Pricing,
 }
 
-/// The `UpdateOfferRequest` object.
+/// The body of [`RetailerClient::put_offer`](crate::RetailerClient::put_offer).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct UpdateOfferRequest {
     /// An identifier referring to the Economic operator entity (manufacturer, authorized party, importer, distributor or other natural person or legal entity for whom the obligations apply with regards to the manufacturing, or making available on the market of the product in line with the applicable EU laws).
-    #[serde(rename = "economicOperatorId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub economic_operator_id: Option<String>,
-    /// The `fulfilment` field.
-    #[serde(rename = "fulfilment")]
     pub fulfilment: Fulfilment,
     /// This field specifies whether the retailer has temporarily suspended the listing of this offer on the bol.com website. When set to true, the offer becomes invisible to customers and is not available for purchase. The default setting, false, indicates that the offer is active and visible on the website. This feature is useful for managing inventory or making updates to the offer without permanently removing it from the site.
-    #[serde(rename = "onHoldByRetailer", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_hold_by_retailer: Option<bool>,
     /// A user-defined reference that helps you identify this particular offer when receiving data from us. This element can optionally be left empty and has a maximum amount of 100 characters.
-    #[serde(rename = "reference", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     /// In case the item is not known to bol.com you can use this field to identify this particular product. Note: in case the product is known to bol.com, the unknown product title will not be stored.
-    #[serde(rename = "unknownProductTitle", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown_product_title: Option<String>,
 }
 
-/// The `UpdateOfferStockRequest` object.
+/// The body of [`RetailerClient::update_offer_stock`](crate::RetailerClient::update_offer_stock).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct UpdateOfferStockRequest {
     /// The amount of stock available for the specified product present in the retailers warehouse. Note: this should not be the FBB stock! Defaults to 0.
-    #[serde(rename = "amount")]
     pub amount: i64,
     /// Configures whether the retailer manages the stock levels or that bol.com should calculate the corrected stock based on actual open orders. In case the configuration is set to 'false', all open orders are used to calculate the corrected stock. In case the configuration is set to 'true', only orders that are placed after the last offer update are taken into account.
-    #[serde(rename = "managedByRetailer")]
     pub managed_by_retailer: bool,
 }
 
-/// The `UpdateReplenishmentRequest` object.
+/// The body of [`RetailerClient::put_replenishment`](crate::RetailerClient::put_replenishment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct UpdateReplenishmentRequest {
-    /// The `deliveryInfo` field.
-    #[serde(rename = "deliveryInfo", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_info: Option<UpdateDeliveryInfo>,
-    /// The `loadCarriers` field.
-    #[serde(rename = "loadCarriers", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub load_carriers: Vec<UpdateLoadCarrier>,
     /// The number of parcels in this replenishment. Note: if you are using the bol.com pickup service, the maximum number is 20.
-    #[serde(rename = "numberOfLoadCarriers", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub number_of_load_carriers: Option<i64>,
     /// Update the state of the replenishment to cancel the replenishment.
-    #[serde(rename = "state", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<UpdateReplenishmentRequestState>,
 }
 
-/// The `UploadReportAsset` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct UploadReportAsset {
     /// The label(s) of the asset.
-    #[serde(rename = "labels")]
     pub labels: Vec<String>,
     /// The processing state of the submitted asset.
-    #[serde(rename = "status")]
     pub status: UploadReportAssetStatus,
     /// The reason code explaining why the value was rejected.
-    #[serde(rename = "subStatus", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_status: Option<UploadReportAssetSubStatus>,
     /// The reason explaining why the value was rejected.
-    #[serde(rename = "subStatusDescription", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_status_description: Option<String>,
     /// The URL of the asset.
-    #[serde(rename = "url")]
     pub url: String,
 }
 
-/// The `UploadReportAttribute` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct UploadReportAttribute {
     /// The identifier of the attribute for which the value has changed.
-    #[serde(rename = "id")]
     pub id: String,
     /// The processing state of the submitted attribute.
-    #[serde(rename = "status")]
     pub status: UploadReportAttributeStatus,
     /// The reason code explaining why the value was rejected.
-    #[serde(rename = "subStatus", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_status: Option<UploadReportAttributeSubStatus>,
     /// The reason explaining why the value was rejected.
-    #[serde(rename = "subStatusDescription", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_status_description: Option<String>,
-    /// The `values` field.
-    #[serde(rename = "values")]
     pub values: Vec<UploadReportValue>,
 }
 
 /// Upload report.
+///
+/// The answer of [`RetailerClient::get_upload_report`](crate::RetailerClient::get_upload_report).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct UploadReportResponse {
-    /// The `assets` field.
-    #[serde(rename = "assets", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub assets: Vec<UploadReportAsset>,
-    /// The `attributes` field.
-    #[serde(rename = "attributes")]
     pub attributes: Vec<UploadReportAttribute>,
     /// The language in which content is submitted.
-    #[serde(rename = "language")]
     pub language: UploadReportResponseLanguage,
     /// The current status of the upload report.
-    #[serde(rename = "status")]
     pub status: UploadReportResponseStatus,
     /// The identifier of the upload report.
-    #[serde(rename = "uploadId")]
     pub upload_id: String,
 }
 
-/// The `UploadReportValue` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct UploadReportValue {
     /// The unit identifier of the attribute.
-    #[serde(rename = "unitId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_id: Option<String>,
     /// The value of the attribute.
-    #[serde(rename = "value")]
     pub value: String,
 }
 
-/// The `Values` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Values {
     /// The unit identifier of the attribute.
-    #[serde(rename = "unitId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_id: Option<String>,
     /// The value of the attribute.
-    #[serde(rename = "value")]
     pub value: String,
     /// The identifier of the attribute's value.
-    #[serde(rename = "valueId", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value_id: Option<String>,
 }
 
 /// Describes a violation that occurred interacting with the API.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Violation {
     /// Describes the origin of the error, for instance a field or query parameter validation error.
-    #[serde(rename = "name")]
     pub name: String,
     /// Detailed description of the validation error that caused the problem.
-    #[serde(rename = "reason")]
     pub reason: String,
 }
 
 /// The salutation of the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BillingDetailsSalutation {
     /// `MALE`.
-    #[serde(rename = "MALE")]
     Male,
     /// `FEMALE`.
-    #[serde(rename = "FEMALE")]
     Female,
     /// `UNKNOWN`.
-    #[serde(rename = "UNKNOWN")]
     Unknown,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -3622,21 +2976,17 @@ impl std::fmt::Display for BillingDetailsSalutation {
 
 /// The condition of the offer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BulkCommissionQueryCondition {
     /// `NEW`.
-    #[serde(rename = "NEW")]
     New,
     /// `AS_NEW`.
-    #[serde(rename = "AS_NEW")]
     AsNew,
     /// `GOOD`.
-    #[serde(rename = "GOOD")]
     Good,
     /// `REASONABLE`.
-    #[serde(rename = "REASONABLE")]
     Reasonable,
     /// `MODERATE`.
-    #[serde(rename = "MODERATE")]
     Moderate,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -3671,12 +3021,11 @@ impl std::fmt::Display for BulkCommissionQueryCondition {
 
 /// The category of the condition. If not given NEW or SECONDHAND is derived from NAME.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ConditionCategory {
     /// `NEW`.
-    #[serde(rename = "NEW")]
     New,
     /// `SECONDHAND`.
-    #[serde(rename = "SECONDHAND")]
     Secondhand,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -3708,21 +3057,17 @@ impl std::fmt::Display for ConditionCategory {
 
 /// The condition of the offered product.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ConditionName {
     /// `NEW`.
-    #[serde(rename = "NEW")]
     New,
     /// `AS_NEW`.
-    #[serde(rename = "AS_NEW")]
     AsNew,
     /// `GOOD`.
-    #[serde(rename = "GOOD")]
     Good,
     /// `REASONABLE`.
-    #[serde(rename = "REASONABLE")]
     Reasonable,
     /// `MODERATE`.
-    #[serde(rename = "MODERATE")]
     Moderate,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -3757,21 +3102,17 @@ impl std::fmt::Display for ConditionName {
 
 /// The transporter code that correlates to the transport used for this replenishment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CreateDeliveryInfoTransporterCode {
     /// `POSTNL`.
-    #[serde(rename = "POSTNL")]
     Postnl,
     /// `DHL`.
-    #[serde(rename = "DHL")]
     Dhl,
     /// `DPD`.
-    #[serde(rename = "DPD")]
     Dpd,
     /// `GLS`.
-    #[serde(rename = "GLS")]
     Gls,
     /// `UPS`.
-    #[serde(rename = "UPS")]
     Ups,
     /// `OTHER`.
     #[serde(rename = "OTHER")]
@@ -3810,9 +3151,9 @@ impl std::fmt::Display for CreateDeliveryInfoTransporterCode {
 
 /// The file format in which to return the export.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CreateOfferExportRequestFormat {
     /// `CSV`.
-    #[serde(rename = "CSV")]
     Csv,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -3888,21 +3229,17 @@ impl std::fmt::Display for CreateProductContentSingleRequestLanguage {
 
 /// The handling result requested by the retailer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CreateReturnRequestHandlingResult {
     /// `RETURN_RECEIVED`.
-    #[serde(rename = "RETURN_RECEIVED")]
     ReturnReceived,
     /// `EXCHANGE_PRODUCT`.
-    #[serde(rename = "EXCHANGE_PRODUCT")]
     ExchangeProduct,
     /// `RETURN_DOES_NOT_MEET_CONDITIONS`.
-    #[serde(rename = "RETURN_DOES_NOT_MEET_CONDITIONS")]
     ReturnDoesNotMeetConditions,
     /// `REPAIR_PRODUCT`.
-    #[serde(rename = "REPAIR_PRODUCT")]
     RepairProduct,
     /// `CUSTOMER_KEEPS_PRODUCT_PAID`.
-    #[serde(rename = "CUSTOMER_KEEPS_PRODUCT_PAID")]
     CustomerKeepsProductPaid,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -3937,9 +3274,9 @@ impl std::fmt::Display for CreateReturnRequestHandlingResult {
 
 /// The file format in which to return the export.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CreateUnpublishedOfferReportRequestFormat {
     /// `CSV`.
-    #[serde(rename = "CSV")]
     Csv,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -3970,15 +3307,13 @@ impl std::fmt::Display for CreateUnpublishedOfferReportRequestFormat {
 
 /// The salutation of the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CustomerDetailsSalutation {
     /// `MALE`.
-    #[serde(rename = "MALE")]
     Male,
     /// `FEMALE`.
-    #[serde(rename = "FEMALE")]
     Female,
     /// `UNKNOWN`.
-    #[serde(rename = "UNKNOWN")]
     Unknown,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4011,21 +3346,17 @@ impl std::fmt::Display for CustomerDetailsSalutation {
 
 /// The transporter that will pickup this replenishment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeliveryInformationTransporterCode {
     /// `POSTNL`.
-    #[serde(rename = "POSTNL")]
     Postnl,
     /// `DHL`.
-    #[serde(rename = "DHL")]
     Dhl,
     /// `DPD`.
-    #[serde(rename = "DPD")]
     Dpd,
     /// `GLS`.
-    #[serde(rename = "GLS")]
     Gls,
     /// `UPS`.
-    #[serde(rename = "UPS")]
     Ups,
     /// `OTHER`.
     #[serde(rename = "OTHER")]
@@ -4064,15 +3395,13 @@ impl std::fmt::Display for DeliveryInformationTransporterCode {
 
 /// The type of the label, representing the way an item is being transported. MAILBOX is a mailbox package with delivery scan. MAILBOX_LIGHT is a mailbox package without delivery scan. PARCEL is a normal package.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeliveryOptionLabelType {
     /// `PARCEL`.
-    #[serde(rename = "PARCEL")]
     Parcel,
     /// `MAILBOX`.
-    #[serde(rename = "MAILBOX")]
     Mailbox,
     /// `MAILBOX_LIGHT`.
-    #[serde(rename = "MAILBOX_LIGHT")]
     MailboxLight,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4158,7 +3487,6 @@ pub enum FulfilmentDeliveryCode {
     #[serde(rename = "1-8d")]
     V18d,
     /// `MijnLeverbelofte`.
-    #[serde(rename = "MijnLeverbelofte")]
     MijnLeverbelofte,
     /// `VVB`.
     #[serde(rename = "VVB")]
@@ -4210,12 +3538,11 @@ impl std::fmt::Display for FulfilmentDeliveryCode {
 
 /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FulfilmentMethod {
     /// `FBR`.
-    #[serde(rename = "FBR")]
     Fbr,
     /// `FBB`.
-    #[serde(rename = "FBB")]
     Fbb,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4247,12 +3574,11 @@ impl std::fmt::Display for FulfilmentMethod {
 
 /// The type of collection for this parcel.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum HandoverDetailsCollectionMethod {
     /// `DROP_OFF`.
-    #[serde(rename = "DROP_OFF")]
     DropOff,
     /// `PICK_UP`.
-    #[serde(rename = "PICK_UP")]
     PickUp,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4284,12 +3610,11 @@ impl std::fmt::Display for HandoverDetailsCollectionMethod {
 
 /// Type of invalid replenishment line, in case the BSKU and/or EAN cannot be determined for this replenishment line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InvalidReplenishmentLineType {
     /// `UNKNOWN_FBB_PRODUCT`.
-    #[serde(rename = "UNKNOWN_FBB_PRODUCT")]
     UnknownFbbProduct,
     /// `UNKNOWN_EAN_INVENTORY_RELATION`.
-    #[serde(rename = "UNKNOWN_EAN_INVENTORY_RELATION")]
     UnknownEanInventoryRelation,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4321,15 +3646,13 @@ impl std::fmt::Display for InvalidReplenishmentLineType {
 
 /// The salutation of the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InvoiceRequestsBillingDetailsSalutation {
     /// `MALE`.
-    #[serde(rename = "MALE")]
     Male,
     /// `FEMALE`.
-    #[serde(rename = "FEMALE")]
     Female,
     /// `UNKNOWN`.
-    #[serde(rename = "UNKNOWN")]
     Unknown,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4362,9 +3685,9 @@ impl std::fmt::Display for InvoiceRequestsBillingDetailsSalutation {
 
 /// Key encryption type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum KeySetType {
     /// `RSA`.
-    #[serde(rename = "RSA")]
     Rsa,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4395,24 +3718,19 @@ impl std::fmt::Display for KeySetType {
 
 /// The current state of the transport for this load carrier.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LoadCarrierTransportState {
     /// `ANNOUNCED`.
-    #[serde(rename = "ANNOUNCED")]
     Announced,
     /// `PICKED_UP`.
-    #[serde(rename = "PICKED_UP")]
     PickedUp,
     /// `UNDERWAY`.
-    #[serde(rename = "UNDERWAY")]
     Underway,
     /// `DELAYED`.
-    #[serde(rename = "DELAYED")]
     Delayed,
     /// `ARRIVED`.
-    #[serde(rename = "ARRIVED")]
     Arrived,
     /// `ERROR`.
-    #[serde(rename = "ERROR")]
     Error,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4485,12 +3803,11 @@ impl std::fmt::Display for NormCondition {
 
 /// The party that manages the distribution, either bol.com or the retailer itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderFulfilmentDistributionParty {
     /// `RETAILER`.
-    #[serde(rename = "RETAILER")]
     Retailer,
     /// `BOL`.
-    #[serde(rename = "BOL")]
     Bol,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4522,21 +3839,17 @@ impl std::fmt::Display for OrderFulfilmentDistributionParty {
 
 /// Delivery option selected by the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderFulfilmentTimeFrameType {
     /// `REGULAR`.
-    #[serde(rename = "REGULAR")]
     Regular,
     /// `EVENING`.
-    #[serde(rename = "EVENING")]
     Evening,
     /// `APPOINTMENT`.
-    #[serde(rename = "APPOINTMENT")]
     Appointment,
     /// `SAMEDAY`.
-    #[serde(rename = "SAMEDAY")]
     Sameday,
     /// `SUNDAY`.
-    #[serde(rename = "SUNDAY")]
     Sunday,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4571,39 +3884,29 @@ impl std::fmt::Display for OrderFulfilmentTimeFrameType {
 
 /// The code representing the reason for cancellation of this item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderItemCancellationReasonCode {
     /// `OUT_OF_STOCK`.
-    #[serde(rename = "OUT_OF_STOCK")]
     OutOfStock,
     /// `REQUESTED_BY_CUSTOMER`.
-    #[serde(rename = "REQUESTED_BY_CUSTOMER")]
     RequestedByCustomer,
     /// `BAD_CONDITION`.
-    #[serde(rename = "BAD_CONDITION")]
     BadCondition,
     /// `HIGHER_SHIPCOST`.
-    #[serde(rename = "HIGHER_SHIPCOST")]
     HigherShipcost,
     /// `INCORRECT_PRICE`.
-    #[serde(rename = "INCORRECT_PRICE")]
     IncorrectPrice,
     /// `NOT_AVAIL_IN_TIME`.
-    #[serde(rename = "NOT_AVAIL_IN_TIME")]
     NotAvailInTime,
     /// `NO_BOL_GUARANTEE`.
-    #[serde(rename = "NO_BOL_GUARANTEE")]
     NoBolGuarantee,
     /// `ORDERED_TWICE`.
-    #[serde(rename = "ORDERED_TWICE")]
     OrderedTwice,
     /// `RETAIN_ITEM`.
-    #[serde(rename = "RETAIN_ITEM")]
     RetainItem,
     /// `TECH_ISSUE`.
-    #[serde(rename = "TECH_ISSUE")]
     TechIssue,
     /// `UNFINDABLE_ITEM`.
-    #[serde(rename = "UNFINDABLE_ITEM")]
     UnfindableItem,
     /// `OTHER`.
     #[serde(rename = "OTHER")]
@@ -4648,30 +3951,23 @@ impl std::fmt::Display for OrderItemCancellationReasonCode {
 
 /// Indicator name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PerformanceIndicatorName {
     /// `CANCELLATIONS`.
-    #[serde(rename = "CANCELLATIONS")]
     Cancellations,
     /// `FULFILMENT`.
-    #[serde(rename = "FULFILMENT")]
     Fulfilment,
     /// `PHONE_AVAILABILITY`.
-    #[serde(rename = "PHONE_AVAILABILITY")]
     PhoneAvailability,
     /// `RESPONSE_TIME`.
-    #[serde(rename = "RESPONSE_TIME")]
     ResponseTime,
     /// `CASE_ITEM_RATIO`.
-    #[serde(rename = "CASE_ITEM_RATIO")]
     CaseItemRatio,
     /// `TRACK_AND_TRACE`.
-    #[serde(rename = "TRACK_AND_TRACE")]
     TrackAndTrace,
     /// `RETURNS`.
-    #[serde(rename = "RETURNS")]
     Returns,
     /// `REVIEWS`.
-    #[serde(rename = "REVIEWS")]
     Reviews,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4709,12 +4005,11 @@ impl std::fmt::Display for PerformanceIndicatorName {
 
 /// Interpretation of the data that applies to this measurement.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PerformanceIndicatorType {
     /// `PERCENTAGE`.
-    #[serde(rename = "PERCENTAGE")]
     Percentage,
     /// `AVERAGE`.
-    #[serde(rename = "AVERAGE")]
     Average,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4746,27 +4041,21 @@ impl std::fmt::Display for PerformanceIndicatorType {
 
 /// In case of a pickup cancellation this field indicates the reason for cancelling this pickup.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PickupAppointmentCancellationReason {
     /// `UNKNOWN_ADDRESS`.
-    #[serde(rename = "UNKNOWN_ADDRESS")]
     UnknownAddress,
     /// `NOT_READY`.
-    #[serde(rename = "NOT_READY")]
     NotReady,
     /// `NO_LABEL`.
-    #[serde(rename = "NO_LABEL")]
     NoLabel,
     /// `WRONG_PACKAGE`.
-    #[serde(rename = "WRONG_PACKAGE")]
     WrongPackage,
     /// `NOT_AT_HOME`.
-    #[serde(rename = "NOT_AT_HOME")]
     NotAtHome,
     /// `OTHER_REASON`.
-    #[serde(rename = "OTHER_REASON")]
     OtherReason,
     /// `REQUEST_FROM_RETAILER`.
-    #[serde(rename = "REQUEST_FROM_RETAILER")]
     RequestFromRetailer,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -4803,31 +4092,28 @@ impl std::fmt::Display for PickupAppointmentCancellationReason {
 
 /// Status of the action being processed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ProcessStatusStatus {
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProcessState {
     /// `PENDING`.
-    #[serde(rename = "PENDING")]
     Pending,
     /// `SUCCESS`.
-    #[serde(rename = "SUCCESS")]
     Success,
     /// `FAILURE`.
-    #[serde(rename = "FAILURE")]
     Failure,
     /// `TIMEOUT`.
-    #[serde(rename = "TIMEOUT")]
     Timeout,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
     Other(String),
 }
 
-impl Default for ProcessStatusStatus {
+impl Default for ProcessState {
     fn default() -> Self {
-        ProcessStatusStatus::Other(String::new())
+        ProcessState::Other(String::new())
     }
 }
 
-impl ProcessStatusStatus {
+impl ProcessState {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -4840,7 +4126,7 @@ impl ProcessStatusStatus {
     }
 }
 
-impl std::fmt::Display for ProcessStatusStatus {
+impl std::fmt::Display for ProcessState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -4848,15 +4134,13 @@ impl std::fmt::Display for ProcessStatusStatus {
 
 /// Type of the asset being used for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProductAssetsUsage {
     /// `PRIMARY`.
-    #[serde(rename = "PRIMARY")]
     Primary,
     /// `ADDITIONAL`.
-    #[serde(rename = "ADDITIONAL")]
     Additional,
     /// `IMAGE`.
-    #[serde(rename = "IMAGE")]
     Image,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5024,12 +4308,11 @@ impl std::fmt::Display for ProductLabelsRequestLabelFormat {
 
 /// The country for which the products will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProductListRequestCountryCode {
     /// `NL`.
-    #[serde(rename = "NL")]
     Nl,
     /// `BE`.
-    #[serde(rename = "BE")]
     Be,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5061,27 +4344,21 @@ impl std::fmt::Display for ProductListRequestCountryCode {
 
 /// Determines the order of the products.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProductListRequestSort {
     /// `RELEVANCE`.
-    #[serde(rename = "RELEVANCE")]
     Relevance,
     /// `POPULARITY`.
-    #[serde(rename = "POPULARITY")]
     Popularity,
     /// `PRICE_ASC`.
-    #[serde(rename = "PRICE_ASC")]
     PriceAsc,
     /// `PRICE_DESC`.
-    #[serde(rename = "PRICE_DESC")]
     PriceDesc,
     /// `RELEASE_DATE`.
-    #[serde(rename = "RELEASE_DATE")]
     ReleaseDate,
     /// `RATING`.
-    #[serde(rename = "RATING")]
     Rating,
     /// `WISHLIST`.
-    #[serde(rename = "WISHLIST")]
     Wishlist,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5118,27 +4395,21 @@ impl std::fmt::Display for ProductListRequestSort {
 
 /// Determines the order of the products.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProductListResponseSort {
     /// `RELEVANCE`.
-    #[serde(rename = "RELEVANCE")]
     Relevance,
     /// `POPULARITY`.
-    #[serde(rename = "POPULARITY")]
     Popularity,
     /// `PRICE_ASC`.
-    #[serde(rename = "PRICE_ASC")]
     PriceAsc,
     /// `PRICE_DESC`.
-    #[serde(rename = "PRICE_DESC")]
     PriceDesc,
     /// `RELEASE_DATE`.
-    #[serde(rename = "RELEASE_DATE")]
     ReleaseDate,
     /// `RATING`.
-    #[serde(rename = "RATING")]
     Rating,
     /// `WISHLIST`.
-    #[serde(rename = "WISHLIST")]
     Wishlist,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5175,25 +4446,24 @@ impl std::fmt::Display for ProductListResponseSort {
 
 /// The type of the promotion.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PromotionPromotionType {
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PromotionType {
     /// `AWARENESS`.
-    #[serde(rename = "AWARENESS")]
     Awareness,
     /// `PRICE_OFF`.
-    #[serde(rename = "PRICE_OFF")]
     PriceOff,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
     Other(String),
 }
 
-impl Default for PromotionPromotionType {
+impl Default for PromotionType {
     fn default() -> Self {
-        PromotionPromotionType::Other(String::new())
+        PromotionType::Other(String::new())
     }
 }
 
-impl PromotionPromotionType {
+impl PromotionType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5204,7 +4474,7 @@ impl PromotionPromotionType {
     }
 }
 
-impl std::fmt::Display for PromotionPromotionType {
+impl std::fmt::Display for PromotionType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -5212,25 +4482,24 @@ impl std::fmt::Display for PromotionPromotionType {
 
 /// The country code of the country in which the promotion is active.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PromotionCountryCodeCountryCode {
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PromotionCountry {
     /// `NL`.
-    #[serde(rename = "NL")]
     Nl,
     /// `BE`.
-    #[serde(rename = "BE")]
     Be,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
     Other(String),
 }
 
-impl Default for PromotionCountryCodeCountryCode {
+impl Default for PromotionCountry {
     fn default() -> Self {
-        PromotionCountryCodeCountryCode::Other(String::new())
+        PromotionCountry::Other(String::new())
     }
 }
 
-impl PromotionCountryCodeCountryCode {
+impl PromotionCountry {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5241,7 +4510,7 @@ impl PromotionCountryCodeCountryCode {
     }
 }
 
-impl std::fmt::Display for PromotionCountryCodeCountryCode {
+impl std::fmt::Display for PromotionCountry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -5249,12 +4518,11 @@ impl std::fmt::Display for PromotionCountryCodeCountryCode {
 
 /// Type of invalid replenishment line, in case the BSKU and/or EAN cannot be determined for this replenishment line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReducedInvalidReplenishmentLineType {
     /// `UNKNOWN_FBB_PRODUCT`.
-    #[serde(rename = "UNKNOWN_FBB_PRODUCT")]
     UnknownFbbProduct,
     /// `UNKNOWN_EAN_INVENTORY_RELATION`.
-    #[serde(rename = "UNKNOWN_EAN_INVENTORY_RELATION")]
     UnknownEanInventoryRelation,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5286,12 +4554,11 @@ impl std::fmt::Display for ReducedInvalidReplenishmentLineType {
 
 /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReducedOrderItemFulfilmentMethod {
     /// `FBR`.
-    #[serde(rename = "FBR")]
     Fbr,
     /// `FBB`.
-    #[serde(rename = "FBB")]
     Fbb,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5323,12 +4590,11 @@ impl std::fmt::Display for ReducedOrderItemFulfilmentMethod {
 
 /// This field indicates the processing state of an order. It can have two values: "OPEN," which corresponds to active order items excluding those that have been shipped or cancelled, and "HANDLED," which means the order item has either been shipped or cancelled.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReducedOrderItemFulfilmentStatus {
     /// `OPEN`.
-    #[serde(rename = "OPEN")]
     Open,
     /// `HANDLED`.
-    #[serde(rename = "HANDLED")]
     Handled,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5360,25 +4626,24 @@ impl std::fmt::Display for ReducedOrderItemFulfilmentStatus {
 
 /// The type of the promotion.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ReducedPromotionPromotionType {
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReducedPromotionType {
     /// `AWARENESS`.
-    #[serde(rename = "AWARENESS")]
     Awareness,
     /// `PRICE_OFF`.
-    #[serde(rename = "PRICE_OFF")]
     PriceOff,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
     Other(String),
 }
 
-impl Default for ReducedPromotionPromotionType {
+impl Default for ReducedPromotionType {
     fn default() -> Self {
-        ReducedPromotionPromotionType::Other(String::new())
+        ReducedPromotionType::Other(String::new())
     }
 }
 
-impl ReducedPromotionPromotionType {
+impl ReducedPromotionType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5389,7 +4654,7 @@ impl ReducedPromotionPromotionType {
     }
 }
 
-impl std::fmt::Display for ReducedPromotionPromotionType {
+impl std::fmt::Display for ReducedPromotionType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -5397,12 +4662,11 @@ impl std::fmt::Display for ReducedPromotionPromotionType {
 
 /// The country for which the relevance score has been calculated against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RelevanceScoreCountryCode {
     /// `NL`.
-    #[serde(rename = "NL")]
     Nl,
     /// `BE`.
-    #[serde(rename = "BE")]
     Be,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5434,28 +4698,26 @@ impl std::fmt::Display for RelevanceScoreCountryCode {
 
 /// The state of the line indicating whether this line was announced within this replenishment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ReplenishmentLineLineState {
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReplenishmentLineState {
     /// `ANNOUNCED`.
-    #[serde(rename = "ANNOUNCED")]
     Announced,
     /// `UNANNOUNCED`.
-    #[serde(rename = "UNANNOUNCED")]
     Unannounced,
     /// `UNKNOWN`.
-    #[serde(rename = "UNKNOWN")]
     Unknown,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
     Other(String),
 }
 
-impl Default for ReplenishmentLineLineState {
+impl Default for ReplenishmentLineState {
     fn default() -> Self {
-        ReplenishmentLineLineState::Other(String::new())
+        ReplenishmentLineState::Other(String::new())
     }
 }
 
-impl ReplenishmentLineLineState {
+impl ReplenishmentLineState {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5467,7 +4729,7 @@ impl ReplenishmentLineLineState {
     }
 }
 
-impl std::fmt::Display for ReplenishmentLineLineState {
+impl std::fmt::Display for ReplenishmentLineState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -5475,24 +4737,19 @@ impl std::fmt::Display for ReplenishmentLineLineState {
 
 /// Indicates the state of this replenishment order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReplenishmentResponseState {
     /// `ANNOUNCED`.
-    #[serde(rename = "ANNOUNCED")]
     Announced,
     /// `IN_TRANSIT`.
-    #[serde(rename = "IN_TRANSIT")]
     InTransit,
     /// `ARRIVED_AT_WH`.
-    #[serde(rename = "ARRIVED_AT_WH")]
     ArrivedAtWh,
     /// `IN_PROGRESS_AT_WH`.
-    #[serde(rename = "IN_PROGRESS_AT_WH")]
     InProgressAtWh,
     /// `CANCELLED`.
-    #[serde(rename = "CANCELLED")]
     Cancelled,
     /// `DONE`.
-    #[serde(rename = "DONE")]
     Done,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5528,12 +4785,11 @@ impl std::fmt::Display for ReplenishmentResponseState {
 
 /// An identifier that identifies if the rating is calculated over the past three months or on all reviews for the retailer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RetailerInformationResponseRatingMethod {
     /// `ALL_REVIEWS`.
-    #[serde(rename = "ALL_REVIEWS")]
     AllReviews,
     /// `THREE_MONTHS`.
-    #[serde(rename = "THREE_MONTHS")]
     ThreeMonths,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5565,24 +4821,19 @@ impl std::fmt::Display for RetailerInformationResponseRatingMethod {
 
 /// The handling result requested by the retailer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReturnRequestHandlingResult {
     /// `RETURN_RECEIVED`.
-    #[serde(rename = "RETURN_RECEIVED")]
     ReturnReceived,
     /// `EXCHANGE_PRODUCT`.
-    #[serde(rename = "EXCHANGE_PRODUCT")]
     ExchangeProduct,
     /// `RETURN_DOES_NOT_MEET_CONDITIONS`.
-    #[serde(rename = "RETURN_DOES_NOT_MEET_CONDITIONS")]
     ReturnDoesNotMeetConditions,
     /// `REPAIR_PRODUCT`.
-    #[serde(rename = "REPAIR_PRODUCT")]
     RepairProduct,
     /// `CUSTOMER_KEEPS_PRODUCT_PAID`.
-    #[serde(rename = "CUSTOMER_KEEPS_PRODUCT_PAID")]
     CustomerKeepsProductPaid,
     /// `STILL_APPROVED`.
-    #[serde(rename = "STILL_APPROVED")]
     StillApproved,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5663,15 +4914,13 @@ impl std::fmt::Display for ShipmentDetailsLanguage {
 
 /// The salutation of the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ShipmentDetailsSalutation {
     /// `MALE`.
-    #[serde(rename = "MALE")]
     Male,
     /// `FEMALE`.
-    #[serde(rename = "FEMALE")]
     Female,
     /// `UNKNOWN`.
-    #[serde(rename = "UNKNOWN")]
     Unknown,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5704,12 +4953,11 @@ impl std::fmt::Display for ShipmentDetailsSalutation {
 
 /// The party that manages the distribution, either bol.com or the retailer itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ShipmentFulfilmentDistributionParty {
     /// `RETAILER`.
-    #[serde(rename = "RETAILER")]
     Retailer,
     /// `BOL`.
-    #[serde(rename = "BOL")]
     Bol,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5741,12 +4989,11 @@ impl std::fmt::Display for ShipmentFulfilmentDistributionParty {
 
 /// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ShipmentFulfilmentMethod {
     /// `FBR`.
-    #[serde(rename = "FBR")]
     Fbr,
     /// `FBB`.
-    #[serde(rename = "FBB")]
     Fbb,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5778,27 +5025,21 @@ impl std::fmt::Display for ShipmentFulfilmentMethod {
 
 /// Indicates the state of this replenishment order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StateTransitionState {
     /// `DRAFT`.
-    #[serde(rename = "DRAFT")]
     Draft,
     /// `ANNOUNCED`.
-    #[serde(rename = "ANNOUNCED")]
     Announced,
     /// `IN_TRANSIT`.
-    #[serde(rename = "IN_TRANSIT")]
     InTransit,
     /// `ARRIVED_AT_WH`.
-    #[serde(rename = "ARRIVED_AT_WH")]
     ArrivedAtWh,
     /// `IN_PROGRESS_AT_WH`.
-    #[serde(rename = "IN_PROGRESS_AT_WH")]
     InProgressAtWh,
     /// `CANCELLED`.
-    #[serde(rename = "CANCELLED")]
     Cancelled,
     /// `DONE`.
-    #[serde(rename = "DONE")]
     Done,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5835,21 +5076,17 @@ impl std::fmt::Display for StateTransitionState {
 
 /// Indicates the status of this invoice request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StatusTransitionsStatus {
     /// `INVOICE_REQUESTED`.
-    #[serde(rename = "INVOICE_REQUESTED")]
     InvoiceRequested,
     /// `INVOICE_UPLOADED`.
-    #[serde(rename = "INVOICE_UPLOADED")]
     InvoiceUploaded,
     /// `INVOICE_INCORRECT`.
-    #[serde(rename = "INVOICE_INCORRECT")]
     InvoiceIncorrect,
     /// `INVOICE_VIRUS_DETECTED`.
-    #[serde(rename = "INVOICE_VIRUS_DETECTED")]
     InvoiceVirusDetected,
     /// `FINISHED`.
-    #[serde(rename = "FINISHED")]
     Finished,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5884,27 +5121,21 @@ impl std::fmt::Display for StatusTransitionsStatus {
 
 /// Array of event types for which the subscription is set. Note that some event types are only available for certain subscription types.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SubscriptionRequestResources {
     /// `PROCESS_STATUS`.
-    #[serde(rename = "PROCESS_STATUS")]
     ProcessStatus,
     /// `SHIPMENT`.
-    #[serde(rename = "SHIPMENT")]
     Shipment,
     /// `PRICE_STAR_BOUNDARY`.
-    #[serde(rename = "PRICE_STAR_BOUNDARY")]
     PriceStarBoundary,
     /// `COMPETING_OFFER`.
-    #[serde(rename = "COMPETING_OFFER")]
     CompetingOffer,
     /// `OFFER_FOR_SALE`.
-    #[serde(rename = "OFFER_FOR_SALE")]
     OfferForSale,
     /// `OFFER_NOT_FOR_SALE`.
-    #[serde(rename = "OFFER_NOT_FOR_SALE")]
     OfferNotForSale,
     /// `ORDER`.
-    #[serde(rename = "ORDER")]
     Order,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5941,15 +5172,13 @@ impl std::fmt::Display for SubscriptionRequestResources {
 
 /// The type of subscription. It indicates the platform where the events will be subscribed to. Be aware that certain event types are only available for specific types.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SubscriptionRequestSubscriptionType {
     /// `WEBHOOK`.
-    #[serde(rename = "WEBHOOK")]
     Webhook,
     /// `GCP_PUBSUB`.
-    #[serde(rename = "GCP_PUBSUB")]
     GcpPubsub,
     /// `AWS_SQS`.
-    #[serde(rename = "AWS_SQS")]
     AwsSqs,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -5982,30 +5211,23 @@ impl std::fmt::Display for SubscriptionRequestSubscriptionType {
 
 /// Array of event types for which the subscription is set. Note that some event types are only available for certain subscription types.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SubscriptionResponseResources {
     /// `TEST`.
-    #[serde(rename = "TEST")]
     Test,
     /// `PROCESS_STATUS`.
-    #[serde(rename = "PROCESS_STATUS")]
     ProcessStatus,
     /// `SHIPMENT`.
-    #[serde(rename = "SHIPMENT")]
     Shipment,
     /// `PRICE_STAR_BOUNDARY`.
-    #[serde(rename = "PRICE_STAR_BOUNDARY")]
     PriceStarBoundary,
     /// `COMPETING_OFFER`.
-    #[serde(rename = "COMPETING_OFFER")]
     CompetingOffer,
     /// `OFFER_FOR_SALE`.
-    #[serde(rename = "OFFER_FOR_SALE")]
     OfferForSale,
     /// `OFFER_NOT_FOR_SALE`.
-    #[serde(rename = "OFFER_NOT_FOR_SALE")]
     OfferNotForSale,
     /// `ORDER`.
-    #[serde(rename = "ORDER")]
     Order,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6043,15 +5265,13 @@ impl std::fmt::Display for SubscriptionResponseResources {
 
 /// The type of subscription. It indicates the platform where the events will be subscribed to. Be aware that certain event types are only available for specific types.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SubscriptionResponseSubscriptionType {
     /// `WEBHOOK`.
-    #[serde(rename = "WEBHOOK")]
     Webhook,
     /// `GCP_PUBSUB`.
-    #[serde(rename = "GCP_PUBSUB")]
     GcpPubsub,
     /// `AWS_SQS`.
-    #[serde(rename = "AWS_SQS")]
     AwsSqs,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6084,46 +5304,38 @@ impl std::fmt::Display for SubscriptionResponseSubscriptionType {
 
 /// The transport event code indicates the location of the parcel within the distribution process.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum TransportEventEventCode {
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TransportEventCode {
     /// `PRE_ANNOUNCED`.
-    #[serde(rename = "PRE_ANNOUNCED")]
     PreAnnounced,
     /// `AT_TRANSPORTER`.
-    #[serde(rename = "AT_TRANSPORTER")]
     AtTransporter,
     /// `IN_TRANSIT`.
-    #[serde(rename = "IN_TRANSIT")]
     InTransit,
     /// `DELIVERED_AT_NEIGHBOURS`.
-    #[serde(rename = "DELIVERED_AT_NEIGHBOURS")]
     DeliveredAtNeighbours,
     /// `DELIVERED_AT_CUSTOMER`.
-    #[serde(rename = "DELIVERED_AT_CUSTOMER")]
     DeliveredAtCustomer,
     /// `PICKED_UP_AT_PICK_UP_POINT`.
-    #[serde(rename = "PICKED_UP_AT_PICK_UP_POINT")]
     PickedUpAtPickUpPoint,
     /// `AT_PICK_UP_POINT`.
-    #[serde(rename = "AT_PICK_UP_POINT")]
     AtPickUpPoint,
     /// `RETURNED_TO_SENDER`.
-    #[serde(rename = "RETURNED_TO_SENDER")]
     ReturnedToSender,
     /// `INBOUND_COLLECT`.
-    #[serde(rename = "INBOUND_COLLECT")]
     InboundCollect,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
     Other(String),
 }
 
-impl Default for TransportEventEventCode {
+impl Default for TransportEventCode {
     fn default() -> Self {
-        TransportEventEventCode::Other(String::new())
+        TransportEventCode::Other(String::new())
     }
 }
 
-impl TransportEventEventCode {
+impl TransportEventCode {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -6141,7 +5353,7 @@ impl TransportEventEventCode {
     }
 }
 
-impl std::fmt::Display for TransportEventEventCode {
+impl std::fmt::Display for TransportEventCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -6149,9 +5361,9 @@ impl std::fmt::Display for TransportEventEventCode {
 
 /// Update the state of the replenishment to cancel the replenishment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UpdateReplenishmentRequestState {
     /// `CANCELLED`.
-    #[serde(rename = "CANCELLED")]
     Cancelled,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6182,15 +5394,13 @@ impl std::fmt::Display for UpdateReplenishmentRequestState {
 
 /// The processing state of the submitted asset.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UploadReportAssetStatus {
     /// `IN_PROGRESS`.
-    #[serde(rename = "IN_PROGRESS")]
     InProgress,
     /// `DECLINED`.
-    #[serde(rename = "DECLINED")]
     Declined,
     /// `PUBLISHED`.
-    #[serde(rename = "PUBLISHED")]
     Published,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6223,69 +5433,50 @@ impl std::fmt::Display for UploadReportAssetStatus {
 
 /// The reason code explaining why the value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UploadReportAssetSubStatus {
     /// `DELETED`.
-    #[serde(rename = "DELETED")]
     Deleted,
     /// `DOWNLOAD_FAILED_404`.
     #[serde(rename = "DOWNLOAD_FAILED_404")]
     DownloadFailed404,
     /// `DOWNLOAD_FAILED_UNAUTHORIZED`.
-    #[serde(rename = "DOWNLOAD_FAILED_UNAUTHORIZED")]
     DownloadFailedUnauthorized,
     /// `IMAGE_FLAGGED_AS_DUPLICATE`.
-    #[serde(rename = "IMAGE_FLAGGED_AS_DUPLICATE")]
     ImageFlaggedAsDuplicate,
     /// `IMAGE_RATE_LIMITED`.
-    #[serde(rename = "IMAGE_RATE_LIMITED")]
     ImageRateLimited,
     /// `IMPORT_FAILED`.
-    #[serde(rename = "IMPORT_FAILED")]
     ImportFailed,
     /// `LABEL_UPDATED`.
-    #[serde(rename = "LABEL_UPDATED")]
     LabelUpdated,
     /// `MATCH_TO_PRODUCT_FAILED`.
-    #[serde(rename = "MATCH_TO_PRODUCT_FAILED")]
     MatchToProductFailed,
     /// `NOT_VALID_FOR_IMPORT`.
-    #[serde(rename = "NOT_VALID_FOR_IMPORT")]
     NotValidForImport,
     /// `PUBLISHED`.
-    #[serde(rename = "PUBLISHED")]
     Published,
     /// `RECEIVED`.
-    #[serde(rename = "RECEIVED")]
     Received,
     /// `SCORED_OTHER_IMAGE_WON`.
-    #[serde(rename = "SCORED_OTHER_IMAGE_WON")]
     ScoredOtherImageWon,
     /// `STORED`.
-    #[serde(rename = "STORED")]
     Stored,
     /// `SUPPLIED_FLAGGED_AS_BLACKLISTED`.
-    #[serde(rename = "SUPPLIED_FLAGGED_AS_BLACKLISTED")]
     SuppliedFlaggedAsBlacklisted,
     /// `UNKNOWN`.
-    #[serde(rename = "UNKNOWN")]
     Unknown,
     /// `UNPUBLISHED`.
-    #[serde(rename = "UNPUBLISHED")]
     Unpublished,
     /// `UNSUPPORTED_MIMETYPE`.
-    #[serde(rename = "UNSUPPORTED_MIMETYPE")]
     UnsupportedMimetype,
     /// `UPLOAD_CANCELLED`.
-    #[serde(rename = "UPLOAD_CANCELLED")]
     UploadCancelled,
     /// `UPLOAD_DEADLINE_REACHED`.
-    #[serde(rename = "UPLOAD_DEADLINE_REACHED")]
     UploadDeadlineReached,
     /// `UPLOAD_FAILED`.
-    #[serde(rename = "UPLOAD_FAILED")]
     UploadFailed,
     /// `UPLOAD_REJECTED`.
-    #[serde(rename = "UPLOAD_REJECTED")]
     UploadRejected,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6336,15 +5527,13 @@ impl std::fmt::Display for UploadReportAssetSubStatus {
 
 /// The processing state of the submitted attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UploadReportAttributeStatus {
     /// `IN_PROGRESS`.
-    #[serde(rename = "IN_PROGRESS")]
     InProgress,
     /// `DECLINED`.
-    #[serde(rename = "DECLINED")]
     Declined,
     /// `PUBLISHED`.
-    #[serde(rename = "PUBLISHED")]
     Published,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6377,147 +5566,101 @@ impl std::fmt::Display for UploadReportAttributeStatus {
 
 /// The reason code explaining why the value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UploadReportAttributeSubStatus {
     /// `BLOCKED_BY_RATE_LIMITER`.
-    #[serde(rename = "BLOCKED_BY_RATE_LIMITER")]
     BlockedByRateLimiter,
     /// `CREATED`.
-    #[serde(rename = "CREATED")]
     Created,
     /// `DEPRECATED`.
-    #[serde(rename = "DEPRECATED")]
     Deprecated,
     /// `IDENTICAL_VALUE_AS_BEFORE`.
-    #[serde(rename = "IDENTICAL_VALUE_AS_BEFORE")]
     IdenticalValueAsBefore,
     /// `MATCH_TO_PRODUCT_FAILED`.
-    #[serde(rename = "MATCH_TO_PRODUCT_FAILED")]
     MatchToProductFailed,
     /// `NOT_CHANGED`.
-    #[serde(rename = "NOT_CHANGED")]
     NotChanged,
     /// `NOT_RECENT`.
-    #[serde(rename = "NOT_RECENT")]
     NotRecent,
     /// `PROCESSING_STARTED`.
-    #[serde(rename = "PROCESSING_STARTED")]
     ProcessingStarted,
     /// `RECEIVED`.
-    #[serde(rename = "RECEIVED")]
     Received,
     /// `REJECTED`.
-    #[serde(rename = "REJECTED")]
     Rejected,
     /// `REJECTED_BY_BRAND_AUTHORITY`.
-    #[serde(rename = "REJECTED_BY_BRAND_AUTHORITY")]
     RejectedByBrandAuthority,
     /// `REJECTED_BY_LOGISTIC`.
-    #[serde(rename = "REJECTED_BY_LOGISTIC")]
     RejectedByLogistic,
     /// `REJECTED_NO_DATA`.
-    #[serde(rename = "REJECTED_NO_DATA")]
     RejectedNoData,
     /// `REJECTED_UNPROCESSABLE`.
-    #[serde(rename = "REJECTED_UNPROCESSABLE")]
     RejectedUnprocessable,
     /// `SELECTED`.
-    #[serde(rename = "SELECTED")]
     Selected,
     /// `SELECTED_BY_BRAND_AUTHORITY`.
-    #[serde(rename = "SELECTED_BY_BRAND_AUTHORITY")]
     SelectedByBrandAuthority,
     /// `SELECTED_BY_LOGISTIC`.
-    #[serde(rename = "SELECTED_BY_LOGISTIC")]
     SelectedByLogistic,
     /// `SELECTION_DELETED`.
-    #[serde(rename = "SELECTION_DELETED")]
     SelectionDeleted,
     /// `SELECTION_MERGED`.
-    #[serde(rename = "SELECTION_MERGED")]
     SelectionMerged,
     /// `TIMED_OUT`.
-    #[serde(rename = "TIMED_OUT")]
     TimedOut,
     /// `UPDATED`.
-    #[serde(rename = "UPDATED")]
     Updated,
     /// `UPLOADED`.
-    #[serde(rename = "UPLOADED")]
     Uploaded,
     /// `UNKNOWN`.
-    #[serde(rename = "UNKNOWN")]
     Unknown,
     /// `VALID_EAN`.
-    #[serde(rename = "VALID_EAN")]
     ValidEan,
     /// `VALIDATED`.
-    #[serde(rename = "VALIDATED")]
     Validated,
     /// `VALIDATION_FAILED`.
-    #[serde(rename = "VALIDATION_FAILED")]
     ValidationFailed,
     /// `VALIDATION_FAILED_DISABLED_GPC_CODE`.
-    #[serde(rename = "VALIDATION_FAILED_DISABLED_GPC_CODE")]
     ValidationFailedDisabledGpcCode,
     /// `VALIDATION_FAILED_DOES_NOT_EXIST`.
-    #[serde(rename = "VALIDATION_FAILED_DOES_NOT_EXIST")]
     ValidationFailedDoesNotExist,
     /// `VALIDATION_FAILED_INVALID_DATE`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_DATE")]
     ValidationFailedInvalidDate,
     /// `VALIDATION_FAILED_INVALID_EAN`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_EAN")]
     ValidationFailedInvalidEan,
     /// `VALIDATION_FAILED_INVALID_FRACTION`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_FRACTION")]
     ValidationFailedInvalidFraction,
     /// `VALIDATION_FAILED_INVALID_GPC_CODE`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_GPC_CODE")]
     ValidationFailedInvalidGpcCode,
     /// `VALIDATION_FAILED_INVALID_INTEGER`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_INTEGER")]
     ValidationFailedInvalidInteger,
     /// `VALIDATION_FAILED_INVALID_ISODATE`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_ISODATE")]
     ValidationFailedInvalidIsodate,
     /// `VALIDATION_FAILED_INVALID_ISODATETIME`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_ISODATETIME")]
     ValidationFailedInvalidIsodatetime,
     /// `VALIDATION_FAILED_INVALID_LOV_VALUE`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_LOV_VALUE")]
     ValidationFailedInvalidLovValue,
     /// `VALIDATION_FAILED_INVALID_MULTIPLE_VALUES`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_MULTIPLE_VALUES")]
     ValidationFailedInvalidMultipleValues,
     /// `VALIDATION_FAILED_INVALID_NO_VALUES`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_NO_VALUES")]
     ValidationFailedInvalidNoValues,
     /// `VALIDATION_FAILED_INVALID_NUMBER`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_NUMBER")]
     ValidationFailedInvalidNumber,
     /// `VALIDATION_FAILED_INVALID_NUMERIC_TEXT`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_NUMERIC_TEXT")]
     ValidationFailedInvalidNumericText,
     /// `VALIDATION_FAILED_INVALID_TEXT`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_TEXT")]
     ValidationFailedInvalidText,
     /// `VALIDATION_FAILED_INVALID_UNIT`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_UNIT")]
     ValidationFailedInvalidUnit,
     /// `VALIDATION_FAILED_INVALID_URL`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_URL")]
     ValidationFailedInvalidUrl,
     /// `VALIDATION_FAILED_INVALID_VALUES`.
-    #[serde(rename = "VALIDATION_FAILED_INVALID_VALUES")]
     ValidationFailedInvalidValues,
     /// `VALIDATION_FAILED_NOT_ALLOWED`.
-    #[serde(rename = "VALIDATION_FAILED_NOT_ALLOWED")]
     ValidationFailedNotAllowed,
     /// `VALIDATION_FAILED_UNKNOWN_BASETYPE`.
-    #[serde(rename = "VALIDATION_FAILED_UNKNOWN_BASETYPE")]
     ValidationFailedUnknownBasetype,
     /// `WAITING_FOR_GLOBAL_ID`.
-    #[serde(rename = "WAITING_FOR_GLOBAL_ID")]
     WaitingForGlobalId,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6639,12 +5782,11 @@ impl std::fmt::Display for UploadReportResponseLanguage {
 
 /// The current status of the upload report.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UploadReportResponseStatus {
     /// `IN_PROGRESS`.
-    #[serde(rename = "IN_PROGRESS")]
     InProgress,
     /// `COMPLETED`.
-    #[serde(rename = "COMPLETED")]
     Completed,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6674,23 +5816,19 @@ impl std::fmt::Display for UploadReportResponseStatus {
     }
 }
 
-/// The values of `GetCommissionCondition`.
+/// The condition of the offer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetCommissionCondition {
     /// `NEW`.
-    #[serde(rename = "NEW")]
     New,
     /// `AS_NEW`.
-    #[serde(rename = "AS_NEW")]
     AsNew,
     /// `GOOD`.
-    #[serde(rename = "GOOD")]
     Good,
     /// `REASONABLE`.
-    #[serde(rename = "REASONABLE")]
     Reasonable,
     /// `MODERATE`.
-    #[serde(rename = "MODERATE")]
     Moderate,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6723,7 +5861,7 @@ impl std::fmt::Display for GetCommissionCondition {
     }
 }
 
-/// The values of `GetCatalogProductAcceptLanguage`.
+/// The language in which the catalog product details will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetCatalogProductAcceptLanguage {
     /// `nl`.
@@ -6768,17 +5906,15 @@ impl std::fmt::Display for GetCatalogProductAcceptLanguage {
     }
 }
 
-/// The values of `GetOfferInsightsPeriod`.
+/// The time unit in which the offer insights are grouped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetOfferInsightsPeriod {
     /// `DAY`.
-    #[serde(rename = "DAY")]
     Day,
     /// `WEEK`.
-    #[serde(rename = "WEEK")]
     Week,
     /// `MONTH`.
-    #[serde(rename = "MONTH")]
     Month,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6809,14 +5945,13 @@ impl std::fmt::Display for GetOfferInsightsPeriod {
     }
 }
 
-/// The values of `GetOfferInsightsName`.
+/// The name of the requested offer insight.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetOfferInsightsName {
     /// `PRODUCT_VISITS`.
-    #[serde(rename = "PRODUCT_VISITS")]
     ProductVisits,
     /// `BUY_BOX_PERCENTAGE`.
-    #[serde(rename = "BUY_BOX_PERCENTAGE")]
     BuyBoxPercentage,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6846,32 +5981,25 @@ impl std::fmt::Display for GetOfferInsightsName {
     }
 }
 
-/// The values of `GetPerformanceIndicatorsName`.
+/// The type of the performance indicator
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetPerformanceIndicatorsName {
     /// `CANCELLATIONS`.
-    #[serde(rename = "CANCELLATIONS")]
     Cancellations,
     /// `FULFILMENT`.
-    #[serde(rename = "FULFILMENT")]
     Fulfilment,
     /// `PHONE_AVAILABILITY`.
-    #[serde(rename = "PHONE_AVAILABILITY")]
     PhoneAvailability,
     /// `RESPONSE_TIME`.
-    #[serde(rename = "RESPONSE_TIME")]
     ResponseTime,
     /// `CASE_ITEM_RATIO`.
-    #[serde(rename = "CASE_ITEM_RATIO")]
     CaseItemRatio,
     /// `TRACK_AND_TRACE`.
-    #[serde(rename = "TRACK_AND_TRACE")]
     TrackAndTrace,
     /// `RETURNS`.
-    #[serde(rename = "RETURNS")]
     Returns,
     /// `REVIEWS`.
-    #[serde(rename = "REVIEWS")]
     Reviews,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6907,14 +6035,13 @@ impl std::fmt::Display for GetPerformanceIndicatorsName {
     }
 }
 
-/// The values of `GetProductRanksType`.
+/// Determines the search type, either 'SEARCH' for specific queries or 'BROWSE' for broader category searches. In order to retrieve all results, it can be sent as "null".
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetProductRanksType {
     /// `SEARCH`.
-    #[serde(rename = "SEARCH")]
     Search,
     /// `BROWSE`.
-    #[serde(rename = "BROWSE")]
     Browse,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -6944,7 +6071,7 @@ impl std::fmt::Display for GetProductRanksType {
     }
 }
 
-/// The values of `GetProductRanksAcceptLanguage`.
+/// The language to search for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductRanksAcceptLanguage {
     /// `nl-NL`.
@@ -6993,17 +6120,15 @@ impl std::fmt::Display for GetProductRanksAcceptLanguage {
     }
 }
 
-/// The values of `GetSearchTermsPeriod`.
+/// The time unit in which the offer insights are grouped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetSearchTermsPeriod {
     /// `DAY`.
-    #[serde(rename = "DAY")]
     Day,
     /// `WEEK`.
-    #[serde(rename = "WEEK")]
     Week,
     /// `MONTH`.
-    #[serde(rename = "MONTH")]
     Month,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7034,14 +6159,13 @@ impl std::fmt::Display for GetSearchTermsPeriod {
     }
 }
 
-/// The values of `GetInventoryStock`.
+/// Filter inventory by stock level.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetInventoryStock {
     /// `SUFFICIENT`.
-    #[serde(rename = "SUFFICIENT")]
     Sufficient,
     /// `INSUFFICIENT`.
-    #[serde(rename = "INSUFFICIENT")]
     Insufficient,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7071,14 +6195,13 @@ impl std::fmt::Display for GetInventoryStock {
     }
 }
 
-/// The values of `GetInventoryState`.
+/// Filter inventory by stock type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetInventoryState {
     /// `REGULAR`.
-    #[serde(rename = "REGULAR")]
     Regular,
     /// `GRADED`.
-    #[serde(rename = "GRADED")]
     Graded,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7108,17 +6231,15 @@ impl std::fmt::Display for GetInventoryState {
     }
 }
 
-/// The values of `GetOrdersFulfilmentMethod`.
+/// Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB). In order to retrieve both FBR and FBB orders, ALL can be used as a parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetOrdersFulfilmentMethod {
     /// `FBR`.
-    #[serde(rename = "FBR")]
     Fbr,
     /// `FBB`.
-    #[serde(rename = "FBB")]
     Fbb,
     /// `ALL`.
-    #[serde(rename = "ALL")]
     All,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7149,17 +6270,15 @@ impl std::fmt::Display for GetOrdersFulfilmentMethod {
     }
 }
 
-/// The values of `GetOrdersStatus`.
+/// You can filter orders based on their status with the following options: all orders, which include every order regardless of its current status; open orders, which show only the active orders excluding those that have been shipped or cancelled; and shipped orders, which display only the orders that have been shipped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetOrdersStatus {
     /// `OPEN`.
-    #[serde(rename = "OPEN")]
     Open,
     /// `SHIPPED`.
-    #[serde(rename = "SHIPPED")]
     Shipped,
     /// `ALL`.
-    #[serde(rename = "ALL")]
     All,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7190,7 +6309,7 @@ impl std::fmt::Display for GetOrdersStatus {
     }
 }
 
-/// The values of `GetProductCategoriesAcceptLanguage`.
+/// The language in which the product categories will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductCategoriesAcceptLanguage {
     /// `nl`.
@@ -7235,7 +6354,7 @@ impl std::fmt::Display for GetProductCategoriesAcceptLanguage {
     }
 }
 
-/// The values of `GetProductListAcceptLanguage`.
+/// The language in which the product list will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductListAcceptLanguage {
     /// `nl`.
@@ -7280,14 +6399,13 @@ impl std::fmt::Display for GetProductListAcceptLanguage {
     }
 }
 
-/// The values of `GetProductListFiltersCountryCode`.
+/// The country for which the filters will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetProductListFiltersCountryCode {
     /// `NL`.
-    #[serde(rename = "NL")]
     Nl,
     /// `BE`.
-    #[serde(rename = "BE")]
     Be,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7317,7 +6435,7 @@ impl std::fmt::Display for GetProductListFiltersCountryCode {
     }
 }
 
-/// The values of `GetProductListFiltersAcceptLanguage`.
+/// The language in which the product list filters will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductListFiltersAcceptLanguage {
     /// `nl`.
@@ -7362,17 +6480,15 @@ impl std::fmt::Display for GetProductListFiltersAcceptLanguage {
     }
 }
 
-/// The values of `GetProductAssetsUsage`.
+/// Type of the asset being used for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetProductAssetsUsage {
     /// `PRIMARY`.
-    #[serde(rename = "PRIMARY")]
     Primary,
     /// `ADDITIONAL`.
-    #[serde(rename = "ADDITIONAL")]
     Additional,
     /// `IMAGE`.
-    #[serde(rename = "IMAGE")]
     Image,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7403,14 +6519,13 @@ impl std::fmt::Display for GetProductAssetsUsage {
     }
 }
 
-/// The values of `GetCompetingOffersCountryCode`.
+/// Countries in which this offer is currently on sale in the webshop, in ISO-3166-1 format.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetCompetingOffersCountryCode {
     /// `NL`.
-    #[serde(rename = "NL")]
     Nl,
     /// `BE`.
-    #[serde(rename = "BE")]
     Be,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7440,38 +6555,29 @@ impl std::fmt::Display for GetCompetingOffersCountryCode {
     }
 }
 
-/// The values of `GetCompetingOffersCondition`.
+/// The condition of the offered product (default='NEW').
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetCompetingOffersCondition {
     /// `ALL`.
-    #[serde(rename = "ALL")]
     All,
     /// `BAD`.
-    #[serde(rename = "BAD")]
     Bad,
     /// `MODERATE`.
-    #[serde(rename = "MODERATE")]
     Moderate,
     /// `REASONABLE`.
-    #[serde(rename = "REASONABLE")]
     Reasonable,
     /// `GOOD`.
-    #[serde(rename = "GOOD")]
     Good,
     /// `AS_NEW`.
-    #[serde(rename = "AS_NEW")]
     AsNew,
     /// `NEW`.
-    #[serde(rename = "NEW")]
     New,
     /// `REFURBISHED_A`.
-    #[serde(rename = "REFURBISHED_A")]
     RefurbishedA,
     /// `REFURBISHED_B`.
-    #[serde(rename = "REFURBISHED_B")]
     RefurbishedB,
     /// `REFURBISHED_C`.
-    #[serde(rename = "REFURBISHED_C")]
     RefurbishedC,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7509,14 +6615,13 @@ impl std::fmt::Display for GetCompetingOffersCondition {
     }
 }
 
-/// The values of `GetProductPlacementCountryCode`.
+/// The country of the product placed on the webshop.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetProductPlacementCountryCode {
     /// `NL`.
-    #[serde(rename = "NL")]
     Nl,
     /// `BE`.
-    #[serde(rename = "BE")]
     Be,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7546,7 +6651,7 @@ impl std::fmt::Display for GetProductPlacementCountryCode {
     }
 }
 
-/// The values of `GetProductPlacementAcceptLanguage`.
+/// The language in which the product categories and URL will be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GetProductPlacementAcceptLanguage {
     /// `nl`.
@@ -7587,14 +6692,13 @@ impl std::fmt::Display for GetProductPlacementAcceptLanguage {
     }
 }
 
-/// The values of `GetPromotionsPromotionType`.
+/// The type(s) of promotion to be retrieved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetPromotionsPromotionType {
     /// `AWARENESS`.
-    #[serde(rename = "AWARENESS")]
     Awareness,
     /// `PRICE_OFF`.
-    #[serde(rename = "PRICE_OFF")]
     PriceOff,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7624,14 +6728,13 @@ impl std::fmt::Display for GetPromotionsPromotionType {
     }
 }
 
-/// The values of `GetLoadCarrierLabelsLabelType`.
+/// The type of label which you want to print.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetLoadCarrierLabelsLabelType {
     /// `WAREHOUSE`.
-    #[serde(rename = "WAREHOUSE")]
     Warehouse,
     /// `TRANSPORT`.
-    #[serde(rename = "TRANSPORT")]
     Transport,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7661,14 +6764,13 @@ impl std::fmt::Display for GetLoadCarrierLabelsLabelType {
     }
 }
 
-/// The values of `GetReturnsFulfilmentMethod`.
+/// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetReturnsFulfilmentMethod {
     /// `FBR`.
-    #[serde(rename = "FBR")]
     Fbr,
     /// `FBB`.
-    #[serde(rename = "FBB")]
     Fbb,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7698,14 +6800,13 @@ impl std::fmt::Display for GetReturnsFulfilmentMethod {
     }
 }
 
-/// The values of `GetShipmentsFulfilmentMethod`.
+/// The fulfilment method. Fulfilled by the retailer (FBR) or fulfilled by bol.com (FBB).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetShipmentsFulfilmentMethod {
     /// `FBR`.
-    #[serde(rename = "FBR")]
     Fbr,
     /// `FBB`.
-    #[serde(rename = "FBB")]
     Fbb,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7735,17 +6836,15 @@ impl std::fmt::Display for GetShipmentsFulfilmentMethod {
     }
 }
 
-/// The values of `GetInvoiceRequestsState`.
+/// To filter on invoice request state. You can filter on all invoice requests regardless their statuses, open invoice requests requiring your action and invoice requests uploaded with possible errors.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetInvoiceRequestsState {
     /// `OPEN`.
-    #[serde(rename = "OPEN")]
     Open,
     /// `UPLOAD_ERROR`.
-    #[serde(rename = "UPLOAD_ERROR")]
     UploadError,
     /// `ALL`.
-    #[serde(rename = "ALL")]
     All,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]
@@ -7776,86 +6875,61 @@ impl std::fmt::Display for GetInvoiceRequestsState {
     }
 }
 
-/// The values of `GetProcessStatusEntityIdEventType`.
+/// The event type can only be used in combination with the entity id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GetProcessStatusEntityIdEventType {
     /// `CREATE_SHIPMENT`.
-    #[serde(rename = "CREATE_SHIPMENT")]
     CreateShipment,
     /// `CANCEL_ORDER`.
-    #[serde(rename = "CANCEL_ORDER")]
     CancelOrder,
     /// `CHANGE_TRANSPORT`.
-    #[serde(rename = "CHANGE_TRANSPORT")]
     ChangeTransport,
     /// `HANDLE_RETURN_ITEM`.
-    #[serde(rename = "HANDLE_RETURN_ITEM")]
     HandleReturnItem,
     /// `CREATE_RETURN_ITEM`.
-    #[serde(rename = "CREATE_RETURN_ITEM")]
     CreateReturnItem,
     /// `CREATE_INBOUND`.
-    #[serde(rename = "CREATE_INBOUND")]
     CreateInbound,
     /// `DELETE_OFFER`.
-    #[serde(rename = "DELETE_OFFER")]
     DeleteOffer,
     /// `CREATE_OFFER`.
-    #[serde(rename = "CREATE_OFFER")]
     CreateOffer,
     /// `UPDATE_OFFER`.
-    #[serde(rename = "UPDATE_OFFER")]
     UpdateOffer,
     /// `UPDATE_OFFER_STOCK`.
-    #[serde(rename = "UPDATE_OFFER_STOCK")]
     UpdateOfferStock,
     /// `UPDATE_OFFER_PRICE`.
-    #[serde(rename = "UPDATE_OFFER_PRICE")]
     UpdateOfferPrice,
     /// `CREATE_OFFER_EXPORT`.
-    #[serde(rename = "CREATE_OFFER_EXPORT")]
     CreateOfferExport,
     /// `UNPUBLISHED_OFFER_REPORT`.
-    #[serde(rename = "UNPUBLISHED_OFFER_REPORT")]
     UnpublishedOfferReport,
     /// `CREATE_PRODUCT_CONTENT`.
-    #[serde(rename = "CREATE_PRODUCT_CONTENT")]
     CreateProductContent,
     /// `CREATE_SUBSCRIPTION`.
-    #[serde(rename = "CREATE_SUBSCRIPTION")]
     CreateSubscription,
     /// `UPDATE_SUBSCRIPTION`.
-    #[serde(rename = "UPDATE_SUBSCRIPTION")]
     UpdateSubscription,
     /// `DELETE_SUBSCRIPTION`.
-    #[serde(rename = "DELETE_SUBSCRIPTION")]
     DeleteSubscription,
     /// `SEND_SUBSCRIPTION_TST_MSG`.
-    #[serde(rename = "SEND_SUBSCRIPTION_TST_MSG")]
     SendSubscriptionTstMsg,
     /// `CREATE_SHIPPING_LABEL`.
-    #[serde(rename = "CREATE_SHIPPING_LABEL")]
     CreateShippingLabel,
     /// `CREATE_REPLENISHMENT`.
-    #[serde(rename = "CREATE_REPLENISHMENT")]
     CreateReplenishment,
     /// `UPDATE_REPLENISHMENT`.
-    #[serde(rename = "UPDATE_REPLENISHMENT")]
     UpdateReplenishment,
     /// `REQUEST_PRODUCT_DESTINATIONS`.
-    #[serde(rename = "REQUEST_PRODUCT_DESTINATIONS")]
     RequestProductDestinations,
     /// `CREATE_SOV_SEARCH_TERM_REPORT`.
-    #[serde(rename = "CREATE_SOV_SEARCH_TERM_REPORT")]
     CreateSovSearchTermReport,
     /// `CREATE_SOV_CATEGORY_REPORT`.
-    #[serde(rename = "CREATE_SOV_CATEGORY_REPORT")]
     CreateSovCategoryReport,
     /// `UPLOAD_INVOICE`.
-    #[serde(rename = "UPLOAD_INVOICE")]
     UploadInvoice,
     /// `CREATE_CAMPAIGN_PERFORMANCE_REPORT`.
-    #[serde(rename = "CREATE_CAMPAIGN_PERFORMANCE_REPORT")]
     CreateCampaignPerformanceReport,
     /// A value this version of the library does not know, as sent.
     #[serde(untagged)]

@@ -3,8 +3,6 @@
 //! description's example answers and media types: the calls and seeds of the decoder fuzz
 //! test (`tests/decoders.rs`).
 
-#![allow(clippy::all, unused_imports, dead_code)]
-
 use retailer_client::models::*;
 use retailer_client::*;
 
@@ -63,7 +61,8 @@ pub const MEDIA_TYPES: &[&str] = &[
     "application/vnd.retailer.v10+csv",
 ];
 
-/// Calls every operation once, ignoring the outcome.
+/// Calls every operation once, ignoring the outcome (the deprecated ones too).
+#[allow(deprecated)]
 pub async fn call_every_operation(c: &RetailerClient) {
     {
         const BODY: &str = "{\"trackAndTrace\":\"3SBOL0987654321\",\"transporterCode\":\"TNT\"}";
@@ -110,7 +109,9 @@ pub async fn call_every_operation(c: &RetailerClient) {
             .await;
     }
     {
-        let _ = c.get_commission("p-1", 1.5, &Default::default()).await;
+        let _ = c
+            .get_commission("p-1", Decimal::new(1299, 2), &Default::default())
+            .await;
     }
     {
         const BODY: &str = "{\"products\":[{\"ean\":\"0000007740404\"}]}";
@@ -165,9 +166,9 @@ pub async fn call_every_operation(c: &RetailerClient) {
         let _ = c
             .get_offer_insights(
                 "q-1",
-                GetOfferInsightsPeriod::default(),
+                GetOfferInsightsPeriod::Day,
                 1,
-                GetOfferInsightsName::default(),
+                GetOfferInsightsName::ProductVisits,
             )
             .await;
     }
@@ -179,7 +180,7 @@ pub async fn call_every_operation(c: &RetailerClient) {
     }
     {
         let _ = c
-            .get_performance_indicators(GetPerformanceIndicatorsName::default(), "q-1", "q-1")
+            .get_performance_indicators(GetPerformanceIndicatorsName::Cancellations, "q-1", "q-1")
             .await;
     }
     {
@@ -201,7 +202,7 @@ pub async fn call_every_operation(c: &RetailerClient) {
         let _ = c
             .get_process_status_entity_id(
                 "q-1",
-                GetProcessStatusEntityIdEventType::default(),
+                GetProcessStatusEntityIdEventType::CreateShipment,
                 &Default::default(),
             )
             .await;
@@ -236,7 +237,13 @@ pub async fn call_every_operation(c: &RetailerClient) {
         let _ = c.get_product_placement("p-1", &Default::default()).await;
     }
     {
-        let _ = c.get_product_ranks("q-1", "q-1", &Default::default()).await;
+        let _ = c
+            .get_product_ranks(
+                "q-1",
+                NaiveDate::from_ymd_opt(2024, 1, 31).unwrap(),
+                &Default::default(),
+            )
+            .await;
     }
     {
         let _ = c.get_product_ratings("p-1").await;
@@ -249,7 +256,7 @@ pub async fn call_every_operation(c: &RetailerClient) {
     }
     {
         let _ = c
-            .get_promotions(GetPromotionsPromotionType::default(), &Default::default())
+            .get_promotions(GetPromotionsPromotionType::Awareness, &Default::default())
             .await;
     }
     {
@@ -278,7 +285,7 @@ pub async fn call_every_operation(c: &RetailerClient) {
     }
     {
         let _ = c
-            .get_search_terms("q-1", GetSearchTermsPeriod::default(), 1, &Default::default())
+            .get_search_terms("q-1", GetSearchTermsPeriod::Day, 1, &Default::default())
             .await;
     }
     {

@@ -1,0 +1,346 @@
+//! The generated tests: a wire test per operation from the description's examples, and
+//! the calls and seeds of the decoder fuzz test.
+
+use super::*;
+
+impl Gen {
+    /// An example value of a schema, from the description's own `example`s.
+    pub(super) fn example(&self, schema: &Value, _depth: usize) -> Value {
+        self.example_in(schema, &mut Vec::new())
+    }
+
+    /// `stack` holds the schemas being expanded, so a recursive schema stops at itself.
+    pub(super) fn example_in(&self, schema: &Value, stack: &mut Vec<String>) -> Value {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            let name = r.rsplit('/').next().unwrap_or(r).to_owned();
+            if stack.contains(&name) {
+                return Value::Null;
+            }
+            let Some(s) = self.schemas.get(&name).cloned() else {
+                return Value::Null;
+            };
+            stack.push(name);
+            let v = self.example_in(&s, stack);
+            stack.pop();
+            return v;
+        }
+        if let Some(e) = schema.get("example") {
+            let ty = schema.get("type").and_then(Value::as_str).unwrap_or_default();
+            // Keep examples that fit their type; make the rest fit.
+            match (ty, e) {
+                ("string", Value::String(_))
+                | ("integer", Value::Number(_))
+                | ("number", Value::Number(_))
+                | ("boolean", Value::Bool(_))
+                | ("array", Value::Array(_)) => return e.clone(),
+                ("string", other) => return Value::String(other.to_string().trim_matches('"').to_owned()),
+                _ => {}
+            }
+        }
+        if let Some(values) = schema.get("enum").and_then(Value::as_array)
+            && let Some(first) = values.first()
+        {
+            return first.clone();
+        }
+        match schema.get("type").and_then(Value::as_str).unwrap_or("object") {
+            "array" => {
+                let item = self.example_in(schema.get("items").unwrap_or(&Value::Null), stack);
+                if item.is_null() {
+                    Value::Array(vec![])
+                } else {
+                    Value::Array(vec![item])
+                }
+            }
+            "string" => Value::String(
+                match Kind::of(schema) {
+                    Kind::DateTime => "2024-01-31T12:00:00+01:00",
+                    Kind::Date => "2024-01-31",
+                    Kind::Time => "12:00",
+                    _ => "string",
+                }
+                .into(),
+            ),
+            "integer" => Value::from(1),
+            "number" => Value::from(1.5),
+            "boolean" => Value::Bool(true),
+            _ => {
+                let mut map = Map::new();
+                for (k, v) in schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    let e = self.example_in(v, stack);
+                    if !e.is_null() {
+                        map.insert(k.clone(), e);
+                    }
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// The arguments of an example call of `op`: the path and query values the wire test
+    /// expects, defaults for parameter structs, the example body as `BODY`, a PDF part.
+    /// The example value of a required parameter: the Rust expression passed, and the text
+    /// it is sent as (`None` for an object parameter, sent as several query pairs).
+    pub(super) fn example_value(&self, p: &Param, arg_ty: &str) -> (String, Option<String>) {
+        let text = |expr: &str, text: &str| (expr.to_owned(), Some(text.to_owned()));
+        match arg_ty {
+            "&str" if p.location == "path" => text("\"p-1\"", "p-1"),
+            "&str" => text("\"q-1\"", "q-1"),
+            "&[String]" => text("&[\"q-1\".to_string()]", "q-1"),
+            "i64" => text("1", "1"),
+            "f64" => text("1.5", "1.5"),
+            "bool" => text("true", "true"),
+            "NaiveDate" => text("NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()", "2024-01-31"),
+            "Decimal" => text("Decimal::new(1299, 2)", "12.99"),
+            other => match self.enums.iter().find(|e| e.name == other) {
+                Some(e) => {
+                    let (variant, value) = variants(&e.values).swap_remove(0);
+                    text(&format!("{other}::{variant}"), &value)
+                }
+                None => match other.strip_prefix('&') {
+                    Some(t) => (format!("&{t}::default()"), None),
+                    None => (format!("{other}::default()"), None),
+                },
+            },
+        }
+    }
+
+    pub(super) fn example_args(&self, op: &Op) -> Vec<String> {
+        let mut call_args = Vec::new();
+        for (name, ty, _) in Self::args(op) {
+            let p = op.params.iter().find(|p| p.rust == name).unwrap();
+            call_args.push(self.example_value(p, &ty).0);
+        }
+        if Self::params_struct(op).is_some() {
+            call_args.push("&Default::default()".to_owned());
+        }
+        if let Some((_, body)) = &op.body {
+            call_args.push(format!("&serde_json::from_str::<{body}>(BODY).unwrap()"));
+        }
+        for f in &op.multipart {
+            let v = if f.file {
+                // A file name unlike the part's name: the part is named by the operation.
+                "FileUpload::new(b\"%PDF-1.4\".to_vec(), \"document.pdf\", \"application/pdf\")".to_owned()
+            } else {
+                format!("\"{}-1\"", f.json)
+            };
+            call_args.push(if f.required { v } else { format!("Some({v})") });
+        }
+        call_args
+    }
+
+    /// Every operation called once with its example arguments, the description's example
+    /// answers and media types: the seeds and calls of the decoder fuzz test.
+    pub(super) fn decoder_calls(&self) -> String {
+        let mut out = String::new();
+        out.push_str(HEADER);
+        out.push_str("//! Every operation of the description called once with its example arguments, and the\n//! description's example answers and media types: the calls and seeds of the decoder fuzz\n//! test (`tests/decoders.rs`).\n\n");
+        out.push_str("use retailer_client::models::*;\nuse retailer_client::*;\n\n");
+        let mut answers: Vec<String> = Vec::new();
+        let mut media: Vec<String> = Vec::new();
+        for op in &self.ops {
+            let (m, ty) = &op.answers[0];
+            if !media.contains(m) {
+                media.push(m.clone());
+            }
+            if ty.is_some()
+                && let Some(example) = &op.answer_example
+            {
+                let text = example.to_string();
+                if !answers.contains(&text) {
+                    answers.push(text);
+                }
+            }
+        }
+        out.push_str(
+            "/// The description's example answers, each once.\npub const EXAMPLE_ANSWERS: &[&str] = &[\n",
+        );
+        for a in &answers {
+            let _ = writeln!(out, "    {},", lit(a));
+        }
+        out.push_str("];\n\n/// The media types of the answers.\npub const MEDIA_TYPES: &[&str] = &[\n");
+        for m in &media {
+            let _ = writeln!(out, "    {},", lit(m));
+        }
+        out.push_str("];\n\n/// Calls every operation once, ignoring the outcome (the deprecated ones too).\n#[allow(deprecated)]\npub async fn call_every_operation(c: &RetailerClient) {\n");
+        for op in &self.ops {
+            out.push_str("    {\n");
+            if op.body.is_some() {
+                let body_json = op.body_example.clone().unwrap_or(Value::Null);
+                let _ = writeln!(out, "        const BODY: &str = {};", lit(&body_json.to_string()));
+            }
+            let _ = writeln!(
+                out,
+                "        let _ = c.{}({}).await;\n    }}",
+                snake(&op.id),
+                self.example_args(op).join(", ")
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// A wire test per operation: method, path, media types, body, and the decoding of the
+    /// description's example answer (re-encoded, it must give the example back).
+    pub(super) fn tests(&self) -> String {
+        let mut out = String::new();
+        out.push_str(HEADER);
+        out.push_str("//! A wire test per operation of the description: the exact method and path, the media\n//! types, the body, and the decoding of an answer built from the description's examples.\n\n");
+        out.push_str("mod common;\n\nuse common::{client, normalized, setup};\nuse httpmock::Method;\nuse retailer_client::models::*;\nuse retailer_client::*;\n\n");
+        for op in &self.ops {
+            let fname = snake(&op.id);
+            let fname_test = fname.trim_start_matches("r#");
+            let prefix = match op.api {
+                Api::Retailer => "/retailer/",
+                Api::Shared => "/shared/",
+            };
+            let path: String = op
+                .rel
+                .split('/')
+                .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => match op.params.iter().find(|p| p.json == name).map(|p| p.ty.as_str()) {
+                        Some("i64") => "1",
+                        _ => "p-1",
+                    },
+                    None => s,
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let call_args = self.example_args(op);
+            let body_json = op.body_example.clone().unwrap_or(Value::Null);
+            let (media, ty) = &op.answers[0];
+            let answer = match ty {
+                Some(_) => op.answer_example.clone().unwrap_or(Value::Object(Map::new())),
+                None => Value::String("BYTES".into()),
+            };
+            let allow = if op.deprecated {
+                "#[allow(deprecated)] // bol marks the operation deprecated; it is still served.\n"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "#[tokio::test]\n{allow}async fn {fname_test}() {{");
+            if op.body.is_some() {
+                let _ = writeln!(out, "    const BODY: &str = {};", lit(&body_json.to_string()));
+            }
+            if ty.is_some() {
+                let _ = writeln!(out, "    const ANSWER: &str = {};", lit(&answer.to_string()));
+            }
+            out.push_str("    let server = setup().await;\n");
+            let content_type = op.body.as_ref().map(|(ct, _)| ct.clone());
+            let _ = writeln!(
+                out,
+                "    let m = server\n        .mock_async(|when, then| {{\n            let when = when.method(Method::{}).path({}).header(\"accept\", {}).header(\"authorization\", \"Bearer tok-1\");",
+                op.method,
+                lit(&format!("{prefix}{path}")),
+                lit(media)
+            );
+            for (name, ty, _) in Self::args(op) {
+                let p = op.params.iter().find(|p| p.rust == name).unwrap();
+                let (_, text) = self.example_value(p, &ty);
+                match (p.location.as_str(), text) {
+                    ("query", Some(text)) => {
+                        let _ = writeln!(
+                            out,
+                            "            let when = when.query_param({}, {});",
+                            lit(&p.json),
+                            lit(&text)
+                        );
+                    }
+                    ("header", Some(text)) => {
+                        let _ = writeln!(
+                            out,
+                            "            let when = when.header({}, {});",
+                            lit(&p.json.to_ascii_lowercase()),
+                            lit(&text)
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(ct) = &content_type {
+                let _ = writeln!(
+                    out,
+                    "            let when = when.header(\"content-type\", {}).is_true(|req| normalized(&serde_json::from_slice(&req.body().to_vec()).unwrap_or_default()) == normalized(&serde_json::from_str(BODY).unwrap()));",
+                    lit(ct)
+                );
+            }
+            if !op.multipart.is_empty() {
+                out.push_str("            let when = when.is_true(|req| req.headers().get(\"content-type\").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(\"multipart/form-data; boundary=\")));\n");
+            }
+            for f in &op.multipart {
+                // Each part under the name the description gives it, whatever the caller did.
+                let disposition = if f.file {
+                    format!("name=\"{}\"; filename=\"document.pdf\"", f.json)
+                } else {
+                    format!("name=\"{}\"", f.json)
+                };
+                let _ = writeln!(
+                    out,
+                    "            let when = when.body_includes({});",
+                    lit(&format!("Content-Disposition: form-data; {disposition}"))
+                );
+                if f.file {
+                    out.push_str("            let when = when.body_includes(\"application/pdf\").body_includes(\"%PDF-1.4\");\n");
+                }
+            }
+            let body_expr = if ty.is_some() { "ANSWER" } else { "\"BYTES\"" };
+            let mut then_headers = String::new();
+            for (header, _) in &op.answer_headers {
+                let _ = write!(
+                    then_headers,
+                    ".header({}, {})",
+                    lit(header),
+                    lit(&format!("v-{}", Self::header_field(header)))
+                );
+            }
+            let _ = writeln!(
+                out,
+                "            let _ = when;\n            then.status(200).header(\"content-type\", {}){then_headers}.body({body_expr});\n        }})\n        .await;",
+                lit(media)
+            );
+            let _ = writeln!(
+                out,
+                "    let got = client(&server).{fname}({}).await.unwrap();",
+                call_args.join(", ")
+            );
+            out.push_str("    m.assert_async().await;\n");
+            let got = match self.header_answer(op) {
+                Some((_, body_field)) => {
+                    for (header, _) in &op.answer_headers {
+                        let field = Self::header_field(header);
+                        let _ = writeln!(
+                            out,
+                            "    assert_eq!(got.{field}.as_deref(), Some({}), \"the `{header}` header is read\");",
+                            lit(&format!("v-{field}"))
+                        );
+                    }
+                    format!("got.{body_field}")
+                }
+                None => "got".to_owned(),
+            };
+            match ty {
+                Some(t) if t == "serde_json::Value" => {
+                    let _ = writeln!(
+                        out,
+                        "    assert_eq!(normalized(&{got}), normalized(&serde_json::from_str(ANSWER).unwrap()));"
+                    );
+                }
+                Some(_) => {
+                    let _ = writeln!(
+                        out,
+                        "    assert_eq!(normalized(&serde_json::to_value(&{got}).unwrap()), normalized(&serde_json::from_str(ANSWER).unwrap()), \"re-encoded, the answer gives the example back\");"
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "    assert_eq!(&{got}[..], b\"BYTES\");");
+                }
+            }
+            out.push_str("}\n\n");
+        }
+        out
+    }
+}
