@@ -26,11 +26,9 @@
 //! - **Lists as streams** from page 1 until an empty page (`{}`).
 //!
 //! ```no_run
-//! use commerce_core::{SalesChannel, ShipmentConfirmation, Tracking};
-//! use futures_util::TryStreamExt;
-//! use retailer_client::RetailerClient;
+//! use retailer_client::prelude::*;
 //!
-//! # async fn run() -> Result<(), commerce_core::Error> {
+//! # async fn run() -> Result<(), Error> {
 //! let bol = RetailerClient::from_env()?;
 //! let mut orders = bol.open_orders();
 //! while let Some(order) = orders.try_next().await? {
@@ -38,6 +36,8 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+#![doc = include_str!("../docs/first-hour.md")]
 
 mod channel;
 mod client;
