@@ -30,6 +30,8 @@
 //!
 //! `cargo run --example quickstart` runs the whole flow against the built-in sandbox for
 //! every provider whose variables are not set.
+//!
+#![doc = include_str!("../docs/first-hour.md")]
 
 mod flow;
 mod journal;
