@@ -447,6 +447,29 @@ pub fn preflight(ws: &Workspace, plan: &Plan) -> Result<(), String> {
 
 /// The crates whose sources changed since their last release tag (a patch release), and
 /// those never released (released at the version they have).
+/// The bump a changed crate needs, from its changelog's `[Unreleased]` section: a
+/// `**Breaking:**` entry is a breaking release (minor below 1.0, as Cargo reads `0.x`
+/// versions; major from 1.0), an `### Added` section a minor one from 1.0, and anything else
+/// a patch.
+pub fn bump_for(changelog: &str, version: Version) -> Bump {
+    let unreleased: Vec<&str> = changelog
+        .lines()
+        .skip_while(|l| !l.trim().eq_ignore_ascii_case("## [Unreleased]"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("## ["))
+        .collect();
+    let breaking = unreleased
+        .iter()
+        .any(|l| l.to_ascii_lowercase().contains("**breaking"));
+    let added = unreleased.iter().any(|l| l.trim() == "### Added");
+    match (breaking, added, version.major) {
+        (true, _, 0) => Bump::Minor,
+        (true, _, _) => Bump::Major,
+        (false, true, 1..) => Bump::Minor,
+        _ => Bump::Patch,
+    }
+}
+
 pub fn changed_since_tag(ws: &Workspace) -> Result<Vec<(String, Bump)>, String> {
     let mut changed = Vec::new();
     for p in ws.packages.values() {
@@ -465,7 +488,8 @@ pub fn changed_since_tag(ws: &Workspace) -> Result<Vec<(String, Bump)>, String> 
                 .trim()
                 .is_empty();
         if differs {
-            changed.push((p.name.clone(), Bump::Patch));
+            let changelog = std::fs::read_to_string(p.dir.join("CHANGELOG.md")).unwrap_or_default();
+            changed.push((p.name.clone(), bump_for(&changelog, p.version)));
         }
     }
     Ok(changed)
@@ -568,6 +592,27 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_breaking_entry_in_unreleased_asks_for_a_breaking_bump() {
+        let v = |s: &str| Version::parse(s).unwrap();
+        let log = |body: &str| {
+            format!(
+                "# Changelog\n\n## [Unreleased]\n\n{body}\n## [0.1.0] - 2026-01-01\n\n### Changed\n\n- **Breaking:** old\n"
+            )
+        };
+        let breaking = log("### Changed\n\n- **Breaking:** `invite` is now `create_invite`.\n");
+        assert!(matches!(bump_for(&breaking, v("0.1.0")), Bump::Minor));
+        assert!(matches!(bump_for(&breaking, v("1.2.0")), Bump::Major));
+        let added = log("### Added\n\n- a prelude\n");
+        assert!(matches!(bump_for(&added, v("0.1.0")), Bump::Patch));
+        assert!(matches!(bump_for(&added, v("1.2.0")), Bump::Minor));
+        // A breaking entry of a released version does not count.
+        let fixed = log("### Fixed\n\n- a typo\n");
+        assert!(matches!(bump_for(&fixed, v("1.2.0")), Bump::Patch));
+        assert!(matches!(bump_for("", v("1.2.0")), Bump::Patch));
+    }
+
     use super::*;
 
     /// A git-tracked workspace of three crates: `core` ← `mid` ← `top`, and `solo`, which
