@@ -17,7 +17,7 @@ use crate::generated::models::{
 };
 use crate::process::WaitOptions;
 
-/// An order as the provider-neutral [`CommerceOrder`]: the lines still to ship (those the
+/// An order as the provider-neutral [`commerce_core::Order`] (`prelude::Order`): the lines still to ship (those the
 /// buyer asked to cancel marked [`LineItem::cancellation_requested`]), the shipment address,
 /// and the customer from it.
 pub fn to_commerce_order(order: &Order) -> CommerceOrder {
