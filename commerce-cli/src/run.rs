@@ -21,7 +21,17 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
         message: e.to_string(),
         code: USAGE,
     };
-    let providers = Providers::from_env().map_err(usage)?;
+    // Nothing configured at all is said the same way as a missing channel or warehouse
+    // (with the hint to the quickstart); a partial set is the facade's error naming it.
+    let env = |name: &str| commerce_core::env_optional(name);
+    let nothing = PROVIDERS
+        .iter()
+        .all(|spec| matches!(commerce_facade::configured(spec, &env), Ok(false)));
+    let providers = if nothing {
+        Providers::new()
+    } else {
+        Providers::from_env().map_err(usage)?
+    };
     if providers.channels.is_empty() || providers.fulfilment.is_empty() {
         let wanted: Vec<String> = PROVIDERS
             .iter()

@@ -296,4 +296,10 @@ fn the_help_documents_every_command_and_a_bad_command_line_exits_64() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
     assert!(text(&out).contains("RETAILER_CLIENT_ID"), "{}", text(&out));
+    // Nothing configured: the hint to try the flow on the sandbox is there.
+    assert!(
+        text(&out).contains("cargo run --example quickstart"),
+        "{}",
+        text(&out)
+    );
 }

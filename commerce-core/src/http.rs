@@ -128,11 +128,16 @@ impl HttpClient {
 
     /// Sets the per-call deadline (`None`, the default: none): the longest one call may
     /// take, its token, its waits for the rate limits, its attempts and the backoff between
-    /// them included. No attempt starts and no wait goes on past it; an attempt under way
-    /// is cut at it. The call then fails with [`Error::Timeout`](crate::Error::Timeout)
-    /// (`after` the deadline), or with the error that made it retry when waiting again
-    /// would pass the deadline. A create cut while it may have reached the provider is
-    /// still [`Error::Unconfirmed`](crate::Error::Unconfirmed).
+    /// them included. No attempt starts and no wait for a token, a rate permit or a backoff
+    /// goes on past it; an attempt under way is cut at it. The call then fails with
+    /// [`Error::Timeout`](crate::Error::Timeout) (`after` the deadline), with
+    /// [`Error::RateLimited`](crate::Error::RateLimited) when a known pause ends after it,
+    /// or with the error that made it retry when waiting again would pass it. A create cut
+    /// while it may have reached the provider is still
+    /// [`Error::Unconfirmed`](crate::Error::Unconfirmed). What the call waited for goes on
+    /// without it: a token request under way serves the next caller (cut, it would count as
+    /// a failed request), a rate permit granted late is handed back; writes to a shared
+    /// store (PostgreSQL) are bounded by the store's own time limits, not by the deadline.
     pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
         self.deadline = deadline;
         self

@@ -304,7 +304,7 @@ pub(crate) fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
 /// Keeps a provider's error texts to a size a person reads (a provider answering errors with
 /// HTTP 200, as Sitejabber does, is read up to the full answer limit): the code to 200
 /// characters, the message to 1,000, at most 50 violations of 500 characters each.
-fn bound(error: &mut ProviderError) {
+pub(crate) fn bound(error: &mut ProviderError) {
     let shorten = |text: &mut String, max: usize| {
         if let (cut_text, true) = cut(text, max) {
             *text = cut_text;
@@ -460,11 +460,22 @@ fn read_violations(v: &serde_json::Value) -> Vec<FieldError> {
     out
 }
 
+/// Whether a provider's "code" reads as a code (`invalid_client`, `order_invalid_data`,
+/// `304`, `urn:bol:problem`, `auth/invalid`) rather than as words (`Oops!`, `The order could
+/// not be found.`): letters, digits and `_ - . : /` only.
+pub(crate) fn is_code(text: &str) -> bool {
+    let text = text.trim();
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.' | ':' | '/'))
+}
+
 /// Reads a provider's code, message and violations from a JSON error body in any of the
 /// common shapes (OAuth `error`/`error_description`, Problem `title`/`detail`, `message`,
 /// Sitejabber's `errorCode`/`errorReason`, `{"error": {"message": ..}}`). A "code" that is
-/// not an identifier (letters, digits, `_`, `-`, `.`) is words, so it is taken as the
-/// message (ShopWeDo sends its human text in `error`: `{"error": "Oops!"}`).
+/// words ([`is_code`]) is taken as the message (ShopWeDo sends its human text in `error`:
+/// `{"error": "Oops!"}`).
 pub(crate) fn read_error_body(pe: &mut ProviderError, body: &[u8]) {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
         return;
@@ -478,11 +489,7 @@ pub(crate) fn read_error_body(pe: &mut ProviderError, body: &[u8]) {
         v.get("error")
             .and_then(|e| first_text(e, &["message", "description"]))
     });
-    let identifier = |c: &str| {
-        c.chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'))
-    };
-    if pe.code.as_deref().is_some_and(|c| !identifier(c.trim())) {
+    if pe.code.as_deref().is_some_and(|c| !is_code(c)) {
         let sentence = pe.code.take();
         if pe.message.is_none() {
             pe.message = sentence;
@@ -639,14 +646,6 @@ impl TransportBuilder {
                 headers: self.headers,
             }),
         })
-    }
-}
-
-/// `wait`'s output, or `None` when `deadline` came first.
-async fn within<T>(deadline: Option<Instant>, wait: impl std::future::Future<Output = T>) -> Option<T> {
-    match deadline {
-        Some(at) => tokio::time::timeout_at(at, wait).await.ok(),
-        None => Some(wait.await),
     }
 }
 
@@ -868,7 +867,12 @@ impl Transport {
         let mut reauthenticated = false;
         let mut attempt: u32 = 0;
         // The per-call deadline: when it falls, and how long it was.
-        let deadline = self.inner.http.deadline().map(|d| (Instant::now() + d, d));
+        // (A deadline too far to count from now is none.)
+        let deadline = self
+            .inner
+            .http
+            .deadline()
+            .and_then(|d| Some((Instant::now().checked_add(d)?, d)));
         // Whether waiting `wait` more would pass the deadline.
         let too_late = |wait: Duration| deadline.is_some_and(|(at, _)| Instant::now() + wait >= at);
         loop {
@@ -877,7 +881,8 @@ impl Transport {
                 return Err(self.past_deadline(endpoint, deadline, Delivery::NotSent));
             }
             let paused = limiter.pause_remaining();
-            if paused > self.inner.retry.max_wait {
+            // A pause longer than the client may wait, or past the deadline: said at once.
+            if paused > self.inner.retry.max_wait || (!paused.is_zero() && too_late(paused)) {
                 // Waiting that long silently would look like a hang; say so instead.
                 return Err(Error::RateLimited {
                     provider: provider.clone(),
@@ -1070,23 +1075,63 @@ impl Transport {
         // The token first, then the rate permit: a caller waiting for a token (another
         // caller's, or another process's, request under way) must not hold a permit the token
         // request itself may need (Sitejabber's login spends the account's quota too).
-        if endpoint.authenticated
-            && let Err(error) = within(at, self.inner.auth.ready()).await.ok_or_else(cut)?
-        {
-            return Ok(Outcome::NoCredentials(error));
+        if endpoint.authenticated {
+            let ready = match at {
+                None => self.inner.auth.ready().await,
+                // The deadline stops this caller's wait, never the token request itself:
+                // cancelled, it would count as a failed request (a cool-down for every
+                // caller of the credential) and leave a shared claim held.
+                Some(at) => {
+                    let auth = self.inner.auth.clone();
+                    let flight = tokio::spawn(async move { auth.ready().await });
+                    match tokio::time::timeout_at(at, flight).await {
+                        Ok(Ok(ready)) => ready,
+                        Ok(Err(e)) => match e.try_into_panic() {
+                            Ok(panic) => std::panic::resume_unwind(panic),
+                            Err(_) => return Err(cut()),
+                        },
+                        Err(_) => return Err(cut()),
+                    }
+                }
+            };
+            if let Err(error) = ready {
+                return Ok(Outcome::NoCredentials(error));
+            }
         }
-        let permit = within(at, limiter.acquire_checked(self.inner.retry.max_wait))
-            .await
-            .ok_or_else(cut)?
-            .map_err(|e| match e {
-                Error::RateLimited { retry_after, .. } => Error::RateLimited {
-                    provider: self.inner.provider.clone(),
-                    endpoint: endpoint.name.clone(),
-                    retry_after,
-                    answer: None,
-                },
-                e => e,
-            })?;
+        let max_wait = self.inner.retry.max_wait;
+        let permit = match at {
+            None => limiter.acquire_checked(max_wait).await,
+            // Likewise the permit: a grant the store gives after the deadline is handed
+            // back unused, not left open.
+            Some(at) => {
+                let waiting = limiter.clone();
+                let mut grant = tokio::spawn(async move { waiting.acquire_checked(max_wait).await });
+                match tokio::time::timeout_at(at, &mut grant).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(e)) => match e.try_into_panic() {
+                        Ok(panic) => std::panic::resume_unwind(panic),
+                        Err(_) => return Err(cut()),
+                    },
+                    Err(_) => {
+                        tokio::spawn(async move {
+                            if let Ok(Ok(permit)) = grant.await {
+                                permit.unused();
+                            }
+                        });
+                        return Err(cut());
+                    }
+                }
+            }
+        }
+        .map_err(|e| match e {
+            Error::RateLimited { retry_after, .. } => Error::RateLimited {
+                provider: self.inner.provider.clone(),
+                endpoint: endpoint.name.clone(),
+                retry_after,
+                answer: None,
+            },
+            e => e,
+        })?;
         let mut headers = self.inner.headers.clone();
         for (k, v) in &endpoint.headers {
             headers.insert(k, v.clone());
@@ -1102,15 +1147,13 @@ impl Transport {
             endpoint: endpoint.name.clone(),
         };
         let ticket = if endpoint.authenticated {
-            match within(at, self.inner.auth.authorize(&mut request)).await {
-                Some(Ok(ticket)) => ticket,
-                Some(Err(error)) => {
+            // Not cut by the deadline: `ready` made the token current, and a renewal cut
+            // short would count as a failed token request.
+            match self.inner.auth.authorize(&mut request).await {
+                Ok(ticket) => ticket,
+                Err(error) => {
                     permit.unused();
                     return Ok(Outcome::NoCredentials(error));
-                }
-                None => {
-                    permit.unused();
-                    return Err(cut());
                 }
             }
         } else {
@@ -1126,14 +1169,19 @@ impl Transport {
             .cloned()
             .collect();
         let mut timeout = endpoint.timeout.or(self.inner.http.timeout());
-        if let Some(at) = at {
+        // The time limit a time-out reports: the deadline's when it shortened the attempt.
+        let mut limit = timeout;
+        if let Some((at, whole)) = deadline {
             // An attempt ends at the deadline at the latest.
             let left = at.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 permit.unused();
                 return Err(cut());
             }
-            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            if timeout.is_none_or(|t| left < t) {
+                timeout = Some(left);
+                limit = Some(whole);
+            }
         }
         let built = self.build(request, timeout)?;
         let started = Instant::now();
@@ -1148,7 +1196,7 @@ impl Transport {
                 Error::Timeout {
                     provider: self.inner.provider.clone(),
                     endpoint: endpoint.name.clone(),
-                    after: timeout.unwrap_or_default(),
+                    after: limit.unwrap_or_default(),
                     delivery,
                 }
             } else {

@@ -147,3 +147,30 @@ async fn a_connection_closed_without_an_answer_names_the_host() {
     assert!(shown.contains("127.0.0.1:PORT"), "{shown}");
     insta::assert_snapshot!("closed_without_answer", shown);
 }
+
+#[tokio::test]
+async fn token_errors_keep_words_as_the_message_and_stay_short() {
+    let long = "x".repeat(5_000);
+    let tokens = ScriptedServer::start(vec![
+        Reply::json(400, r#"{"error": "Your client is not allowed here."}"#),
+        Reply::json(404, &format!(r#"{{"detail": "{long}"}}"#)),
+    ])
+    .await;
+    let api = ScriptedServer::start(vec![Reply::json(200, "{}")]).await;
+    let token_url = format!("{}/token", tokens.url);
+    let err = with_token(&api.url, &token_url)
+        .send(&Endpoint::get("orders.list", "orders"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.provider_code(), None, "{err:?}");
+    assert!(
+        err.to_string().ends_with(": Your client is not allowed here."),
+        "{err}"
+    );
+    let err = with_token(&api.url, &token_url)
+        .send(&Endpoint::get("orders.list", "orders"))
+        .await
+        .unwrap_err();
+    assert!(err.is_auth(), "{err:?}");
+    assert!(err.to_string().len() < 1_200, "{} bytes", err.to_string().len());
+}

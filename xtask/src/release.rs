@@ -265,10 +265,20 @@ pub fn plan(ws: &Workspace, targets: &[(String, Bump)]) -> Result<Plan, String> 
         }
         for dep in ws.dependents(&name) {
             if !new_versions.contains_key(&dep.name) {
-                new_versions.insert(dep.name.clone(), (dep.version, Bump::Patch.apply(dep.version)?));
+                // Every crate of this workspace shows its dependencies' types in its own API
+                // (`Error`, the traits, the preludes): a dependency's breaking release is a
+                // breaking release of the dependent too.
+                let breaking = if dep.version.major == 0 {
+                    Bump::Minor
+                } else {
+                    Bump::Major
+                };
+                new_versions.insert(dep.name.clone(), (dep.version, breaking.apply(dep.version)?));
                 reasons.insert(
                     dep.name.clone(),
-                    format!("depends on {name}, whose {new} its ^{old} does not accept"),
+                    format!(
+                        "depends on {name}, whose {new} its ^{old} does not accept, and shows its types: a breaking release"
+                    ),
                 );
                 queue.push(dep.name.clone());
             }
@@ -445,8 +455,6 @@ pub fn preflight(ws: &Workspace, plan: &Plan) -> Result<(), String> {
     Ok(())
 }
 
-/// The crates whose sources changed since their last release tag (a patch release), and
-/// those never released (released at the version they have).
 /// The bump a changed crate needs, from its changelog's `[Unreleased]` section: a
 /// `**Breaking:**` entry is a breaking release (minor below 1.0, as Cargo reads `0.x`
 /// versions; major from 1.0), an `### Added` section a minor one from 1.0, and anything else
@@ -458,10 +466,16 @@ pub fn bump_for(changelog: &str, version: Version) -> Bump {
         .skip(1)
         .take_while(|l| !l.starts_with("## ["))
         .collect();
+    // An entry that starts `- **Breaking:**`; an `### Added` section with an entry.
     let breaking = unreleased
         .iter()
-        .any(|l| l.to_ascii_lowercase().contains("**breaking"));
-    let added = unreleased.iter().any(|l| l.trim() == "### Added");
+        .any(|l| l.trim_start().to_ascii_lowercase().starts_with("- **breaking"));
+    let added = unreleased
+        .iter()
+        .skip_while(|l| l.trim() != "### Added")
+        .skip(1)
+        .take_while(|l| !l.starts_with("### "))
+        .any(|l| l.trim_start().starts_with("- "));
     match (breaking, added, version.major) {
         (true, _, 0) => Bump::Minor,
         (true, _, _) => Bump::Major,
@@ -470,6 +484,8 @@ pub fn bump_for(changelog: &str, version: Version) -> Bump {
     }
 }
 
+/// The crates whose sources changed since their last release tag (bumped by [`bump_for`]),
+/// and those never released (released at the version they have).
 pub fn changed_since_tag(ws: &Workspace) -> Result<Vec<(String, Bump)>, String> {
     let mut changed = Vec::new();
     for p in ws.packages.values() {
@@ -611,6 +627,11 @@ mod tests {
         let fixed = log("### Fixed\n\n- a typo\n");
         assert!(matches!(bump_for(&fixed, v("1.2.0")), Bump::Patch));
         assert!(matches!(bump_for("", v("1.2.0")), Bump::Patch));
+        // Only an entry that is marked breaking; only an Added section with an entry.
+        let mention = log("### Fixed\n\n- no **breaking** change here\n");
+        assert!(matches!(bump_for(&mention, v("1.2.0")), Bump::Patch));
+        let empty_added = log("### Added\n\n### Fixed\n\n- a typo\n");
+        assert!(matches!(bump_for(&empty_added, v("1.2.0")), Bump::Patch));
     }
 
     use super::*;
@@ -706,10 +727,14 @@ mod tests {
         let (_dir, ws) = workspace();
         let p = plan(&ws, &[("core".into(), Bump::Minor)]).unwrap();
         let names: Vec<&str> = p.releases.iter().map(|(n, _, _)| n.as_str()).collect();
-        assert_eq!(names, ["core", "mid"], "top accepts mid 0.1.1: no release needed");
+        assert_eq!(
+            names,
+            ["core", "mid", "top"],
+            "a breaking release of a dependency breaks its dependents"
+        );
         assert_eq!(p.releases[0].2, v("0.2.0"));
-        assert_eq!(p.releases[1].2, v("0.1.1"));
-        assert_eq!(p.tags(), ["core-v0.2.0", "mid-v0.1.1"]);
+        assert_eq!(p.releases[1].2, v("0.2.0"));
+        assert_eq!(p.tags()[..2], ["core-v0.2.0", "mid-v0.2.0"]);
         let compatible = plan(&ws, &[("core".into(), Bump::Patch)]).unwrap();
         assert_eq!(compatible.releases.len(), 1);
         let both = plan(&ws, &[("mid".into(), Bump::Major), ("core".into(), Bump::Patch)]).unwrap();
@@ -741,14 +766,14 @@ mod tests {
         let core = &files[&ws.root.join("core/Cargo.toml")];
         assert!(core.contains("version = \"0.2.0\""), "{core}");
         let mid = &files[&ws.root.join("mid/Cargo.toml")];
-        assert!(mid.contains("version = \"0.1.1\""), "{mid}");
+        assert!(mid.contains("version = \"0.2.0\""), "{mid}");
         let root = &files[&ws.root.join("Cargo.toml")];
         assert!(
             root.contains("core = { path = \"core\", version = \"0.2.0\" }"),
             "{root}"
         );
         assert!(
-            root.contains("mid = { path = \"mid\", version = \"0.1.1\" }"),
+            root.contains("mid = { path = \"mid\", version = \"0.2.0\" }"),
             "{root}"
         );
         let log = &files[&ws.root.join("core/CHANGELOG.md")];

@@ -481,20 +481,31 @@ impl Wire {
                 }
             }
             RequestTokenError::ServerResponse(answer) => {
-                let code = answer.error().as_ref().to_owned();
-                let message = answer
-                    .error_description()
-                    .cloned()
+                let mut code = Some(answer.error().as_ref().to_owned());
+                let mut description = answer.error_description().cloned();
+                // Words in `error` are the message, not a code (as for every answer).
+                if code.as_deref().is_some_and(|c| !crate::transport::is_code(c)) {
+                    let words = code.take();
+                    description = description.or(words);
+                }
+                let mut bounded = ProviderError::new(self.provider.clone(), endpoint.clone(), 0);
+                bounded.code = code;
+                bounded.message = description;
+                crate::transport::bound(&mut bounded);
+                let code = bounded.code;
+                let message = bounded
+                    .message
                     .unwrap_or_else(|| "the token request was refused".to_owned());
                 match status_code {
                     Some(s @ (429 | 500..=599)) => {
-                        let mut p = ProviderError::new(self.provider.clone(), endpoint, s).with_code(code);
+                        let mut p = ProviderError::new(self.provider.clone(), endpoint, s);
+                        p.code = code;
                         p.message = Some(message);
                         Error::from(p)
                     }
                     _ => Error::from(AuthError {
                         status: status_code,
-                        code: Some(code),
+                        code,
                         ..AuthError::new(self.provider.clone(), endpoint, message)
                     }),
                 }
@@ -506,6 +517,7 @@ impl Wire {
                     Some(s) if s != 200 => {
                         let mut p = ProviderError::new(self.provider.clone(), endpoint, s);
                         crate::transport::read_error_body(&mut p, &body);
+                        crate::transport::bound(&mut p);
                         if p.code.is_none() && p.message.is_none() {
                             p.body_excerpt = self.scrubber.excerpt(&body, None);
                         }
