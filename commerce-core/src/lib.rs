@@ -118,7 +118,7 @@
 extern crate self as commerce_core;
 
 mod auth;
-mod commerce;
+mod domain;
 mod endpoint;
 mod error;
 mod http;
@@ -138,7 +138,7 @@ pub use crate::auth::{
     Lease, NoAuth, RefreshTokenSource, Token, TokenAuth, TokenCache, TokenRequestFormat, TokenRules,
     TokenSource, jwt_expiry, secret_header,
 };
-pub use crate::commerce::{
+pub use crate::domain::{
     Address, ConfirmationReceipt, Customer, Fulfilment, FulfilmentState, FulfilmentStatus, InvitationReceipt,
     LineItem, LineState, Money, Order, OrderState, ProductRef, RatingSummary, ReviewInvitation,
     ReviewPlatform, SalesChannel, Shipment, ShipmentConfirmation, StockLevel, SubmissionReceipt, Tracking,
@@ -191,7 +191,7 @@ pub use secrecy::{ExposeSecret, SecretString};
 /// # let _ = first_line;
 /// ```
 pub mod prelude {
-    pub use crate::commerce::{
+    pub use crate::domain::{
         Address, ConfirmationReceipt, Customer, Fulfilment, FulfilmentState, FulfilmentStatus,
         InvitationReceipt, LineItem, LineState, Money, Order, OrderState, ProductRef, RatingSummary,
         ReviewInvitation, ReviewPlatform, SalesChannel, Shipment, ShipmentConfirmation, StockLevel,

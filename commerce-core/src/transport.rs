@@ -656,14 +656,15 @@ enum Outcome {
         error: Error,
         delivery: Delivery,
     },
-    /// The provider answered with an error.
-    Refused {
+    /// The provider answered with an error ([`Verdict::Failure`]).
+    Failed(ProviderError),
+    /// The provider said the credentials expired ([`Verdict::AuthExpired`]): renewed once.
+    CredentialsExpired {
         error: ProviderError,
-        expired: bool,
         ticket: AuthTicket,
     },
-    /// The provider refused the credentials.
-    Rejected {
+    /// The provider refused the credentials for good ([`Verdict::AuthRejected`]).
+    CredentialsRefused {
         error: ProviderError,
         ticket: AuthTicket,
     },
@@ -936,11 +937,7 @@ impl Transport {
                     drop(_entered);
                     tokio::time::sleep(wait).await;
                 }
-                Outcome::Refused {
-                    error,
-                    expired: true,
-                    ticket,
-                } => {
+                Outcome::CredentialsExpired { error, ticket } => {
                     if !reauthenticated && self.inner.auth.invalidate(&ticket).await {
                         reauthenticated = true;
                         tracing::info!("credentials expired: refreshed, retrying once");
@@ -957,7 +954,7 @@ impl Transport {
                     self.inner.auth.rejected(&ticket, &error).await;
                     return Err(error);
                 }
-                Outcome::Rejected { error, ticket } => {
+                Outcome::CredentialsRefused { error, ticket } => {
                     let error = auth_error(&error, "credentials refused");
                     self.inner.auth.rejected(&ticket, &error).await;
                     return Err(error);
@@ -985,11 +982,7 @@ impl Transport {
                     let harmless = endpoint.replay == Replay::Always;
                     return Err(unreadable(error, harmless, provider, &endpoint.name));
                 }
-                Outcome::Refused {
-                    error,
-                    expired: false,
-                    ..
-                } => {
+                Outcome::Failed(error) => {
                     let status = error.status;
                     if !matches!(status, 429 | 502 | 503 | 504) {
                         return Err(Error::from(error));
@@ -1265,17 +1258,12 @@ impl Transport {
         };
         Ok(match self.inner.classifier.classify(&response) {
             Verdict::Success => Outcome::Done(response),
-            Verdict::Failure(error) => Outcome::Refused {
+            Verdict::Failure(error) => Outcome::Failed(scrub(error)),
+            Verdict::AuthExpired(error) => Outcome::CredentialsExpired {
                 error: scrub(error),
-                expired: false,
                 ticket,
             },
-            Verdict::AuthExpired(error) => Outcome::Refused {
-                error: scrub(error),
-                expired: true,
-                ticket,
-            },
-            Verdict::AuthRejected(error) => Outcome::Rejected {
+            Verdict::AuthRejected(error) => Outcome::CredentialsRefused {
                 error: scrub(error),
                 ticket,
             },
