@@ -122,12 +122,13 @@ mod domain;
 mod endpoint;
 mod error;
 mod http;
+mod input;
 pub mod lenient;
 mod limit;
+mod lists;
 mod retry;
 mod scrub;
 mod shared;
-mod support;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transport;
@@ -150,15 +151,13 @@ pub use crate::error::{
 pub use crate::http::{
     CONNECT_TIMEOUT, HttpClient, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, REQUEST_TIMEOUT, shared_client,
 };
+pub use crate::input::{env_all_or_none, env_optional, env_required, is_valid_email};
 pub use crate::limit::{Permit, Quota, RateLimiter, RateLimits};
+pub use crate::lists::{Page, decode_items, offset_stream, page_stream};
 pub use crate::retry::{MAX_SERVER_WAIT, RetryPolicy, parse_retry_after};
 pub use crate::shared::{
     BucketView, Credential, Decision, Grant, GrantView, POLL, RateStore, SharedState, Stored, TOKEN_POLL,
     TokenDecision, TokenStore, TokenView, next_budget, token_decision, verdict,
-};
-pub use crate::support::{
-    Page, decode_items, env_all_or_none, env_optional, env_required, is_valid_email, offset_stream,
-    page_stream,
 };
 pub use crate::transport::{
     Classifier, DefaultClassifier, OutgoingRequest, Response, Transport, TransportBuilder, TransportSettings,
@@ -200,9 +199,9 @@ pub mod prelude {
     pub use crate::error::{Delivery, Error, ProviderError};
     pub use crate::http::HttpClient;
     pub use crate::limit::{Quota, RateLimits};
+    pub use crate::lists::Page;
     pub use crate::retry::RetryPolicy;
     pub use crate::shared::SharedState;
-    pub use crate::support::Page;
     pub use futures_util::{StreamExt as _, TryStreamExt as _};
     pub use secrecy::{ExposeSecret, SecretString};
 }

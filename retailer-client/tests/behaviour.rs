@@ -2,20 +2,20 @@
 //! bulk), shipping labels with their headers, the offers export and the SalesChannel, for
 //! bol.
 
-mod common;
+mod support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use commerce_core::{SalesChannel, ShipmentConfirmation, Tracking};
-use common::{CLIENT_ID, CLIENT_SECRET, client, setup};
 use futures_util::TryStreamExt;
 use httpmock::Method::{GET, POST, PUT};
 use httpmock::MockServer;
 use retailer_client::models::{GetOrdersStatus, ProcessState, ProcessStatus, UpdateOfferStockRequest};
 use retailer_client::{GetOrdersParams, RetailerClient, ShippingLabel, WaitOptions};
 use serde_json::{Value, json};
+use support::{CLIENT_ID, CLIENT_SECRET, client, setup};
 
 const V10: &str = "application/vnd.retailer.v10+json";
 

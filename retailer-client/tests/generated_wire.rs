@@ -2,12 +2,12 @@
 //! A wire test per operation of the description: the exact method and path, the media
 //! types, the body, and the decoding of an answer built from the description's examples.
 
-mod common;
+mod support;
 
-use common::{client, normalized, setup};
 use httpmock::Method;
 use retailer_client::models::*;
 use retailer_client::*;
+use support::{client, normalized, setup};
 
 #[tokio::test]
 async fn add_transport_information_by_transport_id() {

@@ -2,7 +2,7 @@
 //! blocked account, and bans IPs that ask for tokens too often), an endless answer, and a
 //! shipment answered 202 with an unreadable body.
 
-mod common;
+mod support;
 
 use commerce_core::Error;
 use commerce_core::testing::hostile::{self, within};
@@ -13,7 +13,7 @@ use retailer_client::{GetOrdersParams, RetailerClient};
 
 #[tokio::test]
 async fn a_401_on_every_call_costs_two_token_requests_not_one_per_call() {
-    let server = common::setup().await;
+    let server = support::setup().await;
     let orders = server
         .mock_async(|when, then| {
             when.method(GET).path("/retailer/orders");
@@ -22,7 +22,7 @@ async fn a_401_on_every_call_costs_two_token_requests_not_one_per_call() {
                 .body(r#"{"type":"https://api.bol.com/problems","title":"Unauthorized","status":401,"detail":"Unauthorized request"}"#);
         })
         .await;
-    let client = common::client(&server);
+    let client = support::client(&server);
     for _ in 0..5 {
         let err = within(20, client.get_orders(&GetOrdersParams::default()))
             .await
@@ -39,7 +39,7 @@ async fn a_401_on_every_call_costs_two_token_requests_not_one_per_call() {
 }
 
 fn scripted(url: &str) -> RetailerClient {
-    RetailerClient::builder(common::CLIENT_ID, common::CLIENT_SECRET.to_owned().into())
+    RetailerClient::builder(support::CLIENT_ID, support::CLIENT_SECRET.to_owned().into())
         .api_url(url)
         .token_url(format!("{url}/token"))
         .retry(commerce_core::RetryPolicy::none())

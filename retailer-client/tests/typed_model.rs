@@ -2,9 +2,8 @@
 //! `chrono` and `Decimal` values and encode back to what bol sent; absent values are `None`
 //! (a date has no default to take); a malformed date is a decode error naming its field.
 
-mod common;
+mod support;
 
-use common::{client, setup};
 use httpmock::Method;
 use retailer_client::models::{
     BundlePrice, Commission, DateTime, Decimal, FixedOffset, NaiveDate, NaiveTime, Offer, Order, Pricing,
@@ -12,6 +11,7 @@ use retailer_client::models::{
 };
 use retailer_client::{Error, GetOrdersParams};
 use serde_json::{Value, json};
+use support::{client, setup};
 
 /// An order as bol's description shows it (`get-order`'s example, trimmed).
 fn order_json() -> Value {

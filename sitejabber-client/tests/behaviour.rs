@@ -1,18 +1,18 @@
 //! Errors, re-login, rate limits, pacing, the ReviewPlatform and secrets.
 
-mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use commerce_core::{Customer, ProductRef, ReviewInvitation, ReviewPlatform};
-use common::{
-    CLIENT_TOKEN, DOMAIN, EMAIL, PASSWORD, USER_TOKEN, authed, biz, client, fixture, server_with_login,
-};
 use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
 use serde_json::json;
 use sitejabber_client::{ErrorCode, SitejabberClient};
+use support::{
+    CLIENT_TOKEN, DOMAIN, EMAIL, PASSWORD, USER_TOKEN, authed, biz, client, fixture, server_with_login,
+};
 
 fn envelope_error(code: i64, reason: &str) -> serde_json::Value {
     json!({"status": "ERROR", "success": false, "errorCode": code, "errorReason": reason})

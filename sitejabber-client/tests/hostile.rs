@@ -1,11 +1,11 @@
 //! Sitejabber quoting the account's password or the API key back in an error: neither
 //! reaches the error the caller sees.
 
-mod common;
+mod support;
 
-use common::{CLIENT_TOKEN, PASSWORD, client};
 use httpmock::Method::POST;
 use httpmock::MockServer;
+use support::{CLIENT_TOKEN, PASSWORD, client};
 
 #[tokio::test]
 async fn a_login_error_quoting_the_password_and_key_is_scrubbed() {

@@ -1,10 +1,9 @@
 //! One wire test per endpoint: the real client against httpmock, asserting the exact method,
 //! path, query, headers and body Sitejabber documents, and decoding a realistic answer.
 
-mod common;
+mod support;
 
 use chrono::NaiveDate;
-use common::{Bodies, DOMAIN, USER_TOKEN, authed, biz, client, fixture, server_with_login};
 use futures_util::TryStreamExt;
 use httpmock::Method::{GET, POST};
 use sitejabber_client::{
@@ -12,6 +11,7 @@ use sitejabber_client::{
     ProductReviewRequest, ProductReviewsQuery, ProductsQuery, Publication, RatingType, ReviewImageUpload,
     ReviewRequest, ReviewsQuery, SortOrder, StatsQuery, Vote,
 };
+use support::{Bodies, DOMAIN, USER_TOKEN, authed, biz, client, fixture, server_with_login};
 
 fn ok_json(then: httpmock::Then, name: &str) -> httpmock::Then {
     then.status(200)

@@ -190,7 +190,7 @@ impl Gen {
         let mut out = String::new();
         out.push_str(HEADER);
         out.push_str("//! A wire test per operation of the description: the exact method and path, the media\n//! types, the body, and the decoding of an answer built from the description's examples.\n\n");
-        out.push_str("mod common;\n\nuse common::{client, normalized, setup};\nuse httpmock::Method;\nuse retailer_client::models::*;\nuse retailer_client::*;\n\n");
+        out.push_str("mod support;\n\nuse support::{client, normalized, setup};\nuse httpmock::Method;\nuse retailer_client::models::*;\nuse retailer_client::*;\n\n");
         for op in &self.ops {
             let fname = snake(&op.id);
             let fname_test = fname.trim_start_matches("r#");

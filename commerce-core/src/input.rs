@@ -1,0 +1,86 @@
+//! Checks of what a user gives a client: environment variables and e-mail addresses.
+
+use crate::error::Error;
+
+/// A required environment variable; a missing or blank one is a [`Error::Config`] naming it.
+pub fn env_required(name: &str) -> Result<String, Error> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        Ok(_) => Err(Error::config(format!("the environment variable {name} is empty"))),
+        Err(_) => Err(Error::config(format!(
+            "the environment variable {name} is not set"
+        ))),
+    }
+}
+
+/// An optional environment variable (`None` when unset or blank).
+pub fn env_optional(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Which of `names` are set: all, none, or some (an error naming the missing ones).
+///
+/// The quickstart uses it to choose live or sandbox per provider; a partial set is an error
+/// because it is almost always a typo.
+pub fn env_all_or_none(names: &[&str]) -> Result<bool, Error> {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| env_optional(n).is_none())
+        .collect();
+    match missing.len() {
+        0 => Ok(true),
+        n if n == names.len() => Ok(false),
+        _ => Err(Error::config(format!(
+            "some but not all of {} are set; missing: {}",
+            names.join(", "),
+            missing.join(", ")
+        ))),
+    }
+}
+
+/// Whether `email` is a plausible e-mail address: one `@`, a non-empty local part, a domain
+/// with a dot and no empty label, no spaces or control characters.
+///
+/// ```
+/// use commerce_core::is_valid_email;
+/// assert!(is_valid_email("jan.de.vries+shop@example.co.uk"));
+/// for bad in ["", "jan", "jan@", "@example.com", "jan@example", "jan @example.com", "a@b@c.nl", "jan@.com"] {
+///     assert!(!is_valid_email(bad), "{bad}");
+/// }
+/// ```
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && email.len() <= 254
+        && !domain.contains('@')
+        && domain.contains('.')
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_all_or_none_names_what_is_missing() {
+        // Variable names unique to this test, so parallel tests cannot interfere.
+        let names = ["CC_TEST_ENV_A_7f3", "CC_TEST_ENV_B_7f3"];
+        assert!(!env_all_or_none(&names).unwrap());
+        assert!(
+            env_required("CC_TEST_ENV_A_7f3")
+                .unwrap_err()
+                .to_string()
+                .contains("CC_TEST_ENV_A_7f3 is not set")
+        );
+    }
+}
