@@ -33,10 +33,7 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
         Providers::from_env().map_err(usage)?
     };
     if providers.channels.is_empty() || providers.fulfilment.is_empty() {
-        let wanted: Vec<String> = PROVIDERS
-            .iter()
-            .map(|p| format!("{} ({}): {}", p.name, p.role, p.required.join(", ")))
-            .collect();
+        let wanted: Vec<String> = PROVIDERS.iter().map(ToString::to_string).collect();
         return Err(Failure {
             message: format!(
                 "no sales channel or no fulfilment provider is configured in the environment; set every \

@@ -489,13 +489,18 @@ pub(crate) fn read_error_body(pe: &mut ProviderError, body: &[u8]) {
         v.get("error")
             .and_then(|e| first_text(e, &["message", "description"]))
     });
+    words_as_message(pe);
+    pe.violations = read_violations(&v);
+}
+
+/// A "code" that is words ([`is_code`]) becomes the message (when there is none).
+pub(crate) fn words_as_message(pe: &mut ProviderError) {
     if pe.code.as_deref().is_some_and(|c| !is_code(c)) {
-        let sentence = pe.code.take();
+        let words = pe.code.take();
         if pe.message.is_none() {
-            pe.message = sentence;
+            pe.message = words;
         }
     }
-    pe.violations = read_violations(&v);
 }
 
 fn read_provider_error(response: &Response) -> ProviderError {
@@ -646,6 +651,19 @@ impl TransportBuilder {
                 headers: self.headers,
             }),
         })
+    }
+}
+
+/// `task`'s output if it ends before `at`; past it (or cancelled), the task handed back,
+/// still running. A panic in it goes on in the caller.
+async fn until<T>(
+    at: Instant,
+    mut task: tokio::task::JoinHandle<T>,
+) -> Result<T, tokio::task::JoinHandle<T>> {
+    match tokio::time::timeout_at(at, &mut task).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Ok(Err(_)) | Err(_) => Err(task),
     }
 }
 
@@ -1076,15 +1094,9 @@ impl Transport {
                 // caller of the credential) and leave a shared claim held.
                 Some(at) => {
                     let auth = self.inner.auth.clone();
-                    let flight = tokio::spawn(async move { auth.ready().await });
-                    match tokio::time::timeout_at(at, flight).await {
-                        Ok(Ok(ready)) => ready,
-                        Ok(Err(e)) => match e.try_into_panic() {
-                            Ok(panic) => std::panic::resume_unwind(panic),
-                            Err(_) => return Err(cut()),
-                        },
-                        Err(_) => return Err(cut()),
-                    }
+                    until(at, tokio::spawn(async move { auth.ready().await }))
+                        .await
+                        .map_err(|_| cut())?
                 }
             };
             if let Err(error) = ready {
@@ -1098,14 +1110,14 @@ impl Transport {
             // back unused, not left open.
             Some(at) => {
                 let waiting = limiter.clone();
-                let mut grant = tokio::spawn(async move { waiting.acquire_checked(max_wait).await });
-                match tokio::time::timeout_at(at, &mut grant).await {
-                    Ok(Ok(permit)) => permit,
-                    Ok(Err(e)) => match e.try_into_panic() {
-                        Ok(panic) => std::panic::resume_unwind(panic),
-                        Err(_) => return Err(cut()),
-                    },
-                    Err(_) => {
+                match until(
+                    at,
+                    tokio::spawn(async move { waiting.acquire_checked(max_wait).await }),
+                )
+                .await
+                {
+                    Ok(permit) => permit,
+                    Err(grant) => {
                         tokio::spawn(async move {
                             if let Ok(Ok(permit)) = grant.await {
                                 permit.unused();

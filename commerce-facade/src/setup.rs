@@ -18,6 +18,13 @@ pub struct ProviderSpec {
     pub required: &'static [&'static str],
 }
 
+/// `bol (sales channel): RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET`: what to set to use it.
+impl std::fmt::Display for ProviderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.name, self.role, self.required.join(", "))
+    }
+}
+
 /// The providers enabled by this build's features.
 pub const PROVIDERS: &[ProviderSpec] = &[
     #[cfg(feature = "retailer")]
@@ -242,10 +249,7 @@ impl Providers {
             }
         }
         if !any {
-            let wanted: Vec<String> = PROVIDERS
-                .iter()
-                .map(|p| format!("{} ({}): {}", p.name, p.role, p.required.join(", ")))
-                .collect();
+            let wanted: Vec<String> = PROVIDERS.iter().map(ToString::to_string).collect();
             return Err(Error::config(format!(
                 "no provider is configured: none has all its variables set. Set every variable of \
                  the providers to use:\n  {}",

@@ -596,16 +596,23 @@ impl Sandbox {
         ]
     }
 
+    /// [`env`](Self::env) as `export NAME='value'` lines a shell can run.
+    pub fn export_lines(&self) -> String {
+        self.env()
+            .into_iter()
+            // Single quotes keep every character; a quote inside is closed, escaped, reopened.
+            .map(|(name, value)| format!("export {name}='{}'\n", value.replace('\'', r"'\''")))
+            .collect()
+    }
+
     /// [`env`](Self::env) as a file a shell can `source` (`export NAME='value'` lines),
     /// written whole or not at all: to a temporary file beside `path`, then renamed, so a
     /// script that waits for `path` never reads half of it.
     pub fn write_env_file(&self, path: &std::path::Path) -> std::io::Result<()> {
-        let mut text =
-            String::from("# The commerce sandbox's addresses and test credentials: `source` this file.\n");
-        for (name, value) in self.env() {
-            // Single quotes keep every character; a quote inside is closed, escaped, reopened.
-            text.push_str(&format!("export {name}='{}'\n", value.replace('\'', r"'\''")));
-        }
+        let text = format!(
+            "# The commerce sandbox's addresses and test credentials: `source` this file.\n{}",
+            self.export_lines()
+        );
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = std::path::PathBuf::from(partial);

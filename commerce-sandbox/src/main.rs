@@ -67,9 +67,7 @@ async fn main() -> std::io::Result<()> {
         sandbox.url()
     );
     println!();
-    for (name, value) in sandbox.env() {
-        println!("export {name}={value}");
-    }
+    print!("{}", sandbox.export_lines());
     if let Some(path) = &env_file {
         sandbox.write_env_file(path)?;
         println!();

@@ -441,6 +441,26 @@ impl Wire {
         self.scrubber.error(self.classify_raw(error, status))
     }
 
+    /// A token request the provider answered with an error: 429 and 5xx stay provider
+    /// errors (retryable), the rest is an authentication failure carrying the provider's
+    /// own words once (no second "provider error" prefix, no raw JSON when the answer has a
+    /// message), bounded like every provider text.
+    fn refused(&self, mut p: ProviderError, status: Option<u16>) -> Error {
+        crate::transport::bound(&mut p);
+        if matches!(status, Some(429 | 500..=599)) {
+            return Error::from(p);
+        }
+        let message = p
+            .message
+            .or(p.body_excerpt)
+            .unwrap_or_else(|| "the token request was refused".to_owned());
+        Error::from(AuthError {
+            status,
+            code: p.code,
+            ..AuthError::new(p.provider, p.endpoint, message)
+        })
+    }
+
     fn classify_raw(
         &self,
         error: RequestTokenError<WireError, BasicErrorResponse>,
@@ -481,34 +501,12 @@ impl Wire {
                 }
             }
             RequestTokenError::ServerResponse(answer) => {
-                let mut code = Some(answer.error().as_ref().to_owned());
-                let mut description = answer.error_description().cloned();
-                // Words in `error` are the message, not a code (as for every answer).
-                if code.as_deref().is_some_and(|c| !crate::transport::is_code(c)) {
-                    let words = code.take();
-                    description = description.or(words);
-                }
-                let mut bounded = ProviderError::new(self.provider.clone(), endpoint.clone(), 0);
-                bounded.code = code;
-                bounded.message = description;
-                crate::transport::bound(&mut bounded);
-                let code = bounded.code;
-                let message = bounded
-                    .message
-                    .unwrap_or_else(|| "the token request was refused".to_owned());
-                match status_code {
-                    Some(s @ (429 | 500..=599)) => {
-                        let mut p = ProviderError::new(self.provider.clone(), endpoint, s);
-                        p.code = code;
-                        p.message = Some(message);
-                        Error::from(p)
-                    }
-                    _ => Error::from(AuthError {
-                        status: status_code,
-                        code,
-                        ..AuthError::new(self.provider.clone(), endpoint, message)
-                    }),
-                }
+                let mut p = ProviderError::new(self.provider.clone(), endpoint, status_code.unwrap_or(400));
+                p.code = Some(answer.error().as_ref().to_owned());
+                p.message = answer.error_description().cloned();
+                // Words in `error` are the message, not a code, as in every answer.
+                crate::transport::words_as_message(&mut p);
+                self.refused(p, status_code)
             }
             RequestTokenError::Parse(e, body) => {
                 let path = e.path().to_string();
@@ -517,25 +515,10 @@ impl Wire {
                     Some(s) if s != 200 => {
                         let mut p = ProviderError::new(self.provider.clone(), endpoint, s);
                         crate::transport::read_error_body(&mut p, &body);
-                        crate::transport::bound(&mut p);
                         if p.code.is_none() && p.message.is_none() {
                             p.body_excerpt = self.scrubber.excerpt(&body, None);
                         }
-                        if matches!(s, 429 | 500..=599) {
-                            Error::from(p)
-                        } else {
-                            // The provider's own words, once: no second "provider error"
-                            // prefix, no raw JSON when the answer has a message.
-                            let message = p
-                                .message
-                                .or(p.body_excerpt)
-                                .unwrap_or_else(|| "the token request was refused".to_owned());
-                            Error::from(AuthError {
-                                status: status_code,
-                                code: p.code,
-                                ..AuthError::new(self.provider.clone(), "token", message)
-                            })
-                        }
+                        self.refused(p, status_code)
                     }
                     // A success answer holds the token: never quote it.
                     _ => Error::from(DecodeError {
