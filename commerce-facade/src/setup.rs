@@ -241,14 +241,15 @@ impl Providers {
         shared: Option<&SharedState>,
     ) -> Result<Self, Error> {
         let mut providers = Providers::new();
-        let mut any = false;
         for spec in PROVIDERS {
             if configured(spec, vars)? {
                 providers = add_provider_shared(providers, spec.name, vars, shared)?;
-                any = true;
             }
         }
-        if !any {
+        if providers.channels.is_empty()
+            && providers.fulfilment.is_empty()
+            && providers.review_platforms.is_empty()
+        {
             let wanted: Vec<String> = PROVIDERS.iter().map(ToString::to_string).collect();
             return Err(Error::config(format!(
                 "no provider is configured: none has all its variables set. Set every variable of \
