@@ -8,7 +8,8 @@
 //! - [`plan`] holds what the description does not say (dates and money it leaves unmarked,
 //!   the POSTs that only read, names without stutter) and what the generator refuses;
 //! - [`models`], [`operations`] and [`wire_tests`] write the Rust;
-//! - [`names`] turns the description's names into Rust names.
+//! - [`names`] turns the description's names into Rust names;
+//! - [`template`] fills the templates (`templates/*.rs.tmpl`) the code is written from.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -21,6 +22,7 @@ mod names;
 mod operations;
 mod parse;
 mod plan;
+mod template;
 mod wire_tests;
 
 use self::models::*;

@@ -1,6 +1,11 @@
 //! `generated/models.rs`: a struct per schema, an enum per inline list of values.
 
+use super::template::{Template, template};
 use super::*;
+
+const MODELS: Template = template!("models.rs.tmpl");
+const MODEL_STRUCT: Template = template!("model_struct.rs.tmpl");
+const MODEL_ENUM: Template = template!("model_enum.rs.tmpl");
 
 /// A doc comment from a description: one line per line, no code fences, no indentation
 /// (which rustdoc would take for a code block to compile).
@@ -75,107 +80,105 @@ impl Gen {
     }
 
     pub(super) fn models(&self) -> String {
-        let mut out = String::new();
-        out.push_str(HEADER);
-        out.push_str(
-            "//! The models of every schema of bol's Retailer API v10 and shared process-status API.\n",
-        );
-        out.push_str("//!\n//! Decoding is tolerant: a missing field takes its default and an unknown enum value is kept\n//! as `Other`, so a new field or value at bol never breaks an answer. Dates and times are\n//! `chrono` values, each an `Option` (absent: `None`, never a made-up date); one that is not\n//! RFC 3339 with its offset (`2017-02-09T12:39:48+01:00`) or a `YYYY-MM-DD` date fails the\n//! decoding, naming the field. Amounts of money are exact `Decimal`s, JSON numbers on the\n//! wire both ways.\n");
-        out.push_str("//!\n//! Items are documented with the description's own text; where it has none (most nested\n//! objects), they are left without a doc rather than given one that repeats their name.\n\n");
-        out.push_str("#![allow(missing_docs)]\n\n");
-        out.push_str(&self.model_imports());
-        out.push_str("use serde::{Deserialize, Serialize};\n\n");
-        for s in &self.structs {
-            doc(&mut out, "", s.doc.as_deref());
-            if let Some(used) = self.usage(&s.name) {
-                if s.doc.is_some() {
-                    out.push_str("///\n");
-                }
-                doc(&mut out, "", Some(&used));
+        let items: Vec<String> = self
+            .structs
+            .iter()
+            .map(|s| self.model_struct(s))
+            .chain(self.enums.iter().map(Self::model_enum))
+            .collect();
+        MODELS.render(&[
+            ("header", HEADER),
+            ("reexports", &self.model_imports()),
+            ("items", &items.join("\n")),
+        ])
+    }
+
+    fn model_struct(&self, s: &StructDef) -> String {
+        let mut docs = String::new();
+        doc(&mut docs, "", s.doc.as_deref());
+        if let Some(used) = self.usage(&s.name) {
+            if s.doc.is_some() {
+                docs.push_str("///\n");
             }
-            // `rename_all` where most fields' wire names are their names in camelCase, and a
-            // `rename` on each field named otherwise on the wire.
-            let fit = s.fields.iter().filter(|f| serde_camel(&f.rust) == f.json).count();
-            let camel = fit * 2 > s.fields.len();
-            out.push_str("#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]\n");
-            out.push_str(if camel {
-                "#[serde(default, rename_all = \"camelCase\")]\n"
+            doc(&mut docs, "", Some(&used));
+        }
+        // `rename_all` where most fields' wire names are their names in camelCase, and a
+        // `rename` on each field named otherwise on the wire.
+        let fit = s.fields.iter().filter(|f| serde_camel(&f.rust) == f.json).count();
+        let camel = fit * 2 > s.fields.len();
+        let mut fields = String::new();
+        for f in &s.fields {
+            doc(&mut fields, "", f.doc.as_deref());
+            if f.deprecated {
+                fields.push_str("#[deprecated(note = \"bol's description marks this field deprecated\")]\n");
+            }
+            let (ty, mut attrs) = Self::field_type(f);
+            let wire = if camel {
+                serde_camel(&f.rust)
             } else {
-                "#[serde(default)]\n"
-            });
-            let _ = writeln!(out, "pub struct {} {{", s.name);
-            for f in &s.fields {
-                doc(&mut out, "    ", f.doc.as_deref());
-                if f.deprecated {
-                    out.push_str(
-                        "    #[deprecated(note = \"bol's description marks this field deprecated\")]\n",
-                    );
-                }
-                let (ty, mut attrs) = Self::field_type(f);
-                let wire = if camel {
-                    serde_camel(&f.rust)
-                } else {
-                    unraw(&f.rust).to_owned()
-                };
-                if wire != f.json {
-                    attrs.insert(0, format!("rename = {}", lit(&f.json)));
-                }
-                if !attrs.is_empty() {
-                    let _ = writeln!(out, "    #[serde({})]", attrs.join(", "));
-                }
-                let _ = writeln!(out, "    pub {}: {ty},", f.rust);
+                unraw(&f.rust).to_owned()
+            };
+            if wire != f.json {
+                attrs.insert(0, format!("rename = {}", lit(&f.json)));
             }
-            out.push_str("}\n\n");
+            if !attrs.is_empty() {
+                let _ = writeln!(fields, "#[serde({})]", attrs.join(", "));
+            }
+            let _ = writeln!(fields, "pub {}: {ty},", f.rust);
         }
-        for e in &self.enums {
-            doc(&mut out, "", e.doc.as_deref());
-            out.push_str("#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]\n");
-            let variants = variants(&e.values);
-            // `rename_all` where most values are their variants' names in SCREAMING_SNAKE_CASE,
-            // and a `rename` on each variant named otherwise on the wire.
-            let fit = variants
-                .iter()
-                .filter(|(name, v)| serde_screaming(name) == *v)
-                .count();
-            let screaming = fit * 2 > variants.len();
-            if screaming {
-                out.push_str("#[serde(rename_all = \"SCREAMING_SNAKE_CASE\")]\n");
-            }
-            let _ = writeln!(out, "pub enum {} {{", e.name);
-            for (name, v) in &variants {
-                let _ = writeln!(out, "    /// `{v}`.");
-                let wire = if screaming {
-                    serde_screaming(name)
+        MODEL_STRUCT.render(&[
+            ("doc", &docs),
+            (
+                "serde",
+                if camel {
+                    "default, rename_all = \"camelCase\""
                 } else {
-                    name.clone()
-                };
-                if wire != *v {
-                    let _ = writeln!(out, "    #[serde(rename = {})]", lit(v));
-                }
-                let _ = writeln!(out, "    {name},");
+                    "default"
+                },
+            ),
+            ("name", &s.name),
+            ("fields", &fields),
+        ])
+    }
+
+    fn model_enum(e: &EnumDef) -> String {
+        let mut docs = String::new();
+        doc(&mut docs, "", e.doc.as_deref());
+        let variants = variants(&e.values);
+        // `rename_all` where most values are their variants' names in SCREAMING_SNAKE_CASE,
+        // and a `rename` on each variant named otherwise on the wire.
+        let fit = variants
+            .iter()
+            .filter(|(name, v)| serde_screaming(name) == *v)
+            .count();
+        let screaming = fit * 2 > variants.len();
+        let mut lines = String::new();
+        let mut arms = String::new();
+        for (name, v) in &variants {
+            let _ = writeln!(lines, "/// `{v}`.");
+            let wire = if screaming {
+                serde_screaming(name)
+            } else {
+                name.clone()
+            };
+            if wire != *v {
+                let _ = writeln!(lines, "#[serde(rename = {})]", lit(v));
             }
-            out.push_str("    /// A value this version of the library does not know, as sent.\n    #[serde(untagged)]\n    Other(String),\n}\n\n");
-            let _ = writeln!(
-                out,
-                "impl Default for {0} {{\n    fn default() -> Self {{\n        {0}::Other(String::new())\n    }}\n}}\n",
-                e.name
-            );
-            let _ = writeln!(
-                out,
-                "impl {} {{\n    /// The value on the wire.\n    pub fn as_str(&self) -> &str {{\n        match self {{",
-                e.name
-            );
-            for (name, v) in &variants {
-                let _ = writeln!(out, "            Self::{name} => {},", lit(v));
-            }
-            out.push_str("            Self::Other(v) => v,\n        }\n    }\n}\n\n");
-            let _ = writeln!(
-                out,
-                "impl std::fmt::Display for {} {{\n    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}\n",
-                e.name
-            );
+            let _ = writeln!(lines, "{name},");
+            let _ = writeln!(arms, "Self::{name} => {},", lit(v));
         }
-        out
+        let rename_all = if screaming {
+            "#[serde(rename_all = \"SCREAMING_SNAKE_CASE\")]"
+        } else {
+            ""
+        };
+        MODEL_ENUM.render(&[
+            ("doc", &docs),
+            ("rename_all", rename_all),
+            ("name", &e.name),
+            ("variants", &lines),
+            ("arms", &arms),
+        ])
     }
 
     /// The Rust type of a field and its serde attributes besides its name. A date, a date
