@@ -1,7 +1,21 @@
 //! `generated/operations/`: `OPERATIONS`, and a module per bol tag with its operations'
 //! parameter and answer types and one `impl RetailerClient`.
 
+use super::template::{Template, template};
 use super::*;
+
+const OPERATIONS_MOD: Template = template!("operations_mod.rs.tmpl");
+const OPERATION_INFO: Template = template!("operation_info.rs.tmpl");
+const TAG_MODULE: Template = template!("tag_module.rs.tmpl");
+const PARAMS_STRUCT: Template = template!("params_struct.rs.tmpl");
+const ANSWER_STRUCT: Template = template!("answer_struct.rs.tmpl");
+const METHOD: Template = template!("method.rs.tmpl");
+const ANSWER_WITH_HEADERS: Template = template!("answer_with_headers.rs.tmpl");
+const QUERY_PAIRS: Template = template!("query_pairs.rs.tmpl");
+const QUERY_EACH: Template = template!("query_each.rs.tmpl");
+const HEADER_OPT: Template = template!("header_opt.rs.tmpl");
+const PART_OPT: Template = template!("part_opt.rs.tmpl");
+const STREAM: Template = template!("stream.rs.tmpl");
 
 /// The words of generated code outside comments and string literals: what it uses.
 fn code_words(code: &str) -> BTreeSet<String> {
@@ -114,37 +128,40 @@ impl Gen {
     /// `operations/mod.rs`: what the library knows of each operation, and the modules of
     /// the operations, one per bol tag.
     pub(super) fn operations(&self) -> String {
-        let mut out = String::new();
-        out.push_str(HEADER);
-        out.push_str(
-            "//! One method per operation of bol's Retailer API v10 and shared process-status API,\n//! in one module and one `impl RetailerClient` per tag of bol's description.\n\n",
-        );
+        let mut modules = String::new();
         for (tag, module) in self.tag_modules() {
-            let _ = writeln!(out, "mod {module};");
+            let _ = writeln!(modules, "mod {module};");
             let types = self.tag_types(&tag);
             if !types.is_empty() {
-                let _ = writeln!(out, "pub use {module}::{{{}}};", types.join(", "));
+                let _ = writeln!(modules, "pub use {module}::{{{}}};", types.join(", "));
             }
         }
-        out.push_str("\n/// What the library knows of an operation.\n#[derive(Debug, Clone, Copy, PartialEq, Eq)]\npub struct OperationInfo {\n    /// bol's `operationId`.\n    pub id: &'static str,\n    /// The HTTP method.\n    pub method: &'static str,\n    /// The path, as bol's description writes it.\n    pub path: &'static str,\n    /// The operation group (bol's tag).\n    pub group: &'static str,\n    /// The media type of the answer.\n    pub accept: &'static str,\n}\n\n");
-        out.push_str("/// Every operation of the description, in `operationId` order.\npub const OPERATIONS: &[OperationInfo] = &[\n");
-        for op in &self.ops {
-            let prefix = match op.api {
-                Api::Retailer => "/retailer/",
-                Api::Shared => "/shared/",
-            };
-            let _ = writeln!(
-                out,
-                "    OperationInfo {{ id: {}, method: {}, path: {}, group: {}, accept: {} }},",
-                lit(&op.id),
-                lit(&op.method),
-                lit(&format!("{prefix}{}", op.rel)),
-                lit(&op.group),
-                lit(&op.answers[0].0)
-            );
+        let operations: String = self
+            .ops
+            .iter()
+            .map(|op| {
+                OPERATION_INFO.render(&[
+                    ("id", &lit(&op.id)),
+                    ("method", &lit(&op.method)),
+                    ("path", &lit(&format!("{}{}", Self::prefix(op), op.rel))),
+                    ("group", &lit(&op.group)),
+                    ("accept", &lit(&op.answers[0].0)),
+                ])
+            })
+            .collect();
+        OPERATIONS_MOD.render(&[
+            ("header", HEADER),
+            ("modules", &modules),
+            ("operations", &operations),
+        ])
+    }
+
+    /// The start of an operation's path: `/retailer/` or `/shared/`.
+    pub(super) fn prefix(op: &Op) -> &'static str {
+        match op.api {
+            Api::Retailer => "/retailer/",
+            Api::Shared => "/shared/",
         }
-        out.push_str("];\n");
-        out
     }
 
     /// The types a tag's module defines: the optional parameters and the answers with
@@ -163,91 +180,80 @@ impl Gen {
     /// `impl RetailerClient` whose doc names the tag.
     pub(super) fn tag_module(&self, tag: &str) -> String {
         let ops: Vec<&Op> = self.ops.iter().filter(|o| o.group == tag).collect();
-        let mut body = String::new();
+        let mut types = Vec::new();
         for op in &ops {
-            if let Some(name) = Self::params_struct(op) {
-                let _ = writeln!(
-                    body,
-                    "/// The optional parameters of [`RetailerClient::{}`].",
-                    snake(&op.id)
-                );
-                body.push_str("#[derive(Debug, Clone, Default, PartialEq)]\n");
-                let _ = writeln!(body, "pub struct {name} {{");
-                for p in op.params.iter().filter(|p| p.location != "path" && !p.required) {
-                    doc(&mut body, "    ", p.doc.as_deref());
-                    let ty = if p.array {
-                        p.ty.clone()
-                    } else {
-                        format!("Option<{}>", p.ty)
-                    };
-                    let _ = writeln!(body, "    pub {}: {ty},", p.rust);
-                }
-                body.push_str("}\n\n");
+            let Some(name) = Self::params_struct(op) else {
+                continue;
+            };
+            let mut fields = String::new();
+            for p in op.params.iter().filter(|p| p.location != "path" && !p.required) {
+                doc(&mut fields, "", p.doc.as_deref());
+                let ty = if p.array {
+                    p.ty.clone()
+                } else {
+                    format!("Option<{}>", p.ty)
+                };
+                let _ = writeln!(fields, "pub {}: {ty},", p.rust);
             }
+            types.push(PARAMS_STRUCT.render(&[
+                ("method", &snake(&op.id)),
+                ("name", &name),
+                ("fields", &fields),
+            ]));
         }
         for op in &ops {
             let Some((name, body_field)) = self.header_answer(op) else {
                 continue;
             };
-            let _ = writeln!(
-                body,
-                "/// The answer of [`RetailerClient::{}`] with the headers bol's description declares on it\n/// (each `None` when absent or not UTF-8).",
-                snake(&op.id)
-            );
             let (media, ty) = &op.answers[0];
-            let eq = if ty.is_none() { ", Eq" } else { "" };
-            let _ = writeln!(body, "#[derive(Debug, Clone, PartialEq{eq})]");
-            let _ = writeln!(body, "pub struct {name} {{");
-            let body_ty = ty.clone().unwrap_or_else(|| "bytes::Bytes".to_owned());
-            let _ = writeln!(
-                body,
-                "    /// The answer's body (`{media}`).\n    pub {body_field}: {body_ty},"
-            );
+            let mut header_fields = String::new();
             for (header, description) in &op.answer_headers {
                 let text = description
                     .as_deref()
                     .map(|d| format!("{} (`{header}`).", d.trim().trim_end_matches('.')))
                     .unwrap_or_else(|| format!("The `{header}` header."));
-                doc(&mut body, "    ", Some(&text));
-                let _ = writeln!(body, "    pub {}: Option<String>,", Self::header_field(header));
+                doc(&mut header_fields, "", Some(&text));
+                let _ = writeln!(
+                    header_fields,
+                    "pub {}: Option<String>,",
+                    Self::header_field(header)
+                );
             }
-            body.push_str("}\n\n");
+            types.push(ANSWER_STRUCT.render(&[
+                ("method", &snake(&op.id)),
+                ("eq", if ty.is_none() { ", Eq" } else { "" }),
+                ("name", &name),
+                ("media", media),
+                ("body_field", &body_field),
+                ("body_type", ty.as_deref().unwrap_or("bytes::Bytes")),
+                ("header_fields", &header_fields),
+            ]));
         }
-        let _ = writeln!(body, "/// # {tag}");
+        let mut tag_doc = String::new();
         if let Some(d) = self.tags.get(tag).and_then(Option::as_deref) {
-            body.push_str("///\n");
+            tag_doc.push_str("///\n");
             doc(
-                &mut body,
+                &mut tag_doc,
                 "",
                 Some(&format!("{}.", d.trim().trim_end_matches('.'))),
             );
         }
-        let _ = writeln!(body, "///\n/// The operations bol's description tags `{tag}`.");
-        body.push_str("impl RetailerClient {\n");
-        for op in &ops {
-            self.method(&mut body, op);
-        }
-        body.push_str("}\n");
+        let methods: Vec<String> = ops.iter().map(|op| self.method(op)).collect();
+        let types = types.join("\n");
+        let methods = methods.join("\n");
 
-        let mut out = String::new();
-        out.push_str(HEADER);
-        let _ = writeln!(out, "//! The operations of bol's `{tag}` tag.\n");
+        // Parameters the description leaves without text stay without a doc.
         let undocumented = ops.iter().flat_map(|o| &o.params).any(|p| {
             p.location != "path" && !p.required && p.doc.as_deref().is_none_or(|d| d.trim().is_empty())
         });
-        if undocumented {
-            // Parameters the description leaves without text stay without a doc.
-            out.push_str("#![allow(missing_docs)]\n\n");
-        }
-        let code = code_words(&body);
+        let code = code_words(&types)
+            .into_iter()
+            .chain(code_words(&methods))
+            .collect::<BTreeSet<_>>();
         let core: Vec<&str> = ["Endpoint", "Error", "encode_segment"]
             .into_iter()
             .filter(|w| code.contains(*w))
             .collect();
-        let _ = writeln!(out, "use commerce_core::{{{}}};", core.join(", "));
-        if code.contains("BoxStream") {
-            out.push_str("use futures_util::stream::BoxStream;\n");
-        }
         let models: Vec<String> = self
             .structs
             .iter()
@@ -258,15 +264,36 @@ impl Gen {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        if !models.is_empty() {
-            let _ = writeln!(out, "\nuse crate::generated::models::{{{}}};", models.join(", "));
-        }
-        out.push_str("use crate::client::{Api, RetailerClient};\n\n");
-        out.push_str(&body);
-        out
+        TAG_MODULE.render(&[
+            ("header", HEADER),
+            ("tag", tag),
+            (
+                "allow_missing_docs",
+                if undocumented {
+                    "#![allow(missing_docs)]"
+                } else {
+                    ""
+                },
+            ),
+            ("core", &core.join(", ")),
+            (
+                "stream_import",
+                if code.contains("BoxStream") {
+                    "use futures_util::stream::BoxStream;"
+                } else {
+                    ""
+                },
+            ),
+            ("models", &models.join(", ")),
+            ("types", &types),
+            ("tag_doc", &tag_doc),
+            ("methods", &methods),
+        ])
     }
 
-    pub(super) fn method(&self, out: &mut String, op: &Op) {
+    /// The methods of an operation: one per media type of its answer, and a stream of the
+    /// items of a list paged with `page`.
+    pub(super) fn method(&self, op: &Op) -> String {
         let fname = snake(&op.id);
         let args = Self::args(op);
         let params = Self::params_struct(op);
@@ -289,11 +316,7 @@ impl Gen {
             };
             let _ = write!(sig, ", {}: {ty}", f.rust);
         }
-        let prefix = match op.api {
-            Api::Retailer => "/retailer/",
-            Api::Shared => "/shared/",
-        };
-        let mut path_expr = String::from("format!(");
+        let prefix = Self::prefix(op);
         let mut fmt = String::new();
         let mut fmt_args = Vec::new();
         for seg in op.rel.split('/') {
@@ -316,15 +339,10 @@ impl Gen {
                 fmt.push_str(seg);
             }
         }
-        let _ = write!(path_expr, "{}", lit(&fmt));
-        for a in &fmt_args {
-            let _ = write!(path_expr, ", {a}");
-        }
-        path_expr.push(')');
         let path_expr = if fmt_args.is_empty() {
             lit(&fmt)
         } else {
-            format!("&{path_expr}")
+            format!("&format!({}, {})", lit(&fmt), fmt_args.join(", "))
         };
         let api = match op.api {
             Api::Retailer => "Api::Retailer",
@@ -337,43 +355,41 @@ impl Gen {
             }
             _ => "",
         };
-
-        let emit = |out: &mut String, fname: &str, media: &str, ret: &str, finish: &str, extra_doc: &str| {
-            let mut summary = op.summary.clone().unwrap_or_default();
-            if summary.is_empty() {
-                summary = op.id.clone();
-            }
-            doc(out, "    ", Some(&summary));
-            out.push_str("    ///\n");
+        let summary = op
+            .summary
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| op.id.clone());
+        let mut summary_doc = String::new();
+        doc(&mut summary_doc, "", Some(&summary));
+        let mut description = String::new();
+        if let Some(d) = &op.description
+            && d.trim() != summary.trim()
+        {
+            description.push_str("///\n");
+            doc(&mut description, "", Some(d));
+        }
+        let mut parts_doc = String::new();
+        for f in &op.multipart {
+            let what = f.doc.as_deref().map(str::trim).filter(|w| !w.is_empty());
             let _ = writeln!(
-                out,
-                "    /// `{} {prefix}{}` (`{}`){extra_doc}.",
-                op.method, op.rel, op.id
+                parts_doc,
+                "///\n/// `{}`: {}Sent as the multipart part `{}`, a name set here, not by the caller.",
+                f.rust,
+                what.map(|w| format!("{w} ")).unwrap_or_default(),
+                f.json,
             );
-            if let Some(d) = &op.description
-                && d.trim() != summary.trim()
-            {
-                out.push_str("    ///\n");
-                doc(out, "    ", Some(d));
-            }
-            for f in &op.multipart {
-                let what = f.doc.as_deref().map(str::trim).filter(|w| !w.is_empty());
-                let _ = writeln!(
-                    out,
-                    "    ///\n    /// `{}`: {}Sent as the multipart part `{}`, a name set here, not by the caller.",
-                    f.rust,
-                    what.map(|w| format!("{w} ")).unwrap_or_default(),
-                    f.json,
-                );
-            }
-            if op.deprecated {
-                let _ = writeln!(
-                    out,
-                    "    #[deprecated(note = \"bol's description marks `{}` deprecated\")]",
-                    op.id
-                );
-            }
-            let _ = writeln!(out, "    pub async fn {fname}({sig}) -> Result<{ret}, Error> {{");
+        }
+        let deprecated = if op.deprecated {
+            format!(
+                "#[deprecated(note = \"bol's description marks `{}` deprecated\")]",
+                op.id
+            )
+        } else {
+            String::new()
+        };
+
+        let emit = |fname: &str, media: &str, ret: &str, finish: &str, answered_as: &str| {
             // The endpoint is one chain of calls; what depends on a value (an optional header,
             // a list, an object's properties) follows as statements, and only then is `ep` mut.
             let mut chain = vec![
@@ -389,7 +405,7 @@ impl Gen {
             let mut step = |call: String, statement: Option<String>| match statement {
                 Some(st) => statements.push(st),
                 None if statements.is_empty() => chain.push(call),
-                None => statements.push(format!("ep = ep{call};")),
+                None => statements.push(format!("ep = ep{call};\n")),
             };
             for p in op.params.iter().filter(|p| p.location == "query") {
                 let value = if p.required {
@@ -400,18 +416,11 @@ impl Gen {
                 let name = lit(&p.json);
                 if p.arg_ty.starts_with('&') && !["&str", "&[String]"].contains(&p.arg_ty.as_str()) {
                     // An object parameter, exploded: one query pair per property.
-                    step(
-                        String::new(),
-                        Some(format!(
-                            "for (k, v) in crate::client::query_pairs({value}) {{\n            ep = ep.query(k, v);\n        }}"
-                        )),
-                    );
+                    step(String::new(), Some(QUERY_PAIRS.render(&[("value", &value)])));
                 } else if p.array {
                     step(
                         String::new(),
-                        Some(format!(
-                            "for v in {value}.iter() {{\n            ep = ep.query({name}, v);\n        }}"
-                        )),
+                        Some(QUERY_EACH.render(&[("value", &value), ("name", &name)])),
                     );
                 } else if p.required {
                     step(format!(".query({name}, {value})"), None);
@@ -424,7 +433,6 @@ impl Gen {
                     "http::HeaderName::from_static({})",
                     lit(&p.json.to_ascii_lowercase())
                 );
-                let text = if p.ty == "String" { "v" } else { "v.as_str()" };
                 if p.required {
                     let text = if p.ty == "String" {
                         p.rust.clone()
@@ -433,12 +441,10 @@ impl Gen {
                     };
                     step(format!(".header({header}, {text})"), None);
                 } else {
+                    let text = if p.ty == "String" { "v" } else { "v.as_str()" };
                     step(
                         String::new(),
-                        Some(format!(
-                            "if let Some(v) = &params.{} {{\n            ep = ep.header({header}, {text});\n        }}",
-                            p.rust
-                        )),
+                        Some(HEADER_OPT.render(&[("field", &p.rust), ("header", &header), ("text", text)])),
                     );
                 }
             }
@@ -460,53 +466,56 @@ impl Gen {
                     format!("commerce_core::Part::text({}, {value})", lit(&f.json))
                 }
             };
-            let mut before = String::new();
+            let mut parts = String::new();
             if op.multipart.iter().all(|f| f.required) {
                 if !op.multipart.is_empty() {
                     let parts: Vec<String> = op.multipart.iter().map(|f| part(f, &f.rust)).collect();
                     step(format!(".multipart(vec![{}])", parts.join(", ")), None);
                 }
             } else {
-                before.push_str("        let mut parts = Vec::new();\n");
+                parts.push_str("let mut parts = Vec::new();\n");
                 for f in &op.multipart {
                     if f.required {
-                        let _ = writeln!(before, "        parts.push({});", part(f, &f.rust));
+                        let _ = writeln!(parts, "parts.push({});", part(f, &f.rust));
                     } else {
-                        let _ = writeln!(
-                            before,
-                            "        if let Some(v) = {} {{\n            parts.push({});\n        }}",
-                            f.rust,
-                            part(f, "v")
-                        );
+                        parts.push_str(&PART_OPT.render(&[("field", &f.rust), ("part", &part(f, "v"))]));
                     }
                 }
                 step(".multipart(parts)".to_owned(), None);
             }
-            let binding = if statements.is_empty() { "let" } else { "let mut" };
-            let _ = writeln!(
-                out,
-                "        let path = self.path({api}, {path_expr});\n{before}        {binding} ep = {};",
-                chain.join("\n            ")
-            );
-            for st in &statements {
-                let _ = writeln!(out, "        {st}");
-            }
-            let _ = writeln!(out, "        {finish}\n    }}\n");
+            METHOD.render(&[
+                ("summary", &summary_doc),
+                ("http_method", &op.method),
+                ("http_path", &format!("{prefix}{}", op.rel)),
+                ("id", &op.id),
+                ("answered_as", answered_as),
+                ("description", &description),
+                ("parts_doc", &parts_doc),
+                ("deprecated", &deprecated),
+                ("name", fname),
+                ("params", &sig),
+                ("answer", ret),
+                ("api", api),
+                ("path", &path_expr),
+                ("parts", &parts),
+                ("binding", if statements.is_empty() { "let" } else { "let mut" }),
+                ("endpoint", &chain.join("\n")),
+                ("statements", &statements.concat()),
+                ("finish", finish),
+            ])
         };
 
+        let mut out = Vec::new();
         let (first_media, first_ty) = &op.answers[0];
         match (first_ty, self.header_answer(op)) {
             // The description declares headers on the answer: the body and those headers,
             // each read tolerantly (absent or not UTF-8: `None`).
             (_, Some((name, body_field))) => {
-                let mut finish = String::from(
-                    "let answer = self.transport().send(&ep).await?;\n        let headers = answer.headers();\n",
-                );
-                let _ = writeln!(finish, "        Ok({name} {{");
+                let mut headers = String::new();
                 for (header, _) in &op.answer_headers {
                     let _ = writeln!(
-                        finish,
-                        "            {}: crate::wire::header_text(headers, {}),",
+                        headers,
+                        "{}: crate::wire::header_text(headers, {}),",
                         Self::header_field(header),
                         lit(&header.to_ascii_lowercase())
                     );
@@ -515,31 +524,34 @@ impl Gen {
                     Some(_) => "answer.json()?",
                     None => "answer.body().clone()",
                 };
-                let _ = write!(finish, "            {body_field}: {body},\n        }})");
-                emit(out, &fname, first_media, &name, &finish, "");
+                let finish = ANSWER_WITH_HEADERS.render(&[
+                    ("name", &name),
+                    ("headers", &headers),
+                    ("body_field", &body_field),
+                    ("body", body),
+                ]);
+                out.push(emit(&fname, first_media, &name, &finish, ""));
             }
-            (Some(t), None) => emit(out, &fname, first_media, t, "self.json_of(ep).await", ""),
-            (None, None) => emit(
-                out,
+            (Some(t), None) => out.push(emit(&fname, first_media, t, "self.json_of(ep).await", "")),
+            (None, None) => out.push(emit(
                 &fname,
                 first_media,
                 "bytes::Bytes",
                 "self.bytes_of(ep).await",
                 "",
-            ),
+            )),
         }
         for (media, ty) in op.answers.iter().skip(1) {
             if ty.is_none() {
                 let suffix = media.rsplit(['+', '.']).next().unwrap_or("bytes");
                 let suffix = if suffix.contains("sheet") { "xlsx" } else { suffix };
-                emit(
-                    out,
+                out.push(emit(
                     &format!("{fname}_{suffix}"),
                     media,
                     "bytes::Bytes",
                     "self.bytes_of(ep).await",
                     &format!(", answered as `{media}`"),
-                );
+                ));
             }
         }
 
@@ -556,33 +568,37 @@ impl Gen {
                 let item = list.ty.trim_start_matches("Vec<").trim_end_matches('>');
                 let pname = params.clone().expect("page is an optional parameter");
                 let mut ssig = String::from("&self");
-                let mut call = String::new();
+                let mut call = Vec::new();
+                let mut clones = String::new();
                 for (name, _, owned) in &args {
                     let _ = write!(ssig, ", {name}: {owned}");
-                    let _ = write!(
-                        call,
-                        "{}, ",
-                        if owned == "String" || owned == "Vec<String>" {
-                            format!("&{name}")
-                        } else if is_copy(owned) {
-                            name.clone()
-                        } else {
-                            format!("{name}.clone()")
-                        }
-                    );
+                    call.push(if owned == "String" || owned == "Vec<String>" {
+                        format!("&{name}")
+                    } else if is_copy(owned) {
+                        name.clone()
+                    } else {
+                        format!("{name}.clone()")
+                    });
+                    if !is_copy(owned) {
+                        let _ = writeln!(clones, "let {name} = {name}.clone();");
+                    }
                 }
-                let _ = writeln!(
-                    out,
-                    "    /// Every item of [`RetailerClient::{fname}`], page by page from 1 until an empty page, fetched as\n    /// the stream is read (`params.page` is ignored).\n    pub fn {fname}_stream({ssig}, params: {pname}) -> BoxStream<'static, Result<{item}, Error>> {{\n        let client = self.clone();\n        commerce_core::page_stream(1, move |page| {{\n            let client = client.clone();\n            let mut params = params.clone();\n            params.page = Some(page as i64);\n            {clones}\n            async move {{\n                client\n                    .{fname}({call}&params)\n                    .await\n                    .map(|answer| answer.{field}.into_iter().map(Ok).collect())\n            }}\n        }})\n    }}\n",
-                    clones = args
-                        .iter()
-                        .filter(|(_, _, owned)| !is_copy(owned))
-                        .map(|(n, _, _)| format!("let {n} = {n}.clone();"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    field = list.rust,
-                );
+                let _ = write!(ssig, ", params: {pname}");
+                call.push("&params".to_owned());
+                if clones.is_empty() {
+                    // Without clones their line stays, blank, as the committed files have it.
+                    clones.push(' ');
+                }
+                out.push(STREAM.render(&[
+                    ("method", &fname),
+                    ("params", &ssig),
+                    ("item", item),
+                    ("clones", &clones),
+                    ("args", &call.join(", ")),
+                    ("list", &list.rust),
+                ]));
             }
         }
+        out.join("\n")
     }
 }
