@@ -1,7 +1,15 @@
 //! The generated tests: a wire test per operation from the description's examples, and
 //! the calls and seeds of the decoder fuzz test.
 
+use super::template::{Template, template};
 use super::*;
+
+const DECODER_CALLS: Template = template!("decoder_calls.rs.tmpl");
+const DECODER_CALL: Template = template!("decoder_call.rs.tmpl");
+const WIRE_TESTS: Template = template!("wire_tests.rs.tmpl");
+const WIRE_TEST: Template = template!("wire_test.rs.tmpl");
+const WHEN_JSON_BODY: Template = template!("when_json_body.rs.tmpl");
+const WHEN_MULTIPART: Template = template!("when_multipart.rs.tmpl");
 
 impl Gen {
     /// An example value of a schema, from the description's own `example`s.
@@ -136,10 +144,6 @@ impl Gen {
     /// Every operation called once with its example arguments, the description's example
     /// answers and media types: the seeds and calls of the decoder fuzz test.
     pub(super) fn decoder_calls(&self) -> String {
-        let mut out = String::new();
-        out.push_str(HEADER);
-        out.push_str("//! Every operation of the description called once with its example arguments, and the\n//! description's example answers and media types: the calls and seeds of the decoder fuzz\n//! test (`tests/decoders.rs`).\n\n");
-        out.push_str("use retailer_client::models::*;\nuse retailer_client::*;\n\n");
         let mut answers: Vec<String> = Vec::new();
         let mut media: Vec<String> = Vec::new();
         for op in &self.ops {
@@ -156,191 +160,171 @@ impl Gen {
                 }
             }
         }
-        out.push_str(
-            "/// The description's example answers, each once.\npub const EXAMPLE_ANSWERS: &[&str] = &[\n",
-        );
-        for a in &answers {
-            let _ = writeln!(out, "    {},", lit(a));
+        let list = |items: &[String]| items.iter().map(|i| format!("{},\n", lit(i))).collect::<String>();
+        let calls: String = self
+            .ops
+            .iter()
+            .map(|op| {
+                DECODER_CALL.render(&[
+                    ("body", &Self::body_const(op)),
+                    ("method", &snake(&op.id)),
+                    ("args", &self.example_args(op).join(", ")),
+                ])
+            })
+            .collect();
+        DECODER_CALLS.render(&[
+            ("header", HEADER),
+            ("answers", &list(&answers)),
+            ("media_types", &list(&media)),
+            ("calls", &calls),
+        ])
+    }
+
+    /// `const BODY` holding the example body of an operation that sends one (else nothing).
+    fn body_const(op: &Op) -> String {
+        if op.body.is_none() {
+            return String::new();
         }
-        out.push_str("];\n\n/// The media types of the answers.\npub const MEDIA_TYPES: &[&str] = &[\n");
-        for m in &media {
-            let _ = writeln!(out, "    {},", lit(m));
-        }
-        out.push_str("];\n\n/// Calls every operation once, ignoring the outcome (the deprecated ones too).\n#[allow(deprecated)]\npub async fn call_every_operation(c: &RetailerClient) {\n");
-        for op in &self.ops {
-            out.push_str("    {\n");
-            if op.body.is_some() {
-                let body_json = op.body_example.clone().unwrap_or(Value::Null);
-                let _ = writeln!(out, "        const BODY: &str = {};", lit(&body_json.to_string()));
-            }
-            let _ = writeln!(
-                out,
-                "        let _ = c.{}({}).await;\n    }}",
-                snake(&op.id),
-                self.example_args(op).join(", ")
-            );
-        }
-        out.push_str("}\n");
-        out
+        let body_json = op.body_example.clone().unwrap_or(Value::Null);
+        format!("const BODY: &str = {};", lit(&body_json.to_string()))
     }
 
     /// A wire test per operation: method, path, media types, body, and the decoding of the
     /// description's example answer (re-encoded, it must give the example back).
     pub(super) fn tests(&self) -> String {
-        let mut out = String::new();
-        out.push_str(HEADER);
-        out.push_str("//! A wire test per operation of the description: the exact method and path, the media\n//! types, the body, and the decoding of an answer built from the description's examples.\n\n");
-        out.push_str("mod support;\n\nuse support::{client, normalized, setup};\nuse httpmock::Method;\nuse retailer_client::models::*;\nuse retailer_client::*;\n\n");
-        for op in &self.ops {
-            let fname = snake(&op.id);
-            let fname_test = fname.trim_start_matches("r#");
-            let prefix = match op.api {
-                Api::Retailer => "/retailer/",
-                Api::Shared => "/shared/",
-            };
-            let path: String = op
-                .rel
-                .split('/')
-                .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    Some(name) => match op.params.iter().find(|p| p.json == name).map(|p| p.ty.as_str()) {
-                        Some("i64") => "1",
-                        _ => "p-1",
-                    },
-                    None => s,
-                })
-                .collect::<Vec<_>>()
-                .join("/");
-            let call_args = self.example_args(op);
-            let body_json = op.body_example.clone().unwrap_or(Value::Null);
-            let (media, ty) = &op.answers[0];
-            let answer = match ty {
-                Some(_) => op.answer_example.clone().unwrap_or(Value::Object(Map::new())),
-                None => Value::String("BYTES".into()),
-            };
-            let allow = if op.deprecated {
-                "#[allow(deprecated)] // bol marks the operation deprecated; it is still served.\n"
+        let tests: Vec<String> = self.ops.iter().map(|op| self.wire_test(op)).collect();
+        WIRE_TESTS.render(&[("header", HEADER), ("tests", &tests.join("\n"))])
+    }
+
+    fn wire_test(&self, op: &Op) -> String {
+        let fname = snake(&op.id);
+        let path: String = op
+            .rel
+            .split('/')
+            .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => match op.params.iter().find(|p| p.json == name).map(|p| p.ty.as_str()) {
+                    Some("i64") => "1",
+                    _ => "p-1",
+                },
+                None => s,
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let (media, ty) = &op.answers[0];
+        let answer = match ty {
+            Some(_) => {
+                let example = op.answer_example.clone().unwrap_or(Value::Object(Map::new()));
+                format!("const ANSWER: &str = {};", lit(&example.to_string()))
+            }
+            None => String::new(),
+        };
+        let mut when = String::new();
+        for (name, ty, _) in Self::args(op) {
+            let p = op.params.iter().find(|p| p.rust == name).unwrap();
+            let (_, text) = self.example_value(p, &ty);
+            match (p.location.as_str(), text) {
+                ("query", Some(text)) => {
+                    let _ = writeln!(
+                        when,
+                        "let when = when.query_param({}, {});",
+                        lit(&p.json),
+                        lit(&text)
+                    );
+                }
+                ("header", Some(text)) => {
+                    let _ = writeln!(
+                        when,
+                        "let when = when.header({}, {});",
+                        lit(&p.json.to_ascii_lowercase()),
+                        lit(&text)
+                    );
+                }
+                _ => {}
+            }
+        }
+        if let Some((ct, _)) = &op.body {
+            when.push_str(&WHEN_JSON_BODY.render(&[("content_type", &lit(ct))]));
+        }
+        if !op.multipart.is_empty() {
+            when.push_str(&WHEN_MULTIPART.render(&[]));
+        }
+        for f in &op.multipart {
+            // Each part under the name the description gives it, whatever the caller did.
+            let disposition = if f.file {
+                format!("name=\"{}\"; filename=\"document.pdf\"", f.json)
             } else {
-                ""
+                format!("name=\"{}\"", f.json)
             };
-            let _ = writeln!(out, "#[tokio::test]\n{allow}async fn {fname_test}() {{");
-            if op.body.is_some() {
-                let _ = writeln!(out, "    const BODY: &str = {};", lit(&body_json.to_string()));
-            }
-            if ty.is_some() {
-                let _ = writeln!(out, "    const ANSWER: &str = {};", lit(&answer.to_string()));
-            }
-            out.push_str("    let server = setup().await;\n");
-            let content_type = op.body.as_ref().map(|(ct, _)| ct.clone());
             let _ = writeln!(
-                out,
-                "    let m = server\n        .mock_async(|when, then| {{\n            let when = when.method(Method::{}).path({}).header(\"accept\", {}).header(\"authorization\", \"Bearer tok-1\");",
-                op.method,
-                lit(&format!("{prefix}{path}")),
-                lit(media)
+                when,
+                "let when = when.body_includes({});",
+                lit(&format!("Content-Disposition: form-data; {disposition}"))
             );
-            for (name, ty, _) in Self::args(op) {
-                let p = op.params.iter().find(|p| p.rust == name).unwrap();
-                let (_, text) = self.example_value(p, &ty);
-                match (p.location.as_str(), text) {
-                    ("query", Some(text)) => {
-                        let _ = writeln!(
-                            out,
-                            "            let when = when.query_param({}, {});",
-                            lit(&p.json),
-                            lit(&text)
-                        );
-                    }
-                    ("header", Some(text)) => {
-                        let _ = writeln!(
-                            out,
-                            "            let when = when.header({}, {});",
-                            lit(&p.json.to_ascii_lowercase()),
-                            lit(&text)
-                        );
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(ct) = &content_type {
-                let _ = writeln!(
-                    out,
-                    "            let when = when.header(\"content-type\", {}).is_true(|req| normalized(&serde_json::from_slice(&req.body().to_vec()).unwrap_or_default()) == normalized(&serde_json::from_str(BODY).unwrap()));",
-                    lit(ct)
+            if f.file {
+                when.push_str(
+                    r#"let when = when.body_includes("application/pdf").body_includes("%PDF-1.4");"#,
                 );
+                when.push('\n');
             }
-            if !op.multipart.is_empty() {
-                out.push_str("            let when = when.is_true(|req| req.headers().get(\"content-type\").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(\"multipart/form-data; boundary=\")));\n");
-            }
-            for f in &op.multipart {
-                // Each part under the name the description gives it, whatever the caller did.
-                let disposition = if f.file {
-                    format!("name=\"{}\"; filename=\"document.pdf\"", f.json)
-                } else {
-                    format!("name=\"{}\"", f.json)
-                };
-                let _ = writeln!(
-                    out,
-                    "            let when = when.body_includes({});",
-                    lit(&format!("Content-Disposition: form-data; {disposition}"))
-                );
-                if f.file {
-                    out.push_str("            let when = when.body_includes(\"application/pdf\").body_includes(\"%PDF-1.4\");\n");
-                }
-            }
-            let body_expr = if ty.is_some() { "ANSWER" } else { "\"BYTES\"" };
-            let mut then_headers = String::new();
-            for (header, _) in &op.answer_headers {
-                let _ = write!(
-                    then_headers,
+        }
+        let answer_headers: String = op
+            .answer_headers
+            .iter()
+            .map(|(header, _)| {
+                format!(
                     ".header({}, {})",
                     lit(header),
                     lit(&format!("v-{}", Self::header_field(header)))
-                );
-            }
-            let _ = writeln!(
-                out,
-                "            let _ = when;\n            then.status(200).header(\"content-type\", {}){then_headers}.body({body_expr});\n        }})\n        .await;",
-                lit(media)
-            );
-            let _ = writeln!(
-                out,
-                "    let got = client(&server).{fname}({}).await.unwrap();",
-                call_args.join(", ")
-            );
-            out.push_str("    m.assert_async().await;\n");
-            let got = match self.header_answer(op) {
-                Some((_, body_field)) => {
-                    for (header, _) in &op.answer_headers {
-                        let field = Self::header_field(header);
-                        let _ = writeln!(
-                            out,
-                            "    assert_eq!(got.{field}.as_deref(), Some({}), \"the `{header}` header is read\");",
-                            lit(&format!("v-{field}"))
-                        );
-                    }
-                    format!("got.{body_field}")
-                }
-                None => "got".to_owned(),
-            };
-            match ty {
-                Some(t) if t == "serde_json::Value" => {
+                )
+            })
+            .collect();
+        let mut asserts = String::new();
+        let got = match self.header_answer(op) {
+            Some((_, body_field)) => {
+                for (header, _) in &op.answer_headers {
+                    let field = Self::header_field(header);
                     let _ = writeln!(
-                        out,
-                        "    assert_eq!(normalized(&{got}), normalized(&serde_json::from_str(ANSWER).unwrap()));"
+                        asserts,
+                        r#"assert_eq!(got.{field}.as_deref(), Some({}), "the `{header}` header is read");"#,
+                        lit(&format!("v-{field}"))
                     );
                 }
-                Some(_) => {
-                    let _ = writeln!(
-                        out,
-                        "    assert_eq!(normalized(&serde_json::to_value(&{got}).unwrap()), normalized(&serde_json::from_str(ANSWER).unwrap()), \"re-encoded, the answer gives the example back\");"
-                    );
-                }
-                None => {
-                    let _ = writeln!(out, "    assert_eq!(&{got}[..], b\"BYTES\");");
-                }
+                format!("got.{body_field}")
             }
-            out.push_str("}\n\n");
-        }
-        out
+            None => "got".to_owned(),
+        };
+        let _ = match ty {
+            Some(t) if t == "serde_json::Value" => writeln!(
+                asserts,
+                "assert_eq!(normalized(&{got}), normalized(&serde_json::from_str(ANSWER).unwrap()));"
+            ),
+            Some(_) => writeln!(
+                asserts,
+                r#"assert_eq!(normalized(&serde_json::to_value(&{got}).unwrap()), normalized(&serde_json::from_str(ANSWER).unwrap()), "re-encoded, the answer gives the example back");"#
+            ),
+            None => writeln!(asserts, r#"assert_eq!(&{got}[..], b"BYTES");"#),
+        };
+        WIRE_TEST.render(&[
+            (
+                "allow_deprecated",
+                if op.deprecated {
+                    "#[allow(deprecated)] // bol marks the operation deprecated; it is still served."
+                } else {
+                    ""
+                },
+            ),
+            ("test", fname.trim_start_matches("r#")),
+            ("body", &Self::body_const(op)),
+            ("answer", &answer),
+            ("http_method", &op.method),
+            ("path", &lit(&format!("{}{path}", Self::prefix(op)))),
+            ("accept", &lit(media)),
+            ("when", &when),
+            ("answer_headers", &answer_headers),
+            ("answer_body", if ty.is_some() { "ANSWER" } else { "\"BYTES\"" }),
+            ("method", &fname),
+            ("args", &self.example_args(op).join(", ")),
+            ("asserts", &asserts),
+        ])
     }
 }
