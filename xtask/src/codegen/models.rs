@@ -10,7 +10,8 @@ const MODEL_ENUM: Template = template!("model_enum.rs.tmpl");
 /// A doc comment from a description: one line per line, no code fences, no indentation
 /// (which rustdoc would take for a code block to compile).
 /// Nothing without a text: no doc is better than one that repeats the item's name.
-pub(super) fn doc(out: &mut String, indent: &str, text: Option<&str>) {
+/// Unindented: a template's placeholder indents it.
+pub(super) fn doc(out: &mut String, text: Option<&str>) {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return;
     };
@@ -21,9 +22,9 @@ pub(super) fn doc(out: &mut String, indent: &str, text: Option<&str>) {
         let line = line.trim().replace("```", "'''");
         let line = format!("{}{}", " ".repeat(indent_by.min(3)), link_urls(&line));
         if line.trim().is_empty() {
-            let _ = writeln!(out, "{indent}///");
+            out.push_str("///\n");
         } else {
-            let _ = writeln!(out, "{indent}/// {line}");
+            let _ = writeln!(out, "/// {line}");
         }
     }
 }
@@ -95,12 +96,12 @@ impl Gen {
 
     fn model_struct(&self, s: &StructDef) -> String {
         let mut docs = String::new();
-        doc(&mut docs, "", s.doc.as_deref());
+        doc(&mut docs, s.doc.as_deref());
         if let Some(used) = self.usage(&s.name) {
             if s.doc.is_some() {
                 docs.push_str("///\n");
             }
-            doc(&mut docs, "", Some(&used));
+            doc(&mut docs, Some(&used));
         }
         // `rename_all` where most fields' wire names are their names in camelCase, and a
         // `rename` on each field named otherwise on the wire.
@@ -108,7 +109,7 @@ impl Gen {
         let camel = fit * 2 > s.fields.len();
         let mut fields = String::new();
         for f in &s.fields {
-            doc(&mut fields, "", f.doc.as_deref());
+            doc(&mut fields, f.doc.as_deref());
             if f.deprecated {
                 fields.push_str("#[deprecated(note = \"bol's description marks this field deprecated\")]\n");
             }
@@ -143,7 +144,7 @@ impl Gen {
 
     fn model_enum(e: &EnumDef) -> String {
         let mut docs = String::new();
-        doc(&mut docs, "", e.doc.as_deref());
+        doc(&mut docs, e.doc.as_deref());
         let variants = variants(&e.values);
         // `rename_all` where most values are their variants' names in SCREAMING_SNAKE_CASE,
         // and a `rename` on each variant named otherwise on the wire.

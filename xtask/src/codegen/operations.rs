@@ -176,65 +176,64 @@ impl Gen {
         types
     }
 
+    /// The struct of an operation's optional parameters, if it has any.
+    fn params_type(op: &Op) -> Option<String> {
+        let name = Self::params_struct(op)?;
+        let mut fields = String::new();
+        for p in op.params.iter().filter(|p| p.location != "path" && !p.required) {
+            doc(&mut fields, p.doc.as_deref());
+            let ty = if p.array {
+                p.ty.clone()
+            } else {
+                format!("Option<{}>", p.ty)
+            };
+            let _ = writeln!(fields, "pub {}: {ty},", p.rust);
+        }
+        Some(PARAMS_STRUCT.render(&[("method", &snake(&op.id)), ("name", &name), ("fields", &fields)]))
+    }
+
+    /// The struct of an operation's answer with the headers declared on it, if it has any.
+    fn answer_type(&self, op: &Op) -> Option<String> {
+        let (name, body_field) = self.header_answer(op)?;
+        let (media, ty) = &op.answers[0];
+        let mut header_fields = String::new();
+        for (header, description) in &op.answer_headers {
+            let text = description
+                .as_deref()
+                .map(|d| format!("{} (`{header}`).", d.trim().trim_end_matches('.')))
+                .unwrap_or_else(|| format!("The `{header}` header."));
+            doc(&mut header_fields, Some(&text));
+            let _ = writeln!(
+                header_fields,
+                "pub {}: Option<String>,",
+                Self::header_field(header)
+            );
+        }
+        Some(ANSWER_STRUCT.render(&[
+            ("method", &snake(&op.id)),
+            ("eq", if ty.is_none() { ", Eq" } else { "" }),
+            ("name", &name),
+            ("media", media),
+            ("body_field", &body_field),
+            ("body_type", ty.as_deref().unwrap_or("bytes::Bytes")),
+            ("header_fields", &header_fields),
+        ]))
+    }
+
     /// The module of the operations of one tag: their parameter and answer types, and one
     /// `impl RetailerClient` whose doc names the tag.
     pub(super) fn tag_module(&self, tag: &str) -> String {
         let ops: Vec<&Op> = self.ops.iter().filter(|o| o.group == tag).collect();
-        let mut types = Vec::new();
-        for op in &ops {
-            let Some(name) = Self::params_struct(op) else {
-                continue;
-            };
-            let mut fields = String::new();
-            for p in op.params.iter().filter(|p| p.location != "path" && !p.required) {
-                doc(&mut fields, "", p.doc.as_deref());
-                let ty = if p.array {
-                    p.ty.clone()
-                } else {
-                    format!("Option<{}>", p.ty)
-                };
-                let _ = writeln!(fields, "pub {}: {ty},", p.rust);
-            }
-            types.push(PARAMS_STRUCT.render(&[
-                ("method", &snake(&op.id)),
-                ("name", &name),
-                ("fields", &fields),
-            ]));
-        }
-        for op in &ops {
-            let Some((name, body_field)) = self.header_answer(op) else {
-                continue;
-            };
-            let (media, ty) = &op.answers[0];
-            let mut header_fields = String::new();
-            for (header, description) in &op.answer_headers {
-                let text = description
-                    .as_deref()
-                    .map(|d| format!("{} (`{header}`).", d.trim().trim_end_matches('.')))
-                    .unwrap_or_else(|| format!("The `{header}` header."));
-                doc(&mut header_fields, "", Some(&text));
-                let _ = writeln!(
-                    header_fields,
-                    "pub {}: Option<String>,",
-                    Self::header_field(header)
-                );
-            }
-            types.push(ANSWER_STRUCT.render(&[
-                ("method", &snake(&op.id)),
-                ("eq", if ty.is_none() { ", Eq" } else { "" }),
-                ("name", &name),
-                ("media", media),
-                ("body_field", &body_field),
-                ("body_type", ty.as_deref().unwrap_or("bytes::Bytes")),
-                ("header_fields", &header_fields),
-            ]));
-        }
+        let types: Vec<String> = ops
+            .iter()
+            .filter_map(|op| Self::params_type(op))
+            .chain(ops.iter().filter_map(|op| self.answer_type(op)))
+            .collect();
         let mut tag_doc = String::new();
         if let Some(d) = self.tags.get(tag).and_then(Option::as_deref) {
             tag_doc.push_str("///\n");
             doc(
                 &mut tag_doc,
-                "",
                 Some(&format!("{}.", d.trim().trim_end_matches('.'))),
             );
         }
@@ -246,10 +245,7 @@ impl Gen {
         let undocumented = ops.iter().flat_map(|o| &o.params).any(|p| {
             p.location != "path" && !p.required && p.doc.as_deref().is_none_or(|d| d.trim().is_empty())
         });
-        let code = code_words(&types)
-            .into_iter()
-            .chain(code_words(&methods))
-            .collect::<BTreeSet<_>>();
+        let code = code_words(&format!("{types}\n{methods}"));
         let core: Vec<&str> = ["Endpoint", "Error", "encode_segment"]
             .into_iter()
             .filter(|w| code.contains(*w))
@@ -361,13 +357,13 @@ impl Gen {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| op.id.clone());
         let mut summary_doc = String::new();
-        doc(&mut summary_doc, "", Some(&summary));
+        doc(&mut summary_doc, Some(&summary));
         let mut description = String::new();
         if let Some(d) = &op.description
             && d.trim() != summary.trim()
         {
             description.push_str("///\n");
-            doc(&mut description, "", Some(d));
+            doc(&mut description, Some(d));
         }
         let mut parts_doc = String::new();
         for f in &op.multipart {
