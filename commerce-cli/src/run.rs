@@ -26,7 +26,7 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
     let env = |name: &str| commerce_core::env_optional(name);
     let nothing = PROVIDERS
         .iter()
-        .all(|spec| matches!(commerce_facade::configured(spec, &env), Ok(false)));
+        .all(|spec| matches!(spec.configured(&env), Ok(false)));
     let providers = if nothing {
         Providers::new()
     } else {

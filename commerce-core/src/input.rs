@@ -21,27 +21,6 @@ pub fn env_optional(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Which of `names` are set: all, none, or some (an error naming the missing ones).
-///
-/// The quickstart uses it to choose live or sandbox per provider; a partial set is an error
-/// because it is almost always a typo.
-pub fn env_all_or_none(names: &[&str]) -> Result<bool, Error> {
-    let missing: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| env_optional(n).is_none())
-        .collect();
-    match missing.len() {
-        0 => Ok(true),
-        n if n == names.len() => Ok(false),
-        _ => Err(Error::config(format!(
-            "some but not all of {} are set; missing: {}",
-            names.join(", "),
-            missing.join(", ")
-        ))),
-    }
-}
-
 /// Whether `email` is a plausible e-mail address: one `@`, a non-empty local part, a domain
 /// with a dot and no empty label, no spaces or control characters.
 ///
@@ -72,10 +51,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn env_all_or_none_names_what_is_missing() {
-        // Variable names unique to this test, so parallel tests cannot interfere.
-        let names = ["CC_TEST_ENV_A_7f3", "CC_TEST_ENV_B_7f3"];
-        assert!(!env_all_or_none(&names).unwrap());
+    fn env_required_names_what_is_missing() {
+        // A variable name unique to this test, so parallel tests cannot interfere.
         assert!(
             env_required("CC_TEST_ENV_A_7f3")
                 .unwrap_err()

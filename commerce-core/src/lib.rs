@@ -128,6 +128,7 @@ mod limit;
 mod lists;
 mod retry;
 mod scrub;
+mod setup;
 mod shared;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -151,10 +152,11 @@ pub use crate::error::{
 pub use crate::http::{
     CONNECT_TIMEOUT, HttpClient, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, REQUEST_TIMEOUT, shared_client,
 };
-pub use crate::input::{env_all_or_none, env_optional, env_required, is_valid_email};
+pub use crate::input::{env_optional, env_required, is_valid_email};
 pub use crate::limit::{Permit, Quota, RateLimiter, RateLimits};
 pub use crate::lists::{Page, decode_items, offset_stream, page_stream};
 pub use crate::retry::{MAX_SERVER_WAIT, RetryPolicy, parse_retry_after};
+pub use crate::setup::{BuildFn, ProviderClient, ProviderSpec, Role, Vars, required_var};
 pub use crate::shared::{
     BucketView, Credential, Decision, Grant, GrantView, POLL, RateStore, SharedState, Stored, TOKEN_POLL,
     TokenDecision, TokenStore, TokenView, next_budget, token_decision, verdict,
@@ -201,6 +203,7 @@ pub mod prelude {
     pub use crate::limit::{Quota, RateLimits};
     pub use crate::lists::Page;
     pub use crate::retry::RetryPolicy;
+    pub use crate::setup::{ProviderClient, ProviderSpec, Role};
     pub use crate::shared::SharedState;
     pub use futures_util::{StreamExt as _, TryStreamExt as _};
     pub use secrecy::{ExposeSecret, SecretString};

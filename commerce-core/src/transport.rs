@@ -731,9 +731,11 @@ macro_rules! transport_settings_setters {
 
         /// Shares the credential's access token and rate budgets with every process using
         /// `state` (a PostgreSQL database with the facade's `postgres` feature), keeping
-        /// this client's `User-Agent` and time limits.
-        pub fn shared(mut self, state: $crate::SharedState) -> Self {
-            self.$field.http = self.$field.http.with_shared(state);
+        /// this client's `User-Agent` and time limits. `None` leaves the client as it is.
+        pub fn shared(mut self, state: impl Into<Option<$crate::SharedState>>) -> Self {
+            if let Some(state) = state.into() {
+                self.$field.http = self.$field.http.with_shared(state);
+            }
             self
         }
 

@@ -20,9 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_core::env_optional;
-use commerce_facade::{
-    Flow, FlowOptions, PROVIDERS, Providers, SqliteJournal, add_provider, configured, parse_duration,
-};
+use commerce_facade::{Flow, FlowOptions, PROVIDERS, Providers, SqliteJournal, add_provider, parse_duration};
 
 struct Args {
     journal: Option<String>,
@@ -106,7 +104,7 @@ async fn main() -> ExitCode {
     let env = |name: &str| env_optional(name);
     let mut live = HashMap::new();
     for spec in PROVIDERS {
-        match configured(spec, &env) {
+        match spec.configured(&env) {
             Ok(is_live) => {
                 live.insert(spec.name, is_live);
             }

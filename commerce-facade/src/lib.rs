@@ -50,9 +50,7 @@ pub use crate::journal::{
 pub use crate::postgres::{
     DEFAULT_CONNECTIONS, PG_SCHEMA_VERSION, PgJournal, PgShared, Postgres, is_postgres_url,
 };
-pub use crate::setup::{
-    PROVIDERS, ProviderSpec, add_provider, add_provider_shared, configured, parse_duration,
-};
+pub use crate::setup::{PROVIDERS, ProviderSpec, Role, add_provider, add_provider_shared, parse_duration};
 pub use commerce_core as core;
 
 /// The Safe.Shop client.

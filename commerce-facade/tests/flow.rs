@@ -35,6 +35,51 @@ fn providers(sb: &Sandbox) -> Providers {
     p
 }
 
+/// Each provider crate's `PROVIDER` says what its `from_vars` reads: every required
+/// variable is read, nothing outside its lists is, and the client comes back in its role.
+#[tokio::test]
+async fn each_provider_reads_the_variables_it_names_and_is_built_in_its_role() {
+    let sb = sandbox(Config::default()).await;
+    support::sweep_sandbox_secrets();
+    let vars: HashMap<&str, String> = sb.env().into_iter().collect();
+    assert_eq!(
+        PROVIDERS.len(),
+        5,
+        "every provider of the default features is in the table"
+    );
+    for spec in PROVIDERS {
+        let asked = std::sync::Mutex::new(Vec::<String>::new());
+        let lookup = |name: &str| {
+            asked.lock().unwrap().push(name.to_owned());
+            vars.get(name).cloned()
+        };
+        let client = spec.build(&lookup, None).unwrap();
+        assert_eq!(client.role(), spec.role, "{spec}");
+        let asked = asked.into_inner().unwrap();
+        for name in spec.required {
+            assert!(
+                asked.iter().any(|a| a == name),
+                "{}: {name} is not read",
+                spec.name
+            );
+        }
+        for name in &asked {
+            assert!(
+                spec.required.contains(&name.as_str()) || spec.optional.contains(&name.as_str()),
+                "{}: reads {name}, which its PROVIDER does not name",
+                spec.name
+            );
+        }
+        // A partial set is refused before anything is built, naming what is missing.
+        let first = spec.required[0];
+        let only_first = |name: &str| (name == first).then(|| vars[first].clone());
+        if spec.required.len() > 1 {
+            let err = Providers::from_vars(&only_first).unwrap_err();
+            assert!(err.to_string().contains(spec.required[1]), "{err}");
+        }
+    }
+}
+
 fn options() -> FlowOptions {
     FlowOptions {
         poll_interval: Duration::from_millis(100),

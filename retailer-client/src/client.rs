@@ -6,13 +6,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_core::{
-    ClientAuth, ClientCredentials, Endpoint, Error, RateLimits, SecretString, TokenAuth, TokenCache,
-    TokenRequestFormat, Transport, TransportSettings, env_optional, env_required,
+    ClientAuth, ClientCredentials, Endpoint, Error, ProviderClient, ProviderSpec, RateLimits, Role,
+    SecretString, TokenAuth, TokenCache, TokenRequestFormat, Transport, TransportSettings, Vars,
+    env_optional, required_var,
 };
 use serde::de::DeserializeOwned;
 
-/// The provider name used in errors and traces.
-pub const PROVIDER: &str = "bol";
+const ID: &str = "RETAILER_CLIENT_ID";
+const SECRET: &str = "RETAILER_CLIENT_SECRET";
+const API_URL: &str = "RETAILER_API_URL";
+const TOKEN_URL: &str = "RETAILER_TOKEN_URL";
+const DEMO: &str = "RETAILER_DEMO";
+
+/// bol as the facade composes it: its name (in errors and traces), its role and its
+/// variables.
+pub const PROVIDER: ProviderSpec = ProviderSpec {
+    name: "bol",
+    role: Role::SalesChannel,
+    required: &[ID, SECRET],
+    optional: &[API_URL, TOKEN_URL, DEMO],
+    build: |vars, shared| {
+        let client = RetailerClientBuilder::from_vars(vars)?
+            .shared(shared.cloned())
+            .build()?;
+        Ok(ProviderClient::SalesChannel(Arc::new(client)))
+    },
+};
 
 /// The live API root.
 pub const DEFAULT_API_URL: &str = "https://api.bol.com";
@@ -78,13 +97,30 @@ impl RetailerClientBuilder {
         self
     }
 
+    /// A builder from the variables [`PROVIDER`] lists, looked up by `vars`; more settings
+    /// can follow before [`build`](Self::build).
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
+        PROVIDER.check(vars)?;
+        let mut b = RetailerClient::builder(required_var(vars, ID)?, required_var(vars, SECRET)?.into());
+        if let Some(url) = vars(API_URL) {
+            b = b.api_url(url);
+        }
+        if let Some(url) = vars(TOKEN_URL) {
+            b = b.token_url(url);
+        }
+        if let Some(demo) = vars(DEMO) {
+            b = b.demo(matches!(demo.as_str(), "1" | "true" | "yes"));
+        }
+        Ok(b)
+    }
+
     commerce_core::transport_settings_setters!(settings);
 
     /// Builds the client; empty credentials or a non-HTTPS URL are refused here.
     pub fn build(self) -> Result<RetailerClient, Error> {
         let credentials = ClientCredentials::new(
             &self.settings.http,
-            PROVIDER,
+            PROVIDER.name,
             &self.token_url,
             self.client_id,
             self.client_secret,
@@ -96,7 +132,7 @@ impl RetailerClientBuilder {
         // Tokens live about 5 minutes; asking too often gets the caller's IP banned, so one
         // token is shared and renewed 30-40 s before it expires.
         let tokens = TokenCache::with_margin(credentials, Duration::from_secs(30), Duration::from_secs(10));
-        let transport = Transport::configured(&self.settings, PROVIDER, &self.api_url)
+        let transport = Transport::configured(&self.settings, PROVIDER.name, &self.api_url)
             .auth(TokenAuth::bearer(tokens.clone()))
             .build()?;
         Ok(RetailerClient {
@@ -153,24 +189,17 @@ impl RetailerClient {
         }
     }
 
-    /// A client from `RETAILER_CLIENT_ID`, `RETAILER_CLIENT_SECRET` and, optionally,
-    /// `RETAILER_API_URL`, `RETAILER_TOKEN_URL` and `RETAILER_DEMO` (`1`: the demo
-    /// environment). A missing variable is an error that names it.
+    /// A client from the environment: `RETAILER_CLIENT_ID`, `RETAILER_CLIENT_SECRET` and,
+    /// optionally, `RETAILER_API_URL`, `RETAILER_TOKEN_URL` and `RETAILER_DEMO` (`1`: the
+    /// demo environment) ([`PROVIDER`] lists them). A missing variable is an error that
+    /// names it.
     pub fn from_env() -> Result<Self, Error> {
-        let mut b = Self::builder(
-            env_required("RETAILER_CLIENT_ID")?,
-            env_required("RETAILER_CLIENT_SECRET")?.into(),
-        );
-        if let Some(url) = env_optional("RETAILER_API_URL") {
-            b = b.api_url(url);
-        }
-        if let Some(url) = env_optional("RETAILER_TOKEN_URL") {
-            b = b.token_url(url);
-        }
-        if let Some(demo) = env_optional("RETAILER_DEMO") {
-            b = b.demo(matches!(demo.as_str(), "1" | "true" | "yes"));
-        }
-        b.build()
+        Self::from_vars(&env_optional)
+    }
+
+    /// [`from_env`](Self::from_env) with the variables looked up by `vars`.
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
+        RetailerClientBuilder::from_vars(vars)?.build()
     }
 
     /// Whether the client talks to the demo environment.

@@ -39,20 +39,20 @@
 //!
 #![doc = include_str!("../docs/first-hour.md")]
 
-mod channel;
 mod client;
 mod export;
 mod generated;
 mod process;
+mod sales_channel;
 mod wire;
 
-pub use crate::channel::{to_commerce_order, to_order_state};
 pub use crate::client::{
     Api, DEFAULT_API_URL, DEFAULT_TOKEN_URL, PROVIDER, RetailerClient, RetailerClientBuilder,
 };
 pub use crate::export::{ExportedOffer, parse_csv};
 pub use crate::generated::*;
 pub use crate::process::{BULK_PROCESS_STATUS_LIMIT, WaitOptions, is_final};
+pub use crate::sales_channel::{to_commerce_order, to_order_state};
 pub use crate::wire::FileUpload;
 pub use commerce_core::{Error, Page};
 

@@ -77,7 +77,7 @@ impl RetailerClient {
             let left = options.deadline.saturating_sub(started.elapsed());
             if left.is_zero() {
                 return Err(Error::Timeout {
-                    provider: PROVIDER.into(),
+                    provider: PROVIDER.name.into(),
                     endpoint: "process-status".into(),
                     after: options.deadline,
                     delivery: Delivery::MaybeSent,
@@ -163,7 +163,7 @@ impl RetailerClient {
                     "process statuses not final by the deadline"
                 );
                 return Err(Error::Timeout {
-                    provider: PROVIDER.into(),
+                    provider: PROVIDER.name.into(),
                     endpoint: "process-status".into(),
                     after: options.deadline,
                     delivery: Delivery::MaybeSent,
@@ -214,7 +214,7 @@ impl RetailerClient {
         if done.status == ProcessState::Success {
             return Ok(done);
         }
-        let mut e = ProviderError::new(PROVIDER, format!("process-status {}", done.event_type), 200)
+        let mut e = ProviderError::new(PROVIDER.name, format!("process-status {}", done.event_type), 200)
             .with_code(done.status.to_string());
         e.message = Some(
             done.error_message

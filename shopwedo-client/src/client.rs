@@ -1,29 +1,41 @@
-//! The client: configuration, and every method of the ShopWeDo REST API 1.1.
+//! The client: its builder, settings and construction from variables, and the call every
+//! area makes (a signed POST of one API method).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use commerce_core::{
-    Endpoint, Error, Page, Quota, RateLimits, SecretString, Transport, TransportSettings, ValidationErrors,
-    decode_items, env_optional, env_required, is_valid_email, offset_stream,
+    Endpoint, Error, ProviderClient, ProviderSpec, Quota, RateLimits, Role, SecretString, Transport,
+    TransportSettings, Vars, decode_items, env_optional, required_var,
 };
-use futures_util::stream::BoxStream;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::model::{Address, BlogPost, Category, NewOrder, Order, Product, StockItem};
 use crate::signer::{Clock, Envelope, RandomSalt, SaltSource, Signer, SystemClock};
 
-/// The provider name used in errors and traces.
-pub const PROVIDER: &str = "shopwedo";
+const SHOP_ID: &str = "SHOPWEDO_SHOP_ID";
+const SHOP_KEY: &str = "SHOPWEDO_SHOP_KEY";
+const BASE_URL: &str = "SHOPWEDO_BASE_URL";
+
+/// ShopWeDo as the facade composes it: its name (in errors and traces), its role and its
+/// variables.
+pub const PROVIDER: ProviderSpec = ProviderSpec {
+    name: "shopwedo",
+    role: Role::Fulfilment,
+    required: &[SHOP_ID, SHOP_KEY],
+    optional: &[BASE_URL],
+    build: |vars, shared| {
+        let client = ShopWeDoClientBuilder::from_vars(vars)?
+            .shared(shared.cloned())
+            .build()?;
+        Ok(ProviderClient::Fulfilment(Arc::new(client)))
+    },
+};
 
 /// The current API host (older: `https://shopwedo.com/admin/api`,
 /// `https://admin.shopwedo.com/api`).
 pub const DEFAULT_BASE_URL: &str = "https://api1.shopwedo.com/api";
-
-/// At most this many stock items per `getStock` page.
-pub const MAX_STOCK_PAGE: u32 = 50;
 
 /// Webshop lists (`getProducts`, `getCategories`, `getBlogPosts`) come 100 to a page.
 pub const WEBSHOP_PAGE: u64 = 100;
@@ -81,6 +93,21 @@ impl ShopWeDoClientBuilder {
         self
     }
 
+    /// A builder from the variables [`PROVIDER`] lists, looked up by `vars`; more settings
+    /// can follow before [`build`](Self::build).
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
+        PROVIDER.check(vars)?;
+        let id = required_var(vars, SHOP_ID)?;
+        let shop_id = id
+            .parse()
+            .map_err(|_| Error::config(format!("{SHOP_ID} must be a number, not `{id}`")))?;
+        let mut b = ShopWeDoClient::builder(shop_id, required_var(vars, SHOP_KEY)?.into());
+        if let Some(url) = vars(BASE_URL) {
+            b = b.base_url(url);
+        }
+        Ok(b)
+    }
+
     commerce_core::transport_settings_setters!(settings);
 
     /// Whether orders submitted through [`Fulfilment`](commerce_core::Fulfilment) ask to
@@ -107,7 +134,7 @@ impl ShopWeDoClientBuilder {
             salts: self.salts,
             envelope: self.envelope,
         };
-        let transport = Transport::configured(&self.settings, PROVIDER, &self.base_url)
+        let transport = Transport::configured(&self.settings, PROVIDER.name, &self.base_url)
             .auth(signer)
             .secret(&key)
             .build()?;
@@ -122,7 +149,7 @@ impl ShopWeDoClientBuilder {
 }
 
 pub(crate) struct Inner {
-    transport: Transport,
+    pub(crate) transport: Transport,
     pub(crate) release: bool,
     /// Barcode (EAN) → stock item id, learnt from `getStock`.
     pub(crate) barcodes: Mutex<HashMap<String, u64>>,
@@ -142,19 +169,8 @@ impl fmt::Debug for ShopWeDoClient {
     }
 }
 
-/// Which stock items to list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StockQuery {
-    /// One stock item by its id.
-    pub sku: Option<u64>,
-    /// Items per page (at most 50; `None`: ShopWeDo's default of 50).
-    pub limit: Option<u32>,
-    /// The item offset, from 0.
-    pub offset: u64,
-}
-
 /// One id, or several: ShopWeDo takes `integer|array`.
-fn ids(ids: &[u64]) -> Option<Value> {
+pub(crate) fn ids(ids: &[u64]) -> Option<Value> {
     match ids {
         [] => None,
         [one] => Some(json!(one)),
@@ -163,7 +179,7 @@ fn ids(ids: &[u64]) -> Option<Value> {
 }
 
 /// The list in an answer: the answer itself, the first list inside it, or a lone item.
-fn list_items(value: Value, item_key: &str) -> Vec<Value> {
+pub(crate) fn list_items(value: Value, item_key: &str) -> Vec<Value> {
     match value {
         Value::Array(items) => items,
         Value::Object(mut map) => {
@@ -177,62 +193,6 @@ fn list_items(value: Value, item_key: &str) -> Vec<Value> {
             }
         }
         _ => Vec::new(),
-    }
-}
-
-fn check_address(v: &mut ValidationErrors, prefix: &str, a: &Address) {
-    for (name, value) in [
-        ("street", &a.street),
-        ("number", &a.number),
-        ("zip", &a.zip),
-        ("city", &a.city),
-        ("email", &a.email),
-        ("phone", &a.phone),
-    ] {
-        v.require(value, format!("{prefix}.{name}"));
-    }
-    v.check(
-        a.country_iso2.len() == 2 && a.country_iso2.chars().all(|c| c.is_ascii_alphabetic()),
-        format!("{prefix}.country_iso2"),
-        format!("must be a 2-letter ISO code, not `{}`", a.country_iso2),
-    );
-    if !a.email.trim().is_empty() {
-        v.check(
-            is_valid_email(&a.email),
-            format!("{prefix}.email"),
-            format!("`{}` is not a well-formed address", a.email),
-        );
-    }
-}
-
-impl NewOrder {
-    /// Every problem that would make ShopWeDo refuse the order, named by field.
-    pub fn validate(&self) -> Result<(), Error> {
-        let mut v = ValidationErrors::new();
-        v.require(&self.external_order_id, "external_order_id");
-        v.check(
-            self.created_at != chrono::NaiveDateTime::default(),
-            "created_at",
-            "is required (when the order was created)",
-        );
-        check_address(&mut v, "shipping_address", &self.shipping_address);
-        if let Some(billing) = &self.billing_address {
-            check_address(&mut v, "billing_address", billing);
-        }
-        v.check(!self.items.is_empty(), "items", "at least one item is required");
-        for (i, item) in self.items.iter().enumerate() {
-            v.check(
-                item.sku > 0,
-                format!("items[{i}].sku"),
-                "must be a ShopWeDo stock item id",
-            );
-            v.check(
-                item.amount > 0,
-                format!("items[{i}].amount"),
-                "must be more than 0",
-            );
-        }
-        v.into_result(())
     }
 }
 
@@ -255,18 +215,16 @@ impl ShopWeDoClient {
         }
     }
 
-    /// A client from `SHOPWEDO_SHOP_ID`, `SHOPWEDO_SHOP_KEY` and, optionally,
-    /// `SHOPWEDO_BASE_URL`. A missing variable is an error that names it.
+    /// A client from the environment: `SHOPWEDO_SHOP_ID`, `SHOPWEDO_SHOP_KEY` and,
+    /// optionally, `SHOPWEDO_BASE_URL` ([`PROVIDER`] lists them). A missing variable is an
+    /// error that names it.
     pub fn from_env() -> Result<Self, Error> {
-        let id = env_required("SHOPWEDO_SHOP_ID")?;
-        let shop_id = id
-            .parse()
-            .map_err(|_| Error::config(format!("SHOPWEDO_SHOP_ID must be a number, not `{id}`")))?;
-        let mut builder = Self::builder(shop_id, env_required("SHOPWEDO_SHOP_KEY")?.into());
-        if let Some(url) = env_optional("SHOPWEDO_BASE_URL") {
-            builder = builder.base_url(url);
-        }
-        builder.build()
+        Self::from_vars(&env_optional)
+    }
+
+    /// [`from_env`](Self::from_env) with the variables looked up by `vars`.
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
+        ShopWeDoClientBuilder::from_vars(vars)?.build()
     }
 
     /// The transport, for methods this crate does not cover yet (`pudo`, returns).
@@ -275,12 +233,12 @@ impl ShopWeDoClient {
     }
 
     /// A call of method `name` with `data`; reads are safe to repeat.
-    fn method(name: &'static str, data: &Value, read: bool) -> Endpoint {
+    pub(crate) fn method(name: &'static str, data: &Value, read: bool) -> Endpoint {
         let ep = Endpoint::post(name, name).json(data);
         if read { ep.idempotent() } else { ep }
     }
 
-    async fn list<T: DeserializeOwned>(
+    pub(crate) async fn list<T: DeserializeOwned>(
         &self,
         ep: Endpoint,
         item_key: &str,
@@ -298,250 +256,5 @@ impl ShopWeDoClient {
             .send(&Self::method("authTest", &json!({}), true))
             .await
             .map(drop)
-    }
-
-    /// Creates an order and returns ShopWeDo's order id. The order is validated first (every
-    /// bad field is named); it is a create, so it is never re-sent once it may have reached
-    /// ShopWeDo (a time-out is [`Error::Unconfirmed`]). A `400 order_invalid_data` answer
-    /// keeps ShopWeDo's per-field `errors`.
-    pub async fn create_order(&self, order: &NewOrder) -> Result<u64, Error> {
-        let mut ep = Self::method(
-            "createOrder",
-            &serde_json::to_value(order).unwrap_or_default(),
-            false,
-        );
-        if let Err(e) = order.validate() {
-            ep.fail(e);
-        }
-        let response = self.inner.transport.send(&ep).await?;
-        // An answer without an order id does not say the order was not made: an unknown
-        // outcome (`Error::Unconfirmed`), like any unreadable answer to a create.
-        let answer: Value = response.json()?;
-        commerce_core::lenient::as_u64(&answer["order_id"]).ok_or_else(|| {
-            let mut e = commerce_core::DecodeError::new(
-                PROVIDER,
-                "createOrder",
-                "order_id",
-                "no order id in the answer",
-            );
-            e.excerpt = response.excerpt(None);
-            response.unreadable(Error::from(e))
-        })
-    }
-
-    /// An order with its addresses, lines and shipments (`getOrder`).
-    pub async fn get_order(&self, order_id: u64) -> Result<Order, Error> {
-        let ep = Self::method("getOrder", &json!({"order_id": order_id.to_string()}), true);
-        let response = self.inner.transport.send(&ep).await?;
-        // Documented as "an array with order data": the order, a list of one, or wrapped.
-        let value: Value = response.json()?;
-        let order = match value {
-            Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
-            Value::Object(mut map)
-                if !map.contains_key("order_id") && map.get("order").is_some_and(Value::is_object) =>
-            {
-                map.remove("order").unwrap_or_default()
-            }
-            other => other,
-        };
-        response.decode(order.to_string().as_bytes())
-    }
-
-    /// Cancels an order not yet in fulfilment (`cancelOrder`); a 400 says it is too late.
-    pub async fn cancel_order(&self, order_id: u64) -> Result<(), Error> {
-        // Cancelling twice cannot do harm: safe to repeat.
-        let ep = Self::method("cancelOrder", &json!({"order_id": order_id.to_string()}), true);
-        self.inner.transport.send(&ep).await.map(drop)
-    }
-
-    /// One page of stock items (`getStock`).
-    pub async fn stock_items(&self, query: StockQuery) -> Result<Page<StockItem>, Error> {
-        self.stock_page(query).await.map(Page::from_results)
-    }
-
-    async fn stock_page(&self, query: StockQuery) -> Result<Vec<Result<StockItem, Error>>, Error> {
-        let mut data = serde_json::Map::new();
-        if let Some(sku) = query.sku {
-            data.insert("sku".into(), json!(sku));
-        }
-        if let Some(limit) = query.limit {
-            data.insert("limit".into(), json!(limit));
-        }
-        data.insert("offset".into(), json!(query.offset));
-        let mut ep = Self::method("getStock", &Value::Object(data), true);
-        if query.limit.is_some_and(|l| l == 0 || l > MAX_STOCK_PAGE) {
-            ep.fail(Error::invalid(
-                "limit",
-                format!("must be from 1 to {MAX_STOCK_PAGE}"),
-            ));
-        }
-        let items = self.list(ep, "sku").await?;
-        self.learn_barcodes(&items);
-        Ok(items)
-    }
-
-    fn learn_barcodes(&self, items: &[Result<StockItem, Error>]) {
-        let mut index = self.inner.barcodes.lock().unwrap_or_else(|p| p.into_inner());
-        for item in items.iter().flatten() {
-            if let Some(reference) = &item.reference {
-                index.insert(reference.trim().to_owned(), item.sku);
-            }
-        }
-    }
-
-    /// Every stock item, 50 to a page, fetched as the stream is read.
-    pub fn stock_stream(&self) -> BoxStream<'static, Result<StockItem, Error>> {
-        let client = self.clone();
-        offset_stream(0, u64::from(MAX_STOCK_PAGE), move |offset, limit| {
-            let client = client.clone();
-            async move {
-                client
-                    .stock_page(StockQuery {
-                        sku: None,
-                        limit: Some(limit as u32),
-                        offset,
-                    })
-                    .await
-            }
-        })
-    }
-
-    /// One page of webshop products (`getProducts`); `page` counts from 0, 100 to a page
-    /// (`None`: everything at once).
-    pub async fn products(
-        &self,
-        product_ids: &[u64],
-        category_ids: &[u64],
-        page: Option<u64>,
-    ) -> Result<Page<Product>, Error> {
-        self.products_page(product_ids, category_ids, page)
-            .await
-            .map(Page::from_results)
-    }
-
-    async fn products_page(
-        &self,
-        product_ids: &[u64],
-        category_ids: &[u64],
-        page: Option<u64>,
-    ) -> Result<Vec<Result<Product, Error>>, Error> {
-        let mut data = serde_json::Map::new();
-        if let Some(v) = ids(product_ids) {
-            data.insert("product_id".into(), v);
-        }
-        if let Some(v) = ids(category_ids) {
-            data.insert("category_id".into(), v);
-        }
-        if let Some(p) = page {
-            data.insert("offset".into(), json!(p));
-        }
-        self.list(
-            Self::method("getProducts", &Value::Object(data), true),
-            "product_id",
-        )
-        .await
-    }
-
-    /// Every product (of these categories, when given), page by page as the stream is read.
-    pub fn products_stream(&self, category_ids: Vec<u64>) -> BoxStream<'static, Result<Product, Error>> {
-        let client = self.clone();
-        offset_stream(0, WEBSHOP_PAGE, move |offset, size| {
-            let (client, categories) = (client.clone(), category_ids.clone());
-            async move { client.products_page(&[], &categories, Some(offset / size)).await }
-        })
-    }
-
-    /// One page of webshop categories (`getCategories`).
-    pub async fn categories(&self, category_ids: &[u64], page: Option<u64>) -> Result<Page<Category>, Error> {
-        self.categories_page(category_ids, page)
-            .await
-            .map(Page::from_results)
-    }
-
-    async fn categories_page(
-        &self,
-        category_ids: &[u64],
-        page: Option<u64>,
-    ) -> Result<Vec<Result<Category, Error>>, Error> {
-        let mut data = serde_json::Map::new();
-        if let Some(v) = ids(category_ids) {
-            data.insert("category_id".into(), v);
-        }
-        if let Some(p) = page {
-            data.insert("offset".into(), json!(p));
-        }
-        self.list(
-            Self::method("getCategories", &Value::Object(data), true),
-            "category_id",
-        )
-        .await
-    }
-
-    /// Every category, page by page as the stream is read.
-    pub fn categories_stream(&self) -> BoxStream<'static, Result<Category, Error>> {
-        let client = self.clone();
-        offset_stream(0, WEBSHOP_PAGE, move |offset, size| {
-            let client = client.clone();
-            async move { client.categories_page(&[], Some(offset / size)).await }
-        })
-    }
-
-    /// One page of blog posts (`getBlogPosts`).
-    pub async fn blog_posts(&self, post_ids: &[u64], page: Option<u64>) -> Result<Page<BlogPost>, Error> {
-        self.blog_posts_page(post_ids, page).await.map(Page::from_results)
-    }
-
-    async fn blog_posts_page(
-        &self,
-        post_ids: &[u64],
-        page: Option<u64>,
-    ) -> Result<Vec<Result<BlogPost, Error>>, Error> {
-        let mut data = serde_json::Map::new();
-        if let Some(v) = ids(post_ids) {
-            data.insert("post_id".into(), v);
-        }
-        if let Some(p) = page {
-            data.insert("offset".into(), json!(p));
-        }
-        self.list(
-            Self::method("getBlogPosts", &Value::Object(data), true),
-            "post_id",
-        )
-        .await
-    }
-
-    /// Every blog post, page by page as the stream is read.
-    pub fn blog_posts_stream(&self) -> BoxStream<'static, Result<BlogPost, Error>> {
-        let client = self.clone();
-        offset_stream(0, WEBSHOP_PAGE, move |offset, size| {
-            let client = client.clone();
-            async move { client.blog_posts_page(&[], Some(offset / size)).await }
-        })
-    }
-
-    /// The stock item id of a barcode (EAN), from the stock list (fetched again when the
-    /// barcode is not known yet).
-    pub async fn sku_for_barcode(&self, barcode: &str) -> Result<Option<u64>, Error> {
-        let barcode = barcode.trim();
-        if let Some(sku) = self.known_sku(barcode) {
-            return Ok(Some(sku));
-        }
-        use futures_util::TryStreamExt;
-        let mut stream = self.stock_stream();
-        while let Some(item) = stream.try_next().await? {
-            if item.reference.as_deref().map(str::trim) == Some(barcode) {
-                return Ok(Some(item.sku));
-            }
-        }
-        Ok(None)
-    }
-
-    fn known_sku(&self, barcode: &str) -> Option<u64> {
-        self.inner
-            .barcodes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(barcode)
-            .copied()
     }
 }

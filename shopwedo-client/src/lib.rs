@@ -52,23 +52,27 @@
 //!
 #![doc = include_str!("../docs/first-hour.md")]
 
+mod blog;
+mod catalog;
 mod client;
+mod fulfilment;
 mod label;
 mod model;
-mod platform;
+mod orders;
 mod signer;
+mod stock;
 
 pub use crate::client::{
-    DEFAULT_BASE_URL, MAX_STOCK_PAGE, PROVIDER, ShopWeDoClient, ShopWeDoClientBuilder, StockQuery,
-    WEBSHOP_PAGE, default_limits,
+    DEFAULT_BASE_URL, PROVIDER, ShopWeDoClient, ShopWeDoClientBuilder, WEBSHOP_PAGE, default_limits,
 };
+pub use crate::fulfilment::state_of;
 pub use crate::label::{LabelHost, LabelLanguage, ManualLabel};
 pub use crate::model::{
     Address, BlogPost, Category, ExtraHandling, NewOrder, Order, OrderItem, Product, ProductCategory,
     ProductImage, Promotion, Shipment, Status, StockItem, TIMESTAMP_FORMAT, Translations,
 };
-pub use crate::platform::state_of;
 pub use crate::signer::{AuthObject, Clock, Envelope, RandomSalt, SaltSource, Signer, SystemClock, sign};
+pub use crate::stock::{MAX_STOCK_PAGE, StockQuery};
 pub use commerce_core::{Error, Page};
 
 /// Everything a first program needs, in one import: this crate's client and inputs, and

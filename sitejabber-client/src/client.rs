@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use commerce_core::{
-    AuthTicket, Authenticator, Endpoint, Error, ExposeSecret, OutgoingRequest, Quota, RateLimits,
-    SecretString, Token, TokenAuth, TokenCache, TokenRules, TokenSource, Transport, TransportSettings,
-    decode_items, encode_segment, env_optional, env_required,
+    AuthTicket, Authenticator, Endpoint, Error, ExposeSecret, OutgoingRequest, ProviderClient, ProviderSpec,
+    Quota, RateLimits, Role, SecretString, Token, TokenAuth, TokenCache, TokenRules, TokenSource, Transport,
+    TransportSettings, Vars, decode_items, encode_segment, env_optional, required_var,
 };
 use http::HeaderName;
 use serde::de::DeserializeOwned;
@@ -17,8 +17,26 @@ use serde_json::Value;
 use crate::error::EnvelopeClassifier;
 use crate::model::Login;
 
-/// The provider name used in errors and traces.
-pub const PROVIDER: &str = "sitejabber";
+const CLIENT_TOKEN: &str = "SITEJABBER_CLIENT_TOKEN";
+const EMAIL: &str = "SITEJABBER_EMAIL";
+const PASSWORD: &str = "SITEJABBER_PASSWORD";
+const DOMAIN: &str = "SITEJABBER_DOMAIN";
+const BASE_URL: &str = "SITEJABBER_BASE_URL";
+
+/// Sitejabber as the facade composes it: its name (in errors and traces), its role and its
+/// variables.
+pub const PROVIDER: ProviderSpec = ProviderSpec {
+    name: "sitejabber",
+    role: Role::ReviewPlatform,
+    required: &[CLIENT_TOKEN, EMAIL, PASSWORD, DOMAIN],
+    optional: &[BASE_URL],
+    build: |vars, shared| {
+        let client = SitejabberClientBuilder::from_vars(vars)?
+            .shared(shared.cloned())
+            .build()?;
+        Ok(ProviderClient::ReviewPlatform(Arc::new(client)))
+    },
+};
 
 /// The live API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.sitejabber.com/v1/";
@@ -71,6 +89,20 @@ impl SitejabberClientBuilder {
         self
     }
 
+    /// A builder from the variables [`PROVIDER`] lists, looked up by `vars`; more settings
+    /// can follow before [`build`](Self::build).
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
+        PROVIDER.check(vars)?;
+        let mut b =
+            SitejabberClient::builder(required_var(vars, EMAIL)?, required_var(vars, PASSWORD)?.into())
+                .client_token(required_var(vars, CLIENT_TOKEN)?.into())
+                .domain(required_var(vars, DOMAIN)?);
+        if let Some(url) = vars(BASE_URL) {
+            b = b.base_url(url);
+        }
+        Ok(b)
+    }
+
     commerce_core::transport_settings_setters!(settings);
 
     /// Builds the client. Empty credentials and a non-HTTPS base URL are refused here.
@@ -89,7 +121,7 @@ impl SitejabberClientBuilder {
         // Shared rate budgets are the account's: the login call and the others under one
         // name (the token source's credential).
         let account = format!("{} {}", self.base_url, self.email);
-        let login_transport = Transport::configured(&self.settings, PROVIDER, &self.base_url)
+        let login_transport = Transport::configured(&self.settings, PROVIDER.name, &self.base_url)
             .auth(ClientTokenOnly {
                 client_token: client_token.clone(),
                 account: account.clone(),
@@ -113,7 +145,7 @@ impl SitejabberClientBuilder {
         .with_rules(
             TokenRules::default().with_life(Duration::from_secs(30), Duration::from_secs(200 * 86_400)),
         );
-        let transport = Transport::configured(&self.settings, PROVIDER, &self.base_url)
+        let transport = Transport::configured(&self.settings, PROVIDER.name, &self.base_url)
             // `client_token` in the query of every call, and the login's `user_token` header.
             .auth({
                 let client_token = client_token.clone();
@@ -182,21 +214,16 @@ impl SitejabberClient {
         }
     }
 
-    /// A client from `SITEJABBER_CLIENT_TOKEN`, `SITEJABBER_EMAIL`, `SITEJABBER_PASSWORD`,
-    /// `SITEJABBER_DOMAIN` and, optionally, `SITEJABBER_BASE_URL`. A missing variable is an
-    /// error that names it.
+    /// A client from the environment: `SITEJABBER_CLIENT_TOKEN`, `SITEJABBER_EMAIL`,
+    /// `SITEJABBER_PASSWORD`, `SITEJABBER_DOMAIN` and, optionally, `SITEJABBER_BASE_URL`
+    /// ([`PROVIDER`] lists them). A missing variable is an error that names it.
     pub fn from_env() -> Result<Self, Error> {
-        let client_token = env_required("SITEJABBER_CLIENT_TOKEN")?;
-        let mut builder = Self::builder(
-            env_required("SITEJABBER_EMAIL")?,
-            env_required("SITEJABBER_PASSWORD")?.into(),
-        )
-        .client_token(client_token.into())
-        .domain(env_required("SITEJABBER_DOMAIN")?);
-        if let Some(url) = env_optional("SITEJABBER_BASE_URL") {
-            builder = builder.base_url(url);
-        }
-        builder.build()
+        Self::from_vars(&env_optional)
+    }
+
+    /// [`from_env`](Self::from_env) with the variables looked up by `vars`.
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
+        SitejabberClientBuilder::from_vars(vars)?.build()
     }
 
     /// The business's domain.
@@ -355,7 +382,7 @@ impl TokenSource for LoginSource {
     }
 
     fn provider(&self) -> commerce_core::Name {
-        PROVIDER.into()
+        PROVIDER.name.into()
     }
 
     fn credential(&self) -> Option<commerce_core::Credential> {

@@ -49,26 +49,38 @@
 //!
 #![doc = include_str!("../docs/first-hour.md")]
 
-mod api;
+mod businesses;
 mod client;
+mod comments;
 mod error;
+mod messages;
 mod model;
-mod platform;
+mod params;
+mod privacy;
+mod product_review_requests;
+mod product_reviews;
+mod products;
+mod questions;
+mod review_platform;
+mod review_requests;
+mod reviews;
 
-pub use crate::api::{
-    CommentsQuery, Datasource, FlagReason, Folder, MAX_PAGE, MessagesQuery, NewProduct, NewProductReview,
-    ProductReviewRequest, ProductReviewsQuery, ProductsQuery, ReviewImageUpload, ReviewRequest, ReviewsQuery,
-    SortOrder, StatsQuery, Vote,
-};
+// The inputs and queries of each area, and the answers (`model`), each area's public items
+// as they are: a new endpoint's types need no line here.
+pub use crate::businesses::*;
 pub use crate::client::{
     DEFAULT_BASE_URL, PROVIDER, SitejabberClient, SitejabberClientBuilder, default_limits,
 };
+pub use crate::comments::*;
 pub use crate::error::{EnvelopeClassifier, ErrorCode};
-pub use crate::model::{
-    Address, Answer, Business, Comment, CustomerInformation, Image, Login, Message, NumReviews, Partner,
-    Product, ProductCategory, ProductImage, ProductReview, ProductReviewRequestReceipt, ProductReviewStats,
-    Publication, Rating, RatingType, Removed, Review, ReviewImage, ReviewRequestReceipt, User,
-};
+pub use crate::messages::*;
+pub use crate::model::*;
+pub use crate::params::{MAX_PAGE, SortOrder};
+pub use crate::product_review_requests::*;
+pub use crate::product_reviews::*;
+pub use crate::products::*;
+pub use crate::review_requests::*;
+pub use crate::reviews::*;
 pub use commerce_core::{Error, Page};
 
 /// Everything a first program needs, in one import: this crate's client, its queries and
@@ -77,11 +89,16 @@ pub use commerce_core::{Error, Page};
 /// Sitejabber's own [`Address`] is left out (the prelude's `Address` is the
 /// provider-neutral one); name it `sitejabber_client::Address`.
 pub mod prelude {
-    pub use crate::{
-        CommentsQuery, Datasource, FlagReason, Folder, MessagesQuery, NewProduct, NewProductReview,
-        ProductReviewRequest, ProductReviewsQuery, ProductsQuery, ReviewImageUpload, ReviewRequest,
-        ReviewsQuery, SitejabberClient, SitejabberClientBuilder, SortOrder, StatsQuery, Vote,
-    };
+    pub use crate::businesses::*;
+    pub use crate::comments::*;
+    pub use crate::messages::*;
+    pub use crate::params::SortOrder;
+    pub use crate::product_review_requests::*;
+    pub use crate::product_reviews::*;
+    pub use crate::products::*;
+    pub use crate::review_requests::*;
+    pub use crate::reviews::*;
+    pub use crate::{SitejabberClient, SitejabberClientBuilder};
     pub use commerce_core::prelude::*;
 }
 

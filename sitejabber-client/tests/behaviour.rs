@@ -377,7 +377,9 @@ fn from_env_names_the_missing_variable() {
     if std::env::var("SITEJABBER_CLIENT_TOKEN").is_err() {
         let err = SitejabberClient::from_env().unwrap_err();
         assert!(
-            err.to_string().contains("SITEJABBER_CLIENT_TOKEN is not set"),
+            err.to_string().contains(
+                "the variables SITEJABBER_CLIENT_TOKEN, SITEJABBER_EMAIL, SITEJABBER_PASSWORD, SITEJABBER_DOMAIN are not set"
+            ),
             "{err}"
         );
     }

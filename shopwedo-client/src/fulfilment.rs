@@ -120,7 +120,7 @@ impl ShopWeDoClient {
 #[async_trait]
 impl Fulfilment for ShopWeDoClient {
     fn name(&self) -> &str {
-        PROVIDER
+        PROVIDER.name
     }
 
     /// `createOrder`. ShopWeDo offers no look-up by your order number, so a submission whose
@@ -130,7 +130,7 @@ impl Fulfilment for ShopWeDoClient {
         let new = self.new_order_for(order).await?;
         let id = self.create_order(&new).await?;
         Ok(SubmissionReceipt {
-            provider: PROVIDER.to_owned(),
+            provider: PROVIDER.name.to_owned(),
             reference: id.to_string(),
             already_submitted: false,
         })

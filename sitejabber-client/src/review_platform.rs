@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use commerce_core::{Error, InvitationReceipt, RatingSummary, ReviewInvitation, ReviewPlatform};
 
-use crate::api::{ProductReviewRequest, ReviewRequest};
 use crate::client::{PROVIDER, SitejabberClient};
 use crate::error::ErrorCode;
+use crate::product_review_requests::ProductReviewRequest;
+use crate::review_requests::ReviewRequest;
 
 /// Whether an error says the request was already there. Sitejabber documents code 304
 /// ("Email already exists"); that it is what a repeated request for the same customer gets
@@ -32,7 +33,7 @@ fn skus(invitation: &ReviewInvitation) -> Vec<String> {
 #[async_trait]
 impl ReviewPlatform for SitejabberClient {
     fn name(&self) -> &str {
-        PROVIDER
+        PROVIDER.name
     }
 
     /// Sends a review request for the order and, when the invitation names SKUs, a product
@@ -45,7 +46,7 @@ impl ReviewPlatform for SitejabberClient {
     async fn invite(&self, invitation: &ReviewInvitation) -> Result<InvitationReceipt, Error> {
         let order_id = &invitation.order_id;
         let mut receipt = InvitationReceipt {
-            platform: PROVIDER.to_owned(),
+            platform: PROVIDER.name.to_owned(),
             reference: Some(order_id.clone()),
             already_invited: true,
         };
@@ -87,7 +88,7 @@ impl ReviewPlatform for SitejabberClient {
             .unwrap_or_else(chrono::Utc::now)
             .date_naive();
         let mut receipt = InvitationReceipt {
-            platform: PROVIDER.to_owned(),
+            platform: PROVIDER.name.to_owned(),
             reference: Some(order_id.clone()),
             already_invited: false,
         };

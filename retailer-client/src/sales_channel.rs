@@ -70,7 +70,7 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
         .collect();
     CommerceOrder {
         id: order.order_id.clone(),
-        channel: PROVIDER.to_owned(),
+        channel: PROVIDER.name.to_owned(),
         placed_at: order.order_placed_date_time.map(|t| t.to_utc()),
         customer: Customer {
             email: s.email.clone().unwrap_or_default(),
@@ -134,7 +134,7 @@ impl RetailerClient {
     /// The receipt of a call that had nothing left to do.
     fn nothing_to_do() -> ConfirmationReceipt {
         ConfirmationReceipt {
-            channel: PROVIDER.to_owned(),
+            channel: PROVIDER.name.to_owned(),
             reference: None,
         }
     }
@@ -143,7 +143,7 @@ impl RetailerClient {
 #[async_trait]
 impl SalesChannel for RetailerClient {
     fn name(&self) -> &str {
-        PROVIDER
+        PROVIDER.name
     }
 
     /// Open orders fulfilled by the retailer (FBR), page by page; each with its details
@@ -223,7 +223,7 @@ impl SalesChannel for RetailerClient {
         };
         let done = self.wait_for_success(&started, WaitOptions::default()).await?;
         Ok(ConfirmationReceipt {
-            channel: PROVIDER.to_owned(),
+            channel: PROVIDER.name.to_owned(),
             reference: done.process_status_id.or(started.process_status_id),
         })
     }
