@@ -563,6 +563,36 @@ pub mod fuzz {
         }
     }
 
+    /// The calls of one fuzz case, each noted with whether it made a request (so
+    /// [`Harness::run`] can check every call of the list against the server, with no
+    /// hand-counted number).
+    #[derive(Debug)]
+    pub struct Calls {
+        seen: Arc<Mutex<u64>>,
+        reached: Vec<bool>,
+    }
+
+    impl Calls {
+        fn requests(&self) -> u64 {
+            *self.seen.lock().unwrap()
+        }
+
+        /// Awaits one call, drops its result (only a panic matters here) and notes whether
+        /// it made a request.
+        pub async fn send<T>(&mut self, call: impl std::future::Future<Output = T>) {
+            let before = self.requests();
+            let _ = call.await;
+            let reached = self.requests() > before;
+            self.reached.push(reached);
+        }
+
+        /// Awaits a call that may be answered without a request (from what the client
+        /// remembers, or cut by a short deadline), so it is not checked.
+        pub async fn may_not_send<T>(&mut self, call: impl std::future::Future<Output = T>) {
+            let _ = call.await;
+        }
+    }
+
     /// A crate's decoder test: a current-thread runtime and a fuzzing server whose fixed
     /// routes (a token or login endpoint) answer well, the crate's secrets noted for the
     /// sweep.
@@ -586,21 +616,35 @@ pub mod fuzz {
         }
 
         /// Serves each of `cases` answers of `strategy` in turn while `calls` runs, then
-        /// checks that at least `per_case` requests per case reached the server (so the
-        /// decoders were reached, not skipped by an early failure).
-        pub fn run<F>(&self, cases: u32, strategy: BoxedStrategy<Answer>, per_case: u64, calls: F)
+        /// checks that each call it sent through [`Calls::send`] made a request in at least
+        /// one case (so every decoder was reached, not skipped by a failure before sending).
+        /// The list is the calls themselves: nothing is counted by hand.
+        pub fn run<F>(&self, cases: u32, strategy: BoxedStrategy<Answer>, calls: F)
         where
-            F: Fn(),
+            F: Fn(&mut Calls),
         {
-            let before = self.server.requests();
+            let reached = Mutex::new(Vec::<bool>::new());
             run_cases(cases, strategy, |answer| {
                 self.server.set(answer);
-                calls();
+                let mut case = Calls {
+                    seen: self.server.seen.clone(),
+                    reached: Vec::new(),
+                };
+                calls(&mut case);
+                let mut all = reached.lock().unwrap();
+                if all.len() < case.reached.len() {
+                    all.resize(case.reached.len(), false);
+                }
+                for (seen, now) in all.iter_mut().zip(case.reached) {
+                    *seen |= now;
+                }
             });
-            let served = self.server.requests() - before;
+            let reached = reached.into_inner().unwrap();
+            assert!(!reached.is_empty(), "no call was sent");
+            let never: Vec<usize> = (0..reached.len()).filter(|&i| !reached[i]).collect();
             assert!(
-                served >= u64::from(self::cases(cases)) * per_case,
-                "only {served} requests reached the server in {} cases",
+                never.is_empty(),
+                "calls {never:?} (counted from 0, in the order sent) never reached the server in {} cases",
                 self::cases(cases)
             );
         }

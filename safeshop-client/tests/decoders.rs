@@ -2,7 +2,7 @@
 //! errors) is fed arbitrary bytes and mutated examples under every status.
 
 use commerce_core::RetryPolicy;
-use commerce_core::testing::fuzz::{Answer, FuzzServer, Harness, answers};
+use commerce_core::testing::fuzz::{Answer, Calls, FuzzServer, Harness, answers};
 use safeshop_client::{Invite, SafeShopClient};
 
 const SEEDS: &[&str] = &[
@@ -28,14 +28,14 @@ fn client(server: &FuzzServer) -> SafeShopClient {
 fn fuzz(fixed_token: bool) {
     let token = [("/v1/oauth/token", Answer::json(200, SEEDS[0]))];
     let h = Harness::start(&["secret-SWEEP-1"], if fixed_token { &token } else { &[] });
-    h.run(256, answers(seeds(), &["application/json"]), 1, || {
+    h.run(256, answers(seeds(), &["application/json"]), |calls| {
         // A new client per case, so the token answer is read every time.
         let c = client(&h.server);
-        let _ = h.rt.block_on(c.create_invite(&Invite {
+        h.rt.block_on(calls.send(c.create_invite(&Invite {
             email: "jan@example.com".into(),
             order_id: "A-1".into(),
             ..Default::default()
-        }));
+        })));
     });
 }
 

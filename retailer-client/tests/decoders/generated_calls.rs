@@ -3,6 +3,7 @@
 //! description's example answers and media types: the calls and seeds of the decoder fuzz
 //! test (`tests/decoders.rs`).
 
+use commerce_core::testing::fuzz::Calls;
 use retailer_client::models::*;
 use retailer_client::*;
 
@@ -61,377 +62,394 @@ pub const MEDIA_TYPES: &[&str] = &[
     "application/vnd.retailer.v10+csv",
 ];
 
-/// Calls every operation once, ignoring the outcome (the deprecated ones too).
+/// Calls every operation once, ignoring the outcome (the deprecated ones too), each counted
+/// in `calls`.
 #[allow(deprecated)]
-pub async fn call_every_operation(c: &RetailerClient) {
+pub async fn call_every_operation(c: &RetailerClient, calls: &mut Calls) {
     {
         const BODY: &str = "{\"trackAndTrace\":\"3SBOL0987654321\",\"transporterCode\":\"TNT\"}";
-        let _ = c
-            .add_transport_information_by_transport_id(
+        calls
+            .send(c.add_transport_information_by_transport_id(
                 "p-1",
                 &serde_json::from_str::<ChangeTransportRequest>(BODY).unwrap(),
-            )
+            ))
             .await;
     }
     {
         const BODY: &str =
             "{\"orderItems\":[{\"orderItemId\":\"2012345678\",\"reasonCode\":\"BAD_CONDITION\"}]}";
-        let _ = c
-            .cancel_order_item(&serde_json::from_str::<CancellationRequest>(BODY).unwrap())
+        calls
+            .send(c.cancel_order_item(&serde_json::from_str::<CancellationRequest>(BODY).unwrap()))
             .await;
     }
     {
         const BODY: &str =
             "{\"handlingResult\":\"RETURN_RECEIVED\",\"orderItemId\":\"2012345678\",\"quantityReturned\":1}";
-        let _ = c
-            .create_return(&serde_json::from_str::<CreateReturnRequest>(BODY).unwrap())
+        calls
+            .send(c.create_return(&serde_json::from_str::<CreateReturnRequest>(BODY).unwrap()))
             .await;
     }
     {
         const BODY: &str = "{\"orderItems\":[{\"orderItemId\":\"2012345678\",\"quantity\":1}],\"shipmentReference\":\"B321SR\",\"shippingLabelId\":\"d4c50077-0c19-435f-9bee-1b30b9f4ba1a\",\"transport\":{\"trackAndTrace\":\"3SBOL0987654321\",\"transporterCode\":\"TNT\"}}";
-        let _ = c
-            .create_shipment(&serde_json::from_str::<ShipmentRequest>(BODY).unwrap())
+        calls
+            .send(c.create_shipment(&serde_json::from_str::<ShipmentRequest>(BODY).unwrap()))
             .await;
     }
     {
-        let _ = c.delete_offer("p-1").await;
+        calls.send(c.delete_offer("p-1")).await;
     }
     {
-        let _ = c.delete_push_notification_subscription("p-1").await;
+        calls.send(c.delete_push_notification_subscription("p-1")).await;
     }
     {
-        let _ = c.get_catalog_product("p-1", &Default::default()).await;
+        calls
+            .send(c.get_catalog_product("p-1", &Default::default()))
+            .await;
     }
     {
         const BODY: &str = "{\"productContents\":[{\"attributes\":[{\"id\":\"Name\",\"values\":[{\"value\":\"Bananas\"}]}]}]}";
-        let _ = c
-            .get_chunk_recommendations(&serde_json::from_str::<ChunkRecommendationsRequest>(BODY).unwrap())
+        calls
+            .send(c.get_chunk_recommendations(
+                &serde_json::from_str::<ChunkRecommendationsRequest>(BODY).unwrap(),
+            ))
             .await;
     }
     {
-        let _ = c
-            .get_commission("p-1", Decimal::new(1299, 2), &Default::default())
+        calls
+            .send(c.get_commission("p-1", Decimal::new(1299, 2), &Default::default()))
             .await;
     }
     {
         const BODY: &str = "{\"products\":[{\"ean\":\"0000007740404\"}]}";
-        let _ = c
-            .get_commission_rates(&serde_json::from_str::<CommissionProducts>(BODY).unwrap())
+        calls
+            .send(c.get_commission_rates(&serde_json::from_str::<CommissionProducts>(BODY).unwrap()))
             .await;
     }
     {
         const BODY: &str =
             "{\"commissionQueries\":[{\"condition\":\"NEW\",\"ean\":\"0000007740404\",\"unitPrice\":59}]}";
-        let _ = c
-            .get_commissions(&serde_json::from_str::<BulkCommissionRequest>(BODY).unwrap())
+        calls
+            .send(c.get_commissions(&serde_json::from_str::<BulkCommissionRequest>(BODY).unwrap()))
             .await;
     }
     {
-        let _ = c.get_competing_offers("p-1", &Default::default()).await;
+        calls
+            .send(c.get_competing_offers("p-1", &Default::default()))
+            .await;
     }
     {
-        let _ = c.get_delivery_dates().await;
+        calls.send(c.get_delivery_dates()).await;
     }
     {
         const BODY: &str = "{\"orderItems\":[{\"orderItemId\":\"2012345678\",\"quantity\":1}]}";
-        let _ = c
-            .get_delivery_options(&serde_json::from_str::<DeliveryOptionsRequest>(BODY).unwrap())
+        calls
+            .send(c.get_delivery_options(&serde_json::from_str::<DeliveryOptionsRequest>(BODY).unwrap()))
             .await;
     }
     {
-        let _ = c.get_inventory(&Default::default()).await;
+        calls.send(c.get_inventory(&Default::default())).await;
     }
     {
-        let _ = c.get_invoice("p-1").await;
+        calls.send(c.get_invoice("p-1")).await;
     }
     {
-        let _ = c.get_invoice_requests(&Default::default()).await;
+        calls.send(c.get_invoice_requests(&Default::default())).await;
     }
     {
-        let _ = c.get_invoice_specification("p-1", &Default::default()).await;
+        calls
+            .send(c.get_invoice_specification("p-1", &Default::default()))
+            .await;
     }
     {
-        let _ = c.get_invoices(&Default::default()).await;
+        calls.send(c.get_invoices(&Default::default())).await;
     }
     {
-        let _ = c.get_load_carrier_labels("p-1", &Default::default()).await;
+        calls
+            .send(c.get_load_carrier_labels("p-1", &Default::default()))
+            .await;
     }
     {
-        let _ = c.get_offer("p-1").await;
+        calls.send(c.get_offer("p-1")).await;
     }
     {
-        let _ = c.get_offer_export("p-1").await;
+        calls.send(c.get_offer_export("p-1")).await;
     }
     {
-        let _ = c
-            .get_offer_insights(
+        calls
+            .send(c.get_offer_insights(
                 "q-1",
                 GetOfferInsightsPeriod::Day,
                 1,
                 GetOfferInsightsName::ProductVisits,
-            )
+            ))
             .await;
     }
     {
-        let _ = c.get_order("p-1").await;
+        calls.send(c.get_order("p-1")).await;
     }
     {
-        let _ = c.get_orders(&Default::default()).await;
+        calls.send(c.get_orders(&Default::default())).await;
     }
     {
-        let _ = c
-            .get_performance_indicators(GetPerformanceIndicatorsName::Cancellations, "q-1", "q-1")
+        calls
+            .send(c.get_performance_indicators(GetPerformanceIndicatorsName::Cancellations, "q-1", "q-1"))
             .await;
     }
     {
-        let _ = c.get_pick_list("p-1").await;
+        calls.send(c.get_pick_list("p-1")).await;
     }
     {
-        let _ = c.get_price_star_boundaries("p-1").await;
+        calls.send(c.get_price_star_boundaries("p-1")).await;
     }
     {
-        let _ = c.get_process_status("p-1").await;
+        calls.send(c.get_process_status("p-1")).await;
     }
     {
         const BODY: &str = "{\"processStatusQueries\":[{\"processStatusId\":\"1234567\"}]}";
-        let _ = c
-            .get_process_status_bulk(&serde_json::from_str::<BulkProcessStatusRequest>(BODY).unwrap())
+        calls
+            .send(c.get_process_status_bulk(&serde_json::from_str::<BulkProcessStatusRequest>(BODY).unwrap()))
             .await;
     }
     {
-        let _ = c
-            .get_process_status_entity_id(
+        calls
+            .send(c.get_process_status_entity_id(
                 "q-1",
                 GetProcessStatusEntityIdEventType::CreateShipment,
                 &Default::default(),
-            )
+            ))
             .await;
     }
     {
-        let _ = c.get_product_assets("p-1", &Default::default()).await;
+        calls.send(c.get_product_assets("p-1", &Default::default())).await;
     }
     {
-        let _ = c.get_product_categories(&Default::default()).await;
+        calls.send(c.get_product_categories(&Default::default())).await;
     }
     {
-        let _ = c.get_product_destinations("p-1").await;
+        calls.send(c.get_product_destinations("p-1")).await;
     }
     {
-        let _ = c.get_product_ids("p-1").await;
+        calls.send(c.get_product_ids("p-1")).await;
     }
     {
         const BODY: &str = "{\"categoryId\":\"4770\",\"countryCode\":\"NL\",\"filterRanges\":[{\"max\":1.5,\"min\":1.5,\"rangeId\":\"PRICE\"}],\"filterValues\":[{\"filterValueId\":\"30639\"}],\"page\":1,\"searchTerm\":\"laptop\",\"sort\":\"RELEVANCE\"}";
-        let _ = c
-            .get_product_list(
+        calls
+            .send(c.get_product_list(
                 &Default::default(),
                 &serde_json::from_str::<ProductListRequest>(BODY).unwrap(),
-            )
+            ))
             .await;
     }
     {
-        let _ = c
-            .get_product_list_filters(&ProductListFiltersRequest::default(), &Default::default())
+        calls
+            .send(c.get_product_list_filters(&ProductListFiltersRequest::default(), &Default::default()))
             .await;
     }
     {
-        let _ = c.get_product_placement("p-1", &Default::default()).await;
+        calls
+            .send(c.get_product_placement("p-1", &Default::default()))
+            .await;
     }
     {
-        let _ = c
-            .get_product_ranks(
+        calls
+            .send(c.get_product_ranks(
                 "q-1",
                 NaiveDate::from_ymd_opt(2024, 1, 31).unwrap(),
                 &Default::default(),
-            )
+            ))
             .await;
     }
     {
-        let _ = c.get_product_ratings("p-1").await;
+        calls.send(c.get_product_ratings("p-1")).await;
     }
     {
-        let _ = c.get_products("p-1", &Default::default()).await;
+        calls.send(c.get_products("p-1", &Default::default())).await;
     }
     {
-        let _ = c.get_promotion("p-1").await;
+        calls.send(c.get_promotion("p-1")).await;
     }
     {
-        let _ = c
-            .get_promotions(GetPromotionsPromotionType::Awareness, &Default::default())
+        calls
+            .send(c.get_promotions(GetPromotionsPromotionType::Awareness, &Default::default()))
             .await;
     }
     {
-        let _ = c.get_push_notification_subscription("p-1").await;
+        calls.send(c.get_push_notification_subscription("p-1")).await;
     }
     {
-        let _ = c.get_push_notification_subscriptions().await;
+        calls.send(c.get_push_notification_subscriptions()).await;
     }
     {
-        let _ = c.get_replenishment("p-1").await;
+        calls.send(c.get_replenishment("p-1")).await;
     }
     {
-        let _ = c.get_replenishments(&Default::default()).await;
+        calls.send(c.get_replenishments(&Default::default())).await;
     }
     {
-        let _ = c.get_retailer_information("p-1").await;
+        calls.send(c.get_retailer_information("p-1")).await;
     }
     {
-        let _ = c.get_return("p-1").await;
+        calls.send(c.get_return("p-1")).await;
     }
     {
-        let _ = c.get_returns(&Default::default()).await;
+        calls.send(c.get_returns(&Default::default())).await;
     }
     {
-        let _ = c.get_sales_forecast("q-1", 1).await;
+        calls.send(c.get_sales_forecast("q-1", 1)).await;
     }
     {
-        let _ = c
-            .get_search_terms("q-1", GetSearchTermsPeriod::Day, 1, &Default::default())
+        calls
+            .send(c.get_search_terms("q-1", GetSearchTermsPeriod::Day, 1, &Default::default()))
             .await;
     }
     {
-        let _ = c.get_shipment("p-1").await;
+        calls.send(c.get_shipment("p-1")).await;
     }
     {
-        let _ = c.get_shipments(&Default::default()).await;
+        calls.send(c.get_shipments(&Default::default())).await;
     }
     {
-        let _ = c.get_shipping_label("p-1").await;
+        calls.send(c.get_shipping_label("p-1")).await;
     }
     {
-        let _ = c.get_subscription_keys().await;
+        calls.send(c.get_subscription_keys()).await;
     }
     {
-        let _ = c.get_unpublished_offer_report("p-1").await;
+        calls.send(c.get_unpublished_offer_report("p-1")).await;
     }
     {
-        let _ = c.get_upload_report("p-1").await;
+        calls.send(c.get_upload_report("p-1")).await;
     }
     {
         const BODY: &str = "{\"handlingResult\":\"RETURN_RECEIVED\",\"quantityReturned\":1}";
-        let _ = c
-            .handle_return(1, &serde_json::from_str::<ReturnRequest>(BODY).unwrap())
+        calls
+            .send(c.handle_return(1, &serde_json::from_str::<ReturnRequest>(BODY).unwrap()))
             .await;
     }
     {
         const BODY: &str = "{\"condition\":{\"category\":\"SECONDHAND\",\"comment\":\"Heeft een koffie vlek op de kaft.\",\"name\":\"AS_NEW\"},\"ean\":\"0000007740404\",\"economicOperatorId\":\"90bfddc5-a6d0-4986-9253-407b3a6850ca\",\"fulfilment\":{\"deliveryCode\":\"24uurs-23\",\"method\":\"FBR\"},\"onHoldByRetailer\":false,\"pricing\":{\"bundlePrices\":[{\"quantity\":1,\"unitPrice\":9.99}]},\"reference\":\"REF12345\",\"stock\":{\"amount\":6,\"managedByRetailer\":false},\"unknownProductTitle\":\"Unknown Product Title\"}";
-        let _ = c
-            .post_offer(
+        calls
+            .send(c.post_offer(
                 &Default::default(),
                 &serde_json::from_str::<CreateOfferRequest>(BODY).unwrap(),
-            )
+            ))
             .await;
     }
     {
         const BODY: &str = "{\"format\":\"CSV\"}";
-        let _ = c
-            .post_offer_export(&serde_json::from_str::<CreateOfferExportRequest>(BODY).unwrap())
+        calls
+            .send(c.post_offer_export(&serde_json::from_str::<CreateOfferExportRequest>(BODY).unwrap()))
             .await;
     }
     {
         const BODY: &str = "{\"address\":{\"city\":\"Utrecht\",\"countryCode\":\"NL\",\"houseNumber\":\"1\",\"houseNumberExtension\":\"B\",\"streetName\":\"Dorpstraat\",\"zipCode\":\"1111ZZ\"},\"numberOfLoadCarriers\":1}";
-        let _ = c
-            .post_pickup_time_slots(&serde_json::from_str::<PickupTimeSlotsRequest>(BODY).unwrap())
+        calls
+            .send(c.post_pickup_time_slots(&serde_json::from_str::<PickupTimeSlotsRequest>(BODY).unwrap()))
             .await;
     }
     {
         const BODY: &str = "{\"assets\":[{\"labels\":[\"FRONT\"],\"url\":\"http://example.com\"}],\"attributes\":[{\"id\":\"Width\",\"values\":[{\"unitId\":\"mm\",\"value\":\"14.5\"}]}],\"language\":\"nl\"}";
-        let _ = c
-            .post_product_content(&serde_json::from_str::<CreateProductContentSingleRequest>(BODY).unwrap())
+        calls
+            .send(c.post_product_content(
+                &serde_json::from_str::<CreateProductContentSingleRequest>(BODY).unwrap(),
+            ))
             .await;
     }
     {
         const BODY: &str =
             "{\"labelFormat\":\"AVERY_J8159\",\"products\":[{\"ean\":\"0000007740404\",\"quantity\":1}]}";
-        let _ = c
-            .post_product_labels(&serde_json::from_str::<ProductLabelsRequest>(BODY).unwrap())
+        calls
+            .send(c.post_product_labels(&serde_json::from_str::<ProductLabelsRequest>(BODY).unwrap()))
             .await;
     }
     {
         const BODY: &str = "{\"enabled\":true,\"identity\":\"arn:aws:iam::<numeric AWS account id>:role/<role name>\",\"resources\":[\"['PROCESS_STATUS']\"],\"subscriptionType\":\"WEBHOOK\",\"url\":\"https://www.bol.com/webhook\"}";
-        let _ = c
-            .post_push_notification_subscription(&serde_json::from_str::<SubscriptionRequest>(BODY).unwrap())
+        calls
+            .send(c.post_push_notification_subscription(
+                &serde_json::from_str::<SubscriptionRequest>(BODY).unwrap(),
+            ))
             .await;
     }
     {
         const BODY: &str = "{\"deliveryInfo\":{\"expectedDeliveryDate\":\"2021-01-01\",\"transporterCode\":\"POSTNL\"},\"labelingByBol\":false,\"lines\":[{\"ean\":\"0000007740404\",\"quantity\":1}],\"numberOfLoadCarriers\":10,\"pickupAppointment\":{\"address\":{\"attentionOf\":\"Billie Bol\",\"city\":\"Utrecht\",\"countryCode\":\"NL\",\"houseNumber\":\"1\",\"houseNumberExtension\":\"B\",\"streetName\":\"Dorpstraat\",\"zipCode\":\"1111ZZ\"},\"commentToTransporter\":\"Eerste verdieping.\",\"pickupTimeSlot\":{\"fromDateTime\":\"2021-01-01T09:00:00+01:00\",\"untilDateTime\":\"2021-01-01T10:00:00+01:00\"}},\"reference\":\"REFERENCE1\"}";
-        let _ = c
-            .post_replenishment(&serde_json::from_str::<CreateReplenishmentRequest>(BODY).unwrap())
+        calls
+            .send(c.post_replenishment(&serde_json::from_str::<CreateReplenishmentRequest>(BODY).unwrap()))
             .await;
     }
     {
         const BODY: &str = "{\"eans\":[{\"ean\":\"0000007740404\"}]}";
-        let _ = c
-            .post_request_product_destinations(
+        calls
+            .send(c.post_request_product_destinations(
                 &serde_json::from_str::<RequestProductDestinationsRequest>(BODY).unwrap(),
-            )
+            ))
             .await;
     }
     {
         const BODY: &str = "{\"orderItems\":[{\"orderItemId\":\"2012345678\",\"quantity\":1}],\"shippingLabelOfferId\":\"027b79fa-5743-40f0-94c7-0eac761af611\"}";
-        let _ = c
-            .post_shipping_label(&serde_json::from_str::<ShippingLabelRequest>(BODY).unwrap())
+        calls
+            .send(c.post_shipping_label(&serde_json::from_str::<ShippingLabelRequest>(BODY).unwrap()))
             .await;
     }
     {
-        let _ = c.post_test_push_notification("p-1").await;
+        calls.send(c.post_test_push_notification("p-1")).await;
     }
     {
         const BODY: &str = "{\"format\":\"CSV\"}";
-        let _ = c
-            .post_unpublished_offer_report(
+        calls
+            .send(c.post_unpublished_offer_report(
                 &serde_json::from_str::<CreateUnpublishedOfferReportRequest>(BODY).unwrap(),
-            )
+            ))
             .await;
     }
     {
         const BODY: &str = "{\"economicOperatorId\":\"90bfddc5-a6d0-4986-9253-407b3a6850ca\",\"fulfilment\":{\"deliveryCode\":\"24uurs-23\",\"method\":\"FBR\"},\"onHoldByRetailer\":false,\"reference\":\"REF12345\",\"unknownProductTitle\":\"Unknown Product Title\"}";
-        let _ = c
-            .put_offer("p-1", &serde_json::from_str::<UpdateOfferRequest>(BODY).unwrap())
+        calls
+            .send(c.put_offer("p-1", &serde_json::from_str::<UpdateOfferRequest>(BODY).unwrap()))
             .await;
     }
     {
         const BODY: &str = "{\"enabled\":true,\"identity\":\"arn:aws:iam::<numeric AWS account id>:role/<role name>\",\"resources\":[\"['PROCESS_STATUS']\"],\"subscriptionType\":\"WEBHOOK\",\"url\":\"https://www.bol.com/webhook\"}";
-        let _ = c
-            .put_push_notification_subscription(
+        calls
+            .send(c.put_push_notification_subscription(
                 "p-1",
                 &serde_json::from_str::<SubscriptionRequest>(BODY).unwrap(),
-            )
+            ))
             .await;
     }
     {
         const BODY: &str = "{\"deliveryInfo\":{\"expectedDeliveryDate\":\"2021-01-01\"},\"loadCarriers\":[{\"sscc\":\"020001200000007000\"}],\"numberOfLoadCarriers\":10,\"state\":\"CANCELLED\"}";
-        let _ = c
-            .put_replenishment(
+        calls
+            .send(c.put_replenishment(
                 "p-1",
                 &serde_json::from_str::<UpdateReplenishmentRequest>(BODY).unwrap(),
-            )
+            ))
             .await;
     }
     {
         const BODY: &str = "{\"pricing\":{\"bundlePrices\":[{\"quantity\":1,\"unitPrice\":9.99}]}}";
-        let _ = c
-            .update_offer_price(
+        calls
+            .send(c.update_offer_price(
                 "p-1",
                 &serde_json::from_str::<UpdateOfferPriceRequest>(BODY).unwrap(),
-            )
+            ))
             .await;
     }
     {
         const BODY: &str = "{\"amount\":6,\"managedByRetailer\":false}";
-        let _ = c
-            .update_offer_stock(
+        calls
+            .send(c.update_offer_stock(
                 "p-1",
                 &Default::default(),
                 &serde_json::from_str::<UpdateOfferStockRequest>(BODY).unwrap(),
-            )
+            ))
             .await;
     }
     {
-        let _ = c
-            .upload_invoice(
+        calls
+            .send(c.upload_invoice(
                 "p-1",
                 FileUpload::new(b"%PDF-1.4".to_vec(), "document.pdf", "application/pdf"),
-            )
+            ))
             .await;
     }
 }
