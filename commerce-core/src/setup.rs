@@ -97,12 +97,7 @@ impl ProviderSpec {
     /// Whether the required variables are all set (`true`), none (`false`), or some (an
     /// error naming the missing ones: a partial set is almost always a typo).
     pub fn configured(&self, vars: &Vars<'_>) -> Result<bool, Error> {
-        let missing: Vec<&str> = self
-            .required
-            .iter()
-            .copied()
-            .filter(|n| vars(n).is_none())
-            .collect();
+        let missing = self.missing(vars);
         match missing.len() {
             0 => Ok(true),
             n if n == self.required.len() => Ok(false),
@@ -117,13 +112,7 @@ impl ProviderSpec {
     /// Every required variable is set, or an [`Error::Config`] naming each one that is not
     /// (a crate's `from_vars` asks this first, so one error names them all).
     pub fn check(&self, vars: &Vars<'_>) -> Result<(), Error> {
-        let missing: Vec<&str> = self
-            .required
-            .iter()
-            .copied()
-            .filter(|n| vars(n).is_none())
-            .collect();
-        match missing.as_slice() {
+        match self.missing(vars).as_slice() {
             [] => Ok(()),
             [one] => Err(Error::config(format!(
                 "{}: the variable {one} is not set",
@@ -135,6 +124,15 @@ impl ProviderSpec {
                 many.join(", ")
             ))),
         }
+    }
+
+    /// The required variables `vars` does not have.
+    fn missing(&self, vars: &Vars<'_>) -> Vec<&'static str> {
+        self.required
+            .iter()
+            .copied()
+            .filter(|n| vars(n).is_none())
+            .collect()
     }
 
     /// Builds the client from `vars`, sharing through `shared` when given.

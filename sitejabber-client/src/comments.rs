@@ -1,7 +1,7 @@
 //! Comments on reviews, and resolutions.
 
 use chrono::NaiveDateTime;
-use commerce_core::{Endpoint, Error, Page, ValidationErrors, offset_stream};
+use commerce_core::{Endpoint, Error, Page, ValidationErrors};
 use futures_util::stream::BoxStream;
 
 use crate::businesses::Datasource;
@@ -26,7 +26,12 @@ pub struct CommentsQuery {
     pub datasources: Vec<Datasource>,
 }
 
-impl CommentsQuery {
+impl Listing for CommentsQuery {
+    type Item = Comment;
+    const NAME: &'static str = "comments.list";
+    const PATH: &'static str = "review/comments";
+    const KEY: &'static str = "comments";
+
     fn apply(&self, ep: Endpoint) -> Endpoint {
         ep.query_opt("review_no", self.review_no)
             .query_opt("date_from", stamp(self.date_from))
@@ -45,31 +50,12 @@ impl SitejabberClient {
         start: u64,
         count: u32,
     ) -> Result<Page<Comment>, Error> {
-        self.comments_page(query, start, count)
-            .await
-            .map(Page::from_results)
-    }
-
-    async fn comments_page(
-        &self,
-        query: &CommentsQuery,
-        start: u64,
-        count: u32,
-    ) -> Result<Vec<Result<Comment, Error>>, Error> {
-        let ep = Endpoint::get("comments.list", self.business_path("review/comments"))
-            .query("start", start)
-            .query("count", count);
-        self.call_list(invalid(query.apply(ep), page_check(count)), "comments")
-            .await
+        self.list_page(query, start, count).await.map(Page::from_results)
     }
 
     /// Every comment matching `query`, page by page as the stream is read.
     pub fn comments_stream(&self, query: CommentsQuery) -> BoxStream<'static, Result<Comment, Error>> {
-        let client = self.clone();
-        offset_stream(0, u64::from(MAX_PAGE), move |start, count| {
-            let (client, query) = (client.clone(), query.clone());
-            async move { client.comments_page(&query, start, count as u32).await }
-        })
+        self.list_stream(query)
     }
 
     /// Adds the business's comment to a review. `POST /businesses/{d}/review/comments/add`.

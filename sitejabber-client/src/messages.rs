@@ -1,6 +1,6 @@
 //! Messages with reviewers.
 
-use commerce_core::{Endpoint, Error, Page, ValidationErrors, offset_stream};
+use commerce_core::{Endpoint, Error, Page, ValidationErrors};
 use futures_util::stream::BoxStream;
 
 use crate::client::SitejabberClient;
@@ -28,7 +28,12 @@ pub struct MessagesQuery {
     pub order: Option<SortOrder>,
 }
 
-impl MessagesQuery {
+impl Listing for MessagesQuery {
+    type Item = Message;
+    const NAME: &'static str = "messages.list";
+    const PATH: &'static str = "messages";
+    const KEY: &'static str = "messages";
+
     fn apply(&self, ep: Endpoint) -> Endpoint {
         ep.query_opt("username", self.username.as_deref())
             .query_opt(
@@ -50,31 +55,12 @@ impl SitejabberClient {
         start: u64,
         count: u32,
     ) -> Result<Page<Message>, Error> {
-        self.messages_page(query, start, count)
-            .await
-            .map(Page::from_results)
-    }
-
-    async fn messages_page(
-        &self,
-        query: &MessagesQuery,
-        start: u64,
-        count: u32,
-    ) -> Result<Vec<Result<Message, Error>>, Error> {
-        let ep = Endpoint::get("messages.list", self.business_path("messages"))
-            .query("start", start)
-            .query("count", count);
-        self.call_list(invalid(query.apply(ep), page_check(count)), "messages")
-            .await
+        self.list_page(query, start, count).await.map(Page::from_results)
     }
 
     /// Every message matching `query`, page by page as the stream is read.
     pub fn messages_stream(&self, query: MessagesQuery) -> BoxStream<'static, Result<Message, Error>> {
-        let client = self.clone();
-        offset_stream(0, u64::from(MAX_PAGE), move |start, count| {
-            let (client, query) = (client.clone(), query.clone());
-            async move { client.messages_page(&query, start, count as u32).await }
-        })
+        self.list_stream(query)
     }
 
     /// Sends a message to a review's author. `POST /businesses/{d}/message/send`.

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use chrono::NaiveDateTime;
-use commerce_core::{Endpoint, Error, Page, Part, ValidationErrors, is_valid_email, offset_stream};
+use commerce_core::{Endpoint, Error, Page, Part, ValidationErrors, is_valid_email};
 use futures_util::stream::BoxStream;
 
 use crate::client::SitejabberClient;
@@ -37,7 +37,12 @@ pub struct ProductReviewsQuery {
     pub date_to: Option<NaiveDateTime>,
 }
 
-impl ProductReviewsQuery {
+impl Listing for ProductReviewsQuery {
+    type Item = ProductReview;
+    const NAME: &'static str = "product_reviews.list";
+    const PATH: &'static str = "product/reviews";
+    const KEY: &'static str = "product_reviews";
+
     fn apply(&self, ep: Endpoint) -> Endpoint {
         ep.query_opt("sku", self.sku.as_deref())
             .query_opt("item_group", self.item_group.as_deref())
@@ -204,22 +209,7 @@ impl SitejabberClient {
         start: u64,
         count: u32,
     ) -> Result<Page<ProductReview>, Error> {
-        self.product_reviews_page(query, start, count)
-            .await
-            .map(Page::from_results)
-    }
-
-    async fn product_reviews_page(
-        &self,
-        query: &ProductReviewsQuery,
-        start: u64,
-        count: u32,
-    ) -> Result<Vec<Result<ProductReview, Error>>, Error> {
-        let ep = Endpoint::get("product_reviews.list", self.business_path("product/reviews"))
-            .query("start", start)
-            .query("count", count);
-        self.call_list(invalid(query.apply(ep), page_check(count)), "product_reviews")
-            .await
+        self.list_page(query, start, count).await.map(Page::from_results)
     }
 
     /// Every product review matching `query`, page by page as the stream is read.
@@ -227,11 +217,7 @@ impl SitejabberClient {
         &self,
         query: ProductReviewsQuery,
     ) -> BoxStream<'static, Result<ProductReview, Error>> {
-        let client = self.clone();
-        offset_stream(0, u64::from(MAX_PAGE), move |start, count| {
-            let (client, query) = (client.clone(), query.clone());
-            async move { client.product_reviews_page(&query, start, count as u32).await }
-        })
+        self.list_stream(query)
     }
 
     /// Adds a product review, with images as files or addresses. Multipart

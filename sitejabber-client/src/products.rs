@@ -1,6 +1,6 @@
 //! Products: the catalogue Sitejabber collects product reviews for.
 
-use commerce_core::{Endpoint, Error, Page, ValidationErrors, offset_stream};
+use commerce_core::{Endpoint, Error, Page, ValidationErrors};
 use futures_util::stream::BoxStream;
 
 use crate::client::SitejabberClient;
@@ -30,7 +30,12 @@ pub struct ProductsQuery {
     pub product_id: Option<u64>,
 }
 
-impl ProductsQuery {
+impl Listing for ProductsQuery {
+    type Item = Product;
+    const NAME: &'static str = "products.list";
+    const PATH: &'static str = "products";
+    const KEY: &'static str = "products";
+
     fn apply(&self, ep: Endpoint) -> Endpoint {
         ep.query_opt("q", self.q.as_deref())
             .query_opt("sku", self.sku.as_deref())
@@ -86,31 +91,12 @@ impl SitejabberClient {
         start: u64,
         count: u32,
     ) -> Result<Page<Product>, Error> {
-        self.products_page(query, start, count)
-            .await
-            .map(Page::from_results)
-    }
-
-    async fn products_page(
-        &self,
-        query: &ProductsQuery,
-        start: u64,
-        count: u32,
-    ) -> Result<Vec<Result<Product, Error>>, Error> {
-        let ep = Endpoint::get("products.list", self.business_path("products"))
-            .query("start", start)
-            .query("count", count);
-        self.call_list(invalid(query.apply(ep), page_check(count)), "products")
-            .await
+        self.list_page(query, start, count).await.map(Page::from_results)
     }
 
     /// Every product matching `query`, page by page as the stream is read.
     pub fn products_stream(&self, query: ProductsQuery) -> BoxStream<'static, Result<Product, Error>> {
-        let client = self.clone();
-        offset_stream(0, u64::from(MAX_PAGE), move |start, count| {
-            let (client, query) = (client.clone(), query.clone());
-            async move { client.products_page(&query, start, count as u32).await }
-        })
+        self.list_stream(query)
     }
 
     /// Adds a product to the catalogue. `POST /businesses/{d}/products/add`.

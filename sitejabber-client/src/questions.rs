@@ -1,28 +1,54 @@
 //! Questions and answers, about the business and about its products.
 
-use commerce_core::{Endpoint, Error, Page, offset_stream};
+use commerce_core::{Endpoint, Error, Page};
 use futures_util::stream::BoxStream;
 
 use crate::client::SitejabberClient;
 use crate::model::Question;
 use crate::params::*;
 
+/// The business's questions.
+#[derive(Clone)]
+struct BusinessQuestions;
+
+impl Listing for BusinessQuestions {
+    type Item = Question;
+    const NAME: &'static str = "questions.list";
+    const PATH: &'static str = "questions";
+    const KEY: &'static str = "questions";
+
+    fn apply(&self, ep: Endpoint) -> Endpoint {
+        ep
+    }
+}
+
+/// The questions about products, of one SKU when given.
+#[derive(Clone)]
+struct ProductQuestions(Option<String>);
+
+impl Listing for ProductQuestions {
+    type Item = Question;
+    const NAME: &'static str = "product_questions.list";
+    const PATH: &'static str = "product/questions";
+    const KEY: &'static str = "questions";
+
+    fn apply(&self, ep: Endpoint) -> Endpoint {
+        ep.query_opt("sku", self.0.as_deref())
+    }
+}
+
 impl SitejabberClient {
     /// One page of questions about the business. `GET /businesses/{d}/questions` (in the
     /// public docs, not in the seed document).
     pub async fn questions(&self, start: u64, count: u32) -> Result<Page<Question>, Error> {
-        self.questions_page(None, start, count)
+        self.list_page(&BusinessQuestions, start, count)
             .await
             .map(Page::from_results)
     }
 
     /// Every question about the business, page by page as the stream is read.
     pub fn questions_stream(&self) -> BoxStream<'static, Result<Question, Error>> {
-        let client = self.clone();
-        offset_stream(0, u64::from(MAX_PAGE), move |start, count| {
-            let client = client.clone();
-            async move { client.questions_page(None, start, count as u32).await }
-        })
+        self.list_stream(BusinessQuestions)
     }
 
     /// One page of questions about products (of one SKU when given).
@@ -33,7 +59,7 @@ impl SitejabberClient {
         start: u64,
         count: u32,
     ) -> Result<Page<Question>, Error> {
-        self.questions_page(Some(sku.map(str::to_owned)), start, count)
+        self.list_page(&ProductQuestions(sku.map(str::to_owned)), start, count)
             .await
             .map(Page::from_results)
     }
@@ -43,27 +69,6 @@ impl SitejabberClient {
         &self,
         sku: Option<String>,
     ) -> BoxStream<'static, Result<Question, Error>> {
-        let client = self.clone();
-        offset_stream(0, u64::from(MAX_PAGE), move |start, count| {
-            let (client, sku) = (client.clone(), sku.clone());
-            async move { client.questions_page(Some(sku), start, count as u32).await }
-        })
-    }
-
-    /// `product`: `None` for business questions, `Some(sku filter)` for product questions.
-    async fn questions_page(
-        &self,
-        product: Option<Option<String>>,
-        start: u64,
-        count: u32,
-    ) -> Result<Vec<Result<Question, Error>>, Error> {
-        let ep = match &product {
-            None => Endpoint::get("questions.list", self.business_path("questions")),
-            Some(sku) => Endpoint::get("product_questions.list", self.business_path("product/questions"))
-                .query_opt("sku", sku.as_deref()),
-        }
-        .query("start", start)
-        .query("count", count);
-        self.call_list(invalid(ep, page_check(count)), "questions").await
+        self.list_stream(ProductQuestions(sku))
     }
 }

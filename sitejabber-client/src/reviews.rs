@@ -1,7 +1,7 @@
 //! Reviews: read, list, publish and flag.
 
 use chrono::NaiveDateTime;
-use commerce_core::{Endpoint, Error, Page, offset_stream};
+use commerce_core::{Endpoint, Error, Page};
 use futures_util::stream::BoxStream;
 
 use crate::businesses::Datasource;
@@ -32,7 +32,12 @@ pub struct ReviewsQuery {
     pub order: Option<SortOrder>,
 }
 
-impl ReviewsQuery {
+impl Listing for ReviewsQuery {
+    type Item = Review;
+    const NAME: &'static str = "reviews.list";
+    const PATH: &'static str = "reviews";
+    const KEY: &'static str = "reviews";
+
     fn apply(&self, ep: Endpoint) -> Endpoint {
         ep.query_opt("q", self.q.as_deref())
             .query_opt("labels", joined(&self.labels))
@@ -86,32 +91,13 @@ impl SitejabberClient {
 
     /// One page of reviews. `GET /businesses/{d}/reviews?start=&count=&...`.
     pub async fn reviews(&self, query: &ReviewsQuery, start: u64, count: u32) -> Result<Page<Review>, Error> {
-        self.reviews_page(query, start, count)
-            .await
-            .map(Page::from_results)
-    }
-
-    async fn reviews_page(
-        &self,
-        query: &ReviewsQuery,
-        start: u64,
-        count: u32,
-    ) -> Result<Vec<Result<Review, Error>>, Error> {
-        let ep = Endpoint::get("reviews.list", self.business_path("reviews"))
-            .query("start", start)
-            .query("count", count);
-        self.call_list(invalid(query.apply(ep), page_check(count)), "reviews")
-            .await
+        self.list_page(query, start, count).await.map(Page::from_results)
     }
 
     /// Every review matching `query`, fetched page by page (100 at a time) as the stream
     /// is read.
     pub fn reviews_stream(&self, query: ReviewsQuery) -> BoxStream<'static, Result<Review, Error>> {
-        let client = self.clone();
-        offset_stream(0, u64::from(MAX_PAGE), move |start, count| {
-            let (client, query) = (client.clone(), query.clone());
-            async move { client.reviews_page(&query, start, count as u32).await }
-        })
+        self.list_stream(query)
     }
 
     /// Publishes an unpublished review. `POST /businesses/{d}/reviews/publish`.
