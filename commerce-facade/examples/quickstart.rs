@@ -151,6 +151,14 @@ async fn main() -> ExitCode {
             }
         );
         let from_sandbox = |name: &str| sandbox_vars.get(name).cloned();
+        if !is_live && !matches!(spec.configured(&from_sandbox), Ok(true)) {
+            // A provider the sandbox does not emulate: used only when configured live.
+            println!(
+                "    (not emulated by the sandbox: set {} to use it)",
+                spec.required.join(", ")
+            );
+            continue;
+        }
         let vars: &dyn Fn(&str) -> Option<String> = if is_live { &env } else { &from_sandbox };
         providers = match add_provider(providers, spec.name, vars) {
             Ok(p) => p,
