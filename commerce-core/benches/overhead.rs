@@ -7,9 +7,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-mod common;
+mod support;
 use commerce_core::{Endpoint, HttpClient, Quota, RateLimits, Transport};
-use common::{Reviews, serve_page};
+use support::{Reviews, serve_page};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn overhead(c: &mut Criterion) {

@@ -14,10 +14,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-#[path = "../benches/common/mod.rs"]
-mod common;
+#[path = "../benches/support/mod.rs"]
+mod support;
 use commerce_core::{Endpoint, HttpClient, Quota, RateLimits, Transport};
-use common::{Reviews, serve_page};
+use support::{Reviews, serve_page};
 
 fn main() {
     let mut args = std::env::args().skip(1);
