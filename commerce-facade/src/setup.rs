@@ -41,12 +41,12 @@ pub fn add_provider_shared(
         .iter()
         .find(|spec| spec.name == name)
         .ok_or_else(|| Error::config(format!("{name} is not a provider of this build")))?;
-    Ok(providers.add(spec.build(vars, shared)?))
+    Ok(providers.provider(spec.build(vars, shared)?))
 }
 
 impl Providers {
     /// Adds a client built from variables ([`ProviderSpec::build`]) in its role.
-    pub fn add(self, client: ProviderClient) -> Self {
+    pub fn provider(self, client: ProviderClient) -> Self {
         let mut providers = self;
         match client {
             ProviderClient::SalesChannel(c) => providers.channels.push(c),
