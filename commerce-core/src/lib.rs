@@ -146,7 +146,7 @@ pub use crate::domain::{
 };
 pub use crate::endpoint::{Body, Endpoint, Part, Replay};
 pub use crate::error::{
-    AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, ValidationErrors,
+    AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, RetryHint, ValidationErrors,
 };
 pub use crate::http::{
     CONNECT_TIMEOUT, HttpClient, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, REQUEST_TIMEOUT, shared_client,

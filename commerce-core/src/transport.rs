@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::auth::{AuthTicket, Authenticator, NoAuth};
 use crate::endpoint::{Body, Endpoint, Replay, Target};
-use crate::error::{AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError};
+use crate::error::{AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, RetryHint};
 use crate::http::{HttpClient, MAX_ERROR_BYTES, ReadError, read_body};
 use crate::limit::{RateLimiter, RateLimits};
 use crate::retry::{RetryPolicy, parse_retry_after};
@@ -1002,12 +1002,13 @@ impl Transport {
                 }
                 Outcome::Failed(error) => {
                     let status = error.status;
-                    if !matches!(status, 429 | 502 | 503 | 504) {
+                    let hint = error.retry;
+                    if !hint.is_retryable() {
                         return Err(Error::from(error));
                     }
                     // 429 and 503 say the provider did not act; 502 and 504 come from a
                     // gateway that may have passed the request on.
-                    if matches!(status, 502 | 504) && !endpoint.replay.after_possible_delivery() {
+                    if hint == RetryHint::Gateway && !endpoint.replay.after_possible_delivery() {
                         return Err(Error::Unconfirmed {
                             provider: provider.clone(),
                             endpoint: endpoint.name.clone(),
@@ -1016,7 +1017,7 @@ impl Transport {
                     }
                     let asked = error.retry_after;
                     let give_up = |error: ProviderError| {
-                        if status == 429 {
+                        if hint == RetryHint::Throttled {
                             Error::RateLimited {
                                 provider: provider.clone(),
                                 endpoint: endpoint.name.clone(),
@@ -1040,7 +1041,7 @@ impl Transport {
                     // limit, not just this one: for the provider's Retry-After (already
                     // applied in `attempt`) or the backoff wait, whichever is longer, so a
                     // `Retry-After: 0` still backs off.
-                    if status == 429 {
+                    if hint == RetryHint::Throttled {
                         limiter.pause_shared(asked.unwrap_or_default().max(wait)).await;
                     }
                     tracing::warn!(
@@ -1049,7 +1050,7 @@ impl Transport {
                         "retrying"
                     );
                     drop(_entered);
-                    if status != 429 {
+                    if hint != RetryHint::Throttled {
                         tokio::time::sleep(wait).await;
                     }
                 }
