@@ -118,6 +118,7 @@
 extern crate self as commerce_core;
 
 mod auth;
+mod decide;
 mod domain;
 mod endpoint;
 mod error;
