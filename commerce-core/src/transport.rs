@@ -1132,7 +1132,7 @@ impl Transport {
         let status = answer.status();
         // Taken, not cloned: the body needs no header any more.
         let headers = std::mem::take(answer.headers_mut());
-        if let Some(paused) = permit.observe_shared(&headers).await {
+        if let Some(paused) = permit.apply_rate_headers(&headers).await {
             tracing::debug!(
                 pause_ms = paused.as_millis() as u64,
                 "provider asked to slow down"
