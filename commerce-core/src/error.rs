@@ -135,8 +135,57 @@ fn join(f: &mut fmt::Formatter<'_>, items: &[FieldError]) -> fmt::Result {
     Ok(())
 }
 
+/// Whether an error answer is worth sending again, and what sending it again risks: the
+/// classifier's word on it, kept in [`ProviderError::retry`].
+///
+/// Every [`ProviderError`] starts with [`RetryHint::from_status`], the one place the
+/// retryable HTTP statuses are written; a classifier that reads a provider's own codes
+/// (Sitejabber's 429 and 503 in an answer with HTTP 200) sets it instead, keeping the real
+/// status. The transport's retries, [`Error::is_retryable`] and [`Error::is_rate_limited`]
+/// all read it. What a retry may do depends on the endpoint's
+/// [`Replay`](crate::Replay) too: see the replay table in the transport's documentation
+/// (ARCHITECTURE.md, "Retries and replay safety").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RetryHint {
+    /// Not worth sending again as it is: the caller must change something first (most
+    /// 4xx), or the provider failed in a way not known to pass (500).
+    No,
+    /// The provider refused the call for its rate limit without acting on it (HTTP 429):
+    /// sent again whatever the endpoint's replay rule, after the whole rate bucket has been
+    /// paused; given up as [`Error::RateLimited`].
+    Throttled,
+    /// The provider refused the call for a passing reason without acting on it (HTTP 503):
+    /// sent again whatever the endpoint's replay rule.
+    Unavailable,
+    /// A gateway failed on the way (HTTP 502, 504) and may have passed the request on, so
+    /// the provider may have acted: sent again only where the endpoint's replay rule allows
+    /// a request that may have been delivered, otherwise [`Error::Unconfirmed`].
+    Gateway,
+}
+
+impl RetryHint {
+    /// The hint an HTTP status gives on its own: 429 [`Throttled`](Self::Throttled), 503
+    /// [`Unavailable`](Self::Unavailable), 502 and 504 [`Gateway`](Self::Gateway), any
+    /// other [`No`](Self::No).
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            429 => RetryHint::Throttled,
+            503 => RetryHint::Unavailable,
+            502 | 504 => RetryHint::Gateway,
+            _ => RetryHint::No,
+        }
+    }
+
+    /// Whether trying the call again later could succeed (anything but
+    /// [`No`](Self::No)).
+    pub fn is_retryable(self) -> bool {
+        self != RetryHint::No
+    }
+}
+
 /// An error answer of a provider: its HTTP status and, where it sent them, its own code,
-/// message and per-field violations.
+/// message and per-field violations, and whether it is worth sending again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProviderError {
@@ -144,8 +193,12 @@ pub struct ProviderError {
     pub provider: Name,
     /// Which endpoint was called.
     pub endpoint: Name,
-    /// The HTTP status (the provider's own status for errors sent with HTTP 200).
+    /// The HTTP status of the answer (HTTP 200 for an error a provider reports in the body,
+    /// as Sitejabber does). Changing it leaves [`retry`](Self::retry) as it was.
     pub status: u16,
+    /// Whether the answer is worth sending again: [`RetryHint::from_status`] of the status
+    /// unless the classifier knew better ([`with_retry`](Self::with_retry)).
+    pub retry: RetryHint,
     /// The provider's error code (Sitejabber `errorCode`, OAuth `error`, ShopWeDo `error`).
     pub code: Option<String>,
     /// The provider's message (`errorReason`, `error_description`, Problem `detail`).
@@ -159,12 +212,14 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
-    /// An error answer with just a status; fill the public fields as the answer allows.
+    /// An error answer with just a status, its [`retry`](Self::retry) hint read from the
+    /// status ([`RetryHint::from_status`]); fill the public fields as the answer allows.
     pub fn new(provider: impl Into<Name>, endpoint: impl Into<Name>, status: u16) -> Self {
         ProviderError {
             provider: provider.into(),
             endpoint: endpoint.into(),
             status,
+            retry: RetryHint::from_status(status),
             code: None,
             message: None,
             violations: Vec::new(),
@@ -182,6 +237,14 @@ impl ProviderError {
     /// Sets the provider's message.
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.message = Some(message.into());
+        self
+    }
+
+    /// Sets the retry hint, for a provider whose own code says more than the HTTP status
+    /// (Sitejabber's `errorCode` 429 in an answer with HTTP 200 is
+    /// [`RetryHint::Throttled`]).
+    pub fn with_retry(mut self, retry: RetryHint) -> Self {
+        self.retry = retry;
         self
     }
 
@@ -511,15 +574,16 @@ impl Error {
     /// Whether trying the same call again later could succeed.
     ///
     /// True for transport failures and time-outs of calls that are safe to repeat, rate
-    /// limits, and provider answers 429, 502, 503 and 504. False for everything the caller
-    /// must change first, and for [`Error::Unconfirmed`].
+    /// limits, and provider answers whose [`RetryHint`] is retryable (by default 429, 502,
+    /// 503 and 504: [`RetryHint::from_status`]). False for everything the caller must
+    /// change first, and for [`Error::Unconfirmed`].
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport { .. }
             | Error::Timeout { .. }
             | Error::RateLimited { .. }
             | Error::Shared { .. } => true,
-            Error::Provider(p) => matches!(p.status, 429 | 502 | 503 | 504),
+            Error::Provider(p) => p.retry.is_retryable(),
             _ => false,
         }
     }
@@ -538,9 +602,11 @@ impl Error {
         matches!(self, Error::Auth(_))
     }
 
-    /// Whether the provider refused the call for its rate limit.
+    /// Whether the provider refused the call for its rate limit ([`Error::RateLimited`], or
+    /// an answer whose hint is [`RetryHint::Throttled`]).
     pub fn is_rate_limited(&self) -> bool {
-        matches!(self, Error::RateLimited { .. }) || matches!(self, Error::Provider(p) if p.status == 429)
+        matches!(self, Error::RateLimited { .. })
+            || matches!(self, Error::Provider(p) if p.retry == RetryHint::Throttled)
     }
 
     /// Whether the call was refused before sending for bad input or configuration.

@@ -118,6 +118,7 @@
 extern crate self as commerce_core;
 
 mod auth;
+mod decide;
 mod domain;
 mod endpoint;
 mod error;
@@ -147,7 +148,7 @@ pub use crate::domain::{
 };
 pub use crate::endpoint::{Body, Endpoint, Part, Replay};
 pub use crate::error::{
-    AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, ValidationErrors,
+    AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, RetryHint, ValidationErrors,
 };
 pub use crate::http::{
     CONNECT_TIMEOUT, HttpClient, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, REQUEST_TIMEOUT, shared_client,

@@ -237,20 +237,20 @@ pub struct Permit {
 }
 
 impl Permit {
-    /// Applies the answer of this permit's call, as [`RateLimiter::observe`] does; the call
-    /// itself is counted in the provider's `X-RateLimit-Remaining`, so only the other calls
-    /// under way are taken off the budget.
-    pub fn observe(&self, headers: &HeaderMap) -> Option<Duration> {
-        self.limiter.as_ref()?.observe_counted(headers, 1)
-    }
-
-    /// [`observe`](Self::observe), and for a limiter shared with other processes, the pause
-    /// and the budget written to the shared store before it returns (so no other process
-    /// sends on a budget this answer spent). A store that fails is logged: the pause still
-    /// holds in this process (a shared limiter honours its own pauses too).
-    pub async fn observe_shared(&self, headers: &HeaderMap) -> Option<Duration> {
+    /// Applies what the answer of this permit's call says about the provider's own limit
+    /// (its headers): `Retry-After` (on any status) and `X-RateLimit-Remaining: 0` with
+    /// `X-RateLimit-Reset` pause the limiter; a non-zero `X-RateLimit-Remaining` with
+    /// `X-RateLimit-Reset` becomes a budget until the reset, less the other calls under way
+    /// (this call itself is counted in the provider's number). Returns the pause applied, if
+    /// any.
+    ///
+    /// For a limiter shared with other processes, the pause and the budget are written to the
+    /// shared store before it returns (so no other process sends on a budget this answer
+    /// spent). A store that fails is logged: the pause still holds in this process (a shared
+    /// limiter honours its own pauses too).
+    pub async fn apply_rate_headers(&self, headers: &HeaderMap) -> Option<Duration> {
         let limiter = self.limiter.as_ref()?;
-        let paused = limiter.observe_counted(headers, 1);
+        let paused = limiter.apply_rate_headers(headers, 1);
         if let Some(shared) = &limiter.inner.shared
             && let Some(said) = read_limits(headers)
         {
@@ -601,21 +601,16 @@ impl RateLimiter {
     ///
     /// A non-zero `X-RateLimit-Remaining` with `X-RateLimit-Reset` becomes a budget: until the
     /// reset, at most that many calls more, less the calls under way when the answer came
-    /// (the provider may not have counted them yet). Several calls at once would otherwise
-    /// all be sent on the strength of one answer's "2 left" and the provider would refuse
-    /// the rest. Within one budget period a later answer can only lower the budget (answers
-    /// may arrive out of order); a new period starts with the first answer after the reset.
+    /// (the provider may not have counted them yet), of which `own` (1 for the answer's own
+    /// call, surely counted in it; 0 for none) are not taken off again. Several calls at once
+    /// would otherwise all be sent on the strength of one answer's "2 left" and the provider
+    /// would refuse the rest. Within one budget period a later answer can only lower the
+    /// budget (answers may arrive out of order); a new period starts with the first answer
+    /// after the reset.
     ///
     /// `X-RateLimit-Reset` is read as seconds until the reset, or as a Unix time when it is
     /// larger than 10⁹ (providers use both).
-    pub fn observe(&self, headers: &HeaderMap) -> Option<Duration> {
-        self.observe_counted(headers, 0)
-    }
-
-    /// [`observe`](Self::observe) for an answer whose own call is among the calls under way
-    /// (`own` = 1): that call is surely counted in the answer, so it is not taken off the
-    /// budget again.
-    fn observe_counted(&self, headers: &HeaderMap, own: u64) -> Option<Duration> {
+    fn apply_rate_headers(&self, headers: &HeaderMap, own: u64) -> Option<Duration> {
         let said = read_limits(headers)?;
         if let Some((remaining, reset_wait)) = said.budget {
             let mut state = self.state();
@@ -887,14 +882,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-remaining", "0".parse().unwrap());
         h.insert("x-ratelimit-reset", "7".parse().unwrap());
-        assert_eq!(l.observe(&h), Some(Duration::from_secs(7)));
+        assert_eq!(l.apply_rate_headers(&h, 0), Some(Duration::from_secs(7)));
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-remaining", "5".parse().unwrap());
         h.insert("x-ratelimit-reset", "7".parse().unwrap());
-        assert_eq!(l.observe(&h), None);
+        assert_eq!(l.apply_rate_headers(&h, 0), None);
         let mut h = HeaderMap::new();
         h.insert("retry-after", "3".parse().unwrap());
-        assert_eq!(l.observe(&h), Some(Duration::from_secs(3)));
+        assert_eq!(l.apply_rate_headers(&h, 0), Some(Duration::from_secs(3)));
         let start = Instant::now();
         drop(l.acquire().await);
         assert_eq!(start.elapsed(), Duration::from_secs(7));
@@ -911,7 +906,7 @@ mod tests {
     async fn the_remaining_count_is_a_budget_until_the_reset() {
         let l = RateLimiter::unlimited();
         let start = Instant::now();
-        assert_eq!(l.observe(&remaining(3, 1)), None);
+        assert_eq!(l.apply_rate_headers(&remaining(3, 1), 0), None);
         for _ in 0..3 {
             drop(l.acquire().await);
         }
@@ -923,7 +918,7 @@ mod tests {
             "the fourth waits for the reset"
         );
         // A new period: the next answer sets the budget afresh.
-        l.observe(&remaining(2, 1));
+        l.apply_rate_headers(&remaining(2, 1), 0);
         assert!(l.try_acquire().is_ok());
     }
 
@@ -934,18 +929,18 @@ mod tests {
         let a = l.acquire().await;
         let b = l.acquire().await;
         // "2 left", but two calls are under way and the provider may not have counted them.
-        l.observe(&remaining(2, 1));
+        l.apply_rate_headers(&remaining(2, 1), 0);
         assert!(matches!(l.try_acquire(), Err(Some(_))), "no budget left");
         drop((a, b));
         // A permit's own answer: its call is counted there, so it is not taken off again.
         let own = RateLimiter::unlimited();
         let p = own.acquire().await;
-        p.observe(&remaining(1, 1));
+        p.apply_rate_headers(&remaining(1, 1)).await;
         drop(p);
         assert!(own.try_acquire().is_ok(), "one left for one more call");
         assert!(own.try_acquire().is_err(), "and no more");
         // An older answer arriving late cannot raise the budget within the period.
-        l.observe(&remaining(9, 1));
+        l.apply_rate_headers(&remaining(9, 1), 0);
         assert!(l.try_acquire().is_err());
         drop(l.acquire().await);
         assert_eq!(start.elapsed(), Duration::from_secs(1));

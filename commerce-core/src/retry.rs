@@ -7,8 +7,9 @@ use http::HeaderValue;
 
 /// How failed calls are retried.
 ///
-/// Only failures that may pass are retried (transport errors, 429, 502, 503, 504), and only
-/// when the request is safe to repeat (see [`Replay`](crate::Replay)). The wait before retry
+/// Only failures that may pass are retried (transport errors, and error answers whose
+/// [`RetryHint`](crate::RetryHint) says so: 429, 502, 503, 504 by default), and only when
+/// the request is safe to repeat (see [`Replay`](crate::Replay)). The wait before retry
 /// `n` is `min_delay · 2ⁿ` plus up to as much again of random jitter, never more than
 /// `max_delay`; a provider's `Retry-After` replaces it when longer.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,8 +16,9 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::auth::{AuthTicket, Authenticator, NoAuth};
+use crate::decide::{Call, Deadline, Outcome, Step, Wait, decide, may_act};
 use crate::endpoint::{Body, Endpoint, Replay, Target};
-use crate::error::{AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError};
+use crate::error::{DecodeError, Delivery, Error, FieldError, Name, ProviderError};
 use crate::http::{HttpClient, MAX_ERROR_BYTES, ReadError, read_body};
 use crate::limit::{RateLimiter, RateLimits};
 use crate::retry::{RetryPolicy, parse_retry_after};
@@ -667,31 +668,6 @@ async fn until<T>(
     }
 }
 
-enum Outcome {
-    Done(Response),
-    /// Failed on the way: no answer came.
-    Lost {
-        error: Error,
-        delivery: Delivery,
-    },
-    /// The provider answered with an error ([`Verdict::Failure`]).
-    Failed(ProviderError),
-    /// The provider said the credentials expired ([`Verdict::AuthExpired`]): renewed once.
-    CredentialsExpired {
-        error: ProviderError,
-        ticket: AuthTicket,
-    },
-    /// The provider refused the credentials for good ([`Verdict::AuthRejected`]).
-    CredentialsRefused {
-        error: ProviderError,
-        ticket: AuthTicket,
-    },
-    /// No credentials could be had (a failed token request): nothing was sent.
-    NoCredentials(Error),
-    /// A success answer that cannot be read (too large): the call may have acted.
-    Unreadable(Error),
-}
-
 /// What every provider client's builder lets its user override: the HTTP settings, the retry
 /// policy and the client-side pacing. A builder holds one, exposes its setters with
 /// [`transport_settings_setters!`](crate::transport_settings_setters), and starts its
@@ -878,14 +854,14 @@ impl Transport {
         }
         let url = self.url_for(endpoint)?;
         let limiter = self.inner.limits.limiter(endpoint.bucket.as_deref());
-        // Built on the first failure: most calls never need it.
+        // The backoff waits, built on the first failure: most calls never need them.
         let mut backoff = None;
         let idempotency_key = match &endpoint.replay {
             Replay::IdempotencyKey(h) => Some((h.clone(), new_idempotency_key())),
             _ => None,
         };
         let provider = &self.inner.provider;
-        let mut reauthenticated = false;
+        let mut refreshed = false;
         let mut attempt: u32 = 0;
         // The per-call deadline: when it falls, and how long it was.
         // (A deadline too far to count from now is none.)
@@ -927,132 +903,61 @@ impl Transport {
                 .instrument(span.clone())
                 .await?;
             let _entered = span.enter();
-            match outcome {
-                Outcome::Done(response) => return Ok(response),
-                Outcome::Lost { error, delivery } => {
-                    if delivery == Delivery::MaybeSent && !endpoint.replay.after_possible_delivery() {
-                        tracing::warn!(error = %error, "not re-sent: the request may have reached the provider");
-                        return Err(Error::Unconfirmed {
-                            provider: provider.clone(),
-                            endpoint: endpoint.name.clone(),
-                            source: Arc::new(error),
-                        });
+            let call = Call {
+                provider,
+                endpoint: &endpoint.name,
+                replay: &endpoint.replay,
+                refreshed,
+                backoff: match outcome {
+                    Outcome::Done(_) => None,
+                    _ => backoff
+                        .get_or_insert_with(|| self.inner.retry.backoff().peekable())
+                        .peek()
+                        .copied(),
+                },
+                max_wait: self.inner.retry.max_wait,
+                deadline: deadline.map(|(at, whole)| Deadline {
+                    left: at.saturating_duration_since(Instant::now()),
+                    whole,
+                }),
+            };
+            match decide(outcome, &call) {
+                Step::Return(response) => return Ok(response),
+                Step::Fail(error) => {
+                    if let Error::Unconfirmed { source, .. } = &error {
+                        tracing::warn!(error = %source, "not re-sent: the request may have reached the provider");
                     }
-                    if too_late(Duration::ZERO) {
-                        // Cut by the deadline: the time limit that ran out is the call's.
-                        return Err(match error {
-                            Error::Timeout { delivery, .. } => {
-                                self.past_deadline(endpoint, deadline, delivery)
-                            }
-                            error => error,
-                        });
-                    }
-                    let Some(wait) = backoff.get_or_insert_with(|| self.inner.retry.backoff()).next() else {
-                        return Err(error);
-                    };
-                    if too_late(wait) {
-                        return Err(error);
-                    }
-                    tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "retrying");
-                    drop(_entered);
-                    tokio::time::sleep(wait).await;
+                    return Err(error);
                 }
-                Outcome::CredentialsExpired { error, ticket } => {
-                    if !reauthenticated && self.inner.auth.invalidate(&ticket).await {
-                        reauthenticated = true;
+                Step::Reject { ticket, error } => {
+                    // The authenticator cools down instead of asking again.
+                    self.inner.auth.rejected(&ticket, &error).await;
+                    return Err(error);
+                }
+                Step::Refresh { ticket, otherwise } => {
+                    if self.inner.auth.invalidate(&ticket).await {
+                        refreshed = true;
                         tracing::info!("credentials expired: refreshed, retrying once");
                         continue;
                     }
-                    let fallback = if reauthenticated {
-                        "refused again with fresh credentials"
-                    } else {
-                        "credentials refused"
-                    };
-                    // Still refused with fresh credentials (or they cannot be renewed): not
-                    // an expiry. The authenticator cools down instead of asking again.
-                    let error = auth_error(&error, fallback);
-                    self.inner.auth.rejected(&ticket, &error).await;
-                    return Err(error);
+                    // They cannot be renewed: not an expiry.
+                    self.inner.auth.rejected(&ticket, &otherwise).await;
+                    return Err(otherwise);
                 }
-                Outcome::CredentialsRefused { error, ticket } => {
-                    let error = auth_error(&error, "credentials refused");
-                    self.inner.auth.rejected(&ticket, &error).await;
-                    return Err(error);
-                }
-                Outcome::NoCredentials(error) => {
-                    // Nothing was sent. A transient failure of the token request is retried
-                    // like any call, but never before the authenticator's cool-down is over.
-                    if !error.is_retryable() {
-                        return Err(error);
-                    }
-                    let Some(wait) = backoff.get_or_insert_with(|| self.inner.retry.backoff()).next() else {
-                        return Err(error);
-                    };
-                    let wait = wait
-                        .max(self.inner.auth.ready_in())
-                        .max(error.retry_after().unwrap_or_default());
-                    if wait > self.inner.retry.max_wait || too_late(wait) {
-                        return Err(error);
-                    }
-                    tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "no credentials yet: retrying");
-                    drop(_entered);
-                    tokio::time::sleep(wait).await;
-                }
-                Outcome::Unreadable(error) => {
-                    let harmless = endpoint.replay == Replay::Always;
-                    return Err(unreadable(error, harmless, provider, &endpoint.name));
-                }
-                Outcome::Failed(error) => {
-                    let status = error.status;
-                    if !matches!(status, 429 | 502 | 503 | 504) {
-                        return Err(Error::from(error));
-                    }
-                    // 429 and 503 say the provider did not act; 502 and 504 come from a
-                    // gateway that may have passed the request on.
-                    if matches!(status, 502 | 504) && !endpoint.replay.after_possible_delivery() {
-                        return Err(Error::Unconfirmed {
-                            provider: provider.clone(),
-                            endpoint: endpoint.name.clone(),
-                            source: Arc::new(Error::from(error)),
-                        });
-                    }
-                    let asked = error.retry_after;
-                    let give_up = |error: ProviderError| {
-                        if status == 429 {
-                            Error::RateLimited {
-                                provider: provider.clone(),
-                                endpoint: endpoint.name.clone(),
-                                retry_after: asked,
-                                answer: Some(Box::new(error)),
-                            }
-                        } else {
-                            Error::from(error)
-                        }
-                    };
-                    if asked.is_some_and(|w| w > self.inner.retry.max_wait) {
-                        return Err(give_up(error));
-                    }
-                    let Some(wait) = backoff.get_or_insert_with(|| self.inner.retry.backoff()).next() else {
-                        return Err(give_up(error));
-                    };
-                    if too_late(asked.unwrap_or_default().max(wait)) {
-                        return Err(give_up(error));
-                    }
-                    // A 429 pauses the whole bucket, since every caller of it is over the
-                    // limit, not just this one: for the provider's Retry-After (already
-                    // applied in `attempt`) or the backoff wait, whichever is longer, so a
-                    // `Retry-After: 0` still backs off.
-                    if status == 429 {
-                        limiter.pause_shared(asked.unwrap_or_default().max(wait)).await;
+                Step::Retry { wait, cause } => {
+                    // This retry spends its backoff wait.
+                    if let Some(waits) = backoff.as_mut() {
+                        waits.next();
                     }
                     tracing::warn!(
-                        status,
-                        wait_ms = asked.unwrap_or(wait).as_millis() as u64,
+                        error = %cause,
+                        wait_ms = wait.duration().max(cause.retry_after().unwrap_or_default()).as_millis() as u64,
                         "retrying"
                     );
                     drop(_entered);
-                    if status != 429 {
-                        tokio::time::sleep(wait).await;
+                    match wait {
+                        Wait::Sleep(wait) => tokio::time::sleep(wait).await,
+                        Wait::PauseBucket(wait) => limiter.pause_shared(wait).await,
                     }
                 }
             }
@@ -1102,7 +1007,10 @@ impl Transport {
                 }
             };
             if let Err(error) = ready {
-                return Ok(Outcome::NoCredentials(error));
+                return Ok(Outcome::NoCredentials {
+                    error,
+                    cool_down: self.inner.auth.ready_in(),
+                });
             }
         }
         let max_wait = self.inner.retry.max_wait;
@@ -1160,7 +1068,10 @@ impl Transport {
                 Ok(ticket) => ticket,
                 Err(error) => {
                     permit.unused();
-                    return Ok(Outcome::NoCredentials(error));
+                    return Ok(Outcome::NoCredentials {
+                        error,
+                        cool_down: self.inner.auth.ready_in(),
+                    });
                 }
             }
         } else {
@@ -1223,7 +1134,7 @@ impl Transport {
         let status = answer.status();
         // Taken, not cloned: the body needs no header any more.
         let headers = std::mem::take(answer.headers_mut());
-        if let Some(paused) = permit.observe_shared(&headers).await {
+        if let Some(paused) = permit.apply_rate_headers(&headers).await {
             tracing::debug!(
                 pause_ms = paused.as_millis() as u64,
                 "provider asked to slow down"
@@ -1260,7 +1171,7 @@ impl Transport {
             provider: self.inner.provider.clone(),
             endpoint: endpoint.name.clone(),
             sensitive: endpoint.sensitive_answer,
-            acted: success && endpoint.replay != Replay::Always,
+            acted: success && may_act(&endpoint.replay),
             scrubber: self.inner.scrubber.clone(),
             sent: sent_secrets,
         };
@@ -1339,7 +1250,7 @@ impl Transport {
 /// `error` for an answer of `provider`'s `endpoint` that could not be read: as it is when
 /// the call was safe to repeat (`harmless`) or is already unconfirmed, otherwise
 /// [`Error::Unconfirmed`] with `error` as its cause, since the call may have acted.
-fn unreadable(error: Error, harmless: bool, provider: &Name, endpoint: &Name) -> Error {
+pub(crate) fn unreadable(error: Error, harmless: bool, provider: &Name, endpoint: &Name) -> Error {
     if harmless || error.is_unconfirmed() {
         return error;
     }
@@ -1348,20 +1259,6 @@ fn unreadable(error: Error, harmless: bool, provider: &Name, endpoint: &Name) ->
         endpoint: endpoint.clone(),
         source: Arc::new(error),
     }
-}
-
-/// An [`Error::Auth`] carrying what the provider said.
-fn auth_error(error: &ProviderError, fallback: &str) -> Error {
-    let message = error
-        .message
-        .clone()
-        .or_else(|| error.body_excerpt.clone())
-        .unwrap_or_else(|| fallback.to_owned());
-    Error::from(AuthError {
-        status: Some(error.status),
-        code: error.code.clone(),
-        ..AuthError::new(error.provider.clone(), error.endpoint.clone(), message)
-    })
 }
 
 fn with_retry_after(mut error: ProviderError, response: &Response) -> ProviderError {

@@ -582,7 +582,7 @@ fn limiter_survives_any_header_value() {
                     }
                     let limiter = RateLimiter::slow_start([]);
                     let permit = limiter.acquire().await;
-                    if let Some(wait) = permit.observe(&h) {
+                    if let Some(wait) = permit.apply_rate_headers(&h).await {
                         prop_assert!(wait <= MAX_SERVER_WAIT);
                     }
                     drop(permit);

@@ -3,7 +3,7 @@
 //! Every answer carries `status` (`OK`/`ERROR`) and `success`; errors add `errorCode` and
 //! `errorReason`, often with HTTP 200. The body decides, not the HTTP status.
 
-use commerce_core::{Classifier, Error, ProviderError, Response, Verdict};
+use commerce_core::{Classifier, Error, ProviderError, Response, RetryHint, Verdict};
 use serde_json::Value;
 
 use commerce_core::lenient;
@@ -174,8 +174,10 @@ impl ErrorCode {
 }
 
 /// Reads Sitejabber's envelope: an answer is an error when `status` is `ERROR` or `success`
-/// is false, whatever the HTTP status; codes 203, 204 and 207 mean "log in again"; 429 and
-/// 503 in the body count as those HTTP statuses, so they are retried like them.
+/// is false, whatever the HTTP status; codes 203, 204 and 207 mean "log in again"; codes
+/// 429 and 503 give the error the retry hint of those HTTP statuses
+/// ([`RetryHint::Throttled`], [`RetryHint::Unavailable`]), so they are retried like them,
+/// while the error keeps the HTTP status the answer came with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EnvelopeClassifier;
 
@@ -209,9 +211,10 @@ impl Classifier for EnvelopeClassifier {
             error.body_excerpt = generic.body_excerpt;
         }
         let typed = code.map(|c| ErrorCode::from_code(c as i64));
+        // The code says more than the HTTP status (often 200), which is kept as it came.
         match typed {
-            Some(ErrorCode::RateLimited) => error.status = 429,
-            Some(ErrorCode::Maintenance) => error.status = 503,
+            Some(ErrorCode::RateLimited) => error.retry = RetryHint::Throttled,
+            Some(ErrorCode::Maintenance) => error.retry = RetryHint::Unavailable,
             _ => {}
         }
         if typed.is_some_and(ErrorCode::needs_login) {

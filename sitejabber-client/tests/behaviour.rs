@@ -5,7 +5,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use commerce_core::{Customer, ProductRef, ReviewInvitation, ReviewPlatform};
+use commerce_core::{Customer, Error, ProductRef, ReviewInvitation, ReviewPlatform};
 use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
 use serde_json::json;
@@ -76,11 +76,14 @@ async fn every_documented_error_code_maps_to_its_typed_case() {
             }
             429 => {
                 assert!(err.is_rate_limited(), "{code}");
+                assert!(matches!(err, Error::RateLimited { .. }), "{code}: {err:?}");
                 assert_eq!(calls, 3, "{code}: retried as a 429");
+                assert_eq!(err.status(), Some(200), "{code}: the HTTP status is kept");
             }
             503 => {
-                assert!(err.is_retryable(), "{code}");
+                assert!(err.is_retryable() && !err.is_rate_limited(), "{code}");
                 assert_eq!(calls, 3, "{code}: retried as a 503");
+                assert_eq!(err.status(), Some(200), "{code}: the HTTP status is kept");
             }
             _ => {
                 assert!(!err.is_retryable() && !err.is_auth(), "{code}");
