@@ -12,7 +12,7 @@
 //!   [`InviteOutcome::Duplicate`] (an invite for that order already there): *inferred*, since
 //!   the Safe.Shop document says nothing of 409 or of de-duplication. So an invite whose
 //!   outcome was lost is never sent again on the strength of it
-//!   ([`ReviewPlatform::repeatable_invites`] is `false`).
+//!   ([`ReviewPlatform::repeatable_invites`](commerce_core::ReviewPlatform::repeatable_invites) is `false`).
 //!
 //! ```no_run
 //! use safeshop_client::prelude::*;
