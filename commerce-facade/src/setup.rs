@@ -136,25 +136,6 @@ mod tests {
         }
     }
 
-    /// ARCHITECTURE.md's table of variables names every variable of every provider (read
-    /// from the workspace; a packaged crate has no ARCHITECTURE.md and skips this).
-    #[test]
-    fn the_architecture_table_names_every_variable() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ARCHITECTURE.md");
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            eprintln!("{} not found: skipped", path.display());
-            return;
-        };
-        for spec in PROVIDERS {
-            for name in spec.required.iter().chain(spec.optional) {
-                assert!(
-                    text.contains(&format!("`{name}`")),
-                    "ARCHITECTURE.md does not name {name}"
-                );
-            }
-        }
-    }
-
     #[test]
     fn a_partial_set_names_what_is_missing() {
         for spec in PROVIDERS {
