@@ -1,7 +1,6 @@
 //! The client: its builder, settings and construction from variables, and the answer
 //! shapes every area reads.
 
-use std::fmt;
 use std::sync::Arc;
 
 use commerce_core::{
@@ -61,23 +60,13 @@ impl Default for Paths {
 }
 
 /// Builds a [`CustomerApiClient`].
+#[derive(Debug)]
 pub struct CustomerApiClientBuilder {
     shop_url: String,
     client_id: String,
     client_secret: SecretString,
     paths: Paths,
     settings: TransportSettings,
-}
-
-impl fmt::Debug for CustomerApiClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CustomerApiClientBuilder")
-            .field("shop_url", &self.shop_url)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
-            .field("paths", &self.paths)
-            .finish_non_exhaustive()
-    }
 }
 
 impl CustomerApiClientBuilder {

@@ -49,6 +49,7 @@ pub enum Api {
 }
 
 /// Builds a [`RetailerClient`].
+#[derive(Debug)]
 pub struct RetailerClientBuilder {
     client_id: String,
     client_secret: SecretString,
@@ -57,17 +58,6 @@ pub struct RetailerClientBuilder {
     demo: bool,
     media_versions: HashMap<String, String>,
     settings: TransportSettings,
-}
-
-impl fmt::Debug for RetailerClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetailerClientBuilder")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
-            .field("api_url", &self.api_url)
-            .field("demo", &self.demo)
-            .finish_non_exhaustive()
-    }
 }
 
 impl RetailerClientBuilder {

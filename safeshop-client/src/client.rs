@@ -1,6 +1,5 @@
 //! The client: its builder, settings and construction from variables.
 
-use std::fmt;
 use std::sync::Arc;
 
 use commerce_core::{
@@ -35,6 +34,7 @@ pub const DEFAULT_BASE_URL: &str = "https://api.safe.shop/v1";
 pub const DEFAULT_SCOPE: &str = "*";
 
 /// Builds a [`SafeShopClient`].
+#[derive(Debug)]
 pub struct SafeShopClientBuilder {
     client_id: String,
     client_secret: SecretString,
@@ -42,16 +42,6 @@ pub struct SafeShopClientBuilder {
     scope: String,
     format: TokenRequestFormat,
     settings: TransportSettings,
-}
-
-impl fmt::Debug for SafeShopClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SafeShopClientBuilder")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SafeShopClientBuilder {

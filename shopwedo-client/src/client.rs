@@ -46,6 +46,7 @@ pub fn default_limits() -> RateLimits {
 }
 
 /// Builds a [`ShopWeDoClient`].
+#[derive(Debug)]
 pub struct ShopWeDoClientBuilder {
     shop_id: u64,
     shop_key: SecretString,
@@ -55,17 +56,6 @@ pub struct ShopWeDoClientBuilder {
     salts: Arc<dyn SaltSource>,
     settings: TransportSettings,
     release: bool,
-}
-
-impl fmt::Debug for ShopWeDoClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShopWeDoClientBuilder")
-            .field("shop_id", &self.shop_id)
-            .field("shop_key", &"[redacted]")
-            .field("base_url", &self.base_url)
-            .field("envelope", &self.envelope)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ShopWeDoClientBuilder {

@@ -49,6 +49,7 @@ pub fn default_limits() -> RateLimits {
 const LOGIN: &str = "login";
 
 /// Builds a [`SitejabberClient`].
+#[derive(Debug)]
 pub struct SitejabberClientBuilder {
     client_token: SecretString,
     email: String,
@@ -56,18 +57,6 @@ pub struct SitejabberClientBuilder {
     domain: String,
     base_url: String,
     settings: TransportSettings,
-}
-
-impl fmt::Debug for SitejabberClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SitejabberClientBuilder")
-            .field("client_token", &"[redacted]")
-            .field("email", &self.email)
-            .field("password", &"[redacted]")
-            .field("domain", &self.domain)
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SitejabberClientBuilder {
