@@ -20,6 +20,30 @@ mod sweep;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The facade's default features (one per provider), from `commerce-facade/Cargo.toml`.
+fn facade_default_features() -> Result<Vec<String>, String> {
+    let path = workspace_root().join("commerce-facade/Cargo.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("default = ["))
+        .ok_or_else(|| format!("{}: no `default = [..]` feature list", path.display()))?;
+    let inside = line
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(inside, _)| inside)
+        .ok_or_else(|| format!("{}: `default` is not a one-line list", path.display()))?;
+    let features: Vec<String> = inside
+        .split(',')
+        .map(|f| f.trim().trim_matches('"').to_owned())
+        .filter(|f| !f.is_empty())
+        .collect();
+    if features.is_empty() {
+        return Err(format!("{}: no default features", path.display()));
+    }
+    Ok(features)
+}
+
 /// The workspace root (the parent of this crate).
 pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -81,14 +105,10 @@ fn ci(args: &[String]) -> Result<(), String> {
     } else {
         println!("\n==> skipped codegen --check: ../shared/specs is not beside the workspace");
     }
-    for features in [
-        "",
-        "safeshop",
-        "sitejabber",
-        "shopwedo",
-        "customer-api",
-        "retailer",
-    ] {
+    // None, then each provider feature alone: the facade's default features, read from its
+    // manifest, so a new provider is checked without a line here.
+    let providers = facade_default_features()?;
+    for features in std::iter::once("").chain(providers.iter().map(String::as_str)) {
         let mut a = vec![
             "check",
             "--locked",
@@ -346,5 +366,16 @@ fn main() {
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_facade_features_checked_one_by_one_are_its_providers() {
+        let features = super::facade_default_features().unwrap();
+        for provider in ["safeshop", "sitejabber", "shopwedo", "customer-api", "retailer"] {
+            assert!(features.iter().any(|f| f == provider), "{provider} in {features:?}");
+        }
     }
 }

@@ -442,9 +442,10 @@ impl Wire {
     }
 
     /// A token request the provider answered with an error: 429 and 5xx stay provider
-    /// errors (retryable), the rest is an authentication failure carrying the provider's
-    /// own words once (no second "provider error" prefix, no raw JSON when the answer has a
-    /// message), bounded like every provider text.
+    /// errors (retried when their `RetryHint` says so: 429, 502, 503, 504), the rest is an
+    /// authentication failure carrying the provider's own words once (no second "provider
+    /// error" prefix, no raw JSON when the answer has a message), bounded like every
+    /// provider text.
     fn refused(&self, mut p: ProviderError, status: Option<u16>) -> Error {
         crate::transport::bound(&mut p);
         if matches!(status, Some(429 | 500..=599)) {
