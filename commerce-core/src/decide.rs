@@ -225,9 +225,9 @@ pub(crate) fn decide(outcome: Outcome, call: &Call<'_>) -> Step {
             call.endpoint,
         )),
         Outcome::Failed(error) => {
-            let hint = error.retry;
+            let hint = error.retry_hint;
             match hint {
-                RetryHint::No => return Step::Fail(Error::from(error)),
+                RetryHint::Final => return Step::Fail(Error::from(error)),
                 // The provider refused without acting: sent again whatever the replay rule.
                 RetryHint::Throttled | RetryHint::Unavailable => {}
                 // A gateway may have passed the request on.
@@ -401,12 +401,12 @@ mod tests {
                     ),
                     // A provider's own code, with the HTTP status it came with (Sitejabber).
                     case(
-                        || Outcome::Failed(answer(200).with_retry(RetryHint::Throttled)),
+                        || Outcome::Failed(answer(200).with_retry_hint(RetryHint::Throttled)),
                         Retried(BACKOFF),
                         Retried(BACKOFF),
                     ),
                     case(
-                        || Outcome::Failed(answer(200).with_retry(RetryHint::Unavailable)),
+                        || Outcome::Failed(answer(200).with_retry_hint(RetryHint::Unavailable)),
                         Retried(BACKOFF),
                         Retried(BACKOFF),
                     ),
@@ -496,7 +496,7 @@ mod tests {
                 ],
             },
             Row {
-                what: "other 4xx / 5xx (`RetryHint::No`)",
+                what: "other 4xx / 5xx (`RetryHint::Final`)",
                 always: "returned",
                 never: "returned",
                 cases: [400, 403, 404, 409, 422, 500, 501]

@@ -136,7 +136,7 @@ fn join(f: &mut fmt::Formatter<'_>, items: &[FieldError]) -> fmt::Result {
 }
 
 /// Whether an error answer is worth sending again, and what sending it again risks: the
-/// classifier's word on it, kept in [`ProviderError::retry`].
+/// classifier's word on it, kept in [`ProviderError::retry_hint`].
 ///
 /// Every [`ProviderError`] starts with [`RetryHint::from_status`], the one place the
 /// retryable HTTP statuses are written; a classifier that reads a provider's own codes
@@ -149,8 +149,8 @@ fn join(f: &mut fmt::Formatter<'_>, items: &[FieldError]) -> fmt::Result {
 #[non_exhaustive]
 pub enum RetryHint {
     /// Not worth sending again as it is: the caller must change something first (most
-    /// 4xx), or the provider failed in a way not known to pass (500).
-    No,
+    /// 4xx), or the provider failed in a way not known to pass (500): the answer is final.
+    Final,
     /// The provider refused the call for its rate limit without acting on it (HTTP 429):
     /// sent again whatever the endpoint's replay rule, after the whole rate bucket has been
     /// paused; given up as [`Error::RateLimited`].
@@ -167,20 +167,20 @@ pub enum RetryHint {
 impl RetryHint {
     /// The hint an HTTP status gives on its own: 429 [`Throttled`](Self::Throttled), 503
     /// [`Unavailable`](Self::Unavailable), 502 and 504 [`Gateway`](Self::Gateway), any
-    /// other [`No`](Self::No).
+    /// other [`Final`](Self::Final).
     pub fn from_status(status: u16) -> Self {
         match status {
             429 => RetryHint::Throttled,
             503 => RetryHint::Unavailable,
             502 | 504 => RetryHint::Gateway,
-            _ => RetryHint::No,
+            _ => RetryHint::Final,
         }
     }
 
     /// Whether trying the call again later could succeed (anything but
-    /// [`No`](Self::No)).
+    /// [`Final`](Self::Final)).
     pub fn is_retryable(self) -> bool {
-        self != RetryHint::No
+        self != RetryHint::Final
     }
 }
 
@@ -194,11 +194,11 @@ pub struct ProviderError {
     /// Which endpoint was called.
     pub endpoint: Name,
     /// The HTTP status of the answer (HTTP 200 for an error a provider reports in the body,
-    /// as Sitejabber does). Changing it leaves [`retry`](Self::retry) as it was.
+    /// as Sitejabber does). Changing it leaves [`retry_hint`](Self::retry_hint) as it was.
     pub status: u16,
     /// Whether the answer is worth sending again: [`RetryHint::from_status`] of the status
-    /// unless the classifier knew better ([`with_retry`](Self::with_retry)).
-    pub retry: RetryHint,
+    /// unless the classifier knew better ([`with_retry_hint`](Self::with_retry_hint)).
+    pub retry_hint: RetryHint,
     /// The provider's error code (Sitejabber `errorCode`, OAuth `error`, ShopWeDo `error`).
     pub code: Option<String>,
     /// The provider's message (`errorReason`, `error_description`, Problem `detail`).
@@ -212,14 +212,14 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
-    /// An error answer with just a status, its [`retry`](Self::retry) hint read from the
+    /// An error answer with just a status, its [`retry_hint`](Self::retry_hint) hint read from the
     /// status ([`RetryHint::from_status`]); fill the public fields as the answer allows.
     pub fn new(provider: impl Into<Name>, endpoint: impl Into<Name>, status: u16) -> Self {
         ProviderError {
             provider: provider.into(),
             endpoint: endpoint.into(),
             status,
-            retry: RetryHint::from_status(status),
+            retry_hint: RetryHint::from_status(status),
             code: None,
             message: None,
             violations: Vec::new(),
@@ -243,8 +243,8 @@ impl ProviderError {
     /// Sets the retry hint, for a provider whose own code says more than the HTTP status
     /// (Sitejabber's `errorCode` 429 in an answer with HTTP 200 is
     /// [`RetryHint::Throttled`]).
-    pub fn with_retry(mut self, retry: RetryHint) -> Self {
-        self.retry = retry;
+    pub fn with_retry_hint(mut self, hint: RetryHint) -> Self {
+        self.retry_hint = hint;
         self
     }
 
@@ -583,7 +583,7 @@ impl Error {
             | Error::Timeout { .. }
             | Error::RateLimited { .. }
             | Error::Shared { .. } => true,
-            Error::Provider(p) => p.retry.is_retryable(),
+            Error::Provider(p) => p.retry_hint.is_retryable(),
             _ => false,
         }
     }
@@ -606,7 +606,7 @@ impl Error {
     /// an answer whose hint is [`RetryHint::Throttled`]).
     pub fn is_rate_limited(&self) -> bool {
         matches!(self, Error::RateLimited { .. })
-            || matches!(self, Error::Provider(p) if p.retry == RetryHint::Throttled)
+            || matches!(self, Error::Provider(p) if p.retry_hint == RetryHint::Throttled)
     }
 
     /// Whether the call was refused before sending for bad input or configuration.

@@ -261,7 +261,7 @@ impl Permit {
 
     /// The call was not made after all (its credentials could not be had): forgets its
     /// slot, so it counts against no quota and no budget.
-    pub fn unused(mut self) {
+    pub fn give_back(mut self) {
         self.end(false);
     }
 

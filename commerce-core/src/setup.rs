@@ -11,7 +11,8 @@ use crate::error::Error;
 use crate::shared::SharedState;
 
 /// A lookup of configuration variables by name (the environment, a file, a test's map):
-/// `None` when the variable is not set.
+/// `None` when the variable is not set (the environment's lookup, `env_optional`, also
+/// gives `None` for a blank one).
 pub type Vars<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 /// What a provider is to the shop.
@@ -85,7 +86,8 @@ pub struct ProviderSpec {
     pub name: &'static str,
     /// What it is to the shop.
     pub role: Role,
-    /// Variables that must all be set to use it.
+    /// Variables that must all be set to use it: at least one (a provider with none would
+    /// count as configured everywhere).
     pub required: &'static [&'static str],
     /// Variables it reads when set (base URLs, demo switches).
     pub optional: &'static [&'static str],
@@ -111,15 +113,15 @@ impl ProviderSpec {
 
     /// Every required variable is set, or an [`Error::Config`] naming each one that is not
     /// (a crate's `from_vars` asks this first, so one error names them all).
-    pub fn check(&self, vars: &Vars<'_>) -> Result<(), Error> {
+    pub fn require_all(&self, vars: &Vars<'_>) -> Result<(), Error> {
         match self.missing(vars).as_slice() {
             [] => Ok(()),
             [one] => Err(Error::config(format!(
-                "{}: the variable {one} is not set",
+                "{}: the variable {one} is not set (or is blank)",
                 self.name
             ))),
             many => Err(Error::config(format!(
-                "{}: the variables {} are not set",
+                "{}: the variables {} are not set (or are blank)",
                 self.name,
                 many.join(", ")
             ))),
@@ -161,7 +163,7 @@ impl fmt::Debug for ProviderSpec {
 
 /// A required variable from `vars`: unset is an [`Error::Config`] naming it.
 pub fn required_var(vars: &Vars<'_>, name: &str) -> Result<String, Error> {
-    vars(name).ok_or_else(|| Error::config(format!("the variable {name} is not set")))
+    vars(name).ok_or_else(|| Error::config(format!("the variable {name} is not set (or is blank)")))
 }
 
 #[cfg(test)]
@@ -192,14 +194,14 @@ mod tests {
         assert!(SPEC.configured(&|_| Some("x".to_owned())).unwrap());
         assert_eq!(SPEC.to_string(), "demo (fulfilment): DEMO_ID, DEMO_KEY");
         assert_eq!(
-            SPEC.check(&|_| None).unwrap_err().to_string(),
-            "configuration error: demo: the variables DEMO_ID, DEMO_KEY are not set"
+            SPEC.require_all(&|_| None).unwrap_err().to_string(),
+            "configuration error: demo: the variables DEMO_ID, DEMO_KEY are not set (or are blank)"
         );
         assert_eq!(
-            SPEC.check(&only_id).unwrap_err().to_string(),
-            "configuration error: demo: the variable DEMO_KEY is not set"
+            SPEC.require_all(&only_id).unwrap_err().to_string(),
+            "configuration error: demo: the variable DEMO_KEY is not set (or is blank)"
         );
-        assert!(SPEC.check(&|_| Some("x".to_owned())).is_ok());
+        assert!(SPEC.require_all(&|_| Some("x".to_owned())).is_ok());
         let err = required_var(&only_id, "DEMO_KEY").unwrap_err();
         assert!(err.to_string().contains("DEMO_KEY is not set"), "{err}");
     }

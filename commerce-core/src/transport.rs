@@ -132,7 +132,7 @@ impl Response {
     /// Whether this is the success answer of a call that may have acted at the provider (its
     /// endpoint is not [`Replay::Always`]: a create or a change). An answer to such a call
     /// that cannot be read leaves its outcome unknown: see [`Response::unreadable`].
-    pub fn acted(&self) -> bool {
+    pub fn may_have_acted(&self) -> bool {
         self.acted
     }
 
@@ -1030,7 +1030,7 @@ impl Transport {
                     Err(grant) => {
                         tokio::spawn(async move {
                             if let Ok(Ok(permit)) = grant.await {
-                                permit.unused();
+                                permit.give_back();
                             }
                         });
                         return Err(cut());
@@ -1067,7 +1067,7 @@ impl Transport {
             match self.inner.auth.authorize(&mut request).await {
                 Ok(ticket) => ticket,
                 Err(error) => {
-                    permit.unused();
+                    permit.give_back();
                     return Ok(Outcome::NoCredentials {
                         error,
                         cool_down: self.inner.auth.ready_in(),
@@ -1093,7 +1093,7 @@ impl Transport {
             // An attempt ends at the deadline at the latest.
             let left = at.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                permit.unused();
+                permit.give_back();
                 return Err(cut());
             }
             if timeout.is_none_or(|t| left < t) {

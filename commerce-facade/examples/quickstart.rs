@@ -137,26 +137,19 @@ async fn main() -> ExitCode {
     let mut providers = Providers::new();
     for spec in PROVIDERS {
         let is_live = live[spec.name];
-        println!(
-            "  {:<13} {:<22} {}",
-            spec.name,
-            spec.role,
-            if is_live {
-                "live (from the environment)".to_owned()
-            } else {
-                format!(
-                    "sandbox at {}",
-                    sandbox.as_ref().map(|s| s.url()).unwrap_or_default()
-                )
-            }
-        );
         let from_sandbox = |name: &str| sandbox_vars.get(name).cloned();
-        if !is_live && !matches!(spec.configured(&from_sandbox), Ok(true)) {
-            // A provider the sandbox does not emulate: used only when configured live.
-            println!(
-                "    (not emulated by the sandbox: set {} to use it)",
+        // A provider the sandbox does not emulate is used only when configured live.
+        let emulated = matches!(spec.configured(&from_sandbox), Ok(true));
+        let source = match (is_live, &sandbox) {
+            (true, _) => "live (from the environment)".to_owned(),
+            (false, Some(s)) if emulated => format!("sandbox at {}", s.url()),
+            (false, _) => format!(
+                "left out (not in the sandbox: set {} to use it)",
                 spec.required.join(", ")
-            );
+            ),
+        };
+        println!("  {:<13} {:<22} {source}", spec.name, spec.role);
+        if !is_live && !emulated {
             continue;
         }
         let vars: &dyn Fn(&str) -> Option<String> = if is_live { &env } else { &from_sandbox };

@@ -42,6 +42,7 @@ async fn each_provider_reads_the_variables_it_names_and_is_built_in_its_role() {
     names.dedup();
     assert_eq!(names.len(), PROVIDERS.len(), "each provider is in the table once");
     for spec in PROVIDERS {
+        assert!(!spec.required.is_empty(), "{}: no required variable", spec.name);
         let sandboxed = |name: &str| vars.get(name).cloned();
         if !spec.configured(&sandboxed).unwrap() {
             eprintln!("{}: not emulated by the sandbox, not checked here", spec.name);

@@ -85,7 +85,7 @@ impl CustomerApiClientBuilder {
     /// A builder from the variables [`PROVIDER`] lists, looked up by `vars`; more settings
     /// can follow before [`build`](Self::build).
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
-        PROVIDER.check(vars)?;
+        PROVIDER.require_all(vars)?;
         Ok(
             CustomerApiClient::builder(required_var(vars, ID)?, required_var(vars, SECRET)?.into())
                 .shop_url(required_var(vars, SHOP_URL)?),

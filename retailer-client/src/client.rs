@@ -90,7 +90,7 @@ impl RetailerClientBuilder {
     /// A builder from the variables [`PROVIDER`] lists, looked up by `vars`; more settings
     /// can follow before [`build`](Self::build).
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
-        PROVIDER.check(vars)?;
+        PROVIDER.require_all(vars)?;
         let mut b = RetailerClient::builder(required_var(vars, ID)?, required_var(vars, SECRET)?.into());
         if let Some(url) = vars(API_URL) {
             b = b.api_url(url);

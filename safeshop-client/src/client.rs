@@ -66,7 +66,7 @@ impl SafeShopClientBuilder {
     /// A builder from the variables [`PROVIDER`] lists, looked up by `vars`; more settings
     /// can follow before [`build`](Self::build).
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
-        PROVIDER.check(vars)?;
+        PROVIDER.require_all(vars)?;
         let mut b = SafeShopClient::builder(required_var(vars, ID)?, required_var(vars, SECRET)?.into());
         if let Some(url) = vars(BASE_URL) {
             b = b.base_url(url);

@@ -86,7 +86,7 @@ impl ShopWeDoClientBuilder {
     /// A builder from the variables [`PROVIDER`] lists, looked up by `vars`; more settings
     /// can follow before [`build`](Self::build).
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
-        PROVIDER.check(vars)?;
+        PROVIDER.require_all(vars)?;
         let id = required_var(vars, SHOP_ID)?;
         let shop_id = id
             .parse()

@@ -1,4 +1,5 @@
-//! The client: configuration, authentication and the shared plumbing of the endpoints.
+//! The client: configuration, authentication, and what every area's calls share (the call
+//! itself, and the page and stream of a paged list).
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,14 +9,16 @@ use async_trait::async_trait;
 use commerce_core::{
     AuthTicket, Authenticator, Endpoint, Error, ExposeSecret, OutgoingRequest, ProviderClient, ProviderSpec,
     Quota, RateLimits, Role, SecretString, Token, TokenAuth, TokenCache, TokenRules, TokenSource, Transport,
-    TransportSettings, Vars, decode_items, encode_segment, env_optional, required_var,
+    TransportSettings, Vars, decode_items, encode_segment, env_optional, offset_stream, required_var,
 };
+use futures_util::stream::BoxStream;
 use http::HeaderName;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::EnvelopeClassifier;
 use crate::model::Login;
+use crate::params::{MAX_PAGE, invalid, page_check};
 
 const CLIENT_TOKEN: &str = "SITEJABBER_CLIENT_TOKEN";
 const EMAIL: &str = "SITEJABBER_EMAIL";
@@ -81,7 +84,7 @@ impl SitejabberClientBuilder {
     /// A builder from the variables [`PROVIDER`] lists, looked up by `vars`; more settings
     /// can follow before [`build`](Self::build).
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
-        PROVIDER.check(vars)?;
+        PROVIDER.require_all(vars)?;
         let mut b =
             SitejabberClient::builder(required_var(vars, EMAIL)?, required_var(vars, PASSWORD)?.into())
                 .client_token(required_var(vars, CLIENT_TOKEN)?.into())
@@ -383,5 +386,48 @@ impl TokenSource for LoginSource {
 
     fn token_store(&self) -> Option<Arc<dyn commerce_core::TokenStore>> {
         self.transport.http().shared().map(|s| s.tokens.clone())
+    }
+}
+
+/// A list Sitejabber pages with `start` and `count` (its query type): where it is, what
+/// its query adds, and under which key the answer holds its items. One impl per list; the
+/// page and the stream are [`SitejabberClient::list_page`] and
+/// [`SitejabberClient::list_stream`].
+pub(crate) trait Listing: Clone + Send + Sync + 'static {
+    /// One item of the list.
+    type Item: DeserializeOwned + fmt::Debug + Send + 'static;
+    /// The endpoint's name in errors and traces.
+    const NAME: &'static str;
+    /// The path under `businesses/{domain}/`.
+    const PATH: &'static str;
+    /// The answer's key holding the items.
+    const KEY: &'static str;
+    /// Adds the query's filters.
+    fn apply(&self, ep: Endpoint) -> Endpoint;
+}
+
+impl SitejabberClient {
+    /// One page of `query`'s list (`count` from 1 to [`MAX_PAGE`], checked before sending),
+    /// each item decoded on its own.
+    pub(crate) async fn list_page<Q: Listing>(
+        &self,
+        query: &Q,
+        start: u64,
+        count: u32,
+    ) -> Result<Vec<Result<Q::Item, Error>>, Error> {
+        let ep = Endpoint::get(Q::NAME, self.business_path(Q::PATH))
+            .query("start", start)
+            .query("count", count);
+        self.call_list(invalid(query.apply(ep), page_check(count)), Q::KEY)
+            .await
+    }
+
+    /// Every item of `query`'s list, [`MAX_PAGE`] at a time as the stream is read.
+    pub(crate) fn list_stream<Q: Listing>(&self, query: Q) -> BoxStream<'static, Result<Q::Item, Error>> {
+        let client = self.clone();
+        offset_stream(0, u64::from(MAX_PAGE), move |start, count| {
+            let (client, query) = (client.clone(), query.clone());
+            async move { client.list_page(&query, start, count as u32).await }
+        })
     }
 }

@@ -213,8 +213,8 @@ impl Classifier for EnvelopeClassifier {
         let typed = code.map(|c| ErrorCode::from_code(c as i64));
         // The code says more than the HTTP status (often 200), which is kept as it came.
         match typed {
-            Some(ErrorCode::RateLimited) => error.retry = RetryHint::Throttled,
-            Some(ErrorCode::Maintenance) => error.retry = RetryHint::Unavailable,
+            Some(ErrorCode::RateLimited) => error.retry_hint = RetryHint::Throttled,
+            Some(ErrorCode::Maintenance) => error.retry_hint = RetryHint::Unavailable,
             _ => {}
         }
         if typed.is_some_and(ErrorCode::needs_login) {

@@ -4,12 +4,9 @@
 use std::fmt;
 
 use chrono::NaiveDateTime;
-use commerce_core::{Endpoint, Error, is_valid_email, offset_stream};
-use futures_util::stream::BoxStream;
-use serde::de::DeserializeOwned;
+use commerce_core::{Endpoint, Error, is_valid_email};
 
 use crate::businesses::Datasource;
-use crate::client::SitejabberClient;
 
 /// Lists are fetched in pages of at most this many items (Sitejabber's maximum `count`).
 pub const MAX_PAGE: u32 = 100;
@@ -77,48 +74,5 @@ pub(crate) fn page_check(count: u32) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::invalid("count", format!("must be from 1 to {MAX_PAGE}")))
-    }
-}
-
-/// A list Sitejabber pages with `start` and `count` (its query type): where it is, what
-/// its query adds, and under which key the answer holds its items. One impl per list; the
-/// page and the stream are [`SitejabberClient::list_page`] and
-/// [`SitejabberClient::list_stream`].
-pub(crate) trait Listing: Clone + Send + Sync + 'static {
-    /// One item of the list.
-    type Item: DeserializeOwned + fmt::Debug + Send + 'static;
-    /// The endpoint's name in errors and traces.
-    const NAME: &'static str;
-    /// The path under `businesses/{domain}/`.
-    const PATH: &'static str;
-    /// The answer's key holding the items.
-    const KEY: &'static str;
-    /// Adds the query's filters.
-    fn apply(&self, ep: Endpoint) -> Endpoint;
-}
-
-impl SitejabberClient {
-    /// One page of `query`'s list (`count` from 1 to [`MAX_PAGE`], checked before sending),
-    /// each item decoded on its own.
-    pub(crate) async fn list_page<Q: Listing>(
-        &self,
-        query: &Q,
-        start: u64,
-        count: u32,
-    ) -> Result<Vec<Result<Q::Item, Error>>, Error> {
-        let ep = Endpoint::get(Q::NAME, self.business_path(Q::PATH))
-            .query("start", start)
-            .query("count", count);
-        self.call_list(invalid(query.apply(ep), page_check(count)), Q::KEY)
-            .await
-    }
-
-    /// Every item of `query`'s list, [`MAX_PAGE`] at a time as the stream is read.
-    pub(crate) fn list_stream<Q: Listing>(&self, query: Q) -> BoxStream<'static, Result<Q::Item, Error>> {
-        let client = self.clone();
-        offset_stream(0, u64::from(MAX_PAGE), move |start, count| {
-            let (client, query) = (client.clone(), query.clone());
-            async move { client.list_page(&query, start, count as u32).await }
-        })
     }
 }

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use commerce_core::{Endpoint, Error, Page, Part, ValidationErrors, is_valid_email};
 use futures_util::stream::BoxStream;
 
-use crate::client::SitejabberClient;
+use crate::client::{Listing, SitejabberClient};
 use crate::model::{Product, ProductReview, ProductReviewStats};
 use crate::params::*;
 

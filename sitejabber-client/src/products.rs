@@ -3,7 +3,7 @@
 use commerce_core::{Endpoint, Error, Page, ValidationErrors};
 use futures_util::stream::BoxStream;
 
-use crate::client::SitejabberClient;
+use crate::client::{Listing, SitejabberClient};
 use crate::model::Product;
 use crate::params::*;
 

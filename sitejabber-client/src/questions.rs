@@ -3,9 +3,8 @@
 use commerce_core::{Endpoint, Error, Page};
 use futures_util::stream::BoxStream;
 
-use crate::client::SitejabberClient;
+use crate::client::{Listing, SitejabberClient};
 use crate::model::Question;
-use crate::params::*;
 
 /// The business's questions.
 #[derive(Clone)]

@@ -5,7 +5,7 @@ use commerce_core::{Endpoint, Error, Page};
 use futures_util::stream::BoxStream;
 
 use crate::businesses::Datasource;
-use crate::client::SitejabberClient;
+use crate::client::{Listing, SitejabberClient};
 use crate::model::Review;
 use crate::params::*;
 

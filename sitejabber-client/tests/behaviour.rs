@@ -381,7 +381,7 @@ fn from_env_names_the_missing_variable() {
         let err = SitejabberClient::from_env().unwrap_err();
         assert!(
             err.to_string().contains(
-                "the variables SITEJABBER_CLIENT_TOKEN, SITEJABBER_EMAIL, SITEJABBER_PASSWORD, SITEJABBER_DOMAIN are not set"
+                "the variables SITEJABBER_CLIENT_TOKEN, SITEJABBER_EMAIL, SITEJABBER_PASSWORD, SITEJABBER_DOMAIN are not set (or are blank)"
             ),
             "{err}"
         );

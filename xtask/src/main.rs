@@ -375,7 +375,10 @@ mod tests {
     fn the_facade_features_checked_one_by_one_are_its_providers() {
         let features = super::facade_default_features().unwrap();
         for provider in ["safeshop", "sitejabber", "shopwedo", "customer-api", "retailer"] {
-            assert!(features.iter().any(|f| f == provider), "{provider} in {features:?}");
+            assert!(
+                features.iter().any(|f| f == provider),
+                "{provider} in {features:?}"
+            );
         }
     }
 }

@@ -289,8 +289,9 @@ impl<'f> Held<'f> {
                             .status(&reference)
                             .await
                             .map_err(|_| Halt::Failed(rule.into(), e.clone()))?;
-                        let refused =
-                            e.status().is_some_and(|s| (400..500).contains(&s)) && !e.is_rate_limited() && !e.is_auth();
+                        let refused = e.status().is_some_and(|s| (400..500).contains(&s))
+                            && !e.is_rate_limited()
+                            && !e.is_auth();
                         match now.state {
                             FulfilmentState::Cancelled => {}
                             FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {

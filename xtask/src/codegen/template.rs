@@ -10,6 +10,13 @@
 //! A mistake in a template is the generator's bug, so it panics, naming the template and
 //! the placeholder: a placeholder without a value, a value without a placeholder, a value
 //! given twice, a `{{` that opens no placeholder.
+//!
+//! Limits, none of which today's templates meet: there is no escape, so a template cannot
+//! hold a literal `{{` (Rust's `format!("{{}}")`, or `{{{name}}}` meaning a brace around a
+//! placeholder) and a string literal written `"{{id}}"` would be filled when `id` is a
+//! value; and a value put on a line of its own is indented line by line, so a multi-line
+//! string literal inside it would change (the generator writes literals with `{:?}`, on
+//! one line).
 
 /// A template: its file's name (for the panics) and its text.
 pub(super) struct Template {
