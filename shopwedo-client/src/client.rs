@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use commerce_core::{
     Endpoint, Error, ProviderClient, ProviderSpec, Quota, RateLimits, Role, SecretString, Transport,
-    TransportSettings, Vars, decode_items, env_optional, required_var,
+    TransportSettings, Vars, decode_items, env_optional, offset_stream, required_var,
 };
+use futures_util::stream::BoxStream;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -246,5 +247,47 @@ impl ShopWeDoClient {
             .send(&Self::method("authTest", &json!({}), true))
             .await
             .map(drop)
+    }
+
+    /// One page of a webshop list (`getProducts`, `getCategories`, `getBlogPosts`):
+    /// filtered by lists of ids (one id or several), `page` counting from 0, 100 to a page
+    /// ([`WEBSHOP_PAGE`]; `None`: everything at once). Safe to repeat.
+    pub(crate) async fn webshop_page<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        item_key: &str,
+        filters: &[(&str, &[u64])],
+        page: Option<u64>,
+    ) -> Result<Vec<Result<T, Error>>, Error> {
+        let mut data = serde_json::Map::new();
+        for (name, list) in filters {
+            if let Some(v) = ids(list) {
+                data.insert((*name).into(), v);
+            }
+        }
+        if let Some(p) = page {
+            data.insert("offset".into(), json!(p));
+        }
+        self.list(Self::method(method, &Value::Object(data), true), item_key)
+            .await
+    }
+
+    /// Every item of a webshop list, page by page as the stream is read.
+    pub(crate) fn webshop_stream<T: DeserializeOwned + fmt::Debug + Send + 'static>(
+        &self,
+        method: &'static str,
+        item_key: &'static str,
+        filters: Vec<(&'static str, Vec<u64>)>,
+    ) -> BoxStream<'static, Result<T, Error>> {
+        let client = self.clone();
+        offset_stream(0, WEBSHOP_PAGE, move |offset, size| {
+            let (client, filters) = (client.clone(), filters.clone());
+            async move {
+                let filters: Vec<(&str, &[u64])> = filters.iter().map(|(n, l)| (*n, l.as_slice())).collect();
+                client
+                    .webshop_page(method, item_key, &filters, Some(offset / size))
+                    .await
+            }
+        })
     }
 }
