@@ -137,7 +137,7 @@ impl Response {
     }
 
     /// The error for an answer that could not be read as expected (`error`, typically a
-    /// [`Error::Decode`]): when the call [`acted`](Self::acted), it is
+    /// [`Error::Decode`]): when the call [`may have acted`](Self::may_have_acted), it is
     /// [`Error::Unconfirmed`] with `error` as its cause, since the provider may well have
     /// created what was asked although the caller cannot tell; otherwise `error` itself.
     pub fn unreadable(&self, error: Error) -> Error {
@@ -198,7 +198,7 @@ impl Response {
     }
 
     /// Decodes the body as JSON; a failure names the JSON path and quotes the body around it
-    /// (and is [`Error::Unconfirmed`] when the call [`acted`](Self::acted)).
+    /// (and is [`Error::Unconfirmed`] when the call [`may have acted`](Self::may_have_acted)).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         self.decode(&self.body)
     }
