@@ -159,8 +159,8 @@ pub use crate::lists::{Page, decode_items, offset_stream, page_stream};
 pub use crate::retry::{MAX_SERVER_WAIT, RetryPolicy, parse_retry_after};
 pub use crate::setup::{BuildFn, ProviderClient, ProviderSpec, Role, Vars, required_var};
 pub use crate::shared::{
-    BucketView, Credential, Decision, Grant, GrantView, POLL, RateStore, SharedState, Stored, TOKEN_POLL,
-    TokenDecision, TokenStore, TokenView, next_budget, token_decision, verdict,
+    BucketDecision, BucketView, Credential, Grant, GrantView, POLL, RateStore, SharedState, Stored,
+    TOKEN_POLL, TokenDecision, TokenStore, TokenView, bucket_decision, next_budget, token_decision,
 };
 pub use crate::transport::{
     Classifier, DefaultClassifier, OutgoingRequest, Response, Transport, TransportBuilder, TransportSettings,

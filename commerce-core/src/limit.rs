@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Name};
 use crate::retry::{MAX_SERVER_WAIT, parse_retry_after};
-use crate::shared::{Decision, Grant, POLL, RateStore};
+use crate::shared::{BucketDecision, Grant, POLL, RateStore};
 
 /// At most `limit` calls in any window of length `window`.
 ///
@@ -509,13 +509,13 @@ impl RateLimiter {
                     permit.shared = Some(id);
                     return Ok(permit);
                 }
-                Grant::Denied(Decision::Paused(wait)) => {
+                Grant::Denied(BucketDecision::Paused(wait)) => {
                     self.pause_for(wait);
                     if wait > max_pause {
                         return Err(paused(wait));
                     }
                 }
-                Grant::Denied(Decision::Wait(wait)) => tokio::time::sleep(wait).await,
+                Grant::Denied(BucketDecision::Wait(wait)) => tokio::time::sleep(wait).await,
                 Grant::Denied(_) => tokio::time::sleep(POLL).await,
             }
         }

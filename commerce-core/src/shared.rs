@@ -17,7 +17,7 @@
 //!
 //! The stores are traits so that a server database can hold them (the facade's PostgreSQL
 //! backend, feature `postgres`); [`SharedState::in_memory`] shares them between clients of
-//! one process. The decision whether one more call may go is [`verdict`], one pure function
+//! one process. The decision whether one more call may go is [`bucket_decision`], one pure function
 //! every store uses.
 
 use std::collections::HashMap;
@@ -117,7 +117,7 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     ) -> Result<(), Error>;
 }
 
-/// One grant of a bucket as [`verdict`] sees it.
+/// One grant of a bucket as [`bucket_decision`] sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GrantView {
     /// When the call was let through, or (once it is over) when its answer came back.
@@ -140,7 +140,7 @@ pub struct BucketView {
 
 /// Whether one more call may go now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub enum BucketDecision {
     /// Yes.
     Go,
     /// Not before this long from now (a quota's window).
@@ -156,7 +156,12 @@ pub enum Decision {
 /// calls in any window (plus its margin) of each quota, a call under way counting until its
 /// answer is back; no call while paused or with the provider's budget spent; and, for a
 /// provider announcing its budget (`slow_start`), one call at a time until a budget is known.
-pub fn verdict(quotas: &[Quota], slow_start: bool, view: &BucketView, now: SystemTime) -> Decision {
+pub fn bucket_decision(
+    quotas: &[Quota],
+    slow_start: bool,
+    view: &BucketView,
+    now: SystemTime,
+) -> BucketDecision {
     // The provider's own word first: a pause, or its budget spent until the reset.
     let mut paused = now;
     if let Some(p) = view.paused_until {
@@ -167,7 +172,7 @@ pub fn verdict(quotas: &[Quota], slow_start: bool, view: &BucketView, now: Syste
         paused = paused.max(until);
     }
     if slow_start && budget.is_none() && view.grants.iter().any(|g| g.open) {
-        return Decision::AfterCompletion;
+        return BucketDecision::AfterCompletion;
     }
     let mut at = now;
     for quota in quotas {
@@ -186,17 +191,17 @@ pub fn verdict(quotas: &[Quota], slow_start: bool, view: &BucketView, now: Syste
         counted.sort_by_key(|g| (g.open, g.at));
         let target = counted[counted.len() - limit];
         if target.open {
-            return Decision::AfterCompletion;
+            return BucketDecision::AfterCompletion;
         }
         at = at.max(target.at + span);
     }
     let wait = |until: SystemTime| until.duration_since(now).unwrap_or_default();
     if paused > now && paused >= at {
-        Decision::Paused(wait(paused))
+        BucketDecision::Paused(wait(paused))
     } else if at > now {
-        Decision::Wait(wait(at))
+        BucketDecision::Wait(wait(at))
     } else {
-        Decision::Go
+        BucketDecision::Go
     }
 }
 
@@ -206,14 +211,14 @@ pub enum Grant {
     /// The call may go; end it with [`RateStore::end`] and this id.
     Granted(u64),
     /// Ask again then (`AfterCompletion`: a call under way elsewhere must end first).
-    Denied(Decision),
+    Denied(BucketDecision),
 }
 
 /// Where the rate budgets of each credential are kept for every process that uses it. Each
 /// operation is atomic across processes.
 #[async_trait]
 pub trait RateStore: Send + Sync + fmt::Debug {
-    /// Takes one grant in `bucket` if [`verdict`] allows it now, counting it as under way
+    /// Takes one grant in `bucket` if [`bucket_decision`] allows it now, counting it as under way
     /// (for at most `open_for`: a process that dies mid-call leaves no grant open for ever),
     /// and takes it off the provider's budget.
     async fn try_grant(
@@ -396,8 +401,8 @@ impl RateStore for MemoryStore {
             .max()
             .unwrap_or_default();
         b.grants.retain(|(_, g)| g.open || g.at + longest > now);
-        match verdict(quotas, slow_start, &b.view(), now) {
-            Decision::Go => {
+        match bucket_decision(quotas, slow_start, &b.view(), now) {
+            BucketDecision::Go => {
                 b.grants.push((id, GrantView { at: now, open: true }));
                 if let Some((left, until)) = &mut b.view.budget
                     && *until > now
@@ -528,13 +533,13 @@ mod tests {
             open: false,
         };
         let mut view = BucketView::default();
-        assert_eq!(verdict(&q, false, &view, at(0)), Decision::Go);
+        assert_eq!(bucket_decision(&q, false, &view, at(0)), BucketDecision::Go);
         view.grants = vec![closed(0), closed(100)];
         assert_eq!(
-            verdict(&q, false, &view, at(200)),
-            Decision::Wait(Duration::from_millis(800))
+            bucket_decision(&q, false, &view, at(200)),
+            BucketDecision::Wait(Duration::from_millis(800))
         );
-        assert_eq!(verdict(&q, false, &view, at(1000)), Decision::Go);
+        assert_eq!(bucket_decision(&q, false, &view, at(1000)), BucketDecision::Go);
         view.grants = vec![
             closed(0),
             GrantView {
@@ -544,8 +549,8 @@ mod tests {
             closed(50),
         ];
         assert_eq!(
-            verdict(&q, false, &view, at(200)),
-            Decision::Wait(Duration::from_millis(850))
+            bucket_decision(&q, false, &view, at(200)),
+            BucketDecision::Wait(Duration::from_millis(850))
         );
         view.grants = vec![
             GrantView {
@@ -557,7 +562,10 @@ mod tests {
                 open: true,
             },
         ];
-        assert_eq!(verdict(&q, false, &view, at(5000)), Decision::AfterCompletion);
+        assert_eq!(
+            bucket_decision(&q, false, &view, at(5000)),
+            BucketDecision::AfterCompletion
+        );
     }
 
     #[test]
@@ -567,18 +575,22 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            verdict(&[], false, &view, at(0)),
-            Decision::Paused(Duration::from_millis(500))
+            bucket_decision(&[], false, &view, at(0)),
+            BucketDecision::Paused(Duration::from_millis(500))
         );
         let view = BucketView {
             budget: Some((0, at(700))),
             ..Default::default()
         };
         assert_eq!(
-            verdict(&[], false, &view, at(0)),
-            Decision::Paused(Duration::from_millis(700))
+            bucket_decision(&[], false, &view, at(0)),
+            BucketDecision::Paused(Duration::from_millis(700))
         );
-        assert_eq!(verdict(&[], false, &view, at(700)), Decision::Go, "a new period");
+        assert_eq!(
+            bucket_decision(&[], false, &view, at(700)),
+            BucketDecision::Go,
+            "a new period"
+        );
         let open = BucketView {
             grants: vec![GrantView {
                 at: at(0),
@@ -586,13 +598,16 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert_eq!(verdict(&[], true, &open, at(1)), Decision::AfterCompletion);
-        assert_eq!(verdict(&[], false, &open, at(1)), Decision::Go);
+        assert_eq!(
+            bucket_decision(&[], true, &open, at(1)),
+            BucketDecision::AfterCompletion
+        );
+        assert_eq!(bucket_decision(&[], false, &open, at(1)), BucketDecision::Go);
         let known = BucketView {
             budget: Some((3, at(900))),
             ..open
         };
-        assert_eq!(verdict(&[], true, &known, at(1)), Decision::Go);
+        assert_eq!(bucket_decision(&[], true, &known, at(1)), BucketDecision::Go);
     }
 
     #[test]

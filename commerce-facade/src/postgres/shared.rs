@@ -10,8 +10,9 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, Utc};
 use commerce_core::{
-    BucketView, Credential, Decision, Error, ExposeSecret, Grant, GrantView, Quota, RateStore, SecretString,
-    Stored, TokenDecision, TokenRules, TokenStore, TokenView, next_budget, token_decision, verdict,
+    BucketDecision, BucketView, Credential, Error, ExposeSecret, Grant, GrantView, Quota, RateStore,
+    SecretString, Stored, TokenDecision, TokenRules, TokenStore, TokenView, bucket_decision, next_budget,
+    token_decision,
 };
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -345,8 +346,8 @@ impl RateStore for PgShared {
                     budget: left.zip(until).map(|(l, u)| (l.max(0) as u64, system(u))),
                     grants,
                 };
-                let decision = verdict(&quotas, slow_start, &view, system(now));
-                if decision != Decision::Go {
+                let decision = bucket_decision(&quotas, slow_start, &view, system(now));
+                if decision != BucketDecision::Go {
                     tx.commit().map_err(shared)?;
                     return Ok(Grant::Denied(decision));
                 }
