@@ -671,7 +671,7 @@ async fn until<T>(
 /// What every provider client's builder lets its user override: the HTTP settings, the retry
 /// policy and the client-side pacing. A builder holds one, exposes its setters with
 /// [`transport_settings_setters!`](crate::transport_settings_setters), and starts its
-/// transports with [`Transport::configured`].
+/// transports with [`Transport::builder_with`].
 #[derive(Debug, Clone)]
 pub struct TransportSettings {
     /// The HTTP client and its settings.
@@ -757,7 +757,7 @@ macro_rules! transport_settings_setters {
 
 impl Transport {
     /// [`Transport::builder`] with `settings`' HTTP client, pacing and retry policy.
-    pub fn configured(
+    pub fn builder_with(
         settings: &TransportSettings,
         provider: impl Into<Name>,
         base_url: &str,

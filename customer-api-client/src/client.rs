@@ -120,7 +120,7 @@ impl CustomerApiClientBuilder {
         .scope("all")
         .header(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         let tokens = TokenCache::new(credentials);
-        let transport = Transport::configured(&self.settings, PROVIDER.name, origin.as_str())
+        let transport = Transport::builder_with(&self.settings, PROVIDER.name, origin.as_str())
             // `Accept-Encoding: gzip` on every request, whatever else asked for: no request
             // without gzip leaves the client.
             .auth(TokenAuth::bearer(tokens.clone()).each_request(|request| {

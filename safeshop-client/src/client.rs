@@ -93,7 +93,7 @@ impl SafeShopClientBuilder {
         .format(self.format)
         .scope(self.scope);
         let tokens = TokenCache::new(credentials);
-        let transport = Transport::configured(&self.settings, PROVIDER.name, base.as_str())
+        let transport = Transport::builder_with(&self.settings, PROVIDER.name, base.as_str())
             .auth(TokenAuth::bearer(tokens.clone()))
             .default_header(
                 http::header::ACCEPT,

@@ -125,7 +125,7 @@ impl ShopWeDoClientBuilder {
             salts: self.salts,
             envelope: self.envelope,
         };
-        let transport = Transport::configured(&self.settings, PROVIDER.name, &self.base_url)
+        let transport = Transport::builder_with(&self.settings, PROVIDER.name, &self.base_url)
             .auth(signer)
             .secret(&key)
             .build()?;

@@ -113,7 +113,7 @@ impl SitejabberClientBuilder {
         // Shared rate budgets are the account's: the login call and the others under one
         // name (the token source's credential).
         let account = format!("{} {}", self.base_url, self.email);
-        let login_transport = Transport::configured(&self.settings, PROVIDER.name, &self.base_url)
+        let login_transport = Transport::builder_with(&self.settings, PROVIDER.name, &self.base_url)
             .auth(ClientTokenOnly {
                 client_token: client_token.clone(),
                 account: account.clone(),
@@ -137,7 +137,7 @@ impl SitejabberClientBuilder {
         .with_rules(
             TokenRules::default().with_life(Duration::from_secs(30), Duration::from_secs(200 * 86_400)),
         );
-        let transport = Transport::configured(&self.settings, PROVIDER.name, &self.base_url)
+        let transport = Transport::builder_with(&self.settings, PROVIDER.name, &self.base_url)
             // `client_token` in the query of every call, and the login's `user_token` header.
             .auth({
                 let client_token = client_token.clone();
