@@ -184,11 +184,16 @@ async fn a_zero_lease_is_raised_so_two_workers_never_submit_one_order_twice() {
 }
 
 /// A journal whose claims fail (a full disk, a read-only file, an I/O error, or a record
-/// that no longer reads): everything else works.
-#[derive(Debug)]
+/// that no longer reads), or whose writes with a given note fail a number of times (a
+/// dropped database connection): everything else works.
+#[derive(Debug, Default)]
 struct ClaimsFail {
     inner: MemoryJournal,
     claims: AtomicUsize,
+    claims_work: bool,
+    /// Saves whose note starts with this fail, `save_failures` times.
+    failing_note: &'static str,
+    save_failures: AtomicUsize,
 }
 
 impl Journal for ClaimsFail {
@@ -207,12 +212,15 @@ impl Journal for ClaimsFail {
     }
     fn claim(
         &self,
-        _runner: &str,
-        _channels: &[String],
-        _now: DateTime<Utc>,
-        _until: DateTime<Utc>,
+        runner: &str,
+        channels: &[String],
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
     ) -> Result<Option<OrderRecord>, JournalError> {
         self.claims.fetch_add(1, Ordering::SeqCst);
+        if self.claims_work {
+            return self.inner.claim(runner, channels, now, until);
+        }
         Err(JournalError::Storage("database or disk is full".into()))
     }
     fn save(
@@ -222,6 +230,17 @@ impl Journal for ClaimsFail {
         record: &OrderRecord,
         note: &str,
     ) -> Result<(), JournalError> {
+        if !self.failing_note.is_empty()
+            && note.starts_with(self.failing_note)
+            && self
+                .save_failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err(JournalError::Storage(
+                "server closed the connection unexpectedly".into(),
+            ));
+        }
         self.inner.save(runner, until, record, note)
     }
     fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
@@ -264,10 +283,7 @@ async fn a_failing_journal_is_backed_off_and_the_run_ends() {
         ..Default::default()
     });
     let warehouse = Arc::new(Warehouse::default());
-    let journal = Arc::new(ClaimsFail {
-        inner: MemoryJournal::new(),
-        claims: AtomicUsize::new(0),
-    });
+    let journal = Arc::new(ClaimsFail::default());
     let flow = Flow::new(
         providers(&shop, &warehouse),
         journal.clone(),
@@ -288,6 +304,46 @@ async fn a_failing_journal_is_backed_off_and_the_run_ends() {
         summary.pending, 1,
         "the order is left for the next run: {summary:#?}"
     );
+}
+
+/// The journal write after a hand-over (the warehouse's receipt) failing on a dropped
+/// database connection left the order `Started` with the receipt lost, and ShopWeDo has no
+/// look-up: a person had to settle it. The write is now tried again at once, on a new
+/// connection, and the order goes on.
+#[tokio::test(start_paused = true)]
+async fn a_journal_write_lost_after_the_hand_over_is_written_again_not_left_to_a_person() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse::default());
+    let journal = Arc::new(ClaimsFail {
+        claims_work: true,
+        failing_note: "submitted to",
+        save_failures: AtomicUsize::new(2),
+        ..ClaimsFail::default()
+    });
+    let flow = Flow::new(
+        providers(&shop, &warehouse),
+        journal.clone(),
+        FlowOptions {
+            poll_interval: Duration::from_secs(1),
+            ..FlowOptions::default()
+        },
+    );
+    let summary = tokio::time::timeout(Duration::from_secs(600), flow.run())
+        .await
+        .expect("the run ends");
+    assert_eq!(
+        journal.save_failures.load(Ordering::SeqCst),
+        0,
+        "both failures were met"
+    );
+    let record = journal.load("shop:1").unwrap().unwrap();
+    assert!(record.attention.is_none(), "{record:#?}");
+    assert!(record.completed_at.is_some(), "{record:#?} {summary:#?}");
+    let created = warehouse.created.lock().unwrap().clone();
+    assert_eq!(created.get("1").copied(), Some(1), "{created:?}");
 }
 
 /// In the SQLite journal one record that does not read (`claim` reads the soonest due
