@@ -82,7 +82,11 @@ async fn no_secret_reaches_debug_errors_or_traces() {
     .await;
     let api = ScriptedServer::start(vec![
         Reply::json(401, r#"{"error":"invalid_token"}"#),
-        Reply::json(503, "{}"),
+        // A provider's text can carry a customer's data: the retry's log line gives the status.
+        Reply::json(
+            503,
+            r#"{"message":"busy with the order of jan.customer@example.com"}"#,
+        ),
         Reply::json(200, r#"{"count":"many"}"#),
         // A secret where a number belongs: the decoder's message would quote it.
         Reply::json(200, &format!(r#"{{"count":"{ACCESS_TOKEN}"}}"#)),
@@ -171,6 +175,10 @@ async fn no_secret_reaches_debug_errors_or_traces() {
     assert!(
         !traces.contains("someone@example.com"),
         "query values stay out of traces"
+    );
+    assert!(
+        !traces.contains("jan.customer@example.com") && traces.contains("provider error (HTTP 503)"),
+        "a provider's answer is logged by its status, not its text:\n{traces}"
     );
 }
 
