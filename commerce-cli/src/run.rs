@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_facade::{Event, Flow, FlowOptions, Journal, PROVIDERS, Providers, SqliteJournal, runner_name};
+use commerce_facade::{
+    Event, Flow, FlowOptions, Journal, PROVIDERS, Providers, Role, SqliteJournal, runner_name,
+};
 
 use crate::ops::{Out, Store};
 use crate::{Failure, RunArgs, USAGE};
@@ -21,18 +23,18 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
         message: e.to_string(),
         code: USAGE,
     };
-    // Nothing configured at all is said the same way as a missing channel or warehouse
-    // (with the hint to the quickstart); a partial set is the facade's error naming it.
+    // Which roles are configured is read from the providers' variables before anything is
+    // built or opened: a command line without a channel or a warehouse is a usage error
+    // whatever the journal (with the hint to the quickstart); a partial set is the
+    // facade's error naming it.
     let env = |name: &str| commerce_core::env_optional(name);
-    let nothing = PROVIDERS
-        .iter()
-        .all(|spec| matches!(spec.configured(&env), Ok(false)));
-    let providers = if nothing {
-        Providers::new()
-    } else {
-        Providers::from_env().map_err(usage)?
-    };
-    if providers.channels.is_empty() || providers.fulfilment.is_empty() {
+    let mut roles = Vec::new();
+    for spec in PROVIDERS {
+        if spec.configured(&env).map_err(usage)? {
+            roles.push(spec.role);
+        }
+    }
+    if !roles.contains(&Role::SalesChannel) || !roles.contains(&Role::Fulfilment) {
         let wanted: Vec<String> = PROVIDERS.iter().map(ToString::to_string).collect();
         return Err(Failure {
             message: format!(
@@ -44,22 +46,22 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
             code: USAGE,
         });
     }
-    let (providers, journal): (Providers, Arc<dyn Journal>) = match Store::parse(journal_path) {
-        Store::Sqlite(path) => (providers, Arc::new(SqliteJournal::open(path)?)),
-        // The same clients again, sharing tokens and budgets in the database.
-        #[cfg(feature = "postgres")]
-        Store::Postgres(url) => {
-            // A connection per order worked on at once, and two for the listing and the
-            // shared stores.
-            let pg = crate::ops::postgres(&url, usize::from(args.concurrency) + 2)?;
-            (
-                Providers::from_env_shared(pg.shared_state()).map_err(usage)?,
-                Arc::new(pg.journal()),
-            )
-        }
-        #[cfg(not(feature = "postgres"))]
-        Store::Postgres(url) => match crate::ops::postgres(&url, 1)? {},
-    };
+    // The clients are built once, on the journal's database when it is PostgreSQL (every
+    // client then shares its credential's token and rate budgets with the other runners).
+    let (shared, journal): (Option<commerce_core::SharedState>, Arc<dyn Journal>) =
+        match Store::parse(journal_path) {
+            Store::Sqlite(path) => (None, Arc::new(SqliteJournal::open(path)?)),
+            #[cfg(feature = "postgres")]
+            Store::Postgres(url) => {
+                // A connection per order worked on at once, and two for the listing and the
+                // shared stores.
+                let pg = crate::ops::postgres(&url, usize::from(args.concurrency) + 2)?;
+                (Some(pg.shared_state()), Arc::new(pg.journal()))
+            }
+            #[cfg(not(feature = "postgres"))]
+            Store::Postgres(url) => match crate::ops::postgres(&url, 1)? {},
+        };
+    let providers = Providers::from_vars_shared(&env, shared.as_ref()).map_err(usage)?;
     let options = FlowOptions {
         concurrency: usize::from(args.concurrency),
         poll_interval: args.poll_interval,
@@ -68,7 +70,7 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
         runner: args.runner.unwrap_or_else(runner_name),
         resend_unconfirmed: args.resend_unconfirmed,
         retain_personal_data: Duration::from_secs(args.retain_days.saturating_mul(86_400)),
-        ..FlowOptions::from_vars(&|name| commerce_core::env_optional(name))
+        ..FlowOptions::from_vars(&env)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,18 +1,5 @@
 //! Checks of what a user gives a client: environment variables and e-mail addresses.
 
-use crate::error::Error;
-
-/// A required environment variable; a missing or blank one is a [`Error::Config`] naming it.
-pub fn env_required(name: &str) -> Result<String, Error> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
-        Ok(_) => Err(Error::config(format!("the environment variable {name} is empty"))),
-        Err(_) => Err(Error::config(format!(
-            "the environment variable {name} is not set"
-        ))),
-    }
-}
-
 /// An optional environment variable (`None` when unset or blank).
 pub fn env_optional(name: &str) -> Option<String> {
     std::env::var(name)
@@ -51,10 +38,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn env_required_names_what_is_missing() {
+    fn a_required_variable_missing_from_the_environment_is_named() {
         // A variable name unique to this test, so parallel tests cannot interfere.
         assert!(
-            env_required("CC_TEST_ENV_A_7f3")
+            crate::required_var(&env_optional, "CC_TEST_ENV_A_7f3")
                 .unwrap_err()
                 .to_string()
                 .contains("CC_TEST_ENV_A_7f3 is not set")

@@ -153,7 +153,7 @@ pub use crate::error::{
 pub use crate::http::{
     CONNECT_TIMEOUT, HttpClient, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, REQUEST_TIMEOUT, shared_client,
 };
-pub use crate::input::{env_optional, env_required, is_valid_email};
+pub use crate::input::{env_optional, is_valid_email};
 pub use crate::limit::{Permit, Quota, RateLimiter, RateLimits};
 pub use crate::lists::{Page, decode_items, offset_stream, page_stream};
 pub use crate::retry::{MAX_SERVER_WAIT, RetryPolicy, parse_retry_after};

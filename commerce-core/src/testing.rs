@@ -81,6 +81,14 @@ impl Recorded {
     }
 }
 
+/// The retry policy of wire tests: 2 retries, 5 ms doubling to 20 ms, so a test that
+/// retries stays fast.
+pub fn fast_retry() -> commerce_core::RetryPolicy {
+    commerce_core::RetryPolicy::default()
+        .with_max_retries(2)
+        .with_delays(Duration::from_millis(5), Duration::from_millis(20))
+}
+
 /// HTTP settings for paused-time tests: no per-attempt time limit and no idle pooling,
 /// so no timer of the HTTP stack fires while the runtime waits on a socket.
 pub fn paused_time_http() -> commerce_core::HttpClient {

@@ -101,7 +101,7 @@ impl Providers {
         let mut providers = Providers::new();
         for spec in PROVIDERS {
             if spec.configured(vars)? {
-                providers = add_provider_shared(providers, spec.name, vars, shared)?;
+                providers = providers.provider(spec.build(vars, shared)?);
             }
         }
         if providers.channels.is_empty()

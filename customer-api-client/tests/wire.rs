@@ -3,10 +3,9 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use commerce_core::testing::{Reply, ScriptedServer};
-use commerce_core::{Endpoint, Fulfilment, FulfilmentState, RetryPolicy};
+use commerce_core::{Endpoint, Fulfilment, FulfilmentState};
 use customer_api_client::{CustomerApiClient, NewOrder, NewOrderItem, Paths};
 use httpmock::Method::{GET, POST};
 use httpmock::{HttpMockRequest, MockServer};
@@ -25,11 +24,7 @@ fn client(url: &str) -> CustomerApiClient {
     commerce_core::testing::sweep::install(&[SECRET, "tok-1"]);
     CustomerApiClient::builder(ID, SECRET.to_owned().into())
         .shop_url(url)
-        .retry(
-            RetryPolicy::default()
-                .with_max_retries(2)
-                .with_delays(Duration::from_millis(5), Duration::from_millis(20)),
-        )
+        .retry(commerce_core::testing::fast_retry())
         .build()
         .unwrap()
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use commerce_core::testing::{Reply, ScriptedServer};
-use commerce_core::{Fulfilment, FulfilmentState, RetryPolicy};
+use commerce_core::{Fulfilment, FulfilmentState};
 use httpmock::Method::POST;
 use httpmock::{HttpMockRequest, MockServer};
 use serde_json::{Value, json};
@@ -49,11 +49,7 @@ fn client(base: &str, envelope: Envelope) -> ShopWeDoClient {
         .envelope(envelope)
         .clock(FixedClock)
         .salts(CountingSalts::default())
-        .retry(
-            RetryPolicy::default()
-                .with_max_retries(2)
-                .with_delays(Duration::from_millis(5), Duration::from_millis(20)),
-        )
+        .retry(commerce_core::testing::fast_retry())
         .build()
         .unwrap()
 }

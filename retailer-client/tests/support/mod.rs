@@ -1,9 +1,6 @@
 //! Shared set-up of the bol tests: a mock server with the token endpoint, and a client for it.
 #![allow(dead_code)]
 
-use std::time::Duration;
-
-use commerce_core::RetryPolicy;
 use httpmock::Method::POST;
 use httpmock::MockServer;
 use retailer_client::RetailerClient;
@@ -38,11 +35,7 @@ pub async fn setup() -> MockServer {
     server
 }
 
-pub fn fast_retry() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_retries(2)
-        .with_delays(Duration::from_millis(5), Duration::from_millis(20))
-}
+pub use commerce_core::testing::fast_retry;
 
 pub fn client(server: &MockServer) -> RetailerClient {
     commerce_core::testing::sweep::install(&[CLIENT_SECRET, "tok-1"]);

@@ -2,9 +2,7 @@
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use commerce_core::RetryPolicy;
 use httpmock::HttpMockRequest;
 use httpmock::Method::POST;
 use httpmock::{MockServer, When};
@@ -77,11 +75,7 @@ pub async fn server_with_login() -> MockServer {
     server
 }
 
-pub fn fast_retry() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_retries(2)
-        .with_delays(Duration::from_millis(5), Duration::from_millis(20))
-}
+pub use commerce_core::testing::fast_retry;
 
 pub fn client(server: &MockServer) -> SitejabberClient {
     commerce_core::testing::sweep::install(&[CLIENT_TOKEN, USER_TOKEN, PASSWORD]);
