@@ -2,8 +2,9 @@
 //!
 //! `commerce run` works the orders (providers from the environment), `status`, `attention`
 //! and `show` say where they stand, `resolve` and `retry` settle the ones that need a
-//! person. The journal is `--journal PATH`, else `COMMERCE_JOURNAL`, else
-//! `commerce-journal.sqlite` in the current folder; several `commerce run` processes may
+//! person. The journal is `--journal PATH`, else `COMMERCE_JOURNAL`, else one per user
+//! (`$XDG_STATE_HOME/commerce/journal.sqlite`, else `~/.local/state/commerce/journal.sqlite`),
+//! created only by `commerce init` (or `run --init`); several `commerce run` processes may
 //! share it.
 
 mod ops;
@@ -27,12 +28,18 @@ const USAGE: u8 = 64;
     long_about = "Run the order-to-review flow (bol orders -> fulfilment -> shipment confirmed -> review \
                   invitations) against the providers configured in the environment, and look after the \
                   orders that need a person.\n\nThe journal is --journal PATH, else COMMERCE_JOURNAL, else \
-                  commerce-journal.sqlite in the current folder. Several `commerce run` processes may share \
-                  one journal: each order is worked on by one of them at a time.\n\nExit status: 0 done; \
-                  1 a failure; 2 (run) some orders need a person and nothing failed; 64 a bad command line."
+                  $XDG_STATE_HOME/commerce/journal.sqlite (else ~/.local/state/commerce/journal.sqlite). It is \
+                  created only by `commerce init` (or `commerce run --init`): a new journal knows no order, so \
+                  orders already handed over would be handed over again. Several `commerce run` processes may \
+                  share one journal: each order is worked on by one of them at a time.\n\nSIGTERM or SIGINT \
+                  (Ctrl-C) stops `run` cleanly: no new order is claimed, waits and reads are cancelled, a request \
+                  that may act finishes, every order is given back; a second signal stops at once.\n\nExit \
+                  status: 0 done (or stopped cleanly); 1 a failure; 2 (run) some orders need a person and nothing \
+                  failed; 64 a bad command line."
 )]
 struct Cli {
-    /// The journal file (default: COMMERCE_JOURNAL, else ./commerce-journal.sqlite).
+    /// The journal: a file, or a `postgres://` address (default: COMMERCE_JOURNAL, else
+    /// $XDG_STATE_HOME/commerce/journal.sqlite, else ~/.local/state/commerce/journal.sqlite).
     #[arg(long, global = true, value_name = "PATH")]
     journal: Option<String>,
     /// Print JSON for scripts instead of text for people.
@@ -44,6 +51,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create the journal (refused where a file is): once, before the first `run`.
+    Init,
     /// Work the orders: until every order seen is completed or needs a person, or with
     /// --watch until Ctrl-C. Providers come from the environment (see the README).
     Run(RunArgs),
@@ -70,6 +79,10 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RunArgs {
+    /// Create the journal when there is none (a first run); without it, a missing journal
+    /// is refused, so that orders handed over before are never handed over again.
+    #[arg(long)]
+    init: bool,
     /// Keep running passes and picking up new orders until Ctrl-C.
     #[arg(long)]
     watch: bool,
@@ -89,8 +102,9 @@ struct RunArgs {
     /// its shipment is confirmed without one.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = any_duration)]
     untracked_after: Duration,
-    /// This runner's name in the journal (default: from the process id).
-    #[arg(long, value_name = "NAME")]
+    /// This runner's name in the journal, followed by `.` and the process id so that it is
+    /// this process's alone (default: `runner-` with the process id and a random suffix).
+    #[arg(long, value_name = "NAME", value_parser = runner)]
     runner: Option<String>,
     /// Keep the personal data of completed orders this many days.
     #[arg(long, value_name = "N", default_value_t = 30)]
@@ -144,6 +158,14 @@ fn any_duration(text: &str) -> Result<Duration, String> {
     duration(text, Duration::ZERO, Duration::from_secs(7 * 86_400))
 }
 
+fn runner(text: &str) -> Result<String, String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "-_.@:".contains(c);
+    if text.is_empty() || text.len() > 64 || !text.chars().all(ok) {
+        return Err("a runner name is 1 to 64 letters, digits and - _ . @ :".into());
+    }
+    Ok(text.to_owned())
+}
+
 fn lease(text: &str) -> Result<Duration, String> {
     duration(text, Duration::from_secs(2), commerce_facade::LEASE_BOUNDS.1)
 }
@@ -177,32 +199,36 @@ fn main() -> ExitCode {
             };
         }
     };
-    let journal_path = cli
+    let out = ops::Out { json: cli.json };
+    let journal_path = match cli
         .journal
         .clone()
         .or_else(|| commerce_core::env_optional("COMMERCE_JOURNAL"))
-        .unwrap_or_else(|| "commerce-journal.sqlite".to_owned());
-    let out = ops::Out { json: cli.json };
+        .map_or_else(ops::default_journal, Ok)
+    {
+        Ok(path) => path,
+        Err(f) => return out.fail(&f),
+    };
+    let store = ops::Store::parse(&journal_path);
     let result = match cli.command {
-        Command::Run(args) => run::run(&journal_path, args, out),
-        other => ops::journal(&ops::Store::parse(&journal_path)).and_then(|journal| match other {
-            Command::Status => ops::status(journal.as_ref(), out),
-            Command::Attention => ops::attention(journal.as_ref(), out),
-            Command::Show { key } => ops::show(journal.as_ref(), &key, out),
-            Command::Resolve(args) => ops::resolve(journal.as_ref(), args, out),
-            Command::Retry { key } => ops::retry(journal.as_ref(), &key, out),
-            Command::Run(_) => unreachable!("handled above"),
-        }),
+        Command::Run(args) => run::run(&store, args, out),
+        Command::Init => ops::init(&store, out),
+        Command::Status => ops::journal(&store, ops::Access::Read).and_then(|j| ops::status(j.as_ref(), out)),
+        Command::Attention => {
+            ops::journal(&store, ops::Access::Read).and_then(|j| ops::attention(j.as_ref(), out))
+        }
+        Command::Show { key } => {
+            ops::journal(&store, ops::Access::Read).and_then(|j| ops::show(j.as_ref(), &key, out))
+        }
+        Command::Resolve(args) => {
+            ops::journal(&store, ops::Access::Write).and_then(|j| ops::resolve(j.as_ref(), args, out))
+        }
+        Command::Retry { key } => {
+            ops::journal(&store, ops::Access::Write).and_then(|j| ops::retry(j.as_ref(), &key, out))
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(f) => {
-            if cli.json {
-                println!("{}", serde_json::json!({ "error": f.message }));
-            } else {
-                eprintln!("error: {}", f.message);
-            }
-            ExitCode::from(f.code)
-        }
+        Err(f) => out.fail(&f),
     }
 }

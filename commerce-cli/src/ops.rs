@@ -56,6 +56,20 @@ const PLATFORMS: [&str; 2] = ["safeshop", "sitejabber"];
 /// Who changes an order with `resolve` / `retry`, in its history.
 const OPERATOR: &str = "operator";
 
+/// Writes a line to standard output; false when it is closed (`commerce run | head`): a
+/// closed pipe is never a panic.
+pub(crate) fn say(line: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+}
+
+/// Writes a line to standard error; false when it is closed.
+pub(crate) fn warn(line: &str) -> bool {
+    use std::io::Write;
+    writeln!(std::io::stderr().lock(), "{line}").is_ok()
+}
+
 /// How to print.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Out {
@@ -65,30 +79,113 @@ pub(crate) struct Out {
 impl Out {
     fn print(&self, value: Value, text: impl FnOnce() -> String) {
         if self.json {
-            println!("{value}");
+            say(&value.to_string());
         } else {
-            println!("{}", text());
+            say(&text());
         }
+    }
+
+    /// Reports a command's failure; its exit status.
+    pub(crate) fn fail(&self, f: &Failure) -> std::process::ExitCode {
+        if self.json {
+            say(&json!({ "error": f.message }).to_string());
+        } else {
+            warn(&format!("error: {}", f.message));
+        }
+        std::process::ExitCode::from(f.code)
     }
 }
 
-/// Opens an existing journal (a command that reads one never creates a file).
-pub(crate) fn journal(store: &Store) -> Result<Box<dyn Journal>, Failure> {
+/// The journal when neither `--journal` nor `COMMERCE_JOURNAL` names one: one per user,
+/// `$XDG_STATE_HOME/commerce/journal.sqlite`, else `$HOME/.local/state/commerce/journal.sqlite`
+/// (never the current folder: a run from another folder would start a second journal).
+pub(crate) fn default_journal() -> Result<String, Failure> {
+    let absolute = |name: &str| {
+        commerce_core::env_optional(name)
+            .map(std::path::PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let state = absolute("XDG_STATE_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".local").join("state")))
+        .ok_or_else(|| Failure {
+            message: "no journal given and no home folder to keep one in: give --journal PATH or set \
+                      COMMERCE_JOURNAL"
+                .into(),
+            code: crate::USAGE,
+        })?;
+    let path = state.join("commerce").join("journal.sqlite");
+    path.to_str().map(str::to_owned).ok_or_else(|| Failure {
+        message: format!(
+            "the default journal's path {} is not valid UTF-8: give --journal PATH",
+            path.display()
+        ),
+        code: crate::USAGE,
+    })
+}
+
+/// What a command does with the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Reads it: nothing is created or changed.
+    Read,
+    /// Changes orders in an existing journal.
+    Write,
+}
+
+/// Opens an existing journal (no command but `init` and `run --init` creates one).
+pub(crate) fn journal(store: &Store, access: Access) -> Result<Box<dyn Journal>, Failure> {
     match store {
         Store::Sqlite(path) => {
-            if !std::path::Path::new(path).exists() {
-                return Err(Failure {
-                    message: format!("no journal at {path} (give --journal PATH or set COMMERCE_JOURNAL)"),
-                    code: 1,
-                });
-            }
-            Ok(Box::new(SqliteJournal::open(path)?))
+            let path = std::path::Path::new(path);
+            Ok(match access {
+                Access::Read => Box::new(SqliteJournal::open_read_only(path)?),
+                Access::Write => Box::new(SqliteJournal::open_existing_journal(path)?),
+            })
         }
         #[cfg(feature = "postgres")]
         Store::Postgres(url) => Ok(Box::new(postgres(url, 1)?.journal())),
         #[cfg(not(feature = "postgres"))]
         Store::Postgres(url) => match postgres(url, 1)? {},
     }
+}
+
+/// Creates a journal file where there is none (its folder too, owner-only, when that is
+/// missing), or brings a PostgreSQL database's schema up to date.
+pub(crate) fn create_journal(store: &Store) -> Result<Box<dyn Journal>, Failure> {
+    match store {
+        Store::Sqlite(path) => {
+            create_folder(path)?;
+            Ok(Box::new(SqliteJournal::create(path)?))
+        }
+        #[cfg(feature = "postgres")]
+        Store::Postgres(url) => Ok(Box::new(postgres(url, 1)?.journal())),
+        #[cfg(not(feature = "postgres"))]
+        Store::Postgres(url) => match postgres(url, 1)? {},
+    }
+}
+
+/// Creates the folder of a journal file (owner-only) when it is missing.
+pub(crate) fn create_folder(path: &str) -> Result<(), Failure> {
+    let path = std::path::Path::new(path);
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(folder)
+            .map_err(|e| format!("cannot create the folder {}: {e}", folder.display()))?;
+    }
+    Ok(())
+}
+
+/// `commerce init`.
+pub(crate) fn init(store: &Store, out: Out) -> Result<u8, Failure> {
+    let journal = create_journal(store)?;
+    out.print(json!({"journal": journal.location(), "created": true}), || {
+        format!("journal created at {}", journal.location())
+    });
+    Ok(0)
 }
 
 fn time(at: DateTime<Utc>) -> String {

@@ -1,24 +1,30 @@
 //! `commerce run`: the flow against the providers configured in the environment.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use commerce_facade::{
-    Event, Flow, FlowOptions, Journal, PROVIDERS, Providers, Role, SqliteJournal, runner_name,
+    Event, Flow, FlowOptions, Journal, PROVIDERS, Providers, Role, SqliteJournal, StopHandle, runner_name,
 };
 
-use crate::ops::{Out, Store};
+use crate::ops::{Out, Store, say, warn};
 use crate::{Failure, RunArgs, USAGE};
 
-/// Runs the flow; the exit status: 0 every order completed (with --watch: stopped, and no
-/// order needs a person), 2 some need a person and every other one completed, 1 some were
-/// left unfinished (failing, or interrupted) or a channel could not be listed.
+/// How long a clean stop may take before the process ends anyway: a request that may act
+/// finishes within its attempt's time limit (a connection in 10 s, an answer in 30 s), and
+/// the orders are then given back.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(60);
+
+/// Runs the flow; the exit status: 0 every order completed (with --watch, or after a
+/// signal: stopped cleanly, and no order needs a person), 2 some order in the journal needs
+/// a person (or a record does not read) and nothing failed, 1 some were left unfinished
+/// (failing), a channel could not be listed, or the run could not go on (the journal cannot
+/// be written; a provider refuses its credentials or settings).
 ///
 /// With a PostgreSQL journal, every client shares its credential's access token and rate
 /// budgets in the same database with the other runners.
-pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Failure> {
-    // The environment is checked before the journal is opened: a command line without
-    // providers is a usage error whatever the journal.
+pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure> {
     let usage = |e: commerce_core::Error| Failure {
         message: e.to_string(),
         code: USAGE,
@@ -46,86 +52,155 @@ pub(crate) fn run(journal_path: &str, args: RunArgs, out: Out) -> Result<u8, Fai
             code: USAGE,
         });
     }
-    // The clients are built once, on the journal's database when it is PostgreSQL (every
-    // client then shares its credential's token and rate budgets with the other runners).
-    let (shared, journal): (Option<commerce_core::SharedState>, Arc<dyn Journal>) =
-        match Store::parse(journal_path) {
-            Store::Sqlite(path) => (None, Arc::new(SqliteJournal::open(path)?)),
-            #[cfg(feature = "postgres")]
-            Store::Postgres(url) => {
-                // A connection per order worked on at once, and two for the listing and the
-                // shared stores.
-                let pg = crate::ops::postgres(&url, usize::from(args.concurrency) + 2)?;
-                (Some(pg.shared_state()), Arc::new(pg.journal()))
-            }
-            #[cfg(not(feature = "postgres"))]
-            Store::Postgres(url) => match crate::ops::postgres(&url, 1)? {},
-        };
-    let providers = Providers::from_vars_shared(&env, shared.as_ref()).map_err(usage)?;
-    let options = FlowOptions {
-        concurrency: usize::from(args.concurrency),
-        poll_interval: args.poll_interval,
-        lease: args.lease,
-        untracked_after: args.untracked_after,
-        runner: args.runner.unwrap_or_else(runner_name),
-        resend_unconfirmed: args.resend_unconfirmed,
-        retain_personal_data: Duration::from_secs(args.retain_days.saturating_mul(86_400)),
-        ..FlowOptions::from_vars(&env)
+    let mut options = FlowOptions::from_vars(&env).map_err(usage)?;
+    options.concurrency = usize::from(args.concurrency);
+    options.poll_interval = args.poll_interval;
+    options.lease = args.lease;
+    options.untracked_after = args.untracked_after;
+    // A runner name is this process's alone: two processes given one name still hold
+    // their leases apart.
+    options.runner = match &args.runner {
+        Some(name) => format!("{name}.{}", std::process::id()),
+        None => runner_name(),
     };
+    options.resend_unconfirmed = args.resend_unconfirmed;
+    options.retain_personal_data = Duration::from_secs(args.retain_days.saturating_mul(86_400));
+    // The journal exists (or `--init` creates it); the clients are built once, on the
+    // journal's database when it is PostgreSQL (every client then shares its credential's
+    // token and rate budgets with the other runners).
+    let (shared, journal): (Option<commerce_core::SharedState>, Arc<dyn Journal>) = match store {
+        Store::Sqlite(path) => {
+            let journal = if args.init {
+                crate::ops::create_folder(path)?;
+                SqliteJournal::open(path)?
+            } else {
+                SqliteJournal::open_existing(path)?
+            };
+            (None, Arc::new(journal))
+        }
+        #[cfg(feature = "postgres")]
+        Store::Postgres(url) => {
+            // A connection per order worked on at once, and two for the listing and the
+            // shared stores.
+            let pg = crate::ops::postgres(url, usize::from(args.concurrency) + 2)?;
+            (Some(pg.shared_state()), Arc::new(pg.journal()))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Store::Postgres(url) => match crate::ops::postgres(url, 1)? {},
+    };
+    let providers = Providers::from_vars_shared(&env, shared.as_ref()).map_err(usage)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         if !out.json {
-            println!(
+            say(&format!(
                 "commerce run: runner {}, journal {}, {}",
                 options.runner,
                 journal.location(),
                 if args.watch {
-                    "until Ctrl-C"
+                    "until stopped (SIGTERM or Ctrl-C)"
                 } else {
                     "until every order is done or needs a person"
                 }
-            );
+            ));
         }
-        let flow = Flow::new(providers, journal, options).observe(move |e: &Event| {
-            if out.json {
-                println!("{}", serde_json::to_string(e).unwrap_or_default());
-            } else {
-                println!("{e}");
-            }
-        });
+        let flow = Flow::new(providers, journal, options);
         let stop = flow.stop_handle();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("stopping after the current steps (the journal keeps the rest)...");
-                stop.stop();
-            }
-        });
+        // Standard output closed (`commerce run | head`): the run stops cleanly, as on a
+        // signal; nothing is printed any more.
+        let closed = Arc::new(AtomicBool::new(false));
+        let flow = {
+            let (stop, closed) = (stop.clone(), closed.clone());
+            flow.observe(move |e: &Event| {
+                if closed.load(Ordering::SeqCst) {
+                    return;
+                }
+                let line = if out.json {
+                    serde_json::to_string(e).unwrap_or_default()
+                } else {
+                    e.to_string()
+                };
+                if !say(&line) && !closed.swap(true, Ordering::SeqCst) {
+                    warn("standard output is closed: stopping cleanly (the journal keeps the rest)");
+                    stop.stop();
+                }
+            })
+        };
+        tokio::spawn(signals(stop));
         let summary = if args.watch {
             flow.watch().await
         } else {
             flow.run().await
         };
-        if out.json {
-            println!(
-                "{}",
-                serde_json::json!({ "event": "summary", "summary": summary })
-            );
-        } else {
-            println!("\nSummary\n{summary}");
+        if !closed.load(Ordering::SeqCst) {
+            if out.json {
+                say(&serde_json::json!({ "event": "summary", "summary": summary }).to_string());
+            } else {
+                say(&format!("\nSummary\n{summary}"));
+            }
+        }
+        if let Some(why) = &summary.fatal {
+            warn(&format!("error: {why}"));
+            return Ok(1);
         }
         // A step that failed and then went through is not a failure of the run; an order
-        // left unfinished is (with --watch, Ctrl-C is how a run ends).
-        let unfinished =
-            !summary.unlisted.is_empty() || (!args.watch && (summary.pending > 0 || summary.interrupted));
+        // left unfinished is (with --watch, or after a signal, a stop is how a run ends).
+        let stopped = args.watch || summary.interrupted;
+        let unfinished = !summary.unlisted.is_empty() || (!stopped && summary.pending > 0);
         Ok(if unfinished {
             1
-        } else if !summary.attention.is_empty() {
+        } else if summary.needing_person > 0 || !summary.attention.is_empty() {
             2
         } else {
             0
         })
     })
+}
+
+/// SIGTERM (how systemd and containers stop a service) or SIGINT (Ctrl-C): the first stops
+/// cleanly, within [`STOP_GRACE`]; a second one, or the grace running out, ends the process
+/// at once (a step under way stays `Started` in the journal, settled by the next run; its
+/// order's lease runs out after `--lease`). Exit status then: 128 + the signal's number
+/// (130 for SIGINT, 143 for SIGTERM).
+async fn signals(stop: StopHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        warn("signals cannot be handled: SIGTERM and Ctrl-C end the process at once");
+        return;
+    };
+    let first = tokio::select! {
+        _ = term.recv() => 15,
+        _ = int.recv() => 2,
+    };
+    warn(&format!(
+        "{}: stopping cleanly: no new order is claimed, waits and reads are cancelled, a request under way \
+         finishes (at most {} s), every order is given back; a second signal stops at once",
+        name(first),
+        STOP_GRACE.as_secs()
+    ));
+    stop.stop();
+    let second = tokio::select! {
+        _ = term.recv() => Some(15),
+        _ = int.recv() => Some(2),
+        () = tokio::time::sleep(STOP_GRACE) => None,
+    };
+    let code = second.unwrap_or(first);
+    warn(&format!(
+        "{}: stopping at once: a step under way stays `Started` in the journal and is settled by the next run \
+         (never guessed); its order is taken over when its lease runs out",
+        match second {
+            Some(s) => format!("{} again", name(s)),
+            None => format!("not stopped within {} s", STOP_GRACE.as_secs()),
+        }
+    ));
+    std::process::exit(128 + code);
+}
+
+fn name(signal: i32) -> &'static str {
+    match signal {
+        15 => "SIGTERM",
+        _ => "SIGINT",
+    }
 }

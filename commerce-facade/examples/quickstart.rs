@@ -185,7 +185,7 @@ async fn main() -> ExitCode {
     // The shop's settings come from the environment, live or not: the sandbox emulates the
     // providers, not the shop (without COMMERCE_CONTACT_PHONE, orders whose buyer gave no
     // phone wait for a person where the warehouse requires one).
-    let defaults = FlowOptions::from_vars(&env);
+    let defaults = FlowOptions::from_vars(&env)?;
     let options = FlowOptions {
         poll_interval: args.poll_interval.unwrap_or(if fast {
             Duration::from_millis(200)

@@ -24,6 +24,17 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     sitejabber_client::PROVIDER,
 ];
 
+/// The variables of the provider `name` of this build (required, then optional): what an
+/// operator checks when it refuses its credentials or settings. Empty for a provider this
+/// build does not have.
+pub fn variables_of(name: &str) -> Vec<&'static str> {
+    PROVIDERS
+        .iter()
+        .filter(|spec| spec.name == name)
+        .flat_map(|spec| spec.required.iter().chain(spec.optional.iter()).copied())
+        .collect()
+}
+
 /// Adds the provider `name` to `providers`, built from `vars`.
 pub fn add_provider(providers: Providers, name: &str, vars: &Vars<'_>) -> Result<Providers, Error> {
     add_provider_shared(providers, name, vars, None)

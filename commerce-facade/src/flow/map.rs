@@ -8,6 +8,26 @@ use commerce_core::{Error, Order, ProductRef, ReviewInvitation, ShipmentConfirma
 /// The variable that gives the shop's contact phone ([`FlowOptions::contact_phone`](super::FlowOptions::contact_phone)).
 pub const CONTACT_PHONE_VAR: &str = "COMMERCE_CONTACT_PHONE";
 
+/// The shop's contact phone as given (`COMMERCE_CONTACT_PHONE`), checked: digits, spaces
+/// and `+ - ( ) . /` only (a `+` only first), 6 to 15 digits (E.164 allows 15), at most 32
+/// characters. Refused with the variable named and the value not repeated (it may be long,
+/// or not meant to be printed).
+pub(crate) fn contact_phone(text: &str) -> Result<String, Error> {
+    let phone = text.trim();
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let allowed = phone
+        .char_indices()
+        .all(|(i, c)| c.is_ascii_digit() || " -().//".contains(c) || (c == '+' && i == 0));
+    if phone.chars().count() > 32 || !allowed || !(6..=15).contains(&digits) {
+        return Err(Error::config(format!(
+            "{CONTACT_PHONE_VAR} is not a phone number ({} characters given): digits, spaces and + - ( ) . / only \
+             (a + only first), 6 to 15 digits, at most 32 characters, e.g. +31 20 123 4567",
+            text.chars().count()
+        )));
+    }
+    Ok(phone.to_owned())
+}
+
 /// The order as the fulfilment provider gets it: the buyer's phone, else the shop's contact
 /// phone (bol leaves `deliveryPhoneNumber` out of most orders and gives none with the
 /// billing details; ShopWeDo requires one on both addresses, the carrier uses it). The

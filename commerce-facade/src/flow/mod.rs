@@ -25,7 +25,7 @@ mod settle;
 mod steps;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -183,12 +183,18 @@ impl Default for FlowOptions {
 
 impl FlowOptions {
     /// The defaults, with the settings the environment gives (looked up by `vars`):
-    /// `COMMERCE_CONTACT_PHONE` (the shop's contact phone).
-    pub fn from_vars(vars: &dyn Fn(&str) -> Option<String>) -> Self {
-        FlowOptions {
-            contact_phone: vars(map::CONTACT_PHONE_VAR).filter(|p| !p.trim().is_empty()),
+    /// `COMMERCE_CONTACT_PHONE` (the shop's contact phone, checked: a phone number of 6 to
+    /// 15 digits, at most 32 characters; anything else is an error naming the variable,
+    /// before any order is handed over with it).
+    pub fn from_vars(vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let contact_phone = vars(map::CONTACT_PHONE_VAR)
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| map::contact_phone(&p))
+            .transpose()?;
+        Ok(FlowOptions {
+            contact_phone,
             ..FlowOptions::default()
-        }
+        })
     }
 }
 
@@ -277,14 +283,26 @@ pub enum Event {
         /// Why, and what to check.
         reason: String,
     },
-    /// Nothing is due now: the run sleeps until the next check.
+    /// Nothing is due now: the run sleeps until the next check. Each kind of wait is
+    /// counted, and said with its bound.
     Waiting {
-        /// Orders of this run waiting for their parcel to ship.
+        /// Orders of this run waiting for their parcel to ship (checked every
+        /// `poll_interval`).
         shipment: usize,
+        /// Orders of this run shipped without a tracking code, waiting up to
+        /// `untracked_after` for one before the shipment is confirmed without it.
+        untracked: usize,
+        /// Split orders of this run waiting for their parts to end.
+        parts: usize,
         /// Orders of this run waiting to try a failed step again.
         retry: usize,
-        /// Orders of this run held by other runners.
+        /// Orders of this run held by other runners (until their leases end).
         elsewhere: usize,
+        /// How often a shipping order is checked ([`FlowOptions::poll_interval`]).
+        poll_interval: Duration,
+        /// How long a parcel without a tracking code waits for one
+        /// ([`FlowOptions::untracked_after`]).
+        untracked_after: Duration,
         /// When the next order is due.
         next_check: DateTime<Utc>,
     },
@@ -346,29 +364,63 @@ impl std::fmt::Display for Event {
             Event::Attention { key, reason } => write!(f, "[{key}] NEEDS ATTENTION: {reason}"),
             Event::Waiting {
                 shipment,
+                untracked,
+                parts,
                 retry,
                 elsewhere,
+                poll_interval,
+                untracked_after,
                 next_check,
             } => {
-                let mut parts = Vec::new();
+                let mut said = Vec::new();
                 if *shipment > 0 {
-                    parts.push(format!("{shipment} order(s) waiting for shipment"));
+                    said.push(format!(
+                        "{shipment} order(s) waiting for their parcel to ship (checked every {}, --poll-interval)",
+                        human(*poll_interval)
+                    ));
+                }
+                if *untracked > 0 {
+                    said.push(format!(
+                        "{untracked} shipped without a tracking code: waiting up to {} for one, then confirmed \
+                         without (--untracked-after)",
+                        human(*untracked_after)
+                    ));
+                }
+                if *parts > 0 {
+                    said.push(format!("{parts} split order(s) waiting for their parts"));
                 }
                 if *retry > 0 {
-                    parts.push(format!("{retry} waiting to try a failed step again"));
+                    said.push(format!("{retry} waiting to try a failed step again"));
                 }
                 if *elsewhere > 0 {
-                    parts.push(format!("{elsewhere} with other runners"));
+                    said.push(format!("{elsewhere} with other runners (until their leases end)"));
                 }
                 write!(
                     f,
-                    "{}, next check {}",
-                    parts.join(", "),
+                    "{}; next check {}",
+                    said.join(", "),
                     next_check.format("%H:%M:%S UTC")
                 )
             }
         }
     }
+}
+
+/// A duration as people write it: `200ms`, `30s`, `5m`, `1h30m`, `2d`.
+pub(crate) fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 && ms > 0 {
+        return format!("{ms}ms");
+    }
+    let s = d.as_secs();
+    let (days, hours, minutes, seconds) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
+    let mut t = String::new();
+    for (n, unit) in [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")] {
+        if n > 0 {
+            t += &format!("{n}{unit}");
+        }
+    }
+    if t.is_empty() { "0s".to_owned() } else { t }
 }
 
 /// What a run did. `Display` gives the summary the quickstart and `commerce run` print.
@@ -408,6 +460,16 @@ pub struct Summary {
     pub unlisted: Vec<String>,
     /// Whether the run was stopped before it finished.
     pub interrupted: bool,
+    /// Why the run stopped because it could not go on (the journal cannot be written; a
+    /// provider refuses its credentials or settings, with the variables to check): `None`
+    /// when it did not.
+    pub fatal: Option<String>,
+    /// Orders in the whole journal (not only this run's) waiting for a person when the run
+    /// ended, unreadable records included.
+    pub needing_person: usize,
+    /// Records of the journal that do not read, when the run ended: `(key, why)`. They are
+    /// never worked on or purged; `commerce attention` says what to do.
+    pub unreadable: Vec<(String, String)>,
     /// Completed orders whose personal fields were purged in this run.
     pub purged: usize,
     /// How long it took.
@@ -466,6 +528,25 @@ impl std::fmt::Display for Summary {
         }
         if self.purged > 0 {
             writeln!(f, "  personal data purged from {} completed orders", self.purged)?;
+        }
+        if !self.unreadable.is_empty() {
+            let keys: Vec<&str> = self.unreadable.iter().map(|(k, _)| k.as_str()).collect();
+            writeln!(
+                f,
+                "  UNREADABLE       {} record(s), never worked on or purged: {} (see `commerce attention`)",
+                keys.len(),
+                keys.join(", ")
+            )?;
+        }
+        if self.needing_person > self.attention.len() {
+            writeln!(
+                f,
+                "  in the journal   {} order(s) in all need a person (`commerce attention`)",
+                self.needing_person
+            )?;
+        }
+        if let Some(why) = &self.fatal {
+            writeln!(f, "  STOPPED          {why}")?;
         }
         write!(f, "  time taken       {:.1} s", self.elapsed.as_secs_f64())
     }
@@ -539,22 +620,51 @@ impl std::fmt::Debug for Flow {
     }
 }
 
-#[derive(Debug, Default)]
-struct Stop {
-    asked: AtomicBool,
-    wake: tokio::sync::Notify,
+/// A stop asked for, seen by every waiter at once.
+#[derive(Debug)]
+pub(crate) struct Stop {
+    asked: tokio::sync::watch::Sender<bool>,
+    /// Why the run cannot go on (the journal cannot be written, a provider's credentials or
+    /// settings are refused), when that is why it stops.
+    fatal: Mutex<Option<String>>,
 }
 
-/// Stops a running flow cleanly: each order finishes its current step, the orders are
-/// given back to the journal, and [`Flow::run`] / [`Flow::watch`] return.
+impl Default for Stop {
+    fn default() -> Self {
+        Stop {
+            asked: tokio::sync::watch::Sender::new(false),
+            fatal: Mutex::new(None),
+        }
+    }
+}
+
+impl Stop {
+    pub(crate) fn ask(&self) {
+        self.asked.send_replace(true);
+    }
+
+    pub(crate) fn asked(&self) -> bool {
+        *self.asked.borrow()
+    }
+
+    /// Returns once a stop is asked for.
+    pub(crate) async fn wait(&self) {
+        let mut asked = self.asked.subscribe();
+        let _ = asked.wait_for(|a| *a).await;
+    }
+}
+
+/// Stops a running flow cleanly: no order is claimed any more, waits and reads under way
+/// are cancelled, a request that may act (a hand-over, a confirmation, a cancel, an
+/// invitation) finishes, every order is given back to the journal, and [`Flow::run`] /
+/// [`Flow::watch`] return.
 #[derive(Debug, Clone)]
 pub struct StopHandle(Arc<Stop>);
 
 impl StopHandle {
     /// Asks the flow to stop.
     pub fn stop(&self) {
-        self.0.asked.store(true, Ordering::SeqCst);
-        self.0.wake.notify_one();
+        self.0.ask();
     }
 }
 
@@ -600,7 +710,19 @@ impl Flow {
     }
 
     fn stopping(&self) -> bool {
-        self.stop.asked.load(Ordering::SeqCst)
+        self.stop.asked()
+    }
+
+    /// Stops the run because it cannot go on; the first reason is kept (the summary's
+    /// [`Summary::fatal`]).
+    pub(crate) fn stop_fatally(&self, reason: String) {
+        let mut fatal = self.stop.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        if fatal.is_none() {
+            tracing::error!(reason, "the run stops: it cannot go on");
+            *fatal = Some(reason);
+        }
+        drop(fatal);
+        self.stop.ask();
     }
 
     /// Counts a finished step; true when the flow must stop now (a stop was asked for, or
@@ -608,7 +730,7 @@ impl Flow {
     fn count_step(&self) -> bool {
         let n = self.steps.fetch_add(1, Ordering::SeqCst) + 1;
         if self.options.stop_after_steps.is_some_and(|max| n >= max) {
-            self.stop.asked.store(true, Ordering::SeqCst);
+            self.stop.ask();
         }
         self.stopping()
     }

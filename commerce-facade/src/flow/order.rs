@@ -49,6 +49,9 @@ pub(crate) struct Held<'f> {
     pub(crate) r: OrderRecord,
     invitation: ReviewInvitation,
     plans: Vec<InvitePlan>,
+    /// Whether a request that may act is under way (a stop lets it finish; anything else
+    /// is cancelled at once).
+    acting: tokio::sync::watch::Sender<bool>,
 }
 
 impl<'f> Held<'f> {
@@ -60,7 +63,23 @@ impl<'f> Held<'f> {
             r,
             invitation,
             plans,
+            acting: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Watches whether a request that may act is under way.
+    pub(crate) fn acting(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.acting.subscribe()
+    }
+
+    /// Runs a request that may act (a create, a cancel, a confirmation, an invitation): a
+    /// stop asked meanwhile lets it finish, so its outcome is journaled rather than left
+    /// unknown.
+    async fn act<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+        self.acting.send_replace(true);
+        let out = call.await;
+        self.acting.send_replace(false);
+        out
     }
 
     /// Writes the record and renews the lease.
@@ -183,8 +202,7 @@ impl<'f> Held<'f> {
             lines.join(", "),
             channel.name()
         ))?;
-        channel
-            .accept_cancellation(&self.r.order.id, lines)
+        self.act(channel.accept_cancellation(&self.r.order.id, lines))
             .await
             .map_err(|e| Halt::Failed(steps::CHANGES.name.into(), e))?;
         Ok(())
@@ -279,7 +297,7 @@ impl<'f> Held<'f> {
                     "every line is cancelled on {} (or the buyer asks to): cancelling {reference} at {provider}",
                     channel.name()
                 ))?;
-                match f.cancel(&reference).await {
+                match self.act(f.cancel(&reference)).await {
                     Ok(()) => {}
                     Err(e @ Error::Unsupported { .. }) => {
                         let lines: Vec<String> = seen.requested.iter().chain(&seen.gone).cloned().collect();
@@ -633,8 +651,8 @@ impl<'f> Held<'f> {
             self.save(&format!("submitting to {}", f.name()))?;
         }
         let contact_phone = flow.options.contact_phone.as_deref();
-        match f
-            .submit(&map::fulfilment_order(&self.r.order, contact_phone))
+        match self
+            .act(f.submit(&map::fulfilment_order(&self.r.order, contact_phone)))
             .await
         {
             Ok(receipt) => self.submitted(receipt, "submitted"),
@@ -793,7 +811,7 @@ impl<'f> Held<'f> {
         self.r.confirmation = Step::Started;
         self.save("confirming the shipment")?;
         let confirmation = map::confirmation(&self.r.order, tracking);
-        match channel.confirm_shipment(&confirmation).await {
+        match self.act(channel.confirm_shipment(&confirmation)).await {
             Ok(receipt) => {
                 self.r.confirmation = Step::Done(receipt.reference.clone());
                 self.r.failures = 0;
@@ -835,8 +853,8 @@ impl<'f> Held<'f> {
         self.r.invitations.insert(step.clone(), Step::Started);
         self.save(&format!("inviting on {step}"))?;
         let sent = match &part {
-            Some(part) => platform.invite_part(part, &self.invitation).await,
-            None => platform.invite(&self.invitation).await,
+            Some(part) => self.act(platform.invite_part(part, &self.invitation)).await,
+            None => self.act(platform.invite(&self.invitation)).await,
         };
         let failed = format!("{} {step}", rule.name);
         match sent {

@@ -32,11 +32,10 @@ struct Run {
     seen_count: usize,
     /// Failures in this run, per order.
     tries: HashMap<String, u32>,
-    /// Orders this run gave back to wait: when they are due, and `true` for a retry,
-    /// `false` for a shipment.
-    waiting: HashMap<String, (DateTime<Utc>, bool)>,
-    /// What the run last said it waits for: `(shipment, retry, elsewhere)`.
-    announced: Option<(usize, usize, usize)>,
+    /// Orders this run gave back to wait: when they are due, and what for.
+    waiting: HashMap<String, (DateTime<Utc>, Wait)>,
+    /// What the run last said it waits for.
+    announced: Option<[usize; 5]>,
 }
 
 impl Run {
@@ -55,6 +54,23 @@ impl Run {
             .filter(move |k| self.tries.get(*k).copied().unwrap_or(0) < max_attempts.max(1))
     }
 }
+
+/// What an order given back waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Its parcel to ship (checked every poll interval).
+    Shipment,
+    /// A tracking code for a parcel shipped without one (up to `untracked_after`).
+    Untracked,
+    /// A split order: its parts to end.
+    Parts,
+    /// The time to try a failed step again.
+    Retry,
+}
+
+/// Journal failures in a row (claims that fail) after which a run stops: a journal that
+/// cannot be written (a full disk, a database gone) is said at once, not waited on.
+const JOURNAL_FAILURES_FATAL: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -135,6 +151,14 @@ impl Flow {
                 break;
             }
             journal_failures = if journal_ok { 0 } else { journal_failures + 1 };
+            if journal_failures >= JOURNAL_FAILURES_FATAL {
+                self.stop_fatally(format!(
+                    "the journal {} failed {journal_failures} times in a row (see the failures above): check it \
+                     (free disk space, the database), then run again; the orders stay as it last had them",
+                    self.journal.location()
+                ));
+                break;
+            }
             self.forget_finished(&run);
             if mode == Mode::UntilDone
                 && (journal_failures >= max_attempts
@@ -161,7 +185,7 @@ impl Flow {
             }
             self.announce_wait(&run, wake);
             let sleep = std::pin::pin!(tokio::time::sleep_until(self.clock.instant(wake)));
-            let stop = std::pin::pin!(self.stop.wake.notified());
+            let stop = std::pin::pin!(self.stop.wait());
             futures_util::future::select(sleep, stop).await;
             if self.stopping() {
                 break;
@@ -176,6 +200,19 @@ impl Flow {
         summary.pending = run.open.len();
         summary.unlisted = unlisted;
         summary.interrupted |= self.stopping();
+        summary.fatal = self.stop.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // What needs a person in the whole journal, this run's or not.
+        match self.journal.unreadable() {
+            Ok(unreadable) => summary.unreadable = unreadable,
+            Err(e) => self.fail("journal", "read", &e),
+        }
+        match self.journal.all() {
+            Ok(records) => {
+                summary.needing_person = records.iter().filter(|r| r.needs_person()).count();
+            }
+            Err(e) => self.fail("journal", "read", &e),
+        }
+        summary.needing_person += summary.unreadable.len();
         summary.elapsed = started.elapsed();
         summary
     }
@@ -191,11 +228,21 @@ impl Flow {
                 break;
             }
             let mut orders = channel.open_orders();
-            while let Some(order) = orders.next().await {
+            loop {
+                // A stop cancels the listing (a read) at once.
+                let next = {
+                    let stop = std::pin::pin!(self.stop.wait());
+                    match futures_util::future::select(orders.next(), stop).await {
+                        futures_util::future::Either::Left((next, _)) => next,
+                        futures_util::future::Either::Right(_) => break,
+                    }
+                };
+                let Some(order) = next else { break };
                 let order = match order {
                     Ok(order) => order,
                     Err(e) => {
                         self.fail(channel.name(), "open orders", &e);
+                        self.stop_if_provider_refused(channel.name(), &e);
                         failed.push(channel.name().to_owned());
                         break;
                     }
@@ -373,18 +420,46 @@ impl Flow {
             }
         }
         let mut held = Held::new(self, record);
+        let acting = held.acting();
         // The lease is renewed while the order is worked on, so it only ends when this
         // runner is gone (or stuck past it): then another runner takes the order over, and
         // this one stops at once (its call, if one is under way, is settled by the other).
+        // A stop cancels the work at once unless a request that may act is under way, which
+        // finishes first.
+        let mut cut_short = false;
         let halt = {
+            use futures_util::future::{Either, select};
             let work = std::pin::pin!(held.advance());
             let beat = std::pin::pin!(self.heartbeat(&key));
-            match futures_util::future::select(work, beat).await {
-                futures_util::future::Either::Left((halt, _)) => halt,
-                futures_util::future::Either::Right((lost, _)) => Err(Halt::Journal(lost)),
+            let stop = std::pin::pin!(self.stop_between_calls(acting));
+            match select(work, select(beat, stop)).await {
+                Either::Left((halt, _)) => halt,
+                Either::Right((Either::Left((lost, _)), _)) => Err(Halt::Journal(lost)),
+                Either::Right((Either::Right(((), _)), _)) => {
+                    cut_short = true;
+                    Err(Halt::Stopped)
+                }
             }
         };
-        let mut r = held.r;
+        // Work cut short in the middle: the record as last written is given back.
+        let mut r = match cut_short {
+            true => match self.journal.load(&key) {
+                Ok(Some(saved)) => saved,
+                _ => held.r,
+            },
+            false => held.r,
+        };
+        // A provider refusing its credentials or settings stops the run: the order is given
+        // back as it stands, not counted as failing.
+        let halt = match halt {
+            Err(Halt::Failed(step, e)) if self.provider_refused(&r, &step, &e).is_some() => {
+                let reason = self.provider_refused(&r, &step, &e).unwrap_or_default();
+                self.fail(&key, &step, &e);
+                self.stop_fatally(reason);
+                Err(Halt::Stopped)
+            }
+            other => other,
+        };
         let now = self.clock.now();
         let runner = &self.options.runner;
         if !matches!(halt, Err(Halt::Failed(..))) {
@@ -406,8 +481,15 @@ impl Flow {
             }
             Err(Halt::Wait(due)) => {
                 r.due = Some(due);
+                let wait = if !r.split.is_empty() {
+                    Wait::Parts
+                } else if r.shipped_untracked_since.is_some() {
+                    Wait::Untracked
+                } else {
+                    Wait::Shipment
+                };
                 let mut run = lock(run);
-                run.waiting.insert(key.clone(), (due, false));
+                run.waiting.insert(key.clone(), (due, wait));
                 // A split order waiting for its parts does not keep the run going: its parts
                 // do while they are under way, and bring it back when one ends.
                 if !r.split.is_empty() {
@@ -431,7 +513,7 @@ impl Flow {
                 {
                     let mut run = lock(run);
                     *run.tries.entry(key.clone()).or_default() += 1;
-                    run.waiting.insert(key.clone(), (due, true));
+                    run.waiting.insert(key.clone(), (due, Wait::Retry));
                 }
                 self.journal.release(runner, &r, &format!("{step} failed: {e}"))
             }
@@ -474,7 +556,7 @@ impl Flow {
                 if done.is_ok() {
                     self.summary().split += 1;
                     let mut run = lock(run);
-                    run.waiting.insert(key.clone(), (due, false));
+                    run.waiting.insert(key.clone(), (due, Wait::Parts));
                     for part in &parts {
                         run.open.insert(part.clone());
                     }
@@ -488,6 +570,20 @@ impl Flow {
             }
             Err(Halt::Journal(e)) => Err(e),
         };
+        // A journal that cannot be written stops the run (a full disk is not waited on).
+        let given_back = match given_back {
+            Err(JournalError::Storage(e)) => {
+                let failed = JournalError::Storage(e);
+                self.fail(&key, "journal", &failed);
+                self.stop_fatally(format!(
+                    "the journal {} cannot be written ({failed}): free disk space or repair the database, then \
+                     run again; the orders stay as it last had them",
+                    self.journal.location()
+                ));
+                Ok(())
+            }
+            other => other,
+        };
         match given_back {
             Ok(()) => {}
             // Another runner took the order over (this one was stuck past its lease): it
@@ -498,6 +594,39 @@ impl Flow {
             }
             Err(e) => self.fail(&key, "journal", &e),
         }
+    }
+
+    /// Why the run must stop when `e`, at `step` of `r`, says a provider refuses its
+    /// credentials or settings (nothing at that provider can pass until an operator changes
+    /// them): the provider, the error and the variables to check.
+    fn provider_refused(&self, r: &OrderRecord, step: &str, e: &commerce_core::Error) -> Option<String> {
+        if !stops_provider(e) {
+            return None;
+        }
+        let provider = match step {
+            "submit" | "shipment" => r.fulfilment.clone(),
+            "confirm" | "changes" => Some(r.order.channel.clone()),
+            _ => step
+                .strip_prefix("invite ")
+                .map(|s| s.split('/').next().unwrap_or(s).to_owned()),
+        }
+        .or_else(|| provider_in(e))
+        .unwrap_or_else(|| step.to_owned());
+        Some(refused(&provider, e))
+    }
+
+    /// Stops the run when a channel's listing failed because it refuses its credentials or
+    /// settings.
+    fn stop_if_provider_refused(&self, provider: &str, e: &commerce_core::Error) {
+        if stops_provider(e) {
+            self.stop_fatally(refused(provider, e));
+        }
+    }
+
+    /// Returns once a stop is asked for and no request that may act is under way.
+    async fn stop_between_calls(&self, mut acting: tokio::sync::watch::Receiver<bool>) {
+        self.stop.wait().await;
+        let _ = acting.wait_for(|a| !*a).await;
     }
 
     /// Renews the lease on `key` every third of its length; returns only when it is lost.
@@ -538,19 +667,33 @@ impl Flow {
         }
     }
 
-    /// Says what the run waits for, when that changed since it last said so.
+    /// Says what the run waits for, when that changed since it last said so: each kind of
+    /// wait with its bound.
     fn announce_wait(&self, run: &Mutex<Run>, next_check: DateTime<Utc>) {
         let mut run = lock(run);
-        let retry = run.waiting.values().filter(|(_, r)| *r).count();
-        let shipment = run.waiting.len() - retry;
-        let elsewhere = run.open.len().saturating_sub(shipment + retry);
-        let picture = (shipment, retry, elsewhere);
-        if shipment + retry + elsewhere > 0 && run.announced != Some(picture) {
+        let count = |kind: Wait| run.waiting.values().filter(|(_, w)| *w == kind).count();
+        let (shipment, untracked, parts, retry) = (
+            count(Wait::Shipment),
+            count(Wait::Untracked),
+            count(Wait::Parts),
+            count(Wait::Retry),
+        );
+        let elsewhere = run
+            .open
+            .iter()
+            .filter(|k| !run.waiting.contains_key(*k))
+            .count();
+        let picture = [shipment, untracked, parts, retry, elsewhere];
+        if picture.iter().sum::<usize>() > 0 && run.announced != Some(picture) {
             run.announced = Some(picture);
             self.emit(Event::Waiting {
                 shipment,
+                untracked,
+                parts,
                 retry,
                 elsewhere,
+                poll_interval: self.options.poll_interval,
+                untracked_after: self.options.untracked_after,
                 next_check,
             });
         }
@@ -567,6 +710,44 @@ impl Flow {
             }
         }
     }
+}
+
+/// Whether an error says its provider cannot work until an operator changes its
+/// credentials or settings.
+fn stops_provider(e: &commerce_core::Error) -> bool {
+    // MERGE: e.stops_provider() once commerce-core has it.
+    let _ = e;
+    false
+}
+
+/// The provider an error names, where it names one.
+fn provider_in(e: &commerce_core::Error) -> Option<String> {
+    use commerce_core::Error as E;
+    match e {
+        E::Transport { provider, .. }
+        | E::Timeout { provider, .. }
+        | E::Unconfirmed { provider, .. }
+        | E::RateLimited { provider, .. }
+        | E::TooLarge { provider, .. }
+        | E::Unsupported { provider, .. } => Some(provider.to_string()),
+        E::Auth(a) => Some(a.provider.to_string()),
+        E::Provider(p) => Some(p.provider.to_string()),
+        E::Decode(d) => Some(d.provider.to_string()),
+        _ => None,
+    }
+}
+
+/// What to say when `provider` refuses its credentials or settings.
+fn refused(provider: &str, e: &commerce_core::Error) -> String {
+    let variables = crate::setup::variables_of(provider);
+    format!(
+        "{provider} cannot be used until its settings are corrected ({e}){}",
+        if variables.is_empty() {
+            String::new()
+        } else {
+            format!(": check {}", variables.join(", "))
+        }
+    )
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use commerce_core::{InvitationReceipt, Order, SubmissionReceipt, Tracking};
 use serde::{Deserialize, Serialize};
 
+mod file;
 mod memory;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
@@ -50,8 +51,10 @@ impl<T> Step<T> {
 ///
 /// Read forward-compatibly: every field but the key and the order has a default, so a
 /// record written by an older release (without a field added since) still reads, and
-/// fields a newer release added are ignored (a journal whose schema is newer than this
-/// release's is refused at open, so they are never lost by a rewrite).
+/// fields a newer release added are kept as they are ([`OrderRecord::unknown`]) and
+/// written back with the record, so a runner of an older release never erases a newer
+/// one's step state (a journal whose schema is newer than this release's is refused at
+/// open besides).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderRecord {
     /// `channel:order id`.
@@ -144,6 +147,10 @@ pub struct OrderRecord {
     /// so this one sends none (schema 2).
     #[serde(default)]
     pub invites_elsewhere: bool,
+    /// Fields this release does not know (written by a newer one), kept as they were and
+    /// written back with the record.
+    #[serde(flatten)]
+    pub unknown: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One provider's part of a split order.
@@ -186,6 +193,7 @@ impl OrderRecord {
             partly_shipped: false,
             part_of: None,
             invites_elsewhere: false,
+            unknown: serde_json::Map::new(),
         }
     }
 
@@ -223,6 +231,12 @@ impl OrderRecord {
     /// When the flow's work on it ended for good: completed, or cancelled by an operator.
     pub fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.completed_at.or(self.cancelled_at)
+    }
+
+    /// Whether it waits for a person (`commerce attention` lists it): stopped for one, and
+    /// neither completed nor cancelled by an operator.
+    pub fn needs_person(&self) -> bool {
+        self.attention.is_some() && self.cancelled.is_none() && self.completed_at.is_none()
     }
 
     /// Whether the flow still has work on it: not completed, not waiting for a person,
@@ -311,6 +325,25 @@ pub enum JournalError {
     /// A change refused (an operator's request that does not fit the order).
     #[error("journal: {0}")]
     Refused(String),
+    /// There is no journal at the path (and none is to be created there).
+    #[error(
+        "no journal at {path}: give the journal the orders were worked with (--journal PATH or \
+         COMMERCE_JOURNAL); on a first run, create one with `commerce init` (a new journal knows no \
+         order, so orders already handed over would be handed over again)"
+    )]
+    Missing {
+        /// The path given.
+        path: String,
+    },
+    /// The path names something that is not a journal (refused before anything was opened,
+    /// created or changed).
+    #[error("journal: {path} is {why}")]
+    NotAJournal {
+        /// The path given.
+        path: String,
+        /// What it is instead.
+        why: String,
+    },
 }
 
 impl JournalError {
@@ -499,6 +532,18 @@ pub(crate) mod tests {
             }),
         );
         assert!(r.is_complete(&platforms));
+    }
+
+    /// A field a newer release added survives a rewrite by this one.
+    #[test]
+    fn fields_of_a_newer_release_are_written_back() {
+        let mut text: serde_json::Value = serde_json::to_value(record("1")).unwrap();
+        text["returns"] = serde_json::json!({"step": "announced", "reference": "R-9"});
+        let mut r: OrderRecord = serde_json::from_value(text).unwrap();
+        r.failures = 2;
+        let again = serde_json::to_value(&r).unwrap();
+        assert_eq!(again["returns"]["reference"], "R-9");
+        assert_eq!(again["failures"], 2);
     }
 
     #[test]

@@ -335,7 +335,12 @@ impl Journal for PgJournal {
             let mut purged = 0;
             for row in rows {
                 let (key, text): (String, String) = (row.get(0), row.get(1));
-                let mut r = read_record(&text)?;
+                // An unreadable record is passed over (the run reports it), not a stop to
+                // every other purge.
+                let Ok(mut r) = read_record(&text) else {
+                    tracing::error!(key, "an unreadable journal record was not purged");
+                    continue;
+                };
                 if r.purged_at.is_some() {
                     continue;
                 }

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use commerce_core::Error;
-use rusqlite::{OptionalExtension, TransactionBehavior};
+use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::file::{self, Open};
 use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderRecord, Step, stamp};
 
 /// The journal schema this release writes. 0: the first release (no version recorded);
@@ -84,27 +85,86 @@ impl std::fmt::Debug for SqliteJournal {
 }
 
 impl SqliteJournal {
-    /// Opens (or creates) the journal at `path`, readable by its owner only (it holds
-    /// names, addresses and e-mail addresses), and brings its schema to
+    /// Opens the journal at `path`, or creates it where there is no file, readable by its
+    /// owner only (it holds names, addresses and e-mail addresses), and brings its schema to
     /// [`SCHEMA_VERSION`]. A journal written by a newer release is refused, so no field it
-    /// added is lost by a rewrite.
+    /// added is lost by a rewrite; so is a path that is not a journal (another file, a
+    /// folder, a device, a journal with several hard links), before anything is changed.
+    ///
+    /// A service should not create its journal on the way ([`SqliteJournal::open_existing`]):
+    /// a journal created where another one was meant knows no order, so orders already
+    /// handed over would be handed over again.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
-        Self::open_journal(path.as_ref()).map_err(Error::from)
+        Self::open_journal(path.as_ref(), Open::OrCreate).map_err(Error::from)
     }
 
-    fn open_journal(path: &Path) -> Result<Self, JournalError> {
-        owner_only(path)?;
-        let mut conn = rusqlite::Connection::open(path).map_err(storage)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;",
-        )
-        .map_err(storage)?;
-        migrate(&mut conn)?;
+    /// Creates a new journal at `path`; refused where any file is.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::open_journal(path.as_ref(), Open::Create).map_err(Error::from)
+    }
+
+    /// Opens the existing journal at `path` ([`JournalError::Missing`] where there is
+    /// none: nothing is created).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::open_existing_journal(path.as_ref()).map_err(Error::from)
+    }
+
+    /// [`SqliteJournal::open_existing`], with the journal's own error.
+    pub fn open_existing_journal(path: &Path) -> Result<Self, JournalError> {
+        Self::open_journal(path, Open::Existing)
+    }
+
+    /// Opens the existing journal at `path` to read it: no file is created, changed or
+    /// given another mode, and its schema is not migrated (one older than this release's is
+    /// refused until a writing command brings it up to date). Every write is refused.
+    pub fn open_read_only(path: &Path) -> Result<Self, JournalError> {
+        Self::open_journal(path, Open::ReadOnly)
+    }
+
+    fn open_journal(path: &Path, how: Open) -> Result<Self, JournalError> {
+        let (real, new) = file::check(path, how)?;
+        let shown = real.display().to_string();
+        let conn = if how == Open::ReadOnly {
+            let conn = read_only(&real)?;
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
+            is_journal(&conn, &shown)?;
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .map_err(storage)?;
+            if version != SCHEMA_VERSION {
+                return Err(JournalError::Storage(format!(
+                    "{shown} has schema {version}, this release reads {SCHEMA_VERSION}: {}",
+                    if version > SCHEMA_VERSION {
+                        "upgrade this program"
+                    } else {
+                        "a command that writes it (`commerce run`) brings it up to date first"
+                    }
+                )));
+            }
+            conn
+        } else {
+            owner_only(&real, new)?;
+            let mut conn = rusqlite::Connection::open_with_flags(
+                &real,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(storage)?;
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
+            if !new {
+                // An SQLite database of something else is not made into a journal.
+                is_journal(&conn, &shown)?;
+            }
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;",
+            )
+            .map_err(storage)?;
+            migrate(&mut conn)?;
+            conn
+        };
         Ok(SqliteJournal {
             conn: Mutex::new(conn),
-            path: path.display().to_string(),
+            path: shown,
         })
     }
 
@@ -216,22 +276,77 @@ fn history(
     Ok(())
 }
 
-/// Creates the file readable and writable by its owner only (mode 0600), or narrows an
-/// existing one to that; SQLite gives its `-wal` and `-shm` files the same mode.
-fn owner_only(path: &Path) -> Result<(), JournalError> {
+/// Creates a new file readable and writable by its owner only (mode 0600; refused if one
+/// appeared since the checks), or narrows an existing journal to that; SQLite gives its
+/// `-wal` and `-shm` files the same mode.
+fn owner_only(path: &Path, new: bool) -> Result<(), JournalError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(storage)?;
+        if new && std::fs::metadata(path).is_err() {
+            match std::fs::OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(path)
+            {
+                // Another runner created it at the same moment: the same new journal.
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(JournalError::Storage(format!("{}: {e}", path.display()))),
+            }
+        }
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(storage)?;
     }
     #[cfg(not(unix))]
-    let _ = path;
+    let _ = (path, new);
+    Ok(())
+}
+
+/// A read-only connection that creates no file. A reader of a WAL database keeps its
+/// `-wal` and `-shm` files beside it, creating them when no other process has the journal
+/// open: then (no `-wal`: every write is in the file itself) it is read as immutable, and
+/// otherwise through the files the runners keep.
+fn read_only(path: &Path) -> Result<rusqlite::Connection, JournalError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if Path::new(&wal).exists() {
+        return rusqlite::Connection::open_with_flags(path, flags).map_err(storage);
+    }
+    // Non-UTF-8 paths are read through the ordinary read-only open.
+    let Some(text) = path.to_str() else {
+        return rusqlite::Connection::open_with_flags(path, flags).map_err(storage);
+    };
+    let mut uri = String::from("file:");
+    for c in text.chars() {
+        match c {
+            '?' | '#' | '%' => uri += &format!("%{:02X}", u32::from(c)),
+            _ => uri.push(c),
+        }
+    }
+    uri += "?immutable=1";
+    rusqlite::Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_URI).map_err(storage)
+}
+
+/// Whether an existing SQLite database is a journal (has its table of orders).
+fn is_journal(conn: &rusqlite::Connection, path: &str) -> Result<(), JournalError> {
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'orders'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| JournalError::NotAJournal {
+            path: path.to_owned(),
+            why: format!("not a readable SQLite database ({e})"),
+        })?;
+    if tables == 0 {
+        return Err(JournalError::NotAJournal {
+            path: path.to_owned(),
+            why: "an SQLite database without the journal's tables".to_owned(),
+        });
+    }
     Ok(())
 }
 
@@ -560,7 +675,12 @@ impl Journal for SqliteJournal {
             };
             let mut purged = 0;
             for (key, text) in rows {
-                let mut r = read(&text)?;
+                // An unreadable record is passed over (the run reports it), not a stop to
+                // every other purge.
+                let Ok(mut r) = read(&text) else {
+                    tracing::error!(key, "an unreadable journal record was not purged");
+                    continue;
+                };
                 if r.purged_at.is_some() {
                     continue;
                 }
@@ -670,6 +790,44 @@ mod tests {
         assert_eq!(j.next_due(&channels).unwrap(), r.due.map(|d| d.trunc_subsecs(6)));
         let later = now + chrono::Duration::minutes(6);
         assert!(j.claim("a", &channels, later, until).unwrap().is_some());
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    /// `status` and `show` read a journal as it is: no file is created beside it, none
+    /// changes its mode, and a write is refused.
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_journal_changes_no_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = temp("read-only");
+        {
+            let j = SqliteJournal::create(&path).unwrap();
+            j.add(&record("1")).unwrap();
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let listing = |p: &std::path::Path| {
+            let mut names: Vec<String> = std::fs::read_dir(p.parent().unwrap())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let before = listing(&path);
+        let bytes = std::fs::read(&path).unwrap();
+        let j = SqliteJournal::open_read_only(&path).unwrap();
+        assert_eq!(j.all().unwrap().len(), 1);
+        assert!(j.add(&record("2")).is_err(), "a write through a read-only journal");
+        drop(j);
+        assert_eq!(listing(&path), before);
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        assert!(matches!(
+            SqliteJournal::open_read_only(&path.with_extension("other")),
+            Err(JournalError::Missing { .. })
+        ));
+        assert!(SqliteJournal::create(&path).is_err(), "created over a journal");
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
