@@ -24,7 +24,7 @@ async fn a_run_that_could_not_list_its_channel_does_not_exit_0() {
         Command::new(env!("CARGO_BIN_EXE_commerce"))
             .arg("--journal")
             .arg(&path)
-            .args(["run", "--poll-interval", "100ms"])
+            .args(["run", "--init", "--poll-interval", "100ms"])
             .envs(sb.env())
             .env("RETAILER_CLIENT_SECRET", "not-the-secret")
             .env_remove("COMMERCE_JOURNAL")

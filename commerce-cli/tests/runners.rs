@@ -53,6 +53,8 @@ fn runner(sb: &Sandbox, dir: &Path, journal: &Shared, name: &str) -> Child {
         .arg(journal.address(dir))
         .args([
             "run",
+            // The runners start at once on a journal none of them finds: one creates it.
+            "--init",
             "--poll-interval",
             "100ms",
             "--concurrency",
