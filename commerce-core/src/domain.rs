@@ -194,6 +194,84 @@ pub struct SubmissionReceipt {
     pub already_submitted: bool,
 }
 
+/// A submission whose reads are done: what a fulfilment provider needed to look up before
+/// it could send the order (ShopWeDo: the stock ids by barcode) has been looked up and every
+/// input check has passed; what is left is the one request that may act,
+/// [`Fulfilment::send`].
+///
+/// The two halves let a caller record "about to send" only when nothing but the send is
+/// left: a process stopped during [`Fulfilment::prepare`] sent nothing. It serializes, so
+/// it can be journalled and sent later by the same provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PreparedSubmission {
+    /// The provider that prepared it (its [`Fulfilment::name`]); another provider refuses it.
+    pub provider: String,
+    /// The order's id on its sales channel ([`Order::id`]).
+    pub order_id: String,
+    /// What the provider will send, in its own shape (ShopWeDo's and the Customer API's
+    /// order body; the default [`Fulfilment::prepare`]: the [`Order`] itself).
+    pub payload: serde_json::Value,
+}
+
+impl PreparedSubmission {
+    /// A prepared submission of `order_id` for `provider`, carrying `payload`.
+    pub fn new(provider: impl Into<String>, order_id: impl Into<String>, payload: serde_json::Value) -> Self {
+        PreparedSubmission {
+            provider: provider.into(),
+            order_id: order_id.into(),
+            payload,
+        }
+    }
+
+    /// Refuses a submission prepared by another provider than `provider`
+    /// ([`Error::InvalidInput`] on `provider`), before anything is sent.
+    pub fn check_provider(&self, provider: &str) -> Result<(), Error> {
+        if self.provider == provider {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "provider",
+                format!(
+                    "order {} was prepared for `{}` and cannot be sent to `{provider}`",
+                    self.order_id, self.provider
+                ),
+            ))
+        }
+    }
+
+    /// The payload decoded as `T`: an [`Error::InvalidInput`] on `payload` (naming where it
+    /// does not decode) when it is not one, before anything is sent.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_path_to_error::deserialize(&self.payload).map_err(|e| {
+            Error::invalid(
+                "payload",
+                format!(
+                    "the prepared submission of order {} does not decode at `{}`: {}",
+                    self.order_id,
+                    e.path(),
+                    e.inner()
+                ),
+            )
+        })
+    }
+}
+
+/// Whether a provider's order, named by a reference a person gave, is the order they meant
+/// ([`Fulfilment::check_reference`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ReferenceCheck {
+    /// The provider's order carries this order's id (or reference) and, as far as the
+    /// provider tells, its lines.
+    Matches,
+    /// The provider has no order with this reference.
+    NotFound,
+    /// The provider has an order with this reference, but it is not (or cannot be told to
+    /// be) this order: what differs, for a person.
+    Mismatch(String),
+}
+
 /// Stock of one item at a fulfilment provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevel {
@@ -369,7 +447,36 @@ pub trait Fulfilment: Send + Sync + fmt::Debug {
 
     /// Hands an order over for shipping. Implementations must not create it twice: when
     /// unsure whether an earlier attempt arrived, they look it up by [`Order::id`].
+    ///
+    /// Providers that read before they send (ShopWeDo) also offer the two halves,
+    /// [`prepare`](Self::prepare) and [`send`](Self::send); `submit` is then the two in turn.
     async fn submit(&self, order: &Order) -> Result<SubmissionReceipt, Error>;
+
+    /// Everything a submission does before the request that may act: every read (ShopWeDo:
+    /// the stock ids by barcode) and every input check (an [`Error::InvalidInput`] names
+    /// each bad field). It never acts at the provider, so a process stopped during it sent
+    /// nothing.
+    ///
+    /// The default reads nothing and wraps the order itself; the default
+    /// [`send`](Self::send) then hands it to [`submit`](Self::submit).
+    async fn prepare(&self, order: &Order) -> Result<PreparedSubmission, Error> {
+        let payload = serde_json::to_value(order)
+            .map_err(|e| Error::invalid("order", format!("order {} cannot be wrapped: {e}", order.id)))?;
+        Ok(PreparedSubmission::new(self.name(), order.id.clone(), payload))
+    }
+
+    /// Sends what [`prepare`](Self::prepare) made: the one request that may act (and, where
+    /// its outcome is unknown, the reads that settle it, as [`submit`](Self::submit)
+    /// does). A submission prepared by another provider, or whose payload does not decode,
+    /// is an [`Error::InvalidInput`] and nothing is sent.
+    ///
+    /// The default decodes the [`Order`] the default `prepare` wrapped and calls
+    /// [`submit`](Self::submit) with it.
+    async fn send(&self, prepared: &PreparedSubmission) -> Result<SubmissionReceipt, Error> {
+        prepared.check_provider(self.name())?;
+        let order: Order = prepared.decode()?;
+        self.submit(&order).await
+    }
 
     /// The order's state and shipments; `reference` is [`SubmissionReceipt::reference`].
     async fn status(&self, reference: &str) -> Result<FulfilmentStatus, Error>;
@@ -389,6 +496,35 @@ pub trait Fulfilment: Send + Sync + fmt::Debug {
             operation: format!("find_submission({order_id})").into(),
             reason: "the provider offers no look-up by your order id".to_owned(),
         })
+    }
+
+    /// Reads `reference` (a [`SubmissionReceipt::reference`], as a person typed it) at the
+    /// provider and says whether it is this order: the provider's order carries this
+    /// order's id (or reference) and, as far as the provider tells, its lines. A blank
+    /// `reference` is an [`Error::InvalidInput`] and nothing is sent.
+    ///
+    /// The default says the provider offers no such check ([`Error::Unsupported`]); a
+    /// caller then cannot take the reference on its word alone.
+    async fn check_reference(&self, reference: &str, order: &Order) -> Result<ReferenceCheck, Error> {
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("check_reference({reference}, order {})", order.id).into(),
+            reason: "the provider offers no read to check a reference against an order".to_owned(),
+        })
+    }
+}
+
+/// Refuses a blank reference ([`Error::InvalidInput`] on `reference`), the first check of
+/// every [`Fulfilment::check_reference`]; the reference trimmed otherwise.
+pub fn require_reference(reference: &str) -> Result<&str, Error> {
+    let trimmed = reference.trim();
+    if trimmed.is_empty() {
+        Err(Error::invalid(
+            "reference",
+            "is required (the provider's order reference)",
+        ))
+    } else {
+        Ok(trimmed)
     }
 }
 
@@ -481,6 +617,84 @@ mod tests {
                 already_invited: false,
             })
         }
+    }
+
+    /// A fulfilment provider with only the required methods: it counts its submissions.
+    #[derive(Debug, Default)]
+    struct Warehouse(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Fulfilment for Warehouse {
+        fn name(&self) -> &str {
+            "warehouse"
+        }
+        async fn submit(&self, order: &Order) -> Result<SubmissionReceipt, Error> {
+            self.0.lock().unwrap().push(order.id.clone());
+            Ok(SubmissionReceipt {
+                provider: self.name().into(),
+                reference: format!("W-{}", order.id),
+                already_submitted: false,
+            })
+        }
+        async fn status(&self, _: &str) -> Result<FulfilmentStatus, Error> {
+            unreachable!()
+        }
+        async fn cancel(&self, _: &str) -> Result<(), Error> {
+            unreachable!()
+        }
+        async fn stock(&self, _: &[String]) -> Result<Vec<StockLevel>, Error> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test]
+    async fn by_default_prepare_wraps_the_order_and_send_submits_it() {
+        let w = Warehouse::default();
+        let order = Order {
+            id: "1".into(),
+            channel: "bol".into(),
+            ..Default::default()
+        };
+        let prepared = w.prepare(&order).await.unwrap();
+        assert_eq!(
+            (prepared.provider.as_str(), prepared.order_id.as_str()),
+            ("warehouse", "1")
+        );
+        assert!(w.0.lock().unwrap().is_empty(), "prepare sends nothing");
+        // Through the journal and back.
+        let prepared: PreparedSubmission =
+            serde_json::from_str(&serde_json::to_string(&prepared).unwrap()).unwrap();
+        let receipt = w.send(&prepared).await.unwrap();
+        assert_eq!(receipt.reference, "W-1");
+        assert_eq!(*w.0.lock().unwrap(), vec!["1".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn send_refuses_another_providers_or_an_unreadable_submission_before_sending() {
+        let w = Warehouse::default();
+        let other = PreparedSubmission::new("shopwedo", "1", serde_json::json!({"id": "1"}));
+        let err = w.send(&other).await.unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+        assert_eq!(err.field_errors()[0].field, "provider");
+        let garbled = PreparedSubmission::new("warehouse", "1", serde_json::json!({"id": 7}));
+        let err = w.send(&garbled).await.unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+        assert!(err.to_string().contains("does not decode at `id`"), "{err}");
+        assert!(w.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn by_default_a_reference_cannot_be_checked() {
+        let err = Warehouse::default()
+            .check_reference("W-2", &Order::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+        for blank in ["", "  \t"] {
+            let err = require_reference(blank).unwrap_err();
+            assert!(err.is_invalid_input(), "{err}");
+        }
+        assert_eq!(require_reference(" 90211 ").unwrap(), "90211");
     }
 
     #[tokio::test]

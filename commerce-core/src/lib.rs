@@ -143,8 +143,9 @@ pub use crate::auth::{
 };
 pub use crate::domain::{
     Address, ConfirmationReceipt, Customer, Fulfilment, FulfilmentState, FulfilmentStatus, InvitationReceipt,
-    LineItem, LineState, Money, Order, OrderState, ProductRef, RatingSummary, ReviewInvitation,
-    ReviewPlatform, SalesChannel, Shipment, ShipmentConfirmation, StockLevel, SubmissionReceipt, Tracking,
+    LineItem, LineState, Money, Order, OrderState, PreparedSubmission, ProductRef, RatingSummary,
+    ReferenceCheck, ReviewInvitation, ReviewPlatform, SalesChannel, Shipment, ShipmentConfirmation,
+    StockLevel, SubmissionReceipt, Tracking, require_reference,
 };
 pub use crate::endpoint::{Body, Endpoint, Part, Replay};
 pub use crate::error::{
@@ -195,9 +196,9 @@ pub use secrecy::{ExposeSecret, SecretString};
 pub mod prelude {
     pub use crate::domain::{
         Address, ConfirmationReceipt, Customer, Fulfilment, FulfilmentState, FulfilmentStatus,
-        InvitationReceipt, LineItem, LineState, Money, Order, OrderState, ProductRef, RatingSummary,
-        ReviewInvitation, ReviewPlatform, SalesChannel, Shipment, ShipmentConfirmation, StockLevel,
-        SubmissionReceipt, Tracking,
+        InvitationReceipt, LineItem, LineState, Money, Order, OrderState, PreparedSubmission, ProductRef,
+        RatingSummary, ReferenceCheck, ReviewInvitation, ReviewPlatform, SalesChannel, Shipment,
+        ShipmentConfirmation, StockLevel, SubmissionReceipt, Tracking,
     };
     pub use crate::error::{Delivery, Error, ProviderError};
     pub use crate::http::HttpClient;

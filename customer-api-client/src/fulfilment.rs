@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use commerce_core::{
-    Error, Fulfilment, FulfilmentState, FulfilmentStatus, StockLevel, SubmissionReceipt, Tracking,
+    Error, Fulfilment, FulfilmentState, FulfilmentStatus, PreparedSubmission, ReferenceCheck, StockLevel,
+    SubmissionReceipt, Tracking, require_reference,
 };
 
 use crate::client::{CustomerApiClient, PROVIDER};
@@ -46,30 +47,46 @@ fn receipt(order: &Order, already: bool) -> SubmissionReceipt {
     }
 }
 
-#[async_trait]
-impl Fulfilment for CustomerApiClient {
-    fn name(&self) -> &str {
-        PROVIDER.name
-    }
+/// The product code an order line is sent under: its EAN, else its SKU.
+fn code_of(line: &commerce_core::LineItem) -> String {
+    line.ean.clone().or_else(|| line.sku.clone()).unwrap_or_default()
+}
 
-    /// Sends the order to the supplier shop, lines by EAN as product code. A submission
-    /// whose outcome is unknown is looked up by its reference before giving up.
-    async fn submit(&self, order: &commerce_core::Order) -> Result<SubmissionReceipt, Error> {
+/// A product code as compared: trimmed, in capitals.
+fn code_key(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
+}
+
+impl CustomerApiClient {
+    /// The order to send for a commerce order: your reference is the order's id, each line
+    /// goes by its EAN (else its SKU) as product code, the delivery address is the shipping
+    /// address (its e-mail, else the customer's). Reads nothing.
+    ///
+    /// Validated ([`NewOrder::validate`]): an order whose receiver's name, street, city,
+    /// postcode, country or e-mail is blank (an order whose personal data was purged, too)
+    /// is an [`Error::InvalidInput`] with one field error for each, named as the body names
+    /// them (`delivery_address.street`).
+    pub fn new_order_for(&self, order: &commerce_core::Order) -> Result<NewOrder, Error> {
         let a = &order.shipping_address;
+        let filled = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
         let new = NewOrder {
             reference: order.id.clone(),
             items: order
                 .lines
                 .iter()
                 .map(|l| NewOrderItem {
-                    code: l.ean.clone().or_else(|| l.sku.clone()).unwrap_or_default(),
+                    code: code_of(l),
                     brand: None,
                     quantity: l.quantity,
                 })
                 .collect(),
             delivery_address: Some(Address {
-                name: Some(format!("{} {}", a.first_name, a.last_name).trim().to_owned())
-                    .filter(|n| !n.is_empty()),
+                name: Some(
+                    format!("{} {}", a.first_name.trim(), a.last_name.trim())
+                        .trim()
+                        .to_owned(),
+                )
+                .filter(|n| !n.is_empty()),
                 company: a.company.clone(),
                 street: [
                     a.street.as_str(),
@@ -77,24 +94,148 @@ impl Fulfilment for CustomerApiClient {
                     a.house_number_addition.as_deref().unwrap_or(""),
                 ]
                 .iter()
-                .filter(|s| !s.is_empty())
+                .filter(|s| !s.trim().is_empty())
                 .copied()
                 .collect::<Vec<_>>()
                 .join(" "),
                 city: a.city.clone(),
                 zip: a.postcode.clone(),
                 country: a.country.to_ascii_uppercase(),
-                email: a.email.clone().or_else(|| Some(order.customer.email.clone())),
+                email: filled(&a.email).or_else(|| filled(&Some(order.customer.email.clone()))),
                 phone: a.phone.clone(),
             }),
             note: Some(format!("{} order {}", order.channel, order.id)),
         };
+        new.validate()?;
+        Ok(new)
+    }
+}
+
+/// Whether the shop's order `found` (read by `reference`) is `order`: its `reference` must
+/// be the order's id, and its items' codes and quantities the order's lines' (where the
+/// shop lists items).
+fn compare(reference: &str, found: &Order, order: &commerce_core::Order) -> ReferenceCheck {
+    let mismatch =
+        |what: String| ReferenceCheck::Mismatch(format!("{} order {reference} {what}", PROVIDER.name));
+    match found
+        .reference
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        None => {
+            return mismatch(format!(
+                "carries no reference, so it cannot be told to be order {}",
+                order.id
+            ));
+        }
+        Some(r) if r != order.id.trim() => {
+            return mismatch(format!("has the reference `{r}`, not `{}`", order.id));
+        }
+        Some(_) => {}
+    }
+    if found.items.is_empty() {
+        return ReferenceCheck::Matches;
+    }
+    // Quantities summed per code; a shop item without a quantity is compared by its code.
+    let mut theirs = std::collections::BTreeMap::<String, Option<u64>>::new();
+    for item in &found.items {
+        let entry = theirs.entry(code_key(&item.code)).or_insert(Some(0));
+        *entry = entry.zip(item.quantity).map(|(a, b)| a + b);
+    }
+    let mut ours = std::collections::BTreeMap::<String, u64>::new();
+    for line in &order.lines {
+        *ours.entry(code_key(&code_of(line))).or_default() += u64::from(line.quantity);
+    }
+    let mut differences = Vec::new();
+    for (code, quantity) in &ours {
+        match theirs.get(code) {
+            None => differences.push(format!("{code} ×{quantity} is not in it")),
+            Some(Some(there)) if there != quantity => {
+                differences.push(format!("{code} is ×{there} there, ×{quantity} here"))
+            }
+            Some(_) => {}
+        }
+    }
+    for (code, quantity) in &theirs {
+        if !ours.contains_key(code) {
+            let quantity = quantity.map_or_else(String::new, |q| format!(" ×{q}"));
+            differences.push(format!("it has {code}{quantity}, which the order has not"));
+        }
+    }
+    if differences.is_empty() {
+        ReferenceCheck::Matches
+    } else {
+        mismatch(format!(
+            "is for order {} but its lines differ: {}",
+            order.id,
+            differences.join("; ")
+        ))
+    }
+}
+
+#[async_trait]
+impl Fulfilment for CustomerApiClient {
+    fn name(&self) -> &str {
+        PROVIDER.name
+    }
+
+    /// [`prepare`](Fulfilment::prepare), then [`send`](Fulfilment::send): the order sent to
+    /// the supplier shop, lines by EAN as product code. A submission whose outcome is
+    /// unknown is looked up by its reference before giving up.
+    async fn submit(&self, order: &commerce_core::Order) -> Result<SubmissionReceipt, Error> {
+        let prepared = self.prepare(order).await?;
+        self.send(&prepared).await
+    }
+
+    /// The order body ([`CustomerApiClient::new_order_for`]), validated; nothing is read or
+    /// sent. The payload is the body, as [`NewOrder`]'s JSON.
+    async fn prepare(&self, order: &commerce_core::Order) -> Result<PreparedSubmission, Error> {
+        let new = self.new_order_for(order)?;
+        let payload = serde_json::to_value(&new)
+            .map_err(|e| Error::invalid("order", format!("order {} cannot be written: {e}", order.id)))?;
+        Ok(PreparedSubmission::new(PROVIDER.name, order.id.clone(), payload))
+    }
+
+    /// One `POST {orders}` with the prepared body. When its outcome is unknown
+    /// ([`Error::Unconfirmed`]) the orders are read to find it by its reference (reads
+    /// only; the create is never sent again). A submission prepared for another provider,
+    /// or whose payload is not a valid [`NewOrder`], is an [`Error::InvalidInput`] and
+    /// nothing is sent.
+    async fn send(&self, prepared: &PreparedSubmission) -> Result<SubmissionReceipt, Error> {
+        prepared.check_provider(PROVIDER.name)?;
+        let new: NewOrder = prepared.decode()?;
+        new.validate()?;
         match self.create_order(&new).await {
             Ok(created) => Ok(receipt(&created, false)),
-            Err(e) if e.is_unconfirmed() => match self.find_order_by_reference(&order.id).await? {
+            Err(e) if e.is_unconfirmed() => match self.find_order_by_reference(&new.reference).await? {
                 Some(found) => Ok(receipt(&found, true)),
                 None => Err(e),
             },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET {orders}/{reference}` (a blank reference is an [`Error::InvalidInput`], nothing
+    /// sent); a 404 is [`ReferenceCheck::NotFound`] (the shop's not-found answer is not
+    /// documented: *inferred*).
+    ///
+    /// It is this order when its `reference` is the order's id (an order without one
+    /// cannot be told to be this one: a mismatch), and its items' codes and quantities
+    /// (summed per code, codes compared trimmed and case-blind) are the order's lines' EAN
+    /// (else SKU) and quantities. What cannot be told: the lines of an order the shop
+    /// answers without items (the reference decides alone), the quantity of an item the
+    /// shop gives without one (its code is still compared), and a line sent by a code the
+    /// shop replaced with its own. Names, prices and the address are not compared.
+    async fn check_reference(
+        &self,
+        reference: &str,
+        order: &commerce_core::Order,
+    ) -> Result<ReferenceCheck, Error> {
+        let reference = require_reference(reference)?;
+        match self.order(reference).await {
+            Ok(found) => Ok(compare(reference, &found, order)),
+            Err(e) if e.status() == Some(404) => Ok(ReferenceCheck::NotFound),
             Err(e) => Err(e),
         }
     }

@@ -191,29 +191,31 @@ pub struct Address {
 }
 
 /// One line of an order to send.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrderItem {
     /// The product code.
     pub code: String,
     /// The brand, where codes repeat across brands.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brand: Option<String>,
     /// How many (more than 0).
     pub quantity: u32,
 }
 
-/// An order to send to the shop.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// An order to send to the shop. It reads back from the JSON it writes (a prepared
+/// submission's payload is one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrder {
     /// Your own order number; also how a lost submission is found again.
     pub reference: String,
     /// The lines (at least one).
     pub items: Vec<NewOrderItem>,
-    /// Where to deliver (the shop's default address when absent).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Where to deliver (the shop's default address when absent). When given, its name,
+    /// street, city, zip, country and e-mail are required ([`NewOrder::validate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_address: Option<Address>,
     /// A note for the shop.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 

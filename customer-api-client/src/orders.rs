@@ -1,21 +1,24 @@
 //! Orders: create, list, read, and find by the shop's reference.
 
-use commerce_core::{Endpoint, Error, Page, ValidationErrors, encode_segment, page_stream};
+use commerce_core::{Endpoint, Error, Page, ValidationErrors, encode_segment, is_valid_email, page_stream};
 use futures_util::TryStreamExt;
 use futures_util::stream::BoxStream;
 
 use crate::client::CustomerApiClient;
 use crate::model::{NewOrder, Order};
 
-impl CustomerApiClient {
-    /// Sends an order. Validated first; a create, so never re-sent once it may have reached
-    /// the shop (then [`find_order_by_reference`](Self::find_order_by_reference) settles
-    /// it). `POST {orders}`.
-    pub async fn create_order(&self, order: &NewOrder) -> Result<Order, Error> {
+impl NewOrder {
+    /// Every problem that would make the order unfit to send, named by field: a reference,
+    /// at least one item, each with a code and a quantity; and, when a delivery address is
+    /// given, its `name`, `street`, `city`, `zip`, `country` (2 letters) and `email`
+    /// (well-formed). The shop's document does not say which fields it requires
+    /// (*inferred*): these are what a parcel needs, and what an order whose personal data
+    /// was purged lacks.
+    pub fn validate(&self) -> Result<(), Error> {
         let mut v = ValidationErrors::new();
-        v.require(&order.reference, "reference");
-        v.check(!order.items.is_empty(), "items", "at least one item is required");
-        for (i, item) in order.items.iter().enumerate() {
+        v.require(&self.reference, "reference");
+        v.check(!self.items.is_empty(), "items", "at least one item is required");
+        for (i, item) in self.items.iter().enumerate() {
             v.require(&item.code, format!("items[{i}].code"));
             v.check(
                 item.quantity > 0,
@@ -23,8 +26,45 @@ impl CustomerApiClient {
                 "must be more than 0",
             );
         }
+        if let Some(a) = &self.delivery_address {
+            v.require(a.name.as_deref().unwrap_or_default(), "delivery_address.name");
+            for (name, value) in [
+                ("street", &a.street),
+                ("city", &a.city),
+                ("zip", &a.zip),
+                ("country", &a.country),
+            ] {
+                v.require(value, format!("delivery_address.{name}"));
+            }
+            let email = a.email.as_deref().unwrap_or_default();
+            v.require(email, "delivery_address.email");
+            if !a.country.trim().is_empty() {
+                v.check(
+                    a.country.len() == 2 && a.country.chars().all(|c| c.is_ascii_alphabetic()),
+                    "delivery_address.country",
+                    format!("must be a 2-letter ISO code, not `{}`", a.country),
+                );
+            }
+            if !email.trim().is_empty() {
+                v.check(
+                    is_valid_email(email),
+                    "delivery_address.email",
+                    format!("`{email}` is not a well-formed address"),
+                );
+            }
+        }
+        v.into_result(())
+    }
+}
+
+impl CustomerApiClient {
+    /// Sends an order. Validated first ([`NewOrder::validate`]: every bad field named,
+    /// nothing sent); a create, so never re-sent once it may have reached the shop (then
+    /// [`find_order_by_reference`](Self::find_order_by_reference) settles it).
+    /// `POST {orders}`.
+    pub async fn create_order(&self, order: &NewOrder) -> Result<Order, Error> {
         let mut ep = Endpoint::post("orders.create", self.paths.orders.clone()).json(order);
-        if let Err(e) = v.into_result(()) {
+        if let Err(e) = order.validate() {
             ep.fail(e);
         }
         self.one(ep, &["Order"]).await

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use commerce_core::testing::{Reply, ScriptedServer};
-use commerce_core::{Endpoint, Fulfilment, FulfilmentState};
+use commerce_core::{Endpoint, Fulfilment, FulfilmentState, PreparedSubmission, ReferenceCheck};
 use customer_api_client::{CustomerApiClient, NewOrder, NewOrderItem, Paths};
 use httpmock::Method::{GET, POST};
 use httpmock::{HttpMockRequest, MockServer};
@@ -521,4 +521,260 @@ fn processing_statuses_read_as_states() {
     assert_eq!(state("processing"), FulfilmentState::Processing);
     assert_eq!(state("new"), FulfilmentState::Received);
     assert_eq!(state("cancelled"), FulfilmentState::Cancelled);
+}
+
+/// A bol order of two lines (one by EAN, one by SKU) to Amsterdam.
+fn bol_order() -> commerce_core::Order {
+    commerce_core::Order {
+        id: "bol-42".into(),
+        channel: "bol".into(),
+        lines: vec![
+            commerce_core::LineItem {
+                line_id: "L1".into(),
+                ean: Some("8712345678906".into()),
+                quantity: 2,
+                ..Default::default()
+            },
+            commerce_core::LineItem {
+                line_id: "L2".into(),
+                sku: Some("c7".into()),
+                quantity: 1,
+                ..Default::default()
+            },
+        ],
+        shipping_address: commerce_core::Address {
+            first_name: "Jan".into(),
+            last_name: "Visser".into(),
+            street: "Damrak".into(),
+            house_number: "1".into(),
+            postcode: "1012 LG".into(),
+            city: "Amsterdam".into(),
+            country: "nl".into(),
+            phone: Some("0612345678".into()),
+            ..Default::default()
+        },
+        customer: commerce_core::Customer {
+            email: "jan@example.com".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// `POST /api/customer/orders` answering a created order; its bodies are recorded.
+async fn create_mock(server: &MockServer) -> (httpmock::Mock<'_>, Bodies) {
+    let bodies = Bodies::default();
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/customer/orders")
+                .is_true(bodies.matcher());
+            then.status(201).json_body(json!({
+                "_type": "Order", "id": "7001", "reference": "bol-42", "processing_status": "new"
+            }));
+        })
+        .await;
+    (mock, bodies)
+}
+
+#[tokio::test]
+async fn prepare_sends_nothing_and_send_makes_the_one_create_submit_makes() {
+    let server = MockServer::start_async().await;
+    let (token, _) = tokens(&server).await;
+    let (create, bodies) = create_mock(&server).await;
+    let c: Box<dyn Fulfilment> = Box::new(client(&server.base_url()));
+    let order = bol_order();
+    let prepared = c.prepare(&order).await.unwrap();
+    token.assert_calls_async(0).await;
+    create.assert_calls_async(0).await;
+    assert_eq!(
+        (prepared.provider.as_str(), prepared.order_id.as_str()),
+        ("customer-api", "bol-42")
+    );
+    let prepared: PreparedSubmission =
+        serde_json::from_str(&serde_json::to_string(&prepared).unwrap()).unwrap();
+    let receipt = c.send(&prepared).await.unwrap();
+    assert_eq!(
+        (receipt.reference.as_str(), receipt.already_submitted),
+        ("7001", false)
+    );
+    create.assert_calls_async(1).await;
+    let sent = bodies.last();
+    insta::assert_snapshot!("submitted_order_body", sent);
+
+    // `submit` sends the same body, once.
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    let (create, bodies) = create_mock(&server).await;
+    client(&server.base_url()).submit(&order).await.unwrap();
+    create.assert_calls_async(1).await;
+    assert_eq!(bodies.last(), sent);
+}
+
+#[tokio::test]
+async fn send_refuses_another_providers_or_an_unreadable_submission_before_sending() {
+    let server = MockServer::start_async().await;
+    let (token, _) = tokens(&server).await;
+    let (create, _) = create_mock(&server).await;
+    let c = client(&server.base_url());
+    let foreign = PreparedSubmission::new("shopwedo", "bol-42", json!({"reference": "bol-42", "items": []}));
+    let err = c.send(&foreign).await.unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert_eq!(err.field_errors()[0].field, "provider");
+    for payload in [
+        json!({"reference": 42, "items": []}),
+        json!({"items": []}),
+        json!("bol-42"),
+    ] {
+        let garbled = PreparedSubmission::new("customer-api", "bol-42", payload.clone());
+        let err = c.send(&garbled).await.unwrap_err();
+        assert!(err.is_invalid_input(), "{payload}: {err}");
+        assert_eq!(err.field_errors()[0].field, "payload", "{payload}");
+    }
+    let empty = PreparedSubmission::new(
+        "customer-api",
+        "bol-42",
+        json!({"reference": "bol-42", "items": []}),
+    );
+    let err = c.send(&empty).await.unwrap_err();
+    assert!(
+        err.to_string().contains("items: at least one item is required"),
+        "{err}"
+    );
+    token.assert_calls_async(0).await;
+    create.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn a_purged_order_is_refused_field_by_field_before_anything_is_sent() {
+    let server = MockServer::start_async().await;
+    let (token, _) = tokens(&server).await;
+    let (create, _) = create_mock(&server).await;
+    let c = client(&server.base_url());
+    let mut order = bol_order();
+    order.shipping_address = commerce_core::Address {
+        first_name: " ".into(),
+        house_number: "1".into(),
+        email: Some("".into()),
+        ..Default::default()
+    };
+    order.customer.email = "".into();
+    for err in [
+        c.prepare(&order).await.unwrap_err(),
+        c.submit(&order).await.unwrap_err(),
+        c.new_order_for(&order).unwrap_err(),
+    ] {
+        assert!(err.is_invalid_input(), "{err}");
+        let fields: Vec<&str> = err.field_errors().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "delivery_address.name",
+                "delivery_address.city",
+                "delivery_address.zip",
+                "delivery_address.country",
+                "delivery_address.email"
+            ],
+            "{err}"
+        );
+    }
+    // The house number alone is no street.
+    order.shipping_address.street = String::new();
+    order.shipping_address.house_number = String::new();
+    let err = c.prepare(&order).await.unwrap_err();
+    assert!(
+        err.to_string().contains("delivery_address.street: is required"),
+        "{err}"
+    );
+    // The typed call refuses a blank delivery address too.
+    let err = c
+        .create_order(&NewOrder {
+            reference: "A-1".into(),
+            items: vec![NewOrderItem {
+                code: "8712345678906".into(),
+                brand: None,
+                quantity: 1,
+            }],
+            delivery_address: Some(customer_api_client::Address {
+                country: "NLD".into(),
+                email: Some("jan-at-example".into()),
+                ..Default::default()
+            }),
+            note: None,
+        })
+        .await
+        .unwrap_err();
+    insta::assert_snapshot!("blank_delivery_address", err);
+    token.assert_calls_async(0).await;
+    create.assert_calls_async(0).await;
+}
+
+/// `GET /api/customer/orders/{id}` answering `status` and `body`; the check of `reference`
+/// against `order`, and the number of reads.
+async fn check(
+    status: u16,
+    body: Value,
+    reference: &str,
+    order: &commerce_core::Order,
+) -> (Result<ReferenceCheck, commerce_core::Error>, usize) {
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    let read = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/customer/orders/7001");
+            then.status(status).json_body(body);
+        })
+        .await;
+    let c: Box<dyn Fulfilment> = Box::new(client(&server.base_url()));
+    let result = c.check_reference(reference, order).await;
+    (result, read.calls_async().await)
+}
+
+#[tokio::test]
+async fn a_reference_is_checked_against_the_order_at_the_shop() {
+    let order = bol_order();
+    let shop_order = |reference: Value, items: Value| json!({"_type": "Order", "id": "7001", "reference": reference, "processing_status": "new", "items": items});
+    let lines = json!([{"code": "8712345678906", "quantity": 2}, {"code": "C7", "brand": "Gazelle", "quantity": "1"}]);
+    let (result, reads) = check(200, shop_order(json!("bol-42"), lines.clone()), " 7001 ", &order).await;
+    assert_eq!(result.unwrap(), ReferenceCheck::Matches);
+    assert_eq!(reads, 1);
+    // Another order's number, as an operator may type it.
+    let (result, _) = check(200, shop_order(json!("bol-43"), lines.clone()), "7001", &order).await;
+    assert_eq!(
+        result.unwrap(),
+        ReferenceCheck::Mismatch("customer-api order 7001 has the reference `bol-43`, not `bol-42`".into())
+    );
+    let (result, _) = check(200, shop_order(Value::Null, lines), "7001", &order).await;
+    assert!(matches!(&result.unwrap(), ReferenceCheck::Mismatch(m) if m.contains("carries no reference")));
+    // The right reference, other lines.
+    let other = json!([{"code": "8712345678906", "quantity": 1}, {"code": "8712345678913"}]);
+    let (result, _) = check(200, shop_order(json!("bol-42"), other), "7001", &order).await;
+    assert_eq!(
+        result.unwrap(),
+        ReferenceCheck::Mismatch(
+            "customer-api order 7001 is for order bol-42 but its lines differ: 8712345678906 is ×1 there, ×2 here; C7 ×1 is not in it; it has 8712345678913, which the order has not"
+                .into()
+        )
+    );
+    // A list entry without items: the reference decides alone.
+    let (result, _) = check(200, shop_order(json!("bol-42"), json!([])), "7001", &order).await;
+    assert_eq!(result.unwrap(), ReferenceCheck::Matches);
+}
+
+#[tokio::test]
+async fn a_reference_the_shop_does_not_know_is_not_found_and_a_blank_one_is_refused() {
+    let order = bol_order();
+    let (result, reads) = check(404, json!({"error": "not_found", "status": 404}), "7001", &order).await;
+    assert_eq!(result.unwrap(), ReferenceCheck::NotFound);
+    assert_eq!(reads, 1);
+    // Any other failure stays an error.
+    let (result, _) = check(500, json!({"error": "server_error"}), "7001", &order).await;
+    assert!(result.is_err());
+    for blank in ["", " \t "] {
+        let (result, reads) = check(200, json!({}), blank, &order).await;
+        let err = result.unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+        assert_eq!(err.field_errors()[0].field, "reference");
+        assert_eq!(reads, 0, "nothing sent");
+    }
 }

@@ -2,13 +2,14 @@
 
 use async_trait::async_trait;
 use commerce_core::{
-    Error, Fulfilment, FulfilmentState, FulfilmentStatus, Order as CommerceOrder, StockLevel,
-    SubmissionReceipt, Tracking, ValidationErrors,
+    Error, Fulfilment, FulfilmentState, FulfilmentStatus, Order as CommerceOrder, PreparedSubmission,
+    ReferenceCheck, StockLevel, SubmissionReceipt, Tracking, ValidationErrors, require_reference,
 };
 use futures_util::TryStreamExt;
 
 use crate::client::{PROVIDER, ShopWeDoClient};
 use crate::model::{Address, NewOrder, Order, OrderItem};
+use crate::orders::check_address;
 
 fn address(a: &commerce_core::Address, fallback_email: &str) -> Address {
     let blank = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
@@ -56,19 +57,65 @@ pub fn state_of(order: &Order) -> FulfilmentState {
     }
 }
 
+/// The receiver's names, which a parcel needs though ShopWeDo's document marks them
+/// optional (ours: a sales channel always gives them, and after a purge of personal data
+/// they are blank), then every field the document marks required ([`check_address`]).
+fn check_receiver(v: &mut ValidationErrors, prefix: &str, a: &Address) {
+    v.require(
+        a.firstname.as_deref().unwrap_or_default(),
+        format!("{prefix}.firstname"),
+    );
+    v.require(
+        a.lastname.as_deref().unwrap_or_default(),
+        format!("{prefix}.lastname"),
+    );
+    check_address(v, prefix, a);
+}
+
 impl ShopWeDoClient {
     /// The ShopWeDo order for a commerce order: lines are matched to stock items by EAN
     /// (the stock item's `reference`), or by a line's SKU when it is a ShopWeDo stock id.
+    ///
+    /// The addresses are checked before anything is read: an order whose receiver lacks a
+    /// first or last name, street, house number, postcode, city, country, e-mail (the
+    /// address's, else the customer's) or phone (the billing address may take the
+    /// shipping address's) is an [`Error::InvalidInput`] with one field error for each,
+    /// named as ShopWeDo names them (`shipping_address.street`), and nothing is sent. That
+    /// is an order whose personal data was purged, too.
     pub async fn new_order_for(&self, order: &CommerceOrder) -> Result<NewOrder, Error> {
+        let email = &order.customer.email;
+        let shipping = address(&order.shipping_address, email);
+        // The billing address is the same customer's: where it lacks the phone (bol gives
+        // none there) or the e-mail ShopWeDo requires, take the shipping address's.
+        let billing = order.billing_address.as_ref().map(|a| {
+            let mut b = address(a, email);
+            if b.phone.trim().is_empty() {
+                b.phone = shipping.phone.clone();
+            }
+            if b.email.trim().is_empty() {
+                b.email = shipping.email.clone();
+            }
+            b
+        });
+        let mut problems = ValidationErrors::new();
+        check_receiver(&mut problems, "shipping_address", &shipping);
+        if let Some(b) = &billing {
+            check_receiver(&mut problems, "billing_address", b);
+        }
+        for (i, line) in order.lines.iter().enumerate() {
+            if line.ean.is_none() && line.sku.is_none() {
+                problems.push(
+                    format!("lines[{i}]"),
+                    "no ShopWeDo stock item has the barcode (none given)",
+                );
+            }
+        }
+        // Refused before the stock is read: nothing at all is sent.
+        problems.into_result(())?;
         let mut problems = ValidationErrors::new();
         let mut items = Vec::with_capacity(order.lines.len());
         for (i, line) in order.lines.iter().enumerate() {
-            let sku = match (&line.ean, &line.sku) {
-                (Some(ean), _) => self.sku_for_barcode(ean).await?,
-                (None, Some(sku)) => sku.trim().parse().ok(),
-                (None, None) => None,
-            };
-            match sku {
+            match self.stock_id_of(line).await? {
                 Some(sku) => items.push(OrderItem {
                     sku,
                     amount: line.quantity,
@@ -88,23 +135,9 @@ impl ShopWeDoClient {
             }
         }
         problems.into_result(())?;
-        let email = &order.customer.email;
-        let shipping = address(&order.shipping_address, email);
-        // The billing address is the same customer's: where it lacks the phone (bol gives
-        // none there) or the e-mail ShopWeDo requires, take the shipping address's.
-        let billing = order.billing_address.as_ref().map(|a| {
-            let mut b = address(a, email);
-            if b.phone.trim().is_empty() {
-                b.phone = shipping.phone.clone();
-            }
-            if b.email.trim().is_empty() {
-                b.email = shipping.email.clone();
-            }
-            b
-        });
         Ok(NewOrder {
             external_order_id: order.id.clone(),
-            external_order_reference: Some(format!("{}:{}", order.channel, order.id)),
+            external_order_reference: Some(external_reference(order)),
             release: Some(self.inner.release),
             created_at: order.placed_at.unwrap_or_else(chrono::Utc::now).naive_utc(),
             updated_at: None,
@@ -115,6 +148,106 @@ impl ShopWeDoClient {
             items,
         })
     }
+
+    /// The stock item id of an order line: by its EAN (read from the stock list when not
+    /// known yet), else its SKU when that is a ShopWeDo stock id.
+    async fn stock_id_of(&self, line: &commerce_core::LineItem) -> Result<Option<u64>, Error> {
+        Ok(match (&line.ean, &line.sku) {
+            (Some(ean), _) => self.sku_for_barcode(ean).await?,
+            (None, Some(sku)) => sku.trim().parse().ok(),
+            (None, None) => None,
+        })
+    }
+}
+
+/// What [`ShopWeDoClient::new_order_for`] sends as `external_order_reference`.
+fn external_reference(order: &CommerceOrder) -> String {
+    format!("{}:{}", order.channel, order.id)
+}
+
+/// Whether ShopWeDo's order `found` (read by the reference `id`) is `order`: its
+/// `external_order_id` must be the order's id and its `external_order_reference` the
+/// `channel:id` this crate sends (each where ShopWeDo gives it, at least one of them), and
+/// its items the order's lines by stock id and amount, where they can be told
+/// ([`ShopWeDoClient::check_reference`](Fulfilment::check_reference) gives `skus`: each
+/// line's stock id, `None` where its barcode is not in the stock list).
+fn compare(id: u64, found: &Order, order: &CommerceOrder, skus: &[Option<u64>]) -> ReferenceCheck {
+    let mismatch = |what: String| ReferenceCheck::Mismatch(format!("ShopWeDo order {id} {what}"));
+    if let Some(other) = found.order_id.filter(|o| *o != id) {
+        return mismatch(format!("was answered as order {other}"));
+    }
+    let ext_id = found
+        .external_order_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let ext_ref = found
+        .external_order_reference
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let ours = external_reference(order);
+    match (ext_id, ext_ref) {
+        (None, None) => {
+            return mismatch(format!(
+                "carries no external order id or reference, so it cannot be told to be order {}",
+                order.id
+            ));
+        }
+        (Some(ext), _) if ext != order.id.trim() => {
+            return mismatch(format!("is order `{ext}`, not `{}`", order.id));
+        }
+        (_, Some(r)) if r != ours => {
+            return mismatch(format!("has the reference `{r}`, not `{ours}`"));
+        }
+        _ => {}
+    }
+    // ShopWeDo's items carry its stock ids, the order's lines EANs: compared through the
+    // stock list, amounts summed per stock id. Without items the lines cannot be told.
+    if found.items.is_empty() {
+        return ReferenceCheck::Matches;
+    }
+    let mut theirs = std::collections::BTreeMap::<u64, u64>::new();
+    for item in &found.items {
+        *theirs.entry(item.sku).or_default() += u64::from(item.amount);
+    }
+    let mut ours = std::collections::BTreeMap::<u64, u64>::new();
+    for (line, sku) in order.lines.iter().zip(skus) {
+        if let Some(sku) = sku {
+            *ours.entry(*sku).or_default() += u64::from(line.quantity);
+        }
+    }
+    let all_known = skus.iter().all(Option::is_some);
+    let mut differences = Vec::new();
+    for (sku, amount) in &ours {
+        match theirs.get(sku) {
+            None => differences.push(format!("stock item {sku} ×{amount} is not in it")),
+            Some(there) if there != amount => {
+                differences.push(format!("stock item {sku} is ×{there} there, ×{amount} here"))
+            }
+            Some(_) => {}
+        }
+    }
+    // A stock id of theirs that no line maps to is a difference only when every line's
+    // stock id is known (else it may be the line whose barcode is not in the stock list).
+    if all_known {
+        for (sku, amount) in &theirs {
+            if !ours.contains_key(sku) {
+                differences.push(format!(
+                    "it has stock item {sku} ×{amount}, which the order has not"
+                ));
+            }
+        }
+    }
+    if differences.is_empty() {
+        ReferenceCheck::Matches
+    } else {
+        mismatch(format!(
+            "is for order {} but its items differ: {}",
+            order.id,
+            differences.join("; ")
+        ))
+    }
 }
 
 #[async_trait]
@@ -123,17 +256,72 @@ impl Fulfilment for ShopWeDoClient {
         PROVIDER.name
     }
 
-    /// `createOrder`. ShopWeDo offers no look-up by your order number, so a submission whose
-    /// outcome is unknown (a time-out after sending) comes back as
+    /// [`prepare`](Fulfilment::prepare), then [`send`](Fulfilment::send): the stock ids by
+    /// barcode, then `createOrder`. ShopWeDo offers no look-up by your order number, so a
+    /// submission whose outcome is unknown (a time-out after sending) comes back as
     /// [`Error::Unconfirmed`]: check the ShopWeDo dashboard before submitting again.
     async fn submit(&self, order: &CommerceOrder) -> Result<SubmissionReceipt, Error> {
+        let prepared = self.prepare(order).await?;
+        self.send(&prepared).await
+    }
+
+    /// Every read and check of a submission, nothing that acts: the addresses checked
+    /// ([`ShopWeDoClient::new_order_for`]: a blank required field is refused before any
+    /// read), the lines' stock ids read by barcode (`getStock`, paced), and the whole
+    /// [`NewOrder`] validated. The payload is the `createOrder` data, as [`NewOrder`]'s
+    /// JSON.
+    async fn prepare(&self, order: &CommerceOrder) -> Result<PreparedSubmission, Error> {
         let new = self.new_order_for(order).await?;
+        new.validate()?;
+        let payload = serde_json::to_value(&new)
+            .map_err(|e| Error::invalid("order", format!("order {} cannot be written: {e}", order.id)))?;
+        Ok(PreparedSubmission::new(PROVIDER.name, order.id.clone(), payload))
+    }
+
+    /// One `createOrder` with the prepared data, and nothing else. A submission prepared
+    /// for another provider, or whose payload is not a [`NewOrder`] (or not a valid one),
+    /// is an [`Error::InvalidInput`] and nothing is sent.
+    async fn send(&self, prepared: &PreparedSubmission) -> Result<SubmissionReceipt, Error> {
+        prepared.check_provider(PROVIDER.name)?;
+        let new: NewOrder = prepared.decode()?;
+        new.validate()?;
         let id = self.create_order(&new).await?;
         Ok(SubmissionReceipt {
             provider: PROVIDER.name.to_owned(),
             reference: id.to_string(),
             already_submitted: false,
         })
+    }
+
+    /// `getOrder` of the ShopWeDo order id `reference` (a blank or non-numeric one is an
+    /// [`Error::InvalidInput`], nothing sent). ShopWeDo's documented answer for an order
+    /// not found (or not this shop's) is 400, read as [`ReferenceCheck::NotFound`], as is a
+    /// 404.
+    ///
+    /// It is this order when its `external_order_id` is the order's id and its
+    /// `external_order_reference` the `channel:id` this crate sends (each where ShopWeDo
+    /// gives it; an order with neither cannot be told to be this one: a mismatch). Its
+    /// items carry ShopWeDo's stock ids and the order's lines EANs, so the lines are mapped
+    /// as a submission maps them (by barcode through the stock list, `getStock`, paced;
+    /// else a line's SKU when it is a stock id) and the amounts summed per stock id are
+    /// compared. What cannot be told: a line whose barcode is not in the stock list (the
+    /// other lines are still compared, and an extra ShopWeDo item may be that line), and
+    /// the lines of an order ShopWeDo answers without items (the ids decide alone).
+    /// Names, prices and addresses are not compared.
+    async fn check_reference(&self, reference: &str, order: &CommerceOrder) -> Result<ReferenceCheck, Error> {
+        let id = parse_reference(require_reference(reference)?)?;
+        let found = match self.get_order(id).await {
+            Ok(found) => found,
+            Err(e) if matches!(e.status(), Some(400 | 404)) => return Ok(ReferenceCheck::NotFound),
+            Err(e) => return Err(e),
+        };
+        let mut skus = Vec::with_capacity(order.lines.len());
+        if !found.items.is_empty() {
+            for line in &order.lines {
+                skus.push(self.stock_id_of(line).await?);
+            }
+        }
+        Ok(compare(id, &found, order, &skus))
     }
 
     async fn status(&self, reference: &str) -> Result<FulfilmentStatus, Error> {

@@ -182,34 +182,55 @@ fn opt_ymd_his<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, 
     }
 }
 
+fn parse_ymd_his<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
+    let text = String::deserialize(d)?;
+    NaiveDateTime::parse_from_str(&text, TIMESTAMP_FORMAT).map_err(serde::de::Error::custom)
+}
+
+fn parse_opt_ymd_his<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDateTime>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(text) => NaiveDateTime::parse_from_str(&text, TIMESTAMP_FORMAT)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
+}
+
 /// An order to create (`createOrder`): `external_order_id`, `created_at`,
 /// `shipping_address` and at least one item are required; build it with the fields you have
 /// and `..Default::default()` (a `created_at` left at its default, 1970-01-01, is refused
 /// before anything is sent).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+///
+/// It reads back from the JSON it writes (a prepared submission's payload is one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrder {
     /// Your unique order number (required).
     pub external_order_id: String,
     /// Your reference, e.g. the invoice number.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_order_reference: Option<String>,
     /// Release the order when all stock is available (not given: not released).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<bool>,
     /// When the order was created (required; sent as `Y-m-d H:i:s`).
-    #[serde(serialize_with = "ymd_his")]
+    #[serde(serialize_with = "ymd_his", deserialize_with = "parse_ymd_his")]
     pub created_at: NaiveDateTime,
     /// When the order was last updated.
-    #[serde(serialize_with = "opt_ymd_his", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "opt_ymd_his",
+        deserialize_with = "parse_opt_ymd_his",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub updated_at: Option<NaiveDateTime>,
     /// A comment on the order (informational).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// A comment for packing (informational).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment_packing: Option<String>,
     /// The buyer's address (not given: the shipping address).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_address: Option<Address>,
     /// The receiver's address (required).
     pub shipping_address: Address,

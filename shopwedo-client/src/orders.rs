@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use crate::client::*;
 use crate::model::*;
 
-fn check_address(v: &mut ValidationErrors, prefix: &str, a: &Address) {
+/// What ShopWeDo's document marks required in an address (`street`, `number`, `zip`, `city`,
+/// `country_iso2`, `email`, `phone`), and the country's and e-mail's form.
+pub(crate) fn check_address(v: &mut ValidationErrors, prefix: &str, a: &Address) {
     for (name, value) in [
         ("street", &a.street),
         ("number", &a.number),

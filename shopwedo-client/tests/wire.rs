@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use commerce_core::testing::{Reply, ScriptedServer};
-use commerce_core::{Fulfilment, FulfilmentState};
+use commerce_core::{Fulfilment, FulfilmentState, PreparedSubmission, ReferenceCheck};
 use httpmock::Method::POST;
 use httpmock::{HttpMockRequest, MockServer};
 use serde_json::{Value, json};
@@ -119,6 +119,10 @@ impl Verified {
             .expect("a verified request")
             .2
             .clone()
+    }
+
+    fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
     }
 
     fn salts(&self) -> Vec<String> {
@@ -785,4 +789,287 @@ fn a_partly_shipped_order_is_not_shipped() {
         shopwedo_client::state_of(&order),
         FulfilmentState::PartiallyShipped
     );
+}
+
+/// A bol order of one line (the Fietsbel, stock item 124 by its EAN), its billing address
+/// without a phone as bol gives it.
+fn bol_order() -> commerce_core::Order {
+    let shipping_address = commerce_core::Address {
+        first_name: "An".into(),
+        last_name: "Peeters".into(),
+        street: "Grote Markt".into(),
+        house_number: "7".into(),
+        house_number_addition: Some("b2".into()),
+        postcode: "2000".into(),
+        city: "Antwerpen".into(),
+        country: "be".into(),
+        phone: Some("+3231234567".into()),
+        ..Default::default()
+    };
+    commerce_core::Order {
+        id: "1043946570".into(),
+        channel: "bol".into(),
+        placed_at: Some(
+            chrono::DateTime::parse_from_rfc3339("2026-11-20T09:15:00Z")
+                .unwrap()
+                .to_utc(),
+        ),
+        customer: commerce_core::Customer {
+            email: "an@example.be".into(),
+            ..Default::default()
+        },
+        billing_address: Some(commerce_core::Address {
+            phone: None,
+            ..shipping_address.clone()
+        }),
+        shipping_address,
+        lines: vec![commerce_core::LineItem {
+            line_id: "L1".into(),
+            ean: Some("8712345678913".into()),
+            title: "Fietsbel".into(),
+            quantity: 2,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// What `submit` sends as `createOrder` data for `order`, on a server of its own.
+async fn submitted_data(order: &commerce_core::Order) -> Value {
+    let server = MockServer::start_async().await;
+    let (stock, create) = (Verified::default(), Verified::default());
+    method(&server, "getStock", 200, &fixture("stock.json"), &stock).await;
+    method(&server, "createOrder", 201, r#"{"order_id": 90211}"#, &create).await;
+    let receipt = client(&server.url("/api"), Envelope::Form)
+        .submit(order)
+        .await
+        .unwrap();
+    assert_eq!(receipt.reference, "90211");
+    assert_eq!(create.count(), 1);
+    create.data()
+}
+
+#[tokio::test]
+async fn prepare_only_reads_and_send_makes_the_one_create_order_submit_makes() {
+    let server = MockServer::start_async().await;
+    let (stock, create) = (Verified::default(), Verified::default());
+    method(&server, "getStock", 200, &fixture("stock.json"), &stock).await;
+    method(&server, "createOrder", 201, r#"{"order_id": 90211}"#, &create).await;
+    let c: Box<dyn Fulfilment> = Box::new(client(&server.url("/api"), Envelope::Form));
+    let order = bol_order();
+    let prepared = c.prepare(&order).await.unwrap();
+    assert_eq!(stock.count(), 1, "the stock ids were read");
+    assert_eq!(create.count(), 0, "prepare never creates");
+    assert_eq!(
+        (prepared.provider.as_str(), prepared.order_id.as_str()),
+        ("shopwedo", "1043946570")
+    );
+    // As a journal would keep it.
+    let prepared: PreparedSubmission =
+        serde_json::from_str(&serde_json::to_string(&prepared).unwrap()).unwrap();
+    let receipt = c.send(&prepared).await.unwrap();
+    assert_eq!(receipt.reference, "90211");
+    assert_eq!(
+        (stock.count(), create.count()),
+        (1, 1),
+        "send reads nothing, creates once"
+    );
+    let sent = create.data();
+    assert_eq!(sent, submitted_data(&order).await, "the body submit sends");
+    insta::assert_json_snapshot!("submit_data", sent);
+}
+
+#[tokio::test]
+async fn send_refuses_another_providers_or_an_unreadable_submission_before_sending() {
+    let server = MockServer::start_async().await;
+    let any = server
+        .mock_async(|_, then| {
+            then.status(201).body(r#"{"order_id": 1}"#);
+        })
+        .await;
+    let c = client(&server.url("/api"), Envelope::Form);
+    let foreign = PreparedSubmission::new("customer-api", "1043946570", json!({"reference": "1043946570"}));
+    let err = c.send(&foreign).await.unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert_eq!(err.field_errors()[0].field, "provider");
+    for payload in [
+        json!({"external_order_id": 5}),
+        json!({"external_order_id": "1", "created_at": "yesterday", "shipping_address": {}, "items": []}),
+        json!([]),
+    ] {
+        let garbled = PreparedSubmission::new("shopwedo", "1043946570", payload.clone());
+        let err = c.send(&garbled).await.unwrap_err();
+        assert!(err.is_invalid_input(), "{payload}: {err}");
+        assert_eq!(err.field_errors()[0].field, "payload", "{payload}");
+    }
+    // One that decodes but is no valid order is refused as `create_order` refuses it.
+    let invalid = PreparedSubmission::new(
+        "shopwedo",
+        "1043946570",
+        json!({"external_order_id": "1", "created_at": "2026-11-20 09:15:00", "shipping_address": {}, "items": []}),
+    );
+    let err = c.send(&invalid).await.unwrap_err();
+    assert!(
+        err.to_string().contains("shipping_address.street: is required"),
+        "{err}"
+    );
+    any.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn a_purged_order_is_refused_field_by_field_before_anything_is_sent() {
+    let server = MockServer::start_async().await;
+    let any = server
+        .mock_async(|_, then| {
+            then.status(200).body(fixture("stock.json"));
+        })
+        .await;
+    let c = client(&server.url("/api"), Envelope::Form);
+    let mut order = bol_order();
+    let purged = commerce_core::Address {
+        country: "BE".into(),
+        ..Default::default()
+    };
+    order.shipping_address = purged.clone();
+    order.billing_address = Some(purged);
+    order.customer.email = " ".into();
+    for err in [
+        c.prepare(&order).await.unwrap_err(),
+        c.submit(&order).await.unwrap_err(),
+        c.new_order_for(&order).await.unwrap_err(),
+    ] {
+        assert!(err.is_invalid_input(), "{err}");
+        let fields: Vec<String> = err
+            .field_errors()
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect();
+        let expected: Vec<String> = ["shipping_address", "billing_address"]
+            .iter()
+            .flat_map(|a| {
+                [
+                    "firstname",
+                    "lastname",
+                    "street",
+                    "number",
+                    "zip",
+                    "city",
+                    "email",
+                    "phone",
+                ]
+                .map(|f| format!("{a}.{f}: is required"))
+            })
+            .collect();
+        assert_eq!(fields, expected);
+    }
+    // The phone alone keeps the message it always had.
+    let mut order = bol_order();
+    order.shipping_address.phone = Some("".into());
+    let err = c.prepare(&order).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid input: shipping_address.phone: is required; billing_address.phone: is required"
+    );
+    any.assert_calls_async(0).await;
+}
+
+/// `getOrder` answering `body` with `status`, stock from the fixture; the check of
+/// `reference` against `order`, and the number of `getOrder` and `getStock` calls.
+async fn check(
+    status: u16,
+    body: &str,
+    reference: &str,
+    order: &commerce_core::Order,
+) -> (Result<ReferenceCheck, commerce_core::Error>, usize, usize) {
+    let server = MockServer::start_async().await;
+    let (get, stock) = (Verified::default(), Verified::default());
+    method(&server, "getOrder", status, body, &get).await;
+    method(&server, "getStock", 200, &fixture("stock.json"), &stock).await;
+    let c: Box<dyn Fulfilment> = Box::new(client(&server.url("/api"), Envelope::Form));
+    let result = c.check_reference(reference, order).await;
+    if get.count() > 0 {
+        assert_eq!(get.data(), json!({"order_id": reference.trim()}));
+    }
+    (result, get.count(), stock.count())
+}
+
+/// ShopWeDo's order as this crate would have created it from [`bol_order`].
+fn shopwedo_order(external_id: &str, items: Value) -> String {
+    let mut order: Value = serde_json::from_str(&fixture("order.json")).unwrap();
+    order["external_order_id"] = json!(external_id);
+    order["external_order_reference"] = json!(format!("bol:{external_id}"));
+    order["items"] = items;
+    order.to_string()
+}
+
+#[tokio::test]
+async fn a_reference_is_checked_against_the_order_at_shopwedo() {
+    let order = bol_order();
+    let ours = shopwedo_order(
+        "1043946570",
+        json!([{"sku": "124", "amount": "2", "name": "Fietsbel"}]),
+    );
+    let (result, gets, stocks) = check(200, &ours, " 90211 ", &order).await;
+    assert_eq!(result.unwrap(), ReferenceCheck::Matches);
+    assert_eq!((gets, stocks), (1, 1), "one getOrder, the stock for the EAN");
+
+    // Another order's number, as an operator may type it.
+    let other = shopwedo_order("1043946571", json!([{"sku": 124, "amount": 2}]));
+    let (result, ..) = check(200, &other, "90211", &order).await;
+    assert_eq!(
+        result.unwrap(),
+        ReferenceCheck::Mismatch("ShopWeDo order 90211 is order `1043946571`, not `1043946570`".into())
+    );
+    // The same number from another channel.
+    let mut amazon: Value = serde_json::from_str(&ours).unwrap();
+    amazon["external_order_reference"] = json!("amazon:1043946570");
+    let (result, ..) = check(200, &amazon.to_string(), "90211", &order).await;
+    assert!(
+        matches!(&result.unwrap(), ReferenceCheck::Mismatch(m) if m.contains("`amazon:1043946570`, not `bol:1043946570`"))
+    );
+    // The right id, other items.
+    let items = shopwedo_order(
+        "1043946570",
+        json!([{"sku": 124, "amount": 1}, {"sku": 123, "amount": 1}]),
+    );
+    let (result, ..) = check(200, &items, "90211", &order).await;
+    assert_eq!(
+        result.unwrap(),
+        ReferenceCheck::Mismatch(
+            "ShopWeDo order 90211 is for order 1043946570 but its items differ: stock item 124 is ×1 there, ×2 here; it has stock item 123 ×1, which the order has not"
+                .into()
+        )
+    );
+    // No external id or reference at all: it cannot be told to be this order.
+    let (result, ..) = check(
+        200,
+        &fixture("order-false.json").replace(r#""external_order_id": "A-1002","#, ""),
+        "90212",
+        &order,
+    )
+    .await;
+    assert!(
+        matches!(&result.unwrap(), ReferenceCheck::Mismatch(m) if m.contains("carries no external order id"))
+    );
+}
+
+#[tokio::test]
+async fn a_reference_shopwedo_does_not_know_is_not_found_and_a_blank_one_is_refused() {
+    let order = bol_order();
+    // ShopWeDo's documented answer: 400, "the order not found or not owned by your account".
+    let (result, gets, _) = check(400, r#"{"error": "Order not found"}"#, "99999", &order).await;
+    assert_eq!(result.unwrap(), ReferenceCheck::NotFound);
+    assert_eq!(gets, 1);
+    let (result, ..) = check(404, "{}", "99999", &order).await;
+    assert_eq!(result.unwrap(), ReferenceCheck::NotFound);
+    for blank in ["", "  "] {
+        let (result, gets, stocks) = check(200, &fixture("order.json"), blank, &order).await;
+        let err = result.unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+        assert_eq!(err.field_errors()[0].field, "reference");
+        assert_eq!((gets, stocks), (0, 0), "nothing sent");
+    }
+    let (result, gets, _) = check(200, &fixture("order.json"), "bol-1043946570", &order).await;
+    assert!(result.unwrap_err().is_invalid_input());
+    assert_eq!(gets, 0);
 }
