@@ -75,6 +75,11 @@ enum Command {
         /// The order, `channel:order id`.
         key: String,
     },
+    /// Undo the last `resolve` of an order (while the flow has not acted on it since).
+    Reopen {
+        /// The order, `channel:order id`.
+        key: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -121,11 +126,12 @@ struct RunArgs {
 struct ResolveArgs {
     /// The order, `channel:order id`.
     key: String,
-    /// The fulfilment provider has the order, under this reference.
+    /// The fulfilment provider has the order, under this reference (read there first: it
+    /// must exist and be this order, unless --force).
     #[arg(long, value_name = "REF")]
     submitted: Option<String>,
     /// The fulfilment provider that has it, with --submitted, when the order was not
-    /// routed yet.
+    /// routed yet (a fulfilment provider of this build).
     #[arg(long, value_name = "NAME", requires = "submitted")]
     provider: Option<String>,
     /// A step done by hand: `confirm`, or an invitation step (`safeshop`,
@@ -135,6 +141,10 @@ struct ResolveArgs {
     /// The flow leaves the order for good (nothing is cancelled at any provider).
     #[arg(long)]
     cancel: bool,
+    /// With --submitted: accept REF without reading it at the provider (one that cannot
+    /// tell, or one this machine has no credentials for).
+    #[arg(long, requires = "submitted")]
+    force: bool,
     /// Why, for the order's history.
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
@@ -225,6 +235,9 @@ fn main() -> ExitCode {
         }
         Command::Retry { key } => {
             ops::journal(&store, ops::Access::Write).and_then(|j| ops::retry(j.as_ref(), &key, out))
+        }
+        Command::Reopen { key } => {
+            ops::journal(&store, ops::Access::Write).and_then(|j| ops::reopen(j.as_ref(), &key, out))
         }
     };
     match result {

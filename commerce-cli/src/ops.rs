@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use commerce_core::{InvitationReceipt, SubmissionReceipt};
-use commerce_facade::{Journal, OrderRecord, SqliteJournal, Step};
+use commerce_core::{InvitationReceipt, ReferenceCheck, SubmissionReceipt};
+use commerce_facade::{
+    Journal, OrderRecord, PROVIDERS, Providers, Resolution, Role, SqliteJournal, Step, StepState,
+};
 use serde_json::{Value, json};
 
 use crate::{Failure, ResolveArgs};
@@ -320,24 +322,45 @@ fn advice(r: &OrderRecord) -> String {
     }
 }
 
-/// `commerce attention`.
+/// What to do about a record that does not read.
+fn unreadable_advice(key: &str, location: &str) -> String {
+    format!(
+        "its record in the journal does not read, so no runner works on it or purges its personal data. Check the \
+         order at its providers; then restore the record (from a backup, or mend the JSON in the `record` column \
+         of the `orders` table of {location}) and `commerce retry {key}`"
+    )
+}
+
+/// `commerce attention`: every order waiting for a person, and every record that does not
+/// read.
 pub(crate) fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
-    let records: Vec<OrderRecord> = journal
-        .all()?
-        .into_iter()
-        .filter(|r| r.attention.is_some() && r.cancelled.is_none())
-        .collect();
+    let records: Vec<OrderRecord> = journal.all()?.into_iter().filter(OrderRecord::needs_person).collect();
+    let unreadable = journal.unreadable()?;
+    let location = journal.location();
     let value = Value::Array(
-        records
+        unreadable
             .iter()
-            .map(|r| json!({"key": r.key, "stage": r.stage(), "reason": r.attention, "advice": advice(r)}))
+            .map(|(k, e)| {
+                json!({"key": k, "stage": "unreadable", "reason": e, "advice": unreadable_advice(k, &location)})
+            })
+            .chain(
+                records
+                    .iter()
+                    .map(|r| json!({"key": r.key, "stage": r.stage(), "reason": r.attention, "advice": advice(r)})),
+            )
             .collect(),
     );
     out.print(value, || {
-        if records.is_empty() {
+        if records.is_empty() && unreadable.is_empty() {
             return "no order needs a person".to_owned();
         }
-        let mut t = format!("{} order(s) need a person\n", records.len());
+        let mut t = format!("{} order(s) need a person\n", records.len() + unreadable.len());
+        for (key, error) in &unreadable {
+            t += &format!(
+                "\n{key}\n  why:  unreadable record: {error}\n  then: {}\n",
+                unreadable_advice(key, &location)
+            );
+        }
         for r in &records {
             t += &format!(
                 "\n{}\n  why:  {}\n  then: {}\n",
@@ -433,23 +456,96 @@ fn settled(r: &mut OrderRecord) {
     r.last_error = None;
 }
 
+/// Checks an operator's `--submitted REF` before the journal is changed: REF is not blank,
+/// the provider is a fulfilment provider of this build, and (unless `force`) the provider,
+/// built from the environment, has REF as this order. Returns the provider and the
+/// reference as it will be written.
+fn checked_submission(
+    journal: &dyn Journal,
+    args: &ResolveArgs,
+    reference: &str,
+) -> Result<(String, String), Failure> {
+    let refused = |message: String| Failure { message, code: 1 };
+    let reference = commerce_core::require_reference(reference)
+        .map_err(|e| Failure {
+            message: format!("--submitted: {e}"),
+            code: crate::USAGE,
+        })?
+        .to_owned();
+    let r = load(journal, &args.key)?;
+    let provider = match (&args.provider, &r.fulfilment) {
+        (Some(p), _) | (None, Some(p)) => p.clone(),
+        (None, None) => return Err(refused("the order was not routed: give --provider NAME".into())),
+    };
+    let known: Vec<&str> = PROVIDERS
+        .iter()
+        .filter(|s| s.role == Role::Fulfilment)
+        .map(|s| s.name)
+        .collect();
+    if !known.contains(&provider.as_str()) {
+        return Err(Failure {
+            message: format!(
+                "--provider `{provider}` is not a fulfilment provider of this build: give one of {}",
+                known.join(", ")
+            ),
+            code: crate::USAGE,
+        });
+    }
+    if args.force {
+        return Ok((provider, reference));
+    }
+    let force = "or, if you are sure, give --force";
+    let env = |name: &str| commerce_core::env_optional(name);
+    let spec = PROVIDERS.iter().find(|s| s.name == provider).ok_or_else(|| refused(provider.clone()))?;
+    if !spec.configured(&env).unwrap_or(false) {
+        return Err(refused(format!(
+            "{provider} is not configured here, so {reference} cannot be checked: set {} {force}",
+            spec.required.join(", ")
+        )));
+    }
+    let providers = commerce_facade::add_provider(Providers::new(), &provider, &env)?;
+    let Some(f) = providers.fulfilment.first() else {
+        return Err(refused(format!("{provider} is not a fulfilment provider")));
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match runtime.block_on(f.check_reference(&reference, &r.order)) {
+        Ok(ReferenceCheck::Matches) => Ok((provider, reference)),
+        Ok(ReferenceCheck::NotFound) => Err(refused(format!(
+            "{provider} has no order {reference}: check the reference ({force})"
+        ))),
+        Ok(ReferenceCheck::Mismatch(why)) => Err(refused(format!(
+            "{provider}'s order {reference} is not {}: {why} ({force})",
+            r.key
+        ))),
+        Ok(other) => Err(refused(format!("{provider}: {other:?} ({force})"))),
+        Err(e @ commerce_core::Error::Unsupported { .. }) => Err(refused(format!(
+            "{provider} cannot tell whether {reference} is this order ({e}): check it there, then {force}"
+        ))),
+        Err(e) => Err(refused(format!(
+            "{reference} could not be checked at {provider} ({e}): try again, {force}"
+        ))),
+    }
+}
+
 /// `commerce resolve KEY --submitted REF | --skip-step STEP | --cancel`.
 pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Result<u8, Failure> {
+    let checked = match &args.submitted {
+        Some(reference) => Some(checked_submission(journal, &args, reference)?),
+        None => None,
+    };
     let reason = args.reason.clone();
     let because = |text: String| match &reason {
         Some(why) => format!("{text} ({why})"),
         None => text,
     };
-    let record = journal.amend(&args.key, OPERATOR, Utc::now(), &mut |r| {
+    let now = Utc::now();
+    let record = journal.amend(&args.key, OPERATOR, now, &mut |r| {
         split_refused(r)?;
-        if let Some(reference) = &args.submitted {
+        let before = StepState::of(r);
+        let note = if let Some((provider, reference)) = &checked {
             if r.submission.is_done() {
                 return Err(format!("{} is submitted already", r.key));
             }
-            let provider = match (&args.provider, &r.fulfilment) {
-                (Some(p), _) | (None, Some(p)) => p.clone(),
-                (None, None) => return Err("the order was not routed: give --provider NAME".into()),
-            };
             r.fulfilment = Some(provider.clone());
             r.submission = Step::Done(SubmissionReceipt {
                 provider: provider.clone(),
@@ -457,9 +553,7 @@ pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Res
                 already_submitted: true,
             });
             settled(r);
-            Ok(because(format!(
-                "resolved: submitted to {provider} as {reference}"
-            )))
+            because(format!("resolved: submitted to {provider} as {reference}"))
         } else if let Some(step) = &args.skip_step {
             if step == "confirm" {
                 if !r.shipped.is_done() {
@@ -489,13 +583,51 @@ pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Res
                 ));
             }
             settled(r);
-            Ok(because(format!("resolved: {step} done by hand")))
+            because(format!("resolved: {step} done by hand"))
         } else {
             r.cancelled = Some(because("cancelled by an operator".to_owned()));
-            r.cancelled_at = Some(Utc::now());
+            r.cancelled_at = Some(now);
             settled(r);
-            Ok(because("resolved: the flow leaves the order".to_owned()))
+            because("resolved: the flow leaves the order".to_owned())
+        };
+        r.resolved = Some(Resolution {
+            at: now,
+            before,
+            after: StepState::of(r),
+        });
+        Ok(format!("{note}; `commerce reopen {}` undoes it", r.key))
+    })?;
+    out.print(json!({"key": record.key, "stage": record.stage()}), || {
+        format!("{}: {}", record.key, record.stage())
+    });
+    Ok(0)
+}
+
+/// `commerce reopen KEY`: undoes the last `resolve`, while the flow has not acted on the
+/// order since and its personal data is still there.
+pub(crate) fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+    let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
+        let Some(resolution) = r.resolved.take() else {
+            return Err(format!("{} has no resolve to undo", r.key));
+        };
+        if r.purged_at.is_some() {
+            return Err(format!(
+                "the personal data of {} was purged: it cannot be worked on again",
+                r.key
+            ));
         }
+        if StepState::of(r) != resolution.after || r.completed_at.is_some() {
+            return Err(format!(
+                "the flow went on with {} after the resolve of {}: it cannot be undone (see `commerce show {}`)",
+                r.key,
+                time(resolution.at),
+                r.key
+            ));
+        }
+        resolution.before.restore(r);
+        r.failures = 0;
+        r.last_error = None;
+        Ok(format!("reopened: the resolve of {} undone", time(resolution.at)))
     })?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}", record.key, record.stage())
@@ -508,6 +640,18 @@ pub(crate) fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Fa
     let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
         if r.completed_at.is_some() {
             return Err(format!("{} is completed", r.key));
+        }
+        if r.purged_at.is_some() {
+            return Err(format!(
+                "the personal data of {} was purged (names, addresses): it cannot be handed over or invited again",
+                r.key
+            ));
+        }
+        if r.cancelled.as_deref().is_some_and(|c| c.starts_with("cancelled by an operator")) {
+            return Err(format!(
+                "{} was cancelled by an operator: `commerce reopen {}` undoes that",
+                r.key, r.key
+            ));
         }
         split_refused(r)?;
         if r.order.lines.is_empty() && !r.dropped_lines.is_empty() {

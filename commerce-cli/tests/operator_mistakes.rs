@@ -138,6 +138,7 @@ fn changes_to_a_split_order_are_refused_and_name_its_parts() {
             "90001",
             "--provider",
             "shopwedo",
+            "--force",
         ],
     ] {
         let out = commerce(&path, &args);
@@ -152,4 +153,669 @@ fn changes_to_a_split_order_are_refused_and_name_its_parts() {
     assert_eq!(after.submission, Step::NotStarted);
     assert!(after.cancelled.is_none());
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// The hostile operator (issue 27): what a host and an operator ordinarily do to a service
+// that runs for months. Each test failed on the code before its fix.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use commerce_sandbox::Sandbox;
+use support::{SHOP_PHONE, temp_dir};
+
+/// `commerce ARGS...` against the sandbox, from `cwd`, with `env` on top; its output piped.
+fn spawn(sb: &Sandbox, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_commerce"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .envs(sb.env())
+        .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+        .env_remove("COMMERCE_JOURNAL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Waits for `child` at most `limit`; `None` (and it is killed) when it did not end.
+fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Everything the child wrote, after it ended.
+fn rest(child: Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    text(&out)
+}
+
+/// Reads the child's standard output until a line contains `needle` (at most `limit`);
+/// the lines read.
+fn read_until(child: &mut Child, needle: &str, limit: Duration) -> Vec<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + limit;
+    let mut lines = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+            let found = line.contains(needle);
+            lines.push(line);
+            if found {
+                // The rest is drained in the background, so the child never blocks on a pipe.
+                std::thread::spawn(move || while rx.recv().is_ok() {});
+                return lines;
+            }
+        }
+    }
+    panic!("`{needle}` not printed within {limit:?}: {lines:#?}");
+}
+
+fn started_steps(r: &OrderRecord) -> bool {
+    r.submission == Step::Started || r.confirmation == Step::Started || r.invitations.values().any(|s| *s == Step::Started)
+}
+
+/// A loopback server that takes connections and never answers (a provider that hangs); the
+/// number of connections it took.
+fn hanging_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = taken.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (url, taken)
+}
+
+/// `cd dA && commerce run`, later `cd dB && commerce run`: one journal (the user's), not one
+/// per folder, so nothing is handed over twice; a run never creates a journal unasked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_from_another_folder_uses_the_one_journal_and_never_creates_one_unasked() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 3,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let root = temp_dir("home");
+    let (home, a, b) = (root.join("home"), root.join("dA"), root.join("dB"));
+    for d in [&home, &a, &b] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let env = [("HOME", home.to_str().unwrap()), ("XDG_STATE_HOME", "")];
+    let journal = home.join(".local/state/commerce/journal.sqlite");
+    let sb = std::sync::Arc::new(sb);
+    let run = |cwd: std::path::PathBuf, args: Vec<&'static str>| {
+        let sb = sb.clone();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let mut child = spawn(&sb, &cwd, &args, &env);
+            let status = wait_for(&mut child, Duration::from_secs(120));
+            (status, rest(child))
+        })
+    };
+    // No journal yet: refused, and none is created.
+    let (status, out) = run(a.clone(), vec!["run", "--poll-interval", "100ms"]).await.unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{out}");
+    assert!(out.contains("commerce init"), "{out}");
+    assert!(!journal.exists(), "a journal was created unasked");
+    let (status, out) = run(a.clone(), vec!["run", "--init", "--poll-interval", "100ms"]).await.unwrap();
+    assert!(matches!(status.and_then(|s| s.code()), Some(0 | 2)), "{out}");
+    assert!(out.contains(&journal.display().to_string()), "the journal is named: {out}");
+    let (status, out) = run(b.clone(), vec!["run", "--poll-interval", "100ms"]).await.unwrap();
+    assert!(matches!(status.and_then(|s| s.code()), Some(0 | 2)), "{out}");
+    for d in [&a, &b] {
+        assert_eq!(std::fs::read_dir(d).unwrap().count(), 0, "a file in {}", d.display());
+    }
+    assert_eq!(sb.report().total_duplicates(), 0, "{:#?}", sb.report());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// A mistyped `--journal` (a copy of /etc/passwd, a device, a second hard link of the
+/// journal) is refused, and nothing is changed: not the file, not its mode.
+#[test]
+fn paths_that_are_not_one_journal_are_refused_and_left_as_they_were() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("paths");
+    let passwd = dir.join("passwd.copy");
+    std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for args in [&["status"][..], &["attention"], &["retry", "bol:1"], &["init"]] {
+        let out = commerce(&passwd, args);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("passwd.copy"), "{}", text(&out));
+    }
+    assert_eq!(std::fs::read(&passwd).unwrap(), b"root:x:0:0:root:/root:/bin/bash\n");
+    assert_eq!(std::fs::metadata(&passwd).unwrap().permissions().mode() & 0o777, 0o644);
+    let out = commerce(Path::new("/dev/null"), &["status"]);
+    assert!(text(&out).contains("not a regular file"), "{}", text(&out));
+    // Two names of one journal: two write-ahead logs, lost writes.
+    let journal = dir.join("journal.sqlite");
+    assert!(commerce(&journal, &["init"]).status.success());
+    std::fs::hard_link(&journal, dir.join("other-name.sqlite")).unwrap();
+    let out = commerce(&journal, &["status"]);
+    assert!(text(&out).contains("hard links"), "{}", text(&out));
+    std::fs::remove_file(dir.join("other-name.sqlite")).unwrap();
+    // A read-only command creates and changes nothing.
+    let before: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let out = commerce(&journal, &["status"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let after: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before.len(), after.len(), "{after:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// SIGTERM (systemd, containers) on `run --watch`: it says so, stops within seconds, exits
+/// 0, and gives every order back (no lease left to block `resolve`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_watching_run_cleanly_and_gives_every_order_back() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 8,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let dir = temp_dir("sigterm");
+    let journal = dir.join("journal.sqlite");
+    let j = journal.to_str().unwrap().to_owned();
+    let (status, out) = tokio::task::spawn_blocking(move || {
+        let mut child = spawn(
+            &sb,
+            &dir,
+            &["--journal", &j, "run", "--init", "--watch", "--poll-interval", "100ms"],
+            &[],
+        );
+        read_until(&mut child, "submitted to", Duration::from_secs(60));
+        signal(&child, "TERM");
+        let status = wait_for(&mut child, Duration::from_secs(30));
+        (status, rest(child))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{out}");
+    assert!(out.contains("SIGTERM: stopping cleanly"), "{out}");
+    let j = SqliteJournal::open_read_only(&journal).unwrap();
+    assert_eq!(j.leases(chrono::Utc::now()).unwrap(), vec![], "leases left");
+    assert!(!j.all().unwrap().iter().any(started_steps), "a step left Started");
+    std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
+}
+
+/// Ctrl-C while a provider hangs: the reads under way are cancelled; the run ends within
+/// seconds, not after the provider's time limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_a_provider_hangs_stops_within_seconds() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 4,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let (hang, taken) = hanging_server();
+    let dir = temp_dir("hang");
+    let journal = dir.join("journal.sqlite");
+    let j = journal.to_str().unwrap().to_owned();
+    let (status, elapsed, out) = tokio::task::spawn_blocking(move || {
+        let mut child = spawn(
+            &sb,
+            &dir,
+            &["--journal", &j, "run", "--init", "--poll-interval", "100ms"],
+            // Routing reads the stock of both warehouses: both hang.
+            &[("SHOPWEDO_BASE_URL", &hang), ("CUSTOMER_API_SHOP_URL", &hang)],
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while taken.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "no read reached the hanging provider");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        signal(&child, "INT");
+        let asked = Instant::now();
+        let status = wait_for(&mut child, Duration::from_secs(60));
+        (status, asked.elapsed(), rest(child))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{out}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}: {out}");
+    let j = SqliteJournal::open_read_only(&journal).unwrap();
+    assert_eq!(j.leases(chrono::Utc::now()).unwrap(), vec![]);
+    std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
+}
+
+/// A request that may act is let finish on the first signal; a second signal ends the
+/// process at once (exit 130), leaving the step `Started` for the next run to settle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_stops_at_once_leaving_the_acting_step_started() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 1,
+        cancellation_requests: 0.0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let (hang, taken) = hanging_server();
+    let dir = temp_dir("second");
+    let journal = dir.join("journal.sqlite");
+    let j = journal.to_str().unwrap().to_owned();
+    let (first, second, out) = tokio::task::spawn_blocking(move || {
+        let mut child = spawn(
+            &sb,
+            &dir,
+            &[
+                "--journal",
+                &j,
+                "run",
+                "--init",
+                "--poll-interval",
+                "100ms",
+                "--untracked-after",
+                "0s",
+            ],
+            // The invitation (an acting request: its token first) hangs.
+            &[("SAFESHOP_BASE_URL", &hang)],
+        );
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while taken.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the invitation never reached Safe.Shop: {}", rest(child));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        signal(&child, "INT");
+        // The invitation is under way: the first signal waits for it.
+        let first = wait_for_or_none(&mut child, Duration::from_secs(2));
+        signal(&child, "INT");
+        let second = wait_for(&mut child, Duration::from_secs(10));
+        (first, second, rest(child))
+    })
+    .await
+    .unwrap();
+    assert!(first.is_none(), "the first signal did not wait for the request under way: {out}");
+    assert_eq!(second.and_then(|s| s.code()), Some(130), "{out}");
+    assert!(out.contains("stopping at once"), "{out}");
+    let j = SqliteJournal::open_read_only(&journal).unwrap();
+    let records = j.all().unwrap();
+    assert!(
+        records.iter().any(|r| r.invitations.get("safeshop") == Some(&Step::Started)),
+        "{records:#?}"
+    );
+    std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
+}
+
+/// Waits up to `limit`; `None` when the child is still running (it is not killed).
+fn wait_for_or_none(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// `commerce run --watch | head -n 3`: no panic; the run stops cleanly, and gives every
+/// order back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_stops_the_run_cleanly_without_a_panic() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 8,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let dir = temp_dir("pipe");
+    let journal = dir.join("journal.sqlite");
+    let j = journal.to_str().unwrap().to_owned();
+    let (status, err) = tokio::task::spawn_blocking(move || {
+        let mut child = spawn(
+            &sb,
+            &dir,
+            &["--journal", &j, "run", "--init", "--watch", "--poll-interval", "100ms"],
+            &[],
+        );
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        for _ in 0..3 {
+            stdout.read_line(&mut line).unwrap();
+        }
+        drop(stdout);
+        let status = wait_for(&mut child, Duration::from_secs(60));
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        (status, err)
+    })
+    .await
+    .unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{err}");
+    assert!(err.contains("standard output is closed"), "{err}");
+    let j = SqliteJournal::open_read_only(&journal).unwrap();
+    assert_eq!(j.leases(chrono::Utc::now()).unwrap(), vec![]);
+    assert!(!j.all().unwrap().iter().any(started_steps));
+    std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
+}
+
+/// The journal's disk is full (here: a file size limit): a clear error and exit 1 within
+/// seconds, never a silent wait on its own leases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_ends_the_run_with_a_clear_error() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 30,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let dir = temp_dir("full");
+    let journal = dir.join("journal.sqlite");
+    assert!(commerce(&journal, &["init"]).status.success());
+    let j = journal.to_str().unwrap().to_owned();
+    let (status, elapsed, out) = tokio::task::spawn_blocking(move || {
+        // 200 blocks of 512 bytes: the write-ahead log soon outgrows it. SIGXFSZ is ignored,
+        // so a write past it fails as on a full disk.
+        let script = format!(
+            "trap '' XFSZ; ulimit -f 200; exec '{}' --journal '{j}' run --watch --poll-interval 100ms",
+            env!("CARGO_BIN_EXE_commerce")
+        );
+        let mut child = Command::new("sh")
+            .args(["-c", &script])
+            .envs(sb.env())
+            .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+            .env_remove("COMMERCE_JOURNAL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let drain = child.stdout.take().unwrap();
+        std::thread::spawn(move || std::io::copy(&mut BufReader::new(drain), &mut std::io::sink()));
+        let status = wait_for(&mut child, Duration::from_secs(120));
+        (status, started.elapsed(), rest(child))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{out}");
+    assert!(out.contains("journal") && out.contains("error:"), "{out}");
+    assert!(elapsed < Duration::from_secs(90), "{elapsed:?}");
+    std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
+}
+
+/// Unreadable records are listed by `attention` with what to do, make `run` exit 2, and do
+/// not stop the purge of the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_records_are_listed_counted_and_passed_over_by_the_purge() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let path = temp_journal("unreadable");
+    let journal = SqliteJournal::create(&path).unwrap();
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(90);
+    for id in ["1", "2", "3"] {
+        let mut r = OrderRecord::new(commerce_core::Order {
+            id: id.into(),
+            channel: "bol".into(),
+            customer: commerce_core::Customer {
+                email: format!("buyer{id}@example.com"),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        r.completed_at = (id != "3").then_some(long_ago);
+        journal.add(&r).unwrap();
+    }
+    drop(journal);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute("UPDATE orders SET record = '{\"key\": \"bol:1\", \"cut short' WHERE key = 'bol:1'", [])
+        .unwrap();
+    db.execute("UPDATE orders SET record = 'garbage' WHERE key = 'bol:3'", []).unwrap();
+    drop(db);
+    let attention = commerce(&path, &["attention"]);
+    let said = text(&attention);
+    assert!(said.contains("bol:1") && said.contains("bol:3") && said.contains("unreadable"), "{said}");
+    assert!(said.contains("commerce retry bol:3"), "{said}");
+    let p = path.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_commerce"))
+            .arg("--journal")
+            .arg(&p)
+            .args(["run", "--poll-interval", "100ms"])
+            .envs(sb.env())
+            .env_remove("COMMERCE_JOURNAL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("UNREADABLE"), "{}", text(&out));
+    let journal = SqliteJournal::open_read_only(&path).unwrap();
+    let two = journal.load("bol:2").unwrap().unwrap();
+    assert!(two.purged_at.is_some() && two.order.customer.email.is_empty(), "{two:#?}");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// `resolve --submitted` is checked at the provider: a blank reference, a provider name
+/// with a typo, a reference that is not there or is another order's are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_checks_the_reference_at_the_provider() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 3,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let path = temp_journal("resolve-check");
+    let p = path.clone();
+    let env = sb.env();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_commerce"))
+            .arg("--journal")
+            .arg(&p)
+            .args(["run", "--init", "--poll-interval", "100ms"])
+            .envs(env)
+            .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+            .env_remove("COMMERCE_JOURNAL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
+    let journal = SqliteJournal::open_existing(&path).unwrap();
+    let other = journal
+        .all()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.fulfilment.as_deref() == Some("shopwedo") && r.submission.is_done())
+        .expect("an order handed over to ShopWeDo");
+    let other_ref = other.submission.done().unwrap().reference.clone();
+    // An order waiting for a person, routed to ShopWeDo.
+    let mut waiting = OrderRecord::new(commerce_core::Order {
+        id: "777".into(),
+        channel: "bol".into(),
+        lines: other.order.lines.clone(),
+        ..Default::default()
+    });
+    waiting.fulfilment = Some("shopwedo".into());
+    waiting.attention = Some("checked by hand".into());
+    journal.add(&waiting).unwrap();
+    let env = sb.env();
+    let resolve = move |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_commerce"))
+            .arg("--journal")
+            .arg(&path)
+            .args(["resolve", "bol:777"])
+            .args(args)
+            .envs(env.clone())
+            .env_remove("COMMERCE_JOURNAL")
+            .output()
+            .unwrap()
+    };
+    let (blank, typo, missing, another) = tokio::task::spawn_blocking(move || {
+        (
+            resolve(&["--submitted", " "]),
+            resolve(&["--submitted", "90002", "--provider", "shopwdo"]),
+            resolve(&["--submitted", "999999"]),
+            resolve(&["--submitted", &other_ref]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(blank.status.code(), Some(64), "{}", text(&blank));
+    assert_eq!(typo.status.code(), Some(64), "{}", text(&typo));
+    assert!(text(&typo).contains("shopwedo"), "{}", text(&typo));
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    assert_eq!(another.status.code(), Some(1), "{}", text(&another));
+    assert!(text(&another).contains("is not bol:777"), "{}", text(&another));
+    let r = journal.load("bol:777").unwrap().unwrap();
+    assert_eq!(r.submission, Step::NotStarted, "{r:#?}");
+}
+
+/// `retry` refuses an order whose personal data was purged or that an operator cancelled;
+/// `reopen` undoes a resolve while the flow has not acted since.
+#[test]
+fn retry_refuses_purged_and_cancelled_orders_and_reopen_undoes_a_resolve() {
+    let path = temp_journal("reopen");
+    let journal = SqliteJournal::create(&path).unwrap();
+    let mut r = OrderRecord::new(commerce_core::Order {
+        id: "1".into(),
+        channel: "bol".into(),
+        ..Default::default()
+    });
+    r.attention = Some("no stock".into());
+    journal.add(&r).unwrap();
+    let cancel = commerce(&path, &["resolve", "bol:1", "--cancel"]);
+    assert!(cancel.status.success(), "{}", text(&cancel));
+    let retry = commerce(&path, &["retry", "bol:1"]);
+    assert!(!retry.status.success(), "{}", text(&retry));
+    assert!(text(&retry).contains("commerce reopen"), "{}", text(&retry));
+    let reopen = commerce(&path, &["reopen", "bol:1"]);
+    assert!(reopen.status.success(), "{}", text(&reopen));
+    let back = journal.load("bol:1").unwrap().unwrap();
+    assert_eq!((back.cancelled.as_deref(), back.attention.as_deref()), (None, Some("no stock")));
+    let again = commerce(&path, &["reopen", "bol:1"]);
+    assert!(!again.status.success(), "undone twice: {}", text(&again));
+    // Cancelled, then purged (`run --retain-days 0`): never handed over with blank fields.
+    assert!(commerce(&path, &["resolve", "bol:1", "--cancel"]).status.success());
+    assert_eq!(journal.purge_personal(chrono::Utc::now() + chrono::Duration::seconds(1)).unwrap(), 1);
+    for args in [&["retry", "bol:1"][..], &["reopen", "bol:1"]] {
+        let out = commerce(&path, args);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("purged"), "{}", text(&out));
+    }
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// A record written by a newer release keeps the fields this one does not know when a
+/// `retry` rewrites it.
+#[test]
+fn fields_of_a_newer_release_survive_a_retry() {
+    let path = temp_journal("newer");
+    let journal = SqliteJournal::create(&path).unwrap();
+    let mut r = OrderRecord::new(commerce_core::Order {
+        id: "1".into(),
+        channel: "bol".into(),
+        ..Default::default()
+    });
+    r.attention = Some("check".into());
+    journal.add(&r).unwrap();
+    drop(journal);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute(
+        "UPDATE orders SET record = json_set(record, '$.returns', json('{\"step\":\"announced\"}'))",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    assert!(commerce(&path, &["retry", "bol:1"]).status.success());
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let kept: String = db
+        .query_row("SELECT json_extract(record, '$.returns.step') FROM orders", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, "announced");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// Values checked at the door: a contact phone that is not one, an empty runner name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_are_checked_before_anything_is_sent() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 2,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let path = temp_journal("door");
+    let long = "5".repeat(100_000);
+    let env = sb.env();
+    let (phone, long_phone, runner) = tokio::task::spawn_blocking(move || {
+        let run = |extra: &[&str], phone: &str| -> Output {
+            Command::new(env!("CARGO_BIN_EXE_commerce"))
+                .arg("--journal")
+                .arg(&path)
+                .args(["run", "--init"])
+                .args(extra)
+                .envs(env.clone())
+                .env("COMMERCE_CONTACT_PHONE", phone)
+                .env_remove("COMMERCE_JOURNAL")
+                .output()
+                .unwrap()
+        };
+        (
+            run(&[], "not a phone; DROP TABLE"),
+            run(&[], &long),
+            run(&["--runner", ""], SHOP_PHONE),
+        )
+    })
+    .await
+    .unwrap();
+    for out in [&phone, &long_phone] {
+        assert_eq!(out.status.code(), Some(64), "{}", text(out));
+        assert!(text(out).contains("COMMERCE_CONTACT_PHONE"), "{}", text(out));
+        assert!(text(out).len() < 2000, "the value is not repeated");
+    }
+    assert_eq!(runner.status.code(), Some(64), "{}", text(&runner));
+    assert_eq!(sb.report().total_requests(), 0, "{:#?}", sb.report());
 }

@@ -44,7 +44,7 @@ pub use crate::flow::{
 };
 pub use crate::journal::{
     Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord, SCHEMA_VERSION,
-    SplitPart, SqliteJournal, Step,
+    Resolution, SplitPart, SqliteJournal, Step, StepState,
 };
 #[cfg(feature = "postgres")]
 pub use crate::postgres::{

@@ -647,14 +647,24 @@ impl<'f> Held<'f> {
                 Settled::Person(reason) => return self.attention(reason),
             }
         } else {
-            self.r.submission = Step::Started;
-            self.save(&format!("submitting to {}", f.name()))?;
+            // Where the provider can look an order up by this order's id, it is looked up
+            // before it is created: even a journal lost or replaced cannot hand it over twice.
+            match f.find_submission(&self.r.order.id).await {
+                Ok(Some(receipt)) => return self.submitted(receipt, "found at the provider before creating it"),
+                Ok(None) | Err(Error::Unsupported { .. }) => {}
+                Err(e) => return Err(Halt::Failed(rule.name.into(), e)),
+            }
         }
         let contact_phone = flow.options.contact_phone.as_deref();
-        match self
-            .act(f.submit(&map::fulfilment_order(&self.r.order, contact_phone)))
+        // Every read the hand-over needs (ShopWeDo: the stock ids by barcode) comes first:
+        // the window in which the outcome can be unknown is the one request that may act.
+        let prepared = f
+            .prepare(&map::fulfilment_order(&self.r.order, contact_phone))
             .await
-        {
+            .map_err(|e| Halt::Failed(rule.name.into(), e))?;
+        self.r.submission = Step::Started;
+        self.save(&format!("submitting to {}", f.name()))?;
+        match self.act(f.send(&prepared)).await {
             Ok(receipt) => self.submitted(receipt, "submitted"),
             // Stays Started: settled at the next visit, by the look-up.
             Err(e) if e.is_unconfirmed() => Err(Halt::Failed(rule.name.into(), e)),

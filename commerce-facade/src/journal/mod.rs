@@ -147,10 +147,70 @@ pub struct OrderRecord {
     /// so this one sends none (schema 2).
     #[serde(default)]
     pub invites_elsewhere: bool,
+    /// The steps as they stood before and after an operator's last `resolve`, so that it
+    /// can be undone (`commerce reopen`) while the flow has not acted on it since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Resolution>,
     /// Fields this release does not know (written by a newer one), kept as they were and
     /// written back with the record.
     #[serde(flatten)]
     pub unknown: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An operator's resolve, kept to be undone: the steps before and after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The steps before it.
+    pub before: StepState,
+    /// The steps it left.
+    pub after: StepState,
+}
+
+/// The fields of a record a resolve changes (no personal data).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepState {
+    /// [`OrderRecord::fulfilment`].
+    pub fulfilment: Option<String>,
+    /// [`OrderRecord::submission`].
+    pub submission: Step<SubmissionReceipt>,
+    /// [`OrderRecord::confirmation`].
+    pub confirmation: Step<Option<String>>,
+    /// [`OrderRecord::invitations`].
+    pub invitations: BTreeMap<String, Step<InvitationReceipt>>,
+    /// [`OrderRecord::attention`].
+    pub attention: Option<String>,
+    /// [`OrderRecord::cancelled`].
+    pub cancelled: Option<String>,
+    /// [`OrderRecord::cancelled_at`].
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl StepState {
+    /// The steps of `r`.
+    pub fn of(r: &OrderRecord) -> Self {
+        StepState {
+            fulfilment: r.fulfilment.clone(),
+            submission: r.submission.clone(),
+            confirmation: r.confirmation.clone(),
+            invitations: r.invitations.clone(),
+            attention: r.attention.clone(),
+            cancelled: r.cancelled.clone(),
+            cancelled_at: r.cancelled_at,
+        }
+    }
+
+    /// Puts these steps back on `r`.
+    pub fn restore(self, r: &mut OrderRecord) {
+        r.fulfilment = self.fulfilment;
+        r.submission = self.submission;
+        r.confirmation = self.confirmation;
+        r.invitations = self.invitations;
+        r.attention = self.attention;
+        r.cancelled = self.cancelled;
+        r.cancelled_at = self.cancelled_at;
+    }
 }
 
 /// One provider's part of a split order.
@@ -193,6 +253,7 @@ impl OrderRecord {
             partly_shipped: false,
             part_of: None,
             invites_elsewhere: false,
+            resolved: None,
             unknown: serde_json::Map::new(),
         }
     }
