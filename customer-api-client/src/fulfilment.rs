@@ -88,16 +88,21 @@ impl CustomerApiClient {
                 )
                 .filter(|n| !n.is_empty()),
                 company: a.company.clone(),
-                street: [
-                    a.street.as_str(),
-                    a.house_number.as_str(),
-                    a.house_number_addition.as_deref().unwrap_or(""),
-                ]
-                .iter()
-                .filter(|s| !s.trim().is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" "),
+                // A house number without its street is no street (a purged order keeps it).
+                street: if a.street.trim().is_empty() {
+                    String::new()
+                } else {
+                    [
+                        a.street.as_str(),
+                        a.house_number.as_str(),
+                        a.house_number_addition.as_deref().unwrap_or(""),
+                    ]
+                    .iter()
+                    .filter(|s| !s.trim().is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                },
                 city: a.city.clone(),
                 zip: a.postcode.clone(),
                 country: a.country.to_ascii_uppercase(),
