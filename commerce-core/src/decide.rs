@@ -54,6 +54,10 @@ pub(crate) enum Outcome {
     },
     /// A success answer that cannot be read (too large): the call may have acted.
     Unreadable(Error),
+    /// What cannot pass until the configuration changes ([`Error::Misconfigured`]: a TLS
+    /// handshake that failed, a base URL answering 404 with something that is not the
+    /// provider's API): never sent again.
+    Unusable(Error),
 }
 
 /// The call's deadline as the decision sees it.
@@ -218,6 +222,7 @@ pub(crate) fn decide(outcome: Outcome, call: &Call<'_>) -> Step {
                 cause: error,
             }
         }
+        Outcome::Unusable(error) => Step::Fail(error),
         Outcome::Unreadable(error) => Step::Fail(crate::transport::unreadable(
             error,
             !may_act(call.replay),
@@ -496,6 +501,24 @@ mod tests {
                 ],
             },
             Row {
+                what: "TLS handshake failed, or a 404 that is not the API's (`Error::Misconfigured`)",
+                always: "returned (`stops_provider`)",
+                never: "returned (`stops_provider`)",
+                cases: vec![case(
+                    || {
+                        Outcome::Unusable(Error::Misconfigured {
+                            provider: PROVIDER,
+                            endpoint: ENDPOINT,
+                            status: None,
+                            delivery: Delivery::NotSent,
+                            message: "the TLS handshake failed".into(),
+                        })
+                    },
+                    Returned,
+                    Returned,
+                )],
+            },
+            Row {
                 what: "other 4xx / 5xx (`RetryHint::Final`)",
                 always: "returned",
                 never: "returned",
@@ -549,7 +572,8 @@ mod tests {
                 Outcome::Failed(answer) => error.as_provider_error() == Some(answer),
                 Outcome::Lost { error: e, .. }
                 | Outcome::NoCredentials { error: e, .. }
-                | Outcome::Unreadable(e) => std::mem::discriminant(e) == std::mem::discriminant(error),
+                | Outcome::Unreadable(e)
+                | Outcome::Unusable(e) => std::mem::discriminant(e) == std::mem::discriminant(error),
                 _ => false,
             },
             _ => false,

@@ -511,6 +511,26 @@ pub enum Error {
         message: String,
     },
 
+    /// The provider's configuration cannot work as it is, found on the wire: a token URL
+    /// answering 404, a TLS handshake that failed (`https://` to a plain-HTTP port, a
+    /// certificate refused), a base URL answering 404 with something that is not the
+    /// provider's API. Its text says what to check (the URL as configured, without its
+    /// query or user info). Not retryable, and [`stops_provider`](Error::stops_provider):
+    /// nothing will pass until an operator changes the configuration.
+    #[error("{provider} {endpoint}: configuration error: {message}")]
+    Misconfigured {
+        /// The provider.
+        provider: Name,
+        /// The endpoint (`token` for the token request).
+        endpoint: Name,
+        /// The HTTP status, when an answer came (404).
+        status: Option<u16>,
+        /// Whether the request may have reached the provider.
+        delivery: Delivery,
+        /// What failed and what to check.
+        message: String,
+    },
+
     /// The provider does not offer this operation.
     #[error("{provider}: {operation} is not supported: {reason}")]
     Unsupported {
@@ -588,6 +608,34 @@ impl Error {
         }
     }
 
+    /// Whether this error says the provider's configuration or credentials cannot work
+    /// until an operator changes them, so that a runner should stop all work with this
+    /// provider for the rest of the process (the variables cannot change within it). Never
+    /// [`is_retryable`](Self::is_retryable), and the runtime does not retry it.
+    ///
+    /// True for:
+    /// - [`Error::Auth`] with a 4xx answer ([`AuthError::status`]; 429 is never one): the
+    ///   token endpoint refused the credentials (`invalid_client`, `invalid_grant`: 400,
+    ///   401, 403), or the API refused a token right after it was renewed, or refused a
+    ///   fixed key. The token cache then asks for no token again in this process: at most
+    ///   two token requests per refused credential. (A token endpoint answering 200 with
+    ///   something that is not a token is not one: it cools down and is asked again.)
+    /// - [`Error::Misconfigured`]: a token URL answering 404; a TLS handshake that failed
+    ///   (`https://` to a plain-HTTP port, a certificate refused); a base URL answering 404
+    ///   with a body that is not JSON while the client has not had one successful answer
+    ///   yet (an API's own "not found" comes as JSON, or after other calls succeeded).
+    ///
+    /// False for everything else, configuration errors found before sending
+    /// ([`Error::Config`]) included: they come from building a client or from one call's
+    /// input.
+    pub fn stops_provider(&self) -> bool {
+        match self {
+            Error::Auth(a) => a.status.is_some_and(|s| (400..500).contains(&s) && s != 429),
+            Error::Misconfigured { .. } => true,
+            _ => false,
+        }
+    }
+
     /// How long the provider asked to wait before the next call, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -626,6 +674,7 @@ impl Error {
                 *delivery == Delivery::MaybeSent
             }
             Error::Unconfirmed { .. } => true,
+            Error::Misconfigured { delivery, .. } => *delivery == Delivery::MaybeSent,
             Error::InvalidInput(_) | Error::Config { .. } | Error::Unsupported { .. } => false,
             // An answer came: the provider saw the request.
             _ => true,
@@ -637,6 +686,7 @@ impl Error {
         match self {
             Error::Provider(p) => Some(p.status),
             Error::Auth(a) => a.status,
+            Error::Misconfigured { status, .. } => *status,
             Error::Unconfirmed { source, .. } => source.status(),
             Error::RateLimited { answer: Some(a), .. } => Some(a.status),
             _ => None,
@@ -683,6 +733,64 @@ pub(crate) fn origin_only(e: reqwest::Error) -> reqwest::Error {
         Some(origin) => e.with_url(origin),
         None => e.without_url(),
     }
+}
+
+/// The TLS failure behind a connection error, if that is what it is: the TLS library's
+/// words ("received corrupt message of type InvalidContentType", "invalid peer
+/// certificate: ..."). A TLS error in the connection phase does not pass by itself: the
+/// URL's scheme or port is wrong, or the certificate is not one the client accepts.
+pub(crate) fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    if !e.is_connect() {
+        return None;
+    }
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = next {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        // `io::Error::source` skips the error it wraps (which may be another `io::Error`
+        // around the TLS error): go into it instead.
+        next = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    None
+}
+
+/// The error of a TLS handshake that failed (see [`tls_failure`]) with the origin the
+/// client connected to.
+pub(crate) fn tls_misconfigured(
+    provider: &Name,
+    endpoint: &Name,
+    e: &reqwest::Error,
+    what: &str,
+) -> Option<Error> {
+    let cause = tls_failure(e)?;
+    let origin = e
+        .url()
+        .and_then(|u| {
+            Some(format!(
+                "{}://{}:{}",
+                u.scheme(),
+                u.host_str()?,
+                u.port_or_known_default()?
+            ))
+        })
+        .unwrap_or_else(|| "the server".to_owned());
+    Some(Error::Misconfigured {
+        provider: provider.clone(),
+        endpoint: endpoint.clone(),
+        status: None,
+        delivery: Delivery::NotSent,
+        message: format!(
+            "the TLS handshake with {origin} failed ({cause}): check the scheme and port of \
+             the {what} (https:// to a port that speaks plain HTTP fails this way) and the \
+             server's certificate"
+        ),
+    })
 }
 
 /// What went wrong on the connection, where, and the cause at the root of the chain:

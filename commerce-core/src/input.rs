@@ -1,6 +1,9 @@
 //! Checks of what a user gives a client: environment variables and e-mail addresses.
 
-/// An optional environment variable (`None` when unset or blank).
+/// An optional environment variable (`None` when unset or blank, and when it is set to
+/// something that is not valid UTF-8: [`required_var`](crate::required_var),
+/// [`optional_var`](crate::optional_var) and [`ProviderSpec`](crate::ProviderSpec)'s checks
+/// name such a variable as set but not valid UTF-8, never as missing).
 pub fn env_optional(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()

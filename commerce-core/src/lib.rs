@@ -158,7 +158,9 @@ pub use crate::input::{env_optional, is_valid_email};
 pub use crate::limit::{Permit, Quota, RateLimiter, RateLimits};
 pub use crate::lists::{Page, decode_items, offset_stream, page_stream};
 pub use crate::retry::{MAX_SERVER_WAIT, RetryPolicy, parse_retry_after};
-pub use crate::setup::{BuildFn, ProviderClient, ProviderSpec, Role, Vars, required_var};
+pub use crate::setup::{
+    BuildFn, ProviderClient, ProviderSpec, Role, Vars, base_url_var, optional_var, required_var, url_var,
+};
 pub use crate::shared::{
     BucketDecision, BucketView, Credential, Grant, GrantView, POLL, RateStore, SharedState, Stored,
     TOKEN_POLL, TokenDecision, TokenStore, TokenView, bucket_decision, next_budget, token_decision,

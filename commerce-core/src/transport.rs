@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -531,6 +532,9 @@ struct Inner {
     classifier: Arc<dyn Classifier>,
     headers: HeaderMap,
     scrubber: Scrubber,
+    /// Whether a call has had a successful answer (the base URL is the provider's API).
+    /// Shared with the transports [`Transport::with_auth`] makes (the same base URL).
+    answered: Arc<AtomicBool>,
 }
 
 /// The HTTP runtime of one provider client. Cheap to clone; clones share the token cache,
@@ -650,6 +654,7 @@ impl TransportBuilder {
                 retry: self.retry,
                 classifier: self.classifier,
                 headers: self.headers,
+                answered: Arc::default(),
             }),
         })
     }
@@ -814,6 +819,7 @@ impl Transport {
                 classifier: i.classifier.clone(),
                 headers: i.headers.clone(),
                 scrubber: i.scrubber.clone(),
+                answered: i.answered.clone(),
             }),
         }
     }
@@ -1146,7 +1152,16 @@ impl Transport {
         };
         let mut answer = match self.inner.http.client().execute(built).await {
             Ok(a) => a,
-            Err(e) => return Ok(lost(e)),
+            Err(e) => {
+                // A TLS handshake that failed will fail again: not retried.
+                if let Some(error) =
+                    crate::error::tls_misconfigured(&self.inner.provider, &endpoint.name, &e, "base URL")
+                {
+                    permit.give_back();
+                    return Ok(Outcome::Unusable(error));
+                }
+                return Ok(lost(e));
+            }
         };
         let status = answer.status();
         // Taken, not cloned: the body needs no header any more.
@@ -1199,7 +1214,28 @@ impl Transport {
             with_retry_after(error, &response)
         };
         Ok(match self.inner.classifier.classify(&response) {
-            Verdict::Success => Outcome::Done(response),
+            Verdict::Success => {
+                self.inner.answered.store(true, Ordering::Relaxed);
+                Outcome::Done(response)
+            }
+            Verdict::Failure(error) if self.not_the_api(&response) => {
+                tracing::warn!(
+                    status = status.as_u16(),
+                    "the base URL does not answer as the provider's API"
+                );
+                Outcome::Unusable(Error::Misconfigured {
+                    provider: self.inner.provider.clone(),
+                    endpoint: endpoint.name.clone(),
+                    status: Some(error.status),
+                    delivery: Delivery::MaybeSent,
+                    message: format!(
+                        "the base URL `{}` answered HTTP 404 with something that is not the \
+                         provider's API (not JSON) before any call of this client succeeded: \
+                         check the base URL",
+                        crate::url::redact(&self.inner.base)
+                    ),
+                })
+            }
             Verdict::Failure(error) => Outcome::Failed(scrub(error)),
             Verdict::AuthExpired(error) => Outcome::CredentialsExpired {
                 error: scrub(error),
@@ -1210,6 +1246,16 @@ impl Transport {
                 ticket,
             },
         })
+    }
+
+    /// Whether an error answer says the base URL is not the provider's API: HTTP 404 with a
+    /// body that is not JSON (empty, HTML, text), while no call of this client (or its
+    /// clones) has had a successful answer yet. An API's own "not found" (an order that
+    /// does not exist) comes as JSON; and once one call succeeded, the base URL is right.
+    fn not_the_api(&self, response: &Response) -> bool {
+        response.status() == StatusCode::NOT_FOUND
+            && !self.inner.answered.load(Ordering::Relaxed)
+            && serde_json::from_slice::<serde::de::IgnoredAny>(response.body()).is_err()
     }
 
     fn build(&self, request: OutgoingRequest, timeout: Option<Duration>) -> Result<reqwest::Request, Error> {

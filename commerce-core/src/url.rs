@@ -37,9 +37,15 @@ pub fn secure_base_url(raw: &str) -> Result<Url, Error> {
 pub fn secure_url(raw: &str) -> Result<Url, Error> {
     let raw = raw.trim();
     let url = Url::parse(raw).map_err(|e| {
-        // Not quoted when it may carry user info.
-        let shown = if raw.contains('@') { "a URL" } else { raw };
-        Error::config(format!("`{shown}` is not a valid URL: {e}"))
+        // Quoted without its query or fragment (a query may carry a key), and not at all
+        // when it may carry user info.
+        let shown = raw.split(['?', '#']).next().unwrap_or_default();
+        let shown = if shown.contains('@') || shown.is_empty() {
+            "a URL".to_owned()
+        } else {
+            format!("`{shown}`")
+        };
+        Error::config(format!("{shown} is not a valid URL: {e}"))
     })?;
     check_secure(&url)?;
     Ok(url)

@@ -92,7 +92,7 @@ async fn a_refused_token_connection_says_so_without_a_doubled_prefix() {
 }
 
 #[tokio::test]
-async fn a_wrong_token_url_reads_as_the_providers_message_not_raw_json() {
+async fn a_wrong_token_url_is_a_configuration_error_naming_the_url_not_raw_json() {
     let tokens = ScriptedServer::start(vec![Reply::json(
         404,
         r#"{"type":"https://api.bol.com/problems","title":"Not Found","status":404,"detail":"No static resource token."}"#,
@@ -103,8 +103,9 @@ async fn a_wrong_token_url_reads_as_the_providers_message_not_raw_json() {
         .send(&Endpoint::get("orders.list", "orders"))
         .await
         .unwrap_err();
-    assert!(err.is_auth(), "{err:?}");
-    insta::assert_snapshot!("wrong_token_url", err);
+    // A 404 at the token URL is the URL's fault, not the credentials'.
+    assert!(!err.is_auth() && err.stops_provider(), "{err:?}");
+    insta::assert_snapshot!("wrong_token_url", text(&err, &tokens.url));
     assert!(!err.to_string().contains('{'), "no raw JSON: {err}");
 }
 
@@ -171,6 +172,9 @@ async fn token_errors_keep_words_as_the_message_and_stay_short() {
         .send(&Endpoint::get("orders.list", "orders"))
         .await
         .unwrap_err();
-    assert!(err.is_auth(), "{err:?}");
+    assert!(
+        err.stops_provider() && !err.is_auth(),
+        "a 404 at the token URL: {err:?}"
+    );
     assert!(err.to_string().len() < 1_200, "{} bytes", err.to_string().len());
 }

@@ -86,9 +86,13 @@ impl CustomerApiClientBuilder {
     /// can follow before [`build`](Self::build).
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
         PROVIDER.require_all(vars)?;
+        let shop_url = match commerce_core::base_url_var(vars, SHOP_URL)? {
+            Some(url) => url,
+            None => required_var(vars, SHOP_URL)?,
+        };
         Ok(
             CustomerApiClient::builder(required_var(vars, ID)?, required_var(vars, SECRET)?.into())
-                .shop_url(required_var(vars, SHOP_URL)?),
+                .shop_url(shop_url),
         )
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use commerce_core::{
     ClientAuth, ClientCredentials, Endpoint, Error, ProviderClient, ProviderSpec, RateLimits, Role,
     SecretString, TokenAuth, TokenCache, TokenRequestFormat, Transport, TransportSettings, Vars,
-    env_optional, required_var,
+    base_url_var, env_optional, optional_var, required_var, url_var,
 };
 use serde::de::DeserializeOwned;
 
@@ -92,13 +92,13 @@ impl RetailerClientBuilder {
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
         PROVIDER.require_all(vars)?;
         let mut b = RetailerClient::builder(required_var(vars, ID)?, required_var(vars, SECRET)?.into());
-        if let Some(url) = vars(API_URL) {
+        if let Some(url) = base_url_var(vars, API_URL)? {
             b = b.api_url(url);
         }
-        if let Some(url) = vars(TOKEN_URL) {
+        if let Some(url) = url_var(vars, TOKEN_URL)? {
             b = b.token_url(url);
         }
-        if let Some(demo) = vars(DEMO) {
+        if let Some(demo) = optional_var(vars, DEMO)? {
             b = b.demo(matches!(demo.as_str(), "1" | "true" | "yes"));
         }
         Ok(b)

@@ -68,7 +68,7 @@ impl SafeShopClientBuilder {
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, Error> {
         PROVIDER.require_all(vars)?;
         let mut b = SafeShopClient::builder(required_var(vars, ID)?, required_var(vars, SECRET)?.into());
-        if let Some(url) = vars(BASE_URL) {
+        if let Some(url) = commerce_core::base_url_var(vars, BASE_URL)? {
             b = b.base_url(url);
         }
         Ok(b)

@@ -93,7 +93,7 @@ impl ShopWeDoClientBuilder {
             .parse()
             .map_err(|_| Error::config(format!("{SHOP_ID} must be a number, not `{id}`")))?;
         let mut b = ShopWeDoClient::builder(shop_id, required_var(vars, SHOP_KEY)?.into());
-        if let Some(url) = vars(BASE_URL) {
+        if let Some(url) = commerce_core::base_url_var(vars, BASE_URL)? {
             b = b.base_url(url);
         }
         Ok(b)

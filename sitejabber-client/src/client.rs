@@ -89,7 +89,7 @@ impl SitejabberClientBuilder {
             SitejabberClient::builder(required_var(vars, EMAIL)?, required_var(vars, PASSWORD)?.into())
                 .client_token(required_var(vars, CLIENT_TOKEN)?.into())
                 .domain(required_var(vars, DOMAIN)?);
-        if let Some(url) = vars(BASE_URL) {
+        if let Some(url) = commerce_core::base_url_var(vars, BASE_URL)? {
             b = b.base_url(url);
         }
         Ok(b)

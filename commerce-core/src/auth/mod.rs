@@ -262,6 +262,9 @@ struct CacheState {
     cooling_until: Option<Instant>,
     /// When the token requests of the last minute started (the ceiling).
     recent: VecDeque<Instant>,
+    /// The credential was refused for good ([`Error::stops_provider`]): no token is asked
+    /// for again in this process, and this error is handed out instead.
+    refused_for_good: Option<Error>,
 }
 
 /// What the cache does for a caller without a fresh token.
@@ -291,6 +294,13 @@ impl CacheState {
     /// Whether a token request may be made now: not during a cool-down, and not past the
     /// ceiling of token requests per window.
     fn hold(&mut self, now: Instant, rules: &TokenRules, provider: &Name) -> Hold {
+        if let Some(refused) = &self.refused_for_good {
+            // A token still valid may serve out its life; no new one is asked for.
+            if let Some(lease) = self.still_valid(now) {
+                return Hold::Serve(lease);
+            }
+            return Hold::Fail(refused.clone());
+        }
         if let Some(until) = self.cooling_until
             && now < until
         {
@@ -321,6 +331,20 @@ impl CacheState {
             });
         }
         Hold::Ask
+    }
+
+    /// Latches `error` when it says the credential (or the token URL) cannot work
+    /// ([`Error::stops_provider`]): the variables it came from cannot change within the
+    /// process, so asking again could only count against the provider's limit on token
+    /// requests (bol bans IPs that ask too often).
+    fn refuse_for_good(&mut self, error: &Error) {
+        if error.stops_provider() && self.refused_for_good.is_none() {
+            tracing::warn!(
+                error = %error,
+                "credentials or token URL refused for good: no token is asked for again in this process"
+            );
+            self.refused_for_good = Some(error.clone());
+        }
     }
 
     /// How long until one more token request keeps the ceiling, if it is reached.
@@ -502,6 +526,15 @@ struct CacheInner {
 ///   renewed, no token is asked for during a cool-down (1 s, doubling to 60 s; a token
 ///   still valid is used meanwhile, otherwise the failure is handed out again); and never
 ///   more than 6 token requests in a minute, whatever the provider answers.
+/// - Refused for good: once the token endpoint refuses the credentials (or its URL answers
+///   404, or its TLS handshake fails), or the provider refuses a token right after it was
+///   renewed ([`reject`](Self::reject)) — errors that
+///   [`stop the provider`](Error::stops_provider) — the cache asks for no token again for
+///   the life of the process (its clones included) and hands out that error at once,
+///   sending nothing: at most two token requests per refused credential (the token the
+///   provider refused, and its renewal). The credentials come from variables, which cannot
+///   change within a process. Nothing of it is written to a shared
+///   [`TokenStore`](crate::TokenStore): each process finds out for itself.
 #[derive(Clone)]
 pub struct TokenCache {
     inner: Arc<CacheInner>,
@@ -659,6 +692,7 @@ impl TokenCache {
             Err(e) => {
                 state.requests += u64::from(!matches!(e, Error::Shared { .. }));
                 state.last_failure = Some(e.clone());
+                state.refuse_for_good(&e);
                 state.strike(Instant::now(), rules, e.retry_after());
                 return Err(e);
             }
@@ -792,7 +826,9 @@ impl TokenCache {
 
     /// The provider refused the token of `generation` although it was fresh: drop it and
     /// hand out `error` for a cool-down instead of asking for another one at once (a 401
-    /// can mean a blocked account). Ignored when a newer token is already in place.
+    /// can mean a blocked account). Ignored when a newer token is already in place. When
+    /// `error` [stops the provider](Error::stops_provider) (the transport's refusals do),
+    /// no token is asked for again in this process.
     pub fn reject(&self, generation: u64, error: Error) {
         let mut state = self.state();
         let current = state.current.as_ref().map(|c| c.generation);
@@ -810,6 +846,7 @@ impl TokenCache {
             state.refused_shared = Some(stored);
         }
         state.rejected = true;
+        state.refuse_for_good(&error);
         state.last_failure = Some(error);
         state.strike(Instant::now(), &self.inner.rules, None);
         tracing::warn!(

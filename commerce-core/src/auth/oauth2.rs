@@ -469,6 +469,20 @@ impl Wire {
     ) -> Error {
         let status_code = status.map(|s| s.as_u16());
         let endpoint: Name = Cow::Borrowed("token");
+        if status_code == Some(404) && !matches!(error, RequestTokenError::Request(_)) {
+            // No token endpoint there: the URL is wrong, not the credentials.
+            return Error::Misconfigured {
+                provider: self.provider.clone(),
+                endpoint,
+                status: status_code,
+                delivery: Delivery::MaybeSent,
+                message: format!(
+                    "the token URL `{}` answered HTTP 404 (no token endpoint there): check the \
+                     token URL",
+                    crate::url::redact(&self.token_url)
+                ),
+            };
+        }
         match error {
             RequestTokenError::Request(WireError::TooLarge { limit, declared }) => Error::TooLarge {
                 provider: self.provider.clone(),
@@ -477,6 +491,11 @@ impl Wire {
                 declared,
             },
             RequestTokenError::Request(WireError::Http(e)) => {
+                if let Some(error) =
+                    crate::error::tls_misconfigured(&self.provider, &endpoint, &e, "token URL")
+                {
+                    return error;
+                }
                 let (delivery, timed_out) = (
                     if e.is_connect() {
                         Delivery::NotSent
