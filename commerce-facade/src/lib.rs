@@ -50,7 +50,10 @@ pub use crate::journal::{
 pub use crate::postgres::{
     DEFAULT_CONNECTIONS, PG_SCHEMA_VERSION, PgJournal, PgShared, Postgres, is_postgres_url,
 };
-pub use crate::setup::{PROVIDERS, ProviderSpec, Role, add_provider, add_provider_shared, parse_duration};
+pub use crate::setup::{
+    PROVIDERS, ProviderSpec, Role, add_provider, add_provider_shared, ignored_providers,
+    ignored_providers_message, parse_duration,
+};
 pub use commerce_core as core;
 
 /// The Safe.Shop client.
