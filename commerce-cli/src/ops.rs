@@ -334,7 +334,11 @@ fn unreadable_advice(key: &str, location: &str) -> String {
 /// `commerce attention`: every order waiting for a person, and every record that does not
 /// read.
 pub(crate) fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
-    let records: Vec<OrderRecord> = journal.all()?.into_iter().filter(OrderRecord::needs_person).collect();
+    let records: Vec<OrderRecord> = journal
+        .all()?
+        .into_iter()
+        .filter(OrderRecord::needs_person)
+        .collect();
     let unreadable = journal.unreadable()?;
     let location = journal.location();
     let value = Value::Array(
@@ -496,7 +500,10 @@ fn checked_submission(
     }
     let force = "or, if you are sure, give --force";
     let env = |name: &str| commerce_core::env_optional(name);
-    let spec = PROVIDERS.iter().find(|s| s.name == provider).ok_or_else(|| refused(provider.clone()))?;
+    let spec = PROVIDERS
+        .iter()
+        .find(|s| s.name == provider)
+        .ok_or_else(|| refused(provider.clone()))?;
     if !spec.configured(&env).unwrap_or(false) {
         return Err(refused(format!(
             "{provider} is not configured here, so {reference} cannot be checked: set {} {force}",
@@ -507,7 +514,9 @@ fn checked_submission(
     let Some(f) = providers.fulfilment.first() else {
         return Err(refused(format!("{provider} is not a fulfilment provider")));
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     match runtime.block_on(f.check_reference(&reference, &r.order)) {
         Ok(ReferenceCheck::Matches) => Ok((provider, reference)),
         Ok(ReferenceCheck::NotFound) => Err(refused(format!(

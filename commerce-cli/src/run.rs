@@ -52,6 +52,9 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
             code: USAGE,
         });
     }
+    if let Some(ignored) = commerce_facade::ignored_providers_message(&env) {
+        warn(&ignored);
+    }
     let mut options = FlowOptions::from_vars(&env).map_err(usage)?;
     options.concurrency = usize::from(args.concurrency);
     options.poll_interval = args.poll_interval;
@@ -166,7 +169,8 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
 /// (130 for SIGINT, 143 for SIGTERM).
 async fn signals(stop: StopHandle) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         warn("signals cannot be handled: SIGTERM and Ctrl-C end the process at once");
         return;
     };

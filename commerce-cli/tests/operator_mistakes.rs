@@ -20,12 +20,14 @@ async fn a_run_that_could_not_list_its_channel_does_not_exit_0() {
     .await
     .unwrap();
     let path = temp_journal("listing");
+    let started = std::time::Instant::now();
+    let env = sb.env();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_commerce"))
             .arg("--journal")
             .arg(&path)
             .args(["run", "--init", "--poll-interval", "100ms"])
-            .envs(sb.env())
+            .envs(env)
             .env("RETAILER_CLIENT_SECRET", "not-the-secret")
             .env_remove("COMMERCE_JOURNAL")
             .output()
@@ -34,6 +36,17 @@ async fn a_run_that_could_not_list_its_channel_does_not_exit_0() {
     .await
     .unwrap();
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    // Refused credentials stop the run within seconds (bol bans addresses that ask for
+    // tokens too often), naming the variables to check.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(text(&out).contains("RETAILER_CLIENT_SECRET"), "{}", text(&out));
+    let tokens = sb.report().providers["bol"].token_requests;
+    assert!(tokens <= 2, "{tokens} token requests with refused credentials");
 }
 
 /// `commerce retry` on an order that is not waiting for a person (it is failing, shown by
@@ -244,7 +257,9 @@ fn read_until(child: &mut Child, needle: &str, limit: Duration) -> Vec<String> {
 }
 
 fn started_steps(r: &OrderRecord) -> bool {
-    r.submission == Step::Started || r.confirmation == Step::Started || r.invitations.values().any(|s| *s == Step::Started)
+    r.submission == Step::Started
+        || r.confirmation == Step::Started
+        || r.invitations.values().any(|s| *s == Step::Started)
 }
 
 /// A loopback server that takes connections and never answers (a provider that hangs); the
@@ -293,17 +308,31 @@ async fn a_run_from_another_folder_uses_the_one_journal_and_never_creates_one_un
         })
     };
     // No journal yet: refused, and none is created.
-    let (status, out) = run(a.clone(), vec!["run", "--poll-interval", "100ms"]).await.unwrap();
+    let (status, out) = run(a.clone(), vec!["run", "--poll-interval", "100ms"])
+        .await
+        .unwrap();
     assert_eq!(status.and_then(|s| s.code()), Some(1), "{out}");
     assert!(out.contains("commerce init"), "{out}");
     assert!(!journal.exists(), "a journal was created unasked");
-    let (status, out) = run(a.clone(), vec!["run", "--init", "--poll-interval", "100ms"]).await.unwrap();
+    let (status, out) = run(a.clone(), vec!["run", "--init", "--poll-interval", "100ms"])
+        .await
+        .unwrap();
     assert!(matches!(status.and_then(|s| s.code()), Some(0 | 2)), "{out}");
-    assert!(out.contains(&journal.display().to_string()), "the journal is named: {out}");
-    let (status, out) = run(b.clone(), vec!["run", "--poll-interval", "100ms"]).await.unwrap();
+    assert!(
+        out.contains(&journal.display().to_string()),
+        "the journal is named: {out}"
+    );
+    let (status, out) = run(b.clone(), vec!["run", "--poll-interval", "100ms"])
+        .await
+        .unwrap();
     assert!(matches!(status.and_then(|s| s.code()), Some(0 | 2)), "{out}");
     for d in [&a, &b] {
-        assert_eq!(std::fs::read_dir(d).unwrap().count(), 0, "a file in {}", d.display());
+        assert_eq!(
+            std::fs::read_dir(d).unwrap().count(),
+            0,
+            "a file in {}",
+            d.display()
+        );
     }
     assert_eq!(sb.report().total_duplicates(), 0, "{:#?}", sb.report());
     std::fs::remove_dir_all(root).unwrap();
@@ -323,8 +352,14 @@ fn paths_that_are_not_one_journal_are_refused_and_left_as_they_were() {
         assert!(!out.status.success(), "{args:?}: {}", text(&out));
         assert!(text(&out).contains("passwd.copy"), "{}", text(&out));
     }
-    assert_eq!(std::fs::read(&passwd).unwrap(), b"root:x:0:0:root:/root:/bin/bash\n");
-    assert_eq!(std::fs::metadata(&passwd).unwrap().permissions().mode() & 0o777, 0o644);
+    assert_eq!(
+        std::fs::read(&passwd).unwrap(),
+        b"root:x:0:0:root:/root:/bin/bash\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&passwd).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
     let out = commerce(Path::new("/dev/null"), &["status"]);
     assert!(text(&out).contains("not a regular file"), "{}", text(&out));
     // Two names of one journal: two write-ahead logs, lost writes.
@@ -335,10 +370,16 @@ fn paths_that_are_not_one_journal_are_refused_and_left_as_they_were() {
     assert!(text(&out).contains("hard links"), "{}", text(&out));
     std::fs::remove_file(dir.join("other-name.sqlite")).unwrap();
     // A read-only command creates and changes nothing.
-    let before: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let before: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     let out = commerce(&journal, &["status"]);
     assert!(out.status.success(), "{}", text(&out));
-    let after: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let after: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(before.len(), after.len(), "{after:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -360,7 +401,15 @@ async fn sigterm_stops_a_watching_run_cleanly_and_gives_every_order_back() {
         let mut child = spawn(
             &sb,
             &dir,
-            &["--journal", &j, "run", "--init", "--watch", "--poll-interval", "100ms"],
+            &[
+                "--journal",
+                &j,
+                "run",
+                "--init",
+                "--watch",
+                "--poll-interval",
+                "100ms",
+            ],
             &[],
         );
         read_until(&mut child, "submitted to", Duration::from_secs(60));
@@ -468,13 +517,18 @@ async fn a_second_signal_stops_at_once_leaving_the_acting_step_started() {
     })
     .await
     .unwrap();
-    assert!(first.is_none(), "the first signal did not wait for the request under way: {out}");
+    assert!(
+        first.is_none(),
+        "the first signal did not wait for the request under way: {out}"
+    );
     assert_eq!(second.and_then(|s| s.code()), Some(130), "{out}");
     assert!(out.contains("stopping at once"), "{out}");
     let j = SqliteJournal::open_read_only(&journal).unwrap();
     let records = j.all().unwrap();
     assert!(
-        records.iter().any(|r| r.invitations.get("safeshop") == Some(&Step::Started)),
+        records
+            .iter()
+            .any(|r| r.invitations.get("safeshop") == Some(&Step::Started)),
         "{records:#?}"
     );
     std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
@@ -509,7 +563,15 @@ async fn a_closed_stdout_stops_the_run_cleanly_without_a_panic() {
         let mut child = spawn(
             &sb,
             &dir,
-            &["--journal", &j, "run", "--init", "--watch", "--poll-interval", "100ms"],
+            &[
+                "--journal",
+                &j,
+                "run",
+                "--init",
+                "--watch",
+                "--poll-interval",
+                "100ms",
+            ],
             &[],
         );
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -607,13 +669,20 @@ async fn unreadable_records_are_listed_counted_and_passed_over_by_the_purge() {
     }
     drop(journal);
     let db = rusqlite::Connection::open(&path).unwrap();
-    db.execute("UPDATE orders SET record = '{\"key\": \"bol:1\", \"cut short' WHERE key = 'bol:1'", [])
+    db.execute(
+        "UPDATE orders SET record = '{\"key\": \"bol:1\", \"cut short' WHERE key = 'bol:1'",
+        [],
+    )
+    .unwrap();
+    db.execute("UPDATE orders SET record = 'garbage' WHERE key = 'bol:3'", [])
         .unwrap();
-    db.execute("UPDATE orders SET record = 'garbage' WHERE key = 'bol:3'", []).unwrap();
     drop(db);
     let attention = commerce(&path, &["attention"]);
     let said = text(&attention);
-    assert!(said.contains("bol:1") && said.contains("bol:3") && said.contains("unreadable"), "{said}");
+    assert!(
+        said.contains("bol:1") && said.contains("bol:3") && said.contains("unreadable"),
+        "{said}"
+    );
     assert!(said.contains("commerce retry bol:3"), "{said}");
     let p = path.clone();
     let out = tokio::task::spawn_blocking(move || {
@@ -632,7 +701,10 @@ async fn unreadable_records_are_listed_counted_and_passed_over_by_the_purge() {
     assert!(text(&out).contains("UNREADABLE"), "{}", text(&out));
     let journal = SqliteJournal::open_read_only(&path).unwrap();
     let two = journal.load("bol:2").unwrap().unwrap();
-    assert!(two.purged_at.is_some() && two.order.customer.email.is_empty(), "{two:#?}");
+    assert!(
+        two.purged_at.is_some() && two.order.customer.email.is_empty(),
+        "{two:#?}"
+    );
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
@@ -734,12 +806,24 @@ fn retry_refuses_purged_and_cancelled_orders_and_reopen_undoes_a_resolve() {
     let reopen = commerce(&path, &["reopen", "bol:1"]);
     assert!(reopen.status.success(), "{}", text(&reopen));
     let back = journal.load("bol:1").unwrap().unwrap();
-    assert_eq!((back.cancelled.as_deref(), back.attention.as_deref()), (None, Some("no stock")));
+    assert_eq!(
+        (back.cancelled.as_deref(), back.attention.as_deref()),
+        (None, Some("no stock"))
+    );
     let again = commerce(&path, &["reopen", "bol:1"]);
     assert!(!again.status.success(), "undone twice: {}", text(&again));
     // Cancelled, then purged (`run --retain-days 0`): never handed over with blank fields.
-    assert!(commerce(&path, &["resolve", "bol:1", "--cancel"]).status.success());
-    assert_eq!(journal.purge_personal(chrono::Utc::now() + chrono::Duration::seconds(1)).unwrap(), 1);
+    assert!(
+        commerce(&path, &["resolve", "bol:1", "--cancel"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        journal
+            .purge_personal(chrono::Utc::now() + chrono::Duration::seconds(1))
+            .unwrap(),
+        1
+    );
     for args in [&["retry", "bol:1"][..], &["reopen", "bol:1"]] {
         let out = commerce(&path, args);
         assert!(!out.status.success(), "{args:?}: {}", text(&out));
@@ -772,7 +856,11 @@ fn fields_of_a_newer_release_survive_a_retry() {
     assert!(commerce(&path, &["retry", "bol:1"]).status.success());
     let db = rusqlite::Connection::open(&path).unwrap();
     let kept: String = db
-        .query_row("SELECT json_extract(record, '$.returns.step') FROM orders", [], |r| r.get(0))
+        .query_row(
+            "SELECT json_extract(record, '$.returns.step') FROM orders",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(kept, "announced");
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();

@@ -13,6 +13,11 @@
 //! argument.
 //! `--poll-interval` takes `200ms`, `2s`, `5m`, `1h` (default: 200 ms on the sandbox,
 //! 60 s live).
+//!
+//! bol leaves the buyer's phone out of most orders and ShopWeDo requires one: the flow then
+//! gives the warehouse the shop's phone, `COMMERCE_CONTACT_PHONE`. With every provider on
+//! the sandbox and that variable unset, the quickstart uses a demo number (and says so), so
+//! a first run shows the flow working; live, without it, those orders wait for a person.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -20,7 +25,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_core::env_optional;
-use commerce_facade::{Flow, FlowOptions, PROVIDERS, Providers, SqliteJournal, add_provider, parse_duration};
+use commerce_facade::{
+    Flow, FlowOptions, PROVIDERS, Providers, SqliteJournal, add_provider, ignored_providers_message,
+    parse_duration,
+};
+
+/// The shop's contact phone on the embedded sandbox when `COMMERCE_CONTACT_PHONE` is not
+/// set: a demo number, only ever sent to the sandbox.
+const DEMO_CONTACT_PHONE: &str = "+31 20 000 0000";
 
 struct Args {
     journal: Option<String>,
@@ -178,15 +190,50 @@ async fn main() -> ExitCode {
         }
     };
     println!("  journal       {journal_path}");
+    // The shop's settings come from the environment, live or not: the sandbox emulates the
+    // providers, not the shop. Only with every provider on the sandbox does a demo phone
+    // stand in for the shop's.
+    let defaults = match FlowOptions::from_vars(&env) {
+        Ok(defaults) => defaults,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(64);
+        }
+    };
+    let all_sandbox = live.values().all(|is_live| !is_live);
+    let (contact_phone, phone_source) = match (&defaults.contact_phone, all_sandbox) {
+        (Some(phone), _) => (Some(phone.clone()), format!("{phone} (COMMERCE_CONTACT_PHONE)")),
+        (None, true) => (
+            Some(DEMO_CONTACT_PHONE.to_owned()),
+            format!(
+                "{DEMO_CONTACT_PHONE}, a demo number for the sandbox. bol leaves the buyer's phone \
+                 out of most orders and ShopWeDo requires one: in production set \
+                 COMMERCE_CONTACT_PHONE to your shop's phone, or those orders wait for a person"
+            ),
+        ),
+        (None, false) => (
+            None,
+            "none: orders whose buyer gave no phone wait for a person where the warehouse \
+             requires one; set COMMERCE_CONTACT_PHONE to your shop's phone"
+                .to_owned(),
+        ),
+    };
+    println!("  contact phone {phone_source}");
+    if let Some(ignored) = ignored_providers_message(&env) {
+        println!("  {ignored}");
+    }
+    println!();
+    println!(
+        "Each order is followed step by step; one the flow cannot finish by itself is marked \
+         NEEDS ATTENTION with what a person should do (`commerce attention` lists them in \
+         production), and the run goes on with the others."
+    );
     println!();
     let fast = sandbox.is_some()
         && !live.get("shopwedo").copied().unwrap_or(false)
         && !live.get("customer-api").copied().unwrap_or(false);
-    // The shop's settings come from the environment, live or not: the sandbox emulates the
-    // providers, not the shop (without COMMERCE_CONTACT_PHONE, orders whose buyer gave no
-    // phone wait for a person where the warehouse requires one).
-    let defaults = FlowOptions::from_vars(&env)?;
     let options = FlowOptions {
+        contact_phone,
         poll_interval: args.poll_interval.unwrap_or(if fast {
             Duration::from_millis(200)
         } else {
@@ -242,7 +289,11 @@ async fn main() -> ExitCode {
         println!("\nEverything went through.");
         ExitCode::SUCCESS
     } else if ok {
-        println!("\nNothing failed; some orders wait for a person: see above.");
+        println!(
+            "\nNothing failed; {} order(s) wait for a person: see NEEDS ATTENTION above for what \
+             to do.",
+            summary.attention.len()
+        );
         ExitCode::from(2)
     } else {
         println!("\nSomething did not go through: see above.");

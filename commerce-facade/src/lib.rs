@@ -43,14 +43,17 @@ pub use crate::flow::{
     Event, Flow, FlowOptions, LEASE_BOUNDS, POLL_BOUNDS, Providers, StopHandle, Summary, runner_name,
 };
 pub use crate::journal::{
-    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord, SCHEMA_VERSION,
-    Resolution, SplitPart, SqliteJournal, Step, StepState,
+    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord, Resolution,
+    SCHEMA_VERSION, SplitPart, SqliteJournal, Step, StepState,
 };
 #[cfg(feature = "postgres")]
 pub use crate::postgres::{
     DEFAULT_CONNECTIONS, PG_SCHEMA_VERSION, PgJournal, PgShared, Postgres, is_postgres_url,
 };
-pub use crate::setup::{PROVIDERS, ProviderSpec, Role, add_provider, add_provider_shared, parse_duration};
+pub use crate::setup::{
+    PROVIDERS, ProviderSpec, Role, add_provider, add_provider_shared, ignored_providers,
+    ignored_providers_message, parse_duration,
+};
 pub use commerce_core as core;
 
 /// The Safe.Shop client.

@@ -35,19 +35,139 @@ pub fn variables_of(name: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// A provider crate the facade can be built with: its name, the cargo feature that compiles
+/// it in, the prefix all its variables start with, and its variables (after the prefix). Its crate's
+/// `PROVIDER` says the same, but a crate whose feature is off is not compiled: this table is
+/// how a build without it still knows the variables it ignores. A test (with every feature)
+/// proves the two agree.
+struct Known {
+    name: &'static str,
+    feature: &'static str,
+    prefix: &'static str,
+    vars: &'static [&'static str],
+    compiled: bool,
+}
+
+impl Known {
+    /// Its variables' full names.
+    fn names(&self) -> impl Iterator<Item = String> + '_ {
+        self.vars.iter().map(|v| format!("{}{v}", self.prefix))
+    }
+}
+
+/// Every provider crate of the workspace, compiled in or not.
+const KNOWN: &[Known] = &[
+    Known {
+        name: "bol",
+        feature: "retailer",
+        prefix: "RETAILER_",
+        vars: &["CLIENT_ID", "CLIENT_SECRET", "API_URL", "TOKEN_URL", "DEMO"],
+        compiled: cfg!(feature = "retailer"),
+    },
+    Known {
+        name: "shopwedo",
+        feature: "shopwedo",
+        prefix: "SHOPWEDO_",
+        vars: &["SHOP_ID", "SHOP_KEY", "BASE_URL"],
+        compiled: cfg!(feature = "shopwedo"),
+    },
+    Known {
+        name: "customer-api",
+        feature: "customer-api",
+        prefix: "CUSTOMER_API_",
+        vars: &["SHOP_URL", "CLIENT_ID", "CLIENT_SECRET"],
+        compiled: cfg!(feature = "customer-api"),
+    },
+    Known {
+        name: "safeshop",
+        feature: "safeshop",
+        prefix: "SAFESHOP_",
+        vars: &["CLIENT_ID", "CLIENT_SECRET", "BASE_URL"],
+        compiled: cfg!(feature = "safeshop"),
+    },
+    Known {
+        name: "sitejabber",
+        feature: "sitejabber",
+        prefix: "SITEJABBER_",
+        vars: &["CLIENT_TOKEN", "EMAIL", "PASSWORD", "DOMAIN", "BASE_URL"],
+        compiled: cfg!(feature = "sitejabber"),
+    },
+];
+
+/// The providers this build does not have (their cargo feature is off) whose variables
+/// are set in `vars`, each with the variables set, in the table's order: what a run
+/// ignores. Empty when every provider with a variable set is compiled in.
+///
+/// ```
+/// let env = |name: &str| std::env::var(name).ok();
+/// for (provider, set) in commerce_facade::ignored_providers(&env) {
+///     eprintln!("{provider} is not in this build: {} ignored", set.join(", "));
+/// }
+/// ```
+pub fn ignored_providers(vars: &Vars<'_>) -> Vec<(&'static str, Vec<String>)> {
+    KNOWN
+        .iter()
+        .filter(|known| !known.compiled)
+        .filter_map(|known| {
+            let set: Vec<String> = known
+                .names()
+                .filter(|name| vars(name).is_some_and(|v| !v.trim().is_empty()))
+                .collect();
+            (!set.is_empty()).then_some((known.name, set))
+        })
+        .collect()
+}
+
+/// The line that names the ignored providers ([`ignored_providers`]), their variables and
+/// the feature each needs; `None` when nothing is ignored.
+pub fn ignored_providers_message(vars: &Vars<'_>) -> Option<String> {
+    let ignored = ignored_providers(vars);
+    if ignored.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = ignored
+        .iter()
+        .map(|(name, set)| {
+            let feature = KNOWN
+                .iter()
+                .find(|k| k.name == *name)
+                .map_or(*name, |k| k.feature);
+            format!("{name} ({}; cargo feature `{feature}`)", set.join(", "))
+        })
+        .collect();
+    Some(format!(
+        "ignored: variables of provider(s) this build does not have are set: {}. Their orders \
+         are not picked up or shipped through them; build with the feature(s) to use them, or \
+         unset the variables",
+        each.join("; ")
+    ))
+}
+
+/// Warns once per process (`tracing::warn!`) about the providers this build ignores.
+fn warn_ignored_once(vars: &Vars<'_>) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if let Some(message) = ignored_providers_message(vars)
+        && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!("{message}");
+    }
+}
+
 /// Adds the provider `name` to `providers`, built from `vars`.
 pub fn add_provider(providers: Providers, name: &str, vars: &Vars<'_>) -> Result<Providers, Error> {
     add_provider_shared(providers, name, vars, None)
 }
 
 /// [`add_provider`], the client sharing its credential's token and rate budgets through
-/// `shared` (with every process using the same state) when given.
+/// `shared` (with every process using the same state) when given. Like
+/// [`Providers::from_vars`], it names once per process the providers this build ignores.
 pub fn add_provider_shared(
     providers: Providers,
     name: &str,
     vars: &Vars<'_>,
     shared: Option<&SharedState>,
 ) -> Result<Providers, Error> {
+    warn_ignored_once(vars);
     let spec = PROVIDERS
         .iter()
         .find(|spec| spec.name == name)
@@ -108,7 +228,11 @@ impl Providers {
     }
 
     /// [`from_vars`](Self::from_vars), sharing through `shared` when given.
+    ///
+    /// Variables of providers this build does not have (their feature is off) are named
+    /// once per process in a `tracing` warning ([`ignored_providers`]).
     pub fn from_vars_shared(vars: &Vars<'_>, shared: Option<&SharedState>) -> Result<Self, Error> {
+        warn_ignored_once(vars);
         let mut providers = Providers::new();
         for spec in PROVIDERS {
             if spec.configured(vars)? {
@@ -145,6 +269,99 @@ mod tests {
         for bad in ["", "m", "5 m", "-1s", "1.5s", "5x", "99999999999999999999d"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_table_of_providers_agrees_with_the_compiled_crates() {
+        for spec in PROVIDERS {
+            let known = KNOWN
+                .iter()
+                .find(|k| k.name == spec.name)
+                .unwrap_or_else(|| panic!("{} is not in the table", spec.name));
+            assert!(known.compiled, "{}: feature `{}`", spec.name, known.feature);
+            let mut theirs: Vec<&str> = spec.required.iter().chain(spec.optional).copied().collect();
+            let mut ours: Vec<String> = known.names().collect();
+            theirs.sort_unstable();
+            ours.sort_unstable();
+            assert_eq!(ours, theirs, "{}'s variables", spec.name);
+            for name in &theirs {
+                assert!(name.starts_with(known.prefix), "{name} outside {}", known.prefix);
+            }
+        }
+        // Every entry marked compiled is one of this build's providers, and no two
+        // providers share a prefix.
+        for known in KNOWN {
+            assert_eq!(
+                known.compiled,
+                PROVIDERS.iter().any(|p| p.name == known.name),
+                "{}",
+                known.name
+            );
+            for other in KNOWN.iter().filter(|o| o.name != known.name) {
+                assert!(
+                    !known.prefix.starts_with(other.prefix),
+                    "{} / {}",
+                    known.name,
+                    other.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn variables_of_providers_not_compiled_in_are_named() {
+        // Every variable of every provider set, one blank.
+        let all = |name: &str| (name != "SHOPWEDO_BASE_URL").then(|| "x".to_owned());
+        let ignored = ignored_providers(&all);
+        let expected: Vec<&str> = KNOWN.iter().filter(|k| !k.compiled).map(|k| k.name).collect();
+        assert_eq!(ignored.iter().map(|(n, _)| *n).collect::<Vec<_>>(), expected);
+        for (name, set) in &ignored {
+            let known = KNOWN.iter().find(|k| k.name == *name).unwrap();
+            assert!(!set.is_empty() && set.iter().all(|v| v.starts_with(known.prefix)));
+            assert!(!set.iter().any(|v| v == "SHOPWEDO_BASE_URL"));
+        }
+        let message = ignored_providers_message(&all);
+        assert_eq!(message.is_some(), !expected.is_empty(), "{message:?}");
+        for name in &expected {
+            let message = message.as_deref().unwrap();
+            assert!(message.contains(name), "{message}");
+        }
+        // Nothing set, nothing ignored; a blank value is not set.
+        assert!(ignored_providers(&|_| None).is_empty());
+        assert!(ignored_providers(&|_| Some("  ".to_owned())).is_empty());
+        assert_eq!(ignored_providers_message(&|_| None), None);
+    }
+
+    /// Built with only some provider features (`cargo test -p commerce-facade
+    /// --no-default-features --features retailer,shopwedo --lib setup`), the others'
+    /// variables are named.
+    #[test]
+    #[cfg(all(
+        feature = "retailer",
+        feature = "shopwedo",
+        not(feature = "customer-api"),
+        not(feature = "safeshop"),
+        not(feature = "sitejabber")
+    ))]
+    fn with_two_providers_the_other_three_are_named() {
+        let vars = |name: &str| {
+            [
+                "RETAILER_CLIENT_ID",
+                "CUSTOMER_API_CLIENT_ID",
+                "SAFESHOP_CLIENT_ID",
+            ]
+            .contains(&name)
+            .then(|| "x".to_owned())
+        };
+        assert_eq!(
+            ignored_providers(&vars),
+            vec![
+                ("customer-api", vec!["CUSTOMER_API_CLIENT_ID".to_owned()]),
+                ("safeshop", vec!["SAFESHOP_CLIENT_ID".to_owned()]),
+            ]
+        );
+        let message = ignored_providers_message(&vars).unwrap();
+        assert!(message.contains("cargo feature `customer-api`"), "{message}");
     }
 
     #[test]

@@ -4,6 +4,14 @@
 //! checked (406 / 415), Problem errors, per-endpoint limits with `X-RateLimit-*` and
 //! `Retry-After`, and changes answered with `202` and a process status that moves from
 //! `PENDING` to `SUCCESS`, read one by one or in bulk (`POST /shared/process-status`).
+//! Shipping labels as bol describes them: delivery options for open order items
+//! (`POST /retailer/shipping-labels/delivery-options`, 404 for items bol does not know), a
+//! label bought with one of their offer ids (`POST /retailer/shipping-labels`, 202 and a
+//! `CREATE_SHIPPING_LABEL` process status whose `entityId` is the label's id), and the label
+//! itself as `application/vnd.retailer.v10+pdf` once that process succeeded
+//! (`GET`/`HEAD /retailer/shipping-labels/{id}`, with `X-Track-And-Trace-Code` and
+//! `X-Transporter-Code`). Every endpoint negotiates its one documented media type: an
+//! `Accept` that does not name it (or gives it `q=0`) is refused with 406.
 //! `/retailer-demo` and `/shared-demo` behave the same.
 
 use std::collections::HashMap;
@@ -21,12 +29,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::world::{BolOrder, BolProcess, now_rfc3339};
+use crate::world::{BolLabel, BolLabelOffer, BolOrder, BolProcess, now_rfc3339};
 use crate::{RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET, Shared, Window};
 
 const P: &str = "bol";
 const JSON: &str = "application/vnd.retailer.v10+json";
 const CSV: &str = "application/vnd.retailer.v10+csv";
+const PDF: &str = "application/vnd.retailer.v10+pdf";
 const PAGE: usize = 50;
 /// Asking for a new token while the last one has more than this left is token abuse.
 const FRESH: Duration = Duration::from_secs(60);
@@ -166,6 +175,7 @@ fn endpoint_key(method: &Method, rest: &str) -> String {
         ["orders", id] if *id != "cancellation" => vec!["orders", "{id}"],
         ["process-status", _] => vec!["process-status", "{id}"],
         ["offers", "export", _] => vec!["offers", "export", "{id}"],
+        ["shipping-labels", id] if *id != "delivery-options" => vec!["shipping-labels", "{id}"],
         other => other.to_vec(),
     };
     format!("{method} /{}", shape.join("/"))
@@ -208,23 +218,18 @@ async fn api(
         }
         Some(_) => {}
     }
-    // Media types.
-    let wants_csv = endpoint == "GET /offers/export/{id}";
+    // Media types: each endpoint produces the one bol documents for it.
+    let produces = media_of(&endpoint);
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let accepted = if wants_csv {
-        accept.contains(CSV)
-    } else {
-        accept.contains(JSON)
-    };
-    if !accepted {
+    if !accepts(accept, produces) {
         s.violation(P, format!("{endpoint} with Accept `{accept}`"));
         return problem(
             StatusCode::NOT_ACCEPTABLE,
             "Not Acceptable",
-            &format!("Accept must be {}", if wants_csv { CSV } else { JSON }),
+            &format!("Accept must be {produces}"),
         );
     }
     if !body.is_empty() {
@@ -282,6 +287,9 @@ async fn api(
             start_process(&s, "CREATE_OFFER_EXPORT", "report-1".into())
         }
         ("retailer", "GET", ["offers", "export", _]) => offers_csv(&s),
+        ("retailer", "POST", ["shipping-labels", "delivery-options"]) => delivery_options(&s, &body),
+        ("retailer", "POST", ["shipping-labels"]) => create_label(&s, &body),
+        ("retailer", "GET" | "HEAD", ["shipping-labels", id]) => shipping_label(&s, id),
         ("shared", "GET", ["process-status", id]) => process_status(&s, id),
         ("shared", "POST", ["process-status"]) => process_statuses(&s, &body),
         _ => problem(
@@ -291,6 +299,31 @@ async fn api(
         ),
     };
     with_limit(r, limit, remaining)
+}
+
+/// The one media type bol documents for an endpoint's answers.
+fn media_of(endpoint: &str) -> &'static str {
+    match endpoint {
+        "GET /offers/export/{id}" => CSV,
+        "GET /shipping-labels/{id}" | "HEAD /shipping-labels/{id}" => PDF,
+        _ => JSON,
+    }
+}
+
+/// Whether an `Accept` header admits `media` (RFC 9110 content negotiation): one of its
+/// media ranges names it, case-insensitively, with a weight above 0. bol's media types are
+/// its own and versioned, so the sandbox takes no wildcard for them (`*/*`,
+/// `application/*`): a client must say which version it reads.
+fn accepts(accept: &str, media: &str) -> bool {
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let weight = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1.0), |(_, v)| v.trim().parse::<f32>().ok());
+        name.eq_ignore_ascii_case(media) && weight.is_some_and(|q| q > 0.0)
+    })
 }
 
 fn open_items(o: &BolOrder) -> bool {
@@ -393,6 +426,12 @@ fn process_json(id: &str, p: &BolProcess, status: &str) -> Value {
 
 fn start_process(s: &Shared, event: &str, entity: String) -> Response {
     let mut w = s.world();
+    let (_, r) = start_process_in(&mut w, event, entity);
+    r
+}
+
+/// Starts a process in `w`: its id and the `202` that answers the change.
+fn start_process_in(w: &mut crate::world::World, event: &str, entity: String) -> (String, Response) {
     let id = w.next_process.to_string();
     w.next_process += 1;
     let p = BolProcess {
@@ -403,8 +442,8 @@ fn start_process(s: &Shared, event: &str, entity: String) -> Response {
         failure: None,
     };
     let body = process_json(&id, &p, "PENDING");
-    w.bol_processes.insert(id, p);
-    answer(StatusCode::ACCEPTED, JSON, body.to_string())
+    w.bol_processes.insert(id.clone(), p);
+    (id, answer(StatusCode::ACCEPTED, JSON, body.to_string()))
 }
 
 /// A read of a process status: each read brings it closer to `SUCCESS`.
@@ -549,6 +588,34 @@ fn create_shipment(s: &Shared, body: &[u8]) -> Response {
             &format!("Unknown order items {unknown:?}"),
         );
     }
+    // A label bought from bol ships the items it was bought for, once it is made.
+    if let Some(label_id) = request.get("shippingLabelId").and_then(Value::as_str) {
+        let after = s.config.process_after_reads;
+        let fits = w.bol_labels.get(label_id).is_some_and(|l| {
+            w.bol_processes
+                .get(&l.process_id)
+                .is_some_and(|p| p.reads >= after)
+                && ids
+                    .iter()
+                    .all(|id| l.items.iter().any(|(labelled, _)| labelled == id))
+        });
+        if !fits {
+            drop(w);
+            s.violation(
+                P,
+                format!("shipment with shipping label {label_id}, not one made for {ids:?}"),
+            );
+            return problem_with(
+                StatusCode::BAD_REQUEST,
+                "Error validating request",
+                &format!("Shipping label {label_id} is not a label made for these order items"),
+                &[(
+                    "shippingLabelId".into(),
+                    format!("Shipping label {label_id} is not known for these order items."),
+                )],
+            );
+        }
+    }
     if !already.is_empty() {
         drop(w);
         s.duplicate(P, format!("order items {already:?} shipped again"));
@@ -683,4 +750,409 @@ fn offers_csv(s: &Shared) -> Response {
         ));
     }
     answer(StatusCode::OK, CSV, csv)
+}
+
+/// A bol-looking id for offers and labels (`6ff736b5-cdd0-4150-8c67-78269ee986f5`).
+fn uuid_like() -> String {
+    let hex = |n: usize| {
+        (0..n)
+            .map(|_| char::from_digit(fastrand::u32(0..16), 16).expect("a hex digit"))
+            .collect::<String>()
+    };
+    format!("{}-{}-4{}-{}-{}", hex(8), hex(4), hex(3), hex(4), hex(12))
+}
+
+/// The order items of a delivery-options or shipping-label request as bol describes them
+/// (`DeliveryOptionsRequestOrderItem`): at least one, each with a non-blank `orderItemId`
+/// and, if given, a `quantity` of at least 1. Refused with bol's 400 Problem and its
+/// violations otherwise.
+fn label_items(s: &Shared, request: &Value, what: &str) -> Result<Vec<(String, Option<i64>)>, Response> {
+    let refuse = |detail: &str, violations: Vec<(String, String)>| {
+        s.violation(P, format!("{what}: {detail}"));
+        problem_with(
+            StatusCode::BAD_REQUEST,
+            "Error validating request",
+            detail,
+            &violations,
+        )
+    };
+    let Some(items) = request.get("orderItems").and_then(Value::as_array) else {
+        return Err(refuse(
+            "orderItems is required",
+            vec![("orderItems".into(), "Must not be null.".into())],
+        ));
+    };
+    if items.is_empty() {
+        return Err(refuse(
+            "orderItems must not be empty",
+            vec![("orderItems".into(), "Size must be at least 1.".into())],
+        ));
+    }
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let id = item
+            .get("orderItemId")
+            .and_then(Value::as_str)
+            .filter(|id| !id.trim().is_empty());
+        let quantity = match item.get("quantity") {
+            None | Some(Value::Null) => Ok(None),
+            Some(q) => q.as_i64().filter(|q| *q >= 1).map(Some).ok_or(()),
+        };
+        match (id, quantity) {
+            (Some(id), Ok(quantity)) => out.push((id.to_owned(), quantity)),
+            (None, _) => bad.push((
+                format!("orderItems[{i}].orderItemId"),
+                "Must not be blank.".to_owned(),
+            )),
+            (_, Err(())) => bad.push((
+                format!("orderItems[{i}].quantity"),
+                "Must be a whole number of at least 1.".to_owned(),
+            )),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(refuse("an order item breaks the description", bad));
+    }
+    Ok(out)
+}
+
+/// The order items asked for, resolved against the orders: each with its quantity (the
+/// open quantity when none is given). An item bol does not know is a 404 (as bol documents
+/// for delivery options); one with nothing open, or asked for more than is open, a 400.
+fn resolve_label_items(
+    s: &Shared,
+    w: &crate::world::World,
+    asked: &[(String, Option<i64>)],
+    what: &str,
+) -> Result<Vec<(String, i64)>, Response> {
+    let mut out: Vec<(String, i64)> = Vec::new();
+    for (id, quantity) in asked {
+        let Some(item) = w
+            .bol_orders
+            .iter()
+            .flat_map(|o| o.items.iter())
+            .find(|i| &i.order_item_id == id)
+        else {
+            s.violation(P, format!("{what} for unknown order item {id}"));
+            return Err(problem(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                &format!("Order item {id} not found."),
+            ));
+        };
+        let open = item.open();
+        let wanted = quantity.unwrap_or(open);
+        if open <= 0 || wanted > open {
+            s.violation(
+                P,
+                format!("{what} for order item {id}: {wanted} asked, {open} open"),
+            );
+            return Err(problem_with(
+                StatusCode::BAD_REQUEST,
+                "Error validating request",
+                &format!("Order item {id} has {open} open, {wanted} asked."),
+                &[(
+                    "orderItems.quantity".into(),
+                    format!("Order item {id} has {open} open."),
+                )],
+            ));
+        }
+        if out.iter().any(|(seen, _)| seen == id) {
+            s.violation(P, format!("{what} names order item {id} twice"));
+            return Err(problem_with(
+                StatusCode::BAD_REQUEST,
+                "Error validating request",
+                &format!("Order item {id} is named twice."),
+                &[("orderItems".into(), format!("Order item {id} is named twice."))],
+            ));
+        }
+        out.push((id.clone(), wanted));
+    }
+    Ok(out)
+}
+
+/// `POST /retailer/shipping-labels/delivery-options`: the ways the items can be shipped
+/// with a label bought from bol (`DeliveryOptionsResponse`): PostNL and DHL parcels, and a
+/// PostNL mailbox package for a single unit. Each option's `shippingLabelOfferId` buys a
+/// label for exactly these items.
+fn delivery_options(s: &Shared, body: &[u8]) -> Response {
+    const WHAT: &str = "delivery options";
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        s.violation(P, "delivery options body is not JSON");
+        return problem(StatusCode::BAD_REQUEST, "Bad Request", "Malformed JSON");
+    };
+    let asked = match label_items(s, &request, WHAT) {
+        Ok(asked) => asked,
+        Err(r) => return r,
+    };
+    let mut w = s.world();
+    let items = match resolve_label_items(s, &w, &asked, WHAT) {
+        Ok(items) => items,
+        Err(r) => return r,
+    };
+    let units: i64 = items.iter().map(|(_, q)| q).sum();
+    let today = chrono::Utc::now();
+    let handover = |hour: u32| {
+        today
+            .date_naive()
+            .and_hms_opt(hour, 0, 0)
+            .expect("a time of day")
+            .and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    };
+    // transporter, type, display name, price, max weight, max dimensions.
+    let mut kinds = vec![
+        (
+            "TNT",
+            "PARCEL",
+            "PostNL & bol.com - Pakket",
+            5.15,
+            "23 kg",
+            "100 x 50 x 50 cm",
+        ),
+        (
+            "DHL",
+            "PARCEL",
+            "DHL & bol.com - Pakket",
+            4.95,
+            "31.5 kg",
+            "120 x 60 x 60 cm",
+        ),
+    ];
+    if units == 1 {
+        kinds.push((
+            "TNT",
+            "MAILBOX",
+            "PostNL & bol.com - Brievenbuspakje",
+            3.25,
+            "2 kg",
+            "38 x 26.5 x 3.2 cm",
+        ));
+    }
+    let options: Vec<Value> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, (transporter, kind, name, price, weight, dimensions))| {
+            let offer = uuid_like();
+            w.bol_label_offers.insert(
+                offer.clone(),
+                BolLabelOffer {
+                    items: items.clone(),
+                    transporter: (*transporter).to_owned(),
+                },
+            );
+            json!({"shippingLabelOfferId": offer, "recommended": i == 0,
+                   "validUntilDate": today.format("%Y-%m-%d").to_string(),
+                   "transporterCode": transporter, "labelType": kind, "labelDisplayName": name,
+                   "labelPrice": {"totalPrice": price},
+                   "packageRestrictions": {"maxWeight": weight, "maxDimensions": dimensions},
+                   "handoverDetails": {"meetsCustomerExpectation": true,
+                       "earliestHandoverDateTime": handover(0), "latestHandoverDateTime": handover(18),
+                       "collectionMethod": "DROP_OFF"}})
+        })
+        .collect();
+    drop(w);
+    answer(
+        StatusCode::OK,
+        JSON,
+        json!({"deliveryOptions": options}).to_string(),
+    )
+}
+
+/// `POST /retailer/shipping-labels`: buys the label of a delivery option for the items it
+/// was offered for (`ShippingLabelRequest`), answered with `202` and a
+/// `CREATE_SHIPPING_LABEL` process status whose `entityId` is the new label's id. An offer
+/// bol did not make, or made for other items, is a 400; a second label for an item that has
+/// one is served (bol sells it) and counted as a duplicate.
+fn create_label(s: &Shared, body: &[u8]) -> Response {
+    const WHAT: &str = "shipping label";
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        s.violation(P, "shipping label body is not JSON");
+        return problem(StatusCode::BAD_REQUEST, "Bad Request", "Malformed JSON");
+    };
+    let asked = match label_items(s, &request, WHAT) {
+        Ok(asked) => asked,
+        Err(r) => return r,
+    };
+    let Some(offer_id) = request
+        .get("shippingLabelOfferId")
+        .and_then(Value::as_str)
+        .filter(|o| !o.trim().is_empty())
+    else {
+        s.violation(P, "shipping label without a shippingLabelOfferId");
+        return problem_with(
+            StatusCode::BAD_REQUEST,
+            "Error validating request",
+            "shippingLabelOfferId is required",
+            &[("shippingLabelOfferId".into(), "Must not be blank.".into())],
+        );
+    };
+    let mut w = s.world();
+    // Shipping-label requests name their items as delivery options do; bol documents no
+    // 404 here, so an unknown item is a 400.
+    let items = match resolve_label_items(s, &w, &asked, WHAT) {
+        Ok(items) => items,
+        Err(r) if r.status() == StatusCode::NOT_FOUND => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Error validating request",
+                "An order item is not known.",
+            );
+        }
+        Err(r) => return r,
+    };
+    let offer = match w.bol_label_offers.get(offer_id) {
+        Some(offer) if offer.items == items => offer.clone(),
+        found => {
+            let why = if found.is_some() {
+                "was offered for other order items"
+            } else {
+                "is not a delivery option bol offered"
+            };
+            drop(w);
+            s.violation(P, format!("shipping label offer {offer_id} {why}"));
+            return problem_with(
+                StatusCode::BAD_REQUEST,
+                "Error validating request",
+                &format!("Shipping label offer {offer_id} {why}."),
+                &[("shippingLabelOfferId".into(), format!("Offer {offer_id} {why}."))],
+            );
+        }
+    };
+    let again: Vec<String> = items
+        .iter()
+        .filter(|(id, _)| {
+            w.bol_labels
+                .values()
+                .any(|l| l.items.iter().any(|(labelled, _)| labelled == id))
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    let label_id = uuid_like();
+    let (process_id, r) = start_process_in(&mut w, "CREATE_SHIPPING_LABEL", label_id.clone());
+    let track_and_trace = format!(
+        "{}{:010}",
+        if offer.transporter == "TNT" {
+            "3SBOL"
+        } else {
+            "JVGL"
+        },
+        fastrand::u64(..10_000_000_000)
+    );
+    w.bol_labels.insert(
+        label_id,
+        BolLabel {
+            process_id,
+            items,
+            transporter: offer.transporter,
+            track_and_trace,
+        },
+    );
+    drop(w);
+    if !again.is_empty() {
+        s.duplicate(P, format!("a second shipping label for order items {again:?}"));
+    }
+    s.created(P, "shipping labels");
+    r
+}
+
+/// `GET` (or `HEAD`) `/retailer/shipping-labels/{id}`: the label as a PDF with its
+/// transporter and track and trace code in headers, once its process status succeeded;
+/// before that, or for a label bol did not make, a 404 Problem under the media type bol
+/// documents for this endpoint.
+fn shipping_label(s: &Shared, id: &str) -> Response {
+    let after = s.config.process_after_reads;
+    let w = s.world();
+    let ready = w.bol_labels.get(id).filter(|label| {
+        w.bol_processes
+            .get(&label.process_id)
+            .is_some_and(|p| p.reads >= after)
+    });
+    let Some(label) = ready.cloned() else {
+        drop(w);
+        let mut r = problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            &format!("Shipping label {id} not found."),
+        );
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PDF));
+        return r;
+    };
+    drop(w);
+    let mut r = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, PDF)],
+        label_pdf(id, &label),
+    )
+        .into_response();
+    let h = r.headers_mut();
+    for (name, value) in [
+        ("x-track-and-trace-code", &label.track_and_trace),
+        ("x-transporter-code", &label.transporter),
+    ] {
+        h.insert(name, HeaderValue::from_str(value).expect("ASCII"));
+    }
+    r
+}
+
+/// A small well-formed one-page PDF naming the label, its transporter, track and trace code
+/// and order items.
+fn label_pdf(id: &str, label: &BolLabel) -> Vec<u8> {
+    let items: Vec<String> = label.items.iter().map(|(i, q)| format!("{q}x {i}")).collect();
+    let lines = [
+        format!("Sandbox shipping label {id}"),
+        format!(
+            "Transporter {}  Track and trace {}",
+            label.transporter, label.track_and_trace
+        ),
+        format!("Order items {}", items.join(", ")),
+    ];
+    let mut text = String::from("BT /F1 12 Tf 40 260 Td 16 TL");
+    for line in &lines {
+        text.push_str(&format!(" ({line}) '"));
+    }
+    text.push_str(" ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 420 298] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    let mut pdf = String::from("%PDF-1.4\n");
+    let mut offsets = Vec::new();
+    for (n, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.push_str(&format!("{} 0 obj\n{object}\nendobj\n", n + 1));
+    }
+    let xref = pdf.len();
+    pdf.push_str(&format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1));
+    for offset in offsets {
+        pdf.push_str(&format!("{offset:010} 00000 n \n"));
+    }
+    pdf.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
+    pdf.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_is_negotiated_as_rfc_9110_says() {
+        assert!(accepts(PDF, PDF));
+        assert!(accepts("application/VND.retailer.v10+pdf", PDF));
+        assert!(accepts(&format!("{JSON}, {PDF};q=0.5"), PDF));
+        assert!(!accepts(&format!("{PDF};q=0"), PDF));
+        assert!(!accepts(JSON, PDF));
+        assert!(!accepts("application/pdf", PDF));
+        assert!(!accepts("*/*", PDF));
+        assert!(!accepts("", JSON));
+        assert!(accepts(JSON, JSON));
+    }
 }

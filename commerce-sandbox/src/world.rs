@@ -130,6 +130,29 @@ pub(crate) struct BolProcess {
     pub failure: Option<String>,
 }
 
+/// A delivery option bol offered for a configuration of order items: its label can be
+/// bought (`POST /retailer/shipping-labels`) for exactly those items.
+#[derive(Debug, Clone)]
+pub(crate) struct BolLabelOffer {
+    /// The order items and quantities it was offered for, in the order asked.
+    pub items: Vec<(String, i64)>,
+    /// bol's transporter code (`TNT` is PostNL).
+    pub transporter: String,
+}
+
+/// A shipping label bought from bol: served as a PDF once its process status succeeded.
+#[derive(Debug, Clone)]
+pub(crate) struct BolLabel {
+    /// The process status that creates it.
+    pub process_id: String,
+    /// The order items and quantities it is for.
+    pub items: Vec<(String, i64)>,
+    /// bol's transporter code.
+    pub transporter: String,
+    /// The track and trace code.
+    pub track_and_trace: String,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct ShopwedoOrder {
     pub order_id: u64,
@@ -159,6 +182,10 @@ pub(crate) struct World {
     pub bol_processes: HashMap<String, BolProcess>,
     pub bol_limits: HashMap<String, Window>,
     pub next_process: u64,
+    /// Delivery options offered, by shipping label offer id.
+    pub bol_label_offers: HashMap<String, BolLabelOffer>,
+    /// Shipping labels bought, by shipping label id.
+    pub bol_labels: HashMap<String, BolLabel>,
     // ShopWeDo
     pub shopwedo_stock: BTreeMap<u64, i64>,
     pub shopwedo_orders: BTreeMap<u64, ShopwedoOrder>,
@@ -327,6 +354,8 @@ impl World {
             bol_processes: HashMap::new(),
             bol_limits: HashMap::new(),
             next_process: 1,
+            bol_label_offers: HashMap::new(),
+            bol_labels: HashMap::new(),
             shopwedo_stock,
             shopwedo_orders: BTreeMap::new(),
             shopwedo_salts: HashSet::new(),

@@ -269,3 +269,64 @@ async fn the_sandbox_answers_bol_calls_in_the_shapes_bol_describes() {
     assert_eq!(unasked.status(), 400);
     assert_eq!(sb.report().total_violations(), 1);
 }
+
+#[tokio::test]
+async fn shipping_labels_are_answered_in_the_shapes_bol_describes() {
+    let spec = spec();
+    let sb = start(Config::default()).await.unwrap();
+    let base = sb.base_urls().bol;
+    let c = reqwest::Client::new();
+    let bearer = support::bol_bearer(&c, &sb).await;
+    let v10 = support::BOL_V10;
+    let send = |url: String, body: Value| {
+        c.post(url)
+            .header("authorization", &bearer)
+            .header("accept", v10)
+            .header("content-type", v10)
+            .body(body.to_string())
+            .send()
+    };
+    let line = sb.bol_lines().into_iter().next().unwrap();
+    let items = serde_json::json!([{"orderItemId": line.line_id}]);
+    let mut problems = Vec::new();
+    let options: Value = send(
+        format!("{base}/retailer/shipping-labels/delivery-options"),
+        serde_json::json!({"orderItems": items}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    check(
+        &spec,
+        &schema_of(&spec, "/retailer/shipping-labels/delivery-options", "post", "200"),
+        &options,
+        "POST /retailer/shipping-labels/delivery-options",
+        &mut problems,
+    );
+    let offer = options["deliveryOptions"][0]["shippingLabelOfferId"].clone();
+    let started = send(
+        format!("{base}/retailer/shipping-labels"),
+        serde_json::json!({"orderItems": items, "shippingLabelOfferId": offer}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(started.status(), 202);
+    let started: Value = started.json().await.unwrap();
+    check(
+        &spec,
+        &schema_of(&spec, "/retailer/shipping-labels", "post", "202"),
+        &started,
+        "POST /retailer/shipping-labels",
+        &mut problems,
+    );
+    assert_eq!(started["eventType"], "CREATE_SHIPPING_LABEL");
+    assert!(
+        problems.is_empty(),
+        "{} departures from bol's description:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert_eq!(sb.report().total_violations(), 0, "{:#?}", sb.report());
+}

@@ -650,7 +650,9 @@ impl<'f> Held<'f> {
             // Where the provider can look an order up by this order's id, it is looked up
             // before it is created: even a journal lost or replaced cannot hand it over twice.
             match f.find_submission(&self.r.order.id).await {
-                Ok(Some(receipt)) => return self.submitted(receipt, "found at the provider before creating it"),
+                Ok(Some(receipt)) => {
+                    return self.submitted(receipt, "found at the provider before creating it");
+                }
                 Ok(None) | Err(Error::Unsupported { .. }) => {}
                 Err(e) => return Err(Halt::Failed(rule.name.into(), e)),
             }

@@ -678,11 +678,7 @@ impl Flow {
             count(Wait::Parts),
             count(Wait::Retry),
         );
-        let elsewhere = run
-            .open
-            .iter()
-            .filter(|k| !run.waiting.contains_key(*k))
-            .count();
+        let elsewhere = run.open.iter().filter(|k| !run.waiting.contains_key(*k)).count();
         let picture = [shipment, untracked, parts, retry, elsewhere];
         if picture.iter().sum::<usize>() > 0 && run.announced != Some(picture) {
             run.announced = Some(picture);
@@ -715,9 +711,7 @@ impl Flow {
 /// Whether an error says its provider cannot work until an operator changes its
 /// credentials or settings.
 fn stops_provider(e: &commerce_core::Error) -> bool {
-    // MERGE: e.stops_provider() once commerce-core has it.
-    let _ = e;
-    false
+    e.stops_provider()
 }
 
 /// The provider an error names, where it names one.
@@ -731,6 +725,7 @@ fn provider_in(e: &commerce_core::Error) -> Option<String> {
         | E::TooLarge { provider, .. }
         | E::Unsupported { provider, .. } => Some(provider.to_string()),
         E::Auth(a) => Some(a.provider.to_string()),
+        E::Misconfigured { provider, .. } => Some(provider.to_string()),
         E::Provider(p) => Some(p.provider.to_string()),
         E::Decode(d) => Some(d.provider.to_string()),
         _ => None,

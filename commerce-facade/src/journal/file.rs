@@ -120,7 +120,10 @@ mod tests {
         assert!(check(&p, Open::Create).unwrap().1);
         assert!(check(&p, Open::OrCreate).unwrap().1);
         for how in [Open::Existing, Open::ReadOnly] {
-            assert!(matches!(check(&p, how), Err(JournalError::Missing { .. })), "{how:?}");
+            assert!(
+                matches!(check(&p, how), Err(JournalError::Missing { .. })),
+                "{how:?}"
+            );
         }
         std::fs::remove_dir_all(d).unwrap();
     }
@@ -133,7 +136,10 @@ mod tests {
         for how in [Open::Existing, Open::ReadOnly, Open::OrCreate, Open::Create] {
             assert!(check(&text, how).is_err(), "{how:?}");
         }
-        assert!(matches!(check(&d, Open::Existing), Err(JournalError::NotAJournal { .. })));
+        assert!(matches!(
+            check(&d, Open::Existing),
+            Err(JournalError::NotAJournal { .. })
+        ));
         #[cfg(unix)]
         assert!(matches!(
             check(Path::new("/dev/null"), Open::OrCreate),
@@ -141,7 +147,10 @@ mod tests {
         ));
         let empty = d.join("empty");
         std::fs::write(&empty, "").unwrap();
-        assert!(matches!(check(&empty, Open::Existing), Err(JournalError::NotAJournal { .. })));
+        assert!(matches!(
+            check(&empty, Open::Existing),
+            Err(JournalError::NotAJournal { .. })
+        ));
         std::fs::remove_dir_all(d).unwrap();
     }
 

@@ -122,6 +122,23 @@ impl SqliteJournal {
     }
 
     fn open_journal(path: &Path, how: Open) -> Result<Self, JournalError> {
+        // Runners starting at once on a new journal: one creates it while the others wait
+        // for its lock (switching to WAL does not wait for a busy database by itself).
+        let mut tries = 0;
+        loop {
+            match Self::open_once(path, how) {
+                Err(JournalError::Storage(e))
+                    if tries < 50 && (e.contains("locked") || e.contains("busy")) =>
+                {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                opened => return opened,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, how: Open) -> Result<Self, JournalError> {
         let (real, new) = file::check(path, how)?;
         let shown = real.display().to_string();
         let conn = if how == Open::ReadOnly {
@@ -150,8 +167,9 @@ impl SqliteJournal {
             )
             .map_err(storage)?;
             conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
-            if !new {
-                // An SQLite database of something else is not made into a journal.
+            // An SQLite database of something else is not made into a journal; one with no
+            // table yet is a journal another runner is creating (`run --init` at once).
+            if !new && !(how == Open::OrCreate && is_blank(&conn)?) {
                 is_journal(&conn, &shown)?;
             }
             conn.execute_batch(
@@ -327,6 +345,14 @@ fn read_only(path: &Path) -> Result<rusqlite::Connection, JournalError> {
     }
     uri += "?immutable=1";
     rusqlite::Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_URI).map_err(storage)
+}
+
+/// Whether an SQLite database has no table at all.
+fn is_blank(conn: &rusqlite::Connection) -> Result<bool, JournalError> {
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+        .map_err(storage)?;
+    Ok(tables == 0)
 }
 
 /// Whether an existing SQLite database is a journal (has its table of orders).
@@ -817,7 +843,10 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         let j = SqliteJournal::open_read_only(&path).unwrap();
         assert_eq!(j.all().unwrap().len(), 1);
-        assert!(j.add(&record("2")).is_err(), "a write through a read-only journal");
+        assert!(
+            j.add(&record("2")).is_err(),
+            "a write through a read-only journal"
+        );
         drop(j);
         assert_eq!(listing(&path), before);
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
