@@ -169,7 +169,8 @@ impl SqliteJournal {
             conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
             // An SQLite database of something else is not made into a journal; one with no
             // table yet is a journal another runner is creating (`run --init` at once).
-            if !new && !(how == Open::OrCreate && is_blank(&conn)?) {
+            let creating = new || (how == Open::OrCreate && is_blank(&conn)?);
+            if !creating {
                 is_journal(&conn, &shown)?;
             }
             conn.execute_batch(
