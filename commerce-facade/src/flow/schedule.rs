@@ -151,7 +151,9 @@ impl Flow {
                 break;
             }
             journal_failures = if journal_ok { 0 } else { journal_failures + 1 };
-            if journal_failures >= JOURNAL_FAILURES_FATAL {
+            // A watching run says a journal it cannot claim from at once; a run until done
+            // gives up after `max_attempts` (below), and its next run tries again.
+            if mode == Mode::Watch && journal_failures >= JOURNAL_FAILURES_FATAL {
                 self.stop_fatally(format!(
                     "the journal {} failed {journal_failures} times in a row (see the failures above): check it \
                      (free disk space, the database), then run again; the orders stay as it last had them",
@@ -570,7 +572,17 @@ impl Flow {
             }
             Err(Halt::Journal(e)) => Err(e),
         };
-        // A journal that cannot be written stops the run (a full disk is not waited on).
+        // A dropped connection is tried again at once, as a save is.
+        let mut given_back = given_back;
+        for _ in 0..3 {
+            match &given_back {
+                Err(JournalError::Storage(_)) => {
+                    given_back = self.journal.release(runner, &r, "given back again")
+                }
+                _ => break,
+            }
+        }
+        // A journal that still cannot be written stops the run (a full disk is not waited on).
         let given_back = match given_back {
             Err(JournalError::Storage(e)) => {
                 let failed = JournalError::Storage(e);
