@@ -114,6 +114,10 @@ struct RunArgs {
     /// Keep the personal data of completed orders this many days.
     #[arg(long, value_name = "N", default_value_t = 30)]
     retain_days: u64,
+    /// The sales channel's credentials are new ones of the shop this journal serves: record
+    /// their account instead of refusing them (a journal serves one account per channel).
+    #[arg(long)]
+    new_credentials: bool,
     /// Send a create again when its outcome is unknown and the provider has no look-up.
     /// Only where failures are known to happen before the provider acts: it risks a
     /// duplicate.

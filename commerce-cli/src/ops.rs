@@ -36,13 +36,25 @@ impl Store {
 /// The PostgreSQL database at `url` (connected with `connections` connections, its schema
 /// brought up to date).
 #[cfg(feature = "postgres")]
-pub(crate) fn postgres(url: &str, connections: usize) -> Result<commerce_facade::Postgres, Failure> {
-    Ok(commerce_facade::Postgres::connect_with(url, connections)?)
+pub(crate) fn postgres(
+    url: &str,
+    connections: usize,
+    create: bool,
+) -> Result<commerce_facade::Postgres, Failure> {
+    Ok(if create {
+        commerce_facade::Postgres::connect_with(url, connections)?
+    } else {
+        commerce_facade::Postgres::connect_existing(url, connections)?
+    })
 }
 
 /// This build has no PostgreSQL support.
 #[cfg(not(feature = "postgres"))]
-pub(crate) fn postgres(_url: &str, _connections: usize) -> Result<std::convert::Infallible, Failure> {
+pub(crate) fn postgres(
+    _url: &str,
+    _connections: usize,
+    _create: bool,
+) -> Result<std::convert::Infallible, Failure> {
     Err(Failure {
         message: "this `commerce` was built without PostgreSQL support: build it with \
                   `--features postgres` to use a postgres:// journal"
@@ -125,6 +137,21 @@ pub(crate) fn default_journal() -> Result<String, Failure> {
     })
 }
 
+/// A journal that cannot be opened: a path that holds none (or not one) is a setting to
+/// correct (64: a service manager does not start it again in a loop); anything else a
+/// failure (1).
+pub(crate) fn journal_failure(e: commerce_facade::JournalError) -> Failure {
+    use commerce_facade::JournalError as J;
+    let code = match e {
+        J::Missing { .. } | J::NotAJournal { .. } => crate::USAGE,
+        _ => 1,
+    };
+    Failure {
+        message: e.to_string(),
+        code,
+    }
+}
+
 /// What a command does with the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
@@ -140,14 +167,16 @@ pub(crate) fn journal(store: &Store, access: Access) -> Result<Box<dyn Journal>,
         Store::Sqlite(path) => {
             let path = std::path::Path::new(path);
             Ok(match access {
-                Access::Read => Box::new(SqliteJournal::open_read_only(path)?),
-                Access::Write => Box::new(SqliteJournal::open_existing_journal(path)?),
+                Access::Read => Box::new(SqliteJournal::open_read_only(path).map_err(journal_failure)?),
+                Access::Write => {
+                    Box::new(SqliteJournal::open_existing_journal(path).map_err(journal_failure)?)
+                }
             })
         }
         #[cfg(feature = "postgres")]
-        Store::Postgres(url) => Ok(Box::new(postgres(url, 1)?.journal())),
+        Store::Postgres(url) => Ok(Box::new(postgres(url, 1, false)?.journal())),
         #[cfg(not(feature = "postgres"))]
-        Store::Postgres(url) => match postgres(url, 1)? {},
+        Store::Postgres(url) => match postgres(url, 1, false)? {},
     }
 }
 
@@ -160,9 +189,9 @@ pub(crate) fn create_journal(store: &Store) -> Result<Box<dyn Journal>, Failure>
             Ok(Box::new(SqliteJournal::create(path)?))
         }
         #[cfg(feature = "postgres")]
-        Store::Postgres(url) => Ok(Box::new(postgres(url, 1)?.journal())),
+        Store::Postgres(url) => Ok(Box::new(postgres(url, 1, true)?.journal())),
         #[cfg(not(feature = "postgres"))]
-        Store::Postgres(url) => match postgres(url, 1)? {},
+        Store::Postgres(url) => match postgres(url, 1, true)? {},
     }
 }
 

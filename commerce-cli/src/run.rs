@@ -67,6 +67,7 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
         None => runner_name(),
     };
     options.resend_unconfirmed = args.resend_unconfirmed;
+    options.new_credentials = args.new_credentials;
     options.retain_personal_data = Duration::from_secs(args.retain_days.saturating_mul(86_400));
     // The journal exists (or `--init` creates it); the clients are built once, on the
     // journal's database when it is PostgreSQL (every client then shares its credential's
@@ -77,7 +78,8 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
                 crate::ops::create_folder(path)?;
                 SqliteJournal::open(path)?
             } else {
-                SqliteJournal::open_existing(path)?
+                SqliteJournal::open_existing_journal(std::path::Path::new(path))
+                    .map_err(crate::ops::journal_failure)?
             };
             (None, Arc::new(journal))
         }
@@ -85,11 +87,11 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
         Store::Postgres(url) => {
             // A connection per order worked on at once, and two for the listing and the
             // shared stores.
-            let pg = crate::ops::postgres(url, usize::from(args.concurrency) + 2)?;
+            let pg = crate::ops::postgres(url, usize::from(args.concurrency) + 2, args.init)?;
             (Some(pg.shared_state()), Arc::new(pg.journal()))
         }
         #[cfg(not(feature = "postgres"))]
-        Store::Postgres(url) => match crate::ops::postgres(url, 1)? {},
+        Store::Postgres(url) => match crate::ops::postgres(url, 1, args.init)? {},
     };
     let providers = Providers::from_vars_shared(&env, shared.as_ref()).map_err(usage)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -97,6 +99,8 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // The signals are taken before anything else: a stop asked at once is a clean stop.
+        let signals = Signals::take();
         if !out.json {
             say(&format!(
                 "commerce run: runner {}, journal {}, {}",
@@ -131,7 +135,7 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
                 }
             })
         };
-        tokio::spawn(signals(stop));
+        tokio::spawn(signals.stop_on_them(stop));
         let summary = if args.watch {
             flow.watch().await
         } else {
@@ -162,44 +166,57 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
     })
 }
 
-/// SIGTERM (how systemd and containers stop a service) or SIGINT (Ctrl-C): the first stops
-/// cleanly, within [`STOP_GRACE`]; a second one, or the grace running out, ends the process
-/// at once (a step under way stays `Started` in the journal, settled by the next run; its
-/// order's lease runs out after `--lease`). Exit status then: 128 + the signal's number
-/// (130 for SIGINT, 143 for SIGTERM).
-async fn signals(stop: StopHandle) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        warn("signals cannot be handled: SIGTERM and Ctrl-C end the process at once");
-        return;
-    };
-    let first = tokio::select! {
-        _ = term.recv() => 15,
-        _ = int.recv() => 2,
-    };
-    warn(&format!(
-        "{}: stopping cleanly: no new order is claimed, waits and reads are cancelled, a request under way \
-         finishes (at most {} s), every order is given back; a second signal stops at once",
-        name(first),
-        STOP_GRACE.as_secs()
-    ));
-    stop.stop();
-    let second = tokio::select! {
-        _ = term.recv() => Some(15),
-        _ = int.recv() => Some(2),
-        () = tokio::time::sleep(STOP_GRACE) => None,
-    };
-    let code = second.unwrap_or(first);
-    warn(&format!(
-        "{}: stopping at once: a step under way stays `Started` in the journal and is settled by the next run \
-         (never guessed); its order is taken over when its lease runs out",
-        match second {
-            Some(s) => format!("{} again", name(s)),
-            None => format!("not stopped within {} s", STOP_GRACE.as_secs()),
+/// SIGTERM (how systemd and containers stop a service) and SIGINT (Ctrl-C), taken from the
+/// start of the run.
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn take() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(term), Ok(int)) => Signals(Some((term, int))),
+            _ => {
+                warn("signals cannot be handled: SIGTERM and Ctrl-C end the process at once");
+                Signals(None)
+            }
         }
-    ));
-    std::process::exit(128 + code);
+    }
+
+    /// The first signal stops cleanly, within [`STOP_GRACE`]; a second one, or the grace
+    /// running out, ends the process at once (a step under way stays `Started` in the
+    /// journal, settled by the next run; its order's lease runs out after `--lease`). Exit
+    /// status then: 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
+    async fn stop_on_them(self, stop: StopHandle) {
+        let Some((mut term, mut int)) = self.0 else {
+            return;
+        };
+        let first = tokio::select! {
+            _ = term.recv() => 15,
+            _ = int.recv() => 2,
+        };
+        warn(&format!(
+            "{}: stopping cleanly: no new order is claimed, waits and reads are cancelled, a request under way \
+             finishes (at most {} s), every order is given back; a second signal stops at once",
+            name(first),
+            STOP_GRACE.as_secs()
+        ));
+        stop.stop();
+        let second = tokio::select! {
+            _ = term.recv() => Some(15),
+            _ = int.recv() => Some(2),
+            () = tokio::time::sleep(STOP_GRACE) => None,
+        };
+        let code = second.unwrap_or(first);
+        warn(&format!(
+            "{}: stopping at once: a step under way stays `Started` in the journal and is settled by the next run \
+             (never guessed); its order is taken over when its lease runs out",
+            match second {
+                Some(s) => format!("{} again", name(s)),
+                None => format!("not stopped within {} s", STOP_GRACE.as_secs()),
+            }
+        ));
+        std::process::exit(128 + code);
+    }
 }
 
 fn name(signal: i32) -> &'static str {

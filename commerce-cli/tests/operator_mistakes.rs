@@ -311,7 +311,7 @@ async fn a_run_from_another_folder_uses_the_one_journal_and_never_creates_one_un
     let (status, out) = run(a.clone(), vec!["run", "--poll-interval", "100ms"])
         .await
         .unwrap();
-    assert_eq!(status.and_then(|s| s.code()), Some(1), "{out}");
+    assert_eq!(status.and_then(|s| s.code()), Some(64), "{out}");
     assert!(out.contains("commerce init"), "{out}");
     assert!(!journal.exists(), "a journal was created unasked");
     let (status, out) = run(a.clone(), vec!["run", "--init", "--poll-interval", "100ms"])
@@ -390,6 +390,8 @@ fn paths_that_are_not_one_journal_are_refused_and_left_as_they_were() {
 async fn sigterm_stops_a_watching_run_cleanly_and_gives_every_order_back() {
     let sb = commerce_sandbox::start(Config {
         orders: 8,
+        // No buyer asks to cancel: none of these orders waits for a person (exit 0).
+        cancellation_requests: 0.0,
         ..Config::default()
     })
     .await
@@ -552,6 +554,8 @@ fn wait_for_or_none(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 async fn a_closed_stdout_stops_the_run_cleanly_without_a_panic() {
     let sb = commerce_sandbox::start(Config {
         orders: 8,
+        // No buyer asks to cancel: none of these orders waits for a person (exit 0).
+        cancellation_requests: 0.0,
         ..Config::default()
     })
     .await
@@ -906,4 +910,52 @@ async fn values_are_checked_before_anything_is_sent() {
     }
     assert_eq!(runner.status.code(), Some(64), "{}", text(&runner));
     assert_eq!(sb.report().total_requests(), 0, "{:#?}", sb.report());
+}
+
+/// A journal records the bol credential it serves: a run with another one is refused before
+/// anything is read or sent, and `--new-credentials` records the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_refuses_another_accounts_credentials() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 2,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let path = temp_journal("account");
+    let env = sb.env();
+    let run = move |extra: &'static [&'static str], client_id: Option<&'static str>| {
+        let (path, env) = (path.clone(), env.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_commerce"));
+            cmd.arg("--journal")
+                .arg(&path)
+                .args(["run", "--poll-interval", "100ms"])
+                .args(extra)
+                .envs(env)
+                .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+                .env_remove("COMMERCE_JOURNAL");
+            if let Some(id) = client_id {
+                cmd.env("RETAILER_CLIENT_ID", id);
+            }
+            cmd.output().unwrap()
+        })
+    };
+    let first = run(&["--init"], None).await.unwrap();
+    assert!(matches!(first.status.code(), Some(0 | 2)), "{}", text(&first));
+    let before = sb.report().total_requests();
+    let other = run(&[], Some("another-shops-client")).await.unwrap();
+    assert_eq!(other.status.code(), Some(1), "{}", text(&other));
+    assert!(text(&other).contains("another-shops-client"), "{}", text(&other));
+    assert_eq!(sb.report().total_requests(), before, "a request was sent");
+    // New credentials of the same shop: recorded (the sandbox then refuses the unknown
+    // client id, which is another error).
+    let renewed = run(&["--new-credentials"], Some("another-shops-client"))
+        .await
+        .unwrap();
+    assert!(
+        !text(&renewed).contains("--new-credentials"),
+        "{}",
+        text(&renewed)
+    );
 }

@@ -400,6 +400,15 @@ pub trait SalesChannel: Send + Sync + fmt::Debug {
     /// The channel's name (`bol`).
     fn name(&self) -> &str;
 
+    /// The account whose orders this client reads, as the channel identifies it (bol: the
+    /// API credential's client id; not a secret), when it says. A journal records it and
+    /// refuses a client of another account, so one shop's journal never hands over another
+    /// shop's orders or marks its own as done for the wrong account. `None` (the default):
+    /// not recorded.
+    fn account(&self) -> Option<String> {
+        None
+    }
+
     /// The orders waiting to be shipped, fetched page by page as the stream is read. The
     /// stream owns what it needs (`'static`, like every stream of the provider crates), so
     /// it can be kept, moved to a task or returned while the client goes out of scope.

@@ -253,3 +253,31 @@ fn personal_fields_of_orders_cancelled_long_ago_are_purged_too() {
     }
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+/// A journal serves one account per channel: another account's client is refused (nothing
+/// changes), the same one passes, and an operator's "new credentials" records the new one.
+#[test]
+fn a_journal_serves_one_account_per_channel() {
+    let path = temp_path("accounts");
+    let sqlite = SqliteJournal::create(&path).unwrap();
+    let memory = MemoryJournal::new();
+    for journal in [&sqlite as &dyn Journal, &memory] {
+        journal.bind_account("bol", "client id a", false).unwrap();
+        journal.bind_account("bol", "client id a", false).unwrap();
+        let refused = journal.bind_account("bol", "client id b", false).unwrap_err();
+        assert!(
+            matches!(refused, commerce_facade::JournalError::OtherAccount { .. }),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("--new-credentials"), "{refused}");
+        journal.bind_account("other", "x", false).unwrap();
+        journal.bind_account("bol", "client id b", true).unwrap();
+        journal.bind_account("bol", "client id b", false).unwrap();
+        assert!(journal.bind_account("bol", "client id a", false).is_err());
+    }
+    drop(sqlite);
+    // Kept in the file.
+    let again = SqliteJournal::open_existing(&path).unwrap();
+    assert!(again.bind_account("bol", "client id a", false).is_err());
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}

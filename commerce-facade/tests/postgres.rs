@@ -131,6 +131,41 @@ fn the_postgres_journal_keeps_the_same_lease_rules_as_sqlite() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A journal serves one account per channel, between two processes' handles; a completed
+/// record that does not read does not stop the purge of the others.
+#[test]
+fn one_account_per_channel_and_the_purge_passes_over_unreadable_records() {
+    let url = database();
+    let (one, two) = (Postgres::connect(&url).unwrap(), Postgres::connect(&url).unwrap());
+    let (a, b) = (one.journal(), two.journal());
+    a.bind_account("bol", "client id a", false).unwrap();
+    b.bind_account("bol", "client id a", false).unwrap();
+    assert!(matches!(
+        b.bind_account("bol", "client id b", false),
+        Err(commerce_facade::JournalError::OtherAccount { .. })
+    ));
+    b.bind_account("bol", "client id b", true).unwrap();
+    assert!(a.bind_account("bol", "client id a", false).is_err());
+    for id in ["1", "2"] {
+        let mut done = record(id);
+        done.order.customer.email = format!("buyer{id}@example.nl");
+        done.completed_at = Some(Utc::now() - chrono::Duration::days(40));
+        a.add(&done).unwrap();
+    }
+    sql(one.location(), |c| {
+        c.execute(
+            "UPDATE commerce_orders SET record = 'garbage' WHERE key = 'bol:1'",
+            &[],
+        )
+        .unwrap()
+    });
+    assert_eq!(
+        a.purge_personal(Utc::now() - chrono::Duration::days(30)).unwrap(),
+        1
+    );
+    assert_eq!(a.load("bol:2").unwrap().unwrap().order.customer.email, "");
+}
+
 #[test]
 fn the_schema_is_made_once_and_a_newer_one_is_refused() {
     let url = database();

@@ -108,6 +108,7 @@ impl RetailerClientBuilder {
 
     /// Builds the client; empty credentials or a non-HTTPS URL are refused here.
     pub fn build(self) -> Result<RetailerClient, Error> {
+        let client_id = self.client_id.trim().to_owned();
         let credentials = ClientCredentials::new(
             &self.settings.http,
             PROVIDER.name,
@@ -127,6 +128,7 @@ impl RetailerClientBuilder {
             .build()?;
         Ok(RetailerClient {
             inner: Arc::new(Inner {
+                client_id,
                 transport,
                 tokens,
                 demo: self.demo,
@@ -137,6 +139,7 @@ impl RetailerClientBuilder {
 }
 
 struct Inner {
+    client_id: String,
     transport: Transport,
     tokens: TokenCache,
     demo: bool,
@@ -148,6 +151,14 @@ struct Inner {
 #[derive(Clone)]
 pub struct RetailerClient {
     inner: Arc<Inner>,
+}
+
+impl RetailerClient {
+    /// The API credential's client id (not a secret: it names the credential, as a user
+    /// name does).
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
 }
 
 impl fmt::Debug for RetailerClient {

@@ -146,6 +146,11 @@ impl SalesChannel for RetailerClient {
         PROVIDER.name
     }
 
+    /// The client id: one journal serves one bol credential's orders.
+    fn account(&self) -> Option<String> {
+        Some(format!("client id {}", self.client_id()))
+    }
+
     /// Open orders fulfilled by the retailer (FBR), page by page; each with its details
     /// (addresses, products), fetched as the stream is read.
     fn open_orders(&self) -> BoxStream<'static, Result<CommerceOrder, Error>> {

@@ -138,6 +138,10 @@ pub struct FlowOptions {
     /// Off by default: only right where failures are known to happen before the provider
     /// acts (the sandbox's faults do), since otherwise it risks a duplicate.
     pub resend_unconfirmed: bool,
+    /// The channels' credentials are new ones of the shop the journal serves: the journal
+    /// records their account instead of refusing them ([`Journal::bind_account`]). Default
+    /// off: a journal refuses a client of another account than the one it recorded.
+    pub new_credentials: bool,
     /// Stop cleanly after this many finished steps (tests of resuming; `None`: run on).
     pub stop_after_steps: Option<usize>,
     /// How long the personal fields (names, addresses, e-mail addresses, phones) of a
@@ -175,6 +179,7 @@ impl Default for FlowOptions {
             contact_phone: None,
             untracked_after: Duration::from_secs(1800),
             resend_unconfirmed: false,
+            new_credentials: false,
             stop_after_steps: None,
             retain_personal_data: Duration::from_secs(30 * 86_400),
         }
@@ -608,6 +613,9 @@ pub struct Flow {
     steps: AtomicUsize,
     summary: Mutex<Summary>,
     clock: Clock,
+    /// The journal knew no order of these channels when the run began (new, or replaced):
+    /// each order is looked up before it is created, where the provider can.
+    fresh_journal: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Flow {
@@ -682,6 +690,7 @@ impl Flow {
             steps: AtomicUsize::new(0),
             summary: Mutex::new(Summary::default()),
             clock: Clock::new(),
+            fresh_journal: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -197,6 +197,7 @@ impl<'f> Held<'f> {
         if lines.is_empty() {
             return Ok(());
         }
+        self.check_stop()?;
         self.save(&format!(
             "the buyer asks to cancel line(s) {}: accepting on {}",
             lines.join(", "),
@@ -293,6 +294,7 @@ impl<'f> Held<'f> {
                 return self.keep_all(&seen, &too_late);
             }
             _ => {
+                self.check_stop()?;
                 self.save(&format!(
                     "every line is cancelled on {} (or the buyer asks to): cancelling {reference} at {provider}",
                     channel.name()
@@ -646,9 +648,12 @@ impl<'f> Held<'f> {
                 Settled::Send => {}
                 Settled::Person(reason) => return self.attention(reason),
             }
-        } else {
-            // Where the provider can look an order up by this order's id, it is looked up
-            // before it is created: even a journal lost or replaced cannot hand it over twice.
+        } else if self.r.look_up_first {
+            // A journal that knew no order when the run began (new, or one that replaced a
+            // lost one): where the provider can look an order up by this order's id, it is
+            // looked up before it is created, so a lost journal does not hand it over twice.
+            // (The Customer API's look-up reads its order list, so it is not paid for every
+            // order of a journal that has been keeping them.)
             match f.find_submission(&self.r.order.id).await {
                 Ok(Some(receipt)) => {
                     return self.submitted(receipt, "found at the provider before creating it");
@@ -664,6 +669,8 @@ impl<'f> Held<'f> {
             .prepare(&map::fulfilment_order(&self.r.order, contact_phone))
             .await
             .map_err(|e| Halt::Failed(rule.name.into(), e))?;
+        // A stop asked during the reads: nothing is sent.
+        self.check_stop()?;
         self.r.submission = Step::Started;
         self.save(&format!("submitting to {}", f.name()))?;
         match self.act(f.send(&prepared)).await {
@@ -820,6 +827,7 @@ impl<'f> Held<'f> {
         // The channel checks the order before it confirms (SalesChannel::confirm_shipment),
         // so a confirmation begun before is simply asked again.
         let tracking = self.r.shipped.done().cloned().unwrap_or_default();
+        self.check_stop()?;
         self.r.confirmation = Step::Started;
         self.save("confirming the shipment")?;
         let confirmation = map::confirmation(&self.r.order, tracking);
@@ -862,6 +870,7 @@ impl<'f> Held<'f> {
                 Settled::Person(reason) => return self.attention(reason),
             }
         }
+        self.check_stop()?;
         self.r.invitations.insert(step.clone(), Step::Started);
         self.save(&format!("inviting on {step}"))?;
         let sent = match &part {

@@ -68,9 +68,32 @@ enum Wait {
     Retry,
 }
 
-/// Journal failures in a row (claims that fail) after which a run stops: a journal that
-/// cannot be written (a full disk, a database gone) is said at once, not waited on.
-const JOURNAL_FAILURES_FATAL: u32 = 3;
+/// Claims that fail in a row (about a minute of them, with the delays between) after which
+/// a watching run stops: a database gone for good is said, a restart or a fail-over is
+/// waited out. A journal that cannot be written at all (a full disk, a read-only file) stops
+/// it at the first failure.
+const JOURNAL_FAILURES_FATAL: u32 = 7;
+
+/// Whether a journal failure says it cannot be written until someone acts (a full disk, a
+/// file too large, a read-only file or folder, a broken disk), not a connection that drops.
+fn cannot_write(e: &JournalError) -> bool {
+    match e {
+        JournalError::Storage(text) => {
+            let text = text.to_ascii_lowercase();
+            [
+                "full",
+                "too large",
+                "read-only",
+                "readonly",
+                "disk i/o",
+                "no space",
+            ]
+            .iter()
+            .any(|t| text.contains(t))
+        }
+        _ => false,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -112,9 +135,23 @@ impl Flow {
             .map(|c| c.name().to_owned())
             .collect();
         let run = Mutex::new(Run::default());
+        // One journal serves one account per channel: another account's client is refused
+        // before anything is read or sent.
+        for channel in &self.providers.channels {
+            if let Some(account) = channel.account()
+                && let Err(e) =
+                    self.journal
+                        .bind_account(channel.name(), &account, self.options.new_credentials)
+            {
+                self.stop_fatally(e.to_string());
+            }
+        }
         // Unfinished orders of earlier runs.
         match self.journal.all() {
             Ok(records) => {
+                let fresh = !records.iter().any(|r| channels.contains(&r.order.channel));
+                self.fresh_journal
+                    .store(fresh, std::sync::atomic::Ordering::SeqCst);
                 let mut run = lock(&run);
                 for r in records {
                     if r.is_open() && channels.contains(&r.order.channel) {
@@ -132,6 +169,9 @@ impl Flow {
         let mut journal_failures = 0u32;
         let max_attempts = self.options.max_attempts.max(1);
         loop {
+            if self.stopping() {
+                break;
+            }
             let now = self.clock.now();
             if list_at.is_some_and(|t| now >= t) {
                 unlisted = self.list(&run).await;
@@ -251,6 +291,7 @@ impl Flow {
                 };
                 let mut record = OrderRecord::new(order);
                 record.platforms = platforms.clone();
+                record.look_up_first = self.fresh_journal.load(std::sync::atomic::Ordering::SeqCst);
                 let key = record.key.clone();
                 // A buyer's cancellation request is looked at even on an order seen before:
                 // one waiting for a person before its hand-over is reopened to answer it.
@@ -305,6 +346,11 @@ impl Flow {
             }
         }
         if failed.is_empty() {
+            // Orders first seen from now on are new: no earlier journal can have had them.
+            if !self.stopping() {
+                self.fresh_journal
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+            }
             // What is neither listed nor open any more is forgotten (a watching run sees
             // orders for months).
             let mut run = lock(run);
@@ -335,6 +381,13 @@ impl Flow {
                         Ok(None) => break,
                         Err(e) => {
                             self.fail("journal", "claim", &e);
+                            if cannot_write(&e) {
+                                self.stop_fatally(format!(
+                                    "the journal {} cannot be written ({e}): free disk space or make it writable, \
+                                     then run again; the orders stay as it last had them",
+                                    self.journal.location()
+                                ));
+                            }
                             journal_ok.store(false, std::sync::atomic::Ordering::SeqCst);
                             break;
                         }

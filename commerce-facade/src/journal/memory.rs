@@ -19,6 +19,7 @@ struct Row {
 #[derive(Debug, Default)]
 pub struct MemoryJournal {
     rows: Mutex<BTreeMap<String, Row>>,
+    accounts: Mutex<BTreeMap<String, String>>,
 }
 
 impl MemoryJournal {
@@ -52,6 +53,21 @@ fn note(by: &str, note: &str) -> HistoryEntry {
 }
 
 impl Journal for MemoryJournal {
+    fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        match accounts.get(channel) {
+            Some(recorded) if recorded != account && !replace => Err(JournalError::OtherAccount {
+                channel: channel.to_owned(),
+                recorded: recorded.clone(),
+                given: account.to_owned(),
+            }),
+            _ => {
+                accounts.insert(channel.to_owned(), account.to_owned());
+                Ok(())
+            }
+        }
+    }
+
     fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
         Ok(self.rows().get(key).map(|r| r.record.clone()))
     }

@@ -147,6 +147,11 @@ pub struct OrderRecord {
     /// so this one sends none (schema 2).
     #[serde(default)]
     pub invites_elsewhere: bool,
+    /// Seen by the first listing of a journal that knew no order (new, or one that replaced a
+    /// lost one): it is looked up at the provider before it is created, where the provider
+    /// can, in case a journal before this one handed it over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub look_up_first: bool,
     /// The steps as they stood before and after an operator's last `resolve`, so that it
     /// can be undone (`commerce reopen`) while the flow has not acted on it since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +180,12 @@ pub struct StepState {
     pub fulfilment: Option<String>,
     /// [`OrderRecord::submission`].
     pub submission: Step<SubmissionReceipt>,
+    /// [`OrderRecord::shipped`].
+    pub shipped: Step<Tracking>,
+    /// [`OrderRecord::shipped_untracked_since`].
+    pub shipped_untracked_since: Option<DateTime<Utc>>,
+    /// [`OrderRecord::partly_shipped`].
+    pub partly_shipped: bool,
     /// [`OrderRecord::confirmation`].
     pub confirmation: Step<Option<String>>,
     /// [`OrderRecord::invitations`].
@@ -193,6 +204,9 @@ impl StepState {
         StepState {
             fulfilment: r.fulfilment.clone(),
             submission: r.submission.clone(),
+            shipped: r.shipped.clone(),
+            shipped_untracked_since: r.shipped_untracked_since,
+            partly_shipped: r.partly_shipped,
             confirmation: r.confirmation.clone(),
             invitations: r.invitations.clone(),
             attention: r.attention.clone(),
@@ -205,6 +219,9 @@ impl StepState {
     pub fn restore(self, r: &mut OrderRecord) {
         r.fulfilment = self.fulfilment;
         r.submission = self.submission;
+        r.shipped = self.shipped;
+        r.shipped_untracked_since = self.shipped_untracked_since;
+        r.partly_shipped = self.partly_shipped;
         r.confirmation = self.confirmation;
         r.invitations = self.invitations;
         r.attention = self.attention;
@@ -253,6 +270,7 @@ impl OrderRecord {
             partly_shipped: false,
             part_of: None,
             invites_elsewhere: false,
+            look_up_first: false,
             resolved: None,
             unknown: serde_json::Map::new(),
         }
@@ -396,6 +414,20 @@ pub enum JournalError {
         /// The path given.
         path: String,
     },
+    /// The journal serves another account of the channel than the client given: its orders
+    /// are not this client's to work.
+    #[error(
+        "journal: it serves {channel} {recorded}, not {given}: give the journal of {given} (--journal), or, if \
+         these are new credentials of the same shop, say so with `commerce run --new-credentials`"
+    )]
+    OtherAccount {
+        /// The channel.
+        channel: String,
+        /// The account the journal serves.
+        recorded: String,
+        /// The account of the client given.
+        given: String,
+    },
     /// The path names something that is not a journal (refused before anything was opened,
     /// created or changed).
     #[error("journal: {path} is {why}")]
@@ -495,6 +527,15 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// Where the journal is, for people (a file's path; a database's address without its
     /// password).
     fn location(&self) -> String;
+
+    /// Records that this journal serves `account` on `channel` ([`SalesChannel::account`](commerce_core::SalesChannel::account)),
+    /// unless it records another one: then [`JournalError::OtherAccount`], and nothing
+    /// changes; with `replace`, the new account is recorded instead (an operator's
+    /// decision: the same shop with new credentials). The default records nothing.
+    fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
+        let _ = (channel, account, replace);
+        Ok(())
+    }
 
     /// The records that do not read (edited by hand, cut short), with why: kept as they
     /// are, never worked on, left out of [`Journal::all`].

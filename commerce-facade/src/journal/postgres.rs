@@ -363,6 +363,40 @@ impl Journal for PgJournal {
         self.location.clone()
     }
 
+    fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
+        let (channel, account) = (channel.to_owned(), account.to_owned());
+        self.pool.blocking(move |c| {
+            let mut tx = c.transaction()?;
+            // One row per channel, written under its lock: two runners binding at once agree.
+            tx.execute(
+                "INSERT INTO commerce_accounts (channel, account, since) VALUES ($1, $2, now())
+                 ON CONFLICT (channel) DO NOTHING",
+                &[&channel, &account],
+            )?;
+            let recorded: String = tx
+                .query_one(
+                    "SELECT account FROM commerce_accounts WHERE channel = $1 FOR UPDATE",
+                    &[&channel],
+                )?
+                .get(0);
+            if recorded != account {
+                if !replace {
+                    return Err(JournalError::OtherAccount {
+                        channel,
+                        recorded,
+                        given: account,
+                    });
+                }
+                tx.execute(
+                    "UPDATE commerce_accounts SET account = $2, since = now() WHERE channel = $1",
+                    &[&channel, &account],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
         Ok(super::unreadable_rows(self.rows()?))
     }

@@ -18,8 +18,9 @@ use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderReco
 /// 1: records carry `completed_at` / `purged_at`, kept in a column too, so purges find
 /// them without reading every record; 2: the schedule and the leases (columns `channel`,
 /// `open`, `due`, `lease_owner`, `lease_until`; records carry `due`, `failures`,
-/// `last_error`, `cancelled`) and each order's history (table `history`).
-pub const SCHEMA_VERSION: i64 = 2;
+/// `last_error`, `cancelled`) and each order's history (table `history`); 3: the
+/// sales-channel accounts the journal serves (table `accounts`).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The first release's table: a new journal is created as that and migrated, so there
 /// is one description of the schema, the migrations.
@@ -51,6 +52,12 @@ const MIGRATIONS: &[&str] = &[
          note TEXT NOT NULL
      );
      CREATE INDEX history_key ON history (key, id);",
+    // 2 -> 3
+    "CREATE TABLE accounts (
+         channel TEXT PRIMARY KEY,
+         account TEXT NOT NULL,
+         since TEXT NOT NULL
+     );",
 ];
 
 /// How long a runner waits for another one's write to finish.
@@ -160,18 +167,24 @@ impl SqliteJournal {
             }
             conn
         } else {
-            owner_only(&real, new)?;
+            if new {
+                owner_only(&real, true)?;
+            }
             let mut conn = rusqlite::Connection::open_with_flags(
                 &real,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .map_err(storage)?;
             conn.busy_timeout(BUSY_TIMEOUT).map_err(storage)?;
-            // An SQLite database of something else is not made into a journal; one with no
-            // table yet is a journal another runner is creating (`run --init` at once).
+            // An SQLite database of something else is not made into a journal (nor given
+            // another mode); one with no table yet is a journal another runner is creating
+            // (`run --init` at once).
             let creating = new || (how == Open::OrCreate && is_blank(&conn)?);
             if !creating {
                 is_journal(&conn, &shown)?;
+            }
+            if !new {
+                owner_only(&real, false)?;
             }
             conn.execute_batch(
                 "PRAGMA journal_mode = WAL;
@@ -449,6 +462,36 @@ fn migrate(conn: &mut rusqlite::Connection) -> Result<(), JournalError> {
 }
 
 impl Journal for SqliteJournal {
+    fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
+        self.write(|tx| {
+            let recorded: Option<String> = tx
+                .query_row(
+                    "SELECT account FROM accounts WHERE channel = ?1",
+                    [channel],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(storage)?;
+            match recorded {
+                Some(recorded) if recorded == account => Ok(()),
+                Some(recorded) if !replace => Err(JournalError::OtherAccount {
+                    channel: channel.to_owned(),
+                    recorded,
+                    given: account.to_owned(),
+                }),
+                _ => {
+                    tx.execute(
+                        "INSERT INTO accounts (channel, account, since) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (channel) DO UPDATE SET account = ?2, since = ?3",
+                        (channel, account, stamp(Utc::now())),
+                    )
+                    .map_err(storage)?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
     fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
         let text: Option<String> = self
             .conn()

@@ -43,7 +43,7 @@ pub use shared::PgShared;
 use pool::{Pool, PoolError};
 
 /// The PostgreSQL schema this release writes.
-pub const PG_SCHEMA_VERSION: i32 = 1;
+pub const PG_SCHEMA_VERSION: i32 = 2;
 
 /// `MIGRATIONS[n]` takes the database from schema `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -93,6 +93,12 @@ const MIGRATIONS: &[&str] = &[
          open_until TIMESTAMPTZ NOT NULL
      );
      CREATE INDEX commerce_rate_grants_bucket ON commerce_rate_grants (bucket, at);",
+    // 1 -> 2: the sales-channel accounts the journal serves (as SQLite's schema 3).
+    "CREATE TABLE commerce_accounts (
+         channel TEXT PRIMARY KEY,
+         account TEXT NOT NULL,
+         since TIMESTAMPTZ NOT NULL
+     );",
 ];
 
 /// How many connections a process opens by default.
@@ -126,11 +132,39 @@ impl Postgres {
     /// [`connect`](Self::connect) with `connections` connections (the flow's concurrency plus
     /// two is plenty).
     pub fn connect_with(url: &str, connections: usize) -> Result<Self, Error> {
+        Self::open(url, connections, true)
+    }
+
+    /// [`connect_with`](Self::connect_with) a database that holds a journal already: one
+    /// without (a mistyped database name, a new database) is refused, and nothing is
+    /// created in it (a journal created on the way would hand orders over again).
+    pub fn connect_existing(url: &str, connections: usize) -> Result<Self, Error> {
+        Self::open(url, connections, false)
+    }
+
+    fn open(url: &str, connections: usize, create: bool) -> Result<Self, Error> {
         let mut config = postgres::Config::from_str(url)
             .map_err(|e| Error::config(format!("not a PostgreSQL address: {}", pool::describe(&e))))?;
         limits(&mut config);
         let location = location(&config);
         let pool = Arc::new(Pool::new(config, connections));
+        if !create {
+            let exists = pool
+                .blocking(|c: &mut postgres::Client| -> Result<bool, PoolError> {
+                    Ok(
+                        c.query_one("SELECT to_regclass('commerce_schema') IS NOT NULL", &[])?
+                            .get(0),
+                    )
+                })
+                .map_err(|e| Error::config(format!("the PostgreSQL database at {location}: {}", e.0)))?;
+            if !exists {
+                return Err(Error::config(format!(
+                    "no journal in the PostgreSQL database at {location}: give the database the orders were \
+                     worked with; on a first run, create the journal with `commerce init` (a new journal knows \
+                     no order, so orders already handed over would be handed over again)"
+                )));
+            }
+        }
         pool.blocking(migrate)
             .map_err(|e| Error::config(format!("the PostgreSQL database at {location}: {}", e.0)))?;
         Ok(Postgres { pool, location })
