@@ -665,7 +665,9 @@ impl Flow {
     /// credentials or settings (nothing at that provider can pass until an operator changes
     /// them): the provider, the error and the variables to check.
     fn provider_refused(&self, r: &OrderRecord, step: &str, e: &commerce_core::Error) -> Option<String> {
-        if !stops_provider(e) {
+        // A 404 reading one order at its warehouse may be that order gone (a shop that
+        // deleted it), not a wrong base URL: that order fails, the run goes on.
+        if !stops_provider(e) || (step == "shipment" && e.status() == Some(404)) {
             return None;
         }
         let provider = match step {
