@@ -570,6 +570,28 @@ fn fmt_wait(wait: &Option<Duration>) -> String {
 }
 
 impl Error {
+    /// What a log line says of this error: an answer of the provider by its status alone
+    /// (its text can carry a customer's data or another party's token; the caller gets it
+    /// in the error itself), anything else as it reads.
+    pub(crate) fn log_text(&self) -> String {
+        match self {
+            Error::Provider(p) => format!(
+                "{} {}: provider error (HTTP {})",
+                p.provider, p.endpoint, p.status
+            ),
+            Error::Decode(_) => "an answer that does not decode".to_owned(),
+            Error::Auth(a) => format!(
+                "{} {}: credentials refused{}",
+                a.provider,
+                a.endpoint,
+                a.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
+            ),
+            Error::RateLimited { .. } => "rate limited".to_owned(),
+            Error::Unconfirmed { source, .. } => source.log_text(),
+            other => other.to_string(),
+        }
+    }
+
     /// A configuration error.
     pub fn config(message: impl Into<String>) -> Self {
         Error::Config {

@@ -660,23 +660,6 @@ impl TransportBuilder {
     }
 }
 
-/// What a log line says of an error: an answer of the provider by its status alone (its
-/// text can carry a customer's data or another party's token; the caller gets it in the
-/// error itself), anything else as it reads.
-fn for_log(error: &Error) -> String {
-    match error {
-        Error::Provider(p) => format!(
-            "{} {}: provider error (HTTP {})",
-            p.provider, p.endpoint, p.status
-        ),
-        Error::Decode(_) => "an answer that does not decode".to_owned(),
-        Error::Auth(_) => "credentials refused".to_owned(),
-        Error::RateLimited { .. } => "rate limited".to_owned(),
-        Error::Unconfirmed { source, .. } => for_log(source),
-        other => other.to_string(),
-    }
-}
-
 /// `task`'s output if it ends before `at`; past it (or cancelled), the task handed back,
 /// still running. A panic in it goes on in the caller.
 async fn until<T>(
@@ -948,7 +931,7 @@ impl Transport {
                 Step::Return(response) => return Ok(response),
                 Step::Fail(error) => {
                     if let Error::Unconfirmed { source, .. } = &error {
-                        tracing::warn!(error = %for_log(source), "not re-sent: the request may have reached the provider");
+                        tracing::warn!(error = %source.log_text(), "not re-sent: the request may have reached the provider");
                     }
                     return Err(error);
                 }
@@ -973,7 +956,7 @@ impl Transport {
                         waits.next();
                     }
                     tracing::warn!(
-                        error = %for_log(&cause),
+                        error = %cause.log_text(),
                         wait_ms = wait.duration().max(cause.retry_after().unwrap_or_default()).as_millis() as u64,
                         "retrying"
                     );

@@ -208,3 +208,45 @@ fn debug_of_credentials_redacts_the_secret() {
     assert!(shown.contains("[redacted]"));
     assert_clean("credentials", &shown);
 }
+
+/// A token endpoint refusing the credentials, quoting what it was sent: the error keeps the
+/// provider's words, the trace of the refusal (latched for the process) does not.
+#[tokio::test]
+async fn a_refused_credential_is_traced_without_the_providers_words() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let token_server = ScriptedServer::start(vec![Reply::json(
+        401,
+        r#"{"error":"invalid_client","error_description":"not the client of jan.customer@example.com (token z9-other-party)"}"#,
+    )])
+    .await;
+    let http = HttpClient::new("secrets-test", "0.0.0").with_timeout(Some(Duration::from_secs(5)));
+    let credentials = ClientCredentials::new(
+        &http,
+        "shop",
+        &format!("{}/token", token_server.url),
+        "client-id",
+        CLIENT_SECRET.to_owned().into(),
+    )
+    .unwrap();
+    let cache = TokenCache::new(credentials);
+    let refused = cache.get().await.unwrap_err();
+    assert!(refused.stops_provider(), "{refused}");
+    drop(_guard);
+    let traces = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(traces.contains("refused for good"), "{traces}");
+    assert!(
+        format!("{refused}").contains("jan.customer@example.com"),
+        "the error keeps the provider's words: {refused}"
+    );
+    assert!(
+        !traces.contains("jan.customer@example.com") && !traces.contains("z9-other-party"),
+        "{traces}"
+    );
+    assert_clean("traces", &traces);
+}

@@ -340,7 +340,7 @@ impl CacheState {
     fn refuse_for_good(&mut self, error: &Error) {
         if error.stops_provider() && self.refused_for_good.is_none() {
             tracing::warn!(
-                error = %error,
+                error = %error.log_text(),
                 "credentials or token URL refused for good: no token is asked for again in this process"
             );
             self.refused_for_good = Some(error.clone());

@@ -727,7 +727,8 @@ impl Flow {
     pub(crate) fn stop_fatally(&self, reason: String) {
         let mut fatal = self.stop.fatal.lock().unwrap_or_else(|p| p.into_inner());
         if fatal.is_none() {
-            tracing::error!(reason, "the run stops: it cannot go on");
+            // Not the reason itself: a provider's answer in it can quote what it was sent.
+            tracing::error!("the run stops: it cannot go on (its summary says why)");
             *fatal = Some(reason);
         }
         drop(fatal);
