@@ -959,3 +959,90 @@ async fn a_journal_refuses_another_accounts_credentials() {
         text(&renewed)
     );
 }
+
+/// A typo in the token URL (404) or `https://` to a port that speaks plain HTTP: a
+/// configuration error naming the variables to check, exit 1 within seconds, not an
+/// authentication failure retried for minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_url_or_scheme_stops_the_run_at_once_naming_the_variables() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 2,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let env = sb.env();
+    let token_url = env
+        .iter()
+        .find(|(k, _)| *k == "RETAILER_TOKEN_URL")
+        .unwrap()
+        .1
+        .clone();
+    let plain = sb.url().replacen("http://", "https://", 1);
+    let cases = vec![
+        (
+            "RETAILER_TOKEN_URL",
+            format!("{}/typo", token_url.trim_end_matches('/')),
+        ),
+        ("RETAILER_API_URL", plain),
+    ];
+    for (name, value) in cases {
+        let path = temp_journal(&format!("url-{name}"));
+        let env = env.clone();
+        let started = Instant::now();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_commerce"))
+                .arg("--journal")
+                .arg(&path)
+                .args(["run", "--init", "--poll-interval", "100ms"])
+                .envs(env)
+                .env(name, value)
+                .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+                .env_remove("COMMERCE_JOURNAL")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {said}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name}: {:?}",
+            started.elapsed()
+        );
+        assert!(
+            said.contains("RETAILER_TOKEN_URL") && said.contains("RETAILER_API_URL"),
+            "{name}: {said}"
+        );
+        assert!(said.contains("configuration error"), "{name}: {said}");
+    }
+}
+
+/// Two processes given one `--runner` still hold their orders apart: the journal records
+/// the name with the process id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_name_is_the_processs_own() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let dir = temp_dir("runner-name");
+    let j = dir.join("journal.sqlite").to_str().unwrap().to_owned();
+    let (pid, out) = tokio::task::spawn_blocking(move || {
+        let mut child = spawn(
+            &sb,
+            &dir,
+            &["--journal", &j, "run", "--init", "--runner", "web"],
+            &[],
+        );
+        let pid = child.id();
+        wait_for(&mut child, Duration::from_secs(60));
+        (pid, rest(child))
+    })
+    .await
+    .unwrap();
+    assert!(out.contains(&format!("runner web.{pid},")), "{out}");
+}

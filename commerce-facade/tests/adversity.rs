@@ -77,12 +77,23 @@ struct Warehouse {
     /// Parcels never leave (status reads counted).
     never_ships: bool,
     status_reads: AtomicUsize,
+    /// How long the reads a hand-over needs take (`prepare`: as ShopWeDo's stock ids).
+    reads: Duration,
 }
 
 #[async_trait::async_trait]
 impl commerce_core::Fulfilment for Warehouse {
     fn name(&self) -> &str {
         "warehouse"
+    }
+
+    async fn prepare(&self, order: &Order) -> Result<commerce_core::PreparedSubmission, Error> {
+        tokio::time::sleep(self.reads).await;
+        Ok(commerce_core::PreparedSubmission::new(
+            "warehouse",
+            order.id.clone(),
+            serde_json::to_value(order).unwrap(),
+        ))
     }
 
     async fn submit(&self, order: &Order) -> Result<SubmissionReceipt, Error> {
@@ -577,4 +588,74 @@ async fn an_invitation_refused_before_sending_waits_for_a_person() {
     let r = journal.load("shop:1").unwrap().unwrap();
     assert!(r.confirmation.is_done() && r.attention.is_some());
     assert_eq!(r.invitations["refusing"], commerce_facade::Step::NotStarted);
+}
+
+/// A stop while a hand-over's reads run (ShopWeDo's paced stock reads): nothing is sent, and
+/// the submission is not `Started` (a `kill -9` there used to leave "may have received" for
+/// a person, though nothing had been sent); the run ends at once.
+#[tokio::test(start_paused = true)]
+async fn a_stop_during_a_hand_overs_reads_sends_nothing_and_leaves_it_not_started() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse {
+        reads: Duration::from_secs(60),
+        ..Default::default()
+    });
+    let journal = Arc::new(MemoryJournal::new());
+    let flow = Flow::new(
+        providers(&shop, &warehouse),
+        journal.clone(),
+        FlowOptions::default(),
+    );
+    let stop = flow.stop_handle();
+    let started = tokio::time::Instant::now();
+    let (summary, ()) = tokio::join!(flow.run(), async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.stop();
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(summary.interrupted);
+    assert!(warehouse.created.lock().unwrap().is_empty());
+    let r = journal.load("shop:1").unwrap().unwrap();
+    assert_eq!(r.submission, commerce_facade::Step::NotStarted, "{r:#?}");
+    assert_eq!(
+        journal.leases(Utc::now() - chrono::Duration::days(1)).unwrap(),
+        vec![]
+    );
+}
+
+/// A stop while the request that may act is under way lets it finish: its outcome is
+/// journaled, never left unknown by the stop.
+#[tokio::test(start_paused = true)]
+async fn a_stop_during_the_hand_over_lets_it_finish_and_journals_it() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse {
+        intake: Duration::from_secs(20),
+        never_ships: true,
+        ..Default::default()
+    });
+    let journal = Arc::new(MemoryJournal::new());
+    let flow = Flow::new(
+        providers(&shop, &warehouse),
+        journal.clone(),
+        FlowOptions::default(),
+    );
+    let stop = flow.stop_handle();
+    let (summary, ()) = tokio::join!(flow.run(), async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.stop();
+    });
+    assert!(summary.interrupted);
+    assert_eq!(warehouse.created.lock().unwrap().get("1"), Some(&1));
+    let r = journal.load("shop:1").unwrap().unwrap();
+    assert!(r.submission.is_done(), "{r:#?}");
 }

@@ -810,6 +810,37 @@ mod tests {
         assert!(drift < 5, "{drift} ms from the system clock");
     }
 
+    /// A run that waits says what for, each kind with its bound and the option that sets it
+    /// (a new user saw only "2 order(s) waiting for shipment" for 30 minutes).
+    #[test]
+    fn a_wait_names_each_kind_and_its_bound() {
+        let line = Event::Waiting {
+            shipment: 1,
+            untracked: 2,
+            parts: 0,
+            retry: 1,
+            elsewhere: 3,
+            poll_interval: Duration::from_secs(300),
+            untracked_after: Duration::from_secs(1800),
+            next_check: DateTime::parse_from_rfc3339("2026-12-06T12:04:10Z")
+                .unwrap()
+                .to_utc(),
+        }
+        .to_string();
+        for part in [
+            "1 order(s) waiting for their parcel to ship (checked every 5m, --poll-interval)",
+            "2 shipped without a tracking code: waiting up to 30m for one",
+            "--untracked-after",
+            "1 waiting to try a failed step again",
+            "3 with other runners",
+            "next check 12:04:10 UTC",
+        ] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
+        assert_eq!(human(Duration::from_millis(200)), "200ms");
+        assert_eq!(human(Duration::from_secs(5400)), "1h30m");
+    }
+
     /// In paused time it moves with tokio's clock.
     #[tokio::test(start_paused = true)]
     async fn in_paused_time_the_clock_moves_with_tokio() {
