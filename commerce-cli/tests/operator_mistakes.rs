@@ -21,20 +21,13 @@ async fn a_run_that_could_not_list_its_channel_does_not_exit_0() {
     .unwrap();
     let path = temp_journal("listing");
     let started = std::time::Instant::now();
-    let env = sb.env();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_commerce"))
-            .arg("--journal")
-            .arg(&path)
-            .args(["run", "--init", "--poll-interval", "100ms"])
-            .envs(env)
-            .env("RETAILER_CLIENT_SECRET", "not-the-secret")
-            .env_remove("COMMERCE_JOURNAL")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = run_against(
+        &sb,
+        &path,
+        &["run", "--init", "--poll-interval", "100ms"],
+        &[("RETAILER_CLIENT_SECRET", "not-the-secret")],
+    )
+    .await;
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     // Refused credentials stop the run within seconds (bol bans addresses that ask for
     // tokens too often), naming the variables to check.
@@ -195,6 +188,31 @@ fn spawn(sb: &Sandbox, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Child
         cmd.env(k, v);
     }
     cmd.spawn().unwrap()
+}
+
+/// `commerce --journal JOURNAL ARGS...` against the sandbox, with the shop's contact phone
+/// and `env` on top, to its end (off the test's runtime, which serves the sandbox).
+fn run_against(
+    sb: &Sandbox,
+    journal: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> impl std::future::Future<Output = Output> + use<> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_commerce"));
+    cmd.arg("--journal")
+        .arg(journal)
+        .args(args)
+        .envs(sb.env())
+        .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+        .env_remove("COMMERCE_JOURNAL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    async move {
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    }
 }
 
 /// Waits for `child` at most `limit`; `None` (and it is killed) when it did not end.
@@ -688,19 +706,7 @@ async fn unreadable_records_are_listed_counted_and_passed_over_by_the_purge() {
         "{said}"
     );
     assert!(said.contains("commerce retry bol:3"), "{said}");
-    let p = path.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_commerce"))
-            .arg("--journal")
-            .arg(&p)
-            .args(["run", "--poll-interval", "100ms"])
-            .envs(sb.env())
-            .env_remove("COMMERCE_JOURNAL")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = run_against(&sb, &path, &["run", "--poll-interval", "100ms"], &[]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("UNREADABLE"), "{}", text(&out));
     let journal = SqliteJournal::open_read_only(&path).unwrap();
@@ -723,21 +729,7 @@ async fn resolve_checks_the_reference_at_the_provider() {
     .await
     .unwrap();
     let path = temp_journal("resolve-check");
-    let p = path.clone();
-    let env = sb.env();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_commerce"))
-            .arg("--journal")
-            .arg(&p)
-            .args(["run", "--init", "--poll-interval", "100ms"])
-            .envs(env)
-            .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
-            .env_remove("COMMERCE_JOURNAL")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = run_against(&sb, &path, &["run", "--init", "--poll-interval", "100ms"], &[]).await;
     assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
     let journal = SqliteJournal::open_existing(&path).unwrap();
     let other = journal
@@ -757,28 +749,14 @@ async fn resolve_checks_the_reference_at_the_provider() {
     waiting.fulfilment = Some("shopwedo".into());
     waiting.attention = Some("checked by hand".into());
     journal.add(&waiting).unwrap();
-    let env = sb.env();
-    let resolve = move |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_commerce"))
-            .arg("--journal")
-            .arg(&path)
-            .args(["resolve", "bol:777"])
-            .args(args)
-            .envs(env.clone())
-            .env_remove("COMMERCE_JOURNAL")
-            .output()
-            .unwrap()
+    let resolve = |args: &[&str]| {
+        let args: Vec<&str> = ["resolve", "bol:777"].iter().chain(args).copied().collect();
+        run_against(&sb, &path, &args, &[])
     };
-    let (blank, typo, missing, another) = tokio::task::spawn_blocking(move || {
-        (
-            resolve(&["--submitted", " "]),
-            resolve(&["--submitted", "90002", "--provider", "shopwdo"]),
-            resolve(&["--submitted", "999999"]),
-            resolve(&["--submitted", &other_ref]),
-        )
-    })
-    .await
-    .unwrap();
+    let blank = resolve(&["--submitted", " "]).await;
+    let typo = resolve(&["--submitted", "90002", "--provider", "shopwdo"]).await;
+    let missing = resolve(&["--submitted", "999999"]).await;
+    let another = resolve(&["--submitted", &other_ref]).await;
     assert_eq!(blank.status.code(), Some(64), "{}", text(&blank));
     assert_eq!(typo.status.code(), Some(64), "{}", text(&typo));
     assert!(text(&typo).contains("shopwedo"), "{}", text(&typo));
@@ -881,28 +859,11 @@ async fn values_are_checked_before_anything_is_sent() {
     .unwrap();
     let path = temp_journal("door");
     let long = "5".repeat(100_000);
-    let env = sb.env();
-    let (phone, long_phone, runner) = tokio::task::spawn_blocking(move || {
-        let run = |extra: &[&str], phone: &str| -> Output {
-            Command::new(env!("CARGO_BIN_EXE_commerce"))
-                .arg("--journal")
-                .arg(&path)
-                .args(["run", "--init"])
-                .args(extra)
-                .envs(env.clone())
-                .env("COMMERCE_CONTACT_PHONE", phone)
-                .env_remove("COMMERCE_JOURNAL")
-                .output()
-                .unwrap()
-        };
-        (
-            run(&[], "not a phone; DROP TABLE"),
-            run(&[], &long),
-            run(&["--runner", ""], SHOP_PHONE),
-        )
-    })
-    .await
-    .unwrap();
+    let phone = [("COMMERCE_CONTACT_PHONE", "not a phone; DROP TABLE")];
+    let phone = run_against(&sb, &path, &["run", "--init"], &phone).await;
+    let long_phone = [("COMMERCE_CONTACT_PHONE", long.as_str())];
+    let long_phone = run_against(&sb, &path, &["run", "--init"], &long_phone).await;
+    let runner = run_against(&sb, &path, &["run", "--init", "--runner", ""], &[]).await;
     for out in [&phone, &long_phone] {
         assert_eq!(out.status.code(), Some(64), "{}", text(out));
         assert!(text(out).contains("COMMERCE_CONTACT_PHONE"), "{}", text(out));
@@ -923,36 +884,25 @@ async fn a_journal_refuses_another_accounts_credentials() {
     .await
     .unwrap();
     let path = temp_journal("account");
-    let env = sb.env();
-    let run = move |extra: &'static [&'static str], client_id: Option<&'static str>| {
-        let (path, env) = (path.clone(), env.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_commerce"));
-            cmd.arg("--journal")
-                .arg(&path)
-                .args(["run", "--poll-interval", "100ms"])
-                .args(extra)
-                .envs(env)
-                .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
-                .env_remove("COMMERCE_JOURNAL");
-            if let Some(id) = client_id {
-                cmd.env("RETAILER_CLIENT_ID", id);
-            }
-            cmd.output().unwrap()
-        })
+    let other_client = [("RETAILER_CLIENT_ID", "another-shops-client")];
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let args: Vec<&str> = ["run", "--poll-interval", "100ms"]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect();
+        run_against(&sb, &path, &args, env)
     };
-    let first = run(&["--init"], None).await.unwrap();
+    let first = run(&["--init"], &[]).await;
     assert!(matches!(first.status.code(), Some(0 | 2)), "{}", text(&first));
     let before = sb.report().total_requests();
-    let other = run(&[], Some("another-shops-client")).await.unwrap();
+    let other = run(&[], &other_client).await;
     assert_eq!(other.status.code(), Some(1), "{}", text(&other));
     assert!(text(&other).contains("another-shops-client"), "{}", text(&other));
     assert_eq!(sb.report().total_requests(), before, "a request was sent");
     // New credentials of the same shop: recorded (the sandbox then refuses the unknown
     // client id, which is another error).
-    let renewed = run(&["--new-credentials"], Some("another-shops-client"))
-        .await
-        .unwrap();
+    let renewed = run(&["--new-credentials"], &other_client).await;
     assert!(
         !text(&renewed).contains("--new-credentials"),
         "{}",
@@ -988,22 +938,14 @@ async fn a_wrong_token_url_or_scheme_stops_the_run_at_once_naming_the_variables(
     ];
     for (name, value) in cases {
         let path = temp_journal(&format!("url-{name}"));
-        let env = env.clone();
         let started = Instant::now();
-        let out = tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_commerce"))
-                .arg("--journal")
-                .arg(&path)
-                .args(["run", "--init", "--poll-interval", "100ms"])
-                .envs(env)
-                .env(name, value)
-                .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
-                .env_remove("COMMERCE_JOURNAL")
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
+        let out = run_against(
+            &sb,
+            &path,
+            &["run", "--init", "--poll-interval", "100ms"],
+            &[(name, &value)],
+        )
+        .await;
         let said = text(&out);
         assert_eq!(out.status.code(), Some(1), "{name}: {said}");
         assert!(

@@ -224,6 +224,27 @@ impl PreparedSubmission {
         }
     }
 
+    /// A prepared submission of `order_id` for `provider` whose payload is `body` as JSON
+    /// (the request the provider's `send` makes); [`Error::InvalidInput`] when it does not
+    /// serialize.
+    pub fn of<T: Serialize>(
+        provider: impl Into<String>,
+        order_id: impl Into<String>,
+        body: &T,
+    ) -> Result<Self, Error> {
+        let order_id = order_id.into();
+        let payload = serde_json::to_value(body)
+            .map_err(|e| Error::invalid("order", format!("order {order_id} cannot be written: {e}")))?;
+        Ok(Self::new(provider, order_id, payload))
+    }
+
+    /// The body prepared for `provider`: [`check_provider`](Self::check_provider), then
+    /// [`decode`](Self::decode).
+    pub fn body_for<T: serde::de::DeserializeOwned>(&self, provider: &str) -> Result<T, Error> {
+        self.check_provider(provider)?;
+        self.decode()
+    }
+
     /// Refuses a submission prepared by another provider than `provider`
     /// ([`Error::InvalidInput`] on `provider`), before anything is sent.
     pub fn check_provider(&self, provider: &str) -> Result<(), Error> {
@@ -469,9 +490,7 @@ pub trait Fulfilment: Send + Sync + fmt::Debug {
     /// The default reads nothing and wraps the order itself; the default
     /// [`send`](Self::send) then hands it to [`submit`](Self::submit).
     async fn prepare(&self, order: &Order) -> Result<PreparedSubmission, Error> {
-        let payload = serde_json::to_value(order)
-            .map_err(|e| Error::invalid("order", format!("order {} cannot be wrapped: {e}", order.id)))?;
-        Ok(PreparedSubmission::new(self.name(), order.id.clone(), payload))
+        PreparedSubmission::of(self.name(), order.id.clone(), order)
     }
 
     /// Sends what [`prepare`](Self::prepare) made: the one request that may act (and, where

@@ -196,10 +196,7 @@ impl Fulfilment for CustomerApiClient {
     /// The order body ([`CustomerApiClient::new_order_for`]), validated; nothing is read or
     /// sent. The payload is the body, as [`NewOrder`]'s JSON.
     async fn prepare(&self, order: &commerce_core::Order) -> Result<PreparedSubmission, Error> {
-        let new = self.new_order_for(order)?;
-        let payload = serde_json::to_value(&new)
-            .map_err(|e| Error::invalid("order", format!("order {} cannot be written: {e}", order.id)))?;
-        Ok(PreparedSubmission::new(PROVIDER.name, order.id.clone(), payload))
+        PreparedSubmission::of(PROVIDER.name, order.id.clone(), &self.new_order_for(order)?)
     }
 
     /// One `POST {orders}` with the prepared body. When its outcome is unknown
@@ -208,8 +205,7 @@ impl Fulfilment for CustomerApiClient {
     /// or whose payload is not a valid [`NewOrder`], is an [`Error::InvalidInput`] and
     /// nothing is sent.
     async fn send(&self, prepared: &PreparedSubmission) -> Result<SubmissionReceipt, Error> {
-        prepared.check_provider(PROVIDER.name)?;
-        let new: NewOrder = prepared.decode()?;
+        let new: NewOrder = prepared.body_for(PROVIDER.name)?;
         new.validate()?;
         match self.create_order(&new).await {
             Ok(created) => Ok(receipt(&created, false)),

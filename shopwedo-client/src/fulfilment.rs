@@ -273,17 +273,14 @@ impl Fulfilment for ShopWeDoClient {
     async fn prepare(&self, order: &CommerceOrder) -> Result<PreparedSubmission, Error> {
         let new = self.new_order_for(order).await?;
         new.validate()?;
-        let payload = serde_json::to_value(&new)
-            .map_err(|e| Error::invalid("order", format!("order {} cannot be written: {e}", order.id)))?;
-        Ok(PreparedSubmission::new(PROVIDER.name, order.id.clone(), payload))
+        PreparedSubmission::of(PROVIDER.name, order.id.clone(), &new)
     }
 
     /// One `createOrder` with the prepared data, and nothing else. A submission prepared
     /// for another provider, or whose payload is not a [`NewOrder`] (or not a valid one),
     /// is an [`Error::InvalidInput`] and nothing is sent.
     async fn send(&self, prepared: &PreparedSubmission) -> Result<SubmissionReceipt, Error> {
-        prepared.check_provider(PROVIDER.name)?;
-        let new: NewOrder = prepared.decode()?;
+        let new: NewOrder = prepared.body_for(PROVIDER.name)?;
         new.validate()?;
         let id = self.create_order(&new).await?;
         Ok(SubmissionReceipt {
