@@ -73,6 +73,7 @@ async fn delivery_options_a_label_its_process_status_and_the_pdf() {
         deadline: Duration::from_secs(10),
         first_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(50),
+        ..WaitOptions::default()
     };
     let done = bol.wait_for_process(&started, options_wait).await.unwrap();
     assert_eq!(done.status, ProcessState::Success, "{done:?}");
@@ -147,6 +148,7 @@ async fn a_label_asked_for_with_another_media_type_is_refused_with_406() {
         deadline: Duration::from_secs(10),
         first_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(50),
+        ..WaitOptions::default()
     };
     let done = bol.wait_for_process(&started, fast).await.unwrap();
     let label_id = done.entity_id.unwrap();

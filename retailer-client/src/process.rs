@@ -16,23 +16,42 @@ use crate::generated::models::{BulkProcessStatusRequest, ProcessState, ProcessSt
 pub const BULK_PROCESS_STATUS_LIMIT: usize = 1000;
 
 /// How [`RetailerClient::wait_for_process`] and [`RetailerClient::wait_for_processes`] poll.
+///
+/// The default polls soon and backs off gently: bol finishes most process statuses within a
+/// second or two ("PENDING, then SUCCESS"), so a first poll after 200 ms, each wait half as
+/// long again as the one before (200, 300, 450, 675 ms, ...) up to 2 s, finds it done about
+/// when it is, where doubling from a second slept 7 s to see a third poll. The client's
+/// pacing keeps every poll within bol's rate limit for the endpoint whatever these say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitOptions {
     /// Give up after this long.
     pub deadline: Duration,
     /// The first wait between polls.
     pub first_delay: Duration,
-    /// The longest wait between polls (waits double up to it).
+    /// The longest wait between polls.
     pub max_delay: Duration,
+    /// Each wait is this many percent of the one before (150: half as long again; 200:
+    /// doubling), up to `max_delay`.
+    pub growth_percent: u32,
 }
 
 impl Default for WaitOptions {
     fn default() -> Self {
         WaitOptions {
             deadline: Duration::from_secs(120),
-            first_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(10),
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(2),
+            growth_percent: 150,
         }
+    }
+}
+
+impl WaitOptions {
+    /// The wait after `delay`: `growth_percent` of it (at least as long), at most
+    /// `max_delay`.
+    pub fn next_delay(&self, delay: Duration) -> Duration {
+        let grown = delay.saturating_mul(self.growth_percent.max(100)) / 100;
+        grown.max(delay).min(self.max_delay)
     }
 }
 
@@ -56,7 +75,7 @@ pub fn is_final(status: &ProcessStatus) -> bool {
 
 impl RetailerClient {
     /// Polls the process status until it is `SUCCESS`, `FAILURE` or `TIMEOUT` and returns it;
-    /// waits double from `first_delay` up to `max_delay`. Past the deadline it fails with
+    /// waits grow from `first_delay` by `growth_percent` up to `max_delay`. Past the deadline it fails with
     /// [`Error::Timeout`] (the change may still happen at bol).
     pub async fn wait_for_process(
         &self,
@@ -89,7 +108,7 @@ impl RetailerClient {
             if is_final(&now) {
                 return Ok(now);
             }
-            delay = (delay * 2).min(options.max_delay);
+            delay = options.next_delay(delay);
         }
     }
 
@@ -99,7 +118,7 @@ impl RetailerClient {
     /// `FAILURE` or `TIMEOUT`, and returns them in the order given.
     ///
     /// It waits as [`wait_for_process`](Self::wait_for_process) does: a first round after
-    /// `first_delay`, waits doubling up to `max_delay`, and past `deadline` it fails with
+    /// `first_delay`, waits growing by `growth_percent` up to `max_delay`, and past `deadline` it fails with
     /// [`Error::Timeout`] (the changes may still happen at bol; the statuses that did finish
     /// are not returned then). Statuses already final are returned as they are, without a
     /// request; an id given twice is asked for once. A `FAILURE` or `TIMEOUT` is returned,
@@ -198,7 +217,7 @@ impl RetailerClient {
                     *status = now.clone();
                 }
             }
-            delay = (delay * 2).min(options.max_delay);
+            delay = options.next_delay(delay);
         }
         Ok(latest)
     }
@@ -222,5 +241,41 @@ impl RetailerClient {
                 .unwrap_or_else(|| format!("{} ended in {}", done.description, done.status)),
         );
         Err(Error::from(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default polls soon and backs off gently: under a second to the first poll,
+    /// growth well under 2x, a cap of a few seconds.
+    #[test]
+    fn the_default_wait_polls_soon_and_backs_off_gently() {
+        let o = WaitOptions::default();
+        let mut delays = vec![o.first_delay];
+        for _ in 0..8 {
+            delays.push(o.next_delay(*delays.last().unwrap()));
+        }
+        let ms: Vec<u128> = delays.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [200, 300, 450, 675, 1012, 1518, 2000, 2000, 2000]);
+        // bol's "PENDING, then SUCCESS" on the third poll: seen after under a second.
+        assert!(delays[..3].iter().sum::<Duration>() < Duration::from_secs(1));
+        let doubling = WaitOptions {
+            growth_percent: 200,
+            ..o
+        };
+        assert_eq!(
+            doubling.next_delay(Duration::from_millis(300)),
+            Duration::from_millis(600)
+        );
+        let never_shrinks = WaitOptions {
+            growth_percent: 0,
+            ..o
+        };
+        assert_eq!(
+            never_shrinks.next_delay(Duration::from_millis(300)),
+            Duration::from_millis(300)
+        );
     }
 }

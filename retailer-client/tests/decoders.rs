@@ -35,6 +35,7 @@ fn quick() -> WaitOptions {
         deadline: Duration::from_millis(30),
         first_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(2),
+        ..WaitOptions::default()
     }
 }
 
