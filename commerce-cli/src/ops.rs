@@ -233,7 +233,7 @@ fn step_text<T>(step: &Step<T>, done: impl Fn(&T) -> String) -> String {
 
 /// `commerce status`.
 pub(crate) fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
-    let records = journal.all()?;
+    let (records, unreadable) = journal.census()?;
     let now = Utc::now();
     let leases = journal.leases(now)?;
     let mut stages: BTreeMap<&str, usize> = BTreeMap::new();
@@ -253,7 +253,6 @@ pub(crate) fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
         e.0 += 1;
         e.1 = e.1.max(l.until);
     }
-    let unreadable = journal.unreadable()?;
     let value = json!({
         "journal": journal.location(),
         "unreadable": unreadable.iter().map(|(k, e)| json!({"key": k, "error": e})).collect::<Vec<_>>(),
@@ -363,12 +362,8 @@ fn unreadable_advice(key: &str, location: &str) -> String {
 /// `commerce attention`: every order waiting for a person, and every record that does not
 /// read.
 pub(crate) fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
-    let records: Vec<OrderRecord> = journal
-        .all()?
-        .into_iter()
-        .filter(OrderRecord::needs_person)
-        .collect();
-    let unreadable = journal.unreadable()?;
+    let (records, unreadable) = journal.census()?;
+    let records: Vec<OrderRecord> = records.into_iter().filter(OrderRecord::needs_person).collect();
     let location = journal.location();
     let value = Value::Array(
         unreadable

@@ -85,20 +85,10 @@ impl<'f> Held<'f> {
     /// Writes the record and renews the lease.
     fn save(&self, note: &str) -> Result<(), Halt> {
         let f = self.flow;
-        // A storage failure (a database connection dropped by a restart or a fail-over) is
-        // tried again at once, up to three times, on a new connection: the write is the
-        // same each time, and a write lost just after the provider acted would leave an
-        // outcome only a person can settle (ShopWeDo has no look-up).
-        let mut tries = 0;
-        loop {
-            match f.journal.save(&f.options.runner, f.lease_until(), &self.r, note) {
-                Err(JournalError::Storage(e)) if tries < 3 => {
-                    tries += 1;
-                    tracing::warn!(key = %self.r.key, error = %e, tries, "journal write failed: writing again");
-                }
-                written => return written.map_err(Halt::Journal),
-            }
-        }
+        f.write_again(&self.r.key, || {
+            f.journal.save(&f.options.runner, f.lease_until(), &self.r, note)
+        })
+        .map_err(Halt::Journal)
     }
 
     /// A step finished: counted (a stop after N steps ends the work here).

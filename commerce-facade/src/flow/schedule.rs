@@ -74,27 +74,6 @@ enum Wait {
 /// it at the first failure.
 const JOURNAL_FAILURES_FATAL: u32 = 7;
 
-/// Whether a journal failure says it cannot be written until someone acts (a full disk, a
-/// file too large, a read-only file or folder, a broken disk), not a connection that drops.
-fn cannot_write(e: &JournalError) -> bool {
-    match e {
-        JournalError::Storage(text) => {
-            let text = text.to_ascii_lowercase();
-            [
-                "full",
-                "too large",
-                "read-only",
-                "readonly",
-                "disk i/o",
-                "no space",
-            ]
-            .iter()
-            .any(|t| text.contains(t))
-        }
-        _ => false,
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     UntilDone,
@@ -244,17 +223,14 @@ impl Flow {
         summary.interrupted |= self.stopping();
         summary.fatal = self.stop.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone();
         // What needs a person in the whole journal, this run's or not.
-        match self.journal.unreadable() {
-            Ok(unreadable) => summary.unreadable = unreadable,
-            Err(e) => self.fail("journal", "read", &e),
-        }
-        match self.journal.all() {
-            Ok(records) => {
-                summary.needing_person = records.iter().filter(|r| r.needs_person()).count();
+        match self.journal.census() {
+            Ok((records, unreadable)) => {
+                summary.needing_person =
+                    records.iter().filter(|r| r.needs_person()).count() + unreadable.len();
+                summary.unreadable = unreadable;
             }
             Err(e) => self.fail("journal", "read", &e),
         }
-        summary.needing_person += summary.unreadable.len();
         summary.elapsed = started.elapsed();
         summary
     }
@@ -381,7 +357,7 @@ impl Flow {
                         Ok(None) => break,
                         Err(e) => {
                             self.fail("journal", "claim", &e);
-                            if cannot_write(&e) {
+                            if matches!(e, JournalError::Unwritable(_)) {
                                 self.stop_fatally(format!(
                                     "the journal {} cannot be written ({e}): free disk space or make it writable, \
                                      then run again; the orders stay as it last had them",
@@ -507,16 +483,21 @@ impl Flow {
         // A provider refusing its credentials or settings stops the run: the order is given
         // back as it stands, not counted as failing.
         let halt = match halt {
-            Err(Halt::Failed(step, e)) if self.provider_refused(&r, &step, &e).is_some() => {
-                let reason = self.provider_refused(&r, &step, &e).unwrap_or_default();
-                self.fail(&key, &step, &e);
-                self.stop_fatally(reason);
-                Err(Halt::Stopped)
-            }
+            Err(Halt::Failed(step, e)) => match self.provider_refused(&r, &step, &e) {
+                Some(reason) => {
+                    self.fail(&key, &step, &e);
+                    self.stop_fatally(reason);
+                    Err(Halt::Stopped)
+                }
+                None => Err(Halt::Failed(step, e)),
+            },
             other => other,
         };
         let now = self.clock.now();
         let runner = &self.options.runner;
+        // Every give-back is tried again at once on a storage failure, as a save is.
+        let release =
+            |r: &OrderRecord, note: &str| self.write_again(&key, || self.journal.release(runner, r, note));
         if !matches!(halt, Err(Halt::Failed(..))) {
             lock(run).tries.remove(&key);
         }
@@ -524,7 +505,7 @@ impl Flow {
             Ok(()) => {
                 r.completed_at = Some(now);
                 r.due = None;
-                let done = self.journal.release(runner, &r, "completed");
+                let done = release(&r, "completed");
                 if done.is_ok() {
                     if self.order_ended(&r, run) {
                         self.summary().completed += 1;
@@ -551,7 +532,7 @@ impl Flow {
                     run.open.remove(&key);
                 }
                 drop(run);
-                self.journal.release(runner, &r, "")
+                release(&r, "")
             }
             Err(Halt::Stopped) => {
                 r.due = None;
@@ -570,7 +551,7 @@ impl Flow {
                     *run.tries.entry(key.clone()).or_default() += 1;
                     run.waiting.insert(key.clone(), (due, Wait::Retry));
                 }
-                self.journal.release(runner, &r, &format!("{step} failed: {e}"))
+                release(&r, &format!("{step} failed: {e}"))
             }
             Err(Halt::Attention(reason)) => {
                 r.due = None;
@@ -589,7 +570,7 @@ impl Flow {
             }
             Err(Halt::Cancelled(reason)) => {
                 r.due = None;
-                let done = self.journal.release(runner, &r, &format!("cancelled: {reason}"));
+                let done = release(&r, &format!("cancelled: {reason}"));
                 if done.is_ok() {
                     if self.order_ended(&r, run) {
                         self.summary().cancelled += 1;
@@ -607,7 +588,7 @@ impl Flow {
                 // as orders seen).
                 let due = later(now, self.options.poll_interval);
                 r.due = Some(due);
-                let done = self.journal.release(runner, &r, "");
+                let done = release(&r, "");
                 if done.is_ok() {
                     self.summary().split += 1;
                     let mut run = lock(run);
@@ -625,20 +606,9 @@ impl Flow {
             }
             Err(Halt::Journal(e)) => Err(e),
         };
-        // A dropped connection is tried again at once, as a save is.
-        let mut given_back = given_back;
-        for _ in 0..3 {
-            match &given_back {
-                Err(JournalError::Storage(_)) => {
-                    given_back = self.journal.release(runner, &r, "given back again")
-                }
-                _ => break,
-            }
-        }
         // A journal that still cannot be written stops the run (a full disk is not waited on).
         let given_back = match given_back {
-            Err(JournalError::Storage(e)) => {
-                let failed = JournalError::Storage(e);
+            Err(failed @ (JournalError::Storage(_) | JournalError::Unwritable(_))) => {
                 self.fail(&key, "journal", &failed);
                 self.stop_fatally(format!(
                     "the journal {} cannot be written ({failed}): free disk space or repair the database, then \
@@ -687,6 +657,28 @@ impl Flow {
     fn stop_if_provider_refused(&self, provider: &str, e: &commerce_core::Error) {
         if stops_provider(e) {
             self.stop_fatally(refused(provider, e));
+        }
+    }
+
+    /// A journal write, tried again at once (up to three times, on a new connection) when
+    /// the storage fails in a way that may pass (a database connection dropped by a restart
+    /// or a fail-over): the write is the same each time, and one lost just after a provider
+    /// acted would leave an outcome only a person can settle. A journal that cannot be
+    /// written ([`JournalError::Unwritable`]) is not tried again.
+    pub(crate) fn write_again<T>(
+        &self,
+        key: &str,
+        mut write: impl FnMut() -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        let mut tries = 0;
+        loop {
+            match write() {
+                Err(JournalError::Storage(e)) if tries < 3 => {
+                    tries += 1;
+                    tracing::warn!(key, error = %e, tries, "journal write failed: writing again");
+                }
+                written => return written,
+            }
         }
     }
 

@@ -378,9 +378,14 @@ pub struct LeaseInfo {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JournalError {
-    /// The storage failed (the file, the database).
+    /// The storage failed (the file, the database): a failure that may pass (a dropped
+    /// connection, a lock held too long); a write is tried again.
     #[error("journal: {0}")]
     Storage(String),
+    /// The storage cannot be written until someone acts: a full disk, a file past its size
+    /// limit, a read-only file or database, a failing disk. Not tried again: a run stops.
+    #[error("journal: it cannot be written: {0}")]
+    Unwritable(String),
     /// The runner's lease on the order ended and another runner took it: the runner must
     /// stop working on it (the other one settles whatever was under way).
     #[error("journal: the lease on {key} was lost to another runner")]
@@ -540,7 +545,12 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// The records that do not read (edited by hand, cut short), with why: kept as they
     /// are, never worked on, left out of [`Journal::all`].
     fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
-        Ok(Vec::new())
+        Ok(self.census()?.1)
+    }
+
+    /// [`Journal::all`] and [`Journal::unreadable`] from one read of the journal.
+    fn census(&self) -> Result<(Vec<OrderRecord>, Vec<(String, String)>), JournalError> {
+        Ok((self.all()?, Vec::new()))
     }
 }
 
@@ -574,25 +584,18 @@ pub(crate) fn read_record(text: &str) -> Result<OrderRecord, JournalError> {
     serde_json::from_str(text).map_err(JournalError::storage)
 }
 
-/// The records among stored `(key, record)` rows that read ([`Journal::all`]); the others
-/// are logged and left out.
-pub(crate) fn readable(rows: Vec<(String, String)>) -> Vec<OrderRecord> {
-    rows.into_iter()
-        .filter_map(|(key, text)| match read_record(&text) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                tracing::error!(key, error = %e, "unreadable journal record skipped");
-                None
-            }
-        })
-        .collect()
-}
-
-/// The stored `(key, record)` rows that do not read, with why ([`Journal::unreadable`]).
-pub(crate) fn unreadable_rows(rows: Vec<(String, String)>) -> Vec<(String, String)> {
-    rows.into_iter()
-        .filter_map(|(key, text)| read_record(&text).err().map(|e| (key, e.to_string())))
-        .collect()
+/// Stored `(key, record)` rows, read once: the records that read ([`Journal::all`]), and
+/// the rows that do not, with why ([`Journal::unreadable`]).
+pub(crate) fn split_rows(rows: Vec<(String, String)>) -> (Vec<OrderRecord>, Vec<(String, String)>) {
+    let mut readable = Vec::with_capacity(rows.len());
+    let mut unreadable = Vec::new();
+    for (key, text) in rows {
+        match read_record(&text) {
+            Ok(r) => readable.push(r),
+            Err(e) => unreadable.push((key, e.to_string())),
+        }
+    }
+    (readable, unreadable)
 }
 
 /// A timestamp as the SQLite journal stores it: fixed width, so text order is time order.

@@ -107,7 +107,7 @@ impl Journal for PgJournal {
     }
 
     fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
-        Ok(super::readable(self.rows()?))
+        Ok(self.census()?.0)
     }
 
     fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
@@ -397,7 +397,7 @@ impl Journal for PgJournal {
         })
     }
 
-    fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
-        Ok(super::unreadable_rows(self.rows()?))
+    fn census(&self) -> Result<(Vec<OrderRecord>, Vec<(String, String)>), JournalError> {
+        Ok(super::split_rows(self.rows()?))
     }
 }

@@ -63,8 +63,17 @@ const MIGRATIONS: &[&str] = &[
 /// How long a runner waits for another one's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn storage(e: impl std::fmt::Display) -> JournalError {
-    JournalError::storage(e)
+/// A storage error; SQLite's full-disk, read-only and I/O failures as
+/// [`JournalError::Unwritable`] (a write that cannot succeed until someone acts).
+fn storage<E: std::fmt::Display + 'static>(e: E) -> JournalError {
+    use rusqlite::ErrorCode as C;
+    let code = (&e as &dyn std::any::Any)
+        .downcast_ref::<rusqlite::Error>()
+        .and_then(rusqlite::Error::sqlite_error_code);
+    match code {
+        Some(C::DiskFull | C::ReadOnly | C::SystemIoFailure) => JournalError::Unwritable(e.to_string()),
+        _ => JournalError::storage(e),
+    }
 }
 
 /// The columns kept beside a record, as stored: `(completed_at, open, due, channel)`.
@@ -505,7 +514,7 @@ impl Journal for SqliteJournal {
 
     /// Every record that reads; the others are named by [`SqliteJournal::unreadable`].
     fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
-        Ok(super::readable(self.rows()?))
+        Ok(self.census()?.0)
     }
 
     fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
@@ -725,8 +734,8 @@ impl Journal for SqliteJournal {
         self.path.clone()
     }
 
-    fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
-        Ok(super::unreadable_rows(self.rows()?))
+    fn census(&self) -> Result<(Vec<OrderRecord>, Vec<(String, String)>), JournalError> {
+        Ok(super::split_rows(self.rows()?))
     }
 
     fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {

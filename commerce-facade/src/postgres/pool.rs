@@ -39,7 +39,17 @@ impl From<postgres::Error> for PoolError {
 
 impl From<postgres::Error> for crate::journal::JournalError {
     fn from(e: postgres::Error) -> Self {
-        crate::journal::JournalError::Storage(format!("PostgreSQL: {}", describe(&e)))
+        // Class 53 (insufficient resources: a full disk, out of memory) and a read-only
+        // transaction (25006, a standby) cannot be written until someone acts.
+        let unwritable = e
+            .code()
+            .is_some_and(|c| c.code().starts_with("53") || c.code() == "25006");
+        let text = format!("PostgreSQL: {}", describe(&e));
+        if unwritable {
+            crate::journal::JournalError::Unwritable(text)
+        } else {
+            crate::journal::JournalError::Storage(text)
+        }
     }
 }
 
