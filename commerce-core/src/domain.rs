@@ -238,8 +238,8 @@ impl PreparedSubmission {
         Ok(Self::new(provider, order_id, payload))
     }
 
-    /// The body prepared for `provider`: [`check_provider`](Self::check_provider), then
-    /// [`decode`](Self::decode).
+    /// The body prepared for `provider`: a submission prepared for another provider, or whose
+    /// payload does not decode as `T`, is an [`Error::InvalidInput`] (nothing is sent).
     pub fn body_for<T: serde::de::DeserializeOwned>(&self, provider: &str) -> Result<T, Error> {
         self.check_provider(provider)?;
         self.decode()
@@ -247,7 +247,7 @@ impl PreparedSubmission {
 
     /// Refuses a submission prepared by another provider than `provider`
     /// ([`Error::InvalidInput`] on `provider`), before anything is sent.
-    pub fn check_provider(&self, provider: &str) -> Result<(), Error> {
+    fn check_provider(&self, provider: &str) -> Result<(), Error> {
         if self.provider == provider {
             Ok(())
         } else {
@@ -263,7 +263,7 @@ impl PreparedSubmission {
 
     /// The payload decoded as `T`: an [`Error::InvalidInput`] on `payload` (naming where it
     /// does not decode) when it is not one, before anything is sent.
-    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+    fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
         serde_path_to_error::deserialize(&self.payload).map_err(|e| {
             Error::invalid(
                 "payload",
@@ -501,8 +501,7 @@ pub trait Fulfilment: Send + Sync + fmt::Debug {
     /// The default decodes the [`Order`] the default `prepare` wrapped and calls
     /// [`submit`](Self::submit) with it.
     async fn send(&self, prepared: &PreparedSubmission) -> Result<SubmissionReceipt, Error> {
-        prepared.check_provider(self.name())?;
-        let order: Order = prepared.decode()?;
+        let order: Order = prepared.body_for(self.name())?;
         self.submit(&order).await
     }
 

@@ -43,8 +43,8 @@ pub use crate::flow::{
     Event, Flow, FlowOptions, LEASE_BOUNDS, POLL_BOUNDS, Providers, StopHandle, Summary, runner_name,
 };
 pub use crate::journal::{
-    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord, Resolution,
-    SCHEMA_VERSION, SplitPart, SqliteJournal, Step, StepState,
+    Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord,
+    Resolution, SCHEMA_VERSION, SplitPart, SqliteJournal, Step, StepState,
 };
 #[cfg(feature = "postgres")]
 pub use crate::postgres::{

@@ -590,6 +590,27 @@ fn create_shipment(s: &Shared, body: &[u8]) -> Response {
     }
     // A label bought from bol ships the items it was bought for, once it is made.
     if let Some(label_id) = request.get("shippingLabelId").and_then(Value::as_str) {
+        // bol: "If you purchased a shipping label you should add the shippingLabelId to this
+        // message and leave the transport element empty."
+        if request
+            .get("transport")
+            .is_some_and(|t| !t.is_null() && t.as_object().is_none_or(|o| !o.is_empty()))
+        {
+            drop(w);
+            s.violation(
+                P,
+                format!("shipment with shipping label {label_id} and a transport"),
+            );
+            return problem_with(
+                StatusCode::BAD_REQUEST,
+                "Error validating request",
+                "A shipment with a shippingLabelId leaves the transport element empty",
+                &[(
+                    "transport".into(),
+                    "Must be empty when a shippingLabelId is given.".into(),
+                )],
+            );
+        }
         let after = s.config.process_after_reads;
         let fits = w.bol_labels.get(label_id).is_some_and(|l| {
             w.bol_processes

@@ -205,6 +205,27 @@ async fn a_label_asked_for_with_another_media_type_is_refused_with_406() {
         .await
         .unwrap();
     assert_eq!(wrong_way.status(), StatusCode::NOT_ACCEPTABLE);
+    // A shipment with the label leaves `transport` empty, as bol says: one with both is
+    // refused, and the item stays unshipped.
+    let both = c
+        .post(format!("{}/retailer/shipments", sb.base_urls().bol))
+        .header("authorization", &bearer)
+        .header("accept", support::BOL_V10)
+        .header("content-type", support::BOL_V10)
+        .body(
+            json!({
+                "orderItems": [{"orderItemId": item}],
+                "shippingLabelId": label_id,
+                "transport": {"transporterCode": "TNT", "trackAndTrace": "3SXYZ"}
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), StatusCode::BAD_REQUEST);
+    let problem: Value = both.json().await.unwrap();
+    assert_eq!(problem["violations"][0]["name"], "transport", "{problem}");
     let report = sb.report();
     let refused_accepts = report.providers["bol"]
         .violation_samples

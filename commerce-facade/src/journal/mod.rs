@@ -456,6 +456,10 @@ impl From<JournalError> for commerce_core::Error {
     }
 }
 
+/// Every record of a journal that reads, and each one that does not with why
+/// ([`Journal::census`]).
+pub type Census = (Vec<OrderRecord>, Vec<(String, String)>);
+
 /// A change an operator makes to one order (see [`Journal::amend`]).
 pub type Amendment<'a> = &'a mut dyn FnMut(&mut OrderRecord) -> Result<String, String>;
 
@@ -549,7 +553,7 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     }
 
     /// [`Journal::all`] and [`Journal::unreadable`] from one read of the journal.
-    fn census(&self) -> Result<(Vec<OrderRecord>, Vec<(String, String)>), JournalError> {
+    fn census(&self) -> Result<Census, JournalError> {
         Ok((self.all()?, Vec::new()))
     }
 }
@@ -586,7 +590,7 @@ pub(crate) fn read_record(text: &str) -> Result<OrderRecord, JournalError> {
 
 /// Stored `(key, record)` rows, read once: the records that read ([`Journal::all`]), and
 /// the rows that do not, with why ([`Journal::unreadable`]).
-pub(crate) fn split_rows(rows: Vec<(String, String)>) -> (Vec<OrderRecord>, Vec<(String, String)>) {
+pub(crate) fn split_rows(rows: Vec<(String, String)>) -> Census {
     let mut readable = Vec::with_capacity(rows.len());
     let mut unreadable = Vec::new();
     for (key, text) in rows {

@@ -397,7 +397,7 @@ impl Journal for PgJournal {
         })
     }
 
-    fn census(&self) -> Result<(Vec<OrderRecord>, Vec<(String, String)>), JournalError> {
+    fn census(&self) -> Result<super::Census, JournalError> {
         Ok(super::split_rows(self.rows()?))
     }
 }

@@ -734,7 +734,7 @@ impl Journal for SqliteJournal {
         self.path.clone()
     }
 
-    fn census(&self) -> Result<(Vec<OrderRecord>, Vec<(String, String)>), JournalError> {
+    fn census(&self) -> Result<super::Census, JournalError> {
         Ok(super::split_rows(self.rows()?))
     }
 
