@@ -133,6 +133,7 @@ impl RetailerClientBuilder {
                 tokens,
                 demo: self.demo,
                 media_versions: self.media_versions,
+                waits: crate::process::Waits::default(),
             }),
         })
     }
@@ -144,10 +145,12 @@ struct Inner {
     tokens: TokenCache,
     demo: bool,
     media_versions: HashMap<String, String>,
+    /// The process statuses its callers wait for: one poll for all of them.
+    pub(crate) waits: crate::process::Waits,
 }
 
-/// A bol.com Retailer API client. Cheap to clone; clones share the token, the rate limits
-/// and the connection pool.
+/// A bol.com Retailer API client. Cheap to clone; clones share the token, the rate limits,
+/// the connection pool and the polls of process statuses.
 #[derive(Clone)]
 pub struct RetailerClient {
     inner: Arc<Inner>,
@@ -211,6 +214,11 @@ impl RetailerClient {
     /// How many token requests this client has made.
     pub fn token_requests(&self) -> u64 {
         self.inner.tokens.token_requests()
+    }
+
+    /// The process statuses waited for through this client and its clones.
+    pub(crate) fn waits(&self) -> &crate::process::Waits {
+        &self.inner.waits
     }
 
     /// The transport, for calls this crate does not cover.

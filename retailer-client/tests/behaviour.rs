@@ -313,8 +313,9 @@ async fn process_status_waiting_backs_off_until_final_or_the_deadline() {
         .await
         .unwrap();
     assert_eq!(done.status, ProcessState::Failure);
-    // Polls after 200, 300, 450 and 675 ms (the default polls soon, growing by half).
-    assert_eq!(start.elapsed(), Duration::from_millis(1625));
+    // Polls after 100, 150, 225 and 337.5 ms (the default polls soon, growing by half;
+    // tokio's timer counts whole milliseconds).
+    assert_eq!(start.elapsed(), Duration::from_millis(813));
     assert_eq!(n.load(Ordering::SeqCst), 4);
     let err = bol
         .wait_for_success(&pending, WaitOptions::default())
@@ -756,7 +757,7 @@ async fn bulk_waiting_when_all_succeed_in_one_round() {
         .unwrap();
     assert_eq!(
         start.elapsed(),
-        Duration::from_millis(200),
+        Duration::from_millis(100),
         "one round, after the first delay"
     );
     m.assert_calls_async(1).await;
@@ -827,8 +828,8 @@ async fn bulk_waiting_polls_the_pending_and_the_left_out_again() {
         .wait_for_processes(&given, WaitOptions::default())
         .await
         .unwrap();
-    // Rounds after 200 ms and 300 ms more.
-    assert_eq!(start.elapsed(), Duration::from_millis(500));
+    // Rounds after 100 ms and 150 ms more.
+    assert_eq!(start.elapsed(), Duration::from_millis(250));
     first.assert_calls_async(1).await;
     second.assert_calls_async(1).await;
     assert_eq!(
@@ -907,9 +908,9 @@ async fn bulk_waiting_ends_at_the_deadline_without_losing_an_id() {
         .unwrap_err();
     assert!(matches!(err, retailer_client::Error::Timeout { .. }), "{err:?}");
     assert_eq!(start.elapsed(), Duration::from_secs(60));
-    // Rounds at 0.2, 0.5, 0.95, 1.625, 2.6375 and 4.15625 s, then every 2 s up to
-    // 58.15625 s, and at 60 s.
-    m.assert_calls_async(34).await;
+    // Rounds at 0.1, 0.25, 0.475, 0.8125, 1.31875, 2.078125, 3.2171875 and 4.92578125 s,
+    // then every 2 s up to 58.92578125 s, and at 60 s.
+    m.assert_calls_async(36).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -1008,4 +1009,177 @@ async fn a_shipping_label_with_absent_or_unreadable_headers() {
     assert_eq!(label.track_and_trace_code, None, "not UTF-8");
     assert_eq!(label.transporter_code.as_deref(), Some("TNT"));
     assert_eq!(&label.pdf[..], b"%PDF-1.4");
+}
+
+/// A bulk mock answering each asked id with `state_of(id)`, counting its calls' sizes.
+async fn answering_bulk<'a>(
+    server: &'a MockServer,
+    asked: &Arc<Mutex<Vec<Vec<String>>>>,
+    state_of: fn(&str) -> &'static str,
+) -> httpmock::Mock<'a> {
+    let asked = asked.clone();
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/shared/process-status")
+                .header("content-type", V10)
+                .header("accept", V10);
+            then.respond_with(move |req| {
+                let body: Value = serde_json::from_slice(req.body().as_ref()).unwrap();
+                let ids: Vec<String> = body["processStatusQueries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|q| q["processStatusId"].as_str().unwrap().to_owned())
+                    .collect();
+                let statuses: Vec<Value> = ids
+                    .iter()
+                    .map(|id| {
+                        let mut p = process(id, state_of(id), &format!("item-{id}"));
+                        if state_of(id) == "FAILURE" {
+                            p["errorMessage"] = json!(format!("Order item {id} is already shipped."));
+                        }
+                        p
+                    })
+                    .collect();
+                asked.lock().unwrap().push(ids);
+                http::Response::builder()
+                    .status(200)
+                    .header("content-type", V10)
+                    .body(json!({"processStatuses": statuses}).to_string())
+                    .unwrap()
+                    .into()
+            });
+        })
+        .await
+}
+
+/// Waits running at once through one client and its clones cost one poll a round between
+/// them: the flow's workers confirming shipments together poll in bulk, across orders.
+#[tokio::test(start_paused = true)]
+async fn waits_at_once_share_one_bulk_poll() {
+    let server = setup().await;
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let bulk = answering_bulk(&server, &asked, |_| "SUCCESS").await;
+    let single = server
+        .mock_async(|when, then| {
+            when.method(GET).path_prefix("/shared/process-status/");
+            then.status(200).json_body(process("5", "SUCCESS", "item-5"));
+        })
+        .await;
+    let bol = paused_client(&server);
+    let start = tokio::time::Instant::now();
+    let waits = ["1", "2", "3"].map(|id| {
+        let bol = bol.clone();
+        async move {
+            bol.wait_for_success(&status(id, "PENDING"), WaitOptions::default())
+                .await
+        }
+    });
+    let done = futures_util::future::join_all(waits).await;
+    assert!(
+        done.iter()
+            .all(|d| d.as_ref().unwrap().status == ProcessState::Success)
+    );
+    assert_eq!(start.elapsed(), Duration::from_millis(100), "one round");
+    bulk.assert_calls_async(1).await;
+    single.assert_calls_async(0).await;
+    assert_eq!(*asked.lock().unwrap(), [["1", "2", "3"]]);
+
+    // A wait that ends (or is cancelled) takes its ids out of the next polls.
+    // (No other timer than the waits' own while a request is under way: paused time would
+    // jump to it.)
+    let (s4, s5) = (status("4", "PENDING"), status("5", "PENDING"));
+    let (four, five) = tokio::join!(
+        tokio::time::timeout(
+            Duration::from_millis(50),
+            bol.wait_for_process(&s4, WaitOptions::default()),
+        ),
+        bol.wait_for_process(&s5, WaitOptions::default()),
+    );
+    assert!(four.is_err(), "4 was given up before its first poll");
+    // 5 was polled alone, with `GET /shared/process-status/5`.
+    assert_eq!(five.unwrap().status, ProcessState::Success);
+    single.assert_calls_async(1).await;
+    bulk.assert_calls_async(1).await;
+}
+
+/// The batch helper: every shipment created (a few at a time), then all waited for in one
+/// bulk poll, each outcome in the order given; a failed create or a FAILURE stops none of
+/// the others.
+#[tokio::test(start_paused = true)]
+async fn confirm_shipments_creates_each_and_waits_for_all_in_bulk() {
+    let server = setup().await;
+    let creates = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/retailer/shipments")
+                .header("content-type", V10)
+                .header("authorization", "Bearer tok-1");
+            then.respond_with(|req| {
+                let body: Value = serde_json::from_slice(req.body().as_ref()).unwrap();
+                let item = body["orderItems"][0]["orderItemId"].as_str().unwrap().to_owned();
+                let (status, answer) = if item == "bad" {
+                    (
+                        400,
+                        json!({"type": "https://api.bol.com/problems", "title": "Bad Request", "status": 400,
+                               "detail": "Order item bad does not exist.",
+                               "violations": [{"name": "orderItems[0].orderItemId", "reason": "Request contains invalid value(s): 'bad'."}]}),
+                    )
+                } else {
+                    (202, process(&format!("p-{item}"), "PENDING", &item))
+                };
+                http::Response::builder()
+                    .status(status)
+                    .header("content-type", if status == 400 { "application/vnd.retailer.v10+json" } else { V10 })
+                    .body(answer.to_string())
+                    .unwrap()
+                    .into()
+            });
+        })
+        .await;
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let bulk = answering_bulk(
+        &server,
+        &asked,
+        |id| if id == "p-2" { "FAILURE" } else { "SUCCESS" },
+    )
+    .await;
+    let shipments: Vec<retailer_client::models::ShipmentRequest> = ["1", "2", "bad", "3"]
+        .iter()
+        .map(|item| retailer_client::models::ShipmentRequest {
+            order_items: vec![retailer_client::models::OrderItem {
+                order_item_id: item.to_string(),
+                quantity: None,
+            }],
+            ..Default::default()
+        })
+        .collect();
+    let outcomes = paused_client(&server)
+        .confirm_shipments(&shipments, WaitOptions::default())
+        .await;
+    creates.assert_calls_async(4).await;
+    bulk.assert_calls_async(1).await;
+    assert_eq!(*asked.lock().unwrap(), [["p-1", "p-2", "p-3"]]);
+    assert_eq!(outcomes.len(), 4);
+    assert_eq!(
+        outcomes[0].as_ref().unwrap().entity_id.as_deref(),
+        Some("item-p-1")
+    );
+    let failed = outcomes[1].as_ref().unwrap_err();
+    assert_eq!(failed.provider_code(), Some("FAILURE"));
+    assert!(
+        failed.to_string().contains("Order item p-2 is already shipped."),
+        "{failed}"
+    );
+    let refused = outcomes[2].as_ref().unwrap_err();
+    assert_eq!(refused.status(), Some(400));
+    assert!(!refused.is_unconfirmed());
+    assert_eq!(outcomes[3].as_ref().unwrap().status, ProcessState::Success);
+    assert!(
+        paused_client(&server)
+            .confirm_shipments(&[], WaitOptions::default())
+            .await
+            .is_empty()
+    );
 }
