@@ -475,6 +475,14 @@ pub trait Fulfilment: Send + Sync + fmt::Debug {
     /// The provider's name (`shopwedo`).
     fn name(&self) -> &str;
 
+    /// About how long until the provider could take a call: its rate limiter's estimate
+    /// ([`RateLimiter::ready_in`](crate::RateLimiter::ready_in)), so that a caller with
+    /// other work (a flow's worker) gives the order back and comes again then rather than
+    /// hold a worker that long. Zero (the default) when unknown.
+    fn ready_in(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// Hands an order over for shipping. Implementations must not create it twice: when
     /// unsure whether an earlier attempt arrived, they look it up by [`Order::id`].
     ///
@@ -575,6 +583,14 @@ pub trait ReviewPlatform: Send + Sync + fmt::Debug {
     /// unknown may simply be sent again.
     fn repeatable_invites(&self) -> bool {
         false
+    }
+
+    /// About how long until the provider could take a call: its rate limiter's estimate
+    /// ([`RateLimiter::ready_in`](crate::RateLimiter::ready_in)), so that a caller with
+    /// other work (a flow's worker) gives the order back and comes again then rather than
+    /// hold a worker that long. Zero (the default) when unknown.
+    fn ready_in(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
     }
 
     /// The separate calls an invitation takes, in order (Sitejabber: a review request, then

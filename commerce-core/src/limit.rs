@@ -348,6 +348,24 @@ struct Inner {
     /// The bucket in a store shared with other processes: its quotas, budget and pauses are
     /// kept there (the local state only counts).
     shared: Option<SharedBucket>,
+    /// Callers waiting for a permit (for [`RateLimiter::ready_in`]).
+    queued: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a caller waiting for a permit while it waits (a cancelled wait included).
+struct Queued<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn join(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Queued(count)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// A limiter enforcing several quotas at once. Clones share their state.
@@ -425,6 +443,7 @@ impl RateLimiter {
                 gate: tokio::sync::Mutex::new(()),
                 completed: tokio::sync::Notify::new(),
                 shared,
+                queued: std::sync::atomic::AtomicUsize::new(0),
                 state: Mutex::new(State {
                     windows: quotas
                         .into_iter()
@@ -478,6 +497,7 @@ impl RateLimiter {
     /// a pause the provider asked for, here or in another process, runs longer than
     /// `max_pause`: waiting that long silently would look like a hang.
     pub async fn acquire_checked(&self, max_pause: Duration) -> Result<Permit, Error> {
+        let _queued = Queued::join(&self.inner.queued);
         let _turn = self.inner.gate.lock().await;
         let Some(shared) = &self.inner.shared else {
             return Ok(self.acquire_local().await);
@@ -641,6 +661,67 @@ impl RateLimiter {
         state
             .paused_until
             .map_or(Duration::ZERO, |p| p.saturating_duration_since(now))
+    }
+
+    /// About how long a call asked for now would wait for its permit: the provider's pause
+    /// or spent budget, and every quota's window with the callers already waiting here
+    /// served first. An estimate for scheduling work (a flow gives an order back rather than
+    /// hold a worker that long), not a promise: zero when a call could go now. A call under
+    /// way counts as ending now. For a limiter shared with other processes only this
+    /// process's pause and waiting callers are known here (the store's grants are not read),
+    /// so it is a lower bound there.
+    pub fn ready_in(&self) -> Duration {
+        let ahead = self.inner.queued.load(std::sync::atomic::Ordering::Relaxed);
+        let now = Instant::now();
+        let mut state = self.state();
+        let mut at = now;
+        if let Some(p) = state.paused_until {
+            at = at.max(p);
+        }
+        if let Some(b) = state.budget
+            && b.left == 0
+            && b.until > now
+        {
+            at = at.max(b.until);
+        }
+        let shared_quotas;
+        let windows: Vec<(Quota, Vec<Instant>)> = match &self.inner.shared {
+            Some(shared) => {
+                shared_quotas = shared.quotas.clone();
+                shared_quotas.iter().map(|q| (*q, Vec::new())).collect()
+            }
+            None => state
+                .windows
+                .iter_mut()
+                .map(|w| {
+                    let _ = w.earliest(now);
+                    let times = w.grants.iter().map(|s| if s.open { now } else { s.at }).collect();
+                    (w.quota, times)
+                })
+                .collect(),
+        };
+        drop(state);
+        for (quota, mut times) in windows {
+            let span = quota.window + quota.margin;
+            let limit = quota.limit as usize;
+            if limit == 0 {
+                continue;
+            }
+            times.sort_unstable();
+            // The callers ahead, then this one, each taking the first time the quota allows.
+            let mut last = now;
+            for _ in 0..=ahead {
+                let next = if times.len() < limit {
+                    now
+                } else {
+                    times[times.len() - limit] + span
+                };
+                last = last.max(next);
+                times.push(last);
+            }
+            at = at.max(last);
+        }
+        at.saturating_duration_since(now)
     }
 
     /// How many calls this limiter has let through since it was made.
@@ -811,6 +892,37 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The estimate a flow schedules by: zero while a quota has room, the window's end once
+    /// it is full, a window more for each caller waiting ahead; a pause holds it back too.
+    #[tokio::test(start_paused = true)]
+    async fn ready_in_tells_how_far_off_a_permit_is() {
+        let q = Quota::new(2, Duration::from_secs(10)).with_margin(Duration::ZERO);
+        let l = RateLimiter::new([q]);
+        assert_eq!(l.ready_in(), Duration::ZERO);
+        drop(l.acquire().await);
+        assert_eq!(l.ready_in(), Duration::ZERO, "one slot left");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        drop(l.acquire().await);
+        assert_eq!(
+            l.ready_in(),
+            Duration::from_secs(9),
+            "the first grant leaves the window"
+        );
+        // Two callers wait: the second one's slot comes a window after the first's.
+        let waiting = [l.clone(), l.clone()].map(|l| tokio::spawn(async move { drop(l.acquire().await) }));
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+        assert_eq!(l.ready_in(), Duration::from_secs(19));
+        for w in waiting {
+            w.await.unwrap();
+        }
+        // Granted at 10 s and 11 s (now): the next slot at 20 s.
+        assert_eq!(l.ready_in(), Duration::from_secs(9));
+        let paused = RateLimiter::unlimited();
+        paused.pause_for(Duration::from_secs(30));
+        assert_eq!(paused.ready_in(), Duration::from_secs(30));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_burst_is_let_through_then_paced() {

@@ -24,6 +24,10 @@ struct Figures {
 }
 
 fn run(orders: usize, runners: usize) -> Figures {
+    run_with(orders, runners, 4, Config::default().cancellation_requests)
+}
+
+fn run_with(orders: usize, runners: usize, concurrency: usize, cancellation_requests: f64) -> Figures {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -36,6 +40,7 @@ fn run(orders: usize, runners: usize) -> Figures {
     let (simulated, machine, report) = rt.block_on(async {
         let sb = commerce_sandbox::start(Config {
             orders,
+            cancellation_requests,
             ..Config::default()
         })
         .await
@@ -48,6 +53,7 @@ fn run(orders: usize, runners: usize) -> Figures {
                     FlowOptions {
                         poll_interval: Duration::from_secs(5),
                         runner: format!("bench-{i}"),
+                        concurrency,
                         ..support::shop_options()
                     },
                 )
@@ -84,7 +90,33 @@ fn run(orders: usize, runners: usize) -> Figures {
     }
 }
 
+/// The flow at the pace of its slowest provider: `orders` orders, one runner working 8 at a
+/// time, no faults and no cancellations, against the floor Sitejabber's limit sets (10 calls
+/// in any 10 s: one second per call it answered).
+fn pace(orders: usize) {
+    let f = run_with(orders, 1, 8, 0.0);
+    let sitejabber = &f.report.providers["sitejabber"];
+    let calls: u64 = sitejabber.requests.values().sum::<u64>();
+    let floor = Duration::from_secs(calls);
+    println!();
+    println!(
+        "| orders | concurrency | provider time (simulated) | Sitejabber calls | Sitejabber floor | ratio | 429 answers |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {orders} | 8 | {:.0} s | {calls} | {:.0} s | {:.2} | {} |",
+        f.simulated.as_secs_f64(),
+        floor.as_secs_f64(),
+        f.simulated.as_secs_f64() / floor.as_secs_f64().max(1.0),
+        f.report.total_rate_limited(),
+    );
+}
+
 fn main() {
+    if let Ok(orders) = std::env::var("FLOW_PACE") {
+        pace(orders.parse().unwrap_or(100));
+        return;
+    }
     let orders = support::size("FLOW_ORDERS", 1000);
     let counts: Vec<usize> = std::env::var("FLOW_RUNNERS")
         .ok()

@@ -40,6 +40,8 @@ fn order(id: &str) -> Order {
 struct Shop {
     orders: Vec<Order>,
     confirmations: Mutex<HashMap<String, usize>>,
+    /// When each confirmation came, in tokio's (paused) time.
+    confirmed_at: Mutex<Vec<(String, tokio::time::Instant)>>,
 }
 
 #[async_trait::async_trait]
@@ -55,6 +57,10 @@ impl commerce_core::SalesChannel for Shop {
     }
 
     async fn confirm_shipment(&self, s: &ShipmentConfirmation) -> Result<ConfirmationReceipt, Error> {
+        self.confirmed_at
+            .lock()
+            .unwrap()
+            .push((s.order_id.clone(), tokio::time::Instant::now()));
         *self
             .confirmations
             .lock()
@@ -658,4 +664,92 @@ async fn a_stop_during_the_hand_over_lets_it_finish_and_journals_it() {
     assert_eq!(warehouse.created.lock().unwrap().get("1"), Some(&1));
     let r = journal.load("shop:1").unwrap().unwrap();
     assert!(r.submission.is_done(), "{r:#?}");
+}
+
+/// A review platform that takes one invitation every 10 minutes (a real rate limiter, as a
+/// client's), recording when each went.
+#[derive(Debug)]
+struct SlowPlatform {
+    limiter: commerce_core::RateLimiter,
+    invited: Mutex<Vec<(String, tokio::time::Instant)>>,
+}
+
+#[async_trait::async_trait]
+impl commerce_core::ReviewPlatform for SlowPlatform {
+    fn name(&self) -> &str {
+        "slow"
+    }
+
+    fn ready_in(&self) -> Duration {
+        self.limiter.ready_in()
+    }
+
+    async fn invite(
+        &self,
+        invitation: &commerce_core::ReviewInvitation,
+    ) -> Result<commerce_core::InvitationReceipt, Error> {
+        let _permit = self.limiter.acquire().await;
+        self.invited
+            .lock()
+            .unwrap()
+            .push((invitation.order_id.clone(), tokio::time::Instant::now()));
+        Ok(commerce_core::InvitationReceipt {
+            platform: "slow".into(),
+            reference: None,
+            already_invited: false,
+        })
+    }
+}
+
+/// A worker whose next call's permit is far off gives the order back, due when the permit
+/// is, and serves other orders meanwhile: with one worker and a platform taking one
+/// invitation every 10 minutes, every order is handed over and confirmed within the first
+/// minutes (it used to wait behind the invitation held for 10 minutes), and each invitation
+/// goes as soon as the platform takes it.
+#[tokio::test(start_paused = true)]
+async fn a_step_whose_permit_is_far_off_gives_its_worker_back() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1"), order("2"), order("3")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse::default());
+    let platform = Arc::new(SlowPlatform {
+        limiter: commerce_core::RateLimiter::new([
+            commerce_core::Quota::new(1, Duration::from_secs(600)).with_margin(Duration::ZERO)
+        ]),
+        invited: Mutex::new(Vec::new()),
+    });
+    let mut providers = providers(&shop, &warehouse);
+    providers.review_platforms.push(platform.clone());
+    let start = tokio::time::Instant::now();
+    let summary = Flow::new(
+        providers,
+        Arc::new(MemoryJournal::new()),
+        FlowOptions {
+            concurrency: 1,
+            poll_interval: Duration::from_secs(1),
+            ..FlowOptions::default()
+        },
+    )
+    .run()
+    .await;
+    assert_eq!(summary.completed, 3, "{summary:#?}");
+    assert!(summary.failures.is_empty(), "{summary:#?}");
+    let confirmed = shop.confirmed_at.lock().unwrap().clone();
+    assert_eq!(confirmed.len(), 3);
+    for (order, at) in &confirmed {
+        assert!(
+            *at - start < Duration::from_secs(60),
+            "order {order} confirmed after {:?}",
+            *at - start
+        );
+    }
+    let invited = platform.invited.lock().unwrap().clone();
+    assert_eq!(invited.len(), 3, "each invited once");
+    let offsets: Vec<u64> = invited.iter().map(|(_, at)| (*at - start).as_secs()).collect();
+    assert!(offsets[0] < 60, "{offsets:?}");
+    for pair in offsets.windows(2) {
+        // Each as soon as the platform takes one (the flow's next pass a moment later).
+        assert!((600..=610).contains(&(pair[1] - pair[0])), "{offsets:?}");
+    }
 }

@@ -185,6 +185,11 @@ impl Fulfilment for CustomerApiClient {
         PROVIDER.name
     }
 
+    /// Its rate limiter's estimate: how far off the next call's permit is.
+    fn ready_in(&self) -> std::time::Duration {
+        self.transport().limiter(None).ready_in()
+    }
+
     /// [`prepare`](Fulfilment::prepare), then [`send`](Fulfilment::send): the order sent to
     /// the supplier shop, lines by EAN as product code. A submission whose outcome is
     /// unknown is looked up by its reference before giving up.

@@ -12,6 +12,11 @@ impl ReviewPlatform for SafeShopClient {
         PROVIDER.name
     }
 
+    /// Its rate limiter's estimate: how far off the next call's permit is.
+    fn ready_in(&self) -> std::time::Duration {
+        self.transport.limiter(None).ready_in()
+    }
+
     /// One invite per order; a 409 counts as already invited (inferred, see the crate docs).
     async fn invite(&self, invitation: &ReviewInvitation) -> Result<InvitationReceipt, Error> {
         let c = &invitation.customer;

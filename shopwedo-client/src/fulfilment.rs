@@ -256,6 +256,11 @@ impl Fulfilment for ShopWeDoClient {
         PROVIDER.name
     }
 
+    /// Its rate limiter's estimate: how far off the next call's permit is.
+    fn ready_in(&self) -> std::time::Duration {
+        self.transport().limiter(None).ready_in()
+    }
+
     /// [`prepare`](Fulfilment::prepare), then [`send`](Fulfilment::send): the stock ids by
     /// barcode, then `createOrder`. ShopWeDo offers no look-up by your order number, so a
     /// submission whose outcome is unknown (a time-out after sending) comes back as

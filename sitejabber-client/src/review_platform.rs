@@ -36,6 +36,11 @@ impl ReviewPlatform for SitejabberClient {
         PROVIDER.name
     }
 
+    /// Its rate limiter's estimate: how far off the next call's permit is.
+    fn ready_in(&self) -> std::time::Duration {
+        self.transport().limiter(None).ready_in()
+    }
+
     /// Sends a review request for the order and, when the invitation names SKUs, a product
     /// review request for them (each SKU once). A request Sitejabber already has (code 304)
     /// counts as sent. The parts already sent by this client are not sent again when the

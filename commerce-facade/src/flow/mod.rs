@@ -301,6 +301,9 @@ pub enum Event {
         parts: usize,
         /// Orders of this run waiting to try a failed step again.
         retry: usize,
+        /// Orders of this run given back until a provider's rate limit lets their next call
+        /// go (a worker does not idle that long).
+        paced: usize,
         /// Orders of this run held by other runners (until their leases end).
         elsewhere: usize,
         /// How often a shipping order is checked ([`FlowOptions::poll_interval`]).
@@ -372,6 +375,7 @@ impl std::fmt::Display for Event {
                 untracked,
                 parts,
                 retry,
+                paced,
                 elsewhere,
                 poll_interval,
                 untracked_after,
@@ -396,6 +400,9 @@ impl std::fmt::Display for Event {
                 }
                 if *retry > 0 {
                     said.push(format!("{retry} waiting to try a failed step again"));
+                }
+                if *paced > 0 {
+                    said.push(format!("{paced} waiting for a provider's rate limit"));
                 }
                 if *elsewhere > 0 {
                     said.push(format!("{elsewhere} with other runners (until their leases end)"));
@@ -819,6 +826,7 @@ mod tests {
             untracked: 2,
             parts: 0,
             retry: 1,
+            paced: 2,
             elsewhere: 3,
             poll_interval: Duration::from_secs(300),
             untracked_after: Duration::from_secs(1800),
@@ -832,6 +840,7 @@ mod tests {
             "2 shipped without a tracking code: waiting up to 30m for one",
             "--untracked-after",
             "1 waiting to try a failed step again",
+            "2 waiting for a provider's rate limit",
             "3 with other runners",
             "next check 12:04:10 UTC",
         ] {

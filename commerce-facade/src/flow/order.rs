@@ -21,6 +21,9 @@ use crate::journal::{JournalError, OrderRecord, SplitPart, Step};
 pub(crate) enum Halt {
     /// Not shipped yet: check again at `until`.
     Wait(DateTime<Utc>),
+    /// The provider of the next step could take a call only at `until` (its rate limit):
+    /// given back, due again then, so the worker serves other orders meanwhile.
+    Paced(DateTime<Utc>),
     /// The runner is stopping; the order is given back as it stands.
     Stopped,
     /// A step failed: `(step, error)`; retried later.
@@ -42,6 +45,11 @@ impl From<JournalError> for Halt {
         Halt::Journal(e)
     }
 }
+
+/// How long a worker waits for a provider's permit before it gives the order back instead
+/// (due again when the permit is): waits shorter than this cost less than a give-back and a
+/// new claim.
+pub(crate) const PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// An order this runner holds the lease of.
 pub(crate) struct Held<'f> {
@@ -623,6 +631,7 @@ impl<'f> Held<'f> {
     async fn submit(&mut self, settle: bool) -> Result<(), Halt> {
         let rule = steps::SUBMIT;
         let f = self.fulfilment(rule.name)?;
+        self.pace(f.ready_in())?;
         let flow = self.flow;
         if settle {
             let settled = settle::submission(
@@ -838,6 +847,17 @@ impl<'f> Held<'f> {
         }
     }
 
+    /// A step whose provider could take its call only after [`PATIENCE`] gives the order
+    /// back, due when the provider can (nothing was sent): the worker is free for orders
+    /// that need other providers, and the slowest provider is never idle while work for it
+    /// waits.
+    fn pace(&self, ready_in: std::time::Duration) -> Result<(), Halt> {
+        if ready_in <= PATIENCE {
+            return Ok(());
+        }
+        Err(Halt::Paced(super::later(self.flow.clock.now(), ready_in)))
+    }
+
     async fn invite(
         &mut self,
         plan: usize,
@@ -860,6 +880,7 @@ impl<'f> Held<'f> {
                 Settled::Person(reason) => return self.attention(reason),
             }
         }
+        self.pace(platform.ready_in())?;
         self.check_stop()?;
         self.r.invitations.insert(step.clone(), Step::Started);
         self.save(&format!("inviting on {step}"))?;

@@ -35,7 +35,7 @@ struct Run {
     /// Orders this run gave back to wait: when they are due, and what for.
     waiting: HashMap<String, (DateTime<Utc>, Wait)>,
     /// What the run last said it waits for.
-    announced: Option<[usize; 5]>,
+    announced: Option<[usize; 6]>,
 }
 
 impl Run {
@@ -66,6 +66,8 @@ enum Wait {
     Parts,
     /// The time to try a failed step again.
     Retry,
+    /// A provider's rate limit: due when it can take the next call.
+    Pace,
 }
 
 /// Claims that fail in a row (about a minute of them, with the delays between) after which
@@ -534,6 +536,11 @@ impl Flow {
                 drop(run);
                 release(&r, "")
             }
+            Err(Halt::Paced(due)) => {
+                r.due = Some(due);
+                lock(run).waiting.insert(key.clone(), (due, Wait::Pace));
+                release(&r, "")
+            }
             Err(Halt::Stopped) => {
                 r.due = None;
                 self.summary().interrupted = true;
@@ -731,14 +738,15 @@ impl Flow {
     fn announce_wait(&self, run: &Mutex<Run>, next_check: DateTime<Utc>) {
         let mut run = lock(run);
         let count = |kind: Wait| run.waiting.values().filter(|(_, w)| *w == kind).count();
-        let (shipment, untracked, parts, retry) = (
+        let (shipment, untracked, parts, retry, paced) = (
             count(Wait::Shipment),
             count(Wait::Untracked),
             count(Wait::Parts),
             count(Wait::Retry),
+            count(Wait::Pace),
         );
         let elsewhere = run.open.iter().filter(|k| !run.waiting.contains_key(*k)).count();
-        let picture = [shipment, untracked, parts, retry, elsewhere];
+        let picture = [shipment, untracked, parts, retry, paced, elsewhere];
         if picture.iter().sum::<usize>() > 0 && run.announced != Some(picture) {
             run.announced = Some(picture);
             self.emit(Event::Waiting {
@@ -746,6 +754,7 @@ impl Flow {
                 untracked,
                 parts,
                 retry,
+                paced,
                 elsewhere,
                 poll_interval: self.options.poll_interval,
                 untracked_after: self.options.untracked_after,
