@@ -4,6 +4,8 @@
 //! one written by a newer release is refused; the file is readable by its owner only; personal
 //! fields of orders completed long ago are purged, ids, steps and references kept.
 
+mod support;
+
 use chrono::{Duration, Utc};
 use commerce_facade::{Journal, MemoryJournal, OrderRecord, SCHEMA_VERSION, SqliteJournal, Step};
 
@@ -279,5 +281,30 @@ fn a_journal_serves_one_account_per_channel() {
     // Kept in the file.
     let again = SqliteJournal::open_existing(&path).unwrap();
     assert!(again.bind_account("bol", "client id a", false).is_err());
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// Of the orders due, the one furthest along is claimed first (a shipment check before a
+/// new order routed, however long the new one waited), then the soonest due; the same on
+/// SQLite and in memory (and on PostgreSQL: `tests/postgres.rs`).
+#[test]
+fn the_order_furthest_along_is_claimed_first() {
+    let path = temp_path("rank");
+    let sqlite = SqliteJournal::create(&path).unwrap();
+    let memory = MemoryJournal::new();
+    for journal in [&sqlite as &dyn Journal, &memory] {
+        support::claims_furthest_along_first(journal);
+    }
+    drop(sqlite);
+    // Kept in the file.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let ranks: Vec<(String, i64)> = conn
+        .prepare("SELECT key, rank FROM orders ORDER BY key")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ranks, [("bol:new".to_owned(), 0), ("bol:shipping".to_owned(), 2)]);
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }

@@ -121,6 +121,7 @@ fn the_postgres_journal_keeps_the_same_lease_rules_as_sqlite() {
     let url = database();
     let (one, two) = (Postgres::connect(&url).unwrap(), Postgres::connect(&url).unwrap());
     lease_rules(&one.journal(), &two.journal());
+    support::claims_furthest_along_first(&one.journal());
     let dir = std::env::temp_dir().join(format!("pg-vs-sqlite-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("j.sqlite");

@@ -438,6 +438,9 @@ impl<'f> Held<'f> {
         let mut changes_read: Option<&'static str> = None;
         loop {
             let next = steps::next(&self.r, &self.plans);
+            // Before anything is read for it: a step whose provider is busy gives the order
+            // back.
+            self.pace(self.ready_in(&next))?;
             let read_changes = next.reads_changes()
                 && changes_read.is_none_or(|before| before != next.rule().name && next == Next::Confirm);
             if next.rule().acts || read_changes {
@@ -631,7 +634,6 @@ impl<'f> Held<'f> {
     async fn submit(&mut self, settle: bool) -> Result<(), Halt> {
         let rule = steps::SUBMIT;
         let f = self.fulfilment(rule.name)?;
-        self.pace(f.ready_in())?;
         let flow = self.flow;
         if settle {
             let settled = settle::submission(
@@ -847,6 +849,26 @@ impl<'f> Held<'f> {
         }
     }
 
+    /// How long until the provider of `next` could take its call (its rate limiter's
+    /// estimate): routing reads every fulfilment provider's stock (the busiest counts), a
+    /// hand-over and a shipment check call the order's fulfilment provider, an invitation
+    /// its platform; the channel's steps are not paced here.
+    fn ready_in(&self, next: &Next) -> std::time::Duration {
+        let providers = &self.flow.providers;
+        let ready = match next {
+            Next::Route => providers.fulfilment.iter().map(|f| f.ready_in()).max(),
+            Next::Submit { .. } | Next::Shipment => self
+                .r
+                .fulfilment
+                .as_deref()
+                .and_then(|name| route::by_name(&providers.fulfilment, name))
+                .map(|f| f.ready_in()),
+            Next::Invite { plan, .. } => providers.review_platforms.get(*plan).map(|p| p.ready_in()),
+            _ => None,
+        };
+        ready.unwrap_or_default()
+    }
+
     /// A step whose provider could take its call only after [`PATIENCE`] gives the order
     /// back, due when the provider can (nothing was sent): the worker is free for orders
     /// that need other providers, and the slowest provider is never idle while work for it
@@ -880,7 +902,6 @@ impl<'f> Held<'f> {
                 Settled::Person(reason) => return self.attention(reason),
             }
         }
-        self.pace(platform.ready_in())?;
         self.check_stop()?;
         self.r.invitations.insert(step.clone(), Step::Started);
         self.save(&format!("inviting on {step}"))?;

@@ -108,7 +108,8 @@ impl Journal for MemoryJournal {
                     && row.record.due.is_none_or(|d| d <= now)
                     && row.lease.as_ref().is_none_or(|(_, u)| *u <= now)
             })
-            .min_by_key(|row| row.record.due);
+            // The furthest along first, then the soonest due.
+            .min_by_key(|row| (std::cmp::Reverse(row.record.rank()), row.record.due));
         Ok(free.map(|row| {
             row.lease = Some((runner.to_owned(), until));
             row.record.clone()

@@ -324,6 +324,21 @@ impl OrderRecord {
         self.completed_at.is_none() && self.attention.is_none() && self.cancelled.is_none()
     }
 
+    /// How far along the order is, for claiming: of the orders due at once, the one
+    /// furthest along goes first (an invitation before a confirmation before a shipment
+    /// check before a hand-over before routing a new order), so work under way reaches the
+    /// slowest provider before new work takes the workers: 4 (invite) down to 0 (route, or
+    /// not open).
+    pub fn rank(&self) -> i32 {
+        match self.stage() {
+            "invite" => 4,
+            "confirm" => 3,
+            "shipment" => 2,
+            "submit" | "split" => 1,
+            _ => 0,
+        }
+    }
+
     /// Where the order stands, in a word: `completed`, `cancelled`, `attention`, `split`
     /// (its parts go on as records of their own), or the step it is at (`route`, `submit`,
     /// `shipment`, `confirm`, `invite`).
@@ -566,6 +581,9 @@ pub(crate) struct Columns<'a> {
     pub(crate) open: bool,
     /// When it is next due.
     pub(crate) due: Option<DateTime<Utc>>,
+    /// How far along it is ([`OrderRecord::rank`]): of the orders due, the furthest along
+    /// is claimed first.
+    pub(crate) rank: i32,
     /// Its channel.
     pub(crate) channel: &'a str,
 }
@@ -578,6 +596,7 @@ impl OrderRecord {
             completed_at: self.closed_at().filter(|_| self.purged_at.is_none()),
             open: self.is_open(),
             due: self.due,
+            rank: self.rank(),
             channel: &self.order.channel,
         }
     }

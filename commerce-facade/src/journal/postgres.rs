@@ -70,7 +70,7 @@ impl PgJournal {
     ) -> Result<(), JournalError> {
         let body = text(record)?;
         let c = record.columns();
-        let (completed, open, due) = (c.completed_at, c.open, c.due);
+        let (completed, open, due, rank) = (c.completed_at, c.open, c.due, c.rank);
         let (runner, key, note) = (runner.to_owned(), record.key.clone(), note.to_owned());
         self.pool.blocking(move |client| {
             let now = Utc::now();
@@ -78,9 +78,9 @@ impl PgJournal {
             let changed = tx.execute(
                 "UPDATE commerce_orders SET record = $1, updated_at = $2, completed_at = $3, open = $4, due = $5,
                      lease_owner = CASE WHEN $6::timestamptz IS NULL THEN NULL ELSE lease_owner END,
-                     lease_until = $6, version = version + 1
+                     lease_until = $6, version = version + 1, rank = $9
                  WHERE key = $7 AND lease_owner = $8",
-                &[&body, &now, &completed, &open, &due, &lease_until, &key, &runner],
+                &[&body, &now, &completed, &open, &due, &lease_until, &key, &runner, &rank],
             )?;
             if changed == 0 {
                 return Err(JournalError::LeaseLost { key });
@@ -113,15 +113,16 @@ impl Journal for PgJournal {
     fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
         let body = text(record)?;
         let c = record.columns();
-        let (completed, open, due, channel) = (c.completed_at, c.open, c.due, c.channel.to_owned());
+        let (completed, open, due, rank, channel) =
+            (c.completed_at, c.open, c.due, c.rank, c.channel.to_owned());
         let key = record.key.clone();
         self.pool.blocking(move |client| {
             let now = Utc::now();
             let mut tx = client.transaction()?;
             let added = tx.execute(
-                "INSERT INTO commerce_orders (key, record, updated_at, completed_at, open, due, channel)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
-                &[&key, &body, &now, &completed, &open, &due, &channel],
+                "INSERT INTO commerce_orders (key, record, updated_at, completed_at, open, due, channel, rank)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING",
+                &[&key, &body, &now, &completed, &open, &due, &channel, &rank],
             )? > 0;
             if added {
                 history(&mut tx, &key, now, "flow", "seen on its channel")?;
@@ -148,7 +149,7 @@ impl Journal for PgJournal {
                     "SELECT key, record FROM commerce_orders
                      WHERE open AND channel = ANY($1) AND (due IS NULL OR due <= $2)
                        AND (lease_until IS NULL OR lease_until <= $2)
-                     ORDER BY due NULLS FIRST LIMIT 1 FOR UPDATE SKIP LOCKED",
+                     ORDER BY rank DESC, due NULLS FIRST, key LIMIT 1 FOR UPDATE SKIP LOCKED",
                     &[&channels, &now],
                 )?
                 else {
@@ -248,15 +249,15 @@ impl Journal for PgJournal {
             record.due = None;
             let body = self::text(&record)?;
             let c = record.columns();
-            let (completed, open, due) = (c.completed_at, c.open, c.due);
+            let (completed, open, due, rank) = (c.completed_at, c.open, c.due, c.rank);
             let (k, by) = (key.to_owned(), by.to_owned());
             let written = self.pool.blocking(move |client| {
                 let mut tx = client.transaction()?;
                 let changed = tx.execute(
                     "UPDATE commerce_orders SET record = $1, updated_at = $2, completed_at = $3, open = $4, due = $5,
-                         lease_owner = NULL, lease_until = NULL, version = version + 1
+                         lease_owner = NULL, lease_until = NULL, version = version + 1, rank = $8
                      WHERE key = $6 AND version = $7 AND (lease_until IS NULL OR lease_until <= $2)",
-                    &[&body, &now, &completed, &open, &due, &k, &version],
+                    &[&body, &now, &completed, &open, &due, &k, &version, &rank],
                 )?;
                 if changed == 0 {
                     return Ok(false);

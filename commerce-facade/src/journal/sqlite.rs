@@ -20,7 +20,7 @@ use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderReco
 /// `open`, `due`, `lease_owner`, `lease_until`; records carry `due`, `failures`,
 /// `last_error`, `cancelled`) and each order's history (table `history`); 3: the
 /// sales-channel accounts the journal serves (table `accounts`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The first release's table: a new journal is created as that and migrated, so there
 /// is one description of the schema, the migrations.
@@ -58,6 +58,9 @@ const MIGRATIONS: &[&str] = &[
          account TEXT NOT NULL,
          since TEXT NOT NULL
      );",
+    // 3 -> 4: how far along each order is, claimed furthest along first.
+    "ALTER TABLE orders ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX orders_rank_due ON orders (open, rank, due);",
 ];
 
 /// How long a runner waits for another one's write to finish.
@@ -76,10 +79,16 @@ fn storage<E: std::fmt::Display + 'static>(e: E) -> JournalError {
     }
 }
 
-/// The columns kept beside a record, as stored: `(completed_at, open, due, channel)`.
-fn derived(r: &OrderRecord) -> (Option<String>, bool, Option<String>, &str) {
+/// The columns kept beside a record, as stored: `(completed_at, open, due, rank, channel)`.
+fn derived(r: &OrderRecord) -> (Option<String>, bool, Option<String>, i32, &str) {
     let c = r.columns();
-    (c.completed_at.map(stamp), c.open, c.due.map(stamp), c.channel)
+    (
+        c.completed_at.map(stamp),
+        c.open,
+        c.due.map(stamp),
+        c.rank,
+        c.channel,
+    )
 }
 
 use super::read_record as read;
@@ -269,13 +278,14 @@ impl SqliteJournal {
         note: &str,
     ) -> Result<(), JournalError> {
         let text = serde_json::to_string(record).map_err(storage)?;
-        let (completed, open, due, _) = derived(record);
+        let (completed, open, due, rank, _) = derived(record);
         let now = Utc::now();
         self.write(|tx| {
             let changed = tx
                 .execute(
                     "UPDATE orders SET record = ?1, updated_at = ?2, completed_at = ?3, open = ?4, due = ?5,
-                         lease_owner = CASE WHEN ?6 IS NULL THEN NULL ELSE lease_owner END, lease_until = ?6
+                         lease_owner = CASE WHEN ?6 IS NULL THEN NULL ELSE lease_owner END, lease_until = ?6,
+                         rank = ?9
                      WHERE key = ?7 AND lease_owner = ?8",
                     (
                         &text,
@@ -286,6 +296,7 @@ impl SqliteJournal {
                         lease_until.map(stamp),
                         &record.key,
                         runner,
+                        rank,
                     ),
                 )
                 .map_err(storage)?;
@@ -456,10 +467,11 @@ fn migrate(conn: &mut rusqlite::Connection) -> Result<(), JournalError> {
             }
         }
         let text = serde_json::to_string(&r).map_err(storage)?;
-        let (completed, open, due, channel) = derived(&r);
+        let (completed, open, due, rank, channel) = derived(&r);
         tx.execute(
-            "UPDATE orders SET record = ?1, completed_at = ?2, open = ?3, due = ?4, channel = ?5 WHERE key = ?6",
-            (text, completed, open, due, channel, key),
+            "UPDATE orders SET record = ?1, completed_at = ?2, open = ?3, due = ?4, channel = ?5, rank = ?6
+             WHERE key = ?7",
+            (text, completed, open, due, channel, rank, key),
         )
         .map_err(storage)?;
     }
@@ -519,14 +531,23 @@ impl Journal for SqliteJournal {
 
     fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
         let text = serde_json::to_string(record).map_err(storage)?;
-        let (completed, open, due, channel) = derived(record);
+        let (completed, open, due, rank, channel) = derived(record);
         let now = Utc::now();
         self.write(|tx| {
             let added = tx
                 .execute(
-                    "INSERT INTO orders (key, record, updated_at, completed_at, open, due, channel)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (key) DO NOTHING",
-                    (&record.key, &text, stamp(now), completed, open, due, channel),
+                    "INSERT INTO orders (key, record, updated_at, completed_at, open, due, channel, rank)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (key) DO NOTHING",
+                    (
+                        &record.key,
+                        &text,
+                        stamp(now),
+                        completed,
+                        open,
+                        due,
+                        channel,
+                        rank,
+                    ),
                 )
                 .map_err(storage)?
                 > 0;
@@ -553,7 +574,7 @@ impl Journal for SqliteJournal {
                         "SELECT key, record FROM orders
                          WHERE open = 1 AND channel IN (SELECT value FROM json_each(?1))
                            AND (due IS NULL OR due <= ?2) AND (lease_until IS NULL OR lease_until <= ?2)
-                         ORDER BY due LIMIT 1",
+                         ORDER BY rank DESC, due, rowid LIMIT 1",
                         (&channels, &now),
                         |row| Ok((row.get(0)?, row.get(1)?)),
                     )
@@ -651,11 +672,11 @@ impl Journal for SqliteJournal {
             let note = change(&mut record).map_err(JournalError::Refused)?;
             record.due = None;
             let text = serde_json::to_string(&record).map_err(storage)?;
-            let (completed, open, due, _) = derived(&record);
+            let (completed, open, due, rank, _) = derived(&record);
             tx.execute(
                 "UPDATE orders SET record = ?1, updated_at = ?2, completed_at = ?3, open = ?4, due = ?5,
-                     lease_owner = NULL, lease_until = NULL WHERE key = ?6",
-                (text, stamp(now), completed, open, due, key),
+                     lease_owner = NULL, lease_until = NULL, rank = ?7 WHERE key = ?6",
+                (text, stamp(now), completed, open, due, key, rank),
             )
             .map_err(storage)?;
             history(tx, key, now, by, &note)?;

@@ -43,7 +43,7 @@ pub use shared::PgShared;
 use pool::{Pool, PoolError};
 
 /// The PostgreSQL schema this release writes.
-pub const PG_SCHEMA_VERSION: i32 = 2;
+pub const PG_SCHEMA_VERSION: i32 = 3;
 
 /// `MIGRATIONS[n]` takes the database from schema `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -99,6 +99,10 @@ const MIGRATIONS: &[&str] = &[
          account TEXT NOT NULL,
          since TIMESTAMPTZ NOT NULL
      );",
+    // 2 -> 3: how far along each order is, claimed furthest along first (as SQLite's
+    // schema 4); a record keeps rank 0 until it is next written.
+    "ALTER TABLE commerce_orders ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX commerce_orders_rank_due ON commerce_orders (open, rank, due);",
 ];
 
 /// How many connections a process opens by default.

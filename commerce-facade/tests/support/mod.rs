@@ -305,3 +305,44 @@ pub fn sweep_sandbox_secrets() {
         commerce_sandbox::RETAILER_CLIENT_SECRET,
     ]);
 }
+
+/// Of the orders due, the one furthest along is claimed first, then the soonest due: the
+/// rule every journal keeps (`tests/journal.rs`, `tests/postgres.rs`).
+pub fn claims_furthest_along_first(journal: &dyn Journal) {
+    let channels = ["bol".to_owned()];
+    let now = chrono::Utc::now();
+    let until = now + chrono::Duration::seconds(30);
+    let record = |id: &str| {
+        commerce_facade::OrderRecord::new(commerce_core::Order {
+            id: id.into(),
+            channel: "bol".into(),
+            ..Default::default()
+        })
+    };
+    // A new order, due since it was seen (long ago); one handed over, its shipment check
+    // due just now.
+    let mut fresh = record("new");
+    fresh.due = Some(now - chrono::Duration::hours(1));
+    journal.add(&fresh).unwrap();
+    let mut shipping = record("shipping");
+    journal.add(&shipping).unwrap();
+    shipping = journal.claim("r", &channels, now, until).unwrap().unwrap();
+    assert_eq!(
+        shipping.key, "bol:shipping",
+        "of two new orders, the one with no due time"
+    );
+    shipping.fulfilment = Some("shopwedo".into());
+    shipping.submission = commerce_facade::Step::Done(commerce_core::SubmissionReceipt {
+        provider: "shopwedo".into(),
+        reference: "W-1".into(),
+        already_submitted: false,
+    });
+    shipping.due = Some(now - chrono::Duration::seconds(1));
+    assert_eq!(shipping.stage(), "shipment");
+    journal.release("r", &shipping, "").unwrap();
+    let first = journal.claim("r", &channels, now, until).unwrap().unwrap();
+    assert_eq!(first.key, "bol:shipping", "furthest along first");
+    let second = journal.claim("r", &channels, now, until).unwrap().unwrap();
+    assert_eq!(second.key, "bol:new");
+    assert_eq!(journal.claim("r", &channels, now, until).unwrap(), None);
+}
