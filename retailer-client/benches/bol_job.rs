@@ -446,7 +446,7 @@ fn peer_python(dir: &Path) -> Result<PathBuf, String> {
     };
     run(
         Command::new(&python).args(["-m", "venv"]).arg(dir),
-        "python3 -m venv",
+        &format!("{python} -m venv"),
     )?;
     let bin = dir.join("bin");
     run(
