@@ -455,6 +455,8 @@ fn peer_python(dir: &Path) -> Result<PathBuf, String> {
             "--quiet",
             "--disable-pip-version-check",
             "--no-input",
+            "--retries",
+            "1",
             "--timeout",
             "30",
             PEER_PACKAGE,
