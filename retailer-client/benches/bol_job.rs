@@ -17,6 +17,8 @@
 //!   `each-1` is the README's code one at a time.
 //! - `bulk-N`: this crate, N callers creating the shipments, then one
 //!   `wait_for_processes` for all of them.
+//! - `batch-N`: this crate, N callers reading the orders, then one `confirm_shipments` for
+//!   every item (the batch helper: creates 8 at a time, then waits for all in bulk).
 //!
 //! Each row gets a fresh sandbox (fresh state, no faults, no buyer cancellations) in a child
 //! process: this binary run again with `BOL_JOB_SANDBOX` set, so the client's CPU time is
@@ -73,6 +75,8 @@ enum Kind {
     Each,
     /// The creates, then one `wait_for_processes` for all.
     Bulk,
+    /// The reads, then one `confirm_shipments` for every item.
+    Batch,
 }
 
 /// One row to run.
@@ -88,6 +92,7 @@ impl Spec {
             Kind::Peer => "peer".to_owned(),
             Kind::Each => format!("each-{}", self.callers),
             Kind::Bulk => format!("bulk-{}", self.callers),
+            Kind::Batch => format!("batch-{}", self.callers),
         }
     }
 
@@ -101,6 +106,7 @@ impl Spec {
             }
             (Kind::Each, n) => format!("ours, `create_shipment` + `wait_for_success`, {n} at a time"),
             (Kind::Bulk, n) => format!("ours, bulk: creates {n} at a time, then `wait_for_processes`"),
+            (Kind::Batch, n) => format!("ours, batch: reads {n} at a time, then `confirm_shipments` for all"),
         }
     }
 }
@@ -123,6 +129,10 @@ fn all_rows() -> Vec<Spec> {
     }));
     rows.extend([1, 16, 64, 256].map(|callers| Spec {
         kind: Kind::Bulk,
+        callers,
+    }));
+    rows.extend([1, 16].map(|callers| Spec {
+        kind: Kind::Batch,
         callers,
     }));
     rows
@@ -348,6 +358,7 @@ async fn our_job(bol: &RetailerClient, kind: Kind, callers: usize, out: &mut Out
     let queue = Mutex::new(listed.into_iter().map(|o| o.order_id).collect::<VecDeque<_>>());
     let tally = Mutex::new(Tally::default());
     let started: Mutex<Vec<ProcessStatus>> = Mutex::new(Vec::new());
+    let batch: Mutex<Vec<ShipmentRequest>> = Mutex::new(Vec::new());
     let worker = || async {
         loop {
             let Some(order_id) = queue.lock().unwrap().pop_front() else {
@@ -362,6 +373,10 @@ async fn our_job(bol: &RetailerClient, kind: Kind, callers: usize, out: &mut Out
             };
             for item in open_item_ids(&order) {
                 tally.lock().unwrap().items += 1;
+                if kind == Kind::Batch {
+                    batch.lock().unwrap().push(shipment(&item));
+                    continue;
+                }
                 let status = match bol.create_shipment(&shipment(&item)).await {
                     Ok(status) => status,
                     Err(e) => {
@@ -382,6 +397,13 @@ async fn our_job(bol: &RetailerClient, kind: Kind, callers: usize, out: &mut Out
     futures_util::future::join_all((0..callers).map(|_| worker())).await;
     let mut tally = tally.into_inner().unwrap();
     let started = started.into_inner().unwrap();
+    let batch = batch.into_inner().unwrap();
+    for outcome in bol.confirm_shipments(&batch, WaitOptions::default()).await {
+        match outcome {
+            Ok(_) => tally.succeeded += 1,
+            Err(e) => tally.fail("confirm shipments", &e),
+        }
+    }
     if kind == Kind::Bulk && !started.is_empty() {
         match bol.wait_for_processes(&started, WaitOptions::default()).await {
             Ok(done) => {
@@ -673,7 +695,7 @@ fn main() {
     }
     let bulk: Vec<&(Spec, Outcome)> = results
         .iter()
-        .filter(|(s, o)| s.kind == Kind::Bulk && o.skipped.is_none())
+        .filter(|(s, o)| matches!(s.kind, Kind::Bulk | Kind::Batch) && o.skipped.is_none())
         .collect();
     if !bulk.is_empty() {
         let met = bulk
