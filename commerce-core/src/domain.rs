@@ -475,11 +475,13 @@ pub trait Fulfilment: Send + Sync + fmt::Debug {
     /// The provider's name (`shopwedo`).
     fn name(&self) -> &str;
 
-    /// About how long until the provider could take a call: its rate limiter's estimate
-    /// ([`RateLimiter::ready_in`](crate::RateLimiter::ready_in)), so that a caller with
-    /// other work (a flow's worker) gives the order back and comes again then rather than
-    /// hold a worker that long. Zero (the default) when unknown.
-    fn ready_in(&self) -> std::time::Duration {
+    /// About how long until the provider could take a call, with `waiting` more calls the
+    /// caller knows will go first (orders it gave back for this provider): its rate
+    /// limiter's estimate ([`RateLimiter::ready_in_after`](crate::RateLimiter::ready_in_after)),
+    /// so that a caller with other work (a flow's worker) gives the order back and comes
+    /// again then rather than hold a worker that long. Zero (the default) when unknown.
+    fn ready_in(&self, waiting: usize) -> std::time::Duration {
+        let _ = waiting;
         std::time::Duration::ZERO
     }
 
@@ -585,11 +587,13 @@ pub trait ReviewPlatform: Send + Sync + fmt::Debug {
         false
     }
 
-    /// About how long until the provider could take a call: its rate limiter's estimate
-    /// ([`RateLimiter::ready_in`](crate::RateLimiter::ready_in)), so that a caller with
-    /// other work (a flow's worker) gives the order back and comes again then rather than
-    /// hold a worker that long. Zero (the default) when unknown.
-    fn ready_in(&self) -> std::time::Duration {
+    /// About how long until the provider could take a call, with `waiting` more calls the
+    /// caller knows will go first (orders it gave back for this provider): its rate
+    /// limiter's estimate ([`RateLimiter::ready_in_after`](crate::RateLimiter::ready_in_after)),
+    /// so that a caller with other work (a flow's worker) gives the order back and comes
+    /// again then rather than hold a worker that long. Zero (the default) when unknown.
+    fn ready_in(&self, waiting: usize) -> std::time::Duration {
+        let _ = waiting;
         std::time::Duration::ZERO
     }
 

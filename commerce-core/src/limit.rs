@@ -671,16 +671,28 @@ impl RateLimiter {
     /// process's pause and waiting callers are known here (the store's grants are not read),
     /// so it is a lower bound there.
     pub fn ready_in(&self) -> Duration {
-        let ahead = self.inner.queued.load(std::sync::atomic::Ordering::Relaxed);
+        self.ready_in_after(0)
+    }
+
+    /// [`ready_in`](Self::ready_in) with `waiting` more callers served first: the ones a
+    /// caller knows of that have not asked yet (orders a flow gave back for this limiter's
+    /// provider, due in turn).
+    pub fn ready_in_after(&self, waiting: usize) -> Duration {
+        let ahead = self
+            .inner
+            .queued
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(waiting);
         let now = Instant::now();
         let mut state = self.state();
         let mut at = now;
         if let Some(p) = state.paused_until {
             at = at.max(p);
         }
+        // The provider's budget, spent before this caller's turn: not before its reset.
         if let Some(b) = state.budget
-            && b.left == 0
             && b.until > now
+            && b.left <= ahead as u64
         {
             at = at.max(b.until);
         }

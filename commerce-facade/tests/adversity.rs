@@ -680,8 +680,8 @@ impl commerce_core::ReviewPlatform for SlowPlatform {
         "slow"
     }
 
-    fn ready_in(&self) -> Duration {
-        self.limiter.ready_in()
+    fn ready_in(&self, waiting: usize) -> Duration {
+        self.limiter.ready_in_after(waiting)
     }
 
     async fn invite(

@@ -186,8 +186,8 @@ impl Fulfilment for CustomerApiClient {
     }
 
     /// Its rate limiter's estimate: how far off the next call's permit is.
-    fn ready_in(&self) -> std::time::Duration {
-        self.transport().limiter(None).ready_in()
+    fn ready_in(&self, waiting: usize) -> std::time::Duration {
+        self.transport().limiter(None).ready_in_after(waiting)
     }
 
     /// [`prepare`](Fulfilment::prepare), then [`send`](Fulfilment::send): the order sent to

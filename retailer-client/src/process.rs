@@ -291,6 +291,9 @@ impl RetailerClient {
     /// Waits running at once through this client or its clones share their polls: alone, a
     /// wait polls `GET /shared/process-status/{id}`; with others, one bulk request
     /// (`POST /shared/process-status`) asks for all of them.
+    /// bol's 404 for the id (a status it no longer keeps, or does not know yet) is asked
+    /// again until the deadline, as [`wait_for_processes`](Self::wait_for_processes) does
+    /// for an id left out of an answer.
     pub async fn wait_for_process(
         &self,
         status: &ProcessStatus,
@@ -326,11 +329,12 @@ impl RetailerClient {
     /// request; an id given twice is asked for once. A `FAILURE` or `TIMEOUT` is returned,
     /// not an error: look at each status.
     ///
-    /// The answers are read tolerantly: an id bol leaves out of an answer (bol keeps process
-    /// statuses only for a while) is asked for again in the next round until the deadline,
-    /// never dropped, and a status for an id not asked for is ignored. A status given without
-    /// a `processStatusId` is refused before any request ([`Error::InvalidInput`] naming its
-    /// index); a failed request ends the wait with its error.
+    /// The answers are read tolerantly: an id bol leaves out of an answer, or answers 404
+    /// for when it is asked for alone (bol keeps process statuses only for a while), is asked
+    /// for again in the next round until the deadline, never dropped, and a status for an id
+    /// not asked for is ignored. A status given without a `processStatusId` is refused before
+    /// any request ([`Error::InvalidInput`] naming its index); a failed request ends the wait
+    /// with its error unless every status it waits for is final by then.
     ///
     /// ```no_run
     /// # use retailer_client::{RetailerClient, WaitOptions};
@@ -394,7 +398,8 @@ impl RetailerClient {
     ///
     /// A create is never sent twice: one whose outcome is unknown
     /// ([`Error::is_unconfirmed`]) is returned as its error; read the order
-    /// (`quantityShipped`) before sending it again.
+    /// (`quantityShipped`) before sending it again. Not cancel-safe: dropping the future
+    /// while it creates loses which shipments were sent (read the orders then).
     ///
     /// ```no_run
     /// # use retailer_client::{RetailerClient, WaitOptions};
@@ -492,22 +497,28 @@ impl RetailerClient {
         let started = Instant::now();
         let mut delay = options.first_delay;
         let all_done = |done: &HashMap<String, ProcessStatus>| done.len() == ids.len();
+        let timeout = || {
+            tracing::debug!(pending = ids.len(), "process statuses not final by the deadline");
+            let timeout = Error::Timeout {
+                provider: PROVIDER.name.into(),
+                endpoint: "process-status".into(),
+                after: options.deadline,
+                delivery: Delivery::MaybeSent,
+            };
+            (waits.finished(ids), Some(timeout))
+        };
         loop {
             let left = options.deadline.saturating_sub(started.elapsed());
             if left.is_zero() {
-                tracing::debug!(pending = ids.len(), "process statuses not final by the deadline");
-                let timeout = Error::Timeout {
-                    provider: PROVIDER.name.into(),
-                    endpoint: "process-status".into(),
-                    after: options.deadline,
-                    delivery: Delivery::MaybeSent,
-                };
-                return (waits.finished(ids), Some(timeout));
+                return timeout();
             }
             // Sleep until the next poll is due, looking after every poll (another wait's
             // included) whether ours are final.
             let asleep = waits.polls();
-            let wake = Instant::now() + delay.min(left);
+            let now = Instant::now();
+            let wake = now
+                .checked_add(delay.min(left))
+                .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
             loop {
                 tokio::select! {
                     () = tokio::time::sleep_until(wake) => break,
@@ -524,14 +535,27 @@ impl RetailerClient {
                     }
                 }
             }
-            // A poll of another wait that asked for ours while we slept counts as ours.
+            // A poll of another wait that asked for ours while we slept counts as ours. (The
+            // deadline is looked at between polls: a poll under way, ours or another wait's,
+            // ends first, bounded by the client's own timeouts. No timer runs over a request
+            // here: in paused time, tokio would jump to it while the request is under way.)
             if !waits.polled_since(ids, asleep) {
-                let _polling = waits.poll.lock().await;
-                if !all_done(&waits.finished(ids))
-                    && !waits.polled_since(ids, asleep)
-                    && let Err(e) = self.poll_waited().await
-                {
-                    return (waits.finished(ids), Some(e));
+                let polled = {
+                    let _polling = waits.poll.lock().await;
+                    if all_done(&waits.finished(ids)) || waits.polled_since(ids, asleep) {
+                        Ok(())
+                    } else {
+                        self.poll_waited().await
+                    }
+                };
+                if let Err(e) = polled {
+                    // A poll asks for every wait's ids: its failure ends only a wait whose
+                    // own are not all final (the others poll again in their turn).
+                    let done = waits.finished(ids);
+                    if all_done(&done) {
+                        return (done, None);
+                    }
+                    return (done, Some(e));
                 }
             }
             let done = waits.finished(ids);
@@ -548,11 +572,23 @@ impl RetailerClient {
     async fn poll_waited(&self) -> Result<(), Error> {
         let waits = self.waits();
         let (poll, pending) = waits.start_poll();
+        // Every wait looks at its ids when the poll ends, however it ends (failed, or
+        // cancelled with its wait): those finished by an earlier chunk need not sleep on.
+        let _round = Round(waits);
         let mut finished = 0;
         if let [id] = pending.as_slice() {
-            let now = self.get_process_status(id).await?;
-            tracing::debug!(process_status_id = %id, status = %now.status, "process status");
-            finished += waits.record(poll, &pending, vec![now]);
+            // bol answers 404 for a status it no longer keeps (or does not know yet): as an
+            // id left out of a bulk answer, it is asked for again until the deadline.
+            let now = match self.get_process_status(id).await {
+                Ok(mut now) => {
+                    now.process_status_id.get_or_insert_with(|| id.clone());
+                    vec![now]
+                }
+                Err(e) if e.status() == Some(404) => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            tracing::debug!(process_status_id = %id, answered = now.len(), "process status");
+            finished += waits.record(poll, &pending, now);
         } else {
             for chunk in pending.chunks(BULK_PROCESS_STATUS_LIMIT) {
                 let request = BulkProcessStatusRequest {
@@ -568,8 +604,16 @@ impl RetailerClient {
             }
         }
         tracing::debug!(asked = pending.len(), finished, "process statuses");
-        waits.rounds.send_modify(|n| *n += 1);
         Ok(())
+    }
+}
+
+/// Ends a poll's round: every wait looks at its ids.
+struct Round<'a>(&'a Waits);
+
+impl Drop for Round<'_> {
+    fn drop(&mut self) {
+        self.0.rounds.send_modify(|n| *n += 1);
     }
 }
 

@@ -1183,3 +1183,40 @@ async fn confirm_shipments_creates_each_and_waits_for_all_in_bulk() {
             .is_empty()
     );
 }
+
+/// A status bol answers 404 for when asked alone (it no longer keeps it, or does not know
+/// it yet) is asked for again until the deadline, as an id left out of a bulk answer is.
+#[tokio::test(start_paused = true)]
+async fn a_lone_status_answered_404_is_asked_again() {
+    let server = setup().await;
+    let n = Arc::new(AtomicU32::new(0));
+    let count = n.clone();
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/shared/process-status/8")
+                .is_true(move |_| count.fetch_add(1, Ordering::SeqCst) < 2);
+            then.status(404)
+                .header("content-type", "application/vnd.retailer.v10+json")
+                .json_body(
+                    json!({"type": "https://api.bol.com/problems", "title": "Not Found", "status": 404,
+                       "detail": "Process status 8 not found."}),
+                );
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/shared/process-status/8");
+            // An answer without its id is taken for the id asked.
+            let mut done = process("8", "SUCCESS", "e");
+            done.as_object_mut().unwrap().remove("processStatusId");
+            then.status(200).json_body(done);
+        })
+        .await;
+    let done = paused_client(&server)
+        .wait_for_success(&status("8", "PENDING"), WaitOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(done.status, ProcessState::Success);
+    assert_eq!(n.load(Ordering::SeqCst), 3, "two 404s, then the answer");
+}

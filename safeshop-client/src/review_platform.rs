@@ -13,8 +13,8 @@ impl ReviewPlatform for SafeShopClient {
     }
 
     /// Its rate limiter's estimate: how far off the next call's permit is.
-    fn ready_in(&self) -> std::time::Duration {
-        self.transport.limiter(None).ready_in()
+    fn ready_in(&self, waiting: usize) -> std::time::Duration {
+        self.transport.limiter(None).ready_in_after(waiting)
     }
 
     /// One invite per order; a 409 counts as already invited (inferred, see the crate docs).

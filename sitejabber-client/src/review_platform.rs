@@ -37,8 +37,8 @@ impl ReviewPlatform for SitejabberClient {
     }
 
     /// Its rate limiter's estimate: how far off the next call's permit is.
-    fn ready_in(&self) -> std::time::Duration {
-        self.transport().limiter(None).ready_in()
+    fn ready_in(&self, waiting: usize) -> std::time::Duration {
+        self.transport().limiter(None).ready_in_after(waiting)
     }
 
     /// Sends a review request for the order and, when the invitation names SKUs, a product

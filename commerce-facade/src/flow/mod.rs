@@ -623,6 +623,9 @@ pub struct Flow {
     /// The journal knew no order of these channels when the run began (new, or replaced):
     /// each order is looked up before it is created, where the provider can.
     fresh_journal: std::sync::atomic::AtomicBool,
+    /// When the orders this runner gave back for each provider's rate limit are due: each
+    /// further one is due after those still to come.
+    paced: Mutex<std::collections::HashMap<String, Vec<DateTime<Utc>>>>,
 }
 
 impl std::fmt::Debug for Flow {
@@ -698,6 +701,7 @@ impl Flow {
             summary: Mutex::new(Summary::default()),
             clock: Clock::new(),
             fresh_journal: std::sync::atomic::AtomicBool::new(false),
+            paced: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -719,6 +723,38 @@ impl Flow {
 
     fn emit(&self, event: Event) {
         (self.observer)(&event);
+    }
+
+    /// How long until `provider` could take this order's call (`ready_in`, given how many
+    /// calls go first), with the orders this runner gave back for it that are due by then
+    /// going first: each further order given back is due after them, not with them. (An
+    /// order due later waits behind this one.)
+    pub(crate) fn paced_ready_in(&self, provider: &str, ready_in: impl Fn(usize) -> Duration) -> Duration {
+        let now = self.clock.now();
+        let dues: Vec<DateTime<Utc>> = {
+            let mut paced = self.paced.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(dues) = paced.get_mut(provider) else {
+                return ready_in(0);
+            };
+            dues.retain(|d| *d > now);
+            dues.clone()
+        };
+        let mut ahead = 0;
+        loop {
+            let wait = ready_in(ahead);
+            let by = later(now, wait);
+            let due_by = dues.iter().filter(|d| **d <= by).count();
+            if due_by <= ahead {
+                return wait;
+            }
+            ahead = due_by;
+        }
+    }
+
+    /// An order given back for `provider`'s rate limit, due at `due`.
+    pub(crate) fn count_paced(&self, provider: &str, due: DateTime<Utc>) {
+        let mut paced = self.paced.lock().unwrap_or_else(|p| p.into_inner());
+        paced.entry(provider.to_owned()).or_default().push(due);
     }
 
     fn summary(&self) -> std::sync::MutexGuard<'_, Summary> {

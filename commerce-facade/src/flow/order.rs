@@ -21,9 +21,9 @@ use crate::journal::{JournalError, OrderRecord, SplitPart, Step};
 pub(crate) enum Halt {
     /// Not shipped yet: check again at `until`.
     Wait(DateTime<Utc>),
-    /// The provider of the next step could take a call only at `until` (its rate limit):
-    /// given back, due again then, so the worker serves other orders meanwhile.
-    Paced(DateTime<Utc>),
+    /// The provider of the next step (named) could take a call only at `until` (its rate
+    /// limit): given back, due again then, so the worker serves other orders meanwhile.
+    Paced(DateTime<Utc>, String),
     /// The runner is stopping; the order is given back as it stands.
     Stopped,
     /// A step failed: `(step, error)`; retried later.
@@ -438,13 +438,15 @@ impl<'f> Held<'f> {
         let mut changes_read: Option<&'static str> = None;
         loop {
             let next = steps::next(&self.r, &self.plans);
-            // Before anything is read for it: a step whose provider is busy gives the order
-            // back.
-            self.pace(self.ready_in(&next))?;
             let read_changes = next.reads_changes()
                 && changes_read.is_none_or(|before| before != next.rule().name && next == Next::Confirm);
             if next.rule().acts || read_changes {
                 self.check_stop()?;
+            }
+            // Before anything is read for it (once: not again after the channel's read for
+            // it), a step whose provider is busy gives the order back.
+            if changes_read != Some(next.rule().name) {
+                self.pace(&next)?;
             }
             if read_changes {
                 changes_read = Some(next.rule().name);
@@ -849,35 +851,50 @@ impl<'f> Held<'f> {
         }
     }
 
-    /// How long until the provider of `next` could take its call (its rate limiter's
-    /// estimate): routing reads every fulfilment provider's stock (the busiest counts), a
-    /// hand-over and a shipment check call the order's fulfilment provider, an invitation
-    /// its platform; the channel's steps are not paced here.
-    fn ready_in(&self, next: &Next) -> std::time::Duration {
+    /// The provider `next` calls first and its name for pacing: routing reads the first
+    /// provider whose stock it needs, a hand-over and a shipment check call the order's
+    /// fulfilment provider, an invitation its platform; the channel's steps are not paced.
+    fn paced_by(&self, next: &Next) -> Option<(String, std::time::Duration)> {
         let providers = &self.flow.providers;
-        let ready = match next {
-            Next::Route => providers.fulfilment.iter().map(|f| f.ready_in()).max(),
+        let fulfilment = |f: &Arc<dyn Fulfilment>| {
+            let key = format!("fulfilment {}", f.name());
+            let wait = self.flow.paced_ready_in(&key, |ahead| f.ready_in(ahead));
+            (key, wait)
+        };
+        match next {
+            Next::Route => route::first_read(&self.r.order, &providers.fulfilment, &self.flow.options.routes)
+                .map(fulfilment),
             Next::Submit { .. } | Next::Shipment => self
                 .r
                 .fulfilment
                 .as_deref()
                 .and_then(|name| route::by_name(&providers.fulfilment, name))
-                .map(|f| f.ready_in()),
-            Next::Invite { plan, .. } => providers.review_platforms.get(*plan).map(|p| p.ready_in()),
+                .map(|f| fulfilment(&f)),
+            Next::Invite { plan, .. } => providers.review_platforms.get(*plan).map(|p| {
+                let key = format!("review {}", p.name());
+                let wait = self.flow.paced_ready_in(&key, |ahead| p.ready_in(ahead));
+                (key, wait)
+            }),
             _ => None,
-        };
-        ready.unwrap_or_default()
+        }
     }
 
     /// A step whose provider could take its call only after [`PATIENCE`] gives the order
-    /// back, due when the provider can (nothing was sent): the worker is free for orders
-    /// that need other providers, and the slowest provider is never idle while work for it
-    /// waits.
-    fn pace(&self, ready_in: std::time::Duration) -> Result<(), Halt> {
+    /// back, due when the provider can (nothing was read or sent for it): the worker is free
+    /// for orders that need other providers, and the slowest provider is never idle while
+    /// work for it waits. The orders already given back for that provider count as waiting
+    /// ahead, so each is due at its own turn, not all at once.
+    fn pace(&self, next: &Next) -> Result<(), Halt> {
+        let Some((provider, ready_in)) = self.paced_by(next) else {
+            return Ok(());
+        };
         if ready_in <= PATIENCE {
             return Ok(());
         }
-        Err(Halt::Paced(super::later(self.flow.clock.now(), ready_in)))
+        Err(Halt::Paced(
+            super::later(self.flow.clock.now(), ready_in),
+            provider,
+        ))
     }
 
     async fn invite(

@@ -22,6 +22,39 @@ pub(crate) enum Route {
     Unknown(String),
 }
 
+/// The provider whose stock [`choose`] reads first (`None`: the configured routes place the
+/// order without a read): a busy one paces the routing.
+pub(crate) fn first_read<'p>(
+    order: &Order,
+    providers: &'p [Arc<dyn Fulfilment>],
+    routes: &HashMap<String, String>,
+) -> Option<&'p Arc<dyn Fulfilment>> {
+    let routed: BTreeMap<&str, &String> = order
+        .lines
+        .iter()
+        .filter_map(|l| Some((l.line_id.as_str(), routes.get(l.ean.as_ref()?)?)))
+        .collect();
+    for f in providers {
+        let here = |l: &&commerce_core::LineItem| {
+            routed
+                .get(l.line_id.as_str())
+                .is_some_and(|n| n.as_str() == f.name())
+        };
+        if order.lines.iter().all(|l| here(&l)) {
+            return None;
+        }
+        if order.lines.iter().any(|l| {
+            routed
+                .get(l.line_id.as_str())
+                .is_some_and(|n| n.as_str() != f.name())
+        }) {
+            continue;
+        }
+        return Some(f);
+    }
+    None
+}
+
 /// Where `order` goes.
 pub(crate) async fn choose(
     order: &Order,

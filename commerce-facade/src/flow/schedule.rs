@@ -1,10 +1,11 @@
 //! The scheduler: passes over the journal instead of a loop per order.
 //!
 //! A pass lists the channels' open orders (new ones enter the journal, due at once), then
-//! `concurrency` workers each claim the soonest due order no runner holds, take it through
-//! the table as far as it goes now, and give it back with its next due time: a shipping
-//! order is due again after `poll_interval`, a failed step after a delay that doubles with
-//! each failure. A waiting order costs nothing between its checks and holds no worker, so
+//! `concurrency` workers each claim the due order furthest along that no runner holds (then
+//! the soonest due), take it through the table as far as it goes now, and give it back with
+//! its next due time: a shipping order is due again after `poll_interval`, a failed step
+//! after a delay that doubles with each failure, a step whose provider is busy (its permit
+//! more than 2 s off) when the provider can take it. A waiting order costs nothing between its checks and holds no worker, so
 //! new orders are routed and submitted while others wait for their parcels. Between passes
 //! the run sleeps until the next order is due (or a stop is asked for), and says so.
 
@@ -34,8 +35,9 @@ struct Run {
     tries: HashMap<String, u32>,
     /// Orders this run gave back to wait: when they are due, and what for.
     waiting: HashMap<String, (DateTime<Utc>, Wait)>,
-    /// What the run last said it waits for.
-    announced: Option<[usize; 6]>,
+    /// What the run last said it waits for (orders paced not counted: their number
+    /// changes every pass).
+    announced: Option<[usize; 5]>,
 }
 
 impl Run {
@@ -66,7 +68,7 @@ enum Wait {
     Parts,
     /// The time to try a failed step again.
     Retry,
-    /// A provider's rate limit: due when it can take the next call.
+    /// A provider's rate limit (named): due when it can take the next call.
     Pace,
 }
 
@@ -500,7 +502,8 @@ impl Flow {
         // Every give-back is tried again at once on a storage failure, as a save is.
         let release =
             |r: &OrderRecord, note: &str| self.write_again(&key, || self.journal.release(runner, r, note));
-        if !matches!(halt, Err(Halt::Failed(..))) {
+        // A pace is no step of its own: the failures in a row go on counting across it.
+        if !matches!(halt, Err(Halt::Failed(..) | Halt::Paced(..))) {
             lock(run).tries.remove(&key);
         }
         let given_back = match halt {
@@ -536,10 +539,14 @@ impl Flow {
                 drop(run);
                 release(&r, "")
             }
-            Err(Halt::Paced(due)) => {
+            Err(Halt::Paced(due, provider)) => {
                 r.due = Some(due);
-                lock(run).waiting.insert(key.clone(), (due, Wait::Pace));
-                release(&r, "")
+                let done = release(&r, "");
+                if done.is_ok() {
+                    self.count_paced(&provider, due);
+                    lock(run).waiting.insert(key.clone(), (due, Wait::Pace));
+                }
+                done
             }
             Err(Halt::Stopped) => {
                 r.due = None;
@@ -746,8 +753,8 @@ impl Flow {
             count(Wait::Pace),
         );
         let elsewhere = run.open.iter().filter(|k| !run.waiting.contains_key(*k)).count();
-        let picture = [shipment, untracked, parts, retry, paced, elsewhere];
-        if picture.iter().sum::<usize>() > 0 && run.announced != Some(picture) {
+        let picture = [shipment, untracked, parts, retry, elsewhere];
+        if picture.iter().sum::<usize>() + paced > 0 && run.announced != Some(picture) {
             run.announced = Some(picture);
             self.emit(Event::Waiting {
                 shipment,

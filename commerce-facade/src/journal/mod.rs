@@ -495,7 +495,8 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
 
     /// Takes one open order of one of `channels` that is due at `now` and not held by a
     /// runner (or whose runner's lease ended before `now`), and leases it to `runner`
-    /// until `until`, in one transaction. The soonest due first.
+    /// until `until`, in one transaction. The one furthest along first
+    /// ([`OrderRecord::rank`]), then the soonest due.
     fn claim(
         &self,
         runner: &str,

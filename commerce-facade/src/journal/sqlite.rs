@@ -19,7 +19,8 @@ use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderReco
 /// them without reading every record; 2: the schedule and the leases (columns `channel`,
 /// `open`, `due`, `lease_owner`, `lease_until`; records carry `due`, `failures`,
 /// `last_error`, `cancelled`) and each order's history (table `history`); 3: the
-/// sales-channel accounts the journal serves (table `accounts`).
+/// sales-channel accounts the journal serves (table `accounts`); 4: how far along each
+/// order is (column `rank`: the due order furthest along is claimed first).
 pub const SCHEMA_VERSION: i64 = 4;
 
 /// The first release's table: a new journal is created as that and migrated, so there
@@ -60,7 +61,7 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 3 -> 4: how far along each order is, claimed furthest along first.
     "ALTER TABLE orders ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
-     CREATE INDEX orders_rank_due ON orders (open, rank, due);",
+     CREATE INDEX orders_rank_due ON orders (open, rank DESC, due);",
 ];
 
 /// How long a runner waits for another one's write to finish.
