@@ -637,10 +637,10 @@ impl RateLimiter {
     }
 
     fn pause_remaining_in(&self, state: &State) -> Duration {
-        let now = Instant::now();
+        // No clock read without a pause (the usual case).
         state
             .paused_until
-            .map_or(Duration::ZERO, |p| p.saturating_duration_since(now))
+            .map_or(Duration::ZERO, |p| p.saturating_duration_since(Instant::now()))
     }
 
     /// How many calls this limiter has let through since it was made.
@@ -664,11 +664,11 @@ static X_RATELIMIT_RESET: http::HeaderName = http::HeaderName::from_static("x-ra
 /// usual case, read without a look at the clock).
 fn read_limits(headers: &HeaderMap) -> Option<Said> {
     let retry_after = headers.get(http::header::RETRY_AFTER);
-    let remaining = header_u64(headers, &X_RATELIMIT_REMAINING);
     let reset = header_u64(headers, &X_RATELIMIT_RESET);
     if retry_after.is_none() && reset.is_none() {
         return None;
     }
+    let remaining = header_u64(headers, &X_RATELIMIT_REMAINING);
     let now = SystemTime::now();
     let mut wait = retry_after.and_then(|v| parse_retry_after(v, now));
     let reset_wait = reset.map(|reset| {

@@ -870,7 +870,9 @@ impl Transport {
         if let Some(e) = &endpoint.invalid {
             return Err((**e).clone());
         }
-        let url = self.url_for(endpoint)?;
+        // Moved into the first attempt's request (not cloned); a later attempt resolves it
+        // again.
+        let mut url = Some(self.url_for(endpoint)?);
         let limiter = self.inner.limits.limiter(endpoint.bucket.as_deref());
         // The backoff waits, built (and boxed) on the first failure: most calls never need
         // them. Boxed too, the idempotency key: what this future holds across its awaits is
@@ -908,18 +910,22 @@ impl Transport {
                     answer: None,
                 });
             }
+            let resolved = match &mut url {
+                Some(url) => url,
+                None => url.insert(self.url_for(endpoint)?),
+            };
             let span = tracing::info_span!(
                 "commerce.request",
                 provider = %provider,
                 endpoint = %endpoint.name,
                 method = %endpoint.method,
-                path = %url.path(),
+                path = %resolved.path(),
                 attempt,
                 status = tracing::field::Empty,
                 latency_ms = tracing::field::Empty,
             );
             let outcome = self
-                .attempt(endpoint, &url, &limiter, idempotency_key.as_deref(), deadline)
+                .attempt(endpoint, &mut url, &limiter, idempotency_key.as_deref(), deadline)
                 .instrument(span.clone())
                 .await?;
             let _entered = span.enter();
@@ -1047,7 +1053,7 @@ impl Transport {
     async fn attempt(
         &self,
         endpoint: &Endpoint,
-        url: &Url,
+        url: &mut Option<Url>,
         limiter: &RateLimiter,
         idempotency_key: Option<&(HeaderName, HeaderValue)>,
         deadline: Option<(Instant, Duration)>,
@@ -1187,7 +1193,7 @@ impl Transport {
     async fn prepare(
         &self,
         endpoint: &Endpoint,
-        url: &Url,
+        url: &mut Option<Url>,
         limiter: &RateLimiter,
         idempotency_key: Option<&(HeaderName, HeaderValue)>,
         deadline: Option<(Instant, Duration)>,
@@ -1262,7 +1268,10 @@ impl Transport {
         })?;
         let mut request = OutgoingRequest {
             method: endpoint.method.clone(),
-            url: url.clone(),
+            url: match url.take() {
+                Some(url) => url,
+                None => self.url_for(endpoint)?,
+            },
             // Made in a function of its own: a local map would stay in this future's state.
             headers: self.headers_for(endpoint, idempotency_key),
             body: endpoint.body.clone(),
