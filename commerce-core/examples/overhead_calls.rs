@@ -10,14 +10,35 @@
 //! makes `N` calls, either through a bare `reqwest::Client` (`bare`) or through a
 //! `Transport` built on that client (`transport`), with server and client on one thread.
 //! The instructions per call are `(total(N) - total(0)) / N` for each mode.
+//!
+//! `OVERHEAD_BEARER=1` gives the transport an authenticator that sends a bearer token in a
+//! sensitive header, as a token cache does (the benchmark's transport sends none);
+//! `OVERHEAD_NO_QUOTA=1` leaves its limiter without a quota; `OVERHEAD_SIZES=1` prints the
+//! size of the futures.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 #[path = "../benches/support/mod.rs"]
 mod support;
-use commerce_core::{Endpoint, HttpClient, Quota, RateLimits, Transport};
+use commerce_core::{
+    AuthTicket, Authenticator, Endpoint, Error, HttpClient, OutgoingRequest, Quota, RateLimits, Transport,
+};
 use support::{Reviews, serve_page};
+
+/// Sends a fixed bearer token in a sensitive `Authorization` header.
+#[derive(Debug)]
+struct Bearer;
+
+#[async_trait::async_trait]
+impl Authenticator for Bearer {
+    async fn authorize(&self, request: &mut OutgoingRequest) -> Result<AuthTicket, Error> {
+        let mut value = http::HeaderValue::from_static("Bearer 0123456789abcdefghijklmnopqrstuvwxyz");
+        value.set_sensitive(true);
+        request.headers.insert(http::header::AUTHORIZATION, value);
+        Ok(AuthTicket::fixed())
+    }
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -39,10 +60,11 @@ fn main() {
         } else {
             vec![Quota::per_second(1_000_000)]
         };
-        let transport = Transport::builder(&http, "bench", &base)
-            .limits(RateLimits::new(quotas))
-            .build()
-            .unwrap();
+        let mut builder = Transport::builder(&http, "bench", &base).limits(RateLimits::new(quotas));
+        if std::env::var_os("OVERHEAD_BEARER").is_some() {
+            builder = builder.auth(Bearer);
+        }
+        let transport = builder.build().unwrap();
         let url = format!("{base}/reviews");
         let endpoint = Endpoint::get("reviews.list", "reviews");
         // One call of each kind before counting, so both loops start warm (connection open).
