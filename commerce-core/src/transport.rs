@@ -154,13 +154,9 @@ impl Response {
     /// Decodes `body` (this answer's body, or a part of it the caller took out) as JSON into
     /// `T`, as [`decode_json`] does; a failure goes through [`Response::unreadable`].
     pub fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, Error> {
-        decode_scrubbed(
-            &self.provider,
-            &self.endpoint,
-            body,
-            self.sensitive,
-            &self.scrubber(),
-        )
+        decode_scrubbed(&self.provider, &self.endpoint, body, self.sensitive, || {
+            self.scrubber()
+        })
         .map_err(|e| self.unreadable(e))
     }
 
@@ -220,19 +216,22 @@ pub fn decode_json<T: DeserializeOwned>(
     body: &[u8],
     sensitive: bool,
 ) -> Result<T, Error> {
-    decode_scrubbed(provider, endpoint, body, sensitive, &Scrubber::default())
+    decode_scrubbed(provider, endpoint, body, sensitive, Scrubber::default)
 }
 
 /// [`decode_json`], with `scrubber`'s secrets taken out of the error before its texts are
 /// cut. The decoder's message can quote a value of any length (a string where a number was
 /// expected): it is cut to 300 characters and the JSON path to 200, and the decoder's own
 /// error, which holds the whole value, is then not kept.
+///
+/// The scrubber is made only for an error: with a bearer token it holds the token in five
+/// forms, a dozen strings to build, which an answer that decodes never needs.
 fn decode_scrubbed<T: DeserializeOwned>(
     provider: &Name,
     endpoint: &Name,
     body: &[u8],
     sensitive: bool,
-    scrubber: &Scrubber,
+    scrubber: impl FnOnce() -> Scrubber,
 ) -> Result<T, Error> {
     // The plain decoder first: tracking the path of every value costs about as much as the
     // decoding itself, and only a failure needs it. A failure is decoded again with the path
@@ -262,6 +261,7 @@ fn decode_scrubbed<T: DeserializeOwned>(
                 source: None,
             });
         }
+        let scrubber = scrubber();
         let (path, path_cut) = cut(&scrubber.text(&path), 200);
         let full = inner.to_string();
         let clean = scrubber.text(&full);
