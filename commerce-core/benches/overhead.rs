@@ -21,10 +21,16 @@ fn overhead(c: &mut Criterion) {
         .unwrap();
     let base = rt.block_on(serve_page());
     // One client for both, so connection reuse and settings are the same.
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
+    if std::env::var_os("OVERHEAD_BARE_UA").is_some() {
+        // `OVERHEAD_BARE_UA=1`: the bare client sends the transport's `User-Agent` too, so
+        // both send the same bytes (the server's work for the header is then in both).
+        client = client.user_agent(concat!(
+            "commerce-core-bench/0.0.0 commerce-core/",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    let client = client.build().unwrap();
     let http = HttpClient::new("commerce-core-bench", "0.0.0").with_client(client.clone());
     // A quota far above what a benchmark reaches, so the limiter's bookkeeping is measured
     // but never waits.

@@ -13,8 +13,9 @@
 //!
 //! `OVERHEAD_BEARER=1` gives the transport an authenticator that sends a bearer token in a
 //! sensitive header, as a token cache does (the benchmark's transport sends none);
-//! `OVERHEAD_NO_QUOTA=1` leaves its limiter without a quota; `OVERHEAD_SIZES=1` prints the
-//! size of the futures.
+//! `OVERHEAD_NO_QUOTA=1` leaves its limiter without a quota; `OVERHEAD_BARE_UA=1` has the
+//! bare client send the transport's `User-Agent` too (the same bytes on the wire both ways);
+//! `OVERHEAD_SIZES=1` prints the size of the futures.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -50,10 +51,16 @@ fn main() {
         .unwrap();
     rt.block_on(async move {
         let base = serve_page().await;
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
+        let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        if std::env::var_os("OVERHEAD_BARE_UA").is_some() {
+            // The User-Agent the transport sends, for the bare client too: the same bytes
+            // on the wire both ways.
+            client = client.user_agent(concat!(
+                "commerce-core-bench/0.0.0 commerce-core/",
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        let client = client.build().unwrap();
         let http = HttpClient::new("commerce-core-bench", "0.0.0").with_client(client.clone());
         let quotas = if std::env::var_os("OVERHEAD_NO_QUOTA").is_some() {
             vec![]
