@@ -1333,7 +1333,12 @@ impl Transport {
         endpoint: &Endpoint,
         idempotency_key: Option<&(HeaderName, HeaderValue)>,
     ) -> HeaderMap {
-        let mut headers = self.inner.headers.clone();
+        // No copy of an empty map (no default headers, the usual case).
+        let mut headers = if self.inner.headers.is_empty() {
+            HeaderMap::new()
+        } else {
+            self.inner.headers.clone()
+        };
         for (k, v) in &endpoint.headers {
             headers.insert(k, v.clone());
         }
