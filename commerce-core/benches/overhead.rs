@@ -21,10 +21,16 @@ fn overhead(c: &mut Criterion) {
         .unwrap();
     let base = rt.block_on(serve_page());
     // One client for both, so connection reuse and settings are the same.
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
+    if std::env::var_os("OVERHEAD_BARE_UA").is_some() {
+        // `OVERHEAD_BARE_UA=1`: the bare client sends the transport's `User-Agent` too, so
+        // both send the same bytes (the server's work for the header is then in both).
+        client = client.user_agent(concat!(
+            "commerce-core-bench/0.0.0 commerce-core/",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    let client = client.build().unwrap();
     let http = HttpClient::new("commerce-core-bench", "0.0.0").with_client(client.clone());
     // A quota far above what a benchmark reaches, so the limiter's bookkeeping is measured
     // but never waits.
@@ -53,7 +59,13 @@ fn overhead(c: &mut Criterion) {
 
     // The machine's speed drifts between criterion's two runs (a shared host): the same
     // comparison interleaved, 30 rounds of 400 calls each way in alternating order, per-call
-    // medians over the rounds, is the figure the ratio is taken from.
+    // medians over the rounds, is the figure the ratio is taken from. `OVERHEAD_ROUNDS=200`
+    // takes more rounds, for a loaded host.
+    let rounds: usize = std::env::var("OVERHEAD_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(30);
     let (bare, ours) = rt.block_on(async {
         let bare_round = || async {
             let t = std::time::Instant::now();
@@ -73,7 +85,7 @@ fn overhead(c: &mut Criterion) {
             t.elapsed() / 400
         };
         let (mut bare, mut ours) = (Vec::new(), Vec::new());
-        for round in 0..30 {
+        for round in 0..rounds {
             if round % 2 == 0 {
                 bare.push(bare_round().await);
                 ours.push(our_round().await);
@@ -84,7 +96,7 @@ fn overhead(c: &mut Criterion) {
         }
         bare.sort();
         ours.sort();
-        (bare[15], ours[15])
+        (bare[rounds / 2], ours[rounds / 2])
     });
     println!(
         "interleaved medians: bare reqwest {:.1} µs, Transport {:.1} µs, ratio {:.3}",

@@ -657,10 +657,10 @@ impl RateLimiter {
     }
 
     fn pause_remaining_in(&self, state: &State) -> Duration {
-        let now = Instant::now();
+        // No clock read without a pause (the usual case).
         state
             .paused_until
-            .map_or(Duration::ZERO, |p| p.saturating_duration_since(now))
+            .map_or(Duration::ZERO, |p| p.saturating_duration_since(Instant::now()))
     }
 
     /// About how long a call asked for now would wait for its permit: the provider's pause
@@ -757,11 +757,11 @@ static X_RATELIMIT_RESET: http::HeaderName = http::HeaderName::from_static("x-ra
 /// usual case, read without a look at the clock).
 fn read_limits(headers: &HeaderMap) -> Option<Said> {
     let retry_after = headers.get(http::header::RETRY_AFTER);
-    let remaining = header_u64(headers, &X_RATELIMIT_REMAINING);
     let reset = header_u64(headers, &X_RATELIMIT_RESET);
     if retry_after.is_none() && reset.is_none() {
         return None;
     }
+    let remaining = header_u64(headers, &X_RATELIMIT_REMAINING);
     let now = SystemTime::now();
     let mut wait = retry_after.and_then(|v| parse_retry_after(v, now));
     let reset_wait = reset.map(|reset| {

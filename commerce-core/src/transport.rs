@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
+use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -153,13 +154,9 @@ impl Response {
     /// Decodes `body` (this answer's body, or a part of it the caller took out) as JSON into
     /// `T`, as [`decode_json`] does; a failure goes through [`Response::unreadable`].
     pub fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, Error> {
-        decode_scrubbed(
-            &self.provider,
-            &self.endpoint,
-            body,
-            self.sensitive,
-            &self.scrubber(),
-        )
+        decode_scrubbed(&self.provider, &self.endpoint, body, self.sensitive, || {
+            self.scrubber()
+        })
         .map_err(|e| self.unreadable(e))
     }
 
@@ -219,19 +216,22 @@ pub fn decode_json<T: DeserializeOwned>(
     body: &[u8],
     sensitive: bool,
 ) -> Result<T, Error> {
-    decode_scrubbed(provider, endpoint, body, sensitive, &Scrubber::default())
+    decode_scrubbed(provider, endpoint, body, sensitive, Scrubber::default)
 }
 
 /// [`decode_json`], with `scrubber`'s secrets taken out of the error before its texts are
 /// cut. The decoder's message can quote a value of any length (a string where a number was
 /// expected): it is cut to 300 characters and the JSON path to 200, and the decoder's own
 /// error, which holds the whole value, is then not kept.
+///
+/// The scrubber is made only for an error: with a bearer token it holds the token in five
+/// forms, a dozen strings to build, which an answer that decodes never needs.
 fn decode_scrubbed<T: DeserializeOwned>(
     provider: &Name,
     endpoint: &Name,
     body: &[u8],
     sensitive: bool,
-    scrubber: &Scrubber,
+    scrubber: impl FnOnce() -> Scrubber,
 ) -> Result<T, Error> {
     // The plain decoder first: tracking the path of every value costs about as much as the
     // decoding itself, and only a failure needs it. A failure is decoded again with the path
@@ -261,6 +261,7 @@ fn decode_scrubbed<T: DeserializeOwned>(
                 source: None,
             });
         }
+        let scrubber = scrubber();
         let (path, path_cut) = cut(&scrubber.text(&path), 200);
         let full = inner.to_string();
         let clean = scrubber.text(&full);
@@ -520,6 +521,17 @@ fn read_provider_error(response: &Response) -> ProviderError {
         .get(http::header::RETRY_AFTER)
         .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
     pe
+}
+
+/// A request ready to send, with what its answer is read with.
+struct Prepared {
+    request: reqwest::Request,
+    permit: crate::limit::Permit,
+    ticket: AuthTicket,
+    /// Secrets the request carries in headers (a bearer token).
+    sent_secrets: Vec<HeaderValue>,
+    /// The time limit a time-out reports.
+    limit: Option<Duration>,
 }
 
 struct Inner {
@@ -858,12 +870,16 @@ impl Transport {
         if let Some(e) = &endpoint.invalid {
             return Err((**e).clone());
         }
-        let url = self.url_for(endpoint)?;
+        // Moved into the first attempt's request (not cloned); a later attempt resolves it
+        // again.
+        let mut url = Some(self.url_for(endpoint)?);
         let limiter = self.inner.limits.limiter(endpoint.bucket.as_deref());
-        // The backoff waits, built on the first failure: most calls never need them.
+        // The backoff waits, built (and boxed) on the first failure: most calls never need
+        // them. Boxed too, the idempotency key: what this future holds across its awaits is
+        // copied and touched on every call (see BENCHMARKS.md, per-request overhead).
         let mut backoff = None;
         let idempotency_key = match &endpoint.replay {
-            Replay::IdempotencyKey(h) => Some((h.clone(), new_idempotency_key())),
+            Replay::IdempotencyKey(h) => Some(Box::new((h.clone(), new_idempotency_key()))),
             _ => None,
         };
         let provider = &self.inner.provider;
@@ -894,40 +910,49 @@ impl Transport {
                     answer: None,
                 });
             }
+            let resolved = match &mut url {
+                Some(url) => url,
+                None => url.insert(self.url_for(endpoint)?),
+            };
             let span = tracing::info_span!(
                 "commerce.request",
                 provider = %provider,
                 endpoint = %endpoint.name,
                 method = %endpoint.method,
-                path = %url.path(),
+                path = %resolved.path(),
                 attempt,
                 status = tracing::field::Empty,
                 latency_ms = tracing::field::Empty,
             );
             let outcome = self
-                .attempt(endpoint, &url, &limiter, idempotency_key.as_ref(), deadline)
+                .attempt(endpoint, &mut url, &limiter, idempotency_key.as_deref(), deadline)
                 .instrument(span.clone())
                 .await?;
             let _entered = span.enter();
-            let call = Call {
-                provider,
-                endpoint: &endpoint.name,
-                replay: &endpoint.replay,
-                refreshed,
-                backoff: match outcome {
-                    Outcome::Done(_) => None,
-                    _ => backoff
-                        .get_or_insert_with(|| self.inner.retry.backoff().peekable())
-                        .peek()
-                        .copied(),
-                },
-                max_wait: self.inner.retry.max_wait,
-                deadline: deadline.map(|(at, whole)| Deadline {
-                    left: at.saturating_duration_since(Instant::now()),
-                    whole,
-                }),
+            // In a block of its own, so neither the call's facts nor the step are kept in
+            // this future's state across the waits below (a refresh, a backoff).
+            let step = {
+                let call = Call {
+                    provider,
+                    endpoint: &endpoint.name,
+                    replay: &endpoint.replay,
+                    refreshed,
+                    backoff: match outcome {
+                        Outcome::Done(_) => None,
+                        _ => backoff
+                            .get_or_insert_with(|| Box::new(self.inner.retry.backoff().peekable()))
+                            .peek()
+                            .copied(),
+                    },
+                    max_wait: self.inner.retry.max_wait,
+                    deadline: deadline.map(|(at, whole)| Deadline {
+                        left: at.saturating_duration_since(Instant::now()),
+                        whole,
+                    }),
+                };
+                decide(outcome, &call)
             };
-            match decide(outcome, &call) {
+            match step {
                 Step::Return(response) => return Ok(response),
                 Step::Fail(error) => {
                     if let Error::Unconfirmed { source, .. } = &error {
@@ -935,37 +960,71 @@ impl Transport {
                     }
                     return Err(error);
                 }
-                Step::Reject { ticket, error } => {
-                    // The authenticator cools down instead of asking again.
-                    self.inner.auth.rejected(&ticket, &error).await;
-                    return Err(error);
-                }
-                Step::Refresh { ticket, otherwise } => {
-                    if self.inner.auth.invalidate(&ticket).await {
+                // The rest in a future of its own, boxed: only failed attempts take it, and
+                // what it holds across its waits is then not in this future's state.
+                failure => {
+                    if let Step::Retry { .. } = failure {
+                        // This retry spends its backoff wait.
+                        if let Some(waits) = backoff.as_mut() {
+                            waits.next();
+                        }
+                    }
+                    drop(_entered);
+                    if Box::pin(self.after_failure(failure, &limiter, &span)).await? {
                         refreshed = true;
-                        tracing::info!("credentials expired: refreshed, retrying once");
-                        continue;
                     }
-                    // They cannot be renewed: not an expiry.
-                    self.inner.auth.rejected(&ticket, &otherwise).await;
-                    return Err(otherwise);
                 }
-                Step::Retry { wait, cause } => {
-                    // This retry spends its backoff wait.
-                    if let Some(waits) = backoff.as_mut() {
-                        waits.next();
-                    }
+            }
+        }
+    }
+
+    /// What follows a failed attempt whose `step` is neither a success nor a plain failure:
+    /// the error to fail with, or, once the credentials are renewed (`Ok(true)`) or the wait
+    /// is over (`Ok(false)`), the next attempt. Runs in the attempt's `span`.
+    async fn after_failure(
+        &self,
+        step: Step,
+        limiter: &RateLimiter,
+        span: &tracing::Span,
+    ) -> Result<bool, Error> {
+        match step {
+            Step::Return(_) | Step::Fail(_) => unreachable!("returned by `send`"),
+            Step::Reject { ticket, error } => {
+                // The authenticator cools down instead of asking again.
+                self.inner
+                    .auth
+                    .rejected(&ticket, &error)
+                    .instrument(span.clone())
+                    .await;
+                Err(error)
+            }
+            Step::Refresh { ticket, otherwise } => {
+                if self.inner.auth.invalidate(&ticket).instrument(span.clone()).await {
+                    span.in_scope(|| tracing::info!("credentials expired: refreshed, retrying once"));
+                    return Ok(true);
+                }
+                // They cannot be renewed: not an expiry.
+                self.inner
+                    .auth
+                    .rejected(&ticket, &otherwise)
+                    .instrument(span.clone())
+                    .await;
+                Err(otherwise)
+            }
+            Step::Retry { wait, cause } => {
+                span.in_scope(|| {
                     tracing::warn!(
                         error = %cause.log_text(),
                         wait_ms = wait.duration().max(cause.retry_after().unwrap_or_default()).as_millis() as u64,
                         "retrying"
-                    );
-                    drop(_entered);
-                    match wait {
-                        Wait::Sleep(wait) => tokio::time::sleep(wait).await,
-                        Wait::PauseBucket(wait) => limiter.pause_shared(wait).await,
-                    }
+                    )
+                });
+                drop(cause);
+                match wait {
+                    Wait::Sleep(wait) => tokio::time::sleep(wait).await,
+                    Wait::PauseBucket(wait) => limiter.pause_shared(wait).await,
                 }
+                Ok(false)
             }
         }
     }
@@ -985,155 +1044,37 @@ impl Transport {
         }
     }
 
+    /// One attempt: [`prepare`](Self::prepare)d, sent, its answer read and classified.
+    ///
+    /// The request is prepared in a future of its own, awaited before the answer is: this
+    /// future's state then holds the larger of the two halves' rather than both (what a
+    /// future holds across its awaits is copied and touched on every call; see
+    /// BENCHMARKS.md, per-request overhead).
     async fn attempt(
         &self,
         endpoint: &Endpoint,
-        url: &Url,
+        url: &mut Option<Url>,
         limiter: &RateLimiter,
         idempotency_key: Option<&(HeaderName, HeaderValue)>,
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Outcome, Error> {
-        // Waits before anything is sent end at the deadline: nothing was sent.
-        let cut = || self.past_deadline(endpoint, deadline, Delivery::NotSent);
-        let at = deadline.map(|(at, _)| at);
-        // The token first, then the rate permit: a caller waiting for a token (another
-        // caller's, or another process's, request under way) must not hold a permit the token
-        // request itself may need (Sitejabber's login spends the account's quota too).
-        if endpoint.authenticated {
-            let ready = match at {
-                None => self.inner.auth.ready().await,
-                // The deadline stops this caller's wait, never the token request itself:
-                // cancelled, it would count as a failed request (a cool-down for every
-                // caller of the credential) and leave a shared claim held.
-                Some(at) => {
-                    let auth = self.inner.auth.clone();
-                    until(at, tokio::spawn(async move { auth.ready().await }))
-                        .await
-                        .map_err(|_| cut())?
-                }
-            };
-            if let Err(error) = ready {
-                return Ok(Outcome::NoCredentials {
-                    error,
-                    cool_down: self.inner.auth.ready_in(),
-                });
-            }
-        }
-        let max_wait = self.inner.retry.max_wait;
-        let permit = match at {
-            None => limiter.acquire_checked(max_wait).await,
-            // Likewise the permit: a grant the store gives after the deadline is handed
-            // back unused, not left open.
-            Some(at) => {
-                let waiting = limiter.clone();
-                match until(
-                    at,
-                    tokio::spawn(async move { waiting.acquire_checked(max_wait).await }),
-                )
-                .await
-                {
-                    Ok(permit) => permit,
-                    Err(grant) => {
-                        tokio::spawn(async move {
-                            if let Ok(Ok(permit)) = grant.await {
-                                permit.give_back();
-                            }
-                        });
-                        return Err(cut());
-                    }
-                }
-            }
-        }
-        .map_err(|e| match e {
-            Error::RateLimited { retry_after, .. } => Error::RateLimited {
-                provider: self.inner.provider.clone(),
-                endpoint: endpoint.name.clone(),
-                retry_after,
-                answer: None,
-            },
-            e => e,
-        })?;
-        let mut headers = self.inner.headers.clone();
-        for (k, v) in &endpoint.headers {
-            headers.insert(k, v.clone());
-        }
-        if let Some((h, v)) = idempotency_key {
-            headers.insert(h.clone(), v.clone());
-        }
-        let mut request = OutgoingRequest {
-            method: endpoint.method.clone(),
-            url: url.clone(),
-            headers,
-            body: endpoint.body.clone(),
-            endpoint: endpoint.name.clone(),
+        // Destructured in the statement that awaits it: a named `Prepared` would stay in this
+        // future's state.
+        let Prepared {
+            request,
+            permit,
+            ticket,
+            sent_secrets,
+            limit,
+        } = match self
+            .prepare(endpoint, url, limiter, idempotency_key, deadline)
+            .await?
+        {
+            Ok(prepared) => prepared,
+            Err(outcome) => return Ok(outcome),
         };
-        let ticket = if endpoint.authenticated {
-            // Not cut by the deadline: `ready` made the token current, and a renewal cut
-            // short would count as a failed token request.
-            match self.inner.auth.authorize(&mut request).await {
-                Ok(ticket) => ticket,
-                Err(error) => {
-                    permit.give_back();
-                    return Ok(Outcome::NoCredentials {
-                        error,
-                        cool_down: self.inner.auth.ready_in(),
-                    });
-                }
-            }
-        } else {
-            AuthTicket::fixed()
-        };
-        check_secure(&request.url)?;
-        // Secrets the authenticator put in headers (a bearer token): taken out of any error
-        // text the provider sends back.
-        let sent_secrets: Vec<HeaderValue> = request
-            .headers
-            .values()
-            .filter(|v| v.is_sensitive())
-            .cloned()
-            .collect();
-        let mut timeout = endpoint.timeout.or(self.inner.http.timeout());
-        // The time limit a time-out reports: the deadline's when it shortened the attempt.
-        let mut limit = timeout;
-        if let Some((at, whole)) = deadline {
-            // An attempt ends at the deadline at the latest.
-            let left = at.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                permit.give_back();
-                return Err(cut());
-            }
-            if timeout.is_none_or(|t| left < t) {
-                timeout = Some(left);
-                limit = Some(whole);
-            }
-        }
-        let built = self.build(request, timeout)?;
         let started = Instant::now();
-        let span = tracing::Span::current();
-        let lost = |e: reqwest::Error| {
-            let delivery = if e.is_connect() {
-                Delivery::NotSent
-            } else {
-                Delivery::MaybeSent
-            };
-            let error = if e.is_timeout() && !e.is_connect() {
-                Error::Timeout {
-                    provider: self.inner.provider.clone(),
-                    endpoint: endpoint.name.clone(),
-                    after: limit.unwrap_or_default(),
-                    delivery,
-                }
-            } else {
-                Error::Transport {
-                    provider: self.inner.provider.clone(),
-                    endpoint: endpoint.name.clone(),
-                    delivery,
-                    source: Arc::new(crate::error::origin_only(e)),
-                }
-            };
-            Outcome::Lost { error, delivery }
-        };
-        let mut answer = match self.inner.http.client().execute(built).await {
+        let mut answer = match self.inner.http.client().execute(request).await {
             Ok(a) => a,
             Err(e) => {
                 // A TLS handshake that failed will fail again: not retried.
@@ -1143,30 +1084,43 @@ impl Transport {
                     permit.give_back();
                     return Ok(Outcome::Unusable(error));
                 }
-                return Ok(lost(e));
+                return Ok(self.lost(endpoint, e, limit));
             }
         };
         let status = answer.status();
-        // Taken, not cloned: the body needs no header any more.
-        let headers = std::mem::take(answer.headers_mut());
-        if let Some(paused) = permit.apply_rate_headers(&headers).await {
-            tracing::debug!(
-                pause_ms = paused.as_millis() as u64,
-                "provider asked to slow down"
-            );
-        }
         // An error answer is read for its code and message, which come first: at most
         // MAX_ERROR_BYTES of it, the rest dropped. A success is read whole, up to the limit.
         let success = status.is_success();
-        let limit = self.inner.http.max_answer_bytes();
-        let (limit, truncate) = if success {
-            (limit, false)
-        } else {
-            (limit.min(MAX_ERROR_BYTES), true)
+        // The rate headers, then the body, in one future awaited once: the answer is then
+        // kept in this future's state across one await, not two.
+        let read = async {
+            // Taken, not cloned: the body needs no header any more.
+            let headers = std::mem::take(answer.headers_mut());
+            // A limiter of this process alone never waits here (it writes nothing to a
+            // store): its future is polled once in place, not kept in this one's state.
+            let paused = if limiter.is_shared() {
+                Box::pin(permit.apply_rate_headers(&headers)).await
+            } else {
+                permit.apply_rate_headers(&headers).now_or_never().flatten()
+            };
+            if let Some(paused) = paused {
+                tracing::debug!(
+                    pause_ms = paused.as_millis() as u64,
+                    "provider asked to slow down"
+                );
+            }
+            let max = self.inner.http.max_answer_bytes();
+            let (max, truncate) = if success {
+                (max, false)
+            } else {
+                (max.min(MAX_ERROR_BYTES), true)
+            };
+            (headers, read_body(&mut answer, max, truncate).await)
         };
-        let body = match read_body(&mut answer, limit, truncate).await {
+        let (headers, body) = read.await;
+        let body = match body {
             Ok(b) => b,
-            Err(ReadError::Http(e)) => return Ok(lost(e)),
+            Err(ReadError::Http(e)) => return Ok(self.lost(endpoint, e, limit)),
             Err(ReadError::TooLarge { limit, declared }) => {
                 tracing::warn!(limit, "answer larger than the limit: not read further");
                 return Ok(Outcome::Unreadable(Error::TooLarge {
@@ -1177,6 +1131,8 @@ impl Transport {
                 }));
             }
         };
+        // The attempt's span (this future runs in it).
+        let span = tracing::Span::current();
         span.record("status", status.as_u16());
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         let response = Response {
@@ -1231,6 +1187,194 @@ impl Transport {
         })
     }
 
+    /// The request of one attempt, ready to send: the credentials made ready, a rate permit
+    /// taken, the request built and authorized. `Ok(Err(outcome))`: it cannot be sent (no
+    /// credentials).
+    async fn prepare(
+        &self,
+        endpoint: &Endpoint,
+        url: &mut Option<Url>,
+        limiter: &RateLimiter,
+        idempotency_key: Option<&(HeaderName, HeaderValue)>,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Result<Prepared, Outcome>, Error> {
+        // Waits before anything is sent end at the deadline: nothing was sent.
+        let cut = || self.past_deadline(endpoint, deadline, Delivery::NotSent);
+        let at = deadline.map(|(at, _)| at);
+        // The token first, then the rate permit: a caller waiting for a token (another
+        // caller's, or another process's, request under way) must not hold a permit the token
+        // request itself may need (Sitejabber's login spends the account's quota too).
+        if endpoint.authenticated {
+            let ready = match at {
+                None => self.inner.auth.ready().await,
+                // The deadline stops this caller's wait, never the token request itself:
+                // cancelled, it would count as a failed request (a cool-down for every
+                // caller of the credential) and leave a shared claim held. Boxed, as every
+                // wait that only some calls take (a deadline, a shared limiter, a limit
+                // reached): kept out of the state every call carries.
+                Some(at) => {
+                    let auth = self.inner.auth.clone();
+                    Box::pin(until(at, tokio::spawn(async move { auth.ready().await })))
+                        .await
+                        .map_err(|_| cut())?
+                }
+            };
+            if let Err(error) = ready {
+                return Ok(Err(Outcome::NoCredentials {
+                    error,
+                    cool_down: self.inner.auth.ready_in(),
+                }));
+            }
+        }
+        let max_wait = self.inner.retry.max_wait;
+        // A permit free now (no quota reached, no pause, nobody queued before this caller,
+        // a limiter of this process alone) is taken at once, as `acquire_checked` would take
+        // it; any wait goes through `acquire_checked`, boxed.
+        let permit = match limiter.try_acquire() {
+            Ok(permit) => Ok(permit),
+            Err(_) => match at {
+                None => Box::pin(limiter.acquire_checked(max_wait)).await,
+                // Likewise the permit: a grant the store gives after the deadline is handed
+                // back unused, not left open.
+                Some(at) => {
+                    let waiting = limiter.clone();
+                    match Box::pin(until(
+                        at,
+                        tokio::spawn(async move { waiting.acquire_checked(max_wait).await }),
+                    ))
+                    .await
+                    {
+                        Ok(permit) => permit,
+                        Err(grant) => {
+                            tokio::spawn(async move {
+                                if let Ok(Ok(permit)) = grant.await {
+                                    permit.give_back();
+                                }
+                            });
+                            return Err(cut());
+                        }
+                    }
+                }
+            },
+        }
+        .map_err(|e| match e {
+            Error::RateLimited { retry_after, .. } => Error::RateLimited {
+                provider: self.inner.provider.clone(),
+                endpoint: endpoint.name.clone(),
+                retry_after,
+                answer: None,
+            },
+            e => e,
+        })?;
+        let mut request = OutgoingRequest {
+            method: endpoint.method.clone(),
+            url: match url.take() {
+                Some(url) => url,
+                None => self.url_for(endpoint)?,
+            },
+            // Made in a function of its own: a local map would stay in this future's state.
+            headers: self.headers_for(endpoint, idempotency_key),
+            body: endpoint.body.clone(),
+            endpoint: endpoint.name.clone(),
+        };
+        let ticket = if endpoint.authenticated {
+            // Not cut by the deadline: `ready` made the token current, and a renewal cut
+            // short would count as a failed token request.
+            match self.inner.auth.authorize(&mut request).await {
+                Ok(ticket) => ticket,
+                Err(error) => {
+                    permit.give_back();
+                    return Ok(Err(Outcome::NoCredentials {
+                        error,
+                        cool_down: self.inner.auth.ready_in(),
+                    }));
+                }
+            }
+        } else {
+            AuthTicket::fixed()
+        };
+        check_secure(&request.url)?;
+        // Secrets the authenticator put in headers (a bearer token): taken out of any error
+        // text the provider sends back.
+        let sent_secrets: Vec<HeaderValue> = request
+            .headers
+            .values()
+            .filter(|v| v.is_sensitive())
+            .cloned()
+            .collect();
+        let mut timeout = endpoint.timeout.or(self.inner.http.timeout());
+        // The time limit a time-out reports: the deadline's when it shortened the attempt.
+        let mut limit = timeout;
+        if let Some((at, whole)) = deadline {
+            // An attempt ends at the deadline at the latest.
+            let left = at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                permit.give_back();
+                return Err(cut());
+            }
+            if timeout.is_none_or(|t| left < t) {
+                timeout = Some(left);
+                limit = Some(whole);
+            }
+        }
+        Ok(Ok(Prepared {
+            request: self.build(request, timeout)?,
+            permit,
+            ticket,
+            sent_secrets,
+            limit,
+        }))
+    }
+
+    /// The headers of an attempt before the authenticator's: the transport's defaults, the
+    /// endpoint's own, the idempotency key.
+    fn headers_for(
+        &self,
+        endpoint: &Endpoint,
+        idempotency_key: Option<&(HeaderName, HeaderValue)>,
+    ) -> HeaderMap {
+        // No copy of an empty map (no default headers, the usual case).
+        let mut headers = if self.inner.headers.is_empty() {
+            HeaderMap::new()
+        } else {
+            self.inner.headers.clone()
+        };
+        for (k, v) in &endpoint.headers {
+            headers.insert(k, v.clone());
+        }
+        if let Some((h, v)) = idempotency_key {
+            headers.insert(h.clone(), v.clone());
+        }
+        headers
+    }
+
+    /// The outcome of an attempt whose connection failed (`e`): a time-out (reporting
+    /// `limit`) or a transport error, which may have reached the provider unless it failed
+    /// to connect.
+    fn lost(&self, endpoint: &Endpoint, e: reqwest::Error, limit: Option<Duration>) -> Outcome {
+        let delivery = if e.is_connect() {
+            Delivery::NotSent
+        } else {
+            Delivery::MaybeSent
+        };
+        let error = if e.is_timeout() && !e.is_connect() {
+            Error::Timeout {
+                provider: self.inner.provider.clone(),
+                endpoint: endpoint.name.clone(),
+                after: limit.unwrap_or_default(),
+                delivery,
+            }
+        } else {
+            Error::Transport {
+                provider: self.inner.provider.clone(),
+                endpoint: endpoint.name.clone(),
+                delivery,
+                source: Arc::new(crate::error::origin_only(e)),
+            }
+        };
+        Outcome::Lost { error, delivery }
+    }
+
     /// Whether an error answer says the base URL is not the provider's API: HTTP 404 with a
     /// body that is not JSON (empty, HTML, text), while no call of this client (or its
     /// clones) has had a successful answer yet. An API's own "not found" (an order that
@@ -1241,6 +1385,11 @@ impl Transport {
             && serde_json::from_slice::<serde::de::IgnoredAny>(response.body()).is_err()
     }
 
+    /// The request reqwest sends: the URL, the headers (the `User-Agent` added unless an
+    /// endpoint or the authenticator set one), the body with its `Content-Type`, the time
+    /// limit. The headers are moved into it, not copied (as `RequestBuilder::headers` would
+    /// do); a multipart body (whose boundary reqwest makes up) and a URL without a host
+    /// (which reqwest refuses) go through the builder.
     fn build(&self, request: OutgoingRequest, timeout: Option<Duration>) -> Result<reqwest::Request, Error> {
         let OutgoingRequest {
             method,
@@ -1252,34 +1401,61 @@ impl Transport {
         headers
             .entry(USER_AGENT)
             .or_insert_with(|| self.inner.http.user_agent().clone());
-        let mut builder = self.inner.http.client().request(method, url);
-        builder = match body {
-            None => builder,
+        let body = match body {
+            Some(Body::Multipart(parts)) => {
+                return self.build_with_builder(method, url, headers, Some(parts), timeout, &endpoint);
+            }
+            _ if !url.has_host() => {
+                return self.build_with_builder(method, url, headers, None, timeout, &endpoint);
+            }
+            None => None,
             Some(Body::Json(bytes)) => {
                 headers
                     .entry(CONTENT_TYPE)
                     .or_insert(HeaderValue::from_static("application/json"));
-                builder.body(bytes)
+                Some(reqwest::Body::from(bytes))
             }
             Some(Body::Form(fields)) => {
                 headers
                     .entry(CONTENT_TYPE)
                     .or_insert(HeaderValue::from_static("application/x-www-form-urlencoded"));
-                builder.body(Body::encode_form(&fields))
+                Some(reqwest::Body::from(Body::encode_form(&fields)))
             }
             Some(Body::Raw { content_type, bytes }) => {
                 headers.insert(CONTENT_TYPE, content_type);
-                builder.body(bytes)
-            }
-            Some(Body::Multipart(parts)) => {
-                headers.remove(CONTENT_TYPE);
-                let mut form = reqwest::multipart::Form::new();
-                for p in &parts {
-                    form = form.part(p.name().to_owned(), p.to_reqwest()?);
-                }
-                builder.multipart(form)
+                Some(reqwest::Body::from(bytes))
             }
         };
+        let mut built = reqwest::Request::new(method, url);
+        *built.headers_mut() = headers;
+        *built.body_mut() = body;
+        // Only when there is one: the first request setting takes an allocation.
+        if let Some(t) = timeout {
+            *built.timeout_mut() = Some(t);
+        }
+        Ok(built)
+    }
+
+    /// [`build`](Self::build) through reqwest's builder: a multipart body, or a URL reqwest
+    /// refuses (the body does not matter then: the builder fails).
+    fn build_with_builder(
+        &self,
+        method: Method,
+        url: Url,
+        mut headers: HeaderMap,
+        parts: Option<Vec<crate::endpoint::Part>>,
+        timeout: Option<Duration>,
+        endpoint: &Name,
+    ) -> Result<reqwest::Request, Error> {
+        let mut builder = self.inner.http.client().request(method, url);
+        if let Some(parts) = parts {
+            headers.remove(CONTENT_TYPE);
+            let mut form = reqwest::multipart::Form::new();
+            for p in &parts {
+                form = form.part(p.name().to_owned(), p.to_reqwest()?);
+            }
+            builder = builder.multipart(form);
+        }
         builder = builder.headers(headers);
         if let Some(t) = timeout {
             builder = builder.timeout(t);
