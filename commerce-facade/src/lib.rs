@@ -37,6 +37,7 @@ mod flow;
 mod journal;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod seal;
 mod setup;
 
 pub use crate::flow::{
