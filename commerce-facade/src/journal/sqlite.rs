@@ -3,12 +3,12 @@
 //! one `BEGIN IMMEDIATE` transaction, so several runner processes on one machine share it safely (SQLite
 //! serialises the writers; a runner waits up to 30 s for the lock).
 
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use commerce_core::Error;
+use commerce_core::{Error, SharedState};
 use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::file::{self, Open};
@@ -19,8 +19,10 @@ use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderReco
 /// them without reading every record; 2: the schedule and the leases (columns `channel`,
 /// `open`, `due`, `lease_owner`, `lease_until`; records carry `due`, `failures`,
 /// `last_error`, `cancelled`) and each order's history (table `history`); 3: the
-/// sales-channel accounts the journal serves (table `accounts`).
-pub const SCHEMA_VERSION: i64 = 3;
+/// sales-channel accounts the journal serves (table `accounts`); 4: the state the runners
+/// share, each credential's token and each rate bucket (tables `shared_tokens`,
+/// `shared_buckets`, `shared_grants`; [`SqliteJournal::shared_state`]).
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The first release's table: a new journal is created as that and migrated, so there
 /// is one description of the schema, the migrations.
@@ -58,6 +60,8 @@ const MIGRATIONS: &[&str] = &[
          account TEXT NOT NULL,
          since TEXT NOT NULL
      );",
+    // 3 -> 4
+    super::sqlite_shared::TABLES,
 ];
 
 /// How long a runner waits for another one's write to finish.
@@ -92,6 +96,9 @@ fn parse_stamp(text: &str) -> Option<DateTime<Utc>> {
 pub struct SqliteJournal {
     conn: Mutex<rusqlite::Connection>,
     path: String,
+    /// The file, as checked and opened.
+    real: PathBuf,
+    read_only: bool,
 }
 
 impl std::fmt::Debug for SqliteJournal {
@@ -206,6 +213,35 @@ impl SqliteJournal {
         Ok(SqliteJournal {
             conn: Mutex::new(conn),
             path: shown,
+            real,
+            read_only: how == Open::ReadOnly,
+        })
+    }
+
+    /// The state every runner of this journal shares, in the journal's file: each
+    /// credential's access token, requested once for its life by whichever runner needs it
+    /// first and used by every other one (and by the next runs), and each provider's rate
+    /// budgets, spent jointly. For [`Providers::from_vars_shared`](crate::Providers::from_vars_shared),
+    /// [`add_provider_shared`](crate::add_provider_shared) or a client builder's `shared`.
+    ///
+    /// What is stored is what the PostgreSQL stores keep (feature `postgres`): a hash of each credential's identity, its token sealed with
+    /// XChaCha20-Poly1305 under a key derived from the credential's secret (never stored: the
+    /// file alone does not give the token), and for each rate bucket (named by a hash) its
+    /// calls of the longest window, its pause and its budget. Each operation is one
+    /// `BEGIN IMMEDIATE` transaction on a connection of its own (`synchronous = NORMAL`: a
+    /// power loss forgets at most the last tokens and grants), on a thread of its own. The
+    /// file keeps its mode (0600). Refused on a journal opened read-only.
+    pub fn shared_state(&self) -> Result<SharedState, Error> {
+        if self.read_only {
+            return Err(Error::config(format!(
+                "{} is open read-only: the shared state is written by runners",
+                self.path
+            )));
+        }
+        let store = Arc::new(super::sqlite_shared::SqliteShared::open(&self.real)?);
+        Ok(SharedState {
+            tokens: store.clone(),
+            rates: store,
         })
     }
 
