@@ -226,7 +226,10 @@ pub async fn failed_requests_cool_down_per_credential(s: &Subject) {
         Stored::Fetch
     ));
     // A stored token resets the count: one failure after it holds 100 ms.
-    a.tokens.put(&c, &"tok".to_owned().into(), secs(10)).await.unwrap();
+    a.tokens
+        .put(&c, &"tok".to_owned().into(), secs(10))
+        .await
+        .unwrap();
     b.tokens.abandon(&c, &rules, None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
@@ -300,7 +303,11 @@ pub async fn nothing_in_clear_text_at_rest(s: &Subject) {
     let bytes = at_rest();
     let found = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(!found(&token), "{}: the token in clear text", s.name);
-    assert!(!found(&c.id), "{}: the credential's identity in clear text", s.name);
+    assert!(
+        !found(&c.id),
+        "{}: the credential's identity in clear text",
+        s.name
+    );
     assert!(!found("secret-in-clear"), "{}: the credential's secret", s.name);
     assert!(!found(&bucket), "{}: the bucket's name in clear text", s.name);
     // What is there is still the token for its credential.

@@ -334,7 +334,10 @@ impl RateStore for SqliteShared {
             .map_err(shared)?;
             tx.execute(
                 "DELETE FROM shared_grants WHERE bucket = ?1 AND NOT open AND at < ?2",
-                (row, stamp.saturating_sub(longest.as_micros().min(i64::MAX as u128) as i64)),
+                (
+                    row,
+                    stamp.saturating_sub(longest.as_micros().min(i64::MAX as u128) as i64),
+                ),
             )
             .map_err(shared)?;
             let grants = {
@@ -427,7 +430,13 @@ impl RateStore for SqliteShared {
         .await
     }
 
-    async fn budget(&self, bucket_name: &str, remaining: u64, own: u64, reset: Duration) -> Result<(), Error> {
+    async fn budget(
+        &self,
+        bucket_name: &str,
+        remaining: u64,
+        own: u64,
+        reset: Duration,
+    ) -> Result<(), Error> {
         let row = bucket_row(bucket_name);
         self.transaction(move |tx, now| {
             let b = bucket(tx, &row)?;
