@@ -149,7 +149,7 @@ fn immediate<T>(
 }
 
 impl Drop for SqliteShared {
-    /// Lets the thread finish the ends of calls still queued (at most [`FLUSH`]), so a
+    /// Lets the thread finish the ends of calls still queued (at most 5 s), so a
     /// process that ends leaves no grant of its own counting as under way.
     fn drop(&mut self) {
         drop(self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take());
