@@ -99,6 +99,8 @@ pub struct SqliteJournal {
     /// The file, as checked and opened.
     real: PathBuf,
     read_only: bool,
+    /// The file found unwritable by its shared state's last operation.
+    unwritable: super::sqlite_shared::Unwritable,
 }
 
 impl std::fmt::Debug for SqliteJournal {
@@ -215,6 +217,7 @@ impl SqliteJournal {
             path: shown,
             real,
             read_only: how == Open::ReadOnly,
+            unwritable: Default::default(),
         })
     }
 
@@ -238,7 +241,10 @@ impl SqliteJournal {
                 self.path
             )));
         }
-        let store = Arc::new(super::sqlite_shared::SqliteShared::open(&self.real)?);
+        let store = Arc::new(super::sqlite_shared::SqliteShared::open(
+            &self.real,
+            self.unwritable.clone(),
+        )?);
         Ok(SharedState {
             tokens: store.clone(),
             rates: store,
@@ -580,6 +586,11 @@ impl Journal for SqliteJournal {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<OrderRecord>, JournalError> {
+        // The shared state could not write the file (a full disk): neither can this
+        // journal, though a claim of nothing writes nothing.
+        if let Some(why) = self.unwritable.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(JournalError::Unwritable(why));
+        }
         let channels = serde_json::to_string(channels).map_err(storage)?;
         let now = stamp(now);
         self.write(|tx| {

@@ -14,7 +14,7 @@
 //! costs one token request and a few calls counted short for a window, nothing more.
 
 use std::path::Path;
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -50,7 +50,25 @@ impl std::fmt::Debug for SqliteShared {
     }
 }
 
+/// What the file says when it cannot be written (full disk, read-only, I/O failure), as
+/// SQLite reported it to the stores: the journal's next claim fails with it
+/// ([`JournalError::Unwritable`](super::JournalError::Unwritable)), so a run stops as on a
+/// journal write that failed, rather than listing again and again with no call let through.
+pub(super) type Unwritable = Arc<Mutex<Option<String>>>;
+
+thread_local! {
+    /// The last unwritable-file error of the job running on this (the stores') thread.
+    static UNWRITABLE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 fn shared(e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    if matches!(
+        e.sqlite_error_code(),
+        Some(C::DiskFull | C::ReadOnly | C::SystemIoFailure)
+    ) {
+        UNWRITABLE.with(|u| *u.borrow_mut() = Some(e.to_string()));
+    }
     Error::shared(format!("SQLite: {e}"))
 }
 
@@ -78,7 +96,7 @@ fn left(now: SystemTime, until: SystemTime) -> Duration {
 impl SqliteShared {
     /// The stores on the journal file at `path` (a journal of this release: its tables are
     /// there), with a connection and a thread of their own.
-    pub(super) fn open(path: &Path) -> Result<Self, Error> {
+    pub(super) fn open(path: &Path, unwritable: Unwritable) -> Result<Self, Error> {
         let conn = rusqlite::Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -101,6 +119,9 @@ impl SqliteShared {
                         // Whatever it left open is rolled back.
                         let _ = conn.execute_batch("ROLLBACK");
                     }
+                    // The file's state as this job found it, for the journal's next claim.
+                    let found = UNWRITABLE.with(|u| u.borrow_mut().take());
+                    *unwritable.lock().unwrap_or_else(|p| p.into_inner()) = found;
                 }
                 let _ = done_tx.send(());
             })
