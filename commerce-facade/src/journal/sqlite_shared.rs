@@ -123,6 +123,9 @@ impl SqliteShared {
                     let found = UNWRITABLE.with(|u| u.borrow_mut().take());
                     *unwritable.lock().unwrap_or_else(|p| p.into_inner()) = found;
                 }
+                // Closed before the owner is told: the last connection to close checkpoints
+                // the write-ahead log and removes it, which a process ending at once cuts.
+                drop(conn);
                 let _ = done_tx.send(());
             })
             .map_err(|e| Error::shared(format!("no thread for the shared state: {e}")))?;
