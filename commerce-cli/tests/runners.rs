@@ -439,6 +439,7 @@ async fn three_runners_on_one_sqlite_journal_share_each_token_and_each_limit() {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
+    ended_cleanly(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -485,5 +486,21 @@ async fn ten_runs_one_after_the_other_ask_for_one_token_per_credential() {
     }
     assert_eq!(report.total_rate_limited(), 0, "{diagnostics}");
     assert_eq!(report.total_duplicates(), 0, "{diagnostics}");
+    ended_cleanly(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Runs that ended left no call of theirs counting as under way for the next run (the ends
+/// queued to the stores were written before each process ended), and closed the file (no
+/// write-ahead log left behind).
+fn ended_cleanly(dir: &Path) {
+    assert!(
+        !dir.join("journal.sqlite-wal").exists(),
+        "a write-ahead log left behind"
+    );
+    let conn = rusqlite::Connection::open(dir.join("journal.sqlite")).unwrap();
+    let open: i64 = conn
+        .query_row("SELECT count(*) FROM shared_grants WHERE open", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(open, 0, "grants left open");
 }
