@@ -3,7 +3,7 @@
 //! `tests/shared_state.rs`), the SQLite and the PostgreSQL stores (the facade's
 //! `tests/journal.rs` and `tests/postgres.rs`).
 //!
-//! Each "process" is a handle the [`Subject`] opens on the same state, as another process
+//! Each "process" is a handle the `Subject` opens on the same state, as another process
 //! opens it (a connection of its own). The stores use the wall clock (the machine's, or the
 //! database's), so the checks wait for real, briefly, and only ever assert what a wait of
 //! at least that long makes certain, or what holds with a margin of most of a second.
