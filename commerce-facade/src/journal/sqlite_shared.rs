@@ -8,8 +8,8 @@
 //! (here `BEGIN IMMEDIATE`, which serialises the writers of the file across processes), the
 //! same rules (`token_decision`, `bucket_decision`, `next_budget`). The one clock is the
 //! machine's. The stores have a connection of their own, on a thread of their own: no
-//! SQLite call runs on the caller's async runtime, and a journal save never waits behind a
-//! store's operation in this process. The connection writes with `synchronous = NORMAL`
+//! SQLite call runs on the caller's async runtime. Journal saves and store transactions take
+//! the file's write lock in turn; a store transaction holds it briefly. The connection writes with `synchronous = NORMAL`
 //! (the journal's stays `FULL`): a power loss may forget the last tokens and grants, which
 //! costs one token request and a few calls counted short for a window, nothing more.
 
