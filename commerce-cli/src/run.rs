@@ -22,8 +22,9 @@ pub(crate) const STOP_GRACE: Duration = Duration::from_secs(60);
 /// (failing), a channel could not be listed, or the run could not go on (the journal cannot
 /// be written; a provider refuses its credentials or settings).
 ///
-/// With a PostgreSQL journal, every client shares its credential's access token and rate
-/// budgets in the same database with the other runners.
+/// Every client shares its credential's access token and rate budgets with the other
+/// runners, and with the runs before and after this one, in the journal: its SQLite file,
+/// or its PostgreSQL database.
 pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure> {
     let usage = |e: commerce_core::Error| Failure {
         message: e.to_string(),
@@ -70,8 +71,8 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
     options.new_credentials = args.new_credentials;
     options.retain_personal_data = Duration::from_secs(args.retain_days.saturating_mul(86_400));
     // The journal exists (or `--init` creates it); the clients are built once, on the
-    // journal's database when it is PostgreSQL (every client then shares its credential's
-    // token and rate budgets with the other runners).
+    // journal's file or database (every client then shares its credential's token and rate
+    // budgets with the other runners and with the next runs).
     let (shared, journal): (Option<commerce_core::SharedState>, Arc<dyn Journal>) = match store {
         Store::Sqlite(path) => {
             let journal = if args.init {
@@ -81,7 +82,11 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
                 SqliteJournal::open_existing_journal(std::path::Path::new(path))
                     .map_err(crate::ops::journal_failure)?
             };
-            (None, Arc::new(journal))
+            let shared = journal.shared_state().map_err(|e| Failure {
+                message: format!("the journal's shared state: {e}"),
+                code: 1,
+            })?;
+            (Some(shared), Arc::new(journal))
         }
         #[cfg(feature = "postgres")]
         Store::Postgres(url) => {

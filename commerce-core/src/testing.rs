@@ -11,6 +11,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
+/// The conformance suite of the shared stores (memory, SQLite, PostgreSQL).
+#[path = "testing_stores.rs"]
+pub mod stores;
+
 /// What the server does with one request.
 #[derive(Debug, Clone)]
 pub enum Reply {

@@ -1,6 +1,10 @@
 //! State shared by several clients of one credential, each standing for a process: one
 //! token request for all, a refused token renewed once for all, and every quota spent
-//! jointly. (The facade's PostgreSQL stores are proven with real processes in its own tests.)
+//! jointly; and the stores' conformance suite (`testing::stores`, run over the SQLite and
+//! PostgreSQL stores by the facade's tests) over the in-memory store.
+
+#[path = "../src/testing.rs"]
+mod testing;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -419,4 +423,18 @@ async fn callers_waiting_for_a_login_hold_no_permit_the_login_needs() {
         r.unwrap().unwrap();
     }
     api.assert_calls_async(4).await;
+}
+
+/// The suite every store passes, over the in-memory store (one process: every handle is the
+/// same store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_memory_store_keeps_the_rules_of_every_store() {
+    let shared = SharedState::in_memory();
+    testing::stores::conformance(&testing::stores::Subject {
+        name: "memory",
+        open: Box::new(move || shared.clone()),
+        at_rest: None,
+        across_processes: false,
+    })
+    .await;
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use commerce_core::env_optional;
 use commerce_facade::{
-    Flow, FlowOptions, PROVIDERS, Providers, SqliteJournal, add_provider, ignored_providers_message,
+    Flow, FlowOptions, PROVIDERS, Providers, SqliteJournal, add_provider_shared, ignored_providers_message,
     parse_duration,
 };
 
@@ -145,6 +145,32 @@ async fn main() -> ExitCode {
         .as_ref()
         .map(|s| s.env().into_iter().collect())
         .unwrap_or_default();
+    let journal_path = args
+        .journal
+        .or_else(|| env_optional("COMMERCE_JOURNAL"))
+        .unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join(format!("commerce-quickstart-{}.sqlite", std::process::id()))
+                .display()
+                .to_string()
+        });
+    let journal = match SqliteJournal::open(&journal_path) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Each credential's token and each provider's budgets are kept in the journal's file
+    // and shared with other runs on it (at once, or one after the other).
+    let shared = match journal.shared_state() {
+        Ok(shared) => shared,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let journal = Arc::new(journal);
     println!("commerce quickstart: the order-to-review flow");
     let mut providers = Providers::new();
     for spec in PROVIDERS {
@@ -165,7 +191,7 @@ async fn main() -> ExitCode {
             continue;
         }
         let vars: &dyn Fn(&str) -> Option<String> = if is_live { &env } else { &from_sandbox };
-        providers = match add_provider(providers, spec.name, vars) {
+        providers = match add_provider_shared(providers, spec.name, vars, Some(&shared)) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: {}: {e}", spec.name);
@@ -173,22 +199,6 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let journal_path = args
-        .journal
-        .or_else(|| env_optional("COMMERCE_JOURNAL"))
-        .unwrap_or_else(|| {
-            std::env::temp_dir()
-                .join(format!("commerce-quickstart-{}.sqlite", std::process::id()))
-                .display()
-                .to_string()
-        });
-    let journal = match SqliteJournal::open(&journal_path) {
-        Ok(j) => Arc::new(j),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     println!("  journal       {journal_path}");
     // The shop's settings come from the environment, live or not: the sandbox emulates the
     // providers, not the shop. Only with every provider on the sandbox does a demo phone

@@ -37,6 +37,7 @@ mod flow;
 mod journal;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod seal;
 mod setup;
 
 pub use crate::flow::{
@@ -44,7 +45,7 @@ pub use crate::flow::{
 };
 pub use crate::journal::{
     Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord,
-    Resolution, SCHEMA_VERSION, SplitPart, SqliteJournal, Step, StepState,
+    Resolution, SCHEMA_VERSION, SplitPart, SqliteJournal, SqliteShared, Step, StepState,
 };
 #[cfg(feature = "postgres")]
 pub use crate::postgres::{

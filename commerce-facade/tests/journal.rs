@@ -308,3 +308,82 @@ fn the_order_furthest_along_is_claimed_first() {
     assert_eq!(ranks, [("bol:new".to_owned(), 0), ("bol:shipping".to_owned(), 2)]);
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+/// The shared stores in the journal's file keep the rules of every store (the suite run
+/// over memory and PostgreSQL too), each "process" opening the journal on its own; and
+/// the file, its `-wal` and `-shm` stay readable by their owner only once they wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_stores_keep_the_rules_of_every_store() {
+    use commerce_core::testing::stores::{Subject, conformance};
+    let path = temp_path("stores");
+    drop(SqliteJournal::create(&path).unwrap());
+    let (p, q) = (path.clone(), path.clone());
+    conformance(&Subject {
+        name: "sqlite",
+        open: Box::new(move || SqliteJournal::open_existing(&p).unwrap().shared_state().unwrap()),
+        at_rest: Some(Box::new(move || {
+            let mut bytes = std::fs::read(&q).unwrap();
+            bytes.extend(std::fs::read(q.with_extension("sqlite-wal")).unwrap_or_default());
+            bytes
+        })),
+        across_processes: true,
+    })
+    .await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in [
+            path.clone(),
+            path.with_extension("sqlite-wal"),
+            path.with_extension("sqlite-shm"),
+        ] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+    }
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// A journal of the last release (schema 3) gains the shared state's tables, in the one
+/// migration transaction, its orders kept; a journal opened read-only has no shared state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_of_schema_3_gains_the_shared_state() {
+    use commerce_core::{Credential, Stored};
+    let path = temp_path("v3");
+    {
+        let journal = SqliteJournal::create(&path).unwrap();
+        journal
+            .add(&serde_json::from_value(v0_records().remove(0)).unwrap())
+            .unwrap();
+    }
+    // As schema 3 left it: no shared tables, no rank column.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE shared_tokens; DROP TABLE shared_buckets; DROP TABLE shared_grants;
+         DROP INDEX orders_rank_due; ALTER TABLE orders DROP COLUMN rank;
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(conn);
+    assert!(
+        SqliteJournal::open_read_only(&path).is_err(),
+        "schema 3 is brought up to date by a writing command first"
+    );
+    let journal = SqliteJournal::open_existing(&path).unwrap();
+    assert_eq!(journal.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(journal.all().unwrap().len(), 1);
+    let shared = journal.shared_state().unwrap();
+    let c = Credential {
+        id: "https://login.bol.com/token client".into(),
+        secret: "s".to_owned().into(),
+    };
+    let hold = std::time::Duration::from_secs(45);
+    assert!(matches!(
+        shared.tokens.take(&c, hold, None, hold).await.unwrap(),
+        Stored::Fetch
+    ));
+    drop(shared);
+    let read_only = SqliteJournal::open_read_only(&path).unwrap();
+    assert!(read_only.shared_state().is_err());
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}

@@ -435,111 +435,36 @@ async fn connections_dropped_mid_run_lose_nothing_and_do_nothing_twice() {
     assert_eq!(report.total_rate_limited(), 0, "{report:#?}");
 }
 
-/// The token store's rules on PostgreSQL, between two processes' handles: a failed request
-/// cools down for the credential whichever process made it (1 s, then 2 s), a stored token
-/// resets that and is handed to the other process, and a token the provider refused is
-/// dropped for both.
+/// The shared stores in PostgreSQL keep the rules of every store (the suite run over memory
+/// and SQLite too), each "process" connecting on its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_token_store_cools_down_per_credential_and_drops_a_refused_token() {
-    use commerce_core::{Credential, ExposeSecret, Stored, TokenRules};
+async fn the_postgres_stores_keep_the_rules_of_every_store() {
+    use commerce_core::testing::stores::{Subject, conformance};
     let url = database();
-    let (a, b) = (
-        Postgres::connect(&url).unwrap().shared_state(),
-        Postgres::connect(&url).unwrap().shared_state(),
-    );
-    let c = Credential {
-        id: "https://login.bol.com/token client-1".into(),
-        secret: "secret-1".to_owned().into(),
-    };
-    let (rules, hold, zero) = (TokenRules::default(), Duration::from_secs(45), Duration::ZERO);
-    let held = |url: &str| {
-        sql(url, |c| {
-            let r = c
-                .query_one(
-                    "SELECT extract(epoch FROM held_until - clock_timestamp())::float8, strikes FROM commerce_tokens",
-                    &[],
-                )
-                .unwrap();
-            (r.get::<_, Option<f64>>(0).unwrap_or(0.0), r.get::<_, i32>(1))
-        })
-    };
-    assert!(matches!(
-        a.tokens.take(&c, zero, None, hold).await.unwrap(),
-        Stored::Fetch
-    ));
-    assert!(
-        matches!(
-            b.tokens.take(&c, zero, None, hold).await.unwrap(),
-            Stored::Wait(_)
-        ),
-        "claimed by a"
-    );
-    a.tokens.abandon(&c, &rules, None).await.unwrap();
-    let (left, strikes) = held(&url);
-    assert!(left <= 1.0 && strikes == 1, "{left} {strikes}");
-    // The cool-down over, b asks and fails too: 2 s now, not b's own first 1 s.
-    sql(&url, |c| {
-        c.execute("UPDATE commerce_tokens SET held_until = NULL", &[])
-            .unwrap()
-    });
-    assert!(matches!(
-        b.tokens.take(&c, zero, None, hold).await.unwrap(),
-        Stored::Fetch
-    ));
-    b.tokens.abandon(&c, &rules, None).await.unwrap();
-    let (left, strikes) = held(&url);
-    assert!(left > 1.5 && strikes == 2, "{left} {strikes}");
-    sql(&url, |c| {
-        c.execute("UPDATE commerce_tokens SET held_until = NULL", &[])
-            .unwrap()
-    });
-    assert!(matches!(
-        a.tokens.take(&c, zero, None, hold).await.unwrap(),
-        Stored::Fetch
-    ));
-    let generation = a
-        .tokens
-        .put(&c, &"token-of-a".to_owned().into(), Duration::from_secs(300))
-        .await
-        .unwrap();
-    assert_eq!(held(&url).1, 0, "a stored token resets the count");
-    match b
-        .tokens
-        .take(&c, Duration::from_secs(60), None, hold)
-        .await
-        .unwrap()
-    {
-        Stored::Token {
-            secret,
-            left,
-            generation: g,
-        } => {
-            assert_eq!(secret.expose_secret(), "token-of-a");
-            assert!(left > Duration::from_secs(290));
-            assert_eq!(g, generation);
-        }
-        other => panic!("{other:?}"),
-    }
-    // Refused by the provider: b drops it for both, and claims the next request.
-    assert!(matches!(
-        b.tokens.take(&c, zero, Some(generation), hold).await.unwrap(),
-        Stored::Fetch
-    ));
-    assert!(matches!(
-        a.tokens.take(&c, zero, None, hold).await.unwrap(),
-        Stored::Wait(_)
-    ));
-    // Another secret (a rotation under way) does not open a's token: it asks for its own.
-    let rotated = Credential {
-        secret: "secret-2".to_owned().into(),
-        ..c.clone()
-    };
-    b.tokens
-        .put(&c, &"token-2".to_owned().into(), Duration::from_secs(300))
-        .await
-        .unwrap();
-    assert!(matches!(
-        a.tokens.take(&rotated, zero, None, hold).await.unwrap(),
-        Stored::Fetch
-    ));
+    let (u, v) = (url.clone(), url.clone());
+    conformance(&Subject {
+        name: "postgres",
+        open: Box::new(move || Postgres::connect(&u).unwrap().shared_state()),
+        at_rest: Some(Box::new(move || {
+            sql(&v, |c| {
+                let mut bytes = Vec::new();
+                for r in c
+                    .query("SELECT credential, sealed FROM commerce_tokens", &[])
+                    .unwrap()
+                {
+                    bytes.extend(r.get::<_, String>(0).into_bytes());
+                    bytes.extend(r.get::<_, Option<Vec<u8>>>(1).unwrap_or_default());
+                }
+                for r in c.query("SELECT bucket FROM commerce_rate_buckets", &[]).unwrap() {
+                    bytes.extend(r.get::<_, String>(0).into_bytes());
+                }
+                for r in c.query("SELECT bucket FROM commerce_rate_grants", &[]).unwrap() {
+                    bytes.extend(r.get::<_, String>(0).into_bytes());
+                }
+                bytes
+            })
+        })),
+        across_processes: true,
+    })
+    .await;
 }

@@ -15,9 +15,11 @@ mod memory;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 mod sqlite;
+mod sqlite_shared;
 
 pub use memory::MemoryJournal;
 pub use sqlite::{SCHEMA_VERSION, SqliteJournal};
+pub use sqlite_shared::SqliteShared;
 
 /// Where one step stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

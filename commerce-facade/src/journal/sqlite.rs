@@ -3,12 +3,12 @@
 //! one `BEGIN IMMEDIATE` transaction, so several runner processes on one machine share it safely (SQLite
 //! serialises the writers; a runner waits up to 30 s for the lock).
 
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use commerce_core::Error;
+use commerce_core::{Error, SharedState};
 use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::file::{self, Open};
@@ -19,9 +19,11 @@ use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderReco
 /// them without reading every record; 2: the schedule and the leases (columns `channel`,
 /// `open`, `due`, `lease_owner`, `lease_until`; records carry `due`, `failures`,
 /// `last_error`, `cancelled`) and each order's history (table `history`); 3: the
-/// sales-channel accounts the journal serves (table `accounts`); 4: how far along each
-/// order is (column `rank`: the due order furthest along is claimed first).
-pub const SCHEMA_VERSION: i64 = 4;
+/// sales-channel accounts the journal serves (table `accounts`); 4: the state the runners
+/// share, each credential's token and each rate bucket (tables `shared_tokens`,
+/// `shared_buckets`, `shared_grants`; [`SqliteJournal::shared_state`]); 5: how far along
+/// each order is (column `rank`: the due order furthest along is claimed first).
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The first release's table: a new journal is created as that and migrated, so there
 /// is one description of the schema, the migrations.
@@ -59,7 +61,9 @@ const MIGRATIONS: &[&str] = &[
          account TEXT NOT NULL,
          since TEXT NOT NULL
      );",
-    // 3 -> 4: how far along each order is, claimed furthest along first.
+    // 3 -> 4
+    super::sqlite_shared::TABLES,
+    // 4 -> 5: how far along each order is, claimed furthest along first.
     "ALTER TABLE orders ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
      CREATE INDEX orders_rank_due ON orders (open, rank DESC, due);",
 ];
@@ -102,6 +106,11 @@ fn parse_stamp(text: &str) -> Option<DateTime<Utc>> {
 pub struct SqliteJournal {
     conn: Mutex<rusqlite::Connection>,
     path: String,
+    /// The file, as checked and opened.
+    real: PathBuf,
+    read_only: bool,
+    /// The file found unwritable by its shared state's last operation.
+    unwritable: super::sqlite_shared::Unwritable,
 }
 
 impl std::fmt::Debug for SqliteJournal {
@@ -216,6 +225,39 @@ impl SqliteJournal {
         Ok(SqliteJournal {
             conn: Mutex::new(conn),
             path: shown,
+            real,
+            read_only: how == Open::ReadOnly,
+            unwritable: Default::default(),
+        })
+    }
+
+    /// The state every runner of this journal shares, in the journal's file: each
+    /// credential's access token, requested once for its life by whichever runner needs it
+    /// first and used by every other one (and by the next runs), and each provider's rate
+    /// budgets, spent jointly. For [`Providers::from_vars_shared`](crate::Providers::from_vars_shared),
+    /// [`add_provider_shared`](crate::add_provider_shared) or a client builder's `shared`.
+    ///
+    /// What is stored is what the PostgreSQL stores keep (feature `postgres`): a hash of each credential's identity, its token sealed with
+    /// XChaCha20-Poly1305 under a key derived from the credential's secret (never stored: the
+    /// file alone does not give the token), and for each rate bucket (named by a hash) its
+    /// calls of the longest window, its pause and its budget. Each operation is one
+    /// `BEGIN IMMEDIATE` transaction on a connection of its own (`synchronous = NORMAL`: a
+    /// power loss forgets at most the last tokens and grants), on a thread of its own. The
+    /// file keeps its mode (0600). Refused on a journal opened read-only.
+    pub fn shared_state(&self) -> Result<SharedState, Error> {
+        if self.read_only {
+            return Err(Error::config(format!(
+                "{} is open read-only: the shared state is written by runners",
+                self.path
+            )));
+        }
+        let store = Arc::new(super::sqlite_shared::SqliteShared::open(
+            &self.real,
+            self.unwritable.clone(),
+        )?);
+        Ok(SharedState {
+            tokens: store.clone(),
+            rates: store,
         })
     }
 
@@ -566,6 +608,11 @@ impl Journal for SqliteJournal {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<OrderRecord>, JournalError> {
+        // The shared state could not write the file (a full disk): neither can this
+        // journal, though a claim of nothing writes nothing.
+        if let Some(why) = self.unwritable.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(JournalError::Unwritable(why));
+        }
         let channels = serde_json::to_string(channels).map_err(storage)?;
         let now = stamp(now);
         self.write(|tx| {

@@ -6,18 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, Utc};
 use commerce_core::{
-    BucketDecision, BucketView, Credential, Error, ExposeSecret, Grant, GrantView, Quota, RateStore,
-    SecretString, Stored, TokenDecision, TokenRules, TokenStore, TokenView, bucket_decision, next_budget,
-    token_decision,
+    BucketDecision, BucketView, Credential, Error, Grant, GrantView, Quota, RateStore, SecretString, Stored,
+    TokenDecision, TokenRules, TokenStore, TokenView, bucket_decision, next_budget, token_decision,
 };
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
 
 use super::pool::{Pool, PoolError, describe};
+use crate::seal::{bucket_row, sealing};
 
 /// The shared stores in PostgreSQL (see [`Postgres::shared_state`](crate::Postgres::shared_state)).
 pub struct PgShared {
@@ -32,71 +28,6 @@ impl std::fmt::Debug for PgShared {
 
 fn shared(e: postgres::Error) -> Error {
     Error::shared(format!("PostgreSQL: {}", describe(&e)))
-}
-
-/// What names one credential's row, and what seals its token.
-struct Sealing {
-    /// Hex SHA-256 of the credential's identity: the row's key (the identity itself is
-    /// not stored).
-    row: String,
-    /// HMAC-SHA-256 of the identity under the credential's secret.
-    key: [u8; 32],
-}
-
-const CONTEXT: &[u8] = b"commerce-token-store/v1\0";
-
-fn sealing(credential: &Credential) -> Sealing {
-    let mut digest = Sha256::new();
-    digest.update(CONTEXT);
-    digest.update(credential.id.as_bytes());
-    let row = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let mut mac =
-        <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(credential.secret.expose_secret().as_bytes())
-            .expect("HMAC takes keys of any length");
-    mac.update(CONTEXT);
-    mac.update(credential.id.as_bytes());
-    let mut key = [0u8; 32];
-    key.copy_from_slice(&mac.finalize().into_bytes());
-    Sealing { row, key }
-}
-
-impl Sealing {
-    /// A random nonce, then the token encrypted and authenticated (with the row's key as
-    /// associated data, so a sealed token moved to another row does not open).
-    fn seal(&self, token: &SecretString) -> Result<Vec<u8>, Error> {
-        let mut nonce = [0u8; 24];
-        getrandom::fill(&mut nonce).map_err(|e| Error::shared(format!("no random nonce: {e}")))?;
-        let cipher = XChaCha20Poly1305::new((&self.key).into());
-        let sealed = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: token.expose_secret().as_bytes(),
-                    aad: self.row.as_bytes(),
-                },
-            )
-            .map_err(|_| Error::shared("the token could not be sealed"))?;
-        Ok([nonce.as_slice(), &sealed].concat())
-    }
-
-    /// The token, or `None` when it does not open (sealed under another secret: the
-    /// credential's secret was changed).
-    fn open(&self, sealed: &[u8]) -> Option<SecretString> {
-        if sealed.len() < 24 {
-            return None;
-        }
-        let (nonce, body) = sealed.split_at(24);
-        let plain = XChaCha20Poly1305::new((&self.key).into())
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: body,
-                    aad: self.row.as_bytes(),
-                },
-            )
-            .ok()?;
-        String::from_utf8(plain).ok().map(SecretString::from)
-    }
 }
 
 fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
@@ -236,13 +167,6 @@ impl TokenStore for PgShared {
             })
             .await
     }
-}
-
-/// A bucket's name in the database: a hash of the scope (provider, address, account) and
-/// the bucket, so account names are not stored.
-fn bucket_row(bucket: &str) -> String {
-    let digest = Sha256::digest(bucket.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn system(at: DateTime<Utc>) -> SystemTime {
@@ -441,37 +365,5 @@ impl RateStore for PgShared {
                 Ok(())
             })
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sealed_token_opens_only_with_its_credential() {
-        let c = Credential {
-            id: "https://login.bol.com/token client".into(),
-            secret: "s3cret".to_owned().into(),
-        };
-        let s = sealing(&c);
-        let sealed = s.seal(&"tok-123".to_owned().into()).unwrap();
-        assert!(!sealed.windows(7).any(|w| w == b"tok-123"), "not in clear text");
-        assert!(!s.row.contains("client"), "the identity is hashed");
-        assert_eq!(s.open(&sealed).unwrap().expose_secret(), "tok-123");
-        let rotated = sealing(&Credential {
-            secret: "other".to_owned().into(),
-            ..c.clone()
-        });
-        assert_eq!(rotated.row, s.row);
-        assert!(rotated.open(&sealed).is_none(), "another secret does not open it");
-        let mut tampered = sealed.clone();
-        *tampered.last_mut().unwrap() ^= 1;
-        assert!(s.open(&tampered).is_none());
-        assert_ne!(
-            s.seal(&"tok-123".to_owned().into()).unwrap(),
-            sealed,
-            "a new nonce each time"
-        );
     }
 }
