@@ -163,7 +163,8 @@ pub use crate::setup::{
 };
 pub use crate::shared::{
     BucketDecision, BucketView, Credential, Grant, GrantView, POLL, RateStore, SharedState, Stored,
-    TOKEN_POLL, TokenDecision, TokenStore, TokenView, bucket_decision, next_budget, token_decision,
+    TOKEN_POLL, TokenDecision, TokenStore, TokenView, bucket_decision, longest_span, next_budget,
+    token_decision,
 };
 pub use crate::transport::{
     Classifier, DefaultClassifier, OutgoingRequest, Response, Transport, TransportBuilder, TransportSettings,

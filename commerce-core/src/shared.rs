@@ -395,11 +395,7 @@ impl RateStore for MemoryStore {
         state.grants += 1;
         let id = state.grants;
         let b = state.buckets.entry(bucket.to_owned()).or_default();
-        let longest = quotas
-            .iter()
-            .map(|q| q.window() + q.margin())
-            .max()
-            .unwrap_or_default();
+        let longest = longest_span(quotas);
         b.grants.retain(|(_, g)| g.open || g.at + longest > now);
         match bucket_decision(quotas, slow_start, &b.view(), now) {
             BucketDecision::Go => {
@@ -454,6 +450,16 @@ impl RateStore for MemoryStore {
         b.view.budget = Some(next_budget(b.view.budget, remaining, open, own, reset, now));
         Ok(())
     }
+}
+
+/// How long a grant may still count for one of `quotas`: the longest window and its
+/// margin. A store forgets closed grants older than this.
+pub fn longest_span(quotas: &[Quota]) -> Duration {
+    quotas
+        .iter()
+        .map(|q| q.window() + q.margin())
+        .max()
+        .unwrap_or_default()
 }
 
 /// The budget after an answer saying `remaining` calls are left until `reset`: less the

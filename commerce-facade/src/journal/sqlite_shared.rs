@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use commerce_core::{
     BucketDecision, BucketView, Credential, Error, Grant, GrantView, Quota, RateStore, SecretString, Stored,
-    TokenDecision, TokenRules, TokenStore, TokenView, bucket_decision, next_budget, token_decision,
+    TokenDecision, TokenRules, TokenStore, TokenView, bucket_decision, longest_span, next_budget,
+    token_decision,
 };
 use rusqlite::{OpenFlags, TransactionBehavior};
 
@@ -339,11 +340,7 @@ impl RateStore for SqliteShared {
     ) -> Result<Grant, Error> {
         let row = bucket_row(bucket_name);
         let quotas = quotas.to_vec();
-        let longest = quotas
-            .iter()
-            .map(|q| q.window() + q.margin())
-            .max()
-            .unwrap_or_default();
+        let longest = longest_span(&quotas);
         self.transaction(move |tx, now| {
             let row = row.as_str();
             let b = bucket(tx, row)?;

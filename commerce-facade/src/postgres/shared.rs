@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use commerce_core::{
     BucketDecision, BucketView, Credential, Error, Grant, GrantView, Quota, RateStore, SecretString, Stored,
-    TokenDecision, TokenRules, TokenStore, TokenView, bucket_decision, next_budget, token_decision,
+    TokenDecision, TokenRules, TokenStore, TokenView, bucket_decision, longest_span, next_budget,
+    token_decision,
 };
 
 use super::pool::{Pool, PoolError, describe};
@@ -220,11 +221,7 @@ impl RateStore for PgShared {
     ) -> Result<Grant, Error> {
         let row = bucket_row(bucket);
         let quotas = quotas.to_vec();
-        let longest = quotas
-            .iter()
-            .map(|q| q.window() + q.margin())
-            .max()
-            .unwrap_or_default();
+        let longest = longest_span(&quotas);
         self.pool
             .call(move |c| {
                 let mut tx = c.transaction().map_err(shared)?;
