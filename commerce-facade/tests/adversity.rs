@@ -753,3 +753,70 @@ async fn a_step_whose_permit_is_far_off_gives_its_worker_back() {
         assert!((600..=610).contains(&(pair[1] - pair[0])), "{offsets:?}");
     }
 }
+
+/// A review platform whose every invitation is refused with a 429 (its pause then holds
+/// calls back a minute, as a client's limiter would after `Retry-After: 60`).
+#[derive(Debug)]
+struct ThrottledPlatform {
+    limiter: commerce_core::RateLimiter,
+    attempts: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl commerce_core::ReviewPlatform for ThrottledPlatform {
+    fn name(&self) -> &str {
+        "throttled"
+    }
+
+    fn ready_in(&self, waiting: usize) -> Duration {
+        self.limiter.ready_in_after(waiting)
+    }
+
+    async fn invite(
+        &self,
+        _invitation: &commerce_core::ReviewInvitation,
+    ) -> Result<commerce_core::InvitationReceipt, Error> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        self.limiter.pause_for(Duration::from_secs(60));
+        Err(Error::RateLimited {
+            provider: "throttled".into(),
+            endpoint: "invite".into(),
+            retry_after: Some(Duration::from_secs(60)),
+            answer: None,
+        })
+    }
+}
+
+/// A step given back for its provider's rate limit is no step of its own: the failures in a
+/// row go on counting across it, so an order whose invitation fails, is paced, and fails
+/// again is left for the next run after `max_attempts`, and `run` ends (a pace used to
+/// reset the count: the run went on for ever).
+#[tokio::test(start_paused = true)]
+async fn a_pace_between_failures_does_not_make_the_run_go_on_for_ever() {
+    let shop = Arc::new(Shop {
+        orders: vec![order("1")],
+        ..Default::default()
+    });
+    let warehouse = Arc::new(Warehouse::default());
+    let platform = Arc::new(ThrottledPlatform {
+        limiter: commerce_core::RateLimiter::unlimited(),
+        attempts: AtomicUsize::new(0),
+    });
+    let mut providers = providers(&shop, &warehouse);
+    providers.review_platforms.push(platform.clone());
+    let flow = Flow::new(
+        providers,
+        Arc::new(MemoryJournal::new()),
+        FlowOptions {
+            poll_interval: Duration::from_secs(1),
+            max_attempts: 3,
+            ..FlowOptions::default()
+        },
+    );
+    let summary = tokio::time::timeout(Duration::from_secs(86_400), flow.run())
+        .await
+        .expect("the run ends");
+    assert_eq!(platform.attempts.load(Ordering::SeqCst), 3, "{summary:#?}");
+    assert_eq!(summary.pending, 1, "{summary:#?}");
+    assert_eq!(summary.completed, 0);
+}
