@@ -243,6 +243,20 @@ impl Drop for Registered<'_> {
     }
 }
 
+/// The id a status is polled by (`None`: it has none to poll).
+fn poll_id(status: &ProcessStatus) -> Option<&str> {
+    status.process_status_id.as_deref().filter(|id| !id.is_empty())
+}
+
+/// A status as it stands after a wait: itself when it was final already, else its poll's
+/// final answer (`None`: not final by the end of the wait).
+fn latest(status: &ProcessStatus, done: &HashMap<String, ProcessStatus>) -> Option<ProcessStatus> {
+    if is_final(status) {
+        return Some(status.clone());
+    }
+    poll_id(status).and_then(|id| done.get(id)).cloned()
+}
+
 /// The ids to poll for `statuses`: those not final, each once, in the order given; a status
 /// without an id is refused, naming its index.
 fn ids_to_poll(statuses: &[ProcessStatus]) -> Result<Vec<String>, Error> {
@@ -253,7 +267,7 @@ fn ids_to_poll(statuses: &[ProcessStatus]) -> Result<Vec<String>, Error> {
         if is_final(status) {
             continue;
         }
-        match status.process_status_id.as_deref().filter(|id| !id.is_empty()) {
+        match poll_id(status) {
             Some(id) => {
                 if seen.insert(id) {
                     pending.push(id.to_owned());
@@ -302,11 +316,9 @@ impl RetailerClient {
         if is_final(status) {
             return Ok(status.clone());
         }
-        let id = status
-            .process_status_id
-            .clone()
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| Error::invalid("processStatusId", "the process status has no id to poll"))?;
+        let id = poll_id(status)
+            .ok_or_else(|| Error::invalid("processStatusId", "the process status has no id to poll"))?
+            .to_owned();
         let (mut done, failed) = self.wait_ids(std::slice::from_ref(&id), options).await;
         match (done.remove(&id), failed) {
             (Some(now), _) => Ok(now),
@@ -361,14 +373,7 @@ impl RetailerClient {
         }
         Ok(statuses
             .iter()
-            .map(|s| {
-                s.process_status_id
-                    .as_deref()
-                    .and_then(|id| done.get(id))
-                    .filter(|_| !is_final(s))
-                    .unwrap_or(s)
-                    .clone()
-            })
+            .map(|s| latest(s, &done).expect("every status is final when the wait succeeds"))
             .collect())
     }
 
@@ -443,33 +448,26 @@ impl RetailerClient {
                 if is_final(&started) {
                     return Ok(started);
                 }
-                match started.process_status_id.as_deref().filter(|id| !id.is_empty()) {
-                    Some(id) => {
-                        if seen.insert(id.to_owned()) {
-                            ids.push(id.to_owned());
-                        }
-                        Ok(started)
-                    }
-                    None => Err(Error::invalid(
+                let id = poll_id(&started).ok_or_else(|| {
+                    Error::invalid(
                         "processStatusId",
                         "bol answered the shipment with a process status without an id to poll",
-                    )),
+                    )
+                })?;
+                if seen.insert(id.to_owned()) {
+                    ids.push(id.to_owned());
                 }
+                Ok(started)
             })
             .collect();
         let (done, failed) = self.wait_ids(&ids, options).await;
         created
             .into_iter()
             .map(|c| {
-                let started = c?;
-                let now = match started.process_status_id.as_deref().and_then(|id| done.get(id)) {
-                    Some(now) if !is_final(&started) => now.clone(),
-                    _ if is_final(&started) => started,
-                    _ => {
-                        return Err(failed
-                            .clone()
-                            .expect("a wait ends with every status final or an error"));
-                    }
+                let Some(now) = latest(&c?, &done) else {
+                    return Err(failed
+                        .clone()
+                        .expect("a wait ends with every status final or an error"));
                 };
                 if now.status == ProcessState::Success {
                     Ok(now)

@@ -22,6 +22,15 @@ pub(crate) enum Route {
     Unknown(String),
 }
 
+/// The lines the configured routes place (EAN → provider): line id → provider.
+fn routed<'a>(order: &'a Order, routes: &'a HashMap<String, String>) -> BTreeMap<&'a str, &'a String> {
+    order
+        .lines
+        .iter()
+        .filter_map(|l| Some((l.line_id.as_str(), routes.get(l.ean.as_ref()?)?)))
+        .collect()
+}
+
 /// The provider whose stock [`choose`] reads first (`None`: the configured routes place the
 /// order without a read): a busy one paces the routing.
 pub(crate) fn first_read<'p>(
@@ -29,11 +38,7 @@ pub(crate) fn first_read<'p>(
     providers: &'p [Arc<dyn Fulfilment>],
     routes: &HashMap<String, String>,
 ) -> Option<&'p Arc<dyn Fulfilment>> {
-    let routed: BTreeMap<&str, &String> = order
-        .lines
-        .iter()
-        .filter_map(|l| Some((l.line_id.as_str(), routes.get(l.ean.as_ref()?)?)))
-        .collect();
+    let routed = routed(order, routes);
     for f in providers {
         let here = |l: &&commerce_core::LineItem| {
             routed
@@ -62,11 +67,7 @@ pub(crate) async fn choose(
     routes: &HashMap<String, String>,
 ) -> Result<Route, Error> {
     // Lines the configured routes place; the others by stock.
-    let routed: BTreeMap<&str, &String> = order
-        .lines
-        .iter()
-        .filter_map(|l| Some((l.line_id.as_str(), routes.get(l.ean.as_ref()?)?)))
-        .collect();
+    let routed = routed(order, routes);
     if let Some(name) = routed.values().find(|n| by_name(providers, n).is_none()) {
         return Ok(Route::Unknown((*name).clone()));
     }
