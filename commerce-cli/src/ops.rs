@@ -467,7 +467,7 @@ pub(crate) fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Fai
 /// An order split over several providers is worked on through its parts: a change to the
 /// order itself (a hand-over, a cancel, a retry) would bypass them.
 fn split_refused(r: &OrderRecord) -> Result<(), String> {
-    if r.split.is_empty() || r.parts_done {
+    if r.split.is_empty() || r.split.has_ended() {
         return Ok(());
     }
     let parts: Vec<&str> = r.split.iter().map(|p| p.key.as_str()).collect();
@@ -597,7 +597,7 @@ pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Res
                 || PLATFORMS.contains(&step.split('/').next().unwrap_or_default())
             {
                 // A split order's parts confirmed their shipments.
-                if !r.confirmation.is_done() && !r.parts_done {
+                if !r.confirmation.is_done() && !r.split.has_ended() {
                     return Err("invitations follow the shipment confirmation: skip `confirm` first".into());
                 }
                 let platform = step.split('/').next().unwrap_or_default().to_owned();

@@ -120,7 +120,7 @@ fn changes_to_a_split_order_are_refused_and_name_its_parts() {
         channel: "bol".into(),
         ..Default::default()
     });
-    r.split = vec![
+    r.split = commerce_facade::Split::Planned(vec![
         commerce_facade::SplitPart {
             key: "bol:1043946605/shopwedo".into(),
             provider: "shopwedo".into(),
@@ -131,7 +131,7 @@ fn changes_to_a_split_order_are_refused_and_name_its_parts() {
             provider: "customer-api".into(),
             lines: vec!["6107900005".into()],
         },
-    ];
+    ]);
     r.attention = Some("waiting".into());
     journal.add(&r).unwrap();
     for args in [

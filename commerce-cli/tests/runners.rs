@@ -224,7 +224,7 @@ async fn runners_share_one_journal(journal: Shared, processes: usize, orders: us
         } else if r.completed_at.is_some() {
             completed += 1;
             assert!(
-                (r.confirmation.is_done() || r.parts_done) && r.invitations.values().all(|s| s.is_done()),
+                (r.confirmation.is_done() || r.split.has_ended()) && r.invitations.values().all(|s| s.is_done()),
                 "{r:#?}"
             );
         } else if r.cancelled.is_some() {

@@ -45,7 +45,7 @@ pub use crate::flow::{
 };
 pub use crate::journal::{
     Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord,
-    Resolution, SCHEMA_VERSION, SplitPart, SqliteJournal, SqliteShared, Step, StepState,
+    Resolution, SCHEMA_VERSION, Split, SplitPart, SqliteJournal, SqliteShared, Stage, Step, StepState,
 };
 #[cfg(feature = "postgres")]
 pub use crate::postgres::{

@@ -131,7 +131,7 @@ async fn a_split_planned_before_a_crash_adds_the_same_parts_once() {
     let journal = Arc::new(MemoryJournal::new());
     // The run that routes the split order stops right after it.
     let planned = step_until(&sb, &journal, |r| !r.split.is_empty()).await;
-    assert!(!planned.parts_added, "planned, parts not added yet: {planned:#?}");
+    assert!(!planned.split.parts_added(), "planned, parts not added yet: {planned:#?}");
     assert!(journal.all().unwrap().iter().all(|p| p.part_of.is_none()));
     let summary = run(&sb, &journal, None).await;
     assert!(summary.failures.is_empty(), "{summary:#?}");
@@ -153,7 +153,7 @@ async fn a_split_planned_before_a_crash_adds_the_same_parts_once() {
 async fn a_part_its_buyer_cancels_leaves_the_invitation_to_the_order_for_what_shipped() {
     let sb = sandbox().await;
     let journal = Arc::new(MemoryJournal::new());
-    let parent = step_until(&sb, &journal, |r| r.parts_added).await;
+    let parent = step_until(&sb, &journal, |r| r.split.parts_added()).await;
     // A part not handed over yet (the run may have handed one over after adding them).
     let waiting = |p: &commerce_facade::SplitPart| {
         journal.load(&p.key).unwrap().unwrap().submission == commerce_facade::Step::NotStarted

@@ -17,6 +17,7 @@
 //! confirming; Safe.Shop refuses a second invite), and otherwise by stopping the order for
 //! a person to check, never by guessing.
 
+mod engine;
 mod map;
 mod order;
 mod route;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use super::order::{Halt, Held};
+use super::engine::{Halt, Held};
 use super::{Event, Flow, Summary, later};
 use crate::journal::{JournalError, OrderRecord};
 
@@ -423,7 +423,7 @@ impl Flow {
     /// for a person before their hand-over: reopened, like a whole order (`reopen`).
     fn parts_to_reopen(&self, known: &OrderRecord, requested: &[String]) -> Vec<String> {
         let mut reopened = Vec::new();
-        for plan in known.split.iter().filter(|_| known.parts_added) {
+        for plan in known.split.iter().filter(|_| known.split.parts_added()) {
             let mine: Vec<String> = requested
                 .iter()
                 .filter(|l| plan.lines.contains(l))
@@ -464,7 +464,7 @@ impl Flow {
         let mut cut_short = false;
         let halt = {
             use futures_util::future::{Either, select};
-            let work = std::pin::pin!(held.advance());
+            let work = std::pin::pin!(held.advance(&super::order::LOOP));
             let beat = std::pin::pin!(self.heartbeat(&key));
             let stop = std::pin::pin!(self.stop_between_calls(acting));
             match select(work, select(beat, stop)).await {

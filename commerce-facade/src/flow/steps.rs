@@ -1,7 +1,9 @@
-//! The flow as one table: the steps of an order, in order, what each runs, what the
-//! journal records, and what an unknown outcome (a call begun, then the process died or
-//! the answer was lost or unreadable) does. [`next`] reads an order's record against the
-//! table and says which step comes next; the flow runs it, journals it, and asks again.
+//! The flow as one table: the steps of an order, in order ([`Stage::STEPS`]), what each
+//! runs, what the journal records, and what an unknown outcome (a call begun, then the
+//! process died or the answer was lost or unreadable) does. Each row is a [`Rule`]; [`next`]
+//! reads an order's record against the rows, in order, and says which call comes next; the
+//! engine (`engine`) runs it through the row's runner (`order`), journals it, and asks
+//! again.
 //!
 //! | step | runs | the journal records | an unknown outcome |
 //! |---|---|---|---|
@@ -16,7 +18,7 @@
 
 use commerce_core::ReviewPlatform;
 
-use crate::journal::{OrderRecord, Step};
+use crate::journal::{OrderRecord, Stage, Step};
 
 /// What to do when a step's outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,54 +33,124 @@ pub(crate) enum Unknown {
     RepeatIfRefused,
 }
 
-/// One row of the table.
+impl Unknown {
+    /// Whether a call the provider answered with a refusal (a definite failure: nothing
+    /// happened) goes back to not begun, journaled, so the next visit sends it as new. A
+    /// step the provider checks before it acts is simply asked again: it stays begun.
+    pub(crate) fn resets_on_refusal(self) -> bool {
+        matches!(self, Unknown::LookUp | Unknown::RepeatIfRefused)
+    }
+}
+
+/// Whose rate limit paces a step: before it reads or sends anything, an order whose step's
+/// provider could take a call only much later is given back (`engine::PATIENCE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pace {
+    /// Not paced (the channel's own steps).
+    Never,
+    /// The first fulfilment provider whose stock routing reads.
+    FirstRead,
+    /// The order's fulfilment provider.
+    Fulfilment,
+    /// The invitation's review platform.
+    Platform,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Rule {
+    /// The step (`None`: `changes`, which runs before the steps that read it).
+    pub stage: Option<Stage>,
     /// The step's name in events, the journal's history and `commerce status`.
     pub name: &'static str,
     /// Whether its call can change something at the provider.
     pub acts: bool,
     /// What an unknown outcome does.
     pub unknown: Unknown,
+    /// Whether the channel's view of the order is read (`changes`) before this step: the
+    /// steps that hand over, wait for or confirm what the buyer may still cancel.
+    pub reads_changes: bool,
+    /// Whose rate limit paces it.
+    pub pace: Pace,
+    /// The record's next call at this step, if the step is still to do.
+    pub next: fn(&OrderRecord, &[InvitePlan]) -> Option<Next>,
 }
 
-/// The table, in the order an order goes through it (`changes` runs once per visit,
-/// before the first of the next four that is due).
+impl PartialEq for Rule {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+/// The table: `changes`, then one row per step in [`Stage::STEPS`]'s order (`changes`
+/// runs once per visit, before the first step that reads it, and again before `confirm`).
 pub(crate) const TABLE: [Rule; 7] = [
     Rule {
+        stage: None,
         name: "changes",
         acts: true,
         unknown: Unknown::AskAgain,
+        reads_changes: false,
+        pace: Pace::Never,
+        next: |_, _| None,
     },
     Rule {
+        stage: Some(Stage::Route),
         name: "route",
         acts: false,
         unknown: Unknown::Repeat,
+        reads_changes: true,
+        pace: Pace::FirstRead,
+        next: |r, _| Stage::Route.pending(r).then_some(Next::Route),
     },
     Rule {
+        stage: Some(Stage::Split),
         name: "split",
         acts: false,
         unknown: Unknown::Repeat,
+        reads_changes: false,
+        pace: Pace::Never,
+        next: |r, _| Stage::Split.pending(r).then_some(Next::Split),
     },
     Rule {
+        stage: Some(Stage::Submit),
         name: "submit",
         acts: true,
         unknown: Unknown::LookUp,
+        reads_changes: true,
+        pace: Pace::Fulfilment,
+        next: |r, _| {
+            Stage::Submit.pending(r).then_some(Next::Submit {
+                settle: r.submission == Step::Started,
+            })
+        },
     },
     Rule {
+        stage: Some(Stage::Shipment),
         name: "shipment",
         acts: false,
         unknown: Unknown::Repeat,
+        reads_changes: true,
+        pace: Pace::Fulfilment,
+        next: |r, _| Stage::Shipment.pending(r).then_some(Next::Shipment),
     },
     Rule {
+        stage: Some(Stage::Confirm),
         name: "confirm",
         acts: true,
         unknown: Unknown::AskAgain,
+        reads_changes: true,
+        pace: Pace::Never,
+        next: |r, _| Stage::Confirm.pending(r).then_some(Next::Confirm),
     },
     Rule {
+        stage: Some(Stage::Invite),
         name: "invite",
         acts: true,
         unknown: Unknown::RepeatIfRefused,
+        reads_changes: false,
+        pace: Pace::Platform,
+        next: next_invitation,
     },
 ];
 
@@ -89,6 +161,14 @@ pub(crate) const SUBMIT: &Rule = &TABLE[3];
 pub(crate) const SHIPMENT: &Rule = &TABLE[4];
 pub(crate) const CONFIRM: &Rule = &TABLE[5];
 pub(crate) const INVITE: &Rule = &TABLE[6];
+
+/// The row of a step.
+pub(crate) fn rule(stage: Stage) -> &'static Rule {
+    TABLE
+        .iter()
+        .find(|r| r.stage == Some(stage))
+        .unwrap_or(CHANGES)
+}
 
 /// A review platform's invitation for one order: its journal steps, one per call.
 #[derive(Debug, Clone)]
@@ -119,7 +199,7 @@ impl InvitePlan {
     }
 }
 
-/// The step an order needs next.
+/// The call an order needs next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Next {
     /// Choose the fulfilment provider.
@@ -151,51 +231,33 @@ pub(crate) enum Next {
 }
 
 impl Next {
-    /// Whether the channel's view of the order is read (`changes`) before this step: the
-    /// steps that hand over, wait for or confirm what the buyer may still cancel.
-    pub(crate) fn reads_changes(&self) -> bool {
-        matches!(
-            self,
-            Next::Route | Next::Submit { settle: false } | Next::Shipment | Next::Confirm
-        )
+    /// The step it belongs to (`Complete`: the last).
+    pub(crate) fn stage(&self) -> Stage {
+        match self {
+            Next::Route => Stage::Route,
+            Next::Split => Stage::Split,
+            Next::Submit { .. } => Stage::Submit,
+            Next::Shipment => Stage::Shipment,
+            Next::Confirm => Stage::Confirm,
+            Next::Invite { .. } | Next::Invited { .. } | Next::Complete => Stage::Invite,
+        }
     }
 
-    /// The table's row for this step.
+    /// Whether the channel's view of the order is read (`changes`) before this call (a
+    /// hand-over being settled is not: its outcome is settled first).
+    pub(crate) fn reads_changes(&self) -> bool {
+        self.rule().reads_changes && !matches!(self, Next::Submit { settle: true })
+    }
+
+    /// The table's row for this call.
     pub(crate) fn rule(&self) -> &'static Rule {
-        match self {
-            Next::Route => ROUTE,
-            Next::Split => SPLIT,
-            Next::Submit { .. } => SUBMIT,
-            Next::Shipment => SHIPMENT,
-            Next::Confirm => CONFIRM,
-            Next::Invite { .. } | Next::Invited { .. } | Next::Complete => INVITE,
-        }
+        rule(self.stage())
     }
 }
 
-/// Reads the record against the table: the first step not done.
-pub(crate) fn next(r: &OrderRecord, plans: &[InvitePlan]) -> Next {
-    if !r.split.is_empty() {
-        // Split: its parts hand over, ship and confirm; it invites once they ended.
-        if !r.parts_done {
-            return Next::Split;
-        }
-    } else {
-        if r.fulfilment.is_none() {
-            return Next::Route;
-        }
-        match r.submission {
-            Step::NotStarted => return Next::Submit { settle: false },
-            Step::Started => return Next::Submit { settle: true },
-            Step::Done(_) => {}
-        }
-        if !r.shipped.is_done() {
-            return Next::Shipment;
-        }
-        if !r.confirmation.is_done() {
-            return Next::Confirm;
-        }
-    }
+/// The next call of the invitations: each platform's calls in turn, a platform's own step
+/// once every call of it is done.
+fn next_invitation(r: &OrderRecord, plans: &[InvitePlan]) -> Option<Next> {
     for (i, plan) in plans.iter().enumerate() {
         if r.invitations.get(&plan.platform).is_some_and(Step::is_done) {
             continue;
@@ -212,23 +274,49 @@ pub(crate) fn next(r: &OrderRecord, plans: &[InvitePlan]) -> Next {
                 Some(Step::Done(_)) if part.is_some() => continue,
                 Some(Step::Done(_)) => break,
                 started => {
-                    return Next::Invite {
+                    return Some(Next::Invite {
                         plan: i,
                         step: step.clone(),
                         part: part.clone(),
                         settle: legacy || started == Some(&Step::Started),
-                    };
+                    });
                 }
             }
         }
-        return Next::Invited { plan: i };
+        return Some(Next::Invited { plan: i });
     }
-    Next::Complete
+    None
+}
+
+/// Reads the record against the table: the first row, in order, with a call to make.
+pub(crate) fn next(r: &OrderRecord, plans: &[InvitePlan]) -> Next {
+    TABLE
+        .iter()
+        .find_map(|rule| (rule.next)(r, plans))
+        .unwrap_or(Next::Complete)
+}
+
+/// The table as Markdown, as ARCHITECTURE.md shows it (a test keeps the two the same).
+#[cfg(test)]
+pub(crate) fn markdown() -> String {
+    let mut out = String::from("| step | acts | an unknown outcome | reads `changes` first | paced by |\n|---|---|---|---|---|\n");
+    for rule in TABLE {
+        out += &format!(
+            "| `{}` | {} | {:?} | {} | {:?} |\n",
+            rule.name,
+            if rule.acts { "yes" } else { "no (reads)" },
+            rule.unknown,
+            if rule.reads_changes { "yes" } else { "no" },
+            rule.pace
+        );
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::Split;
     use commerce_core::{InvitationReceipt, Order, SubmissionReceipt, Tracking};
 
     fn plans() -> Vec<InvitePlan> {
@@ -339,15 +427,16 @@ mod tests {
     fn a_split_order_waits_for_its_parts_then_invites_and_never_routes_again() {
         let plans = plans();
         let mut r = OrderRecord::new(Order::default());
-        r.split = vec![crate::journal::SplitPart {
+        let parts = vec![crate::journal::SplitPart {
             key: "bol:1/shopwedo".into(),
             provider: "shopwedo".into(),
             lines: vec!["L1".into()],
         }];
+        r.split = Split::Planned(parts.clone());
         assert_eq!(next(&r, &plans), Next::Split);
-        r.parts_added = true;
+        r.split = Split::Added(parts.clone());
         assert_eq!(next(&r, &plans), Next::Split, "waits for its parts");
-        r.parts_done = true;
+        r.split = Split::Ended(parts);
         assert!(
             matches!(next(&r, &plans), Next::Invite { plan: 0, .. }),
             "{:?}",
@@ -372,6 +461,51 @@ mod tests {
     fn the_rows_that_act_settle_an_unknown_outcome_without_guessing() {
         for rule in TABLE {
             assert_eq!(rule.acts, rule.unknown != Unknown::Repeat, "{rule:?}");
+        }
+    }
+
+    /// The steps are written once ([`Stage::STEPS`]): the table has a row for each, in
+    /// that order, after `changes`.
+    #[test]
+    fn the_table_has_a_row_per_step_in_the_one_order() {
+        let stages: Vec<Stage> = TABLE.iter().filter_map(|r| r.stage).collect();
+        assert_eq!(stages, Stage::STEPS);
+        assert_eq!(TABLE[0].stage, None);
+        for rule in &TABLE[1..] {
+            assert_eq!(Some(rule.name), rule.stage.map(Stage::name));
+            assert_eq!(super::rule(rule.stage.unwrap()), rule);
+        }
+    }
+
+    /// The record's stage and the table agree: the step `next` gives is the one
+    /// `OrderRecord::stage` names, at every point of an order's way.
+    #[test]
+    fn the_records_stage_is_the_step_the_table_runs_next() {
+        let plans = plans();
+        let mut r = OrderRecord::new(Order::default());
+        loop {
+            let step = next(&r, &plans);
+            assert_eq!(r.position(), step.stage(), "{r:#?}");
+            match step {
+                Next::Route => r.fulfilment = Some("shopwedo".into()),
+                Next::Submit { .. } => {
+                    r.submission = Step::Done(SubmissionReceipt {
+                        provider: "shopwedo".into(),
+                        reference: "9".into(),
+                        already_submitted: false,
+                    })
+                }
+                Next::Shipment => r.shipped = Step::Done(Tracking::default()),
+                Next::Confirm => r.confirmation = Step::Done(None),
+                Next::Invite { step, .. } => {
+                    r.invitations.insert(step, receipt("x"));
+                }
+                Next::Invited { plan } => {
+                    r.invitations.insert(plans[plan].platform.clone(), receipt("x"));
+                }
+                Next::Split => unreachable!(),
+                Next::Complete => break,
+            }
         }
     }
 }

@@ -16,10 +16,12 @@ mod memory;
 pub(crate) mod postgres;
 mod sqlite;
 mod sqlite_shared;
+mod stage;
 
 pub use memory::MemoryJournal;
 pub use sqlite::{SCHEMA_VERSION, SqliteJournal};
 pub use sqlite_shared::SqliteShared;
+pub use stage::Stage;
 
 /// Where one step stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -125,19 +127,11 @@ pub struct OrderRecord {
     /// person), with the decision: the request is not looked at again (schema 2).
     #[serde(default)]
     pub kept_lines: BTreeMap<String, String>,
-    /// No fulfilment provider had stock for every line, so the order was split: each
-    /// provider's part, a record of its own. Written before the parts are added, so a crash
-    /// in between adds the same parts (schema 2).
-    #[serde(default)]
-    pub split: Vec<SplitPart>,
-    /// The parts of a split order were added to the journal; the order now waits for them
-    /// to end, then sends the review invitation for what they shipped (schema 2).
-    #[serde(default)]
-    pub parts_added: bool,
-    /// Every part of a split order ended and the lines they shipped are this order's lines
-    /// (the others dropped): its invitation goes next (schema 2).
-    #[serde(default)]
-    pub parts_done: bool,
+    /// Whether the order was split over several fulfilment providers (no one had stock
+    /// for every line), and how far that went (schema 2; written as the fields `split`,
+    /// `parts_added` and `parts_done`).
+    #[serde(flatten)]
+    pub split: Split,
     /// The fulfilment provider reported the order partly shipped (said once in the
     /// history; bol is confirmed when every line has left) (schema 2).
     #[serde(default)]
@@ -232,6 +226,108 @@ impl StepState {
     }
 }
 
+/// Whether an order was split over several fulfilment providers, and how far that went.
+/// Each state keeps the parts: each provider's part is a record of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "SplitFields", into = "SplitFields")]
+pub enum Split {
+    /// Not split: one provider ships every line.
+    #[default]
+    Whole,
+    /// The parts are chosen: written before they are added, so a crash in between adds
+    /// the same parts.
+    Planned(Vec<SplitPart>),
+    /// The parts are in the journal; the order waits for them to end.
+    Added(Vec<SplitPart>),
+    /// Every part ended, and the lines they shipped are this order's lines (the others
+    /// dropped): its review invitation goes next.
+    Ended(Vec<SplitPart>),
+}
+
+impl Split {
+    /// The parts (none when whole).
+    pub fn parts(&self) -> &[SplitPart] {
+        match self {
+            Split::Whole => &[],
+            Split::Planned(p) | Split::Added(p) | Split::Ended(p) => p,
+        }
+    }
+
+    /// Whether the order was split.
+    pub fn is_split(&self) -> bool {
+        *self != Split::Whole
+    }
+
+    /// Whether its parts were added to the journal (and may have ended).
+    pub fn parts_added(&self) -> bool {
+        matches!(self, Split::Added(_) | Split::Ended(_))
+    }
+
+    /// Whether every part ended.
+    pub fn has_ended(&self) -> bool {
+        matches!(self, Split::Ended(_))
+    }
+
+    /// Whether there is no part: the order is whole.
+    pub fn is_empty(&self) -> bool {
+        self.parts().is_empty()
+    }
+
+    /// The parts, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, SplitPart> {
+        self.parts().iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Split {
+    type Item = &'a SplitPart;
+    type IntoIter = std::slice::Iter<'a, SplitPart>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// [`Split`] as the journal writes it: the fields of schema 2.
+#[derive(Serialize, Deserialize)]
+struct SplitFields {
+    #[serde(default)]
+    split: Vec<SplitPart>,
+    #[serde(default)]
+    parts_added: bool,
+    #[serde(default)]
+    parts_done: bool,
+}
+
+impl From<SplitFields> for Split {
+    fn from(f: SplitFields) -> Self {
+        if f.parts_done {
+            Split::Ended(f.split)
+        } else if f.parts_added {
+            Split::Added(f.split)
+        } else if f.split.is_empty() {
+            Split::Whole
+        } else {
+            Split::Planned(f.split)
+        }
+    }
+}
+
+impl From<Split> for SplitFields {
+    fn from(s: Split) -> Self {
+        let (parts_added, parts_done) = (s.parts_added(), s.has_ended());
+        let split = match s {
+            Split::Whole => Vec::new(),
+            Split::Planned(p) | Split::Added(p) | Split::Ended(p) => p,
+        };
+        SplitFields {
+            split,
+            parts_added,
+            parts_done,
+        }
+    }
+}
+
 /// One provider's part of a split order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SplitPart {
@@ -266,9 +362,7 @@ impl OrderRecord {
             shipped_untracked_since: None,
             dropped_lines: BTreeMap::new(),
             kept_lines: BTreeMap::new(),
-            split: Vec::new(),
-            parts_added: false,
-            parts_done: false,
+            split: Split::Whole,
             partly_shipped: false,
             part_of: None,
             invites_elsewhere: false,
@@ -302,7 +396,7 @@ impl OrderRecord {
 
     /// Whether every step is done for these review platforms.
     pub fn is_complete(&self, platforms: &[String]) -> bool {
-        (self.confirmation.is_done() || self.parts_done)
+        (self.confirmation.is_done() || self.split.has_ended())
             && (self.invites_elsewhere
                 || platforms
                     .iter()
@@ -326,46 +420,21 @@ impl OrderRecord {
         self.completed_at.is_none() && self.attention.is_none() && self.cancelled.is_none()
     }
 
-    /// How far along the order is, for claiming: of the orders due at once, the one
-    /// furthest along goes first (an invitation before a confirmation before a shipment
-    /// check before a hand-over before routing a new order), so work under way reaches the
-    /// slowest provider before new work takes the workers: 4 (invite) down to 0 (route, or
-    /// not open).
+    /// How far along the order is, for claiming ([`Stage::rank`]).
     pub fn rank(&self) -> i32 {
-        match self.stage() {
-            "invite" => 4,
-            "confirm" => 3,
-            "shipment" => 2,
-            "submit" | "split" => 1,
-            _ => 0,
-        }
+        self.position().rank()
+    }
+
+    /// Where the order stands ([`Stage::of`]).
+    pub fn position(&self) -> Stage {
+        Stage::of(self)
     }
 
     /// Where the order stands, in a word: `completed`, `cancelled`, `attention`, `split`
     /// (its parts go on as records of their own), or the step it is at (`route`, `submit`,
     /// `shipment`, `confirm`, `invite`).
     pub fn stage(&self) -> &'static str {
-        if self.completed_at.is_some() {
-            "completed"
-        } else if self.cancelled.is_some() {
-            "cancelled"
-        } else if self.attention.is_some() {
-            "attention"
-        } else if !self.split.is_empty() && !self.parts_done {
-            "split"
-        } else if self.parts_done {
-            "invite"
-        } else if self.fulfilment.is_none() {
-            "route"
-        } else if !self.submission.is_done() {
-            "submit"
-        } else if !self.shipped.is_done() {
-            "shipment"
-        } else if !self.confirmation.is_done() {
-            "confirm"
-        } else {
-            "invite"
-        }
+        self.position().name()
     }
 }
 
