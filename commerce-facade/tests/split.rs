@@ -131,7 +131,10 @@ async fn a_split_planned_before_a_crash_adds_the_same_parts_once() {
     let journal = Arc::new(MemoryJournal::new());
     // The run that routes the split order stops right after it.
     let planned = step_until(&sb, &journal, |r| !r.split.is_empty()).await;
-    assert!(!planned.split.parts_added(), "planned, parts not added yet: {planned:#?}");
+    assert!(
+        !planned.split.parts_added(),
+        "planned, parts not added yet: {planned:#?}"
+    );
     assert!(journal.all().unwrap().iter().all(|p| p.part_of.is_none()));
     let summary = run(&sb, &journal, None).await;
     assert!(summary.failures.is_empty(), "{summary:#?}");

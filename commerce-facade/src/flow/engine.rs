@@ -15,6 +15,18 @@ use super::steps::{self, InvitePlan, Next, Pace, Rule};
 use super::{Event, Flow, Summary, map, route};
 use crate::journal::{JournalError, OrderRecord, Step};
 
+/// What an acting step's call is journaled as ([`Held::perform`]).
+pub(crate) struct Notes<'a, T> {
+    /// The name its failure is counted under (the rule's, or the invitation's call).
+    pub failed: String,
+    /// The note written before the call.
+    pub before: String,
+    /// The note written once it is done, from its output.
+    pub done: Box<dyn FnOnce(&T) -> String + Send + 'a>,
+    /// The note of a refusal the rule resets.
+    pub refused: Box<dyn FnOnce(&Error) -> String + Send + 'a>,
+}
+
 /// Runs one call of a step on a held order.
 pub(crate) type Runner = for<'h, 'f> fn(&'h mut Held<'f>, Next) -> BoxFuture<'h, Result<(), Halt>>;
 
@@ -160,36 +172,25 @@ impl<'f> Held<'f> {
         self.plans = plans(self.flow, &self.r, &self.invitation);
     }
 
-    /// Reads the order as the channel has it now and acts on what changed since it was
-    /// seen: lines cancelled on the channel, and the buyer's cancellation requests.
-    ///
-    /// - Not handed over yet: the buyer's request is accepted on the channel, cancelled
-    ///   lines are dropped, a quantity partly cancelled is reduced; nothing left: the order
-    ///   ends as cancelled.
-    /// - Handed over, not shipped, every line to cancel: the provider's status is read (a
-    ///   cancel from an earlier visit, or a parcel already gone), then the hand-over is
-    ///   cancelled at the provider, the buyer's request accepted, and the order ends as
-    ///   cancelled. The provider refusing (too late) means it ships: the request is kept and
-    ///   declined by confirming the shipment. Only some lines: the provider cancels whole
-    ///   orders only, so a person decides (asked once per line).
-
-
     /// An acting step's call, as the table's rule says: a stop asked before it leaves it
     /// unsent; the step is journaled `Started` before the call; on success `Done`, the
     /// failures reset and the record saved with `done(output)` as its note; a failure whose
     /// outcome is unknown (`Error::is_unconfirmed`) leaves it `Started`, for the rule's
     /// settling at the next visit; a refusal goes back to not begun where the rule says so,
-    /// journaled with `refused(error)`. `slot` is where the step's state lives in the record.
+    /// journaled with `refused(error)`. `slot` is where the step's state lives in the record; `notes` what the journal says.
     pub(crate) async fn perform<T: Clone>(
         &mut self,
         rule: &'static Rule,
-        failed: String,
         slot: impl Fn(&mut OrderRecord) -> &mut Step<T>,
-        before: String,
+        notes: Notes<'_, T>,
         call: impl std::future::Future<Output = Result<T, Error>>,
-        done: impl FnOnce(&T) -> String,
-        refused: impl FnOnce(&Error) -> String,
     ) -> Result<T, Halt> {
+        let Notes {
+            failed,
+            before,
+            done,
+            refused,
+        } = notes;
         debug_assert!(rule.acts, "{} does not act", rule.name);
         self.check_stop()?;
         *slot(&mut self.r) = Step::Started;
@@ -220,7 +221,11 @@ impl<'f> Held<'f> {
 
     /// A step finished: `record` writes its result on the record, the failures in a row
     /// reset, and the record is saved with `note`.
-    pub(crate) fn step_done(&mut self, note: &str, record: impl FnOnce(&mut OrderRecord)) -> Result<(), Halt> {
+    pub(crate) fn step_done(
+        &mut self,
+        note: &str,
+        record: impl FnOnce(&mut OrderRecord),
+    ) -> Result<(), Halt> {
         record(&mut self.r);
         self.r.failures = 0;
         self.r.last_error = None;
@@ -345,7 +350,6 @@ impl<'f> Held<'f> {
         }
     }
 
-
     /// The provider `next` calls first, by its row's [`Pace`], and its name for pacing.
     fn paced_by(&self, next: &Next) -> Option<(String, std::time::Duration)> {
         let providers = &self.flow.providers;
@@ -356,7 +360,8 @@ impl<'f> Held<'f> {
         };
         match (next.rule().pace, next) {
             (Pace::FirstRead, _) => {
-                route::first_read(&self.r.order, &providers.fulfilment, &self.flow.options.routes).map(fulfilment)
+                route::first_read(&self.r.order, &providers.fulfilment, &self.flow.options.routes)
+                    .map(fulfilment)
             }
             (Pace::Fulfilment, _) => self
                 .r
@@ -390,7 +395,6 @@ impl<'f> Held<'f> {
             provider,
         ))
     }
-
 }
 
 /// The review invitations of an order: one plan per platform, none for a part of a split

@@ -164,10 +164,7 @@ pub(crate) const INVITE: &Rule = &TABLE[6];
 
 /// The row of a step.
 pub(crate) fn rule(stage: Stage) -> &'static Rule {
-    TABLE
-        .iter()
-        .find(|r| r.stage == Some(stage))
-        .unwrap_or(CHANGES)
+    TABLE.iter().find(|r| r.stage == Some(stage)).unwrap_or(CHANGES)
 }
 
 /// A review platform's invitation for one order: its journal steps, one per call.
@@ -299,7 +296,9 @@ pub(crate) fn next(r: &OrderRecord, plans: &[InvitePlan]) -> Next {
 /// The table as Markdown, as ARCHITECTURE.md shows it (a test keeps the two the same).
 #[cfg(test)]
 pub(crate) fn markdown() -> String {
-    let mut out = String::from("| step | acts | an unknown outcome | reads `changes` first | paced by |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| step | acts | an unknown outcome | reads `changes` first | paced by |\n|---|---|---|---|---|\n",
+    );
     for rule in TABLE {
         out += &format!(
             "| `{}` | {} | {:?} | {} | {:?} |\n",
@@ -462,6 +461,20 @@ mod tests {
         for rule in TABLE {
             assert_eq!(rule.acts, rule.unknown != Unknown::Repeat, "{rule:?}");
         }
+    }
+
+    #[test]
+    fn architecture_md_shows_the_rules_as_declared() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ARCHITECTURE.md");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            eprintln!("{} not found (a packaged crate): not checked", path.display());
+            return;
+        };
+        let table = markdown();
+        assert!(
+            text.contains(&table),
+            "ARCHITECTURE.md must show the flow's rules exactly as `steps::TABLE` declares them:\n\n{table}"
+        );
     }
 
     /// The steps are written once ([`Stage::STEPS`]): the table has a row for each, in

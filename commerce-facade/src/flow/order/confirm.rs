@@ -2,7 +2,7 @@
 
 use futures_util::future::BoxFuture;
 
-use super::super::engine::{Halt, Held};
+use super::super::engine::{Halt, Held, Notes};
 use super::super::steps::{self, Next};
 use super::super::{Event, map};
 
@@ -24,12 +24,14 @@ impl Held<'_> {
         let reference = self
             .perform(
                 rule,
-                rule.name.into(),
                 |r| &mut r.confirmation,
-                "confirming the shipment".to_owned(),
+                Notes {
+                    failed: rule.name.into(),
+                    before: "confirming the shipment".to_owned(),
+                    done: Box::new(|_| "shipment confirmed".to_owned()),
+                    refused: Box::new(|e| format!("not confirmed: {e}")),
+                },
                 call,
-                |_| "shipment confirmed".to_owned(),
-                |e| format!("not confirmed: {e}"),
             )
             .await?;
         let event = Event::Confirmed {

@@ -4,10 +4,10 @@
 use commerce_core::InvitationReceipt;
 use futures_util::future::BoxFuture;
 
-use super::super::engine::{Halt, Held};
+use super::super::Event;
+use super::super::engine::{Halt, Held, Notes};
 use super::super::settle::{self, Settled};
 use super::super::steps::{self, Next};
-use super::super::Event;
 use crate::journal::Step;
 
 /// The row's runner: one call of an invitation, or a platform's own step once every call
@@ -60,12 +60,14 @@ impl Held<'_> {
         let receipt = self
             .perform(
                 rule,
-                format!("{} {step}", rule.name),
                 |r| r.invitations.entry(step.clone()).or_default(),
-                format!("inviting on {step}"),
+                Notes {
+                    failed: format!("{} {step}", rule.name),
+                    before: format!("inviting on {step}"),
+                    done: Box::new(|_| format!("invited on {step}")),
+                    refused: Box::new(|e| format!("not invited on {step}: {e}")),
+                },
                 call,
-                |_| format!("invited on {step}"),
-                |e| format!("not invited on {step}: {e}"),
             )
             .await?;
         if part.is_none() {

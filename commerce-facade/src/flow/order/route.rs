@@ -3,10 +3,10 @@
 
 use futures_util::future::BoxFuture;
 
+use super::super::Event;
 use super::super::engine::{Halt, Held};
 use super::super::route::{self, Route};
 use super::super::steps::{self, Next};
-use super::super::Event;
 use crate::journal::{Split, SplitPart};
 
 /// The row's runner.

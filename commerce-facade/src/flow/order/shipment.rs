@@ -110,9 +110,6 @@ impl Held<'_> {
             }
             _ => {}
         }
-        Err(Halt::Wait(later(
-            flow.clock.now(),
-            flow.options.poll_interval,
-        )))
+        Err(Halt::Wait(later(flow.clock.now(), flow.options.poll_interval)))
     }
 }

@@ -62,10 +62,7 @@ impl Held<'_> {
             }
         }
         if waiting {
-            return Err(Halt::Wait(later(
-                flow.clock.now(),
-                flow.options.poll_interval,
-            )));
+            return Err(Halt::Wait(later(flow.clock.now(), flow.options.poll_interval)));
         }
         let not_shipped: Vec<String> = self
             .r

@@ -4,7 +4,7 @@
 use commerce_core::{Error, SubmissionReceipt};
 use futures_util::future::BoxFuture;
 
-use super::super::engine::{Halt, Held};
+use super::super::engine::{Halt, Held, Notes};
 use super::super::settle::{self, Settled};
 use super::super::steps::{self, Next};
 use super::super::{Event, map};
@@ -65,12 +65,16 @@ impl Held<'_> {
         let receipt = self
             .perform(
                 rule,
-                rule.name.into(),
                 |r| &mut r.submission,
-                format!("submitting to {}", f.name()),
+                Notes {
+                    failed: rule.name.into(),
+                    before: format!("submitting to {}", f.name()),
+                    done: Box::new(|r: &SubmissionReceipt| {
+                        format!("submitted to {} as {}", r.provider, r.reference)
+                    }),
+                    refused: Box::new(|e| format!("not submitted: {e}")),
+                },
                 f.send(&prepared),
-                |r| format!("submitted to {} as {}", r.provider, r.reference),
-                |e| format!("not submitted: {e}"),
             )
             .await?;
         self.announce_submitted(receipt)
