@@ -1,9 +1,12 @@
 //! The engine that takes one held order through a loop's table: it reads the record
 //! against the table (`steps::next`), paces the step by its provider, reads the channel's
 //! changes first where the row says so, and dispatches the call to the row's runner. It owns
-//! what every step shares: the journal writes and lease renewals (`save`), the stop checks,
-//! an acting call's Started / Done / reset and the failure count ([`Held::perform`]), the
-//! events, a person's attention and the end of the order.
+//! what the steps share: every journal write and lease renewal (`save`), the stop checks,
+//! an acting step's call ([`Held::perform`]: `Started`, the call, `Done` or the reset its
+//! rule asks for; `changes`' own calls, which depend on what the channel says, use `act`
+//! and `save` directly), the reset of the failures in a row once a step succeeds (the
+//! schedule counts them), the events and the summary (`announce`), a person's attention
+//! and the end of the order.
 
 use std::sync::Arc;
 
@@ -23,8 +26,9 @@ pub(crate) struct Notes<'a, T> {
     pub before: String,
     /// The note written once it is done, from its output.
     pub done: Box<dyn FnOnce(&T) -> String + Send + 'a>,
-    /// The note of a refusal the rule resets.
-    pub refused: Box<dyn FnOnce(&Error) -> String + Send + 'a>,
+    /// The note of a refusal, for a rule that resets the step on one
+    /// ([`Unknown::resets_on_refusal`](super::steps::Unknown::resets_on_refusal)).
+    pub refused: Option<Box<dyn FnOnce(&Error) -> String + Send + 'a>>,
 }
 
 /// Runs one call of a step on a held order.
@@ -203,7 +207,11 @@ impl<'f> Held<'f> {
             Err(e) if e.is_unconfirmed() => Err(Halt::Failed(failed, e)),
             Err(e) if rule.unknown.resets_on_refusal() => {
                 *slot(&mut self.r) = Step::NotStarted;
-                self.save(&refused(&e))?;
+                let note = match refused {
+                    Some(refused) => refused(&e),
+                    None => format!("{failed} refused: {e}"),
+                };
+                self.save(&note)?;
                 Err(Halt::Failed(failed, e))
             }
             Err(e) => Err(Halt::Failed(failed, e)),
@@ -254,7 +262,7 @@ impl<'f> Held<'f> {
         let run = |rule: &'static Rule| {
             table
                 .iter()
-                .find(|row| row.rule.name == rule.name)
+                .find(|row| std::ptr::eq(row.rule, rule))
                 .map(|row| row.run)
         };
         let changes = run(steps::CHANGES);

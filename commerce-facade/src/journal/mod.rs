@@ -130,6 +130,10 @@ pub struct OrderRecord {
     /// Whether the order was split over several fulfilment providers (no one had stock
     /// for every line), and how far that went (schema 2; written as the fields `split`,
     /// `parts_added` and `parts_done`).
+    ///
+    /// Flattened, and declared before `unknown`: serde takes its three fields out of the
+    /// record before `unknown` collects the rest (a test keeps them from being written
+    /// twice).
     #[serde(flatten)]
     pub split: Split,
     /// The fulfilment provider reported the order partly shipped (said once in the
@@ -227,7 +231,10 @@ impl StepState {
 }
 
 /// Whether an order was split over several fulfilment providers, and how far that went.
-/// Each state keeps the parts: each provider's part is a record of its own.
+/// Each state but `Whole` keeps the parts (each provider's part is a record of its own); an
+/// order is split when it has parts ([`Split::is_empty`] says it is whole). Written as the
+/// fields `split`, `parts_added` and `parts_done`; `Ended` always with `parts_added`, which
+/// is how the flow writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(from = "SplitFields", into = "SplitFields")]
 pub enum Split {
@@ -251,11 +258,6 @@ impl Split {
             Split::Whole => &[],
             Split::Planned(p) | Split::Added(p) | Split::Ended(p) => p,
         }
-    }
-
-    /// Whether the order was split.
-    pub fn is_split(&self) -> bool {
-        *self != Split::Whole
     }
 
     /// Whether its parts were added to the journal (and may have ended).
@@ -744,6 +746,51 @@ pub(crate) mod tests {
         let again = serde_json::to_value(&r).unwrap();
         assert_eq!(again["returns"]["reference"], "R-9");
         assert_eq!(again["failures"], 2);
+    }
+
+    /// The split state reads from the three fields every release wrote, in each of their
+    /// eight combinations, beside a field of a newer release: the three never reach
+    /// `unknown`, are written once each, and read back as they were (a `parts_done` without
+    /// `parts_added`, which no release wrote, is written with it). A record with no part is
+    /// whole whatever its flags, as it always was for the flow.
+    #[test]
+    fn the_split_fields_read_and_write_as_every_release_wrote_them() {
+        let part = serde_json::json!([{"key": "bol:1/shopwedo", "provider": "shopwedo", "lines": ["L1"]}]);
+        for parts in [serde_json::json!([]), part] {
+            for added in [false, true] {
+                for done in [false, true] {
+                    let mut text = serde_json::to_value(record("1")).unwrap();
+                    text["split"] = parts.clone();
+                    text["parts_added"] = added.into();
+                    text["parts_done"] = done.into();
+                    text["returns"] = serde_json::json!({"step": "announced"});
+                    let r: OrderRecord = serde_json::from_value(text.clone()).unwrap();
+                    let case = format!("split {parts}, added {added}, done {done}: {r:?}");
+                    for key in ["split", "parts_added", "parts_done"] {
+                        assert!(!r.unknown.contains_key(key), "{case}");
+                    }
+                    assert_eq!(r.unknown.len(), 1, "{case}");
+                    assert_eq!(r.split.has_ended(), done, "{case}");
+                    let whole = parts.as_array().unwrap().is_empty();
+                    assert_eq!(r.split.is_empty(), whole, "{case}");
+                    if whole {
+                        assert_eq!(r.position(), Stage::Route, "{case}");
+                    } else {
+                        let stage = if done { Stage::Invite } else { Stage::Split };
+                        assert_eq!(r.position(), stage, "{case}");
+                    }
+                    let written = serde_json::to_string(&r).unwrap();
+                    for key in ["\"split\":", "\"parts_added\":", "\"parts_done\":"] {
+                        assert_eq!(written.matches(key).count(), 1, "{case}: {written}");
+                    }
+                    let mut expected = text;
+                    if done {
+                        expected["parts_added"] = true.into();
+                    }
+                    assert_eq!(serde_json::to_value(&r).unwrap(), expected, "{case}");
+                }
+            }
+        }
     }
 
     #[test]

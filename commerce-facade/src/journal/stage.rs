@@ -1,8 +1,8 @@
-//! Where an order stands: the steps of an order in their one order ([`Stage::STEPS`]),
-//! read by the record's stage ([`OrderRecord::stage`]), the flow's table (which runs them),
-//! the CLI (`commerce status`) and the docs.
+//! Where an order stands: the steps of an order in their order ([`Stage::STEPS`]), read by
+//! the record's stage ([`OrderRecord::stage`]) and the CLI (`commerce status`); the flow's
+//! table has a row per step in this order (its tests keep the two the same).
 
-use super::{OrderRecord, Split};
+use super::OrderRecord;
 
 /// A step of an order, or how its work ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,8 +29,8 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// The steps of an order, in the order an order goes through them. This is the one
-    /// place the order is written.
+    /// The steps of an order, in the order an order goes through them (the flow's table
+    /// follows it: a test keeps the two the same).
     pub const STEPS: [Stage; 6] = [
         Stage::Route,
         Stage::Split,
@@ -68,16 +68,6 @@ impl Stage {
         }
     }
 
-    /// The stage of this name.
-    pub fn from_name(name: &str) -> Option<Stage> {
-        Stage::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// Whether it is a step of the flow (not an end or a stop).
-    pub fn is_step(self) -> bool {
-        Stage::STEPS.contains(&self)
-    }
-
     /// How far along an order at this stage is, for claiming: of the orders due at once,
     /// the one furthest along goes first (an invitation before a confirmation before a
     /// shipment check before a hand-over before routing a new order), so work under way
@@ -96,13 +86,13 @@ impl Stage {
 
     /// Whether this step is still to be done for the record, read from the record alone
     /// (the invitations are done when the order is completed: which platforms it needs is
-    /// the runner's to say). An order split over providers goes through `split` instead of
-    /// `route` to `confirm`: its parts do those.
+    /// the runner's to say). An order split over providers (one with parts) goes through
+    /// `split` instead of `route` to `confirm`: its parts do those.
     pub fn pending(self, r: &OrderRecord) -> bool {
-        let whole = r.split == Split::Whole;
+        let whole = r.split.is_empty();
         match self {
             Stage::Route => whole && r.fulfilment.is_none(),
-            Stage::Split => r.split.is_split() && !r.split.has_ended(),
+            Stage::Split => !whole && !r.split.has_ended(),
             Stage::Submit => whole && !r.submission.is_done(),
             Stage::Shipment => whole && !r.shipped.is_done(),
             Stage::Confirm => whole && !r.confirmation.is_done(),
@@ -135,12 +125,6 @@ impl std::fmt::Display for Stage {
     }
 }
 
-impl PartialEq<&str> for Stage {
-    fn eq(&self, other: &&str) -> bool {
-        self.name() == *other
-    }
-}
-
 impl serde::Serialize for Stage {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name())
@@ -152,12 +136,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_read_back_and_the_steps_come_first() {
-        for s in Stage::ALL {
-            assert_eq!(Stage::from_name(s.name()), Some(s));
-        }
+    fn names_are_distinct_and_the_steps_come_first() {
+        let names: std::collections::BTreeSet<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names.len(), Stage::ALL.len());
         assert_eq!(&Stage::ALL[..6], &Stage::STEPS[..]);
-        assert!(Stage::STEPS.iter().all(|s| s.is_step()));
-        assert_eq!(Stage::from_name("routes"), None);
     }
 }

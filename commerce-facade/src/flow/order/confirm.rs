@@ -29,7 +29,7 @@ impl Held<'_> {
                     failed: rule.name.into(),
                     before: "confirming the shipment".to_owned(),
                     done: Box::new(|_| "shipment confirmed".to_owned()),
-                    refused: Box::new(|e| format!("not confirmed: {e}")),
+                    refused: None,
                 },
                 call,
             )

@@ -65,7 +65,7 @@ impl Held<'_> {
                     failed: format!("{} {step}", rule.name),
                     before: format!("inviting on {step}"),
                     done: Box::new(|_| format!("invited on {step}")),
-                    refused: Box::new(|e| format!("not invited on {step}: {e}")),
+                    refused: Some(Box::new(|e| format!("not invited on {step}: {e}"))),
                 },
                 call,
             )

@@ -72,7 +72,7 @@ impl Held<'_> {
                     done: Box::new(|r: &SubmissionReceipt| {
                         format!("submitted to {} as {}", r.provider, r.reference)
                     }),
-                    refused: Box::new(|e| format!("not submitted: {e}")),
+                    refused: Some(Box::new(|e| format!("not submitted: {e}"))),
                 },
                 f.send(&prepared),
             )
