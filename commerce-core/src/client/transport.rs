@@ -804,3 +804,219 @@ fn new_idempotency_key() -> HeaderValue {
     let key = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
     HeaderValue::from_str(&key).expect("hex is a valid header value")
 }
+
+#[cfg(test)]
+mod tests {
+    //! The interceptor against a local server: every request sent (each attempt, retries
+    //! included, and the token request) gets its header and is reported with its status;
+    //! no secret ever reaches it.
+
+    use std::sync::Mutex;
+
+    use http::header::AUTHORIZATION;
+    use http::{HeaderMap, HeaderName};
+
+    use super::*;
+    use crate::auth::TokenAuth;
+    use crate::auth::oauth2::ClientCredentials;
+    use crate::state::token_cache::TokenCache;
+    use crate::wire::interceptor::{Answered, Interceptor, Outgoing};
+
+    const SECRET: &str = "s3cret-client";
+    const TOKEN: &str = "s3cret-token";
+    const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+    /// Adds a request id, tries to replace the credentials, and writes down what it saw.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        /// Per request sent: endpoint, attempt, whether `Authorization` could be replaced,
+        /// and its `Debug` text.
+        sent: Mutex<Vec<(String, u32, bool, String)>>,
+        /// Per answer: endpoint, attempt, status, whether an error came, its `Debug` text.
+        answered: Mutex<Vec<(String, u32, Option<u16>, bool, String)>>,
+    }
+
+    impl Interceptor for Recorder {
+        fn before_send(&self, request: &mut Outgoing<'_>) {
+            let id = format!("{}-{}", request.endpoint(), request.attempt());
+            assert!(request.add_header(REQUEST_ID, HeaderValue::from_str(&id).unwrap()));
+            // Added once, never replaced.
+            assert!(!request.add_header(REQUEST_ID, HeaderValue::from_static("again")));
+            let replaced = request.add_header(AUTHORIZATION, HeaderValue::from_static("Bearer stolen"));
+            self.sent.lock().unwrap().push((
+                request.endpoint().to_owned(),
+                request.attempt(),
+                replaced,
+                format!("{request:?} {}", request.path()),
+            ));
+        }
+
+        fn after_answer(&self, answer: &Answered<'_>) {
+            self.answered.lock().unwrap().push((
+                answer.endpoint().to_owned(),
+                answer.attempt(),
+                answer.status().map(|s| s.as_u16()),
+                answer.error().is_some(),
+                format!("{answer:?}"),
+            ));
+        }
+    }
+
+    /// What the server received: path, request id, `Authorization`.
+    type Seen = Arc<Mutex<Vec<(String, Option<String>, Option<String>)>>>;
+
+    fn record(seen: &Seen, path: &str, headers: &HeaderMap) {
+        let text = |h: &HeaderName| headers.get(h).map(|v| v.to_str().unwrap().to_owned());
+        seen.lock()
+            .unwrap()
+            .push((path.to_owned(), text(&REQUEST_ID), text(&AUTHORIZATION)));
+    }
+
+    /// A server whose token endpoint answers `TOKEN` and whose `orders` answer 503 once,
+    /// then 200.
+    async fn server(seen: Seen) -> String {
+        let orders = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let app = {
+            let (token_seen, orders_seen) = (seen.clone(), seen);
+            axum::Router::new()
+                .route(
+                    "/token",
+                    axum::routing::post(move |headers: HeaderMap| async move {
+                        record(&token_seen, "/token", &headers);
+                        axum::Json(serde_json::json!({
+                            "access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600
+                        }))
+                    }),
+                )
+                .route(
+                    "/api/orders",
+                    axum::routing::get(move |headers: HeaderMap| async move {
+                        record(&orders_seen, "/api/orders", &headers);
+                        if orders.fetch_add(1, Ordering::SeqCst) == 0 {
+                            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({})))
+                        } else {
+                            (StatusCode::OK, axum::Json(serde_json::json!({"orders": []})))
+                        }
+                    }),
+                )
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    }
+
+    fn quick_retries(n: u32) -> RetryPolicy {
+        RetryPolicy::default()
+            .with_max_retries(n)
+            .with_delays(Duration::from_millis(1), Duration::from_millis(2))
+    }
+
+    #[tokio::test]
+    async fn an_interceptor_sees_every_attempt_and_the_token_request_and_no_secret() {
+        let seen = Seen::default();
+        let url = server(seen.clone()).await;
+        let recorder = Arc::new(Recorder::default());
+        let http = HttpClient::new("commerce-core-tests", "0.0.0").with_interceptor(recorder.clone());
+        let tokens = TokenCache::new(
+            ClientCredentials::new(
+                &http,
+                "shop",
+                &format!("{url}/token"),
+                "my-client",
+                SECRET.to_owned().into(),
+            )
+            .unwrap(),
+        );
+        let transport = Transport::builder(&http, "shop", &format!("{url}/api"))
+            .auth(TokenAuth::bearer(tokens))
+            .retry(quick_retries(2))
+            .build()
+            .unwrap();
+        transport
+            .send(&Endpoint::get("orders.list", "orders"))
+            .await
+            .unwrap();
+
+        // The server saw the interceptor's header on every request, the token request
+        // included, and the credentials as the client set them.
+        let seen = seen.lock().unwrap().clone();
+        let bearer = Some(format!("Bearer {TOKEN}"));
+        assert_eq!(
+            seen.iter()
+                .map(|(p, id, _)| (p.as_str(), id.clone()))
+                .collect::<Vec<_>>(),
+            [
+                ("/token", Some("token-1".to_owned())),
+                ("/api/orders", Some("orders.list-1".to_owned())),
+                ("/api/orders", Some("orders.list-2".to_owned())),
+            ]
+        );
+        assert!(seen[1..].iter().all(|(_, _, auth)| *auth == bearer), "{seen:?}");
+        assert!(
+            seen[0].2.as_deref().is_some_and(|a| a.starts_with("Basic ")),
+            "{seen:?}"
+        );
+
+        // Once per request before it left: it could not replace the credentials.
+        let sent = recorder.sent.lock().unwrap().clone();
+        assert_eq!(
+            sent.iter()
+                .map(|(e, a, r, _)| (e.as_str(), *a, *r))
+                .collect::<Vec<_>>(),
+            [
+                ("token", 1, false),
+                ("orders.list", 1, false),
+                ("orders.list", 2, false)
+            ]
+        );
+        // Once per request after its answer, with its status.
+        let answered = recorder.answered.lock().unwrap().clone();
+        assert_eq!(
+            answered
+                .iter()
+                .map(|(e, a, s, err, _)| (e.as_str(), *a, *s, *err))
+                .collect::<Vec<_>>(),
+            [
+                ("token", 1, Some(200), false),
+                ("orders.list", 1, Some(503), false),
+                ("orders.list", 2, Some(200), false),
+            ]
+        );
+        // Nothing it was shown carries a secret: not the token, not the client secret.
+        for text in sent.iter().map(|s| &s.3).chain(answered.iter().map(|a| &a.4)) {
+            assert!(!text.contains("s3cret"), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_interceptor_is_told_of_every_attempt_that_got_no_answer() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let recorder = Arc::new(Recorder::default());
+        let http = HttpClient::new("commerce-core-tests", "0.0.0").with_interceptor(recorder.clone());
+        let transport = Transport::builder(&http, "shop", &format!("http://127.0.0.1:{port}"))
+            .retry(quick_retries(2))
+            .build()
+            .unwrap();
+        let err = transport
+            .send(&Endpoint::get("orders.list", "orders"))
+            .await
+            .unwrap_err();
+        assert!(err.transport_failure().is_some_and(|f| f.is_connect()), "{err:?}");
+        let answered = recorder.answered.lock().unwrap().clone();
+        assert_eq!(
+            answered
+                .iter()
+                .map(|(e, a, s, err, _)| (e.as_str(), *a, *s, *err))
+                .collect::<Vec<_>>(),
+            [
+                ("orders.list", 1, None, true),
+                ("orders.list", 2, None, true),
+                ("orders.list", 3, None, true),
+            ]
+        );
+    }
+}

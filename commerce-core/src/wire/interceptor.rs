@@ -10,6 +10,7 @@
 //! answer's body.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method, StatusCode};
@@ -63,6 +64,17 @@ pub trait Interceptor: Send + Sync + fmt::Debug {
     /// body was too large or broke off). The default does nothing.
     fn after_answer(&self, answer: &Answered<'_>) {
         let _ = answer;
+    }
+}
+
+/// An interceptor behind an `Arc`, so its owner keeps a handle on what it counts.
+impl<I: Interceptor + ?Sized> Interceptor for Arc<I> {
+    fn before_send(&self, request: &mut Outgoing<'_>) {
+        (**self).before_send(request);
+    }
+
+    fn after_answer(&self, answer: &Answered<'_>) {
+        (**self).after_answer(answer);
     }
 }
 
