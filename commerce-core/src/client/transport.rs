@@ -2,7 +2,7 @@
 //!
 //! `authenticate → wait for the rate limit → exchange → classify the answer → retry or
 //! return`, the decision after each attempt being the policy layer's
-//! ([`decide`](crate::policy::decide::decide)).
+//! ([`decide`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -833,7 +833,7 @@ mod tests {
         /// and its `Debug` text.
         sent: Mutex<Vec<(String, u32, bool, String)>>,
         /// Per answer: endpoint, attempt, status, whether an error came, its `Debug` text.
-        answered: Mutex<Vec<(String, u32, Option<u16>, bool, String)>>,
+        answered: Mutex<Vec<Report>>,
     }
 
     impl Interceptor for Recorder {
@@ -861,6 +861,10 @@ mod tests {
             ));
         }
     }
+
+    /// What an answer came to: endpoint, attempt, status, whether an error came, its `Debug`
+    /// text.
+    type Report = (String, u32, Option<u16>, bool, String);
 
     /// What the server received: path, request id, `Authorization`.
     type Seen = Arc<Mutex<Vec<(String, Option<String>, Option<String>)>>>;

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 ///
 /// The limiter spaces calls by the window plus a small margin, `min(window / 100, 10 ms)`.
 /// The travel time of calls is covered by counting each call when its answer is back (see
-/// [`Permit`]); the margin only keeps a call off the exact edge of the provider's window
+/// [`Permit`](crate::Permit)); the margin only keeps a call off the exact edge of the provider's window
 /// (a provider counting `[t - window, t]` inclusively) and absorbs clock granularity. It
 /// leaves at least 99% of the documented rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub struct GrantView {
     pub open: bool,
 }
 
-/// The shared state of one bucket, as a [`RateStore`] reads it under its lock.
+/// The shared state of one bucket, as a [`RateStore`](crate::RateStore) reads it under its lock.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BucketView {
     /// No call before this instant (the provider asked for a pause).

@@ -93,7 +93,7 @@ pub struct TokenView {
     pub held: Option<Duration>,
 }
 
-/// What a store answers to [`TokenStore::take`].
+/// What a store answers to [`TokenStore::take`](crate::TokenStore::take).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenDecision {
     /// Hand out the stored token.

@@ -17,7 +17,7 @@ use crate::policy::tokens::{TokenDecision, TokenRules, TokenView, token_decision
 use crate::state::rate_store::{Grant, RateStore};
 use crate::state::token_store::{Credential, Stored, TokenStore};
 
-/// [`SharedState::in_memory`]'s store.
+/// [`SharedState::in_memory`](crate::SharedState::in_memory)'s store.
 #[derive(Debug, Default)]
 pub(crate) struct MemoryStore {
     state: Mutex<MemoryState>,

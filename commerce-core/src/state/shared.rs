@@ -5,8 +5,9 @@
 //! endpoint per credential and bans IPs that ask for tokens too often; Sitejabber allows 10
 //! calls per 10 s per account. Each client keeps its token and its budgets in the process by
 //! default ([`TokenCache`](crate::TokenCache), [`RateLimiter`](crate::RateLimiter)); given a
-//! [`SharedState`] (with [`HttpClient::with_shared`](crate::HttpClient::with_shared), or a
-//! client builder's `shared`), every client of the same credential, in any process, shares:
+//! [`SharedState`] (a client builder's `shared`, kept in its
+//! [`TransportSettings`](crate::TransportSettings) and handed from there to the transport's
+//! rate limits and the token cache), every client of the same credential, in any process, shares:
 //!
 //! - **one token** ([`TokenStore`]): the first process that needs a token claims the
 //!   request for a while (`hold`), the others wait for the token it stores, and a token the
@@ -17,7 +18,7 @@
 //!
 //! The stores are traits so that a server database can hold them (the facade's PostgreSQL
 //! backend, feature `postgres`); [`SharedState::in_memory`] shares them between clients of
-//! one process. The decision whether one more call may go is [`bucket_decision`], one pure function
+//! one process. The decision whether one more call may go is [`bucket_decision`](crate::bucket_decision), one pure function
 //! every store uses.
 
 use std::sync::Arc;

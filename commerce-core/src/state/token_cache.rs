@@ -354,7 +354,7 @@ struct CacheInner {
 ///   sending nothing: at most two token requests per refused credential (the token the
 ///   provider refused, and its renewal). The credentials come from variables, which cannot
 ///   change within a process. Nothing of it is written to a shared
-///   [`TokenStore`](crate::TokenStore): each process finds out for itself.
+///   [`TokenStore`]: each process finds out for itself.
 #[derive(Clone)]
 pub struct TokenCache {
     inner: Arc<CacheInner>,

@@ -12,7 +12,7 @@ use crate::error::{Error, Name};
 use crate::wire::endpoint::{Body, Part};
 use crate::wire::http::HttpClient;
 
-/// One attempt of a request as the [`Authenticator`] sees it, before it is sent. The
+/// One attempt of a request as the [`Authenticator`](crate::Authenticator) sees it, before it is sent. The
 /// authenticator may add headers or query parameters, or rewrite the body (a signed
 /// envelope). `Debug` shows the URL without its query and the header names only.
 #[derive(Clone)]

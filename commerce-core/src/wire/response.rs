@@ -94,7 +94,7 @@ impl Response {
         self.scrubber.with_headers(&self.sent)
     }
 
-    /// An [`excerpt`] of the body, with every secret of the client and of this request taken
+    /// An [`excerpt`](crate::excerpt) of the body, with every secret of the client and of this request taken
     /// out first; for provider crates that build their own errors from an answer. `None`
     /// for an answer that carries secrets.
     pub fn excerpt(&self, at: Option<(usize, usize)>) -> Option<String> {

@@ -7,7 +7,7 @@ use http::HeaderValue;
 /// The longest wait any server answer can impose (`Retry-After`, `X-RateLimit-Reset`): a
 /// day. Larger values (`18446744073709551615`, `1e300`, a date in the year 9999) are taken
 /// as this, so no arithmetic on them can overflow; such a wait is far past
-/// [`RetryPolicy::max_wait`] anyway, so the call fails at once with
+/// [`RetryPolicy::max_wait`](crate::RetryPolicy::max_wait) anyway, so the call fails at once with
 /// [`Error::RateLimited`](crate::Error::RateLimited) instead of hanging.
 pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(24 * 3600);
 
