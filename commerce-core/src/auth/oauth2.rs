@@ -389,7 +389,7 @@ impl Wire {
             *h = headers;
         }
         let bytes = exchange
-            .read(answer)
+            .read(&mut answer)
             .await
             .map_err(|failed| WireError(failed.into_error()))?;
         Ok(out

@@ -555,7 +555,7 @@ impl Transport {
                     "provider asked to slow down"
                 );
             }
-            (headers, exchange.read(answer).await)
+            (headers, exchange.read(&mut answer).await)
         };
         let (headers, body) = read.await;
         let body = match body {

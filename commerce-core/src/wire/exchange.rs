@@ -4,6 +4,7 @@
 //! failures into this crate's errors. What the answer means is the caller's business: the
 //! client's send loop and the OAuth2 token request both go through here.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +48,13 @@ pub(crate) enum Failed {
 }
 
 impl Failed {
+    /// The error, borrowed.
+    fn error(&self) -> &Error {
+        match self {
+            Failed::Lost { error, .. } | Failed::Unusable(error) | Failed::TooLarge(error) => error,
+        }
+    }
+
     /// The error.
     pub(crate) fn into_error(self) -> Error {
         match self {
@@ -58,6 +66,13 @@ impl Failed {
 /// An answer whose status and headers came, its body not read yet.
 pub(crate) struct Answering {
     response: reqwest::Response,
+    /// What the interceptors are told of, when there are any (boxed: most clients have
+    /// none, and this is held across the read of the body).
+    told: Option<Box<Told>>,
+}
+
+/// What the interceptors are told of a request: when it left, its method and path.
+struct Told {
     started: Instant,
     method: http::Method,
     path: String,
@@ -78,40 +93,43 @@ impl Answering {
 impl Exchange<'_> {
     /// Sends `request` (the interceptors see it first) and waits for the answer's status
     /// and headers.
-    pub(crate) async fn send(&self, mut request: reqwest::Request) -> Result<Answering, Failed> {
-        for interceptor in self.http.interceptors() {
-            interceptor.before_send(&mut Outgoing {
-                request: &mut request,
-                provider: self.provider,
-                endpoint: self.endpoint,
-                attempt: self.attempt,
-            });
-        }
-        // Kept only when someone will be told: a path is an allocation.
-        let (method, path) = if self.http.interceptors().is_empty() {
-            (http::Method::GET, String::new())
+    ///
+    /// Not an `async fn`: the request is handed to the HTTP client before the future is
+    /// made, so the future holds the client's future alone, not the request beside it.
+    pub(crate) fn send(
+        &self,
+        mut request: reqwest::Request,
+    ) -> impl Future<Output = Result<Answering, Failed>> + Send + '_ {
+        let told = if self.http.interceptors().is_empty() {
+            None
         } else {
-            (request.method().clone(), request.url().path().to_owned())
+            for interceptor in self.http.interceptors() {
+                interceptor.before_send(&mut Outgoing {
+                    request: &mut request,
+                    provider: self.provider,
+                    endpoint: self.endpoint,
+                    attempt: self.attempt,
+                });
+            }
+            Some(Box::new(Told {
+                started: Instant::now(),
+                method: request.method().clone(),
+                path: request.url().path().to_owned(),
+            }))
         };
-        let started = Instant::now();
-        match self.http.client().execute(request).await {
-            Ok(response) => Ok(Answering {
-                response,
-                started,
-                method,
-                path,
-            }),
-            Err(e) => {
-                let failed = match tls_misconfigured(self.provider, self.endpoint, &e, self.what) {
-                    // A TLS handshake that failed will fail again: not retried.
-                    Some(error) => Failed::Unusable(error),
-                    None => self.lost(e),
-                };
-                let error = match &failed {
-                    Failed::Lost { error, .. } | Failed::Unusable(error) | Failed::TooLarge(error) => error,
-                };
-                self.tell(&method, &path, None, started, Some(error));
-                Err(failed)
+        let pending = self.http.client().execute(request);
+        async move {
+            match pending.await {
+                Ok(response) => Ok(Answering { response, told }),
+                Err(e) => {
+                    let failed = match tls_misconfigured(self.provider, self.endpoint, &e, self.what) {
+                        // A TLS handshake that failed will fail again: not retried.
+                        Some(error) => Failed::Unusable(error),
+                        None => self.lost(e),
+                    };
+                    self.tell(told.as_deref(), None, Some(failed.error()));
+                    Err(failed)
+                }
             }
         }
     }
@@ -119,7 +137,7 @@ impl Exchange<'_> {
     /// Reads the body of `answer`: a success whole, up to the client's limit (past it,
     /// [`Failed::TooLarge`]); an error answer's first [`MAX_ERROR_BYTES`] at most (it is
     /// read for its code and message, which come first; the rest is dropped).
-    pub(crate) async fn read(&self, mut answer: Answering) -> Result<Bytes, Failed> {
+    pub(crate) async fn read(&self, answer: &mut Answering) -> Result<Bytes, Failed> {
         let status = answer.status();
         let max = self.http.max_answer_bytes();
         let (max, truncate) = if status.is_success() {
@@ -128,15 +146,10 @@ impl Exchange<'_> {
             (max.min(MAX_ERROR_BYTES), true)
         };
         let read = read_body(&mut answer.response, max, truncate).await;
-        let Answering {
-            started,
-            method,
-            path,
-            ..
-        } = answer;
+        let told = answer.told.as_deref();
         match read {
             Ok(body) => {
-                self.tell(&method, &path, Some(status), started, None);
+                self.tell(told, Some(status), None);
                 Ok(body)
             }
             Err(e) => {
@@ -152,35 +165,23 @@ impl Exchange<'_> {
                         })
                     }
                 };
-                let error = match &failed {
-                    Failed::Lost { error, .. } | Failed::Unusable(error) | Failed::TooLarge(error) => error,
-                };
-                self.tell(&method, &path, Some(status), started, Some(error));
+                self.tell(told, Some(status), Some(failed.error()));
                 Err(failed)
             }
         }
     }
 
-    /// Tells the interceptors what the request came to.
-    fn tell(
-        &self,
-        method: &http::Method,
-        path: &str,
-        status: Option<StatusCode>,
-        started: Instant,
-        error: Option<&Error>,
-    ) {
-        if self.http.interceptors().is_empty() {
-            return;
-        }
+    /// Tells the interceptors (if any: `told` is then set) what the request came to.
+    fn tell(&self, told: Option<&Told>, status: Option<StatusCode>, error: Option<&Error>) {
+        let Some(told) = told else { return };
         let answered = Answered {
             provider: self.provider,
             endpoint: self.endpoint,
-            method,
-            path,
+            method: &told.method,
+            path: &told.path,
             attempt: self.attempt,
             status,
-            elapsed: started.elapsed(),
+            elapsed: told.started.elapsed(),
             error,
         };
         for interceptor in self.http.interceptors() {
