@@ -22,8 +22,10 @@
 //! - **Settings** every builder has: `timeout(..)` (per attempt, 30 s), `deadline(..)` (per
 //!   call, none), `retry(..)` ([`RetryPolicy`]: 3 retries, 250 ms doubling to 10 s),
 //!   `limits(..)` ([`RateLimits`]: the provider's documented quotas), `max_answer_bytes(..)`
-//!   (32 MiB) and `shared(..)` ([`SharedState`]: one token and one budget per credential
-//!   across processes). The README lists every default.
+//!   (32 MiB), `shared(..)` ([`SharedState`]: one token and one budget per credential
+//!   across processes) and `interceptor(..)` ([`Interceptor`]: a request id on every request
+//!   sent, its status and duration for metrics; never a secret). The README lists every
+//!   default.
 //! - **Secrets** as [`SecretString`]: never in `Debug`, errors or traces.
 //!
 //! # If you write a provider crate
