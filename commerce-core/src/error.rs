@@ -415,7 +415,7 @@ pub enum Error {
 
     /// The connection failed or broke. Its text names the host and port and the cause at
     /// the root of the chain ("could not connect to api.bol.com:443: Connection refused").
-    #[error("{provider} {endpoint}: {} ({delivery})", fmt_transport(.source))]
+    #[error("{provider} {endpoint}: {source} ({delivery})")]
     Transport {
         /// The provider.
         provider: Name,
@@ -423,9 +423,10 @@ pub enum Error {
         endpoint: Name,
         /// Whether the request may have reached the provider.
         delivery: Delivery,
-        /// The HTTP client's error (its URL cut to the origin: a path or query may carry a
-        /// secret, the host and port do not).
-        source: Arc<reqwest::Error>,
+        /// What failed: a [`TransportFailure`] for the errors this crate makes (see
+        /// [`Error::transport_failure`]), with the HTTP client's error behind it (its URL cut
+        /// to the origin: a path or query may carry a secret, the host and port do not).
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
 
     /// No answer came in time.
@@ -733,6 +734,16 @@ impl Error {
         }
     }
 
+    /// What failed on the connection, for an [`Error::Transport`] (also behind an
+    /// [`Error::Unconfirmed`]): whether it could not connect, timed out, or broke off.
+    pub fn transport_failure(&self) -> Option<&TransportFailure> {
+        match self {
+            Error::Transport { source, .. } => source.downcast_ref::<TransportFailure>(),
+            Error::Unconfirmed { source, .. } => source.transport_failure(),
+            _ => None,
+        }
+    }
+
     /// The fields rejected, by input validation or by the provider.
     pub fn field_errors(&self) -> &[FieldError] {
         match self {
@@ -743,105 +754,81 @@ impl Error {
     }
 }
 
-/// `e` with its URL cut to the origin (`https://api.bol.com/`): the host and port say where
-/// a connection failed; a path or a query could carry a secret.
-pub(crate) fn origin_only(e: reqwest::Error) -> reqwest::Error {
-    let origin = e.url().and_then(|u| {
-        let host = u.host_str()?;
-        let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-        reqwest::Url::parse(&format!("{}://{host}{port}/", u.scheme())).ok()
-    });
-    match origin {
-        Some(origin) => e.with_url(origin),
-        None => e.without_url(),
+/// `error` for an answer of `provider`'s `endpoint` that could not be read: as it is when
+/// the call was safe to repeat (`harmless`) or is already unconfirmed, otherwise
+/// [`Error::Unconfirmed`] with `error` as its cause, since the call may have acted.
+pub(crate) fn unreadable(error: Error, harmless: bool, provider: &Name, endpoint: &Name) -> Error {
+    if harmless || error.is_unconfirmed() {
+        return error;
     }
-}
-
-/// The TLS failure behind a connection error, if that is what it is: the TLS library's
-/// words ("received corrupt message of type InvalidContentType", "invalid peer
-/// certificate: ..."). A TLS error in the connection phase does not pass by itself: the
-/// URL's scheme or port is wrong, or the certificate is not one the client accepts.
-pub(crate) fn tls_failure(e: &reqwest::Error) -> Option<String> {
-    if !e.is_connect() {
-        return None;
-    }
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(error) = next {
-        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
-        }
-        // `io::Error::source` skips the error it wraps (which may be another `io::Error`
-        // around the TLS error): go into it instead.
-        next = match error.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => error.source(),
-        };
-    }
-    None
-}
-
-/// The error of a TLS handshake that failed (see [`tls_failure`]) with the origin the
-/// client connected to.
-pub(crate) fn tls_misconfigured(
-    provider: &Name,
-    endpoint: &Name,
-    e: &reqwest::Error,
-    what: &str,
-) -> Option<Error> {
-    let cause = tls_failure(e)?;
-    let origin = e
-        .url()
-        .and_then(|u| {
-            Some(format!(
-                "{}://{}:{}",
-                u.scheme(),
-                u.host_str()?,
-                u.port_or_known_default()?
-            ))
-        })
-        .unwrap_or_else(|| "the server".to_owned());
-    Some(Error::Misconfigured {
+    Error::Unconfirmed {
         provider: provider.clone(),
         endpoint: endpoint.clone(),
-        status: None,
-        delivery: Delivery::NotSent,
-        message: format!(
-            "the TLS handshake with {origin} failed ({cause}): check the scheme and port of \
-             the {what} (https:// to a port that speaks plain HTTP fails this way) and the \
-             server's certificate"
-        ),
-    })
+        source: Arc::new(error),
+    }
 }
 
-/// What went wrong on the connection, where, and the cause at the root of the chain:
-/// "could not connect to api.bol.com:443: Connection refused (os error 111)".
-fn fmt_transport(e: &reqwest::Error) -> String {
-    let target = e
-        .url()
-        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
-        .unwrap_or_else(|| "the server".to_owned());
-    let mut root: &dyn std::error::Error = e;
-    while let Some(next) = root.source() {
-        root = next;
+/// The source of an [`Error::Transport`]: a connection that failed or broke, where and
+/// why, in words ("could not connect to api.bol.com:443: Connection refused"), with the
+/// HTTP client's own error as its [`source`](std::error::Error::source) (its URL cut to the
+/// origin). The HTTP client's error type is not part of this crate's API: decide with
+/// [`is_connect`](Self::is_connect), [`is_timeout`](Self::is_timeout) and
+/// [`is_body`](Self::is_body).
+#[derive(Debug)]
+pub struct TransportFailure {
+    text: String,
+    connect: bool,
+    timeout: bool,
+    body: bool,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl TransportFailure {
+    /// A failure described by `text`; `connect`: no connection was made, `timeout`: a time
+    /// limit ran out, `body`: the answer broke off while it was read.
+    pub(crate) fn new(
+        text: String,
+        connect: bool,
+        timeout: bool,
+        body: bool,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        TransportFailure {
+            text,
+            connect,
+            timeout,
+            body,
+            source,
+        }
     }
-    let cause = if std::ptr::addr_eq(root, e as &dyn std::error::Error) {
-        // No deeper cause: reqwest's own words, without the URL it appends.
-        e.to_string()
-            .split(" for url (")
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    } else {
-        root.to_string()
-    };
-    if e.is_connect() {
-        format!("could not connect to {target}: {cause}")
-    } else if e.is_body() || e.is_decode() {
-        format!("the answer from {target} broke off: {cause}")
-    } else {
-        format!("the request to {target} failed: {cause}")
+
+    /// Whether no connection could be made (nothing was sent).
+    pub fn is_connect(&self) -> bool {
+        self.connect
+    }
+
+    /// Whether a time limit ran out.
+    pub fn is_timeout(&self) -> bool {
+        self.timeout
+    }
+
+    /// Whether the answer broke off while it was read.
+    pub fn is_body(&self) -> bool {
+        self.body
+    }
+}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for TransportFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -22,8 +22,10 @@
 //! - **Settings** every builder has: `timeout(..)` (per attempt, 30 s), `deadline(..)` (per
 //!   call, none), `retry(..)` ([`RetryPolicy`]: 3 retries, 250 ms doubling to 10 s),
 //!   `limits(..)` ([`RateLimits`]: the provider's documented quotas), `max_answer_bytes(..)`
-//!   (32 MiB) and `shared(..)` ([`SharedState`]: one token and one budget per credential
-//!   across processes). The README lists every default.
+//!   (32 MiB), `shared(..)` ([`SharedState`]: one token and one budget per credential
+//!   across processes) and `interceptor(..)` ([`Interceptor`]: a request id on every request
+//!   sent, its status and duration for metrics; never a secret). The README lists every
+//!   default.
 //! - **Secrets** as [`SecretString`]: never in `Debug`, errors or traces.
 //!
 //! # If you write a provider crate
@@ -117,60 +119,70 @@
 #[cfg(feature = "testing")]
 extern crate self as commerce_core;
 
+// The layers, each importing only its own and lower ones (see ARCHITECTURE-LAYERS.md and
+// src/layers.rs): `error` and `url` (the vocabulary), `wire` (1), `policy` (2), `state` (3),
+// `auth` (4), `client` (5). Around them: the domain types and traits, lists, setup, input.
 mod auth;
-mod decide;
+mod client;
 mod domain;
-mod endpoint;
 mod error;
-mod http;
 mod input;
+#[cfg(test)]
+mod layers;
 pub mod lenient;
-mod limit;
 mod lists;
-mod retry;
-mod scrub;
+mod policy;
 mod setup;
-mod shared;
+mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod transport;
 mod url;
+mod wire;
 
-pub use crate::auth::{
-    AuthTicket, Authenticator, AuthorizationCodeFlow, AuthorizationRequest, ClientAuth, ClientCredentials,
-    Lease, NoAuth, RefreshTokenSource, Token, TokenAuth, TokenCache, TokenRequestFormat, TokenRules,
-    TokenSource, jwt_expiry, secret_header,
+pub use crate::auth::jwt::jwt_expiry;
+pub use crate::auth::oauth2::{
+    AuthorizationCodeFlow, AuthorizationRequest, ClientAuth, ClientCredentials, RefreshTokenSource,
+    TokenRequestFormat,
 };
+pub use crate::auth::{AuthTicket, Authenticator, NoAuth, TokenAuth, secret_header};
+pub use crate::client::settings::TransportSettings;
+pub use crate::client::transport::{Transport, TransportBuilder};
 pub use crate::domain::{
     Address, ConfirmationReceipt, Customer, Fulfilment, FulfilmentState, FulfilmentStatus, InvitationReceipt,
     LineItem, LineState, Money, Order, OrderState, PreparedSubmission, ProductRef, RatingSummary,
     ReferenceCheck, ReviewInvitation, ReviewPlatform, SalesChannel, Shipment, ShipmentConfirmation,
     StockLevel, SubmissionReceipt, Tracking, require_reference,
 };
-pub use crate::endpoint::{Body, Endpoint, Part, Replay};
 pub use crate::error::{
-    AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, RetryHint, ValidationErrors,
-};
-pub use crate::http::{
-    CONNECT_TIMEOUT, HttpClient, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, REQUEST_TIMEOUT, shared_client,
+    AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, RetryHint, TransportFailure,
+    ValidationErrors,
 };
 pub use crate::input::{env_optional, is_valid_email};
-pub use crate::limit::{Permit, Quota, RateLimiter, RateLimits};
 pub use crate::lists::{Page, decode_items, offset_stream, page_stream};
-pub use crate::retry::{MAX_SERVER_WAIT, RetryPolicy, parse_retry_after};
+pub use crate::policy::buckets::{
+    BucketDecision, BucketView, GrantView, POLL, Quota, bucket_decision, longest_span, next_budget,
+};
+pub use crate::policy::retry::RetryPolicy;
+pub use crate::policy::tokens::{TOKEN_POLL, TokenDecision, TokenRules, TokenView, token_decision};
 pub use crate::setup::{
     BuildFn, ProviderClient, ProviderSpec, Role, Vars, base_url_var, optional_var, required_var, url_var,
 };
-pub use crate::shared::{
-    BucketDecision, BucketView, Credential, Grant, GrantView, POLL, RateStore, SharedState, Stored,
-    TOKEN_POLL, TokenDecision, TokenStore, TokenView, bucket_decision, longest_span, next_budget,
-    token_decision,
-};
-pub use crate::transport::{
-    Classifier, DefaultClassifier, OutgoingRequest, Response, Transport, TransportBuilder, TransportSettings,
-    Verdict, decode_json, excerpt,
-};
+pub use crate::state::limit::{Permit, RateLimiter, RateLimits};
+pub use crate::state::rate_store::{Grant, RateStore};
+pub use crate::state::shared::SharedState;
+pub use crate::state::token_cache::{Lease, Token, TokenCache, TokenSource};
+pub use crate::state::token_store::{Credential, Stored, TokenStore};
 pub use crate::url::{check_secure, encode_segment, redact, secure_base_url, secure_url};
+pub use crate::wire::classify::{Classifier, DefaultClassifier, Verdict};
+pub use crate::wire::endpoint::{Body, Endpoint, Part, Replay};
+pub use crate::wire::excerpt::excerpt;
+pub use crate::wire::http::{
+    CONNECT_TIMEOUT, HttpClient, MAX_ANSWER_BYTES, MAX_ERROR_BYTES, REQUEST_TIMEOUT, shared_client,
+};
+pub use crate::wire::interceptor::{Answered, Interceptor, Outgoing};
+pub use crate::wire::request::OutgoingRequest;
+pub use crate::wire::response::{Response, decode_json};
+pub use crate::wire::retry_after::{MAX_SERVER_WAIT, parse_retry_after};
 
 /// The README's example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]
@@ -204,12 +216,13 @@ pub mod prelude {
         ShipmentConfirmation, StockLevel, SubmissionReceipt, Tracking,
     };
     pub use crate::error::{Delivery, Error, ProviderError};
-    pub use crate::http::HttpClient;
-    pub use crate::limit::{Quota, RateLimits};
     pub use crate::lists::Page;
-    pub use crate::retry::RetryPolicy;
+    pub use crate::policy::buckets::Quota;
+    pub use crate::policy::retry::RetryPolicy;
     pub use crate::setup::{ProviderClient, ProviderSpec, Role};
-    pub use crate::shared::SharedState;
+    pub use crate::state::limit::RateLimits;
+    pub use crate::state::shared::SharedState;
+    pub use crate::wire::http::HttpClient;
     pub use futures_util::{StreamExt as _, TryStreamExt as _};
     pub use secrecy::{ExposeSecret, SecretString};
 }

@@ -137,7 +137,7 @@ pub fn decode_items<T: DeserializeOwned>(
                 let path = format!("[{i}]{}", display_path(e.path()));
                 let mut d = DecodeError::new(provider.clone(), endpoint.clone(), path, e.inner().to_string());
                 let shown = value.to_string();
-                d.excerpt = crate::transport::excerpt(shown.as_bytes(), None);
+                d.excerpt = crate::wire::excerpt::excerpt(shown.as_bytes(), None);
                 Error::from(d)
             })
         })

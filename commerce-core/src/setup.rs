@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::domain::{Fulfilment, ReviewPlatform, SalesChannel};
 use crate::error::Error;
-use crate::shared::SharedState;
+use crate::state::shared::SharedState;
 
 /// A lookup of configuration variables by name (the environment, a file, a test's map):
 /// `None` when the variable is not set (the environment's lookup, `env_optional`, also

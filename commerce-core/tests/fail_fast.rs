@@ -28,6 +28,11 @@ fn retries() -> RetryPolicy {
 }
 
 fn client(http: &HttpClient, api: &str, token_url: &str) -> Transport {
+    client_in(http, None, api, token_url)
+}
+
+/// [`client`], its token and rate budgets kept in `shared` when given.
+fn client_in(http: &HttpClient, shared: Option<SharedState>, api: &str, token_url: &str) -> Transport {
     let tokens = TokenCache::new(
         ClientCredentials::new(
             http,
@@ -37,10 +42,12 @@ fn client(http: &HttpClient, api: &str, token_url: &str) -> Transport {
             "wr0ng-secret".to_owned().into(),
         )
         .unwrap(),
-    );
+    )
+    .with_store(shared.as_ref().map(|s| s.tokens.clone()));
     Transport::builder(http, "shop", api)
         .auth(TokenAuth::bearer(tokens))
         .retry(retries())
+        .shared(shared)
         .build()
         .unwrap()
 }
@@ -95,11 +102,9 @@ async fn a_refused_client_secret_is_asked_for_once_per_process_memory_and_shared
         )])
         .await;
         let api = ScriptedServer::start(vec![Reply::json(200, "{}")]).await;
-        let mut http = support::paused_time_http();
-        if shared {
-            http = http.with_shared(SharedState::in_memory());
-        }
-        let transport = client(&http, &api.url, &format!("{}/token", tokens.url));
+        let http = support::paused_time_http();
+        let state = shared.then(SharedState::in_memory);
+        let transport = client_in(&http, state, &api.url, &format!("{}/token", tokens.url));
         let (errors, took) = many_calls(&transport).await;
         assert_all_stop(&errors);
         assert!(errors.iter().all(Error::is_auth), "{errors:?}");
@@ -123,11 +128,9 @@ async fn an_api_refusing_fresh_tokens_costs_two_token_requests_per_process() {
         )])
         .await;
         let api = ScriptedServer::start(vec![Reply::json(401, r#"{"error":"invalid_token"}"#)]).await;
-        let mut http = support::paused_time_http();
-        if shared {
-            http = http.with_shared(SharedState::in_memory());
-        }
-        let transport = client(&http, &api.url, &format!("{}/token", tokens.url));
+        let http = support::paused_time_http();
+        let state = shared.then(SharedState::in_memory);
+        let transport = client_in(&http, state, &api.url, &format!("{}/token", tokens.url));
         let (errors, took) = many_calls(&transport).await;
         assert_all_stop(&errors);
         assert!(errors.iter().all(Error::is_auth), "{errors:?}");

@@ -17,8 +17,8 @@ use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
 use serde_json::json;
 
-fn http(shared: &SharedState) -> HttpClient {
-    HttpClient::new("commerce-core-tests", "0.0.0").with_shared(shared.clone())
+fn http(_shared: &SharedState) -> HttpClient {
+    HttpClient::new("commerce-core-tests", "0.0.0")
 }
 
 /// One "process": its own token cache and transport over the shared state.
@@ -32,10 +32,11 @@ fn process(shared: &SharedState, server: &MockServer, limits: RateLimits) -> (Tr
         "my-secret".to_owned().into(),
     )
     .unwrap();
-    let cache = TokenCache::new(credentials);
+    let cache = TokenCache::new(credentials).with_store(Some(shared.tokens.clone()));
     let transport = Transport::builder(&http, "shop", &server.url("/api"))
         .auth(TokenAuth::bearer(cache.clone()))
         .limits(limits)
+        .shared(shared.clone())
         .build()
         .unwrap();
     (transport, cache)
@@ -191,8 +192,11 @@ async fn processes_spend_one_quota_jointly() {
         .unwrap();
         transports.push(
             Transport::builder(&http, "shop", &format!("http://{addr}/api"))
-                .auth(TokenAuth::bearer(TokenCache::new(credentials)))
+                .auth(TokenAuth::bearer(
+                    TokenCache::new(credentials).with_store(Some(shared.tokens.clone())),
+                ))
                 .limits(quota())
+                .shared(shared.clone())
                 .build()
                 .unwrap(),
         );
@@ -232,13 +236,14 @@ fn a_credential_never_shows_its_secret() {
     assert!(text.contains("my-client"));
     let state = SharedState::in_memory();
     assert!(!format!("{:?}", http(&state)).contains("hunter2"));
+    assert!(!format!("{state:?}").contains("hunter2"));
 }
 
-/// A token source standing for one process's provider account, sharing through `store`.
+/// A token source standing for one process's provider account (its cache shares through the
+/// store it is given).
 #[derive(Debug)]
 struct Account {
     calls: Arc<std::sync::atomic::AtomicU64>,
-    store: Arc<dyn commerce_core::TokenStore>,
 }
 
 #[async_trait::async_trait]
@@ -254,10 +259,6 @@ impl commerce_core::TokenSource for Account {
     fn credential(&self) -> Option<Credential> {
         Some(credential())
     }
-
-    fn token_store(&self) -> Option<Arc<dyn commerce_core::TokenStore>> {
-        Some(self.store.clone())
-    }
 }
 
 fn credential() -> Credential {
@@ -272,13 +273,12 @@ fn credential() -> Credential {
 /// with more than 5 s left: the store's clock (the system's) stands still in paused time.
 fn account_cache(shared: &SharedState) -> (TokenCache, Arc<std::sync::atomic::AtomicU64>) {
     let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let account = Account {
-        calls: calls.clone(),
-        store: shared.tokens.clone(),
-    };
-    let cache = TokenCache::with_margin(account, Duration::from_secs(4), Duration::ZERO).with_rules(
-        commerce_core::TokenRules::default().with_life(Duration::from_secs(1), Duration::from_secs(3600)),
-    );
+    let account = Account { calls: calls.clone() };
+    let cache = TokenCache::with_margin(account, Duration::from_secs(4), Duration::ZERO)
+        .with_store(Some(shared.tokens.clone()))
+        .with_rules(
+            commerce_core::TokenRules::default().with_life(Duration::from_secs(1), Duration::from_secs(3600)),
+        );
     (cache, calls)
 }
 

@@ -123,7 +123,7 @@ impl CustomerApiClientBuilder {
         .client_auth(ClientAuth::Body)
         .scope("all")
         .header(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        let tokens = TokenCache::new(credentials);
+        let tokens = TokenCache::new(credentials).with_store(self.settings.token_store());
         let transport = Transport::builder_with(&self.settings, PROVIDER.name, origin.as_str())
             // `Accept-Encoding: gzip` on every request, whatever else asked for: no request
             // without gzip leaves the client.

@@ -122,7 +122,8 @@ impl RetailerClientBuilder {
         .format(TokenRequestFormat::Query);
         // Tokens live about 5 minutes; asking too often gets the caller's IP banned, so one
         // token is shared and renewed 30-40 s before it expires.
-        let tokens = TokenCache::with_margin(credentials, Duration::from_secs(30), Duration::from_secs(10));
+        let tokens = TokenCache::with_margin(credentials, Duration::from_secs(30), Duration::from_secs(10))
+            .with_store(self.settings.token_store());
         let transport = Transport::builder_with(&self.settings, PROVIDER.name, &self.api_url)
             .auth(TokenAuth::bearer(tokens.clone()))
             .build()?;

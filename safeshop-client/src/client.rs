@@ -92,7 +92,7 @@ impl SafeShopClientBuilder {
         .client_auth(ClientAuth::Body)
         .format(self.format)
         .scope(self.scope);
-        let tokens = TokenCache::new(credentials);
+        let tokens = TokenCache::new(credentials).with_store(self.settings.token_store());
         let transport = Transport::builder_with(&self.settings, PROVIDER.name, base.as_str())
             .auth(TokenAuth::bearer(tokens.clone()))
             .default_header(

@@ -136,7 +136,8 @@ impl SitejabberClientBuilder {
         // User tokens live about six months: trust a login's expiry that long.
         .with_rules(
             TokenRules::default().with_life(Duration::from_secs(30), Duration::from_secs(200 * 86_400)),
-        );
+        )
+        .with_store(self.settings.token_store());
         let transport = Transport::builder_with(&self.settings, PROVIDER.name, &self.base_url)
             // `client_token` in the query of every call, and the login's `user_token` header.
             .auth({
@@ -382,10 +383,6 @@ impl TokenSource for LoginSource {
             id: self.account.clone(),
             secret: self.password.clone(),
         })
-    }
-
-    fn token_store(&self) -> Option<Arc<dyn commerce_core::TokenStore>> {
-        self.transport.http().shared().map(|s| s.tokens.clone())
     }
 }
 

@@ -24,12 +24,17 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tracing::Instrument;
 use url::Url;
 
-use super::{Token, TokenSource, jwt_expiry};
+use crate::auth::jwt::jwt_expiry;
 use crate::error::{AuthError, DecodeError, Delivery, Error, Name, ProviderError};
-use crate::http::{HttpClient, MAX_ERROR_BYTES, ReadError, read_body};
-use crate::retry::parse_retry_after;
-use crate::scrub::Scrubber;
+use crate::state::token_cache::{Token, TokenSource};
+use crate::state::token_store::Credential;
 use crate::url::secure_url;
+use crate::wire::error_body::{read_error_body, words_as_message};
+use crate::wire::excerpt::bound;
+use crate::wire::exchange::Exchange;
+use crate::wire::http::HttpClient;
+use crate::wire::retry_after::parse_retry_after;
+use crate::wire::scrub::Scrubber;
 
 /// How the client proves who it is to the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,30 +150,20 @@ type OAuthClient<HasAuthUrl> = oauth2::Client<
 
 type TokenResult = Result<TokenAnswer, RequestTokenError<WireError, BasicErrorResponse>>;
 
-/// Why a token request got no readable answer.
+/// Why a token request got no readable answer: the exchange's error (a transport error, a
+/// time-out, a TLS handshake that failed, an answer too large), classified as every call's.
 #[derive(Debug)]
-enum WireError {
-    /// The connection failed.
-    Http(reqwest::Error),
-    /// The answer was larger than the client reads.
-    TooLarge { limit: u64, declared: Option<u64> },
-}
+struct WireError(Error);
 
 impl fmt::Display for WireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WireError::Http(e) => e.fmt(f),
-            WireError::TooLarge { limit, .. } => write!(f, "the answer is larger than {limit} bytes"),
-        }
+        self.0.fmt(f)
     }
 }
 
 impl std::error::Error for WireError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            WireError::Http(e) => Some(e),
-            WireError::TooLarge { .. } => None,
-        }
+        Some(&self.0)
     }
 }
 
@@ -352,6 +347,9 @@ impl Wire {
                 serde_json::to_vec(&object).unwrap_or_default()
             }
         };
+        // Through the one exchange every request takes: the same interceptors, the same
+        // bounded read (a token answer up to the client's limit, an error answer's first
+        // `MAX_ERROR_BYTES`), the same errors for a connection that fails.
         let mut builder = self.http.client().request(parts.method, url).headers(headers);
         if !body.is_empty() {
             builder = builder.body(body);
@@ -359,34 +357,41 @@ impl Wire {
         if let Some(t) = self.http.timeout() {
             builder = builder.timeout(t);
         }
-        let mut response = builder
-            .send()
+        let endpoint: Name = Cow::Borrowed("token");
+        let request = builder.build().map_err(|e| {
+            WireError(Error::config(format!(
+                "{}: the token request cannot be built: {}",
+                self.provider,
+                e.without_url()
+            )))
+        })?;
+        let exchange = Exchange {
+            http: &self.http,
+            provider: &self.provider,
+            endpoint: &endpoint,
+            what: "token URL",
+            attempt: 1,
+            limit: self.http.timeout(),
+        };
+        let mut answer = exchange
+            .send(request)
             .await
-            .map_err(|e| WireError::Http(crate::error::origin_only(e)))?;
+            .map_err(|failed| WireError(failed.into_error()))?;
+        let headers = answer.take_headers();
         *status.lock().unwrap_or_else(|p| p.into_inner()) = Some(Seen {
-            status: response.status(),
-            retry_after: response
-                .headers()
+            status: answer.status(),
+            retry_after: headers
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| parse_retry_after(v, SystemTime::now())),
         });
-        let mut out = http::Response::builder().status(response.status());
+        let mut out = http::Response::builder().status(answer.status());
         if let Some(h) = out.headers_mut() {
-            *h = std::mem::take(response.headers_mut());
+            *h = headers;
         }
-        // The same bounds as any answer: a token answer up to the client's limit, an error
-        // answer's first MAX_ERROR_BYTES.
-        let (limit, truncate) = if response.status().is_success() {
-            (self.http.max_answer_bytes(), false)
-        } else {
-            (self.http.max_answer_bytes().min(MAX_ERROR_BYTES), true)
-        };
-        let bytes = read_body(&mut response, limit, truncate)
+        let bytes = exchange
+            .read(&mut answer)
             .await
-            .map_err(|e| match e {
-                ReadError::Http(e) => WireError::Http(crate::error::origin_only(e)),
-                ReadError::TooLarge { limit, declared } => WireError::TooLarge { limit, declared },
-            })?;
+            .map_err(|failed| WireError(failed.into_error()))?;
         Ok(out
             .body(bytes.to_vec())
             .expect("status and headers came from a valid answer"))
@@ -447,7 +452,7 @@ impl Wire {
     /// error" prefix, no raw JSON when the answer has a message), bounded like every
     /// provider text.
     fn refused(&self, mut p: ProviderError, status: Option<u16>) -> Error {
-        crate::transport::bound(&mut p);
+        bound(&mut p);
         if matches!(status, Some(429 | 500..=599)) {
             return Error::from(p);
         }
@@ -484,48 +489,14 @@ impl Wire {
             };
         }
         match error {
-            RequestTokenError::Request(WireError::TooLarge { limit, declared }) => Error::TooLarge {
-                provider: self.provider.clone(),
-                endpoint,
-                limit,
-                declared,
-            },
-            RequestTokenError::Request(WireError::Http(e)) => {
-                if let Some(error) =
-                    crate::error::tls_misconfigured(&self.provider, &endpoint, &e, "token URL")
-                {
-                    return error;
-                }
-                let (delivery, timed_out) = (
-                    if e.is_connect() {
-                        Delivery::NotSent
-                    } else {
-                        Delivery::MaybeSent
-                    },
-                    e.is_timeout() && !e.is_connect(),
-                );
-                if timed_out {
-                    Error::Timeout {
-                        provider: self.provider.clone(),
-                        endpoint,
-                        after: self.http.timeout().unwrap_or_default(),
-                        delivery,
-                    }
-                } else {
-                    Error::Transport {
-                        provider: self.provider.clone(),
-                        endpoint,
-                        delivery,
-                        source: Arc::new(e),
-                    }
-                }
-            }
+            // Classified by the exchange, as every call's.
+            RequestTokenError::Request(WireError(error)) => error,
             RequestTokenError::ServerResponse(answer) => {
                 let mut p = ProviderError::new(self.provider.clone(), endpoint, status_code.unwrap_or(400));
                 p.code = Some(answer.error().as_ref().to_owned());
                 p.message = answer.error_description().cloned();
                 // Words in `error` are the message, not a code, as in every answer.
-                crate::transport::words_as_message(&mut p);
+                words_as_message(&mut p);
                 self.refused(p, status_code)
             }
             RequestTokenError::Parse(e, body) => {
@@ -534,7 +505,7 @@ impl Wire {
                     // An error answer in no standard shape: safe to quote.
                     Some(s) if s != 200 => {
                         let mut p = ProviderError::new(self.provider.clone(), endpoint, s);
-                        crate::transport::read_error_body(&mut p, &body);
+                        read_error_body(&mut p, &body);
                         if p.code.is_none() && p.message.is_none() {
                             p.body_excerpt = self.scrubber.excerpt(&body, None);
                         }
@@ -744,9 +715,9 @@ impl TokenSource for ClientCredentials {
         self.wire.provider.clone()
     }
 
-    fn credential(&self) -> Option<crate::shared::Credential> {
+    fn credential(&self) -> Option<Credential> {
         let secret = self.wire.client_secret.clone()?;
-        Some(crate::shared::Credential {
+        Some(Credential {
             id: format!(
                 "{} {} {}",
                 self.wire.token_url,
@@ -755,10 +726,6 @@ impl TokenSource for ClientCredentials {
             ),
             secret,
         })
-    }
-
-    fn token_store(&self) -> Option<Arc<dyn crate::shared::TokenStore>> {
-        self.wire.http.shared().map(|s| s.tokens.clone())
     }
 }
 

@@ -1,4 +1,4 @@
-//! Client-side pacing: several quotas at once, shared by every clone of a client, paused
+//! Layer 3, state: client-side pacing: several quotas at once, shared by every clone of a client, paused
 //! by the provider's `Retry-After` and `X-RateLimit-*` answers.
 //!
 //! Each quota is a sliding-window log ("at most `limit` grants in any window of length
@@ -22,69 +22,9 @@ use http::HeaderMap;
 use tokio::time::Instant;
 
 use crate::error::{Error, Name};
-use crate::retry::{MAX_SERVER_WAIT, parse_retry_after};
-use crate::shared::{BucketDecision, Grant, POLL, RateStore};
-
-/// At most `limit` calls in any window of length `window`.
-///
-/// The limiter spaces calls by the window plus a small margin, `min(window / 100, 10 ms)`.
-/// The travel time of calls is covered by counting each call when its answer is back (see
-/// [`Permit`]); the margin only keeps a call off the exact edge of the provider's window
-/// (a provider counting `[t - window, t]` inclusively) and absorbs clock granularity. It
-/// leaves at least 99% of the documented rate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    limit: u32,
-    window: Duration,
-    margin: Duration,
-}
-
-impl Quota {
-    /// At most `limit` calls in any window of `window` (a `limit` of 0 is taken as 1).
-    pub fn new(limit: u32, window: Duration) -> Self {
-        Quota {
-            limit: limit.max(1),
-            window,
-            margin: (window / 100).min(Duration::from_millis(10)),
-        }
-    }
-
-    /// Sets the safety margin added to the window when spacing calls.
-    pub fn with_margin(mut self, margin: Duration) -> Self {
-        self.margin = margin;
-        self
-    }
-
-    /// The safety margin.
-    pub fn margin(&self) -> Duration {
-        self.margin
-    }
-
-    /// At most `limit` calls per second.
-    pub fn per_second(limit: u32) -> Self {
-        Self::new(limit, Duration::from_secs(1))
-    }
-
-    /// At most `limit` calls per minute.
-    pub fn per_minute(limit: u32) -> Self {
-        Self::new(limit, Duration::from_secs(60))
-    }
-
-    /// At most `limit` calls per hour.
-    pub fn per_hour(limit: u32) -> Self {
-        Self::new(limit, Duration::from_secs(3600))
-    }
-
-    /// The number of calls allowed per window.
-    pub fn limit(&self) -> u32 {
-        self.limit
-    }
-
-    /// The window length.
-    pub fn window(&self) -> Duration {
-        self.window
-    }
-}
+use crate::policy::buckets::{BucketDecision, POLL, Quota};
+use crate::state::rate_store::{Grant, RateStore};
+use crate::wire::retry_after::{MAX_SERVER_WAIT, parse_retry_after};
 
 /// One grant as a quota sees it.
 #[derive(Debug, Clone, Copy)]
@@ -112,7 +52,7 @@ enum Earliest {
 impl Window {
     /// The earliest instant at which one more grant keeps this quota.
     fn earliest(&mut self, now: Instant) -> Earliest {
-        let span = self.quota.window + self.quota.margin;
+        let span = self.quota.window() + self.quota.margin();
         while let Some(oldest) = self.grants.front() {
             if !oldest.open && oldest.at + span <= now {
                 self.grants.pop_front();
@@ -120,11 +60,11 @@ impl Window {
                 break;
             }
         }
-        if self.grants.len() < self.quota.limit as usize {
+        if self.grants.len() < self.quota.limit() as usize {
             return Earliest::At(now);
         }
         // The grant that must leave the window before another may enter.
-        let target = self.grants[self.grants.len() - self.quota.limit as usize];
+        let target = self.grants[self.grants.len() - self.quota.limit() as usize];
         if target.open {
             Earliest::AfterCompletion
         } else {
@@ -714,8 +654,8 @@ impl RateLimiter {
         };
         drop(state);
         for (quota, mut times) in windows {
-            let span = quota.window + quota.margin;
-            let limit = quota.limit as usize;
+            let span = quota.window() + quota.margin();
+            let limit = quota.limit() as usize;
             if limit == 0 {
                 continue;
             }

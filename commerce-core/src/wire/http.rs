@@ -1,10 +1,13 @@
-//! The one HTTP client every provider crate sends through.
+//! Layer 1: the one HTTP client every provider crate sends through, its settings, and the
+//! bounded read of an answer's body.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderValue;
+
+use crate::wire::interceptor::Interceptor;
 
 /// The connect time limit of the shared client.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,7 +52,8 @@ pub struct HttpClient {
     timeout: Option<Duration>,
     deadline: Option<Duration>,
     max_answer_bytes: u64,
-    shared: Option<crate::shared::SharedState>,
+    /// What the user registered to see every request sent ([`HttpClient::with_interceptor`]).
+    interceptors: Arc<[Arc<dyn Interceptor>]>,
 }
 
 impl HttpClient {
@@ -69,7 +73,7 @@ impl HttpClient {
             timeout: Some(REQUEST_TIMEOUT),
             deadline: None,
             max_answer_bytes: MAX_ANSWER_BYTES,
-            shared: None,
+            interceptors: Arc::new([]),
         }
     }
 
@@ -98,17 +102,23 @@ impl HttpClient {
         self
     }
 
-    /// Shares the credential's access token and rate budgets with every process using
-    /// `state` (see [`SharedState`](crate::SharedState)): the token cache and the rate
-    /// limiter of a client built with these settings keep them in its stores.
-    pub fn with_shared(mut self, state: crate::shared::SharedState) -> Self {
-        self.shared = Some(state);
+    /// Adds `interceptor`, called once for every request sent with these settings (every
+    /// attempt of a call, retries included, and every token request): before it is sent,
+    /// to add a header (a request id), and when its answer came or the connection failed,
+    /// with the status and the duration (metrics). Interceptors run in the order they were
+    /// added. They never see a secret: not the values of the headers a request carries
+    /// (`Authorization` among them), nor its query or body, nor an answer's body. See
+    /// [`Interceptor`].
+    pub fn with_interceptor(mut self, interceptor: impl Interceptor + 'static) -> Self {
+        let mut all: Vec<Arc<dyn Interceptor>> = self.interceptors.iter().cloned().collect();
+        all.push(Arc::new(interceptor));
+        self.interceptors = all.into();
         self
     }
 
-    /// The state shared with other processes, if any.
-    pub fn shared(&self) -> Option<&crate::shared::SharedState> {
-        self.shared.as_ref()
+    /// The interceptors, in the order they were added.
+    pub fn interceptors(&self) -> &[Arc<dyn Interceptor>] {
+        &self.interceptors
     }
 
     /// The `reqwest::Client`.

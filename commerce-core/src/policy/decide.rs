@@ -1,4 +1,4 @@
-//! What the transport does after an attempt, as a pure function of what happened: the
+//! Layer 2, pure policy: what the transport does after an attempt, as a pure function of what happened: the
 //! replay table of ARCHITECTURE.md ("Retries and replay safety").
 //!
 //! [`decide`] reads no clock and does no I/O: the caller reads the time left before the
@@ -9,15 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::AuthTicket;
-use crate::endpoint::Replay;
-use crate::error::{AuthError, Delivery, Error, Name, ProviderError, RetryHint};
-use crate::transport::Response;
+use crate::error::{AuthError, Delivery, Error, Name, ProviderError, RetryHint, unreadable};
+use crate::wire::endpoint::Replay;
 
-/// What one attempt came to.
-pub(crate) enum Outcome {
+/// What one attempt came to: `R` is the answer (the client's [`Response`](crate::Response)),
+/// `T` what the credentials were (the authenticator's [`AuthTicket`](crate::AuthTicket));
+/// the decision only hands them on.
+pub(crate) enum Outcome<R, T> {
     /// The provider answered with success.
-    Done(Response),
+    Done(R),
     /// Failed on the way: no answer came.
     Lost {
         /// The transport error or time-out.
@@ -33,7 +33,7 @@ pub(crate) enum Outcome {
         /// What the provider said.
         error: ProviderError,
         /// The credentials the attempt used.
-        ticket: AuthTicket,
+        ticket: T,
     },
     /// The provider refused the credentials for good
     /// ([`Verdict::AuthRejected`](crate::Verdict::AuthRejected)).
@@ -41,7 +41,7 @@ pub(crate) enum Outcome {
         /// What the provider said.
         error: ProviderError,
         /// The credentials the attempt used.
-        ticket: AuthTicket,
+        ticket: T,
     },
     /// No credentials could be had (a failed token request): nothing was sent.
     NoCredentials {
@@ -89,18 +89,18 @@ pub(crate) struct Call<'a> {
     pub(crate) deadline: Option<Deadline>,
 }
 
-/// What the transport does next.
+/// What the transport does next (`R` and `T` as in [`Outcome`]).
 #[derive(Debug)]
-pub(crate) enum Step {
+pub(crate) enum Step<R, T> {
     /// The call succeeded: return the answer.
-    Return(Response),
+    Return(R),
     /// The call failed: return the error.
     Fail(Error),
     /// The credentials were refused for good: tell the authenticator (it cools down instead
     /// of asking again at once), then fail with `error`.
     Reject {
         /// The credentials refused.
-        ticket: AuthTicket,
+        ticket: T,
         /// The call's error.
         error: Error,
     },
@@ -108,7 +108,7 @@ pub(crate) enum Step {
     /// they cannot be renewed, [`Step::Reject`] with `otherwise`.
     Refresh {
         /// The credentials that expired.
-        ticket: AuthTicket,
+        ticket: T,
         /// The call's error if they cannot be renewed.
         otherwise: Error,
     },
@@ -150,7 +150,7 @@ pub(crate) fn may_act(replay: &Replay) -> bool {
 
 /// What the transport does after an attempt came to `outcome`: the replay table of
 /// ARCHITECTURE.md, "Retries and replay safety".
-pub(crate) fn decide(outcome: Outcome, call: &Call<'_>) -> Step {
+pub(crate) fn decide<R, T>(outcome: Outcome<R, T>, call: &Call<'_>) -> Step<R, T> {
     // Whether waiting `wait` more would reach the deadline.
     let too_late = |wait: Duration| call.deadline.is_some_and(|d| wait >= d.left);
     let unconfirmed = |source: Error| Error::Unconfirmed {
@@ -223,7 +223,7 @@ pub(crate) fn decide(outcome: Outcome, call: &Call<'_>) -> Step {
             }
         }
         Outcome::Unusable(error) => Step::Fail(error),
-        Outcome::Unreadable(error) => Step::Fail(crate::transport::unreadable(
+        Outcome::Unreadable(error) => Step::Fail(unreadable(
             error,
             !may_act(call.replay),
             call.provider,
@@ -299,6 +299,13 @@ mod tests {
     use std::fmt::Write as _;
 
     use super::*;
+    use crate::auth::AuthTicket;
+    use crate::wire::response::Response;
+
+    /// What the table's rows happen with: the client's answer and credentials.
+    type Outcome = super::Outcome<Response, AuthTicket>;
+    /// What the table's rows come to.
+    type Step = super::Step<Response, AuthTicket>;
 
     const PROVIDER: Name = Name::Borrowed("shop");
     const ENDPOINT: Name = Name::Borrowed("orders");

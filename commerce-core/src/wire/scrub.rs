@@ -85,12 +85,12 @@ impl Scrubber {
     /// to length and its whitespace folded, so no part of a secret survives at a cut.
     pub(crate) fn excerpt(&self, body: &[u8], at: Option<(usize, usize)>) -> Option<String> {
         if self.is_empty() {
-            return crate::excerpt(body, at);
+            return crate::wire::excerpt::excerpt(body, at);
         }
         // The excerpt's own reach, plus the longest secret on both sides.
-        let reach = crate::transport::EXCERPT_REACH + self.needles.first().map_or(0, String::len);
+        let reach = crate::wire::excerpt::EXCERPT_REACH + self.needles.first().map_or(0, String::len);
         let offset = match at {
-            Some((line, column)) => crate::transport::byte_offset(body, line, column),
+            Some((line, column)) => crate::wire::excerpt::byte_offset(body, line, column),
             None => 0,
         };
         let from = offset.saturating_sub(reach);
@@ -99,7 +99,8 @@ impl Scrubber {
         let before = String::from_utf8_lossy(&body[from..offset.min(to)]);
         let clean_before = self.text(&before);
         let clean = self.text(&window);
-        let mut out = crate::excerpt(clean.as_bytes(), at.map(|_| (1, clean_before.len() + 1)))?;
+        let mut out =
+            crate::wire::excerpt::excerpt(clean.as_bytes(), at.map(|_| (1, clean_before.len() + 1)))?;
         if from > 0 && !out.starts_with('…') {
             out.insert(0, '…');
         }
