@@ -18,6 +18,9 @@ use super::steps::{self, InvitePlan, Next, Pace, Rule};
 use super::{Event, Flow, Summary, map, route};
 use crate::journal::{JournalError, OrderRecord, Step};
 
+/// A journal note made from what a call came to.
+pub(crate) type Note<'a, T> = Box<dyn FnOnce(&T) -> String + Send + 'a>;
+
 /// What an acting step's call is journaled as ([`Held::perform`]).
 pub(crate) struct Notes<'a, T> {
     /// The name its failure is counted under (the rule's, or the invitation's call).
@@ -25,10 +28,10 @@ pub(crate) struct Notes<'a, T> {
     /// The note written before the call.
     pub before: String,
     /// The note written once it is done, from its output.
-    pub done: Box<dyn FnOnce(&T) -> String + Send + 'a>,
+    pub done: Note<'a, T>,
     /// The note of a refusal, for a rule that resets the step on one
     /// ([`Unknown::resets_on_refusal`](super::steps::Unknown::resets_on_refusal)).
-    pub refused: Option<Box<dyn FnOnce(&Error) -> String + Send + 'a>>,
+    pub refused: Option<Note<'a, Error>>,
 }
 
 /// Runs one call of a step on a held order.
@@ -195,7 +198,7 @@ impl<'f> Held<'f> {
             done,
             refused,
         } = notes;
-        debug_assert!(rule.acts, "{} does not act", rule.name);
+        debug_assert!(rule.acts, "{} does not act", rule.name());
         self.check_stop()?;
         *slot(&mut self.r) = Step::Started;
         self.save(&before)?;
@@ -247,7 +250,7 @@ impl<'f> Held<'f> {
     pub(crate) async fn advance(&mut self, table: &[Row]) -> Result<(), Halt> {
         match self.run_table(table).await {
             Err(Halt::Failed(step, e @ Error::InvalidInput(_))) => {
-                let who = match (step == steps::SUBMIT.name, &self.r.fulfilment) {
+                let who = match (step == steps::SUBMIT.name(), &self.r.fulfilment) {
                     (true, Some(provider)) => provider.clone(),
                     _ => step,
                 };
@@ -262,7 +265,7 @@ impl<'f> Held<'f> {
         let run = |rule: &'static Rule| {
             table
                 .iter()
-                .find(|row| row.rule.name == rule.name)
+                .find(|row| row.rule.name() == rule.name())
                 .map(|row| row.run)
         };
         let changes = run(steps::CHANGES);
@@ -274,17 +277,17 @@ impl<'f> Held<'f> {
             let rule = next.rule();
             let read_changes = next.reads_changes()
                 && changes.is_some()
-                && changes_read.is_none_or(|before| before != rule.name && next == Next::Confirm);
+                && changes_read.is_none_or(|before| before != rule.name() && next == Next::Confirm);
             if rule.acts || read_changes {
                 self.check_stop()?;
             }
             // Before anything is read for it (once: not again after the channel's read for
             // it), a step whose provider is busy gives the order back.
-            if changes_read != Some(rule.name) {
+            if changes_read != Some(rule.name()) {
                 self.pace(&next)?;
             }
             if let (true, Some(changes)) = (read_changes, changes) {
-                changes_read = Some(rule.name);
+                changes_read = Some(rule.name());
                 changes(self, next).await?;
                 continue;
             }
@@ -298,8 +301,8 @@ impl<'f> Held<'f> {
             }
             let Some(runner) = run(rule) else {
                 return Err(Halt::Failed(
-                    rule.name.into(),
-                    Error::config(format!("the loop has no runner for the step {}", rule.name)),
+                    rule.name().into(),
+                    Error::config(format!("the loop has no runner for the step {}", rule.name())),
                 ));
             };
             runner(self, next).await?;

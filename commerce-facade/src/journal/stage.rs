@@ -54,7 +54,7 @@ impl Stage {
     ];
 
     /// Its name in events, the journal's history, `commerce status` and the docs.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Stage::Route => "route",
             Stage::Split => "split",

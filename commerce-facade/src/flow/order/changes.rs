@@ -29,7 +29,7 @@ impl Held<'_> {
     /// - Shipped, not confirmed: the buyer's request is declined by confirming (the parcel
     ///   left); lines cancelled on the channel are never confirmed.
     pub(crate) async fn changes(&mut self) -> Result<(), Halt> {
-        let rule = steps::CHANGES.name;
+        let rule = steps::CHANGES.name();
         let channel = self.channel()?;
         let state = match channel.order_state(&self.r.order.id).await {
             Ok(Some(state)) => state,
@@ -68,7 +68,7 @@ impl Held<'_> {
         ))?;
         self.act(channel.accept_cancellation(&self.r.order.id, lines))
             .await
-            .map_err(|e| Halt::Failed(steps::CHANGES.name.into(), e))?;
+            .map_err(|e| Halt::Failed(steps::CHANGES.name().into(), e))?;
         Ok(())
     }
 
@@ -110,7 +110,7 @@ impl Held<'_> {
     }
 
     async fn before_shipping(&mut self, channel: &dyn SalesChannel, seen: Changes) -> Result<(), Halt> {
-        let rule = steps::CHANGES.name;
+        let rule = steps::CHANGES.name();
         // Lines cancelled on the channel that a person was asked about: decided.
         let mut seen = seen;
         let kept = &self.r.kept_lines;

@@ -26,7 +26,7 @@ impl Held<'_> {
                 rule,
                 |r| &mut r.confirmation,
                 Notes {
-                    failed: rule.name.into(),
+                    failed: rule.name().into(),
                     before: "confirming the shipment".to_owned(),
                     done: Box::new(|_| "shipment confirmed".to_owned()),
                     refused: None,

@@ -62,7 +62,7 @@ impl Held<'_> {
                 rule,
                 |r| r.invitations.entry(step.clone()).or_default(),
                 Notes {
-                    failed: format!("{} {step}", rule.name),
+                    failed: format!("{} {step}", rule.name()),
                     before: format!("inviting on {step}"),
                     done: Box::new(|_| format!("invited on {step}")),
                     refused: Some(Box::new(|e| format!("not invited on {step}: {e}"))),

@@ -51,8 +51,8 @@ mod tests {
 
     #[test]
     fn the_loop_runs_every_row_of_the_table_in_its_order() {
-        let names: Vec<&str> = LOOP.iter().map(|row| row.rule.name).collect();
-        let table: Vec<&str> = TABLE.iter().map(|rule| rule.name).collect();
+        let names: Vec<&str> = LOOP.iter().map(|row| row.rule.name()).collect();
+        let table: Vec<&str> = TABLE.iter().map(|rule| rule.name()).collect();
         assert_eq!(names, table);
     }
 }

@@ -16,7 +16,7 @@ pub(super) fn run<'h, 'f>(h: &'h mut Held<'f>, _: Next) -> BoxFuture<'h, Result<
 
 impl Held<'_> {
     pub(crate) async fn route(&mut self) -> Result<(), Halt> {
-        let rule = steps::ROUTE.name;
+        let rule = steps::ROUTE.name();
         let flow = self.flow;
         let chosen = route::choose(&self.r.order, &flow.providers.fulfilment, &flow.options.routes)
             .await

@@ -17,7 +17,7 @@ impl Held<'_> {
     /// One status read: shipped (with a tracking code) moves on; otherwise the order
     /// waits until its next check, holding nothing.
     pub(crate) async fn shipment(&mut self) -> Result<(), Halt> {
-        let rule = steps::SHIPMENT.name;
+        let rule = steps::SHIPMENT.name();
         let f = self.fulfilment(rule)?;
         let flow = self.flow;
         let reference = self.reference();

@@ -55,7 +55,7 @@ impl Held<'_> {
                 Some(_) => waiting = true,
                 None => {
                     return Err(Halt::Failed(
-                        steps::SPLIT.name.into(),
+                        steps::SPLIT.name().into(),
                         Error::config(format!("the part {} is not in the journal", plan.key)),
                     ));
                 }

@@ -23,7 +23,7 @@ pub(super) fn run<'h, 'f>(h: &'h mut Held<'f>, next: Next) -> BoxFuture<'h, Resu
 impl Held<'_> {
     pub(crate) async fn submit(&mut self, settle: bool) -> Result<(), Halt> {
         let rule = steps::SUBMIT;
-        let f = self.fulfilment(rule.name)?;
+        let f = self.fulfilment(rule.name())?;
         let flow = self.flow;
         if settle {
             let settled = settle::submission(
@@ -33,7 +33,7 @@ impl Held<'_> {
                 flow.options.resend_unconfirmed,
             )
             .await
-            .map_err(|e| Halt::Failed(rule.name.into(), e))?;
+            .map_err(|e| Halt::Failed(rule.name().into(), e))?;
             match settled {
                 Settled::Found(receipt) => return self.submitted(receipt, "found at the provider"),
                 Settled::Send => {}
@@ -50,7 +50,7 @@ impl Held<'_> {
                     return self.submitted(receipt, "found at the provider before creating it");
                 }
                 Ok(None) | Err(Error::Unsupported { .. }) => {}
-                Err(e) => return Err(Halt::Failed(rule.name.into(), e)),
+                Err(e) => return Err(Halt::Failed(rule.name().into(), e)),
             }
         }
         let contact_phone = flow.options.contact_phone.as_deref();
@@ -59,7 +59,7 @@ impl Held<'_> {
         let prepared = f
             .prepare(&map::fulfilment_order(&self.r.order, contact_phone))
             .await
-            .map_err(|e| Halt::Failed(rule.name.into(), e))?;
+            .map_err(|e| Halt::Failed(rule.name().into(), e))?;
         // A stop asked during the reads: nothing is sent (`perform` checks first). Stays
         // Started when its outcome is unknown: settled at the next visit, by the look-up.
         let receipt = self
@@ -67,7 +67,7 @@ impl Held<'_> {
                 rule,
                 |r| &mut r.submission,
                 Notes {
-                    failed: rule.name.into(),
+                    failed: rule.name().into(),
                     before: format!("submitting to {}", f.name()),
                     done: Box::new(|r: &SubmissionReceipt| {
                         format!("submitted to {} as {}", r.provider, r.reference)
