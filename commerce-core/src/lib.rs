@@ -127,6 +127,7 @@ mod input;
 pub mod lenient;
 mod limit;
 mod lists;
+pub mod money;
 mod retry;
 mod scrub;
 mod setup;
