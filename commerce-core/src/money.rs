@@ -175,6 +175,14 @@ impl Money {
     }
 }
 
+/// Zero euros: what a missing amount reads as where a provider's decoding is tolerant (the
+/// euro is every provider's currency).
+impl Default for Money {
+    fn default() -> Self {
+        Money::new(0, "EUR")
+    }
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.decimal(), self.currency)
