@@ -132,7 +132,10 @@ fn money_that_is_not_whole_cents_is_a_decode_error() {
     let mut odd = order_json();
     odd["orderItems"][0]["unitPrice"] = json!(12.995);
     let e = serde_json::from_value::<Order>(odd).unwrap_err().to_string();
-    assert!(e.contains("12.995") && e.contains("not a whole number of cents"), "{e}");
+    assert!(
+        e.contains("12.995") && e.contains("not a whole number of cents"),
+        "{e}"
+    );
     let commission = serde_json::from_str::<Commission>(r#"{"totalCostWithoutReduction": "0.001"}"#);
     assert!(commission.is_err());
 }

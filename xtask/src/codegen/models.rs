@@ -207,7 +207,10 @@ impl Gen {
             Kind::Money if f.required => (f.ty.clone(), vec![with("commerce_core::money::eur_number")]),
             Kind::Money => (
                 optional,
-                vec![with("commerce_core::money::eur_number_option"), SKIP_NONE.to_owned()],
+                vec![
+                    with("commerce_core::money::eur_number_option"),
+                    SKIP_NONE.to_owned(),
+                ],
             ),
             Kind::Plain if f.required => (f.ty.clone(), vec![]),
             Kind::Plain => (optional, vec![SKIP_NONE.to_owned()]),

@@ -422,7 +422,10 @@ impl Gen {
                     // An amount as bol writes it in a query: `12.99`.
                     step(format!(".query({name}, {value}.decimal())"), None);
                 } else if p.kind == Kind::Money {
-                    step(format!(".query_opt({name}, {value}.as_ref().map(Money::decimal))"), None);
+                    step(
+                        format!(".query_opt({name}, {value}.as_ref().map(Money::decimal))"),
+                        None,
+                    );
                 } else if p.required {
                     step(format!(".query({name}, {value})"), None);
                 } else {
