@@ -319,16 +319,18 @@ impl<'a> Operator<'a> {
         decision: Decision,
         reason: Option<&str>,
     ) -> Result<Outcome, Refusal> {
-        let checked = match &decision {
+        // A reference is checked before the journal is changed.
+        let action = match decision {
             Decision::Submitted {
                 reference,
                 provider,
                 force,
-            } => Some(
-                self.checked_submission(key, reference, provider.as_deref(), *force)
+            } => Action::Submitted(
+                self.checked_submission(key, &reference, provider.as_deref(), force)
                     .await?,
             ),
-            _ => None,
+            Decision::SkipStep(step) => Action::SkipStep(step),
+            Decision::Cancel => Action::Cancel,
         };
         let because = |text: String| match reason {
             Some(why) => format!("{text} ({why})"),
@@ -338,8 +340,8 @@ impl<'a> Operator<'a> {
         self.amend(key, now, |r| {
             split_refused(r)?;
             let before = StepState::of(r);
-            let note = match (&decision, &checked) {
-                (Decision::Submitted { .. }, Some((provider, reference))) => {
+            let note = match &action {
+                Action::Submitted((provider, reference)) => {
                     if r.submission.is_done() {
                         return Err(Refusal::AlreadySubmitted { key: r.key.clone() });
                     }
@@ -352,12 +354,12 @@ impl<'a> Operator<'a> {
                     settled(r);
                     because(format!("resolved: submitted to {provider} as {reference}"))
                 }
-                (Decision::SkipStep(step), _) => {
+                Action::SkipStep(step) => {
                     skip(r, step)?;
                     settled(r);
                     because(format!("resolved: {step} done by hand"))
                 }
-                _ => {
+                Action::Cancel => {
                     r.cancelled = Some(because(CANCELLED.to_owned()));
                     r.cancelled_at = Some(now);
                     settled(r);
@@ -574,6 +576,13 @@ impl<'a> Operator<'a> {
             }),
         }
     }
+}
+
+/// A [`Decision`] once checked: a submission with its provider and its reference as written.
+enum Action {
+    Submitted((String, String)),
+    SkipStep(String),
+    Cancel,
 }
 
 /// How an operator's cancel starts in [`OrderRecord::cancelled`] (told from the flow's own
@@ -844,6 +853,28 @@ mod tests {
             missing.to_string(),
             "shopwedo has no order 999999: check the reference (or, if you are sure, give --force)"
         );
+        unchanged(&journal, &before);
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_cannot_be_built_from_its_variables_is_refused() {
+        let journal = journal_with(|_| {});
+        let before = journal.load(KEY).unwrap().unwrap();
+        let op = Operator::new(&journal).with_vars(|name| match name {
+            "SHOPWEDO_SHOP_ID" => Some("1".into()),
+            "SHOPWEDO_SHOP_KEY" => Some("k".into()),
+            "SHOPWEDO_BASE_URL" => Some("not a url".into()),
+            _ => None,
+        });
+        let refused = op
+            .resolve(KEY, submitted("1", None, false), None)
+            .await
+            .unwrap_err();
+        let Refusal::Setup(error) = &refused else {
+            panic!("{refused:?}")
+        };
+        assert!(refused.to_string().contains("SHOPWEDO_BASE_URL"), "{error}");
+        assert!(!refused.is_usage());
         unchanged(&journal, &before);
     }
 
