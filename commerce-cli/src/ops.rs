@@ -1,14 +1,11 @@
 //! The commands that read and settle the journal: `status`, `attention`, `show`,
-//! `resolve`, `retry`. Each change is one journal transaction, refused while a runner holds
-//! the order, and written to the order's history.
+//! `resolve`, `retry`, `reopen`. The rules of a change are the facade's
+//! ([`commerce_facade::Operator`]): these parse, call it and print.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use commerce_core::{InvitationReceipt, ReferenceCheck, SubmissionReceipt};
-use commerce_facade::{
-    Journal, OrderRecord, PROVIDERS, Providers, Resolution, Role, SqliteJournal, Step, StepState,
-};
+use commerce_facade::{Decision, Journal, Operator, OrderRecord, Outcome, Refusal, SqliteJournal, Stage, Step};
 use serde_json::{Value, json};
 
 use crate::{Failure, ResolveArgs};
@@ -62,13 +59,6 @@ pub(crate) fn postgres(
         code: crate::USAGE,
     })
 }
-
-/// The review platforms whose invitation steps `--skip-step` accepts before the order has
-/// any.
-const PLATFORMS: [&str; 2] = ["safeshop", "sitejabber"];
-
-/// Who changes an order with `resolve` / `retry`, in its history.
-const OPERATOR: &str = "operator";
 
 /// Writes a line to standard output; false when it is closed (`commerce run | head`): a
 /// closed pipe is never a panic.
@@ -264,17 +254,8 @@ pub(crate) fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
     });
     out.print(value, || {
         let mut t = format!("journal {}: {} orders\n", journal.location(), records.len());
-        for stage in [
-            "route",
-            "submit",
-            "shipment",
-            "confirm",
-            "invite",
-            "attention",
-            "cancelled",
-            "split",
-            "completed",
-        ] {
+        // The steps in their order, then how orders ended or stopped (`Stage::ALL`).
+        for stage in Stage::ALL.map(Stage::name) {
             if let Some(n) = stages.get(stage) {
                 t += &format!("  {stage:<10} {n}\n");
             }
@@ -403,9 +384,11 @@ pub(crate) fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> 
 }
 
 fn load(journal: &dyn Journal, key: &str) -> Result<OrderRecord, Failure> {
-    journal.load(key)?.ok_or_else(|| Failure {
-        message: format!("no order {key} in the journal (keys look like bol:1043946570)"),
-        code: 1,
+    journal.load(key)?.ok_or_else(|| {
+        refused(Refusal::UnknownOrder {
+            key: key.to_owned(),
+            looked_up: true,
+        })
     })
 }
 
@@ -464,204 +447,48 @@ pub(crate) fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Fai
     Ok(0)
 }
 
-/// An order split over several providers is worked on through its parts: a change to the
-/// order itself (a hand-over, a cancel, a retry) would bypass them.
-fn split_refused(r: &OrderRecord) -> Result<(), String> {
-    if r.split.is_empty() || r.split.has_ended() {
-        return Ok(());
+/// A refusal of the facade's operator rules: a usage error (64) where the command named
+/// something that is not there, else a failure (1).
+fn refused(refusal: Refusal) -> Failure {
+    Failure {
+        code: if refusal.is_usage() { crate::USAGE } else { 1 },
+        message: refusal.to_string(),
     }
-    let parts: Vec<&str> = r.split.iter().map(|p| p.key.as_str()).collect();
-    Err(format!(
-        "{} was split into {}: resolve or retry those (the order invites once they ended)",
-        r.key,
-        parts.join(", ")
-    ))
 }
 
-fn settled(r: &mut OrderRecord) {
-    r.attention = None;
-    r.failures = 0;
-    r.last_error = None;
-}
-
-/// Checks an operator's `--submitted REF` before the journal is changed: REF is not blank,
-/// the provider is a fulfilment provider of this build, and (unless `force`) the provider,
-/// built from the environment, has REF as this order. Returns the provider and the
-/// reference as it will be written.
-fn checked_submission(
-    journal: &dyn Journal,
-    args: &ResolveArgs,
-    reference: &str,
-) -> Result<(String, String), Failure> {
-    let refused = |message: String| Failure { message, code: 1 };
-    let reference = commerce_core::require_reference(reference)
-        .map_err(|e| Failure {
-            message: format!("--submitted: {e}"),
-            code: crate::USAGE,
-        })?
-        .to_owned();
-    let r = load(journal, &args.key)?;
-    let provider = match (&args.provider, &r.fulfilment) {
-        (Some(p), _) | (None, Some(p)) => p.clone(),
-        (None, None) => return Err(refused("the order was not routed: give --provider NAME".into())),
-    };
-    let known: Vec<&str> = PROVIDERS
-        .iter()
-        .filter(|s| s.role == Role::Fulfilment)
-        .map(|s| s.name)
-        .collect();
-    if !known.contains(&provider.as_str()) {
-        return Err(Failure {
-            message: format!(
-                "--provider `{provider}` is not a fulfilment provider of this build: give one of {}",
-                known.join(", ")
-            ),
-            code: crate::USAGE,
-        });
-    }
-    if args.force {
-        return Ok((provider, reference));
-    }
-    let force = "or, if you are sure, give --force";
-    let env = |name: &str| commerce_core::env_optional(name);
-    let spec = PROVIDERS
-        .iter()
-        .find(|s| s.name == provider)
-        .ok_or_else(|| refused(provider.clone()))?;
-    if !spec.configured(&env).unwrap_or(false) {
-        return Err(refused(format!(
-            "{provider} is not configured here, so {reference} cannot be checked: set {} {force}",
-            spec.required.join(", ")
-        )));
-    }
-    let providers = commerce_facade::add_provider(Providers::new(), &provider, &env)?;
-    let Some(f) = providers.fulfilment.first() else {
-        return Err(refused(format!("{provider} is not a fulfilment provider")));
-    };
+/// Runs one operator operation to its end.
+fn operate(operation: impl Future<Output = Result<Outcome, Refusal>>) -> Result<OrderRecord, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match runtime.block_on(f.check_reference(&reference, &r.order)) {
-        Ok(ReferenceCheck::Matches) => Ok((provider, reference)),
-        Ok(ReferenceCheck::NotFound) => Err(refused(format!(
-            "{provider} has no order {reference}: check the reference ({force})"
-        ))),
-        Ok(ReferenceCheck::Mismatch(why)) => Err(refused(format!(
-            "{provider}'s order {reference} is not {}: {why} ({force})",
-            r.key
-        ))),
-        Ok(other) => Err(refused(format!("{provider}: {other:?} ({force})"))),
-        Err(e @ commerce_core::Error::Unsupported { .. }) => Err(refused(format!(
-            "{provider} cannot tell whether {reference} is this order ({e}): check it there, then {force}"
-        ))),
-        Err(e) => Err(refused(format!(
-            "{reference} could not be checked at {provider} ({e}): try again, {force}"
-        ))),
-    }
+    runtime
+        .block_on(operation)
+        .map(|outcome| outcome.record)
+        .map_err(refused)
 }
 
 /// `commerce resolve KEY --submitted REF | --skip-step STEP | --cancel`.
 pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Result<u8, Failure> {
-    let checked = match &args.submitted {
-        Some(reference) => Some(checked_submission(journal, &args, reference)?),
-        None => None,
+    let decision = match (args.submitted, args.skip_step) {
+        (Some(reference), _) => Decision::Submitted {
+            reference,
+            provider: args.provider,
+            force: args.force,
+        },
+        (None, Some(step)) => Decision::SkipStep(step),
+        (None, None) => Decision::Cancel,
     };
-    let reason = args.reason.clone();
-    let because = |text: String| match &reason {
-        Some(why) => format!("{text} ({why})"),
-        None => text,
-    };
-    let now = Utc::now();
-    let record = journal.amend(&args.key, OPERATOR, now, &mut |r| {
-        split_refused(r)?;
-        let before = StepState::of(r);
-        let note = if let Some((provider, reference)) = &checked {
-            if r.submission.is_done() {
-                return Err(format!("{} is submitted already", r.key));
-            }
-            r.fulfilment = Some(provider.clone());
-            r.submission = Step::Done(SubmissionReceipt {
-                provider: provider.clone(),
-                reference: reference.clone(),
-                already_submitted: true,
-            });
-            settled(r);
-            because(format!("resolved: submitted to {provider} as {reference}"))
-        } else if let Some(step) = &args.skip_step {
-            if step == "confirm" {
-                if !r.shipped.is_done() {
-                    return Err("the order has not shipped: its confirmation cannot be skipped yet".into());
-                }
-                r.confirmation = Step::Done(None);
-            } else if r.invitations.contains_key(step)
-                || PLATFORMS.contains(&step.split('/').next().unwrap_or_default())
-            {
-                // A split order's parts confirmed their shipments.
-                if !r.confirmation.is_done() && !r.split.has_ended() {
-                    return Err("invitations follow the shipment confirmation: skip `confirm` first".into());
-                }
-                let platform = step.split('/').next().unwrap_or_default().to_owned();
-                r.invitations.insert(
-                    step.clone(),
-                    Step::Done(InvitationReceipt {
-                        platform,
-                        reference: None,
-                        already_invited: true,
-                    }),
-                );
-            } else {
-                return Err(format!(
-                    "`{step}` cannot be skipped: give `confirm` or an invitation step (safeshop, \
-                     sitejabber/review, sitejabber/products); a submission is settled with --submitted"
-                ));
-            }
-            settled(r);
-            because(format!("resolved: {step} done by hand"))
-        } else {
-            r.cancelled = Some(because("cancelled by an operator".to_owned()));
-            r.cancelled_at = Some(now);
-            settled(r);
-            because("resolved: the flow leaves the order".to_owned())
-        };
-        r.resolved = Some(Resolution {
-            at: now,
-            before,
-            after: StepState::of(r),
-        });
-        Ok(format!("{note}; `commerce reopen {}` undoes it", r.key))
-    })?;
+    let record = operate(Operator::new(journal).resolve(&args.key, decision, args.reason.as_deref()))?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}", record.key, record.stage())
     });
     Ok(0)
 }
 
-/// `commerce reopen KEY`: undoes the last `resolve`, while the flow has not acted on the
-/// order since and its personal data is still there.
+/// `commerce reopen KEY`: undoes the last `resolve` of an order, while the flow has not
+/// acted on it since and its personal data is still there.
 pub(crate) fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
-    let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
-        let Some(resolution) = r.resolved.take() else {
-            return Err(format!("{} has no resolve to undo", r.key));
-        };
-        if r.purged_at.is_some() {
-            return Err(format!(
-                "the personal data of {} was purged: it cannot be worked on again",
-                r.key
-            ));
-        }
-        if StepState::of(r) != resolution.after || r.completed_at.is_some() {
-            return Err(format!(
-                "the flow went on with {} after the resolve of {}: it cannot be undone (see `commerce show {}`)",
-                r.key,
-                time(resolution.at),
-                r.key
-            ));
-        }
-        resolution.before.restore(r);
-        r.failures = 0;
-        r.last_error = None;
-        Ok(format!("reopened: the resolve of {} undone", time(resolution.at)))
-    })?;
+    let record = operate(Operator::new(journal).reopen(key))?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}", record.key, record.stage())
     });
@@ -670,59 +497,7 @@ pub(crate) fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, F
 
 /// `commerce retry KEY`.
 pub(crate) fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
-    let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
-        if r.completed_at.is_some() {
-            return Err(format!("{} is completed", r.key));
-        }
-        if r.purged_at.is_some() {
-            return Err(format!(
-                "the personal data of {} was purged (names, addresses): it cannot be handed over or invited again",
-                r.key
-            ));
-        }
-        if r.cancelled.as_deref().is_some_and(|c| c.starts_with("cancelled by an operator")) {
-            return Err(format!(
-                "{} was cancelled by an operator: `commerce reopen {}` undoes that",
-                r.key, r.key
-            ));
-        }
-        split_refused(r)?;
-        if r.order.lines.is_empty() && !r.dropped_lines.is_empty() {
-            return Err(format!(
-                "every line of {} was cancelled on its channel: there is nothing left to ship",
-                r.key
-            ));
-        }
-        if r.attention.is_none() && r.cancelled.is_none() {
-            // Failing, not waiting for a person: due now, and a step of unknown outcome is
-            // still settled by the flow (a look-up where the provider has one).
-            r.failures = 0;
-            return Ok("retry asked by an operator: due now".to_owned());
-        }
-        // The person checked that a step of unknown outcome did not go through.
-        let mut again = Vec::new();
-        if r.submission == Step::Started {
-            r.submission = Step::NotStarted;
-            again.push("submit".to_owned());
-        }
-        if r.confirmation == Step::Started {
-            r.confirmation = Step::NotStarted;
-        }
-        for (step, state) in r.invitations.iter_mut() {
-            if *state == Step::Started {
-                *state = Step::NotStarted;
-                again.push(step.clone());
-            }
-        }
-        settled(r);
-        r.cancelled = None;
-        r.cancelled_at = None;
-        Ok(if again.is_empty() {
-            "retry asked by an operator".to_owned()
-        } else {
-            format!("retry asked by an operator: {} sent again", again.join(", "))
-        })
-    })?;
+    let record = operate(Operator::new(journal).retry(key))?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}, due now", record.key, record.stage())
     });

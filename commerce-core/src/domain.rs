@@ -16,37 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
-/// An amount of money in minor units (cents), with its ISO 4217 currency.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Money {
-    /// The amount in minor units (`1299` for 12.99).
-    pub minor_units: i64,
-    /// The currency (`EUR`).
-    pub currency: String,
-}
-
-impl Money {
-    /// An amount in minor units.
-    pub fn new(minor_units: i64, currency: impl Into<String>) -> Self {
-        Money {
-            minor_units,
-            currency: currency.into(),
-        }
-    }
-
-    /// An amount in euros given as a decimal (`12.99`), rounded to the cent.
-    pub fn eur(amount: f64) -> Self {
-        Money::new((amount * 100.0).round() as i64, "EUR")
-    }
-}
-
-impl fmt::Display for Money {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.minor_units < 0 { "-" } else { "" };
-        let abs = self.minor_units.unsigned_abs();
-        write!(f, "{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency)
-    }
-}
+pub use crate::money::Money;
 
 /// A postal address.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -131,6 +131,7 @@ mod input;
 mod layers;
 pub mod lenient;
 mod lists;
+pub mod money;
 mod policy;
 mod setup;
 mod state;

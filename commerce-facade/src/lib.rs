@@ -35,6 +35,7 @@
 
 mod flow;
 mod journal;
+mod ops;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod seal;
@@ -47,6 +48,7 @@ pub use crate::journal::{
     Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord,
     Resolution, SCHEMA_VERSION, Split, SplitPart, SqliteJournal, SqliteShared, Stage, Step, StepState,
 };
+pub use crate::ops::{Decision, OPERATOR, Operation, Operator, Outcome, Refusal, invitation_steps};
 #[cfg(feature = "postgres")]
 pub use crate::postgres::{
     DEFAULT_CONNECTIONS, PG_SCHEMA_VERSION, PgJournal, PgShared, Postgres, is_postgres_url,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
-use commerce_core::lenient;
+use commerce_core::{Money, lenient};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -75,34 +75,58 @@ impl<'de> Deserialize<'de> for Availability {
     }
 }
 
-/// A price.
+/// A price. Amounts are exact [`Money`] (cents) in the price's currency (the euro when it
+/// says none), sent as numbers or numeric strings. The shop computes its price without VAT
+/// from the one with VAT and sends it with more decimals than cents (`506.1157…`): an
+/// amount is rounded to the cent by commerce-core's one rule (half away from zero, on the
+/// decimals as sent; [`Money::parse_rounded`]). One that is not a number reads as `None`.
+/// Written back as numbers (`612.4`), as before.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Price {
     /// The amount (your price, excluding VAT where the shop says so).
-    pub amount: Option<f64>,
+    #[serde(serialize_with = "commerce_core::money::eur_number_option::serialize")]
+    pub amount: Option<Money>,
     /// The amount including VAT, if given apart.
-    pub amount_with_vat: Option<f64>,
+    #[serde(serialize_with = "commerce_core::money::eur_number_option::serialize")]
+    pub amount_with_vat: Option<Money>,
     /// ISO 4217 currency.
     pub currency: Option<String>,
 }
 
+/// An amount sent as a number or a numeric string, rounded to the cent by the one rule.
+fn money(v: &Value, currency: &str) -> Option<Money> {
+    match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(whole) => whole.checked_mul(100).map(|minor| Money::new(minor, currency)),
+            None => Money::from_f64_rounded(n.as_f64()?, currency).ok(),
+        },
+        Value::String(s) => Money::parse_rounded(s, currency).ok(),
+        _ => None,
+    }
+}
+
 impl<'de> Deserialize<'de> for Price {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const EUR: &str = "EUR";
         Ok(match lenient::value(d)? {
             v @ (Value::Number(_) | Value::String(_)) => Price {
-                amount: lenient::as_f64(&v),
+                amount: money(&v, EUR),
                 ..Default::default()
             },
-            Value::Object(map) => Price {
-                amount: first(
-                    &map,
-                    &["amount", "value", "price", "without_vat", "price_without_vat"],
-                )
-                .and_then(lenient::as_f64),
-                amount_with_vat: first(&map, &["with_vat", "price_with_vat", "amount_with_vat"])
-                    .and_then(lenient::as_f64),
-                currency: first(&map, &["currency", "currency_code"]).and_then(lenient::as_text),
-            },
+            Value::Object(map) => {
+                let currency = first(&map, &["currency", "currency_code"]).and_then(lenient::as_text);
+                let unit = currency.as_deref().unwrap_or(EUR);
+                Price {
+                    amount: first(
+                        &map,
+                        &["amount", "value", "price", "without_vat", "price_without_vat"],
+                    )
+                    .and_then(|v| money(v, unit)),
+                    amount_with_vat: first(&map, &["with_vat", "price_with_vat", "amount_with_vat"])
+                        .and_then(|v| money(v, unit)),
+                    currency,
+                }
+            }
             _ => Price::default(),
         })
     }
@@ -294,4 +318,47 @@ pub struct Order {
     /// Every other field, as sent.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn price(v: Value) -> Price {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn eur(minor_units: i64) -> Option<Money> {
+        Some(Money::new(minor_units, "EUR"))
+    }
+
+    /// Prices are exact cents: numbers and numeric strings read as they were sent, more
+    /// decimals (a price without VAT computed from one with VAT) are rounded half away
+    /// from zero on the decimals as sent, and they are written back as the same numbers.
+    #[test]
+    fn prices_read_as_exact_cents_and_write_back_as_numbers() {
+        assert_eq!(price(json!(612.4)).amount, eur(61240));
+        assert_eq!(price(json!("612.40")).amount, eur(61240));
+        assert_eq!(price(json!(12)).amount, eur(1200));
+        assert_eq!(price(json!(741.0 / 1.21)).amount, eur(61240));
+        assert_eq!(price(json!("1.005")).amount, eur(101));
+        assert_eq!(price(json!("-1.005")).amount, eur(-101));
+        assert_eq!(price(json!("about 5")).amount, None);
+        let usd = price(json!({"value": "3.10", "with_vat": 3.75, "currency_code": "USD"}));
+        assert_eq!(usd.amount, Some(Money::new(310, "USD")));
+        assert_eq!(usd.amount_with_vat, Some(Money::new(375, "USD")));
+        assert_eq!(
+            serde_json::to_string(&price(
+                json!({"amount": "612.40", "with_vat": 741.0, "currency": "EUR"})
+            ))
+            .unwrap(),
+            r#"{"amount":612.4,"amount_with_vat":741.0,"currency":"EUR"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Price::default()).unwrap(),
+            r#"{"amount":null,"amount_with_vat":null,"currency":null}"#
+        );
+    }
 }

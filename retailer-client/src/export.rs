@@ -2,8 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use commerce_core::Error;
-use rust_decimal::Decimal;
+use commerce_core::{Error, Money};
 
 use crate::client::RetailerClient;
 use crate::generated::models::{CreateOfferExportRequest, CreateOfferExportRequestFormat};
@@ -42,9 +41,10 @@ impl ExportedOffer {
         self.get("stockAmount")?.parse().ok()
     }
 
-    /// `bundlePricesPrice` (the unit price), exact.
-    pub fn price(&self) -> Option<Decimal> {
-        self.get("bundlePricesPrice")?.trim().parse().ok()
+    /// `bundlePricesPrice` (the unit price) in euros, rounded to the cent by the one rule
+    /// where it has more decimals; `None` when it is missing or not a number.
+    pub fn price(&self) -> Option<Money> {
+        Money::parse_rounded(self.get("bundlePricesPrice")?, "EUR").ok()
     }
 
     /// `fulfilmentType` (`FBR` or `FBB`).

@@ -2,12 +2,10 @@
 
 use async_trait::async_trait;
 use commerce_core::{
-    Address, ConfirmationReceipt, Customer, Error, LineItem, LineState, Money, Order as CommerceOrder,
-    OrderState, SalesChannel, ShipmentConfirmation, ValidationErrors,
+    Address, ConfirmationReceipt, Customer, Error, LineItem, LineState, Order as CommerceOrder, OrderState,
+    SalesChannel, ShipmentConfirmation, ValidationErrors,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
-use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::client::{PROVIDER, RetailerClient};
 use crate::generated::GetOrdersParams;
@@ -63,7 +61,7 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
                 sku: item.offer.as_ref().and_then(|o| o.reference.clone()),
                 title: item.product.as_ref().map(|p| p.title.clone()).unwrap_or_default(),
                 quantity: u32::try_from(open).unwrap_or(u32::MAX),
-                unit_price: euros(item.unit_price),
+                unit_price: Some(item.unit_price.clone()),
                 cancellation_requested: item.cancellation_request,
             })
         })
@@ -89,15 +87,6 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
                 .unwrap_or_else(|| "pick-up point".to_owned())
         }),
     }
-}
-
-/// An amount in euros as [`Money`] in cents, rounded half away from zero (`12.995` is
-/// 13.00 EUR); `None` for an amount no `i64` of cents holds.
-fn euros(amount: Decimal) -> Option<Money> {
-    let cents = amount
-        .checked_mul(Decimal::ONE_HUNDRED)?
-        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-    Some(Money::new(cents.to_i64()?, "EUR"))
 }
 
 /// The order's lines as [`OrderState`]: quantities ordered, shipped and cancelled, and the
@@ -294,18 +283,30 @@ impl SalesChannel for RetailerClient {
 
 #[cfg(test)]
 mod tests {
+    use commerce_core::Money;
+
     use super::*;
 
+    /// bol's amounts are exact cents in the order's lines; one with more decimals than
+    /// cents (bol sends at most two) fails the decoding instead of being rounded.
     #[test]
     fn amounts_become_exact_cents() {
-        let eur = |text: &str| euros(text.parse().unwrap()).map(|m| m.minor_units);
-        assert_eq!(eur("12.99"), Some(1299));
-        assert_eq!(eur("0.1"), Some(10));
-        assert_eq!(eur("118.91"), Some(11891));
-        assert_eq!(eur("12.995"), Some(1300));
-        assert_eq!(eur("-12.995"), Some(-1300));
-        assert_eq!(eur("12.994"), Some(1299));
-        assert_eq!(eur("79228162514264337593543950335"), None, "past i64 cents");
-        assert_eq!(euros(Decimal::new(1299, 2)).unwrap().currency, "EUR");
+        let order = |price: &str| {
+            serde_json::from_str::<Order>(&format!(
+                r#"{{"orderId": "1", "orderItems": [{{"orderItemId": "a", "quantity": 1, "unitPrice": {price}}}]}}"#
+            ))
+        };
+        let line = |price: &str| {
+            to_commerce_order(&order(price).unwrap()).lines[0]
+                .unit_price
+                .clone()
+        };
+        assert_eq!(line("12.99"), Some(Money::new(1299, "EUR")));
+        assert_eq!(line("0.1"), Some(Money::new(10, "EUR")));
+        assert_eq!(line("118.91"), Some(Money::new(11891, "EUR")));
+        assert_eq!(line("12"), Some(Money::new(1200, "EUR")));
+        // More decimals than bol documents: rounded half away from zero, as before.
+        assert_eq!(line("12.995"), Some(Money::new(1300, "EUR")));
+        assert_eq!(line("12.994"), Some(Money::new(1299, "EUR")));
     }
 }

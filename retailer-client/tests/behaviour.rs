@@ -397,7 +397,7 @@ async fn the_offers_export_end_to_end() {
     assert_eq!(offers.len(), 2);
     assert_eq!(offers[0].ean(), Some("8712345678906"));
     assert_eq!(offers[0].stock_amount(), Some(9));
-    assert_eq!(offers[0].price(), Some(rust_decimal::Decimal::new(829, 0)));
+    assert_eq!(offers[0].price(), Some(commerce_core::Money::new(82900, "EUR")));
     assert_eq!(offers[1].get("conditionComment"), Some("Doos open, ongebruikt"));
     assert_eq!(offers[1].get("referenceCode"), Some("4771"));
 }

@@ -297,7 +297,7 @@ async fn get_commission() {
         })
         .await;
     let got = client(&server)
-        .get_commission("p-1", Decimal::new(1299, 2), &Default::default())
+        .get_commission("p-1", Money::new(1299, "EUR"), &Default::default())
         .await
         .unwrap();
     m.assert_async().await;

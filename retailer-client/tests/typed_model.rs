@@ -1,12 +1,12 @@
 //! The model's dates, times and amounts of money, both ways: bol's examples decode into
-//! `chrono` and `Decimal` values and encode back to what bol sent; absent values are `None`
+//! `chrono` values and exact `Money` (cents) and encode back to what bol sent; absent values are `None`
 //! (a date has no default to take); a malformed date is a decode error naming its field.
 
 mod support;
 
 use httpmock::Method;
 use retailer_client::models::{
-    BundlePrice, Commission, DateTime, Decimal, FixedOffset, NaiveDate, NaiveTime, Offer, Order, Pricing,
+    BundlePrice, Commission, DateTime, FixedOffset, Money, NaiveDate, NaiveTime, Offer, Order, Pricing,
     ProcessStatus, Return, UpdateOfferPriceRequest,
 };
 use retailer_client::{Error, GetOrdersParams};
@@ -69,10 +69,10 @@ fn bols_dates_and_amounts_decode_typed_and_encode_back_unchanged() {
         Some(at("2017-02-09T13:39:48+01:00"))
     );
     // Exact: 12.99 is 1299 hundredths, not the nearest binary fraction.
-    assert_eq!(item.unit_price, Decimal::new(1299, 2));
-    assert_eq!(item.unit_price.to_string(), "12.99");
-    assert_eq!(item.total_price, Decimal::new(11891, 2));
-    assert_eq!(item.commission, Decimal::new(518, 2));
+    assert_eq!(item.unit_price, Money::new(1299, "EUR"));
+    assert_eq!(item.unit_price.decimal(), "12.99");
+    assert_eq!(item.total_price, Money::new(11891, "EUR"));
+    assert_eq!(item.commission, Money::new(518, "EUR"));
 
     let encoded = serde_json::to_value(&order).unwrap();
     assert_eq!(encoded["orderPlacedDateTime"], "2017-02-09T12:39:48+01:00");
@@ -125,12 +125,25 @@ fn an_absent_or_null_date_is_none_and_is_left_out_when_encoding() {
     assert_eq!(empty.order_placed_date_time, None);
 }
 
+/// bol documents at most two decimals; an amount with more is read as every provider
+/// answer is, tolerantly: rounded to the cent by the one rule (half away from zero), not a
+/// failure of the whole answer.
+#[test]
+fn money_with_more_digits_than_cents_is_rounded_by_the_one_rule() {
+    let mut odd = order_json();
+    odd["orderItems"][0]["unitPrice"] = json!(12.995);
+    let order = serde_json::from_value::<Order>(odd).unwrap();
+    assert_eq!(order.order_items[0].unit_price, Money::new(1300, "EUR"));
+    let commission: Commission = serde_json::from_str(r#"{"totalCostWithoutReduction": "0.004"}"#).unwrap();
+    assert_eq!(commission.total_cost_without_reduction, Some(Money::new(0, "EUR")));
+}
+
 #[test]
 fn absent_money_is_zero_when_bol_requires_it_and_none_when_optional() {
     let order: Order = serde_json::from_value(json!({"orderItems": [{"orderItemId": "1"}]})).unwrap();
-    assert_eq!(order.order_items[0].unit_price, Decimal::ZERO);
+    assert_eq!(order.order_items[0].unit_price, Money::new(0, "EUR"));
     let commission: Commission = serde_json::from_str("{}").unwrap();
-    assert_eq!(commission.unit_price, Decimal::ZERO);
+    assert_eq!(commission.unit_price, Money::new(0, "EUR"));
     assert_eq!(commission.total_cost_without_reduction, None);
     let encoded = serde_json::to_value(&commission).unwrap();
     assert!(encoded.get("totalCostWithoutReduction").is_none());
@@ -138,10 +151,10 @@ fn absent_money_is_zero_when_bol_requires_it_and_none_when_optional() {
     // An integer and a string are read too (bol's commission examples send `59`).
     let commission: Commission =
         serde_json::from_str(r#"{"unitPrice": 59, "totalCostWithoutReduction": "9.84"}"#).unwrap();
-    assert_eq!(commission.unit_price, Decimal::new(59, 0));
+    assert_eq!(commission.unit_price, Money::new(5900, "EUR"));
     assert_eq!(
         commission.total_cost_without_reduction,
-        Some(Decimal::new(984, 2))
+        Some(Money::new(984, "EUR"))
     );
     assert_eq!(
         serde_json::to_value(&commission).unwrap()["totalCostWithoutReduction"],
@@ -222,7 +235,7 @@ async fn requests_send_dates_as_text_and_amounts_as_json_numbers() {
         pricing: Pricing {
             bundle_prices: vec![BundlePrice {
                 quantity: 1,
-                unit_price: "12.99".parse().unwrap(),
+                unit_price: Money::parse("12.99", "EUR").unwrap(),
             }],
         },
     };

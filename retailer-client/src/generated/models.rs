@@ -5,8 +5,9 @@
 //! as `Other`, so a new field or value at bol never breaks an answer. Dates and times are
 //! `chrono` values, each an `Option` (absent: `None`, never a made-up date); one that is not
 //! RFC 3339 with its offset (`2017-02-09T12:39:48+01:00`) or a `YYYY-MM-DD` date fails the
-//! decoding, naming the field. Amounts of money are exact `Decimal`s, JSON numbers on the
-//! wire both ways.
+//! decoding, naming the field. Amounts of money are exact [`Money`]s in euros (cents), JSON
+//! numbers on the wire both ways; one with more decimals than cents (bol documents two) is
+//! rounded to the cent by commerce-core's one rule (half away from zero), as it was before.
 //!
 //! Items are documented with the description's own text; where it has none (most nested
 //! objects), they are left without a doc rather than given one that repeats their name.
@@ -14,7 +15,7 @@
 #![allow(missing_docs)]
 
 pub use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
-pub use rust_decimal::Decimal;
+pub use commerce_core::Money;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -158,8 +159,8 @@ pub struct BulkCommissionQuery {
     /// The EAN number associated with this product.
     pub ean: String,
     /// The price of the product with a period as a decimal separator. The price should always have two decimals precision.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub unit_price: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub unit_price: Money,
 }
 
 /// The answer of [`RetailerClient::get_commission_rates`](crate::RetailerClient::get_commission_rates).
@@ -198,8 +199,8 @@ pub struct BundlePrice {
     /// The minimum quantity a customer must order in order to receive discount. The element with value 1 must at least be present. In case of using more elements, the respective quantities must be in increasing order.
     pub quantity: i64,
     /// The price per single unit including VAT in case the customer orders at least the quantity provided. When using more than 1 price, the respective prices must be in decreasing order using 2 decimal precision and dot separated.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub unit_price: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub unit_price: Money,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -348,23 +349,23 @@ pub struct Commission {
     /// The EAN number associated with this product.
     pub ean: String,
     /// A fixed commission fee, including VAT.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub fixed_amount: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub fixed_amount: Money,
     /// A percentage of commission, based on the intended selling price per unit, including VAT.
     pub percentage: f64,
     pub reductions: Vec<Reduction>,
     /// The total commission for selling this product at bol.com. The price includes VAT for Dutch sellers, and excludes VAT for Belgium sellers.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub total_cost: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub total_cost: Money,
     /// The total commission for selling this product at bol.com without reductions including VAT.
     #[serde(
-        with = "rust_decimal::serde::float_option",
+        with = "commerce_core::money::eur_number_option",
         skip_serializing_if = "Option::is_none"
     )]
-    pub total_cost_without_reduction: Option<Decimal>,
+    pub total_cost_without_reduction: Option<Money>,
     /// The intended selling price per single unit up to 2 decimals precision, including VAT.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub unit_price: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub unit_price: Money,
 }
 
 /// An array of objects, each describing a period during which certain commission rates apply.
@@ -405,8 +406,8 @@ pub struct CommissionFailedQuery {
 #[serde(default, rename_all = "camelCase")]
 pub struct CommissionPriceRange {
     /// The fixed commission amount excluding VAT.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub fixed_amount: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub fixed_amount: Money,
     /// A percentage of commission, based on the intended selling price per unit, excluding VAT.
     pub percentage: f64,
     /// Defines a specific price range for which the commission rates apply including VAT.
@@ -427,14 +428,14 @@ pub struct CommissionProducts {
 #[serde(default, rename_all = "camelCase")]
 pub struct CommissionRange {
     /// The inclusive lower price threshold for which the commission is valid.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub lower: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub lower: Money,
     /// The exclusive upper price threshold for which the commission is valid.
     #[serde(
-        with = "rust_decimal::serde::float_option",
+        with = "commerce_core::money::eur_number_option",
         skip_serializing_if = "Option::is_none"
     )]
-    pub upper: Option<Decimal>,
+    pub upper: Option<Money>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -786,8 +787,8 @@ pub struct Details {
 #[serde(default, rename_all = "camelCase")]
 pub struct Discount {
     /// The discount price applied, including VAT.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub amount: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub amount: Money,
     /// The title of the promotion.
     pub title: String,
 }
@@ -989,10 +990,10 @@ pub struct InvoiceRequestsProducts {
     pub quantity: Option<i64>,
     /// The selling price to the customer of a single unit including VAT.
     #[serde(
-        with = "rust_decimal::serde::float_option",
+        with = "commerce_core::money::eur_number_option",
         skip_serializing_if = "Option::is_none"
     )]
-    pub unit_price: Option<Decimal>,
+    pub unit_price: Option<Money>,
 }
 
 /// The answer of [`RetailerClient::get_invoice_requests`](crate::RetailerClient::get_invoice_requests).
@@ -1024,8 +1025,8 @@ pub struct KeySetResponse {
 #[serde(default, rename_all = "camelCase")]
 pub struct LabelPrice {
     /// The price that is charged for this delivery option, excluding VAT.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub total_price: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub total_price: Money,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1108,8 +1109,8 @@ pub struct Offer {
     /// Unique identifier for an offer.
     pub offer_id: String,
     /// The selling price to the customer of a single unit including VAT unless there is a discount. The price should always have two decimals precision.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub price: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub price: Money,
     /// The ID of the retailer which the offer belongs to.
     pub retailer_id: String,
     /// The time in ISO 8601 format when the ultimate order time on the day in order to comply to the maxDeliveryDate as a promise.
@@ -1256,8 +1257,8 @@ pub struct OrderItemDetails {
     /// Indicates whether the order was cancelled on request of the customer before the retailer has shipped it.
     pub cancellation_request: bool,
     /// The commission for all quantities of this order item.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub commission: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub commission: Money,
     pub discounts: Vec<Discount>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fulfilment: Option<OrderFulfilment>,
@@ -1277,11 +1278,11 @@ pub struct OrderItemDetails {
     /// Amount of shipped products for this order item id.
     pub quantity_shipped: i64,
     /// The price the customer paid for the entirety of this item, including VAT.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub total_price: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub total_price: Money,
     /// The selling price to the customer of a single unit including VAT.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub unit_price: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub unit_price: Money,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1428,8 +1429,8 @@ pub struct PriceStarBoundaries {
 #[serde(default, rename_all = "camelCase")]
 pub struct PriceStarBoundaryLevels {
     /// The boundary price of the corresponding level.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub boundary_price: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub boundary_price: Money,
     /// The level of the price star boundary.
     pub level: i64,
 }
@@ -1510,10 +1511,10 @@ pub struct Product {
     pub ean: String,
     /// The maximum price a product can have in order to be part of the promotion.
     #[serde(
-        with = "rust_decimal::serde::float_option",
+        with = "commerce_core::money::eur_number_option",
         skip_serializing_if = "Option::is_none"
     )]
-    pub maximum_price: Option<Decimal>,
+    pub maximum_price: Option<Money>,
     /// The relevance score of a product in a promotion.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relevance_scores: Vec<RelevanceScore>,
@@ -2047,14 +2048,14 @@ pub struct ReducedTransport {
 #[serde(default, rename_all = "camelCase")]
 pub struct Reduction {
     /// A reduction to the commission if the maximum price criteria is met, including VAT.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub cost_reduction: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub cost_reduction: Money,
     /// The end date from which the commission reduction is not valid anymore, in ISO 8601 format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_date: Option<NaiveDate>,
     /// Maximum offer price that can be used to benefit from a commission reduction, including VAT.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub maximum_price: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub maximum_price: Money,
     /// The start date from which the commission reduction is valid, in ISO 8601 format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_date: Option<NaiveDate>,
@@ -2553,10 +2554,10 @@ pub struct ShipmentFulfilment {
 pub struct ShipmentItem {
     /// The commission.
     #[serde(
-        with = "rust_decimal::serde::float_option",
+        with = "commerce_core::money::eur_number_option",
         skip_serializing_if = "Option::is_none"
     )]
-    pub commission: Option<Decimal>,
+    pub commission: Option<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fulfilment: Option<ShipmentFulfilment>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -2571,8 +2572,8 @@ pub struct ShipmentItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity_shipped: Option<i64>,
     /// The selling price to the customer of a single unit including VAT.
-    #[serde(with = "rust_decimal::serde::float")]
-    pub unit_price: Decimal,
+    #[serde(with = "commerce_core::money::eur_number")]
+    pub unit_price: Money,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -116,7 +116,7 @@ pub async fn call_every_operation(c: &RetailerClient, calls: &mut Calls) {
     }
     {
         calls
-            .send(c.get_commission("p-1", Decimal::new(1299, 2), &Default::default()))
+            .send(c.get_commission("p-1", Money::new(1299, "EUR"), &Default::default()))
             .await;
     }
     {

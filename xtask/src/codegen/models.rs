@@ -184,7 +184,7 @@ impl Gen {
 
     /// The Rust type of a field and its serde attributes besides its name. A date, a date
     /// and time or a time of day is always an `Option` (`None` when absent: a date has no
-    /// default to take); money is a `Decimal`, a JSON number on the wire both ways.
+    /// default to take); money is a `commerce_core::Money` (euros), a JSON number on the wire both ways.
     pub(super) fn field_type(f: &Field) -> (String, Vec<String>) {
         const SKIP_NONE: &str = "skip_serializing_if = \"Option::is_none\"";
         const SKIP_EMPTY: &str = "skip_serializing_if = \"Vec::is_empty\"";
@@ -204,10 +204,13 @@ impl Gen {
                 optional,
                 vec![with("crate::wire::time_of_day"), SKIP_NONE.to_owned()],
             ),
-            Kind::Money if f.required => (f.ty.clone(), vec![with("rust_decimal::serde::float")]),
+            Kind::Money if f.required => (f.ty.clone(), vec![with("commerce_core::money::eur_number")]),
             Kind::Money => (
                 optional,
-                vec![with("rust_decimal::serde::float_option"), SKIP_NONE.to_owned()],
+                vec![
+                    with("commerce_core::money::eur_number_option"),
+                    SKIP_NONE.to_owned(),
+                ],
             ),
             Kind::Plain if f.required => (f.ty.clone(), vec![]),
             Kind::Plain => (optional, vec![SKIP_NONE.to_owned()]),
@@ -236,7 +239,7 @@ impl Gen {
             let _ = writeln!(out, "pub use chrono::{{{}}};", chrono.join(", "));
         }
         if used(Kind::Money) {
-            out.push_str("pub use rust_decimal::Decimal;\n");
+            out.push_str("pub use commerce_core::Money;\n");
         }
         out
     }

@@ -56,7 +56,7 @@ fn code_words(code: &str) -> BTreeSet<String> {
 
 /// Whether values of a generated argument type are `Copy` (passed on without `.clone()`).
 fn is_copy(ty: &str) -> bool {
-    matches!(ty, "i64" | "f64" | "bool" | "NaiveDate" | "Decimal")
+    matches!(ty, "i64" | "f64" | "bool" | "NaiveDate")
 }
 
 impl Gen {
@@ -255,7 +255,7 @@ impl Gen {
             .iter()
             .map(|s| s.name.clone())
             .chain(self.enums.iter().map(|e| e.name.clone()))
-            .chain(["DateTime", "FixedOffset", "NaiveDate", "NaiveTime", "Decimal"].map(str::to_owned))
+            .chain(["DateTime", "FixedOffset", "NaiveDate", "NaiveTime", "Money"].map(str::to_owned))
             .filter(|n| code.contains(n))
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -417,6 +417,14 @@ impl Gen {
                     step(
                         String::new(),
                         Some(QUERY_EACH.render(&[("value", &value), ("name", &name)])),
+                    );
+                } else if p.kind == Kind::Money && p.required {
+                    // An amount as bol writes it in a query: `12.99`.
+                    step(format!(".query({name}, {value}.decimal())"), None);
+                } else if p.kind == Kind::Money {
+                    step(
+                        format!(".query_opt({name}, {value}.as_ref().map(Money::decimal))"),
+                        None,
                     );
                 } else if p.required {
                     step(format!(".query({name}, {value})"), None);

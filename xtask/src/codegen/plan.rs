@@ -90,7 +90,7 @@ pub(super) enum Kind {
     Date,
     /// `NaiveTime`: a time of day, `HH:MM` on the wire.
     Time,
-    /// `Decimal`: an exact amount, a JSON number on the wire.
+    /// `Money`: an exact amount in cents (euros), a JSON number on the wire.
     Money,
 }
 
@@ -117,7 +117,7 @@ impl Kind {
             Kind::DateTime => Some("DateTime<FixedOffset>"),
             Kind::Date => Some("NaiveDate"),
             Kind::Time => Some("NaiveTime"),
-            Kind::Money => Some("Decimal"),
+            Kind::Money => Some("Money"),
         }
     }
 }

@@ -104,7 +104,7 @@ impl Gen {
             "f64" => text("1.5", "1.5"),
             "bool" => text("true", "true"),
             "NaiveDate" => text("NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()", "2024-01-31"),
-            "Decimal" => text("Decimal::new(1299, 2)", "12.99"),
+            "Money" => text("Money::new(1299, \"EUR\")", "12.99"),
             other => match self.enums.iter().find(|e| e.name == other) {
                 Some(e) => {
                     let (variant, value) = variants(&e.values).swap_remove(0);

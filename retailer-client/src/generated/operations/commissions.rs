@@ -6,7 +6,7 @@ use commerce_core::{Endpoint, Error, encode_segment};
 use crate::client::{Api, RetailerClient};
 use crate::generated::models::{
     BulkCommissionRatesMultiStatusResponse, BulkCommissionRequest, BulkCommissionResponse, Commission,
-    CommissionProducts, Decimal, GetCommissionCondition,
+    CommissionProducts, GetCommissionCondition, Money,
 };
 
 /// The optional parameters of [`RetailerClient::get_commission`].
@@ -30,7 +30,7 @@ impl RetailerClient {
     pub async fn get_commission(
         &self,
         ean: &str,
-        unit_price: Decimal,
+        unit_price: Money,
         params: &GetCommissionParams,
     ) -> Result<Commission, Error> {
         let path = self.path(Api::Retailer, &format!("commission/{}", encode_segment(ean)));
@@ -38,7 +38,7 @@ impl RetailerClient {
             .accept(self.media("Commissions", "application/vnd.retailer.v10+json"))
             .bucket("get-commission")
             .query_opt("condition", params.condition.as_ref())
-            .query("unit-price", unit_price);
+            .query("unit-price", unit_price.decimal());
         self.json_of(ep).await
     }
 
