@@ -232,10 +232,10 @@ fn step_text<T>(step: &Step<T>, done: impl Fn(&T) -> String) -> String {
 }
 
 /// `commerce status`.
-pub(crate) fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
-    let (records, unreadable) = journal.census()?;
+pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
+    let (records, unreadable) = journal.census().await?;
     let now = Utc::now();
-    let leases = journal.leases(now)?;
+    let leases = journal.leases(now).await?;
     let mut stages: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &records {
         *stages.entry(r.stage()).or_default() += 1;
@@ -361,8 +361,8 @@ fn unreadable_advice(key: &str, location: &str) -> String {
 
 /// `commerce attention`: every order waiting for a person, and every record that does not
 /// read.
-pub(crate) fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
-    let (records, unreadable) = journal.census()?;
+pub(crate) async fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
+    let (records, unreadable) = journal.census().await?;
     let records: Vec<OrderRecord> = records.into_iter().filter(OrderRecord::needs_person).collect();
     let location = journal.location();
     let value = Value::Array(
@@ -402,17 +402,17 @@ pub(crate) fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> 
     Ok(0)
 }
 
-fn load(journal: &dyn Journal, key: &str) -> Result<OrderRecord, Failure> {
-    journal.load(key)?.ok_or_else(|| Failure {
+async fn load(journal: &dyn Journal, key: &str) -> Result<OrderRecord, Failure> {
+    journal.load(key).await?.ok_or_else(|| Failure {
         message: format!("no order {key} in the journal (keys look like bol:1043946570)"),
         code: 1,
     })
 }
 
 /// `commerce show KEY`.
-pub(crate) fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
-    let r = load(journal, key)?;
-    let history = journal.history(key)?;
+pub(crate) async fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+    let r = load(journal, key).await?;
+    let history = journal.history(key).await?;
     let value = json!({"record": r, "stage": r.stage(), "history": history});
     out.print(value, || {
         let mut t = format!("{}  ({})\n", r.key, r.stage());
@@ -488,7 +488,7 @@ fn settled(r: &mut OrderRecord) {
 /// the provider is a fulfilment provider of this build, and (unless `force`) the provider,
 /// built from the environment, has REF as this order. Returns the provider and the
 /// reference as it will be written.
-fn checked_submission(
+async fn checked_submission(
     journal: &dyn Journal,
     args: &ResolveArgs,
     reference: &str,
@@ -500,7 +500,7 @@ fn checked_submission(
             code: crate::USAGE,
         })?
         .to_owned();
-    let r = load(journal, &args.key)?;
+    let r = load(journal, &args.key).await?;
     let provider = match (&args.provider, &r.fulfilment) {
         (Some(p), _) | (None, Some(p)) => p.clone(),
         (None, None) => return Err(refused("the order was not routed: give --provider NAME".into())),
@@ -538,10 +538,7 @@ fn checked_submission(
     let Some(f) = providers.fulfilment.first() else {
         return Err(refused(format!("{provider} is not a fulfilment provider")));
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    match runtime.block_on(f.check_reference(&reference, &r.order)) {
+    match f.check_reference(&reference, &r.order).await {
         Ok(ReferenceCheck::Matches) => Ok((provider, reference)),
         Ok(ReferenceCheck::NotFound) => Err(refused(format!(
             "{provider} has no order {reference}: check the reference ({force})"
@@ -561,9 +558,9 @@ fn checked_submission(
 }
 
 /// `commerce resolve KEY --submitted REF | --skip-step STEP | --cancel`.
-pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Result<u8, Failure> {
+pub(crate) async fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Result<u8, Failure> {
     let checked = match &args.submitted {
-        Some(reference) => Some(checked_submission(journal, &args, reference)?),
+        Some(reference) => Some(checked_submission(journal, &args, reference).await?),
         None => None,
     };
     let reason = args.reason.clone();
@@ -572,64 +569,70 @@ pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Res
         None => text,
     };
     let now = Utc::now();
-    let record = journal.amend(&args.key, OPERATOR, now, &mut |r| {
-        split_refused(r)?;
-        let before = StepState::of(r);
-        let note = if let Some((provider, reference)) = &checked {
-            if r.submission.is_done() {
-                return Err(format!("{} is submitted already", r.key));
-            }
-            r.fulfilment = Some(provider.clone());
-            r.submission = Step::Done(SubmissionReceipt {
-                provider: provider.clone(),
-                reference: reference.clone(),
-                already_submitted: true,
-            });
-            settled(r);
-            because(format!("resolved: submitted to {provider} as {reference}"))
-        } else if let Some(step) = &args.skip_step {
-            if step == "confirm" {
-                if !r.shipped.is_done() {
-                    return Err("the order has not shipped: its confirmation cannot be skipped yet".into());
+    let record = journal
+        .amend(&args.key, OPERATOR, now, &mut |r| {
+            split_refused(r)?;
+            let before = StepState::of(r);
+            let note = if let Some((provider, reference)) = &checked {
+                if r.submission.is_done() {
+                    return Err(format!("{} is submitted already", r.key));
                 }
-                r.confirmation = Step::Done(None);
-            } else if r.invitations.contains_key(step)
-                || PLATFORMS.contains(&step.split('/').next().unwrap_or_default())
-            {
-                // A split order's parts confirmed their shipments.
-                if !r.confirmation.is_done() && !r.parts_done {
-                    return Err("invitations follow the shipment confirmation: skip `confirm` first".into());
-                }
-                let platform = step.split('/').next().unwrap_or_default().to_owned();
-                r.invitations.insert(
-                    step.clone(),
-                    Step::Done(InvitationReceipt {
-                        platform,
-                        reference: None,
-                        already_invited: true,
-                    }),
-                );
-            } else {
-                return Err(format!(
-                    "`{step}` cannot be skipped: give `confirm` or an invitation step (safeshop, \
+                r.fulfilment = Some(provider.clone());
+                r.submission = Step::Done(SubmissionReceipt {
+                    provider: provider.clone(),
+                    reference: reference.clone(),
+                    already_submitted: true,
+                });
+                settled(r);
+                because(format!("resolved: submitted to {provider} as {reference}"))
+            } else if let Some(step) = &args.skip_step {
+                if step == "confirm" {
+                    if !r.shipped.is_done() {
+                        return Err(
+                            "the order has not shipped: its confirmation cannot be skipped yet".into(),
+                        );
+                    }
+                    r.confirmation = Step::Done(None);
+                } else if r.invitations.contains_key(step)
+                    || PLATFORMS.contains(&step.split('/').next().unwrap_or_default())
+                {
+                    // A split order's parts confirmed their shipments.
+                    if !r.confirmation.is_done() && !r.parts_done {
+                        return Err(
+                            "invitations follow the shipment confirmation: skip `confirm` first".into(),
+                        );
+                    }
+                    let platform = step.split('/').next().unwrap_or_default().to_owned();
+                    r.invitations.insert(
+                        step.clone(),
+                        Step::Done(InvitationReceipt {
+                            platform,
+                            reference: None,
+                            already_invited: true,
+                        }),
+                    );
+                } else {
+                    return Err(format!(
+                        "`{step}` cannot be skipped: give `confirm` or an invitation step (safeshop, \
                      sitejabber/review, sitejabber/products); a submission is settled with --submitted"
-                ));
-            }
-            settled(r);
-            because(format!("resolved: {step} done by hand"))
-        } else {
-            r.cancelled = Some(because("cancelled by an operator".to_owned()));
-            r.cancelled_at = Some(now);
-            settled(r);
-            because("resolved: the flow leaves the order".to_owned())
-        };
-        r.resolved = Some(Resolution {
-            at: now,
-            before,
-            after: StepState::of(r),
-        });
-        Ok(format!("{note}; `commerce reopen {}` undoes it", r.key))
-    })?;
+                    ));
+                }
+                settled(r);
+                because(format!("resolved: {step} done by hand"))
+            } else {
+                r.cancelled = Some(because("cancelled by an operator".to_owned()));
+                r.cancelled_at = Some(now);
+                settled(r);
+                because("resolved: the flow leaves the order".to_owned())
+            };
+            r.resolved = Some(Resolution {
+                at: now,
+                before,
+                after: StepState::of(r),
+            });
+            Ok(format!("{note}; `commerce reopen {}` undoes it", r.key))
+        })
+        .await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}", record.key, record.stage())
     });
@@ -638,7 +641,7 @@ pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Res
 
 /// `commerce reopen KEY`: undoes the last `resolve`, while the flow has not acted on the
 /// order since and its personal data is still there.
-pub(crate) fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+pub(crate) async fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
     let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
         let Some(resolution) = r.resolved.take() else {
             return Err(format!("{} has no resolve to undo", r.key));
@@ -661,7 +664,7 @@ pub(crate) fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, F
         r.failures = 0;
         r.last_error = None;
         Ok(format!("reopened: the resolve of {} undone", time(resolution.at)))
-    })?;
+    }).await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}", record.key, record.stage())
     });
@@ -669,7 +672,7 @@ pub(crate) fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, F
 }
 
 /// `commerce retry KEY`.
-pub(crate) fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+pub(crate) async fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
     let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
         if r.completed_at.is_some() {
             return Err(format!("{} is completed", r.key));
@@ -722,7 +725,7 @@ pub(crate) fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Fa
         } else {
             format!("retry asked by an operator: {} sent again", again.join(", "))
         })
-    })?;
+    }).await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}, due now", record.key, record.stage())
     });

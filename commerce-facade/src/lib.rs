@@ -44,8 +44,8 @@ pub use crate::flow::{
     Event, Flow, FlowOptions, LEASE_BOUNDS, POLL_BOUNDS, Providers, StopHandle, Summary, runner_name,
 };
 pub use crate::journal::{
-    Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord,
-    Resolution, SCHEMA_VERSION, SplitPart, SqliteJournal, SqliteShared, Step, StepState,
+    Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, MigrationError,
+    OrderRecord, Resolution, SCHEMA_VERSION, SplitPart, SqliteJournal, SqliteShared, Step, StepState,
 };
 #[cfg(feature = "postgres")]
 pub use crate::postgres::{

@@ -91,11 +91,12 @@ impl<'f> Held<'f> {
     }
 
     /// Writes the record and renews the lease.
-    fn save(&self, note: &str) -> Result<(), Halt> {
+    async fn save(&self, note: &str) -> Result<(), Halt> {
         let f = self.flow;
         f.write_again(&self.r.key, || {
             f.journal.save(&f.options.runner, f.lease_until(), &self.r, note)
         })
+        .await
         .map_err(Halt::Journal)
     }
 
@@ -187,7 +188,7 @@ impl<'f> Held<'f> {
         } else if !self.r.shipped.is_done() {
             self.before_shipping(channel.as_ref(), seen).await
         } else {
-            self.after_shipping(seen)
+            self.after_shipping(seen).await
         }
     }
 
@@ -200,7 +201,8 @@ impl<'f> Held<'f> {
             "the buyer asks to cancel line(s) {}: accepting on {}",
             lines.join(", "),
             channel.name()
-        ))?;
+        ))
+        .await?;
         self.act(channel.accept_cancellation(&self.r.order.id, lines))
             .await
             .map_err(|e| Halt::Failed(steps::CHANGES.name.into(), e))?;
@@ -241,7 +243,7 @@ impl<'f> Held<'f> {
                 "every line cancelled on {name} before the order was handed over"
             ));
         }
-        self.save(&note.join("; "))
+        self.save(&note.join("; ")).await
     }
 
     async fn before_shipping(&mut self, channel: &dyn SalesChannel, seen: Changes) -> Result<(), Halt> {
@@ -289,14 +291,14 @@ impl<'f> Held<'f> {
         match status.state {
             FulfilmentState::Cancelled => {}
             FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
-                return self.keep_all(&seen, &too_late);
+                return self.keep_all(&seen, &too_late).await;
             }
             _ => {
                 self.check_stop()?;
                 self.save(&format!(
                     "every line is cancelled on {} (or the buyer asks to): cancelling {reference} at {provider}",
                     channel.name()
-                ))?;
+                )).await?;
                 match self.act(f.cancel(&reference)).await {
                     Ok(()) => {}
                     Err(e @ Error::Unsupported { .. }) => {
@@ -324,7 +326,7 @@ impl<'f> Held<'f> {
                         match now.state {
                             FulfilmentState::Cancelled => {}
                             FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
-                                return self.keep_all(&seen, &too_late);
+                                return self.keep_all(&seen, &too_late).await;
                             }
                             _ if refused => {
                                 return self.keep_all(
@@ -334,7 +336,8 @@ impl<'f> Held<'f> {
                                          the confirmation, a line cancelled on {} is not confirmed",
                                         channel.name()
                                     ),
-                                );
+                                )
+                                .await;
                             }
                             _ => return Err(Halt::Failed(rule.into(), e)),
                         }
@@ -371,29 +374,30 @@ impl<'f> Held<'f> {
     /// Keeps every line seen changed (a parcel on its way): requests are declined by the
     /// confirmation, lines the channel cancelled are still never confirmed (`after_shipping`
     /// drops them), and none is decided again.
-    fn keep_all(&mut self, seen: &Changes, why: &str) -> Result<(), Halt> {
+    async fn keep_all(&mut self, seen: &Changes, why: &str) -> Result<(), Halt> {
         let lines: Vec<String> = seen.requested.iter().chain(&seen.gone).cloned().collect();
-        self.keep(&lines, why)
+        self.keep(&lines, why).await
     }
 
     /// Keeps lines the buyer asked to cancel (they ship and are confirmed), and says so once.
-    fn keep(&mut self, lines: &[String], why: &str) -> Result<(), Halt> {
+    async fn keep(&mut self, lines: &[String], why: &str) -> Result<(), Halt> {
         if lines.is_empty() {
             return Ok(());
         }
         for id in lines {
             self.r.kept_lines.insert(id.clone(), why.to_owned());
         }
-        self.save(&format!("line(s) {}: {why}", lines.join(", ")))
+        self.save(&format!("line(s) {}: {why}", lines.join(", "))).await
     }
 
-    fn after_shipping(&mut self, seen: Changes) -> Result<(), Halt> {
+    async fn after_shipping(&mut self, seen: Changes) -> Result<(), Halt> {
         let channel = self.r.order.channel.clone();
         if !seen.requested.is_empty() {
             self.keep(
                 &seen.requested,
                 "the buyer asked to cancel after the parcel left: the shipment is confirmed, the buyer can return it",
-            )?;
+            )
+            .await?;
         }
         if seen.gone.is_empty() {
             return Ok(());
@@ -412,6 +416,7 @@ impl<'f> Held<'f> {
             "line(s) {} cancelled on {channel} after the parcel left: not confirmed",
             seen.gone.join(", ")
         ))
+        .await
     }
 
     /// Runs the table until the order is complete (`Ok`) or must halt. A call refused
@@ -460,7 +465,7 @@ impl<'f> Held<'f> {
             }
             match next {
                 Next::Route => self.route().await?,
-                Next::Split => self.split()?,
+                Next::Split => self.split().await?,
                 Next::Submit { settle } => self.submit(settle).await?,
                 Next::Shipment => self.shipment().await?,
                 Next::Confirm => self.confirm().await?,
@@ -470,7 +475,7 @@ impl<'f> Held<'f> {
                     part,
                     settle,
                 } => self.invite(plan, step, part, settle).await?,
-                Next::Invited { plan } => self.invited(plan)?,
+                Next::Invited { plan } => self.invited(plan).await?,
                 Next::Complete => {
                     // Invitations expected when the order was seen, on a platform this runner
                     // does not have: never completed without them.
@@ -552,12 +557,12 @@ impl<'f> Held<'f> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
-                self.save(&note)?;
+                self.save(&note).await?;
                 return self.finished();
             }
         };
         self.r.fulfilment = Some(name.clone());
-        self.save(&format!("routed to {name}"))?;
+        self.save(&format!("routed to {name}")).await?;
         flow.emit(Event::Routed {
             key: self.r.key.clone(),
             provider: name,
@@ -570,7 +575,7 @@ impl<'f> Held<'f> {
     /// of its own; then waits for the parts to end. When every part ended, the order keeps
     /// the lines they shipped (the others are dropped) and its invitation goes next; when
     /// none shipped, it ends cancelled.
-    fn split(&mut self) -> Result<(), Halt> {
+    async fn split(&mut self) -> Result<(), Halt> {
         let flow = self.flow;
         if !self.r.parts_added {
             for plan in &self.r.split {
@@ -581,17 +586,17 @@ impl<'f> Held<'f> {
                 part.part_of = Some(self.r.key.clone());
                 part.fulfilment = Some(plan.provider.clone());
                 part.invites_elsewhere = true;
-                flow.journal.add(&part).map_err(Halt::Journal)?;
+                flow.journal.add(&part).await.map_err(Halt::Journal)?;
             }
             self.r.parts_added = true;
             let keys: Vec<String> = self.r.split.iter().map(|p| p.key.clone()).collect();
-            self.save(&format!("parts added: {}", keys.join(", ")))?;
+            self.save(&format!("parts added: {}", keys.join(", "))).await?;
             return Err(Halt::Split(keys));
         }
         let mut shipped: Vec<String> = Vec::new();
         let mut waiting = false;
         for plan in &self.r.split {
-            match flow.journal.load(&plan.key).map_err(Halt::Journal)? {
+            match flow.journal.load(&plan.key).await.map_err(Halt::Journal)? {
                 Some(part) if part.completed_at.is_some() || part.confirmation.is_done() => {
                     if part.completed_at.is_none() {
                         waiting = true;
@@ -629,7 +634,8 @@ impl<'f> Held<'f> {
             return self.cancelled("no part of the split order shipped".to_owned());
         }
         self.r.parts_done = true;
-        self.save("every part ended: the invitation names what they shipped")?;
+        self.save("every part ended: the invitation names what they shipped")
+            .await?;
         self.finished()
     }
 
@@ -647,7 +653,7 @@ impl<'f> Held<'f> {
             .await
             .map_err(|e| Halt::Failed(rule.name.into(), e))?;
             match settled {
-                Settled::Found(receipt) => return self.submitted(receipt, "found at the provider"),
+                Settled::Found(receipt) => return self.submitted(receipt, "found at the provider").await,
                 Settled::Send => {}
                 Settled::Person(reason) => return self.attention(reason),
             }
@@ -659,7 +665,9 @@ impl<'f> Held<'f> {
             // order of a journal that has been keeping them.)
             match f.find_submission(&self.r.order.id).await {
                 Ok(Some(receipt)) => {
-                    return self.submitted(receipt, "found at the provider before creating it");
+                    return self
+                        .submitted(receipt, "found at the provider before creating it")
+                        .await;
                 }
                 Ok(None) | Err(Error::Unsupported { .. }) => {}
                 Err(e) => return Err(Halt::Failed(rule.name.into(), e)),
@@ -675,25 +683,25 @@ impl<'f> Held<'f> {
         // A stop asked during the reads: nothing is sent.
         self.check_stop()?;
         self.r.submission = Step::Started;
-        self.save(&format!("submitting to {}", f.name()))?;
+        self.save(&format!("submitting to {}", f.name())).await?;
         match self.act(f.send(&prepared)).await {
-            Ok(receipt) => self.submitted(receipt, "submitted"),
+            Ok(receipt) => self.submitted(receipt, "submitted").await,
             // Stays Started: settled at the next visit, by the look-up.
             Err(e) if e.is_unconfirmed() => Err(Halt::Failed(rule.name.into(), e)),
             Err(e) => {
                 self.r.submission = Step::NotStarted;
-                self.save(&format!("not submitted: {e}"))?;
+                self.save(&format!("not submitted: {e}")).await?;
                 Err(Halt::Failed(rule.name.into(), e))
             }
         }
     }
 
-    fn submitted(&mut self, receipt: SubmissionReceipt, how: &str) -> Result<(), Halt> {
+    async fn submitted(&mut self, receipt: SubmissionReceipt, how: &str) -> Result<(), Halt> {
         let note = format!("{how} to {} as {}", receipt.provider, receipt.reference);
         self.r.submission = Step::Done(receipt.clone());
         self.r.failures = 0;
         self.r.last_error = None;
-        self.save(&note)?;
+        self.save(&note).await?;
         self.flow.summary().submitted += 1;
         self.flow.emit(Event::Submitted {
             key: self.r.key.clone(),
@@ -729,7 +737,8 @@ impl<'f> Held<'f> {
                     self.save(&format!(
                         "shipped without a tracking code: waiting up to {:?} for one",
                         flow.options.untracked_after
-                    ))?;
+                    ))
+                    .await?;
                 }
                 let tracking = match (found, untracked) {
                     (Some(t), _) => Some(t),
@@ -760,7 +769,7 @@ impl<'f> Held<'f> {
                             others.join(", ")
                         );
                     }
-                    self.save(&note)?;
+                    self.save(&note).await?;
                     flow.summary().shipped += 1;
                     flow.emit(Event::Shipped {
                         key: self.r.key.clone(),
@@ -798,7 +807,7 @@ impl<'f> Held<'f> {
                         format!(": {}", codes.join(", "))
                     },
                     self.r.order.channel
-                ))?;
+                )).await?;
             }
             _ => {}
         }
@@ -832,14 +841,14 @@ impl<'f> Held<'f> {
         let tracking = self.r.shipped.done().cloned().unwrap_or_default();
         self.check_stop()?;
         self.r.confirmation = Step::Started;
-        self.save("confirming the shipment")?;
+        self.save("confirming the shipment").await?;
         let confirmation = map::confirmation(&self.r.order, tracking);
         match self.act(channel.confirm_shipment(&confirmation)).await {
             Ok(receipt) => {
                 self.r.confirmation = Step::Done(receipt.reference.clone());
                 self.r.failures = 0;
                 self.r.last_error = None;
-                self.save("shipment confirmed")?;
+                self.save("shipment confirmed").await?;
                 flow.summary().confirmed += 1;
                 flow.emit(Event::Confirmed {
                     key: self.r.key.clone(),
@@ -921,7 +930,7 @@ impl<'f> Held<'f> {
         }
         self.check_stop()?;
         self.r.invitations.insert(step.clone(), Step::Started);
-        self.save(&format!("inviting on {step}"))?;
+        self.save(&format!("inviting on {step}")).await?;
         let sent = match &part {
             Some(part) => self.act(platform.invite_part(part, &self.invitation)).await,
             None => self.act(platform.invite(&self.invitation)).await,
@@ -934,7 +943,7 @@ impl<'f> Held<'f> {
                     .insert(step.clone(), Step::Done(receipt.clone()));
                 self.r.failures = 0;
                 self.r.last_error = None;
-                self.save(&format!("invited on {step}"))?;
+                self.save(&format!("invited on {step}")).await?;
                 if part.is_none() {
                     self.announce(plan, receipt)?;
                 }
@@ -943,7 +952,7 @@ impl<'f> Held<'f> {
             Err(e) if e.is_unconfirmed() => Err(Halt::Failed(failed, e)),
             Err(e) => {
                 self.r.invitations.insert(step.clone(), Step::NotStarted);
-                self.save(&format!("not invited on {step}: {e}"))?;
+                self.save(&format!("not invited on {step}: {e}")).await?;
                 Err(Halt::Failed(failed, e))
             }
         }
@@ -951,7 +960,7 @@ impl<'f> Held<'f> {
 
     /// Every call of a platform's invitation went through: the platform's own step is
     /// done, with the receipts combined.
-    fn invited(&mut self, plan: usize) -> Result<(), Halt> {
+    async fn invited(&mut self, plan: usize) -> Result<(), Halt> {
         let p = &self.plans[plan];
         let mut combined: Option<InvitationReceipt> = None;
         for (step, _) in &p.calls {
@@ -974,7 +983,7 @@ impl<'f> Held<'f> {
         self.r
             .invitations
             .insert(name.clone(), Step::Done(receipt.clone()));
-        self.save(&format!("invited on {name}"))?;
+        self.save(&format!("invited on {name}")).await?;
         self.announce(plan, receipt)
     }
 

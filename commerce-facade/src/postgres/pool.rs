@@ -39,11 +39,13 @@ impl From<postgres::Error> for PoolError {
 
 impl From<postgres::Error> for crate::journal::JournalError {
     fn from(e: postgres::Error) -> Self {
-        // Class 53 (insufficient resources: a full disk, out of memory) and a read-only
-        // transaction (25006, a standby) cannot be written until someone acts.
+        // Class 53 (insufficient resources: a full disk, out of memory), a read-only
+        // transaction (25006, a standby) and corrupt data (XX001, XX002) cannot be written
+        // until someone acts; the others (a dropped connection, a serialization failure
+        // 40001, a deadlock 40P01, a lock or statement time-out) may pass.
         let unwritable = e
             .code()
-            .is_some_and(|c| c.code().starts_with("53") || c.code() == "25006");
+            .is_some_and(|c| c.code().starts_with("53") || matches!(c.code(), "25006" | "XX001" | "XX002"));
         let text = format!("PostgreSQL: {}", describe(&e));
         if unwritable {
             crate::journal::JournalError::Unwritable(text)
