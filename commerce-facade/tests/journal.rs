@@ -51,13 +51,13 @@ fn write_v0_journal(path: &std::path::Path) {
     }
 }
 
-#[test]
-fn a_journal_of_the_first_release_opens_reads_and_is_migrated() {
+#[tokio::test]
+async fn a_journal_of_the_first_release_opens_reads_and_is_migrated() {
     let path = temp_path("v0");
     write_v0_journal(&path);
     let journal = SqliteJournal::open(&path).unwrap();
-    assert_eq!(journal.schema_version().unwrap(), SCHEMA_VERSION);
-    let records = journal.all().unwrap();
+    assert_eq!(journal.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let records = journal.all().await.unwrap();
     assert_eq!(records.len(), 2);
     let done = &records[0];
     assert_eq!(done.key, "bol:1043946584");
@@ -76,16 +76,17 @@ fn a_journal_of_the_first_release_opens_reads_and_is_migrated() {
     let now = Utc::now();
     let held = journal
         .claim("t", &["bol".to_owned()], now, now + Duration::minutes(1))
+        .await
         .unwrap()
         .expect("the unfinished order is open");
     assert_eq!(held, records[1]);
     assert_eq!(
-        journal.claim("t", &["bol".to_owned()], now, now).unwrap(),
+        journal.claim("t", &["bol".to_owned()], now, now).await.unwrap(),
         None,
         "the completed one is not"
     );
-    journal.release("t", &held, "").unwrap();
-    assert_eq!(journal.all().unwrap(), records);
+    journal.release("t", &held, "").await.unwrap();
+    assert_eq!(journal.all().await.unwrap(), records);
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
@@ -113,19 +114,20 @@ fn write_v1_journal(path: &std::path::Path) {
     .unwrap();
 }
 
-#[test]
-fn a_journal_of_the_last_release_is_migrated_to_the_schedule_and_leases() {
+#[tokio::test]
+async fn a_journal_of_the_last_release_is_migrated_to_the_schedule_and_leases() {
     let path = temp_path("v1");
     write_v1_journal(&path);
     let journal = SqliteJournal::open(&path).unwrap();
-    assert_eq!(journal.schema_version().unwrap(), SCHEMA_VERSION);
-    let records = journal.all().unwrap();
+    assert_eq!(journal.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let records = journal.all().await.unwrap();
     assert!(records[0].completed_at.is_some() && !records[0].is_open());
     assert!(records[1].is_open() && records[1].due.is_none());
     let channels = ["bol".to_owned()];
     assert!(
         journal
             .next_due(&channels)
+            .await
             .unwrap()
             .is_some_and(|due| due <= Utc::now()),
         "the order under way is due at once"
@@ -133,14 +135,15 @@ fn a_journal_of_the_last_release_is_migrated_to_the_schedule_and_leases() {
     let now = Utc::now();
     let held = journal
         .claim("runner-a", &channels, now, now + Duration::minutes(10))
+        .await
         .unwrap()
         .unwrap();
     assert_eq!(held.key, "bol:1043946591");
-    assert_eq!(journal.leases(now).unwrap()[0].runner, "runner-a");
-    journal.release("runner-a", &held, "checked").unwrap();
-    assert_eq!(journal.history(&held.key).unwrap()[0].note, "checked");
+    assert_eq!(journal.leases(now).await.unwrap()[0].runner, "runner-a");
+    journal.release("runner-a", &held, "checked").await.unwrap();
+    assert_eq!(journal.history(&held.key).await.unwrap()[0].note, "checked");
     // The completed order can still be purged (its column was carried over).
-    assert_eq!(journal.purge_personal(Utc::now()).unwrap(), 1);
+    assert_eq!(journal.purge_personal(Utc::now()).await.unwrap(), 1);
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
@@ -158,13 +161,13 @@ fn a_journal_of_a_newer_release_is_refused() {
 }
 
 #[cfg(unix)]
-#[test]
-fn the_journal_is_readable_by_its_owner_only() {
+#[tokio::test]
+async fn the_journal_is_readable_by_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let path = temp_path("mode");
     let journal = SqliteJournal::open(&path).unwrap();
     let r: OrderRecord = serde_json::from_value(v0_records().remove(0)).unwrap();
-    journal.add(&r).unwrap();
+    journal.add(&r).await.unwrap();
     for file in [path.clone(), path.with_extension("sqlite-wal")] {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", file.display());
@@ -180,7 +183,7 @@ fn the_journal_is_readable_by_its_owner_only() {
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
-fn purge_in(journal: &dyn Journal) {
+async fn purge_in(journal: &dyn Journal) {
     let mut records: Vec<OrderRecord> = v0_records()
         .into_iter()
         .map(|v| serde_json::from_value(v).unwrap())
@@ -190,13 +193,16 @@ fn purge_in(journal: &dyn Journal) {
     recent.completed_at = Some(Utc::now() - Duration::days(2));
     records[0].completed_at = Some(Utc::now() - Duration::days(31));
     for r in records.iter().chain([&recent]) {
-        journal.add(r).unwrap();
+        journal.add(r).await.unwrap();
     }
     assert_eq!(
-        journal.purge_personal(Utc::now() - Duration::days(30)).unwrap(),
+        journal
+            .purge_personal(Utc::now() - Duration::days(30))
+            .await
+            .unwrap(),
         1
     );
-    let old = journal.load("bol:1043946584").unwrap().unwrap();
+    let old = journal.load("bol:1043946584").await.unwrap().unwrap();
     let o = &old.order;
     assert!(old.purged_at.is_some());
     assert!(o.customer.email.is_empty() && o.customer.first_name.is_none() && o.customer.last_name.is_none());
@@ -212,27 +218,27 @@ fn purge_in(journal: &dyn Journal) {
     assert_eq!(old.shipped, records[0].shipped);
     assert_eq!(old.invitations, records[0].invitations);
     // Orders completed recently, and orders not completed, keep everything.
-    assert_eq!(journal.load("bol:recent").unwrap().unwrap(), recent);
-    assert_eq!(journal.load("bol:1043946591").unwrap().unwrap(), records[1]);
+    assert_eq!(journal.load("bol:recent").await.unwrap().unwrap(), recent);
+    assert_eq!(journal.load("bol:1043946591").await.unwrap().unwrap(), records[1]);
     assert_eq!(
-        journal.purge_personal(Utc::now()).unwrap(),
+        journal.purge_personal(Utc::now()).await.unwrap(),
         1,
         "only the recent one is left"
     );
 }
 
-#[test]
-fn personal_fields_of_orders_completed_long_ago_are_purged() {
+#[tokio::test]
+async fn personal_fields_of_orders_completed_long_ago_are_purged() {
     let path = temp_path("purge");
-    purge_in(&SqliteJournal::open(&path).unwrap());
-    purge_in(&MemoryJournal::new());
+    purge_in(&SqliteJournal::open(&path).unwrap()).await;
+    purge_in(&MemoryJournal::new()).await;
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
 /// An order an operator cancelled keeps its personal data as long as a completed one does,
 /// and no longer.
-#[test]
-fn personal_fields_of_orders_cancelled_long_ago_are_purged_too() {
+#[tokio::test]
+async fn personal_fields_of_orders_cancelled_long_ago_are_purged_too() {
     let path = temp_path("purge-cancelled");
     let sqlite = SqliteJournal::open(&path).unwrap();
     let memory = MemoryJournal::new();
@@ -243,57 +249,71 @@ fn personal_fields_of_orders_cancelled_long_ago_are_purged_too() {
         let mut recent = old.clone();
         recent.key = "bol:recent".into();
         recent.cancelled_at = Some(Utc::now() - Duration::days(1));
-        journal.add(&old).unwrap();
-        journal.add(&recent).unwrap();
+        journal.add(&old).await.unwrap();
+        journal.add(&recent).await.unwrap();
         assert_eq!(
-            journal.purge_personal(Utc::now() - Duration::days(30)).unwrap(),
+            journal
+                .purge_personal(Utc::now() - Duration::days(30))
+                .await
+                .unwrap(),
             1
         );
-        let purged = journal.load(&old.key).unwrap().unwrap();
+        let purged = journal.load(&old.key).await.unwrap().unwrap();
         assert!(purged.purged_at.is_some() && purged.order.customer.email.is_empty());
-        assert!(journal.load("bol:recent").unwrap().unwrap().purged_at.is_none());
+        assert!(
+            journal
+                .load("bol:recent")
+                .await
+                .unwrap()
+                .unwrap()
+                .purged_at
+                .is_none()
+        );
     }
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
 /// A journal serves one account per channel: another account's client is refused (nothing
 /// changes), the same one passes, and an operator's "new credentials" records the new one.
-#[test]
-fn a_journal_serves_one_account_per_channel() {
+#[tokio::test]
+async fn a_journal_serves_one_account_per_channel() {
     let path = temp_path("accounts");
     let sqlite = SqliteJournal::create(&path).unwrap();
     let memory = MemoryJournal::new();
     for journal in [&sqlite as &dyn Journal, &memory] {
-        journal.bind_account("bol", "client id a", false).unwrap();
-        journal.bind_account("bol", "client id a", false).unwrap();
-        let refused = journal.bind_account("bol", "client id b", false).unwrap_err();
+        journal.bind_account("bol", "client id a", false).await.unwrap();
+        journal.bind_account("bol", "client id a", false).await.unwrap();
+        let refused = journal
+            .bind_account("bol", "client id b", false)
+            .await
+            .unwrap_err();
         assert!(
             matches!(refused, commerce_facade::JournalError::OtherAccount { .. }),
             "{refused}"
         );
         assert!(refused.to_string().contains("--new-credentials"), "{refused}");
-        journal.bind_account("other", "x", false).unwrap();
-        journal.bind_account("bol", "client id b", true).unwrap();
-        journal.bind_account("bol", "client id b", false).unwrap();
-        assert!(journal.bind_account("bol", "client id a", false).is_err());
+        journal.bind_account("other", "x", false).await.unwrap();
+        journal.bind_account("bol", "client id b", true).await.unwrap();
+        journal.bind_account("bol", "client id b", false).await.unwrap();
+        assert!(journal.bind_account("bol", "client id a", false).await.is_err());
     }
     drop(sqlite);
     // Kept in the file.
     let again = SqliteJournal::open_existing(&path).unwrap();
-    assert!(again.bind_account("bol", "client id a", false).is_err());
+    assert!(again.bind_account("bol", "client id a", false).await.is_err());
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
 /// Of the orders due, the one furthest along is claimed first (a shipment check before a
 /// new order routed, however long the new one waited), then the soonest due; the same on
 /// SQLite and in memory (and on PostgreSQL: `tests/postgres.rs`).
-#[test]
-fn the_order_furthest_along_is_claimed_first() {
+#[tokio::test]
+async fn the_order_furthest_along_is_claimed_first() {
     let path = temp_path("rank");
     let sqlite = SqliteJournal::create(&path).unwrap();
     let memory = MemoryJournal::new();
     for journal in [&sqlite as &dyn Journal, &memory] {
-        support::claims_furthest_along_first(journal);
+        support::claims_furthest_along_first(journal).await;
     }
     drop(sqlite);
     // Kept in the file.
@@ -360,6 +380,7 @@ async fn a_journal_of_schema_3_gains_the_shared_state() {
         let journal = SqliteJournal::create(&path).unwrap();
         journal
             .add(&serde_json::from_value(v0_records().remove(0)).unwrap())
+            .await
             .unwrap();
     }
     // As schema 3 left it: no shared tables, no rank column.
@@ -376,8 +397,8 @@ async fn a_journal_of_schema_3_gains_the_shared_state() {
         "schema 3 is brought up to date by a writing command first"
     );
     let journal = SqliteJournal::open_existing(&path).unwrap();
-    assert_eq!(journal.schema_version().unwrap(), SCHEMA_VERSION);
-    assert_eq!(journal.all().unwrap().len(), 1);
+    assert_eq!(journal.schema_version().await.unwrap(), SCHEMA_VERSION);
+    assert_eq!(journal.all().await.unwrap().len(), 1);
     let shared = journal.shared_state().unwrap();
     let c = Credential {
         id: "https://login.bol.com/token client".into(),

@@ -90,14 +90,19 @@ impl<'f> Held<'f> {
         out
     }
 
-    /// Writes the record and renews the lease.
+    /// Writes the record and renews the lease. A stop asked meanwhile waits for the write
+    /// (as for a request that may act): a step journaled `Started` is then always followed
+    /// by its call, never cut off between the two.
     async fn save(&self, note: &str) -> Result<(), Halt> {
         let f = self.flow;
-        f.write_again(&self.r.key, || {
-            f.journal.save(&f.options.runner, f.lease_until(), &self.r, note)
-        })
-        .await
-        .map_err(Halt::Journal)
+        let acting = self.acting.send_replace(true);
+        let saved = f
+            .write_again(&self.r.key, || {
+                f.journal.save(&f.options.runner, f.lease_until(), &self.r, note)
+            })
+            .await;
+        self.acting.send_replace(acting);
+        saved.map_err(Halt::Journal)
     }
 
     /// A step finished: counted (a stop after N steps ends the work here).

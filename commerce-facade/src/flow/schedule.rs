@@ -529,14 +529,15 @@ impl Flow {
                 } else {
                     Wait::Shipment
                 };
-                let mut run = lock(run);
-                run.waiting.insert(key.clone(), (due, wait));
-                // A split order waiting for its parts does not keep the run going: its parts
-                // do while they are under way, and bring it back when one ends.
-                if !r.split.is_empty() {
-                    run.open.remove(&key);
+                {
+                    let mut run = lock(run);
+                    run.waiting.insert(key.clone(), (due, wait));
+                    // A split order waiting for its parts does not keep the run going: its
+                    // parts do while they are under way, and bring it back when one ends.
+                    if !r.split.is_empty() {
+                        run.open.remove(&key);
+                    }
                 }
-                drop(run);
                 self.give_back(&key, &r, "").await
             }
             Err(Halt::Paced(due, provider)) => {

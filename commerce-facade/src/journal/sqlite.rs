@@ -948,96 +948,111 @@ mod tests {
         dir.join("j.sqlite")
     }
 
-    #[test]
-    fn the_sqlite_journal_survives_reopening() {
+    #[tokio::test]
+    async fn the_sqlite_journal_survives_reopening() {
         let path = temp("reopen");
         let channels = ["bol".to_owned()];
         let now = Utc::now();
         let later = now + chrono::Duration::minutes(5);
         {
             let j = SqliteJournal::open(&path).unwrap();
-            assert!(j.add(&record("1")).unwrap());
-            assert!(!j.add(&record("1")).unwrap(), "added once");
-            j.add(&record("2")).unwrap();
-            let mut r = j.claim("a", &channels, now, later).unwrap().unwrap();
+            assert!(j.add(&record("1")).await.unwrap());
+            assert!(!j.add(&record("1")).await.unwrap(), "added once");
+            j.add(&record("2")).await.unwrap();
+            let mut r = j.claim("a", &channels, now, later).await.unwrap().unwrap();
             r.submission = Step::Done(SubmissionReceipt {
                 provider: "shopwedo".into(),
                 reference: "9".into(),
                 already_submitted: false,
             });
-            j.save("a", later, &r, "submitted").unwrap();
-            j.release("a", &r, "").unwrap();
+            j.save("a", later, &r, "submitted").await.unwrap();
+            j.release("a", &r, "").await.unwrap();
         }
         let j = SqliteJournal::open(&path).unwrap();
-        let r = j.load("bol:1").unwrap().unwrap();
+        let r = j.load("bol:1").await.unwrap().unwrap();
         assert_eq!(r.submission.done().unwrap().reference, "9");
-        assert_eq!(j.all().unwrap().len(), 2);
-        assert!(j.load("bol:3").unwrap().is_none());
-        let notes: Vec<String> = j.history("bol:1").unwrap().into_iter().map(|h| h.note).collect();
+        assert_eq!(j.all().await.unwrap().len(), 2);
+        assert!(j.load("bol:3").await.unwrap().is_none());
+        let notes: Vec<String> = j
+            .history("bol:1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.note)
+            .collect();
         assert_eq!(notes, ["seen on its channel", "submitted"]);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
-    #[test]
-    fn a_held_order_is_not_claimed_again_until_its_lease_ends() {
+    #[tokio::test]
+    async fn a_held_order_is_not_claimed_again_until_its_lease_ends() {
         let path = temp("lease");
         let j = SqliteJournal::open(&path).unwrap();
         let other = SqliteJournal::open(&path).unwrap();
         let channels = ["bol".to_owned()];
-        j.add(&record("1")).unwrap();
+        j.add(&record("1")).await.unwrap();
         let now = Utc::now();
         let until = now + chrono::Duration::seconds(30);
-        let r = j.claim("a", &channels, now, until).unwrap().unwrap();
-        assert_eq!(other.claim("b", &channels, now, until).unwrap(), None);
+        let r = j.claim("a", &channels, now, until).await.unwrap().unwrap();
+        assert_eq!(other.claim("b", &channels, now, until).await.unwrap(), None);
         assert!(matches!(
-            other.amend("bol:1", "operator", now, &mut |_| Ok(String::new())),
+            other
+                .amend("bol:1", "operator", now, &mut |_| Ok(String::new()))
+                .await,
             Err(JournalError::Busy { .. })
         ));
         // The lease ends: b takes the order, and a may no longer write it.
         let after = until + chrono::Duration::seconds(1);
         let taken = other
             .claim("b", &channels, after, after + chrono::Duration::seconds(30))
+            .await
             .unwrap();
         assert_eq!(taken.map(|t| t.key), Some("bol:1".to_owned()));
         assert!(matches!(
-            j.save("a", after, &r, "late"),
+            j.save("a", after, &r, "late").await,
             Err(JournalError::LeaseLost { .. })
         ));
-        assert_eq!(j.leases(after).unwrap()[0].runner, "b");
+        assert_eq!(j.leases(after).await.unwrap()[0].runner, "b");
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
-    #[test]
-    fn an_order_is_claimed_when_due_and_only_while_open() {
+    #[tokio::test]
+    async fn an_order_is_claimed_when_due_and_only_while_open() {
         let path = temp("due");
         let j = SqliteJournal::open(&path).unwrap();
         let channels = ["bol".to_owned()];
         let now = Utc::now();
         let mut r = record("1");
         r.due = Some(now + chrono::Duration::minutes(5));
-        j.add(&r).unwrap();
+        j.add(&r).await.unwrap();
         let mut done = record("2");
         done.completed_at = Some(now);
-        j.add(&done).unwrap();
+        j.add(&done).await.unwrap();
         let until = now + chrono::Duration::minutes(10);
-        assert_eq!(j.claim("a", &channels, now, until).unwrap(), None);
-        assert_eq!(j.claim("a", &["other".to_owned()], now, until).unwrap(), None);
-        assert_eq!(j.next_due(&channels).unwrap(), r.due.map(|d| d.trunc_subsecs(6)));
+        assert_eq!(j.claim("a", &channels, now, until).await.unwrap(), None);
+        assert_eq!(
+            j.claim("a", &["other".to_owned()], now, until).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            j.next_due(&channels).await.unwrap(),
+            r.due.map(|d| d.trunc_subsecs(6))
+        );
         let later = now + chrono::Duration::minutes(6);
-        assert!(j.claim("a", &channels, later, until).unwrap().is_some());
+        assert!(j.claim("a", &channels, later, until).await.unwrap().is_some());
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     /// `status` and `show` read a journal as it is: no file is created beside it, none
     /// changes its mode, and a write is refused.
     #[cfg(unix)]
-    #[test]
-    fn a_read_only_journal_changes_no_file() {
+    #[tokio::test]
+    async fn a_read_only_journal_changes_no_file() {
         use std::os::unix::fs::PermissionsExt;
         let path = temp("read-only");
         {
             let j = SqliteJournal::create(&path).unwrap();
-            j.add(&record("1")).unwrap();
+            j.add(&record("1")).await.unwrap();
         }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         let listing = |p: &std::path::Path| {
@@ -1051,9 +1066,9 @@ mod tests {
         let before = listing(&path);
         let bytes = std::fs::read(&path).unwrap();
         let j = SqliteJournal::open_read_only(&path).unwrap();
-        assert_eq!(j.all().unwrap().len(), 1);
+        assert_eq!(j.all().await.unwrap().len(), 1);
         assert!(
-            j.add(&record("2")).is_err(),
+            j.add(&record("2")).await.is_err(),
             "a write through a read-only journal"
         );
         drop(j);
