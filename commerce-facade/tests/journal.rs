@@ -157,6 +157,10 @@ fn a_journal_of_a_newer_release_is_refused() {
     drop(conn);
     let err = SqliteJournal::open(&path).unwrap_err();
     assert!(err.to_string().contains("newer release"), "{err}");
+    assert!(
+        matches!(err, commerce_core::Error::Storage { retryable: false, .. }),
+        "a storage error, not retryable: {err:?}"
+    );
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
@@ -383,10 +387,11 @@ async fn a_journal_of_schema_3_gains_the_shared_state() {
             .await
             .unwrap();
     }
-    // As schema 3 left it: no shared tables, no rank column.
+    // As schema 3 left it: no shared tables, no rank column, no table of migrations.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE shared_tokens; DROP TABLE shared_buckets; DROP TABLE shared_grants;
+        "DROP TABLE schema_migrations;
+         DROP TABLE shared_tokens; DROP TABLE shared_buckets; DROP TABLE shared_grants;
          DROP INDEX orders_rank_due; ALTER TABLE orders DROP COLUMN rank;
          PRAGMA user_version = 3;",
     )
@@ -413,4 +418,236 @@ async fn a_journal_of_schema_3_gains_the_shared_state() {
     let read_only = SqliteJournal::open_read_only(&path).unwrap();
     assert!(read_only.shared_state().is_err());
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// A journal file exactly as the release before numbered migrations left it (schema 5:
+/// its schema a `user_version` alone, no table of migrations), with the statements of that
+/// release, an order under way (leased), one completed, their history and the account.
+fn write_v5_journal(path: &std::path::Path) {
+    write_v1_journal(path);
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE orders ADD COLUMN channel TEXT NOT NULL DEFAULT '';
+         ALTER TABLE orders ADD COLUMN open INTEGER NOT NULL DEFAULT 1;
+         ALTER TABLE orders ADD COLUMN due TEXT;
+         ALTER TABLE orders ADD COLUMN lease_owner TEXT;
+         ALTER TABLE orders ADD COLUMN lease_until TEXT;
+         CREATE INDEX orders_due ON orders (open, due);
+         CREATE TABLE history (
+             id INTEGER PRIMARY KEY,
+             key TEXT NOT NULL,
+             at TEXT NOT NULL,
+             by TEXT NOT NULL,
+             note TEXT NOT NULL
+         );
+         CREATE INDEX history_key ON history (key, id);
+         CREATE TABLE accounts (
+             channel TEXT PRIMARY KEY,
+             account TEXT NOT NULL,
+             since TEXT NOT NULL
+         );
+         CREATE TABLE shared_tokens (
+             credential TEXT PRIMARY KEY,
+             sealed BLOB,
+             expires_at INTEGER,
+             generation INTEGER NOT NULL DEFAULT 0,
+             held_until INTEGER,
+             strikes INTEGER NOT NULL DEFAULT 0
+         );
+         CREATE TABLE shared_buckets (
+             bucket TEXT PRIMARY KEY,
+             paused_until INTEGER,
+             budget_left INTEGER,
+             budget_until INTEGER
+         );
+         CREATE TABLE shared_grants (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             bucket TEXT NOT NULL,
+             at INTEGER NOT NULL,
+             open INTEGER NOT NULL,
+             open_until INTEGER NOT NULL
+         );
+         CREATE INDEX shared_grants_bucket ON shared_grants (bucket, at);
+         ALTER TABLE orders ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+         CREATE INDEX orders_rank_due ON orders (open, rank DESC, due);
+         UPDATE orders SET channel = 'bol', open = completed_at IS NULL;
+         UPDATE orders SET lease_owner = 'runner-a', lease_until = '9999-01-01T00:00:00.000000Z'
+             WHERE key = 'bol:1043946591';
+         INSERT INTO history (key, at, by, note)
+             VALUES ('bol:1043946591', '2026-10-01T08:00:00.000000Z', 'runner-a', 'submitting to shopwedo');
+         INSERT INTO accounts (channel, account, since) VALUES ('bol', 'client id a', '2026-10-01T08:00:00.000000Z');
+         INSERT INTO shared_buckets (bucket, paused_until) VALUES ('b', 42);
+         PRAGMA user_version = 5;",
+    )
+    .unwrap();
+}
+
+/// A journal of the release before numbered migrations (schema 5) opens with nothing lost:
+/// its records, history, lease, account and shared state are as they were; migrations 1
+/// to 5 are recorded as applied, with their checksums; it opens read-only too, and a
+/// second opening changes nothing.
+#[tokio::test]
+async fn a_journal_of_schema_5_is_adopted_without_loss() {
+    let path = temp_path("v5");
+    write_v5_journal(&path);
+    let read_only = SqliteJournal::open_read_only(&path).unwrap();
+    let before = read_only.all().await.unwrap();
+    assert_eq!(before.len(), 2);
+    drop(read_only);
+    let journal = SqliteJournal::open_existing(&path).unwrap();
+    assert_eq!(journal.schema_version().await.unwrap(), SCHEMA_VERSION);
+    assert_eq!(journal.all().await.unwrap(), before, "every record as it was");
+    let applied = journal.migrations().await.unwrap();
+    let numbers: Vec<i64> = applied.iter().map(|m| m.0).collect();
+    assert_eq!(numbers, [1, 2, 3, 4, 5]);
+    assert!(applied.iter().all(|m| m.2.len() == 64), "{applied:?}");
+    let now = Utc::now();
+    let leases = journal.leases(now).await.unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(
+        (leases[0].key.as_str(), leases[0].runner.as_str()),
+        ("bol:1043946591", "runner-a")
+    );
+    assert_eq!(
+        journal.history("bol:1043946591").await.unwrap()[0].note,
+        "submitting to shopwedo"
+    );
+    assert!(
+        journal.bind_account("bol", "client id b", false).await.is_err(),
+        "the account kept"
+    );
+    drop(journal);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let paused: i64 = conn
+        .query_row(
+            "SELECT paused_until FROM shared_buckets WHERE bucket = 'b'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(paused, 42, "the shared state kept");
+    drop(conn);
+    let again = SqliteJournal::open_existing(&path).unwrap();
+    assert_eq!(again.migrations().await.unwrap(), applied, "recorded once");
+    assert_eq!(again.all().await.unwrap(), before);
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// A migration recorded as applied that differs from this release's (its SQL edited after
+/// it was released) is refused, by number, for writing and for reading, and nothing
+/// changes; so is one this release does not know.
+#[tokio::test]
+async fn a_changed_or_unknown_migration_is_refused() {
+    use commerce_facade::{JournalError, MigrationError};
+    let path = temp_path("changed");
+    drop(SqliteJournal::create(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE schema_migrations SET checksum = 'edited' WHERE number = 3",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let bytes = std::fs::read(&path).unwrap();
+    for opened in [
+        SqliteJournal::open_existing_journal(&path),
+        SqliteJournal::open_read_only(&path),
+    ] {
+        let err = opened.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                JournalError::Migration(MigrationError::Changed { number: 3, name, recorded, .. })
+                    if name == "accounts" && recorded == "edited"
+            ),
+            "{err:?}"
+        );
+        assert!(!err.is_retryable(), "{err}");
+        assert!(err.to_string().contains("migration 3 (accounts)"), "{err}");
+    }
+    let err = SqliteJournal::open_existing(&path).unwrap_err();
+    assert!(
+        matches!(err, commerce_core::Error::Storage { retryable: false, .. }),
+        "a storage error, not retryable: {err:?}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing changed");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    // A migration this release does not know: written by a newer release.
+    let path = temp_path("unknown");
+    drop(SqliteJournal::create(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations (number, name, checksum, applied_at) VALUES (6, 'returns', 'x', 'now')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = SqliteJournal::open_existing_journal(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            JournalError::Migration(MigrationError::Newer {
+                found: 6,
+                supported: SCHEMA_VERSION
+            })
+        ),
+        "{err:?}"
+    );
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// A save that waits for the file's lock (another process writing, a slow disk) blocks no
+/// thread of the runtime: on a runtime of one thread, while the save waits, a timer fires
+/// (a lease renewal's heartbeat) and another runner's read of the journal completes; the
+/// save completes once the lock is given back. (When the journal's calls blocked, the
+/// save held the only thread for its whole busy wait.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_save_waiting_for_the_file_stalls_no_other_future() {
+    let path = temp_path("slow-save");
+    let journal = SqliteJournal::create(&path).unwrap();
+    let other = SqliteJournal::open_existing(&path).unwrap();
+    for id in ["1", "2"] {
+        journal
+            .add(&OrderRecord::new(commerce_core::Order {
+                id: id.into(),
+                channel: "bol".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+    }
+    let now = Utc::now();
+    let until = now + Duration::minutes(5);
+    let mut held = journal
+        .claim("a", &["bol".to_owned()], now, until)
+        .await
+        .unwrap()
+        .unwrap();
+    // Another process takes the file's write lock and keeps it.
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    held.last_error = Some("slow".into());
+    let mut save = Box::pin(journal.save("a", until, &held, "saved while locked"));
+    assert!(pending(&mut save).await, "the save waits for the lock");
+    // The runtime's one thread is free: a timer fires, another runner reads.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let read = other.load("bol:2").await.unwrap();
+    assert!(read.is_some_and(|r| r.is_open()));
+    assert!(pending(&mut save).await, "still waiting: the lock is held");
+    locker.execute_batch("COMMIT;").unwrap();
+    save.await.unwrap();
+    drop(journal);
+    let saved = other.load(&held.key).await.unwrap().unwrap();
+    assert_eq!(saved.last_error.as_deref(), Some("slow"));
+    assert_eq!(
+        other.history(&held.key).await.unwrap().last().unwrap().note,
+        "saved while locked"
+    );
+    drop((other, locker));
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// Whether `f`, polled once, is still under way (its output, if it was ready, is dropped).
+async fn pending<F: std::future::Future + Unpin>(f: &mut F) -> bool {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *f).poll(cx).is_pending())).await
 }
