@@ -160,7 +160,8 @@ async fn a_changed_migration_is_refused() {
 #[tokio::test]
 async fn a_database_of_an_earlier_release_is_migrated_without_loss() {
     let url = database();
-    sql(&url, |c| {
+    let text = serde_json::to_string(&record("1")).unwrap();
+    sql(&url, move |c| {
         c.batch_execute(include_str!("../migrations/postgres/0001_journal_and_stores.sql"))
             .unwrap();
         c.batch_execute(include_str!("../migrations/postgres/0002_accounts.sql"))
@@ -168,9 +169,12 @@ async fn a_database_of_an_earlier_release_is_migrated_without_loss() {
         c.batch_execute(
             "CREATE TABLE commerce_schema (version INTEGER NOT NULL);
              INSERT INTO commerce_schema (version) VALUES (2);
-             INSERT INTO commerce_orders (key, record, updated_at, channel, open)
-                 VALUES ('bol:1', '{\"key\":\"bol:1\",\"order\":{\"id\":\"1\",\"channel\":\"bol\"}}', now(), 'bol', true);
              INSERT INTO commerce_accounts (channel, account, since) VALUES ('bol', 'client id a', now());",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO commerce_orders (key, record, updated_at, channel, open) VALUES ('bol:1', $1, now(), 'bol', true)",
+            &[&text],
         )
         .unwrap();
     });
