@@ -1,7 +1,8 @@
 //! The journal in an SQLite file: WAL mode with `synchronous = FULL` (a write that
 //! returned survives a power loss, so a `Started` step is never forgotten), each operation
 //! one `BEGIN IMMEDIATE` transaction, so several runner processes on one machine share it safely (SQLite
-//! serialises the writers; a runner waits up to 30 s for the lock).
+//! serialises the writers; a runner waits up to 30 s for the lock, on a blocking thread:
+//! its other workers and its lease renewals go on meanwhile).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

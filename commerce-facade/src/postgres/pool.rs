@@ -1,10 +1,11 @@
 //! A small pool of PostgreSQL connections, each on a thread of its own.
 //!
-//! The journal's operations are synchronous (as SQLite's are) and the stores' are async;
-//! both hand a closure to one of the pool's threads, which runs it on its connection
-//! (opening it again when it broke) and sends the result back. A synchronous caller waits on
-//! a channel; an async caller awaits it. No PostgreSQL call ever runs on the caller's
-//! async runtime, so the pool serves any runtime, and none.
+//! The journal's operations and the stores' hand a closure to one of the pool's threads,
+//! which runs it on its connection (opening it again when it broke) and sends the result
+//! back; the caller awaits it ([`Pool::call`]). Only opening a database (connecting,
+//! migrating, creating it) waits on a channel ([`Pool::blocking`]), before any runner works.
+//! No PostgreSQL call ever runs on the caller's async runtime, so the pool serves any
+//! runtime, and none.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -160,7 +161,8 @@ impl Pool {
             .map_err(|_| PoolError("the connection threads stopped".into()))
     }
 
-    /// Runs `f` on a connection and waits for it (blocking this thread).
+    /// Runs `f` on a connection and waits for it (blocking this thread): for opening a
+    /// database only, never for an operation of a runner.
     pub(crate) fn blocking<T, E>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, E> + Send + 'static,

@@ -9,12 +9,15 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use commerce_core::{Order, SubmissionReceipt};
 use commerce_facade::{Journal, JournalError, OrderRecord, Step};
 
+/// Two handles on one journal (two runners).
+pub type Handles = (Arc<dyn Journal>, Arc<dyn Journal>);
+
 /// A journal backend under test.
 pub struct Subject {
     /// Its name, in failure messages.
     pub name: &'static str,
     /// A new, empty journal: two handles on it.
-    pub fresh: Box<dyn Fn() -> (Arc<dyn Journal>, Arc<dyn Journal>) + Send + Sync>,
+    pub fresh: Box<dyn Fn() -> Handles + Send + Sync>,
 }
 
 /// Every rule, each on a journal of its own.
