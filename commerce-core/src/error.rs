@@ -719,7 +719,10 @@ impl Error {
             }
             Error::Unconfirmed { .. } => true,
             Error::Misconfigured { delivery, .. } => *delivery == Delivery::MaybeSent,
-            Error::InvalidInput(_) | Error::Config { .. } | Error::Unsupported { .. } => false,
+            Error::InvalidInput(_)
+            | Error::Config { .. }
+            | Error::Unsupported { .. }
+            | Error::Storage { .. } => false,
             // An answer came: the provider saw the request.
             _ => true,
         }

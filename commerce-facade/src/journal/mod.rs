@@ -748,6 +748,51 @@ pub(crate) mod tests {
         assert_eq!(again["failures"], 2);
     }
 
+    /// Storage failures are storage errors, retryable only where they may pass; refusals
+    /// stay configuration errors; none says a request may have reached a provider.
+    #[test]
+    fn storage_failures_are_storage_errors() {
+        use commerce_core::Error;
+        let cases = [
+            (JournalError::Storage("database is locked".into()), Some(true)),
+            (
+                JournalError::Unwritable("database or disk is full".into()),
+                Some(false),
+            ),
+            (
+                JournalError::Migration(MigrationError::Newer {
+                    found: 9,
+                    supported: 5,
+                }),
+                Some(false),
+            ),
+            (JournalError::NotFound("bol:1".into()), None),
+            (
+                JournalError::Missing {
+                    path: "/nowhere".into(),
+                },
+                None,
+            ),
+        ];
+        for (e, retryable) in cases {
+            let text = e.to_string();
+            assert_eq!(e.is_storage(), retryable.is_some(), "{text}");
+            let converted = Error::from(e);
+            match retryable {
+                Some(r) => {
+                    assert!(
+                        matches!(converted, Error::Storage { retryable, .. } if retryable == r),
+                        "{converted:?}"
+                    );
+                    assert_eq!(converted.is_retryable(), r, "{text}");
+                    assert_eq!(converted.to_string(), text, "the journal's words");
+                }
+                None => assert!(matches!(converted, Error::Config { .. }), "{converted:?}"),
+            }
+            assert!(!converted.may_have_reached_server(), "{text}");
+        }
+    }
+
     #[test]
     fn stamps_sort_as_time() {
         let a = DateTime::parse_from_rfc3339("2026-11-30T09:59:59.5Z")
