@@ -569,70 +569,65 @@ pub(crate) async fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) 
         None => text,
     };
     let now = Utc::now();
-    let record = journal
-        .amend(&args.key, OPERATOR, now, &mut |r| {
-            split_refused(r)?;
-            let before = StepState::of(r);
-            let note = if let Some((provider, reference)) = &checked {
-                if r.submission.is_done() {
-                    return Err(format!("{} is submitted already", r.key));
-                }
-                r.fulfilment = Some(provider.clone());
-                r.submission = Step::Done(SubmissionReceipt {
-                    provider: provider.clone(),
-                    reference: reference.clone(),
-                    already_submitted: true,
-                });
-                settled(r);
-                because(format!("resolved: submitted to {provider} as {reference}"))
-            } else if let Some(step) = &args.skip_step {
-                if step == "confirm" {
-                    if !r.shipped.is_done() {
-                        return Err(
-                            "the order has not shipped: its confirmation cannot be skipped yet".into(),
-                        );
-                    }
-                    r.confirmation = Step::Done(None);
-                } else if r.invitations.contains_key(step)
-                    || PLATFORMS.contains(&step.split('/').next().unwrap_or_default())
-                {
-                    // A split order's parts confirmed their shipments.
-                    if !r.confirmation.is_done() && !r.parts_done {
-                        return Err(
-                            "invitations follow the shipment confirmation: skip `confirm` first".into(),
-                        );
-                    }
-                    let platform = step.split('/').next().unwrap_or_default().to_owned();
-                    r.invitations.insert(
-                        step.clone(),
-                        Step::Done(InvitationReceipt {
-                            platform,
-                            reference: None,
-                            already_invited: true,
-                        }),
-                    );
-                } else {
-                    return Err(format!(
-                        "`{step}` cannot be skipped: give `confirm` or an invitation step (safeshop, \
-                     sitejabber/review, sitejabber/products); a submission is settled with --submitted"
-                    ));
-                }
-                settled(r);
-                because(format!("resolved: {step} done by hand"))
-            } else {
-                r.cancelled = Some(because("cancelled by an operator".to_owned()));
-                r.cancelled_at = Some(now);
-                settled(r);
-                because("resolved: the flow leaves the order".to_owned())
-            };
-            r.resolved = Some(Resolution {
-                at: now,
-                before,
-                after: StepState::of(r),
+    let mut change = |r: &mut OrderRecord| {
+        split_refused(r)?;
+        let before = StepState::of(r);
+        let note = if let Some((provider, reference)) = &checked {
+            if r.submission.is_done() {
+                return Err(format!("{} is submitted already", r.key));
+            }
+            r.fulfilment = Some(provider.clone());
+            r.submission = Step::Done(SubmissionReceipt {
+                provider: provider.clone(),
+                reference: reference.clone(),
+                already_submitted: true,
             });
-            Ok(format!("{note}; `commerce reopen {}` undoes it", r.key))
-        })
-        .await?;
+            settled(r);
+            because(format!("resolved: submitted to {provider} as {reference}"))
+        } else if let Some(step) = &args.skip_step {
+            if step == "confirm" {
+                if !r.shipped.is_done() {
+                    return Err("the order has not shipped: its confirmation cannot be skipped yet".into());
+                }
+                r.confirmation = Step::Done(None);
+            } else if r.invitations.contains_key(step)
+                || PLATFORMS.contains(&step.split('/').next().unwrap_or_default())
+            {
+                // A split order's parts confirmed their shipments.
+                if !r.confirmation.is_done() && !r.parts_done {
+                    return Err("invitations follow the shipment confirmation: skip `confirm` first".into());
+                }
+                let platform = step.split('/').next().unwrap_or_default().to_owned();
+                r.invitations.insert(
+                    step.clone(),
+                    Step::Done(InvitationReceipt {
+                        platform,
+                        reference: None,
+                        already_invited: true,
+                    }),
+                );
+            } else {
+                return Err(format!(
+                    "`{step}` cannot be skipped: give `confirm` or an invitation step (safeshop, \
+                     sitejabber/review, sitejabber/products); a submission is settled with --submitted"
+                ));
+            }
+            settled(r);
+            because(format!("resolved: {step} done by hand"))
+        } else {
+            r.cancelled = Some(because("cancelled by an operator".to_owned()));
+            r.cancelled_at = Some(now);
+            settled(r);
+            because("resolved: the flow leaves the order".to_owned())
+        };
+        r.resolved = Some(Resolution {
+            at: now,
+            before,
+            after: StepState::of(r),
+        });
+        Ok(format!("{note}; `commerce reopen {}` undoes it", r.key))
+    };
+    let record = journal.amend(&args.key, OPERATOR, now, &mut change).await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}", record.key, record.stage())
     });
@@ -642,7 +637,7 @@ pub(crate) async fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) 
 /// `commerce reopen KEY`: undoes the last `resolve`, while the flow has not acted on the
 /// order since and its personal data is still there.
 pub(crate) async fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
-    let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
+    let mut change = |r: &mut OrderRecord| {
         let Some(resolution) = r.resolved.take() else {
             return Err(format!("{} has no resolve to undo", r.key));
         };
@@ -664,7 +659,8 @@ pub(crate) async fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result
         r.failures = 0;
         r.last_error = None;
         Ok(format!("reopened: the resolve of {} undone", time(resolution.at)))
-    }).await?;
+    };
+    let record = journal.amend(key, OPERATOR, Utc::now(), &mut change).await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}", record.key, record.stage())
     });
@@ -673,7 +669,7 @@ pub(crate) async fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result
 
 /// `commerce retry KEY`.
 pub(crate) async fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
-    let record = journal.amend(key, OPERATOR, Utc::now(), &mut |r| {
+    let mut change = |r: &mut OrderRecord| {
         if r.completed_at.is_some() {
             return Err(format!("{} is completed", r.key));
         }
@@ -683,7 +679,10 @@ pub(crate) async fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<
                 r.key
             ));
         }
-        if r.cancelled.as_deref().is_some_and(|c| c.starts_with("cancelled by an operator")) {
+        if r.cancelled
+            .as_deref()
+            .is_some_and(|c| c.starts_with("cancelled by an operator"))
+        {
             return Err(format!(
                 "{} was cancelled by an operator: `commerce reopen {}` undoes that",
                 r.key, r.key
@@ -725,7 +724,8 @@ pub(crate) async fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<
         } else {
             format!("retry asked by an operator: {} sent again", again.join(", "))
         })
-    }).await?;
+    };
+    let record = journal.amend(key, OPERATOR, Utc::now(), &mut change).await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}, due now", record.key, record.stage())
     });
