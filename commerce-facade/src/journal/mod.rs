@@ -403,6 +403,10 @@ pub enum JournalError {
     /// again: a run stops.
     #[error("journal: it cannot be written: {0}")]
     Unwritable(String),
+    /// A record does not read (edited by hand, cut short): not tried again; the record is
+    /// kept as it is (see [`Journal::unreadable`]).
+    #[error("journal: {0}")]
+    Unreadable(String),
     /// The journal's schema is not this release's to change: written by a newer release,
     /// or an applied migration differs from this release's (see [`MigrationError`]). Not
     /// tried again.
@@ -518,7 +522,10 @@ impl JournalError {
     pub fn is_storage(&self) -> bool {
         matches!(
             self,
-            JournalError::Storage(_) | JournalError::Unwritable(_) | JournalError::Migration(_)
+            JournalError::Storage(_)
+                | JournalError::Unwritable(_)
+                | JournalError::Unreadable(_)
+                | JournalError::Migration(_)
         )
     }
 }
@@ -678,7 +685,7 @@ impl OrderRecord {
 
 /// A record as a journal stores it (JSON).
 pub(crate) fn read_record(text: &str) -> Result<OrderRecord, JournalError> {
-    serde_json::from_str(text).map_err(JournalError::storage)
+    serde_json::from_str(text).map_err(|e| JournalError::Unreadable(e.to_string()))
 }
 
 /// Stored `(key, record)` rows, read once: the records that read ([`Journal::all`]), and
@@ -766,6 +773,7 @@ pub(crate) mod tests {
                 }),
                 Some(false),
             ),
+            (read_record("{\"key\":").unwrap_err(), Some(false)),
             (JournalError::NotFound("bol:1".into()), None),
             (
                 JournalError::Missing {
