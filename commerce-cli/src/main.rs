@@ -200,6 +200,27 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// The commands that read or change the journal as an operator asks (the journal's
+/// operations are async: they run on a runtime of one thread).
+fn operator(command: Command, store: &ops::Store, out: ops::Out) -> Result<u8, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let read = || ops::journal(store, ops::Access::Read);
+        let write = || ops::journal(store, ops::Access::Write);
+        match command {
+            Command::Status => ops::status(read()?.as_ref(), out).await,
+            Command::Attention => ops::attention(read()?.as_ref(), out).await,
+            Command::Show { key } => ops::show(read()?.as_ref(), &key, out).await,
+            Command::Resolve(args) => ops::resolve(write()?.as_ref(), args, out).await,
+            Command::Retry { key } => ops::retry(write()?.as_ref(), &key, out).await,
+            Command::Reopen { key } => ops::reopen(write()?.as_ref(), &key, out).await,
+            Command::Run(_) | Command::Init => unreachable!("not an operator's command"),
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -227,22 +248,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&store, args, out),
         Command::Init => ops::init(&store, out),
-        Command::Status => ops::journal(&store, ops::Access::Read).and_then(|j| ops::status(j.as_ref(), out)),
-        Command::Attention => {
-            ops::journal(&store, ops::Access::Read).and_then(|j| ops::attention(j.as_ref(), out))
-        }
-        Command::Show { key } => {
-            ops::journal(&store, ops::Access::Read).and_then(|j| ops::show(j.as_ref(), &key, out))
-        }
-        Command::Resolve(args) => {
-            ops::journal(&store, ops::Access::Write).and_then(|j| ops::resolve(j.as_ref(), args, out))
-        }
-        Command::Retry { key } => {
-            ops::journal(&store, ops::Access::Write).and_then(|j| ops::retry(j.as_ref(), &key, out))
-        }
-        Command::Reopen { key } => {
-            ops::journal(&store, ops::Access::Write).and_then(|j| ops::reopen(j.as_ref(), &key, out))
-        }
+        command => operator(command, &store, out),
     };
     match result {
         Ok(code) => ExitCode::from(code),

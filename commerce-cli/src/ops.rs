@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use commerce_facade::{Decision, Journal, Operator, OrderRecord, Outcome, Refusal, SqliteJournal, Stage, Step};
+use commerce_facade::{
+    Decision, Journal, Operator, OrderRecord, Outcome, Refusal, SqliteJournal, Stage, Step,
+};
 use serde_json::{Value, json};
 
 use crate::{Failure, ResolveArgs};
@@ -222,10 +224,10 @@ fn step_text<T>(step: &Step<T>, done: impl Fn(&T) -> String) -> String {
 }
 
 /// `commerce status`.
-pub(crate) fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
-    let (records, unreadable) = journal.census()?;
+pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
+    let (records, unreadable) = journal.census().await?;
     let now = Utc::now();
-    let leases = journal.leases(now)?;
+    let leases = journal.leases(now).await?;
     let mut stages: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &records {
         *stages.entry(r.stage()).or_default() += 1;
@@ -342,8 +344,8 @@ fn unreadable_advice(key: &str, location: &str) -> String {
 
 /// `commerce attention`: every order waiting for a person, and every record that does not
 /// read.
-pub(crate) fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
-    let (records, unreadable) = journal.census()?;
+pub(crate) async fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
+    let (records, unreadable) = journal.census().await?;
     let records: Vec<OrderRecord> = records.into_iter().filter(OrderRecord::needs_person).collect();
     let location = journal.location();
     let value = Value::Array(
@@ -383,8 +385,8 @@ pub(crate) fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> 
     Ok(0)
 }
 
-fn load(journal: &dyn Journal, key: &str) -> Result<OrderRecord, Failure> {
-    journal.load(key)?.ok_or_else(|| {
+async fn load(journal: &dyn Journal, key: &str) -> Result<OrderRecord, Failure> {
+    journal.load(key).await?.ok_or_else(|| {
         refused(Refusal::UnknownOrder {
             key: key.to_owned(),
             looked_up: true,
@@ -393,9 +395,9 @@ fn load(journal: &dyn Journal, key: &str) -> Result<OrderRecord, Failure> {
 }
 
 /// `commerce show KEY`.
-pub(crate) fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
-    let r = load(journal, key)?;
-    let history = journal.history(key)?;
+pub(crate) async fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+    let r = load(journal, key).await?;
+    let history = journal.history(key).await?;
     let value = json!({"record": r, "stage": r.stage(), "history": history});
     out.print(value, || {
         let mut t = format!("{}  ({})\n", r.key, r.stage());
@@ -457,18 +459,12 @@ fn refused(refusal: Refusal) -> Failure {
 }
 
 /// Runs one operator operation to its end.
-fn operate(operation: impl Future<Output = Result<Outcome, Refusal>>) -> Result<OrderRecord, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime
-        .block_on(operation)
-        .map(|outcome| outcome.record)
-        .map_err(refused)
+async fn operate(operation: impl Future<Output = Result<Outcome, Refusal>>) -> Result<OrderRecord, Failure> {
+    operation.await.map(|outcome| outcome.record).map_err(refused)
 }
 
 /// `commerce resolve KEY --submitted REF | --skip-step STEP | --cancel`.
-pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Result<u8, Failure> {
+pub(crate) async fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Result<u8, Failure> {
     let decision = match (args.submitted, args.skip_step) {
         (Some(reference), _) => Decision::Submitted {
             reference,
@@ -478,7 +474,7 @@ pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Res
         (None, Some(step)) => Decision::SkipStep(step),
         (None, None) => Decision::Cancel,
     };
-    let record = operate(Operator::new(journal).resolve(&args.key, decision, args.reason.as_deref()))?;
+    let record = operate(Operator::new(journal).resolve(&args.key, decision, args.reason.as_deref())).await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}", record.key, record.stage())
     });
@@ -487,8 +483,8 @@ pub(crate) fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Res
 
 /// `commerce reopen KEY`: undoes the last `resolve` of an order, while the flow has not
 /// acted on it since and its personal data is still there.
-pub(crate) fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
-    let record = operate(Operator::new(journal).reopen(key))?;
+pub(crate) async fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+    let record = operate(Operator::new(journal).reopen(key)).await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}", record.key, record.stage())
     });
@@ -496,8 +492,8 @@ pub(crate) fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, F
 }
 
 /// `commerce retry KEY`.
-pub(crate) fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
-    let record = operate(Operator::new(journal).retry(key))?;
+pub(crate) async fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+    let record = operate(Operator::new(journal).retry(key)).await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}, due now", record.key, record.stage())
     });

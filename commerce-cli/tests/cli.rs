@@ -47,7 +47,7 @@ async fn an_operator_sees_and_settles_the_orders_that_need_a_person() {
 
     // status: every order counted by where it stands.
     // (An order split over both providers has a record per part besides its own.)
-    let records = journal.all().unwrap().len();
+    let records = journal.all().await.unwrap().len();
     assert!(records >= orders);
     let status = json(&commerce(&path, &["--json", "status"]));
     assert_eq!(status["orders"], records);
@@ -119,7 +119,7 @@ async fn an_operator_sees_and_settles_the_orders_that_need_a_person() {
         );
         for a in listed {
             let key = a["key"].as_str().unwrap();
-            let record = journal.load(key).unwrap().unwrap();
+            let record = journal.load(key).await.unwrap().unwrap();
             let (how, out) = if record.submission == Step::Started {
                 (
                     "cancel",
@@ -155,13 +155,14 @@ async fn an_operator_sees_and_settles_the_orders_that_need_a_person() {
     // Every settled order is completed, or cancelled and left alone; its history says who
     // settled it.
     for (key, hows) in &settled {
-        let r = journal.load(key).unwrap().unwrap();
+        let r = journal.load(key).await.unwrap().unwrap();
         match hows.last() {
             Some(&"cancel") => assert_eq!(r.stage(), "cancelled", "{r:#?}"),
             _ => assert_eq!(r.stage(), "completed", "{hows:?} {r:#?}"),
         }
         let notes: Vec<String> = journal
             .history(key)
+            .await
             .unwrap()
             .into_iter()
             .map(|h| h.note)
@@ -178,8 +179,8 @@ async fn an_operator_sees_and_settles_the_orders_that_need_a_person() {
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
-#[test]
-fn changes_are_refused_while_a_runner_holds_the_order_and_mistakes_are_named() {
+#[tokio::test]
+async fn changes_are_refused_while_a_runner_holds_the_order_and_mistakes_are_named() {
     let path = temp_journal("refused");
     let journal = SqliteJournal::open(&path).unwrap();
     let order = commerce_core::Order {
@@ -187,7 +188,7 @@ fn changes_are_refused_while_a_runner_holds_the_order_and_mistakes_are_named() {
         channel: "bol".into(),
         ..Default::default()
     };
-    support::add_held(&journal, &commerce_facade::OrderRecord::new(order));
+    support::add_held(&journal, &commerce_facade::OrderRecord::new(order)).await;
 
     let busy = commerce(&path, &["retry", "bol:1043946570"]);
     assert_eq!(busy.status.code(), Some(1));
@@ -208,7 +209,12 @@ fn changes_are_refused_while_a_runner_holds_the_order_and_mistakes_are_named() {
 
     // Nothing to skip before the order shipped; an unknown step is named.
     journal
-        .release("runner-a", &journal.load("bol:1043946570").unwrap().unwrap(), "")
+        .release(
+            "runner-a",
+            &journal.load("bol:1043946570").await.unwrap().unwrap(),
+            "",
+        )
+        .await
         .unwrap();
     let early = commerce(&path, &["resolve", "bol:1043946570", "--skip-step", "confirm"]);
     assert!(text(&early).contains("has not shipped"), "{}", text(&early));
@@ -230,7 +236,7 @@ fn changes_are_refused_while_a_runner_holds_the_order_and_mistakes_are_named() {
         ],
     );
     assert!(routed.status.success(), "{}", text(&routed));
-    let r = journal.load("bol:1043946570").unwrap().unwrap();
+    let r = journal.load("bol:1043946570").await.unwrap().unwrap();
     assert_eq!(r.submission.done().unwrap().reference, "90001");
     assert_eq!(r.stage(), "shipment");
 

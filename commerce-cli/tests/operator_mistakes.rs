@@ -48,8 +48,8 @@ async fn a_run_that_could_not_list_its_channel_does_not_exit_0() {
 /// `Started` submission into `NotStarted`, so the next visit submits again without the
 /// look-up. A person who only wanted "try now" gets a second order at the supplier when the
 /// first one had arrived.
-#[test]
-fn retry_of_a_failing_order_keeps_its_unknown_submission_for_the_look_up() {
+#[tokio::test]
+async fn retry_of_a_failing_order_keeps_its_unknown_submission_for_the_look_up() {
     let path = temp_journal("retry");
     let journal = SqliteJournal::open(&path).unwrap();
     let mut r = OrderRecord::new(commerce_core::Order {
@@ -57,14 +57,14 @@ fn retry_of_a_failing_order_keeps_its_unknown_submission_for_the_look_up() {
         channel: "bol".into(),
         ..Default::default()
     });
-    support::add_held(&journal, &r);
+    support::add_held(&journal, &r).await;
     let now = chrono::Utc::now();
     r.fulfilment = Some("customer-api".into());
     r.submission = Step::Started;
     r.failures = 1;
     r.last_error = Some("submit: the request may have reached the server and was not re-sent".into());
     r.due = Some(now + chrono::Duration::seconds(30));
-    journal.release("runner-a", &r, "submit failed").unwrap();
+    journal.release("runner-a", &r, "submit failed").await.unwrap();
 
     let status = commerce(&path, &["status"]);
     assert!(
@@ -74,7 +74,7 @@ fn retry_of_a_failing_order_keeps_its_unknown_submission_for_the_look_up() {
     );
     let retry = commerce(&path, &["retry", "bol:1043946570"]);
     assert!(retry.status.success(), "{}", text(&retry));
-    let after = journal.load("bol:1043946570").unwrap().unwrap();
+    let after = journal.load("bol:1043946570").await.unwrap().unwrap();
     assert_eq!(
         after.submission,
         Step::Started,
@@ -86,8 +86,8 @@ fn retry_of_a_failing_order_keeps_its_unknown_submission_for_the_look_up() {
 
 /// `commerce retry` on an order its buyer cancelled (every line dropped): reopened, it
 /// would be routed and handed over with no line. Refused, and the record is unchanged.
-#[test]
-fn retry_of_an_order_its_buyer_cancelled_is_refused() {
+#[tokio::test]
+async fn retry_of_an_order_its_buyer_cancelled_is_refused() {
     let path = temp_journal("retry-cancelled");
     let journal = SqliteJournal::open(&path).unwrap();
     let mut r = OrderRecord::new(commerce_core::Order {
@@ -99,11 +99,11 @@ fn retry_of_an_order_its_buyer_cancelled_is_refused() {
         .insert("6107434001".into(), "the buyer asked to cancel it".into());
     r.cancelled = Some("every line cancelled on bol before the order was handed over".into());
     r.cancelled_at = Some(chrono::Utc::now());
-    journal.add(&r).unwrap();
+    journal.add(&r).await.unwrap();
     let retry = commerce(&path, &["retry", "bol:1043946571"]);
     assert!(!retry.status.success(), "{}", text(&retry));
     assert!(text(&retry).contains("nothing left to ship"), "{}", text(&retry));
-    let after = journal.load("bol:1043946571").unwrap().unwrap();
+    let after = journal.load("bol:1043946571").await.unwrap().unwrap();
     assert!(after.cancelled.is_some() && !after.is_open(), "{after:#?}");
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
@@ -111,8 +111,8 @@ fn retry_of_an_order_its_buyer_cancelled_is_refused() {
 /// `commerce retry` or `resolve` on an order split over two providers: it is worked on
 /// through its parts, so a hand-over or a cancel of the order itself would bypass them
 /// (a hand-over given for it would be made again by its parts). Refused, naming the parts.
-#[test]
-fn changes_to_a_split_order_are_refused_and_name_its_parts() {
+#[tokio::test]
+async fn changes_to_a_split_order_are_refused_and_name_its_parts() {
     let path = temp_journal("split");
     let journal = SqliteJournal::open(&path).unwrap();
     let mut r = OrderRecord::new(commerce_core::Order {
@@ -133,7 +133,7 @@ fn changes_to_a_split_order_are_refused_and_name_its_parts() {
         },
     ]);
     r.attention = Some("waiting".into());
-    journal.add(&r).unwrap();
+    journal.add(&r).await.unwrap();
     for args in [
         vec!["retry", "bol:1043946605"],
         vec!["resolve", "bol:1043946605", "--cancel"],
@@ -155,7 +155,7 @@ fn changes_to_a_split_order_are_refused_and_name_its_parts() {
             text(&out)
         );
     }
-    let after = journal.load("bol:1043946605").unwrap().unwrap();
+    let after = journal.load("bol:1043946605").await.unwrap().unwrap();
     assert_eq!(after.submission, Step::NotStarted);
     assert!(after.cancelled.is_none());
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
@@ -442,8 +442,11 @@ async fn sigterm_stops_a_watching_run_cleanly_and_gives_every_order_back() {
     assert_eq!(status.and_then(|s| s.code()), Some(0), "{out}");
     assert!(out.contains("SIGTERM: stopping cleanly"), "{out}");
     let j = SqliteJournal::open_read_only(&journal).unwrap();
-    assert_eq!(j.leases(chrono::Utc::now()).unwrap(), vec![], "leases left");
-    assert!(!j.all().unwrap().iter().any(started_steps), "a step left Started");
+    assert_eq!(j.leases(chrono::Utc::now()).await.unwrap(), vec![], "leases left");
+    assert!(
+        !j.all().await.unwrap().iter().any(started_steps),
+        "a step left Started"
+    );
     std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
 }
 
@@ -484,7 +487,7 @@ async fn ctrl_c_while_a_provider_hangs_stops_within_seconds() {
     assert_eq!(status.and_then(|s| s.code()), Some(0), "{out}");
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}: {out}");
     let j = SqliteJournal::open_read_only(&journal).unwrap();
-    assert_eq!(j.leases(chrono::Utc::now()).unwrap(), vec![]);
+    assert_eq!(j.leases(chrono::Utc::now()).await.unwrap(), vec![]);
     std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
 }
 
@@ -544,7 +547,7 @@ async fn a_second_signal_stops_at_once_leaving_the_acting_step_started() {
     assert_eq!(second.and_then(|s| s.code()), Some(130), "{out}");
     assert!(out.contains("stopping at once"), "{out}");
     let j = SqliteJournal::open_read_only(&journal).unwrap();
-    let records = j.all().unwrap();
+    let records = j.all().await.unwrap();
     assert!(
         records
             .iter()
@@ -613,8 +616,8 @@ async fn a_closed_stdout_stops_the_run_cleanly_without_a_panic() {
     assert_eq!(status.and_then(|s| s.code()), Some(0), "{err}");
     assert!(err.contains("standard output is closed"), "{err}");
     let j = SqliteJournal::open_read_only(&journal).unwrap();
-    assert_eq!(j.leases(chrono::Utc::now()).unwrap(), vec![]);
-    assert!(!j.all().unwrap().iter().any(started_steps));
+    assert_eq!(j.leases(chrono::Utc::now()).await.unwrap(), vec![]);
+    assert!(!j.all().await.unwrap().iter().any(started_steps));
     std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
 }
 
@@ -687,7 +690,7 @@ async fn unreadable_records_are_listed_counted_and_passed_over_by_the_purge() {
             ..Default::default()
         });
         r.completed_at = (id != "3").then_some(long_ago);
-        journal.add(&r).unwrap();
+        journal.add(&r).await.unwrap();
     }
     drop(journal);
     let db = rusqlite::Connection::open(&path).unwrap();
@@ -710,7 +713,7 @@ async fn unreadable_records_are_listed_counted_and_passed_over_by_the_purge() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("UNREADABLE"), "{}", text(&out));
     let journal = SqliteJournal::open_read_only(&path).unwrap();
-    let two = journal.load("bol:2").unwrap().unwrap();
+    let two = journal.load("bol:2").await.unwrap().unwrap();
     assert!(
         two.purged_at.is_some() && two.order.customer.email.is_empty(),
         "{two:#?}"
@@ -734,6 +737,7 @@ async fn resolve_checks_the_reference_at_the_provider() {
     let journal = SqliteJournal::open_existing(&path).unwrap();
     let other = journal
         .all()
+        .await
         .unwrap()
         .into_iter()
         .find(|r| r.fulfilment.as_deref() == Some("shopwedo") && r.submission.is_done())
@@ -748,7 +752,7 @@ async fn resolve_checks_the_reference_at_the_provider() {
     });
     waiting.fulfilment = Some("shopwedo".into());
     waiting.attention = Some("checked by hand".into());
-    journal.add(&waiting).unwrap();
+    journal.add(&waiting).await.unwrap();
     let resolve = |args: &[&str]| {
         let args: Vec<&str> = ["resolve", "bol:777"].iter().chain(args).copied().collect();
         run_against(&sb, &path, &args, &[])
@@ -763,14 +767,14 @@ async fn resolve_checks_the_reference_at_the_provider() {
     assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
     assert_eq!(another.status.code(), Some(1), "{}", text(&another));
     assert!(text(&another).contains("is not bol:777"), "{}", text(&another));
-    let r = journal.load("bol:777").unwrap().unwrap();
+    let r = journal.load("bol:777").await.unwrap().unwrap();
     assert_eq!(r.submission, Step::NotStarted, "{r:#?}");
 }
 
 /// `retry` refuses an order whose personal data was purged or that an operator cancelled;
 /// `reopen` undoes a resolve while the flow has not acted since.
-#[test]
-fn retry_refuses_purged_and_cancelled_orders_and_reopen_undoes_a_resolve() {
+#[tokio::test]
+async fn retry_refuses_purged_and_cancelled_orders_and_reopen_undoes_a_resolve() {
     let path = temp_journal("reopen");
     let journal = SqliteJournal::create(&path).unwrap();
     let mut r = OrderRecord::new(commerce_core::Order {
@@ -779,7 +783,7 @@ fn retry_refuses_purged_and_cancelled_orders_and_reopen_undoes_a_resolve() {
         ..Default::default()
     });
     r.attention = Some("no stock".into());
-    journal.add(&r).unwrap();
+    journal.add(&r).await.unwrap();
     let cancel = commerce(&path, &["resolve", "bol:1", "--cancel"]);
     assert!(cancel.status.success(), "{}", text(&cancel));
     let retry = commerce(&path, &["retry", "bol:1"]);
@@ -787,7 +791,7 @@ fn retry_refuses_purged_and_cancelled_orders_and_reopen_undoes_a_resolve() {
     assert!(text(&retry).contains("commerce reopen"), "{}", text(&retry));
     let reopen = commerce(&path, &["reopen", "bol:1"]);
     assert!(reopen.status.success(), "{}", text(&reopen));
-    let back = journal.load("bol:1").unwrap().unwrap();
+    let back = journal.load("bol:1").await.unwrap().unwrap();
     assert_eq!(
         (back.cancelled.as_deref(), back.attention.as_deref()),
         (None, Some("no stock"))
@@ -803,6 +807,7 @@ fn retry_refuses_purged_and_cancelled_orders_and_reopen_undoes_a_resolve() {
     assert_eq!(
         journal
             .purge_personal(chrono::Utc::now() + chrono::Duration::seconds(1))
+            .await
             .unwrap(),
         1
     );
@@ -816,8 +821,8 @@ fn retry_refuses_purged_and_cancelled_orders_and_reopen_undoes_a_resolve() {
 
 /// A record written by a newer release keeps the fields this one does not know when a
 /// `retry` rewrites it.
-#[test]
-fn fields_of_a_newer_release_survive_a_retry() {
+#[tokio::test]
+async fn fields_of_a_newer_release_survive_a_retry() {
     let path = temp_journal("newer");
     let journal = SqliteJournal::create(&path).unwrap();
     let mut r = OrderRecord::new(commerce_core::Order {
@@ -826,7 +831,7 @@ fn fields_of_a_newer_release_survive_a_retry() {
         ..Default::default()
     });
     r.attention = Some("check".into());
-    journal.add(&r).unwrap();
+    journal.add(&r).await.unwrap();
     drop(journal);
     let db = rusqlite::Connection::open(&path).unwrap();
     db.execute(

@@ -146,11 +146,13 @@ async fn runners_share_one_journal(journal: Shared, processes: usize, orders: us
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60 + orders as u64 / 2);
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let submitted = journal
-            .open(&dir)
-            .and_then(|j| Ok(j.all()?))
-            .map(|all| all.iter().filter(|r| r.submission.is_done()).count())
-            .unwrap_or(0);
+        let submitted = match journal.open(&dir) {
+            Ok(j) => j
+                .all()
+                .await
+                .map_or(0, |all| all.iter().filter(|r| r.submission.is_done()).count()),
+            Err(_) => 0,
+        };
         if submitted >= 2 {
             break;
         }
@@ -177,7 +179,7 @@ async fn runners_share_one_journal(journal: Shared, processes: usize, orders: us
     let elapsed = started.elapsed();
     let report = sb.report();
     let journal = journal.open(&dir).unwrap();
-    let records = journal.all().unwrap();
+    let records = journal.all().await.unwrap();
     let diagnostics = format!("{statuses:?}\n{report:#?}\n{}", logs(&dir));
     for (name, code) in &statuses {
         assert!(
@@ -224,7 +226,8 @@ async fn runners_share_one_journal(journal: Shared, processes: usize, orders: us
         } else if r.completed_at.is_some() {
             completed += 1;
             assert!(
-                (r.confirmation.is_done() || r.split.has_ended()) && r.invitations.values().all(|s| s.is_done()),
+                (r.confirmation.is_done() || r.split.has_ended())
+                    && r.invitations.values().all(|s| s.is_done()),
                 "{r:#?}"
             );
         } else if r.cancelled.is_some() {
@@ -256,26 +259,23 @@ async fn runners_share_one_journal(journal: Shared, processes: usize, orders: us
     }
     assert!(completed > 0, "{diagnostics}");
     assert_eq!(
-        journal.leases(chrono::Utc::now()).unwrap(),
+        journal.leases(chrono::Utc::now()).await.unwrap(),
         vec![],
         "no lease left"
     );
     // The shipments and invitations made match the journal: one per order that got there.
     let confirmed = records.iter().filter(|r| r.confirmation.is_done()).count() as u64;
-    let unconfirmed: Vec<String> = records
-        .iter()
-        .filter(|r| !r.confirmation.is_done())
-        .map(|r| {
-            format!(
-                "{} {} {:?} {:?}: {:?}",
-                r.key,
-                r.stage(),
-                r.confirmation,
-                r.attention,
-                journal.history(&r.key).unwrap()
-            )
-        })
-        .collect();
+    let mut unconfirmed: Vec<String> = Vec::new();
+    for r in records.iter().filter(|r| !r.confirmation.is_done()) {
+        unconfirmed.push(format!(
+            "{} {} {:?} {:?}: {:?}",
+            r.key,
+            r.stage(),
+            r.confirmation,
+            r.attention,
+            journal.history(&r.key).await.unwrap()
+        ));
+    }
     assert_eq!(
         report.created("bol", "shipments"),
         confirmed,

@@ -512,6 +512,19 @@ pub enum Error {
         message: String,
     },
 
+    /// A store the caller keeps (the flow's journal: an SQLite file, a PostgreSQL database)
+    /// could not be read or written; no provider was called for it. Retryable when the
+    /// failure may pass (a lock held too long, a dropped connection, a serialization
+    /// failure); not when someone must act first (a full disk, a read-only or corrupt file, a
+    /// schema of a newer release, a changed migration).
+    #[error("{message}")]
+    Storage {
+        /// What failed.
+        message: String,
+        /// Whether trying again later may succeed.
+        retryable: bool,
+    },
+
     /// The provider's configuration cannot work as it is, found on the wire: a token URL
     /// answering 404, a TLS handshake that failed (`https://` to a plain-HTTP port, a
     /// certificate refused), a base URL answering 404 with something that is not the
@@ -607,6 +620,14 @@ impl Error {
         }
     }
 
+    /// A failure of a store the caller keeps ([`Error::Storage`]).
+    pub fn storage(message: impl std::fmt::Display, retryable: bool) -> Self {
+        Error::Storage {
+            message: message.to_string(),
+            retryable,
+        }
+    }
+
     /// A single invalid input field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let mut errors = ValidationErrors::new();
@@ -626,6 +647,7 @@ impl Error {
             | Error::Timeout { .. }
             | Error::RateLimited { .. }
             | Error::Shared { .. } => true,
+            Error::Storage { retryable, .. } => *retryable,
             Error::Provider(p) => p.retry_hint.is_retryable(),
             _ => false,
         }
@@ -698,7 +720,10 @@ impl Error {
             }
             Error::Unconfirmed { .. } => true,
             Error::Misconfigured { delivery, .. } => *delivery == Delivery::MaybeSent,
-            Error::InvalidInput(_) | Error::Config { .. } | Error::Unsupported { .. } => false,
+            Error::InvalidInput(_)
+            | Error::Config { .. }
+            | Error::Unsupported { .. }
+            | Error::Storage { .. } => false,
             // An answer came: the provider saw the request.
             _ => true,
         }

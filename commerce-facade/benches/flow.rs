@@ -76,7 +76,7 @@ fn run_with(orders: usize, runners: usize, concurrency: usize, cancellation_requ
         }
         // Every order completed, cancelled by its buyer, or with a person about that.
         let journal = SqliteJournal::open(&path).unwrap();
-        support::settled(&sb, &journal as &dyn Journal, orders);
+        support::settled(&sb, &journal as &dyn Journal, orders).await;
         (simulated, machine, sb.report())
     });
     assert_eq!(report.total_duplicates(), 0);

@@ -85,7 +85,7 @@ fn run(server: &str, orders: usize, workers: usize) -> Figures {
             );
         }
         let journal = Postgres::connect(&url).unwrap().journal();
-        support::settled(&sb, &journal as &dyn Journal, orders);
+        support::settled(&sb, &journal as &dyn Journal, orders).await;
         let report = sb.report();
         assert_eq!(report.total_duplicates(), 0);
         Figures {

@@ -45,8 +45,9 @@ pub use crate::flow::{
     Event, Flow, FlowOptions, LEASE_BOUNDS, POLL_BOUNDS, Providers, StopHandle, Summary, runner_name,
 };
 pub use crate::journal::{
-    Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord,
-    Resolution, SCHEMA_VERSION, Split, SplitPart, SqliteJournal, SqliteShared, Stage, Step, StepState,
+    Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, MigrationError,
+    OrderRecord, Resolution, SCHEMA_VERSION, Split, SplitPart, SqliteJournal, SqliteShared, Stage, Step,
+    StepState,
 };
 pub use crate::ops::{Decision, OPERATOR, Operation, Operator, Outcome, Refusal, invitation_steps};
 #[cfg(feature = "postgres")]

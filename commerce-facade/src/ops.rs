@@ -373,6 +373,7 @@ impl<'a> Operator<'a> {
             });
             Ok(format!("{note}; `commerce reopen {}` undoes it", r.key))
         })
+        .await
     }
 
     /// [`Operator::resolve`] with [`Decision::SkipStep`].
@@ -413,6 +414,7 @@ impl<'a> Operator<'a> {
                 time(&resolution.at)
             ))
         })
+        .await
     }
 
     /// Works on `key` now: clears its failures and its wait; for an order that needs a
@@ -467,30 +469,37 @@ impl<'a> Operator<'a> {
                 format!("retry asked by an operator: {} sent again", again.join(", "))
             })
         })
+        .await
     }
 
     /// One journal transaction changing `key` by `change`; a typed refusal from `change`
     /// comes back as it was.
-    fn amend(
+    async fn amend(
         &self,
         key: &str,
         now: DateTime<Utc>,
-        mut change: impl FnMut(&mut OrderRecord) -> Result<String, Refusal>,
+        mut change: impl FnMut(&mut OrderRecord) -> Result<String, Refusal> + Send,
     ) -> Result<Outcome, Refusal> {
         let mut refused = None;
         let mut note = String::new();
-        let result = self.journal.amend(key, OPERATOR, now, &mut |r| match change(r) {
-            Ok(text) => {
-                note.clone_from(&text);
-                Ok(text)
-            }
-            Err(refusal) => {
-                // The journal's own error is set aside for this one.
-                let text = refusal.to_string();
-                refused = Some(refusal);
-                Err(text)
-            }
-        });
+        // The journal may call the change more than once (on a fresh copy each time, when
+        // the order was written meanwhile): the last call's note or refusal is the one kept.
+        let result = self
+            .journal
+            .amend(key, OPERATOR, now, &mut |r| match change(r) {
+                Ok(text) => {
+                    note.clone_from(&text);
+                    refused = None;
+                    Ok(text)
+                }
+                Err(refusal) => {
+                    // The journal's own error is set aside for this one.
+                    let text = refusal.to_string();
+                    refused = Some(refusal);
+                    Err(text)
+                }
+            })
+            .await;
         match (result, refused) {
             (Ok(record), _) => Ok(Outcome { record, note }),
             (Err(JournalError::Refused(_)), Some(refusal)) => Err(refusal),
@@ -512,10 +521,14 @@ impl<'a> Operator<'a> {
         let reference = commerce_core::require_reference(reference)
             .map_err(|e| Refusal::BadReference(Box::new(e)))?
             .to_owned();
-        let r = self.journal.load(key)?.ok_or_else(|| Refusal::UnknownOrder {
-            key: key.to_owned(),
-            looked_up: true,
-        })?;
+        let r = self
+            .journal
+            .load(key)
+            .await?
+            .ok_or_else(|| Refusal::UnknownOrder {
+                key: key.to_owned(),
+                looked_up: true,
+            })?;
         let provider = match (provider, &r.fulfilment) {
             (Some(p), _) => p.to_owned(),
             (None, Some(p)) => p.clone(),
@@ -672,7 +685,7 @@ mod tests {
     const KEY: &str = "bol:1";
 
     /// A journal holding one order waiting for a person, routed to ShopWeDo.
-    fn journal_with(change: impl FnOnce(&mut OrderRecord)) -> MemoryJournal {
+    async fn journal_with(change: impl FnOnce(&mut OrderRecord)) -> MemoryJournal {
         let journal = MemoryJournal::new();
         let mut r = OrderRecord::new(Order {
             id: "1".into(),
@@ -682,7 +695,7 @@ mod tests {
         r.fulfilment = Some("shopwedo".into());
         r.attention = Some("checked by hand".into());
         change(&mut r);
-        assert!(journal.add(&r).unwrap());
+        assert!(journal.add(&r).await.unwrap());
         journal
     }
 
@@ -709,14 +722,14 @@ mod tests {
 
     /// Every refused operation leaves the record as it was, and writes no history (the
     /// record's first entry is its adding).
-    fn unchanged(journal: &MemoryJournal, before: &OrderRecord) {
-        assert_eq!(&journal.load(KEY).unwrap().unwrap(), before);
-        assert_eq!(journal.history(KEY).unwrap().len(), 1);
+    async fn unchanged(journal: &MemoryJournal, before: &OrderRecord) {
+        assert_eq!(&journal.load(KEY).await.unwrap().unwrap(), before);
+        assert_eq!(journal.history(KEY).await.unwrap().len(), 1);
     }
 
     #[tokio::test]
     async fn a_forced_submission_is_written_and_reopen_undoes_it() {
-        let journal = journal_with(|_| {});
+        let journal = journal_with(|_| {}).await;
         let op = Operator::new(&journal).with_vars(no_vars);
         let done = op
             .resolve(KEY, submitted(" 90001 ", None, true), Some("seen there"))
@@ -740,15 +753,15 @@ mod tests {
         let twice = op.reopen(KEY).await.unwrap_err();
         assert!(matches!(twice, Refusal::NothingToUndo { .. }), "{twice:?}");
         assert_eq!(twice.to_string(), "journal: bol:1 has no resolve to undo");
-        let history = journal.history(KEY).unwrap();
+        let history = journal.history(KEY).await.unwrap();
         assert_eq!(history.len(), 3);
         assert!(history[1..].iter().all(|h| h.by == OPERATOR), "{history:?}");
     }
 
     #[tokio::test]
     async fn a_submission_is_checked_before_the_journal_is_read_or_changed() {
-        let journal = journal_with(|_| {});
-        let before = journal.load(KEY).unwrap().unwrap();
+        let journal = journal_with(|_| {}).await;
+        let before = journal.load(KEY).await.unwrap().unwrap();
         let op = Operator::new(&journal).with_vars(no_vars);
 
         let blank = op
@@ -814,9 +827,9 @@ mod tests {
                 .to_string()
                 .ends_with(" or, if you are sure, give --force")
         );
-        unchanged(&journal, &before);
+        unchanged(&journal, &before).await;
 
-        let journal = journal_with(|r| r.fulfilment = None);
+        let journal = journal_with(|r| r.fulfilment = None).await;
         let op = Operator::new(&journal).with_vars(no_vars);
         let unrouted = op
             .resolve(KEY, submitted("1", None, true), None)
@@ -841,8 +854,8 @@ mod tests {
             .unwrap();
         let vars: std::collections::BTreeMap<String, String> =
             sb.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        let journal = journal_with(|_| {});
-        let before = journal.load(KEY).unwrap().unwrap();
+        let journal = journal_with(|_| {}).await;
+        let before = journal.load(KEY).await.unwrap().unwrap();
         let op = Operator::new(&journal).with_vars(move |name| vars.get(name).cloned());
         let missing = op
             .resolve(KEY, submitted("999999", None, false), None)
@@ -853,13 +866,13 @@ mod tests {
             missing.to_string(),
             "shopwedo has no order 999999: check the reference (or, if you are sure, give --force)"
         );
-        unchanged(&journal, &before);
+        unchanged(&journal, &before).await;
     }
 
     #[tokio::test]
     async fn a_provider_that_cannot_be_built_from_its_variables_is_refused() {
-        let journal = journal_with(|_| {});
-        let before = journal.load(KEY).unwrap().unwrap();
+        let journal = journal_with(|_| {}).await;
+        let before = journal.load(KEY).await.unwrap().unwrap();
         let op = Operator::new(&journal).with_vars(|name| match name {
             "SHOPWEDO_SHOP_ID" => Some("1".into()),
             "SHOPWEDO_SHOP_KEY" => Some("k".into()),
@@ -875,13 +888,13 @@ mod tests {
         };
         assert!(refused.to_string().contains("SHOPWEDO_BASE_URL"), "{error}");
         assert!(!refused.is_usage());
-        unchanged(&journal, &before);
+        unchanged(&journal, &before).await;
     }
 
     #[tokio::test]
     async fn steps_are_skipped_in_their_order_and_only_known_ones() {
-        let journal = journal_with(|_| {});
-        let before = journal.load(KEY).unwrap().unwrap();
+        let journal = journal_with(|_| {}).await;
+        let before = journal.load(KEY).await.unwrap().unwrap();
         let op = Operator::new(&journal).with_vars(no_vars);
         let early = op.skip_step(KEY, "confirm", None).await.unwrap_err();
         assert!(matches!(early, Refusal::NotShipped), "{early:?}");
@@ -900,7 +913,7 @@ mod tests {
                 .starts_with("journal: `route` cannot be skipped: give `confirm` or an invitation step ("),
             "{unknown}"
         );
-        unchanged(&journal, &before);
+        unchanged(&journal, &before).await;
         if let Some(step) = invitation_steps().first() {
             let first = op.skip_step(KEY, step, None).await.unwrap_err();
             assert!(matches!(first, Refusal::NotConfirmed), "{first:?}");
@@ -910,7 +923,7 @@ mod tests {
             );
         }
 
-        let journal = journal_with(shipped);
+        let journal = journal_with(shipped).await;
         let op = Operator::new(&journal).with_vars(no_vars);
         let confirmed = op.skip_step(KEY, "confirm", Some("done on bol")).await.unwrap();
         assert_eq!(confirmed.record.confirmation, Step::Done(None));
@@ -931,7 +944,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancel_is_undone_by_reopen_not_by_retry() {
-        let journal = journal_with(|_| {});
+        let journal = journal_with(|_| {}).await;
         let op = Operator::new(&journal).with_vars(no_vars);
         let cancelled = op.cancel(KEY, Some("buyer asked")).await.unwrap();
         assert_eq!(
@@ -955,7 +968,7 @@ mod tests {
 
     #[tokio::test]
     async fn reopen_is_refused_once_the_flow_went_on_or_the_data_was_purged() {
-        let journal = journal_with(shipped);
+        let journal = journal_with(shipped).await;
         let op = Operator::new(&journal).with_vars(no_vars);
         let skipped = op.skip_step(KEY, "confirm", None).await.unwrap();
         let at = skipped.record.resolved.as_ref().unwrap().at;
@@ -963,10 +976,11 @@ mod tests {
         let now = Utc::now();
         let mut r = journal
             .claim("runner-a", &["bol".into()], now, now + Duration::seconds(60))
+            .await
             .unwrap()
             .unwrap();
         r.confirmation = Step::Done(Some("again".into()));
-        journal.release("runner-a", &r, "confirmed").unwrap();
+        journal.release("runner-a", &r, "confirmed").await.unwrap();
         let went_on = op.reopen(KEY).await.unwrap_err();
         assert!(matches!(went_on, Refusal::WentOn { .. }), "{went_on:?}");
         assert_eq!(
@@ -977,11 +991,11 @@ mod tests {
             )
         );
 
-        let journal = journal_with(|_| {});
+        let journal = journal_with(|_| {}).await;
         let op = Operator::new(&journal).with_vars(no_vars);
         op.cancel(KEY, None).await.unwrap();
         let later = Utc::now() + Duration::seconds(1);
-        assert_eq!(journal.purge_personal(later).unwrap(), 1);
+        assert_eq!(journal.purge_personal(later).await.unwrap(), 1);
         let purged = op.reopen(KEY).await.unwrap_err();
         assert!(
             matches!(
@@ -1021,7 +1035,8 @@ mod tests {
             r.submission = Step::Started;
             r.failures = 3;
             r.last_error = Some("timeout".into());
-        });
+        })
+        .await;
         let op = Operator::new(&journal).with_vars(no_vars);
         let retried = op.retry(KEY).await.unwrap();
         assert_eq!(retried.note, "retry asked by an operator: submit sent again");
@@ -1033,7 +1048,8 @@ mod tests {
             r.attention = None;
             r.submission = Step::Started;
             r.failures = 2;
-        });
+        })
+        .await;
         let op = Operator::new(&journal).with_vars(no_vars);
         let retried = op.retry(KEY).await.unwrap();
         assert_eq!(retried.note, "retry asked by an operator: due now");
@@ -1043,14 +1059,15 @@ mod tests {
 
     #[tokio::test]
     async fn retry_refuses_completed_emptied_and_split_orders() {
-        let journal = journal_with(|r| r.completed_at = Some(Utc::now()));
+        let journal = journal_with(|r| r.completed_at = Some(Utc::now())).await;
         let done = Operator::new(&journal).retry(KEY).await.unwrap_err();
         assert!(matches!(done, Refusal::Completed { .. }), "{done:?}");
         assert_eq!(done.to_string(), "journal: bol:1 is completed");
 
         let journal = journal_with(|r| {
             r.dropped_lines.insert("line-1".into(), "cancelled on bol".into());
-        });
+        })
+        .await;
         let empty = Operator::new(&journal).retry(KEY).await.unwrap_err();
         assert!(matches!(empty, Refusal::NothingToShip { .. }), "{empty:?}");
         assert_eq!(
@@ -1071,8 +1088,9 @@ mod tests {
                     lines: vec!["b".into()],
                 },
             ])
-        });
-        let before = journal.load(KEY).unwrap().unwrap();
+        })
+        .await;
+        let before = journal.load(KEY).await.unwrap().unwrap();
         let op = Operator::new(&journal).with_vars(no_vars);
         for refusal in [
             op.retry(KEY).await.unwrap_err(),
@@ -1088,16 +1106,17 @@ mod tests {
                  order invites once they ended)"
             );
         }
-        unchanged(&journal, &before);
+        unchanged(&journal, &before).await;
     }
 
     #[tokio::test]
     async fn an_order_a_runner_holds_or_the_journal_lacks_is_refused() {
-        let journal = journal_with(|r| r.attention = None);
+        let journal = journal_with(|r| r.attention = None).await;
         let now = Utc::now();
         let until = now + Duration::hours(1);
         journal
             .claim("runner-a", &["bol".into()], now, until)
+            .await
             .unwrap()
             .unwrap();
         let op = Operator::new(&journal).with_vars(no_vars);

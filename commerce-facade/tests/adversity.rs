@@ -213,21 +213,22 @@ struct ClaimsFail {
     save_failures: AtomicUsize,
 }
 
+#[async_trait::async_trait]
 impl Journal for ClaimsFail {
     fn location(&self) -> String {
         self.inner.location()
     }
 
-    fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
-        self.inner.load(key)
+    async fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
+        self.inner.load(key).await
     }
-    fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
-        self.inner.all()
+    async fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
+        self.inner.all().await
     }
-    fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
-        self.inner.add(record)
+    async fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
+        self.inner.add(record).await
     }
-    fn claim(
+    async fn claim(
         &self,
         runner: &str,
         channels: &[String],
@@ -236,11 +237,11 @@ impl Journal for ClaimsFail {
     ) -> Result<Option<OrderRecord>, JournalError> {
         self.claims.fetch_add(1, Ordering::SeqCst);
         if self.claims_work {
-            return self.inner.claim(runner, channels, now, until);
+            return self.inner.claim(runner, channels, now, until).await;
         }
         Err(JournalError::Storage("database or disk is full".into()))
     }
-    fn save(
+    async fn save(
         &self,
         runner: &str,
         until: DateTime<Utc>,
@@ -258,34 +259,34 @@ impl Journal for ClaimsFail {
                 "server closed the connection unexpectedly".into(),
             ));
         }
-        self.inner.save(runner, until, record, note)
+        self.inner.save(runner, until, record, note).await
     }
-    fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
-        self.inner.renew(key, runner, until)
+    async fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+        self.inner.renew(key, runner, until).await
     }
-    fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError> {
-        self.inner.release(runner, record, note)
+    async fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError> {
+        self.inner.release(runner, record, note).await
     }
-    fn amend(
+    async fn amend(
         &self,
         key: &str,
         by: &str,
         now: DateTime<Utc>,
         change: Amendment<'_>,
     ) -> Result<OrderRecord, JournalError> {
-        self.inner.amend(key, by, now, change)
+        self.inner.amend(key, by, now, change).await
     }
-    fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
-        self.inner.history(key)
+    async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
+        self.inner.history(key).await
     }
-    fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
-        self.inner.leases(now)
+    async fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
+        self.inner.leases(now).await
     }
-    fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
-        self.inner.next_due(channels)
+    async fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
+        self.inner.next_due(channels).await
     }
-    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
-        self.inner.purge_personal(before)
+    async fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        self.inner.purge_personal(before).await
     }
 }
 
@@ -356,7 +357,7 @@ async fn a_journal_write_lost_after_the_hand_over_is_written_again_not_left_to_a
         0,
         "both failures were met"
     );
-    let record = journal.load("shop:1").unwrap().unwrap();
+    let record = journal.load("shop:1").await.unwrap().unwrap();
     assert!(record.attention.is_none(), "{record:#?}");
     assert!(record.completed_at.is_some(), "{record:#?} {summary:#?}");
     let created = warehouse.created.lock().unwrap().clone();
@@ -366,8 +367,8 @@ async fn a_journal_write_lost_after_the_hand_over_is_written_again_not_left_to_a
 /// In the SQLite journal one record that does not read (`claim` reads the soonest due
 /// record, and new records sort first) made every claim fail: no other order was worked
 /// on by any runner. Now it is set aside, kept as it is and named by `unreadable`.
-#[test]
-fn one_unreadable_record_is_set_aside_and_the_others_are_claimed() {
+#[tokio::test]
+async fn one_unreadable_record_is_set_aside_and_the_others_are_claimed() {
     let dir = std::env::temp_dir().join(format!("review-poison-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -375,7 +376,7 @@ fn one_unreadable_record_is_set_aside_and_the_others_are_claimed() {
     let j = commerce_facade::SqliteJournal::open(&path).unwrap();
     let mut good = OrderRecord::new(order("good"));
     good.due = Some(Utc::now() - chrono::Duration::minutes(1));
-    j.add(&good).unwrap();
+    j.add(&good).await.unwrap();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute(
@@ -385,20 +386,26 @@ fn one_unreadable_record_is_set_aside_and_the_others_are_claimed() {
         .unwrap();
     }
     let now = Utc::now();
-    let claimed = j.claim(
-        "a",
-        &["shop".to_owned()],
-        now,
-        now + chrono::Duration::minutes(10),
-    );
+    let claimed = j
+        .claim(
+            "a",
+            &["shop".to_owned()],
+            now,
+            now + chrono::Duration::minutes(10),
+        )
+        .await;
     assert!(
         matches!(&claimed, Ok(Some(r)) if r.key == "shop:good"),
         "the due, readable order is not claimed: {claimed:?}"
     );
-    assert_eq!(j.unreadable().unwrap().len(), 1);
-    assert_eq!(j.all().unwrap().len(), 1, "all() gives the records that read");
+    assert_eq!(j.unreadable().await.unwrap().len(), 1);
+    assert_eq!(
+        j.all().await.unwrap().len(),
+        1,
+        "all() gives the records that read"
+    );
     assert!(
-        j.history("shop:bad").unwrap()[0]
+        j.history("shop:bad").await.unwrap()[0]
             .note
             .starts_with("unreadable record set aside")
     );
@@ -410,19 +417,20 @@ fn one_unreadable_record_is_set_aside_and_the_others_are_claimed() {
 /// 3000000d`, or `FlowOptions::lease` too large for chrono, which `Flow::lease_until`
 /// saturates to `DateTime::MAX_UTC`) is written as `+10245-...` / `+262142-...`, which
 /// sorts before `2026-...`: the order is free for any runner at once.
-#[test]
-fn a_lease_past_the_year_9999_still_holds_in_the_sqlite_journal() {
+#[tokio::test]
+async fn a_lease_past_the_year_9999_still_holds_in_the_sqlite_journal() {
     let dir = std::env::temp_dir().join(format!("review-far-lease-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let j = commerce_facade::SqliteJournal::open(dir.join("j.sqlite")).unwrap();
-    j.add(&OrderRecord::new(order("1"))).unwrap();
+    j.add(&OrderRecord::new(order("1"))).await.unwrap();
     let channels = ["shop".to_owned()];
     let now = Utc::now();
     let lease = chrono::Duration::from_std(commerce_facade::parse_duration("3000000d").unwrap()).unwrap();
-    assert!(j.claim("a", &channels, now, now + lease).unwrap().is_some());
+    assert!(j.claim("a", &channels, now, now + lease).await.unwrap().is_some());
     let again = j
         .claim("b", &channels, now, now + chrono::Duration::minutes(10))
+        .await
         .unwrap();
     assert_eq!(
         again.map(|r| r.key),
@@ -506,7 +514,7 @@ async fn an_order_routed_to_a_provider_this_runner_lacks_is_left_for_another() {
     let journal = Arc::new(MemoryJournal::new());
     let mut record = OrderRecord::new(order("1"));
     record.fulfilment = Some("other-warehouse".into());
-    journal.add(&record).unwrap();
+    journal.add(&record).await.unwrap();
     let flow = Flow::new(
         providers(&shop, &warehouse),
         journal.clone(),
@@ -523,7 +531,7 @@ async fn an_order_routed_to_a_provider_this_runner_lacks_is_left_for_another() {
         summary.failures[0].2.contains("which this runner does not have"),
         "{summary:#?}"
     );
-    let r = journal.load("shop:1").unwrap().unwrap();
+    let r = journal.load("shop:1").await.unwrap().unwrap();
     assert!(r.is_open() && r.attention.is_none(), "{r:#?}");
     assert!(
         warehouse.created.lock().unwrap().is_empty(),
@@ -591,7 +599,7 @@ async fn an_invitation_refused_before_sending_waits_for_a_person() {
         "{reason}"
     );
     assert_eq!(platform.attempts.load(Ordering::SeqCst), 1, "asked once");
-    let r = journal.load("shop:1").unwrap().unwrap();
+    let r = journal.load("shop:1").await.unwrap().unwrap();
     assert!(r.confirmation.is_done() && r.attention.is_some());
     assert_eq!(r.invitations["refusing"], commerce_facade::Step::NotStarted);
 }
@@ -628,10 +636,13 @@ async fn a_stop_during_a_hand_overs_reads_sends_nothing_and_leaves_it_not_starte
     );
     assert!(summary.interrupted);
     assert!(warehouse.created.lock().unwrap().is_empty());
-    let r = journal.load("shop:1").unwrap().unwrap();
+    let r = journal.load("shop:1").await.unwrap().unwrap();
     assert_eq!(r.submission, commerce_facade::Step::NotStarted, "{r:#?}");
     assert_eq!(
-        journal.leases(Utc::now() - chrono::Duration::days(1)).unwrap(),
+        journal
+            .leases(Utc::now() - chrono::Duration::days(1))
+            .await
+            .unwrap(),
         vec![]
     );
 }
@@ -662,7 +673,7 @@ async fn a_stop_during_the_hand_over_lets_it_finish_and_journals_it() {
     });
     assert!(summary.interrupted);
     assert_eq!(warehouse.created.lock().unwrap().get("1"), Some(&1));
-    let r = journal.load("shop:1").unwrap().unwrap();
+    let r = journal.load("shop:1").await.unwrap().unwrap();
     assert!(r.submission.is_done(), "{r:#?}");
 }
 

@@ -106,8 +106,8 @@ fn assert_no_violation(report: &commerce_sandbox::Report) {
 }
 
 /// The order's history as one text.
-fn notes(journal: &MemoryJournal, key: &str) -> String {
-    support::notes(journal, key).join("\n")
+async fn notes(journal: &MemoryJournal, key: &str) -> String {
+    support::notes(journal, key).await.join("\n")
 }
 
 #[tokio::test(start_paused = true)]
@@ -143,10 +143,10 @@ async fn a_request_before_the_hand_over_cancels_on_bol_and_nothing_is_handed_ove
         (1, 2, 11, 12),
         "{summary:#?}"
     );
-    let outcome = support::settled(&sb, journal.as_ref(), 12);
+    let outcome = support::settled(&sb, journal.as_ref(), 12).await;
     assert_eq!((outcome.completed, outcome.cancelled, outcome.split), (11, 1, 2));
 
-    let r = journal.load(&format!("bol:{whole}")).unwrap().unwrap();
+    let r = journal.load(&format!("bol:{whole}")).await.unwrap().unwrap();
     assert!(r.fulfilment.is_none() && !r.submission.is_done(), "{r:#?}");
     assert!(
         r.cancelled
@@ -156,15 +156,15 @@ async fn a_request_before_the_hand_over_cancels_on_bol_and_nothing_is_handed_ove
     );
     assert!(r.invitations.is_empty(), "no invitation for a cancelled order");
     // The other line went on alone: handed over, confirmed, named in the invitations.
-    let r = journal.load(&format!("bol:{partial}")).unwrap().unwrap();
+    let r = journal.load(&format!("bol:{partial}")).await.unwrap().unwrap();
     assert!(r.dropped_lines.contains_key(&partial_lines[0].line_id), "{r:#?}");
     assert_eq!(r.order.lines.len(), 1);
     assert_eq!(r.order.lines[0].line_id, partial_lines[1].line_id);
-    assert!(notes(&journal, &r.key).contains("accepting on bol"));
+    assert!(notes(&journal, &r.key).await.contains("accepting on bol"));
     let report = sb.report();
     assert_eq!(report.created("bol", "cancellations"), 2, "{report:#?}");
     assert_no_violation(&report);
-    support::assert_once(&report, journal.as_ref());
+    support::assert_once(&report, journal.as_ref()).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -195,13 +195,13 @@ async fn after_the_hand_over_shopwedo_cancels_and_a_supplier_that_cannot_asks_a_
         assert!(reason.contains("customer-api cannot cancel"), "{key}: {reason}");
         assert!(reason.contains("commerce resolve --cancel"), "{key}: {reason}");
     }
-    for r in journal.all().unwrap() {
+    for r in journal.all().await.unwrap() {
         if r.cancelled.is_some() {
             assert_eq!(r.fulfilment.as_deref(), Some("shopwedo"));
-            assert!(notes(&journal, &r.key).contains("cancelling"), "{r:#?}");
+            assert!(notes(&journal, &r.key).await.contains("cancelling"), "{r:#?}");
         }
     }
-    let outcome = support::settled(&sb, journal.as_ref(), 4);
+    let outcome = support::settled(&sb, journal.as_ref(), 4).await;
     assert_eq!(
         (outcome.cancelled, outcome.referred),
         (at_shopwedo, 4 - at_shopwedo)
@@ -237,10 +237,10 @@ async fn a_request_after_the_parcel_left_is_declined_by_confirming_it() {
     let second = run(&sb, &journal, None).await;
     assert!(second.is_clean(), "{second:#?}");
     assert_eq!(second.completed, 1);
-    let r = journal.load(&format!("bol:{id}")).unwrap().unwrap();
+    let r = journal.load(&format!("bol:{id}")).await.unwrap().unwrap();
     assert_eq!(r.kept_lines.len(), lines.len(), "{r:#?}");
-    assert!(notes(&journal, &r.key).contains("after the parcel left"));
-    support::settled(&sb, journal.as_ref(), 1);
+    assert!(notes(&journal, &r.key).await.contains("after the parcel left"));
+    support::settled(&sb, journal.as_ref(), 1).await;
     let report = sb.report();
     assert_eq!(report.created("bol", "cancellations"), 0);
     assert_no_violation(&report);
@@ -260,7 +260,7 @@ async fn one_line_of_several_after_the_hand_over_asks_a_person_and_is_never_conf
     let journal = Arc::new(MemoryJournal::new());
     // Every order handed over, none shipped.
     run(&sb, &journal, Some(24)).await;
-    assert!(journal.load(&key).unwrap().unwrap().submission.is_done());
+    assert!(journal.load(&key).await.unwrap().unwrap().submission.is_done());
     sb.request_cancellation(&order, &[&lines[0].line_id]);
     let second = run(&sb, &journal, None).await;
     let reason = &second
@@ -282,10 +282,11 @@ async fn one_line_of_several_after_the_hand_over_asks_a_person_and_is_never_conf
             r.attention = None;
             Ok("retry asked by an operator".into())
         })
+        .await
         .unwrap();
     let third = run(&sb, &journal, None).await;
     assert!(third.is_clean(), "{third:#?}");
-    let r = journal.load(&key).unwrap().unwrap();
+    let r = journal.load(&key).await.unwrap().unwrap();
     assert!(r.completed_at.is_some(), "{r:#?}");
     assert!(r.dropped_lines.contains_key(&lines[0].line_id), "{r:#?}");
     // The cancelled line was never confirmed (bol refuses that: a violation).
@@ -297,7 +298,7 @@ async fn one_line_of_several_after_the_hand_over_asks_a_person_and_is_never_conf
     );
     assert_eq!(line(&lines[1].line_id).shipped, lines[1].quantity);
     assert_no_violation(&sb.report());
-    support::settled(&sb, journal.as_ref(), 12);
+    support::settled(&sb, journal.as_ref(), 12).await;
 }
 
 /// An order waiting for a person before its hand-over (here: ShopWeDo needs a phone the
@@ -324,9 +325,13 @@ async fn a_request_on_an_order_waiting_for_a_person_is_answered() {
     // asked.
     let second = run_with(&sb, &journal, FlowOptions::default()).await;
     assert!(second.failures.is_empty(), "{second:#?}");
-    let r = journal.load(&key).unwrap().unwrap();
+    let r = journal.load(&key).await.unwrap().unwrap();
     assert!(r.cancelled.is_some() && r.attention.is_none(), "{r:#?}");
-    assert!(notes(&journal, &key).contains("reopened to answer the request"));
+    assert!(
+        notes(&journal, &key)
+            .await
+            .contains("reopened to answer the request")
+    );
     for l in sb.bol_lines().iter().filter(|l| l.order_id == order) {
         assert_eq!(
             (l.cancelled, l.cancellation_request),

@@ -99,7 +99,7 @@ async fn every_order_ends_once_with_no_violation_duplicate_or_429() {
     let summary = flow.run().await;
     assert!(support::clean_but_referrals(&summary), "{summary:#?}");
     // Completed, cancelled by the buyer, or (a supplier that cannot cancel) with a person.
-    let outcome = support::settled(&sb, journal.as_ref(), 10);
+    let outcome = support::settled(&sb, journal.as_ref(), 10).await;
     // An order split over both providers counts once (its parts are not orders).
     assert_eq!((summary.orders_seen, summary.pending), (10, 0));
     assert_eq!(summary.split, outcome.split);
@@ -110,12 +110,12 @@ async fn every_order_ends_once_with_no_violation_duplicate_or_429() {
     assert!(outcome.completed >= 7, "{outcome:?}");
     assert_eq!(
         summary.invitations.values().sum::<usize>(),
-        2 * support::inviting(journal.as_ref())
+        2 * support::inviting(journal.as_ref()).await
     );
     let report = sb.report();
     assert_eq!(report.total_violations(), 0, "{report:#?}");
     assert_eq!(report.total_rate_limited(), 0, "{report:#?}");
-    assert_once(&report, journal.as_ref());
+    assert_once(&report, journal.as_ref()).await;
     assert_eq!(
         report.providers["bol"].token_requests, 1,
         "one bol token for the whole run"
@@ -127,7 +127,7 @@ async fn every_order_ends_once_with_no_violation_duplicate_or_429() {
     // A second run finds nothing to do.
     let again = flow.run().await;
     assert_eq!((again.orders_seen, again.submitted), (0, 0), "{again:#?}");
-    assert_once(&sb.report(), journal.as_ref());
+    assert_once(&sb.report(), journal.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,9 +153,9 @@ async fn with_faults_at_0_2_every_order_still_completes_without_duplicates() {
     support::run_until_done(&flow, 8).await;
     let report = sb.report();
     assert!(report.total_faults() > 0, "faults were injected");
-    assert_once(&report, journal.as_ref());
+    assert_once(&report, journal.as_ref()).await;
     assert_eq!(report.total_violations(), 0, "{report:#?}");
-    support::settled(&sb, journal.as_ref(), 10);
+    support::settled(&sb, journal.as_ref(), 10).await;
 }
 
 async fn crash_and_resume(stop_after: usize) {
@@ -191,9 +191,9 @@ async fn crash_and_resume(stop_after: usize) {
         support::clean_but_referrals(&summary) && !summary.interrupted,
         "{summary:#?}"
     );
-    support::settled(&sb, journal.as_ref(), 8);
+    support::settled(&sb, journal.as_ref(), 8).await;
     let report = sb.report();
-    assert_once(&report, journal.as_ref());
+    assert_once(&report, journal.as_ref()).await;
     // The resumed process has no token yet, so it asks bol for one while the first
     // process's token is still fresh: the one report expected, and nothing else.
     assert_eq!(report.total_violations(), 1, "{report:#?}");
@@ -247,7 +247,7 @@ async fn creates_answered_with_an_unreadable_2xx_are_never_repeated() {
     assert!(last.failures.is_empty(), "{last:#?}");
     // Every order is either complete or waiting for a person, with the reason in its
     // record (reported by the run that stopped it).
-    let records = journal.all().unwrap();
+    let records = journal.all().await.unwrap();
     let ids: std::collections::BTreeSet<&str> = records.iter().map(|r| r.order.id.as_str()).collect();
     assert_eq!(ids.len(), orders);
     let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
@@ -354,15 +354,17 @@ async fn a_failed_second_invitation_call_does_not_repeat_the_first() {
     let flow = Flow::new(support::providers_on(&sb, &http), journal.clone(), options());
     support::run_until_done(&flow, 4).await;
     let report = sb.report();
-    assert_once(&report, journal.as_ref());
-    support::settled(&sb, journal.as_ref(), orders);
+    assert_once(&report, journal.as_ref()).await;
+    support::settled(&sb, journal.as_ref(), orders).await;
     assert!(
-        report.created("sitejabber", "product_review_requests") >= support::inviting(journal.as_ref()) as u64,
+        report.created("sitejabber", "product_review_requests")
+            >= support::inviting(journal.as_ref()).await as u64,
         "one per SKU"
     );
     let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
     let record = journal
         .all()
+        .await
         .unwrap()
         .into_iter()
         .find(|r| r.is_complete(&platforms))

@@ -55,7 +55,7 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     for (key, reason) in &no_phone {
         assert!(reason.contains("shipping_address.phone"), "{key}: {reason}");
         assert!(reason.contains("COMMERCE_CONTACT_PHONE"), "{key}: {reason}");
-        let r = journal.load(key).unwrap().unwrap();
+        let r = journal.load(key).await.unwrap().unwrap();
         assert_eq!(r.fulfilment.as_deref(), Some("shopwedo"));
         assert_eq!(r.submission, Step::NotStarted, "nothing was sent");
         assert!(r.order.shipping_address.phone.is_none());
@@ -63,6 +63,7 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     let report = sb.report();
     let handed_over = journal
         .all()
+        .await
         .unwrap()
         .iter()
         .filter(|r| r.submission.is_done())
@@ -79,7 +80,7 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
         "{report:#?}"
     );
     // Every buyer's address is a bol relay address, passed on as given.
-    for r in journal.all().unwrap() {
+    for r in journal.all().await.unwrap() {
         assert!(
             r.order.customer.email.ends_with("@verkopen.bol.com"),
             "{}",
@@ -88,6 +89,7 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     }
     let with_extension = journal
         .all()
+        .await
         .unwrap()
         .into_iter()
         .filter(|r| r.order.shipping_address.house_number_addition.is_some())
@@ -104,6 +106,7 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
                 r.attention = None;
                 Ok("retry asked by an operator".into())
             })
+            .await
             .unwrap();
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -118,11 +121,12 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     .run()
     .await;
     assert!(support::clean_but_referrals(&second), "{second:#?}");
-    support::settled(&sb, journal.as_ref(), orders);
+    support::settled(&sb, journal.as_ref(), orders).await;
     // ShopWeDo's parcels, in every shape: the tracking read one level down as well, and a
     // parcel that left without a code confirmed on bol without one after the wait.
     let codes: Vec<String> = journal
         .all()
+        .await
         .unwrap()
         .iter()
         .filter(|r| r.fulfilment.as_deref() == Some("shopwedo"))
@@ -143,9 +147,9 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
         codes.iter().any(|c| !c.is_empty() && id(c) % 6 == 2),
         "nested in `tracking`: {codes:?}"
     );
-    for r in journal.all().unwrap() {
+    for r in journal.all().await.unwrap() {
         if r.shipped.done().is_some_and(|t| t.code.is_empty()) {
-            let notes = support::notes(journal.as_ref(), &r.key);
+            let notes = support::notes(journal.as_ref(), &r.key).await;
             assert!(
                 notes.iter().any(|n| n.contains("confirmed without one")),
                 "{notes:?}"
@@ -156,8 +160,8 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     // The supplier's orders of several items leave in two parcels: said once while partly
     // shipped, confirmed when both left, the second code in the history.
     let mut two_parcels = 0;
-    for r in journal.all().unwrap() {
-        let notes = support::notes(journal.as_ref(), &r.key);
+    for r in journal.all().await.unwrap() {
+        let notes = support::notes(journal.as_ref(), &r.key).await;
         if notes.iter().any(|n| n.contains("in 2 parcels")) {
             two_parcels += 1;
             assert_eq!(
@@ -170,6 +174,7 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     }
     let candidates: Vec<String> = journal
         .all()
+        .await
         .unwrap()
         .iter()
         .filter(|r| r.fulfilment.as_deref() == Some("customer-api") && r.order.lines.len() > 1)
@@ -190,7 +195,7 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     // company line (read back from ShopWeDo), the buyer as the recipient.
     let shopwedo = support::shopwedo_on(&sb, &http);
     let mut pickups = 0;
-    for r in journal.all().unwrap() {
+    for r in journal.all().await.unwrap() {
         let Some(point) = r.order.pickup_point.clone() else {
             continue;
         };
@@ -207,7 +212,7 @@ async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through
     }
     assert!(pickups > 0, "some orders go to a pick-up point");
     let report = sb.report();
-    support::assert_once(&report, journal.as_ref());
+    support::assert_once(&report, journal.as_ref()).await;
     // The second run has new clients, as a new process would: its bol token request while
     // the first run's token is fresh is the only rule it breaks.
     for p in report.providers.values() {

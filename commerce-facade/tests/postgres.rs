@@ -10,11 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use commerce_core::{Order, SubmissionReceipt};
-use commerce_facade::{
-    Flow, FlowOptions, Journal, JournalError, OrderRecord, PgJournal, Postgres, SqliteJournal, Step,
-};
+use commerce_core::Order;
+use commerce_facade::{Flow, FlowOptions, Journal, OrderRecord, PgJournal, Postgres};
 use commerce_sandbox::Config;
+use support::journal_suite::{Subject, conformance};
 use support::{assert_once, shop_options};
 
 /// A new, empty database on the test server; its address.
@@ -50,108 +49,42 @@ fn record(id: &str) -> OrderRecord {
     })
 }
 
-/// The lease rules every journal keeps, on two handles of one journal (two runners).
-fn lease_rules(a: &dyn Journal, b: &dyn Journal) {
-    let channels = ["bol".to_owned()];
-    let now = Utc::now();
-    let until = now + chrono::Duration::seconds(30);
-    assert!(a.add(&record("1")).unwrap());
-    assert!(!b.add(&record("1")).unwrap(), "added once");
-    let mut r = a.claim("a", &channels, now, until).unwrap().unwrap();
-    assert_eq!(b.claim("b", &channels, now, until).unwrap(), None, "held");
-    assert!(matches!(
-        b.amend("bol:1", "operator", now, &mut |_| Ok(String::new())),
-        Err(JournalError::Busy { .. })
-    ));
-    r.submission = Step::Done(SubmissionReceipt {
-        provider: "shopwedo".into(),
-        reference: "9".into(),
-        already_submitted: false,
-    });
-    a.save("a", until, &r, "submitted").unwrap();
-    a.renew("bol:1", "a", until).unwrap();
-    // The lease ends: b takes the order, and a may no longer write it.
-    let after = until + chrono::Duration::seconds(1);
-    let taken = b
-        .claim("b", &channels, after, after + chrono::Duration::seconds(30))
-        .unwrap()
-        .unwrap();
-    assert_eq!(taken.submission, r.submission, "b reads what a saved");
-    assert!(matches!(
-        a.save("a", after, &r, "late"),
-        Err(JournalError::LeaseLost { .. })
-    ));
-    assert!(matches!(
-        a.renew("bol:1", "a", after),
-        Err(JournalError::LeaseLost { .. })
-    ));
-    assert_eq!(a.leases(after).unwrap()[0].runner, "b");
-    b.release("b", &taken, "released").unwrap();
-    assert_eq!(a.leases(after).unwrap(), vec![]);
-    // Due later: not claimed before, and `next_due` says when.
-    let mut later = record("2");
-    later.due = Some(now + chrono::Duration::minutes(5));
-    a.add(&later).unwrap();
-    let amended = a
-        .amend("bol:1", "operator", after, &mut |r| {
-            r.attention = Some("check it".into());
-            Ok("held for a person".into())
-        })
-        .unwrap();
-    assert!(!amended.is_open());
-    assert_eq!(a.claim("a", &channels, now, until).unwrap(), None);
-    let due = a.next_due(&channels).unwrap().unwrap();
-    assert!((due - later.due.unwrap()).num_milliseconds().abs() < 1, "{due}");
-    let notes: Vec<String> = b.history("bol:1").unwrap().into_iter().map(|h| h.note).collect();
-    assert_eq!(
-        notes,
-        [
-            "seen on its channel",
-            "submitted",
-            "released",
-            "held for a person"
-        ]
-    );
-    assert_eq!(a.all().unwrap().len(), 2);
-    assert!(a.load("bol:3").unwrap().is_none());
-}
-
-#[test]
-fn the_postgres_journal_keeps_the_same_lease_rules_as_sqlite() {
-    let url = database();
-    let (one, two) = (Postgres::connect(&url).unwrap(), Postgres::connect(&url).unwrap());
-    lease_rules(&one.journal(), &two.journal());
-    support::claims_furthest_along_first(&one.journal());
-    let dir = std::env::temp_dir().join(format!("pg-vs-sqlite-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("j.sqlite");
-    lease_rules(
-        &SqliteJournal::open(&path).unwrap(),
-        &SqliteJournal::open(&path).unwrap(),
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
+/// The rules every journal keeps (the suite run over memory and SQLite too), on two
+/// handles of each journal, each with its own connections (two runner processes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_journal_keeps_the_rules_of_every_journal() {
+    conformance(&Subject {
+        name: "postgres",
+        fresh: Box::new(|| {
+            let url = database();
+            let a: Arc<dyn Journal> = Arc::new(Postgres::connect(&url).unwrap().journal());
+            let b: Arc<dyn Journal> = Arc::new(Postgres::connect(&url).unwrap().journal());
+            (a, b)
+        }),
+    })
+    .await;
 }
 
 /// A journal serves one account per channel, between two processes' handles; a completed
 /// record that does not read does not stop the purge of the others.
-#[test]
-fn one_account_per_channel_and_the_purge_passes_over_unreadable_records() {
+#[tokio::test]
+async fn one_account_per_channel_and_the_purge_passes_over_unreadable_records() {
     let url = database();
     let (one, two) = (Postgres::connect(&url).unwrap(), Postgres::connect(&url).unwrap());
     let (a, b) = (one.journal(), two.journal());
-    a.bind_account("bol", "client id a", false).unwrap();
-    b.bind_account("bol", "client id a", false).unwrap();
+    a.bind_account("bol", "client id a", false).await.unwrap();
+    b.bind_account("bol", "client id a", false).await.unwrap();
     assert!(matches!(
-        b.bind_account("bol", "client id b", false),
+        b.bind_account("bol", "client id b", false).await,
         Err(commerce_facade::JournalError::OtherAccount { .. })
     ));
-    b.bind_account("bol", "client id b", true).unwrap();
-    assert!(a.bind_account("bol", "client id a", false).is_err());
+    b.bind_account("bol", "client id b", true).await.unwrap();
+    assert!(a.bind_account("bol", "client id a", false).await.is_err());
     for id in ["1", "2"] {
         let mut done = record(id);
         done.order.customer.email = format!("buyer{id}@example.nl");
         done.completed_at = Some(Utc::now() - chrono::Duration::days(40));
-        a.add(&done).unwrap();
+        a.add(&done).await.unwrap();
     }
     sql(one.location(), |c| {
         c.execute(
@@ -161,30 +94,103 @@ fn one_account_per_channel_and_the_purge_passes_over_unreadable_records() {
         .unwrap()
     });
     assert_eq!(
-        a.purge_personal(Utc::now() - chrono::Duration::days(30)).unwrap(),
+        a.purge_personal(Utc::now() - chrono::Duration::days(30))
+            .await
+            .unwrap(),
         1
     );
-    assert_eq!(a.load("bol:2").unwrap().unwrap().order.customer.email, "");
+    assert_eq!(a.load("bol:2").await.unwrap().unwrap().order.customer.email, "");
 }
 
-#[test]
-fn the_schema_is_made_once_and_a_newer_one_is_refused() {
+#[tokio::test]
+async fn the_schema_is_made_once_and_a_newer_one_is_refused() {
     let url = database();
     // Several processes starting at once: one migrates, the others find it done.
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let url = url.clone();
-            std::thread::spawn(move || Postgres::connect(&url).map(|p| p.schema_version().unwrap()))
+            std::thread::spawn(move || Postgres::connect(&url))
         })
         .collect();
     for h in handles {
-        assert_eq!(h.join().unwrap().unwrap(), commerce_facade::PG_SCHEMA_VERSION);
+        let pg = h.join().unwrap().unwrap();
+        assert_eq!(
+            pg.schema_version().await.unwrap(),
+            commerce_facade::PG_SCHEMA_VERSION
+        );
+        let numbers: Vec<i64> = pg.migrations().await.unwrap().into_iter().map(|m| m.0).collect();
+        assert_eq!(numbers, [1, 2, 3], "each migration recorded once");
     }
     sql(&url, |c| {
         c.execute("UPDATE commerce_schema SET version = 99", &[]).unwrap()
     });
-    let err = Postgres::connect(&url).unwrap_err().to_string();
+    let err = Postgres::connect(&url).unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    let err = err.to_string();
     assert!(err.contains("newer release") && err.contains("99"), "{err}");
+}
+
+/// A migration recorded as applied that is not this release's (edited after it was
+/// applied) is refused, with its number, and nothing changes.
+#[tokio::test]
+async fn a_changed_migration_is_refused() {
+    let url = database();
+    drop(Postgres::connect(&url).unwrap());
+    sql(&url, |c| {
+        c.execute(
+            "UPDATE commerce_migrations SET checksum = 'edited' WHERE number = 2",
+            &[],
+        )
+        .unwrap()
+    });
+    let err = Postgres::connect(&url).unwrap_err();
+    assert!(
+        matches!(err, commerce_core::Error::Storage { retryable: false, .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("migration 2 (accounts)") && text.contains("differs"),
+        "{text}"
+    );
+}
+
+/// A database of the last release (schema 2, no table of migrations) is brought to this
+/// release's schema, its orders kept, and its migrations recorded.
+#[tokio::test]
+async fn a_database_of_an_earlier_release_is_migrated_without_loss() {
+    let url = database();
+    let text = serde_json::to_string(&record("1")).unwrap();
+    sql(&url, move |c| {
+        c.batch_execute(include_str!("../migrations/postgres/0001_journal_and_stores.sql"))
+            .unwrap();
+        c.batch_execute(include_str!("../migrations/postgres/0002_accounts.sql"))
+            .unwrap();
+        c.batch_execute(
+            "CREATE TABLE commerce_schema (version INTEGER NOT NULL);
+             INSERT INTO commerce_schema (version) VALUES (2);
+             INSERT INTO commerce_accounts (channel, account, since) VALUES ('bol', 'client id a', now());",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO commerce_orders (key, record, updated_at, channel, open) VALUES ('bol:1', $1, now(), 'bol', true)",
+            &[&text],
+        )
+        .unwrap();
+    });
+    let pg = Postgres::connect(&url).unwrap();
+    assert_eq!(
+        pg.schema_version().await.unwrap(),
+        commerce_facade::PG_SCHEMA_VERSION
+    );
+    let numbers: Vec<i64> = pg.migrations().await.unwrap().into_iter().map(|m| m.0).collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    let journal = pg.journal();
+    assert_eq!(journal.load("bol:1").await.unwrap().unwrap().order.id, "1");
+    assert!(
+        journal.bind_account("bol", "client id b", false).await.is_err(),
+        "the account kept"
+    );
 }
 
 #[test]
@@ -208,13 +214,13 @@ fn a_wrong_address_names_the_database_but_never_its_password() {
     }
 }
 
-#[test]
-fn runners_claiming_at_once_each_take_another_order() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runners_claiming_at_once_each_take_another_order() {
     let url = database();
     let pg = Postgres::connect(&url).unwrap();
     let journal = pg.journal();
     for i in 0..60 {
-        journal.add(&record(&i.to_string())).unwrap();
+        journal.add(&record(&i.to_string())).await.unwrap();
     }
     let now = Utc::now();
     let until = now + chrono::Duration::minutes(5);
@@ -222,10 +228,11 @@ fn runners_claiming_at_once_each_take_another_order() {
         .map(|i| {
             // A connection pool each, as separate processes have.
             let journal: PgJournal = Postgres::connect(&url).unwrap().journal();
-            std::thread::spawn(move || {
+            tokio::spawn(async move {
                 let mut mine = Vec::new();
                 while let Some(r) = journal
                     .claim(&format!("r{i}"), &["bol".to_owned()], now, until)
+                    .await
                     .unwrap()
                 {
                     mine.push(r.key);
@@ -234,31 +241,38 @@ fn runners_claiming_at_once_each_take_another_order() {
             })
         })
         .collect();
-    let mut all: Vec<String> = runners.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut all: Vec<String> = Vec::new();
+    for h in runners {
+        all.extend(h.await.unwrap());
+    }
     assert_eq!(all.len(), 60, "each order claimed once");
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 60);
-    assert_eq!(journal.leases(now).unwrap().len(), 60);
+    assert_eq!(journal.leases(now).await.unwrap().len(), 60);
 }
 
-#[test]
-fn personal_data_is_purged_and_unreadable_records_are_set_aside() {
+#[tokio::test]
+async fn personal_data_is_purged_and_unreadable_records_are_set_aside() {
     let pg = Postgres::connect(&database()).unwrap();
     let journal = pg.journal();
     let mut done = record("1");
     done.order.customer.email = "buyer@example.nl".into();
     done.completed_at = Some(Utc::now() - chrono::Duration::days(40));
-    journal.add(&done).unwrap();
-    journal.add(&record("2")).unwrap();
+    journal.add(&done).await.unwrap();
+    journal.add(&record("2")).await.unwrap();
     assert_eq!(
         journal
             .purge_personal(Utc::now() - chrono::Duration::days(30))
+            .await
             .unwrap(),
         1
     );
-    assert_eq!(journal.load("bol:1").unwrap().unwrap().order.customer.email, "");
-    assert_eq!(journal.purge_personal(Utc::now()).unwrap(), 0, "once");
+    assert_eq!(
+        journal.load("bol:1").await.unwrap().unwrap().order.customer.email,
+        ""
+    );
+    assert_eq!(journal.purge_personal(Utc::now()).await.unwrap(), 0, "once");
     sql(pg.location(), |c| {
         c.execute(
             "UPDATE commerce_orders SET record = '{\"cut' WHERE key = 'bol:2'",
@@ -270,15 +284,17 @@ fn personal_data_is_purged_and_unreadable_records_are_set_aside() {
     assert_eq!(
         journal
             .claim("a", &["bol".to_owned()], now, now + chrono::Duration::minutes(1))
+            .await
             .unwrap(),
         None
     );
-    let unreadable = journal.unreadable().unwrap();
+    let unreadable = journal.unreadable().await.unwrap();
     assert_eq!(unreadable.len(), 1);
     assert_eq!(unreadable[0].0, "bol:2");
     assert!(
         journal
             .history("bol:2")
+            .await
             .unwrap()
             .last()
             .unwrap()
@@ -342,7 +358,7 @@ async fn workers_on_one_database_share_each_token_and_each_limit() {
     }
     let report = sb.report();
     let journal = Postgres::connect(&url).unwrap().journal();
-    assert_once(&report, &journal);
+    assert_once(&report, &journal).await;
     for provider in ["bol", "customer", "safeshop", "sitejabber"] {
         assert_eq!(
             report.providers.get(provider).map_or(0, |p| p.token_requests),
@@ -430,8 +446,8 @@ async fn connections_dropped_mid_run_lose_nothing_and_do_nothing_twice() {
     assert!(dropped.join().unwrap() > 0, "connections were dropped");
     let report = sb.report();
     let journal = Postgres::connect(&url).unwrap().journal();
-    assert_once(&report, &journal);
-    support::settled(&sb, &journal as &dyn Journal, orders);
+    assert_once(&report, &journal).await;
+    support::settled(&sb, &journal as &dyn Journal, orders).await;
     assert_eq!(report.total_rate_limited(), 0, "{report:#?}");
 }
 

@@ -56,11 +56,11 @@ async fn fault_soak_every_order_completes_once_with_faults_at_0_3() {
         report.total_faults() as f64 > 0.2 * orders as f64,
         "faults were injected: {report:#?}"
     );
-    assert_once(&report, journal.as_ref());
+    assert_once(&report, journal.as_ref()).await;
     assert_eq!(report.total_violations(), 0, "{report:#?}");
     assert_eq!(report.total_rate_limited(), 0, "no 429 ever: {report:#?}");
     // Every order completed, cancelled by its buyer, or with a person: none lost.
-    settled(&sb, journal.as_ref(), orders);
+    settled(&sb, journal.as_ref(), orders).await;
     eprintln!(
         "fault soak: {orders} orders in {runs} runs, {} faults injected, {} s simulated",
         report.total_faults(),
@@ -111,9 +111,9 @@ async fn crash_and_resume(run: u64, orders: usize, stop_after: usize, dir: &std:
             "run {run}: still pending after {runs} runs: {summary:#?}"
         );
     }
-    settled(&sb, journal.as_ref(), orders);
+    settled(&sb, journal.as_ref(), orders).await;
     let report = sb.report();
-    assert_once(&report, journal.as_ref());
+    assert_once(&report, journal.as_ref()).await;
     // The only report allowed: the resumed process asks bol for a token while the first
     // one's is still fresh (no persistent token cache).
     let bol_samples = &report.providers["bol"].violation_samples;

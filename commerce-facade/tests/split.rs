@@ -57,11 +57,11 @@ async fn step_until(
 ) -> OrderRecord {
     for _ in 0..40 {
         run(sb, journal, Some(1)).await;
-        if let Some(r) = journal.all().unwrap().into_iter().find(|r| wanted(r)) {
+        if let Some(r) = journal.all().await.unwrap().into_iter().find(|r| wanted(r)) {
             return r;
         }
     }
-    panic!("never reached: {:#?}", journal.all().unwrap());
+    panic!("never reached: {:#?}", journal.all().await.unwrap());
 }
 
 #[tokio::test(start_paused = true)]
@@ -76,10 +76,10 @@ async fn an_order_no_provider_can_ship_whole_is_split_and_each_part_confirmed_on
         (1, 6, 0),
         "{summary:#?}"
     );
-    let outcome = support::settled(&sb, journal.as_ref(), 6);
+    let outcome = support::settled(&sb, journal.as_ref(), 6).await;
     assert_eq!((outcome.split, outcome.completed), (1, 6));
 
-    let records = journal.all().unwrap();
+    let records = journal.all().await.unwrap();
     let parent = records.iter().find(|r| !r.split.is_empty()).unwrap();
     assert_eq!(parent.stage(), "completed");
     let parts: Vec<_> = records
@@ -116,9 +116,9 @@ async fn an_order_no_provider_can_ship_whole_is_split_and_each_part_confirmed_on
         7
     );
     assert_eq!(report.total_violations(), 0, "{report:#?}");
-    support::assert_once(&report, journal.as_ref());
+    support::assert_once(&report, journal.as_ref()).await;
     // The history says what happened.
-    let notes = support::notes(journal.as_ref(), &parent.key);
+    let notes = support::notes(journal.as_ref(), &parent.key).await;
     assert!(notes.iter().any(|n| n.contains("split into")), "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("every part ended")), "{notes:?}");
 }
@@ -135,18 +135,19 @@ async fn a_split_planned_before_a_crash_adds_the_same_parts_once() {
         !planned.split.parts_added(),
         "planned, parts not added yet: {planned:#?}"
     );
-    assert!(journal.all().unwrap().iter().all(|p| p.part_of.is_none()));
+    assert!(journal.all().await.unwrap().iter().all(|p| p.part_of.is_none()));
     let summary = run(&sb, &journal, None).await;
     assert!(summary.failures.is_empty(), "{summary:#?}");
-    support::settled(&sb, journal.as_ref(), 6);
+    support::settled(&sb, journal.as_ref(), 6).await;
     let parts = journal
         .all()
+        .await
         .unwrap()
         .into_iter()
         .filter(|r| r.part_of.is_some())
         .count();
     assert_eq!(parts, 2);
-    support::assert_once(&sb.report(), journal.as_ref());
+    support::assert_once(&sb.report(), journal.as_ref()).await;
 }
 
 /// The buyer cancels the line of one part after the split, before that part is handed
@@ -158,10 +159,13 @@ async fn a_part_its_buyer_cancels_leaves_the_invitation_to_the_order_for_what_sh
     let journal = Arc::new(MemoryJournal::new());
     let parent = step_until(&sb, &journal, |r| r.split.parts_added()).await;
     // A part not handed over yet (the run may have handed one over after adding them).
-    let waiting = |p: &commerce_facade::SplitPart| {
-        journal.load(&p.key).unwrap().unwrap().submission == commerce_facade::Step::NotStarted
-    };
-    let cancelled = parent.split.iter().find(|p| waiting(p)).unwrap().clone();
+    let mut waiting = Vec::new();
+    for p in &parent.split {
+        if journal.load(&p.key).await.unwrap().unwrap().submission == commerce_facade::Step::NotStarted {
+            waiting.push(p.clone());
+        }
+    }
+    let cancelled = waiting.first().unwrap().clone();
     let kept = parent
         .split
         .iter()
@@ -171,15 +175,15 @@ async fn a_part_its_buyer_cancels_leaves_the_invitation_to_the_order_for_what_sh
     sb.request_cancellation(&parent.order.id, &[cancelled.lines[0].as_str()]);
     let summary = run(&sb, &journal, None).await;
     assert!(summary.is_clean() && summary.pending == 0, "{summary:#?}");
-    let part = journal.load(&cancelled.key).unwrap().unwrap();
+    let part = journal.load(&cancelled.key).await.unwrap().unwrap();
     assert!(part.cancelled.is_some(), "{part:#?}");
-    let order = journal.load(&parent.key).unwrap().unwrap();
+    let order = journal.load(&parent.key).await.unwrap().unwrap();
     assert!(order.completed_at.is_some(), "{order:#?}");
     assert!(order.invitations["safeshop"].is_done());
     let lines: Vec<&str> = order.order.lines.iter().map(|l| l.line_id.as_str()).collect();
     assert_eq!(lines, kept.lines.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(order.dropped_lines.contains_key(&cancelled.lines[0]));
-    support::settled(&sb, journal.as_ref(), 6);
+    support::settled(&sb, journal.as_ref(), 6).await;
     let report = sb.report();
     assert_eq!(
         report.created("safeshop", "invites"),
@@ -187,5 +191,5 @@ async fn a_part_its_buyer_cancels_leaves_the_invitation_to_the_order_for_what_sh
         "one per order: {report:#?}"
     );
     assert_eq!(report.created("bol", "cancellations"), 1);
-    support::assert_once(&report, journal.as_ref());
+    support::assert_once(&report, journal.as_ref()).await;
 }

@@ -56,7 +56,7 @@ async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels(
     assert!(support::clean_but_referrals(&summary), "{summary:#?}");
     assert_eq!(summary.pending, 0, "{summary:#?}");
     // Buyers cancel some orders on the way (the sandbox's bol, as bol's buyers do).
-    let outcome = support::settled(&sb, journal.as_ref(), orders);
+    let outcome = support::settled(&sb, journal.as_ref(), orders).await;
     assert_eq!(summary.completed, outcome.completed);
     assert!(outcome.completed >= orders * 3 / 4, "{outcome:?}");
 
@@ -100,7 +100,7 @@ async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels(
     eprintln!(
         "last submission at {last_submission:?} of simulated time, run {took:?}, {status_reads} status reads"
     );
-    support::assert_once(&report, journal.as_ref());
+    support::assert_once(&report, journal.as_ref()).await;
     assert_eq!(report.total_rate_limited(), 0, "{report:#?}");
     // While the parcels travel, the run says it waits for them.
     let waits = waits.lock().unwrap();

@@ -135,7 +135,10 @@ fn money_with_more_digits_than_cents_is_rounded_by_the_one_rule() {
     let order = serde_json::from_value::<Order>(odd).unwrap();
     assert_eq!(order.order_items[0].unit_price, Money::new(1300, "EUR"));
     let commission: Commission = serde_json::from_str(r#"{"totalCostWithoutReduction": "0.004"}"#).unwrap();
-    assert_eq!(commission.total_cost_without_reduction, Some(Money::new(0, "EUR")));
+    assert_eq!(
+        commission.total_cost_without_reduction,
+        Some(Money::new(0, "EUR"))
+    );
 }
 
 #[test]

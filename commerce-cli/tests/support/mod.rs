@@ -58,9 +58,9 @@ pub fn json_error(o: &Output) -> String {
 
 /// A bol order in `journal`, held by `runner-a` for five minutes (as a running `commerce
 /// run` would hold it).
-pub fn add_held(journal: &commerce_facade::SqliteJournal, record: &commerce_facade::OrderRecord) {
+pub async fn add_held(journal: &commerce_facade::SqliteJournal, record: &commerce_facade::OrderRecord) {
     use commerce_facade::Journal;
-    journal.add(record).unwrap();
+    journal.add(record).await.unwrap();
     let now = chrono::Utc::now();
     journal
         .claim(
@@ -69,6 +69,7 @@ pub fn add_held(journal: &commerce_facade::SqliteJournal, record: &commerce_faca
             now,
             now + chrono::Duration::minutes(5),
         )
+        .await
         .unwrap()
         .unwrap();
 }

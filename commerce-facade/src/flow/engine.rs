@@ -120,13 +120,19 @@ impl<'f> Held<'f> {
         out
     }
 
-    /// Writes the record and renews the lease.
-    pub(crate) fn save(&self, note: &str) -> Result<(), Halt> {
+    /// Writes the record and renews the lease. A stop asked meanwhile waits for the write
+    /// (as for a request that may act): a step journaled `Started` is then always followed
+    /// by its call, never cut off between the two.
+    pub(crate) async fn save(&self, note: &str) -> Result<(), Halt> {
         let f = self.flow;
-        f.write_again(&self.r.key, || {
-            f.journal.save(&f.options.runner, f.lease_until(), &self.r, note)
-        })
-        .map_err(Halt::Journal)
+        let acting = self.acting.send_replace(true);
+        let saved = f
+            .write_again(&self.r.key, || {
+                f.journal.save(&f.options.runner, f.lease_until(), &self.r, note)
+            })
+            .await;
+        self.acting.send_replace(acting);
+        saved.map_err(Halt::Journal)
     }
 
     /// A step finished: counted (a stop after N steps ends the work here).
@@ -201,10 +207,11 @@ impl<'f> Held<'f> {
         debug_assert!(rule.acts, "{} does not act", rule.name());
         self.check_stop()?;
         *slot(&mut self.r) = Step::Started;
-        self.save(&before)?;
+        self.save(&before).await?;
         match self.act(call).await {
             Ok(out) => {
-                self.step_done(&done(&out), |r| *slot(r) = Step::Done(out.clone()))?;
+                self.step_done(&done(&out), |r| *slot(r) = Step::Done(out.clone()))
+                    .await?;
                 Ok(out)
             }
             Err(e) if e.is_unconfirmed() => Err(Halt::Failed(failed, e)),
@@ -214,7 +221,7 @@ impl<'f> Held<'f> {
                     Some(refused) => refused(&e),
                     None => format!("{failed} refused: {e}"),
                 };
-                self.save(&note)?;
+                self.save(&note).await?;
                 Err(Halt::Failed(failed, e))
             }
             Err(e) => Err(Halt::Failed(failed, e)),
@@ -232,7 +239,7 @@ impl<'f> Held<'f> {
 
     /// A step finished: `record` writes its result on the record, the failures in a row
     /// reset, and the record is saved with `note`.
-    pub(crate) fn step_done(
+    pub(crate) async fn step_done(
         &mut self,
         note: &str,
         record: impl FnOnce(&mut OrderRecord),
@@ -240,7 +247,7 @@ impl<'f> Held<'f> {
         record(&mut self.r);
         self.r.failures = 0;
         self.r.last_error = None;
-        self.save(note)
+        self.save(note).await
     }
 
     /// Runs `table` until the order is complete (`Ok`) or must halt. A call refused

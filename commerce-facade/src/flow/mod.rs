@@ -820,23 +820,21 @@ impl Flow {
     }
 
     /// Every record of the journal (for reports).
-    pub fn records(&self) -> Result<Vec<OrderRecord>, Error> {
-        Ok(self.journal.all()?)
+    pub async fn records(&self) -> Result<Vec<OrderRecord>, Error> {
+        Ok(self.journal.all().await?)
     }
 
     /// The orders of `orders` with every step done, as the journal has them.
-    pub fn completed(&self, orders: &[Order]) -> usize {
+    pub async fn completed(&self, orders: &[Order]) -> usize {
         let platforms = self.platforms();
-        orders
-            .iter()
-            .filter(|o| {
-                self.journal
-                    .load(&format!("{}:{}", o.channel, o.id))
-                    .ok()
-                    .flatten()
-                    .is_some_and(|r| r.is_complete(&platforms))
-            })
-            .count()
+        let mut completed = 0;
+        for o in orders {
+            let record = self.journal.load(&format!("{}:{}", o.channel, o.id)).await;
+            if record.ok().flatten().is_some_and(|r| r.is_complete(&platforms)) {
+                completed += 1;
+            }
+        }
+        completed
     }
 }
 

@@ -122,15 +122,16 @@ impl Flow {
         // before anything is read or sent.
         for channel in &self.providers.channels {
             if let Some(account) = channel.account()
-                && let Err(e) =
-                    self.journal
-                        .bind_account(channel.name(), &account, self.options.new_credentials)
+                && let Err(e) = self
+                    .journal
+                    .bind_account(channel.name(), &account, self.options.new_credentials)
+                    .await
             {
                 self.stop_fatally(e.to_string());
             }
         }
         // Unfinished orders of earlier runs.
-        match self.journal.all() {
+        match self.journal.all().await {
             Ok(records) => {
                 let fresh = !records.iter().any(|r| channels.contains(&r.order.channel));
                 self.fresh_journal
@@ -158,7 +159,7 @@ impl Flow {
             let now = self.clock.now();
             if list_at.is_some_and(|t| now >= t) {
                 unlisted = self.list(&run).await;
-                self.purge();
+                self.purge().await;
                 if unlisted.is_empty() {
                     listing_failures = 0;
                     list_at = (mode == Mode::Watch).then(|| later(now, self.options.poll_interval));
@@ -184,7 +185,7 @@ impl Flow {
                 ));
                 break;
             }
-            self.forget_finished(&run);
+            self.forget_finished(&run).await;
             if mode == Mode::UntilDone
                 && (journal_failures >= max_attempts
                     || (list_at.is_none() && lock(&run).unfinished(max_attempts).next().is_none()))
@@ -196,7 +197,7 @@ impl Flow {
             // after a journal failure, at least a delay that doubles with each one.
             let now = self.clock.now();
             let mut wake = later(now, self.options.poll_interval);
-            match self.journal.next_due(&channels) {
+            match self.journal.next_due(&channels).await {
                 Ok(Some(due)) => wake = wake.min(due),
                 Ok(None) => {}
                 Err(e) => self.fail("journal", "schedule", &e),
@@ -217,7 +218,7 @@ impl Flow {
             }
         }
         if mode == Mode::UntilDone {
-            self.purge();
+            self.purge().await;
         }
         let run = run.into_inner().unwrap_or_else(|p| p.into_inner());
         let mut summary = self.summary().clone();
@@ -227,7 +228,7 @@ impl Flow {
         summary.interrupted |= self.stopping();
         summary.fatal = self.stop.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone();
         // What needs a person in the whole journal, this run's or not.
-        match self.journal.census() {
+        match self.journal.census().await {
             Ok((records, unreadable)) => {
                 summary.needing_person =
                     records.iter().filter(|r| r.needs_person()).count() + unreadable.len();
@@ -286,7 +287,7 @@ impl Flow {
                     listed.insert(key);
                     continue;
                 }
-                let open = match self.journal.add(&record) {
+                let open = match self.journal.add(&record).await {
                     Ok(true) => {
                         self.emit(Event::Seen {
                             key: key.clone(),
@@ -294,14 +295,14 @@ impl Flow {
                         });
                         true
                     }
-                    Ok(false) => match self.journal.load(&key) {
+                    Ok(false) => match self.journal.load(&key).await {
                         Ok(Some(known)) if !requested.is_empty() => {
                             // Its parts, if it was split, answer for their own lines.
-                            for part in self.parts_to_reopen(&known, &requested) {
+                            for part in self.parts_to_reopen(&known, &requested).await {
                                 lock(run).open.insert(part);
                             }
                             if reopens(&known, &requested) {
-                                self.reopen(&key, &requested)
+                                self.reopen(&key, &requested).await
                             } else {
                                 known.is_open()
                             }
@@ -355,7 +356,7 @@ impl Flow {
                 while !self.stopping() {
                     match self
                         .journal
-                        .claim(&self.options.runner, channels, now, self.lease_until())
+                        .claim(&self.options.runner, channels, now, self.lease_until()).await
                     {
                         Ok(Some(record)) => self.visit(record, run).await,
                         Ok(None) => break,
@@ -393,7 +394,7 @@ impl Flow {
 
     /// Reopens an order waiting for a person because its buyer asks to cancel: the flow
     /// answers the request at its next visit (before the hand-over, accepting is safe).
-    fn reopen(&self, key: &str, requested: &[String]) -> bool {
+    async fn reopen(&self, key: &str, requested: &[String]) -> bool {
         let note = format!(
             "the buyer asks to cancel line(s) {}: reopened to answer the request",
             requested.join(", ")
@@ -407,7 +408,8 @@ impl Flow {
                 r.attention = None;
                 r.due = None;
                 Ok(note.clone())
-            });
+            })
+            .await;
         match reopened {
             Ok(r) => r.is_open(),
             // Changed meanwhile, or another runner holds it now: it answers.
@@ -421,7 +423,7 @@ impl Flow {
 
     /// The parts of a split order whose buyer asks to cancel their lines and which wait
     /// for a person before their hand-over: reopened, like a whole order (`reopen`).
-    fn parts_to_reopen(&self, known: &OrderRecord, requested: &[String]) -> Vec<String> {
+    async fn parts_to_reopen(&self, known: &OrderRecord, requested: &[String]) -> Vec<String> {
         let mut reopened = Vec::new();
         for plan in known.split.iter().filter(|_| known.split.parts_added()) {
             let mine: Vec<String> = requested
@@ -433,10 +435,11 @@ impl Flow {
                 && self
                     .journal
                     .load(&plan.key)
+                    .await
                     .ok()
                     .flatten()
                     .is_some_and(|part| reopens(&part, &mine));
-            if waits && self.reopen(&plan.key, &mine) {
+            if waits && self.reopen(&plan.key, &mine).await {
                 reopened.push(plan.key.clone());
             }
         }
@@ -478,7 +481,7 @@ impl Flow {
         };
         // Work cut short in the middle: the record as last written is given back.
         let mut r = match cut_short {
-            true => match self.journal.load(&key) {
+            true => match self.journal.load(&key).await {
                 Ok(Some(saved)) => saved,
                 _ => held.r,
             },
@@ -499,9 +502,6 @@ impl Flow {
         };
         let now = self.clock.now();
         let runner = &self.options.runner;
-        // Every give-back is tried again at once on a storage failure, as a save is.
-        let release =
-            |r: &OrderRecord, note: &str| self.write_again(&key, || self.journal.release(runner, r, note));
         // A pace is no step of its own: the failures in a row go on counting across it.
         if !matches!(halt, Err(Halt::Failed(..) | Halt::Paced(..))) {
             lock(run).tries.remove(&key);
@@ -510,7 +510,7 @@ impl Flow {
             Ok(()) => {
                 r.completed_at = Some(now);
                 r.due = None;
-                let done = release(&r, "completed");
+                let done = self.give_back(&key, &r, "completed").await;
                 if done.is_ok() {
                     if self.order_ended(&r, run) {
                         self.summary().completed += 1;
@@ -529,19 +529,20 @@ impl Flow {
                 } else {
                     Wait::Shipment
                 };
-                let mut run = lock(run);
-                run.waiting.insert(key.clone(), (due, wait));
-                // A split order waiting for its parts does not keep the run going: its parts
-                // do while they are under way, and bring it back when one ends.
-                if !r.split.is_empty() {
-                    run.open.remove(&key);
+                {
+                    let mut run = lock(run);
+                    run.waiting.insert(key.clone(), (due, wait));
+                    // A split order waiting for its parts does not keep the run going: its
+                    // parts do while they are under way, and bring it back when one ends.
+                    if !r.split.is_empty() {
+                        run.open.remove(&key);
+                    }
                 }
-                drop(run);
-                release(&r, "")
+                self.give_back(&key, &r, "").await
             }
             Err(Halt::Paced(due, provider)) => {
                 r.due = Some(due);
-                let done = release(&r, "");
+                let done = self.give_back(&key, &r, "").await;
                 if done.is_ok() {
                     self.count_paced(&provider, due);
                     lock(run).waiting.insert(key.clone(), (due, Wait::Pace));
@@ -553,6 +554,7 @@ impl Flow {
                 self.summary().interrupted = true;
                 self.journal
                     .release(runner, &r, "interrupted: given back as it stands")
+                    .await
             }
             Err(Halt::Failed(step, e)) => {
                 r.failures = r.failures.saturating_add(1);
@@ -565,13 +567,14 @@ impl Flow {
                     *run.tries.entry(key.clone()).or_default() += 1;
                     run.waiting.insert(key.clone(), (due, Wait::Retry));
                 }
-                release(&r, &format!("{step} failed: {e}"))
+                self.give_back(&key, &r, &format!("{step} failed: {e}")).await
             }
             Err(Halt::Attention(reason)) => {
                 r.due = None;
                 let done = self
                     .journal
-                    .release(runner, &r, &format!("needs a person: {reason}"));
+                    .release(runner, &r, &format!("needs a person: {reason}"))
+                    .await;
                 if done.is_ok() {
                     self.summary().attention.push((key.clone(), reason.clone()));
                     self.emit(Event::Attention {
@@ -584,7 +587,7 @@ impl Flow {
             }
             Err(Halt::Cancelled(reason)) => {
                 r.due = None;
-                let done = release(&r, &format!("cancelled: {reason}"));
+                let done = self.give_back(&key, &r, &format!("cancelled: {reason}")).await;
                 if done.is_ok() {
                     if self.order_ended(&r, run) {
                         self.summary().cancelled += 1;
@@ -602,7 +605,7 @@ impl Flow {
                 // as orders seen).
                 let due = later(now, self.options.poll_interval);
                 r.due = Some(due);
-                let done = release(&r, "");
+                let done = self.give_back(&key, &r, "").await;
                 if done.is_ok() {
                     self.summary().split += 1;
                     let mut run = lock(run);
@@ -674,20 +677,30 @@ impl Flow {
         }
     }
 
+    /// Gives a held record back (its lease with it), tried again at once on a storage
+    /// failure that may pass, as a save is.
+    async fn give_back(&self, key: &str, r: &OrderRecord, note: &str) -> Result<(), JournalError> {
+        self.write_again(key, || self.journal.release(&self.options.runner, r, note))
+            .await
+    }
+
     /// A journal write, tried again at once (up to three times, on a new connection) when
     /// the storage fails in a way that may pass (a database connection dropped by a restart
     /// or a fail-over): the write is the same each time, and one lost just after a provider
     /// acted would leave an outcome only a person can settle. A journal that cannot be
     /// written ([`JournalError::Unwritable`]) is not tried again.
-    pub(crate) fn write_again<T>(
+    pub(crate) async fn write_again<T, W>(
         &self,
         key: &str,
-        mut write: impl FnMut() -> Result<T, JournalError>,
-    ) -> Result<T, JournalError> {
+        mut write: impl FnMut() -> W,
+    ) -> Result<T, JournalError>
+    where
+        W: std::future::Future<Output = Result<T, JournalError>>,
+    {
         let mut tries = 0;
         loop {
-            match write() {
-                Err(JournalError::Storage(e)) if tries < 3 => {
+            match write().await {
+                Err(e) if e.is_retryable() && tries < 3 => {
                     tries += 1;
                     tracing::warn!(key, error = %e, tries, "journal write failed: writing again");
                 }
@@ -707,7 +720,11 @@ impl Flow {
         let every = (self.options.lease / 3).max(Duration::from_millis(10));
         loop {
             tokio::time::sleep(every).await;
-            match self.journal.renew(key, &self.options.runner, self.lease_until()) {
+            match self
+                .journal
+                .renew(key, &self.options.runner, self.lease_until())
+                .await
+            {
                 Ok(()) => {}
                 Err(lost @ JournalError::LeaseLost { .. }) => return lost,
                 // The journal is busy or failing: the lease still runs; try again.
@@ -719,7 +736,7 @@ impl Flow {
     /// Orders of the run finished elsewhere (by another runner, or an operator) leave it.
     /// Only the orders whose state this run cannot know are read: those it has not given
     /// back to wait, or whose wait is over (another runner may have taken them since).
-    fn forget_finished(&self, run: &Mutex<Run>) {
+    async fn forget_finished(&self, run: &Mutex<Run>) {
         let now = self.clock.now();
         let keys: Vec<String> = {
             let run = lock(run);
@@ -730,7 +747,7 @@ impl Flow {
                 .collect()
         };
         for key in keys {
-            if let Ok(r) = self.journal.load(&key)
+            if let Ok(r) = self.journal.load(&key).await
                 && r.is_none_or(|r| !r.is_open())
             {
                 let mut run = lock(run);
@@ -771,11 +788,11 @@ impl Flow {
     }
 
     /// Personal data of orders completed long enough ago leaves the journal.
-    fn purge(&self) {
+    async fn purge(&self) {
         let keep =
             chrono::Duration::from_std(self.options.retain_personal_data).unwrap_or(chrono::Duration::MAX);
         if let Some(before) = Utc::now().checked_sub_signed(keep) {
-            match self.journal.purge_personal(before) {
+            match self.journal.purge_personal(before).await {
                 Ok(n) => self.summary().purged += n,
                 Err(e) => self.fail("journal", "purge", &e),
             }

@@ -52,8 +52,12 @@ fn note(by: &str, note: &str) -> HistoryEntry {
     }
 }
 
+/// Every operation answers at once, without leaving the runtime (no thread, no
+/// `spawn_blocking`): under tokio's paused time, no timer fires while an operation is under
+/// way.
+#[async_trait::async_trait]
 impl Journal for MemoryJournal {
-    fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
+    async fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
         let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
         match accounts.get(channel) {
             Some(recorded) if recorded != account && !replace => Err(JournalError::OtherAccount {
@@ -68,15 +72,15 @@ impl Journal for MemoryJournal {
         }
     }
 
-    fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
+    async fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
         Ok(self.rows().get(key).map(|r| r.record.clone()))
     }
 
-    fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
+    async fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
         Ok(self.rows().values().map(|r| r.record.clone()).collect())
     }
 
-    fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
+    async fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
         let mut rows = self.rows();
         if rows.contains_key(&record.key) {
             return Ok(false);
@@ -92,7 +96,7 @@ impl Journal for MemoryJournal {
         Ok(true)
     }
 
-    fn claim(
+    async fn claim(
         &self,
         runner: &str,
         channels: &[String],
@@ -116,7 +120,7 @@ impl Journal for MemoryJournal {
         }))
     }
 
-    fn save(
+    async fn save(
         &self,
         runner: &str,
         until: DateTime<Utc>,
@@ -133,14 +137,14 @@ impl Journal for MemoryJournal {
         Ok(())
     }
 
-    fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+    async fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
         let mut rows = self.rows();
         let row = Self::held(&mut rows, runner, key)?;
         row.lease = Some((runner.to_owned(), until));
         Ok(())
     }
 
-    fn release(&self, runner: &str, record: &OrderRecord, text: &str) -> Result<(), JournalError> {
+    async fn release(&self, runner: &str, record: &OrderRecord, text: &str) -> Result<(), JournalError> {
         let mut rows = self.rows();
         let row = Self::held(&mut rows, runner, &record.key)?;
         row.record = record.clone();
@@ -151,7 +155,7 @@ impl Journal for MemoryJournal {
         Ok(())
     }
 
-    fn amend(
+    async fn amend(
         &self,
         key: &str,
         by: &str,
@@ -180,7 +184,7 @@ impl Journal for MemoryJournal {
         Ok(record)
     }
 
-    fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
+    async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
         Ok(self
             .rows()
             .get(key)
@@ -188,8 +192,8 @@ impl Journal for MemoryJournal {
             .unwrap_or_default())
     }
 
-    fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
-        Ok(self
+    async fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
+        let mut leases: Vec<LeaseInfo> = self
             .rows()
             .iter()
             .filter_map(|(key, row)| {
@@ -200,10 +204,13 @@ impl Journal for MemoryJournal {
                     until: *until,
                 })
             })
-            .collect())
+            .collect();
+        // By runner, then by order, as the SQLite and PostgreSQL journals give them.
+        leases.sort_by(|a, b| (&a.runner, &a.key).cmp(&(&b.runner, &b.key)));
+        Ok(leases)
     }
 
-    fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
+    async fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
         let rows = self.rows();
         let mut soonest: Option<DateTime<Utc>> = None;
         for row in rows.values() {
@@ -226,7 +233,7 @@ impl Journal for MemoryJournal {
         "memory".into()
     }
 
-    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+    async fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
         let now = Utc::now();
         let mut purged = 0;
         for row in self.rows().values_mut() {

@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 
 mod file;
 mod memory;
-#[cfg(feature = "postgres")]
-pub(crate) mod postgres;
+pub(crate) mod migrate;
 mod sqlite;
 mod sqlite_shared;
 mod stage;
@@ -471,9 +470,19 @@ pub enum JournalError {
     #[error("journal: {0}")]
     Storage(String),
     /// The storage cannot be written until someone acts: a full disk, a file past its size
-    /// limit, a read-only file or database, a failing disk. Not tried again: a run stops.
+    /// limit, a read-only file or database, a failing disk, a corrupt file. Not tried
+    /// again: a run stops.
     #[error("journal: it cannot be written: {0}")]
     Unwritable(String),
+    /// A record does not read (edited by hand, cut short): not tried again; the record is
+    /// kept as it is (see [`Journal::unreadable`]).
+    #[error("journal: {0}")]
+    Unreadable(String),
+    /// The journal's schema is not this release's to change: written by a newer release,
+    /// or an applied migration differs from this release's (see [`MigrationError`]). Not
+    /// tried again.
+    #[error("journal: {0}")]
+    Migration(#[from] MigrationError),
     /// The runner's lease on the order ended and another runner took it: the runner must
     /// stop working on it (the other one settles whatever was under way).
     #[error("journal: the lease on {key} was lost to another runner")]
@@ -532,15 +541,76 @@ pub enum JournalError {
     },
 }
 
+/// Why a journal's schema is refused: nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrationError {
+    /// The journal was written by a newer release: this one would lose what it added.
+    #[error(
+        "written by a newer release (schema {found}; this release reads up to {supported}): upgrade this \
+         program rather than let it rewrite the journal"
+    )]
+    Newer {
+        /// The journal's schema.
+        found: i64,
+        /// The newest schema this release knows.
+        supported: i64,
+    },
+    /// A migration recorded as applied is not the one this release carries under its
+    /// number (its SQL was edited after it was applied, or another build applied another
+    /// one): the journal's schema is not what this release expects.
+    #[error(
+        "migration {number} ({name}) applied to this journal differs from this release's (checksum {recorded}, \
+         this release's {expected}): a migration is never changed once released; use the release that \
+         applied it"
+    )]
+    Changed {
+        /// The migration's number.
+        number: i64,
+        /// Its name.
+        name: String,
+        /// The checksum recorded when it was applied.
+        recorded: String,
+        /// The checksum of this release's migration.
+        expected: String,
+    },
+}
+
 impl JournalError {
     pub(crate) fn storage(e: impl std::fmt::Display) -> Self {
         JournalError::Storage(e.to_string())
     }
+
+    /// Whether the same operation tried again may succeed: a storage failure that may
+    /// pass (a lock held too long, a dropped connection, a serialization failure). Not a
+    /// storage that cannot be written until someone acts, nor a refusal.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, JournalError::Storage(_))
+    }
+
+    /// Whether the storage failed (retryable or not), rather than the operation being
+    /// refused for what the journal holds.
+    pub fn is_storage(&self) -> bool {
+        matches!(
+            self,
+            JournalError::Storage(_)
+                | JournalError::Unwritable(_)
+                | JournalError::Unreadable(_)
+                | JournalError::Migration(_)
+        )
+    }
 }
 
+/// Storage failures become [`Error::Storage`](commerce_core::Error::Storage) (retryable
+/// where they may pass); the others (a missing journal, another account, a refused
+/// change...) configuration errors.
 impl From<JournalError> for commerce_core::Error {
     fn from(e: JournalError) -> Self {
-        commerce_core::Error::config(e.to_string())
+        if e.is_storage() {
+            commerce_core::Error::storage(e.to_string(), e.is_retryable())
+        } else {
+            commerce_core::Error::config(e.to_string())
+        }
     }
 }
 
@@ -549,28 +619,35 @@ impl From<JournalError> for commerce_core::Error {
 pub type Census = (Vec<OrderRecord>, Vec<(String, String)>);
 
 /// A change an operator makes to one order (see [`Journal::amend`]).
-pub type Amendment<'a> = &'a mut dyn FnMut(&mut OrderRecord) -> Result<String, String>;
+pub type Amendment<'a> = &'a mut (dyn FnMut(&mut OrderRecord) -> Result<String, String> + Send);
 
 /// Where the flow keeps its records, its schedule and its leases. An SQLite file by
 /// default ([`SqliteJournal`], shared by several runner processes on one machine); a trait
 /// so that a server database can serve runners on several machines (every operation is
 /// one transaction, and [`Journal::claim`] is `SELECT … FOR UPDATE SKIP LOCKED` there).
+///
+/// Every operation is async and none blocks the caller's runtime: a backend whose storage
+/// blocks (SQLite's file locks and `fsync`, a database's round trips) does that work off
+/// the runtime's threads, so a slow write stalls neither the other workers of a runner nor
+/// the renewals of its leases, which are futures of one task. The memory journal answers
+/// at once, without leaving the runtime.
+#[async_trait::async_trait]
 pub trait Journal: Send + Sync + std::fmt::Debug {
     /// The record of `key`, if any.
-    fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError>;
+    async fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError>;
 
     /// Every record, ordered by key.
-    fn all(&self) -> Result<Vec<OrderRecord>, JournalError>;
+    async fn all(&self) -> Result<Vec<OrderRecord>, JournalError>;
 
     /// Records an order just seen on its channel, unless the journal knows it already
     /// (another runner may have added it first); returns whether it was added.
-    fn add(&self, record: &OrderRecord) -> Result<bool, JournalError>;
+    async fn add(&self, record: &OrderRecord) -> Result<bool, JournalError>;
 
     /// Takes one open order of one of `channels` that is due at `now` and not held by a
     /// runner (or whose runner's lease ended before `now`), and leases it to `runner`
     /// until `until`, in one transaction. The one furthest along first
     /// ([`OrderRecord::rank`]), then the soonest due.
-    fn claim(
+    async fn claim(
         &self,
         runner: &str,
         channels: &[String],
@@ -581,7 +658,7 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// Writes a record `runner` holds, renews the lease to `until` and adds `note` to the
     /// order's history; durable when it returns. [`JournalError::LeaseLost`] when another
     /// runner holds the order now (nothing is written).
-    fn save(
+    async fn save(
         &self,
         runner: &str,
         until: DateTime<Utc>,
@@ -591,15 +668,16 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
 
     /// Extends the lease `runner` holds on `key` to `until` (a heartbeat while a call is
     /// under way); [`JournalError::LeaseLost`] when another runner holds the order now.
-    fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError>;
+    async fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError>;
 
     /// Writes a record `runner` holds, like [`Journal::save`], and gives up the lease.
-    fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError>;
+    async fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError>;
 
     /// Changes an order no runner holds (an operator's decision): `change` edits the
     /// record and returns the history note, or refuses with a reason. The order is due
-    /// at once afterwards.
-    fn amend(
+    /// at once afterwards. `change` may be called more than once (on a fresh copy of the
+    /// record each time) when the order was written meanwhile.
+    async fn amend(
         &self,
         key: &str,
         by: &str,
@@ -608,19 +686,19 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     ) -> Result<OrderRecord, JournalError>;
 
     /// The history of `key`, oldest first.
-    fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError>;
+    async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError>;
 
     /// The orders held by a runner whose lease has not ended at `now`.
-    fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError>;
+    async fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError>;
 
     /// When the soonest open order of `channels` no runner holds is due (`None`: no open
     /// order is left).
-    fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError>;
+    async fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError>;
 
     /// Blanks the personal fields of the orders completed (or cancelled by an operator)
     /// before `before` (see
     /// [`OrderRecord::purge_personal`]); returns how many were purged.
-    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError>;
+    async fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError>;
 
     /// Where the journal is, for people (a file's path; a database's address without its
     /// password).
@@ -630,20 +708,20 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// unless it records another one: then [`JournalError::OtherAccount`], and nothing
     /// changes; with `replace`, the new account is recorded instead (an operator's
     /// decision: the same shop with new credentials). The default records nothing.
-    fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
+    async fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
         let _ = (channel, account, replace);
         Ok(())
     }
 
     /// The records that do not read (edited by hand, cut short), with why: kept as they
     /// are, never worked on, left out of [`Journal::all`].
-    fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
-        Ok(self.census()?.1)
+    async fn unreadable(&self) -> Result<Vec<(String, String)>, JournalError> {
+        Ok(self.census().await?.1)
     }
 
     /// [`Journal::all`] and [`Journal::unreadable`] from one read of the journal.
-    fn census(&self) -> Result<Census, JournalError> {
-        Ok((self.all()?, Vec::new()))
+    async fn census(&self) -> Result<Census, JournalError> {
+        Ok((self.all().await?, Vec::new()))
     }
 }
 
@@ -678,7 +756,7 @@ impl OrderRecord {
 
 /// A record as a journal stores it (JSON).
 pub(crate) fn read_record(text: &str) -> Result<OrderRecord, JournalError> {
-    serde_json::from_str(text).map_err(JournalError::storage)
+    serde_json::from_str(text).map_err(|e| JournalError::Unreadable(e.to_string()))
 }
 
 /// Stored `(key, record)` rows, read once: the records that read ([`Journal::all`]), and
@@ -790,6 +868,52 @@ pub(crate) mod tests {
                     assert_eq!(serde_json::to_value(&r).unwrap(), expected, "{case}");
                 }
             }
+        }
+    }
+
+    /// Storage failures are storage errors, retryable only where they may pass; refusals
+    /// stay configuration errors; none says a request may have reached a provider.
+    #[test]
+    fn storage_failures_are_storage_errors() {
+        use commerce_core::Error;
+        let cases = [
+            (JournalError::Storage("database is locked".into()), Some(true)),
+            (
+                JournalError::Unwritable("database or disk is full".into()),
+                Some(false),
+            ),
+            (
+                JournalError::Migration(MigrationError::Newer {
+                    found: 9,
+                    supported: 5,
+                }),
+                Some(false),
+            ),
+            (read_record("{\"key\":").unwrap_err(), Some(false)),
+            (JournalError::NotFound("bol:1".into()), None),
+            (
+                JournalError::Missing {
+                    path: "/nowhere".into(),
+                },
+                None,
+            ),
+        ];
+        for (e, retryable) in cases {
+            let text = e.to_string();
+            assert_eq!(e.is_storage(), retryable.is_some(), "{text}");
+            let converted = Error::from(e);
+            match retryable {
+                Some(r) => {
+                    assert!(
+                        matches!(converted, Error::Storage { retryable, .. } if retryable == r),
+                        "{converted:?}"
+                    );
+                    assert_eq!(converted.is_retryable(), r, "{text}");
+                    assert_eq!(converted.to_string(), text, "the journal's words");
+                }
+                None => assert!(matches!(converted, Error::Config { .. }), "{converted:?}"),
+            }
+            assert!(!converted.may_have_reached_server(), "{text}");
         }
     }
 

@@ -1,10 +1,11 @@
 //! The journal in an SQLite file: WAL mode with `synchronous = FULL` (a write that
 //! returned survives a power loss, so a `Started` step is never forgotten), each operation
 //! one `BEGIN IMMEDIATE` transaction, so several runner processes on one machine share it safely (SQLite
-//! serialises the writers; a runner waits up to 30 s for the lock).
+//! serialises the writers; a runner waits up to 30 s for the lock, on a blocking thread:
+//! its other workers and its lease renewals go on meanwhile).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -12,6 +13,7 @@ use commerce_core::{Error, SharedState};
 use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::file::{self, Open};
+use super::migrate;
 use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderRecord, Step, stamp};
 
 /// The journal schema this release writes. 0: the first release (no version recorded);
@@ -23,63 +25,28 @@ use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderReco
 /// share, each credential's token and each rate bucket (tables `shared_tokens`,
 /// `shared_buckets`, `shared_grants`; [`SqliteJournal::shared_state`]); 5: how far along
 /// each order is (column `rank`: the due order furthest along is claimed first).
-pub const SCHEMA_VERSION: i64 = 5;
-
-/// The first release's table: a new journal is created as that and migrated, so there
-/// is one description of the schema, the migrations.
-const SCHEMA_0: &str = "CREATE TABLE orders (
-    key TEXT PRIMARY KEY,
-    record TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);";
-
-/// The migrations, in order: `MIGRATIONS[n]` takes a journal from schema `n` to `n + 1`.
-/// After them, the columns kept beside each record are computed again from the record
-/// ([`derived`]), so a migration only declares them.
-const MIGRATIONS: &[&str] = &[
-    // 0 -> 1
-    "ALTER TABLE orders ADD COLUMN completed_at TEXT;
-     CREATE INDEX IF NOT EXISTS orders_completed_at ON orders (completed_at);",
-    // 1 -> 2
-    "ALTER TABLE orders ADD COLUMN channel TEXT NOT NULL DEFAULT '';
-     ALTER TABLE orders ADD COLUMN open INTEGER NOT NULL DEFAULT 1;
-     ALTER TABLE orders ADD COLUMN due TEXT;
-     ALTER TABLE orders ADD COLUMN lease_owner TEXT;
-     ALTER TABLE orders ADD COLUMN lease_until TEXT;
-     CREATE INDEX orders_due ON orders (open, due);
-     CREATE TABLE history (
-         id INTEGER PRIMARY KEY,
-         key TEXT NOT NULL,
-         at TEXT NOT NULL,
-         by TEXT NOT NULL,
-         note TEXT NOT NULL
-     );
-     CREATE INDEX history_key ON history (key, id);",
-    // 2 -> 3
-    "CREATE TABLE accounts (
-         channel TEXT PRIMARY KEY,
-         account TEXT NOT NULL,
-         since TEXT NOT NULL
-     );",
-    // 3 -> 4
-    super::sqlite_shared::TABLES,
-    // 4 -> 5: how far along each order is, claimed furthest along first.
-    "ALTER TABLE orders ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
-     CREATE INDEX orders_rank_due ON orders (open, rank DESC, due);",
-];
+///
+/// Each is a numbered SQL file (`migrations/sqlite/`), recorded with its checksum in the
+/// table `schema_migrations` once applied (see [`MigrationError`](super::MigrationError));
+/// the number is kept in `PRAGMA user_version` too, which earlier releases read.
+pub const SCHEMA_VERSION: i64 = migrate::latest(migrate::SQLITE);
 
 /// How long a runner waits for another one's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A storage error; SQLite's full-disk, read-only and I/O failures as
-/// [`JournalError::Unwritable`] (a write that cannot succeed until someone acts).
+/// A storage error; SQLite's full-disk, read-only, I/O and corrupt-file failures as
+/// [`JournalError::Unwritable`] (a write that cannot succeed until someone acts); the
+/// others (a lock held past the busy wait above all) as [`JournalError::Storage`], which
+/// may pass.
 fn storage<E: std::fmt::Display + 'static>(e: E) -> JournalError {
     use rusqlite::ErrorCode as C;
     let code = (&e as &dyn std::any::Any)
         .downcast_ref::<rusqlite::Error>()
         .and_then(rusqlite::Error::sqlite_error_code);
     match code {
-        Some(C::DiskFull | C::ReadOnly | C::SystemIoFailure) => JournalError::Unwritable(e.to_string()),
+        Some(C::DiskFull | C::ReadOnly | C::SystemIoFailure | C::DatabaseCorrupt | C::NotADatabase) => {
+            JournalError::Unwritable(e.to_string())
+        }
         _ => JournalError::storage(e),
     }
 }
@@ -103,8 +70,12 @@ fn parse_stamp(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A journal in an SQLite file (WAL mode; each operation a transaction).
+///
+/// Its connection's work (a busy wait for another runner's write, an `fsync`) runs on
+/// tokio's blocking threads (`spawn_blocking`), one operation at a time, in the order they
+/// were asked for: an operation under way blocks none of the runtime's threads.
 pub struct SqliteJournal {
-    conn: Mutex<rusqlite::Connection>,
+    conn: Arc<tokio::sync::Mutex<rusqlite::Connection>>,
     path: String,
     /// The file, as checked and opened.
     real: PathBuf,
@@ -193,6 +164,8 @@ impl SqliteJournal {
                     }
                 )));
             }
+            // Read as it is, but not if a migration it records is not this release's.
+            migrate::plan(migrate::SQLITE, &recorded(&conn)?, version)?;
             conn
         } else {
             if new {
@@ -223,7 +196,7 @@ impl SqliteJournal {
             conn
         };
         Ok(SqliteJournal {
-            conn: Mutex::new(conn),
+            conn: Arc::new(tokio::sync::Mutex::new(conn)),
             path: shown,
             real,
             read_only: how == Open::ReadOnly,
@@ -262,10 +235,27 @@ impl SqliteJournal {
     }
 
     /// The schema version of the journal.
-    pub fn schema_version(&self) -> Result<i64, Error> {
-        self.conn()
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(|e| Error::from(storage(e)))
+    pub async fn schema_version(&self) -> Result<i64, Error> {
+        self.with(|conn| {
+            conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+                .map_err(storage)
+        })
+        .await
+        .map_err(Error::from)
+    }
+
+    /// The migrations recorded as applied: `(number, name, checksum)`, by number.
+    pub async fn migrations(&self) -> Result<Vec<(i64, String, String)>, JournalError> {
+        self.with(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT number, name, checksum FROM schema_migrations ORDER BY number")
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .map_err(storage)?;
+            rows.collect::<Result<_, _>>().map_err(storage)
+        })
+        .await
     }
 
     /// The journal at `COMMERCE_JOURNAL`, or at `default` when it is not set.
@@ -282,38 +272,56 @@ impl SqliteJournal {
     }
 
     /// Every `(key, record)` row, by key.
-    fn rows(&self) -> Result<Vec<(String, String)>, JournalError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT key, record FROM orders ORDER BY key")
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
-            .map_err(storage)?;
-        rows.collect::<Result<_, _>>().map_err(storage)
+    async fn rows(&self) -> Result<Vec<(String, String)>, JournalError> {
+        self.with(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT key, record FROM orders ORDER BY key")
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                .map_err(storage)?;
+            rows.collect::<Result<_, _>>().map_err(storage)
+        })
+        .await
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs `work` on the connection, off the runtime's threads: on a blocking thread
+    /// (`spawn_blocking`) when called within a tokio runtime, on the caller's thread
+    /// otherwise. Operations take the connection in the order they asked for it; one whose
+    /// caller stopped waiting finishes all the same (it holds the connection until then).
+    async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut rusqlite::Connection) -> Result<T, JournalError> + Send + 'static,
+    ) -> Result<T, JournalError> {
+        let mut conn = self.conn.clone().lock_owned().await;
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(move || work(&mut conn))
+                .await
+                .map_err(|e| JournalError::Storage(format!("a journal operation did not finish: {e}")))?,
+            Err(_) => work(&mut conn),
+        }
     }
 
     /// Runs `work` in one write transaction (taken at once, so two runners never both
     /// read and then both write).
-    fn write<T>(
+    async fn write<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, JournalError>,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, JournalError> + Send + 'static,
     ) -> Result<T, JournalError> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(storage)?;
-        let out = work(&tx)?;
-        tx.commit().map_err(storage)?;
-        Ok(out)
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(storage)?;
+            let out = work(&tx)?;
+            tx.commit().map_err(storage)?;
+            Ok(out)
+        })
+        .await
     }
 
     /// Writes a held record; `lease_until` `None` gives the lease up.
-    fn write_held(
+    async fn write_held(
         &self,
         runner: &str,
         lease_until: Option<DateTime<Utc>>,
@@ -322,8 +330,9 @@ impl SqliteJournal {
     ) -> Result<(), JournalError> {
         let text = serde_json::to_string(record).map_err(storage)?;
         let (completed, open, due, rank, _) = derived(record);
-        let now = Utc::now();
-        self.write(|tx| {
+        let (runner, key, note) = (runner.to_owned(), record.key.clone(), note.to_owned());
+        self.write(move |tx| {
+            let now = Utc::now();
             let changed = tx
                 .execute(
                     "UPDATE orders SET record = ?1, updated_at = ?2, completed_at = ?3, open = ?4, due = ?5,
@@ -337,22 +346,21 @@ impl SqliteJournal {
                         open,
                         due,
                         lease_until.map(stamp),
-                        &record.key,
-                        runner,
+                        &key,
+                        &runner,
                         rank,
                     ),
                 )
                 .map_err(storage)?;
             if changed == 0 {
-                return Err(JournalError::LeaseLost {
-                    key: record.key.clone(),
-                });
+                return Err(JournalError::LeaseLost { key });
             }
             if !note.is_empty() {
-                history(tx, &record.key, now, runner, note)?;
+                history(tx, &key, now, &runner, &note)?;
             }
             Ok(())
         })
+        .await
     }
 }
 
@@ -453,8 +461,34 @@ fn is_journal(conn: &rusqlite::Connection, path: &str) -> Result<(), JournalErro
     Ok(())
 }
 
+/// The migrations a journal records as applied, `(number, checksum)` (none in a journal
+/// of a release before the table `schema_migrations`).
+fn recorded(conn: &rusqlite::Connection) -> Result<Vec<(i64, String)>, JournalError> {
+    let exists: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(storage)?;
+    if exists == 0 {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare("SELECT number, checksum FROM schema_migrations ORDER BY number")
+        .map_err(storage)?;
+    let rows = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .map_err(storage)?;
+    rows.collect::<Result<_, _>>().map_err(storage)
+}
+
 /// Brings a journal to [`SCHEMA_VERSION`], in one transaction (two runners starting at
-/// once: the second waits, then finds nothing to do).
+/// once: the second waits, then finds nothing to do): the migrations it has not applied
+/// run in order, each recorded with its checksum; a journal of an earlier release (its
+/// schema a number alone) has the migrations up to that number recorded first. A journal
+/// recording a migration that differs from this release's, or one this release does not
+/// know, is refused ([`MigrationError`](super::MigrationError)), unchanged.
 fn migrate(conn: &mut rusqlite::Connection) -> Result<(), JournalError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -468,22 +502,41 @@ fn migrate(conn: &mut rusqlite::Connection) -> Result<(), JournalError> {
         .map_err(storage)?
         > 0;
     if !exists {
-        tx.execute_batch(SCHEMA_0).map_err(storage)?;
+        tx.execute_batch(migrate::SQLITE_BASE).map_err(storage)?;
     }
-    let from: i64 = tx
+    let legacy: i64 = tx
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(storage)?;
-    if from > SCHEMA_VERSION {
-        return Err(JournalError::Storage(format!(
-            "written by a newer release (schema {from}; this release reads up to \
-             {SCHEMA_VERSION}): upgrade this program rather than let it rewrite the journal"
-        )));
-    }
-    if from == SCHEMA_VERSION {
+    let done = recorded(&tx)?;
+    let from = legacy.max(done.iter().map(|(n, _)| *n).max().unwrap_or(0));
+    let (adopt, run) = migrate::plan(migrate::SQLITE, &done, legacy)?;
+    if adopt.is_empty() && run.is_empty() {
         return Ok(());
     }
-    for migration in &MIGRATIONS[from as usize..] {
-        tx.execute_batch(migration).map_err(storage)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             number INTEGER PRIMARY KEY,
+             name TEXT NOT NULL,
+             checksum TEXT NOT NULL,
+             applied_at TEXT NOT NULL
+         );",
+    )
+    .map_err(storage)?;
+    let now = stamp(Utc::now());
+    for m in adopt.iter().chain(&run) {
+        if run.iter().any(|r| r.number == m.number) {
+            tx.execute_batch(m.sql).map_err(storage)?;
+        }
+        tx.execute(
+            "INSERT INTO schema_migrations (number, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+            (m.number, m.name, m.checksum(), &now),
+        )
+        .map_err(storage)?;
+    }
+    if run.is_empty() {
+        // Only recorded: the schema is as it was.
+        tx.commit().map_err(storage)?;
+        return Ok(());
     }
     // The columns beside each record, from the record; records of schema 0 carry no
     // `completed_at`: an order confirmed with every invitation done counts as completed
@@ -525,13 +578,15 @@ fn migrate(conn: &mut rusqlite::Connection) -> Result<(), JournalError> {
     Ok(())
 }
 
+#[async_trait::async_trait]
 impl Journal for SqliteJournal {
-    fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
-        self.write(|tx| {
+    async fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
+        let (channel, account) = (channel.to_owned(), account.to_owned());
+        self.write(move |tx| {
             let recorded: Option<String> = tx
                 .query_row(
                     "SELECT account FROM accounts WHERE channel = ?1",
-                    [channel],
+                    [&channel],
                     |row| row.get(0),
                 )
                 .optional()
@@ -539,69 +594,66 @@ impl Journal for SqliteJournal {
             match recorded {
                 Some(recorded) if recorded == account => Ok(()),
                 Some(recorded) if !replace => Err(JournalError::OtherAccount {
-                    channel: channel.to_owned(),
+                    channel,
                     recorded,
-                    given: account.to_owned(),
+                    given: account,
                 }),
                 _ => {
                     tx.execute(
                         "INSERT INTO accounts (channel, account, since) VALUES (?1, ?2, ?3)
                          ON CONFLICT (channel) DO UPDATE SET account = ?2, since = ?3",
-                        (channel, account, stamp(Utc::now())),
+                        (&channel, &account, stamp(Utc::now())),
                     )
                     .map_err(storage)?;
                     Ok(())
                 }
             }
         })
+        .await
     }
 
-    fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
+    async fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
+        let key = key.to_owned();
         let text: Option<String> = self
-            .conn()
-            .query_row("SELECT record FROM orders WHERE key = ?1", [key], |row| {
-                row.get(0)
+            .with(move |conn| {
+                conn.query_row("SELECT record FROM orders WHERE key = ?1", [key], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(storage)
             })
-            .optional()
-            .map_err(storage)?;
+            .await?;
         text.as_deref().map(read).transpose()
     }
 
     /// Every record that reads; the others are named by [`SqliteJournal::unreadable`].
-    fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
-        Ok(self.census()?.0)
+    async fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
+        Ok(self.census().await?.0)
     }
 
-    fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
+    async fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
         let text = serde_json::to_string(record).map_err(storage)?;
         let (completed, open, due, rank, channel) = derived(record);
-        let now = Utc::now();
-        self.write(|tx| {
+        let (key, channel) = (record.key.clone(), channel.to_owned());
+        self.write(move |tx| {
+            let now = Utc::now();
             let added = tx
                 .execute(
                     "INSERT INTO orders (key, record, updated_at, completed_at, open, due, channel, rank)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (key) DO NOTHING",
-                    (
-                        &record.key,
-                        &text,
-                        stamp(now),
-                        completed,
-                        open,
-                        due,
-                        channel,
-                        rank,
-                    ),
+                    (&key, &text, stamp(now), completed, open, due, channel, rank),
                 )
                 .map_err(storage)?
                 > 0;
             if added {
-                history(tx, &record.key, now, "flow", "seen on its channel")?;
+                history(tx, &key, now, "flow", "seen on its channel")?;
             }
             Ok(added)
         })
+        .await
     }
 
-    fn claim(
+    async fn claim(
         &self,
         runner: &str,
         channels: &[String],
@@ -615,7 +667,8 @@ impl Journal for SqliteJournal {
         }
         let channels = serde_json::to_string(channels).map_err(storage)?;
         let now = stamp(now);
-        self.write(|tx| {
+        let runner = runner.to_owned();
+        self.write(move |tx| {
             loop {
                 let found: Option<(String, String)> = tx
                     .query_row(
@@ -635,7 +688,7 @@ impl Journal for SqliteJournal {
                     Ok(record) => {
                         tx.execute(
                             "UPDATE orders SET lease_owner = ?1, lease_until = ?2 WHERE key = ?3",
-                            (runner, stamp(until), &key),
+                            (&runner, stamp(until), &key),
                         )
                         .map_err(storage)?;
                         return Ok(Some(record));
@@ -650,64 +703,75 @@ impl Journal for SqliteJournal {
                             tx,
                             &key,
                             Utc::now(),
-                            runner,
+                            &runner,
                             &format!("unreadable record set aside: {e}"),
                         )?;
                     }
                 }
             }
         })
+        .await
     }
 
-    fn save(
+    async fn save(
         &self,
         runner: &str,
         until: DateTime<Utc>,
         record: &OrderRecord,
         note: &str,
     ) -> Result<(), JournalError> {
-        self.write_held(runner, Some(until), record, note)
+        self.write_held(runner, Some(until), record, note).await
     }
 
-    fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
-        self.write(|tx| {
+    async fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+        let (key, runner) = (key.to_owned(), runner.to_owned());
+        self.write(move |tx| {
             let changed = tx
                 .execute(
                     "UPDATE orders SET lease_until = ?1 WHERE key = ?2 AND lease_owner = ?3",
-                    (stamp(until), key, runner),
+                    (stamp(until), &key, &runner),
                 )
                 .map_err(storage)?;
             if changed == 0 {
-                return Err(JournalError::LeaseLost { key: key.to_owned() });
+                return Err(JournalError::LeaseLost { key });
             }
             Ok(())
         })
+        .await
     }
 
-    fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError> {
-        self.write_held(runner, None, record, note)
+    async fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError> {
+        self.write_held(runner, None, record, note).await
     }
 
-    fn amend(
+    /// Read, changed by `change` in the caller, and written back only if nobody wrote the
+    /// order in between (its record and lease are compared; on a conflict it is read
+    /// again): `change` runs on the caller's thread, never inside a transaction.
+    async fn amend(
         &self,
         key: &str,
         by: &str,
         now: DateTime<Utc>,
         change: Amendment<'_>,
     ) -> Result<OrderRecord, JournalError> {
-        self.write(|tx| {
-            let found: Option<(String, Option<String>, Option<String>)> = tx
-                .query_row(
-                    "SELECT record, lease_owner, lease_until FROM orders WHERE key = ?1",
-                    [key],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()
-                .map_err(storage)?;
-            let Some((text, owner, until)) = found else {
+        for _ in 0..5 {
+            let k = key.to_owned();
+            type Found = Option<(String, Option<String>, Option<String>)>;
+            let found: Found = self
+                .with(move |conn| {
+                    conn.query_row(
+                        "SELECT record, lease_owner, lease_until FROM orders WHERE key = ?1",
+                        [k],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    )
+                    .optional()
+                    .map_err(storage)
+                })
+                .await?;
+            let Some((before, owner, until)) = found else {
                 return Err(JournalError::NotFound(key.to_owned()));
             };
-            if let (Some(runner), Some(until)) = (owner, until.as_deref().and_then(parse_stamp))
+            if let (Some(runner), Some(until)) = (owner.clone(), until.as_deref().and_then(parse_stamp))
                 && until > now
             {
                 return Err(JournalError::Busy {
@@ -716,86 +780,109 @@ impl Journal for SqliteJournal {
                     until,
                 });
             }
-            let mut record = read(&text)?;
+            let mut record = read(&before)?;
             let note = change(&mut record).map_err(JournalError::Refused)?;
             record.due = None;
             let text = serde_json::to_string(&record).map_err(storage)?;
             let (completed, open, due, rank, _) = derived(&record);
-            tx.execute(
-                "UPDATE orders SET record = ?1, updated_at = ?2, completed_at = ?3, open = ?4, due = ?5,
-                     lease_owner = NULL, lease_until = NULL, rank = ?7 WHERE key = ?6",
-                (text, stamp(now), completed, open, due, key, rank),
-            )
-            .map_err(storage)?;
-            history(tx, key, now, by, &note)?;
-            Ok(record)
-        })
+            let (k, by) = (key.to_owned(), by.to_owned());
+            let written = self
+                .write(move |tx| {
+                    let changed = tx
+                        .execute(
+                            "UPDATE orders SET record = ?1, updated_at = ?2, completed_at = ?3, open = ?4, due = ?5,
+                                 lease_owner = NULL, lease_until = NULL, rank = ?7
+                             WHERE key = ?6 AND record = ?8 AND lease_owner IS ?9 AND lease_until IS ?10",
+                            (text, stamp(now), completed, open, due, &k, rank, before, owner, until),
+                        )
+                        .map_err(storage)?;
+                    if changed == 0 {
+                        return Ok(false);
+                    }
+                    history(tx, &k, now, &by, &note)?;
+                    Ok(true)
+                })
+                .await?;
+            if written {
+                return Ok(record);
+            }
+        }
+        Err(JournalError::Storage(format!(
+            "{key} changed under each of 5 attempts to amend it; try again"
+        )))
     }
 
-    fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT at, by, note FROM history WHERE key = ?1 ORDER BY id")
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([key], |row| {
-                Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
+    async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
+        let key = key.to_owned();
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare("SELECT at, by, note FROM history WHERE key = ?1 ORDER BY id")
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map([key], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
+                })
+                .map_err(storage)?;
+            rows.map(|r| {
+                let (at, by, note) = r.map_err(storage)?;
+                Ok(HistoryEntry {
+                    at: parse_stamp(&at).unwrap_or_default(),
+                    by,
+                    note,
+                })
             })
-            .map_err(storage)?;
-        rows.map(|r| {
-            let (at, by, note) = r.map_err(storage)?;
-            Ok(HistoryEntry {
-                at: parse_stamp(&at).unwrap_or_default(),
-                by,
-                note,
-            })
+            .collect()
         })
-        .collect()
+        .await
     }
 
-    fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT key, lease_owner, lease_until FROM orders
-                 WHERE lease_owner IS NOT NULL AND lease_until > ?1 ORDER BY lease_owner, key",
-            )
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([stamp(now)], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
+    async fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT key, lease_owner, lease_until FROM orders
+                     WHERE lease_owner IS NOT NULL AND lease_until > ?1 ORDER BY lease_owner, key",
+                )
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map([stamp(now)], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(storage)?;
+            rows.map(|r| {
+                let (key, runner, until) = r.map_err(storage)?;
+                Ok(LeaseInfo {
+                    key,
+                    runner,
+                    until: parse_stamp(&until).unwrap_or_default(),
+                })
             })
-            .map_err(storage)?;
-        rows.map(|r| {
-            let (key, runner, until) = r.map_err(storage)?;
-            Ok(LeaseInfo {
-                key,
-                runner,
-                until: parse_stamp(&until).unwrap_or_default(),
-            })
+            .collect()
         })
-        .collect()
+        .await
     }
 
-    fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
+    async fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
         let channels = serde_json::to_string(channels).map_err(storage)?;
         // A held order is due when its lease ends at the earliest; a new one (`due` NULL)
         // at once.
         let soonest: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT min(CASE
-                     WHEN lease_until IS NOT NULL AND (due IS NULL OR lease_until > due) THEN lease_until
-                     ELSE coalesce(due, '0000-01-01T00:00:00.000000Z') END)
-                 FROM orders WHERE open = 1 AND channel IN (SELECT value FROM json_each(?1))",
-                [channels],
-                |row| row.get(0),
-            )
-            .map_err(storage)?;
+            .with(move |conn| {
+                conn.query_row(
+                    "SELECT min(CASE
+                         WHEN lease_until IS NOT NULL AND (due IS NULL OR lease_until > due) THEN lease_until
+                         ELSE coalesce(due, '0000-01-01T00:00:00.000000Z') END)
+                     FROM orders WHERE open = 1 AND channel IN (SELECT value FROM json_each(?1))",
+                    [channels],
+                    |row| row.get(0),
+                )
+                .map_err(storage)
+            })
+            .await?;
         Ok(soonest.map(|s| parse_stamp(&s).unwrap_or(DateTime::<Utc>::MIN_UTC)))
     }
 
@@ -803,13 +890,13 @@ impl Journal for SqliteJournal {
         self.path.clone()
     }
 
-    fn census(&self) -> Result<super::Census, JournalError> {
-        Ok(super::split_rows(self.rows()?))
+    async fn census(&self) -> Result<super::Census, JournalError> {
+        Ok(super::split_rows(self.rows().await?))
     }
 
-    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
-        let now = Utc::now();
-        self.write(|tx| {
+    async fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        self.write(move |tx| {
+            let now = Utc::now();
             let rows: Vec<(String, String)> = {
                 let mut stmt = tx
                     .prepare(
@@ -845,6 +932,7 @@ impl Journal for SqliteJournal {
             }
             Ok(purged)
         })
+        .await
     }
 }
 
@@ -861,96 +949,111 @@ mod tests {
         dir.join("j.sqlite")
     }
 
-    #[test]
-    fn the_sqlite_journal_survives_reopening() {
+    #[tokio::test]
+    async fn the_sqlite_journal_survives_reopening() {
         let path = temp("reopen");
         let channels = ["bol".to_owned()];
         let now = Utc::now();
         let later = now + chrono::Duration::minutes(5);
         {
             let j = SqliteJournal::open(&path).unwrap();
-            assert!(j.add(&record("1")).unwrap());
-            assert!(!j.add(&record("1")).unwrap(), "added once");
-            j.add(&record("2")).unwrap();
-            let mut r = j.claim("a", &channels, now, later).unwrap().unwrap();
+            assert!(j.add(&record("1")).await.unwrap());
+            assert!(!j.add(&record("1")).await.unwrap(), "added once");
+            j.add(&record("2")).await.unwrap();
+            let mut r = j.claim("a", &channels, now, later).await.unwrap().unwrap();
             r.submission = Step::Done(SubmissionReceipt {
                 provider: "shopwedo".into(),
                 reference: "9".into(),
                 already_submitted: false,
             });
-            j.save("a", later, &r, "submitted").unwrap();
-            j.release("a", &r, "").unwrap();
+            j.save("a", later, &r, "submitted").await.unwrap();
+            j.release("a", &r, "").await.unwrap();
         }
         let j = SqliteJournal::open(&path).unwrap();
-        let r = j.load("bol:1").unwrap().unwrap();
+        let r = j.load("bol:1").await.unwrap().unwrap();
         assert_eq!(r.submission.done().unwrap().reference, "9");
-        assert_eq!(j.all().unwrap().len(), 2);
-        assert!(j.load("bol:3").unwrap().is_none());
-        let notes: Vec<String> = j.history("bol:1").unwrap().into_iter().map(|h| h.note).collect();
+        assert_eq!(j.all().await.unwrap().len(), 2);
+        assert!(j.load("bol:3").await.unwrap().is_none());
+        let notes: Vec<String> = j
+            .history("bol:1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.note)
+            .collect();
         assert_eq!(notes, ["seen on its channel", "submitted"]);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
-    #[test]
-    fn a_held_order_is_not_claimed_again_until_its_lease_ends() {
+    #[tokio::test]
+    async fn a_held_order_is_not_claimed_again_until_its_lease_ends() {
         let path = temp("lease");
         let j = SqliteJournal::open(&path).unwrap();
         let other = SqliteJournal::open(&path).unwrap();
         let channels = ["bol".to_owned()];
-        j.add(&record("1")).unwrap();
+        j.add(&record("1")).await.unwrap();
         let now = Utc::now();
         let until = now + chrono::Duration::seconds(30);
-        let r = j.claim("a", &channels, now, until).unwrap().unwrap();
-        assert_eq!(other.claim("b", &channels, now, until).unwrap(), None);
+        let r = j.claim("a", &channels, now, until).await.unwrap().unwrap();
+        assert_eq!(other.claim("b", &channels, now, until).await.unwrap(), None);
         assert!(matches!(
-            other.amend("bol:1", "operator", now, &mut |_| Ok(String::new())),
+            other
+                .amend("bol:1", "operator", now, &mut |_| Ok(String::new()))
+                .await,
             Err(JournalError::Busy { .. })
         ));
         // The lease ends: b takes the order, and a may no longer write it.
         let after = until + chrono::Duration::seconds(1);
         let taken = other
             .claim("b", &channels, after, after + chrono::Duration::seconds(30))
+            .await
             .unwrap();
         assert_eq!(taken.map(|t| t.key), Some("bol:1".to_owned()));
         assert!(matches!(
-            j.save("a", after, &r, "late"),
+            j.save("a", after, &r, "late").await,
             Err(JournalError::LeaseLost { .. })
         ));
-        assert_eq!(j.leases(after).unwrap()[0].runner, "b");
+        assert_eq!(j.leases(after).await.unwrap()[0].runner, "b");
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
-    #[test]
-    fn an_order_is_claimed_when_due_and_only_while_open() {
+    #[tokio::test]
+    async fn an_order_is_claimed_when_due_and_only_while_open() {
         let path = temp("due");
         let j = SqliteJournal::open(&path).unwrap();
         let channels = ["bol".to_owned()];
         let now = Utc::now();
         let mut r = record("1");
         r.due = Some(now + chrono::Duration::minutes(5));
-        j.add(&r).unwrap();
+        j.add(&r).await.unwrap();
         let mut done = record("2");
         done.completed_at = Some(now);
-        j.add(&done).unwrap();
+        j.add(&done).await.unwrap();
         let until = now + chrono::Duration::minutes(10);
-        assert_eq!(j.claim("a", &channels, now, until).unwrap(), None);
-        assert_eq!(j.claim("a", &["other".to_owned()], now, until).unwrap(), None);
-        assert_eq!(j.next_due(&channels).unwrap(), r.due.map(|d| d.trunc_subsecs(6)));
+        assert_eq!(j.claim("a", &channels, now, until).await.unwrap(), None);
+        assert_eq!(
+            j.claim("a", &["other".to_owned()], now, until).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            j.next_due(&channels).await.unwrap(),
+            r.due.map(|d| d.trunc_subsecs(6))
+        );
         let later = now + chrono::Duration::minutes(6);
-        assert!(j.claim("a", &channels, later, until).unwrap().is_some());
+        assert!(j.claim("a", &channels, later, until).await.unwrap().is_some());
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     /// `status` and `show` read a journal as it is: no file is created beside it, none
     /// changes its mode, and a write is refused.
     #[cfg(unix)]
-    #[test]
-    fn a_read_only_journal_changes_no_file() {
+    #[tokio::test]
+    async fn a_read_only_journal_changes_no_file() {
         use std::os::unix::fs::PermissionsExt;
         let path = temp("read-only");
         {
             let j = SqliteJournal::create(&path).unwrap();
-            j.add(&record("1")).unwrap();
+            j.add(&record("1")).await.unwrap();
         }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         let listing = |p: &std::path::Path| {
@@ -964,9 +1067,9 @@ mod tests {
         let before = listing(&path);
         let bytes = std::fs::read(&path).unwrap();
         let j = SqliteJournal::open_read_only(&path).unwrap();
-        assert_eq!(j.all().unwrap().len(), 1);
+        assert_eq!(j.all().await.unwrap().len(), 1);
         assert!(
-            j.add(&record("2")).is_err(),
+            j.add(&record("2")).await.is_err(),
             "a write through a read-only journal"
         );
         drop(j);

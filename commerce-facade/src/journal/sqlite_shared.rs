@@ -472,28 +472,3 @@ impl RateStore for SqliteShared {
         .await
     }
 }
-
-/// The tables of the shared state (the journal's migration 3 -> 4). Grant ids are never
-/// used again (`AUTOINCREMENT`), so the late end of a forgotten grant cannot end another.
-pub(super) const TABLES: &str = "CREATE TABLE shared_tokens (
-         credential TEXT PRIMARY KEY,
-         sealed BLOB,
-         expires_at INTEGER,
-         generation INTEGER NOT NULL DEFAULT 0,
-         held_until INTEGER,
-         strikes INTEGER NOT NULL DEFAULT 0
-     );
-     CREATE TABLE shared_buckets (
-         bucket TEXT PRIMARY KEY,
-         paused_until INTEGER,
-         budget_left INTEGER,
-         budget_until INTEGER
-     );
-     CREATE TABLE shared_grants (
-         id INTEGER PRIMARY KEY AUTOINCREMENT,
-         bucket TEXT NOT NULL,
-         at INTEGER NOT NULL,
-         open INTEGER NOT NULL,
-         open_until INTEGER NOT NULL
-     );
-     CREATE INDEX shared_grants_bucket ON shared_grants (bucket, at);";

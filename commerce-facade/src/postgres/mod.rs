@@ -29,6 +29,7 @@
 //! parameters (journal records: buyers' names and addresses) at DEBUG through `log`: keep
 //! the `tokio_postgres` target at INFO in production logging.
 
+mod journal;
 pub(crate) mod pool;
 mod shared;
 
@@ -37,73 +38,17 @@ use std::sync::Arc;
 
 use commerce_core::{Error, SharedState};
 
-pub use crate::journal::postgres::PgJournal;
+use crate::journal::{JournalError, migrate};
+pub use journal::PgJournal;
 pub use shared::PgShared;
 
 use pool::{Pool, PoolError};
 
-/// The PostgreSQL schema this release writes.
-pub const PG_SCHEMA_VERSION: i32 = 3;
-
-/// `MIGRATIONS[n]` takes the database from schema `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[
-    // 0 -> 1: the journal (as SQLite's schema 2, plus a version per record for amends), its
-    // history, the token store and the rate store.
-    "CREATE TABLE commerce_orders (
-         key TEXT PRIMARY KEY,
-         record TEXT NOT NULL,
-         updated_at TIMESTAMPTZ NOT NULL,
-         completed_at TIMESTAMPTZ,
-         channel TEXT NOT NULL,
-         open BOOLEAN NOT NULL,
-         due TIMESTAMPTZ,
-         lease_owner TEXT,
-         lease_until TIMESTAMPTZ,
-         version BIGINT NOT NULL DEFAULT 0
-     );
-     CREATE INDEX commerce_orders_due ON commerce_orders (open, due);
-     CREATE INDEX commerce_orders_completed_at ON commerce_orders (completed_at);
-     CREATE TABLE commerce_history (
-         id BIGSERIAL PRIMARY KEY,
-         key TEXT NOT NULL,
-         at TIMESTAMPTZ NOT NULL,
-         by TEXT NOT NULL,
-         note TEXT NOT NULL
-     );
-     CREATE INDEX commerce_history_key ON commerce_history (key, id);
-     CREATE TABLE commerce_tokens (
-         credential TEXT PRIMARY KEY,
-         sealed BYTEA,
-         expires_at TIMESTAMPTZ,
-         generation BIGINT NOT NULL DEFAULT 0,
-         held_until TIMESTAMPTZ,
-         strikes INTEGER NOT NULL DEFAULT 0
-     );
-     CREATE TABLE commerce_rate_buckets (
-         bucket TEXT PRIMARY KEY,
-         paused_until TIMESTAMPTZ,
-         budget_left BIGINT,
-         budget_until TIMESTAMPTZ
-     );
-     CREATE TABLE commerce_rate_grants (
-         id BIGSERIAL PRIMARY KEY,
-         bucket TEXT NOT NULL,
-         at TIMESTAMPTZ NOT NULL,
-         open BOOLEAN NOT NULL,
-         open_until TIMESTAMPTZ NOT NULL
-     );
-     CREATE INDEX commerce_rate_grants_bucket ON commerce_rate_grants (bucket, at);",
-    // 1 -> 2: the sales-channel accounts the journal serves (as SQLite's schema 3).
-    "CREATE TABLE commerce_accounts (
-         channel TEXT PRIMARY KEY,
-         account TEXT NOT NULL,
-         since TIMESTAMPTZ NOT NULL
-     );",
-    // 2 -> 3: how far along each order is, claimed furthest along first (as SQLite's
-    // schema 5); a record keeps rank 0 until it is next written.
-    "ALTER TABLE commerce_orders ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
-     CREATE INDEX commerce_orders_rank_due ON commerce_orders (open, rank DESC, due NULLS FIRST, key);",
-];
+/// The PostgreSQL schema this release writes: the number of its last migration (numbered
+/// SQL files, `migrations/postgres/`), each recorded with its checksum in the table
+/// `commerce_migrations` once applied; the number is kept in `commerce_schema` too, which
+/// earlier releases read.
+pub const PG_SCHEMA_VERSION: i32 = migrate::latest(migrate::POSTGRES) as i32;
 
 /// How many connections a process opens by default.
 pub const DEFAULT_CONNECTIONS: usize = 4;
@@ -160,7 +105,9 @@ impl Postgres {
                             .get(0),
                     )
                 })
-                .map_err(|e| Error::config(format!("the PostgreSQL database at {location}: {}", e.0)))?;
+                .map_err(|e| {
+                    Error::storage(format!("the PostgreSQL database at {location}: {}", e.0), true)
+                })?;
             if !exists {
                 return Err(Error::config(format!(
                     "no journal in the PostgreSQL database at {location}: give the database the orders were \
@@ -169,8 +116,12 @@ impl Postgres {
                 )));
             }
         }
-        pool.blocking(migrate)
-            .map_err(|e| Error::config(format!("the PostgreSQL database at {location}: {}", e.0)))?;
+        pool.blocking(migrate).map_err(|e| {
+            Error::storage(
+                format!("the PostgreSQL database at {location}: {e}"),
+                e.is_retryable(),
+            )
+        })?;
         Ok(Postgres { pool, location })
     }
 
@@ -231,10 +182,26 @@ impl Postgres {
     }
 
     /// The schema version of the database.
-    pub fn schema_version(&self) -> Result<i32, Error> {
-        Ok(self.pool.blocking(|c| {
-            Ok::<_, PoolError>(c.query_one("SELECT version FROM commerce_schema", &[])?.get(0))
-        })?)
+    pub async fn schema_version(&self) -> Result<i32, Error> {
+        Ok(self
+            .pool
+            .call(|c| Ok::<_, PoolError>(c.query_one("SELECT version FROM commerce_schema", &[])?.get(0)))
+            .await?)
+    }
+
+    /// The migrations recorded as applied: `(number, name, checksum)`, by number.
+    pub async fn migrations(&self) -> Result<Vec<(i64, String, String)>, JournalError> {
+        self.pool
+            .call(|c| {
+                Ok(c.query(
+                    "SELECT number, name, checksum FROM commerce_migrations ORDER BY number",
+                    &[],
+                )?
+                .into_iter()
+                .map(|r| (i64::from(r.get::<_, i32>(0)), r.get(1), r.get(2)))
+                .collect())
+            })
+            .await
     }
 }
 
@@ -287,28 +254,52 @@ fn location(config: &postgres::Config) -> String {
     )
 }
 
-fn migrate(client: &mut postgres::Client) -> Result<(), PoolError> {
+/// Brings the database to [`PG_SCHEMA_VERSION`] in one transaction, under a lock (several
+/// processes starting at once migrate it once): the migrations not applied run in order,
+/// each recorded with its checksum; a database of an earlier release (its schema a number
+/// alone) has the migrations up to that number recorded first. One recording a migration
+/// that differs from this release's, or one this release does not know, is refused
+/// ([`MigrationError`](crate::MigrationError)), unchanged.
+fn migrate(client: &mut postgres::Client) -> Result<(), JournalError> {
     let mut tx = client.transaction()?;
     // One migration at a time, whatever the number of processes starting.
     tx.execute("SELECT pg_advisory_xact_lock(7355608100)", &[])?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS commerce_schema (version INTEGER NOT NULL)")?;
-    let from: i32 = match tx.query_opt("SELECT version FROM commerce_schema", &[])? {
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS commerce_schema (version INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS commerce_migrations (
+             number INTEGER PRIMARY KEY,
+             name TEXT NOT NULL,
+             checksum TEXT NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         );",
+    )?;
+    let legacy: i32 = match tx.query_opt("SELECT version FROM commerce_schema", &[])? {
         Some(row) => row.get(0),
         None => {
             tx.execute("INSERT INTO commerce_schema (version) VALUES (0)", &[])?;
             0
         }
     };
-    if from > PG_SCHEMA_VERSION {
-        return Err(PoolError(format!(
-            "written by a newer release (schema {from}; this release reads up to {PG_SCHEMA_VERSION}): \
-             upgrade this program rather than let it rewrite the journal"
-        )));
+    let recorded: Vec<(i64, String)> = tx
+        .query(
+            "SELECT number, checksum FROM commerce_migrations ORDER BY number",
+            &[],
+        )?
+        .into_iter()
+        .map(|r| (i64::from(r.get::<_, i32>(0)), r.get(1)))
+        .collect();
+    let from = i64::from(legacy).max(recorded.iter().map(|(n, _)| *n).max().unwrap_or(0));
+    let (adopt, run) = migrate::plan(migrate::POSTGRES, &recorded, i64::from(legacy))?;
+    for m in adopt.iter().chain(&run) {
+        if run.iter().any(|r| r.number == m.number) {
+            tx.batch_execute(m.sql)?;
+        }
+        tx.execute(
+            "INSERT INTO commerce_migrations (number, name, checksum) VALUES ($1, $2, $3)",
+            &[&(m.number as i32), &m.name, &m.checksum()],
+        )?;
     }
-    for migration in &MIGRATIONS[from.max(0) as usize..] {
-        tx.batch_execute(migration)?;
-    }
-    if from < PG_SCHEMA_VERSION {
+    if !run.is_empty() {
         tx.execute("UPDATE commerce_schema SET version = $1", &[&PG_SCHEMA_VERSION])?;
         tracing::info!(from, to = PG_SCHEMA_VERSION, "PostgreSQL schema migrated");
     }

@@ -1,10 +1,11 @@
 //! A small pool of PostgreSQL connections, each on a thread of its own.
 //!
-//! The journal's operations are synchronous (as SQLite's are) and the stores' are async;
-//! both hand a closure to one of the pool's threads, which runs it on its connection
-//! (opening it again when it broke) and sends the result back. A synchronous caller waits on
-//! a channel; an async caller awaits it. No PostgreSQL call ever runs on the caller's
-//! async runtime, so the pool serves any runtime, and none.
+//! The journal's operations and the stores' hand a closure to one of the pool's threads,
+//! which runs it on its connection (opening it again when it broke) and sends the result
+//! back; the caller awaits it ([`Pool::call`]). Only opening a database (connecting,
+//! migrating, creating it) waits on a channel ([`Pool::blocking`]), before any runner works.
+//! No PostgreSQL call ever runs on the caller's async runtime, so the pool serves any
+//! runtime, and none.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -39,11 +40,13 @@ impl From<postgres::Error> for PoolError {
 
 impl From<postgres::Error> for crate::journal::JournalError {
     fn from(e: postgres::Error) -> Self {
-        // Class 53 (insufficient resources: a full disk, out of memory) and a read-only
-        // transaction (25006, a standby) cannot be written until someone acts.
+        // Class 53 (insufficient resources: a full disk, out of memory), a read-only
+        // transaction (25006, a standby) and corrupt data (XX001, XX002) cannot be written
+        // until someone acts; the others (a dropped connection, a serialization failure
+        // 40001, a deadlock 40P01, a lock or statement time-out) may pass.
         let unwritable = e
             .code()
-            .is_some_and(|c| c.code().starts_with("53") || c.code() == "25006");
+            .is_some_and(|c| c.code().starts_with("53") || matches!(c.code(), "25006" | "XX001" | "XX002"));
         let text = format!("PostgreSQL: {}", describe(&e));
         if unwritable {
             crate::journal::JournalError::Unwritable(text)
@@ -158,7 +161,8 @@ impl Pool {
             .map_err(|_| PoolError("the connection threads stopped".into()))
     }
 
-    /// Runs `f` on a connection and waits for it (blocking this thread).
+    /// Runs `f` on a connection and waits for it (blocking this thread): for opening a
+    /// database only, never for an operation of a runner.
     pub(crate) fn blocking<T, E>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, E> + Send + 'static,

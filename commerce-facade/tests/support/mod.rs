@@ -1,6 +1,8 @@
 //! Shared by the facade's tests and benchmarks: providers built against a sandbox.
 #![allow(dead_code)]
 
+pub mod journal_suite;
+
 use commerce_core::HttpClient;
 use commerce_facade::{Flow, Journal, Providers};
 use commerce_sandbox::{BaseUrls, Report, Sandbox};
@@ -117,8 +119,8 @@ pub async fn run_until_done(flow: &Flow, max_runs: usize) -> usize {
 /// Each entity created exactly once per order that reached its step, as the journal has
 /// them (orders cancelled on bol before their hand-over have none; orders cancelled after it
 /// have their fulfilment order and nothing after): nothing doubled, nothing lost.
-pub fn assert_once(report: &Report, journal: &dyn Journal) {
-    let records = journal.all().unwrap();
+pub async fn assert_once(report: &Report, journal: &dyn Journal) {
+    let records = journal.all().await.unwrap();
     let count =
         |f: &dyn Fn(&commerce_facade::OrderRecord) -> bool| records.iter().filter(|r| f(r)).count() as u64;
     let done =
@@ -169,9 +171,9 @@ pub fn is_cancellation_referral(reason: &str) -> bool {
 /// has every line it kept shipped and the lines it dropped cancelled; a cancelled one has
 /// every line cancelled; one waiting for a person waits about a cancellation. No buyer's
 /// request is left unanswered but those. Returns how they ended.
-pub fn settled(sb: &Sandbox, journal: &dyn Journal, orders: usize) -> Outcome {
+pub async fn settled(sb: &Sandbox, journal: &dyn Journal, orders: usize) -> Outcome {
     let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
-    let records = journal.all().unwrap();
+    let records = journal.all().await.unwrap();
     let ids: std::collections::BTreeSet<&str> = records.iter().map(|r| r.order.id.as_str()).collect();
     assert_eq!(ids.len(), orders, "none lost: {records:#?}");
     let lines = sb.bol_lines();
@@ -256,10 +258,11 @@ pub fn settled(sb: &Sandbox, journal: &dyn Journal, orders: usize) -> Outcome {
 
 /// Completed orders that send the review invitations (the parts of a split order do not:
 /// the order does).
-pub fn inviting(journal: &dyn Journal) -> usize {
+pub async fn inviting(journal: &dyn Journal) -> usize {
     let platforms = ["safeshop".to_owned(), "sitejabber".to_owned()];
     journal
         .all()
+        .await
         .unwrap()
         .iter()
         .filter(|r| r.is_complete(&platforms) && !r.invites_elsewhere)
@@ -267,9 +270,10 @@ pub fn inviting(journal: &dyn Journal) -> usize {
 }
 
 /// The notes of an order's history, oldest first.
-pub fn notes(journal: &dyn Journal, key: &str) -> Vec<String> {
+pub async fn notes(journal: &dyn Journal, key: &str) -> Vec<String> {
     journal
         .history(key)
+        .await
         .unwrap()
         .into_iter()
         .map(|h| h.note)
@@ -308,7 +312,7 @@ pub fn sweep_sandbox_secrets() {
 
 /// Of the orders due, the one furthest along is claimed first, then the soonest due: the
 /// rule every journal keeps (`tests/journal.rs`, `tests/postgres.rs`).
-pub fn claims_furthest_along_first(journal: &dyn Journal) {
+pub async fn claims_furthest_along_first(journal: &dyn Journal) {
     let channels = ["bol".to_owned()];
     let now = chrono::Utc::now();
     let until = now + chrono::Duration::seconds(30);
@@ -323,10 +327,10 @@ pub fn claims_furthest_along_first(journal: &dyn Journal) {
     // due just now.
     let mut fresh = record("new");
     fresh.due = Some(now - chrono::Duration::hours(1));
-    journal.add(&fresh).unwrap();
+    journal.add(&fresh).await.unwrap();
     let mut shipping = record("shipping");
-    journal.add(&shipping).unwrap();
-    shipping = journal.claim("r", &channels, now, until).unwrap().unwrap();
+    journal.add(&shipping).await.unwrap();
+    shipping = journal.claim("r", &channels, now, until).await.unwrap().unwrap();
     assert_eq!(
         shipping.key, "bol:shipping",
         "of two new orders, the one with no due time"
@@ -339,10 +343,10 @@ pub fn claims_furthest_along_first(journal: &dyn Journal) {
     });
     shipping.due = Some(now - chrono::Duration::seconds(1));
     assert_eq!(shipping.stage(), "shipment");
-    journal.release("r", &shipping, "").unwrap();
-    let first = journal.claim("r", &channels, now, until).unwrap().unwrap();
+    journal.release("r", &shipping, "").await.unwrap();
+    let first = journal.claim("r", &channels, now, until).await.unwrap().unwrap();
     assert_eq!(first.key, "bol:shipping", "furthest along first");
-    let second = journal.claim("r", &channels, now, until).unwrap().unwrap();
+    let second = journal.claim("r", &channels, now, until).await.unwrap().unwrap();
     assert_eq!(second.key, "bol:new");
-    assert_eq!(journal.claim("r", &channels, now, until).unwrap(), None);
+    assert_eq!(journal.claim("r", &channels, now, until).await.unwrap(), None);
 }

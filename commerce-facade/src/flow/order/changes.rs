@@ -52,7 +52,7 @@ impl Held<'_> {
         } else if !self.r.shipped.is_done() {
             self.before_shipping(channel.as_ref(), seen).await
         } else {
-            self.after_shipping(seen)
+            self.after_shipping(seen).await
         }
     }
 
@@ -65,7 +65,8 @@ impl Held<'_> {
             "the buyer asks to cancel line(s) {}: accepting on {}",
             lines.join(", "),
             channel.name()
-        ))?;
+        ))
+        .await?;
         self.act(channel.accept_cancellation(&self.r.order.id, lines))
             .await
             .map_err(|e| Halt::Failed(steps::CHANGES.name().into(), e))?;
@@ -106,7 +107,7 @@ impl Held<'_> {
                 "every line cancelled on {name} before the order was handed over"
             ));
         }
-        self.save(&note.join("; "))
+        self.save(&note.join("; ")).await
     }
 
     async fn before_shipping(&mut self, channel: &dyn SalesChannel, seen: Changes) -> Result<(), Halt> {
@@ -154,14 +155,14 @@ impl Held<'_> {
         match status.state {
             FulfilmentState::Cancelled => {}
             FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
-                return self.keep_all(&seen, &too_late);
+                return self.keep_all(&seen, &too_late).await;
             }
             _ => {
                 self.check_stop()?;
                 self.save(&format!(
                     "every line is cancelled on {} (or the buyer asks to): cancelling {reference} at {provider}",
                     channel.name()
-                ))?;
+                )).await?;
                 match self.act(f.cancel(&reference)).await {
                     Ok(()) => {}
                     Err(e @ Error::Unsupported { .. }) => {
@@ -189,7 +190,7 @@ impl Held<'_> {
                         match now.state {
                             FulfilmentState::Cancelled => {}
                             FulfilmentState::Shipped | FulfilmentState::PartiallyShipped => {
-                                return self.keep_all(&seen, &too_late);
+                                return self.keep_all(&seen, &too_late).await;
                             }
                             _ if refused => {
                                 return self.keep_all(
@@ -199,7 +200,7 @@ impl Held<'_> {
                                          the confirmation, a line cancelled on {} is not confirmed",
                                         channel.name()
                                     ),
-                                );
+                                ).await;
                             }
                             _ => return Err(Halt::Failed(rule.into(), e)),
                         }
@@ -236,29 +237,29 @@ impl Held<'_> {
     /// Keeps every line seen changed (a parcel on its way): requests are declined by the
     /// confirmation, lines the channel cancelled are still never confirmed (`after_shipping`
     /// drops them), and none is decided again.
-    fn keep_all(&mut self, seen: &Changes, why: &str) -> Result<(), Halt> {
+    async fn keep_all(&mut self, seen: &Changes, why: &str) -> Result<(), Halt> {
         let lines: Vec<String> = seen.requested.iter().chain(&seen.gone).cloned().collect();
-        self.keep(&lines, why)
+        self.keep(&lines, why).await
     }
 
     /// Keeps lines the buyer asked to cancel (they ship and are confirmed), and says so once.
-    fn keep(&mut self, lines: &[String], why: &str) -> Result<(), Halt> {
+    async fn keep(&mut self, lines: &[String], why: &str) -> Result<(), Halt> {
         if lines.is_empty() {
             return Ok(());
         }
         for id in lines {
             self.r.kept_lines.insert(id.clone(), why.to_owned());
         }
-        self.save(&format!("line(s) {}: {why}", lines.join(", ")))
+        self.save(&format!("line(s) {}: {why}", lines.join(", "))).await
     }
 
-    fn after_shipping(&mut self, seen: Changes) -> Result<(), Halt> {
+    async fn after_shipping(&mut self, seen: Changes) -> Result<(), Halt> {
         let channel = self.r.order.channel.clone();
         if !seen.requested.is_empty() {
             self.keep(
                 &seen.requested,
                 "the buyer asked to cancel after the parcel left: the shipment is confirmed, the buyer can return it",
-            )?;
+            ).await?;
         }
         if seen.gone.is_empty() {
             return Ok(());
@@ -277,6 +278,7 @@ impl Held<'_> {
             "line(s) {} cancelled on {channel} after the parcel left: not confirmed",
             seen.gone.join(", ")
         ))
+        .await
     }
 }
 

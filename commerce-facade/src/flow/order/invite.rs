@@ -21,7 +21,7 @@ pub(super) fn run<'h, 'f>(h: &'h mut Held<'f>, next: Next) -> BoxFuture<'h, Resu
                 part,
                 settle,
             } => h.invite(plan, step, part, settle).await,
-            Next::Invited { plan } => h.invited(plan),
+            Next::Invited { plan } => h.invited(plan).await,
             other => unreachable!("{other:?} is not an invitation"),
         }
     })
@@ -78,7 +78,7 @@ impl Held<'_> {
 
     /// Every call of a platform's invitation went through: the platform's own step is
     /// done, with the receipts combined.
-    pub(crate) fn invited(&mut self, plan: usize) -> Result<(), Halt> {
+    pub(crate) async fn invited(&mut self, plan: usize) -> Result<(), Halt> {
         let p = &self.plans[plan];
         let mut combined: Option<InvitationReceipt> = None;
         for (step, _) in &p.calls {
@@ -101,7 +101,7 @@ impl Held<'_> {
         self.r
             .invitations
             .insert(name.clone(), Step::Done(receipt.clone()));
-        self.save(&format!("invited on {name}"))?;
+        self.save(&format!("invited on {name}")).await?;
         self.invitation_done(plan, receipt)
     }
 

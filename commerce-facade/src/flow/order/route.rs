@@ -58,12 +58,12 @@ impl Held<'_> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
-                self.save(&note)?;
+                self.save(&note).await?;
                 return self.finished();
             }
         };
         self.r.fulfilment = Some(name.clone());
-        self.save(&format!("routed to {name}"))?;
+        self.save(&format!("routed to {name}")).await?;
         let event = Event::Routed {
             key: self.r.key.clone(),
             provider: name,

@@ -41,7 +41,8 @@ impl Held<'_> {
                     self.save(&format!(
                         "shipped without a tracking code: waiting up to {:?} for one",
                         flow.options.untracked_after
-                    ))?;
+                    ))
+                    .await?;
                 }
                 let tracking = match (found, untracked) {
                     (Some(t), _) => Some(t),
@@ -69,7 +70,8 @@ impl Held<'_> {
                             others.join(", ")
                         );
                     }
-                    self.step_done(&note, |r| r.shipped = Step::Done(tracking.clone()))?;
+                    self.step_done(&note, |r| r.shipped = Step::Done(tracking.clone()))
+                        .await?;
                     let event = Event::Shipped {
                         key: self.r.key.clone(),
                         tracking,
@@ -106,7 +108,7 @@ impl Held<'_> {
                         format!(": {}", codes.join(", "))
                     },
                     self.r.order.channel
-                ))?;
+                )).await?;
             }
             _ => {}
         }

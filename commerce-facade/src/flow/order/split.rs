@@ -11,7 +11,7 @@ use crate::journal::{OrderRecord, Split};
 
 /// The row's runner.
 pub(super) fn run<'h, 'f>(h: &'h mut Held<'f>, _: Next) -> BoxFuture<'h, Result<(), Halt>> {
-    Box::pin(async move { h.split() })
+    Box::pin(async move { h.split().await })
 }
 
 impl Held<'_> {
@@ -20,7 +20,7 @@ impl Held<'_> {
     /// of its own; then waits for the parts to end. When every part ended, the order keeps
     /// the lines they shipped (the others are dropped) and its invitation goes next; when
     /// none shipped, it ends cancelled.
-    pub(crate) fn split(&mut self) -> Result<(), Halt> {
+    pub(crate) async fn split(&mut self) -> Result<(), Halt> {
         let flow = self.flow;
         if let Split::Planned(parts) = &self.r.split {
             let parts = parts.clone();
@@ -32,17 +32,17 @@ impl Held<'_> {
                 part.part_of = Some(self.r.key.clone());
                 part.fulfilment = Some(plan.provider.clone());
                 part.invites_elsewhere = true;
-                flow.journal.add(&part).map_err(Halt::Journal)?;
+                flow.journal.add(&part).await.map_err(Halt::Journal)?;
             }
             let keys: Vec<String> = parts.iter().map(|p| p.key.clone()).collect();
             self.r.split = Split::Added(parts);
-            self.save(&format!("parts added: {}", keys.join(", ")))?;
+            self.save(&format!("parts added: {}", keys.join(", "))).await?;
             return Err(Halt::Split(keys));
         }
         let mut shipped: Vec<String> = Vec::new();
         let mut waiting = false;
         for plan in &self.r.split {
-            match flow.journal.load(&plan.key).map_err(Halt::Journal)? {
+            match flow.journal.load(&plan.key).await.map_err(Halt::Journal)? {
                 Some(part) if part.completed_at.is_some() || part.confirmation.is_done() => {
                     if part.completed_at.is_none() {
                         waiting = true;
@@ -77,7 +77,8 @@ impl Held<'_> {
             return self.cancelled("no part of the split order shipped".to_owned());
         }
         self.r.split = Split::Ended(self.r.split.parts().to_vec());
-        self.save("every part ended: the invitation names what they shipped")?;
+        self.save("every part ended: the invitation names what they shipped")
+            .await?;
         self.finished()
     }
 }

@@ -35,7 +35,7 @@ impl Held<'_> {
             .await
             .map_err(|e| Halt::Failed(rule.name().into(), e))?;
             match settled {
-                Settled::Found(receipt) => return self.submitted(receipt, "found at the provider"),
+                Settled::Found(receipt) => return self.submitted(receipt, "found at the provider").await,
                 Settled::Send => {}
                 Settled::Person(reason) => return self.attention(reason),
             }
@@ -47,7 +47,9 @@ impl Held<'_> {
             // order of a journal that has been keeping them.)
             match f.find_submission(&self.r.order.id).await {
                 Ok(Some(receipt)) => {
-                    return self.submitted(receipt, "found at the provider before creating it");
+                    return self
+                        .submitted(receipt, "found at the provider before creating it")
+                        .await;
                 }
                 Ok(None) | Err(Error::Unsupported { .. }) => {}
                 Err(e) => return Err(Halt::Failed(rule.name().into(), e)),
@@ -81,9 +83,10 @@ impl Held<'_> {
     }
 
     /// A hand-over found at the provider: done, without a call that acts.
-    fn submitted(&mut self, receipt: SubmissionReceipt, how: &str) -> Result<(), Halt> {
+    async fn submitted(&mut self, receipt: SubmissionReceipt, how: &str) -> Result<(), Halt> {
         let note = format!("{how} to {} as {}", receipt.provider, receipt.reference);
-        self.step_done(&note, |r| r.submission = Step::Done(receipt.clone()))?;
+        self.step_done(&note, |r| r.submission = Step::Done(receipt.clone()))
+            .await?;
         self.announce_submitted(receipt)
     }
 

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use postgres::Transaction;
 
-use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderRecord, read_record};
-use crate::postgres::pool::Pool;
+use super::pool::Pool;
+use crate::journal::{
+    Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, OrderRecord, read_record, split_rows,
+};
 
 /// A journal in a PostgreSQL database (see [`Postgres`](crate::Postgres)).
 #[derive(Clone)]
@@ -49,19 +51,21 @@ fn text(record: &OrderRecord) -> Result<String, JournalError> {
 
 impl PgJournal {
     /// Every `(key, record)` row, by key.
-    fn rows(&self) -> Result<Vec<(String, String)>, JournalError> {
-        self.pool.blocking(|c| {
-            Ok(
-                c.query("SELECT key, record FROM commerce_orders ORDER BY key", &[])?
-                    .into_iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect(),
-            )
-        })
+    async fn rows(&self) -> Result<Vec<(String, String)>, JournalError> {
+        self.pool
+            .call(|c| {
+                Ok(
+                    c.query("SELECT key, record FROM commerce_orders ORDER BY key", &[])?
+                        .into_iter()
+                        .map(|r| (r.get(0), r.get(1)))
+                        .collect(),
+                )
+            })
+            .await
     }
 
     /// Writes a held record; `lease_until` `None` gives the lease up.
-    fn write_held(
+    async fn write_held(
         &self,
         runner: &str,
         lease_until: Option<DateTime<Utc>>,
@@ -72,7 +76,7 @@ impl PgJournal {
         let c = record.columns();
         let (completed, open, due, rank) = (c.completed_at, c.open, c.due, c.rank);
         let (runner, key, note) = (runner.to_owned(), record.key.clone(), note.to_owned());
-        self.pool.blocking(move |client| {
+        self.pool.call(move |client| {
             let now = Utc::now();
             let mut tx = client.transaction()?;
             let changed = tx.execute(
@@ -90,49 +94,55 @@ impl PgJournal {
             }
             tx.commit()?;
             Ok(())
-        })
+        }).await
     }
 }
 
+#[async_trait::async_trait]
 impl Journal for PgJournal {
-    fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
+    async fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
         let key = key.to_owned();
-        let found: Option<String> = self.pool.blocking(move |c| {
-            Ok::<_, JournalError>(
-                c.query_opt("SELECT record FROM commerce_orders WHERE key = $1", &[&key])?
-                    .map(|r| r.get(0)),
-            )
-        })?;
+        let found: Option<String> = self
+            .pool
+            .call(move |c| {
+                Ok::<_, JournalError>(
+                    c.query_opt("SELECT record FROM commerce_orders WHERE key = $1", &[&key])?
+                        .map(|r| r.get(0)),
+                )
+            })
+            .await?;
         found.as_deref().map(read_record).transpose()
     }
 
-    fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
-        Ok(self.census()?.0)
+    async fn all(&self) -> Result<Vec<OrderRecord>, JournalError> {
+        Ok(self.census().await?.0)
     }
 
-    fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
+    async fn add(&self, record: &OrderRecord) -> Result<bool, JournalError> {
         let body = text(record)?;
         let c = record.columns();
         let (completed, open, due, rank, channel) =
             (c.completed_at, c.open, c.due, c.rank, c.channel.to_owned());
         let key = record.key.clone();
-        self.pool.blocking(move |client| {
-            let now = Utc::now();
-            let mut tx = client.transaction()?;
-            let added = tx.execute(
+        self.pool
+            .call(move |client| {
+                let now = Utc::now();
+                let mut tx = client.transaction()?;
+                let added = tx.execute(
                 "INSERT INTO commerce_orders (key, record, updated_at, completed_at, open, due, channel, rank)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING",
                 &[&key, &body, &now, &completed, &open, &due, &channel, &rank],
             )? > 0;
-            if added {
-                history(&mut tx, &key, now, "flow", "seen on its channel")?;
-            }
-            tx.commit()?;
-            Ok(added)
-        })
+                if added {
+                    history(&mut tx, &key, now, "flow", "seen on its channel")?;
+                }
+                tx.commit()?;
+                Ok(added)
+            })
+            .await
     }
 
-    fn claim(
+    async fn claim(
         &self,
         runner: &str,
         channels: &[String],
@@ -140,80 +150,84 @@ impl Journal for PgJournal {
         until: DateTime<Utc>,
     ) -> Result<Option<OrderRecord>, JournalError> {
         let (runner, channels) = (runner.to_owned(), channels.to_vec());
-        self.pool.blocking(move |client| {
-            let mut tx = client.transaction()?;
-            loop {
-                // SKIP LOCKED: an order another runner is claiming this instant is passed
-                // over, not waited for.
-                let Some(row) = tx.query_opt(
-                    "SELECT key, record FROM commerce_orders
+        self.pool
+            .call(move |client| {
+                let mut tx = client.transaction()?;
+                loop {
+                    // SKIP LOCKED: an order another runner is claiming this instant is passed
+                    // over, not waited for.
+                    let Some(row) = tx.query_opt(
+                        "SELECT key, record FROM commerce_orders
                      WHERE open AND channel = ANY($1) AND (due IS NULL OR due <= $2)
                        AND (lease_until IS NULL OR lease_until <= $2)
                      ORDER BY rank DESC, due NULLS FIRST, key LIMIT 1 FOR UPDATE SKIP LOCKED",
-                    &[&channels, &now],
-                )?
-                else {
-                    tx.commit()?;
-                    return Ok(None);
-                };
-                let (key, text): (String, String) = (row.get(0), row.get(1));
-                match read_record(&text) {
-                    Ok(record) => {
-                        tx.execute(
+                        &[&channels, &now],
+                    )?
+                    else {
+                        tx.commit()?;
+                        return Ok(None);
+                    };
+                    let (key, text): (String, String) = (row.get(0), row.get(1));
+                    match read_record(&text) {
+                        Ok(record) => {
+                            tx.execute(
                             "UPDATE commerce_orders SET lease_owner = $1, lease_until = $2 WHERE key = $3",
                             &[&runner, &until, &key],
                         )?;
-                        tx.commit()?;
-                        return Ok(Some(record));
-                    }
-                    // Set aside, kept as it is, named by `unreadable`; the others go on.
-                    Err(e) => {
-                        tracing::error!(key, error = %e, "an unreadable journal record was set aside");
-                        tx.execute("UPDATE commerce_orders SET open = false WHERE key = $1", &[&key])?;
-                        history(
-                            &mut tx,
-                            &key,
-                            Utc::now(),
-                            &runner,
-                            &format!("unreadable record set aside: {e}"),
-                        )?;
+                            tx.commit()?;
+                            return Ok(Some(record));
+                        }
+                        // Set aside, kept as it is, named by `unreadable`; the others go on.
+                        Err(e) => {
+                            tracing::error!(key, error = %e, "an unreadable journal record was set aside");
+                            tx.execute("UPDATE commerce_orders SET open = false WHERE key = $1", &[&key])?;
+                            history(
+                                &mut tx,
+                                &key,
+                                Utc::now(),
+                                &runner,
+                                &format!("unreadable record set aside: {e}"),
+                            )?;
+                        }
                     }
                 }
-            }
-        })
+            })
+            .await
     }
 
-    fn save(
+    async fn save(
         &self,
         runner: &str,
         until: DateTime<Utc>,
         record: &OrderRecord,
         note: &str,
     ) -> Result<(), JournalError> {
-        self.write_held(runner, Some(until), record, note)
+        self.write_held(runner, Some(until), record, note).await
     }
 
-    fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+    async fn renew(&self, key: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
         let (key, runner) = (key.to_owned(), runner.to_owned());
-        self.pool.blocking(move |c| {
-            let changed = c.execute(
-                "UPDATE commerce_orders SET lease_until = $1 WHERE key = $2 AND lease_owner = $3",
-                &[&until, &key, &runner],
-            )?;
-            if changed == 0 {
-                return Err(JournalError::LeaseLost { key });
-            }
-            Ok(())
-        })
+        self.pool
+            .call(move |c| {
+                let changed = c.execute(
+                    "UPDATE commerce_orders SET lease_until = $1 WHERE key = $2 AND lease_owner = $3",
+                    &[&until, &key, &runner],
+                )?;
+                if changed == 0 {
+                    return Err(JournalError::LeaseLost { key });
+                }
+                Ok(())
+            })
+            .await
     }
 
-    fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError> {
-        self.write_held(runner, None, record, note)
+    async fn release(&self, runner: &str, record: &OrderRecord, note: &str) -> Result<(), JournalError> {
+        self.write_held(runner, None, record, note).await
     }
 
     /// Read, changed by `change` in the caller, and written back only if nobody wrote the
     /// order in between (its version is compared; on a conflict it is read again).
-    fn amend(
+    async fn amend(
         &self,
         key: &str,
         by: &str,
@@ -223,7 +237,7 @@ impl Journal for PgJournal {
         for _ in 0..5 {
             let k = key.to_owned();
             type Found = Option<(String, Option<String>, Option<DateTime<Utc>>, i64)>;
-            let found: Found = self.pool.blocking(move |c| {
+            let found: Found = self.pool.call(move |c| {
                 Ok::<_, JournalError>(
                     c.query_opt(
                         "SELECT record, lease_owner, lease_until, version FROM commerce_orders WHERE key = $1",
@@ -231,7 +245,7 @@ impl Journal for PgJournal {
                     )?
                     .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))),
                 )
-            })?;
+            }).await?;
             let Some((text, owner, until, version)) = found else {
                 return Err(JournalError::NotFound(key.to_owned()));
             };
@@ -251,7 +265,7 @@ impl Journal for PgJournal {
             let c = record.columns();
             let (completed, open, due, rank) = (c.completed_at, c.open, c.due, c.rank);
             let (k, by) = (key.to_owned(), by.to_owned());
-            let written = self.pool.blocking(move |client| {
+            let written = self.pool.call(move |client| {
                 let mut tx = client.transaction()?;
                 let changed = tx.execute(
                     "UPDATE commerce_orders SET record = $1, updated_at = $2, completed_at = $3, open = $4, due = $5,
@@ -265,7 +279,7 @@ impl Journal for PgJournal {
                 history(&mut tx, &k, now, &by, &note)?;
                 tx.commit()?;
                 Ok::<_, JournalError>(true)
-            })?;
+            }).await?;
             if written {
                 return Ok(record);
             }
@@ -275,57 +289,63 @@ impl Journal for PgJournal {
         )))
     }
 
-    fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
+    async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
         let key = key.to_owned();
-        self.pool.blocking(move |c| {
-            Ok(c.query(
-                "SELECT at, by, note FROM commerce_history WHERE key = $1 ORDER BY id",
-                &[&key],
-            )?
-            .into_iter()
-            .map(|r| HistoryEntry {
-                at: r.get(0),
-                by: r.get(1),
-                note: r.get(2),
+        self.pool
+            .call(move |c| {
+                Ok(c.query(
+                    "SELECT at, by, note FROM commerce_history WHERE key = $1 ORDER BY id",
+                    &[&key],
+                )?
+                .into_iter()
+                .map(|r| HistoryEntry {
+                    at: r.get(0),
+                    by: r.get(1),
+                    note: r.get(2),
+                })
+                .collect())
             })
-            .collect())
-        })
+            .await
     }
 
-    fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
-        self.pool.blocking(move |c| {
-            Ok(c.query(
-                "SELECT key, lease_owner, lease_until FROM commerce_orders
+    async fn leases(&self, now: DateTime<Utc>) -> Result<Vec<LeaseInfo>, JournalError> {
+        self.pool
+            .call(move |c| {
+                Ok(c.query(
+                    "SELECT key, lease_owner, lease_until FROM commerce_orders
                  WHERE lease_owner IS NOT NULL AND lease_until > $1 ORDER BY lease_owner, key",
-                &[&now],
-            )?
-            .into_iter()
-            .map(|r| LeaseInfo {
-                key: r.get(0),
-                runner: r.get(1),
-                until: r.get(2),
+                    &[&now],
+                )?
+                .into_iter()
+                .map(|r| LeaseInfo {
+                    key: r.get(0),
+                    runner: r.get(1),
+                    until: r.get(2),
+                })
+                .collect())
             })
-            .collect())
-        })
+            .await
     }
 
-    fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
+    async fn next_due(&self, channels: &[String]) -> Result<Option<DateTime<Utc>>, JournalError> {
         let channels = channels.to_vec();
         // A held order is due when its lease ends at the earliest; a new one at once.
-        self.pool.blocking(move |c| {
-            Ok(c.query_one(
-                "SELECT min(CASE
+        self.pool
+            .call(move |c| {
+                Ok(c.query_one(
+                    "SELECT min(CASE
                      WHEN lease_until IS NOT NULL AND (due IS NULL OR lease_until > due) THEN lease_until
                      ELSE coalesce(due, 'epoch'::timestamptz) END)
                  FROM commerce_orders WHERE open AND channel = ANY($1)",
-                &[&channels],
-            )?
-            .get(0))
-        })
+                    &[&channels],
+                )?
+                .get(0))
+            })
+            .await
     }
 
-    fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
-        self.pool.blocking(move |c| {
+    async fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        self.pool.call(move |c| {
             let now = Utc::now();
             let mut tx = c.transaction()?;
             let rows = tx.query(
@@ -357,48 +377,50 @@ impl Journal for PgJournal {
             }
             tx.commit()?;
             Ok(purged)
-        })
+        }).await
     }
 
     fn location(&self) -> String {
         self.location.clone()
     }
 
-    fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
+    async fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
         let (channel, account) = (channel.to_owned(), account.to_owned());
-        self.pool.blocking(move |c| {
-            let mut tx = c.transaction()?;
-            // One row per channel, written under its lock: two runners binding at once agree.
-            tx.execute(
-                "INSERT INTO commerce_accounts (channel, account, since) VALUES ($1, $2, now())
-                 ON CONFLICT (channel) DO NOTHING",
-                &[&channel, &account],
-            )?;
-            let recorded: String = tx
-                .query_one(
-                    "SELECT account FROM commerce_accounts WHERE channel = $1 FOR UPDATE",
-                    &[&channel],
-                )?
-                .get(0);
-            if recorded != account {
-                if !replace {
-                    return Err(JournalError::OtherAccount {
-                        channel,
-                        recorded,
-                        given: account,
-                    });
-                }
+        self.pool
+            .call(move |c| {
+                let mut tx = c.transaction()?;
+                // One row per channel, written under its lock: two runners binding at once agree.
                 tx.execute(
-                    "UPDATE commerce_accounts SET account = $2, since = now() WHERE channel = $1",
+                    "INSERT INTO commerce_accounts (channel, account, since) VALUES ($1, $2, now())
+                 ON CONFLICT (channel) DO NOTHING",
                     &[&channel, &account],
                 )?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
+                let recorded: String = tx
+                    .query_one(
+                        "SELECT account FROM commerce_accounts WHERE channel = $1 FOR UPDATE",
+                        &[&channel],
+                    )?
+                    .get(0);
+                if recorded != account {
+                    if !replace {
+                        return Err(JournalError::OtherAccount {
+                            channel,
+                            recorded,
+                            given: account,
+                        });
+                    }
+                    tx.execute(
+                        "UPDATE commerce_accounts SET account = $2, since = now() WHERE channel = $1",
+                        &[&channel, &account],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
     }
 
-    fn census(&self) -> Result<super::Census, JournalError> {
-        Ok(super::split_rows(self.rows()?))
+    async fn census(&self) -> Result<Census, JournalError> {
+        Ok(split_rows(self.rows().await?))
     }
 }

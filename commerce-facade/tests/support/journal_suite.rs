@@ -1,0 +1,506 @@
+//! The rules every journal keeps (claims, leases, due times, history, accounts, purges),
+//! one suite run over the memory journal, SQLite and PostgreSQL: each backend is a
+//! [`Subject`] handing out new, empty journals, two handles on each (two runners; two
+//! processes where the backend has them).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use commerce_core::{Order, SubmissionReceipt};
+use commerce_facade::{Journal, JournalError, OrderRecord, Step};
+
+/// Two handles on one journal (two runners).
+pub type Handles = (Arc<dyn Journal>, Arc<dyn Journal>);
+
+/// A journal backend under test.
+pub struct Subject {
+    /// Its name, in failure messages.
+    pub name: &'static str,
+    /// A new, empty journal: two handles on it.
+    pub fresh: Box<dyn Fn() -> Handles + Send + Sync>,
+}
+
+/// Every rule, each on a journal of its own.
+pub async fn conformance(s: &Subject) {
+    lease_rules(s).await;
+    another_runners_lease(s).await;
+    an_expired_lease_is_taken_over(s).await;
+    claims_by_rank_then_due(s).await;
+    only_open_due_orders_of_the_channels_are_claimed(s).await;
+    next_due_says_when(s).await;
+    amend_rules(s).await;
+    one_account_per_channel(s).await;
+    purge_rules(s).await;
+    census_and_leases(s).await;
+    let (a, _) = (s.fresh)();
+    super::claims_furthest_along_first(a.as_ref()).await;
+}
+
+/// A bol order with no details.
+pub fn record(id: &str) -> OrderRecord {
+    OrderRecord::new(Order {
+        id: id.into(),
+        channel: "bol".into(),
+        ..Default::default()
+    })
+}
+
+/// Now, to the microsecond (what every backend keeps).
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn bol() -> [String; 1] {
+    ["bol".to_owned()]
+}
+
+fn submitted() -> Step<SubmissionReceipt> {
+    Step::Done(SubmissionReceipt {
+        provider: "shopwedo".into(),
+        reference: "9".into(),
+        already_submitted: false,
+    })
+}
+
+async fn notes(j: &dyn Journal, key: &str) -> Vec<String> {
+    j.history(key)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.note)
+        .collect()
+}
+
+/// Added once; claimed by one runner; saved, renewed, released; read by the other.
+async fn lease_rules(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let channels = bol();
+    let now = now();
+    let until = now + Duration::seconds(30);
+    assert!(a.add(&record("1")).await.unwrap(), "{name}");
+    assert!(!b.add(&record("1")).await.unwrap(), "{name}: added once");
+    let mut r = a.claim("a", &channels, now, until).await.unwrap().unwrap();
+    assert_eq!(r.key, "bol:1", "{name}");
+    assert_eq!(
+        b.claim("b", &channels, now, until).await.unwrap(),
+        None,
+        "{name}: held"
+    );
+    assert!(
+        matches!(
+            b.amend("bol:1", "operator", now, &mut |_| Ok(String::new())).await,
+            Err(JournalError::Busy { ref runner, .. }) if runner == "a"
+        ),
+        "{name}"
+    );
+    r.submission = submitted();
+    a.save("a", until, &r, "submitted").await.unwrap();
+    a.save("a", until, &r, "").await.unwrap();
+    a.renew("bol:1", "a", until + Duration::seconds(5)).await.unwrap();
+    let leases = b.leases(now).await.unwrap();
+    assert_eq!(leases.len(), 1, "{name}");
+    assert_eq!(
+        (leases[0].key.as_str(), leases[0].runner.as_str(), leases[0].until),
+        ("bol:1", "a", until + Duration::seconds(5)),
+        "{name}: renewed"
+    );
+    assert_eq!(
+        b.load("bol:1").await.unwrap().unwrap().submission,
+        r.submission,
+        "{name}"
+    );
+    a.release("a", &r, "released").await.unwrap();
+    assert_eq!(b.leases(now).await.unwrap(), vec![], "{name}: released");
+    assert!(
+        matches!(
+            a.renew("bol:1", "a", until).await,
+            Err(JournalError::LeaseLost { .. })
+        ),
+        "{name}: a released lease is not renewed"
+    );
+    let again = b.claim("b", &channels, now, until).await.unwrap().unwrap();
+    assert_eq!(again.submission, r.submission, "{name}: b reads what a saved");
+    // An empty note adds no line.
+    assert_eq!(
+        notes(b.as_ref(), "bol:1").await,
+        ["seen on its channel", "submitted", "released"],
+        "{name}"
+    );
+    assert!(a.load("bol:3").await.unwrap().is_none(), "{name}");
+    assert!(a.history("bol:3").await.unwrap().is_empty(), "{name}");
+}
+
+/// What another runner holds is not written, renewed, released or claimed by this one.
+async fn another_runners_lease(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let now = now();
+    let until = now + Duration::seconds(30);
+    a.add(&record("1")).await.unwrap();
+    let mut r = a.claim("a", &bol(), now, until).await.unwrap().unwrap();
+    r.attention = Some("b's".into());
+    for lost in [
+        b.save("b", until, &r, "b's save").await,
+        b.renew("bol:1", "b", until).await,
+        b.release("b", &r, "b's release").await,
+    ] {
+        assert!(
+            matches!(lost, Err(JournalError::LeaseLost { ref key }) if key == "bol:1"),
+            "{name}: {lost:?}"
+        );
+    }
+    // Nor an order nobody holds, nor one not in the journal.
+    assert!(matches!(
+        b.save("b", until, &record("2"), "").await,
+        Err(JournalError::LeaseLost { .. })
+    ));
+    let kept = a.load("bol:1").await.unwrap().unwrap();
+    assert_eq!(kept.attention, None, "{name}: nothing of b's written");
+    assert_eq!(
+        notes(a.as_ref(), "bol:1").await,
+        ["seen on its channel"],
+        "{name}"
+    );
+    assert_eq!(a.leases(now).await.unwrap()[0].runner, "a", "{name}");
+}
+
+/// A lease that ended is taken over by the next claim; the runner that had it may no
+/// longer write the order.
+async fn an_expired_lease_is_taken_over(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let now = now();
+    let until = now + Duration::seconds(30);
+    a.add(&record("1")).await.unwrap();
+    let mut r = a.claim("a", &bol(), now, until).await.unwrap().unwrap();
+    r.submission = submitted();
+    a.save("a", until, &r, "submitted").await.unwrap();
+    // Not before the lease's end; at its end, yes.
+    assert_eq!(
+        b.claim(
+            "b",
+            &bol(),
+            until - Duration::seconds(1),
+            until + Duration::seconds(30)
+        )
+        .await
+        .unwrap(),
+        None,
+        "{name}"
+    );
+    assert_eq!(b.leases(until).await.unwrap(), vec![], "{name}: ended at its end");
+    let taken = b
+        .claim("b", &bol(), until, until + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.submission, r.submission, "{name}");
+    for lost in [
+        a.save("a", until, &r, "late").await,
+        a.renew("bol:1", "a", until).await,
+        a.release("a", &r, "late").await,
+    ] {
+        assert!(
+            matches!(lost, Err(JournalError::LeaseLost { .. })),
+            "{name}: {lost:?}"
+        );
+    }
+    let leases = a.leases(until).await.unwrap();
+    assert_eq!(leases.len(), 1, "{name}");
+    assert_eq!(leases[0].runner, "b", "{name}");
+    b.save("b", until + Duration::seconds(30), &taken, "b's")
+        .await
+        .unwrap();
+}
+
+/// Of the orders due, the furthest along first, then the soonest due (an order with no
+/// due time is due at once).
+async fn claims_by_rank_then_due(s: &Subject) {
+    let name = s.name;
+    let (a, _) = (s.fresh)();
+    let now = now();
+    let until = now + Duration::seconds(30);
+    let mut confirm = record("confirm");
+    confirm.fulfilment = Some("shopwedo".into());
+    confirm.submission = submitted();
+    confirm.shipped = Step::Done(commerce_core::Tracking::default());
+    confirm.due = Some(now - Duration::minutes(1));
+    let mut old = record("old");
+    old.due = Some(now - Duration::hours(2));
+    let mut older = record("older");
+    older.due = Some(now - Duration::hours(3));
+    let fresh = record("fresh");
+    for r in [&old, &fresh, &confirm, &older] {
+        a.add(r).await.unwrap();
+    }
+    let mut order = Vec::new();
+    while let Some(r) = a.claim("a", &bol(), now, until).await.unwrap() {
+        order.push(r.key);
+    }
+    assert_eq!(
+        order,
+        ["bol:confirm", "bol:fresh", "bol:older", "bol:old"],
+        "{name}"
+    );
+}
+
+/// Only open orders of the channels asked for, and only once due.
+async fn only_open_due_orders_of_the_channels_are_claimed(s: &Subject) {
+    let name = s.name;
+    let (a, _) = (s.fresh)();
+    let now = now();
+    let until = now + Duration::seconds(30);
+    let mut later = record("later");
+    later.due = Some(now + Duration::minutes(5));
+    let mut done = record("done");
+    done.completed_at = Some(now);
+    let mut person = record("person");
+    person.attention = Some("check".into());
+    let mut cancelled = record("cancelled");
+    cancelled.cancelled = Some("by the buyer".into());
+    let mut elsewhere = record("shop");
+    elsewhere.order.channel = "shop".into();
+    elsewhere.key = "shop:1".into();
+    for r in [&later, &done, &person, &cancelled, &elsewhere] {
+        a.add(r).await.unwrap();
+    }
+    assert_eq!(a.claim("a", &bol(), now, until).await.unwrap(), None, "{name}");
+    assert_eq!(
+        a.claim("a", &["other".to_owned()], now, until).await.unwrap(),
+        None,
+        "{name}"
+    );
+    let at = now + Duration::minutes(5);
+    let r = a
+        .claim("a", &bol(), at, at + Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.map(|r| r.key),
+        Some("bol:later".to_owned()),
+        "{name}: due at its time"
+    );
+    let r = a
+        .claim("a", &["shop".to_owned(), "bol".to_owned()], now, until)
+        .await
+        .unwrap();
+    assert_eq!(r.map(|r| r.key), Some("shop:1".to_owned()), "{name}");
+}
+
+/// `next_due`: the soonest open order of the channels; a held one when its lease ends at
+/// the earliest; a new one at once; `None` without an open order.
+async fn next_due_says_when(s: &Subject) {
+    let name = s.name;
+    let (a, _) = (s.fresh)();
+    let now = now();
+    assert_eq!(a.next_due(&bol()).await.unwrap(), None, "{name}: empty");
+    let mut done = record("done");
+    done.completed_at = Some(now);
+    a.add(&done).await.unwrap();
+    assert_eq!(a.next_due(&bol()).await.unwrap(), None, "{name}: nothing open");
+    let mut later = record("later");
+    later.due = Some(now + Duration::minutes(10));
+    a.add(&later).await.unwrap();
+    assert_eq!(a.next_due(&bol()).await.unwrap(), later.due, "{name}");
+    assert_eq!(a.next_due(&["shop".to_owned()]).await.unwrap(), None, "{name}");
+    let mut soon = record("soon");
+    soon.due = Some(now + Duration::minutes(2));
+    a.add(&soon).await.unwrap();
+    assert_eq!(a.next_due(&bol()).await.unwrap(), soon.due, "{name}");
+    // Held past its due time: due when the lease ends.
+    let at = now + Duration::minutes(2);
+    let held = a
+        .claim("a", &bol(), at, now + Duration::minutes(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.key, "bol:soon", "{name}");
+    assert_eq!(
+        a.next_due(&bol()).await.unwrap(),
+        Some(now + Duration::minutes(5)),
+        "{name}: at the lease's end"
+    );
+    // A new order is due at once: before any time.
+    a.add(&record("new")).await.unwrap();
+    let due = a.next_due(&bol()).await.unwrap().unwrap();
+    assert!(due <= now, "{name}: {due}");
+}
+
+/// An operator's change: refused for an order held, one not in the journal, or by the
+/// change itself (nothing written); otherwise written with its note, due at once, and any
+/// ended lease cleared.
+async fn amend_rules(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let now = now();
+    let until = now + Duration::seconds(30);
+    assert!(
+        matches!(
+            a.amend("bol:9", "operator", now, &mut |_| Ok("x".into())).await,
+            Err(JournalError::NotFound(ref k)) if k == "bol:9"
+        ),
+        "{name}"
+    );
+    let mut r = record("1");
+    r.due = Some(now + Duration::hours(1));
+    a.add(&r).await.unwrap();
+    assert!(
+        matches!(
+            a.amend("bol:1", "operator", now, &mut |r| {
+                r.attention = Some("changed".into());
+                Err("not like that".into())
+            })
+            .await,
+            Err(JournalError::Refused(ref why)) if why == "not like that"
+        ),
+        "{name}"
+    );
+    assert_eq!(
+        a.load("bol:1").await.unwrap().unwrap().attention,
+        None,
+        "{name}: nothing written"
+    );
+    let amended = b
+        .amend("bol:1", "operator", now, &mut |r| {
+            r.attention = Some("check it".into());
+            Ok("held for a person".into())
+        })
+        .await
+        .unwrap();
+    assert_eq!(amended.attention.as_deref(), Some("check it"), "{name}");
+    assert_eq!(amended.due, None, "{name}: due at once");
+    assert_eq!(a.load("bol:1").await.unwrap().unwrap(), amended, "{name}");
+    let history = a.history("bol:1").await.unwrap();
+    assert_eq!(
+        (history[1].by.as_str(), history[1].note.as_str()),
+        ("operator", "held for a person"),
+        "{name}"
+    );
+    // Held, then its lease ended: an operator may change it, and the lease goes.
+    a.amend("bol:1", "operator", now, &mut |r| {
+        r.attention = None;
+        Ok("reopened".into())
+    })
+    .await
+    .unwrap();
+    a.claim("a", &bol(), now, until).await.unwrap().unwrap();
+    let after = until + Duration::seconds(1);
+    b.amend("bol:1", "operator", after, &mut |r| {
+        r.attention = Some("again".into());
+        Ok("after the lease".into())
+    })
+    .await
+    .unwrap();
+    assert_eq!(a.leases(now).await.unwrap(), vec![], "{name}: the lease cleared");
+    assert!(matches!(
+        a.save("a", after, &r, "late").await,
+        Err(JournalError::LeaseLost { .. })
+    ));
+}
+
+/// One account per channel: the same again is fine, another refused unless replacing.
+async fn one_account_per_channel(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    a.bind_account("bol", "client id a", false).await.unwrap();
+    b.bind_account("bol", "client id a", false).await.unwrap();
+    a.bind_account("shop", "other", false).await.unwrap();
+    let refused = b.bind_account("bol", "client id b", false).await;
+    assert!(
+        matches!(
+            &refused,
+            Err(JournalError::OtherAccount { channel, recorded, given })
+                if channel == "bol" && recorded == "client id a" && given == "client id b"
+        ),
+        "{name}: {refused:?}"
+    );
+    b.bind_account("bol", "client id b", true).await.unwrap();
+    assert!(
+        a.bind_account("bol", "client id a", false).await.is_err(),
+        "{name}"
+    );
+    a.bind_account("bol", "client id b", false).await.unwrap();
+}
+
+/// The personal fields of orders completed or cancelled before the cut-off are blanked,
+/// once, with a line in their history; the others are kept.
+async fn purge_rules(s: &Subject) {
+    let name = s.name;
+    let (a, _) = (s.fresh)();
+    let now = now();
+    let long_ago = now - Duration::days(40);
+    let with_buyer = |id: &str| {
+        let mut r = record(id);
+        r.order.customer.email = format!("buyer{id}@example.nl");
+        r.order.shipping_address.city = "Utrecht".into();
+        r.order.shipping_address.country = "NL".into();
+        r
+    };
+    let mut completed = with_buyer("completed");
+    completed.completed_at = Some(long_ago);
+    let mut cancelled = with_buyer("cancelled");
+    cancelled.cancelled = Some("by an operator".into());
+    cancelled.cancelled_at = Some(long_ago);
+    let mut recent = with_buyer("recent");
+    recent.completed_at = Some(now - Duration::days(1));
+    let open = with_buyer("open");
+    for r in [&completed, &cancelled, &recent, &open] {
+        a.add(r).await.unwrap();
+    }
+    let cut = now - Duration::days(30);
+    assert_eq!(a.purge_personal(cut).await.unwrap(), 2, "{name}");
+    assert_eq!(a.purge_personal(cut).await.unwrap(), 0, "{name}: once");
+    for key in ["bol:completed", "bol:cancelled"] {
+        let r = a.load(key).await.unwrap().unwrap();
+        assert_eq!(r.order.customer.email, "", "{name}: {key}");
+        assert_eq!(r.order.shipping_address.city, "", "{name}: {key}");
+        assert_eq!(r.order.shipping_address.country, "NL", "{name}: {key}");
+        assert!(r.purged_at.is_some(), "{name}: {key}");
+        assert_eq!(
+            notes(a.as_ref(), key).await.last().map(String::as_str),
+            Some("personal data purged"),
+            "{name}: {key}"
+        );
+    }
+    for key in ["bol:recent", "bol:open"] {
+        let r = a.load(key).await.unwrap().unwrap();
+        assert!(r.order.customer.email.starts_with("buyer"), "{name}: {key}");
+        assert_eq!(r.purged_at, None, "{name}: {key}");
+    }
+}
+
+/// `census` is `all` (by key) with the unreadable records beside; `leases` are by runner,
+/// then by order.
+async fn census_and_leases(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let now = now();
+    let until = now + Duration::seconds(30);
+    for id in ["3", "1", "2"] {
+        a.add(&record(id)).await.unwrap();
+    }
+    let (records, unreadable) = b.census().await.unwrap();
+    let keys: Vec<&str> = records.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["bol:1", "bol:2", "bol:3"], "{name}");
+    assert!(unreadable.is_empty(), "{name}");
+    assert_eq!(b.all().await.unwrap(), records, "{name}");
+    assert!(b.unreadable().await.unwrap().is_empty(), "{name}");
+    a.claim("z", &bol(), now, until).await.unwrap().unwrap();
+    a.claim("y", &bol(), now, until).await.unwrap().unwrap();
+    a.claim("y", &bol(), now, until).await.unwrap().unwrap();
+    let leases: Vec<(String, String)> = b
+        .leases(now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.runner, l.key))
+        .collect();
+    // Which order each runner got depends on how the backend breaks ties (insertion
+    // order, key): the list is read back and must be sorted by runner, then order.
+    let mut sorted = leases.clone();
+    sorted.sort();
+    assert_eq!(leases, sorted, "{name}: by runner, then by order");
+    assert_eq!(leases.len(), 3, "{name}");
+    assert_eq!(leases[2].0, "z", "{name}");
+}
