@@ -112,11 +112,6 @@
 //!   attempt, status, latency) and a `commerce.token` span per token request; no secrets,
 //!   no query strings.
 
-// Lets `testing.rs` name this crate the same way whether it is compiled here or included
-// into the integration tests.
-#[cfg(feature = "testing")]
-extern crate self as commerce_core;
-
 mod auth;
 mod decide;
 mod domain;
@@ -131,8 +126,6 @@ mod retry;
 mod scrub;
 mod setup;
 mod shared;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod transport;
 mod url;
 

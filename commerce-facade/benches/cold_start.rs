@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use commerce_core::testing::paused_time_http;
 use commerce_sandbox::{Config, bol_limit_per_second};
+use commerce_testing::paused_time_http;
 use futures_util::TryStreamExt;
 use retailer_client::models::{
     GetOrdersStatus, OrderItem, ProcessState, ReducedOrder, ShipmentRequest, TransportInstruction,

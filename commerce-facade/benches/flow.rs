@@ -12,9 +12,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_core::testing::paused_time_http;
 use commerce_facade::{Flow, FlowOptions, Journal, SqliteJournal};
 use commerce_sandbox::{Config, Report};
+use commerce_testing::paused_time_http;
 
 struct Figures {
     simulated: Duration,

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use commerce_core::Error;
-use commerce_core::testing::paused_time_http;
 use commerce_sandbox::Config;
+use commerce_testing::paused_time_http;
 use tokio::time::Instant;
 
 /// Runs `n` calls from four concurrent callers; returns each call's finishing instant,

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_core::SalesChannel;
-use commerce_core::testing::paused_time_http;
 use commerce_facade::{Flow, FlowOptions, Journal, MemoryJournal, Summary};
 use commerce_sandbox::{BolLine, Config, Sandbox};
+use commerce_testing::paused_time_http;
 
 /// A sandbox whose buyers cancel only when a test says so, and whose warehouses ship ten
 /// minutes (of paused time) after an order reaches them.

@@ -314,7 +314,7 @@ fn the_order_furthest_along_is_claimed_first() {
 /// the file, its `-wal` and `-shm` stay readable by their owner only once they wrote.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqlite_stores_keep_the_rules_of_every_store() {
-    use commerce_core::testing::stores::{Subject, conformance};
+    use commerce_testing::stores::{Subject, conformance};
     let path = temp_path("stores");
     drop(SqliteJournal::create(&path).unwrap());
     let (p, q) = (path.clone(), path.clone());

@@ -17,9 +17,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_core::testing::paused_time_http;
 use commerce_facade::{Flow, FlowOptions, Journal, MemoryJournal, Step};
 use commerce_sandbox::Config;
+use commerce_testing::paused_time_http;
 
 #[tokio::test(start_paused = true)]
 async fn an_order_without_a_phone_waits_for_the_shop_phone_and_then_goes_through() {

@@ -439,7 +439,7 @@ async fn connections_dropped_mid_run_lose_nothing_and_do_nothing_twice() {
 /// and SQLite too), each "process" connecting on its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_postgres_stores_keep_the_rules_of_every_store() {
-    use commerce_core::testing::stores::{Subject, conformance};
+    use commerce_testing::stores::{Subject, conformance};
     let url = database();
     let (u, v) = (url.clone(), url.clone());
     conformance(&Subject {

@@ -15,9 +15,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_core::testing::paused_time_http;
 use commerce_facade::{Flow, FlowOptions, MemoryJournal, SqliteJournal};
 use commerce_sandbox::Config;
+use commerce_testing::paused_time_http;
 use support::{assert_once, providers_on, run_until_done, settled, size};
 
 fn options() -> FlowOptions {

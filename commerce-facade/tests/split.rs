@@ -16,9 +16,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_core::testing::paused_time_http;
 use commerce_facade::{Flow, FlowOptions, Journal, MemoryJournal, OrderRecord, Summary};
 use commerce_sandbox::{Config, Sandbox};
+use commerce_testing::paused_time_http;
 
 /// Six orders, the sixth split over both providers; buyers cancel only when a test says.
 async fn sandbox() -> Sandbox {

@@ -15,9 +15,9 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use commerce_core::testing::paused_time_http;
 use commerce_facade::{Event, Flow, FlowOptions, MemoryJournal};
 use commerce_sandbox::Config;
+use commerce_testing::paused_time_http;
 
 #[tokio::test(start_paused = true)]
 async fn orders_are_submitted_at_once_while_others_wait_hours_for_their_parcels() {

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use commerce_core::RetryPolicy;
-use commerce_core::testing::fuzz::{Answer, Calls, Harness, answers, fixtures_in};
+use commerce_testing::fuzz::{Answer, Calls, Harness, answers, fixtures_in};
 use customer_api_client::{CustomerApiClient, NewOrder, NewOrderItem};
 use futures_util::StreamExt;
 use proptest::prelude::*;

@@ -1,8 +1,8 @@
 //! The decoder fuzz harness's own check: a call counts as reaching the server only when its
 //! own request got the fuzzed answer, not when the token request it triggered did.
 
-use commerce_core::testing::fuzz::{Answer, Harness, answers};
 use commerce_core::{Endpoint, Part, RetryPolicy};
+use commerce_testing::fuzz::{Answer, Harness, answers};
 use customer_api_client::CustomerApiClient;
 
 const TOKEN_PATH: &str = "/api/customer/oauth/access-token";

@@ -2,9 +2,9 @@
 //! thousandfold (the API is gzip-only), a create answered with an unreadable body, and a
 //! token endpoint quoting the client secret back.
 
-use commerce_core::testing::hostile::{self, within};
-use commerce_core::testing::{Reply, ScriptedServer};
 use commerce_core::{Error, RetryPolicy};
+use commerce_testing::hostile::{self, within};
+use commerce_testing::{Reply, ScriptedServer};
 use customer_api_client::{CustomerApiClient, NewOrder, NewOrderItem};
 
 const SECRET: &str = "cust-SECRET-7";
@@ -12,7 +12,7 @@ const TOKEN: &str =
     r#"{"_type":"AccessToken","token_type":"Bearer","expires_in":3600,"access_token":"tok-1"}"#;
 
 fn client(url: &str, limit: Option<u64>) -> CustomerApiClient {
-    commerce_core::testing::sweep::install(&[SECRET, "tok-1"]);
+    commerce_testing::sweep::install(&[SECRET, "tok-1"]);
     let mut b = CustomerApiClient::builder("id-1", SECRET.to_owned().into())
         .shop_url(url)
         .retry(RetryPolicy::none());

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use commerce_core::testing::{Reply, ScriptedServer};
 use commerce_core::{Endpoint, Fulfilment, FulfilmentState, PreparedSubmission, ReferenceCheck};
+use commerce_testing::{Reply, ScriptedServer};
 use customer_api_client::{CustomerApiClient, NewOrder, NewOrderItem, Paths};
 use httpmock::Method::{GET, POST};
 use httpmock::{HttpMockRequest, MockServer};
@@ -21,10 +21,10 @@ fn gzip(body: &Value) -> Vec<u8> {
 }
 
 fn client(url: &str) -> CustomerApiClient {
-    commerce_core::testing::sweep::install(&[SECRET, "tok-1"]);
+    commerce_testing::sweep::install(&[SECRET, "tok-1"]);
     CustomerApiClient::builder(ID, SECRET.to_owned().into())
         .shop_url(url)
-        .retry(commerce_core::testing::fast_retry())
+        .retry(commerce_testing::fast_retry())
         .build()
         .unwrap()
 }

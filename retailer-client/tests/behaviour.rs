@@ -168,7 +168,7 @@ async fn retry_after_is_honoured_per_operation() {
     let bol = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
         .api_url(server.base_url())
         .token_url(server.url("/token"))
-        .http(commerce_core::testing::paused_time_http())
+        .http(commerce_testing::paused_time_http())
         .build()
         .unwrap();
     let start = tokio::time::Instant::now();
@@ -302,7 +302,7 @@ async fn process_status_waiting_backs_off_until_final_or_the_deadline() {
     let bol = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
         .api_url(server.base_url())
         .token_url(server.url("/token"))
-        .http(commerce_core::testing::paused_time_http())
+        .http(commerce_testing::paused_time_http())
         .build()
         .unwrap();
     let pending: retailer_client::models::ProcessStatus =
@@ -341,7 +341,7 @@ async fn process_status_waiting_backs_off_until_final_or_the_deadline() {
     let bol = RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
         .api_url(never.base_url())
         .token_url(never.url("/token"))
-        .http(commerce_core::testing::paused_time_http())
+        .http(commerce_testing::paused_time_http())
         .build()
         .unwrap();
     let start = tokio::time::Instant::now();
@@ -672,7 +672,7 @@ fn paused_client(server: &MockServer) -> RetailerClient {
     RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
         .api_url(server.base_url())
         .token_url(server.url("/token"))
-        .http(commerce_core::testing::paused_time_http())
+        .http(commerce_testing::paused_time_http())
         .build()
         .unwrap()
 }

@@ -8,7 +8,7 @@ mod generated_calls;
 use std::time::Duration;
 
 use commerce_core::RetryPolicy;
-use commerce_core::testing::fuzz::{Answer, Calls, Harness, answers, run_cases};
+use commerce_testing::fuzz::{Answer, Calls, Harness, answers, run_cases};
 use generated_calls::{EXAMPLE_ANSWERS, MEDIA_TYPES, call_every_operation};
 use retailer_client::models::ProcessStatus;
 use retailer_client::{RetailerClient, WaitOptions};
@@ -90,7 +90,7 @@ fn token_answers_never_panic() {
 
 #[test]
 fn the_csv_export_parser_never_panics() {
-    use commerce_core::testing::fuzz::bodies;
+    use commerce_testing::fuzz::bodies;
     run_cases(512, bodies(seeds()), |bytes| {
         let _ = retailer_client::parse_csv(&String::from_utf8_lossy(&bytes));
     });

@@ -34,7 +34,7 @@ async fn a_wrong_client_secret_costs_one_token_request_and_every_call_stops_at_o
     let bol = RetailerClient::builder(CLIENT_ID, "wr0ng-secret".to_owned().into())
         .api_url(server.base_url())
         .token_url(server.url("/token"))
-        .http(commerce_core::testing::paused_time_http())
+        .http(commerce_testing::paused_time_http())
         .build()
         .unwrap();
     let mut errors = Vec::new();

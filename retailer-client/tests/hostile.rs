@@ -5,8 +5,8 @@
 mod support;
 
 use commerce_core::Error;
-use commerce_core::testing::hostile::{self, within};
-use commerce_core::testing::{Reply, ScriptedServer};
+use commerce_testing::hostile::{self, within};
+use commerce_testing::{Reply, ScriptedServer};
 use httpmock::Method::GET;
 use retailer_client::models::{OrderItem, ShipmentRequest};
 use retailer_client::{GetOrdersParams, RetailerClient};

@@ -2,7 +2,7 @@
 //! errors) is fed arbitrary bytes and mutated examples under every status.
 
 use commerce_core::RetryPolicy;
-use commerce_core::testing::fuzz::{Answer, FuzzServer, Harness, answers};
+use commerce_testing::fuzz::{Answer, FuzzServer, Harness, answers};
 use safeshop_client::{Invite, SafeShopClient};
 
 const SEEDS: &[&str] = &[

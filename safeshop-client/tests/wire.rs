@@ -45,7 +45,7 @@ async fn token_mock(server: &MockServer) -> httpmock::Mock<'_> {
 }
 
 fn client(server: &MockServer) -> SafeShopClient {
-    commerce_core::testing::sweep::install(&[SECRET, TOKEN]);
+    commerce_testing::sweep::install(&[SECRET, TOKEN]);
     SafeShopClient::builder(ID, SECRET.to_owned().into())
         .base_url(server.url("/v1"))
         .build()
@@ -304,7 +304,7 @@ async fn time_limits_set_on_the_builder_keep_the_user_agent() {
             then.status(201);
         })
         .await;
-    commerce_core::testing::sweep::install(&[SECRET, TOKEN]);
+    commerce_testing::sweep::install(&[SECRET, TOKEN]);
     let c = SafeShopClient::builder(ID, SECRET.to_owned().into())
         .base_url(server.url("/v1"))
         .timeout(std::time::Duration::from_secs(5))

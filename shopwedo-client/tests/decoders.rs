@@ -3,8 +3,8 @@
 //! every status.
 
 use chrono::NaiveDate;
-use commerce_core::testing::fuzz::{Calls, Harness, answers, fixtures_in};
 use commerce_core::{RateLimits, RetryPolicy};
+use commerce_testing::fuzz::{Calls, Harness, answers, fixtures_in};
 use futures_util::StreamExt;
 use shopwedo_client::{Address, NewOrder, OrderItem, ShopWeDoClient, StockQuery};
 

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use commerce_core::testing::{Reply, ScriptedServer};
 use commerce_core::{Fulfilment, FulfilmentState, PreparedSubmission, ReferenceCheck};
+use commerce_testing::{Reply, ScriptedServer};
 use httpmock::Method::POST;
 use httpmock::{HttpMockRequest, MockServer};
 use serde_json::{Value, json};
@@ -43,13 +43,13 @@ fn fixture(name: &str) -> String {
 }
 
 fn client(base: &str, envelope: Envelope) -> ShopWeDoClient {
-    commerce_core::testing::sweep::install(&[SHOP_KEY]);
+    commerce_testing::sweep::install(&[SHOP_KEY]);
     ShopWeDoClient::builder(SHOP_ID, SHOP_KEY.to_owned().into())
         .base_url(base)
         .envelope(envelope)
         .clock(FixedClock)
         .salts(CountingSalts::default())
-        .retry(commerce_core::testing::fast_retry())
+        .retry(commerce_testing::fast_retry())
         .build()
         .unwrap()
 }
@@ -721,7 +721,7 @@ async fn requests_are_paced_at_three_per_second() {
         .await;
     let c = ShopWeDoClient::builder(SHOP_ID, SHOP_KEY.to_owned().into())
         .base_url(server.url("/api"))
-        .http(commerce_core::testing::paused_time_http())
+        .http(commerce_testing::paused_time_http())
         .build()
         .unwrap();
     let start = tokio::time::Instant::now();

@@ -199,7 +199,7 @@ async fn pacing_keeps_under_10_per_10_seconds() {
         .client_token(CLIENT_TOKEN.to_owned().into())
         .domain(DOMAIN)
         .base_url(server.url("/v1/"))
-        .http(commerce_core::testing::paused_time_http())
+        .http(commerce_testing::paused_time_http())
         .build()
         .unwrap();
     let start = tokio::time::Instant::now();

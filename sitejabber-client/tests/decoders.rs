@@ -3,8 +3,8 @@
 //! fixtures under every status.
 
 use chrono::NaiveDate;
-use commerce_core::testing::fuzz::{Answer, Calls, FuzzServer, Harness, answers, fixtures_in};
 use commerce_core::{RateLimits, RetryPolicy};
+use commerce_testing::fuzz::{Answer, Calls, FuzzServer, Harness, answers, fixtures_in};
 use futures_util::StreamExt;
 use sitejabber_client::*;
 

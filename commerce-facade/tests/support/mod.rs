@@ -22,7 +22,7 @@ pub fn shop_options() -> commerce_facade::FlowOptions {
 
 /// All five providers against `sb`, every client on `http`.
 ///
-/// With [`commerce_core::testing::paused_time_http`] (no per-attempt time limit, no idle
+/// With [`commerce_testing::paused_time_http`] (no per-attempt time limit, no idle
 /// pool) the whole flow runs in paused tokio time: the sandbox keeps its clocks with
 /// `tokio::time::Instant`, so rate windows, token lifetimes and `Retry-After` waits all pass
 /// in simulated time, and an hour of provider limits costs only the CPU it needs.
@@ -296,7 +296,7 @@ pub fn size(name: &str, default: usize) -> usize {
 
 /// Notes the sandbox's credentials for the TRACE secret sweep (`cargo xtask sweep`).
 pub fn sweep_sandbox_secrets() {
-    commerce_core::testing::sweep::install(&[
+    commerce_testing::sweep::install(&[
         commerce_sandbox::SAFESHOP_CLIENT_SECRET,
         commerce_sandbox::SITEJABBER_CLIENT_TOKEN,
         commerce_sandbox::SITEJABBER_PASSWORD,

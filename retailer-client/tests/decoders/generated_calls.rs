@@ -3,7 +3,7 @@
 //! description's example answers and media types: the calls and seeds of the decoder fuzz
 //! test (`tests/decoders.rs`).
 
-use commerce_core::testing::fuzz::Calls;
+use commerce_testing::fuzz::Calls;
 use retailer_client::models::*;
 use retailer_client::*;
 

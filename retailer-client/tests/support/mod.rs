@@ -35,10 +35,10 @@ pub async fn setup() -> MockServer {
     server
 }
 
-pub use commerce_core::testing::fast_retry;
+pub use commerce_testing::fast_retry;
 
 pub fn client(server: &MockServer) -> RetailerClient {
-    commerce_core::testing::sweep::install(&[CLIENT_SECRET, "tok-1"]);
+    commerce_testing::sweep::install(&[CLIENT_SECRET, "tok-1"]);
     RetailerClient::builder(CLIENT_ID, CLIENT_SECRET.to_owned().into())
         .api_url(server.base_url())
         .token_url(server.url("/token"))

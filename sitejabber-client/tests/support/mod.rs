@@ -75,10 +75,10 @@ pub async fn server_with_login() -> MockServer {
     server
 }
 
-pub use commerce_core::testing::fast_retry;
+pub use commerce_testing::fast_retry;
 
 pub fn client(server: &MockServer) -> SitejabberClient {
-    commerce_core::testing::sweep::install(&[CLIENT_TOKEN, USER_TOKEN, PASSWORD]);
+    commerce_testing::sweep::install(&[CLIENT_TOKEN, USER_TOKEN, PASSWORD]);
     SitejabberClient::builder(EMAIL, PASSWORD.to_owned().into())
         .client_token(CLIENT_TOKEN.to_owned().into())
         .domain(DOMAIN)

@@ -3,8 +3,7 @@
 //! flight); a cool-down after a failed token request and after a token refused right after
 //! renewal; never more than 6 token requests a minute; `Retry-After` honoured up to 120 s.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

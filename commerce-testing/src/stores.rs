@@ -1,5 +1,5 @@
-//! One suite of behaviour for every [`TokenStore`](crate::TokenStore) and
-//! [`RateStore`](crate::RateStore): written once, run over the in-memory store (this crate's
+//! One suite of behaviour for every [`TokenStore`](commerce_core::TokenStore) and
+//! [`RateStore`](commerce_core::RateStore): written once, run over the in-memory store (commerce-core's
 //! `tests/shared_state.rs`), the SQLite and the PostgreSQL stores (the facade's
 //! `tests/journal.rs` and `tests/postgres.rs`).
 //!

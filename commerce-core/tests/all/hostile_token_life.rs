@@ -5,8 +5,7 @@
 //! All in tokio's paused time: the token endpoint is a real (scripted) server, the clock
 //! is advanced by hand.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::time::Duration;
 

@@ -3,8 +3,7 @@
 //! jointly; and the stores' conformance suite (`testing::stores`, run over the SQLite and
 //! PostgreSQL stores by the facade's tests) over the in-memory store.
 
-#[path = "../src/testing.rs"]
-mod testing;
+use commerce_testing as testing;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

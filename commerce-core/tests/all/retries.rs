@@ -1,7 +1,6 @@
 //! Retries, Retry-After, and never re-sending a create that may have arrived.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::time::Duration;
 

@@ -6,8 +6,7 @@
 //! `Debug` of each link. A secret "leaks" when any run of 12 of its characters shows up
 //! (a 300-character JWT of which 100 characters are shown is a leaked token).
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use support::hostile::within;
 

@@ -1,7 +1,10 @@
-//! Test helpers for provider crates (cargo feature `testing`): a scripted HTTP/1.1 server
-//! for tests whose answers must change from one request to the next (a 429 then a 200), or
-//! that must read a request and never answer or drop the connection; and HTTP settings for
-//! paused-time tests. httpmock serves the wire-shape tests; this serves the stateful ones.
+//! Test helpers shared by the workspace's crates (dev-dependency only, never published): a
+//! scripted HTTP/1.1 server for tests whose answers must change from one request to the next
+//! (a 429 then a 200), or that must read a request and never answer or drop the connection;
+//! hostile answers ([`hostile`]); a fuzzing server with proptest strategies for answers
+//! ([`fuzz`]); the TRACE secret sweep ([`sweep`]); HTTP settings for paused-time tests; and
+//! the conformance suite of the shared stores ([`stores`]). httpmock serves the wire-shape
+//! tests; this serves the stateful ones.
 #![allow(dead_code, missing_docs)]
 
 use std::sync::{Arc, Mutex};
@@ -12,7 +15,6 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 /// The conformance suite of the shared stores (memory, SQLite, PostgreSQL).
-#[path = "testing_stores.rs"]
 pub mod stores;
 
 /// What the server does with one request.
@@ -300,7 +302,6 @@ pub mod hostile {
 /// Fuzzing the response decoders: a server that answers every request with whatever the
 /// test set last, and proptest strategies for answers (arbitrary bytes, fixtures mutated
 /// byte-wise and structurally, truncated fixtures, odd statuses and media types).
-#[cfg(feature = "testing")]
 pub mod fuzz {
     use super::*;
     use proptest::prelude::*;
@@ -673,7 +674,6 @@ pub mod fuzz {
 /// `<dir>/trace-<pid>.log`, and notes the test's configured secrets in
 /// `<dir>/secrets-<pid>.txt`. `cargo xtask sweep <dir>` then checks that no secret noted by
 /// any test appears in any trace. Without the variable it does nothing.
-#[cfg(feature = "testing")]
 pub mod sweep {
     use std::collections::HashSet;
     use std::io::Write;

@@ -1,7 +1,6 @@
 //! Token requests, the token cache and expired-token recovery.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

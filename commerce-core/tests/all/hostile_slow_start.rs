@@ -6,8 +6,7 @@
 //! usually are, or starting at the first call of a window) and says in every answer how many
 //! calls are left and how many seconds until the window resets. All in paused time.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,8 +2,7 @@
 //! reported as what it is. Real time, short limits: in paused time a pending deadline
 //! timer fires while the runtime waits on a socket.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,6 @@
 //! Client-side pacing, checked in simulated time.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,8 +3,7 @@
 //! empty or blank tokens, non-ASCII, a megabyte-long token, odd token types. All held;
 //! the last test records what a client does after one such answer (see its comment).
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use support::hostile::within;
 

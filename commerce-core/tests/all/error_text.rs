@@ -2,8 +2,7 @@
 //! the host, the provider's message once (no doubled prefixes, no raw JSON when the answer
 //! has a message field).
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use commerce_core::{
     ClientCredentials, Endpoint, Error, HttpClient, RetryPolicy, TokenAuth, TokenCache, Transport,

@@ -5,8 +5,7 @@
 //! malformed heads. Each test is bounded in time (a deadline, or tokio's paused clock); the
 //! memory bounds are in `hostile_memory.rs`, a test binary of its own.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use support::hostile::within;
 

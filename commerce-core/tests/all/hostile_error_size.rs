@@ -2,8 +2,7 @@
 //! (README "answer size" row; ARCHITECTURE.md "Bounded reads": "error excerpts are cut from
 //! a few hundred bytes around the failure, not from a copy of the whole body").
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use support::hostile::within;
 

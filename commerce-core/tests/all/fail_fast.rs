@@ -4,8 +4,7 @@
 //! at most two token requests per refused credential per process; a variable set to
 //! something that is not UTF-8 is named as such.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -337,12 +336,11 @@ fn child_reads_a_variable_that_is_not_utf8() {
 #[test]
 fn a_variable_that_is_not_utf8_is_named_as_such() {
     use std::os::unix::ffi::OsStrExt as _;
+    // The test's name in this binary: its module path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let child = format!("{module}::child_reads_a_variable_that_is_not_utf8");
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_reads_a_variable_that_is_not_utf8",
-            "--test-threads=1",
-        ])
+        .args(["--exact", child.as_str(), "--test-threads=1"])
         .env(CHILD, "1")
         .env(SECRET_VAR, std::ffi::OsStr::from_bytes(b"wr0ng-\xff-secret"))
         .output()

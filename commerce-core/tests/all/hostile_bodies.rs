@@ -5,8 +5,7 @@
 //! create whose body cannot be read is `Error::Unconfirmed`; 429 with `Retry-After: 0` backs
 //! off. Everything here held.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use support::hostile::within;
 
