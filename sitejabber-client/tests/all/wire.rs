@@ -1,7 +1,7 @@
 //! One wire test per endpoint: the real client against httpmock, asserting the exact method,
 //! path, query, headers and body Sitejabber documents, and decoding a realistic answer.
 
-mod support;
+use crate::support;
 
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;

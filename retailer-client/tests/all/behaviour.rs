@@ -2,7 +2,7 @@
 //! bulk), shipping labels with their headers, the offers export and the SalesChannel, for
 //! bol.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! too often), each call failing at once with an error that stops the provider; a URL
 //! variable that is refused names the variable and never shows its query or user info.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

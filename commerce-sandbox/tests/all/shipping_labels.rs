@@ -3,7 +3,7 @@
 //! and fetches the PDF; raw requests show what bol refuses (an `Accept` without the PDF
 //! media type, items bol does not know, an offer bol did not make).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! every field bol marks required is there. So the sandbox cannot invent a shape our client
 //! then learns to expect.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

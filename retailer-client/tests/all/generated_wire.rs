@@ -2,7 +2,7 @@
 //! A wire test per operation of the description: the exact method and path, the media
 //! types, the body, and the decoding of an answer built from the description's examples.
 
-mod support;
+use crate::support;
 
 use httpmock::Method;
 use retailer_client::models::*;

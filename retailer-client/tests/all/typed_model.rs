@@ -2,7 +2,7 @@
 //! `chrono` and `Decimal` values and encode back to what bol sent; absent values are `None`
 //! (a date has no default to take); a malformed date is a decode error naming its field.
 
-mod support;
+use crate::support;
 
 use httpmock::Method;
 use retailer_client::models::{

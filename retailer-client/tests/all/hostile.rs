@@ -2,7 +2,7 @@
 //! blocked account, and bans IPs that ask for tokens too often), an endless answer, and a
 //! shipment answered 202 with an unreadable body.
 
-mod support;
+use crate::support;
 
 use commerce_core::Error;
 use commerce_testing::hostile::{self, within};

@@ -1,7 +1,7 @@
 //! Sitejabber quoting the account's password or the API key back in an error: neither
 //! reaches the error the caller sees.
 
-mod support;
+use crate::support;
 
 use httpmock::Method::POST;
 use httpmock::MockServer;

@@ -1,6 +1,6 @@
 //! Errors, re-login, rate limits, pacing, the ReviewPlatform and secrets.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

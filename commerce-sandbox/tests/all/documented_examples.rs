@@ -5,7 +5,7 @@
 //! description in `bol_conformance.rs`; the clients decode the same examples in their own
 //! tests.)
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

@@ -2,7 +2,7 @@
 //! exchange succeeds and each documented wrong one gets the documented answer and shows in
 //! the report.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::time::Duration;

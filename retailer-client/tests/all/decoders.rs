@@ -2,7 +2,6 @@
 //! status polling, the CSV offer export and the token answer are fed arbitrary bytes and
 //! mutated examples of bol's description under every status.
 
-#[path = "decoders/generated_calls.rs"]
 mod generated_calls;
 
 use std::time::Duration;
