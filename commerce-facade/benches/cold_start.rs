@@ -15,8 +15,7 @@
 //! simulated time and the elapsed time is what the limits and the client's pacing make it.
 //! The goal, for the runtime: no 429 and elapsed / floor at most 1.2 at every row.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use commerce_testing::facade as support;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;

@@ -6,8 +6,7 @@
 //! `cargo bench -p commerce-facade --bench flow` (part of `cargo xtask bench`);
 //! `FLOW_ORDERS` changes the size, `FLOW_RUNNERS` the runner counts (`1,2,4`).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use commerce_testing::facade as support;
 
 use std::sync::Arc;
 use std::time::Duration;

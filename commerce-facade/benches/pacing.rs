@@ -7,8 +7,7 @@
 //! so an hour of Sitejabber's limit passes in well under a second of machine time. The
 //! figure is a rate, not a duration, so this is a report rather than a criterion timing.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use commerce_testing::facade as support;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

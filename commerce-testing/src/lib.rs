@@ -3,8 +3,9 @@
 //! (a 429 then a 200), or that must read a request and never answer or drop the connection;
 //! hostile answers ([`hostile`]); a fuzzing server with proptest strategies for answers
 //! ([`fuzz`]); the TRACE secret sweep ([`sweep`]); HTTP settings for paused-time tests; and
-//! the conformance suite of the shared stores ([`stores`]). httpmock serves the wire-shape
-//! tests; this serves the stateful ones.
+//! the conformance suite of the shared stores ([`stores`]); with the feature `facade`, the
+//! helpers of commerce-facade's tests and benchmarks (`facade`: every provider against the
+//! sandbox). httpmock serves the wire-shape tests; this serves the stateful ones.
 #![allow(dead_code, missing_docs)]
 
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,9 @@ use tokio::time::Instant;
 
 /// The conformance suite of the shared stores (memory, SQLite, PostgreSQL).
 pub mod stores;
+
+#[cfg(feature = "facade")]
+pub mod facade;
 
 /// What the server does with one request.
 #[derive(Debug, Clone)]

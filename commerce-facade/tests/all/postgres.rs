@@ -3,7 +3,7 @@
 //! start DIR` starts a throw-away one). Each test works in a database of its own.
 #![cfg(feature = "postgres")]
 
-mod support;
+use commerce_testing::facade as support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! Operator mistakes and outages the command line must not hide or worsen (each test
 //! failed on the code before its fix).
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -10,7 +10,7 @@
     feature = "sitejabber"
 ))]
 
-mod support;
+use commerce_testing::facade as support;
 
 use std::sync::Arc;
 use std::time::Duration;

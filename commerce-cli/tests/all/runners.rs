@@ -6,7 +6,7 @@
 //! binary, pointed at it through the environment as an operator would point them at the
 //! providers.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};

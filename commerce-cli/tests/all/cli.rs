@@ -3,7 +3,7 @@
 //! `attention` and `show` describe them, `resolve` and `retry` settle them, and the next
 //! run finishes what was settled.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::process::Command;

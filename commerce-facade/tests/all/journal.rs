@@ -4,7 +4,7 @@
 //! one written by a newer release is refused; the file is readable by its owner only; personal
 //! fields of orders completed long ago are purged, ids, steps and references kept.
 
-mod support;
+use commerce_testing::facade as support;
 
 use chrono::{Duration, Utc};
 use commerce_facade::{Journal, MemoryJournal, OrderRecord, SCHEMA_VERSION, SqliteJournal, Step};

@@ -12,7 +12,7 @@
     feature = "sitejabber"
 ))]
 
-mod support;
+use commerce_testing::facade as support;
 
 use std::collections::HashMap;
 use std::sync::Arc;

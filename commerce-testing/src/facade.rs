@@ -1,5 +1,5 @@
-//! Shared by the facade's tests and benchmarks: providers built against a sandbox.
-#![allow(dead_code)]
+//! Shared by the facade's tests and benchmarks (feature `facade`): providers built against
+//! a sandbox, the flow run to its end, and checks of what the sandbox saw.
 
 use commerce_core::HttpClient;
 use commerce_facade::{Flow, Journal, Providers};
@@ -22,7 +22,7 @@ pub fn shop_options() -> commerce_facade::FlowOptions {
 
 /// All five providers against `sb`, every client on `http`.
 ///
-/// With [`commerce_testing::paused_time_http`] (no per-attempt time limit, no idle
+/// With [`crate::paused_time_http`] (no per-attempt time limit, no idle
 /// pool) the whole flow runs in paused tokio time: the sandbox keeps its clocks with
 /// `tokio::time::Instant`, so rate windows, token lifetimes and `Retry-After` waits all pass
 /// in simulated time, and an hour of provider limits costs only the CPU it needs.
@@ -296,7 +296,7 @@ pub fn size(name: &str, default: usize) -> usize {
 
 /// Notes the sandbox's credentials for the TRACE secret sweep (`cargo xtask sweep`).
 pub fn sweep_sandbox_secrets() {
-    commerce_testing::sweep::install(&[
+    crate::sweep::install(&[
         commerce_sandbox::SAFESHOP_CLIENT_SECRET,
         commerce_sandbox::SITEJABBER_CLIENT_TOKEN,
         commerce_sandbox::SITEJABBER_PASSWORD,
@@ -307,7 +307,7 @@ pub fn sweep_sandbox_secrets() {
 }
 
 /// Of the orders due, the one furthest along is claimed first, then the soonest due: the
-/// rule every journal keeps (`tests/journal.rs`, `tests/postgres.rs`).
+/// rule every journal keeps (the facade's `tests/all/journal.rs` and `tests/all/postgres.rs`).
 pub fn claims_furthest_along_first(journal: &dyn Journal) {
     let channels = ["bol".to_owned()];
     let now = chrono::Utc::now();
