@@ -5,8 +5,9 @@
 //! ([`fuzz`]); the TRACE secret sweep ([`sweep`]); HTTP settings for paused-time tests; and
 //! the conformance suite of the shared stores ([`stores`]); with the feature `facade`, the
 //! helpers of commerce-facade's tests and benchmarks (`facade`: every provider against the
-//! sandbox). httpmock serves the wire-shape tests; this serves the stateful ones.
-#![allow(dead_code, missing_docs)]
+//! sandbox); with `overhead`, the page of commerce-core's overhead benchmark (`overhead`).
+//! httpmock serves the wire-shape tests; this serves the stateful ones.
+#![warn(missing_docs)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,13 +22,19 @@ pub mod stores;
 #[cfg(feature = "facade")]
 pub mod facade;
 
+#[cfg(feature = "overhead")]
+pub mod overhead;
+
 /// What the server does with one request.
 #[derive(Debug, Clone)]
 pub enum Reply {
     /// Answer with this status, headers and body.
     Respond {
+        /// The HTTP status.
         status: u16,
+        /// Header names and values, in order.
         headers: Vec<(String, String)>,
+        /// The body as sent.
         body: String,
     },
     /// Read the request in full, then hold the connection without answering.
@@ -44,10 +51,16 @@ pub enum Reply {
     /// end until the client hangs up.
     Endless(String),
     /// Write these bytes one at a time, `every` apart (a slow-loris answer).
-    Trickle { bytes: Vec<u8>, every: Duration },
+    Trickle {
+        /// The whole answer, head and body.
+        bytes: Vec<u8>,
+        /// The pause before each byte.
+        every: Duration,
+    },
 }
 
 impl Reply {
+    /// An answer with this status, no header and an empty body.
     pub fn status(status: u16) -> Self {
         Reply::Respond {
             status,
@@ -56,6 +69,7 @@ impl Reply {
         }
     }
 
+    /// An answer with this status and a JSON body (`content-type: application/json`).
     pub fn json(status: u16, body: &str) -> Self {
         Reply::Respond {
             status,
@@ -64,6 +78,7 @@ impl Reply {
         }
     }
 
+    /// The same answer with one more header (nothing for replies other than `Respond`).
     pub fn header(mut self, name: &str, value: &str) -> Self {
         if let Reply::Respond { headers, .. } = &mut self {
             headers.push((name.into(), value.into()));
@@ -75,14 +90,20 @@ impl Reply {
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// The method (`GET`, `POST`).
     pub method: String,
+    /// The request target: the path and the query.
     pub target: String,
+    /// Header names (as sent) and values, in order.
     pub headers: Vec<(String, String)>,
+    /// The body as received.
     pub body: Vec<u8>,
+    /// When it was read in full (tokio's clock, so paused time shows).
     pub at: Instant,
 }
 
 impl Recorded {
+    /// The value of the first header named `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -112,7 +133,10 @@ pub fn paused_time_http() -> commerce_core::HttpClient {
         .with_timeout(None)
 }
 
+/// A loopback HTTP/1.1 server answering each request with the next of its [`Reply`]s, and
+/// keeping every request it read.
 pub struct ScriptedServer {
+    /// Its base URL (`http://127.0.0.1:PORT`).
     pub url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
 }
@@ -204,10 +228,12 @@ impl ScriptedServer {
         ScriptedServer { url, requests }
     }
 
+    /// Every request read so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
 
+    /// How many requests were read so far.
     pub fn count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
@@ -314,13 +340,18 @@ pub mod fuzz {
     /// One answer of the fuzzing server.
     #[derive(Debug, Clone)]
     pub struct Answer {
+        /// The HTTP status.
         pub status: u16,
+        /// The `content-type`, if any.
         pub content_type: Option<String>,
+        /// Further header names and values.
         pub headers: Vec<(String, String)>,
+        /// The body as sent.
         pub body: Vec<u8>,
     }
 
     impl Answer {
+        /// A JSON answer with this status and body.
         pub fn json(status: u16, body: &str) -> Self {
             Answer {
                 status,
@@ -334,6 +365,7 @@ pub mod fuzz {
     /// Answers each request with the answer of the first fixed route whose path prefix
     /// matches, else with the current answer.
     pub struct FuzzServer {
+        /// Its base URL (`http://127.0.0.1:PORT`).
         pub url: String,
         current: Arc<Mutex<Answer>>,
         fixed: Arc<Mutex<Vec<(String, Answer)>>>,
@@ -341,6 +373,7 @@ pub mod fuzz {
     }
 
     impl FuzzServer {
+        /// Starts on a loopback port, answering `200 {}` until [`FuzzServer::set`].
         pub async fn start() -> Self {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
@@ -619,11 +652,15 @@ pub mod fuzz {
     /// routes (a token or login endpoint) answer well, the crate's secrets noted for the
     /// sweep.
     pub struct Harness {
+        /// The runtime the calls run on.
         pub rt: tokio::runtime::Runtime,
+        /// The server answering them.
         pub server: FuzzServer,
     }
 
     impl Harness {
+        /// Notes `secrets` for the sweep and starts the server with the `fixed` routes
+        /// (path prefix, answer).
         pub fn start(secrets: &[&str], fixed: &[(&str, Answer)]) -> Self {
             super::sweep::install(secrets);
             let rt = tokio::runtime::Builder::new_current_thread()

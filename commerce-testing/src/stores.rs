@@ -1,7 +1,7 @@
 //! One suite of behaviour for every [`TokenStore`](commerce_core::TokenStore) and
 //! [`RateStore`](commerce_core::RateStore): written once, run over the in-memory store (commerce-core's
-//! `tests/shared_state.rs`), the SQLite and the PostgreSQL stores (the facade's
-//! `tests/journal.rs` and `tests/postgres.rs`).
+//! `tests/all/shared_state.rs`), the SQLite and the PostgreSQL stores (the facade's
+//! `tests/all/journal.rs` and `tests/all/postgres.rs`).
 //!
 //! Each "process" is a handle the `Subject` opens on the same state, as another process
 //! opens it (a connection of its own). The stores use the wall clock (the machine's, or the

@@ -1,5 +1,5 @@
-//! The overhead benchmark's page and types, shared by `benches/overhead.rs` and
-//! `examples/overhead_calls.rs` so both measure the same call.
+//! commerce-core's overhead benchmark's page and types (feature `overhead`), shared by its
+//! `benches/overhead.rs` and `examples/overhead_calls.rs` so both measure the same call.
 
 use serde::Deserialize;
 
