@@ -7,10 +7,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-mod support;
 use commerce_core::{Endpoint, HttpClient, Quota, RateLimits, Transport};
+use commerce_testing::overhead::{Reviews, serve_page};
 use criterion::{Criterion, criterion_group, criterion_main};
-use support::{Reviews, serve_page};
 
 fn overhead(c: &mut Criterion) {
     // One thread for server and client: no scheduling between threads in the figure, which

@@ -20,12 +20,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-#[path = "../benches/support/mod.rs"]
-mod support;
 use commerce_core::{
     AuthTicket, Authenticator, Endpoint, Error, HttpClient, OutgoingRequest, Quota, RateLimits, Transport,
 };
-use support::{Reviews, serve_page};
+use commerce_testing::overhead::{Reviews, serve_page};
 
 /// Sends a fixed bearer token in a sensitive `Authorization` header.
 #[derive(Debug)]

@@ -114,11 +114,6 @@
 //!   attempt, status, latency) and a `commerce.token` span per token request; no secrets,
 //!   no query strings.
 
-// Lets `testing.rs` name this crate the same way whether it is compiled here or included
-// into the integration tests.
-#[cfg(feature = "testing")]
-extern crate self as commerce_core;
-
 // The layers, each importing only its own and lower ones (see ARCHITECTURE-LAYERS.md and
 // src/layers.rs): `error` and `url` (the vocabulary), `wire` (1), `policy` (2), `state` (3),
 // `auth` (4), `client` (5). Around them: the domain types and traits, lists, setup, input.
@@ -135,8 +130,6 @@ pub mod money;
 mod policy;
 mod setup;
 mod state;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod url;
 mod wire;
 

@@ -4,8 +4,7 @@
 //! other, so the instrumented allocator's peak belongs to the case being measured (client
 //! and server both; they share the test's one thread).
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::time::Duration;
 

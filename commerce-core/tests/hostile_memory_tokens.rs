@@ -4,8 +4,7 @@
 //! so the instrumented allocator's peak belongs to the case measured (as
 //! `hostile_memory.rs`).
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::time::Duration;
 

@@ -1,7 +1,6 @@
 //! No secret ever shows: not in `Debug`, not in errors, not in traces at TRACE level.
 
-#[path = "../src/testing.rs"]
-mod support;
+use commerce_testing as support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -15,15 +15,14 @@
 //! simulated time and the elapsed time is what the limits and the client's pacing make it.
 //! The goal, for the runtime: no 429 and elapsed / floor at most 1.2 at every row.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use commerce_testing::facade as support;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use commerce_core::testing::paused_time_http;
 use commerce_sandbox::{Config, bol_limit_per_second};
+use commerce_testing::paused_time_http;
 use futures_util::TryStreamExt;
 use retailer_client::models::{
     GetOrdersStatus, OrderItem, ProcessState, ReducedOrder, ShipmentRequest, TransportInstruction,

@@ -6,15 +6,14 @@
 //! `cargo bench -p commerce-facade --bench flow` (part of `cargo xtask bench`);
 //! `FLOW_ORDERS` changes the size, `FLOW_RUNNERS` the runner counts (`1,2,4`).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use commerce_testing::facade as support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_core::testing::paused_time_http;
 use commerce_facade::{Flow, FlowOptions, Journal, SqliteJournal};
 use commerce_sandbox::{Config, Report};
+use commerce_testing::paused_time_http;
 
 struct Figures {
     simulated: Duration,

@@ -10,8 +10,7 @@
 //! --bench flow_postgres` (`cargo xtask bench` starts a throw-away server for it);
 //! `FLOW_ORDERS` sets the size (60), `FLOW_WORKERS` the worker counts (`1,2,4,8`).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use commerce_testing::facade as support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

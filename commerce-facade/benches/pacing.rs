@@ -7,16 +7,15 @@
 //! so an hour of Sitejabber's limit passes in well under a second of machine time. The
 //! figure is a rate, not a duration, so this is a report rather than a criterion timing.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use commerce_testing::facade as support;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use commerce_core::Error;
-use commerce_core::testing::paused_time_http;
 use commerce_sandbox::Config;
+use commerce_testing::paused_time_http;
 use tokio::time::Instant;
 
 /// Runs `n` calls from four concurrent callers; returns each call's finishing instant,

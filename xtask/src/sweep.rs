@@ -4,7 +4,7 @@
 //! With `COMMERCE_TRACE_SWEEP=<dir>`, every test process that builds a client through the
 //! tests' helpers writes its client-side traces (`tracing` events and `log` records, at
 //! TRACE, test servers' own logs left out) to `<dir>/trace-<pid>.log` and the secrets it
-//! configured to `<dir>/secrets-<pid>.txt` (`commerce_core::testing::sweep`). The check reads
+//! configured to `<dir>/secrets-<pid>.txt` (`commerce_testing::sweep`). The check reads
 //! them all and fails on any secret found in any trace.
 
 use std::path::{Path, PathBuf};

@@ -194,9 +194,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut files = vec![
         (crate_dir.join("src/generated/models.rs"), g.models()),
         (ops_dir.join("mod.rs"), g.operations()),
-        (crate_dir.join("tests/generated_wire.rs"), g.tests()),
+        (crate_dir.join("tests/all/generated_wire.rs"), g.tests()),
         (
-            crate_dir.join("tests/decoders/generated_calls.rs"),
+            crate_dir.join("tests/all/decoders/generated_calls.rs"),
             g.decoder_calls(),
         ),
     ];

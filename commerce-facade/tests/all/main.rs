@@ -1,0 +1,17 @@
+//! commerce-facade's integration tests, one binary: each file a module (those that run the
+//! whole flow against the sandbox need every provider feature; `postgres` needs the feature
+//! of that name and a server, `cargo xtask postgres`). The helpers shared with the
+//! benchmarks are `commerce_testing::facade`.
+
+mod adversity;
+mod changes;
+mod conformance;
+mod flow;
+mod journal;
+mod mapping;
+mod postgres;
+mod quickstart;
+mod secrets;
+mod soak;
+mod split;
+mod timescales;

@@ -1,0 +1,8 @@
+//! commerce-sandbox's integration tests, one binary: each file a module.
+
+mod bol_conformance;
+mod documented_examples;
+mod env_file;
+mod raw_http;
+mod shipping_labels;
+mod support;

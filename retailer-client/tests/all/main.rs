@@ -1,0 +1,10 @@
+//! retailer-client's integration tests, one binary: each file a module.
+
+mod behaviour;
+mod coverage;
+mod decoders;
+mod fail_fast;
+mod generated_wire;
+mod hostile;
+mod support;
+mod typed_model;

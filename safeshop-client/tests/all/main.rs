@@ -1,0 +1,4 @@
+//! safeshop-client's integration tests, one binary: each file a module.
+
+mod decoders;
+mod wire;

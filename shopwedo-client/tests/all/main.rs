@@ -1,0 +1,4 @@
+//! shopwedo-client's integration tests, one binary: each file a module.
+
+mod decoders;
+mod wire;
