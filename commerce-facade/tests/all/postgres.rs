@@ -162,8 +162,10 @@ async fn a_database_of_an_earlier_release_is_migrated_without_loss() {
     let url = database();
     let text = serde_json::to_string(&record("1")).unwrap();
     sql(&url, move |c| {
-        c.batch_execute(include_str!("../../migrations/postgres/0001_journal_and_stores.sql"))
-            .unwrap();
+        c.batch_execute(include_str!(
+            "../../migrations/postgres/0001_journal_and_stores.sql"
+        ))
+        .unwrap();
         c.batch_execute(include_str!("../../migrations/postgres/0002_accounts.sql"))
             .unwrap();
         c.batch_execute(
