@@ -68,7 +68,7 @@ impl TokenRules {
     }
 
     /// The cool-down after `strikes` failures in a row.
-    pub(crate) fn cool_down(&self, strikes: u32) -> Duration {
+    fn cool_down(&self, strikes: u32) -> Duration {
         let doublings = strikes.saturating_sub(1).min(30);
         self.first_cool_down
             .saturating_mul(1u32 << doublings)

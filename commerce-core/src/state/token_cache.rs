@@ -16,7 +16,6 @@ use crate::error::{AuthError, Delivery, Error, Name};
 use crate::policy::buckets::POLL;
 use crate::policy::tokens::TokenRules;
 use crate::state::token_store::{Credential, Stored, TokenStore};
-use crate::wire::retry_after::MAX_SERVER_WAIT;
 
 /// An access token as a token source hands it out.
 #[derive(Clone)]
@@ -264,9 +263,7 @@ impl CacheState {
     /// provider's `Retry-After` on the failed token request when that is longer.
     fn strike(&mut self, now: Instant, rules: &TokenRules, asked: Option<Duration>) {
         self.strikes = self.strikes.saturating_add(1);
-        let cool = rules
-            .cool_down(self.strikes)
-            .max(asked.unwrap_or_default().min(MAX_SERVER_WAIT));
+        let cool = rules.shared_cool_down(self.strikes, asked);
         self.cooling_until = Some(clamped_add(now, cool));
         tracing::debug!(
             strikes = self.strikes,
