@@ -11,7 +11,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures_util::stream::BoxStream;
+use futures_util::stream::{BoxStream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -264,7 +264,7 @@ pub enum ReferenceCheck {
 }
 
 /// Stock of one item at a fulfilment provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevel {
     /// The provider's own item id.
     pub item_id: String,
@@ -272,6 +272,115 @@ pub struct StockLevel {
     pub ean: Option<String>,
     /// Units available to sell.
     pub available: i64,
+    /// What `available` already takes off: whether orders handed over and not yet shipped
+    /// are counted in it. A stock sync subtracts what it does not.
+    #[serde(default)]
+    pub basis: StockBasis,
+    /// When the provider last computed `available`, where it says (ShopWeDo's
+    /// `last_atp_update`): an order handed over after it is not taken off yet, whatever the
+    /// basis.
+    #[serde(default)]
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+impl StockLevel {
+    /// `available` units of `item_id` (barcode `ean`), counted on the shelf
+    /// ([`StockBasis::OnShelf`]), computed now.
+    pub fn new(item_id: impl Into<String>, ean: Option<String>, available: i64) -> Self {
+        StockLevel {
+            item_id: item_id.into(),
+            ean,
+            available,
+            basis: StockBasis::OnShelf,
+            as_of: None,
+        }
+    }
+
+    /// The same level with this basis.
+    pub fn with_basis(mut self, basis: StockBasis) -> Self {
+        self.basis = basis;
+        self
+    }
+}
+
+/// What a provider's stock count already takes off ([`StockLevel::basis`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StockBasis {
+    /// Orders handed over and not yet shipped are already taken off (ShopWeDo's ATP, with
+    /// orders released on creation).
+    Reserving,
+    /// Units on the shelf: an order handed over leaves the count only when it ships. The
+    /// default, and the safe reading where a provider does not say: a sync that takes an
+    /// order off twice hides a unit for a while; one that forgets to sells it twice.
+    #[default]
+    OnShelf,
+    /// The provider only says in stock or not: `available` is 1 or 0, no count. A sync
+    /// decides how many units an "in stock" stands for.
+    InStockOnly,
+}
+
+/// One of the shop's offers on a sales channel, with the stock the channel keeps for it
+/// ([`SalesChannel::offers`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelOffer {
+    /// The channel's offer id (bol `offerId`).
+    pub offer_id: String,
+    /// The product's EAN, if the channel gives one.
+    pub ean: Option<String>,
+    /// The stock the shop last gave the channel (bol `stock.amount`), if it says.
+    pub amount: Option<i64>,
+    /// What the channel still sells: `amount` less the orders it counts against it (bol
+    /// `correctedStock`), if it says.
+    pub corrected: Option<i64>,
+    /// Who keeps the count: `Some(true)` the shop (bol `managedByRetailer: true`: only
+    /// orders placed after the shop's last update are taken off), `Some(false)` the channel
+    /// (every open order is taken off), `None` the channel did not say (bol's export).
+    pub managed_by_shop: Option<bool>,
+    /// Shipped by the channel from its own warehouse (bol FBB): the shop's warehouses have
+    /// nothing to say about its stock.
+    pub fulfilled_by_channel: bool,
+    /// The shop put the offer on hold (bol `onHoldByRetailer`).
+    pub on_hold: bool,
+}
+
+/// A stock amount to give a sales channel for one offer ([`SalesChannel::set_stock`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockUpdate {
+    /// The channel's offer id.
+    pub offer_id: String,
+    /// The units the channel may sell from now on.
+    pub amount: u32,
+    /// Who keeps the count from now on ([`ChannelOffer::managed_by_shop`]); bol requires it
+    /// with every update.
+    pub managed_by_shop: bool,
+}
+
+/// What a sales channel answered to one stock update, once it applied it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockReceipt {
+    /// The channel's offer id.
+    pub offer_id: String,
+    /// The channel's reference for the update (bol: the process status id), if any.
+    pub reference: Option<String>,
+}
+
+/// One line of an order a sales channel still has open (not shipped, not cancelled), as a
+/// stock sync needs it: cheap to list, without the order's details
+/// ([`SalesChannel::open_lines`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenLine {
+    /// The order id on the channel.
+    pub order_id: String,
+    /// The line's id on the channel.
+    pub line_id: String,
+    /// The product's EAN, if the channel gives one.
+    pub ean: Option<String>,
+    /// Units still to ship (ordered, less shipped and cancelled).
+    pub quantity: u32,
+    /// When the order was placed, if the channel says.
+    pub placed_at: Option<DateTime<Utc>>,
 }
 
 /// A product named in a review invitation.
@@ -420,6 +529,53 @@ pub trait SalesChannel: Send + Sync + fmt::Debug {
             operation: format!("order_state({order_id})").into(),
             reason: "the channel offers no read of one order".to_owned(),
         })
+    }
+
+    /// The shop's offers with the stock the channel keeps for them: every offer when `ids`
+    /// is empty (bol: the offers export, end to end), else those named (bol: one read each;
+    /// an id the channel does not know is left out). The default says the channel offers
+    /// no such read ([`Error::Unsupported`]); a stock sync then leaves the channel alone.
+    async fn offers(&self, ids: &[String]) -> Result<Vec<ChannelOffer>, Error> {
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("offers({} ids)", ids.len()).into(),
+            reason: "the channel offers no read of its offers' stock".to_owned(),
+        })
+    }
+
+    /// Gives the channel these stock amounts and waits until it applied them (bol: one
+    /// `update-offer-stock` each, paced, their process statuses read in bulk). One result
+    /// per update, in order: one update's failure never stops the others. An update is an
+    /// absolute amount, so sending it again is harmless. The default says the channel takes
+    /// no stock ([`Error::Unsupported`] for each).
+    async fn set_stock(&self, updates: &[StockUpdate]) -> Vec<Result<StockReceipt, Error>> {
+        updates
+            .iter()
+            .map(|u| {
+                Err(Error::Unsupported {
+                    provider: self.name().to_owned().into(),
+                    operation: format!("set_stock({})", u.offer_id).into(),
+                    reason: "the channel takes no stock updates through its API".to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Every line of the channel's orders still open (not shipped, not cancelled) that the
+    /// shop ships itself, from the channel's order list alone (no read per order). The
+    /// default says the channel offers no such list ([`Error::Unsupported`]).
+    fn open_lines(&self) -> BoxStream<'static, Result<OpenLine, Error>> {
+        let error = Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: "open_lines".into(),
+            reason: "the channel offers no list of open order lines".to_owned(),
+        };
+        futures_util::stream::once(async move { Err(error) }).boxed()
+    }
+
+    /// The most units one stock update may give (bol: 999).
+    fn max_stock(&self) -> u32 {
+        u32::MAX
     }
 
     /// Accepts the buyer's request to cancel these lines, and waits until the channel

@@ -145,8 +145,9 @@ pub use crate::domain::{
     Address, ConfirmationReceipt, Customer, Fulfilment, FulfilmentState, FulfilmentStatus, InvitationReceipt,
     LineItem, LineState, Money, Order, OrderState, PreparedSubmission, ProductRef, RatingSummary,
     ReferenceCheck, ReviewInvitation, ReviewPlatform, SalesChannel, Shipment, ShipmentConfirmation,
-    StockLevel, SubmissionReceipt, Tracking, require_reference,
+    StockBasis, StockLevel, StockReceipt, StockUpdate, SubmissionReceipt, Tracking, require_reference,
 };
+pub use crate::domain::{ChannelOffer, OpenLine};
 pub use crate::error::{
     AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, RetryHint, TransportFailure,
     ValidationErrors,
@@ -209,6 +210,7 @@ pub mod prelude {
         RatingSummary, ReferenceCheck, ReviewInvitation, ReviewPlatform, SalesChannel, Shipment,
         ShipmentConfirmation, StockLevel, SubmissionReceipt, Tracking,
     };
+    pub use crate::domain::{ChannelOffer, OpenLine, StockBasis, StockReceipt, StockUpdate};
     pub use crate::error::{Delivery, Error, ProviderError};
     pub use crate::lists::Page;
     pub use crate::policy::buckets::Quota;

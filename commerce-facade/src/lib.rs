@@ -46,8 +46,8 @@ pub use crate::flow::{
 };
 pub use crate::journal::{
     Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, MigrationError,
-    OrderRecord, Resolution, SCHEMA_VERSION, Split, SplitPart, SqliteJournal, SqliteShared, Stage, Step,
-    StepState,
+    OfferRecord, OrderRecord, PassState, Resolution, SCHEMA_VERSION, SentStock, Split, SplitPart,
+    SqliteJournal, SqliteShared, Stage, Step, StepState, offer_key,
 };
 pub use crate::ops::{Decision, OPERATOR, Operation, Operator, Outcome, Refusal, invitation_steps};
 #[cfg(feature = "postgres")]

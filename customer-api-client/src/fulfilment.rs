@@ -287,11 +287,11 @@ impl Fulfilment for CustomerApiClient {
         let mut levels = Vec::with_capacity(eans.len());
         for ean in eans {
             for p in self.products_by_code(ean).await? {
-                levels.push(StockLevel {
-                    item_id: p.id.clone().unwrap_or_else(|| p.code.clone()),
-                    ean: Some(p.code.clone()),
-                    available: p.availability.as_ref().map_or(0, Availability::available),
-                });
+                levels.push(StockLevel::new(
+                    p.id.clone().unwrap_or_else(|| p.code.clone()),
+                    Some(p.code.clone()),
+                    p.availability.as_ref().map_or(0, Availability::available),
+                ));
             }
         }
         Ok(levels)

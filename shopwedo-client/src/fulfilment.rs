@@ -364,10 +364,12 @@ impl Fulfilment for ShopWeDoClient {
                         .as_deref()
                         .is_some_and(|r| wanted.contains(r.trim()));
                 async move {
-                    Ok(keep.then(|| StockLevel {
-                        item_id: item.sku.to_string(),
-                        ean: item.reference.clone(),
-                        available: item.atp.or(item.level).unwrap_or(0),
+                    Ok(keep.then(|| {
+                        StockLevel::new(
+                            item.sku.to_string(),
+                            item.reference.clone(),
+                            item.atp.or(item.level).unwrap_or(0),
+                        )
                     }))
                 }
             })

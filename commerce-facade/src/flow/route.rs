@@ -197,11 +197,7 @@ mod tests {
             Ok(self
                 .eans
                 .iter()
-                .map(|e| StockLevel {
-                    item_id: e.to_string(),
-                    ean: Some(e.to_string()),
-                    available: 5,
-                })
+                .map(|e| StockLevel::new(e.to_string(), Some(e.to_string()), 5))
                 .collect())
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderRecord};
+use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState};
 
 #[derive(Debug)]
 struct Row {
@@ -20,6 +20,10 @@ struct Row {
 pub struct MemoryJournal {
     rows: Mutex<BTreeMap<String, Row>>,
     accounts: Mutex<BTreeMap<String, String>>,
+    passes: Mutex<BTreeMap<String, PassState>>,
+    /// Offers by (channel, offer id); their history is kept with the orders', by key.
+    offers: Mutex<BTreeMap<(String, String), OfferRecord>>,
+    offer_history: Mutex<BTreeMap<String, Vec<HistoryEntry>>>,
 }
 
 impl MemoryJournal {
@@ -44,6 +48,10 @@ impl MemoryJournal {
     }
 }
 
+fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn note(by: &str, note: &str) -> HistoryEntry {
     HistoryEntry {
         at: Utc::now(),
@@ -57,6 +65,97 @@ fn note(by: &str, note: &str) -> HistoryEntry {
 /// way.
 #[async_trait::async_trait]
 impl Journal for MemoryJournal {
+    async fn pass(&self, name: &str) -> Result<Option<PassState>, JournalError> {
+        Ok(guard(&self.passes).get(name).cloned())
+    }
+
+    async fn claim_pass(
+        &self,
+        name: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        force: bool,
+    ) -> Result<bool, JournalError> {
+        let mut passes = guard(&self.passes);
+        let pass = passes.entry(name.to_owned()).or_insert_with(|| PassState {
+            name: name.to_owned(),
+            ..Default::default()
+        });
+        if !pass.may_claim(runner, now, force) {
+            return Ok(false);
+        }
+        pass.lease = Some((runner.to_owned(), until));
+        pass.last_started = Some(now);
+        Ok(true)
+    }
+
+    async fn renew_pass(&self, name: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+        match guard(&self.passes).get_mut(name) {
+            Some(p) if p.lease.as_ref().is_some_and(|(r, _)| r == runner) => {
+                p.lease = Some((runner.to_owned(), until));
+                Ok(())
+            }
+            _ => Err(JournalError::LeaseLost {
+                key: format!("pass {name}"),
+            }),
+        }
+    }
+
+    async fn end_pass(
+        &self,
+        name: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        next_due: DateTime<Utc>,
+        summary: &str,
+    ) -> Result<(), JournalError> {
+        match guard(&self.passes).get_mut(name) {
+            Some(p) if p.lease.as_ref().is_some_and(|(r, _)| r == runner) => {
+                p.lease = None;
+                p.next_due = Some(next_due);
+                p.last_finished = Some(now);
+                p.last_summary = Some(summary.to_owned());
+                Ok(())
+            }
+            _ => Err(JournalError::LeaseLost {
+                key: format!("pass {name}"),
+            }),
+        }
+    }
+
+    async fn offers(&self) -> Result<Vec<OfferRecord>, JournalError> {
+        Ok(guard(&self.offers).values().cloned().collect())
+    }
+
+    async fn save_offers(
+        &self,
+        pass: &str,
+        runner: &str,
+        records: &[(OfferRecord, Option<String>)],
+    ) -> Result<(), JournalError> {
+        // The pass's lock is held while writing, as one transaction would.
+        let passes = guard(&self.passes);
+        if !passes
+            .get(pass)
+            .and_then(|p| p.lease.as_ref())
+            .is_some_and(|(r, _)| r == runner)
+        {
+            return Err(JournalError::LeaseLost {
+                key: format!("pass {pass}"),
+            });
+        }
+        let mut offers = guard(&self.offers);
+        let mut history = guard(&self.offer_history);
+        for (record, line) in records {
+            offers.insert((record.channel.clone(), record.offer_id.clone()), record.clone());
+            if let Some(line) = line {
+                history.entry(record.key()).or_default().push(note(runner, line));
+            }
+        }
+        Ok(())
+    }
+
     async fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
         let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
         match accounts.get(channel) {
@@ -185,6 +284,9 @@ impl Journal for MemoryJournal {
     }
 
     async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, JournalError> {
+        if let Some(offer) = guard(&self.offer_history).get(key) {
+            return Ok(offer.clone());
+        }
         Ok(self
             .rows()
             .get(key)

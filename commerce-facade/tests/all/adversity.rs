@@ -141,11 +141,7 @@ impl commerce_core::Fulfilment for Warehouse {
     async fn stock(&self, eans: &[String]) -> Result<Vec<StockLevel>, Error> {
         Ok(eans
             .iter()
-            .map(|ean| StockLevel {
-                item_id: ean.clone(),
-                ean: Some(ean.clone()),
-                available: 1000,
-            })
+            .map(|ean| StockLevel::new(ean.clone(), Some(ean.clone()), 1000))
             .collect())
     }
 

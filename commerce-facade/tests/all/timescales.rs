@@ -165,11 +165,7 @@ impl commerce_core::Fulfilment for SlowWarehouse {
     async fn stock(&self, eans: &[String]) -> Result<Vec<commerce_core::StockLevel>, commerce_core::Error> {
         Ok(eans
             .iter()
-            .map(|ean| commerce_core::StockLevel {
-                item_id: ean.clone(),
-                ean: Some(ean.clone()),
-                available: 1000,
-            })
+            .map(|ean| commerce_core::StockLevel::new(ean.clone(), Some(ean.clone()), 1000))
             .collect())
     }
 }
