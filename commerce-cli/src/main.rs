@@ -60,9 +60,10 @@ enum Command {
     Status,
     /// Each order that needs a person: why, and what to check.
     Attention,
-    /// One order: its steps and its journal history.
+    /// One order: its steps and its journal history; or, given an EAN or an offer id, the
+    /// offer's last stock sync and its history.
     Show {
-        /// The order, `channel:order id` (e.g. `bol:1043946570`).
+        /// The order, `channel:order id` (e.g. `bol:1043946570`), or an EAN, or an offer id.
         key: String,
     },
     /// Settle an order a person has checked: it was submitted, a step was done by hand,
@@ -75,6 +76,9 @@ enum Command {
         /// The order, `channel:order id`.
         key: String,
     },
+    /// One stock pass now: bol's offers follow what the warehouses hold (--dry-run: print
+    /// the differences it would send, and send nothing).
+    Stock(StockArgs),
     /// Undo the last `resolve` of an order (while the flow has not acted on it since).
     Reopen {
         /// The order, `channel:order id`.
@@ -123,6 +127,25 @@ struct RunArgs {
     /// duplicate.
     #[arg(long)]
     resend_unconfirmed: bool,
+    /// How often bol's offers are synced with the warehouses' stock (`commerce stock`):
+    /// `15m` (1m to 1d), or `off`.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = stock_interval)]
+    stock_interval: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+struct StockArgs {
+    /// Read and work out only: print the table of differences it would send; nothing is
+    /// sent and nothing is written.
+    #[arg(long)]
+    dry_run: bool,
+    /// This runner's name in the journal, followed by `.` and the process id.
+    #[arg(long, value_name = "NAME", value_parser = runner)]
+    runner: Option<String>,
+    /// How long the pass stays this runner's without news from it (a crashed runner's pass
+    /// is taken over after this).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = lease)]
+    lease: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +195,13 @@ fn any_duration(text: &str) -> Result<Duration, String> {
     duration(text, Duration::ZERO, Duration::from_secs(7 * 86_400))
 }
 
+fn stock_interval(text: &str) -> Result<Option<Duration>, String> {
+    if text == "off" {
+        return Ok(None);
+    }
+    duration(text, Duration::from_secs(60), Duration::from_secs(86_400)).map(Some)
+}
+
 fn runner(text: &str) -> Result<String, String> {
     let ok = |c: char| c.is_ascii_alphanumeric() || "-_.@:".contains(c);
     if text.is_empty() || text.len() > 64 || !text.chars().all(ok) {
@@ -216,7 +246,7 @@ fn operator(command: Command, store: &ops::Store, out: ops::Out) -> Result<u8, F
             Command::Resolve(args) => ops::resolve(write()?.as_ref(), args, out).await,
             Command::Retry { key } => ops::retry(write()?.as_ref(), &key, out).await,
             Command::Reopen { key } => ops::reopen(write()?.as_ref(), &key, out).await,
-            Command::Run(_) | Command::Init => unreachable!("not an operator's command"),
+            Command::Run(_) | Command::Init | Command::Stock(_) => unreachable!("not an operator's command"),
         }
     })
 }
@@ -247,6 +277,7 @@ fn main() -> ExitCode {
     let store = ops::Store::parse(&journal_path);
     let result = match cli.command {
         Command::Run(args) => run::run(&store, args, out),
+        Command::Stock(args) => run::stock(&store, args, out),
         Command::Init => ops::init(&store, out),
         command => operator(command, &store, out),
     };

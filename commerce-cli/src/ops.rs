@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use commerce_facade::{
-    Decision, Journal, Operator, OrderRecord, Outcome, Refusal, SqliteJournal, Stage, Step,
+    Decision, Journal, OfferRecord, Operator, OrderRecord, Outcome, Refusal, SqliteJournal, Stage, Step,
 };
 use serde_json::{Value, json};
 
@@ -347,7 +347,14 @@ fn unreadable_advice(key: &str, location: &str) -> String {
 pub(crate) async fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
     let (records, unreadable) = journal.census().await?;
     let records: Vec<OrderRecord> = records.into_iter().filter(OrderRecord::needs_person).collect();
+    let offers: Vec<OfferRecord> = journal
+        .offers()
+        .await?
+        .into_iter()
+        .filter(|o| o.attention.is_some())
+        .collect();
     let location = journal.location();
+    let offer_advice = "check the EAN at the warehouses (and the warehouses' answers); the next stock pass                         (`commerce stock`) looks again";
     let value = Value::Array(
         unreadable
             .iter()
@@ -359,13 +366,27 @@ pub(crate) async fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Fai
                     .iter()
                     .map(|r| json!({"key": r.key, "stage": r.stage(), "reason": r.attention, "advice": advice(r)})),
             )
+            .chain(offers.iter().map(|o| {
+                json!({"key": o.key(), "stage": "stock", "ean": o.ean, "reason": o.attention, "advice": offer_advice})
+            }))
             .collect(),
     );
     out.print(value, || {
-        if records.is_empty() && unreadable.is_empty() {
+        if records.is_empty() && unreadable.is_empty() && offers.is_empty() {
             return "no order needs a person".to_owned();
         }
         let mut t = format!("{} order(s) need a person\n", records.len() + unreadable.len());
+        if !offers.is_empty() {
+            t += &format!("{} offer(s) need a person (stock)\n", offers.len());
+            for o in &offers {
+                t += &format!(
+                    "\n{} (EAN {})\n  why:  {}\n  then: {offer_advice}\n",
+                    o.key(),
+                    o.ean.as_deref().unwrap_or("-"),
+                    o.attention.as_deref().unwrap_or_default()
+                );
+            }
+        }
         for (key, error) in &unreadable {
             t += &format!(
                 "\n{key}\n  why:  unreadable record: {error}\n  then: {}\n",
@@ -395,7 +416,125 @@ async fn load(journal: &dyn Journal, key: &str) -> Result<OrderRecord, Failure> 
 }
 
 /// `commerce show KEY`.
+/// Whether `key` names a product (an EAN: 8 to 14 digits) rather than an order.
+fn is_ean(key: &str) -> bool {
+    (8..=14).contains(&key.len()) && key.chars().all(|c| c.is_ascii_digit())
+}
+
+/// The offers of an EAN (or the offer of an id): what the stock loop last read, worked out
+/// and sent, and each one's history.
+async fn show_offers(journal: &dyn Journal, key: &str, out: Out) -> Result<Option<u8>, Failure> {
+    let wanted = key.trim();
+    let offers: Vec<OfferRecord> = journal
+        .offers()
+        .await?
+        .into_iter()
+        .filter(|o| o.ean.as_deref() == Some(wanted) || o.offer_id == wanted)
+        .collect();
+    if offers.is_empty() {
+        return Ok(None);
+    }
+    let mut shown = Vec::new();
+    for o in &offers {
+        shown.push((o, journal.history(&o.key()).await?));
+    }
+    let value = Value::Array(
+        shown
+            .iter()
+            .map(|(o, h)| json!({"offer": o, "history": h}))
+            .collect(),
+    );
+    out.print(value, || {
+        let mut t = String::new();
+        for (o, history) in &shown {
+            let num = |n: Option<i64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
+            t += &format!(
+                "offer {} on {} (EAN {})
+",
+                o.offer_id,
+                o.channel,
+                o.ean.as_deref().unwrap_or("-")
+            );
+            let keeper = match (o.fulfilled_by_channel, o.managed_by_shop) {
+                (true, _) => "shipped by the channel: not synced",
+                (false, Some(true)) => "the shop (only orders after an update are taken off)",
+                (false, Some(false)) => "the channel (every open order is taken off)",
+                (false, None) => "unknown",
+            };
+            t += &format!(
+                "  count kept by  {keeper}
+"
+            );
+            t += &format!(
+                "  channel       amount {}, sells {}{}
+",
+                num(o.seen_amount),
+                num(o.seen_corrected),
+                o.seen_at
+                    .map(|at| format!(" (as of {})", time(at)))
+                    .unwrap_or_default()
+            );
+            if let Some(s) = &o.sent {
+                t += &format!(
+                    "  last update   {} at {}{}
+",
+                    s.amount,
+                    time(s.at),
+                    s.reference
+                        .as_ref()
+                        .map(|r| format!(" (process {r})"))
+                        .unwrap_or_default()
+                );
+            } else {
+                t += "  last update   none sent by this journal
+";
+            }
+            if let Some(at) = o.checked_at {
+                t += &format!(
+                    "  last sync     {}: {}
+",
+                    time(at),
+                    o.reason.as_deref().unwrap_or("-")
+                );
+            }
+            if let Some(a) = &o.attention {
+                t += &format!(
+                    "  attention     {a}
+"
+                );
+            }
+            t += "history
+";
+            for h in history.iter().rev().take(20).rev() {
+                t += &format!(
+                    "  {}  {:<20} {}
+",
+                    time(h.at),
+                    h.by,
+                    h.note
+                );
+            }
+        }
+        t.trim_end().to_owned()
+    });
+    Ok(Some(0))
+}
+
 pub(crate) async fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+    if !key.contains(':') || is_ean(key) {
+        if let Some(code) = show_offers(journal, key, out).await? {
+            return Ok(code);
+        }
+        if is_ean(key) {
+            return Err(Failure {
+                message: format!(
+                    "no offer with EAN {key} in the journal {} (a stock pass records every offer: `commerce stock`)",
+                    journal.location()
+                ),
+                code: 1,
+            });
+        }
+    }
     let r = load(journal, key).await?;
     let history = journal.history(key).await?;
     let value = json!({"record": r, "stage": r.stage(), "history": history});

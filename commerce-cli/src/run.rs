@@ -5,11 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use commerce_facade::{
-    Event, Flow, FlowOptions, Journal, PROVIDERS, Providers, Role, SqliteJournal, StopHandle, runner_name,
+    Event, Flow, FlowOptions, Journal, PROVIDERS, PassMode, Providers, Role, SqliteJournal, StopHandle,
+    runner_name,
 };
 
 use crate::ops::{Out, Store, say, warn};
-use crate::{Failure, RunArgs, USAGE};
+use crate::{Failure, RunArgs, StockArgs, USAGE};
 
 /// How long a clean stop may take before the process ends anyway: a request that may act
 /// finishes within its attempt's time limit (a connection in 10 s, an answer in 30 s), and
@@ -25,7 +26,17 @@ pub(crate) const STOP_GRACE: Duration = Duration::from_secs(60);
 /// Every client shares its credential's access token and rate budgets with the other
 /// runners, and with the runs before and after this one, in the journal: its SQLite file,
 /// or its PostgreSQL database.
-pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure> {
+/// What every command that talks to the providers needs: the flow's options from the
+/// environment (this runner's name), the journal (created with `init`), and the providers,
+/// built on the journal's shared state (every client shares its credential's access token
+/// and rate budgets with the other runners, in the journal's file or database).
+/// `connections`: a PostgreSQL journal's pool size.
+pub(crate) fn setup(
+    store: &Store,
+    init: bool,
+    runner: Option<&str>,
+    connections: usize,
+) -> Result<(FlowOptions, Arc<dyn Journal>, Providers), Failure> {
     let usage = |e: commerce_core::Error| Failure {
         message: e.to_string(),
         code: USAGE,
@@ -57,25 +68,15 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
         warn(&ignored);
     }
     let mut options = FlowOptions::from_vars(&env).map_err(usage)?;
-    options.concurrency = usize::from(args.concurrency);
-    options.poll_interval = args.poll_interval;
-    options.lease = args.lease;
-    options.untracked_after = args.untracked_after;
     // A runner name is this process's alone: two processes given one name still hold
     // their leases apart.
-    options.runner = match &args.runner {
+    options.runner = match runner {
         Some(name) => format!("{name}.{}", std::process::id()),
         None => runner_name(),
     };
-    options.resend_unconfirmed = args.resend_unconfirmed;
-    options.new_credentials = args.new_credentials;
-    options.retain_personal_data = Duration::from_secs(args.retain_days.saturating_mul(86_400));
-    // The journal exists (or `--init` creates it); the clients are built once, on the
-    // journal's file or database (every client then shares its credential's token and rate
-    // budgets with the other runners and with the next runs).
     let (shared, journal): (Option<commerce_core::SharedState>, Arc<dyn Journal>) = match store {
         Store::Sqlite(path) => {
-            let journal = if args.init {
+            let journal = if init {
                 crate::ops::create_folder(path)?;
                 SqliteJournal::open(path)?
             } else {
@@ -90,15 +91,89 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
         }
         #[cfg(feature = "postgres")]
         Store::Postgres(url) => {
-            // A connection per order worked on at once, and two for the listing and the
-            // shared stores.
-            let pg = crate::ops::postgres(url, usize::from(args.concurrency) + 2, args.init)?;
+            let pg = crate::ops::postgres(url, connections, init)?;
             (Some(pg.shared_state()), Arc::new(pg.journal()))
         }
         #[cfg(not(feature = "postgres"))]
-        Store::Postgres(url) => match crate::ops::postgres(url, 1, args.init)? {},
+        Store::Postgres(url) => match crate::ops::postgres(url, 1, init)? {},
     };
+    let _ = connections;
     let providers = Providers::from_vars_shared(&env, shared.as_ref()).map_err(usage)?;
+    Ok((options, journal, providers))
+}
+
+/// `commerce stock [--dry-run]`: one stock pass now on every channel that keeps offers
+/// (dry: read and worked out, nothing sent or written). Exit status: 0 done, 1 a pass
+/// failed, 2 some offer needs a person, 75 another runner's pass is under way.
+pub(crate) fn stock(store: &Store, args: StockArgs, out: Out) -> Result<u8, Failure> {
+    let (mut options, journal, providers) = setup(store, false, args.runner.as_deref(), 2)?;
+    options.lease = args.lease;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let signals = Signals::take();
+        let flow = Flow::new(providers, journal, options);
+        tokio::spawn(signals.stop_on_them(flow.stop_handle()));
+        let mode = if args.dry_run {
+            PassMode::DryRun
+        } else {
+            PassMode::Now
+        };
+        let mut code = 0u8;
+        let results = flow.stock(mode).await;
+        if results.is_empty() {
+            warn("no sales channel of this configuration keeps offers: nothing to sync");
+        }
+        for (channel, result) in results {
+            match result {
+                Ok(Some(report)) => {
+                    if report.attention > 0 && code == 0 {
+                        code = 2;
+                    }
+                    if report.failed > 0 || report.cut_short.is_some() {
+                        code = 1;
+                    }
+                    let shown = if out.json {
+                        serde_json::to_string(&report).unwrap_or_default()
+                    } else {
+                        report.to_string()
+                    };
+                    say(&shown);
+                }
+                Ok(None) => {
+                    warn(&format!(
+                        "{channel}: another runner's stock pass is under way; try again after it ends \
+                         (`commerce status` names the runner)"
+                    ));
+                    code = code.max(75);
+                }
+                Err(e) => {
+                    warn(&format!("{channel}: the stock pass failed: {e}"));
+                    code = 1;
+                }
+            }
+        }
+        Ok(code)
+    })
+}
+
+pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure> {
+    let (mut options, journal, providers) = setup(
+        store,
+        args.init,
+        args.runner.as_deref(),
+        usize::from(args.concurrency) + 2,
+    )?;
+    options.concurrency = usize::from(args.concurrency);
+    options.poll_interval = args.poll_interval;
+    options.lease = args.lease;
+    options.untracked_after = args.untracked_after;
+    options.resend_unconfirmed = args.resend_unconfirmed;
+    options.new_credentials = args.new_credentials;
+    options.retain_personal_data = Duration::from_secs(args.retain_days.saturating_mul(86_400));
+    options.stock.interval = args.stock_interval;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

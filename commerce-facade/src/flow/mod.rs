@@ -24,6 +24,7 @@ mod route;
 mod schedule;
 mod settle;
 mod steps;
+pub mod stock;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -149,6 +150,8 @@ pub struct FlowOptions {
     /// completed order are kept in the journal; each run purges older ones, keeping ids,
     /// steps and references. Default 30 days.
     pub retain_personal_data: Duration,
+    /// The stock loop: how often, and its rules (off by default in the library).
+    pub stock: stock::StockOptions,
 }
 
 /// The lease a runner may take, `(least, most)`: a lease of nothing would let a second
@@ -183,6 +186,7 @@ impl Default for FlowOptions {
             new_credentials: false,
             stop_after_steps: None,
             retain_personal_data: Duration::from_secs(30 * 86_400),
+            stock: stock::StockOptions::default(),
         }
     }
 }
@@ -199,6 +203,7 @@ impl FlowOptions {
             .transpose()?;
         Ok(FlowOptions {
             contact_phone,
+            stock: stock::StockOptions::from_vars(vars)?,
             ..FlowOptions::default()
         })
     }
@@ -210,6 +215,13 @@ impl FlowOptions {
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
+    /// A stock pass ended on a channel.
+    Stock {
+        /// The channel.
+        channel: String,
+        /// What it did ([`StockReport::line`](stock::StockReport::line)).
+        summary: String,
+    },
     /// An order seen for the first time on its channel.
     Seen {
         /// `channel:order id`.
@@ -320,6 +332,7 @@ pub enum Event {
 impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Event::Stock { summary, .. } => write!(f, "[stock] {summary}"),
             Event::Seen { key, lines } => write!(f, "[{key}] open order, {lines} line(s) to ship"),
             Event::Routed { key, provider } => write!(f, "[{key}] routed to {provider}"),
             Event::Submitted { key, receipt } => write!(
@@ -487,6 +500,11 @@ pub struct Summary {
     pub purged: usize,
     /// How long it took.
     pub elapsed: Duration,
+    /// The stock passes this run made, one line each ([`StockReport::line`](stock::StockReport::line)).
+    pub stock: Vec<String>,
+    /// Offers that need a person (their EAN at no warehouse, a warehouse that did not
+    /// answer, an update refused), as the last pass left them.
+    pub stock_attention: usize,
 }
 
 impl Summary {
@@ -513,6 +531,9 @@ impl std::fmt::Display for Summary {
             }
         )?;
         writeln!(f, "  completed        {}", self.completed)?;
+        for line in &self.stock {
+            writeln!(f, "  stock            {line}")?;
+        }
         if self.cancelled > 0 {
             writeln!(f, "  cancelled        {}", self.cancelled)?;
         }

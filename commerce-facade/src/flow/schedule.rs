@@ -109,8 +109,63 @@ impl Flow {
     }
 
     async fn drive(&self, mode: Mode) -> Summary {
-        let started = tokio::time::Instant::now();
         *self.summary() = Summary::default();
+        // The stock loop runs beside the orders' (its passes take minutes: bol's export).
+        let (summary, ()) = futures_util::future::join(self.drive_orders(mode), self.drive_stock(mode)).await;
+        let mut summary = summary;
+        let stock = self.summary().clone();
+        summary.stock = stock.stock;
+        summary.stock_attention = stock.stock_attention;
+        summary.failures = stock.failures;
+        summary.more_failures = stock.more_failures;
+        summary.interrupted |= self.stopping();
+        summary.fatal = self.stop.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        summary
+    }
+
+    /// One stock pass when due ([`Flow::run`]), or one each interval until stopped
+    /// ([`Flow::watch`]); nothing when the loop is off.
+    async fn drive_stock(&self, mode: Mode) {
+        let Some(interval) = self.options.stock.interval else {
+            return;
+        };
+        loop {
+            if self.stopping() {
+                return;
+            }
+            for (channel, result) in self.stock(super::stock::PassMode::WhenDue).await {
+                match result {
+                    Ok(Some(report)) => {
+                        let mut summary = self.summary();
+                        summary.stock.push(report.line());
+                        summary.stock_attention = report.attention;
+                    }
+                    Ok(None) => {}
+                    Err(e) => self.fail(&format!("stock:{channel}"), "stock", &e),
+                }
+            }
+            if mode == Mode::UntilDone {
+                return;
+            }
+            // Next when the soonest channel's pass is due (another runner's pass counts),
+            // at most an interval.
+            let now = self.clock.now();
+            let mut wake = later(now, interval);
+            for channel in &self.providers.channels {
+                if let Ok(Some(p)) = self.journal.pass(&format!("stock:{}", channel.name())).await
+                    && let Some(due) = p.next_due
+                {
+                    wake = wake.min(due.max(later(now, Duration::from_secs(1))));
+                }
+            }
+            let sleep = std::pin::pin!(tokio::time::sleep_until(self.clock.instant(wake)));
+            let stop = std::pin::pin!(self.stop.wait());
+            futures_util::future::select(sleep, stop).await;
+        }
+    }
+
+    async fn drive_orders(&self, mode: Mode) -> Summary {
+        let started = tokio::time::Instant::now();
         let channels: Vec<String> = self
             .providers
             .channels

@@ -34,6 +34,10 @@ pub struct OfferRecord {
     /// When it was last read.
     #[serde(default)]
     pub seen_at: Option<DateTime<Utc>>,
+    /// When the channel last listed it among all the shop's offers (bol: the offers
+    /// export); a pass reads the few offers it knows one by one until a new listing is due.
+    #[serde(default)]
+    pub listed_at: Option<DateTime<Utc>>,
     /// The last update the channel applied.
     #[serde(default)]
     pub sent: Option<SentStock>,

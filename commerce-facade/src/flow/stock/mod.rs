@@ -1,0 +1,962 @@
+//! The stock loop: each sales channel's offers follow what the warehouses hold.
+//!
+//! A pass, per channel that keeps offers, reads in this order, so that whatever happens
+//! between two reads errs on the side of hiding a unit for one pass, never selling it twice:
+//!
+//! 1. the channel's offers (all of them by the channel's listing, bol's export; the few the
+//!    journal knows one by one while a new listing is not due);
+//! 2. the journal: which order lines are handed over to which warehouse, which shipped;
+//! 3. every warehouse's stock of the offers' EANs;
+//! 4. the channel's open order lines (an order placed after read 2 counts as not handed
+//!    over; one handed over between 2 and 3 is taken off twice: hidden, not oversold).
+//!
+//! Then the arithmetic ([`arith`]) per offer, and an update only where the channel's count
+//! differs, paced by the channel's client, the channel's confirmations read in bulk. Each
+//! update, and each offer that cannot be worked out, is journaled with why.
+//!
+//! The pass does not claim orders: an order in flight shows in the journal as not handed
+//! over until its hand-over is written (`Started` is written before the request), so it is
+//! counted. The pass itself is leased ([`Journal::claim_pass`]): several runners on one
+//! journal run one pass at a time, one per interval.
+
+pub mod arith;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use commerce_core::{ChannelOffer, Error, SalesChannel, StockBasis, StockLevel, StockUpdate};
+use futures_util::TryStreamExt;
+use serde::Serialize;
+
+use super::{Flow, later};
+use crate::journal::{JournalError, OfferRecord, OrderRecord, SentStock, Step};
+use arith::{Count, Inputs, Verdict};
+
+/// How the stock loop runs ([`FlowOptions::stock`](super::FlowOptions::stock)).
+#[derive(Debug, Clone)]
+pub struct StockOptions {
+    /// How often a pass runs in [`Flow::run`] and [`Flow::watch`] (`None`: not at all, the
+    /// library's default; `commerce run` syncs every 15 minutes).
+    pub interval: Option<Duration>,
+    /// Units held back of every EAN (the safety buffer), unless `buffers` names it.
+    pub buffer: u32,
+    /// Units held back per EAN.
+    pub buffers: HashMap<String, u32>,
+    /// Also give amounts to offers whose count the channel keeps (bol
+    /// `managedByRetailer: false`); their mode is never changed. Off by default: they are
+    /// left alone.
+    pub manage_channel_kept: bool,
+    /// Leave an offer whose EAN no warehouse lists as it is (it is listed for a person
+    /// either way); by default it gets 0.
+    pub keep_unstocked: bool,
+    /// The units an "in stock" without a count stands for ([`StockBasis::InStockOnly`]).
+    pub in_stock_units: u32,
+    /// At most this many offers known to the journal are read one by one; more, and the
+    /// channel's listing (bol's export) is read.
+    pub by_id_max: usize,
+    /// The channel's listing is read at least this often (new offers appear in it).
+    pub list_every: Duration,
+    /// A reserving count (ShopWeDo's ATP) older than this is read as on the shelf: it may
+    /// not have taken off the orders handed over since.
+    pub stale_after: Duration,
+    /// Updates sent between two renewals of the pass's lease (and two stop checks).
+    pub batch: usize,
+}
+
+impl Default for StockOptions {
+    fn default() -> Self {
+        StockOptions {
+            interval: None,
+            buffer: 0,
+            buffers: HashMap::new(),
+            manage_channel_kept: false,
+            keep_unstocked: false,
+            in_stock_units: 1,
+            by_id_max: 50,
+            list_every: Duration::from_secs(6 * 3600),
+            stale_after: Duration::from_secs(3600),
+            batch: 100,
+        }
+    }
+}
+
+/// The environment variables [`StockOptions::from_vars`] reads.
+pub const STOCK_VARS: [&str; 5] = [
+    "COMMERCE_STOCK_BUFFER",
+    "COMMERCE_STOCK_BUFFERS",
+    "COMMERCE_STOCK_UNSTOCKED",
+    "COMMERCE_STOCK_CHANNEL_KEPT",
+    "COMMERCE_STOCK_IN_STOCK_UNITS",
+];
+
+impl StockOptions {
+    /// The defaults with what the environment sets (looked up by `vars`):
+    /// `COMMERCE_STOCK_BUFFER` (units, 0–999), `COMMERCE_STOCK_BUFFERS` (`EAN=units`,
+    /// comma-separated), `COMMERCE_STOCK_UNSTOCKED` (`zero` or `keep`),
+    /// `COMMERCE_STOCK_CHANNEL_KEPT` (`leave` or `manage`), `COMMERCE_STOCK_IN_STOCK_UNITS`
+    /// (1–999). Anything else is an error naming the variable.
+    pub fn from_vars(vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let mut o = StockOptions::default();
+        let get = |name: &str| vars(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let units = |name: &str, text: &str, least: u32| -> Result<u32, Error> {
+            text.parse::<u32>()
+                .ok()
+                .filter(|n| (least..=999).contains(n))
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "{name}: `{text}` is not a number of units from {least} to 999"
+                    ))
+                })
+        };
+        if let Some(v) = get(STOCK_VARS[0]) {
+            o.buffer = units(STOCK_VARS[0], &v, 0)?;
+        }
+        if let Some(v) = get(STOCK_VARS[1]) {
+            for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (ean, n) = pair
+                    .split_once('=')
+                    .ok_or_else(|| Error::config(format!("{}: `{pair}` is not EAN=units", STOCK_VARS[1])))?;
+                let ean = ean.trim();
+                if ean.is_empty() || ean.len() > 14 || !ean.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(Error::config(format!("{}: `{ean}` is not an EAN", STOCK_VARS[1])));
+                }
+                o.buffers
+                    .insert(ean.to_owned(), units(STOCK_VARS[1], n.trim(), 0)?);
+            }
+        }
+        if let Some(v) = get(STOCK_VARS[2]) {
+            o.keep_unstocked = match v.as_str() {
+                "zero" => false,
+                "keep" => true,
+                _ => {
+                    return Err(Error::config(format!(
+                        "{}: `{v}` is not `zero` or `keep`",
+                        STOCK_VARS[2]
+                    )));
+                }
+            };
+        }
+        if let Some(v) = get(STOCK_VARS[3]) {
+            o.manage_channel_kept = match v.as_str() {
+                "leave" => false,
+                "manage" => true,
+                _ => {
+                    return Err(Error::config(format!(
+                        "{}: `{v}` is not `leave` or `manage`",
+                        STOCK_VARS[3]
+                    )));
+                }
+            };
+        }
+        if let Some(v) = get(STOCK_VARS[4]) {
+            o.in_stock_units = units(STOCK_VARS[4], &v, 1)?;
+        }
+        Ok(o)
+    }
+
+    fn buffer_of(&self, ean: &str) -> u32 {
+        self.buffers.get(ean).copied().unwrap_or(self.buffer)
+    }
+}
+
+/// How a pass is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassMode {
+    /// Only when due and no other runner holds it (the loop in `run` / `watch`).
+    WhenDue,
+    /// Now, unless another runner holds it (`commerce stock`).
+    Now,
+    /// Reads and works out only: nothing is sent, nothing written, no lease taken
+    /// (`commerce stock --dry-run`).
+    DryRun,
+}
+
+/// What a pass did with one offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockRow {
+    /// The channel's offer id.
+    pub offer_id: String,
+    /// Its EAN.
+    pub ean: Option<String>,
+    /// Who keeps the count (`true`: the shop).
+    pub shop_keeps_count: Option<bool>,
+    /// The channel's amount.
+    pub amount: Option<i64>,
+    /// What the channel still sells (read or worked out).
+    pub selling: Option<i64>,
+    /// The warehouses' counts, for people (`shopwedo reserving 10`).
+    pub warehouses: String,
+    /// Units of open lines not handed over yet.
+    pub waiting: u32,
+    /// The buffer held back.
+    pub buffer: u32,
+    /// The amount sent (or, in a dry run, that would be).
+    pub send: Option<u32>,
+    /// Why, in a few words.
+    pub why: String,
+    /// It needs a person.
+    pub attention: bool,
+    /// The update failed (why).
+    pub failed: Option<String>,
+}
+
+/// What a stock pass did (or, dry, would do) on one channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StockReport {
+    /// The channel.
+    pub channel: String,
+    /// Nothing was sent or written.
+    pub dry_run: bool,
+    /// The offers read, and how (`export` or `by id`).
+    pub offers: usize,
+    /// How they were read.
+    pub listed_by: String,
+    /// Offers left alone: shipped by the channel, or whose count the channel keeps.
+    pub left_alone: usize,
+    /// Each offer synced or looked at, in offer id order.
+    pub rows: Vec<StockRow>,
+    /// The reads, in order, with when each ended.
+    pub reads: Vec<(String, DateTime<Utc>)>,
+    /// Updates sent (applied by the channel).
+    pub sent: usize,
+    /// Offers whose count was right.
+    pub unchanged: usize,
+    /// Offers that need a person.
+    pub attention: usize,
+    /// Updates that failed.
+    pub failed: usize,
+    /// The pass stopped before sending everything (a stop asked for, the lease lost).
+    pub cut_short: Option<String>,
+}
+
+impl StockReport {
+    /// The report's one line, for the pass's history and a run's summary.
+    pub fn line(&self) -> String {
+        let verb = if self.dry_run { "would send" } else { "sent" };
+        let mut s = format!(
+            "{}: {} offers ({}; {} left alone): {verb} {} update(s), {} unchanged, {} need attention",
+            self.channel,
+            self.offers,
+            self.listed_by,
+            self.left_alone,
+            self.sent,
+            self.unchanged,
+            self.attention
+        );
+        if self.failed > 0 {
+            s.push_str(&format!(", {} failed", self.failed));
+        }
+        if let Some(why) = &self.cut_short {
+            s.push_str(&format!("; cut short: {why}"));
+        }
+        s
+    }
+}
+
+fn short(id: &str) -> String {
+    if id.chars().count() <= 10 {
+        id.to_owned()
+    } else {
+        let head: String = id.chars().take(4).collect();
+        let tail: String = id
+            .chars()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!("{head}…{tail}")
+    }
+}
+
+fn opt(n: Option<i64>) -> String {
+    n.map_or_else(|| "?".into(), |n| n.to_string())
+}
+
+/// The table of differences and offers needing a person, then the report's line.
+impl std::fmt::Display for StockReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reads: Vec<String> = self
+            .reads
+            .iter()
+            .map(|(what, at)| format!("{what} {}", at.format("%H:%M:%S")))
+            .collect();
+        writeln!(f, "read: {}", reads.join(", "))?;
+        let shown: Vec<&StockRow> = self
+            .rows
+            .iter()
+            .filter(|r| r.send.is_some() || r.attention || r.failed.is_some())
+            .collect();
+        if !shown.is_empty() {
+            writeln!(
+                f,
+                "{:<10} {:<14} {:<4} {:>9} {:<28} {:>7} {:>3} {:>4}  why",
+                "offer", "EAN", "mode", "amt/sells", "warehouses", "waiting", "buf", "send"
+            )?;
+            for r in shown {
+                let mode = match r.shop_keeps_count {
+                    Some(true) => "shop",
+                    Some(false) => "bol",
+                    None => "?",
+                };
+                let why = match &r.failed {
+                    Some(e) => format!("{} — FAILED: {e}", r.why),
+                    None => r.why.clone(),
+                };
+                writeln!(
+                    f,
+                    "{:<10} {:<14} {:<4} {:>9} {:<28} {:>7} {:>3} {:>4}  {why}",
+                    short(&r.offer_id),
+                    r.ean.as_deref().unwrap_or("-"),
+                    mode,
+                    format!("{}/{}", opt(r.amount), opt(r.selling)),
+                    r.warehouses,
+                    r.waiting,
+                    r.buffer,
+                    r.send.map_or_else(|| "-".into(), |n| n.to_string()),
+                )?;
+            }
+        }
+        write!(f, "{}", self.line())
+    }
+}
+
+/// What the journal says of one order line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LineAt {
+    /// Not handed over (not routed, not submitted, or its outcome unknown).
+    Waiting,
+    /// Handed over to this warehouse, not shipped.
+    HandedOver(String),
+    /// Shipped by the warehouse (the channel may not know yet).
+    Shipped,
+}
+
+/// The journal's lines of one channel: where each stands, and when its order was placed.
+#[derive(Debug, Default)]
+struct Lines {
+    at: HashMap<(String, String), LineAt>,
+    /// (EAN, placed at, units) of every line the journal knows, to work out what the
+    /// channel took off since a time.
+    placed: HashMap<(String, String), (String, DateTime<Utc>, u32)>,
+}
+
+impl Lines {
+    fn of(records: &[OrderRecord], channel: &str) -> Self {
+        let mut lines = Lines::default();
+        // Parents first: a split order's parts say where its lines went.
+        let mut records: Vec<&OrderRecord> = records.iter().filter(|r| r.order.channel == channel).collect();
+        records.sort_by_key(|r| r.part_of.is_some());
+        for r in records {
+            let state = match (&r.submission, &r.shipped) {
+                (Step::Done(receipt), Step::Done(_)) => {
+                    let _ = receipt;
+                    LineAt::Shipped
+                }
+                (Step::Done(receipt), _) => {
+                    LineAt::HandedOver(r.fulfilment.clone().unwrap_or_else(|| receipt.provider.clone()))
+                }
+                _ => LineAt::Waiting,
+            };
+            for line in &r.order.lines {
+                let id = (r.order.id.clone(), line.line_id.clone());
+                if r.dropped_lines.contains_key(&line.line_id) {
+                    continue;
+                }
+                // A parent whose parts were added says nothing of its lines: the parts do.
+                if r.part_of.is_none() && !r.split.is_empty() && r.split.parts_added() {
+                    continue;
+                }
+                lines.at.insert(id.clone(), state.clone());
+                if let (Some(ean), Some(placed)) = (&line.ean, r.order.placed_at) {
+                    lines.placed.insert(id, (ean.clone(), placed, line.quantity));
+                }
+            }
+        }
+        lines
+    }
+}
+
+/// What the channel's open lines and the journal say per EAN.
+#[derive(Debug, Default)]
+struct Open {
+    /// `J` per EAN.
+    waiting: HashMap<String, u32>,
+    /// `H_p` per EAN and warehouse.
+    handed_over: HashMap<String, BTreeMap<String, u32>>,
+    /// Units per EAN of lines placed at each time (open lines and the journal's), to work
+    /// out what the channel took off since a time.
+    placed: HashMap<String, Vec<(DateTime<Utc>, u32)>>,
+}
+
+impl Open {
+    fn placed_after(&self, ean: &str, after: DateTime<Utc>) -> u32 {
+        self.placed
+            .get(ean)
+            .map_or(0, |v| v.iter().filter(|(t, _)| *t > after).map(|(_, n)| n).sum())
+    }
+}
+
+/// A warehouse's counts by EAN, or why it has none.
+type Counts = Result<HashMap<String, (i64, StockBasis, Option<DateTime<Utc>>)>, String>;
+
+fn sum_levels(levels: Vec<StockLevel>) -> HashMap<String, (i64, StockBasis, Option<DateTime<Utc>>)> {
+    let mut by_ean: HashMap<String, (i64, StockBasis, Option<DateTime<Utc>>)> = HashMap::new();
+    for l in levels {
+        let Some(ean) = l.ean.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()) else {
+            continue;
+        };
+        let e = by_ean.entry(ean).or_insert((0, l.basis, l.as_of));
+        e.0 = e.0.saturating_add(l.available.max(0));
+        // Mixed bases read as the safe one; the oldest count stands for all.
+        if e.1 != l.basis {
+            e.1 = StockBasis::OnShelf;
+        }
+        e.2 = match (e.2, l.as_of) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    by_ean
+}
+
+impl Flow {
+    /// The channels whose offers a stock pass syncs: every channel (a channel that keeps
+    /// no offers says so on the first read, and is left alone).
+    fn stock_channels(&self) -> Vec<Arc<dyn SalesChannel>> {
+        self.providers.channels.clone()
+    }
+
+    /// Runs one stock pass on every channel; one report per channel that keeps offers
+    /// (`Ok(None)` for a channel whose pass another runner holds, or, [`PassMode::WhenDue`],
+    /// that is not due).
+    pub async fn stock(&self, mode: PassMode) -> Vec<(String, Result<Option<StockReport>, Error>)> {
+        let mut out = Vec::new();
+        for channel in self.stock_channels() {
+            let name = channel.name().to_owned();
+            let result = self.stock_pass(channel.as_ref(), mode).await;
+            match &result {
+                Err(Error::Unsupported { .. }) => continue,
+                Ok(Some(report)) if !report.dry_run => {
+                    self.emit(super::Event::Stock {
+                        channel: name.clone(),
+                        summary: report.line(),
+                    });
+                }
+                _ => {}
+            }
+            out.push((name, result));
+        }
+        out
+    }
+
+    fn pass_name(channel: &str) -> String {
+        format!("stock:{channel}")
+    }
+
+    async fn stock_pass(
+        &self,
+        channel: &dyn SalesChannel,
+        mode: PassMode,
+    ) -> Result<Option<StockReport>, Error> {
+        let pass = Self::pass_name(channel.name());
+        let runner = self.options.runner.clone();
+        let started = self.clock.now();
+        if mode != PassMode::DryRun {
+            let until = later(started, self.options.lease);
+            if !self
+                .journal
+                .claim_pass(&pass, &runner, started, until, mode == PassMode::Now)
+                .await?
+            {
+                return Ok(None);
+            }
+        }
+        let work = self.stock_work(channel, mode, &pass);
+        let result = if mode == PassMode::DryRun {
+            work.await
+        } else {
+            // The lease is renewed while the pass works (the export alone may take
+            // minutes); a lease lost stops the pass where it stands.
+            let beat = self.pass_heartbeat(&pass);
+            let work = std::pin::pin!(work);
+            let beat = std::pin::pin!(beat);
+            match futures_util::future::select(work, beat).await {
+                futures_util::future::Either::Left((r, _)) => r,
+                futures_util::future::Either::Right((e, _)) => Err(e.into()),
+            }
+        };
+        if mode == PassMode::DryRun {
+            return result.map(Some);
+        }
+        let now = self.clock.now();
+        let interval = self.options.stock.interval.unwrap_or(Duration::from_secs(900));
+        let (next_due, summary) = match &result {
+            Ok(report) if report.cut_short.is_none() => (later(started, interval), report.line()),
+            Ok(report) => (now, report.line()),
+            // A pass that failed is tried again after a short while, not an interval.
+            Err(e) => (
+                later(now, interval.min(Duration::from_secs(60))),
+                format!("failed: {e}"),
+            ),
+        };
+        match self
+            .journal
+            .end_pass(&pass, &runner, now, next_due, &summary)
+            .await
+        {
+            Ok(()) | Err(JournalError::LeaseLost { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        result.map(Some)
+    }
+
+    async fn pass_heartbeat(&self, pass: &str) -> JournalError {
+        let every = (self.options.lease / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(every).await;
+            let until = later(self.clock.now(), self.options.lease);
+            if let Err(e) = self.journal.renew_pass(pass, &self.options.runner, until).await
+                && matches!(e, JournalError::LeaseLost { .. })
+            {
+                return e;
+            }
+        }
+    }
+
+    async fn stock_work(
+        &self,
+        channel: &dyn SalesChannel,
+        mode: PassMode,
+        pass: &str,
+    ) -> Result<StockReport, Error> {
+        let o = &self.options.stock;
+        let name = channel.name().to_owned();
+        let mut report = StockReport {
+            channel: name.clone(),
+            dry_run: mode == PassMode::DryRun,
+            ..Default::default()
+        };
+        // 1. The offers.
+        let mut known: BTreeMap<String, OfferRecord> = self
+            .journal
+            .offers()
+            .await?
+            .into_iter()
+            .filter(|r| r.channel == name)
+            .map(|r| (r.offer_id.clone(), r))
+            .collect();
+        let listing_at = self.clock.now();
+        let list_due = known.is_empty()
+            || known.len() > o.by_id_max
+            || known
+                .values()
+                .any(|r| r.listed_at.is_none_or(|t| later(t, o.list_every) <= listing_at));
+        let mut offers = if list_due {
+            report.listed_by = "export".into();
+            channel.offers(&[]).await?
+        } else {
+            report.listed_by = "by id".into();
+            let ids: Vec<String> = known.keys().cloned().collect();
+            channel.offers(&ids).await?
+        };
+        report.reads.push((report.listed_by.clone(), self.clock.now()));
+        // Offers whose mode or count the listing does not give, and the journal cannot
+        // work out, are read one by one.
+        let unclear: Vec<String> = offers
+            .iter()
+            .filter(|x| !x.fulfilled_by_channel)
+            .filter(|x| {
+                let r = known.get(&x.offer_id);
+                let mode = x.managed_by_shop.or(r.and_then(|r| r.managed_by_shop));
+                mode.is_none()
+                    || (x.corrected.is_none()
+                        && r.is_none_or(|r| r.sent.is_none() && r.seen_corrected.is_none()))
+            })
+            .map(|x| x.offer_id.clone())
+            .collect();
+        if list_due && !unclear.is_empty() {
+            let read: HashMap<String, ChannelOffer> = channel
+                .offers(&unclear)
+                .await?
+                .into_iter()
+                .map(|x| (x.offer_id.clone(), x))
+                .collect();
+            for x in &mut offers {
+                if let Some(r) = read.get(&x.offer_id) {
+                    x.managed_by_shop = x.managed_by_shop.or(r.managed_by_shop);
+                    x.corrected = x.corrected.or(r.corrected);
+                    x.amount = x.amount.or(r.amount);
+                }
+            }
+            report
+                .reads
+                .push((format!("{} by id", read.len()), self.clock.now()));
+        }
+        offers.sort_by(|a, b| a.offer_id.cmp(&b.offer_id));
+        offers.dedup_by(|a, b| a.offer_id == b.offer_id);
+        report.offers = offers.len();
+        // 2. The journal.
+        let (records, _) = self.journal.census().await?;
+        let lines = Lines::of(&records, &name);
+        report.reads.push(("journal".into(), self.clock.now()));
+        // 3. The warehouses.
+        let eans: Vec<String> = offers
+            .iter()
+            .filter(|x| !x.fulfilled_by_channel)
+            .filter_map(|x| x.ean.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut counts: Vec<(String, Counts)> = Vec::new();
+        for p in &self.providers.fulfilment {
+            let read = if eans.is_empty() {
+                Ok(HashMap::new())
+            } else {
+                p.stock(&eans).await.map(sum_levels).map_err(|e| e.to_string())
+            };
+            report.reads.push((p.name().to_owned(), self.clock.now()));
+            counts.push((p.name().to_owned(), read));
+        }
+        // 4. The channel's open lines.
+        let open_lines: Vec<commerce_core::OpenLine> = channel.open_lines().try_collect().await?;
+        report
+            .reads
+            .push((format!("{name} open lines"), self.clock.now()));
+        let mut open = Open::default();
+        let mut seen_lines = BTreeSet::new();
+        for l in &open_lines {
+            let Some(ean) = &l.ean else { continue };
+            let id = (l.order_id.clone(), l.line_id.clone());
+            match lines.at.get(&id).unwrap_or(&LineAt::Waiting) {
+                LineAt::Waiting => *open.waiting.entry(ean.clone()).or_default() += l.quantity,
+                LineAt::HandedOver(p) => {
+                    *open
+                        .handed_over
+                        .entry(ean.clone())
+                        .or_default()
+                        .entry(p.clone())
+                        .or_default() += l.quantity
+                }
+                LineAt::Shipped => {}
+            }
+            if let Some(t) = l.placed_at {
+                open.placed.entry(ean.clone()).or_default().push((t, l.quantity));
+                seen_lines.insert(id);
+            }
+        }
+        for (id, (ean, t, n)) in &lines.placed {
+            if !seen_lines.contains(id) {
+                open.placed.entry(ean.clone()).or_default().push((*t, *n));
+            }
+        }
+        // The arithmetic, per offer.
+        let cap = channel.max_stock().min(999_999);
+        let mut updates: Vec<(StockUpdate, usize)> = Vec::new();
+        let mut records: Vec<(OfferRecord, Option<String>)> = Vec::new();
+        let now = self.clock.now();
+        for x in &offers {
+            let mut r = known
+                .remove(&x.offer_id)
+                .unwrap_or_else(|| OfferRecord::new(&name, &x.offer_id));
+            r.ean = x.ean.clone().or(r.ean.take());
+            r.fulfilled_by_channel = x.fulfilled_by_channel;
+            r.managed_by_shop = x.managed_by_shop.or(r.managed_by_shop);
+            r.seen_amount = x.amount.or(r.seen_amount);
+            if list_due {
+                r.listed_at = Some(listing_at);
+            }
+            r.checked_at = Some(now);
+            let (row, update) = self.decide(x, &mut r, &counts, &open, listing_at, list_due, cap);
+            if x.corrected.is_some() {
+                r.seen_corrected = x.corrected;
+                r.seen_at = Some(listing_at);
+            }
+            r.reason = Some(row.why.clone());
+            r.attention = row.attention.then(|| row.why.clone());
+            if row.attention {
+                report.attention += 1;
+            }
+            if row.send.is_none() && !row.attention && r.fulfilled_by_channel {
+                report.left_alone += 1;
+            } else if row.send.is_none() && !row.attention && row.why.starts_with("left alone") {
+                report.left_alone += 1;
+            } else if row.send.is_none() && !row.attention {
+                report.unchanged += 1;
+            }
+            if let Some(u) = update {
+                updates.push((u, report.rows.len()));
+            }
+            report.rows.push(row);
+            records.push((r, None));
+        }
+        if mode == PassMode::DryRun {
+            report.sent = updates.len();
+            return Ok(report);
+        }
+        // The records read (and what needs a person) first, then the updates in batches.
+        self.journal
+            .save_offers(pass, &self.options.runner, &records)
+            .await?;
+        let index: HashMap<String, usize> = records
+            .iter()
+            .enumerate()
+            .map(|(i, (r, _))| (r.offer_id.clone(), i))
+            .collect();
+        for batch in updates.chunks(o.batch.max(1)) {
+            if self.stopping() {
+                report.cut_short = Some("a stop was asked for".into());
+                break;
+            }
+            let sent_at = self.clock.now();
+            let list: Vec<StockUpdate> = batch.iter().map(|(u, _)| u.clone()).collect();
+            let results = channel.set_stock(&list).await;
+            let mut written = Vec::new();
+            for ((u, row), result) in batch.iter().zip(results) {
+                let row = &mut report.rows[*row];
+                let Some(&i) = index.get(&u.offer_id) else {
+                    continue;
+                };
+                let mut r = records[i].0.clone();
+                let before = opt(row.selling);
+                let note = match result {
+                    Ok(receipt) => {
+                        report.sent += 1;
+                        r.sent = Some(SentStock {
+                            amount: u.amount,
+                            managed_by_shop: u.managed_by_shop,
+                            at: sent_at,
+                            reference: receipt.reference.clone(),
+                        });
+                        r.seen_corrected = Some(i64::from(u.amount));
+                        r.seen_amount = Some(i64::from(u.amount));
+                        r.seen_at = Some(sent_at);
+                        format!(
+                            "stock {before} → {} ({}; {}{})",
+                            u.amount,
+                            row.why,
+                            row.warehouses,
+                            receipt
+                                .reference
+                                .map(|p| format!("; process {p}"))
+                                .unwrap_or_default()
+                        )
+                    }
+                    Err(e) => {
+                        report.failed += 1;
+                        row.failed = Some(e.to_string());
+                        if !e.is_retryable() {
+                            r.attention = Some(format!("the update to {} was refused: {e}", u.amount));
+                            row.attention = true;
+                            report.attention += 1;
+                        }
+                        format!("stock {before} → {} FAILED: {e}", u.amount)
+                    }
+                };
+                records[i].0 = r.clone();
+                written.push((r, Some(note)));
+            }
+            self.journal
+                .save_offers(pass, &self.options.runner, &written)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// The row of one offer and the update it needs, if any.
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        x: &ChannelOffer,
+        r: &mut OfferRecord,
+        counts: &[(String, Counts)],
+        open: &Open,
+        listing_at: DateTime<Utc>,
+        listed: bool,
+        cap: u32,
+    ) -> (StockRow, Option<StockUpdate>) {
+        let o = &self.options.stock;
+        let mut row = StockRow {
+            offer_id: x.offer_id.clone(),
+            ean: x.ean.clone(),
+            shop_keeps_count: r.managed_by_shop,
+            amount: x.amount,
+            selling: None,
+            warehouses: String::new(),
+            waiting: 0,
+            buffer: 0,
+            send: None,
+            why: String::new(),
+            attention: false,
+            failed: None,
+        };
+        if x.fulfilled_by_channel {
+            row.why = "left alone: shipped by the channel".into();
+            return (row, None);
+        }
+        let Some(shop_keeps) = r.managed_by_shop else {
+            row.why = "the channel does not say who keeps its count".into();
+            row.attention = true;
+            return (row, None);
+        };
+        if !shop_keeps && !o.manage_channel_kept {
+            row.why = "left alone: the channel keeps its count".into();
+            return (row, None);
+        }
+        let Some(ean) = x.ean.clone() else {
+            row.why = "the offer has no EAN".into();
+            row.attention = true;
+            return (row, None);
+        };
+        // The warehouses the routing may use for the EAN.
+        let route = self.options.routes.get(&ean);
+        let mut inputs = Inputs {
+            counts: Vec::new(),
+            down: Vec::new(),
+            waiting: open.waiting.get(&ean).copied().unwrap_or(0),
+            handed_over_elsewhere: 0,
+            buffer: o.buffer_of(&ean),
+            in_stock_units: o.in_stock_units,
+            cap,
+            shop_keeps_count: shop_keeps,
+        };
+        let handed = open.handed_over.get(&ean);
+        let mut said = Vec::new();
+        for (provider, read) in counts {
+            if route.is_some_and(|p| p != provider) {
+                continue;
+            }
+            let h = handed.and_then(|h| h.get(provider)).copied().unwrap_or(0);
+            match read {
+                Err(_) => {
+                    inputs.down.push(provider.clone());
+                    said.push(format!("{provider} DOWN"));
+                }
+                Ok(by_ean) => {
+                    let c = by_ean.get(&ean);
+                    let stale = c
+                        .and_then(|c| c.2)
+                        .is_some_and(|t| later(t, o.stale_after) < listing_at);
+                    let count = Count {
+                        provider: provider.clone(),
+                        available: c.map(|c| c.0),
+                        basis: c.map_or(StockBasis::OnShelf, |c| c.1),
+                        stale,
+                        handed_over: h,
+                    };
+                    said.push(match count.available {
+                        None => format!("{provider} -"),
+                        Some(n) => {
+                            let b = match (count.basis, stale) {
+                                (StockBasis::Reserving, false) => "atp",
+                                (StockBasis::Reserving, true) => "atp(stale)",
+                                (StockBasis::InStockOnly, _) => "in-stock",
+                                _ => "shelf",
+                            };
+                            if h > 0 {
+                                format!("{provider} {b} {n} (−{h} handed over)")
+                            } else {
+                                format!("{provider} {b} {n}")
+                            }
+                        }
+                    });
+                    inputs.counts.push(count);
+                }
+            }
+        }
+        if let Some(p) = route
+            && !counts.iter().any(|(name, _)| name == p)
+        {
+            row.why = format!("routed to {p}, which this runner does not have");
+            row.attention = true;
+            return (row, None);
+        }
+        inputs.handed_over_elsewhere = handed
+            .map(|h| {
+                h.iter()
+                    .filter(|(p, _)| !inputs.counts.iter().any(|c| &&c.provider == p))
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .unwrap_or(0);
+        row.warehouses = said.join(", ");
+        row.waiting = inputs.waiting;
+        row.buffer = inputs.buffer;
+        // What the channel sells now.
+        row.selling = if shop_keeps {
+            match (x.corrected, listed) {
+                // Read in the listing: less what was ordered since it was asked for.
+                (Some(c), true) => Some(c - i64::from(open.placed_after(&ean, listing_at))),
+                (Some(c), false) => Some(c),
+                // Worked out: the last amount the channel is known to have sold from, less
+                // what was ordered since.
+                (None, _) => {
+                    let base = match (&r.sent, r.seen_corrected.zip(r.seen_at)) {
+                        (Some(s), Some((c, t))) if t > s.at => Some((c, t)),
+                        (Some(s), _) => Some((i64::from(s.amount), s.at)),
+                        (None, b) => b,
+                    };
+                    base.map(|(c, t)| c - i64::from(open.placed_after(&ean, t)))
+                }
+            }
+            .map(|n| n.max(0))
+        } else {
+            x.amount
+        };
+        let (amount, why) = match arith::amount(&inputs) {
+            Verdict::Unknown(down) => {
+                row.why = format!("kept: {} did not answer", down.join(", "));
+                row.attention = true;
+                return (row, None);
+            }
+            Verdict::Unstocked if o.keep_unstocked => {
+                row.why = "kept: no warehouse lists this EAN".into();
+                row.attention = true;
+                return (row, None);
+            }
+            Verdict::Unstocked => {
+                row.attention = true;
+                (0, "no warehouse lists this EAN".to_owned())
+            }
+            Verdict::Amount { amount, free } if free < 0 => (amount, format!("oversold by {}", -free)),
+            Verdict::Amount { amount, .. } => (amount, String::new()),
+        };
+        r.computed = Some(amount);
+        match row.selling {
+            Some(now) if now == i64::from(amount) => {
+                row.why = if why.is_empty() {
+                    format!("same ({amount})")
+                } else {
+                    why
+                };
+                (row, None)
+            }
+            None => {
+                row.why = "the channel does not say what it sells".into();
+                row.attention = true;
+                (row, None)
+            }
+            Some(now) => {
+                row.why = if !why.is_empty() {
+                    why
+                } else if i64::from(amount) < now {
+                    "stock fell".into()
+                } else if now == 0 {
+                    "back in stock".into()
+                } else {
+                    "stock rose".into()
+                };
+                row.send = Some(amount);
+                let update = StockUpdate {
+                    offer_id: x.offer_id.clone(),
+                    amount,
+                    managed_by_shop: shop_keeps,
+                };
+                (row, Some(update))
+            }
+        }
+    }
+}
