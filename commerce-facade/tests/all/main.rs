@@ -14,4 +14,5 @@ mod quickstart;
 mod secrets;
 mod soak;
 mod split;
+mod stock;
 mod timescales;

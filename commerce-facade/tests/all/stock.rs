@@ -1,0 +1,497 @@
+//! The stock pass against a channel and warehouses in memory: what it sends, what it keeps,
+//! what it journals; the races between its reads and an order being handed over; several
+//! runners on one journal.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use commerce_core::{
+    ChannelOffer, ConfirmationReceipt, Error, Fulfilment, FulfilmentState, FulfilmentStatus, OpenLine, Order,
+    SalesChannel, ShipmentConfirmation, StockBasis, StockLevel, StockReceipt, StockUpdate, SubmissionReceipt,
+};
+use commerce_facade::{
+    Flow, FlowOptions, Journal, MemoryJournal, OrderRecord, PassMode, Providers, StockReport, Step,
+};
+use futures_util::stream::{BoxStream, StreamExt};
+
+/// An offer as the channel keeps it: bol's two counts.
+#[derive(Debug, Clone)]
+struct Offer {
+    ean: String,
+    amount: i64,
+    /// Units ordered since the last update (what `managedByRetailer: true` takes off).
+    since_update: i64,
+    shop_keeps: bool,
+    fbb: bool,
+}
+
+#[derive(Debug, Default)]
+struct ChannelState {
+    offers: BTreeMap<String, Offer>,
+    /// (order id, line id, EAN, units, placed at)
+    open: Vec<OpenLine>,
+    updates: Vec<StockUpdate>,
+    /// Reads of the offers: `true` the listing, `false` by id.
+    listings: Vec<bool>,
+    /// Runs between the channel's reads (a race put in by a test): called once after the
+    /// offers are read.
+    after_offers: Option<Hook>,
+    refuse: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Channel(Arc<Mutex<ChannelState>>);
+
+/// A race a test puts between two reads of a pass.
+struct Hook(Box<dyn FnOnce() + Send>);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("hook")
+    }
+}
+
+impl Channel {
+    fn state(&self) -> std::sync::MutexGuard<'_, ChannelState> {
+        self.0.lock().unwrap()
+    }
+
+    fn offer(&self, id: &str, ean: &str, amount: i64, shop_keeps: bool) {
+        self.state().offers.insert(
+            id.into(),
+            Offer {
+                ean: ean.into(),
+                amount,
+                since_update: 0,
+                shop_keeps,
+                fbb: false,
+            },
+        );
+    }
+
+    /// A buyer orders `units` of `ean`: bol counts it against the offer.
+    fn order(&self, order_id: &str, ean: &str, units: u32) {
+        let mut s = self.state();
+        for o in s.offers.values_mut().filter(|o| o.ean == ean) {
+            o.since_update += i64::from(units);
+        }
+        s.open.push(OpenLine {
+            order_id: order_id.into(),
+            line_id: format!("{order_id}-1"),
+            ean: Some(ean.into()),
+            quantity: units,
+            placed_at: Some(chrono::Utc::now()),
+        });
+    }
+
+    /// What bol sells now.
+    fn selling(&self, id: &str) -> i64 {
+        let s = self.state();
+        let o = &s.offers[id];
+        let open: i64 = s
+            .open
+            .iter()
+            .filter(|l| l.ean.as_deref() == Some(o.ean.as_str()))
+            .map(|l| i64::from(l.quantity))
+            .sum();
+        if o.shop_keeps {
+            (o.amount - o.since_update).max(0)
+        } else {
+            (o.amount - open).max(0)
+        }
+    }
+}
+
+#[async_trait]
+impl SalesChannel for Channel {
+    fn name(&self) -> &str {
+        "bol"
+    }
+    fn open_orders(&self) -> BoxStream<'static, Result<Order, Error>> {
+        futures_util::stream::empty().boxed()
+    }
+    async fn confirm_shipment(&self, _: &ShipmentConfirmation) -> Result<ConfirmationReceipt, Error> {
+        unreachable!()
+    }
+    async fn offers(&self, ids: &[String]) -> Result<Vec<ChannelOffer>, Error> {
+        let hook = {
+            let mut s = self.state();
+            s.listings.push(ids.is_empty());
+            s.after_offers.take()
+        };
+        let offers: Vec<ChannelOffer> = {
+            let s = self.state();
+            s.offers
+                .iter()
+                .filter(|(id, _)| ids.is_empty() || ids.contains(id))
+                .map(|(id, o)| ChannelOffer {
+                    offer_id: id.clone(),
+                    ean: Some(o.ean.clone()),
+                    amount: Some(o.amount),
+                    corrected: None,
+                    managed_by_shop: Some(o.shop_keeps),
+                    fulfilled_by_channel: o.fbb,
+                    on_hold: false,
+                })
+                .collect()
+        };
+        // bol's correctedStock, read as the listing is made.
+        let offers = offers
+            .into_iter()
+            .map(|mut x| {
+                x.corrected = Some(self.selling(&x.offer_id));
+                x
+            })
+            .collect();
+        if let Some(hook) = hook {
+            (hook.0)();
+        }
+        Ok(offers)
+    }
+    async fn set_stock(&self, updates: &[StockUpdate]) -> Vec<Result<StockReceipt, Error>> {
+        let mut s = self.state();
+        updates
+            .iter()
+            .map(|u| {
+                if s.refuse.contains(&u.offer_id) {
+                    return Err(Error::invalid("amount", "refused by the channel"));
+                }
+                s.updates.push(u.clone());
+                let o = s.offers.get_mut(&u.offer_id).unwrap();
+                o.amount = i64::from(u.amount);
+                o.since_update = 0;
+                o.shop_keeps = u.managed_by_shop;
+                Ok(StockReceipt {
+                    offer_id: u.offer_id.clone(),
+                    reference: Some(format!("p-{}", s.updates.len())),
+                })
+            })
+            .collect()
+    }
+    fn open_lines(&self) -> BoxStream<'static, Result<OpenLine, Error>> {
+        let lines: Vec<Result<OpenLine, Error>> = self.state().open.iter().cloned().map(Ok).collect();
+        futures_util::stream::iter(lines).boxed()
+    }
+    fn max_stock(&self) -> u32 {
+        999
+    }
+}
+
+#[derive(Debug)]
+struct Warehouse {
+    name: &'static str,
+    basis: StockBasis,
+    stock: Mutex<BTreeMap<String, i64>>,
+    down: Mutex<bool>,
+}
+
+impl Warehouse {
+    fn new(name: &'static str, basis: StockBasis, stock: &[(&str, i64)]) -> Arc<Self> {
+        Arc::new(Warehouse {
+            name,
+            basis,
+            stock: Mutex::new(stock.iter().map(|(e, n)| (e.to_string(), *n)).collect()),
+            down: Mutex::new(false),
+        })
+    }
+    fn set(&self, ean: &str, n: i64) {
+        self.stock.lock().unwrap().insert(ean.into(), n);
+    }
+}
+
+#[async_trait]
+impl Fulfilment for Warehouse {
+    fn name(&self) -> &str {
+        self.name
+    }
+    async fn submit(&self, _: &Order) -> Result<SubmissionReceipt, Error> {
+        unreachable!()
+    }
+    async fn status(&self, _: &str) -> Result<FulfilmentStatus, Error> {
+        Ok(FulfilmentStatus {
+            state: FulfilmentState::Processing,
+            shipments: vec![],
+        })
+    }
+    async fn cancel(&self, _: &str) -> Result<(), Error> {
+        unreachable!()
+    }
+    async fn stock(&self, eans: &[String]) -> Result<Vec<StockLevel>, Error> {
+        if *self.down.lock().unwrap() {
+            return Err(Error::config("the warehouse is down"));
+        }
+        Ok(self
+            .stock
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(e, _)| eans.contains(e))
+            .map(|(e, n)| StockLevel::new(e.clone(), Some(e.clone()), *n).with_basis(self.basis))
+            .collect())
+    }
+}
+
+/// A warehouse behind an `Arc`, as the flow holds it.
+#[derive(Debug, Clone)]
+struct Shared(Arc<Warehouse>);
+
+#[async_trait]
+impl Fulfilment for Shared {
+    fn name(&self) -> &str {
+        self.0.name
+    }
+    async fn submit(&self, o: &Order) -> Result<SubmissionReceipt, Error> {
+        self.0.submit(o).await
+    }
+    async fn status(&self, r: &str) -> Result<FulfilmentStatus, Error> {
+        self.0.status(r).await
+    }
+    async fn cancel(&self, r: &str) -> Result<(), Error> {
+        self.0.cancel(r).await
+    }
+    async fn stock(&self, eans: &[String]) -> Result<Vec<StockLevel>, Error> {
+        self.0.stock(eans).await
+    }
+}
+
+fn flow(channel: &Channel, warehouses: &[Arc<Warehouse>], journal: Arc<dyn Journal>, runner: &str) -> Flow {
+    let mut providers = Providers::new().channel(channel.clone());
+    for w in warehouses {
+        providers = providers.fulfilment(Shared(w.clone()));
+    }
+    let mut options = FlowOptions {
+        runner: runner.into(),
+        ..FlowOptions::default()
+    };
+    options.stock.interval = Some(std::time::Duration::from_secs(900));
+    Flow::new(providers, journal, options)
+}
+
+async fn pass(flow: &Flow, mode: PassMode) -> Option<StockReport> {
+    let mut results = flow.stock(mode).await;
+    assert_eq!(results.len(), 1);
+    results.pop().unwrap().1.unwrap()
+}
+
+const A: &str = "8712345678906";
+const B: &str = "8712345678913";
+const C: &str = "8712345678920";
+
+#[tokio::test]
+async fn a_pass_sends_only_what_differs_and_a_second_pass_sends_nothing() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 12, true);
+    channel.offer("o-b", B, 5, true);
+    channel.offer("o-c", C, 7, false);
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 10), (B, 5), (C, 2)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let f = flow(&channel, &[w.clone()], journal.clone(), "r1");
+
+    let dry = pass(&f, PassMode::DryRun).await.unwrap();
+    assert_eq!(dry.sent, 1, "{dry}");
+    assert!(channel.state().updates.is_empty(), "a dry run sends nothing");
+    assert!(journal.offers().await.unwrap().is_empty(), "and writes nothing");
+    let shown = dry.to_string();
+    assert!(shown.contains("o-a") && shown.contains("stock fell"), "{shown}");
+    assert!(!shown.contains("o-b"), "an unchanged offer is not in the table:\n{shown}");
+
+    let report = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((report.sent, report.unchanged, report.left_alone), (1, 1, 1), "{report}");
+    assert_eq!(
+        channel.state().updates,
+        vec![StockUpdate {
+            offer_id: "o-a".into(),
+            amount: 10,
+            managed_by_shop: true
+        }]
+    );
+    assert_eq!(channel.state().offers["o-c"].amount, 7, "the channel keeps o-c's count: left alone");
+    // The update is journaled with why; `show` reads it.
+    let offers = journal.offers().await.unwrap();
+    let a = offers.iter().find(|o| o.offer_id == "o-a").unwrap();
+    assert_eq!(a.sent.as_ref().map(|s| s.amount), Some(10));
+    let history = journal.history(&a.key()).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(history[0].note.starts_with("stock 12 → 10 (stock fell; shopwedo atp 10"), "{}", history[0].note);
+
+    // Nothing changed: nothing is sent (and the few offers are read by id now).
+    let again = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!(again.sent, 0, "{again}");
+    assert_eq!(channel.state().updates.len(), 1);
+    assert_eq!(channel.state().listings, vec![true, true, false]);
+    // WhenDue: the next pass is an interval away.
+    assert!(f.stock(PassMode::WhenDue).await[0].1.as_ref().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn orders_change_the_next_amount_the_right_way() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 10, true);
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 10)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let f = flow(&channel, &[w.clone()], journal.clone(), "r1");
+    assert_eq!(pass(&f, PassMode::Now).await.unwrap().sent, 0);
+    // Two units ordered, not handed over: bol took them off itself (ordered after the
+    // update), the warehouse still counts them: 10 − 2 = 8 = what bol sells.
+    channel.order("1", A, 2);
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((r.sent, channel.selling("o-a")), (0, 8), "{r}");
+    // The warehouse sells 3 elsewhere: 7 − 2 = 5.
+    w.set(A, 7);
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((r.sent, channel.selling("o-a")), (1, 5), "{r}");
+    // Handed over (journal), reserved by the warehouse's ATP: 5 free.
+    let mut record = OrderRecord::new(Order {
+        id: "1".into(),
+        channel: "bol".into(),
+        lines: vec![commerce_core::LineItem {
+            line_id: "1-1".into(),
+            ean: Some(A.into()),
+            quantity: 2,
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    record.fulfilment = Some("shopwedo".into());
+    record.submission = Step::Done(SubmissionReceipt {
+        provider: "shopwedo".into(),
+        reference: "S-1".into(),
+        already_submitted: false,
+    });
+    journal.add(&record).await.unwrap();
+    w.set(A, 5);
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((r.sent, channel.selling("o-a")), (0, 5), "{r}");
+}
+
+/// An order handed over between the journal's read and the warehouse's (ATP takes it off,
+/// the journal still says waiting): counted twice, hidden for one pass, never sold twice;
+/// the next pass gives it back.
+#[tokio::test]
+async fn an_order_handed_over_between_two_reads_is_hidden_for_one_pass_never_oversold() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 10, true);
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 10)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let f = flow(&channel, &[w.clone()], journal.clone(), "r1");
+    assert_eq!(pass(&f, PassMode::Now).await.unwrap().sent, 0);
+    // The order is placed before the pass; it is handed over (and reserved) after the
+    // pass read the journal, before it reads the warehouse.
+    channel.order("1", A, 2);
+    let mut record = OrderRecord::new(Order {
+        id: "1".into(),
+        channel: "bol".into(),
+        lines: vec![commerce_core::LineItem {
+            line_id: "1-1".into(),
+            ean: Some(A.into()),
+            quantity: 2,
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    record.submission = Step::Started;
+    journal.add(&record).await.unwrap();
+    let w2 = w.clone();
+    channel.state().after_offers = Some(Hook(Box::new(move || {
+        // The reads go offers → journal → warehouses → open lines: the warehouse reserves
+        // the order now, and the journal, read next, still says `Started`.
+        w2.set(A, 8);
+    })));
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    // Truly free: 10 − 2 = 8; the pass took the 2 off twice: 6 (2 hidden, none oversold).
+    assert_eq!(channel.selling("o-a"), 6, "{r}");
+    // The hand-over is journaled; the next pass gives the 2 back.
+    journal
+        .amend("bol:1", "test", chrono::Utc::now(), &mut |r| {
+            r.fulfilment = Some("shopwedo".into());
+            r.submission = Step::Done(SubmissionReceipt {
+                provider: "shopwedo".into(),
+                reference: "S-1".into(),
+                already_submitted: false,
+            });
+            Ok("handed over".into())
+        })
+        .await
+        .unwrap();
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!(channel.selling("o-a"), 8, "{r}");
+}
+
+#[tokio::test]
+async fn a_warehouse_down_keeps_the_amount_and_an_unstocked_ean_gets_zero_both_for_a_person() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 10, true);
+    channel.offer("o-b", B, 4, true);
+    channel.offer("o-c", C, 3, true);
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 6)]);
+    let down = Warehouse::new("customer-api", StockBasis::OnShelf, &[(C, 9)]);
+    *down.down.lock().unwrap() = true;
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let f = flow(&channel, &[w.clone(), down.clone()], journal.clone(), "r1");
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    // Every EAN may be at either warehouse: one down keeps every amount.
+    assert_eq!(r.sent, 0, "{r}");
+    assert_eq!(r.attention, 3, "{r}");
+    *down.down.lock().unwrap() = false;
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!(r.sent, 3, "{r}");
+    assert_eq!(
+        (channel.selling("o-a"), channel.selling("o-b"), channel.selling("o-c")),
+        (6, 0, 9)
+    );
+    let offers = journal.offers().await.unwrap();
+    let b = offers.iter().find(|o| o.offer_id == "o-b").unwrap();
+    assert!(b.attention.as_deref().unwrap().contains("no warehouse lists"), "{b:?}");
+    assert!(offers.iter().filter(|o| o.attention.is_some()).count() == 1);
+}
+
+#[tokio::test]
+async fn one_refused_update_never_stops_the_others() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 1, true);
+    channel.offer("o-b", B, 1, true);
+    channel.state().refuse.push("o-a".into());
+    let w = Warehouse::new("shopwedo", StockBasis::OnShelf, &[(A, 6), (B, 6)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let f = flow(&channel, &[w], journal.clone(), "r1");
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((r.sent, r.failed, r.attention), (1, 1, 1), "{r}");
+    assert_eq!(channel.selling("o-b"), 6);
+    let a = journal.offers().await.unwrap().remove(0);
+    assert!(a.attention.unwrap().contains("refused"));
+    let history = journal.history("offer:bol:o-a").await.unwrap();
+    assert!(history[0].note.contains("FAILED"), "{history:?}");
+}
+
+#[tokio::test]
+async fn two_runners_on_one_journal_run_one_pass_at_a_time() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 1, true);
+    let w = Warehouse::new("shopwedo", StockBasis::OnShelf, &[(A, 6)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let (f1, f2) = (
+        flow(&channel, &[w.clone()], journal.clone(), "r1"),
+        flow(&channel, &[w.clone()], journal.clone(), "r2"),
+    );
+    // r1 holds the pass: r2's is refused, due or forced.
+    let now = chrono::Utc::now();
+    assert!(
+        journal
+            .claim_pass("stock:bol", "r1", now, now + chrono::Duration::seconds(600), false)
+            .await
+            .unwrap()
+    );
+    assert!(pass(&f2, PassMode::Now).await.is_none());
+    assert!(pass(&f2, PassMode::WhenDue).await.is_none());
+    journal
+        .end_pass("stock:bol", "r1", now, now, "ended")
+        .await
+        .unwrap();
+    // Free and due: whichever comes first runs it, the other finds it not due.
+    let (a, b) = tokio::join!(pass(&f1, PassMode::WhenDue), pass(&f2, PassMode::WhenDue));
+    assert_eq!(a.is_some() as u8 + b.is_some() as u8, 1, "{a:?} {b:?}");
+    assert_eq!(channel.state().updates.len(), 1);
+    let state = journal.pass("stock:bol").await.unwrap().unwrap();
+    assert!(state.lease.is_none() && state.next_due.unwrap() > now);
+}
