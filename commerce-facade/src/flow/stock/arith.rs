@@ -368,4 +368,18 @@ mod tests {
         let i = cases().into_iter().find(|c| c.name == "oversold").unwrap().inputs;
         assert_eq!(amount(&i), Verdict::Amount { amount: 0, free: -2 });
     }
+
+    #[test]
+    fn architecture_md_shows_the_cases_as_computed() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ARCHITECTURE.md");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            eprintln!("{} not found (a packaged crate): not checked", path.display());
+            return;
+        };
+        let table = markdown();
+        assert!(
+            text.contains(&table),
+            "ARCHITECTURE.md must show the stock cases exactly as `arith::cases` computes them:\n\n{table}"
+        );
+    }
 }
