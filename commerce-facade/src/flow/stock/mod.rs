@@ -563,7 +563,11 @@ impl Flow {
             let ids: Vec<String> = known.keys().cloned().collect();
             channel.offers(&ids).await?
         };
-        report.reads.push((report.listed_by.clone(), self.clock.now()));
+        // What the listing says is as of when it came back (bol builds the export while its
+        // process runs and answers when it is done): orders placed after that are taken
+        // off what it says the channel sells.
+        let listed_at = self.clock.now();
+        report.reads.push((report.listed_by.clone(), listed_at));
         // Offers whose mode or count the listing does not give, and the journal cannot
         // work out, are read one by one.
         let unclear: Vec<String> = offers
@@ -670,10 +674,10 @@ impl Flow {
                 r.listed_at = Some(listing_at);
             }
             r.checked_at = Some(now);
-            let (row, update) = self.decide(x, &mut r, &counts, &open, listing_at, list_due, cap);
+            let (row, update) = self.decide(x, &mut r, &counts, &open, listed_at, list_due, cap);
             if x.corrected.is_some() {
                 r.seen_corrected = x.corrected;
-                r.seen_at = Some(listing_at);
+                r.seen_at = Some(listed_at);
             }
             r.reason = Some(row.why.clone());
             r.attention = row.attention.then(|| row.why.clone());
