@@ -130,8 +130,12 @@ struct RunArgs {
     /// How often bol's offers are synced with the warehouses' stock (`commerce stock`):
     /// `15m` (1m to 1d), or `off`.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = stock_interval)]
-    stock_interval: Option<Duration>,
+    stock_interval: StockInterval,
 }
+
+/// `--stock-interval`: a duration, or `off` (`None`).
+#[derive(Debug, Clone, Copy)]
+struct StockInterval(Option<Duration>);
 
 #[derive(Debug, Args)]
 struct StockArgs {
@@ -195,11 +199,11 @@ fn any_duration(text: &str) -> Result<Duration, String> {
     duration(text, Duration::ZERO, Duration::from_secs(7 * 86_400))
 }
 
-fn stock_interval(text: &str) -> Result<Option<Duration>, String> {
+fn stock_interval(text: &str) -> Result<StockInterval, String> {
     if text == "off" {
-        return Ok(None);
+        return Ok(StockInterval(None));
     }
-    duration(text, Duration::from_secs(60), Duration::from_secs(86_400)).map(Some)
+    duration(text, Duration::from_secs(60), Duration::from_secs(86_400)).map(|d| StockInterval(Some(d)))
 }
 
 fn runner(text: &str) -> Result<String, String> {

@@ -173,7 +173,7 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
     options.resend_unconfirmed = args.resend_unconfirmed;
     options.new_credentials = args.new_credentials;
     options.retain_personal_data = Duration::from_secs(args.retain_days.saturating_mul(86_400));
-    options.stock.interval = args.stock_interval;
+    options.stock.interval = args.stock_interval.0;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -256,7 +256,7 @@ fn the_help_documents_every_command_and_a_bad_command_line_exits_64() {
         .unwrap();
     assert!(help.status.success());
     let help = text(&help);
-    for command in ["run", "status", "attention", "show", "resolve", "retry"] {
+    for command in ["run", "stock", "status", "attention", "show", "resolve", "retry"] {
         assert!(help.contains(&format!("  {command} ")), "{command} in {help}");
     }
     let run_help = text(
@@ -271,6 +271,7 @@ fn the_help_documents_every_command_and_a_bad_command_line_exits_64() {
         "--concurrency",
         "--lease",
         "--retain-days",
+        "--stock-interval",
     ] {
         assert!(run_help.contains(flag), "{flag} in {run_help}");
     }
@@ -278,6 +279,9 @@ fn the_help_documents_every_command_and_a_bad_command_line_exits_64() {
         vec!["resolve", "bol:1"],
         vec!["run", "--poll-interval", "soon"],
         vec!["run", "--concurrency", "0"],
+        vec!["run", "--stock-interval", "30s"],
+        vec!["run", "--stock-interval", "never"],
+        vec!["stock", "--dryrun"],
         vec!["frobnicate"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_commerce"))
@@ -298,6 +302,15 @@ fn the_help_documents_every_command_and_a_bad_command_line_exits_64() {
             cmd.env_remove(name);
         }
     }
+    let stock = Command::new(env!("CARGO_BIN_EXE_commerce"))
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["--journal", "/nonexistent/j.sqlite", "stock", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(stock.status.code(), Some(64), "{}", text(&stock));
+    assert!(text(&stock).contains("RETAILER_CLIENT_ID"), "{}", text(&stock));
     let out = cmd
         .args(["--journal", "/nonexistent/j.sqlite", "run"])
         .output()
