@@ -412,7 +412,7 @@ impl World {
         offer.amount = amount;
         offer.managed_by_retailer = managed_by_retailer;
         offer.updated_seq = seq;
-        offer.updated_at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.1f").to_string();
+        offer.updated_at = format!("{}.0", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
     }
 
     /// Runs the timed events due by `now`, oldest first: a bol order arriving every
