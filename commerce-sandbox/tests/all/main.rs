@@ -7,3 +7,4 @@ mod offers_stock;
 mod raw_http;
 mod shipping_labels;
 mod support;
+mod warehouse_stock;
