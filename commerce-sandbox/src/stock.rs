@@ -196,12 +196,17 @@ impl World {
                 .map(str::to_owned)
                 .collect()
         };
+        let ean_of: HashMap<u64, &str> = self
+            .products
+            .iter()
+            .map(|p| (p.shopwedo_sku, p.ean.as_str()))
+            .collect();
         let mut out = HashSet::new();
         for o in self.shopwedo_orders.values().filter(|o| !o.cancelled) {
             for id in ids_in(&o.external_order_id) {
                 for (sku, _) in &o.items {
-                    if let Some(p) = self.products.iter().find(|p| p.shopwedo_sku == *sku) {
-                        out.insert((id.clone(), p.ean.clone()));
+                    if let Some(ean) = ean_of.get(sku) {
+                        out.insert((id.clone(), (*ean).to_owned()));
                     }
                 }
             }

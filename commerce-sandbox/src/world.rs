@@ -548,8 +548,14 @@ impl Special {
     pub(crate) fn of(n: usize, seed: u64) -> Special {
         let mut special = Special::default();
         if n >= 4 {
-            special.both = Some(if (n - 1) % 2 == 0 { n - 1 } else { n - 2 });
-            special.unstocked = Some(if (n - 1) % 2 == 1 { n - 1 } else { n - 2 });
+            // The last index of each parity: even is ShopWeDo's side, odd the supplier's.
+            let (last_even, last_odd) = if (n - 1).is_multiple_of(2) {
+                (n - 1, n - 2)
+            } else {
+                (n - 2, n - 1)
+            };
+            special.both = Some(last_even);
+            special.unstocked = Some(last_odd);
         }
         if n >= 6 {
             let mut rng = fastrand::Rng::with_seed(seed ^ 0x0ff3_2500);
@@ -659,5 +665,56 @@ mod tests {
             assert_eq!(sides.len(), expected, "order {i}: {:?}", order.items);
         }
         assert_eq!(world.bol_orders.len(), Config::default().orders);
+    }
+
+    #[test]
+    fn the_special_offers_are_seeded_and_seeded_orders_keep_away_from_them() {
+        for (products, fbb, bol_managed) in [(12, 1, 1), (1000, 20, 40)] {
+            let config = Config {
+                products,
+                orders: 200,
+                ..Config::default()
+            };
+            let world = World::seed(&config);
+            let special = Special::of(products, config.seed);
+            let nowhere = special.unstocked.unwrap();
+            let both = special.both.unwrap();
+            let p = &world.products;
+            assert!(!p[nowhere].at_shopwedo && !p[nowhere].at_customer_api);
+            assert!(p[both].at_shopwedo && p[both].at_customer_api);
+            assert!(!world.shopwedo_stock.contains_key(&p[nowhere].shopwedo_sku));
+            assert!(!world.customer_stock.contains_key(&p[nowhere].ean));
+            assert_eq!(world.customer_stock[&p[both].ean], BOTH_CUSTOMER_UNITS);
+            assert_eq!(world.offers.iter().filter(|o| o.fbb).count(), fbb);
+            assert_eq!(
+                world.offers.iter().filter(|o| !o.managed_by_retailer).count(),
+                bol_managed
+            );
+            assert!(!world.offers[0].fbb && world.offers[0].managed_by_retailer);
+            assert!(world.offers.iter().all(|o| (0..=999).contains(&o.amount)));
+            for item in world.bol_orders.iter().flat_map(|o| o.items.iter()) {
+                let i = world.ean_index[&item.ean];
+                assert!(!special.keeps_orders_away(i), "{item:?}");
+                assert_eq!(item.placed_seq, 0);
+            }
+            // The same seed, the same offers.
+            let again = World::seed(&config);
+            let amounts = |w: &World| {
+                w.offers
+                    .iter()
+                    .map(|o| (o.amount, o.fbb, o.managed_by_retailer))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(amounts(&again), amounts(&world));
+        }
+        // Too few products for the special ones: none, and nothing breaks.
+        for products in 1..4 {
+            let world = World::seed(&Config {
+                products,
+                ..Config::default()
+            });
+            assert!(world.offers.iter().all(|o| !o.fbb && o.managed_by_retailer));
+            assert_eq!(world.offers.len(), products);
+        }
     }
 }

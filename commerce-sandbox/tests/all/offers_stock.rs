@@ -674,3 +674,40 @@ async fn a_thousand_offers_export_whole() {
     assert_eq!(offers.iter().filter(|o| !o.managed_by_retailer).count(), 40);
     eprintln!("export of 1000 offers: {took:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_offer_endpoints_are_limited_per_second_with_retry_after() {
+    let sb = start(quiet()).await.unwrap();
+    let bol = Bol::new(&sb).await;
+    let o = plain(&sb);
+    for _ in 0..25 {
+        assert_eq!(bol.offer(&o.offer_id).await.0, 200);
+    }
+    let over = bol
+        .send(
+            reqwest::Method::GET,
+            &format!("/retailer/offers/{}", o.offer_id),
+            V10,
+            None,
+        )
+        .await;
+    assert_eq!(over.status(), 429);
+    assert_eq!(over.headers()["retry-after"], "1");
+    assert_eq!(over.headers()["x-ratelimit-limit"], "25");
+    // The stock updates have their own budget.
+    for _ in 0..25 {
+        let (status, _) = bol
+            .put_stock(&o.offer_id, json!({"amount": 1, "managedByRetailer": true}))
+            .await;
+        assert_eq!(status, 202);
+    }
+    let (status, _) = bol
+        .put_stock(&o.offer_id, json!({"amount": 1, "managedByRetailer": true}))
+        .await;
+    assert_eq!(status, 429);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(bol.offer(&o.offer_id).await.0, 200);
+    assert_eq!(sb.report().total_rate_limited(), 2);
+    assert_eq!(bol_limit_per_second("PUT /offers/{id}/stock"), Some(25));
+    assert_eq!(bol_limit_per_second("GET /offers/{id}"), Some(25));
+}
