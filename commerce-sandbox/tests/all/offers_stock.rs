@@ -711,3 +711,57 @@ async fn the_offer_endpoints_are_limited_per_second_with_retry_after() {
     assert_eq!(bol_limit_per_second("PUT /offers/{id}/stock"), Some(25));
     assert_eq!(bol_limit_per_second("GET /offers/{id}"), Some(25));
 }
+
+/// The real `retailer-client`, written from bol's description, reads the offer, exports
+/// the offers and updates stock through its generated calls and its process-status wait.
+#[tokio::test]
+#[allow(deprecated)]
+async fn the_retailer_client_reads_exports_and_updates_offers() {
+    use retailer_client::models::{ProcessState, UpdateOfferStockRequest};
+    use retailer_client::{RetailerClient, UpdateOfferStockParams, WaitOptions};
+    let sb = start(quiet()).await.unwrap();
+    let b = sb.base_urls();
+    let bol = RetailerClient::builder(RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET.into())
+        .api_url(b.bol)
+        .token_url(b.bol_token)
+        .build()
+        .unwrap();
+    let fast = WaitOptions {
+        deadline: Duration::from_secs(10),
+        first_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        ..WaitOptions::default()
+    };
+    let o = plain(&sb);
+    let read = bol.get_offer(&o.offer_id).await.unwrap();
+    assert_eq!(read.ean, o.ean);
+    assert_eq!(read.stock.amount, Some(o.amount));
+    assert_eq!(read.stock.corrected_stock, Some(o.corrected));
+    assert!(read.stock.managed_by_retailer);
+    let started = bol
+        .update_offer_stock(
+            &o.offer_id,
+            &UpdateOfferStockParams::default(),
+            &UpdateOfferStockRequest {
+                amount: 42,
+                managed_by_retailer: true,
+            },
+        )
+        .await
+        .unwrap();
+    let done = bol.wait_for_processes(&[started], fast).await.unwrap();
+    assert_eq!(done[0].status, ProcessState::Success, "{done:?}");
+    assert_eq!(bol.get_offer(&o.offer_id).await.unwrap().stock.amount, Some(42));
+    let exported = bol.export_offers(fast).await.unwrap();
+    assert_eq!(exported.len(), sb.offers().len());
+    let row = exported
+        .iter()
+        .find(|r| r.offer_id() == Some(o.offer_id.as_str()))
+        .unwrap();
+    assert_eq!(row.stock_amount(), Some(42));
+    assert_eq!(row.get("correctedStock"), Some("42"));
+    assert_eq!(row.fulfilment_type(), Some("FBR"));
+    let report = sb.report();
+    assert_eq!(report.total_violations(), 0, "{:#?}", report.providers);
+    assert_eq!((report.stock.stock_updates, report.stock.noop_updates), (1, 0));
+}
