@@ -12,6 +12,11 @@
 //! (`GET`/`HEAD /retailer/shipping-labels/{id}`, with `X-Track-And-Trace-Code` and
 //! `X-Transporter-Code`). Every endpoint negotiates its one documented media type: an
 //! `Accept` that does not name it (or gives it `q=0`) is refused with 406.
+//! bol's offers: `GET /retailer/offers/{id}` (`RetailerOffer`), the offers export
+//! (`POST /retailer/offers/export`, a `CREATE_OFFER_EXPORT` process whose report is the
+//! snapshot taken when it succeeds, `GET /retailer/offers/export/{id}` as CSV) and
+//! `PUT /retailer/offers/{id}/stock`, validated as `UpdateOfferStockRequest` and applied
+//! when its `UPDATE_OFFER_STOCK` process succeeds.
 //! `/retailer-demo` and `/shared-demo` behave the same.
 
 use std::collections::HashMap;

@@ -6,8 +6,10 @@
 //! with the client crates (no signing, no token handling, no models), so a client's mistake
 //! cannot be mirrored here and pass unseen. It enforces what the documents say (auth
 //! schemes, the HMAC and its 15-minute window, gzip, media types, required fields, rate
-//! limits, token reuse), keeps state (orders ship, process statuses finish), injects faults
-//! on request, and reports what it saw at `GET /__sandbox/report`.
+//! limits, token reuse), keeps state (orders ship, process statuses finish, bol's offers
+//! sell while their corrected stock lasts, warehouse units leave when orders ship),
+//! injects faults on request, and reports what it saw at `GET /__sandbox/report` (the
+//! offers against the warehouses' stock as a table at `GET /__sandbox/offers`).
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -85,9 +87,11 @@ pub const RETAILER_CLIENT_SECRET: &str = "sandbox-bol-secret";
 /// How the sandbox behaves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Open bol orders seeded at start.
+    /// Open bol orders seeded at start. They were placed before any offer update, so they
+    /// lower the corrected stock of an offer bol manages (`managedByRetailer: false`), not
+    /// of one the retailer manages.
     pub orders: usize,
-    /// Products in the shared catalogue.
+    /// Products in the shared catalogue, and bol offers: one per product.
     pub products: usize,
     /// Share of non-token requests that fail transiently (0 to 1).
     pub faults: f64,
