@@ -12,6 +12,11 @@
 //! (`GET`/`HEAD /retailer/shipping-labels/{id}`, with `X-Track-And-Trace-Code` and
 //! `X-Transporter-Code`). Every endpoint negotiates its one documented media type: an
 //! `Accept` that does not name it (or gives it `q=0`) is refused with 406.
+//! bol's offers: `GET /retailer/offers/{id}` (`RetailerOffer`), the offers export
+//! (`POST /retailer/offers/export`, a `CREATE_OFFER_EXPORT` process whose report is the
+//! snapshot taken when it succeeds, `GET /retailer/offers/export/{id}` as CSV) and
+//! `PUT /retailer/offers/{id}/stock`, validated as `UpdateOfferStockRequest` and applied
+//! when its `UPDATE_OFFER_STOCK` process succeeds.
 //! `/retailer-demo` and `/shared-demo` behave the same.
 
 use std::collections::HashMap;
@@ -29,7 +34,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::world::{BolLabel, BolLabelOffer, BolOrder, BolProcess, now_rfc3339};
+use crate::world::{BolLabel, BolLabelOffer, BolOrder, BolProcess, Effect, now_rfc3339};
 use crate::{RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET, Shared, Window};
 
 const P: &str = "bol";
@@ -154,6 +159,8 @@ fn limit_of(endpoint: &str) -> usize {
         "POST /shipments" => 10,
         // One call asks for up to 1000 statuses.
         "POST /process-status" => 5,
+        // A stock pass over many offers: one update or one read per offer.
+        "PUT /offers/{id}/stock" | "GET /offers/{id}" => 25,
         _ => 20,
     }
 }
@@ -175,6 +182,8 @@ fn endpoint_key(method: &Method, rest: &str) -> String {
         ["orders", id] if *id != "cancellation" => vec!["orders", "{id}"],
         ["process-status", _] => vec!["process-status", "{id}"],
         ["offers", "export", _] => vec!["offers", "export", "{id}"],
+        ["offers", id] if *id != "export" => vec!["offers", "{id}"],
+        ["offers", _, "stock"] => vec!["offers", "{id}", "stock"],
         ["shipping-labels", id] if *id != "delivery-options" => vec!["shipping-labels", "{id}"],
         other => other.to_vec(),
     };
@@ -283,10 +292,10 @@ async fn api(
         ("retailer", "GET", ["orders", id]) => order_detail(&s, id),
         ("retailer", "POST", ["shipments"]) => create_shipment(&s, &body),
         ("retailer", "PUT", ["orders", "cancellation"]) => cancel_items(&s, &body),
-        ("retailer", "POST", ["offers", "export"]) => {
-            start_process(&s, "CREATE_OFFER_EXPORT", "report-1".into())
-        }
-        ("retailer", "GET", ["offers", "export", _]) => offers_csv(&s),
+        ("retailer", "POST", ["offers", "export"]) => request_export(&s, &body),
+        ("retailer", "GET", ["offers", "export", id]) => offers_export(&s, id),
+        ("retailer", "GET", ["offers", id]) if *id != "export" => get_offer(&s, id),
+        ("retailer", "PUT", ["offers", id, "stock"]) => update_stock(&s, id, &body),
         ("retailer", "POST", ["shipping-labels", "delivery-options"]) => delivery_options(&s, &body),
         ("retailer", "POST", ["shipping-labels"]) => create_label(&s, &body),
         ("retailer", "GET" | "HEAD", ["shipping-labels", id]) => shipping_label(&s, id),
@@ -418,7 +427,7 @@ fn process_json(id: &str, p: &BolProcess, status: &str) -> Value {
            "createTimestamp": p.created,
            "links": [{"rel": "self", "href": format!("/shared/process-status/{id}")}]});
     // bol leaves out what it does not have, rather than sending null.
-    if let (Some(m), Some(failure)) = (answer.as_object_mut(), &p.failure) {
+    if let (Some(m), Some(failure), "FAILURE") = (answer.as_object_mut(), &p.failure, status) {
         m.insert("errorMessage".into(), json!(failure));
     }
     answer
@@ -427,6 +436,22 @@ fn process_json(id: &str, p: &BolProcess, status: &str) -> Value {
 fn start_process(s: &Shared, event: &str, entity: String) -> Response {
     let mut w = s.world();
     let (_, r) = start_process_in(&mut w, event, entity);
+    r
+}
+
+/// Starts a process that takes effect when it succeeds, or fails with `failure`.
+fn start_process_with(
+    w: &mut crate::world::World,
+    event: &str,
+    entity: String,
+    effect: Option<Effect>,
+    failure: Option<String>,
+) -> Response {
+    let (id, r) = start_process_in(w, event, entity);
+    if let Some(p) = w.bol_processes.get_mut(&id) {
+        p.effect = effect;
+        p.failure = failure;
+    }
     r
 }
 
@@ -440,17 +465,43 @@ fn start_process_in(w: &mut crate::world::World, event: &str, entity: String) ->
         event_type: event.into(),
         created: now_rfc3339(),
         failure: None,
+        effect: None,
     };
     let body = process_json(&id, &p, "PENDING");
     w.bol_processes.insert(id.clone(), p);
     (id, answer(StatusCode::ACCEPTED, JSON, body.to_string()))
 }
 
-/// A read of a process status: each read brings it closer to `SUCCESS`.
-fn read_process(p: &mut BolProcess, id: &str, after: u32) -> Value {
+/// A read of a process status: each read brings it closer to `SUCCESS` (or, for one that
+/// cannot succeed, `FAILURE`). The effect of one that succeeds is returned, to apply.
+fn read_process(p: &mut BolProcess, id: &str, after: u32) -> (Value, Option<Effect>) {
     p.reads += 1;
-    let status = if p.reads >= after { "SUCCESS" } else { "PENDING" };
-    process_json(id, p, status)
+    let status = match (p.reads >= after, &p.failure) {
+        (false, _) => "PENDING",
+        (true, None) => "SUCCESS",
+        (true, Some(_)) => "FAILURE",
+    };
+    let effect = if status == "SUCCESS" {
+        p.effect.take()
+    } else {
+        None
+    };
+    (process_json(id, p, status), effect)
+}
+
+/// Applies what a process did when it succeeded: bol processes a change, then it holds.
+fn apply(s: &Shared, w: &mut crate::world::World, effect: Effect) {
+    match effect {
+        Effect::Stock {
+            offer_id,
+            amount,
+            managed_by_retailer,
+        } => w.apply_stock_update(&offer_id, amount, managed_by_retailer),
+        Effect::Export { report_id } => {
+            let csv = export_csv(s, w);
+            w.bol_exports.insert(report_id, Some(csv));
+        }
+    }
 }
 
 fn process_status(s: &Shared, id: &str) -> Response {
@@ -463,7 +514,10 @@ fn process_status(s: &Shared, id: &str) -> Response {
             &format!("Process status {id} not found."),
         );
     };
-    let body = read_process(p, id, after);
+    let (body, effect) = read_process(p, id, after);
+    if let Some(effect) = effect {
+        apply(s, &mut w, effect);
+    }
     answer(StatusCode::OK, JSON, body.to_string())
 }
 
@@ -523,10 +577,16 @@ fn process_statuses(s: &Shared, body: &[u8]) -> Response {
     }
     let after = s.config.process_after_reads;
     let mut w = s.world();
-    let statuses: Vec<Value> = ids
-        .iter()
-        .filter_map(|id| w.bol_processes.get_mut(*id).map(|p| read_process(p, id, after)))
-        .collect();
+    let mut statuses: Vec<Value> = Vec::new();
+    for id in &ids {
+        let Some((body, effect)) = w.bol_processes.get_mut(*id).map(|p| read_process(p, id, after)) else {
+            continue;
+        };
+        if let Some(effect) = effect {
+            apply(s, &mut w, effect);
+        }
+        statuses.push(body);
+    }
     drop(w);
     answer(
         StatusCode::OK,
@@ -751,26 +811,225 @@ fn cancel_items(s: &Shared, body: &[u8]) -> Response {
     start_process(s, "CANCEL_ORDER", entity)
 }
 
-fn offers_csv(s: &Shared) -> Response {
-    let w = s.world();
-    let mut csv = String::from(
-        "offerId,ean,conditionName,conditionCategory,conditionComment,bundlePricesPrice,fulfilmentDeliveryCode,stockAmount,onHoldByRetailer,fulfilmentType,mutationDateTime,referenceCode,correctedStock\n",
-    );
-    for p in &w.products {
-        let stock = if p.at_shopwedo {
-            w.shopwedo_stock.get(&p.shopwedo_sku).copied().unwrap_or(0)
-        } else {
-            w.customer_stock.get(&p.ean).copied().unwrap_or(0)
+/// `POST /retailer/offers/export` (`CreateOfferExportRequest`, `{"format": "CSV"}`, the
+/// only format bol lists): `202` and a `CREATE_OFFER_EXPORT` process status whose
+/// `entityId` is the report id. The snapshot is taken when the process succeeds.
+fn request_export(s: &Shared, body: &[u8]) -> Response {
+    let format = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("format").and_then(Value::as_str).map(str::to_owned));
+    if format.as_deref() != Some("CSV") {
+        let reason = match format {
+            None => "Must not be null.".to_owned(),
+            Some(f) => format!("Request contains invalid value(s): '{f}', allowed values: CSV."),
         };
-        csv.push_str(&format!(
-            "offer-{},{},NEW,NEW,,{:.2},1-2d,{stock},false,FBR,2026-11-22 08:00:00.0,{},{stock}\n",
-            p.ean,
-            p.ean,
-            p.price_cents as f64 / 100.0,
-            p.shop_sku
-        ));
+        s.violation(P, format!("offers export request: format {reason}"));
+        return problem_with(
+            StatusCode::BAD_REQUEST,
+            "Error validating request. Consult the bol.com API documentation for more information.",
+            "Bad request",
+            &[("format".into(), reason)],
+        );
     }
-    answer(StatusCode::OK, CSV, csv)
+    let report_id = uuid_like();
+    let mut w = s.world();
+    w.bol_exports.insert(report_id.clone(), None);
+    start_process_with(
+        &mut w,
+        "CREATE_OFFER_EXPORT",
+        report_id.clone(),
+        Some(Effect::Export { report_id }),
+        None,
+    )
+}
+
+/// The export's CSV now: every offer, the columns of bol's export (`correctedStock` last,
+/// left out with `Config::export_without_stock_details`).
+fn export_csv(s: &Shared, w: &crate::world::World) -> String {
+    let details = !s.config.export_without_stock_details;
+    let mut csv = String::from(
+        "offerId,ean,conditionName,conditionCategory,conditionComment,bundlePricesPrice,fulfilmentDeliveryCode,stockAmount,onHoldByRetailer,fulfilmentType,mutationDateTime,referenceCode",
+    );
+    csv.push_str(if details { ",correctedStock\n" } else { "\n" });
+    let corrected = w.corrected(&s.config);
+    for (o, corrected) in w.offers.iter().zip(corrected) {
+        csv.push_str(&format!(
+            "{},{},NEW,NEW,,{:.2},{},{},false,{},{},{}",
+            o.offer_id,
+            o.ean,
+            o.price_cents as f64 / 100.0,
+            if o.fbb { "" } else { DELIVERY_CODE },
+            o.amount,
+            if o.fbb { "FBB" } else { "FBR" },
+            o.updated_at,
+            o.reference,
+        ));
+        if details {
+            csv.push_str(&format!(",{corrected}"));
+        }
+        csv.push('\n');
+    }
+    csv
+}
+
+/// The delivery promise of the shop's FBR offers.
+const DELIVERY_CODE: &str = "1-2d";
+
+/// `GET /retailer/offers/export/{report-id}`: the CSV snapshot, once the export's process
+/// succeeded; before that, or for a report bol did not make, a 404 Problem under the CSV
+/// media type bol documents for it.
+fn offers_export(s: &Shared, id: &str) -> Response {
+    let csv = s.world().bol_exports.get(id).cloned().flatten();
+    match csv {
+        Some(csv) => answer(StatusCode::OK, CSV, csv),
+        None => {
+            let mut r = problem(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                &format!("Offer export {id} not found."),
+            );
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CSV));
+            r
+        }
+    }
+}
+
+/// An offer not known: bol's 404 Problem, with its violation.
+fn unknown_offer(id: &str) -> Response {
+    problem_with(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        &format!("Offer {id} not found."),
+        &[(
+            "offer-id".into(),
+            format!("Offer {id} is not one of the retailer's."),
+        )],
+    )
+}
+
+/// `GET /retailer/offers/{offer-id}`: bol's `RetailerOffer`, its stock with the amount
+/// last applied, the corrected stock and the mode; not on sale anywhere while the
+/// corrected stock is 0.
+fn get_offer(s: &Shared, id: &str) -> Response {
+    let w = s.world();
+    let Some(&k) = w.offer_index.get(id) else {
+        return unknown_offer(id);
+    };
+    let o = &w.offers[k];
+    let corrected = w.corrected(&s.config)[k];
+    let mut fulfilment = json!({"method": if o.fbb { "FBB" } else { "FBR" }});
+    if !o.fbb {
+        fulfilment["deliveryCode"] = json!(DELIVERY_CODE);
+    }
+    let visible: Vec<Value> = if corrected > 0 {
+        vec![json!({"countryCode": "NL"}), json!({"countryCode": "BE"})]
+    } else {
+        Vec::new()
+    };
+    let body = json!({
+        "offerId": o.offer_id, "ean": o.ean, "reference": o.reference, "onHoldByRetailer": false,
+        "pricing": {"bundlePrices": [{"quantity": 1, "unitPrice": o.price_cents as f64 / 100.0}]},
+        "stock": {"amount": o.amount, "correctedStock": corrected, "managedByRetailer": o.managed_by_retailer},
+        "fulfilment": fulfilment,
+        "store": {"productTitle": o.title, "visible": visible},
+        "condition": {"name": "NEW", "category": "NEW"},
+        "notPublishableReasons": []
+    });
+    answer(StatusCode::OK, JSON, body.to_string())
+}
+
+/// `PUT /retailer/offers/{offer-id}/stock` (`UpdateOfferStockRequest`): `amount`, an
+/// integer from 0 to 999, and `managedByRetailer`, a boolean, both required; anything else
+/// is a 400 Problem with bol's violations. Answered `202` with an `UPDATE_OFFER_STOCK`
+/// process status (`entityId`: the offer id); the update is applied when that process
+/// reaches `SUCCESS`. An offer bol does not know, or one bol fulfils (FBB: "this should
+/// not be the FBB stock!"), makes the process end in `FAILURE`.
+fn update_stock(s: &Shared, id: &str, body: &[u8]) -> Response {
+    let request = serde_json::from_slice::<Value>(body).ok();
+    let mut bad: Vec<(String, String)> = Vec::new();
+    let amount = match request.as_ref().and_then(|r| r.get("amount")) {
+        None | Some(Value::Null) => {
+            bad.push(("amount".into(), "Must not be null.".into()));
+            None
+        }
+        Some(v) => match v.as_i64() {
+            Some(a) if (0..=999).contains(&a) => Some(a),
+            Some(_) => {
+                bad.push(("amount".into(), "Must be between 0 and 999.".into()));
+                None
+            }
+            None => {
+                bad.push((
+                    "amount".into(),
+                    format!("Request contains invalid value(s): '{v}', a whole number is expected."),
+                ));
+                None
+            }
+        },
+    };
+    let managed = match request.as_ref().and_then(|r| r.get("managedByRetailer")) {
+        None | Some(Value::Null) => {
+            bad.push(("managedByRetailer".into(), "Must not be null.".into()));
+            None
+        }
+        Some(Value::Bool(b)) => Some(*b),
+        Some(v) => {
+            bad.push((
+                "managedByRetailer".into(),
+                format!("Request contains invalid value(s): '{v}', allowed values: true, false."),
+            ));
+            None
+        }
+    };
+    let (Some(amount), Some(managed_by_retailer)) = (amount, managed) else {
+        let detail = if request.is_none() {
+            "The body is not a JSON object.".to_owned()
+        } else {
+            "Bad request".to_owned()
+        };
+        s.violation(
+            P,
+            format!(
+                "stock update of {id}: {}",
+                bad.iter()
+                    .map(|(n, r)| format!("{n}: {r}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        );
+        return problem_with(
+            StatusCode::BAD_REQUEST,
+            "Error validating request. Consult the bol.com API documentation for more information.",
+            &detail,
+            &bad,
+        );
+    };
+    let mut w = s.world();
+    let failure = match w.offer_index.get(id).map(|&k| w.offers[k].fbb) {
+        None => Some(format!("Offer {id} not found.")),
+        Some(true) => Some(format!(
+            "Offer {id} is fulfilled by bol.com (FBB): its stock is not the retailer's to update."
+        )),
+        Some(false) => None,
+    };
+    let effect = failure.is_none().then(|| Effect::Stock {
+        offer_id: id.to_owned(),
+        amount,
+        managed_by_retailer,
+    });
+    let r = start_process_with(
+        &mut w,
+        "UPDATE_OFFER_STOCK",
+        id.to_owned(),
+        effect,
+        failure.clone(),
+    );
+    drop(w);
+    if let Some(failure) = failure {
+        s.violation(P, format!("stock update: {failure}"));
+    }
+    r
 }
 
 /// A bol-looking id for offers and labels (`6ff736b5-cdd0-4150-8c67-78269ee986f5`).

@@ -126,7 +126,13 @@ async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
 fn product_json(s: &Shared, ean: &str) -> Option<Value> {
     let w = s.world();
     let p = w.product_by_ean(ean)?;
-    let stock = w.customer_stock.get(ean).copied().unwrap_or(0);
+    // A product the supplier does not list is not found.
+    let unshipped = if s.config.customer_reserves {
+        w.customer_unshipped()
+    } else {
+        Default::default()
+    };
+    let stock = w.customer_available(&s.config, ean, &unshipped)?;
     Some(json!({
         "_type": "Product", "id": p.shopwedo_sku + 20_000, "code": p.ean, "brand": {"_type": "Brand", "name": p.brand},
         "name": p.title, "availability": {"_type": "Availability", "quantity": stock, "status": if stock > 0 { "in_stock" } else { "out_of_stock" }},
@@ -247,9 +253,8 @@ async fn create_order(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
     }
     let mut w = s.world();
     let duplicate = w.customer_orders.values().any(|o| o.reference == reference);
-    for (code, qty) in &items {
-        *w.customer_stock.entry(code.clone()).or_default() -= qty;
-    }
+    // The units leave the availability when the order ships (or now, when the supplier
+    // reserves: `Config::customer_reserves`).
     let id = w.next_customer_order;
     w.next_customer_order += 1;
     let created = CustomerOrder {
@@ -259,6 +264,7 @@ async fn create_order(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
         created: now_rfc3339(),
         made: Instant::now(),
         reads: 0,
+        shipped_settled: false,
     };
     w.customer_orders.insert(id, created.clone());
     drop(w);

@@ -6,8 +6,10 @@
 //! with the client crates (no signing, no token handling, no models), so a client's mistake
 //! cannot be mirrored here and pass unseen. It enforces what the documents say (auth
 //! schemes, the HMAC and its 15-minute window, gzip, media types, required fields, rate
-//! limits, token reuse), keeps state (orders ship, process statuses finish), injects faults
-//! on request, and reports what it saw at `GET /__sandbox/report`.
+//! limits, token reuse), keeps state (orders ship, process statuses finish, bol's offers
+//! sell while their corrected stock lasts, warehouse units leave when orders ship),
+//! injects faults on request, and reports what it saw at `GET /__sandbox/report` (the
+//! offers against the warehouses' stock as a table at `GET /__sandbox/offers`).
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -29,6 +31,7 @@ mod customer;
 mod safeshop;
 mod shopwedo;
 mod sitejabber;
+mod stock;
 mod world;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -84,9 +87,11 @@ pub const RETAILER_CLIENT_SECRET: &str = "sandbox-bol-secret";
 /// How the sandbox behaves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Open bol orders seeded at start.
+    /// Open bol orders seeded at start. They were placed before any offer update, so they
+    /// lower the corrected stock of an offer bol manages (`managedByRetailer: false`), not
+    /// of one the retailer manages.
     pub orders: usize,
-    /// Products in the shared catalogue.
+    /// Products in the shared catalogue, and bol offers: one per product.
     pub products: usize,
     /// Share of non-token requests that fail transiently (0 to 1).
     pub faults: f64,
@@ -113,6 +118,31 @@ pub struct Config {
     /// (after 0, 2, 3 or 6 reads of its details; every line or only the first), as
     /// buyers do. Default 0.2.
     pub cancellation_requests: f64,
+    /// A buyer orders on bol every this long of the sandbox's clock (tokio's, so paused
+    /// time drives it): 1 unit (one time in four 2) of a random FBR offer, taken only while
+    /// the offer's corrected stock covers it (else a refused sale). Default `None`: no
+    /// orders but the seeded ones and [`Sandbox::place_order`]'s.
+    pub order_arrivals: Option<Duration>,
+    /// Every this long of the sandbox's clock a few products (one in 20, at least one) gain
+    /// or lose a few units at a warehouse, never below 0, as when the warehouse sells
+    /// elsewhere or receives goods. Default `None`.
+    pub stock_drift: Option<Duration>,
+    /// Under `managedByRetailer: true`, a cancelled order item placed after the last update
+    /// stops lowering the corrected stock. Default false: bol's "handled" includes
+    /// cancelled, so read literally it keeps lowering it until the next update.
+    pub cancelled_gives_back: bool,
+    /// The offers export leaves out the `correctedStock` column (bol's real export may not
+    /// have it), so a client's fallback is exercised. Default false.
+    pub export_without_stock_details: bool,
+    /// ShopWeDo reserves the units of released orders in `atp` until they ship, as its
+    /// document says (`atp` = `level` − warning level − released, not shipped). False: `atp`
+    /// only drops when the units leave at shipping ("on shelf"). Default true.
+    pub shopwedo_reserves: bool,
+    /// ShopWeDo's out-of-stock warning level, held back from `atp`. Default 0.
+    pub shopwedo_warning_level: i64,
+    /// The Customer API's availability drops when an order is created (reserves); default
+    /// false: only when it ships ("on shelf").
+    pub customer_reserves: bool,
 }
 
 impl Config {
@@ -137,6 +167,13 @@ impl Default for Config {
             retry_after_secs: 1,
             garbled_creates: 0.0,
             cancellation_requests: 0.2,
+            order_arrivals: None,
+            stock_drift: None,
+            cancelled_gives_back: false,
+            export_without_stock_details: false,
+            shopwedo_reserves: true,
+            shopwedo_warning_level: 0,
+            customer_reserves: false,
         }
     }
 }
@@ -164,12 +201,137 @@ pub struct ProviderReport {
     pub duplicate_samples: Vec<String>,
 }
 
-/// What the sandbox saw, per provider.
+/// What the sandbox saw, per provider, and where bol's offers stand.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// By provider: `safeshop`, `sitejabber`, `shopwedo`, `customer`, `bol`.
     pub providers: BTreeMap<String, ProviderReport>,
+    /// bol's stock updates and sales.
+    #[serde(default)]
+    pub stock: StockReport,
+    /// Every bol offer against what the warehouses hold, in catalogue order.
+    #[serde(default)]
+    pub offers: Vec<OfferReport>,
 }
+
+/// bol's stock updates and sales.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockReport {
+    /// Stock updates bol applied (when their process status reached `SUCCESS`).
+    pub stock_updates: u64,
+    /// Of those, updates that changed nothing bol sells by: the same amount and mode and,
+    /// with `managedByRetailer` true, no order item placed since the update before.
+    pub noop_updates: u64,
+    /// Orders bol took after the start ([`Sandbox::place_order`], `order_arrivals`).
+    pub sales: u64,
+    /// Orders bol refused: the offer's corrected stock did not cover them.
+    pub refused_sales: u64,
+    /// Units of orders bol took beyond the truly free units ([`OfferReport::free`]).
+    pub oversold: u64,
+}
+
+/// One warehouse's stock of a product.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarehouseStock {
+    /// `shopwedo` or `customer`.
+    pub provider: String,
+    /// Units on the shelf (ShopWeDo's `level`): they leave when an order ships.
+    pub level: i64,
+    /// What its stock call answers: ShopWeDo's `atp`, the Customer API's availability
+    /// quantity.
+    pub available: i64,
+    /// The out-of-stock warning level held back (ShopWeDo; 0 at the Customer API).
+    pub warning_level: i64,
+    /// Units of orders handed over to it, not shipped and not cancelled.
+    pub unshipped: i64,
+}
+
+/// A bol offer against what the warehouses hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferReport {
+    /// bol's offer id (`offer-{ean}`).
+    pub offer_id: String,
+    /// Its EAN.
+    pub ean: String,
+    /// `managedByRetailer`.
+    pub managed_by_retailer: bool,
+    /// Fulfilled by bol (FBB) rather than by the retailer.
+    pub fbb: bool,
+    /// The amount last applied.
+    pub amount: i64,
+    /// bol's corrected stock: what it still sells.
+    pub corrected: i64,
+    /// Units of bol's FBR order lines neither shipped nor cancelled on bol.
+    pub open: i64,
+    /// Of those, units of lines handed over to no warehouse.
+    pub waiting: i64,
+    /// The truly free units: over the warehouses, `level` − warning level − units handed
+    /// over there and not shipped; less `waiting`. Negative: oversold.
+    pub free: i64,
+    /// Each warehouse that lists the product (none: no warehouse stocks it).
+    pub warehouses: Vec<WarehouseStock>,
+}
+
+/// Why bol did not take an order ([`Sandbox::place_order`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaleRefused {
+    /// The quantity is below 1.
+    Quantity(i64),
+    /// The shop has no offer for the EAN.
+    NoOffer(String),
+    /// The offer is fulfilled by bol; the sandbox sells only FBR.
+    Fbb(String),
+    /// The offer's corrected stock does not cover the quantity.
+    NotEnough {
+        /// The EAN.
+        ean: String,
+        /// The offer's corrected stock.
+        corrected: i64,
+        /// The quantity asked.
+        quantity: i64,
+    },
+}
+
+impl std::fmt::Display for SaleRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SaleRefused::Quantity(q) => write!(f, "a quantity of {q}: at least 1 is sold"),
+            SaleRefused::NoOffer(ean) => write!(f, "no offer for EAN {ean}"),
+            SaleRefused::Fbb(ean) => write!(f, "the offer for EAN {ean} is fulfilled by bol"),
+            SaleRefused::NotEnough {
+                ean,
+                corrected,
+                quantity,
+            } => write!(
+                f,
+                "EAN {ean}: {quantity} asked, bol's corrected stock is {corrected}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SaleRefused {}
+
+/// [`Sandbox::set_stock`] named a warehouse or an EAN the sandbox does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownStock {
+    /// The provider named.
+    pub provider: String,
+    /// The EAN named.
+    pub ean: String,
+}
+
+impl std::fmt::Display for UnknownStock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no stock of EAN {} at `{}` (warehouses: shopwedo, customer)",
+            self.ean, self.provider
+        )
+    }
+}
+
+impl std::error::Error for UnknownStock {}
 
 impl Report {
     fn sum(&self, f: impl Fn(&ProviderReport) -> u64) -> u64 {
@@ -204,6 +366,41 @@ impl Report {
     /// Token (or login) requests over all providers.
     pub fn total_token_requests(&self) -> u64 {
         self.sum(|p| p.token_requests)
+    }
+
+    /// The offers as a table: offer, EAN, mode (`ret`: managed by the retailer, `bol`),
+    /// FBR/FBB, amount, corrected, each warehouse's `level/available`, open and waiting
+    /// units, and the truly free units.
+    pub fn offers_table(&self) -> String {
+        let mut out = format!(
+            "{:<20} {:<13} {:<4} {:<4} {:>6} {:>9} {:>5} {:>7} {:>6}  warehouses (level/available)\n",
+            "offer", "ean", "mode", "ful", "amount", "corrected", "open", "waiting", "free"
+        );
+        for o in &self.offers {
+            let warehouses: Vec<String> = o
+                .warehouses
+                .iter()
+                .map(|w| format!("{} {}/{}", w.provider, w.level, w.available))
+                .collect();
+            out.push_str(&format!(
+                "{:<20} {:<13} {:<4} {:<4} {:>6} {:>9} {:>5} {:>7} {:>6}  {}\n",
+                o.offer_id,
+                o.ean,
+                if o.managed_by_retailer { "ret" } else { "bol" },
+                if o.fbb { "FBB" } else { "FBR" },
+                o.amount,
+                o.corrected,
+                o.open,
+                o.waiting,
+                o.free,
+                if warehouses.is_empty() {
+                    "(no warehouse)".to_owned()
+                } else {
+                    warehouses.join(", ")
+                }
+            ));
+        }
+        out
     }
 
     /// Entities of `kind` created at `provider`.
@@ -327,7 +524,18 @@ impl Shared {
     }
 
     fn report(&self) -> Report {
-        lock(&self.report).clone()
+        let mut report = lock(&self.report).clone();
+        let mut w = self.world();
+        w.advance(&self.config, Instant::now());
+        report.stock = w.stock_counters.clone();
+        report.offers = w.offer_reports(&self.config);
+        report
+    }
+
+    /// Runs what the sandbox's clock brought since the last look (shipments, order
+    /// arrivals, stock drift).
+    fn advance(&self) {
+        self.world().advance(&self.config, Instant::now());
     }
 
     fn reset(&self) {
@@ -379,6 +587,7 @@ fn is_create(method: &axum::http::Method, path: &str) -> bool {
 /// Decides faults before any handler runs, so a faulted request changes nothing; except a
 /// garbled create, which is handled and then has its 2xx answer replaced.
 async fn faults(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    shared.advance();
     if shared.config.garbled_creates > 0.0 && is_create(request.method(), request.uri().path()) {
         let garble = lock(&shared.rng).f64() < shared.config.garbled_creates;
         if garble {
@@ -468,6 +677,15 @@ async fn report(State(shared): State<Arc<Shared>>) -> Response {
     )
 }
 
+async fn offers_table(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        shared.report().offers_table(),
+    )
+        .into_response()
+}
+
 async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     shared.reset();
     json(StatusCode::OK, serde_json::json!({"reset": true}))
@@ -483,6 +701,7 @@ async fn not_found(request: Request) -> Response {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/__sandbox/report", get(report))
+        .route("/__sandbox/offers", get(offers_table))
         .route("/__sandbox/reset", post(reset))
         .nest("/safeshop/v1", safeshop::router())
         .nest("/sitejabber/v1", sitejabber::router())
@@ -660,6 +879,45 @@ impl Sandbox {
                 }
             }
         }
+    }
+
+    /// Every bol offer against what the warehouses hold now (as [`Report::offers`]).
+    pub fn offers(&self) -> Vec<OfferReport> {
+        self.shared.report().offers
+    }
+
+    /// A buyer orders `quantity` units of `ean` on bol now: bol takes the order (a one-line
+    /// FBR order, like the seeded ones; its id is returned) only when the offer's corrected
+    /// stock covers the quantity, else refuses it (counted in
+    /// [`StockReport::refused_sales`]). Units taken beyond the truly free ones count as
+    /// [`StockReport::oversold`].
+    pub fn place_order(&self, ean: &str, quantity: i64) -> Result<String, SaleRefused> {
+        let mut w = self.shared.world();
+        w.advance(&self.shared.config, Instant::now());
+        w.place_order(&self.shared.config, ean, quantity)
+    }
+
+    /// Sets the units on a warehouse's shelf for `ean` (`provider`: `shopwedo`, or
+    /// `customer` / `customer-api`); the warehouse lists the product from then on.
+    /// Reserved units still come off what its stock call answers.
+    pub fn set_stock(&self, provider: &str, ean: &str, units: i64) -> Result<(), UnknownStock> {
+        let mut w = self.shared.world();
+        w.advance(&self.shared.config, Instant::now());
+        if w.set_level(provider, ean, units) {
+            Ok(())
+        } else {
+            Err(UnknownStock {
+                provider: provider.to_owned(),
+                ean: ean.to_owned(),
+            })
+        }
+    }
+
+    /// A warehouse's stock of `ean` now; `None` when it does not list the product.
+    pub fn stock(&self, provider: &str, ean: &str) -> Option<WarehouseStock> {
+        let mut w = self.shared.world();
+        w.advance(&self.shared.config, Instant::now());
+        w.warehouse_stock(&self.shared.config, provider, ean)
     }
 
     /// Forgets everything and seeds anew.

@@ -1,7 +1,8 @@
 //! `cargo run -p commerce-sandbox -- --port 8080 [--orders N] [--faults P --seed S]
-//! [--env-file PATH]`: serves all five providers on one loopback port and prints the
-//! `export` lines that point the clients at it (and, with `--env-file`, writes them to a
-//! file to `source`).
+//! [--env-file PATH] [--order-arrivals SECS] [--stock-drift SECS] ...`: serves all five
+//! providers on one loopback port and prints the `export` lines that point the clients at
+//! it (and, with `--env-file`, writes them to a file to `source`). The offers against the
+//! warehouses' stock: `GET /__sandbox/offers`.
 
 use std::time::Duration;
 
@@ -10,7 +11,17 @@ use commerce_sandbox::Config;
 fn usage() -> ! {
     eprintln!(
         "usage: commerce-sandbox [--port PORT] [--env-file PATH] [--orders N] [--products N] [--faults P] [--seed S] \
-         [--garbled-creates P] [--cancellation-requests P] [--ship-after SECS] [--customer-token-lifetime SECS] [--bol-token-lifetime SECS]"
+         [--garbled-creates P] [--cancellation-requests P] [--ship-after SECS] [--customer-token-lifetime SECS] [--bol-token-lifetime SECS] \
+         [--order-arrivals SECS] [--stock-drift SECS] [--export-without-stock-details] [--cancelled-gives-back] \
+         [--shopwedo-warning-level N] [--shopwedo-on-shelf] [--customer-reserves]\n\
+         \n\
+         --order-arrivals SECS            a buyer orders on bol every SECS (taken while the offer's corrected stock lasts)\n\
+         --stock-drift SECS               every SECS a few products gain or lose units at a warehouse\n\
+         --export-without-stock-details   the offers export leaves out correctedStock\n\
+         --cancelled-gives-back           a cancelled item stops lowering a managedByRetailer offer's corrected stock\n\
+         --shopwedo-warning-level N       ShopWeDo holds N units back from atp\n\
+         --shopwedo-on-shelf              ShopWeDo's atp drops only when an order ships (default: released orders reserve)\n\
+         --customer-reserves              the Customer API's availability drops at the order (default: when it ships)"
     );
     std::process::exit(2);
 }
@@ -18,6 +29,14 @@ fn usage() -> ! {
 fn value<T: std::str::FromStr>(args: &mut impl Iterator<Item = String>, flag: &str) -> T {
     args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
         eprintln!("{flag} needs a value");
+        usage()
+    })
+}
+
+/// A flag's value in seconds (a fraction allowed), not negative.
+fn seconds(args: &mut impl Iterator<Item = String>, flag: &str) -> Duration {
+    Duration::try_from_secs_f64(value(args, flag)).unwrap_or_else(|_| {
+        eprintln!("{flag} takes a number of seconds");
         usage()
     })
 }
@@ -48,6 +67,15 @@ async fn main() -> std::io::Result<()> {
             "--bol-token-lifetime" => {
                 config.bol_token_lifetime = Duration::from_secs(value(&mut args, "--bol-token-lifetime"))
             }
+            "--order-arrivals" => config.order_arrivals = Some(seconds(&mut args, "--order-arrivals")),
+            "--stock-drift" => config.stock_drift = Some(seconds(&mut args, "--stock-drift")),
+            "--export-without-stock-details" => config.export_without_stock_details = true,
+            "--cancelled-gives-back" => config.cancelled_gives_back = true,
+            "--shopwedo-warning-level" => {
+                config.shopwedo_warning_level = value(&mut args, "--shopwedo-warning-level")
+            }
+            "--shopwedo-on-shelf" => config.shopwedo_reserves = false,
+            "--customer-reserves" => config.customer_reserves = true,
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other}");
@@ -59,11 +87,20 @@ async fn main() -> std::io::Result<()> {
         eprintln!("--faults and --garbled-creates take a share from 0 to 1");
         usage()
     }
+    for (flag, every) in [
+        ("--order-arrivals", config.order_arrivals),
+        ("--stock-drift", config.stock_drift),
+    ] {
+        if every.is_some_and(|e| e < Duration::from_millis(10)) {
+            eprintln!("{flag} takes at least 0.01 seconds");
+            usage()
+        }
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let sandbox = commerce_sandbox::start_on(listener, config)?;
     println!("commerce sandbox listening on {}", sandbox.url());
     println!(
-        "report: GET {0}/__sandbox/report   reset: POST {0}/__sandbox/reset",
+        "report: GET {0}/__sandbox/report   offers: GET {0}/__sandbox/offers   reset: POST {0}/__sandbox/reset",
         sandbox.url()
     );
     println!();

@@ -17,7 +17,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha512;
 
-use crate::world::{ShopwedoOrder, now_rfc3339};
+use crate::world::ShopwedoOrder;
 use crate::{SHOPWEDO_SHOP_ID, SHOPWEDO_SHOP_KEY, Shared};
 
 const P: &str = "shopwedo";
@@ -246,11 +246,12 @@ fn create_order(s: &Shared, data: &Value) -> Response {
         .any(|o| o.external_order_id == external);
     let id = w.next_shopwedo_order;
     w.next_shopwedo_order += 1;
-    for item in &items {
-        if let (Some(sku), Some(amount)) = (item["sku"].as_u64(), item["amount"].as_i64()) {
-            *w.shopwedo_stock.entry(sku).or_default() -= amount;
-        }
-    }
+    // The units stay on the shelf (`level`) until the order ships; a released order
+    // reserves them in `atp` meanwhile.
+    let units: Vec<(u64, i64)> = items
+        .iter()
+        .filter_map(|item| Some((item["sku"].as_u64()?, item["amount"].as_i64()?)))
+        .collect();
     w.shopwedo_orders.insert(
         id,
         ShopwedoOrder {
@@ -261,6 +262,9 @@ fn create_order(s: &Shared, data: &Value) -> Response {
             made: Instant::now(),
             reads: 0,
             cancelled: false,
+            items: units,
+            released: crate::stock::true_ish(&data["release"]),
+            shipped_settled: false,
         },
     );
     drop(w);
@@ -351,18 +355,22 @@ fn get_stock(s: &Shared, data: &Value) -> Response {
     let offset = data["offset"].as_u64().unwrap_or(0) as usize;
     let only = data["sku"].as_u64();
     let w = s.world();
+    let reserved = w.shopwedo_reserved();
+    // Computed at each call: the ATP is live.
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     let items: Vec<Value> = w
         .products
         .iter()
         .filter(|p| only.is_none_or(|sku| sku == p.shopwedo_sku))
+        .filter_map(|p| Some((p, *w.shopwedo_stock.get(&p.shopwedo_sku)?)))
         .skip(offset)
         .take(limit as usize)
-        .map(|p| {
-            let level = w.shopwedo_stock.get(&p.shopwedo_sku).copied().unwrap_or(0);
+        .map(|(p, level)| {
+            let atp = w.shopwedo_atp(&s.config, p.shopwedo_sku, level, &reserved);
             json!({"sku": p.shopwedo_sku, "reference": p.ean, "description": p.title, "warehouse_id": 1, "weight": 1200,
-                   "items_in_box": 1, "level": level, "atp": level, "status": if level > 0 { 1 } else { 2 },
-                   "status_string": if level > 0 { "in_stock" } else { "out_of_stock" }, "tht_alert": false,
-                   "tht_date": false, "last_update": false, "last_atp_update": now_rfc3339()})
+                   "items_in_box": 1, "level": level, "atp": atp, "status": if atp > 0 { 1 } else { 2 },
+                   "status_string": if atp > 0 { "in_stock" } else { "out_of_stock" }, "tht_alert": false,
+                   "tht_date": false, "last_update": false, "last_atp_update": now})
         })
         .collect();
     crate::json(StatusCode::OK, Value::Array(items))
@@ -370,6 +378,7 @@ fn get_stock(s: &Shared, data: &Value) -> Response {
 
 fn get_products(s: &Shared) -> Response {
     let w = s.world();
+    let reserved = w.shopwedo_reserved();
     let items: Vec<Value> = w
         .products
         .iter()
@@ -379,7 +388,7 @@ fn get_products(s: &Shared) -> Response {
             json!({"product_id": 500 + i, "product_parent_id": 0, "sku": p.shopwedo_sku,
                    "name": {"nl": p.title, "fr": p.title, "en": p.title, "de": p.title}, "description": false,
                    "price": p.price_cents as f64 / 121.0, "VAT": 21, "promotions": false, "status": 1,
-                   "barcode": p.ean, "ATP": w.shopwedo_stock.get(&p.shopwedo_sku), "sort": i, "is_featured": false,
+                   "barcode": p.ean, "ATP": w.shopwedo_stock.get(&p.shopwedo_sku).map(|&level| w.shopwedo_atp(&s.config, p.shopwedo_sku, level, &reserved)), "sort": i, "is_featured": false,
                    "is_virtual": false, "is_nostock": false, "images": [], "categories": []})
         })
         .collect();

@@ -26,8 +26,12 @@ pub struct Product {
     pub price_cents: i64,
     /// ShopWeDo's stock item id.
     pub shopwedo_sku: u64,
-    /// Stocked at ShopWeDo (else at the Customer API supplier).
+    /// Stocked at ShopWeDo (else at the Customer API supplier, or, for the one product
+    /// no warehouse stocks, nowhere: see [`at_customer_api`](Self::at_customer_api)).
     pub at_shopwedo: bool,
+    /// Stocked at the Customer API supplier: every product not at ShopWeDo, and one that is
+    /// (a product at both warehouses), but for the one product no warehouse stocks.
+    pub at_customer_api: bool,
 }
 
 /// The GTIN check digit of 12 digits.
@@ -55,6 +59,9 @@ pub(crate) struct BolItem {
     /// The buyer asked to cancel and the shop has not answered (`cancellationRequest`).
     pub cancellation_request: bool,
     pub unit_price: f64,
+    /// When bol took it, on the world's event counter ([`World::seq`]): 0 for the orders
+    /// seeded at start, which were placed before any offer update.
+    pub placed_seq: u64,
 }
 
 impl BolItem {
@@ -128,6 +135,45 @@ pub(crate) struct BolProcess {
     pub event_type: String,
     pub created: String,
     pub failure: Option<String>,
+    /// What the process does when it succeeds (apply a stock update, take an export's
+    /// snapshot); `None` once done, or for processes whose effect came at once.
+    pub effect: Option<Effect>,
+}
+
+/// What a process does when it reaches `SUCCESS`: bol applies a change when it has
+/// processed it, not when it answered `202`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// An `update-offer-stock`: the offer's new amount and mode.
+    Stock {
+        offer_id: String,
+        amount: i64,
+        managed_by_retailer: bool,
+    },
+    /// An offers export: its report is the snapshot taken now.
+    Export { report_id: String },
+}
+
+/// A bol offer of the shop: one per catalogue product.
+#[derive(Debug, Clone)]
+pub(crate) struct BolOffer {
+    /// `offer-{ean}`, as the seeded orders' lines name it.
+    pub offer_id: String,
+    pub ean: String,
+    /// The shop's SKU (`reference`).
+    pub reference: String,
+    pub title: String,
+    pub price_cents: i64,
+    /// The stock amount last applied (0 to 999).
+    pub amount: i64,
+    /// `managedByRetailer`.
+    pub managed_by_retailer: bool,
+    /// Fulfilled by bol (its stock is bol's; no update is for it).
+    pub fbb: bool,
+    /// [`World::seq`] when the last update was applied (0: seeded).
+    pub updated_seq: u64,
+    /// `mutationDateTime` of the export.
+    pub updated_at: String,
 }
 
 /// A delivery option bol offered for a configuration of order items: its label can be
@@ -162,6 +208,12 @@ pub(crate) struct ShopwedoOrder {
     pub made: tokio::time::Instant,
     pub reads: u32,
     pub cancelled: bool,
+    /// Stock items and units (`sku`, `amount`).
+    pub items: Vec<(u64, i64)>,
+    /// Created with `release` true-ish: its units are reserved in `atp` until it ships.
+    pub released: bool,
+    /// Its units have left `level` (it shipped and the stock was settled).
+    pub shipped_settled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +224,8 @@ pub(crate) struct CustomerOrder {
     pub created: String,
     pub made: tokio::time::Instant,
     pub reads: u32,
+    /// Its units have left the availability (it shipped and the stock was settled).
+    pub shipped_settled: bool,
 }
 
 pub(crate) struct World {
@@ -186,13 +240,39 @@ pub(crate) struct World {
     pub bol_label_offers: HashMap<String, BolLabelOffer>,
     /// Shipping labels bought, by shipping label id.
     pub bol_labels: HashMap<String, BolLabel>,
+    /// The shop's offers, one per product, in catalogue order.
+    pub offers: Vec<BolOffer>,
+    /// Offer index by offer id.
+    pub offer_index: HashMap<String, usize>,
+    /// Product (and offer) index by EAN.
+    pub ean_index: HashMap<String, usize>,
+    /// Offers exports by report id: the CSV once its process succeeded.
+    pub bol_exports: HashMap<String, Option<String>>,
+    /// The event counter: bumped by each order bol takes and each stock update applied, so
+    /// "placed after the last update" is exact.
+    pub seq: u64,
+    /// The next seeded-style bol order's number, and order item id.
+    pub next_order: usize,
+    pub next_item: u64,
+    /// The sandbox clock's start, and the timed events done (order arrivals, stock drift).
+    pub started: Instant,
+    pub arrivals_done: u64,
+    pub drifts_done: u64,
+    pub arrivals_rng: fastrand::Rng,
+    pub drift_rng: fastrand::Rng,
+    /// Counters of the stock loop's report.
+    pub stock_counters: crate::StockReport,
     // ShopWeDo
+    /// `level` by stock item: units on the shelf (they leave when an order ships). A
+    /// stock item not here is not listed.
     pub shopwedo_stock: BTreeMap<u64, i64>,
     pub shopwedo_orders: BTreeMap<u64, ShopwedoOrder>,
     pub shopwedo_salts: HashSet<String>,
     pub shopwedo_window: Window,
     pub next_shopwedo_order: u64,
     // Customer API
+    /// Units on the supplier's shelf by product code (they leave when an order ships). A
+    /// product not here is not listed.
     pub customer_stock: BTreeMap<String, i64>,
     pub customer_tokens: HashMap<String, Instant>,
     pub customer_orders: BTreeMap<u64, CustomerOrder>,
@@ -207,11 +287,11 @@ pub(crate) struct World {
     pub tokens_issued: u64,
 }
 
-const FIRST: [&str; 8] = ["An", "Jan", "Sophie", "Luuk", "Emma", "Noah", "Julia", "Daan"];
-const LAST: [&str; 8] = [
+pub(crate) const FIRST: [&str; 8] = ["An", "Jan", "Sophie", "Luuk", "Emma", "Noah", "Julia", "Daan"];
+pub(crate) const LAST: [&str; 8] = [
     "Peeters", "de Vries", "Jansen", "Bakker", "Visser", "Smit", "Maes", "Claes",
 ];
-const CITIES: [(&str, &str, &str); 4] = [
+pub(crate) const CITIES: [(&str, &str, &str); 4] = [
     ("Amsterdam", "1012 LG", "NL"),
     ("Utrecht", "3511 AB", "NL"),
     ("Antwerpen", "2000", "BE"),
@@ -229,9 +309,12 @@ const THINGS: [&str; 6] = [
 impl World {
     pub(crate) fn seed(config: &Config) -> Self {
         let mut rng = fastrand::Rng::with_seed(config.seed);
-        let products: Vec<Product> = (0..config.products.max(1))
+        let n = config.products.max(1);
+        let special = Special::of(n, config.seed);
+        let products: Vec<Product> = (0..n)
             .map(|i| {
                 let base = format!("{:012}", 871_234_500_000u64 + i as u64);
+                let at_shopwedo = i % 2 == 0 && Some(i) != special.unstocked;
                 Product {
                     ean: format!("{base}{}", gtin_check_digit(&base)),
                     shop_sku: format!("SKU-{}", 4700 + i),
@@ -239,18 +322,52 @@ impl World {
                     brand: ["Gazelle", "AXA", "Basil"][i % 3].to_owned(),
                     price_cents: 995 + (i as i64 * 1375) % 80_000,
                     shopwedo_sku: 1000 + i as u64,
-                    at_shopwedo: i % 2 == 0,
+                    at_shopwedo,
+                    at_customer_api: (i % 2 == 1 || Some(i) == special.both) && Some(i) != special.unstocked,
                 }
             })
             .collect();
+        // Every product is listed at ShopWeDo (0 units where the supplier stocks it) and at
+        // the Customer API (0 where ShopWeDo does), as before; the one no warehouse stocks
+        // is listed at neither.
         let shopwedo_stock = products
             .iter()
-            .map(|p| (p.shopwedo_sku, if p.at_shopwedo { 500 } else { 0 }))
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != special.unstocked)
+            .map(|(_, p)| (p.shopwedo_sku, if p.at_shopwedo { 500 } else { 0 }))
             .collect();
         let customer_stock = products
             .iter()
-            .map(|p| (p.ean.clone(), if p.at_shopwedo { 0 } else { 500 }))
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != special.unstocked)
+            .map(|(i, p)| {
+                let units = match (p.at_shopwedo, Some(i) == special.both) {
+                    (_, true) => BOTH_CUSTOMER_UNITS,
+                    (true, false) => 0,
+                    (false, false) => 500,
+                };
+                (p.ean.clone(), units)
+            })
             .collect();
+        // Seeded orders keep away from the products whose routing or fulfilment differs
+        // (the one at no warehouse, the one at both, bol's FBB offers): the generator draws
+        // as before and a draw of one of those moves to the next product on the same side,
+        // so the rest of the seeded data stays as it was.
+        let index: HashMap<&str, usize> = products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.ean.as_str(), i))
+            .collect();
+        let usable = |candidates: &[&Product], k: usize| -> usize {
+            (0..candidates.len())
+                .map(|step| (k + step) % candidates.len())
+                .find(|&j| {
+                    index
+                        .get(candidates[j].ean.as_str())
+                        .is_none_or(|&i| !special.keeps_orders_away(i))
+                })
+                .unwrap_or(k)
+        };
         let mut next_item = 6_107_434_000u64;
         // Buyers' cancellation requests from their own generator, so the rest of the seeded
         // data stays as it was.
@@ -272,7 +389,7 @@ impl World {
                 let lines = 1 + rng.usize(0..2);
                 let items = (0..lines)
                     .map(|_| {
-                        let p = candidates[rng.usize(0..candidates.len())];
+                        let p = candidates[usable(&candidates, rng.usize(0..candidates.len()))];
                         next_item += 1;
                         BolItem {
                             order_item_id: next_item.to_string(),
@@ -284,6 +401,7 @@ impl World {
                             cancelled: 0,
                             cancellation_request: false,
                             unit_price: p.price_cents as f64 / 100.0,
+                            placed_seq: 0,
                         }
                     })
                     .collect();
@@ -292,7 +410,7 @@ impl World {
                     let side = world_side(&products, &items[0].ean);
                     let others: Vec<&Product> = products.iter().filter(|p| p.at_shopwedo != side).collect();
                     if !others.is_empty() {
-                        let p = others[splits.usize(0..others.len())];
+                        let p = others[usable(&others, splits.usize(0..others.len()))];
                         items.push(BolItem {
                             order_item_id: (6_107_900_000u64 + i as u64).to_string(),
                             ean: p.ean.clone(),
@@ -303,6 +421,7 @@ impl World {
                             cancelled: 0,
                             cancellation_request: false,
                             unit_price: p.price_cents as f64 / 100.0,
+                            placed_seq: 0,
                         });
                     }
                 }
@@ -347,7 +466,29 @@ impl World {
                 }
             })
             .collect();
+        let offers = seed_offers(config, &products, &special, &shopwedo_stock, &customer_stock);
         World {
+            offer_index: offers
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.offer_id.clone(), i))
+                .collect(),
+            ean_index: products
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.ean.clone(), i))
+                .collect(),
+            offers,
+            bol_exports: HashMap::new(),
+            seq: 0,
+            next_order: config.orders,
+            next_item,
+            started: Instant::now(),
+            arrivals_done: 0,
+            drifts_done: 0,
+            arrivals_rng: fastrand::Rng::with_seed(config.seed ^ 0x00a7_7123),
+            drift_rng: fastrand::Rng::with_seed(config.seed ^ 0x00d7_1f75),
+            stock_counters: crate::StockReport::default(),
             products,
             bol_orders,
             bol_tokens: HashMap::new(),
@@ -381,8 +522,107 @@ impl World {
     }
 
     pub(crate) fn product_by_ean(&self, ean: &str) -> Option<&Product> {
-        self.products.iter().find(|p| p.ean == ean)
+        self.ean_index.get(ean).map(|&i| &self.products[i])
     }
+}
+
+/// Units the Customer API supplier holds of the product stocked at both warehouses.
+const BOTH_CUSTOMER_UNITS: i64 = 40;
+
+/// The catalogue's products that differ: the one no warehouse stocks, the one at both,
+/// bol's FBB offers and the offers bol manages (`managedByRetailer: false`). By index,
+/// decided by the catalogue's size and the seed; the first product is always plain.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Special {
+    /// At no warehouse: the last product on the supplier's side (from 4 products).
+    pub unstocked: Option<usize>,
+    /// At ShopWeDo and at the Customer API: the last on ShopWeDo's side (from 4 products).
+    pub both: Option<usize>,
+    /// Fulfilled by bol: one in 50, at least one (from 6 products).
+    pub fbb: HashSet<usize>,
+    /// `managedByRetailer: false`: one in 25, at least one (from 6 products).
+    pub bol_managed: HashSet<usize>,
+}
+
+impl Special {
+    pub(crate) fn of(n: usize, seed: u64) -> Special {
+        let mut special = Special::default();
+        if n >= 4 {
+            // The last index of each parity: even is ShopWeDo's side, odd the supplier's.
+            let (last_even, last_odd) = if (n - 1).is_multiple_of(2) {
+                (n - 1, n - 2)
+            } else {
+                (n - 2, n - 1)
+            };
+            special.both = Some(last_even);
+            special.unstocked = Some(last_odd);
+        }
+        if n >= 6 {
+            let mut rng = fastrand::Rng::with_seed(seed ^ 0x0ff3_2500);
+            let plain: Vec<usize> = (1..n)
+                .filter(|i| Some(*i) != special.both && Some(*i) != special.unstocked)
+                .collect();
+            let mut pick = |count: usize, taken: &HashSet<usize>| -> HashSet<usize> {
+                let free: Vec<usize> = plain.iter().copied().filter(|i| !taken.contains(i)).collect();
+                let mut chosen = HashSet::new();
+                while chosen.len() < count.min(free.len()) {
+                    chosen.insert(free[rng.usize(0..free.len())]);
+                }
+                chosen
+            };
+            special.fbb = pick((n / 50).max(1), &HashSet::new());
+            let taken = special.fbb.clone();
+            special.bol_managed = pick((n / 25).max(1), &taken);
+        }
+        special
+    }
+
+    /// Whether seeded orders keep away from product `i`.
+    fn keeps_orders_away(&self, i: usize) -> bool {
+        Some(i) == self.unstocked || Some(i) == self.both || self.fbb.contains(&i)
+    }
+}
+
+/// One offer per product: FBR and `managedByRetailer: true` but for the special ones, with
+/// amounts a little off the warehouses' units (as after a day without a stock loop), so a
+/// first pass has work; the one no warehouse stocks still shows 3 on bol.
+fn seed_offers(
+    config: &Config,
+    products: &[Product],
+    special: &Special,
+    shopwedo: &BTreeMap<u64, i64>,
+    customer: &BTreeMap<String, i64>,
+) -> Vec<BolOffer> {
+    let mut rng = fastrand::Rng::with_seed(config.seed ^ 0x0ff3_a0a7);
+    products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let held = shopwedo.get(&p.shopwedo_sku).copied().unwrap_or(0)
+                + customer.get(&p.ean).copied().unwrap_or(0);
+            let drift = rng.i64(-6..=6);
+            let fbb = special.fbb.contains(&i);
+            let amount = if Some(i) == special.unstocked {
+                3
+            } else if fbb {
+                rng.i64(0..60)
+            } else {
+                (held + drift).clamp(0, 999)
+            };
+            BolOffer {
+                offer_id: format!("offer-{}", p.ean),
+                ean: p.ean.clone(),
+                reference: p.shop_sku.clone(),
+                title: p.title.clone(),
+                price_cents: p.price_cents,
+                amount,
+                managed_by_retailer: !special.bol_managed.contains(&i),
+                fbb,
+                updated_seq: 0,
+                updated_at: "2026-11-22 08:00:00.0".to_owned(),
+            }
+        })
+        .collect()
 }
 
 /// Whether the product with this EAN is stocked at ShopWeDo.
@@ -425,5 +665,56 @@ mod tests {
             assert_eq!(sides.len(), expected, "order {i}: {:?}", order.items);
         }
         assert_eq!(world.bol_orders.len(), Config::default().orders);
+    }
+
+    #[test]
+    fn the_special_offers_are_seeded_and_seeded_orders_keep_away_from_them() {
+        for (products, fbb, bol_managed) in [(12, 1, 1), (1000, 20, 40)] {
+            let config = Config {
+                products,
+                orders: 200,
+                ..Config::default()
+            };
+            let world = World::seed(&config);
+            let special = Special::of(products, config.seed);
+            let nowhere = special.unstocked.unwrap();
+            let both = special.both.unwrap();
+            let p = &world.products;
+            assert!(!p[nowhere].at_shopwedo && !p[nowhere].at_customer_api);
+            assert!(p[both].at_shopwedo && p[both].at_customer_api);
+            assert!(!world.shopwedo_stock.contains_key(&p[nowhere].shopwedo_sku));
+            assert!(!world.customer_stock.contains_key(&p[nowhere].ean));
+            assert_eq!(world.customer_stock[&p[both].ean], BOTH_CUSTOMER_UNITS);
+            assert_eq!(world.offers.iter().filter(|o| o.fbb).count(), fbb);
+            assert_eq!(
+                world.offers.iter().filter(|o| !o.managed_by_retailer).count(),
+                bol_managed
+            );
+            assert!(!world.offers[0].fbb && world.offers[0].managed_by_retailer);
+            assert!(world.offers.iter().all(|o| (0..=999).contains(&o.amount)));
+            for item in world.bol_orders.iter().flat_map(|o| o.items.iter()) {
+                let i = world.ean_index[&item.ean];
+                assert!(!special.keeps_orders_away(i), "{item:?}");
+                assert_eq!(item.placed_seq, 0);
+            }
+            // The same seed, the same offers.
+            let again = World::seed(&config);
+            let amounts = |w: &World| {
+                w.offers
+                    .iter()
+                    .map(|o| (o.amount, o.fbb, o.managed_by_retailer))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(amounts(&again), amounts(&world));
+        }
+        // Too few products for the special ones: none, and nothing breaks.
+        for products in 1..4 {
+            let world = World::seed(&Config {
+                products,
+                ..Config::default()
+            });
+            assert!(world.offers.iter().all(|o| !o.fbb && o.managed_by_retailer));
+            assert_eq!(world.offers.len(), products);
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use commerce_sandbox::*;
 use serde_json::Value;
 
-fn spec() -> Value {
+pub(crate) fn spec() -> Value {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs/bol-retailer-v10.openapi.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -30,7 +30,7 @@ fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
 }
 
 /// Every way `value` departs from `schema`, as `path: what`.
-fn check(spec: &Value, schema: &Value, value: &Value, path: &str, problems: &mut Vec<String>) {
+pub(crate) fn check(spec: &Value, schema: &Value, value: &Value, path: &str, problems: &mut Vec<String>) {
     let schema = resolve(spec, schema);
     if let Some(options) = schema.get("enum").and_then(Value::as_array)
         && !options.contains(value)
@@ -91,7 +91,7 @@ fn check(spec: &Value, schema: &Value, value: &Value, path: &str, problems: &mut
     }
 }
 
-fn schema_of(spec: &Value, path: &str, method: &str, status: &str) -> Value {
+pub(crate) fn schema_of(spec: &Value, path: &str, method: &str, status: &str) -> Value {
     spec["paths"][path][method]["responses"][status]["content"]["application/vnd.retailer.v10+json"]["schema"]
         .clone()
 }

@@ -3,6 +3,8 @@
 mod bol_conformance;
 mod documented_examples;
 mod env_file;
+mod offers_stock;
 mod raw_http;
 mod shipping_labels;
 mod support;
+mod warehouse_stock;

@@ -868,5 +868,11 @@ async fn faults_change_nothing_and_are_counted_and_reset_forgets() {
         .await
         .unwrap();
     assert_eq!(reset.status(), 200);
-    assert_eq!(sb.report(), Report::default());
+    let after = sb.report();
+    assert_eq!(
+        (after.providers, after.stock),
+        (Default::default(), StockReport::default())
+    );
+    // The offers are seeded anew, as they were at the start.
+    assert_eq!(after.offers, start(Config::default()).await.unwrap().offers());
 }
