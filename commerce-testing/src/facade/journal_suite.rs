@@ -12,6 +12,10 @@ use commerce_facade::{Journal, JournalError, OfferRecord, OrderRecord, PassState
 /// Two handles on one journal (two runners).
 pub type Handles = (Arc<dyn Journal>, Arc<dyn Journal>);
 
+/// Writes what no release reads into the stored record of the offer `(channel, offer id)`
+/// of the journal given, behind its back.
+pub type SpoilOffer = Box<dyn Fn(&dyn Journal, &str, &str) + Send + Sync>;
+
 /// A journal backend under test.
 pub struct Subject {
     /// Its name, in failure messages.
@@ -21,7 +25,7 @@ pub struct Subject {
     /// Writes what no release reads into the stored record of the offer `(channel, offer
     /// id)` of the journal given (a record edited by hand, cut short), behind the journal's
     /// back; `None` where a backend keeps no text to spoil (memory).
-    pub spoil_offer: Option<Box<dyn Fn(&dyn Journal, &str, &str) + Send + Sync>>,
+    pub spoil_offer: Option<SpoilOffer>,
 }
 
 /// Every rule, each on a journal of its own.
