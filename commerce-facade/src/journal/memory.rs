@@ -136,10 +136,10 @@ impl Journal for MemoryJournal {
     ) -> Result<(), JournalError> {
         // The pass's lock is held while writing, as one transaction would.
         let passes = guard(&self.passes);
-        if !passes
+        if passes
             .get(pass)
             .and_then(|p| p.lease.as_ref())
-            .is_some_and(|(r, _)| r == runner)
+            .is_none_or(|(r, _)| r != runner)
         {
             return Err(JournalError::LeaseLost {
                 key: format!("pass {pass}"),

@@ -73,6 +73,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     migration!("sqlite", 3, "0003", "accounts"),
     migration!("sqlite", 4, "0004", "shared_state"),
     migration!("sqlite", 5, "0005", "rank"),
+    migration!("sqlite", 6, "0006", "offers_and_passes"),
 ];
 
 /// The PostgreSQL journal's migrations, in order.
@@ -81,6 +82,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001", "journal_and_stores"),
     migration!("postgres", 2, "0002", "accounts"),
     migration!("postgres", 3, "0003", "rank"),
+    migration!("postgres", 4, "0004", "offers_and_passes"),
 ];
 
 /// The schema the migrations lead to.
@@ -163,10 +165,15 @@ mod tests {
     fn a_legacy_schema_is_adopted_and_the_rest_run() {
         let (adopt, run) = plan(SQLITE, &[], 3).unwrap();
         assert_eq!(adopt.iter().map(|m| m.number).collect::<Vec<_>>(), [1, 2, 3]);
-        assert_eq!(run.iter().map(|m| m.number).collect::<Vec<_>>(), [4, 5]);
+        assert_eq!(run.iter().map(|m| m.number).collect::<Vec<_>>(), [4, 5, 6]);
         let all: Vec<(i64, String)> = SQLITE.iter().map(|m| (m.number, m.checksum())).collect();
-        let (adopt, run) = plan(SQLITE, &all, 5).unwrap();
+        let (adopt, run) = plan(SQLITE, &all, 6).unwrap();
         assert!(adopt.is_empty() && run.is_empty());
+        // A journal of the release before offers (schema 5, its migrations recorded): the
+        // new one runs.
+        let (adopt, run) = plan(SQLITE, &all[..5], 5).unwrap();
+        assert!(adopt.is_empty());
+        assert_eq!(run.iter().map(|m| m.number).collect::<Vec<_>>(), [6]);
     }
 
     #[test]
@@ -174,16 +181,16 @@ mod tests {
         let mut all: Vec<(i64, String)> = SQLITE.iter().map(|m| (m.number, m.checksum())).collect();
         all[1].1 = checksum("ALTER TABLE orders ADD COLUMN something_else TEXT;");
         assert!(matches!(
-            plan(SQLITE, &all, 5),
+            plan(SQLITE, &all, 6),
             Err(MigrationError::Changed { number: 2, .. })
         ));
         all[1].1 = SQLITE[1].checksum();
-        all.push((6, checksum("CREATE TABLE returns (key TEXT);")));
+        all.push((7, checksum("CREATE TABLE returns (key TEXT);")));
         assert!(matches!(
-            plan(SQLITE, &all, 6),
+            plan(SQLITE, &all, 7),
             Err(MigrationError::Newer {
-                found: 6,
-                supported: 5
+                found: 7,
+                supported: 6
             })
         ));
         assert!(matches!(

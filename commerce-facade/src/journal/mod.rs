@@ -20,7 +20,6 @@ mod stage;
 
 pub use memory::MemoryJournal;
 pub use offers::{OfferRecord, PassState, SentStock, offer_key};
-#[allow(unused_imports)]
 pub(crate) use offers::{read_offer, write_offer};
 pub use sqlite::{SCHEMA_VERSION, SqliteJournal};
 pub use sqlite_shared::SqliteShared;
@@ -729,9 +728,7 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     }
 
     /// Where the pass `name` stands (`None`: it never ran).
-    async fn pass(&self, name: &str) -> Result<Option<PassState>, JournalError> {
-        Err(not_kept(name))
-    }
+    async fn pass(&self, name: &str) -> Result<Option<PassState>, JournalError>;
 
     /// Takes the pass `name` for `runner` until `until`, in one transaction, when
     /// [`PassState::may_claim`] at `now` (no other runner holds it, and it is due or
@@ -744,17 +741,11 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         force: bool,
-    ) -> Result<bool, JournalError> {
-        let _ = (runner, now, until, force);
-        Err(not_kept(name))
-    }
+    ) -> Result<bool, JournalError>;
 
     /// Extends the lease `runner` holds on the pass `name` to `until`;
     /// [`JournalError::LeaseLost`] when it does not hold it (another runner took it over).
-    async fn renew_pass(&self, name: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
-        let _ = (runner, until);
-        Err(not_kept(name))
-    }
+    async fn renew_pass(&self, name: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError>;
 
     /// Ends the pass `runner` holds: gives up its lease, records `now` as its end with
     /// `summary`, and makes the next one due at `next_due`. [`JournalError::LeaseLost`]
@@ -766,16 +757,11 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         next_due: DateTime<Utc>,
         summary: &str,
-    ) -> Result<(), JournalError> {
-        let _ = (runner, now, next_due, summary);
-        Err(not_kept(name))
-    }
+    ) -> Result<(), JournalError>;
 
     /// Every offer record, ordered by channel and offer id. Records that do not read are
     /// left out (as orders are).
-    async fn offers(&self) -> Result<Vec<OfferRecord>, JournalError> {
-        Err(not_kept("offers"))
-    }
+    async fn offers(&self) -> Result<Vec<OfferRecord>, JournalError>;
 
     /// Writes offer records (added or replaced, keyed by channel and offer id), each with
     /// its history note where it has one (under [`OfferRecord::key`], by `runner`), in one
@@ -786,16 +772,7 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
         pass: &str,
         runner: &str,
         records: &[(OfferRecord, Option<String>)],
-    ) -> Result<(), JournalError> {
-        let _ = (runner, records);
-        Err(not_kept(pass))
-    }
-}
-
-// TEMPORARY (issue 30 in progress): the SQLite and PostgreSQL journals implement the pass
-// and offer operations on their own branch; until then they refuse them.
-fn not_kept(what: &str) -> JournalError {
-    JournalError::Refused(format!("this journal does not keep {what} yet"))
+    ) -> Result<(), JournalError>;
 }
 
 /// The columns a journal keeps beside each record, for its queries.

@@ -14,7 +14,10 @@ use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::file::{self, Open};
 use super::migrate;
-use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderRecord, Step, stamp};
+use super::{
+    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState, Step,
+    read_offer, stamp, write_offer,
+};
 
 /// The journal schema this release writes. 0: the first release (no version recorded);
 /// 1: records carry `completed_at` / `purged_at`, kept in a column too, so purges find
@@ -24,7 +27,9 @@ use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OrderReco
 /// sales-channel accounts the journal serves (table `accounts`); 4: the state the runners
 /// share, each credential's token and each rate bucket (tables `shared_tokens`,
 /// `shared_buckets`, `shared_grants`; [`SqliteJournal::shared_state`]); 5: how far along
-/// each order is (column `rank`: the due order furthest along is claimed first).
+/// each order is (column `rank`: the due order furthest along is claimed first); 6: each
+/// offer's last stock sync and the passes over the whole shop (tables `offers`, by channel
+/// and offer id with its EAN beside it, and `passes`; an offer's history in `history`).
 ///
 /// Each is a numbered SQL file (`migrations/sqlite/`), recorded with its checksum in the
 /// table `schema_migrations` once applied (see [`MigrationError`](super::MigrationError));
@@ -371,12 +376,59 @@ fn history(
     by: &str,
     note: &str,
 ) -> Result<(), JournalError> {
-    tx.execute(
-        "INSERT INTO history (key, at, by, note) VALUES (?1, ?2, ?3, ?4)",
-        (key, stamp(at), by, note),
-    )
-    .map_err(storage)?;
+    tx.prepare_cached("INSERT INTO history (key, at, by, note) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut insert| insert.execute((key, stamp(at), by, note)))
+        .map_err(storage)?;
     Ok(())
+}
+
+/// Why a runner may not write for the pass `name`: it does not hold it.
+fn pass_lost(name: &str) -> JournalError {
+    JournalError::LeaseLost {
+        key: format!("pass {name}"),
+    }
+}
+
+/// The pass `name` as stored (`None`: it never ran). A lease whose end does not read is
+/// taken as ended.
+fn read_pass(conn: &rusqlite::Connection, name: &str) -> Result<Option<PassState>, JournalError> {
+    type Row = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let found: Option<Row> = conn
+        .query_row(
+            "SELECT lease_owner, lease_until, next_due, last_started, last_finished, last_summary
+             FROM passes WHERE name = ?1",
+            [name],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(storage)?;
+    let at = |text: Option<String>| text.as_deref().and_then(parse_stamp);
+    Ok(
+        found.map(|(owner, until, next_due, started, finished, summary)| PassState {
+            name: name.to_owned(),
+            lease: owner.map(|o| (o, at(until).unwrap_or_default())),
+            next_due: at(next_due),
+            last_started: at(started),
+            last_finished: at(finished),
+            last_summary: summary,
+        }),
+    )
 }
 
 /// Creates a new file readable and writable by its owner only (mode 0600; refused if one
@@ -580,6 +632,164 @@ fn migrate(conn: &mut rusqlite::Connection) -> Result<(), JournalError> {
 
 #[async_trait::async_trait]
 impl Journal for SqliteJournal {
+    async fn pass(&self, name: &str) -> Result<Option<PassState>, JournalError> {
+        let name = name.to_owned();
+        self.with(move |conn| read_pass(conn, &name)).await
+    }
+
+    /// A compare-and-set in one `BEGIN IMMEDIATE` transaction: the pass is read and taken
+    /// under the file's write lock, so of runners claiming at once one takes it.
+    async fn claim_pass(
+        &self,
+        name: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        force: bool,
+    ) -> Result<bool, JournalError> {
+        let (name, runner) = (name.to_owned(), runner.to_owned());
+        self.write(move |tx| {
+            let pass = read_pass(tx, &name)?.unwrap_or_else(|| PassState {
+                name: name.clone(),
+                ..Default::default()
+            });
+            if !pass.may_claim(&runner, now, force) {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO passes (name, lease_owner, lease_until, last_started) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET lease_owner = ?2, lease_until = ?3, last_started = ?4",
+                (&name, &runner, stamp(until), stamp(now)),
+            )
+            .map_err(storage)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn renew_pass(&self, name: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+        let (name, runner) = (name.to_owned(), runner.to_owned());
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE passes SET lease_until = ?1 WHERE name = ?2 AND lease_owner = ?3",
+                    (stamp(until), &name, &runner),
+                )
+                .map_err(storage)?;
+            if changed == 0 {
+                return Err(pass_lost(&name));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn end_pass(
+        &self,
+        name: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        next_due: DateTime<Utc>,
+        summary: &str,
+    ) -> Result<(), JournalError> {
+        let (name, runner, summary) = (name.to_owned(), runner.to_owned(), summary.to_owned());
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE passes SET lease_owner = NULL, lease_until = NULL, next_due = ?1,
+                         last_finished = ?2, last_summary = ?3
+                     WHERE name = ?4 AND lease_owner = ?5",
+                    (stamp(next_due), stamp(now), &summary, &name, &runner),
+                )
+                .map_err(storage)?;
+            if changed == 0 {
+                return Err(pass_lost(&name));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Every offer record that reads, by channel and offer id; one that does not (edited
+    /// by hand, cut short) is logged and left out.
+    async fn offers(&self) -> Result<Vec<OfferRecord>, JournalError> {
+        let rows: Vec<(String, String, String)> = self
+            .with(|conn| {
+                let mut stmt = conn
+                    .prepare("SELECT channel, offer_id, record FROM offers ORDER BY channel, offer_id")
+                    .map_err(storage)?;
+                let rows = stmt
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                    .map_err(storage)?;
+                rows.collect::<Result<_, _>>().map_err(storage)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(channel, offer_id, text)| match read_offer(&text) {
+                Ok(record) => Some(record),
+                Err(e) => {
+                    tracing::error!(channel, offer_id, error = %e, "an unreadable offer record was passed over");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction: the pass's owner is checked under the file's
+    /// write lock, then every record and note written, or nothing.
+    async fn save_offers(
+        &self,
+        pass: &str,
+        runner: &str,
+        records: &[(OfferRecord, Option<String>)],
+    ) -> Result<(), JournalError> {
+        type Row = (String, String, Option<String>, String, String, Option<String>);
+        let rows: Vec<Row> = records
+            .iter()
+            .map(|(r, note)| {
+                Ok((
+                    r.channel.clone(),
+                    r.offer_id.clone(),
+                    r.ean.clone(),
+                    write_offer(r)?,
+                    r.key(),
+                    note.clone(),
+                ))
+            })
+            .collect::<Result<_, JournalError>>()?;
+        let (pass, runner) = (pass.to_owned(), runner.to_owned());
+        self.write(move |tx| {
+            let owner: Option<Option<String>> = tx
+                .query_row("SELECT lease_owner FROM passes WHERE name = ?1", [&pass], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(storage)?;
+            if owner.flatten().as_deref() != Some(runner.as_str()) {
+                return Err(pass_lost(&pass));
+            }
+            let now = Utc::now();
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO offers (channel, offer_id, ean, record, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (channel, offer_id) DO UPDATE
+                         SET ean = excluded.ean, record = excluded.record, updated_at = excluded.updated_at",
+                )
+                .map_err(storage)?;
+            for (channel, offer_id, ean, text, key, note) in rows {
+                upsert
+                    .execute((&channel, &offer_id, &ean, &text, stamp(now)))
+                    .map_err(storage)?;
+                if let Some(note) = note {
+                    history(tx, &key, now, &runner, &note)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {
         let (channel, account) = (channel.to_owned(), account.to_owned());
         self.write(move |tx| {

@@ -1,7 +1,8 @@
 //! The journal in PostgreSQL, for runner processes on several machines: the same records,
 //! schedule, leases and history as the SQLite journal, each operation one transaction, and
 //! [`Journal::claim`] a `SELECT … FOR UPDATE SKIP LOCKED` (runners claiming at once each
-//! take another order, without waiting for each other).
+//! take another order, without waiting for each other); a pass's claim locks its row
+//! `FOR UPDATE` (runners claiming at once: one takes it).
 //!
 //! Times are the runners' own (as with SQLite): keep the machines' clocks in sync (NTP);
 //! leases last minutes, so a skew of a second or two costs nothing.
@@ -13,7 +14,8 @@ use postgres::Transaction;
 
 use super::pool::Pool;
 use crate::journal::{
-    Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, OrderRecord, read_record, split_rows,
+    Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
+    read_offer, read_record, split_rows, write_offer,
 };
 
 /// A journal in a PostgreSQL database (see [`Postgres`](crate::Postgres)).
@@ -43,6 +45,30 @@ fn history(
         &[&key, &at, &by, &note],
     )?;
     Ok(())
+}
+
+/// Why a runner may not write for the pass `name`: it does not hold it.
+fn pass_lost(name: &str) -> JournalError {
+    JournalError::LeaseLost {
+        key: format!("pass {name}"),
+    }
+}
+
+/// The columns a pass is read from, in this order.
+const PASS_COLUMNS: &str = "lease_owner, lease_until, next_due, last_started, last_finished, last_summary";
+
+/// A pass from a row of [`PASS_COLUMNS`].
+fn pass_from(name: &str, row: &postgres::Row) -> PassState {
+    let owner: Option<String> = row.get(0);
+    let until: Option<DateTime<Utc>> = row.get(1);
+    PassState {
+        name: name.to_owned(),
+        lease: owner.map(|o| (o, until.unwrap_or_default())),
+        next_due: row.get(2),
+        last_started: row.get(3),
+        last_finished: row.get(4),
+        last_summary: row.get(5),
+    }
 }
 
 fn text(record: &OrderRecord) -> Result<String, JournalError> {
@@ -100,6 +126,184 @@ impl PgJournal {
 
 #[async_trait::async_trait]
 impl Journal for PgJournal {
+    async fn pass(&self, name: &str) -> Result<Option<PassState>, JournalError> {
+        let name = name.to_owned();
+        self.pool
+            .call(move |c| {
+                Ok(c.query_opt(
+                    &format!("SELECT {PASS_COLUMNS} FROM commerce_passes WHERE name = $1"),
+                    &[&name],
+                )?
+                .map(|row| pass_from(&name, &row)))
+            })
+            .await
+    }
+
+    /// A compare-and-set in one transaction: the pass's row (inserted when missing) is
+    /// locked `FOR UPDATE`, read and taken, so of runners claiming at once one takes it
+    /// and the others, waiting for the lock, read it held. Times are the runner's, as an
+    /// order's claim's are.
+    async fn claim_pass(
+        &self,
+        name: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        force: bool,
+    ) -> Result<bool, JournalError> {
+        let (name, runner) = (name.to_owned(), runner.to_owned());
+        self.pool
+            .call(move |client| {
+                let mut tx = client.transaction()?;
+                tx.execute(
+                    "INSERT INTO commerce_passes (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+                    &[&name],
+                )?;
+                let row = tx.query_one(
+                    &format!("SELECT {PASS_COLUMNS} FROM commerce_passes WHERE name = $1 FOR UPDATE"),
+                    &[&name],
+                )?;
+                if !pass_from(&name, &row).may_claim(&runner, now, force) {
+                    tx.commit()?;
+                    return Ok(false);
+                }
+                tx.execute(
+                    "UPDATE commerce_passes SET lease_owner = $2, lease_until = $3, last_started = $4 WHERE name = $1",
+                    &[&name, &runner, &until, &now],
+                )?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn renew_pass(&self, name: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+        let (name, runner) = (name.to_owned(), runner.to_owned());
+        self.pool
+            .call(move |c| {
+                let changed = c.execute(
+                    "UPDATE commerce_passes SET lease_until = $1 WHERE name = $2 AND lease_owner = $3",
+                    &[&until, &name, &runner],
+                )?;
+                if changed == 0 {
+                    return Err(pass_lost(&name));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn end_pass(
+        &self,
+        name: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        next_due: DateTime<Utc>,
+        summary: &str,
+    ) -> Result<(), JournalError> {
+        let (name, runner, summary) = (name.to_owned(), runner.to_owned(), summary.to_owned());
+        self.pool
+            .call(move |c| {
+                let changed = c.execute(
+                    "UPDATE commerce_passes SET lease_owner = NULL, lease_until = NULL, next_due = $1,
+                         last_finished = $2, last_summary = $3
+                     WHERE name = $4 AND lease_owner = $5",
+                    &[&next_due, &now, &summary, &name, &runner],
+                )?;
+                if changed == 0 {
+                    return Err(pass_lost(&name));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Every offer record that reads, by channel and offer id (byte order, as the other
+    /// journals sort, whatever the database's collation); one that does not is logged and
+    /// left out.
+    async fn offers(&self) -> Result<Vec<OfferRecord>, JournalError> {
+        let rows: Vec<(String, String, String)> = self
+            .pool
+            .call(|c| {
+                Ok::<_, JournalError>(
+                    c.query(
+                        r#"SELECT channel, offer_id, record FROM commerce_offers
+                           ORDER BY channel COLLATE "C", offer_id COLLATE "C""#,
+                        &[],
+                    )?
+                    .into_iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect(),
+                )
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(channel, offer_id, text)| match read_offer(&text) {
+                Ok(record) => Some(record),
+                Err(e) => {
+                    tracing::error!(channel, offer_id, error = %e, "an unreadable offer record was passed over");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// One transaction: the pass's row is locked `FOR SHARE` (a runner taking it over
+    /// waits until the writes are in) and its owner checked, then every record and note
+    /// written, or nothing.
+    async fn save_offers(
+        &self,
+        pass: &str,
+        runner: &str,
+        records: &[(OfferRecord, Option<String>)],
+    ) -> Result<(), JournalError> {
+        type Row = (String, String, Option<String>, String, String, Option<String>);
+        let rows: Vec<Row> = records
+            .iter()
+            .map(|(r, note)| {
+                Ok((
+                    r.channel.clone(),
+                    r.offer_id.clone(),
+                    r.ean.clone(),
+                    write_offer(r)?,
+                    r.key(),
+                    note.clone(),
+                ))
+            })
+            .collect::<Result<_, JournalError>>()?;
+        let (pass, runner) = (pass.to_owned(), runner.to_owned());
+        self.pool
+            .call(move |client| {
+                let mut tx = client.transaction()?;
+                let owner: Option<String> = tx
+                    .query_opt(
+                        "SELECT lease_owner FROM commerce_passes WHERE name = $1 FOR SHARE",
+                        &[&pass],
+                    )?
+                    .and_then(|r| r.get(0));
+                if owner.as_deref() != Some(runner.as_str()) {
+                    return Err(pass_lost(&pass));
+                }
+                let now = Utc::now();
+                let upsert = tx.prepare(
+                    "INSERT INTO commerce_offers (channel, offer_id, ean, record, updated_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (channel, offer_id) DO UPDATE
+                         SET ean = excluded.ean, record = excluded.record, updated_at = excluded.updated_at",
+                )?;
+                for (channel, offer_id, ean, text, key, note) in rows {
+                    tx.execute(&upsert, &[&channel, &offer_id, &ean, &text, &now])?;
+                    if let Some(note) = note {
+                        history(&mut tx, &key, now, &runner, &note)?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {
         let key = key.to_owned();
         let found: Option<String> = self

@@ -13,8 +13,8 @@ use commerce_core::{
     ShipmentConfirmation, StockLevel, SubmissionReceipt, Tracking,
 };
 use commerce_facade::{
-    Amendment, Flow, FlowOptions, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OrderRecord,
-    Providers,
+    Amendment, Flow, FlowOptions, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OfferRecord,
+    OrderRecord, PassState, Providers,
 };
 use futures_util::stream::BoxStream;
 
@@ -283,6 +283,43 @@ impl Journal for ClaimsFail {
     }
     async fn purge_personal(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
         self.inner.purge_personal(before).await
+    }
+    async fn pass(&self, name: &str) -> Result<Option<PassState>, JournalError> {
+        self.inner.pass(name).await
+    }
+    async fn claim_pass(
+        &self,
+        name: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        force: bool,
+    ) -> Result<bool, JournalError> {
+        self.inner.claim_pass(name, runner, now, until, force).await
+    }
+    async fn renew_pass(&self, name: &str, runner: &str, until: DateTime<Utc>) -> Result<(), JournalError> {
+        self.inner.renew_pass(name, runner, until).await
+    }
+    async fn end_pass(
+        &self,
+        name: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        next_due: DateTime<Utc>,
+        summary: &str,
+    ) -> Result<(), JournalError> {
+        self.inner.end_pass(name, runner, now, next_due, summary).await
+    }
+    async fn offers(&self) -> Result<Vec<OfferRecord>, JournalError> {
+        self.inner.offers().await
+    }
+    async fn save_offers(
+        &self,
+        pass: &str,
+        runner: &str,
+        records: &[(OfferRecord, Option<String>)],
+    ) -> Result<(), JournalError> {
+        self.inner.save_offers(pass, runner, records).await
     }
 }
 

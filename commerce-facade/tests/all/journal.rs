@@ -387,10 +387,11 @@ async fn a_journal_of_schema_3_gains_the_shared_state() {
             .await
             .unwrap();
     }
-    // As schema 3 left it: no shared tables, no rank column, no table of migrations.
+    // As schema 3 left it: no shared tables, no rank column, no offers or passes, no table
+    // of migrations.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE schema_migrations;
+        "DROP TABLE schema_migrations; DROP TABLE offers; DROP TABLE passes;
          DROP TABLE shared_tokens; DROP TABLE shared_buckets; DROP TABLE shared_grants;
          DROP INDEX orders_rank_due; ALTER TABLE orders DROP COLUMN rank;
          PRAGMA user_version = 3;",
@@ -484,23 +485,42 @@ fn write_v5_journal(path: &std::path::Path) {
 
 /// A journal of the release before numbered migrations (schema 5) opens with nothing lost:
 /// its records, history, lease, account and shared state are as they were; migrations 1
-/// to 5 are recorded as applied, with their checksums; it opens read-only too, and a
-/// second opening changes nothing.
+/// to 5 are recorded as applied, with their checksums, and 6 (offers and passes) runs; it
+/// is read-only only once a writing command brought it up to date, and a second opening
+/// changes nothing.
 #[tokio::test]
 async fn a_journal_of_schema_5_is_adopted_without_loss() {
     let path = temp_path("v5");
     write_v5_journal(&path);
-    let read_only = SqliteJournal::open_read_only(&path).unwrap();
-    let before = read_only.all().await.unwrap();
+    assert!(
+        SqliteJournal::open_read_only(&path).is_err(),
+        "schema 5 is brought up to date by a writing command first"
+    );
+    let before: Vec<OrderRecord> = {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = conn.prepare("SELECT record FROM orders ORDER BY key").unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|text| serde_json::from_str(&text.unwrap()).unwrap())
+            .collect()
+    };
     assert_eq!(before.len(), 2);
-    drop(read_only);
     let journal = SqliteJournal::open_existing(&path).unwrap();
     assert_eq!(journal.schema_version().await.unwrap(), SCHEMA_VERSION);
     assert_eq!(journal.all().await.unwrap(), before, "every record as it was");
     let applied = journal.migrations().await.unwrap();
     let numbers: Vec<i64> = applied.iter().map(|m| m.0).collect();
-    assert_eq!(numbers, [1, 2, 3, 4, 5]);
+    assert_eq!(numbers, [1, 2, 3, 4, 5, 6], "1 to 5 adopted, 6 run");
     assert!(applied.iter().all(|m| m.2.len() == 64), "{applied:?}");
+    assert!(
+        journal.offers().await.unwrap().is_empty(),
+        "the offers' table made"
+    );
+    assert_eq!(
+        journal.pass("stock").await.unwrap(),
+        None,
+        "the passes' table made"
+    );
     let now = Utc::now();
     let leases = journal.leases(now).await.unwrap();
     assert_eq!(leases.len(), 1);
@@ -530,6 +550,13 @@ async fn a_journal_of_schema_5_is_adopted_without_loss() {
     let again = SqliteJournal::open_existing(&path).unwrap();
     assert_eq!(again.migrations().await.unwrap(), applied, "recorded once");
     assert_eq!(again.all().await.unwrap(), before);
+    drop(again);
+    let read_only = SqliteJournal::open_read_only(&path).unwrap();
+    assert_eq!(
+        read_only.all().await.unwrap(),
+        before,
+        "read-only once up to date"
+    );
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
@@ -577,7 +604,7 @@ async fn a_changed_or_unknown_migration_is_refused() {
     drop(SqliteJournal::create(&path).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
-        "INSERT INTO schema_migrations (number, name, checksum, applied_at) VALUES (6, 'returns', 'x', 'now')",
+        "INSERT INTO schema_migrations (number, name, checksum, applied_at) VALUES (7, 'returns', 'x', 'now')",
         [],
     )
     .unwrap();
@@ -587,7 +614,7 @@ async fn a_changed_or_unknown_migration_is_refused() {
         matches!(
             err,
             JournalError::Migration(MigrationError::Newer {
-                found: 6,
+                found: 7,
                 supported: SCHEMA_VERSION
             })
         ),

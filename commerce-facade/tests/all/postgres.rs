@@ -61,6 +61,18 @@ async fn the_postgres_journal_keeps_the_rules_of_every_journal() {
             let b: Arc<dyn Journal> = Arc::new(Postgres::connect(&url).unwrap().journal());
             (a, b)
         }),
+        spoil_offer: Some(Box::new(|journal, channel, offer_id| {
+            let (channel, offer_id) = (channel.to_owned(), offer_id.to_owned());
+            let changed = sql(&journal.location(), move |c| {
+                c.execute(
+                    "UPDATE commerce_offers SET record = '{\"channel\": \"bol\", cut short'
+                     WHERE channel = $1 AND offer_id = $2",
+                    &[&channel, &offer_id],
+                )
+                .unwrap()
+            });
+            assert_eq!(changed, 1);
+        })),
     })
     .await;
 }
@@ -119,7 +131,7 @@ async fn the_schema_is_made_once_and_a_newer_one_is_refused() {
             commerce_facade::PG_SCHEMA_VERSION
         );
         let numbers: Vec<i64> = pg.migrations().await.unwrap().into_iter().map(|m| m.0).collect();
-        assert_eq!(numbers, [1, 2, 3], "each migration recorded once");
+        assert_eq!(numbers, [1, 2, 3, 4], "each migration recorded once");
     }
     sql(&url, |c| {
         c.execute("UPDATE commerce_schema SET version = 99", &[]).unwrap()
@@ -186,7 +198,7 @@ async fn a_database_of_an_earlier_release_is_migrated_without_loss() {
         commerce_facade::PG_SCHEMA_VERSION
     );
     let numbers: Vec<i64> = pg.migrations().await.unwrap().into_iter().map(|m| m.0).collect();
-    assert_eq!(numbers, [1, 2, 3]);
+    assert_eq!(numbers, [1, 2, 3, 4]);
     let journal = pg.journal();
     assert_eq!(journal.load("bol:1").await.unwrap().unwrap().order.id, "1");
     assert!(

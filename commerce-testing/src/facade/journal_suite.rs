@@ -1,16 +1,20 @@
-//! The rules every journal keeps (claims, leases, due times, history, accounts, purges),
-//! one suite run over the memory journal, SQLite and PostgreSQL: each backend is a
-//! [`Subject`] handing out new, empty journals, two handles on each (two runners; two
-//! processes where the backend has them).
+//! The rules every journal keeps (claims, leases, due times, history, accounts, purges;
+//! the passes over the whole shop and the offers they write), one suite run over the memory
+//! journal, SQLite and PostgreSQL: each backend is a [`Subject`] handing out new, empty
+//! journals, two handles on each (two runners; two processes where the backend has them).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use commerce_core::{Order, SubmissionReceipt};
-use commerce_facade::{Journal, JournalError, OrderRecord, Step};
+use commerce_facade::{Journal, JournalError, OfferRecord, OrderRecord, PassState, SentStock, Step};
 
 /// Two handles on one journal (two runners).
 pub type Handles = (Arc<dyn Journal>, Arc<dyn Journal>);
+
+/// Writes what no release reads into the stored record of the offer `(channel, offer id)`
+/// of the journal given, behind its back.
+pub type SpoilOffer = Box<dyn Fn(&dyn Journal, &str, &str) + Send + Sync>;
 
 /// A journal backend under test.
 pub struct Subject {
@@ -18,6 +22,10 @@ pub struct Subject {
     pub name: &'static str,
     /// A new, empty journal: two handles on it.
     pub fresh: Box<dyn Fn() -> Handles + Send + Sync>,
+    /// Writes what no release reads into the stored record of the offer `(channel, offer
+    /// id)` of the journal given (a record edited by hand, cut short), behind the journal's
+    /// back; `None` where a backend keeps no text to spoil (memory).
+    pub spoil_offer: Option<SpoilOffer>,
 }
 
 /// Every rule, each on a journal of its own.
@@ -32,6 +40,12 @@ pub async fn conformance(s: &Subject) {
     one_account_per_channel(s).await;
     purge_rules(s).await;
     census_and_leases(s).await;
+    a_pass_is_claimed_when_free_and_due(s).await;
+    only_the_holder_renews_or_ends_a_pass(s).await;
+    an_ended_lease_on_a_pass_is_taken_over(s).await;
+    one_runner_at_a_time_takes_a_pass(s).await;
+    offers_are_written_by_the_pass_holder(s).await;
+    an_unreadable_offer_is_left_out(s).await;
     let (a, _) = (s.fresh)();
     super::claims_furthest_along_first(a.as_ref()).await;
 }
@@ -503,4 +517,424 @@ async fn census_and_leases(s: &Subject) {
     assert_eq!(leases, sorted, "{name}: by runner, then by order");
     assert_eq!(leases.len(), 3, "{name}");
     assert_eq!(leases[2].0, "z", "{name}");
+}
+
+/// The stock loop's pass, as the suite names it.
+const STOCK: &str = "stock";
+
+fn pass_lost(result: &Result<impl std::fmt::Debug, JournalError>, pass: &str) -> bool {
+    matches!(result, Err(JournalError::LeaseLost { key }) if *key == format!("pass {pass}"))
+}
+
+async fn pass_of(j: &dyn Journal, name: &str) -> PassState {
+    j.pass(name).await.unwrap().expect("the pass is kept")
+}
+
+/// A pass never run is free and due: claimed, with its start; refused to another runner
+/// while held, `force` or not; claimed again by its holder; due at its `next_due` once
+/// ended, and before it only with `force`. Each pass is its own.
+async fn a_pass_is_claimed_when_free_and_due(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let now = now();
+    let until = now + Duration::minutes(5);
+    assert_eq!(a.pass(STOCK).await.unwrap(), None, "{name}: never run");
+    assert!(
+        a.claim_pass(STOCK, "a", now, until, false).await.unwrap(),
+        "{name}: free and due"
+    );
+    assert_eq!(
+        pass_of(b.as_ref(), STOCK).await,
+        PassState {
+            name: STOCK.into(),
+            lease: Some(("a".into(), until)),
+            next_due: None,
+            last_started: Some(now),
+            last_finished: None,
+            last_summary: None,
+        },
+        "{name}"
+    );
+    for force in [false, true] {
+        assert!(
+            !b.claim_pass(STOCK, "b", now, until, force).await.unwrap(),
+            "{name}: held by a (force {force})"
+        );
+    }
+    // Another pass is another row.
+    assert!(
+        b.claim_pass("other", "b", now, until, false).await.unwrap(),
+        "{name}"
+    );
+    assert_eq!(pass_of(a.as_ref(), STOCK).await.lease, Some(("a".into(), until)));
+    // Its holder may claim it again (a runner that restarted with the same name).
+    let later = now + Duration::seconds(10);
+    assert!(
+        a.claim_pass(STOCK, "a", later, later + Duration::minutes(5), false)
+            .await
+            .unwrap(),
+        "{name}"
+    );
+    assert_eq!(pass_of(b.as_ref(), STOCK).await.last_started, Some(later));
+    let ended = now + Duration::seconds(40);
+    let next = now + Duration::minutes(15);
+    a.end_pass(STOCK, "a", ended, next, "12 offers, 1 update")
+        .await
+        .unwrap();
+    assert_eq!(
+        pass_of(b.as_ref(), STOCK).await,
+        PassState {
+            name: STOCK.into(),
+            lease: None,
+            next_due: Some(next),
+            last_started: Some(later),
+            last_finished: Some(ended),
+            last_summary: Some("12 offers, 1 update".into()),
+        },
+        "{name}: ended"
+    );
+    // Not due before `next_due`, for anyone, unless forced.
+    let early = next - Duration::seconds(1);
+    for runner in ["a", "b"] {
+        assert!(
+            !b.claim_pass(STOCK, runner, early, early + Duration::minutes(5), false)
+                .await
+                .unwrap(),
+            "{name}: not due for {runner}"
+        );
+    }
+    assert_eq!(
+        pass_of(a.as_ref(), STOCK).await.lease,
+        None,
+        "{name}: nothing taken"
+    );
+    assert!(
+        b.claim_pass(STOCK, "b", early, early + Duration::minutes(5), true)
+            .await
+            .unwrap(),
+        "{name}: forced"
+    );
+    b.end_pass(STOCK, "b", early, next, "forced").await.unwrap();
+    assert!(
+        a.claim_pass(STOCK, "a", next, next + Duration::minutes(5), false)
+            .await
+            .unwrap(),
+        "{name}: due at its time"
+    );
+    let p = pass_of(b.as_ref(), STOCK).await;
+    assert_eq!(
+        (p.lease, p.last_started, p.last_summary.as_deref()),
+        (
+            Some(("a".into(), next + Duration::minutes(5))),
+            Some(next),
+            Some("forced")
+        ),
+        "{name}"
+    );
+}
+
+/// Only the holder renews or ends a pass; anyone else gets `LeaseLost` and writes nothing,
+/// and so does the holder once it ended the pass.
+async fn only_the_holder_renews_or_ends_a_pass(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let now = now();
+    let until = now + Duration::minutes(5);
+    let later = now + Duration::minutes(15);
+    assert!(
+        pass_lost(&a.renew_pass(STOCK, "a", until).await, STOCK),
+        "{name}: a pass never run"
+    );
+    assert!(
+        pass_lost(&a.end_pass(STOCK, "a", now, later, "x").await, STOCK),
+        "{name}: a pass never run"
+    );
+    assert!(a.claim_pass(STOCK, "a", now, until, false).await.unwrap());
+    let held = pass_of(a.as_ref(), STOCK).await;
+    assert!(pass_lost(&b.renew_pass(STOCK, "b", later).await, STOCK), "{name}");
+    assert!(
+        pass_lost(&b.end_pass(STOCK, "b", now, later, "b's").await, STOCK),
+        "{name}"
+    );
+    assert_eq!(
+        pass_of(a.as_ref(), STOCK).await,
+        held,
+        "{name}: nothing of b's written"
+    );
+    a.renew_pass(STOCK, "a", until + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        pass_of(b.as_ref(), STOCK).await.lease,
+        Some(("a".into(), until + Duration::minutes(1))),
+        "{name}: renewed"
+    );
+    a.end_pass(STOCK, "a", now, later, "done").await.unwrap();
+    let ended = pass_of(b.as_ref(), STOCK).await;
+    assert!(
+        pass_lost(&a.renew_pass(STOCK, "a", until).await, STOCK),
+        "{name}: ended"
+    );
+    assert!(
+        pass_lost(&a.end_pass(STOCK, "a", now, now, "again").await, STOCK),
+        "{name}: ended once"
+    );
+    assert_eq!(pass_of(b.as_ref(), STOCK).await, ended, "{name}: nothing written");
+}
+
+/// A lease on a pass that ended (its runner stopped) is taken over at its end, `force` or
+/// not, and the runner that had it may no longer renew it, end it or write offers.
+async fn an_ended_lease_on_a_pass_is_taken_over(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let now = now();
+    let until = now + Duration::seconds(30);
+    assert!(a.claim_pass(STOCK, "a", now, until, false).await.unwrap());
+    let before = until - Duration::seconds(1);
+    assert!(
+        !b.claim_pass(STOCK, "b", before, before + Duration::minutes(5), true)
+            .await
+            .unwrap(),
+        "{name}: not before its end"
+    );
+    assert!(
+        b.claim_pass(STOCK, "b", until, until + Duration::minutes(5), false)
+            .await
+            .unwrap(),
+        "{name}: at its end"
+    );
+    let taken = pass_of(a.as_ref(), STOCK).await;
+    assert_eq!(
+        (taken.lease.clone(), taken.last_started),
+        (Some(("b".into(), until + Duration::minutes(5))), Some(until)),
+        "{name}"
+    );
+    let mut late = OfferRecord::new("bol", "o-1");
+    late.reason = Some("a's".into());
+    assert!(
+        pass_lost(&a.renew_pass(STOCK, "a", until + Duration::hours(1)).await, STOCK),
+        "{name}"
+    );
+    assert!(
+        pass_lost(
+            &a.end_pass(STOCK, "a", until, until + Duration::hours(1), "a's")
+                .await,
+            STOCK
+        ),
+        "{name}"
+    );
+    assert!(
+        pass_lost(
+            &a.save_offers(STOCK, "a", &[(late.clone(), Some("a's".into()))])
+                .await,
+            STOCK
+        ),
+        "{name}"
+    );
+    assert_eq!(pass_of(b.as_ref(), STOCK).await, taken, "{name}: nothing of a's");
+    assert!(b.offers().await.unwrap().is_empty(), "{name}: nothing of a's");
+    assert!(b.history(&late.key()).await.unwrap().is_empty(), "{name}");
+}
+
+/// Two runners claiming one pass at once, again and again: each time exactly one takes it.
+async fn one_runner_at_a_time_takes_a_pass(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    for round in 0..20 {
+        let now = now();
+        let until = now + Duration::minutes(5);
+        let claim = |j: &Arc<dyn Journal>, runner: &'static str| {
+            let j = j.clone();
+            tokio::spawn(async move { j.claim_pass(STOCK, runner, now, until, false).await })
+        };
+        let (ta, tb) = (claim(&a, "a"), claim(&b, "b"));
+        let (got_a, got_b) = (ta.await.unwrap().unwrap(), tb.await.unwrap().unwrap());
+        assert!(got_a != got_b, "{name}: round {round}: a {got_a}, b {got_b}");
+        let winner = if got_a { "a" } else { "b" };
+        let p = pass_of(a.as_ref(), STOCK).await;
+        assert_eq!(p.lease, Some((winner.to_owned(), until)), "{name}: round {round}");
+        let loser = if got_a { &b } else { &a };
+        assert!(pass_lost(&loser.end_pass(STOCK, "x", now, now, "").await, STOCK));
+        let holder = if got_a { &a } else { &b };
+        holder
+            .end_pass(STOCK, winner, now, now, &format!("round {round}"))
+            .await
+            .unwrap();
+    }
+}
+
+/// An offer record with every field set, and a field of a newer release.
+fn offer(channel: &str, id: &str, at: DateTime<Utc>) -> OfferRecord {
+    let mut r = OfferRecord::new(channel, id);
+    r.ean = Some("8712345678906".into());
+    r.managed_by_shop = Some(true);
+    r.seen_amount = Some(8);
+    r.seen_corrected = Some(7);
+    r.seen_at = Some(at);
+    r.sent = Some(SentStock {
+        amount: 7,
+        managed_by_shop: true,
+        at,
+        reference: Some("1234567".into()),
+    });
+    r.computed = Some(7);
+    r.reason = Some("stock fell".into());
+    r.checked_at = Some(at);
+    r.unknown
+        .insert("later".into(), serde_json::json!({"x": [1, "two"]}));
+    r
+}
+
+/// Offers are written only while the writer holds the pass, all of a call or none; read
+/// back as written (a newer release's fields too), by channel then offer id (byte order),
+/// replaced by channel and offer id; each note a line of the offer's history, by its
+/// writer, apart from the orders'.
+async fn offers_are_written_by_the_pass_holder(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let now = now();
+    let until = now + Duration::minutes(5);
+    assert!(a.offers().await.unwrap().is_empty(), "{name}");
+    let one = offer("bol", "b-1", now);
+    assert!(
+        pass_lost(&a.save_offers(STOCK, "a", &[(one.clone(), None)]).await, STOCK),
+        "{name}: a pass never run"
+    );
+    assert!(a.claim_pass(STOCK, "a", now, until, false).await.unwrap());
+    let mut fbb = OfferRecord::new("bol", "B-2");
+    fbb.fulfilled_by_channel = true;
+    let mut shop = offer("shop", "a-1", now);
+    shop.attention = Some("no warehouse lists its EAN".into());
+    shop.sent = None;
+    let records = vec![
+        (
+            one.clone(),
+            Some("8 → 7 (shopwedo atp 9, not handed over 2)".to_owned()),
+        ),
+        (fbb.clone(), None),
+        (shop.clone(), Some("kept: no warehouse lists its EAN".to_owned())),
+        (offer("bol", "a-1", now), None),
+        (offer("bol", "10", now), None),
+        (offer("bol", "9", now), None),
+    ];
+    a.save_offers(STOCK, "a", &records).await.unwrap();
+    let read = b.offers().await.unwrap();
+    let ids: Vec<(&str, &str)> = read
+        .iter()
+        .map(|r| (r.channel.as_str(), r.offer_id.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("bol", "10"),
+            ("bol", "9"),
+            ("bol", "B-2"),
+            ("bol", "a-1"),
+            ("bol", "b-1"),
+            ("shop", "a-1")
+        ],
+        "{name}: by channel, then offer id"
+    );
+    assert_eq!(read[4], one, "{name}: as written");
+    assert_eq!(
+        read[4].unknown["later"],
+        serde_json::json!({"x": [1, "two"]}),
+        "{name}"
+    );
+    assert_eq!(read[2], fbb, "{name}");
+    assert_eq!(read[5], shop, "{name}");
+    let history = b.history("offer:bol:b-1").await.unwrap();
+    assert_eq!(history.len(), 1, "{name}");
+    assert_eq!(
+        (history[0].by.as_str(), history[0].note.as_str()),
+        ("a", "8 → 7 (shopwedo atp 9, not handed over 2)"),
+        "{name}"
+    );
+    assert!(b.history(&fbb.key()).await.unwrap().is_empty(), "{name}: no note");
+    assert_eq!(
+        notes(b.as_ref(), "offer:shop:a-1").await,
+        ["kept: no warehouse lists its EAN"],
+        "{name}"
+    );
+    assert!(b.all().await.unwrap().is_empty(), "{name}: offers are not orders");
+    assert!(b.unreadable().await.unwrap().is_empty(), "{name}");
+    // Replaced by channel and offer id, its history growing.
+    let mut again = one.clone();
+    again.sent = None;
+    again.seen_amount = Some(7);
+    again.ean = Some("8712345678913".into());
+    again.reason = Some("same (7)".into());
+    a.save_offers(STOCK, "a", &[(again.clone(), Some("7 → 6".into()))])
+        .await
+        .unwrap();
+    let read = b.offers().await.unwrap();
+    assert_eq!(read.len(), 6, "{name}: replaced, not added");
+    assert_eq!(read[4], again, "{name}");
+    assert_eq!(
+        notes(b.as_ref(), &one.key()).await,
+        ["8 → 7 (shopwedo atp 9, not handed over 2)", "7 → 6"],
+        "{name}"
+    );
+    // Another runner, which does not hold the pass, writes nothing, not even the first
+    // of several records.
+    let mut bs = again.clone();
+    bs.reason = Some("b's".into());
+    let new = offer("bol", "new", now);
+    let lost = b
+        .save_offers(
+            STOCK,
+            "b",
+            &[(new.clone(), Some("b's".into())), (bs, Some("b's".into()))],
+        )
+        .await;
+    assert!(pass_lost(&lost, STOCK), "{name}: {lost:?}");
+    assert_eq!(b.offers().await.unwrap(), read, "{name}: nothing of b's");
+    assert!(b.history(&new.key()).await.unwrap().is_empty(), "{name}");
+    assert_eq!(notes(b.as_ref(), &one.key()).await.len(), 2, "{name}");
+    // Nor does the holder once it ended the pass.
+    a.end_pass(STOCK, "a", now, now + Duration::minutes(15), "6 offers")
+        .await
+        .unwrap();
+    assert!(
+        pass_lost(&a.save_offers(STOCK, "a", &[(new.clone(), None)]).await, STOCK),
+        "{name}: ended"
+    );
+    assert_eq!(a.offers().await.unwrap(), read, "{name}");
+    // An empty call writes nothing, and is refused all the same to a non-holder.
+    assert!(b.claim_pass(STOCK, "b", now, until, true).await.unwrap());
+    b.save_offers(STOCK, "b", &[]).await.unwrap();
+    assert!(pass_lost(&a.save_offers(STOCK, "a", &[]).await, STOCK));
+    assert_eq!(a.offers().await.unwrap(), read, "{name}");
+}
+
+/// A stored offer that no longer reads is left out of `offers`, the others read; written
+/// again, it reads again.
+async fn an_unreadable_offer_is_left_out(s: &Subject) {
+    let Some(spoil) = &s.spoil_offer else {
+        return;
+    };
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let now = now();
+    assert!(
+        a.claim_pass(STOCK, "a", now, now + Duration::minutes(5), false)
+            .await
+            .unwrap()
+    );
+    let records: Vec<(OfferRecord, Option<String>)> = ["1", "2", "3"]
+        .into_iter()
+        .map(|id| (offer("bol", id, now), None))
+        .collect();
+    a.save_offers(STOCK, "a", &records).await.unwrap();
+    spoil(b.as_ref(), "bol", "2");
+    let ids: Vec<String> = b
+        .offers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.offer_id)
+        .collect();
+    assert_eq!(ids, ["1", "3"], "{name}: the unreadable one left out");
+    a.save_offers(STOCK, "a", &records[1..2]).await.unwrap();
+    assert_eq!(b.offers().await.unwrap().len(), 3, "{name}: written again");
 }
