@@ -15,4 +15,5 @@ mod secrets;
 mod soak;
 mod split;
 mod stock;
+mod stock_sandbox;
 mod timescales;
