@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use commerce_core::{
     AuthorizationCodeFlow, ClientAuth, ClientCredentials, Endpoint, Error, ProviderClient, ProviderSpec,
-    RateLimits, Response, Role, SecretString, TokenAuth, TokenCache, Transport, TransportSettings, Vars,
-    decode_items, env_optional, required_var,
+    Quota, RateLimits, Response, Role, SecretString, TokenAuth, TokenCache, Transport, TransportSettings,
+    Vars, decode_items, env_optional, required_var,
 };
 use http::HeaderValue;
 use http::header::{ACCEPT, ACCEPT_ENCODING};
@@ -189,6 +189,15 @@ fn list_of(value: Value) -> Vec<Value> {
     }
 }
 
+/// The rate bucket of the product look-ups (by code, by brand and code): the shop
+/// publishes no limit, and a stock read makes one look-up per EAN, so they go at most
+/// [`PRODUCTS_PER_SECOND`] a second by default. Other calls are not paced. Set your own
+/// with the builder's `limits(RateLimits::default().with_bucket(PRODUCTS_BUCKET, [..]))`.
+pub const PRODUCTS_BUCKET: &str = "products";
+
+/// The default pace of [`PRODUCTS_BUCKET`].
+pub const PRODUCTS_PER_SECOND: u32 = 5;
+
 impl CustomerApiClient {
     /// A builder with the customer's API credentials from their user profile; the shop's
     /// origin is required too: [`CustomerApiClientBuilder::shop_url`].
@@ -201,7 +210,7 @@ impl CustomerApiClient {
             settings: TransportSettings::new(
                 env!("CARGO_PKG_NAME"),
                 env!("CARGO_PKG_VERSION"),
-                RateLimits::default(),
+                RateLimits::default().with_bucket(PRODUCTS_BUCKET, [Quota::per_second(PRODUCTS_PER_SECOND)]),
             ),
         }
     }

@@ -3,11 +3,27 @@
 use async_trait::async_trait;
 use commerce_core::{
     Error, Fulfilment, FulfilmentState, FulfilmentStatus, PreparedSubmission, ReferenceCheck, StockLevel,
-    SubmissionReceipt, Tracking, require_reference,
+    SubmissionReceipt, Tracking, ValidationErrors, require_reference,
 };
 
 use crate::client::{CustomerApiClient, PROVIDER};
-use crate::model::{Address, Availability, NewOrder, NewOrderItem, Order};
+use crate::model::{Address, NewOrder, NewOrderItem, Order, Product};
+
+/// A product's availability as a [`StockLevel`]: the product's id (else its code), its
+/// code as the EAN, [`Availability::available`](crate::Availability::available) with its
+/// [`Availability::basis`](crate::Availability::basis) (a counted quantity is on the shelf;
+/// a bare in-stock yes or no is 1 or 0,
+/// [`StockBasis::InStockOnly`](commerce_core::StockBasis::InStockOnly)).
+/// A product without an availability is 0, in stock only: the shop said nothing.
+pub fn stock_level(product: &Product) -> StockLevel {
+    let availability = product.availability.clone().unwrap_or_default();
+    StockLevel::new(
+        product.id.clone().unwrap_or_else(|| product.code.clone()),
+        Some(product.code.trim().to_owned()).filter(|c| !c.is_empty()),
+        availability.available(),
+    )
+    .with_basis(availability.basis())
+}
 
 /// Where an order stands, from its processing status (*inferred* words).
 pub fn state_of(order: &Order) -> FulfilmentState {
@@ -275,7 +291,13 @@ impl Fulfilment for CustomerApiClient {
         })
     }
 
-    /// Availability by product code (EAN), one product look-up per code.
+    /// Availability by product code (EAN): one `GET {products}?code=` per distinct EAN, in
+    /// turn, paced by the client's `products` bucket (5 a second by default). Every EAN is
+    /// checked before anything is sent: a blank one is [`Error::InvalidInput`] naming its
+    /// index. A code the shop does not know (no product, or its 404) has no level; any
+    /// other failure fails the whole call with that error, so a caller takes the shop as
+    /// down rather than read its missing answers as "none in stock". Each product found is
+    /// a level as [`stock_level`] says.
     async fn stock(&self, eans: &[String]) -> Result<Vec<StockLevel>, Error> {
         if eans.is_empty() {
             return Err(Error::Unsupported {
@@ -284,14 +306,23 @@ impl Fulfilment for CustomerApiClient {
                 reason: "the Customer API finds products by code only; name the EANs".into(),
             });
         }
+        let mut v = ValidationErrors::new();
+        for (i, ean) in eans.iter().enumerate() {
+            v.require(ean, format!("eans[{i}]"));
+        }
+        v.into_result(())?;
+        let mut asked = std::collections::HashSet::new();
         let mut levels = Vec::with_capacity(eans.len());
-        for ean in eans {
-            for p in self.products_by_code(ean).await? {
-                levels.push(StockLevel::new(
-                    p.id.clone().unwrap_or_else(|| p.code.clone()),
-                    Some(p.code.clone()),
-                    p.availability.as_ref().map_or(0, Availability::available),
-                ));
+        for ean in eans.iter().map(|e| e.trim()) {
+            if !asked.insert(ean) {
+                continue;
+            }
+            match self.products_by_code(ean).await {
+                Ok(products) => levels.extend(products.iter().map(stock_level)),
+                // The shop's own 404 (JSON) for a code it does not know: no level. (A 404
+                // that is not the API's is `Error::Misconfigured`, which fails the call.)
+                Err(Error::Provider(p)) if p.status == 404 => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(levels)

@@ -44,9 +44,11 @@ mod model;
 mod orders;
 mod products;
 
-pub use crate::client::{CustomerApiClient, CustomerApiClientBuilder, PROVIDER, Paths};
+pub use crate::client::{
+    CustomerApiClient, CustomerApiClientBuilder, PRODUCTS_BUCKET, PRODUCTS_PER_SECOND, PROVIDER, Paths,
+};
 pub use crate::error::CustomerApiClassifier;
-pub use crate::fulfilment::state_of;
+pub use crate::fulfilment::{state_of, stock_level};
 pub use crate::model::{
     Address, Availability, NewOrder, NewOrderItem, Order, OrderItem, Price, Product, Shipment,
 };

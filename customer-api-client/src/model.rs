@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
-use commerce_core::{Money, lenient};
+use commerce_core::{Money, StockBasis, lenient};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -32,6 +32,18 @@ impl Availability {
             (Some(q), _) => q,
             (None, Some(true)) => 1,
             _ => 0,
+        }
+    }
+
+    /// What [`available`](Self::available) is: a counted quantity is units on the shelf
+    /// ([`StockBasis::OnShelf`]: the shop does not say whether orders sent and not yet
+    /// shipped are taken off, so none is assumed to be); without one it is only in stock or
+    /// not ([`StockBasis::InStockOnly`]: 1 or 0, no count).
+    pub fn basis(&self) -> StockBasis {
+        if self.quantity.is_some() {
+            StockBasis::OnShelf
+        } else {
+            StockBasis::InStockOnly
         }
     }
 }

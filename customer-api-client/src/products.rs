@@ -2,14 +2,16 @@
 
 use commerce_core::{Endpoint, Error, Page, ValidationErrors};
 
-use crate::client::CustomerApiClient;
+use crate::client::{CustomerApiClient, PRODUCTS_BUCKET};
 use crate::model::Product;
 
 impl CustomerApiClient {
     /// The products with this code (one per brand that uses it), with availability and
     /// price. `GET {products}?code=`.
     pub async fn products_by_code(&self, code: &str) -> Result<Vec<Product>, Error> {
-        let mut ep = Endpoint::get("products.by_code", self.paths.products.clone()).query("code", code);
+        let mut ep = Endpoint::get("products.by_code", self.paths.products.clone())
+            .query("code", code)
+            .bucket(PRODUCTS_BUCKET);
         if code.trim().is_empty() {
             ep.fail(Error::invalid("code", "is required"));
         }
@@ -28,7 +30,8 @@ impl CustomerApiClient {
         v.require(code, "code");
         let mut ep = Endpoint::get("products.by_brand_code", self.paths.products.clone())
             .query("code", code)
-            .query("brand", brand);
+            .query("brand", brand)
+            .bucket(PRODUCTS_BUCKET);
         if let Err(e) = v.into_result(()) {
             ep.fail(e);
         }

@@ -36,9 +36,9 @@ impl ExportedOffer {
         self.get("ean")
     }
 
-    /// `stockAmount`.
+    /// `stockAmount` (a whole number; `None` when absent or not one).
     pub fn stock_amount(&self) -> Option<i64> {
-        self.get("stockAmount")?.parse().ok()
+        whole_number(self.get("stockAmount")?)
     }
 
     /// `bundlePricesPrice` (the unit price) in euros, rounded to the cent by the one rule
@@ -50,6 +50,51 @@ impl ExportedOffer {
     /// `fulfilmentType` (`FBR` or `FBB`).
     pub fn fulfilment_type(&self) -> Option<&str> {
         self.get("fulfilmentType")
+    }
+
+    /// `correctedStock`: the stock bol still sells (the amount less the order items it
+    /// counts against it). bol's description does not list the export's columns; this one
+    /// is inferred (bol's `Stock` schema has the field), so `None` when the column is
+    /// absent, empty or not a whole number.
+    pub fn corrected_stock(&self) -> Option<i64> {
+        whole_number(self.get("correctedStock")?)
+    }
+
+    /// Whether the retailer manages the offer's stock (`managedByRetailer`, also read from
+    /// `stockManagedByRetailer`): `None` when no such column is there or it holds no
+    /// boolean (`true`/`false`, `1`/`0`, `yes`/`no`). Inferred as
+    /// [`corrected_stock`](Self::corrected_stock) is: the exports public clients show have
+    /// no such column.
+    pub fn managed_by_retailer(&self) -> Option<bool> {
+        boolean(
+            self.get("managedByRetailer")
+                .or_else(|| self.get("stockManagedByRetailer"))?,
+        )
+    }
+
+    /// `onHoldByRetailer`: `None` when the column is absent or holds no boolean.
+    pub fn on_hold_by_retailer(&self) -> Option<bool> {
+        boolean(self.get("onHoldByRetailer")?)
+    }
+}
+
+/// A whole number as a CSV cell may hold it (`5`, ` 5 `, `5.0`); anything else is `None`.
+pub(crate) fn whole_number(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(n);
+    }
+    let f = text.parse::<f64>().ok()?;
+    // `as` saturates; the bounds keep a value too large for an i64 out instead.
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+}
+
+/// A boolean as a CSV cell may hold it; anything else is `None`.
+fn boolean(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" => Some(true),
+        "false" | "0" | "no" | "n" => Some(false),
+        _ => None,
     }
 }
 

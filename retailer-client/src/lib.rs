@@ -23,6 +23,10 @@
 //!   `SUCCESS`, `FAILURE` or `TIMEOUT`; [`RetailerClient::wait_for_processes`] waits for many
 //!   with bol's bulk request (up to 1000 ids a request); [`RetailerClient::export_offers`]
 //!   runs the offers export end to end.
+//! - **Stock**: as a [`SalesChannel`](commerce_core::SalesChannel), `offers` reads the offers
+//!   with their stock (the export for all, one read each for a few), `set_stock` sends
+//!   `update-offer-stock` for each, paced, and waits for their process statuses in bulk,
+//!   and `open_lines` lists the open order items from the reduced order list.
 //! - **Lists as streams** from page 1 until an empty page (`{}`).
 //!
 //! ```no_run
@@ -44,6 +48,7 @@ mod export;
 mod generated;
 mod process;
 mod sales_channel;
+mod stock;
 mod wire;
 
 pub use crate::client::{
@@ -53,6 +58,7 @@ pub use crate::export::{ExportedOffer, parse_csv};
 pub use crate::generated::*;
 pub use crate::process::{BULK_PROCESS_STATUS_LIMIT, WaitOptions, is_final};
 pub use crate::sales_channel::{to_commerce_order, to_order_state};
+pub use crate::stock::{EXPORT_WAIT, MAX_STOCK, open_lines_of};
 pub use crate::wire::FileUpload;
 pub use commerce_core::{Error, Page};
 

@@ -83,7 +83,7 @@ pub fn is_final(status: &ProcessStatus) -> bool {
 
 /// How many shipments [`RetailerClient::confirm_shipments`] creates at once (bol's pacing
 /// decides how fast they go).
-const CONCURRENT_CREATES: usize = 8;
+pub(crate) const CONCURRENT_CREATES: usize = 8;
 
 /// The process statuses waited for through one client (and its clones): every wait
 /// registers its ids here, one poll at a time asks for all of them, and each wait takes the
@@ -437,8 +437,22 @@ impl RetailerClient {
             .buffered(CONCURRENT_CREATES)
             .collect()
             .await;
+        self.settle(created, "shipment", options).await
+    }
+
+    /// Waits, in bulk, for every process status of `created` (the answers to changes sent
+    /// one by one) and returns, in the same order, each final `SUCCESS` status or its error:
+    /// the change's own error as it was, a `FAILURE` or `TIMEOUT` with bol's message, or the
+    /// wait's error for those not final by its end. A status bol gave without an id to poll
+    /// is that change's error (`what` names the change in it).
+    pub(crate) async fn settle(
+        &self,
+        created: Vec<Result<ProcessStatus, Error>>,
+        what: &str,
+        options: WaitOptions,
+    ) -> Vec<Result<ProcessStatus, Error>> {
         // Every created one waited for at once; a status bol gave without an id cannot be
-        // polled: that shipment's error.
+        // polled: that change's error.
         let mut ids = Vec::new();
         let mut seen = HashSet::new();
         let created: Vec<Result<ProcessStatus, Error>> = created
@@ -451,7 +465,7 @@ impl RetailerClient {
                 let id = poll_id(&started).ok_or_else(|| {
                     Error::invalid(
                         "processStatusId",
-                        "bol answered the shipment with a process status without an id to poll",
+                        format!("bol answered the {what} with a process status without an id to poll"),
                     )
                 })?;
                 if seen.insert(id.to_owned()) {

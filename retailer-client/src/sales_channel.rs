@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use commerce_core::{
-    Address, ConfirmationReceipt, Customer, Error, LineItem, LineState, Order as CommerceOrder, OrderState,
-    SalesChannel, ShipmentConfirmation, ValidationErrors,
+    Address, ChannelOffer, ConfirmationReceipt, Customer, Error, LineItem, LineState, OpenLine,
+    Order as CommerceOrder, OrderState, SalesChannel, ShipmentConfirmation, StockReceipt, StockUpdate,
+    ValidationErrors,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
@@ -14,6 +15,7 @@ use crate::generated::models::{
     OrderItemCancellationReasonCode, ShipmentRequest, TransportInstruction,
 };
 use crate::process::WaitOptions;
+use crate::stock::{EXPORT_WAIT, MAX_STOCK};
 
 /// An order as the provider-neutral [`commerce_core::Order`] (`prelude::Order`): the lines still to ship (those the
 /// buyer asked to cancel marked [`LineItem::cancellation_requested`]), the shipment address,
@@ -230,6 +232,37 @@ impl SalesChannel for RetailerClient {
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Every offer with its stock when `ids` is empty: the offers export, end to end
+    /// (waiting up to [`EXPORT_WAIT`]: a large export takes minutes); else one
+    /// `GET /retailer/offers/{offer-id}` per id, paced (404: left out). Stock figures are
+    /// read offer by offer: one bol cannot have (not a whole number, above 999) is `None`
+    /// for that offer alone. The export's columns are not in bol's description
+    /// ([`RetailerClient::exported_channel_offers`]).
+    async fn offers(&self, ids: &[String]) -> Result<Vec<ChannelOffer>, Error> {
+        if ids.is_empty() {
+            self.exported_channel_offers(EXPORT_WAIT).await
+        } else {
+            self.channel_offers(ids).await
+        }
+    }
+
+    /// One `update-offer-stock` per update, paced, then every process status waited for
+    /// in bulk ([`RetailerClient::update_stocks`] with the default wait).
+    async fn set_stock(&self, updates: &[StockUpdate]) -> Vec<Result<StockReceipt, Error>> {
+        self.update_stocks(updates, WaitOptions::default()).await
+    }
+
+    /// The open FBR order items from the reduced order list
+    /// ([`RetailerClient::open_order_lines`]): no read per order.
+    fn open_lines(&self) -> BoxStream<'static, Result<OpenLine, Error>> {
+        self.open_order_lines()
+    }
+
+    /// bol takes 0 to 999 units per offer.
+    fn max_stock(&self) -> u32 {
+        MAX_STOCK
     }
 
     /// Accepts the buyer's cancellation of each line still open, one

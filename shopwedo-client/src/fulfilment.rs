@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use commerce_core::{
     Error, Fulfilment, FulfilmentState, FulfilmentStatus, Order as CommerceOrder, PreparedSubmission,
-    ReferenceCheck, StockLevel, SubmissionReceipt, Tracking, ValidationErrors, require_reference,
+    ReferenceCheck, StockBasis, StockLevel, SubmissionReceipt, Tracking, ValidationErrors, require_reference,
 };
 use futures_util::TryStreamExt;
 
 use crate::client::{PROVIDER, ShopWeDoClient};
-use crate::model::{Address, NewOrder, Order, OrderItem};
+use crate::model::{Address, NewOrder, Order, OrderItem, StockItem};
 use crate::orders::check_address;
 
 fn address(a: &commerce_core::Address, fallback_email: &str) -> Address {
@@ -352,10 +352,13 @@ impl Fulfilment for ShopWeDoClient {
         self.cancel_order(parse_reference(reference)?).await
     }
 
-    /// Stock by barcode: every stock item is read (50 to a page) and those whose `reference`
-    /// is one of `eans` kept; available is the ATP.
+    /// Stock by barcode: the whole stock list is read once (50 to a page, paced), however
+    /// many `eans` are asked for, and the items whose `reference` is one of them kept (all
+    /// of them for none); each as [`stock_level`] says, with this client's
+    /// [`release_orders`](crate::ShopWeDoClientBuilder::release_orders).
     async fn stock(&self, eans: &[String]) -> Result<Vec<StockLevel>, Error> {
         let wanted: std::collections::HashSet<&str> = eans.iter().map(|e| e.trim()).collect();
+        let releases = self.inner.release;
         self.stock_stream()
             .try_filter_map(|item| {
                 let keep = wanted.is_empty()
@@ -363,18 +366,65 @@ impl Fulfilment for ShopWeDoClient {
                         .reference
                         .as_deref()
                         .is_some_and(|r| wanted.contains(r.trim()));
-                async move {
-                    Ok(keep.then(|| {
-                        StockLevel::new(
-                            item.sku.to_string(),
-                            item.reference.clone(),
-                            item.atp.or(item.level).unwrap_or(0),
-                        )
-                    }))
-                }
+                async move { Ok(keep.then(|| stock_level(&item, releases))) }
             })
             .try_collect()
             .await
+    }
+}
+
+/// The offset ShopWeDo's timestamps are read at for [`StockLevel::as_of`]: its document
+/// gives them without a zone (`Y-m-d H:i:s`) and its warehouse is in Belgium, so they are
+/// read as the earliest instant they may stand for, Belgian summer time (UTC+02:00). An ATP
+/// taken as older than it is makes a stock sync take off an order it may already count
+/// (a unit hidden for a pass); taken as newer, an order it does not count yet would be
+/// sold twice.
+const AS_OF_OFFSET_SECONDS: i32 = 2 * 3600;
+
+/// What a stock item says is available, and what that figure counts
+/// ([`StockLevel::basis`]):
+///
+/// - With `atp` (ShopWeDo: level less the out-of-stock warning level and the units in
+///   orders that were released), and orders released on creation (`releases_orders`, the
+///   client's default): [`StockBasis::Reserving`]: orders handed over and not shipped are
+///   already taken off. `as_of` is `last_atp_update` (`None` when absent or unreadable).
+/// - With `atp` and orders not released (`release_orders(false)`): the ATP does not count
+///   them: [`StockBasis::OnShelf`].
+/// - Without `atp`: the `level` (units in stock, no order taken off):
+///   [`StockBasis::OnShelf`], `as_of` `None`. Neither: 0 on the shelf.
+///
+/// An ATP above the level (which it is computed from) is read as the level. The EAN is the
+/// item's `reference`, trimmed.
+pub fn stock_level(item: &StockItem, releases_orders: bool) -> StockLevel {
+    let ean = item
+        .reference
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    let level = StockLevel::new(item.sku.to_string(), ean, 0);
+    match (item.atp, item.level) {
+        (Some(atp), level_units) => {
+            let offset = chrono::FixedOffset::east_opt(AS_OF_OFFSET_SECONDS).expect("a valid offset");
+            StockLevel {
+                available: level_units.map_or(atp, |l| atp.min(l)),
+                as_of: item
+                    .last_atp_update
+                    .and_then(|t| t.and_local_timezone(offset).single())
+                    .map(|t| t.to_utc()),
+                ..level
+            }
+            .with_basis(if releases_orders {
+                StockBasis::Reserving
+            } else {
+                StockBasis::OnShelf
+            })
+        }
+        (None, Some(units)) => StockLevel {
+            available: units,
+            ..level
+        },
+        (None, None) => level,
     }
 }
 

@@ -783,3 +783,161 @@ async fn a_reference_the_shop_does_not_know_is_not_found_and_a_blank_one_is_refu
 fn eur(minor_units: i64) -> commerce_core::Money {
     commerce_core::Money::new(minor_units, "EUR")
 }
+
+fn paused_client(url: &str) -> CustomerApiClient {
+    commerce_testing::sweep::install(&[SECRET, "tok-1"]);
+    CustomerApiClient::builder(ID, SECRET.to_owned().into())
+        .shop_url(url)
+        .http(commerce_testing::paused_time_http())
+        .build()
+        .unwrap()
+}
+
+/// Products answered per code from `stock-products.json`; a code it lacks is the shop's 404.
+async fn products_by_code(server: &MockServer) -> (httpmock::Mock<'_>, Arc<Mutex<Vec<String>>>) {
+    let answers: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/tests/fixtures/stock-products.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let noted = asked.clone();
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/customer/products")
+                .header("accept-encoding", "gzip")
+                .header("authorization", "Bearer tok-1");
+            then.respond_with(move |req| {
+                // EANs are digits: nothing to decode.
+                let code = req
+                    .uri()
+                    .query()
+                    .unwrap_or_default()
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("code="))
+                    .unwrap_or_default()
+                    .to_owned();
+                noted.lock().unwrap().push(code.clone());
+                let (status, body) = match answers.get(&code) {
+                    Some(products) => (200, products.clone()),
+                    None => (
+                        404,
+                        json!({"error": "not_found", "message": "No product with this code.", "status": 404}),
+                    ),
+                };
+                http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json; charset=utf-8")
+                    .header("content-encoding", "gzip")
+                    .body(gzip(&body))
+                    .unwrap()
+                    .into()
+            });
+        })
+        .await;
+    (mock, asked)
+}
+
+/// One look-up per distinct EAN, paced (5 a second): a counted quantity is on the shelf, a
+/// bare in-stock yes is 1 in stock only, no availability 0 in stock only; an EAN the shop
+/// has no product for (an empty list, or its 404) has no level and fails nothing.
+#[tokio::test(start_paused = true)]
+async fn stock_looks_up_each_ean_once_paced_and_says_what_it_counted() {
+    use commerce_core::{StockBasis, StockLevel};
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    let (products, asked) = products_by_code(&server).await;
+    let eans: Vec<String> = [
+        "8712345000003",
+        "8712345000010",
+        " 8712345000027 ",
+        "8712345000034",
+        "8712345000041",
+        "8712345000003",
+        "8712345000058",
+    ]
+    .map(String::from)
+    .to_vec();
+    let c: Box<dyn Fulfilment> = Box::new(paused_client(&server.base_url()));
+    let start = tokio::time::Instant::now();
+    let levels = c.stock(&eans).await.unwrap();
+    products.assert_calls_async(6).await;
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [
+            "8712345000003",
+            "8712345000010",
+            "8712345000027",
+            "8712345000034",
+            "8712345000041",
+            "8712345000058"
+        ]
+    );
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(1),
+        "the sixth look-up waits for the second's window: {:?}",
+        start.elapsed()
+    );
+    let level = |id: &str, ean: &str, available, basis| StockLevel {
+        item_id: id.into(),
+        ean: Some(ean.into()),
+        available,
+        basis,
+        as_of: None,
+    };
+    assert_eq!(
+        levels,
+        [
+            level("301", "8712345000003", 14, StockBasis::OnShelf),
+            level("302", "8712345000010", 1, StockBasis::InStockOnly),
+            level("8712345000027", "8712345000027", 0, StockBasis::InStockOnly),
+            level("304", "8712345000027", 0, StockBasis::InStockOnly),
+        ]
+    );
+}
+
+/// One EAN's failure other than "no such product" fails the whole call with its error (the
+/// caller takes the shop as down); a blank EAN is refused before anything is sent.
+#[tokio::test]
+async fn stock_fails_whole_on_one_failed_look_up_and_refuses_a_blank_ean() {
+    let server = MockServer::start_async().await;
+    tokens(&server).await;
+    let found = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/customer/products")
+                .query_param("code", "8712345000003");
+            then.status(200).header("content-encoding", "gzip").body(gzip(
+                &json!([{"_type": "Product", "id": 301, "code": "8712345000003", "availability": 3}]),
+            ));
+        })
+        .await;
+    let broken = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/customer/products")
+                .query_param("code", "8712345000010");
+            then.status(500).json_body(
+                json!({"error": "server_error", "message": "Database unavailable", "status": 500}),
+            );
+        })
+        .await;
+    let c = client(&server.base_url());
+    let err = c
+        .stock(&["8712345000003".into(), "8712345000010".into()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    assert!(err.to_string().contains("Database unavailable"), "{err}");
+    found.assert_calls_async(1).await;
+    assert!(broken.calls_async().await >= 1);
+
+    let blank = c.stock(&["8712345000003".into(), "  ".into()]).await.unwrap_err();
+    assert!(blank.is_invalid_input());
+    assert_eq!(blank.field_errors()[0].field, "eans[1]");
+    found.assert_calls_async(1).await;
+}

@@ -6,5 +6,6 @@ mod decoders;
 mod fail_fast;
 mod generated_wire;
 mod hostile;
+mod stock;
 mod support;
 mod typed_model;

@@ -1073,3 +1073,106 @@ async fn a_reference_shopwedo_does_not_know_is_not_found_and_a_blank_one_is_refu
     assert!(result.unwrap_err().is_invalid_input());
     assert_eq!(gets, 0);
 }
+
+fn releasing_client(base: &str, release: bool) -> ShopWeDoClient {
+    commerce_testing::sweep::install(&[SHOP_KEY]);
+    ShopWeDoClient::builder(SHOP_ID, SHOP_KEY.to_owned().into())
+        .base_url(base)
+        .envelope(Envelope::Form)
+        .clock(FixedClock)
+        .salts(CountingSalts::default())
+        .retry(commerce_testing::fast_retry())
+        .release_orders(release)
+        .build()
+        .unwrap()
+}
+
+/// `Fulfilment::stock` says what it counted: the ATP with orders released on creation
+/// takes handed-over orders off (`Reserving`, as of `last_atp_update` read as Belgian
+/// summer time); without release, or from `level` when there is no ATP, it is on the
+/// shelf. An unreadable time is no time; an ATP above the level is the level.
+#[tokio::test]
+async fn stock_says_what_it_counted() {
+    use commerce_core::{StockBasis, StockLevel};
+    let eans: Vec<String> = [
+        "8712345000003",
+        "8712345000010",
+        "8712345000027",
+        "8712345000034",
+        "8712345000041",
+    ]
+    .map(String::from)
+    .to_vec();
+    let at = |t: &str| Some(chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc());
+    let level = |sku: &str, ean: &str, available: i64, basis, as_of| StockLevel {
+        item_id: sku.into(),
+        ean: Some(ean.into()),
+        available,
+        basis,
+        as_of,
+    };
+    for release in [true, false] {
+        let server = MockServer::start_async().await;
+        let verified = Verified::default();
+        method(&server, "getStock", 200, &fixture("stock-bases.json"), &verified).await;
+        let c: Box<dyn Fulfilment> = Box::new(releasing_client(&server.url("/api"), release));
+        let levels = c.stock(&eans).await.unwrap();
+        let atp_basis = if release {
+            StockBasis::Reserving
+        } else {
+            StockBasis::OnShelf
+        };
+        assert_eq!(
+            levels,
+            [
+                level("201", "8712345000003", 9, atp_basis, at("2026-12-07T03:55:00Z")),
+                level("202", "8712345000010", 5, StockBasis::OnShelf, None),
+                level("203", "8712345000027", 4, atp_basis, None),
+                level("204", "8712345000034", 3, atp_basis, None),
+                level("205", "8712345000041", 0, StockBasis::OnShelf, None),
+                level("206", "8712345000003", 2, atp_basis, at("2026-12-07T04:00:00Z")),
+            ],
+            "release_orders({release})"
+        );
+        assert_eq!(verified.0.lock().unwrap().len(), 1, "one short page: one call");
+    }
+}
+
+/// Many EANs cost the stock list once (50 to a page), never a call per EAN.
+#[tokio::test]
+async fn stock_for_many_eans_reads_the_list_once() {
+    let server = MockServer::start_async().await;
+    let full: Vec<Value> = (1..=50)
+        .map(|i| json!({"sku": 1000 + i, "reference": format!("87100000{i:05}"), "level": 10, "atp": i}))
+        .collect();
+    let first = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/getStock")
+                .body_includes("%22limit%22%3A50")
+                .body_includes("%22offset%22%3A0");
+            then.status(200).json_body(Value::Array(full));
+        })
+        .await;
+    let second = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/getStock")
+                .body_includes("%22limit%22%3A50")
+                .body_includes("%22offset%22%3A50");
+            then.status(200).body(fixture("stock-bases.json"));
+        })
+        .await;
+    let c: Box<dyn Fulfilment> = Box::new(client(&server.url("/api"), Envelope::Form));
+    let mut eans: Vec<String> = (1..=60).map(|i| format!("87100000{i:05}")).collect();
+    eans.push("8712345000003".into());
+    let levels = c.stock(&eans).await.unwrap();
+    first.assert_calls_async(1).await;
+    second.assert_calls_async(1).await;
+    assert_eq!(
+        levels.len(),
+        52,
+        "50 of the first page, two items of one EAN on the second"
+    );
+    assert_eq!(levels[49].available, 10, "an ATP above the level is the level");
+}
