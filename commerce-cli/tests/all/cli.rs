@@ -303,7 +303,10 @@ fn the_help_documents_every_command_and_a_bad_command_line_exits_64() {
         }
     }
     let stock = Command::new(env!("CARGO_BIN_EXE_commerce"))
-        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
+        .envs(
+            cmd.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .args(["--journal", "/nonexistent/j.sqlite", "stock", "--dry-run"])

@@ -11,7 +11,7 @@ use commerce_core::{
     SalesChannel, ShipmentConfirmation, StockBasis, StockLevel, StockReceipt, StockUpdate, SubmissionReceipt,
 };
 use commerce_facade::{
-    Flow, FlowOptions, Journal, MemoryJournal, OrderRecord, PassMode, Providers, StockReport, Step,
+    Flow, FlowOptions, Journal, MemoryJournal, OrderRecord, PassMode, Providers, Step, StockReport,
 };
 use futures_util::stream::{BoxStream, StreamExt};
 
@@ -294,10 +294,17 @@ async fn a_pass_sends_only_what_differs_and_a_second_pass_sends_nothing() {
     assert!(journal.offers().await.unwrap().is_empty(), "and writes nothing");
     let shown = dry.to_string();
     assert!(shown.contains("o-a") && shown.contains("stock fell"), "{shown}");
-    assert!(!shown.contains("o-b"), "an unchanged offer is not in the table:\n{shown}");
+    assert!(
+        !shown.contains("o-b"),
+        "an unchanged offer is not in the table:\n{shown}"
+    );
 
     let report = pass(&f, PassMode::Now).await.unwrap();
-    assert_eq!((report.sent, report.unchanged, report.left_alone), (1, 1, 1), "{report}");
+    assert_eq!(
+        (report.sent, report.unchanged, report.left_alone),
+        (1, 1, 1),
+        "{report}"
+    );
     assert_eq!(
         channel.state().updates,
         vec![StockUpdate {
@@ -306,14 +313,24 @@ async fn a_pass_sends_only_what_differs_and_a_second_pass_sends_nothing() {
             managed_by_shop: true
         }]
     );
-    assert_eq!(channel.state().offers["o-c"].amount, 7, "the channel keeps o-c's count: left alone");
+    assert_eq!(
+        channel.state().offers["o-c"].amount,
+        7,
+        "the channel keeps o-c's count: left alone"
+    );
     // The update is journaled with why; `show` reads it.
     let offers = journal.offers().await.unwrap();
     let a = offers.iter().find(|o| o.offer_id == "o-a").unwrap();
     assert_eq!(a.sent.as_ref().map(|s| s.amount), Some(10));
     let history = journal.history(&a.key()).await.unwrap();
     assert_eq!(history.len(), 1);
-    assert!(history[0].note.starts_with("stock 12 → 10 (stock fell; shopwedo atp 10"), "{}", history[0].note);
+    assert!(
+        history[0]
+            .note
+            .starts_with("stock 12 → 10 (stock fell; shopwedo atp 10"),
+        "{}",
+        history[0].note
+    );
 
     // Nothing changed: nothing is sent (and the few offers are read by id now).
     let again = pass(&f, PassMode::Now).await.unwrap();
@@ -437,12 +454,19 @@ async fn a_warehouse_down_keeps_the_amount_and_an_unstocked_ean_gets_zero_both_f
     let r = pass(&f, PassMode::Now).await.unwrap();
     assert_eq!(r.sent, 3, "{r}");
     assert_eq!(
-        (channel.selling("o-a"), channel.selling("o-b"), channel.selling("o-c")),
+        (
+            channel.selling("o-a"),
+            channel.selling("o-b"),
+            channel.selling("o-c")
+        ),
         (6, 0, 9)
     );
     let offers = journal.offers().await.unwrap();
     let b = offers.iter().find(|o| o.offer_id == "o-b").unwrap();
-    assert!(b.attention.as_deref().unwrap().contains("no warehouse lists"), "{b:?}");
+    assert!(
+        b.attention.as_deref().unwrap().contains("no warehouse lists"),
+        "{b:?}"
+    );
     assert!(offers.iter().filter(|o| o.attention.is_some()).count() == 1);
 }
 
@@ -478,7 +502,13 @@ async fn two_runners_on_one_journal_run_one_pass_at_a_time() {
     let now = chrono::Utc::now();
     assert!(
         journal
-            .claim_pass("stock:bol", "r1", now, now + chrono::Duration::seconds(600), false)
+            .claim_pass(
+                "stock:bol",
+                "r1",
+                now,
+                now + chrono::Duration::seconds(600),
+                false
+            )
             .await
             .unwrap()
     );

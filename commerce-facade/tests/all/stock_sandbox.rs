@@ -15,15 +15,17 @@ use commerce_testing::facade as support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_facade::{Flow, Journal, MemoryJournal, PassMode, StockReport};
+use commerce_facade::{Flow, Journal, MemoryJournal, PassMode, Providers, StockReport};
 use commerce_sandbox::{Config, OfferReport, Sandbox};
+
 use commerce_testing::paused_time_http;
 
-fn flow(sb: &Sandbox, journal: Arc<dyn Journal>, stock: bool) -> Flow {
+/// The flow on `providers` (shared by the two flows: one client, one token, per provider).
+fn flow(providers: &Providers, journal: Arc<dyn Journal>, stock: bool) -> Flow {
     let mut options = support::shop_options();
     options.runner = if stock { "stock".into() } else { "orders".into() };
     options.stock.interval = stock.then(|| Duration::from_secs(900));
-    Flow::new(support::providers_on(sb, &paused_time_http()), journal, options)
+    Flow::new(providers.clone(), journal, options)
 }
 
 async fn pass(flow: &Flow) -> StockReport {
@@ -79,8 +81,9 @@ fn clean(sb: &Sandbox, round: &str) {
 async fn rounds(config: Config) {
     let sb = commerce_sandbox::start(config).await.unwrap();
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-    let orders = flow(&sb, journal.clone(), false);
-    let stock = flow(&sb, journal.clone(), true);
+    let providers = support::providers_on(&sb, &paused_time_http());
+    let orders = flow(&providers, journal.clone(), false);
+    let stock = flow(&providers, journal.clone(), true);
 
     // The seeded orders are handed over and shipped; then the first pass.
     support::run_until_done(&orders, 20).await;
@@ -102,10 +105,16 @@ async fn rounds(config: Config) {
         let name = format!("round {round}");
         // The warehouses move: goods arrive, goods sold elsewhere.
         for (i, ean) in eans.iter().enumerate().filter(|(i, _)| i % 3 == round % 3) {
-            let stock = sb.stock("shopwedo", ean).or_else(|| sb.stock("customer-api", ean));
+            let stock = sb
+                .stock("shopwedo", ean)
+                .or_else(|| sb.stock("customer-api", ean));
             if let Some(s) = stock {
                 let provider = s.provider.clone();
-                let units = if i % 2 == 0 { s.level + 7 } else { (s.level - 4).max(0) };
+                let units = if i % 2 == 0 {
+                    s.level + 7
+                } else {
+                    (s.level - 4).max(0)
+                };
                 sb.set_stock(&provider, ean, units).unwrap();
             }
         }
