@@ -475,18 +475,28 @@ impl Flow {
                 return Ok(None);
             }
         }
-        let work = self.stock_work(channel, mode, &pass);
+        use futures_util::future::{Either, select};
+        // A stop asked for ends the pass where it stands: its reads are cancelled, and so
+        // may be an update under way (an absolute amount: the next pass sends it again).
+        let work = std::pin::pin!(self.stock_work(channel, mode, &pass));
+        let stop = std::pin::pin!(self.stop.wait());
         let result = if mode == PassMode::DryRun {
-            work.await
+            match select(work, stop).await {
+                Either::Left((r, _)) => r,
+                Either::Right(_) => Err(Error::config("stopped before the pass ended")),
+            }
         } else {
             // The lease is renewed while the pass works (the export alone may take
             // minutes); a lease lost stops the pass where it stands.
-            let beat = self.pass_heartbeat(&pass);
-            let work = std::pin::pin!(work);
-            let beat = std::pin::pin!(beat);
-            match futures_util::future::select(work, beat).await {
-                futures_util::future::Either::Left((r, _)) => r,
-                futures_util::future::Either::Right((e, _)) => Err(e.into()),
+            let beat = std::pin::pin!(self.pass_heartbeat(&pass));
+            match select(work, select(beat, stop)).await {
+                Either::Left((r, _)) => r,
+                Either::Right((Either::Left((e, _)), _)) => Err(e.into()),
+                Either::Right((Either::Right(_), _)) => Ok(StockReport {
+                    channel: channel.name().to_owned(),
+                    cut_short: Some("a stop was asked for".into()),
+                    ..Default::default()
+                }),
             }
         };
         if mode == PassMode::DryRun {
