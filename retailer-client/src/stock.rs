@@ -188,8 +188,14 @@ impl RetailerClient {
 
     /// The named offers, one [`channel_offer`](Self::channel_offer) read each (a few at
     /// once, as fast as bol's limits for `get-offer` let them go), in the order given, each
-    /// id once; those bol answers 404 for are left out. Any other failure fails the call.
+    /// id once; those bol answers 404 for are left out. Any other failure fails the call; a
+    /// blank id fails it before anything is sent ([`Error::InvalidInput`] naming its index).
     pub async fn channel_offers(&self, ids: &[String]) -> Result<Vec<ChannelOffer>, Error> {
+        let mut v = ValidationErrors::new();
+        for (i, id) in ids.iter().enumerate() {
+            v.require(id, format!("ids[{i}]"));
+        }
+        v.into_result(())?;
         let mut seen = HashSet::new();
         // Owned, so the stream's futures borrow nothing with a lifetime of their own (the
         // trait's future must be `Send` for every lifetime).

@@ -353,6 +353,19 @@ async fn a_failed_offer_read_other_than_404_fails_the_call() {
     assert_eq!(err.field_errors().len(), 1);
 }
 
+#[tokio::test]
+async fn a_blank_offer_id_is_refused_before_any_read() {
+    let server = setup().await;
+    let one = offer_mock(&server, "o-1", Some(fixture("offer.json"))).await;
+    let err = support::client(&server)
+        .offers(&["o-1".into(), " ".into()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    assert_eq!(err.field_errors()[0].field, "ids[1]");
+    one.assert_calls_async(0).await;
+}
+
 fn update(id: &str, amount: u32, managed: bool) -> StockUpdate {
     StockUpdate {
         offer_id: id.into(),
