@@ -472,6 +472,15 @@ impl Shared {
         }
     }
 
+    /// The sandbox's now: the system's clock, moved on by whatever tokio's clock is ahead
+    /// of it (in paused time, the simulated time), as the flow tells time: the two agree.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let ahead = tokio::time::Instant::now()
+            .into_std()
+            .saturating_duration_since(std::time::Instant::now());
+        chrono::Utc::now() + chrono::Duration::from_std(ahead).unwrap_or_default()
+    }
+
     pub(crate) fn world(&self) -> MutexGuard<'_, world::World> {
         lock(&self.world)
     }

@@ -356,8 +356,11 @@ fn get_stock(s: &Shared, data: &Value) -> Response {
     let only = data["sku"].as_u64();
     let w = s.world();
     let reserved = w.shopwedo_reserved();
-    // Computed at each call: the ATP is live.
-    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    // Computed at each call: the ATP is live. ShopWeDo's document gives its times without a
+    // zone; the sandbox writes Belgian summer time (UTC+02:00), the reading the client takes.
+    let now = (s.now() + chrono::Duration::hours(2))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
     let items: Vec<Value> = w
         .products
         .iter()

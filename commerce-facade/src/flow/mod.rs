@@ -603,23 +603,24 @@ type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
 /// that is nothing, so every runner reads the system clock whatever happened to its process
 /// (a suspend, an NTP step: leases and due times written by one runner are compared with
 /// another runner's clock); in paused time in tests, the simulated time.
+/// The flow's wall clock: the system's, moved on by whatever tokio's clock is ahead of it
+/// (in paused time, the simulated time; in real time, nothing). Read from the runtime's
+/// clock itself, so every flow (and the sandbox) on one runtime tells the same time.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Clock {
-    tokio: tokio::time::Instant,
-    real: std::time::Instant,
-}
+pub(crate) struct Clock;
 
 impl Clock {
     fn new() -> Self {
-        Clock {
-            tokio: tokio::time::Instant::now(),
-            real: std::time::Instant::now(),
-        }
+        Clock
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        let simulated = self.tokio.elapsed().saturating_sub(self.real.elapsed());
-        let ahead = chrono::Duration::from_std(simulated).unwrap_or(chrono::Duration::MAX);
+        // tokio's instant is the runtime's start plus the time it moved; in paused time it
+        // moves ahead of the system's.
+        let ahead = tokio::time::Instant::now()
+            .into_std()
+            .saturating_duration_since(std::time::Instant::now());
+        let ahead = chrono::Duration::from_std(ahead).unwrap_or(chrono::Duration::MAX);
         Utc::now()
             .checked_add_signed(ahead)
             .unwrap_or(DateTime::<Utc>::MAX_UTC)

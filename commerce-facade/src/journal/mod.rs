@@ -149,6 +149,12 @@ pub struct OrderRecord {
     /// so this one sends none (schema 2).
     #[serde(default)]
     pub invites_elsewhere: bool,
+    /// When the hand-over was last sent (saved with the submission's `Started`), by the
+    /// runner's clock; `None` for a hand-over recorded otherwise (an operator's resolve, a
+    /// release before this field). A stock pass takes a handed-over order off a reserving
+    /// warehouse count made before this time (or when it is `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_over_at: Option<DateTime<Utc>>,
     /// Seen by the first listing of a journal that knew no order (new, or one that replaced a
     /// lost one): it is looked up at the provider before it is created, where the provider
     /// can, in case a journal before this one handed it over.
@@ -371,6 +377,7 @@ impl OrderRecord {
             part_of: None,
             invites_elsewhere: false,
             look_up_first: false,
+            handed_over_at: None,
             resolved: None,
             unknown: serde_json::Map::new(),
         }

@@ -64,6 +64,9 @@ impl Held<'_> {
             .map_err(|e| Halt::Failed(rule.name().into(), e))?;
         // A stop asked during the reads: nothing is sent (`perform` checks first). Stays
         // Started when its outcome is unknown: settled at the next visit, by the look-up.
+        // When the hand-over was sent, saved with `Started`: a warehouse count made before
+        // it cannot have taken it off (the stock loop).
+        self.r.handed_over_at = Some(flow.clock.now());
         let receipt = self
             .perform(
                 rule,

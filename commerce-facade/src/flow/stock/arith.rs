@@ -7,8 +7,9 @@
 //!
 //! - `free_p` what warehouse `p` can still sell: its count, less what the count does not
 //!   take off yet: on the shelf ([`StockBasis::OnShelf`]) the units handed over to it and
-//!   not shipped (`H_p`); reserving ([`StockBasis::Reserving`], ShopWeDo's ATP) nothing,
-//!   unless its count is older than the pass allows (then as on the shelf); in stock only
+//!   not shipped (`H_p`); reserving ([`StockBasis::Reserving`], ShopWeDo's ATP) only the
+//!   units handed over after the count was made (`L_p`, every one whose time is unknown);
+//!   in stock only
 //!   ([`StockBasis::InStockOnly`]) the units one "in stock" stands for, less `H_p`. Never
 //!   below 0: a warehouse that was given more than it holds does not take units from
 //!   another (a line is never split across warehouses).
@@ -41,10 +42,11 @@ pub struct Count {
     pub available: Option<i64>,
     /// What the count takes off already.
     pub basis: StockBasis,
-    /// The count is older than the pass allows: a reserving count is read as on the shelf.
-    pub stale: bool,
     /// Units handed over to it (journal) on lines the channel still has open, not shipped.
     pub handed_over: u32,
+    /// Of those, the units handed over after the count was made (or at a time the journal
+    /// does not know): a reserving count has not taken them off yet.
+    pub late: u32,
 }
 
 /// What a warehouse that did not answer means for the offer.
@@ -102,7 +104,7 @@ impl Count {
         };
         let h = i64::from(self.handed_over);
         let free = match self.basis {
-            StockBasis::Reserving if !self.stale => available,
+            StockBasis::Reserving => available - i64::from(self.late.min(self.handed_over)),
             StockBasis::InStockOnly if available > 0 => i64::from(in_stock_units) - h,
             StockBasis::InStockOnly => 0,
             _ => available - h,
@@ -148,8 +150,8 @@ fn count(provider: &str, available: i64, basis: StockBasis, handed_over: u32) ->
         provider: provider.into(),
         available: Some(available),
         basis,
-        stale: false,
         handed_over,
+        late: 0,
     }
 }
 
@@ -195,9 +197,9 @@ pub fn cases() -> Vec<Case> {
         vec![count("S", 10, OnShelf, 2)],
     );
     add(
-        "2 handed over, reserving count stale",
-        "older than the hand-over: read as on the shelf",
-        &|i| i.counts[0].stale = true,
+        "2 handed over after the count",
+        "the count has not taken them off yet",
+        &|i| i.counts[0].late = 2,
         vec![count("R", 10, Reserving, 2)],
     );
     add(
@@ -293,11 +295,15 @@ pub fn markdown() -> String {
             .map(|w| match w.available {
                 None => format!("{}: not listed", w.provider),
                 Some(n) => format!(
-                    "{}: {n} {}{}, {}",
+                    "{}: {n} {}, {}{}",
                     w.provider,
                     basis(w.basis),
-                    if w.stale { " (stale)" } else { "" },
-                    w.handed_over
+                    w.handed_over,
+                    if w.late > 0 {
+                        format!(" ({} after the count)", w.late)
+                    } else {
+                        String::new()
+                    }
                 ),
             })
             .chain(i.down.iter().map(|d| format!("{d}: down")))
@@ -343,7 +349,7 @@ mod tests {
             ("2 ordered, not handed over", 8),
             ("2 handed over, reserving", 8),
             ("2 handed over, on the shelf", 8),
-            ("2 handed over, reserving count stale", 8),
+            ("2 handed over after the count", 8),
             ("shipped", 8),
             ("outcome unknown", 6),
             ("two warehouses", 10),

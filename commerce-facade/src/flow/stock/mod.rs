@@ -58,11 +58,12 @@ pub struct StockOptions {
     pub by_id_max: usize,
     /// The channel's listing is read at least this often (new offers appear in it).
     pub list_every: Duration,
-    /// A reserving count (ShopWeDo's ATP) older than this is read as on the shelf: it may
-    /// not have taken off the orders handed over since.
-    pub stale_after: Duration,
     /// Updates sent between two renewals of the pass's lease (and two stop checks).
     pub batch: usize,
+    /// What a warehouse's count takes off, where the operator knows better than the
+    /// provider's client (a ShopWeDo account whose ATP does not reserve released orders; a
+    /// supplier whose availability does): warehouse name → basis.
+    pub basis: HashMap<String, StockBasis>,
 }
 
 impl Default for StockOptions {
@@ -76,19 +77,20 @@ impl Default for StockOptions {
             in_stock_units: 1,
             by_id_max: 50,
             list_every: Duration::from_secs(6 * 3600),
-            stale_after: Duration::from_secs(3600),
             batch: 100,
+            basis: HashMap::new(),
         }
     }
 }
 
 /// The environment variables [`StockOptions::from_vars`] reads.
-pub const STOCK_VARS: [&str; 5] = [
+pub const STOCK_VARS: [&str; 6] = [
     "COMMERCE_STOCK_BUFFER",
     "COMMERCE_STOCK_BUFFERS",
     "COMMERCE_STOCK_UNSTOCKED",
     "COMMERCE_STOCK_CHANNEL_KEPT",
     "COMMERCE_STOCK_IN_STOCK_UNITS",
+    "COMMERCE_STOCK_BASIS",
 ];
 
 impl StockOptions {
@@ -96,7 +98,8 @@ impl StockOptions {
     /// `COMMERCE_STOCK_BUFFER` (units, 0–999), `COMMERCE_STOCK_BUFFERS` (`EAN=units`,
     /// comma-separated), `COMMERCE_STOCK_UNSTOCKED` (`zero` or `keep`),
     /// `COMMERCE_STOCK_CHANNEL_KEPT` (`leave` or `manage`), `COMMERCE_STOCK_IN_STOCK_UNITS`
-    /// (1–999). Anything else is an error naming the variable.
+    /// (1–999), `COMMERCE_STOCK_BASIS` (`warehouse=reserving|on-shelf`, comma-separated).
+    /// Anything else is an error naming the variable.
     pub fn from_vars(vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let mut o = StockOptions::default();
         let get = |name: &str| vars(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
@@ -152,6 +155,21 @@ impl StockOptions {
         }
         if let Some(v) = get(STOCK_VARS[4]) {
             o.in_stock_units = units(STOCK_VARS[4], &v, 1)?;
+        }
+        if let Some(v) = get(STOCK_VARS[5]) {
+            for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let basis = match pair.split_once('=').map(|(w, b)| (w.trim(), b.trim())) {
+                    Some((w, "reserving")) if !w.is_empty() => (w, StockBasis::Reserving),
+                    Some((w, "on-shelf")) if !w.is_empty() => (w, StockBasis::OnShelf),
+                    _ => {
+                        return Err(Error::config(format!(
+                            "{}: `{pair}` is not warehouse=reserving or warehouse=on-shelf",
+                            STOCK_VARS[5]
+                        )));
+                    }
+                };
+                o.basis.insert(basis.0.to_owned(), basis.1);
+            }
         }
         Ok(o)
     }
@@ -329,8 +347,8 @@ impl std::fmt::Display for StockReport {
 enum LineAt {
     /// Not handed over (not routed, not submitted, or its outcome unknown).
     Waiting,
-    /// Handed over to this warehouse, not shipped.
-    HandedOver(String),
+    /// Handed over to this warehouse (when the flow learned it, if known), not shipped.
+    HandedOver(String, Option<DateTime<Utc>>),
     /// Shipped by the warehouse (the channel may not know yet).
     Shipped,
 }
@@ -356,9 +374,10 @@ impl Lines {
                     let _ = receipt;
                     LineAt::Shipped
                 }
-                (Step::Done(receipt), _) => {
-                    LineAt::HandedOver(r.fulfilment.clone().unwrap_or_else(|| receipt.provider.clone()))
-                }
+                (Step::Done(receipt), _) => LineAt::HandedOver(
+                    r.fulfilment.clone().unwrap_or_else(|| receipt.provider.clone()),
+                    r.handed_over_at,
+                ),
                 _ => LineAt::Waiting,
             };
             for line in &r.order.lines {
@@ -385,8 +404,8 @@ impl Lines {
 struct Open {
     /// `J` per EAN.
     waiting: HashMap<String, u32>,
-    /// `H_p` per EAN and warehouse.
-    handed_over: HashMap<String, BTreeMap<String, u32>>,
+    /// `H_p` per EAN and warehouse: units, each with when it was handed over (if known).
+    handed_over: HashMap<String, BTreeMap<String, Vec<(u32, Option<DateTime<Utc>>)>>>,
     /// Units per EAN of lines placed at each time (open lines and the journal's), to work
     /// out what the channel took off since a time.
     placed: HashMap<String, Vec<(DateTime<Utc>, u32)>>,
@@ -647,14 +666,13 @@ impl Flow {
             let id = (l.order_id.clone(), l.line_id.clone());
             match lines.at.get(&id).unwrap_or(&LineAt::Waiting) {
                 LineAt::Waiting => *open.waiting.entry(ean.clone()).or_default() += l.quantity,
-                LineAt::HandedOver(p) => {
-                    *open
-                        .handed_over
-                        .entry(ean.clone())
-                        .or_default()
-                        .entry(p.clone())
-                        .or_default() += l.quantity
-                }
+                LineAt::HandedOver(p, at) => open
+                    .handed_over
+                    .entry(ean.clone())
+                    .or_default()
+                    .entry(p.clone())
+                    .or_default()
+                    .push((l.quantity, *at)),
                 LineAt::Shipped => {}
             }
             if let Some(t) = l.placed_at {
@@ -843,7 +861,8 @@ impl Flow {
             if route.is_some_and(|p| p != provider) {
                 continue;
             }
-            let h = handed.and_then(|h| h.get(provider)).copied().unwrap_or(0);
+            let units = handed.and_then(|h| h.get(provider));
+            let h: u32 = units.map_or(0, |u| u.iter().map(|(n, _)| n).sum());
             match read {
                 Err(_) => {
                     inputs.down.push(provider.clone());
@@ -851,27 +870,42 @@ impl Flow {
                 }
                 Ok(by_ean) => {
                     let c = by_ean.get(&ean);
-                    let stale = c
-                        .and_then(|c| c.2)
-                        .is_some_and(|t| later(t, o.stale_after) < listing_at);
+                    // Sent at or after the count was made (or when, unknown): a reserving
+                    // count has not taken them off yet. A hand-over sent before it and
+                    // processed after it (a count made in between) is the one case missed:
+                    // as long as the request took. A count stamped to the second (ShopWeDo)
+                    // in the second of a hand-over counts it as after: hidden, not sold twice.
+                    let late: u32 = match c.and_then(|c| c.2) {
+                        None => 0,
+                        Some(as_of) => units.map_or(0, |u| {
+                            u.iter()
+                                .filter(|(_, at)| at.is_none_or(|at| at >= as_of))
+                                .map(|(n, _)| n)
+                                .sum()
+                        }),
+                    };
+                    let basis = o
+                        .basis
+                        .get(provider)
+                        .copied()
+                        .unwrap_or_else(|| c.map_or(StockBasis::OnShelf, |c| c.1));
                     let count = Count {
                         provider: provider.clone(),
                         available: c.map(|c| c.0),
-                        basis: c.map_or(StockBasis::OnShelf, |c| c.1),
-                        stale,
+                        basis,
                         handed_over: h,
+                        late,
                     };
                     said.push(match count.available {
                         None => format!("{provider} -"),
                         Some(n) => {
-                            let b = match (count.basis, stale) {
-                                (StockBasis::Reserving, false) => "atp",
-                                (StockBasis::Reserving, true) => "atp(stale)",
-                                (StockBasis::InStockOnly, _) => "in-stock",
-                                _ => "shelf",
+                            let (b, off) = match count.basis {
+                                StockBasis::Reserving => ("atp", late),
+                                StockBasis::InStockOnly => ("in-stock", h),
+                                _ => ("shelf", h),
                             };
-                            if h > 0 {
-                                format!("{provider} {b} {n} (−{h} handed over)")
+                            if off > 0 {
+                                format!("{provider} {b} {n} (−{off} handed over)")
                             } else {
                                 format!("{provider} {b} {n}")
                             }
@@ -892,7 +926,7 @@ impl Flow {
             .map(|h| {
                 h.iter()
                     .filter(|(p, _)| !inputs.counts.iter().any(|c| &&c.provider == p))
-                    .map(|(_, n)| n)
+                    .flat_map(|(_, u)| u.iter().map(|(n, _)| n))
                     .sum()
             })
             .unwrap_or(0);
