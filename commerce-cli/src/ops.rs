@@ -245,8 +245,18 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
         e.0 += 1;
         e.1 = e.1.max(l.until);
     }
+    // The stock passes of the channels whose offers the journal keeps.
+    let offers = journal.offers().await?;
+    let channels: std::collections::BTreeSet<&str> = offers.iter().map(|o| o.channel.as_str()).collect();
+    let mut passes = Vec::new();
+    for channel in channels {
+        if let Some(p) = journal.pass(&format!("stock:{channel}")).await? {
+            passes.push((channel, p));
+        }
+    }
     let value = json!({
         "journal": journal.location(),
+        "stock": passes.iter().map(|(c, p)| json!({"channel": c, "pass": p, "offers": offers.iter().filter(|o| o.channel == *c && !o.gone).count(), "attention": offers.iter().filter(|o| o.channel == *c && o.attention.is_some()).count()})).collect::<Vec<_>>(),
         "unreadable": unreadable.iter().map(|(k, e)| json!({"key": k, "error": e})).collect::<Vec<_>>(),
         "orders": records.len(),
         "stages": stages,
@@ -283,6 +293,19 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
                 r.stage(),
                 r.failures,
                 r.last_error.as_deref().unwrap_or("?")
+            );
+        }
+        for (channel, p) in &passes {
+            let held = match p.held_at(now) {
+                Some((runner, until)) => format!("under way by {runner} (lease until {})", time(*until)),
+                None => format!("next due {}", p.next_due.map_or_else(|| "now".to_owned(), time)),
+            };
+            t += &format!(
+                "stock {channel}: {held}; last: {}\n",
+                match (p.last_finished, &p.last_summary) {
+                    (Some(at), Some(summary)) => format!("{} {summary}", time(at)),
+                    _ => "none finished".to_owned(),
+                }
             );
         }
         if runners.is_empty() {
@@ -354,7 +377,7 @@ pub(crate) async fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Fai
         .filter(|o| o.attention.is_some())
         .collect();
     let location = journal.location();
-    let offer_advice = "check the EAN at the warehouses (and the warehouses' answers); the next stock pass                         (`commerce stock`) looks again";
+    let offer_advice = "check the EAN at the warehouses (and the warehouses' answers); the next stock pass (`commerce stock`) looks again";
     let value = Value::Array(
         unreadable
             .iter()
@@ -375,7 +398,12 @@ pub(crate) async fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Fai
         if records.is_empty() && unreadable.is_empty() && offers.is_empty() {
             return "no order needs a person".to_owned();
         }
-        let mut t = format!("{} order(s) need a person\n", records.len() + unreadable.len());
+        let orders = records.len() + unreadable.len();
+        let mut t = if orders > 0 || offers.is_empty() {
+            format!("{orders} order(s) need a person\n")
+        } else {
+            String::new()
+        };
         if !offers.is_empty() {
             t += &format!("{} offer(s) need a person (stock)\n", offers.len());
             for o in &offers {
@@ -521,6 +549,20 @@ async fn show_offers(journal: &dyn Journal, key: &str, out: Out) -> Result<Optio
 }
 
 pub(crate) async fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+    // `offer:<channel>:<offer id>`, as `attention` names offers.
+    if let Some(id) = key
+        .strip_prefix("offer:")
+        .and_then(|rest| rest.split_once(':'))
+        .map(|(_, id)| id)
+    {
+        return match show_offers(journal, id, out).await? {
+            Some(code) => Ok(code),
+            None => Err(Failure {
+                message: format!("no offer {key} in the journal {}", journal.location()),
+                code: 1,
+            }),
+        };
+    }
     if !key.contains(':') || is_ean(key) {
         if let Some(code) = show_offers(journal, key, out).await? {
             return Ok(code);

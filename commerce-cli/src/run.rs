@@ -121,7 +121,9 @@ pub(crate) fn stock(store: &Store, args: StockArgs, out: Out) -> Result<u8, Fail
         } else {
             PassMode::Now
         };
-        let mut code = 0u8;
+        // The worst outcome wins: a failure (1), then a pass under way elsewhere (75), then
+        // offers that need a person (2).
+        let (mut failed, mut held, mut attention) = (false, false, false);
         let results = flow.stock(mode).await;
         if results.is_empty() {
             warn("no sales channel of this configuration keeps offers: nothing to sync");
@@ -129,12 +131,8 @@ pub(crate) fn stock(store: &Store, args: StockArgs, out: Out) -> Result<u8, Fail
         for (channel, result) in results {
             match result {
                 Ok(Some(report)) => {
-                    if report.attention > 0 && code == 0 {
-                        code = 2;
-                    }
-                    if report.failed > 0 || report.cut_short.is_some() {
-                        code = 1;
-                    }
+                    attention |= report.attention > 0;
+                    failed |= report.failed > 0 || report.cut_short.is_some();
                     let shown = if out.json {
                         serde_json::to_string(&report).unwrap_or_default()
                     } else {
@@ -143,18 +141,37 @@ pub(crate) fn stock(store: &Store, args: StockArgs, out: Out) -> Result<u8, Fail
                     say(&shown);
                 }
                 Ok(None) => {
-                    warn(&format!(
-                        "{channel}: another runner's stock pass is under way; try again after it ends \
-                         (`commerce status` names the runner)"
-                    ));
-                    code = code.max(75);
+                    held = true;
+                    let message = "another runner's stock pass is under way; try again after it ends \
+                                   (`commerce status` names the runner)";
+                    if out.json {
+                        say(
+                            &serde_json::json!({"channel": channel, "held": true, "message": message})
+                                .to_string(),
+                        );
+                    } else {
+                        warn(&format!("{channel}: {message}"));
+                    }
                 }
                 Err(e) => {
-                    warn(&format!("{channel}: the stock pass failed: {e}"));
-                    code = 1;
+                    failed = true;
+                    if out.json {
+                        say(&serde_json::json!({"channel": channel, "error": e.to_string()}).to_string());
+                    } else {
+                        warn(&format!("{channel}: the stock pass failed: {e}"));
+                    }
                 }
             }
         }
+        let code = if failed {
+            1
+        } else if held {
+            75
+        } else if attention {
+            2
+        } else {
+            0
+        };
         Ok(code)
     })
 }
@@ -235,7 +252,9 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
         // A step that failed and then went through is not a failure of the run; an order
         // left unfinished is (with --watch, or after a signal, a stop is how a run ends).
         let stopped = args.watch || summary.interrupted;
-        let unfinished = !summary.unlisted.is_empty() || (!stopped && summary.pending > 0);
+        let unfinished = !summary.unlisted.is_empty()
+            || (!stopped && summary.pending > 0)
+            || (!stopped && summary.stock_failed);
         Ok(if unfinished {
             1
         } else if summary.needing_person > 0 || !summary.attention.is_empty() {

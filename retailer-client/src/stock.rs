@@ -188,8 +188,10 @@ impl RetailerClient {
 
     /// The named offers, one [`channel_offer`](Self::channel_offer) read each (a few at
     /// once, as fast as bol's limits for `get-offer` let them go), in the order given, each
-    /// id once; those bol answers 404 for are left out. Any other failure fails the call; a
-    /// blank id fails it before anything is sent ([`Error::InvalidInput`] naming its index).
+    /// id once; those bol answers 404 for are left out. An offer whose read fails otherwise
+    /// is left out too (logged), unless every read failed: then the call fails with the
+    /// first error. A blank id fails it before anything is sent ([`Error::InvalidInput`]
+    /// naming its index).
     pub async fn channel_offers(&self, ids: &[String]) -> Result<Vec<ChannelOffer>, Error> {
         let mut v = ValidationErrors::new();
         for (i, id) in ids.iter().enumerate() {
@@ -204,15 +206,34 @@ impl RetailerClient {
             .filter(|id| seen.insert(id.as_str()))
             .cloned()
             .collect();
-        let found: Vec<Option<ChannelOffer>> = futures_util::stream::iter(ids)
+        let results: Vec<Result<Option<ChannelOffer>, Error>> = futures_util::stream::iter(ids)
             .map(|id| {
                 let client = self.clone();
                 async move { client.channel_offer(&id).await }
             })
             .buffered(CONCURRENT_CREATES)
-            .try_collect()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .collect()
+            .await;
+        // One offer's failed read leaves that offer out (a stock sync then leaves it as it
+        // is); only when every read failed is it the call's failure (credentials refused,
+        // bol down).
+        let mut found = Vec::new();
+        let mut first_error = None;
+        let mut failed = 0usize;
+        for result in results {
+            match result {
+                Ok(offer) => found.extend(offer),
+                Err(e) => {
+                    failed += 1;
+                    tracing::warn!(error = %e, "bol: an offer could not be read; left out");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if found.is_empty() && failed > 0 => Err(e),
+            _ => Ok(found),
+        }
     }
 
     /// Sends each stock update (`PUT /retailer/offers/{offer-id}/stock` with

@@ -505,6 +505,8 @@ pub struct Summary {
     /// Offers that need a person (their EAN at no warehouse, a warehouse that did not
     /// answer, an update refused), as the last pass left them.
     pub stock_attention: usize,
+    /// A stock pass failed, or some of its updates did.
+    pub stock_failed: bool,
 }
 
 impl Summary {

@@ -116,6 +116,7 @@ impl Flow {
         let stock = self.summary().clone();
         summary.stock = stock.stock;
         summary.stock_attention = stock.stock_attention;
+        summary.stock_failed = stock.stock_failed;
         summary.failures = stock.failures;
         summary.more_failures = stock.more_failures;
         summary.interrupted |= self.stopping();
@@ -133,16 +134,28 @@ impl Flow {
             if self.stopping() {
                 return;
             }
+            let mut attention = None;
             for (channel, result) in self.stock(super::stock::PassMode::WhenDue).await {
                 match result {
                     Ok(Some(report)) => {
                         let mut summary = self.summary();
+                        // The last passes only: a watch runs for months.
+                        if summary.stock.len() >= 20 {
+                            summary.stock.remove(0);
+                        }
                         summary.stock.push(report.line());
-                        summary.stock_attention = report.attention;
+                        *attention.get_or_insert(0) += report.attention;
+                        summary.stock_failed |= report.failed > 0;
                     }
                     Ok(None) => {}
-                    Err(e) => self.fail(&format!("stock:{channel}"), "stock", &e),
+                    Err(e) => {
+                        self.summary().stock_failed = true;
+                        self.fail(&format!("stock:{channel}"), "stock", &e);
+                    }
                 }
+            }
+            if let Some(n) = attention {
+                self.summary().stock_attention = n;
             }
             if mode == Mode::UntilDone {
                 return;
@@ -152,9 +165,12 @@ impl Flow {
             let now = self.clock.now();
             let mut wake = later(now, interval);
             for channel in &self.providers.channels {
-                if let Ok(Some(p)) = self.journal.pass(&format!("stock:{}", channel.name())).await
-                    && let Some(due) = p.next_due
-                {
+                if let Ok(Some(p)) = self.journal.pass(&format!("stock:{}", channel.name())).await {
+                    // Due, or, while another runner holds it, when its lease ends.
+                    let mut due = p.next_due.unwrap_or(now);
+                    if let Some((_, until)) = p.held_at(now) {
+                        due = due.max(*until);
+                    }
                     wake = wake.min(due.max(later(now, Duration::from_secs(1))));
                 }
             }

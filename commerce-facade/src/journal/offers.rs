@@ -50,6 +50,10 @@ pub struct OfferRecord {
     /// When a pass last looked at it.
     #[serde(default)]
     pub checked_at: Option<DateTime<Utc>>,
+    /// The channel's listing no longer has it (deleted, or out of the catalogue): not read
+    /// one by one again until a listing has it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gone: bool,
     /// Why it needs a person (no warehouse lists its EAN, a warehouse that may hold it did
     /// not answer, an update the channel refused); `None` when it does not.
     #[serde(default)]

@@ -412,6 +412,37 @@ struct Open {
 }
 
 impl Open {
+    /// The channel's open lines, each where the journal says it stands.
+    fn of(open_lines: &[commerce_core::OpenLine], lines: &Lines) -> Self {
+        let mut open = Open::default();
+        let mut seen_lines = BTreeSet::new();
+        for l in open_lines {
+            let Some(ean) = &l.ean else { continue };
+            let id = (l.order_id.clone(), l.line_id.clone());
+            match lines.at.get(&id).unwrap_or(&LineAt::Waiting) {
+                LineAt::Waiting => *open.waiting.entry(ean.clone()).or_default() += l.quantity,
+                LineAt::HandedOver(p, at) => open
+                    .handed_over
+                    .entry(ean.clone())
+                    .or_default()
+                    .entry(p.clone())
+                    .or_default()
+                    .push((l.quantity, *at)),
+                LineAt::Shipped => {}
+            }
+            if let Some(t) = l.placed_at {
+                open.placed.entry(ean.clone()).or_default().push((t, l.quantity));
+                seen_lines.insert(id);
+            }
+        }
+        for (id, (ean, t, n)) in &lines.placed {
+            if !seen_lines.contains(id) {
+                open.placed.entry(ean.clone()).or_default().push((*t, *n));
+            }
+        }
+        open
+    }
+
     fn placed_after(&self, ean: &str, after: DateTime<Utc>) -> u32 {
         self.placed
             .get(ean)
@@ -484,8 +515,15 @@ impl Flow {
         let pass = Self::pass_name(channel.name());
         let runner = self.options.runner.clone();
         let started = self.clock.now();
+        let until = later(started, self.options.lease);
+        // One journal serves one account per channel: another account's offers are not
+        // its to sync.
+        if let Some(account) = channel.account() {
+            self.journal
+                .bind_account(channel.name(), &account, self.options.new_credentials)
+                .await?;
+        }
         if mode != PassMode::DryRun {
-            let until = later(started, self.options.lease);
             if !self
                 .journal
                 .claim_pass(&pass, &runner, started, until, mode == PassMode::Now)
@@ -507,7 +545,7 @@ impl Flow {
         } else {
             // The lease is renewed while the pass works (the export alone may take
             // minutes); a lease lost stops the pass where it stands.
-            let beat = std::pin::pin!(self.pass_heartbeat(&pass));
+            let beat = std::pin::pin!(self.pass_heartbeat(&pass, until));
             match select(work, select(beat, stop)).await {
                 Either::Left((r, _)) => r,
                 Either::Right((Either::Left((e, _)), _)) => Err(e.into()),
@@ -526,11 +564,8 @@ impl Flow {
         let (next_due, summary) = match &result {
             Ok(report) if report.cut_short.is_none() => (later(started, interval), report.line()),
             Ok(report) => (now, report.line()),
-            // A pass that failed is tried again after a short while, not an interval.
-            Err(e) => (
-                later(now, interval.min(Duration::from_secs(60))),
-                format!("failed: {e}"),
-            ),
+            // A pass that failed is tried again after a third of an interval.
+            Err(e) => (later(now, interval / 3), format!("failed: {e}")),
         };
         match self
             .journal
@@ -543,15 +578,24 @@ impl Flow {
         result.map(Some)
     }
 
-    async fn pass_heartbeat(&self, pass: &str) -> JournalError {
+    /// Renews the pass's lease every third of its length; returns when it is lost, or when
+    /// the journal failed to renew it until its end (another runner may hold it by then).
+    async fn pass_heartbeat(&self, pass: &str, mut until: DateTime<Utc>) -> JournalError {
         let every = (self.options.lease / 3).max(Duration::from_millis(100));
         loop {
             tokio::time::sleep(every).await;
-            let until = later(self.clock.now(), self.options.lease);
-            if let Err(e) = self.journal.renew_pass(pass, &self.options.runner, until).await
-                && matches!(e, JournalError::LeaseLost { .. })
-            {
-                return e;
+            let next = later(self.clock.now(), self.options.lease);
+            match self.journal.renew_pass(pass, &self.options.runner, next).await {
+                Ok(()) => until = next,
+                Err(e @ JournalError::LeaseLost { .. }) => return e,
+                Err(_)
+                    if self.clock.now() + chrono::Duration::from_std(every).unwrap_or_default() >= until =>
+                {
+                    return JournalError::LeaseLost {
+                        key: format!("pass {pass} (not renewed before its end)"),
+                    };
+                }
+                Err(_) => {}
             }
         }
     }
@@ -579,58 +623,52 @@ impl Flow {
             .map(|r| (r.offer_id.clone(), r))
             .collect();
         let listing_at = self.clock.now();
-        let list_due = known.is_empty()
-            || known.len() > o.by_id_max
-            || known
-                .values()
+        let live: Vec<&OfferRecord> = known.values().filter(|r| !r.gone).collect();
+        let list_due = live.is_empty()
+            || live.len() > o.by_id_max
+            || live
+                .iter()
                 .any(|r| r.listed_at.is_none_or(|t| later(t, o.list_every) <= listing_at));
         let mut offers = if list_due {
             report.listed_by = "export".into();
             channel.offers(&[]).await?
         } else {
             report.listed_by = "by id".into();
-            let ids: Vec<String> = known.keys().cloned().collect();
+            let ids: Vec<String> = live.iter().map(|r| r.offer_id.clone()).collect();
             channel.offers(&ids).await?
         };
-        // What the listing says is as of when it came back (bol builds the export while its
+        // What a read says is as of when it came back (bol builds the export while its
         // process runs and answers when it is done): orders placed after that are taken
         // off what it says the channel sells.
         let listed_at = self.clock.now();
         report.reads.push((report.listed_by.clone(), listed_at));
+        offers.sort_by(|a, b| a.offer_id.cmp(&b.offer_id));
+        offers.dedup_by(|a, b| a.offer_id == b.offer_id);
+        let mut read_at: HashMap<String, DateTime<Utc>> =
+            offers.iter().map(|x| (x.offer_id.clone(), listed_at)).collect();
         // Offers whose mode or count the listing does not give, and the journal cannot
-        // work out, are read one by one.
+        // work out (never read, or bol's amount is not the one the journal last knew: set
+        // by someone else), are read one by one.
         let unclear: Vec<String> = offers
             .iter()
             .filter(|x| !x.fulfilled_by_channel)
             .filter(|x| {
                 let r = known.get(&x.offer_id);
                 let mode = x.managed_by_shop.or(r.and_then(|r| r.managed_by_shop));
+                let last = r.and_then(|r| r.sent.as_ref().map(|s| i64::from(s.amount)).or(r.seen_amount));
                 mode.is_none()
                     || (x.corrected.is_none()
-                        && r.is_none_or(|r| r.sent.is_none() && r.seen_corrected.is_none()))
+                        && (r.is_none_or(|r| r.sent.is_none() && r.seen_corrected.is_none())
+                            || x.amount.is_some_and(|a| Some(a) != last)))
             })
             .map(|x| x.offer_id.clone())
             .collect();
         if list_due && !unclear.is_empty() {
-            let read: HashMap<String, ChannelOffer> = channel
-                .offers(&unclear)
-                .await?
-                .into_iter()
-                .map(|x| (x.offer_id.clone(), x))
-                .collect();
-            for x in &mut offers {
-                if let Some(r) = read.get(&x.offer_id) {
-                    x.managed_by_shop = x.managed_by_shop.or(r.managed_by_shop);
-                    x.corrected = x.corrected.or(r.corrected);
-                    x.amount = x.amount.or(r.amount);
-                }
-            }
-            report
-                .reads
-                .push((format!("{} by id", read.len()), self.clock.now()));
+            let n = self
+                .read_again(channel, &unclear, &mut offers, &mut read_at)
+                .await?;
+            report.reads.push((format!("{n} by id"), self.clock.now()));
         }
-        offers.sort_by(|a, b| a.offer_id.cmp(&b.offer_id));
-        offers.dedup_by(|a, b| a.offer_id == b.offer_id);
         report.offers = offers.len();
         // 2. The journal.
         let (records, _) = self.journal.census().await?;
@@ -659,71 +697,72 @@ impl Flow {
         report
             .reads
             .push((format!("{name} open lines"), self.clock.now()));
-        let mut open = Open::default();
-        let mut seen_lines = BTreeSet::new();
-        for l in &open_lines {
-            let Some(ean) = &l.ean else { continue };
-            let id = (l.order_id.clone(), l.line_id.clone());
-            match lines.at.get(&id).unwrap_or(&LineAt::Waiting) {
-                LineAt::Waiting => *open.waiting.entry(ean.clone()).or_default() += l.quantity,
-                LineAt::HandedOver(p, at) => open
-                    .handed_over
-                    .entry(ean.clone())
-                    .or_default()
-                    .entry(p.clone())
-                    .or_default()
-                    .push((l.quantity, *at)),
-                LineAt::Shipped => {}
-            }
-            if let Some(t) = l.placed_at {
-                open.placed.entry(ean.clone()).or_default().push((t, l.quantity));
-                seen_lines.insert(id);
-            }
-        }
-        for (id, (ean, t, n)) in &lines.placed {
-            if !seen_lines.contains(id) {
-                open.placed.entry(ean.clone()).or_default().push((*t, *n));
-            }
-        }
-        // The arithmetic, per offer.
+        let open = Open::of(&open_lines, &lines);
+        // The arithmetic, per offer; offers to update whose mode or count came from the
+        // journal rather than a read of this pass are read one by one and worked out again
+        // (bol's mode may have changed; an update is sent only where it changes something).
         let cap = channel.max_stock().min(999_999);
+        let listed: HashMap<String, (Option<bool>, Option<i64>)> = offers
+            .iter()
+            .map(|x| (x.offer_id.clone(), (x.managed_by_shop, x.corrected)))
+            .collect();
+        let mut decided = self.decide_all(&name, &offers, &known, &counts, &open, &read_at, cap);
+        let confirm: Vec<String> = decided
+            .iter()
+            .filter(|(_, _, update)| update.is_some())
+            .map(|(r, _, _)| r.offer_id.clone())
+            .filter(|id| {
+                listed.get(id).is_some_and(|(m, c)| m.is_none() || c.is_none())
+                    && read_at.get(id) == Some(&listed_at)
+            })
+            .collect();
+        if !confirm.is_empty() {
+            let n = self
+                .read_again(channel, &confirm, &mut offers, &mut read_at)
+                .await?;
+            report
+                .reads
+                .push((format!("{n} to update by id"), self.clock.now()));
+            // What the reads just now say wins over what the journal knew.
+            for x in offers.iter().filter(|x| confirm.contains(&x.offer_id)) {
+                if let Some(r) = known.get_mut(&x.offer_id) {
+                    r.managed_by_shop = x.managed_by_shop.or(r.managed_by_shop);
+                }
+            }
+            decided = self.decide_all(&name, &offers, &known, &counts, &open, &read_at, cap);
+        }
+        let now = self.clock.now();
         let mut updates: Vec<(StockUpdate, usize)> = Vec::new();
         let mut records: Vec<(OfferRecord, Option<String>)> = Vec::new();
-        let now = self.clock.now();
-        for x in &offers {
-            let mut r = known
-                .remove(&x.offer_id)
-                .unwrap_or_else(|| OfferRecord::new(&name, &x.offer_id));
-            r.ean = x.ean.clone().or(r.ean.take());
-            r.fulfilled_by_channel = x.fulfilled_by_channel;
-            r.managed_by_shop = x.managed_by_shop.or(r.managed_by_shop);
-            r.seen_amount = x.amount.or(r.seen_amount);
+        for (mut r, row, update) in decided {
             if list_due {
                 r.listed_at = Some(listing_at);
             }
             r.checked_at = Some(now);
-            let (row, update) = self.decide(x, &mut r, &counts, &open, listed_at, list_due, cap);
-            if x.corrected.is_some() {
-                r.seen_corrected = x.corrected;
-                r.seen_at = Some(listed_at);
-            }
-            r.reason = Some(row.why.clone());
-            r.attention = row.attention.then(|| row.why.clone());
             if row.attention {
                 report.attention += 1;
-            }
-            if row.send.is_none() && !row.attention && r.fulfilled_by_channel {
+            } else if row.send.is_none() && row.why.starts_with("left alone") {
                 report.left_alone += 1;
-            } else if row.send.is_none() && !row.attention && row.why.starts_with("left alone") {
-                report.left_alone += 1;
-            } else if row.send.is_none() && !row.attention {
+            } else if row.send.is_none() {
                 report.unchanged += 1;
             }
             if let Some(u) = update {
                 updates.push((u, report.rows.len()));
             }
             report.rows.push(row);
+            known.remove(&r.offer_id);
             records.push((r, None));
+        }
+        // Offers the listing no longer has: gone from the channel (sold out of the
+        // catalogue, deleted); kept, never read one by one again, nothing for a person.
+        if list_due {
+            for (_, mut r) in known.into_iter().filter(|(_, r)| !r.gone) {
+                r.gone = true;
+                r.attention = None;
+                r.reason = Some("no longer on the channel".into());
+                r.listed_at = Some(listing_at);
+                records.push((r, Some("no longer on the channel".into())));
+            }
         }
         if mode == PassMode::DryRun {
             report.sent = updates.len();
@@ -743,9 +782,11 @@ impl Flow {
                 report.cut_short = Some("a stop was asked for".into());
                 break;
             }
-            let sent_at = self.clock.now();
             let list: Vec<StockUpdate> = batch.iter().map(|(u, _)| u.clone()).collect();
             let results = channel.set_stock(&list).await;
+            // The channel applied them by now (their process statuses were waited for): it
+            // takes off orders placed after this (or earlier), never fewer.
+            let applied_at = self.clock.now();
             let mut written = Vec::new();
             for ((u, row), result) in batch.iter().zip(results) {
                 let row = &mut report.rows[*row];
@@ -760,12 +801,12 @@ impl Flow {
                         r.sent = Some(SentStock {
                             amount: u.amount,
                             managed_by_shop: u.managed_by_shop,
-                            at: sent_at,
+                            at: applied_at,
                             reference: receipt.reference.clone(),
                         });
                         r.seen_corrected = Some(i64::from(u.amount));
                         r.seen_amount = Some(i64::from(u.amount));
-                        r.seen_at = Some(sent_at);
+                        r.seen_at = Some(applied_at);
                         format!(
                             "stock {before} → {} ({}; {}{})",
                             u.amount,
@@ -798,6 +839,93 @@ impl Flow {
         Ok(report)
     }
 
+    /// Reads `ids` one by one and merges what they say into `offers` (a read by id says
+    /// the mode and what the channel sells now); returns how many were read.
+    async fn read_again(
+        &self,
+        channel: &dyn SalesChannel,
+        ids: &[String],
+        offers: &mut [ChannelOffer],
+        read_at: &mut HashMap<String, DateTime<Utc>>,
+    ) -> Result<usize, Error> {
+        let read: HashMap<String, ChannelOffer> = channel
+            .offers(ids)
+            .await?
+            .into_iter()
+            .map(|x| (x.offer_id.clone(), x))
+            .collect();
+        let at = self.clock.now();
+        for x in offers.iter_mut() {
+            if let Some(r) = read.get(&x.offer_id) {
+                x.managed_by_shop = r.managed_by_shop.or(x.managed_by_shop);
+                x.corrected = r.corrected.or(x.corrected);
+                x.amount = r.amount.or(x.amount);
+                read_at.insert(x.offer_id.clone(), at);
+            }
+        }
+        Ok(read.len())
+    }
+
+    /// Every offer of `channel` worked out: its record as it will be written, its row,
+    /// its update.
+    #[allow(clippy::too_many_arguments)]
+    fn decide_all(
+        &self,
+        channel: &str,
+        offers: &[ChannelOffer],
+        known: &BTreeMap<String, OfferRecord>,
+        counts: &[(String, Counts)],
+        open: &Open,
+        read_at: &HashMap<String, DateTime<Utc>>,
+        cap: u32,
+    ) -> Vec<(OfferRecord, StockRow, Option<StockUpdate>)> {
+        // Several offers of one EAN (another condition): the warehouses' units go to one of
+        // them, the first by offer id among those synced; the others get none.
+        let mut first_of_ean: HashMap<String, String> = HashMap::new();
+        for x in offers {
+            let r = known.get(&x.offer_id);
+            let shop_keeps = x.managed_by_shop.or(r.and_then(|r| r.managed_by_shop));
+            let synced = !x.fulfilled_by_channel
+                && shop_keeps.is_some_and(|k| k || self.options.stock.manage_channel_kept);
+            if let (true, Some(ean)) = (synced, &x.ean) {
+                first_of_ean
+                    .entry(ean.clone())
+                    .or_insert_with(|| x.offer_id.clone());
+            }
+        }
+        offers
+            .iter()
+            .map(|x| {
+                let mut r = known
+                    .get(&x.offer_id)
+                    .cloned()
+                    .unwrap_or_else(|| OfferRecord::new(channel, &x.offer_id));
+                r.gone = false;
+                r.ean = x.ean.clone().or(r.ean.take());
+                r.fulfilled_by_channel = x.fulfilled_by_channel;
+                r.managed_by_shop = x.managed_by_shop.or(r.managed_by_shop);
+                r.seen_amount = x.amount.or(r.seen_amount);
+                let at = read_at
+                    .get(&x.offer_id)
+                    .copied()
+                    .unwrap_or_else(|| self.clock.now());
+                let shared_with = x
+                    .ean
+                    .as_ref()
+                    .and_then(|e| first_of_ean.get(e))
+                    .filter(|first| **first != x.offer_id);
+                let (row, update) = self.decide(x, &mut r, counts, open, at, cap, shared_with);
+                if x.corrected.is_some() {
+                    r.seen_corrected = x.corrected;
+                    r.seen_at = Some(at);
+                }
+                r.reason = Some(row.why.clone());
+                r.attention = row.attention.then(|| row.why.clone());
+                (r, row, update)
+            })
+            .collect()
+    }
+
     /// The row of one offer and the update it needs, if any.
     #[allow(clippy::too_many_arguments)]
     fn decide(
@@ -806,9 +934,9 @@ impl Flow {
         r: &mut OfferRecord,
         counts: &[(String, Counts)],
         open: &Open,
-        listing_at: DateTime<Utc>,
-        listed: bool,
+        read_at: DateTime<Utc>,
         cap: u32,
+        shared_with: Option<&String>,
     ) -> (StockRow, Option<StockUpdate>) {
         let o = &self.options.stock;
         let mut row = StockRow {
@@ -843,6 +971,11 @@ impl Flow {
             row.attention = true;
             return (row, None);
         };
+        if self.providers.fulfilment.is_empty() {
+            row.why = "kept: no warehouse is configured".into();
+            row.attention = true;
+            return (row, None);
+        }
         // The warehouses the routing may use for the EAN.
         let route = self.options.routes.get(&ean);
         let mut inputs = Inputs {
@@ -935,13 +1068,13 @@ impl Flow {
         row.buffer = inputs.buffer;
         // What the channel sells now.
         row.selling = if shop_keeps {
-            match (x.corrected, listed) {
+            match x.corrected {
                 // Read in the listing: less what was ordered since it was asked for.
-                (Some(c), true) => Some(c - i64::from(open.placed_after(&ean, listing_at))),
-                (Some(c), false) => Some(c),
+                // Read: less what was ordered since the read.
+                Some(c) => Some(c - i64::from(open.placed_after(&ean, read_at))),
                 // Worked out: the last amount the channel is known to have sold from, less
                 // what was ordered since.
-                (None, _) => {
+                None => {
                     let base = match (&r.sent, r.seen_corrected.zip(r.seen_at)) {
                         (Some(s), Some((c, t))) if t > s.at => Some((c, t)),
                         (Some(s), _) => Some((i64::from(s.amount), s.at)),
@@ -954,23 +1087,36 @@ impl Flow {
         } else {
             x.amount
         };
-        let (amount, why) = match arith::amount(&inputs) {
-            Verdict::Unknown(down) => {
+        let verdict = match shared_with {
+            // Another offer of this EAN (another condition) gets the warehouses' units:
+            // this one sells none of them.
+            Some(first) => {
+                row.attention = true;
+                (
+                    Verdict::Amount { amount: 0, free: 0 },
+                    format!("EAN shared with offer {first}, which gets the stock"),
+                )
+            }
+            None => (arith::amount(&inputs), String::new()),
+        };
+        let (amount, why) = match verdict {
+            (Verdict::Unknown(down), _) => {
                 row.why = format!("kept: {} did not answer", down.join(", "));
                 row.attention = true;
                 return (row, None);
             }
-            Verdict::Unstocked if o.keep_unstocked => {
+            (Verdict::Unstocked, _) if o.keep_unstocked => {
                 row.why = "kept: no warehouse lists this EAN".into();
                 row.attention = true;
                 return (row, None);
             }
-            Verdict::Unstocked => {
+            (Verdict::Unstocked, _) => {
                 row.attention = true;
                 (0, "no warehouse lists this EAN".to_owned())
             }
-            Verdict::Amount { amount, free } if free < 0 => (amount, format!("oversold by {}", -free)),
-            Verdict::Amount { amount, .. } => (amount, String::new()),
+            (Verdict::Amount { amount, .. }, why) if !why.is_empty() => (amount, why),
+            (Verdict::Amount { amount, free }, _) if free < 0 => (amount, format!("oversold by {}", -free)),
+            (Verdict::Amount { amount, .. }, _) => (amount, String::new()),
         };
         r.computed = Some(amount);
         match row.selling {
