@@ -38,6 +38,8 @@ struct ChannelState {
     /// offers are read.
     after_offers: Option<Hook>,
     refuse: Vec<String>,
+    /// The listing (all offers) leaves out who keeps the count, as bol's export may.
+    listing_without_mode: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -130,7 +132,7 @@ impl SalesChannel for Channel {
                     ean: Some(o.ean.clone()),
                     amount: Some(o.amount),
                     corrected: None,
-                    managed_by_shop: Some(o.shop_keeps),
+                    managed_by_shop: (!(ids.is_empty() && s.listing_without_mode)).then_some(o.shop_keeps),
                     fulfilled_by_channel: o.fbb,
                     on_hold: false,
                 })
@@ -184,6 +186,10 @@ struct Warehouse {
     basis: StockBasis,
     stock: Mutex<BTreeMap<String, i64>>,
     down: Mutex<bool>,
+    /// When its counts were made (ShopWeDo's `last_atp_update`): `None`, now.
+    as_of: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// Runs as its stock is read (a race put in by a test).
+    on_read: Mutex<Option<Hook>>,
 }
 
 impl Warehouse {
@@ -193,6 +199,8 @@ impl Warehouse {
             basis,
             stock: Mutex::new(stock.iter().map(|(e, n)| (e.to_string(), *n)).collect()),
             down: Mutex::new(false),
+            as_of: Mutex::new(None),
+            on_read: Mutex::new(None),
         })
     }
     fn set(&self, ean: &str, n: i64) {
@@ -221,13 +229,21 @@ impl Fulfilment for Warehouse {
         if *self.down.lock().unwrap() {
             return Err(Error::config("the warehouse is down"));
         }
+        let hook = self.on_read.lock().unwrap().take();
+        if let Some(hook) = hook {
+            (hook.0)();
+        }
+        let as_of = self.as_of.lock().unwrap().unwrap_or_else(chrono::Utc::now);
         Ok(self
             .stock
             .lock()
             .unwrap()
             .iter()
             .filter(|(e, _)| eans.contains(e))
-            .map(|(e, n)| StockLevel::new(e.clone(), Some(e.clone()), *n).with_basis(self.basis))
+            .map(|(e, n)| StockLevel {
+                as_of: Some(as_of),
+                ..StockLevel::new(e.clone(), Some(e.clone()), *n).with_basis(self.basis)
+            })
             .collect())
     }
 }
@@ -358,33 +374,53 @@ async fn orders_change_the_next_amount_the_right_way() {
     w.set(A, 7);
     let r = pass(&f, PassMode::Now).await.unwrap();
     assert_eq!((r.sent, channel.selling("o-a")), (1, 5), "{r}");
-    // Handed over (journal), reserved by the warehouse's ATP: 5 free.
-    let mut record = OrderRecord::new(Order {
-        id: "1".into(),
-        channel: "bol".into(),
-        lines: vec![commerce_core::LineItem {
-            line_id: "1-1".into(),
-            ean: Some(A.into()),
-            quantity: 2,
-            ..Default::default()
-        }],
-        ..Default::default()
-    });
-    record.fulfilment = Some("shopwedo".into());
-    record.submission = Step::Done(SubmissionReceipt {
-        provider: "shopwedo".into(),
-        reference: "S-1".into(),
-        already_submitted: false,
-    });
+    // Handed over (journal), reserved by the warehouse's ATP made after it: 5 free.
+    let mut record = line_record("1", A, 2);
+    handed_over(&mut record, chrono::Utc::now() - chrono::Duration::seconds(1));
     journal.add(&record).await.unwrap();
     w.set(A, 5);
     let r = pass(&f, PassMode::Now).await.unwrap();
     assert_eq!((r.sent, channel.selling("o-a")), (0, 5), "{r}");
+    // A hand-over whose time the journal does not know (an operator's resolve) is taken off
+    // a reserving count again: hidden, never sold twice.
+    journal
+        .amend("bol:1", "operator", chrono::Utc::now(), &mut |r| {
+            r.handed_over_at = None;
+            Ok("resolved".into())
+        })
+        .await
+        .unwrap();
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((r.sent, channel.selling("o-a")), (1, 3), "{r}");
 }
 
-/// An order handed over between the journal's read and the warehouse's (ATP takes it off,
-/// the journal still says waiting): counted twice, hidden for one pass, never sold twice;
-/// the next pass gives it back.
+fn line_record(order: &str, ean: &str, units: u32) -> OrderRecord {
+    OrderRecord::new(Order {
+        id: order.into(),
+        channel: "bol".into(),
+        lines: vec![commerce_core::LineItem {
+            line_id: format!("{order}-1"),
+            ean: Some(ean.into()),
+            quantity: units,
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+fn handed_over(r: &mut OrderRecord, at: chrono::DateTime<chrono::Utc>) {
+    r.fulfilment = Some("shopwedo".into());
+    r.handed_over_at = Some(at);
+    r.submission = Step::Done(SubmissionReceipt {
+        provider: "shopwedo".into(),
+        reference: format!("S-{}", r.order.id),
+        already_submitted: false,
+    });
+}
+
+/// An order handed over between the journal's read and the warehouse's (the pass read
+/// `Started`; the warehouse's ATP took it off by the time it was read): taken off twice,
+/// hidden for one pass, never sold twice; the next pass gives it back.
 #[tokio::test]
 async fn an_order_handed_over_between_two_reads_is_hidden_for_one_pass_never_oversold() {
     let channel = Channel::default();
@@ -393,46 +429,147 @@ async fn an_order_handed_over_between_two_reads_is_hidden_for_one_pass_never_ove
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
     let f = flow(&channel, &[w.clone()], journal.clone(), "r1");
     assert_eq!(pass(&f, PassMode::Now).await.unwrap().sent, 0);
-    // The order is placed before the pass; it is handed over (and reserved) after the
-    // pass read the journal, before it reads the warehouse.
+    // Placed before the pass; `Started` in the journal when the pass reads it.
     channel.order("1", A, 2);
-    let mut record = OrderRecord::new(Order {
-        id: "1".into(),
-        channel: "bol".into(),
-        lines: vec![commerce_core::LineItem {
-            line_id: "1-1".into(),
-            ean: Some(A.into()),
-            quantity: 2,
-            ..Default::default()
-        }],
-        ..Default::default()
-    });
+    let mut record = line_record("1", A, 2);
     record.submission = Step::Started;
+    record.handed_over_at = Some(chrono::Utc::now());
     journal.add(&record).await.unwrap();
-    let w2 = w.clone();
-    channel.state().after_offers = Some(Hook(Box::new(move || {
-        // The reads go offers → journal → warehouses → open lines: the warehouse reserves
-        // the order now, and the journal, read next, still says `Started`.
+    // The hand-over lands as the pass reads the warehouse (after the journal): reserved in
+    // the ATP, `Done` in the journal.
+    let (w2, j) = (w.clone(), journal.clone());
+    *w.on_read.lock().unwrap() = Some(Hook(Box::new(move || {
         w2.set(A, 8);
+        let j = j.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            rt.block_on(j.amend("bol:1", "test", chrono::Utc::now(), &mut |r| {
+                let at = r.handed_over_at.unwrap();
+                handed_over(r, at);
+                Ok("handed over".into())
+            }))
+            .unwrap();
+        })
+        .join()
+        .unwrap();
     })));
     let r = pass(&f, PassMode::Now).await.unwrap();
     // Truly free: 10 − 2 = 8; the pass took the 2 off twice: 6 (2 hidden, none oversold).
     assert_eq!(channel.selling("o-a"), 6, "{r}");
-    // The hand-over is journaled; the next pass gives the 2 back.
-    journal
-        .amend("bol:1", "test", chrono::Utc::now(), &mut |r| {
-            r.fulfilment = Some("shopwedo".into());
-            r.submission = Step::Done(SubmissionReceipt {
-                provider: "shopwedo".into(),
-                reference: "S-1".into(),
-                already_submitted: false,
-            });
-            Ok("handed over".into())
-        })
-        .await
-        .unwrap();
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!(channel.selling("o-a"), 8, "the next pass gives them back: {r}");
+}
+
+/// A reserving count made before a hand-over was sent has not taken it off: the pass does.
+#[tokio::test]
+async fn a_hand_over_sent_after_the_warehouse_counted_is_taken_off() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 10, true);
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 10)]);
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    *w.as_of.lock().unwrap() = Some(an_hour_ago);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let f = flow(&channel, &[w.clone()], journal.clone(), "r1");
+    channel.order("1", A, 2);
+    channel.order("2", A, 1);
+    let mut late = line_record("1", A, 2);
+    handed_over(&mut late, chrono::Utc::now());
+    journal.add(&late).await.unwrap();
+    // Sent before the count: the count has it.
+    let mut early = line_record("2", A, 1);
+    handed_over(&mut early, an_hour_ago - chrono::Duration::minutes(5));
+    journal.add(&early).await.unwrap();
     let r = pass(&f, PassMode::Now).await.unwrap();
     assert_eq!(channel.selling("o-a"), 8, "{r}");
+    assert!(r.to_string().contains("shopwedo atp 10 (−2 handed over)"), "{r}");
+}
+
+/// Without a warehouse, nothing can be worked out: every amount is kept (never 0).
+#[tokio::test]
+async fn without_a_warehouse_every_amount_is_kept() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 10, true);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let f = flow(&channel, &[], journal.clone(), "r1");
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((r.sent, r.attention), (0, 1), "{r}");
+    assert_eq!(channel.selling("o-a"), 10);
+}
+
+/// Two offers of one EAN (another condition): the warehouse's units go to one of them,
+/// never to both.
+#[tokio::test]
+async fn two_offers_of_one_ean_never_both_sell_the_units() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 3, true);
+    channel.offer("o-b", A, 3, true);
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 5)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let f = flow(&channel, &[w], journal.clone(), "r1");
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((channel.selling("o-a"), channel.selling("o-b")), (5, 0), "{r}");
+    assert_eq!(r.attention, 1, "{r}");
+    let b = journal.offers().await.unwrap().remove(1);
+    assert!(b.attention.unwrap().contains("EAN shared with offer o-a"));
+}
+
+/// bol's listing does not say who keeps the count: an offer switched to bol's count since
+/// the journal read it is read again before an update, and left alone (never flipped).
+#[tokio::test]
+async fn an_offer_switched_to_the_channels_count_is_not_flipped_back() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 10, true);
+    channel.state().listing_without_mode = true;
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 10)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let mut f = flow(&channel, &[w.clone()], journal.clone(), "r1");
+    // The first pass reads the mode by id (the listing lacks it) and journals it.
+    assert_eq!(pass(&f, PassMode::Now).await.unwrap().sent, 0);
+    channel.state().offers.get_mut("o-a").unwrap().shop_keeps = false;
+    w.set(A, 7);
+    // A listing is due again (as after six hours).
+    let mut options = f.options().clone();
+    options.stock.list_every = std::time::Duration::ZERO;
+    f = Flow::new(
+        Providers::new()
+            .channel(channel.clone())
+            .fulfilment(Shared(w.clone())),
+        journal.clone(),
+        options,
+    );
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!(r.sent, 0, "{r}");
+    assert!(!channel.state().offers["o-a"].shop_keeps, "the mode was flipped");
+    assert!(channel.state().updates.is_empty());
+}
+
+/// An offer gone from the listing is kept in the journal, nothing for a person, and not
+/// read one by one again.
+#[tokio::test]
+async fn an_offer_gone_from_the_listing_is_set_aside() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 5, true);
+    channel.offer("o-b", B, 5, true);
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 5)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let mut options = FlowOptions {
+        runner: "r1".into(),
+        ..FlowOptions::default()
+    };
+    options.stock.interval = Some(std::time::Duration::from_secs(900));
+    options.stock.list_every = std::time::Duration::ZERO;
+    let f = Flow::new(
+        Providers::new().channel(channel.clone()).fulfilment(Shared(w)),
+        journal.clone(),
+        options,
+    );
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!(r.attention, 1, "o-b: no warehouse lists B: {r}");
+    channel.state().offers.remove("o-b");
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((r.offers, r.attention), (1, 0), "{r}");
+    let b = journal.offers().await.unwrap().remove(1);
+    assert!(b.gone && b.attention.is_none(), "{b:?}");
 }
 
 #[tokio::test]
