@@ -357,10 +357,8 @@ fn get_stock(s: &Shared, data: &Value) -> Response {
     let w = s.world();
     let reserved = w.shopwedo_reserved();
     // Computed at each call: the ATP is live. ShopWeDo's document gives its times without a
-    // zone; the sandbox writes Belgian summer time (UTC+02:00), the reading the client takes.
-    let now = (s.now() + chrono::Duration::hours(2))
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string();
+    // zone; the sandbox writes Belgian wall-clock time, as a Belgian warehouse would.
+    let now = belgian_time(s.now()).format("%Y-%m-%d %H:%M:%S").to_string();
     let items: Vec<Value> = w
         .products
         .iter()
@@ -396,4 +394,28 @@ fn get_products(s: &Shared) -> Response {
         })
         .collect();
     crate::json(StatusCode::OK, Value::Array(items))
+}
+
+/// Belgian wall-clock time at `utc`: summer time (UTC+02:00) from the last Sunday of March,
+/// 01:00 UTC, to the last Sunday of October, 01:00 UTC; else UTC+01:00.
+fn belgian_time(utc: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    use chrono::Datelike;
+    let last_sunday = |month: u32| {
+        let last = chrono::NaiveDate::from_ymd_opt(utc.year(), month, 31).expect("31 days");
+        last - chrono::Duration::days(i64::from(last.weekday().num_days_from_sunday()))
+    };
+    let summer_from = last_sunday(3)
+        .and_hms_opt(1, 0, 0)
+        .expect("a valid time")
+        .and_utc();
+    let summer_to = last_sunday(10)
+        .and_hms_opt(1, 0, 0)
+        .expect("a valid time")
+        .and_utc();
+    let hours = if (summer_from..summer_to).contains(&utc) {
+        2
+    } else {
+        1
+    };
+    (utc + chrono::Duration::hours(hours)).naive_utc()
 }

@@ -373,13 +373,30 @@ impl Fulfilment for ShopWeDoClient {
     }
 }
 
-/// The offset ShopWeDo's timestamps are read at for [`StockLevel::as_of`]: its document
-/// gives them without a zone (`Y-m-d H:i:s`) and its warehouse is in Belgium, so they are
-/// read as the earliest instant they may stand for, Belgian summer time (UTC+02:00). An ATP
-/// taken as older than it is makes a stock sync take off an order it may already count
-/// (a unit hidden for a pass); taken as newer, an order it does not count yet would be
-/// sold twice.
-const AS_OF_OFFSET_SECONDS: i32 = 2 * 3600;
+/// The offset a ShopWeDo timestamp is read at for [`StockLevel::as_of`]. Its document gives
+/// them without a zone (`Y-m-d H:i:s`) and its warehouse is in Belgium, so they are read as
+/// Belgian wall-clock time: summer time (UTC+02:00) from the last Sunday of March, 02:00, to
+/// the last Sunday of October, 03:00, else UTC+01:00; the hour that repeats in October is
+/// read as its first, the earlier instant. An ATP taken as older than it is makes a stock
+/// sync take off an order it may already count (a unit hidden for a pass); taken as newer,
+/// an order it does not count yet would be sold twice. (If ShopWeDo writes UTC, its counts
+/// read one or two hours older than they are: the safe side.)
+pub fn belgian_offset(local: chrono::NaiveDateTime) -> chrono::FixedOffset {
+    use chrono::Datelike;
+    let last_sunday = |month: u32| {
+        let last =
+            chrono::NaiveDate::from_ymd_opt(local.year(), month, 31).expect("March and October have 31 days");
+        last - chrono::Duration::days(i64::from(last.weekday().num_days_from_sunday()))
+    };
+    let summer_from = last_sunday(3).and_hms_opt(2, 0, 0).expect("a valid time");
+    let summer_to = last_sunday(10).and_hms_opt(3, 0, 0).expect("a valid time");
+    let hours = if (summer_from..summer_to).contains(&local) {
+        2
+    } else {
+        1
+    };
+    chrono::FixedOffset::east_opt(hours * 3600).expect("a valid offset")
+}
 
 /// What a stock item says is available, and what that figure counts
 /// ([`StockLevel::basis`]):
@@ -404,22 +421,19 @@ pub fn stock_level(item: &StockItem, releases_orders: bool) -> StockLevel {
         .map(str::to_owned);
     let level = StockLevel::new(item.sku.to_string(), ean, 0);
     match (item.atp, item.level) {
-        (Some(atp), level_units) => {
-            let offset = chrono::FixedOffset::east_opt(AS_OF_OFFSET_SECONDS).expect("a valid offset");
-            StockLevel {
-                available: level_units.map_or(atp, |l| atp.min(l)),
-                as_of: item
-                    .last_atp_update
-                    .and_then(|t| t.and_local_timezone(offset).single())
-                    .map(|t| t.to_utc()),
-                ..level
-            }
-            .with_basis(if releases_orders {
-                StockBasis::Reserving
-            } else {
-                StockBasis::OnShelf
-            })
+        (Some(atp), level_units) => StockLevel {
+            available: level_units.map_or(atp, |l| atp.min(l)),
+            as_of: item
+                .last_atp_update
+                .and_then(|t| t.and_local_timezone(belgian_offset(t)).single())
+                .map(|t| t.to_utc()),
+            ..level
         }
+        .with_basis(if releases_orders {
+            StockBasis::Reserving
+        } else {
+            StockBasis::OnShelf
+        }),
         (None, Some(units)) => StockLevel {
             available: units,
             ..level

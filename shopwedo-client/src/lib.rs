@@ -65,7 +65,7 @@ mod stock;
 pub use crate::client::{
     DEFAULT_BASE_URL, PROVIDER, ShopWeDoClient, ShopWeDoClientBuilder, WEBSHOP_PAGE, default_limits,
 };
-pub use crate::fulfilment::{state_of, stock_level};
+pub use crate::fulfilment::{belgian_offset, state_of, stock_level};
 pub use crate::label::{LabelHost, LabelLanguage, ManualLabel};
 pub use crate::model::{
     Address, BlogPost, Category, ExtraHandling, NewOrder, Order, OrderItem, Product, ProductCategory,

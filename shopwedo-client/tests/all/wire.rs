@@ -1089,7 +1089,7 @@ fn releasing_client(base: &str, release: bool) -> ShopWeDoClient {
 
 /// `Fulfilment::stock` says what it counted: the ATP with orders released on creation
 /// takes handed-over orders off (`Reserving`, as of `last_atp_update` read as Belgian
-/// summer time); without release, or from `level` when there is no ATP, it is on the
+/// time: winter, UTC+01:00, in December); without release, or from `level` when there is no ATP, it is on the
 /// shelf. An unreadable time is no time; an ATP above the level is the level.
 #[tokio::test]
 async fn stock_says_what_it_counted() {
@@ -1125,12 +1125,12 @@ async fn stock_says_what_it_counted() {
         assert_eq!(
             levels,
             [
-                level("201", "8712345000003", 9, atp_basis, at("2026-12-07T03:55:00Z")),
+                level("201", "8712345000003", 9, atp_basis, at("2026-12-07T04:55:00Z")),
                 level("202", "8712345000010", 5, StockBasis::OnShelf, None),
                 level("203", "8712345000027", 4, atp_basis, None),
                 level("204", "8712345000034", 3, atp_basis, None),
                 level("205", "8712345000041", 0, StockBasis::OnShelf, None),
-                level("206", "8712345000003", 2, atp_basis, at("2026-12-07T04:00:00Z")),
+                level("206", "8712345000003", 2, atp_basis, at("2026-12-07T05:00:00Z")),
             ],
             "release_orders({release})"
         );
@@ -1175,4 +1175,30 @@ async fn stock_for_many_eans_reads_the_list_once() {
         "50 of the first page, two items of one EAN on the second"
     );
     assert_eq!(levels[49].available, 10, "an ATP above the level is the level");
+}
+
+/// ShopWeDo's times are Belgian wall-clock time: summer time from the last Sunday of March,
+/// 02:00, to the last Sunday of October, 03:00; the October hour that repeats reads as its
+/// first (summer) instance.
+#[test]
+fn belgian_time_follows_summer_time() {
+    let offset = |t: &str| {
+        shopwedo_client::belgian_offset(
+            chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").unwrap(),
+        )
+        .local_minus_utc()
+            / 3600
+    };
+    assert_eq!(offset("2026-12-07 05:55:00"), 1);
+    assert_eq!(offset("2026-07-01 12:00:00"), 2);
+    // 2026: summer time from Sunday 29 March to Sunday 25 October.
+    assert_eq!(offset("2026-03-29 01:59:59"), 1);
+    assert_eq!(offset("2026-03-29 03:00:00"), 2);
+    assert_eq!(
+        offset("2026-10-25 02:30:00"),
+        2,
+        "the repeated hour: its first, earlier instant"
+    );
+    assert_eq!(offset("2026-10-25 03:00:00"), 1);
+    assert_eq!(offset("2027-03-28 03:00:00"), 2);
 }
