@@ -309,9 +309,15 @@ impl std::fmt::Display for StockReport {
             .filter(|r| r.send.is_some() || r.attention || r.failed.is_some())
             .collect();
         if !shown.is_empty() {
+            let wide = shown
+                .iter()
+                .map(|r| r.warehouses.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(10);
             writeln!(
                 f,
-                "{:<10} {:<14} {:<4} {:>9} {:<28} {:>7} {:>3} {:>4}  why",
+                "{:<10} {:<14} {:<4} {:>9}  {:<wide$} {:>7} {:>3} {:>4}  why",
                 "offer", "EAN", "mode", "amt/sells", "warehouses", "waiting", "buf", "send"
             )?;
             for r in shown {
@@ -326,7 +332,7 @@ impl std::fmt::Display for StockReport {
                 };
                 writeln!(
                     f,
-                    "{:<10} {:<14} {:<4} {:>9} {:<28} {:>7} {:>3} {:>4}  {why}",
+                    "{:<10} {:<14} {:<4} {:>9}  {:<wide$} {:>7} {:>3} {:>4}  {why}",
                     short(&r.offer_id),
                     r.ean.as_deref().unwrap_or("-"),
                     mode,
