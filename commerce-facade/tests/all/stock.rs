@@ -302,7 +302,7 @@ async fn a_pass_sends_only_what_differs_and_a_second_pass_sends_nothing() {
     channel.offer("o-c", C, 7, false);
     let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 10), (B, 5), (C, 2)]);
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-    let f = flow(&channel, &[w.clone()], journal.clone(), "r1");
+    let f = flow(&channel, std::slice::from_ref(&w), journal.clone(), "r1");
 
     let dry = pass(&f, PassMode::DryRun).await.unwrap();
     assert_eq!(dry.sent, 1, "{dry}");
@@ -363,7 +363,7 @@ async fn orders_change_the_next_amount_the_right_way() {
     channel.offer("o-a", A, 10, true);
     let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 10)]);
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-    let f = flow(&channel, &[w.clone()], journal.clone(), "r1");
+    let f = flow(&channel, std::slice::from_ref(&w), journal.clone(), "r1");
     assert_eq!(pass(&f, PassMode::Now).await.unwrap().sent, 0);
     // Two units ordered, not handed over: bol took them off itself (ordered after the
     // update), the warehouse still counts them: 10 − 2 = 8 = what bol sells.
@@ -427,7 +427,7 @@ async fn an_order_handed_over_between_two_reads_is_hidden_for_one_pass_never_ove
     channel.offer("o-a", A, 10, true);
     let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 10)]);
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-    let f = flow(&channel, &[w.clone()], journal.clone(), "r1");
+    let f = flow(&channel, std::slice::from_ref(&w), journal.clone(), "r1");
     assert_eq!(pass(&f, PassMode::Now).await.unwrap().sent, 0);
     // Placed before the pass; `Started` in the journal when the pass reads it.
     channel.order("1", A, 2);
@@ -469,7 +469,7 @@ async fn a_hand_over_sent_after_the_warehouse_counted_is_taken_off() {
     let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
     *w.as_of.lock().unwrap() = Some(an_hour_ago);
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-    let f = flow(&channel, &[w.clone()], journal.clone(), "r1");
+    let f = flow(&channel, std::slice::from_ref(&w), journal.clone(), "r1");
     channel.order("1", A, 2);
     channel.order("2", A, 1);
     let mut late = line_record("1", A, 2);
@@ -522,7 +522,7 @@ async fn an_offer_switched_to_the_channels_count_is_not_flipped_back() {
     channel.state().listing_without_mode = true;
     let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 10)]);
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-    let mut f = flow(&channel, &[w.clone()], journal.clone(), "r1");
+    let mut f = flow(&channel, std::slice::from_ref(&w), journal.clone(), "r1");
     // The first pass reads the mode by id (the listing lacks it) and journals it.
     assert_eq!(pass(&f, PassMode::Now).await.unwrap().sent, 0);
     channel.state().offers.get_mut("o-a").unwrap().shop_keeps = false;
@@ -632,8 +632,8 @@ async fn two_runners_on_one_journal_run_one_pass_at_a_time() {
     let w = Warehouse::new("shopwedo", StockBasis::OnShelf, &[(A, 6)]);
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
     let (f1, f2) = (
-        flow(&channel, &[w.clone()], journal.clone(), "r1"),
-        flow(&channel, &[w.clone()], journal.clone(), "r2"),
+        flow(&channel, std::slice::from_ref(&w), journal.clone(), "r1"),
+        flow(&channel, std::slice::from_ref(&w), journal.clone(), "r2"),
     );
     // r1 holds the pass: r2's is refused, due or forced.
     let now = chrono::Utc::now();

@@ -405,13 +405,16 @@ impl Lines {
     }
 }
 
+/// Units handed over, and when the hand-over was sent (if the journal knows).
+type HandOver = (u32, Option<DateTime<Utc>>);
+
 /// What the channel's open lines and the journal say per EAN.
 #[derive(Debug, Default)]
 struct Open {
     /// `J` per EAN.
     waiting: HashMap<String, u32>,
     /// `H_p` per EAN and warehouse: units, each with when it was handed over (if known).
-    handed_over: HashMap<String, BTreeMap<String, Vec<(u32, Option<DateTime<Utc>>)>>>,
+    handed_over: HashMap<String, BTreeMap<String, Vec<HandOver>>>,
     /// Units per EAN of lines placed at each time (open lines and the journal's), to work
     /// out what the channel took off since a time.
     placed: HashMap<String, Vec<(DateTime<Utc>, u32)>>,
@@ -529,14 +532,13 @@ impl Flow {
                 .bind_account(channel.name(), &account, self.options.new_credentials)
                 .await?;
         }
-        if mode != PassMode::DryRun {
-            if !self
+        if mode != PassMode::DryRun
+            && !self
                 .journal
                 .claim_pass(&pass, &runner, started, until, mode == PassMode::Now)
                 .await?
-            {
-                return Ok(None);
-            }
+        {
+            return Ok(None);
         }
         use futures_util::future::{Either, select};
         // A stop asked for ends the pass where it stands: its reads are cancelled, and so
