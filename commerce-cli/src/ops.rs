@@ -247,7 +247,11 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
     }
     // The stock passes of the channels whose offers the journal keeps.
     let offers = journal.offers().await?;
-    let channels: std::collections::BTreeSet<&str> = offers.iter().map(|o| o.channel.as_str()).collect();
+    let channels: std::collections::BTreeSet<&str> = offers
+        .iter()
+        .map(|o| o.channel.as_str())
+        .chain(records.iter().map(|r| r.order.channel.as_str()))
+        .collect();
     let mut passes = Vec::new();
     for channel in channels {
         if let Some(p) = journal.pass(&format!("stock:{channel}")).await? {

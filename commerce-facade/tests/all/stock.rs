@@ -40,6 +40,10 @@ struct ChannelState {
     refuse: Vec<String>,
     /// The listing (all offers) leaves out who keeps the count, as bol's export may.
     listing_without_mode: bool,
+    /// Reads by id fail.
+    by_id_fails: bool,
+    /// Runs after each `set_stock` (a race put in by a test).
+    after_set: Option<Hook>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -117,6 +121,9 @@ impl SalesChannel for Channel {
         unreachable!()
     }
     async fn offers(&self, ids: &[String]) -> Result<Vec<ChannelOffer>, Error> {
+        if !ids.is_empty() && self.state().by_id_fails {
+            return Err(Error::config("bol is down"));
+        }
         let hook = {
             let mut s = self.state();
             s.listings.push(ids.is_empty());
@@ -152,6 +159,24 @@ impl SalesChannel for Channel {
         Ok(offers)
     }
     async fn set_stock(&self, updates: &[StockUpdate]) -> Vec<Result<StockReceipt, Error>> {
+        let results = self.apply(updates);
+        let hook = self.state().after_set.take();
+        if let Some(hook) = hook {
+            (hook.0)();
+        }
+        results
+    }
+    fn open_lines(&self) -> BoxStream<'static, Result<OpenLine, Error>> {
+        let lines: Vec<Result<OpenLine, Error>> = self.state().open.iter().cloned().map(Ok).collect();
+        futures_util::stream::iter(lines).boxed()
+    }
+    fn max_stock(&self) -> u32 {
+        999
+    }
+}
+
+impl Channel {
+    fn apply(&self, updates: &[StockUpdate]) -> Vec<Result<StockReceipt, Error>> {
         let mut s = self.state();
         updates
             .iter()
@@ -170,13 +195,6 @@ impl SalesChannel for Channel {
                 })
             })
             .collect()
-    }
-    fn open_lines(&self) -> BoxStream<'static, Result<OpenLine, Error>> {
-        let lines: Vec<Result<OpenLine, Error>> = self.state().open.iter().cloned().map(Ok).collect();
-        futures_util::stream::iter(lines).boxed()
-    }
-    fn max_stock(&self) -> u32 {
-        999
     }
 }
 
@@ -661,4 +679,103 @@ async fn two_runners_on_one_journal_run_one_pass_at_a_time() {
     assert_eq!(channel.state().updates.len(), 1);
     let state = journal.pass("stock:bol").await.unwrap().unwrap();
     assert!(state.lease.is_none() && state.next_due.unwrap() > now);
+}
+
+/// An update that needed a read by id (bol's listing does not say who keeps the count) is
+/// not sent when the read fails: for a person, never a guessed mode; the pass goes on.
+#[tokio::test]
+async fn an_update_whose_read_fails_is_not_sent() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 10, true);
+    channel.offer("o-b", B, 4, true);
+    channel.state().listing_without_mode = true;
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 10), (B, 4)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let mut options = FlowOptions {
+        runner: "r1".into(),
+        ..FlowOptions::default()
+    };
+    options.stock.interval = Some(std::time::Duration::from_secs(900));
+    options.stock.list_every = std::time::Duration::ZERO;
+    let f = Flow::new(
+        Providers::new()
+            .channel(channel.clone())
+            .fulfilment(Shared(w.clone())),
+        journal.clone(),
+        options,
+    );
+    assert_eq!(pass(&f, PassMode::Now).await.unwrap().sent, 0);
+    w.set(A, 7);
+    channel.state().by_id_fails = true;
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((r.sent, r.attention), (0, 1), "{r}");
+    assert!(channel.state().updates.is_empty());
+    let a = journal.offers().await.unwrap().remove(0);
+    assert!(a.attention.unwrap().contains("could not be read"));
+    // bol answers again: the update goes.
+    channel.state().by_id_fails = false;
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((r.sent, channel.selling("o-a")), (1, 7), "{r}");
+}
+
+/// Units moving from one offer of an EAN to another: the decrease goes first, and when bol
+/// refuses it the increase is held back (never both selling the units).
+#[tokio::test]
+async fn a_refused_decrease_holds_back_the_increase_of_its_ean() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 3, true);
+    channel.offer("o-b", A, 3, true);
+    channel.state().refuse.push("o-b".into());
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 5)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let f = flow(&channel, std::slice::from_ref(&w), journal.clone(), "r1");
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!(r.sent, 0, "{r}");
+    assert_eq!((channel.selling("o-a"), channel.selling("o-b")), (3, 3), "{r}");
+    assert!(r.to_string().contains("held back"), "{r}");
+    // Refused no more: o-b to 0, then o-a to 5; and o-a stays the one (it sells most).
+    channel.state().refuse.clear();
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!((channel.selling("o-a"), channel.selling("o-b")), (5, 0), "{r}");
+    let order: Vec<(String, u32)> = channel
+        .state()
+        .updates
+        .iter()
+        .map(|u| (u.offer_id.clone(), u.amount))
+        .collect();
+    assert_eq!(order, [("o-b".to_owned(), 0), ("o-a".to_owned(), 5)]);
+    channel.offer("o-0", A, 0, true);
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!(
+        r.sent, 0,
+        "a new offer sorting first does not take the units: {r}"
+    );
+}
+
+/// An order placed while a pass sends its batches is taken off the later batches' amounts
+/// (bol will not take it off after the update): the window is one batch.
+#[tokio::test]
+async fn an_order_placed_between_batches_is_taken_off_the_next() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 1, true);
+    channel.offer("o-b", B, 1, true);
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 6), (B, 6)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let mut options = FlowOptions {
+        runner: "r1".into(),
+        ..FlowOptions::default()
+    };
+    options.stock.interval = Some(std::time::Duration::from_secs(900));
+    options.stock.batch = 1;
+    let f = Flow::new(
+        Providers::new().channel(channel.clone()).fulfilment(Shared(w)),
+        journal.clone(),
+        options,
+    );
+    let c = channel.clone();
+    channel.state().after_set = Some(Hook(Box::new(move || c.order("9", B, 2))));
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!(r.sent, 2, "{r}");
+    // Truly free of B: 6 − 2 waiting = 4, and bol sells 4.
+    assert_eq!((channel.selling("o-a"), channel.selling("o-b")), (6, 4), "{r}");
 }

@@ -245,6 +245,8 @@ pub struct StockReport {
     pub attention: usize,
     /// Updates that failed.
     pub failed: usize,
+    /// Offers the journal knows that a read one by one did not return (left as they are).
+    pub unread: usize,
     /// The pass stopped before sending everything (a stop asked for, the lease lost).
     pub cut_short: Option<String>,
 }
@@ -265,6 +267,9 @@ impl StockReport {
         );
         if self.failed > 0 {
             s.push_str(&format!(", {} failed", self.failed));
+        }
+        if self.unread > 0 {
+            s.push_str(&format!(", {} not read", self.unread));
         }
         if let Some(why) = &self.cut_short {
             s.push_str(&format!("; cut short: {why}"));
@@ -306,7 +311,9 @@ impl std::fmt::Display for StockReport {
         let shown: Vec<&StockRow> = self
             .rows
             .iter()
-            .filter(|r| r.send.is_some() || r.attention || r.failed.is_some())
+            .filter(|r| {
+                r.send.is_some() || r.attention || r.failed.is_some() || r.why.starts_with("not read")
+            })
             .collect();
         if !shown.is_empty() {
             let wide = shown
@@ -407,6 +414,20 @@ impl Lines {
 
 /// Units handed over, and when the hand-over was sent (if the journal knows).
 type HandOver = (u32, Option<DateTime<Utc>>);
+
+/// Whether an offer's EAN is another synced offer's too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shared {
+    /// Not shared, or this offer gets the units.
+    No,
+    /// This other offer gets the units.
+    Other(String),
+    /// This other offer of the EAN was not read this pass: all are kept.
+    Unread(String),
+}
+
+/// An offer worked out: its record as it will be written, its row, its update.
+type Decided = (OfferRecord, StockRow, Option<StockUpdate>);
 
 /// What the channel's open lines and the journal say per EAN.
 #[derive(Debug, Default)]
@@ -527,7 +548,7 @@ impl Flow {
         let until = later(started, self.options.lease);
         // One journal serves one account per channel: another account's offers are not
         // its to sync.
-        if let Some(account) = channel.account() {
+        if let (Some(account), false) = (channel.account(), mode == PassMode::DryRun) {
             self.journal
                 .bind_account(channel.name(), &account, self.options.new_credentials)
                 .await?;
@@ -571,6 +592,10 @@ impl Flow {
         let interval = self.options.stock.interval.unwrap_or(Duration::from_secs(900));
         let (next_due, summary) = match &result {
             Ok(report) if report.cut_short.is_none() => (later(started, interval), report.line()),
+            // A channel that keeps no offers: nothing to retry.
+            Err(Error::Unsupported { reason, .. }) => {
+                (later(started, interval), format!("nothing synced: {reason}"))
+            }
             Ok(report) => (now, report.line()),
             // A pass that failed is tried again after a third of an interval.
             Err(e) => (later(now, interval / 3), format!("failed: {e}")),
@@ -674,7 +699,7 @@ impl Flow {
         if list_due && !unclear.is_empty() {
             let n = self
                 .read_again(channel, &unclear, &mut offers, &mut read_at)
-                .await?;
+                .await;
             report.reads.push((format!("{n} by id"), self.clock.now()));
         }
         report.offers = offers.len();
@@ -715,19 +740,32 @@ impl Flow {
             .map(|x| (x.offer_id.clone(), (x.managed_by_shop, x.corrected)))
             .collect();
         let mut decided = self.decide_all(&name, &offers, &known, &counts, &open, &read_at, cap);
-        let confirm: Vec<String> = decided
-            .iter()
-            .filter(|(_, _, update)| update.is_some())
-            .map(|(r, _, _)| r.offer_id.clone())
-            .filter(|id| {
-                listed.get(id).is_some_and(|(m, c)| m.is_none() || c.is_none())
-                    && read_at.get(id) == Some(&listed_at)
-            })
-            .collect();
-        if !confirm.is_empty() {
+        let unchecked = |decided: &[Decided], read_at: &HashMap<String, DateTime<Utc>>| -> Vec<String> {
+            decided
+                .iter()
+                .filter(|(_, _, update)| update.is_some())
+                .map(|(r, _, _)| r.offer_id.clone())
+                .filter(|id| {
+                    listed.get(id).is_some_and(|(m, c)| m.is_none() || c.is_none())
+                        && read_at.get(id) == Some(&listed_at)
+                })
+                .collect()
+        };
+        // Twice at most: a re-decision can make another offer of a shared EAN the one to
+        // update.
+        let mut tried: BTreeSet<String> = BTreeSet::new();
+        for _ in 0..2 {
+            let confirm: Vec<String> = unchecked(&decided, &read_at)
+                .into_iter()
+                .filter(|id| !tried.contains(id))
+                .collect();
+            if confirm.is_empty() {
+                break;
+            }
+            tried.extend(confirm.iter().cloned());
             let n = self
                 .read_again(channel, &confirm, &mut offers, &mut read_at)
-                .await?;
+                .await;
             report
                 .reads
                 .push((format!("{n} to update by id"), self.clock.now()));
@@ -738,6 +776,18 @@ impl Flow {
                 }
             }
             decided = self.decide_all(&name, &offers, &known, &counts, &open, &read_at, cap);
+        }
+        // An update that needed a read it did not get is not sent (bol's mode is never
+        // guessed): for a person when the read failed, again next pass.
+        for id in unchecked(&decided, &read_at) {
+            if let Some((r, row, update)) = decided.iter_mut().find(|(r, _, _)| r.offer_id == id) {
+                *update = None;
+                row.send = None;
+                row.attention = true;
+                row.why = "kept: it could not be read before its update".into();
+                r.reason = Some(row.why.clone());
+                r.attention = Some(row.why.clone());
+            }
         }
         let now = self.clock.now();
         let mut updates: Vec<(StockUpdate, usize)> = Vec::new();
@@ -760,6 +810,27 @@ impl Flow {
             report.rows.push(row);
             known.remove(&r.offer_id);
             records.push((r, None));
+        }
+        // Offers read one by one that did not come back (a failed read, or gone: the next
+        // listing says which): left as they are, said in the report.
+        if !list_due {
+            for r in known.values().filter(|r| !r.gone) {
+                report.unread += 1;
+                report.rows.push(StockRow {
+                    offer_id: r.offer_id.clone(),
+                    ean: r.ean.clone(),
+                    shop_keeps_count: r.managed_by_shop,
+                    amount: r.seen_amount,
+                    selling: None,
+                    warehouses: String::new(),
+                    waiting: 0,
+                    buffer: 0,
+                    send: None,
+                    why: "not read this pass: left as it is".into(),
+                    attention: false,
+                    failed: None,
+                });
+            }
         }
         // Offers the listing no longer has: gone from the channel (sold out of the
         // catalogue, deleted); kept, never read one by one again, nothing for a person.
@@ -785,12 +856,73 @@ impl Flow {
             .enumerate()
             .map(|(i, (r, _))| (r.offer_id.clone(), i))
             .collect();
-        for batch in updates.chunks(o.batch.max(1)) {
+        // Decreases first: where the units of an EAN move from one offer to another, the
+        // one losing them is at 0 before the other gets them, and a decrease that failed
+        // holds back the increases of its EAN.
+        let eans: HashMap<String, String> = records
+            .iter()
+            .filter_map(|(r, _)| Some((r.offer_id.clone(), r.ean.clone()?)))
+            .collect();
+        let ean_of = |u: &StockUpdate| eans.get(&u.offer_id).cloned();
+        let rises =
+            |(u, row): &(StockUpdate, usize)| i64::from(u.amount) > report.rows[*row].selling.unwrap_or(0);
+        let (increases, decreases): (Vec<_>, Vec<_>) = updates.into_iter().partition(|u| rises(u));
+        let batches: Vec<Vec<(StockUpdate, usize)>> = decreases
+            .chunks(o.batch.max(1))
+            .chain(increases.chunks(o.batch.max(1)))
+            .map(<[_]>::to_vec)
+            .collect();
+        let seen: BTreeSet<(String, String)> = open_lines
+            .iter()
+            .map(|l| (l.order_id.clone(), l.line_id.clone()))
+            .collect();
+        let mut failed_eans: BTreeSet<String> = BTreeSet::new();
+        for (n, batch) in batches.iter().enumerate() {
             if self.stopping() {
                 report.cut_short = Some("a stop was asked for".into());
                 break;
             }
-            let list: Vec<StockUpdate> = batch.iter().map(|(u, _)| u.clone()).collect();
+            // Still this runner's pass: another runner may have taken it over if the
+            // journal could not renew it.
+            let until = later(self.clock.now(), self.options.lease);
+            if let Err(e) = self.journal.renew_pass(pass, &self.options.runner, until).await {
+                report.cut_short = Some(format!("the pass's lease could not be renewed: {e}"));
+                break;
+            }
+            // Orders placed since the open lines were read are not in the amounts worked
+            // out, and bol will not take them off after the update: taken off here, so the
+            // window is one batch, not the whole pass.
+            let mut since: HashMap<String, u32> = HashMap::new();
+            if n > 0 {
+                let again: Vec<commerce_core::OpenLine> = channel.open_lines().try_collect().await?;
+                for l in again {
+                    if let Some(ean) = &l.ean
+                        && !seen.contains(&(l.order_id.clone(), l.line_id.clone()))
+                    {
+                        *since.entry(ean.clone()).or_default() += l.quantity;
+                    }
+                }
+            }
+            let mut list: Vec<StockUpdate> = Vec::new();
+            let mut sent: Vec<(StockUpdate, usize)> = Vec::new();
+            for (u, row) in batch {
+                let ean = ean_of(u);
+                let rising = i64::from(u.amount) > report.rows[*row].selling.unwrap_or(0);
+                if rising && ean.as_ref().is_some_and(|e| failed_eans.contains(e)) {
+                    let r = &mut report.rows[*row];
+                    r.failed = Some("held back: a decrease of another offer of this EAN failed".into());
+                    report.failed += 1;
+                    continue;
+                }
+                let mut u = u.clone();
+                if let Some(extra) = ean.as_ref().and_then(|e| since.get(e)) {
+                    u.amount = u.amount.saturating_sub(*extra);
+                    report.rows[*row].send = Some(u.amount);
+                }
+                list.push(u.clone());
+                sent.push((u, *row));
+            }
+            let batch = sent;
             let results = channel.set_stock(&list).await;
             // The channel applied them by now (their process statuses were waited for): it
             // takes off orders placed after this (or earlier), never fewer.
@@ -829,6 +961,9 @@ impl Flow {
                     Err(e) => {
                         report.failed += 1;
                         row.failed = Some(e.to_string());
+                        if let Some(ean) = &r.ean {
+                            failed_eans.insert(ean.clone());
+                        }
                         if !e.is_retryable() {
                             r.attention = Some(format!("the update to {} was refused: {e}", u.amount));
                             row.attention = true;
@@ -855,13 +990,16 @@ impl Flow {
         ids: &[String],
         offers: &mut [ChannelOffer],
         read_at: &mut HashMap<String, DateTime<Utc>>,
-    ) -> Result<usize, Error> {
-        let read: HashMap<String, ChannelOffer> = channel
-            .offers(ids)
-            .await?
-            .into_iter()
-            .map(|x| (x.offer_id.clone(), x))
-            .collect();
+    ) -> usize {
+        // A read that fails leaves the offers as they were (unread: an update that needed
+        // the read is not sent); it does not stop the pass.
+        let read: HashMap<String, ChannelOffer> = match channel.offers(ids).await {
+            Ok(read) => read.into_iter().map(|x| (x.offer_id.clone(), x)).collect(),
+            Err(e) => {
+                tracing::warn!(channel = channel.name(), error = %e, "stock: offers could not be read one by one");
+                HashMap::new()
+            }
+        };
         let at = self.clock.now();
         for x in offers.iter_mut() {
             if let Some(r) = read.get(&x.offer_id) {
@@ -871,7 +1009,7 @@ impl Flow {
                 read_at.insert(x.offer_id.clone(), at);
             }
         }
-        Ok(read.len())
+        read.len()
     }
 
     /// Every offer of `channel` worked out: its record as it will be written, its row,
@@ -886,19 +1024,36 @@ impl Flow {
         open: &Open,
         read_at: &HashMap<String, DateTime<Utc>>,
         cap: u32,
-    ) -> Vec<(OfferRecord, StockRow, Option<StockUpdate>)> {
+    ) -> Vec<Decided> {
         // Several offers of one EAN (another condition): the warehouses' units go to one of
-        // them, the first by offer id among those synced; the others get none.
-        let mut first_of_ean: HashMap<String, String> = HashMap::new();
+        // them, the one the channel sells most of now (so the one chosen stays chosen; then
+        // the first by offer id); the others get none. An EAN one of whose synced offers
+        // was not read this pass is left as it is: another choice could sell the units
+        // twice.
+        let synced = |x_mode: Option<bool>, fbb: bool| {
+            !fbb && x_mode.is_some_and(|k| k || self.options.stock.manage_channel_kept)
+        };
+        let mut holder: HashMap<String, (i64, String)> = HashMap::new();
         for x in offers {
             let r = known.get(&x.offer_id);
-            let shop_keeps = x.managed_by_shop.or(r.and_then(|r| r.managed_by_shop));
-            let synced = !x.fulfilled_by_channel
-                && shop_keeps.is_some_and(|k| k || self.options.stock.manage_channel_kept);
-            if let (true, Some(ean)) = (synced, &x.ean) {
-                first_of_ean
-                    .entry(ean.clone())
-                    .or_insert_with(|| x.offer_id.clone());
+            let mode = x.managed_by_shop.or(r.and_then(|r| r.managed_by_shop));
+            if let (true, Some(ean)) = (synced(mode, x.fulfilled_by_channel), &x.ean) {
+                let selling = x.corrected.or(x.amount).unwrap_or(0);
+                let e = holder.entry(ean.clone()).or_insert((selling, x.offer_id.clone()));
+                if selling > e.0 || (selling == e.0 && x.offer_id < e.1) {
+                    *e = (selling, x.offer_id.clone());
+                }
+            }
+        }
+        let read: BTreeSet<&str> = offers.iter().map(|x| x.offer_id.as_str()).collect();
+        let mut unread: HashMap<String, String> = HashMap::new();
+        for r in known.values() {
+            if !r.gone
+                && !read.contains(r.offer_id.as_str())
+                && synced(r.managed_by_shop, r.fulfilled_by_channel)
+                && let Some(ean) = &r.ean
+            {
+                unread.entry(ean.clone()).or_insert_with(|| r.offer_id.clone());
             }
         }
         offers
@@ -917,12 +1072,17 @@ impl Flow {
                     .get(&x.offer_id)
                     .copied()
                     .unwrap_or_else(|| self.clock.now());
-                let shared_with = x
-                    .ean
-                    .as_ref()
-                    .and_then(|e| first_of_ean.get(e))
-                    .filter(|first| **first != x.offer_id);
-                let (row, update) = self.decide(x, &mut r, counts, open, at, cap, shared_with);
+                let shared = match x.ean.as_ref() {
+                    Some(e) if unread.contains_key(e) && holder.contains_key(e) => {
+                        Shared::Unread(unread[e].clone())
+                    }
+                    Some(e) => match holder.get(e) {
+                        Some((_, first)) if *first != x.offer_id => Shared::Other(first.clone()),
+                        _ => Shared::No,
+                    },
+                    None => Shared::No,
+                };
+                let (row, update) = self.decide(x, &mut r, counts, open, at, cap, &shared);
                 if x.corrected.is_some() {
                     r.seen_corrected = x.corrected;
                     r.seen_at = Some(at);
@@ -944,7 +1104,7 @@ impl Flow {
         open: &Open,
         read_at: DateTime<Utc>,
         cap: u32,
-        shared_with: Option<&String>,
+        shared: &Shared,
     ) -> (StockRow, Option<StockUpdate>) {
         let o = &self.options.stock;
         let mut row = StockRow {
@@ -1095,17 +1255,22 @@ impl Flow {
         } else {
             x.amount
         };
-        let verdict = match shared_with {
+        if let Shared::Unread(other) = shared {
+            row.why = format!("kept: offer {other} of this EAN was not read");
+            row.attention = true;
+            return (row, None);
+        }
+        let verdict = match (arith::amount(&inputs), shared) {
             // Another offer of this EAN (another condition) gets the warehouses' units:
-            // this one sells none of them.
-            Some(first) => {
+            // this one sells none of them (unless nothing can be worked out: kept).
+            (Verdict::Amount { .. } | Verdict::Unstocked, Shared::Other(first)) => {
                 row.attention = true;
                 (
                     Verdict::Amount { amount: 0, free: 0 },
                     format!("EAN shared with offer {first}, which gets the stock"),
                 )
             }
-            None => (arith::amount(&inputs), String::new()),
+            (verdict, _) => (verdict, String::new()),
         };
         let (amount, why) = match verdict {
             (Verdict::Unknown(down), _) => {
