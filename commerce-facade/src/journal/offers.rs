@@ -109,6 +109,43 @@ pub(crate) fn write_offer(record: &OfferRecord) -> Result<String, super::Journal
     serde_json::to_string(record).map_err(|e| super::JournalError::Storage(e.to_string()))
 }
 
+/// An offer as a journal writes it: channel, offer id, EAN, the record's text, its history
+/// key, the history note.
+pub(crate) type OfferRow = (String, String, Option<String>, String, String, Option<String>);
+
+/// The rows of `records` ([`Journal::save_offers`](super::Journal::save_offers)).
+pub(crate) fn offer_rows(
+    records: &[(OfferRecord, Option<String>)],
+) -> Result<Vec<OfferRow>, super::JournalError> {
+    records
+        .iter()
+        .map(|(r, note)| {
+            Ok((
+                r.channel.clone(),
+                r.offer_id.clone(),
+                r.ean.clone(),
+                write_offer(r)?,
+                r.key(),
+                note.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// The records of stored rows (channel, offer id, text); one that does not read is logged
+/// and passed over ([`Journal::offers`](super::Journal::offers)).
+pub(crate) fn readable_offers(rows: Vec<(String, String, String)>) -> Vec<OfferRecord> {
+    rows.into_iter()
+        .filter_map(|(channel, offer_id, text)| match read_offer(&text) {
+            Ok(record) => Some(record),
+            Err(e) => {
+                tracing::error!(channel, offer_id, error = %e, "an unreadable offer record was passed over");
+                None
+            }
+        })
+        .collect()
+}
+
 /// Where a pass stands ([`Journal::pass`](super::Journal::pass)).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PassState {

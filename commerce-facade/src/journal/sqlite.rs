@@ -16,7 +16,7 @@ use super::file::{self, Open};
 use super::migrate;
 use super::{
     Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState, Step,
-    read_offer, stamp, write_offer,
+    offer_rows, readable_offers, stamp,
 };
 
 /// The journal schema this release writes. 0: the first release (no version recorded);
@@ -724,16 +724,7 @@ impl Journal for SqliteJournal {
                 rows.collect::<Result<_, _>>().map_err(storage)
             })
             .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(channel, offer_id, text)| match read_offer(&text) {
-                Ok(record) => Some(record),
-                Err(e) => {
-                    tracing::error!(channel, offer_id, error = %e, "an unreadable offer record was passed over");
-                    None
-                }
-            })
-            .collect())
+        Ok(readable_offers(rows))
     }
 
     /// One `BEGIN IMMEDIATE` transaction: the pass's owner is checked under the file's
@@ -744,20 +735,7 @@ impl Journal for SqliteJournal {
         runner: &str,
         records: &[(OfferRecord, Option<String>)],
     ) -> Result<(), JournalError> {
-        type Row = (String, String, Option<String>, String, String, Option<String>);
-        let rows: Vec<Row> = records
-            .iter()
-            .map(|(r, note)| {
-                Ok((
-                    r.channel.clone(),
-                    r.offer_id.clone(),
-                    r.ean.clone(),
-                    write_offer(r)?,
-                    r.key(),
-                    note.clone(),
-                ))
-            })
-            .collect::<Result<_, JournalError>>()?;
+        let rows = offer_rows(records)?;
         let (pass, runner) = (pass.to_owned(), runner.to_owned());
         self.write(move |tx| {
             let owner: Option<Option<String>> = tx

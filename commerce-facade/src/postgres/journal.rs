@@ -15,7 +15,7 @@ use postgres::Transaction;
 use super::pool::Pool;
 use crate::journal::{
     Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
-    read_offer, read_record, split_rows, write_offer,
+    offer_rows, read_record, readable_offers, split_rows,
 };
 
 /// A journal in a PostgreSQL database (see [`Postgres`](crate::Postgres)).
@@ -237,16 +237,7 @@ impl Journal for PgJournal {
                 )
             })
             .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(channel, offer_id, text)| match read_offer(&text) {
-                Ok(record) => Some(record),
-                Err(e) => {
-                    tracing::error!(channel, offer_id, error = %e, "an unreadable offer record was passed over");
-                    None
-                }
-            })
-            .collect())
+        Ok(readable_offers(rows))
     }
 
     /// One transaction: the pass's row is locked `FOR SHARE` (a runner taking it over
@@ -258,20 +249,7 @@ impl Journal for PgJournal {
         runner: &str,
         records: &[(OfferRecord, Option<String>)],
     ) -> Result<(), JournalError> {
-        type Row = (String, String, Option<String>, String, String, Option<String>);
-        let rows: Vec<Row> = records
-            .iter()
-            .map(|(r, note)| {
-                Ok((
-                    r.channel.clone(),
-                    r.offer_id.clone(),
-                    r.ean.clone(),
-                    write_offer(r)?,
-                    r.key(),
-                    note.clone(),
-                ))
-            })
-            .collect::<Result<_, JournalError>>()?;
+        let rows = offer_rows(records)?;
         let (pass, runner) = (pass.to_owned(), runner.to_owned());
         self.pool
             .call(move |client| {
