@@ -35,7 +35,8 @@ const USAGE: u8 = 64;
                   (Ctrl-C) stops `run` cleanly: no new order is claimed, waits and reads are cancelled, a request \
                   that may act finishes, every order is given back; a second signal stops at once.\n\nExit \
                   status: 0 done (or stopped cleanly); 1 a failure; 2 (run) some orders need a person and nothing \
-                  failed; 64 a bad command line."
+                  failed, (stock) some offers need a person; 64 a bad command line; 75 (stock) another runner's \
+                  stock pass is under way."
 )]
 struct Cli {
     /// The journal: a file, or a `postgres://` address (default: COMMERCE_JOURNAL, else
@@ -203,7 +204,9 @@ fn stock_interval(text: &str) -> Result<StockInterval, String> {
     if text == "off" {
         return Ok(StockInterval(None));
     }
-    duration(text, Duration::from_secs(60), Duration::from_secs(86_400)).map(|d| StockInterval(Some(d)))
+    duration(text, Duration::from_secs(60), Duration::from_secs(86_400))
+        .map(|d| StockInterval(Some(d)))
+        .map_err(|e| format!("{e}, or `off`"))
 }
 
 fn runner(text: &str) -> Result<String, String> {

@@ -132,7 +132,9 @@ pub(crate) fn stock(store: &Store, args: StockArgs, out: Out) -> Result<u8, Fail
             match result {
                 Ok(Some(report)) => {
                     attention |= report.attention > 0;
-                    failed |= report.failed > 0 || report.cut_short.is_some();
+                    // A stop asked for is a clean end, as for `run`.
+                    let stopped = report.cut_short.as_deref() == Some(commerce_facade::STOPPED);
+                    failed |= report.failed > 0 || (report.cut_short.is_some() && !stopped);
                     let shown = if out.json {
                         serde_json::to_string(&report).unwrap_or_default()
                     } else {

@@ -42,7 +42,7 @@ mod seal;
 mod setup;
 
 pub use crate::flow::stock::{
-    PassMode, STOCK_VARS, StockOptions, StockReport, StockRow, arith as stock_arith,
+    PassMode, STOCK_VARS, STOPPED, StockOptions, StockReport, StockRow, arith as stock_arith,
 };
 pub use crate::flow::{
     Event, Flow, FlowOptions, LEASE_BOUNDS, POLL_BOUNDS, Providers, StopHandle, Summary, runner_name,

@@ -166,8 +166,12 @@ impl Flow {
             let mut wake = later(now, interval);
             for channel in &self.providers.channels {
                 if let Ok(Some(p)) = self.journal.pass(&format!("stock:{}", channel.name())).await {
-                    // Due, or, while another runner holds it, when its lease ends.
+                    // Due (as the journal says, or this runner's interval after the last
+                    // pass began), or, while another runner holds it, when its lease ends.
                     let mut due = p.next_due.unwrap_or(now);
+                    if let Some(started) = p.last_started {
+                        due = due.min(later(started, interval));
+                    }
                     if let Some((_, until)) = p.held_at(now) {
                         due = due.max(*until);
                     }

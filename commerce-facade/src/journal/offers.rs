@@ -50,6 +50,10 @@ pub struct OfferRecord {
     /// When a pass last looked at it.
     #[serde(default)]
     pub checked_at: Option<DateTime<Utc>>,
+    /// The warehouses whose counts listed its EAN at the last pass that read them all: a
+    /// runner without one of them keeps the amount rather than work it out without it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_by: Vec<String>,
     /// The channel's listing no longer has it (deleted, or out of the catalogue): not read
     /// one by one again until a listing has it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

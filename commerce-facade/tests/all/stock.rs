@@ -779,3 +779,58 @@ async fn an_order_placed_between_batches_is_taken_off_the_next() {
     // Truly free of B: 6 − 2 waiting = 4, and bol sells 4.
     assert_eq!((channel.selling("o-a"), channel.selling("o-b")), (6, 4), "{r}");
 }
+
+/// A warehouse that listed an EAN before and is not configured now (a runner set up without
+/// it, a variable missing): its EANs keep their amounts, for a person, never 0.
+#[tokio::test]
+async fn a_warehouse_no_longer_configured_keeps_the_amounts_it_held() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 1, true);
+    channel.offer("o-b", B, 1, true);
+    let w = Warehouse::new("shopwedo", StockBasis::Reserving, &[(A, 6)]);
+    let other = Warehouse::new("customer-api", StockBasis::OnShelf, &[(B, 4)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let both = flow(&channel, &[w.clone(), other.clone()], journal.clone(), "r1");
+    let r = pass(&both, PassMode::Now).await.unwrap();
+    assert_eq!((channel.selling("o-a"), channel.selling("o-b")), (6, 4), "{r}");
+    let only_shopwedo = flow(&channel, std::slice::from_ref(&w), journal.clone(), "r2");
+    let r = pass(&only_shopwedo, PassMode::Now).await.unwrap();
+    assert_eq!((channel.selling("o-a"), channel.selling("o-b")), (6, 4), "{r}");
+    assert_eq!(r.attention, 1, "{r}");
+    assert!(
+        r.to_string().contains("customer-api listed this EAN before"),
+        "{r}"
+    );
+}
+
+/// A runner's own `interval` counts from the last pass, whoever ran it with whichever
+/// interval: a shorter one is not held to the journal's later due time.
+#[tokio::test(start_paused = true)]
+async fn a_shorter_interval_is_not_held_to_another_runners_due_time() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 1, true);
+    let w = Warehouse::new("shopwedo", StockBasis::OnShelf, &[(A, 6)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    // A pass by hand: next due 15 minutes later.
+    let by_hand = flow(&channel, std::slice::from_ref(&w), journal.clone(), "r1");
+    assert!(pass(&by_hand, PassMode::Now).await.is_some());
+    let mut options = by_hand.options().clone();
+    options.runner = "r2".into();
+    options.stock.interval = Some(std::time::Duration::from_secs(60));
+    let every_minute = Flow::new(
+        Providers::new()
+            .channel(channel.clone())
+            .fulfilment(Shared(w.clone())),
+        journal.clone(),
+        options,
+    );
+    assert!(
+        pass(&every_minute, PassMode::WhenDue).await.is_none(),
+        "not a minute yet"
+    );
+    tokio::time::advance(std::time::Duration::from_secs(61)).await;
+    assert!(
+        pass(&every_minute, PassMode::WhenDue).await.is_some(),
+        "a minute after the last"
+    );
+}

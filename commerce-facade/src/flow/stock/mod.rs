@@ -179,6 +179,9 @@ impl StockOptions {
     }
 }
 
+/// Why a pass stopped when a stop was asked for ([`StockReport::cut_short`]).
+pub const STOPPED: &str = "a stop was asked for";
+
 /// How a pass is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PassMode {
@@ -237,7 +240,7 @@ pub struct StockReport {
     pub rows: Vec<StockRow>,
     /// The reads, in order, with when each ended.
     pub reads: Vec<(String, DateTime<Utc>)>,
-    /// Updates sent (applied by the channel).
+    /// Updates sent (applied by the channel); in a dry run, those it would send.
     pub sent: usize,
     /// Offers whose count was right.
     pub unchanged: usize,
@@ -254,6 +257,13 @@ pub struct StockReport {
 impl StockReport {
     /// The report's one line, for the pass's history and a run's summary.
     pub fn line(&self) -> String {
+        if self.cut_short.is_some() && self.listed_by.is_empty() {
+            return format!(
+                "{}: stopped before the offers were read ({}); nothing sent",
+                self.channel,
+                self.cut_short.as_deref().unwrap_or_default()
+            );
+        }
         let verb = if self.dry_run { "would send" } else { "sent" };
         let mut s = format!(
             "{}: {} offers ({}; {} left alone): {verb} {} update(s), {} unchanged, {} need attention",
@@ -302,6 +312,9 @@ fn opt(n: Option<i64>) -> String {
 /// The table of differences and offers needing a person, then the report's line.
 impl std::fmt::Display for StockReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.listed_by.is_empty() {
+            return write!(f, "{}", self.line());
+        }
         let reads: Vec<String> = self
             .reads
             .iter()
@@ -553,14 +566,32 @@ impl Flow {
                 .bind_account(channel.name(), &account, self.options.new_credentials)
                 .await?;
         }
+        // Due when the journal says (whoever ran the last pass, with their interval), or
+        // this runner's interval after the last pass began, whichever comes first.
+        let interval = self.options.stock.interval.unwrap_or(Duration::from_secs(900));
+        let due_here = match mode {
+            PassMode::WhenDue => self
+                .journal
+                .pass(&pass)
+                .await?
+                .and_then(|p| p.last_started)
+                .is_some_and(|t| later(t, interval) <= started),
+            _ => true,
+        };
         if mode != PassMode::DryRun
             && !self
                 .journal
-                .claim_pass(&pass, &runner, started, until, mode == PassMode::Now)
+                .claim_pass(&pass, &runner, started, until, due_here)
                 .await?
         {
             return Ok(None);
         }
+        let stopped = || StockReport {
+            channel: channel.name().to_owned(),
+            dry_run: mode == PassMode::DryRun,
+            cut_short: Some(STOPPED.into()),
+            ..Default::default()
+        };
         use futures_util::future::{Either, select};
         // A stop asked for ends the pass where it stands: its reads are cancelled, and so
         // may be an update under way (an absolute amount: the next pass sends it again).
@@ -569,7 +600,7 @@ impl Flow {
         let result = if mode == PassMode::DryRun {
             match select(work, stop).await {
                 Either::Left((r, _)) => r,
-                Either::Right(_) => Err(Error::config("stopped before the pass ended")),
+                Either::Right(_) => Ok(stopped()),
             }
         } else {
             // The lease is renewed while the pass works (the export alone may take
@@ -578,18 +609,13 @@ impl Flow {
             match select(work, select(beat, stop)).await {
                 Either::Left((r, _)) => r,
                 Either::Right((Either::Left((e, _)), _)) => Err(e.into()),
-                Either::Right((Either::Right(_), _)) => Ok(StockReport {
-                    channel: channel.name().to_owned(),
-                    cut_short: Some("a stop was asked for".into()),
-                    ..Default::default()
-                }),
+                Either::Right((Either::Right(_), _)) => Ok(stopped()),
             }
         };
         if mode == PassMode::DryRun {
             return result.map(Some);
         }
         let now = self.clock.now();
-        let interval = self.options.stock.interval.unwrap_or(Duration::from_secs(900));
         let (next_due, summary) = match &result {
             Ok(report) if report.cut_short.is_none() => (later(started, interval), report.line()),
             // A channel that keeps no offers: nothing to retry.
@@ -879,7 +905,7 @@ impl Flow {
         let mut failed_eans: BTreeSet<String> = BTreeSet::new();
         for (n, batch) in batches.iter().enumerate() {
             if self.stopping() {
-                report.cut_short = Some("a stop was asked for".into());
+                report.cut_short = Some(STOPPED.into());
                 break;
             }
             // Still this runner's pass: another runner may have taken it over if the
@@ -1232,6 +1258,29 @@ impl Flow {
             })
             .unwrap_or(0);
         row.warehouses = said.join(", ");
+        // A warehouse that listed the EAN before and is not configured here (a runner set up
+        // without it, a variable missing): without its units the amount would be too low.
+        let missing: Vec<&String> = r
+            .held_by
+            .iter()
+            .filter(|p| !counts.iter().any(|(name, _)| name == *p))
+            .collect();
+        if !missing.is_empty() {
+            row.why = format!(
+                "kept: {} listed this EAN before and is not configured here",
+                missing.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            row.attention = true;
+            return (row, None);
+        }
+        if inputs.down.is_empty() {
+            r.held_by = inputs
+                .counts
+                .iter()
+                .filter(|c| c.available.is_some())
+                .map(|c| c.provider.clone())
+                .collect();
+        }
         row.waiting = inputs.waiting;
         row.buffer = inputs.buffer;
         // What the channel sells now.
@@ -1316,6 +1365,9 @@ impl Flow {
                 } else {
                     "stock rose".into()
                 };
+                if inputs.buffer > 0 {
+                    row.why = format!("{}; buffer {}", row.why, inputs.buffer);
+                }
                 row.send = Some(amount);
                 let update = StockUpdate {
                     offer_id: x.offer_id.clone(),
