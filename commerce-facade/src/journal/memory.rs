@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use super::{Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState};
+use super::{
+    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState, pass_lost,
+};
 
 #[derive(Debug)]
 struct Row {
@@ -96,9 +98,7 @@ impl Journal for MemoryJournal {
                 p.lease = Some((runner.to_owned(), until));
                 Ok(())
             }
-            _ => Err(JournalError::LeaseLost {
-                key: format!("pass {name}"),
-            }),
+            _ => Err(pass_lost(name)),
         }
     }
 
@@ -118,9 +118,7 @@ impl Journal for MemoryJournal {
                 p.last_summary = Some(summary.to_owned());
                 Ok(())
             }
-            _ => Err(JournalError::LeaseLost {
-                key: format!("pass {name}"),
-            }),
+            _ => Err(pass_lost(name)),
         }
     }
 
@@ -141,9 +139,7 @@ impl Journal for MemoryJournal {
             .and_then(|p| p.lease.as_ref())
             .is_none_or(|(r, _)| r != runner)
         {
-            return Err(JournalError::LeaseLost {
-                key: format!("pass {pass}"),
-            });
+            return Err(pass_lost(pass));
         }
         let mut offers = guard(&self.offers);
         let mut history = guard(&self.offer_history);

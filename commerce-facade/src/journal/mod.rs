@@ -20,7 +20,7 @@ mod stage;
 
 pub use memory::MemoryJournal;
 pub use offers::{OfferRecord, PassState, SentStock, offer_key};
-pub(crate) use offers::{offer_rows, readable_offers};
+pub(crate) use offers::{offer_rows, pass_lost, readable_offers};
 pub use sqlite::{SCHEMA_VERSION, SqliteJournal};
 pub use sqlite_shared::SqliteShared;
 pub use stage::Stage;

@@ -103,6 +103,13 @@ pub fn offer_key(channel: &str, offer_id: &str) -> String {
     format!("offer:{channel}:{offer_id}")
 }
 
+/// Why a runner may not write for the pass `name`: it does not hold it (any more).
+pub(crate) fn pass_lost(name: &str) -> super::JournalError {
+    super::JournalError::LeaseLost {
+        key: format!("pass {name}"),
+    }
+}
+
 /// A record as a journal stores it (JSON).
 pub(crate) fn read_offer(text: &str) -> Result<OfferRecord, super::JournalError> {
     serde_json::from_str(text).map_err(|e| super::JournalError::Unreadable(e.to_string()))

@@ -16,7 +16,7 @@ use super::file::{self, Open};
 use super::migrate;
 use super::{
     Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState, Step,
-    offer_rows, readable_offers, stamp,
+    offer_rows, pass_lost, readable_offers, stamp,
 };
 
 /// The journal schema this release writes. 0: the first release (no version recorded);
@@ -380,13 +380,6 @@ fn history(
         .and_then(|mut insert| insert.execute((key, stamp(at), by, note)))
         .map_err(storage)?;
     Ok(())
-}
-
-/// Why a runner may not write for the pass `name`: it does not hold it.
-fn pass_lost(name: &str) -> JournalError {
-    JournalError::LeaseLost {
-        key: format!("pass {name}"),
-    }
 }
 
 /// The pass `name` as stored (`None`: it never ran). A lease whose end does not read is

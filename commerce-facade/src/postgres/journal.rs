@@ -15,7 +15,7 @@ use postgres::Transaction;
 use super::pool::Pool;
 use crate::journal::{
     Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
-    offer_rows, read_record, readable_offers, split_rows,
+    offer_rows, pass_lost, read_record, readable_offers, split_rows,
 };
 
 /// A journal in a PostgreSQL database (see [`Postgres`](crate::Postgres)).
@@ -45,13 +45,6 @@ fn history(
         &[&key, &at, &by, &note],
     )?;
     Ok(())
-}
-
-/// Why a runner may not write for the pass `name`: it does not hold it.
-fn pass_lost(name: &str) -> JournalError {
-    JournalError::LeaseLost {
-        key: format!("pass {name}"),
-    }
 }
 
 /// The columns a pass is read from, in this order.
