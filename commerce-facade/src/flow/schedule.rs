@@ -169,7 +169,9 @@ impl Flow {
                     // Due (as the journal says, or this runner's interval after the last
                     // pass began), or, while another runner holds it, when its lease ends.
                     let mut due = p.next_due.unwrap_or(now);
-                    if let Some(started) = p.last_started {
+                    if let Some(started) = p.last_started
+                        && super::stock::failures_in_a_row(p.last_summary.as_deref()) == 0
+                    {
                         due = due.min(later(started, interval));
                     }
                     if let Some((_, until)) = p.held_at(now) {

@@ -42,6 +42,8 @@ struct ChannelState {
     listing_without_mode: bool,
     /// Reads by id fail.
     by_id_fails: bool,
+    /// The list of open lines fails (bol down).
+    open_lines_fail: bool,
     /// Runs after each `set_stock` (a race put in by a test).
     after_set: Option<Hook>,
 }
@@ -167,6 +169,9 @@ impl SalesChannel for Channel {
         results
     }
     fn open_lines(&self) -> BoxStream<'static, Result<OpenLine, Error>> {
+        if self.state().open_lines_fail {
+            return futures_util::stream::iter(vec![Err(Error::config("bol is down"))]).boxed();
+        }
         let lines: Vec<Result<OpenLine, Error>> = self.state().open.iter().cloned().map(Ok).collect();
         futures_util::stream::iter(lines).boxed()
     }
@@ -832,5 +837,52 @@ async fn a_shorter_interval_is_not_held_to_another_runners_due_time() {
     assert!(
         pass(&every_minute, PassMode::WhenDue).await.is_some(),
         "a minute after the last"
+    );
+}
+
+/// A pass that fails is tried again after a third of an interval, then twice that, and so
+/// on: a channel that is down is not asked for an export every few minutes for days.
+#[tokio::test(start_paused = true)]
+async fn failed_passes_back_off() {
+    let channel = Channel::default();
+    channel.offer("o-a", A, 1, true);
+    channel.state().open_lines_fail = true;
+    let w = Warehouse::new("shopwedo", StockBasis::OnShelf, &[(A, 6)]);
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let f = flow(&channel, std::slice::from_ref(&w), journal.clone(), "r1");
+    let mut gaps = Vec::new();
+    for _ in 0..3 {
+        let mut results = f.stock(PassMode::Now).await;
+        assert!(results.pop().unwrap().1.is_err());
+        let p = journal.pass("stock:bol").await.unwrap().unwrap();
+        gaps.push((p.next_due.unwrap() - p.last_finished.unwrap()).num_seconds());
+        assert!(
+            p.last_summary
+                .unwrap()
+                .starts_with(&format!("failed ({} in a row)", gaps.len()))
+        );
+        let when_due = f.stock(PassMode::WhenDue).await.pop().unwrap().1.unwrap();
+        assert!(when_due.is_none(), "not due yet");
+    }
+    assert_eq!(gaps, [300, 600, 1200]);
+    // Not due for the loop before then, its own interval (15 minutes) notwithstanding.
+    tokio::time::advance(std::time::Duration::from_secs(901)).await;
+    let when_due = f.stock(PassMode::WhenDue).await.pop().unwrap().1.unwrap();
+    assert!(when_due.is_none());
+    tokio::time::advance(std::time::Duration::from_secs(300)).await;
+    let when_due = f.stock(PassMode::WhenDue).await.pop().unwrap().1;
+    assert!(when_due.is_err(), "due: tried, and failed again");
+    channel.state().open_lines_fail = false;
+    let r = pass(&f, PassMode::Now).await.unwrap();
+    assert_eq!(r.sent, 1, "{r}");
+    assert!(
+        !journal
+            .pass("stock:bol")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_summary
+            .unwrap()
+            .starts_with("failed")
     );
 }

@@ -179,6 +179,15 @@ impl StockOptions {
     }
 }
 
+/// How many passes in a row failed, by the last one's summary (`failed (3 in a row): …`).
+pub(crate) fn failures_in_a_row(summary: Option<&str>) -> u32 {
+    summary
+        .and_then(|s| s.strip_prefix("failed ("))
+        .and_then(|s| s.split_once(' '))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Why a pass stopped when a stop was asked for ([`StockReport::cut_short`]).
 pub const STOPPED: &str = "a stop was asked for";
 
@@ -567,15 +576,19 @@ impl Flow {
                 .await?;
         }
         // Due when the journal says (whoever ran the last pass, with their interval), or
-        // this runner's interval after the last pass began, whichever comes first.
+        // this runner's interval after the last pass began, whichever comes first; after a
+        // failure, only when the journal says (its back-off).
         let interval = self.options.stock.interval.unwrap_or(Duration::from_secs(900));
+        let state = self.journal.pass(&pass).await?;
+        let previous = state.as_ref().and_then(|p| p.last_summary.clone());
         let due_here = match mode {
-            PassMode::WhenDue => self
-                .journal
-                .pass(&pass)
-                .await?
-                .and_then(|p| p.last_started)
-                .is_some_and(|t| later(t, interval) <= started),
+            PassMode::WhenDue => {
+                failures_in_a_row(previous.as_deref()) == 0
+                    && state
+                        .as_ref()
+                        .and_then(|p| p.last_started)
+                        .is_some_and(|t| later(t, interval) <= started)
+            }
             _ => true,
         };
         if mode != PassMode::DryRun
@@ -623,8 +636,16 @@ impl Flow {
                 (later(started, interval), format!("nothing synced: {reason}"))
             }
             Ok(report) => (now, report.line()),
-            // A pass that failed is tried again after a third of an interval.
-            Err(e) => (later(now, interval / 3), format!("failed: {e}")),
+            // A pass that failed is tried again after a third of an interval, doubling with
+            // each failure in a row (a failure after the export asks bol for a new one each
+            // time), at most 6 hours apart.
+            Err(e) => {
+                let n = failures_in_a_row(previous.as_deref()) + 1;
+                let delay = (interval / 3)
+                    .saturating_mul(1 << (n - 1).min(16))
+                    .min(Duration::from_secs(6 * 3600));
+                (later(now, delay), format!("failed ({n} in a row): {e}"))
+            }
         };
         match self
             .journal
@@ -1377,5 +1398,19 @@ impl Flow {
                 (row, Some(update))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failures_in_a_row;
+
+    #[test]
+    fn failures_in_a_row_are_read_from_the_last_summary() {
+        assert_eq!(failures_in_a_row(None), 0);
+        assert_eq!(failures_in_a_row(Some("bol: 10 offers (export; …)")), 0);
+        assert_eq!(failures_in_a_row(Some("failed (1 in a row): bol is down")), 1);
+        assert_eq!(failures_in_a_row(Some("failed (12 in a row): x")), 12);
+        assert_eq!(failures_in_a_row(Some("failed: an older release's")), 0);
     }
 }
