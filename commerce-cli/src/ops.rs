@@ -410,13 +410,28 @@ pub(crate) async fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Fai
         };
         if !offers.is_empty() {
             t += &format!("{} offer(s) need a person (stock)\n", offers.len());
+            // Offers that need a person for one reason (a warehouse that did not answer
+            // holds back every EAN it may hold) are one entry.
+            let mut by_reason: BTreeMap<&str, Vec<&OfferRecord>> = BTreeMap::new();
             for o in &offers {
-                t += &format!(
-                    "\n{} (EAN {})\n  why:  {}\n  then: {offer_advice}\n",
-                    o.key(),
-                    o.ean.as_deref().unwrap_or("-"),
-                    o.attention.as_deref().unwrap_or_default()
-                );
+                by_reason
+                    .entry(o.attention.as_deref().unwrap_or_default())
+                    .or_default()
+                    .push(o);
+            }
+            for (why, group) in by_reason {
+                let named =
+                    |o: &&OfferRecord| format!("{} (EAN {})", o.key(), o.ean.as_deref().unwrap_or("-"));
+                let who = if group.len() <= 3 {
+                    group.iter().map(named).collect::<Vec<_>>().join(", ")
+                } else {
+                    format!(
+                        "{} offers: {}, … (`--json` lists them all)",
+                        group.len(),
+                        group.iter().take(3).map(named).collect::<Vec<_>>().join(", ")
+                    )
+                };
+                t += &format!("\n{who}\n  why:  {why}\n  then: {offer_advice}\n");
             }
         }
         for (key, error) in &unreadable {

@@ -114,6 +114,14 @@ pub(crate) fn stock(store: &Store, args: StockArgs, out: Out) -> Result<u8, Fail
         .build()?;
     runtime.block_on(async move {
         let signals = Signals::take();
+        if !out.json {
+            say(&format!(
+                "commerce stock{}: runner {}, journal {} (reading the offers: a channel's full listing can take minutes)",
+                if args.dry_run { " --dry-run" } else { "" },
+                options.runner,
+                journal.location()
+            ));
+        }
         let flow = Flow::new(providers, journal, options);
         tokio::spawn(signals.stop_on_them(flow.stop_handle()));
         let mode = if args.dry_run {

@@ -1205,6 +1205,7 @@ impl Flow {
         };
         let handed = open.handed_over.get(&ean);
         let mut said = Vec::new();
+        let mut why_down: Vec<String> = Vec::new();
         for (provider, read) in counts {
             if route.is_some_and(|p| p != provider) {
                 continue;
@@ -1212,9 +1213,10 @@ impl Flow {
             let units = handed.and_then(|h| h.get(provider));
             let h: u32 = units.map_or(0, |u| u.iter().map(|(n, _)| n).sum());
             match read {
-                Err(_) => {
+                Err(e) => {
                     inputs.down.push(provider.clone());
                     said.push(format!("{provider} DOWN"));
+                    why_down.push(format!("{provider}: {e}"));
                 }
                 Ok(by_ean) => {
                     let c = by_ean.get(&ean);
@@ -1344,7 +1346,11 @@ impl Flow {
         };
         let (amount, why) = match verdict {
             (Verdict::Unknown(down), _) => {
-                row.why = format!("kept: {} did not answer", down.join(", "));
+                row.why = format!(
+                    "kept: {} did not answer ({})",
+                    down.join(", "),
+                    why_down.join("; ")
+                );
                 row.attention = true;
                 return (row, None);
             }
