@@ -254,7 +254,7 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
         .collect();
     let mut passes = Vec::new();
     for channel in channels {
-        if let Some(p) = journal.pass(&format!("stock:{channel}")).await? {
+        if let Some(p) = journal.pass(&commerce_facade::stock_pass_name(channel)).await? {
             passes.push((channel, p));
         }
     }

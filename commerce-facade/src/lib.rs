@@ -43,6 +43,7 @@ mod setup;
 
 pub use crate::flow::stock::{
     PassMode, STOCK_VARS, STOPPED, StockOptions, StockReport, StockRow, arith as stock_arith,
+    pass_name as stock_pass_name,
 };
 pub use crate::flow::{
     Event, Flow, FlowOptions, LEASE_BOUNDS, POLL_BOUNDS, Providers, StopHandle, Summary, runner_name,

@@ -730,6 +730,22 @@ impl Flow {
         }
     }
 
+    /// Records that the journal serves `channel`'s account, or refuses another account's
+    /// client ([`Journal::bind_account`], with [`FlowOptions::new_credentials`]).
+    pub(crate) async fn bind_account(
+        &self,
+        channel: &dyn SalesChannel,
+    ) -> Result<(), crate::journal::JournalError> {
+        match channel.account() {
+            Some(account) => {
+                self.journal
+                    .bind_account(channel.name(), &account, self.options.new_credentials)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Calls `observer` with every event as it happens.
     pub fn observe(mut self, observer: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.observer = Arc::new(observer);

@@ -150,7 +150,7 @@ impl Flow {
                     Ok(None) => {}
                     Err(e) => {
                         self.summary().stock_failed = true;
-                        self.fail(&format!("stock:{channel}"), "stock", &e);
+                        self.fail(&super::stock::pass_name(&channel), "stock", &e);
                     }
                 }
             }
@@ -165,15 +165,9 @@ impl Flow {
             let now = self.clock.now();
             let mut wake = later(now, interval);
             for channel in &self.providers.channels {
-                if let Ok(Some(p)) = self.journal.pass(&format!("stock:{}", channel.name())).await {
-                    // Due (as the journal says, or this runner's interval after the last
-                    // pass began), or, while another runner holds it, when its lease ends.
-                    let mut due = p.next_due.unwrap_or(now);
-                    if let Some(started) = p.last_started
-                        && super::stock::failures_in_a_row(p.last_summary.as_deref()) == 0
-                    {
-                        due = due.min(later(started, interval));
-                    }
+                if let Ok(Some(p)) = self.journal.pass(&super::stock::pass_name(channel.name())).await {
+                    // Due, or, while another runner holds it, when its lease ends.
+                    let mut due = p.due_for(interval).unwrap_or(now);
                     if let Some((_, until)) = p.held_at(now) {
                         due = due.max(*until);
                     }
@@ -198,12 +192,7 @@ impl Flow {
         // One journal serves one account per channel: another account's client is refused
         // before anything is read or sent.
         for channel in &self.providers.channels {
-            if let Some(account) = channel.account()
-                && let Err(e) = self
-                    .journal
-                    .bind_account(channel.name(), &account, self.options.new_credentials)
-                    .await
-            {
+            if let Err(e) = self.bind_account(channel.as_ref()).await {
                 self.stop_fatally(e.to_string());
             }
         }

@@ -180,6 +180,30 @@ impl PassState {
         self.lease.as_ref().filter(|(_, until)| *until > now)
     }
 
+    /// How many passes in a row failed, by the last one's summary (`failed (3 in a row): …`,
+    /// as the stock loop writes it).
+    pub fn failures_in_a_row(&self) -> u32 {
+        self.last_summary
+            .as_deref()
+            .and_then(|s| s.strip_prefix("failed ("))
+            .and_then(|s| s.split_once(' '))
+            .and_then(|(n, _)| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// When it is due for a runner whose own interval is `interval`: when the journal says
+    /// (whoever ran the last pass, with their interval), or `interval` after the last pass
+    /// began, whichever is sooner; after a failure, only when the journal says (its
+    /// back-off). `None`: at once.
+    pub fn due_for(&self, interval: std::time::Duration) -> Option<DateTime<Utc>> {
+        let next = self.next_due?;
+        let own = self
+            .last_started
+            .filter(|_| self.failures_in_a_row() == 0)
+            .and_then(|t| t.checked_add_signed(chrono::Duration::from_std(interval).ok()?));
+        Some(own.map_or(next, |own| next.min(own)))
+    }
+
     /// Whether `runner` may take it at `now`: no other runner holds it, and it is due (or
     /// `force`).
     pub fn may_claim(&self, runner: &str, now: DateTime<Utc>, force: bool) -> bool {
@@ -213,5 +237,26 @@ mod tests {
         assert!(p.may_claim("b", now, true));
         p.lease = Some(("b".into(), now - chrono::Duration::seconds(1)));
         assert!(p.may_claim("a", now, true), "its lease ended");
+    }
+
+    #[test]
+    fn a_pass_is_due_by_the_journal_or_a_runners_own_interval_but_a_back_off_holds() {
+        let now = Utc::now();
+        let min = |m: i64| chrono::Duration::minutes(m);
+        let five = std::time::Duration::from_secs(300);
+        let mut p = PassState::default();
+        assert_eq!(p.due_for(five), None, "never ran: at once");
+        p.last_started = Some(now);
+        p.next_due = Some(now + min(15));
+        assert_eq!(p.due_for(five), Some(now + min(5)), "the sooner of the two");
+        assert_eq!(
+            p.due_for(std::time::Duration::from_secs(3600)),
+            Some(now + min(15))
+        );
+        p.last_summary = Some("failed (2 in a row): bol is down".into());
+        assert_eq!(p.failures_in_a_row(), 2);
+        assert_eq!(p.due_for(five), Some(now + min(15)), "a back-off holds");
+        p.last_summary = Some("failed: an older release's".into());
+        assert_eq!(p.failures_in_a_row(), 0);
     }
 }

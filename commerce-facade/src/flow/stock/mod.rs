@@ -31,7 +31,7 @@ use futures_util::TryStreamExt;
 use serde::Serialize;
 
 use super::{Flow, later};
-use crate::journal::{JournalError, OfferRecord, OrderRecord, SentStock, Step};
+use crate::journal::{JournalError, OfferRecord, OrderRecord, PassState, SentStock, Step};
 use arith::{Count, Inputs, Verdict};
 
 /// How the stock loop runs ([`FlowOptions::stock`](super::FlowOptions::stock)).
@@ -179,13 +179,9 @@ impl StockOptions {
     }
 }
 
-/// How many passes in a row failed, by the last one's summary (`failed (3 in a row): …`).
-pub(crate) fn failures_in_a_row(summary: Option<&str>) -> u32 {
-    summary
-        .and_then(|s| s.strip_prefix("failed ("))
-        .and_then(|s| s.split_once(' '))
-        .and_then(|(n, _)| n.parse().ok())
-        .unwrap_or(0)
+/// The journal's name of a channel's stock pass.
+pub fn pass_name(channel: &str) -> String {
+    format!("stock:{channel}")
 }
 
 /// Why a pass stopped when a stop was asked for ([`StockReport::cut_short`]).
@@ -555,40 +551,30 @@ impl Flow {
         out
     }
 
-    fn pass_name(channel: &str) -> String {
-        format!("stock:{channel}")
-    }
-
     async fn stock_pass(
         &self,
         channel: &dyn SalesChannel,
         mode: PassMode,
     ) -> Result<Option<StockReport>, Error> {
-        let pass = Self::pass_name(channel.name());
+        let pass = pass_name(channel.name());
         let runner = self.options.runner.clone();
         let started = self.clock.now();
         let until = later(started, self.options.lease);
         // One journal serves one account per channel: another account's offers are not
         // its to sync.
-        if let (Some(account), false) = (channel.account(), mode == PassMode::DryRun) {
-            self.journal
-                .bind_account(channel.name(), &account, self.options.new_credentials)
-                .await?;
+        if mode != PassMode::DryRun {
+            self.bind_account(channel).await?;
         }
         // Due when the journal says (whoever ran the last pass, with their interval), or
         // this runner's interval after the last pass began, whichever comes first; after a
         // failure, only when the journal says (its back-off).
         let interval = self.options.stock.interval.unwrap_or(Duration::from_secs(900));
         let state = self.journal.pass(&pass).await?;
-        let previous = state.as_ref().and_then(|p| p.last_summary.clone());
         let due_here = match mode {
-            PassMode::WhenDue => {
-                failures_in_a_row(previous.as_deref()) == 0
-                    && state
-                        .as_ref()
-                        .and_then(|p| p.last_started)
-                        .is_some_and(|t| later(t, interval) <= started)
-            }
+            PassMode::WhenDue => state
+                .as_ref()
+                .and_then(|p| p.due_for(interval))
+                .is_some_and(|due| due <= started),
             _ => true,
         };
         if mode != PassMode::DryRun
@@ -640,7 +626,7 @@ impl Flow {
             // each failure in a row (a failure after the export asks bol for a new one each
             // time), at most 6 hours apart.
             Err(e) => {
-                let n = failures_in_a_row(previous.as_deref()) + 1;
+                let n = state.as_ref().map_or(0, PassState::failures_in_a_row) + 1;
                 let delay = (interval / 3)
                     .saturating_mul(1 << (n - 1).min(16))
                     .min(Duration::from_secs(6 * 3600));
@@ -1404,19 +1390,5 @@ impl Flow {
                 (row, Some(update))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::failures_in_a_row;
-
-    #[test]
-    fn failures_in_a_row_are_read_from_the_last_summary() {
-        assert_eq!(failures_in_a_row(None), 0);
-        assert_eq!(failures_in_a_row(Some("bol: 10 offers (export; …)")), 0);
-        assert_eq!(failures_in_a_row(Some("failed (1 in a row): bol is down")), 1);
-        assert_eq!(failures_in_a_row(Some("failed (12 in a row): x")), 12);
-        assert_eq!(failures_in_a_row(Some("failed: an older release's")), 0);
     }
 }
