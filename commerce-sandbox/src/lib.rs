@@ -140,6 +140,9 @@ pub struct Config {
     pub shopwedo_reserves: bool,
     /// ShopWeDo's out-of-stock warning level, held back from `atp`. Default 0.
     pub shopwedo_warning_level: i64,
+    /// ShopWeDo writes its times (`last_atp_update`) in UTC rather than Belgian wall-clock
+    /// time: its document gives no zone, so both readings are emulated. Default false.
+    pub shopwedo_times_utc: bool,
     /// The Customer API's availability drops when an order is created (reserves); default
     /// false: only when it ships ("on shelf").
     pub customer_reserves: bool,
@@ -173,6 +176,7 @@ impl Default for Config {
             export_without_stock_details: false,
             shopwedo_reserves: true,
             shopwedo_warning_level: 0,
+            shopwedo_times_utc: false,
             customer_reserves: false,
         }
     }

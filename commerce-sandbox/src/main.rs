@@ -13,7 +13,7 @@ fn usage() -> ! {
         "usage: commerce-sandbox [--port PORT] [--env-file PATH] [--orders N] [--products N] [--faults P] [--seed S] \
          [--garbled-creates P] [--cancellation-requests P] [--ship-after SECS] [--customer-token-lifetime SECS] [--bol-token-lifetime SECS] \
          [--order-arrivals SECS] [--stock-drift SECS] [--export-without-stock-details] [--cancelled-gives-back] \
-         [--shopwedo-warning-level N] [--shopwedo-on-shelf] [--customer-reserves]\n\
+         [--shopwedo-warning-level N] [--shopwedo-on-shelf] [--shopwedo-times-utc] [--customer-reserves]\n\
          \n\
          --order-arrivals SECS            a buyer orders on bol every SECS (taken while the offer's corrected stock lasts)\n\
          --stock-drift SECS               every SECS a few products gain or lose units at a warehouse\n\
@@ -21,6 +21,7 @@ fn usage() -> ! {
          --cancelled-gives-back           a cancelled item stops lowering a managedByRetailer offer's corrected stock\n\
          --shopwedo-warning-level N       ShopWeDo holds N units back from atp\n\
          --shopwedo-on-shelf              ShopWeDo's atp drops only when an order ships (default: released orders reserve)\n\
+         --shopwedo-times-utc             ShopWeDo writes last_atp_update in UTC (default: Belgian wall-clock time)\n\
          --customer-reserves              the Customer API's availability drops at the order (default: when it ships)"
     );
     std::process::exit(2);
@@ -74,6 +75,7 @@ async fn main() -> std::io::Result<()> {
             "--shopwedo-warning-level" => {
                 config.shopwedo_warning_level = value(&mut args, "--shopwedo-warning-level")
             }
+            "--shopwedo-times-utc" => config.shopwedo_times_utc = true,
             "--shopwedo-on-shelf" => config.shopwedo_reserves = false,
             "--customer-reserves" => config.customer_reserves = true,
             "-h" | "--help" => usage(),

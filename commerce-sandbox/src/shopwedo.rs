@@ -357,8 +357,15 @@ fn get_stock(s: &Shared, data: &Value) -> Response {
     let w = s.world();
     let reserved = w.shopwedo_reserved();
     // Computed at each call: the ATP is live. ShopWeDo's document gives its times without a
-    // zone; the sandbox writes Belgian wall-clock time, as a Belgian warehouse would.
-    let now = belgian_time(s.now()).format("%Y-%m-%d %H:%M:%S").to_string();
+    // zone; the sandbox writes Belgian wall-clock time, as a Belgian warehouse would (or UTC,
+    // `shopwedo_times_utc`).
+    let now = if s.config.shopwedo_times_utc {
+        s.now().naive_utc()
+    } else {
+        belgian_time(s.now())
+    }
+    .format("%Y-%m-%d %H:%M:%S")
+    .to_string();
     let items: Vec<Value> = w
         .products
         .iter()
