@@ -666,6 +666,44 @@ async fn a_full_disk_ends_the_run_with_a_clear_error() {
     std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
 }
 
+/// A stock pass on a journal whose disk is full (here: a file size limit SQLite's
+/// write-ahead log cannot grow past): exit 1 with an error that says the journal cannot be
+/// written (not "not a journal", not a usage error), and no update sent to bol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stock_pass_on_a_full_disk_sends_nothing_and_says_why() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let dir = temp_dir("full-stock");
+    let journal = dir.join("journal.sqlite");
+    assert!(commerce(&journal, &["init"]).status.success());
+    let j = journal.to_str().unwrap().to_owned();
+    let env = sb.env();
+    let out = tokio::task::spawn_blocking(move || {
+        let script = format!(
+            "trap '' XFSZ; ulimit -f 1; exec '{}' --journal '{j}' stock",
+            env!("CARGO_BIN_EXE_commerce")
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .envs(env)
+            .env_remove("COMMERCE_JOURNAL")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot be written"), "{err}");
+    assert_eq!(sb.report().stock.stock_updates, 0, "{err}");
+    std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
+}
+
 /// Unreadable records are listed by `attention` with what to do, make `run` exit 2, and do
 /// not stop the purge of the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -493,9 +493,21 @@ fn is_journal(conn: &rusqlite::Connection, path: &str) -> Result<(), JournalErro
             [],
             |row| row.get(0),
         )
-        .map_err(|e| JournalError::NotAJournal {
-            path: path.to_owned(),
-            why: format!("not a readable SQLite database ({e})"),
+        .map_err(|e| {
+            use rusqlite::ErrorCode as C;
+            match e.sqlite_error_code() {
+                // The disk, not the file: it cannot be read or written until someone acts
+                // (a full disk cannot even take the write-ahead log).
+                Some(C::DiskFull | C::SystemIoFailure | C::ReadOnly | C::CannotOpen) => {
+                    JournalError::Unwritable(format!(
+                        "{path}: {e} (a full disk, a read-only or failing file system?)"
+                    ))
+                }
+                _ => JournalError::NotAJournal {
+                    path: path.to_owned(),
+                    why: format!("not a readable SQLite database ({e})"),
+                },
+            }
         })?;
     if tables == 0 {
         return Err(JournalError::NotAJournal {

@@ -264,7 +264,7 @@ impl StockReport {
     pub fn line(&self) -> String {
         if self.cut_short.is_some() && self.listed_by.is_empty() {
             return format!(
-                "{}: stopped before the offers were read ({}); nothing sent",
+                "{}: stopped before the pass ended ({}); nothing more sent",
                 self.channel,
                 self.cut_short.as_deref().unwrap_or_default()
             );
