@@ -15,6 +15,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::returns::{Announcement, Arrival, ChannelReturn, HandlingReceipt, ReturnHandling, ReturnNotice};
 
 pub use crate::money::Money;
 
@@ -578,6 +579,46 @@ pub trait SalesChannel: Send + Sync + fmt::Debug {
         u32::MAX
     }
 
+    /// The buyer returns the shop has not handled yet, of orders the shop ships itself
+    /// (bol: `GET /retailer/returns?handled=false&fulfilment-method=FBR`, every page, oldest
+    /// first). The default says the channel offers no such list ([`Error::Unsupported`]).
+    fn open_returns(&self) -> BoxStream<'static, Result<ChannelReturn, Error>> {
+        let error = Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: "open_returns".into(),
+            reason: "the channel offers no list of returns".to_owned(),
+        };
+        futures_util::stream::once(async move { Err(error) }).boxed()
+    }
+
+    /// One return as the channel has it now (bol `GET /retailer/returns/{return-id}`), with
+    /// every item's handling; `Ok(None)` when the channel does not know it. The default says
+    /// the channel offers no such read ([`Error::Unsupported`]).
+    async fn return_state(&self, return_id: &str) -> Result<Option<ChannelReturn>, Error> {
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("return_state({return_id})").into(),
+            reason: "the channel offers no read of a return".to_owned(),
+        })
+    }
+
+    /// Handles one return item and waits until the channel applied it (bol: `PUT
+    /// /retailer/returns/{rma-id}`, then its process status). Implementations read the
+    /// return first and send nothing when the item is handled already with this result and
+    /// quantity ([`HandlingReceipt::already`]), or is being handled (a process under way is
+    /// waited for). The request is never re-sent by the transport: a lost answer is an
+    /// [`Error::Unconfirmed`] (after a read that could not settle it), for the caller to
+    /// settle by calling again later. A quantity the channel cannot take is an
+    /// [`Error::InvalidInput`] and nothing is sent. The default says the channel takes no
+    /// handling ([`Error::Unsupported`]).
+    async fn handle_return(&self, handling: &ReturnHandling) -> Result<HandlingReceipt, Error> {
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("handle_return({})", handling.rma_id).into(),
+            reason: "the channel takes no return handling through its API".to_owned(),
+        })
+    }
+
     /// Accepts the buyer's request to cancel these lines, and waits until the channel
     /// accepted it. Implementations must be safe to call again for lines already cancelled
     /// (they check first). The default says the channel cannot ([`Error::Unsupported`]).
@@ -673,6 +714,43 @@ pub trait Fulfilment: Send + Sync + fmt::Debug {
             provider: self.name().to_owned().into(),
             operation: format!("check_reference({reference}, order {})", order.id).into(),
             reason: "the provider offers no read to check a reference against an order".to_owned(),
+        })
+    }
+
+    /// Tells the warehouse that goods of an order it shipped come back: the one request
+    /// that may act, after any reads it needs (ShopWeDo: the order, for the item's SKU).
+    /// Never sent twice by the transport: a lost answer is an [`Error::Unconfirmed`],
+    /// settled by [`find_announcement`](Self::find_announcement) or by a person. Bad input
+    /// (a blank reference, a quantity of 0) is an [`Error::InvalidInput`] and nothing is
+    /// sent. The default says the warehouse takes no announcements ([`Error::Unsupported`]):
+    /// a person announces the return.
+    async fn announce_return(&self, notice: &ReturnNotice) -> Result<Announcement, Error> {
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("announce_return({})", notice.rma_id).into(),
+            reason: "the provider takes no return announcements through its API".to_owned(),
+        })
+    }
+
+    /// Looks up an announcement of this notice made earlier (its outcome unknown):
+    /// `Ok(None)` when the warehouse has none. The default says the warehouse offers no
+    /// such look-up ([`Error::Unsupported`]): a person must look.
+    async fn find_announcement(&self, notice: &ReturnNotice) -> Result<Option<Announcement>, Error> {
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("find_announcement({})", notice.rma_id).into(),
+            reason: "the provider offers no read of return announcements".to_owned(),
+        })
+    }
+
+    /// What the warehouse says of announced goods: received (how many, in what state),
+    /// not yet, or [`Arrival::Unknown`] when its answer does not say. The default says the
+    /// warehouse offers no such read ([`Error::Unsupported`]): a person confirms receipt.
+    async fn return_arrival(&self, announcement: &Announcement) -> Result<Arrival, Error> {
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("return_arrival({})", announcement.order_reference).into(),
+            reason: "the provider offers no read of returned goods".to_owned(),
         })
     }
 }

@@ -128,6 +128,7 @@ pub mod lenient;
 mod lists;
 pub mod money;
 mod policy;
+mod returns;
 mod setup;
 mod state;
 mod url;
@@ -159,6 +160,10 @@ pub use crate::policy::buckets::{
 };
 pub use crate::policy::retry::RetryPolicy;
 pub use crate::policy::tokens::{TOKEN_POLL, TokenDecision, TokenRules, TokenView, token_decision};
+pub use crate::returns::{
+    Announcement, Arrival, ChannelReturn, ChannelReturnItem, HandlingReceipt, HandlingResult, ReturnHandling,
+    ReturnNotice, ReturnResult, UnknownHandlingResult,
+};
 pub use crate::setup::{
     BuildFn, ProviderClient, ProviderSpec, Role, Vars, base_url_var, optional_var, required_var, url_var,
 };
@@ -215,6 +220,10 @@ pub mod prelude {
     pub use crate::lists::Page;
     pub use crate::policy::buckets::Quota;
     pub use crate::policy::retry::RetryPolicy;
+    pub use crate::returns::{
+        Announcement, Arrival, ChannelReturn, ChannelReturnItem, HandlingReceipt, HandlingResult,
+        ReturnHandling, ReturnNotice,
+    };
     pub use crate::setup::{ProviderClient, ProviderSpec, Role};
     pub use crate::state::limit::RateLimits;
     pub use crate::state::shared::SharedState;

@@ -53,6 +53,9 @@ pub use crate::journal::{
     OfferRecord, OrderRecord, PassState, Resolution, SCHEMA_VERSION, SentStock, Split, SplitPart,
     SqliteJournal, SqliteShared, Stage, Step, StepState, offer_key,
 };
+pub use crate::journal::{
+    HandleDecision, ReturnAmendment, ReturnMatch, ReturnRecord, ReturnStage, return_key, returns_pass,
+};
 pub use crate::ops::{Decision, OPERATOR, Operation, Operator, Outcome, Refusal, invitation_steps};
 #[cfg(feature = "postgres")]
 pub use crate::postgres::{

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState, pass_lost,
+    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
+    ReturnAmendment, ReturnRecord, pass_lost,
 };
 
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub struct MemoryJournal {
     /// Offers by (channel, offer id); their history is kept with the orders', by key.
     offers: Mutex<BTreeMap<(String, String), OfferRecord>>,
     offer_history: Mutex<BTreeMap<String, Vec<HistoryEntry>>>,
+    /// Return records by key (their history with the offers').
+    returns: Mutex<BTreeMap<String, ReturnRecord>>,
 }
 
 impl MemoryJournal {
@@ -150,6 +153,72 @@ impl Journal for MemoryJournal {
             }
         }
         Ok(())
+    }
+
+    async fn returns(&self) -> Result<Vec<ReturnRecord>, JournalError> {
+        Ok(guard(&self.returns).values().cloned().collect())
+    }
+
+    async fn save_returns(
+        &self,
+        pass: &str,
+        runner: &str,
+        records: &[(ReturnRecord, Option<String>)],
+    ) -> Result<(), JournalError> {
+        // The pass's lock is held while writing, as one transaction would.
+        let passes = guard(&self.passes);
+        if passes
+            .get(pass)
+            .and_then(|p| p.lease.as_ref())
+            .is_none_or(|(r, _)| r != runner)
+        {
+            return Err(pass_lost(pass));
+        }
+        let mut returns = guard(&self.returns);
+        let mut history = guard(&self.offer_history);
+        for (record, line) in records {
+            returns.insert(record.key.clone(), record.clone());
+            if let Some(line) = line {
+                history
+                    .entry(record.key.clone())
+                    .or_default()
+                    .push(note(runner, line));
+            }
+        }
+        Ok(())
+    }
+
+    async fn amend_return(
+        &self,
+        pass: &str,
+        key: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        change: ReturnAmendment<'_>,
+    ) -> Result<ReturnRecord, JournalError> {
+        let passes = guard(&self.passes);
+        if let Some((runner, until)) = passes.get(pass).and_then(|p| p.lease.as_ref())
+            && *until > now
+        {
+            return Err(JournalError::Busy {
+                key: key.to_owned(),
+                runner: runner.clone(),
+                until: *until,
+            });
+        }
+        let mut returns = guard(&self.returns);
+        let Some(record) = returns.get(key) else {
+            return Err(JournalError::NotFound(key.to_owned()));
+        };
+        let mut changed = record.clone();
+        let line = change(&mut changed).map_err(JournalError::Refused)?;
+        changed.due = None;
+        returns.insert(key.to_owned(), changed.clone());
+        guard(&self.offer_history)
+            .entry(key.to_owned())
+            .or_default()
+            .push(note(by, &line));
+        Ok(changed)
     }
 
     async fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {

@@ -14,6 +14,7 @@ mod file;
 mod memory;
 pub(crate) mod migrate;
 mod offers;
+mod returns;
 mod sqlite;
 mod sqlite_shared;
 mod stage;
@@ -21,6 +22,10 @@ mod stage;
 pub use memory::MemoryJournal;
 pub use offers::{OfferRecord, PassState, SentStock, offer_key};
 pub(crate) use offers::{offer_rows, pass_lost, readable_offers};
+pub use returns::{
+    HandleDecision, ReturnAmendment, ReturnMatch, ReturnRecord, ReturnStage, return_key, returns_pass,
+};
+pub(crate) use returns::{read_return, write_return};
 pub use sqlite::{SCHEMA_VERSION, SqliteJournal};
 pub use sqlite_shared::SqliteShared;
 pub use stage::Stage;
@@ -780,6 +785,43 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
         runner: &str,
         records: &[(OfferRecord, Option<String>)],
     ) -> Result<(), JournalError>;
+
+    /// Every return record, ordered by key. Records that do not read are left out (as
+    /// orders are).
+    async fn returns(&self) -> Result<Vec<ReturnRecord>, JournalError>;
+
+    /// The return record of `key` ([`return_key`]), if any.
+    async fn load_return(&self, key: &str) -> Result<Option<ReturnRecord>, JournalError> {
+        Ok(self.returns().await?.into_iter().find(|r| r.key == key))
+    }
+
+    /// Writes return records (added or replaced, by [`ReturnRecord::key`]), each with its
+    /// history note where it has one (by `runner`), in one transaction, while `runner`
+    /// holds the pass `pass` ([`returns_pass`]); [`JournalError::LeaseLost`] (nothing
+    /// written) when it does not. Durable when it returns.
+    async fn save_returns(
+        &self,
+        pass: &str,
+        runner: &str,
+        records: &[(ReturnRecord, Option<String>)],
+    ) -> Result<(), JournalError>;
+
+    /// Changes a return record (a person's decision) while no runner holds the pass `pass`
+    /// (its lease ended before `now`, or nobody took it): `change` edits the record and
+    /// returns the history note (written by `by`), or refuses with a reason
+    /// ([`JournalError::Refused`]). [`JournalError::Busy`] (nothing written) while a runner
+    /// holds the pass, [`JournalError::NotFound`] for an unknown key. The check and the
+    /// write are one transaction with respect to [`Journal::claim_pass`]: a runner that
+    /// takes the pass afterwards reads the changed record. The record is due at once
+    /// afterwards (`due = None`).
+    async fn amend_return(
+        &self,
+        pass: &str,
+        key: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        change: ReturnAmendment<'_>,
+    ) -> Result<ReturnRecord, JournalError>;
 }
 
 /// The columns a journal keeps beside each record, for its queries.

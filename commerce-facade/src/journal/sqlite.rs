@@ -15,8 +15,8 @@ use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
 use super::file::{self, Open};
 use super::migrate;
 use super::{
-    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState, Step,
-    offer_rows, pass_lost, readable_offers, stamp,
+    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
+    ReturnAmendment, ReturnRecord, Step, offer_rows, pass_lost, readable_offers, stamp,
 };
 
 /// The journal schema this release writes. 0: the first release (no version recorded);
@@ -771,6 +771,36 @@ impl Journal for SqliteJournal {
             Ok(())
         })
         .await
+    }
+
+    async fn returns(&self) -> Result<Vec<ReturnRecord>, JournalError> {
+        Err(JournalError::Storage(
+            "returns: not in this journal yet (issue 31, journal helper)".into(),
+        ))
+    }
+
+    async fn save_returns(
+        &self,
+        _pass: &str,
+        _runner: &str,
+        _records: &[(ReturnRecord, Option<String>)],
+    ) -> Result<(), JournalError> {
+        Err(JournalError::Storage(
+            "returns: not in this journal yet (issue 31, journal helper)".into(),
+        ))
+    }
+
+    async fn amend_return(
+        &self,
+        _pass: &str,
+        _key: &str,
+        _by: &str,
+        _now: DateTime<Utc>,
+        _change: ReturnAmendment<'_>,
+    ) -> Result<ReturnRecord, JournalError> {
+        Err(JournalError::Storage(
+            "returns: not in this journal yet (issue 31, journal helper)".into(),
+        ))
     }
 
     async fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {

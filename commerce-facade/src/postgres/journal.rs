@@ -15,7 +15,7 @@ use postgres::Transaction;
 use super::pool::Pool;
 use crate::journal::{
     Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
-    offer_rows, pass_lost, read_record, readable_offers, split_rows,
+    ReturnAmendment, ReturnRecord, offer_rows, pass_lost, read_record, readable_offers, split_rows,
 };
 
 /// A journal in a PostgreSQL database (see [`Postgres`](crate::Postgres)).
@@ -273,6 +273,36 @@ impl Journal for PgJournal {
                 Ok(())
             })
             .await
+    }
+
+    async fn returns(&self) -> Result<Vec<ReturnRecord>, JournalError> {
+        Err(JournalError::Storage(
+            "returns: not in this journal yet (issue 31, journal helper)".into(),
+        ))
+    }
+
+    async fn save_returns(
+        &self,
+        _pass: &str,
+        _runner: &str,
+        _records: &[(ReturnRecord, Option<String>)],
+    ) -> Result<(), JournalError> {
+        Err(JournalError::Storage(
+            "returns: not in this journal yet (issue 31, journal helper)".into(),
+        ))
+    }
+
+    async fn amend_return(
+        &self,
+        _pass: &str,
+        _key: &str,
+        _by: &str,
+        _now: DateTime<Utc>,
+        _change: ReturnAmendment<'_>,
+    ) -> Result<ReturnRecord, JournalError> {
+        Err(JournalError::Storage(
+            "returns: not in this journal yet (issue 31, journal helper)".into(),
+        ))
     }
 
     async fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {

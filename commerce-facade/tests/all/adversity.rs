@@ -14,7 +14,7 @@ use commerce_core::{
 };
 use commerce_facade::{
     Amendment, Flow, FlowOptions, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OfferRecord,
-    OrderRecord, PassState, Providers,
+    OrderRecord, PassState, Providers, ReturnAmendment, ReturnRecord,
 };
 use futures_util::stream::BoxStream;
 
@@ -320,6 +320,27 @@ impl Journal for ClaimsFail {
         records: &[(OfferRecord, Option<String>)],
     ) -> Result<(), JournalError> {
         self.inner.save_offers(pass, runner, records).await
+    }
+    async fn returns(&self) -> Result<Vec<ReturnRecord>, JournalError> {
+        self.inner.returns().await
+    }
+    async fn save_returns(
+        &self,
+        pass: &str,
+        runner: &str,
+        records: &[(ReturnRecord, Option<String>)],
+    ) -> Result<(), JournalError> {
+        self.inner.save_returns(pass, runner, records).await
+    }
+    async fn amend_return(
+        &self,
+        pass: &str,
+        key: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        change: ReturnAmendment<'_>,
+    ) -> Result<ReturnRecord, JournalError> {
+        self.inner.amend_return(pass, key, by, now, change).await
     }
 }
 
