@@ -36,11 +36,13 @@
 mod flow;
 mod journal;
 mod ops;
+mod ops_returns;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod seal;
 mod setup;
 
+pub use crate::flow::returns::{RETURNS_VARS, ReturnsOptions, ReturnsReport};
 pub use crate::flow::stock::{
     PassMode, STOCK_VARS, STOPPED, StockOptions, StockReport, StockRow, arith as stock_arith,
     pass_name as stock_pass_name,
@@ -57,6 +59,7 @@ pub use crate::journal::{
     HandleDecision, ReturnAmendment, ReturnMatch, ReturnRecord, ReturnStage, return_key, returns_pass,
 };
 pub use crate::ops::{Decision, OPERATOR, Operation, Operator, Outcome, Refusal, invitation_steps};
+pub use crate::ops_returns::{ReturnDecision, ReturnRefusal};
 #[cfg(feature = "postgres")]
 pub use crate::postgres::{
     DEFAULT_CONNECTIONS, PG_SCHEMA_VERSION, PgJournal, PgShared, Postgres, is_postgres_url,

@@ -303,6 +303,11 @@ impl<'a> Operator<'a> {
         }
     }
 
+    /// The journal it changes.
+    pub(crate) fn journal(&self) -> &'a dyn Journal {
+        self.journal
+    }
+
     /// Builds the provider that checks a reference from `vars` instead of the environment.
     pub fn with_vars(self, vars: impl Fn(&str) -> Option<String> + Send + Sync + 'a) -> Self {
         Operator {

@@ -20,6 +20,7 @@
 mod engine;
 mod map;
 mod order;
+pub mod returns;
 mod route;
 mod schedule;
 mod settle;
@@ -152,6 +153,8 @@ pub struct FlowOptions {
     pub retain_personal_data: Duration,
     /// The stock loop: how often, and its rules (off by default in the library).
     pub stock: stock::StockOptions,
+    /// The returns loop: how often, and its bounds (off by default in the library).
+    pub returns: returns::ReturnsOptions,
 }
 
 /// The lease a runner may take, `(least, most)`: a lease of nothing would let a second
@@ -187,6 +190,7 @@ impl Default for FlowOptions {
             stop_after_steps: None,
             retain_personal_data: Duration::from_secs(30 * 86_400),
             stock: stock::StockOptions::default(),
+            returns: returns::ReturnsOptions::default(),
         }
     }
 }
@@ -204,6 +208,7 @@ impl FlowOptions {
         Ok(FlowOptions {
             contact_phone,
             stock: stock::StockOptions::from_vars(vars)?,
+            returns: returns::ReturnsOptions::from_vars(vars)?,
             ..FlowOptions::default()
         })
     }
@@ -220,6 +225,13 @@ pub enum Event {
         /// The channel.
         channel: String,
         /// What it did ([`StockReport::line`](stock::StockReport::line)).
+        summary: String,
+    },
+    /// A returns pass ended on a channel.
+    Returns {
+        /// The channel.
+        channel: String,
+        /// What it did ([`ReturnsReport::line`](returns::ReturnsReport::line)).
         summary: String,
     },
     /// An order seen for the first time on its channel.
@@ -333,6 +345,7 @@ impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Event::Stock { summary, .. } => write!(f, "[stock] {summary}"),
+            Event::Returns { summary, .. } => write!(f, "[returns] {summary}"),
             Event::Seen { key, lines } => write!(f, "[{key}] open order, {lines} line(s) to ship"),
             Event::Routed { key, provider } => write!(f, "[{key}] routed to {provider}"),
             Event::Submitted { key, receipt } => write!(
@@ -507,6 +520,13 @@ pub struct Summary {
     pub stock_attention: usize,
     /// A stock pass failed, or some of its updates did.
     pub stock_failed: bool,
+    /// The returns passes this run made, one line each
+    /// ([`ReturnsReport::line`](returns::ReturnsReport::line)).
+    pub returns: Vec<String>,
+    /// Return items that wait for a person, as the last pass left them.
+    pub returns_attention: usize,
+    /// A returns pass failed, or some of its steps did.
+    pub returns_failed: bool,
 }
 
 impl Summary {
@@ -535,6 +555,9 @@ impl std::fmt::Display for Summary {
         writeln!(f, "  completed        {}", self.completed)?;
         for line in &self.stock {
             writeln!(f, "  stock            {line}")?;
+        }
+        for line in &self.returns {
+            writeln!(f, "  returns          {line}")?;
         }
         if self.cancelled > 0 {
             writeln!(f, "  cancelled        {}", self.cancelled)?;

@@ -78,6 +78,22 @@ enum Wait {
 /// it at the first failure.
 const JOURNAL_FAILURES_FATAL: u32 = 7;
 
+/// The loops that run as passes over the whole shop, beside the orders'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loop {
+    Stock,
+    Returns,
+}
+
+impl Loop {
+    fn name(self) -> &'static str {
+        match self {
+            Loop::Stock => "stock",
+            Loop::Returns => "returns",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     UntilDone,
@@ -110,52 +126,102 @@ impl Flow {
 
     async fn drive(&self, mode: Mode) -> Summary {
         *self.summary() = Summary::default();
-        // The stock loop runs beside the orders' (its passes take minutes: bol's export).
-        let (summary, ()) = futures_util::future::join(self.drive_orders(mode), self.drive_stock(mode)).await;
+        // The stock and returns loops run beside the orders' (a stock pass takes minutes:
+        // bol's export).
+        let (summary, (), ()) = futures_util::future::join3(
+            self.drive_orders(mode),
+            self.drive_passes(mode, Loop::Stock),
+            self.drive_passes(mode, Loop::Returns),
+        )
+        .await;
         let mut summary = summary;
-        let stock = self.summary().clone();
-        summary.stock = stock.stock;
-        summary.stock_attention = stock.stock_attention;
-        summary.stock_failed = stock.stock_failed;
-        summary.failures = stock.failures;
-        summary.more_failures = stock.more_failures;
+        let passes = self.summary().clone();
+        summary.stock = passes.stock;
+        summary.stock_attention = passes.stock_attention;
+        summary.stock_failed = passes.stock_failed;
+        summary.returns = passes.returns;
+        summary.returns_attention = passes.returns_attention;
+        summary.returns_failed = passes.returns_failed;
+        summary.failures = passes.failures;
+        summary.more_failures = passes.more_failures;
         summary.interrupted |= self.stopping();
         summary.fatal = self.stop.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone();
         summary
     }
 
-    /// One stock pass when due ([`Flow::run`]), or one each interval until stopped
-    /// ([`Flow::watch`]); nothing when the loop is off.
-    async fn drive_stock(&self, mode: Mode) {
-        let Some(interval) = self.options.stock.interval else {
+    /// One pass of a loop that runs over the whole shop when due ([`Flow::run`]), or one
+    /// each interval until stopped ([`Flow::watch`]); nothing when the loop is off.
+    async fn drive_passes(&self, mode: Mode, which: Loop) {
+        let interval = match which {
+            Loop::Stock => self.options.stock.interval,
+            Loop::Returns => self.options.returns.interval,
+        };
+        let Some(interval) = interval else {
             return;
+        };
+        let pass_name = |channel: &str| match which {
+            Loop::Stock => super::stock::pass_name(channel),
+            Loop::Returns => crate::journal::returns_pass(channel),
         };
         loop {
             if self.stopping() {
                 return;
             }
+            // Each channel's pass: its report line, how many need a person, whether it
+            // failed.
+            let results: Vec<(
+                String,
+                Result<Option<(String, usize, bool)>, commerce_core::Error>,
+            )> = match which {
+                Loop::Stock => self
+                    .stock(super::stock::PassMode::WhenDue)
+                    .await
+                    .into_iter()
+                    .map(|(c, r)| (c, r.map(|o| o.map(|r| (r.line(), r.attention, r.failed > 0)))))
+                    .collect(),
+                Loop::Returns => self
+                    .returns(super::stock::PassMode::WhenDue)
+                    .await
+                    .into_iter()
+                    .map(|(c, r)| {
+                        let failed =
+                            |r: &super::returns::ReturnsReport| r.failed > 0 || r.listing_failed.is_some();
+                        (c, r.map(|o| o.map(|r| (r.line(), r.attention, failed(&r)))))
+                    })
+                    .collect(),
+            };
             let mut attention = None;
-            for (channel, result) in self.stock(super::stock::PassMode::WhenDue).await {
+            for (channel, result) in results {
+                let mut guard = self.summary();
+                let summary = &mut *guard;
+                let (lines, failed) = match which {
+                    Loop::Stock => (&mut summary.stock, &mut summary.stock_failed),
+                    Loop::Returns => (&mut summary.returns, &mut summary.returns_failed),
+                };
                 match result {
-                    Ok(Some(report)) => {
-                        let mut summary = self.summary();
+                    Ok(Some((line, needing, fails))) => {
                         // The last passes only: a watch runs for months.
-                        if summary.stock.len() >= 20 {
-                            summary.stock.remove(0);
+                        if lines.len() >= 20 {
+                            lines.remove(0);
                         }
-                        summary.stock.push(report.line());
-                        *attention.get_or_insert(0) += report.attention;
-                        summary.stock_failed |= report.failed > 0;
+                        lines.push(line);
+                        *attention.get_or_insert(0) += needing;
+                        *failed |= fails;
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        self.summary().stock_failed = true;
-                        self.fail(&super::stock::pass_name(&channel), "stock", &e);
+                        *failed = true;
+                        drop(guard);
+                        self.fail(&pass_name(&channel), which.name(), &e);
                     }
                 }
             }
             if let Some(n) = attention {
-                self.summary().stock_attention = n;
+                let mut summary = self.summary();
+                match which {
+                    Loop::Stock => summary.stock_attention = n,
+                    Loop::Returns => summary.returns_attention = n,
+                }
             }
             if mode == Mode::UntilDone {
                 return;
@@ -165,7 +231,7 @@ impl Flow {
             let now = self.clock.now();
             let mut wake = later(now, interval);
             for channel in &self.providers.channels {
-                if let Ok(Some(p)) = self.journal.pass(&super::stock::pass_name(channel.name())).await {
+                if let Ok(Some(p)) = self.journal.pass(&pass_name(channel.name())).await {
                     // Due, or, while another runner holds it, when its lease ends.
                     let mut due = p.due_for(interval).unwrap_or(now);
                     if let Some((_, until)) = p.held_at(now) {

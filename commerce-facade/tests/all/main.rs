@@ -11,6 +11,7 @@ mod journal;
 mod mapping;
 mod postgres;
 mod quickstart;
+mod returns;
 mod secrets;
 mod soak;
 mod split;

@@ -646,7 +646,7 @@ impl Flow {
 
     /// Renews the pass's lease every third of its length; returns when it is lost, or when
     /// the journal failed to renew it until its end (another runner may hold it by then).
-    async fn pass_heartbeat(&self, pass: &str, mut until: DateTime<Utc>) -> JournalError {
+    pub(super) async fn pass_heartbeat(&self, pass: &str, mut until: DateTime<Utc>) -> JournalError {
         let every = (self.options.lease / 3).max(Duration::from_millis(100));
         loop {
             tokio::time::sleep(every).await;
