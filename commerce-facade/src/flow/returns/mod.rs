@@ -184,6 +184,17 @@ impl ReturnsReport {
     }
 }
 
+/// The report for people: its line, then one line per item looked at.
+impl std::fmt::Display for ReturnsReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.line())?;
+        for (key, what) in &self.rows {
+            write!(f, "\n  {key:<24} {what}")?;
+        }
+        Ok(())
+    }
+}
+
 /// How one item's visit ended.
 enum Visit {
     /// It went as far as it goes now (waiting, done, or for a person).
