@@ -708,7 +708,10 @@ fn handle_return(s: &Shared, rma_id: &str, body: &[u8]) -> Response {
         drop(w);
         return refuse(
             &format!("Return item {rma_id} not found."),
-            vec![("rma-id".into(), format!("RMA {rma_id} is not one of the retailer's."))],
+            vec![(
+                "rma-id".into(),
+                format!("RMA {rma_id} is not one of the retailer's."),
+            )],
         );
     };
     let received = w.returns.received_for(rma_id);

@@ -43,7 +43,11 @@ pub(crate) fn claims_goods(result: &str) -> bool {
 /// Buyers' reasons, as bol writes them (`mainReason`, `detailedReason`, `customerComments`).
 const REASONS: [(&str, &str, &str); 5] = [
     ("Verkeerde maat of afmeting", "Te groot", ""),
-    ("Verkeerde maat of afmeting", "Te klein", "Past niet op mijn fiets"),
+    (
+        "Verkeerde maat of afmeting",
+        "Te klein",
+        "Past niet op mijn fiets",
+    ),
     ("Niet naar verwachting", "Kwaliteit valt tegen", ""),
     ("Product defect", "Werkt niet", "Lampje doet het niet"),
     ("Verkeerd artikel ontvangen", "", ""),
@@ -154,12 +158,10 @@ impl Returns {
 
     /// The item with this RMA id: (return index, item index).
     pub(crate) fn find(&self, rma_id: &str) -> Option<(usize, usize)> {
-        self.returns.iter().enumerate().find_map(|(r, ret)| {
-            ret.items
-                .iter()
-                .position(|i| i.rma_id == rma_id)
-                .map(|i| (r, i))
-        })
+        self.returns
+            .iter()
+            .enumerate()
+            .find_map(|(r, ret)| ret.items.iter().position(|i| i.rma_id == rma_id).map(|i| (r, i)))
     }
 
     /// Units the warehouse received for an RMA, `None` when nothing arrived.
@@ -452,7 +454,13 @@ impl World {
     }
 
     /// Applies a handling bol has processed.
-    pub(crate) fn apply_handling(&mut self, rma_id: &str, handling_result: &str, quantity: i64, at: DateTime<Utc>) {
+    pub(crate) fn apply_handling(
+        &mut self,
+        rma_id: &str,
+        handling_result: &str,
+        quantity: i64,
+        at: DateTime<Utc>,
+    ) {
         let Some((r, i)) = self.returns.find(rma_id) else {
             return;
         };
@@ -535,10 +543,7 @@ mod tests {
 
     #[test]
     fn the_rma_is_read_from_the_reason() {
-        assert_eq!(
-            rma_in("Te groot (bol RMA 86123452)").as_deref(),
-            Some("86123452")
-        );
+        assert_eq!(rma_in("Te groot (bol RMA 86123452)").as_deref(), Some("86123452"));
         assert_eq!(rma_in("(bol RMA 1) (bol RMA 22)").as_deref(), Some("22"));
         assert_eq!(rma_in("Te groot"), None);
         assert_eq!(rma_in("(bol RMA )"), None);

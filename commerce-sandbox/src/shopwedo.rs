@@ -389,7 +389,9 @@ fn create_retour(s: &Shared, data: &Value) -> Response {
     let mut errors = Map::new();
     let mut wanted: Vec<RetourItem> = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let sku = item["sku"].as_u64().or_else(|| item["sku"].as_str()?.trim().parse().ok());
+        let sku = item["sku"]
+            .as_u64()
+            .or_else(|| item["sku"].as_str()?.trim().parse().ok());
         let shipped = sku.map(|sku| {
             o.items
                 .iter()
@@ -418,7 +420,11 @@ fn create_retour(s: &Shared, data: &Value) -> Response {
             .filter(|r| r.order_id == id && r.sku == sku)
             .map(|r| r.amount)
             .sum::<i64>()
-            + wanted.iter().filter(|x| x.sku == sku).map(|x| x.amount).sum::<i64>();
+            + wanted
+                .iter()
+                .filter(|x| x.sku == sku)
+                .map(|x| x.amount)
+                .sum::<i64>();
         let shipped = shipped.unwrap_or(0);
         if announced + amount > shipped {
             errors.insert(
@@ -498,16 +504,26 @@ fn pudo(s: &Shared, data: &Value) -> Response {
             json!({"error": "address_invalid", "errors": errors}),
         );
     }
-    let zip: String = text(&address["zip"]).chars().filter(|c| !c.is_whitespace()).collect();
+    let zip: String = text(&address["zip"])
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let country = text(&address["country"]).trim().to_ascii_uppercase();
     let (city, lat, lng) = crate::world::CITIES
         .iter()
-        .zip([(52.3731, 4.8925), (52.0894, 5.1100), (51.2172, 4.4211), (51.0536, 3.7250)])
+        .zip([
+            (52.3731, 4.8925),
+            (52.0894, 5.1100),
+            (51.2172, 4.4211),
+            (51.0536, 3.7250),
+        ])
         .find(|((_, z, c), _)| {
             let head = |z: &str| z.chars().filter(char::is_ascii_digit).take(4).collect::<String>();
             head(z) == head(&zip) && *c == country
         })
-        .map_or(("Centrum", 50.8467, 4.3525), |((city, _, _), (lat, lng))| (*city, lat, lng));
+        .map_or(("Centrum", 50.8467, 4.3525), |((city, _, _), (lat, lng))| {
+            (*city, lat, lng)
+        });
     let hours = |open: bool| {
         if open {
             json!({"openMorning": "09:00", "closeMorning": "12:30", "openAfternoon": "13:30", "closeAfternoon": "18:00"})
@@ -517,7 +533,11 @@ fn pudo(s: &Shared, data: &Value) -> Response {
     };
     let week = json!({"monday": hours(true), "tuesday": hours(true), "wednesday": hours(true), "thursday": hours(true),
         "friday": hours(true), "saturday": hours(true), "sunday": hours(false)});
-    let other = if country == "BE" { ("bpost", "bpost Punt") } else { ("dhlparcel", "DHL ServicePoint") };
+    let other = if country == "BE" {
+        ("bpost", "bpost Punt")
+    } else {
+        ("dhlparcel", "DHL ServicePoint")
+    };
     let points: Vec<Value> = [
         ("postnl", format!("PostNL-punt Primera {city}"), "Stationsplein", "12", 0.0011),
         (other.0, format!("{} {city} Centrum", other.1), "Grote Markt", "3", -0.0023),
