@@ -806,3 +806,37 @@ async fn without_returns_configured_nothing_is_registered() {
     assert_eq!(bol.get("/retailer/returns").await.1, json!({}));
     assert_eq!(sb.report().returns, ReturnsReport::default());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_garbled_handling_took_effect_and_its_process_is_found_by_the_rma() {
+    let sb = start(Config {
+        garbled_creates: 1.0,
+        ..config(6)
+    })
+    .await
+    .unwrap();
+    let mut bol = Bol::new(&sb).await;
+    let order = sb.bol_lines()[0].order_id.clone();
+    bol.ship(&sb, &order).await;
+    tokio::time::sleep(2 * HOUR).await;
+    bol.refresh(&sb).await;
+    let ret = sb.returns()[0].clone();
+    let (status, body) = bol
+        .handle(
+            &ret.rma_id,
+            json!({"handlingResult": "CUSTOMER_KEEPS_PRODUCT_PAID", "quantityReturned": ret.expected}),
+        )
+        .await;
+    // A 2xx whose body cannot be read: the client cannot tell what happened.
+    assert_eq!((status.as_u16(), body), (202, Value::Null));
+    assert_eq!(sb.returns()[0].handlings, 1, "it went through");
+    let (_, found) = bol
+        .get(&format!(
+            "/shared/process-status?entity-id={}&event-type=HANDLE_RETURN_ITEM",
+            ret.rma_id
+        ))
+        .await;
+    assert_eq!(found["processStatuses"][0]["status"], "SUCCESS", "{found}");
+    assert!(sb.returns()[0].handled);
+    assert!(sb.report().total_faults() >= 1);
+}
