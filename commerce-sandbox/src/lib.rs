@@ -627,7 +627,7 @@ impl Shared {
     fn returns(&self) -> Vec<ReturnLine> {
         let mut w = self.world();
         w.advance(&self.config, Instant::now());
-        w.return_lines(&self.config)
+        w.return_lines()
     }
 
     fn reset(&self) {
@@ -988,6 +988,36 @@ impl Sandbox {
     /// and how bol has it handled, now (as `GET /__sandbox/returns` answers).
     pub fn returns(&self) -> Vec<ReturnLine> {
         self.shared.returns()
+    }
+
+    /// A buyer registers a return on bol now, outside `Config::returns`: `quantity` units
+    /// (1 to those shipped, less those returned before) of a shipped line of a bol order;
+    /// its RMA id, or `None` when bol has no such line or the quantity is not within what
+    /// is left. The order gets no
+    /// other return from `Config::returns`.
+    pub fn register_return(&self, order_id: &str, line_id: &str, quantity: i64) -> Option<String> {
+        let mut w = self.shared.world();
+        w.advance(&self.shared.config, Instant::now());
+        w.register_return_now(order_id, line_id, quantity, self.shared.now())
+    }
+
+    /// A person received the goods of an RMA by hand (at a warehouse without a retour
+    /// call, such as the Customer API's supplier): `units` in `condition` (`ok`,
+    /// `damaged`) now, so handling it is not early. False when bol has no such RMA.
+    pub fn receive_return_by_hand(&self, rma_id: &str, units: i64, damaged: bool) -> bool {
+        let condition = if damaged { "damaged" } else { "ok" };
+        self.shared
+            .world()
+            .receive_by_hand(rma_id, units, condition, self.shared.now())
+    }
+
+    /// The seller handles an RMA in bol's own pages now, not through the API (`handled`
+    /// at once, with the units expected); a handling through the API after it counts as a
+    /// second one. False when bol has no such RMA or `handling_result` is not one of bol's.
+    pub fn handle_return_on_bol(&self, rma_id: &str, handling_result: &str) -> bool {
+        self.shared
+            .world()
+            .handle_by_hand(rma_id, handling_result, self.shared.now())
     }
 
     /// Every bol offer against what the warehouses hold now (as [`Report::offers`]).

@@ -82,8 +82,10 @@ pub(crate) struct ReturnItem {
     pub mismatch: Option<Mismatch>,
     pub track_and_trace: String,
     pub transporter: &'static str,
-    /// Handlings bol accepted (`PUT`s answered 202).
+    /// Handlings bol accepted (`PUT`s answered 202, or one by hand).
     pub handlings: u32,
+    /// Goods a person received by hand (at a warehouse without a retour call).
+    pub by_hand: Option<Received>,
     /// Its `HANDLE_RETURN_ITEM` process succeeded.
     pub handled: bool,
     pub results: Vec<Processing>,
@@ -164,14 +166,21 @@ impl Returns {
             .find_map(|(r, ret)| ret.items.iter().position(|i| i.rma_id == rma_id).map(|i| (r, i)))
     }
 
-    /// Units the warehouse received for an RMA, `None` when nothing arrived.
+    /// Units a warehouse received for an RMA, `None` when nothing arrived.
     pub(crate) fn received_for(&self, rma_id: &str) -> Option<i64> {
+        self.arrivals(rma_id).map(|r| r.amount).reduce(|a, b| a + b)
+    }
+
+    /// What arrived for an RMA: through retours, and by hand.
+    fn arrivals<'a>(&'a self, rma_id: &'a str) -> impl Iterator<Item = &'a Received> + 'a {
+        let by_hand = self
+            .find(rma_id)
+            .and_then(|(r, i)| self.returns[r].items[i].by_hand.as_ref());
         self.retours
             .iter()
-            .filter(|r| r.rma.as_deref() == Some(rma_id))
+            .filter(move |r| r.rma.as_deref() == Some(rma_id))
             .filter_map(|r| r.received.as_ref())
-            .map(|r| r.amount)
-            .reduce(|a, b| a + b)
+            .chain(by_hand)
     }
 }
 
@@ -316,6 +325,7 @@ impl World {
                     },
                     transporter: if postnl { "PostNL" } else { "DHL" },
                     handlings: 0,
+                    by_hand: None,
                     handled: false,
                     results: Vec::new(),
                 });
@@ -331,7 +341,7 @@ impl World {
     }
 
     /// Every return item, as [`ReturnLine`]s.
-    pub(crate) fn return_lines(&self, _config: &Config) -> Vec<ReturnLine> {
+    pub(crate) fn return_lines(&self) -> Vec<ReturnLine> {
         let mut out = Vec::new();
         for r in &self.returns.returns {
             for i in &r.items {
@@ -341,7 +351,7 @@ impl World {
                     .iter()
                     .filter(|t| t.rma.as_deref() == Some(i.rma_id.as_str()))
                     .collect();
-                let arrived = retours.iter().find_map(|t| t.received.as_ref());
+                let arrived = self.returns.arrivals(&i.rma_id).next();
                 out.push(ReturnLine {
                     return_id: r.return_id.clone(),
                     rma_id: i.rma_id.clone(),
@@ -451,6 +461,96 @@ impl World {
             });
         }
         (retour_id, duplicates)
+    }
+
+    /// A buyer registers a return of `quantity` units of a shipped order line now (the
+    /// order gets no other return from `Config::returns`).
+    pub(crate) fn register_return_now(
+        &mut self,
+        order_id: &str,
+        line_id: &str,
+        quantity: i64,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let k = self.bol_orders.iter().position(|o| o.order_id == order_id)?;
+        let line = self.bol_orders[k]
+            .items
+            .iter()
+            .find(|i| i.order_item_id == line_id)?
+            .clone();
+        let registered: i64 = self
+            .returns
+            .returns
+            .iter()
+            .flat_map(|r| r.items.iter())
+            .filter(|i| i.order_item_id == line_id)
+            .map(|i| i.expected)
+            .sum();
+        if !(1..=line.shipped - registered).contains(&quantity) {
+            return None;
+        }
+        self.returns.decided.insert(order_id.to_owned());
+        self.returns.next_return += 1;
+        let rma_id = (86_123_450 + self.returns.next_return).to_string();
+        let return_id = (15_892_000 + self.returns.returns.len() as u64).to_string();
+        self.returns.returns.push(BolReturn {
+            return_id,
+            registered: now,
+            order_id: order_id.to_owned(),
+            order: k,
+            items: vec![ReturnItem {
+                rma_id: rma_id.clone(),
+                order_item_id: line.order_item_id,
+                ean: line.ean,
+                title: line.title,
+                expected: quantity,
+                reason: REASONS[0],
+                mismatch: None,
+                track_and_trace: format!("3SRTRN{:09}", self.returns.next_return),
+                transporter: "PostNL",
+                handlings: 0,
+                by_hand: None,
+                handled: false,
+                results: Vec::new(),
+            }],
+        });
+        Some(rma_id)
+    }
+
+    /// A person received the goods of an RMA by hand.
+    pub(crate) fn receive_by_hand(
+        &mut self,
+        rma_id: &str,
+        units: i64,
+        condition: &'static str,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some((r, i)) = self.returns.find(rma_id) else {
+            return false;
+        };
+        self.returns.returns[r].items[i].by_hand = Some(Received {
+            amount: units,
+            condition,
+            at: now,
+        });
+        true
+    }
+
+    /// The seller handles an RMA in bol's own pages (not through the API): applied at once,
+    /// with the units expected; a handling through the API after it is a second one.
+    pub(crate) fn handle_by_hand(&mut self, rma_id: &str, handling_result: &str, now: DateTime<Utc>) -> bool {
+        let Some((r, i)) = self
+            .returns
+            .find(rma_id)
+            .filter(|_| HANDLING_RESULTS.contains(&handling_result))
+        else {
+            return false;
+        };
+        let item = &mut self.returns.returns[r].items[i];
+        item.handlings += 1;
+        let quantity = item.expected;
+        self.apply_handling(rma_id, handling_result, quantity, now);
+        true
     }
 
     /// Applies a handling bol has processed.

@@ -840,3 +840,70 @@ async fn a_garbled_handling_took_effect_and_its_process_is_found_by_the_rma() {
     assert!(sb.returns()[0].handled);
     assert!(sb.report().total_faults() >= 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_return_registered_by_hand_received_by_a_person_and_one_handled_on_bol() {
+    let sb = start(Config {
+        returns: 0.0,
+        ..config(6)
+    })
+    .await
+    .unwrap();
+    let mut bol = Bol::new(&sb).await;
+    let lines = sb.bol_lines();
+    let order = lines[0].order_id.clone();
+    let line = lines[0].line_id.clone();
+    assert_eq!(sb.register_return(&order, &line, 1), None, "not shipped");
+    bol.ship(&sb, &order).await;
+    assert_eq!(sb.register_return(&order, &line, 0), None);
+    assert_eq!(sb.register_return(&order, "nope", 1), None);
+    let rma = sb.register_return(&order, &line, 1).unwrap();
+    let shipped = sb.bol_lines()[0].shipped;
+    assert_eq!(
+        sb.register_return(&order, &line, shipped),
+        None,
+        "beyond what is left"
+    );
+    let second = sb.bol_lines().into_iter().find(|l| l.order_id != order).unwrap();
+    bol.ship(&sb, &second.order_id).await;
+    let other = sb.register_return(&second.order_id, &second.line_id, 1).unwrap();
+    bol.refresh(&sb).await;
+    let (_, page) = bol.get("/retailer/returns?handled=false").await;
+    assert_eq!(page["returns"].as_array().unwrap().len(), 2);
+    // A person saw the goods (no retour call at that warehouse): handling is not early.
+    assert!(sb.receive_return_by_hand(&rma, 1, true));
+    assert!(!sb.receive_return_by_hand("1", 1, false));
+    let line = sb.returns().into_iter().find(|l| l.rma_id == rma).unwrap();
+    assert_eq!(
+        (line.received, line.condition.as_deref()),
+        (Some(1), Some("damaged"))
+    );
+    let (status, _) = bol
+        .handle(
+            &rma,
+            json!({"handlingResult": "RETURN_DOES_NOT_MEET_CONDITIONS", "quantityReturned": 1}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    // The other handled in bol's own pages: handled at once; the API's after it is a second.
+    assert!(!sb.handle_return_on_bol(&other, "REFUNDED"));
+    assert!(sb.handle_return_on_bol(&other, "CUSTOMER_KEEPS_PRODUCT_PAID"));
+    let (_, handled) = bol.get("/retailer/returns?handled=true").await;
+    assert_eq!(handled["returns"].as_array().unwrap().len(), 2, "{handled}");
+    bol.handle(
+        &other,
+        json!({"handlingResult": "STILL_APPROVED", "quantityReturned": 1}),
+    )
+    .await;
+    let r = sb.report().returns;
+    assert_eq!(
+        (
+            r.registered,
+            r.handled,
+            r.handled_before_receipt,
+            r.double_handled,
+            r.wrong_quantity
+        ),
+        (2, 2, 0, 1, 0)
+    );
+}
