@@ -40,17 +40,23 @@ pub(crate) fn claims_goods(result: &str) -> bool {
     )
 }
 
-/// Buyers' reasons, as bol writes them (`mainReason`, `detailedReason`, `customerComments`).
-const REASONS: [(&str, &str, &str); 5] = [
+/// Buyers' reasons (`mainReason`, `detailedReason`, `customerComments`), from the values
+/// bol's description lists.
+const REASONS: [(&str, &str, &str); 6] = [
     ("Verkeerde maat of afmeting", "Te groot", ""),
     (
         "Verkeerde maat of afmeting",
         "Te klein",
         "Past niet op mijn fiets",
     ),
-    ("Niet naar verwachting", "Kwaliteit valt tegen", ""),
-    ("Product defect", "Werkt niet", "Lampje doet het niet"),
-    ("Verkeerd artikel ontvangen", "", ""),
+    (
+        "Klacht over artikel",
+        "Artikel werkt niet",
+        "Lampje doet het niet",
+    ),
+    ("Klacht over artikel", "Kwaliteit valt tegen", ""),
+    ("Anders", "Ik heb me bedacht", ""),
+    ("Elders goedkoper", "", ""),
 ];
 
 /// How a returned item arrives other than expected.

@@ -907,3 +907,148 @@ async fn a_return_registered_by_hand_received_by_a_person_and_one_handled_on_bol
         (2, 2, 0, 1, 0)
     );
 }
+
+/// bol's own description of the answers, and the real `retailer-client` (written from it)
+/// reading, handling and looking up returns in the sandbox.
+#[tokio::test]
+async fn returns_are_answered_in_bols_shapes_and_read_by_the_retailer_client() {
+    use crate::bol_conformance::{check, schema_of, spec};
+    use retailer_client::models::{
+        GetProcessStatusEntityIdEventType, GetReturnsFulfilmentMethod, ProcessState, ReturnRequest,
+        ReturnRequestHandlingResult,
+    };
+    use retailer_client::{GetProcessStatusEntityIdParams, GetReturnsParams, RetailerClient};
+    let spec = spec();
+    let sb = start(Config {
+        return_after: Duration::ZERO,
+        returns_multi: 1.0,
+        ..config(12)
+    })
+    .await
+    .unwrap();
+    let bol = Bol::new(&sb).await;
+    let lines = sb.bol_lines();
+    let mut orders: Vec<String> = lines.iter().map(|l| l.order_id.clone()).collect();
+    orders.dedup();
+    // Two-line orders first.
+    orders.sort_by_key(|o| std::cmp::Reverse(lines.iter().filter(|l| &l.order_id == o).count()));
+    for order in &orders[..4] {
+        bol.ship(&sb, order).await;
+    }
+    let mut problems = Vec::new();
+    let (_, page) = bol
+        .get("/retailer/returns?handled=false&fulfilment-method=FBR")
+        .await;
+    check(
+        &spec,
+        &schema_of(&spec, "/retailer/returns", "get", "200"),
+        &page,
+        "GET /retailer/returns",
+        &mut problems,
+    );
+    let returns = page["returns"].as_array().unwrap();
+    assert_eq!(returns.len(), 4);
+    assert!(
+        returns
+            .iter()
+            .any(|r| r["returnItems"].as_array().unwrap().len() == 2),
+        "a two-line order returns two items: {page}"
+    );
+    for r in returns {
+        let id = r["returnId"].as_str().unwrap();
+        let (_, full) = bol.get(&format!("/retailer/returns/{id}")).await;
+        check(
+            &spec,
+            &schema_of(&spec, "/retailer/returns/{return-id}", "get", "200"),
+            &full,
+            &format!("GET /retailer/returns/{id}"),
+            &mut problems,
+        );
+    }
+    // Every item of the two-item return handled: the return is listed as handled (with
+    // one item left it stays among the unhandled).
+    let two = returns
+        .iter()
+        .find(|r| r["returnItems"].as_array().unwrap().len() == 2)
+        .unwrap();
+    for item in two["returnItems"].as_array().unwrap() {
+        let rma = item["rmaId"].as_str().unwrap();
+        let expected = item["expectedQuantity"].as_i64().unwrap();
+        let (status, started) = bol
+            .handle(
+                rma,
+                json!({"handlingResult": "CUSTOMER_KEEPS_PRODUCT_PAID", "quantityReturned": expected}),
+            )
+            .await;
+        assert_eq!(status, 202);
+        check(
+            &spec,
+            &schema_of(&spec, "/retailer/returns/{rma-id}", "put", "202"),
+            &started,
+            "PUT /retailer/returns/{rma-id}",
+            &mut problems,
+        );
+    }
+    let (_, handled) = bol.get("/retailer/returns?handled=true").await;
+    check(
+        &spec,
+        &schema_of(&spec, "/retailer/returns", "get", "200"),
+        &handled,
+        "GET /retailer/returns?handled=true",
+        &mut problems,
+    );
+    assert_eq!(handled["returns"].as_array().map(Vec::len), Some(1), "{handled}");
+    assert!(
+        problems.is_empty(),
+        "{} departures from bol's description:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    // The real client: list, read, handle, look the process up by the RMA id.
+    let b = sb.base_urls();
+    let client = RetailerClient::builder(RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET.into())
+        .api_url(b.bol)
+        .token_url(b.bol_token)
+        .build()
+        .unwrap();
+    let listed = client
+        .get_returns(&GetReturnsParams {
+            page: Some(1),
+            handled: Some(false),
+            fulfilment_method: Some(GetReturnsFulfilmentMethod::Fbr),
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.returns.len(), 3, "the first one handled");
+    let item = listed.returns[0].return_items[0].clone();
+    let read = client.get_return(&listed.returns[0].return_id).await.unwrap();
+    assert_eq!(read.return_items[0].rma_id, item.rma_id);
+    assert!(read.return_items[0].customer_details.email.is_some());
+    let rma: i64 = item.rma_id.parse().unwrap();
+    let started = client
+        .handle_return(
+            rma,
+            &ReturnRequest {
+                handling_result: ReturnRequestHandlingResult::CustomerKeepsProductPaid,
+                quantity_returned: item.expected_quantity,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(started.event_type, "HANDLE_RETURN_ITEM");
+    assert_eq!(started.entity_id.as_deref(), Some(item.rma_id.as_str()));
+    let found = client
+        .get_process_status_entity_id(
+            &item.rma_id,
+            GetProcessStatusEntityIdEventType::HandleReturnItem,
+            &GetProcessStatusEntityIdParams::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.process_statuses.len(), 1);
+    assert_eq!(found.process_statuses[0].status, ProcessState::Success);
+    let r = sb.report().returns;
+    assert_eq!((r.handled, r.double_handled, r.handled_before_receipt), (3, 0, 0));
+    let samples = sb.report().providers["bol"].violation_samples.join(" | ");
+    assert!(!samples.contains("return"), "{samples}");
+}
