@@ -646,6 +646,7 @@ pub(crate) fn rma_in(reason: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn the_rma_is_read_from_the_reason() {
@@ -653,6 +654,80 @@ mod tests {
         assert_eq!(rma_in("(bol RMA 1) (bol RMA 22)").as_deref(), Some("22"));
         assert_eq!(rma_in("Te groot"), None);
         assert_eq!(rma_in("(bol RMA )"), None);
+    }
+
+    /// Every order shipped at `at`, then the clock at `now`: the returns registered.
+    fn returned(config: &Config, at: Instant, now: Instant) -> Vec<(String, String, i64, bool)> {
+        let mut w = World::seed(config);
+        for o in &mut w.bol_orders {
+            for i in &mut o.items {
+                i.shipped = i.quantity;
+                i.shipped_at = Some(at);
+            }
+        }
+        w.advance_returns(config, now);
+        w.returns
+            .returns
+            .iter()
+            .flat_map(|r| {
+                r.items.iter().map(|i| {
+                    (
+                        r.order_id.clone(),
+                        i.rma_id.clone(),
+                        i.expected,
+                        i.mismatch.is_some(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn returns_come_after_the_delay_for_the_share_asked_the_same_for_a_seed() {
+        let config = Config {
+            orders: 400,
+            returns: 0.25,
+            return_mismatch: 0.5,
+            returns_multi: 1.0,
+            ..Config::default()
+        };
+        let at = Instant::now();
+        assert!(returned(&config, at, at + config.return_after - Duration::from_secs(1)).is_empty());
+        let now = at + config.return_after;
+        let first = returned(&config, at, now);
+        assert_eq!(first, returned(&config, at, now), "seeded");
+        let orders: HashSet<&str> = first.iter().map(|(o, ..)| o.as_str()).collect();
+        assert!(
+            (70..=130).contains(&orders.len()),
+            "{} of 400 orders",
+            orders.len()
+        );
+        assert!(first.len() > orders.len(), "two-line orders return two items");
+        let mismatched = first.iter().filter(|r| r.3).count();
+        assert!(
+            mismatched * 4 > first.len() && mismatched * 4 < first.len() * 3,
+            "{mismatched}"
+        );
+        let other = returned(
+            &Config {
+                seed: 8,
+                ..config.clone()
+            },
+            at,
+            now,
+        );
+        assert_ne!(first, other, "another seed, other returns");
+        assert!(
+            returned(
+                &Config {
+                    returns: 0.0,
+                    ..config
+                },
+                at,
+                now
+            )
+            .is_empty()
+        );
     }
 
     #[test]
