@@ -276,7 +276,7 @@ pub fn arrival_of(retour: &Retour) -> Arrival {
 
 /// The one entry of `list` that `pick` chooses: several are as good as none, since which
 /// one says what of the goods cannot be told.
-fn only<'a>(list: &'a [Retour], pick: impl Fn(&Retour) -> bool) -> Option<&'a Retour> {
+fn only(list: &[Retour], pick: impl Fn(&Retour) -> bool) -> Option<&Retour> {
     let mut found = list.iter().filter(|r| pick(r));
     let first = found.next()?;
     found.next().is_none().then_some(first)

@@ -1,4 +1,5 @@
 //! shopwedo-client's integration tests, one binary: each file a module.
 
 mod decoders;
+mod returns;
 mod wire;
