@@ -2,4 +2,5 @@
 
 mod decoders;
 mod returns;
+mod sandbox;
 mod wire;
