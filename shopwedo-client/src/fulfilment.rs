@@ -664,10 +664,7 @@ pub fn stock_level(item: &StockItem, releases_orders: bool) -> StockLevel {
     match (item.atp, item.level) {
         (Some(atp), level_units) => StockLevel {
             available: level_units.map_or(atp, |l| atp.min(l)),
-            as_of: item
-                .last_atp_update
-                .and_then(|t| t.and_local_timezone(belgian_offset(t)).single())
-                .map(|t| t.to_utc()),
+            as_of: item.last_atp_update.and_then(belgian_instant),
             ..level
         }
         .with_basis(if releases_orders {
