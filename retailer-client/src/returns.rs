@@ -265,7 +265,7 @@ impl RetailerClient {
         };
         ret.items
             .into_iter()
-            .find(|i| i.rma_id == h.rma_id.trim())
+            .find(|i| i.rma_id == h.rma_id)
             .ok_or_else(|| {
                 missing(format!(
                     "return {} on bol has no item with RMA {}: nothing was sent",
@@ -332,11 +332,14 @@ impl RetailerClient {
     ///    another is a provider error `HANDLED_OTHERWISE` naming what bol has (not retryable:
     ///    a second PUT would change bol's result);
     /// 3. reads the RMA's `HANDLE_RETURN_ITEM` process statuses: a `PENDING` one is waited
-    ///    for and the return read again (then as in 2); a `SUCCESS` that the return does not
-    ///    show yet is a retryable error `NOT_CAUGHT_UP` (nothing sent);
+    ///    for (up to `wait`'s deadline: past it an [`Error::Timeout`], nothing sent) and the
+    ///    return read again (then as in 2); a `PENDING` one without an id to wait for is a
+    ///    retryable error `HANDLING_UNDER_WAY`, and a `SUCCESS` that the return does not show
+    ///    yet a retryable error `NOT_CAUGHT_UP` (nothing sent);
     /// 4. sends `PUT /retailer/returns/{rma-id}` (never re-sent by the transport) and waits
     ///    for its process status (`FAILURE` or `TIMEOUT`: a provider error with bol's
-    ///    `errorMessage`);
+    ///    `errorMessage`); a `202` without a process status id to wait for is settled by
+    ///    one read of the return as in 5;
     /// 5. when the PUT's answer was lost ([`Error::Unconfirmed`]), reads the return once:
     ///    handled as sent is a receipt, anything else that `Unconfirmed` error.
     pub async fn handle_return_item(
@@ -375,9 +378,8 @@ impl RetailerClient {
             }
             HandlingResult::StillApproved => Some(ReturnRequestHandlingResult::StillApproved),
         };
-        v.into_result(())?;
-        let (Ok(rma), Some(handling_result)) = (rma, result) else {
-            unreachable!("checked above")
+        let (Ok(rma), Some(handling_result), true) = (rma, result, v.is_empty()) else {
+            return Err(Error::InvalidInput(v));
         };
         let receipt = |reference: Option<String>, already: bool| HandlingReceipt {
             channel: PROVIDER.name.to_owned(),
@@ -399,6 +401,21 @@ impl RetailerClient {
             .iter()
             .find(|p| p.status == ProcessState::Success)
             .cloned();
+        if pending
+            .iter()
+            .any(|p| p.process_status_id.as_deref().is_none_or(str::is_empty))
+        {
+            return Err(Error::from(
+                ProviderError::new(PROVIDER.name, "handle-return", 200)
+                    .with_code("HANDLING_UNDER_WAY")
+                    .with_retry_hint(RetryHint::Unavailable)
+                    .with_message(format!(
+                        "bol has a handling of RMA {} under way without a process status id to \
+                         wait for: nothing was sent; read again later",
+                        h.rma_id
+                    )),
+            ));
+        }
         if !pending.is_empty() {
             let done = self.wait_for_processes(&pending, wait).await?;
             succeeded = succeeded.or_else(|| done.into_iter().find(|p| p.status == ProcessState::Success));
@@ -437,6 +454,22 @@ impl RetailerClient {
             }
             Err(e) => return Err(e),
         };
+        if !crate::process::is_final(&started)
+            && started.process_status_id.as_deref().is_none_or(str::is_empty)
+        {
+            // bol took the PUT but its answer gives no process to wait for: one read decides.
+            return match self.item_on_bol(h).await {
+                Ok(item) if handled_as(&item, h) => Ok(receipt(None, false)),
+                _ => Err(Error::Unconfirmed {
+                    provider: PROVIDER.name.into(),
+                    endpoint: "handle-return".into(),
+                    source: std::sync::Arc::new(Error::invalid(
+                        "processStatusId",
+                        "bol's answer to the handling has no process status id to wait for",
+                    )),
+                }),
+            };
+        }
         let done = self.wait_for_success(&started, wait).await?;
         Ok(receipt(
             done.process_status_id.or(started.process_status_id),

@@ -557,3 +557,52 @@ async fn a_lost_handling_not_found_stays_unconfirmed() {
     assert_eq!(puts(&server), 1);
     assert_eq!(server.count(), 5, "the token, two reads, the PUT, one read");
 }
+
+/// A handling under way that bol lists without an id: nothing to wait for, nothing sent.
+#[tokio::test]
+async fn a_handling_under_way_without_an_id_is_not_sent_again() {
+    let server = setup().await;
+    return_reads(&server, vec![the_return(None)]).await;
+    let mut pending = process("x", "PENDING");
+    pending.as_object_mut().unwrap().remove("processStatusId");
+    processes_by_rma(&server, vec![pending]).await;
+    let put = handle_put(&server, Arc::default()).await;
+    let err = client(&server)
+        .handle_return_item(&handling(HandlingResult::ReturnReceived, 1), fast_wait())
+        .await
+        .unwrap_err();
+    assert_eq!(err.provider_code(), Some("HANDLING_UNDER_WAY"));
+    assert!(err.is_retryable(), "{err}");
+    put.assert_calls_async(0).await;
+}
+
+/// bol takes the PUT (202) but names no process status to wait for: one read of the return
+/// decides; still open is `Unconfirmed`, never a second PUT.
+#[tokio::test]
+async fn a_202_without_a_process_id_is_settled_by_one_read() {
+    for (after, settled) in [
+        (the_return(Some(("RETURN_RECEIVED", 1))), true),
+        (the_return(None), false),
+    ] {
+        let server = setup().await;
+        let reads = return_reads(&server, vec![the_return(None), after]).await;
+        processes_by_rma(&server, vec![]).await;
+        let put = server
+            .mock_async(|when, then| {
+                when.method(PUT).path(format!("/retailer/returns/{RMA}"));
+                then.status(202)
+                    .header("content-type", V10)
+                    .json_body(json!({"eventType": "HANDLE_RETURN_ITEM", "status": "PENDING"}));
+            })
+            .await;
+        let outcome = client(&server)
+            .handle_return_item(&handling(HandlingResult::ReturnReceived, 1), fast_wait())
+            .await;
+        match outcome {
+            Ok(receipt) => assert!(settled && !receipt.already && receipt.reference.is_none()),
+            Err(e) => assert!(!settled && e.is_unconfirmed(), "{e}"),
+        }
+        put.assert_calls_async(1).await;
+        reads.assert_calls_async(2).await;
+    }
+}
