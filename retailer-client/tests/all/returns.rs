@@ -606,3 +606,81 @@ async fn a_202_without_a_process_id_is_settled_by_one_read() {
         reads.assert_calls_async(2).await;
     }
 }
+
+/// Against the sandbox's bol (its returns served as bol describes them): orders shipped
+/// through the client, their returns listed, one received by hand and handled once; a
+/// second call finds it handled and sends nothing, another result is refused before a PUT.
+#[tokio::test]
+async fn against_the_sandbox_a_return_is_listed_and_handled_once() {
+    use commerce_core::{ShipmentConfirmation, Tracking};
+    use commerce_sandbox::{Config, RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET};
+    let sb = commerce_sandbox::start(Config {
+        orders: 3,
+        returns: 1.0,
+        return_after: Duration::ZERO,
+        cancellation_requests: 0.0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let urls = sb.base_urls();
+    let bol = RetailerClient::builder(RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET.into())
+        .api_url(urls.bol)
+        .token_url(urls.bol_token)
+        .build()
+        .unwrap();
+    let orders: Vec<_> = bol.open_orders().try_collect().await.unwrap();
+    assert_eq!(orders.len(), 3);
+    for (n, order) in orders.iter().enumerate() {
+        let shipment = ShipmentConfirmation {
+            order_id: order.id.clone(),
+            line_ids: order.lines.iter().map(|l| l.line_id.clone()).collect(),
+            tracking: Tracking {
+                carrier: Some("TNT".into()),
+                code: format!("3SBOL000000{n}"),
+                url: None,
+            },
+        };
+        bol.confirm_shipment(&shipment).await.unwrap();
+    }
+    let returns: Vec<_> = bol.open_returns().try_collect().await.unwrap();
+    assert_eq!(returns.len(), 3, "one return per shipped order");
+    let ret = &returns[0];
+    let item = &ret.items[0];
+    assert!(orders.iter().any(|o| o.id == item.order_id));
+    assert!(item.expected >= 1 && item.reason.is_some() && !item.handled);
+    assert!(sb.receive_return_by_hand(&item.rma_id, i64::from(item.expected), false));
+    let h = ReturnHandling {
+        return_id: ret.return_id.clone(),
+        rma_id: item.rma_id.clone(),
+        result: HandlingResult::ReturnReceived,
+        quantity: item.expected,
+    };
+    let first = SalesChannel::handle_return(&bol, &h).await.unwrap();
+    assert!(!first.already && first.reference.is_some(), "{first:?}");
+    let again = SalesChannel::handle_return(&bol, &h).await.unwrap();
+    assert!(again.already, "{again:?}");
+    let other = ReturnHandling {
+        result: HandlingResult::ExchangeProduct,
+        ..h.clone()
+    };
+    let refused = SalesChannel::handle_return(&bol, &other).await.unwrap_err();
+    assert_eq!(refused.provider_code(), Some("HANDLED_OTHERWISE"), "{refused}");
+    let now = bol.return_state(&ret.return_id).await.unwrap().unwrap();
+    let handled = now.items.iter().find(|i| i.rma_id == item.rma_id).unwrap();
+    assert!(handled.handled);
+    assert_eq!(
+        handled.results.last().unwrap().handling,
+        HandlingResult::ReturnReceived
+    );
+    let r = sb.report().returns;
+    assert_eq!(
+        (
+            r.handled,
+            r.double_handled,
+            r.handled_before_receipt,
+            r.wrong_quantity
+        ),
+        (1, 0, 0, 0)
+    );
+}
