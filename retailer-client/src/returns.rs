@@ -250,27 +250,34 @@ impl RetailerClient {
     /// does not know, or one without the item, is an error naming what is missing (nothing
     /// was sent).
     async fn item_on_bol(&self, h: &ReturnHandling) -> Result<ChannelReturnItem, Error> {
-        let missing = |what: String| {
+        // bol's status: 404 for a return it does not know, 200 for one without the item.
+        let missing = |status: u16, what: String| {
             Error::from(
-                ProviderError::new(PROVIDER.name, "get-return", 404)
+                ProviderError::new(PROVIDER.name, "get-return", status)
                     .with_code("UNKNOWN_RETURN_ITEM")
                     .with_message(what),
             )
         };
         let Some(ret) = self.channel_return(&h.return_id).await? else {
-            return Err(missing(format!(
-                "bol does not know return {} (RMA {}): nothing was sent",
-                h.return_id, h.rma_id
-            )));
+            return Err(missing(
+                404,
+                format!(
+                    "bol does not know return {} (RMA {}): nothing was sent",
+                    h.return_id, h.rma_id
+                ),
+            ));
         };
         ret.items
             .into_iter()
             .find(|i| i.rma_id == h.rma_id)
             .ok_or_else(|| {
-                missing(format!(
-                    "return {} on bol has no item with RMA {}: nothing was sent",
-                    h.return_id, h.rma_id
-                ))
+                missing(
+                    200,
+                    format!(
+                        "return {} on bol has no item with RMA {}: nothing was sent",
+                        h.return_id, h.rma_id
+                    ),
+                )
             })
     }
 

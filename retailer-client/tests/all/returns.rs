@@ -684,3 +684,38 @@ async fn against_the_sandbox_a_return_is_listed_and_handled_once() {
         (1, 0, 0, 0)
     );
 }
+
+/// A return bol does not know (404), or one without the RMA: an error naming it, no PUT.
+#[tokio::test]
+async fn an_unknown_return_or_item_is_an_error_and_nothing_is_sent() {
+    let server = setup().await;
+    return_reads(&server, vec![the_return(None)]).await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/returns/404");
+            then.status(404).header("content-type", V10).json_body(json!({
+                "type": "https://api.bol.com/problems", "title": "Not Found", "status": 404,
+                "detail": "Return 404 not found."
+            }));
+        })
+        .await;
+    let put = handle_put(&server, Arc::default()).await;
+    let bol = client(&server);
+    let unknown = ReturnHandling {
+        return_id: "404".into(),
+        ..handling(HandlingResult::ReturnReceived, 1)
+    };
+    let not_there = ReturnHandling {
+        rma_id: "99999999".into(),
+        ..handling(HandlingResult::ReturnReceived, 1)
+    };
+    for h in [unknown, not_there] {
+        let err = bol.handle_return_item(&h, fast_wait()).await.unwrap_err();
+        assert_eq!(err.provider_code(), Some("UNKNOWN_RETURN_ITEM"), "{err}");
+        assert!(
+            !err.is_retryable() && err.to_string().contains(&h.rma_id),
+            "{err}"
+        );
+    }
+    put.assert_calls_async(0).await;
+}
