@@ -607,22 +607,32 @@ async fn a_202_without_a_process_id_is_settled_by_one_read() {
     }
 }
 
-/// Against the sandbox's bol (its returns served as bol describes them): orders shipped
-/// through the client, their returns listed, one received by hand and handled once; a
-/// second call finds it handled and sends nothing, another result is refused before a PUT.
-#[tokio::test]
-async fn against_the_sandbox_a_return_is_listed_and_handled_once() {
-    use commerce_core::{ShipmentConfirmation, Tracking};
-    use commerce_sandbox::{Config, RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET};
-    let sb = commerce_sandbox::start(Config {
-        orders: 3,
+/// A sandbox whose bol has `orders` open orders, each returned as soon as it is shipped;
+/// `garbled`: every create (a shipment, a handling) takes effect but is answered with a
+/// body that cannot be read.
+async fn sandbox(orders: usize, garbled: bool) -> commerce_sandbox::Sandbox {
+    commerce_sandbox::start(commerce_sandbox::Config {
+        orders,
         returns: 1.0,
         return_after: Duration::ZERO,
         cancellation_requests: 0.0,
-        ..Config::default()
+        garbled_creates: if garbled { 1.0 } else { 0.0 },
+        ..Default::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// The sandbox's orders, shipped through the client, and their returns as listed.
+async fn shipped_and_returned(
+    sb: &commerce_sandbox::Sandbox,
+) -> (
+    RetailerClient,
+    Vec<commerce_core::Order>,
+    Vec<commerce_core::ChannelReturn>,
+) {
+    use commerce_core::{ShipmentConfirmation, Tracking};
+    use commerce_sandbox::{RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET};
     let urls = sb.base_urls();
     let bol = RetailerClient::builder(RETAILER_CLIENT_ID, RETAILER_CLIENT_SECRET.into())
         .api_url(urls.bol)
@@ -630,7 +640,6 @@ async fn against_the_sandbox_a_return_is_listed_and_handled_once() {
         .build()
         .unwrap();
     let orders: Vec<_> = bol.open_orders().try_collect().await.unwrap();
-    assert_eq!(orders.len(), 3);
     for (n, order) in orders.iter().enumerate() {
         let shipment = ShipmentConfirmation {
             order_id: order.id.clone(),
@@ -644,6 +653,17 @@ async fn against_the_sandbox_a_return_is_listed_and_handled_once() {
         bol.confirm_shipment(&shipment).await.unwrap();
     }
     let returns: Vec<_> = bol.open_returns().try_collect().await.unwrap();
+    (bol, orders, returns)
+}
+
+/// Against the sandbox's bol (its returns served as bol describes them): orders shipped
+/// through the client, their returns listed, one received by hand and handled once; a
+/// second call finds it handled and sends nothing, another result is refused before a PUT.
+#[tokio::test]
+async fn against_the_sandbox_a_return_is_listed_and_handled_once() {
+    let sb = sandbox(3, false).await;
+    let (bol, orders, returns) = shipped_and_returned(&sb).await;
+    assert_eq!(orders.len(), 3);
     assert_eq!(returns.len(), 3, "one return per shipped order");
     let ret = &returns[0];
     let item = &ret.items[0];
@@ -718,4 +738,33 @@ async fn an_unknown_return_or_item_is_an_error_and_nothing_is_sent() {
         );
     }
     put.assert_calls_async(0).await;
+}
+
+/// Against the sandbox's bol answering every handling with a body that cannot be read (it
+/// took effect): the client never sends it twice; the outcome is found at once, or left
+/// `Unconfirmed` and found by the next call, which sends nothing.
+#[tokio::test]
+async fn against_the_sandbox_a_garbled_handling_is_never_sent_twice() {
+    let sb = sandbox(2, true).await;
+    let (bol, _, returns) = shipped_and_returned(&sb).await;
+    assert_eq!(returns.len(), 2);
+    for ret in &returns {
+        let item = &ret.items[0];
+        assert!(sb.receive_return_by_hand(&item.rma_id, i64::from(item.expected), false));
+        let h = ReturnHandling {
+            return_id: ret.return_id.clone(),
+            rma_id: item.rma_id.clone(),
+            result: HandlingResult::ReturnReceived,
+            quantity: item.expected,
+        };
+        match SalesChannel::handle_return(&bol, &h).await {
+            Ok(receipt) => assert!(!receipt.already, "{receipt:?}"),
+            Err(e) => assert!(e.is_unconfirmed(), "{e}"),
+        }
+        let again = SalesChannel::handle_return(&bol, &h).await.unwrap();
+        assert!(again.already, "{again:?}");
+    }
+    let r = sb.report().returns;
+    assert_eq!((r.handled, r.double_handled, r.handled_before_receipt), (2, 0, 0));
+    assert!(sb.report().total_faults() >= 2, "the handlings were garbled");
 }
