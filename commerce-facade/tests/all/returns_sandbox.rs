@@ -320,6 +320,13 @@ async fn soak(config: Config, kill_every: Option<usize>) -> Figures {
         if round > 12 && registered > 0 {
             match settled(&sb, journal.as_ref()).await {
                 Ok((handled, person)) => {
+                    let x = sb.report().returns;
+                    eprintln!(
+                        "settled after {round} rounds, {passes} passes: registered {registered}, announced {}, received {}, handled {handled}, with a person {person}; faults {}",
+                        x.announced,
+                        x.received,
+                        sb.report().total_faults()
+                    );
                     return Figures {
                         registered,
                         handled,

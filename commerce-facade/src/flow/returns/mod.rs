@@ -354,7 +354,21 @@ impl Flow {
                 let key = return_key(&name, &item.rma_id);
                 on_channel.insert(key.clone());
                 report.listed += 1;
-                if known.contains_key(&key) || item.rma_id.trim().is_empty() {
+                if item.rma_id.trim().is_empty() {
+                    // Nothing to key it by, nothing to handle it by: said, never dropped
+                    // silently.
+                    report.failed += 1;
+                    let e = Error::invalid(
+                        "rmaId",
+                        format!(
+                            "an item of return {} (order {}, EAN {}) has no RMA id: handle it on the channel's site",
+                            ret.return_id, item.order_id, item.ean
+                        ),
+                    );
+                    self.fail(&returns_pass(&name), "list returns", &e);
+                    continue;
+                }
+                if known.contains_key(&key) {
                     continue;
                 }
                 let record = self.new_return(&name, ret, item, now);
@@ -641,10 +655,10 @@ impl Flow {
                     Err(e) if e.is_unconfirmed() => {
                         return self.return_failed(r, pass, "announce", e).await;
                     }
-                    Err(e @ Error::Unsupported { .. }) => {
+                    Err(Error::Unsupported { .. }) => {
                         r.announcement = Step::NotStarted;
                         let why = format!(
-                            "{p} takes no return announcements through its API ({e}): tell {p} that {n}× {ean}{t} of its order {o} come back ({c} return {ret}, RMA {rma}), then `commerce resolve {k} --announced [REF]`",
+                            "{p} takes no return announcements through its API: tell {p} that {n}× {ean}{t} of its order {o} come back ({c} return {ret}, RMA {rma}), then `commerce resolve {k} --announced [REF]`",
                             p = m.provider,
                             n = r.expected,
                             ean = r.ean,
