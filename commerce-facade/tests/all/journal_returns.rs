@@ -392,9 +392,9 @@ fn meanwhile<T: Send + 'static>(work: impl std::future::Future<Output = T> + Sen
     .unwrap()
 }
 
-/// Between the person's read and write, a runner takes the pass and reads the record: the
-/// change is not written (it would be lost under the runner's next save), and the person
-/// is told the pass is busy; the runner's write stands.
+/// Between the person's read and write, a runner takes the pass and reads the record (it
+/// writes later): the change is not written (the runner's save would bury it), and the
+/// person is told the pass is busy; the runner's write stands alone.
 async fn a_claim_between_read_and_write_wins(name: &str, fresh: &Fresh) {
     let (a, b) = fresh();
     let now = t0();
@@ -406,21 +406,15 @@ async fn a_claim_between_read_and_write_wins(name: &str, fresh: &Fresh) {
     a.end_pass(PASS, "a", now, now, "").await.unwrap();
     let calls = AtomicUsize::new(0);
     let runner = a.clone();
-    let mut interleaved = false;
+    let mut seen: Option<ReturnRecord> = None;
     let mut change = |r: &mut ReturnRecord| {
         calls.fetch_add(1, Ordering::SeqCst);
-        if !interleaved {
-            interleaved = true;
+        if seen.is_none() {
             let runner = runner.clone();
-            meanwhile(async move {
+            seen = Some(meanwhile(async move {
                 claim(runner.as_ref(), "c", Utc::now()).await;
-                let mut seen = runner.load_return("return:bol:1").await.unwrap().unwrap();
-                seen.checks += 1;
-                runner
-                    .save_returns(PASS, "c", &[(seen, Some("asked the warehouse".to_owned()))])
-                    .await
-                    .unwrap();
-            });
+                runner.load_return("return:bol:1").await.unwrap().unwrap()
+            }));
         }
         r.failures = 99;
         Ok("the person's change".to_owned())
@@ -434,6 +428,11 @@ async fn a_claim_between_read_and_write_wins(name: &str, fresh: &Fresh) {
         "{name}: {err:?}"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1, "{name}");
+    let mut seen = seen.expect("the runner read it");
+    seen.checks += 1;
+    a.save_returns(PASS, "c", &[(seen, Some("asked the warehouse".to_owned()))])
+        .await
+        .unwrap();
     let stored = a.load_return(&record.key).await.unwrap().unwrap();
     assert_eq!(
         (stored.checks, stored.failures),
