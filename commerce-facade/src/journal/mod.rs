@@ -25,7 +25,7 @@ pub(crate) use offers::{offer_rows, pass_lost, readable_offers};
 pub use returns::{
     HandleDecision, ReturnAmendment, ReturnMatch, ReturnRecord, ReturnStage, return_key, returns_pass,
 };
-pub(crate) use returns::{read_return, write_return};
+pub(crate) use returns::{ReturnRow, read_return, readable_returns, return_rows};
 pub use sqlite::{SCHEMA_VERSION, SqliteJournal};
 pub use sqlite_shared::SqliteShared;
 pub use stage::Stage;
@@ -813,7 +813,11 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// holds the pass, [`JournalError::NotFound`] for an unknown key. The check and the
     /// write are one transaction with respect to [`Journal::claim_pass`]: a runner that
     /// takes the pass afterwards reads the changed record. The record is due at once
-    /// afterwards (`due = None`).
+    /// afterwards (`due = None`). `change` may be called more than once (on a fresh copy of
+    /// the record each time) when the record or the pass was written meanwhile. A lease on
+    /// the pass that ended before `now` is taken from its runner by the change, so a runner
+    /// that outlived its lease cannot write over it ([`JournalError::LeaseLost`] at its next
+    /// [`Journal::save_returns`]).
     async fn amend_return(
         &self,
         pass: &str,
