@@ -264,7 +264,12 @@ fn soak(args: &[String]) -> Result<(), String> {
         "--nocapture",
     ];
     a.extend(args.iter().map(String::as_str));
-    run_in(&workspace_root(), &cargo_program(), &a, &[("RETURNS_SOAK_ORDERS", "1000")])?;
+    run_in(
+        &workspace_root(),
+        &cargo_program(),
+        &a,
+        &[("RETURNS_SOAK_ORDERS", "1000")],
+    )?;
     // Four runner processes on one PostgreSQL journal, 1,000 orders, faults at 0.2, one
     // killed and restarted.
     postgres(

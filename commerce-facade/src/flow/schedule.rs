@@ -80,7 +80,10 @@ const JOURNAL_FAILURES_FATAL: u32 = 7;
 
 /// A channel's pass as the loop keeps it: the channel, and its report's line, how many
 /// need a person and whether anything failed (`None`: not due, or another runner's).
-type PassOutcome = (String, Result<Option<(String, usize, bool)>, commerce_core::Error>);
+type PassOutcome = (
+    String,
+    Result<Option<(String, usize, bool)>, commerce_core::Error>,
+);
 
 /// The loops that run as passes over the whole shop, beside the orders'.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -399,7 +399,7 @@ impl Flow {
                 report.rows.push((r.key.clone(), what));
                 continue;
             } else {
-                self.visit_return(channel, pass, &mut r, listed_now).await
+                self.visit_return(channel, pass, &mut r, listed_now, mode).await
             };
             match visit {
                 Ok(Visit::Rest) => {}
@@ -506,12 +506,20 @@ impl Flow {
         pass: &str,
         r: &mut ReturnRecord,
         listed: bool,
+        mode: PassMode,
     ) -> Result<Visit, Lost> {
         let now = self.clock.now();
+        // A pass asked for now (`commerce returns`) looks at every item now; a pass when
+        // due keeps each item's own time (its next warehouse check, its back-off). Due
+        // within a minute counts as due: a pass an interval after the last one would
+        // otherwise skip a check due a moment after it.
+        let waits = |due: Option<DateTime<Utc>>| {
+            mode == PassMode::WhenDue && due.is_some_and(|due| due > later(now, Duration::from_secs(60)))
+        };
         if r.attention.is_some() {
             return Ok(Visit::Rest);
         }
-        if r.due.is_some_and(|due| due > later(now, Duration::from_secs(60))) && listed {
+        if waits(r.due) && listed {
             return Ok(Visit::Rest);
         }
         let save = |r: &ReturnRecord, note: String| {
@@ -690,9 +698,7 @@ impl Flow {
             let Step::Done(announcement) = r.announcement.clone() else {
                 return Ok(Visit::Rest);
             };
-            // Due within a minute counts as due: a pass an interval after the last one
-            // would otherwise skip a check due a moment after it.
-            if r.due.is_some_and(|due| due > later(now, Duration::from_secs(60))) {
+            if waits(r.due) {
                 return Ok(Visit::Rest);
             }
             let arrival = fulfilment.return_arrival(&announcement).await;
