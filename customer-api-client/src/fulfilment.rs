@@ -225,14 +225,19 @@ impl Fulfilment for CustomerApiClient {
     /// only; the create is never sent again). A submission prepared for another provider,
     /// or whose payload is not a valid [`NewOrder`], is an [`Error::InvalidInput`] and
     /// nothing is sent.
+    ///
+    /// An unknown outcome the reads cannot settle (the order is not listed, or a read
+    /// fails) stays the create's [`Error::Unconfirmed`]: never the read's own error, which
+    /// a caller would take for a refusal of the create and send it again.
     async fn send(&self, prepared: &PreparedSubmission) -> Result<SubmissionReceipt, Error> {
         let new: NewOrder = prepared.body_for(PROVIDER.name)?;
         new.validate()?;
         match self.create_order(&new).await {
             Ok(created) => Ok(receipt(&created, false)),
-            Err(e) if e.is_unconfirmed() => match self.find_order_by_reference(&new.reference).await? {
-                Some(found) => Ok(receipt(&found, true)),
-                None => Err(e),
+            Err(e) if e.is_unconfirmed() => match self.find_order_by_reference(&new.reference).await {
+                Ok(Some(found)) => Ok(receipt(&found, true)),
+                // Not listed (yet), or the list could not be read: still unknown.
+                Ok(None) | Err(_) => Err(e),
             },
             Err(e) => Err(e),
         }

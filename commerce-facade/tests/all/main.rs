@@ -9,6 +9,7 @@ mod conformance;
 mod flow;
 mod journal;
 mod journal_returns;
+mod lost_create;
 mod mapping;
 mod postgres;
 mod quickstart;

@@ -465,6 +465,43 @@ async fn a_lost_submission_is_settled_by_its_reference() {
     );
 }
 
+/// The sandbox's soak sequence that created a Customer API order twice: the create went
+/// through but its answer was garbled, and the list read to settle it failed (503 on
+/// every attempt). `send` must leave the outcome unknown (`Unconfirmed`, for the caller
+/// to look up again later), not pass on the list's 503, which a caller takes for a
+/// refusal of the create and sends it again.
+#[tokio::test]
+async fn a_lost_submission_whose_look_up_fails_stays_unconfirmed() {
+    let server = ScriptedServer::start(vec![
+        Reply::json(
+            200,
+            r#"{"_type":"AccessToken","token_type":"Bearer","expires_in":3600,"access_token":"t"}"#,
+        ),
+        Reply::Raw(commerce_testing::hostile::answer(
+            201,
+            &[("content-type", "text/html")],
+            b"<html><body>502 upstream hiccup (the request went through)</body></html>",
+        )),
+        Reply::json(503, r#"{"message":"unavailable"}"#),
+    ])
+    .await;
+    let c: Box<dyn Fulfilment> = Box::new(client(&server.url));
+    let prepared = c.prepare(&bol_order()).await.unwrap();
+    let err = c.send(&prepared).await.unwrap_err();
+    assert!(err.is_unconfirmed(), "{err}");
+    assert!(err.to_string().contains("orders.create"), "{err}");
+    let sent = server.requests();
+    let creates = sent
+        .iter()
+        .filter(|r| r.method == "POST" && r.target == "/api/customer/orders");
+    assert_eq!(creates.count(), 1, "the create was sent once");
+    let reads: Vec<&str> = sent[2..].iter().map(|r| r.target.as_str()).collect();
+    assert!(
+        !reads.is_empty() && reads.iter().all(|t| *t == "/api/customer/orders?page=1"),
+        "then only the list was read: {reads:?}"
+    );
+}
+
 #[tokio::test]
 async fn paths_are_one_setting_and_the_code_flow_uses_them() {
     let server = MockServer::start_async().await;
