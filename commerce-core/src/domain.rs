@@ -673,7 +673,10 @@ pub trait Fulfilment: Send + Sync + fmt::Debug {
     /// Sends what [`prepare`](Self::prepare) made: the one request that may act (and, where
     /// its outcome is unknown, the reads that settle it, as [`submit`](Self::submit)
     /// does). A submission prepared by another provider, or whose payload does not decode,
-    /// is an [`Error::InvalidInput`] and nothing is sent.
+    /// is an [`Error::InvalidInput`] and nothing is sent. Any error but
+    /// [`Error::Unconfirmed`] means the provider has no such order from this call: a
+    /// caller may send again. So where the request may have arrived and the reads that
+    /// would settle it fail, the error is the request's `Unconfirmed`, never the read's.
     ///
     /// The default decodes the [`Order`] the default `prepare` wrapped and calls
     /// [`submit`](Self::submit) with it.
