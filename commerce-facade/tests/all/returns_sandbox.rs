@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use commerce_core::HandlingResult;
+use commerce_facade::ReturnDecision;
 use commerce_facade::{
     Amendment, Flow, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, OfferRecord, OrderRecord,
     PassMode, PassState, Providers, ReturnAmendment, ReturnRecord, ReturnStage, ReturnsReport, return_key,
@@ -202,8 +204,16 @@ fn no_damage(sb: &Sandbox, round: &str) {
 /// Every return bol has: handled there (after its goods came in, where its result claims
 /// them), or its record waits for a person with a `commerce` line. `Err` with what is
 /// still under way.
+/// Why returns wait for a person, by kind, as the last check of `settled` found them.
+fn kinds() -> &'static std::sync::Mutex<std::collections::BTreeMap<&'static str, usize>> {
+    static KINDS: std::sync::OnceLock<std::sync::Mutex<std::collections::BTreeMap<&'static str, usize>>> =
+        std::sync::OnceLock::new();
+    KINDS.get_or_init(Default::default)
+}
+
 async fn settled(sb: &Sandbox, journal: &dyn Journal) -> Result<(usize, usize), String> {
     let (mut handled, mut person) = (0, 0);
+    kinds().lock().unwrap().clear();
     for line in sb.returns() {
         let record = journal
             .load_return(&return_key("bol", &line.rma_id))
@@ -242,6 +252,19 @@ async fn settled(sb: &Sandbox, journal: &dyn Journal) -> Result<(usize, usize), 
                 let why = r.attention.clone().unwrap_or_default();
                 assert!(why.contains("commerce "), "no command for a person: {why}");
                 person += 1;
+                let kind = [
+                    "takes no return announcements",
+                    "received ",
+                    "offers no look-up",
+                    "not received",
+                    "refused",
+                    "not in this journal",
+                    "does not say",
+                ]
+                .into_iter()
+                .find(|k| why.contains(k))
+                .unwrap_or("other");
+                *kinds().lock().unwrap().entry(kind).or_insert(0) += 1;
             }
             Some(r) => {
                 assert!(
@@ -274,6 +297,10 @@ struct Figures {
     handled: usize,
     person: usize,
     passes: usize,
+    /// What the soak ran on, for a person's part after it.
+    sb: Sandbox,
+    journal: Arc<dyn Journal>,
+    flow: Flow,
 }
 
 /// Orders through to their confirmation, then rounds of six hours with a returns pass each
@@ -322,9 +349,10 @@ async fn soak(config: Config, kill_every: Option<usize>) -> Figures {
                 Ok((handled, person)) => {
                     let x = sb.report().returns;
                     eprintln!(
-                        "settled after {round} rounds, {passes} passes: registered {registered}, announced {}, received {}, handled {handled}, with a person {person}; faults {}",
+                        "settled after {round} rounds, {passes} passes: registered {registered}, announced {}, received {}, handled {handled}, with a person {person} ({:?}); faults {}",
                         x.announced,
                         x.received,
+                        kinds().lock().unwrap(),
                         sb.report().total_faults()
                     );
                     return Figures {
@@ -332,6 +360,9 @@ async fn soak(config: Config, kill_every: Option<usize>) -> Figures {
                         handled,
                         person,
                         passes,
+                        sb,
+                        journal,
+                        flow,
                     };
                 }
                 Err(open) => last = format!("{last} / still open: {open}"),
@@ -367,6 +398,57 @@ async fn every_return_is_handled_after_its_goods_came_in_or_waits_for_a_person()
     );
     assert_eq!(f.handled + f.person, f.registered as usize);
     assert!(f.passes > 3);
+
+    // A person does what each says: the supplier's returns are announced by hand and their
+    // goods received by hand; what came back short or damaged is refunded for what came
+    // back. The next pass handles every one of them on bol.
+    let operator = commerce_facade::Operator::new(f.journal.as_ref());
+    for r in f
+        .journal
+        .returns()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.needs_person())
+    {
+        let why = r.attention.clone().unwrap();
+        let decision = if why.contains("takes no return announcements") {
+            operator
+                .resolve_return(
+                    &r.key,
+                    ReturnDecision::Announced { reference: None },
+                    Some("phoned the supplier"),
+                )
+                .await
+                .unwrap();
+            assert!(f.sb.receive_return_by_hand(&r.rma_id, i64::from(r.expected), false));
+            ReturnDecision::Received {
+                quantity: r.expected,
+                condition: None,
+            }
+        } else if let Some(received) = r.received_quantity().filter(|q| *q > 0) {
+            ReturnDecision::Handle {
+                result: HandlingResult::ReturnReceived,
+                quantity: received,
+            }
+        } else {
+            panic!("{}: {why}", r.key);
+        };
+        operator.resolve_return(&r.key, decision, None).await.unwrap();
+    }
+    let report = f
+        .flow
+        .returns(PassMode::Now)
+        .await
+        .pop()
+        .unwrap()
+        .1
+        .unwrap()
+        .expect("the pass ran");
+    no_damage(&f.sb, "after a person");
+    assert_eq!(report.attention, 0, "{report}");
+    let x = f.sb.report().returns;
+    assert_eq!((x.handled, x.unhandled), (f.registered, 0), "{x:?}");
 }
 
 #[tokio::test(start_paused = true)]
