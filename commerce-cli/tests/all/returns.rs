@@ -603,3 +603,68 @@ async fn a_dry_returns_pass_on_an_empty_journal_writes_nothing() {
     assert!(journal.returns().await.unwrap().is_empty());
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+/// `commerce returns` while another runner holds the returns pass: exit 75, naming it, and
+/// the pass stays that runner's; once it ended, a pass runs now and gives the pass back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returns_pass_under_way_elsewhere_exits_75_and_one_runs_after_it() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let path = temp_journal("returns-held");
+    let journal = SqliteJournal::create(&path).unwrap();
+    seed(&journal, &[], true).await;
+    let pass_now = |json: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commerce"));
+        cmd.arg("--journal").arg(&path);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.args(["returns", "--runner", "ops"])
+            .envs(sb.env())
+            .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+            .env_remove("COMMERCE_JOURNAL");
+        async move {
+            tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let held = pass_now(false).await;
+    assert_eq!(held.status.code(), Some(75), "{}", text(&held));
+    assert!(
+        text(&held).contains("bol: another runner's returns pass is under way"),
+        "{}",
+        text(&held)
+    );
+    let held = pass_now(true).await;
+    assert_eq!(held.status.code(), Some(75), "{}", text(&held));
+    let line: Value = serde_json::from_slice(&held.stdout).unwrap();
+    assert_eq!(
+        (line["channel"].as_str(), line["held"].as_bool()),
+        (Some("bol"), Some(true))
+    );
+    let pass = journal.pass(&returns_pass("bol")).await.unwrap().unwrap();
+    assert_eq!(pass.lease.as_ref().map(|(r, _)| r.as_str()), Some(PASS_RUNNER));
+
+    let now = Utc::now();
+    journal
+        .end_pass(
+            &returns_pass("bol"),
+            PASS_RUNNER,
+            now,
+            now + Duration::hours(1),
+            "bol: done",
+        )
+        .await
+        .unwrap();
+    let ran = pass_now(false).await;
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran));
+    let pass = journal.pass(&returns_pass("bol")).await.unwrap().unwrap();
+    assert!(pass.held_at(Utc::now()).is_none(), "{pass:?}");
+    assert!(pass.last_started.unwrap() > now, "{pass:?}");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
