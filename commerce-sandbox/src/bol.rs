@@ -185,6 +185,7 @@ fn endpoint_key(method: &Method, rest: &str) -> String {
         ["offers", id] if *id != "export" => vec!["offers", "{id}"],
         ["offers", _, "stock"] => vec!["offers", "{id}", "stock"],
         ["shipping-labels", id] if *id != "delivery-options" => vec!["shipping-labels", "{id}"],
+        ["returns", _] => vec!["returns", "{id}"],
         other => other.to_vec(),
     };
     format!("{method} /{}", shape.join("/"))
@@ -299,6 +300,10 @@ async fn api(
         ("retailer", "POST", ["shipping-labels", "delivery-options"]) => delivery_options(&s, &body),
         ("retailer", "POST", ["shipping-labels"]) => create_label(&s, &body),
         ("retailer", "GET" | "HEAD", ["shipping-labels", id]) => shipping_label(&s, id),
+        ("retailer", "GET", ["returns"]) => list_returns(&s, &q),
+        ("retailer", "GET", ["returns", id]) => get_return(&s, id),
+        ("retailer", "PUT", ["returns", id]) => handle_return(&s, id, &body),
+        ("shared", "GET", ["process-status"]) => process_status_by_entity(&s, &q),
         ("shared", "GET", ["process-status", id]) => process_status(&s, id),
         ("shared", "POST", ["process-status"]) => process_statuses(&s, &body),
         _ => problem(
@@ -501,7 +506,337 @@ fn apply(s: &Shared, w: &mut crate::world::World, effect: Effect) {
             let csv = export_csv(s, w);
             w.bol_exports.insert(report_id, Some(csv));
         }
+        Effect::HandleReturn {
+            rma_id,
+            handling_result,
+            quantity,
+        } => w.apply_handling(&rma_id, &handling_result, quantity, s.now()),
     }
+}
+
+/// bol processes handlings on its own time: by the next read of the returns, every
+/// handling accepted before is processed (its status reads `SUCCESS` from then on).
+fn settle_handlings(s: &Shared, w: &mut crate::world::World) {
+    let after = s.config.process_after_reads;
+    let mut pending: Vec<(u64, String)> = w
+        .bol_processes
+        .iter()
+        .filter(|(_, p)| matches!(p.effect, Some(Effect::HandleReturn { .. })))
+        .map(|(id, _)| (id.parse().unwrap_or(u64::MAX), id.clone()))
+        .collect();
+    pending.sort();
+    for (_, id) in pending {
+        let Some(p) = w.bol_processes.get_mut(&id) else {
+            continue;
+        };
+        p.reads = p.reads.max(after);
+        if let Some(effect) = p.effect.take() {
+            apply(s, w, effect);
+        }
+    }
+}
+
+/// A 400 Problem for a query parameter that breaks the description.
+fn bad_parameter(s: &Shared, endpoint: &str, name: &str, reason: &str) -> Response {
+    s.violation(P, format!("{endpoint}: {name} {reason}"));
+    problem_with(
+        StatusCode::BAD_REQUEST,
+        "Error validating request. Consult the bol.com API documentation for more information.",
+        "Bad request",
+        &[(name.to_owned(), reason.to_owned())],
+    )
+}
+
+/// `GET /retailer/returns`: 50 a page (`page` from 1), `handled` (true: every item
+/// handled; false: some item not), `fulfilment-method` (`FBR`, `FBB`: the sandbox's
+/// returns are all FBR); unhandled (and unfiltered) ascending by registration, handled
+/// descending; `{}` past the end.
+fn list_returns(s: &Shared, q: &HashMap<String, String>) -> Response {
+    const WHAT: &str = "GET /returns";
+    let page = match q.get("page").map(|p| p.parse::<usize>()) {
+        None => 1,
+        Some(Ok(p)) if p >= 1 => p,
+        Some(_) => return bad_parameter(s, WHAT, "page", "Must be a whole number of at least 1."),
+    };
+    let handled = match q.get("handled").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return bad_parameter(
+                s,
+                WHAT,
+                "handled",
+                &format!("Request contains invalid value(s): '{other}', allowed values: true, false."),
+            );
+        }
+    };
+    let fbr = match q.get("fulfilment-method").map(String::as_str) {
+        None | Some("FBR") => true,
+        Some("FBB") => false,
+        Some(other) => {
+            return bad_parameter(
+                s,
+                WHAT,
+                "fulfilment-method",
+                &format!("Request contains invalid value(s): '{other}', allowed values: FBR, FBB."),
+            );
+        }
+    };
+    let mut w = s.world();
+    settle_handlings(s, &mut w);
+    let mut returns: Vec<&crate::returns::BolReturn> = w
+        .returns
+        .returns
+        .iter()
+        .filter(|_| fbr)
+        .filter(|r| match handled {
+            None => true,
+            Some(true) => r.items.iter().all(|i| i.handled),
+            Some(false) => r.items.iter().any(|i| !i.handled),
+        })
+        .collect();
+    returns.sort_by_key(|r| r.registered);
+    if handled == Some(true) {
+        returns.reverse();
+    }
+    let page: Vec<Value> = returns
+        .into_iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .map(crate::returns::reduced_json)
+        .collect();
+    let body = if page.is_empty() {
+        json!({})
+    } else {
+        json!({"returns": page})
+    };
+    answer(StatusCode::OK, JSON, body.to_string())
+}
+
+/// `GET /retailer/returns/{return-id}`: the return (`Return`), or a 404 Problem.
+fn get_return(s: &Shared, id: &str) -> Response {
+    let mut w = s.world();
+    settle_handlings(s, &mut w);
+    match w.returns.returns.iter().find(|r| r.return_id == id) {
+        Some(r) => answer(
+            StatusCode::OK,
+            JSON,
+            crate::returns::return_json(&w, r).to_string(),
+        ),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            &format!("Return {id} not found."),
+        ),
+    }
+}
+
+/// `PUT /retailer/returns/{rma-id}` (`ReturnRequest`): `handlingResult`, one of bol's six,
+/// and `quantityReturned`, a whole number from 1 to 9999, both required; the RMA id an
+/// integer of a return item bol has. Anything else is a 400 Problem with its violations
+/// (bol documents no 404 here). Answered `202` with a `HANDLE_RETURN_ITEM` process status
+/// (`entityId`: the RMA id), applied when it succeeds. A handling claiming the goods of an
+/// RMA no warehouse received, a second handling of one RMA, and a quantity other than the
+/// one received are served (bol would take them) and counted.
+fn handle_return(s: &Shared, rma_id: &str, body: &[u8]) -> Response {
+    let refuse = |detail: &str, violations: Vec<(String, String)>| {
+        s.violation(P, format!("handle return {rma_id}: {detail}"));
+        problem_with(
+            StatusCode::BAD_REQUEST,
+            "Error validating request. Consult the bol.com API documentation for more information.",
+            detail,
+            &violations,
+        )
+    };
+    if rma_id.parse::<i64>().is_err() {
+        return refuse(
+            "rma-id is not a whole number",
+            vec![(
+                "rma-id".into(),
+                format!("Request contains invalid value(s): '{rma_id}', a whole number is expected."),
+            )],
+        );
+    }
+    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(body) else {
+        return refuse("The body is not a JSON object.", Vec::new());
+    };
+    let mut bad = Vec::new();
+    let result = match request.get("handlingResult") {
+        None | Some(Value::Null) => {
+            bad.push(("handlingResult".into(), "Must not be null.".into()));
+            None
+        }
+        Some(Value::String(r)) if crate::returns::HANDLING_RESULTS.contains(&r.as_str()) => Some(r.clone()),
+        Some(other) => {
+            bad.push((
+                "handlingResult".into(),
+                format!(
+                    "Request contains invalid value(s): '{}', allowed values: {}.",
+                    other.as_str().map_or_else(|| other.to_string(), str::to_owned),
+                    crate::returns::HANDLING_RESULTS.join(", ")
+                ),
+            ));
+            None
+        }
+    };
+    let quantity = match request.get("quantityReturned") {
+        None | Some(Value::Null) => {
+            bad.push(("quantityReturned".into(), "Must not be null.".into()));
+            None
+        }
+        Some(v) => match v.as_i64() {
+            Some(q) if (1..=9999).contains(&q) => Some(q),
+            Some(_) => {
+                bad.push(("quantityReturned".into(), "Must be between 1 and 9999.".into()));
+                None
+            }
+            None => {
+                bad.push((
+                    "quantityReturned".into(),
+                    format!("Request contains invalid value(s): '{v}', a whole number is expected."),
+                ));
+                None
+            }
+        },
+    };
+    let (Some(result), Some(quantity)) = (result, quantity) else {
+        return refuse("Bad request", bad);
+    };
+    let mut w = s.world();
+    let Some((r, i)) = w.returns.find(rma_id) else {
+        drop(w);
+        return refuse(
+            &format!("Return item {rma_id} not found."),
+            vec![(
+                "rma-id".into(),
+                format!("RMA {rma_id} is not one of the retailer's."),
+            )],
+        );
+    };
+    let received = w.returns.received_for(rma_id);
+    let item = &mut w.returns.returns[r].items[i];
+    let again = item.handlings > 0;
+    item.handlings += 1;
+    let counters = &mut w.returns.counters;
+    let mut early = false;
+    if again {
+        counters.double_handled += 1;
+    }
+    if crate::returns::claims_goods(&result) {
+        match received {
+            None => {
+                counters.handled_before_receipt += 1;
+                early = true;
+            }
+            Some(units) if units != quantity => counters.wrong_quantity += 1,
+            Some(_) => {}
+        }
+    }
+    let r = start_process_with(
+        &mut w,
+        "HANDLE_RETURN_ITEM",
+        rma_id.to_owned(),
+        Some(Effect::HandleReturn {
+            rma_id: rma_id.to_owned(),
+            handling_result: result.clone(),
+            quantity,
+        }),
+        None,
+    );
+    drop(w);
+    if again {
+        s.duplicate(P, format!("return item {rma_id} handled again ({result})"));
+    }
+    if early {
+        s.violation(
+            P,
+            format!("return item {rma_id} handled {result} before its goods were received"),
+        );
+    }
+    s.created(P, "return handlings");
+    r
+}
+
+/// bol's process-status event types (`get-process-status-entity-id`'s `event-type`).
+const EVENT_TYPES: [&str; 24] = [
+    "CREATE_SHIPMENT",
+    "CANCEL_ORDER",
+    "CHANGE_TRANSPORT",
+    "HANDLE_RETURN_ITEM",
+    "CREATE_RETURN_ITEM",
+    "CREATE_INBOUND",
+    "DELETE_OFFER",
+    "CREATE_OFFER",
+    "UPDATE_OFFER",
+    "UPDATE_OFFER_STOCK",
+    "UPDATE_OFFER_PRICE",
+    "CREATE_OFFER_EXPORT",
+    "UNPUBLISHED_OFFER_REPORT",
+    "CREATE_PRODUCT_CONTENT",
+    "CREATE_SUBSCRIPTION",
+    "UPDATE_SUBSCRIPTION",
+    "DELETE_SUBSCRIPTION",
+    "SEND_SUBSCRIPTION_TST_MSG",
+    "CREATE_SHIPPING_LABEL",
+    "CREATE_REPLENISHMENT",
+    "UPDATE_REPLENISHMENT",
+    "CANCEL_REPLENISHMENT",
+    "CREATE_CAMPAIGN",
+    "CONFIRM_SHIPMENT",
+];
+
+/// `GET /shared/process-status?entity-id=&event-type=&page=` (bol-shared,
+/// `get-process-status-entity-id`): both parameters required, the event type one of bol's;
+/// `{"processStatuses": [..]}` with the statuses of that entity and event, oldest first,
+/// 50 a page, each read once.
+fn process_status_by_entity(s: &Shared, q: &HashMap<String, String>) -> Response {
+    const WHAT: &str = "GET /process-status";
+    let Some(entity) = q.get("entity-id").filter(|e| !e.is_empty()) else {
+        return bad_parameter(s, WHAT, "entity-id", "Must not be null.");
+    };
+    let event = match q.get("event-type") {
+        Some(e) if EVENT_TYPES.contains(&e.as_str()) => e,
+        Some(other) => {
+            return bad_parameter(
+                s,
+                WHAT,
+                "event-type",
+                &format!("Request contains invalid value(s): '{other}'."),
+            );
+        }
+        None => return bad_parameter(s, WHAT, "event-type", "Must not be null."),
+    };
+    let page = match q.get("page").map(|p| p.parse::<usize>()) {
+        None => 1,
+        Some(Ok(p)) if p >= 1 => p,
+        Some(_) => return bad_parameter(s, WHAT, "page", "Must be a whole number of at least 1."),
+    };
+    let after = s.config.process_after_reads;
+    let mut w = s.world();
+    let mut ids: Vec<(u64, String)> = w
+        .bol_processes
+        .iter()
+        .filter(|(_, p)| &p.entity_id == entity && &p.event_type == event)
+        .map(|(id, _)| (id.parse().unwrap_or(u64::MAX), id.clone()))
+        .collect();
+    ids.sort();
+    let mut statuses = Vec::new();
+    for (_, id) in ids.into_iter().skip((page - 1) * PAGE).take(PAGE) {
+        let Some((body, effect)) = w.bol_processes.get_mut(&id).map(|p| read_process(p, &id, after)) else {
+            continue;
+        };
+        if let Some(effect) = effect {
+            apply(s, &mut w, effect);
+        }
+        statuses.push(body);
+    }
+    drop(w);
+    answer(
+        StatusCode::OK,
+        JSON,
+        json!({"processStatuses": statuses}).to_string(),
+    )
 }
 
 fn process_status(s: &Shared, id: &str) -> Response {
@@ -712,6 +1047,7 @@ fn create_shipment(s: &Shared, body: &[u8]) -> Response {
                 // Shipping declines the buyer's request, if there was one.
                 i.shipped = i.quantity - i.cancelled;
                 i.cancellation_request = false;
+                i.shipped_at = Some(Instant::now());
             }
         }
     }

@@ -28,6 +28,7 @@
 
 mod bol;
 mod customer;
+mod returns;
 mod safeshop;
 mod shopwedo;
 mod sitejabber;
@@ -52,6 +53,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use crate::bol::bol_limit_per_second;
+pub use crate::returns::ReturnLine;
 pub use crate::world::{Product, gtin_check_digit};
 
 /// The README's examples, compiled as doctests so they cannot rot.
@@ -146,6 +148,22 @@ pub struct Config {
     /// The Customer API's availability drops when an order is created (reserves); default
     /// false: only when it ships ("on shelf").
     pub customer_reserves: bool,
+    /// Share of bol FBR orders, once shipped (every line shipped or cancelled, one at least
+    /// shipped), whose buyer registers a return on bol, decided per order from the seed.
+    /// Default 0: no returns, so every run without them is as before.
+    pub returns: f64,
+    /// How long after the last shipment confirmation of an order its buyer registers the
+    /// return. Default 6 hours.
+    pub return_after: Duration,
+    /// How long after ShopWeDo's retour announcement the goods are received at its
+    /// warehouse (only goods a buyer sent back arrive). Default 1 day.
+    pub receive_after: Duration,
+    /// Share of returned items that arrive short by one unit (when more than one was
+    /// expected) or else with `condition: "damaged"`. Default 0.
+    pub return_mismatch: f64,
+    /// Share of returns with two items (two lines) of one order, where the order has two
+    /// lines shipped. Default 0.
+    pub returns_multi: f64,
 }
 
 impl Config {
@@ -178,6 +196,11 @@ impl Default for Config {
             shopwedo_warning_level: 0,
             shopwedo_times_utc: false,
             customer_reserves: false,
+            returns: 0.0,
+            return_after: Duration::from_secs(6 * 3600),
+            receive_after: Duration::from_secs(24 * 3600),
+            return_mismatch: 0.0,
+            returns_multi: 0.0,
         }
     }
 }
@@ -216,6 +239,44 @@ pub struct Report {
     /// Every bol offer against what the warehouses hold, in catalogue order.
     #[serde(default)]
     pub offers: Vec<OfferReport>,
+    /// Returns: registered on bol, announced at and received by the warehouse, handled on
+    /// bol, and what went wrong.
+    #[serde(default)]
+    pub returns: ReturnsReport,
+}
+
+/// What happened to bol's returns, counted by return item (one RMA id each) unless said
+/// otherwise. The damage figures (`handled_before_receipt`, `double_handled`,
+/// `duplicate_announcements`, `announced_without_return`, `wrong_quantity`) are 0 in a run
+/// without mistakes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnsReport {
+    /// Return items buyers registered on bol.
+    pub registered: u64,
+    /// Retour items ShopWeDo accepted in its announcements (`createRetourAnnouncement`).
+    pub announced: u64,
+    /// Retour items whose goods ShopWeDo's warehouse received.
+    pub received: u64,
+    /// Return items handled on bol (their `HANDLE_RETURN_ITEM` process succeeded).
+    pub handled: u64,
+    /// Handlings (`PUT /retailer/returns/{rma-id}`) with a result that claims the goods
+    /// (`RETURN_RECEIVED`, `EXCHANGE_PRODUCT`, `RETURN_DOES_NOT_MEET_CONDITIONS`,
+    /// `REPAIR_PRODUCT`) of an RMA whose goods no warehouse had received.
+    pub handled_before_receipt: u64,
+    /// Handlings of an RMA already handled (a handling of it was accepted before). Also
+    /// counted in bol's [`ProviderReport::duplicates`].
+    pub double_handled: u64,
+    /// Retour announcements that took the amount announced for a bol order and EAN beyond
+    /// what its buyers registered. Also counted in ShopWeDo's
+    /// [`ProviderReport::duplicates`].
+    pub duplicate_announcements: u64,
+    /// Retour announcements for a bol order and EAN with no return registered on bol.
+    pub announced_without_return: u64,
+    /// Handlings claiming the goods whose `quantityReturned` differs from what the
+    /// warehouse received.
+    pub wrong_quantity: u64,
+    /// Return items registered and not handled (now).
+    pub unhandled: u64,
 }
 
 /// bol's stock updates and sales.
@@ -455,6 +516,19 @@ impl Window {
     }
 }
 
+/// The sandbox's time of day at `at` on tokio's clock: the system's clock, moved on by
+/// whatever tokio's clock is ahead of it (in paused time, the simulated time).
+pub(crate) fn clock_at(at: Instant) -> chrono::DateTime<chrono::Utc> {
+    let at = at.into_std();
+    let real = std::time::Instant::now();
+    let now = chrono::Utc::now();
+    if at >= real {
+        now + chrono::Duration::from_std(at - real).unwrap_or_default()
+    } else {
+        now - chrono::Duration::from_std(real - at).unwrap_or_default()
+    }
+}
+
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) world: Mutex<world::World>,
@@ -479,10 +553,7 @@ impl Shared {
     /// The sandbox's now: the system's clock, moved on by whatever tokio's clock is ahead
     /// of it (in paused time, the simulated time), as the flow tells time: the two agree.
     pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        let ahead = tokio::time::Instant::now()
-            .into_std()
-            .saturating_duration_since(std::time::Instant::now());
-        chrono::Utc::now() + chrono::Duration::from_std(ahead).unwrap_or_default()
+        clock_at(tokio::time::Instant::now())
     }
 
     pub(crate) fn world(&self) -> MutexGuard<'_, world::World> {
@@ -541,6 +612,7 @@ impl Shared {
         let mut w = self.world();
         w.advance(&self.config, Instant::now());
         report.stock = w.stock_counters.clone();
+        report.returns = w.returns.report();
         report.offers = w.offer_reports(&self.config);
         report
     }
@@ -549,6 +621,13 @@ impl Shared {
     /// arrivals, stock drift).
     fn advance(&self) {
         self.world().advance(&self.config, Instant::now());
+    }
+
+    /// Every return item as bol and the warehouse have it now.
+    fn returns(&self) -> Vec<ReturnLine> {
+        let mut w = self.world();
+        w.advance(&self.config, Instant::now());
+        w.return_lines()
     }
 
     fn reset(&self) {
@@ -594,7 +673,10 @@ fn is_create(method: &axum::http::Method, path: &str) -> bool {
                 || path.ends_with("/createOrder")
                 || path.ends_with("/api/customer/orders")
                 || path.ends_with("/retailer/shipments")
-                || path.ends_with("/retailer-demo/shipments"))
+                || path.ends_with("/retailer-demo/shipments")
+                || path.ends_with("/createRetourAnnouncement"))
+        || (method == axum::http::Method::PUT
+            && (path.contains("/retailer/returns/") || path.contains("/retailer-demo/returns/")))
 }
 
 /// Decides faults before any handler runs, so a faulted request changes nothing; except a
@@ -699,6 +781,13 @@ async fn offers_table(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
+async fn returns_view(State(shared): State<Arc<Shared>>) -> Response {
+    json(
+        StatusCode::OK,
+        serde_json::to_value(shared.returns()).unwrap_or_default(),
+    )
+}
+
 async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     shared.reset();
     json(StatusCode::OK, serde_json::json!({"reset": true}))
@@ -715,6 +804,7 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/__sandbox/report", get(report))
         .route("/__sandbox/offers", get(offers_table))
+        .route("/__sandbox/returns", get(returns_view))
         .route("/__sandbox/reset", post(reset))
         .nest("/safeshop/v1", safeshop::router())
         .nest("/sitejabber/v1", sitejabber::router())
@@ -892,6 +982,42 @@ impl Sandbox {
                 }
             }
         }
+    }
+
+    /// Every return item registered on bol, with what the warehouse announced and received
+    /// and how bol has it handled, now (as `GET /__sandbox/returns` answers).
+    pub fn returns(&self) -> Vec<ReturnLine> {
+        self.shared.returns()
+    }
+
+    /// A buyer registers a return on bol now, outside `Config::returns`: `quantity` units
+    /// (1 to those shipped, less those returned before) of a shipped line of a bol order;
+    /// its RMA id, or `None` when bol has no such line or the quantity is not within what
+    /// is left. The order gets no
+    /// other return from `Config::returns`.
+    pub fn register_return(&self, order_id: &str, line_id: &str, quantity: i64) -> Option<String> {
+        let mut w = self.shared.world();
+        w.advance(&self.shared.config, Instant::now());
+        w.register_return_now(order_id, line_id, quantity, self.shared.now())
+    }
+
+    /// A person received the goods of an RMA by hand (at a warehouse without a retour
+    /// call, such as the Customer API's supplier): `units` in `condition` (`ok`,
+    /// `damaged`) now, so handling it is not early. False when bol has no such RMA.
+    pub fn receive_return_by_hand(&self, rma_id: &str, units: i64, damaged: bool) -> bool {
+        let condition = if damaged { "damaged" } else { "ok" };
+        self.shared
+            .world()
+            .receive_by_hand(rma_id, units, condition, self.shared.now())
+    }
+
+    /// The seller handles an RMA in bol's own pages now, not through the API (`handled`
+    /// at once, with the units expected); a handling through the API after it counts as a
+    /// second one. False when bol has no such RMA or `handling_result` is not one of bol's.
+    pub fn handle_return_on_bol(&self, rma_id: &str, handling_result: &str) -> bool {
+        self.shared
+            .world()
+            .handle_by_hand(rma_id, handling_result, self.shared.now())
     }
 
     /// Every bol offer against what the warehouses hold now (as [`Report::offers`]).

@@ -13,7 +13,8 @@ fn usage() -> ! {
         "usage: commerce-sandbox [--port PORT] [--env-file PATH] [--orders N] [--products N] [--faults P] [--seed S] \
          [--garbled-creates P] [--cancellation-requests P] [--ship-after SECS] [--customer-token-lifetime SECS] [--bol-token-lifetime SECS] \
          [--order-arrivals SECS] [--stock-drift SECS] [--export-without-stock-details] [--cancelled-gives-back] \
-         [--shopwedo-warning-level N] [--shopwedo-on-shelf] [--shopwedo-times-utc] [--customer-reserves]\n\
+         [--shopwedo-warning-level N] [--shopwedo-on-shelf] [--shopwedo-times-utc] [--customer-reserves] \
+         [--returns P] [--return-after SECS] [--receive-after SECS] [--return-mismatch P] [--returns-multi P]\n\
          \n\
          --order-arrivals SECS            a buyer orders on bol every SECS (taken while the offer's corrected stock lasts)\n\
          --stock-drift SECS               every SECS a few products gain or lose units at a warehouse\n\
@@ -22,7 +23,12 @@ fn usage() -> ! {
          --shopwedo-warning-level N       ShopWeDo holds N units back from atp\n\
          --shopwedo-on-shelf              ShopWeDo's atp drops only when an order ships (default: released orders reserve)\n\
          --shopwedo-times-utc             ShopWeDo writes last_atp_update in UTC (default: Belgian wall-clock time)\n\
-         --customer-reserves              the Customer API's availability drops at the order (default: when it ships)"
+         --customer-reserves              the Customer API's availability drops at the order (default: when it ships)\n\
+         --returns P                      share of shipped bol orders whose buyer registers a return (default 0)\n\
+         --return-after SECS              the return is registered SECS after the shipment (default 21600)\n\
+         --receive-after SECS             ShopWeDo receives the goods SECS after the retour announcement (default 86400)\n\
+         --return-mismatch P              share of returned items arriving short by one or damaged (default 0)\n\
+         --returns-multi P                share of returns with two items of one order (default 0)"
     );
     std::process::exit(2);
 }
@@ -78,6 +84,11 @@ async fn main() -> std::io::Result<()> {
             "--shopwedo-times-utc" => config.shopwedo_times_utc = true,
             "--shopwedo-on-shelf" => config.shopwedo_reserves = false,
             "--customer-reserves" => config.customer_reserves = true,
+            "--returns" => config.returns = value(&mut args, "--returns"),
+            "--return-after" => config.return_after = seconds(&mut args, "--return-after"),
+            "--receive-after" => config.receive_after = seconds(&mut args, "--receive-after"),
+            "--return-mismatch" => config.return_mismatch = value(&mut args, "--return-mismatch"),
+            "--returns-multi" => config.returns_multi = value(&mut args, "--returns-multi"),
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other}");
@@ -85,9 +96,17 @@ async fn main() -> std::io::Result<()> {
             }
         }
     }
-    if !(0.0..=1.0).contains(&config.faults) || !(0.0..=1.0).contains(&config.garbled_creates) {
-        eprintln!("--faults and --garbled-creates take a share from 0 to 1");
-        usage()
+    for (flag, share) in [
+        ("--faults", config.faults),
+        ("--garbled-creates", config.garbled_creates),
+        ("--returns", config.returns),
+        ("--return-mismatch", config.return_mismatch),
+        ("--returns-multi", config.returns_multi),
+    ] {
+        if !(0.0..=1.0).contains(&share) {
+            eprintln!("{flag} takes a share from 0 to 1");
+            usage()
+        }
     }
     for (flag, every) in [
         ("--order-arrivals", config.order_arrivals),
@@ -102,7 +121,7 @@ async fn main() -> std::io::Result<()> {
     let sandbox = commerce_sandbox::start_on(listener, config)?;
     println!("commerce sandbox listening on {}", sandbox.url());
     println!(
-        "report: GET {0}/__sandbox/report   offers: GET {0}/__sandbox/offers   reset: POST {0}/__sandbox/reset",
+        "report: GET {0}/__sandbox/report   offers: GET {0}/__sandbox/offers   returns: GET {0}/__sandbox/returns   reset: POST {0}/__sandbox/reset",
         sandbox.url()
     );
     println!();

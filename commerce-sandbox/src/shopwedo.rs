@@ -17,6 +17,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha512;
 
+use crate::returns::Retour;
 use crate::world::ShopwedoOrder;
 use crate::{SHOPWEDO_SHOP_ID, SHOPWEDO_SHOP_KEY, Shared};
 
@@ -141,6 +142,9 @@ async fn call(
         "getOrder" => get_order(&s, &data),
         "cancelOrder" => cancel_order(&s, &data),
         "getStock" => get_stock(&s, &data),
+        "createRetourAnnouncement" => create_retour(&s, &data),
+        "getRetourSettings" => retour_settings(&s, &data),
+        "pudo" => pudo(&s, &data),
         "getProducts" => get_products(&s),
         "getCategories" => crate::json(
             StatusCode::OK,
@@ -295,7 +299,7 @@ fn shipment_json(order_id: u64, shipped_at: &str) -> Value {
     }
 }
 
-fn order_json(o: &ShopwedoOrder, shipped: bool) -> Value {
+fn order_json(s: &Shared, o: &ShopwedoOrder, shipped: bool, retours: &[Retour]) -> Value {
     let (status, status_string) = if o.cancelled {
         (9, "cancelled")
     } else if shipped {
@@ -314,8 +318,248 @@ fn order_json(o: &ShopwedoOrder, shipped: bool) -> Value {
         "shipping": if shipped { json!([shipment_json(o.order_id, &shipped_at)]) } else { json!(false) },
         "shipped_at": if shipped { json!(shipped_at) } else { json!(false) },
         "comment": o.data["comment"], "comment_packing": o.data["comment_packing"], "language": "nl",
-        "items": o.data["items"]
+        "items": o.data["items"],
+        // Inferred (no public material shows how ShopWeDo tells a retour's arrival): see
+        // the README.
+        "retours": retours.iter().filter(|r| r.order_id == o.order_id).map(|r| retour_json(s, r)).collect::<Vec<_>>()
     })
+}
+
+/// A retour item as `getOrder`'s inferred `retours` block gives it.
+fn retour_json(s: &Shared, r: &Retour) -> Value {
+    let received = r.received.as_ref();
+    json!({"retour_id": r.retour_id, "sku": r.sku, "amount": r.amount, "reason": r.reason,
+        "created_at": shopwedo_time(&s.config, r.created), "received": received.is_some(),
+        "received_amount": received.map(|x| x.amount), "received_at": received.map(|x| shopwedo_time(&s.config, x.at)),
+        "condition": received.map(|x| x.condition)})
+}
+
+/// A time as ShopWeDo writes it (`2026-12-08 14:02:11`): Belgian wall-clock time, or UTC
+/// with `Config::shopwedo_times_utc`.
+fn shopwedo_time(config: &crate::Config, at: chrono::DateTime<chrono::Utc>) -> String {
+    if config.shopwedo_times_utc {
+        at.naive_utc()
+    } else {
+        belgian_time(at)
+    }
+    .format("%Y-%m-%d %H:%M:%S")
+    .to_string()
+}
+
+/// An item of a retour announcement, checked.
+struct RetourItem {
+    sku: u64,
+    amount: i64,
+    reason: String,
+}
+
+/// `createRetourAnnouncement` (shape inferred, see the README): `{"shop_id"?, "order_id",
+/// "items": [{"sku", "amount", "reason"}]}`. Refused with ShopWeDo's error envelope: an
+/// order it does not have (`order_not_found`), one not shipped (`order_not_shipped`), a
+/// shop id not the caller's, no items, an item whose sku is not in the order, whose amount
+/// is not a whole number of at least 1, or beyond the units shipped less those announced
+/// before (`retour_invalid_data`, with the fields). Answered `201 {"retour_id": id}`.
+fn create_retour(s: &Shared, data: &Value) -> Response {
+    let error = |code: &str, errors: Option<Map<String, Value>>| {
+        s.violation(P, format!("createRetourAnnouncement refused: {code} {errors:?}"));
+        let mut body = json!({"retour_id": false, "error": code});
+        if let Some(errors) = errors {
+            body["errors"] = Value::Object(errors);
+        }
+        crate::json(StatusCode::BAD_REQUEST, body)
+    };
+    if !data["shop_id"].is_null() && text(&data["shop_id"]) != SHOPWEDO_SHOP_ID.to_string() {
+        return error("shop_not_found", None);
+    }
+    let mut w = s.world();
+    let Some(id) = order_id(data).filter(|id| w.shopwedo_orders.contains_key(id)) else {
+        drop(w);
+        return error("order_not_found", None);
+    };
+    let o = &w.shopwedo_orders[&id];
+    if o.cancelled || !s.config.ships(o.reads, o.made) {
+        drop(w);
+        return error("order_not_shipped", None);
+    }
+    let items = data["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        drop(w);
+        return error("retour_items_empty", None);
+    }
+    let mut errors = Map::new();
+    let mut wanted: Vec<RetourItem> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let sku = item["sku"]
+            .as_u64()
+            .or_else(|| item["sku"].as_str()?.trim().parse().ok());
+        let shipped = sku.map(|sku| {
+            o.items
+                .iter()
+                .filter(|(s, _)| *s == sku)
+                .map(|(_, a)| a)
+                .sum::<i64>()
+        });
+        let Some(sku) = sku.filter(|_| shipped.is_some_and(|u| u > 0)) else {
+            errors.insert(
+                format!("items.{i}.sku"),
+                json!(["The selected sku is not in the order."]),
+            );
+            continue;
+        };
+        let Some(amount) = item["amount"].as_i64().filter(|a| *a >= 1) else {
+            errors.insert(
+                format!("items.{i}.amount"),
+                json!(["The amount must be at least 1."]),
+            );
+            continue;
+        };
+        let announced: i64 = w
+            .returns
+            .retours
+            .iter()
+            .filter(|r| r.order_id == id && r.sku == sku)
+            .map(|r| r.amount)
+            .sum::<i64>()
+            + wanted
+                .iter()
+                .filter(|x| x.sku == sku)
+                .map(|x| x.amount)
+                .sum::<i64>();
+        let shipped = shipped.unwrap_or(0);
+        if announced + amount > shipped {
+            errors.insert(
+                format!("items.{i}.amount"),
+                json!([format!(
+                    "The amount may be at most {} ({shipped} shipped, {announced} announced).",
+                    (shipped - announced).max(0)
+                )]),
+            );
+            continue;
+        }
+        wanted.push(RetourItem {
+            sku,
+            amount,
+            reason: text(&item["reason"]),
+        });
+    }
+    if !errors.is_empty() {
+        drop(w);
+        return error("retour_invalid_data", Some(errors));
+    }
+    let external = o.external_order_id.clone();
+    let wanted = wanted.into_iter().map(|x| (x.sku, x.amount, x.reason)).collect();
+    let (retour_id, duplicates) = w.announce_retour(id, &external, wanted, s.now());
+    drop(w);
+    for what in duplicates {
+        s.duplicate(P, what);
+    }
+    s.created(P, "retours");
+    crate::json(StatusCode::CREATED, json!({"retour_id": retour_id}))
+}
+
+/// `getRetourSettings` (shape inferred): the shop's return portal settings, with the types
+/// the portal reads loosely (a flag as 0/1, a number as a string, the reasons as a JSON
+/// string).
+fn retour_settings(s: &Shared, data: &Value) -> Response {
+    if !data["shop_id"].is_null() && text(&data["shop_id"]) != SHOPWEDO_SHOP_ID.to_string() {
+        s.violation(P, format!("getRetourSettings for shop {}", data["shop_id"]));
+        return crate::json(StatusCode::BAD_REQUEST, json!({"error": "shop_not_found"}));
+    }
+    let reasons = json!([
+        {"nl": "Te groot", "en": "Too big", "fr": "Trop grand"},
+        {"nl": "Te klein", "en": "Too small", "fr": "Trop petit"},
+        {"nl": "Defect", "en": "Broken"}
+    ]);
+    crate::json(
+        StatusCode::OK,
+        json!({"shop_id": SHOPWEDO_SHOP_ID, "return_status": 1, "return_day_amount": "30",
+            "return_reasons": reasons.to_string(), "return_other_status": true,
+            "return_settings_logo": "https://sandbox-shop.test/logo.png", "return_settings_background": "#ffffff",
+            "return_settings_color": "#0b6e4f",
+            "return_confirmation_text_nl": "Bedankt, we hebben je retour ontvangen.",
+            "return_confirmation_text_en": "Thank you, we have your return."}),
+    )
+}
+
+/// `pudo` (shape inferred): `{"address": {"zip", "country"}}`, both required (refused with
+/// `address_invalid` and the fields). The pick-up points near the zip: for the sandbox's
+/// cities the PostNL point bol's pick-up orders name (`PostNL-punt Primera {city}`), a
+/// bpost or DHL point and a DPD one. Dutch answers put them under `points` beside the
+/// `center`, others as a top-level list: both shapes a client must read.
+fn pudo(s: &Shared, data: &Value) -> Response {
+    let address = &data["address"];
+    let mut errors = Map::new();
+    for field in ["zip", "country"] {
+        if text(&address[field]).trim().is_empty() {
+            errors.insert(
+                format!("address.{field}"),
+                json!([format!("The {field} field is required.")]),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        s.violation(P, format!("pudo without {:?}", errors.keys().collect::<Vec<_>>()));
+        return crate::json(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "address_invalid", "errors": errors}),
+        );
+    }
+    let zip: String = text(&address["zip"])
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let country = text(&address["country"]).trim().to_ascii_uppercase();
+    let (city, lat, lng) = crate::world::CITIES
+        .iter()
+        .zip([
+            (52.3731, 4.8925),
+            (52.0894, 5.1100),
+            (51.2172, 4.4211),
+            (51.0536, 3.7250),
+        ])
+        .find(|((_, z, c), _)| {
+            let head = |z: &str| z.chars().filter(char::is_ascii_digit).take(4).collect::<String>();
+            head(z) == head(&zip) && *c == country
+        })
+        .map_or(("Centrum", 50.8467, 4.3525), |((city, _, _), (lat, lng))| {
+            (*city, lat, lng)
+        });
+    let hours = |open: bool| {
+        if open {
+            json!({"openMorning": "09:00", "closeMorning": "12:30", "openAfternoon": "13:30", "closeAfternoon": "18:00"})
+        } else {
+            json!({"openMorning": "", "closeMorning": "", "openAfternoon": "", "closeAfternoon": ""})
+        }
+    };
+    let week = json!({"monday": hours(true), "tuesday": hours(true), "wednesday": hours(true), "thursday": hours(true),
+        "friday": hours(true), "saturday": hours(true), "sunday": hours(false)});
+    let other = if country == "BE" {
+        ("bpost", "bpost Punt")
+    } else {
+        ("dhlparcel", "DHL ServicePoint")
+    };
+    let points: Vec<Value> = [
+        ("postnl", format!("PostNL-punt Primera {city}"), "Stationsplein", "12", 0.0011),
+        (other.0, format!("{} {city} Centrum", other.1), "Grote Markt", "3", -0.0023),
+        ("dpd", format!("DPD Pickup {city}"), "Kerkstraat", "41", 0.0035),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (carrier, name, street, number, d))| {
+        json!({"pugoId": format!("{}-{zip}-{}", carrier.to_ascii_uppercase(), 101 + i), "pugoName": name,
+            "pugoCarrier": carrier,
+            "pugoAddress": {"street": street, "number": number, "zip": text(&address["zip"]), "city": city, "countryIso2": country},
+            "pugoLatitude": lat + d, "pugoLongitude": lng - d, "openingHours": week})
+    })
+    .collect();
+    if country == "NL" {
+        crate::json(
+            StatusCode::OK,
+            json!({"center": {"lat": lat, "lng": lng}, "points": points}),
+        )
+    } else {
+        crate::json(StatusCode::OK, Value::Array(points))
+    }
 }
 
 fn order_id(data: &Value) -> Option<u64> {
@@ -331,7 +575,8 @@ fn get_order(s: &Shared, data: &Value) -> Response {
     };
     o.reads += 1;
     let shipped = !o.cancelled && s.config.ships(o.reads, o.made);
-    crate::json(StatusCode::OK, order_json(o, shipped))
+    let o = o.clone();
+    crate::json(StatusCode::OK, order_json(s, &o, shipped, &w.returns.retours))
 }
 
 fn cancel_order(s: &Shared, data: &Value) -> Response {
@@ -405,7 +650,7 @@ fn get_products(s: &Shared) -> Response {
 
 /// Belgian wall-clock time at `utc`: summer time (UTC+02:00) from the last Sunday of March,
 /// 01:00 UTC, to the last Sunday of October, 01:00 UTC; else UTC+01:00.
-fn belgian_time(utc: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+pub(crate) fn belgian_time(utc: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
     use chrono::Datelike;
     let last_sunday = |month: u32| {
         let last = chrono::NaiveDate::from_ymd_opt(utc.year(), month, 31).expect("31 days");

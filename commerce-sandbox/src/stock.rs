@@ -383,6 +383,7 @@ impl World {
                 cancellation_request: false,
                 unit_price: p.price_cents as f64 / 100.0,
                 placed_seq: self.seq,
+                shipped_at: None,
             }],
             cancel_plan: None,
             pickup: None,
@@ -424,6 +425,7 @@ impl World {
     /// `order_arrivals`, a drift of the warehouses' stock every `stock_drift`.
     pub(crate) fn advance(&mut self, config: &Config, now: Instant) {
         self.settle_shipments(config);
+        self.advance_returns(config, now);
         let started = self.started;
         let due = move |every: Option<std::time::Duration>, done: u64| {
             every

@@ -62,6 +62,8 @@ pub(crate) struct BolItem {
     /// When bol took it, on the world's event counter ([`World::seq`]): 0 for the orders
     /// seeded at start, which were placed before any offer update.
     pub placed_seq: u64,
+    /// When its shipment was confirmed (the sandbox's clock), if it was.
+    pub shipped_at: Option<Instant>,
 }
 
 impl BolItem {
@@ -152,6 +154,12 @@ pub(crate) enum Effect {
     },
     /// An offers export: its report is the snapshot taken now.
     Export { report_id: String },
+    /// A `handle-return`: the item is handled with this result and quantity.
+    HandleReturn {
+        rma_id: String,
+        handling_result: String,
+        quantity: i64,
+    },
 }
 
 /// A bol offer of the shop: one per catalogue product.
@@ -285,6 +293,9 @@ pub(crate) struct World {
     pub safeshop_tokens: HashSet<String>,
     pub safeshop_invites: BTreeMap<String, serde_json::Value>,
     pub tokens_issued: u64,
+    // Returns
+    /// What the buyers returned and the warehouse's retours (`crate::returns`).
+    pub returns: crate::returns::Returns,
 }
 
 pub(crate) const FIRST: [&str; 8] = ["An", "Jan", "Sophie", "Luuk", "Emma", "Noah", "Julia", "Daan"];
@@ -402,6 +413,7 @@ impl World {
                             cancellation_request: false,
                             unit_price: p.price_cents as f64 / 100.0,
                             placed_seq: 0,
+                            shipped_at: None,
                         }
                     })
                     .collect();
@@ -422,6 +434,7 @@ impl World {
                             cancellation_request: false,
                             unit_price: p.price_cents as f64 / 100.0,
                             placed_seq: 0,
+                            shipped_at: None,
                         });
                     }
                 }
@@ -512,6 +525,7 @@ impl World {
             safeshop_tokens: HashSet::new(),
             safeshop_invites: BTreeMap::new(),
             tokens_issued: 0,
+            returns: crate::returns::Returns::default(),
         }
     }
 

@@ -5,6 +5,7 @@ mod documented_examples;
 mod env_file;
 mod offers_stock;
 mod raw_http;
+mod returns;
 mod shipping_labels;
 mod support;
 mod warehouse_stock;
