@@ -196,7 +196,7 @@ impl Journal for MemoryJournal {
         now: DateTime<Utc>,
         change: ReturnAmendment<'_>,
     ) -> Result<ReturnRecord, JournalError> {
-        let passes = guard(&self.passes);
+        let mut passes = guard(&self.passes);
         if let Some((runner, until)) = passes.get(pass).and_then(|p| p.lease.as_ref())
             && *until > now
         {
@@ -213,6 +213,11 @@ impl Journal for MemoryJournal {
         let mut changed = record.clone();
         let line = change(&mut changed).map_err(JournalError::Refused)?;
         changed.due = None;
+        // A lease that ended is taken from its runner, as the SQLite and PostgreSQL
+        // journals take it: a runner that outlived it cannot write over the change.
+        if let Some(p) = passes.get_mut(pass) {
+            p.lease = None;
+        }
         returns.insert(key.to_owned(), changed.clone());
         guard(&self.offer_history)
             .entry(key.to_owned())

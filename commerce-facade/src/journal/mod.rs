@@ -25,7 +25,7 @@ pub(crate) use offers::{offer_rows, pass_lost, readable_offers};
 pub use returns::{
     HandleDecision, ReturnAmendment, ReturnMatch, ReturnRecord, ReturnStage, return_key, returns_pass,
 };
-pub(crate) use returns::{read_return, write_return};
+pub(crate) use returns::{ReturnRow, read_return, readable_returns, return_rows};
 pub use sqlite::{SCHEMA_VERSION, SqliteJournal};
 pub use sqlite_shared::SqliteShared;
 pub use stage::Stage;

@@ -244,6 +244,64 @@ pub(crate) fn write_return(record: &ReturnRecord) -> Result<String, super::Journ
     serde_json::to_string(record).map_err(|e| super::JournalError::Storage(e.to_string()))
 }
 
+/// A return as a journal writes it ([`Journal::save_returns`](super::Journal::save_returns)):
+/// the columns kept beside the record, the record's text and its history note.
+pub(crate) struct ReturnRow {
+    /// [`ReturnRecord::key`].
+    pub(crate) key: String,
+    /// [`ReturnRecord::channel`].
+    pub(crate) channel: String,
+    /// [`ReturnRecord::rma_id`].
+    pub(crate) rma_id: String,
+    /// [`ReturnRecord::order_id`].
+    pub(crate) order_id: String,
+    /// [`ReturnRecord::is_open`].
+    pub(crate) open: bool,
+    /// The record as JSON.
+    pub(crate) text: String,
+    /// The history note, where it has one.
+    pub(crate) note: Option<String>,
+}
+
+impl ReturnRow {
+    /// The row of `record`.
+    pub(crate) fn of(record: &ReturnRecord, note: Option<String>) -> Result<Self, super::JournalError> {
+        Ok(Self {
+            key: record.key.clone(),
+            channel: record.channel.clone(),
+            rma_id: record.rma_id.clone(),
+            order_id: record.order_id.clone(),
+            open: record.is_open(),
+            text: write_return(record)?,
+            note,
+        })
+    }
+}
+
+/// The rows of `records` ([`Journal::save_returns`](super::Journal::save_returns)).
+pub(crate) fn return_rows(
+    records: &[(ReturnRecord, Option<String>)],
+) -> Result<Vec<ReturnRow>, super::JournalError> {
+    records
+        .iter()
+        .map(|(r, note)| ReturnRow::of(r, note.clone()))
+        .collect()
+}
+
+/// The records of stored rows (key, text); one that does not read is logged and passed
+/// over ([`Journal::returns`](super::Journal::returns)).
+pub(crate) fn readable_returns(rows: Vec<(String, String)>) -> Vec<ReturnRecord> {
+    rows.into_iter()
+        .filter_map(|(key, text)| match read_return(&text) {
+            Ok(record) => Some(record),
+            Err(e) => {
+                tracing::error!(key, error = %e, "an unreadable return record was passed over");
+                None
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

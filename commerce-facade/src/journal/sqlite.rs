@@ -16,7 +16,8 @@ use super::file::{self, Open};
 use super::migrate;
 use super::{
     Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
-    ReturnAmendment, ReturnRecord, Step, offer_rows, pass_lost, readable_offers, stamp,
+    ReturnAmendment, ReturnRecord, ReturnRow, Step, offer_rows, pass_lost, read_return, readable_offers,
+    readable_returns, return_rows, stamp,
 };
 
 /// The journal schema this release writes. 0: the first release (no version recorded);
@@ -29,7 +30,10 @@ use super::{
 /// `shared_buckets`, `shared_grants`; [`SqliteJournal::shared_state`]); 5: how far along
 /// each order is (column `rank`: the due order furthest along is claimed first); 6: each
 /// offer's last stock sync and the passes over the whole shop (tables `offers`, by channel
-/// and offer id with its EAN beside it, and `passes`; an offer's history in `history`).
+/// and offer id with its EAN beside it, and `passes`; an offer's history in `history`); 7:
+/// the returns loop's records (table `returns`, by [`return_key`](super::return_key), with
+/// channel, RMA id, order id and whether it is open beside each; a return's history in
+/// `history`).
 ///
 /// Each is a numbered SQL file (`migrations/sqlite/`), recorded with its checksum in the
 /// table `schema_migrations` once applied (see [`MigrationError`](super::MigrationError));
@@ -773,34 +777,195 @@ impl Journal for SqliteJournal {
         .await
     }
 
+    /// Every return record that reads, by key; one that does not (edited by hand, cut
+    /// short) is logged and left out.
     async fn returns(&self) -> Result<Vec<ReturnRecord>, JournalError> {
-        Err(JournalError::Storage(
-            "returns: not in this journal yet (issue 31, journal helper)".into(),
-        ))
+        let rows: Vec<(String, String)> = self
+            .with(|conn| {
+                let mut stmt = conn
+                    .prepare("SELECT key, record FROM returns ORDER BY key")
+                    .map_err(storage)?;
+                let rows = stmt
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .map_err(storage)?;
+                rows.collect::<Result<_, _>>().map_err(storage)
+            })
+            .await?;
+        Ok(readable_returns(rows))
     }
 
+    /// The one row of `key`; [`JournalError::Unreadable`] when it does not read.
+    async fn load_return(&self, key: &str) -> Result<Option<ReturnRecord>, JournalError> {
+        let key = key.to_owned();
+        let found: Option<String> = self
+            .with(move |conn| {
+                conn.query_row("SELECT record FROM returns WHERE key = ?1", [key], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(storage)
+            })
+            .await?;
+        found.as_deref().map(read_return).transpose()
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction: the pass's owner is checked under the file's
+    /// write lock, then every record and note written, or nothing.
     async fn save_returns(
         &self,
-        _pass: &str,
-        _runner: &str,
-        _records: &[(ReturnRecord, Option<String>)],
+        pass: &str,
+        runner: &str,
+        records: &[(ReturnRecord, Option<String>)],
     ) -> Result<(), JournalError> {
-        Err(JournalError::Storage(
-            "returns: not in this journal yet (issue 31, journal helper)".into(),
-        ))
+        let rows = return_rows(records)?;
+        let (pass, runner) = (pass.to_owned(), runner.to_owned());
+        self.write(move |tx| {
+            let owner: Option<Option<String>> = tx
+                .query_row("SELECT lease_owner FROM passes WHERE name = ?1", [&pass], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(storage)?;
+            if owner.flatten().as_deref() != Some(runner.as_str()) {
+                return Err(pass_lost(&pass));
+            }
+            let now = Utc::now();
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO returns (key, channel, rma_id, order_id, record, open, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (key) DO UPDATE
+                         SET channel = excluded.channel, rma_id = excluded.rma_id,
+                             order_id = excluded.order_id, record = excluded.record,
+                             open = excluded.open, updated_at = excluded.updated_at",
+                )
+                .map_err(storage)?;
+            for row in rows {
+                upsert
+                    .execute((
+                        &row.key,
+                        &row.channel,
+                        &row.rma_id,
+                        &row.order_id,
+                        &row.text,
+                        row.open,
+                        stamp(now),
+                    ))
+                    .map_err(storage)?;
+                if let Some(note) = row.note {
+                    history(tx, &row.key, now, &runner, &note)?;
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 
+    /// Read (the pass and the record), changed by `change` in the caller, and written back
+    /// in one `BEGIN IMMEDIATE` transaction only if neither the pass (its lease and its
+    /// last start: a runner that took it since reads records) nor the record was written in
+    /// between; on a conflict it is read again. A lease that ended is taken from its runner
+    /// in the same transaction, so a runner that outlived its lease cannot write over the
+    /// change ([`JournalError::LeaseLost`] at its next write). `change` runs on the
+    /// caller's thread, never inside a transaction.
     async fn amend_return(
         &self,
-        _pass: &str,
-        _key: &str,
-        _by: &str,
-        _now: DateTime<Utc>,
-        _change: ReturnAmendment<'_>,
+        pass: &str,
+        key: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        change: ReturnAmendment<'_>,
     ) -> Result<ReturnRecord, JournalError> {
-        Err(JournalError::Storage(
-            "returns: not in this journal yet (issue 31, journal helper)".into(),
-        ))
+        /// The pass's `(lease_owner, lease_until, last_started)` as stored, if it has a row.
+        type PassColumns = Option<(Option<String>, Option<String>, Option<String>)>;
+        fn pass_columns(conn: &rusqlite::Connection, name: &str) -> Result<PassColumns, JournalError> {
+            conn.query_row(
+                "SELECT lease_owner, lease_until, last_started FROM passes WHERE name = ?1",
+                [name],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(storage)
+        }
+        for _ in 0..5 {
+            let (p, k) = (pass.to_owned(), key.to_owned());
+            let (seen, found): (PassColumns, Option<String>) = self
+                .with(move |conn| {
+                    let seen = pass_columns(conn, &p)?;
+                    let found = conn
+                        .query_row("SELECT record FROM returns WHERE key = ?1", [k], |row| row.get(0))
+                        .optional()
+                        .map_err(storage)?;
+                    Ok((seen, found))
+                })
+                .await?;
+            let owner = seen.as_ref().and_then(|(owner, _, _)| owner.clone());
+            if let Some(runner) = owner.clone() {
+                // A lease whose end does not read is taken as ended (as `pass` reads it).
+                let until = seen
+                    .as_ref()
+                    .and_then(|(_, until, _)| until.as_deref())
+                    .and_then(parse_stamp)
+                    .unwrap_or_default();
+                if until > now {
+                    return Err(JournalError::Busy {
+                        key: key.to_owned(),
+                        runner,
+                        until,
+                    });
+                }
+            }
+            let Some(before) = found else {
+                return Err(JournalError::NotFound(key.to_owned()));
+            };
+            let mut record = read_return(&before)?;
+            let note = change(&mut record).map_err(JournalError::Refused)?;
+            record.due = None;
+            let row = ReturnRow::of(&record, Some(note))?;
+            let (p, by) = (pass.to_owned(), by.to_owned());
+            let written = self
+                .write(move |tx| {
+                    if pass_columns(tx, &p)? != seen {
+                        return Ok(false);
+                    }
+                    let changed = tx
+                        .execute(
+                            "UPDATE returns SET channel = ?1, rma_id = ?2, order_id = ?3, record = ?4, open = ?5,
+                                 updated_at = ?6
+                             WHERE key = ?7 AND record = ?8",
+                            (
+                                &row.channel,
+                                &row.rma_id,
+                                &row.order_id,
+                                &row.text,
+                                row.open,
+                                stamp(now),
+                                &row.key,
+                                before,
+                            ),
+                        )
+                        .map_err(storage)?;
+                    if changed == 0 {
+                        return Ok(false);
+                    }
+                    if owner.is_some() {
+                        tx.execute(
+                            "UPDATE passes SET lease_owner = NULL, lease_until = NULL WHERE name = ?1",
+                            [&p],
+                        )
+                        .map_err(storage)?;
+                    }
+                    history(tx, &row.key, now, &by, row.note.as_deref().unwrap_or_default())?;
+                    Ok(true)
+                })
+                .await?;
+            if written {
+                return Ok(record);
+            }
+        }
+        Err(JournalError::Storage(format!(
+            "{key} changed under each of 5 attempts to amend it; try again"
+        )))
     }
 
     async fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {

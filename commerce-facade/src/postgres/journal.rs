@@ -15,7 +15,8 @@ use postgres::Transaction;
 use super::pool::Pool;
 use crate::journal::{
     Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
-    ReturnAmendment, ReturnRecord, offer_rows, pass_lost, read_record, readable_offers, split_rows,
+    ReturnAmendment, ReturnRecord, ReturnRow, offer_rows, pass_lost, read_record, read_return,
+    readable_offers, readable_returns, return_rows, split_rows,
 };
 
 /// A journal in a PostgreSQL database (see [`Postgres`](crate::Postgres)).
@@ -275,34 +276,203 @@ impl Journal for PgJournal {
             .await
     }
 
+    /// Every return record that reads, by key (byte order, as the other journals sort);
+    /// one that does not is logged and left out.
     async fn returns(&self) -> Result<Vec<ReturnRecord>, JournalError> {
-        Err(JournalError::Storage(
-            "returns: not in this journal yet (issue 31, journal helper)".into(),
-        ))
+        let rows: Vec<(String, String)> = self
+            .pool
+            .call(|c| {
+                Ok::<_, JournalError>(
+                    c.query(
+                        r#"SELECT key, record FROM commerce_returns ORDER BY key COLLATE "C""#,
+                        &[],
+                    )?
+                    .into_iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect(),
+                )
+            })
+            .await?;
+        Ok(readable_returns(rows))
     }
 
+    /// The one row of `key`; [`JournalError::Unreadable`] when it does not read.
+    async fn load_return(&self, key: &str) -> Result<Option<ReturnRecord>, JournalError> {
+        let key = key.to_owned();
+        let found: Option<String> = self
+            .pool
+            .call(move |c| {
+                Ok::<_, JournalError>(
+                    c.query_opt("SELECT record FROM commerce_returns WHERE key = $1", &[&key])?
+                        .map(|r| r.get(0)),
+                )
+            })
+            .await?;
+        found.as_deref().map(read_return).transpose()
+    }
+
+    /// One transaction: the pass's row is locked `FOR SHARE` (a runner taking it over, or
+    /// a person's change, waits until the writes are in) and its owner checked, then every
+    /// record and note written, or nothing.
     async fn save_returns(
         &self,
-        _pass: &str,
-        _runner: &str,
-        _records: &[(ReturnRecord, Option<String>)],
+        pass: &str,
+        runner: &str,
+        records: &[(ReturnRecord, Option<String>)],
     ) -> Result<(), JournalError> {
-        Err(JournalError::Storage(
-            "returns: not in this journal yet (issue 31, journal helper)".into(),
-        ))
+        let rows = return_rows(records)?;
+        let (pass, runner) = (pass.to_owned(), runner.to_owned());
+        self.pool
+            .call(move |client| {
+                let mut tx = client.transaction()?;
+                let owner: Option<String> = tx
+                    .query_opt(
+                        "SELECT lease_owner FROM commerce_passes WHERE name = $1 FOR SHARE",
+                        &[&pass],
+                    )?
+                    .and_then(|r| r.get(0));
+                if owner.as_deref() != Some(runner.as_str()) {
+                    return Err(pass_lost(&pass));
+                }
+                let now = Utc::now();
+                let upsert = tx.prepare(
+                    "INSERT INTO commerce_returns (key, channel, rma_id, order_id, record, open, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (key) DO UPDATE
+                         SET channel = excluded.channel, rma_id = excluded.rma_id,
+                             order_id = excluded.order_id, record = excluded.record, open = excluded.open,
+                             updated_at = excluded.updated_at, version = commerce_returns.version + 1",
+                )?;
+                for row in rows {
+                    tx.execute(
+                        &upsert,
+                        &[
+                            &row.key,
+                            &row.channel,
+                            &row.rma_id,
+                            &row.order_id,
+                            &row.text,
+                            &row.open,
+                            &now,
+                        ],
+                    )?;
+                    if let Some(note) = row.note {
+                        history(&mut tx, &row.key, now, &runner, &note)?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
     }
 
+    /// Read (the pass and the record), changed by `change` in the caller, and written back
+    /// in one transaction only if neither the pass nor the record was written in between
+    /// (the pass's lease and last start, the record's version, compared; on a conflict it
+    /// is read again). The transaction locks the pass's row `FOR UPDATE` first, made when
+    /// missing as [`Journal::claim_pass`] makes it (and removed again if it stayed blank),
+    /// so a runner claiming the pass meanwhile waits, then reads the changed record. A
+    /// lease that ended is taken from its runner in the same transaction, so a runner that
+    /// outlived its lease cannot write over the change ([`JournalError::LeaseLost`] at its
+    /// next write).
     async fn amend_return(
         &self,
-        _pass: &str,
-        _key: &str,
-        _by: &str,
-        _now: DateTime<Utc>,
-        _change: ReturnAmendment<'_>,
+        pass: &str,
+        key: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        change: ReturnAmendment<'_>,
     ) -> Result<ReturnRecord, JournalError> {
-        Err(JournalError::Storage(
-            "returns: not in this journal yet (issue 31, journal helper)".into(),
-        ))
+        /// The pass's `(lease_owner, lease_until, last_started)`; all `None` when it has no row.
+        type PassColumns = (Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+        const PASS_LEASE: &str =
+            "SELECT lease_owner, lease_until, last_started FROM commerce_passes WHERE name = $1";
+        let columns = |row: Option<postgres::Row>| -> PassColumns {
+            row.map(|r| (r.get(0), r.get(1), r.get(2))).unwrap_or_default()
+        };
+        for _ in 0..5 {
+            let (p, k) = (pass.to_owned(), key.to_owned());
+            let (seen, found): (PassColumns, Option<(String, i64)>) = self
+                .pool
+                .call(move |c| {
+                    let seen = columns(c.query_opt(PASS_LEASE, &[&p])?);
+                    let found = c
+                        .query_opt(
+                            "SELECT record, version FROM commerce_returns WHERE key = $1",
+                            &[&k],
+                        )?
+                        .map(|r| (r.get(0), r.get(1)));
+                    Ok::<_, JournalError>((seen, found))
+                })
+                .await?;
+            if let Some(runner) = seen.0.clone() {
+                let until = seen.1.unwrap_or_default();
+                if until > now {
+                    return Err(JournalError::Busy {
+                        key: key.to_owned(),
+                        runner,
+                        until,
+                    });
+                }
+            }
+            let Some((before, version)) = found else {
+                return Err(JournalError::NotFound(key.to_owned()));
+            };
+            let mut record = read_return(&before)?;
+            let note = change(&mut record).map_err(JournalError::Refused)?;
+            record.due = None;
+            let row = ReturnRow::of(&record, Some(note))?;
+            let (p, by) = (pass.to_owned(), by.to_owned());
+            let written = self
+                .pool
+                .call(move |client| {
+                    let mut tx = client.transaction()?;
+                    let made = tx.execute(
+                        "INSERT INTO commerce_passes (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+                        &[&p],
+                    )? > 0;
+                    let now_seen = columns(tx.query_opt(&format!("{PASS_LEASE} FOR UPDATE"), &[&p])?);
+                    if now_seen != seen {
+                        return Ok(false);
+                    }
+                    let changed = tx.execute(
+                        "UPDATE commerce_returns SET channel = $1, rma_id = $2, order_id = $3, record = $4,
+                             open = $5, updated_at = $6, version = version + 1
+                         WHERE key = $7 AND version = $8",
+                        &[
+                            &row.channel,
+                            &row.rma_id,
+                            &row.order_id,
+                            &row.text,
+                            &row.open,
+                            &now,
+                            &row.key,
+                            &version,
+                        ],
+                    )?;
+                    if changed == 0 {
+                        return Ok(false);
+                    }
+                    if made {
+                        tx.execute("DELETE FROM commerce_passes WHERE name = $1", &[&p])?;
+                    } else if seen.0.is_some() {
+                        tx.execute(
+                            "UPDATE commerce_passes SET lease_owner = NULL, lease_until = NULL WHERE name = $1",
+                            &[&p],
+                        )?;
+                    }
+                    history(&mut tx, &row.key, now, &by, row.note.as_deref().unwrap_or_default())?;
+                    tx.commit()?;
+                    Ok::<_, JournalError>(true)
+                })
+                .await?;
+            if written {
+                return Ok(record);
+            }
+        }
+        Err(JournalError::Storage(format!(
+            "{key} changed under each of 5 attempts to amend it; try again"
+        )))
     }
 
     async fn load(&self, key: &str) -> Result<Option<OrderRecord>, JournalError> {

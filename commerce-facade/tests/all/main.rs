@@ -8,6 +8,7 @@ mod changes;
 mod conformance;
 mod flow;
 mod journal;
+mod journal_returns;
 mod mapping;
 mod postgres;
 mod quickstart;
