@@ -230,16 +230,27 @@ pub(crate) fn step_text<T>(step: &Step<T>, done: impl Fn(&T) -> String) -> Strin
 /// holds it, or when it is next due; how the last one ended.
 pub(crate) fn pass_line(kind: &str, channel: &str, p: &PassState, now: DateTime<Utc>) -> String {
     let held = match p.held_at(now) {
-        Some((runner, until)) => format!("under way by {runner} (lease until {})", time(*until)),
+        Some((runner, until)) => format!(
+            "under way by {runner}{} (lease until {})",
+            p.last_started
+                .map(|at| format!(" since {}", time(at)))
+                .unwrap_or_default(),
+            time(*until)
+        ),
         None => format!("next due {}", p.next_due.map_or_else(|| "now".to_owned(), time)),
     };
-    format!(
-        "{kind} {channel}: {held}; last: {}\n",
-        match (p.last_finished, &p.last_summary) {
-            (Some(at), Some(summary)) => format!("{} {summary}", time(at)),
-            _ => "none finished".to_owned(),
-        }
-    )
+    let last = match (p.last_finished, &p.last_summary) {
+        (Some(at), Some(summary)) => format!(
+            "{}finished {}: {summary}",
+            p.last_started
+                .filter(|started| *started <= at)
+                .map(|started| format!("started {}, ", time(started)))
+                .unwrap_or_default(),
+            time(at)
+        ),
+        _ => "none finished".to_owned(),
+    };
+    format!("{kind} {channel}: {held}; last: {last}\n")
 }
 
 /// `commerce status`.
