@@ -441,6 +441,7 @@ async fn status_has_the_returns_block() {
         "  completed  1",
         "deadline: nearest return:bol:2",
         "returns bol: next due",
+        "; last: started ",
     ] {
         assert!(human.contains(needle), "{needle} in {human}");
     }
