@@ -27,6 +27,10 @@
 //!   with their stock (the export for all, one read each for a few), `set_stock` sends
 //!   `update-offer-stock` for each, paced, and waits for their process statuses in bulk,
 //!   and `open_lines` lists the open order items from the reduced order list.
+//! - **Returns**: as a [`SalesChannel`](commerce_core::SalesChannel), `open_returns` lists
+//!   the unhandled FBR returns, `return_state` reads one, and `handle_return` reads before
+//!   it sends `handle-return` once (never re-sent after a lost answer) and waits for its
+//!   process status ([`RetailerClient::handle_return_item`]).
 //! - **Lists as streams** from page 1 until an empty page (`{}`).
 //!
 //! ```no_run
@@ -47,6 +51,7 @@ mod client;
 mod export;
 mod generated;
 mod process;
+mod returns;
 mod sales_channel;
 mod stock;
 mod wire;
@@ -57,6 +62,7 @@ pub use crate::client::{
 pub use crate::export::{ExportedOffer, parse_csv};
 pub use crate::generated::*;
 pub use crate::process::{BULK_PROCESS_STATUS_LIMIT, WaitOptions, is_final};
+pub use crate::returns::{MAX_QUANTITY_RETURNED, channel_return_of, reason_line};
 pub use crate::sales_channel::{to_commerce_order, to_order_state};
 pub use crate::stock::{EXPORT_WAIT, MAX_STOCK, open_lines_of};
 pub use crate::wire::FileUpload;

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use commerce_core::{
-    Address, ChannelOffer, ConfirmationReceipt, Customer, Error, LineItem, LineState, OpenLine,
-    Order as CommerceOrder, OrderState, SalesChannel, ShipmentConfirmation, StockReceipt, StockUpdate,
-    ValidationErrors,
+    Address, ChannelOffer, ChannelReturn, ConfirmationReceipt, Customer, Error, HandlingReceipt, LineItem,
+    LineState, OpenLine, Order as CommerceOrder, OrderState, ReturnHandling, SalesChannel,
+    ShipmentConfirmation, StockReceipt, StockUpdate, ValidationErrors,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
@@ -263,6 +263,24 @@ impl SalesChannel for RetailerClient {
     /// bol takes 0 to 999 units per offer.
     fn max_stock(&self) -> u32 {
         MAX_STOCK
+    }
+
+    /// bol's unhandled returns of FBR orders, every page
+    /// ([`RetailerClient::open_channel_returns`]).
+    fn open_returns(&self) -> BoxStream<'static, Result<ChannelReturn, Error>> {
+        self.open_channel_returns()
+    }
+
+    /// The return as bol has it now (`GET /retailer/returns/{return-id}`); `Ok(None)` when
+    /// bol answers 404 ([`RetailerClient::channel_return`]).
+    async fn return_state(&self, return_id: &str) -> Result<Option<ChannelReturn>, Error> {
+        self.channel_return(return_id).await
+    }
+
+    /// Reads, then handles the item once and waits for bol's process status with the
+    /// default wait ([`RetailerClient::handle_return_item`]).
+    async fn handle_return(&self, handling: &ReturnHandling) -> Result<HandlingReceipt, Error> {
+        self.handle_return_item(handling, WaitOptions::default()).await
     }
 
     /// Accepts the buyer's cancellation of each line still open, one

@@ -218,7 +218,7 @@ impl ShopWeDoClient {
         ShopWeDoClientBuilder::from_vars(vars)?.build()
     }
 
-    /// The transport, for methods this crate does not cover yet (`pudo`, returns).
+    /// The transport, for methods this crate does not cover.
     pub fn transport(&self) -> &Transport {
         &self.inner.transport
     }

@@ -2,14 +2,16 @@
 
 use async_trait::async_trait;
 use commerce_core::{
-    Error, Fulfilment, FulfilmentState, FulfilmentStatus, Order as CommerceOrder, PreparedSubmission,
-    ReferenceCheck, StockBasis, StockLevel, SubmissionReceipt, Tracking, ValidationErrors, require_reference,
+    Announcement, Arrival, Error, Fulfilment, FulfilmentState, FulfilmentStatus, Order as CommerceOrder,
+    PreparedSubmission, ReferenceCheck, ReturnNotice, StockBasis, StockLevel, SubmissionReceipt, Tracking,
+    ValidationErrors, require_reference,
 };
 use futures_util::TryStreamExt;
 
 use crate::client::{PROVIDER, ShopWeDoClient};
 use crate::model::{Address, NewOrder, Order, OrderItem, StockItem};
 use crate::orders::check_address;
+use crate::retour::{Retour, RetourAnnouncement, RetourItem, retour_reason};
 
 fn address(a: &commerce_core::Address, fallback_email: &str) -> Address {
     let blank = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
@@ -158,6 +160,141 @@ impl ShopWeDoClient {
             (None, None) => None,
         })
     }
+}
+
+impl ShopWeDoClient {
+    /// The announcement for a return notice, from reads only (nothing that acts): the
+    /// notice checked (a numeric reference, an RMA id, an EAN and a quantity of at least
+    /// 1: else an [`Error::InvalidInput`] naming each, nothing sent), then the ShopWeDo
+    /// order read (`getOrder`), then the notice's EAN turned into a stock item id as an
+    /// order's lines are (the stock item's `reference`, through `getStock` when not known
+    /// yet). Refused as [`Error::InvalidInput`] when the order is not shipped (nothing can
+    /// come back from it), when none of its items is that stock item, or when its items
+    /// (all with a readable amount) hold fewer units than the notice says come back.
+    ///
+    /// The one item carries the stock item id, the quantity and the reason
+    /// ([`retour_reason`]: the buyer's reason, then `(bol RMA <rmaId>)`); `shop_id` is the
+    /// order's where `getOrder` gave it.
+    pub async fn retour_announcement_for(&self, notice: &ReturnNotice) -> Result<RetourAnnouncement, Error> {
+        let mut v = ValidationErrors::new();
+        let id = match parse_reference(&notice.reference) {
+            Ok(id) if id > 0 => Some(id),
+            _ => {
+                v.push(
+                    "reference",
+                    format!("`{}` is not a ShopWeDo order id", notice.reference),
+                );
+                None
+            }
+        };
+        v.require(&notice.rma_id, "rma_id");
+        v.require(&notice.ean, "ean");
+        v.check(notice.quantity > 0, "quantity", "must be at least 1");
+        v.into_result(())?;
+        let id = id.unwrap_or_default();
+        let order = self.get_order(id).await?;
+        let state = state_of(&order);
+        if !matches!(
+            state,
+            FulfilmentState::Shipped | FulfilmentState::PartiallyShipped
+        ) {
+            return Err(Error::invalid(
+                "reference",
+                format!(
+                    "ShopWeDo order {id} is not shipped (status `{}`): nothing can come back from it",
+                    order.status_string.as_deref().unwrap_or("none given")
+                ),
+            ));
+        }
+        let ean = notice.ean.trim();
+        let Some(sku) = self.sku_for_barcode(ean).await? else {
+            return Err(Error::invalid(
+                "ean",
+                format!("no ShopWeDo stock item has the barcode {ean}"),
+            ));
+        };
+        let items: Vec<&OrderItem> = order.items.iter().filter(|i| i.sku == sku).collect();
+        if items.is_empty() {
+            return Err(Error::invalid(
+                "ean",
+                format!("ShopWeDo order {id} has no item of stock item {sku} (barcode {ean})"),
+            ));
+        }
+        let units: u64 = items.iter().map(|i| u64::from(i.amount)).sum();
+        if items.iter().all(|i| i.amount > 0) && u64::from(notice.quantity) > units {
+            return Err(Error::invalid(
+                "quantity",
+                format!(
+                    "{} units cannot come back: ShopWeDo order {id} holds {units} of stock item {sku}",
+                    notice.quantity
+                ),
+            ));
+        }
+        let announcement = RetourAnnouncement {
+            shop_id: order.shop_id,
+            order_id: id,
+            items: vec![RetourItem {
+                sku: sku.to_string(),
+                amount: notice.quantity,
+                reason: retour_reason(notice.reason.as_deref(), &notice.channel, &notice.rma_id),
+            }],
+        };
+        announcement.validate()?;
+        Ok(announcement)
+    }
+}
+
+/// A ShopWeDo wall-clock time as an instant (read as Belgian time, [`belgian_offset`]).
+fn belgian_instant(t: chrono::NaiveDateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.and_local_timezone(belgian_offset(t))
+        .single()
+        .map(|t| t.to_utc())
+}
+
+/// What a retour entry of `getOrder`'s inferred block says of its goods: only `received:
+/// true` counts, with `received_amount` (else the announced `amount`; neither readable:
+/// [`Arrival::Unknown`]); a condition of `ok` or blank is no remark.
+pub fn arrival_of(retour: &Retour) -> Arrival {
+    if retour.received != Some(true) {
+        return Arrival::NotYet;
+    }
+    let Some(quantity) = retour.received_amount.or(retour.amount) else {
+        return Arrival::Unknown;
+    };
+    let condition = retour
+        .condition
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("ok"))
+        .map(str::to_owned);
+    Arrival::Received {
+        quantity,
+        condition,
+        at: retour.received_at.and_then(belgian_instant),
+    }
+}
+
+/// The one entry of `list` that `pick` chooses: several are as good as none, since which
+/// one says what of the goods cannot be told.
+fn only(list: &[Retour], pick: impl Fn(&Retour) -> bool) -> Option<&Retour> {
+    let mut found = list.iter().filter(|r| pick(r));
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+/// Whether `reason` holds `RMA <rma_id>` as a whole number (any channel's tag).
+fn mentions_rma(reason: Option<&str>, rma_id: &str) -> bool {
+    let (Some(reason), rma_id) = (reason, rma_id.trim()) else {
+        return false;
+    };
+    if rma_id.is_empty() {
+        return false;
+    }
+    let tag = format!("RMA {rma_id}");
+    reason.match_indices(&tag).any(|(at, _)| {
+        let after = reason[at + tag.len()..].chars().next();
+        !after.is_some_and(char::is_alphanumeric)
+    })
 }
 
 /// What [`ShopWeDoClient::new_order_for`] sends as `external_order_reference`.
@@ -371,6 +508,110 @@ impl Fulfilment for ShopWeDoClient {
             .try_collect()
             .await
     }
+
+    /// The announcement [`ShopWeDoClient::retour_announcement_for`] builds from reads
+    /// (`getOrder`, `getStock` when the barcode is not known yet; bad input or an order
+    /// that cannot take it is an [`Error::InvalidInput`] and nothing that acts is sent),
+    /// then one `createRetourAnnouncement`, never re-sent: a lost or unreadable answer is
+    /// [`Error::Unconfirmed`], settled by [`find_announcement`](Fulfilment::find_announcement)
+    /// or a person. The [`Announcement`]'s reference is ShopWeDo's `retour_id` when its
+    /// answer gives one, its SKU the stock item id, `at` now.
+    async fn announce_return(&self, notice: &ReturnNotice) -> Result<Announcement, Error> {
+        let retour = self.retour_announcement_for(notice).await?;
+        let receipt = self.create_retour_announcement(&retour).await?;
+        Ok(Announcement {
+            provider: PROVIDER.name.to_owned(),
+            order_reference: retour.order_id.to_string(),
+            rma_id: notice.rma_id.trim().to_owned(),
+            reference: receipt.retour_id,
+            sku: retour.items.first().map(|i| i.sku.clone()),
+            quantity: notice.quantity,
+            at: chrono::Utc::now(),
+        })
+    }
+
+    /// `getOrder` of the notice's reference and its **inferred** `retours` block: the one
+    /// entry whose reason names the notice's return item (`bol RMA <rmaId>`, as
+    /// [`announce_return`](Fulfilment::announce_return) writes it; [`Retour::names_rma`]),
+    /// `Ok(None)` when none does. An answer without the block does not tell:
+    /// [`Error::Unsupported`], a person looks in ShopWeDo's dashboard. Several entries
+    /// naming it are an [`Error::Unsupported`] too (announced more than once: a person
+    /// decides). The announcement's quantity is the entry's `amount` (else the notice's),
+    /// `at` its `created_at` (Belgian time; else now). A blank or non-numeric reference or a
+    /// blank RMA id is an [`Error::InvalidInput`], nothing sent.
+    async fn find_announcement(&self, notice: &ReturnNotice) -> Result<Option<Announcement>, Error> {
+        let id = parse_reference(require_reference(&notice.reference)?)?;
+        if notice.rma_id.trim().is_empty() {
+            return Err(Error::invalid("rma_id", "is required"));
+        }
+        let order = self.get_order(id).await?;
+        let look = |reason: String| Error::Unsupported {
+            provider: PROVIDER.name.into(),
+            operation: format!("find_announcement({})", notice.rma_id).into(),
+            reason,
+        };
+        let Some(retours) = order.retours else {
+            return Err(look(format!(
+                "ShopWeDo's answer for order {id} does not list its retours: look in ShopWeDo for a retour whose reason ends in `({})`",
+                crate::rma_tag(&notice.channel, &notice.rma_id).unwrap_or_default()
+            )));
+        };
+        let named: Vec<&Retour> = retours
+            .iter()
+            .filter(|r| r.names_rma(&notice.channel, &notice.rma_id))
+            .collect();
+        let retour = match named.as_slice() {
+            [] => return Ok(None),
+            [one] => *one,
+            many => {
+                return Err(look(format!(
+                    "ShopWeDo order {id} has {} retours for return item {}: a person decides which stands",
+                    many.len(),
+                    notice.rma_id
+                )));
+            }
+        };
+        Ok(Some(Announcement {
+            provider: PROVIDER.name.to_owned(),
+            order_reference: id.to_string(),
+            rma_id: notice.rma_id.trim().to_owned(),
+            reference: retour.retour_id.clone(),
+            sku: retour.sku.clone(),
+            quantity: retour.amount.unwrap_or(notice.quantity),
+            at: retour
+                .created_at
+                .and_then(belgian_instant)
+                .unwrap_or_else(chrono::Utc::now),
+        }))
+    }
+
+    /// `getOrder` of the announcement's order and its **inferred** `retours` block: the
+    /// entry of the announcement's `retour_id` when it has one, else the one whose reason
+    /// names its return item (`RMA <rmaId>`). No block, no such entry, or several:
+    /// [`Arrival::Unknown`] (never "not yet"). The entry as [`arrival_of`] reads it: only
+    /// `received: true` is received. A blank or non-numeric order reference is an
+    /// [`Error::InvalidInput`], nothing sent.
+    async fn return_arrival(&self, announcement: &Announcement) -> Result<Arrival, Error> {
+        let id = parse_reference(require_reference(&announcement.order_reference)?)?;
+        let order = self.get_order(id).await?;
+        let Some(retours) = order.retours else {
+            return Ok(Arrival::Unknown);
+        };
+        let reference = announcement
+            .reference
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        let entry = match reference {
+            Some(wanted) => only(&retours, |r| {
+                r.retour_id.as_deref().map(str::trim) == Some(wanted)
+            }),
+            None => only(&retours, |r| {
+                mentions_rma(r.reason.as_deref(), &announcement.rma_id)
+            }),
+        };
+        Ok(entry.map_or(Arrival::Unknown, arrival_of))
+    }
 }
 
 /// The offset a ShopWeDo timestamp is read at for [`StockLevel::as_of`]. Its document gives
@@ -423,10 +664,7 @@ pub fn stock_level(item: &StockItem, releases_orders: bool) -> StockLevel {
     match (item.atp, item.level) {
         (Some(atp), level_units) => StockLevel {
             available: level_units.map_or(atp, |l| atp.min(l)),
-            as_of: item
-                .last_atp_update
-                .and_then(|t| t.and_local_timezone(belgian_offset(t)).single())
-                .map(|t| t.to_utc()),
+            as_of: item.last_atp_update.and_then(belgian_instant),
             ..level
         }
         .with_basis(if releases_orders {

@@ -1,6 +1,8 @@
 //! A typed client for the ShopWeDo fulfilment REST API 1.1: `authTest`, orders
 //! (`createOrder`, `getOrder`, `cancelOrder`), stock (`getStock`), webshop data
-//! (`getProducts`, `getCategories`, `getBlogPosts`) and the legacy manual-label form.
+//! (`getProducts`, `getCategories`, `getBlogPosts`), the legacy manual-label form, and,
+//! beyond the published document (shapes **inferred** from public clients), pick-up points
+//! (`pudo`) and returns (`createRetourAnnouncement`, `getRetourSettings`).
 //!
 //! - **Signed requests**: every request carries an `auth` object with a fresh timestamp, a
 //!   random salt and `token = hex(HMAC-SHA512(shop key, shopid ++ shopkey ++ timestamp ++
@@ -59,17 +61,23 @@ mod fulfilment;
 mod label;
 mod model;
 mod orders;
+mod pudo;
+mod retour;
 mod signer;
 mod stock;
 
 pub use crate::client::{
     DEFAULT_BASE_URL, PROVIDER, ShopWeDoClient, ShopWeDoClientBuilder, WEBSHOP_PAGE, default_limits,
 };
-pub use crate::fulfilment::{belgian_offset, state_of, stock_level};
+pub use crate::fulfilment::{arrival_of, belgian_offset, state_of, stock_level};
 pub use crate::label::{LabelHost, LabelLanguage, ManualLabel};
 pub use crate::model::{
     Address, BlogPost, Category, ExtraHandling, NewOrder, Order, OrderItem, Product, ProductCategory,
     ProductImage, Promotion, Shipment, Status, StockItem, TIMESTAMP_FORMAT, Translations,
+};
+pub use crate::pudo::{GeoPoint, OpeningHours, PickupAddress, PickupPoint, PickupPoints};
+pub use crate::retour::{
+    Retour, RetourAnnouncement, RetourItem, RetourReceipt, RetourSettings, retour_reason, rma_tag,
 };
 pub use crate::signer::{AuthObject, Clock, Envelope, RandomSalt, SaltSource, Signer, SystemClock, sign};
 pub use crate::stock::{MAX_STOCK_PAGE, StockQuery};
@@ -82,8 +90,8 @@ pub use commerce_core::{Error, Page};
 /// provider-neutral ones); name them `shopwedo_client::Order` and so on.
 pub mod prelude {
     pub use crate::{
-        ExtraHandling, LabelHost, LabelLanguage, ManualLabel, NewOrder, OrderItem, ShopWeDoClient,
-        ShopWeDoClientBuilder, StockQuery,
+        ExtraHandling, LabelHost, LabelLanguage, ManualLabel, NewOrder, OrderItem, RetourAnnouncement,
+        RetourItem, ShopWeDoClient, ShopWeDoClientBuilder, StockQuery,
     };
     pub use commerce_core::prelude::*;
 }

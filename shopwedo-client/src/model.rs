@@ -363,6 +363,15 @@ pub struct Order {
     /// The lines.
     #[serde(default, deserialize_with = "lenient::list")]
     pub items: Vec<OrderItem>,
+    /// The retours announced at this order: an **inferred** block (no public material
+    /// shows how ShopWeDo reports a retour or its arrival). `None`: the answer has no such
+    /// block, so it does not tell; `false` or an empty list: no retour.
+    #[serde(
+        default,
+        deserialize_with = "crate::retour::retours_block",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retours: Option<Vec<crate::retour::Retour>>,
 }
 
 /// A stock item (`getStock`).

@@ -251,6 +251,25 @@ fn soak(args: &[String]) -> Result<(), String> {
             ("SOAK_CRASH_ORDERS", "25"),
         ],
     )?;
+    // The returns soak (faults 0.3, garbled answers 0.1) on 1,000 orders.
+    let mut a = vec![
+        "test",
+        "--locked",
+        "-p",
+        "commerce-facade",
+        "--test",
+        "all",
+        "--",
+        "returns_sandbox::",
+        "--nocapture",
+    ];
+    a.extend(args.iter().map(String::as_str));
+    run_in(
+        &workspace_root(),
+        &cargo_program(),
+        &a,
+        &[("RETURNS_SOAK_ORDERS", "1000")],
+    )?;
     // Four runner processes on one PostgreSQL journal, 1,000 orders, faults at 0.2, one
     // killed and restarted.
     postgres(

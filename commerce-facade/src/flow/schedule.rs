@@ -78,6 +78,13 @@ enum Wait {
 /// it at the first failure.
 const JOURNAL_FAILURES_FATAL: u32 = 7;
 
+/// A channel's pass as the loop keeps it: the channel, and its report's line, how many
+/// need a person and whether anything failed (`None`: not due, or another runner's).
+type PassOutcome = (
+    String,
+    Result<Option<(String, usize, bool)>, commerce_core::Error>,
+);
+
 /// The loops that run as passes over the whole shop, beside the orders'.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Loop {
@@ -169,10 +176,7 @@ impl Flow {
             }
             // Each channel's pass: its report line, how many need a person, whether it
             // failed.
-            let results: Vec<(
-                String,
-                Result<Option<(String, usize, bool)>, commerce_core::Error>,
-            )> = match which {
+            let results: Vec<PassOutcome> = match which {
                 Loop::Stock => self
                     .stock(super::stock::PassMode::WhenDue)
                     .await

@@ -813,7 +813,11 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// holds the pass, [`JournalError::NotFound`] for an unknown key. The check and the
     /// write are one transaction with respect to [`Journal::claim_pass`]: a runner that
     /// takes the pass afterwards reads the changed record. The record is due at once
-    /// afterwards (`due = None`).
+    /// afterwards (`due = None`). `change` may be called more than once (on a fresh copy of
+    /// the record each time) when the record or the pass was written meanwhile. A lease on
+    /// the pass that ended before `now` is taken from its runner by the change, so a runner
+    /// that outlived its lease cannot write over it ([`JournalError::LeaseLost`] at its next
+    /// [`Journal::save_returns`]).
     async fn amend_return(
         &self,
         pass: &str,

@@ -392,9 +392,9 @@ fn meanwhile<T: Send + 'static>(work: impl std::future::Future<Output = T> + Sen
     .unwrap()
 }
 
-/// Between the person's read and write, a runner takes the pass and reads the record: the
-/// change is not written (it would be lost under the runner's next save), and the person
-/// is told the pass is busy; the runner's write stands.
+/// Between the person's read and write, a runner takes the pass and reads the record (it
+/// writes later): the change is not written (the runner's save would bury it), and the
+/// person is told the pass is busy; the runner's write stands alone.
 async fn a_claim_between_read_and_write_wins(name: &str, fresh: &Fresh) {
     let (a, b) = fresh();
     let now = t0();
@@ -406,21 +406,15 @@ async fn a_claim_between_read_and_write_wins(name: &str, fresh: &Fresh) {
     a.end_pass(PASS, "a", now, now, "").await.unwrap();
     let calls = AtomicUsize::new(0);
     let runner = a.clone();
-    let mut interleaved = false;
+    let mut seen: Option<ReturnRecord> = None;
     let mut change = |r: &mut ReturnRecord| {
         calls.fetch_add(1, Ordering::SeqCst);
-        if !interleaved {
-            interleaved = true;
+        if seen.is_none() {
             let runner = runner.clone();
-            meanwhile(async move {
+            seen = Some(meanwhile(async move {
                 claim(runner.as_ref(), "c", Utc::now()).await;
-                let mut seen = runner.load_return("return:bol:1").await.unwrap().unwrap();
-                seen.checks += 1;
-                runner
-                    .save_returns(PASS, "c", &[(seen, Some("asked the warehouse".to_owned()))])
-                    .await
-                    .unwrap();
-            });
+                runner.load_return("return:bol:1").await.unwrap().unwrap()
+            }));
         }
         r.failures = 99;
         Ok("the person's change".to_owned())
@@ -434,6 +428,11 @@ async fn a_claim_between_read_and_write_wins(name: &str, fresh: &Fresh) {
         "{name}: {err:?}"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1, "{name}");
+    let mut seen = seen.expect("the runner read it");
+    seen.checks += 1;
+    a.save_returns(PASS, "c", &[(seen, Some("asked the warehouse".to_owned()))])
+        .await
+        .unwrap();
     let stored = a.load_return(&record.key).await.unwrap().unwrap();
     assert_eq!(
         (stored.checks, stored.failures),
@@ -561,6 +560,7 @@ async fn a_runner_and_a_person_race(name: &str, fresh: &Fresh, rounds: usize) {
     });
     let saved = runner.join().unwrap();
     let (changed, busy, b) = person.join().unwrap();
+    eprintln!("{name}: runner {saved}, person {changed}, busy {busy}");
     let stored = b.load_return("return:bol:1").await.unwrap().unwrap();
     assert_eq!(
         (stored.checks, stored.failures),
@@ -680,4 +680,142 @@ async fn the_postgres_journal_keeps_the_returns_rules() {
         true,
     )
     .await;
+}
+
+/// The variable that makes [`returns_racer`] race: `PATH|ROLE|ROUNDS`.
+const RACER: &str = "COMMERCE_TEST_RETURNS_RACER";
+
+/// Not a test of its own: one of the processes [`a_runner_process_and_a_person_process_race`]
+/// starts (it returns at once otherwise). As `runner`, takes the returns pass of the journal
+/// at `PATH` `ROUNDS` times (`force`d), each time reading the return `return:bol:1`,
+/// counting one more warehouse check in it, saving it and ending the pass; as `person`,
+/// changes the same return `ROUNDS` times (one more in `failures`), as `commerce resolve`
+/// would. Writes how many of its writes returned beside the journal.
+#[tokio::test]
+async fn returns_racer() {
+    let Ok(spec) = std::env::var(RACER) else {
+        return;
+    };
+    let [path, role, rounds] = spec.split('|').collect::<Vec<_>>()[..] else {
+        panic!("{RACER}={spec}");
+    };
+    let (path, rounds) = (std::path::Path::new(path), rounds.parse::<usize>().unwrap());
+    let journal = SqliteJournal::open_existing(path).unwrap();
+    // Both processes start racing together: each says it is ready and waits for the other.
+    std::fs::write(path.with_extension(format!("ready-{role}")), "").unwrap();
+    let start = std::time::Instant::now();
+    while !(path.with_extension("ready-runner").exists() && path.with_extension("ready-person").exists()) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the other racer never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let mut written = 0u32;
+    for _ in 0..rounds {
+        let now = Utc::now();
+        if role == "runner" {
+            if !journal
+                .claim_pass(PASS, "runner", now, now + Duration::minutes(10), true)
+                .await
+                .unwrap()
+            {
+                continue;
+            }
+            let mut seen = journal.load_return("return:bol:1").await.unwrap().unwrap();
+            seen.checks += 1;
+            journal
+                .save_returns(PASS, "runner", &[(seen, Some("runner".to_owned()))])
+                .await
+                .unwrap();
+            written += 1;
+            journal.end_pass(PASS, "runner", now, now, "").await.unwrap();
+        } else {
+            let mut change = |r: &mut ReturnRecord| {
+                r.failures += 1;
+                Ok("person".to_owned())
+            };
+            match journal
+                .amend_return(PASS, "return:bol:1", "operator", now, &mut change)
+                .await
+            {
+                Ok(_) => written += 1,
+                Err(JournalError::Busy { .. }) => {}
+                Err(JournalError::Storage(why)) if why.contains("attempts") => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    }
+    std::fs::write(
+        path.with_extension(format!("written-by-{role}")),
+        written.to_string(),
+    )
+    .unwrap();
+}
+
+/// A runner process and a person's process on one SQLite journal, 150 rounds each, as fast
+/// as they can: every write that returned is in the record and in its history once; none
+/// buried the other.
+#[tokio::test]
+async fn a_runner_process_and_a_person_process_race() {
+    const ROUNDS: usize = 150;
+    let dir = std::env::temp_dir().join(format!("journal-returns-race-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("j.sqlite");
+    {
+        let journal = SqliteJournal::create(&path).unwrap();
+        let now = Utc::now();
+        claim(&journal, "setup", now).await;
+        journal
+            .save_returns(PASS, "setup", &[(item("1"), None)])
+            .await
+            .unwrap();
+        journal.end_pass(PASS, "setup", now, now, "").await.unwrap();
+    }
+    // The racer's name in this binary: its module path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let racer = format!("{module}::returns_racer");
+    let roles = ["runner", "person"];
+    let children: Vec<_> = roles
+        .into_iter()
+        .map(|role| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", racer.as_str(), "--test-threads=1"])
+                .env(RACER, format!("{}|{role}|{ROUNDS}", path.display()))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut written = Vec::new();
+    for (role, child) in roles.into_iter().zip(children) {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "racer {role}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let n: u32 = std::fs::read_to_string(path.with_extension(format!("written-by-{role}")))
+            .unwrap()
+            .parse()
+            .unwrap();
+        eprintln!("racer {role}: {n} writes of {ROUNDS}");
+        written.push(n);
+    }
+    assert!(written[0] > 0, "the runner never held the pass");
+    let journal = SqliteJournal::open_existing(&path).unwrap();
+    let stored = journal.load_return("return:bol:1").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.checks, stored.failures),
+        (written[0], written[1]),
+        "every write that returned is kept"
+    );
+    let history = journal.history("return:bol:1").await.unwrap();
+    let count = |who: &str| history.iter().filter(|h| h.note == who).count() as u32;
+    assert_eq!((count("runner"), count("person")), (written[0], written[1]));
+    drop(journal);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

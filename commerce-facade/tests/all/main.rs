@@ -13,6 +13,7 @@ mod mapping;
 mod postgres;
 mod quickstart;
 mod returns;
+mod returns_sandbox;
 mod secrets;
 mod soak;
 mod split;

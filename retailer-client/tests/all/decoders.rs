@@ -1,6 +1,7 @@
 //! The decoders never panic: every operation's answer (the generated calls), the process
-//! status polling, the CSV offer export and the token answer are fed arbitrary bytes and
-//! mutated examples of bol's description under every status.
+//! status polling, the CSV offer export, the returns read field by field (the list, one
+//! return, a handling) and the token answer are fed arbitrary bytes and mutated examples of
+//! bol's description under every status.
 
 mod generated_calls;
 
@@ -17,6 +18,8 @@ const TOKEN: &str =
 /// A problem answer and a CSV export, besides the description's examples.
 const MORE: &[&str] = &[
     TOKEN,
+    include_str!("../fixtures/returns-open.json"),
+    include_str!("../fixtures/return.json"),
     r#"{"type":"https://api.bol.com/problems","title":"Error validating request.","status":400,"detail":"Bad request","host":"Instance-111","instance":"https://api.bol.com/retailer/orders","violations":[{"name":"orderId","reason":"Request contains invalid value(s): 'x'."}]}"#,
     "offerId,ean,conditionName,conditionCategory,conditionComment,bundlePricesPrice,fulfilmentDeliveryCode,stockAmount,onHoldByRetailer,fulfilmentType,mutationDateTime,referenceCode,correctedStock\n13722de8-8182-d161-5422-4a0a1caab5c8,8718526069334,NEW,NEW,,99.99,24uurs-21,5,false,FBR,2026-11-23 10:00:00.0 UTC,REF1,5\n",
 ];
@@ -49,6 +52,20 @@ async fn call_all(c: &RetailerClient, calls: &mut Calls) {
     calls.may_not_send(c.wait_for_process(&pending, quick())).await;
     calls.may_not_send(c.wait_for_success(&pending, quick())).await;
     calls.send(c.export_offers(quick())).await;
+    // The returns, read from JSON field by field rather than through the models.
+    calls
+        .send(futures_util::TryStreamExt::try_collect::<Vec<_>>(
+            c.open_channel_returns(),
+        ))
+        .await;
+    calls.send(c.channel_return("1")).await;
+    let handling = commerce_core::ReturnHandling {
+        return_id: "1".into(),
+        rma_id: "31234567".into(),
+        result: commerce_core::HandlingResult::ReturnReceived,
+        quantity: 1,
+    };
+    calls.send(c.handle_return_item(&handling, quick())).await;
 }
 
 fn fuzz(fixed_token: bool, cases: u32) {

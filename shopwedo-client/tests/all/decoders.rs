@@ -1,12 +1,16 @@
 //! The decoders never panic: every call's answer (orders, stock, products, categories, blog
-//! posts, barcodes and the error answers) is fed arbitrary bytes and mutated fixtures under
+//! posts, barcodes, pick-up points, retour announcements, settings and arrivals, and the
+//! error answers) is fed arbitrary bytes and mutated fixtures under
 //! every status.
 
 use chrono::NaiveDate;
+use commerce_core::{Announcement, Fulfilment, ReturnNotice};
 use commerce_core::{RateLimits, RetryPolicy};
 use commerce_testing::fuzz::{Calls, Harness, answers, fixtures_in};
 use futures_util::StreamExt;
-use shopwedo_client::{Address, NewOrder, OrderItem, ShopWeDoClient, StockQuery};
+use shopwedo_client::{
+    Address, NewOrder, OrderItem, RetourAnnouncement, RetourItem, ShopWeDoClient, StockQuery,
+};
 
 fn order() -> NewOrder {
     NewOrder {
@@ -59,6 +63,41 @@ async fn call_all(c: &ShopWeDoClient, calls: &mut Calls) {
     calls.send(c.categories_stream().take(3).count()).await;
     calls.send(c.blog_posts(&[5], None)).await;
     calls.send(c.blog_posts_stream().take(3).count()).await;
+    calls.send(c.pudo("1012AB", "NL")).await;
+    calls
+        .send(c.create_retour_announcement(&RetourAnnouncement {
+            shop_id: Some(4242),
+            order_id: 42,
+            items: vec![RetourItem {
+                sku: "123".into(),
+                amount: 1,
+                reason: "Te groot (bol RMA 1)".into(),
+            }],
+        }))
+        .await;
+    calls.send(c.retour_settings(4242)).await;
+    let notice = ReturnNotice {
+        channel: "bol".into(),
+        order_id: "A-1001".into(),
+        rma_id: "1".into(),
+        reference: "42".into(),
+        ean: "8712345678906".into(),
+        quantity: 1,
+        reason: None,
+    };
+    calls.send(c.announce_return(&notice)).await;
+    calls.send(c.find_announcement(&notice)).await;
+    calls
+        .send(c.return_arrival(&Announcement {
+            provider: "shopwedo".into(),
+            order_reference: "42".into(),
+            rma_id: "1".into(),
+            reference: Some("5501".into()),
+            sku: Some("123".into()),
+            quantity: 1,
+            at: chrono::Utc::now(),
+        }))
+        .await;
     // Answered from memory once the client has seen the barcode in a stock answer.
     calls.may_not_send(c.sku_for_barcode("8712345678906")).await;
 }

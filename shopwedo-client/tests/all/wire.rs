@@ -16,7 +16,7 @@ use shopwedo_client::{
     Address, Clock, Envelope, NewOrder, OrderItem, SaltSource, ShopWeDoClient, Status, StockQuery, sign,
 };
 
-const SHOP_ID: u64 = 4242;
+pub(crate) const SHOP_ID: u64 = 4242;
 const SHOP_KEY: &str = "swd-key";
 const NOW: i64 = 1_700_000_000;
 
@@ -38,11 +38,11 @@ impl SaltSource for CountingSalts {
     }
 }
 
-fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
-fn client(base: &str, envelope: Envelope) -> ShopWeDoClient {
+pub(crate) fn client(base: &str, envelope: Envelope) -> ShopWeDoClient {
     commerce_testing::sweep::install(&[SHOP_KEY]);
     ShopWeDoClient::builder(SHOP_ID, SHOP_KEY.to_owned().into())
         .base_url(base)
@@ -81,7 +81,7 @@ fn envelope_of(req: &HttpMockRequest) -> Option<(Value, Value)> {
 
 /// Records every request's envelope, and matches only when its signature verifies.
 #[derive(Clone, Default)]
-struct Verified(Arc<Mutex<Vec<(Value, Value, String)>>>);
+pub(crate) struct Verified(Arc<Mutex<Vec<(Value, Value, String)>>>);
 
 impl Verified {
     fn matcher(&self) -> impl Fn(&HttpMockRequest) -> bool + Send + Sync + 'static {
@@ -101,7 +101,7 @@ impl Verified {
         }
     }
 
-    fn data(&self) -> Value {
+    pub(crate) fn data(&self) -> Value {
         self.0
             .lock()
             .unwrap()
@@ -121,7 +121,7 @@ impl Verified {
             .clone()
     }
 
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.0.lock().unwrap().len()
     }
 
@@ -135,7 +135,7 @@ impl Verified {
     }
 }
 
-async fn method(server: &MockServer, name: &str, status: u16, body: &str, verified: &Verified) {
+pub(crate) async fn method(server: &MockServer, name: &str, status: u16, body: &str, verified: &Verified) {
     let body = body.to_owned();
     server
         .mock_async(|when, then| {

@@ -26,10 +26,11 @@ pub(super) const READING_POSTS: &[&str] = &[
     "post-product-labels",
 ];
 
-/// PUTs that act once and are refused when repeated, so they are never re-sent after a
-/// failure that may have reached bol: the caller reads the order and settles instead
-/// (`cancel-order-item`: a second cancellation of a line is refused).
-pub(super) const PUTS_ACTING_ONCE: &[&str] = &["cancel-order-item"];
+/// PUTs that act once, so they are never re-sent after a failure that may have reached
+/// bol: the caller reads and settles instead (`cancel-order-item`: a second cancellation of
+/// a line is refused; `handle-return`: a second handling is not refused but *changes* the
+/// handling result of a handled return, so the caller reads the return first).
+pub(super) const PUTS_ACTING_ONCE: &[&str] = &["cancel-order-item", "handle-return"];
 
 /// Fields and parameters that bol's description leaves without a `format` although their
 /// text and example say what they hold: `(schema or operationId, property or parameter,

@@ -354,7 +354,21 @@ impl Flow {
                 let key = return_key(&name, &item.rma_id);
                 on_channel.insert(key.clone());
                 report.listed += 1;
-                if known.contains_key(&key) || item.rma_id.trim().is_empty() {
+                if item.rma_id.trim().is_empty() {
+                    // Nothing to key it by, nothing to handle it by: said, never dropped
+                    // silently.
+                    report.failed += 1;
+                    let e = Error::invalid(
+                        "rmaId",
+                        format!(
+                            "an item of return {} (order {}, EAN {}) has no RMA id: handle it on the channel's site",
+                            ret.return_id, item.order_id, item.ean
+                        ),
+                    );
+                    self.fail(&returns_pass(&name), "list returns", &e);
+                    continue;
+                }
+                if known.contains_key(&key) {
                     continue;
                 }
                 let record = self.new_return(&name, ret, item, now);
@@ -385,7 +399,7 @@ impl Flow {
                 report.rows.push((r.key.clone(), what));
                 continue;
             } else {
-                self.visit_return(channel, pass, &mut r, listed_now).await
+                self.visit_return(channel, pass, &mut r, listed_now, mode).await
             };
             match visit {
                 Ok(Visit::Rest) => {}
@@ -492,12 +506,20 @@ impl Flow {
         pass: &str,
         r: &mut ReturnRecord,
         listed: bool,
+        mode: PassMode,
     ) -> Result<Visit, Lost> {
         let now = self.clock.now();
+        // A pass asked for now (`commerce returns`) looks at every item now; a pass when
+        // due keeps each item's own time (its next warehouse check, its back-off). Due
+        // within a minute counts as due: a pass an interval after the last one would
+        // otherwise skip a check due a moment after it.
+        let waits = |due: Option<DateTime<Utc>>| {
+            mode == PassMode::WhenDue && due.is_some_and(|due| due > later(now, Duration::from_secs(60)))
+        };
         if r.attention.is_some() {
             return Ok(Visit::Rest);
         }
-        if r.due.is_some_and(|due| due > later(now, Duration::from_secs(60))) && listed {
+        if waits(r.due) && listed {
             return Ok(Visit::Rest);
         }
         let save = |r: &ReturnRecord, note: String| {
@@ -641,10 +663,10 @@ impl Flow {
                     Err(e) if e.is_unconfirmed() => {
                         return self.return_failed(r, pass, "announce", e).await;
                     }
-                    Err(e @ Error::Unsupported { .. }) => {
+                    Err(Error::Unsupported { .. }) => {
                         r.announcement = Step::NotStarted;
                         let why = format!(
-                            "{p} takes no return announcements through its API ({e}): tell {p} that {n}× {ean}{t} of its order {o} come back ({c} return {ret}, RMA {rma}), then `commerce resolve {k} --announced [REF]`",
+                            "{p} takes no return announcements through its API: tell {p} that {n}× {ean}{t} of its order {o} come back ({c} return {ret}, RMA {rma}), then `commerce resolve {k} --announced [REF]`",
                             p = m.provider,
                             n = r.expected,
                             ean = r.ean,
@@ -676,9 +698,7 @@ impl Flow {
             let Step::Done(announcement) = r.announcement.clone() else {
                 return Ok(Visit::Rest);
             };
-            // Due within a minute counts as due: a pass an interval after the last one
-            // would otherwise skip a check due a moment after it.
-            if r.due.is_some_and(|due| due > later(now, Duration::from_secs(60))) {
+            if waits(r.due) {
                 return Ok(Visit::Rest);
             }
             let arrival = fulfilment.return_arrival(&announcement).await;

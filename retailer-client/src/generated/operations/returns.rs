@@ -105,6 +105,7 @@ impl RetailerClient {
         let ep = Endpoint::new(http::Method::PUT, "handle-return", path)
             .accept(self.media("Returns", "application/vnd.retailer.v10+json"))
             .bucket("handle-return")
+            .with_replay(commerce_core::Replay::Never)
             .json(body)
             .content_type(self.media("Returns", "application/vnd.retailer.v10+json"));
         self.json_of(ep).await
