@@ -669,3 +669,156 @@ async fn a_returns_pass_under_way_elsewhere_exits_75_and_one_runs_after_it() {
     assert!(pass.last_started.unwrap() > now, "{pass:?}");
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+/// The whole loop through the command line, on the sandbox: the orders are worked by
+/// `commerce run` (returns off), the buyers register returns, and `commerce returns` passes
+/// announce each at its warehouse, wait for the goods and handle it on bol. Every return
+/// ends handled after its goods arrived, or with a person (with the command to give);
+/// none is announced or handled twice, none handled early; `status`, `attention` and
+/// `show` say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returns_passes_of_the_command_line_carry_every_return_through_the_warehouse() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 8,
+        returns: 1.0,
+        return_after: std::time::Duration::from_millis(50),
+        receive_after: std::time::Duration::from_millis(300),
+        seed: 31,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let path = temp_journal("returns-e2e");
+    let command = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commerce"));
+        cmd.arg("--journal")
+            .arg(&path)
+            .args(args)
+            .envs(sb.env())
+            .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+            .env("COMMERCE_RETURN_DAYS", "14")
+            .env_remove("COMMERCE_JOURNAL");
+        async move {
+            tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let run = command(&[
+        "run",
+        "--init",
+        "--poll-interval",
+        "100ms",
+        "--untracked-after",
+        "1s",
+        "--returns-interval",
+        "off",
+    ])
+    .await;
+    assert!(matches!(run.status.code(), Some(0 | 2)), "{}", text(&run));
+    // Returns are registered shortly after the shipments; passes until each one is
+    // handled or waits for a person (bounded: the goods come 300 ms after the
+    // announcement).
+    let journal = SqliteJournal::open_existing_journal(&path).unwrap();
+    let mut passes = Vec::new();
+    let settled = |records: &[ReturnRecord]| {
+        !records.is_empty() && records.iter().all(|r| !r.is_open() || r.needs_person())
+    };
+    for _ in 0..40 {
+        let out = command(&["--json", "returns"]).await;
+        assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
+        passes.push(text(&out));
+        let registered = sb.report().returns.registered as usize;
+        let records = journal.returns().await.unwrap();
+        if registered > 0 && records.len() >= registered && settled(&records) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let report = sb.report().returns;
+    let records = journal.returns().await.unwrap();
+    assert!(report.registered > 0, "{report:?}");
+    assert!(settled(&records), "{records:#?}\n{passes:#?}");
+    assert_eq!(
+        (
+            report.handled_before_receipt,
+            report.double_handled,
+            report.duplicate_announcements
+        ),
+        (0, 0, 0),
+        "{report:?}"
+    );
+    assert_eq!(sb.report().total_duplicates(), 0);
+    let completed: Vec<&ReturnRecord> = records.iter().filter(|r| r.completed_at.is_some()).collect();
+    assert!(!completed.is_empty(), "{records:#?}\n{passes:#?}");
+    assert_eq!(report.handled as usize, completed.len(), "{report:?}");
+    for r in &records {
+        if r.completed_at.is_some() {
+            assert!(r.received(), "{r:#?}");
+        } else {
+            assert!(r.needs_person(), "{r:#?}");
+        }
+    }
+    // What the operator sees.
+    let status = json(&command(&["--json", "status"]).await);
+    assert_eq!(status["returns"]["records"], records.len());
+    assert_eq!(status["returns"]["stages"]["completed"], completed.len());
+    assert_eq!(status["returns"]["deadline_configured"], true);
+    let attention = json(&command(&["--json", "attention"]).await);
+    let waiting: Vec<&Value> = attention
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "return")
+        .collect();
+    assert_eq!(waiting.len(), records.iter().filter(|r| r.needs_person()).count());
+    for e in waiting {
+        assert!(e["deadline"].is_string(), "{e:#?}");
+        assert!(
+            e["advice"].as_str().unwrap().contains("commerce resolve"),
+            "{e:#?}"
+        );
+    }
+    let shown = text(&command(&["show", &completed[0].key]).await);
+    for needle in [
+        "(completed)",
+        "announcement  ",
+        "received",
+        "handling      done",
+        "history",
+    ] {
+        assert!(shown.contains(needle), "{needle} in {shown}");
+    }
+
+    // A person's path, by the command line: a return whose warehouse takes no
+    // announcement is told by hand, its goods come in, and the next pass handles it.
+    let r = records
+        .iter()
+        .find(|r| r.needs_person() && !r.announcement.is_done())
+        .expect("a return of a Customer API order (no retour call) waits for a person");
+    let key = r.key.as_str();
+    let early = command(&["resolve", key, "--handle", "return_received", "--quantity", "1"]).await;
+    assert_eq!(early.status.code(), Some(1), "{}", text(&early));
+    let told = command(&["resolve", key, "--announced", "--reason", "mailed the supplier"]).await;
+    assert!(told.status.success(), "{}", text(&told));
+    assert!(sb.receive_return_by_hand(&r.rma_id, i64::from(r.expected), false));
+    let expected = r.expected.to_string();
+    let received = command(&["resolve", key, "--received", &expected]).await;
+    assert!(received.status.success(), "{}", text(&received));
+    let handled_before = sb.report().returns.handled;
+    let pass = command(&["returns"]).await;
+    assert!(matches!(pass.status.code(), Some(0 | 2)), "{}", text(&pass));
+    let back = journal.load_return(key).await.unwrap().unwrap();
+    assert!(back.completed_at.is_some(), "{back:#?}\n{}", text(&pass));
+    assert_eq!(sb.report().returns.handled, handled_before + 1);
+    assert_eq!(sb.report().returns.handled_before_receipt, 0);
+    let history = text(&command(&["show", key]).await);
+    for needle in [
+        "operator",
+        "resolved: announced by hand (mailed the supplier)",
+        "resolved: received",
+    ] {
+        assert!(history.contains(needle), "{needle} in {history}");
+    }
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
