@@ -1,19 +1,21 @@
 //! `commerce`: the operator's command line for the order-to-review flow.
 //!
-//! `commerce run` works the orders (providers from the environment), `status`, `attention`
-//! and `show` say where they stand, `resolve` and `retry` settle the ones that need a
-//! person. The journal is `--journal PATH`, else `COMMERCE_JOURNAL`, else one per user
+//! `commerce run` works the orders, the stock and the returns (providers from the
+//! environment), `status`, `attention` and `show` say where they stand, `resolve` and `retry`
+//! settle the orders and returns that need a person. The journal is `--journal PATH`, else `COMMERCE_JOURNAL`, else one per user
 //! (`$XDG_STATE_HOME/commerce/journal.sqlite`, else `~/.local/state/commerce/journal.sqlite`),
 //! created only by `commerce init` (or `run --init`); several `commerce run` processes may
 //! share it.
 
 mod ops;
+mod returns;
 mod run;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use commerce_core::HandlingResult;
 use commerce_facade::parse_duration;
 
 /// Exit status for a command line that does not parse (`EX_USAGE`): 2 means "orders
@@ -35,8 +37,12 @@ const USAGE: u8 = 64;
                   (Ctrl-C) stops `run` cleanly: no new order is claimed, waits and reads are cancelled, a request \
                   that may act finishes, every order is given back; a second signal stops at once.\n\nExit \
                   status: 0 done (or stopped cleanly); 1 a failure; 2 (run) some orders need a person and nothing \
-                  failed, (stock) some offers need a person; 64 a bad command line; 75 (stock) another runner's \
-                  stock pass is under way."
+                  failed (or a return needs a person), (stock) some offers need a person, (returns) some returns \
+                  need a person; 64 a bad command line; 75 (stock, returns) another runner's pass is under \
+                  way.\n\nReturns: `commerce returns` (or `run`, every --returns-interval) lists bol's unhandled \
+                  returns, announces each at the warehouse that shipped it, waits until the warehouse has the \
+                  goods, then handles it on bol. `attention` lists the returns that wait for a person first, \
+                  nearest deadline first; `resolve return:bol:RMA ...` settles them."
 )]
 struct Cli {
     /// The journal: a file, or a `postgres://` address (default: COMMERCE_JOURNAL, else
@@ -57,29 +63,38 @@ enum Command {
     /// Work the orders: until every order seen is completed or needs a person, or with
     /// --watch until Ctrl-C. Providers come from the environment (see the README).
     Run(RunArgs),
-    /// Orders per step, orders waiting and when they are next due, runners holding leases.
+    /// Orders per step, orders waiting and when they are next due, runners holding leases;
+    /// returns per step, the nearest handling deadline, the last stock and returns passes.
     Status,
-    /// Each order that needs a person: why, and what to check.
+    /// Each return, order and offer that needs a person: why, and what to do (returns
+    /// first, nearest deadline first).
     Attention,
-    /// One order: its steps and its journal history; or, given an EAN or an offer id, the
+    /// One order: its steps, its returns and its journal history; a return
+    /// (`return:bol:RMA`): its steps and history; or, given an EAN or an offer id, the
     /// offer's last stock sync and its history.
     Show {
-        /// The order, `channel:order id` (e.g. `bol:1043946570`), or an EAN, or an offer id.
+        /// The order, `channel:order id` (e.g. `bol:1043946570`), a return
+        /// (`return:bol:86123452`), or an EAN, or an offer id.
         key: String,
     },
-    /// Settle an order a person has checked: it was submitted, a step was done by hand,
-    /// or the flow should leave it.
+    /// Settle an order or a return a person has checked. An order: it was submitted, a step
+    /// was done by hand, or the flow should leave it. A return: the warehouse was told, the
+    /// goods arrived, how to handle it on bol, or the flow should leave it.
     Resolve(ResolveArgs),
-    /// Work on an order now: clears its failures and its wait; for an order that needs a
-    /// person, also its attention, and a step whose outcome was unknown is sent again
-    /// (check first that the provider did not get it).
+    /// Work on an order or a return now: clears its failures and its wait; for one that
+    /// needs a person, also its attention, and a step whose outcome was unknown is sent
+    /// again (check first that the provider did not get it).
     Retry {
-        /// The order, `channel:order id`.
+        /// The order, `channel:order id`, or the return, `return:bol:RMA`.
         key: String,
     },
     /// One stock pass now: bol's offers follow what the warehouses hold (--dry-run: print
     /// the differences it would send, and send nothing).
-    Stock(StockArgs),
+    Stock(PassArgs),
+    /// One returns pass now: bol's unhandled returns are announced at the warehouse that
+    /// shipped them, and handled on bol once the goods are in (--dry-run: print what it
+    /// would do, and send nothing).
+    Returns(PassArgs),
     /// Undo the last `resolve` of an order (while the flow has not acted on it since).
     Reopen {
         /// The order, `channel:order id`.
@@ -130,18 +145,25 @@ struct RunArgs {
     resend_unconfirmed: bool,
     /// How often bol's offers are synced with the warehouses' stock (`commerce stock`):
     /// `15m` (1m to 1d), or `off`.
-    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = stock_interval)]
-    stock_interval: StockInterval,
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = pass_interval)]
+    stock_interval: PassInterval,
+    /// How often bol's unhandled returns are worked on (`commerce returns`): `1h` (1m to
+    /// 1d), or `off`. The handling deadline is COMMERCE_RETURN_DAYS after registration
+    /// (not configured by default), COMMERCE_RETURN_MARGIN (2d) before it a return still
+    /// waiting goes to a person.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = pass_interval)]
+    returns_interval: PassInterval,
 }
 
-/// `--stock-interval`: a duration, or `off` (`None`).
+/// `--stock-interval`, `--returns-interval`: a duration, or `off` (`None`).
 #[derive(Debug, Clone, Copy)]
-struct StockInterval(Option<Duration>);
+struct PassInterval(Option<Duration>);
 
+/// `commerce stock` and `commerce returns`: one pass now.
 #[derive(Debug, Args)]
-struct StockArgs {
-    /// Read and work out only: print the table of differences it would send; nothing is
-    /// sent and nothing is written.
+struct PassArgs {
+    /// Read and work out only: print what it would send (stock: the table of differences;
+    /// returns: each return's next step); nothing is sent and nothing is written.
     #[arg(long)]
     dry_run: bool,
     /// This runner's name in the journal, followed by `.` and the process id.
@@ -154,9 +176,13 @@ struct StockArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("how").required(true).args(["submitted", "skip_step", "cancel"])))]
+#[command(group(clap::ArgGroup::new("how").required(true).args([
+    "submitted", "skip_step", "cancel", "announced", "received", "handle", "leave"
+])))]
 struct ResolveArgs {
-    /// The order, `channel:order id`.
+    /// The order, `channel:order id`, or the return, `return:bol:RMA`. An order takes
+    /// --submitted, --skip-step or --cancel; a return --announced, --received, --handle
+    /// or --leave.
     key: String,
     /// The fulfilment provider has the order, under this reference (read there first: it
     /// must exist and be this order, unless --force).
@@ -177,9 +203,36 @@ struct ResolveArgs {
     /// tell, or one this machine has no credentials for).
     #[arg(long, requires = "submitted")]
     force: bool,
-    /// Why, for the order's history.
+    /// A return: the warehouse that shipped it was told by hand (or has the announcement
+    /// whose answer was lost), under REF where it gave one.
+    #[arg(long, value_name = "REF", num_args = 0..=1, default_missing_value = "")]
+    announced: Option<String>,
+    /// A return: N units arrived at the warehouse (0 to what the buyer sends back).
+    #[arg(long, value_name = "N")]
+    received: Option<u32>,
+    /// With --received: the goods are not as sold (what is wrong with them).
+    #[arg(long, value_name = "TEXT", requires = "received")]
+    damaged: Option<String>,
+    /// A return: handle it on bol with RESULT (sent by the next pass): RETURN_RECEIVED,
+    /// EXCHANGE_PRODUCT, RETURN_DOES_NOT_MEET_CONDITIONS, REPAIR_PRODUCT,
+    /// CUSTOMER_KEEPS_PRODUCT_PAID or STILL_APPROVED (any case); the first four only once
+    /// the goods arrived.
+    #[arg(long, value_name = "RESULT", requires = "quantity", value_parser = handling_result)]
+    handle: Option<HandlingResult>,
+    /// With --handle: the quantity to handle (1 to what the buyer sends back).
+    #[arg(long, value_name = "N", requires = "handle")]
+    quantity: Option<u32>,
+    /// A return: the flow leaves it for good (nothing is sent to bol or the warehouse).
+    #[arg(long)]
+    leave: bool,
+    /// Why, for the order's or the return's history.
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
+}
+
+fn handling_result(text: &str) -> Result<HandlingResult, String> {
+    text.parse()
+        .map_err(|e: commerce_core::UnknownHandlingResult| e.to_string())
 }
 
 fn duration(text: &str, least: Duration, most: Duration) -> Result<Duration, String> {
@@ -200,12 +253,12 @@ fn any_duration(text: &str) -> Result<Duration, String> {
     duration(text, Duration::ZERO, Duration::from_secs(7 * 86_400))
 }
 
-fn stock_interval(text: &str) -> Result<StockInterval, String> {
+fn pass_interval(text: &str) -> Result<PassInterval, String> {
     if text == "off" {
-        return Ok(StockInterval(None));
+        return Ok(PassInterval(None));
     }
     duration(text, Duration::from_secs(60), Duration::from_secs(86_400))
-        .map(|d| StockInterval(Some(d)))
+        .map(|d| PassInterval(Some(d)))
         .map_err(|e| format!("{e}, or `off`"))
 }
 
@@ -253,7 +306,9 @@ fn operator(command: Command, store: &ops::Store, out: ops::Out) -> Result<u8, F
             Command::Resolve(args) => ops::resolve(write()?.as_ref(), args, out).await,
             Command::Retry { key } => ops::retry(write()?.as_ref(), &key, out).await,
             Command::Reopen { key } => ops::reopen(write()?.as_ref(), &key, out).await,
-            Command::Run(_) | Command::Init | Command::Stock(_) => unreachable!("not an operator's command"),
+            Command::Run(_) | Command::Init | Command::Stock(_) | Command::Returns(_) => {
+                unreachable!("not an operator's command")
+            }
         }
     })
 }
@@ -284,7 +339,8 @@ fn main() -> ExitCode {
     let store = ops::Store::parse(&journal_path);
     let result = match cli.command {
         Command::Run(args) => run::run(&store, args, out),
-        Command::Stock(args) => run::stock(&store, args, out),
+        Command::Stock(args) => run::pass(&store, run::Pass::Stock, args, out),
+        Command::Returns(args) => run::pass(&store, run::Pass::Returns, args, out),
         Command::Init => ops::init(&store, out),
         command => operator(command, &store, out),
     };

@@ -1,15 +1,18 @@
 //! The commands that read and settle the journal: `status`, `attention`, `show`,
 //! `resolve`, `retry`, `reopen`. The rules of a change are the facade's
-//! ([`commerce_facade::Operator`]): these parse, call it and print.
+//! ([`commerce_facade::Operator`]): these parse, call it and print. What they say of
+//! returns is in [`crate::returns`].
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use commerce_facade::{
-    Decision, Journal, OfferRecord, Operator, OrderRecord, Outcome, Refusal, SqliteJournal, Stage, Step,
+    Decision, Journal, OfferRecord, Operator, OrderRecord, Outcome, PassState, Refusal, SqliteJournal, Stage,
+    Step,
 };
 use serde_json::{Value, json};
 
+use crate::returns::{self, is_return_key};
 use crate::{Failure, ResolveArgs};
 
 /// Where the journal is: an SQLite file, or (with feature `postgres`) a PostgreSQL database.
@@ -83,7 +86,7 @@ pub(crate) struct Out {
 }
 
 impl Out {
-    fn print(&self, value: Value, text: impl FnOnce() -> String) {
+    pub(crate) fn print(&self, value: Value, text: impl FnOnce() -> String) {
         if self.json {
             say(&value.to_string());
         } else {
@@ -211,16 +214,43 @@ pub(crate) fn init(store: &Store, out: Out) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn time(at: DateTime<Utc>) -> String {
+pub(crate) fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-fn step_text<T>(step: &Step<T>, done: impl Fn(&T) -> String) -> String {
+pub(crate) fn step_text<T>(step: &Step<T>, done: impl Fn(&T) -> String) -> String {
     match step {
         Step::NotStarted => "not started".to_owned(),
         Step::Started => "started, outcome unknown".to_owned(),
         Step::Done(v) => done(v),
     }
+}
+
+/// The line of `status` for the last pass `kind` (`stock`, `returns`) of `channel`: who
+/// holds it, or when it is next due; how the last one ended.
+pub(crate) fn pass_line(kind: &str, channel: &str, p: &PassState, now: DateTime<Utc>) -> String {
+    let held = match p.held_at(now) {
+        Some((runner, until)) => format!(
+            "under way by {runner}{} (lease until {})",
+            p.last_started
+                .map(|at| format!(" since {}", time(at)))
+                .unwrap_or_default(),
+            time(*until)
+        ),
+        None => format!("next due {}", p.next_due.map_or_else(|| "now".to_owned(), time)),
+    };
+    let last = match (p.last_finished, &p.last_summary) {
+        (Some(at), Some(summary)) => format!(
+            "{}finished {}: {summary}",
+            p.last_started
+                .filter(|started| *started <= at)
+                .map(|started| format!("started {}, ", time(started)))
+                .unwrap_or_default(),
+            time(at)
+        ),
+        _ => "none finished".to_owned(),
+    };
+    format!("{kind} {channel}: {held}; last: {last}\n")
 }
 
 /// `commerce status`.
@@ -253,11 +283,13 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
         .chain(records.iter().map(|r| r.order.channel.as_str()))
         .collect();
     let mut passes = Vec::new();
-    for channel in channels {
+    for channel in &channels {
         if let Some(p) = journal.pass(&commerce_facade::stock_pass_name(channel)).await? {
-            passes.push((channel, p));
+            passes.push((*channel, p));
         }
     }
+    let channels: std::collections::BTreeSet<String> = channels.into_iter().map(str::to_owned).collect();
+    let (returns_value, returns_text) = returns::status(journal, &channels, now).await?;
     let value = json!({
         "journal": journal.location(),
         "stock": passes.iter().map(|(c, p)| json!({"channel": c, "pass": p, "offers": offers.iter().filter(|o| o.channel == *c && !o.gone).count(), "attention": offers.iter().filter(|o| o.channel == *c && o.attention.is_some()).count()})).collect::<Vec<_>>(),
@@ -267,6 +299,7 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
         "waiting": waiting.iter().map(|(r, d)| json!({"key": r.key, "stage": r.stage(), "due": d})).collect::<Vec<_>>(),
         "failing": failing.iter().map(|r| json!({"key": r.key, "stage": r.stage(), "failures": r.failures, "last_error": r.last_error, "due": r.due})).collect::<Vec<_>>(),
         "runners": runners.iter().map(|(name, (n, until))| json!({"runner": name, "orders": n, "until": until})).collect::<Vec<_>>(),
+        "returns": returns_value,
     });
     out.print(value, || {
         let mut t = format!("journal {}: {} orders\n", journal.location(), records.len());
@@ -300,18 +333,9 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
             );
         }
         for (channel, p) in &passes {
-            let held = match p.held_at(now) {
-                Some((runner, until)) => format!("under way by {runner} (lease until {})", time(*until)),
-                None => format!("next due {}", p.next_due.map_or_else(|| "now".to_owned(), time)),
-            };
-            t += &format!(
-                "stock {channel}: {held}; last: {}\n",
-                match (p.last_finished, &p.last_summary) {
-                    (Some(at), Some(summary)) => format!("{} {summary}", time(at)),
-                    _ => "none finished".to_owned(),
-                }
-            );
+            t += &pass_line("stock", channel, p, now);
         }
+        t += &returns_text;
         if runners.is_empty() {
             t += "runners holding leases: none";
         } else {
@@ -369,9 +393,12 @@ fn unreadable_advice(key: &str, location: &str) -> String {
     )
 }
 
-/// `commerce attention`: every order waiting for a person, and every record that does not
-/// read.
+/// `commerce attention`: every return waiting for a person (nearest deadline first), every
+/// order waiting for one and every record that does not read, then every offer.
 pub(crate) async fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Failure> {
+    let options = returns::options()?;
+    let (returns_values, returns_texts, urgent) =
+        returns::attention(journal.returns().await?, Utc::now(), &options);
     let (records, unreadable) = journal.census().await?;
     let records: Vec<OrderRecord> = records.into_iter().filter(OrderRecord::needs_person).collect();
     let offers: Vec<OfferRecord> = journal
@@ -383,31 +410,45 @@ pub(crate) async fn attention(journal: &dyn Journal, out: Out) -> Result<u8, Fai
     let location = journal.location();
     let offer_advice = "check the EAN at the warehouses (and the warehouses' answers); the next stock pass (`commerce stock`) looks again";
     let value = Value::Array(
-        unreadable
-            .iter()
-            .map(|(k, e)| {
-                json!({"key": k, "stage": "unreadable", "reason": e, "advice": unreadable_advice(k, &location)})
-            })
-            .chain(
-                records
-                    .iter()
-                    .map(|r| json!({"key": r.key, "stage": r.stage(), "reason": r.attention, "advice": advice(r)})),
-            )
+        returns_values
+            .into_iter()
+            .chain(unreadable.iter().map(|(k, e)| {
+                json!({"kind": "order", "key": k, "stage": "unreadable", "reason": e, "advice": unreadable_advice(k, &location)})
+            }))
+            .chain(records.iter().map(|r| {
+                json!({"kind": "order", "key": r.key, "stage": r.stage(), "reason": r.attention, "advice": advice(r)})
+            }))
             .chain(offers.iter().map(|o| {
-                json!({"key": o.key(), "stage": "stock", "ean": o.ean, "reason": o.attention, "advice": offer_advice})
+                json!({"kind": "offer", "key": o.key(), "stage": "stock", "ean": o.ean, "reason": o.attention, "advice": offer_advice})
             }))
             .collect(),
     );
     out.print(value, || {
-        if records.is_empty() && unreadable.is_empty() && offers.is_empty() {
+        if records.is_empty() && unreadable.is_empty() && offers.is_empty() && returns_texts.is_empty() {
             return "no order needs a person".to_owned();
         }
+        let mut t = String::new();
+        if !returns_texts.is_empty() {
+            t += &format!(
+                "{} return(s) need a person{}\n",
+                returns_texts.len(),
+                if urgent > 0 {
+                    format!(" ({urgent} urgent: near or past bol's handling deadline)")
+                } else {
+                    String::new()
+                }
+            );
+            for text in &returns_texts {
+                t += &format!("\n{text}\n");
+            }
+            if !records.is_empty() || !unreadable.is_empty() || !offers.is_empty() {
+                t += "\n";
+            }
+        }
         let orders = records.len() + unreadable.len();
-        let mut t = if orders > 0 || offers.is_empty() {
-            format!("{orders} order(s) need a person\n")
-        } else {
-            String::new()
-        };
+        if orders > 0 || (offers.is_empty() && returns_texts.is_empty()) {
+            t += &format!("{orders} order(s) need a person\n");
+        }
         if !offers.is_empty() {
             t += &format!("{} offer(s) need a person (stock)\n", offers.len());
             // Offers that need a person for one reason (a warehouse that did not answer
@@ -568,6 +609,9 @@ async fn show_offers(journal: &dyn Journal, key: &str, out: Out) -> Result<Optio
 }
 
 pub(crate) async fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+    if is_return_key(key) {
+        return returns::show(journal, key, out).await;
+    }
     // `offer:<channel>:<offer id>`, as `attention` names offers.
     if let Some(id) = key
         .strip_prefix("offer:")
@@ -598,7 +642,13 @@ pub(crate) async fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u
     }
     let r = load(journal, key).await?;
     let history = journal.history(key).await?;
-    let value = json!({"record": r, "stage": r.stage(), "history": history});
+    let order_returns = returns::of_order(journal, &r.order.channel, &r.order.id).await?;
+    let value = json!({
+        "record": r,
+        "stage": r.stage(),
+        "returns": order_returns.iter().map(|x| json!({"key": x.key, "stage": x.stage().name(), "ean": x.ean, "expected": x.expected})).collect::<Vec<_>>(),
+        "history": history,
+    });
     out.print(value, || {
         let mut t = format!("{}  ({})\n", r.key, r.stage());
         for part in &r.split {
@@ -640,6 +690,9 @@ pub(crate) async fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u
         if let Some(c) = &r.cancelled {
             t += &format!("  cancelled     {c}\n");
         }
+        for x in &order_returns {
+            t += &returns::order_line(x);
+        }
         t += "history\n";
         for h in &history {
             t += &format!("  {}  {:<20} {}\n", time(h.at), h.by, h.note);
@@ -665,6 +718,12 @@ async fn operate(operation: impl Future<Output = Result<Outcome, Refusal>>) -> R
 
 /// `commerce resolve KEY --submitted REF | --skip-step STEP | --cancel`.
 pub(crate) async fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) -> Result<u8, Failure> {
+    if let Some(misfit) = returns::misfit(&args) {
+        return Err(misfit);
+    }
+    if is_return_key(&args.key) {
+        return returns::resolve(journal, args, out).await;
+    }
     let decision = match (args.submitted, args.skip_step) {
         (Some(reference), _) => Decision::Submitted {
             reference,
@@ -684,6 +743,15 @@ pub(crate) async fn resolve(journal: &dyn Journal, args: ResolveArgs, out: Out) 
 /// `commerce reopen KEY`: undoes the last `resolve` of an order, while the flow has not
 /// acted on it since and its personal data is still there.
 pub(crate) async fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+    if is_return_key(key) {
+        return Err(Failure {
+            message: format!(
+                "{key} is a return: `reopen` undoes an order's resolve; a return's decision is changed by another \
+                 `commerce resolve {key} ...` until the next pass sends it"
+            ),
+            code: crate::USAGE,
+        });
+    }
     let record = operate(Operator::new(journal).reopen(key)).await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}", record.key, record.stage())
@@ -693,6 +761,9 @@ pub(crate) async fn reopen(journal: &dyn Journal, key: &str, out: Out) -> Result
 
 /// `commerce retry KEY`.
 pub(crate) async fn retry(journal: &dyn Journal, key: &str, out: Out) -> Result<u8, Failure> {
+    if is_return_key(key) {
+        return returns::retry(journal, key, out).await;
+    }
     let record = operate(Operator::new(journal).retry(key)).await?;
     out.print(json!({"key": record.key, "stage": record.stage()}), || {
         format!("{}: {}, due now", record.key, record.stage())

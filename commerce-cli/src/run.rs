@@ -5,27 +5,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use commerce_facade::{
-    Event, Flow, FlowOptions, Journal, PROVIDERS, PassMode, Providers, Role, SqliteJournal, StopHandle,
-    runner_name,
+    Event, Flow, FlowOptions, Journal, PROVIDERS, PassMode, Providers, ReturnsReport, Role, SqliteJournal,
+    StockReport, StopHandle, runner_name,
 };
 
 use crate::ops::{Out, Store, say, warn};
-use crate::{Failure, RunArgs, StockArgs, USAGE};
+use crate::{Failure, PassArgs, RunArgs, USAGE};
 
 /// How long a clean stop may take before the process ends anyway: a request that may act
 /// finishes within its attempt's time limit (a connection in 10 s, an answer in 30 s), and
 /// the orders are then given back.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(60);
 
-/// Runs the flow; the exit status: 0 every order completed (with --watch, or after a
-/// signal: stopped cleanly, and no order needs a person), 2 some order in the journal needs
-/// a person (or a record does not read) and nothing failed, 1 some were left unfinished
-/// (failing), a channel could not be listed, or the run could not go on (the journal cannot
-/// be written; a provider refuses its credentials or settings).
-///
-/// Every client shares its credential's access token and rate budgets with the other
-/// runners, and with the runs before and after this one, in the journal: its SQLite file,
-/// or its PostgreSQL database.
 /// What every command that talks to the providers needs: the flow's options from the
 /// environment (this runner's name), the journal (created with `init`), and the providers,
 /// built on the journal's shared state (every client shares its credential's access token
@@ -102,24 +93,112 @@ pub(crate) fn setup(
     Ok((options, journal, providers))
 }
 
-/// `commerce stock [--dry-run]`: one stock pass now on every channel that keeps offers
-/// (dry: read and worked out, nothing sent or written). Exit status: 0 done, 1 a pass
-/// failed, 2 some offer needs a person, 75 another runner's pass is under way.
-pub(crate) fn stock(store: &Store, args: StockArgs, out: Out) -> Result<u8, Failure> {
+/// Which pass `commerce stock` and `commerce returns` run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// bol's offers follow what the warehouses hold.
+    Stock,
+    /// bol's unhandled returns through the warehouse back to bol.
+    Returns,
+}
+
+impl Pass {
+    fn name(self) -> &'static str {
+        match self {
+            Pass::Stock => "stock",
+            Pass::Returns => "returns",
+        }
+    }
+
+    fn reading(self) -> &'static str {
+        match self {
+            Pass::Stock => "reading the offers: a channel's full listing can take minutes",
+            Pass::Returns => "reading the unhandled returns, then each return's warehouse",
+        }
+    }
+
+    fn none(self) -> &'static str {
+        match self {
+            Pass::Stock => "no sales channel of this configuration keeps offers: nothing to sync",
+            Pass::Returns => "no sales channel of this configuration lists returns: nothing to handle",
+        }
+    }
+}
+
+/// What `pass` needs of a channel's report: whether it failed, whether something waits for
+/// a person, and how to print it.
+struct Shown {
+    failed: bool,
+    attention: bool,
+    text: String,
+    json: String,
+}
+
+impl Shown {
+    /// `cut_short`: why the pass stopped early; a stop asked for is a clean end, as for `run`.
+    fn new(
+        report: &(impl serde::Serialize + std::fmt::Display),
+        failed: bool,
+        attention: bool,
+        cut_short: Option<&str>,
+    ) -> Self {
+        let stopped = cut_short == Some(commerce_facade::STOPPED);
+        Shown {
+            failed: failed || (cut_short.is_some() && !stopped),
+            attention,
+            text: report.to_string(),
+            json: serde_json::to_string(report).unwrap_or_default(),
+        }
+    }
+}
+
+impl From<StockReport> for Shown {
+    fn from(r: StockReport) -> Self {
+        Shown::new(&r, r.failed > 0, r.attention > 0, r.cut_short.as_deref())
+    }
+}
+
+impl From<ReturnsReport> for Shown {
+    fn from(r: ReturnsReport) -> Self {
+        Shown::new(
+            &r,
+            r.failed > 0 || r.listing_failed.is_some(),
+            r.attention > 0,
+            r.cut_short.as_deref(),
+        )
+    }
+}
+
+fn shown<R: Into<Shown>>(
+    results: Vec<(String, Result<Option<R>, commerce_core::Error>)>,
+) -> Vec<(String, Result<Option<Shown>, commerce_core::Error>)> {
+    results
+        .into_iter()
+        .map(|(channel, r)| (channel, r.map(|r| r.map(Into::into))))
+        .collect()
+}
+
+/// `commerce stock [--dry-run]` and `commerce returns [--dry-run]`: one pass now on every
+/// channel that keeps offers (lists returns); dry: read and worked out, nothing sent or
+/// written. Exit status: 0 done, 1 a pass failed, 2 some offer (return) needs a person, 75
+/// another runner's pass is under way.
+pub(crate) fn pass(store: &Store, which: Pass, args: PassArgs, out: Out) -> Result<u8, Failure> {
     let (mut options, journal, providers) = setup(store, false, args.runner.as_deref(), 2)?;
     options.lease = args.lease;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let name = which.name();
     runtime.block_on(async move {
         let signals = Signals::take();
         if !out.json {
             say(&format!(
-                "commerce stock{}: runner {}, journal {} (reading the offers: a channel's full listing can take minutes)",
+                "commerce {name}{}: runner {}, journal {} ({})",
                 if args.dry_run { " --dry-run" } else { "" },
                 options.runner,
-                journal.location()
+                journal.location(),
+                which.reading()
             ));
         }
         let flow = Flow::new(providers, journal, options);
@@ -130,30 +209,28 @@ pub(crate) fn stock(store: &Store, args: StockArgs, out: Out) -> Result<u8, Fail
             PassMode::Now
         };
         // The worst outcome wins: a failure (1), then a pass under way elsewhere (75), then
-        // offers that need a person (2).
+        // offers or returns that need a person (2).
         let (mut failed, mut held, mut attention) = (false, false, false);
-        let results = flow.stock(mode).await;
+        let results = match which {
+            Pass::Stock => shown(flow.stock(mode).await),
+            Pass::Returns => shown(flow.returns(mode).await),
+        };
         if results.is_empty() {
-            warn("no sales channel of this configuration keeps offers: nothing to sync");
+            warn(which.none());
         }
         for (channel, result) in results {
             match result {
                 Ok(Some(report)) => {
-                    attention |= report.attention > 0;
-                    // A stop asked for is a clean end, as for `run`.
-                    let stopped = report.cut_short.as_deref() == Some(commerce_facade::STOPPED);
-                    failed |= report.failed > 0 || (report.cut_short.is_some() && !stopped);
-                    let shown = if out.json {
-                        serde_json::to_string(&report).unwrap_or_default()
-                    } else {
-                        report.to_string()
-                    };
-                    say(&shown);
+                    attention |= report.attention;
+                    failed |= report.failed;
+                    say(if out.json { &report.json } else { &report.text });
                 }
                 Ok(None) => {
                     held = true;
-                    let message = "another runner's stock pass is under way; try again after it ends \
-                                   (`commerce status` names the runner)";
+                    let message = format!(
+                        "another runner's {name} pass is under way; try again after it ends \
+                         (`commerce status` names the runner)"
+                    );
                     if out.json {
                         say(
                             &serde_json::json!({"channel": channel, "held": true, "message": message})
@@ -168,7 +245,7 @@ pub(crate) fn stock(store: &Store, args: StockArgs, out: Out) -> Result<u8, Fail
                     if out.json {
                         say(&serde_json::json!({"channel": channel, "error": e.to_string()}).to_string());
                     } else {
-                        warn(&format!("{channel}: the stock pass failed: {e}"));
+                        warn(&format!("{channel}: the {name} pass failed: {e}"));
                     }
                 }
             }
@@ -186,6 +263,16 @@ pub(crate) fn stock(store: &Store, args: StockArgs, out: Out) -> Result<u8, Fail
     })
 }
 
+/// Runs the flow; the exit status: 0 every order completed (with --watch, or after a
+/// signal: stopped cleanly, and no order needs a person), 2 some order or return in the
+/// journal needs a person (or a record does not read) and nothing failed, 1 some were left
+/// unfinished (failing), a channel could not be listed, a stock or returns pass failed, or
+/// the run could not go on (the journal cannot be written; a provider refuses its
+/// credentials or settings).
+///
+/// Every client shares its credential's access token and rate budgets with the other
+/// runners, and with the runs before and after this one, in the journal: its SQLite file,
+/// or its PostgreSQL database.
 pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure> {
     let (mut options, journal, providers) = setup(
         store,
@@ -201,6 +288,7 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
     options.new_credentials = args.new_credentials;
     options.retain_personal_data = Duration::from_secs(args.retain_days.saturating_mul(86_400));
     options.stock.interval = args.stock_interval.0;
+    options.returns.interval = args.returns_interval.0;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -264,10 +352,12 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
         let stopped = args.watch || summary.interrupted;
         let unfinished = !summary.unlisted.is_empty()
             || (!stopped && summary.pending > 0)
-            || (!stopped && summary.stock_failed);
+            || (!stopped && summary.stock_failed)
+            || (!stopped && summary.returns_failed);
         Ok(if unfinished {
             1
-        } else if summary.needing_person > 0 || !summary.attention.is_empty() {
+        } else if summary.needing_person > 0 || !summary.attention.is_empty() || summary.returns_attention > 0
+        {
             2
         } else {
             0

@@ -4,5 +4,6 @@
 
 mod cli;
 mod operator_mistakes;
+mod returns;
 mod runners;
 mod support;

@@ -594,21 +594,25 @@ impl Flow {
         use futures_util::future::{Either, select};
         // A stop asked for ends the pass where it stands: its reads are cancelled, and so
         // may be an update under way (an absolute amount: the next pass sends it again).
-        let work = std::pin::pin!(self.stock_work(channel, mode, &pass));
-        let stop = std::pin::pin!(self.stop.wait());
-        let result = if mode == PassMode::DryRun {
-            match select(work, stop).await {
-                Either::Left((r, _)) => r,
-                Either::Right(_) => Ok(stopped()),
-            }
-        } else {
-            // The lease is renewed while the pass works (the export alone may take
-            // minutes); a lease lost stops the pass where it stands.
-            let beat = std::pin::pin!(self.pass_heartbeat(&pass, until));
-            match select(work, select(beat, stop)).await {
-                Either::Left((r, _)) => r,
-                Either::Right((Either::Left((e, _)), _)) => Err(e.into()),
-                Either::Right((Either::Right(_), _)) => Ok(stopped()),
+        // The work is dropped with this block, before `end_pass`: a journal call of the
+        // work left pending (queued for the journal's connection) would hold it otherwise.
+        let result = {
+            let work = std::pin::pin!(self.stock_work(channel, mode, &pass));
+            let stop = std::pin::pin!(self.stop.wait());
+            if mode == PassMode::DryRun {
+                match select(work, stop).await {
+                    Either::Left((r, _)) => r,
+                    Either::Right(_) => Ok(stopped()),
+                }
+            } else {
+                // The lease is renewed while the pass works (the export alone may take
+                // minutes); a lease lost stops the pass where it stands.
+                let beat = std::pin::pin!(self.pass_heartbeat(&pass, until));
+                match select(work, select(beat, stop)).await {
+                    Either::Left((r, _)) => r,
+                    Either::Right((Either::Left((e, _)), _)) => Err(e.into()),
+                    Either::Right((Either::Right(_), _)) => Ok(stopped()),
+                }
             }
         };
         if mode == PassMode::DryRun {
