@@ -261,14 +261,18 @@ impl Flow {
         // A stop asked for ends the pass between two calls (the work checks it), never
         // during one that may act; a lease lost ends it where it stands (the runner that
         // takes the pass over settles what was under way, as after a crash).
-        let work = std::pin::pin!(self.returns_work(channel, mode, &pass));
-        let result = if mode == PassMode::DryRun {
-            work.await
-        } else {
-            let beat = std::pin::pin!(self.pass_heartbeat(&pass, until));
-            match select(work, beat).await {
-                Either::Left((r, _)) => r,
-                Either::Right((e, _)) => Err(e.into()),
+        // The work is dropped with this block, before `end_pass`: a journal call of the work
+        // left pending (queued for the journal's connection) would hold it otherwise.
+        let result = {
+            let work = std::pin::pin!(self.returns_work(channel, mode, &pass));
+            if mode == PassMode::DryRun {
+                work.await
+            } else {
+                let beat = std::pin::pin!(self.pass_heartbeat(&pass, until));
+                match select(work, beat).await {
+                    Either::Left((r, _)) => r,
+                    Either::Right((e, _)) => Err(e.into()),
+                }
             }
         };
         if mode == PassMode::DryRun {
