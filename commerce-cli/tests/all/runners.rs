@@ -609,16 +609,16 @@ async fn stock_passes_of_several_processes_run_one_at_a_time() {
 /// before its goods arrived.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn returns_passes_of_several_processes_with_a_kill_handle_nothing_early_or_twice() {
-    let orders = 14;
+    let orders = 20;
     let sb = commerce_sandbox::start(Config {
         orders,
         faults: 0.2,
         garbled_creates: 0.05,
         seed: 31,
-        returns: 0.6,
+        returns: 0.7,
         return_after: Duration::from_secs(1),
         receive_after: Duration::from_secs(2),
-        return_mismatch: 0.2,
+        return_mismatch: 0.1,
         ..Config::default()
     })
     .await
@@ -654,32 +654,55 @@ async fn returns_passes_of_several_processes_with_a_kill_handle_nothing_early_or
     let pass =
         |name: &str| commerce_process(&sb, &dir, name, &["returns", "--lease", "3s", "--runner", name]);
     let journal = SqliteJournal::open(dir.join("journal.sqlite")).unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(200);
+    // A killed process's open rate grant counts as under way for up to 2 minutes (the
+    // shared limiter's `OPEN_AT_MOST`): the pass after the kill may wait that long.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(420);
     let mut statuses = Vec::new();
     let mut killed = false;
+    let mut quiet_rounds = 0;
     for round in 0.. {
         let mut passes = vec![
             (format!("returns-{round}a"), pass(&format!("returns-{round}a"))),
             (format!("returns-{round}b"), pass(&format!("returns-{round}b"))),
         ];
-        if !killed && sb.report().returns.announced > 0 {
-            // Mid-pass: its lease stays until it runs out.
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            passes[0].1.kill().unwrap();
-            killed = true;
+        if !killed && sb.report().returns.registered > 0 {
+            // Mid-pass (while it holds the pass): its lease stays until it runs out.
+            let holder = format!("returns-{round}a.{}", passes[0].1.id());
+            for _ in 0..500 {
+                let held = journal
+                    .pass("returns:bol")
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|p| p.lease)
+                    .is_some_and(|(owner, _)| owner == holder);
+                if held && passes[0].1.try_wait().unwrap().is_none() {
+                    passes[0].1.kill().unwrap();
+                    killed = true;
+                    break;
+                }
+                if passes[0].1.try_wait().unwrap().is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         }
         for (name, child) in &mut passes {
-            statuses.push((name.clone(), wait(child, Duration::from_secs(120)).await.code()));
+            statuses.push((name.clone(), wait(child, Duration::from_secs(200)).await.code()));
         }
         let registered = sb.report().returns.registered;
-        let all_seen = journal
-            .all()
-            .await
-            .unwrap()
+        // Every order seen and no longer worked on (shipped and confirmed, cancelled, or
+        // with a person; a split order: through its parts), for long enough that its
+        // buyer's return is registered.
+        let records = journal.all().await.unwrap();
+        let seen = records
             .iter()
             .filter(|r| r.order.channel == "bol" && r.part_of.is_none())
             .count()
             == orders;
+        let quiet = seen && records.iter().all(|r| !r.is_open() || r.split.parts_added());
+        quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
+        let all_seen = quiet_rounds >= 3;
         if killed && registered > 0 && all_seen && settled(&sb, &journal).await {
             break;
         }
@@ -704,11 +727,15 @@ async fn returns_passes_of_several_processes_with_a_kill_handle_nothing_early_or
     let report = sb.report();
     let diagnostics = format!("{statuses:?}\n{:#?}\n{}", report.returns, logs(&dir));
     for (name, code) in &statuses {
-        // 0 done; 2 a person is needed; 75 another pass was under way; the killed one: none.
-        assert!(
-            matches!(code, None | Some(0) | Some(2) | Some(75)),
-            "{name}: {code:?}\n{diagnostics}"
-        );
+        // 0 done; 1 a step failed (faults: tried again by the next pass); 2 a person is
+        // needed; 75 another pass was under way; the killed one: none. A runner stopped by
+        // SIGTERM: 0 or 2.
+        let fits = if name.starts_with("run-") {
+            matches!(code, Some(0) | Some(2))
+        } else {
+            matches!(code, None | Some(0) | Some(1) | Some(2) | Some(75))
+        };
+        assert!(fits, "{name}: {code:?}\n{diagnostics}");
     }
     assert_eq!(
         statuses.iter().filter(|(_, c)| c.is_none()).count(),
