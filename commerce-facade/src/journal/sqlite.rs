@@ -747,15 +747,7 @@ impl Journal for SqliteJournal {
         let rows = offer_rows(records)?;
         let (pass, runner) = (pass.to_owned(), runner.to_owned());
         self.write(move |tx| {
-            let owner: Option<Option<String>> = tx
-                .query_row("SELECT lease_owner FROM passes WHERE name = ?1", [&pass], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(storage)?;
-            if owner.flatten().as_deref() != Some(runner.as_str()) {
-                return Err(pass_lost(&pass));
-            }
+            holds_pass(tx, &pass, &runner)?;
             let now = Utc::now();
             let mut upsert = tx
                 .prepare_cached(
@@ -820,15 +812,7 @@ impl Journal for SqliteJournal {
         let rows = return_rows(records)?;
         let (pass, runner) = (pass.to_owned(), runner.to_owned());
         self.write(move |tx| {
-            let owner: Option<Option<String>> = tx
-                .query_row("SELECT lease_owner FROM passes WHERE name = ?1", [&pass], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(storage)?;
-            if owner.flatten().as_deref() != Some(runner.as_str()) {
-                return Err(pass_lost(&pass));
-            }
+            holds_pass(tx, &pass, &runner)?;
             let now = Utc::now();
             let mut upsert = tx
                 .prepare_cached(
@@ -1322,6 +1306,21 @@ impl Journal for SqliteJournal {
         })
         .await
     }
+}
+
+/// Refuses (`LeaseLost`) a write for the pass `pass` by a runner that does not hold it,
+/// inside the write's transaction.
+fn holds_pass(tx: &rusqlite::Transaction<'_>, pass: &str, runner: &str) -> Result<(), JournalError> {
+    let owner: Option<Option<String>> = tx
+        .query_row("SELECT lease_owner FROM passes WHERE name = ?1", [pass], |row| {
+            row.get(0)
+        })
+        .optional()
+        .map_err(storage)?;
+    if owner.flatten().as_deref() != Some(runner) {
+        return Err(pass_lost(pass));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

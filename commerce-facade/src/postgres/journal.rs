@@ -248,15 +248,7 @@ impl Journal for PgJournal {
         self.pool
             .call(move |client| {
                 let mut tx = client.transaction()?;
-                let owner: Option<String> = tx
-                    .query_opt(
-                        "SELECT lease_owner FROM commerce_passes WHERE name = $1 FOR SHARE",
-                        &[&pass],
-                    )?
-                    .and_then(|r| r.get(0));
-                if owner.as_deref() != Some(runner.as_str()) {
-                    return Err(pass_lost(&pass));
-                }
+                holds_pass(&mut tx, &pass, &runner)?;
                 let now = Utc::now();
                 let upsert = tx.prepare(
                     "INSERT INTO commerce_offers (channel, offer_id, ean, record, updated_at)
@@ -325,15 +317,7 @@ impl Journal for PgJournal {
         self.pool
             .call(move |client| {
                 let mut tx = client.transaction()?;
-                let owner: Option<String> = tx
-                    .query_opt(
-                        "SELECT lease_owner FROM commerce_passes WHERE name = $1 FOR SHARE",
-                        &[&pass],
-                    )?
-                    .and_then(|r| r.get(0));
-                if owner.as_deref() != Some(runner.as_str()) {
-                    return Err(pass_lost(&pass));
-                }
+                holds_pass(&mut tx, &pass, &runner)?;
                 let now = Utc::now();
                 let upsert = tx.prepare(
                     "INSERT INTO commerce_returns (key, channel, rma_id, order_id, record, open, updated_at)
@@ -798,4 +782,20 @@ impl Journal for PgJournal {
     async fn census(&self) -> Result<Census, JournalError> {
         Ok(split_rows(self.rows().await?))
     }
+}
+
+/// Locks the pass `pass`'s row `FOR SHARE` (a runner taking it over, or a person's change,
+/// waits until the transaction ends) and refuses (`LeaseLost`) a runner that does not hold
+/// it.
+fn holds_pass(tx: &mut Transaction<'_>, pass: &str, runner: &str) -> Result<(), JournalError> {
+    let owner: Option<String> = tx
+        .query_opt(
+            "SELECT lease_owner FROM commerce_passes WHERE name = $1 FOR SHARE",
+            &[&pass],
+        )?
+        .and_then(|r| r.get(0));
+    if owner.as_deref() != Some(runner) {
+        return Err(pass_lost(pass));
+    }
+    Ok(())
 }

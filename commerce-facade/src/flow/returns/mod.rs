@@ -36,9 +36,9 @@ use commerce_core::{
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::stock::PassMode;
+use super::stock::{Claimed, PassMode, failed_pass_delay};
 use super::{Flow, later};
-use crate::journal::{JournalError, PassState, ReturnMatch, ReturnRecord, Step, return_key, returns_pass};
+use crate::journal::{JournalError, ReturnMatch, ReturnRecord, Step, return_key, returns_pass};
 
 /// The variables [`ReturnsOptions::from_vars`] reads.
 pub const RETURNS_VARS: [&str; 4] = [
@@ -234,29 +234,15 @@ impl Flow {
         mode: PassMode,
     ) -> Result<Option<ReturnsReport>, Error> {
         let pass = returns_pass(channel.name());
-        let runner = self.options.runner.clone();
-        let started = self.clock.now();
-        let until = later(started, self.options.lease);
-        if mode != PassMode::DryRun {
-            self.bind_account(channel).await?;
-        }
         let interval = self.options.returns.interval.unwrap_or(Duration::from_secs(3600));
-        let state = self.journal.pass(&pass).await?;
-        let due_here = match mode {
-            PassMode::WhenDue => state
-                .as_ref()
-                .and_then(|p| p.due_for(interval))
-                .is_some_and(|due| due <= started),
-            _ => true,
-        };
-        if mode != PassMode::DryRun
-            && !self
-                .journal
-                .claim_pass(&pass, &runner, started, until, due_here)
-                .await?
-        {
+        let Some(Claimed {
+            started,
+            until,
+            state,
+        }) = self.claim_leased_pass(channel, &pass, mode, interval).await?
+        else {
             return Ok(None);
-        }
+        };
         use futures_util::future::{Either, select};
         // A stop asked for ends the pass between two calls (the work checks it), never
         // during one that may act; a lease lost ends it where it stands (the runner that
@@ -287,13 +273,9 @@ impl Flow {
                 (later(started, interval), format!("nothing to do: {reason}"))
             }
             Ok(report) if report.cut_short.is_some() => (now, report.line()),
-            // A pass that failed (or could not list) is tried again after a third of an
-            // interval, doubling with each failure in a row, at most 6 hours apart.
+            // A pass that failed (or could not list) backs off as a stock pass does.
             failed => {
-                let n = state.as_ref().map_or(0, PassState::failures_in_a_row) + 1;
-                let delay = (interval / 3)
-                    .saturating_mul(1 << (n - 1).min(16))
-                    .min(Duration::from_secs(6 * 3600));
+                let (n, delay) = failed_pass_delay(interval, state.as_ref());
                 let why = match failed {
                     Ok(report) => report.line(),
                     Err(e) => e.to_string(),
@@ -301,14 +283,7 @@ impl Flow {
                 (later(now, delay), format!("failed ({n} in a row): {why}"))
             }
         };
-        match self
-            .journal
-            .end_pass(&pass, &runner, now, next_due, &summary)
-            .await
-        {
-            Ok(()) | Err(JournalError::LeaseLost { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.end_leased_pass(&pass, now, next_due, &summary).await?;
         result.map(Some)
     }
 

@@ -184,6 +184,26 @@ pub fn pass_name(channel: &str) -> String {
     format!("stock:{channel}")
 }
 
+/// A pass this runner took ([`Flow::claim_leased_pass`]).
+pub(super) struct Claimed {
+    /// When it began.
+    pub(super) started: DateTime<Utc>,
+    /// Its lease's end, unless renewed.
+    pub(super) until: DateTime<Utc>,
+    /// The pass as the journal had it before (its failures in a row).
+    pub(super) state: Option<PassState>,
+}
+
+/// How long a pass that failed waits: a third of an interval, doubling with each failure
+/// in a row, at most 6 hours; with the failures in a row, this one included.
+pub(super) fn failed_pass_delay(interval: Duration, state: Option<&PassState>) -> (u32, Duration) {
+    let n = state.map_or(0, PassState::failures_in_a_row) + 1;
+    let delay = (interval / 3)
+        .saturating_mul(1 << (n - 1).min(16))
+        .min(Duration::from_secs(6 * 3600));
+    (n, delay)
+}
+
 /// Why a pass stopped when a stop was asked for ([`StockReport::cut_short`]).
 pub const STOPPED: &str = "a stop was asked for";
 
@@ -557,34 +577,15 @@ impl Flow {
         mode: PassMode,
     ) -> Result<Option<StockReport>, Error> {
         let pass = pass_name(channel.name());
-        let runner = self.options.runner.clone();
-        let started = self.clock.now();
-        let until = later(started, self.options.lease);
-        // One journal serves one account per channel: another account's offers are not
-        // its to sync.
-        if mode != PassMode::DryRun {
-            self.bind_account(channel).await?;
-        }
-        // Due when the journal says (whoever ran the last pass, with their interval), or
-        // this runner's interval after the last pass began, whichever comes first; after a
-        // failure, only when the journal says (its back-off).
         let interval = self.options.stock.interval.unwrap_or(Duration::from_secs(900));
-        let state = self.journal.pass(&pass).await?;
-        let due_here = match mode {
-            PassMode::WhenDue => state
-                .as_ref()
-                .and_then(|p| p.due_for(interval))
-                .is_some_and(|due| due <= started),
-            _ => true,
-        };
-        if mode != PassMode::DryRun
-            && !self
-                .journal
-                .claim_pass(&pass, &runner, started, until, due_here)
-                .await?
-        {
+        let Some(Claimed {
+            started,
+            until,
+            state,
+        }) = self.claim_leased_pass(channel, &pass, mode, interval).await?
+        else {
             return Ok(None);
-        }
+        };
         let stopped = || StockReport {
             channel: channel.name().to_owned(),
             dry_run: mode == PassMode::DryRun,
@@ -626,26 +627,74 @@ impl Flow {
                 (later(started, interval), format!("nothing synced: {reason}"))
             }
             Ok(report) => (now, report.line()),
-            // A pass that failed is tried again after a third of an interval, doubling with
-            // each failure in a row (a failure after the export asks bol for a new one each
-            // time), at most 6 hours apart.
+            // A failure after the export asks bol for a new one each time.
             Err(e) => {
-                let n = state.as_ref().map_or(0, PassState::failures_in_a_row) + 1;
-                let delay = (interval / 3)
-                    .saturating_mul(1 << (n - 1).min(16))
-                    .min(Duration::from_secs(6 * 3600));
+                let (n, delay) = failed_pass_delay(interval, state.as_ref());
                 (later(now, delay), format!("failed ({n} in a row): {e}"))
             }
         };
+        self.end_leased_pass(&pass, now, next_due, &summary).await?;
+        result.map(Some)
+    }
+
+    /// Takes the pass `pass` of `channel` for this runner, as `mode` asks: binds the
+    /// channel's account to the journal first (another account's data are not this
+    /// runner's), then claims the pass when due (whoever ran the last one, with their
+    /// interval, or this runner's `interval` after the last began; after a failure, only
+    /// when the journal says: its back-off) or, asked for now, unless another runner holds
+    /// it. A dry run binds and claims nothing. `None`: not due, or another runner's.
+    pub(super) async fn claim_leased_pass(
+        &self,
+        channel: &dyn SalesChannel,
+        pass: &str,
+        mode: PassMode,
+        interval: Duration,
+    ) -> Result<Option<Claimed>, Error> {
+        let started = self.clock.now();
+        let until = later(started, self.options.lease);
+        if mode != PassMode::DryRun {
+            self.bind_account(channel).await?;
+        }
+        let state = self.journal.pass(pass).await?;
+        let due_here = match mode {
+            PassMode::WhenDue => state
+                .as_ref()
+                .and_then(|p| p.due_for(interval))
+                .is_some_and(|due| due <= started),
+            _ => true,
+        };
+        if mode != PassMode::DryRun
+            && !self
+                .journal
+                .claim_pass(pass, &self.options.runner, started, until, due_here)
+                .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(Claimed {
+            started,
+            until,
+            state,
+        }))
+    }
+
+    /// Ends the pass this runner holds, with `summary`, due again at `next_due`; a pass
+    /// another runner took over meanwhile is theirs to end.
+    pub(super) async fn end_leased_pass(
+        &self,
+        pass: &str,
+        now: DateTime<Utc>,
+        next_due: DateTime<Utc>,
+        summary: &str,
+    ) -> Result<(), Error> {
         match self
             .journal
-            .end_pass(&pass, &runner, now, next_due, &summary)
+            .end_pass(pass, &self.options.runner, now, next_due, summary)
             .await
         {
-            Ok(()) | Err(JournalError::LeaseLost { .. }) => {}
-            Err(e) => return Err(e.into()),
+            Ok(()) | Err(JournalError::LeaseLost { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
         }
-        result.map(Some)
     }
 
     /// Renews the pass's lease every third of its length; returns when it is lost, or when
