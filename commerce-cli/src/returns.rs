@@ -457,7 +457,9 @@ pub(crate) async fn show(journal: &dyn Journal, key: &str, out: Out) -> Result<u
 fn refused(refusal: ReturnRefusal) -> Failure {
     let usage = matches!(
         refusal,
-        ReturnRefusal::Quantity { .. } | ReturnRefusal::NotAResult { .. }
+        ReturnRefusal::Quantity { .. }
+            | ReturnRefusal::MoreThanReceived { .. }
+            | ReturnRefusal::NotAResult { .. }
     );
     Failure {
         code: if usage { USAGE } else { 1 },

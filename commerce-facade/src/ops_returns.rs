@@ -76,6 +76,16 @@ pub enum ReturnRefusal {
         /// What the buyer sends back.
         expected: u32,
     },
+    /// A result that says the goods are back, for more units than came back.
+    #[error(
+        "only {received} came back: a result that says the goods are back takes at most {received}, not {given} (or choose CUSTOMER_KEEPS_PRODUCT_PAID)"
+    )]
+    MoreThanReceived {
+        /// The quantity given.
+        given: u32,
+        /// What came back.
+        received: u32,
+    },
     /// A result that needs the goods back, before anyone said they arrived.
     #[error(
         "{result} says the goods are back, and nobody said they arrived: `--received N` first (or choose CUSTOMER_KEEPS_PRODUCT_PAID or STILL_APPROVED)"
@@ -221,6 +231,15 @@ impl<'a> Operator<'a> {
                             result: result.clone(),
                         });
                     }
+                    // A result that says the goods are back, for no more than came back.
+                    if let Some(received) = r.received_quantity().filter(|_| result.needs_goods())
+                        && *quantity > received
+                    {
+                        return Err(ReturnRefusal::MoreThanReceived {
+                            given: *quantity,
+                            received,
+                        });
+                    }
                     r.decision = Some(HandleDecision {
                         result: result.clone(),
                         quantity: *quantity,
@@ -261,7 +280,10 @@ impl<'a> Operator<'a> {
             r.failures = 0;
             r.last_error = None;
             let mut note = "retry asked by an operator".to_owned();
-            if r.attention.take().is_some() && r.announcement == Step::Started {
+            // Sent again only where the look-up could not tell and the person checked; a
+            // step that kept failing is looked up again, never resent blindly.
+            let unknown = std::mem::take(&mut r.announcement_unknown);
+            if r.attention.take().is_some() && unknown && r.announcement == Step::Started {
                 r.announcement = Step::NotStarted;
                 note.push_str(": the announcement is sent again");
             }

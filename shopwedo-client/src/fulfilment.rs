@@ -252,13 +252,14 @@ fn belgian_instant(t: chrono::NaiveDateTime) -> Option<chrono::DateTime<chrono::
 }
 
 /// What a retour entry of `getOrder`'s inferred block says of its goods: only `received:
-/// true` counts, with `received_amount` (else the announced `amount`; neither readable:
-/// [`Arrival::Unknown`]); a condition of `ok` or blank is no remark.
+/// true` counts, with `received_amount` (without one: [`Arrival::Unknown`], never the
+/// announced `amount`: what came back is a person's to count then); a condition of `ok` or
+/// blank is no remark.
 pub fn arrival_of(retour: &Retour) -> Arrival {
     if retour.received != Some(true) {
         return Arrival::NotYet;
     }
-    let Some(quantity) = retour.received_amount.or(retour.amount) else {
+    let Some(quantity) = retour.received_amount else {
         return Arrival::Unknown;
     };
     let condition = retour
@@ -552,7 +553,7 @@ impl Fulfilment for ShopWeDoClient {
         };
         let Some(retours) = order.retours else {
             return Err(look(format!(
-                "ShopWeDo's answer for order {id} does not list its retours: look in ShopWeDo for a retour whose reason ends in `({})`",
+                "ShopWeDo's answer for order {id} does not list its retours: look in ShopWeDo for a retour whose reason names `{}`",
                 crate::rma_tag(&notice.channel, &notice.rma_id).unwrap_or_default()
             )));
         };
@@ -561,6 +562,17 @@ impl Fulfilment for ShopWeDoClient {
             .filter(|r| r.names_rma(&notice.channel, &notice.rma_id))
             .collect();
         let retour = match named.as_slice() {
+            // A retour of this order that names no return item (made by hand, or its tag
+            // lost) may be this one: a person looks rather than it be announced twice.
+            [] if retours
+                .iter()
+                .any(|r| !r.reason.as_deref().is_some_and(|x| x.contains(" RMA "))) =>
+            {
+                return Err(look(format!(
+                    "ShopWeDo order {id} has a retour that names no return item: a person checks whether it is return item {}",
+                    notice.rma_id
+                )));
+            }
             [] => return Ok(None),
             [one] => *one,
             many => {

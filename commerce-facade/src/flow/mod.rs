@@ -523,7 +523,7 @@ pub struct Summary {
     /// The returns passes this run made, one line each
     /// ([`ReturnsReport::line`](returns::ReturnsReport::line)).
     pub returns: Vec<String>,
-    /// Return items that wait for a person, as the last pass left them.
+    /// Return items in the whole journal that wait for a person when the run ended.
     pub returns_attention: usize,
     /// A returns pass failed, or some of its steps did.
     pub returns_failed: bool,

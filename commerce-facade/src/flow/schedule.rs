@@ -147,7 +147,12 @@ impl Flow {
         summary.stock_attention = passes.stock_attention;
         summary.stock_failed = passes.stock_failed;
         summary.returns = passes.returns;
-        summary.returns_attention = passes.returns_attention;
+        // Returns waiting for a person in the whole journal (as orders are counted), not only
+        // those a pass of this run looked at.
+        summary.returns_attention = match self.journal.returns().await {
+            Ok(all) => all.iter().filter(|r| r.needs_person()).count(),
+            Err(_) => passes.returns_attention,
+        };
         summary.returns_failed = passes.returns_failed;
         summary.failures = passes.failures;
         summary.more_failures = passes.more_failures;

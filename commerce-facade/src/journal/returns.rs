@@ -104,6 +104,10 @@ pub struct ReturnRecord {
     /// When the announcement was last sent (its `Started`), by the runner's clock.
     #[serde(default)]
     pub announce_started_at: Option<DateTime<Utc>>,
+    /// The announcement's answer was lost and the warehouse's look-up cannot tell whether it
+    /// arrived: only a person's `retry` (they checked it did not) sends it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub announcement_unknown: bool,
     /// What the warehouse (or a person) last said of the goods.
     #[serde(default)]
     pub arrival: Option<Arrival>,

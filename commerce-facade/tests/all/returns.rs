@@ -623,7 +623,7 @@ async fn without_a_look_up_a_lost_announcement_goes_to_a_person_and_retry_sends_
     let r = record(journal.as_ref(), "861").await;
     let why = r.attention.expect("a person looks");
     assert!(
-        why.contains("offers no look-up") && why.contains("commerce retry return:bol:861"),
+        why.contains("look-up cannot tell") && why.contains("commerce retry return:bol:861"),
         "{why}"
     );
     later(1).await;
@@ -790,4 +790,139 @@ async fn a_run_drives_the_returns_loop_beside_the_orders() {
     assert!(summary.returns[0].contains("1 handled"), "{summary}");
     assert!(summary.to_string().contains("returns          bol:"), "{summary}");
     assert_eq!(channel.state().handled.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_return_of_an_order_the_journal_does_not_know_goes_on_with_a_persons_choices() {
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let (channel, shopwedo) = (Channel::default(), Warehouse::new("shopwedo"));
+    channel.register("R1", "861", "9999", 2);
+    channel.register("R2", "862", "9998", 1);
+    let flow = flow(&channel, &[&shopwedo], journal.clone());
+    pass(&flow).await;
+    let operator = commerce_facade::Operator::new(journal.as_ref());
+    let (a, b) = (return_key("bol", "861"), return_key("bol", "862"));
+    // Announced by hand: the loop cannot ask a warehouse, so it asks the person for the goods.
+    operator
+        .resolve_return(&a, ReturnDecision::Announced { reference: None }, None)
+        .await
+        .unwrap();
+    pass(&flow).await;
+    let why = record(journal.as_ref(), "861").await.attention.unwrap();
+    assert!(
+        why.contains("announced by hand") && why.contains("--received N"),
+        "{why}"
+    );
+    operator
+        .resolve_return(
+            &a,
+            ReturnDecision::Received {
+                quantity: 1,
+                condition: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    pass(&flow).await;
+    let why = record(journal.as_ref(), "861").await.attention.unwrap();
+    assert!(why.contains("received 1 of 2"), "{why}");
+    // Never more than came back for a result that says the goods are back.
+    let refused = operator
+        .resolve_return(
+            &a,
+            ReturnDecision::Handle {
+                result: HandlingResult::ReturnReceived,
+                quantity: 2,
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            ReturnRefusal::MoreThanReceived {
+                given: 2,
+                received: 1
+            }
+        ),
+        "{refused}"
+    );
+    operator
+        .resolve_return(
+            &a,
+            ReturnDecision::Handle {
+                result: HandlingResult::ReturnReceived,
+                quantity: 1,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    // The buyer keeps the other one and pays: no goods, no warehouse needed.
+    operator
+        .resolve_return(
+            &b,
+            ReturnDecision::Handle {
+                result: HandlingResult::CustomerKeepsProductPaid,
+                quantity: 1,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    pass(&flow).await;
+    assert_eq!(
+        record(journal.as_ref(), "861").await.stage(),
+        ReturnStage::Completed
+    );
+    assert_eq!(
+        record(journal.as_ref(), "862").await.stage(),
+        ReturnStage::Completed
+    );
+    assert_eq!(channel.state().handled.len(), 2);
+    assert!(shopwedo.state().announced.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_that_keeps_failing_goes_to_a_person_and_retry_looks_up_never_resends() {
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let channel = Channel::default();
+    let shopwedo = Warehouse::new("shopwedo");
+    // Shipped by a warehouse no runner here has.
+    shipped_order(journal.as_ref(), "1001", 1, "elsewhere", "E-1").await;
+    channel.register("R1", "861", "1001", 1);
+    let first = flow(&channel, &[&shopwedo], journal.clone());
+    for _ in 0..7 {
+        pass(&first).await;
+    }
+    let r = record(journal.as_ref(), "861").await;
+    let why = r.attention.expect("a person is told");
+    assert!(
+        why.contains("failed 7 times in a row") && why.contains("elsewhere shipped"),
+        "{why}"
+    );
+
+    // An announcement whose look-up keeps failing: retry looks up again, it does not resend.
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    shipped_order(journal.as_ref(), "1001", 1, "shopwedo", "5001").await;
+    shopwedo.state().lose_next_answer = true;
+    let flow = flow(&channel, &[&shopwedo], journal.clone());
+    pass(&flow).await;
+    assert_eq!(record(journal.as_ref(), "861").await.announcement, Step::Started);
+    let key = return_key("bol", "861");
+    commerce_facade::Operator::new(journal.as_ref())
+        .retry_return(&key)
+        .await
+        .unwrap();
+    assert_eq!(
+        record(journal.as_ref(), "861").await.announcement,
+        Step::Started,
+        "not resent blindly"
+    );
+    later(1).await;
+    pass(&flow).await;
+    assert!(record(journal.as_ref(), "861").await.announcement.is_done());
+    assert_eq!(shopwedo.state().announced.len(), 1);
 }

@@ -255,7 +255,7 @@ async fn settled(sb: &Sandbox, journal: &dyn Journal) -> Result<(usize, usize), 
                 let kind = [
                     "takes no return announcements",
                     "received ",
-                    "offers no look-up",
+                    "look-up cannot tell",
                     "not received",
                     "refused",
                     "not in this journal",

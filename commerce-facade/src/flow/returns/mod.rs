@@ -195,6 +195,10 @@ impl std::fmt::Display for ReturnsReport {
     }
 }
 
+/// Failures in a row of one return's step after which a person is told (the delays
+/// between them double from a minute).
+const FAILURES_FOR_A_PERSON: u32 = 7;
+
 /// How one item's visit ended.
 enum Visit {
     /// It went as far as it goes now (waiting, done, or for a person).
@@ -349,6 +353,24 @@ impl Flow {
                 }
                 if known.contains_key(&key) {
                     continue;
+                }
+                // Not among the records that read: one that does not read (edited by hand,
+                // written by a newer release) is never replaced by a new one (that would
+                // announce it again).
+                match self.journal.load_return(&key).await {
+                    Ok(None) => {}
+                    Ok(Some(_)) | Err(JournalError::Unreadable(_)) => {
+                        report.failed += 1;
+                        let e = Error::invalid(
+                            "journal",
+                            format!(
+                                "the record of {key} does not read: left as it is (see `commerce attention`)"
+                            ),
+                        );
+                        self.fail(&key, "list returns", &e);
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
                 let record = self.new_return(&name, ret, item, now);
                 let note = seen_note(&record);
@@ -540,14 +562,27 @@ impl Flow {
             }
         }
         let m = r.matched.clone().expect("matched above");
-        let Some(fulfilment) = self.fulfilment_named(&m.provider) else {
-            return Ok(Visit::Failed(
-                "announce".into(),
-                Error::config(format!(
+        // The warehouse is needed to announce and to ask for the goods; a person's choice,
+        // or goods a person said arrived, go on without it.
+        let warehouse = self.fulfilment_named(&m.provider);
+        let needs_warehouse = r.decision.is_none() && !r.received();
+        let fulfilment = match (&warehouse, needs_warehouse) {
+            (Some(f), _) => Some(f.clone()),
+            (None, false) => None,
+            (None, true) if m.provider == crate::ops::OPERATOR => {
+                let why = format!(
+                    "announced by hand: when the goods are in, `commerce resolve {k} --received N [--damaged TEXT]`, or `--handle CUSTOMER_KEEPS_PRODUCT_PAID --quantity N`, or `--leave`",
+                    k = r.key
+                );
+                return self.return_attention(r, pass, why).await;
+            }
+            (None, true) => {
+                let e = Error::config(format!(
                     "{} shipped {} and is not configured in this runner: its return is left to a runner that has it",
                     m.provider, r.key
-                )),
-            ));
+                ));
+                return self.return_failed(r, pass, "announce", e).await;
+            }
         };
         let notice = ReturnNotice {
             channel: r.channel.clone(),
@@ -559,17 +594,25 @@ impl Flow {
             reason: r.reason.clone(),
         };
         // Announce.
-        if !r.announcement.is_done() && r.decision.is_none() {
+        if !r.announcement.is_done() && r.decision.is_none() && !r.received() {
             if r.announcement == Step::Started {
                 // Its answer was lost: a request of a runner that died may still land, so
                 // look only once a lease has passed since it was sent.
-                let settle_at = later(r.announce_started_at.unwrap_or(now), self.options.lease);
+                // Without a time (a hand-edited record): settled at once.
+                let settle_at = r
+                    .announce_started_at
+                    .map_or(now, |at| later(at, self.options.lease));
                 if settle_at > now {
                     r.due = Some(settle_at);
                     save(r, "the announcement's outcome is unknown: looked up once its request can no longer land".into()).await?;
                     return Ok(Visit::Rest);
                 }
-                match fulfilment.find_announcement(&notice).await {
+                match fulfilment
+                    .as_ref()
+                    .expect("needed")
+                    .find_announcement(&notice)
+                    .await
+                {
                     Ok(Some(a)) => {
                         let note = format!(
                             "found the announcement made earlier at {} order {}",
@@ -588,9 +631,10 @@ impl Flow {
                         )
                         .await?;
                     }
-                    Err(Error::Unsupported { .. }) => {
+                    Err(Error::Unsupported { reason, .. }) => {
+                        r.announcement_unknown = true;
                         let why = format!(
-                            "{p} may have the retour announcement of its order {o} (its answer was lost) and offers no look-up: check {p}'s retours, then `commerce resolve {k} --announced [REF]` (it is there) or `commerce retry {k}` (it is not)",
+                            "{p} may have the retour announcement of its order {o} (its answer was lost) and its look-up cannot tell ({reason}): check {p}'s retours, then `commerce resolve {k} --announced [REF]` (it is there) or `commerce retry {k}` (it is not)",
                             p = m.provider,
                             o = m.reference,
                             k = r.key
@@ -619,7 +663,12 @@ impl Flow {
                     ),
                 )
                 .await?;
-                match fulfilment.announce_return(&notice).await {
+                match fulfilment
+                    .as_ref()
+                    .expect("needed")
+                    .announce_return(&notice)
+                    .await
+                {
                     Ok(a) => {
                         let note = format!(
                             "announced at {} order {}{}",
@@ -639,7 +688,9 @@ impl Flow {
                             return Ok(Visit::Rest);
                         }
                     }
-                    Err(e) if e.is_unconfirmed() => {
+                    // Lost, or a server error (it may have acted before failing): looked
+                    // up, never sent again blindly.
+                    Err(e) if e.is_unconfirmed() || e.status().is_some_and(|s| s >= 500) => {
                         return self.return_failed(r, pass, "announce", e).await;
                     }
                     Err(Error::Unsupported { .. }) => {
@@ -680,7 +731,11 @@ impl Flow {
             if waits(r.due) {
                 return Ok(Visit::Rest);
             }
-            let arrival = fulfilment.return_arrival(&announcement).await;
+            let arrival = fulfilment
+                .as_ref()
+                .expect("needed")
+                .return_arrival(&announcement)
+                .await;
             r.checks += 1;
             r.last_check = Some(self.clock.now());
             match arrival {
@@ -744,7 +799,19 @@ impl Flow {
                     );
                     return self.return_attention(r, pass, why).await;
                 }
-                Err(e) => return self.return_failed(r, pass, "receipt", e).await,
+                Err(e) => {
+                    // A read the warehouse refuses for good (an archived order), or one that
+                    // still fails past the bound: a person looks.
+                    let bound = self.receipt_bound(r, &announcement);
+                    if !e.is_retryable() || now >= bound {
+                        let why = format!(
+                            "{} cannot say whether the goods came back ({e}): check, then `commerce resolve {} --received N [--damaged TEXT]`, or `--leave`",
+                            m.provider, r.key
+                        );
+                        return self.return_attention(r, pass, why).await;
+                    }
+                    return self.return_failed(r, pass, "receipt", e).await;
+                }
             }
         }
         // Check: what came back against what the buyer sends.
@@ -782,7 +849,9 @@ impl Flow {
         }
         // Handle.
         if r.handling == Step::Started {
-            let settle_at = later(r.handling_started_at.unwrap_or(now), self.options.lease);
+            let settle_at = r
+                .handling_started_at
+                .map_or(now, |at| later(at, self.options.lease));
             if settle_at > now {
                 r.due = Some(settle_at);
                 let records = [(r.clone(), None)];
@@ -954,6 +1023,16 @@ impl Flow {
     ) -> Result<Visit, Lost> {
         r.failures += 1;
         r.last_error = Some(format!("{step}: {e}"));
+        // A step that keeps failing (about an hour and a half of tries) goes to a person
+        // rather than fail quietly for ever; the step's state is kept for `commerce retry`.
+        if r.failures >= FAILURES_FOR_A_PERSON {
+            let why = format!(
+                "{step} failed {} times in a row (last: {e}): fix the cause, then `commerce retry {}`; or `commerce resolve {} --leave`",
+                r.failures, r.key, r.key
+            );
+            self.return_attention(r, pass, why).await?;
+            return Ok(Visit::Failed(step.to_owned(), e));
+        }
         let delay = Duration::from_secs(60)
             .saturating_mul(1 << r.failures.saturating_sub(1).min(10))
             .min(self.options.returns.poll);
