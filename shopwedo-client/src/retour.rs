@@ -148,10 +148,10 @@ pub fn rma_tag(channel: &str, rma_id: &str) -> Option<String> {
 
 /// The longest part of the buyer's reason sent with an announcement (characters): the tag
 /// goes first, so a warehouse that cuts the text short keeps it.
-pub const REASON_MAX: usize = 200;
+pub(crate) const REASON_MAX: usize = 200;
 
 /// The reason sent with an announcement: `(bol RMA <rmaId>)` first, then the buyer's reason
-/// (at most [`REASON_MAX`] characters); the tag alone when the buyer gave none.
+/// (at most 200 characters); the tag alone when the buyer gave none.
 pub fn retour_reason(buyer_reason: Option<&str>, channel: &str, rma_id: &str) -> String {
     let tag = rma_tag(channel, rma_id).unwrap_or_default();
     match buyer_reason.map(str::trim).filter(|r| !r.is_empty()) {
