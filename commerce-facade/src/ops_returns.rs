@@ -156,17 +156,7 @@ impl<'a> Operator<'a> {
                         quantity: r.expected,
                         at: now,
                     });
-                    if r.matched.is_none() {
-                        // Announced by hand where the loop found no order: the goods are
-                        // a person's to confirm too.
-                        r.matched = Some(crate::journal::ReturnMatch {
-                            order_key: format!("{}:{}", r.channel, r.order_id),
-                            part_key: format!("{}:{}", r.channel, r.order_id),
-                            provider: OPERATOR.to_owned(),
-                            reference: String::new(),
-                            line_ids: Vec::new(),
-                        });
-                    }
+                    matched_by_hand(r);
                     because(format!(
                         "resolved: announced by hand{}",
                         reference
@@ -199,14 +189,7 @@ impl<'a> Operator<'a> {
                             quantity: r.expected,
                             at: now,
                         });
-                        if r.matched.is_none() {
-                            r.matched = Some(crate::journal::ReturnMatch {
-                                order_key: format!("{}:{}", r.channel, r.order_id),
-                                part_key: format!("{}:{}", r.channel, r.order_id),
-                                provider: OPERATOR.to_owned(),
-                                ..Default::default()
-                            });
-                        }
+                        matched_by_hand(r);
                     }
                     because(format!(
                         "resolved: received {quantity} of {}{}",
@@ -245,14 +228,7 @@ impl<'a> Operator<'a> {
                         quantity: *quantity,
                         by: OPERATOR.to_owned(),
                     });
-                    if r.matched.is_none() {
-                        r.matched = Some(crate::journal::ReturnMatch {
-                            order_key: format!("{}:{}", r.channel, r.order_id),
-                            part_key: format!("{}:{}", r.channel, r.order_id),
-                            provider: OPERATOR.to_owned(),
-                            ..Default::default()
-                        });
-                    }
+                    matched_by_hand(r);
                     because(format!(
                         "resolved: handle it on {} as {result} ×{quantity} (sent by the next pass)",
                         r.channel
@@ -324,6 +300,20 @@ impl<'a> Operator<'a> {
             Err(JournalError::Busy { runner, until, .. }) => Err(ReturnRefusal::Busy { runner, until }),
             Err(e) => Err(ReturnRefusal::Journal(e)),
         }
+    }
+}
+
+/// Where the loop found no order, a person's decision stands for the match: the record goes
+/// on as one a person answers for (no warehouse is asked).
+fn matched_by_hand(r: &mut ReturnRecord) {
+    if r.matched.is_none() {
+        let order_key = format!("{}:{}", r.channel, r.order_id);
+        r.matched = Some(crate::journal::ReturnMatch {
+            part_key: order_key.clone(),
+            order_key,
+            provider: OPERATOR.to_owned(),
+            ..Default::default()
+        });
     }
 }
 

@@ -380,10 +380,7 @@ impl Flow {
             }
         }
         if !dry && !added.is_empty() {
-            self.write_again(pass, || {
-                self.journal.save_returns(pass, &self.options.runner, &added)
-            })
-            .await?;
+            self.save_returns(pass, &added).await?;
         }
         // 2. Every open item, the nearest deadline first.
         let mut open: Vec<ReturnRecord> = known.into_values().filter(ReturnRecord::is_open).collect();
@@ -524,13 +521,8 @@ impl Flow {
             return Ok(Visit::Rest);
         }
         let save = |r: &ReturnRecord, note: String| {
-            let records = [(r.clone(), Some(note))];
-            async move {
-                self.write_again(pass, || {
-                    self.journal.save_returns(pass, &self.options.runner, &records)
-                })
-                .await
-            }
+            let r = r.clone();
+            async move { self.save_return(pass, &r, Some(note)).await }
         };
         // An item the channel no longer lists may be handled on its site: re-read.
         if !listed && let Some(visit) = self.handled_meanwhile(channel, pass, r).await? {
@@ -784,11 +776,7 @@ impl Flow {
                             bound.format("%Y-%m-%d %H:%M UTC")
                         )
                     });
-                    let records = [(r.clone(), note)];
-                    self.write_again(pass, || {
-                        self.journal.save_returns(pass, &self.options.runner, &records)
-                    })
-                    .await?;
+                    self.save_return(pass, r, note).await?;
                     return Ok(Visit::Rest);
                 }
                 Ok(Arrival::Unknown) | Err(Error::Unsupported { .. }) => {
@@ -854,11 +842,7 @@ impl Flow {
                 .map_or(now, |at| later(at, self.options.lease));
             if settle_at > now {
                 r.due = Some(settle_at);
-                let records = [(r.clone(), None)];
-                self.write_again(pass, || {
-                    self.journal.save_returns(pass, &self.options.runner, &records)
-                })
-                .await?;
+                self.save_return(pass, r, None).await?;
                 return Ok(Visit::Rest);
             }
         }
@@ -956,16 +940,14 @@ impl Flow {
                     .unwrap_or_else(|| "handled".into());
                 r.completed_at = Some(self.clock.now());
                 r.due = None;
-                let records = [(
-                    r.clone(),
+                self.save_return(
+                    pass,
+                    r,
                     Some(format!(
                         "handled on {} meanwhile ({how}), not by this flow: nothing sent",
                         r.channel
                     )),
-                )];
-                self.write_again(pass, || {
-                    self.journal.save_returns(pass, &self.options.runner, &records)
-                })
+                )
                 .await?;
                 self.count_step();
                 Ok(Some(Visit::Rest))
@@ -1001,15 +983,26 @@ impl Flow {
             .cloned()
     }
 
+    /// Writes the batch `records` of the pass `pass` this runner holds (tried again on a
+    /// write that may pass): the one way the loop writes return records.
+    async fn save_returns(&self, pass: &str, records: &[(ReturnRecord, Option<String>)]) -> Result<(), Lost> {
+        self.write_again(pass, || {
+            self.journal.save_returns(pass, &self.options.runner, records)
+        })
+        .await
+    }
+
+    /// Writes one return record, with its history note where it has one.
+    async fn save_return(&self, pass: &str, r: &ReturnRecord, note: Option<String>) -> Result<(), Lost> {
+        self.save_returns(pass, &[(r.clone(), note)]).await
+    }
+
     /// Stops an item for a person, with why and what to do.
     async fn return_attention(&self, r: &mut ReturnRecord, pass: &str, why: String) -> Result<Visit, Lost> {
         r.attention = Some(why.clone());
         r.due = None;
-        let records = [(r.clone(), Some(format!("needs a person: {why}")))];
-        self.write_again(pass, || {
-            self.journal.save_returns(pass, &self.options.runner, &records)
-        })
-        .await?;
+        self.save_return(pass, r, Some(format!("needs a person: {why}")))
+            .await?;
         Ok(Visit::Rest)
     }
 
@@ -1037,13 +1030,11 @@ impl Flow {
             .saturating_mul(1 << r.failures.saturating_sub(1).min(10))
             .min(self.options.returns.poll);
         r.due = Some(later(self.clock.now(), delay));
-        let records = [(
-            r.clone(),
+        self.save_return(
+            pass,
+            r,
             Some(format!("{step} failed ({} in a row): {e}", r.failures)),
-        )];
-        self.write_again(pass, || {
-            self.journal.save_returns(pass, &self.options.runner, &records)
-        })
+        )
         .await?;
         Ok(Visit::Failed(step.to_owned(), e))
     }
