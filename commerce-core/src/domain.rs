@@ -478,6 +478,46 @@ impl LineState {
     }
 }
 
+/// An order a channel lists as changed since a time ([`SalesChannel::changed_orders`]), for
+/// a reconciliation that finds what polling the open orders missed: an order that came and
+/// left the open list between two polls, or changed on the way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangedOrder {
+    /// The order: when `open`, its lines still to ship, exactly as
+    /// [`SalesChannel::open_orders`] gives them; otherwise its lines may be empty.
+    pub order: Order,
+    /// Some line is still to ship (neither shipped nor cancelled).
+    pub open: bool,
+}
+
+/// Something a channel pushed to the shop (bol: a signed push notification), as the flow
+/// acts on it. The push tells that something happened; the flow reads what it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChannelEvent {
+    /// A new order was placed.
+    NewOrder {
+        /// The order's id on the channel.
+        order_id: String,
+    },
+    /// An order changed (a buyer asks to cancel a line, …).
+    OrderChanged {
+        /// The order's id on the channel.
+        order_id: String,
+    },
+    /// A process status (bol's answer to a change the shop asked for) has an outcome.
+    ProcessStatus {
+        /// The process status id.
+        id: String,
+        /// Its outcome as the channel named it (`SUCCESS`, `FAILURE`, `TIMEOUT`), if it did.
+        state: Option<String>,
+    },
+    /// Anything else (a shipment's transport event, a test push, …): journaled, nothing to do.
+    Other {
+        /// What it was (`SHIPMENT:UPDATE_TRANSPORT_EVENT`).
+        kind: String,
+    },
+}
+
 /// An order as the channel has it now, read again while the order is being worked on: the
 /// lines cancelled, the cancellations the buyer asked for, the quantities shipped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -572,6 +612,27 @@ pub trait SalesChannel: Send + Sync + fmt::Debug {
             reason: "the channel offers no list of open order lines".to_owned(),
         };
         futures_util::stream::once(async move { Err(error) }).boxed()
+    }
+
+    /// The orders of the shop's own fulfilment whose lines changed since `since`, open or not
+    /// (bol: `GET /retailer/orders?status=ALL` with `change-interval-minute` or
+    /// `latest-change-date`, every page, each order read in full), for a reconciliation pass.
+    /// The default says the channel offers no such list ([`Error::Unsupported`]).
+    fn changed_orders(&self, since: DateTime<Utc>) -> BoxStream<'static, Result<ChangedOrder, Error>> {
+        let error = Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("changed_orders({since})").into(),
+            reason: "the channel offers no list of changed orders".to_owned(),
+        };
+        futures_util::stream::once(async move { Err(error) }).boxed()
+    }
+
+    /// Tells the channel's client of an event the channel pushed (bol: a process status's
+    /// outcome wakes the waits for it, which read it at once instead of at their next
+    /// back-off). Called by the flow for every verified event of this channel; the default
+    /// does nothing.
+    fn event_arrived(&self, event: &ChannelEvent) {
+        let _ = event;
     }
 
     /// The most units one stock update may give (bol: 999).

@@ -126,6 +126,7 @@ mod input;
 mod layers;
 pub mod lenient;
 mod lists;
+pub mod metrics;
 pub mod money;
 mod policy;
 mod returns;
@@ -148,7 +149,7 @@ pub use crate::domain::{
     ReferenceCheck, ReviewInvitation, ReviewPlatform, SalesChannel, Shipment, ShipmentConfirmation,
     StockBasis, StockLevel, StockReceipt, StockUpdate, SubmissionReceipt, Tracking, require_reference,
 };
-pub use crate::domain::{ChannelOffer, OpenLine};
+pub use crate::domain::{ChangedOrder, ChannelEvent, ChannelOffer, OpenLine};
 pub use crate::error::{
     AuthError, DecodeError, Delivery, Error, FieldError, Name, ProviderError, RetryHint, TransportFailure,
     ValidationErrors,

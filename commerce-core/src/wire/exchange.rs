@@ -117,11 +117,16 @@ impl Exchange<'_> {
                 path: request.url().path().to_owned(),
             }))
         };
+        crate::metrics::sent(self.provider, &**self.endpoint == "token");
         let pending = self.http.client().execute(request);
         async move {
             match pending.await {
-                Ok(response) => Ok(Answering { response, told }),
+                Ok(response) => {
+                    crate::metrics::answered(self.provider, response.status());
+                    Ok(Answering { response, told })
+                }
                 Err(e) => {
+                    crate::metrics::unanswered(self.provider);
                     let failed = match tls_misconfigured(self.provider, self.endpoint, &e, self.what) {
                         // A TLS handshake that failed will fail again: not retried.
                         Some(error) => Failed::Unusable(error),
