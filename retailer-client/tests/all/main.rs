@@ -6,6 +6,7 @@ mod decoders;
 mod fail_fast;
 mod generated_wire;
 mod hostile;
+mod push;
 mod returns;
 mod stock;
 mod support;
