@@ -9,5 +9,6 @@ mod hostile;
 mod push;
 mod returns;
 mod stock;
+mod subscriptions;
 mod support;
 mod typed_model;
