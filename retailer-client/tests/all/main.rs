@@ -1,6 +1,7 @@
 //! retailer-client's integration tests, one binary: each file a module.
 
 mod behaviour;
+mod changes;
 mod coverage;
 mod decoders;
 mod fail_fast;
