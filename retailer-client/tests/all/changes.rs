@@ -135,7 +135,9 @@ async fn orders_changed_within_the_hour_are_asked_for_by_minutes() {
         .await
         .unwrap();
     list[0].assert_async().await;
-    let summary: Vec<(&str, bool, Vec<(&str, u32, bool)>)> = changed
+    /// An order's id, whether it is open, and its lines (id, units, cancellation asked).
+    type Summary<'a> = (&'a str, bool, Vec<(&'a str, u32, bool)>);
+    let summary: Vec<Summary<'_>> = changed
         .iter()
         .map(|c| {
             (
