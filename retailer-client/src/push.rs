@@ -341,8 +341,9 @@ struct KeyState {
 
 struct Cache {
     state: Mutex<KeyState>,
-    /// Held while the keys are read: one refresh at a time, shared by its waiters.
-    refreshing: tokio::sync::Mutex<()>,
+    /// Held while the keys are read, by the task reading them: one refresh at a time,
+    /// shared by its waiters, and finished even when the caller that started it gives up.
+    refreshing: Arc<tokio::sync::Mutex<()>>,
     refreshes: AtomicU64,
 }
 
@@ -359,7 +360,7 @@ pub struct PushKeys {
 impl fmt::Debug for PushKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PushKeys")
-            .field("refreshes", &self.client.is_some())
+            .field("refreshing", &self.client.is_some())
             .field("refresh_every", &self.refresh_every)
             .field("max_age", &self.max_age)
             .field("keys", &self.lock().keys.len())
@@ -389,7 +390,7 @@ impl PushKeys {
                     keys: keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
                     last: None,
                 }),
-                refreshing: tokio::sync::Mutex::new(()),
+                refreshing: Arc::new(tokio::sync::Mutex::new(())),
                 refreshes: AtomicU64::new(0),
             }),
         }
@@ -438,7 +439,7 @@ impl PushKeys {
         let Some(client) = &self.client else {
             return Err(unknown());
         };
-        let _refreshing = self.cache.refreshing.lock().await;
+        let refreshing = Arc::clone(&self.cache.refreshing).lock_owned().await;
         if let Some(key) = self.known(id) {
             return Ok(key);
         }
@@ -454,26 +455,41 @@ impl PushKeys {
             }
         }
         self.cache.refreshes.fetch_add(1, Ordering::Relaxed);
-        let answer = client.get_subscription_keys().await;
-        let mut state = self.lock();
-        let at = Instant::now();
-        match answer {
-            Ok(answer) => {
-                let keys = signature_keys_of(&answer);
-                tracing::debug!(keys = keys.len(), "read bol's signature keys");
-                state.keys = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
-                state.last = Some(Refreshed { at, outcome: Ok(()) });
-                state.keys.get(id).cloned().ok_or_else(unknown)
+        // Read in a task of its own, holding the refresh lock: a caller that gives up (a
+        // receiver bounding its answer's time) leaves the read to finish and be kept, and
+        // the callers waiting meanwhile take its outcome instead of reading again.
+        let reader = self.clone();
+        let client = client.clone();
+        let read = tokio::spawn(async move {
+            let _refreshing = refreshing;
+            let answer = client.get_subscription_keys().await;
+            let mut state = reader.lock();
+            let at = Instant::now();
+            match answer {
+                Ok(answer) => {
+                    let keys = signature_keys_of(&answer);
+                    tracing::debug!(keys = keys.len(), "read bol's signature keys");
+                    state.keys = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
+                    state.last = Some(Refreshed { at, outcome: Ok(()) });
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "bol's signature keys could not be read");
+                    let message = e.to_string();
+                    state.last = Some(Refreshed {
+                        at,
+                        outcome: Err(message.clone()),
+                    });
+                    Err(message)
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "bol's signature keys could not be read");
-                let message = e.to_string();
-                state.last = Some(Refreshed {
-                    at,
-                    outcome: Err(message.clone()),
-                });
-                Err(PushRefusal::KeysUnavailable(message))
-            }
+        });
+        match read.await {
+            Ok(Ok(())) => self.known(id).ok_or_else(unknown),
+            Ok(Err(message)) => Err(PushRefusal::KeysUnavailable(message)),
+            Err(e) => Err(PushRefusal::KeysUnavailable(format!(
+                "the read of the keys ended: {e}"
+            ))),
         }
     }
 

@@ -534,23 +534,46 @@ async fn an_unknown_key_refreshes_the_keys_once_within_the_interval() {
     let mock = keys_endpoint(&server, listed(&[("0", spki(bol_pair()))]), Duration::ZERO).await;
     let keys = PushKeys::new(client(&server));
     let body = body("ORDER", "ORDER_CREATED", json!("A2K8MO0M5P"));
-    // The first delivery reads the keys.
+    // An unknown key id: exactly one read of the keys, then refused.
+    let err = verify(&keys, &body, &signed(bol_pair(), "1", &body))
+        .await
+        .unwrap_err();
+    assert_eq!(err, PushRefusal::UnknownKey("1".into()));
+    assert_eq!(mock.calls_async().await, 1);
+    // Another unknown id within the interval: refused without a call.
+    let err = verify(&keys, &body, &signed(bol_pair(), "2", &body))
+        .await
+        .unwrap_err();
+    assert_eq!(err, PushRefusal::UnknownKey("2".into()));
+    assert_eq!(mock.calls_async().await, 1);
+    // The key that read listed: verified without a call.
+    verify(&keys, &body, &signed(bol_pair(), "0", &body))
+        .await
+        .unwrap();
     verify(&keys, &body, &signed(bol_pair(), "0", &body))
         .await
         .unwrap();
     assert_eq!(mock.calls_async().await, 1);
-    // A known key: no call.
-    verify(&keys, &body, &signed(bol_pair(), "0", &body))
-        .await
-        .unwrap();
-    assert_eq!(mock.calls_async().await, 1);
-    // Unknown key ids within the interval: refused without a call.
-    for id in ["1", "2"] {
-        let err = verify(&keys, &body, &signed(bol_pair(), id, &body))
-            .await
-            .unwrap_err();
-        assert_eq!(err, PushRefusal::UnknownKey(id.into()));
-    }
+    assert_eq!(keys.key_refreshes(), 1);
+}
+
+#[tokio::test]
+async fn a_key_read_outlives_the_delivery_that_gave_up_on_it() {
+    let server = setup().await;
+    let mock = keys_endpoint(
+        &server,
+        listed(&[("0", spki(bol_pair()))]),
+        Duration::from_millis(300),
+    )
+    .await;
+    let keys = PushKeys::new(client(&server));
+    let body = body("ORDER", "ORDER_CREATED", json!("A2K8MO0M5P"));
+    let headers = signed(bol_pair(), "0", &body);
+    // The receiver bounds its answer's time: this verify is dropped during the read.
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), keys.verify(&body, &headers, now())).await;
+    assert!(gave_up.is_err());
+    // The next delivery waits for that read instead of starting another.
+    verify(&keys, &body, &headers).await.unwrap();
     assert_eq!(mock.calls_async().await, 1);
     assert_eq!(keys.key_refreshes(), 1);
 }
