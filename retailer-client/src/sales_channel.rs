@@ -15,7 +15,7 @@ use crate::client::{PROVIDER, RetailerClient};
 use crate::generated::GetOrdersParams;
 use crate::generated::models::{
     CancellationRequest, GetOrdersFulfilmentMethod, GetOrdersStatus, Order, OrderItem, OrderItemCancellation,
-    OrderItemCancellationReasonCode, ShipmentRequest, TransportInstruction,
+    OrderItemCancellationReasonCode, ReducedOrder, ShipmentRequest, TransportInstruction,
 };
 use crate::process::WaitOptions;
 use crate::stock::{EXPORT_WAIT, MAX_STOCK};
@@ -187,16 +187,22 @@ fn changed_order_queries(since: DateTime<Utc>, now: DateTime<Utc>) -> Vec<GetOrd
 }
 
 impl RetailerClient {
-    /// Every order the given order lists name, each read in full
+    /// Every order the given order lists name that `wanted` keeps, each read in full
     /// (`GET /retailer/orders/{order-id}`) as the stream is read; an order named again (on
     /// a later page or list) is read once.
-    fn full_orders(&self, lists: Vec<GetOrdersParams>) -> BoxStream<'static, Result<Order, Error>> {
+    fn full_orders(
+        &self,
+        lists: Vec<GetOrdersParams>,
+        wanted: impl Fn(&ReducedOrder) -> bool + Send + 'static,
+    ) -> BoxStream<'static, Result<Order, Error>> {
         let lister = self.clone();
         let reader = self.clone();
         let mut seen = HashSet::new();
         futures_util::stream::iter(lists)
             .flat_map(move |params| lister.get_orders_stream(params))
-            .try_filter(move |reduced| futures_util::future::ready(seen.insert(reduced.order_id.clone())))
+            .try_filter(move |reduced| {
+                futures_util::future::ready(wanted(reduced) && seen.insert(reduced.order_id.clone()))
+            })
             .and_then(move |reduced| {
                 let reader = reader.clone();
                 async move { reader.get_order(&reduced.order_id).await }
@@ -210,17 +216,24 @@ impl RetailerClient {
     /// full and mapped as [`SalesChannel::open_orders`] maps it): `open` when some line is
     /// still to ship. [`SalesChannel::changed_orders`] is this at the current time.
     ///
-    /// Further back than an hour, bol is asked by date: the dates are Europe/Amsterdam's
-    /// (bol's own time zone; inferred, bol's description does not name one), one list per
-    /// date from `since`'s to today, so an order listed on some of those dates may have
-    /// changed a little before `since`: the reconciliation reads it as it is, which is
-    /// harmless.
+    /// Further back than an hour (bol's `change-interval-minute` goes to 60), bol is asked
+    /// by date: the dates are Europe/Amsterdam's (bol's own time zone; inferred, bol's
+    /// description does not name one), one list per date from `since`'s to today. An order
+    /// whose listed items all carry a `latestChangedDateTime` before `since` is left out
+    /// without being read; one whose items do not say when they changed is read.
     pub fn changed_channel_orders(
         &self,
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> BoxStream<'static, Result<ChangedOrder, Error>> {
-        self.full_orders(changed_order_queries(since, now))
+        let changed_since = move |reduced: &ReducedOrder| {
+            reduced.order_items.is_empty()
+                || reduced
+                    .order_items
+                    .iter()
+                    .any(|i| i.latest_changed_date_time.is_none_or(|t| t >= since))
+        };
+        self.full_orders(changed_order_queries(since, now), changed_since)
             .map_ok(|order| ChangedOrder {
                 open: is_open(&order),
                 order: to_commerce_order(&order),
@@ -266,7 +279,7 @@ impl SalesChannel for RetailerClient {
             status: Some(GetOrdersStatus::Open),
             ..Default::default()
         };
-        self.full_orders(vec![params])
+        self.full_orders(vec![params], |_| true)
             .map_ok(|order| to_commerce_order(&order))
             .try_filter(|o| futures_util::future::ready(!o.lines.is_empty()))
             .boxed()

@@ -202,15 +202,34 @@ async fn the_interval_is_at_least_one_minute_and_at_most_sixty() {
 async fn orders_changed_longer_ago_are_asked_for_by_amsterdam_date_each_read_once() {
     let server = setup().await;
     let page = fixture("orders-changed.json");
-    // 23:30 on 6 December in Amsterdam, an hour before midnight UTC: both dates.
+    // 23:30 on 6 December in Amsterdam, an hour before midnight UTC: both dates. On the
+    // 6th, an order whose item changed before `since` (left out, never read: no mock
+    // answers its read) and one whose item does not say when it changed (read).
+    let mut before: Value = page["orders"][0].clone();
+    before["orderId"] = json!("1043946500");
+    before["orderItems"][0]["latestChangedDateTime"] = json!("2026-12-06T23:15:00+01:00");
+    let mut undated: Value = page["orders"][0].clone();
+    undated["orderId"] = json!("1043946501");
+    undated["orderItems"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("latestChangedDateTime");
     let yesterday = changed_listing(
         &server,
         ("latest-change-date", "2026-12-06".into()),
         "change-interval-minute",
-        json!({"orders": [page["orders"][1]]}),
+        json!({"orders": [before, page["orders"][1], undated.clone()]}),
         false,
     )
     .await;
+    let undated_read = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders/1043946501");
+            then.status(200)
+                .header("content-type", V10)
+                .json_body(full(&undated));
+        })
+        .await;
     let today = changed_listing(
         &server,
         ("latest-change-date", "2026-12-07".into()),
@@ -229,7 +248,8 @@ async fn orders_changed_longer_ago_are_asked_for_by_amsterdam_date_each_read_onc
     today[0].assert_async().await;
     let ids: Vec<&str> = changed.iter().map(|c| c.order.id.as_str()).collect();
     // 1043946571 is listed on both dates: read once.
-    assert_eq!(ids, ["1043946571", "1043946570", "1043946572"]);
+    assert_eq!(ids, ["1043946571", "1043946501", "1043946570", "1043946572"]);
+    assert_eq!(undated_read.calls_async().await, 1);
     for read in &today[1..] {
         assert_eq!(read.calls_async().await, 1);
     }
