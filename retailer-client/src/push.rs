@@ -38,7 +38,9 @@
 //! JSON; then the timestamp (older than [`PushKeys::max_age`]: stale or replayed; more than
 //! five minutes ahead: refused). Nothing of the body is parsed before its signature is
 //! verified. No secret is compared here: the signature check is aws-lc-rs's, and key ids
-//! are public.
+//! are public. Deliveries naming made-up key ids cost at most one read of the keys per
+//! interval, whoever sends them; the read runs in a task of its own, so a receiver that
+//! stops waiting for it does not lose it.
 //!
 //! A re-delivery of the same body is the same [`Delivery::id`] (`"bol:"` and the SHA-256
 //! of the body): the receiver de-duplicates on it (bol delivers at least once, in no
