@@ -32,10 +32,12 @@ fn count(provider: &str, add: impl FnOnce(&mut ProviderCalls)) {
     // Provider names are few and fixed: the map does not grow with the traffic.
     let entry = match counts.get_mut(provider) {
         Some(entry) => entry,
-        None => counts.entry(provider.to_owned()).or_insert_with(|| ProviderCalls {
-            provider: provider.to_owned(),
-            ..ProviderCalls::default()
-        }),
+        None => counts
+            .entry(provider.to_owned())
+            .or_insert_with(|| ProviderCalls {
+                provider: provider.to_owned(),
+                ..ProviderCalls::default()
+            }),
     };
     add(entry);
 }
@@ -79,14 +81,20 @@ mod tests {
     #[test]
     fn counts_add_up_per_provider() {
         let name = "metrics-test-provider";
-        let before = call_counts().into_iter().find(|c| c.provider == name).unwrap_or_default();
+        let before = call_counts()
+            .into_iter()
+            .find(|c| c.provider == name)
+            .unwrap_or_default();
         sent(name, true);
         sent(name, false);
         answered(name, StatusCode::TOO_MANY_REQUESTS);
         answered(name, StatusCode::BAD_GATEWAY);
         answered(name, StatusCode::OK);
         unanswered(name);
-        let after = call_counts().into_iter().find(|c| c.provider == name).expect("counted");
+        let after = call_counts()
+            .into_iter()
+            .find(|c| c.provider == name)
+            .expect("counted");
         assert_eq!(after.calls - before.calls, 2);
         assert_eq!(after.token_requests - before.token_requests, 1);
         assert_eq!(after.throttled - before.throttled, 1);

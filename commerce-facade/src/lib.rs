@@ -48,12 +48,13 @@ pub use crate::flow::stock::{
     pass_name as stock_pass_name,
 };
 pub use crate::flow::{
-    Event, Flow, FlowOptions, LEASE_BOUNDS, POLL_BOUNDS, Providers, StopHandle, Summary, runner_name,
+    Event, Flow, FlowHealth, FlowOptions, FlowWaker, LEASE_BOUNDS, POLL_BOUNDS, Providers, StopHandle,
+    Summary, reconcile_pass, runner_name,
 };
 pub use crate::journal::{
-    Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, MemoryJournal, MigrationError,
-    OfferRecord, OrderRecord, PassState, Resolution, SCHEMA_VERSION, SentStock, Split, SplitPart,
-    SqliteJournal, SqliteShared, Stage, Step, StepState, offer_key,
+    Amendment, Census, EventRecord, EventStats, HistoryEntry, Journal, JournalError, LeaseInfo,
+    MemoryJournal, MigrationError, OfferRecord, OrderRecord, PassState, Resolution, SCHEMA_VERSION,
+    SentStock, Split, SplitPart, SqliteJournal, SqliteShared, Stage, Step, StepState, offer_key,
 };
 pub use crate::journal::{
     HandleDecision, ReturnAmendment, ReturnMatch, ReturnRecord, ReturnStage, return_key, returns_pass,

@@ -18,14 +18,19 @@
 //! a person to check, never by guessing.
 
 mod engine;
+mod events;
 mod map;
 mod order;
+mod reconcile;
 pub mod returns;
 mod route;
 mod schedule;
 mod settle;
 mod steps;
 pub mod stock;
+
+pub use events::{FlowHealth, FlowWaker};
+pub use reconcile::reconcile_pass;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -155,6 +160,15 @@ pub struct FlowOptions {
     pub stock: stock::StockOptions,
     /// The returns loop: how often, and its bounds (off by default in the library).
     pub returns: returns::ReturnsOptions,
+    /// How often [`Flow::watch`] lists the channels' open orders while their events are
+    /// pushed ([`FlowWaker::set_push_active`]): the listing is then only the fallback for an
+    /// event lost. Default 30 minutes (never shorter than `poll_interval`).
+    pub event_poll_interval: Duration,
+    /// How often [`Flow::watch`] reconciles: the orders a channel changed since the last
+    /// reconciliation, open or not ([`SalesChannel::changed_orders`]), are compared with the
+    /// journal, so an order that came and left the open list between two listings is not
+    /// lost. `None` (the library's default): never.
+    pub reconcile_interval: Option<Duration>,
 }
 
 /// The lease a runner may take, `(least, most)`: a lease of nothing would let a second
@@ -191,6 +205,8 @@ impl Default for FlowOptions {
             retain_personal_data: Duration::from_secs(30 * 86_400),
             stock: stock::StockOptions::default(),
             returns: returns::ReturnsOptions::default(),
+            event_poll_interval: Duration::from_secs(1800),
+            reconcile_interval: None,
         }
     }
 }
@@ -232,6 +248,25 @@ pub enum Event {
         /// The channel.
         channel: String,
         /// What it did ([`ReturnsReport::line`](returns::ReturnsReport::line)).
+        summary: String,
+    },
+    /// A channel pushed an event (verified, journaled): what the flow does with it.
+    Pushed {
+        /// The channel.
+        channel: String,
+        /// What it is (`ORDER:ORDER_CREATED`).
+        kind: String,
+        /// The resource it names (an order id, a process status id), if any.
+        resource_id: Option<String>,
+        /// What the flow does (`listing the open orders now`).
+        action: String,
+    },
+    /// A reconciliation pass ended on a channel: the orders changed since the last one,
+    /// open or not, were compared with the journal.
+    Reconciled {
+        /// The channel.
+        channel: String,
+        /// What it found.
         summary: String,
     },
     /// An order seen for the first time on its channel.
@@ -346,6 +381,20 @@ impl std::fmt::Display for Event {
         match self {
             Event::Stock { summary, .. } => write!(f, "[stock] {summary}"),
             Event::Returns { summary, .. } => write!(f, "[returns] {summary}"),
+            Event::Pushed {
+                channel,
+                kind,
+                resource_id,
+                action,
+            } => write!(
+                f,
+                "[{channel}] pushed {kind}{}: {action}",
+                resource_id
+                    .as_deref()
+                    .map(|r| format!(" {r}"))
+                    .unwrap_or_default()
+            ),
+            Event::Reconciled { channel, summary } => write!(f, "[{channel}] reconciliation: {summary}"),
             Event::Seen { key, lines } => write!(f, "[{key}] open order, {lines} line(s) to ship"),
             Event::Routed { key, provider } => write!(f, "[{key}] routed to {provider}"),
             Event::Submitted { key, receipt } => write!(
@@ -674,6 +723,10 @@ pub struct Flow {
     /// When the orders this runner gave back for each provider's rate limit are due: each
     /// further one is due after those still to come.
     paced: Mutex<std::collections::HashMap<String, Vec<DateTime<Utc>>>>,
+    /// What wakes the scheduler (a pushed event), and whether events are pushed.
+    wake: Arc<events::Wake>,
+    /// What the flow last did that an operator's health check asks about.
+    health: Mutex<events::FlowHealth>,
 }
 
 impl std::fmt::Debug for Flow {
@@ -750,6 +803,8 @@ impl Flow {
             clock: Clock::new(),
             fresh_journal: std::sync::atomic::AtomicBool::new(false),
             paced: Mutex::new(std::collections::HashMap::new()),
+            wake: Arc::new(events::Wake::default()),
+            health: Mutex::new(events::FlowHealth::default()),
         }
     }
 

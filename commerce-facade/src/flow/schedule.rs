@@ -22,7 +22,7 @@ use crate::journal::{JournalError, OrderRecord};
 
 /// What a run keeps of the orders it works on.
 #[derive(Debug, Default)]
-struct Run {
+pub(super) struct Run {
     /// Orders to see finished (completed, needing a person, or cancelled) before
     /// [`Flow::run`] returns.
     open: HashSet<String>,
@@ -293,9 +293,28 @@ impl Flow {
         let mut unlisted: Vec<String> = Vec::new();
         let mut journal_failures = 0u32;
         let max_attempts = self.options.max_attempts.max(1);
+        // Pushed events: looked at first (those of an earlier run) and whenever one arrives;
+        // those asking for a listing are marked handled once it succeeded.
+        let mut look_at_events = true;
+        let mut after_listing: Vec<String> = Vec::new();
+        // When the channels were last listed, and when the next reconciliation is due.
+        let mut listed_at: Option<DateTime<Utc>> = None;
+        let mut reconcile_at =
+            (mode == Mode::Watch && self.options.reconcile_interval.is_some()).then(|| self.clock.now());
         loop {
             if self.stopping() {
                 break;
+            }
+            if std::mem::take(&mut look_at_events) | self.events_arrived() {
+                let asked = self.take_events().await;
+                if !asked.after_listing.is_empty() {
+                    after_listing.extend(asked.after_listing);
+                    list_at = Some(self.clock.now());
+                }
+            }
+            // Pushed events may have stopped (or started) since the next listing was set.
+            if let (Some(at), Some(before)) = (list_at, listed_at) {
+                list_at = Some(at.min(later(before, self.listing_interval())));
             }
             let now = self.clock.now();
             if list_at.is_some_and(|t| now >= t) {
@@ -303,13 +322,21 @@ impl Flow {
                 self.purge().await;
                 if unlisted.is_empty() {
                     listing_failures = 0;
-                    list_at = (mode == Mode::Watch).then(|| later(now, self.options.poll_interval));
+                    listed_at = Some(now);
+                    self.note_health(|h| h.last_listed = Some(now));
+                    for id in std::mem::take(&mut after_listing) {
+                        self.handled(&id, now).await;
+                    }
+                    list_at = (mode == Mode::Watch).then(|| later(now, self.listing_interval()));
                 } else {
                     // Listed again after a delay; a run gives up after `max_attempts`.
                     listing_failures += 1;
                     let delay = retry_delay(self.options.poll_interval, listing_failures);
                     list_at = (mode == Mode::Watch || listing_failures < max_attempts).then(|| now + delay);
                 }
+            }
+            if reconcile_at.is_some_and(|t| now >= t) {
+                reconcile_at = self.reconcile(&run).await;
             }
             let journal_ok = self.pass(&channels, &run).await;
             if self.stopping() {
@@ -343,7 +370,7 @@ impl Flow {
                 Ok(None) => {}
                 Err(e) => self.fail("journal", "schedule", &e),
             }
-            if let Some(at) = list_at {
+            for at in [list_at, reconcile_at].into_iter().flatten() {
                 wake = wake.min(at);
             }
             let mut wake = wake.max(later(now, Duration::from_millis(10)));
@@ -351,9 +378,11 @@ impl Flow {
                 wake = wake.max(later(now, retry_delay(Duration::from_secs(1), journal_failures)));
             }
             self.announce_wait(&run, wake);
+            // A pushed event wakes the loop before its time.
             let sleep = std::pin::pin!(tokio::time::sleep_until(self.clock.instant(wake)));
             let stop = std::pin::pin!(self.stop.wait());
-            futures_util::future::select(sleep, stop).await;
+            let pushed = std::pin::pin!(self.wake.notify.notified());
+            futures_util::future::select(sleep, futures_util::future::select(stop, pushed)).await;
             if self.stopping() {
                 break;
             }
@@ -379,6 +408,16 @@ impl Flow {
         }
         summary.elapsed = started.elapsed();
         summary
+    }
+
+    /// How often a watching run lists the channels' open orders: `poll_interval`, or
+    /// `event_poll_interval` (if longer) while their events are pushed.
+    fn listing_interval(&self) -> Duration {
+        if self.push_active() {
+            self.options.event_poll_interval.max(self.options.poll_interval)
+        } else {
+            self.options.poll_interval
+        }
     }
 
     /// New orders of every channel enter the journal (once, whichever runner sees them
@@ -411,60 +450,7 @@ impl Flow {
                         break;
                     }
                 };
-                let mut record = OrderRecord::new(order);
-                record.platforms = platforms.clone();
-                record.look_up_first = self.fresh_journal.load(std::sync::atomic::Ordering::SeqCst);
-                let key = record.key.clone();
-                // A buyer's cancellation request is looked at even on an order seen before:
-                // one waiting for a person before its hand-over is reopened to answer it.
-                let requested: Vec<String> = record
-                    .order
-                    .lines
-                    .iter()
-                    .filter(|l| l.cancellation_requested)
-                    .map(|l| l.line_id.clone())
-                    .collect();
-                if lock(run).seen.contains(&key) && requested.is_empty() {
-                    listed.insert(key);
-                    continue;
-                }
-                let open = match self.journal.add(&record).await {
-                    Ok(true) => {
-                        self.emit(Event::Seen {
-                            key: key.clone(),
-                            lines: record.order.lines.len(),
-                        });
-                        true
-                    }
-                    Ok(false) => match self.journal.load(&key).await {
-                        Ok(Some(known)) if !requested.is_empty() => {
-                            // Its parts, if it was split, answer for their own lines.
-                            for part in self.parts_to_reopen(&known, &requested).await {
-                                lock(run).open.insert(part);
-                            }
-                            if reopens(&known, &requested) {
-                                self.reopen(&key, &requested).await
-                            } else {
-                                known.is_open()
-                            }
-                        }
-                        Ok(known) => known.is_some_and(|r| r.is_open()),
-                        Err(e) => {
-                            self.fail(&key, "journal", &e);
-                            false
-                        }
-                    },
-                    Err(e) => {
-                        self.fail(&key, "journal", &e);
-                        false
-                    }
-                };
-                listed.insert(key.clone());
-                if open {
-                    let mut run = lock(run);
-                    run.see(&key);
-                    run.open.insert(key);
-                }
+                listed.insert(self.take_order(order, run, &platforms).await);
             }
         }
         if failed.is_empty() {
@@ -480,6 +466,70 @@ impl Flow {
             seen.retain(|k| listed.contains(k) || open.contains(k));
         }
         failed
+    }
+
+    /// An order listed open on its channel enters the journal (once, whichever runner sees
+    /// it first) and the run; a buyer's cancellation request on one seen before reopens it
+    /// where it waits for a person. Returns its key.
+    pub(super) async fn take_order(
+        &self,
+        order: commerce_core::Order,
+        run: &Mutex<Run>,
+        platforms: &[String],
+    ) -> String {
+        let mut record = OrderRecord::new(order);
+        record.platforms = platforms.to_vec();
+        record.look_up_first = self.fresh_journal.load(std::sync::atomic::Ordering::SeqCst);
+        let key = record.key.clone();
+        // A buyer's cancellation request is looked at even on an order seen before:
+        // one waiting for a person before its hand-over is reopened to answer it.
+        let requested: Vec<String> = record
+            .order
+            .lines
+            .iter()
+            .filter(|l| l.cancellation_requested)
+            .map(|l| l.line_id.clone())
+            .collect();
+        if lock(run).seen.contains(&key) && requested.is_empty() {
+            return key;
+        }
+        let open = match self.journal.add(&record).await {
+            Ok(true) => {
+                self.emit(Event::Seen {
+                    key: key.clone(),
+                    lines: record.order.lines.len(),
+                });
+                true
+            }
+            Ok(false) => match self.journal.load(&key).await {
+                Ok(Some(known)) if !requested.is_empty() => {
+                    // Its parts, if it was split, answer for their own lines.
+                    for part in self.parts_to_reopen(&known, &requested).await {
+                        lock(run).open.insert(part);
+                    }
+                    if reopens(&known, &requested) {
+                        self.reopen(&key, &requested).await
+                    } else {
+                        known.is_open()
+                    }
+                }
+                Ok(known) => known.is_some_and(|r| r.is_open()),
+                Err(e) => {
+                    self.fail(&key, "journal", &e);
+                    false
+                }
+            },
+            Err(e) => {
+                self.fail(&key, "journal", &e);
+                false
+            }
+        };
+        if open {
+            let mut run = lock(run);
+            run.see(&key);
+            run.open.insert(key.clone());
+        }
+        key
     }
 
     /// `concurrency` workers claim due orders until none is left; false when the journal
@@ -935,6 +985,12 @@ impl Flow {
         if let Some(before) = Utc::now().checked_sub_signed(keep) {
             match self.journal.purge_personal(before).await {
                 Ok(n) => self.summary().purged += n,
+                Err(e) => self.fail("journal", "purge", &e),
+            }
+            // Pushed events acted on are kept as long, for a person to read.
+            match self.journal.purge_events(before).await {
+                Ok(_) => {}
+                Err(e) if crate::journal::keeps_no_events(&e) => {}
                 Err(e) => self.fail("journal", "purge", &e),
             }
         }

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
-    ReturnAmendment, ReturnRecord, pass_lost,
+    Amendment, EventRecord, EventStats, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord,
+    OrderRecord, PassState, ReturnAmendment, ReturnRecord, pass_lost,
 };
 
 #[derive(Debug)]
@@ -29,6 +29,8 @@ pub struct MemoryJournal {
     offer_history: Mutex<BTreeMap<String, Vec<HistoryEntry>>>,
     /// Return records by key (their history with the offers').
     returns: Mutex<BTreeMap<String, ReturnRecord>>,
+    /// Pushed events by id.
+    events: Mutex<BTreeMap<String, EventRecord>>,
 }
 
 impl MemoryJournal {
@@ -224,6 +226,49 @@ impl Journal for MemoryJournal {
             .or_default()
             .push(note(by, &line));
         Ok(changed)
+    }
+
+    async fn add_event(&self, event: &EventRecord) -> Result<bool, JournalError> {
+        let mut events = guard(&self.events);
+        if events.contains_key(&event.id) {
+            return Ok(false);
+        }
+        events.insert(event.id.clone(), event.clone());
+        Ok(true)
+    }
+
+    async fn unhandled_events(&self, channel: &str, limit: usize) -> Result<Vec<EventRecord>, JournalError> {
+        let mut unhandled: Vec<EventRecord> = guard(&self.events)
+            .values()
+            .filter(|e| e.channel == channel && e.handled_at.is_none())
+            .cloned()
+            .collect();
+        unhandled.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+        unhandled.truncate(limit);
+        Ok(unhandled)
+    }
+
+    async fn event_handled(&self, id: &str, at: DateTime<Utc>) -> Result<(), JournalError> {
+        if let Some(event) = guard(&self.events).get_mut(id) {
+            event.handled_at.get_or_insert(at);
+        }
+        Ok(())
+    }
+
+    async fn event_stats(&self) -> Result<EventStats, JournalError> {
+        let events = guard(&self.events);
+        Ok(EventStats {
+            received: events.len() as u64,
+            unhandled: events.values().filter(|e| e.handled_at.is_none()).count() as u64,
+            last_received: events.values().map(|e| e.received_at).max(),
+        })
+    }
+
+    async fn purge_events(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        let mut events = guard(&self.events);
+        let was = events.len();
+        events.retain(|_, e| e.handled_at.is_none_or(|at| at >= before));
+        Ok(was - events.len())
     }
 
     async fn bind_account(&self, channel: &str, account: &str, replace: bool) -> Result<(), JournalError> {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use commerce_core::{InvitationReceipt, Order, SubmissionReceipt, Tracking};
 use serde::{Deserialize, Serialize};
 
+mod events;
 mod file;
 mod memory;
 pub(crate) mod migrate;
@@ -19,6 +20,7 @@ mod sqlite;
 mod sqlite_shared;
 mod stage;
 
+pub use events::{EventRecord, EventStats};
 pub use memory::MemoryJournal;
 pub use offers::{OfferRecord, PassState, SentStock, offer_key};
 pub(crate) use offers::{offer_rows, pass_lost, readable_offers};
@@ -826,6 +828,52 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         change: ReturnAmendment<'_>,
     ) -> Result<ReturnRecord, JournalError>;
+
+    /// Journals a pushed event, in one transaction: true when it is journaled now, false when
+    /// an event of that id already is (nothing changes). Durable when it returns: the push
+    /// is answered only then.
+    async fn add_event(&self, event: &EventRecord) -> Result<bool, JournalError> {
+        let _ = event;
+        Err(no_events())
+    }
+
+    /// The events of `channel` not acted on yet, oldest received first, at most `limit`.
+    async fn unhandled_events(&self, channel: &str, limit: usize) -> Result<Vec<EventRecord>, JournalError> {
+        let _ = (channel, limit);
+        Err(no_events())
+    }
+
+    /// Records that the flow acted on the event `id` at `at`. Idempotent: an event already
+    /// handled keeps its first time; an unknown id is no error.
+    async fn event_handled(&self, id: &str, at: DateTime<Utc>) -> Result<(), JournalError> {
+        let _ = (id, at);
+        Err(no_events())
+    }
+
+    /// What the journal holds of pushed events.
+    async fn event_stats(&self) -> Result<EventStats, JournalError> {
+        Err(no_events())
+    }
+
+    /// Deletes the events handled before `before` (never one not handled yet); returns how
+    /// many.
+    async fn purge_events(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        let _ = before;
+        Err(no_events())
+    }
+}
+
+/// What a journal that keeps no pushed events answers.
+fn no_events() -> JournalError {
+    JournalError::Storage(NO_EVENTS.to_owned())
+}
+
+const NO_EVENTS: &str = "this journal keeps no events";
+
+/// Whether `e` says the journal keeps no pushed events (a journal of a test, or of another
+/// crate, that did not implement them): it has none to act on.
+pub(crate) fn keeps_no_events(e: &JournalError) -> bool {
+    matches!(e, JournalError::Storage(m) if m == NO_EVENTS)
 }
 
 /// The columns a journal keeps beside each record, for its queries.
