@@ -496,7 +496,9 @@ impl PushKeys {
     }
 
     /// Verifies a delivery and reads its event; see the [module](self) for the order of the
-    /// checks. `body` is the raw body as received, `now` the receiver's clock.
+    /// checks. `body` is the raw body as received, `now` the receiver's clock. Runs on a
+    /// Tokio runtime (a read of the keys is a task of its own); cancel-safe: dropping the
+    /// future leaves a read of the keys under way to finish and be kept.
     pub async fn verify(
         &self,
         body: &[u8],
