@@ -11,10 +11,19 @@
 //! deliveries follow the real ones.
 //!
 //! What bol documents: the request and response shapes (OpenAPI v10), that a key's id "maps
-//! to the keyId value in the signature header", the payload (bol's v7 functional docs).
-//! Inferred from third parties, and as unfriendly as they report: the header's layout, the
-//! 5-second answer limit, the 10 retries over 10 minutes, the 10 key calls an hour, no
-//! ordering.
+//! to the keyId value in the signature header"; the payload and its example timestamp
+//! `2020-02-02T23:23:23+01:00` (the v7 functional docs,
+//! <https://api.bol.com/retailer/public/Retailer-API/v7/functional/retailer-api/subscriptions.html>);
+//! "we will retry delivery 10 times over a period of 10 minutes. Should the destination of
+//! the subscription be unreachable for that time frame, we will automatically disable the
+//! subscription" (the v10 functional docs,
+//! <https://api.bol.com/retailer/public/Retailer-API/v10/functional/retailer-api/subscriptions.html>);
+//! only https webhooks (the v6 docs: "we only accept webhooks that are registered on an https
+//! domain"; the sandbox also takes http to a loopback host, for local tests). Inferred from
+//! third parties, and as unfriendly as they report: the header's layout (as the public PHP
+//! client rojtjo/bol-api-client parses it in `src/Secure/SignatureHeader.php`:
+//! `keyId=0, algorithm="rsa-sha256", signature=…`), the 5-second answer limit, the 10 key
+//! calls an hour, no ordering.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -416,7 +425,7 @@ impl PushState {
 /// The delivery body, in bol's field order: `{"retailerId", "timestamp", "event":
 /// {"resource", "type", "resourceId"}}` (bol's v7 functional docs; `resourceId` left out
 /// when there is none, as for the test message), the timestamp in bol's offset (CET,
-/// +01:00) with milliseconds.
+/// +01:00) to the second, as bol's example.
 fn body(resource: &str, kind: &str, resource_id: Option<&str>, at: chrono::DateTime<chrono::Utc>) -> String {
     let cet = chrono::FixedOffset::east_opt(3600).expect("a valid offset");
     let text = |s: &str| Value::from(s).to_string();
@@ -425,7 +434,7 @@ fn body(resource: &str, kind: &str, resource_id: Option<&str>, at: chrono::DateT
         "{{\"retailerId\":{SANDBOX_RETAILER_ID},\"timestamp\":{},\"event\":{{\"resource\":{},\"type\":{}{id}}}}}",
         text(
             &at.with_timezone(&cet)
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
         ),
         text(resource),
         text(kind),
@@ -598,6 +607,10 @@ pub(crate) fn check_forged(s: &Shared, endpoint: &str, rest: &str, query: &[&Str
 /// Sends the deliveries of the events queued so far, each in its own task (bol promises
 /// no order).
 pub(crate) fn dispatch(s: &Arc<Shared>) {
+    // Outside a tokio runtime nothing can be sent: the events wait for the next request.
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
     let jobs = {
         let mut w = s.world();
         if w.push.outbox.is_empty() {
@@ -884,11 +897,11 @@ mod tests {
             .with_timezone(&chrono::Utc);
         assert_eq!(
             body("ORDER", "ORDER_CREATED", Some("1043946570"), at),
-            r#"{"retailerId":1234567,"timestamp":"2026-12-07T13:00:00.000+01:00","event":{"resource":"ORDER","type":"ORDER_CREATED","resourceId":"1043946570"}}"#
+            r#"{"retailerId":1234567,"timestamp":"2026-12-07T13:00:00+01:00","event":{"resource":"ORDER","type":"ORDER_CREATED","resourceId":"1043946570"}}"#
         );
         assert_eq!(
             body("TEST", "TEST", None, at),
-            r#"{"retailerId":1234567,"timestamp":"2026-12-07T13:00:00.000+01:00","event":{"resource":"TEST","type":"TEST"}}"#
+            r#"{"retailerId":1234567,"timestamp":"2026-12-07T13:00:00+01:00","event":{"resource":"TEST","type":"TEST"}}"#
         );
     }
 }
