@@ -855,8 +855,28 @@ async fn faults(State(shared): State<Arc<Shared>>, request: Request, next: Next)
     }
 }
 
-/// Sends the push deliveries of whatever a request made happen.
+/// Sends the push deliveries of whatever a request made happen; once forged deliveries went
+/// out, first counts a request (to any provider) that names what only they named.
 async fn push_after(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let request = if !request.uri().path().starts_with("/__sandbox") && push::any_forged(&shared) {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+            return json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                serde_json::json!({"message": "the sandbox reads bodies up to 16 MiB"}),
+            );
+        };
+        push::check_forged(
+            &shared,
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+            &bytes,
+        );
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        request
+    };
     let answer = next.run(request).await;
     push::dispatch(&shared);
     answer

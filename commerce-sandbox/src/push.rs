@@ -589,16 +589,26 @@ pub(crate) fn signature_keys(s: &Shared) -> Result<Value, Duration> {
     Ok(keys(s).json())
 }
 
-/// Counts a call that names a resource only a forged delivery named.
-pub(crate) fn check_forged(s: &Shared, endpoint: &str, rest: &str, query: &[&String], body: &[u8]) {
-    let segments: Vec<&str> = rest.split('/').collect();
+/// Whether forged deliveries were sent (calls are then checked for their ids).
+pub(crate) fn any_forged(s: &Shared) -> bool {
+    !s.world().push.forged_ids.is_empty()
+}
+
+/// Counts a call, to any provider, that names a resource only a forged delivery named: in
+/// its path, its query or its body.
+pub(crate) fn check_forged(s: &Shared, method: &str, path: &str, query: Option<&str>, body: &[u8]) {
+    let segments: Vec<&str> = path.split('/').collect();
+    let values: Vec<String> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    let values: Vec<&String> = values.iter().collect();
     let mut w = s.world();
-    if let Some(id) = w.push.names_forged(&segments, query, body) {
+    if let Some(id) = w.push.names_forged(&segments, &values, body) {
         let r = &mut w.push.report;
         r.forged_acted_upon += 1;
         if r.forged_acted_upon_samples.len() < 20 {
             r.forged_acted_upon_samples.push(format!(
-                "{endpoint} named {id}, which only a forged delivery named"
+                "{method} {path} named {id}, which only a forged delivery named"
             ));
         }
     }

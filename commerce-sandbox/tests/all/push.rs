@@ -837,6 +837,19 @@ async fn forged_deliveries_of_every_kind_follow_the_real_ones() {
         .await;
     assert_eq!(status, 404);
     assert_eq!(sb.report().push.forged_acted_upon, 1);
+    // At a warehouse too: an order made for a forged one.
+    reqwest::Client::new()
+        .post(format!("{}/createOrder", sb.base_urls().shopwedo))
+        .body(json!({"external_order_id": forged[1]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let push = sb.report().push;
+    assert_eq!(push.forged_acted_upon, 2);
+    assert!(
+        push.forged_acted_upon_samples[1].contains(forged[1].as_str()),
+        "{push:?}"
+    );
     assert_eq!(seen.lock().unwrap().len(), FORGED_KINDS.len());
 }
 
@@ -949,4 +962,40 @@ async fn the_order_listing_filters_by_status_and_latest_change() {
         let name = q.split('=').next().unwrap();
         assert_eq!(problem["violations"][0]["name"], name, "{q}: {problem}");
     }
+}
+
+#[tokio::test]
+async fn orders_arriving_on_the_clock_are_told_with_no_call_coming_in() {
+    let sb = start(Config {
+        order_arrivals: Some(Duration::from_millis(250)),
+        // Late enough that the setup is done well before, on a loaded machine too.
+        push_rotate_key_after: Some(Duration::from_secs(3)),
+        ..quiet()
+    })
+    .await
+    .unwrap();
+    let bol = Bol::new(&sb).await;
+    let mut receiver = Receiver::ok().await;
+    bol.subscribe(&receiver.url, &["ORDER"]).await;
+    let keys = bol.keys().await;
+    // No call from here on: the sandbox's clock brings the orders and the key rotation.
+    let mut signed_by = HashSet::new();
+    let mut orders = HashSet::new();
+    while !signed_by.contains("1") {
+        let got = receiver.next().await;
+        assert_eq!(got.json()["event"]["type"], "ORDER_CREATED");
+        orders.insert(got.json()["event"]["resourceId"].as_str().unwrap().to_owned());
+        signed_by.insert(match verifies(&got, &keys) {
+            Ok(key) => key,
+            Err(why) => {
+                assert_eq!(why, "unknown key 1");
+                "1".to_owned()
+            }
+        });
+    }
+    assert!(signed_by.contains("0"), "{signed_by:?}");
+    let lines: HashSet<String> = sb.bol_lines().into_iter().map(|l| l.order_id).collect();
+    assert!(orders.is_subset(&lines));
+    assert_eq!(sb.report().push.key_rotations, 1);
+    assert_eq!(bol.keys().await.len(), 2);
 }
