@@ -569,7 +569,7 @@ pub(crate) struct Shared {
     pub(crate) keys: OnceLock<Mutex<push::Keys>>,
     /// The HTTP client of the push deliveries.
     client: OnceLock<reqwest::Client>,
-    /// The push deliveries and the push clock: stopped with the sandbox.
+    /// The push deliveries under way: stopped with the sandbox, and by a reset.
     tasks: Mutex<tokio::task::JoinSet<()>>,
     /// Wakes the push clock when a subscription is enabled.
     pub(crate) push_wake: tokio::sync::Notify,
@@ -619,7 +619,7 @@ impl Shared {
         tasks.spawn(task);
     }
 
-    /// Stops the push deliveries and the push clock.
+    /// Stops the push deliveries under way (the push clock is the sandbox's to stop).
     fn stop_tasks(&self) {
         lock(&self.tasks).abort_all();
     }
