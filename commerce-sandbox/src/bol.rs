@@ -321,6 +321,10 @@ async fn api(
             &format!("The sandbox does not serve {endpoint}"),
         ),
     };
+    // A 429 of an endpoint's own limit (the signature keys' hourly one) keeps its headers.
+    if r.status() == StatusCode::TOO_MANY_REQUESTS {
+        return r;
+    }
     with_limit(r, limit, remaining)
 }
 
@@ -2067,11 +2071,15 @@ fn signature_keys(s: &Shared) -> Response {
                 "Too Many Requests",
                 "Too many requests, retry later.",
             );
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_str(&secs.max(1).to_string()).expect("digits"),
+            let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+            let h = r.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            h.insert(
+                "x-ratelimit-limit",
+                HeaderValue::from(crate::push::SIGNATURE_KEY_CALLS_PER_HOUR),
             );
+            h.insert("x-ratelimit-remaining", HeaderValue::from(0));
+            h.insert("x-ratelimit-reset", HeaderValue::from(secs));
             r
         }
     }

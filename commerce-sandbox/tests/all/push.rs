@@ -728,6 +728,9 @@ async fn the_signature_keys_allow_ten_calls_an_hour() {
     assert_eq!(status, 429, "{problem}");
     let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((3500..=3600).contains(&retry), "{retry}");
+    // The hour's limit, not the second's.
+    assert_eq!(headers["x-ratelimit-limit"], "10");
+    assert_eq!(headers["x-ratelimit-remaining"], "0");
     let push = sb.report().push;
     assert_eq!(push.signature_key_requests, 11);
     assert_eq!(push.signature_keys_rate_limited, 1);
