@@ -357,11 +357,9 @@ fn open_items(o: &BolOrder) -> bool {
     o.items.iter().any(|i| i.open() > 0)
 }
 
-/// A time as bol writes it: RFC 3339 in bol's offset (CET, +01:00), to the second.
+/// A time as bol writes it: RFC 3339 in bol's zone (Europe/Amsterdam), to the second.
 fn bol_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    let cet = chrono::FixedOffset::east_opt(3600).expect("a valid offset");
-    t.with_timezone(&cet)
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    crate::world::amsterdam(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
 /// `GET /retailer/orders`: 50 a page (`page` from 1); `status` `OPEN` (default: orders with
@@ -369,8 +367,8 @@ fn bol_time(t: chrono::DateTime<chrono::Utc>) -> String {
 /// `ALL`; `fulfilment-method` `FBR` (default), `FBB` (the sandbox has none) or `ALL`; and
 /// the order items' latest change (`latestChangedDateTime`: placed, shipped, cancelled, a
 /// buyer's cancellation request): `change-interval-minute` (1 to 60: changed within that
-/// many minutes before now) and `latest-change-date` (`yyyy-mm-dd`, bol's day, up to 3
-/// months back: changed that day), both when both are given. With a change filter, only
+/// many minutes before now) and `latest-change-date` (`yyyy-mm-dd`, a day in bol's zone, up
+/// to 3 months back: changed that day), both when both are given. With a change filter, only
 /// the items that pass it are listed, and orders without one are left out. Anything else
 /// is a 400 Problem with its violation; `{}` past the end.
 fn list_orders(s: &Shared, q: &HashMap<String, String>) -> Response {
@@ -405,7 +403,7 @@ fn list_orders(s: &Shared, q: &HashMap<String, String>) -> Response {
         }
     };
     let now = s.now();
-    let cet = chrono::FixedOffset::east_opt(3600).expect("a valid offset");
+    let day_of = |t| crate::world::amsterdam(t).date_naive();
     let interval = match q.get("change-interval-minute").map(|m| m.parse::<i64>()) {
         None => None,
         Some(Ok(m)) if (1..=60).contains(&m) => Some(chrono::Duration::minutes(m)),
@@ -421,9 +419,7 @@ fn list_orders(s: &Shared, q: &HashMap<String, String>) -> Response {
     let day = match q.get("latest-change-date") {
         None => None,
         Some(d) => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-            Ok(day) if day >= (now.with_timezone(&cet) - chrono::Duration::days(92)).date_naive() => {
-                Some(day)
-            }
+            Ok(day) if day >= day_of(now - chrono::Duration::days(92)) => Some(day),
             Ok(_) => {
                 return bad_parameter(
                     s,
@@ -444,8 +440,7 @@ fn list_orders(s: &Shared, q: &HashMap<String, String>) -> Response {
     };
     let passes = |i: &crate::world::BolItem| {
         // No upper bound: the sandbox's time of day jitters by microseconds between reads.
-        interval.is_none_or(|m| i.changed > now - m)
-            && day.is_none_or(|d| i.changed.with_timezone(&cet).date_naive() == d)
+        interval.is_none_or(|m| i.changed > now - m) && day.is_none_or(|d| day_of(i.changed) == d)
     };
     let w = s.world();
     let orders: Vec<Value> = w

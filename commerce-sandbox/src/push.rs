@@ -424,18 +424,14 @@ impl PushState {
 
 /// The delivery body, in bol's field order: `{"retailerId", "timestamp", "event":
 /// {"resource", "type", "resourceId"}}` (bol's v7 functional docs; `resourceId` left out
-/// when there is none, as for the test message), the timestamp in bol's offset (CET,
-/// +01:00) to the second, as bol's example.
+/// when there is none, as for the test message), the timestamp in bol's zone
+/// (Europe/Amsterdam) to the second, as bol's example (`2020-02-02T23:23:23+01:00`).
 fn body(resource: &str, kind: &str, resource_id: Option<&str>, at: chrono::DateTime<chrono::Utc>) -> String {
-    let cet = chrono::FixedOffset::east_opt(3600).expect("a valid offset");
     let text = |s: &str| Value::from(s).to_string();
     let id = resource_id.map_or_else(String::new, |id| format!(",\"resourceId\":{}", text(id)));
     format!(
         "{{\"retailerId\":{SANDBOX_RETAILER_ID},\"timestamp\":{},\"event\":{{\"resource\":{},\"type\":{}{id}}}}}",
-        text(
-            &at.with_timezone(&cet)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-        ),
+        text(&crate::world::amsterdam(at).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
         text(resource),
         text(kind),
     )

@@ -675,6 +675,24 @@ fn world_side(products: &[Product], ean: &str) -> bool {
         .is_some_and(|p| p.at_shopwedo)
 }
 
+/// A time in bol's zone, Europe/Amsterdam: CET (+01:00), and CEST (+02:00) from the last
+/// Sunday of March to the last Sunday of October, 01:00 UTC both (the EU's rule since 1996).
+pub(crate) fn amsterdam(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::FixedOffset> {
+    use chrono::Datelike as _;
+    let last_sunday = |month: u32| {
+        let end =
+            chrono::NaiveDate::from_ymd_opt(t.year(), month, 31).expect("March and October have 31 days");
+        let back = end.weekday().num_days_from_sunday();
+        (end - chrono::Duration::days(i64::from(back)))
+            .and_hms_opt(1, 0, 0)
+            .expect("01:00 is a time")
+            .and_utc()
+    };
+    let summer = t >= last_sunday(3) && t < last_sunday(10);
+    let offset = chrono::FixedOffset::east_opt(if summer { 7200 } else { 3600 }).expect("a valid offset");
+    t.with_timezone(&offset)
+}
+
 /// Now as an RFC 3339 timestamp.
 pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
@@ -683,6 +701,25 @@ pub(crate) fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bols_zone_has_summer_time() {
+        let at = |s: &str| {
+            amsterdam(
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .unwrap()
+                    .with_timezone(&chrono::Utc),
+            )
+            .to_rfc3339()
+        };
+        assert_eq!(at("2026-12-07T12:00:00Z"), "2026-12-07T13:00:00+01:00");
+        assert_eq!(at("2026-07-01T12:00:00Z"), "2026-07-01T14:00:00+02:00");
+        // 2026: summer time from 29 March to 25 October, 01:00 UTC.
+        assert_eq!(at("2026-03-29T00:59:59Z"), "2026-03-29T01:59:59+01:00");
+        assert_eq!(at("2026-03-29T01:00:00Z"), "2026-03-29T03:00:00+02:00");
+        assert_eq!(at("2026-10-25T00:59:59Z"), "2026-10-25T02:59:59+02:00");
+        assert_eq!(at("2026-10-25T01:00:00Z"), "2026-10-25T02:00:00+01:00");
+    }
 
     #[test]
     fn eans_are_valid_and_identifiers_agree() {
