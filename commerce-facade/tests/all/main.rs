@@ -8,6 +8,7 @@ mod changes;
 mod conformance;
 mod flow;
 mod journal;
+mod journal_events;
 mod journal_returns;
 mod lost_create;
 mod mapping;
