@@ -12,5 +12,6 @@ CREATE TABLE commerce_events (
     handled_at TIMESTAMPTZ,
     body TEXT NOT NULL
 );
-CREATE INDEX commerce_events_unhandled ON commerce_events (channel, received_at) WHERE handled_at IS NULL;
+CREATE INDEX commerce_events_unhandled ON commerce_events (channel, received_at, id COLLATE "C")
+    WHERE handled_at IS NULL;
 CREATE INDEX commerce_events_handled ON commerce_events (handled_at) WHERE handled_at IS NOT NULL;

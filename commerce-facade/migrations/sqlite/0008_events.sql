@@ -12,5 +12,5 @@ CREATE TABLE events (
     handled_at TEXT,
     body TEXT NOT NULL
 );
-CREATE INDEX events_unhandled ON events (channel, received_at) WHERE handled_at IS NULL;
+CREATE INDEX events_unhandled ON events (channel, received_at, id) WHERE handled_at IS NULL;
 CREATE INDEX events_handled ON events (handled_at) WHERE handled_at IS NOT NULL;
