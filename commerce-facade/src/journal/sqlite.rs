@@ -1643,5 +1643,39 @@ mod tests {
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
+    /// A row edited by hand is named with what does not read in it.
+    #[test]
+    fn an_unreadable_event_row_says_what_does_not_read() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(migrate::SQLITE[7].sql).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events VALUES ('bol:1', 'bol', 'TEST:TEST', NULL, '2026-12-07T10:00:00.000000Z', NULL, '{}');
+             INSERT INTO events VALUES ('bol:2', 'bol', 'TEST:TEST', NULL, 'yesterday', NULL, '{}');
+             INSERT INTO events VALUES ('bol:3', 'bol', 'TEST:TEST', NULL, '2026-12-07T10:00:00.000000Z', 'soon', '{}');
+             INSERT INTO events VALUES ('bol:4', 'bol', X'00', NULL, '2026-12-07T10:00:00.000000Z', NULL, '{}');
+             INSERT INTO events VALUES ('bol:5', 'bol', 'TEST:TEST', NULL, '2026-12-07T10:00:00.000000Z', NULL,
+                 CAST(X'C328' AS TEXT));",
+        )
+        .unwrap();
+        let mut stmt = conn
+            .prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY id"))
+            .unwrap();
+        let read: Vec<Result<EventRecord, String>> = stmt
+            .query_map([], |row| Ok(event_from(row)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let first = read[0].as_ref().unwrap();
+        assert_eq!((first.id.as_str(), first.kind.as_str()), ("bol:1", "TEST:TEST"));
+        let why: Vec<&str> = read[1..]
+            .iter()
+            .map(|r| r.as_ref().unwrap_err().as_str())
+            .collect();
+        assert!(why[0].starts_with("received_at: \"yesterday\""), "{why:?}");
+        assert!(why[1].starts_with("handled_at: \"soon\""), "{why:?}");
+        assert!(why[2].starts_with("kind: "), "{why:?}");
+        assert!(why[3].starts_with("body: "), "{why:?}");
+    }
+
     use chrono::SubsecRound;
 }
