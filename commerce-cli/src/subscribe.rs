@@ -135,10 +135,8 @@ pub(crate) fn subscribe(store: &Store, args: SubscribeArgs, out: Out) -> Result<
             say(&format!("{}\nsending bol's test push", line(&subscription)));
         }
         let tested = client.test_subscription(&subscription.id).await;
-        let check = format!(
-            "check that `commerce serve` printed `push: accepted TEST:TEST` (bol's test push reached it); if it \
-             did not, check the reverse proxy in front of it and its log for `push: refused`"
-        );
+        let check = "check that `commerce serve` printed `push: accepted TEST:TEST` (bol's test push reached it); \
+                     if it did not, check the reverse proxy in front of it and its log for `push: refused`";
         match &tested {
             Ok(()) => out.print(
                 json!({"subscription": shown(&subscription), "test": "sent", "check": check}),
