@@ -23,6 +23,9 @@ pub(crate) const SUBSCRIPTION_CHECK: Duration = Duration::from_secs(3600);
 /// How long one look at the subscriptions may take.
 const SUBSCRIPTION_LIMIT: Duration = Duration::from_secs(60);
 
+/// The least time between two looks at the subscriptions asked for by deliveries.
+const RECHECK_AFTER: Duration = Duration::from_secs(60);
+
 /// The path `commerce serve` takes bol's pushes at.
 pub(crate) const PUSH_PATH: &str = "/push/bol";
 
@@ -126,12 +129,15 @@ pub(crate) fn judge(subscriptions: &[Subscription]) -> Result<String, String> {
     })
 }
 
-/// At start and every [`SUBSCRIPTION_CHECK`]: bol's subscriptions decide whether the flow
-/// counts on pushes ([`FlowWaker::set_push_active`]); a missing or disabled one is warned
-/// about with the command to run. Ends when `stopped` returns.
+/// At start, every [`SUBSCRIPTION_CHECK`], and when `recheck` is notified (a verified
+/// delivery arrived while pushes were not counted on: `commerce subscribe` was run; at most
+/// every [`RECHECK_AFTER`]): bol's subscriptions decide whether the flow counts on pushes
+/// ([`FlowWaker::set_push_active`]); a missing or disabled one is warned about with the
+/// command to run. Ends when `stopped` returns.
 pub(crate) async fn watch_subscriptions(
     client: RetailerClient,
     waker: FlowWaker,
+    recheck: Arc<tokio::sync::Notify>,
     out: Out,
     closed: Arc<AtomicBool>,
     stopped: impl Future<Output = ()> + Send + 'static,
@@ -169,8 +175,13 @@ pub(crate) async fn watch_subscriptions(
             }
         }
         last = Some(verdict);
+        let checked = tokio::time::Instant::now();
         tokio::select! {
             () = tokio::time::sleep(SUBSCRIPTION_CHECK) => {}
+            () = async {
+                recheck.notified().await;
+                tokio::time::sleep_until(checked + RECHECK_AFTER).await;
+            } => {}
             () = &mut stopped => return,
         }
     }

@@ -429,10 +429,12 @@ fn runner(
         let flow = Arc::new(flow);
         tokio::spawn(signals.stop_on_them(stop.clone()));
         let served = server.map(|listener| {
+            let recheck = Arc::new(tokio::sync::Notify::new());
             let verifier = bol.map(|client| {
                 tokio::spawn(crate::bol::watch_subscriptions(
                     client.clone(),
                     flow.waker(),
+                    recheck.clone(),
                     out,
                     closed.clone(),
                     stop.stopped(),
@@ -445,6 +447,7 @@ fn runner(
                     flow: flow.clone(),
                     journal,
                     verifier,
+                    recheck,
                     out,
                     closed: closed.clone(),
                 },

@@ -156,6 +156,9 @@ pub(crate) struct Parts {
     /// bol's deliveries' verifier; `None` when bol is not configured (then `/push/bol`
     /// answers 404).
     pub(crate) verifier: Option<Arc<dyn Verify>>,
+    /// Told when a verified delivery arrives while pushes are not counted on: bol's
+    /// subscriptions are looked at again.
+    pub(crate) recheck: Arc<tokio::sync::Notify>,
     /// How to print.
     pub(crate) out: Out,
     /// Standard output is closed: nothing is printed there any more.
@@ -413,6 +416,9 @@ async fn push(State(app): State<Arc<App>>, request: Request) -> Response {
     let (id, kind, resource) = (record.id.clone(), record.kind.clone(), record.resource_id.clone());
     match tokio::time::timeout(JOURNAL_LIMIT, app.parts.flow.receive_event(record)).await {
         Ok(Ok(new)) => {
+            if !app.parts.flow.health().push_active {
+                app.parts.recheck.notify_one();
+            }
             let outcome = if new { "accepted" } else { "duplicate" };
             let counter = if new {
                 &app.counts.accepted
