@@ -37,7 +37,7 @@ pub(crate) fn record_of(delivery: &Delivery, body: &[u8], now: DateTime<Utc>) ->
     EventRecord {
         id: delivery.id.clone(),
         channel: "bol".to_owned(),
-        kind: format!("{}:{}", delivery.resource, delivery.kind),
+        kind: delivery.event_kind(),
         resource_id: delivery.resource_id.clone(),
         received_at: now,
         handled_at: None,

@@ -376,7 +376,7 @@ async fn push(State(app): State<Arc<App>>, request: Request) -> Response {
     let too_large = || Refused {
         status: StatusCode::PAYLOAD_TOO_LARGE,
         code: "too_large",
-        reason: format!("the body is larger than {MAX_BODY} bytes"),
+        reason: retailer_client::push::PushRefusal::TooLarge.to_string(),
     };
     let declared = request
         .headers()

@@ -662,3 +662,136 @@ async fn subscribe_refuses_a_clear_text_url_or_an_unknown_resource_before_any_ca
     assert_eq!(out.status.code(), Some(64), "{}", text(&out));
     assert_eq!(anything.calls_async().await, 0, "nothing is sent");
 }
+
+/// The end to end, with the sandbox pushing as bol does (and forging a delivery
+/// after each real one): `commerce subscribe` makes the subscription and bol's test push
+/// reaches `commerce serve`; a buyer's new order is then handed over within seconds of its
+/// creation although new orders are polled only every hour; every forged delivery is
+/// refused and none is acted upon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_sandbox_pushing_a_new_order_is_handed_over_within_seconds_without_a_poll() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 0,
+        faults: 0.0,
+        cancellation_requests: 0.0,
+        process_after: Some(Duration::from_secs(1)),
+        push_forged: 1.0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let dir = temp_dir("serve-sandbox");
+    let log_file = std::fs::File::create(dir.join("serve.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_commerce"))
+        .arg("--journal")
+        .arg(dir.join("journal.sqlite"))
+        .args([
+            "serve",
+            "--init",
+            "--listen",
+            "127.0.0.1:0",
+            "--poll-interval",
+            "1h",
+            "--stock-interval",
+            "off",
+            "--returns-interval",
+            "off",
+        ])
+        .envs(sb.env())
+        .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+        .env_remove("COMMERCE_JOURNAL")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let address = address(&dir, &mut child);
+
+    let journal = dir.join("journal.sqlite");
+    let url = format!("http://{address}/push/bol");
+    let env = sb.env();
+    let subscribed = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_commerce"))
+            .arg("--journal")
+            .arg(&journal)
+            .args(["subscribe", "--url", &url])
+            .envs(env)
+            .env_remove("COMMERCE_JOURNAL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        subscribed.status.success(),
+        "{}\n{}",
+        text(&subscribed),
+        log(&dir)
+    );
+    assert!(
+        text(&subscribed).contains("bol sent its test push"),
+        "{}",
+        text(&subscribed)
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log(&dir).contains("push: accepted TEST:TEST") {
+        assert!(Instant::now() < deadline, "no test push:\n{}", log(&dir));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A buyer orders now; the order is handed over within seconds, no listing due.
+    let offer = sb
+        .offers()
+        .into_iter()
+        .find(|o| !o.fbb && o.free >= 1)
+        .expect("an offer with free stock");
+    let placed = Instant::now();
+    let order = sb.place_order(&offer.ean, 1).unwrap();
+    let key = format!("bol:{order}");
+    let handed_over = loop {
+        let j = SqliteJournal::open_read_only(&dir.join("journal.sqlite")).unwrap();
+        if j.load(&key)
+            .await
+            .unwrap()
+            .is_some_and(|r| r.submission.is_done())
+        {
+            break placed.elapsed();
+        }
+        assert!(
+            placed.elapsed() < Duration::from_secs(30),
+            "{key} not handed over:\n{}",
+            log(&dir)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        handed_over < Duration::from_secs(10),
+        "{handed_over:?}\n{}",
+        log(&dir)
+    );
+    assert!(
+        log(&dir).contains(&format!("push: accepted ORDER:ORDER_CREATED {order}")),
+        "{}",
+        log(&dir)
+    );
+
+    // Forged deliveries followed the real ones: refused, none acted upon.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sb.report().push.forged_sent < 2 {
+        assert!(Instant::now() < deadline, "{:#?}", sb.report().push);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&child, "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(60));
+    assert!(
+        matches!(status.and_then(|s| s.code()), Some(0 | 2)),
+        "{status:?}\n{}",
+        log(&dir)
+    );
+    let push = sb.report().push;
+    assert_eq!(push.forged_acknowledged, 0, "{push:#?}");
+    assert_eq!(push.forged_acted_upon, 0, "{push:#?}");
+    assert!(log(&dir).contains("push: refused"), "{}", log(&dir));
+    eprintln!("new order handed over {handed_over:?} after its creation (push)");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
