@@ -414,8 +414,18 @@ async fn push(State(app): State<Arc<App>>, request: Request) -> Response {
         };
     let record = verified.record;
     let (id, kind, resource) = (record.id.clone(), record.kind.clone(), record.resource_id.clone());
-    match tokio::time::timeout(JOURNAL_LIMIT, app.parts.flow.receive_event(record)).await {
-        Ok(Ok(new)) => {
+    // Journaled on a task of its own: a write that outlasts the answer's limit still ends
+    // (and wakes the flow); bol's re-delivery is then a duplicate.
+    let flow = app.parts.flow.clone();
+    let journaled = tokio::spawn(async move { flow.receive_event(record).await });
+    match tokio::time::timeout(JOURNAL_LIMIT, journaled).await {
+        Ok(Ok(Ok(new))) => {
+            if !new {
+                // Its first delivery's wake may have been cut short (a process killed
+                // between the write and the wake): the flow looks again, and acts on an
+                // event once (the journal says whether it was handled).
+                app.parts.flow.waker().wake();
+            }
             if !app.parts.flow.health().push_active {
                 app.parts.recheck.notify_one();
             }
@@ -441,7 +451,8 @@ async fn push(State(app): State<Arc<App>>, request: Request) -> Response {
             )
                 .into_response()
         }
-        Ok(Err(e)) => app.unavailable(&format!("the journal could not keep the event: {e}")),
+        Ok(Ok(Err(e))) => app.unavailable(&format!("the journal could not keep the event: {e}")),
+        Ok(Err(e)) => app.unavailable(&format!("the event could not be journaled: {e}")),
         Err(_) => app.unavailable(&format!(
             "the journal did not keep the event within {} ms",
             JOURNAL_LIMIT.as_millis()
