@@ -987,6 +987,12 @@ impl Flow {
                 Ok(n) => self.summary().purged += n,
                 Err(e) => self.fail("journal", "purge", &e),
             }
+            // Pushed events acted on are kept as long, for a person to read.
+            match self.journal.purge_events(before).await {
+                Ok(_) => {}
+                Err(e) if crate::journal::keeps_no_events(&e) => {}
+                Err(e) => self.fail("journal", "purge", &e),
+            }
         }
     }
 }

@@ -865,7 +865,15 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
 
 /// What a journal that keeps no pushed events answers.
 fn no_events() -> JournalError {
-    JournalError::Storage("this journal keeps no events".to_owned())
+    JournalError::Storage(NO_EVENTS.to_owned())
+}
+
+const NO_EVENTS: &str = "this journal keeps no events";
+
+/// Whether `e` says the journal keeps no pushed events (a journal of a test, or of another
+/// crate, that did not implement them): it has none to act on.
+pub(crate) fn keeps_no_events(e: &JournalError) -> bool {
+    matches!(e, JournalError::Storage(m) if m == NO_EVENTS)
 }
 
 /// The columns a journal keeps beside each record, for its queries.

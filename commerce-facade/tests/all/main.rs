@@ -6,6 +6,7 @@
 mod adversity;
 mod changes;
 mod conformance;
+mod events;
 mod flow;
 mod journal;
 mod journal_returns;
