@@ -1,7 +1,8 @@
 //! `commerce`: the operator's command line for the order-to-review flow.
 //!
 //! `commerce run` works the orders, the stock and the returns (providers from the
-//! environment), `status`, `attention` and `show` say where they stand, `resolve` and `retry`
+//! environment); `commerce serve` does the same with an HTTP server beside it (bol's push
+//! notifications, health, metrics) and `commerce subscribe` has bol push to it; `status`, `attention` and `show` say where they stand, `resolve` and `retry`
 //! settle the orders and returns that need a person. The journal is `--journal PATH`, else `COMMERCE_JOURNAL`, else one per user
 //! (`$XDG_STATE_HOME/commerce/journal.sqlite`, else `~/.local/state/commerce/journal.sqlite`),
 //! created only by `commerce init` (or `run --init`); several `commerce run` processes may
@@ -44,7 +45,10 @@ const USAGE: u8 = 64;
                   status: 0 done (or stopped cleanly); 1 a failure; 2 (run) some orders need a person and nothing \
                   failed (or a return needs a person), (stock) some offers need a person, (returns) some returns \
                   need a person; 64 a bad command line; 75 (stock, returns) another runner's pass is under \
-                  way.\n\nReturns: `commerce returns` (or `run`, every --returns-interval) lists bol's unhandled \
+                  way.\n\nServe: `commerce serve` is `run --watch` plus an HTTP server (--listen, 127.0.0.1:8080): \
+                  bol's push notifications at POST /push/bol (verified, journaled, acted upon at once), GET \
+                  /healthz, /readyz and /metrics (Prometheus). Plain HTTP: TLS belongs in a reverse proxy in front. \
+                  `commerce subscribe --url https://HOST/push/bol` has bol push there.\n\nReturns: `commerce returns` (or `run`, every --returns-interval) lists bol's unhandled \
                   returns, announces each at the warehouse that shipped it, waits until the warehouse has the \
                   goods, then handles it on bol. `attention` lists the returns that wait for a person first, \
                   nearest deadline first; `resolve return:bol:RMA ...` settles them."
