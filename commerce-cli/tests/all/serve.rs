@@ -795,3 +795,131 @@ async fn with_the_sandbox_pushing_a_new_order_is_handed_over_within_seconds_with
     eprintln!("new order handed over {handed_over:?} after its creation (push)");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `commerce serve` killed (`kill -9`) with bol pushing: the orders placed while it is down
+/// are not lost (bol delivers again, the next start lists them) and none is handed over
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_loses_no_order_bol_delivers_again() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 0,
+        faults: 0.0,
+        cancellation_requests: 0.0,
+        process_after: Some(Duration::from_secs(1)),
+        // bol's ten retries over ten minutes, in twenty seconds.
+        push_retry_scale: 30.0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let dir = temp_dir("serve-killed");
+    let start = |listen: &str, log_name: &str| {
+        let log_file = std::fs::File::create(dir.join(log_name)).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_commerce"))
+            .arg("--journal")
+            .arg(dir.join("journal.sqlite"))
+            .args([
+                "serve",
+                "--init",
+                "--listen",
+                listen,
+                "--poll-interval",
+                "1h",
+                "--stock-interval",
+                "off",
+                "--returns-interval",
+                "off",
+            ])
+            .envs(sb.env())
+            .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+            .env_remove("COMMERCE_JOURNAL")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap()
+    };
+    let mut first = start("127.0.0.1:0", "serve.log");
+    let address = address(&dir, &mut first);
+    let journal = dir.join("journal.sqlite");
+    let url = format!("http://{address}/push/bol");
+    let env = sb.env();
+    let subscribed = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_commerce"))
+            .arg("--journal")
+            .arg(&journal)
+            .args(["subscribe", "--url", &url])
+            .envs(env)
+            .env_remove("COMMERCE_JOURNAL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(subscribed.status.success(), "{}", text(&subscribed));
+    let offers: Vec<_> = sb
+        .offers()
+        .into_iter()
+        .filter(|o| !o.fbb && o.free >= 1)
+        .collect();
+    let before = sb.place_order(&offers[0].ean, 1).unwrap();
+    let handed_over = |key: String| {
+        let journal = dir.join("journal.sqlite");
+        async move {
+            let j = SqliteJournal::open_read_only(&journal).unwrap();
+            j.load(&key)
+                .await
+                .unwrap()
+                .is_some_and(|r| r.submission.is_done())
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !handed_over(format!("bol:{before}")).await {
+        assert!(Instant::now() < deadline, "{}", log(&dir));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Killed: no clean-up. A buyer orders while it is down: bol's delivery fails, and is
+    // retried.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let during = sb.place_order(&offers[offers.len() - 1].ean, 1).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sb.report().push.retried == 0 {
+        assert!(Instant::now() < deadline, "{:#?}", sb.report().push);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Started again on the same address: the re-delivery is taken, the order handed over.
+    let mut second = start(&address.to_string(), "serve-again.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !handed_over(format!("bol:{during}")).await {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            std::fs::read_to_string(dir.join("serve-again.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let again = || std::fs::read_to_string(dir.join("serve-again.log")).unwrap_or_default();
+    while !again().contains(&format!("ORDER:ORDER_CREATED {during}")) {
+        assert!(
+            Instant::now() < deadline,
+            "no re-delivery:\n{}\n{:#?}",
+            again(),
+            sb.report().push
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&second, "TERM");
+    let status = wait_for(&mut second, Duration::from_secs(60));
+    assert!(
+        matches!(status.and_then(|s| s.code()), Some(0 | 2)),
+        "{status:?}\n{}",
+        again()
+    );
+    let report = sb.report();
+    assert_eq!(report.total_duplicates(), 0, "{report:#?}");
+    assert_eq!(report.push.subscriptions_disabled, 0, "{:#?}", report.push);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
