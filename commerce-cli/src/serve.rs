@@ -32,6 +32,10 @@ use crate::ops::{Out, say, warn};
 /// reading further.
 pub(crate) const MAX_BODY: usize = retailer_client::push::MAX_BODY;
 
+/// How long reading a delivery's body may take (bol's are a few hundred bytes): a client
+/// that sends it slower is answered 408 and holds no more of the server.
+pub(crate) const BODY_LIMIT: Duration = Duration::from_secs(5);
+
 /// How long a delivery's verification may take, the signature keys' refresh included: then
 /// 503, and bol delivers again (it waits about 5 s for an answer).
 pub(crate) const VERIFY_LIMIT: Duration = Duration::from_secs(3);
@@ -387,10 +391,17 @@ async fn push(State(app): State<Arc<App>>, request: Request) -> Response {
         return app.refused(&too_large());
     }
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return app.refused(&too_large()),
-        Err(e) => {
+    let body = match tokio::time::timeout(BODY_LIMIT, Limited::new(body, MAX_BODY).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return app.refused(&too_large()),
+        Err(_) => {
+            return app.refused(&Refused {
+                status: StatusCode::REQUEST_TIMEOUT,
+                code: "slow_body",
+                reason: format!("the body did not arrive within {} s", BODY_LIMIT.as_secs()),
+            });
+        }
+        Ok(Err(e)) => {
             return app.refused(&Refused {
                 status: StatusCode::BAD_REQUEST,
                 code: "unreadable",

@@ -447,6 +447,24 @@ async fn serve_takes_signed_deliveries_refuses_forged_ones_and_answers_health_an
         );
     }
 
+    // A body sent slower than bol would: 408 after 5 s, the connection let go.
+    let slow = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream
+            .write_all(b"POST /push/bol HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"retailerId\"")
+            .unwrap();
+        let started = Instant::now();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        (answer, started.elapsed())
+    })
+    .await
+    .unwrap();
+    assert!(slow.0.starts_with("HTTP/1.1 408"), "{slow:?}");
+    assert!(slow.1 < Duration::from_secs(15), "{slow:?}");
+
     // The metrics parse; the deliveries are counted; pushes are counted on once the
     // subscription was read.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -469,10 +487,11 @@ async fn serve_takes_signed_deliveries_refuses_forged_ones_and_answers_health_an
     let outcome = |o: &str| metric(&samples, "commerce_push_deliveries_total", &[("outcome", o)]);
     assert_eq!(outcome("accepted"), Some(1.0));
     assert_eq!(outcome("duplicate"), Some(1.0));
-    assert_eq!(outcome("refused"), Some(7.0));
+    assert_eq!(outcome("refused"), Some(8.0));
     let reason = |r: &str| metric(&samples, "commerce_push_refused_total", &[("reason", r)]).unwrap_or(0.0);
     assert_eq!(reason("too_large"), 1.0);
     assert_eq!(reason("stale"), 1.0);
+    assert_eq!(reason("slow_body"), 1.0);
     assert_eq!(reason("no_signature"), 1.0);
     assert_eq!(metric(&samples, "commerce_journal_up", &[]), Some(1.0));
     assert_eq!(metric(&samples, "commerce_orders_needing_person", &[]), Some(0.0));
