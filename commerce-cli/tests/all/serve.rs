@@ -942,3 +942,166 @@ async fn a_killed_server_loses_no_order_bol_delivers_again() {
     assert_eq!(report.push.subscriptions_disabled, 0, "{:#?}", report.push);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The push endpoint down long enough for bol to give up and disable the subscription:
+/// started again, `commerce serve` says the subscription is disabled with the command that
+/// enables it and lists bol's open orders: the order placed meanwhile is handed over once
+/// (the reconciliation pass, at the first start, is in the metrics); `commerce subscribe` then enables the subscription again and bol's
+/// test push arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_push_endpoint_down_the_subscription_is_disabled_and_nothing_is_lost() {
+    let sb = commerce_sandbox::start(Config {
+        orders: 0,
+        faults: 0.0,
+        cancellation_requests: 0.0,
+        process_after: Some(Duration::from_secs(1)),
+        // bol's ten retries over ten minutes, in one second.
+        push_retry_scale: 600.0,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let dir = temp_dir("serve-down");
+    let start = |listen: &str, log_name: &str| {
+        let log_file = std::fs::File::create(dir.join(log_name)).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_commerce"))
+            .arg("--journal")
+            .arg(dir.join("journal.sqlite"))
+            .args([
+                "serve",
+                "--init",
+                "--listen",
+                listen,
+                "--poll-interval",
+                "1h",
+                "--stock-interval",
+                "off",
+                "--returns-interval",
+                "off",
+            ])
+            .envs(sb.env())
+            .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+            .env_remove("COMMERCE_JOURNAL")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap()
+    };
+    let subscribe = |url: String| {
+        let journal = dir.join("journal.sqlite");
+        let env = sb.env();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_commerce"))
+                .arg("--journal")
+                .arg(&journal)
+                .args(["subscribe", "--url", &url])
+                .envs(env)
+                .env_remove("COMMERCE_JOURNAL")
+                .output()
+                .unwrap()
+        })
+    };
+    let mut first = start("127.0.0.1:0", "serve.log");
+    let address = address(&dir, &mut first);
+    let url = format!("http://{address}/push/bol");
+    let subscribed = subscribe(url.clone()).await.unwrap();
+    assert!(subscribed.status.success(), "{}", text(&subscribed));
+    // The test push arrived; the first reconciliation pass ran at the start.
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = get(&http, address, "/metrics").await;
+        let reconciled = metric(
+            &parse_metrics(&page.body),
+            "commerce_last_reconciliation_timestamp_seconds",
+            &[],
+        )
+        .is_some();
+        if reconciled && log(&dir).contains("push: accepted TEST:TEST") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}\n{}", page.body, log(&dir));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    signal(&first, "TERM");
+    assert!(matches!(
+        wait_for(&mut first, Duration::from_secs(60)).and_then(|s| s.code()),
+        Some(0 | 2)
+    ));
+
+    // Down: a buyer orders; bol's delivery fails through its last retry and bol disables
+    // the subscription.
+    let offer = sb
+        .offers()
+        .into_iter()
+        .find(|o| !o.fbb && o.free >= 1)
+        .expect("an offer with free stock");
+    let order = sb.place_order(&offer.ean, 1).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sb.report().push.subscriptions_disabled == 0 {
+        assert!(Instant::now() < deadline, "{:#?}", sb.report().push);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut second = start(&address.to_string(), "serve-again.log");
+    let again = || std::fs::read_to_string(dir.join("serve-again.log")).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !again().contains("listening on") {
+        assert!(Instant::now() < deadline, "{}", again());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let key = format!("bol:{order}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let j = SqliteJournal::open_read_only(&dir.join("journal.sqlite")).unwrap();
+        let handed = j
+            .load(&key)
+            .await
+            .unwrap()
+            .is_some_and(|r| r.submission.is_done());
+        let page = get(&http, address, "/metrics").await;
+        let samples = parse_metrics(&page.body);
+        let listed = metric(
+            &samples,
+            "commerce_last_successful_listing_timestamp_seconds",
+            &[],
+        )
+        .is_some();
+        if handed && listed && again().contains("is disabled") {
+            assert_eq!(metric(&samples, "commerce_push_active", &[]), Some(0.0));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{handed} {listed}\n{}\n{}",
+            page.body,
+            again()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        again().contains(&format!("run `commerce subscribe --url {url}`")),
+        "{}",
+        again()
+    );
+    // The operator runs what it says: enabled again, bol's test push arrives.
+    let subscribed = subscribe(url.clone()).await.unwrap();
+    assert!(subscribed.status.success(), "{}", text(&subscribed));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !again().contains("push: accepted TEST:TEST") {
+        assert!(Instant::now() < deadline, "{}", again());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&second, "TERM");
+    let status = wait_for(&mut second, Duration::from_secs(60));
+    assert!(
+        matches!(status.and_then(|s| s.code()), Some(0 | 2)),
+        "{status:?}\n{}",
+        again()
+    );
+    let report = sb.report();
+    assert_eq!(report.total_duplicates(), 0, "{report:#?}");
+    assert_eq!(report.push.enabled_subscriptions, 1, "{:#?}", report.push);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
