@@ -24,6 +24,15 @@ use support::{SHOP_PHONE, temp_dir, text};
 /// bol as far as `commerce serve` reads it here: a token, one signature key, the
 /// subscriptions given, and no open order.
 async fn bol(public_key: &[u8], subscriptions: serde_json::Value) -> MockServer {
+    bol_answering_keys_after(public_key, subscriptions, Duration::ZERO).await
+}
+
+/// [`bol`], its signature keys answered after `delay`.
+async fn bol_answering_keys_after(
+    public_key: &[u8],
+    subscriptions: serde_json::Value,
+    delay: Duration,
+) -> MockServer {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
@@ -37,6 +46,7 @@ async fn bol(public_key: &[u8], subscriptions: serde_json::Value) -> MockServer 
         .mock_async(|when, then| {
             when.method(GET).path("/retailer/subscriptions/signature-keys");
             then.status(200)
+                .delay(delay)
                 .header("content-type", "application/vnd.retailer.v10+json")
                 .json_body(serde_json::json!({
                     "signatureKeys": [{"id": "0", "type": "RSA", "publicKey": BASE64.encode(public_key)}]
@@ -1103,5 +1113,101 @@ async fn with_the_push_endpoint_down_the_subscription_is_disabled_and_nothing_is
     let report = sb.report();
     assert_eq!(report.total_duplicates(), 0, "{report:#?}");
     assert_eq!(report.push.enabled_subscriptions, 1, "{:#?}", report.push);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// bol's signature keys slow to come: the delivery is answered 503 within the 3 s bound (bol
+/// delivers again), and its re-delivery, once the keys are in, is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_not_verified_within_3_s_is_answered_503_and_its_redelivery_accepted() {
+    let sb = quiet_sandbox().await;
+    let (pair, public) = key();
+    let bol = bol_answering_keys_after(
+        &public,
+        subscriptions("https://shop.example/push/bol", true),
+        Duration::from_secs(5),
+    )
+    .await;
+    let dir = temp_dir("serve-slow-keys");
+    let mut child = serve(&sb, &bol, &dir, &[], None);
+    let address = address(&dir, &mut child);
+    let http = reqwest::Client::new();
+    let body = delivery("ORDER", "ORDER_CREATED", Some("1043946570"), chrono::Utc::now());
+    let signature = signature_header("0", &sign(&pair, &body));
+    let started = Instant::now();
+    let first = push(&http, address, body.clone(), Some(signature.clone())).await;
+    let took = started.elapsed();
+    assert_eq!(first.status, 503, "{}\n{}", first.body, log(&dir));
+    assert!(first.body.contains("within 3 s"), "{}", first.body);
+    assert!(took < Duration::from_millis(4500), "{took:?}");
+    // bol delivers again later: the keys read in the meantime, it is accepted.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let again = push(&http, address, body.clone(), Some(signature.clone())).await;
+        if again.status == 200 {
+            assert_eq!(again.body, r#"{"status":"accepted"}"#);
+            break;
+        }
+        assert_eq!(again.status, 503, "{}", again.body);
+        assert!(Instant::now() < deadline, "{}", log(&dir));
+    }
+    let page = get(&http, address, "/metrics").await;
+    let samples = parse_metrics(&page.body);
+    let outcome = |o: &str| metric(&samples, "commerce_push_deliveries_total", &[("outcome", o)]);
+    assert_eq!(outcome("accepted"), Some(1.0));
+    assert!(outcome("unavailable").unwrap() >= 1.0);
+    assert_eq!(outcome("refused"), Some(0.0));
+    signal(&child, "TERM");
+    assert_eq!(
+        wait_for(&mut child, Duration::from_secs(30)).and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        log(&dir)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--json`: the first line names the address, each delivery is a JSON line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_json_every_line_is_json() {
+    let sb = quiet_sandbox().await;
+    let (_, public) = key();
+    let bol = bol(&public, subscriptions("https://shop.example/push/bol", true)).await;
+    let dir = temp_dir("serve-json");
+    let mut child = serve(&sb, &bol, &dir, &["--json"], None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let address: SocketAddr = loop {
+        let first = log(&dir).lines().next().map(str::to_owned);
+        if let Some(line) = first.filter(|l| l.ends_with('}')) {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert_eq!(v["event"], "listening", "{line}");
+            break v["address"].as_str().unwrap().parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "{}", log(&dir));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let refused = push(&reqwest::Client::new(), address, b"{}".to_vec(), None).await;
+    assert_eq!(refused.status, 401);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        if let Some(line) = log(&dir).lines().find(|l| l.contains(r#""event":"push""#)) {
+            break line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "{}", log(&dir));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (v["outcome"].as_str(), v["reason"].as_str()),
+        (Some("refused"), Some("no_signature"))
+    );
+    signal(&child, "TERM");
+    assert_eq!(
+        wait_for(&mut child, Duration::from_secs(30)).and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        log(&dir)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
