@@ -186,6 +186,8 @@ fn endpoint_key(method: &Method, rest: &str) -> String {
         ["offers", _, "stock"] => vec!["offers", "{id}", "stock"],
         ["shipping-labels", id] if *id != "delivery-options" => vec!["shipping-labels", "{id}"],
         ["returns", _] => vec!["returns", "{id}"],
+        ["subscriptions", id] if *id != "signature-keys" => vec!["subscriptions", "{id}"],
+        ["subscriptions", "test", _] => vec!["subscriptions", "test", "{id}"],
         other => other.to_vec(),
     };
     format!("{method} /{}", shape.join("/"))
@@ -303,6 +305,13 @@ async fn api(
         ("retailer", "GET", ["returns"]) => list_returns(&s, &q),
         ("retailer", "GET", ["returns", id]) => get_return(&s, id),
         ("retailer", "PUT", ["returns", id]) => handle_return(&s, id, &body),
+        ("retailer", "GET", ["subscriptions"]) => list_subscriptions(&s),
+        ("retailer", "POST", ["subscriptions"]) => create_subscription(&s, &body),
+        ("retailer", "GET", ["subscriptions", "signature-keys"]) => signature_keys(&s),
+        ("retailer", "POST", ["subscriptions", "test", id]) => test_subscription(&s, id),
+        ("retailer", "GET", ["subscriptions", id]) => get_subscription(&s, id),
+        ("retailer", "PUT", ["subscriptions", id]) => update_subscription(&s, id, &body),
+        ("retailer", "DELETE", ["subscriptions", id]) => delete_subscription(&s, id),
         ("shared", "GET", ["process-status"]) => process_status_by_entity(&s, &q),
         ("shared", "GET", ["process-status", id]) => process_status(&s, id),
         ("shared", "POST", ["process-status"]) => process_statuses(&s, &body),
@@ -312,6 +321,10 @@ async fn api(
             &format!("The sandbox does not serve {endpoint}"),
         ),
     };
+    // A 429 of an endpoint's own limit (the signature keys' hourly one) keeps its headers.
+    if r.status() == StatusCode::TOO_MANY_REQUESTS {
+        return r;
+    }
     with_limit(r, limit, remaining)
 }
 
@@ -344,30 +357,119 @@ fn open_items(o: &BolOrder) -> bool {
     o.items.iter().any(|i| i.open() > 0)
 }
 
+/// A time as bol writes it: RFC 3339 in bol's zone (Europe/Amsterdam), to the second.
+fn bol_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    crate::world::amsterdam(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+/// `GET /retailer/orders`: 50 a page (`page` from 1); `status` `OPEN` (default: orders with
+/// a line neither shipped nor cancelled), `SHIPPED` (nothing open, something shipped) or
+/// `ALL`; `fulfilment-method` `FBR` (default), `FBB` (the sandbox has none) or `ALL`; and
+/// the order items' latest change (`latestChangedDateTime`: placed, shipped, cancelled, a
+/// buyer's cancellation request): `change-interval-minute` (1 to 60: changed within that
+/// many minutes before now) and `latest-change-date` (`yyyy-mm-dd`, a day in bol's zone, up
+/// to 3 months back: changed that day), both when both are given. With a change filter, only
+/// the items that pass it are listed, and orders without one are left out. Anything else
+/// is a 400 Problem with its violation; `{}` past the end.
 fn list_orders(s: &Shared, q: &HashMap<String, String>) -> Response {
-    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
-    let status = q.get("status").map(String::as_str).unwrap_or("OPEN");
-    let method = q.get("fulfilment-method").map(String::as_str).unwrap_or("FBR");
+    const WHAT: &str = "GET /orders";
+    let page = match q.get("page").map(|p| p.parse::<usize>()) {
+        None => 1,
+        Some(Ok(p)) if p >= 1 => p,
+        Some(_) => return bad_parameter(s, WHAT, "page", "Must be a whole number of at least 1."),
+    };
+    let status = match q.get("status").map(String::as_str) {
+        None => "OPEN",
+        Some(st @ ("OPEN" | "SHIPPED" | "ALL")) => st,
+        Some(other) => {
+            return bad_parameter(
+                s,
+                WHAT,
+                "status",
+                &format!("Request contains invalid value(s): '{other}', allowed values: OPEN, SHIPPED, ALL."),
+            );
+        }
+    };
+    let method = match q.get("fulfilment-method").map(String::as_str) {
+        None => "FBR",
+        Some(m @ ("FBR" | "FBB" | "ALL")) => m,
+        Some(other) => {
+            return bad_parameter(
+                s,
+                WHAT,
+                "fulfilment-method",
+                &format!("Request contains invalid value(s): '{other}', allowed values: FBR, FBB, ALL."),
+            );
+        }
+    };
+    let now = s.now();
+    let day_of = |t| crate::world::amsterdam(t).date_naive();
+    let interval = match q.get("change-interval-minute").map(|m| m.parse::<i64>()) {
+        None => None,
+        Some(Ok(m)) if (1..=60).contains(&m) => Some(chrono::Duration::minutes(m)),
+        Some(_) => {
+            return bad_parameter(
+                s,
+                WHAT,
+                "change-interval-minute",
+                "Must be a whole number from 1 to 60.",
+            );
+        }
+    };
+    let day = match q.get("latest-change-date") {
+        None => None,
+        Some(d) => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            Ok(day) if day >= day_of(now - chrono::Duration::days(92)) => Some(day),
+            Ok(_) => {
+                return bad_parameter(
+                    s,
+                    WHAT,
+                    "latest-change-date",
+                    "Up to 3 months of history is supported.",
+                );
+            }
+            Err(_) => {
+                return bad_parameter(
+                    s,
+                    WHAT,
+                    "latest-change-date",
+                    &format!("Request contains invalid value(s): '{d}', a date (yyyy-mm-dd) is expected."),
+                );
+            }
+        },
+    };
+    let passes = |i: &crate::world::BolItem| {
+        // No upper bound: the sandbox's time of day jitters by microseconds between reads.
+        interval.is_none_or(|m| i.changed > now - m) && day.is_none_or(|d| day_of(i.changed) == d)
+    };
     let w = s.world();
     let orders: Vec<Value> = w
         .bol_orders
         .iter()
-        // Every seeded order is fulfilled by the retailer.
+        // Every order of the sandbox is fulfilled by the retailer.
         .filter(|_| method != "FBB")
         .filter(|o| match status {
             "OPEN" => open_items(o),
-            "SHIPPED" => !open_items(o),
+            "SHIPPED" => !open_items(o) && o.items.iter().any(|i| i.shipped > 0),
             _ => true,
+        })
+        .filter_map(|o| {
+            let items: Vec<Value> = o
+                .items
+                .iter()
+                .filter(|i| passes(i))
+                .map(|i| {
+                    json!({"orderItemId": i.order_item_id, "ean": i.ean,
+                       "fulfilmentMethod": "FBR", "fulfilmentStatus": if i.open() > 0 { "OPEN" } else { "HANDLED" },
+                       "quantity": i.quantity, "quantityShipped": i.shipped, "quantityCancelled": i.cancelled,
+                       "cancellationRequest": i.cancellation_request, "latestChangedDateTime": bol_time(i.changed)})
+                })
+                .collect();
+            (!items.is_empty())
+                .then(|| json!({"orderId": o.order_id, "orderPlacedDateTime": o.placed, "orderItems": items}))
         })
         .skip((page - 1) * PAGE)
         .take(PAGE)
-        .map(|o| {
-            json!({"orderId": o.order_id, "orderPlacedDateTime": o.placed,
-                   "orderItems": o.items.iter().map(|i| json!({"orderItemId": i.order_item_id, "ean": i.ean,
-                       "fulfilmentMethod": "FBR", "fulfilmentStatus": if i.open() > 0 { "OPEN" } else { "HANDLED" },
-                       "quantity": i.quantity, "quantityShipped": i.shipped, "quantityCancelled": i.cancelled,
-                       "cancellationRequest": i.cancellation_request, "latestChangedDateTime": o.placed})).collect::<Vec<_>>()})
-        })
         .collect();
     // An empty page is `{}`, without the list key.
     let body = if orders.is_empty() {
@@ -387,7 +489,7 @@ fn order_detail(s: &Shared, id: &str) -> Response {
             &format!("Order {id} not found."),
         );
     };
-    o.read();
+    let asked = o.read();
     let mut address = json!({"salutation": "UNKNOWN", "firstName": o.first_name, "surname": o.surname, "streetName": o.street,
         "houseNumber": o.house_number, "zipCode": o.zip, "city": o.city, "countryCode": o.country, "email": o.email,
         "language": if o.country == "BE" { "nl-BE" } else { "nl" }});
@@ -418,11 +520,16 @@ fn order_detail(s: &Shared, id: &str) -> Response {
             "orderItemId": i.order_item_id, "cancellationRequest": i.cancellation_request, "quantity": i.quantity,
             "quantityShipped": i.shipped, "quantityCancelled": i.cancelled, "unitPrice": i.unit_price,
             "totalPrice": i.unit_price * i.quantity as f64, "commission": (i.unit_price * 0.1 * 100.0).round() / 100.0,
-            "latestChangedDateTime": o.placed, "discounts": [],
+            "latestChangedDateTime": bol_time(i.changed), "discounts": [],
             "fulfilment": {"method": "FBR", "distributionParty": "RETAILER", "timeFrameType": "REGULAR"},
             "offer": {"offerId": format!("offer-{}", i.ean), "reference": i.shop_sku},
             "product": {"ean": i.ean, "title": i.title}})).collect::<Vec<_>>()
     });
+    if asked {
+        let order = o.order_id.clone();
+        w.push
+            .raise("ORDER", "ORDER_ITEM_CANCELLATION_REQUEST", Some(order));
+    }
     answer(StatusCode::OK, JSON, body.to_string())
 }
 
@@ -471,27 +578,79 @@ fn start_process_in(w: &mut crate::world::World, event: &str, entity: String) ->
         created: now_rfc3339(),
         failure: None,
         effect: None,
+        started: Instant::now(),
+        told: false,
     };
     let body = process_json(&id, &p, "PENDING");
     w.bol_processes.insert(id.clone(), p);
     (id, answer(StatusCode::ACCEPTED, JSON, body.to_string()))
 }
 
-/// A read of a process status: each read brings it closer to `SUCCESS` (or, for one that
-/// cannot succeed, `FAILURE`). The effect of one that succeeds is returned, to apply.
-fn read_process(p: &mut BolProcess, id: &str, after: u32) -> (Value, Option<Effect>) {
-    p.reads += 1;
-    let status = match (p.reads >= after, &p.failure) {
+/// A process's status now: `PENDING` until read `after` times (or ended on its own), then
+/// `SUCCESS`, or `FAILURE` for one that cannot succeed.
+fn status_of(p: &BolProcess, after: u32) -> &'static str {
+    match (p.reads >= after, &p.failure) {
         (false, _) => "PENDING",
         (true, None) => "SUCCESS",
         (true, Some(_)) => "FAILURE",
+    }
+}
+
+/// A read of a process status: each read brings it closer to `SUCCESS` (or, for one that
+/// cannot succeed, `FAILURE`). When it ends, its effect is applied and its end told to the
+/// push subscribers. `None` for a process bol does not know.
+fn read_process(s: &Shared, w: &mut crate::world::World, id: &str) -> Option<Value> {
+    let p = w.bol_processes.get_mut(id)?;
+    p.reads += 1;
+    let body = process_json(id, p, status_of(p, s.config.process_after_reads));
+    ended(s, w, id);
+    Some(body)
+}
+
+/// A process that may have ended: its effect applied (on `SUCCESS`) and its end told
+/// (`PROCESS_STATUS`), once.
+fn ended(s: &Shared, w: &mut crate::world::World, id: &str) {
+    let Some(p) = w.bol_processes.get_mut(id) else {
+        return;
     };
+    let status = status_of(p, s.config.process_after_reads);
+    if status == "PENDING" {
+        return;
+    }
     let effect = if status == "SUCCESS" {
         p.effect.take()
     } else {
         None
     };
-    (process_json(id, p, status), effect)
+    let tell = !std::mem::replace(&mut p.told, true);
+    if let Some(effect) = effect {
+        apply(s, w, effect);
+    }
+    if tell {
+        w.push.raise("PROCESS_STATUS", status, Some(id.to_owned()));
+    }
+}
+
+/// With `Config::process_after`, the processes that ran that long end on their own, read
+/// or not, as bol's do.
+pub(crate) fn end_due_processes(s: &Shared, w: &mut crate::world::World) {
+    let Some(after) = s.config.process_after else {
+        return;
+    };
+    let reads = s.config.process_after_reads;
+    let mut due: Vec<(u64, String)> = w
+        .bol_processes
+        .iter()
+        .filter(|(_, p)| p.reads < reads && p.started.elapsed() >= after)
+        .map(|(id, _)| (id.parse().unwrap_or(u64::MAX), id.clone()))
+        .collect();
+    due.sort();
+    for (_, id) in due {
+        if let Some(p) = w.bol_processes.get_mut(&id) {
+            p.reads = reads;
+        }
+        ended(s, w, &id);
+    }
 }
 
 /// Applies what a process did when it succeeded: bol processes a change, then it holds.
@@ -511,6 +670,11 @@ fn apply(s: &Shared, w: &mut crate::world::World, effect: Effect) {
             handling_result,
             quantity,
         } => w.apply_handling(&rma_id, &handling_result, quantity, s.now()),
+        Effect::Subscription(change) => {
+            if w.push.apply(change) {
+                s.push_wake.notify_one();
+            }
+        }
     }
 }
 
@@ -530,9 +694,7 @@ fn settle_handlings(s: &Shared, w: &mut crate::world::World) {
             continue;
         };
         p.reads = p.reads.max(after);
-        if let Some(effect) = p.effect.take() {
-            apply(s, w, effect);
-        }
+        ended(s, w, &id);
     }
 }
 
@@ -812,7 +974,6 @@ fn process_status_by_entity(s: &Shared, q: &HashMap<String, String>) -> Response
         Some(Ok(p)) if p >= 1 => p,
         Some(_) => return bad_parameter(s, WHAT, "page", "Must be a whole number of at least 1."),
     };
-    let after = s.config.process_after_reads;
     let mut w = s.world();
     let mut ids: Vec<(u64, String)> = w
         .bol_processes
@@ -823,13 +984,9 @@ fn process_status_by_entity(s: &Shared, q: &HashMap<String, String>) -> Response
     ids.sort();
     let mut statuses = Vec::new();
     for (_, id) in ids.into_iter().skip((page - 1) * PAGE).take(PAGE) {
-        let Some((body, effect)) = w.bol_processes.get_mut(&id).map(|p| read_process(p, &id, after)) else {
-            continue;
-        };
-        if let Some(effect) = effect {
-            apply(s, &mut w, effect);
+        if let Some(body) = read_process(s, &mut w, &id) {
+            statuses.push(body);
         }
-        statuses.push(body);
     }
     drop(w);
     answer(
@@ -840,19 +997,14 @@ fn process_status_by_entity(s: &Shared, q: &HashMap<String, String>) -> Response
 }
 
 fn process_status(s: &Shared, id: &str) -> Response {
-    let after = s.config.process_after_reads;
     let mut w = s.world();
-    let Some(p) = w.bol_processes.get_mut(id) else {
+    let Some(body) = read_process(s, &mut w, id) else {
         return problem(
             StatusCode::NOT_FOUND,
             "Not Found",
             &format!("Process status {id} not found."),
         );
     };
-    let (body, effect) = read_process(p, id, after);
-    if let Some(effect) = effect {
-        apply(s, &mut w, effect);
-    }
     answer(StatusCode::OK, JSON, body.to_string())
 }
 
@@ -910,17 +1062,12 @@ fn process_statuses(s: &Shared, body: &[u8]) -> Response {
     if !bad.is_empty() {
         return refuse("a query without a processStatusId", bad);
     }
-    let after = s.config.process_after_reads;
     let mut w = s.world();
     let mut statuses: Vec<Value> = Vec::new();
     for id in &ids {
-        let Some((body, effect)) = w.bol_processes.get_mut(*id).map(|p| read_process(p, id, after)) else {
-            continue;
-        };
-        if let Some(effect) = effect {
-            apply(s, &mut w, effect);
+        if let Some(body) = read_process(s, &mut w, id) {
+            statuses.push(body);
         }
-        statuses.push(body);
     }
     drop(w);
     answer(
@@ -1041,6 +1188,7 @@ fn create_shipment(s: &Shared, body: &[u8]) -> Response {
             &format!("Order items {already:?} are already shipped"),
         );
     }
+    let now = crate::clock_at(Instant::now());
     for o in w.bol_orders.iter_mut() {
         for i in o.items.iter_mut() {
             if ids.contains(&i.order_item_id) {
@@ -1048,9 +1196,12 @@ fn create_shipment(s: &Shared, body: &[u8]) -> Response {
                 i.shipped = i.quantity - i.cancelled;
                 i.cancellation_request = false;
                 i.shipped_at = Some(Instant::now());
+                i.changed = now;
             }
         }
     }
+    let shipment = w.push.new_shipment_id();
+    w.push.raise("SHIPMENT", "UPDATE_TRANSPORT_EVENT", Some(shipment));
     drop(w);
     s.created(P, "shipments");
     start_process(s, "CONFIRM_SHIPMENT", ids[0].clone())
@@ -1136,10 +1287,12 @@ fn cancel_items(s: &Shared, body: &[u8]) -> Response {
         }
         wanted.push((o, i));
     }
+    let now = crate::clock_at(Instant::now());
     for (o, i) in &wanted {
         let line = &mut w.bol_orders[*o].items[*i];
         line.cancelled += line.open();
         line.cancellation_request = false;
+        line.changed = now;
     }
     let entity = w.bol_orders[wanted[0].0].items[wanted[0].1].order_item_id.clone();
     drop(w);
@@ -1753,6 +1906,178 @@ fn label_pdf(id: &str, label: &BolLabel) -> Vec<u8> {
         objects.len() + 1
     ));
     pdf.into_bytes()
+}
+
+/// bol's 404 Problem for a subscription it does not have.
+fn unknown_subscription(s: &Shared, endpoint: &str, id: &str) -> Response {
+    s.violation(P, format!("{endpoint} for unknown subscription {id}"));
+    problem_with(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        &format!("Subscription {id} not found."),
+        &[(
+            "subscription-id".into(),
+            format!("Subscription {id} is not one of the retailer's."),
+        )],
+    )
+}
+
+/// A `SubscriptionRequest` that breaks the description: bol's 400 Problem.
+fn bad_subscription(s: &Shared, what: &str, violations: &[(String, String)]) -> Response {
+    s.violation(
+        P,
+        format!(
+            "{what}: {}",
+            violations
+                .iter()
+                .map(|(n, r)| format!("{n}: {r}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    );
+    problem_with(
+        StatusCode::BAD_REQUEST,
+        "Error validating request. Consult the bol.com API documentation for more information.",
+        "Bad request",
+        violations,
+    )
+}
+
+/// `GET /retailer/subscriptions`: `SubscriptionsResponse`, every subscription bol has
+/// (those whose creation succeeded), by id.
+fn list_subscriptions(s: &Shared) -> Response {
+    let w = s.world();
+    let list: Vec<Value> = w.push.subscriptions.values().map(|sub| sub.json()).collect();
+    answer(StatusCode::OK, JSON, json!({"subscriptions": list}).to_string())
+}
+
+/// `GET /retailer/subscriptions/{id}`: `SubscriptionResponse`, or a 404 Problem.
+fn get_subscription(s: &Shared, id: &str) -> Response {
+    let found = s.world().push.subscription(id).map(|sub| sub.json());
+    match found {
+        Some(sub) => answer(StatusCode::OK, JSON, sub.to_string()),
+        None => unknown_subscription(s, "GET /subscriptions/{id}", id),
+    }
+}
+
+/// `POST /retailer/subscriptions` (`SubscriptionRequest`): `resources` (bol's seven; by
+/// webhook only `ORDER`, `PROCESS_STATUS`, `SHIPMENT`), `url` (for a WEBHOOK an https URL,
+/// or http to a loopback host), `subscriptionType`, `enabled` (default true), `identity`
+/// (an AWS role ARN for AWS_SQS). `202` and a `CREATE_SUBSCRIPTION` process status whose
+/// `entityId` is the new subscription's id; it exists once that process succeeds.
+fn create_subscription(s: &Shared, body: &[u8]) -> Response {
+    let mut w = s.world();
+    let id = w.push.new_subscription_id();
+    match crate::push::subscription_request(body, id.clone()) {
+        Ok(sub) => start_process_with(
+            &mut w,
+            "CREATE_SUBSCRIPTION",
+            id,
+            Some(Effect::Subscription(crate::push::SubscriptionChange::Put(sub))),
+            None,
+        ),
+        Err(bad) => {
+            drop(w);
+            bad_subscription(s, "subscription", &bad)
+        }
+    }
+}
+
+/// `PUT /retailer/subscriptions/{id}` (`SubscriptionRequest`, the whole subscription:
+/// `enabled` left out is true, so a PUT enables a subscription bol disabled): `202` and an
+/// `UPDATE_SUBSCRIPTION` process status, applied when it succeeds; 404 for an unknown id.
+fn update_subscription(s: &Shared, id: &str, body: &[u8]) -> Response {
+    let mut w = s.world();
+    if w.push.subscription(id).is_none() {
+        drop(w);
+        return unknown_subscription(s, "PUT /subscriptions/{id}", id);
+    }
+    match crate::push::subscription_request(body, id.to_owned()) {
+        Ok(sub) => start_process_with(
+            &mut w,
+            "UPDATE_SUBSCRIPTION",
+            id.to_owned(),
+            Some(Effect::Subscription(crate::push::SubscriptionChange::Put(sub))),
+            None,
+        ),
+        Err(bad) => {
+            drop(w);
+            bad_subscription(s, &format!("subscription {id} update"), &bad)
+        }
+    }
+}
+
+/// `DELETE /retailer/subscriptions/{id}`: `202` and a `DELETE_SUBSCRIPTION` process status,
+/// removed when it succeeds; 404 for an unknown id.
+fn delete_subscription(s: &Shared, id: &str) -> Response {
+    let mut w = s.world();
+    if w.push.subscription(id).is_none() {
+        drop(w);
+        return unknown_subscription(s, "DELETE /subscriptions/{id}", id);
+    }
+    start_process_with(
+        &mut w,
+        "DELETE_SUBSCRIPTION",
+        id.to_owned(),
+        Some(Effect::Subscription(crate::push::SubscriptionChange::Delete(
+            id.to_owned(),
+        ))),
+        None,
+    )
+}
+
+/// `POST /retailer/subscriptions/test/{id}`: `202` and a `SEND_SUBSCRIPTION_TST_MSG`
+/// process status; when it succeeds, a `TEST`/`TEST` delivery goes to the subscription (if
+/// it is an enabled webhook); 404 for an unknown id.
+fn test_subscription(s: &Shared, id: &str) -> Response {
+    let mut w = s.world();
+    if w.push.subscription(id).is_none() {
+        drop(w);
+        return unknown_subscription(s, "POST /subscriptions/test/{id}", id);
+    }
+    start_process_with(
+        &mut w,
+        "SEND_SUBSCRIPTION_TST_MSG",
+        id.to_owned(),
+        Some(Effect::Subscription(crate::push::SubscriptionChange::Test(
+            id.to_owned(),
+        ))),
+        None,
+    )
+}
+
+/// `GET /retailer/subscriptions/signature-keys`: `KeySetResponse`, or, past 10 calls an
+/// hour, a 429 Problem with `Retry-After` (also a violation: a client should cache the
+/// keys).
+fn signature_keys(s: &Shared) -> Response {
+    match crate::push::signature_keys(s) {
+        Ok(keys) => answer(StatusCode::OK, JSON, keys.to_string()),
+        Err(wait) => {
+            s.rate_limited(P);
+            s.violation(
+                P,
+                format!(
+                    "GET /subscriptions/signature-keys over {} an hour",
+                    crate::push::SIGNATURE_KEY_CALLS_PER_HOUR
+                ),
+            );
+            let mut r = problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests",
+                "Too many requests, retry later.",
+            );
+            let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+            let h = r.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            h.insert(
+                "x-ratelimit-limit",
+                HeaderValue::from(crate::push::SIGNATURE_KEY_CALLS_PER_HOUR),
+            );
+            h.insert("x-ratelimit-remaining", HeaderValue::from(0));
+            h.insert("x-ratelimit-reset", HeaderValue::from(secs));
+            r
+        }
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@
 
 mod bol;
 mod customer;
+mod push;
 mod returns;
 mod safeshop;
 mod shopwedo;
@@ -37,7 +38,7 @@ mod world;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -53,6 +54,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use crate::bol::bol_limit_per_second;
+pub use crate::push::{
+    FORGED_KINDS, PushReport, RETRY_DELAYS_SECS, SANDBOX_RETAILER_ID, SIGNATURE_HEADER,
+    SIGNATURE_KEY_CALLS_PER_HOUR,
+};
 pub use crate::returns::ReturnLine;
 pub use crate::world::{Product, gtin_check_digit};
 
@@ -164,6 +169,24 @@ pub struct Config {
     /// Share of returns with two items (two lines) of one order, where the order has two
     /// lines shipped. Default 0.
     pub returns_multi: f64,
+    /// A bol process also ends this long after it started, read or not, as bol's do on
+    /// their own (and its `PROCESS_STATUS` push notification goes out then). Default
+    /// `None`: a process ends by `process_after_reads` reads only, as before; a run that
+    /// waits for push notifications instead of reading statuses needs it.
+    pub process_after: Option<Duration>,
+    /// Divides the waits between the retries of a push delivery (bol: 10 retries over 10
+    /// minutes, [`RETRY_DELAYS_SECS`]): 600 makes the whole window a second. Default 1.
+    pub push_retry_scale: f64,
+    /// How long a push delivery may take to be answered 2xx (bol: 5 s). Default 5 s.
+    pub push_answer_within: Duration,
+    /// Test mode: after this share of real push deliveries (1: after each, 0.25: after
+    /// every fourth), also one forged delivery to the same URL, cycling through
+    /// [`FORGED_KINDS`]. Default 0: none.
+    pub push_forged: f64,
+    /// bol rotates its push signing key this long after the start: a new key (id `1`)
+    /// signs from then on, the old one stays listed. Default `None`
+    /// ([`Sandbox::rotate_push_key`] rotates at any moment).
+    pub push_rotate_key_after: Option<Duration>,
 }
 
 impl Config {
@@ -201,6 +224,11 @@ impl Default for Config {
             receive_after: Duration::from_secs(24 * 3600),
             return_mismatch: 0.0,
             returns_multi: 0.0,
+            process_after: None,
+            push_retry_scale: 1.0,
+            push_answer_within: Duration::from_secs(5),
+            push_forged: 0.0,
+            push_rotate_key_after: None,
         }
     }
 }
@@ -243,6 +271,9 @@ pub struct Report {
     /// bol, and what went wrong.
     #[serde(default)]
     pub returns: ReturnsReport,
+    /// bol's push notifications: subscriptions, deliveries, retries, forged deliveries.
+    #[serde(default)]
+    pub push: PushReport,
 }
 
 /// What happened to bol's returns, counted by return item (one RMA id each) unless said
@@ -534,6 +565,16 @@ pub(crate) struct Shared {
     pub(crate) world: Mutex<world::World>,
     report: Mutex<Report>,
     rng: Mutex<fastrand::Rng>,
+    /// bol's push signing keys, made when first needed.
+    pub(crate) keys: OnceLock<Mutex<push::Keys>>,
+    /// The HTTP client of the push deliveries.
+    client: OnceLock<reqwest::Client>,
+    /// The push deliveries under way: stopped with the sandbox, and by a reset.
+    tasks: Mutex<tokio::task::JoinSet<()>>,
+    /// Wakes the push clock when a subscription is enabled.
+    pub(crate) push_wake: tokio::sync::Notify,
+    /// The timed key rotation happened.
+    rotated: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -547,7 +588,40 @@ impl Shared {
             report: Mutex::new(Report::default()),
             rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
             config,
+            keys: OnceLock::new(),
+            client: OnceLock::new(),
+            tasks: Mutex::new(tokio::task::JoinSet::new()),
+            push_wake: tokio::sync::Notify::new(),
+            rotated: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The client that delivers push notifications: no proxy, no redirects, bol's answer
+    /// limit.
+    pub(crate) fn push_client(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .no_proxy()
+                // No idle pool: a paused-time run's clock does not jump on a pooled
+                // socket's timer, and each delivery is a connection of its own, as bol's.
+                .pool_max_idle_per_host(0)
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(self.config.push_answer_within)
+                .build()
+                .unwrap_or_default()
+        })
+    }
+
+    /// Runs a push task until it ends or the sandbox stops.
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = lock(&self.tasks);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(task);
+    }
+
+    /// Stops the push deliveries under way (the push clock is the sandbox's to stop).
+    fn stop_tasks(&self) {
+        lock(&self.tasks).abort_all();
     }
 
     /// The sandbox's now: the system's clock, moved on by whatever tokio's clock is ahead
@@ -614,13 +688,27 @@ impl Shared {
         report.stock = w.stock_counters.clone();
         report.returns = w.returns.report();
         report.offers = w.offer_reports(&self.config);
+        report.push = w.push.report.clone();
+        report.push.subscriptions = w.push.subscriptions.len() as u64;
+        report.push.enabled_subscriptions =
+            w.push.subscriptions.values().filter(|s| s.enabled).count() as u64;
         report
     }
 
     /// Runs what the sandbox's clock brought since the last look (shipments, order
-    /// arrivals, stock drift).
+    /// arrivals, stock drift, processes ending on their own, a key rotation).
     fn advance(&self) {
-        self.world().advance(&self.config, Instant::now());
+        {
+            let mut w = self.world();
+            w.advance(&self.config, Instant::now());
+            bol::end_due_processes(self, &mut w);
+        }
+        if let Some(after) = self.config.push_rotate_key_after {
+            let due = self.world().started.elapsed() >= after;
+            if due && !self.rotated.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                push::rotate(self);
+            }
+        }
     }
 
     /// Every return item as bol and the warehouse have it now.
@@ -631,6 +719,8 @@ impl Shared {
     }
 
     fn reset(&self) {
+        // Deliveries under way belong to the world forgotten.
+        self.stop_tasks();
         *lock(&self.report) = Report::default();
         *lock(&self.world) = world::World::seed(&self.config);
         *lock(&self.rng) = fastrand::Rng::with_seed(self.config.seed);
@@ -765,6 +855,61 @@ async fn faults(State(shared): State<Arc<Shared>>, request: Request, next: Next)
     }
 }
 
+/// Sends the push deliveries of whatever a request made happen; once forged deliveries went
+/// out, first counts a request (to any provider) that names what only they named.
+async fn push_after(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let request = if !request.uri().path().starts_with("/__sandbox") && push::any_forged(&shared) {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+            return json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                serde_json::json!({"message": "the sandbox reads bodies up to 16 MiB"}),
+            );
+        };
+        push::check_forged(
+            &shared,
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+            &bytes,
+        );
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        request
+    };
+    let answer = next.run(request).await;
+    push::dispatch(&shared);
+    answer
+}
+
+/// How often the push clock looks at the sandbox's clock while a subscription is enabled:
+/// order arrivals, processes ending on their own and key rotations are told within it.
+const PUSH_TICK: Duration = Duration::from_millis(200);
+
+/// The push clock: while some subscription is enabled (or processes end on their own, or
+/// a key rotation is due), runs the sandbox's clock and sends what it brought, so events go
+/// out with no request coming in.
+async fn push_clock(shared: Arc<Shared>) {
+    loop {
+        let active = shared.config.process_after.is_some()
+            || (shared.config.push_rotate_key_after.is_some()
+                && !shared.rotated.load(std::sync::atomic::Ordering::SeqCst))
+            || shared.world().push.any_enabled();
+        if active {
+            tokio::time::sleep(PUSH_TICK).await;
+            shared.advance();
+            push::dispatch(&shared);
+        } else {
+            shared.push_wake.notified().await;
+        }
+    }
+}
+
+async fn rotate_key(State(shared): State<Arc<Shared>>) -> Response {
+    let id = push::rotate(&shared);
+    json(StatusCode::OK, serde_json::json!({"keyId": id}))
+}
+
 async fn report(State(shared): State<Arc<Shared>>) -> Response {
     json(
         StatusCode::OK,
@@ -806,6 +951,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/__sandbox/offers", get(offers_table))
         .route("/__sandbox/returns", get(returns_view))
         .route("/__sandbox/reset", post(reset))
+        .route("/__sandbox/push/rotate-key", post(rotate_key))
         .nest("/safeshop/v1", safeshop::router())
         .nest("/sitejabber/v1", sitejabber::router())
         .nest("/shopwedo/api", shopwedo::router())
@@ -813,6 +959,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .nest("/bol", bol::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), faults))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), push_after))
         .with_state(shared)
 }
 
@@ -841,6 +988,7 @@ pub struct Sandbox {
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    clock: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -974,14 +1122,35 @@ impl Sandbox {
     /// The buyer asks to cancel these lines of a bol order now (lines not open are left as
     /// they are), as a buyer would at any moment.
     pub fn request_cancellation(&self, order_id: &str, line_ids: &[&str]) {
-        let mut w = self.shared.world();
-        for o in w.bol_orders.iter_mut().filter(|o| o.order_id == order_id) {
-            for i in o.items.iter_mut() {
-                if line_ids.contains(&i.order_item_id.as_str()) && i.open() > 0 {
-                    i.cancellation_request = true;
+        {
+            let mut w = self.shared.world();
+            let now = clock_at(Instant::now());
+            let mut asked = false;
+            for o in w.bol_orders.iter_mut().filter(|o| o.order_id == order_id) {
+                for i in o.items.iter_mut() {
+                    if line_ids.contains(&i.order_item_id.as_str()) && i.open() > 0 {
+                        i.cancellation_request = true;
+                        i.changed = now;
+                        asked = true;
+                    }
                 }
             }
+            if asked {
+                w.push.raise(
+                    "ORDER",
+                    "ORDER_ITEM_CANCELLATION_REQUEST",
+                    Some(order_id.to_owned()),
+                );
+            }
         }
+        push::dispatch(&self.shared);
+    }
+
+    /// bol rotates its push signing key now: a new key (id `1`, then `2`, …) signs the
+    /// deliveries from now on; the old ones stay listed at the signature-keys endpoint. The
+    /// new key's id. (`POST /__sandbox/push/rotate-key` does the same.)
+    pub fn rotate_push_key(&self) -> String {
+        push::rotate(&self.shared)
     }
 
     /// Every return item registered on bol, with what the warehouse announced and received
@@ -1031,9 +1200,13 @@ impl Sandbox {
     /// [`StockReport::refused_sales`]). Units taken beyond the truly free ones count as
     /// [`StockReport::oversold`].
     pub fn place_order(&self, ean: &str, quantity: i64) -> Result<String, SaleRefused> {
-        let mut w = self.shared.world();
-        w.advance(&self.shared.config, Instant::now());
-        w.place_order(&self.shared.config, ean, quantity)
+        let placed = {
+            let mut w = self.shared.world();
+            w.advance(&self.shared.config, Instant::now());
+            w.place_order(&self.shared.config, ean, quantity)
+        };
+        push::dispatch(&self.shared);
+        placed
     }
 
     /// Sets the units on a warehouse's shelf for `ean` (`provider`: `shopwedo`, or
@@ -1064,8 +1237,10 @@ impl Sandbox {
         self.shared.reset();
     }
 
-    /// Stops serving.
+    /// Stops serving (and delivering push notifications).
     pub async fn stop(mut self) {
+        self.clock.abort();
+        self.shared.stop_tasks();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -1075,6 +1250,8 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        self.clock.abort();
+        self.shared.stop_tasks();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -1099,10 +1276,12 @@ pub fn start_on(listener: TcpListener, config: Config) -> std::io::Result<Sandbo
             })
             .await;
     });
+    let clock = tokio::spawn(push_clock(shared.clone()));
     Ok(Sandbox {
         addr,
         shared,
         stop: Some(stop),
         task,
+        clock,
     })
 }

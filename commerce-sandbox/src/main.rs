@@ -14,7 +14,8 @@ fn usage() -> ! {
          [--garbled-creates P] [--cancellation-requests P] [--ship-after SECS] [--customer-token-lifetime SECS] [--bol-token-lifetime SECS] \
          [--order-arrivals SECS] [--stock-drift SECS] [--export-without-stock-details] [--cancelled-gives-back] \
          [--shopwedo-warning-level N] [--shopwedo-on-shelf] [--shopwedo-times-utc] [--customer-reserves] \
-         [--returns P] [--return-after SECS] [--receive-after SECS] [--return-mismatch P] [--returns-multi P]\n\
+         [--returns P] [--return-after SECS] [--receive-after SECS] [--return-mismatch P] [--returns-multi P] \
+         [--process-after SECS] [--push-retry-scale F] [--push-forged P] [--push-rotate-key-after SECS]\n\
          \n\
          --order-arrivals SECS            a buyer orders on bol every SECS (taken while the offer's corrected stock lasts)\n\
          --stock-drift SECS               every SECS a few products gain or lose units at a warehouse\n\
@@ -28,7 +29,11 @@ fn usage() -> ! {
          --return-after SECS              the return is registered SECS after the shipment (default 21600)\n\
          --receive-after SECS             ShopWeDo receives the goods SECS after the retour announcement (default 86400)\n\
          --return-mismatch P              share of returned items arriving short by one or damaged (default 0)\n\
-         --returns-multi P                share of returns with two items of one order (default 0)"
+         --returns-multi P                share of returns with two items of one order (default 0)\n\
+         --process-after SECS             a bol process also ends SECS after it started, read or not (push runs need it)\n\
+         --push-retry-scale F             divides the waits between push retries (bol: 10 over 10 minutes; default 1)\n\
+         --push-forged P                  test mode: after a share P of real push deliveries, also a forged one\n\
+         --push-rotate-key-after SECS     bol's push signing key rotates SECS after the start (new key id 1)"
     );
     std::process::exit(2);
 }
@@ -89,6 +94,12 @@ async fn main() -> std::io::Result<()> {
             "--receive-after" => config.receive_after = seconds(&mut args, "--receive-after"),
             "--return-mismatch" => config.return_mismatch = value(&mut args, "--return-mismatch"),
             "--returns-multi" => config.returns_multi = value(&mut args, "--returns-multi"),
+            "--process-after" => config.process_after = Some(seconds(&mut args, "--process-after")),
+            "--push-retry-scale" => config.push_retry_scale = value(&mut args, "--push-retry-scale"),
+            "--push-forged" => config.push_forged = value(&mut args, "--push-forged"),
+            "--push-rotate-key-after" => {
+                config.push_rotate_key_after = Some(seconds(&mut args, "--push-rotate-key-after"))
+            }
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other}");
@@ -102,6 +113,7 @@ async fn main() -> std::io::Result<()> {
         ("--returns", config.returns),
         ("--return-mismatch", config.return_mismatch),
         ("--returns-multi", config.returns_multi),
+        ("--push-forged", config.push_forged),
     ] {
         if !(0.0..=1.0).contains(&share) {
             eprintln!("{flag} takes a share from 0 to 1");
@@ -117,11 +129,15 @@ async fn main() -> std::io::Result<()> {
             usage()
         }
     }
+    if !(config.push_retry_scale.is_finite() && config.push_retry_scale >= 1.0) {
+        eprintln!("--push-retry-scale takes a number of at least 1");
+        usage()
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let sandbox = commerce_sandbox::start_on(listener, config)?;
     println!("commerce sandbox listening on {}", sandbox.url());
     println!(
-        "report: GET {0}/__sandbox/report   offers: GET {0}/__sandbox/offers   returns: GET {0}/__sandbox/returns   reset: POST {0}/__sandbox/reset",
+        "report: GET {0}/__sandbox/report   offers: GET {0}/__sandbox/offers   returns: GET {0}/__sandbox/returns   reset: POST {0}/__sandbox/reset   rotate bol's push key: POST {0}/__sandbox/push/rotate-key",
         sandbox.url()
     );
     println!();

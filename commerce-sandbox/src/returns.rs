@@ -610,9 +610,7 @@ pub(crate) fn reduced_json(r: &BolReturn) -> Value {
 
 /// `registrationDateTime` in bol's form (`2016-11-14T11:06:48.423+01:00`).
 fn registration(r: &BolReturn) -> String {
-    r.registered
-        .with_timezone(&chrono::FixedOffset::east_opt(3600).expect("an offset"))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+    crate::world::amsterdam(r.registered).to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
 /// A return as bol gives it by id (`Return`): its items with title, the buyer's details

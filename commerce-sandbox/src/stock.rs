@@ -384,11 +384,13 @@ impl World {
                 unit_price: p.price_cents as f64 / 100.0,
                 placed_seq: self.seq,
                 shipped_at: None,
+                changed: crate::clock_at(Instant::now()),
             }],
             cancel_plan: None,
             pickup: None,
             reads: 0,
         });
+        self.push.raise("ORDER", "ORDER_CREATED", Some(order_id.clone()));
         Ok(order_id)
     }
 

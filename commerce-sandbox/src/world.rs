@@ -64,6 +64,9 @@ pub(crate) struct BolItem {
     pub placed_seq: u64,
     /// When its shipment was confirmed (the sandbox's clock), if it was.
     pub shipped_at: Option<Instant>,
+    /// bol's `latestChangedDateTime`: when it was placed, shipped, cancelled, or its buyer
+    /// asked to cancel, last (the sandbox's time of day).
+    pub changed: chrono::DateTime<chrono::Utc>,
 }
 
 impl BolItem {
@@ -112,21 +115,26 @@ pub(crate) struct BolOrder {
 
 impl BolOrder {
     /// One read of the order's details: the buyer's request appears when its time came,
-    /// on the lines not shipped or cancelled yet.
-    pub(crate) fn read(&mut self) {
+    /// on the lines not shipped or cancelled yet. True when it appeared now.
+    pub(crate) fn read(&mut self) -> bool {
         self.reads += 1;
         let Some(plan) = self.cancel_plan else {
-            return;
+            return false;
         };
+        let mut asked = false;
         if self.reads > plan.after_reads {
             self.cancel_plan = None;
             let lines = if plan.every_line { self.items.len() } else { 1 };
+            let now = crate::clock_at(Instant::now());
             for item in self.items.iter_mut().take(lines) {
                 if item.open() > 0 {
                     item.cancellation_request = true;
+                    item.changed = now;
+                    asked = true;
                 }
             }
         }
+        asked
     }
 }
 
@@ -140,6 +148,11 @@ pub(crate) struct BolProcess {
     /// What the process does when it succeeds (apply a stock update, take an export's
     /// snapshot); `None` once done, or for processes whose effect came at once.
     pub effect: Option<Effect>,
+    /// When it started (the sandbox's clock): with `Config::process_after` it ends that
+    /// long after, read or not.
+    pub started: Instant,
+    /// Its end was told to the push subscribers (`PROCESS_STATUS`).
+    pub told: bool,
 }
 
 /// What a process does when it reaches `SUCCESS`: bol applies a change when it has
@@ -160,6 +173,8 @@ pub(crate) enum Effect {
         handling_result: String,
         quantity: i64,
     },
+    /// A push-notification subscription created, replaced, removed or tested.
+    Subscription(crate::push::SubscriptionChange),
 }
 
 /// A bol offer of the shop: one per catalogue product.
@@ -296,6 +311,8 @@ pub(crate) struct World {
     // Returns
     /// What the buyers returned and the warehouse's retours (`crate::returns`).
     pub returns: crate::returns::Returns,
+    /// bol's push notifications: subscriptions, events to deliver, counters.
+    pub push: crate::push::PushState,
 }
 
 pub(crate) const FIRST: [&str; 8] = ["An", "Jan", "Sophie", "Luuk", "Emma", "Noah", "Julia", "Daan"];
@@ -414,6 +431,7 @@ impl World {
                             unit_price: p.price_cents as f64 / 100.0,
                             placed_seq: 0,
                             shipped_at: None,
+                            changed: chrono::DateTime::UNIX_EPOCH,
                         }
                     })
                     .collect();
@@ -435,14 +453,23 @@ impl World {
                             unit_price: p.price_cents as f64 / 100.0,
                             placed_seq: 0,
                             shipped_at: None,
+                            changed: chrono::DateTime::UNIX_EPOCH,
                         });
                     }
                 }
                 let (city, zip, country) = CITIES[rng.usize(0..CITIES.len())];
                 let first = FIRST[rng.usize(0..FIRST.len())];
+                let placed = format!("2026-11-{:02}T{:02}:15:00+01:00", 10 + i % 12, 8 + i % 10);
+                // Seeded orders last changed when they were placed.
+                let changed = chrono::DateTime::parse_from_rfc3339(&placed)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .unwrap_or(chrono::DateTime::UNIX_EPOCH);
+                for item in &mut items {
+                    item.changed = changed;
+                }
                 BolOrder {
                     order_id: (1_043_946_570u64 + i as u64 * 7).to_string(),
-                    placed: format!("2026-11-{:02}T{:02}:15:00+01:00", 10 + i % 12, 8 + i % 10),
+                    placed,
                     first_name: first.to_owned(),
                     surname: LAST[rng.usize(0..LAST.len())].to_owned(),
                     street: "Grote Markt".to_owned(),
@@ -526,6 +553,7 @@ impl World {
             safeshop_invites: BTreeMap::new(),
             tokens_issued: 0,
             returns: crate::returns::Returns::default(),
+            push: crate::push::PushState::default(),
         }
     }
 
@@ -647,6 +675,24 @@ fn world_side(products: &[Product], ean: &str) -> bool {
         .is_some_and(|p| p.at_shopwedo)
 }
 
+/// A time in bol's zone, Europe/Amsterdam: CET (+01:00), and CEST (+02:00) from the last
+/// Sunday of March to the last Sunday of October, 01:00 UTC both (the EU's rule since 1996).
+pub(crate) fn amsterdam(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::FixedOffset> {
+    use chrono::Datelike as _;
+    let last_sunday = |month: u32| {
+        let end =
+            chrono::NaiveDate::from_ymd_opt(t.year(), month, 31).expect("March and October have 31 days");
+        let back = end.weekday().num_days_from_sunday();
+        (end - chrono::Duration::days(i64::from(back)))
+            .and_hms_opt(1, 0, 0)
+            .expect("01:00 is a time")
+            .and_utc()
+    };
+    let summer = t >= last_sunday(3) && t < last_sunday(10);
+    let offset = chrono::FixedOffset::east_opt(if summer { 7200 } else { 3600 }).expect("a valid offset");
+    t.with_timezone(&offset)
+}
+
 /// Now as an RFC 3339 timestamp.
 pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
@@ -655,6 +701,25 @@ pub(crate) fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bols_zone_has_summer_time() {
+        let at = |s: &str| {
+            amsterdam(
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .unwrap()
+                    .with_timezone(&chrono::Utc),
+            )
+            .to_rfc3339()
+        };
+        assert_eq!(at("2026-12-07T12:00:00Z"), "2026-12-07T13:00:00+01:00");
+        assert_eq!(at("2026-07-01T12:00:00Z"), "2026-07-01T14:00:00+02:00");
+        // 2026: summer time from 29 March to 25 October, 01:00 UTC.
+        assert_eq!(at("2026-03-29T00:59:59Z"), "2026-03-29T01:59:59+01:00");
+        assert_eq!(at("2026-03-29T01:00:00Z"), "2026-03-29T03:00:00+02:00");
+        assert_eq!(at("2026-10-25T00:59:59Z"), "2026-10-25T02:59:59+02:00");
+        assert_eq!(at("2026-10-25T01:00:00Z"), "2026-10-25T02:00:00+01:00");
+    }
 
     #[test]
     fn eans_are_valid_and_identifiers_agree() {

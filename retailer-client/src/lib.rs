@@ -31,6 +31,10 @@
 //!   the unhandled FBR returns, `return_state` reads one, and `handle_return` reads before
 //!   it sends `handle-return` once (never re-sent after a lost answer) and waits for its
 //!   process status ([`RetailerClient::handle_return_item`]).
+//! - **Push notifications**: [`push`] verifies bol's signed deliveries ([`PushKeys`]: the
+//!   RSA signature over the raw body, the signature keys cached and refreshed within bol's
+//!   limit, stale and forged deliveries refused with the reason) and types their events;
+//!   [`RetailerClient::subscribe`] makes bol push to a URL.
 //! - **Lists as streams** from page 1 until an empty page (`{}`).
 //!
 //! ```no_run
@@ -51,6 +55,7 @@ mod client;
 mod export;
 mod generated;
 mod process;
+pub mod push;
 mod returns;
 mod sales_channel;
 mod stock;
@@ -62,8 +67,15 @@ pub use crate::client::{
 pub use crate::export::{ExportedOffer, parse_csv};
 pub use crate::generated::*;
 pub use crate::process::{BULK_PROCESS_STATUS_LIMIT, WaitOptions, is_final};
+pub use crate::push::{
+    Delivery, ProcessOutcome, PushEvent, PushKeys, PushRefusal, SignatureHeader, SignatureKey, Subscription,
+    SubscriptionResource,
+};
 pub use crate::returns::{MAX_QUANTITY_RETURNED, channel_return_of, reason_line};
-pub use crate::sales_channel::{to_commerce_order, to_order_state};
+pub use crate::sales_channel::{
+    CHANGE_HISTORY_DAYS, CHANGE_INTERVAL_MAX_MINUTES, amsterdam_date, is_open, to_commerce_order,
+    to_order_state,
+};
 pub use crate::stock::{EXPORT_WAIT, MAX_STOCK, open_lines_of};
 pub use crate::wire::FileUpload;
 pub use commerce_core::{Error, Page};

@@ -6,7 +6,7 @@
 //! process status any caller still waits for, so callers confirming shipments at once
 //! (the flow's workers, a batch) cost one request a round between them, not one each.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -94,7 +94,14 @@ pub(crate) struct Waits {
     poll: tokio::sync::Mutex<()>,
     /// Counts the polls done: a wait looks at its ids after each.
     rounds: tokio::sync::watch::Sender<u64>,
+    /// Counts the pushed outcomes told ([`Waits::arrived`]): a wait asleep looks whether
+    /// one of its ids was pushed, and then polls at once.
+    pushes: tokio::sync::watch::Sender<u64>,
 }
+
+/// How many pushed ids no wait was waiting for are remembered (a push may come before the
+/// wait for its id starts): the oldest are forgotten first.
+const EARLY_PUSHES: usize = 256;
 
 impl Default for Waits {
     fn default() -> Self {
@@ -102,6 +109,7 @@ impl Default for Waits {
             state: Mutex::new(WaitState::default()),
             poll: tokio::sync::Mutex::new(()),
             rounds: tokio::sync::watch::Sender::new(0),
+            pushes: tokio::sync::watch::Sender::new(0),
         }
     }
 }
@@ -113,6 +121,8 @@ struct WaitState {
     next: u64,
     /// How many polls have started.
     polls: u64,
+    /// Pushed ids no wait was waiting for yet, newest last.
+    early: VecDeque<String>,
 }
 
 struct Entry {
@@ -124,6 +134,8 @@ struct Entry {
     polled: u64,
     /// Its final status, once a poll saw it.
     done: Option<ProcessStatus>,
+    /// bol pushed an outcome for it since the last poll that asked for it: poll at once.
+    pushed: bool,
 }
 
 impl Waits {
@@ -136,16 +148,19 @@ impl Waits {
         for id in ids {
             let order = state.next;
             state.next += 1;
-            state
-                .ids
-                .entry(id.clone())
-                .or_insert(Entry {
-                    waiters: 0,
-                    order,
-                    polled: 0,
-                    done: None,
-                })
-                .waiters += 1;
+            let early = match state.early.iter().position(|e| e == id) {
+                Some(at) => state.early.remove(at).is_some(),
+                None => false,
+            };
+            let entry = state.ids.entry(id.clone()).or_insert(Entry {
+                waiters: 0,
+                order,
+                polled: 0,
+                done: None,
+                pushed: false,
+            });
+            entry.waiters += 1;
+            entry.pushed |= early;
         }
         Registered {
             waits: self,
@@ -159,6 +174,35 @@ impl Waits {
         ids.iter()
             .filter_map(|id| Some((id.clone(), state.ids.get(id)?.done.clone()?)))
             .collect()
+    }
+
+    /// bol pushed an outcome for process status `id`: a wait for it polls at once (one
+    /// that starts soon after, too).
+    pub(crate) fn arrived(&self, id: &str) {
+        {
+            let mut state = self.lock();
+            match state.ids.get_mut(id) {
+                Some(e) if e.done.is_none() => e.pushed = true,
+                Some(_) => return,
+                None => {
+                    if !state.early.iter().any(|e| e == id) {
+                        if state.early.len() == EARLY_PUSHES {
+                            state.early.pop_front();
+                        }
+                        state.early.push_back(id.to_owned());
+                    }
+                }
+            }
+        }
+        self.pushes.send_modify(|n| *n += 1);
+    }
+
+    /// Whether bol pushed an outcome for one of `ids` (not final yet) since a poll last
+    /// asked for it.
+    fn pushed(&self, ids: &[String]) -> bool {
+        let state = self.lock();
+        ids.iter()
+            .any(|id| state.ids.get(id).is_some_and(|e| e.pushed && e.done.is_none()))
     }
 
     /// How many polls have started so far.
@@ -184,6 +228,10 @@ impl Waits {
         let mut state = self.lock();
         state.polls += 1;
         let poll = state.polls;
+        // A poll asks for every id pushed so far: the pushes are answered by it.
+        for e in state.ids.values_mut() {
+            e.pushed = false;
+        }
         let mut pending: Vec<(u64, &String)> = state
             .ids
             .iter()
@@ -504,6 +552,8 @@ impl RetailerClient {
             return (HashMap::new(), None);
         }
         let waits = self.waits();
+        // Subscribed before anything is looked at: a push told after a look wakes the sleep.
+        let mut pushes = waits.pushes.subscribe();
         let _registered = waits.register(ids);
         let mut rounds = waits.rounds.subscribe();
         let started = Instant::now();
@@ -531,9 +581,16 @@ impl RetailerClient {
             let wake = now
                 .checked_add(delay.min(left))
                 .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
-            loop {
+            while !waits.pushed(ids) {
                 tokio::select! {
                     () = tokio::time::sleep_until(wake) => break,
+                    // bol pushed an outcome: if it is one of ours, poll now.
+                    changed = pushes.changed() => {
+                        if changed.is_err() {
+                            tokio::time::sleep_until(wake).await;
+                            break;
+                        }
+                    }
                     changed = rounds.changed() => {
                         if changed.is_err() {
                             // Not while this client lives; never a busy loop all the same.
@@ -551,10 +608,13 @@ impl RetailerClient {
             // deadline is looked at between polls: a poll under way, ours or another wait's,
             // ends first, bounded by the client's own timeouts. No timer runs over a request
             // here: in paused time, tokio would jump to it while the request is under way.)
-            if !waits.polled_since(ids, asleep) {
+            // A push for one of ours is answered by a poll that starts after it.
+            if !waits.polled_since(ids, asleep) || waits.pushed(ids) {
                 let polled = {
                     let _polling = waits.poll.lock().await;
-                    if all_done(&waits.finished(ids)) || waits.polled_since(ids, asleep) {
+                    if all_done(&waits.finished(ids))
+                        || (waits.polled_since(ids, asleep) && !waits.pushed(ids))
+                    {
                         Ok(())
                     } else {
                         self.poll_waited().await
@@ -617,6 +677,20 @@ impl RetailerClient {
         }
         tracing::debug!(asked = pending.len(), finished, "process statuses");
         Ok(())
+    }
+}
+
+impl RetailerClient {
+    /// bol pushed an outcome for process status `id` (a `PROCESS_STATUS` push
+    /// notification): every wait of this client and its clones for that id polls at once
+    /// instead of at its next back-off, so a change finishes when bol says it did. A wait
+    /// that starts soon after (the push came first) polls at once too. The push only wakes
+    /// the poll: the outcome is what bol then answers.
+    pub fn process_status_arrived(&self, id: &str) {
+        let id = id.trim();
+        if !id.is_empty() {
+            self.waits().arrived(id);
+        }
     }
 }
 

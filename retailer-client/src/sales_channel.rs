@@ -1,10 +1,13 @@
 //! bol as a [`SalesChannel`]: open FBR orders in, shipment confirmations out.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
+use chrono::{DateTime, Datelike, Duration as Span, NaiveDate, Utc};
 use commerce_core::{
-    Address, ChannelOffer, ChannelReturn, ConfirmationReceipt, Customer, Error, HandlingReceipt, LineItem,
-    LineState, OpenLine, Order as CommerceOrder, OrderState, ReturnHandling, SalesChannel,
-    ShipmentConfirmation, StockReceipt, StockUpdate, ValidationErrors,
+    Address, ChangedOrder, ChannelEvent, ChannelOffer, ChannelReturn, ConfirmationReceipt, Customer, Error,
+    HandlingReceipt, LineItem, LineState, OpenLine, Order as CommerceOrder, OrderState, ReturnHandling,
+    SalesChannel, ShipmentConfirmation, StockReceipt, StockUpdate, ValidationErrors,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
@@ -12,7 +15,7 @@ use crate::client::{PROVIDER, RetailerClient};
 use crate::generated::GetOrdersParams;
 use crate::generated::models::{
     CancellationRequest, GetOrdersFulfilmentMethod, GetOrdersStatus, Order, OrderItem, OrderItemCancellation,
-    OrderItemCancellationReasonCode, ShipmentRequest, TransportInstruction,
+    OrderItemCancellationReasonCode, ReducedOrder, ShipmentRequest, TransportInstruction,
 };
 use crate::process::WaitOptions;
 use crate::stock::{EXPORT_WAIT, MAX_STOCK};
@@ -111,7 +114,133 @@ pub fn to_order_state(order: &Order) -> OrderState {
     }
 }
 
+/// Whether some line of the order is still to ship: shipped and cancelled together fewer
+/// than ordered.
+pub fn is_open(order: &Order) -> bool {
+    to_order_state(order).lines.iter().any(|l| l.open() > 0)
+}
+
+/// The longest `since` [`RetailerClient::changed_channel_orders`] asks for in minutes
+/// (`change-interval-minute`); further back, it asks by date (`latest-change-date`).
+pub const CHANGE_INTERVAL_MAX_MINUTES: i64 = 60;
+
+/// The most days [`RetailerClient::changed_channel_orders`] goes back: bol keeps "up to 3
+/// months" of `latest-change-date` history.
+pub const CHANGE_HISTORY_DAYS: i64 = 92;
+
+/// The last Sunday of `month` in `year`.
+fn last_sunday(year: i32, month: u32) -> NaiveDate {
+    let first_of_next =
+        NaiveDate::from_ymd_opt(year, month + 1, 1).expect("March and October have a next month");
+    let last = first_of_next
+        .pred_opt()
+        .expect("a day before the first of a month");
+    let back = last.weekday().num_days_from_sunday();
+    last - Span::days(i64::from(back))
+}
+
+/// The calendar date at `t` in Europe/Amsterdam, bol's own time zone: UTC+2 from the last
+/// Sunday of March 01:00 UTC to the last Sunday of October 01:00 UTC (the EU's summer
+/// time), UTC+1 otherwise.
+pub fn amsterdam_date(t: DateTime<Utc>) -> NaiveDate {
+    let year = t.year();
+    let at_one = |d: NaiveDate| d.and_hms_opt(1, 0, 0).expect("01:00 exists").and_utc();
+    let summer = t >= at_one(last_sunday(year, 3)) && t < at_one(last_sunday(year, 10));
+    let offset = if summer { 2 } else { 1 };
+    (t + Span::hours(offset)).date_naive()
+}
+
+/// The order lists to ask for the orders changed since `since`, at `now`: one with
+/// `change-interval-minute` (the minutes since `since`, rounded up, at least 1) when `since`
+/// is at most [`CHANGE_INTERVAL_MAX_MINUTES`] ago; otherwise one `latest-change-date` per
+/// Amsterdam date from `since`'s to `now`'s (an item's latest change falls on one of them),
+/// at most [`CHANGE_HISTORY_DAYS`] back.
+fn changed_order_queries(since: DateTime<Utc>, now: DateTime<Utc>) -> Vec<GetOrdersParams> {
+    let base = GetOrdersParams {
+        fulfilment_method: Some(GetOrdersFulfilmentMethod::Fbr),
+        status: Some(GetOrdersStatus::All),
+        ..Default::default()
+    };
+    let seconds = now.signed_duration_since(since).num_seconds();
+    if seconds <= CHANGE_INTERVAL_MAX_MINUTES * 60 {
+        let minutes = ((seconds + 59) / 60).max(1);
+        return vec![GetOrdersParams {
+            change_interval_minute: Some(minutes),
+            ..base
+        }];
+    }
+    let last = amsterdam_date(now);
+    let oldest = last - Span::days(CHANGE_HISTORY_DAYS);
+    let mut day = amsterdam_date(since).max(oldest);
+    if amsterdam_date(since) < oldest {
+        tracing::warn!(%since, "bol keeps about 3 months of order changes: reconciling from {oldest}");
+    }
+    let mut queries = Vec::new();
+    while day <= last {
+        queries.push(GetOrdersParams {
+            latest_change_date: Some(day),
+            ..base.clone()
+        });
+        day = day.succ_opt().expect("a date after this one");
+    }
+    queries
+}
+
 impl RetailerClient {
+    /// Every order the given order lists name that `wanted` keeps, each read in full
+    /// (`GET /retailer/orders/{order-id}`) as the stream is read; an order named again (on
+    /// a later page or list) is read once.
+    fn full_orders(
+        &self,
+        lists: Vec<GetOrdersParams>,
+        wanted: impl Fn(&ReducedOrder) -> bool + Send + 'static,
+    ) -> BoxStream<'static, Result<Order, Error>> {
+        let lister = self.clone();
+        let reader = self.clone();
+        let mut seen = HashSet::new();
+        futures_util::stream::iter(lists)
+            .flat_map(move |params| lister.get_orders_stream(params))
+            .try_filter(move |reduced| {
+                futures_util::future::ready(wanted(reduced) && seen.insert(reduced.order_id.clone()))
+            })
+            .and_then(move |reduced| {
+                let reader = reader.clone();
+                async move { reader.get_order(&reduced.order_id).await }
+            })
+            .boxed()
+    }
+
+    /// The FBR orders whose items changed since `since`, open or not, as at `now`
+    /// (`GET /retailer/orders?fulfilment-method=FBR&status=ALL` with
+    /// `change-interval-minute` or `latest-change-date`, every page; each order read in
+    /// full and mapped as [`SalesChannel::open_orders`] maps it): `open` when some line is
+    /// still to ship. [`SalesChannel::changed_orders`] is this at the current time.
+    ///
+    /// Further back than an hour (bol's `change-interval-minute` goes to 60), bol is asked
+    /// by date: the dates are Europe/Amsterdam's (bol's own time zone; inferred, bol's
+    /// description does not name one), one list per date from `since`'s to today. An order
+    /// whose listed items all carry a `latestChangedDateTime` before `since` is left out
+    /// without being read; one whose items do not say when they changed is read.
+    pub fn changed_channel_orders(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> BoxStream<'static, Result<ChangedOrder, Error>> {
+        let changed_since = move |reduced: &ReducedOrder| {
+            reduced.order_items.is_empty()
+                || reduced
+                    .order_items
+                    .iter()
+                    .any(|i| i.latest_changed_date_time.is_none_or(|t| t >= since))
+        };
+        self.full_orders(changed_order_queries(since, now), changed_since)
+            .map_ok(|order| ChangedOrder {
+                open: is_open(&order),
+                order: to_commerce_order(&order),
+            })
+            .boxed()
+    }
+
     /// Whether every given line of the order is already shipped or cancelled in full (so
     /// confirming or cancelling it again would be a duplicate).
     async fn already_closed(&self, order_id: &str, line_ids: &[String]) -> Result<bool, Error> {
@@ -150,17 +279,25 @@ impl SalesChannel for RetailerClient {
             status: Some(GetOrdersStatus::Open),
             ..Default::default()
         };
-        let client = self.clone();
-        self.get_orders_stream(params)
-            .and_then(move |reduced| {
-                let client = client.clone();
-                async move {
-                    let order = client.get_order(&reduced.order_id).await?;
-                    Ok(to_commerce_order(&order))
-                }
-            })
+        self.full_orders(vec![params], |_| true)
+            .map_ok(|order| to_commerce_order(&order))
             .try_filter(|o| futures_util::future::ready(!o.lines.is_empty()))
             .boxed()
+    }
+
+    /// The FBR orders whose items changed since `since`, open or not, each read in full
+    /// ([`RetailerClient::changed_channel_orders`] at the current time).
+    fn changed_orders(&self, since: DateTime<Utc>) -> BoxStream<'static, Result<ChangedOrder, Error>> {
+        self.changed_channel_orders(since, Utc::now())
+    }
+
+    /// A final process status pushed by bol wakes every wait of this client (and its
+    /// clones) for that id: it polls at once instead of at its next back-off
+    /// ([`RetailerClient::process_status_arrived`]). Other events need nothing here.
+    fn event_arrived(&self, event: &ChannelEvent) {
+        if let ChannelEvent::ProcessStatus { id, .. } = event {
+            self.process_status_arrived(id);
+        }
     }
 
     /// Confirms the shipment of the lines with their tracking code (without transport

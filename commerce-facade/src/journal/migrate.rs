@@ -75,6 +75,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     migration!("sqlite", 5, "0005", "rank"),
     migration!("sqlite", 6, "0006", "offers_and_passes"),
     migration!("sqlite", 7, "0007", "returns"),
+    migration!("sqlite", 8, "0008", "events"),
 ];
 
 /// The PostgreSQL journal's migrations, in order.
@@ -85,6 +86,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     migration!("postgres", 3, "0003", "rank"),
     migration!("postgres", 4, "0004", "offers_and_passes"),
     migration!("postgres", 5, "0005", "returns"),
+    migration!("postgres", 6, "0006", "events"),
 ];
 
 /// The schema the migrations lead to.
@@ -167,19 +169,23 @@ mod tests {
     fn a_legacy_schema_is_adopted_and_the_rest_run() {
         let (adopt, run) = plan(SQLITE, &[], 3).unwrap();
         assert_eq!(adopt.iter().map(|m| m.number).collect::<Vec<_>>(), [1, 2, 3]);
-        assert_eq!(run.iter().map(|m| m.number).collect::<Vec<_>>(), [4, 5, 6, 7]);
+        assert_eq!(run.iter().map(|m| m.number).collect::<Vec<_>>(), [4, 5, 6, 7, 8]);
         let all: Vec<(i64, String)> = SQLITE.iter().map(|m| (m.number, m.checksum())).collect();
-        let (adopt, run) = plan(SQLITE, &all, 7).unwrap();
+        let (adopt, run) = plan(SQLITE, &all, 8).unwrap();
         assert!(adopt.is_empty() && run.is_empty());
         // A journal of the release before offers (schema 5, its migrations recorded): the
         // new ones run.
         let (adopt, run) = plan(SQLITE, &all[..5], 5).unwrap();
         assert!(adopt.is_empty());
-        assert_eq!(run.iter().map(|m| m.number).collect::<Vec<_>>(), [6, 7]);
+        assert_eq!(run.iter().map(|m| m.number).collect::<Vec<_>>(), [6, 7, 8]);
         // One of the release before returns (schema 6): returns' table is made.
         let (adopt, run) = plan(SQLITE, &all[..6], 6).unwrap();
         assert!(adopt.is_empty());
-        assert_eq!(run.iter().map(|m| m.number).collect::<Vec<_>>(), [7]);
+        assert_eq!(run.iter().map(|m| m.number).collect::<Vec<_>>(), [7, 8]);
+        // One of the release before events (schema 7): the events' table is made.
+        let (adopt, run) = plan(SQLITE, &all[..7], 7).unwrap();
+        assert!(adopt.is_empty());
+        assert_eq!(run.iter().map(|m| m.number).collect::<Vec<_>>(), [8]);
     }
 
     #[test]
@@ -187,21 +193,21 @@ mod tests {
         let mut all: Vec<(i64, String)> = SQLITE.iter().map(|m| (m.number, m.checksum())).collect();
         all[1].1 = checksum("ALTER TABLE orders ADD COLUMN something_else TEXT;");
         assert!(matches!(
-            plan(SQLITE, &all, 7),
+            plan(SQLITE, &all, 8),
             Err(MigrationError::Changed { number: 2, .. })
         ));
         all[1].1 = SQLITE[1].checksum();
-        all.push((8, checksum("CREATE TABLE refunds (key TEXT);")));
+        all.push((9, checksum("CREATE TABLE refunds (key TEXT);")));
         assert!(matches!(
-            plan(SQLITE, &all, 8),
+            plan(SQLITE, &all, 9),
             Err(MigrationError::Newer {
-                found: 8,
-                supported: 7
+                found: 9,
+                supported: 8
             })
         ));
         assert!(matches!(
-            plan(SQLITE, &[], 9),
-            Err(MigrationError::Newer { found: 9, .. })
+            plan(SQLITE, &[], 10),
+            Err(MigrationError::Newer { found: 10, .. })
         ));
     }
 

@@ -15,9 +15,9 @@ use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
 use super::file::{self, Open};
 use super::migrate;
 use super::{
-    Amendment, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
-    ReturnAmendment, ReturnRecord, ReturnRow, Step, offer_rows, pass_lost, read_return, readable_offers,
-    readable_returns, return_rows, stamp,
+    Amendment, EventRecord, EventStats, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord,
+    OrderRecord, PassState, ReturnAmendment, ReturnRecord, ReturnRow, Step, offer_rows, pass_lost,
+    read_return, readable_offers, readable_returns, return_rows, stamp,
 };
 
 /// The journal schema this release writes. 0: the first release (no version recorded);
@@ -33,7 +33,8 @@ use super::{
 /// and offer id with its EAN beside it, and `passes`; an offer's history in `history`); 7:
 /// the returns loop's records (table `returns`, by [`return_key`](super::return_key), with
 /// channel, RMA id, order id and whether it is open beside each; a return's history in
-/// `history`).
+/// `history`); 8: the events sales channels push (table `events`, by event id, with its
+/// channel, kind, resource id, when it was received and when handled, and its raw body).
 ///
 /// Each is a numbered SQL file (`migrations/sqlite/`), recorded with its checksum in the
 /// table `schema_migrations` once applied (see [`MigrationError`](super::MigrationError));
@@ -1306,6 +1307,130 @@ impl Journal for SqliteJournal {
         })
         .await
     }
+
+    /// One `BEGIN IMMEDIATE` transaction, an insert that does nothing where the id is
+    /// there: of runners (or processes) adding one event at once, one adds it. Durable
+    /// when it returns (`synchronous = FULL`).
+    async fn add_event(&self, event: &EventRecord) -> Result<bool, JournalError> {
+        let e = event.clone();
+        self.write(move |tx| {
+            let added = tx
+                .execute(
+                    "INSERT INTO events (id, channel, kind, resource_id, received_at, handled_at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+                    (
+                        &e.id,
+                        &e.channel,
+                        &e.kind,
+                        &e.resource_id,
+                        stamp(e.received_at),
+                        e.handled_at.map(stamp),
+                        &e.body,
+                    ),
+                )
+                .map_err(storage)?;
+            Ok(added > 0)
+        })
+        .await
+    }
+
+    /// The rows are read one at a time, oldest first, until `limit` of them read: a row
+    /// that does not (edited by hand) is logged by its id and passed over, and takes no
+    /// place of the limit.
+    async fn unhandled_events(&self, channel: &str, limit: usize) -> Result<Vec<EventRecord>, JournalError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let channel = channel.to_owned();
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE channel = ?1 AND handled_at IS NULL
+                     ORDER BY received_at, id"
+                ))
+                .map_err(storage)?;
+            let mut rows = stmt.query([channel]).map_err(storage)?;
+            let mut found = Vec::new();
+            while found.len() < limit {
+                let Some(row) = rows.next().map_err(storage)? else {
+                    break;
+                };
+                if let Some(event) = readable_event(row) {
+                    found.push(event);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// Sets `handled_at` only where it is not set: the first time is kept.
+    async fn event_handled(&self, id: &str, at: DateTime<Utc>) -> Result<(), JournalError> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE events SET handled_at = ?2 WHERE id = ?1 AND handled_at IS NULL",
+                (&id, stamp(at)),
+            )
+            .map_err(storage)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Counted by the database; the last time received is the latest that reads.
+    async fn event_stats(&self) -> Result<EventStats, JournalError> {
+        self.with(|conn| {
+            let (received, unhandled): (i64, i64) = conn
+                .query_row(
+                    "SELECT count(*), coalesce(sum(handled_at IS NULL), 0) FROM events",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(storage)?;
+            // Stamps are fixed width: the latest is the greatest of those shaped as one, in
+            // one scan. Should that one not read either (edited into a stamp's shape), the
+            // times are read from the latest down until one does.
+            let greatest: Option<String> = conn
+                .query_row(
+                    &format!("SELECT max(received_at) FROM events WHERE received_at GLOB '{STAMP_SHAPE}'"),
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(storage)?;
+            let mut last = greatest.as_deref().and_then(parse_stamp);
+            if last.is_none() && greatest.is_some() {
+                let mut stmt = conn
+                    .prepare("SELECT received_at FROM events ORDER BY received_at DESC")
+                    .map_err(storage)?;
+                let mut rows = stmt.query([]).map_err(storage)?;
+                while let Some(row) = rows.next().map_err(storage)? {
+                    if let Some(at) = row.get::<_, String>(0).ok().as_deref().and_then(parse_stamp) {
+                        last = Some(at);
+                        break;
+                    }
+                }
+            }
+            Ok(EventStats {
+                received: u64::try_from(received).unwrap_or_default(),
+                unhandled: u64::try_from(unhandled).unwrap_or_default(),
+                last_received: last,
+            })
+        })
+        .await
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction; an event no runner handled is never deleted.
+    async fn purge_events(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM events WHERE handled_at IS NOT NULL AND handled_at < ?1",
+                [stamp(before)],
+            )
+            .map_err(storage)
+        })
+        .await
+    }
 }
 
 /// Refuses (`LeaseLost`) a write for the pass `pass` by a runner that does not hold it,
@@ -1321,6 +1446,52 @@ fn holds_pass(tx: &rusqlite::Transaction<'_>, pass: &str, runner: &str) -> Resul
         return Err(pass_lost(pass));
     }
     Ok(())
+}
+
+/// The shape of a time as [`stamp`] writes it, as a `GLOB` pattern.
+const STAMP_SHAPE: &str = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z";
+
+/// The columns an event is read from, in this order (its `rowid` first, to name a row
+/// whose id does not read).
+const EVENT_COLUMNS: &str = "rowid, id, channel, kind, resource_id, received_at, handled_at, body";
+
+/// The event of a row of [`EVENT_COLUMNS`]; `None`, logged with the row's id, when a
+/// column does not read (a row edited by hand: a time that is not one, text that is not
+/// UTF-8, a blob or a number where text belongs).
+fn readable_event(row: &rusqlite::Row<'_>) -> Option<EventRecord> {
+    match event_from(row) {
+        Ok(event) => Some(event),
+        Err(why) => {
+            let id = match row.get_ref(1) {
+                Ok(rusqlite::types::ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+                _ => format!("rowid {}", row.get::<_, i64>(0).unwrap_or_default()),
+            };
+            tracing::error!(id, why, "an unreadable journal event was passed over");
+            None
+        }
+    }
+}
+
+fn event_from(row: &rusqlite::Row<'_>) -> Result<EventRecord, String> {
+    fn text(row: &rusqlite::Row<'_>, i: usize, name: &str) -> Result<Option<String>, String> {
+        row.get::<_, Option<String>>(i)
+            .map_err(|e| format!("{name}: {e}"))
+    }
+    let required = |i: usize, name: &str| text(row, i, name)?.ok_or_else(|| format!("{name}: empty"));
+    let time = |value: String, name: &str| {
+        parse_stamp(&value).ok_or_else(|| format!("{name}: {value:?} is not a time"))
+    };
+    Ok(EventRecord {
+        id: required(1, "id")?,
+        channel: required(2, "channel")?,
+        kind: required(3, "kind")?,
+        resource_id: text(row, 4, "resource_id")?,
+        received_at: time(required(5, "received_at")?, "received_at")?,
+        handled_at: text(row, 6, "handled_at")?
+            .map(|t| time(t, "handled_at"))
+            .transpose()?,
+        body: required(7, "body")?,
+    })
 }
 
 #[cfg(test)]
@@ -1470,6 +1641,40 @@ mod tests {
         ));
         assert!(SqliteJournal::create(&path).is_err(), "created over a journal");
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    /// A row edited by hand is named with what does not read in it.
+    #[test]
+    fn an_unreadable_event_row_says_what_does_not_read() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(migrate::SQLITE[7].sql).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events VALUES ('bol:1', 'bol', 'TEST:TEST', NULL, '2026-12-07T10:00:00.000000Z', NULL, '{}');
+             INSERT INTO events VALUES ('bol:2', 'bol', 'TEST:TEST', NULL, 'yesterday', NULL, '{}');
+             INSERT INTO events VALUES ('bol:3', 'bol', 'TEST:TEST', NULL, '2026-12-07T10:00:00.000000Z', 'soon', '{}');
+             INSERT INTO events VALUES ('bol:4', 'bol', X'00', NULL, '2026-12-07T10:00:00.000000Z', NULL, '{}');
+             INSERT INTO events VALUES ('bol:5', 'bol', 'TEST:TEST', NULL, '2026-12-07T10:00:00.000000Z', NULL,
+                 CAST(X'C328' AS TEXT));",
+        )
+        .unwrap();
+        let mut stmt = conn
+            .prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY id"))
+            .unwrap();
+        let read: Vec<Result<EventRecord, String>> = stmt
+            .query_map([], |row| Ok(event_from(row)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let first = read[0].as_ref().unwrap();
+        assert_eq!((first.id.as_str(), first.kind.as_str()), ("bol:1", "TEST:TEST"));
+        let why: Vec<&str> = read[1..]
+            .iter()
+            .map(|r| r.as_ref().unwrap_err().as_str())
+            .collect();
+        assert!(why[0].starts_with("received_at: \"yesterday\""), "{why:?}");
+        assert!(why[1].starts_with("handled_at: \"soon\""), "{why:?}");
+        assert!(why[2].starts_with("kind: "), "{why:?}");
+        assert!(why[3].starts_with("body: "), "{why:?}");
     }
 
     use chrono::SubsecRound;

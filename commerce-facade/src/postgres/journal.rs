@@ -14,9 +14,9 @@ use postgres::Transaction;
 
 use super::pool::Pool;
 use crate::journal::{
-    Amendment, Census, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord, OrderRecord, PassState,
-    ReturnAmendment, ReturnRecord, ReturnRow, offer_rows, pass_lost, read_record, read_return,
-    readable_offers, readable_returns, return_rows, split_rows,
+    Amendment, Census, EventRecord, EventStats, HistoryEntry, Journal, JournalError, LeaseInfo, OfferRecord,
+    OrderRecord, PassState, ReturnAmendment, ReturnRecord, ReturnRow, offer_rows, pass_lost, read_record,
+    read_return, readable_offers, readable_returns, return_rows, split_rows,
 };
 
 /// A journal in a PostgreSQL database (see [`Postgres`](crate::Postgres)).
@@ -782,6 +782,118 @@ impl Journal for PgJournal {
     async fn census(&self) -> Result<Census, JournalError> {
         Ok(split_rows(self.rows().await?))
     }
+
+    /// One transaction, an insert that does nothing where the id is there: of runners
+    /// adding one event at once, one adds it (the others wait for its commit, then find
+    /// it). Durable when it returns.
+    async fn add_event(&self, event: &EventRecord) -> Result<bool, JournalError> {
+        let e = event.clone();
+        self.pool
+            .call(move |client| {
+                let mut tx = client.transaction()?;
+                let added = tx.execute(
+                    "INSERT INTO commerce_events (id, channel, kind, resource_id, received_at, handled_at, body)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                    &[
+                        &e.id,
+                        &e.channel,
+                        &e.kind,
+                        &e.resource_id,
+                        &e.received_at,
+                        &e.handled_at,
+                        &e.body,
+                    ],
+                )?;
+                tx.commit()?;
+                Ok(added > 0)
+            })
+            .await
+    }
+
+    /// Oldest first (then by id, byte order), read a page at a time until `limit` rows
+    /// read: a row that does not (its table edited by hand) is logged by its id and passed
+    /// over, and takes no place of the limit.
+    async fn unhandled_events(&self, channel: &str, limit: usize) -> Result<Vec<EventRecord>, JournalError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let channel = channel.to_owned();
+        self.pool
+            .call(move |c| {
+                let page = i64::try_from(limit).unwrap_or(i64::MAX);
+                let mut found = Vec::new();
+                let mut offset: i64 = 0;
+                loop {
+                    let rows = c.query(
+                        &format!(
+                            r#"SELECT {EVENT_COLUMNS} FROM commerce_events
+                               WHERE channel = $1 AND handled_at IS NULL
+                               ORDER BY received_at, id COLLATE "C" LIMIT $2 OFFSET $3"#
+                        ),
+                        &[&channel, &page, &offset],
+                    )?;
+                    let read = rows.len();
+                    for row in &rows {
+                        if found.len() == limit {
+                            break;
+                        }
+                        if let Some(event) = readable_event(row) {
+                            found.push(event);
+                        }
+                    }
+                    if found.len() == limit || i64::try_from(read).unwrap_or(i64::MAX) < page {
+                        return Ok::<_, JournalError>(found);
+                    }
+                    offset = offset.saturating_add(page);
+                }
+            })
+            .await
+    }
+
+    /// Sets `handled_at` only where it is not set: the first time is kept.
+    async fn event_handled(&self, id: &str, at: DateTime<Utc>) -> Result<(), JournalError> {
+        let id = id.to_owned();
+        self.pool
+            .call(move |c| {
+                c.execute(
+                    "UPDATE commerce_events SET handled_at = $2 WHERE id = $1 AND handled_at IS NULL",
+                    &[&id, &at],
+                )?;
+                Ok::<_, JournalError>(())
+            })
+            .await
+    }
+
+    async fn event_stats(&self) -> Result<EventStats, JournalError> {
+        self.pool
+            .call(|c| {
+                let row = c.query_one(
+                    "SELECT count(*), count(*) FILTER (WHERE handled_at IS NULL), max(received_at)
+                     FROM commerce_events",
+                    &[],
+                )?;
+                let (received, unhandled): (i64, i64) = (row.get(0), row.get(1));
+                Ok::<_, JournalError>(EventStats {
+                    received: u64::try_from(received).unwrap_or_default(),
+                    unhandled: u64::try_from(unhandled).unwrap_or_default(),
+                    last_received: row.get(2),
+                })
+            })
+            .await
+    }
+
+    /// One statement; an event no runner handled is never deleted.
+    async fn purge_events(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        self.pool
+            .call(move |c| {
+                let deleted = c.execute(
+                    "DELETE FROM commerce_events WHERE handled_at IS NOT NULL AND handled_at < $1",
+                    &[&before],
+                )?;
+                Ok::<_, JournalError>(usize::try_from(deleted).unwrap_or(usize::MAX))
+            })
+            .await
+    }
 }
 
 /// Locks the pass `pass`'s row `FOR SHARE` (a runner taking it over, or a person's change,
@@ -798,4 +910,36 @@ fn holds_pass(tx: &mut Transaction<'_>, pass: &str, runner: &str) -> Result<(), 
         return Err(pass_lost(pass));
     }
     Ok(())
+}
+
+/// The columns an event is read from, in this order.
+const EVENT_COLUMNS: &str = "id, channel, kind, resource_id, received_at, handled_at, body";
+
+/// The event of a row of [`EVENT_COLUMNS`]; `None`, logged with the row's id, when a
+/// column does not read (the table edited by hand: a column's type changed, a `NULL`
+/// where a value belongs).
+fn readable_event(row: &postgres::Row) -> Option<EventRecord> {
+    let read = || -> Result<EventRecord, postgres::Error> {
+        Ok(EventRecord {
+            id: row.try_get(0)?,
+            channel: row.try_get(1)?,
+            kind: row.try_get(2)?,
+            resource_id: row.try_get(3)?,
+            received_at: row.try_get(4)?,
+            handled_at: row.try_get(5)?,
+            body: row.try_get(6)?,
+        })
+    };
+    match read() {
+        Ok(event) => Some(event),
+        Err(e) => {
+            let id = row
+                .try_get::<_, Option<String>>(0)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            tracing::error!(id, error = %e, "an unreadable journal event was passed over");
+            None
+        }
+    }
 }

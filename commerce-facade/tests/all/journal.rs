@@ -387,11 +387,11 @@ async fn a_journal_of_schema_3_gains_the_shared_state() {
             .await
             .unwrap();
     }
-    // As schema 3 left it: no shared tables, no rank column, no offers, passes or returns,
-    // no table of migrations.
+    // As schema 3 left it: no shared tables, no rank column, no offers, passes, returns or
+    // events, no table of migrations.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE schema_migrations; DROP TABLE offers; DROP TABLE passes; DROP TABLE returns;
+        "DROP TABLE schema_migrations; DROP TABLE offers; DROP TABLE passes; DROP TABLE returns; DROP TABLE events;
          DROP TABLE shared_tokens; DROP TABLE shared_buckets; DROP TABLE shared_grants;
          DROP INDEX orders_rank_due; ALTER TABLE orders DROP COLUMN rank;
          PRAGMA user_version = 3;",
@@ -485,8 +485,8 @@ fn write_v5_journal(path: &std::path::Path) {
 
 /// A journal of the release before numbered migrations (schema 5) opens with nothing lost:
 /// its records, history, lease, account and shared state are as they were; migrations 1
-/// to 5 are recorded as applied, with their checksums, and 6 (offers and passes) and 7
-/// (returns) run; it
+/// to 5 are recorded as applied, with their checksums, and 6 (offers and passes), 7
+/// (returns) and 8 (events) run; it
 /// is read-only only once a writing command brought it up to date, and a second opening
 /// changes nothing.
 #[tokio::test]
@@ -511,7 +511,7 @@ async fn a_journal_of_schema_5_is_adopted_without_loss() {
     assert_eq!(journal.all().await.unwrap(), before, "every record as it was");
     let applied = journal.migrations().await.unwrap();
     let numbers: Vec<i64> = applied.iter().map(|m| m.0).collect();
-    assert_eq!(numbers, [1, 2, 3, 4, 5, 6, 7], "1 to 5 adopted, 6 and 7 run");
+    assert_eq!(numbers, [1, 2, 3, 4, 5, 6, 7, 8], "1 to 5 adopted, 6 to 8 run");
     assert!(applied.iter().all(|m| m.2.len() == 64), "{applied:?}");
     assert!(
         journal.offers().await.unwrap().is_empty(),
@@ -609,7 +609,7 @@ async fn a_changed_or_unknown_migration_is_refused() {
     drop(SqliteJournal::create(&path).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
-        "INSERT INTO schema_migrations (number, name, checksum, applied_at) VALUES (8, 'refunds', 'x', 'now')",
+        "INSERT INTO schema_migrations (number, name, checksum, applied_at) VALUES (9, 'refunds', 'x', 'now')",
         [],
     )
     .unwrap();
@@ -619,7 +619,7 @@ async fn a_changed_or_unknown_migration_is_refused() {
         matches!(
             err,
             JournalError::Migration(MigrationError::Newer {
-                found: 8,
+                found: 9,
                 supported: SCHEMA_VERSION
             })
         ),

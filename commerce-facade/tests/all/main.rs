@@ -9,6 +9,7 @@ mod conformance;
 mod events;
 mod flow;
 mod journal;
+mod journal_events;
 mod journal_returns;
 mod lost_create;
 mod mapping;

@@ -131,7 +131,7 @@ async fn the_schema_is_made_once_and_a_newer_one_is_refused() {
             commerce_facade::PG_SCHEMA_VERSION
         );
         let numbers: Vec<i64> = pg.migrations().await.unwrap().into_iter().map(|m| m.0).collect();
-        assert_eq!(numbers, [1, 2, 3, 4, 5], "each migration recorded once");
+        assert_eq!(numbers, [1, 2, 3, 4, 5, 6], "each migration recorded once");
     }
     sql(&url, |c| {
         c.execute("UPDATE commerce_schema SET version = 99", &[]).unwrap()
@@ -198,13 +198,111 @@ async fn a_database_of_an_earlier_release_is_migrated_without_loss() {
         commerce_facade::PG_SCHEMA_VERSION
     );
     let numbers: Vec<i64> = pg.migrations().await.unwrap().into_iter().map(|m| m.0).collect();
-    assert_eq!(numbers, [1, 2, 3, 4, 5]);
+    assert_eq!(numbers, [1, 2, 3, 4, 5, 6]);
     let journal = pg.journal();
     assert_eq!(journal.load("bol:1").await.unwrap().unwrap().order.id, "1");
     assert!(
         journal.bind_account("bol", "client id b", false).await.is_err(),
         "the account kept"
     );
+}
+
+/// A database of the release before events (schema 5, migrations 1 to 5 recorded) gains
+/// their table when a runner connects, migration 6 recorded, its orders and account kept.
+#[tokio::test]
+async fn a_database_of_schema_5_gains_the_events() {
+    use commerce_testing::facade::journal_suite::event;
+    let url = database();
+    {
+        let journal = Postgres::connect(&url).unwrap().journal();
+        journal.add(&record("1")).await.unwrap();
+        journal.bind_account("bol", "client id a", false).await.unwrap();
+    }
+    sql(&url, |c| {
+        c.batch_execute(
+            "DROP TABLE commerce_events;
+             DELETE FROM commerce_migrations WHERE number = 6;
+             UPDATE commerce_schema SET version = 5;",
+        )
+        .unwrap()
+    });
+    let pg = Postgres::connect(&url).unwrap();
+    assert_eq!(pg.schema_version().await.unwrap(), 6);
+    let applied = pg.migrations().await.unwrap();
+    let numbers: Vec<i64> = applied.iter().map(|m| m.0).collect();
+    assert_eq!(numbers, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(applied[5].1, "events");
+    let journal = pg.journal();
+    assert_eq!(journal.load("bol:1").await.unwrap().unwrap().order.id, "1");
+    assert!(
+        journal.bind_account("bol", "client id b", false).await.is_err(),
+        "the account kept"
+    );
+    let e = event("bol", 1, "ORDER:ORDER_CREATED", Some("1"), Utc::now());
+    assert!(journal.add_event(&e).await.unwrap());
+    assert_eq!(journal.event_stats().await.unwrap().received, 1);
+}
+
+/// Two runners (each with its own connections) journal the same delivery at once, 50
+/// times: each time exactly one of them journals it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runners_journaling_one_delivery_at_once_journal_it_once() {
+    use commerce_testing::facade::journal_suite::event;
+    let url = database();
+    let a = Postgres::connect(&url).unwrap().journal();
+    let b = Postgres::connect(&url).unwrap().journal();
+    for n in 0..50 {
+        let e = event("bol", n, "ORDER:ORDER_CREATED", Some("1"), Utc::now());
+        let (one, two) = tokio::join!(a.add_event(&e), b.add_event(&e));
+        let added = [one.unwrap(), two.unwrap()];
+        assert_eq!(added.iter().filter(|x| **x).count(), 1, "round {n}: {added:?}");
+    }
+    let stats = a.event_stats().await.unwrap();
+    assert_eq!((stats.received, stats.unhandled), (50, 50));
+}
+
+/// An event row that does not read (its table edited by hand: a `NULL` where a value
+/// belongs) is passed over and takes no place of a limit; the counts still count it.
+#[tokio::test]
+async fn an_unreadable_event_is_passed_over() {
+    use chrono::SubsecRound;
+    use commerce_testing::facade::journal_suite::event;
+    let url = database();
+    let journal = Postgres::connect(&url).unwrap().journal();
+    let t = Utc::now().trunc_subsecs(6);
+    let events: Vec<_> = (0..3)
+        .map(|n| {
+            event(
+                "bol",
+                n,
+                "ORDER:ORDER_CREATED",
+                Some("1"),
+                t + chrono::Duration::seconds(n as i64),
+            )
+        })
+        .collect();
+    for e in &events {
+        assert!(journal.add_event(e).await.unwrap());
+    }
+    let id = events[0].id.clone();
+    sql(&url, move |c| {
+        c.batch_execute("ALTER TABLE commerce_events ALTER COLUMN kind DROP NOT NULL")
+            .unwrap();
+        c.execute("UPDATE commerce_events SET kind = NULL WHERE id = $1", &[&id])
+            .unwrap()
+    });
+    assert_eq!(
+        journal.unhandled_events("bol", 1).await.unwrap(),
+        vec![events[1].clone()],
+        "the oldest that reads"
+    );
+    assert_eq!(
+        journal.unhandled_events("bol", 10).await.unwrap(),
+        events[1..].to_vec()
+    );
+    let stats = journal.event_stats().await.unwrap();
+    assert_eq!((stats.received, stats.unhandled), (3, 3));
+    assert_eq!(stats.last_received, Some(events[2].received_at));
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod bol_conformance;
 mod documented_examples;
 mod env_file;
 mod offers_stock;
+mod push;
 mod raw_http;
 mod returns;
 mod shipping_labels;

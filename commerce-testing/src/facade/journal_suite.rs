@@ -1,13 +1,16 @@
 //! The rules every journal keeps (claims, leases, due times, history, accounts, purges;
-//! the passes over the whole shop and the offers they write), one suite run over the memory
-//! journal, SQLite and PostgreSQL: each backend is a [`Subject`] handing out new, empty
-//! journals, two handles on each (two runners; two processes where the backend has them).
+//! the passes over the whole shop and the offers they write; the events channels push),
+//! one suite run over the memory journal, SQLite and PostgreSQL: each backend is a
+//! [`Subject`] handing out new, empty journals, two handles on each (two runners; two
+//! processes where the backend has them).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use commerce_core::{Order, SubmissionReceipt};
-use commerce_facade::{Journal, JournalError, OfferRecord, OrderRecord, PassState, SentStock, Step};
+use commerce_facade::{
+    EventRecord, Journal, JournalError, OfferRecord, OrderRecord, PassState, SentStock, Step,
+};
 
 /// Two handles on one journal (two runners).
 pub type Handles = (Arc<dyn Journal>, Arc<dyn Journal>);
@@ -46,6 +49,10 @@ pub async fn conformance(s: &Subject) {
     one_runner_at_a_time_takes_a_pass(s).await;
     offers_are_written_by_the_pass_holder(s).await;
     an_unreadable_offer_is_left_out(s).await;
+    an_event_is_added_once(s).await;
+    unhandled_events_come_oldest_first(s).await;
+    an_event_is_handled_once(s).await;
+    the_purge_takes_handled_events_only(s).await;
     let (a, _) = (s.fresh)();
     super::claims_furthest_along_first(a.as_ref()).await;
 }
@@ -937,4 +944,192 @@ async fn an_unreadable_offer_is_left_out(s: &Subject) {
     assert_eq!(ids, ["1", "3"], "{name}: the unreadable one left out");
     a.save_offers(STOCK, "a", &records[1..2]).await.unwrap();
     assert_eq!(b.offers().await.unwrap().len(), 3, "{name}: written again");
+}
+
+/// The event `n` of `channel` (its id as the flow makes it: the channel and a SHA-256 in
+/// hex), of `kind` about `resource_id`, received at `at`, with bol's body for it.
+pub fn event(channel: &str, n: u64, kind: &str, resource_id: Option<&str>, at: DateTime<Utc>) -> EventRecord {
+    let (resource, what) = kind.split_once(':').unwrap_or((kind, ""));
+    EventRecord {
+        id: format!("{channel}:{n:064x}"),
+        channel: channel.to_owned(),
+        kind: kind.to_owned(),
+        resource_id: resource_id.map(str::to_owned),
+        received_at: at,
+        handled_at: None,
+        body: serde_json::json!({
+            "retailerId": "1234567",
+            "timestamp": at.to_rfc3339(),
+            "event": {"resource": resource, "type": what, "resourceId": resource_id},
+        })
+        .to_string(),
+    }
+}
+
+/// The ids of events, in their order.
+fn ids(events: &[EventRecord]) -> Vec<&str> {
+    events.iter().map(|e| e.id.as_str()).collect()
+}
+
+/// An event is added once, whichever runner adds it again (bol delivering it again), and
+/// what was added first is kept; it reads back as it was added.
+async fn an_event_is_added_once(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let t = now();
+    let first = event("bol", 1, "ORDER:ORDER_CREATED", Some("1043946570"), t);
+    assert!(a.add_event(&first).await.unwrap(), "{name}: added");
+    assert!(!b.add_event(&first).await.unwrap(), "{name}: added once");
+    // The same id again, received later (a re-delivery): nothing changes.
+    let mut again = first.clone();
+    again.received_at = t + Duration::seconds(40);
+    again.kind = "ORDER:ORDER_CREATED_AGAIN".into();
+    assert!(!a.add_event(&again).await.unwrap(), "{name}: a re-delivery");
+    assert_eq!(
+        b.unhandled_events("bol", 10).await.unwrap(),
+        vec![first.clone()],
+        "{name}: as first added"
+    );
+    let other = event("bol", 2, "PROCESS_STATUS:SUCCESS", None, t + Duration::seconds(1));
+    assert!(b.add_event(&other).await.unwrap(), "{name}");
+    assert_eq!(
+        a.unhandled_events("bol", 10).await.unwrap(),
+        vec![first, other.clone()],
+        "{name}: a resource id or none, each read back as written"
+    );
+    let stats = a.event_stats().await.unwrap();
+    assert_eq!(
+        (stats.received, stats.unhandled, stats.last_received),
+        (2, 2, Some(other.received_at)),
+        "{name}: {stats:?}"
+    );
+}
+
+/// Unhandled events of one channel, oldest first, at most `limit`; a handled one is not
+/// among them.
+async fn unhandled_events_come_oldest_first(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let t = now();
+    let at = |secs: i64| t + Duration::seconds(secs);
+    let late = event("bol", 3, "ORDER:ORDER_CREATED", Some("3"), at(30));
+    let early = event("bol", 4, "ORDER:ORDER_CREATED", Some("4"), at(10));
+    let middle = event("bol", 2, "SHIPMENT:UPDATE_TRANSPORT_EVENT", Some("2"), at(20));
+    let elsewhere = event("other", 1, "ORDER:ORDER_CREATED", Some("1"), at(0));
+    for e in [&late, &early, &middle, &elsewhere] {
+        assert!(a.add_event(e).await.unwrap(), "{name}");
+    }
+    assert_eq!(
+        ids(&b.unhandled_events("bol", 10).await.unwrap()),
+        ids(&[early.clone(), middle.clone(), late.clone()]),
+        "{name}: oldest first, of the channel asked for"
+    );
+    assert_eq!(
+        ids(&b.unhandled_events("bol", 2).await.unwrap()),
+        ids(&[early.clone(), middle.clone()]),
+        "{name}: at most the limit"
+    );
+    assert!(b.unhandled_events("bol", 0).await.unwrap().is_empty(), "{name}");
+    assert!(
+        b.unhandled_events("nowhere", 10).await.unwrap().is_empty(),
+        "{name}"
+    );
+    assert_eq!(
+        ids(&a.unhandled_events("other", 10).await.unwrap()),
+        [elsewhere.id.as_str()],
+        "{name}"
+    );
+    b.event_handled(&early.id, at(40)).await.unwrap();
+    assert_eq!(
+        ids(&a.unhandled_events("bol", 1).await.unwrap()),
+        [middle.id.as_str()],
+        "{name}: a handled event is not among them"
+    );
+    let stats = a.event_stats().await.unwrap();
+    assert_eq!(
+        (stats.received, stats.unhandled, stats.last_received),
+        (4, 3, Some(late.received_at)),
+        "{name}: {stats:?}"
+    );
+}
+
+/// An event handled twice keeps its first time (seen by the purge); an unknown id is
+/// no error.
+async fn an_event_is_handled_once(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let t = now();
+    let e = event("bol", 7, "PROCESS_STATUS:SUCCESS", Some("1234"), t);
+    assert!(a.add_event(&e).await.unwrap(), "{name}");
+    a.event_handled(&e.id, t + Duration::minutes(1)).await.unwrap();
+    b.event_handled(&e.id, t + Duration::hours(2)).await.unwrap();
+    a.event_handled("bol:unknown", t).await.unwrap();
+    assert!(a.unhandled_events("bol", 10).await.unwrap().is_empty(), "{name}");
+    let stats = b.event_stats().await.unwrap();
+    assert_eq!((stats.received, stats.unhandled), (1, 0), "{name}: {stats:?}");
+    // Handled a minute after it came, not two hours after: a purge of what was handled
+    // before the first hour's end takes it.
+    assert_eq!(
+        b.purge_events(t + Duration::hours(1)).await.unwrap(),
+        1,
+        "{name}: the first time kept"
+    );
+}
+
+/// A purge deletes the events handled before the time given, and never an unhandled
+/// one, however old.
+async fn the_purge_takes_handled_events_only(s: &Subject) {
+    let name = s.name;
+    let (a, b) = (s.fresh)();
+    let t = now();
+    let old_handled = event("bol", 1, "ORDER:ORDER_CREATED", Some("1"), t - Duration::days(10));
+    let recent_handled = event("bol", 2, "ORDER:ORDER_CREATED", Some("2"), t - Duration::days(9));
+    let old_unhandled = event("bol", 3, "ORDER:ORDER_CREATED", Some("3"), t - Duration::days(30));
+    let mut added_handled = event("other", 4, "TEST:TEST", None, t - Duration::days(8));
+    added_handled.handled_at = Some(t - Duration::days(8));
+    for e in [&old_handled, &recent_handled, &old_unhandled, &added_handled] {
+        assert!(a.add_event(e).await.unwrap(), "{name}");
+    }
+    a.event_handled(&old_handled.id, t - Duration::days(10))
+        .await
+        .unwrap();
+    a.event_handled(&recent_handled.id, t - Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.purge_events(t - Duration::days(1)).await.unwrap(),
+        2,
+        "{name}: the two handled more than a day ago"
+    );
+    assert_eq!(
+        b.purge_events(t - Duration::days(1)).await.unwrap(),
+        0,
+        "{name}: once"
+    );
+    let stats = a.event_stats().await.unwrap();
+    assert_eq!(
+        (stats.received, stats.unhandled, stats.last_received),
+        (2, 1, Some(recent_handled.received_at)),
+        "{name}: {stats:?}"
+    );
+    // Whatever the time, an unhandled event stays.
+    assert_eq!(
+        b.purge_events(t + Duration::days(365)).await.unwrap(),
+        1,
+        "{name}"
+    );
+    assert_eq!(
+        ids(&a.unhandled_events("bol", 10).await.unwrap()),
+        [old_unhandled.id.as_str()],
+        "{name}: never purged while unhandled"
+    );
+    // Once purged, the same delivery is a new event (bol gives up delivering one after
+    // ten minutes: keep handled events longer than that).
+    assert!(a.add_event(&old_handled).await.unwrap(), "{name}");
+    let empty = (s.fresh)().0.event_stats().await.unwrap();
+    assert_eq!(
+        (empty.received, empty.unhandled, empty.last_received),
+        (0, 0, None),
+        "{name}: an empty journal"
+    );
 }
