@@ -1103,6 +1103,22 @@ async fn with_the_push_endpoint_down_the_subscription_is_disabled_and_nothing_is
         assert!(Instant::now() < deadline, "{}", again());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // That verified delivery has the subscriptions looked at again (at most once a
+    // minute, not at the next hourly look): pushes are counted on.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let page = get(&http, address, "/metrics").await;
+        if metric(&parse_metrics(&page.body), "commerce_push_active", &[]) == Some(1.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}\n{}", page.body, again());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        again().contains("bol pushes ORDER, PROCESS_STATUS, SHIPMENT to"),
+        "{}",
+        again()
+    );
     signal(&second, "TERM");
     let status = wait_for(&mut second, Duration::from_secs(60));
     assert!(
