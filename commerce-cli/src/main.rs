@@ -1,19 +1,25 @@
 //! `commerce`: the operator's command line for the order-to-review flow.
 //!
 //! `commerce run` works the orders, the stock and the returns (providers from the
-//! environment), `status`, `attention` and `show` say where they stand, `resolve` and `retry`
+//! environment); `commerce serve` does the same with an HTTP server beside it (bol's push
+//! notifications, health, metrics) and `commerce subscribe` has bol push to it; `status`, `attention` and `show` say where they stand, `resolve` and `retry`
 //! settle the orders and returns that need a person. The journal is `--journal PATH`, else `COMMERCE_JOURNAL`, else one per user
 //! (`$XDG_STATE_HOME/commerce/journal.sqlite`, else `~/.local/state/commerce/journal.sqlite`),
 //! created only by `commerce init` (or `run --init`); several `commerce run` processes may
 //! share it.
 
+mod bol;
+mod metrics;
 mod ops;
 mod returns;
 mod run;
+mod serve;
+mod subscribe;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use commerce_core::HandlingResult;
 use commerce_facade::parse_duration;
@@ -39,7 +45,10 @@ const USAGE: u8 = 64;
                   status: 0 done (or stopped cleanly); 1 a failure; 2 (run) some orders need a person and nothing \
                   failed (or a return needs a person), (stock) some offers need a person, (returns) some returns \
                   need a person; 64 a bad command line; 75 (stock, returns) another runner's pass is under \
-                  way.\n\nReturns: `commerce returns` (or `run`, every --returns-interval) lists bol's unhandled \
+                  way.\n\nServe: `commerce serve` is `run --watch` plus an HTTP server (--listen, 127.0.0.1:8080): \
+                  bol's push notifications at POST /push/bol (verified, journaled, acted upon at once), GET \
+                  /healthz, /readyz and /metrics (Prometheus). Plain HTTP: TLS belongs in a reverse proxy in front. \
+                  `commerce subscribe --url https://HOST/push/bol` has bol push there.\n\nReturns: `commerce returns` (or `run`, every --returns-interval) lists bol's unhandled \
                   returns, announces each at the warehouse that shipped it, waits until the warehouse has the \
                   goods, then handles it on bol. `attention` lists the returns that wait for a person first, \
                   nearest deadline first; `resolve return:bol:RMA ...` settles them."
@@ -63,6 +72,13 @@ enum Command {
     /// Work the orders: until every order seen is completed or needs a person, or with
     /// --watch until Ctrl-C. Providers come from the environment (see the README).
     Run(RunArgs),
+    /// The runner of `run --watch` plus an HTTP server: bol's push notifications
+    /// (`POST /push/bol`), `/healthz`, `/readyz` and `/metrics` (Prometheus) until
+    /// SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+    /// Have bol push its notifications to `commerce serve` (creates or updates the
+    /// subscription and sends bol's test push), or list the subscriptions.
+    Subscribe(SubscribeArgs),
     /// Orders per step, orders waiting and when they are next due, runners holding leases;
     /// returns per step, the nearest handling deadline, the last stock and returns passes.
     Status,
@@ -111,6 +127,53 @@ struct RunArgs {
     /// Keep running passes and picking up new orders until Ctrl-C.
     #[arg(long)]
     watch: bool,
+    #[command(flatten)]
+    runner: RunnerArgs,
+}
+
+/// `commerce serve`: the runner of `run --watch` and its HTTP server.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The address the HTTP server listens on, `IP:PORT` (`localhost:PORT` is
+    /// 127.0.0.1:PORT; port 0: any free port, named in the first line printed). Plain
+    /// HTTP: keep it on loopback or a private network, with TLS in a reverse proxy in front.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", value_parser = listen_address)]
+    listen: std::net::SocketAddr,
+    /// Create the journal when there is none (a first run); without it, a missing journal
+    /// is refused, so that orders handed over before are never handed over again.
+    #[arg(long)]
+    init: bool,
+    #[command(flatten)]
+    runner: RunnerArgs,
+}
+
+/// `commerce subscribe`: bol's push notifications to `commerce serve`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["url", "list"])))]
+struct SubscribeArgs {
+    /// Where bol sends its push notifications: `https://HOST/push/bol` (the reverse proxy
+    /// in front of `commerce serve`); plain `http://` only to a loopback host.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// The resources bol tells of, comma-separated (any case).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "ORDER,PROCESS_STATUS,SHIPMENT",
+        value_parser = clap::builder::PossibleValuesParser::new(subscribe::RESOURCES).map(|s| s.to_ascii_uppercase()),
+        ignore_case = true,
+        requires = "url"
+    )]
+    resources: Vec<String>,
+    /// List bol's subscriptions instead (id, url, resources, enabled).
+    #[arg(long, conflicts_with = "url")]
+    list: bool,
+}
+
+/// The flags of a runner, `run` and `serve` alike.
+#[derive(Debug, Args)]
+struct RunnerArgs {
     /// How often a shipping order is checked, and new orders looked for with --watch:
     /// `200ms`, `30s`, `5m`, `1h` (100ms to 1d).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = poll_interval)]
@@ -153,6 +216,14 @@ struct RunArgs {
     /// waiting goes to a person.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = pass_interval)]
     returns_interval: PassInterval,
+    /// How often new orders are looked for while bol's push notifications arrive
+    /// (`commerce serve` with an enabled subscription): `30m` (100ms to 1d).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = poll_interval)]
+    event_poll_interval: Duration,
+    /// How often the orders changed since the last reconciliation are read, open or not
+    /// (an order shipped or changed between two listings): `1h` (1m to 1d), or `off`.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = pass_interval)]
+    reconcile_interval: PassInterval,
 }
 
 /// `--stock-interval`, `--returns-interval`: a duration, or `off` (`None`).
@@ -262,6 +333,24 @@ fn pass_interval(text: &str) -> Result<PassInterval, String> {
         .map_err(|e| format!("{e}, or `off`"))
 }
 
+/// `--listen`: `IP:PORT`, or `localhost:PORT` (127.0.0.1).
+fn listen_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(address) = text.parse() {
+        return Ok(address);
+    }
+    if let Some(port) = text.strip_prefix("localhost:") {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("`{port}` is not a port (0 to 65535)"))?;
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    Err(format!(
+        "`{text}` is not an address to listen on: IP:PORT, such as 127.0.0.1:8080 or [::1]:8080 \
+         (0.0.0.0:8080 listens on every interface)"
+    ))
+}
+
 fn runner(text: &str) -> Result<String, String> {
     let ok = |c: char| c.is_ascii_alphanumeric() || "-_.@:".contains(c);
     if text.is_empty() || text.len() > 64 || !text.chars().all(ok) {
@@ -306,7 +395,12 @@ fn operator(command: Command, store: &ops::Store, out: ops::Out) -> Result<u8, F
             Command::Resolve(args) => ops::resolve(write()?.as_ref(), args, out).await,
             Command::Retry { key } => ops::retry(write()?.as_ref(), &key, out).await,
             Command::Reopen { key } => ops::reopen(write()?.as_ref(), &key, out).await,
-            Command::Run(_) | Command::Init | Command::Stock(_) | Command::Returns(_) => {
+            Command::Run(_)
+            | Command::Serve(_)
+            | Command::Subscribe(_)
+            | Command::Init
+            | Command::Stock(_)
+            | Command::Returns(_) => {
                 unreachable!("not an operator's command")
             }
         }
@@ -339,6 +433,8 @@ fn main() -> ExitCode {
     let store = ops::Store::parse(&journal_path);
     let result = match cli.command {
         Command::Run(args) => run::run(&store, args, out),
+        Command::Serve(args) => run::serve(&store, args, out),
+        Command::Subscribe(args) => subscribe::subscribe(&store, args, out),
         Command::Stock(args) => run::pass(&store, run::Pass::Stock, args, out),
         Command::Returns(args) => run::pass(&store, run::Pass::Returns, args, out),
         Command::Init => ops::init(&store, out),

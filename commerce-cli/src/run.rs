@@ -9,8 +9,11 @@ use commerce_facade::{
     StockReport, StopHandle, runner_name,
 };
 
+use retailer_client::RetailerClient;
+use retailer_client::push::PushKeys;
+
 use crate::ops::{Out, Store, say, warn};
-use crate::{Failure, PassArgs, RunArgs, USAGE};
+use crate::{Failure, PassArgs, RunArgs, RunnerArgs, ServeArgs, USAGE};
 
 /// How long a clean stop may take before the process ends anyway: a request that may act
 /// finishes within its attempt's time limit (a connection in 10 s, an answer in 30 s), and
@@ -27,7 +30,7 @@ pub(crate) fn setup(
     init: bool,
     runner: Option<&str>,
     connections: usize,
-) -> Result<(FlowOptions, Arc<dyn Journal>, Providers), Failure> {
+) -> Result<Setup, Failure> {
     let usage = |e: commerce_core::Error| Failure {
         message: e.to_string(),
         code: USAGE,
@@ -90,7 +93,42 @@ pub(crate) fn setup(
     };
     let _ = connections;
     let providers = Providers::from_vars_shared(&env, shared.as_ref()).map_err(usage)?;
-    Ok((options, journal, providers))
+    Ok(Setup {
+        options,
+        journal,
+        providers,
+        shared,
+    })
+}
+
+/// What [`setup`] built.
+pub(crate) struct Setup {
+    options: FlowOptions,
+    journal: Arc<dyn Journal>,
+    providers: Providers,
+    /// The journal's shared state (tokens and rate budgets), for clients built beside the
+    /// providers' (`commerce serve`'s bol client for the signature keys).
+    shared: Option<commerce_core::SharedState>,
+}
+
+/// The journal's shared state when there is a journal (`commerce subscribe` shares bol's
+/// token with the runners); `None` when there is none yet.
+pub(crate) fn shared_state_if_any(store: &Store) -> Result<Option<commerce_core::SharedState>, Failure> {
+    match store {
+        Store::Sqlite(path) if !std::path::Path::new(path).exists() => Ok(None),
+        Store::Sqlite(path) => {
+            let journal = SqliteJournal::open_existing_journal(std::path::Path::new(path))
+                .map_err(crate::ops::journal_failure)?;
+            Ok(Some(journal.shared_state().map_err(|e| Failure {
+                message: format!("the journal's shared state: {e}"),
+                code: 1,
+            })?))
+        }
+        #[cfg(feature = "postgres")]
+        Store::Postgres(url) => Ok(Some(crate::ops::postgres(url, 1, false)?.shared_state())),
+        #[cfg(not(feature = "postgres"))]
+        Store::Postgres(url) => match crate::ops::postgres(url, 1, false)? {},
+    }
 }
 
 /// Which pass `commerce stock` and `commerce returns` run.
@@ -183,7 +221,12 @@ fn shown<R: Into<Shown>>(
 /// written. Exit status: 0 done, 1 a pass failed, 2 some offer (return) needs a person, 75
 /// another runner's pass is under way.
 pub(crate) fn pass(store: &Store, which: Pass, args: PassArgs, out: Out) -> Result<u8, Failure> {
-    let (mut options, journal, providers) = setup(store, false, args.runner.as_deref(), 2)?;
+    let Setup {
+        mut options,
+        journal,
+        providers,
+        ..
+    } = setup(store, false, args.runner.as_deref(), 2)?;
     options.lease = args.lease;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -202,7 +245,7 @@ pub(crate) fn pass(store: &Store, which: Pass, args: PassArgs, out: Out) -> Resu
             ));
         }
         let flow = Flow::new(providers, journal, options);
-        tokio::spawn(signals.stop_on_them(flow.stop_handle()));
+        tokio::spawn(signals.stop_on_them(Stopping::new(flow.stop_handle())));
         let mode = if args.dry_run {
             PassMode::DryRun
         } else {
@@ -274,9 +317,36 @@ pub(crate) fn pass(store: &Store, which: Pass, args: PassArgs, out: Out) -> Resu
 /// runners, and with the runs before and after this one, in the journal: its SQLite file,
 /// or its PostgreSQL database.
 pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure> {
-    let (mut options, journal, providers) = setup(
+    runner(store, args.init, args.watch, &args.runner, None, out)
+}
+
+/// `commerce serve`: the runner of `run --watch` plus the HTTP server on `--listen`
+/// ([`crate::serve`]); the exit status is `run`'s.
+pub(crate) fn serve(store: &Store, args: ServeArgs, out: Out) -> Result<u8, Failure> {
+    runner(store, args.init, true, &args.runner, Some(args.listen), out)
+}
+
+/// The runner of `run` (`watch`: until stopped) and of `serve` (`listen`: with the HTTP
+/// server on that address).
+fn runner(
+    store: &Store,
+    init: bool,
+    watch: bool,
+    args: &RunnerArgs,
+    listen: Option<std::net::SocketAddr>,
+    out: Out,
+) -> Result<u8, Failure> {
+    // The server's socket is bound first: an address in use is said at once, before the
+    // journal is opened or anything has run.
+    let listener = listen.map(crate::serve::Listener::bind).transpose()?;
+    let Setup {
+        mut options,
+        journal,
+        providers,
+        shared,
+    } = setup(
         store,
-        args.init,
+        init,
         args.runner.as_deref(),
         usize::from(args.concurrency) + 2,
     )?;
@@ -289,6 +359,12 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
     options.retain_personal_data = Duration::from_secs(args.retain_days.saturating_mul(86_400));
     options.stock.interval = args.stock_interval.0;
     options.returns.interval = args.returns_interval.0;
+    options.event_poll_interval = args.event_poll_interval;
+    options.reconcile_interval = args.reconcile_interval.0;
+    let server = match listener {
+        Some(listener) => Some((listener, bol_client(shared.as_ref())?)),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -296,25 +372,41 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
     runtime.block_on(async move {
         // The signals are taken before anything else: a stop asked at once is a clean stop.
         let signals = Signals::take();
+        let (server, bol) = match server {
+            Some((listener, bol)) => (Some(listener.into_tokio()?), bol),
+            None => (None, None),
+        };
+        let command = if server.is_some() { "serve" } else { "run" };
         if !out.json {
             say(&format!(
-                "commerce run: runner {}, journal {}, {}",
+                "commerce {command}: {}runner {}, journal {}, {}",
+                server
+                    .as_ref()
+                    .map(|s| format!("listening on http://{}, ", s.address()))
+                    .unwrap_or_default(),
                 options.runner,
                 journal.location(),
-                if args.watch {
+                if watch {
                     "until stopped (SIGTERM or Ctrl-C)"
                 } else {
                     "until every order is done or needs a person"
                 }
             ));
+        } else if let Some(server) = &server {
+            say(
+                &serde_json::json!({ "event": "listening", "address": server.address().to_string() })
+                    .to_string(),
+            );
         }
-        let flow = Flow::new(providers, journal, options);
-        let stop = flow.stop_handle();
+        let flow = Flow::new(providers, journal.clone(), options);
+        let stop = Stopping::new(flow.stop_handle());
         // Standard output closed (`commerce run | head`): the run stops cleanly, as on a
-        // signal; nothing is printed any more.
+        // signal; nothing is printed any more. A server goes on serving (its health and
+        // pushes matter more than its log): it only stops printing.
         let closed = Arc::new(AtomicBool::new(false));
         let flow = {
             let (stop, closed) = (stop.clone(), closed.clone());
+            let serving = server.is_some();
             flow.observe(move |e: &Event| {
                 if closed.load(Ordering::SeqCst) {
                     return;
@@ -325,17 +417,57 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
                     e.to_string()
                 };
                 if !say(&line) && !closed.swap(true, Ordering::SeqCst) {
-                    warn("standard output is closed: stopping cleanly (the journal keeps the rest)");
-                    stop.stop();
+                    if serving {
+                        warn("standard output is closed: nothing more is printed there; serving goes on");
+                    } else {
+                        warn("standard output is closed: stopping cleanly (the journal keeps the rest)");
+                        stop.stop();
+                    }
                 }
             })
         };
-        tokio::spawn(signals.stop_on_them(stop));
-        let summary = if args.watch {
+        let flow = Arc::new(flow);
+        tokio::spawn(signals.stop_on_them(stop.clone()));
+        let served = server.map(|listener| {
+            let recheck = Arc::new(tokio::sync::Notify::new());
+            let verifier = bol.map(|client| {
+                tokio::spawn(crate::bol::watch_subscriptions(
+                    client.clone(),
+                    flow.waker(),
+                    recheck.clone(),
+                    out,
+                    closed.clone(),
+                    stop.stopped(),
+                ));
+                Arc::new(crate::bol::BolVerifier(PushKeys::new(client))) as Arc<dyn crate::serve::Verify>
+            });
+            crate::serve::start(
+                listener,
+                crate::serve::Parts {
+                    flow: flow.clone(),
+                    journal,
+                    verifier,
+                    recheck,
+                    out,
+                    closed: closed.clone(),
+                },
+                stop.stopped(),
+            )
+        });
+        let summary = if watch {
             flow.watch().await
         } else {
             flow.run().await
         };
+        // The flow has ended (a stop asked for, or it could not go on): the server stops
+        // accepting and finishes the requests under way.
+        if let Some(served) = &served {
+            served.flow_ended(summary.fatal.as_deref());
+        }
+        stop.stop();
+        if let Some(served) = served {
+            served.finish().await;
+        }
         if !closed.load(Ordering::SeqCst) {
             if out.json {
                 say(&serde_json::json!({ "event": "summary", "summary": summary }).to_string());
@@ -349,7 +481,7 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
         }
         // A step that failed and then went through is not a failure of the run; an order
         // left unfinished is (with --watch, or after a signal, a stop is how a run ends).
-        let stopped = args.watch || summary.interrupted;
+        let stopped = watch || summary.interrupted;
         let unfinished = !summary.unlisted.is_empty()
             || (!stopped && summary.pending > 0)
             || (!stopped && summary.stock_failed)
@@ -363,6 +495,54 @@ pub(crate) fn run(store: &Store, args: RunArgs, out: Out) -> Result<u8, Failure>
             0
         })
     })
+}
+
+/// `commerce serve`'s bol client (the deliveries' signature keys, the subscriptions), built
+/// from the environment on the journal's shared state as the flow's are, so that it shares
+/// their token and rate budgets; `None` when bol is not configured.
+fn bol_client(shared: Option<&commerce_core::SharedState>) -> Result<Option<RetailerClient>, Failure> {
+    let env = |name: &str| commerce_core::env_optional(name);
+    let usage = |e: commerce_core::Error| Failure {
+        message: e.to_string(),
+        code: USAGE,
+    };
+    if !retailer_client::PROVIDER.configured(&env).map_err(usage)? {
+        return Ok(None);
+    }
+    retailer_client::RetailerClientBuilder::from_vars(&env)
+        .and_then(|b| b.shared(shared.cloned()).build())
+        .map(Some)
+        .map_err(usage)
+}
+
+/// Stops the flow and tells the server (which then stops accepting), on a signal, a closed
+/// standard output, or the flow's end.
+#[derive(Clone)]
+pub(crate) struct Stopping {
+    flow: StopHandle,
+    asked: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Stopping {
+    fn new(flow: StopHandle) -> Self {
+        Stopping {
+            flow,
+            asked: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+
+    fn stop(&self) {
+        self.flow.stop();
+        self.asked.send_replace(true);
+    }
+
+    /// Returns once a stop is asked for.
+    fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut asked = self.asked.subscribe();
+        async move {
+            let _ = asked.wait_for(|a| *a).await;
+        }
+    }
 }
 
 /// SIGTERM (how systemd and containers stop a service) and SIGINT (Ctrl-C), taken from the
@@ -385,7 +565,7 @@ impl Signals {
     /// running out, ends the process at once (a step under way stays `Started` in the
     /// journal, settled by the next run; its order's lease runs out after `--lease`). Exit
     /// status then: 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
-    async fn stop_on_them(self, stop: StopHandle) {
+    async fn stop_on_them(self, stop: Stopping) {
         let Some((mut term, mut int)) = self.0 else {
             return;
         };

@@ -6,4 +6,5 @@ mod cli;
 mod operator_mistakes;
 mod returns;
 mod runners;
+mod serve;
 mod support;

@@ -1,0 +1,231 @@
+//! bol's push notifications in `commerce serve`: the deliveries' verifier
+//! ([`retailer_client::push::PushKeys`]) and the hourly look at bol's subscriptions that
+//! tells the flow whether pushes arrive.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use commerce_facade::{EventRecord, FlowWaker};
+use retailer_client::RetailerClient;
+use retailer_client::push::{Delivery, PushKeys, PushRefusal, Subscription};
+
+use crate::ops::{Out, say, warn};
+use crate::serve::{Refused, Verified, Verify};
+
+/// How often bol's subscriptions are looked at while serving.
+pub(crate) const SUBSCRIPTION_CHECK: Duration = Duration::from_secs(3600);
+
+/// How long one look at the subscriptions may take.
+const SUBSCRIPTION_LIMIT: Duration = Duration::from_secs(60);
+
+/// The least time between two looks at the subscriptions asked for by deliveries.
+const RECHECK_AFTER: Duration = Duration::from_secs(60);
+
+/// The path `commerce serve` takes bol's pushes at.
+pub(crate) const PUSH_PATH: &str = "/push/bol";
+
+/// bol's deliveries, verified with the signature keys bol lists.
+pub(crate) struct BolVerifier(pub(crate) PushKeys);
+
+/// The event a verified delivery becomes: its id and kind as bol sent them, the raw body.
+pub(crate) fn record_of(delivery: &Delivery, body: &[u8], now: DateTime<Utc>) -> EventRecord {
+    EventRecord {
+        id: delivery.id.clone(),
+        channel: "bol".to_owned(),
+        kind: delivery.event_kind(),
+        resource_id: delivery.resource_id.clone(),
+        received_at: now,
+        handled_at: None,
+        // Verified JSON is UTF-8 (the verifier parsed it).
+        body: String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+/// The answer to a refused delivery: 413 too large, 503 when bol should deliver again (the
+/// keys could not be read), 401 a signature that does not hold, 400 a body that does not
+/// read or is too old (or from the future).
+pub(crate) fn refused(refusal: &PushRefusal) -> Refused {
+    let status = if refusal.retry_later() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        match refusal {
+            PushRefusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            PushRefusal::NoSignature
+            | PushRefusal::MalformedSignature(_)
+            | PushRefusal::UnsupportedAlgorithm(_)
+            | PushRefusal::UnknownKey(_)
+            | PushRefusal::BadSignature => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    };
+    Refused {
+        status,
+        code: refusal.code(),
+        reason: refusal.to_string(),
+    }
+}
+
+impl Verify for BolVerifier {
+    fn verify<'a>(
+        &'a self,
+        body: &'a [u8],
+        headers: &'a HeaderMap,
+        now: DateTime<Utc>,
+    ) -> Pin<Box<dyn Future<Output = Result<Verified, Refused>> + Send + 'a>> {
+        Box::pin(async move {
+            match self.0.verify(body, headers, now).await {
+                Ok(delivery) => Ok(Verified {
+                    record: record_of(&delivery, body, now),
+                }),
+                Err(refusal) => Err(refused(&refusal)),
+            }
+        })
+    }
+}
+
+/// Whether a subscription sends to `commerce serve`: a WEBHOOK to a URL whose path ends
+/// in `/push/bol`.
+fn is_ours(s: &Subscription) -> bool {
+    s.subscription_type.eq_ignore_ascii_case("WEBHOOK")
+        && url::Url::parse(s.url.trim()).is_ok_and(|u| u.path().trim_end_matches('/').ends_with(PUSH_PATH))
+}
+
+/// What the subscriptions say of pushes: `Ok(line)` they arrive (an enabled one with
+/// ORDER), `Err(warning)` they do not, with the command that mends it.
+pub(crate) fn judge(subscriptions: &[Subscription]) -> Result<String, String> {
+    let ours: Vec<&Subscription> = subscriptions.iter().filter(|s| is_ours(s)).collect();
+    let fallback = "new orders are looked for every --poll-interval";
+    if let Some(s) = ours
+        .iter()
+        .find(|s| s.enabled && s.resources.iter().any(|r| r.eq_ignore_ascii_case("ORDER")))
+    {
+        return Ok(format!(
+            "bol pushes {} to {} (subscription {}): new orders are looked for every --event-poll-interval",
+            s.resources.join(", "),
+            s.url,
+            s.id
+        ));
+    }
+    Err(match ours.first() {
+        Some(s) if !s.enabled => format!(
+            "warning: bol's subscription {} to {} is disabled (bol disables one whose deliveries failed for ten \
+             minutes): {fallback}. Once this server is reachable there, run `commerce subscribe --url {}`",
+            s.id, s.url, s.url
+        ),
+        Some(s) => format!(
+            "warning: bol's subscription {} to {} does not include ORDER: {fallback}. Run `commerce subscribe --url \
+             {}`",
+            s.id, s.url, s.url
+        ),
+        None => format!(
+            "warning: bol pushes nothing to a {PUSH_PATH} URL: {fallback}. Run `commerce subscribe --url \
+             https://YOUR-HOST{PUSH_PATH}` (the reverse proxy in front of this server)"
+        ),
+    })
+}
+
+/// At start, every [`SUBSCRIPTION_CHECK`], and when `recheck` is notified (a verified
+/// delivery arrived while pushes were not counted on: `commerce subscribe` was run; at most
+/// every [`RECHECK_AFTER`]): bol's subscriptions decide whether the flow counts on pushes
+/// ([`FlowWaker::set_push_active`]); a missing or disabled one is warned about with the
+/// command to run. Ends when `stopped` returns.
+pub(crate) async fn watch_subscriptions(
+    client: RetailerClient,
+    waker: FlowWaker,
+    recheck: Arc<tokio::sync::Notify>,
+    out: Out,
+    closed: Arc<AtomicBool>,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) {
+    tokio::pin!(stopped);
+    let mut last: Option<Result<String, String>> = None;
+    loop {
+        let verdict = match tokio::time::timeout(SUBSCRIPTION_LIMIT, client.subscriptions()).await {
+            Ok(Ok(subscriptions)) => judge(&subscriptions),
+            Ok(Err(e)) => Err(format!(
+                "warning: bol's subscriptions could not be listed ({e}): pushes are not counted on; new orders are \
+                 looked for every --poll-interval"
+            )),
+            Err(_) => Err(format!(
+                "warning: bol's subscriptions could not be listed within {} s: pushes are not counted on; new \
+                 orders are looked for every --poll-interval",
+                SUBSCRIPTION_LIMIT.as_secs()
+            )),
+        };
+        waker.set_push_active(verdict.is_ok());
+        // Said when it changes (a warning every hour while it lasts).
+        if last.as_ref() != Some(&verdict) || verdict.is_err() {
+            match &verdict {
+                Ok(line) if !closed.load(Ordering::SeqCst) => {
+                    if out.json {
+                        say(&serde_json::json!({"event": "push_active", "message": line}).to_string());
+                    } else {
+                        say(line);
+                    }
+                }
+                Ok(_) => {}
+                Err(warning) => {
+                    warn(warning);
+                }
+            }
+        }
+        last = Some(verdict);
+        let checked = tokio::time::Instant::now();
+        tokio::select! {
+            () = tokio::time::sleep(SUBSCRIPTION_CHECK) => {}
+            () = async {
+                recheck.notified().await;
+                tokio::time::sleep_until(checked + RECHECK_AFTER).await;
+            } => {}
+            () = &mut stopped => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(id: &str, url: &str, enabled: bool, resources: &[&str]) -> Subscription {
+        Subscription {
+            id: id.to_owned(),
+            resources: resources.iter().map(|r| (*r).to_owned()).collect(),
+            url: url.to_owned(),
+            subscription_type: "WEBHOOK".to_owned(),
+            enabled,
+        }
+    }
+
+    #[test]
+    fn pushes_count_only_with_an_enabled_subscription_of_orders_to_push_bol() {
+        let ok = judge(&[sub(
+            "1",
+            "https://shop.example/push/bol",
+            true,
+            &["ORDER", "PROCESS_STATUS"],
+        )]);
+        assert!(ok.unwrap().contains("subscription 1"));
+        let none = judge(&[sub("2", "https://shop.example/other", true, &["ORDER"])]).unwrap_err();
+        assert!(
+            none.contains("commerce subscribe --url https://YOUR-HOST/push/bol"),
+            "{none}"
+        );
+        let disabled = judge(&[sub("3", "https://shop.example/push/bol", false, &["ORDER"])]).unwrap_err();
+        assert!(disabled.contains("is disabled"), "{disabled}");
+        assert!(
+            disabled.contains("`commerce subscribe --url https://shop.example/push/bol`"),
+            "{disabled}"
+        );
+        let no_orders = judge(&[sub("4", "https://shop.example/push/bol", true, &["SHIPMENT"])]).unwrap_err();
+        assert!(no_orders.contains("does not include ORDER"), "{no_orders}");
+        let mut gcp = sub("5", "https://shop.example/push/bol", true, &["ORDER"]);
+        gcp.subscription_type = "GCP_PUBSUB".to_owned();
+        assert!(judge(&[gcp]).is_err());
+        assert!(judge(&[]).is_err());
+    }
+}
