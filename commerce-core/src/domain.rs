@@ -627,6 +627,19 @@ pub trait SalesChannel: Send + Sync + fmt::Debug {
         futures_util::stream::once(async move { Err(error) }).boxed()
     }
 
+    /// One order as [`open_orders`](Self::open_orders) would give it (its open lines only,
+    /// the same mapping), read by its id (bol: `GET /retailer/orders/{order-id}`), for a
+    /// pushed event that names it: `Ok(None)` when the channel does not know it, or nothing
+    /// of it is left to ship by the shop itself. The default says the channel offers no such
+    /// read ([`Error::Unsupported`]); the flow then lists the open orders instead.
+    async fn open_order(&self, order_id: &str) -> Result<Option<Order>, Error> {
+        Err(Error::Unsupported {
+            provider: self.name().to_owned().into(),
+            operation: format!("open_order({order_id})").into(),
+            reason: "the channel offers no read of one order as listed".to_owned(),
+        })
+    }
+
     /// Tells the channel's client of an event the channel pushed (bol: a process status's
     /// outcome wakes the waits for it, which read it at once instead of at their next
     /// back-off). Called by the flow for every verified event of this channel; the default
