@@ -73,8 +73,8 @@ pub use crate::push::{
 };
 pub use crate::returns::{MAX_QUANTITY_RETURNED, channel_return_of, reason_line};
 pub use crate::sales_channel::{
-    CHANGE_HISTORY_DAYS, CHANGE_INTERVAL_MAX_MINUTES, amsterdam_date, is_open, to_commerce_order,
-    to_order_state,
+    CHANGE_HISTORY_DAYS, CHANGE_INTERVAL_MAX_MINUTES, amsterdam_date, is_open, open_commerce_order,
+    to_commerce_order, to_order_state,
 };
 pub use crate::stock::{EXPORT_WAIT, MAX_STOCK, open_lines_of};
 pub use crate::wire::FileUpload;

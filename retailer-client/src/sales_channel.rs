@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Duration as Span, NaiveDate, Utc};
 use commerce_core::{
     Address, ChangedOrder, ChannelEvent, ChannelOffer, ChannelReturn, ConfirmationReceipt, Customer, Error,
-    HandlingReceipt, LineItem, LineState, OpenLine, Order as CommerceOrder, OrderState, ReturnHandling,
-    SalesChannel, ShipmentConfirmation, StockReceipt, StockUpdate, ValidationErrors,
+    HandlingReceipt, LineItem, LineState, OpenLine, Order as CommerceOrder, OrderState, ProviderError,
+    ReturnHandling, SalesChannel, ShipmentConfirmation, StockReceipt, StockUpdate, ValidationErrors,
 };
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
@@ -92,6 +92,30 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
                 .unwrap_or_else(|| "pick-up point".to_owned())
         }),
     }
+}
+
+/// Whether some line still to ship is the shop's own: not one bol says it fulfils itself
+/// (`fulfilment.method` `FBB`). A line without a fulfilment method counts as the shop's
+/// (bol's description makes `fulfilment` optional; inferred).
+fn ships_some_line_itself(order: &Order) -> bool {
+    order.order_items.iter().any(|item| {
+        item.quantity - item.quantity_shipped - item.quantity_cancelled > 0
+            && item
+                .fulfilment
+                .as_ref()
+                .is_none_or(|f| !f.method.trim().eq_ignore_ascii_case("FBB"))
+    })
+}
+
+/// The order as [`SalesChannel::open_orders`] and [`SalesChannel::open_order`] give it
+/// ([`to_commerce_order`]: its lines still to ship), or `None` when nothing of it is left
+/// for the shop to ship: no line still open, or every open line bol's own (FBB).
+pub fn open_commerce_order(order: &Order) -> Option<CommerceOrder> {
+    if !ships_some_line_itself(order) {
+        return None;
+    }
+    let mapped = to_commerce_order(order);
+    (!mapped.lines.is_empty()).then_some(mapped)
 }
 
 /// The order's lines as [`OrderState`]: quantities ordered, shipped and cancelled, and the
@@ -280,9 +304,35 @@ impl SalesChannel for RetailerClient {
             ..Default::default()
         };
         self.full_orders(vec![params], |_| true)
-            .map_ok(|order| to_commerce_order(&order))
-            .try_filter(|o| futures_util::future::ready(!o.lines.is_empty()))
+            .try_filter_map(|order| futures_util::future::ready(Ok(open_commerce_order(&order))))
             .boxed()
+    }
+
+    /// The order read in full (`GET /retailer/orders/{order-id}`) and mapped as
+    /// [`open_orders`](SalesChannel::open_orders) maps it ([`open_commerce_order`]): its
+    /// lines still to ship. `Ok(None)` when bol answers 404, or when nothing of the order is
+    /// left for the shop to ship (every line shipped or cancelled, or bol's own, FBB). An
+    /// empty id is refused before anything is sent; an answer naming another order is an
+    /// error.
+    async fn open_order(&self, order_id: &str) -> Result<Option<CommerceOrder>, Error> {
+        let mut v = ValidationErrors::new();
+        v.require(order_id, "order_id");
+        v.into_result(())?;
+        let order_id = order_id.trim();
+        let order = match self.get_order(order_id).await {
+            Ok(order) => order,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if order.order_id.trim() != order_id {
+            return Err(ProviderError::new(PROVIDER.name, "get-order", 200)
+                .with_message(format!(
+                    "asked for order {order_id}, bol answered order {}",
+                    order.order_id.chars().take(64).collect::<String>().escape_debug()
+                ))
+                .into());
+        }
+        Ok(open_commerce_order(&order))
     }
 
     /// The FBR orders whose items changed since `since`, open or not, each read in full

@@ -7,6 +7,7 @@ mod decoders;
 mod fail_fast;
 mod generated_wire;
 mod hostile;
+mod open_order;
 mod push;
 mod returns;
 mod stock;
