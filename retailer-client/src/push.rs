@@ -37,7 +37,16 @@
 //! signature over the raw bytes (aws-lc-rs, `RSA_PKCS1_2048_8192_SHA256`); only then the
 //! JSON; then the timestamp (older than [`PushKeys::max_age`]: stale or replayed; more than
 //! five minutes ahead: refused). Nothing of the body is parsed before its signature is
-//! verified. No secret is compared here: the signature check is aws-lc-rs's, and key ids
+//! verified. The refusals after it verified ([`PushRefusal::signed`]) are bol's own
+//! deliveries, or replays of them: a receiver answers them 2xx and does not act on them
+//! (an error answer only makes bol retry ten times and disable the subscription).
+//!
+//! A read of the keys that lists no usable key keeps the keys held. Keys read
+//! [`PushKeys::refresh_keys_older_than`] ago (12 hours) are read again in the background by
+//! the next delivery naming a known key, within the same interval, so a withdrawn key stops
+//! verifying.
+//!
+//! No secret is compared here: the signature check is aws-lc-rs's, and key ids
 //! are public. Deliveries naming made-up key ids cost at most one read of the keys per
 //! interval, whoever sends them; the read runs in a task of its own, so a receiver that
 //! stops waiting for it does not lose it.
@@ -85,9 +94,14 @@ pub const ALGORITHM: &str = "rsa-sha256";
 /// How far ahead of the receiver's clock a delivery may be dated.
 pub const MAX_AHEAD: Duration = Duration::from_secs(5 * 60);
 
-/// The default of [`PushKeys::refresh_at_most_every`]: the keys endpoint allows about 10
-/// calls an hour.
-pub const DEFAULT_REFRESH_EVERY: Duration = Duration::from_secs(6 * 60);
+/// The default of [`PushKeys::refresh_at_most_every`]: 10 minutes, so at most 6 reads an
+/// hour, leaving headroom under the keys endpoint's about 10 calls an hour per account,
+/// which other processes and `commerce subscribe` share.
+pub const DEFAULT_REFRESH_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// The default of [`PushKeys::refresh_keys_older_than`]: keys read 12 hours ago or longer
+/// are read again in the background, so a key bol withdrew stops verifying.
+pub const DEFAULT_KEYS_MAX_AGE: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// The default of [`PushKeys::max_age`].
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30 * 60);
@@ -170,6 +184,19 @@ impl PushRefusal {
     /// 503 so bol delivers it again).
     pub fn retry_later(&self) -> bool {
         matches!(self, PushRefusal::KeysUnavailable(_))
+    }
+
+    /// Whether the refusal came after the signature verified ([`Malformed`](Self::Malformed),
+    /// [`Stale`](Self::Stale), [`FromTheFuture`](Self::FromTheFuture)): the delivery is bol's
+    /// own (or a replay of one). A receiver answers it 2xx and does not act on it: refusing
+    /// it only makes bol deliver the same body again, about ten times over ten minutes, and
+    /// then disable the subscription. Every other refusal is answered with an error status
+    /// (503 when [`retry_later`](Self::retry_later)).
+    pub fn signed(&self) -> bool {
+        matches!(
+            self,
+            PushRefusal::Malformed(_) | PushRefusal::Stale { .. } | PushRefusal::FromTheFuture { .. }
+        )
     }
 }
 
@@ -338,7 +365,11 @@ struct Refreshed {
 #[derive(Default)]
 struct KeyState {
     keys: HashMap<String, SignatureKey>,
+    /// The last read of the keys, whatever it came to.
     last: Option<Refreshed>,
+    /// When the keys held were read from bol (`None`: never, or given to
+    /// [`PushKeys::fixed`]).
+    read_at: Option<Instant>,
 }
 
 struct Cache {
@@ -355,6 +386,7 @@ struct Cache {
 pub struct PushKeys {
     client: Option<RetailerClient>,
     refresh_every: Duration,
+    keys_max_age: Duration,
     max_age: Duration,
     cache: Arc<Cache>,
 }
@@ -364,6 +396,7 @@ impl fmt::Debug for PushKeys {
         f.debug_struct("PushKeys")
             .field("refreshing", &self.client.is_some())
             .field("refresh_every", &self.refresh_every)
+            .field("keys_max_age", &self.keys_max_age)
             .field("max_age", &self.max_age)
             .field("keys", &self.lock().keys.len())
             .finish()
@@ -386,11 +419,13 @@ impl PushKeys {
         PushKeys {
             client,
             refresh_every: DEFAULT_REFRESH_EVERY,
+            keys_max_age: DEFAULT_KEYS_MAX_AGE,
             max_age: DEFAULT_MAX_AGE,
             cache: Arc::new(Cache {
                 state: Mutex::new(KeyState {
                     keys: keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
                     last: None,
+                    read_at: None,
                 }),
                 refreshing: Arc::new(tokio::sync::Mutex::new(())),
                 refreshes: AtomicU64::new(0),
@@ -398,11 +433,28 @@ impl PushKeys {
         }
     }
 
-    /// Reads the keys again for an unknown key id at most this often (default
-    /// [`DEFAULT_REFRESH_EVERY`]); within it, an unknown id is refused without a call.
+    /// Reads the keys again at most this often, for an unknown key id or keys grown old
+    /// (default [`DEFAULT_REFRESH_EVERY`]); within it, an unknown id is refused without a
+    /// call.
     pub fn refresh_at_most_every(mut self, every: Duration) -> Self {
         self.refresh_every = every;
         self
+    }
+
+    /// Keys read from bol this long ago or longer are read again in the background by the
+    /// next delivery that names a known key (default [`DEFAULT_KEYS_MAX_AGE`]; still at most
+    /// every [`refresh_at_most_every`](Self::refresh_at_most_every)). The delivery is
+    /// verified with the keys held meanwhile; once the read lists them no more, a key bol
+    /// withdrew is unknown. Keys given to [`fixed`](Self::fixed) are never read again.
+    pub fn refresh_keys_older_than(mut self, age: Duration) -> Self {
+        self.keys_max_age = age;
+        self
+    }
+
+    /// Waits until no read of the keys is under way (one a delivery started in the
+    /// background included); returns at once when none is.
+    pub async fn settled(&self) {
+        drop(self.cache.refreshing.lock().await);
     }
 
     /// Deliveries older than this are refused as stale (default [`DEFAULT_MAX_AGE`]).
@@ -435,6 +487,7 @@ impl PushKeys {
     /// `refresh_every` (callers arriving during a refresh share it).
     async fn key(&self, id: &str) -> Result<SignatureKey, PushRefusal> {
         if let Some(key) = self.known(id) {
+            self.refresh_if_old();
             return Ok(key);
         }
         let unknown = || PushRefusal::UnknownKey(shown(id));
@@ -456,36 +509,7 @@ impl PushKeys {
                 };
             }
         }
-        self.cache.refreshes.fetch_add(1, Ordering::Relaxed);
-        // Read in a task of its own, holding the refresh lock: a caller that gives up (a
-        // receiver bounding its answer's time) leaves the read to finish and be kept, and
-        // the callers waiting meanwhile take its outcome instead of reading again.
-        let reader = self.clone();
-        let client = client.clone();
-        let read = tokio::spawn(async move {
-            let _refreshing = refreshing;
-            let answer = client.get_subscription_keys().await;
-            let mut state = reader.lock();
-            let at = Instant::now();
-            match answer {
-                Ok(answer) => {
-                    let keys = signature_keys_of(&answer);
-                    tracing::debug!(keys = keys.len(), "read bol's signature keys");
-                    state.keys = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
-                    state.last = Some(Refreshed { at, outcome: Ok(()) });
-                    Ok(())
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "bol's signature keys could not be read");
-                    let message = e.to_string();
-                    state.last = Some(Refreshed {
-                        at,
-                        outcome: Err(message.clone()),
-                    });
-                    Err(message)
-                }
-            }
-        });
+        let read = self.spawn_read(client.clone(), refreshing);
         match read.await {
             Ok(Ok(())) => self.known(id).ok_or_else(unknown),
             Ok(Err(message)) => Err(PushRefusal::KeysUnavailable(message)),
@@ -493,6 +517,81 @@ impl PushKeys {
                 "the read of the keys ended: {e}"
             ))),
         }
+    }
+
+    /// Starts a read of the keys in a task of its own, holding the refresh lock: a caller
+    /// that gives up (a receiver bounding its answer's time) leaves the read to finish and
+    /// be kept, and the callers waiting meanwhile take its outcome instead of reading
+    /// again. A read that lists no usable key (none at all, none readable, none RSA) keeps
+    /// the keys held and counts as failed: a made-up key id never makes bol's genuine key
+    /// unknown through an answer of bol's that lists nothing usable.
+    fn spawn_read(
+        &self,
+        client: RetailerClient,
+        refreshing: tokio::sync::OwnedMutexGuard<()>,
+    ) -> tokio::task::JoinHandle<Result<(), String>> {
+        self.cache.refreshes.fetch_add(1, Ordering::Relaxed);
+        let reader = self.clone();
+        tokio::spawn(async move {
+            let _refreshing = refreshing;
+            let answer = client.get_subscription_keys().await;
+            let mut state = reader.lock();
+            let at = Instant::now();
+            let outcome = match answer {
+                Ok(answer) => {
+                    let keys = signature_keys_of(&answer);
+                    if keys.iter().any(SignatureKey::is_rsa) {
+                        tracing::debug!(keys = keys.len(), "read bol's signature keys");
+                        state.keys = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
+                        state.read_at = Some(at);
+                        Ok(())
+                    } else {
+                        let message = format!(
+                            "bol listed no usable RSA signature key ({} listed, {} readable); the keys held are kept",
+                            answer.signature_keys.len(),
+                            keys.len()
+                        );
+                        tracing::warn!("{message}");
+                        Err(message)
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "bol's signature keys could not be read");
+                    Err(e.to_string())
+                }
+            };
+            state.last = Some(Refreshed {
+                at,
+                outcome: outcome.clone(),
+            });
+            outcome
+        })
+    }
+
+    /// Starts a read of the keys in the background when those held were read
+    /// [`refresh_keys_older_than`](Self::refresh_keys_older_than) ago or longer, no read was
+    /// made within [`refresh_at_most_every`](Self::refresh_at_most_every), and none is under
+    /// way.
+    fn refresh_if_old(&self) {
+        let Some(client) = &self.client else {
+            return;
+        };
+        {
+            let state = self.lock();
+            let old = state.read_at.is_some_and(|at| at.elapsed() >= self.keys_max_age);
+            let recently = state
+                .last
+                .as_ref()
+                .is_some_and(|last| last.at.elapsed() < self.refresh_every);
+            if !old || recently {
+                return;
+            }
+        }
+        let Ok(refreshing) = Arc::clone(&self.cache.refreshing).try_lock_owned() else {
+            return;
+        };
+        tracing::debug!("bol's signature keys are old: reading them again in the background");
+        drop(self.spawn_read(client.clone(), refreshing));
     }
 
     /// Verifies a delivery and reads its event; see the [module](self) for the order of the
@@ -852,10 +951,11 @@ impl RetailerClient {
     }
 
     /// Makes bol push `resources` to `url` as a `WEBHOOK`, enabled: updates
-    /// (`PUT /retailer/subscriptions/{id}`) the subscription already pointing at `url` or,
-    /// when there is none and exactly one `WEBHOOK` subscription, that one (bol disables a
-    /// subscription whose deliveries fail; this enables it again); else creates one
-    /// (`POST /retailer/subscriptions`). Waits for bol's process status and returns the
+    /// (`PUT /retailer/subscriptions/{id}`) the subscription already pointing at `url` (bol
+    /// disables a subscription whose deliveries fail; this enables it again); when none
+    /// does, creates one (`POST /retailer/subscriptions`). A subscription pointing
+    /// elsewhere (another tool's webhook, or this shop's old URL) is never changed: remove
+    /// one no longer wanted with [`unsubscribe`](Self::unsubscribe). Waits for bol's process status and returns the
     /// subscription as bol then lists it.
     ///
     /// The URL (`https://`, or `http://` to a loopback host only) and the resources (at
@@ -878,11 +978,7 @@ impl RetailerClient {
             url: url.clone(),
         };
         let existing = self.subscriptions().await?;
-        let webhooks: Vec<&Subscription> = existing.iter().filter(|s| s.is_webhook()).collect();
-        let target = existing
-            .iter()
-            .find(|s| s.url == url)
-            .or_else(|| (webhooks.len() == 1).then(|| webhooks[0]));
+        let target = existing.iter().find(|s| s.is_webhook() && s.url == url);
         let id = match target {
             Some(current) => {
                 let started = self

@@ -708,3 +708,225 @@ proptest! {
         prop_assert_eq!(outcome.unwrap_err(), PushRefusal::BadSignature);
     }
 }
+
+/// `GET /retailer/subscriptions/signature-keys` answering `first` once, then `then`.
+async fn keys_then<'a>(server: &'a MockServer, first: Value, then_answer: Value) -> httpmock::Mock<'a> {
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    server
+        .mock_async(move |when, then| {
+            when.method(GET)
+                .path("/retailer/subscriptions/signature-keys")
+                .header("accept", V10)
+                .header("authorization", "Bearer tok-1");
+            then.respond_with(move |_| {
+                let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = if i == 0 { &first } else { &then_answer };
+                http::Response::builder()
+                    .status(200)
+                    .header("content-type", V10)
+                    .body(body.to_string())
+                    .unwrap()
+                    .into()
+            });
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_refresh_listing_no_usable_key_keeps_the_keys_held() {
+    let der = spki(bol_pair());
+    for (why, unusable) in [
+        ("an empty list", json!({"signatureKeys": []})),
+        ("no list at all", json!({})),
+        (
+            "unreadable keys",
+            json!({"signatureKeys": [{"id": "0", "type": "RSA", "publicKey": "not base64 !"},
+                                     {"id": "", "type": "RSA", "publicKey": STANDARD.encode(&der)}]}),
+        ),
+        (
+            "only keys of another type",
+            json!({"signatureKeys": [{"id": "0", "type": "EC", "publicKey": STANDARD.encode(&der)}]}),
+        ),
+    ] {
+        let server = setup().await;
+        let mock = keys_then(&server, listed(&[("0", der.clone())]), unusable).await;
+        let keys = PushKeys::new(client(&server)).refresh_at_most_every(Duration::ZERO);
+        let body = body("ORDER", "ORDER_CREATED", json!("A2K8MO0M5P"));
+        let genuine = signed(bol_pair(), "0", &body);
+        verify(&keys, &body, &genuine).await.unwrap();
+        // A stranger names a made-up key: the keys are read again, and list nothing usable.
+        let err = verify(&keys, &body, &signed(other_pair(), "stranger", &body))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, PushRefusal::KeysUnavailable(m) if m.contains("no usable RSA signature key")),
+            "{why}: {err}"
+        );
+        assert_eq!(mock.calls_async().await, 2, "{why}");
+        // bol's genuine key still verifies, and is still held.
+        verify(&keys, &body, &genuine)
+            .await
+            .unwrap_or_else(|e| panic!("{why}: {e}"));
+        assert_eq!(keys.keys(), vec![key("0", der.clone())], "{why}");
+    }
+}
+
+#[tokio::test]
+async fn a_first_read_listing_no_usable_key_asks_bol_to_deliver_again() {
+    let server = setup().await;
+    let mock = keys_then(
+        &server,
+        json!({"signatureKeys": []}),
+        json!({"signatureKeys": []}),
+    )
+    .await;
+    let keys = PushKeys::new(client(&server));
+    let body = body("ORDER", "ORDER_CREATED", json!("A2K8MO0M5P"));
+    let err = verify(&keys, &body, &signed(bol_pair(), "0", &body))
+        .await
+        .unwrap_err();
+    assert!(err.retry_later(), "{err}");
+    assert!(keys.keys().is_empty());
+    assert_eq!(mock.calls_async().await, 1);
+}
+
+fn paused_client(server: &MockServer) -> retailer_client::RetailerClient {
+    retailer_client::RetailerClient::builder(support::CLIENT_ID, support::CLIENT_SECRET.to_owned().into())
+        .api_url(server.base_url())
+        .token_url(server.url("/token"))
+        .http(commerce_testing::paused_time_http())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_keys_read_the_keys_at_most_every_ten_minutes_by_default() {
+    assert_eq!(push::DEFAULT_REFRESH_EVERY, Duration::from_secs(600));
+    let server = setup().await;
+    let mock = keys_endpoint(&server, listed(&[("0", spki(bol_pair()))]), Duration::ZERO).await;
+    let keys = PushKeys::new(paused_client(&server));
+    let body = body("ORDER", "ORDER_CREATED", json!("A2K8MO0M5P"));
+    let unknown = |id: &str| signed(bol_pair(), id, &body);
+    assert_eq!(
+        verify(&keys, &body, &unknown("1")).await.unwrap_err(),
+        PushRefusal::UnknownKey("1".into())
+    );
+    assert_eq!(mock.calls_async().await, 1);
+    // Just short of ten minutes: refused without a read.
+    tokio::time::advance(Duration::from_secs(599)).await;
+    verify(&keys, &body, &unknown("2")).await.unwrap_err();
+    assert_eq!(mock.calls_async().await, 1);
+    // Ten minutes after the read: read again.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    verify(&keys, &body, &unknown("3")).await.unwrap_err();
+    assert_eq!(mock.calls_async().await, 2);
+    assert_eq!(keys.key_refreshes(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn keys_twelve_hours_old_are_read_again_and_a_withdrawn_key_stops_verifying() {
+    assert_eq!(push::DEFAULT_KEYS_MAX_AGE, Duration::from_secs(12 * 60 * 60));
+    let server = setup().await;
+    // bol lists "0" first; at the next read it has withdrawn it for "1".
+    let mock = keys_then(
+        &server,
+        listed(&[("0", spki(bol_pair()))]),
+        listed(&[("1", spki(other_pair()))]),
+    )
+    .await;
+    let keys = PushKeys::new(paused_client(&server));
+    let body = body("ORDER", "ORDER_CREATED", json!("A2K8MO0M5P"));
+    let genuine = signed(bol_pair(), "0", &body);
+    verify(&keys, &body, &genuine).await.unwrap();
+    assert_eq!(mock.calls_async().await, 1);
+    // Known keys younger than 12 hours: no read.
+    tokio::time::advance(Duration::from_secs(12 * 60 * 60 - 1)).await;
+    verify(&keys, &body, &genuine).await.unwrap();
+    keys.settled().await;
+    assert_eq!(mock.calls_async().await, 1);
+    // 12 hours old: this delivery verifies with the key held, and the keys are read again
+    // in the background.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    verify(&keys, &body, &genuine).await.unwrap();
+    keys.settled().await;
+    assert_eq!(mock.calls_async().await, 2);
+    assert_eq!(keys.keys(), vec![key("1", spki(other_pair()))]);
+    // The withdrawn key no longer verifies (the read was just made: no other read).
+    assert_eq!(
+        verify(&keys, &body, &genuine).await.unwrap_err(),
+        PushRefusal::UnknownKey("0".into())
+    );
+    assert_eq!(mock.calls_async().await, 2);
+    // The new key verifies.
+    verify(&keys, &body, &signed(other_pair(), "1", &body))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn old_keys_are_read_again_within_the_interval_rule() {
+    let server = setup().await;
+    let mock = keys_endpoint(&server, listed(&[("0", spki(bol_pair()))]), Duration::ZERO).await;
+    // Keys old after a minute; reads at most every 10 minutes.
+    let keys = PushKeys::new(paused_client(&server)).refresh_keys_older_than(Duration::from_secs(60));
+    let body = body("ORDER", "ORDER_CREATED", json!("A2K8MO0M5P"));
+    let genuine = signed(bol_pair(), "0", &body);
+    verify(&keys, &body, &genuine).await.unwrap();
+    tokio::time::advance(Duration::from_secs(5 * 60)).await;
+    for _ in 0..3 {
+        verify(&keys, &body, &genuine).await.unwrap();
+        keys.settled().await;
+    }
+    assert_eq!(mock.calls_async().await, 1, "old, but read within 10 minutes");
+    tokio::time::advance(Duration::from_secs(5 * 60)).await;
+    for _ in 0..3 {
+        verify(&keys, &body, &genuine).await.unwrap();
+        keys.settled().await;
+    }
+    assert_eq!(
+        mock.calls_async().await,
+        2,
+        "one read in the background, not three"
+    );
+    // Fixed keys are never read.
+    let fixed = fixed().refresh_keys_older_than(Duration::ZERO);
+    verify(&fixed, &body, &genuine).await.unwrap();
+    fixed.settled().await;
+    assert_eq!(fixed.key_refreshes(), 0);
+}
+
+#[tokio::test]
+async fn refusals_after_the_signature_verified_are_bols_own_deliveries() {
+    let signed_ones = [
+        PushRefusal::Malformed("no event".into()),
+        PushRefusal::Stale { age_secs: 7200 },
+        PushRefusal::FromTheFuture { ahead_secs: 600 },
+    ];
+    for r in &signed_ones {
+        assert!(r.signed(), "{r}");
+        assert!(!r.retry_later(), "{r}");
+    }
+    for r in [
+        PushRefusal::TooLarge,
+        PushRefusal::NoSignature,
+        PushRefusal::MalformedSignature("no keyId".into()),
+        PushRefusal::UnsupportedAlgorithm("hmac-sha256".into()),
+        PushRefusal::UnknownKey("7".into()),
+        PushRefusal::BadSignature,
+        PushRefusal::KeysUnavailable("503".into()),
+    ] {
+        assert!(!r.signed(), "{r}");
+    }
+    // As verify gives them: a replay of a genuine delivery two hours later is signed.
+    let keys = fixed();
+    let old = br#"{"retailerId":1,"timestamp":"2026-12-07T10:30:00Z","event":{"resource":"ORDER","type":"ORDER_CREATED","resourceId":"1"}}"#;
+    let err = verify(&keys, old, &signed(bol_pair(), "0", old))
+        .await
+        .unwrap_err();
+    assert!(err.signed(), "{err}");
+    // The same body signed by a stranger is not.
+    let err = verify(&keys, old, &signed(other_pair(), "0", old))
+        .await
+        .unwrap_err();
+    assert!(!err.signed(), "{err}");
+}

@@ -203,14 +203,16 @@ async fn the_subscription_for_the_url_is_updated_and_enabled_again() {
 }
 
 #[tokio::test]
-async fn the_only_webhook_is_moved_to_the_new_url_and_two_others_are_left_alone() {
-    // One webhook elsewhere: moved (PUT).
+async fn a_webhook_elsewhere_is_never_taken_over() {
+    // One webhook elsewhere (another tool's, or an old URL): left alone; a new one is
+    // created for the URL.
     let server = setup().await;
+    let other = webhook("77", "https://old.example.nl/push", Some(false));
     listing(
         &server,
         vec![
-            json!({"subscriptions": [webhook("77", "https://old.example.nl/push", Some(false))]}),
-            json!({"subscriptions": [webhook("77", URL, Some(true))]}),
+            json!({"subscriptions": [other.clone()]}),
+            json!({"subscriptions": [other, webhook("78", URL, Some(true))]}),
         ],
     )
     .await;
@@ -222,15 +224,29 @@ async fn the_only_webhook_is_moved_to_the_new_url_and_two_others_are_left_alone(
         process("p-77", "UPDATE_SUBSCRIPTION", "PENDING", None).to_string(),
     )
     .await;
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let post = change(
+        &server,
+        POST,
+        "/retailer/subscriptions",
+        bodies.clone(),
+        process("p-78", "CREATE_SUBSCRIPTION", "PENDING", None).to_string(),
+    )
+    .await;
     process_poll(
         &server,
-        "p-77",
-        process("p-77", "UPDATE_SUBSCRIPTION", "SUCCESS", Some("77")),
+        "p-78",
+        process("p-78", "CREATE_SUBSCRIPTION", "SUCCESS", Some("78")),
     )
     .await;
     let sub = client(&server).subscribe(URL, &DEFAULT_RESOURCES).await.unwrap();
-    assert_eq!((sub.id.as_str(), sub.url.as_str()), ("77", URL));
-    assert_eq!(put.calls_async().await, 1);
+    assert_eq!(
+        (sub.id.as_str(), sub.url.as_str(), sub.enabled),
+        ("78", URL, true)
+    );
+    assert_eq!(put.calls_async().await, 0, "the other webhook is not changed");
+    assert_eq!(post.calls_async().await, 1);
+    assert_eq!(bodies.lock().unwrap()[0]["url"], json!(URL));
 
     // Two webhooks elsewhere: neither is taken over; a new one is created.
     let server = setup().await;
