@@ -62,7 +62,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use base64::Engine;
 use chrono::{DateTime, FixedOffset, Utc};
 use commerce_core::{ChannelEvent, Error, ProviderError};
@@ -324,6 +324,11 @@ impl SignatureKey {
     fn is_rsa(&self) -> bool {
         self.key_type.trim().eq_ignore_ascii_case("RSA")
     }
+
+    /// An `RSA` key whose bytes aws-lc-rs reads as an RSA public key of 2048 to 8192 bits.
+    fn is_usable(&self) -> bool {
+        self.is_rsa() && ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &self.public_key).is_ok()
+    }
 }
 
 /// The keys of an answer of `GET /retailer/subscriptions/signature-keys`, read tolerantly:
@@ -540,14 +545,14 @@ impl PushKeys {
             let outcome = match answer {
                 Ok(answer) => {
                     let keys = signature_keys_of(&answer);
-                    if keys.iter().any(SignatureKey::is_rsa) {
+                    if keys.iter().any(SignatureKey::is_usable) {
                         tracing::debug!(keys = keys.len(), "read bol's signature keys");
                         state.keys = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
                         state.read_at = Some(at);
                         Ok(())
                     } else {
                         let message = format!(
-                            "bol listed no usable RSA signature key ({} listed, {} readable); the keys held are kept",
+                            "bol listed no usable RSA signature key ({} listed, {} with an id and Base64); the keys held are kept",
                             answer.signature_keys.len(),
                             keys.len()
                         );

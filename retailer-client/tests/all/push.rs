@@ -744,6 +744,10 @@ async fn a_refresh_listing_no_usable_key_keeps_the_keys_held() {
                                      {"id": "", "type": "RSA", "publicKey": STANDARD.encode(&der)}]}),
         ),
         (
+            "RSA keys whose bytes are no RSA public key",
+            json!({"signatureKeys": [{"id": "0", "type": "RSA", "publicKey": STANDARD.encode(b"not a DER public key")}]}),
+        ),
+        (
             "only keys of another type",
             json!({"signatureKeys": [{"id": "0", "type": "EC", "publicKey": STANDARD.encode(&der)}]}),
         ),
@@ -929,4 +933,16 @@ async fn refusals_after_the_signature_verified_are_bols_own_deliveries() {
         .await
         .unwrap_err();
     assert!(!err.signed(), "{err}");
+}
+
+#[tokio::test]
+async fn keys_listed_as_pkcs1_are_usable_too() {
+    let server = setup().await;
+    let mock = keys_endpoint(&server, listed(&[("0", pkcs1(bol_pair()))]), Duration::ZERO).await;
+    let keys = PushKeys::new(client(&server));
+    let body = body("ORDER", "ORDER_CREATED", json!("A2K8MO0M5P"));
+    verify(&keys, &body, &signed(bol_pair(), "0", &body))
+        .await
+        .unwrap();
+    assert_eq!(mock.calls_async().await, 1);
 }
