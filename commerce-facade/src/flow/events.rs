@@ -4,21 +4,24 @@
 //!
 //! | event | what the flow does |
 //! |---|---|
-//! | a new order, an order changed (a buyer asks to cancel) | lists the channel's open orders at once: a new order is claimed in that pass, a cancellation request answered |
+//! | a new order, an order changed (a buyer asks to cancel) | reads that order ([`SalesChannel::open_order`](commerce_core::SalesChannel::open_order)) and takes it as a listing would: a new order is claimed in the next pass, a cancellation request answered; not shown yet: looked for again for two minutes; a channel without that read: lists its open orders |
 //! | a process status's outcome | tells the channel's client ([`SalesChannel::event_arrived`](commerce_core::SalesChannel::event_arrived)): a confirmation waiting for it reads it at once |
 //! | anything else (a transport event, a test push) | kept, nothing to do |
 //!
-//! An event is marked handled once what it asked for is done (the listing succeeded), so a
-//! runner stopped in between finds it again at its next start. Polling goes on beside the
+//! An event is marked handled once what it asked for is done, so a runner stopped in between
+//! finds it again at its next start; every runner also looks at the journal's unhandled
+//! events at each listing (an event another runner received and could not act on). Polling goes on beside the
 //! events, less often while they arrive ([`FlowOptions::event_poll_interval`](super::FlowOptions::event_poll_interval)),
 //! and a reconciliation pass catches what both missed.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use commerce_core::ChannelEvent;
 
+use super::schedule::Run;
 use super::{Event, Flow};
 use crate::journal::{EventRecord, JournalError};
 
@@ -76,8 +79,28 @@ pub struct FlowHealth {
 /// What the unhandled events ask of the scheduler.
 #[derive(Debug, Default)]
 pub(crate) struct Asked {
-    /// Events to mark handled once the channels were listed.
+    /// Events to mark handled once the channels were listed (a channel that cannot read one
+    /// order by its id).
     pub(crate) after_listing: Vec<String>,
+    /// When to look at the events again: some could not be acted on yet (an order bol does
+    /// not show yet, a read that failed), or more are waiting than one look takes.
+    pub(crate) again_at: Option<DateTime<Utc>>,
+}
+
+/// How long an order a pushed event names may be missing from the channel's read before
+/// the event is let go (bol may show an order a moment after it pushed it); the polling and
+/// the reconciliation look for it afterwards.
+const NOT_YET_SHOWN: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+/// How soon an event that could not be acted on is looked at again.
+const LOOK_AGAIN: Duration = Duration::from_secs(15);
+
+impl Asked {
+    /// Looks again `after` from `now`, unless sooner already.
+    fn look_again(&mut self, now: DateTime<Utc>, after: Duration) {
+        let at = super::later(now, after);
+        self.again_at = Some(self.again_at.map_or(at, |t| t.min(at)));
+    }
 }
 
 impl Flow {
@@ -118,12 +141,16 @@ impl Flow {
         self.wake.events.swap(false, Ordering::SeqCst)
     }
 
-    /// Acts on the unhandled events of every channel: a process status is told to its
-    /// channel's client and marked handled; an order's event asks for a listing (marked
-    /// handled after it, [`Asked::after_listing`]); the rest is marked handled.
-    pub(crate) async fn take_events(&self) -> Asked {
+    /// Acts on the unhandled events of every channel. An order's event reads that order
+    /// ([`SalesChannel::open_order`](commerce_core::SalesChannel::open_order)) and takes it
+    /// as a listing would (a new order enters the journal and is claimed in the next pass; a
+    /// cancellation request is answered); a channel without that read lists its open orders
+    /// instead ([`Asked::after_listing`]). A process status is told to its channel's client.
+    /// The rest is kept. An event is marked handled once done; one that could not be acted
+    /// on yet is looked at again ([`Asked::again_at`]).
+    pub(super) async fn take_events(&self, run: &Mutex<Run>) -> Asked {
         let mut asked = Asked::default();
-        let now = self.clock.now();
+        let platforms = self.platforms();
         for channel in &self.providers.channels {
             let events = match self
                 .journal
@@ -138,27 +165,58 @@ impl Flow {
                     continue;
                 }
             };
+            if events.len() == EVENTS_AT_ONCE {
+                asked.look_again(self.clock.now(), Duration::from_secs(1));
+            }
             for event in events {
+                if self.stopping() {
+                    return asked;
+                }
+                let now = self.clock.now();
                 let action = match event.channel_event() {
-                    ChannelEvent::NewOrder { .. } | ChannelEvent::OrderChanged { .. } => {
-                        asked.after_listing.push(event.id.clone());
-                        "listing the open orders now"
+                    ChannelEvent::NewOrder { order_id } | ChannelEvent::OrderChanged { order_id } => {
+                        match channel.open_order(&order_id).await {
+                            Ok(Some(order)) => {
+                                self.take_order(order, run, &platforms).await;
+                                self.handled(&event.id, now).await;
+                                "read, and taken as a listing takes it".to_owned()
+                            }
+                            Ok(None) if now - event.received_at < NOT_YET_SHOWN => {
+                                asked.look_again(now, LOOK_AGAIN);
+                                "not on the channel yet: looked for again shortly".to_owned()
+                            }
+                            Ok(None) => {
+                                self.handled(&event.id, now).await;
+                                "nothing of it to ship (or unknown to the channel): the listings and the \
+                                 reconciliation look again"
+                                    .to_owned()
+                            }
+                            Err(commerce_core::Error::Unsupported { .. }) => {
+                                asked.after_listing.push(event.id.clone());
+                                "listing the open orders now".to_owned()
+                            }
+                            Err(e) => {
+                                self.fail(channel.name(), "pushed order", &e);
+                                asked.look_again(now, LOOK_AGAIN);
+                                format!("not read ({e}): looked at again shortly")
+                            }
+                        }
                     }
                     e @ ChannelEvent::ProcessStatus { .. } => {
                         channel.event_arrived(&e);
                         self.handled(&event.id, now).await;
-                        "a wait for it reads it now"
+                        "a wait for it reads it now".to_owned()
                     }
                     ChannelEvent::Other { .. } => {
                         self.handled(&event.id, now).await;
-                        "nothing to do"
+                        "nothing to do".to_owned()
                     }
                 };
                 self.emit(Event::Pushed {
                     channel: event.channel.clone(),
                     kind: event.kind.clone(),
                     resource_id: event.resource_id.clone(),
-                    action: action.to_owned(),
+                    action,
                 });
             }
         }

@@ -293,36 +293,44 @@ impl Flow {
         let mut unlisted: Vec<String> = Vec::new();
         let mut journal_failures = 0u32;
         let max_attempts = self.options.max_attempts.max(1);
-        // Pushed events: looked at first (those of an earlier run) and whenever one arrives;
-        // those asking for a listing are marked handled once it succeeded.
+        // Pushed events: looked at first (those of an earlier run), whenever one arrives, at
+        // each listing (other runners' events), and when some asked to be looked at again;
+        // those a channel can only answer with a listing are marked handled once it succeeded.
         let mut look_at_events = true;
-        let mut after_listing: Vec<String> = Vec::new();
-        // When the channels were last listed, and when the next reconciliation is due.
-        let mut listed_at: Option<DateTime<Utc>> = None;
+        let mut events_at: Option<DateTime<Utc>> = None;
+        let mut after_listing: HashSet<String> = HashSet::new();
+        // When the channels were last listed (successfully or not), and when the next
+        // reconciliation is due.
+        let mut tried_at: Option<DateTime<Utc>> = None;
         let mut reconcile_at =
             (mode == Mode::Watch && self.options.reconcile_interval.is_some()).then(|| self.clock.now());
         loop {
             if self.stopping() {
                 break;
             }
-            if std::mem::take(&mut look_at_events) | self.events_arrived() {
-                let asked = self.take_events().await;
-                if !asked.after_listing.is_empty() {
-                    after_listing.extend(asked.after_listing);
+            let events_due = events_at.is_some_and(|t| self.clock.now() >= t);
+            if std::mem::take(&mut look_at_events) | self.events_arrived() | events_due {
+                let asked = self.take_events(&run).await;
+                events_at = asked.again_at;
+                let before = after_listing.len();
+                after_listing.extend(asked.after_listing);
+                // A new one lists at once, unless the listing is failing: its back-off holds.
+                if after_listing.len() > before && listing_failures == 0 {
                     list_at = Some(self.clock.now());
                 }
             }
             // Pushed events may have stopped (or started) since the next listing was set.
-            if let (Some(at), Some(before)) = (list_at, listed_at) {
+            if let (Some(at), Some(before), 0) = (list_at, tried_at, listing_failures) {
                 list_at = Some(at.min(later(before, self.listing_interval())));
             }
             let now = self.clock.now();
             if list_at.is_some_and(|t| now >= t) {
                 unlisted = self.list(&run).await;
                 self.purge().await;
+                tried_at = Some(now);
+                look_at_events = true;
                 if unlisted.is_empty() {
                     listing_failures = 0;
-                    listed_at = Some(now);
                     self.note_health(|h| h.last_listed = Some(now));
                     for id in std::mem::take(&mut after_listing) {
                         self.handled(&id, now).await;
@@ -370,7 +378,7 @@ impl Flow {
                 Ok(None) => {}
                 Err(e) => self.fail("journal", "schedule", &e),
             }
-            for at in [list_at, reconcile_at].into_iter().flatten() {
+            for at in [list_at, reconcile_at, events_at].into_iter().flatten() {
                 wake = wake.min(at);
             }
             let mut wake = wake.max(later(now, Duration::from_millis(10)));

@@ -55,6 +55,13 @@ struct ChannelState {
     listings: usize,
     since: Vec<DateTime<Utc>>,
     told: Vec<ChannelEvent>,
+    /// The channel reads one order by its id (`open_order`); otherwise the flow lists.
+    reads_one: bool,
+    /// Reads of one order that find nothing yet (bol shows it a moment after the push).
+    not_shown_yet: usize,
+    reads: usize,
+    /// The listing fails (bol answers 503).
+    listing_fails: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -74,7 +81,26 @@ impl SalesChannel for Channel {
     fn open_orders(&self) -> BoxStream<'static, Result<Order, Error>> {
         let mut s = self.state();
         s.listings += 1;
+        if s.listing_fails {
+            return futures_util::stream::iter([Err(Error::config("bol answers 503"))]).boxed();
+        }
         futures_util::stream::iter(s.open.clone().into_iter().map(Ok)).boxed()
+    }
+    async fn open_order(&self, order_id: &str) -> Result<Option<Order>, Error> {
+        let mut s = self.state();
+        if !s.reads_one {
+            return Err(Error::Unsupported {
+                provider: "bol".into(),
+                operation: "open_order".into(),
+                reason: "not in this test".into(),
+            });
+        }
+        s.reads += 1;
+        if s.not_shown_yet > 0 {
+            s.not_shown_yet -= 1;
+            return Ok(None);
+        }
+        Ok(s.open.iter().find(|o| o.id == order_id).cloned())
     }
     fn changed_orders(&self, since: DateTime<Utc>) -> BoxStream<'static, Result<ChangedOrder, Error>> {
         let mut s = self.state();
@@ -392,4 +418,102 @@ async fn the_reconciliation_finds_orders_that_left_the_open_list_between_two_lis
         1,
         "A2 once; C3 not journaled"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pushed_order_is_read_by_its_id_without_a_listing_and_looked_for_again_until_shown() {
+    let shop = shop(|o| o.poll_interval = Duration::from_secs(3600));
+    shop.channel.state().reads_one = true;
+    let watch = tokio::spawn({
+        let flow = shop.flow.clone();
+        async move { flow.watch().await }
+    });
+    until("the first listing", Duration::from_secs(5), || {
+        shop.channel.state().listings == 1
+    })
+    .await;
+    {
+        let mut s = shop.channel.state();
+        s.open.push(order("D4"));
+        s.not_shown_yet = 2;
+    }
+    let pushed_at = tokio::time::Instant::now();
+    shop.flow
+        .receive_event(pushed("ORDER:ORDER_CREATED", "D4", "{}"))
+        .await
+        .unwrap();
+    until("the hand-over", Duration::from_secs(60), || {
+        shop.warehouse.took("D4")
+    })
+    .await;
+    // Not shown at the push, nor 15 s later; read the third time, 30 s after the push.
+    assert_eq!(shop.channel.state().reads, 3);
+    let took = pushed_at.elapsed();
+    assert!(
+        took >= Duration::from_secs(30) && took < Duration::from_secs(32),
+        "{took:?}"
+    );
+    assert_eq!(shop.channel.state().listings, 1, "read by its id: no listing");
+    until("handled", Duration::from_secs(5), || {
+        shop.flow.health().events_handled == 1
+    })
+    .await;
+    // An order bol never shows is let go after two minutes (the listings look for it).
+    shop.flow
+        .receive_event(pushed("ORDER:ORDER_CREATED", "E5", "{}"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(150)).await;
+    assert_eq!(unhandled(&shop.journal).await, 0);
+    assert!(!shop.warehouse.took("E5"));
+    shop.flow.stop_handle().stop();
+    watch.await.unwrap();
+    let said = shop.said.lock().unwrap().join("\n");
+    assert!(
+        said.contains("pushed ORDER:ORDER_CREATED D4: not on the channel yet"),
+        "{said}"
+    );
+    assert!(
+        said.contains("pushed ORDER:ORDER_CREATED D4: read, and taken as a listing takes it"),
+        "{said}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn pushed_events_do_not_defeat_the_back_off_of_a_failing_listing() {
+    let shop = shop(|o| o.poll_interval = Duration::from_secs(300));
+    shop.channel.state().listing_fails = true;
+    let watch = tokio::spawn({
+        let flow = shop.flow.clone();
+        async move { flow.watch().await }
+    });
+    // Three orders pushed at once, then a process status every second for ten minutes, while
+    // bol's listing fails.
+    for id in ["F1", "F2", "F3"] {
+        shop.flow
+            .receive_event(pushed("ORDER:ORDER_CREATED", id, "{}"))
+            .await
+            .unwrap();
+    }
+    for n in 0..600 {
+        shop.flow
+            .receive_event(pushed("PROCESS_STATUS:SUCCESS", &n.to_string(), "{}"))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let listings = shop.channel.state().listings;
+    // At 0, 30 s, 1 min later, 2, 4 (doubling): the back-off, whatever the pushes.
+    assert!(listings <= 6, "{listings} listings in 10 minutes");
+    assert_eq!(
+        unhandled(&shop.journal).await,
+        3,
+        "the orders' events wait for a listing"
+    );
+    shop.channel.state().listing_fails = false;
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(unhandled(&shop.journal).await, 0);
+    assert_eq!(shop.flow.health().events_handled, 603, "each event handled once");
+    shop.flow.stop_handle().stop();
+    watch.await.unwrap();
 }
