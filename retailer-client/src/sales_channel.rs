@@ -99,22 +99,35 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
 /// (bol's description makes `fulfilment` optional; inferred).
 fn ships_some_line_itself(order: &Order) -> bool {
     order.order_items.iter().any(|item| {
-        item.quantity - item.quantity_shipped - item.quantity_cancelled > 0
-            && item
-                .fulfilment
-                .as_ref()
-                .is_none_or(|f| !f.method.trim().eq_ignore_ascii_case("FBB"))
+        item.quantity - item.quantity_shipped - item.quantity_cancelled > 0 && !is_bols_own(item)
     })
+}
+
+/// Whether bol ships this line itself (`FBB`): never the shop's warehouse's to ship.
+fn is_bols_own(item: &crate::generated::models::OrderItemDetails) -> bool {
+    item.fulfilment
+        .as_ref()
+        .is_some_and(|f| f.method.trim().eq_ignore_ascii_case("FBB"))
 }
 
 /// The order as [`SalesChannel::open_orders`] and [`SalesChannel::open_order`] give it
 /// ([`to_commerce_order`]: its lines still to ship), or `None` when nothing of it is left
-/// for the shop to ship: no line still open, or every open line bol's own (FBB).
+/// for the shop to ship: no line still open, or every open line bol's own (FBB). A mixed
+/// order's FBB lines are left out.
 pub fn open_commerce_order(order: &Order) -> Option<CommerceOrder> {
     if !ships_some_line_itself(order) {
         return None;
     }
-    let mapped = to_commerce_order(order);
+    let mut mapped = to_commerce_order(order);
+    // A mixed order's FBB lines are bol's to ship: handing them to the shop's warehouse
+    // would ship them twice.
+    let bols: Vec<&str> = order
+        .order_items
+        .iter()
+        .filter(|i| is_bols_own(i))
+        .map(|i| i.order_item_id.as_str())
+        .collect();
+    mapped.lines.retain(|l| !bols.contains(&l.line_id.as_str()));
     (!mapped.lines.is_empty()).then_some(mapped)
 }
 
