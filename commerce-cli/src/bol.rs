@@ -47,11 +47,14 @@ pub(crate) fn record_of(delivery: &Delivery, body: &[u8], now: DateTime<Utc>) ->
 }
 
 /// The answer to a refused delivery: 413 too large, 503 when bol should deliver again (the
-/// keys could not be read), 401 a signature that does not hold, 400 a body that does not
-/// read or is too old (or from the future).
+/// keys could not be read), 401 a signature that does not hold; 200 for one bol signed that
+/// does not read or is too old (or from the future): never acted on, but refusing bol's own
+/// delivery would only have it sent ten more times and the subscription disabled.
 pub(crate) fn refused(refusal: &PushRefusal) -> Refused {
     let status = if refusal.retry_later() {
         StatusCode::SERVICE_UNAVAILABLE
+    } else if refusal.signed() {
+        StatusCode::OK
     } else {
         match refusal {
             PushRefusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

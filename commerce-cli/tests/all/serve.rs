@@ -440,7 +440,9 @@ async fn serve_takes_signed_deliveries_refuses_forged_ones_and_answers_health_an
             )),
             401,
         ),
-        ("stale", stale, Some(stale_signature), 400),
+        // Signed by bol: answered 200 (refusing would have bol retry, then disable the
+        // subscription), counted as refused, never journaled.
+        ("stale", stale, Some(stale_signature), 200),
         (
             "too large",
             vec![b' '; 70 * 1024],
