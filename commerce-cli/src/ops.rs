@@ -288,6 +288,14 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
             passes.push((*channel, p));
         }
     }
+    let mut reconciled = Vec::new();
+    for channel in &channels {
+        if let Some(p) = journal.pass(&commerce_facade::reconcile_pass(channel)).await? {
+            reconciled.push((*channel, p));
+        }
+    }
+    // Pushed events (`commerce serve`); a journal that keeps none says so.
+    let events = journal.event_stats().await.ok();
     let channels: std::collections::BTreeSet<String> = channels.into_iter().map(str::to_owned).collect();
     let (returns_value, returns_text) = returns::status(journal, &channels, now).await?;
     let value = json!({
@@ -300,6 +308,8 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
         "failing": failing.iter().map(|r| json!({"key": r.key, "stage": r.stage(), "failures": r.failures, "last_error": r.last_error, "due": r.due})).collect::<Vec<_>>(),
         "runners": runners.iter().map(|(name, (n, until))| json!({"runner": name, "orders": n, "until": until})).collect::<Vec<_>>(),
         "returns": returns_value,
+        "reconciliation": reconciled.iter().map(|(c, p)| json!({"channel": c, "pass": p})).collect::<Vec<_>>(),
+        "events": events,
     });
     out.print(value, || {
         let mut t = format!("journal {}: {} orders\n", journal.location(), records.len());
@@ -336,6 +346,23 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
             t += &pass_line("stock", channel, p, now);
         }
         t += &returns_text;
+        for (channel, p) in &reconciled {
+            t += &pass_line("reconciliation", channel, p, now);
+        }
+        match &events {
+            Some(e) if e.received > 0 => {
+                t += &format!(
+                    "pushed events: {} kept, {} not acted on yet, the last received {}\n",
+                    e.received,
+                    e.unhandled,
+                    e.last_received.map_or_else(|| "?".to_owned(), time)
+                );
+            }
+            Some(_) => {
+                t += "pushed events: none received (`commerce serve` and `commerce subscribe` take bol's)\n"
+            }
+            None => {}
+        }
         if runners.is_empty() {
             t += "runners holding leases: none";
         } else {

@@ -87,7 +87,8 @@ pub const FORGED_KINDS: [&str; 7] = [
 /// What the sandbox's bol did with push notifications. Forged deliveries name order ids the
 /// sandbox never made (starting with 9); `forged_acted_upon` counts later calls that name
 /// one (must stay 0), `forged_acknowledged` the forged deliveries answered 2xx (must stay
-/// 0); re-deliveries of a real delivery (`duplicates_*`) must be acknowledged.
+/// 0; a stale one, bol's own signature over an old body, may be answered 2xx and is counted
+/// apart); re-deliveries of a real delivery (`duplicates_*`) must be acknowledged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushReport {
     /// Subscriptions bol has now.
@@ -119,8 +120,13 @@ pub struct PushReport {
     pub forged_sent: u64,
     /// Forged deliveries and duplicates sent, by kind ([`FORGED_KINDS`]).
     pub forged_by_kind: BTreeMap<String, u64>,
-    /// Forged deliveries answered 2xx: must be 0.
+    /// Forged deliveries answered 2xx (a stale one aside): must be 0.
     pub forged_acknowledged: u64,
+    /// Stale deliveries (bol's own signature over an old body: a replay) answered 2xx: a
+    /// receiver may answer them 2xx (refusing bol's own delivery only gets the subscription
+    /// disabled) as long as it does not act on them (`forged_acted_upon`).
+    #[serde(default)]
+    pub stale_acknowledged: u64,
     /// Re-deliveries of an earlier real delivery sent.
     pub duplicates_sent: u64,
     /// Of those, answered 2xx (as they must be).
@@ -708,7 +714,12 @@ async fn forged(s: Arc<Shared>, job: Job, kind: usize) {
     }
     s.world().push.report.forged_sent += 1;
     if post(&s, &job.url, &body, signature.as_deref()).await {
-        s.world().push.report.forged_acknowledged += 1;
+        let report = &mut s.world().push.report;
+        if FORGED_KINDS[kind] == "stale" {
+            report.stale_acknowledged += 1;
+        } else {
+            report.forged_acknowledged += 1;
+        }
     }
 }
 

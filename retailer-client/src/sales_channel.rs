@@ -98,9 +98,10 @@ pub fn to_commerce_order(order: &Order) -> CommerceOrder {
 /// (`fulfilment.method` `FBB`). A line without a fulfilment method counts as the shop's
 /// (bol's description makes `fulfilment` optional; inferred).
 fn ships_some_line_itself(order: &Order) -> bool {
-    order.order_items.iter().any(|item| {
-        item.quantity - item.quantity_shipped - item.quantity_cancelled > 0 && !is_bols_own(item)
-    })
+    order
+        .order_items
+        .iter()
+        .any(|item| item.quantity - item.quantity_shipped - item.quantity_cancelled > 0 && !is_bols_own(item))
 }
 
 /// Whether bol ships this line itself (`FBB`): never the shop's warehouse's to ship.

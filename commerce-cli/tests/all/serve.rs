@@ -805,6 +805,12 @@ async fn with_the_sandbox_pushing_a_new_order_is_handed_over_within_seconds_with
         "{}",
         log(&dir)
     );
+    // The operator sees the pushed events and the reconciliation in `status`.
+    let status = support::text(&support::commerce(&journal, &["status"]));
+    assert!(status.contains("pushed events: "), "{status}");
+    assert!(status.contains("reconciliation bol: "), "{status}");
+    let status = support::json(&support::commerce(&journal, &["--json", "status"]));
+    assert!(status["events"]["received"].as_u64().unwrap() >= 2, "{status}");
 
     // Forged deliveries followed the real ones: refused, none acted upon.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -820,6 +826,8 @@ async fn with_the_sandbox_pushing_a_new_order_is_handed_over_within_seconds_with
         log(&dir)
     );
     let push = sb.report().push;
+    // A stale delivery (bol's own signature over an old body) may be answered 200: it is
+    // never acted upon either.
     assert_eq!(push.forged_acknowledged, 0, "{push:#?}");
     assert_eq!(push.forged_acted_upon, 0, "{push:#?}");
     assert!(log(&dir).contains("push: refused"), "{}", log(&dir));
