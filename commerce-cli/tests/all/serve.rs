@@ -806,6 +806,7 @@ async fn with_the_sandbox_pushing_a_new_order_is_handed_over_within_seconds_with
         log(&dir)
     );
     // The operator sees the pushed events and the reconciliation in `status`.
+    let journal = dir.join("journal.sqlite");
     let status = support::text(&support::commerce(&journal, &["status"]));
     assert!(status.contains("pushed events: "), "{status}");
     assert!(status.contains("reconciliation bol: "), "{status}");
