@@ -252,7 +252,8 @@ impl RetailerClient {
     /// (`GET /retailer/orders?fulfilment-method=FBR&status=ALL` with
     /// `change-interval-minute` or `latest-change-date`, every page; each order read in
     /// full and mapped as [`SalesChannel::open_orders`] maps it): `open` when some line is
-    /// still to ship. [`SalesChannel::changed_orders`] is this at the current time.
+    /// still to ship by the shop (bol's own FBB lines do not count, and are left out).
+    /// [`SalesChannel::changed_orders`] is this at the current time.
     ///
     /// Further back than an hour (bol's `change-interval-minute` goes to 60), bol is asked
     /// by date: the dates are Europe/Amsterdam's (bol's own time zone; inferred, bol's
@@ -272,9 +273,18 @@ impl RetailerClient {
                     .any(|i| i.latest_changed_date_time.is_none_or(|t| t >= since))
         };
         self.full_orders(changed_order_queries(since, now), changed_since)
-            .map_ok(|order| ChangedOrder {
-                open: is_open(&order),
-                order: to_commerce_order(&order),
+            .map_ok(|order| match open_commerce_order(&order) {
+                // Its lines still to ship by the shop, exactly as the open listing gives them
+                // (a mixed order's FBB lines left out).
+                Some(open) => ChangedOrder {
+                    open: true,
+                    order: open,
+                },
+                // Shipped, cancelled, or only bol's own (FBB) lines left: nothing to hand over.
+                None => ChangedOrder {
+                    open: false,
+                    order: to_commerce_order(&order),
+                },
             })
             .boxed()
     }

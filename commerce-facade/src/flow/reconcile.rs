@@ -185,6 +185,9 @@ impl Flow {
         Ok(Some(next_due))
     }
 
+    /// Takes in what the channel lists as changed. A read that fails (one order, or a page)
+    /// does not stop the others; the pass then fails with the first error and what it did,
+    /// and the next reads from the same time again.
     async fn reconcile_work(
         &self,
         channel: &dyn SalesChannel,
@@ -193,9 +196,20 @@ impl Flow {
     ) -> Result<Reconciled, Error> {
         let platforms = self.platforms();
         let mut found = Reconciled::default();
+        let mut failed: Option<(Error, usize)> = None;
         let mut changed = channel.changed_orders(since);
         while let Some(order) = changed.next().await {
-            let order = order?;
+            let order = match order {
+                Ok(order) => order,
+                Err(e @ Error::Unsupported { .. }) => return Err(e),
+                Err(e) => {
+                    match &mut failed {
+                        Some((_, n)) => *n += 1,
+                        None => failed = Some((e, 1)),
+                    }
+                    continue;
+                }
+            };
             found.changed += 1;
             let key = crate::journal::OrderRecord::new(order.order.clone()).key;
             let known = self.journal.load(&key).await?.is_some();
@@ -206,7 +220,17 @@ impl Flow {
                 found.closed_unseen.push(order.order.id);
             }
         }
-        Ok(found)
+        match failed {
+            None => Ok(found),
+            Some((e, n)) => {
+                self.fail(
+                    &reconcile_pass(channel.name()),
+                    "reconcile",
+                    &format!("{n} read(s) failed (the first follows); the rest taken: {found}"),
+                );
+                Err(e)
+            }
+        }
     }
 }
 

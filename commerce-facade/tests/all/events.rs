@@ -62,6 +62,8 @@ struct ChannelState {
     reads: usize,
     /// The listing fails (bol answers 503).
     listing_fails: bool,
+    /// The first read of the changed orders fails (one order bol cannot give).
+    changed_read_fails: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -105,7 +107,9 @@ impl SalesChannel for Channel {
     fn changed_orders(&self, since: DateTime<Utc>) -> BoxStream<'static, Result<ChangedOrder, Error>> {
         let mut s = self.state();
         s.since.push(since);
-        futures_util::stream::iter(s.changed.clone().into_iter().map(Ok)).boxed()
+        let failing = std::mem::take(&mut s.changed_read_fails)
+            .then(|| Err(Error::config("bol answers 500 for one order")));
+        futures_util::stream::iter(failing.into_iter().chain(s.changed.clone().into_iter().map(Ok))).boxed()
     }
     fn event_arrived(&self, event: &ChannelEvent) {
         self.state().told.push(event.clone());
@@ -516,4 +520,40 @@ async fn pushed_events_do_not_defeat_the_back_off_of_a_failing_listing() {
     assert_eq!(shop.flow.health().events_handled, 603, "each event handled once");
     shop.flow.stop_handle().stop();
     watch.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_the_reconciliation_cannot_make_does_not_stop_the_others_and_the_next_pass_reads_again() {
+    let shop = shop(|o| o.reconcile_interval = Some(Duration::from_secs(3600)));
+    {
+        let mut s = shop.channel.state();
+        s.changed = vec![ChangedOrder {
+            order: order("G7"),
+            open: true,
+        }];
+        s.changed_read_fails = true;
+    }
+    let watch = tokio::spawn({
+        let flow = shop.flow.clone();
+        async move { flow.watch().await }
+    });
+    until("the hand-over of G7", Duration::from_secs(5), || {
+        shop.warehouse.took("G7")
+    })
+    .await;
+    assert!(shop.flow.health().last_reconciled.is_none(), "the pass failed");
+    // Tried again after a third of the interval (the failed pass's back-off), from the same
+    // time.
+    tokio::time::sleep(Duration::from_secs(1201)).await;
+    let since = shop.channel.state().since.clone();
+    assert_eq!(since.len(), 2, "{since:?}");
+    assert_eq!(since[0], since[1], "the window did not move");
+    assert!(shop.flow.health().last_reconciled.is_some());
+    shop.flow.stop_handle().stop();
+    watch.await.unwrap();
+    let said = shop.said.lock().unwrap().join("\n");
+    assert!(
+        said.contains("[bol] reconciliation: failed (1 in a row): configuration error: bol answers 500"),
+        "{said}"
+    );
 }

@@ -166,3 +166,65 @@ async fn an_answer_naming_another_order_is_an_error() {
     let err = client(&server).open_order("1043946571").await.unwrap_err();
     insta::assert_snapshot!("open_order_another_order", err.to_string());
 }
+
+/// The reconciliation's changed orders are mapped as the open listing maps them: a mixed
+/// order's FBB line is bol's to ship (left out), and an order whose only open line is bol's
+/// is not open for the shop.
+#[tokio::test]
+async fn changed_orders_leave_bols_own_lines_out() {
+    let server = setup().await;
+    let mixed = fixture();
+    let mut only_fbb = fixture();
+    only_fbb["orderId"] = json!("1043946572");
+    for item in only_fbb["orderItems"].as_array_mut().unwrap() {
+        if item["fulfilment"]["method"] == "FBR" {
+            item["quantityShipped"] = item["quantity"].clone();
+            item["quantityCancelled"] = json!(0);
+        }
+    }
+    let reduced = |order: &Value| {
+        json!({"orderId": order["orderId"], "orderPlacedDateTime": order["orderPlacedDateTime"],
+               "orderItems": order["orderItems"].as_array().unwrap().iter().map(|i| json!({
+                   "orderItemId": i["orderItemId"], "ean": i["product"]["ean"], "quantity": i["quantity"],
+                   "quantityShipped": i["quantityShipped"], "quantityCancelled": i["quantityCancelled"]})).collect::<Vec<_>>()})
+    };
+    let page = json!({"orders": [reduced(&mixed), reduced(&only_fbb)]});
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/retailer/orders")
+                .query_param("page", "1")
+                .query_param("status", "ALL")
+                .query_param("fulfilment-method", "FBR");
+            then.status(200).header("content-type", V10).json_body(page);
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/retailer/orders").query_param("page", "2");
+            then.status(200).header("content-type", V10).json_body(json!({}));
+        })
+        .await;
+    order_endpoint(&server, "1043946571", 200, mixed).await;
+    order_endpoint(&server, "1043946572", 200, only_fbb).await;
+    let bol = client(&server);
+    let now = chrono::Utc::now();
+    let changed: Vec<commerce_core::ChangedOrder> = bol
+        .changed_channel_orders(now - chrono::Duration::minutes(30), now)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(changed.len(), 2);
+    assert!(changed[0].open);
+    let lines: Vec<&str> = changed[0]
+        .order
+        .lines
+        .iter()
+        .map(|l| l.line_id.as_str())
+        .collect();
+    assert_eq!(lines, ["6107434015"], "the FBB line 6107434016 is bol's");
+    assert!(
+        !changed[1].open,
+        "only bol's own line is open: nothing for the shop"
+    );
+}
