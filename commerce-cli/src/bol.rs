@@ -91,6 +91,28 @@ impl Verify for BolVerifier {
     }
 }
 
+/// Until when pushes are not counted on because bol's own (signed) deliveries did not read:
+/// shared by the push route (which sets it) and the subscription check (which honours it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Distrust(Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>);
+
+impl Distrust {
+    /// How long pushes are not counted on after a signed delivery that did not read.
+    pub(crate) const FOR: Duration = Duration::from_secs(3600);
+
+    /// Not counted on for [`Self::FOR`] from now.
+    pub(crate) fn now(&self) {
+        let until = chrono::Utc::now() + chrono::Duration::from_std(Self::FOR).unwrap_or_default();
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
+    }
+
+    /// Until when, if still.
+    pub(crate) fn until(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let until = *self.0.lock().unwrap_or_else(|p| p.into_inner());
+        until.filter(|u| *u > chrono::Utc::now())
+    }
+}
+
 /// Whether a subscription sends to `commerce serve`: a WEBHOOK to a URL whose path ends
 /// in `/push/bol`.
 fn is_ours(s: &Subscription) -> bool {
@@ -125,10 +147,26 @@ pub(crate) fn judge(subscriptions: &[Subscription]) -> Result<String, String> {
              {}`",
             s.id, s.url, s.url
         ),
-        None => format!(
-            "warning: bol pushes nothing to a {PUSH_PATH} URL: {fallback}. Run `commerce subscribe --url \
-             https://YOUR-HOST{PUSH_PATH}` (the reverse proxy in front of this server)"
-        ),
+        None => {
+            let elsewhere: Vec<&str> = subscriptions
+                .iter()
+                .filter(|s| s.enabled && s.subscription_type.eq_ignore_ascii_case("WEBHOOK"))
+                .map(|s| s.url.as_str())
+                .collect();
+            let others = if elsewhere.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (bol pushes to {}: not a {PUSH_PATH} address, so not counted on here; `commerce subscribe` \
+                     adds a subscription, it leaves those alone)",
+                    elsewhere.join(", ")
+                )
+            };
+            format!(
+                "warning: bol pushes nothing to a {PUSH_PATH} URL{others}: {fallback}. Run `commerce subscribe \
+                 --url https://YOUR-HOST{PUSH_PATH}` (the reverse proxy in front of this server)"
+            )
+        }
     })
 }
 
@@ -141,12 +179,14 @@ pub(crate) async fn watch_subscriptions(
     client: RetailerClient,
     waker: FlowWaker,
     recheck: Arc<tokio::sync::Notify>,
+    distrust: Distrust,
     out: Out,
     closed: Arc<AtomicBool>,
     stopped: impl Future<Output = ()> + Send + 'static,
 ) {
     tokio::pin!(stopped);
     let mut last: Option<Result<String, String>> = None;
+    let mut warned_at: Option<tokio::time::Instant> = None;
     loop {
         let verdict = match tokio::time::timeout(SUBSCRIPTION_LIMIT, client.subscriptions()).await {
             Ok(Ok(subscriptions)) => judge(&subscriptions),
@@ -160,9 +200,26 @@ pub(crate) async fn watch_subscriptions(
                 SUBSCRIPTION_LIMIT.as_secs()
             )),
         };
+        // Deliveries bol signed that did not read: not counted on for a while, whatever the
+        // subscription says.
+        let verdict = match (verdict, distrust.until()) {
+            (Ok(_), Some(until)) => Err(format!(
+                "warning: bol's deliveries reach this server but do not read as documented (see the `push: \
+                 refused (malformed)` lines): pushes are not counted on until {} UTC; new orders are looked for \
+                 every --poll-interval",
+                until.format("%H:%M")
+            )),
+            (verdict, _) => verdict,
+        };
         waker.set_push_active(verdict.is_ok());
-        // Said when it changes (a warning every hour while it lasts).
-        if last.as_ref() != Some(&verdict) || verdict.is_err() {
+        // Said when it changes, and a warning at most every hour while it lasts (a re-check
+        // may come every minute).
+        let changed = last.as_ref() != Some(&verdict);
+        let warn_again = warned_at.is_none_or(|at| at.elapsed() >= SUBSCRIPTION_CHECK);
+        if changed || (verdict.is_err() && warn_again) {
+            if verdict.is_err() {
+                warned_at = Some(tokio::time::Instant::now());
+            }
             match &verdict {
                 Ok(line) if !closed.load(Ordering::SeqCst) => {
                     if out.json {
@@ -218,6 +275,11 @@ mod tests {
             none.contains("commerce subscribe --url https://YOUR-HOST/push/bol"),
             "{none}"
         );
+        // The webhook bol does push to is named, and said to be left alone.
+        assert!(
+            none.contains("bol pushes to https://shop.example/other: not a /push/bol address"),
+            "{none}"
+        );
         let disabled = judge(&[sub("3", "https://shop.example/push/bol", false, &["ORDER"])]).unwrap_err();
         assert!(disabled.contains("is disabled"), "{disabled}");
         assert!(
@@ -230,5 +292,18 @@ mod tests {
         gcp.subscription_type = "GCP_PUBSUB".to_owned();
         assert!(judge(&[gcp]).is_err());
         assert!(judge(&[]).is_err());
+    }
+
+    #[test]
+    fn a_distrust_lasts_an_hour() {
+        let distrust = Distrust::default();
+        assert!(distrust.until().is_none());
+        distrust.now();
+        let until = distrust.until().expect("set");
+        let left = until - chrono::Utc::now();
+        assert!(
+            left > chrono::Duration::minutes(59) && left <= chrono::Duration::minutes(60),
+            "{left}"
+        );
     }
 }

@@ -359,7 +359,7 @@ pub(crate) async fn status(journal: &dyn Journal, out: Out) -> Result<u8, Failur
                 );
             }
             Some(_) => {
-                t += "pushed events: none received (`commerce serve` and `commerce subscribe` take bol's)\n"
+                t += "pushed events: none received (bol pushes them to `commerce serve` once `commerce subscribe` pointed it there)\n"
             }
             None => {}
         }

@@ -430,11 +430,13 @@ fn runner(
         tokio::spawn(signals.stop_on_them(stop.clone()));
         let served = server.map(|listener| {
             let recheck = Arc::new(tokio::sync::Notify::new());
+            let distrust = crate::bol::Distrust::default();
             let verifier = bol.map(|client| {
                 tokio::spawn(crate::bol::watch_subscriptions(
                     client.clone(),
                     flow.waker(),
                     recheck.clone(),
+                    distrust.clone(),
                     out,
                     closed.clone(),
                     stop.stopped(),
@@ -448,6 +450,7 @@ fn runner(
                     journal,
                     verifier,
                     recheck,
+                    distrust,
                     out,
                     closed: closed.clone(),
                 },

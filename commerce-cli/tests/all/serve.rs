@@ -528,6 +528,25 @@ async fn serve_takes_signed_deliveries_refuses_forged_ones_and_answers_health_an
         "{text}"
     );
 
+    // A delivery bol signed that does not read as documented: answered 200 (refusing it
+    // would have bol disable the subscription), never journaled, and pushes are no longer
+    // counted on (the listing goes back to --poll-interval), with a warning.
+    let unreadable = b"<event>not the documented JSON</event>".to_vec();
+    let signature = signature_header("0", &sign(&pair, &unreadable));
+    let answered = push(&http, address, unreadable, Some(signature)).await;
+    assert_eq!(answered.status, 200, "{}", answered.body);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = get(&http, address, "/metrics").await;
+        if metric(&parse_metrics(&page.body), "commerce_push_active", &[]) == Some(0.0)
+            && log(&dir).contains("read as documented")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}\n{}", page.body, log(&dir));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // SIGTERM: the server stops accepting, the runner stops cleanly, exit 0.
     let started = Instant::now();
     signal(&child, "TERM");
