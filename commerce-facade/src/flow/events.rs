@@ -158,8 +158,6 @@ impl Flow {
                 .await
             {
                 Ok(events) => events,
-                // A journal that keeps no events has none to act on.
-                Err(e) if crate::journal::keeps_no_events(&e) => continue,
                 Err(e) => {
                     self.fail("journal", "events", &e);
                     continue;

@@ -831,49 +831,38 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
 
     /// Journals a pushed event, in one transaction: true when it is journaled now, false when
     /// an event of that id already is (nothing changes). Durable when it returns: the push
-    /// is answered only then.
+    /// is answered only then. The default (a journal that keeps no events: a test's, another
+    /// crate's) refuses, so the push is answered 503 and bol delivers it again.
     async fn add_event(&self, event: &EventRecord) -> Result<bool, JournalError> {
         let _ = event;
-        Err(no_events())
+        Err(JournalError::Storage("this journal keeps no events".to_owned()))
     }
 
-    /// The events of `channel` not acted on yet, oldest received first, at most `limit`.
+    /// The events of `channel` not acted on yet, oldest received first, at most `limit`
+    /// (the default: none, a journal that keeps no events).
     async fn unhandled_events(&self, channel: &str, limit: usize) -> Result<Vec<EventRecord>, JournalError> {
         let _ = (channel, limit);
-        Err(no_events())
+        Ok(Vec::new())
     }
 
     /// Records that the flow acted on the event `id` at `at`. Idempotent: an event already
-    /// handled keeps its first time; an unknown id is no error.
+    /// handled keeps its first time; an unknown id is no error (the default: nothing kept).
     async fn event_handled(&self, id: &str, at: DateTime<Utc>) -> Result<(), JournalError> {
         let _ = (id, at);
-        Err(no_events())
+        Ok(())
     }
 
-    /// What the journal holds of pushed events.
+    /// What the journal holds of pushed events (the default: nothing).
     async fn event_stats(&self) -> Result<EventStats, JournalError> {
-        Err(no_events())
+        Ok(EventStats::default())
     }
 
     /// Deletes the events handled before `before` (never one not handled yet); returns how
-    /// many.
+    /// many (the default: none kept, none deleted).
     async fn purge_events(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
         let _ = before;
-        Err(no_events())
+        Ok(0)
     }
-}
-
-/// What a journal that keeps no pushed events answers.
-fn no_events() -> JournalError {
-    JournalError::Storage(NO_EVENTS.to_owned())
-}
-
-const NO_EVENTS: &str = "this journal keeps no events";
-
-/// Whether `e` says the journal keeps no pushed events (a journal of a test, or of another
-/// crate, that did not implement them): it has none to act on.
-pub(crate) fn keeps_no_events(e: &JournalError) -> bool {
-    matches!(e, JournalError::Storage(m) if m == NO_EVENTS)
 }
 
 /// The columns a journal keeps beside each record, for its queries.
