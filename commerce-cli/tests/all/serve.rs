@@ -138,6 +138,55 @@ fn serve(sb: &Sandbox, bol: &MockServer, dir: &Path, extra: &[&str], stdout: Opt
         .unwrap()
 }
 
+/// `commerce serve` on the sandbox's providers and the journal in `dir`, listening on
+/// `listen`, new orders polled only hourly, the stock and returns loops off; its output goes
+/// to `<dir>/<log_name>`.
+fn serve_on(sb: &Sandbox, dir: &Path, listen: &str, log_name: &str) -> Child {
+    let log_file = std::fs::File::create(dir.join(log_name)).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_commerce"))
+        .arg("--journal")
+        .arg(dir.join("journal.sqlite"))
+        .args([
+            "serve",
+            "--init",
+            "--listen",
+            listen,
+            "--poll-interval",
+            "1h",
+            "--stock-interval",
+            "off",
+            "--returns-interval",
+            "off",
+        ])
+        .envs(sb.env())
+        .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
+        .env_remove("COMMERCE_JOURNAL")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap()
+}
+
+/// `commerce subscribe --url URL` on the journal in `dir`, against the sandbox's bol, to its
+/// end (off the test's runtime threads).
+async fn subscribe(sb: &Sandbox, dir: &Path, url: String) -> std::process::Output {
+    let journal = dir.join("journal.sqlite");
+    let env = sb.env();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_commerce"))
+            .arg("--journal")
+            .arg(&journal)
+            .args(["subscribe", "--url", &url])
+            .envs(env)
+            .env_remove("COMMERCE_JOURNAL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 /// The address in the first line `commerce serve` printed.
 fn address_in(line: &str) -> Option<SocketAddr> {
     let rest = line.split("listening on http://").nth(1)?;
@@ -731,47 +780,9 @@ async fn with_the_sandbox_pushing_a_new_order_is_handed_over_within_seconds_with
     .await
     .unwrap();
     let dir = temp_dir("serve-sandbox");
-    let log_file = std::fs::File::create(dir.join("serve.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_commerce"))
-        .arg("--journal")
-        .arg(dir.join("journal.sqlite"))
-        .args([
-            "serve",
-            "--init",
-            "--listen",
-            "127.0.0.1:0",
-            "--poll-interval",
-            "1h",
-            "--stock-interval",
-            "off",
-            "--returns-interval",
-            "off",
-        ])
-        .envs(sb.env())
-        .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
-        .env_remove("COMMERCE_JOURNAL")
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().unwrap())
-        .stderr(log_file)
-        .spawn()
-        .unwrap();
+    let mut child = serve_on(&sb, &dir, "127.0.0.1:0", "serve.log");
     let address = address(&dir, &mut child);
-
-    let journal = dir.join("journal.sqlite");
-    let url = format!("http://{address}/push/bol");
-    let env = sb.env();
-    let subscribed = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_commerce"))
-            .arg("--journal")
-            .arg(&journal)
-            .args(["subscribe", "--url", &url])
-            .envs(env)
-            .env_remove("COMMERCE_JOURNAL")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let subscribed = subscribe(&sb, &dir, format!("http://{address}/push/bol")).await;
     assert!(
         subscribed.status.success(),
         "{}\n{}",
@@ -872,49 +883,10 @@ async fn a_killed_server_loses_no_order_bol_delivers_again() {
     .await
     .unwrap();
     let dir = temp_dir("serve-killed");
-    let start = |listen: &str, log_name: &str| {
-        let log_file = std::fs::File::create(dir.join(log_name)).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_commerce"))
-            .arg("--journal")
-            .arg(dir.join("journal.sqlite"))
-            .args([
-                "serve",
-                "--init",
-                "--listen",
-                listen,
-                "--poll-interval",
-                "1h",
-                "--stock-interval",
-                "off",
-                "--returns-interval",
-                "off",
-            ])
-            .envs(sb.env())
-            .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
-            .env_remove("COMMERCE_JOURNAL")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .unwrap()
-    };
+    let start = |listen: &str, log_name: &str| serve_on(&sb, &dir, listen, log_name);
     let mut first = start("127.0.0.1:0", "serve.log");
     let address = address(&dir, &mut first);
-    let journal = dir.join("journal.sqlite");
-    let url = format!("http://{address}/push/bol");
-    let env = sb.env();
-    let subscribed = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_commerce"))
-            .arg("--journal")
-            .arg(&journal)
-            .args(["subscribe", "--url", &url])
-            .envs(env)
-            .env_remove("COMMERCE_JOURNAL")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let subscribed = subscribe(&sb, &dir, format!("http://{address}/push/bol")).await;
     assert!(subscribed.status.success(), "{}", text(&subscribed));
     let offers: Vec<_> = sb
         .offers()
@@ -1002,50 +974,11 @@ async fn with_the_push_endpoint_down_the_subscription_is_disabled_and_nothing_is
     .await
     .unwrap();
     let dir = temp_dir("serve-down");
-    let start = |listen: &str, log_name: &str| {
-        let log_file = std::fs::File::create(dir.join(log_name)).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_commerce"))
-            .arg("--journal")
-            .arg(dir.join("journal.sqlite"))
-            .args([
-                "serve",
-                "--init",
-                "--listen",
-                listen,
-                "--poll-interval",
-                "1h",
-                "--stock-interval",
-                "off",
-                "--returns-interval",
-                "off",
-            ])
-            .envs(sb.env())
-            .env("COMMERCE_CONTACT_PHONE", SHOP_PHONE)
-            .env_remove("COMMERCE_JOURNAL")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .unwrap()
-    };
-    let subscribe = |url: String| {
-        let journal = dir.join("journal.sqlite");
-        let env = sb.env();
-        tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_commerce"))
-                .arg("--journal")
-                .arg(&journal)
-                .args(["subscribe", "--url", &url])
-                .envs(env)
-                .env_remove("COMMERCE_JOURNAL")
-                .output()
-                .unwrap()
-        })
-    };
+    let start = |listen: &str, log_name: &str| serve_on(&sb, &dir, listen, log_name);
     let mut first = start("127.0.0.1:0", "serve.log");
     let address = address(&dir, &mut first);
     let url = format!("http://{address}/push/bol");
-    let subscribed = subscribe(url.clone()).await.unwrap();
+    let subscribed = subscribe(&sb, &dir, url.clone()).await;
     assert!(subscribed.status.success(), "{}", text(&subscribed));
     // The test push arrived; the first reconciliation pass ran at the start.
     let http = reqwest::Client::new();
@@ -1126,7 +1059,7 @@ async fn with_the_push_endpoint_down_the_subscription_is_disabled_and_nothing_is
         again()
     );
     // The operator runs what it says: enabled again, bol's test push arrives.
-    let subscribed = subscribe(url.clone()).await.unwrap();
+    let subscribed = subscribe(&sb, &dir, url.clone()).await;
     assert!(subscribed.status.success(), "{}", text(&subscribed));
     let deadline = Instant::now() + Duration::from_secs(20);
     while !again().contains("push: accepted TEST:TEST") {
